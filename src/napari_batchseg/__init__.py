@@ -1,0 +1,25 @@
+"""napari-batchseg: batch cell segmentation of microscopy files with Cellpose or micro-sam.
+
+The public Python API is small: :func:`segment_files` runs a batch, :class:`SegmentationParams` holds
+its options, :func:`open_mask` reads a result back.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .params import SegmentationParams, ZRange  # noqa: E402
+
+__all__ = ["SegmentationParams", "ZRange", "__version__", "open_mask", "segment_files"]
+
+
+def __getattr__(name: str):  # lazy: keep `import napari_batchseg` light (no torch, no cellpose)
+    if name == "segment_files":
+        from .api import segment_files
+
+        return segment_files
+    if name == "open_mask":
+        from .io.masks import read_mask
+
+        return read_mask
+    raise AttributeError(name)

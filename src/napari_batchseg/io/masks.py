@@ -1,0 +1,291 @@
+"""OME-TIFF label masks: streamed, atomic writing and reading back with metadata and embedded log.
+
+A mask file holds a ``TYX`` label stack (uint16, or uint32 when a frame has more than 65,535 objects),
+OME-XML with dimension order, one channel named ``"Segmentation mask"``, physical pixel sizes and the run
+log as a comment annotation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+import tifffile
+
+from ..errors import InputError, OutputError
+from .atomic import atomic_path
+from .sources import PixelSize
+
+MASK_CHANNEL_NAME = "Segmentation mask"
+LOG_NAMESPACE = "napari-batchseg/log"
+OME_NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
+
+
+def label_dtype(max_label: int) -> np.dtype:
+    """uint16 when every id fits, else uint32 (never uint64 on disk)."""
+    if max_label <= np.iinfo(np.uint16).max:
+        return np.dtype(np.uint16)
+    if max_label <= np.iinfo(np.uint32).max:
+        return np.dtype(np.uint32)
+    raise OutputError(f"label id {max_label} does not fit in uint32")
+
+
+def ome_xml(
+    n_frames: int,
+    shape_yx: tuple[int, int],
+    dtype: np.dtype,
+    pixel_size: PixelSize | None = None,
+    log_text: str = "",
+    name: str = "",
+    channel_name: str = MASK_CHANNEL_NAME,
+) -> str:
+    """OME-XML for a ``TYX`` single-channel stack, with ``log_text`` as a comment annotation."""
+    from .. import __version__
+
+    ps = pixel_size or PixelSize()
+    phys = ""
+    for axis, value in (("X", ps.x), ("Y", ps.y), ("Z", ps.z)):
+        if value is not None:
+            phys += f' PhysicalSize{axis}="{float(value)!r}" PhysicalSize{axis}Unit="µm"'
+    ny, nx = shape_yx
+    ann_ref = '<AnnotationRef ID="Annotation:0"/>' if log_text else ""
+    ann = (
+        "<StructuredAnnotations>"
+        f'<CommentAnnotation ID="Annotation:0" Namespace="{LOG_NAMESPACE}">'
+        f"<Value>{escape(log_text)}</Value></CommentAnnotation></StructuredAnnotations>"
+        if log_text
+        else ""
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<OME xmlns="{OME_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{OME_NS} {OME_NS}/ome.xsd" Creator="napari-batchseg {__version__}">'
+        f'<Image ID="Image:0" Name={quoteattr(name)}>'
+        f'<Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="{np.dtype(dtype).name}" '
+        f'SizeX="{nx}" SizeY="{ny}" SizeZ="1" SizeC="1" SizeT="{n_frames}"{phys} BigEndian="false">'
+        f'<Channel ID="Channel:0:0" Name={quoteattr(channel_name)} SamplesPerPixel="1"/>'
+        f'<TiffData IFD="0" PlaneCount="{n_frames}"/>'
+        f"</Pixels>{ann_ref}</Image>{ann}</OME>"
+    )
+
+
+class FrameStackWriter:
+    """Collect ``n_frames`` planes in a disk-backed buffer, then write one TIFF atomically.
+
+    Memory stays bounded by one frame: planes go to a temporary memory-mapped file (system temp
+    folder) until :meth:`commit`, which writes the final file through :func:`atomic_path`.
+    :meth:`abort` (or leaving a ``with`` block by an exception) removes everything temporary.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        n_frames: int,
+        frame_shape: tuple[int, ...],
+        dtype: np.dtype | type = np.uint32,
+    ) -> None:
+        self.path = Path(path)
+        self.n_frames = int(n_frames)
+        self.frame_shape = tuple(int(s) for s in frame_shape)
+        self.dtype = np.dtype(dtype)
+        fd, name = tempfile.mkstemp(prefix="batchseg-", suffix=".buffer")
+        os.close(fd)
+        self._buffer_path = Path(name)
+        self._buffer = np.lib.format.open_memmap(
+            name, mode="w+", dtype=self.dtype, shape=(self.n_frames, *self.frame_shape)
+        )
+        self._written = np.zeros(self.n_frames, dtype=bool)
+        self._closed = False
+
+    def write_frame(self, index: int, data: np.ndarray) -> None:
+        """Store frame ``index`` (0-based within this output)."""
+        arr = np.asarray(data)
+        if arr.shape != self.frame_shape:
+            raise ValueError(f"frame shape {arr.shape} != expected {self.frame_shape}")
+        self._buffer[index] = arr
+        self._written[index] = True
+
+    @property
+    def complete(self) -> bool:
+        """Whether every frame has been written."""
+        return bool(self._written.all())
+
+    def _frames(self, dtype: np.dtype):
+        for i in range(self.n_frames):
+            yield np.ascontiguousarray(self._buffer[i], dtype=dtype)
+
+    def commit(self, description: str | None = None, dtype: np.dtype | None = None) -> Path:
+        """Write the final file atomically and release the buffer; return its path."""
+        if not self.complete:
+            missing = np.flatnonzero(~self._written).tolist()
+            raise OutputError(f"{self.path}: frames {missing[:10]} were never written")
+        out_dtype = np.dtype(dtype or self.dtype)
+        nbytes = self.n_frames * int(np.prod(self.frame_shape)) * out_dtype.itemsize
+        try:
+            with atomic_path(self.path) as tmp, tifffile.TiffWriter(tmp, bigtiff=nbytes > 2**31) as tw:
+                tw.write(
+                    self._frames(out_dtype),
+                    shape=(self.n_frames, *self.frame_shape),
+                    dtype=out_dtype,
+                    description=description,
+                    metadata=None,
+                    photometric="rgb" if self.frame_shape[-1:] == (3,) else "minisblack",
+                    compression="zlib",
+                )
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        finally:
+            self.abort()
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the buffer; nothing is written under the final name."""
+        if self._closed:
+            return
+        self._closed = True
+        buf = self._buffer
+        self._buffer = None  # type: ignore[assignment]
+        mm = getattr(buf, "_mmap", None)
+        del buf
+        if mm is not None:
+            with contextlib.suppress(Exception):
+                mm.close()
+        with contextlib.suppress(OSError):
+            self._buffer_path.unlink()
+
+    def __enter__(self) -> FrameStackWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        self.abort()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.abort()
+
+
+class MaskWriter(FrameStackWriter):
+    """Streamed writer of a ``TYX`` label mask as OME-TIFF (dtype chosen from the largest id)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        n_frames: int,
+        shape_yx: tuple[int, int],
+        pixel_size: PixelSize | None = None,
+    ) -> None:
+        super().__init__(path, n_frames, shape_yx, np.uint32)
+        self.pixel_size = pixel_size or PixelSize()
+        self.max_label = 0
+
+    def write_frame(self, index: int, data: np.ndarray) -> None:
+        """Store the labels of frame ``index``."""
+        arr = np.asarray(data)
+        if arr.dtype.kind not in "ui":
+            raise ValueError(f"labels must be integers, got {arr.dtype}")
+        if arr.size and arr.min() < 0:
+            raise ValueError("labels must be >= 0")
+        top = int(arr.max()) if arr.size else 0
+        self.max_label = max(self.max_label, top)
+        label_dtype(top)  # raises if it cannot be stored
+        super().write_frame(index, arr)
+
+    def commit(self, log_text: str = "", dtype: np.dtype | None = None) -> Path:  # type: ignore[override]
+        """Write the OME-TIFF with ``log_text`` embedded; return its path."""
+        out_dtype = label_dtype(self.max_label) if dtype is None else np.dtype(dtype)
+        xml = ome_xml(
+            self.n_frames, self.frame_shape, out_dtype, self.pixel_size, log_text, name=self.path.name
+        )
+        # TIFF strings must be 7-bit ASCII: non-ASCII characters become XML character references
+        ascii_xml = xml.encode("ascii", "xmlcharrefreplace").decode("ascii")
+        return super().commit(description=ascii_xml, dtype=out_dtype)
+
+
+def write_mask(
+    path: str | Path,
+    labels: np.ndarray,
+    pixel_size: PixelSize | None = None,
+    log_text: str = "",
+) -> Path:
+    """Write a whole ``(T, Y, X)`` or ``(Y, X)`` label array as an OME-TIFF mask, atomically."""
+    arr = np.asarray(labels)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(f"labels must be 2D or 3D (TYX), got shape {arr.shape}")
+    writer = MaskWriter(path, arr.shape[0], arr.shape[1:], pixel_size)
+    try:
+        for i, frame in enumerate(arr):
+            writer.write_frame(i, frame)
+        return writer.commit(log_text)
+    finally:
+        writer.abort()
+
+
+@dataclass
+class MaskFile:
+    """A mask read back from disk."""
+
+    path: Path
+    labels: np.ndarray
+    pixel_size: PixelSize
+    log_text: str
+    channel_name: str
+
+
+def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
+    root = ET.fromstring(xml)
+    ns = {"ome": root.tag.split("}")[0].strip("{")} if root.tag.startswith("{") else {"ome": ""}
+    pix = root.find(".//ome:Pixels", ns)
+    size = PixelSize()
+    channel = ""
+    if pix is not None:
+        vals = {}
+        for axis in "XYZ":
+            v = pix.get(f"PhysicalSize{axis}")
+            vals[axis.lower()] = float(v) if v is not None else None
+        size = PixelSize(**vals)
+        ch = pix.find("ome:Channel", ns)
+        channel = ch.get("Name", "") if ch is not None else ""
+    logs = []
+    for ann in root.iter(f"{{{ns['ome']}}}CommentAnnotation" if ns["ome"] else "CommentAnnotation"):
+        value = ann.find("ome:Value", ns)
+        if value is not None and value.text:
+            logs.append(value.text)
+    return "\n".join(logs), size, channel
+
+
+def read_mask(path: str | Path) -> MaskFile:
+    """Read a mask OME-TIFF: labels as ``(T, Y, X)``, pixel size, embedded log and channel name."""
+    path = Path(path)
+    try:
+        with tifffile.TiffFile(path) as tf:
+            labels = tf.series[0].asarray()
+            xml = tf.ome_metadata or ""
+    except (OSError, ValueError, tifffile.TiffFileError) as exc:
+        raise InputError(f"{path}: cannot read mask: {exc}") from exc
+    if labels.ndim == 2:
+        labels = labels[None]
+    log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", PixelSize(), "")
+    return MaskFile(path, labels, size, log_text, channel)
+
+
+def read_embedded_log(path: str | Path) -> str:
+    """The log text embedded in an OME-TIFF's comment annotations ('' when none)."""
+    try:
+        with tifffile.TiffFile(path) as tf:
+            xml = tf.ome_metadata
+    except Exception:  # noqa: BLE001 - any unreadable file simply has no log
+        return ""
+    if not xml:
+        return ""
+    try:
+        return _ome_log_and_meta(xml)[0]
+    except ET.ParseError:
+        return ""

@@ -1,0 +1,305 @@
+"""One validated parameter object for a segmentation run.
+
+:class:`SegmentationParams` holds every option of a run (method, model, thresholds, channel, Z-projection,
+frame range, output rules). It validates itself, converts to and from plain dictionaries and YAML, and is
+serialised into every output log so that a run can be reproduced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Method = Literal["cellpose", "sam"]
+Projection = Literal["max", "min", "mean", "median", "std"]
+Existing = Literal["skip", "overwrite", "error"]
+
+METHODS: tuple[str, ...] = ("cellpose", "sam")
+PROJECTIONS: tuple[str, ...] = ("max", "min", "mean", "median", "std")
+EXISTING_POLICIES: tuple[str, ...] = ("skip", "overwrite", "error")
+SAM_MODES: tuple[str, ...] = ("auto", "ais", "amg")
+SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
+DEFAULT_EXTENSIONS: tuple[str, ...] = (".nd2", ".tif", ".tiff", ".ome.tif", ".ome.tiff")
+
+
+class ParameterError(ValueError):
+    """Raised when a parameter value is invalid; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class ZRange:
+    """Which Z slices to project.
+
+    Parameters
+    ----------
+    mode
+        ``"all"`` (every slice), ``"best"`` (best-focus slice plus/minus ``radius``; radius 0 is the
+        best-focus slice alone) or ``"range"`` (``start``..``stop`` inclusive, 0-based).
+    radius
+        Half-width of the window around the best-focus slice (mode ``"best"``).
+    start, stop
+        Inclusive 0-based bounds (mode ``"range"``).
+    """
+
+    mode: Literal["all", "best", "range"] = "all"
+    radius: int = 0
+    start: int = 0
+    stop: int = 0
+
+    @classmethod
+    def parse(cls, text: str | ZRange) -> ZRange:
+        """Parse ``all``, ``best``, ``best:R`` or ``A-B`` (0-based, inclusive)."""
+        if isinstance(text, ZRange):
+            return text
+        s = str(text).strip().lower()
+        if s == "all":
+            return cls("all")
+        if s == "best":
+            return cls("best", radius=0)
+        m = re.fullmatch(r"best:(\d+)", s)
+        if m:
+            return cls("best", radius=int(m.group(1)))
+        m = re.fullmatch(r"(\d+)-(\d+)", s)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a:
+                raise ParameterError(f"z_range {text!r}: end {b} is before start {a}")
+            return cls("range", start=a, stop=b)
+        m = re.fullmatch(r"(\d+)", s)
+        if m:
+            return cls("range", start=int(m.group(1)), stop=int(m.group(1)))
+        raise ParameterError(
+            f"z_range {text!r} not understood; use 'all', 'best', 'best:R' or 'A-B' (0-based, inclusive)"
+        )
+
+    def __str__(self) -> str:
+        if self.mode == "all":
+            return "all"
+        if self.mode == "best":
+            return "best" if self.radius == 0 else f"best:{self.radius}"
+        return f"{self.start}-{self.stop}"
+
+
+@dataclass
+class SegmentationParams:
+    """All the options of a segmentation run.
+
+    Parameters
+    ----------
+    method
+        ``"cellpose"`` or ``"sam"`` (Segment Anything for Microscopy).
+    model
+        Cellpose built-in model name (``cyto3``, ``nuclei``, ...) or path to a user-trained model; for
+        micro-sam a model type (``vit_b_lm``, ...).
+    checkpoint
+        micro-sam only: a local checkpoint file, its architecture given by ``model``.
+    diameter
+        Expected object diameter in pixels. ``0`` estimates it (Cellpose ``cyto``, ``cyto2``, ``cyto3``,
+        ``nuclei``); for user models ``0`` means the model's own training diameter.
+    cellprob_threshold, flow_threshold, niter
+        Cellpose settings (``niter=0``: Cellpose's automatic choice).
+    channel
+        0-based channel index, or a channel name present in the file.
+    z_range, z_projection
+        Which Z slices to project and how (computed in float).
+    start_frame, end_frame
+        0-based inclusive frame range (``end_frame=None``: to the last frame).
+    gpu
+        Use a GPU (CUDA or Apple MPS) when one is found.
+    batch_size
+        Number of 224x224 tiles per network call (Cellpose ``batch_size``).
+    output_dir
+        Folder for outputs; ``None`` writes beside each input.
+    suffix
+        Optional user suffix (``A-Z a-z 0-9 -``): outputs are ``<stem>_vSM-<suffix>.ome.tif``.
+    existing
+        What to do when an output exists: ``skip``, ``overwrite`` or ``error``.
+    debug
+        Also save flows and cell probability beside the mask (Cellpose).
+    sam_mode, tile_shape, halo
+        micro-sam options: ``auto|ais|amg`` and optional tiling.
+    axes
+        Optional axis override for files whose axes are ambiguous (e.g. ``"TYX"`` or ``"ZYX"``).
+    """
+
+    method: str = "cellpose"
+    model: str = "cyto3"
+    checkpoint: str | None = None
+    diameter: float = 0.0
+    cellprob_threshold: float = 0.0
+    flow_threshold: float = 0.4
+    niter: int = 0
+    channel: int | str = 0
+    z_range: str = "all"
+    z_projection: str = "mean"
+    start_frame: int = 0
+    end_frame: int | None = None
+    gpu: bool = False
+    batch_size: int = 8
+    output_dir: str | None = None
+    suffix: str = ""
+    existing: str = "skip"
+    debug: bool = False
+    sam_mode: str = "auto"
+    tile_shape: tuple[int, int] | None = None
+    halo: tuple[int, int] | None = None
+    axes: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Check every value; raise :class:`ParameterError` naming the first bad one."""
+        if self.method not in METHODS:
+            raise ParameterError(f"method {self.method!r} unknown; choose one of {', '.join(METHODS)}")
+        if not str(self.model).strip():
+            raise ParameterError("model must not be empty")
+        for name in ("diameter", "cellprob_threshold", "flow_threshold"):
+            try:
+                setattr(self, name, float(getattr(self, name)))
+            except (TypeError, ValueError):
+                raise ParameterError(f"{name} must be a number, got {getattr(self, name)!r}") from None
+        if self.diameter < 0:
+            raise ParameterError(f"diameter must be >= 0 (0 = estimate), got {self.diameter}")
+        if self.flow_threshold < 0:
+            raise ParameterError(f"flow_threshold must be >= 0, got {self.flow_threshold}")
+        self.niter = _as_int("niter", self.niter)
+        if self.niter < 0:
+            raise ParameterError(f"niter must be >= 0 (0 = automatic), got {self.niter}")
+        if isinstance(self.channel, str) and self.channel.strip().lstrip("-").isdigit():
+            self.channel = int(self.channel)
+        if isinstance(self.channel, int) and self.channel < 0:
+            raise ParameterError(f"channel index must be >= 0, got {self.channel}")
+        self.z_range = str(ZRange.parse(self.z_range))
+        if self.z_projection not in PROJECTIONS:
+            raise ParameterError(
+                f"z_projection {self.z_projection!r} unknown; choose one of {', '.join(PROJECTIONS)}"
+            )
+        self.start_frame = _as_int("start_frame", self.start_frame)
+        if self.start_frame < 0:
+            raise ParameterError(f"start_frame must be >= 0, got {self.start_frame}")
+        if self.end_frame is not None:
+            self.end_frame = _as_int("end_frame", self.end_frame)
+            if self.end_frame < self.start_frame:
+                raise ParameterError(
+                    f"end_frame ({self.end_frame}) must be >= start_frame ({self.start_frame})"
+                )
+        self.batch_size = _as_int("batch_size", self.batch_size)
+        if self.batch_size < 1:
+            raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.suffix is None:
+            self.suffix = ""
+        if not SUFFIX_PATTERN.match(self.suffix):
+            raise ParameterError(
+                f"suffix {self.suffix!r} may contain only A-Z, a-z, 0-9 and '-' characters"
+            )
+        if self.existing not in EXISTING_POLICIES:
+            raise ParameterError(
+                f"existing {self.existing!r} unknown; choose one of {', '.join(EXISTING_POLICIES)}"
+            )
+        if self.sam_mode not in SAM_MODES:
+            raise ParameterError(f"sam_mode {self.sam_mode!r} unknown; choose one of {', '.join(SAM_MODES)}")
+        self.tile_shape = _as_pair("tile_shape", self.tile_shape)
+        self.halo = _as_pair("halo", self.halo)
+        if self.axes is not None:
+            self.axes = str(self.axes).upper()
+            if not re.fullmatch(r"[PTCZYX]+", self.axes) or not self.axes.endswith("YX"):
+                raise ParameterError(
+                    f"axes {self.axes!r}: use letters P, T, C, Z, Y, X ending in YX (e.g. 'TYX', 'ZCYX')"
+                )
+            if len(set(self.axes)) != len(self.axes):
+                raise ParameterError(f"axes {self.axes!r} repeats a letter")
+        if self.output_dir is not None:
+            self.output_dir = str(self.output_dir)
+
+    @property
+    def zrange(self) -> ZRange:
+        """The parsed :class:`ZRange`."""
+        return ZRange.parse(self.z_range)
+
+    # ------------------------------------------------------------------ conversion
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, YAML/JSON-serialisable dictionary of all parameters."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        if not out["extra"]:
+            out.pop("extra")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SegmentationParams:
+        """Build from a dictionary; unknown keys are an error naming them (dashes allowed)."""
+        known = {f.name for f in fields(cls)}
+        clean = {str(k).replace("-", "_"): v for k, v in (data or {}).items()}
+        unknown = sorted(set(clean) - known)
+        if unknown:
+            raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
+        return cls(**clean)
+
+    def replace(self, **changes: Any) -> SegmentationParams:
+        """Copy with some values changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_yaml(self) -> str:
+        """YAML text of :meth:`to_dict`."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        """Write the parameters to a YAML file."""
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> SegmentationParams:
+        """Read parameters from a YAML file."""
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ParameterError(f"cannot read parameter file {p}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"parameter file {p} is not valid YAML: {exc}") from exc
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ParameterError(f"parameter file {p} must hold a mapping of option: value")
+        return cls.from_dict(data)
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be an integer, got {value!r}") from None
+    if as_float != int(as_float):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    return int(as_float)
+
+
+def _as_pair(name: str, value: Any) -> tuple[int, int] | None:
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[x,\s]+", value.strip()) if p]
+    else:
+        parts = list(value)
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2:
+        raise ParameterError(f"{name} must be two integers such as '512,512', got {value!r}")
+    a, b = (_as_int(name, v) for v in parts)
+    if a <= 0 or b < 0:
+        raise ParameterError(f"{name} must be positive, got {value!r}")
+    return (a, b)

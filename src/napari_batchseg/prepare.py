@@ -1,0 +1,167 @@
+"""Turn a file's (P, T) frame into the one 2D float32 plane a segmenter sees.
+
+Steps: choose the channel, pick the Z slices (all, a fixed range, the best-focus slice or best focus
+plus/minus r), project them (max, min, mean, median, std) in floating point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .errors import InputError
+from .io.sources import ImageSource, SourceInfo
+from .params import ZRange
+
+
+@dataclass
+class PreparedFrame:
+    """One prepared plane and how it was made.
+
+    Attributes
+    ----------
+    position, t
+        Where it comes from in the file (0-based).
+    image
+        ``(Y, X)`` float32 image handed to the segmenter.
+    channel
+        0-based channel index used.
+    z_used
+        Z slices projected (0-based).
+    best_focus
+        Best-focus slice, when it was computed.
+    timings
+        Seconds spent reading and projecting.
+    """
+
+    position: int
+    t: int
+    image: np.ndarray
+    channel: int
+    z_used: list[int] = field(default_factory=list)
+    best_focus: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_channel(info: SourceInfo, channel: int | str) -> int:
+    """Map a channel index or name onto a 0-based index, or raise :class:`InputError`."""
+    n = info.sizes["C"]
+    if isinstance(channel, str) and not channel.isdigit():
+        names = [str(c) for c in info.channel_names]
+        if channel in names:
+            return names.index(channel)
+        lowered = [c.lower() for c in names]
+        if channel.lower() in lowered:
+            return lowered.index(channel.lower())
+        raise InputError(
+            f"{info.path}: no channel named {channel!r}; channels are {', '.join(map(repr, names))}"
+        )
+    index = int(channel)
+    if not 0 <= index < n:
+        names = ", ".join(f"{i}={name}" for i, name in enumerate(info.channel_names))
+        raise InputError(
+            f"{info.path}: channel index {index} out of range; the file has {n} channel(s) ({names})"
+        )
+    return index
+
+
+def focus_measure(stack: np.ndarray) -> np.ndarray:
+    """Tenengrad focus score per slice of a ``(Z, Y, X)`` stack.
+
+    The stack is first smoothed with a 3-slice running mean over Z; each slice's score is the variance
+    of its Sobel gradient magnitude.
+    """
+    data = np.asarray(stack, dtype=np.float32)
+    if data.shape[0] > 1:
+        data = ndi.uniform_filter1d(data, size=3, axis=0, mode="nearest")
+    scores = np.empty(data.shape[0], dtype=np.float64)
+    for i, plane in enumerate(data):
+        gx = ndi.sobel(plane, axis=0)
+        gy = ndi.sobel(plane, axis=1)
+        scores[i] = float(np.var(np.hypot(gx, gy)))
+    return scores
+
+
+def best_focus_index(stack: np.ndarray) -> int:
+    """Index of the sharpest slice of a ``(Z, Y, X)`` stack (see :func:`focus_measure`)."""
+    return int(np.argmax(focus_measure(stack)))
+
+
+def window_around(center: int, radius: int, n: int) -> list[int]:
+    """``2*radius+1`` consecutive indices around ``center``, shifted inward at the stack edges."""
+    size = min(2 * radius + 1, n)
+    start = min(max(center - radius, 0), n - size)
+    return list(range(start, start + size))
+
+
+def check_z_range(info: SourceInfo, zrange: ZRange) -> None:
+    """Raise :class:`InputError` when a fixed Z range does not fit the file."""
+    nz = info.sizes["Z"]
+    if zrange.mode == "range" and nz > 1 and zrange.stop >= nz:
+        raise InputError(
+            f"{info.path}: Z range {zrange} out of bounds; the file has {nz} Z slices (0-{nz - 1})"
+        )
+
+
+def project(stack: np.ndarray, kind: str) -> np.ndarray:
+    """Project a ``(Z, Y, X)`` stack along Z in float32 (``std`` is the sample std, ddof=1)."""
+    data = np.asarray(stack, dtype=np.float32)
+    if data.shape[0] == 1:
+        return np.zeros_like(data[0]) if kind == "std" else data[0].copy()
+    if kind == "max":
+        return data.max(axis=0)
+    if kind == "min":
+        return data.min(axis=0)
+    if kind == "mean":
+        return data.mean(axis=0, dtype=np.float64).astype(np.float32)
+    if kind == "median":
+        return np.median(data, axis=0).astype(np.float32)
+    if kind == "std":
+        return data.std(axis=0, ddof=1, dtype=np.float64).astype(np.float32)
+    raise ValueError(f"unknown projection {kind!r}")
+
+
+def prepare_frame(
+    source: ImageSource,
+    position: int,
+    t: int,
+    channel: int,
+    zrange: ZRange,
+    projection: str,
+) -> PreparedFrame:
+    """Read and prepare one frame of ``source`` (reads only the planes needed)."""
+    import time
+
+    info = source.info
+    nz = info.sizes["Z"]
+    t0 = time.perf_counter()
+    best: int | None = None
+    if nz == 1:
+        z_used = [0]
+        stack = source.read_zstack(position, t, channel, z_used)
+    elif zrange.mode == "all":
+        z_used = list(range(nz))
+        stack = source.read_zstack(position, t, channel, z_used)
+    elif zrange.mode == "range":
+        check_z_range(info, zrange)
+        z_used = list(range(zrange.start, zrange.stop + 1))
+        stack = source.read_zstack(position, t, channel, z_used)
+    else:  # best focus (+/- radius): the focus measure needs every slice
+        full = source.read_zstack(position, t, channel, None)
+        best = best_focus_index(full)
+        z_used = window_around(best, zrange.radius, nz)
+        stack = full[z_used]
+    t1 = time.perf_counter()
+    image = project(stack, projection)
+    t2 = time.perf_counter()
+    return PreparedFrame(
+        position=position,
+        t=t,
+        image=image,
+        channel=channel,
+        z_used=z_used,
+        best_focus=best,
+        timings={"read": t1 - t0, "prepare": t2 - t1},
+    )
