@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import SegmentOutput, Segmenter
+from .base import Segmenter, SegmentOutput
 
 if TYPE_CHECKING:
     from ..params import SegmentationParams

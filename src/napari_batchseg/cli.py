@@ -1,0 +1,267 @@
+"""``batchseg``: the command-line front end over the engine.
+
+Commands: ``segment`` (run a batch), ``info`` (show what a file holds, without reading pixels), ``rerun``
+(repeat the run recorded in a ``.log``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .params import (
+    DEFAULT_EXTENSIONS,
+    EXISTING_POLICIES,
+    PROJECTIONS,
+    SAM_MODES,
+    ParameterError,
+    SegmentationParams,
+)
+
+#: CLI option -> SegmentationParams field (only options the user actually gave override the config)
+_PARAM_OPTIONS = {
+    "method": "method", "model": "model", "checkpoint": "checkpoint", "diameter": "diameter",
+    "cellprob_threshold": "cellprob_threshold", "flow_threshold": "flow_threshold", "niter": "niter",
+    "channel": "channel", "z_range": "z_range", "z_projection": "z_projection",
+    "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
+    "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
+    "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
+}
+
+
+def _add_segment_options(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS  # noqa: N806 - options left out do not override the config file
+    io = p.add_argument_group("inputs and outputs")
+    io.add_argument("--output-dir", default=S, help="write outputs here (default: beside each input)")
+    io.add_argument("--suffix", default=S, help="output suffix: <stem>_vSM-<suffix>.ome.tif (A-Z a-z 0-9 -)")
+    io.add_argument("--existing", choices=EXISTING_POLICIES, default=S,
+                    help="when an output exists: skip it (default), overwrite it, or fail")
+    io.add_argument("--contains", action="append", default=[], metavar="TEXT",
+                    help="folder files must contain TEXT in their name (repeatable)")
+    io.add_argument("--not-contains", action="append", default=[], metavar="TEXT",
+                    help="folder files must not contain TEXT in their name (repeatable)")
+    io.add_argument("--ext", action="append", default=[], metavar="EXT",
+                    help="accepted extensions for folder files (repeatable; default "
+                         f"{' '.join(DEFAULT_EXTENSIONS)})")
+    io.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
+    io.add_argument("--axes", default=S, help="axis order override for ambiguous files, e.g. TYX or ZCYX")
+    io.add_argument("--debug", action=argparse.BooleanOptionalAction, default=S,
+                    help="also save flows and cell probability beside the mask")
+
+    m = p.add_argument_group("model")
+    m.add_argument("--method", choices=("cellpose", "sam"), default=S, help="segmentation method")
+    m.add_argument("--model", default=S,
+                   help="Cellpose built-in name (cyto3, nuclei, livecell_cp3, ...) or model file; "
+                        "micro-sam model type (vit_b_lm, ...)")
+    m.add_argument("--checkpoint", default=S,
+                   help="micro-sam: local checkpoint file (architecture from --model)")
+    m.add_argument("--diameter", type=float, default=S,
+                   help="object diameter in pixels; 0 = estimate (user models: their training diameter)")
+    m.add_argument("--cellprob-threshold", type=float, default=S, help="Cellpose cell probability threshold")
+    m.add_argument("--flow-threshold", type=float, default=S, help="Cellpose flow error threshold")
+    m.add_argument("--niter", type=int, default=S, help="Cellpose dynamics iterations (0 = automatic)")
+    m.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=S,
+                   help="use a GPU (CUDA or Apple MPS) when one is found")
+    m.add_argument("--batch-size", type=int, default=S, help="tiles per network call")
+    m.add_argument("--sam-mode", choices=SAM_MODES, default=S, help="micro-sam: auto, ais or amg")
+    m.add_argument("--tile-shape", default=S, help="micro-sam tiling, e.g. 512,512")
+    m.add_argument("--halo", default=S, help="micro-sam tile halo, e.g. 64,64")
+
+    pr = p.add_argument_group("preparation")
+    pr.add_argument("--channel", default=S, help="channel index (0-based) or channel name")
+    pr.add_argument("--z-range", default=S, help="all | best | best:R | A-B (0-based, inclusive)")
+    pr.add_argument("--z-projection", choices=PROJECTIONS, default=S, help="Z projection type")
+    pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
+    pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
+
+    run = p.add_argument_group("run")
+    run.add_argument("--config", metavar="FILE.yaml", help="read options from a YAML file (CLI wins)")
+    run.add_argument("--save-config", metavar="FILE.yaml", help="write the effective options to a YAML file")
+    run.add_argument("--dry-run", action="store_true", help="list planned outputs and stop")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``batchseg`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="batchseg", description="Batch cell segmentation of microscopy files (Cellpose, micro-sam)."
+    )
+    parser.add_argument("--version", action="version", version=f"napari-batchseg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seg = sub.add_parser("segment", help="segment files and folders",
+                         description="Segment files and folders; write <stem>_vSM.ome.tif and .log each.")
+    seg.add_argument("paths", nargs="+", help="files and/or folders")
+    _add_segment_options(seg)
+    info = sub.add_parser("info", help="show the axes, sizes, channels and pixel size of files")
+    info.add_argument("paths", nargs="+")
+    info.add_argument("--axes", default=None, help="axis order override")
+    rerun = sub.add_parser("rerun", help="repeat the run recorded in a .log file")
+    rerun.add_argument("log", help="a _vSM .log file (or a _vSM.ome.tif with its embedded log)")
+    rerun.add_argument("--output-dir", default=None, help="write the new outputs here")
+    rerun.add_argument("--suffix", default=None, help="suffix for the new outputs")
+    rerun.add_argument("--existing", choices=EXISTING_POLICIES, default="overwrite")
+    rerun.add_argument("--quiet", "-q", action="store_true")
+    return parser
+
+
+def params_from_args(args: argparse.Namespace) -> SegmentationParams:
+    """Defaults, then the ``--config`` file, then options given on the command line."""
+    data: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        data.update(SegmentationParams.load(args.config).to_dict())
+    for opt, field_name in _PARAM_OPTIONS.items():
+        if hasattr(args, opt):
+            data[field_name] = getattr(args, opt)
+    return SegmentationParams.from_dict(data)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.Namespace) -> int:
+    from . import engine
+    from .api import report_from_event
+    from .discovery import FileFilter
+    from .errors import BatchSegError
+
+    console = _console()
+    exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(DEFAULT_EXTENSIONS)
+    flt = FileFilter(contains=args.contains or [], not_contains=args.not_contains or [], extensions=exts)
+    try:
+        the_plan = engine.plan(paths, params, flt, recursive=args.recursive)
+    except BatchSegError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    if not the_plan.tasks:
+        console.print("[yellow]no input files found[/yellow] (check paths and filters)")
+        return 2
+    if getattr(args, "dry_run", False):
+        for t in the_plan.tasks:
+            state = f"unreadable: {t.error}" if t.error else (
+                "exists" if t.names.mask.exists() else "new")
+            print(f"{t.label}\t->\t{t.names.mask}\t[{state}]")
+        return 0
+    try:
+        from .segmenters import load_segmenter
+
+        segmenter = load_segmenter(params) if any(t.error is None for t in the_plan.tasks) else None
+    except BatchSegError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    reports = []
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, disable=args.quiet, transient=False,
+    )
+    with progress:
+        bar = progress.add_task("frames", total=the_plan.n_frames)
+        for event in engine.run(the_plan, segmenter=segmenter):
+            if isinstance(event, engine.TaskStarted):
+                progress.update(bar, description=event.task.label[:40])
+            elif isinstance(event, engine.FrameDone):
+                progress.advance(bar)
+            report = report_from_event(event)
+            if report is not None:
+                reports.append(report)
+                if report.status == "failed":
+                    progress.console.print(f"[red]failed:[/red] {report.reason}", highlight=False)
+    _print_summary(reports, console)
+    return 0 if all(r.status in ("done", "skipped") for r in reports) else 1
+
+
+def _print_summary(reports, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="napari-batchseg summary")
+    for col in ("input", "status", "frames", "seconds", "output / reason"):
+        table.add_column(col, overflow="fold")
+    colors = {"done": "green", "skipped": "yellow", "failed": "red", "cancelled": "red"}
+    for r in reports:
+        name = r.input.name + (f" [P{r.position}]" if r.position else "")
+        detail = str(r.mask) if r.status == "done" else r.reason
+        table.add_row(name, f"[{colors[r.status]}]{r.status}[/]", str(r.n_frames or ""),
+                      f"{r.seconds:.1f}" if r.seconds else "", detail)
+    console.print(table)
+    counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
+    console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .errors import BatchSegError
+    from .io.reader import read_info
+
+    status = 0
+    for path in args.paths:
+        try:
+            info = read_info(path, args.axes)
+        except BatchSegError as exc:
+            print(f"{path}: ERROR {exc}")
+            status = 1
+            continue
+        ps = info.pixel_size
+        print(f"{path}\n  format: {info.format}  file axes: {info.native_axes}\n  {info.describe()}\n"
+              f"  channels: {info.channel_names}\n  pixel size (µm): x={ps.x} y={ps.y} z={ps.z}")
+        if info.sizes["P"] > 1:
+            print(f"  positions: {info.position_names}")
+    return status
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    from .io.masks import read_embedded_log
+    from .provenance import parse_log
+
+    src = Path(args.log)
+    try:
+        text = read_embedded_log(src) if src.suffix.lower() in (".tif", ".tiff") else src.read_text("utf-8")
+        logged = parse_log(text)
+    except (OSError, ValueError) as exc:
+        _console().print(f"[red]error:[/red] cannot read a run from {src}: {exc}", highlight=False)
+        return 2
+    if logged.input_path is None:
+        _console().print(f"[red]error:[/red] {src} names no input file", highlight=False)
+        return 2
+    changes: dict[str, Any] = {"existing": args.existing}
+    if args.output_dir is not None:
+        changes["output_dir"] = args.output_dir
+    if args.suffix is not None:
+        changes["suffix"] = args.suffix
+    params = logged.params.replace(**changes)
+    ns = argparse.Namespace(contains=[], not_contains=[], ext=[], recursive=False, quiet=args.quiet,
+                            dry_run=False)
+    return _run_batch([str(logged.input_path)], params, ns)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``batchseg``; returns the exit status (0 ok, 1 some file failed, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        return _cmd_info(args)
+    if args.command == "rerun":
+        return _cmd_rerun(args)
+    try:
+        params = params_from_args(args)
+    except ParameterError as exc:
+        parser.error(str(exc))
+    if args.save_config:
+        params.save(args.save_config)
+    return _run_batch(args.paths, params, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Build the list of input files from files and folders, with filename filters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .io.atomic import PARTIAL_MARK
+from .io.naming import MODULE_TAG
+from .params import DEFAULT_EXTENSIONS
+
+
+@dataclass
+class FileFilter:
+    """Filename filters applied to files found in folders.
+
+    Parameters
+    ----------
+    contains
+        Every string must occur in the file name (case-sensitive, like the reference app's ``_BF``).
+    not_contains
+        No string may occur in the file name.
+    extensions
+        Accepted endings (case-insensitive), e.g. ``.nd2``, ``.ome.tif``.
+    """
+
+    contains: Sequence[str] = ()
+    not_contains: Sequence[str] = ()
+    extensions: Sequence[str] = field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+
+    def __post_init__(self) -> None:
+        self.contains = [c for c in _as_list(self.contains) if c]
+        self.not_contains = [c for c in _as_list(self.not_contains) if c]
+        exts = [e.strip().lower() for e in _as_list(self.extensions) if e.strip()]
+        self.extensions = [e if e.startswith(".") else "." + e for e in exts]
+
+    def accepts(self, path: str | Path) -> bool:
+        """Whether a file name passes every filter."""
+        name = Path(path).name
+        if self.extensions and not name.lower().endswith(tuple(self.extensions)):
+            return False
+        if any(c not in name for c in self.contains):
+            return False
+        return not any(c in name for c in self.not_contains)
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v for v in re.split(r"[,;\s]+", value) if v] if "," in value or " " in value else [value]
+    return [str(v) for v in value]
+
+
+def is_own_output(path: Path) -> bool:
+    """Files this tool wrote (masks, debug images) or temporary leftovers: never inputs of a folder scan."""
+    name = path.name
+    return MODULE_TAG in name or PARTIAL_MARK in name or name.startswith(".")
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", str(path))]
+
+
+def collect_files(
+    paths: Iterable[str | Path],
+    file_filter: FileFilter | None = None,
+    recursive: bool = False,
+) -> list[Path]:
+    """Expand files and folders into a sorted, de-duplicated list of input files.
+
+    Files named explicitly are always taken (a missing one stays in the list so it fails with a clear
+    message). Files found in folders must pass ``file_filter``; this tool's own outputs (``_vSM``) and
+    hidden files are skipped there.
+    """
+    flt = file_filter or FileFilter()
+    found: dict[Path, None] = {}
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            pattern = "**/*" if recursive else "*"
+            hits = [
+                f for f in p.glob(pattern)
+                if f.is_file() and not is_own_output(f) and flt.accepts(f)
+            ]
+            for f in sorted(hits, key=_natural_key):
+                found.setdefault(f.resolve(), None)
+        else:
+            found.setdefault(p.resolve() if p.exists() else p.absolute(), None)
+    return list(found)

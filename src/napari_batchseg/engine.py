@@ -1,0 +1,441 @@
+"""The one engine behind every front end: plan a batch, then run it frame by frame.
+
+:func:`plan` expands files and folders, reads each file's metadata (no pixels) and fixes every output
+name, refusing colliding outputs before any work. :func:`run` yields an event per finished frame
+(:class:`FrameDone`, carrying the labels) and per output (:class:`TaskDone`, :class:`TaskSkipped`,
+:class:`TaskFailed`). Reading and preparing the next frames overlaps with segmentation; outputs are written
+atomically; a failing file never stops the batch; cancelling stops between frames and leaves no
+half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._prefetch import Prefetcher
+from .discovery import FileFilter, collect_files
+from .errors import BatchSegError, InputError
+from .io.atomic import atomic_write_text, check_writable_dir
+from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
+from .io.naming import OutputNames, check_collisions, output_names
+from .io.reader import open_source, read_info
+from .io.sources import ImageSource, SourceInfo
+from .params import SegmentationParams
+from .prepare import PreparedFrame, check_z_range, prepare_frame, resolve_channel
+from .provenance import (
+    INPUT_PREFIX,
+    POSITION_PREFIX,
+    RunLog,
+    log_parameters,
+    package_versions,
+    platform_summary,
+)
+from .segmenters import Segmenter, SegmentOutput, load_segmenter
+
+CancelCheck = Callable[[], bool] | threading.Event | None
+#: (task, prepared frames) -> (frame, output, seconds spent segmenting) for each frame, in order
+FrameSegmenter = Callable[
+    ["Task", Iterable[PreparedFrame]], Iterator[tuple[PreparedFrame, SegmentOutput, float]]
+]
+
+
+# --------------------------------------------------------------------------- plan
+@dataclass
+class Task:
+    """One output to produce: one input file, or one position of a multi-position file."""
+
+    input: Path
+    position: int
+    n_positions: int
+    names: OutputNames
+    info: SourceInfo | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique, stable identifier (input path, plus position when the file has several)."""
+        return f"{self.input}" + (f" [P{self.position}]" if self.n_positions > 1 else "")
+
+    @property
+    def label(self) -> str:
+        """Short display name (file name, plus position when the file has several)."""
+        return self.input.name + (f" [P{self.position}]" if self.n_positions > 1 else "")
+
+    def frame_indices(self, params: SegmentationParams) -> list[int]:
+        """The time frames to segment (``start_frame``..``end_frame``, clipped to the file)."""
+        assert self.info is not None
+        n_t = self.info.sizes["T"]
+        if params.start_frame >= n_t:
+            raise InputError(
+                f"{self.input}: start frame {params.start_frame} out of range; "
+                f"the file has {n_t} frame(s) (0-{n_t - 1})"
+            )
+        last = n_t - 1 if params.end_frame is None else min(params.end_frame, n_t - 1)
+        return list(range(params.start_frame, last + 1))
+
+
+@dataclass
+class Plan:
+    """Everything a run will do, fixed before any work starts."""
+
+    params: SegmentationParams
+    tasks: list[Task]
+
+    @property
+    def n_frames(self) -> int:
+        """Total frames to segment over all readable tasks."""
+        total = 0
+        for t in self.tasks:
+            if t.info is not None:
+                try:
+                    total += len(t.frame_indices(self.params))
+                except InputError:
+                    pass
+        return total
+
+
+def plan(
+    paths: Iterable[str | Path],
+    params: SegmentationParams,
+    file_filter: FileFilter | None = None,
+    recursive: bool = False,
+) -> Plan:
+    """Expand ``paths`` and fix every output; raise :class:`OutputError` if outputs collide.
+
+    A file that cannot be opened becomes a task carrying its error (it is reported as failed by
+    :func:`run`); it does not stop planning.
+    """
+    files = collect_files(paths, file_filter, recursive=recursive)
+    if params.output_dir:
+        check_writable_dir(params.output_dir)
+    tasks: list[Task] = []
+    for f in files:
+        try:
+            info = read_info(f, params.axes)
+        except BatchSegError as exc:
+            tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the batch
+            msg = f"{f}: cannot read ({type(exc).__name__}: {exc})"
+            tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=msg))
+            continue
+        n_pos = info.sizes["P"]
+        for p in range(n_pos):
+            names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
+            tasks.append(Task(f, p, n_pos, names, info=info))
+    check_collisions((t.input, t.names) for t in tasks)
+    return Plan(params, tasks)
+
+
+# --------------------------------------------------------------------------- events
+@dataclass
+class TaskStarted:
+    """An output is being produced."""
+
+    task: Task
+    n_frames: int
+
+
+@dataclass
+class FrameDone:
+    """One frame is segmented; ``labels`` is its ``(Y, X)`` mask, ``image`` the prepared input."""
+
+    task: Task
+    index: int
+    t: int
+    n_frames: int
+    labels: np.ndarray
+    image: np.ndarray | None
+    n_objects: int
+    z_used: list[int]
+    best_focus: int | None
+    timings: dict[str, float]
+
+
+@dataclass
+class TaskDone:
+    """An output is complete on disk."""
+
+    task: Task
+    mask_path: Path
+    log_path: Path
+    n_frames: int
+    seconds: float
+    extra_paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class TaskSkipped:
+    """An output was not produced on purpose (e.g. it exists already)."""
+
+    task: Task
+    reason: str
+
+
+@dataclass
+class TaskFailed:
+    """An output could not be produced; the batch goes on."""
+
+    task: Task
+    reason: str
+    details: str = ""
+
+
+@dataclass
+class TaskCancelled:
+    """The run was cancelled while this output was in progress; nothing partial was kept."""
+
+    task: Task
+
+
+Event = TaskStarted | FrameDone | TaskDone | TaskSkipped | TaskFailed | TaskCancelled
+
+
+# --------------------------------------------------------------------------- run
+def _is_cancelled(cancel: CancelCheck) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def run(
+    the_plan: Plan,
+    segmenter: Segmenter | None = None,
+    cancel: CancelCheck = None,
+    keep_images: bool = False,
+    prefetch: int = 2,
+    frame_segmenter: FrameSegmenter | None = None,
+) -> Iterator[Event]:
+    """Run a plan, yielding events as work completes.
+
+    Parameters
+    ----------
+    the_plan
+        From :func:`plan`.
+    segmenter
+        A loaded segmenter; built from the plan's parameters when ``None`` (model loaded once).
+    cancel
+        A :class:`threading.Event` or a callable; checked between frames.
+    keep_images
+        Attach the prepared input plane to each :class:`FrameDone` (for display).
+    prefetch
+        Frames read and prepared ahead of the segmenter by a background thread.
+    frame_segmenter
+        Where frames are segmented (see :func:`run_task`); default: in this thread, one by one.
+    """
+    params = the_plan.params
+    pending = [t for t in the_plan.tasks]
+    if segmenter is None and frame_segmenter is None and any(t.error is None for t in pending):
+        segmenter = load_segmenter(params)
+    for task in pending:
+        if _is_cancelled(cancel):
+            return
+        if task.error is not None:
+            yield TaskFailed(task, task.error)
+            continue
+        yield from run_task(task, params, segmenter, cancel, keep_images, prefetch, frame_segmenter)
+        if _is_cancelled(cancel):
+            return
+
+
+def sequential_frames(segmenter: Segmenter) -> FrameSegmenter:
+    """The default :data:`FrameSegmenter`: ``segmenter.segment`` on each frame, in this thread."""
+    set_context = getattr(segmenter, "set_context", None)
+
+    def apply(task: Task, frames: Iterable[PreparedFrame]):
+        key = file_key(task)
+        for frame in frames:
+            if set_context is not None:
+                set_context(key, f"T{frame.t}")
+            t0 = time.perf_counter()
+            out = segmenter.segment(frame.image)
+            yield frame, out, time.perf_counter() - t0
+
+    return apply
+
+
+def _until_cancelled(frames: Iterable[PreparedFrame], cancel: CancelCheck) -> Iterator[PreparedFrame]:
+    for frame in frames:
+        if _is_cancelled(cancel):
+            return
+        yield frame
+
+
+def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:
+    """What the ``existing`` policy says when the task's mask already exists (``None``: go on)."""
+    if not task.names.mask.exists():
+        return None
+    if params.existing == "skip":
+        return TaskSkipped(task, f"output exists: {task.names.mask} (use existing=overwrite to redo)")
+    if params.existing == "error":
+        return TaskFailed(
+            task, f"output exists: {task.names.mask} (use existing=overwrite or existing=skip)"
+        )
+    return None
+
+
+def run_task(
+    task: Task,
+    params: SegmentationParams,
+    segmenter: Segmenter | None,
+    cancel: CancelCheck = None,
+    keep_images: bool = False,
+    prefetch: int = 2,
+    frame_segmenter: FrameSegmenter | None = None,
+) -> Iterator[Event]:
+    """Produce one output; yields its events. Never raises for problems of the input itself.
+
+    ``frame_segmenter`` maps the task's prepared frames to segmentation outputs (in order); the default
+    calls ``segmenter.segment`` frame by frame in this thread. Runners pass their own (process pool, GPU
+    batches) to change where the compute happens without changing anything else.
+    """
+    decision = existing_decision(task, params)
+    if decision is not None:
+        yield decision
+        return
+    started = time.perf_counter()
+    writers: list[FrameStackWriter] = []
+    source: ImageSource | None = None
+    try:
+        source = open_source(task.input, params.axes)
+        info = source.info
+        channel = resolve_channel(info, params.channel)
+        check_z_range(info, params.zrange)
+        frames = task.frame_indices(params)
+        check_writable_dir(task.names.mask.parent)
+        described = segmenter.describe() if segmenter is not None else {}
+        described = getattr(frame_segmenter, "describe", lambda: described)()
+        log = _start_log(task, info, params, described, channel, frames)
+        yield TaskStarted(task, len(frames))
+        shape_yx = (info.sizes["Y"], info.sizes["X"])
+        mask_writer = MaskWriter(task.names.mask, len(frames), shape_yx, info.pixel_size)
+        writers.append(mask_writer)
+        debug_writers: dict[str, FrameStackWriter] = {}
+        src = source
+
+        def produce() -> Iterator[PreparedFrame]:
+            for t in frames:
+                yield prepare_frame(src, task.position, t, channel, params.zrange, params.z_projection)
+
+        apply = frame_segmenter or sequential_frames(segmenter)
+        with Prefetcher(produce, depth=prefetch) as frames_ahead:
+            for index, (frame, out, t_seg) in enumerate(apply(task, _until_cancelled(frames_ahead, cancel))):
+                labels = out.labels
+                mask_writer.write_frame(index, labels)
+                for kind, arr in out.debug.items():
+                    if kind not in debug_writers:
+                        debug_writers[kind] = FrameStackWriter(
+                            task.names.debug(kind), len(frames), arr.shape, arr.dtype
+                        )
+                        writers.append(debug_writers[kind])
+                    debug_writers[kind].write_frame(index, arr)
+                n_obj = count_objects(labels)
+                timings = {**frame.timings, "segment": t_seg}
+                log.info(_frame_record(frame, n_obj, timings, out.info))
+                yield FrameDone(
+                    task, index, frame.t, len(frames), labels,
+                    frame.image if keep_images else None, n_obj,
+                    frame.z_used, frame.best_focus, timings,
+                )
+        if not mask_writer.complete:  # cancelled, or the frame segmenter stopped early
+            yield TaskCancelled(task)
+            return
+        elapsed = time.perf_counter() - started
+        extra = []
+        for kind, w in debug_writers.items():
+            extra.append(w.commit())
+            log.info(f"debug output ({kind}): {w.path}")
+        log.info(f"output: {task.names.mask}")
+        log.info(f"log: {task.names.log}")
+        log.info(
+            f"label dtype: {'uint16' if mask_writer.max_label <= 65535 else 'uint32'} "
+            f"(largest id {mask_writer.max_label})"
+        )
+        log.info(
+            f"finished: {len(frames)} frame(s) in {elapsed:.2f} s "
+            f"({elapsed / max(len(frames), 1):.3f} s/frame)"
+        )
+        history = read_embedded_log(task.input) if info.format in ("ome-tiff", "tiff") else ""
+        text = log.text(history)
+        mask_writer.commit(text)
+        atomic_write_text(task.names.log, text)  # only after the mask is safely saved
+        yield TaskDone(task, task.names.mask, task.names.log, len(frames), elapsed, extra)
+    except GeneratorExit:
+        raise
+    except BatchSegError as exc:
+        yield TaskFailed(task, str(exc))
+    except MemoryError:
+        yield TaskFailed(task, f"{task.input}: out of memory")
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+        yield TaskFailed(
+            task, f"{task.input}: {type(exc).__name__}: {exc}", traceback.format_exc()
+        )
+    finally:
+        for w in writers:
+            w.abort()
+        if source is not None:
+            source.close()
+
+
+def count_objects(labels: np.ndarray) -> int:
+    """Number of distinct non-zero ids in a label image."""
+    counts = np.bincount(np.asarray(labels).ravel().astype(np.int64, copy=False))
+    return int(np.count_nonzero(counts[1:]))
+
+
+def file_key(task: Task) -> str:
+    """Identity of a task's input for caches: path, size, modification time and position."""
+    try:
+        st = task.input.stat()
+        stamp = f"{st.st_size}-{st.st_mtime_ns}"
+    except OSError:
+        stamp = "0"
+    return f"{task.input}|{stamp}|P{task.position}"
+
+
+def _start_log(
+    task: Task,
+    info: SourceInfo,
+    params: SegmentationParams,
+    described: dict,
+    channel: int,
+    frames: list[int],
+) -> RunLog:
+    log = RunLog()
+    log.info(f"napari-batchseg {__version__} segmentation")
+    log.info(f"platform: {platform_summary()}")
+    log.info("versions: " + json.dumps(package_versions(), sort_keys=True))
+    log.info(INPUT_PREFIX + str(task.input))
+    ps = info.pixel_size
+    log.info(
+        f"input format: {info.format}; file axes: {info.native_axes or '?'}; {info.describe()}; "
+        f"pixel size (µm): x={ps.x} y={ps.y} z={ps.z}; channels: {info.channel_names}"
+    )
+    pos_name = info.position_names[task.position] if task.position < len(info.position_names) else ""
+    log.info(f"{POSITION_PREFIX}{task.position} of {task.n_positions} ({pos_name})")
+    log_parameters(log, params)
+    log.info("segmenter: " + json.dumps(described, sort_keys=True, default=str))
+    log.info(f"channel used: {channel} ({info.channel_names[channel]})")
+    log.info(f"z: {info.sizes['Z']} slice(s); range {params.z_range}; projection {params.z_projection}")
+    log.info(f"frames: {frames[0]}-{frames[-1]} ({len(frames)} of {info.sizes['T']})")
+    return log
+
+
+def _frame_record(frame: PreparedFrame, n_obj: int, timings: dict[str, float], extra: dict) -> str:
+    z = frame.z_used
+    zs = f"{z[0]}-{z[-1]}" if len(z) > 1 and z == list(range(z[0], z[-1] + 1)) else ",".join(map(str, z))
+    focus = f" (best focus {frame.best_focus})" if frame.best_focus is not None else ""
+    times = ", ".join(f"{k} {v:.3f} s" for k, v in timings.items())
+    more = "".join(f"; {k} {v}" for k, v in extra.items())
+    return f"frame t={frame.t}: z {zs}{focus}; {n_obj} objects; {times}{more}"

@@ -1,0 +1,113 @@
+"""Run logs: build the provenance text of an output, and read parameters back from it.
+
+A log is a list of records, one per line: ``<time> | <module> | <level> | <message>``. The parameters are
+logged as one JSON line (``parameters: {...}``), so a log can be parsed and the run repeated.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from .params import SegmentationParams
+
+MODULE = "segmentation"
+PARAMS_PREFIX = "parameters: "
+INPUT_PREFIX = "input: "
+POSITION_PREFIX = "position: "
+HISTORY_MARK = "earlier processing of the input"
+
+_PACKAGES = (
+    "napari-batchseg", "cellpose", "torch", "numpy", "tifffile", "nd2", "scikit-image", "micro_sam",
+    "segment-anything", "napari",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a result (only installed ones)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def platform_summary() -> str:
+    """``OS release, machine, Python implementation``."""
+    impl = f"{sys.implementation.name} {platform.python_version()}"
+    return f"{platform.platform()} ({platform.machine()}), {impl}"
+
+
+@dataclass
+class RunLog:
+    """Accumulates log records for one output."""
+
+    module: str = MODULE
+    records: list[str] = field(default_factory=list)
+
+    def add(self, message: str, level: str = "INFO") -> None:
+        """Append a record stamped with the current local time."""
+        stamp = _dt.datetime.now().isoformat(sep=" ", timespec="milliseconds")
+        for line in str(message).splitlines() or [""]:
+            self.records.append(f"{stamp} | {self.module} | {level} | {line}")
+
+    def info(self, message: str) -> None:
+        """Append an INFO record."""
+        self.add(message, "INFO")
+
+    def warning(self, message: str) -> None:
+        """Append a WARNING record."""
+        self.add(message, "WARNING")
+
+    def text(self, history: str = "") -> str:
+        """The log text, with the input's own earlier log (``history``) carried along after it."""
+        body = "\n".join(self.records)
+        if history.strip():
+            body += f"\n--- {HISTORY_MARK} ---\n" + history.strip()
+        return body + "\n"
+
+
+def log_parameters(log: RunLog, params: SegmentationParams) -> None:
+    """Record all parameters as one parseable JSON line."""
+    log.info(PARAMS_PREFIX + json.dumps(params.to_dict(), sort_keys=True))
+
+
+@dataclass
+class LoggedRun:
+    """What a log says about the run that made it."""
+
+    params: SegmentationParams
+    input_path: Path | None
+    position: int | None
+
+
+def parse_log(text: str) -> LoggedRun:
+    """Read the parameters, input path and position back from a log's own records.
+
+    Only the records before the carried-along history are considered.
+    """
+    own = text.split(f"--- {HISTORY_MARK} ---", 1)[0]
+    params: SegmentationParams | None = None
+    input_path: Path | None = None
+    position: int | None = None
+    for line in own.splitlines():
+        parts = line.split(" | ", 3)
+        if len(parts) < 4:
+            continue
+        message = parts[3]
+        if message.startswith(PARAMS_PREFIX) and params is None:
+            params = SegmentationParams.from_dict(json.loads(message[len(PARAMS_PREFIX):]))
+        elif message.startswith(INPUT_PREFIX) and input_path is None:
+            input_path = Path(message[len(INPUT_PREFIX):].strip())
+        elif message.startswith(POSITION_PREFIX) and position is None:
+            position = int(message[len(POSITION_PREFIX):].split()[0])
+    if params is None:
+        raise ValueError("no 'parameters:' record found: not a napari-batchseg segmentation log")
+    return LoggedRun(params, input_path, position)
