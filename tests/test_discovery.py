@@ -1,0 +1,33 @@
+from napari_batchseg.discovery import FileFilter, collect_files
+
+
+def _touch(folder, *names):
+    for n in names:
+        p = folder / n
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+
+
+def test_folder_filtering_and_explicit_files(tmp_path):
+    _touch(tmp_path, "a_BF.nd2", "b_BF.ome.tiff", "c_WL520.tif", "d_BF.png", "e_BF_vSM.ome.tif",
+           ".hidden_BF.tif", "sub/f_BF.tif", "g_BF.TIF")
+    flt = FileFilter(contains=["_BF"])
+    names = [p.name for p in collect_files([tmp_path], flt)]
+    assert names == ["a_BF.nd2", "b_BF.ome.tiff", "g_BF.TIF"]
+    rec = [p.name for p in collect_files([tmp_path], flt, recursive=True)]
+    assert "f_BF.tif" in rec
+    # explicit files are always taken, even when filters would reject them
+    explicit = collect_files([tmp_path / "c_WL520.tif", tmp_path / "missing.tif"], flt)
+    assert [p.name for p in explicit] == ["c_WL520.tif", "missing.tif"]
+
+
+def test_not_contains_and_extensions(tmp_path):
+    _touch(tmp_path, "a_BF.nd2", "b_BF_bad.tif", "c_BF.tif")
+    flt = FileFilter(contains=["_BF"], not_contains=["bad"], extensions=["tif"])
+    assert [p.name for p in collect_files([tmp_path], flt)] == ["c_BF.tif"]
+
+
+def test_natural_sort_and_dedup(tmp_path):
+    _touch(tmp_path, "img10.tif", "img2.tif", "img1.tif")
+    files = collect_files([tmp_path, tmp_path / "img2.tif"])
+    assert [p.name for p in files] == ["img1.tif", "img2.tif", "img10.tif"]

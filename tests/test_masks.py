@@ -1,0 +1,70 @@
+import numpy as np
+import ome_types
+import pytest
+import tifffile
+
+from napari_batchseg.errors import OutputError
+from napari_batchseg.io.atomic import atomic_path, check_writable_dir
+from napari_batchseg.io.masks import MaskWriter, label_dtype, read_embedded_log, read_mask, write_mask
+from napari_batchseg.io.sources import PixelSize
+
+
+def test_roundtrip_uint16_with_metadata(tmp_path):
+    labels = np.random.default_rng(0).integers(0, 500, (4, 30, 40)).astype(np.int32)
+    path = write_mask(tmp_path / "a_vSM.ome.tif", labels, PixelSize(0.65, 0.65, 2.0), "line 1\nµm & <ok>")
+    m = read_mask(path)
+    assert m.labels.dtype == np.uint16 and m.labels.shape == (4, 30, 40)
+    np.testing.assert_array_equal(m.labels, labels)
+    assert m.pixel_size == PixelSize(0.65, 0.65, 2.0)
+    assert m.log_text == "line 1\nµm & <ok>"
+    assert m.channel_name == "Segmentation mask"
+    with tifffile.TiffFile(path) as tf:
+        assert tf.is_ome and tf.series[0].axes == "TYX"
+        ome = ome_types.from_xml(tf.ome_metadata)  # schema-valid
+    assert ome.images[0].pixels.dimension_order.value == "XYZCT"
+    assert read_embedded_log(path) == m.log_text
+
+
+def test_more_than_65535_objects_use_uint32(tmp_path):
+    labels = np.arange(300 * 300, dtype=np.uint32).reshape(1, 300, 300)
+    m = read_mask(write_mask(tmp_path / "big.ome.tif", labels))
+    assert m.labels.dtype == np.uint32
+    assert int(m.labels.max()) == 300 * 300 - 1
+    assert label_dtype(65535) == np.uint16 and label_dtype(65536) == np.uint32
+    with pytest.raises(OutputError):
+        label_dtype(2**33)
+
+
+def test_abort_leaves_nothing(tmp_path):
+    w = MaskWriter(tmp_path / "x_vSM.ome.tif", 3, (8, 8))
+    w.write_frame(0, np.ones((8, 8), np.uint16))
+    buffer = w._buffer_path
+    assert buffer.exists()
+    w.abort()
+    assert not buffer.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_incomplete_commit_refused(tmp_path):
+    w = MaskWriter(tmp_path / "x_vSM.ome.tif", 2, (8, 8))
+    w.write_frame(0, np.ones((8, 8), np.uint16))
+    with pytest.raises(OutputError, match="never written"):
+        w.commit("log")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_old_file_on_error(tmp_path):
+    target = tmp_path / "t.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot create output folder"):
+        check_writable_dir(blocker / "sub")

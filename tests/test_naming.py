@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from napari_batchseg.errors import OutputError
+from napari_batchseg.io.naming import check_collisions, find_collisions, output_names, stem_of
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [("smp01_BF.nd2", "smp01_BF"), ("a.ome.tif", "a"), ("a.OME.TIFF", "a"), ("a.b.tif", "a.b"),
+     ("x.tiff", "x")],
+)
+def test_stem(name, stem):
+    assert stem_of(name) == stem
+
+
+def test_reference_names(tmp_path):
+    n = output_names(tmp_path / "smp01_BF.nd2")
+    assert n.mask == tmp_path / "smp01_BF_vSM.ome.tif"
+    assert n.log == tmp_path / "smp01_BF_vSM.log"
+    n = output_names(tmp_path / "smp01_BF.nd2", suffix="v2", output_dir=tmp_path / "out")
+    assert n.mask == tmp_path / "out" / "smp01_BF_vSM-v2.ome.tif"
+    assert n.debug("flows") == tmp_path / "out" / "smp01_BF_vSM-v2_flows.tif"
+
+
+def test_positions_get_distinct_names(tmp_path):
+    names = {output_names(tmp_path / "m.nd2", position=p, n_positions=12).mask.name for p in range(12)}
+    assert len(names) == 12
+    assert "m_P03_vSM.ome.tif" in names
+
+
+def test_bad_suffix():
+    with pytest.raises(OutputError):
+        output_names("a.tif", suffix="x y")
+
+
+def test_collision_names_both_inputs(tmp_path):
+    a, b = tmp_path / "d1" / "s_BF.tif", tmp_path / "d2" / "s_BF.nd2"
+    out = tmp_path / "out"
+    pairs = [(a, output_names(a, output_dir=out)), (b, output_names(b, output_dir=out))]
+    problems = find_collisions(pairs)
+    assert problems and str(a) in problems[0] and str(b) in problems[0]
+    with pytest.raises(OutputError, match="collide"):
+        check_collisions(pairs)
+    # beside their inputs they do not collide
+    check_collisions([(a, output_names(a)), (b, output_names(b))])
+
+
+def test_output_may_not_be_an_input(tmp_path):
+    a = tmp_path / "x.tif"
+    b = tmp_path / "x_vSM.ome.tif"  # an earlier mask used as input, written into the same folder
+    pairs = [(a, output_names(a)), (b, output_names(b))]
+    assert any("overwrite input" in p for p in find_collisions(pairs))
+
+
+def test_case_only_difference_is_a_collision(tmp_path):
+    a, b = Path(tmp_path / "d1" / "A.tif"), Path(tmp_path / "d2" / "a.tif")
+    out = tmp_path / "o"
+    assert find_collisions([(a, output_names(a, output_dir=out)), (b, output_names(b, output_dir=out))])

@@ -1,0 +1,78 @@
+import pytest
+
+from napari_batchseg.params import ParameterError, SegmentationParams, ZRange
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("all", ZRange("all")),
+        ("best", ZRange("best", radius=0)),
+        ("best:3", ZRange("best", radius=3)),
+        ("2-5", ZRange("range", start=2, stop=5)),
+        ("4", ZRange("range", start=4, stop=4)),
+    ],
+)
+def test_zrange_parse_roundtrip(text, expected):
+    z = ZRange.parse(text)
+    assert z == expected
+    assert ZRange.parse(str(z)) == z
+
+
+@pytest.mark.parametrize("text", ["5-2", "best:-1", "middle", "1-2-3", ""])
+def test_zrange_rejects(text):
+    with pytest.raises(ParameterError):
+        ZRange.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("suffix", "a_b", "suffix"),
+        ("suffix", "ok/../x", "suffix"),
+        ("diameter", -1, "diameter"),
+        ("method", "stardist", "method"),
+        ("z_projection", "sum", "z_projection"),
+        ("existing", "replace", "existing"),
+        ("start_frame", -2, "start_frame"),
+        ("niter", 1.5, "niter"),
+        ("axes", "TXY", "axes"),
+        ("axes", "TTYX", "repeats"),
+        ("tile_shape", "1,2,3", "tile_shape"),
+    ],
+)
+def test_invalid_values_name_the_parameter(field, value, fragment):
+    with pytest.raises(ParameterError, match=fragment):
+        SegmentationParams(**{field: value})
+
+
+def test_end_before_start_rejected():
+    with pytest.raises(ParameterError, match="end_frame"):
+        SegmentationParams(start_frame=5, end_frame=3)
+
+
+def test_yaml_roundtrip(tmp_path):
+    p = SegmentationParams(model="nuclei", diameter=17, channel="DAPI", z_range="best:2",
+                           z_projection="max", suffix="run-2", tile_shape="512x512", end_frame=9)
+    f = tmp_path / "p.yaml"
+    p.save(f)
+    q = SegmentationParams.load(f)
+    assert q == p
+    assert q.tile_shape == (512, 512)
+
+
+def test_yaml_unknown_key_and_bad_file(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("model: cyto3\ndiamter: 3\n")
+    with pytest.raises(ParameterError, match="diamter"):
+        SegmentationParams.load(f)
+    f.write_text("- just\n- a list\n")
+    with pytest.raises(ParameterError, match="mapping"):
+        SegmentationParams.load(f)
+    with pytest.raises(ParameterError, match="cannot read"):
+        SegmentationParams.load(tmp_path / "missing.yaml")
+
+
+def test_channel_digit_string_becomes_index():
+    assert SegmentationParams(channel="2").channel == 2
+    assert SegmentationParams(channel="GFP").channel == "GFP"

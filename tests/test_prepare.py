@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from napari_batchseg.errors import InputError
+from napari_batchseg.io.sources import ImageSource, SourceInfo
+from napari_batchseg.params import ZRange
+from napari_batchseg.prepare import (
+    best_focus_index,
+    check_z_range,
+    focus_measure,
+    prepare_frame,
+    project,
+    resolve_channel,
+    window_around,
+)
+
+
+class ArraySource(ImageSource):
+    """An in-memory PTCZYX array behind the ImageSource contract (records which planes were read)."""
+
+    def __init__(self, data, channel_names=()):
+        self.data = data
+        sizes = dict(zip("PTCZYX", data.shape))
+        self.info = SourceInfo("mem.tif", sizes, data.dtype, list(channel_names))
+        self.reads = []
+
+    def read_plane(self, p, t, c, z):
+        self._check_index(p, t, c, z)
+        self.reads.append((p, t, c, z))
+        return self.data[p, t, c, z]
+
+
+def _focus_stack(nz=9, sharp=5, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.random((64, 64)) * 1000
+    return np.stack([ndi.gaussian_filter(base, 0.2 + 1.2 * abs(z - sharp)) for z in range(nz)])
+
+
+def test_best_focus_finds_sharpest_slice():
+    for sharp in (0, 3, 8):
+        assert best_focus_index(_focus_stack(sharp=sharp)) == sharp
+
+
+def test_focus_measure_uses_running_mean():
+    stack = _focus_stack()
+    scores = focus_measure(stack)
+    assert scores.shape == (9,)
+    # one isolated sharp slice is damped by the 3-slice running mean
+    noisy = np.zeros((5, 32, 32), np.float32)
+    noisy[2] = np.random.default_rng(1).random((32, 32))
+    s = focus_measure(noisy)
+    assert s[1] > 0 and s[3] > 0
+
+
+@pytest.mark.parametrize(
+    ("center", "radius", "n", "expected"),
+    [(5, 3, 11, [2, 3, 4, 5, 6, 7, 8]), (0, 3, 11, list(range(7))), (10, 3, 11, list(range(4, 11))),
+     (2, 3, 4, [0, 1, 2, 3]), (4, 0, 9, [4])],
+)
+def test_window_shifts_inward(center, radius, n, expected):
+    assert window_around(center, radius, n) == expected
+
+
+def test_projections_are_float_and_not_truncated():
+    stack = np.array([[[1, 2]], [[2, 2]]], dtype=np.uint8)
+    mean = project(stack, "mean")
+    assert mean.dtype == np.float32
+    np.testing.assert_allclose(mean, [[1.5, 2.0]])
+    np.testing.assert_allclose(project(stack, "std"), [[np.std([1, 2], ddof=1), 0.0]])
+    np.testing.assert_allclose(project(stack, "max"), [[2, 2]])
+    np.testing.assert_allclose(project(stack, "min"), [[1, 2]])
+    np.testing.assert_allclose(project(np.array([[[1]], [[5]], [[2]]]), "median"), [[2]])
+
+
+def test_resolve_channel_by_index_and_name():
+    src = ArraySource(np.zeros((1, 1, 3, 1, 4, 4), np.uint16), ["BF", "GFP", "DAPI"])
+    assert resolve_channel(src.info, 2) == 2
+    assert resolve_channel(src.info, "gfp") == 1
+    with pytest.raises(InputError, match="out of range.*3 channel"):
+        resolve_channel(src.info, 3)
+    with pytest.raises(InputError, match="no channel named"):
+        resolve_channel(src.info, "mCherry")
+
+
+def test_z_range_out_of_bounds_names_file():
+    src = ArraySource(np.zeros((1, 1, 1, 5, 4, 4), np.uint16))
+    with pytest.raises(InputError, match="mem.tif.*out of bounds.*5 Z slices"):
+        check_z_range(src.info, ZRange.parse("3-7"))
+    check_z_range(src.info, ZRange.parse("3-4"))
+
+
+def test_prepare_reads_only_needed_planes():
+    data = np.arange(2 * 3 * 2 * 6 * 4 * 4, dtype=np.uint16).reshape(2, 3, 2, 6, 4, 4)
+    src = ArraySource(data)
+    frame = prepare_frame(src, 1, 2, 1, ZRange.parse("1-3"), "max")
+    assert src.reads == [(1, 2, 1, z) for z in (1, 2, 3)]
+    np.testing.assert_array_equal(frame.image, data[1, 2, 1, 1:4].max(axis=0))
+    assert frame.z_used == [1, 2, 3] and frame.best_focus is None
+
+
+def test_prepare_best_focus_window():
+    stack = _focus_stack(nz=9, sharp=7)
+    data = stack[None, None, None].astype(np.float32)
+    frame = prepare_frame(ArraySource(data), 0, 0, 0, ZRange.parse("best:2"), "mean")
+    assert frame.best_focus == 7
+    assert len(frame.z_used) == 5 and frame.z_used == [4, 5, 6, 7, 8]
+    np.testing.assert_allclose(frame.image, stack[4:9].mean(axis=0), rtol=1e-5)
