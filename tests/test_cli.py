@@ -1,0 +1,86 @@
+"""The ``batchseg`` command line, run in-process on real files with the project's own model."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from napari_batchseg.cli import main
+from napari_batchseg.io.masks import read_mask
+
+STARTER = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+
+
+@pytest.fixture
+def folder(tmp_path, dsb2018, arcadia_nd2):
+    d = tmp_path / "in"
+    d.mkdir()
+    img = tifffile.imread(dsb2018[0])[:128, :128]
+    tifffile.imwrite(d / "nuclei_BF.tif", img)
+    shutil.copy(arcadia_nd2["example-zstack.nd2"], d / "zstack_BF.nd2")
+    tifffile.imwrite(d / "other_WL520.tif", img)
+    (d / "broken_BF.tif").write_text("not an image")
+    return d
+
+
+def test_folder_run_with_filters_summary_and_exit_status(folder, capsys):
+    out = folder.parent / "out"
+    status = main(["segment", str(folder), "--contains", "_BF", "--model", str(STARTER),
+                   "--z-range", "best:2", "--z-projection", "max", "--output-dir", str(out), "-q"])
+    assert status == 1  # broken_BF.tif failed, the others went on
+    err = capsys.readouterr().err
+    assert "broken_BF.tif" in err and "not a TIFF" in err
+    assert "2 done, 0 skipped, 1 failed" in err.replace("\n", " ")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["nuclei_BF_vSM.log", "nuclei_BF_vSM.ome.tif", "zstack_BF_vSM.log",
+                     "zstack_BF_vSM.ome.tif"]
+    z = read_mask(out / "zstack_BF_vSM.ome.tif")
+    assert z.labels.shape == (1, 128, 128)
+    assert z.pixel_size.x == pytest.approx(0.32339, rel=1e-4) and z.pixel_size.z == pytest.approx(6.0)
+    log = (out / "zstack_BF_vSM.log").read_text()
+    assert "best focus" in log and '"z_range": "best:2"' in log
+
+
+def test_explicit_files_ignore_filters_and_config_file(folder, tmp_path):
+    cfg = tmp_path / "opts.yaml"
+    cfg.write_text(yaml.safe_dump({"model": str(STARTER), "suffix": "cfg", "cellprob_threshold": 0.5}))
+    f = folder / "other_WL520.tif"
+    assert main(["segment", str(f), "--contains", "_BF", "--config", str(cfg), "-q",
+                 "--flow-threshold", "0.6", "--save-config", str(tmp_path / "eff.yaml")]) == 0
+    assert (folder / "other_WL520_vSM-cfg.ome.tif").exists()
+    eff = yaml.safe_load((tmp_path / "eff.yaml").read_text())
+    assert eff["cellprob_threshold"] == 0.5 and eff["flow_threshold"] == 0.6 and eff["suffix"] == "cfg"
+
+
+def test_frame_range_on_real_timelapse(tmp_path, arcadia_nd2):
+    src = tmp_path / "tl.nd2"
+    shutil.copy(arcadia_nd2["example-timelapse.nd2"], src)
+    assert main(["segment", str(src), "--model", str(STARTER), "--start-frame", "3",
+                 "--end-frame", "5", "-q"]) == 0
+    m = read_mask(tmp_path / "tl_vSM.ome.tif")
+    assert m.labels.shape == (3, 64, 64)
+    assert "frames: 3-5 (3 of 53)" in m.log_text
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["segment", str(tmp_path), "--suffix", "bad_suffix"])
+    assert e.value.code == 2
+    assert main(["segment", str(tmp_path), "--model", str(tmp_path / "nope.pth"), "-q"]) == 2  # no files
+    img = tmp_path / "a.tif"
+    tifffile.imwrite(img, np.zeros((32, 32), np.uint16))
+    assert main(["segment", str(img), "--model", str(tmp_path / "nope.pth"), "-q"]) == 2
+    assert "nope.pth" in capsys.readouterr().err
+
+
+def test_dry_run_and_info(folder, capsys):
+    assert main(["segment", str(folder), "--contains", "_BF", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "nuclei_BF_vSM.ome.tif" in out and "unreadable" in out
+    assert not list(folder.glob("*_vSM*"))
+    assert main(["info", str(folder / "zstack_BF.nd2")]) == 0
+    info = capsys.readouterr().out
+    assert "Z=11" in info and "FITC" in info
