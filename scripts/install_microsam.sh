@@ -1,4 +1,14 @@
 #!/usr/bin/env bash
-# Optional micro-sam extra (filled in by the micro-sam integration).
+# Optional micro-sam extra, installed without touching torch (see docs/microsam.md, "Install").
+# micro-sam's declared requirements pull napari, PyQt6, trackastra, bioimageio.core and an unpinned
+# torchvision whose newest wheel needs a newer torch: a plain `pip install micro_sam` replaces a
+# CPU-only torch with a CUDA build. So the packages that micro-sam's segmentation code imports are
+# installed one by one: --no-deps for those that depend on torch, normally for the others.
 set -euo pipefail
-echo "micro-sam: not installed by this script yet"
+PY=${PYTHON:-python}
+TV=$("$PY" -c "import torch; v = torch.__version__.split('+')[0].split('.'); print(f'0.{int(v[1]) + 15}.*')")
+"$PY" -m pip install -q --no-deps "micro_sam==1.8.14" "segment-anything-py==1.0.1" "torch_em==0.10.9" \
+    "python-elf==0.9.2" "kornia==0.9.0" "torchvision==${TV}"
+"$PY" -m pip install -q "bioimage-cpp==0.10.0" kornia_rs xxhash "zarr>=3" h5py threadpoolctl matplotlib \
+    scikit-learn xarray pooch imageio tqdm
+"$PY" -c "from napari_batchseg.segmenters.microsam import _import_microsam; _import_microsam(); import torch; print('micro-sam OK, torch', torch.__version__)"

@@ -21,7 +21,7 @@ class ArraySource(ImageSource):
 
     def __init__(self, data, channel_names=()):
         self.data = data
-        sizes = dict(zip("PTCZYX", data.shape))
+        sizes = dict(zip("PTCZYX", data.shape, strict=True))
         self.info = SourceInfo("mem.tif", sizes, data.dtype, list(channel_names))
         self.reads = []
 

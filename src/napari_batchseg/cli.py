@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import __version__
 from .params import (
     DEFAULT_EXTENSIONS,
@@ -70,6 +72,10 @@ def _add_segment_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--sam-mode", choices=SAM_MODES, default=S, help="micro-sam: auto, ais or amg")
     m.add_argument("--tile-shape", default=S, help="micro-sam tiling, e.g. 512,512")
     m.add_argument("--halo", default=S, help="micro-sam tile halo, e.g. 64,64")
+    m.add_argument("--sam-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="micro-sam setting by its own name, e.g. foreground_threshold=0.6 (repeatable)")
+    m.add_argument("--embedding-cache", default=None, metavar="DIR|off",
+                   help="micro-sam embedding cache folder, or 'off' (default: the user cache folder)")
 
     pr = p.add_argument_group("preparation")
     pr.add_argument("--channel", default=S, help="channel index (0-based) or channel name")
@@ -116,6 +122,17 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     for opt, field_name in _PARAM_OPTIONS.items():
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)
+    extra = dict(data.get("extra") or {})
+    for item in getattr(args, "sam_set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--sam-set {item!r}: use KEY=VALUE")
+        extra[key.strip()] = yaml.safe_load(value)
+    cache = getattr(args, "embedding_cache", None)
+    if cache is not None:
+        extra["embedding_cache"] = False if cache.lower() in ("off", "false", "no", "0") else cache
+    if extra:
+        data["extra"] = extra
     return SegmentationParams.from_dict(data)
 
 

@@ -23,6 +23,8 @@ METHODS: tuple[str, ...] = ("cellpose", "sam")
 PROJECTIONS: tuple[str, ...] = ("max", "min", "mean", "median", "std")
 EXISTING_POLICIES: tuple[str, ...] = ("skip", "overwrite", "error")
 SAM_MODES: tuple[str, ...] = ("auto", "ais", "amg")
+#: model used when none is given, per method
+DEFAULT_MODELS: dict[str, str] = {"cellpose": "cyto3", "sam": "vit_b_lm"}
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
 DEFAULT_EXTENSIONS: tuple[str, ...] = (".nd2", ".tif", ".tiff", ".ome.tif", ".ome.tiff")
 
@@ -95,7 +97,7 @@ class SegmentationParams:
         ``"cellpose"`` or ``"sam"`` (Segment Anything for Microscopy).
     model
         Cellpose built-in model name (``cyto3``, ``nuclei``, ...) or path to a user-trained model; for
-        micro-sam a model type (``vit_b_lm``, ...).
+        micro-sam a model type (``vit_b_lm``, ...). ``None``: ``cyto3`` or ``vit_b_lm`` by method.
     checkpoint
         micro-sam only: a local checkpoint file, its architecture given by ``model``.
     diameter
@@ -125,10 +127,13 @@ class SegmentationParams:
         micro-sam options: ``auto|ais|amg`` and optional tiling.
     axes
         Optional axis override for files whose axes are ambiguous (e.g. ``"TYX"`` or ``"ZYX"``).
+    extra
+        Method-specific settings under the method's own names (e.g. micro-sam's
+        ``foreground_threshold`` or ``points_per_side``; ``embedding_cache``: a folder or ``False``).
     """
 
     method: str = "cellpose"
-    model: str = "cyto3"
+    model: str | None = None
     checkpoint: str | None = None
     diameter: float = 0.0
     cellprob_threshold: float = 0.0
@@ -159,8 +164,9 @@ class SegmentationParams:
         """Check every value; raise :class:`ParameterError` naming the first bad one."""
         if self.method not in METHODS:
             raise ParameterError(f"method {self.method!r} unknown; choose one of {', '.join(METHODS)}")
-        if not str(self.model).strip():
-            raise ParameterError("model must not be empty")
+        if self.model is None or not str(self.model).strip():
+            self.model = DEFAULT_MODELS[self.method]
+        self.model = str(self.model)
         for name in ("diameter", "cellprob_threshold", "flow_threshold"):
             try:
                 setattr(self, name, float(getattr(self, name)))
@@ -218,6 +224,8 @@ class SegmentationParams:
                 raise ParameterError(f"axes {self.axes!r} repeats a letter")
         if self.output_dir is not None:
             self.output_dir = str(self.output_dir)
+        if not isinstance(self.extra, dict):
+            raise ParameterError(f"extra must be a mapping of setting: value, got {self.extra!r}")
 
     @property
     def zrange(self) -> ZRange:

@@ -1,0 +1,628 @@
+"""micro-sam segmenter: the real micro-sam code path on small checkpoints built here.
+
+The checkpoints hold a real ``vit_b`` SAM (random weights, built by micro-sam's own builder with a
+128 px input so the encoder is cheap) and a random UNETR decoder saved in micro-sam's checkpoint format
+(``model_state`` + ``decoder_state``). Random weights give arbitrary objects: these tests check the
+plumbing (loading, modes, tiling, cache, labels, errors), not accuracy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from napari_batchseg.errors import ModelError
+from napari_batchseg.params import SegmentationParams
+
+HAS_TV = importlib.util.find_spec("torchvision") is not None
+HAS_MICROSAM = importlib.util.find_spec("micro_sam") is not None
+needs_tv = pytest.mark.skipif(not HAS_TV, reason="torchvision not installed")
+_skip_without_sam = pytest.mark.skipif(not HAS_MICROSAM, reason="micro-sam not installed (extra [sam])")
+
+
+def needs_sam(func):
+    """Mark a test as needing micro-sam (marker ``sam``) and skip it when micro-sam is missing."""
+    return pytest.mark.sam(_skip_without_sam(func))
+
+
+IMAGE_SIZE = 128
+
+
+def _run_py(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=full_env,
+    )
+
+
+def assert_label_semantics(labels: np.ndarray, shape: tuple[int, ...]) -> int:
+    assert labels.shape == shape
+    assert labels.dtype == np.uint32
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    assert np.array_equal(ids, np.arange(1, ids.size + 1)), "ids must be 1..N"
+    return int(ids.size)
+
+
+# ============================================================================ torchvision compatibility
+def _nms_bruteforce(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
+    order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))  # stable for ties
+    keep: list[int] = []
+    for i in order:
+        x1, y1, x2, y2 = (float(v) for v in boxes[i])
+        ok = True
+        for j in keep:
+            a1, b1, a2, b2 = (float(v) for v in boxes[j])
+            iw = max(0.0, min(x2, a2) - max(x1, a1))
+            ih = max(0.0, min(y2, b2) - max(y1, b1))
+            inter = iw * ih
+            union = (x2 - x1) * (y2 - y1) + (a2 - a1) * (b2 - b1) - inter
+            if union > 0 and inter / union > thr:
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+    return keep
+
+
+def _random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
+    xy = rng.uniform(0, 100, size=(n, 2))
+    wh = rng.uniform(1, 40, size=(n, 2))
+    boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+    boxes[: n // 10] = boxes[n // 10 : 2 * (n // 10)]  # exact duplicates
+    return boxes
+
+
+@needs_tv
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("thr", [0.0, 0.3, 0.7])
+def test_nms_reference_matches_bruteforce(seed, thr):
+    import torch
+
+    from napari_batchseg.segmenters._torchvision_compat import nms_reference
+
+    rng = np.random.default_rng(seed)
+    boxes = _random_boxes(rng, 200)
+    scores = rng.random(200).astype(np.float32)
+    scores[5:15] = 0.5  # ties: kept in index order, as torchvision's stable sort does
+    kept = nms_reference(torch.from_numpy(boxes), torch.from_numpy(scores), thr)
+    assert kept.dtype == torch.int64
+    assert kept.tolist() == _nms_bruteforce(boxes, scores, thr)
+
+
+@needs_tv
+def test_nms_reference_edge_cases():
+    import torch
+
+    from napari_batchseg.segmenters._torchvision_compat import nms_reference
+
+    empty = nms_reference(torch.zeros((0, 4)), torch.zeros(0), 0.5)
+    assert empty.shape == (0,) and empty.dtype == torch.int64
+    one = nms_reference(torch.tensor([[0.0, 0, 1, 1]]), torch.tensor([0.3]), 0.5)
+    assert one.tolist() == [0]
+    # Zero-area boxes never suppress anything (IoU is 0 or undefined), as in torchvision.
+    deg = torch.tensor([[1.0, 1, 1, 1], [1.0, 1, 1, 1], [0, 0, 2, 2]])
+    assert sorted(nms_reference(deg, torch.tensor([0.9, 0.8, 0.7]), 0.1).tolist()) == [0, 1, 2]
+    with pytest.raises(RuntimeError):
+        nms_reference(torch.zeros((3, 5)), torch.zeros(3), 0.5)
+
+
+@needs_tv
+def test_ensure_torchvision_gives_working_nms():
+    import torch
+
+    from napari_batchseg.segmenters._torchvision_compat import (
+        ensure_torchvision,
+        nms_reference,
+        real_nms_available,
+        shim_active,
+    )
+
+    tv = ensure_torchvision()
+    assert ensure_torchvision() is tv  # idempotent
+    assert shim_active() != real_nms_available()
+    rng = np.random.default_rng(3)
+    boxes = torch.from_numpy(_random_boxes(rng, 300))
+    scores = torch.from_numpy(rng.random(300).astype(np.float32))
+    kept = tv.ops.nms(boxes, scores, 0.5)
+    assert kept.tolist() == nms_reference(boxes, scores, 0.5).tolist()
+    idxs = torch.from_numpy(rng.integers(0, 3, 300))
+    batched = tv.ops.batched_nms(boxes, scores, idxs, 0.5)
+    expected = []
+    for c in range(3):
+        sel = torch.nonzero(idxs == c).flatten()
+        expected += sel[nms_reference(boxes[sel], scores[sel], 0.5)].tolist()
+    assert sorted(batched.tolist()) == sorted(expected)
+    # scores in the result are non-increasing
+    assert torch.all(scores[batched][1:] <= scores[batched][:-1])
+
+
+@needs_tv
+def test_shim_only_when_the_real_op_is_missing():
+    """``BATCHSEG_TORCHVISION_SHIM=0`` lets torchvision's own error through; a registered
+    ``torchvision::nms`` (the real op) is never replaced."""
+    proc = _run_py(
+        """
+        import os, sys
+        import torch
+        from napari_batchseg.segmenters import _torchvision_compat as c
+
+        if c.real_nms_available():
+            print("REAL-OPS")  # torchvision's compiled ops are there: nothing to simulate
+            c.ensure_torchvision()
+            assert not c.shim_active()
+            sys.exit(0)
+        os.environ["BATCHSEG_TORCHVISION_SHIM"] = "0"
+        try:
+            c.ensure_torchvision()
+        except RuntimeError as exc:
+            print("RAISED", exc)
+        else:
+            assert c.real_nms_available() and not c.shim_active()
+            print("REAL-OPS")
+            sys.exit(0)
+        os.environ["BATCHSEG_TORCHVISION_SHIM"] = "1"
+        for m in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[m]
+        lib = torch.library.Library("torchvision", "FRAGMENT")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.impl("nms", lambda d, s, t: torch.full((1,), 42, dtype=torch.long), "CPU")
+        lib.impl("qnms", lambda d, s, t: torch.full((1,), 43, dtype=torch.long), "CPU")
+        assert c.real_nms_available()
+        tv = c.ensure_torchvision()
+        assert not c.shim_active(), "shim installed although the real op exists"
+        print("KEPT", torch.ops.torchvision.nms(torch.zeros((2, 4)), torch.zeros(2), 0.5).tolist())
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if "REAL-OPS" not in proc.stdout:
+        assert "RAISED operator torchvision::nms does not exist" in proc.stdout
+        assert "KEPT [42]" in proc.stdout
+
+
+# ============================================================================ errors without micro-sam
+def test_missing_microsam_package_says_how_to_install(monkeypatch):
+    from napari_batchseg.segmenters import load_segmenter
+
+    monkeypatch.setitem(sys.modules, "micro_sam", None)  # import micro_sam now fails
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError) as info:
+        load_segmenter(SegmentationParams(method="sam", model="vit_b_lm"))
+    assert time.perf_counter() - t0 < 5
+    msg = str(info.value)
+    assert "micro-sam" in msg and "not installed" in msg
+    assert "pip install 'napari-batchseg[sam]'" in msg and "docs/microsam.md" in msg
+
+
+def test_relabel_consecutive():
+    from napari_batchseg.segmenters.microsam import relabel_consecutive
+
+    seg = np.array([[0, 7, 7], [3, 0, 2**40]], dtype=np.uint64)
+    out, n = relabel_consecutive(seg)
+    assert n == 3 and out.dtype == np.uint32
+    assert out.tolist() == [[0, 2, 2], [1, 0, 3]]
+    out, n = relabel_consecutive(np.zeros((2, 2), np.int64))
+    assert n == 0 and out.dtype == np.uint32 and not out.any()
+
+
+def test_embedding_cache_dir_settings(monkeypatch, tmp_path):
+    from napari_batchseg.segmenters.microsam import embedding_cache_dir
+
+    monkeypatch.setenv("BATCHSEG_EMBEDDING_CACHE", str(tmp_path / "env"))
+    assert embedding_cache_dir() == tmp_path / "env"
+    assert embedding_cache_dir(str(tmp_path / "x")) == tmp_path / "x"
+    assert embedding_cache_dir(False) is None
+    monkeypatch.setenv("BATCHSEG_EMBEDDING_CACHE", "off")
+    assert embedding_cache_dir() is None
+    monkeypatch.delenv("BATCHSEG_EMBEDDING_CACHE")
+    assert embedding_cache_dir().name == "sam-embeddings"
+
+
+def test_embedding_cache_key_covers_pixels_model_and_tiling(tmp_path):
+    from napari_batchseg.segmenters.microsam import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path)
+    img = np.arange(12, dtype=np.float32).reshape(3, 4)
+    model = {"model": "vit_b_lm", "weights_hash": "xxh128:1", "image_size": 1024}
+    base = cache.key(img, model, None, None)
+    assert base == cache.key(img.copy(), dict(model), None, None)
+    other_px = img.copy()
+    other_px[0, 0] += 1
+    variants = [
+        cache.key(other_px, model, None, None),
+        cache.key(img.reshape(4, 3), model, None, None),
+        cache.key(img.astype(np.float64), model, None, None),
+        cache.key(img, {**model, "weights_hash": "xxh128:2"}, None, None),
+        cache.key(img, {**model, "model": "vit_b"}, None, None),
+        cache.key(img, {**model, "image_size": 512}, None, None),
+        cache.key(img, model, (2, 2), (1, 1)),
+        cache.key(img, model, (2, 2), (0, 0)),
+    ]
+    assert len({base, *variants}) == len(variants) + 1
+
+
+def test_embedding_cache_prune_keeps_recent_entries(tmp_path):
+    from napari_batchseg.segmenters.microsam import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path, max_bytes=2500)
+    entries = []
+    for i in range(4):
+        key = f"{i:02d}" + "ab" * 19
+        entry = cache.path(key)
+        entry.mkdir(parents=True)
+        (entry / "chunk").write_bytes(b"x" * 1000)
+        os.utime(entry, (1000 + i, 1000 + i))
+        entries.append(entry)
+    assert cache.prune(keep=entries[0]) == 2  # the oldest are dropped, never the one just written
+    assert [e.exists() for e in entries] == [True, False, False, True]
+
+
+# ============================================================================ real micro-sam path
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A random vit_b SAM (128 px input) with and without a random AIS decoder, in micro-sam's formats."""
+    if not HAS_MICROSAM:
+        pytest.skip("micro-sam not installed (extra [sam])")
+    import torch
+
+    from napari_batchseg.segmenters.microsam import _import_microsam
+
+    _import_microsam()  # the compatibility step, and micro-sam's imports with their warnings silenced
+    from micro_sam.instance_segmentation import get_unetr
+    from micro_sam.models.build_sam import build_sam_vit_b
+
+    torch.manual_seed(0)
+    sam = build_sam_vit_b(image_size=IMAGE_SIZE)
+    unetr = get_unetr(sam.image_encoder, None, "cpu")
+    decoder_state = {k: v.half() for k, v in unetr.state_dict().items() if not k.startswith("encoder")}
+    model_state = {k: v.half() for k, v in sam.state_dict().items()}
+    root = tmp_path_factory.mktemp("sam-checkpoints")
+    with_decoder = root / "vit_b_with_decoder.pt"
+    plain = root / "vit_b_plain.pth"
+    # micro-sam's fine-tuned format (torch_em "sam." prefix) and the plain SAM release format.
+    torch.save(
+        {"model_state": {f"sam.{k}": v for k, v in model_state.items()}, "decoder_state": decoder_state},
+        with_decoder,
+    )
+    torch.save(model_state, plain)
+    decoder_only = root / "decoder_only.pt"
+    torch.save(decoder_state, decoder_only)
+    return {"ais": with_decoder, "plain": plain, "decoder": decoder_only}
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "emb-cache"
+    monkeypatch.setenv("BATCHSEG_EMBEDDING_CACHE", str(d))
+    return d
+
+
+@pytest.fixture(scope="module")
+def ais_segmenter(checkpoints, tmp_path_factory):
+    from napari_batchseg.segmenters import load_segmenter
+
+    params = SegmentationParams(
+        method="sam",
+        model="vit_b",
+        checkpoint=str(checkpoints["ais"]),
+        extra={"points_per_side": 4, "embedding_cache": str(tmp_path_factory.mktemp("ais-cache"))},
+    )
+    return load_segmenter(params)
+
+
+@pytest.fixture
+def seg(ais_segmenter, cache_dir):
+    """The loaded segmenter, reset to AIS without tiling and with a fresh cache folder."""
+    from napari_batchseg.segmenters.microsam import AIS_DEFAULTS, AMG_DEFAULTS, EmbeddingCache
+
+    s = ais_segmenter
+    s.configure(mode="auto", tile_shape=None, halo=None, **AIS_DEFAULTS)
+    s.configure(**{**AMG_DEFAULTS, "points_per_side": 4})
+    s.cache = EmbeddingCache(cache_dir)
+    s.stats.update(embeddings_computed=0, cache_hits=0, planes=0)
+    s.set_context("file.tif", "T0")
+    return s
+
+
+def _image(shape, seed=0) -> np.ndarray:
+    """Bright blobs on a dark background, float32 like a prepared plane."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    img = rng.normal(0.1, 0.02, shape)
+    for _ in range(6):
+        cy, cx = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(4, 9) ** 2))
+    return img.astype(np.float32)
+
+
+@needs_sam
+def test_loads_checkpoint_auto_mode_is_ais_with_decoder(ais_segmenter, checkpoints):
+    s = ais_segmenter
+    assert s.name == "sam" and s.decoder is not None
+    assert s.weights.image_size == IMAGE_SIZE
+    d = s.describe()
+    json.dumps(d)
+    assert d["method"] == "sam" and d["model"] == "vit_b" and d["architecture"] == "vit_b"
+    assert d["checkpoint"] == str(checkpoints["ais"])
+    assert d["decoder"] == "in checkpoint" and d["device"] == "cpu"
+    assert d["weights_hash"].startswith("xxh128:")
+    assert "micro_sam" in d["versions"] and "torch" in d["versions"]
+
+
+@needs_sam
+def test_ais_segments_with_label_semantics_and_cache(seg, cache_dir, monkeypatch):
+    img = _image((96, 120))
+    out = seg.segment(img)
+    n = assert_label_semantics(out.labels, (96, 120))
+    assert out.info["mode"] == "ais" and out.info["n_objects"] == n
+    assert out.info["embedding_cache"] == "miss"
+    assert seg.stats["embeddings_computed"] == 1
+    entries = list(cache_dir.glob("*/*.zarr"))
+    assert len(entries) == 1 and not list(cache_dir.glob("*/.*tmp*"))
+
+    # Same file, frame and pixels, other thresholds: the encoder must not run again.
+    def boom(*a, **k):
+        raise AssertionError("image encoder ran although the embeddings are cached")
+
+    monkeypatch.setattr(seg.predictor.model.image_encoder, "forward", boom)
+    seg.configure(center_distance_threshold=0.9, boundary_distance_threshold=0.9, min_size=5)
+    again = seg.segment(img)
+    assert again.info["embedding_cache"] == "hit"
+    assert seg.stats == {"embeddings_computed": 1, "cache_hits": 1, "planes": 2}
+    assert_label_semantics(again.labels, (96, 120))
+    # Same thresholds as the first run: identical labels from the cached embeddings.
+    seg.configure(center_distance_threshold=0.5, boundary_distance_threshold=0.5, min_size=0)
+    assert np.array_equal(seg.segment(img).labels, out.labels)
+    # AMG on the same plane reuses the same embeddings too.
+    seg.configure(mode="amg", pred_iou_thresh=0.0, stability_score_thresh=0.0)
+    amg = seg.segment(img)
+    assert amg.info["mode"] == "amg" and amg.info["embedding_cache"] == "hit"
+    assert_label_semantics(amg.labels, (96, 120))
+    monkeypatch.undo()
+
+    # Without the cache (fresh embeddings): the same labels as from the cached ones.
+    seg.configure(mode="ais")
+    cache, seg.cache = seg.cache, None
+    try:
+        uncached = seg.segment(img)
+    finally:
+        seg.cache = cache
+    assert uncached.info["embedding_cache"] == "off"
+    assert np.array_equal(uncached.labels, out.labels)
+    # Other pixels under the same file/frame name: never the cached embeddings.
+    _, hit = seg.embeddings(img * 2 + 1)
+    assert not hit and len(list(cache_dir.glob("*/*.zarr"))) == 2
+    # The same pixels under another file and frame: found again; the entry records where it came from.
+    seg.set_context("copy.tif", "T7")
+    _, hit = seg.embeddings(img)
+    assert hit
+    import zarr
+
+    (entry,) = [e for e in cache_dir.glob("*/*.zarr") if e in entries]
+    meta = zarr.open_group(str(entry), mode="r").attrs["napari_batchseg"]
+    assert meta["file"] == "file.tif" and meta["frame"] == "T0" and meta["model"] == "vit_b"
+
+
+@needs_sam
+def test_damaged_cache_entry_is_recomputed(seg, cache_dir):
+    img = _image((64, 64), seed=5)
+    key = seg.cache.key(img, seg.model_id, None, None)
+    entry = seg.cache.path(key)
+    entry.mkdir(parents=True)  # looks complete (signature written), but holds no features
+    (entry / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"input_size": [128, 128]}})
+    )
+    with pytest.warns(UserWarning, match="unreadable"):
+        emb, hit = seg.embeddings(img)
+    assert not hit and emb["features"].shape == (1, 256, IMAGE_SIZE // 16, IMAGE_SIZE // 16)
+    assert seg.cache.contains(key)
+    emb2, hit = seg.embeddings(img)
+    assert hit and np.array_equal(np.asarray(emb2["features"]), np.asarray(emb["features"]))
+
+
+@needs_sam
+def test_segment_batch_equals_one_by_one(seg):
+    imgs = [_image((64, 64), seed=s) for s in (6, 7)]
+    seg.set_context("movie.tif", "T0-T1")
+    batch = seg.segment_batch(imgs)
+    seg.set_context("movie.tif", "T0-T1")
+    singles = [seg.segment(imgs[0])]
+    assert len(batch) == 2
+    assert np.array_equal(batch[0].labels, singles[0].labels)
+    assert batch[1].labels.shape == (64, 64)
+
+
+@needs_sam
+def test_tiled_ais_and_amg(seg, cache_dir, monkeypatch):
+    img = _image((120, 64), seed=1)  # two tiles, one seam
+    seg.configure(tile_shape=(64, 64), halo=(16, 16))
+    assert seg.describe()["tile_shape"] == [64, 64] and seg.describe()["halo"] == [16, 16]
+    out = seg.segment(img)
+    assert_label_semantics(out.labels, (120, 64))
+    assert out.info["embedding_cache"] == "miss" and seg.stats["embeddings_computed"] == 1
+
+    def boom(*a, **k):
+        raise AssertionError("image encoder ran although the tiled embeddings are cached")
+
+    monkeypatch.setattr(seg.predictor.model.image_encoder, "forward", boom)
+    seg.configure(foreground_threshold=0.6)
+    assert seg.segment(img).info["embedding_cache"] == "hit"
+    seg.configure(mode="amg", pred_iou_thresh=0.0, stability_score_thresh=0.0)
+    amg = seg.segment(img)
+    assert amg.info["embedding_cache"] == "hit"
+    assert_label_semantics(amg.labels, (120, 64))
+    monkeypatch.undo()
+    seg.configure(tile_shape=None)
+    assert seg.halo is None
+
+
+def _disk_maps(shape, centers, radius):
+    """Decoder-like maps for disks: foreground, normalised centre and boundary distances."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    fg = np.zeros(shape, np.float32)
+    center = np.ones(shape, np.float32)
+    boundary = np.ones(shape, np.float32)
+    for cy, cx in centers:
+        r = np.hypot(yy - cy, xx - cx) / radius
+        inside = r < 1
+        fg[inside] = 1
+        center[inside] = np.minimum(center[inside], r[inside])
+        boundary[inside] = np.minimum(boundary[inside], r[inside])
+    return fg, center, boundary
+
+
+@needs_sam
+def test_tiled_ais_keeps_objects_across_tile_seams(seg):
+    """micro-sam stitches the decoder maps and runs one block-wise watershed: no split at seams."""
+    shape = (128, 128)
+    # Disks centred on the seams at 64 (and one on the corner where four tiles meet).
+    centers = [(64, 20), (20, 64), (64, 64), (100, 64), (64, 105)]
+    maps = _disk_maps(shape, centers, radius=12)
+    seg.configure(mode="ais", tile_shape=None)
+    untiled = seg.labels_from_maps(*maps)
+    seg.configure(tile_shape=(64, 64), halo=(16, 16))
+    tiled = seg.labels_from_maps(*maps)
+    for labels in (untiled, tiled):
+        assert_label_semantics(labels, shape)
+        assert labels.max() == len(centers)
+        for cy, cx in centers:
+            ids = np.unique(labels[cy - 8 : cy + 9, cx - 8 : cx + 9])
+            assert ids.tolist() == [int(labels[cy, cx])], f"object at {(cy, cx)} split: {ids}"
+    # Same partition up to the id order.
+    pairs = {(int(a), int(b)) for a, b in zip(untiled.ravel(), tiled.ravel(), strict=True)}
+    assert len(pairs) == len(centers) + 1
+
+
+@needs_sam
+def test_engine_writes_mask_with_sam(seg, tmp_path):
+    """The engine's output contract: *_vSM.ome.tif, uint16 on disk, log naming micro-sam."""
+    import tifffile
+
+    from napari_batchseg import segment_files
+    from napari_batchseg.io.masks import read_mask
+
+    movie = np.stack([_image((64, 72), seed=s) for s in (8, 9)])
+    src = tmp_path / "movie.tif"
+    tifffile.imwrite(src, (movie * 1000).astype(np.uint16), imagej=True, metadata={"axes": "TYX"})
+    params = SegmentationParams(
+        method="sam", model="vit_b", checkpoint=str(seg.weights.checkpoint), output_dir=str(tmp_path / "out")
+    )
+    summary = segment_files(src, params, segmenter=seg)
+    assert summary.ok, summary.reports
+    (report,) = summary.reports
+    assert report.mask.name.endswith("_vSM.ome.tif")
+    mask = read_mask(report.mask)
+    assert mask.labels.shape == (2, 64, 72) and mask.labels.dtype == np.uint16
+    assert "sam" in mask.log_text and "vit_b" in mask.log_text
+    assert seg.stats["embeddings_computed"] == 2
+    # Re-running (other thresholds) over the same file reuses every frame's embeddings.
+    seg.configure(center_distance_threshold=0.4)
+    summary = segment_files(src, params.replace(existing="overwrite"), segmenter=seg)
+    assert summary.ok
+    assert seg.stats["embeddings_computed"] == 2 and seg.stats["cache_hits"] == 2
+
+
+@needs_sam
+def test_plain_checkpoint_auto_is_amg_and_ais_is_refused(checkpoints, cache_dir):
+    from napari_batchseg.segmenters import load_segmenter
+
+    base = dict(method="sam", model="vit_b", checkpoint=str(checkpoints["plain"]))
+    with pytest.raises(ModelError, match="decoder"):
+        load_segmenter(SegmentationParams(**base, sam_mode="ais"))
+    s = load_segmenter(SegmentationParams(**base, extra={"points_per_side": 4}))
+    assert s.mode == "amg" and s.decoder is None
+    s.configure(pred_iou_thresh=0.0, stability_score_thresh=0.0)
+    out = s.segment(_image((64, 64), seed=2))
+    assert out.info["mode"] == "amg"
+    assert_label_semantics(out.labels, (64, 64))
+    with pytest.raises(ModelError, match="decoder"):
+        s.configure(mode="ais")
+
+
+@needs_sam
+def test_builtin_model_from_cache_folder_offline(checkpoints, tmp_path, monkeypatch, cache_dir):
+    """A model placed in MICROSAM_CACHEDIR/models is used as is: no download, decoder found."""
+    import shutil
+
+    from napari_batchseg.segmenters import load_segmenter
+
+    models = tmp_path / "msam" / "models"
+    models.mkdir(parents=True)
+    shutil.copy(checkpoints["plain"], models / "vit_b_lm")
+    shutil.copy(checkpoints["decoder"], models / "vit_b_lm_decoder")
+    monkeypatch.setenv("MICROSAM_CACHEDIR", str(tmp_path / "msam"))
+    monkeypatch.setenv("BATCHSEG_OFFLINE", "1")
+    s = load_segmenter(SegmentationParams(method="sam", model="vit_b_lm"))
+    assert s.mode == "ais" and s.decoder is not None
+    d = s.describe()
+    assert d["model"] == "vit_b_lm" and d["checkpoint"] is None
+    assert d["weights"] == str(models / "vit_b_lm") and d["decoder"] == str(models / "vit_b_lm_decoder")
+
+
+@needs_sam
+@pytest.mark.parametrize("mode", ["auto", "amg"])
+def test_missing_builtin_weights_offline_is_a_fast_clear_error(tmp_path, monkeypatch, mode):
+    from napari_batchseg.segmenters import load_segmenter
+    from napari_batchseg.segmenters.microsam import _import_microsam
+
+    _import_microsam()  # import cost is not part of the check
+    monkeypatch.setenv("MICROSAM_CACHEDIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("BATCHSEG_OFFLINE", "1")
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError) as info:
+        load_segmenter(SegmentationParams(method="sam", model="vit_b_lm", sam_mode=mode))
+    assert time.perf_counter() - t0 < 5
+    msg = str(info.value)
+    folder = tmp_path / "empty" / "models"
+    assert "'vit_b_lm'" in msg and str(folder) in msg and "MICROSAM_CACHEDIR" in msg
+    assert str(folder / "vit_b_lm") in msg and "https://" in msg and "--checkpoint" in msg
+    assert ("vit_b_lm_decoder" in msg) == (mode == "auto")
+
+
+@needs_sam
+def test_failed_download_becomes_model_error(tmp_path, monkeypatch):
+    import pooch
+
+    from napari_batchseg.segmenters import load_segmenter
+
+    calls = []
+
+    def no_network(self, url, output_file, pooch_obj, check_only=False):
+        calls.append(url)
+        raise ConnectionError("network unreachable")
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", no_network)
+    monkeypatch.setenv("MICROSAM_CACHEDIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("BATCHSEG_OFFLINE", raising=False)
+    with pytest.raises(ModelError, match="download failed: ConnectionError") as info:
+        load_segmenter(SegmentationParams(method="sam", model="vit_l_em_organelles"))
+    assert calls and "vit_l_em_organelles" in str(info.value)
+
+
+@needs_sam
+def test_bad_model_arguments(tmp_path, checkpoints):
+    from napari_batchseg.segmenters import load_segmenter
+
+    with pytest.raises(ModelError, match="not a micro-sam model"):
+        load_segmenter(SegmentationParams(method="sam", model="cyto3"))
+    with pytest.raises(ModelError, match="not found"):
+        load_segmenter(SegmentationParams(method="sam", model="vit_b", checkpoint=str(tmp_path / "no.pt")))
+    with pytest.raises(ModelError, match="architecture"):
+        load_segmenter(SegmentationParams(method="sam", model="big", checkpoint=str(checkpoints["plain"])))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        load_segmenter(SegmentationParams(method="sam", model="vit_b", checkpoint=str(junk)))
