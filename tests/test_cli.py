@@ -84,3 +84,14 @@ def test_dry_run_and_info(folder, capsys):
     assert main(["info", str(folder / "zstack_BF.nd2")]) == 0
     info = capsys.readouterr().out
     assert "Z=11" in info and "FITC" in info
+
+
+def test_debug_outputs_beside_mask(tmp_path, arcadia_nd2):
+    src = tmp_path / "tl.nd2"
+    shutil.copy(arcadia_nd2["example-timelapse.nd2"], src)
+    assert main(["segment", str(src), "--model", str(STARTER), "--end-frame", "1", "--debug", "-q"]) == 0
+    flows = tifffile.imread(tmp_path / "tl_vSM_flows.tif")
+    prob = tifffile.imread(tmp_path / "tl_vSM_cellprob.tif")
+    assert flows.shape == (2, 64, 64, 3) and flows.dtype == np.uint8
+    assert prob.shape == (2, 64, 64) and prob.dtype == np.float32
+    assert "debug output (flows)" in (tmp_path / "tl_vSM.log").read_text()
