@@ -1,0 +1,236 @@
+"""The input file list: add files and folders (or drop them), filename filters, per-file metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..discovery import FileFilter, collect_files, is_own_output
+from ..io.reader import SUFFIXES, matching_suffix
+from ..params import DEFAULT_EXTENSIONS
+from ._info import InfoCache, describe_info
+from ._qtutil import fold, hbox, muted, paths_from_mime
+
+PATH_ROLE = Qt.UserRole
+DEFAULT_CONTAINS = "_BF"
+
+
+class FileListPanel(QWidget):
+    """List of input files with filters; emits ``files_changed`` and ``current_changed``.
+
+    Every file added stays in the list; the filters decide, live, which ones take part in the run (the
+    others are hidden, and counted).
+    """
+
+    files_changed = Signal()
+    current_changed = Signal(object)  # Path | None
+
+    def __init__(self, infos: InfoCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.infos = infos
+        self.setAcceptDrops(True)
+
+        self.list = QListWidget(self)
+        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.list.setToolTip("Drop files or folders here")
+        self.list.setMinimumHeight(90)
+        self.list.setMaximumHeight(150)
+        self.list.setAcceptDrops(False)  # the panel handles drops
+
+        self.add_file_btn = QPushButton("Add file…")
+        self.add_folder_btn = QPushButton("Add folder…")
+        self.recursive = QCheckBox("recursive")
+        self.recursive.setToolTip("Add folder: also search its sub-folders")
+        self.remove_btn = QPushButton("Remove selected")
+        self.clear_btn = QPushButton("Clear")
+
+        self.contains = QLineEdit(DEFAULT_CONTAINS)
+        self.contains.setToolTip("Every word must occur in the file name (case-sensitive); several: comma")
+        self.not_contains = QLineEdit("")
+        self.not_contains.setToolTip("No word may occur in the file name; several: comma")
+        self.extensions = QLineEdit(" ".join(DEFAULT_EXTENSIONS))
+        self.extensions.setToolTip("Accepted file endings (case-insensitive), separated by spaces")
+        filters = QWidget()
+        form = QFormLayout(filters)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("name contains", self.contains)
+        form.addRow("does not contain", self.not_contains)
+        form.addRow("extensions", self.extensions)
+        self.filters_box = fold("Filters", self)
+        self.filters_box.addWidget(filters)
+
+        self.count = QLabel("no files")
+        self.info = QLabel("")
+        muted(self.info)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(hbox(self.add_file_btn, self.add_folder_btn, self.recursive, 1))
+        lay.addWidget(hbox(self.remove_btn, self.clear_btn, 1))
+        lay.addWidget(self.filters_box)
+        lay.addWidget(self.list)
+        lay.addWidget(self.count)
+        lay.addWidget(self.info)
+
+        self.add_file_btn.clicked.connect(self._browse_files)
+        self.add_folder_btn.clicked.connect(self._browse_folder)
+        self.remove_btn.clicked.connect(self.remove_selected)
+        self.clear_btn.clicked.connect(self.clear)
+        for edit in (self.contains, self.not_contains, self.extensions):
+            edit.textChanged.connect(self.apply_filters)
+        self.list.currentItemChanged.connect(self._on_current)
+        self.infos.updated.connect(self._on_info)
+
+    # ------------------------------------------------------------------ content
+    def file_filter(self) -> FileFilter:
+        """The filters as typed."""
+        return FileFilter(
+            contains=_words(self.contains.text()),
+            not_contains=_words(self.not_contains.text()),
+            extensions=self.extensions.text().replace(",", " ").split(),
+        )
+
+    def all_files(self) -> list[Path]:
+        """Every listed file, filtered out or not."""
+        return [self.list.item(i).data(PATH_ROLE) for i in range(self.list.count())]
+
+    def files(self) -> list[Path]:
+        """The files that pass the filters (the run's inputs), in list order."""
+        flt = self.file_filter()
+        return [p for p in self.all_files() if flt.accepts(p)]
+
+    def add_paths(self, paths, recursive: bool | None = None) -> int:
+        """Add files and the supported files found in folders; return how many were new."""
+        rec = self.recursive.isChecked() if recursive is None else recursive
+        any_ext = FileFilter(extensions=SUFFIXES)
+        known = set(self.all_files())
+        new: list[Path] = []
+        for raw in paths:
+            p = Path(raw)
+            if p.is_dir():
+                found = collect_files([p], any_ext, recursive=rec)
+            elif matching_suffix(p) is not None and not is_own_output(p):
+                found = [p.resolve()]
+            else:
+                found = []
+            for f in found:
+                if f not in known:
+                    known.add(f)
+                    new.append(f)
+        for f in new:
+            item = QListWidgetItem(f.name)
+            item.setData(PATH_ROLE, f)
+            item.setToolTip(str(f))
+            self.list.addItem(item)
+        if new:
+            self.apply_filters()
+            self.infos.request(new)
+        return len(new)
+
+    def remove_selected(self) -> None:
+        """Remove the selected files from the list."""
+        rows = sorted((self.list.row(i) for i in self.list.selectedItems()), reverse=True)
+        for r in rows:
+            self.list.takeItem(r)
+        if rows:
+            self.apply_filters()
+
+    def clear(self) -> None:
+        """Empty the list."""
+        self.list.clear()
+        self.apply_filters()
+
+    def apply_filters(self) -> None:
+        """Hide files the filters reject; update the count."""
+        flt = self.file_filter()
+        n_pass = 0
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            ok = flt.accepts(item.data(PATH_ROLE))
+            item.setHidden(not ok)
+            n_pass += ok
+        total = self.list.count()
+        if total == 0:
+            self.count.setText("no files: add files or folders, or drop them here")
+        else:
+            hidden = total - n_pass
+            self.count.setText(
+                f"{n_pass} of {total} file(s) pass the filters" + (f" ({hidden} hidden)" if hidden else "")
+            )
+        self.files_changed.emit()
+
+    def current_file(self) -> Path | None:
+        """The selected (current) file, if visible."""
+        item = self.list.currentItem()
+        if item is None or item.isHidden():
+            return None
+        return item.data(PATH_ROLE)
+
+    def select_file(self, path: Path) -> None:
+        """Make ``path`` the current file."""
+        for i in range(self.list.count()):
+            if self.list.item(i).data(PATH_ROLE) == Path(path):
+                self.list.setCurrentRow(i)
+                return
+
+    # ------------------------------------------------------------------ slots
+    def _browse_files(self) -> None:
+        exts = " ".join(f"*{e}" for e in SUFFIXES)
+        files, _ = QFileDialog.getOpenFileNames(self, "Add files", "", f"Images ({exts});;All files (*)")
+        self.add_paths(files)
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add folder")
+        if folder:
+            self.add_paths([folder])
+
+    def _on_current(self, item, _previous=None) -> None:
+        path = item.data(PATH_ROLE) if item is not None else None
+        self._show_info(path)
+        self.current_changed.emit(path)
+
+    def _on_info(self, path) -> None:
+        if path == self.current_file():
+            self._show_info(path)
+            self.current_changed.emit(path)
+
+    def _show_info(self, path: Path | None) -> None:
+        if path is None:
+            self.info.setText("")
+            return
+        self.info.setText(f"{path.name}\n{describe_info(self.infos.get(path))}")
+        if self.infos.get(path) is None:
+            self.infos.request([path])
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if paths_from_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt override
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = paths_from_mime(event.mimeData())
+        if paths:
+            self.add_paths(paths)
+            event.acceptProposedAction()
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.split(",") if w.strip()]

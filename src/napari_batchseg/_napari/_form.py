@@ -1,0 +1,318 @@
+"""The parameter form: method, model, diameter (+ advanced Cellpose settings), channel, Z, frames, GPU.
+
+The form only edits a :class:`~napari_batchseg.params.SegmentationParams`; validation is the params
+object's own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+from ..io.sources import SourceInfo
+from ..params import PROJECTIONS, SegmentationParams, ZRange
+from ._qtutil import PathField, fold, hbox, muted
+
+CELLPOSE_MODELS = (
+    "cyto3", "cyto2", "cyto", "nuclei", "tissuenet_cp3", "livecell_cp3", "yeast_PhC_cp3", "yeast_BF_cp3",
+    "bact_phase_cp3", "bact_fluor_cp3", "deepbacs_cp3", "cyto2_cp3",
+)
+SAM_MODELS = ("vit_b_lm", "vit_l_lm", "vit_b", "vit_l", "vit_h", "vit_b_em_organelles", "vit_l_em_organelles")
+USER_MODEL = "User trained model…"
+SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
+Z_MODES = (
+    ("all", "all slices"),
+    ("best", "best focus"),
+    ("best:r", "best focus ± r"),
+    ("range", "fixed range"),
+)
+
+
+def micro_sam_available() -> bool:
+    """Whether micro-sam can be imported (checked without importing it)."""
+    return importlib.util.find_spec("micro_sam") is not None
+
+
+class ParamsForm(QWidget):
+    """Edits every segmentation setting except the output ones; emits ``changed``."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # method and model
+        self.method = QComboBox()
+        self.method.addItem("Cellpose", "cellpose")
+        self.method.addItem("Segment Anything for Microscopy", "sam")
+        if not micro_sam_available():
+            item = self.method.model().item(1)
+            item.setEnabled(False)
+            item.setToolTip(f"micro-sam is not installed: {SAM_INSTALL_HINT}")
+            self.method.setItemData(1, f"micro-sam is not installed: {SAM_INSTALL_HINT}", Qt.ToolTipRole)
+            self.method.setToolTip(f"Segment Anything for Microscopy needs micro-sam: {SAM_INSTALL_HINT}")
+        self.model = QComboBox()
+        self.model_path = PathField(
+            False, "Model file", "Cellpose models (*);;All files (*)", "paste, browse or drop a model file"
+        )
+        self.model_path_label = QLabel("Model file")
+        self.diameter = QDoubleSpinBox()
+        self.diameter.setRange(0, 10000)
+        self.diameter.setDecimals(1)
+        self.diameter.setSpecialValueText("auto")
+        self.diameter.setSuffix(" px")
+        self.diameter.setToolTip(
+            "Expected object diameter in pixels. 0 (auto): estimated for cyto/cyto2/cyto3/nuclei; "
+            "a user-trained model uses its training diameter."
+        )
+        # advanced Cellpose settings
+        self.cellprob = QDoubleSpinBox()
+        self.cellprob.setRange(-8, 8)
+        self.cellprob.setSingleStep(0.5)
+        self.cellprob.setToolTip("Cellpose cell probability threshold (lower: more and larger objects)")
+        self.flow = QDoubleSpinBox()
+        self.flow.setRange(0, 5)
+        self.flow.setSingleStep(0.1)
+        self.flow.setValue(0.4)
+        self.flow.setToolTip("Cellpose flow error threshold (higher: more objects kept)")
+        self.niter = QSpinBox()
+        self.niter.setRange(0, 100000)
+        self.niter.setSpecialValueText("auto")
+        self.niter.setToolTip("Cellpose dynamics iterations; 0 = automatic")
+        self.debug = QCheckBox("also save flows and cell probability")
+        adv = QWidget()
+        adv_form = QFormLayout(adv)
+        adv_form.setContentsMargins(0, 0, 0, 0)
+        adv_form.addRow("cellprob threshold", self.cellprob)
+        adv_form.addRow("flow threshold", self.flow)
+        adv_form.addRow("niter", self.niter)
+        adv_form.addRow(self.debug)
+        self.advanced = fold("Advanced", self)
+        self.advanced.addWidget(adv)
+
+        # image preparation
+        self.channel = QComboBox()
+        self.channel.setToolTip("Channel to segment (names from the selected file)")
+        self.z_mode = QComboBox()
+        for value, text in Z_MODES:
+            self.z_mode.addItem(text, value)
+        self.z_radius = QSpinBox()
+        self.z_radius.setRange(0, 1000)
+        self.z_radius.setValue(3)
+        self.z_radius.setPrefix("r = ")
+        self.z_start = QSpinBox()
+        self.z_start.setRange(0, 100000)
+        self.z_stop = QSpinBox()
+        self.z_stop.setRange(0, 100000)
+        self.z_type = QComboBox()
+        self.z_type.addItems(list(PROJECTIONS))
+        self.z_type.setCurrentText("mean")
+        self.z_row = hbox(self.z_mode, self.z_radius, self.z_start, QLabel("–"), self.z_stop, self.z_type, 1)
+        self.z_note = QLabel("")
+        muted(self.z_note)
+        self.start_frame = QSpinBox()
+        self.start_frame.setRange(0, 10**7)
+        self.end_frame = QSpinBox()
+        self.end_frame.setRange(-1, 10**7)
+        self.end_frame.setValue(-1)
+        self.end_frame.setSpecialValueText("last")
+        self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
+
+        # device
+        self.gpu = QCheckBox("Use GPU")
+        self.device_label = QLabel("")
+        muted(self.device_label)
+
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Method", self.method)
+        form.addRow("Model", self.model)
+        form.addRow(self.model_path_label, self.model_path)
+        form.addRow("Diameter", self.diameter)
+        form.addRow(self.advanced)
+        form.addRow("Channel", self.channel)
+        form.addRow("Z-projection", self.z_row)
+        form.addRow("", self.z_note)
+        form.addRow("Frames", self.frames_row)
+        form.addRow(hbox(self.gpu, self.device_label, stretch_last=True))
+        self._form = form
+
+        self._fill_models()
+        self._update_visibility()
+        self.set_file_infos([], None)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self.model.currentIndexChanged.connect(self._update_visibility)
+        self.z_mode.currentIndexChanged.connect(self._update_visibility)
+        for w in (self.model, self.z_mode, self.z_type, self.channel):
+            w.currentIndexChanged.connect(self.changed)
+        for w in (self.diameter, self.cellprob, self.flow, self.niter, self.z_radius, self.z_start,
+                  self.z_stop, self.start_frame, self.end_frame):
+            w.valueChanged.connect(self.changed)
+        self.model_path.changed.connect(self.changed)
+        self.gpu.toggled.connect(self.changed)
+        self.debug.toggled.connect(self.changed)
+
+    # ------------------------------------------------------------------ model choices
+    def _fill_models(self) -> None:
+        self.model.blockSignals(True)
+        self.model.clear()
+        if self.method.currentData() == "sam":
+            self.model.addItems(list(SAM_MODELS))
+            self.model_path_label.setText("Checkpoint")
+            self.model_path.edit.setPlaceholderText("optional local checkpoint (architecture: model above)")
+        else:
+            self.model.addItems(list(CELLPOSE_MODELS))
+            self.model.addItem(USER_MODEL)
+            self.model_path_label.setText("Model file")
+            self.model_path.edit.setPlaceholderText("paste, browse or drop a model file")
+        self.model.blockSignals(False)
+
+    def _method_changed(self) -> None:
+        self._fill_models()
+        self._update_visibility()
+        self.changed.emit()
+
+    def _update_visibility(self) -> None:
+        sam = self.method.currentData() == "sam"
+        user = self.model.currentText() == USER_MODEL
+        show_path = sam or user
+        self.model_path.setVisible(show_path)
+        self.model_path_label.setVisible(show_path)
+        self.diameter.setEnabled(not sam)
+        self.advanced.setVisible(not sam)
+        mode = self.z_mode.currentData()
+        self.z_radius.setVisible(mode == "best:r")
+        for w in (self.z_start, self.z_stop):
+            w.setVisible(mode == "range")
+        self.z_row.layout().itemAt(3).widget().setVisible(mode == "range")
+
+    # ------------------------------------------------------------------ file-dependent choices
+    def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
+        """Adapt the channel list (from ``current``) and enable Z and frame controls when files need them."""
+        keep = self.channel.currentData()
+        self.channel.blockSignals(True)
+        self.channel.clear()
+        ref = current or (infos[0] if infos else None)
+        names = ref.channel_names if ref is not None else ["C0"]
+        for i, n in enumerate(names):
+            self.channel.addItem(f"{i}: {n}", i)
+        if isinstance(keep, int) and keep >= len(names):
+            self.channel.addItem(f"{keep}: (not in the selected file)", keep)
+        elif isinstance(keep, str):
+            self.channel.addItem(f"{keep} (by name)", keep)
+        idx = self.channel.findData(keep if keep is not None else 0)
+        self.channel.setCurrentIndex(max(idx, 0))
+        self.channel.setEnabled(len(names) > 1 or self.channel.count() > 1)
+        self.channel.blockSignals(False)
+
+        max_z = max((i.sizes["Z"] for i in infos), default=1)
+        max_t = max((i.sizes["T"] for i in infos), default=1)
+        has_z = max_z > 1
+        for w in (self.z_mode, self.z_radius, self.z_start, self.z_stop, self.z_type):
+            w.setEnabled(has_z)
+        self.z_note.setText(f"up to {max_z} Z slices" if has_z else "no file has Z slices")
+        self.z_start.setMaximum(max(max_z - 1, 0))
+        self.z_stop.setMaximum(max(max_z - 1, 0))
+        self.start_frame.setEnabled(max_t > 1)
+        self.end_frame.setEnabled(max_t > 1)
+        self.frames_row.setToolTip(
+            f"0-based, inclusive; the longest file has {max_t} frame(s)" if max_t > 1 else "no time series"
+        )
+
+    def set_device_text(self, text: str) -> None:
+        """Show which device a GPU run would use."""
+        self.device_label.setText(text)
+
+    # ------------------------------------------------------------------ params
+    def values(self) -> dict:
+        """The form's fields as :class:`SegmentationParams` keyword arguments."""
+        method = self.method.currentData()
+        path = self.model_path.text()
+        if method == "sam":
+            model, checkpoint = self.model.currentText(), (path or None)
+        else:
+            model = path if self.model.currentText() == USER_MODEL else self.model.currentText()
+            checkpoint = None
+        mode = self.z_mode.currentData()
+        if mode == "best:r":
+            z_range = f"best:{self.z_radius.value()}"
+        elif mode == "range":
+            z_range = f"{self.z_start.value()}-{self.z_stop.value()}"
+        else:
+            z_range = mode
+        end = self.end_frame.value()
+        return {
+            "method": method,
+            "model": model,
+            "checkpoint": checkpoint,
+            "diameter": self.diameter.value(),
+            "cellprob_threshold": self.cellprob.value(),
+            "flow_threshold": self.flow.value(),
+            "niter": self.niter.value(),
+            "debug": self.debug.isChecked(),
+            "channel": self.channel.currentData() if self.channel.currentData() is not None else 0,
+            "z_range": z_range,
+            "z_projection": self.z_type.currentText(),
+            "start_frame": self.start_frame.value(),
+            "end_frame": None if end < 0 else end,
+            "gpu": self.gpu.isChecked(),
+        }
+
+    def set_params(self, params: SegmentationParams) -> None:
+        """Show ``params`` in the form (fields the form does not show are kept by the caller)."""
+        self.method.setCurrentIndex(max(0, self.method.findData(params.method)))
+        self._fill_models()
+        if params.method == "sam":
+            self.model.setCurrentText(params.model)
+            self.model_path.setText(params.checkpoint or "")
+        elif params.model in CELLPOSE_MODELS:
+            self.model.setCurrentText(params.model)
+            self.model_path.setText("")
+        else:
+            self.model.setCurrentText(USER_MODEL)
+            self.model_path.setText(str(Path(params.model)))
+        self.diameter.setValue(params.diameter)
+        self.cellprob.setValue(params.cellprob_threshold)
+        self.flow.setValue(params.flow_threshold)
+        self.niter.setValue(params.niter)
+        self.debug.setChecked(params.debug)
+        ch = params.channel
+        if isinstance(ch, str):
+            idx = next((i for i in range(self.channel.count()) if self.channel.itemText(i).split(": ", 1)[-1]
+                        == ch), -1)
+            if idx < 0:
+                self.channel.addItem(f"{ch} (by name)", ch)
+                idx = self.channel.count() - 1
+        else:
+            idx = self.channel.findData(ch)
+            if idx < 0:
+                self.channel.addItem(f"{ch}: (not in the selected file)", ch)
+                idx = self.channel.count() - 1
+        self.channel.setCurrentIndex(idx)
+        zr = ZRange.parse(params.z_range)
+        if zr.mode == "best":
+            self.z_mode.setCurrentIndex(1 if zr.radius == 0 else 2)
+            self.z_radius.setValue(zr.radius or self.z_radius.value())
+        elif zr.mode == "range":
+            self.z_mode.setCurrentIndex(3)
+            self.z_start.setMaximum(max(self.z_start.maximum(), zr.stop))
+            self.z_stop.setMaximum(max(self.z_stop.maximum(), zr.stop))
+            self.z_start.setValue(zr.start)
+            self.z_stop.setValue(zr.stop)
+        else:
+            self.z_mode.setCurrentIndex(0)
+        self.z_type.setCurrentText(params.z_projection)
+        self.start_frame.setValue(params.start_frame)
+        self.end_frame.setValue(-1 if params.end_frame is None else params.end_frame)
+        self.gpu.setChecked(params.gpu)
+        self._update_visibility()

@@ -1,0 +1,113 @@
+"""Metadata of the listed files, read off the GUI thread (no pixels) and cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtCore import QObject, Signal
+from superqt.utils import create_worker
+
+from ..io.reader import read_info
+from ..io.sources import SourceInfo
+
+
+def read_info_safe(path: Path) -> SourceInfo | str:
+    """The file's :class:`SourceInfo`, or the reason it cannot be read."""
+    try:
+        return read_info(path)
+    except Exception as exc:  # noqa: BLE001 - shown to the user next to the file
+        return str(exc) or type(exc).__name__
+
+
+def describe_info(info: SourceInfo | str | None) -> str:
+    """Multi-line summary of a file's metadata for the info panel."""
+    if info is None:
+        return "reading metadata…"
+    if isinstance(info, str):
+        return f"cannot read: {info}"
+    s = info.sizes
+    axes = "".join(a for a in "PTCZYX" if s[a] > 1 or a in "YX")
+    sizes = " × ".join(f"{a}={s[a]}" for a in axes)
+    ps = info.pixel_size
+    if ps.x:
+        pix = f"{ps.x:.4g} × {ps.y:.4g} µm" + (f", Z step {ps.z:.4g} µm" if ps.z and s["Z"] > 1 else "")
+    else:
+        pix = "unknown"
+    channels = ", ".join(f"{i}: {n}" for i, n in enumerate(info.channel_names))
+    lines = [
+        f"format: {info.format or '?'}; axes: {axes} (file: {info.native_axes or '?'})",
+        f"sizes: {sizes}; {info.dtype}",
+        f"channels: {channels}",
+        f"pixel size: {pix}",
+    ]
+    if s["P"] > 1:
+        lines.append(f"positions: {s['P']} (each gives its own output)")
+    return "\n".join(lines)
+
+
+class InfoCache(QObject):
+    """Reads metadata of files in a worker thread; emits ``updated`` as each file is known."""
+
+    updated = Signal(object)  # Path
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._infos: dict[Path, SourceInfo | str] = {}
+        self._queued: set[Path] = set()
+        self._workers: list = []
+
+    def get(self, path: Path) -> SourceInfo | str | None:
+        """Cached metadata (``None`` while unknown)."""
+        return self._infos.get(Path(path))
+
+    def infos(self, paths) -> list[SourceInfo]:
+        """Known, readable metadata of ``paths``."""
+        out = []
+        for p in paths:
+            i = self._infos.get(Path(p))
+            if isinstance(i, SourceInfo):
+                out.append(i)
+        return out
+
+    def request(self, paths) -> None:
+        """Read, in a worker thread, the metadata of the paths not known yet."""
+        todo = [Path(p) for p in paths if Path(p) not in self._infos and Path(p) not in self._queued]
+        if not todo:
+            return
+        self._queued.update(todo)
+
+        def work():
+            for p in todo:
+                yield p, read_info_safe(p)
+
+        worker = create_worker(work, _start_thread=False)
+        worker.yielded.connect(self._on_info)
+        worker.finished.connect(lambda: self._workers.remove(worker) if worker in self._workers else None)
+        self._workers.append(worker)
+        worker.start()
+
+    def read_now(self, path: Path) -> SourceInfo | str:
+        """Read one file's metadata in this thread (for a file the user just selected)."""
+        p = Path(path)
+        if p not in self._infos:
+            self._on_info((p, read_info_safe(p)))
+        return self._infos[p]
+
+    def forget(self, paths=None) -> None:
+        """Drop cached metadata (all when ``paths`` is ``None``)."""
+        if paths is None:
+            self._infos.clear()
+        else:
+            for p in paths:
+                self._infos.pop(Path(p), None)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a worker is still reading."""
+        return bool(self._workers)
+
+    def _on_info(self, item) -> None:
+        path, info = item
+        self._queued.discard(path)
+        self._infos[path] = info
+        self.updated.emit(path)

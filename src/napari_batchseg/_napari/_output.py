@@ -1,0 +1,150 @@
+"""Output settings: folder, suffix (validated as typed), existing-output policy, and a preview of names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtCore import QRegularExpression, Signal
+from qtpy.QtGui import QRegularExpressionValidator
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QWidget,
+)
+
+from ..io.naming import find_collisions, output_names
+from ..io.sources import SourceInfo
+from ..params import EXISTING_POLICIES, SegmentationParams
+from ._qtutil import PathField, hbox, muted
+
+PREVIEW_LINES = 6
+SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
+
+
+class OutputPanel(QWidget):
+    """Where outputs go and how they are named; flags collisions and existing outputs."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.beside = QRadioButton("input folder")
+        self.custom = QRadioButton("folder:")
+        self.beside.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.beside)
+        group.addButton(self.custom)
+        self.folder = PathField(True, "Output folder", placeholder="paste, browse or drop a folder")
+        self.folder.setEnabled(False)
+
+        self.suffix = QLineEdit()
+        self.suffix.setPlaceholderText("optional, e.g. cyto3-d30")
+        self.suffix.setValidator(QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9-]*"), self))
+        self.suffix.setToolTip(f"Outputs are named <input>_vSM-<suffix>.ome.tif; {SUFFIX_HINT}")
+        self.suffix_note = QLabel("")
+        muted(self.suffix_note)
+
+        self.existing = QComboBox()
+        for value, text in (
+            ("skip", "skip the file"),
+            ("overwrite", "overwrite it"),
+            ("error", "report an error"),
+        ):
+            self.existing.addItem(text, value)
+        self.existing.setToolTip("What to do when a file's output exists already")
+
+        self.preview = QLabel("")
+        muted(self.preview)
+        self.problems_label = QLabel("")
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet("color: #e06c4c;")
+
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Output", hbox(self.beside, self.custom, 1))
+        form.addRow("", self.folder)
+        form.addRow("Suffix", self.suffix)
+        form.addRow("", self.suffix_note)
+        form.addRow("If output exists", self.existing)
+        form.addRow(self.preview)
+        form.addRow(self.problems_label)
+
+        self.custom.toggled.connect(self.folder.setEnabled)
+        self.custom.toggled.connect(self.changed)
+        self.folder.changed.connect(self.changed)
+        self.suffix.textChanged.connect(self._suffix_typed)
+        self.suffix.inputRejected.connect(lambda: self.suffix_note.setText(f"‘{SUFFIX_HINT}’"))
+        self.existing.currentIndexChanged.connect(self.changed)
+        self._problems: list[str] = []
+
+    # ------------------------------------------------------------------ values
+    def output_dir(self) -> str | None:
+        """The custom folder, or ``None`` for 'beside each input'."""
+        return self.folder.text() or None if self.custom.isChecked() else None
+
+    def values(self) -> dict:
+        """``output_dir``, ``suffix`` and ``existing`` as :class:`SegmentationParams` fields."""
+        return {
+            "output_dir": self.output_dir(),
+            "suffix": self.suffix.text(),
+            "existing": self.existing.currentData(),
+        }
+
+    def set_params(self, params: SegmentationParams) -> None:
+        """Show the output fields of ``params``."""
+        self.custom.setChecked(bool(params.output_dir))
+        self.beside.setChecked(not params.output_dir)
+        self.folder.setText(params.output_dir or "")
+        self.suffix.setText(params.suffix)
+        self.existing.setCurrentIndex(max(0, list(EXISTING_POLICIES).index(params.existing)))
+
+    def _suffix_typed(self, text: str) -> None:
+        self.suffix_note.setText(f"outputs: <input>_vSM-{text}.ome.tif" if text else "")
+        self.changed.emit()
+
+    # ------------------------------------------------------------------ preview
+    def outputs(self, files: list[Path], infos: dict[Path, SourceInfo | str | None]):
+        """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata)."""
+        vals = self.values()
+        out = []
+        for f in files:
+            info = infos.get(f)
+            n_pos = info.sizes["P"] if isinstance(info, SourceInfo) else 1
+            for p in range(n_pos):
+                names = output_names(f, vals["suffix"], vals["output_dir"], position=p, n_positions=n_pos)
+                out.append((f, p, names))
+        return out
+
+    def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None]) -> None:
+        """Show the output names and flag collisions and existing outputs."""
+        if self.custom.isChecked() and not self.folder.text():
+            self.preview.setText("")
+            self._problems = ["choose an output folder (or use the input folder)"]
+            self.problems_label.setText(self._problems[0])
+            return
+        outs = self.outputs(files, infos)
+        lines = [f"{f.name} → {names.mask.name}" for f, _, names in outs[:PREVIEW_LINES]]
+        if len(outs) > PREVIEW_LINES:
+            lines.append(f"… and {len(outs) - PREVIEW_LINES} more")
+        existing = [names.mask for _, _, names in outs if names.mask.exists()]
+        policy = self.existing.currentData()
+        if existing:
+            verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
+            verb = verbs[policy]
+            lines.append(f"{len(existing)} output(s) exist already and {verb}")
+        self.preview.setText("\n".join(lines))
+        self._problems = find_collisions((f, names) for f, _, names in outs)
+        text = ""
+        if self._problems:
+            shown = self._problems[:4]
+            more = len(self._problems) - len(shown)
+            text = "Outputs collide: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+        self.problems_label.setText(text)
+
+    def problems(self) -> list[str]:
+        """Problems that block a run (colliding outputs, missing folder), from the last preview."""
+        return list(self._problems)

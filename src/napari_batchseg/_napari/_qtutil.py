@@ -1,0 +1,115 @@
+"""Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+from superqt import QCollapsible
+
+
+def paths_from_mime(mime) -> list[Path]:
+    """Local file and folder paths carried by a drag-and-drop ``QMimeData``."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+
+class DropLineEdit(QLineEdit):
+    """A line edit that accepts one dropped file or folder and shows its path."""
+
+    dropped = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, accept: Callable[[Path], bool] | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self._accept = accept or (lambda p: True)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = paths_from_mime(event.mimeData())
+        if len(paths) == 1 and self._accept(paths[0]):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt override
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = paths_from_mime(event.mimeData())
+        if len(paths) == 1 and self._accept(paths[0]):
+            self.setText(str(paths[0]))
+            self.dropped.emit(str(paths[0]))
+            event.acceptProposedAction()
+
+
+class PathField(QWidget):
+    """A path line edit (paste, type or drop) with a Browse button."""
+
+    changed = Signal(str)
+
+    def __init__(
+        self,
+        folder: bool,
+        caption: str,
+        file_filter: str = "",
+        placeholder: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._folder = folder
+        self._caption = caption
+        self._filter = file_filter
+        accept = (lambda p: p.is_dir()) if folder else (lambda p: True)
+        self.edit = DropLineEdit(self, accept)
+        self.edit.setPlaceholderText(placeholder)
+        self.browse = QPushButton("Browse…", self)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(self.browse)
+        self.browse.clicked.connect(self._browse)
+        self.edit.textChanged.connect(self.changed)
+
+    def _browse(self) -> None:
+        start = self.edit.text() or str(Path.home())
+        if self._folder:
+            path = QFileDialog.getExistingDirectory(self, self._caption, start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, self._caption, start, self._filter)
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        """The path typed, pasted, dropped or chosen (stripped)."""
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        """Set the path."""
+        self.edit.setText(text)
+
+
+def fold(title: str, parent: QWidget | None = None) -> QCollapsible:
+    """A collapsible section, folded, with ▸ / ▾ arrows."""
+    return QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
+
+
+def hbox(*widgets, stretch_last: bool = False) -> QWidget:
+    """A row of widgets without margins."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for i, x in enumerate(widgets):
+        if isinstance(x, int):
+            lay.addStretch(x)
+        else:
+            lay.addWidget(x, 1 if stretch_last and i == len(widgets) - 1 else 0)
+    return w
+
+
+def muted(label, italic: bool = False) -> None:
+    """Give a QLabel a discreet look (smaller text), keeping word wrap and selectable text."""
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setStyleSheet("font-size: 11px;" + (" font-style: italic;" if italic else ""))

@@ -1,0 +1,96 @@
+"""npe2 reader: ``_vSM.ome.tif`` masks open as Labels (with their pixel size), inputs as lazy Images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..io.masks import read_mask
+from ..io.naming import MASK_EXT, MODULE_TAG
+from ..io.reader import matching_suffix, open_source, stem_of
+from ..io.sources import PixelSize
+from ._lazy import shared, source_channel_array
+
+LayerData = tuple[Any, dict, str]
+CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
+
+#: key of this plugin's entry in ``layer.metadata``
+META_KEY = "batchseg"
+
+
+def is_mask_file(path: str | Path) -> bool:
+    """Whether ``path`` is named like one of this tool's masks (``..._vSM[-suffix].ome.tif``)."""
+    name = Path(path).name
+    return name.lower().endswith(MASK_EXT) and MODULE_TAG in name[: -len(MASK_EXT)]
+
+
+def yx_scale(pixel_size: PixelSize) -> tuple[float, float]:
+    """``(y, x)`` layer scale in µm (1 where unknown)."""
+    return (pixel_size.y or 1.0, pixel_size.x or 1.0)
+
+
+def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
+    """Return a reader when every path is an ND2/TIFF/OME-TIFF file (masks included), else ``None``."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths or any(matching_suffix(p) is None or Path(p).is_dir() for p in paths):
+        return None
+    return read_paths
+
+
+def read_paths(path: str | list[str]) -> list[LayerData]:
+    """Read masks and input files into napari layer data tuples."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    layers: list[LayerData] = []
+    for p in paths:
+        layers.extend(mask_layer_data(p) if is_mask_file(p) else image_layer_data(p))
+    return layers
+
+
+def mask_layer_data(path: str | Path) -> list[LayerData]:
+    """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame."""
+    mask = read_mask(path)
+    labels = mask.labels[0] if mask.labels.shape[0] == 1 else mask.labels
+    scale = yx_scale(mask.pixel_size)
+    if labels.ndim == 3:
+        scale = (1.0, *scale)
+    meta = {
+        META_KEY: {
+            "role": "mask",
+            "mask_path": str(Path(path).resolve()),
+            "pixel_size": mask.pixel_size.as_dict(),
+        }
+    }
+    units = "µm" if mask.pixel_size.x else "pixel"
+    return [(labels, {"name": stem_of(path), "scale": scale, "metadata": meta, "units": units}, "labels")]
+
+
+def image_layer_data(path: str | Path) -> list[LayerData]:
+    """An input file as one lazy Image layer per channel (axes P, T, Z shown only when > 1)."""
+    source = open_source(path)
+    info = source.info
+    owner = shared(source)
+    lead = "".join(a for a in "PTZ" if info.sizes[a] > 1)
+    ps = info.pixel_size
+    lead_scale = tuple((ps.z or 1.0) if a == "Z" else 1.0 for a in lead)
+    scale = (*lead_scale, *yx_scale(ps))
+    units = "µm" if ps.x else "pixel"
+    n_c = info.sizes["C"]
+    stem = stem_of(path)
+    out: list[LayerData] = []
+    for c in range(n_c):
+        data = source_channel_array(owner, c, lead)
+        name = stem if n_c == 1 else f"{stem} [{info.channel_names[c]}]"
+        meta = {META_KEY: {"role": "input", "source": str(Path(path).resolve()), "channel": c}}
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "scale": scale,
+            "metadata": meta,
+            "axis_labels": (*lead, "Y", "X"),
+            "units": units,
+        }
+        if n_c > 1:
+            kwargs["colormap"] = CHANNEL_COLORMAPS[c % len(CHANNEL_COLORMAPS)]
+            kwargs["blending"] = "additive"
+        out.append((data, kwargs, "image"))
+    return out

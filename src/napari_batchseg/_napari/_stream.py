@@ -1,0 +1,429 @@
+"""Show results as they come: each finished frame lands in the Labels layer of its own output.
+
+Layers are found by the task key stored in ``layer.metadata["batchseg"]``, never by name, selection or
+position, so a result always reaches its own layer whatever the user does meanwhile. Only the output
+being viewed holds layers and a ``(T, Y, X)`` buffer; other outputs are on disk and open on request.
+
+Keeping the GUI thread free: adding a napari layer costs far more than updating one, so one pair of
+layers (prepared input + labels) is created when a run starts and then reused from output to output
+(same-shape buffers are even reused in place). Frames are written into the buffer at once, but the
+screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame is the one on screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import QObject, QTimer, Signal
+
+from ..io.masks import read_mask
+from ..io.reader import open_source
+from ..io.sources import PixelSize, SourceInfo
+from ..params import SegmentationParams
+from ..provenance import parse_log
+from ._lazy import prepared_array
+from ._reader import META_KEY, yx_scale
+
+REFRESH_MS = 40
+#: above this (labels + image buffers) only the latest frame of an output is kept for display
+STACK_LIMIT_BYTES = 2 * 1024**3
+PLACEHOLDER = "batch segmentation: starting…"
+AXES = ("T", "Y", "X")
+
+
+def layer_meta(layer) -> dict:
+    """The ``batchseg`` entry of a layer's metadata (empty dict when none)."""
+    try:
+        return layer.metadata.get(META_KEY) or {}
+    except AttributeError:
+        return {}
+
+
+@dataclass
+class TaskView:
+    """Display buffers of one output while it is being produced."""
+
+    key: str
+    label: str
+    n_frames: int
+    labels: np.ndarray
+    image: np.ndarray
+    scale: tuple[float, ...]
+    pixel_size: PixelSize
+    latest_only: bool = False
+    last_index: int | None = None
+    frames_seen: int = 0
+
+
+def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int], bool]:
+    """``(T, Y, X)`` display shape of an output, and whether only its latest frame is kept."""
+    ny, nx = info.sizes["Y"], info.sizes["X"]
+    n = max(int(n_frames), 1)
+    latest_only = n > 1 and n * ny * nx * 8 > STACK_LIMIT_BYTES
+    return ((1 if latest_only else n), ny, nx), latest_only
+
+
+class LayerStreamer(QObject):
+    """Owns the streamed layers of the viewer; fed by the widget with engine events."""
+
+    message = Signal(str)
+
+    def __init__(self, viewer, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        #: follow the run: show each output as it starts, and its newest frame
+        self.follow = True
+        #: the output whose layers are shown (key), and buffers of outputs being produced and shown
+        self.viewed_key: str | None = None
+        self.views: dict[str, TaskView] = {}
+        self._closed: set[str] = set()
+        self._running: set[str] = set()
+        self._pending: dict[int, tuple[object, int]] = {}
+        self._move_to: int | None = None
+        self._move_axis = 0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.flush)
+        viewer.layers.events.removed.connect(self._on_removed)
+
+    # ------------------------------------------------------------------ layer lookup
+    def layers_for(self, key: str | None):
+        """``(labels_layer, image_layer)`` of an output (``None`` where absent)."""
+        labels = image = None
+        if key is None:
+            return None, None
+        for layer in self.viewer.layers:
+            m = layer_meta(layer)
+            if m.get("task_key") != key:
+                continue
+            if m.get("role") == "mask" and labels is None:
+                labels = layer
+            elif m.get("role") == "prepared" and image is None:
+                image = layer
+        return labels, image
+
+    def _reusable_pair(self, key: str):
+        """Layers to show ``key`` in: its own, else the viewed output's if unedited, else ``None``."""
+        labels, image = self.layers_for(key)
+        if labels is not None and not layer_meta(labels).get("dirty"):
+            return labels, image
+        if self.viewed_key is not None and self.viewed_key != key:
+            old_labels, old_image = self.layers_for(self.viewed_key)
+            if old_labels is not None and not layer_meta(old_labels).get("dirty"):
+                return old_labels, old_image
+        return None, None
+
+    def _detach(self, key: str) -> None:
+        """Layers of ``key`` that hold edits stay as they are but no longer receive its frames."""
+        for layer in list(self.viewer.layers):
+            m = layer_meta(layer)
+            if m.get("task_key") == key:
+                m["task_key"] = None
+                m["stream"] = False
+                if m.get("role") == "mask" and "(edited)" not in layer.name:
+                    layer.name = f"{layer.name} (edited)"
+
+    def _show_arrays(self, key: str, label: str, labels, image, scale, pixel_size: PixelSize,
+                     mask_path: Path | None, contrast: tuple[float, float] | None) -> None:
+        lab_layer, img_layer = self._reusable_pair(key)
+        if lab_layer is None:
+            self._detach(key)
+        old_extent = _extent(lab_layer)
+        units = "µm" if pixel_size.x else "pixel"
+        labels_meta = {
+            "role": "mask",
+            "task_key": key,
+            "stream": True,
+            "mask_path": str(mask_path) if mask_path else None,
+            "pixel_size": pixel_size.as_dict(),
+            "dirty": False,
+        }
+        image_meta = {"role": "prepared", "task_key": key, "stream": True}
+        if img_layer is not None:
+            _retarget(img_layer, image, scale, f"{label} (input)", image_meta)
+        else:
+            img_layer = self.viewer.add_image(
+                image, name=f"{label} (input)", scale=scale, metadata={META_KEY: image_meta}, units=units,
+                axis_labels=AXES,
+            )
+        if contrast is not None:
+            _set_contrast(img_layer, contrast)
+        if lab_layer is not None:
+            _retarget(lab_layer, labels, scale, label, labels_meta)
+        else:
+            lab_layer = self.viewer.add_labels(
+                labels, name=label, scale=scale, metadata={META_KEY: labels_meta}, units=units,
+                axis_labels=AXES,
+            )
+            lab_layer.events.paint.connect(lambda _e, lay=lab_layer: _mark_dirty(lay))
+        if _extent(lab_layer) != old_extent:
+            self.viewer.reset_view()  # a new size (or a new layer): show it whole
+        self.viewed_key = key
+        self._closed.discard(key)
+
+    # ------------------------------------------------------------------ run events
+    def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1) -> None:
+        """Make sure a pair of stream layers exists before the run (layer creation is the slow part).
+
+        With the first file's metadata, the buffers get its shape, so its frames need no layer change.
+        """
+        if not self.follow:
+            return
+        labels, _ = self._reusable_pair(self.viewed_key or "")
+        if labels is not None:
+            return
+        shape = buffer_shape(first, n_frames)[0] if first is not None else (1, 1, 1)
+        scale = (1.0, *yx_scale(first.pixel_size)) if first is not None else (1.0, 1.0, 1.0)
+        ps = first.pixel_size if first is not None else PixelSize()
+        key = f"{PLACEHOLDER}"
+        self._show_arrays(key, PLACEHOLDER, np.zeros(shape, np.uint32), np.zeros(shape, np.float32),
+                          scale, ps, None, None)
+
+    def run_finished(self) -> None:
+        """Remove placeholder layers no output used (e.g. the run failed before starting)."""
+        labels, image = self.layers_for(PLACEHOLDER)
+        for layer in (labels, image):
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+        if self.viewed_key == PLACEHOLDER:
+            self.viewed_key = None
+        self.flush()
+
+    def task_started(self, task, n_frames: int) -> None:
+        """Prepare display buffers for an output that starts, and show it when following the run.
+
+        While the viewed output is still running (parallel modes), a new one does not take its place.
+        """
+        self._running.add(task.key)
+        viewed_busy = self.viewed_key is not None and self.viewed_key in self._running
+        if task.key == self.viewed_key or (self.follow and not viewed_busy):
+            self._start_view(task, n_frames)
+
+    def _start_view(self, task, n_frames: int, show: bool = True) -> TaskView:
+        info = task.info
+        shape, latest_only = buffer_shape(info, n_frames)
+        scale = (1.0, *yx_scale(info.pixel_size))
+        # drop buffers of outputs no longer viewed (their layers keep their own data)
+        self.views = {k: v for k, v in self.views.items() if k in self._running and k != task.key}
+        labels = image = None
+        if show:
+            old_labels, old_image = self._reusable_pair(task.key)
+            if (
+                old_labels is not None and old_image is not None
+                and _is_buffer(old_labels.data, shape, np.uint32)
+                and _is_buffer(old_image.data, shape, np.float32)
+            ):
+                labels, image = old_labels.data, old_image.data  # reuse in place: no layer change
+                labels.fill(0)
+                image.fill(0)
+        if labels is None:
+            labels, image = np.zeros(shape, np.uint32), np.zeros(shape, np.float32)
+        label = task.label + (" (latest frame)" if latest_only else "")
+        view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
+                        latest_only)
+        self.views[task.key] = view
+        if show:
+            self._show_arrays(task.key, label, labels, image, scale, info.pixel_size, None, None)
+            self._pending.clear()
+            self._refresh_soon(self.layers_for(task.key), None)
+        return view
+
+    def frame_done(self, event) -> None:
+        """Store a finished frame in its output's buffer; refresh its layers soon if it is on screen."""
+        view = self.views.get(event.task.key)
+        if view is None:
+            return
+        i = event.index
+        slot = 0 if view.latest_only else i
+        if event.labels.shape == view.labels.shape[-2:]:
+            view.labels[slot] = event.labels
+        if event.image is not None and event.image.shape == view.image.shape[-2:]:
+            view.image[slot] = event.image
+        first = view.frames_seen == 0
+        view.frames_seen += 1
+        if event.task.key in self._closed:
+            view.last_index = slot
+            return
+        labels, image = self.layers_for(event.task.key)
+        if labels is None and image is None:
+            view.last_index = slot
+            return
+        if first and image is not None and event.image is not None:
+            _set_contrast(image, _quick_range(event.image))
+        if self.follow and labels is not None and view.labels.shape[0] > 1:
+            axis = self.viewer.dims.ndim - labels.ndim
+            current = self.viewer.dims.current_step[axis] if axis >= 0 else None
+            # follow only while the slider sits on the newest frame (a move may still be pending)
+            at_newest = self._move_to is not None or view.last_index is None or current == view.last_index
+            if axis >= 0 and at_newest and current != slot:
+                self._move_to, self._move_axis = slot, axis  # done in flush: one move per burst
+        view.last_index = slot
+        self._refresh_soon((labels, image), slot)
+
+    def _refresh_soon(self, layers, index: int | None) -> None:
+        for layer in layers:
+            if layer is not None:
+                self._pending[id(layer)] = (layer, index)
+        if self._pending and not self._timer.isActive():
+            self._timer.start()
+
+    def _displayed_index(self, layer) -> int | None:
+        dims = self.viewer.dims
+        if dims.ndisplay == 3 or layer.ndim < 3:
+            return None
+        axis = dims.ndim - layer.ndim
+        return int(round((dims.point[axis] - layer.translate[0]) / layer.scale[0]))
+
+    def flush(self) -> None:
+        """Follow the newest frame, or refresh the layers whose on-screen frame changed."""
+        pending, self._pending = self._pending, {}
+        if self._move_to is not None:
+            move_to, self._move_to = self._move_to, None
+            if self._move_axis < self.viewer.dims.ndim:
+                self.viewer.dims.set_current_step(self._move_axis, move_to)  # re-slices every layer
+                return
+        present = {id(layer) for layer in self.viewer.layers}
+        for key, (layer, index) in pending.items():
+            if key not in present or not layer.visible:
+                continue
+            shown = self._displayed_index(layer)
+            if index is None or shown is None or shown == index:
+                layer.refresh(thumbnail=False, highlight=False, extent=False)
+
+    def task_done(self, task, mask_path: Path) -> None:
+        """An output is on disk: its layer can now be corrected and saved."""
+        self._running.discard(task.key)
+        labels, _ = self.layers_for(task.key)
+        if labels is not None:
+            layer_meta(labels)["mask_path"] = str(mask_path)
+        self.flush()
+        if labels is not None and labels.visible:
+            labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
+
+    def task_ended(self, task, status: str) -> None:
+        """An output failed or was cancelled: say so on its layers (nothing was written)."""
+        self._running.discard(task.key)
+        labels, _ = self.layers_for(task.key)
+        if labels is not None and status == "cancelled":
+            labels.name = f"{labels.name} (cancelled, not saved)"
+        if task.key != self.viewed_key:
+            self.views.pop(task.key, None)
+        self.flush()
+
+    # ------------------------------------------------------------------ on request
+    def show(self, task, status: str, params: SegmentationParams | None) -> bool:
+        """Show an output chosen in the status table; return whether something is shown."""
+        labels, _ = self.layers_for(task.key)
+        if labels is not None:
+            self.viewer.layers.selection.active = labels
+            labels.visible = True
+            self.viewed_key = task.key
+            return True
+        view = self.views.get(task.key)
+        if view is None and status == "running" and task.info is not None and params is not None:
+            view = self._start_view(task, len(task.frame_indices(params)), show=False)
+            self.message.emit(f"{task.label}: showing frames from now on (earlier ones open when it is done)")
+        if view is not None:
+            self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
+                              None, None)
+            return True
+        if task.names.mask.exists():
+            self.open_from_disk(task, task.names.mask, params)
+            return True
+        self.message.emit(f"{task.label}: no result to show ({status or 'not run'})")
+        return False
+
+    def open_from_disk(self, task, mask_path: Path, params: SegmentationParams | None) -> None:
+        """Show a finished output: its mask, over its prepared input computed frame by frame on demand."""
+        mask = read_mask(mask_path)
+        labels = mask.labels
+        used = params
+        with contextlib.suppress(Exception):
+            used = parse_log(mask.log_text).params
+        image = None
+        contrast = None
+        if used is not None and task.info is not None:
+            try:
+                frames = task.frame_indices(used)
+                if len(frames) == labels.shape[0]:
+                    from ..prepare import resolve_channel
+
+                    source = open_source(task.input, used.axes)
+                    channel = resolve_channel(source.info, used.channel)
+                    image = prepared_array(source, task.position, frames, channel, used.zrange,
+                                           used.z_projection)
+                    contrast = _quick_range(np.asarray(image[0]))
+            except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
+                self.message.emit(f"{task.label}: input not shown ({exc})")
+        if image is None:
+            image = np.zeros(labels.shape, np.float32)
+        scale = (1.0, *yx_scale(mask.pixel_size))
+        self.views.pop(task.key, None)
+        self._show_arrays(task.key, task.label, labels, image, scale, mask.pixel_size, mask_path, contrast)
+
+    # ------------------------------------------------------------------ user closed a layer
+    def _on_removed(self, event) -> None:
+        m = layer_meta(event.value)
+        if m.get("stream"):
+            _release(event.value.data)
+        key = m.get("task_key")
+        if key and m.get("stream"):
+            labels, image = self.layers_for(key)
+            if labels is None and image is None:
+                self._closed.add(key)
+
+
+def _extent(layer) -> tuple | None:
+    if layer is None:
+        return None
+    return tuple(layer.data.shape[-2:]) + tuple(layer.scale[-2:])
+
+
+def _is_buffer(data, shape, dtype) -> bool:
+    return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
+
+
+def _retarget(layer, data, scale, name: str, meta: dict) -> None:
+    """Point an existing layer at another output, touching only what changes (each change costs)."""
+    old = layer.data
+    if old is not data:
+        layer.data = data
+        _release(old)
+    if tuple(layer.scale) != tuple(scale):
+        layer.scale = scale
+    if layer.name != name:
+        layer.name = name
+    layer.metadata = {**layer.metadata, META_KEY: meta}
+
+
+def _release(data) -> None:
+    """Close the file behind a lazily read array that a layer no longer shows."""
+    close = getattr(data, "close", None)
+    if callable(close) and not isinstance(data, np.ndarray):
+        with contextlib.suppress(Exception):
+            close()
+
+
+def _mark_dirty(layer) -> None:
+    m = layer_meta(layer)
+    if m:
+        m["dirty"] = True
+
+
+def _quick_range(image: np.ndarray) -> tuple[float, float]:
+    step = max(1, max(image.shape) // 256)
+    sample = np.asarray(image)[::step, ::step]
+    lo, hi = (float(v) for v in np.percentile(sample, (0.5, 99.8)))
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def _set_contrast(layer, limits: tuple[float, float]) -> None:
+    lo, hi = limits
+    layer.contrast_limits_range = (min(lo, 0.0), max(hi, lo + 1.0))
+    layer.contrast_limits = (lo, hi)

@@ -1,0 +1,446 @@
+"""The *Batch segmentation* dock widget: files, output, parameters, run, live results, corrections.
+
+It composes the small panels of this package and dispatches the engine's events (received on the GUI
+thread from :class:`~._worker.RunController`) to the status table and the layer streamer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from pathlib import Path
+
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import create_worker
+
+from .. import engine
+from ..errors import InputError
+from ..io.sources import SourceInfo
+from ..params import ParameterError, SegmentationParams
+from ._correct import CorrectionPanel
+from ._files import FileListPanel
+from ._form import ParamsForm
+from ._info import InfoCache
+from ._output import OutputPanel
+from ._qtutil import fold, hbox, muted
+from ._status import StatusTable
+from ._stream import LayerStreamer
+from ._worker import ModelLoaded, ModelLoading, Planned, RunController, RunFailed, parallel_api
+
+PARALLEL_LABELS = {
+    "none": "one process",
+    "files": "one file per process",
+    "frames": "frames over processes",
+}
+_DEVICE_TEXT: str | None = None
+
+
+def detect_device() -> str:
+    """What a GPU run would use (``devices.pick_device(True).description``), computed once."""
+    global _DEVICE_TEXT
+    if _DEVICE_TEXT is None:
+        try:
+            from ..devices import pick_device
+
+            choice = pick_device(True)
+            _DEVICE_TEXT = (f"no GPU found: {choice.description}" if choice.warning
+                            else str(choice.description))
+        except ImportError:
+            _DEVICE_TEXT = "device detection unavailable"
+        except Exception as exc:  # noqa: BLE001 - informative only
+            _DEVICE_TEXT = f"no GPU found ({exc})"
+        # importing Cellpose initialises C extensions that hold the GIL (the GUI freezes meanwhile):
+        # better now, while the user sets up the batch, than at the start of the first run
+        with contextlib.suppress(Exception):
+            importlib.import_module("cellpose.models")
+    return _DEVICE_TEXT
+
+
+_WARMED = False
+
+
+def warm_up_napari() -> None:
+    """Pay napari's one-time costs of a first layer (unit registry, imports) when the widget opens.
+
+    Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
+    user clicks Run. This runs on the GUI thread: pint's registry is built lazily and must not be built
+    from two threads at once.
+    """
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
+    import numpy as np
+    import pint
+    from napari.layers import Image, Labels
+
+    pint.get_application_registry().pixel  # noqa: B018 - builds the registry napari uses for units
+    Image(np.zeros((2, 4, 4), np.float32), scale=(1, 0.5, 0.5), units="µm")
+    labels = Labels(np.zeros((2, 4, 4), np.uint32), scale=(1, 0.5, 0.5), units="µm")
+    try:  # compiles (or loads from cache) napari's label colour mapping, else done on the first frame
+        labels._raw_to_displayed(np.arange(16, dtype=np.uint32).reshape(4, 4))
+    except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
+        pass
+    import napari._vispy.layers.image  # noqa: F401
+    import napari._vispy.layers.labels  # noqa: F401
+
+
+def _n_frames(info: SourceInfo, params: SegmentationParams) -> int:
+    n_t = info.sizes["T"]
+    last = n_t - 1 if params.end_frame is None else min(params.end_frame, n_t - 1)
+    return max(last - params.start_frame + 1, 1)
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(f"<b>{title}</b>")
+    label.setContentsMargins(0, 6, 0, 0)
+    return label
+
+
+def _line() -> QFrame:
+    f = QFrame()
+    f.setFrameShape(QFrame.HLine)
+    f.setFrameShadow(QFrame.Sunken)
+    return f
+
+
+class BatchSegWidget(QWidget):
+    """Segment a list of files with Cellpose or micro-sam and watch the masks arrive."""
+
+    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.infos = InfoCache(self)
+        self.files = FileListPanel(self.infos)
+        self.output = OutputPanel()
+        self.form = ParamsForm()
+        self.controller = RunController(self)
+        self.streamer = LayerStreamer(napari_viewer, self)
+        self.status = StatusTable()
+        self.correction = CorrectionPanel(napari_viewer)
+        self._base_params = SegmentationParams()
+        self._plan: engine.Plan | None = None
+        self._params: SegmentationParams | None = None
+        self._task_by_key: dict[str, engine.Task] = {}
+        self._frames_done: dict[str, int] = {}
+        self._run_error = False
+        self._started = 0.0
+
+        # parallel controls: shown only when the runners package provides them
+        self.parallel = QComboBox()
+        self.processes = QSpinBox()
+        self.processes.setRange(1, 256)
+        self.processes.setPrefix("processes: ")
+        self.parallel_row = hbox(QLabel("Parallel"), self.parallel, self.processes, 1)
+        api = parallel_api()
+        if api is not None:
+            from ..runners import usable_cores
+
+            for mode in api[0]:
+                self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
+            self.processes.setMaximum(max(1, usable_cores()))
+            self.processes.setValue(1)
+        self.parallel_row.setVisible(api is not None)
+        self.parallel.currentIndexChanged.connect(self._update_parallel)
+        self._update_parallel()
+
+        self.run_btn = QPushButton("Run")
+        self.run_btn.setToolTip("Segment every listed file that passes the filters")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.setToolTip(
+            "Stop after the current frame; finished files stay, the current one is dropped"
+        )
+        self.save_params_btn = QPushButton("Save parameters…")
+        self.load_params_btn = QPushButton("Load parameters…")
+        self.follow = QCheckBox("show each file as it is processed")
+        self.follow.setChecked(True)
+        self.follow.setToolTip(
+            "Follow the run: the file being processed is shown (its layers are reused for the next file). "
+            "Otherwise double-click a row of the table to show a file."
+        )
+        self.open_btn = QPushButton("Show selected result")
+        self.message = QLabel("")
+        muted(self.message)
+
+        content = QWidget()
+        lay = QVBoxLayout(content)
+        lay.addWidget(_section("Input files"))
+        lay.addWidget(self.files)
+        lay.addWidget(_line())
+        lay.addWidget(_section("Output"))
+        lay.addWidget(self.output)
+        lay.addWidget(_line())
+        lay.addWidget(_section("Segmentation"))
+        lay.addWidget(self.form)
+        lay.addWidget(self.parallel_row)
+        lay.addWidget(hbox(self.save_params_btn, self.load_params_btn, 1))
+        lay.addWidget(_line())
+        lay.addWidget(hbox(self.run_btn, self.cancel_btn, 1))
+        lay.addWidget(self.follow)
+        lay.addWidget(self.message)
+        lay.addWidget(self.status)
+        lay.addWidget(hbox(self.open_btn, 1))
+        self.correction_box = fold("Manual correction", self)
+        self.correction_box.addWidget(self.correction)
+        lay.addWidget(self.correction_box)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(content)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.setMinimumWidth(440)
+
+        self.files.files_changed.connect(self._inputs_changed)
+        self.files.current_changed.connect(lambda _p: self._update_file_dependent())
+        # metadata arrives file by file from a worker: recompute the dependent controls once per burst
+        self._inputs_timer = QTimer(self)
+        self._inputs_timer.setSingleShot(True)
+        self._inputs_timer.setInterval(100)
+        self._inputs_timer.timeout.connect(self._inputs_changed)
+        self.infos.updated.connect(lambda _p: self._inputs_timer.start())
+        self.output.changed.connect(self._update_preview)
+        self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.save_params_btn.clicked.connect(self._save_params_dialog)
+        self.load_params_btn.clicked.connect(self._load_params_dialog)
+        self.follow.toggled.connect(self._set_follow)
+        self.open_btn.clicked.connect(lambda: self.status.request_open())
+        self.status.open_requested.connect(self.show_result)
+        self.streamer.message.connect(self.message.setText)
+        self.controller.event.connect(self.handle_event)
+        self.controller.finished.connect(self._run_finished)
+        self.controller.errored.connect(self._on_error)
+        self._inputs_changed()
+        self._start_device_detection()
+        warm_up_napari()
+
+    # ------------------------------------------------------------------ state from inputs
+    def _start_device_detection(self) -> None:
+        if _DEVICE_TEXT is not None:
+            self.form.set_device_text(_DEVICE_TEXT)
+            return
+        self.form.set_device_text("looking for a GPU…")
+        worker = create_worker(detect_device, _start_thread=False)
+        worker.returned.connect(self._device_found)
+        self._device_worker = worker  # a worker must outlive its thread, or its signals are deleted
+        worker.start()
+
+    def _device_found(self, text: str) -> None:
+        try:
+            self.form.set_device_text(text)
+        except RuntimeError:  # the widget was closed meanwhile
+            pass
+
+    def _inputs_changed(self) -> None:
+        self._update_file_dependent()
+        self._update_preview()
+
+    def _update_file_dependent(self) -> None:
+        files = self.files.files()
+        current = self.files.current_file()
+        info = self.infos.get(current) if current is not None else None
+        self.form.set_file_infos(self.infos.infos(files), info if not isinstance(info, str) else None)
+
+    def _update_preview(self) -> None:
+        files = self.files.files()
+        self.output.update_preview(files, {f: self.infos.get(f) for f in files})
+        self._update_run_state()
+
+    def _update_parallel(self) -> None:
+        self.processes.setEnabled(self.parallel.currentData() not in (None, "none"))
+
+    def _update_run_state(self) -> None:
+        running = self.controller.running
+        ok = bool(self.files.files()) and not self.output.problems()
+        self.run_btn.setEnabled(ok and not running)
+        self.cancel_btn.setEnabled(running)
+
+    def _set_follow(self, on: bool) -> None:
+        self.streamer.follow = on
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #e06c4c; font-size: 11px;" if error else "font-size: 11px;")
+        self.message.setText(text)
+
+    # ------------------------------------------------------------------ parameters
+    def params(self) -> SegmentationParams:
+        """The parameters the form shows (raises :class:`ParameterError` when one is invalid)."""
+        return self._base_params.replace(**self.form.values(), **self.output.values())
+
+    def set_params(self, params: SegmentationParams) -> None:
+        """Show ``params``; fields the form has no control for are kept for the next run."""
+        self._base_params = params
+        self.output.set_params(params)
+        self.form.set_params(params)
+        self._update_preview()
+
+    def save_params(self, path: str | Path) -> None:
+        """Save the current parameters to a YAML file."""
+        self.params().save(path)
+
+    def load_params(self, path: str | Path) -> None:
+        """Load parameters from a YAML file into the form."""
+        self.set_params(SegmentationParams.load(path))
+
+    def _save_params_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save parameters", "batchseg.yaml", "YAML (*.yaml *.yml)")
+        if path:
+            try:
+                self.save_params(path)
+                self._say(f"parameters saved to {path}")
+            except (ParameterError, OSError) as exc:
+                self._say(f"not saved: {exc}", error=True)
+
+    def _load_params_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load parameters", "", "YAML (*.yaml *.yml)")
+        if path:
+            try:
+                self.load_params(path)
+                self._say(f"parameters loaded from {path}")
+            except ParameterError as exc:
+                self._say(str(exc), error=True)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> bool:
+        """Start the batch in a worker thread; return whether it started."""
+        if self.controller.running:
+            return False
+        files = self.files.files()
+        if not files:
+            self._say("no input files: add files or folders (and check the filters)", error=True)
+            return False
+        problems = self.output.problems()
+        if problems:
+            self._say("cannot run: " + "; ".join(problems), error=True)
+            return False
+        try:
+            params = self.params()
+        except ParameterError as exc:
+            self._say(str(exc), error=True)
+            return False
+        self._params = params
+        self._plan = None
+        self._task_by_key.clear()
+        self._frames_done.clear()
+        self._run_error = False
+        self._started = time.perf_counter()
+        self._say("planning…")
+        parallel = self.parallel.currentData() or "none"
+        first = self.infos.get(files[0])
+        if isinstance(first, SourceInfo):
+            self.streamer.prepare_run(first, _n_frames(first, params))
+        else:
+            self.streamer.prepare_run()
+        self.controller.start(files, params, parallel, self.processes.value())
+        self._update_run_state()
+        return True
+
+    def cancel(self) -> None:
+        """Stop the batch between frames."""
+        if self.controller.running:
+            self.controller.cancel()
+            self._say("cancelling after the current frame…")
+
+    def _on_error(self, message: str) -> None:
+        self._run_error = True
+        self._say(f"run stopped by an error: {message}", error=True)
+
+    def _run_finished(self) -> None:
+        if self._plan is not None:
+            for key in self.status.keys():
+                if self.status.status(key) in ("pending", "running"):
+                    self.status.set_status(key, "cancelled", "not run")
+        if self.controller.cancel_event.is_set():
+            self._say("cancelled: finished files are complete; nothing partial was written")
+        elif not self._run_error:
+            self._say(f"finished in {time.perf_counter() - self._started:.0f} s")
+        self.streamer.run_finished()
+        self._update_run_state()
+
+    @property
+    def running(self) -> bool:
+        """Whether a batch is in progress."""
+        return self.controller.running
+
+    def handle_event(self, ev) -> None:
+        """Dispatch one event of the worker (runs on the GUI thread; kept cheap)."""
+        if isinstance(ev, engine.FrameDone):
+            key = ev.task.key
+            n = self._frames_done.get(key, 0) + 1
+            self._frames_done[key] = n
+            self.status.set_frames(key, n, ev.n_frames, ev.n_objects)
+            self.status.frame_finished()
+            self.streamer.frame_done(ev)
+        elif isinstance(ev, engine.TaskStarted):
+            self._task_by_key[ev.task.key] = ev.task
+            self.status.set_status(ev.task.key, "running")
+            self.status.set_frames(ev.task.key, 0, ev.n_frames)
+            self.streamer.task_started(ev.task, ev.n_frames)
+        elif isinstance(ev, engine.TaskDone):
+            self.status.set_status(ev.task.key, "done", ev.mask_path.name,
+                                   f"{ev.mask_path}\n{ev.n_frames} frame(s) in {ev.seconds:.1f} s")
+            self.streamer.task_done(ev.task, ev.mask_path)
+            self.correction.refresh()
+        elif isinstance(ev, engine.TaskSkipped):
+            self.status.set_status(ev.task.key, "skipped", ev.reason)
+            self._advance_unrun(ev.task)
+        elif isinstance(ev, engine.TaskFailed):
+            self.status.set_status(ev.task.key, "failed", ev.reason, ev.details or ev.reason)
+            self._advance_unrun(ev.task)
+            self.streamer.task_ended(ev.task, "failed")
+        elif isinstance(ev, engine.TaskCancelled):
+            self.status.set_status(ev.task.key, "cancelled", "cancelled: nothing written")
+            self.streamer.task_ended(ev.task, "cancelled")
+        elif isinstance(ev, Planned):
+            self._plan = ev.plan
+            for t in ev.plan.tasks:
+                self._task_by_key[t.key] = t
+            self.status.reset(ev.plan.tasks, ev.plan.n_frames)
+            self._say("; ".join(ev.notes) if ev.notes else f"{len(ev.plan.tasks)} output(s) planned")
+        elif isinstance(ev, ModelLoading):
+            self._say(f"loading {ev.what}…")
+        elif isinstance(ev, ModelLoaded):
+            device = ev.description.get("device", "")
+            self._say(f"model ready{f' on {device}' if device else ''}; segmenting…")
+        elif isinstance(ev, RunFailed):
+            self._run_error = True
+            self._say(ev.message, error=True)
+
+    def _advance_unrun(self, task: engine.Task) -> None:
+        if self._params is None or task.info is None:
+            return
+        try:
+            n = len(task.frame_indices(self._params)) - self._frames_done.get(task.key, 0)
+        except InputError:
+            return
+        self.status.frame_finished(max(n, 0))
+
+    # ------------------------------------------------------------------ results
+    def show_result(self, key: str) -> bool:
+        """Show one output's result (from memory while it runs, else from disk)."""
+        task = self._task_by_key.get(key)
+        if task is None:
+            return False
+        if self.follow.isChecked() and self.running:
+            self.follow.setChecked(False)  # the user chose what to look at
+        shown = self.streamer.show(task, self.status.status(key), self._params)
+        self.correction.refresh()
+        return shown

@@ -1,0 +1,110 @@
+"""Manual correction from the widget: fixes on the streamed layer, brush edits, save, reopen."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_batchseg._napari._reader import napari_get_reader
+from napari_batchseg._napari._stream import layer_meta
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.provenance import parse_log
+
+from ._fakes import factory
+
+
+def _run(widget, qtbot, folder, contains, end_frame=None):
+    widget.files.contains.setText(contains)
+    widget.files.add_paths([folder])
+    widget.controller.segmenter_factory = factory()
+    if end_frame is not None:
+        widget.form.end_frame.setValue(end_frame)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    labels = next(lay for lay in widget.viewer.layers if layer_meta(lay).get("role") == "mask")
+    widget.viewer.layers.selection.active = labels
+    return labels
+
+
+def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
+    labels = _run(widget, qtbot, data_folder, "nuclei")
+    panel = widget.correction
+    mask_path = data_folder / "nuclei_BF_vSM.ome.tif"
+    assert panel.save_btn.isEnabled() and "nuclei_BF_vSM.ome.tif" in panel.target.text()
+    original = labels.data.copy()
+    n_before = len(np.unique(original)) - 1
+
+    panel.min_size.setValue(40)
+    panel.small_btn.click()
+    assert "remove small" in panel.result.text()
+    panel.border_btn.click()
+    ids = np.unique(labels.data)
+    panel.delete_id.setValue(int(ids[1]))
+    panel.delete_btn.click()
+    assert int(ids[1]) not in labels.data
+    panel.keep_id.setValue(int(ids[2]))
+    panel.merge_id.setValue(int(ids[3]))
+    panel.merge_btn.click()
+    assert int(ids[3]) not in labels.data
+    # undo the merge, then redo it
+    panel.undo_btn.click()
+    assert int(ids[3]) in labels.data
+    panel.merge_btn.click()
+    # a brush stroke with napari's own tool
+    labels.paint((0, 5, 5), 999, refresh=True)
+    assert layer_meta(labels)["dirty"]
+    panel.relabel_btn.click()
+    edited = labels.data.copy()
+    assert len(np.unique(edited)) - 1 < n_before
+    assert np.array_equal(np.unique(edited), np.arange(len(np.unique(edited))))
+
+    summary = panel.save()
+    assert summary.frames == [0] and summary.n_labels > 0
+    assert not layer_meta(labels)["dirty"]
+    assert "saved nuclei_BF_vSM.ome.tif" in panel.result.text()
+    back = read_mask(mask_path)
+    np.testing.assert_array_equal(back.labels, edited)
+    assert "correction | INFO | manual correction saved: frame(s) 0 edited" in back.log_text
+    assert parse_log(back.log_text).params.model == widget.params().model  # the run's record is kept
+    assert (data_folder / "nuclei_BF_vSM.log").read_text() == back.log_text
+    # the reader reopens it identically (single frame: 2D)
+    [(data, kw, kind)] = napari_get_reader(str(mask_path))(str(mask_path))
+    np.testing.assert_array_equal(data, edited[0])
+    widget.viewer.open(str(mask_path), plugin="napari-batchseg")
+    reopened = widget.viewer.layers["nuclei_BF_vSM"]
+    np.testing.assert_array_equal(reopened.data, edited[0])
+    # a mask opened by the reader can be corrected and saved too
+    widget.viewer.layers.selection.active = reopened
+    assert panel.save_btn.isEnabled()
+    panel.delete_id.setValue(1)
+    panel.delete_btn.click()
+    assert panel.save().frames == [0]
+    assert read_mask(mask_path).log_text.count("manual correction saved") == 2
+
+
+def test_fix_current_frame_of_a_time_series(widget, data_folder, qtbot):
+    labels = _run(widget, qtbot, data_folder, "timelapse_BF", end_frame=4)
+    panel = widget.correction
+    assert labels.data.shape == (5, 64, 64)
+    widget.follow.setChecked(False)
+    widget.viewer.dims.set_current_step(0, 2)
+    assert panel.current_frame(labels) == 2
+    before = labels.data.copy()
+    target = int(np.unique(before[2])[1])
+    panel.delete_id.setValue(target)
+    panel.delete_btn.click()
+    assert np.array_equal(labels.data[[0, 1, 3, 4]], before[[0, 1, 3, 4]])
+    panel.all_frames.setChecked(True)
+    panel.small_btn.click()
+    summary = panel.save()
+    assert 2 in summary.frames
+    np.testing.assert_array_equal(read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels, labels.data)
+
+
+def test_layer_without_mask_file_cannot_be_saved(widget):
+    widget.viewer.add_labels(np.zeros((8, 8), np.uint8), name="scratch")
+    panel = widget.correction
+    assert "not saved yet" in panel.target.text()
+    assert not panel.save_btn.isEnabled()
+    assert panel.save() is None
+    widget.viewer.add_image(np.zeros((8, 8)), name="img")
+    assert "select a Labels layer" in panel.target.text()

@@ -1,0 +1,174 @@
+"""Runs from the widget with a fast stand-in segmenter: streaming into layers, cancel, layer lifecycle."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_batchseg._napari._reader import napari_get_reader
+from napari_batchseg._napari._stream import layer_meta
+from napari_batchseg.io.masks import read_mask
+
+from ._fakes import factory
+
+
+def _stream_layers(viewer):
+    return [lay for lay in viewer.layers if layer_meta(lay).get("stream")]
+
+
+def _prepare(widget, folder, contains="_BF", end_frame=None, delay=0.0):
+    widget.files.contains.setText(contains)
+    widget.files.add_paths([folder])
+    widget.controller.segmenter_factory = factory(delay)
+    if end_frame is not None:
+        widget.form.end_frame.setValue(end_frame)
+
+
+def test_run_streams_into_layers_and_reopens(widget, data_folder, qtbot):
+    viewer = widget.viewer
+    _prepare(widget, data_folder, end_frame=5)
+    viewer.add_points(name="user layer")  # unrelated layers do not disturb the stream
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    table = widget.status
+    assert [table.status(k) for k in table.keys()] == ["done"] * 3
+    assert table.progress.value() == table.progress.maximum() == 1 + 6 + 1
+    assert "finished" in widget.message.text()
+    # only the last file is shown (layers are reused, not piled up)
+    stream = _stream_layers(viewer)
+    assert len(stream) == 2
+    labels = next(lay for lay in stream if layer_meta(lay)["role"] == "mask")
+    assert labels.name == "zstack_BF.nd2"
+    mask_path = data_folder / "zstack_BF_vSM.ome.tif"
+    assert layer_meta(labels)["mask_path"] == str(mask_path)
+    np.testing.assert_array_equal(labels.data, read_mask(mask_path).labels)
+    assert labels.scale[-1] == np.float64(read_mask(mask_path).pixel_size.x)
+    # a finished file reopens from disk with a double-click, in the same two layers
+    key = table.keys()[1]
+    assert "timelapse_BF.nd2" in key
+    table.table.cellDoubleClicked.emit(1, 0)
+    assert not widget.follow.isChecked() or not widget.running
+    labels = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "mask")
+    assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (6, 64, 64)
+    np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
+    image = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "prepared")
+    assert image.data.shape == (6, 64, 64) and float(np.asarray(image.data[3]).max()) > 0
+    assert len(_stream_layers(viewer)) == 2
+    # the reader opens the same mask identically
+    layer_data = napari_get_reader(str(data_folder / "timelapse_BF_vSM.ome.tif"))(
+        str(data_folder / "timelapse_BF_vSM.ome.tif")
+    )
+    np.testing.assert_array_equal(layer_data[0][0], labels.data)
+    # a second run skips existing outputs
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert [table.status(k) for k in table.keys()] == ["skipped"] * 3
+
+
+def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
+    _prepare(widget, data_folder, contains="timelapse_BF", end_frame=19, delay=0.05)
+    assert widget.run()
+    seen = {}
+
+    def partly_filled():
+        labels = next(
+            (lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask"), None
+        )
+        if labels is None or labels.data.ndim != 3:
+            return False
+        filled = [bool(f.any()) for f in labels.data]
+        seen["filled"] = filled
+        return widget.running and 3 <= sum(filled) < 20
+
+    qtbot.waitUntil(partly_filled, timeout=30000)
+    filled = seen["filled"]
+    assert filled[0] and not filled[-1]  # frames arrive in order, the last ones still to come
+    # the viewer follows the newest frame (moves are coalesced, at most one per refresh)
+    qtbot.waitUntil(lambda: widget.viewer.dims.current_step[0] >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    qtbot.wait(100)
+    assert widget.viewer.dims.current_step[0] == 19
+    labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
+    assert all(bool(f.any()) for f in labels.data)
+
+
+def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_folder, qtbot, tmp_path):
+    _prepare(widget, data_folder, end_frame=30, delay=0.08)
+    assert widget.run()
+    keys = []
+    qtbot.waitUntil(lambda: bool(widget.status.keys()), timeout=20000)
+    keys = widget.status.keys()
+    # cancel while the second file (the time series) is half way
+    qtbot.waitUntil(lambda: widget._frames_done.get(keys[1], 0) >= 3, timeout=30000)
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10000)
+    statuses = [widget.status.status(k) for k in keys]
+    assert statuses == ["done", "cancelled", "cancelled"]
+    assert widget._frames_done[keys[1]] < 31  # stopped between frames, promptly
+    assert (data_folder / "nuclei_BF_vSM.ome.tif").exists()
+    assert read_mask(data_folder / "nuclei_BF_vSM.ome.tif").labels.shape == (1, 512, 512)
+    assert not (data_folder / "timelapse_BF_vSM.ome.tif").exists()
+    assert not (data_folder / "timelapse_BF_vSM.log").exists()
+    assert not [p for p in data_folder.iterdir() if p.name.startswith(".")]
+    assert "cancelled" in widget.message.text()
+    labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
+    assert "cancelled" in labels.name and layer_meta(labels)["mask_path"] is None
+
+
+def test_user_closes_and_adds_layers_during_run(widget, data_folder, qtbot):
+    viewer = widget.viewer
+    _prepare(widget, data_folder, end_frame=11, delay=0.04)
+    assert widget.run()
+    qtbot.waitUntil(
+        lambda: any("timelapse" in lay.name for lay in _stream_layers(viewer))
+        and widget._frames_done.get(widget.status.keys()[1], 0) >= 2,
+        timeout=30000,
+    )
+    for lay in list(_stream_layers(viewer)):
+        viewer.layers.remove(lay)
+    viewer.add_image(np.zeros((5, 5)), name="added meanwhile")
+    viewer.layers.selection.active = viewer.layers["added meanwhile"]
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert [widget.status.status(k) for k in widget.status.keys()] == ["done"] * 3
+    # the next file got fresh layers; the closed one stayed closed
+    names = [lay.name for lay in _stream_layers(viewer)]
+    assert names == ["zstack_BF.nd2 (input)", "zstack_BF.nd2"]
+    assert viewer.layers["added meanwhile"].data.shape == (5, 5)
+
+
+def test_failed_file_is_reported_and_the_batch_goes_on(widget, data_folder, qtbot):
+    (data_folder / "broken_BF.tif").write_bytes(b"II*\x00garbage")
+    _prepare(widget, data_folder, end_frame=1)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    table = widget.status
+    statuses = {k.split("/")[-1]: table.status(k) for k in table.keys()}
+    assert statuses["broken_BF.tif"] == "failed"
+    assert statuses["nuclei_BF.tif"] == "done"
+    row = table.keys().index(next(k for k in table.keys() if k.endswith("broken_BF.tif")))
+    assert "broken_BF.tif" in table.table.item(row, 4).text()
+    assert "1 failed" in table.summary.text()
+
+
+def test_parallel_controls_and_a_files_mode_run(widget, data_folder, qtbot):
+    from napari_batchseg.runners import PARALLEL_MODES
+    from napari_batchseg.runners.testing import threshold_segmenter
+
+    assert not widget.parallel_row.isHidden()
+    assert [widget.parallel.itemData(i) for i in range(widget.parallel.count())] == list(PARALLEL_MODES)
+    assert not widget.processes.isEnabled()
+    widget.parallel.setCurrentIndex(list(PARALLEL_MODES).index("files"))
+    assert widget.processes.isEnabled()
+    widget.processes.setMaximum(2)
+    widget.processes.setValue(2)
+    widget.files.add_paths([data_folder])
+    widget.form.end_frame.setValue(3)
+    widget.controller.segmenter_factory = threshold_segmenter  # importable by worker processes
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=120000)
+    assert [widget.status.status(k) for k in widget.status.keys()] == ["done"] * 3, widget.message.text()
+    assert widget.status.progress.value() == widget.status.progress.maximum()
+    for name in ("nuclei_BF", "timelapse_BF", "zstack_BF"):
+        assert (data_folder / f"{name}_vSM.ome.tif").exists()
+    # whichever file was shown, its layer holds exactly what was written
+    labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
+    np.testing.assert_array_equal(labels.data, read_mask(layer_meta(labels)["mask_path"]).labels)

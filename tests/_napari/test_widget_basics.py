@@ -1,0 +1,174 @@
+"""The widget's controls: file list and filters, drag and drop, output names, parameter form, YAML."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+from qtpy.QtCore import QMimeData, QPointF, Qt, QUrl
+from qtpy.QtGui import QDropEvent
+
+from napari_batchseg.params import SegmentationParams
+
+
+def _drop(widget, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    widget.dropEvent(event)
+
+
+def test_add_folder_filters_and_count(widget, data_folder, qtbot):
+    files = widget.files
+    assert files.add_paths([data_folder]) == 5  # notes.txt is not an image
+    names = [p.name for p in files.files()]
+    assert names == ["nuclei_BF.tif", "timelapse_BF.nd2", "zstack_BF.nd2"]
+    assert "3 of 5 file(s) pass the filters (2 hidden)" in files.count.text()
+    files.contains.setText("")
+    assert len(files.files()) == 5
+    files.not_contains.setText("zstack, lapse_BF")
+    assert [p.name for p in files.files()] == ["nuclei_BF.tif", "timelapse_WL488.nd2"]
+    files.not_contains.setText("")
+    files.extensions.setText(".tif")
+    assert [p.name for p in files.files()] == ["nuclei_BF.tif"]
+    files.extensions.setText(".nd2 .tif .tiff .ome.tif .ome.tiff")
+    files.contains.setText("_BF")
+    # adding again adds nothing; remove and clear
+    assert files.add_paths([data_folder / "nuclei_BF.tif"]) == 0
+    files.list.setCurrentRow(0)
+    files.list.item(0).setSelected(True)
+    files.remove_selected()
+    assert len(files.all_files()) == 4
+    files.clear()
+    assert files.files() == [] and "no files" in files.count.text()
+    assert not widget.run_btn.isEnabled()
+
+
+def test_recursive_folder_and_drag_drop(widget, data_folder, tmp_path):
+    sub = data_folder / "more"
+    sub.mkdir()
+    (sub / "deep_BF.tif").write_bytes((data_folder / "nuclei_BF.tif").read_bytes())
+    widget.files.add_paths([data_folder], recursive=False)
+    assert "deep_BF.tif" not in [p.name for p in widget.files.files()]
+    widget.files.clear()
+    widget.files.recursive.setChecked(True)
+    _drop(widget.files, [data_folder])
+    assert "deep_BF.tif" in [p.name for p in widget.files.files()]
+    # a model file dropped on the model path field
+    widget.form.model.setCurrentText("User trained model…")
+    _drop(widget.form.model_path.edit, [tmp_path / "data" / "notes.txt"])
+    assert widget.form.model_path.text().endswith("notes.txt")
+
+
+def test_selection_shows_metadata_and_channels(widget, data_folder, example_files, qtbot):
+    shutil.copy(example_files["yeast"], data_folder / "yeast_WL488.nd2")
+    widget.files.contains.setText("")
+    widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    widget.files.select_file((data_folder / "yeast_WL488.nd2").resolve())
+    text = widget.files.info.text()
+    assert "channels: 0: DIC, 1: FITC BP" in text
+    assert "pixel size: 0.1083" in text and "Y=256" in text
+    assert [widget.form.channel.itemText(i) for i in range(widget.form.channel.count())] == [
+        "0: DIC", "1: FITC BP"
+    ]
+    widget.form.channel.setCurrentIndex(1)
+    assert widget.params().channel == 1
+    # Z controls are on because zstack_BF.nd2 has 11 slices; frames because of the time series
+    assert widget.form.z_mode.isEnabled() and widget.form.start_frame.isEnabled()
+    widget.files.contains.setText("nuclei")
+    assert not widget.form.z_mode.isEnabled() and not widget.form.start_frame.isEnabled()
+
+
+def test_output_names_suffix_and_collisions(widget, data_folder, tmp_path, qtbot):
+    out = widget.output
+    widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    qtbot.keyClicks(out.suffix, "run_1-a")  # '_' is refused as typed
+    assert out.suffix.text() == "run1-a"
+    assert "only A-Z" in out.suffix_note.text() or "run1-a" in out.suffix_note.text()
+    assert "nuclei_BF.tif → nuclei_BF_vSM-run1-a.ome.tif" in out.preview.text()
+    assert widget.run_btn.isEnabled()
+    # a second folder with the same stem collides in a common output folder
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "nuclei_BF.tiff").write_bytes((data_folder / "nuclei_BF.tif").read_bytes())
+    widget.files.add_paths([other])
+    out.custom.setChecked(True)
+    assert "choose an output folder" in out.problems_label.text()
+    out.folder.setText(str(tmp_path / "masks"))
+    assert "Outputs collide" in out.problems_label.text()
+    assert not widget.run_btn.isEnabled()
+    assert widget.run() is False
+    out.beside.setChecked(True)
+    assert out.problems() == [] and widget.run_btn.isEnabled()
+    # existing outputs are flagged with what will happen to them
+    (data_folder / "nuclei_BF_vSM-run1-a.ome.tif").write_bytes(b"x")
+    widget.output.changed.emit()
+    assert "1 output(s) exist already and will be skipped" in out.preview.text()
+    out.existing.setCurrentIndex(1)
+    assert "will be overwritten" in out.preview.text()
+
+
+def test_method_and_model_controls(widget, monkeypatch, make_napari_viewer):
+    form = widget.form
+    assert form.model_path.isHidden()
+    form.model.setCurrentText("User trained model…")
+    assert not form.model_path.isHidden()
+    form.model_path.setText("/models/my_model")
+    assert widget.params().model == "/models/my_model"
+    form.model.setCurrentText("nuclei")
+    form.diameter.setValue(17)
+    form.flow.setValue(0.6)
+    form.niter.setValue(200)
+    p = widget.params()
+    assert (p.model, p.diameter, p.flow_threshold, p.niter) == ("nuclei", 17, 0.6, 200)
+
+    # micro-sam missing: the option is greyed out and says how to get it
+    from napari_batchseg._napari import _form
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        _form.importlib.util, "find_spec", lambda n, *a: None if n == "micro_sam" else real(n)
+    )
+    f2 = _form.ParamsForm()
+    item = f2.method.model().item(1)
+    assert not item.isEnabled()
+    assert "pip install napari-batchseg[sam]" in item.toolTip()
+    f2.deleteLater()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("micro_sam") is None, reason="micro-sam not installed")
+def test_sam_method_enabled_when_installed(widget):
+    form = widget.form
+    assert form.method.model().item(1).isEnabled()
+    form.method.setCurrentIndex(1)
+    assert form.model.currentText() == "vit_b_lm" and not form.diameter.isEnabled()
+    assert widget.params().method == "sam"
+
+
+def test_params_yaml_roundtrip(widget, tmp_path):
+    form = widget.form
+    form.model.setCurrentText("cyto2")
+    form.diameter.setValue(25)
+    form.z_mode.setCurrentIndex(2)
+    form.z_radius.setValue(2)
+    form.z_type.setCurrentText("max")
+    form.end_frame.setValue(9)
+    widget.output.suffix.setText("abc")
+    path = tmp_path / "p.yaml"
+    widget.save_params(path)
+    saved = SegmentationParams.load(path)
+    got = (saved.model, saved.diameter, saved.z_range, saved.z_projection, saved.end_frame, saved.suffix)
+    assert got == ("cyto2", 25, "best:2", "max", 9, "abc")
+    # load different values, including a field the form does not show (batch_size)
+    SegmentationParams(model="/m/user_model", z_range="1-3", channel=2, batch_size=4, existing="overwrite",
+                       output_dir=str(tmp_path)).save(path)
+    widget.load_params(path)
+    p = widget.params()
+    assert (p.model, p.z_range, p.channel, p.batch_size, p.existing, p.output_dir) == (
+        "/m/user_model", "1-3", 2, 4, "overwrite", str(tmp_path)
+    )
+    assert Path(widget.form.model_path.text()) == Path("/m/user_model")

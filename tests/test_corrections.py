@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+
+from napari_batchseg import corrections as cx
+from napari_batchseg.errors import InputError
+from napari_batchseg.io.masks import read_mask, write_mask
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.provenance import HISTORY_MARK
+
+
+def _frame() -> np.ndarray:
+    a = np.zeros((10, 12), np.uint16)
+    a[0:3, 0:3] = 1  # touches the border, 9 px
+    a[4:6, 4:6] = 2  # 4 px
+    a[4:8, 7:10] = 5  # 12 px
+    a[8, 2] = 7  # 1 px
+    return a
+
+
+def test_remove_small_2d_and_input_untouched():
+    a = _frame()
+    before = a.copy()
+    out = cx.remove_small(a, 5)
+    assert set(np.unique(out)) == {0, 1, 5}
+    np.testing.assert_array_equal(a, before)
+    assert out.dtype == a.dtype
+    np.testing.assert_array_equal(cx.remove_small(a, 0), a)
+
+
+def test_remove_touching_border():
+    out = cx.remove_touching_border(_frame())
+    assert set(np.unique(out)) == {0, 2, 5, 7}
+
+
+def test_relabel_sequential_per_frame():
+    stack = np.stack([_frame(), _frame()])
+    out = cx.relabel_sequential(stack, frames=[1])
+    np.testing.assert_array_equal(out[0], stack[0])
+    assert set(np.unique(out[1])) == {0, 1, 2, 3, 4}
+    assert (out[1] > 0).sum() == (stack[1] > 0).sum()
+
+
+def test_merge_and_delete():
+    a = _frame()
+    merged = cx.merge_labels(a, 2, 5)
+    assert 5 not in merged and (merged == 2).sum() == 16
+    deleted = cx.delete_label(a, [1, 7])
+    assert set(np.unique(deleted)) == {0, 2, 5}
+    with pytest.raises(ValueError):
+        cx.delete_label(a, 0)
+
+
+def test_frames_selection_and_range_check():
+    stack = np.stack([_frame()] * 3)
+    out = cx.delete_label(stack, 5, frames=1)
+    assert 5 in out[0] and 5 not in out[1] and 5 in out[2]
+    with pytest.raises(IndexError):
+        cx.delete_label(stack, 5, frames=[3])
+    with pytest.raises(ValueError):
+        cx.remove_small(np.zeros((2, 2, 2, 2), np.uint16), 3)
+    with pytest.raises(ValueError):
+        cx.remove_small(np.zeros((2, 2), np.float32), 3)
+
+
+def test_describe_changes():
+    stack = np.stack([_frame()] * 3)
+    new = stack.copy()
+    new[2] = cx.merge_labels(new[2], 2, 5)  # 1 id changes (5 disappears; 2 grows) -> ids 2 and 5
+    new[0, 9, 11] = 9  # a new object drawn
+    s = cx.describe_changes(stack, new)
+    assert s.frames == [0, 2]
+    assert s.labels_per_frame == {0: 1, 2: 2}
+    assert s.n_labels == 3
+    assert "frame(s) 0, 2 edited" in s.describe()
+    assert cx.describe_changes(stack, stack).describe() == "no changes"
+
+
+def test_save_corrections_roundtrip_and_log(tmp_path):
+    path = tmp_path / "a_BF_vSM.ome.tif"
+    stack = np.stack([_frame()] * 4)
+    log = "2024-01-01 00:00:00.000 | segmentation | INFO | first run\n"
+    history = f"--- {HISTORY_MARK} ---\n2023 | projection | INFO | old\n"
+    write_mask(path, stack, PixelSize(0.5, 0.5, None), log + history)
+    (tmp_path / "a_BF_vSM.log").write_text(log + history)
+
+    edited = stack.copy()
+    edited[1:3] = cx.remove_touching_border(edited[1:3])
+    summary = cx.save_corrections(path, edited, note="border cleanup")
+    assert summary.frames == [1, 2] and summary.n_labels == 2
+    back = read_mask(path)
+    np.testing.assert_array_equal(back.labels, edited)
+    assert back.pixel_size.x == 0.5
+    text = back.log_text
+    assert text.startswith(log.strip())
+    own, hist = text.split(HISTORY_MARK)
+    assert "correction | INFO | manual correction saved: frame(s) 1-2 edited; 2 label(s) changed" in own
+    assert "border cleanup" in own
+    assert "projection | INFO | old" in hist
+    assert (tmp_path / "a_BF_vSM.log").read_text() == text
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    # a second correction keeps the first record
+    again = cx.save_corrections(path, cx.delete_label(edited, 5, frames=0))
+    assert again.frames == [0]
+    text2 = read_mask(path).log_text
+    assert text2.count("manual correction saved") == 2
+
+
+def test_save_corrections_single_frame_2d_and_no_change(tmp_path):
+    path = tmp_path / "b_vSM.ome.tif"
+    write_mask(path, _frame(), log_text="run\n")
+    mtime = path.stat().st_mtime_ns
+    s = cx.save_corrections(path, _frame())
+    assert not s.changed and s.path is None and path.stat().st_mtime_ns == mtime
+    s = cx.save_corrections(path, cx.delete_label(_frame(), 7).astype(np.int32))
+    assert s.frames == [0] and s.path == path
+    assert read_mask(path).labels.shape == (1, 10, 12)
+
+
+def test_save_corrections_shape_mismatch(tmp_path):
+    path = tmp_path / "c_vSM.ome.tif"
+    write_mask(path, np.stack([_frame()] * 2))
+    with pytest.raises(InputError, match="shape"):
+        cx.save_corrections(path, _frame())
+
+
+def test_insert_records_without_history():
+    assert cx.insert_records("", "x") == "x\n"
+    assert cx.insert_records("a\n", "x") == "a\nx\n"
