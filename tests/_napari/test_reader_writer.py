@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import tifffile
 import pytest
+import tifffile
 
 from napari_batchseg._napari._reader import is_mask_file, napari_get_reader
 from napari_batchseg._napari._writer import mask_path_for, write_labels
