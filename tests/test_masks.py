@@ -68,3 +68,25 @@ def test_unwritable_output_folder(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot create output folder"):
         check_writable_dir(blocker / "sub")
+
+
+def test_outputs_get_normal_file_permissions(tmp_path):
+    import os
+    import stat
+
+    path = write_mask(tmp_path / "p_vSM.ome.tif", np.ones((1, 4, 4), np.uint16))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_foreign_comments_are_not_history(tmp_path):
+    from napari_batchseg.io.masks import ome_xml
+
+    xml = ome_xml(1, (4, 4), np.dtype(np.uint16), log_text="ours")
+    xml = xml.replace("</StructuredAnnotations>",
+                      '<CommentAnnotation ID="Annotation:9" Namespace="other/tool"><Value>theirs</Value>'
+                      "</CommentAnnotation></StructuredAnnotations>")
+    path = tmp_path / "f.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint16), description=xml, metadata=None)
+    assert read_embedded_log(path) == "ours"

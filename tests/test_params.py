@@ -39,6 +39,7 @@ def test_zrange_rejects(text):
         ("axes", "TXY", "axes"),
         ("axes", "TTYX", "repeats"),
         ("tile_shape", "1,2,3", "tile_shape"),
+        ("tile_shape", "512,0", "tile_shape"),
     ],
 )
 def test_invalid_values_name_the_parameter(field, value, fragment):
@@ -76,3 +77,9 @@ def test_yaml_unknown_key_and_bad_file(tmp_path):
 def test_channel_digit_string_becomes_index():
     assert SegmentationParams(channel="2").channel == 2
     assert SegmentationParams(channel="GFP").channel == "GFP"
+
+
+def test_std_of_one_slice_refused():
+    with pytest.raises(ParameterError, match="std"):
+        SegmentationParams(z_range="best", z_projection="std")
+    SegmentationParams(z_range="best:1", z_projection="std")

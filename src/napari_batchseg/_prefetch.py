@@ -68,7 +68,7 @@ class Prefetcher(Generic[T]):
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        self._thread.join(timeout=5)
+        self._thread.join()  # the producer stops between items; never leave it reading a closed file
 
     def __enter__(self) -> Prefetcher[T]:
         return self

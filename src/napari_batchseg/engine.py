@@ -10,6 +10,7 @@ half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ from ._prefetch import Prefetcher
 from .discovery import FileFilter, collect_files
 from .errors import BatchSegError, InputError
 from .io.atomic import atomic_write_text, check_writable_dir
-from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
+from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
 from .io.naming import OutputNames, check_collisions, output_names
 from .io.reader import open_source, read_info
 from .io.sources import ImageSource, SourceInfo
@@ -90,17 +91,26 @@ class Plan:
     params: SegmentationParams
     tasks: list[Task]
 
+    def frames_of(self, task: Task) -> int:
+        """Frames ``task`` will segment (0 when it cannot be read or its frame range is empty)."""
+        if task.info is None:
+            return 0
+        try:
+            return len(task.frame_indices(self.params))
+        except InputError:
+            return 0
+
     @property
     def n_frames(self) -> int:
         """Total frames to segment over all readable tasks."""
-        total = 0
-        for t in self.tasks:
-            if t.info is not None:
-                try:
-                    total += len(t.frame_indices(self.params))
-                except InputError:
-                    pass
-        return total
+        return sum(self.frames_of(t) for t in self.tasks)
+
+
+def has_work(the_plan: Plan) -> bool:
+    """Whether any task is readable and not skipped or refused by the ``existing`` policy."""
+    return any(
+        t.error is None and existing_decision(t, the_plan.params) is None for t in the_plan.tasks
+    )
 
 
 def plan(
@@ -115,6 +125,7 @@ def plan(
     :func:`run`); it does not stop planning.
     """
     files = collect_files(paths, file_filter, recursive=recursive)
+    params = _absolute_paths(params)
     if params.output_dir:
         check_writable_dir(params.output_dir)
     tasks: list[Task] = []
@@ -134,6 +145,18 @@ def plan(
             tasks.append(Task(f, p, n_pos, names, info=info))
     check_collisions((t.input, t.names) for t in tasks)
     return Plan(params, tasks)
+
+
+def _absolute_paths(params: SegmentationParams) -> SegmentationParams:
+    """Record folders and model files as absolute paths, so a log can be re-run from anywhere."""
+    changes: dict[str, str] = {}
+    if params.output_dir:
+        changes["output_dir"] = str(Path(params.output_dir).expanduser().absolute())
+    for name in ("model", "checkpoint"):
+        value = getattr(params, name)
+        if value and Path(value).expanduser().is_file():
+            changes[name] = str(Path(value).expanduser().resolve())
+    return params.replace(**changes) if changes else params
 
 
 # --------------------------------------------------------------------------- events
@@ -236,16 +259,20 @@ def run(
     """
     params = the_plan.params
     pending = [t for t in the_plan.tasks]
-    if segmenter is None and frame_segmenter is None and any(t.error is None for t in pending):
+    if segmenter is None and frame_segmenter is None and has_work(the_plan):
         segmenter = load_segmenter(params)
-    for task in pending:
-        if _is_cancelled(cancel):
+    for i, task in enumerate(pending):
+        if _is_cancelled(cancel):  # report every task left, so no file silently goes missing
+            for left in pending[i:]:
+                yield TaskCancelled(left)
             return
         if task.error is not None:
             yield TaskFailed(task, task.error)
             continue
         yield from run_task(task, params, segmenter, cancel, keep_images, prefetch, frame_segmenter)
         if _is_cancelled(cancel):
+            for left in pending[i + 1:]:
+                yield TaskCancelled(left)
             return
 
 
@@ -352,24 +379,30 @@ def run_task(
             yield TaskCancelled(task)
             return
         elapsed = time.perf_counter() - started
-        extra = []
         for kind, w in debug_writers.items():
-            extra.append(w.commit())
             log.info(f"debug output ({kind}): {w.path}")
         log.info(f"output: {task.names.mask}")
         log.info(f"log: {task.names.log}")
-        log.info(
-            f"label dtype: {'uint16' if mask_writer.max_label <= 65535 else 'uint32'} "
-            f"(largest id {mask_writer.max_label})"
-        )
+        top = mask_writer.max_label
+        log.info(f"label dtype: {label_dtype(top).name} (largest id {top})")
         log.info(
             f"finished: {len(frames)} frame(s) in {elapsed:.2f} s "
             f"({elapsed / max(len(frames), 1):.3f} s/frame)"
         )
         history = read_embedded_log(task.input) if info.format in ("ome-tiff", "tiff") else ""
         text = log.text(history)
-        mask_writer.commit(text)
-        atomic_write_text(task.names.log, text)  # only after the mask is safely saved
+        committed: list[Path] = []
+        try:  # all or nothing: a mask never stands without its log (a re-run would skip it)
+            for w in debug_writers.values():
+                committed.append(w.commit())
+            committed.append(mask_writer.commit(text))
+            atomic_write_text(task.names.log, text)  # only after the mask is safely saved
+        except BaseException:
+            for path in committed:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
+        extra = committed[:-1]
         yield TaskDone(task, task.names.mask, task.names.log, len(frames), elapsed, extra)
     except GeneratorExit:
         raise

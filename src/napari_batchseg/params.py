@@ -188,6 +188,12 @@ class SegmentationParams:
             raise ParameterError(
                 f"z_projection {self.z_projection!r} unknown; choose one of {', '.join(PROJECTIONS)}"
             )
+        z = ZRange.parse(self.z_range)
+        single = (z.mode == "best" and z.radius == 0) or (z.mode == "range" and z.start == z.stop)
+        if self.z_projection == "std" and single:
+            raise ParameterError(
+                f"z_projection 'std' needs several slices; z_range {self.z_range!r} selects one"
+            )
         self.start_frame = _as_int("start_frame", self.start_frame)
         if self.start_frame < 0:
             raise ParameterError(f"start_frame must be >= 0, got {self.start_frame}")
@@ -308,6 +314,6 @@ def _as_pair(name: str, value: Any) -> tuple[int, int] | None:
     if len(parts) != 2:
         raise ParameterError(f"{name} must be two integers such as '512,512', got {value!r}")
     a, b = (_as_int(name, v) for v in parts)
-    if a <= 0 or b < 0:
+    if a <= 0 or b < 0 or (name == "tile_shape" and b == 0):
         raise ParameterError(f"{name} must be positive, got {value!r}")
     return (a, b)

@@ -154,7 +154,8 @@ def prepare_frame(
         z_used = window_around(best, zrange.radius, nz)
         stack = full[z_used]
     t1 = time.perf_counter()
-    image = project(stack, projection)
+    # a single-slice file is used as it is: projection settings apply to Z stacks only
+    image = stack[0].astype(np.float32) if nz == 1 else project(stack, projection)
     t2 = time.perf_counter()
     return PreparedFrame(
         position=position,

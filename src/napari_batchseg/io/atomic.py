@@ -16,6 +16,15 @@ from ..errors import OutputError
 PARTIAL_MARK = ".partial-"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success rename it onto ``target``.
@@ -28,10 +37,15 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{PARTIAL_MARK}", dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
-    os.close(fd)
+    try:  # mkstemp makes 0600 files: give results the permissions any new file would get
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        with open(tmp_path, "rb") as fh:  # on disk before the rename: no empty file after a power cut
+            os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ log as a comment annotation.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import xml.etree.ElementTree as ET
@@ -19,7 +20,7 @@ import numpy as np
 import tifffile
 
 from ..errors import InputError, OutputError
-from .atomic import atomic_path
+from .atomic import PARTIAL_MARK, atomic_path
 from .sources import PixelSize
 
 MASK_CHANNEL_NAME = "Segmentation mask"
@@ -75,6 +76,20 @@ def ome_xml(
     )
 
 
+def _reserve(name: str) -> None:
+    """Allocate the whole file on disk (where the OS can), so running out of space fails early."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(name, "r+b") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            os.posix_fallocate(fh.fileno(), 0, size)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", -1)):
+                return  # file system without preallocation: nothing more to do
+            raise
+
+
 class FrameStackWriter:
     """Collect ``n_frames`` planes in a disk-backed buffer, then write one TIFF atomically.
 
@@ -94,14 +109,32 @@ class FrameStackWriter:
         self.n_frames = int(n_frames)
         self.frame_shape = tuple(int(s) for s in frame_shape)
         self.dtype = np.dtype(dtype)
-        fd, name = tempfile.mkstemp(prefix="batchseg-", suffix=".buffer")
+        # The buffer lives beside the output (where the space is needed anyway; never a RAM-backed
+        # /tmp) under a hidden partial name, and its space is reserved up front: a full disk is an
+        # OutputError now rather than a crash (SIGBUS) in the middle of a run.
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}{PARTIAL_MARK}", suffix=".buffer", dir=self.path.parent
+            )
+        except OSError as exc:
+            raise OutputError(f"cannot write in {self.path.parent}: {exc.strerror or exc}") from exc
         os.close(fd)
         self._buffer_path = Path(name)
-        self._buffer = np.lib.format.open_memmap(
-            name, mode="w+", dtype=self.dtype, shape=(self.n_frames, *self.frame_shape)
-        )
+        self._closed = True  # until the buffer exists, abort() has nothing but the file to remove
+        try:
+            self._buffer = np.lib.format.open_memmap(
+                name, mode="w+", dtype=self.dtype, shape=(self.n_frames, *self.frame_shape)
+            )
+            _reserve(name)
+        except (OSError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                self._buffer_path.unlink()
+            raise OutputError(
+                f"cannot reserve space for {self.path.name} in {self.path.parent}: {exc}"
+            ) from exc
         self._written = np.zeros(self.n_frames, dtype=bool)
         self._closed = False
+
 
     def write_frame(self, index: int, data: np.ndarray) -> None:
         """Store frame ``index`` (0-based within this output)."""
@@ -124,6 +157,7 @@ class FrameStackWriter:
         """Write the final file atomically and release the buffer; return its path."""
         if not self.complete:
             missing = np.flatnonzero(~self._written).tolist()
+            self.abort()
             raise OutputError(f"{self.path}: frames {missing[:10]} were never written")
         out_dtype = np.dtype(dtype or self.dtype)
         nbytes = self.n_frames * int(np.prod(self.frame_shape)) * out_dtype.itemsize
@@ -240,22 +274,24 @@ class MaskFile:
 
 
 def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
+    """Embedded log (this tool's comment annotations), pixel size (µm) and channel name of OME-XML."""
+    from .tiff import ome_pixel_size
+
     root = ET.fromstring(xml)
-    ns = {"ome": root.tag.split("}")[0].strip("{")} if root.tag.startswith("{") else {"ome": ""}
-    pix = root.find(".//ome:Pixels", ns)
     size = PixelSize()
     channel = ""
+    pix = next((el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"), None)
     if pix is not None:
-        vals = {}
-        for axis in "XYZ":
-            v = pix.get(f"PhysicalSize{axis}")
-            vals[axis.lower()] = float(v) if v is not None else None
-        size = PixelSize(**vals)
-        ch = pix.find("ome:Channel", ns)
+        size = ome_pixel_size(pix)
+        ch = next((el for el in pix if el.tag.rsplit("}", 1)[-1] == "Channel"), None)
         channel = ch.get("Name", "") if ch is not None else ""
     logs = []
-    for ann in root.iter(f"{{{ns['ome']}}}CommentAnnotation" if ns["ome"] else "CommentAnnotation"):
-        value = ann.find("ome:Value", ns)
+    for ann in root.iter():
+        if ann.tag.rsplit("}", 1)[-1] != "CommentAnnotation":
+            continue
+        if ann.get("Namespace") not in (LOG_NAMESPACE, None):
+            continue  # other tools' comments are not processing history
+        value = next((el for el in ann if el.tag.rsplit("}", 1)[-1] == "Value"), None)
         if value is not None and value.text:
             logs.append(value.text)
     return "\n".join(logs), size, channel
@@ -272,7 +308,10 @@ def read_mask(path: str | Path) -> MaskFile:
         raise InputError(f"{path}: cannot read mask: {exc}") from exc
     if labels.ndim == 2:
         labels = labels[None]
-    log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", PixelSize(), "")
+    try:
+        log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", PixelSize(), "")
+    except ET.ParseError as exc:
+        raise InputError(f"{path}: OME metadata is not valid XML: {exc}") from exc
     return MaskFile(path, labels, size, log_text, channel)
 
 

@@ -7,6 +7,7 @@ reads exactly one frame with :meth:`nd2.ND2File.read_frame` and returns one chan
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from pathlib import Path
@@ -237,9 +238,11 @@ class ND2Source(ImageSource):
 
     def close(self) -> None:
         """Close the ND2 file (idempotent)."""
-        f, self._f = self._f, None
-        if f is not None:
-            f.close()
+        lock = getattr(self, "_lock", None)
+        with lock if lock is not None else contextlib.nullcontext():  # never under a running read
+            f, self._f = self._f, None
+            if f is not None:
+                f.close()
 
     def __repr__(self) -> str:
         info = getattr(self, "info", None)

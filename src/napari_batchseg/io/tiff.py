@@ -551,9 +551,11 @@ class TiffSource(ImageSource):
 
     def close(self) -> None:
         """Close the TIFF file (idempotent)."""
-        tif, self._tif = self._tif, None
-        if tif is not None:
-            tif.close()
+        lock = getattr(self, "_lock", None)
+        with lock if lock is not None else contextlib.nullcontext():  # never under a running read
+            tif, self._tif = self._tif, None
+            if tif is not None:
+                tif.close()
 
     def __repr__(self) -> str:
         info = getattr(self, "info", None)

@@ -18,6 +18,8 @@ are identical to running Cellpose by hand.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import socket
 import time
@@ -368,6 +370,7 @@ class CellposeSegmenter:
             "cellpose_version": getattr(cellpose, "version", "unknown"),
             "torch_version": torch.__version__,
         }
+        info["weights_sha256"] = _sha256(self.weights)
         if self.size_weights is not None:
             info["size_weights"] = os.fspath(self.size_weights)
         if self.device.warning:
@@ -424,3 +427,13 @@ class CellposeSegmenter:
     def segment_batch(self, images: list[np.ndarray]) -> list[SegmentOutput]:
         """Segment several planes one by one (identical to calling :meth:`segment` on each)."""
         return [self.segment(image) for image in images]
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: os.PathLike | str) -> str:
+    """SHA-256 of a weights file (the log then says exactly which weights made a mask)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
