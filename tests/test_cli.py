@@ -95,3 +95,22 @@ def test_debug_outputs_beside_mask(tmp_path, arcadia_nd2):
     assert flows.shape == (2, 64, 64, 3) and flows.dtype == np.uint8
     assert prob.shape == (2, 64, 64) and prob.dtype == np.float32
     assert "debug output (flows)" in (tmp_path / "tl_vSM.log").read_text()
+
+
+def test_config_precedence_and_filters_in_config(tmp_path):
+    from napari_batchseg.cli import build_parser, params_from_args
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("diameter: 30\ncontains: _BF\nrecursive: true\n")
+    args = build_parser().parse_args(["segment", "x", "--config", str(cfg), "--method", "sam"])
+    params = params_from_args(args)
+    assert params.method == "sam" and params.model == "vit_b_lm" and params.diameter == 30
+    assert args.contains == ["_BF"] and args.recursive
+
+
+def test_bad_model_setting_is_a_usage_error(tmp_path, capsys):
+    img = tmp_path / "a.tif"
+    tifffile.imwrite(img, np.zeros((32, 32), np.uint16))
+    # diameter 0 (estimate) is not available for livecell_cp3: a clear error before any work, exit 2
+    assert main(["segment", str(img), "--model", "livecell_cp3", "-q"]) == 2
+    assert "livecell_cp3" in capsys.readouterr().err

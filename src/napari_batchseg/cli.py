@@ -84,6 +84,20 @@ def _add_segment_options(p: argparse.ArgumentParser) -> None:
     pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
     pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
 
+    par = p.add_argument_group("parallel and cluster")
+    par.add_argument("--parallel", choices=("none", "files", "frames"), default="none",
+                     help="spread work over processes: one file per process, or the frames of a file")
+    par.add_argument("--processes", type=int, default=None,
+                     help="worker processes for --parallel (default: the usable CPU cores)")
+    par.add_argument("--threads-per-process", type=int, default=None,
+                     help="compute threads per worker (default: cores // processes)")
+    par.add_argument("--batch-frames", type=int, default=None,
+                     help="frames per network call (default: --batch-size on a GPU, 1 on a CPU)")
+    par.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                     help="run on a Dask cluster (tcp://host:8786)")
+    par.add_argument("--dask-local", type=int, default=None, metavar="N",
+                     help="run on a local Dask cluster of N worker processes")
+
     run = p.add_argument_group("run")
     run.add_argument("--config", metavar="FILE.yaml", help="read options from a YAML file (CLI wins)")
     run.add_argument("--save-config", metavar="FILE.yaml", help="write the effective options to a YAML file")
@@ -109,16 +123,55 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("log", help="a _vSM .log file (or a _vSM.ome.tif with its embedded log)")
     rerun.add_argument("--output-dir", default=None, help="write the new outputs here")
     rerun.add_argument("--suffix", default=None, help="suffix for the new outputs")
-    rerun.add_argument("--existing", choices=EXISTING_POLICIES, default="overwrite")
+    rerun.add_argument("--existing", choices=EXISTING_POLICIES, default="error",
+                       help="when the new output exists (default: error; use --output-dir or --suffix, "
+                            "or overwrite to replace the original)")
     rerun.add_argument("--quiet", "-q", action="store_true")
     return parser
+
+
+#: config-file keys that are file filters, not segmentation parameters
+_FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The raw option mapping of a YAML config file (dashes in keys allowed)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"config file {p} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"config file {p} must hold a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def apply_config_filters(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    """Filters from a config file apply unless given on the command line."""
+    for key in ("contains", "not_contains", "ext"):
+        if key in config and not getattr(args, key, None):
+            setattr(args, key, _as_list(config[key]))
+    if config.get("recursive") and not getattr(args, "recursive", False):
+        args.recursive = True
 
 
 def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     """Defaults, then the ``--config`` file, then options given on the command line."""
     data: dict[str, Any] = {}
     if getattr(args, "config", None):
-        data.update(SegmentationParams.load(args.config).to_dict())
+        config = read_config(args.config)
+        apply_config_filters(args, config)
+        data.update({k: v for k, v in config.items() if k not in _FILTER_KEYS})
     for opt, field_name in _PARAM_OPTIONS.items():
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)
@@ -144,9 +197,9 @@ def _console():
 
 def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.Namespace) -> int:
     from . import engine
-    from .api import report_from_event
     from .discovery import FileFilter
     from .errors import BatchSegError
+    from .runners import RunOptions, execute, resolve_options, usable_cores
 
     console = _console()
     exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(DEFAULT_EXTENSIONS)
@@ -156,6 +209,9 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     except BatchSegError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
+    only = getattr(args, "only_position", None)
+    if only is not None:  # rerun of one position of a multi-position file
+        the_plan.tasks = [t for t in the_plan.tasks if t.n_positions == 1 or t.position == only]
     if not the_plan.tasks:
         console.print("[yellow]no input files found[/yellow] (check paths and filters)")
         return 2
@@ -166,13 +222,30 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             print(f"{t.label}\t->\t{t.names.mask}\t[{state}]")
         return 0
     try:
-        from .segmenters import load_segmenter
+        parallel = getattr(args, "parallel", "none") or "none"
+        processes = getattr(args, "processes", None)
+        if processes is None:
+            processes = usable_cores() if parallel != "none" else 1
+        options = RunOptions(
+            parallel=parallel,
+            processes=processes,
+            threads_per_process=getattr(args, "threads_per_process", None),
+            batch_frames=getattr(args, "batch_frames", None),
+            dask_scheduler=getattr(args, "dask_scheduler", None),
+            dask_local=getattr(args, "dask_local", None),
+        )
+        for note in resolve_options(options, params).notes:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        segmenter = None
+        # the model is loaded here only when this process segments and something is left to do
+        if options.mode == "none" and engine.has_work(the_plan):
+            from .segmenters import load_segmenter
 
-        segmenter = load_segmenter(params) if any(t.error is None for t in the_plan.tasks) else None
-    except BatchSegError as exc:
+            segmenter = load_segmenter(params)
+    except (BatchSegError, ParameterError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    reports = []
+    reports: list = []
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -185,20 +258,38 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=console, disable=args.quiet, transient=False,
     )
+    try:
+        _follow(the_plan, execute(the_plan, options, segmenter=segmenter), progress, reports)
+    except (BatchSegError, ParameterError) as exc:  # e.g. a model that worker processes cannot load
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    _print_summary(reports, console)
+    return 0 if all(r.status in ("done", "skipped") for r in reports) else 1
+
+
+def _follow(the_plan, events, progress, reports) -> None:
+    """Show engine events on the progress bar and collect per-file reports."""
+    from . import engine
+    from .api import report_from_event
+
+    event_frames: dict[str, int] = {}
     with progress:
         bar = progress.add_task("frames", total=the_plan.n_frames)
-        for event in engine.run(the_plan, segmenter=segmenter):
+        for event in events:
             if isinstance(event, engine.TaskStarted):
                 progress.update(bar, description=event.task.label[:40])
             elif isinstance(event, engine.FrameDone):
                 progress.advance(bar)
+            elif isinstance(event, (engine.TaskSkipped, engine.TaskFailed, engine.TaskCancelled)):
+                left = the_plan.frames_of(event.task) - event_frames.get(event.task.key, 0)
+                progress.update(bar, total=progress.tasks[0].total - left)
+            if isinstance(event, engine.FrameDone):
+                event_frames[event.task.key] = event_frames.get(event.task.key, 0) + 1
             report = report_from_event(event)
             if report is not None:
                 reports.append(report)
                 if report.status == "failed":
                     progress.console.print(f"[red]failed:[/red] {report.reason}", highlight=False)
-    _print_summary(reports, console)
-    return 0 if all(r.status in ("done", "skipped") for r in reports) else 1
 
 
 def _print_summary(reports, console) -> None:
@@ -257,9 +348,13 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         changes["output_dir"] = args.output_dir
     if args.suffix is not None:
         changes["suffix"] = args.suffix
-    params = logged.params.replace(**changes)
+    try:
+        params = logged.params.replace(**changes)
+    except ParameterError as exc:
+        _console().print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
     ns = argparse.Namespace(contains=[], not_contains=[], ext=[], recursive=False, quiet=args.quiet,
-                            dry_run=False)
+                            dry_run=False, only_position=logged.position)
     return _run_batch([str(logged.input_path)], params, ns)
 
 
@@ -276,7 +371,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as exc:
         parser.error(str(exc))
     if args.save_config:
-        params.save(args.save_config)
+        saved = params.to_dict()
+        for key in ("contains", "not_contains", "ext"):
+            if getattr(args, key, None):
+                saved[key] = list(getattr(args, key))
+        if args.recursive:
+            saved["recursive"] = True
+        Path(args.save_config).write_text(yaml.safe_dump(saved, sort_keys=False), encoding="utf-8")
     return _run_batch(args.paths, params, args)
 
 

@@ -76,18 +76,17 @@ def ome_xml(
     )
 
 
-def _reserve(name: str) -> None:
+def _reserve(fd: int) -> None:
     """Allocate the whole file on disk (where the OS can), so running out of space fails early."""
     if not hasattr(os, "posix_fallocate"):
         return
-    with open(name, "r+b") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        try:
-            os.posix_fallocate(fh.fileno(), 0, size)
-        except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", -1)):
-                return  # file system without preallocation: nothing more to do
-            raise
+    size = os.fstat(fd).st_size
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", -1)):
+            return  # file system without preallocation: nothing more to do
+        raise
 
 
 class FrameStackWriter:
@@ -121,12 +120,16 @@ class FrameStackWriter:
         os.close(fd)
         self._buffer_path = Path(name)
         self._closed = True  # until the buffer exists, abort() has nothing but the file to remove
+        self._frame_bytes = int(np.prod(self.frame_shape)) * self.dtype.itemsize
         try:
-            self._buffer = np.lib.format.open_memmap(
-                name, mode="w+", dtype=self.dtype, shape=(self.n_frames, *self.frame_shape)
-            )
-            _reserve(name)
+            # plain file I/O, not a memory map: written frames stay in the OS page cache instead of
+            # counting as this process's memory, so peak memory does not grow with the movie length
+            self._buffer = open(name, "r+b")  # noqa: SIM115 - closed in abort()
+            self._buffer.truncate(self.n_frames * self._frame_bytes)
+            _reserve(self._buffer.fileno())
         except (OSError, ValueError) as exc:
+            with contextlib.suppress(Exception):
+                self._buffer.close()
             with contextlib.suppress(OSError):
                 self._buffer_path.unlink()
             raise OutputError(
@@ -141,7 +144,8 @@ class FrameStackWriter:
         arr = np.asarray(data)
         if arr.shape != self.frame_shape:
             raise ValueError(f"frame shape {arr.shape} != expected {self.frame_shape}")
-        self._buffer[index] = arr
+        self._buffer.seek(index * self._frame_bytes)
+        self._buffer.write(np.ascontiguousarray(arr, dtype=self.dtype).tobytes())
         self._written[index] = True
 
     @property
@@ -151,7 +155,10 @@ class FrameStackWriter:
 
     def _frames(self, dtype: np.dtype):
         for i in range(self.n_frames):
-            yield np.ascontiguousarray(self._buffer[i], dtype=dtype)
+            self._buffer.seek(i * self._frame_bytes)
+            count = self._frame_bytes // self.dtype.itemsize
+            frame = np.fromfile(self._buffer, dtype=self.dtype, count=count)
+            yield frame.reshape(self.frame_shape).astype(dtype, copy=False)
 
     def commit(self, description: str | None = None, dtype: np.dtype | None = None) -> Path:
         """Write the final file atomically and release the buffer; return its path."""
@@ -183,13 +190,10 @@ class FrameStackWriter:
         if self._closed:
             return
         self._closed = True
-        buf = self._buffer
-        self._buffer = None  # type: ignore[assignment]
-        mm = getattr(buf, "_mmap", None)
-        del buf
-        if mm is not None:
+        buf, self._buffer = self._buffer, None
+        if buf is not None:
             with contextlib.suppress(Exception):
-                mm.close()
+                buf.close()
         with contextlib.suppress(OSError):
             self._buffer_path.unlink()
 

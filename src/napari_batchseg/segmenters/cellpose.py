@@ -425,8 +425,14 @@ class CellposeSegmenter:
         return SegmentOutput(labels=labels, debug=debug, info=info)
 
     def segment_batch(self, images: list[np.ndarray]) -> list[SegmentOutput]:
-        """Segment several planes one by one (identical to calling :meth:`segment` on each)."""
-        return [self.segment(image) for image in images]
+        """Segment several planes, one ``eval`` call per group of equal shape.
+
+        Same masks as :meth:`segment` on each (see
+        :func:`napari_batchseg.runners.batching.cellpose_segment_batch`).
+        """
+        from ..runners.batching import cellpose_segment_batch
+
+        return cellpose_segment_batch(self, images)
 
 
 @functools.lru_cache(maxsize=16)

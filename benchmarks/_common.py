@@ -1,0 +1,108 @@
+"""Shared pieces of the benchmark scripts: test movies cut from a real image, the model, timing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
+try:  # the installed package (or PYTHONPATH) first; the checkout's src/ when it is not installed
+    import napari_batchseg  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT / "src"))
+
+
+def nuclei_image() -> np.ndarray:
+    """The real DSB2018 nuclei image (512x512 uint16) shipped inside the stardist wheel."""
+    from napari_batchseg import _realdata
+
+    return tifffile.imread(_realdata.dsb2018_nuclei()[0])
+
+
+def movie_frames(n: int, size: int = 256, seed: int = 0) -> np.ndarray:
+    """``n`` different ``size`` x ``size`` frames: crops of the real image at shifting places, flipped
+    and rotated, so that every frame has real nuclei and no two frames are the same array."""
+    img = nuclei_image()
+    rng = np.random.default_rng(seed)
+    frames = np.empty((n, size, size), img.dtype)
+    for i in range(n):
+        y, x = rng.integers(0, img.shape[0] - size + 1), rng.integers(0, img.shape[1] - size + 1)
+        crop = img[y:y + size, x:x + size]
+        crop = np.rot90(crop, i % 4)
+        frames[i] = np.fliplr(crop) if (i // 4) % 2 else crop
+    return frames
+
+
+def write_movie(path: Path, n: int, size: int = 256, seed: int = 0) -> Path:
+    """An OME-TIFF ``TYX`` movie of :func:`movie_frames` (written frame by frame)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, movie_frames(n, size, seed), ome=True, metadata={"axes": "TYX"})
+    return path
+
+
+def model_path(arg: str | None) -> str:
+    """The model to benchmark: ``--model`` or the project's starter model."""
+    if arg:
+        return arg
+    if not STARTER.exists():
+        sys.exit(f"the project's starter model is missing: {STARTER} (train it or pass --model)")
+    return str(STARTER)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (this program only; ``ru_maxrss`` would also count the
+    parent's memory at the time it forked us). Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def machine() -> str:
+    """One line about where the figures were taken."""
+    try:
+        import torch
+
+        torch_info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    except ImportError:
+        torch_info = "no torch"
+    try:
+        load = "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = ""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{platform.platform()}, {cores} cores, {torch_info}, {load}"
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Timer:
+    """``with Timer() as t: ...``; then ``t.seconds`` (wall) and ``t.cpu`` (CPU seconds of this
+    process, all threads: less disturbed than wall time when other programs share the cores)."""
+
+    def __enter__(self) -> Timer:
+        self.t0 = time.perf_counter()
+        self.c0 = _cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu = _cpu_seconds() - self.c0

@@ -1,0 +1,125 @@
+"""Each parallel mode vs the sequential run, on the same files, side by side in one run.
+
+Modes: ``none`` (sequential: one process, reading overlapped with compute), ``files`` (one file per
+worker process), ``frames`` (frames of a file spread over worker processes), ``batched`` (one process,
+``batch_frames`` frames per model call). Wall times include starting the workers and loading the model
+in each, as a user sees them. Every mode's masks are checked against the sequential ones, pixel for
+pixel. Modes run round robin ``--repeats`` times and the best time of each is kept, so that a change
+of machine load (other programs) does not favour one mode; every run is printed.
+
+With ``--gpu`` (on a machine with CUDA or MPS) the comparison is one frame per call vs batched frames
+on the GPU.
+
+Usage::
+
+    python benchmarks/bench_parallel.py                        # 4 files x 6 frames of 256x256, 2 processes
+    python benchmarks/bench_parallel.py --files 6 --frames 8 --processes 2
+    python benchmarks/bench_parallel.py --gpu --frames 64      # GPU: batched vs one frame at a time
+    python benchmarks/bench_parallel.py --segmenter threshold  # runner overhead only (cheap segmenter)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Timer, machine, model_path, write_movie  # noqa: E402
+
+
+def run_mode(name: str, files: Path, out: Path, params, options) -> tuple[float, dict[str, np.ndarray]]:
+    from napari_batchseg import engine
+    from napari_batchseg.io.masks import read_mask
+    from napari_batchseg.runners import execute
+
+    p = params.replace(output_dir=str(out), existing="overwrite")
+    the_plan = engine.plan([files], p)
+    done = 0
+    with Timer() as t:
+        for event in execute(the_plan, options):
+            if isinstance(event, engine.TaskFailed):
+                raise RuntimeError(f"{name}: {event.reason}")
+            done += isinstance(event, engine.TaskDone)
+    masks = {m.name: read_mask(m).labels for m in sorted(out.glob("*_vSM.ome.tif"))}
+    return t.seconds, masks
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None, help="Cellpose model (default: the project's starter model)")
+    ap.add_argument("--segmenter", choices=("cellpose", "threshold"), default="cellpose")
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--batch-frames", type=int, default=4)
+    ap.add_argument("--gpu", action="store_true", help="GPU comparison: batched vs one frame per call")
+    ap.add_argument("--delay", type=float, default=0.0, help="threshold segmenter: seconds per frame")
+    ap.add_argument("--repeats", type=int, default=2, help="round-robin repeats of every mode (best kept)")
+    args = ap.parse_args(argv)
+
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.runners import RunOptions
+    from napari_batchseg.runners.testing import cellpose_batched_segmenter, threshold_segmenter
+
+    factory = threshold_segmenter if args.segmenter == "threshold" else None
+    # one eval call per group of frames, whatever the segmenter's own segment_batch does
+    batch_factory = threshold_segmenter if factory is not None else cellpose_batched_segmenter
+    if factory is None:
+        params = SegmentationParams(model=model_path(args.model), gpu=args.gpu)
+    else:
+        params = SegmentationParams(extra={"delay": args.delay})
+    print(f"# bench_parallel: {machine()}")
+    print(f"# segmenter: {args.segmenter} {params.model if factory is None else ''}")
+    print(f"# {args.files} files x {args.frames} frames of {args.size}x{args.size}")
+    if args.gpu:
+        from napari_batchseg.runners import gpu_in_use
+
+        if not gpu_in_use(params):
+            sys.exit("--gpu: no CUDA or MPS device found")
+        modes = [
+            ("one frame per call", RunOptions(batch_frames=1, segmenter_factory=factory)),
+            (f"batched ({params.batch_size} frames)", RunOptions(segmenter_factory=batch_factory)),
+        ]
+    else:
+        n = args.processes
+        modes = [
+            ("sequential", RunOptions(segmenter_factory=factory)),
+            (f"files x{n}", RunOptions(parallel="files", processes=n, segmenter_factory=factory)),
+            (f"frames x{n}", RunOptions(parallel="frames", processes=n, segmenter_factory=factory)),
+            (f"batched ({args.batch_frames} frames/call)",
+             RunOptions(batch_frames=args.batch_frames, segmenter_factory=batch_factory)),
+        ]
+    total = args.files * args.frames
+    with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp_name:
+        tmp = Path(tmp_name)
+        files = tmp / "in"
+        for i in range(args.files):
+            write_movie(files / f"movie{i}.ome.tif", args.frames, args.size, seed=i)
+        times: dict[str, list[float]] = {name: [] for name, _ in modes}
+        same: dict[str, bool] = {}
+        ref_masks = None
+        for _ in range(args.repeats):  # round robin, so that a change of machine load hits every mode
+            for i, (name, options) in enumerate(modes):
+                seconds, masks = run_mode(name, files, tmp / f"out{i}", params, options)
+                times[name].append(seconds)
+                if ref_masks is None:
+                    ref_masks = masks
+                same[name] = same.get(name, True) and masks.keys() == ref_masks.keys() and all(
+                    np.array_equal(masks[k], ref_masks[k]) for k in masks)
+        ref_t = min(times[modes[0][0]])
+        print(f"{'mode':30s} {'best s':>7s} {'frames/s':>9s} {'speed-up':>9s}  identical  runs (s)")
+        for name, _ in modes:
+            best = min(times[name])
+            runs = ", ".join(f"{x:.1f}" for x in times[name])
+            print(f"{name:30s} {best:7.2f} {total / best:9.3f} {ref_t / best:9.3f}  "
+                  f"{same[name]!s:9s}  {runs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""What runs inside a worker process (local pool or Dask worker): thread limits, the model, transport.
+
+Nothing here imports torch at module level: a spawned worker must be able to cap its thread pools
+before torch (or a BLAS) starts its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..engine import Event
+    from ..params import SegmentationParams
+    from ..segmenters import Segmenter
+    from . import SegmenterFactory
+
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+_lock = threading.Lock()
+_segmenters: dict[str, Segmenter] = {}
+_threads_set: int | None = None
+#: Parameters that change what the model computes; the rest (outputs, frame range) do not.
+_IO_FIELDS = ("output_dir", "suffix", "existing", "start_frame", "end_frame", "axes")
+
+
+def limit_threads(n: int) -> None:
+    """Use ``n`` compute threads in this process: BLAS/OpenMP environment, and torch once loaded.
+
+    Call it before the model is loaded (torch then starts with ``n`` threads) and again after
+    (``torch.set_num_threads``), so it holds whichever way torch was imported.
+    """
+    global _threads_set
+    n = max(1, int(n))
+    for var in _THREAD_VARS:
+        os.environ[var] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    if _threads_set is None:
+        try:  # only allowed before torch runs parallel work; harmless to skip afterwards
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
+    _threads_set = n
+
+
+def ignore_interrupts() -> None:
+    """Let Ctrl-C reach only the coordinator, which then stops workers cleanly between frames."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # not the main thread, or no such signal here
+        pass
+
+
+def build_segmenter(params: SegmentationParams, factory: SegmenterFactory | None) -> Segmenter:
+    """Load the segmenter ``params`` ask for (``factory(params)`` when given)."""
+    if factory is not None:
+        return factory(params)
+    from ..segmenters import load_segmenter
+
+    return load_segmenter(params)
+
+
+def frame_segmenter_for(segmenter: Segmenter, params: SegmentationParams, batch_frames: int | None) -> Any:
+    """The engine frame segmenter for this worker: batches on a GPU (or when asked), else ``None``."""
+    from . import gpu_in_use
+    from .batching import BatchedFrames
+
+    n = batch_frames if batch_frames is not None else (params.batch_size if gpu_in_use(params) else 1)
+    return BatchedFrames(segmenter, n) if n > 1 else None
+
+
+def model_key(params: SegmentationParams, factory: SegmenterFactory | None) -> str:
+    """Identity of the model a worker needs (parameters that only name outputs are left out)."""
+    data = params.to_dict()
+    for name in _IO_FIELDS:
+        data.pop(name, None)
+    name = "" if factory is None else f"{factory.__module__}.{getattr(factory, '__qualname__', factory)}"
+    return name + "|" + json.dumps(data, sort_keys=True, default=str)
+
+
+def cached_segmenter(params: SegmentationParams, factory: SegmenterFactory | None) -> Segmenter:
+    """The segmenter of this process for ``params``, loaded on first use and then kept (one model)."""
+    key = model_key(params, factory)
+    with _lock:
+        seg = _segmenters.get(key)
+        if seg is None:
+            _segmenters.clear()  # a new model replaces the old one: never hold two
+            seg = build_segmenter(params, factory)
+            _segmenters[key] = seg
+        return seg
+
+
+_EMPTY_LABELS = np.zeros((0, 0), dtype=np.uint32)
+
+
+def for_transport(event: Event, keep_arrays: bool) -> Event:
+    """A copy of ``event`` to send to the coordinator: no task (it has its own), arrays only if asked."""
+    from ..engine import FrameDone
+
+    if isinstance(event, FrameDone) and not keep_arrays:
+        return replace(event, task=None, labels=_EMPTY_LABELS, image=None)  # type: ignore[arg-type]
+    return replace(event, task=None)  # type: ignore[arg-type]
+
+
+def describe_error(exc: BaseException) -> dict[str, Any]:
+    """A small, picklable description of an exception."""
+    import traceback
+
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "details": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }

@@ -1,0 +1,269 @@
+"""Run a batch on a Dask distributed cluster: one Dask task per output, written by the workers.
+
+Each output (a file, or one position of a multi-position file) becomes one task that runs
+:func:`napari_batchseg.engine.run_task` on a worker, so outputs are written by the workers with the
+same atomic rules as a local run (the workers must see the input and output folders, e.g. on a shared
+file system). A worker loads the model once and keeps it for every task it runs.
+
+Progress: workers publish a small message per started output and per finished frame (Dask's
+``log_event``); the client turns them into engine events as they arrive. The complete events of an
+output (without the large arrays unless ``keep_images``) come back as the task's result; per-output
+failures are ordinary :class:`~..engine.TaskFailed` events. A re-run skips outputs that exist
+(``existing="skip"``). Cancelling sets a Dask ``Event`` that workers check between frames (at most
+every half second): running outputs stop and leave no partial file; tasks not started return at once.
+
+Connect with ``dask_scheduler`` (an address such as ``tcp://head:8786``, or a ``distributed.Client``),
+or start a local cluster of ``dask_local`` worker processes (one thread each). For SLURM see
+``docs/performance.md`` (dask-jobqueue recipe).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import engine
+from ..errors import ModelError
+from ._worker import cached_segmenter, for_transport, frame_segmenter_for, limit_threads
+from .pool import is_cancelled, screen_tasks
+
+if TYPE_CHECKING:
+    from ..engine import CancelCheck, Event, Plan, Task
+    from ..params import SegmentationParams
+    from . import RunOptions, SegmenterFactory
+
+_EMPTY = np.zeros((0, 0), dtype=np.uint32)
+_FINAL = (engine.TaskDone, engine.TaskSkipped, engine.TaskFailed, engine.TaskCancelled)
+_CHECK_EVERY_S = 0.5
+
+
+def _host(address: str) -> str:
+    rest = address.split("://", 1)[-1]
+    return rest.rsplit(":", 1)[0]
+
+
+class _Throttled:
+    """Ask ``check()`` at most every ``period`` seconds; once true, stay true."""
+
+    def __init__(self, check: Any, period: float) -> None:
+        self._check = check
+        self._period = period
+        self._last = 0.0
+        self._value = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self._value and now - self._last >= self._period:
+            self._last = now
+            self._value = bool(self._check())
+        return self._value
+
+
+class _Locked:
+    """Serialise one segmenter between the threads of a multi-threaded Dask worker."""
+
+    _locks: dict[int, threading.Lock] = {}
+
+    def __init__(self, segmenter: Any) -> None:
+        self._seg = segmenter
+        self._lock = self._locks.setdefault(id(segmenter), threading.Lock())
+        self.name = getattr(segmenter, "name", "segmenter")
+
+    def describe(self) -> dict[str, Any]:
+        return self._seg.describe()
+
+    def segment(self, image: np.ndarray) -> Any:
+        with self._lock:
+            return self._seg.segment(image)
+
+    def segment_batch(self, images: list[np.ndarray]) -> list[Any]:
+        with self._lock:
+            return self._seg.segment_batch(images)
+
+
+def dask_task(
+    index: int,
+    task: Task,
+    params: SegmentationParams,
+    factory: SegmenterFactory | None,
+    threads: int | None,
+    workers_per_host: dict[str, int],
+    topic: str,
+    cancel_name: str,
+    keep_arrays: bool,
+    batch_frames: int | None = None,
+) -> list[Event]:
+    """Worker side: produce one output; return its events (arrays dropped unless ``keep_arrays``)."""
+    from distributed import Event as DaskEvent
+    from distributed import get_worker
+
+    from . import usable_cores
+
+    worker = get_worker()
+    flag = DaskEvent(cancel_name)
+    if flag.is_set():
+        return []
+    n_threads = threads or max(1, usable_cores() // max(1, workers_per_host.get(_host(worker.address), 1)))
+    limit_threads(n_threads)
+    seg = cached_segmenter(params, factory)  # a ModelError goes back to the client as is
+    limit_threads(n_threads)
+    if worker.state.nthreads > 1:
+        seg = _Locked(seg)
+    out: list[Event] = []
+    for event in engine.run_task(task, params, seg, cancel=_Throttled(flag.is_set, _CHECK_EVERY_S),
+                                 keep_images=keep_arrays,
+                                 frame_segmenter=frame_segmenter_for(seg, params, batch_frames)):
+        if isinstance(event, engine.TaskStarted):
+            worker.log_event(topic, {"i": index, "kind": "started", "n": event.n_frames})
+        elif isinstance(event, engine.FrameDone) and not keep_arrays:
+            worker.log_event(topic, {
+                "i": index, "kind": "frame", "index": event.index, "t": event.t, "n": event.n_frames,
+                "objects": event.n_objects, "z": list(event.z_used), "focus": event.best_focus,
+                "timings": dict(event.timings),
+            })
+        out.append(for_transport(event, keep_arrays))
+    return out
+
+
+def _connect(options: RunOptions) -> tuple[Any, Any, bool]:
+    from distributed import Client, LocalCluster
+
+    if options.dask_local is not None:
+        cluster = LocalCluster(
+            n_workers=options.dask_local, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        return Client(cluster), cluster, True
+    if isinstance(options.dask_scheduler, Client):
+        return options.dask_scheduler, None, False
+    return Client(options.dask_scheduler), None, True
+
+
+def run_dask(
+    plan: Plan, options: RunOptions, cancel: CancelCheck = None, keep_images: bool = False
+) -> Iterator[Event]:
+    """Send one task per output to a Dask cluster; yield events as they come back."""
+    from distributed import Event as DaskEvent
+    from distributed import TimeoutError as DaskTimeoutError
+    from distributed import wait
+
+    params = plan.params
+    todo: list[Task] = []
+    for event_or_task in screen_tasks(plan, cancel):  # existing outputs are checked again on workers
+        if isinstance(event_or_task, engine.Task):
+            todo.append(event_or_task)
+        else:
+            yield event_or_task
+    if not todo:
+        return
+
+    client, cluster, own = _connect(options)
+    run_id = uuid.uuid4().hex[:12]
+    topic = f"batchseg-progress-{run_id}"
+    cancel_name = f"batchseg-cancel-{run_id}"
+    flag = DaskEvent(cancel_name, client=client)
+    live: queue.Queue = queue.Queue()
+    futures: dict[Any, int] = {}
+    try:
+        client.subscribe_topic(topic, live.put)
+        per_host: dict[str, int] = {}
+        for address in client.nthreads():
+            per_host[_host(address)] = per_host.get(_host(address), 0) + 1
+        for i, task in enumerate(todo):
+            fut = client.submit(
+                dask_task, i, task, params, options.segmenter_factory, options.threads_per_process,
+                per_host, topic, cancel_name, keep_images, options.batch_frames,
+                key=f"batchseg-{run_id}-{i}", pure=False,
+            )
+            futures[fut] = i
+        started: set[int] = set()
+        frames_seen: dict[int, set[int]] = {i: set() for i in range(len(todo))}
+        finished: set[int] = set()
+        pending = set(futures)
+        cancelled = False
+        while pending:
+            if not cancelled and is_cancelled(cancel):
+                cancelled = True
+                flag.set()
+            yield from _live_events(live, todo, started, frames_seen, finished)
+            try:
+                done, pending = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
+            except DaskTimeoutError:
+                continue
+            for fut in done:
+                idx = futures[fut]
+                finished.add(idx)
+                yield from _result_events(fut, idx, todo[idx], started, frames_seen[idx], cancelled)
+    finally:
+        if pending_left := [f for f in futures if not f.done()]:
+            flag.set()
+            client.cancel(pending_left)
+        try:
+            client.unsubscribe_topic(topic)
+        except Exception:  # noqa: BLE001 - best effort on shutdown
+            pass
+        if own:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _live_events(
+    live: queue.Queue, todo: list[Task], started: set[int], frames_seen: dict[int, set[int]],
+    finished: set[int],
+) -> Iterator[Event]:
+    while True:
+        try:
+            _stamp, msg = live.get_nowait()
+        except queue.Empty:
+            return
+        idx = msg.get("i")
+        if idx is None or idx in finished or not 0 <= idx < len(todo):
+            continue
+        task = todo[idx]
+        if msg["kind"] == "started" and idx not in started:
+            started.add(idx)
+            yield engine.TaskStarted(task, msg["n"])
+        elif msg["kind"] == "frame" and msg["index"] not in frames_seen[idx]:
+            frames_seen[idx].add(msg["index"])
+            yield engine.FrameDone(
+                task, msg["index"], msg["t"], msg["n"], _EMPTY, None, msg["objects"], list(msg["z"]),
+                msg["focus"], dict(msg["timings"]),
+            )
+
+
+def _result_events(
+    fut: Any, idx: int, task: Task, started: set[int], seen: set[int], cancelled: bool
+) -> Iterator[Event]:
+    from distributed import CancelledError
+
+    try:
+        events = fut.result()
+    except CancelledError:
+        if cancelled:
+            yield engine.TaskCancelled(task)
+        else:
+            yield engine.TaskFailed(task, f"{task.input}: the Dask task was cancelled")
+        return
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: this output fails, the batch goes on
+        yield engine.TaskFailed(task, f"{task.input}: Dask task failed: {type(exc).__name__}: {exc}")
+        return
+    final = False
+    for event in events:
+        event.task = task
+        if isinstance(event, engine.TaskStarted):
+            if idx in started:
+                continue
+        elif isinstance(event, engine.FrameDone) and event.index in seen:
+            continue
+        final = final or isinstance(event, _FINAL)
+        yield event
+    if not final:  # the worker saw the cancel flag before starting
+        yield engine.TaskCancelled(task)

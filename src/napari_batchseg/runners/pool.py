@@ -1,0 +1,396 @@
+"""Local worker processes: one file per worker (``files``) or the frames of a file spread (``frames``).
+
+Workers are started with the ``spawn`` method (safe with threads, torch and Qt; the same on Linux,
+macOS and Windows), cap their compute threads before torch starts, and load the model once each.
+
+``files``: each worker runs :func:`napari_batchseg.engine.run_task` for whole outputs and writes them
+itself (same atomic rules as a sequential run); its events stream back through a queue. The
+coordinator hands an output to a worker only when it is idle, so it always knows who does what: a
+worker that dies (killed, out of memory) fails only the output it was producing, and a fresh worker
+takes its place for the rest.
+
+``frames``: this process reads, prepares and writes (the engine, unchanged); the prepared frames go to
+a pool of workers, two per worker in flight, and the results come back in order. A worker that dies
+fails the output in progress; the next output starts a fresh pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+from .. import engine
+from ..errors import BatchSegError, ModelError
+from ._worker import build_segmenter, for_transport, frame_segmenter_for, ignore_interrupts, limit_threads
+
+if TYPE_CHECKING:
+    from ..engine import CancelCheck, Event, Plan, Task
+    from ..params import SegmentationParams
+    from ..prepare import PreparedFrame
+    from ..segmenters import SegmentOutput
+    from . import RunOptions, SegmenterFactory
+
+_POLL_S = 0.1
+
+
+def is_cancelled(cancel: CancelCheck) -> bool:
+    """Whether ``cancel`` (event, callable or ``None``) says stop."""
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+# --------------------------------------------------------------------------- worker side
+_state: dict[str, Any] = {}
+
+
+def _init_worker(params: SegmentationParams, threads: int, factory: SegmenterFactory | None) -> None:
+    ignore_interrupts()
+    limit_threads(threads)
+    _state.update(segmenter=None, error=None)
+    try:
+        _state["segmenter"] = build_segmenter(params, factory)
+        limit_threads(threads)  # again: torch may have been imported by the model only now
+    except BaseException as exc:  # noqa: BLE001 - reported by the first job (a failing initializer
+        _state["error"] = exc  # would break the whole pool with no message)
+
+
+def _worker_describe() -> dict[str, Any]:
+    if _state.get("error") is not None:
+        raise _state["error"]
+    return _state["segmenter"].describe()
+
+
+def _files_worker_main(
+    wid: int,
+    params: SegmentationParams,
+    threads: int,
+    factory: SegmenterFactory | None,
+    inbox: Any,
+    events: Any,
+    stop: Any,
+    keep_arrays: bool,
+    batch_frames: int | None,
+) -> None:
+    """A ``files`` worker: load the model once, then produce the outputs the coordinator sends."""
+    ignore_interrupts()
+    try:
+        limit_threads(threads)
+        segmenter = build_segmenter(params, factory)
+        limit_threads(threads)
+        frame_segmenter = frame_segmenter_for(segmenter, params, batch_frames)
+    except BaseException as exc:  # noqa: BLE001 - the coordinator reports it
+        events.put(("init-error", wid, f"{type(exc).__name__}: {exc}", isinstance(exc, BatchSegError)))
+        return
+    events.put(("ready", wid))
+    while True:
+        item = inbox.get()
+        if item is None:
+            return
+        idx, task = item
+        try:
+            if stop.is_set():
+                events.put(("event", wid, idx, engine.TaskCancelled(None)))  # type: ignore[arg-type]
+            else:
+                for event in engine.run_task(
+                    task, params, segmenter, cancel=stop.is_set, keep_images=keep_arrays,
+                    frame_segmenter=frame_segmenter,
+                ):
+                    events.put(("event", wid, idx, for_transport(event, keep_arrays)))
+        except BaseException as exc:  # noqa: BLE001 - run_task handles input problems; this is a bug
+            import traceback
+
+            reason = f"{task.input}: worker error: {type(exc).__name__}: {exc}"
+            failed = engine.TaskFailed(None, reason, traceback.format_exc())  # type: ignore[arg-type]
+            events.put(("event", wid, idx, failed))
+        finally:
+            events.put(("end", wid, idx))
+
+def _frame_job(image: Any, context: tuple[str, str] | None) -> tuple[SegmentOutput, float]:
+    if _state.get("error") is not None:
+        raise _state["error"]
+    seg = _state["segmenter"]
+    set_context = getattr(seg, "set_context", None)
+    if set_context is not None and context is not None:
+        set_context(*context)
+    t0 = time.perf_counter()
+    out = seg.segment(image)
+    return out, time.perf_counter() - t0
+
+
+def _new_pool(workers: int, initargs: tuple) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("spawn"),
+        initializer=_init_worker, initargs=initargs,
+    )
+
+
+# --------------------------------------------------------------------------- files
+class _FilesCoordinator:
+    """Start and watch ``files`` workers; hand each idle worker the next output; replace dead ones."""
+
+    def __init__(self, plan: Plan, options: RunOptions, todo: list[Task], keep_images: bool) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.todo = todo
+        self.workers = min(options.processes, len(todo))
+        self.events = self.ctx.Queue()
+        self.stop = self.ctx.Event()
+        self.args = (plan.params, options.threads(self.workers), options.segmenter_factory)
+        self.keep = keep_images
+        self.batch_frames = options.batch_frames
+        self.procs: dict[int, Any] = {}
+        self.inboxes: dict[int, Any] = {}
+        self.idle: list[int] = []
+        self.assigned: dict[int, int] = {}  # worker -> output index
+        self.finished: set[int] = set()
+        self.next = 0
+        self._wid = 0
+        self.restarts = 0
+
+    def spawn(self) -> None:
+        wid = self._wid
+        self._wid += 1
+        inbox = self.ctx.Queue()
+        proc = self.ctx.Process(
+            target=_files_worker_main, name=f"batchseg-files-{wid}", daemon=True,
+            args=(wid, *self.args, inbox, self.events, self.stop, self.keep, self.batch_frames),
+        )
+        proc.start()
+        self.procs[wid], self.inboxes[wid] = proc, inbox
+
+    def dispatch(self) -> None:
+        while self.idle and self.next < len(self.todo) and not self.stop.is_set():
+            wid = self.idle.pop()
+            self.assigned[wid] = self.next
+            self.inboxes[wid].put((self.next, self.todo[self.next]))
+            self.next += 1
+
+    @property
+    def done(self) -> bool:
+        if self.stop.is_set():  # cancelled: wait only for the outputs in progress
+            return not self.assigned
+        return len(self.finished) >= len(self.todo)
+
+    def handle(self, msg: tuple) -> Iterator[Event]:
+        kind, wid = msg[0], msg[1]
+        if kind == "ready":
+            self.idle.append(wid)
+        elif kind == "init-error":
+            self.stop.set()
+            text = f"cannot load the model in a worker process: {msg[2]}"
+            raise ModelError(text) if msg[3] else RuntimeError(text)
+        elif kind == "event":
+            idx, event = msg[2], msg[3]
+            if idx not in self.finished:
+                event.task = self.todo[idx]
+                yield event
+        elif kind == "end":
+            idx = msg[2]
+            self.finished.add(idx)
+            if self.assigned.get(wid) == idx:
+                del self.assigned[wid]
+                self.idle.append(wid)
+
+    def check_workers(self) -> Iterator[Event]:
+        dead = [wid for wid, p in self.procs.items() if not p.is_alive()]
+        if not dead:
+            return
+        yield from self.drain(0.3)  # what the dead workers sent before dying
+        for wid in dead:
+            proc = self.procs.pop(wid)
+            self.inboxes.pop(wid).close()
+            if wid in self.idle:
+                self.idle.remove(wid)
+            idx = self.assigned.pop(wid, None)
+            if idx is not None and idx not in self.finished:
+                self.finished.add(idx)
+                task = self.todo[idx]
+                yield engine.TaskFailed(
+                    task, f"{task.input}: the worker process died while producing this output "
+                    f"(exit code {proc.exitcode}; out of memory?)",
+                )
+            if self.next < len(self.todo) and not self.stop.is_set():
+                self.restarts += 1
+                if self.restarts > len(self.todo) + self.workers:
+                    raise RuntimeError("worker processes keep dying; giving up")
+                self.spawn()
+
+    def drain(self, seconds: float) -> Iterator[Event]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                msg = self.events.get(timeout=0.02)
+            except queue.Empty:
+                return
+            yield from self.handle(msg)
+
+    def close(self) -> None:
+        if not self.done:
+            self.stop.set()  # the consumer went away: running outputs stop between frames
+        for inbox in self.inboxes.values():
+            inbox.put(None)
+        deadline = time.monotonic() + 60  # an output in progress stops at its next frame
+        while any(p.is_alive() for p in self.procs.values()) and time.monotonic() < deadline:
+            try:  # keep the queue flowing: a worker cannot exit while its last messages are unread
+                self.events.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        for proc in self.procs.values():
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=5)
+
+
+def run_files(
+    plan: Plan, options: RunOptions, cancel: CancelCheck = None, keep_images: bool = False
+) -> Iterator[Event]:
+    """One output per worker process at a time; events stream back as the workers go."""
+    todo: list[Task] = []
+    for event_or_task in screen_tasks(plan, cancel):
+        if isinstance(event_or_task, engine.Task):
+            todo.append(event_or_task)
+        else:
+            yield event_or_task
+    if not todo:
+        return
+    co = _FilesCoordinator(plan, options, todo, keep_images)
+    try:
+        for _ in range(co.workers):
+            co.spawn()
+        while not co.done:
+            if not co.stop.is_set() and is_cancelled(cancel):
+                co.stop.set()
+            co.dispatch()
+            try:
+                msg = co.events.get(timeout=_POLL_S)
+            except queue.Empty:
+                yield from co.check_workers()
+                continue
+            yield from co.handle(msg)
+        for idx in range(co.next, len(todo)):  # cancelled before they were started: say so
+            yield engine.TaskCancelled(todo[idx])
+    finally:
+        co.close()
+
+
+def screen_tasks(plan: Plan, cancel: CancelCheck = None) -> Iterator[Event | Task]:
+    """Events for tasks that need no worker (unreadable, existing output), then the tasks to run.
+
+    Once ``cancel`` is set, every task left is reported as cancelled, as :func:`engine.run` does.
+    """
+    for i, task in enumerate(plan.tasks):
+        if is_cancelled(cancel):
+            for left in plan.tasks[i:]:
+                yield engine.TaskCancelled(left)
+            return
+        if task.error is not None:
+            yield engine.TaskFailed(task, task.error)
+            continue
+        decision = engine.existing_decision(task, plan.params)
+        if decision is not None:
+            yield decision
+            continue
+        yield task
+
+# --------------------------------------------------------------------------- frames
+class PoolFrames:
+    """An engine frame segmenter that spreads frames over worker processes, results in order.
+
+    Up to ``2 * processes`` frames are in flight; each worker holds the model.
+    """
+
+    def __init__(self, params: SegmentationParams, options: RunOptions, cancel: CancelCheck = None) -> None:
+        self.processes = options.processes
+        self.window = 2 * options.processes
+        self.cancel = cancel
+        self._initargs = (params, options.threads(options.processes), options.segmenter_factory)
+        self._pool: ProcessPoolExecutor | None = None
+        self._described: dict[str, Any] = {}
+
+    def start(self) -> PoolFrames:
+        """Start the workers and check that the model loads (raises its error otherwise)."""
+        self._pool = _new_pool(self.processes, self._initargs)
+        self._described = self._pool.submit(_worker_describe).result()
+        return self
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def describe(self) -> dict[str, Any]:
+        """The workers' segmenter description (for the run log)."""
+        return self._described
+
+    def _submit(self, image: Any, context: tuple[str, str]) -> Future:
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
+        try:
+            return self._pool.submit(_frame_job, image, context)
+        except BrokenProcessPool:
+            self.close()
+            self.start()
+            return self._pool.submit(_frame_job, image, context)
+
+    def _result(self, item: tuple[PreparedFrame, Future]) -> tuple[PreparedFrame, SegmentOutput, float]:
+        frame, fut = item
+        try:
+            out, seconds = fut.result()
+        except BrokenProcessPool:
+            self.close()  # the next task starts a fresh pool
+            raise RuntimeError("a worker process died (out of memory?)") from None
+        return frame, out, seconds
+
+    def __call__(
+        self, task: Task, frames: Iterable[PreparedFrame]
+    ) -> Iterator[tuple[PreparedFrame, SegmentOutput, float]]:
+        """Segment ``frames`` on the workers; yield ``(frame, output, seconds)`` in order."""
+        key = engine.file_key(task)
+        pending: deque[tuple[PreparedFrame, Future]] = deque()
+        try:
+            for frame in frames:
+                pending.append((frame, self._submit(frame.image, (key, f"T{frame.t}"))))
+                while pending and (len(pending) >= self.window or pending[0][1].done()):
+                    yield self._result(pending.popleft())
+                    if is_cancelled(self.cancel):
+                        return
+            while pending:
+                if is_cancelled(self.cancel):
+                    return
+                yield self._result(pending.popleft())
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def _never(task: Task, frames: Iterable[PreparedFrame]) -> Iterator[Any]:  # pragma: no cover
+    raise AssertionError("no frame to segment")
+    yield
+
+
+def run_frames(
+    plan: Plan, options: RunOptions, cancel: CancelCheck = None, keep_images: bool = False
+) -> Iterator[Event]:
+    """Read, prepare and write here; segment the frames of each output on worker processes."""
+    if not engine.has_work(plan):  # nothing to segment: no workers, no model
+        yield from engine.run(plan, cancel=cancel, frame_segmenter=_never)
+        return
+    frames = PoolFrames(plan.params, options, cancel).start()
+    try:
+        yield from engine.run(
+            plan, cancel=cancel, keep_images=keep_images,
+            prefetch=options.prefetch or 2 * options.processes, frame_segmenter=frames,
+        )
+    finally:
+        frames.close()

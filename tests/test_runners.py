@@ -1,0 +1,311 @@
+"""Runners: every way of spreading a batch gives the same masks, pixel for pixel, as a sequential run.
+
+The identity tests use the project's own Cellpose model on real nuclei (DSB2018 crops made into short
+movies). Crash and cancel timing use :mod:`napari_batchseg.runners.testing`'s threshold segmenter
+(a cheap real segmentation, slowed down on purpose, that can also kill its worker on demand).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg import engine
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import ParameterError, SegmentationParams
+from napari_batchseg.runners import RunOptions, execute, resolve_options
+from napari_batchseg.runners.batching import BatchedFrames, cellpose_eval_batch, cellpose_segment_batch
+from napari_batchseg.runners.testing import cellpose_batched_segmenter, threshold_segmenter
+
+STARTER = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+SIZE = 96  # small planes keep Cellpose fast on 2 shared cores
+
+
+# --------------------------------------------------------------------------- data
+@pytest.fixture(scope="module")
+def nuclei(dsb2018) -> np.ndarray:
+    return tifffile.imread(dsb2018[0])
+
+
+def _movie(path: Path, plane: np.ndarray, n: int) -> Path:
+    ops = [lambda a: a, np.fliplr, np.flipud, np.rot90, lambda a: np.rot90(a, 2), lambda a: np.rot90(a, 3)]
+    frames = np.stack([ops[i % len(ops)](plane) for i in range(n)]).astype(np.uint16)
+    tifffile.imwrite(path, frames, ome=True, metadata={"axes": "TYX"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, nuclei) -> Path:
+    """Three 2-frame movies cut from different places of a real nuclei image, plus one broken file."""
+    d = tmp_path_factory.mktemp("runner_inputs")
+    corners = [(2 * SIZE, 0), (4 * SIZE, SIZE), (0, 2 * SIZE)]  # places with several nuclei
+    for i, (y, x) in enumerate(corners):
+        _movie(d / f"movie{i}.ome.tif", nuclei[y:y + SIZE, x:x + SIZE], 2)
+    (d / "broken.tif").write_bytes(b"II*\x00" + b"\x00" * 20)
+    return d
+
+
+def _params(out: Path, **kw) -> SegmentationParams:
+    return SegmentationParams(model=str(STARTER), output_dir=str(out), **kw)
+
+
+def _summary(events) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for e in events:
+        out.setdefault(type(e).__name__, []).append(e)
+    return out
+
+
+def _masks(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: read_mask(p).labels for p in sorted(folder.glob("*_vSM.ome.tif"))}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# --------------------------------------------------------------------------- options
+def test_options_are_validated():
+    with pytest.raises(ParameterError, match="parallel"):
+        RunOptions(parallel="threads")
+    with pytest.raises(ParameterError, match="processes"):
+        RunOptions(parallel="files", processes=0)
+    with pytest.raises(ParameterError, match="not both"):
+        RunOptions(dask_scheduler="tcp://x:1", dask_local=2)
+    assert RunOptions(parallel="files", processes=1).mode == "none"
+    assert RunOptions(parallel="frames", processes=2).mode == "frames"
+    assert RunOptions(dask_local=2).mode == "dask"
+    assert RunOptions(parallel="files", processes=2, threads_per_process=None).threads(2) >= 1
+
+
+def test_gpu_runs_stay_in_one_batching_process(monkeypatch):
+    import napari_batchseg.runners as runners
+
+    monkeypatch.setattr(runners, "gpu_in_use", lambda params: True)
+    opts = resolve_options(RunOptions(parallel="files", processes=4), SegmentationParams(batch_size=6))
+    assert opts.mode == "none" and opts.batch_frames == 6 and opts.prefetch >= 7
+    assert "GPU" in opts.notes[0]
+    monkeypatch.setattr(runners, "gpu_in_use", lambda params: False)
+    cpu = resolve_options(RunOptions(parallel="frames", processes=2), SegmentationParams())
+    assert cpu.mode == "frames" and cpu.batch_frames == 1 and cpu.prefetch == 4
+
+
+def test_batched_frames_groups_equal_shapes_in_order():
+    from napari_batchseg.prepare import PreparedFrame
+    from napari_batchseg.segmenters import SegmentOutput
+
+    calls = []
+
+    class Recorder:
+        name = "rec"
+
+        def describe(self):
+            return {}
+
+        def segment(self, image):
+            calls.append(1)
+            return SegmentOutput(np.full(image.shape, int(image[0, 0]), np.uint32))
+
+        def segment_batch(self, images):
+            calls.append(len(images))
+            return [SegmentOutput(np.full(im.shape, int(im[0, 0]), np.uint32)) for im in images]
+
+    shapes = [(4, 4)] * 5 + [(4, 6)] * 2 + [(4, 4)]
+    frames = [PreparedFrame(0, t, np.full(s, t, np.float32), 0) for t, s in enumerate(shapes)]
+    task = engine.Task(Path("x.tif"), 0, 1, None)  # type: ignore[arg-type]
+    out = list(BatchedFrames(Recorder(), 3)(task, iter(frames)))
+    assert [f.t for f, _, _ in out] == list(range(8))
+    assert [int(o.labels[0, 0]) for _, o, _ in out] == list(range(8))
+    assert calls == [3, 2, 2, 1]  # [0,1,2] [3,4] [5,6] (new shape) then frame 7 alone (segment)
+
+
+# --------------------------------------------------------------------------- Cellpose identity
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def reference(folder, tmp_path_factory) -> tuple[SegmentationParams, dict[str, np.ndarray]]:
+    """The sequential run everything is compared with."""
+    assert STARTER.exists(), f"the project's starter model is missing: {STARTER}"
+    out = tmp_path_factory.mktemp("ref")
+    params = _params(out)
+    events = _summary(execute(engine.plan([folder], params), RunOptions()))
+    assert len(events["TaskDone"]) == 3 and len(events["TaskFailed"]) == 1
+    masks = _masks(out)
+    assert len(masks) == 3
+    assert all(m.shape == (2, SIZE, SIZE) for m in masks.values())
+    assert all(m.max() >= 3 for m in masks.values()), "the model found (almost) no nuclei"
+    return params, masks
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        RunOptions(parallel="files", processes=2),
+        RunOptions(parallel="frames", processes=2),
+        RunOptions(batch_frames=2, segmenter_factory=cellpose_batched_segmenter),
+    ],
+    ids=["files", "frames", "batched"],
+)
+def test_modes_give_identical_masks(folder, reference, tmp_path, options):
+    params, expected = reference
+    p = params.replace(output_dir=str(tmp_path))
+    events = _summary(execute(engine.plan([folder], p), options))
+    assert len(events["TaskDone"]) == 3
+    (failed,) = events["TaskFailed"]
+    assert "broken.tif" in failed.reason
+    assert len(events["FrameDone"]) == 6
+    got = _masks(tmp_path)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    logs = sorted(tmp_path.glob("*.log"))
+    assert len(logs) == 3 and all("cellpose" in p.read_text() for p in logs)
+
+
+def test_dask_cluster_identical_then_skips(folder, reference, tmp_path, dask_client):
+    params, expected = reference
+    p = params.replace(output_dir=str(tmp_path))
+    the_plan = engine.plan([folder], p)
+    options = RunOptions(dask_scheduler=dask_client)
+    events = _summary(execute(the_plan, options))
+    assert len(events["TaskDone"]) == 3 and len(events["FrameDone"]) == 6
+    assert "broken.tif" in events["TaskFailed"][0].reason
+    assert {e.task.label for e in events["TaskDone"]} == {f"movie{i}.ome.tif" for i in range(3)}
+    got = _masks(tmp_path)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    again = _summary(execute(the_plan, options))
+    assert len(again["TaskSkipped"]) == 3 and "TaskDone" not in again
+
+
+def test_one_eval_call_for_several_frames_equals_frame_by_frame(nuclei):
+    from napari_batchseg.segmenters import load_segmenter
+
+    seg = load_segmenter(SegmentationParams(model=str(STARTER), debug=True))
+    images = [nuclei[2 * SIZE:3 * SIZE, :SIZE], nuclei[4 * SIZE:5 * SIZE, SIZE:2 * SIZE],
+              np.fliplr(nuclei[:SIZE, 2 * SIZE:3 * SIZE]),
+              nuclei[:SIZE + 8, :SIZE]]  # the last one has another shape: segmented on its own
+    images = [im.astype(np.float32) for im in images]
+    batched = cellpose_segment_batch(seg, images)
+    assert [o.info.get("batched") for o in batched] == [3, 3, 3, None]
+    for image, out in zip(images, batched, strict=True):
+        single = seg.segment(image)
+        assert single.labels.max() > 0
+        np.testing.assert_array_equal(out.labels, single.labels)
+        # the network's float output may differ in the last bit with the batch size (oneDNN picks
+        # kernels by batch shape): the 8-bit flow picture may then differ by 1 here and there
+        rgb_diff = np.abs(out.debug["flows"].astype(int) - single.debug["flows"].astype(int))
+        assert rgb_diff.max() <= 1 and np.count_nonzero(rgb_diff) <= rgb_diff.size // 1000
+        np.testing.assert_allclose(out.debug["cellprob"], single.debug["cellprob"], atol=1e-4)
+    masks, flows = cellpose_eval_batch(seg.model, images[:2], diameter=None, batch_size=8)
+    assert len(masks) == 2 and flows[0][1].shape == (2, SIZE, SIZE)
+    with pytest.raises(ValueError, match="one shape"):
+        cellpose_eval_batch(seg.model, images[2:])
+
+
+# --------------------------------------------------------------------------- failures, re-runs, cancel
+@pytest.fixture(scope="module")
+def slow_folder(tmp_path_factory, nuclei) -> Path:
+    d = tmp_path_factory.mktemp("slow_inputs")
+    for i in range(3):
+        _movie(d / f"slow{i}.ome.tif", nuclei[i * 64:(i + 1) * 64, :64], 8)
+    return d
+
+
+def _threshold_params(out: Path, **extra) -> SegmentationParams:
+    return SegmentationParams(output_dir=str(out), extra=extra)
+
+
+@pytest.mark.parametrize("mode", ["files", "frames"])
+def test_threshold_modes_match_sequential_and_rerun_skips(slow_folder, tmp_path, mode):
+    ref_dir, par_dir = tmp_path / "ref", tmp_path / "par"
+    factory = {"segmenter_factory": threshold_segmenter}
+    list(execute(engine.plan([slow_folder], _threshold_params(ref_dir)), RunOptions(**factory)))
+    the_plan = engine.plan([slow_folder], _threshold_params(par_dir))
+    events = _summary(execute(the_plan, RunOptions(parallel=mode, processes=2, **factory)))
+    assert len(events["TaskDone"]) == 3 and len(events["FrameDone"]) == 24
+    expected, got = _masks(ref_dir), _masks(par_dir)
+    assert expected.keys() == got.keys() and len(got) == 3
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name])
+    again = _summary(execute(the_plan, RunOptions(parallel=mode, processes=2, **factory)))
+    assert len(again["TaskSkipped"]) == 3 and set(again) == {"TaskSkipped"}
+
+
+_FINAL = (engine.TaskDone, engine.TaskSkipped, engine.TaskFailed, engine.TaskCancelled)
+
+
+def _cancel_after_first_frame(the_plan, options):
+    cancel = threading.Event()
+    events = []
+    for e in execute(the_plan, options, cancel=cancel):
+        events.append(e)
+        if isinstance(e, engine.FrameDone):
+            cancel.set()
+    # every output is accounted for, exactly once: no file silently goes missing
+    finals = sorted(e.task.key for e in events if isinstance(e, _FINAL))
+    assert finals == sorted(t.key for t in the_plan.tasks)
+    return _summary(events)
+
+
+@pytest.mark.parametrize("mode", ["none", "files", "frames"])
+def test_cancel_leaves_no_partial_file(slow_folder, tmp_path, mode):
+    out = tmp_path / "out"
+    the_plan = engine.plan([slow_folder], _threshold_params(out, delay=0.15))
+    events = _cancel_after_first_frame(
+        the_plan, RunOptions(parallel=mode, processes=2, segmenter_factory=threshold_segmenter)
+    )
+    assert events.get("TaskCancelled"), events.keys()
+    assert "TaskDone" not in events
+    assert _leftovers(out) == []
+
+
+def test_dead_worker_fails_only_its_file(slow_folder, tmp_path, nuclei):
+    crash_dir = tmp_path / "in"
+    crash_dir.mkdir()
+    for p in slow_folder.glob("*.ome.tif"):
+        (crash_dir / p.name).write_bytes(p.read_bytes())
+    plane = np.full((64, 64), 100, np.uint16)
+    plane[10:20, 10:20] = 4321  # the test segmenter kills its process on a frame whose maximum is 4321
+    _movie(crash_dir / "killer.ome.tif", plane, 2)
+    out = tmp_path / "out"
+    the_plan = engine.plan([crash_dir], _threshold_params(out, crash_on=4321))
+    events = _summary(execute(the_plan, RunOptions(parallel="files", processes=2,
+                                                   segmenter_factory=threshold_segmenter)))
+    (failed,) = events["TaskFailed"]
+    assert failed.task.input.name == "killer.ome.tif" and "worker process died" in failed.reason
+    assert sorted(e.task.input.name for e in events["TaskDone"]) == [f"slow{i}.ome.tif" for i in range(3)]
+    assert sorted(p.name for p in out.glob("*.ome.tif")) == [f"slow{i}_vSM.ome.tif" for i in range(3)]
+
+
+def test_dask_failures_progress_and_cancel(slow_folder, folder, tmp_path, dask_client):
+    out = tmp_path / "out"
+    the_plan = engine.plan([slow_folder, folder / "broken.tif"], _threshold_params(out, delay=0.15))
+    opts = RunOptions(dask_scheduler=dask_client, segmenter_factory=threshold_segmenter)
+    events = _cancel_after_first_frame(the_plan, opts)
+    assert "broken.tif" in events["TaskFailed"][0].reason
+    assert events.get("TaskCancelled") and "TaskDone" not in events
+    assert _leftovers(out) == []
+    # and a normal run afterwards, on a cluster of its own (--dask-local): progress events stream in,
+    # every output lands
+    ref = tmp_path / "ref"
+    list(execute(engine.plan([slow_folder], _threshold_params(ref)),
+                 RunOptions(segmenter_factory=threshold_segmenter)))
+    done = _summary(execute(the_plan, RunOptions(dask_local=2, segmenter_factory=threshold_segmenter)))
+    assert len(done["TaskDone"]) == 3 and len(done["FrameDone"]) == 24 and len(done["TaskStarted"]) == 3
+    got, expected = _masks(out), _masks(ref)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name])
