@@ -22,6 +22,7 @@ from .params import (
     SAM_MODES,
     ParameterError,
     SegmentationParams,
+    read_yaml_mapping,
 )
 
 #: CLI option -> SegmentationParams field (only options the user actually gave override the config)
@@ -134,22 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
 _FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """The raw option mapping of a YAML config file (dashes in keys allowed)."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ParameterError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"config file {p} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParameterError(f"config file {p} must hold a mapping of option: value")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
-
-
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -169,7 +154,7 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     """Defaults, then the ``--config`` file, then options given on the command line."""
     data: dict[str, Any] = {}
     if getattr(args, "config", None):
-        config = read_config(args.config)
+        config = read_yaml_mapping(args.config)
         apply_config_filters(args, config)
         data.update({k: v for k, v in config.items() if k not in _FILTER_KEYS})
     for opt, field_name in _PARAM_OPTIONS.items():

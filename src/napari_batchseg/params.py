@@ -276,18 +276,23 @@ class SegmentationParams:
     @classmethod
     def load(cls, path: str | Path) -> SegmentationParams:
         """Read parameters from a YAML file."""
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ParameterError(f"cannot read parameter file {p}: {exc.strerror or exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"parameter file {p} is not valid YAML: {exc}") from exc
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ParameterError(f"parameter file {p} must hold a mapping of option: value")
-        return cls.from_dict(data)
+        return cls.from_dict(read_yaml_mapping(path))
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The ``option: value`` mapping of a YAML parameter file (dashes in keys become underscores)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(f"cannot read parameter file {p}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"parameter file {p} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"parameter file {p} must hold a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
 def _as_int(name: str, value: Any) -> int:
