@@ -309,3 +309,15 @@ def test_dask_failures_progress_and_cancel(slow_folder, folder, tmp_path, dask_c
     got, expected = _masks(out), _masks(ref)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name])
+
+
+def test_python_api_runs_with_worker_processes(folder, reference, tmp_path):
+    from napari_batchseg.api import segment_files
+
+    params, expected = reference
+    summary = segment_files([folder], params.replace(output_dir=str(tmp_path)),
+                            options=RunOptions(parallel="files", processes=2))
+    assert sorted(r.status for r in summary.reports) == ["done", "done", "done", "failed"]
+    got = _masks(tmp_path)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)

@@ -76,6 +76,7 @@ def segment_files(
     segmenter: Segmenter | None = None,
     cancel: Any = None,
     on_event: Callable[[engine.Event], None] | None = None,
+    options: Any = None,
     **overrides: Any,
 ) -> RunSummary:
     """Segment files and folders; write ``<stem>_vSM[-suffix].ome.tif`` and ``.log`` for each.
@@ -95,6 +96,9 @@ def segment_files(
         A :class:`threading.Event` or callable; the run stops between frames when it is set.
     on_event
         Called with every engine event (progress, frames, per-file outcome).
+    options
+        A :class:`napari_batchseg.runners.RunOptions`: worker processes (``parallel="files"`` or
+        ``"frames"``), a Dask cluster; default: this process.
     **overrides
         Single parameter fields to change, e.g. ``model="nuclei", diameter=17``.
 
@@ -118,7 +122,9 @@ def segment_files(
     flt = FileFilter(contains=contains, not_contains=not_contains, extensions=extensions)
     the_plan = engine.plan(paths, p, flt, recursive=recursive)
     summary = RunSummary()
-    for event in engine.run(the_plan, segmenter=segmenter, cancel=cancel):
+    from .runners import execute
+
+    for event in execute(the_plan, options, cancel=cancel, segmenter=segmenter):
         if on_event is not None:
             on_event(event)
         report = report_from_event(event)
