@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -347,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``batchseg``; returns the exit status (0 ok, 1 some file failed, 2 usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # torch's notice about sparse tensors (raised inside Cellpose's mask computation) is noise here
+    warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
     if args.command == "info":
         return _cmd_info(args)
     if args.command == "rerun":
