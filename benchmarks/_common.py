@@ -106,3 +106,33 @@ class Timer:
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.t0
         self.cpu = _cpu_seconds() - self.c0
+
+
+def compare_runs(runs, repeats: int, run_one) -> tuple[dict[str, list[float]], dict[str, bool]]:
+    """Run every ``(name, options)`` of ``runs`` ``repeats`` times, round robin (a change of machine load
+    then hits every run alike). ``run_one(index, name, options) -> (seconds, masks)``. Returns the
+    seconds of each run by name, and whether each gave the same masks as the very first run."""
+    times: dict[str, list[float]] = {name: [] for name, _ in runs}
+    same: dict[str, bool] = {}
+    ref = None
+    for _ in range(repeats):
+        for i, (name, options) in enumerate(runs):
+            seconds, masks = run_one(i, name, options)
+            times[name].append(seconds)
+            ref = masks if ref is None else ref
+            same[name] = same.get(name, True) and masks.keys() == ref.keys() and all(
+                np.array_equal(masks[k], ref[k]) for k in masks)
+    return times, same
+
+
+def print_comparison(label: str, width: int, ratio: str, runs, times, same, total: int) -> None:
+    """Table of best time, frames/s, ratio to the first run, identical masks and every run."""
+    ref_t = min(times[runs[0][0]])
+    rw = max(9, len(ratio))
+    print(f"{label:{width}s} {'best s':>7s} {'frames/s':>9s} {ratio:>{rw}s}  identical  runs (s)")
+    for name, _ in runs:
+        best = min(times[name])
+        listed = ", ".join(f"{x:.1f}" for x in times[name])
+        print(f"{name:{width}s} {best:7.2f} {total / best:9.3f} {ref_t / best:{rw}.3f}  {same[name]!s:9s}  "
+              f"{listed}")
+

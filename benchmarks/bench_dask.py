@@ -19,10 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, machine, model_path, write_movie  # noqa: E402
+from _common import Timer, compare_runs, machine, model_path, print_comparison, write_movie  # noqa: E402
 from bench_parallel import run_mode  # noqa: E402
 
 
@@ -66,29 +64,16 @@ def main(argv: list[str] | None = None) -> int:
             (f"--dask-local {n} (cluster start incl.)", RunOptions(dask_local=n, segmenter_factory=factory)),
             ("dask, cluster already up", RunOptions(dask_scheduler=client, segmenter_factory=factory)),
         ]
-        times: dict[str, list[float]] = {name: [] for name, _ in runs}
-        same: dict[str, bool] = {}
-        ref = None
         try:
-            for _ in range(args.repeats):  # round robin: machine load changes hit every run alike
-                for i, (name, options) in enumerate(runs):
-                    seconds, masks = run_mode(name, files, tmp / f"o{i}", params, options)
-                    times[name].append(seconds)
-                    ref = masks if ref is None else ref
-                    same[name] = same.get(name, True) and masks.keys() == ref.keys() and all(
-                        np.array_equal(masks[k], ref[k]) for k in masks)
+            times, same = compare_runs(
+                runs, args.repeats,
+                lambda i, name, options: run_mode(name, files, tmp / f"o{i}", params, options))
         finally:
             client.close()
             cluster.close()
-        local_t = min(times[runs[0][0]])
         print(f"(cluster start for the 'already up' runs: {start.seconds:.1f} s; its workers load the model "
               "on their first run and keep it)")
-        print(f"{'run':38s} {'best s':>7s} {'frames/s':>9s} {'local/this':>10s}  identical  runs (s)")
-        for name, _ in runs:
-            best = min(times[name])
-            listed = ", ".join(f"{x:.1f}" for x in times[name])
-            print(f"{name:38s} {best:7.2f} {total / best:9.3f} {local_t / best:10.3f}  {same[name]!s:9s}  "
-                  f"{listed}")
+        print_comparison("run", 38, "local/this", runs, times, same, total)
     return 0
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, machine, model_path, write_movie  # noqa: E402
+from _common import Timer, compare_runs, machine, model_path, print_comparison, write_movie  # noqa: E402
 
 
 def run_mode(name: str, files: Path, out: Path, params, options) -> tuple[float, dict[str, np.ndarray]]:
@@ -100,24 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         files = tmp / "in"
         for i in range(args.files):
             write_movie(files / f"movie{i}.ome.tif", args.frames, args.size, seed=i)
-        times: dict[str, list[float]] = {name: [] for name, _ in modes}
-        same: dict[str, bool] = {}
-        ref_masks = None
-        for _ in range(args.repeats):  # round robin, so that a change of machine load hits every mode
-            for i, (name, options) in enumerate(modes):
-                seconds, masks = run_mode(name, files, tmp / f"out{i}", params, options)
-                times[name].append(seconds)
-                if ref_masks is None:
-                    ref_masks = masks
-                same[name] = same.get(name, True) and masks.keys() == ref_masks.keys() and all(
-                    np.array_equal(masks[k], ref_masks[k]) for k in masks)
-        ref_t = min(times[modes[0][0]])
-        print(f"{'mode':30s} {'best s':>7s} {'frames/s':>9s} {'speed-up':>9s}  identical  runs (s)")
-        for name, _ in modes:
-            best = min(times[name])
-            runs = ", ".join(f"{x:.1f}" for x in times[name])
-            print(f"{name:30s} {best:7.2f} {total / best:9.3f} {ref_t / best:9.3f}  "
-                  f"{same[name]!s:9s}  {runs}")
+        times, same = compare_runs(
+            modes, args.repeats,
+            lambda i, name, options: run_mode(name, files, tmp / f"out{i}", params, options))
+        print_comparison("mode", 30, "speed-up", modes, times, same, total)
     return 0
 
 
