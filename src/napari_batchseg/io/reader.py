@@ -62,10 +62,8 @@ def _describe_start(head: bytes) -> str:
     return "bytes " + head.hex(" ")
 
 
-def sniff(path: Path) -> str | None:
-    """``"tiff"`` or ``"nd2"`` from the first bytes of ``path``, ``None`` if neither."""
-    with open(path, "rb") as fh:
-        head = fh.read(16)
+def _kind_of_head(head: bytes) -> str | None:
+    """``"tiff"`` or ``"nd2"`` from a file's first bytes, ``None`` if neither."""
     if head[:4] in _TIFF_MAGIC:
         return "tiff"
     if any(head.startswith(m) for m in _ND2_MAGIC):
@@ -95,11 +93,7 @@ def check_file(path: str | Path, expected: str) -> str:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
     if size == 0:
         raise InputError(f"{name}: file is empty (0 bytes)")
-    found = None
-    if head[:4] in _TIFF_MAGIC:
-        found = "tiff"
-    elif any(head.startswith(m) for m in _ND2_MAGIC):
-        found = "nd2"
+    found = _kind_of_head(head)
     if found is None:
         raise InputError(
             f"{name}: not a{'n' if expected == 'nd2' else ''} {_KIND_NAMES[expected]} file "
@@ -182,6 +176,5 @@ __all__ = [
     "open_source",
     "parse_axes",
     "read_info",
-    "sniff",
     "stem_of",
 ]
