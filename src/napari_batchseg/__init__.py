@@ -6,9 +6,8 @@ its options, :func:`open_mask` reads a result back.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .params import SegmentationParams, ZRange  # noqa: E402
+from ._version import __version__
+from .params import SegmentationParams, ZRange
 
 __all__ = ["SegmentationParams", "ZRange", "__version__", "open_mask", "segment_files"]
 

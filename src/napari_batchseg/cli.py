@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from . import __version__
+from ._version import __version__
 from .params import (
     DEFAULT_EXTENSIONS,
     EXISTING_POLICIES,

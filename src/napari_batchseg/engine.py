@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from ._prefetch import Prefetcher
 from .discovery import FileFilter, collect_files
 from .errors import BatchSegError, InputError

@@ -47,7 +47,7 @@ def ome_xml(
     channel_name: str = MASK_CHANNEL_NAME,
 ) -> str:
     """OME-XML for a ``TYX`` single-channel stack, with ``log_text`` as a comment annotation."""
-    from .. import __version__
+    from .._version import __version__
 
     ps = pixel_size or PixelSize()
     phys = ""
