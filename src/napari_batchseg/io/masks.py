@@ -19,8 +19,10 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 import tifffile
 
+from .._version import __version__
 from ..errors import InputError, OutputError
 from .atomic import PARTIAL_MARK, atomic_path
+from .ome import local_name, ome_pixel_size
 from .sources import PixelSize
 
 MASK_CHANNEL_NAME = "Segmentation mask"
@@ -47,8 +49,6 @@ def ome_xml(
     channel_name: str = MASK_CHANNEL_NAME,
 ) -> str:
     """OME-XML for a ``TYX`` single-channel stack, with ``log_text`` as a comment annotation."""
-    from .._version import __version__
-
     ps = pixel_size or PixelSize()
     phys = ""
     for axis, value in (("X", ps.x), ("Y", ps.y), ("Z", ps.z)):
@@ -279,23 +279,21 @@ class MaskFile:
 
 def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
     """Embedded log (this tool's comment annotations), pixel size (µm) and channel name of OME-XML."""
-    from .tiff import ome_pixel_size
-
     root = ET.fromstring(xml)
     size = PixelSize()
     channel = ""
-    pix = next((el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    pix = next((el for el in root.iter() if local_name(el.tag) == "Pixels"), None)
     if pix is not None:
         size = ome_pixel_size(pix)
-        ch = next((el for el in pix if el.tag.rsplit("}", 1)[-1] == "Channel"), None)
+        ch = next((el for el in pix if local_name(el.tag) == "Channel"), None)
         channel = ch.get("Name", "") if ch is not None else ""
     logs = []
     for ann in root.iter():
-        if ann.tag.rsplit("}", 1)[-1] != "CommentAnnotation":
+        if local_name(ann.tag) != "CommentAnnotation":
             continue
         if ann.get("Namespace") not in (LOG_NAMESPACE, None):
             continue  # other tools' comments are not processing history
-        value = next((el for el in ann if el.tag.rsplit("}", 1)[-1] == "Value"), None)
+        value = next((el for el in ann if local_name(el.tag) == "Value"), None)
         if value is not None and value.text:
             logs.append(value.text)
     return "\n".join(logs), size, channel

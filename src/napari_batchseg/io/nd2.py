@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .reader import check_file, parse_axes
+from .formats import check_file, parse_axes
 from .sources import ImageSource, PixelSize, SourceInfo
 
 _FRAME_AXES = ("C", "Y", "X", "S")  # axes stored inside one ND2 frame
@@ -43,12 +43,12 @@ def _loop_name(axis: str) -> str:
 class ND2Source(ImageSource):
     """A Nikon ND2 file, read one frame at a time. The file stays open until :meth:`close`."""
 
-    def __init__(self, path: str | Path, axes: str | None = None) -> None:
+    def __init__(self, path: str | Path, axes: str | None = None, *, checked: bool = False) -> None:
         self.path = Path(path)
         self._name = self.path.name
         self._lock = threading.Lock()
         self._f: Any = None
-        found = check_file(self.path, "nd2")
+        found = "nd2" if checked else check_file(self.path, "nd2")
         if found != "nd2":
             raise InputError(f"{self._name}: not an ND2 file (its content is {found.upper()})")
         override = parse_axes(axes, self.path)

@@ -31,31 +31,12 @@ import numpy as np
 import tifffile
 
 from ..errors import InputError
-from .reader import check_file, parse_axes
+from .formats import check_file, parse_axes
+from .ome import ome_channel_names, ome_images, ome_pixel_size, ome_pixels, positive_um, unit_factor
 from .sources import ImageSource, PixelSize, SourceInfo
 
 #: tifffile axis letter -> canonical letter, for the letters with an unambiguous meaning.
 _KNOWN = {"T": "T", "Z": "Z", "C": "C", "S": "C", "Y": "Y", "X": "X"}
-
-#: length units -> factor to micrometres (OME ``UnitsLength`` symbols and ImageJ spellings).
-_UNIT_TO_UM = {
-    "m": 1e6,
-    "cm": 1e4,
-    "mm": 1e3,
-    "µm": 1.0,
-    "μm": 1.0,  # Greek mu
-    "um": 1.0,
-    "micron": 1.0,
-    "microns": 1.0,
-    "micrometer": 1.0,
-    "micrometre": 1.0,
-    "\\u00b5m": 1.0,  # ImageJ writes the escape sequence literally
-    "nm": 1e-3,
-    "nanometer": 1e-3,
-    "pm": 1e-6,
-    "å": 1e-4,
-    "angstrom": 1e-4,
-}
 
 _TIFF_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, KeyError, IndexError,
                 TypeError, AssertionError, MemoryError, RuntimeError)
@@ -117,60 +98,6 @@ def _fatal(messages: list[str]) -> str | None:
     return f"{msg} (the file ends before data its own index points to; was it copied completely?)"
 
 
-def unit_factor(unit: str | None) -> float | None:
-    """Factor converting ``unit`` to micrometres (``None`` if not a known length unit)."""
-    if unit is None:
-        return 1.0
-    return _UNIT_TO_UM.get(str(unit).strip().lower())
-
-
-def _positive(value: Any, factor: float | None = 1.0) -> float | None:
-    try:
-        v = float(value) * float(factor)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) and v > 0 else None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _ome_images(xml: str) -> list[ET.Element]:
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return []
-    return [el for el in root if _local(el.tag) == "Image"]
-
-
-def _ome_pixels(image: ET.Element) -> ET.Element | None:
-    return next((el for el in image if _local(el.tag) == "Pixels"), None)
-
-
-def ome_pixel_size(pixels: ET.Element) -> PixelSize:
-    """Physical pixel size (µm) from an OME ``Pixels`` element (units converted)."""
-    values = {}
-    for axis in ("X", "Y", "Z"):
-        raw = pixels.get(f"PhysicalSize{axis}")
-        factor = unit_factor(pixels.get(f"PhysicalSize{axis}Unit", "µm"))
-        values[axis.lower()] = None if raw is None or factor is None else _positive(raw, factor)
-    return PixelSize(**values)
-
-
-def ome_channel_names(pixels: ET.Element) -> list[tuple[str | None, int]]:
-    """``(name, samples_per_pixel)`` of each OME ``Channel`` of ``pixels``."""
-    out = []
-    for el in pixels:
-        if _local(el.tag) == "Channel":
-            try:
-                spp = int(el.get("SamplesPerPixel", "1"))
-            except ValueError:
-                spp = 1
-            out.append((el.get("Name"), spp))
-    return out
-
-
 def imagej_pixel_size(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> PixelSize:
     """Pixel size (µm) from ImageJ metadata: X/YResolution tags, ``unit`` and ``spacing``."""
     meta = tif.imagej_metadata or {}
@@ -189,12 +116,12 @@ def imagej_pixel_size(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> PixelS
             return None
         if per_unit <= 0:
             return None
-        return _positive(1.0 / per_unit, factor)
+        return positive_um(1.0 / per_unit, factor)
 
     return PixelSize(
         x=from_tag("XResolution"),
         y=from_tag("YResolution"),
-        z=_positive(meta.get("spacing"), factor) if meta.get("spacing") is not None else None,
+        z=positive_um(meta.get("spacing"), factor) if meta.get("spacing") is not None else None,
     )
 
 
@@ -224,12 +151,12 @@ class TiffSource(ImageSource):
     The :class:`tifffile.TiffFile` stays open until :meth:`close`.
     """
 
-    def __init__(self, path: str | Path, axes: str | None = None) -> None:
+    def __init__(self, path: str | Path, axes: str | None = None, *, checked: bool = False) -> None:
         self.path = Path(path)
         self._name = self.path.name
         self._lock = threading.Lock()
         self._tif: tifffile.TiffFile | None = None
-        found = check_file(self.path, "tiff")
+        found = "tiff" if checked else check_file(self.path, "tiff")
         if found != "tiff":
             raise InputError(f"{self._name}: not a TIFF file (its content is {found.upper()})")
         override = parse_axes(axes, self.path)
@@ -341,8 +268,8 @@ class TiffSource(ImageSource):
         if tif.is_ome and tif.ome_metadata:
             fmt = "ome-tiff"
             extra["ome_xml"] = tif.ome_metadata
-            images = _ome_images(tif.ome_metadata)
-            pixels = _ome_pixels(images[0]) if images else None
+            images = ome_images(tif.ome_metadata)
+            pixels = ome_pixels(images[0]) if images else None
             if pixels is not None:
                 pixel_size = ome_pixel_size(pixels)
                 channel_names = self._ome_channels(pixels, sizes["C"])
