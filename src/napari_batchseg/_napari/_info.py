@@ -86,21 +86,6 @@ class InfoCache(QObject):
         self._workers.append(worker)
         worker.start()
 
-    def read_now(self, path: Path) -> SourceInfo | str:
-        """Read one file's metadata in this thread (for a file the user just selected)."""
-        p = Path(path)
-        if p not in self._infos:
-            self._on_info((p, read_info_safe(p)))
-        return self._infos[p]
-
-    def forget(self, paths=None) -> None:
-        """Drop cached metadata (all when ``paths`` is ``None``)."""
-        if paths is None:
-            self._infos.clear()
-        else:
-            for p in paths:
-                self._infos.pop(Path(p), None)
-
     @property
     def busy(self) -> bool:
         """Whether a worker is still reading."""
