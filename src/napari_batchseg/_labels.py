@@ -1,0 +1,282 @@
+"""Label masks and the image they were made from, read frame by frame for measuring and exporting.
+
+:func:`open_mask_stack` opens a label mask lazily (any TIFF/OME-TIFF the readers accept, usually a
+``_vSM.ome.tif``), checks that it holds non-negative integer labels and reads its embedded log.
+:func:`resolve_source` finds the input image and how it was prepared (channel, Z range, projection, first
+frame, position) from that log, or from explicit overrides when the log is missing or the image moved.
+:class:`PreparedImage` then yields the prepared frame that was segmented, plus extra channels prepared
+with the same Z slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .io.masks import read_embedded_log
+from .io.reader import open_source, stem_of
+from .io.sources import ImageSource, PixelSize
+from .params import ZRange
+from .prepare import check_z_range, prepare_frame, project, resolve_channel
+from .provenance import parse_log
+
+__all__ = [
+    "LabelStack",
+    "PreparedImage",
+    "SourceSpec",
+    "check_label_frame",
+    "mask_base",
+    "open_mask_stack",
+    "resolve_source",
+]
+
+def mask_base(path: str | Path) -> str:
+    """A mask's name without its image extension (``a_vSM-x.ome.tif`` -> ``a_vSM-x``)."""
+    return stem_of(path)
+
+
+def check_label_frame(frame: np.ndarray, path: str | Path, index: int) -> np.ndarray:
+    """Raise :class:`InputError` unless ``frame`` holds non-negative integer labels; return it."""
+    arr = np.asarray(frame)
+    if arr.dtype.kind not in "ui":
+        raise InputError(f"{path}: not a label mask: values are {arr.dtype} (labels must be integers >= 0)")
+    if arr.dtype.kind == "i" and arr.size and int(arr.min()) < 0:
+        raise InputError(f"{path}: not a label mask: frame {index} has negative values (min {arr.min()})")
+    return arr
+
+
+class LabelStack:
+    """A label mask opened lazily: ``n_frames`` frames of shape ``shape_yx``.
+
+    Use :func:`open_mask_stack` to create one; close it (or use ``with``) to release the file.
+    """
+
+    def __init__(self, path: Path, source: ImageSource, log_text: str) -> None:
+        self.path = path
+        self._source = source
+        self.log_text = log_text
+        info = source.info
+        if info.sizes["C"] != 1 or info.sizes["Z"] != 1 or info.sizes["P"] != 1:
+            source.close()
+            raise InputError(
+                f"{path}: not a label mask: expected one frame stack (T, Y, X), got {info.describe()}"
+            )
+        self.n_frames = info.sizes["T"]
+        self.shape_yx = (info.sizes["Y"], info.sizes["X"])
+        self.pixel_size: PixelSize = info.pixel_size
+        self.dtype = np.dtype(info.dtype)
+        if self.dtype.kind not in "ui":
+            source.close()
+            raise InputError(
+                f"{path}: not a label mask: values are {self.dtype} (labels must be integers >= 0)"
+            )
+
+    def frame(self, index: int) -> np.ndarray:
+        """Labels of frame ``index`` (checked: integers >= 0)."""
+        return check_label_frame(self._source.read_plane(0, index, 0, 0), self.path, index)
+
+    def close(self) -> None:
+        """Release the file."""
+        self._source.close()
+
+    def __enter__(self) -> LabelStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_mask_stack(path: str | Path) -> LabelStack:
+    """Open a label mask (``_vSM.ome.tif`` or any 2D/``TYX`` integer TIFF) lazily.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable or not integer labels.
+    """
+    path = Path(path)
+    source = open_source(path)
+    log_text = read_embedded_log(path) if source.info.format in ("ome-tiff", "tiff") else ""
+    return LabelStack(path, source, log_text)
+
+
+@dataclass
+class SourceSpec:
+    """Where a mask's pixels came from and how the segmented frame was prepared.
+
+    Attributes
+    ----------
+    image
+        The input image file.
+    channel
+        Channel (index or name) that was segmented.
+    z_range, z_projection
+        Z preparation (see :class:`~napari_batchseg.params.ZRange`).
+    start_frame
+        Input frame of the mask's first frame.
+    position
+        Position (field of view) of the input.
+    axes
+        Axes override of the input, if the run used one.
+    from_log
+        Whether these come from the mask's embedded log.
+    """
+
+    image: Path
+    channel: int | str = 0
+    z_range: str = "all"
+    z_projection: str = "mean"
+    start_frame: int = 0
+    position: int = 0
+    axes: str | None = None
+    from_log: bool = False
+    params: dict = field(default_factory=dict)
+
+
+def resolve_source(
+    mask: LabelStack,
+    image: str | Path | None = None,
+    channel: int | str | None = None,
+    z_range: str | None = None,
+    z_projection: str | None = None,
+    start_frame: int | None = None,
+    position: int | None = None,
+) -> SourceSpec:
+    """The input image and its preparation for ``mask``: from its log, with explicit values winning.
+
+    Without a readable log, ``image`` is required, and so are ``channel`` when the image has several
+    channels and ``z_range``/``z_projection`` when it has several Z slices (checked when it is opened).
+
+    Raises
+    ------
+    InputError
+        When the log is missing or unreadable and ``image`` is not given.
+    """
+    spec: SourceSpec | None = None
+    if mask.log_text.strip():
+        try:
+            run = parse_log(mask.log_text)
+        except (ValueError, KeyError, TypeError):
+            run = None
+        if run is not None and run.input_path is not None:
+            p = run.params
+            spec = SourceSpec(
+                image=run.input_path, channel=p.channel, z_range=str(p.z_range),
+                z_projection=p.z_projection, start_frame=int(p.start_frame),
+                position=int(run.position or 0), axes=p.axes, from_log=True, params=p.to_dict(),
+            )
+    if spec is None:
+        if image is None:
+            raise InputError(
+                f"{mask.path}: its segmentation log is missing or unreadable: give the input image "
+                "(--image) and how it was prepared (--image-channel, --z-range, --z-projection)"
+            )
+        spec = SourceSpec(image=Path(image), channel=0 if channel is None else channel)
+        spec.z_range = z_range or ""
+        spec.z_projection = z_projection or ""
+    else:
+        if image is not None:
+            spec.image = Path(image)
+        if channel is not None:
+            spec.channel = channel
+        if z_range is not None:
+            spec.z_range = z_range
+        if z_projection is not None:
+            spec.z_projection = z_projection
+    if start_frame is not None:
+        spec.start_frame = int(start_frame)
+    if position is not None:
+        spec.position = int(position)
+    spec.params.setdefault("channel_given", channel is not None or spec.from_log)
+    return spec
+
+
+class PreparedImage:
+    """The input image of a mask, giving the prepared frame of each mask frame.
+
+    Checks on opening: the image exists and is readable, its ``Y, X`` equal the mask's, it has the
+    mask's frames, the channel and Z range fit. Every error names both files.
+    """
+
+    def __init__(self, mask: LabelStack, spec: SourceSpec, extra_channels: Sequence[int | str] = ()) -> None:
+        self.mask = mask
+        self.spec = spec
+        if not spec.image.exists():
+            raise InputError(
+                f"{mask.path}: input image {spec.image} not found (moved? give its new place with --image)"
+            )
+        self.source = open_source(spec.image, spec.axes)
+        try:
+            info = self.source.info
+            self.info = info
+            if not spec.from_log:
+                if info.sizes["C"] > 1 and not spec.params.get("channel_given"):
+                    raise InputError(
+                        f"{mask.path}: its log is missing and {spec.image.name} has {info.sizes['C']} "
+                        "channels: say which one was segmented (--image-channel)"
+                    )
+                if info.sizes["Z"] > 1 and not (spec.z_range and spec.z_projection):
+                    raise InputError(
+                        f"{mask.path}: its log is missing and {spec.image.name} has {info.sizes['Z']} Z "
+                        "slices: give --z-range and --z-projection"
+                    )
+            spec.z_range = spec.z_range or "all"
+            spec.z_projection = spec.z_projection or "mean"
+            self.zrange = ZRange.parse(spec.z_range)
+            check_z_range(info, self.zrange)
+            self.channel = resolve_channel(info, spec.channel)
+            self.extra = [(str(c), resolve_channel(info, c)) for c in extra_channels]
+            yx = (info.sizes["Y"], info.sizes["X"])
+            if yx != mask.shape_yx:
+                raise InputError(
+                    f"{mask.path}: mask is {mask.shape_yx[0]}x{mask.shape_yx[1]} pixels but its image "
+                    f"{spec.image} is {yx[0]}x{yx[1]}"
+                )
+            n_t = info.sizes["T"]
+            if spec.start_frame + mask.n_frames > n_t:
+                raise InputError(
+                    f"{mask.path}: mask has {mask.n_frames} frame(s) from frame {spec.start_frame} but its "
+                    f"image {spec.image} has {n_t} frame(s)"
+                )
+            if not 0 <= spec.position < info.sizes["P"]:
+                raise InputError(
+                    f"{mask.path}: position {spec.position} not in {spec.image} ({info.sizes['P']} positions)"
+                )
+        except BaseException:
+            self.source.close()
+            raise
+
+    @property
+    def pixel_size(self) -> PixelSize:
+        """The mask's pixel size, else the image's."""
+        ps = self.mask.pixel_size
+        return ps if ps.x is not None and ps.y is not None else self.info.pixel_size
+
+    def frame(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The prepared ``(Y, X)`` float32 image of mask frame ``index`` and each extra channel."""
+        t = self.spec.start_frame + index
+        prepared = prepare_frame(
+            self.source, self.spec.position, t, self.channel, self.zrange, self.spec.z_projection
+        )
+        extras: dict[str, np.ndarray] = {}
+        for name, c in self.extra:
+            stack = self.source.read_zstack(self.spec.position, t, c, prepared.z_used)
+            extras[name] = (
+                stack[0].astype(np.float32) if self.info.sizes["Z"] == 1
+                else project(stack, self.spec.z_projection)
+            )
+        return prepared.image, extras
+
+    def close(self) -> None:
+        """Release the image file."""
+        self.source.close()
+
+    def __enter__(self) -> PreparedImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

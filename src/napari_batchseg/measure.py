@@ -1,0 +1,299 @@
+"""Per-object measurements of label masks: one table row per object per frame, one summary row per frame.
+
+The core is :func:`measure_labels` (one ``(Y, X)`` label frame and its intensity image -> a
+:class:`pandas.DataFrame` with the :data:`OBJECT_COLUMNS` contract). :func:`measure_file` streams a whole
+``_vSM.ome.tif`` frame by frame: the input image and its preparation (channel, Z range, projection, frames,
+position) come from the mask's embedded log, and it writes ``<mask base>_objects.csv`` and
+``<mask base>_summary.csv`` atomically. Memory stays bounded by a few frames whatever the movie length.
+
+Background (label 0) is never an object. Physical columns (µm, µm²) are NaN -- empty in the CSV -- when
+the pixel size is unknown; perimeters in µm need square pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from skimage.measure import regionprops_table
+
+from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
+from .errors import OutputError
+from .io.atomic import atomic_path, check_writable_dir
+from .io.sources import PixelSize
+
+__all__ = [
+    "INTENSITY_STATS",
+    "OBJECT_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "MeasureResult",
+    "iter_frame_tables",
+    "measure_file",
+    "measure_frames",
+    "measure_labels",
+    "measurement_paths",
+    "summarize_frame",
+]
+
+#: Columns of the per-object table, in order (extra channels add ``<stat>_intensity_<channel>``).
+OBJECT_COLUMNS: tuple[str, ...] = (
+    "file", "position", "frame", "label", "area_px", "area_um2", "centroid_y_px", "centroid_x_px",
+    "centroid_y_um", "centroid_x_um", "bbox_min_y", "bbox_min_x", "bbox_max_y", "bbox_max_x",
+    "perimeter_px", "perimeter_um", "eccentricity", "solidity", "major_axis_px", "minor_axis_px",
+    "orientation", "touches_border", "mean_intensity", "min_intensity", "max_intensity",
+    "sum_intensity", "std_intensity",
+)
+INTENSITY_STATS: tuple[str, ...] = ("mean", "min", "max", "sum", "std")
+_AREA_STATS: tuple[str, ...] = ("min", "max", "mean", "median", "std", "sum")
+#: Columns of the per-frame summary.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "file", "position", "frame", "n_objects",
+    *(f"area_px_{s}" for s in _AREA_STATS), *(f"area_um2_{s}" for s in _AREA_STATS),
+)
+_SHAPE_PROPS = (
+    "label", "area", "centroid", "bbox", "perimeter", "eccentricity", "solidity",
+    "axis_major_length", "axis_minor_length", "orientation",
+)
+
+
+def _intensity_stats(labels: np.ndarray, image: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """mean, min, max, sum, std (population) of ``image`` over each label in ``ids`` (float64)."""
+    from scipy import ndimage as ndi
+
+    lab = labels.ravel().astype(np.int64, copy=False)
+    img = np.asarray(image, dtype=np.float64).ravel()
+    n = int(lab.max()) + 1 if lab.size else 1
+    count = np.bincount(lab, minlength=n)[ids].astype(np.float64)
+    total = np.bincount(lab, weights=img, minlength=n)[ids]
+    mean = total / count
+    sq = np.bincount(lab, weights=img * img, minlength=n)[ids]
+    var = np.maximum(sq / count - mean * mean, 0.0)
+    idx = ids.tolist()
+    mins = np.asarray(ndi.minimum(img, lab, idx), dtype=np.float64) if idx else np.empty(0)
+    maxs = np.asarray(ndi.maximum(img, lab, idx), dtype=np.float64) if idx else np.empty(0)
+    return {"mean": mean, "min": mins, "max": maxs, "sum": total, "std": np.sqrt(var)}
+
+
+def measure_labels(
+    labels: np.ndarray,
+    image: np.ndarray | None = None,
+    pixel_size: PixelSize | tuple[float | None, float | None] | None = None,
+    extra_images: Mapping[str, np.ndarray] | None = None,
+    file: str = "",
+    position: int = 0,
+    frame: int = 0,
+) -> pd.DataFrame:
+    """Measure every object of one ``(Y, X)`` label frame.
+
+    Parameters
+    ----------
+    labels
+        Integer labels, 0 = background (never an object).
+    image
+        Intensity image of the same shape (the prepared frame that was segmented); ``None`` leaves the
+        intensity columns empty.
+    pixel_size
+        :class:`PixelSize` in µm or ``(y, x)``; unknown (``None``) leaves the physical columns empty.
+    extra_images
+        ``{channel: image}``: adds ``mean_intensity_<channel>`` (and min, max, sum, std) columns.
+    file, position, frame
+        Values of the identifying columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per object, columns :data:`OBJECT_COLUMNS` (+ extra channel columns).
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 2:
+        raise ValueError(f"labels must be 2D (Y, X), got shape {lab.shape}")
+    if lab.dtype.kind not in "ui":
+        raise ValueError(f"labels must be integers, got {lab.dtype}")
+    if isinstance(pixel_size, PixelSize):
+        py, px = pixel_size.y, pixel_size.x
+    elif pixel_size is None:
+        py = px = None
+    else:
+        py, px = pixel_size
+    props = regionprops_table(lab, properties=_SHAPE_PROPS)
+    ids = np.asarray(props["label"], dtype=np.int64)
+    n = len(ids)
+    ny, nx = lab.shape
+    nan = np.full(n, np.nan)
+    known = py is not None and px is not None
+    area = np.asarray(props["area"], dtype=np.float64)
+    table: dict[str, object] = {
+        "file": [file] * n,
+        "position": np.full(n, position, dtype=np.int64),
+        "frame": np.full(n, frame, dtype=np.int64),
+        "label": ids,
+        "area_px": area.astype(np.int64),
+        "area_um2": area * py * px if known else nan,
+        "centroid_y_px": props["centroid-0"],
+        "centroid_x_px": props["centroid-1"],
+        "centroid_y_um": props["centroid-0"] * py if known else nan,
+        "centroid_x_um": props["centroid-1"] * px if known else nan,
+        "bbox_min_y": props["bbox-0"],
+        "bbox_min_x": props["bbox-1"],
+        "bbox_max_y": props["bbox-2"],
+        "bbox_max_x": props["bbox-3"],
+        "perimeter_px": props["perimeter"],
+        # regionprops' perimeter supports square pixels only: elsewhere the µm perimeter stays empty
+        "perimeter_um": props["perimeter"] * px if known and math.isclose(py, px) else nan,
+        "eccentricity": props["eccentricity"],
+        "solidity": props["solidity"],
+        "major_axis_px": props["axis_major_length"],
+        "minor_axis_px": props["axis_minor_length"],
+        "orientation": props["orientation"],
+        "touches_border": (props["bbox-0"] == 0) | (props["bbox-1"] == 0)
+        | (props["bbox-2"] == ny) | (props["bbox-3"] == nx),
+    }
+    channels: list[tuple[str, np.ndarray | None]] = [("", image)]
+    channels += [(f"_{name}", img) for name, img in (extra_images or {}).items()]
+    for tag, img in channels:
+        if img is not None and np.shape(img) != lab.shape:
+            raise ValueError(f"image{tag} shape {np.shape(img)} differs from labels {lab.shape}")
+        stats = _intensity_stats(lab, img, ids) if img is not None and n else {}
+        for s in INTENSITY_STATS:
+            table[f"{s}_intensity{tag}"] = stats.get(s, nan)
+    return pd.DataFrame(table)
+
+
+def summarize_frame(objects: pd.DataFrame, file: str = "", position: int = 0, frame: int = 0) -> dict:
+    """One summary row (:data:`SUMMARY_COLUMNS`) of one frame's object table."""
+    row: dict[str, object] = {"file": file, "position": position, "frame": frame, "n_objects": len(objects)}
+    for col, prefix in (("area_px", "area_px"), ("area_um2", "area_um2")):
+        values = objects[col].to_numpy(dtype=np.float64) if len(objects) else np.empty(0)
+        values = values[~np.isnan(values)]
+        for s in _AREA_STATS:
+            if not values.size:
+                row[f"{prefix}_{s}"] = 0.0 if s == "sum" and prefix == "area_px" else np.nan
+            elif s == "std":
+                row[f"{prefix}_{s}"] = float(np.std(values, ddof=1)) if values.size > 1 else np.nan
+            else:
+                row[f"{prefix}_{s}"] = float(getattr(np, s)(values))
+    return row
+
+
+def measurement_paths(mask: str | Path, output_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """``(<base>_objects.csv, <base>_summary.csv)`` for a mask, beside it or in ``output_dir``."""
+    mask = Path(mask)
+    folder = Path(output_dir) if output_dir else mask.parent
+    base = mask_base(mask)
+    return folder / f"{base}_objects.csv", folder / f"{base}_summary.csv"
+
+
+def iter_frame_tables(
+    mask: LabelStack, prepared: PreparedImage | None, file: str = ""
+) -> Iterator[pd.DataFrame]:
+    """Object table of each frame of an open mask, one frame in memory at a time."""
+    spec = prepared.spec if prepared is not None else SourceSpec(image=Path())
+    pixel_size = prepared.pixel_size if prepared is not None else mask.pixel_size
+    for i in range(mask.n_frames):
+        labels = mask.frame(i)
+        image, extras = prepared.frame(i) if prepared is not None else (None, {})
+        yield measure_labels(
+            labels, image, pixel_size, extras, file=file or mask.path.name,
+            position=spec.position, frame=spec.start_frame + i,
+        )
+
+
+@dataclass
+class MeasureResult:
+    """What :func:`measure_file` wrote."""
+
+    mask: Path
+    objects_csv: Path
+    summary_csv: Path
+    image: Path
+    n_frames: int
+    n_objects: int
+
+
+def measure_file(
+    mask: str | Path,
+    channels: Sequence[int | str] = (),
+    output_dir: str | Path | None = None,
+    image: str | Path | None = None,
+    image_channel: int | str | None = None,
+    z_range: str | None = None,
+    z_projection: str | None = None,
+    start_frame: int | None = None,
+    overwrite: bool = False,
+) -> MeasureResult:
+    """Measure every object of every frame of a mask file and write the two CSV tables.
+
+    Parameters
+    ----------
+    mask
+        A ``_vSM.ome.tif`` (or any integer label TIFF with ``image`` given).
+    channels
+        Extra channels (index or name) to measure intensities in, with the same Z preparation.
+    output_dir
+        Where the CSVs go (default: beside the mask).
+    image, image_channel, z_range, z_projection, start_frame
+        Override what the mask's log says (required when it has no readable log: ``image`` always,
+        ``image_channel`` for multichannel images, ``z_range``/``z_projection`` for Z stacks).
+    overwrite
+        Replace existing tables (otherwise an existing table is an error and nothing is written).
+
+    Returns
+    -------
+    MeasureResult
+        Paths written and counts.
+
+    Raises
+    ------
+    InputError
+        Bad mask (not integer labels, negative values), missing/mismatched image, missing log.
+    OutputError
+        Output exists (without ``overwrite``) or its folder is not writable.
+    """
+    mask = Path(mask)
+    objects_csv, summary_csv = measurement_paths(mask, output_dir)
+    if not overwrite:
+        existing = [str(p) for p in (objects_csv, summary_csv) if p.exists()]
+        if existing:
+            raise OutputError(f"{mask}: {', '.join(existing)} exist(s); pass overwrite to replace")
+    with open_mask_stack(mask) as stack:
+        spec = resolve_source(stack, image, image_channel, z_range, z_projection, start_frame)
+        with PreparedImage(stack, spec, channels) as prepared:
+            check_writable_dir(objects_csv.parent)
+            n_objects = 0
+            summary: list[dict] = []
+            with contextlib.ExitStack() as stack_ctx:
+                tmp = stack_ctx.enter_context(atomic_path(objects_csv))
+                tmp_summary = stack_ctx.enter_context(atomic_path(summary_csv))
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    for i, table in enumerate(iter_frame_tables(stack, prepared, mask.name)):
+                        table.to_csv(fh, header=i == 0, index=False)
+                        n_objects += len(table)
+                        summary.append(
+                            summarize_frame(table, mask.name, spec.position, spec.start_frame + i)
+                        )
+                pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)).to_csv(tmp_summary, index=False)
+    return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects)
+
+
+def measure_frames(
+    labels: np.ndarray,
+    image: np.ndarray | None = None,
+    pixel_size: PixelSize | tuple[float | None, float | None] | None = None,
+    file: str = "",
+) -> pd.DataFrame:
+    """Object table of a ``(Y, X)`` or ``(T, Y, X)`` label array in memory (e.g. a napari layer)."""
+    lab = np.asarray(labels)
+    img = None if image is None else np.asarray(image)
+    if lab.ndim == 2:
+        return measure_labels(lab, img, pixel_size, file=file)
+    tables = [
+        measure_labels(np.asarray(lab[t]), None if img is None else np.asarray(img[t], np.float32),
+                       pixel_size, file=file, frame=t)
+        for t in range(lab.shape[0])
+    ]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(OBJECT_COLUMNS))

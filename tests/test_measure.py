@@ -1,0 +1,189 @@
+"""Per-object measurements on real data, checked against plain numpy on the same arrays."""
+
+from __future__ import annotations
+
+import nd2
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from skimage.measure import regionprops_table
+
+from _downstream import DSB_GT, DSB_IMAGE, ND2, segmented
+from napari_batchseg.errors import InputError, OutputError
+from napari_batchseg.io.masks import read_mask, write_mask
+from napari_batchseg.measure import OBJECT_COLUMNS, SUMMARY_COLUMNS, measure_file, measure_labels
+
+
+def _numpy_reference(labels: np.ndarray, image: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for lab in np.unique(labels):
+        if lab == 0:
+            continue
+        ys, xs = np.nonzero(labels == lab)
+        vals = image[ys, xs].astype(np.float64)
+        rows.append({
+            "label": lab, "area_px": ys.size, "centroid_y_px": ys.mean(), "centroid_x_px": xs.mean(),
+            "bbox_min_y": ys.min(), "bbox_min_x": xs.min(), "bbox_max_y": ys.max() + 1,
+            "bbox_max_x": xs.max() + 1, "mean_intensity": vals.mean(), "min_intensity": vals.min(),
+            "max_intensity": vals.max(), "sum_intensity": vals.sum(), "std_intensity": vals.std(),
+            "touches_border": bool(ys.min() == 0 or xs.min() == 0 or ys.max() == labels.shape[0] - 1
+                                   or xs.max() == labels.shape[1] - 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def test_dsb2018_ground_truth_equals_numpy(tmp_path):
+    result = measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE)
+    table = pd.read_csv(result.objects_csv)
+    assert tuple(table.columns) == OBJECT_COLUMNS
+    gt = tifffile.imread(DSB_GT)
+    image = tifffile.imread(DSB_IMAGE)
+    ref = _numpy_reference(gt, image)
+    assert len(table) == len(ref) == result.n_objects
+    assert 0 not in set(table["label"])  # background is never an object
+    table = table.set_index("label").loc[ref["label"]]
+    for col in ref.columns.drop("label"):
+        np.testing.assert_allclose(table[col].to_numpy(dtype=float), ref[col].to_numpy(dtype=float),
+                                   rtol=1e-9, atol=1e-9, err_msg=col)
+    # no pixel size in this file: physical columns are empty, never invented
+    raw = (tmp_path / result.objects_csv.name).read_text().splitlines()[1].split(",")
+    header = list(OBJECT_COLUMNS)
+    for col in ("area_um2", "centroid_y_um", "centroid_x_um", "perimeter_um"):
+        assert raw[header.index(col)] == ""
+    summary = pd.read_csv(result.summary_csv)
+    assert tuple(summary.columns) == SUMMARY_COLUMNS
+    areas = ref["area_px"].to_numpy(dtype=float)
+    assert summary.loc[0, "n_objects"] == len(ref)
+    assert summary.loc[0, "area_px_median"] == np.median(areas)
+    assert summary.loc[0, "area_px_sum"] == areas.sum() == np.count_nonzero(gt)
+    assert summary.loc[0, "area_px_std"] == pytest.approx(np.std(areas, ddof=1))
+    assert summary["area_um2_mean"].isna().all()
+
+
+def test_nd2_movie_micrometre_columns_from_the_mask_log(tmp_path):
+    mask = segmented("nd2")
+    result = measure_file(mask, output_dir=tmp_path)
+    assert result.image == ND2 and result.n_frames == 3
+    table = pd.read_csv(result.objects_csv)
+    labels = read_mask(mask).labels
+    movie = nd2.imread(ND2)  # read by the nd2 library itself, not by the project's reader
+    px = 0.325
+    assert sorted(table["frame"].unique()) == [0, 1, 2]
+    for t in range(3):
+        ref = _numpy_reference(labels[t], movie[t])
+        rows = table[table["frame"] == t].set_index("label").loc[ref["label"]]
+        np.testing.assert_array_equal(rows["area_px"], ref["area_px"])
+        np.testing.assert_allclose(rows["area_um2"], ref["area_px"] * px * px)
+        np.testing.assert_allclose(rows["centroid_y_um"], ref["centroid_y_px"] * px)
+        np.testing.assert_allclose(rows["centroid_x_um"], ref["centroid_x_px"] * px)
+        np.testing.assert_allclose(rows["mean_intensity"], ref["mean_intensity"])
+        np.testing.assert_allclose(rows["sum_intensity"], ref["sum_intensity"])
+        # the µm perimeter is what regionprops gives with the pixel spacing
+        sp = regionprops_table(labels[t], properties=("label", "perimeter"), spacing=(px, px))
+        np.testing.assert_allclose(rows["perimeter_um"], sp["perimeter"])
+    summary = pd.read_csv(result.summary_csv)
+    assert list(summary["frame"]) == [0, 1, 2]
+    counts = table.groupby("frame").size().reindex([0, 1, 2], fill_value=0).to_numpy()
+    np.testing.assert_array_equal(summary["n_objects"], counts)
+
+
+def test_extra_channel_and_image_override(tmp_path):
+    mask = segmented("nd2")
+    moved = tmp_path / "moved" / ND2.name
+    moved.parent.mkdir()
+    moved.write_bytes(ND2.read_bytes())
+    result = measure_file(mask, channels=["GFP 488 nm"], output_dir=tmp_path, image=moved)
+    assert result.image == moved
+    table = pd.read_csv(result.objects_csv)
+    np.testing.assert_allclose(table["mean_intensity_GFP 488 nm"], table["mean_intensity"])
+    np.testing.assert_allclose(table["std_intensity_GFP 488 nm"], table["std_intensity"])
+
+
+def test_measure_labels_in_memory_matches_file():
+    gt = tifffile.imread(DSB_GT)
+    image = tifffile.imread(DSB_IMAGE).astype(np.float32)
+    table = measure_labels(gt, image, (0.5, 0.5))
+    np.testing.assert_allclose(table["area_um2"], table["area_px"] * 0.25)
+    assert (table["label"] > 0).all()
+
+
+# --- bad input: a clear error naming the file, nothing written -----------------------------------
+
+def _nothing_written(folder):
+    assert not [p for p in folder.iterdir() if p.suffix == ".csv" or ".partial-" in p.name]
+
+
+def test_shape_mismatch(tmp_path):
+    with pytest.raises(InputError, match="dsb2018_nuclei_masks.tif.*512x512.*64x64"):
+        measure_file(DSB_GT, output_dir=tmp_path, image=ND2)
+    _nothing_written(tmp_path)
+
+
+def test_frame_count_mismatch(tmp_path):
+    with pytest.raises(InputError, match="arcadia.*3 frame\\(s\\) from frame 51"):
+        measure_file(segmented("nd2"), output_dir=tmp_path, start_frame=51)
+    _nothing_written(tmp_path)
+
+
+def test_float_mask(tmp_path):
+    bad = tmp_path / "float_mask.tif"
+    tifffile.imwrite(bad, tifffile.imread(DSB_GT).astype(np.float32))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match="float_mask.tif.*float32"):
+        measure_file(bad, output_dir=out, image=DSB_IMAGE)
+    _nothing_written(out)
+
+
+def test_negative_mask(tmp_path):
+    bad = tmp_path / "negative_mask.tif"
+    arr = tifffile.imread(DSB_GT).astype(np.int16)
+    arr[0, 0] = -3
+    tifffile.imwrite(bad, arr)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match="negative_mask.tif.*negative"):
+        measure_file(bad, output_dir=out, image=DSB_IMAGE)
+    _nothing_written(out)
+
+
+def test_missing_log_needs_image(tmp_path):
+    with pytest.raises(InputError, match="dsb2018_nuclei_masks.tif.*log is missing.*--image"):
+        measure_file(DSB_GT, output_dir=tmp_path)
+    _nothing_written(tmp_path)
+
+
+def test_unreadable_log_needs_image(tmp_path):
+    labels = read_mask(segmented("nd2")).labels
+    bad = tmp_path / "garbled_vSM.ome.tif"
+    write_mask(bad, labels, log_text="this is not a segmentation log")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match="garbled_vSM.ome.tif.*log is missing or unreadable"):
+        measure_file(bad, output_dir=out)
+    _nothing_written(out)
+    # with the image given it works
+    assert measure_file(bad, output_dir=out, image=ND2).n_frames == 3
+
+
+def test_missing_image(tmp_path):
+    with pytest.raises(InputError, match="arcadia_ecoli_gfp_timelapse_vSM.ome.tif.*not found"):
+        measure_file(segmented("nd2"), output_dir=tmp_path, image=tmp_path / "gone.nd2")
+    _nothing_written(tmp_path)
+
+
+def test_output_folder_not_writable(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="a_file"):
+        measure_file(DSB_GT, output_dir=blocker / "sub", image=DSB_IMAGE)
+
+
+def test_refuses_to_overwrite(tmp_path):
+    first = measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE)
+    before = first.objects_csv.read_text()
+    with pytest.raises(OutputError, match="exist"):
+        measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE)
+    assert first.objects_csv.read_text() == before
+    measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE, overwrite=True)
