@@ -11,11 +11,13 @@ what changed (frames, labels) to its embedded log and ``.log`` file, keeping the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 from skimage.segmentation import clear_border
 from skimage.segmentation import relabel_sequential as _sk_relabel
 
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-def _as_stack(labels: np.ndarray) -> tuple[np.ndarray, bool]:
+def _as_stack(labels: NDArray[Any]) -> tuple[NDArray[Any], bool]:
     arr = np.asarray(labels)
     if arr.ndim == 2:
         return arr[None], True
@@ -48,7 +50,7 @@ def _as_stack(labels: np.ndarray) -> tuple[np.ndarray, bool]:
     return arr, False
 
 
-def _check_labels(arr: np.ndarray) -> None:
+def _check_labels(arr: NDArray[Any]) -> None:
     if arr.dtype.kind not in "ui":
         raise ValueError(f"labels must be integers, got {arr.dtype}")
 
@@ -67,7 +69,11 @@ def _frame_list(n: int, frames: Iterable[int] | int | None) -> list[int]:
     return sorted(set(out))
 
 
-def _per_frame(labels: np.ndarray, frames, fix) -> np.ndarray:
+def _per_frame(
+    labels: NDArray[Any],
+    frames: Iterable[int] | int | None,
+    fix: Callable[[NDArray[Any]], NDArray[Any]],
+) -> NDArray[Any]:
     stack, was_2d = _as_stack(labels)
     _check_labels(stack)
     out = stack.copy()
@@ -76,12 +82,14 @@ def _per_frame(labels: np.ndarray, frames, fix) -> np.ndarray:
     return out[0] if was_2d else out
 
 
-def remove_small(labels: np.ndarray, min_size: int, frames: Iterable[int] | int | None = None) -> np.ndarray:
+def remove_small(
+    labels: NDArray[Any], min_size: int, frames: Iterable[int] | int | None = None
+) -> NDArray[Any]:
     """Remove objects with fewer than ``min_size`` pixels (set them to background)."""
     if min_size < 0:
         raise ValueError(f"min_size must be >= 0, got {min_size}")
 
-    def fix(frame: np.ndarray) -> np.ndarray:
+    def fix(frame: NDArray[Any]) -> NDArray[Any]:
         sizes = np.bincount(frame.ravel().astype(np.int64, copy=False))
         small = sizes < min_size
         small[0] = False
@@ -95,26 +103,32 @@ def remove_small(labels: np.ndarray, min_size: int, frames: Iterable[int] | int 
 
 
 def remove_touching_border(
-    labels: np.ndarray, frames: Iterable[int] | int | None = None, buffer_size: int = 0
-) -> np.ndarray:
+    labels: NDArray[Any], frames: Iterable[int] | int | None = None, buffer_size: int = 0
+) -> NDArray[Any]:
     """Remove objects touching the image border (``buffer_size``: border width in pixels)."""
     return _per_frame(labels, frames, lambda f: clear_border(f, buffer_size=buffer_size))
 
 
-def relabel_sequential(labels: np.ndarray, frames: Iterable[int] | int | None = None) -> np.ndarray:
+def relabel_sequential(labels: NDArray[Any], frames: Iterable[int] | int | None = None) -> NDArray[Any]:
     """Renumber each frame's objects ``1..n`` in order of their current ids (no gaps)."""
     return _per_frame(labels, frames, lambda f: _sk_relabel(f)[0].astype(f.dtype, copy=False))
 
 
+def _ids(value: int | Sequence[int]) -> list[int]:
+    """One label id or several, as a list of ints (any numeric scalar counts as one id)."""
+    values: Sequence[Any] = [value] if np.isscalar(value) else cast("Sequence[Any]", value)
+    return [int(v) for v in values]
+
+
 def merge_labels(
-    labels: np.ndarray, keep: int, merge: int | Sequence[int], frames: Iterable[int] | int | None = None
-) -> np.ndarray:
+    labels: NDArray[Any], keep: int, merge: int | Sequence[int], frames: Iterable[int] | int | None = None
+) -> NDArray[Any]:
     """Merge object(s) ``merge`` into object ``keep`` (their pixels take the id ``keep``)."""
-    others = [int(m) for m in ([merge] if np.isscalar(merge) else merge)]
+    others = _ids(merge)
     if keep <= 0 or any(m <= 0 for m in others):
         raise ValueError("label ids to merge must be > 0")
 
-    def fix(frame: np.ndarray) -> np.ndarray:
+    def fix(frame: NDArray[Any]) -> NDArray[Any]:
         out = frame.copy()
         out[np.isin(frame, others)] = keep
         return out
@@ -123,14 +137,14 @@ def merge_labels(
 
 
 def delete_label(
-    labels: np.ndarray, label: int | Sequence[int], frames: Iterable[int] | int | None = None
-) -> np.ndarray:
+    labels: NDArray[Any], label: int | Sequence[int], frames: Iterable[int] | int | None = None
+) -> NDArray[Any]:
     """Delete object(s) ``label`` (set to background)."""
-    ids = [int(x) for x in ([label] if np.isscalar(label) else label)]
+    ids = _ids(label)
     if any(i <= 0 for i in ids):
         raise ValueError("label ids to delete must be > 0")
 
-    def fix(frame: np.ndarray) -> np.ndarray:
+    def fix(frame: NDArray[Any]) -> NDArray[Any]:
         out = frame.copy()
         out[np.isin(frame, ids)] = 0
         return out
@@ -180,7 +194,8 @@ class CorrectionSummary:
 
 def _ranges(values: list[int]) -> str:
     parts: list[str] = []
-    start = prev = None
+    start: int | None = None
+    prev = 0
     for v in values:
         if start is None:
             start = prev = v
@@ -194,7 +209,7 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(parts)
 
 
-def describe_changes(before: np.ndarray, after: np.ndarray) -> CorrectionSummary:
+def describe_changes(before: NDArray[Any], after: NDArray[Any]) -> CorrectionSummary:
     """Compare two label arrays of the same shape frame by frame."""
     a, _ = _as_stack(before)
     b, _ = _as_stack(after)
@@ -229,7 +244,7 @@ def insert_records(log_text: str, records: str) -> str:
 
 
 def save_corrections(
-    mask_path: str | Path, labels: np.ndarray, note: str = "", write_log_file: bool = True
+    mask_path: str | Path, labels: NDArray[Any], note: str = "", write_log_file: bool = True
 ) -> CorrectionSummary:
     """Write corrected ``labels`` over ``mask_path`` atomically and log what changed.
 

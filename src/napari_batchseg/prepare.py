@@ -7,8 +7,10 @@ plus/minus r), project them (max, min, mean, median, std) in floating point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import ndimage as ndi
 
 from .errors import InputError
@@ -38,7 +40,7 @@ class PreparedFrame:
 
     position: int
     t: int
-    image: np.ndarray
+    image: NDArray[Any]
     channel: int
     z_used: list[int] = field(default_factory=list)
     best_focus: int | None = None
@@ -60,14 +62,14 @@ def resolve_channel(info: SourceInfo, channel: int | str) -> int:
         )
     index = int(channel)
     if not 0 <= index < n:
-        names = ", ".join(f"{i}={name}" for i, name in enumerate(info.channel_names))
+        listing = ", ".join(f"{i}={name}" for i, name in enumerate(info.channel_names))
         raise InputError(
-            f"{info.path}: channel index {index} out of range; the file has {n} channel(s) ({names})"
+            f"{info.path}: channel index {index} out of range; the file has {n} channel(s) ({listing})"
         )
     return index
 
 
-def focus_measure(stack: np.ndarray) -> np.ndarray:
+def focus_measure(stack: NDArray[Any]) -> NDArray[Any]:
     """Tenengrad focus score per slice of a ``(Z, Y, X)`` stack.
 
     The stack is first smoothed with a 3-slice running mean over Z; each slice's score is the variance
@@ -84,7 +86,7 @@ def focus_measure(stack: np.ndarray) -> np.ndarray:
     return scores
 
 
-def best_focus_index(stack: np.ndarray) -> int:
+def best_focus_index(stack: NDArray[Any]) -> int:
     """Index of the sharpest slice of a ``(Z, Y, X)`` stack (see :func:`focus_measure`)."""
     return int(np.argmax(focus_measure(stack)))
 
@@ -105,22 +107,25 @@ def check_z_range(info: SourceInfo, zrange: ZRange) -> None:
         )
 
 
-def project(stack: np.ndarray, kind: str) -> np.ndarray:
+def project(stack: NDArray[Any], kind: str) -> NDArray[Any]:
     """Project a ``(Z, Y, X)`` stack along Z in float32 (``std`` is the sample std, ddof=1)."""
     data = np.asarray(stack, dtype=np.float32)
     if data.shape[0] == 1:
         return np.zeros_like(data[0]) if kind == "std" else data[0].copy()
+    out: NDArray[Any]
     if kind == "max":
-        return data.max(axis=0)
-    if kind == "min":
-        return data.min(axis=0)
-    if kind == "mean":
-        return data.mean(axis=0, dtype=np.float64).astype(np.float32)
-    if kind == "median":
-        return np.median(data, axis=0).astype(np.float32)
-    if kind == "std":
-        return data.std(axis=0, ddof=1, dtype=np.float64).astype(np.float32)
-    raise ValueError(f"unknown projection {kind!r}")
+        out = data.max(axis=0)
+    elif kind == "min":
+        out = data.min(axis=0)
+    elif kind == "mean":
+        out = data.mean(axis=0, dtype=np.float64).astype(np.float32)
+    elif kind == "median":
+        out = np.median(data, axis=0).astype(np.float32)
+    elif kind == "std":
+        out = data.std(axis=0, ddof=1, dtype=np.float64).astype(np.float32)
+    else:
+        raise ValueError(f"unknown projection {kind!r}")
+    return out
 
 
 def prepare_frame(

@@ -12,12 +12,15 @@ import errno
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import tifffile
+from numpy.typing import NDArray
 
 from .._version import __version__
 from ..errors import InputError, OutputError
@@ -30,7 +33,7 @@ LOG_NAMESPACE = "napari-batchseg/log"
 OME_NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 
-def label_dtype(max_label: int) -> np.dtype:
+def label_dtype(max_label: int) -> np.dtype[Any]:
     """uint16 when every id fits, else uint32 (never uint64 on disk)."""
     if max_label <= np.iinfo(np.uint16).max:
         return np.dtype(np.uint16)
@@ -42,7 +45,7 @@ def label_dtype(max_label: int) -> np.dtype:
 def ome_xml(
     n_frames: int,
     shape_yx: tuple[int, int],
-    dtype: np.dtype,
+    dtype: np.dtype[Any],
     pixel_size: PixelSize | None = None,
     log_text: str = "",
     name: str = "",
@@ -102,7 +105,7 @@ class FrameStackWriter:
         path: str | Path,
         n_frames: int,
         frame_shape: tuple[int, ...],
-        dtype: np.dtype | type = np.uint32,
+        dtype: np.dtype[Any] | type = np.uint32,
     ) -> None:
         self.path = Path(path)
         self.n_frames = int(n_frames)
@@ -121,15 +124,17 @@ class FrameStackWriter:
         self._buffer_path = Path(name)
         self._closed = True  # until the buffer exists, abort() has nothing but the file to remove
         self._frame_bytes = int(np.prod(self.frame_shape)) * self.dtype.itemsize
+        self._buffer: IO[bytes] | None = None
         try:
             # plain file I/O, not a memory map: written frames stay in the OS page cache instead of
             # counting as this process's memory, so peak memory does not grow with the movie length
-            self._buffer = open(name, "r+b")  # noqa: SIM115 - closed in abort()
-            self._buffer.truncate(self.n_frames * self._frame_bytes)
-            _reserve(self._buffer.fileno())
+            self._buffer = buf = open(name, "r+b")  # noqa: SIM115 - closed in abort()
+            buf.truncate(self.n_frames * self._frame_bytes)
+            _reserve(buf.fileno())
         except (OSError, ValueError) as exc:
-            with contextlib.suppress(Exception):
-                self._buffer.close()
+            if self._buffer is not None:
+                with contextlib.suppress(Exception):
+                    self._buffer.close()
             with contextlib.suppress(OSError):
                 self._buffer_path.unlink()
             raise OutputError(
@@ -139,28 +144,35 @@ class FrameStackWriter:
         self._closed = False
 
 
-    def write_frame(self, index: int, data: np.ndarray) -> None:
+    def write_frame(self, index: int, data: NDArray[Any]) -> None:
         """Store frame ``index`` (0-based within this output)."""
         arr = np.asarray(data)
         if arr.shape != self.frame_shape:
             raise ValueError(f"frame shape {arr.shape} != expected {self.frame_shape}")
-        self._buffer.seek(index * self._frame_bytes)
-        self._buffer.write(np.ascontiguousarray(arr, dtype=self.dtype).tobytes())
+        buf = self._open_buffer()
+        buf.seek(index * self._frame_bytes)
+        buf.write(np.ascontiguousarray(arr, dtype=self.dtype).tobytes())
         self._written[index] = True
+
+    def _open_buffer(self) -> IO[bytes]:
+        if self._buffer is None:
+            raise OutputError(f"{self.path}: the writer was already committed or aborted")
+        return self._buffer
 
     @property
     def complete(self) -> bool:
         """Whether every frame has been written."""
         return bool(self._written.all())
 
-    def _frames(self, dtype: np.dtype):
+    def _frames(self, dtype: np.dtype[Any]) -> Iterator[NDArray[Any]]:
+        buf = self._open_buffer()
         for i in range(self.n_frames):
-            self._buffer.seek(i * self._frame_bytes)
+            buf.seek(i * self._frame_bytes)
             count = self._frame_bytes // self.dtype.itemsize
-            frame = np.fromfile(self._buffer, dtype=self.dtype, count=count)
+            frame = np.fromfile(buf, dtype=self.dtype, count=count)
             yield frame.reshape(self.frame_shape).astype(dtype, copy=False)
 
-    def commit(self, description: str | None = None, dtype: np.dtype | None = None) -> Path:
+    def commit(self, description: str | None = None, dtype: np.dtype[Any] | None = None) -> Path:
         """Write the final file atomically and release the buffer; return its path."""
         if not self.complete:
             missing = np.flatnonzero(~self._written).tolist()
@@ -200,7 +212,7 @@ class FrameStackWriter:
     def __enter__(self) -> FrameStackWriter:
         return self
 
-    def __exit__(self, exc_type, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.abort()
 
     def __del__(self) -> None:
@@ -222,7 +234,7 @@ class MaskWriter(FrameStackWriter):
         self.pixel_size = pixel_size or PixelSize()
         self.max_label = 0
 
-    def write_frame(self, index: int, data: np.ndarray) -> None:
+    def write_frame(self, index: int, data: NDArray[Any]) -> None:
         """Store the labels of frame ``index``."""
         arr = np.asarray(data)
         if arr.dtype.kind not in "ui":
@@ -234,11 +246,16 @@ class MaskWriter(FrameStackWriter):
         label_dtype(top)  # raises if it cannot be stored
         super().write_frame(index, arr)
 
-    def commit(self, log_text: str = "", dtype: np.dtype | None = None) -> Path:  # type: ignore[override]
+    def commit(self, log_text: str = "", dtype: np.dtype[Any] | None = None) -> Path:  # type: ignore[override]
         """Write the OME-TIFF with ``log_text`` embedded; return its path."""
         out_dtype = label_dtype(self.max_label) if dtype is None else np.dtype(dtype)
         xml = ome_xml(
-            self.n_frames, self.frame_shape, out_dtype, self.pixel_size, log_text, name=self.path.name
+            self.n_frames,
+            (self.frame_shape[0], self.frame_shape[1]),
+            out_dtype,
+            self.pixel_size,
+            log_text,
+            name=self.path.name,
         )
         # TIFF strings must be 7-bit ASCII: non-ASCII characters become XML character references
         ascii_xml = xml.encode("ascii", "xmlcharrefreplace").decode("ascii")
@@ -247,7 +264,7 @@ class MaskWriter(FrameStackWriter):
 
 def write_mask(
     path: str | Path,
-    labels: np.ndarray,
+    labels: NDArray[Any],
     pixel_size: PixelSize | None = None,
     log_text: str = "",
 ) -> Path:
@@ -257,7 +274,7 @@ def write_mask(
         arr = arr[None]
     if arr.ndim != 3:
         raise ValueError(f"labels must be 2D or 3D (TYX), got shape {arr.shape}")
-    writer = MaskWriter(path, arr.shape[0], arr.shape[1:], pixel_size)
+    writer = MaskWriter(path, arr.shape[0], (arr.shape[1], arr.shape[2]), pixel_size)
     try:
         for i, frame in enumerate(arr):
             writer.write_frame(i, frame)
@@ -271,7 +288,7 @@ class MaskFile:
     """A mask read back from disk."""
 
     path: Path
-    labels: np.ndarray
+    labels: NDArray[Any]
     pixel_size: PixelSize
     log_text: str
     channel_name: str

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from .formats import check_file, parse_axes
@@ -174,7 +175,7 @@ class ND2Source(ImageSource):
             vx = f.voxel_size()
         except Exception:
             return PixelSize()
-        calibrated = (True, True, True)
+        calibrated: tuple[bool, ...] = (True, True, True)
         try:
             chans = f.metadata.channels or []
             if chans:
@@ -216,7 +217,7 @@ class ND2Source(ImageSource):
         coords = [canon[c] for c in self._loop_canon]
         return int(np.ravel_multi_index(coords, self._loop_shape))
 
-    def read_plane(self, p: int, t: int, c: int, z: int) -> np.ndarray:
+    def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
         """Return plane ``(p, t, c, z)`` as a 2D ``(Y, X)`` array, reading only its ND2 frame."""
         self._check_index(p, t, c, z)
         index = self.seq_index(p, t, z)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 CANONICAL_AXES = "PTCZYX"
 
@@ -58,7 +59,7 @@ class SourceInfo:
 
     path: Path
     sizes: dict[str, int]
-    dtype: np.dtype
+    dtype: np.dtype[Any]
     channel_names: list[str]
     pixel_size: PixelSize = field(default_factory=PixelSize)
     native_axes: str = ""
@@ -90,10 +91,10 @@ class ImageSource(ABC):
     info: SourceInfo
 
     @abstractmethod
-    def read_plane(self, p: int, t: int, c: int, z: int) -> np.ndarray:
+    def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
         """Return one 2D ``(Y, X)`` plane; indices are 0-based in canonical order."""
 
-    def read_zstack(self, p: int, t: int, c: int, z_indices: list[int] | None = None) -> np.ndarray:
+    def read_zstack(self, p: int, t: int, c: int, z_indices: list[int] | None = None) -> NDArray[Any]:
         """Return the ``(Z, Y, X)`` stack of the given Z slices (all when ``None``)."""
         zs = range(self.info.sizes["Z"]) if z_indices is None else z_indices
         return np.stack([self.read_plane(p, t, c, z) for z in zs])

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from .formats import check_file, parse_axes
@@ -410,7 +411,7 @@ class TiffSource(ImageSource):
                 declared = int((tif.imagej_metadata or {}).get("images", 0))
         elif tif.is_shaped and s0.kind != "shaped":
             with contextlib.suppress(TypeError, ValueError, IndexError):
-                shape = tif.shaped_metadata[0]["shape"]
+                shape = (tif.shaped_metadata or ())[0]["shape"]
                 declared = math.prod(shape) // max(1, yx * samples)
         if declared > found:
             raise InputError(
@@ -423,7 +424,7 @@ class TiffSource(ImageSource):
 
     # ------------------------------------------------------------------ reading
 
-    def _read_page(self, p: int, page_index: int) -> np.ndarray:
+    def _read_page(self, p: int, page_index: int) -> NDArray[Any]:
         tif = self._tif
         if tif is None or tif.filehandle.closed:
             raise InputError(f"{self._name}: the file was closed")
@@ -438,7 +439,7 @@ class TiffSource(ImageSource):
             return np.zeros(self._page_shape, self._page_dtype)
         return page.asarray()
 
-    def read_plane(self, p: int, t: int, c: int, z: int) -> np.ndarray:
+    def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
         """Return plane ``(p, t, c, z)`` as a 2D ``(Y, X)`` array, reading only its TIFF page."""
         self._check_index(p, t, c, z)
         coords = [0] * len(self._mapping)
