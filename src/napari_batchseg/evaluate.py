@@ -1,0 +1,254 @@
+"""Evaluation of predicted label masks against ground truth.
+
+Matching follows Cellpose's ``cellpose.metrics.average_precision`` exactly: the IoU of every (true,
+predicted) pair, then at each IoU threshold the one-to-one matching that maximises the number of pairs
+above the threshold (Hungarian algorithm). Average precision is ``TP / (TP + FP + FN)`` at a threshold;
+``ap_50_95`` is its mean over thresholds 0.50, 0.55, ..., 0.95.
+
+Merges and splits (threshold-free): a predicted object is a *merge* when more than half of each of two or
+more true objects lies inside it; a true object is *split* when more than half of each of two or more
+predicted objects lies inside it.
+
+The overall row adds up TP/FP/FN over all frames before computing the ratios.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from ._labels import mask_base, open_mask_stack
+from .errors import InputError
+from .io.atomic import atomic_path, check_writable_dir
+from .io.reader import matching_suffix
+
+__all__ = [
+    "EVAL_COLUMNS",
+    "THRESHOLDS",
+    "evaluate_files",
+    "evaluate_frame",
+    "evaluate_paths",
+    "iou_matrix",
+    "match_pairs",
+]
+
+#: IoU thresholds of ``ap_50_95``.
+THRESHOLDS: np.ndarray = np.round(np.arange(0.5, 0.951, 0.05), 2)
+EVAL_COLUMNS: tuple[str, ...] = (
+    "pred", "gt", "frame", "n_true", "n_pred", "ap_50", "ap_75", "ap_50_95",
+    "tp_50", "fp_50", "fn_50", "precision_50", "recall_50", "f1_50",
+    "tp_75", "fp_75", "fn_75", "precision_75", "recall_75", "f1_75", "merges", "splits",
+)
+
+
+def _relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Labels renumbered 1..n (0 kept), and n."""
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "ui":
+        raise ValueError(f"labels must be integers, got {lab.dtype}")
+    ids, inverse = np.unique(lab.ravel(), return_inverse=True)
+    if ids.size and ids[0] == 0:
+        out = inverse.reshape(lab.shape)
+        return out, int(ids.size - 1)
+    return (inverse + 1).reshape(lab.shape), int(ids.size)
+
+
+def _overlap(true: np.ndarray, pred: np.ndarray, n_true: int, n_pred: int) -> np.ndarray:
+    """Pixel counts of every (true id, predicted id) pair, background included (row/column 0)."""
+    flat = true.ravel().astype(np.int64) * (n_pred + 1) + pred.ravel().astype(np.int64)
+    return np.bincount(flat, minlength=(n_true + 1) * (n_pred + 1)).reshape(n_true + 1, n_pred + 1)
+
+
+def iou_matrix(overlap: np.ndarray) -> np.ndarray:
+    """IoU of every (true, predicted) object pair from an :func:`_overlap` table (background dropped)."""
+    n_pixels_pred = overlap.sum(axis=0, keepdims=True)
+    n_pixels_true = overlap.sum(axis=1, keepdims=True)
+    union = n_pixels_pred + n_pixels_true - overlap
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, overlap / np.maximum(union, 1), 0.0)
+    return iou[1:, 1:]
+
+
+def match_pairs(iou: np.ndarray, threshold: float) -> int:
+    """Number of true positives at ``threshold``: the best one-to-one matching (as Cellpose counts it)."""
+    if iou.size == 0:
+        return 0
+    n_min = min(iou.shape)
+    costs = -(iou >= threshold).astype(float) - iou / (2 * n_min)
+    rows, cols = linear_sum_assignment(costs)
+    return int((iou[rows, cols] >= threshold).sum())
+
+
+def _ratios(tp: int, fp: int, fn: int) -> tuple[float, float, float, float]:
+    """AP (TP/(TP+FP+FN)), precision, recall, F1; NaN where undefined."""
+    def div(a: float, b: float) -> float:
+        return a / b if b else float("nan")
+    return div(tp, tp + fp + fn), div(tp, tp + fp), div(tp, tp + fn), div(2 * tp, 2 * tp + fp + fn)
+
+
+def evaluate_frame(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """All metrics of one ``(Y, X)`` predicted frame against its ground truth.
+
+    Returns
+    -------
+    dict
+        ``n_true, n_pred, ap_50, ap_75, ap_50_95``, TP/FP/FN, precision, recall and F1 at 0.5 and 0.75,
+        ``merges``, ``splits``, and ``tp_<t>`` for every threshold of :data:`THRESHOLDS` (as ``tp_t``).
+    """
+    p = np.asarray(pred)
+    t = np.asarray(true)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction shape {p.shape} differs from ground truth {t.shape}")
+    t_lab, n_true = _relabel(t)
+    p_lab, n_pred = _relabel(p)
+    overlap = _overlap(t_lab, p_lab, n_true, n_pred)
+    iou = iou_matrix(overlap)
+    out: dict[str, float] = {"n_true": n_true, "n_pred": n_pred}
+    aps = []
+    tps = {}
+    for th in THRESHOLDS:
+        tp = match_pairs(iou, float(th))
+        tps[float(th)] = tp
+        aps.append(_ratios(tp, n_pred - tp, n_true - tp)[0])
+    out["ap_50"], out["ap_75"] = aps[0], aps[5]
+    out["ap_50_95"] = float(np.mean(aps))
+    for th, tag in ((0.5, "50"), (0.75, "75")):
+        tp = tps[th]
+        fp, fn = n_pred - tp, n_true - tp
+        _, prec, rec, f1 = _ratios(tp, fp, fn)
+        out.update({f"tp_{tag}": tp, f"fp_{tag}": fp, f"fn_{tag}": fn, f"precision_{tag}": prec,
+                    f"recall_{tag}": rec, f"f1_{tag}": f1})
+    out["tp_t"] = tps  # type: ignore[assignment]
+    inner = overlap[1:, 1:].astype(np.float64)
+    true_area = np.maximum(overlap[1:].sum(axis=1, keepdims=True), 1)
+    pred_area = np.maximum(overlap[:, 1:].sum(axis=0, keepdims=True), 1)
+    out["merges"] = int(((inner / true_area > 0.5).sum(axis=0) >= 2).sum()) if inner.size else 0
+    out["splits"] = int(((inner / pred_area > 0.5).sum(axis=1) >= 2).sum()) if inner.size else 0
+    return out
+
+
+def _row(frame_metrics: dict, **ident: object) -> dict:
+    row = dict(ident)
+    row.update({k: v for k, v in frame_metrics.items() if k != "tp_t"})
+    return row
+
+
+def _overall(rows: list[dict], tps: dict[float, int], n_true: int, n_pred: int) -> dict:
+    out: dict[str, object] = {"pred": "overall", "gt": "overall", "frame": "all",
+                              "n_true": n_true, "n_pred": n_pred}
+    aps = [_ratios(tp, n_pred - tp, n_true - tp)[0] for tp in tps.values()]
+    out["ap_50"], out["ap_75"], out["ap_50_95"] = aps[0], aps[5], float(np.mean(aps)) if aps else np.nan
+    for th, tag in ((0.5, "50"), (0.75, "75")):
+        tp = tps.get(th, 0)
+        fp, fn = n_pred - tp, n_true - tp
+        _, prec, rec, f1 = _ratios(tp, fp, fn)
+        out.update({f"tp_{tag}": tp, f"fp_{tag}": fp, f"fn_{tag}": fn, f"precision_{tag}": prec,
+                    f"recall_{tag}": rec, f"f1_{tag}": f1})
+    out["merges"] = sum(int(r["merges"]) for r in rows)
+    out["splits"] = sum(int(r["splits"]) for r in rows)
+    return out
+
+
+def evaluate_files(pairs: Sequence[tuple[str | Path, str | Path]]) -> pd.DataFrame:
+    """Evaluate ``(prediction, ground truth)`` mask files frame by frame; last row ``overall``.
+
+    Raises
+    ------
+    InputError
+        When a file is not an integer label mask, or a pair differs in frame count or shape.
+    """
+    rows: list[dict] = []
+    tps = {float(th): 0 for th in THRESHOLDS}
+    n_true = n_pred = 0
+    for pred_path, gt_path in pairs:
+        with open_mask_stack(pred_path) as pred, open_mask_stack(gt_path) as gt:
+            if pred.n_frames != gt.n_frames or pred.shape_yx != gt.shape_yx:
+                raise InputError(
+                    f"{pred.path}: {pred.n_frames} frame(s) of {pred.shape_yx} but ground truth "
+                    f"{gt.path} has {gt.n_frames} of {gt.shape_yx}"
+                )
+            for i in range(pred.n_frames):
+                m = evaluate_frame(pred.frame(i), gt.frame(i))
+                for th, tp in m["tp_t"].items():  # type: ignore[union-attr]
+                    tps[th] += tp
+                n_true += int(m["n_true"])
+                n_pred += int(m["n_pred"])
+                rows.append(_row(m, pred=pred.path.name, gt=gt.path.name, frame=i))
+    rows.append(_overall(rows, tps, n_true, n_pred))
+    return pd.DataFrame(rows, columns=list(EVAL_COLUMNS))
+
+
+_KEY_TAIL = re.compile(r"(_vSM(-[A-Za-z0-9-]+)?|_cp_masks|_masks|_labels|_gt|_mask)$", re.IGNORECASE)
+
+
+def match_key(path: str | Path) -> str:
+    """Name used to pair a prediction with its ground truth (``a_vSM.ome.tif`` ~ ``a_masks.tif`` ~ ``a``)."""
+    return _KEY_TAIL.sub("", mask_base(path)).lower()
+
+
+def _mask_files(folder: Path) -> Iterator[Path]:
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and matching_suffix(p) in (".tif", ".tiff", ".ome.tif", ".ome.tiff"):
+            yield p
+
+
+def pair_paths(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
+    """Pairs of (prediction, ground truth): two files, or two folders matched by :func:`match_key`.
+
+    Raises
+    ------
+    InputError
+        When a path is missing, or a folder holds a prediction without ground truth.
+    """
+    pred, gt = Path(pred), Path(gt)
+    for p in (pred, gt):
+        if not p.exists():
+            raise InputError(f"{p}: not found")
+    if pred.is_file() and gt.is_file():
+        return [(pred, gt)]
+    if pred.is_dir() != gt.is_dir():
+        raise InputError(f"{pred} and {gt}: give two files or two folders")
+    truths = {match_key(p): p for p in _mask_files(gt)}
+    pairs = []
+    missing = []
+    for p in _mask_files(pred):
+        key = match_key(p)
+        if key in truths:
+            pairs.append((p, truths[key]))
+        else:
+            missing.append(p.name)
+    if missing:
+        raise InputError(f"{pred}: no ground truth in {gt} for {', '.join(missing)}")
+    if not pairs:
+        raise InputError(f"{pred}: no mask files to evaluate")
+    return pairs
+
+
+def evaluate_paths(
+    pred: str | Path, gt: str | Path, output: str | Path | None = None, overwrite: bool = False
+) -> pd.DataFrame:
+    """Evaluate a prediction (file or folder) against ground truth; optionally write the table as CSV.
+
+    Raises
+    ------
+    InputError
+        Bad or unmatched inputs (nothing is written).
+    OutputError
+        ``output`` exists without ``overwrite``, or cannot be written.
+    """
+    from .errors import OutputError
+
+    if output is not None and Path(output).exists() and not overwrite:
+        raise OutputError(f"{output} exists; pass overwrite to replace it")
+    table = evaluate_files(pair_paths(pred, gt))
+    if output is not None:
+        out = Path(output)
+        check_writable_dir(out.parent)
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, index=False)
+    return table

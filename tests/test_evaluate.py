@@ -1,0 +1,109 @@
+"""Evaluation against ground truth equals cellpose.metrics on the same real arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from cellpose import metrics
+from scipy import ndimage as ndi
+from skimage.segmentation import relabel_sequential
+
+from _downstream import DSB_GT, segmented
+from napari_batchseg.errors import InputError, OutputError
+from napari_batchseg.evaluate import EVAL_COLUMNS, THRESHOLDS, evaluate_frame, evaluate_paths
+from napari_batchseg.io.masks import read_mask
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    pred = read_mask(segmented("dsb")).labels[0]
+    gt = tifffile.imread(DSB_GT)
+    return pred, gt
+
+
+def test_equals_cellpose_average_precision(arrays):
+    pred, gt = arrays
+    # Cellpose counts objects as the largest id, so it needs consecutive ids: give it those
+    gt_seq = relabel_sequential(gt)[0]
+    ap, tp, fp, fn = metrics.average_precision([gt_seq], [pred], threshold=list(THRESHOLDS))
+    ours = evaluate_frame(pred, gt)  # ours counts the objects present, whatever their ids
+    assert ours["n_true"] == len(np.unique(gt)) - 1
+    assert ours["ap_50"] == pytest.approx(ap[0, 0], rel=1e-6)
+    assert ours["ap_75"] == pytest.approx(ap[0, 5], rel=1e-6)
+    assert ours["ap_50_95"] == pytest.approx(ap[0].mean(), rel=1e-6)
+    assert [ours["tp_t"][float(t)] for t in THRESHOLDS] == tp[0].astype(int).tolist()
+    assert (ours["tp_50"], ours["fp_50"], ours["fn_50"]) == (tp[0, 0], fp[0, 0], fn[0, 0])
+    assert (ours["tp_75"], ours["fp_75"], ours["fn_75"]) == (tp[0, 5], fp[0, 5], fn[0, 5])
+    tp50, fp50, fn50 = tp[0, 0], fp[0, 0], fn[0, 0]
+    assert ours["precision_50"] == pytest.approx(tp50 / (tp50 + fp50))
+    assert ours["recall_50"] == pytest.approx(tp50 / (tp50 + fn50))
+    assert ours["f1_50"] == pytest.approx(2 * tp50 / (2 * tp50 + fp50 + fn50))
+
+
+def test_perfect_prediction(arrays):
+    _, gt = arrays
+    m = evaluate_frame(gt, gt)
+    assert m["ap_50_95"] == 1.0 and m["fp_50"] == 0 and m["fn_50"] == 0
+    assert m["merges"] == 0 and m["splits"] == 0
+
+
+def _touching_pair(gt):
+    """Two ground-truth objects that touch (8-connectivity), found in the real annotation."""
+    for lab in np.unique(gt)[1:]:
+        grown = ndi.binary_dilation(gt == lab, structure=np.ones((3, 3)))
+        others = set(np.unique(gt[grown])) - {0, lab}
+        if others:
+            return int(lab), int(min(others))
+    pytest.skip("no touching objects in the annotation")
+
+
+def test_merges_and_splits(arrays):
+    _, gt = arrays
+    a, b = _touching_pair(gt)
+    merged = gt.copy()
+    merged[merged == b] = a  # prediction merging two true objects
+    m = evaluate_frame(merged, gt)
+    assert m["merges"] == 1 and m["splits"] == 0
+    assert m["fn_50"] >= 1
+    # the other way round: the true object a+b is split into a and b by the prediction
+    s = evaluate_frame(gt, merged)
+    assert s["splits"] == 1 and s["merges"] == 0
+
+
+def test_folders_matched_by_name_and_csv(tmp_path, arrays):
+    pred_mask = segmented("dsb")
+    pred_dir, gt_dir = tmp_path / "pred", tmp_path / "gt"
+    pred_dir.mkdir()
+    gt_dir.mkdir()
+    (pred_dir / pred_mask.name).write_bytes(pred_mask.read_bytes())
+    (gt_dir / DSB_GT.name).write_bytes(DSB_GT.read_bytes())
+    out = tmp_path / "eval.csv"
+    table = evaluate_paths(pred_dir, gt_dir, out)
+    back = pd.read_csv(out)
+    assert tuple(back.columns) == EVAL_COLUMNS
+    assert list(back["frame"].astype(str)) == ["0", "all"]
+    assert back.loc[1, "pred"] == "overall"
+    frame = evaluate_frame(*arrays)
+    assert back.loc[0, "ap_50"] == pytest.approx(frame["ap_50"])
+    assert back.loc[1, "tp_50"] == frame["tp_50"]  # one frame: overall equals it
+    assert table.shape[0] == 2
+    with pytest.raises(OutputError, match="eval.csv"):
+        evaluate_paths(pred_dir, gt_dir, out)
+
+
+def test_mismatched_shapes(tmp_path):
+    with pytest.raises(InputError, match="arcadia.*dsb2018_nuclei_masks.tif"):
+        evaluate_paths(segmented("nd2"), DSB_GT, tmp_path / "e.csv")
+    assert not (tmp_path / "e.csv").exists()
+
+
+def test_unmatched_prediction(tmp_path):
+    pred_dir, gt_dir = tmp_path / "pred", tmp_path / "gt"
+    pred_dir.mkdir()
+    gt_dir.mkdir()
+    (pred_dir / "other_vSM.ome.tif").write_bytes(segmented("nd2").read_bytes())
+    (gt_dir / DSB_GT.name).write_bytes(DSB_GT.read_bytes())
+    with pytest.raises(InputError, match="other_vSM.ome.tif"):
+        evaluate_paths(pred_dir, gt_dir)
