@@ -1,0 +1,162 @@
+"""Exports of label masks for the tools that come next.
+
+``export_masks(kind, masks, output_dir)`` writes, per mask ``<base>.ome.tif`` (``<base>`` = ``a_vSM``):
+
+=============  ===================================================================================
+kind           output in ``output_dir``
+=============  ===================================================================================
+``outlines``   ``<base>_outlines/<base>_t0000.png`` ... (white outlines on black) and one
+               ``outlines_metadata.csv`` (``outline, mask, frame, plate, well, site``)
+``rois``       ``<base>_rois.zip``: ImageJ/Fiji ROI set, one polygon per object, frame as ``t``
+``semantic``   ``<base>_semantic.tif``: ``(T, Y, X)`` uint8 foreground (255 or 1)
+``ome-zarr``   ``<base>.ome.zarr``: OME-NGFF 0.4 image with ``labels/masks`` (colours, properties)
+``dacapo``     ``<base>.zarr``: DaCapo container ``raw``/``labels``/``mask`` (+ ``train/``, ``test/``)
+``cellpose``   ``<base>_t0000.tif`` / ``<base>_t0000_masks.tif`` pairs: a Cellpose training folder
+=============  ===================================================================================
+
+Every output is written atomically (a temporary name renamed at the end), with a
+``<output>.provenance.json`` beside it (source mask, its log's parameters, versions); existing outputs
+are an error unless ``overwrite``. All inputs are opened and checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from ..io.atomic import atomic_path, check_writable_dir
+from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
+from .images import (
+    cellpose_targets,
+    compile_pattern,
+    plate_well_site,
+    write_cellpose,
+    write_outlines,
+    write_rois,
+    write_semantic,
+)
+from .zarr_formats import write_dacapo, write_ome_zarr
+
+__all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_targets"]
+
+#: Export kinds and whether each needs the input image.
+KINDS: dict[str, bool] = {
+    "outlines": False, "rois": False, "semantic": False, "ome-zarr": True, "dacapo": True, "cellpose": True,
+}
+OUTLINES_METADATA = "outlines_metadata.csv"
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_masks` wrote: per mask, its output files; plus shared files."""
+
+    kind: str
+    outputs: dict[Path, list[Path]] = field(default_factory=dict)
+    shared: list[Path] = field(default_factory=list)
+
+
+def _target(kind: str, item: ExportInput, folder: Path) -> Path:
+    return {
+        "outlines": folder / f"{item.base}_outlines",
+        "rois": folder / f"{item.base}_rois.zip",
+        "semantic": folder / f"{item.base}_semantic.tif",
+        "ome-zarr": folder / f"{item.base}.ome.zarr",
+        "dacapo": folder / f"{item.base}.zarr",
+        "cellpose": folder / f"{item.base}_cellpose",
+    }[kind]
+
+
+def export_targets(kind: str, item: ExportInput, folder: Path) -> list[Path]:
+    """Every path the export of ``item`` would create (checked for overwriting before any work)."""
+    target = _target(kind, item, folder)
+    paths = cellpose_targets(item, folder) if kind == "cellpose" else [target]
+    return [*paths, provenance_path(target)]
+
+
+def export_masks(
+    kind: str,
+    masks: Sequence[str | Path],
+    output_dir: str | Path,
+    options: ExportOptions | None = None,
+) -> ExportResult:
+    """Export label masks as ``kind`` (one of :data:`KINDS`) into ``output_dir``.
+
+    Parameters
+    ----------
+    kind
+        ``outlines``, ``rois``, ``semantic``, ``ome-zarr``, ``dacapo`` or ``cellpose``.
+    masks
+        Mask files (``_vSM.ome.tif``; other integer label TIFFs with ``options.image``).
+    output_dir
+        Folder for the outputs (created if needed).
+    options
+        :class:`ExportOptions` (overwrite, image overrides, pattern, formats, test fraction).
+
+    Returns
+    -------
+    ExportResult
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind or bad option (nothing written).
+    InputError
+        A bad mask or image, or a pattern with no match; the message names the file (nothing written).
+    OutputError
+        Outputs exist (without ``overwrite``) or the folder cannot be written (nothing written).
+    """
+    options = options or ExportOptions()
+    if kind not in KINDS:
+        raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not masks:
+        raise ValueError("no masks to export")
+    regex = compile_pattern(options.pattern) if kind == "outlines" else None
+    folder = Path(output_dir)
+    result = ExportResult(kind)
+    with contextlib.ExitStack() as stack:
+        items: list[ExportInput] = []
+        for m in masks:  # open and check every input before writing anything
+            item = open_input(m, options, KINDS[kind])
+            stack.callback(item.close)
+            items.append(item)
+        metas = [plate_well_site(item, regex) for item in items] if kind == "outlines" else []
+        targets = [p for item in items for p in export_targets(kind, item, folder)]
+        if kind == "outlines":
+            targets.append(folder / OUTLINES_METADATA)
+        check_writable_dir(folder)
+        check_targets(targets, options.overwrite)
+        rows: list[dict] = []
+        for i, item in enumerate(items):
+            target = _target(kind, item, folder)
+            try:
+                if kind == "outlines":
+                    files, new_rows = write_outlines(item, target, options, metas[i])
+                    rows += new_rows
+                elif kind == "rois":
+                    files = write_rois(item, target, options)
+                elif kind == "semantic":
+                    files = write_semantic(item, target, options)
+                elif kind == "ome-zarr":
+                    files = write_ome_zarr(item, target, options)
+                elif kind == "dacapo":
+                    files = write_dacapo(item, target, options)
+                else:
+                    files = write_cellpose(item, folder, options)
+            except InputError:
+                raise
+            write_provenance(target, kind, item, options, files)
+            result.outputs[item.path] = files
+        if kind == "outlines":
+            meta = folder / OUTLINES_METADATA
+            with atomic_path(meta) as tmp:
+                pd.DataFrame(rows, columns=["outline", "mask", "frame", "plate", "well", "site"]).to_csv(
+                    tmp, index=False
+                )
+            result.shared.append(meta)
+    return result

@@ -1,0 +1,188 @@
+"""What every export shares: opened inputs, overwrite checks, atomic folders and provenance files."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
+from ..errors import OutputError
+from ..io.atomic import PARTIAL_MARK, atomic_write_text
+from ..provenance import package_versions
+
+PROVENANCE_SUFFIX = ".provenance.json"
+
+
+@dataclass
+class ExportOptions:
+    """Options shared by the export kinds (each kind reads the ones it needs).
+
+    Attributes
+    ----------
+    overwrite
+        Replace existing outputs (otherwise any existing output is an error and nothing is written).
+    image, image_channel, z_range, z_projection
+        Override the input image and its preparation named in the mask's log (needed without a log).
+    pattern
+        ``outlines``: regex with named groups ``plate``, ``well``, ``site`` matched on file names.
+    outline_format
+        ``outlines``: ``"png"`` or ``"tif"``.
+    foreground_value
+        ``semantic``: value of foreground pixels (1 or 255).
+    test_fraction
+        ``dacapo``: fraction of frames (of rows, for a single frame) kept apart as a ``test`` crop.
+    annotated_frames
+        ``dacapo``: mask frames whose labels are complete (``mask`` = 1); ``None``: all of them.
+    """
+
+    overwrite: bool = False
+    image: str | Path | None = None
+    image_channel: int | str | None = None
+    z_range: str | None = None
+    z_projection: str | None = None
+    pattern: str | None = None
+    outline_format: str = "png"
+    foreground_value: int = 255
+    test_fraction: float = 0.0
+    annotated_frames: Sequence[int] | None = None
+
+
+@dataclass
+class ExportInput:
+    """One mask opened for export, with its image when the kind needs it."""
+
+    path: Path
+    stack: LabelStack
+    spec: SourceSpec | None = None
+    image: PreparedImage | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        """The mask's name without extension (``a_vSM``)."""
+        return mask_base(self.path)
+
+    def close(self) -> None:
+        """Release the files."""
+        if self.image is not None:
+            self.image.close()
+        self.stack.close()
+
+
+def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> ExportInput:
+    """Open ``mask`` (and its prepared image when ``need_image``); raise :class:`InputError` if bad."""
+    stack = open_mask_stack(mask)
+    try:
+        spec = None
+        image = None
+        if need_image or options.image is not None or stack.log_text.strip():
+            try:
+                spec = resolve_source(
+                    stack, options.image, options.image_channel, options.z_range, options.z_projection
+                )
+            except Exception:
+                if need_image:
+                    raise
+            if need_image and spec is not None:
+                image = PreparedImage(stack, spec)
+        return ExportInput(Path(mask), stack, spec, image)
+    except BaseException:
+        stack.close()
+        raise
+
+
+def check_targets(targets: Sequence[Path], overwrite: bool) -> None:
+    """Raise :class:`OutputError` listing targets that exist (unless ``overwrite``) or collide."""
+    seen: set[str] = set()
+    for t in targets:
+        key = os.path.normcase(os.path.abspath(t))
+        if key in seen:
+            raise OutputError(f"two inputs would both write {t}")
+        seen.add(key)
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise OutputError(
+            "outputs exist; nothing was written (pass --overwrite to replace them):\n  "
+            + "\n  ".join(existing)
+        )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``target`` (or a temporary file path when ``suffix``).
+
+    On success it replaces ``target`` (an existing one is moved aside first and removed after); on any
+    exception the temporary is removed and ``target`` is left as it was.
+    """
+    folder = target.parent
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{PARTIAL_MARK}", dir=folder))
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
+    item = tmp / f"item{suffix}" if suffix else tmp
+    old: Path | None = None
+    try:
+        yield item
+        if target.exists():
+            old = folder / f".{target.name}{PARTIAL_MARK}old-{os.getpid()}"
+            _remove(old)
+            os.replace(target, old)
+        os.replace(item, target)
+    except BaseException:
+        if old is not None and old.exists() and not target.exists():
+            os.replace(old, target)
+        _remove(tmp)
+        raise
+    finally:
+        if suffix:
+            _remove(tmp)
+        if old is not None:
+            _remove(old)
+
+
+def provenance_path(target: Path) -> Path:
+    """``<target>.provenance.json`` beside the export."""
+    return target.with_name(target.name + PROVENANCE_SUFFIX)
+
+
+def write_provenance(target: Path, kind: str, item: ExportInput, options: ExportOptions,
+                     outputs: Sequence[Path] = ()) -> Path:
+    """Write the JSON record of an export (source mask, its log's parameters, versions) beside it."""
+    spec = item.spec
+    record = {
+        "tool": "napari-batchseg export",
+        "kind": kind,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "output": str(target),
+        "files": [str(p) for p in outputs],
+        "source_mask": str(item.path.resolve()),
+        "source_image": str(spec.image) if spec is not None else None,
+        "preparation": None if spec is None else {
+            "channel": spec.channel, "z_range": spec.z_range, "z_projection": spec.z_projection,
+            "start_frame": spec.start_frame, "position": spec.position, "from_log": spec.from_log,
+        },
+        "segmentation_parameters": spec.params if spec is not None and spec.from_log else None,
+        "pixel_size_um": item.stack.pixel_size.as_dict(),
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()},
+        "versions": package_versions(),
+    }
+    if isinstance(record["options"].get("annotated_frames"), tuple):
+        record["options"]["annotated_frames"] = list(record["options"]["annotated_frames"])
+    path = provenance_path(target)
+    atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,194 @@
+"""Plain-file exports: object outlines, ImageJ ROI sets, semantic masks and Cellpose training pairs."""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from skimage.measure import find_contours
+from skimage.segmentation import find_boundaries
+
+from ..errors import InputError
+from ._common import ExportInput, ExportOptions, atomic_dir
+
+OUTLINE_GROUPS = ("plate", "well", "site")
+
+
+def outline_frame(labels: np.ndarray) -> np.ndarray:
+    """uint8 image: 255 on every object's own inner boundary, 0 elsewhere.
+
+    Each object is outlined inside itself, so touching objects keep separate outlines (the border
+    between them is drawn on both sides).
+    """
+    lab = np.asarray(labels)
+    return (find_boundaries(lab, mode="inner") & (lab > 0)).astype(np.uint8) * 255
+
+
+def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """The outline pattern compiled; raises :class:`ValueError` for bad syntax or missing groups."""
+    if not pattern:
+        return None
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"--pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+    missing = [g for g in OUTLINE_GROUPS if g not in regex.groupindex]
+    if len(missing) == len(OUTLINE_GROUPS):
+        raise ValueError(f"--pattern {pattern!r} has none of the named groups plate, well, site")
+    return regex
+
+
+def plate_well_site(item: ExportInput, regex: re.Pattern[str] | None) -> dict[str, str]:
+    """``plate``, ``well``, ``site`` of a mask from its input image's name (else its own name).
+
+    Raises
+    ------
+    InputError
+        When the pattern matches neither name.
+    """
+    if regex is None:
+        return dict.fromkeys(OUTLINE_GROUPS, "")
+    names = []
+    if item.spec is not None:
+        names.append(Path(item.spec.image).name)
+    names.append(item.path.name)
+    for name in names:
+        m = regex.search(name)
+        if m:
+            return {g: (m.groupdict().get(g) or "") for g in OUTLINE_GROUPS}
+    raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches neither {' nor '.join(names)}")
+
+
+def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
+                   meta: dict[str, str]) -> tuple[list[Path], list[dict]]:
+    """Folder ``target`` with one outline image per frame; returns (files, metadata rows)."""
+    fmt = options.outline_format.lower().lstrip(".")
+    if fmt not in ("png", "tif", "tiff"):
+        raise ValueError(f"outline format {options.outline_format!r}: use png or tif")
+    rows: list[dict] = []
+    files: list[Path] = []
+    start = item.spec.start_frame if item.spec is not None else 0
+    with atomic_dir(target) as tmp:
+        for i in range(item.stack.n_frames):
+            img = outline_frame(item.stack.frame(i))
+            name = f"{item.base}_t{start + i:04d}.{fmt}"
+            if fmt == "png":
+                from PIL import Image
+
+                Image.fromarray(img).save(tmp / name)
+            else:
+                tifffile.imwrite(tmp / name, img, compression="zlib")
+            files.append(target / name)
+            rows.append({"outline": f"{target.name}/{name}", "mask": item.path.name, "frame": start + i,
+                         **meta})
+    return files, rows
+
+
+def write_semantic(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
+    """``(T, Y, X)`` uint8 TIFF: ``foreground_value`` on objects, 0 on background."""
+    value = int(options.foreground_value)
+    if value not in (1, 255):
+        raise ValueError(f"foreground value {value}: use 1 or 255")
+    n = item.stack.n_frames
+    frames = (np.where(item.stack.frame(i) > 0, value, 0).astype(np.uint8) for i in range(n))
+    with atomic_dir(target, suffix=".tif") as tmp:
+        tifffile.imwrite(tmp, frames, shape=(n, *item.stack.shape_yx), dtype=np.uint8,
+                         compression="zlib", photometric="minisblack", metadata=None)
+    return [target]
+
+
+def object_polygon(obj: np.ndarray) -> np.ndarray | None:
+    """Outline of a binary object as ``(n, 2)`` x, y ImageJ coordinates (pixel corners at integers).
+
+    The contour runs half way between object and background pixel centres, so filling the polygon
+    over pixel centres gives the object back; for an object in several pieces the largest is kept.
+    """
+    padded = np.pad(obj.astype(np.uint8), 1)
+    contours = find_contours(padded, 0.5)
+    if not contours:
+        return None
+    best = max(contours, key=len)
+    # back to the unpadded frame (-1), then to ImageJ's convention: a pixel centre is at +0.5
+    return np.stack([best[:, 1] - 0.5, best[:, 0] - 0.5], axis=1)
+
+
+def write_rois(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
+    """One ImageJ/Fiji ROI zip per file: a polygon per object, each set to its frame (``t``)."""
+    import roifile
+    from scipy import ndimage as ndi
+
+    start = item.spec.start_frame if item.spec is not None else 0
+    n = item.stack.n_frames
+    with atomic_dir(target, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(n):
+            labels = item.stack.frame(i)
+            slices = ndi.find_objects(labels)
+            for lab, sl in enumerate(slices, start=1):
+                if sl is None:
+                    continue
+                y0, x0 = sl[0].start, sl[1].start
+                poly = object_polygon(labels[sl] == lab)
+                if poly is None:
+                    continue
+                poly = poly + np.array([x0, y0])
+                name = f"t{start + i:04d}-{lab:05d}"
+                roi = roifile.ImagejRoi.frompoints(poly, name=name, t=i if n > 1 else None)
+                roi.roitype = roifile.ROI_TYPE.POLYGON
+                zf.writestr(f"{name}.roi", roi.tobytes())
+    return [target]
+
+
+def cellpose_names(item: ExportInput, frame: int) -> tuple[str, str]:
+    """``(<base>_t<frame>.tif, <base>_t<frame>_masks.tif)``: Cellpose's training pair naming."""
+    stem = f"{item.base}_t{frame:04d}"
+    return f"{stem}.tif", f"{stem}_masks.tif"
+
+
+def cellpose_targets(item: ExportInput, folder: Path) -> list[Path]:
+    """Every file the ``cellpose`` export of ``item`` writes into ``folder``."""
+    start = item.spec.start_frame if item.spec is not None else 0
+    out = []
+    for i in range(item.stack.n_frames):
+        out += [folder / n for n in cellpose_names(item, start + i)]
+    return out
+
+
+def write_cellpose(item: ExportInput, folder: Path, options: ExportOptions) -> list[Path]:
+    """Cellpose training pairs in ``folder``: the prepared frame (float32) and its labels, per frame.
+
+    All pairs of a mask are written in a hidden folder first and moved in only when all exist (a
+    failure while moving takes back the ones already moved).
+    """
+    import shutil
+    import tempfile
+
+    from ..errors import OutputError
+    from ..io.atomic import PARTIAL_MARK
+
+    assert item.image is not None
+    start = item.spec.start_frame if item.spec is not None else 0
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{item.base}_cellpose{PARTIAL_MARK}", dir=folder))
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
+    written: list[Path] = []
+    try:
+        for i in range(item.stack.n_frames):
+            image, _ = item.image.frame(i)
+            img_name, mask_name = cellpose_names(item, start + i)
+            tifffile.imwrite(tmp / img_name, image.astype(np.float32), compression="zlib")
+            tifffile.imwrite(tmp / mask_name, item.stack.frame(i), compression="zlib")
+        for p in sorted(tmp.iterdir()):
+            os.replace(p, folder / p.name)
+            written.append(folder / p.name)
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return written

@@ -1,0 +1,209 @@
+"""Zarr exports: OME-NGFF 0.4 (image + ``labels/`` with ``image-label`` metadata) and DaCapo containers.
+
+Both are written with ``zarr`` (Zarr format 2, as OME-NGFF 0.4 and DaCapo's ``funlib.persistence``
+read it) frame by frame: memory stays bounded by one frame.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..measure import measure_labels
+from ._common import ExportInput, ExportOptions, atomic_dir
+
+NGFF_VERSION = "0.4"
+LABEL_NAME = "masks"
+
+
+def _open_group(path: Path) -> Any:
+    import zarr
+
+    try:
+        return zarr.open_group(str(path), mode="w", zarr_format=2)
+    except TypeError:  # zarr 2 has no zarr_format argument
+        return zarr.open_group(str(path), mode="w")
+
+
+def _create(group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any) -> Any:
+    kwargs = {"shape": shape, "chunks": chunks, "dtype": dtype, "fill_value": 0}
+    if hasattr(group, "create_array"):
+        arr = group.create_array(name, chunk_key_encoding={"name": "v2", "separator": "/"}, **kwargs)
+    else:  # zarr 2
+        arr = group.create_dataset(name, dimension_separator="/", **kwargs)
+    return arr
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if math.isnan(float(v)) else float(v)
+    return v
+
+
+def label_color(value: int) -> list[int]:
+    """A stable, well-spread RGBA colour for a label value (golden-ratio hues)."""
+    import colorsys
+
+    hue = (value * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
+    return [int(r * 255), int(g * 255), int(b * 255), 255]
+
+
+def _axes(unit: str | None) -> list[dict]:
+    space = {"type": "space", **({"unit": unit} if unit else {})}
+    return [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"},
+            {"name": "y", **space}, {"name": "x", **space}]
+
+
+def _multiscales(name: str, scale: list[float], unit: str | None) -> list[dict]:
+    return [{
+        "version": NGFF_VERSION, "name": name, "axes": _axes(unit),
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+    }]
+
+
+def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
+    """OME-NGFF 0.4: prepared image ``(t, c, y, x)`` at ``0``, labels at ``labels/masks/0``.
+
+    The label group has ``image-label`` metadata: a colour per label value, ``source`` pointing at the
+    image, and ``properties`` (one entry per object per frame: its measurements and ``frame``).
+    """
+    assert item.image is not None
+    stack = item.stack
+    n, (ny, nx) = stack.n_frames, stack.shape_yx
+    ps = item.image.pixel_size
+    known = ps.x is not None and ps.y is not None
+    scale = [1.0, 1.0, float(ps.y) if known else 1.0, float(ps.x) if known else 1.0]
+    unit = "micrometer" if known else None
+    channel_name = item.image.info.channel_names[item.image.channel]
+    with atomic_dir(target) as tmp:
+        root = _open_group(tmp)
+        img = _create(root, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.float32)
+        labels_group = root.create_group("labels")
+        lab_group = labels_group.create_group(LABEL_NAME)
+        lab = _create(lab_group, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.uint32)
+        lo, hi = math.inf, -math.inf
+        values: set[int] = set()
+        properties: list[dict] = []
+        for i in range(n):
+            labels = stack.frame(i)
+            image, _ = item.image.frame(i)
+            img[i, 0] = image
+            lab[i, 0] = labels.astype(np.uint32)
+            if image.size:
+                lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
+            table = measure_labels(labels, image, ps, frame=item.image.spec.start_frame + i)
+            for row in table.drop(columns=["file", "position"]).to_dict("records"):
+                entry = {"label-value": int(row.pop("label"))}
+                entry.update({k: _json_value(v) for k, v in row.items()})
+                properties.append(entry)
+                values.add(entry["label-value"])
+        if not math.isfinite(lo):
+            lo, hi = 0.0, 1.0
+        root.attrs.update({
+            "multiscales": _multiscales(item.base, scale, unit),
+            "omero": {
+                "version": NGFF_VERSION, "name": item.base,
+                "channels": [{"label": channel_name, "color": "FFFFFF", "active": True,
+                              "window": {"min": lo, "max": hi, "start": lo, "end": hi}}],
+                "rdefs": {"model": "greyscale"},
+            },
+        })
+        labels_group.attrs.update({"labels": [LABEL_NAME]})
+        lab_group.attrs.update({
+            "multiscales": _multiscales(LABEL_NAME, scale, unit),
+            "image-label": {
+                "version": NGFF_VERSION,
+                "colors": [{"label-value": v, "rgba": label_color(v)} for v in sorted(values)],
+                "properties": properties,
+                "source": {"image": "../../"},
+            },
+        })
+    return [target]
+
+
+def _unit_voxel(ps_value: float | None) -> tuple[int, str]:
+    """DaCapo voxel size in nm (integer) and unit, or (1, '') when unknown."""
+    if ps_value is None:
+        return 1, ""
+    return max(1, round(ps_value * 1000)), "nm"
+
+
+def _set_attrs(arr: Any, voxel: list[int], offset: list[int], axes: list[str], units: list[str]) -> None:
+    arr.attrs.update({"voxel_size": voxel, "offset": offset, "axis_names": axes, "units": units})
+
+
+def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
+    """A DaCapo zarr container: ``raw`` (float32 in [0, 1]), ``labels`` (uint32), ``mask`` (uint8).
+
+    A movie is ``(t^, y, x)`` (time marked non-spatial), a single frame ``(y, x)``. ``raw`` is the
+    prepared image scaled by the file's own minimum and maximum. ``mask`` is 1 on frames listed in
+    ``options.annotated_frames`` (all by default). With ``options.test_fraction`` > 0, ``train/`` and
+    ``test/`` groups hold crops: the last frames (or, for one frame, the bottom rows) are the test set.
+    """
+    assert item.image is not None
+    stack = item.stack
+    n, (ny, nx) = stack.n_frames, stack.shape_yx
+    ps = item.image.pixel_size
+    vy, uy = _unit_voxel(ps.y)
+    vx, ux = _unit_voxel(ps.x)
+    movie = n > 1
+    axes = ["t^", "y", "x"] if movie else ["y", "x"]
+    voxel = [1, vy, vx] if movie else [vy, vx]
+    units = ["", uy, ux] if movie else [uy, ux]
+    shape = (n, ny, nx) if movie else (ny, nx)
+    chunks = (1, ny, nx) if movie else (ny, nx)
+    frames = options.annotated_frames
+    annotated = set(range(n)) if frames is None else {int(f) for f in frames}
+    frac = float(options.test_fraction)
+    if not 0.0 <= frac < 1.0:
+        raise ValueError(f"test fraction {frac}: use a value in [0, 1)")
+    with atomic_dir(target) as tmp:
+        root = _open_group(tmp)
+        arrays = {
+            "raw": _create(root, "raw", shape, chunks, np.float32),
+            "labels": _create(root, "labels", shape, chunks, np.uint32),
+            "mask": _create(root, "mask", shape, chunks, np.uint8),
+        }
+        lo, hi = math.inf, -math.inf
+        for i in range(n):
+            image, _ = item.image.frame(i)
+            key = i if movie else slice(None)
+            arrays["raw"][key] = image
+            arrays["labels"][key] = stack.frame(i).astype(np.uint32)
+            arrays["mask"][key] = np.full((ny, nx), 1 if i in annotated else 0, np.uint8)
+            if image.size:
+                lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
+        span = hi - lo if math.isfinite(hi - lo) and hi > lo else 1.0
+        for i in range(n):  # second pass: scale to [0, 1] with the file's own range
+            key = i if movie else slice(None)
+            arrays["raw"][key] = ((np.asarray(arrays["raw"][key]) - lo) / span).clip(0, 1).astype(np.float32)
+        zero = [0] * len(shape)
+        for arr in arrays.values():
+            _set_attrs(arr, voxel, zero, axes, units)
+        root.attrs.update({"raw_range": [lo if math.isfinite(lo) else 0.0, hi if math.isfinite(hi) else 0.0]})
+        if frac > 0:
+            axis_len = n if movie else ny
+            n_test = max(1, round(frac * axis_len))
+            if n_test >= axis_len:
+                raise ValueError(
+                    f"test fraction {frac} leaves nothing to train on ({axis_len} along the split)"
+                )
+            split = axis_len - n_test
+            for group_name, sl in (("train", slice(0, split)), ("test", slice(split, axis_len))):
+                group = root.create_group(group_name)
+                offset = list(zero)
+                offset[0] = sl.start * (1 if movie else vy)
+                for name, arr in arrays.items():
+                    data = np.asarray(arr[sl])
+                    crop = _create(group, name, data.shape, (1, ny, nx) if movie else data.shape, data.dtype)
+                    crop[...] = data
+                    _set_attrs(crop, voxel, offset, axes, units)
+    return [target]
