@@ -83,3 +83,21 @@ def test_std_of_one_slice_refused():
     with pytest.raises(ParameterError, match="std"):
         SegmentationParams(z_range="best", z_projection="std")
     SegmentationParams(z_range="best:1", z_projection="std")
+
+
+@pytest.mark.parametrize(
+    ("name", "choices"),
+    [("method", "METHODS"), ("z_projection", "PROJECTIONS"), ("existing", "EXISTING_POLICIES"),
+     ("sam_mode", "SAM_MODES")],
+)
+def test_literal_annotations_are_the_accepted_choices(name, choices):
+    import typing
+
+    from napari_batchseg import params as params_module
+
+    allowed = typing.get_args(typing.get_type_hints(SegmentationParams)[name])
+    assert allowed == getattr(params_module, choices) and len(allowed) >= 2
+    for value in allowed:
+        assert getattr(SegmentationParams(**{name: value}), name) == value
+    with pytest.raises(ParameterError, match=name):
+        SegmentationParams(**{name: "nonsense"})

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engine
 from .discovery import FileFilter
+from .errors import BatchSegError
+from .events import Event, RunFailed
 from .params import DEFAULT_EXTENSIONS, SegmentationParams
+from .runners import RunOptions, RunSession, TaskState, execute
 from .segmenters import Segmenter
 
 
@@ -50,19 +52,16 @@ class RunSummary:
         return pd.DataFrame([r.__dict__ for r in self.reports])
 
 
-def report_from_event(event: engine.Event) -> FileReport | None:
-    """The final :class:`FileReport` an event stands for (``None`` for progress events)."""
-    t = event.task
-    if isinstance(event, engine.TaskDone):
-        return FileReport(t.input, t.position, "done", event.mask_path, event.log_path,
-                          event.n_frames, event.seconds)
-    if isinstance(event, engine.TaskSkipped):
-        return FileReport(t.input, t.position, "skipped", t.names.mask, reason=event.reason)
-    if isinstance(event, engine.TaskFailed):
-        return FileReport(t.input, t.position, "failed", reason=event.reason)
-    if isinstance(event, engine.TaskCancelled):
-        return FileReport(t.input, t.position, "cancelled", reason="cancelled")
-    return None
+def report_from_state(state: TaskState) -> FileReport:
+    """The :class:`FileReport` of one task of a :class:`~.runners.RunSession`."""
+    t = state.task
+    if state.status == "done":
+        return FileReport(t.input, t.position, "done", state.mask_path, state.log_path,
+                          state.n_frames, state.seconds)
+    if state.status == "skipped":
+        return FileReport(t.input, t.position, "skipped", state.mask_path, reason=state.reason)
+    reason = "cancelled" if state.status == "cancelled" else state.reason
+    return FileReport(t.input, t.position, state.status, reason=reason)
 
 
 def segment_files(
@@ -75,8 +74,8 @@ def segment_files(
     recursive: bool = False,
     segmenter: Segmenter | None = None,
     cancel: Any = None,
-    on_event: Callable[[engine.Event], None] | None = None,
-    options: Any = None,
+    on_event: Callable[[Event], None] | None = None,
+    options: RunOptions | None = None,
     **overrides: Any,
 ) -> RunSummary:
     """Segment files and folders; write ``<stem>_vSM[-suffix].ome.tif`` and ``.log`` for each.
@@ -95,7 +94,8 @@ def segment_files(
     cancel
         A :class:`threading.Event` or callable; the run stops between frames when it is set.
     on_event
-        Called with every engine event (progress, frames, per-file outcome).
+        Called with every event of the run (:data:`napari_batchseg.events.Event`: planned, model
+        loading/loaded, then per output started, frames, outcome).
     options
         A :class:`napari_batchseg.runners.RunOptions`: worker processes (``parallel="files"`` or
         ``"frames"``), a Dask cluster; default: this process.
@@ -105,7 +105,15 @@ def segment_files(
     Returns
     -------
     RunSummary
-        One :class:`FileReport` per output; failures carry their reason.
+        One :class:`FileReport` per output, in plan order; failures carry their reason.
+
+    Raises
+    ------
+    BatchSegError
+        When the run cannot start at all: colliding outputs, an unwritable output folder
+        (:class:`~.errors.OutputError`), a model that cannot be loaded (:class:`~.errors.ModelError`).
+    ParameterError
+        For a setting the model refuses (e.g. ``diameter=0`` for a model without a size model).
 
     Examples
     --------
@@ -117,17 +125,15 @@ def segment_files(
     p = params or SegmentationParams()
     if overrides:
         p = p.replace(**overrides)
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
     flt = FileFilter(contains=contains, not_contains=not_contains, extensions=extensions)
-    the_plan = engine.plan(paths, p, flt, recursive=recursive)
-    summary = RunSummary()
-    from .runners import execute
-
-    for event in execute(the_plan, options, cancel=cancel, segmenter=segmenter):
+    session = RunSession()
+    events = execute(paths, p, options, file_filter=flt, recursive=recursive, cancel=cancel,
+                     segmenter=segmenter)
+    for event in events:
+        if isinstance(event, RunFailed):
+            raise event.error if event.error is not None else BatchSegError(event.message)
+        session.apply(event)
         if on_event is not None:
             on_event(event)
-        report = report_from_event(event)
-        if report is not None:
-            summary.reports.append(report)
-    return summary
+    session.finish()
+    return RunSummary([report_from_state(s) for s in session.tasks])

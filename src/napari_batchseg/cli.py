@@ -185,7 +185,7 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     from . import engine
     from .discovery import FileFilter
     from .errors import BatchSegError
-    from .runners import RunOptions, execute, resolve_options, usable_cores
+    from .runners import RunOptions, usable_cores
 
     console = _console()
     exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(DEFAULT_EXTENSIONS)
@@ -220,78 +220,66 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             dask_scheduler=getattr(args, "dask_scheduler", None),
             dask_local=getattr(args, "dask_local", None),
         )
-        for note in resolve_options(options, params).notes:
-            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-        segmenter = None
-        # the model is loaded here only when this process segments and something is left to do
-        if options.mode == "none" and engine.has_work(the_plan):
-            from .segmenters import load_segmenter
-
-            segmenter = load_segmenter(params)
-    except (BatchSegError, ParameterError) as exc:
+    except ParameterError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    reports: list = []
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    session = _follow(the_plan, options, console, quiet=args.quiet)
+    if session.error is not None:  # colliding outputs, model not found, ...: a usage error
+        console.print(f"[red]error:[/red] {session.error}", highlight=False)
+        return 2
+    session.finish()
+    _print_summary(session, console)
+    return 0 if session.ok else 1
 
+
+def _follow(the_plan, options, console, quiet: bool):
+    """Run the plan through :func:`~.runners.execute`; show its events on a progress bar.
+
+    Returns the :class:`~.runners.RunSession` the events were folded into.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .events import Planned, TaskFailed, TaskStarted
+    from .runners import RunSession, execute
+
+    session = RunSession()
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, disable=args.quiet, transient=False,
+        console=console, disable=quiet, transient=False,
     )
-    try:
-        _follow(the_plan, execute(the_plan, options, segmenter=segmenter), progress, reports)
-    except (BatchSegError, ParameterError) as exc:  # e.g. a model that worker processes cannot load
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return 2
-    _print_summary(reports, console)
-    return 0 if all(r.status in ("done", "skipped") for r in reports) else 1
-
-
-def _follow(the_plan, events, progress, reports) -> None:
-    """Show engine events on the progress bar and collect per-file reports."""
-    from . import engine
-    from .api import report_from_event
-
-    event_frames: dict[str, int] = {}
     with progress:
         bar = progress.add_task("frames", total=the_plan.n_frames)
-        for event in events:
-            if isinstance(event, engine.TaskStarted):
-                progress.update(bar, description=event.task.label[:40])
-            elif isinstance(event, engine.FrameDone):
-                progress.advance(bar)
-            elif isinstance(event, (engine.TaskSkipped, engine.TaskFailed, engine.TaskCancelled)):
-                left = the_plan.frames_of(event.task) - event_frames.get(event.task.key, 0)
-                progress.update(bar, total=progress.tasks[0].total - left)
-            if isinstance(event, engine.FrameDone):
-                event_frames[event.task.key] = event_frames.get(event.task.key, 0) + 1
-            report = report_from_event(event)
-            if report is not None:
-                reports.append(report)
-                if report.status == "failed":
-                    progress.console.print(f"[red]failed:[/red] {report.reason}", highlight=False)
+        for event in execute(the_plan, options):
+            state = session.apply(event)
+            if isinstance(event, Planned):
+                for note in event.notes:
+                    progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+            if state is None:
+                continue
+            if isinstance(event, TaskStarted):
+                progress.update(bar, description=state.task.label[:40])
+            progress.update(bar, total=session.frames_total, completed=session.frames_done)
+            if isinstance(event, TaskFailed):
+                progress.console.print(f"[red]failed:[/red] {state.reason}", highlight=False)
+    return session
 
 
-def _print_summary(reports, console) -> None:
+def _print_summary(session, console) -> None:
     from rich.table import Table
 
     table = Table(title="napari-batchseg summary")
     for col in ("input", "status", "frames", "seconds", "output / reason"):
         table.add_column(col, overflow="fold")
     colors = {"done": "green", "skipped": "yellow", "failed": "red", "cancelled": "red"}
-    for r in reports:
-        name = r.input.name + (f" [P{r.position}]" if r.position else "")
-        detail = str(r.mask) if r.status == "done" else r.reason
-        table.add_row(name, f"[{colors[r.status]}]{r.status}[/]", str(r.n_frames or ""),
-                      f"{r.seconds:.1f}" if r.seconds else "", detail)
+    for s in session.tasks:
+        t = s.task
+        name = t.input.name + (f" [P{t.position}]" if t.position else "")
+        done = s.status == "done"
+        detail = str(s.mask_path) if done else ("cancelled" if s.status == "cancelled" else s.reason)
+        table.add_row(name, f"[{colors[s.status]}]{s.status}[/]", str(s.n_frames if done else ""),
+                      f"{s.seconds:.1f}" if s.seconds else "", detail)
     console.print(table)
-    counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
+    counts = session.counts()
     console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
 
 

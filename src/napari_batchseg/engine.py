@@ -5,7 +5,11 @@ name, refusing colliding outputs before any work. :func:`run` yields an event pe
 (:class:`FrameDone`, carrying the labels) and per output (:class:`TaskDone`, :class:`TaskSkipped`,
 :class:`TaskFailed`). Reading and preparing the next frames overlaps with segmentation; outputs are written
 atomically; a failing file never stops the batch; cancelling stops between frames and leaves no
-half-written file.
+half-written file. Events, :class:`Task` and :class:`Plan` live in :mod:`napari_batchseg.events` and
+are re-exported here.
+
+Front ends do not call :func:`run` themselves: :func:`napari_batchseg.runners.execute` plans (or takes
+a plan), loads the model only when some task has work, and runs the plan here or over workers.
 """
 
 from __future__ import annotations
@@ -16,18 +20,34 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ._version import __version__
 from ._prefetch import Prefetcher
+from ._version import __version__
 from .discovery import FileFilter, collect_files
-from .errors import BatchSegError, InputError
+from .errors import BatchSegError
+from .events import (
+    FINAL_EVENTS,
+    Event,
+    FrameDone,
+    ModelLoaded,
+    ModelLoading,
+    Plan,
+    Planned,
+    RunFailed,
+    Task,
+    TaskCancelled,
+    TaskDone,
+    TaskEvent,
+    TaskFailed,
+    TaskSkipped,
+    TaskStarted,
+)
 from .io.atomic import atomic_write_text, check_writable_dir
 from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
-from .io.naming import OutputNames, check_collisions, output_names
+from .io.naming import check_collisions, output_names
 from .io.reader import open_source, read_info
 from .io.sources import ImageSource, SourceInfo
 from .params import SegmentationParams
@@ -40,7 +60,14 @@ from .provenance import (
     package_versions,
     platform_summary,
 )
-from .segmenters import Segmenter, SegmentOutput, load_segmenter
+from .segmenters import Segmenter, SegmentOutput
+
+__all__ = [
+    "FINAL_EVENTS", "CancelCheck", "Event", "FrameDone", "FrameSegmenter", "ModelLoaded", "ModelLoading",
+    "Plan", "Planned", "RunFailed", "Task", "TaskCancelled", "TaskDone", "TaskEvent", "TaskFailed",
+    "TaskSkipped", "TaskStarted", "count_objects", "existing_decision", "file_key", "has_work",
+    "is_cancelled", "plan", "run", "run_task", "screen_tasks", "sequential_frames",
+]
 
 CancelCheck = Callable[[], bool] | threading.Event | None
 #: (task, prepared frames) -> (frame, output, seconds spent segmenting) for each frame, in order
@@ -50,62 +77,6 @@ FrameSegmenter = Callable[
 
 
 # --------------------------------------------------------------------------- plan
-@dataclass
-class Task:
-    """One output to produce: one input file, or one position of a multi-position file."""
-
-    input: Path
-    position: int
-    n_positions: int
-    names: OutputNames
-    info: SourceInfo | None = None
-    error: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Unique, stable identifier (input path, plus position when the file has several)."""
-        return f"{self.input}" + (f" [P{self.position}]" if self.n_positions > 1 else "")
-
-    @property
-    def label(self) -> str:
-        """Short display name (file name, plus position when the file has several)."""
-        return self.input.name + (f" [P{self.position}]" if self.n_positions > 1 else "")
-
-    def frame_indices(self, params: SegmentationParams) -> list[int]:
-        """The time frames to segment (``start_frame``..``end_frame``, clipped to the file)."""
-        assert self.info is not None
-        n_t = self.info.sizes["T"]
-        if params.start_frame >= n_t:
-            raise InputError(
-                f"{self.input}: start frame {params.start_frame} out of range; "
-                f"the file has {n_t} frame(s) (0-{n_t - 1})"
-            )
-        last = n_t - 1 if params.end_frame is None else min(params.end_frame, n_t - 1)
-        return list(range(params.start_frame, last + 1))
-
-
-@dataclass
-class Plan:
-    """Everything a run will do, fixed before any work starts."""
-
-    params: SegmentationParams
-    tasks: list[Task]
-
-    def frames_of(self, task: Task) -> int:
-        """Frames ``task`` will segment (0 when it cannot be read or its frame range is empty)."""
-        if task.info is None:
-            return 0
-        try:
-            return len(task.frame_indices(self.params))
-        except InputError:
-            return 0
-
-    @property
-    def n_frames(self) -> int:
-        """Total frames to segment over all readable tasks."""
-        return sum(self.frames_of(t) for t in self.tasks)
-
-
 def has_work(the_plan: Plan) -> bool:
     """Whether any task is readable and not skipped or refused by the ``existing`` policy."""
     return any(
@@ -159,77 +130,37 @@ def _absolute_paths(params: SegmentationParams) -> SegmentationParams:
     return params.replace(**changes) if changes else params
 
 
-# --------------------------------------------------------------------------- events
-@dataclass
-class TaskStarted:
-    """An output is being produced."""
-
-    task: Task
-    n_frames: int
-
-
-@dataclass
-class FrameDone:
-    """One frame is segmented; ``labels`` is its ``(Y, X)`` mask, ``image`` the prepared input."""
-
-    task: Task
-    index: int
-    t: int
-    n_frames: int
-    labels: np.ndarray
-    image: np.ndarray | None
-    n_objects: int
-    z_used: list[int]
-    best_focus: int | None
-    timings: dict[str, float]
-
-
-@dataclass
-class TaskDone:
-    """An output is complete on disk."""
-
-    task: Task
-    mask_path: Path
-    log_path: Path
-    n_frames: int
-    seconds: float
-    extra_paths: list[Path] = field(default_factory=list)
-
-
-@dataclass
-class TaskSkipped:
-    """An output was not produced on purpose (e.g. it exists already)."""
-
-    task: Task
-    reason: str
-
-
-@dataclass
-class TaskFailed:
-    """An output could not be produced; the batch goes on."""
-
-    task: Task
-    reason: str
-    details: str = ""
-
-
-@dataclass
-class TaskCancelled:
-    """The run was cancelled while this output was in progress; nothing partial was kept."""
-
-    task: Task
-
-
-Event = TaskStarted | FrameDone | TaskDone | TaskSkipped | TaskFailed | TaskCancelled
-
-
 # --------------------------------------------------------------------------- run
-def _is_cancelled(cancel: CancelCheck) -> bool:
+def is_cancelled(cancel: CancelCheck) -> bool:
+    """Whether ``cancel`` (a :class:`threading.Event`, a callable or ``None``) says stop."""
     if cancel is None:
         return False
     if isinstance(cancel, threading.Event):
         return cancel.is_set()
     return bool(cancel())
+
+
+def screen_tasks(the_plan: Plan, cancel: CancelCheck = None) -> Iterator[TaskEvent | Task]:
+    """Walk the plan: events for tasks that need no segmentation, and the tasks that do, in order.
+
+    An unreadable task yields :class:`TaskFailed`; one the ``existing`` policy skips or refuses yields
+    its :class:`TaskSkipped` / :class:`TaskFailed`; every other task is yielded itself. Once ``cancel``
+    is set, every task left is reported as :class:`TaskCancelled`, so no file silently goes missing.
+    Lazy: ``cancel`` is checked each time the next task is asked for.
+    """
+    for i, task in enumerate(the_plan.tasks):
+        if is_cancelled(cancel):
+            for left in the_plan.tasks[i:]:
+                yield TaskCancelled(left)
+            return
+        if task.error is not None:
+            yield TaskFailed(task, task.error)
+            continue
+        decision = existing_decision(task, the_plan.params)
+        if decision is not None:
+            yield decision
+            continue
+        yield task
 
 
 def run(
@@ -239,15 +170,18 @@ def run(
     keep_images: bool = False,
     prefetch: int = 2,
     frame_segmenter: FrameSegmenter | None = None,
-) -> Iterator[Event]:
-    """Run a plan, yielding events as work completes.
+) -> Iterator[TaskEvent]:
+    """Run a plan in this process, yielding task events as work completes.
+
+    Front ends call :func:`napari_batchseg.runners.execute`, which decides where the work runs and
+    loads the model; this is the in-process core it uses.
 
     Parameters
     ----------
     the_plan
         From :func:`plan`.
     segmenter
-        A loaded segmenter; built from the plan's parameters when ``None`` (model loaded once).
+        A loaded segmenter (``None`` only when ``frame_segmenter`` is given or no task has work).
     cancel
         A :class:`threading.Event` or a callable; checked between frames.
     keep_images
@@ -257,34 +191,23 @@ def run(
     frame_segmenter
         Where frames are segmented (see :func:`run_task`); default: in this thread, one by one.
     """
-    params = the_plan.params
-    pending = [t for t in the_plan.tasks]
     if segmenter is None and frame_segmenter is None and has_work(the_plan):
-        segmenter = load_segmenter(params)
-    for i, task in enumerate(pending):
-        if _is_cancelled(cancel):  # report every task left, so no file silently goes missing
-            for left in pending[i:]:
-                yield TaskCancelled(left)
-            return
-        if task.error is not None:
-            yield TaskFailed(task, task.error)
-            continue
-        yield from run_task(task, params, segmenter, cancel, keep_images, prefetch, frame_segmenter)
-        if _is_cancelled(cancel):
-            for left in pending[i + 1:]:
-                yield TaskCancelled(left)
-            return
+        raise ValueError("engine.run needs a loaded segmenter (runners.execute loads one when needed)")
+    for item in screen_tasks(the_plan, cancel):
+        if isinstance(item, Task):
+            yield from run_task(item, the_plan.params, segmenter, cancel, keep_images, prefetch,
+                                frame_segmenter)
+        else:
+            yield item
 
 
 def sequential_frames(segmenter: Segmenter) -> FrameSegmenter:
     """The default :data:`FrameSegmenter`: ``segmenter.segment`` on each frame, in this thread."""
-    set_context = getattr(segmenter, "set_context", None)
 
     def apply(task: Task, frames: Iterable[PreparedFrame]):
         key = file_key(task)
         for frame in frames:
-            if set_context is not None:
-                set_context(key, f"T{frame.t}")
+            segmenter.set_context(key, f"T{frame.t}")
             t0 = time.perf_counter()
             out = segmenter.segment(frame.image)
             yield frame, out, time.perf_counter() - t0
@@ -294,7 +217,7 @@ def sequential_frames(segmenter: Segmenter) -> FrameSegmenter:
 
 def _until_cancelled(frames: Iterable[PreparedFrame], cancel: CancelCheck) -> Iterator[PreparedFrame]:
     for frame in frames:
-        if _is_cancelled(cancel):
+        if is_cancelled(cancel):
             return
         yield frame
 
@@ -320,7 +243,7 @@ def run_task(
     keep_images: bool = False,
     prefetch: int = 2,
     frame_segmenter: FrameSegmenter | None = None,
-) -> Iterator[Event]:
+) -> Iterator[TaskEvent]:
     """Produce one output; yields its events. Never raises for problems of the input itself.
 
     ``frame_segmenter`` maps the task's prepared frames to segmentation outputs (in order); the default

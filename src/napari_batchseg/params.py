@@ -11,18 +11,22 @@ import dataclasses
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 
+#: The allowed values of the string-valued fields (the field annotations of
+#: :class:`SegmentationParams`; the tuples below are derived from them, for choices and messages)
 Method = Literal["cellpose", "sam"]
 Projection = Literal["max", "min", "mean", "median", "std"]
 Existing = Literal["skip", "overwrite", "error"]
+SamMode = Literal["auto", "ais", "amg"]
+ZMode = Literal["all", "best", "range"]
 
-METHODS: tuple[str, ...] = ("cellpose", "sam")
-PROJECTIONS: tuple[str, ...] = ("max", "min", "mean", "median", "std")
-EXISTING_POLICIES: tuple[str, ...] = ("skip", "overwrite", "error")
-SAM_MODES: tuple[str, ...] = ("auto", "ais", "amg")
+METHODS: tuple[str, ...] = get_args(Method)
+PROJECTIONS: tuple[str, ...] = get_args(Projection)
+EXISTING_POLICIES: tuple[str, ...] = get_args(Existing)
+SAM_MODES: tuple[str, ...] = get_args(SamMode)
 #: model used when none is given, per method
 DEFAULT_MODELS: dict[str, str] = {"cellpose": "cyto3", "sam": "vit_b_lm"}
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
@@ -48,7 +52,7 @@ class ZRange:
         Inclusive 0-based bounds (mode ``"range"``).
     """
 
-    mode: Literal["all", "best", "range"] = "all"
+    mode: ZMode = "all"
     radius: int = 0
     start: int = 0
     stop: int = 0
@@ -132,7 +136,7 @@ class SegmentationParams:
         ``foreground_threshold`` or ``points_per_side``; ``embedding_cache``: a folder or ``False``).
     """
 
-    method: str = "cellpose"
+    method: Method = "cellpose"
     model: str | None = None
     checkpoint: str | None = None
     diameter: float = 0.0
@@ -141,16 +145,16 @@ class SegmentationParams:
     niter: int = 0
     channel: int | str = 0
     z_range: str = "all"
-    z_projection: str = "mean"
+    z_projection: Projection = "mean"
     start_frame: int = 0
     end_frame: int | None = None
     gpu: bool = False
     batch_size: int = 8
     output_dir: str | None = None
     suffix: str = ""
-    existing: str = "skip"
+    existing: Existing = "skip"
     debug: bool = False
-    sam_mode: str = "auto"
+    sam_mode: SamMode = "auto"
     tile_shape: tuple[int, int] | None = None
     halo: tuple[int, int] | None = None
     axes: str | None = None

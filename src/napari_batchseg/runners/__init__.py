@@ -1,8 +1,10 @@
 """Where a planned batch runs: in this process, over local worker processes, or on a Dask cluster.
 
-Every front end (CLI, widget, Python API) calls :func:`execute` with a :class:`~..engine.Plan` and
-:class:`RunOptions`; it yields the same :data:`~..engine.Event` stream whichever way the work is spread,
-and the masks are the same pixel for pixel.
+Every front end (CLI, widget, Python API) calls :func:`execute` with paths and parameters (or a
+:class:`~..events.Plan`) and :class:`RunOptions`: it is the only place that plans, loads the model
+(only when some task has work) and runs. It yields one :data:`~..events.Event` stream (lifecycle
+events, then the engine's task events) whichever way the work is spread, and the masks are the same
+pixel for pixel. :class:`~.session.RunSession` folds that stream into the state of the run.
 
 Modes
 -----
@@ -29,18 +31,27 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..params import ParameterError
+from .. import engine
+from ..errors import BatchSegError
+from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed
+from ..params import ParameterError, SegmentationParams
 
 if TYPE_CHECKING:
-    from ..engine import CancelCheck, Event, Plan
-    from ..params import SegmentationParams
+    from ..discovery import FileFilter
+    from ..engine import CancelCheck
     from ..segmenters import Segmenter
 
-__all__ = ["PARALLEL_MODES", "RunOptions", "execute", "resolve_options", "usable_cores"]
+from .session import RunSession, TaskState
+
+__all__ = [
+    "PARALLEL_MODES", "RunOptions", "RunSession", "TaskState", "execute", "gpu_in_use", "resolve_options",
+    "usable_cores",
+]
 
 log = logging.getLogger(__name__)
 
@@ -140,17 +151,15 @@ class RunOptions:
 
 
 def gpu_in_use(params: SegmentationParams) -> bool:
-    """Whether the run's model will sit on a GPU (``params.gpu`` and CUDA or Apple MPS present)."""
+    """Whether the run's model will sit on a GPU: the rule of :func:`~..devices.pick_device`.
+
+    ``params.gpu`` and a usable CUDA or Apple MPS device (the same check the segmenters make).
+    """
     if not params.gpu:
         return False
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return False
-    if torch.cuda.is_available():
-        return True
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
+    from ..devices import pick_device
+
+    return pick_device(True).is_gpu
 
 
 def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptions:
@@ -176,48 +185,125 @@ def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptio
     return opts
 
 
+def _model_name(params: SegmentationParams) -> str:
+    return f"{params.method} model {params.model}"
+
+
+def _refused(exc: BatchSegError | ParameterError) -> RunFailed:
+    return RunFailed(str(exc), exc)
+
+
 def execute(
-    plan: Plan,
+    source: Plan | Iterable[str | Path] | str | Path,
+    params: SegmentationParams | None = None,
     options: RunOptions | None = None,
+    *,
+    file_filter: FileFilter | None = None,
+    recursive: bool = False,
     cancel: CancelCheck = None,
     segmenter: Segmenter | None = None,
     keep_images: bool = False,
 ) -> Iterator[Event]:
-    """Run ``plan`` as ``options`` say; yield engine events as work completes.
+    """The one orchestration of a run: plan, load the model only when there is work, run; yield events.
+
+    Every front end (CLI, Python API, napari widget) is a thin adapter over this generator. The
+    stream (:data:`~..events.Event`) is, in order: :class:`~..events.Planned` (the plan and the notes
+    of :func:`resolve_options`); when this process loads the model, :class:`~..events.ModelLoading`
+    and :class:`~..events.ModelLoaded`; then the task events of the engine, whichever way the work
+    is spread (every task ends with exactly one of ``TaskDone``, ``TaskSkipped``, ``TaskFailed``,
+    ``TaskCancelled``). A problem that stops the whole run (colliding outputs, an unwritable output
+    folder, a model that cannot be loaded, bad options) is reported as one :class:`~..events.RunFailed`
+    that ends the stream; it is never raised.
 
     Parameters
     ----------
-    plan
-        From :func:`napari_batchseg.engine.plan`.
+    source
+        A :class:`~..events.Plan` (from :func:`napari_batchseg.engine.plan`), or files and folders to
+        plan with ``params``, ``file_filter`` and ``recursive``.
+    params
+        Run parameters when ``source`` is paths (default :class:`~..params.SegmentationParams`);
+        ignored for a plan, which carries its own.
     options
         How to spread the work (default: this process only).
+    file_filter, recursive
+        Filters for files found in folders (files named explicitly are always taken).
     cancel
-        :class:`threading.Event` or callable; work stops between frames, no partial file is kept.
+        :class:`threading.Event` or callable; work stops between frames, no partial file is kept, and
+        every task not finished is reported as cancelled.
     segmenter
-        An already loaded segmenter, used when the work runs in this process (``parallel="none"``
-        and the coordinator side of nothing else); worker processes always load their own.
+        An already loaded segmenter, used when the work runs in this process; worker processes
+        always load their own.
     keep_images
-        Attach the prepared image to each :class:`~..engine.FrameDone`. In ``files`` and Dask modes
-        the arrays stay with the workers (``FrameDone.labels`` is an empty ``(0, 0)`` array) unless
-        this is set, since the masks are on disk anyway.
+        Attach the prepared image to each :class:`~..events.FrameDone`. In ``files`` and Dask modes
+        the arrays stay with the workers (``FrameDone.labels`` is ``None``) unless this is set, since
+        the masks are on disk anyway.
     """
-    opts = resolve_options(options or RunOptions(), plan.params)
+    if isinstance(source, Plan):
+        the_plan = source
+    else:
+        paths = [source] if isinstance(source, (str, Path)) else list(source)
+        try:
+            the_plan = engine.plan(paths, params or SegmentationParams(), file_filter, recursive=recursive)
+        except (BatchSegError, ParameterError) as exc:
+            yield _refused(exc)
+            return
+    params = the_plan.params
+    try:
+        opts = resolve_options(options or RunOptions(), params)
+    except ParameterError as exc:
+        yield _refused(exc)
+        return
     for note in opts.notes:
-        log.warning(note)
+        log.info(note)
+    yield Planned(the_plan, tuple(opts.notes))
+    if engine.is_cancelled(cancel):  # before any model load: every task is accounted for
+        yield from engine.screen_tasks(the_plan, cancel)
+        return
+    try:
+        yield from _run_mode(the_plan, opts, cancel, segmenter, keep_images)
+    except (BatchSegError, ParameterError) as exc:  # e.g. a model that cannot be found or loaded
+        yield _refused(exc)
+
+
+def _run_mode(
+    the_plan: Plan, opts: RunOptions, cancel: CancelCheck, segmenter: Segmenter | None, keep_images: bool
+) -> Iterator[Event]:
+    """Load the model where this process needs it (with its events), then run in ``opts.mode``."""
+    params = the_plan.params
     mode = opts.mode
+    work = engine.has_work(the_plan)  # no model is loaded when every output is skipped or unreadable
     if mode == "dask":
         from .dask_runner import run_dask
 
-        yield from run_dask(plan, opts, cancel=cancel, keep_images=keep_images)
+        yield from run_dask(the_plan, opts, cancel=cancel, keep_images=keep_images)
     elif mode == "files":
         from .pool import run_files
 
-        yield from run_files(plan, opts, cancel=cancel, keep_images=keep_images)
+        yield from run_files(the_plan, opts, cancel=cancel, keep_images=keep_images)
     elif mode == "frames":
-        from .pool import run_frames
+        from .pool import PoolFrames, run_frames
 
-        yield from run_frames(plan, opts, cancel=cancel, keep_images=keep_images)
+        frames = None
+        if work:
+            yield ModelLoading(f"{_model_name(params)} in {opts.processes} worker processes")
+            frames = PoolFrames(params, opts, cancel).start()
+            yield ModelLoaded(frames.describe())
+        try:
+            yield from run_frames(the_plan, opts, frames, cancel=cancel, keep_images=keep_images)
+        finally:
+            if frames is not None:
+                frames.close()
     else:
+        from ._worker import build_segmenter, limit_threads
         from .sequential import run_sequential
 
-        yield from run_sequential(plan, opts, cancel=cancel, segmenter=segmenter, keep_images=keep_images)
+        if opts.threads_per_process is not None:
+            limit_threads(opts.threads_per_process)
+        if segmenter is None and work:
+            yield ModelLoading(_model_name(params))
+            segmenter = build_segmenter(params, opts.segmenter_factory)
+            if opts.threads_per_process is not None:  # again: torch may have started only now
+                limit_threads(opts.threads_per_process)
+            yield ModelLoaded(segmenter.describe())
+        yield from run_sequential(the_plan, opts, cancel=cancel, segmenter=segmenter,
+                                  keep_images=keep_images)

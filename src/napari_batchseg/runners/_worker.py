@@ -11,12 +11,13 @@ import os
 import sys
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
+from ..events import FrameDone
+from .batching import BatchedFrames
 
 if TYPE_CHECKING:
-    from ..engine import Event
+    from ..events import TaskEvent
     from ..params import SegmentationParams
     from ..segmenters import Segmenter
     from . import SegmenterFactory
@@ -78,10 +79,11 @@ def build_segmenter(params: SegmentationParams, factory: SegmenterFactory | None
     return load_segmenter(params)
 
 
-def frame_segmenter_for(segmenter: Segmenter, params: SegmentationParams, batch_frames: int | None) -> Any:
+def frame_segmenter_for(
+    segmenter: Segmenter, params: SegmentationParams, batch_frames: int | None
+) -> BatchedFrames | None:
     """The engine frame segmenter for this worker: batches on a GPU (or when asked), else ``None``."""
     from . import gpu_in_use
-    from .batching import BatchedFrames
 
     n = batch_frames if batch_frames is not None else (params.batch_size if gpu_in_use(params) else 1)
     return BatchedFrames(segmenter, n) if n > 1 else None
@@ -108,24 +110,11 @@ def cached_segmenter(params: SegmentationParams, factory: SegmenterFactory | Non
         return seg
 
 
-_EMPTY_LABELS = np.zeros((0, 0), dtype=np.uint32)
+def for_transport(event: TaskEvent, keep_arrays: bool) -> TaskEvent:
+    """``event`` as sent to the coordinator: a :class:`FrameDone` without arrays unless asked for.
 
-
-def for_transport(event: Event, keep_arrays: bool) -> Event:
-    """A copy of ``event`` to send to the coordinator: no task (it has its own), arrays only if asked."""
-    from ..engine import FrameDone
-
+    ``FrameDone.labels`` is then ``None`` (the mask is on disk); everything else travels as is.
+    """
     if isinstance(event, FrameDone) and not keep_arrays:
-        return replace(event, task=None, labels=_EMPTY_LABELS, image=None)  # type: ignore[arg-type]
-    return replace(event, task=None)  # type: ignore[arg-type]
-
-
-def describe_error(exc: BaseException) -> dict[str, Any]:
-    """A small, picklable description of an exception."""
-    import traceback
-
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "details": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-    }
+        return replace(event, labels=None, image=None)
+    return event

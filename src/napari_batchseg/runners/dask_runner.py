@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,15 +31,13 @@ import numpy as np
 from .. import engine
 from ..errors import ModelError
 from ._worker import cached_segmenter, for_transport, frame_segmenter_for, limit_threads
-from .pool import is_cancelled, screen_tasks
 
 if TYPE_CHECKING:
-    from ..engine import CancelCheck, Event, Plan, Task
+    from ..engine import CancelCheck, Plan, Task, TaskEvent
     from ..params import SegmentationParams
+    from ..segmenters import Segmenter, SegmentOutput
     from . import RunOptions, SegmenterFactory
 
-_EMPTY = np.zeros((0, 0), dtype=np.uint32)
-_FINAL = (engine.TaskDone, engine.TaskSkipped, engine.TaskFailed, engine.TaskCancelled)
 _CHECK_EVERY_S = 0.5
 
 
@@ -70,20 +68,32 @@ class _Locked:
 
     _locks: dict[int, threading.Lock] = {}
 
-    def __init__(self, segmenter: Any) -> None:
+    def __init__(self, segmenter: Segmenter) -> None:
         self._seg = segmenter
         self._lock = self._locks.setdefault(id(segmenter), threading.Lock())
-        self.name = getattr(segmenter, "name", "segmenter")
+        self.name = segmenter.name
+        self.batch_size = segmenter.batch_size
+        self._here = threading.local()  # each worker thread names its own frames
 
     def describe(self) -> dict[str, Any]:
         return self._seg.describe()
 
-    def segment(self, image: np.ndarray) -> Any:
+    def set_context(self, file_key: str, frame_key: str) -> None:
+        self._here.context = (file_key, frame_key)  # handed over under the lock, with the call it names
+
+    def _name_frames(self) -> None:
+        context = getattr(self._here, "context", None)
+        if context is not None:
+            self._seg.set_context(*context)
+
+    def segment(self, image: np.ndarray) -> SegmentOutput:
         with self._lock:
+            self._name_frames()
             return self._seg.segment(image)
 
-    def segment_batch(self, images: list[np.ndarray]) -> list[Any]:
+    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
         with self._lock:
+            self._name_frames()
             return self._seg.segment_batch(images)
 
 
@@ -98,7 +108,7 @@ def dask_task(
     cancel_name: str,
     keep_arrays: bool,
     batch_frames: int | None = None,
-) -> list[Event]:
+) -> list[TaskEvent]:
     """Worker side: produce one output; return its events (arrays dropped unless ``keep_arrays``)."""
     from distributed import Event as DaskEvent
     from distributed import get_worker
@@ -115,7 +125,7 @@ def dask_task(
     limit_threads(n_threads)
     if worker.state.nthreads > 1:
         seg = _Locked(seg)
-    out: list[Event] = []
+    out: list[TaskEvent] = []
     for event in engine.run_task(task, params, seg, cancel=_Throttled(flag.is_set, _CHECK_EVERY_S),
                                  keep_images=keep_arrays,
                                  frame_segmenter=frame_segmenter_for(seg, params, batch_frames)):
@@ -146,7 +156,7 @@ def _connect(options: RunOptions) -> tuple[Any, Any, bool]:
 
 def run_dask(
     plan: Plan, options: RunOptions, cancel: CancelCheck = None, keep_images: bool = False
-) -> Iterator[Event]:
+) -> Iterator[TaskEvent]:
     """Send one task per output to a Dask cluster; yield events as they come back."""
     from distributed import Event as DaskEvent
     from distributed import TimeoutError as DaskTimeoutError
@@ -154,7 +164,7 @@ def run_dask(
 
     params = plan.params
     todo: list[Task] = []
-    for event_or_task in screen_tasks(plan, cancel):  # existing outputs are checked again on workers
+    for event_or_task in engine.screen_tasks(plan, cancel):  # existing outputs are checked again on workers
         if isinstance(event_or_task, engine.Task):
             todo.append(event_or_task)
         else:
@@ -187,7 +197,7 @@ def run_dask(
         pending = set(futures)
         cancelled = False
         while pending:
-            if not cancelled and is_cancelled(cancel):
+            if not cancelled and engine.is_cancelled(cancel):
                 cancelled = True
                 flag.set()
             yield from _live_events(live, todo, started, frames_seen, finished)
@@ -216,7 +226,7 @@ def run_dask(
 def _live_events(
     live: queue.Queue, todo: list[Task], started: set[int], frames_seen: dict[int, set[int]],
     finished: set[int],
-) -> Iterator[Event]:
+) -> Iterator[TaskEvent]:
     while True:
         try:
             _stamp, msg = live.get_nowait()
@@ -232,14 +242,14 @@ def _live_events(
         elif msg["kind"] == "frame" and msg["index"] not in frames_seen[idx]:
             frames_seen[idx].add(msg["index"])
             yield engine.FrameDone(
-                task, msg["index"], msg["t"], msg["n"], _EMPTY, None, msg["objects"], list(msg["z"]),
+                task, msg["index"], msg["t"], msg["n"], None, None, msg["objects"], list(msg["z"]),
                 msg["focus"], dict(msg["timings"]),
             )
 
 
 def _result_events(
     fut: Any, idx: int, task: Task, started: set[int], seen: set[int], cancelled: bool
-) -> Iterator[Event]:
+) -> Iterator[TaskEvent]:
     from distributed import CancelledError
 
     try:
@@ -257,13 +267,12 @@ def _result_events(
         return
     final = False
     for event in events:
-        event.task = task
         if isinstance(event, engine.TaskStarted):
             if idx in started:
                 continue
         elif isinstance(event, engine.FrameDone) and event.index in seen:
             continue
-        final = final or isinstance(event, _FINAL)
+        final = final or isinstance(event, engine.FINAL_EVENTS)
         yield event
     if not final:  # the worker saw the cancel flag before starting
         yield engine.TaskCancelled(task)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -31,22 +30,13 @@ from ..errors import BatchSegError, ModelError
 from ._worker import build_segmenter, for_transport, frame_segmenter_for, ignore_interrupts, limit_threads
 
 if TYPE_CHECKING:
-    from ..engine import CancelCheck, Event, Plan, Task
+    from ..engine import CancelCheck, Plan, Task, TaskEvent
     from ..params import SegmentationParams
     from ..prepare import PreparedFrame
     from ..segmenters import SegmentOutput
     from . import RunOptions, SegmenterFactory
 
 _POLL_S = 0.1
-
-
-def is_cancelled(cancel: CancelCheck) -> bool:
-    """Whether ``cancel`` (event, callable or ``None``) says stop."""
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
 
 
 # --------------------------------------------------------------------------- worker side
@@ -99,7 +89,7 @@ def _files_worker_main(
         idx, task = item
         try:
             if stop.is_set():
-                events.put(("event", wid, idx, engine.TaskCancelled(None)))  # type: ignore[arg-type]
+                events.put(("event", wid, idx, engine.TaskCancelled(task)))
             else:
                 for event in engine.run_task(
                     task, params, segmenter, cancel=stop.is_set, keep_images=keep_arrays,
@@ -110,7 +100,7 @@ def _files_worker_main(
             import traceback
 
             reason = f"{task.input}: worker error: {type(exc).__name__}: {exc}"
-            failed = engine.TaskFailed(None, reason, traceback.format_exc())  # type: ignore[arg-type]
+            failed = engine.TaskFailed(task, reason, traceback.format_exc())
             events.put(("event", wid, idx, failed))
         finally:
             events.put(("end", wid, idx))
@@ -119,9 +109,8 @@ def _frame_job(image: Any, context: tuple[str, str] | None) -> tuple[SegmentOutp
     if _state.get("error") is not None:
         raise _state["error"]
     seg = _state["segmenter"]
-    set_context = getattr(seg, "set_context", None)
-    if set_context is not None and context is not None:
-        set_context(*context)
+    if context is not None:
+        seg.set_context(*context)
     t0 = time.perf_counter()
     out = seg.segment(image)
     return out, time.perf_counter() - t0
@@ -180,7 +169,7 @@ class _FilesCoordinator:
             return not self.assigned
         return len(self.finished) >= len(self.todo)
 
-    def handle(self, msg: tuple) -> Iterator[Event]:
+    def handle(self, msg: tuple) -> Iterator[TaskEvent]:
         kind, wid = msg[0], msg[1]
         if kind == "ready":
             self.idle.append(wid)
@@ -191,7 +180,6 @@ class _FilesCoordinator:
         elif kind == "event":
             idx, event = msg[2], msg[3]
             if idx not in self.finished:
-                event.task = self.todo[idx]
                 yield event
         elif kind == "end":
             idx = msg[2]
@@ -200,7 +188,7 @@ class _FilesCoordinator:
                 del self.assigned[wid]
                 self.idle.append(wid)
 
-    def check_workers(self) -> Iterator[Event]:
+    def check_workers(self) -> Iterator[TaskEvent]:
         dead = [wid for wid, p in self.procs.items() if not p.is_alive()]
         if not dead:
             return
@@ -224,7 +212,7 @@ class _FilesCoordinator:
                     raise RuntimeError("worker processes keep dying; giving up")
                 self.spawn()
 
-    def drain(self, seconds: float) -> Iterator[Event]:
+    def drain(self, seconds: float) -> Iterator[TaskEvent]:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
@@ -252,10 +240,10 @@ class _FilesCoordinator:
 
 def run_files(
     plan: Plan, options: RunOptions, cancel: CancelCheck = None, keep_images: bool = False
-) -> Iterator[Event]:
+) -> Iterator[TaskEvent]:
     """One output per worker process at a time; events stream back as the workers go."""
     todo: list[Task] = []
-    for event_or_task in screen_tasks(plan, cancel):
+    for event_or_task in engine.screen_tasks(plan, cancel):
         if isinstance(event_or_task, engine.Task):
             todo.append(event_or_task)
         else:
@@ -267,7 +255,7 @@ def run_files(
         for _ in range(co.workers):
             co.spawn()
         while not co.done:
-            if not co.stop.is_set() and is_cancelled(cancel):
+            if not co.stop.is_set() and engine.is_cancelled(cancel):
                 co.stop.set()
             co.dispatch()
             try:
@@ -281,25 +269,6 @@ def run_files(
     finally:
         co.close()
 
-
-def screen_tasks(plan: Plan, cancel: CancelCheck = None) -> Iterator[Event | Task]:
-    """Events for tasks that need no worker (unreadable, existing output), then the tasks to run.
-
-    Once ``cancel`` is set, every task left is reported as cancelled, as :func:`engine.run` does.
-    """
-    for i, task in enumerate(plan.tasks):
-        if is_cancelled(cancel):
-            for left in plan.tasks[i:]:
-                yield engine.TaskCancelled(left)
-            return
-        if task.error is not None:
-            yield engine.TaskFailed(task, task.error)
-            continue
-        decision = engine.existing_decision(task, plan.params)
-        if decision is not None:
-            yield decision
-            continue
-        yield task
 
 # --------------------------------------------------------------------------- frames
 class PoolFrames:
@@ -363,10 +332,10 @@ class PoolFrames:
                 pending.append((frame, self._submit(frame.image, (key, f"T{frame.t}"))))
                 while pending and (len(pending) >= self.window or pending[0][1].done()):
                     yield self._result(pending.popleft())
-                    if is_cancelled(self.cancel):
+                    if engine.is_cancelled(self.cancel):
                         return
             while pending:
-                if is_cancelled(self.cancel):
+                if engine.is_cancelled(self.cancel):
                     return
                 yield self._result(pending.popleft())
         finally:
@@ -374,23 +343,19 @@ class PoolFrames:
                 fut.cancel()
 
 
-def _never(task: Task, frames: Iterable[PreparedFrame]) -> Iterator[Any]:  # pragma: no cover
-    raise AssertionError("no frame to segment")
-    yield
-
-
 def run_frames(
-    plan: Plan, options: RunOptions, cancel: CancelCheck = None, keep_images: bool = False
-) -> Iterator[Event]:
-    """Read, prepare and write here; segment the frames of each output on worker processes."""
-    if not engine.has_work(plan):  # nothing to segment: no workers, no model
-        yield from engine.run(plan, cancel=cancel, frame_segmenter=_never)
-        return
-    frames = PoolFrames(plan.params, options, cancel).start()
-    try:
-        yield from engine.run(
-            plan, cancel=cancel, keep_images=keep_images,
-            prefetch=options.prefetch or 2 * options.processes, frame_segmenter=frames,
-        )
-    finally:
-        frames.close()
+    plan: Plan,
+    options: RunOptions,
+    frames: PoolFrames | None,
+    cancel: CancelCheck = None,
+    keep_images: bool = False,
+) -> Iterator[TaskEvent]:
+    """Read, prepare and write here; segment the frames of each output on worker processes.
+
+    ``frames`` is the started pool (:meth:`PoolFrames.start`, done by
+    :func:`~napari_batchseg.runners.execute`); ``None`` only when no task has work.
+    """
+    yield from engine.run(
+        plan, cancel=cancel, keep_images=keep_images,
+        prefetch=options.prefetch or 2 * options.processes, frame_segmenter=frames,
+    )

@@ -1,0 +1,173 @@
+"""RunSession and the one orchestration (``runners.execute``), without Qt.
+
+Real runs on small real-looking TIFF files with the cheap threshold segmenter of
+:mod:`napari_batchseg.testing` (a real segmentation, not a stand-in result), folded into a session.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg import events as ev
+from napari_batchseg.errors import ModelError, OutputError
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.runners import RunOptions, RunSession, execute
+from napari_batchseg.testing import threshold_segmenter
+
+THRESHOLD = RunOptions(segmenter_factory=threshold_segmenter)
+
+
+def _blobs(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    plane = rng.normal(100, 5, (48, 48))
+    for y, x in rng.integers(6, 42, size=(4, 2)):
+        plane[y - 3:y + 3, x - 3:x + 3] += 200
+    return plane.astype(np.uint16)
+
+
+@pytest.fixture
+def inputs(tmp_path) -> Path:
+    """``a.tif`` (3 frames), ``b.tif`` (2 frames) and a broken ``c.tif``."""
+    d = tmp_path / "in"
+    d.mkdir()
+    tifffile.imwrite(d / "a.tif", np.stack([_blobs(i) for i in range(3)]), ome=True, metadata={"axes": "TYX"})
+    tifffile.imwrite(d / "b.tif", np.stack([_blobs(i) for i in (7, 8)]), ome=True, metadata={"axes": "TYX"})
+    (d / "c.tif").write_bytes(b"II*\x00" + b"\x00" * 20)
+    return d
+
+
+def _run(source, params=None, options=THRESHOLD, **kw):
+    session = RunSession()
+    events = []
+    for e in execute(source, params, options, **kw):
+        events.append(e)
+        session.apply(e)
+    return session, events
+
+
+def test_a_run_folded_into_a_session(inputs, tmp_path):
+    params = SegmentationParams(output_dir=str(tmp_path / "out"))
+    session, events = _run([inputs], params)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:3] == ["Planned", "ModelLoading", "ModelLoaded"]
+    assert kinds.count("FrameDone") == 5 and kinds.count("TaskDone") == 2 and kinds.count("TaskFailed") == 1
+    # the session is in plan order, with one final status per task
+    assert [Path(k).name for k in session.keys()] == ["a.tif", "b.tif", "c.tif"]
+    a, b, c = session.tasks
+    assert (a.status, a.frames_done, a.n_frames) == ("done", 3, 3)
+    assert (b.status, b.frames_done) == ("done", 2)
+    assert c.status == "failed" and "c.tif" in c.reason and c.frames_done == 0
+    assert a.mask_path == tmp_path / "out" / "a_vSM.ome.tif" and a.log_path.exists()
+    labels = read_mask(a.mask_path).labels
+    assert labels.shape == (3, 48, 48)
+    assert a.n_objects == len(np.unique(labels[2])) - 1 > 0  # objects of the latest frame
+    assert session.counts() == {"pending": 0, "running": 0, "done": 2, "skipped": 0, "failed": 1,
+                                "cancelled": 0}
+    assert session.model_state == "loaded" and session.model_description["method"] == "threshold"
+    assert session.frames_done == session.frames_total == session.frames_planned == 5
+    assert session.done and not session.ok and session.error is None
+    assert session.finish() == [] and session.phase == "finished"
+    # frames carry their labels in this process, identical to what was written
+    frames = [e for e in events if isinstance(e, ev.FrameDone) and e.task.input.name == "a.tif"]
+    for f in frames:
+        np.testing.assert_array_equal(f.labels, labels[f.index])
+
+
+def test_no_model_is_loaded_when_the_existing_policy_leaves_nothing_to_do(inputs, tmp_path):
+    params = SegmentationParams(output_dir=str(tmp_path / "out"))
+    _run([inputs / "a.tif", inputs / "b.tif"], params)
+    for existing, status in (("skip", "skipped"), ("error", "failed")):
+        session, events = _run([inputs / "a.tif", inputs / "b.tif"], params.replace(existing=existing))
+        kinds = {type(e).__name__ for e in events}
+        assert "ModelLoading" not in kinds and "ModelLoaded" not in kinds, existing
+        assert [s.status for s in session.tasks] == [status, status]
+        assert all("exists" in s.reason for s in session.tasks)
+        assert session.model_state == "not loaded"
+    # progress: skipped tasks count as settled, the total shrinks to what was really segmented
+    skipped, _ = _run([inputs / "a.tif"], params)
+    assert skipped.frames_planned == skipped.frames_settled == 3 and skipped.frames_total == 0
+
+
+def test_cancel_accounts_for_every_task(inputs, tmp_path):
+    params = SegmentationParams(output_dir=str(tmp_path / "out"))
+    cancel = threading.Event()
+    cancel.set()
+    session, events = _run([inputs], params, cancel=cancel)
+    assert [type(e).__name__ for e in events] == ["Planned"] + ["TaskCancelled"] * 3
+    assert [s.status for s in session.tasks] == ["cancelled"] * 3
+    # cancelled while the first output runs: it is dropped, the others are cancelled too
+    cancel = threading.Event()
+    session = RunSession()
+    for e in execute([inputs], params, THRESHOLD, cancel=cancel):
+        session.apply(e)
+        if isinstance(e, ev.FrameDone):
+            assert session.state(e.task.key).status == "running"
+            cancel.set()
+    assert [s.status for s in session.tasks] == ["cancelled"] * 3
+    assert session.tasks[0].frames_done == 1 and session.frames_total == 1
+    assert not (tmp_path / "out" / "a_vSM.ome.tif").exists()
+
+
+def test_run_failures_are_events_not_exceptions(inputs, tmp_path):
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "a.tif").write_bytes((inputs / "a.tif").read_bytes())
+    params = SegmentationParams(output_dir=str(tmp_path / "out"))
+    session, events = _run([inputs / "a.tif", twin / "a.tif"], params)
+    (failed,) = events
+    assert isinstance(failed, ev.RunFailed) and isinstance(failed.error, OutputError)
+    assert "collide" in failed.message and session.phase == "failed" and session.error == failed.message
+    # a model that cannot be found: the run stops after planning, before any task starts
+    missing = str(tmp_path / "no_such_model.pth")
+    session, events = _run([inputs / "a.tif"], params.replace(model=missing), RunOptions())
+    assert [type(e).__name__ for e in events] == ["Planned", "ModelLoading", "RunFailed"]
+    assert isinstance(events[-1].error, ModelError) and "no_such_model.pth" in events[-1].message
+    assert session.model_state == "not loaded" and not session.ok
+    assert [s.status for s in session.finish()] == ["cancelled"]
+    assert session.tasks[0].reason == "not run" and session.phase == "failed"
+
+
+def test_session_from_a_plan_and_its_guards(inputs, tmp_path):
+    from napari_batchseg import engine
+
+    the_plan = engine.plan([inputs], SegmentationParams(output_dir=str(tmp_path / "out")))
+    session = RunSession(the_plan)
+    assert session.phase == "planned" and len(session) == 3
+    assert [s.status for s in session.tasks] == ["pending"] * 3
+    assert [s.n_frames for s in session.tasks] == [3, 2, 0]
+    first = the_plan.tasks[0]
+    session.apply(ev.TaskStarted(first, 3))
+    assert session.running()[0].task is first
+    with pytest.raises(KeyError, match="not in the plan"):
+        session.apply(ev.TaskStarted(engine.Task(Path("x.tif"), 0, 1, first.names), 1))
+    with pytest.raises(TypeError):
+        session.apply("not an event")  # type: ignore[arg-type]
+    changed = session.finish()
+    assert [s.status for s in changed] == ["cancelled"] * 3 and not session.ok
+
+
+def test_events_are_immutable_and_frames_without_arrays_say_so(inputs, tmp_path):
+    from dataclasses import FrozenInstanceError
+
+    session, events = _run([inputs / "b.tif"], SegmentationParams(output_dir=str(tmp_path / "o")),
+                           RunOptions(parallel="files", processes=2, segmenter_factory=threshold_segmenter))
+    frames = [e for e in events if isinstance(e, ev.FrameDone)]
+    assert len(frames) == 2 and all(f.labels is None and f.image is None for f in frames)
+    assert all(f.task.key == session.keys()[0] for f in frames)  # the worker's events name their task
+    assert session.tasks[0].status == "done"
+    with pytest.raises(FrozenInstanceError):
+        frames[0].task = None  # type: ignore[misc]
+
+
+def test_gpu_rule_is_the_device_choice():
+    from napari_batchseg.devices import pick_device
+    from napari_batchseg.runners import gpu_in_use
+
+    assert gpu_in_use(SegmentationParams(gpu=False)) is False
+    assert gpu_in_use(SegmentationParams(gpu=True)) == pick_device(True).is_gpu
