@@ -7,13 +7,14 @@ import time
 import numpy as np
 from scipy import ndimage as ndi
 
-from napari_batchseg.segmenters.base import SegmentOutput
+from napari_batchseg.segmenters.base import SegmenterBase, SegmentOutput
 
 
-class ThresholdSegmenter:
+class ThresholdSegmenter(SegmenterBase):
     """Labels connected regions brighter than the frame's mean; optional delay per frame."""
 
     name = "threshold"
+    batch_size = 1
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
@@ -29,8 +30,8 @@ class ThresholdSegmenter:
         labels, _ = ndi.label(image > image.mean())
         return SegmentOutput(labels.astype(np.uint32))
 
-    def segment_batch(self, images):
-        return [self.segment(i) for i in images]
+    def set_context(self, file_key: str, frame_key: str) -> None:
+        """No per-image cache: nothing to name."""
 
 
 def factory(delay: float = 0.0):

@@ -46,7 +46,7 @@ def test_run_streams_into_layers_and_reopens(widget, data_folder, qtbot):
     key = table.keys()[1]
     assert "timelapse_BF.nd2" in key
     table.table.cellDoubleClicked.emit(1, 0)
-    assert not widget.follow.isChecked() or not widget.running
+    assert widget.follow.isChecked()  # no run going on: following stays on (see the test below)
     labels = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (6, 64, 64)
     np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
@@ -62,6 +62,34 @@ def test_run_streams_into_layers_and_reopens(widget, data_folder, qtbot):
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     assert [table.status(k) for k in table.keys()] == ["skipped"] * 3
+    assert widget.session.model_state == "not loaded"  # every output skipped: no model was loaded
+
+
+def test_double_click_during_the_run_stops_following(widget, data_folder, qtbot):
+    """Opening a finished file while the run goes on keeps it shown: the stream stops following."""
+    _prepare(widget, data_folder, end_frame=19, delay=0.05)
+    assert widget.run()
+    table = widget.status
+    qtbot.waitUntil(lambda: len(table.keys()) == 3 and table.status(table.keys()[0]) == "done", timeout=30000)
+    qtbot.waitUntil(
+        lambda: any("timelapse" in lay.name for lay in _stream_layers(widget.viewer)), timeout=30000
+    )
+    assert widget.running and widget.follow.isChecked()
+    table.table.cellDoubleClicked.emit(0, 0)  # nuclei_BF.tif, finished
+    assert widget.running, "the run ended before the check: it must happen during the run"
+    assert not widget.follow.isChecked()
+
+    def mask_layer():
+        return next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
+
+    assert mask_layer().name == "nuclei_BF.tif"
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert [table.status(k) for k in table.keys()] == ["done"] * 3
+    # the later files did not take the layers over
+    assert mask_layer().name == "nuclei_BF.tif"
+    np.testing.assert_array_equal(
+        mask_layer().data, read_mask(data_folder / "nuclei_BF_vSM.ome.tif").labels
+    )
 
 
 def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
@@ -98,12 +126,12 @@ def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_fol
     qtbot.waitUntil(lambda: bool(widget.status.keys()), timeout=20000)
     keys = widget.status.keys()
     # cancel while the second file (the time series) is half way
-    qtbot.waitUntil(lambda: widget._frames_done.get(keys[1], 0) >= 3, timeout=30000)
+    qtbot.waitUntil(lambda: widget.session.state(keys[1]).frames_done >= 3, timeout=30000)
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=10000)
     statuses = [widget.status.status(k) for k in keys]
     assert statuses == ["done", "cancelled", "cancelled"]
-    assert widget._frames_done[keys[1]] < 31  # stopped between frames, promptly
+    assert widget.session.state(keys[1]).frames_done < 31  # stopped between frames, promptly
     assert (data_folder / "nuclei_BF_vSM.ome.tif").exists()
     assert read_mask(data_folder / "nuclei_BF_vSM.ome.tif").labels.shape == (1, 512, 512)
     assert not (data_folder / "timelapse_BF_vSM.ome.tif").exists()
@@ -120,7 +148,7 @@ def test_user_closes_and_adds_layers_during_run(widget, data_folder, qtbot):
     assert widget.run()
     qtbot.waitUntil(
         lambda: any("timelapse" in lay.name for lay in _stream_layers(viewer))
-        and widget._frames_done.get(widget.status.keys()[1], 0) >= 2,
+        and widget.session.state(widget.status.keys()[1]).frames_done >= 2,
         timeout=30000,
     )
     for lay in list(_stream_layers(viewer)):
@@ -151,7 +179,7 @@ def test_failed_file_is_reported_and_the_batch_goes_on(widget, data_folder, qtbo
 
 def test_parallel_controls_and_a_files_mode_run(widget, data_folder, qtbot):
     from napari_batchseg.runners import PARALLEL_MODES
-    from napari_batchseg.runners.testing import threshold_segmenter
+    from napari_batchseg.testing import threshold_segmenter
 
     assert not widget.parallel_row.isHidden()
     assert [widget.parallel.itemData(i) for i in range(widget.parallel.count())] == list(PARALLEL_MODES)

@@ -1,4 +1,8 @@
-"""Run progress: a progress bar (files and frames) and a per-output status table."""
+"""Run progress: a progress bar (files and frames) and a per-output status table.
+
+Both are views of a :class:`~napari_batchseg.runners.RunSession`: the table keeps no run state of its
+own, it redraws a row from the session's :class:`~napari_batchseg.runners.TaskState`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ..runners.session import RunSession, TaskState
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
 STATUS_COLORS = {
@@ -64,19 +70,23 @@ class StatusTable(QWidget):
         lay.addWidget(self.summary)
         lay.addWidget(self.table)
         self._rows: dict[str, int] = {}
-        self._status: dict[str, str] = {}
-        self._frames_total = 0
-        self._frames_done = 0
+        self._session: RunSession | None = None
         self.table.cellDoubleClicked.connect(lambda r, _c: self.request_open(r))
 
     # ------------------------------------------------------------------ rows
-    def reset(self, tasks, n_frames: int) -> None:
-        """One pending row per task; the progress bar counts ``n_frames``."""
+    @property
+    def session(self) -> RunSession | None:
+        """The run shown (``None`` before the first run is planned)."""
+        return self._session
+
+    def reset(self, session: RunSession) -> None:
+        """Show ``session``: one row per task, in plan order; the progress bar counts its frames."""
+        self._session = session
         self.table.setRowCount(0)
         self._rows.clear()
-        self._status.clear()
-        self.table.setRowCount(len(tasks))
-        for r, task in enumerate(tasks):
+        self.table.setRowCount(len(session))
+        for r, state in enumerate(session.tasks):
+            task = state.task
             self._rows[task.key] = r
             name = QTableWidgetItem(task.label)
             name.setData(KEY_ROLE, task.key)
@@ -84,51 +94,45 @@ class StatusTable(QWidget):
             self.table.setItem(r, 0, name)
             for c in range(1, len(COLUMNS)):
                 self.table.setItem(r, c, QTableWidgetItem(""))
-            self.set_status(task.key, "pending")
-        self._frames_total = max(n_frames, 0)
-        self._frames_done = 0
-        self.progress.setRange(0, max(self._frames_total, 1))
+            self.show_state(state)
         self.progress.setFormat("%v / %m frames")
-        self.progress.setValue(0)
-        self._update_summary()
+        self.update_progress()
 
     def keys(self) -> list[str]:
-        """Task keys in row order."""
-        return sorted(self._rows, key=self._rows.get)
+        """Task keys in row (plan) order."""
+        return self._session.keys() if self._session is not None else []
 
     def status(self, key: str) -> str:
-        """Current status of a task."""
-        return self._status.get(key, "")
+        """Current status of a task ("" when it is not part of the run)."""
+        state = self._session.state(key) if self._session is not None else None
+        return state.status if state is not None else ""
 
-    def set_status(self, key: str, status: str, details: str = "", tooltip: str = "") -> None:
-        """Show a task's status (and optional details, e.g. a failure reason)."""
-        r = self._rows.get(key)
+    def show_state(self, state: TaskState) -> None:
+        """Redraw the row of one task from its state (status, frames, objects, details)."""
+        r = self._rows.get(state.key)
         if r is None:
             return
-        self._status[key] = status
         item = self.table.item(r, 1)
-        item.setText(status)
-        color = STATUS_COLORS.get(status)
+        item.setText(state.status)
+        color = STATUS_COLORS.get(state.status)
         item.setForeground(QBrush(QColor(color)) if color else QBrush())
-        if details or status != "running":
-            d = self.table.item(r, 4)
-            d.setText(details)
-            d.setToolTip(tooltip or details)
+        if state.status in ("running", "done") or state.frames_done:
+            self.table.item(r, 2).setText(f"{state.frames_done}/{state.n_frames}")
+        if state.n_objects is not None:
+            self.table.item(r, 3).setText(str(state.n_objects))
+        details, tooltip = _details(state)
+        d = self.table.item(r, 4)
+        d.setText(details)
+        d.setToolTip(tooltip or details)
         self._update_summary()
 
-    def set_frames(self, key: str, done: int, total: int, n_objects: int | None = None) -> None:
-        """Frames finished for a task (and the objects found in the latest one)."""
-        r = self._rows.get(key)
-        if r is None:
+    def update_progress(self) -> None:
+        """Frames settled (done, or never to be done: skipped, failed) out of the frames planned."""
+        if self._session is None:
             return
-        self.table.item(r, 2).setText(f"{done}/{total}")
-        if n_objects is not None:
-            self.table.item(r, 3).setText(str(n_objects))
-
-    def frame_finished(self, n: int = 1) -> None:
-        """Advance the progress bar by ``n`` frames."""
-        self._frames_done += n
-        self.progress.setValue(min(self._frames_done, self.progress.maximum()))
+        total = self._session.frames_planned
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(self._session.frames_settled, max(total, 1)))
 
     def request_open(self, row: int | None = None) -> None:
         """Ask to show the output of ``row`` (the selected row when ``None``)."""
@@ -142,12 +146,21 @@ class StatusTable(QWidget):
             self.open_requested.emit(item.data(KEY_ROLE))
 
     def _update_summary(self) -> None:
-        counts: dict[str, int] = {}
-        for s in self._status.values():
-            counts[s] = counts.get(s, 0) + 1
-        n = len(self._status)
-        finished = sum(counts.get(s, 0) for s in ("done", "skipped", "failed", "cancelled"))
-        parts = [f"{finished}/{n} file(s) finished"] if n else []
+        if self._session is None or not len(self._session):
+            self.summary.setText("")
+            return
+        counts = self._session.counts()
+        finished = sum(counts[s] for s in ("done", "skipped", "failed", "cancelled"))
+        parts = [f"{finished}/{len(self._session)} file(s) finished"]
         parts += [f"{counts[s]} {s}" for s in ("running", "done", "skipped", "failed", "cancelled")
-                  if counts.get(s)]
+                  if counts[s]]
         self.summary.setText("; ".join(parts))
+
+
+def _details(state: TaskState) -> tuple[str, str]:
+    """Text and tooltip of the details column."""
+    if state.status == "done" and state.mask_path is not None:
+        return state.mask_path.name, f"{state.mask_path}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
+    if state.status == "failed":
+        return state.reason, state.details or state.reason
+    return state.reason, state.reason

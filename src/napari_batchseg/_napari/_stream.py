@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
+from ..events import FrameDone, TaskEvent, TaskStarted
 from ..io.masks import read_mask
 from ..io.reader import open_source
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..provenance import parse_log
+from ..runners.session import RunSession, TaskState
 from ._lazy import prepared_array
 from ._reader import META_KEY, yx_scale
 
@@ -80,7 +82,8 @@ class LayerStreamer(QObject):
         self.viewed_key: str | None = None
         self.views: dict[str, TaskView] = {}
         self._closed: set[str] = set()
-        self._running: set[str] = set()
+        #: the run being shown (which outputs are running comes from it)
+        self.session: RunSession | None = None
         self._pending: dict[int, tuple[object, int]] = {}
         self._move_to: int | None = None
         self._move_axis = 0
@@ -165,7 +168,22 @@ class LayerStreamer(QObject):
         self.viewed_key = key
         self._closed.discard(key)
 
+    def _is_running(self, key: str | None) -> bool:
+        state = self.session.state(key) if self.session is not None and key is not None else None
+        return state is not None and state.status == "running"
+
     # ------------------------------------------------------------------ run events
+    def update(self, state: TaskState, event: TaskEvent) -> None:
+        """Follow one task event, already applied to :attr:`session` (``state``: its task's state)."""
+        if isinstance(event, FrameDone):
+            self.frame_done(event)
+        elif isinstance(event, TaskStarted):
+            self.task_started(state.task, state.n_frames)
+        elif state.status == "done" and state.mask_path is not None:
+            self.task_done(state.task, state.mask_path)
+        elif state.status in ("failed", "cancelled"):
+            self.task_ended(state.task, state.status)
+
     def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1) -> None:
         """Make sure a pair of stream layers exists before the run (layer creation is the slow part).
 
@@ -198,8 +216,7 @@ class LayerStreamer(QObject):
 
         While the viewed output is still running (parallel modes), a new one does not take its place.
         """
-        self._running.add(task.key)
-        viewed_busy = self.viewed_key is not None and self.viewed_key in self._running
+        viewed_busy = self.viewed_key != task.key and self._is_running(self.viewed_key)
         if task.key == self.viewed_key or (self.follow and not viewed_busy):
             self._start_view(task, n_frames)
 
@@ -208,7 +225,7 @@ class LayerStreamer(QObject):
         shape, latest_only = buffer_shape(info, n_frames)
         scale = (1.0, *yx_scale(info.pixel_size))
         # drop buffers of outputs no longer viewed (their layers keep their own data)
-        self.views = {k: v for k, v in self.views.items() if k in self._running and k != task.key}
+        self.views = {k: v for k, v in self.views.items() if self._is_running(k) and k != task.key}
         labels = image = None
         if show:
             old_labels, old_image = self._reusable_pair(task.key)
@@ -239,7 +256,7 @@ class LayerStreamer(QObject):
             return
         i = event.index
         slot = 0 if view.latest_only else i
-        if event.labels.shape == view.labels.shape[-2:]:
+        if event.labels is not None and event.labels.shape == view.labels.shape[-2:]:
             view.labels[slot] = event.labels
         if event.image is not None and event.image.shape == view.image.shape[-2:]:
             view.image[slot] = event.image
@@ -296,7 +313,6 @@ class LayerStreamer(QObject):
 
     def task_done(self, task, mask_path: Path) -> None:
         """An output is on disk: its layer can now be corrected and saved."""
-        self._running.discard(task.key)
         labels, _ = self.layers_for(task.key)
         if labels is not None:
             layer_meta(labels)["mask_path"] = str(mask_path)
@@ -306,7 +322,6 @@ class LayerStreamer(QObject):
 
     def task_ended(self, task, status: str) -> None:
         """An output failed or was cancelled: say so on its layers (nothing was written)."""
-        self._running.discard(task.key)
         labels, _ = self.layers_for(task.key)
         if labels is not None and status == "cancelled":
             labels.name = f"{labels.name} (cancelled, not saved)"

@@ -1,12 +1,14 @@
 """The *Batch segmentation* dock widget: files, output, parameters, run, live results, corrections.
 
-It composes the small panels of this package and dispatches the engine's events (received on the GUI
-thread from :class:`~._worker.RunController`) to the status table and the layer streamer.
+It composes the small panels of this package. The run's events (received on the GUI thread from
+:class:`~._worker.RunController`) are folded into a :class:`~napari_batchseg.runners.RunSession`;
+the status table and the layer streamer redraw from the session's state.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import time
 from pathlib import Path
@@ -26,10 +28,10 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from .. import engine
-from ..errors import InputError
+from ..events import Event, Planned
 from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
+from ..runners import PARALLEL_MODES, RunSession, usable_cores
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -38,51 +40,49 @@ from ._output import OutputPanel
 from ._qtutil import fold, hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._worker import ModelLoaded, ModelLoading, Planned, RunController, RunFailed, parallel_api
+from ._worker import RunController
 
 PARALLEL_LABELS = {
     "none": "one process",
     "files": "one file per process",
     "frames": "frames over processes",
 }
-_DEVICE_TEXT: str | None = None
 
 
+@functools.cache
 def detect_device() -> str:
-    """What a GPU run would use (``devices.pick_device(True).description``), computed once."""
-    global _DEVICE_TEXT
-    if _DEVICE_TEXT is None:
-        try:
-            from ..devices import pick_device
+    """What a GPU run would use (``devices.pick_device(True).description``); computed once per process.
 
-            choice = pick_device(True)
-            _DEVICE_TEXT = (f"no GPU found: {choice.description}" if choice.warning
-                            else str(choice.description))
-        except ImportError:
-            _DEVICE_TEXT = "device detection unavailable"
-        except Exception as exc:  # noqa: BLE001 - informative only
-            _DEVICE_TEXT = f"no GPU found ({exc})"
-        # importing Cellpose initialises C extensions that hold the GIL (the GUI freezes meanwhile):
-        # better now, while the user sets up the batch, than at the start of the first run
-        with contextlib.suppress(Exception):
-            importlib.import_module("cellpose.models")
-    return _DEVICE_TEXT
+    Also imports Cellpose: its C extensions hold the GIL while they initialise (the GUI freezes
+    meanwhile), better now, while the user sets up the batch, than at the start of the first run.
+    """
+    try:
+        from ..devices import pick_device
 
-
-_WARMED = False
+        choice = pick_device(True)
+        text = f"no GPU found: {choice.description}" if choice.warning else str(choice.description)
+    except ImportError:
+        text = "device detection unavailable"
+    except Exception as exc:  # noqa: BLE001 - informative only
+        text = f"no GPU found ({exc})"
+    with contextlib.suppress(Exception):
+        importlib.import_module("cellpose.models")
+    return text
 
 
+def device_known() -> bool:
+    """Whether :func:`detect_device` has its answer already (then calling it costs nothing)."""
+    return detect_device.cache_info().currsize > 0
+
+
+@functools.cache
 def warm_up_napari() -> None:
-    """Pay napari's one-time costs of a first layer (unit registry, imports) when the widget opens.
+    """Pay napari's one-time costs of a first layer (unit registry, imports) once per process.
 
     Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
     user clicks Run. This runs on the GUI thread: pint's registry is built lazily and must not be built
     from two threads at once.
     """
-    global _WARMED
-    if _WARMED:
-        return
-    _WARMED = True
     import numpy as np
     import pint
     from napari.layers import Image, Labels
@@ -132,28 +132,21 @@ class BatchSegWidget(QWidget):
         self.status = StatusTable()
         self.correction = CorrectionPanel(napari_viewer)
         self._base_params = SegmentationParams()
-        self._plan: engine.Plan | None = None
+        #: the current (or last) run: tasks, statuses, frames, outputs; the views below observe it
+        self.session = RunSession()
         self._params: SegmentationParams | None = None
-        self._task_by_key: dict[str, engine.Task] = {}
-        self._frames_done: dict[str, int] = {}
         self._run_error = False
         self._started = 0.0
 
-        # parallel controls: shown only when the runners package provides them
         self.parallel = QComboBox()
         self.processes = QSpinBox()
         self.processes.setRange(1, 256)
         self.processes.setPrefix("processes: ")
         self.parallel_row = hbox(QLabel("Parallel"), self.parallel, self.processes, 1)
-        api = parallel_api()
-        if api is not None:
-            from ..runners import usable_cores
-
-            for mode in api[0]:
-                self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
-            self.processes.setMaximum(max(1, usable_cores()))
-            self.processes.setValue(1)
-        self.parallel_row.setVisible(api is not None)
+        for mode in PARALLEL_MODES:
+            self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
+        self.processes.setMaximum(max(1, usable_cores()))
+        self.processes.setValue(1)
         self.parallel.currentIndexChanged.connect(self._update_parallel)
         self._update_parallel()
 
@@ -234,8 +227,8 @@ class BatchSegWidget(QWidget):
 
     # ------------------------------------------------------------------ state from inputs
     def _start_device_detection(self) -> None:
-        if _DEVICE_TEXT is not None:
-            self.form.set_device_text(_DEVICE_TEXT)
+        if device_known():
+            self.form.set_device_text(detect_device())
             return
         self.form.set_device_text("looking for a GPU…")
         worker = create_worker(detect_device, _start_thread=False)
@@ -336,20 +329,24 @@ class BatchSegWidget(QWidget):
         except ParameterError as exc:
             self._say(str(exc), error=True)
             return False
+        parallel = self.parallel.currentData() or "none"
         self._params = params
-        self._plan = None
-        self._task_by_key.clear()
-        self._frames_done.clear()
+        self.session = RunSession()
+        self.streamer.session = self.session
         self._run_error = False
         self._started = time.perf_counter()
         self._say("planning…")
-        parallel = self.parallel.currentData() or "none"
         first = self.infos.get(files[0])
         if isinstance(first, SourceInfo):
             self.streamer.prepare_run(first, _n_frames(first, params))
         else:
             self.streamer.prepare_run()
-        self.controller.start(files, params, parallel, self.processes.value())
+        try:
+            self.controller.start(files, params, parallel, self.processes.value())
+        except ParameterError as exc:
+            self._say(str(exc), error=True)
+            self.streamer.run_finished()
+            return False
         self._update_run_state()
         return True
 
@@ -364,10 +361,8 @@ class BatchSegWidget(QWidget):
         self._say(f"run stopped by an error: {message}", error=True)
 
     def _run_finished(self) -> None:
-        if self._plan is not None:
-            for key in self.status.keys():
-                if self.status.status(key) in ("pending", "running"):
-                    self.status.set_status(key, "cancelled", "not run")
+        for state in self.session.finish():  # tasks the run never reached
+            self.status.show_state(state)
         if self.controller.cancel_event.is_set():
             self._say("cancelled: finished files are complete; nothing partial was written")
         elif not self._run_error:
@@ -380,67 +375,49 @@ class BatchSegWidget(QWidget):
         """Whether a batch is in progress."""
         return self.controller.running
 
-    def handle_event(self, ev) -> None:
-        """Dispatch one event of the worker (runs on the GUI thread; kept cheap)."""
-        if isinstance(ev, engine.FrameDone):
-            key = ev.task.key
-            n = self._frames_done.get(key, 0) + 1
-            self._frames_done[key] = n
-            self.status.set_frames(key, n, ev.n_frames, ev.n_objects)
-            self.status.frame_finished()
-            self.streamer.frame_done(ev)
-        elif isinstance(ev, engine.TaskStarted):
-            self._task_by_key[ev.task.key] = ev.task
-            self.status.set_status(ev.task.key, "running")
-            self.status.set_frames(ev.task.key, 0, ev.n_frames)
-            self.streamer.task_started(ev.task, ev.n_frames)
-        elif isinstance(ev, engine.TaskDone):
-            self.status.set_status(ev.task.key, "done", ev.mask_path.name,
-                                   f"{ev.mask_path}\n{ev.n_frames} frame(s) in {ev.seconds:.1f} s")
-            self.streamer.task_done(ev.task, ev.mask_path)
-            self.correction.refresh()
-        elif isinstance(ev, engine.TaskSkipped):
-            self.status.set_status(ev.task.key, "skipped", ev.reason)
-            self._advance_unrun(ev.task)
-        elif isinstance(ev, engine.TaskFailed):
-            self.status.set_status(ev.task.key, "failed", ev.reason, ev.details or ev.reason)
-            self._advance_unrun(ev.task)
-            self.streamer.task_ended(ev.task, "failed")
-        elif isinstance(ev, engine.TaskCancelled):
-            self.status.set_status(ev.task.key, "cancelled", "cancelled: nothing written")
-            self.streamer.task_ended(ev.task, "cancelled")
-        elif isinstance(ev, Planned):
-            self._plan = ev.plan
-            for t in ev.plan.tasks:
-                self._task_by_key[t.key] = t
-            self.status.reset(ev.plan.tasks, ev.plan.n_frames)
-            self._say("; ".join(ev.notes) if ev.notes else f"{len(ev.plan.tasks)} output(s) planned")
-        elif isinstance(ev, ModelLoading):
-            self._say(f"loading {ev.what}…")
-        elif isinstance(ev, ModelLoaded):
-            device = ev.description.get("device", "")
-            self._say(f"model ready{f' on {device}' if device else ''}; segmenting…")
-        elif isinstance(ev, RunFailed):
-            self._run_error = True
-            self._say(ev.message, error=True)
+    @property
+    def _frames_done(self) -> dict[str, int]:
+        """Frames done per task key (read-only view of :attr:`session`, for older tests)."""
+        return {s.key: s.frames_done for s in self.session.tasks}
 
-    def _advance_unrun(self, task: engine.Task) -> None:
-        if self._params is None or task.info is None:
+    def handle_event(self, ev: Event) -> None:
+        """Fold one event of the run into :attr:`session`, then redraw what it changed (GUI thread)."""
+        state = self.session.apply(ev)
+        if state is None:  # the run itself: planned, model loading/loaded, failed
+            if isinstance(ev, Planned):
+                self.status.reset(self.session)
+            if self.session.error is not None:
+                self._run_error = True
+            self._say(self._run_message(), error=self.session.error is not None)
             return
-        try:
-            n = len(task.frame_indices(self._params)) - self._frames_done.get(task.key, 0)
-        except InputError:
-            return
-        self.status.frame_finished(max(n, 0))
+        self.status.show_state(state)
+        self.status.update_progress()
+        self.streamer.update(state, ev)  # type: ignore[arg-type] - a task event (state is not None)
+        if state.status == "done":
+            self.correction.refresh()
+
+    def _run_message(self) -> str:
+        """The message line for the run's phase."""
+        session = self.session
+        if session.error is not None:
+            return session.error
+        if session.phase == "loading":
+            return f"loading {session.model_name}…"
+        if session.model_state == "loaded":
+            device = session.model_description.get("device", "")
+            return f"model ready{f' on {device}' if device else ''}; segmenting…"
+        if session.notes:
+            return "; ".join(session.notes)
+        return f"{len(session)} output(s) planned"
 
     # ------------------------------------------------------------------ results
     def show_result(self, key: str) -> bool:
         """Show one output's result (from memory while it runs, else from disk)."""
-        task = self._task_by_key.get(key)
-        if task is None:
+        state = self.session.state(key)
+        if state is None:
             return False
         if self.follow.isChecked() and self.running:
             self.follow.setChecked(False)  # the user chose what to look at
-        shown = self.streamer.show(task, self.status.status(key), self._params)
+        shown = self.streamer.show(state.task, state.status, self._params)
         self.correction.refresh()
         return shown

@@ -1,118 +1,34 @@
-"""Worker glue: plan, load the model and run the engine in a worker thread, yielding its events.
+"""Worker glue: run :func:`napari_batchseg.runners.execute` in a worker thread, events to the GUI thread.
 
-:func:`batch_events` is a plain generator (tests can iterate it without Qt); :class:`RunController`
-runs it in a thread with superqt's worker and hands every event to the GUI thread through a queued
-signal. Nothing heavy happens on the GUI thread: planning reads metadata, the model loads and the frames
-are segmented in the worker.
+:class:`RunController` runs the one orchestration of the package (plan, load the model only when some
+output has work, run) in a thread with superqt's worker and hands every event to the GUI thread
+through a queued signal. Nothing heavy happens on the GUI thread: planning reads metadata, the model
+loads and the frames are segmented in the worker.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 from superqt.utils import create_worker
 
-from .. import engine
-from ..errors import BatchSegError
+from ..events import Event
 from ..params import SegmentationParams
+from ..runners import RunOptions, execute
 
 
-@dataclass
-class Planned:
-    """The batch is planned: these outputs will be produced."""
-
-    plan: engine.Plan
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ModelLoading:
-    """The segmenter is being loaded (once for the batch)."""
-
-    what: str
-
-
-@dataclass
-class ModelLoaded:
-    """The segmenter is ready."""
-
-    description: dict
-
-
-@dataclass
-class RunFailed:
-    """The batch could not start (e.g. colliding outputs, model not found)."""
-
-    message: str
-
-
-def parallel_api():
-    """``(PARALLEL_MODES, RunOptions, execute, resolve_options)`` from :mod:`..runners`, or ``None``."""
-    try:
-        from ..runners import PARALLEL_MODES, RunOptions, execute, resolve_options
-    except ImportError:
-        return None
-    return PARALLEL_MODES, RunOptions, execute, resolve_options
-
-
-def batch_events(
-    paths: list[Path],
-    params: SegmentationParams,
-    cancel: threading.Event,
-    segmenter_factory: Callable[[SegmentationParams], Any] | None = None,
-    parallel: str = "none",
-    processes: int = 1,
-) -> Iterator[Any]:
-    """Plan, load the segmenter and run; yield :class:`Planned`, model events and engine events."""
-    try:
-        the_plan = engine.plan(paths, params)
-    except BatchSegError as exc:
-        yield RunFailed(str(exc))
-        return
-    api = parallel_api()
-    opts = None
-    notes: list[str] = []
-    if api is not None:
-        _, run_options, _, resolve = api
-        opts = run_options(
-            parallel=parallel, processes=max(1, processes), segmenter_factory=segmenter_factory
-        )
-        resolved = resolve(opts, params)
-        notes = list(resolved.notes)
-        in_process = resolved.mode == "none"
-    else:
-        in_process = True
-    yield Planned(the_plan, notes)
-    if cancel.is_set():
-        return
-    segmenter = None
-    if in_process and any(t.error is None for t in the_plan.tasks):
-        yield ModelLoading(f"{params.method} model {params.model}")
-        from ..segmenters import load_segmenter
-
-        try:
-            segmenter = (segmenter_factory or load_segmenter)(params)
-        except BatchSegError as exc:
-            yield RunFailed(str(exc))
-            return
-        yield ModelLoaded(segmenter.describe())
-    if cancel.is_set():
-        return
-    if api is not None and opts is not None:
-        execute = api[2]
-        events = execute(the_plan, opts, cancel=cancel, segmenter=segmenter, keep_images=True)
-    else:
-        events = engine.run(the_plan, segmenter=segmenter, cancel=cancel, keep_images=True)
-    yield from events
+def _events(paths: list[Path], params: SegmentationParams, options: RunOptions,
+            cancel: threading.Event) -> Iterator[Event]:
+    """The run's events, with the prepared images attached to frames for display."""
+    yield from execute(paths, params, options, cancel=cancel, keep_images=True)
 
 
 class RunController(QObject):
-    """Runs :func:`batch_events` in a worker thread; re-emits each event on the GUI thread."""
+    """Runs :func:`~napari_batchseg.runners.execute` in a thread; re-emits its events on the GUI thread."""
 
     event = Signal(object)
     finished = Signal()
@@ -122,7 +38,7 @@ class RunController(QObject):
         super().__init__(parent)
         self.cancel_event = threading.Event()
         self._worker = None
-        #: replaceable (tests): builds the segmenter in the worker thread
+        #: replaceable (tests): builds the segmenter (module-level for worker processes)
         self.segmenter_factory: Callable[[SegmentationParams], Any] | None = None
 
     @property
@@ -132,14 +48,16 @@ class RunController(QObject):
 
     def start(self, paths: list[Path], params: SegmentationParams, parallel: str = "none",
               processes: int = 1) -> None:
-        """Start a batch in a worker thread (one at a time)."""
+        """Start a batch in a worker thread (one at a time).
+
+        Raises :class:`~napari_batchseg.params.ParameterError` for bad parallel options.
+        """
         if self._worker is not None:
             raise RuntimeError("a batch is already running")
+        options = RunOptions(parallel=parallel, processes=max(1, processes),
+                             segmenter_factory=self.segmenter_factory)
         self.cancel_event = threading.Event()
-        worker = create_worker(
-            batch_events, list(paths), params, self.cancel_event, self.segmenter_factory, parallel, processes,
-            _start_thread=False,
-        )
+        worker = create_worker(_events, list(paths), params, options, self.cancel_event, _start_thread=False)
         worker.yielded.connect(self.event.emit)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
