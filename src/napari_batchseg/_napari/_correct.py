@@ -6,9 +6,12 @@ frames, applies them in place (so a layer still receiving frames keeps receiving
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QButtonGroup,
@@ -39,7 +42,7 @@ class CorrectionPanel(QWidget):
 
     saved = Signal(object)  # CorrectionSummary
 
-    def __init__(self, viewer, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:  # napari.Viewer (untyped)
         super().__init__(parent)
         self.viewer = viewer
         self.target = QLabel("")
@@ -86,7 +89,7 @@ class CorrectionPanel(QWidget):
         lay.addWidget(hbox(self.undo_btn, self.save_btn, 1))
         lay.addWidget(self.result)
 
-        self._undo: tuple[object, np.ndarray, np.ndarray] | None = None
+        self._undo: tuple[Any, NDArray[Any], NDArray[Any]] | None = None  # (Labels layer, frames, old)
         self.small_btn.clicked.connect(lambda: self.apply(cx.remove_small, self.min_size.value()))
         self.border_btn.clicked.connect(lambda: self.apply(cx.remove_touching_border))
         self.relabel_btn.clicked.connect(lambda: self.apply(cx.relabel_sequential))
@@ -100,12 +103,12 @@ class CorrectionPanel(QWidget):
         self.refresh()
 
     # ------------------------------------------------------------------ target layer and frames
-    def layer(self):
+    def layer(self) -> Any:
         """The active layer when it is a Labels layer."""
         layer = self.viewer.layers.selection.active
         return layer if layer is not None and layer._type_string == "labels" else None
 
-    def refresh(self, _event=None) -> None:
+    def refresh(self, _event: object = None) -> None:
         """Update the target description and buttons (active layer, or its mask file, changed)."""
         layer = self.layer()
         if layer is None:
@@ -125,7 +128,7 @@ class CorrectionPanel(QWidget):
         self.save_btn.setEnabled(layer is not None and bool(layer_meta(layer).get("mask_path")))
         self.undo_btn.setEnabled(self._undo is not None and self._undo[0] is layer)
 
-    def current_frame(self, layer) -> int:
+    def current_frame(self, layer: Any) -> int:
         """Index along T of the frame on screen (0 for a 2D layer)."""
         if layer.ndim < 3:
             return 0
@@ -135,7 +138,7 @@ class CorrectionPanel(QWidget):
         return int(np.clip(round(index), 0, layer.data.shape[0] - 1))
 
     # ------------------------------------------------------------------ fixes
-    def apply(self, fix, *args) -> None:
+    def apply(self, fix: Callable[..., NDArray[Any]], *args: int) -> None:
         """Run ``fix(labels, *args, frames=...)`` on the target layer, in place."""
         layer = self.layer()
         if layer is None:
@@ -188,7 +191,7 @@ class CorrectionPanel(QWidget):
         self._update_buttons()
 
     # ------------------------------------------------------------------ save
-    def save(self):
+    def save(self) -> cx.CorrectionSummary | None:
         """Write the target layer back to its mask file; return the :class:`CorrectionSummary`."""
         layer = self.layer()
         if layer is None:

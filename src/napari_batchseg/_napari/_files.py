@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from qtpy.QtCore import Qt, Signal
+from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,7 +28,7 @@ from ..params import DEFAULT_EXTENSIONS
 from ._info import InfoCache, describe_info
 from ._qtutil import fold, hbox, muted, paths_from_mime
 
-PATH_ROLE = Qt.UserRole
+PATH_ROLE = Qt.ItemDataRole.UserRole
 DEFAULT_CONTAINS = "_BF"
 
 
@@ -45,7 +48,7 @@ class FileListPanel(QWidget):
         self.setAcceptDrops(True)
 
         self.list = QListWidget(self)
-        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setToolTip("Drop files or folders here")
         self.list.setMinimumHeight(90)
         self.list.setMaximumHeight(150)
@@ -106,14 +109,18 @@ class FileListPanel(QWidget):
 
     def all_files(self) -> list[Path]:
         """Every listed file, filtered out or not."""
-        return [self.list.item(i).data(PATH_ROLE) for i in range(self.list.count())]
+        return [_path_of(item) for item in self._items()]
+
+    def _items(self) -> list[QListWidgetItem]:
+        items = (self.list.item(i) for i in range(self.list.count()))
+        return [item for item in items if item is not None]
 
     def files(self) -> list[Path]:
         """The files that pass the filters (the run's inputs), in list order."""
         flt = self.file_filter()
         return [p for p in self.all_files() if flt.accepts(p)]
 
-    def add_paths(self, paths, recursive: bool | None = None) -> int:
+    def add_paths(self, paths: Iterable[str | Path], recursive: bool | None = None) -> int:
         """Add files and the supported files found in folders; return how many were new."""
         rec = self.recursive.isChecked() if recursive is None else recursive
         any_ext = FileFilter(extensions=SUFFIXES)
@@ -158,9 +165,8 @@ class FileListPanel(QWidget):
         """Hide files the filters reject; update the count."""
         flt = self.file_filter()
         n_pass = 0
-        for i in range(self.list.count()):
-            item = self.list.item(i)
-            ok = flt.accepts(item.data(PATH_ROLE))
+        for item in self._items():
+            ok = flt.accepts(_path_of(item))
             item.setHidden(not ok)
             n_pass += ok
         total = self.list.count()
@@ -178,12 +184,13 @@ class FileListPanel(QWidget):
         item = self.list.currentItem()
         if item is None or item.isHidden():
             return None
-        return item.data(PATH_ROLE)
+        return _path_of(item)
 
     def select_file(self, path: Path) -> None:
         """Make ``path`` the current file."""
         for i in range(self.list.count()):
-            if self.list.item(i).data(PATH_ROLE) == Path(path):
+            item = self.list.item(i)
+            if item is not None and _path_of(item) == Path(path):
                 self.list.setCurrentRow(i)
                 return
 
@@ -198,12 +205,14 @@ class FileListPanel(QWidget):
         if folder:
             self.add_paths([folder])
 
-    def _on_current(self, item, _previous=None) -> None:
-        path = item.data(PATH_ROLE) if item is not None else None
+    def _on_current(
+        self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
+    ) -> None:
+        path = _path_of(item) if item is not None else None
         self._show_info(path)
         self.current_changed.emit(path)
 
-    def _on_info(self, path) -> None:
+    def _on_info(self, path: Path) -> None:
         if path == self.current_file():
             self._show_info(path)
             self.current_changed.emit(path)
@@ -217,19 +226,32 @@ class FileListPanel(QWidget):
             self.infos.request([path])
 
     # ------------------------------------------------------------------ drag and drop
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def _take_drag(self, event: QDropEvent | None) -> None:
+        if event is None:
+            return
         if paths_from_mime(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
+        self._take_drag(event)
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
+        self._take_drag(event)
+
+    def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
+        if event is None:
+            return
         paths = paths_from_mime(event.mimeData())
         if paths:
             self.add_paths(paths)
             event.acceptProposedAction()
+
+
+def _path_of(item: QListWidgetItem) -> Path:
+    """The file an item of the list stands for."""
+    return cast(Path, item.data(PATH_ROLE))
 
 
 def _words(text: str) -> list[str]:

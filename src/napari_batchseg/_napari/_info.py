@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 from superqt.utils import create_worker
@@ -54,35 +56,39 @@ class InfoCache(QObject):
         super().__init__(parent)
         self._infos: dict[Path, SourceInfo | str] = {}
         self._queued: set[Path] = set()
-        self._workers: list = []
+        self._workers: list[Any] = []  # superqt GeneratorWorker (untyped)
 
     def get(self, path: Path) -> SourceInfo | str | None:
         """Cached metadata (``None`` while unknown)."""
         return self._infos.get(Path(path))
 
-    def infos(self, paths) -> list[SourceInfo]:
+    def infos(self, paths: Iterable[str | Path]) -> list[SourceInfo]:
         """Known, readable metadata of ``paths``."""
-        out = []
+        out: list[SourceInfo] = []
         for p in paths:
             i = self._infos.get(Path(p))
             if isinstance(i, SourceInfo):
                 out.append(i)
         return out
 
-    def request(self, paths) -> None:
+    def request(self, paths: Iterable[str | Path]) -> None:
         """Read, in a worker thread, the metadata of the paths not known yet."""
         todo = [Path(p) for p in paths if Path(p) not in self._infos and Path(p) not in self._queued]
         if not todo:
             return
         self._queued.update(todo)
 
-        def work():
+        def work() -> Iterator[tuple[Path, SourceInfo | str]]:
             for p in todo:
                 yield p, read_info_safe(p)
 
         worker = create_worker(work, _start_thread=False)
         worker.yielded.connect(self._on_info)
-        worker.finished.connect(lambda: self._workers.remove(worker) if worker in self._workers else None)
+        def done(_: object = None) -> None:
+            if worker in self._workers:
+                self._workers.remove(worker)
+
+        worker.finished.connect(done)
         self._workers.append(worker)
         worker.start()
 
@@ -91,7 +97,7 @@ class InfoCache(QObject):
         """Whether a worker is still reading."""
         return bool(self._workers)
 
-    def _on_info(self, item) -> None:
+    def _on_info(self, item: tuple[Path, SourceInfo | str]) -> None:
         path, info = item
         self._queued.discard(path)
         self._infos[path] = info

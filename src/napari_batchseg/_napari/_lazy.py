@@ -10,8 +10,10 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..io.sources import ImageSource
 from ..params import ZRange
@@ -29,8 +31,8 @@ class PlaneArray:
         self,
         lead_shape: Sequence[int],
         plane_shape: tuple[int, int],
-        dtype: np.dtype | type,
-        read: Callable[[tuple[int, ...]], np.ndarray],
+        dtype: np.dtype[Any] | type,
+        read: Callable[[tuple[int, ...]], NDArray[Any]],
         cache: int = 8,
         close: Callable[[], None] | None = None,
     ) -> None:
@@ -38,7 +40,7 @@ class PlaneArray:
         self._plane = tuple(int(s) for s in plane_shape)
         self.dtype = np.dtype(dtype)
         self._read = read
-        self._cache: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, ...], NDArray[Any]] = OrderedDict()
         self._cache_size = cache
         self._lock = threading.Lock()
         self._close = close
@@ -67,7 +69,7 @@ class PlaneArray:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def plane(self, lead: tuple[int, ...]) -> np.ndarray:
+    def plane(self, lead: tuple[int, ...]) -> NDArray[Any]:
         """The ``(Y, X)`` plane at a full leading index (cached)."""
         with self._lock:
             hit = self._cache.get(lead)
@@ -81,7 +83,7 @@ class PlaneArray:
                 self._cache.popitem(last=False)
         return data
 
-    def _normalize(self, key) -> tuple:
+    def _normalize(self, key: Any) -> tuple[Any, ...]:
         if not isinstance(key, tuple):
             key = (key,)
         if any(k is Ellipsis for k in key):
@@ -90,9 +92,10 @@ class PlaneArray:
             key = key[:i] + (slice(None),) * fill + key[i + 1:]
         if len(key) > self.ndim:
             raise IndexError(f"too many indices for array of shape {self.shape}")
-        return key + (slice(None),) * (self.ndim - len(key))
+        full: tuple[Any, ...] = key + (slice(None),) * (self.ndim - len(key))
+        return full
 
-    def __getitem__(self, key) -> np.ndarray:
+    def __getitem__(self, key: Any) -> NDArray[Any]:
         key = self._normalize(key)
         n_lead = len(self._lead)
         lead_lists: list[list[int]] = []
@@ -120,9 +123,10 @@ class PlaneArray:
             probe = np.empty(self._plane, self.dtype)[yx_key]
             out = np.empty((*sizes, *probe.shape), self.dtype)
         squeeze = tuple(i for i, k in enumerate(keep) if not k)
-        return out.squeeze(axis=squeeze) if squeeze else out
+        result: NDArray[Any] = out.squeeze(axis=squeeze) if squeeze else out
+        return result
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
         out = self[...]
         return out if dtype is None else out.astype(dtype)
 
@@ -155,7 +159,7 @@ def source_channel_array(source: ImageSource | _Owner, channel: int, lead_axes: 
     info = owner.source.info
     lead_shape = [info.sizes[a] for a in lead_axes]
 
-    def read(lead: tuple[int, ...]) -> np.ndarray:
+    def read(lead: tuple[int, ...]) -> NDArray[Any]:
         at = dict(zip(lead_axes, lead, strict=True))
         return owner.source.read_plane(at.get("P", 0), at.get("T", 0), channel, at.get("Z", 0))
 
@@ -175,7 +179,7 @@ def prepared_array(
     frames = list(frames)
     owner = _Owner(source)
 
-    def read(lead: tuple[int, ...]) -> np.ndarray:
+    def read(lead: tuple[int, ...]) -> NDArray[Any]:
         return prepare_frame(owner.source, position, frames[lead[0]], channel, zrange, projection).image
 
     return PlaneArray([len(frames)], (info.sizes["Y"], info.sizes["X"]), np.float32, read,

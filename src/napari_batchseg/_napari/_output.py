@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from qtpy.QtCore import QRegularExpression, Signal
 from qtpy.QtGui import QRegularExpressionValidator
@@ -16,7 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..io.naming import find_collisions, output_names
+from ..io.naming import OutputNames, find_collisions, output_names
 from ..io.sources import SourceInfo
 from ..params import EXISTING_POLICIES, SegmentationParams
 from ._qtutil import PathField, hbox, muted
@@ -86,7 +87,7 @@ class OutputPanel(QWidget):
         """The custom folder, or ``None`` for 'beside each input'."""
         return self.folder.text() or None if self.custom.isChecked() else None
 
-    def values(self) -> dict:
+    def values(self) -> dict[str, Any]:
         """``output_dir``, ``suffix`` and ``existing`` as :class:`SegmentationParams` fields."""
         return {
             "output_dir": self.output_dir(),
@@ -107,10 +108,12 @@ class OutputPanel(QWidget):
         self.changed.emit()
 
     # ------------------------------------------------------------------ preview
-    def outputs(self, files: list[Path], infos: dict[Path, SourceInfo | str | None]):
+    def outputs(
+        self, files: list[Path], infos: dict[Path, SourceInfo | str | None]
+    ) -> list[tuple[Path, int, OutputNames]]:
         """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata)."""
         vals = self.values()
-        out = []
+        out: list[tuple[Path, int, OutputNames]] = []
         for f in files:
             info = infos.get(f)
             n_pos = info.sizes["P"] if isinstance(info, SourceInfo) else 1

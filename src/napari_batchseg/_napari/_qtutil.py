@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+from qtpy.QtCore import QMimeData, Qt, Signal
+from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 from superqt import QCollapsible
 
 
-def paths_from_mime(mime) -> list[Path]:
+def paths_from_mime(mime: QMimeData | None) -> list[Path]:
     """Local file and folder paths carried by a drag-and-drop ``QMimeData``."""
     if mime is None or not mime.hasUrls():
         return []
@@ -27,16 +28,24 @@ class DropLineEdit(QLineEdit):
         self.setAcceptDrops(True)
         self._accept = accept or (lambda p: True)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def _take_drag(self, event: QDropEvent | None) -> None:
+        if event is None:
+            return
         paths = paths_from_mime(event.mimeData())
         if len(paths) == 1 and self._accept(paths[0]):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
+        self._take_drag(event)
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
+        self._take_drag(event)
+
+    def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
+        if event is None:
+            return
         paths = paths_from_mime(event.mimeData())
         if len(paths) == 1 and self._accept(paths[0]):
             self.setText(str(paths[0]))
@@ -95,7 +104,7 @@ def fold(title: str, parent: QWidget | None = None) -> QCollapsible:
     return QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
 
 
-def hbox(*widgets, stretch_last: bool = False) -> QWidget:
+def hbox(*widgets: QWidget | int, stretch_last: bool = False) -> QWidget:
     """A row of widgets without margins."""
     w = QWidget()
     lay = QHBoxLayout(w)
@@ -108,8 +117,8 @@ def hbox(*widgets, stretch_last: bool = False) -> QWidget:
     return w
 
 
-def muted(label, italic: bool = False) -> None:
+def muted(label: QLabel, italic: bool = False) -> None:
     """Give a QLabel a discreet look (smaller text), keeping word wrap and selectable text."""
     label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet("font-size: 11px;" + (" font-style: italic;" if italic else ""))

@@ -12,7 +12,7 @@ from ..io.reader import matching_suffix, open_source, stem_of
 from ..io.sources import PixelSize
 from ._lazy import shared, source_channel_array
 
-LayerData = tuple[Any, dict, str]
+LayerData = tuple[Any, dict[str, Any], str]
 CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
 
 #: key of this plugin's entry in ``layer.metadata``
@@ -51,7 +51,7 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
     """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame."""
     mask = read_mask(path)
     labels = mask.labels[0] if mask.labels.shape[0] == 1 else mask.labels
-    scale = yx_scale(mask.pixel_size)
+    scale: tuple[float, ...] = yx_scale(mask.pixel_size)
     if labels.ndim == 3:
         scale = (1.0, *scale)
     meta = {

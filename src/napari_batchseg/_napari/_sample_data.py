@@ -14,7 +14,7 @@ ATTRIBUTION = (
 )
 
 
-def nuclei_sample() -> list[tuple[Any, dict, str]]:
+def nuclei_sample() -> list[tuple[Any, dict[str, Any], str]]:
     """The 512x512 nuclei image and its ground-truth labels (hidden)."""
     meta = {"batchseg": {"role": "sample", "attribution": ATTRIBUTION}}
     return [

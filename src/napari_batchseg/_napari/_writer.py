@@ -26,7 +26,7 @@ def mask_path_for(path: str | Path) -> Path:
     return p.with_name(base + MASK_EXT)
 
 
-def _pixel_size(meta: dict) -> PixelSize:
+def _pixel_size(meta: dict[str, Any]) -> PixelSize:
     ours = (meta.get("metadata") or {}).get(META_KEY) or {}
     if ours.get("pixel_size"):
         return PixelSize(**ours["pixel_size"])
@@ -36,7 +36,7 @@ def _pixel_size(meta: dict) -> PixelSize:
     return PixelSize()
 
 
-def write_labels(path: str, data: Any, meta: dict) -> list[str]:
+def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     """Write one Labels layer (``(Y, X)`` or ``(T, Y, X)``) to ``<name>_vSM.ome.tif`` and its ``.log``."""
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
