@@ -1,0 +1,216 @@
+"""``batchseg measure``, ``batchseg export`` and ``batchseg evaluate``: the downstream half of the CLI.
+
+:func:`add_subcommands` registers the three subcommands on ``batchseg``'s subparsers; each sets
+``args.downstream`` to its handler, which returns the exit status (0 ok, 1 some file failed, 2 usage
+error). :func:`add_measure_option` and :func:`measure_masks` give ``batchseg segment --measure``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import BatchSegError
+
+__all__ = ["add_measure_option", "add_subcommands", "expand_masks", "main", "measure_masks"]
+
+MASK_GLOB = "*_vSM*.ome.tif"
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def expand_masks(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders replaced by the ``*_vSM*.ome.tif`` masks they hold (sorted)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(q for q in p.glob(MASK_GLOB) if q.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def _frames(text: str | None) -> list[int] | None:
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``."""
+    if text is None:
+        return None
+    frames: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        frames += list(range(int(a), int(b or a) + 1))
+    return frames
+
+
+def _add_image_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input image (default: as recorded in each mask's log)")
+    g.add_argument("--image", default=None, help="the input image (when it moved, or the mask has no log)")
+    g.add_argument("--image-channel", default=None, help="channel that was segmented (index or name)")
+    g.add_argument("--z-range", default=None, help="Z range used (all, best, best:R, A-B)")
+    g.add_argument("--z-projection", default=None, choices=("max", "min", "mean", "median", "std"))
+
+
+def _channel(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from .measure import measure_file
+
+    masks = expand_masks(args.masks)
+    if not masks:
+        _err("no masks found")
+        return 2
+    status = 0
+    for mask in masks:
+        try:
+            res = measure_file(
+                mask, channels=[_channel(c) for c in args.channel or []], output_dir=args.output_dir,
+                image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
+                z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
+            )
+        except BatchSegError as exc:
+            print(f"{mask}: FAILED {exc}")
+            status = 1
+            continue
+        print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {res.objects_csv}, "
+              f"{res.summary_csv}")
+    return status
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import ExportOptions, export_masks
+
+    masks = expand_masks(args.masks)
+    if not masks:
+        _err("no masks found")
+        return 2
+    try:
+        options = ExportOptions(
+            overwrite=args.overwrite, image=args.image, image_channel=_channel(args.image_channel),
+            z_range=args.z_range, z_projection=args.z_projection, pattern=args.pattern,
+            outline_format=args.format, foreground_value=args.foreground,
+            test_fraction=args.test_fraction, annotated_frames=_frames(args.annotated_frames),
+        )
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
+    try:
+        result = export_masks(args.kind, masks, args.output_dir, options)
+    except ValueError as exc:  # bad option values
+        _err(str(exc))
+        return 2
+    except BatchSegError as exc:
+        print(f"FAILED (nothing written): {exc}")
+        return 1
+    for mask, files in result.outputs.items():
+        shown = files[0] if len(files) == 1 else f"{len(files)} files in {files[0].parent}"
+        print(f"{mask}: {args.kind} -> {shown}")
+    for path in result.shared:
+        print(f"index: {path}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_paths
+
+    try:
+        table = evaluate_paths(args.pred, args.gt, args.output, overwrite=args.overwrite)
+    except BatchSegError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    cols = ["pred", "frame", "n_true", "n_pred", "ap_50", "ap_75", "ap_50_95", "precision_50", "recall_50",
+            "f1_50", "merges", "splits"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.output:
+        print(f"written: {args.output}")
+    return 0
+
+
+def add_subcommands(sub: Any) -> None:
+    """Register ``measure``, ``export`` and ``evaluate`` on ``batchseg``'s subparsers.
+
+    Each parser sets ``downstream`` to its handler: ``args.downstream(args)`` returns the exit status.
+    """
+    from .export import KINDS
+
+    m = sub.add_parser("measure", help="per-object measurements of masks (CSV)",
+                       description="Write <mask>_objects.csv (one row per object per frame) and "
+                                   "<mask>_summary.csv (one row per frame) for each mask.")
+    m.add_argument("masks", nargs="+", help="_vSM.ome.tif masks and/or folders of them")
+    m.add_argument("--channel", action="append", metavar="C",
+                   help="also measure intensities in this channel (index or name; repeatable)")
+    m.add_argument("--output-dir", default=None, help="write the tables here (default: beside each mask)")
+    m.add_argument("--start-frame", type=int, default=None, help="input frame of the mask's first frame")
+    m.add_argument("--overwrite", action="store_true", help="replace existing tables")
+    _add_image_options(m)
+    m.set_defaults(downstream=_cmd_measure)
+
+    e = sub.add_parser("export", help="export masks for downstream tools",
+                       description="Export masks as outlines, ImageJ ROIs, semantic masks, OME-Zarr, "
+                                   "a DaCapo container or a Cellpose training folder.")
+    e.add_argument("kind", choices=list(KINDS), help="what to write")
+    e.add_argument("masks", nargs="+", help="_vSM.ome.tif masks and/or folders of them")
+    e.add_argument("--output-dir", required=True, help="folder for the exports")
+    e.add_argument("--overwrite", action="store_true", help="replace existing exports")
+    e.add_argument("--pattern", default=None,
+                   help="outlines: regex with named groups plate, well, site, matched on file names")
+    e.add_argument("--format", default="png", choices=("png", "tif"), help="outlines: image format")
+    e.add_argument("--foreground", type=int, default=255, choices=(1, 255), help="semantic: foreground value")
+    e.add_argument("--test-fraction", type=float, default=0.0,
+                   help="dacapo: fraction of frames (rows for one frame) kept as a test crop")
+    e.add_argument("--annotated-frames", default=None, metavar="0-3,7",
+                   help="dacapo: frames whose labels are complete (mask 1); default all")
+    _add_image_options(e)
+    e.set_defaults(downstream=_cmd_export)
+
+    v = sub.add_parser("evaluate", help="compare predicted masks with ground truth",
+                       description="Average precision at IoU 0.5, 0.75, 0.5:0.95, precision, recall, F1, "
+                                   "TP/FP/FN, merges and splits, per frame and overall.")
+    v.add_argument("pred", help="predicted mask, or a folder of them")
+    v.add_argument("gt", help="ground-truth mask, or a folder (matched by name)")
+    v.add_argument("--output", default=None, metavar="CSV", help="write the table here")
+    v.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    v.set_defaults(downstream=_cmd_evaluate)
+
+
+def add_measure_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--measure`` to ``batchseg segment``."""
+    parser.add_argument("--measure", action="store_true",
+                        help="after segmenting, write <mask>_objects.csv and _summary.csv for each new mask")
+
+
+def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) -> int:
+    """Measure freshly written masks (tables replaced); 0 when all succeed, else 1."""
+    from .measure import measure_file
+
+    status = 0
+    for mask in masks:
+        try:
+            res = measure_file(mask, overwrite=True)
+        except BatchSegError as exc:
+            report(f"{mask}: measure FAILED {exc}")
+            status = 1
+            continue
+        report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one downstream subcommand on its own (``python -m napari_batchseg.cli_downstream``)."""
+    parser = argparse.ArgumentParser(prog="batchseg")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.downstream
+    return handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
