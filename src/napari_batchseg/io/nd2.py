@@ -42,7 +42,19 @@ def _loop_name(axis: str) -> str:
 
 
 class ND2Source(ImageSource):
-    """A Nikon ND2 file, read one frame at a time. The file stays open until :meth:`close`."""
+    """A Nikon ND2 file, read one frame at a time. The file stays open until :meth:`close`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    axes
+        Optional override of the file's axes (see :func:`~.reader.open_source`).
+    checked
+        ``True`` when the caller has already run :func:`~.formats.check_file` on ``path`` and found
+        ND2 content (as :func:`~.reader.open_source` does); the file's first bytes are then not read
+        again.
+    """
 
     def __init__(self, path: str | Path, axes: str | None = None, *, checked: bool = False) -> None:
         self.path = Path(path)

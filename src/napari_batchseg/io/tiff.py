@@ -150,6 +150,17 @@ class TiffSource(ImageSource):
     """A TIFF, OME-TIFF or ImageJ-TIFF file, read one plane at a time.
 
     The :class:`tifffile.TiffFile` stays open until :meth:`close`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    axes
+        Optional override of the file's axes (see :func:`~.reader.open_source`).
+    checked
+        ``True`` when the caller has already run :func:`~.formats.check_file` on ``path`` and found
+        TIFF content (as :func:`~.reader.open_source` does); the file's first bytes are then not read
+        again.
     """
 
     def __init__(self, path: str | Path, axes: str | None = None, *, checked: bool = False) -> None:
