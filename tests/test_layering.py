@@ -34,11 +34,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "planes -> the 2D images a model sees (channel, Z projection, best focus)"),
     ("segmenters", ("segmenters",),
      "Cellpose and micro-sam behind one protocol"),
-    ("engine", ("engine", "events", "_prefetch", "corrections", "_labels", "measure", "training"),
-     "one batch run and its typed events; the tools on its results (corrections, measures, training)"),
+    ("engine", ("engine", "events", "_prefetch",
+                "_labels", "corrections", "measure", "evaluate", "export", "training"),
+     "one batch run and its typed events; the tools on finished masks (correct, measure, evaluate, "
+     "export, train)"),
     ("runners", ("runners",),
      "orchestration of a run: sequential, worker processes, Dask"),
-    ("front ends", ("__init__", "api", "cli", "testing", "_napari"),
+    ("front ends", ("__init__", "api", "cli", "cli_train", "cli_downstream", "testing", "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),
 )
 
