@@ -1,7 +1,7 @@
 """Frames one at a time vs several frames per Cellpose ``eval`` call, in one process, side by side.
 
 The same prepared frames (crops of a real nuclei image) are segmented frame by frame
-(``CellposeSegmenter.segment``) and in groups of k frames (``runners.batching.cellpose_segment_batch``:
+(``CellposeSegmenter.segment``) and in groups of k frames (``CellposeSegmenter.segment_batch``:
 one ``eval`` call per group, the tiles of several frames in one network batch). Rounds alternate the
 two, best kept; the masks of every grouping are compared with the frame-by-frame ones.
 
@@ -35,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from napari_batchseg import SegmentationParams
-    from napari_batchseg.runners.batching import cellpose_segment_batch
     from napari_batchseg.segmenters import load_segmenter
 
     params = SegmentationParams(model=model_path(args.model), gpu=args.gpu, batch_size=args.batch_size)
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
           f"batch_size {args.batch_size}")
     frames = [f.astype(np.float32) for f in movie_frames(args.frames, args.size)]
     seg.segment(frames[0])  # warm-up
-    cellpose_segment_batch(seg, frames[:2])
+    seg.segment_batch(frames[:2])
     one_t: list[float] = []
     group_t: dict[int, list[float]] = {k: [] for k in args.groups}
     same: dict[int, bool] = {k: True for k in args.groups}
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             with Timer() as t:
                 outs = []
                 for i in range(0, len(frames), k):
-                    outs += cellpose_segment_batch(seg, frames[i:i + k])
+                    outs += seg.segment_batch(frames[i:i + k])
             group_t[k].append(t.seconds)
             same[k] = same[k] and all(
                 np.array_equal(a.labels, b.labels) for a, b in zip(ref, outs, strict=True))

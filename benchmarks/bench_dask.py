@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_batchseg.params import SegmentationParams
     from napari_batchseg.runners import RunOptions
-    from napari_batchseg.runners.testing import threshold_segmenter
+    from napari_batchseg.testing import threshold_segmenter
 
     factory = threshold_segmenter if args.segmenter == "threshold" else None
     params = (SegmentationParams(model=model_path(args.model)) if factory is None

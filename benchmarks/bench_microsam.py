@@ -50,7 +50,7 @@ def _planes(n: int, size: int) -> list[np.ndarray]:
 def _random_checkpoint(folder: Path) -> Path:
     import torch
 
-    from napari_batchseg.segmenters._torchvision_compat import ensure_torchvision
+    from napari_batchseg.segmenters.microsam._torchvision_compat import ensure_torchvision
 
     ensure_torchvision()
     from micro_sam.instance_segmentation import get_unetr

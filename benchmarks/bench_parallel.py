@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_batchseg.params import SegmentationParams
     from napari_batchseg.runners import RunOptions
-    from napari_batchseg.runners.testing import cellpose_batched_segmenter, threshold_segmenter
+    from napari_batchseg.testing import threshold_segmenter
 
     factory = threshold_segmenter if args.segmenter == "threshold" else None
-    # one eval call per group of frames, whatever the segmenter's own segment_batch does
-    batch_factory = threshold_segmenter if factory is not None else cellpose_batched_segmenter
+    # Cellpose's own segment_batch makes one eval call per group of frames
+    batch_factory = factory
     if factory is None:
         params = SegmentationParams(model=model_path(args.model), gpu=args.gpu)
     else:

@@ -91,7 +91,7 @@ def _random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
 def test_nms_reference_matches_bruteforce(seed, thr):
     import torch
 
-    from napari_batchseg.segmenters._torchvision_compat import nms_reference
+    from napari_batchseg.segmenters.microsam._torchvision_compat import nms_reference
 
     rng = np.random.default_rng(seed)
     boxes = _random_boxes(rng, 200)
@@ -106,7 +106,7 @@ def test_nms_reference_matches_bruteforce(seed, thr):
 def test_nms_reference_edge_cases():
     import torch
 
-    from napari_batchseg.segmenters._torchvision_compat import nms_reference
+    from napari_batchseg.segmenters.microsam._torchvision_compat import nms_reference
 
     empty = nms_reference(torch.zeros((0, 4)), torch.zeros(0), 0.5)
     assert empty.shape == (0,) and empty.dtype == torch.int64
@@ -123,7 +123,7 @@ def test_nms_reference_edge_cases():
 def test_ensure_torchvision_gives_working_nms():
     import torch
 
-    from napari_batchseg.segmenters._torchvision_compat import (
+    from napari_batchseg.segmenters.microsam._torchvision_compat import (
         ensure_torchvision,
         nms_reference,
         real_nms_available,
@@ -157,7 +157,7 @@ def test_shim_only_when_the_real_op_is_missing():
         """
         import os, sys
         import torch
-        from napari_batchseg.segmenters import _torchvision_compat as c
+        from napari_batchseg.segmenters.microsam import _torchvision_compat as c
 
         if c.real_nms_available():
             print("REAL-OPS")  # torchvision's compiled ops are there: nothing to simulate

@@ -1,8 +1,9 @@
 """Runners: every way of spreading a batch gives the same masks, pixel for pixel, as a sequential run.
 
 The identity tests use the project's own Cellpose model on real nuclei (DSB2018 crops made into short
-movies). Crash and cancel timing use :mod:`napari_batchseg.runners.testing`'s threshold segmenter
-(a cheap real segmentation, slowed down on purpose, that can also kill its worker on demand).
+movies). Crash and cancel timing use :mod:`napari_batchseg.testing`'s threshold segmenter (a cheap
+real segmentation, slowed down on purpose) and its variant in ``tests/_crashing.py`` that kills its
+worker on demand.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import numpy as np
 import pytest
 import tifffile
 
+from _crashing import crashing_segmenter
 from napari_batchseg import engine
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import ParameterError, SegmentationParams
 from napari_batchseg.runners import RunOptions, execute, resolve_options
-from napari_batchseg.runners.batching import BatchedFrames, cellpose_eval_batch, cellpose_segment_batch
-from napari_batchseg.runners.testing import cellpose_batched_segmenter, threshold_segmenter
+from napari_batchseg.runners.batching import BatchedFrames
+from napari_batchseg.segmenters.cellpose import cellpose_eval_batch
+from napari_batchseg.testing import threshold_segmenter
 
 STARTER = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
 SIZE = 96  # small planes keep Cellpose fast on 2 shared cores
@@ -96,12 +99,13 @@ def test_gpu_runs_stay_in_one_batching_process(monkeypatch):
 
 def test_batched_frames_groups_equal_shapes_in_order():
     from napari_batchseg.prepare import PreparedFrame
-    from napari_batchseg.segmenters import SegmentOutput
+    from napari_batchseg.segmenters import SegmenterBase, SegmentOutput
 
     calls = []
 
-    class Recorder:
+    class Recorder(SegmenterBase):
         name = "rec"
+        batch_size = 3
 
         def describe(self):
             return {}
@@ -155,7 +159,7 @@ def reference(folder, tmp_path_factory) -> tuple[SegmentationParams, dict[str, n
     [
         RunOptions(parallel="files", processes=2),
         RunOptions(parallel="frames", processes=2),
-        RunOptions(batch_frames=2, segmenter_factory=cellpose_batched_segmenter),
+        RunOptions(batch_frames=2),
     ],
     ids=["files", "frames", "batched"],
 )
@@ -199,7 +203,7 @@ def test_one_eval_call_for_several_frames_equals_frame_by_frame(nuclei):
               np.fliplr(nuclei[:SIZE, 2 * SIZE:3 * SIZE]),
               nuclei[:SIZE + 8, :SIZE]]  # the last one has another shape: segmented on its own
     images = [im.astype(np.float32) for im in images]
-    batched = cellpose_segment_batch(seg, images)
+    batched = seg.segment_batch(images)
     assert [o.info.get("batched") for o in batched] == [3, 3, 3, None]
     for image, out in zip(images, batched, strict=True):
         single = seg.segment(image)
@@ -284,7 +288,7 @@ def test_dead_worker_fails_only_its_file(slow_folder, tmp_path, nuclei):
     out = tmp_path / "out"
     the_plan = engine.plan([crash_dir], _threshold_params(out, crash_on=4321))
     events = _summary(execute(the_plan, RunOptions(parallel="files", processes=2,
-                                                   segmenter_factory=threshold_segmenter)))
+                                                   segmenter_factory=crashing_segmenter)))
     (failed,) = events["TaskFailed"]
     assert failed.task.input.name == "killer.ome.tif" and "worker process died" in failed.reason
     assert sorted(e.task.input.name for e in events["TaskDone"]) == [f"slow{i}.ome.tif" for i in range(3)]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Segmenter, SegmentOutput
+from .base import Segmenter, SegmenterBase, SegmentOutput
 
 if TYPE_CHECKING:
     from ..params import SegmentationParams
 
-__all__ = ["SegmentOutput", "Segmenter", "load_segmenter"]
+__all__ = ["SegmentOutput", "Segmenter", "SegmenterBase", "load_segmenter"]
 
 
 def load_segmenter(params: SegmentationParams) -> Segmenter:

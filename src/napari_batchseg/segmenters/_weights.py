@@ -1,0 +1,56 @@
+"""The rules every segmenter follows for model weights it may have to download.
+
+* ``BATCHSEG_OFFLINE``: when set to anything but an "off" word (``0``, ``false``, ``no``, ``off``,
+  ``none`` or empty), no download is ever tried; a missing file is an error at once (:func:`offline`).
+* ``BATCHSEG_DOWNLOAD_TIMEOUT``: seconds without data after which a download attempt gives up
+  (default 20 s, at least 1 s; a value that is not a number falls back to the default)
+  (:func:`download_timeout`).
+* :func:`socket_timeout` gives downloaders that open sockets without a timeout (Cellpose's
+  ``urlopen``) that bound while they run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+
+__all__ = [
+    "DEFAULT_DOWNLOAD_TIMEOUT",
+    "OFFLINE_ENV",
+    "TIMEOUT_ENV",
+    "download_timeout",
+    "offline",
+    "socket_timeout",
+]
+
+OFFLINE_ENV = "BATCHSEG_OFFLINE"
+TIMEOUT_ENV = "BATCHSEG_DOWNLOAD_TIMEOUT"
+DEFAULT_DOWNLOAD_TIMEOUT = 20.0
+#: Values of an environment switch that mean "off" (compared lower-case, stripped).
+OFF_WORDS: tuple[str, ...] = ("0", "off", "false", "no", "none", "")
+
+
+def offline() -> bool:
+    """Whether ``BATCHSEG_OFFLINE`` forbids downloads (set, and not one of :data:`OFF_WORDS`)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in OFF_WORDS
+
+
+def download_timeout() -> float:
+    """Seconds a download may go without data: ``BATCHSEG_DOWNLOAD_TIMEOUT``, default 20, at least 1."""
+    try:
+        return max(1.0, float(os.environ.get(TIMEOUT_ENV, DEFAULT_DOWNLOAD_TIMEOUT)))
+    except ValueError:
+        return DEFAULT_DOWNLOAD_TIMEOUT
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds: float) -> Iterator[None]:
+    """Give sockets opened without a timeout a default one while the block runs, then restore it."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)

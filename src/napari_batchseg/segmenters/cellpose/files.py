@@ -1,0 +1,174 @@
+"""Where a Cellpose 3 model's weights come from: built-in names, downloads, user model files.
+
+* a **built-in** name (``cyto3``, ``nuclei``, ...; :data:`~..catalog.CELLPOSE_MODELS`) is looked up in
+  Cellpose's model folder (``$CELLPOSE_LOCAL_MODELS_PATH``, default ``~/.cellpose/models``). A missing
+  file is downloaded with Cellpose's own downloader under a socket timeout; when that fails (no
+  internet) or downloads are off, :class:`~napari_batchseg.errors.ModelError` says which file to put
+  where. The offline and time-out rules are the package's own (:mod:`.._weights`).
+* **anything else** is a path to a user-trained model file. A path that does not exist fails at once:
+  Cellpose itself would silently fall back to downloading ``cyto3``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ...errors import ModelError
+from .._weights import OFFLINE_ENV, download_timeout, offline, socket_timeout
+from ..catalog import CELLPOSE_MODELS
+
+__all__ = [
+    "MODEL_DIR_ENV",
+    "builtin_weights_name",
+    "ensure_builtin_file",
+    "model_dir",
+    "model_url",
+    "resolve_user_model",
+    "sha256",
+    "size_weights_name",
+]
+
+MODEL_DIR_ENV = "CELLPOSE_LOCAL_MODELS_PATH"
+_FALLBACK_MODEL_URL = "https://www.cellpose.org/models"
+
+
+def model_dir() -> Path:
+    """Cellpose's model folder as the environment says *now*.
+
+    Cellpose reads ``CELLPOSE_LOCAL_MODELS_PATH`` once, when it is imported; this reads it at each call
+    so a setting made later (tests, a GUI) is honoured, and the same folder is handed to Cellpose.
+    """
+    env = os.environ.get(MODEL_DIR_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cellpose" / "models"
+
+
+def builtin_weights_name(model: str) -> str:
+    """File name of a built-in model's weights (as Cellpose's ``model_path`` names it)."""
+    return f"{model}torch_0" if model in ("cyto", "cyto2", "nuclei") else model
+
+
+def size_weights_name(model: str) -> str:
+    """File name of a built-in model's size-model weights (as Cellpose's ``size_model_path``)."""
+    return "size_cyto3.npy" if model == "cyto3" else f"size_{model}torch_0.npy"
+
+
+def model_url(file_name: str) -> str:
+    """Download address Cellpose uses for a built-in weights file."""
+    try:
+        from cellpose import models as cp_models
+
+        base = getattr(cp_models, "_MODEL_URL", _FALLBACK_MODEL_URL)
+    except Exception:  # pragma: no cover - cellpose missing is reported elsewhere
+        base = _FALLBACK_MODEL_URL
+    return f"{base}/{file_name}"
+
+
+def _download(url: str, destination: Path) -> None:
+    """Cellpose's own downloader (temp file, then move), bounded by a socket timeout."""
+    from cellpose import utils as cp_utils
+
+    with socket_timeout(download_timeout()):
+        cp_utils.download_url_to_file(url, os.fspath(destination), progress=False)
+
+
+def _folder_origin(folder: Path) -> str:
+    if os.environ.get(MODEL_DIR_ENV):
+        return f"{folder} (from {MODEL_DIR_ENV})"
+    return f"{folder} (Cellpose's default; set {MODEL_DIR_ENV} to use another folder)"
+
+
+def ensure_builtin_file(model: str, file_name: str, purpose: str) -> Path:
+    """Return the local path of a built-in weights file, downloading it once if allowed.
+
+    Raises
+    ------
+    ModelError
+        The file is missing and cannot be downloaded (offline, or ``BATCHSEG_OFFLINE=1``); the
+        message names the model, the folder, the file expected and how to provide it by hand.
+    """
+    folder = model_dir()
+    path = folder / file_name
+    if path.is_file():
+        return path
+    url = model_url(file_name)
+    how = (
+        f"To use it offline, download {url} on a computer with internet access and save it as "
+        f"'{file_name}' in {folder}, or set {MODEL_DIR_ENV} to a folder that holds it."
+    )
+    head = (
+        f"Cellpose built-in model '{model}': {purpose} file '{file_name}' not found in "
+        f"{_folder_origin(folder)}"
+    )
+    if offline():
+        raise ModelError(f"{head}; {OFFLINE_ENV} is set, so no download was tried. {how}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _download(url, path)
+    except Exception as exc:  # no network, proxy, timeout, disk full, ...
+        with contextlib.suppress(OSError):
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ModelError(f"{head} and downloading it failed ({reason}). {how}") from exc
+    if not path.is_file():
+        raise ModelError(f"{head} and the download did not produce it. {how}")
+    return path
+
+
+def resolve_user_model(model: str) -> Path:
+    """Resolve a user model given as a path (or as a file name inside Cellpose's model folder).
+
+    Raises
+    ------
+    ModelError
+        The path does not exist, or is a folder (the message lists the files in it).
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        files = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        listing = ", ".join(files[:10]) + (", ..." if len(files) > 10 else "") if files else "none"
+        raise ModelError(
+            f"Cellpose model '{model}' is a folder; pick the model file inside it "
+            f"(files there: {listing})"
+        )
+    if path.is_file():
+        return path.resolve()
+    in_model_dir = model_dir() / model
+    plain_name = not any(sep in model for sep in ("/", "\\")) and model not in (".", "..")
+    if plain_name and in_model_dir.is_file():  # a model added with Cellpose's GUI
+        return in_model_dir.resolve()
+    where = f"{path.resolve()}"
+    if plain_name:
+        where += f" or {in_model_dir}"
+    raise ModelError(
+        f"Cellpose model '{model}' not found: it is not a built-in model "
+        f"({', '.join(CELLPOSE_MODELS)}) and no file exists at {where}"
+    )
+
+
+@contextlib.contextmanager
+def cellpose_model_dir(folder: Path) -> Iterator[None]:
+    """Point Cellpose's import-time ``MODEL_DIR`` at ``folder`` while a built-in model is built."""
+    from cellpose import models as cp_models
+
+    old = cp_models.MODEL_DIR
+    cp_models.MODEL_DIR = Path(folder)
+    try:
+        yield
+    finally:
+        cp_models.MODEL_DIR = old
+
+
+@functools.lru_cache(maxsize=16)
+def sha256(path: os.PathLike | str) -> str:
+    """SHA-256 of a weights file (the log then says exactly which weights made a mask)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,303 @@
+"""Cellpose 3 behind the :class:`~napari_batchseg.segmenters.base.Segmenter` protocol.
+
+The model is resolved (:mod:`.files`) and loaded once, in :meth:`CellposeSegmenter.from_params`. Each
+frame is segmented with exactly the call ``CellposeModel.eval`` makes for the same image and parameters
+(``channels=[0, 0]``: the segmenter is handed one prepared grayscale plane), so the labels are identical
+to running Cellpose by hand; :meth:`CellposeSegmenter.segment_batch` evaluates groups of frames in one
+call (:mod:`.batch`) with the same labels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...devices import DeviceChoice, pick_device
+from ...errors import ModelError
+from ...params import ParameterError, SegmentationParams
+from ..base import SegmenterBase, SegmentOutput
+from ..catalog import CELLPOSE_SIZE_MODELS, is_cellpose_builtin
+from .batch import cellpose_eval_batch
+from .files import (
+    builtin_weights_name,
+    cellpose_model_dir,
+    ensure_builtin_file,
+    resolve_user_model,
+    sha256,
+    size_weights_name,
+)
+
+__all__ = ["CellposeSegmenter"]
+
+
+class CellposeSegmenter(SegmenterBase):
+    """Segment prepared 2D planes with one loaded Cellpose 3 model.
+
+    Build it with :meth:`from_params`; the model is loaded there, once. :meth:`segment` gives exactly
+    the labels ``CellposeModel.eval(image, channels=[0, 0], ...)`` gives for the same parameters;
+    :meth:`segment_batch` gives the same labels with one ``eval`` call per group of frames.
+
+    Attributes
+    ----------
+    batch_size
+        Cellpose's ``batch_size`` (224x224 tiles per network call), also the number of frames worth
+        grouping in one :meth:`segment_batch` call on a GPU.
+    """
+
+    name = "cellpose"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        model_name: str,
+        kind: str,
+        weights: Path,
+        device: DeviceChoice,
+        diameter: float | None,
+        size_model: Any = None,
+        size_weights: Path | None = None,
+        cellprob_threshold: float = 0.0,
+        flow_threshold: float = 0.4,
+        niter: int | None = None,
+        batch_size: int = 8,
+        debug: bool = False,
+    ) -> None:
+        self.model = model
+        self.model_name = model_name
+        self.kind = kind
+        self.weights = weights
+        self.device = device
+        self.diameter = diameter
+        self.size_model = size_model
+        self.size_weights = size_weights
+        self.cellprob_threshold = float(cellprob_threshold)
+        self.flow_threshold = float(flow_threshold)
+        self.niter = niter
+        self.batch_size = int(batch_size)
+        self.debug = bool(debug)
+        self.training_diameter = float(np.asarray(model.diam_labels).item())
+        self.diam_mean = float(np.asarray(model.diam_mean).item())
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_params(cls, params: SegmentationParams) -> CellposeSegmenter:
+        """Resolve the model, check the diameter rule, pick the device and load the weights once.
+
+        Raises
+        ------
+        ModelError
+            The model cannot be found, downloaded or loaded.
+        ParameterError
+            ``diameter=0`` for a built-in model that has no size model.
+        """
+        name = str(params.model).strip()
+        builtin = is_cellpose_builtin(name)
+        if builtin and params.diameter == 0 and name not in CELLPOSE_SIZE_MODELS:
+            raise ParameterError(
+                f"diameter=0 (estimate) is not available for Cellpose model '{name}': only "
+                f"{', '.join(CELLPOSE_SIZE_MODELS)} have a size model. Give the typical object diameter in "
+                "pixels (e.g. diameter=30)"
+            )
+        # resolve files before importing torch/cellpose models, so bad paths fail fast
+        if builtin:
+            weights = ensure_builtin_file(name, builtin_weights_name(name), "weights")
+            size_weights = (
+                ensure_builtin_file(
+                    name, size_weights_name(name), "size-model (needed for diameter=0)"
+                )
+                if params.diameter == 0
+                else None
+            )
+        else:
+            weights = resolve_user_model(name)
+            size_weights = None
+
+        from cellpose import models as cp_models
+
+        choice = pick_device(params.gpu)
+        try:
+            if builtin:
+                with cellpose_model_dir(weights.parent):
+                    model = cp_models.CellposeModel(
+                        gpu=choice.is_gpu, model_type=name, device=choice.device, nchan=2
+                    )
+            else:
+                model = cp_models.CellposeModel(
+                    gpu=choice.is_gpu, pretrained_model=os.fspath(weights), device=choice.device
+                )
+        except Exception as exc:
+            raise ModelError(
+                f"Cellpose model '{name}' ({weights}) could not be loaded: is it a Cellpose 3 model "
+                f"file? ({type(exc).__name__}: {exc})"
+            ) from exc
+
+        size_model = None
+        if size_weights is not None:
+            try:
+                size_model = cp_models.SizeModel(
+                    cp_model=model, device=choice.device, pretrained_size=os.fspath(size_weights)
+                )
+            except Exception as exc:
+                raise ModelError(
+                    f"Cellpose size model for '{name}' ({size_weights}) could not be loaded "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+
+        return cls(
+            model,
+            model_name=name,
+            kind="builtin" if builtin else "user",
+            weights=weights,
+            device=choice,
+            diameter=params.diameter if params.diameter > 0 else None,
+            size_model=size_model,
+            size_weights=size_weights,
+            cellprob_threshold=params.cellprob_threshold,
+            flow_threshold=params.flow_threshold,
+            niter=params.niter if params.niter > 0 else None,
+            batch_size=params.batch_size,
+            debug=params.debug,
+        )
+
+    # ------------------------------------------------------------------ provenance
+    def diameter_rule(self) -> str:
+        """How the diameter is chosen: given, estimated per frame, or the training diameter."""
+        if self.diameter is not None:
+            return "given"
+        if self.size_model is not None:
+            return "estimated per frame (Cellpose size model)"
+        return "model training diameter"
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the run log: model, weights, diameter rule, device, package versions."""
+        import cellpose
+        import torch
+
+        if self.diameter is not None:
+            used: float | str = self.diameter
+        elif self.size_model is not None:
+            used = "estimated per frame"
+        else:
+            used = round(self.training_diameter, 3)
+        info: dict[str, Any] = {
+            "method": "cellpose",
+            "model": self.model_name,
+            "model_kind": self.kind,
+            "weights": os.fspath(self.weights),
+            "diameter": used,
+            "diameter_rule": self.diameter_rule(),
+            "training_diameter": round(self.training_diameter, 3),
+            "model_diam_mean": round(self.diam_mean, 3),
+            "cellprob_threshold": self.cellprob_threshold,
+            "flow_threshold": self.flow_threshold,
+            "niter": self.niter if self.niter is not None else "auto",
+            "batch_size": self.batch_size,
+            "channels": [0, 0],
+            "device": self.device.description,
+            "cellpose_version": getattr(cellpose, "version", "unknown"),
+            "torch_version": torch.__version__,
+        }
+        info["weights_sha256"] = sha256(self.weights)
+        if self.size_weights is not None:
+            info["size_weights"] = os.fspath(self.size_weights)
+        if self.device.warning:
+            info["device_warning"] = self.device.warning
+        return info
+
+    # ------------------------------------------------------------------ segmentation
+    def _diameter_for(self, image: np.ndarray) -> tuple[float | None, float]:
+        """``(value handed to eval, diameter reported)`` for one image."""
+        if self.diameter is not None:
+            return self.diameter, self.diameter
+        if self.size_model is not None:  # exactly what cellpose.models.Cellpose.eval does
+            diam, _ = self.size_model.eval(
+                image,
+                channels=[0, 0],
+                channel_axis=None,
+                batch_size=self.batch_size,
+                normalize=True,
+                invert=False,
+            )
+            return diam, float(np.asarray(diam).item())
+        return None, self.training_diameter  # eval rescales by diam_mean / diam_labels
+
+    def segment(self, image: np.ndarray) -> SegmentOutput:
+        """Segment one prepared ``(Y, X)`` float32 plane."""
+        image = np.asarray(image)
+        if image.ndim != 2:
+            raise ValueError(f"CellposeSegmenter.segment expects a 2D (Y, X) image, got {image.shape}")
+        t0 = time.perf_counter()
+        diameter, reported = self._diameter_for(image)
+        masks, flows, _styles = self.model.eval(
+            image,
+            batch_size=self.batch_size,
+            channels=[0, 0],
+            diameter=diameter,
+            flow_threshold=self.flow_threshold,
+            cellprob_threshold=self.cellprob_threshold,
+            niter=self.niter,
+        )
+        labels = np.asarray(masks)
+        if labels.shape != image.shape:  # an empty result can come back squeezed oddly
+            labels = labels.reshape(image.shape)
+        debug: dict[str, np.ndarray] = {}
+        if self.debug:
+            debug["flows"] = np.asarray(flows[0], dtype=np.uint8)
+            debug["cellprob"] = np.asarray(flows[2], dtype=np.float32)
+        info = {
+            "diameter": round(float(reported), 3),
+            "n_objects": int(labels.max()) if labels.size else 0,
+            "seconds": round(time.perf_counter() - t0, 4),
+        }
+        return SegmentOutput(labels=labels, debug=debug, info=info)
+
+    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
+        """Segment several planes, one ``eval`` call per group of equal shape and diameter.
+
+        Frames are grouped by shape and by the diameter used (given, the training diameter, or
+        estimated per frame by the size model, exactly as :meth:`segment` does); each group of two or
+        more goes through :func:`~.batch.cellpose_eval_batch`, lone frames through :meth:`segment`.
+        Results come back in the input order, with the same labels, debug arrays and info as
+        :meth:`segment` gives (plus ``info["batched"]``: the size of the group).
+        """
+        arrays = [np.asarray(im) for im in images]
+        if len(arrays) <= 1 or any(a.ndim != 2 for a in arrays):
+            return [self.segment(a) for a in arrays]
+        t0 = time.perf_counter()
+        chosen = [self._diameter_for(a) for a in arrays]
+        groups: dict[tuple[tuple[int, ...], float | None], list[int]] = {}
+        for i, (a, (diameter, _reported)) in enumerate(zip(arrays, chosen, strict=True)):
+            key = (a.shape, None if diameter is None else float(np.asarray(diameter).item()))
+            groups.setdefault(key, []).append(i)
+        outs: list[SegmentOutput | None] = [None] * len(arrays)
+        for (_shape, diameter), members in groups.items():
+            if len(members) == 1:
+                outs[members[0]] = self.segment(arrays[members[0]])
+                continue
+            masks, flows = cellpose_eval_batch(
+                self.model, [arrays[i] for i in members],
+                batch_size=self.batch_size, diameter=diameter,
+                flow_threshold=self.flow_threshold, cellprob_threshold=self.cellprob_threshold,
+                niter=self.niter,
+            )
+            seconds = (time.perf_counter() - t0) / len(arrays)
+            for j, i in enumerate(members):
+                labels = np.asarray(masks[j])
+                debug: dict[str, np.ndarray] = {}
+                if self.debug:
+                    debug["flows"] = np.asarray(flows[j][0], dtype=np.uint8)
+                    debug["cellprob"] = np.asarray(flows[j][2], dtype=np.float32)
+                info = {
+                    "diameter": round(float(chosen[i][1]), 3),
+                    "n_objects": int(labels.max()) if labels.size else 0,
+                    "seconds": round(seconds, 4),
+                    "batched": len(members),
+                }
+                outs[i] = SegmentOutput(labels=labels, debug=debug, info=info)
+        return [o for o in outs if o is not None]
