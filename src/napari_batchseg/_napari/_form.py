@@ -22,13 +22,9 @@ from qtpy.QtWidgets import (
 
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
+from ..segmenters.catalog import is_cellpose_builtin, offered_models
 from ._qtutil import PathField, fold, hbox, muted
 
-CELLPOSE_MODELS = (
-    "cyto3", "cyto2", "cyto", "nuclei", "tissuenet_cp3", "livecell_cp3", "yeast_PhC_cp3", "yeast_BF_cp3",
-    "bact_phase_cp3", "bact_fluor_cp3", "deepbacs_cp3", "cyto2_cp3",
-)
-SAM_MODELS = ("vit_b_lm", "vit_l_lm", "vit_b", "vit_l", "vit_h", "vit_b_em_organelles", "vit_l_em_organelles")
 USER_MODEL = "User trained model…"
 SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
 Z_MODES = (
@@ -167,11 +163,11 @@ class ParamsForm(QWidget):
         self.model.blockSignals(True)
         self.model.clear()
         if self.method.currentData() == "sam":
-            self.model.addItems(list(SAM_MODELS))
+            self.model.addItems(list(offered_models("sam")))
             self.model_path_label.setText("Checkpoint")
             self.model_path.edit.setPlaceholderText("optional local checkpoint (architecture: model above)")
         else:
-            self.model.addItems(list(CELLPOSE_MODELS))
+            self.model.addItems(list(offered_models("cellpose")))
             self.model.addItem(USER_MODEL)
             self.model_path_label.setText("Model file")
             self.model_path.edit.setPlaceholderText("paste, browse or drop a model file")
@@ -275,7 +271,7 @@ class ParamsForm(QWidget):
         if params.method == "sam":
             self.model.setCurrentText(params.model)
             self.model_path.setText(params.checkpoint or "")
-        elif params.model in CELLPOSE_MODELS:
+        elif is_cellpose_builtin(params.model):
             self.model.setCurrentText(params.model)
             self.model_path.setText("")
         else:
