@@ -114,3 +114,24 @@ def test_bad_model_setting_is_a_usage_error(tmp_path, capsys):
     # diameter 0 (estimate) is not available for livecell_cp3: a clear error before any work, exit 2
     assert main(["segment", str(img), "--model", "livecell_cp3", "-q"]) == 2
     assert "livecell_cp3" in capsys.readouterr().err
+
+
+def test_parallel_options_reach_the_run(tmp_path, monkeypatch, capsys):
+    import napari_batchseg.runners as runners
+
+    seen = []
+    real = runners.resolve_options
+
+    def recording(options, params):  # the real resolution, recorded
+        seen.append(options)
+        return real(options, params)
+
+    monkeypatch.setattr(runners, "resolve_options", recording)
+    img = tmp_path / "a.tif"
+    tifffile.imwrite(img, np.zeros((32, 32), np.uint16))
+    (tmp_path / "a_vSM.ome.tif").write_bytes(b"exists")  # skipped: no worker needs to start
+    assert main(["segment", str(img), "--parallel", "files", "--processes", "2",
+                 "--threads-per-process", "1", "-q"]) == 0
+    (options,) = seen
+    assert (options.parallel, options.processes, options.threads_per_process) == ("files", 2, 1)
+    assert "0 done, 1 skipped, 0 failed" in capsys.readouterr().err.replace("\n", " ")

@@ -45,7 +45,7 @@ def inputs(tmp_path) -> Path:
 def _run(source, params=None, options=THRESHOLD, **kw):
     session = RunSession()
     events = []
-    for e in execute(source, params, options, **kw):
+    for e in execute(source, options, params=params, **kw):
         events.append(e)
         session.apply(e)
     return session, events
@@ -104,7 +104,7 @@ def test_cancel_accounts_for_every_task(inputs, tmp_path):
     # cancelled while the first output runs: it is dropped, the others are cancelled too
     cancel = threading.Event()
     session = RunSession()
-    for e in execute([inputs], params, THRESHOLD, cancel=cancel):
+    for e in execute([inputs], THRESHOLD, params=params, cancel=cancel):
         session.apply(e)
         if isinstance(e, ev.FrameDone):
             assert session.state(e.task.key).status == "running"
@@ -171,3 +171,13 @@ def test_gpu_rule_is_the_device_choice():
 
     assert gpu_in_use(SegmentationParams(gpu=False)) is False
     assert gpu_in_use(SegmentationParams(gpu=True)) == pick_device(True).is_gpu
+
+
+def test_execute_refuses_ambiguous_arguments(inputs, tmp_path):
+    from napari_batchseg import engine
+
+    params = SegmentationParams(output_dir=str(tmp_path / "out"))
+    with pytest.raises(TypeError, match="params= is a keyword"):
+        next(execute([inputs], params))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="carries its parameters"):
+        next(execute(engine.plan([inputs], params), params=params))

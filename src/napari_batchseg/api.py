@@ -127,7 +127,7 @@ def segment_files(
         p = p.replace(**overrides)
     flt = FileFilter(contains=contains, not_contains=not_contains, extensions=extensions)
     session = RunSession()
-    events = execute(paths, p, options, file_filter=flt, recursive=recursive, cancel=cancel,
+    events = execute(paths, options, params=p, file_filter=flt, recursive=recursive, cancel=cancel,
                      segmenter=segmenter)
     for event in events:
         if isinstance(event, RunFailed):

@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -25,6 +25,12 @@ from .params import (
     SegmentationParams,
     read_yaml_mapping,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .events import Plan
+    from .runners import RunOptions, RunSession
 
 #: CLI option -> SegmentationParams field (only options the user actually gave override the config)
 _PARAM_OPTIONS = {
@@ -175,7 +181,7 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     return SegmentationParams.from_dict(data)
 
 
-def _console():
+def _console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)
@@ -232,7 +238,7 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     return 0 if session.ok else 1
 
 
-def _follow(the_plan, options, console, quiet: bool):
+def _follow(the_plan: Plan, options: RunOptions, console: Console, quiet: bool) -> RunSession:
     """Run the plan through :func:`~.runners.execute`; show its events on a progress bar.
 
     Returns the :class:`~.runners.RunSession` the events were folded into.
@@ -264,7 +270,7 @@ def _follow(the_plan, options, console, quiet: bool):
     return session
 
 
-def _print_summary(session, console) -> None:
+def _print_summary(session: RunSession, console: Console) -> None:
     from rich.table import Table
 
     table = Table(title="napari-batchseg summary")

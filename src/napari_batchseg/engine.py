@@ -21,8 +21,10 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._prefetch import Prefetcher
 from ._version import __version__
@@ -204,7 +206,9 @@ def run(
 def sequential_frames(segmenter: Segmenter) -> FrameSegmenter:
     """The default :data:`FrameSegmenter`: ``segmenter.segment`` on each frame, in this thread."""
 
-    def apply(task: Task, frames: Iterable[PreparedFrame]):
+    def apply(
+        task: Task, frames: Iterable[PreparedFrame]
+    ) -> Iterator[tuple[PreparedFrame, SegmentOutput, float]]:
         key = file_key(task)
         for frame in frames:
             segmenter.set_context(key, f"T{frame.t}")
@@ -278,7 +282,9 @@ def run_task(
             for t in frames:
                 yield prepare_frame(src, task.position, t, channel, params.zrange, params.z_projection)
 
-        apply = frame_segmenter or sequential_frames(segmenter)
+        if frame_segmenter is None and segmenter is None:
+            raise ValueError("run_task needs a segmenter or a frame segmenter")
+        apply = frame_segmenter or sequential_frames(segmenter)  # type: ignore[arg-type] # checked above
         with Prefetcher(produce, depth=prefetch) as frames_ahead:
             for index, (frame, out, t_seg) in enumerate(apply(task, _until_cancelled(frames_ahead, cancel))):
                 labels = out.labels
@@ -344,7 +350,7 @@ def run_task(
             source.close()
 
 
-def count_objects(labels: np.ndarray) -> int:
+def count_objects(labels: npt.NDArray[Any]) -> int:
     """Number of distinct non-zero ids in a label image."""
     counts = np.bincount(np.asarray(labels).ravel().astype(np.int64, copy=False))
     return int(np.count_nonzero(counts[1:]))
@@ -364,7 +370,7 @@ def _start_log(
     task: Task,
     info: SourceInfo,
     params: SegmentationParams,
-    described: dict,
+    described: dict[str, Any],
     channel: int,
     frames: list[int],
 ) -> RunLog:
@@ -388,7 +394,9 @@ def _start_log(
     return log
 
 
-def _frame_record(frame: PreparedFrame, n_obj: int, timings: dict[str, float], extra: dict) -> str:
+def _frame_record(
+    frame: PreparedFrame, n_obj: int, timings: dict[str, float], extra: dict[str, Any]
+) -> str:
     z = frame.z_used
     zs = f"{z[0]}-{z[-1]}" if len(z) > 1 and z == list(range(z[0], z[-1] + 1)) else ",".join(map(str, z))
     focus = f" (best focus {frame.best_focus})" if frame.best_focus is not None else ""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import numpy.typing as npt
 
 from .errors import BatchSegError, InputError
 from .io.naming import OutputNames
@@ -159,8 +159,8 @@ class FrameDone:
     index: int
     t: int
     n_frames: int
-    labels: np.ndarray | None
-    image: np.ndarray | None
+    labels: npt.NDArray[Any] | None
+    image: npt.NDArray[Any] | None
     n_objects: int
     z_used: list[int]
     best_focus: int | None

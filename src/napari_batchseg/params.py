@@ -210,8 +210,8 @@ class SegmentationParams:
         self.batch_size = _as_int("batch_size", self.batch_size)
         if self.batch_size < 1:
             raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.suffix is None:
-            self.suffix = ""
+        if self.suffix is None:  # YAML and callers may give None
+            self.suffix = ""  # type: ignore[unreachable]
         if not SUFFIX_PATTERN.match(self.suffix):
             raise ParameterError(
                 f"suffix {self.suffix!r} may contain only A-Z, a-z, 0-9 and '-' characters"

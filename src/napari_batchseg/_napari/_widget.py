@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from ..events import Event, Planned
+from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
 from ..runners import PARALLEL_MODES, RunSession, usable_cores
@@ -383,7 +383,7 @@ class BatchSegWidget(QWidget):
     def handle_event(self, ev: Event) -> None:
         """Fold one event of the run into :attr:`session`, then redraw what it changed (GUI thread)."""
         state = self.session.apply(ev)
-        if state is None:  # the run itself: planned, model loading/loaded, failed
+        if isinstance(ev, (Planned, ModelLoading, ModelLoaded, RunFailed)) or state is None:  # the run
             if isinstance(ev, Planned):
                 self.status.reset(self.session)
             if self.session.error is not None:
@@ -392,7 +392,7 @@ class BatchSegWidget(QWidget):
             return
         self.status.show_state(state)
         self.status.update_progress()
-        self.streamer.update(state, ev)  # type: ignore[arg-type] - a task event (state is not None)
+        self.streamer.update(state, ev)
         if state.status == "done":
             self.correction.refresh()
 

@@ -24,7 +24,7 @@ from ..runners import RunOptions, execute
 def _events(paths: list[Path], params: SegmentationParams, options: RunOptions,
             cancel: threading.Event) -> Iterator[Event]:
     """The run's events, with the prepared images attached to frames for display."""
-    yield from execute(paths, params, options, cancel=cancel, keep_images=True)
+    yield from execute(paths, options, params=params, cancel=cancel, keep_images=True)
 
 
 class RunController(QObject):
@@ -37,7 +37,7 @@ class RunController(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.cancel_event = threading.Event()
-        self._worker = None
+        self._worker: Any = None
         #: replaceable (tests): builds the segmenter (module-level for worker processes)
         self.segmenter_factory: Callable[[SegmentationParams], Any] | None = None
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import engine
 from ..errors import BatchSegError
-from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed
+from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed, TaskCancelled
 from ..params import ParameterError, SegmentationParams
 
 if TYPE_CHECKING:
@@ -195,9 +195,9 @@ def _refused(exc: BatchSegError | ParameterError) -> RunFailed:
 
 def execute(
     source: Plan | Iterable[str | Path] | str | Path,
-    params: SegmentationParams | None = None,
     options: RunOptions | None = None,
     *,
+    params: SegmentationParams | None = None,
     file_filter: FileFilter | None = None,
     recursive: bool = False,
     cancel: CancelCheck = None,
@@ -220,11 +220,11 @@ def execute(
     source
         A :class:`~..events.Plan` (from :func:`napari_batchseg.engine.plan`), or files and folders to
         plan with ``params``, ``file_filter`` and ``recursive``.
-    params
-        Run parameters when ``source`` is paths (default :class:`~..params.SegmentationParams`);
-        ignored for a plan, which carries its own.
     options
         How to spread the work (default: this process only).
+    params
+        Run parameters when ``source`` is paths (default :class:`~..params.SegmentationParams`); a
+        plan carries its own (giving both is an error).
     file_filter, recursive
         Filters for files found in folders (files named explicitly are always taken).
     cancel
@@ -238,7 +238,11 @@ def execute(
         the arrays stay with the workers (``FrameDone.labels`` is ``None``) unless this is set, since
         the masks are on disk anyway.
     """
+    if options is not None and not isinstance(options, RunOptions):
+        raise TypeError(f"options must be RunOptions, got {type(options).__name__} (params= is a keyword)")
     if isinstance(source, Plan):
+        if params is not None:
+            raise TypeError("a plan carries its parameters: give params only with paths")
         the_plan = source
     else:
         paths = [source] if isinstance(source, (str, Path)) else list(source)
@@ -257,7 +261,8 @@ def execute(
         log.info(note)
     yield Planned(the_plan, tuple(opts.notes))
     if engine.is_cancelled(cancel):  # before any model load: every task is accounted for
-        yield from engine.screen_tasks(the_plan, cancel)
+        for task in the_plan.tasks:
+            yield TaskCancelled(task)
         return
     try:
         yield from _run_mode(the_plan, opts, cancel, segmenter, keep_images)

@@ -57,7 +57,8 @@ def _init_worker(params: SegmentationParams, threads: int, factory: SegmenterFac
 def _worker_describe() -> dict[str, Any]:
     if _state.get("error") is not None:
         raise _state["error"]
-    return _state["segmenter"].describe()
+    described: dict[str, Any] = _state["segmenter"].describe()
+    return described
 
 
 def _files_worker_main(
@@ -116,7 +117,7 @@ def _frame_job(image: Any, context: tuple[str, str] | None) -> tuple[SegmentOutp
     return out, time.perf_counter() - t0
 
 
-def _new_pool(workers: int, initargs: tuple) -> ProcessPoolExecutor:
+def _new_pool(workers: int, initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=mp.get_context("spawn"),
         initializer=_init_worker, initargs=initargs,
@@ -169,7 +170,7 @@ class _FilesCoordinator:
             return not self.assigned
         return len(self.finished) >= len(self.todo)
 
-    def handle(self, msg: tuple) -> Iterator[TaskEvent]:
+    def handle(self, msg: tuple[Any, ...]) -> Iterator[TaskEvent]:
         kind, wid = msg[0], msg[1]
         if kind == "ready":
             self.idle.append(wid)
@@ -301,7 +302,7 @@ class PoolFrames:
         """The workers' segmenter description (for the run log)."""
         return self._described
 
-    def _submit(self, image: Any, context: tuple[str, str]) -> Future:
+    def _submit(self, image: Any, context: tuple[str, str]) -> Future[Any]:
         if self._pool is None:
             self.start()
         assert self._pool is not None
@@ -312,7 +313,7 @@ class PoolFrames:
             self.start()
             return self._pool.submit(_frame_job, image, context)
 
-    def _result(self, item: tuple[PreparedFrame, Future]) -> tuple[PreparedFrame, SegmentOutput, float]:
+    def _result(self, item: tuple[PreparedFrame, Future[Any]]) -> tuple[PreparedFrame, SegmentOutput, float]:
         frame, fut = item
         try:
             out, seconds = fut.result()
@@ -326,7 +327,7 @@ class PoolFrames:
     ) -> Iterator[tuple[PreparedFrame, SegmentOutput, float]]:
         """Segment ``frames`` on the workers; yield ``(frame, output, seconds)`` in order."""
         key = engine.file_key(task)
-        pending: deque[tuple[PreparedFrame, Future]] = deque()
+        pending: deque[tuple[PreparedFrame, Future[Any]]] = deque()
         try:
             for frame in frames:
                 pending.append((frame, self._submit(frame.image, (key, f"T{frame.t}"))))

@@ -145,7 +145,7 @@ class RunSession:
 
     def counts(self) -> dict[str, int]:
         """Tasks per status (every status of :data:`STATUSES` present, possibly 0)."""
-        out = dict.fromkeys(STATUSES, 0)
+        out: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for s in self._states.values():
             out[s.status] += 1
         return out
