@@ -258,7 +258,7 @@ def execute(
         yield _refused(exc)
         return
     for note in opts.notes:
-        log.info(note)
+        log.warning(note)
     yield Planned(the_plan, tuple(opts.notes))
     if engine.is_cancelled(cancel):  # before any model load: every task is accounted for
         for task in the_plan.tasks:

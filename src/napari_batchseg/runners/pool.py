@@ -289,7 +289,11 @@ class PoolFrames:
     def start(self) -> PoolFrames:
         """Start the workers and check that the model loads (raises its error otherwise)."""
         self._pool = _new_pool(self.processes, self._initargs)
-        self._described = self._pool.submit(_worker_describe).result()
+        try:
+            self._described = self._pool.submit(_worker_describe).result()
+        except BaseException:
+            self.close()  # no workers left behind when the model cannot load
+            raise
         return self
 
     def close(self) -> None:
