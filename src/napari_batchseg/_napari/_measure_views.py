@@ -1,0 +1,108 @@
+"""Views of a measurement table: a pandas-backed Qt table model and a matplotlib histogram."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
+from qtpy.QtWidgets import QComboBox, QVBoxLayout, QWidget
+
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_HORIZONTAL = Qt.Orientation.Horizontal
+
+
+class DataFrameModel(QAbstractTableModel):
+    """Read-only table model over a :class:`pandas.DataFrame` (numbers shown with 4 significant digits)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._df = pd.DataFrame()
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table shown."""
+        return self._df
+
+    def set_frame(self, df: pd.DataFrame) -> None:
+        """Show ``df``."""
+        self.beginResetModel()
+        self._df = df.reset_index(drop=True)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        """Number of rows."""
+        return 0 if parent.isValid() else len(self._df)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        """Number of columns."""
+        return 0 if parent.isValid() else len(self._df.columns)
+
+    def data(self, index: QModelIndex, role: int = _DISPLAY) -> Any:
+        """Cell text."""
+        if role != _DISPLAY or not index.isValid():
+            return None
+        value = self._df.iat[index.row(), index.column()]
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.4g}"
+        return str(value)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:  # noqa: N802
+        """Column names and row numbers."""
+        if role != _DISPLAY:
+            return None
+        if orientation == _HORIZONTAL:
+            return str(self._df.columns[section]) if section < len(self._df.columns) else None
+        return str(section)
+
+
+class Histogram(QWidget):
+    """A histogram of one numeric column of a table (matplotlib in Qt), column chosen in a combo box."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.column = QComboBox(self)
+        self.figure = Figure(figsize=(3, 2), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(160)
+        self.axes = self.figure.add_subplot(111)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.column)
+        lay.addWidget(self.canvas)
+        self._df = pd.DataFrame()
+        self.column.currentTextChanged.connect(self.redraw)
+
+    def set_frame(self, df: pd.DataFrame) -> None:
+        """Use ``df``; keep the chosen column when it still exists (default ``area_px``)."""
+        self._df = df
+        current = self.column.currentText() or "area_px"
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "position"]
+        self.column.blockSignals(True)
+        self.column.clear()
+        self.column.addItems(numeric)
+        if current in numeric:
+            self.column.setCurrentText(current)
+        self.column.blockSignals(False)
+        self.redraw()
+
+    @property
+    def n_bars(self) -> int:
+        """Number of bars drawn."""
+        return len(self.axes.patches)
+
+    def redraw(self, *_: object) -> None:
+        """Draw the histogram of the chosen column."""
+        self.axes.clear()
+        col = self.column.currentText()
+        if col and col in self._df.columns:
+            values = pd.to_numeric(self._df[col], errors="coerce").dropna().to_numpy(dtype=float)
+            if values.size:
+                self.axes.hist(values, bins=min(30, max(5, values.size // 3)), color="#4c9be8")
+            self.axes.set_xlabel(col)
+            self.axes.set_ylabel("objects")
+        self.canvas.draw_idle()

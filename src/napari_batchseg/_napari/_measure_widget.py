@@ -1,0 +1,330 @@
+"""The "Measure and export" dock widget: object table of a Labels layer, exports, evaluation.
+
+*Measure*: the table of the chosen Labels layer (intensities from the chosen Image layer) is computed in
+a worker thread, stored as ``layer.features`` and shown; clicking a row centres the view on the object
+and selects its label; a histogram shows one column; *Save CSV* writes the table (in a worker).
+Corrections recompute the table (debounced). *Export* runs :func:`~napari_batchseg.export.export_masks`
+on a mask file, *Evaluate* compares two Labels layers; both in worker threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import create_worker
+
+from ..evaluate import evaluate_frame
+from ..export import KINDS, ExportOptions, export_masks
+from ..measure import measure_frames
+from ._measure_views import DataFrameModel, Histogram
+from ._qtutil import PathField, fold
+from ._stream import layer_meta
+
+NONE = "(none)"
+DEBOUNCE_MS = 400
+
+
+def _pixel_size(layer: Any) -> tuple[float | None, float | None] | None:
+    ps = layer_meta(layer).get("pixel_size") or {}
+    if ps.get("y") and ps.get("x"):
+        return float(ps["y"]), float(ps["x"])
+    return None
+
+
+def _measure_job(labels: np.ndarray, image: Any, pixel_size: Any, name: str) -> pd.DataFrame:
+    img = None
+    if image is not None:
+        img = np.asarray(image, dtype=np.float32)
+    return measure_frames(labels, img, pixel_size, file=name)
+
+
+def _evaluate_job(pred: np.ndarray, gt: np.ndarray) -> pd.DataFrame:
+    p = pred[None] if pred.ndim == 2 else pred
+    g = gt[None] if gt.ndim == 2 else gt
+    rows = []
+    for t in range(p.shape[0]):
+        m = evaluate_frame(p[t], g[t])
+        m.pop("tp_t")
+        rows.append({"frame": t, **m})
+    return pd.DataFrame(rows)
+
+
+class MeasureExportWidget(QWidget):
+    """Dock widget: measure a Labels layer, export masks, evaluate against ground truth."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self._workers: list[Any] = []
+        self._watched: Any = None
+        self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.measure)
+        lay = QVBoxLayout(self)
+
+        # --- Measure
+        form = QFormLayout()
+        self.labels_combo = QComboBox(self)
+        self.image_combo = QComboBox(self)
+        form.addRow("Labels", self.labels_combo)
+        form.addRow("Intensity image", self.image_combo)
+        lay.addLayout(form)
+        self.measure_btn = QPushButton("Measure", self)
+        self.auto = QCheckBox("Recompute after corrections", self)
+        self.auto.setChecked(True)
+        self.save_btn = QPushButton("Save CSV…", self)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        for w in (self.measure_btn, self.auto, self.save_btn, self.status):
+            lay.addWidget(w)
+        self.model = DataFrameModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setMinimumHeight(180)
+        lay.addWidget(self.table)
+        self.histogram = Histogram(self)
+        lay.addWidget(self.histogram)
+
+        # --- Export
+        exp = fold("Export", self)
+        box = QWidget()
+        ef = QFormLayout(box)
+        self.kind = QComboBox(box)
+        self.kind.addItems(list(KINDS))
+        self.mask_path = PathField(False, "Mask to export", "Masks (*.ome.tif *.tif)", "a _vSM.ome.tif mask")
+        self.export_dir = PathField(True, "Export folder", placeholder="output folder")
+        self.overwrite = QCheckBox("Replace existing exports", box)
+        self.export_btn = QPushButton("Export", box)
+        self.export_status = QLabel("", box)
+        self.export_status.setWordWrap(True)
+        ef.addRow("Kind", self.kind)
+        ef.addRow("Mask", self.mask_path)
+        ef.addRow("Folder", self.export_dir)
+        ef.addRow(self.overwrite)
+        ef.addRow(self.export_btn)
+        ef.addRow(self.export_status)
+        exp.addWidget(box)
+        lay.addWidget(exp)
+
+        # --- Evaluate
+        ev = fold("Evaluate", self)
+        ebox = QWidget()
+        vf = QFormLayout(ebox)
+        self.gt_combo = QComboBox(ebox)
+        self.evaluate_btn = QPushButton("Evaluate", ebox)
+        self.eval_model = DataFrameModel(self)
+        self.eval_table = QTableView(ebox)
+        self.eval_table.setModel(self.eval_model)
+        vf.addRow("Ground truth", self.gt_combo)
+        vf.addRow(self.evaluate_btn)
+        vf.addRow(self.eval_table)
+        ev.addWidget(ebox)
+        lay.addWidget(ev)
+        lay.addStretch(1)
+
+        self.measure_btn.clicked.connect(self.measure)
+        self.save_btn.clicked.connect(self._save_dialog)
+        self.export_btn.clicked.connect(self.export)
+        self.evaluate_btn.clicked.connect(self.evaluate)
+        self.table.clicked.connect(lambda index: self.go_to_row(index.row()))
+        self.labels_combo.currentTextChanged.connect(self._labels_changed)
+        self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
+        for ev_name in ("inserted", "removed", "reordered"):
+            getattr(self.viewer.layers.events, ev_name).connect(self._refresh_layers)
+        self.viewer.layers.selection.events.active.connect(self._follow_selection)
+        self._refresh_layers()
+        self._follow_selection()
+
+    # ------------------------------------------------------------------ layers
+    def _layers(self, kind: str) -> list[Any]:
+        return [lay for lay in self.viewer.layers if type(lay).__name__ == kind]
+
+    def _refresh_layers(self, *_: object) -> None:
+        for combo, kind, none in ((self.labels_combo, "Labels", False), (self.image_combo, "Image", True),
+                                  (self.gt_combo, "Labels", False)):
+            current = combo.currentText()
+            names = ([NONE] if none else []) + [lay.name for lay in self._layers(kind)]
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            user_none = combo is self.image_combo and current == NONE and self._image_chosen
+            if current in names and (current != NONE or user_none):
+                combo.setCurrentText(current)
+            elif combo is self.image_combo and len(names) > 1:
+                combo.setCurrentIndex(1)
+            combo.blockSignals(False)
+        self._labels_changed(self.labels_combo.currentText())
+
+    def _follow_selection(self, *_: object) -> None:
+        active = self.viewer.layers.selection.active
+        if active is not None and type(active).__name__ == "Labels":
+            self.labels_combo.setCurrentText(active.name)
+
+    def _layer(self, name: str) -> Any:
+        return self.viewer.layers[name] if name and name != NONE and name in self.viewer.layers else None
+
+    @property
+    def labels_layer(self) -> Any:
+        """The Labels layer measured."""
+        return self._layer(self.labels_combo.currentText())
+
+    def _labels_changed(self, name: str) -> None:
+        layer = self._layer(name)
+        if layer is self._watched:
+            return
+        if self._watched is not None:
+            self._watched.events.data.disconnect(self._schedule)
+            self._watched.events.paint.disconnect(self._schedule)
+        self._watched = layer
+        if layer is not None:
+            layer.events.data.connect(self._schedule)
+            layer.events.paint.connect(self._schedule)
+            mask = layer_meta(layer).get("mask_path")
+            if mask and not self.mask_path.text():
+                self.mask_path.setText(str(mask))
+
+    def _schedule(self, *_: object) -> None:
+        if self.auto.isChecked():
+            self._timer.start()
+
+    def _start(self, func: Any, *args: Any, on_done: Any, on_error: Any) -> Any:
+        worker = create_worker(func, *args, _start_thread=False)
+        worker.returned.connect(on_done)
+        worker.errored.connect(on_error)
+
+        def forget(*_: object) -> None:
+            if worker in self._workers:
+                self._workers.remove(worker)
+
+        worker.finished.connect(forget)
+        self._workers.append(worker)
+        worker.start()
+        return worker
+
+    @property
+    def busy(self) -> bool:
+        """Whether a worker is running."""
+        return bool(self._workers)
+
+    # ----------------------------------------------------------------- measure
+    def measure(self) -> bool:
+        """Compute the table of the chosen Labels layer in a worker thread; False if nothing to do."""
+        layer = self.labels_layer
+        if layer is None:
+            self.status.setText("Choose a Labels layer.")
+            return False
+        labels = np.array(layer.data)
+        image_layer = self._layer(self.image_combo.currentText())
+        image = None
+        if image_layer is not None:
+            if tuple(image_layer.data.shape) == labels.shape:
+                image = image_layer.data
+            else:
+                self.status.setText(f"{image_layer.name}: shape differs from the labels; no intensities.")
+        self.status.setText("Measuring…")
+        self._start(_measure_job, labels, image, _pixel_size(layer), layer.name,
+                    on_done=lambda df: self._show(layer, df),
+                    on_error=lambda exc: self.status.setText(f"Measure failed: {exc}"))
+        return True
+
+    def _show(self, layer: Any, df: pd.DataFrame) -> None:
+        layer.features = df.reset_index(drop=True)
+        self.model.set_frame(df)
+        self.histogram.set_frame(df)
+        self.status.setText(f"{len(df)} object(s) in {layer.name}.")
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table shown."""
+        return self.model.frame
+
+    @property
+    def camera(self) -> Any:
+        """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+        scene = getattr(self.viewer, "scene", None)
+        return scene.camera if scene is not None else self.viewer.camera
+
+    def go_to_row(self, row: int) -> None:
+        """Centre the view on the object of ``row`` and select its label."""
+        layer = self.labels_layer
+        df = self.model.frame
+        if layer is None or not 0 <= row < len(df):
+            return
+        rec = df.iloc[row]
+        scale = layer.scale
+        y = float(rec["centroid_y_px"]) * scale[-2] + layer.translate[-2]
+        x = float(rec["centroid_x_px"]) * scale[-1] + layer.translate[-1]
+        if layer.ndim == 3:
+            step = list(self.viewer.dims.current_step)
+            step[-3] = int(rec["frame"])
+            self.viewer.dims.current_step = tuple(step)
+        self.camera.center = (y, x)
+        layer.selected_label = int(rec["label"])
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "objects.csv", "CSV (*.csv)")
+        if path:
+            self.save_csv(path)
+
+    def save_csv(self, path: str | Path) -> Any:
+        """Write the table to ``path`` (atomically, in a worker thread)."""
+        from ..io.atomic import atomic_path
+
+        df = self.model.frame.copy()
+
+        def write() -> Path:
+            with atomic_path(Path(path)) as tmp:
+                df.to_csv(tmp, index=False)
+            return Path(path)
+
+        return self._start(write, on_done=lambda p: self.status.setText(f"Saved {p}."),
+                           on_error=lambda exc: self.status.setText(f"Save failed: {exc}"))
+
+    # ------------------------------------------------------------------ export
+    def export(self) -> bool:
+        """Export the mask file as the chosen kind (worker thread); False when a field is missing."""
+        mask, folder = self.mask_path.text(), self.export_dir.text()
+        if not mask or not folder:
+            self.export_status.setText("Choose a mask file and an output folder.")
+            return False
+        kind = self.kind.currentText()
+        options = ExportOptions(overwrite=self.overwrite.isChecked())
+        self.export_status.setText(f"Exporting {kind}…")
+        self._start(export_masks, kind, [mask], folder, options,
+                    on_done=lambda res: self.export_status.setText(
+                        f"Wrote {sum(len(v) for v in res.outputs.values())} file(s) in {folder}."),
+                    on_error=lambda exc: self.export_status.setText(f"Export failed: {exc}"))
+        return True
+
+    # ---------------------------------------------------------------- evaluate
+    def evaluate(self) -> bool:
+        """Compare the measured Labels layer with the ground-truth layer (worker thread)."""
+        pred, gt = self.labels_layer, self._layer(self.gt_combo.currentText())
+        if pred is None or gt is None or pred is gt:
+            self.eval_model.set_frame(pd.DataFrame({"message": ["choose two different Labels layers"]}))
+            return False
+        if tuple(pred.data.shape) != tuple(gt.data.shape):
+            self.eval_model.set_frame(pd.DataFrame({"message": ["the layers differ in shape"]}))
+            return False
+        self._start(_evaluate_job, np.array(pred.data), np.array(gt.data),
+                    on_done=self.eval_model.set_frame,
+                    on_error=lambda exc: self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]})))
+        return True

@@ -1,0 +1,105 @@
+"""The "Measure and export" dock widget on real data: table, row click, histogram, CSV, recompute,
+export and evaluation, all computed in worker threads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from _downstream import DSB_GT, DSB_IMAGE, segmented
+from napari_batchseg.evaluate import evaluate_frame
+from napari_batchseg.measure import measure_labels
+
+
+def _widget(make_napari_viewer):
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+
+    viewer = make_napari_viewer()
+    w = MeasureExportWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Measure and export")
+    return viewer, w
+
+
+def _wait(qtbot, w):
+    qtbot.waitUntil(lambda: not w.busy, timeout=30000)
+
+
+def test_measure_table_click_histogram_save(make_napari_viewer, qtbot, tmp_path):
+    viewer, w = _widget(make_napari_viewer)
+    image = tifffile.imread(DSB_IMAGE)
+    gt = tifffile.imread(DSB_GT)
+    viewer.add_image(image, name="nuclei")
+    layer = viewer.add_labels(gt.copy(), name="gt")
+    assert w.labels_combo.currentText() == "gt"  # follows the selected Labels layer
+    assert w.image_combo.currentText() == "nuclei"
+    assert w.measure()
+    _wait(qtbot, w)
+    expected = measure_labels(gt, image.astype(np.float32), None, file="gt")
+    pd.testing.assert_frame_equal(layer.features.reset_index(drop=True), expected, check_dtype=False)
+    assert w.model.rowCount() == len(expected)
+    # a row click centres the view on that object and selects its label
+    row = 7
+    w.go_to_row(row)
+    rec = expected.iloc[row]
+    assert layer.selected_label == rec["label"]
+    np.testing.assert_allclose(w.camera.center[-2:], (rec["centroid_y_px"], rec["centroid_x_px"]))
+    # the histogram of a chosen column
+    w.histogram.column.setCurrentText("mean_intensity")
+    assert w.histogram.n_bars > 0
+    assert w.histogram.axes.get_xlabel() == "mean_intensity"
+    # save CSV (worker thread)
+    out = tmp_path / "objects.csv"
+    w.save_csv(out)
+    _wait(qtbot, w)
+    back = pd.read_csv(out)
+    np.testing.assert_allclose(back["area_px"], expected["area_px"])
+
+
+def test_recomputed_after_correction(make_napari_viewer, qtbot):
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    layer = viewer.add_labels(gt.copy(), name="gt")
+    w.measure()
+    _wait(qtbot, w)
+    n = len(layer.features)
+    victim = int(np.unique(gt)[5])
+    edited = layer.data.copy()
+    edited[edited == victim] = 0
+    layer.data = edited  # a correction: the table follows (debounced, worker thread)
+    qtbot.waitUntil(lambda: len(layer.features) == n - 1, timeout=30000)
+    assert victim not in set(layer.features["label"])
+
+
+def test_evaluate_two_layers(make_napari_viewer, qtbot):
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    pred = gt.copy()
+    pred[pred == int(np.unique(gt)[3])] = 0
+    viewer.add_labels(gt, name="truth")
+    viewer.add_labels(pred, name="prediction")
+    w.labels_combo.setCurrentText("prediction")
+    w.gt_combo.setCurrentText("truth")
+    assert w.evaluate()
+    _wait(qtbot, w)
+    table = w.eval_model.frame
+    expected = evaluate_frame(pred, gt)
+    assert table.loc[0, "ap_50"] == expected["ap_50"]
+    assert table.loc[0, "fn_50"] == 1 and table.loc[0, "fp_50"] == 0
+
+
+def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
+    from napari_batchseg._napari._reader import mask_layer_data
+
+    viewer, w = _widget(make_napari_viewer)
+    mask = segmented("nd2")
+    data, kwargs, _ = mask_layer_data(mask)[0]
+    viewer.add_labels(data, **kwargs)
+    assert w.mask_path.text() == str(mask.resolve())  # taken from the layer's file
+    w.export_dir.setText(str(tmp_path))
+    w.kind.setCurrentText("semantic")
+    assert w.export()
+    _wait(qtbot, w)
+    out = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM_semantic.tif"
+    np.testing.assert_array_equal(tifffile.imread(out), (np.asarray(data) > 0).astype(np.uint8) * 255)
+    assert "Wrote" in w.export_status.text()
