@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import ndimage as ndi
 
 from .segmenters.base import SegmenterBase, SegmentOutput
@@ -45,7 +46,7 @@ class ThresholdSegmenter(SegmenterBase):
         """Facts for the run log."""
         return {"method": "threshold", "delay": self.delay}
 
-    def segment(self, image: np.ndarray) -> SegmentOutput:
+    def segment(self, image: NDArray[Any]) -> SegmentOutput:
         """Label the bright blobs of one plane."""
         img = np.asarray(image, dtype=np.float32)
         if self.delay:

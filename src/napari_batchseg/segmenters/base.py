@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["SegmentOutput", "Segmenter", "SegmenterBase"]
 
@@ -42,8 +42,8 @@ class SegmentOutput:
         Small per-frame facts for the log (e.g. the diameter used).
     """
 
-    labels: np.ndarray
-    debug: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: NDArray[Any]
+    debug: dict[str, NDArray[Any]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,11 +67,11 @@ class Segmenter(Protocol):
         """Facts for provenance: method, model, resolved weights path, device, package versions."""
         ...
 
-    def segment(self, image: np.ndarray) -> SegmentOutput:
+    def segment(self, image: NDArray[Any]) -> SegmentOutput:
         """Segment one prepared ``(Y, X)`` float32 plane."""
         ...
 
-    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
+    def segment_batch(self, images: Sequence[NDArray[Any]]) -> list[SegmentOutput]:
         """Segment several planes (may use one network call); same result as :meth:`segment` on each."""
         ...
 
@@ -95,10 +95,10 @@ class SegmenterBase(abc.ABC):
         """Facts for provenance: method, model, resolved weights path, device, package versions."""
 
     @abc.abstractmethod
-    def segment(self, image: np.ndarray) -> SegmentOutput:
+    def segment(self, image: NDArray[Any]) -> SegmentOutput:
         """Segment one prepared ``(Y, X)`` float32 plane."""
 
-    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
+    def segment_batch(self, images: Sequence[NDArray[Any]]) -> list[SegmentOutput]:
         """Segment several planes one by one with :meth:`segment`."""
         return [self.segment(image) for image in images]
 

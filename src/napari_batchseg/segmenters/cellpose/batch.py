@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["cellpose_eval_batch"]
 
@@ -41,11 +42,11 @@ def _quiet_stack_warning() -> Iterator[None]:
 
 def cellpose_eval_batch(
     model: Any,
-    images: Sequence[np.ndarray],
+    images: Sequence[NDArray[Any]],
     *,
     channels: Sequence[int] | None = (0, 0),
     **eval_kwargs: Any,
-) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+) -> tuple[list[NDArray[Any]], list[list[NDArray[Any]]]]:
     """Segment equal-shape 2D ``images`` with one Cellpose 3 ``CellposeModel.eval`` call.
 
     Parameters

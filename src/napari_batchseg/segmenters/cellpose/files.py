@@ -165,7 +165,7 @@ def cellpose_model_dir(folder: Path) -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=16)
-def sha256(path: os.PathLike | str) -> str:
+def sha256(path: os.PathLike[str] | str) -> str:
     """SHA-256 of a weights file (the log then says exactly which weights made a mask)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ...devices import DeviceChoice, pick_device
 from ...errors import ModelError
@@ -211,7 +212,7 @@ class CellposeSegmenter(SegmenterBase):
         return info
 
     # ------------------------------------------------------------------ segmentation
-    def _diameter_for(self, image: np.ndarray) -> tuple[float | None, float]:
+    def _diameter_for(self, image: NDArray[Any]) -> tuple[float | None, float]:
         """``(value handed to eval, diameter reported)`` for one image."""
         if self.diameter is not None:
             return self.diameter, self.diameter
@@ -227,7 +228,7 @@ class CellposeSegmenter(SegmenterBase):
             return diam, float(np.asarray(diam).item())
         return None, self.training_diameter  # eval rescales by diam_mean / diam_labels
 
-    def segment(self, image: np.ndarray) -> SegmentOutput:
+    def segment(self, image: NDArray[Any]) -> SegmentOutput:
         """Segment one prepared ``(Y, X)`` float32 plane."""
         image = np.asarray(image)
         if image.ndim != 2:
@@ -246,7 +247,7 @@ class CellposeSegmenter(SegmenterBase):
         labels = np.asarray(masks)
         if labels.shape != image.shape:  # an empty result can come back squeezed oddly
             labels = labels.reshape(image.shape)
-        debug: dict[str, np.ndarray] = {}
+        debug: dict[str, NDArray[Any]] = {}
         if self.debug:
             debug["flows"] = np.asarray(flows[0], dtype=np.uint8)
             debug["cellprob"] = np.asarray(flows[2], dtype=np.float32)
@@ -257,7 +258,7 @@ class CellposeSegmenter(SegmenterBase):
         }
         return SegmentOutput(labels=labels, debug=debug, info=info)
 
-    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
+    def segment_batch(self, images: Sequence[NDArray[Any]]) -> list[SegmentOutput]:
         """Segment several planes, one ``eval`` call per group of equal shape and diameter.
 
         Frames are grouped by shape and by the diameter used (given, the training diameter, or
@@ -289,7 +290,7 @@ class CellposeSegmenter(SegmenterBase):
             seconds = (time.perf_counter() - t0) / len(arrays)
             for j, i in enumerate(members):
                 labels = np.asarray(masks[j])
-                debug: dict[str, np.ndarray] = {}
+                debug: dict[str, NDArray[Any]] = {}
                 if self.debug:
                     debug["flows"] = np.asarray(flows[j][0], dtype=np.uint8)
                     debug["cellprob"] = np.asarray(flows[j][2], dtype=np.float32)

@@ -19,6 +19,7 @@ Set ``BATCHSEG_TORCHVISION_SHIM=0`` to forbid the replacement (torchvision's own
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -155,9 +156,9 @@ def ensure_torchvision() -> ModuleType:
         ``BATCHSEG_TORCHVISION_SHIM=0`` forbids the replacement.
     """
     with _LOCK:
-        tv = sys.modules.get("torchvision")
-        if tv is not None and hasattr(tv, "ops") and (_SHIM_ACTIVE or real_nms_available()):
-            return tv
+        loaded = sys.modules.get("torchvision")
+        if loaded is not None and hasattr(loaded, "ops") and (_SHIM_ACTIVE or real_nms_available()):
+            return loaded
         allowed = os.environ.get("BATCHSEG_TORCHVISION_SHIM", "1").strip().lower() not in (
             "0",
             "false",
@@ -165,7 +166,7 @@ def ensure_torchvision() -> ModuleType:
             "off",
         )
         try:
-            import torchvision as tv
+            tv = importlib.import_module("torchvision")
         except RuntimeError as exc:
             if "torchvision::" not in str(exc) or not allowed or real_nms_available():
                 raise
@@ -173,7 +174,7 @@ def ensure_torchvision() -> ModuleType:
             # failed on the missing operator: register the replacement, then import again.
             _purge_partial_import()
             _install_shim()
-            import torchvision as tv
+            tv = importlib.import_module("torchvision")
         else:
             # Older torchvision versions import without their compiled ops and fail only on use.
             if not real_nms_available() and not _SHIM_ACTIVE and allowed:

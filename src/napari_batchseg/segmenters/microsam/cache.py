@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._weights import OFF_WORDS
 
@@ -43,11 +44,11 @@ def embedding_cache_dir(setting: Any = None) -> Path | None:
     return Path(user_cache_dir("napari-batchseg", appauthor=False)) / "sam-embeddings"
 
 
-def _image_digest(image: np.ndarray) -> str:
+def _image_digest(image: NDArray[Any]) -> str:
     arr = np.ascontiguousarray(image)
     h = hashlib.blake2b(digest_size=20)
     h.update(f"{arr.dtype.str}{arr.shape}".encode())
-    h.update(memoryview(arr).cast("B"))
+    h.update(arr.data.cast("B"))
     return h.hexdigest()
 
 
@@ -75,7 +76,7 @@ class EmbeddingCache:
 
     def key(
         self,
-        image: np.ndarray,
+        image: NDArray[Any],
         model_id: Mapping[str, Any],
         tile_shape: tuple[int, int] | None,
         halo: tuple[int, int] | None,
@@ -103,7 +104,7 @@ class EmbeddingCache:
         self,
         util: Any,
         predictor: Any,
-        image: np.ndarray,
+        image: NDArray[Any],
         key: str,
         tile_shape: tuple[int, int] | None,
         halo: tuple[int, int] | None,
@@ -201,7 +202,7 @@ def _write_meta(path: Path, meta: Mapping[str, Any] | None) -> None:
 def precompute(
     util: Any,
     predictor: Any,
-    image: np.ndarray,
+    image: NDArray[Any],
     save_path: Path | None,
     tile_shape: tuple[int, int] | None,
     halo: tuple[int, int] | None,
@@ -210,7 +211,7 @@ def precompute(
     """micro-sam's ``precompute_image_embeddings`` for one 2D plane, stored at ``save_path`` (if any)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return util.precompute_image_embeddings(
+        embeddings: dict[str, Any] = util.precompute_image_embeddings(
             predictor,
             image,
             save_path=None if save_path is None else str(save_path),
@@ -220,3 +221,4 @@ def precompute(
             verbose=False,
             batch_size=batch_size,
         )
+    return embeddings

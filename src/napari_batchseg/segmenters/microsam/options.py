@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ...errors import ModelError
 
@@ -39,7 +40,7 @@ def default_halo(tile_shape: tuple[int, int]) -> tuple[int, int]:
     return (min(256, max(16, tile_shape[0] // 4)), min(256, max(16, tile_shape[1] // 4)))
 
 
-def relabel_consecutive(seg: np.ndarray) -> tuple[np.ndarray, int]:
+def relabel_consecutive(seg: NDArray[Any]) -> tuple[NDArray[Any], int]:
     """Labels as ``uint32`` with ids ``1..N`` in order of first appearance by value, 0 kept as background."""
     seg = np.asarray(seg)
     if seg.dtype.kind not in "ui":

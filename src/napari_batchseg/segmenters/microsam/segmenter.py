@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ...devices import pick_device
 from ...errors import ModelError
@@ -113,7 +114,7 @@ class MicroSamSegmenter(SegmenterBase):
         util, iseg = import_microsam()
         extra = dict(params.extra or {})
         model = str(params.model).strip()
-        mode = str(params.sam_mode or "auto").lower()
+        mode = str(params.sam_mode).lower()
         if mode not in ("auto", "ais", "amg"):
             raise ModelError(f"sam_mode {mode!r} unknown; choose auto, ais or amg")
         checkpoint = params.checkpoint
@@ -262,12 +263,12 @@ class MicroSamSegmenter(SegmenterBase):
         }
 
     # ------------------------------------------------------------------ segmentation
-    def embeddings(self, image: np.ndarray, index: int = 0) -> tuple[dict[str, Any], bool]:
+    def embeddings(self, image: NDArray[Any], index: int = 0) -> tuple[dict[str, Any], bool]:
         """Image embeddings of one prepared plane, from the cache when possible; ``(embeddings, hit)``."""
         img = self._prepare(image)
         return self._embeddings(img, index)
 
-    def _embeddings(self, img: np.ndarray, index: int) -> tuple[dict[str, Any], bool]:
+    def _embeddings(self, img: NDArray[Any], index: int) -> tuple[dict[str, Any], bool]:
         if self.cache is None:
             emb = precompute(
                 self._util, self.predictor, img, None, self.tile_shape, self.halo, self.tile_batch_size
@@ -306,7 +307,7 @@ class MicroSamSegmenter(SegmenterBase):
         return gen
 
     @staticmethod
-    def _prepare(image: np.ndarray) -> np.ndarray:
+    def _prepare(image: NDArray[Any]) -> NDArray[Any]:
         img = np.asarray(image)
         if img.ndim == 3 and img.shape[0] == 1:
             img = img[0]
@@ -317,7 +318,7 @@ class MicroSamSegmenter(SegmenterBase):
             img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
         return img
 
-    def _instances(self, img: np.ndarray, emb: dict[str, Any]) -> np.ndarray:
+    def _instances(self, img: NDArray[Any], emb: dict[str, Any]) -> NDArray[Any]:
         import torch
 
         gen = self._generator()
@@ -333,7 +334,7 @@ class MicroSamSegmenter(SegmenterBase):
                 with contextlib.suppress(Exception):
                     gen.clear_state()
 
-    def _generate(self, gen: Any) -> np.ndarray:
+    def _generate(self, gen: Any) -> NDArray[Any]:
         if self.mode == "ais":
             kwargs = {k: self.ais_settings[k] for k in AIS_DEFAULTS}
             kwargs["min_size"] = int(kwargs["min_size"])
@@ -352,8 +353,8 @@ class MicroSamSegmenter(SegmenterBase):
         )
 
     def labels_from_maps(
-        self, foreground: np.ndarray, center_distances: np.ndarray, boundary_distances: np.ndarray
-    ) -> np.ndarray:
+        self, foreground: NDArray[Any], center_distances: NDArray[Any], boundary_distances: NDArray[Any]
+    ) -> NDArray[Any]:
         """AIS post-processing alone: decoder maps to ``uint32`` labels with the current settings.
 
         The maps are what micro-sam's decoder predicts (foreground probability, normalised distances
@@ -377,15 +378,15 @@ class MicroSamSegmenter(SegmenterBase):
         finally:
             gen.clear_state()
 
-    def segment(self, image: np.ndarray) -> SegmentOutput:
+    def segment(self, image: NDArray[Any]) -> SegmentOutput:
         """Segment one prepared ``(Y, X)`` float32 plane; labels ``uint32``, 0 = background, ids 1..N."""
         return self._segment(image, 0)
 
-    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
+    def segment_batch(self, images: Sequence[NDArray[Any]]) -> list[SegmentOutput]:
         """Segment several planes (one by one; same result as :meth:`segment`)."""
         return [self._segment(img, i) for i, img in enumerate(images)]
 
-    def _segment(self, image: np.ndarray, index: int) -> SegmentOutput:
+    def _segment(self, image: NDArray[Any], index: int) -> SegmentOutput:
         img = self._prepare(image)
         t0 = time.perf_counter()
         emb, hit = self._embeddings(img, index)
