@@ -1,0 +1,378 @@
+"""The "Train" dock widget: fine-tune or train a Cellpose model from layers or finished results.
+
+Training data come from an image layer and a Labels layer of the viewer (``(Y, X)`` or ``(T, Y, X)``),
+or from files and folders (``_vSM.ome.tif`` results, prepared as their logs say, and
+``<name>.tif`` + ``<name>_masks.tif`` pairs). :func:`~napari_batchseg.training.train_model` runs in a
+worker thread; each finished epoch updates a live loss curve (train and validation) on the GUI thread;
+**Cancel** stops after the current epoch and nothing is written. A saved model is added to the list of
+recent models (:func:`~napari_batchseg.training.registry.recent_models`) and announced by
+:func:`trained_models_signal`, which the segmentation form listens to.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import create_worker
+
+from ..training import registry
+from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
+
+SOURCE_LAYERS = "layers"
+SOURCE_FILES = "files"
+
+
+class _TrainedModels(QObject):
+    """Qt face of the registry: ``added(path)`` is emitted on the GUI thread when a model is saved."""
+
+    added = Signal(str)
+
+
+_SIGNAL: _TrainedModels | None = None
+
+
+def trained_models_signal() -> _TrainedModels:
+    """The process-wide :class:`_TrainedModels`; create it on the GUI thread (first widget does)."""
+    global _SIGNAL
+    if _SIGNAL is None:
+        _SIGNAL = _TrainedModels()
+        registry.add_listener(_SIGNAL.added.emit)  # emitted from the worker: delivered queued
+    return _SIGNAL
+
+
+def _builtin_models() -> list[str]:
+    try:
+        from ..segmenters.catalog import offered_models
+
+        return list(offered_models("cellpose"))
+    except Exception:  # the catalog is optional here: fall back to the segmenter's list
+        from ..segmenters.cellpose import BUILTIN_MODELS
+
+        return list(BUILTIN_MODELS)
+
+
+class LossPlot(QWidget):
+    """Live train / validation loss per epoch (matplotlib in Qt)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3.2, 2.0), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.axes = self.figure.add_subplot(111)
+        self.epochs: list[int] = []
+        self.train: list[float] = []
+        self.validation: list[float] = []
+        (self.train_line,) = self.axes.plot([], [], "o-", ms=3, label="train")
+        (self.validation_line,) = self.axes.plot([], [], "s-", ms=3, label="validation")
+        self.axes.set_xlabel("epoch")
+        self.axes.set_ylabel("loss")
+        self.axes.legend(loc="upper right", fontsize="small")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.setMinimumHeight(180)
+
+    def clear(self) -> None:
+        """Forget all points."""
+        self.epochs, self.train, self.validation = [], [], []
+        self._redraw()
+
+    def add(self, epoch: int, train: float, validation: float) -> None:
+        """Add one epoch's losses and redraw."""
+        self.epochs.append(epoch)
+        self.train.append(train)
+        self.validation.append(validation)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self.train_line.set_data(self.epochs, self.train)
+        self.validation_line.set_data(self.epochs, self.validation)
+        self.axes.relim()
+        self.axes.autoscale_view()
+        self.canvas.draw_idle()
+
+
+def _train_job(
+    source: str,
+    arrays: tuple[Any, Any, str] | None,
+    paths: list[str],
+    output: str,
+    params: TrainingParams,
+    overwrite: bool,
+    progress: Any,
+    cancel: threading.Event,
+) -> TrainingResult:
+    """Runs in the worker thread: collect the frames (reading layers/files), then train."""
+    from ..training import collect_training_data, frames_from_arrays, train_model
+
+    if source == SOURCE_LAYERS:
+        assert arrays is not None
+        image, labels, name = arrays
+        data = frames_from_arrays(
+            np.asarray(image), np.asarray(labels), name, params.frames, params.min_masks
+        )
+    else:
+        data = collect_training_data(paths, params.frames, params.min_masks)
+    return train_model(data, output, params, progress=progress, cancel=cancel, overwrite=overwrite)
+
+
+class TrainWidget(QWidget):
+    """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
+
+    progress = Signal(object)  # TrainingProgress, re-emitted on the GUI thread
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.cancel_event = threading.Event()
+        self._worker: Any = None
+        self.result: TrainingResult | None = None
+        self.error: str | None = None
+        trained_models_signal()
+
+        # data source
+        self.from_layers = QRadioButton("Layers")
+        self.from_files = QRadioButton("Files / results")
+        self.from_layers.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.from_layers)
+        group.addButton(self.from_files)
+        self.image_layer = QComboBox()
+        self.labels_layer = QComboBox()
+        self.paths = QLineEdit()
+        self.paths.setPlaceholderText("_vSM results, <name>_masks.tif files or folders (separate with ;)")
+
+        # model and parameters
+        self.base_model = QComboBox()
+        self.base_model.setEditable(True)
+        self.base_model.addItems(_builtin_models() + registry.recent_models() + [SCRATCH])
+        self.base_model.setCurrentText("cyto3")
+        self.base_model.setToolTip("built-in Cellpose model, a model file (type its path), or 'scratch'")
+        self.output = QLineEdit()
+        self.output.setPlaceholderText("path of the new model file")
+        self.overwrite = QCheckBox("overwrite")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100000)
+        self.epochs.setValue(100)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 1.0)
+        self.learning_rate.setSingleStep(0.001)
+        self.learning_rate.setValue(0.005)
+        self.weight_decay = QDoubleSpinBox()
+        self.weight_decay.setDecimals(6)
+        self.weight_decay.setRange(0.0, 1.0)
+        self.weight_decay.setValue(1e-5)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 512)
+        self.batch_size.setValue(8)
+        self.crop_size = QSpinBox()
+        self.crop_size.setRange(16, 4096)
+        self.crop_size.setValue(224)
+        self.images_per_epoch = QSpinBox()
+        self.images_per_epoch.setRange(0, 100000)
+        self.images_per_epoch.setSpecialValueText("all frames")
+        self.validation_fraction = QDoubleSpinBox()
+        self.validation_fraction.setRange(0.01, 0.99)
+        self.validation_fraction.setSingleStep(0.05)
+        self.validation_fraction.setValue(0.2)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.min_masks = QSpinBox()
+        self.min_masks.setRange(1, 100000)
+        self.min_masks.setValue(5)
+        self.frames = QLineEdit("all")
+        self.frames.setToolTip("'all', 'corrected' (results: frames a correction record names) or 0,3-5")
+        self.gpu = QCheckBox("use GPU when available")
+
+        self.start_button = QPushButton("Train")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.plot = LossPlot()
+
+        form = QFormLayout()
+        src_row = QHBoxLayout()
+        src_row.addWidget(self.from_layers)
+        src_row.addWidget(self.from_files)
+        form.addRow("Data", src_row)
+        form.addRow("Image layer", self.image_layer)
+        form.addRow("Labels layer", self.labels_layer)
+        form.addRow("Files", self.paths)
+        form.addRow("Frames", self.frames)
+        form.addRow("Start from", self.base_model)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output)
+        out_row.addWidget(self.overwrite)
+        form.addRow("New model", out_row)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Learning rate", self.learning_rate)
+        form.addRow("Weight decay", self.weight_decay)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Crop size", self.crop_size)
+        form.addRow("Images per epoch", self.images_per_epoch)
+        form.addRow("Validation fraction", self.validation_fraction)
+        form.addRow("Seed", self.seed)
+        form.addRow("Min. objects/frame", self.min_masks)
+        form.addRow("", self.gpu)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot)
+        layout.addStretch(1)
+
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress.connect(self._on_progress)
+        self.from_layers.toggled.connect(self._update_source)
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+        self._update_source()
+
+    # ------------------------------------------------------------------ layers
+    def _refresh_layers(self, *_: Any) -> None:
+        from napari.layers import Image, Labels
+
+        for combo, kind in ((self.image_layer, Image), (self.labels_layer, Labels)):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems([layer.name for layer in self.viewer.layers if isinstance(layer, kind)])
+            if current:
+                combo.setCurrentText(current)
+
+    def _update_source(self, *_: Any) -> None:
+        layers = self.from_layers.isChecked()
+        self.image_layer.setEnabled(layers)
+        self.labels_layer.setEnabled(layers)
+        self.paths.setEnabled(not layers)
+
+    # ------------------------------------------------------------------ run
+    @property
+    def running(self) -> bool:
+        """Whether a training is in progress."""
+        return self._worker is not None
+
+    def training_params(self) -> TrainingParams:
+        """The parameters the form shows (raises ``ParameterError`` for bad values)."""
+        from ..training import parse_frames
+
+        return TrainingParams(
+            base_model=self.base_model.currentText().strip(),
+            epochs=self.epochs.value(),
+            learning_rate=self.learning_rate.value(),
+            weight_decay=self.weight_decay.value(),
+            batch_size=self.batch_size.value(),
+            crop_size=self.crop_size.value(),
+            images_per_epoch=self.images_per_epoch.value() or None,
+            validation_fraction=self.validation_fraction.value(),
+            seed=self.seed.value(),
+            min_masks=self.min_masks.value(),
+            frames=parse_frames(self.frames.text() or "all"),
+            gpu=self.gpu.isChecked(),
+        )
+
+    def start(self) -> None:
+        """Check the form and start training in a worker thread."""
+        if self._worker is not None:
+            return
+        self.error = None
+        self.result = None
+        try:
+            params = self.training_params()
+        except ValueError as exc:
+            self._fail(str(exc))
+            return
+        output = self.output.text().strip()
+        if not output:
+            self._fail("give the path of the new model file")
+            return
+        arrays = None
+        paths: list[str] = []
+        if self.from_layers.isChecked():
+            names = [layer.name for layer in self.viewer.layers]
+            img_name, lab_name = self.image_layer.currentText(), self.labels_layer.currentText()
+            if img_name not in names or lab_name not in names:
+                self._fail("choose an image layer and a Labels layer")
+                return
+            image = self.viewer.layers[img_name]
+            if getattr(image, "rgb", False) or getattr(image, "multiscale", False):
+                self._fail(f"image layer {img_name!r}: use a single-channel, single-scale image")
+                return
+            # the data objects only: reading them (dask, memory maps) happens in the worker
+            arrays = (image.data, self.viewer.layers[lab_name].data, f"{img_name} + {lab_name}")
+        else:
+            paths = [p.strip() for p in self.paths.text().split(";") if p.strip()]
+            if not paths:
+                self._fail("give result files or folders")
+                return
+        self.cancel_event = threading.Event()
+        self.plot.clear()
+        self.status.setText("starting…")
+        source = SOURCE_LAYERS if arrays is not None else SOURCE_FILES
+        worker = create_worker(
+            _train_job, source, arrays, paths, output, params, self.overwrite.isChecked(),
+            self.progress.emit, self.cancel_event, _start_thread=False,
+        )
+        worker.returned.connect(self._on_done)
+        worker.errored.connect(lambda exc: self._fail(str(exc)))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        worker.start()
+
+    def cancel(self) -> None:
+        """Ask the training to stop after the current epoch (nothing is saved)."""
+        self.cancel_event.set()
+        self.status.setText("cancelling after this epoch…")
+
+    # ------------------------------------------------------------------ results (GUI thread)
+    def _on_progress(self, event: TrainingProgress) -> None:
+        if event.epoch is not None:
+            self.plot.add(event.epoch, float(event.train_loss), float(event.validation_loss))
+        self.status.setText(event.message)
+
+    def _on_done(self, result: TrainingResult) -> None:
+        self.result = result
+        before = f"base {result.before.ap:.3f} → " if result.before else ""
+        self.status.setText(
+            f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"
+        )
+        if self.base_model.findText(str(result.model_path)) < 0:
+            self.base_model.insertItem(self.base_model.count() - 1, str(result.model_path))
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self.status.setText(f"error: {message}")
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)

@@ -1,0 +1,262 @@
+"""Training data: pairs from _vSM masks (prepared as their log says), <name>_masks.tif pairs and arrays;
+frame choice (corrected frames), min_masks, the validation split, and every bad input refused with a clear
+error before anything is written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.errors import InputError, ModelError, OutputError
+from napari_batchseg.params import ParameterError
+from napari_batchseg.training import (
+    TrainingParams,
+    collect_training_data,
+    corrected_frames,
+    frames_from_arrays,
+    parse_frames,
+    recent_models,
+    train_model,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DSB_IMAGE = ROOT / "examples" / "data" / "dsb2018_nuclei.tif"
+DSB_MASK = ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif"
+
+
+@pytest.fixture(autouse=True)
+def _private_registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
+
+
+def dsb_tiles(size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    img = tifffile.imread(DSB_IMAGE)
+    gt = tifffile.imread(DSB_MASK)
+    starts = range(0, img.shape[0] - size + 1, size)
+    tiles = [(y, x) for y in starts for x in starts]
+    return (np.stack([img[y:y + size, x:x + size] for y, x in tiles]),
+            np.stack([gt[y:y + size, x:x + size] for y, x in tiles]))
+
+
+def write_pairs(folder: Path, n: int = 4, size: int = 128) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    imgs, masks = dsb_tiles(size)
+    out = []
+    for i in range(n):
+        tifffile.imwrite(folder / f"tile{i}.tif", imgs[i])
+        tifffile.imwrite(folder / f"tile{i}_masks.tif", masks[i])
+        out.append(folder / f"tile{i}_masks.tif")
+    return out
+
+
+def test_pairs_are_read_with_counts_and_hashes(tmp_path):
+    write_pairs(tmp_path / "pairs", n=3)
+    data = collect_training_data([tmp_path / "pairs"], min_masks=1)
+    imgs, masks = dsb_tiles()
+    assert len(data.frames) == 3
+    for i, frame in enumerate(sorted(data.frames, key=lambda f: f.group)):
+        np.testing.assert_array_equal(frame.image, imgs[i].astype(np.float32))
+        assert frame.n_masks == len(np.unique(masks[i])) - 1
+        assert frame.labels.max() == frame.n_masks  # renumbered 1..N
+    assert len(data.files) == 6 and all(len(h) == 64 for h in data.files.values())
+
+
+def test_image_given_finds_its_mask_partner(tmp_path):
+    write_pairs(tmp_path, n=1)
+    data = collect_training_data([tmp_path / "tile0.tif"], min_masks=1)
+    assert len(data.frames) == 1 and data.frames[0].group.endswith("tile0_masks.tif")
+
+
+def test_min_masks_skips_and_reports(tmp_path):
+    imgs, masks = dsb_tiles()
+    masks[1] = 0
+    masks[1, 10:20, 10:20] = 7  # one object
+    data = frames_from_arrays(imgs[:3], masks[:3], "layer", min_masks=2)
+    assert [f.index for f in data.frames] == [0, 2]
+    assert len(data.skipped) == 1 and data.skipped[0].index == 1
+    assert "1 object(s), fewer than min_masks=2" in data.skipped[0].reason
+
+
+def test_split_is_seeded_by_frame_and_by_file(tmp_path):
+    write_pairs(tmp_path / "p", n=4)
+    data = collect_training_data([tmp_path / "p"], min_masks=1)
+    a = data.split(0.25, "frame", seed=3)
+    b = data.split(0.25, "frame", seed=3)
+    assert [f.name for f in a[1]] == [f.name for f in b[1]] and len(a[1]) == 1 and len(a[0]) == 3
+    names = {tuple(f.name for f in data.split(0.25, "frame", seed=s)[1]) for s in range(10)}
+    assert len(names) > 1  # the seed matters
+    train, val = data.split(0.5, "file", seed=0)
+    assert {f.group for f in train}.isdisjoint({f.group for f in val}) and len(val) == 2
+
+
+def test_parse_frames_and_corrected_records():
+    assert parse_frames("all") == "all" and parse_frames("corrected") == "corrected"
+    assert parse_frames("0,3-5, 2") == [0, 2, 3, 4, 5]
+    with pytest.raises(ParameterError, match="not understood"):
+        parse_frames("first")
+    log = (
+        "2026-01-01 10:00:00.000 | segmentation | INFO | frame t=0: z 0; 3 objects\n"
+        "2026-01-01 10:01:00.000 | correction | INFO | manual correction saved: frame(s) 0, 3-4 edited; "
+        "4 label(s) changed (frame 0: 1, frame 3: 2, frame 4: 1)\n"
+        "2026-01-01 10:02:00.000 | correction | INFO | manual correction saved: frame(s) 7 edited; "
+        "1 label(s) changed (frame 7: 1)\n"
+        "--- earlier processing of the input ---\n"
+        "2025-01-01 10:02:00.000 | correction | INFO | manual correction saved: frame(s) 9 edited; x\n"
+    )
+    assert corrected_frames(log) == [0, 3, 4, 7]
+
+
+# --------------------------------------------------------------------------- _vSM masks
+def _segment_stack(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """A real run of the engine on a 3-frame, 3-slice stack made of DSB2018 crops."""
+    from napari_batchseg import SegmentationParams, segment_files
+
+    imgs, _ = dsb_tiles(128)
+    frames = imgs[[0, 5, 10]].astype(np.uint16)
+    stack = np.stack([frames, (frames * 0.5).astype(np.uint16), (frames * 0.8).astype(np.uint16)], axis=1)
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, stack, imagej=True, metadata={"axes": "TZYX"})
+    params = SegmentationParams(
+        model=str(ROOT / "examples" / "models" / "batchseg_nuclei_cp3"), diameter=0, z_range="all",
+        z_projection="max",
+    )
+    summary = segment_files([path], params)
+    assert summary.ok, summary.to_frame()
+    return tmp_path / "movie_vSM.ome.tif", stack
+
+
+def test_vsm_mask_frames_are_prepared_as_logged_and_corrections_select(tmp_path):
+    from napari_batchseg.corrections import delete_label, save_corrections
+    from napari_batchseg.io.masks import read_mask
+
+    mask_path, stack = _segment_stack(tmp_path)
+    mask = read_mask(mask_path).labels
+    data = collect_training_data([mask_path], min_masks=1)
+    assert [f.index for f in data.frames] == [i for i in range(3) if len(np.unique(mask[i])) > 1]
+    for f in data.frames:  # the max projection the log records, computed independently here
+        np.testing.assert_array_equal(f.image, stack[f.index].max(axis=0).astype(np.float32))
+        assert f.preparation["z_projection"] == "max" and f.preparation["z_used"] == [0, 1, 2]
+        assert f.t == f.index
+    assert str(mask_path) in data.files and str(tmp_path / "movie.tif") in data.files
+
+    with pytest.raises(InputError, match="no training frames"):  # nothing corrected yet
+        collect_training_data([mask_path], frames="corrected", min_masks=1)
+    edited = mask.copy()
+    edited[1] = delete_label(mask[1], int(mask[1].max()))
+    save_corrections(mask_path, edited)
+    data = collect_training_data([mask_path], frames="corrected", min_masks=1)
+    assert [f.index for f in data.frames] == [1] and data.frames[0].preparation["corrected"]
+    np.testing.assert_array_equal(data.frames[0].labels > 0, edited[1] > 0)
+
+
+def test_vsm_mask_whose_input_changed_is_refused(tmp_path):
+    mask_path, stack = _segment_stack(tmp_path)
+    tifffile.imwrite(tmp_path / "movie.tif", stack[:, :2], imagej=True, metadata={"axes": "TZYX"})
+    with pytest.raises(InputError, match="Z slices"):
+        collect_training_data([mask_path], min_masks=1)
+
+
+# --------------------------------------------------------------------------- bad input
+def _nothing_written(folder: Path, out: Path) -> None:
+    assert not out.exists() and not out.with_name(out.name + ".json").exists()
+    assert not [p for p in folder.iterdir() if ".partial-" in p.name]
+    assert recent_models() == []
+
+
+def _cli(argv: list[str]) -> int:
+    from napari_batchseg.cli_train import main
+
+    return main(argv)
+
+
+def test_no_masks_at_all(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "lonely.tif", np.zeros((32, 32), np.uint16))
+    out = tmp_path / "model"
+    with pytest.raises(InputError, match="no masks found"):
+        train_model([tmp_path], out, TrainingParams(base_model="scratch", epochs=1))
+    assert _cli([str(tmp_path), "--output", str(out)]) == 2
+    assert "no masks found" in capsys.readouterr().err
+    with pytest.raises(InputError, match="lonely.tif: not a mask"):
+        collect_training_data([tmp_path / "lonely.tif"])
+    _nothing_written(tmp_path, out)
+
+
+def test_all_frames_below_min_masks(tmp_path, capsys):
+    write_pairs(tmp_path / "p", n=2)
+    out = tmp_path / "model"
+    with pytest.raises(InputError, match=r"all 2 frame\(s\) were skipped \(min_masks=1000\)"):
+        train_model([tmp_path / "p"], out, TrainingParams(min_masks=1000))
+    assert _cli([str(tmp_path / "p"), "--output", str(out), "--min-masks", "1000"]) == 2
+    assert "tile0_masks.tif frame 0: " in capsys.readouterr().err
+    _nothing_written(tmp_path, out)
+
+
+def test_image_and_mask_of_different_shapes(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((64, 64), np.uint16))
+    tifffile.imwrite(tmp_path / "a_masks.tif", np.zeros((64, 60), np.uint16))
+    out = tmp_path / "model"
+    assert _cli([str(tmp_path), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "a.tif and a_masks.tif: image and mask have different shapes" in err and "(64, 60)" in err
+    with pytest.raises(InputError, match="different shapes"):
+        frames_from_arrays(np.zeros((3, 8, 8)), np.zeros((3, 8, 9), np.uint16))
+    _nothing_written(tmp_path, out)
+
+
+def test_base_model_missing_or_not_loadable(tmp_path, capsys):
+    write_pairs(tmp_path / "p", n=3)
+    out = tmp_path / "model"
+    missing = tmp_path / "no_such_model"
+    with pytest.raises(ModelError, match="no_such_model' not found"):
+        train_model([tmp_path / "p"], out, TrainingParams(base_model=str(missing), validation_fraction=0.34))
+    assert _cli([str(tmp_path / "p"), "-o", str(out), "--from", str(missing)]) == 2
+    assert "not found" in capsys.readouterr().err
+    junk = tmp_path / "junk_model"
+    junk.write_bytes(b"this is not a model")
+    with pytest.raises(ModelError, match="could not be loaded"):
+        train_model([tmp_path / "p"], out, TrainingParams(base_model=str(junk), validation_fraction=0.34))
+    _nothing_written(tmp_path, out)
+
+
+def test_output_in_unwritable_folder(tmp_path, capsys):
+    write_pairs(tmp_path / "p", n=3)
+    targets = [Path("/proc/batchseg-test/model")] if Path("/proc").is_dir() else []
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if not os.access(locked, os.W_OK):  # permission bits do not stop root
+            targets.append(locked / "model")
+        assert targets, "no unwritable folder available on this system"
+        for out in targets:
+            with pytest.raises(OutputError, match="not writable"):
+                train_model([tmp_path / "p"], out, TrainingParams(validation_fraction=0.34))
+            assert _cli([str(tmp_path / "p"), "-o", str(out)]) == 2
+            assert "not writable" in capsys.readouterr().err
+            assert not out.exists()
+    finally:
+        locked.chmod(0o755)
+    file_parent = tmp_path / "a_file"
+    file_parent.write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        train_model([tmp_path / "p"], file_parent / "model", TrainingParams(validation_fraction=0.34))
+    assert recent_models() == []
+
+
+def test_empty_validation_split(tmp_path, capsys):
+    write_pairs(tmp_path / "p", n=3)
+    out = tmp_path / "model"
+    with pytest.raises(InputError, match="empty validation split"):
+        train_model([tmp_path / "p"], out, TrainingParams(validation_fraction=0.1))
+    assert _cli([str(tmp_path / "p"), "-o", str(out), "--validation-fraction", "0.1"]) == 2
+    assert "empty validation split" in capsys.readouterr().err
+    with pytest.raises(InputError, match="empty validation split"):  # one file cannot be split by file
+        train_model([tmp_path / "p" / "tile0.tif"], out,
+                    TrainingParams(validation_fraction=0.3, split="file"))
+    with pytest.raises(ParameterError, match="validation_fraction must be between 0 and 1"):
+        TrainingParams(validation_fraction=0)
+    _nothing_written(tmp_path, out)
