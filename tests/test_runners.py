@@ -72,7 +72,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- options
-def test_options_are_validated():
+def test_options_are_validated(monkeypatch):
     with pytest.raises(ParameterError, match="parallel"):
         RunOptions(parallel="threads")
     with pytest.raises(ParameterError, match="processes"):
@@ -82,7 +82,13 @@ def test_options_are_validated():
     assert RunOptions(parallel="files", processes=1).mode == "none"
     assert RunOptions(parallel="frames", processes=2).mode == "frames"
     assert RunOptions(dask_local=2).mode == "dask"
-    assert RunOptions(parallel="files", processes=2, threads_per_process=None).threads(2) >= 1
+    # threads per process: the usable cores shared out (at least 1), unless given
+    import napari_batchseg.runners as runners
+
+    monkeypatch.setattr(runners, "usable_cores", lambda: 8)
+    auto = RunOptions(parallel="files", processes=2, threads_per_process=None)
+    assert (auto.threads(), auto.threads(2), auto.threads(3), auto.threads(16)) == (4, 4, 2, 1)
+    assert RunOptions(parallel="files", processes=2, threads_per_process=3).threads(2) == 3
 
 
 def test_gpu_runs_stay_in_one_batching_process(monkeypatch):
@@ -246,7 +252,8 @@ def test_threshold_modes_match_sequential_and_rerun_skips(slow_folder, tmp_path,
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name])
     again = _summary(execute(the_plan, RunOptions(parallel=mode, processes=2, **factory)))
-    assert len(again["TaskSkipped"]) == 3 and set(again) == {"TaskSkipped"}
+    # only skips: no model loaded, no output started (Planned opens every run's event stream)
+    assert len(again["TaskSkipped"]) == 3 and set(again) == {"Planned", "TaskSkipped"}
 
 
 _FINAL = (engine.TaskDone, engine.TaskSkipped, engine.TaskFailed, engine.TaskCancelled)
