@@ -83,7 +83,7 @@ def test_options_are_validated(monkeypatch):
     assert RunOptions(parallel="frames", processes=2).mode == "frames"
     assert RunOptions(dask_local=2).mode == "dask"
     # threads per process: the usable cores shared out (at least 1), unless given
-    import napari_batchseg.runners as runners
+    import napari_batchseg.runners.options as runners  # where the option rules live
 
     monkeypatch.setattr(runners, "usable_cores", lambda: 8)
     auto = RunOptions(parallel="files", processes=2, threads_per_process=None)
@@ -92,7 +92,7 @@ def test_options_are_validated(monkeypatch):
 
 
 def test_gpu_runs_stay_in_one_batching_process(monkeypatch):
-    import napari_batchseg.runners as runners
+    import napari_batchseg.runners.options as runners  # where the option rules live
 
     monkeypatch.setattr(runners, "gpu_in_use", lambda params: True)
     opts = resolve_options(RunOptions(parallel="files", processes=4), SegmentationParams(batch_size=6))

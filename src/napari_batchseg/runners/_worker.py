@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..events import TaskEvent
     from ..params import SegmentationParams
     from ..segmenters import Segmenter
-    from . import SegmenterFactory
+    from .options import SegmenterFactory
 
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -83,7 +83,7 @@ def frame_segmenter_for(
     segmenter: Segmenter, params: SegmentationParams, batch_frames: int | None
 ) -> BatchedFrames | None:
     """The engine frame segmenter for this worker: batches on a GPU (or when asked), else ``None``."""
-    from . import gpu_in_use
+    from .options import gpu_in_use
 
     n = batch_frames if batch_frames is not None else (params.batch_size if gpu_in_use(params) else 1)
     return BatchedFrames(segmenter, n) if n > 1 else None

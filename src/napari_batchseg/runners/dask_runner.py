@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..engine import CancelCheck, Plan, Task, TaskEvent
     from ..params import SegmentationParams
     from ..segmenters import Segmenter, SegmentOutput
-    from . import RunOptions, SegmenterFactory
+    from .options import RunOptions, SegmenterFactory
 
 _CHECK_EVERY_S = 0.5
 
@@ -113,7 +113,7 @@ def dask_task(
     from distributed import Event as DaskEvent
     from distributed import get_worker
 
-    from . import usable_cores
+    from .options import usable_cores
 
     worker = get_worker()
     flag = DaskEvent(cancel_name)

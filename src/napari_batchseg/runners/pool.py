@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..params import SegmentationParams
     from ..prepare import PreparedFrame
     from ..segmenters import SegmentOutput
-    from . import RunOptions, SegmenterFactory
+    from .options import RunOptions, SegmenterFactory
 
 _POLL_S = 0.1
 

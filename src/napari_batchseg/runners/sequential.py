@@ -11,7 +11,7 @@ from .batching import BatchedFrames
 if TYPE_CHECKING:
     from ..engine import CancelCheck, Plan, TaskEvent
     from ..segmenters import Segmenter
-    from . import RunOptions
+    from .options import RunOptions
 
 
 def run_sequential(

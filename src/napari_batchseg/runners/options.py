@@ -1,0 +1,152 @@
+"""How a run is spread: :class:`RunOptions`, and the rule that resolves them for the hardware.
+
+:func:`resolve_options` decides what really runs (a GPU run stays in one process that batches frames;
+the batch size and prefetch depth are filled in); :func:`gpu_in_use` is the device rule of
+:func:`~..devices.pick_device`. The runner modules import from here, never from the package
+``__init__`` (which imports them), so the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..params import ParameterError, SegmentationParams
+
+if TYPE_CHECKING:
+    from ..segmenters import Segmenter
+
+__all__ = [
+    "PARALLEL_MODES", "RunOptions", "SegmenterFactory", "gpu_in_use", "resolve_options", "usable_cores",
+]
+
+PARALLEL_MODES: tuple[str, ...] = ("none", "files", "frames")
+
+#: Builds the segmenter in a worker process: ``factory(params) -> Segmenter``. It must be importable
+#: by name (a module-level function) so that it can be sent to spawned processes and Dask workers.
+SegmenterFactory = Callable[["SegmentationParams"], "Segmenter"]
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class RunOptions:
+    """How to spread a batch over processes, GPUs or a cluster.
+
+    Parameters
+    ----------
+    parallel
+        ``"none"`` (one process), ``"files"`` (one file per worker process) or ``"frames"`` (frames of
+        a file spread over worker processes).
+    processes
+        Worker processes for ``files``/``frames`` (``1`` runs in this process, like ``"none"``).
+    threads_per_process
+        Compute threads of each worker (torch, BLAS); ``None``: usable cores // processes, at least 1.
+    batch_frames
+        Frames segmented together in one :meth:`Segmenter.segment_batch` call (frames of equal shape
+        only). ``None``: ``params.batch_size`` frames when the model runs on a GPU, 1 (no grouping) on
+        a CPU, where grouping brings nothing (decided on each Dask worker for its own hardware).
+    prefetch
+        Frames read and prepared ahead of the segmenter (``None``: enough to keep every worker or
+        batch fed).
+    dask_scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``) or a ``distributed.Client``.
+    dask_local
+        Start a local Dask cluster of this many worker processes (one thread each).
+    segmenter_factory
+        Builds the segmenter in each worker process (default: :func:`~..segmenters.load_segmenter`);
+        must be a module-level function. Used by tests and benchmarks.
+    """
+
+    parallel: str = "none"
+    processes: int = 1
+    threads_per_process: int | None = None
+    batch_frames: int | None = None
+    prefetch: int | None = None
+    dask_scheduler: Any = None
+    dask_local: int | None = None
+    segmenter_factory: SegmenterFactory | None = None
+    notes: list[str] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`~..params.ParameterError` naming the first bad option."""
+        if self.parallel not in PARALLEL_MODES:
+            raise ParameterError(
+                f"parallel {self.parallel!r} unknown; choose one of {', '.join(PARALLEL_MODES)}"
+            )
+        for name in ("processes", "threads_per_process", "batch_frames", "prefetch", "dask_local"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            low = 0 if name == "prefetch" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        if self.dask_scheduler is not None and self.dask_local is not None:
+            raise ParameterError("give either dask_scheduler or dask_local, not both")
+
+    @property
+    def uses_dask(self) -> bool:
+        """Whether the batch goes to a Dask cluster."""
+        return self.dask_scheduler is not None or self.dask_local is not None
+
+    @property
+    def mode(self) -> str:
+        """``"dask"``, ``"files"``, ``"frames"`` or ``"none"`` (what will actually run)."""
+        if self.uses_dask:
+            return "dask"
+        if self.parallel != "none" and self.processes > 1:
+            return self.parallel
+        return "none"
+
+    def threads(self, workers: int | None = None) -> int:
+        """Compute threads for each of ``workers`` processes (default ``processes``)."""
+        if self.threads_per_process is not None:
+            return self.threads_per_process
+        n = workers if workers is not None else self.processes
+        return max(1, usable_cores() // max(1, n))
+
+
+def gpu_in_use(params: SegmentationParams) -> bool:
+    """Whether the run's model will sit on a GPU: the rule of :func:`~..devices.pick_device`.
+
+    ``params.gpu`` and a usable CUDA or Apple MPS device (the same check the segmenters make).
+    """
+    if not params.gpu:
+        return False
+    from ..devices import pick_device
+
+    return pick_device(True).is_gpu
+
+
+def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptions:
+    """The options that will really run: GPU runs stay in one process, batch size filled in.
+
+    The returned copy's ``notes`` explain every change (front ends may print them).
+    """
+    opts = replace(options, notes=list(options.notes))
+    if opts.uses_dask:  # the workers' hardware decides (batch_frames=None: batch on GPU workers)
+        return opts
+    on_gpu = gpu_in_use(params)
+    if on_gpu and opts.mode in ("files", "frames"):
+        opts.notes.append(
+            f"GPU in use: --parallel {opts.parallel} with {opts.processes} processes replaced by one "
+            "process that owns the GPU and segments frames in batches (processes would contend for it)"
+        )
+        opts = replace(opts, parallel="none", processes=1)
+    if opts.batch_frames is None:
+        opts = replace(opts, batch_frames=params.batch_size if on_gpu else 1)
+    if opts.prefetch is None:
+        workers = opts.processes if opts.mode == "frames" else 1
+        opts = replace(opts, prefetch=max(2, 2 * workers, (opts.batch_frames or 1) + 1))
+    return opts
