@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import InputError
 from .io.masks import read_embedded_log
@@ -39,7 +41,7 @@ def mask_base(path: str | Path) -> str:
     return stem_of(path)
 
 
-def check_label_frame(frame: np.ndarray, path: str | Path, index: int) -> np.ndarray:
+def check_label_frame(frame: NDArray[Any], path: str | Path, index: int) -> NDArray[Any]:
     """Raise :class:`InputError` unless ``frame`` holds non-negative integer labels; return it."""
     arr = np.asarray(frame)
     if arr.dtype.kind not in "ui":
@@ -75,7 +77,7 @@ class LabelStack:
                 f"{path}: not a label mask: values are {self.dtype} (labels must be integers >= 0)"
             )
 
-    def frame(self, index: int) -> np.ndarray:
+    def frame(self, index: int) -> NDArray[Any]:
         """Labels of frame ``index`` (checked: integers >= 0)."""
         return check_label_frame(self._source.read_plane(0, index, 0, 0), self.path, index)
 
@@ -134,7 +136,7 @@ class SourceSpec:
     position: int = 0
     axes: str | None = None
     from_log: bool = False
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_source(
@@ -256,13 +258,13 @@ class PreparedImage:
         ps = self.mask.pixel_size
         return ps if ps.x is not None and ps.y is not None else self.info.pixel_size
 
-    def frame(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def frame(self, index: int) -> tuple[NDArray[Any], dict[str, NDArray[Any]]]:
         """The prepared ``(Y, X)`` float32 image of mask frame ``index`` and each extra channel."""
         t = self.spec.start_frame + index
         prepared = prepare_frame(
             self.source, self.spec.position, t, self.channel, self.zrange, self.spec.z_projection
         )
-        extras: dict[str, np.ndarray] = {}
+        extras: dict[str, NDArray[Any]] = {}
         for name, c in self.extra:
             stack = self.source.read_zstack(self.spec.position, t, c, prepared.z_used)
             extras[name] = (

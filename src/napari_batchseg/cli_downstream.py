@@ -72,7 +72,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     for mask in masks:
         try:
             res = measure_file(
-                mask, channels=[_channel(c) for c in args.channel or []], output_dir=args.output_dir,
+                mask, channels=[int(c) if c.isdigit() else c for c in args.channel or []],
+                output_dir=args.output_dir,
                 image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
                 z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
             )

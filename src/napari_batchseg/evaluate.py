@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from ._labels import mask_base, open_mask_stack
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 #: IoU thresholds of ``ap_50_95``.
-THRESHOLDS: np.ndarray = np.round(np.arange(0.5, 0.951, 0.05), 2)
+THRESHOLDS: NDArray[Any] = np.round(np.arange(0.5, 0.951, 0.05), 2)
 EVAL_COLUMNS: tuple[str, ...] = (
     "pred", "gt", "frame", "n_true", "n_pred", "ap_50", "ap_75", "ap_50_95",
     "tp_50", "fp_50", "fn_50", "precision_50", "recall_50", "f1_50",
@@ -46,7 +48,7 @@ EVAL_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
+def _relabel(labels: NDArray[Any]) -> tuple[NDArray[Any], int]:
     """Labels renumbered 1..n (0 kept), and n."""
     lab = np.asarray(labels)
     if lab.dtype.kind not in "ui":
@@ -58,13 +60,13 @@ def _relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return (inverse + 1).reshape(lab.shape), int(ids.size)
 
 
-def _overlap(true: np.ndarray, pred: np.ndarray, n_true: int, n_pred: int) -> np.ndarray:
+def _overlap(true: NDArray[Any], pred: NDArray[Any], n_true: int, n_pred: int) -> NDArray[Any]:
     """Pixel counts of every (true id, predicted id) pair, background included (row/column 0)."""
     flat = true.ravel().astype(np.int64) * (n_pred + 1) + pred.ravel().astype(np.int64)
     return np.bincount(flat, minlength=(n_true + 1) * (n_pred + 1)).reshape(n_true + 1, n_pred + 1)
 
 
-def iou_matrix(overlap: np.ndarray) -> np.ndarray:
+def iou_matrix(overlap: NDArray[Any]) -> NDArray[Any]:
     """IoU of every (true, predicted) object pair from an :func:`_overlap` table (background dropped)."""
     n_pixels_pred = overlap.sum(axis=0, keepdims=True)
     n_pixels_true = overlap.sum(axis=1, keepdims=True)
@@ -74,7 +76,7 @@ def iou_matrix(overlap: np.ndarray) -> np.ndarray:
     return iou[1:, 1:]
 
 
-def match_pairs(iou: np.ndarray, threshold: float) -> int:
+def match_pairs(iou: NDArray[Any], threshold: float) -> int:
     """Number of true positives at ``threshold``: the best one-to-one matching (as Cellpose counts it)."""
     if iou.size == 0:
         return 0
@@ -91,7 +93,7 @@ def _ratios(tp: int, fp: int, fn: int) -> tuple[float, float, float, float]:
     return div(tp, tp + fp + fn), div(tp, tp + fp), div(tp, tp + fn), div(2 * tp, 2 * tp + fp + fn)
 
 
-def evaluate_frame(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+def evaluate_frame(pred: NDArray[Any], true: NDArray[Any]) -> dict[str, Any]:
     """All metrics of one ``(Y, X)`` predicted frame against its ground truth.
 
     Returns
@@ -108,7 +110,7 @@ def evaluate_frame(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     p_lab, n_pred = _relabel(p)
     overlap = _overlap(t_lab, p_lab, n_true, n_pred)
     iou = iou_matrix(overlap)
-    out: dict[str, float] = {"n_true": n_true, "n_pred": n_pred}
+    out: dict[str, Any] = {"n_true": n_true, "n_pred": n_pred}
     aps = []
     tps = {}
     for th in THRESHOLDS:
@@ -123,7 +125,7 @@ def evaluate_frame(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         _, prec, rec, f1 = _ratios(tp, fp, fn)
         out.update({f"tp_{tag}": tp, f"fp_{tag}": fp, f"fn_{tag}": fn, f"precision_{tag}": prec,
                     f"recall_{tag}": rec, f"f1_{tag}": f1})
-    out["tp_t"] = tps  # type: ignore[assignment]
+    out["tp_t"] = tps
     inner = overlap[1:, 1:].astype(np.float64)
     true_area = np.maximum(overlap[1:].sum(axis=1, keepdims=True), 1)
     pred_area = np.maximum(overlap[:, 1:].sum(axis=0, keepdims=True), 1)
@@ -132,13 +134,13 @@ def evaluate_frame(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _row(frame_metrics: dict, **ident: object) -> dict:
+def _row(frame_metrics: dict[str, Any], **ident: object) -> dict[str, Any]:
     row = dict(ident)
     row.update({k: v for k, v in frame_metrics.items() if k != "tp_t"})
     return row
 
 
-def _overall(rows: list[dict], tps: dict[float, int], n_true: int, n_pred: int) -> dict:
+def _overall(rows: list[dict[str, Any]], tps: dict[float, int], n_true: int, n_pred: int) -> dict[str, Any]:
     out: dict[str, object] = {"pred": "overall", "gt": "overall", "frame": "all",
                               "n_true": n_true, "n_pred": n_pred}
     aps = [_ratios(tp, n_pred - tp, n_true - tp)[0] for tp in tps.values()]
@@ -162,7 +164,7 @@ def evaluate_files(pairs: Sequence[tuple[str | Path, str | Path]]) -> pd.DataFra
     InputError
         When a file is not an integer label mask, or a pair differs in frame count or shape.
     """
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     tps = {float(th): 0 for th in THRESHOLDS}
     n_true = n_pred = 0
     for pred_path, gt_path in pairs:
@@ -174,7 +176,7 @@ def evaluate_files(pairs: Sequence[tuple[str | Path, str | Path]]) -> pd.DataFra
                 )
             for i in range(pred.n_frames):
                 m = evaluate_frame(pred.frame(i), gt.frame(i))
-                for th, tp in m["tp_t"].items():  # type: ignore[union-attr]
+                for th, tp in m["tp_t"].items():
                     tps[th] += tp
                 n_true += int(m["n_true"])
                 n_pred += int(m["n_pred"])

@@ -17,9 +17,11 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
@@ -61,7 +63,7 @@ _SHAPE_PROPS = (
 )
 
 
-def _intensity_stats(labels: np.ndarray, image: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
+def _intensity_stats(labels: NDArray[Any], image: NDArray[Any], ids: NDArray[Any]) -> dict[str, NDArray[Any]]:
     """mean, min, max, sum, std (population) of ``image`` over each label in ``ids`` (float64)."""
     from scipy import ndimage as ndi
 
@@ -80,10 +82,10 @@ def _intensity_stats(labels: np.ndarray, image: np.ndarray, ids: np.ndarray) -> 
 
 
 def measure_labels(
-    labels: np.ndarray,
-    image: np.ndarray | None = None,
+    labels: NDArray[Any],
+    image: NDArray[Any] | None = None,
     pixel_size: PixelSize | tuple[float | None, float | None] | None = None,
-    extra_images: Mapping[str, np.ndarray] | None = None,
+    extra_images: Mapping[str, NDArray[Any]] | None = None,
     file: str = "",
     position: int = 0,
     frame: int = 0,
@@ -126,6 +128,8 @@ def measure_labels(
     ny, nx = lab.shape
     nan = np.full(n, np.nan)
     known = py is not None and px is not None
+    sy = float(py) if py is not None else math.nan
+    sx = float(px) if px is not None else math.nan
     area = np.asarray(props["area"], dtype=np.float64)
     table: dict[str, object] = {
         "file": [file] * n,
@@ -133,18 +137,18 @@ def measure_labels(
         "frame": np.full(n, frame, dtype=np.int64),
         "label": ids,
         "area_px": area.astype(np.int64),
-        "area_um2": area * py * px if known else nan,
+        "area_um2": area * sy * sx if known else nan,
         "centroid_y_px": props["centroid-0"],
         "centroid_x_px": props["centroid-1"],
-        "centroid_y_um": props["centroid-0"] * py if known else nan,
-        "centroid_x_um": props["centroid-1"] * px if known else nan,
+        "centroid_y_um": props["centroid-0"] * sy if known else nan,
+        "centroid_x_um": props["centroid-1"] * sx if known else nan,
         "bbox_min_y": props["bbox-0"],
         "bbox_min_x": props["bbox-1"],
         "bbox_max_y": props["bbox-2"],
         "bbox_max_x": props["bbox-3"],
         "perimeter_px": props["perimeter"],
         # regionprops' perimeter supports square pixels only: elsewhere the µm perimeter stays empty
-        "perimeter_um": props["perimeter"] * px if known and math.isclose(py, px) else nan,
+        "perimeter_um": props["perimeter"] * sx if known and math.isclose(sy, sx) else nan,
         "eccentricity": props["eccentricity"],
         "solidity": props["solidity"],
         "major_axis_px": props["axis_major_length"],
@@ -153,7 +157,7 @@ def measure_labels(
         "touches_border": (props["bbox-0"] == 0) | (props["bbox-1"] == 0)
         | (props["bbox-2"] == ny) | (props["bbox-3"] == nx),
     }
-    channels: list[tuple[str, np.ndarray | None]] = [("", image)]
+    channels: list[tuple[str, NDArray[Any] | None]] = [("", image)]
     channels += [(f"_{name}", img) for name, img in (extra_images or {}).items()]
     for tag, img in channels:
         if img is not None and np.shape(img) != lab.shape:
@@ -164,7 +168,9 @@ def measure_labels(
     return pd.DataFrame(table)
 
 
-def summarize_frame(objects: pd.DataFrame, file: str = "", position: int = 0, frame: int = 0) -> dict:
+def summarize_frame(
+    objects: pd.DataFrame, file: str = "", position: int = 0, frame: int = 0
+) -> dict[str, Any]:
     """One summary row (:data:`SUMMARY_COLUMNS`) of one frame's object table."""
     row: dict[str, object] = {"file": file, "position": position, "frame": frame, "n_objects": len(objects)}
     for col, prefix in (("area_px", "area_px"), ("area_um2", "area_um2")):
@@ -265,7 +271,7 @@ def measure_file(
         with PreparedImage(stack, spec, channels) as prepared:
             check_writable_dir(objects_csv.parent)
             n_objects = 0
-            summary: list[dict] = []
+            summary: list[dict[str, Any]] = []
             with contextlib.ExitStack() as stack_ctx:
                 tmp = stack_ctx.enter_context(atomic_path(objects_csv))
                 tmp_summary = stack_ctx.enter_context(atomic_path(summary_csv))
@@ -281,8 +287,8 @@ def measure_file(
 
 
 def measure_frames(
-    labels: np.ndarray,
-    image: np.ndarray | None = None,
+    labels: NDArray[Any],
+    image: NDArray[Any] | None = None,
     pixel_size: PixelSize | tuple[float | None, float | None] | None = None,
     file: str = "",
 ) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -46,14 +47,14 @@ def _pixel_size(layer: Any) -> tuple[float | None, float | None] | None:
     return None
 
 
-def _measure_job(labels: np.ndarray, image: Any, pixel_size: Any, name: str) -> pd.DataFrame:
+def _measure_job(labels: NDArray[Any], image: Any, pixel_size: Any, name: str) -> pd.DataFrame:
     img = None
     if image is not None:
         img = np.asarray(image, dtype=np.float32)
     return measure_frames(labels, img, pixel_size, file=name)
 
 
-def _evaluate_job(pred: np.ndarray, gt: np.ndarray) -> pd.DataFrame:
+def _evaluate_job(pred: NDArray[Any], gt: NDArray[Any]) -> pd.DataFrame:
     p = pred[None] if pred.ndim == 2 else pred
     g = gt[None] if gt.ndim == 2 else gt
     rows = []

@@ -25,6 +25,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -131,7 +132,7 @@ def export_masks(
             targets.append(folder / OUTLINES_METADATA)
         check_writable_dir(folder)
         check_targets(targets, options.overwrite)
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             target = _target(kind, item, folder)
             try:

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import OutputError
@@ -62,7 +63,7 @@ class ExportInput:
     stack: LabelStack
     spec: SourceSpec | None = None
     image: PreparedImage | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -164,7 +165,7 @@ def write_provenance(target: Path, kind: str, item: ExportInput, options: Export
                      outputs: Sequence[Path] = ()) -> Path:
     """Write the JSON record of an export (source mask, its log's parameters, versions) beside it."""
     spec = item.spec
-    record = {
+    record: dict[str, Any] = {
         "tool": "napari-batchseg export",
         "kind": kind,
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -6,9 +6,11 @@ import os
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
+from numpy.typing import NDArray
 from skimage.measure import find_contours
 from skimage.segmentation import find_boundaries
 
@@ -18,14 +20,15 @@ from ._common import ExportInput, ExportOptions, atomic_dir
 OUTLINE_GROUPS = ("plate", "well", "site")
 
 
-def outline_frame(labels: np.ndarray) -> np.ndarray:
+def outline_frame(labels: NDArray[Any]) -> NDArray[Any]:
     """uint8 image: 255 on every object's own inner boundary, 0 elsewhere.
 
     Each object is outlined inside itself, so touching objects keep separate outlines (the border
     between them is drawn on both sides).
     """
     lab = np.asarray(labels)
-    return (find_boundaries(lab, mode="inner") & (lab > 0)).astype(np.uint8) * 255
+    edges: NDArray[Any] = find_boundaries(lab, mode="inner")
+    return (edges & (lab > 0)).astype(np.uint8) * 255
 
 
 def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
@@ -64,12 +67,12 @@ def plate_well_site(item: ExportInput, regex: re.Pattern[str] | None) -> dict[st
 
 
 def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
-                   meta: dict[str, str]) -> tuple[list[Path], list[dict]]:
+                   meta: dict[str, str]) -> tuple[list[Path], list[dict[str, Any]]]:
     """Folder ``target`` with one outline image per frame; returns (files, metadata rows)."""
     fmt = options.outline_format.lower().lstrip(".")
     if fmt not in ("png", "tif", "tiff"):
         raise ValueError(f"outline format {options.outline_format!r}: use png or tif")
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     files: list[Path] = []
     start = item.spec.start_frame if item.spec is not None else 0
     with atomic_dir(target) as tmp:
@@ -101,7 +104,7 @@ def write_semantic(item: ExportInput, target: Path, options: ExportOptions) -> l
     return [target]
 
 
-def object_polygon(obj: np.ndarray) -> np.ndarray | None:
+def object_polygon(obj: NDArray[Any]) -> NDArray[Any] | None:
     """Outline of a binary object as ``(n, 2)`` x, y ImageJ coordinates (pixel corners at integers).
 
     The contour runs half way between object and background pixel centres, so filling the polygon
@@ -113,7 +116,8 @@ def object_polygon(obj: np.ndarray) -> np.ndarray | None:
         return None
     best = max(contours, key=len)
     # back to the unpadded frame (-1), then to ImageJ's convention: a pixel centre is at +0.5
-    return np.stack([best[:, 1] - 0.5, best[:, 0] - 0.5], axis=1)
+    xy: NDArray[Any] = np.stack([best[:, 1] - 0.5, best[:, 0] - 0.5], axis=1)
+    return xy
 
 
 def write_rois(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:

@@ -56,13 +56,13 @@ def label_color(value: int) -> list[int]:
     return [int(r * 255), int(g * 255), int(b * 255), 255]
 
 
-def _axes(unit: str | None) -> list[dict]:
+def _axes(unit: str | None) -> list[dict[str, Any]]:
     space = {"type": "space", **({"unit": unit} if unit else {})}
     return [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"},
             {"name": "y", **space}, {"name": "x", **space}]
 
 
-def _multiscales(name: str, scale: list[float], unit: str | None) -> list[dict]:
+def _multiscales(name: str, scale: list[float], unit: str | None) -> list[dict[str, Any]]:
     return [{
         "version": NGFF_VERSION, "name": name, "axes": _axes(unit),
         "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
@@ -80,7 +80,7 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
     n, (ny, nx) = stack.n_frames, stack.shape_yx
     ps = item.image.pixel_size
     known = ps.x is not None and ps.y is not None
-    scale = [1.0, 1.0, float(ps.y) if known else 1.0, float(ps.x) if known else 1.0]
+    scale = [1.0, 1.0, float(ps.y) if ps.y is not None else 1.0, float(ps.x) if ps.x is not None else 1.0]
     unit = "micrometer" if known else None
     channel_name = item.image.info.channel_names[item.image.channel]
     with atomic_dir(target) as tmp:
@@ -91,7 +91,7 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
         lab = _create(lab_group, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.uint32)
         lo, hi = math.inf, -math.inf
         values: set[int] = set()
-        properties: list[dict] = []
+        properties: list[dict[str, Any]] = []
         for i in range(n):
             labels = stack.frame(i)
             image, _ = item.image.frame(i)
