@@ -10,8 +10,12 @@ Usage (from the repository root)::
     python examples/train_starter_model.py                 # train, save, evaluate
     python examples/train_starter_model.py --evaluate-only # evaluate the saved model
 
-The weights are written in half precision to ``examples/models/batchseg_nuclei_cp3`` (a plain
-Cellpose 3 model file: ``CellposeModel(pretrained_model=<that path>)`` loads it).
+The script writes its training folder (96 images, seed) and a validation folder (8 images, seed + 1)
+as ``<name>.tif`` + ``<name>_masks.tif`` pairs, then trains with the project's own command,
+``batchseg train TRAIN --validation VALIDATION --from scratch ...`` (printed when it runs), which
+calls Cellpose's ``train_seg``. The weights are written in half precision to
+``examples/models/batchseg_nuclei_cp3`` (a plain Cellpose 3 model file:
+``CellposeModel(pretrained_model=<that path>)`` loads it), with ``batchseg_nuclei_cp3.json`` beside it.
 
 The synthetic images imitate widefield/confocal nuclear stains (DAPI/Hoechst): bright, roughly
 elliptical blobs of varied size, shape, texture and brightness, some touching, a few small very
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -137,6 +142,32 @@ def synth_set(seed: int, n: int, size: int = SIZE) -> tuple[list[np.ndarray], li
 
 
 # --------------------------------------------------------------------------- training
+def write_pairs(folder: Path, seed: int, n: int) -> Path:
+    """Write ``n`` seeded synthetic images as ``imgNNN.tif`` + ``imgNNN_masks.tif`` (Cellpose's layout)."""
+    import tifffile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    images, labels = synth_set(seed, n)
+    for i, (img, lab) in enumerate(zip(images, labels, strict=True)):
+        tifffile.imwrite(folder / f"img{i:03d}.tif", img)
+        tifffile.imwrite(folder / f"img{i:03d}_masks.tif", lab)
+    return folder
+
+
+def train_command(
+    train_dir: Path, val_dir: Path, out: Path, n_epochs: int, nimg_per_epoch: int, learning_rate: float,
+    seed: int, bsize: int,
+) -> list[str]:
+    """The ``batchseg train`` arguments that make the starter model from the two folders."""
+    return [
+        str(train_dir), "--validation", str(val_dir), "--output", str(out), "--overwrite",
+        "--from", "scratch", "--diam-mean", str(DIAM_MEAN), "--epochs", str(n_epochs),
+        "--images-per-epoch", str(nimg_per_epoch), "--batch-size", "8", "--crop-size", str(bsize),
+        "--learning-rate", str(learning_rate), "--weight-decay", "1e-4", "--seed", str(seed),
+        "--min-masks", "1", "--half",
+    ]
+
+
 def train(
     out: Path,
     n_epochs: int,
@@ -145,51 +176,41 @@ def train(
     seed: int,
     bsize: int,
     threads: int,
+    data_dir: Path | None = None,
 ) -> dict:
-    """Train from scratch and save fp16 weights to ``out``; return facts for the provenance log."""
+    """Build the training folder, then train from scratch with ``batchseg train``; return its facts.
+
+    The 96 training images (seed) and 8 validation images (seed + 1) are written as
+    ``<name>.tif`` + ``<name>_masks.tif`` pairs; ``batchseg train`` (``napari_batchseg.cli_train``) then
+    runs Cellpose's ``train_seg`` on them and writes the model (float16 weights) with
+    ``<model>.json`` beside it (provenance: files and hashes, parameters, losses, validation AP).
+    """
     import torch
-    from cellpose import models
-    from cellpose import train as cp_train
+
+    try:
+        from napari_batchseg import cli_train
+    except ImportError:  # a checkout without the package installed
+        sys.path.insert(0, str(HERE.parent / "src"))
+        from napari_batchseg import cli_train
 
     if threads > 0:
         torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    t0 = time.perf_counter()
-    images, labels = synth_set(seed, N_TRAIN)
-    t_data = time.perf_counter() - t0
-    model = models.CellposeModel(gpu=False, pretrained_model=False, diam_mean=DIAM_MEAN, nchan=2)
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(data_dir) if data_dir else Path(tmp)
+        t0 = time.perf_counter()
+        train_dir = write_pairs(root / "train", seed, N_TRAIN)
+        val_dir = write_pairs(root / "validation", seed + 1, N_VAL)
+        t_data = time.perf_counter() - t0
+        argv = train_command(train_dir, val_dir, out, n_epochs, nimg_per_epoch, learning_rate, seed, bsize)
+        print("batchseg train " + " ".join(argv), flush=True)
         t1 = time.perf_counter()
-        path, train_losses, _ = cp_train.train_seg(
-            model.net,
-            train_data=images,
-            train_labels=labels,
-            channels=[0, 0],
-            normalize=True,
-            batch_size=8,
-            learning_rate=learning_rate,
-            weight_decay=1e-4,
-            n_epochs=n_epochs,
-            nimg_per_epoch=nimg_per_epoch,
-            min_train_masks=1,
-            bsize=bsize,
-            save_path=tmp,
-            save_every=10_000,
-            model_name="batchseg_nuclei_cp3",
-        )
+        status = cli_train.main(argv)
         t_train = time.perf_counter() - t1
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    # half precision halves the file; the two diameters stay float32 so they read back exactly
-    half = {
-        k: (v.half() if v.is_floating_point() and not k.startswith("diam_") else v)
-        for k, v in state.items()
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(half, out)
-    import cellpose
-
+    if status != 0:
+        raise SystemExit(f"batchseg train failed (exit status {status})")
+    prov = json.loads(out.with_name(out.name + ".json").read_text(encoding="utf-8"))
     return {
+        "command": "batchseg train " + " ".join(argv),
         "seed": seed,
         "n_train_images": N_TRAIN,
         "image_size": SIZE,
@@ -199,15 +220,15 @@ def train(
         "crop_size": bsize,
         "learning_rate": learning_rate,
         "diam_mean": DIAM_MEAN,
-        "diam_labels": float(state["diam_labels"][0]),
-        "final_train_loss": float(np.mean(train_losses[-5:])),
+        "diam_labels": prov["model"]["diam_labels"],
+        "final_train_loss": float(np.mean(prov["losses"]["train"][-5:])),
+        "validation_ap_0.5": prov["validation"]["after"]["ap"],
         "seconds_data": round(t_data, 1),
         "seconds_training": round(t_train, 1),
-        "cellpose": cellpose.version,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
+        "versions": prov["versions"],
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "sha256": prov["model"]["sha256"],
     }
 
 
@@ -279,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--crop", type=int, default=112, help="training crop size (pixels)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("--data-dir", type=Path, help="keep the training folders here (default: temporary)")
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--preview", type=Path, help="save a PNG of a few synthetic images and stop")
     args = parser.parse_args(argv)
@@ -309,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.crop,
             args.threads,
+            args.data_dir,
         )
         print(json.dumps(facts["training"], indent=2))
     facts["evaluation"] = evaluate(args.out)

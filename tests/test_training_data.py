@@ -260,3 +260,33 @@ def test_empty_validation_split(tmp_path, capsys):
     with pytest.raises(ParameterError, match="validation_fraction must be between 0 and 1"):
         TrainingParams(validation_fraction=0)
     _nothing_written(tmp_path, out)
+
+
+def test_validation_inputs_must_not_be_training_inputs(tmp_path):
+    write_pairs(tmp_path / "p", n=3)
+    out = tmp_path / "model"
+    with pytest.raises(InputError, match="validation inputs are also training inputs"):
+        train_model([tmp_path / "p"], out, TrainingParams(min_masks=1),
+                    validation=[tmp_path / "p" / "tile0.tif"])
+    _nothing_written(tmp_path, out)
+
+
+def test_recent_models_registry(tmp_path):
+    from napari_batchseg.training.registry import add_listener, registry_path, remember_model, remove_listener
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"x")
+    b.write_bytes(b"y")
+    heard = []
+    add_listener(heard.append)
+    try:
+        remember_model(a)
+        remember_model(b)
+        remember_model(a)
+    finally:
+        remove_listener(heard.append)
+    assert recent_models() == [str(a), str(b)]  # newest first, no duplicates
+    assert heard == [str(a), str(b), str(a)]
+    assert registry_path().parent == tmp_path / "config"
+    b.unlink()
+    assert recent_models() == [str(a)]  # files that are gone are left out

@@ -34,12 +34,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
     p.add_argument("--learning-rate", type=float, default=0.005, help="AdamW learning rate (default: 0.005)")
     p.add_argument("--weight-decay", type=float, default=1e-5, help="AdamW weight decay (default: 1e-5)")
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw",
+                   help="AdamW (default) or SGD with momentum 0.9 (Cellpose's GUI fine-tunes with SGD, "
+                        "--learning-rate 0.1 --weight-decay 1e-4)")
     p.add_argument("--batch-size", type=int, default=8, help="crops per optimizer step (default: 8)")
     p.add_argument("--images-per-epoch", type=int, default=None,
                    help="training images drawn per epoch (default: each training frame once)")
     p.add_argument("--crop-size", type=int, default=224, help="training crop side in pixels (default: 224)")
     p.add_argument("--validation-fraction", type=float, default=0.2,
                    help="share of frames (or files, see --split) held out for validation (default: 0.2)")
+    p.add_argument("--validation", action="append", default=None, metavar="PATH",
+                   help="held-out validation masks/folders (repeatable) instead of a split of INPUTS")
     p.add_argument("--split", choices=("frame", "file"), default="frame",
                    help="validation split by frame (default) or by file")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and of training (default: 0)")
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         params = TrainingParams(
             base_model=args.base_model, epochs=args.epochs, learning_rate=args.learning_rate,
-            weight_decay=args.weight_decay, batch_size=args.batch_size,
+            weight_decay=args.weight_decay, optimizer=args.optimizer, batch_size=args.batch_size,
             images_per_epoch=args.images_per_epoch, crop_size=args.crop_size,
             validation_fraction=args.validation_fraction, split=args.split, seed=args.seed,
             min_masks=args.min_masks, frames=parse_frames(args.frames), gpu=args.gpu,
@@ -88,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         )
         check_output(args.output, args.overwrite)
         data = collect_training_data(args.inputs, params.frames, params.min_masks, args.channel)
+        validation = (
+            collect_training_data(args.validation, params.frames, params.min_masks, args.channel)
+            if args.validation else None
+        )
     except (BatchSegError, ParameterError) as exc:
         _err(str(exc))
         return 2
@@ -106,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
             print(event.message, flush=True)
 
     try:
-        result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite)
+        result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
+                             validation=validation)
     except (BatchSegError, ParameterError) as exc:
         if isinstance(exc, CancelledError):
             _err(str(exc))

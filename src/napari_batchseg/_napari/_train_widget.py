@@ -184,6 +184,10 @@ class TrainWidget(QWidget):
         self.weight_decay.setDecimals(6)
         self.weight_decay.setRange(0.0, 1.0)
         self.weight_decay.setValue(1e-5)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(["adamw", "sgd"])
+        self.optimizer.setToolTip("AdamW (train_seg's default) or SGD with momentum 0.9 "
+                                  "(Cellpose's GUI: SGD, learning rate 0.1, weight decay 1e-4)")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 512)
         self.batch_size.setValue(8)
@@ -230,6 +234,7 @@ class TrainWidget(QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Weight decay", self.weight_decay)
+        form.addRow("Optimizer", self.optimizer)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Crop size", self.crop_size)
         form.addRow("Images per epoch", self.images_per_epoch)
@@ -288,6 +293,7 @@ class TrainWidget(QWidget):
             epochs=self.epochs.value(),
             learning_rate=self.learning_rate.value(),
             weight_decay=self.weight_decay.value(),
+            optimizer=self.optimizer.currentText(),
             batch_size=self.batch_size.value(),
             crop_size=self.crop_size.value(),
             images_per_epoch=self.images_per_epoch.value() or None,

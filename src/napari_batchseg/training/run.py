@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CancelledError, OutputError
+from ..errors import CancelledError, InputError, OutputError
 from ..io.atomic import atomic_path, atomic_write_text
 from ..params import ParameterError, SegmentationParams
 from ..provenance import package_versions, platform_summary
@@ -53,6 +53,7 @@ from .data import (
 )
 
 SCRATCH = "scratch"
+OPTIMIZERS = ("adamw", "sgd")
 PROVENANCE_FORMAT = "napari-batchseg training provenance 1"
 AP_THRESHOLD = 0.5
 
@@ -74,7 +75,11 @@ class TrainingParams:
     epochs
         Training epochs (``n_epochs`` of ``train_seg``).
     learning_rate, weight_decay
-        AdamW settings (``train_seg`` warms up over 10 epochs and anneals after 100/300 epochs).
+        Optimizer settings (``train_seg`` warms the learning rate up over 10 epochs and anneals it after
+        100/300 epochs).
+    optimizer
+        ``"adamw"`` (``train_seg``'s default) or ``"sgd"`` (momentum 0.9; what Cellpose's GUI uses for
+        human-in-the-loop fine-tuning, with learning rate 0.1 and weight decay 1e-4).
     batch_size
         Crops per optimizer step.
     images_per_epoch
@@ -104,6 +109,7 @@ class TrainingParams:
     epochs: int = 100
     learning_rate: float = 0.005
     weight_decay: float = 1e-5
+    optimizer: str = "adamw"
     batch_size: int = 8
     images_per_epoch: int | None = None
     crop_size: int = 224
@@ -142,6 +148,9 @@ class TrainingParams:
                 f"validation_fraction must be between 0 and 1 (exclusive), got {self.validation_fraction}: "
                 "a validation split is needed to measure the model before and after training"
             )
+        self.optimizer = str(self.optimizer).lower()
+        if self.optimizer not in OPTIMIZERS:
+            raise ParameterError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.split not in SPLITS:
             raise ParameterError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         self.min_masks = int(self.min_masks)
@@ -471,6 +480,7 @@ def train_model(
     cancel: CancelCheck = None,
     overwrite: bool = False,
     remember: bool = True,
+    validation: TrainingData | Iterable[str | Path] | None = None,
 ) -> TrainingResult:
     """Train a Cellpose model and save it with its provenance (``<output>.json``).
 
@@ -491,6 +501,9 @@ def train_model(
         Replace an existing ``output``.
     remember
         Add the model to :func:`~napari_batchseg.training.registry.recent_models` (the napari model list).
+    validation
+        Held-out validation data (files, folders or collected frames) used instead of a split of
+        ``inputs``; ``validation_fraction`` and ``split`` are then not used.
 
     Returns
     -------
@@ -520,7 +533,23 @@ def train_model(
     else:
         _report(progress, "data", "collecting training frames")
         data = collect_training_data(list(inputs), params.frames, params.min_masks)
-    train, val = data.split(params.validation_fraction, params.split, params.seed)
+    if validation is None:
+        train, val = data.split(params.validation_fraction, params.split, params.seed)
+    else:
+        if isinstance(validation, TrainingData):
+            held_out = validation
+        else:
+            held_out = collect_training_data(list(validation), params.frames, params.min_masks)
+        if not held_out.frames:
+            raise InputError("empty validation set: the validation inputs hold no usable frame")
+        shared = set(held_out.files) & set(data.files)
+        if shared:
+            raise InputError(
+                "the validation inputs are also training inputs: " + ", ".join(sorted(shared)[:3])
+            )
+        train, val = data.frames, held_out.frames
+        data = TrainingData(data.frames + held_out.frames, data.skipped + held_out.skipped,
+                            {**data.files, **held_out.files})
     if _is_cancelled(cancel):
         raise CancelledError("training cancelled before it started; nothing saved")
 
@@ -567,6 +596,7 @@ def train_model(
             batch_size=params.batch_size,
             learning_rate=params.learning_rate,
             weight_decay=params.weight_decay,
+            SGD=params.optimizer == "sgd",
             n_epochs=params.epochs,
             nimg_per_epoch=images_per_epoch,
             bsize=params.crop_size,
@@ -622,7 +652,8 @@ def train_model(
                     "weights": str(base.weights) if base.weights else None,
                     "sha256": base.sha256,
                 },
-                "parameters": params.to_dict(),
+                "parameters": {**params.to_dict(), "validation": "held-out inputs" if validation is not None
+                               else f"split by {params.split}"},
                 "training_files": dict(sorted(data.files.items())),
                 "train_frames": describe_frames(train),
                 "validation_frames": describe_frames(val),
@@ -637,7 +668,7 @@ def train_model(
                     "steps_per_epoch": steps_per_epoch,
                     "bsize": params.crop_size,
                     "min_train_masks": 0,
-                    "optimizer": "AdamW",
+                    "optimizer": "SGD (momentum 0.9)" if params.optimizer == "sgd" else "AdamW",
                 },
                 "losses": {
                     "epoch": list(range(1, params.epochs + 1)),

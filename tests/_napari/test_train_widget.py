@@ -1,0 +1,93 @@
+"""The Train dock widget: layers in, a real (tiny) Cellpose fine-tune in a worker thread, a live loss curve,
+cancel without a written model, and the new model announced to the segmentation form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.training import recent_models
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
+
+@pytest.fixture(autouse=True)
+def _private_registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def train_widget(make_napari_viewer, qtbot):
+    from napari_batchseg._napari._train_widget import TrainWidget
+
+    viewer = make_napari_viewer()
+    img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
+    gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
+    tiles = [(0, 0), (0, 96), (96, 0), (96, 96)]
+    viewer.add_image(np.stack([img[y:y + 96, x:x + 96] for y, x in tiles]), name="nuclei")
+    viewer.add_labels(np.stack([gt[y:y + 96, x:x + 96] for y, x in tiles]), name="corrected")
+    w = TrainWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Train")
+    w.base_model.setCurrentText(str(STARTER))
+    w.crop_size.setValue(64)
+    w.batch_size.setValue(3)
+    w.validation_fraction.setValue(0.25)
+    w.min_masks.setValue(1)
+    yield w
+    if w.running:
+        w.cancel()
+        qtbot.waitUntil(lambda: not w.running, timeout=300_000)
+
+
+@pytest.mark.slow  # real training, even if tiny
+def test_train_from_layers_curve_and_model_list(train_widget, qtbot, tmp_path):
+    from napari_batchseg._napari._train_widget import trained_models_signal
+
+    w = train_widget
+    assert w.image_layer.currentText() == "nuclei" and w.labels_layer.currentText() == "corrected"
+    out = tmp_path / "models" / "fine_tuned"
+    w.output.setText(str(out))
+    w.epochs.setValue(2)
+    announced: list[str] = []
+    trained_models_signal().added.connect(announced.append)
+    w.start()
+    assert w.running and not w.start_button.isEnabled() and w.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not w.running, timeout=600_000)
+    assert w.error is None, w.error
+    assert w.result is not None and out.is_file() and out.with_name(out.name + ".json").is_file()
+    assert w.plot.epochs == [1, 2]  # one point per epoch, train and validation
+    assert w.plot.train == pytest.approx(w.result.train_losses)
+    assert w.plot.validation == pytest.approx(w.result.validation_losses)
+    assert "validation AP@0.5" in w.status.text()
+    assert announced == [str(out)] and recent_models() == [str(out)]
+    assert w.base_model.findText(str(out)) >= 0
+
+
+@pytest.mark.slow
+def test_cancel_leaves_no_model(train_widget, qtbot, tmp_path):
+    w = train_widget
+    out = tmp_path / "never"
+    w.output.setText(str(out))
+    w.epochs.setValue(200)
+    w.start()
+    qtbot.waitUntil(lambda: len(w.plot.epochs) >= 1, timeout=600_000)
+    w.cancel()
+    qtbot.waitUntil(lambda: not w.running, timeout=600_000)
+    assert w.error is not None and "cancelled" in w.error
+    assert len(w.plot.epochs) < 200
+    assert not out.exists() and not out.with_name(out.name + ".json").exists()
+    assert not list(tmp_path.glob(".never.partial-*")) and recent_models() == []
+
+
+def test_bad_form_values_are_reported_without_starting(train_widget):
+    w = train_widget
+    w.output.setText("")
+    w.start()
+    assert not w.running and "path of the new model" in w.error
+    w.output.setText("/tmp/x")
+    w.frames.setText("first")
+    w.start()
+    assert not w.running and "not understood" in w.error

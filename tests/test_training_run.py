@@ -1,0 +1,136 @@
+"""A short real training run: fine-tune the project's starter model on real DSB2018 crops with their ground
+truth through ``batchseg train``; the model reloads with plain Cellpose, its validation AP@0.5 is at least the
+base model's on the same frames (measured again here, independently), the provenance file matches the run,
+and a cancelled run writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.errors import CancelledError
+from napari_batchseg.training import TrainingParams, recent_models, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
+EPOCHS = 6  # train_seg computes its own test loss at epochs 0 and 5: both are compared below
+TILE = 128
+
+pytestmark = pytest.mark.slow
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """``batchseg train`` on six 128x128 tiles of the DSB2018 image (4 train, 2 validation)."""
+    from napari_batchseg.cli_train import main
+
+    root = tmp_path_factory.mktemp("train")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BATCHSEG_CONFIG_DIR", str(root / "config"))
+    folder = root / "pairs"
+    folder.mkdir()
+    img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
+    gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
+    for i, (y, x) in enumerate([(0, 0), (0, 128), (128, 0), (128, 128), (256, 256), (384, 384)]):
+        tifffile.imwrite(folder / f"dsb{i}.tif", img[y:y + TILE, x:x + TILE])
+        tifffile.imwrite(folder / f"dsb{i}_masks.tif", gt[y:y + TILE, x:x + TILE])
+    out = root / "models" / "dsb_finetuned"
+    argv = [str(folder), "--output", str(out), "--from", str(STARTER), "--epochs", str(EPOCHS),
+            "--learning-rate", "0.0002", "--batch-size", "4", "--images-per-epoch", "4",
+            "--crop-size", str(TILE), "--validation-fraction", "0.34", "--seed", "1", "--min-masks", "3"]
+    import contextlib
+    import io
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = main(argv)
+    yield {"status": status, "out": out, "folder": folder, "stdout": stdout.getvalue(), "root": root,
+           "registry": recent_models()}
+    mp.undo()
+
+
+def test_cli_reports_each_epoch_and_saves(run):
+    assert run["status"] == 0, run["stdout"]
+    lines = [ln for ln in run["stdout"].splitlines() if ln.startswith("epoch ")]
+    assert len(lines) == EPOCHS and all("train loss" in ln and "validation loss" in ln for ln in lines)
+    assert run["out"].is_file() and (run["out"].parent / "dsb_finetuned.json").is_file()
+    assert run["registry"] == [str(run["out"])]
+
+
+def test_model_reloads_with_plain_cellpose_and_is_at_least_as_good(run):
+    from cellpose import metrics, models
+
+    prov = json.loads((run["out"].parent / "dsb_finetuned.json").read_text())
+    val = prov["validation_frames"]
+    assert len(val) == 2
+    images = [tifffile.imread(v["preparation"]["image"]).astype(np.float32) for v in val]
+    truths = [tifffile.imread(v["preparation"]["mask"]) for v in val]
+    diameter = prov["validation"]["diameter"]
+    scores = {}
+    for key, path in (("before", STARTER), ("after", run["out"])):
+        model = models.CellposeModel(pretrained_model=str(path))  # plain Cellpose, no helper
+        preds = [model.eval(im, channels=[0, 0], diameter=diameter)[0] for im in images]
+        _, tp, fp, fn = metrics.average_precision([t.astype(np.int32) for t in truths],
+                                                  [p.astype(np.int32) for p in preds], threshold=[0.5])
+        tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+        scores[key] = tp / (tp + fp + fn)
+        assert prov["validation"][key]["tp"] == tp and prov["validation"][key]["fp"] == fp
+        assert prov["validation"][key]["ap"] == pytest.approx(scores[key], abs=1e-4)
+    assert scores["after"] >= scores["before"]
+    reloaded = models.CellposeModel(pretrained_model=str(run["out"]))
+    assert float(reloaded.diam_labels) == pytest.approx(prov["model"]["diam_labels"], rel=1e-6)
+    assert float(reloaded.diam_mean) == pytest.approx(17.0)  # the starter model's
+
+
+def test_provenance_matches_the_run(run):
+    prov = json.loads((run["out"].parent / "dsb_finetuned.json").read_text())
+    assert prov["model"]["sha256"] == _sha(run["out"]) and prov["model"]["bytes"] == run["out"].stat().st_size
+    assert prov["base_model"]["sha256"] == _sha(STARTER) and prov["base_model"]["kind"] == "user"
+    files = sorted(run["folder"].iterdir())
+    assert prov["training_files"] == {str(p): _sha(p) for p in files}
+    train = {(f["file"], f["frame"]) for f in prov["train_frames"]}
+    val = {(f["file"], f["frame"]) for f in prov["validation_frames"]}
+    assert len(train) == 4 and len(val) == 2 and not train & val
+    assert {f for f, _ in train | val} == {str(p) for p in files if p.name.endswith("_masks.tif")}
+    p = prov["parameters"]
+    assert (p["epochs"], p["learning_rate"], p["batch_size"], p["images_per_epoch"], p["crop_size"],
+            p["validation_fraction"], p["seed"], p["min_masks"]) == (EPOCHS, 0.0002, 4, 4, TILE, 0.34, 1, 3)
+    assert p["base_model"] == str(STARTER) and p["weight_decay"] == 1e-5
+    losses = prov["losses"]
+    assert losses["epoch"] == list(range(1, EPOCHS + 1))
+    # the per-epoch values reported live are the ones train_seg itself returns at the end
+    assert losses["train"] == pytest.approx(losses["train_seg_returned_train"], rel=1e-5)
+    for epoch in (0, 5):  # train_seg computes its test loss at these epochs only
+        returned = losses["train_seg_returned_test"][epoch]
+        assert losses["validation"][epoch] == pytest.approx(returned, rel=1e-4)
+    assert all(np.isfinite(losses["validation"]))
+    assert prov["versions"]["cellpose"].startswith("3.") and prov["device"].startswith("CPU")
+    assert prov["validation"]["before"] is not None
+    assert prov["train_seg"]["function"] == "cellpose.train.train_seg"
+
+
+def test_cancel_after_the_first_epoch_writes_nothing(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
+    epochs_seen = []
+
+    def progress(event):
+        if event.epoch is not None:
+            epochs_seen.append(event.epoch)
+
+    out = tmp_path / "cancelled"
+    params = TrainingParams(base_model=str(STARTER), epochs=50, batch_size=2, images_per_epoch=2,
+                            crop_size=64, validation_fraction=0.34, seed=1, min_masks=3)
+    with pytest.raises(CancelledError, match="cancelled after epoch 1 of 50"):
+        train_model([run["folder"]], out, params, progress=progress, cancel=lambda: bool(epochs_seen))
+    assert epochs_seen == [1]
+    assert list(tmp_path.iterdir()) == [] or [p.name for p in tmp_path.iterdir()] == ["config"]
+    assert recent_models() == []
