@@ -47,6 +47,14 @@ def _offscreen_gl_defaults() -> None:
 if "collect_ignore_glob" not in globals():
     _offscreen_gl_defaults()
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test in this folder needs a Qt application: marker ``qt`` (``-m "not qt"`` leaves them out)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.qt)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "examples" / "models"
 

@@ -86,9 +86,12 @@ def test_output_names_suffix_and_collisions(widget, data_folder, tmp_path, qtbot
     out = widget.output
     widget.files.add_paths([data_folder])
     qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
-    qtbot.keyClicks(out.suffix, "run_1-a")  # '_' is refused as typed
+    qtbot.keyClicks(out.suffix, "run_")  # '_' is refused as typed, and the note says why
+    assert out.suffix.text() == "run"
+    assert "only A-Z" in out.suffix_note.text()
+    qtbot.keyClicks(out.suffix, "1-a")  # accepted: the note shows the output name again
     assert out.suffix.text() == "run1-a"
-    assert "only A-Z" in out.suffix_note.text() or "run1-a" in out.suffix_note.text()
+    assert out.suffix_note.text() == "outputs: <input>_vSM-run1-a.ome.tif"
     assert "nuclei_BF.tif → nuclei_BF_vSM-run1-a.ome.tif" in out.preview.text()
     assert widget.run_btn.isEnabled()
     # a second folder with the same stem collides in a common output folder
