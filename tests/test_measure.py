@@ -187,3 +187,14 @@ def test_refuses_to_overwrite(tmp_path):
         measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE)
     assert first.objects_csv.read_text() == before
     measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE, overwrite=True)
+
+
+def test_measure_table_equals_the_written_csv(tmp_path):
+    from napari_batchseg.measure import measure_table
+
+    mask = segmented("nd2")
+    written = pd.read_csv(measure_file(mask, output_dir=tmp_path).objects_csv)
+    before = sorted(tmp_path.iterdir())
+    table = measure_table(mask)
+    assert sorted(tmp_path.iterdir()) == before  # the in-memory table writes nothing
+    pd.testing.assert_frame_equal(table, written, check_dtype=False)

@@ -38,6 +38,7 @@ __all__ = [
     "measure_file",
     "measure_frames",
     "measure_labels",
+    "measure_table",
     "measurement_paths",
     "summarize_frame",
 ]
@@ -284,6 +285,30 @@ def measure_file(
                         )
                 pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)).to_csv(tmp_summary, index=False)
     return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects)
+
+
+def measure_table(
+    mask: str | Path,
+    channels: Sequence[int | str] = (),
+    image: str | Path | None = None,
+    image_channel: int | str | None = None,
+    z_range: str | None = None,
+    z_projection: str | None = None,
+    start_frame: int | None = None,
+) -> pd.DataFrame:
+    """The object table of a mask file in memory (as :func:`measure_file` computes it, nothing written).
+
+    Raises
+    ------
+    InputError
+        As :func:`measure_file`.
+    """
+    mask = Path(mask)
+    with open_mask_stack(mask) as stack:
+        spec = resolve_source(stack, image, image_channel, z_range, z_projection, start_frame)
+        with PreparedImage(stack, spec, channels) as prepared:
+            tables = list(iter_frame_tables(stack, prepared, mask.name))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(OBJECT_COLUMNS))
 
 
 def measure_frames(

@@ -103,3 +103,19 @@ def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
     out = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM_semantic.tif"
     np.testing.assert_array_equal(tifffile.imread(out), (np.asarray(data) > 0).astype(np.uint8) * 255)
     assert "Wrote" in w.export_status.text()
+
+
+def test_measure_finished_file(make_napari_viewer, qtbot):
+    from napari_batchseg._napari._reader import mask_layer_data
+    from napari_batchseg.measure import measure_table
+
+    viewer, w = _widget(make_napari_viewer)
+    mask = segmented("nd2")
+    data, kwargs, _ = mask_layer_data(mask)[0]
+    layer = viewer.add_labels(data, **kwargs)
+    assert w.measure_file()
+    _wait(qtbot, w)
+    expected = measure_table(mask)  # intensities of the ND2 frames named in the mask's log
+    pd.testing.assert_frame_equal(layer.features.reset_index(drop=True), expected)
+    assert expected["mean_intensity"].notna().all() and expected["area_um2"].notna().all()
+    assert w.model.rowCount() == len(expected)

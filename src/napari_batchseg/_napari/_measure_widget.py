@@ -31,7 +31,7 @@ from superqt.utils import create_worker
 
 from ..evaluate import evaluate_frame
 from ..export import KINDS, ExportOptions, export_masks
-from ..measure import measure_frames
+from ..measure import measure_frames, measure_table
 from ._measure_views import DataFrameModel, Histogram
 from ._qtutil import PathField, fold
 from ._stream import layer_meta
@@ -88,12 +88,16 @@ class MeasureExportWidget(QWidget):
         form.addRow("Intensity image", self.image_combo)
         lay.addLayout(form)
         self.measure_btn = QPushButton("Measure", self)
+        self.measure_file_btn = QPushButton("Measure the mask file", self)
+        self.measure_file_btn.setToolTip(
+            "Measure the mask file chosen under Export, with the image and preparation from its log"
+        )
         self.auto = QCheckBox("Recompute after corrections", self)
         self.auto.setChecked(True)
         self.save_btn = QPushButton("Save CSV…", self)
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
-        for w in (self.measure_btn, self.auto, self.save_btn, self.status):
+        for w in (self.measure_btn, self.measure_file_btn, self.auto, self.save_btn, self.status):
             lay.addWidget(w)
         self.model = DataFrameModel(self)
         self.table = QTableView(self)
@@ -142,6 +146,7 @@ class MeasureExportWidget(QWidget):
         lay.addStretch(1)
 
         self.measure_btn.clicked.connect(self.measure)
+        self.measure_file_btn.clicked.connect(self.measure_file)
         self.save_btn.clicked.connect(self._save_dialog)
         self.export_btn.clicked.connect(self.export)
         self.evaluate_btn.clicked.connect(self.evaluate)
@@ -246,11 +251,29 @@ class MeasureExportWidget(QWidget):
                     on_error=lambda exc: self.status.setText(f"Measure failed: {exc}"))
         return True
 
+    def measure_file(self) -> bool:
+        """Measure the mask file of the Export section (worker thread) and show its table.
+
+        The table is stored as ``features`` of the Labels layer opened from that file, if there is one.
+        """
+        mask = self.mask_path.text()
+        if not mask:
+            self.status.setText("Choose a mask file (Export section).")
+            return False
+        layer = next((lay for lay in self._layers("Labels")
+                      if str(layer_meta(lay).get("mask_path", "")) == str(Path(mask).resolve())), None)
+        self.status.setText(f"Measuring {Path(mask).name}…")
+        self._start(measure_table, mask, on_done=lambda df: self._show(layer, df),
+                    on_error=lambda exc: self.status.setText(f"Measure failed: {exc}"))
+        return True
+
     def _show(self, layer: Any, df: pd.DataFrame) -> None:
-        layer.features = df.reset_index(drop=True)
+        if layer is not None:
+            layer.features = df.reset_index(drop=True)
         self.model.set_frame(df)
         self.histogram.set_frame(df)
-        self.status.setText(f"{len(df)} object(s) in {layer.name}.")
+        name = layer.name if layer is not None else (df["file"].iloc[0] if len(df) else "the file")
+        self.status.setText(f"{len(df)} object(s) in {name}.")
 
     @property
     def frame(self) -> pd.DataFrame:
