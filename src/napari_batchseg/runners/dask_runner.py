@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+import numpy.typing as npt
 
 from .. import engine
 from ..errors import ModelError
@@ -86,12 +86,12 @@ class _Locked:
         if context is not None:
             self._seg.set_context(*context)
 
-    def segment(self, image: np.ndarray) -> SegmentOutput:
+    def segment(self, image: npt.NDArray[Any]) -> SegmentOutput:
         with self._lock:
             self._name_frames()
             return self._seg.segment(image)
 
-    def segment_batch(self, images: Sequence[np.ndarray]) -> list[SegmentOutput]:
+    def segment_batch(self, images: Sequence[npt.NDArray[Any]]) -> list[SegmentOutput]:
         with self._lock:
             self._name_frames()
             return self._seg.segment_batch(images)
@@ -177,7 +177,7 @@ def run_dask(
     topic = f"batchseg-progress-{run_id}"
     cancel_name = f"batchseg-cancel-{run_id}"
     flag = DaskEvent(cancel_name, client=client)
-    live: queue.Queue = queue.Queue()
+    live: queue.Queue[Any] = queue.Queue()
     futures: dict[Any, int] = {}
     try:
         client.subscribe_topic(topic, live.put)
@@ -224,7 +224,7 @@ def run_dask(
 
 
 def _live_events(
-    live: queue.Queue, todo: list[Task], started: set[int], frames_seen: dict[int, set[int]],
+    live: queue.Queue[Any], todo: list[Task], started: set[int], frames_seen: dict[int, set[int]],
     finished: set[int],
 ) -> Iterator[TaskEvent]:
     while True:
