@@ -126,6 +126,10 @@ class SourceSpec:
         Axes override of the input, if the run used one.
     from_log
         Whether these come from the mask's embedded log.
+    params
+        The segmentation parameters recorded in the log (empty without one).
+    channel_given
+        Whether the channel was stated (by the log or the caller) rather than defaulted.
     """
 
     image: Path
@@ -137,6 +141,7 @@ class SourceSpec:
     axes: str | None = None
     from_log: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    channel_given: bool = False
 
 
 def resolve_source(
@@ -193,7 +198,7 @@ def resolve_source(
         spec.start_frame = int(start_frame)
     if position is not None:
         spec.position = int(position)
-    spec.params.setdefault("channel_given", channel is not None or spec.from_log)
+    spec.channel_given = channel is not None or spec.from_log
     return spec
 
 
@@ -216,7 +221,7 @@ class PreparedImage:
             info = self.source.info
             self.info = info
             if not spec.from_log:
-                if info.sizes["C"] > 1 and not spec.params.get("channel_given"):
+                if info.sizes["C"] > 1 and not spec.channel_given:
                     raise InputError(
                         f"{mask.path}: its log is missing and {spec.image.name} has {info.sizes['C']} "
                         "channels: say which one was segmented (--image-channel)"

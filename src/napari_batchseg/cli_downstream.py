@@ -15,7 +15,9 @@ from typing import Any
 
 from .errors import BatchSegError
 
-__all__ = ["add_measure_option", "add_subcommands", "expand_masks", "main", "measure_masks"]
+__all__ = [
+    "add_measure_option", "add_subcommands", "expand_masks", "main", "measure_after_segment", "measure_masks",
+]
 
 MASK_GLOB = "*_vSM*.ome.tif"
 
@@ -135,11 +137,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(sub: Any) -> None:
+def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) -> None:
     """Register ``measure``, ``export`` and ``evaluate`` on ``batchseg``'s subparsers.
 
     Each parser sets ``downstream`` to its handler: ``args.downstream(args)`` returns the exit status.
+    With ``segment`` (the ``segment`` subparser), also add its ``--measure`` option.
     """
+    if segment is not None:
+        add_measure_option(segment)
     from .export import KINDS
 
     m = sub.add_parser("measure", help="per-object measurements of masks (CSV)",
@@ -202,6 +207,17 @@ def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) 
             continue
         report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")
     return status
+
+
+def measure_after_segment(session: Any, args: argparse.Namespace) -> int:
+    """``segment --measure``: measure every mask the run wrote (``session.tasks`` in state ``done``).
+
+    Returns 0 when there is nothing to do or all succeed, 1 when a measurement failed.
+    """
+    if not getattr(args, "measure", False):
+        return 0
+    done = [Path(s.mask_path) for s in session.tasks if s.status == "done" and s.mask_path]
+    return measure_masks(done)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
