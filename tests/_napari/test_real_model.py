@@ -67,6 +67,7 @@ def _use_model(widget, model):
     widget.form.diameter.setValue(0)  # the model's own training diameter
 
 
+@pytest.mark.slow  # 20 frames of Cellpose in the widget: over a minute on 2 busy cores
 def test_event_loop_stays_responsive(widget, data_folder, trained_model, qtbot, record_property):
     """20 frames of a real ND2 time series stream into their layer; the GUI never stalls long."""
     widget.files.contains.setText("timelapse_BF")
