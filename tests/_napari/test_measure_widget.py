@@ -80,7 +80,8 @@ def test_evaluate_two_layers(make_napari_viewer, qtbot):
     viewer.add_labels(pred, name="prediction")
     w.labels_combo.setCurrentText("prediction")
     w.gt_combo.setCurrentText("truth")
-    assert w.evaluate()
+    w.gt_combo.activated.emit(w.gt_combo.currentIndex())  # as a user choosing it: evaluates at once
+    assert w.busy
     _wait(qtbot, w)
     table = w.eval_model.frame
     expected = evaluate_frame(pred, gt)

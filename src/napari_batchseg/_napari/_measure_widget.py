@@ -150,6 +150,7 @@ class MeasureExportWidget(QWidget):
         self.save_btn.clicked.connect(self._save_dialog)
         self.export_btn.clicked.connect(self.export)
         self.evaluate_btn.clicked.connect(self.evaluate)
+        self.gt_combo.activated.connect(lambda *_: self.evaluate())  # choosing a ground truth scores it
         self.table.clicked.connect(lambda index: self.go_to_row(index.row()))
         self.labels_combo.currentTextChanged.connect(self._labels_changed)
         self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
