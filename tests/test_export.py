@@ -218,3 +218,21 @@ def test_output_folder_not_writable(tmp_path):
     blocker.write_text("")
     with pytest.raises(OutputError, match="file"):
         export_masks("semantic", [DSB_GT], blocker / "out")
+
+
+def test_dacapo_mask_marks_the_corrected_frames(tmp_path):
+    from napari_batchseg.corrections import delete_label, save_corrections
+
+    mask = tmp_path / "movie_vSM.ome.tif"
+    mask.write_bytes(segmented("nd2").read_bytes())
+    labels = read_mask(mask).labels
+    victim = int(labels[1].max())
+    save_corrections(mask, delete_label(labels, victim, frames=[1]), write_log_file=False)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out,) = export_masks("dacapo", [mask], out_dir,
+                          ExportOptions(annotated_frames="corrected")).outputs[mask]
+    root = zarr.open(str(out), mode="r")
+    m = np.asarray(root["mask"])
+    assert [int(m[t].max()) for t in range(3)] == [0, 1, 0]
+    np.testing.assert_array_equal(np.asarray(root["labels"])[1], read_mask(mask).labels[1])

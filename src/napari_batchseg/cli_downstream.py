@@ -37,10 +37,10 @@ def expand_masks(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _frames(text: str | None) -> list[int] | None:
-    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``."""
-    if text is None:
-        return None
+def _frames(text: str | None) -> list[int] | str | None:
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``; ``"corrected"`` stays as it is."""
+    if text is None or text == "corrected":
+        return text
     frames: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -173,7 +173,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("--test-fraction", type=float, default=0.0,
                    help="dacapo: fraction of frames (rows for one frame) kept as a test crop")
     e.add_argument("--annotated-frames", default=None, metavar="0-3,7",
-                   help="dacapo: frames whose labels are complete (mask 1); default all")
+                   help="dacapo: frames whose labels are complete (mask 1): e.g. 0-3,7, or 'corrected' "
+                        "for the frames changed by manual corrections (from the log); default all")
     _add_image_options(e)
     e.set_defaults(downstream=_cmd_export)
 

@@ -40,7 +40,8 @@ class ExportOptions:
     test_fraction
         ``dacapo``: fraction of frames (of rows, for a single frame) kept apart as a ``test`` crop.
     annotated_frames
-        ``dacapo``: mask frames whose labels are complete (``mask`` = 1); ``None``: all of them.
+        ``dacapo``: mask frames whose labels are complete (``mask`` = 1); ``None``: all of them;
+        ``"corrected"``: those that manual corrections changed (from the mask's log).
     """
 
     overwrite: bool = False
@@ -52,7 +53,7 @@ class ExportOptions:
     outline_format: str = "png"
     foreground_value: int = 255
     test_fraction: float = 0.0
-    annotated_frames: Sequence[int] | None = None
+    annotated_frames: Sequence[int] | str | None = None
 
 
 @dataclass
@@ -182,7 +183,7 @@ def write_provenance(target: Path, kind: str, item: ExportInput, options: Export
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()},
         "versions": package_versions(),
     }
-    if isinstance(record["options"].get("annotated_frames"), tuple):
+    if isinstance(record["options"].get("annotated_frames"), (tuple, range)):
         record["options"]["annotated_frames"] = list(record["options"]["annotated_frames"])
     path = provenance_path(target)
     atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")

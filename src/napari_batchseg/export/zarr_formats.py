@@ -7,6 +7,7 @@ read it) frame by frame: memory stays bounded by one frame.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,20 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
     return [target]
 
 
+_CORRECTED = re.compile(r"\| correction \| \w+ \| manual correction saved: frame\(s\) ([0-9, -]+) edited")
+
+
+def corrected_frames(log_text: str) -> list[int]:
+    """Mask frames (0-based) that manual corrections changed, from a mask log's correction records."""
+    frames: set[int] = set()
+    for m in _CORRECTED.finditer(log_text):
+        for part in m.group(1).split(","):
+            a, _, b = part.strip().partition("-")
+            if a:
+                frames.update(range(int(a), int(b or a) + 1))
+    return sorted(frames)
+
+
 def _unit_voxel(ps_value: float | None) -> tuple[int, str]:
     """DaCapo voxel size in nm (integer) and unit, or (1, '') when unknown."""
     if ps_value is None:
@@ -145,7 +160,8 @@ def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> lis
 
     A movie is ``(t^, y, x)`` (time marked non-spatial), a single frame ``(y, x)``. ``raw`` is the
     prepared image scaled by the file's own minimum and maximum. ``mask`` is 1 on frames listed in
-    ``options.annotated_frames`` (all by default). With ``options.test_fraction`` > 0, ``train/`` and
+    ``options.annotated_frames`` (all by default; ``"corrected"``: the frames that manual corrections
+    changed, from the mask's log). With ``options.test_fraction`` > 0, ``train/`` and
     ``test/`` groups hold crops: the last frames (or, for one frame, the bottom rows) are the test set.
     """
     assert item.image is not None
@@ -161,6 +177,10 @@ def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> lis
     shape = (n, ny, nx) if movie else (ny, nx)
     chunks = (1, ny, nx) if movie else (ny, nx)
     frames = options.annotated_frames
+    if frames == "corrected":
+        frames = corrected_frames(stack.log_text)
+    elif isinstance(frames, str):
+        raise ValueError(f"annotated frames {frames!r}: give frame numbers or 'corrected'")
     annotated = set(range(n)) if frames is None else {int(f) for f in frames}
     frac = float(options.test_fraction)
     if not 0.0 <= frac < 1.0:
