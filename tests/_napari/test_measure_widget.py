@@ -104,6 +104,13 @@ def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
     out = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM_semantic.tif"
     np.testing.assert_array_equal(tifffile.imread(out), (np.asarray(data) > 0).astype(np.uint8) * 255)
     assert "Wrote" in w.export_status.text()
+    # outlines with a pattern that does not match: the error names the file, nothing is written
+    w.kind.setCurrentText("outlines")
+    w.pattern.setText(r"(?P<plate>P\d+)_(?P<well>[A-H]\d\d)")
+    assert w.export()
+    _wait(qtbot, w)
+    assert "Export failed" in w.export_status.text() and "arcadia" in w.export_status.text()
+    assert not (tmp_path / "outlines_metadata.csv").exists()
 
 
 def test_measure_finished_file(make_napari_viewer, qtbot):

@@ -19,9 +19,11 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -117,12 +119,20 @@ class MeasureExportWidget(QWidget):
         self.mask_path = PathField(False, "Mask to export", "Masks (*.ome.tif *.tif)", "a _vSM.ome.tif mask")
         self.export_dir = PathField(True, "Export folder", placeholder="output folder")
         self.overwrite = QCheckBox("Replace existing exports", box)
+        self.pattern = QLineEdit(box)
+        self.pattern.setPlaceholderText(r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)")
+        self.test_fraction = QDoubleSpinBox(box)
+        self.test_fraction.setRange(0.0, 0.9)
+        self.test_fraction.setSingleStep(0.05)
+        self.test_fraction.setToolTip("dacapo: fraction of frames (rows for one frame) kept as a test crop")
         self.export_btn = QPushButton("Export", box)
         self.export_status = QLabel("", box)
         self.export_status.setWordWrap(True)
         ef.addRow("Kind", self.kind)
         ef.addRow("Mask", self.mask_path)
         ef.addRow("Folder", self.export_dir)
+        ef.addRow("Pattern", self.pattern)
+        ef.addRow("Test fraction", self.test_fraction)
         ef.addRow(self.overwrite)
         ef.addRow(self.export_btn)
         ef.addRow(self.export_status)
@@ -213,7 +223,8 @@ class MeasureExportWidget(QWidget):
             self._timer.start()
 
     def _start(self, func: Any, *args: Any, on_done: Any, on_error: Any) -> Any:
-        worker = create_worker(func, *args, _start_thread=False)
+        # errors are shown in the widget (on_error), not re-raised in the event loop
+        worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(on_done)
         worker.errored.connect(on_error)
 
@@ -331,7 +342,10 @@ class MeasureExportWidget(QWidget):
             self.export_status.setText("Choose a mask file and an output folder.")
             return False
         kind = self.kind.currentText()
-        options = ExportOptions(overwrite=self.overwrite.isChecked())
+        options = ExportOptions(
+            overwrite=self.overwrite.isChecked(), pattern=self.pattern.text().strip() or None,
+            test_fraction=self.test_fraction.value(),
+        )
         self.export_status.setText(f"Exporting {kind}…")
         self._start(export_masks, kind, [mask], folder, options,
                     on_done=lambda res: self.export_status.setText(
