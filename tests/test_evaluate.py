@@ -107,3 +107,25 @@ def test_unmatched_prediction(tmp_path):
     (gt_dir / DSB_GT.name).write_bytes(DSB_GT.read_bytes())
     with pytest.raises(InputError, match="other_vSM.ome.tif"):
         evaluate_paths(pred_dir, gt_dir)
+
+
+def test_movie_per_frame_and_overall(tmp_path):
+    from napari_batchseg.io.masks import write_mask
+
+    pred = segmented("nd2")
+    labels = read_mask(pred).labels
+    gt = labels.copy()
+    gt[1][gt[1] == gt[1].max()] = 0  # the ground truth lacks frame 1's largest id: a false positive there
+    gt_path = tmp_path / "movie_gt.tif"
+    write_mask(gt_path, gt)
+    table = evaluate_paths(pred, gt_path)
+    frames = table[table["frame"] != "all"]
+    overall = table.iloc[-1]
+    assert len(frames) == 3
+    expected = [evaluate_frame(labels[t], gt[t]) for t in range(3)]
+    assert list(frames["fp_50"]) == [e["fp_50"] for e in expected]
+    assert frames["fp_50"].iloc[1] == 1
+    assert overall["tp_50"] == sum(e["tp_50"] for e in expected)
+    assert overall["fp_50"] == sum(e["fp_50"] for e in expected)
+    tp, fp, fn = overall["tp_50"], overall["fp_50"], overall["fn_50"]
+    assert overall["ap_50"] == pytest.approx(tp / (tp + fp + fn))
