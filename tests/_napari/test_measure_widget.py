@@ -127,3 +127,21 @@ def test_measure_finished_file(make_napari_viewer, qtbot):
     pd.testing.assert_frame_equal(layer.features.reset_index(drop=True), expected)
     assert expected["mean_intensity"].notna().all() and expected["area_um2"].notna().all()
     assert w.model.rowCount() == len(expected)
+
+
+def test_ome_zarr_export_opens_with_napari_ome_zarr(tmp_path):
+    from napari_ome_zarr import napari_get_reader
+
+    from napari_batchseg.export import export_masks
+    from napari_batchseg.io.masks import read_mask
+
+    mask = segmented("nd2")
+    (out,) = export_masks("ome-zarr", [mask], tmp_path).outputs[mask]
+    reader = napari_get_reader(str(out))
+    assert reader is not None
+    layers = {kind: (data, kwargs) for data, kwargs, kind in reader(str(out))}
+    image, image_kw = layers["image"]
+    labels, labels_kw = layers["labels"]
+    assert list(image_kw["scale"][-2:]) == [0.325, 0.325]
+    np.testing.assert_array_equal(np.asarray(labels[0])[:, 0], read_mask(mask).labels)
+    assert "area_um2" in labels_kw["properties"]
