@@ -1,4 +1,5 @@
-"""CellposeSegmenter: labels identical to CellposeModel.eval, model resolution, offline errors."""
+"""The Cellpose 3 adapter: labels identical to CellposeModel.eval, model resolution, offline errors, and the
+guards against Cellpose 4 models (Cellpose 4 itself: tests/test_cellpose4.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ import pytest
 
 pytest.importorskip("cellpose")
 tifffile = pytest.importorskip("tifffile")
+
+from napari_batchseg.segmenters import catalog  # noqa: E402
+
+if catalog.cellpose_major() != 3:  # the other environment runs tests/test_cellpose4.py
+    pytest.skip(f"Cellpose 3 adapter; installed: {catalog.cellpose_version()}", allow_module_level=True)
 
 from cellpose import metrics  # noqa: E402
 from cellpose import models as cp_models  # noqa: E402
@@ -296,3 +302,49 @@ def test_builtin_from_local_folder_matches_cellpose_with_size_model(empty_model_
     masks, _, _, diams = reference.eval(image, channels=[0, 0], diameter=0)
     assert np.array_equal(out.labels, masks)
     assert out.info["diameter"] == pytest.approx(float(diams), abs=1e-3)
+
+
+# ------------------------------------------------------------------ Cellpose 4 models under Cellpose 3
+def test_describe_records_major_and_precision(starter):
+    info = starter.describe()
+    assert info["cellpose_major"] == 3 and info["bfloat16"] is False
+    assert len(info["weights_sha256"]) == 64
+
+
+@pytest.mark.parametrize("name", ["cpsam", "cpsam_v2"])
+def test_cellpose4_name_says_how_to_get_cellpose4(name, empty_model_dir):
+    with pytest.raises(ModelError) as err:
+        CellposeSegmenter.from_params(SegmentationParams(model=name, diameter=30))
+    msg = str(err.value)
+    assert f"'{name}' not found" in msg and "cyto3" in msg  # the built-ins of the installed Cellpose
+    assert f"'{name}' is a Cellpose 4 built-in model" in msg and "napari-batchseg[cp4]" in msg
+    assert catalog.cellpose_version() in msg
+
+
+def test_cellpose4_weights_are_refused_before_loading(tmp_path, monkeypatch):
+    import torch
+
+    v4_file = tmp_path / "my_cpsam_model"  # the state-dict names of a CPSAM network (tiny tensors)
+    torch.save({"encoder.patch_embed.proj.weight": torch.zeros(2, 3, 8, 8), "W2": torch.zeros(2)}, v4_file)
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model must not be built")
+
+    monkeypatch.setattr(cp_models.CellposeModel, "__init__", no_load)
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError) as err:
+        CellposeSegmenter.from_params(SegmentationParams(model=str(v4_file), diameter=30))
+    assert time.perf_counter() - t0 < 2.0
+    msg = str(err.value)
+    assert "is a Cellpose 4 (Cellpose-SAM) model" in msg and "napari-batchseg[cp4]" in msg
+    assert catalog.cellpose_version() in msg
+
+
+def test_several_channels_need_cellpose4():
+    with pytest.raises(ParameterError, match="several channels.*Cellpose 4.*napari-batchseg\\[cp4\\]"):
+        CellposeSegmenter.from_params(SegmentationParams(model=str(STARTER), diameter=30, channel="0,1"))
+
+
+def test_catalog_answers_for_cellpose3():
+    assert catalog.default_model("cellpose") == "cyto3" == SegmentationParams().model
+    assert catalog.offered_models("cellpose") == catalog.CELLPOSE3_MODELS

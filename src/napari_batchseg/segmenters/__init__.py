@@ -15,9 +15,9 @@ __all__ = ["SegmentOutput", "Segmenter", "SegmenterBase", "load_segmenter"]
 def load_segmenter(params: SegmentationParams) -> Segmenter:
     """Build and load the segmenter that ``params.method`` names (loads the model once)."""
     if params.method == "cellpose":
-        from .cellpose import CellposeSegmenter
+        from .cellpose import load_cellpose
 
-        return CellposeSegmenter.from_params(params)
+        return load_cellpose(params)
     if params.method == "sam":
         from .microsam import MicroSamSegmenter
 

@@ -2,8 +2,13 @@
 
 Nothing here imports torch, Cellpose or micro-sam, so a front end can list models cheaply.
 
-* :data:`CELLPOSE_MODELS`: Cellpose 3 built-in models (the default first); any other Cellpose model is a
-  user-trained model file. :data:`CELLPOSE_SIZE_MODELS`: those with a size model (``diameter=0``).
+* :data:`CELLPOSE_MODELS` (alias :data:`CELLPOSE3_MODELS`): Cellpose 3 built-in models (the default
+  first); :data:`CELLPOSE_SIZE_MODELS`: those with a size model (``diameter=0``).
+  :data:`CELLPOSE4_MODELS`: Cellpose 4's (``cellpose.models.MODEL_NAMES``, the default first). Any other
+  Cellpose model is a user-trained model file. Only one Cellpose is installed at a time:
+  :func:`cellpose_major` says which (read from the package metadata, without importing it), and
+  :func:`cellpose_builtins`, :func:`is_cellpose_builtin`, :func:`default_model` and
+  :func:`offered_models` answer for it.
 * :data:`SAM_MODELS`: micro-sam model types this package documents (the default first); any other name
   in micro-sam's registry also works. :data:`SAM_ARCHITECTURES`: the encoders, as ``--model`` names
   them next to ``--checkpoint``.
@@ -12,14 +17,23 @@ Nothing here imports torch, Cellpose or micro-sam, so a front end can list model
 
 from __future__ import annotations
 
+import functools
+from importlib import metadata
+
 from ..params import DEFAULT_MODELS, METHODS
 
 __all__ = [
+    "CELLPOSE3_MODELS",
+    "CELLPOSE4_MODELS",
+    "CELLPOSE4_OFFERED",
     "CELLPOSE_MODELS",
     "CELLPOSE_SIZE_MODELS",
     "DEFAULT_MODELS",
     "SAM_ARCHITECTURES",
     "SAM_MODELS",
+    "cellpose_builtins",
+    "cellpose_major",
+    "cellpose_version",
     "default_model",
     "is_cellpose_builtin",
     "needs_mobile_sam",
@@ -41,6 +55,11 @@ CELLPOSE_MODELS: tuple[str, ...] = (
     "deepbacs_cp3",
     "cyto2_cp3",
 )
+CELLPOSE3_MODELS = CELLPOSE_MODELS
+#: Cellpose 4 built-in models (``cellpose.models.MODEL_NAMES`` of 4.2; its default, ``cpsam_v2``, first).
+CELLPOSE4_MODELS: tuple[str, ...] = ("cpsam_v2", "cpsam", "cpdino", "cpdino-vitb")
+#: The Cellpose 4 models a menu offers: the ``cpdino`` ones need ``dinov3``, installable only from git.
+CELLPOSE4_OFFERED: tuple[str, ...] = ("cpsam_v2", "cpsam")
 #: Cellpose built-in models that have a size model, so ``diameter=0`` can be estimated.
 CELLPOSE_SIZE_MODELS: tuple[str, ...] = ("cyto", "cyto2", "cyto3", "nuclei")
 
@@ -61,20 +80,54 @@ SAM_MODELS: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1)
+def cellpose_version() -> str | None:
+    """The installed Cellpose's version (``"3.1.1.3"``, ``"4.2.1.1"``), ``None`` when it is not installed.
+
+    Read from the package metadata: Cellpose (and torch) are not imported.
+    """
+    try:
+        return metadata.version("cellpose")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cellpose_major() -> int:
+    """The installed Cellpose's major version (``3`` or ``4``; ``3`` when Cellpose is not installed)."""
+    version = cellpose_version()
+    try:
+        return int(version.split(".")[0]) if version else 3
+    except ValueError:
+        return 3
+
+
 def _check(method: str) -> None:
     if method not in METHODS:
         raise ValueError(f"method {method!r} unknown; choose one of {', '.join(METHODS)}")
 
 
+def cellpose_builtins(major: int | None = None) -> tuple[str, ...]:
+    """The built-in model names of Cellpose ``major`` (default: the installed one), the default first."""
+    return CELLPOSE4_MODELS if (major or cellpose_major()) >= 4 else CELLPOSE3_MODELS
+
+
 def default_model(method: str) -> str:
-    """The model a run of ``method`` uses when none is given (``cyto3``, ``vit_b_lm``)."""
+    """The model a run of ``method`` uses when none is given.
+
+    ``cyto3`` with Cellpose 3, ``cpsam_v2`` with Cellpose 4; ``vit_b_lm`` for micro-sam.
+    """
     _check(method)
+    if method == "cellpose":
+        return cellpose_builtins()[0]
     return DEFAULT_MODELS[method]
 
 
-def is_cellpose_builtin(model: str) -> bool:
-    """Whether ``model`` names a Cellpose built-in model (anything else is a model file)."""
-    return model in CELLPOSE_MODELS
+def is_cellpose_builtin(model: str, major: int | None = None) -> bool:
+    """Whether ``model`` names a built-in model of Cellpose ``major`` (default: the installed one).
+
+    Anything else is a model file.
+    """
+    return model in cellpose_builtins(major)
 
 
 def needs_mobile_sam(model: str) -> bool:
@@ -85,9 +138,11 @@ def needs_mobile_sam(model: str) -> bool:
 def offered_models(method: str) -> tuple[str, ...]:
     """The models a menu offers for ``method``, the default first.
 
-    micro-sam models that need ``mobile_sam`` (not installable from PyPI) are left out.
+    Cellpose: the installed major's built-in models (Cellpose 4: ``cpsam_v2`` and ``cpsam``; the
+    ``cpdino`` models need ``dinov3`` from git and are typed by name). micro-sam models that need
+    ``mobile_sam`` (not installable from PyPI) are left out.
     """
     _check(method)
     if method == "cellpose":
-        return CELLPOSE_MODELS
+        return CELLPOSE4_OFFERED if cellpose_major() >= 4 else CELLPOSE3_MODELS
     return tuple(m for m in SAM_MODELS if not needs_mobile_sam(m))

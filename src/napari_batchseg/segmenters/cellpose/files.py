@@ -1,12 +1,17 @@
-"""Where a Cellpose 3 model's weights come from: built-in names, downloads, user model files.
+"""Where a Cellpose model's weights come from: built-in names, downloads, user model files.
 
-* a **built-in** name (``cyto3``, ``nuclei``, ...; :data:`~..catalog.CELLPOSE_MODELS`) is looked up in
+* a **built-in** name of the installed Cellpose (3: ``cyto3``, ``nuclei``, ...;
+  :data:`~..catalog.CELLPOSE_MODELS`; 4: ``cpsam_v2``, ``cpsam``, ...; :data:`~..catalog.CELLPOSE4_MODELS`)
+  is looked up in
   Cellpose's model folder (``$CELLPOSE_LOCAL_MODELS_PATH``, default ``~/.cellpose/models``). A missing
   file is downloaded with Cellpose's own downloader under a socket timeout; when that fails (no
   internet) or downloads are off, :class:`~napari_batchseg.errors.ModelError` says which file to put
   where. The offline and time-out rules are the package's own (:mod:`.._weights`).
 * **anything else** is a path to a user-trained model file. A path that does not exist fails at once:
-  Cellpose itself would silently fall back to downloading ``cyto3``.
+  Cellpose itself would silently fall back to downloading ``cyto3`` (Cellpose 4: ``cpsam_v2``).
+* :func:`weights_major` tells a Cellpose 3 weights file from a Cellpose 4 one by the names in its state
+  dict, reading only the small pickle inside the file (not the tensors), so a mismatch is refused before
+  loading.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import contextlib
 import functools
 import hashlib
 import os
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ...errors import ModelError
 from .._weights import OFFLINE_ENV, download_timeout, offline, socket_timeout
-from ..catalog import CELLPOSE_MODELS
+from ..catalog import cellpose_builtins
 
 __all__ = [
     "MODEL_DIR_ENV",
@@ -31,6 +37,7 @@ __all__ = [
     "resolve_user_model",
     "sha256",
     "size_weights_name",
+    "weights_major",
 ]
 
 MODEL_DIR_ENV = "CELLPOSE_LOCAL_MODELS_PATH"
@@ -62,10 +69,10 @@ def model_url(file_name: str) -> str:
     try:
         from cellpose import models as cp_models
 
-        base = getattr(cp_models, "_MODEL_URL", _FALLBACK_MODEL_URL)
+        base = str(getattr(cp_models, "_MODEL_URL", _FALLBACK_MODEL_URL))
     except Exception:  # pragma: no cover - cellpose missing is reported elsewhere
         base = _FALLBACK_MODEL_URL
-    return f"{base}/{file_name}"
+    return f"{base.rstrip('/')}/{file_name}"
 
 
 def _download(url: str, destination: Path) -> None:
@@ -82,8 +89,10 @@ def _folder_origin(folder: Path) -> str:
     return f"{folder} (Cellpose's default; set {MODEL_DIR_ENV} to use another folder)"
 
 
-def ensure_builtin_file(model: str, file_name: str, purpose: str) -> Path:
+def ensure_builtin_file(model: str, file_name: str, purpose: str, *, note: str = "") -> Path:
     """Return the local path of a built-in weights file, downloading it once if allowed.
+
+    ``note`` is added to the "how to provide it" part of the error (e.g. the file's size).
 
     Raises
     ------
@@ -100,6 +109,8 @@ def ensure_builtin_file(model: str, file_name: str, purpose: str) -> Path:
         f"To use it offline, download {url} on a computer with internet access and save it as "
         f"'{file_name}' in {folder}, or set {MODEL_DIR_ENV} to a folder that holds it."
     )
+    if note:
+        how = f"{how} {note}"
     head = (
         f"Cellpose built-in model '{model}': {purpose} file '{file_name}' not found in "
         f"{_folder_origin(folder)}"
@@ -120,8 +131,11 @@ def ensure_builtin_file(model: str, file_name: str, purpose: str) -> Path:
     return path
 
 
-def resolve_user_model(model: str) -> Path:
+def resolve_user_model(model: str, builtins: Sequence[str] | None = None, hint: str = "") -> Path:
     """Resolve a user model given as a path (or as a file name inside Cellpose's model folder).
+
+    ``builtins`` (default: the installed Cellpose's built-in names) are listed in the "not found"
+    error, followed by ``hint``.
 
     Raises
     ------
@@ -145,10 +159,42 @@ def resolve_user_model(model: str) -> Path:
     where = f"{path.resolve()}"
     if plain_name:
         where += f" or {in_model_dir}"
+    names = cellpose_builtins() if builtins is None else builtins
     raise ModelError(
         f"Cellpose model '{model}' not found: it is not a built-in model "
-        f"({', '.join(CELLPOSE_MODELS)}) and no file exists at {where}"
+        f"({', '.join(names)}) and no file exists at {where}" + (f". {hint}" if hint else "")
     )
+
+
+#: Names found only in a Cellpose 3 network's state dict (CPnet) / only in a Cellpose 4 one (CPSAM, CPDINO).
+_V3_KEYS = (b"downsample.down.res_down_0", b"output.2.weight")
+_V4_KEYS = (b"encoder.patch_embed", b"encoder.blocks.0")
+_LEGACY_HEAD = 16 << 20  # a legacy (non-zip) torch file holds its pickle, with the key names, first
+
+
+def weights_major(path: os.PathLike[str] | str) -> int | None:
+    """Which Cellpose made a weights file: ``3``, ``4``, or ``None`` when it cannot tell.
+
+    Only the state dict's key names are read: from the small ``data.pkl`` record of a (zip) torch file,
+    or from the head of a legacy one, so this takes milliseconds even for Cellpose 4's 1.2 GB files.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+                if not pickles:
+                    return None
+                text = archive.read(pickles[0])
+        else:
+            with open(path, "rb") as fh:
+                text = fh.read(_LEGACY_HEAD)
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return None
+    if any(k in text for k in _V4_KEYS):
+        return 4
+    if any(k in text for k in _V3_KEYS):
+        return 3
+    return None
 
 
 @contextlib.contextmanager

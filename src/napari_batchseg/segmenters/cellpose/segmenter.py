@@ -1,4 +1,7 @@
-"""Cellpose 3 behind the :class:`~napari_batchseg.segmenters.base.Segmenter` protocol.
+"""The Cellpose 3 adapter: Cellpose 3 behind the :class:`~..base.Segmenter` protocol.
+
+Cellpose 4 has its own adapter (:mod:`.v4`); :func:`~napari_batchseg.segmenters.cellpose.load_cellpose`
+picks the one for the installed Cellpose.
 
 The model is resolved (:mod:`.files`) and loaded once, in :meth:`CellposeSegmenter.from_params`. Each
 frame is segmented with exactly the call ``CellposeModel.eval`` makes for the same image and parameters
@@ -22,7 +25,7 @@ from ...devices import DeviceChoice, pick_device
 from ...errors import ModelError
 from ...params import ParameterError, SegmentationParams
 from ..base import SegmenterBase, SegmentOutput
-from ..catalog import CELLPOSE_SIZE_MODELS, is_cellpose_builtin
+from ..catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, CELLPOSE_SIZE_MODELS, cellpose_version
 from .batch import cellpose_eval_batch
 from .files import (
     builtin_weights_name,
@@ -31,9 +34,24 @@ from .files import (
     resolve_user_model,
     sha256,
     size_weights_name,
+    weights_major,
 )
 
-__all__ = ["CellposeSegmenter"]
+__all__ = ["CP3_INSTALL", "CP4_INSTALL", "CellposeSegmenter", "channel_count"]
+
+#: How to get the other Cellpose (one is installed at a time); README, "Cellpose 3 or Cellpose 4".
+CP4_INSTALL = 'pip install "napari-batchseg[cp4]" (or scripts/setup_cp4.sh, a separate environment)'
+CP3_INSTALL = 'pip install "napari-batchseg[cp3]" (or scripts/setup.sh)'
+
+
+def channel_count(params: SegmentationParams) -> int:
+    """How many channels ``params.channel`` asks for (a list or ``"0,2"`` asks for several)."""
+    channel: object = params.channel
+    if isinstance(channel, (list, tuple)):
+        return len(channel)
+    if isinstance(channel, str) and "," in channel:
+        return len([c for c in channel.split(",") if c.strip()])
+    return 1
 
 
 class CellposeSegmenter(SegmenterBase):
@@ -93,12 +111,24 @@ class CellposeSegmenter(SegmenterBase):
         Raises
         ------
         ModelError
-            The model cannot be found, downloaded or loaded.
+            The model cannot be found, downloaded or loaded; it is a Cellpose 4 model; or Cellpose 4
+            is the Cellpose installed (its adapter is :class:`~.v4.Cellpose4Segmenter`).
         ParameterError
-            ``diameter=0`` for a built-in model that has no size model.
+            ``diameter=0`` for a built-in model that has no size model; several channels.
         """
+        version = cellpose_version() or "not installed"
+        if not version.startswith("3."):
+            raise ModelError(
+                f"this is the Cellpose 3 adapter but the installed Cellpose is {version}; "
+                "napari_batchseg.segmenters.load_segmenter picks the adapter of the installed Cellpose"
+            )
         name = str(params.model).strip()
-        builtin = is_cellpose_builtin(name)
+        builtin = name in CELLPOSE3_MODELS
+        if channel_count(params) > 1:
+            raise ParameterError(
+                f"channel {params.channel!r}: Cellpose {version} segments one channel here; several "
+                f"channels (up to 3) need Cellpose 4: {CP4_INSTALL}"
+            )
         if builtin and params.diameter == 0 and name not in CELLPOSE_SIZE_MODELS:
             raise ParameterError(
                 f"diameter=0 (estimate) is not available for Cellpose model '{name}': only "
@@ -116,8 +146,18 @@ class CellposeSegmenter(SegmenterBase):
                 else None
             )
         else:
-            weights = resolve_user_model(name)
+            v4_name = name in CELLPOSE4_MODELS
+            hint = (
+                f"'{name}' is a Cellpose 4 built-in model and the installed Cellpose is {version}; "
+                f"to use it install Cellpose 4: {CP4_INSTALL}"
+            ) if v4_name else ""
+            weights = resolve_user_model(name, CELLPOSE3_MODELS, hint)
             size_weights = None
+            if weights_major(weights) == 4:
+                raise ModelError(
+                    f"Cellpose model '{name}' ({weights}) is a Cellpose 4 (Cellpose-SAM) model; the "
+                    f"installed Cellpose {version} cannot load it. Install Cellpose 4: {CP4_INSTALL}"
+                )
 
         from cellpose import models as cp_models
 
@@ -202,6 +242,8 @@ class CellposeSegmenter(SegmenterBase):
             "channels": [0, 0],
             "device": self.device.description,
             "cellpose_version": getattr(cellpose, "version", "unknown"),
+            "cellpose_major": 3,
+            "bfloat16": False,
             "torch_version": torch.__version__,
         }
         info["weights_sha256"] = sha256(self.weights)

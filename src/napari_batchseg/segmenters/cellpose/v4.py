@@ -1,0 +1,282 @@
+"""The Cellpose 4 adapter: Cellpose-SAM (``cpsam_v2``, ``cpsam``, ...) behind the Segmenter protocol.
+
+What differs from Cellpose 3 (:mod:`.segmenter`), and how this adapter handles it:
+
+* **Model names.** Cellpose 4 loads any name that is neither one of its ``MODEL_NAMES`` nor in the
+  user's model list *as* ``cpsam_v2``, with only a warning. Here a name is a Cellpose 4 built-in
+  (:data:`~..catalog.CELLPOSE4_MODELS`, looked up in ``CELLPOSE_LOCAL_MODELS_PATH``, downloaded once if
+  allowed) or an existing model file; a Cellpose 3 built-in name (``cyto3``, ...) and a Cellpose 3
+  weights file are refused before anything is loaded, saying how to get Cellpose 3. ``CellposeModel``
+  is always handed the resolved file, so it never substitutes another model.
+* **Channels.** The network takes 3 channels; ``channels=`` is ignored. The segmenter is handed the
+  prepared frame: ``(Y, X)`` for one channel, ``(C, Y, X)`` with ``C <= 3`` for several (in the order
+  asked for, ``--channel 0,2``), evaluated with ``channel_axis=0``; Cellpose zero-pads to 3 channels.
+* **Diameter.** ``diameter=0`` ("auto") means the model's native scale: ``eval(diameter=None)``, no
+  rescaling (Cellpose 4 has no size model). A diameter ``D > 0`` rescales the image by ``30 / D``.
+* **Precision.** Weights run in bfloat16 by default (Cellpose 4's default); ``extra={"use_bfloat16":
+  False}`` runs float32. The log says which.
+
+Each frame is segmented with exactly the ``CellposeModel.eval`` call Cellpose makes for the same array
+and arguments, so the labels equal running Cellpose by hand.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...devices import DeviceChoice, pick_device
+from ...errors import ModelError
+from ...params import ParameterError, SegmentationParams
+from .._weights import OFFLINE_ENV
+from ..base import SegmenterBase, SegmentOutput
+from ..catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, cellpose_version
+from .files import MODEL_DIR_ENV, ensure_builtin_file, model_dir, model_url, resolve_user_model, sha256
+from .files import weights_major as _weights_major
+from .segmenter import CP3_INSTALL, channel_count
+
+__all__ = ["MAX_CHANNELS", "NATIVE_SCALE", "Cellpose4Segmenter", "download_note"]
+
+#: Channels the Cellpose 4 network sees (more would be cut by Cellpose; fewer are zero-padded).
+MAX_CHANNELS = 3
+#: How the log and the help name diameter 0 under Cellpose 4.
+NATIVE_SCALE = "model's native scale (diameter 0 = auto: no rescaling; Cellpose 4 has no size model)"
+_SIZE_NOTE = {"cpsam": "~1.2 GB", "cpsam_v2": "~1.2 GB"}
+
+
+def download_note(name: str) -> str:
+    """How to pre-download a Cellpose 4 built-in model for an offline machine (its size included)."""
+    folder = model_dir()
+    size = _SIZE_NOTE.get(name, "large (Cellpose 4 models are ~0.4-1.2 GB)")
+    return (
+        f"The file is {size}. For an offline cluster, fetch it once where there is internet, e.g. "
+        f"`curl -L -o {folder / name} {model_url(name)}` (or run `batchseg segment` once with internet), "
+        f"and point {MODEL_DIR_ENV} at that folder on the compute nodes (with {OFFLINE_ENV}=1 nothing is "
+        "downloaded there)."
+    )
+
+
+class Cellpose4Segmenter(SegmenterBase):
+    """Segment prepared frames with one loaded Cellpose 4 model.
+
+    Build it with :meth:`from_params` (loads the model once). :meth:`segment` gives exactly the labels
+    ``CellposeModel.eval(image, channel_axis=0 if image.ndim == 3 else None, diameter=...)`` gives.
+
+    Attributes
+    ----------
+    batch_size
+        ``1``: frames go one by one (grouping frames is not implemented for Cellpose 4).
+    eval_batch_size
+        Cellpose's ``batch_size``: 256x256 tiles per network call.
+    """
+
+    name = "cellpose"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        model_name: str,
+        kind: str,
+        weights: Path,
+        device: DeviceChoice,
+        diameter: float | None,
+        bfloat16: bool,
+        n_channels: int = 1,
+        cellprob_threshold: float = 0.0,
+        flow_threshold: float = 0.4,
+        niter: int | None = None,
+        batch_size: int = 8,
+        debug: bool = False,
+    ) -> None:
+        self.model = model
+        self.model_name = model_name
+        self.kind = kind
+        self.weights = weights
+        self.device = device
+        self.diameter = diameter
+        self.bfloat16 = bool(bfloat16)
+        self.n_channels = int(n_channels)
+        self.cellprob_threshold = float(cellprob_threshold)
+        self.flow_threshold = float(flow_threshold)
+        self.niter = niter
+        self.eval_batch_size = int(batch_size)
+        self.batch_size = 1
+        self.debug = bool(debug)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def resolve_weights(cls, params: SegmentationParams) -> tuple[str, str, Path]:
+        """``(name, kind, weights file)`` for ``params.model``, or the guard's error; loads nothing.
+
+        Raises
+        ------
+        ModelError
+            A Cellpose 3 built-in name, a missing file or built-in weights that cannot be had, a
+            Cellpose 3 weights file, a ``cpdino`` model without ``dinov3``.
+        ParameterError
+            More than 3 channels.
+        """
+        version = cellpose_version() or "not installed"
+        if not version.startswith("4."):
+            raise ModelError(
+                f"this is the Cellpose 4 adapter but the installed Cellpose is {version}; "
+                "napari_batchseg.segmenters.load_segmenter picks the adapter of the installed Cellpose"
+            )
+        if channel_count(params) > MAX_CHANNELS:
+            raise ParameterError(
+                f"channel {params.channel!r}: Cellpose 4 takes up to {MAX_CHANNELS} channels"
+            )
+        name = str(params.model).strip()
+        if name in CELLPOSE3_MODELS and not Path(name).expanduser().is_file():
+            raise ModelError(
+                f"Cellpose model '{name}' is a Cellpose 3 built-in model, but the installed Cellpose is "
+                f"{version}, whose built-in models are {', '.join(CELLPOSE4_MODELS)} (Cellpose 4 itself "
+                f"would silently run cpsam_v2 instead). Use --model {CELLPOSE4_MODELS[0]}, or install "
+                f"Cellpose 3 to use '{name}': {CP3_INSTALL}"
+            )
+        if name in CELLPOSE4_MODELS:
+            if name.startswith("cpdino") and importlib.util.find_spec("dinov3") is None:
+                raise ModelError(
+                    f"Cellpose model '{name}' needs the dinov3 package: "
+                    "pip install git+https://github.com/facebookresearch/dinov3"
+                )
+            weights = ensure_builtin_file(name, name, "weights", note=download_note(name))
+            kind = "builtin"
+        else:
+            weights = resolve_user_model(name, CELLPOSE4_MODELS)
+            kind = "user"
+        if _weights_major(weights) == 3:
+            raise ModelError(
+                f"Cellpose model '{name}' ({weights}) is a Cellpose 3 model; the installed Cellpose "
+                f"{version} cannot load it. Use a Cellpose 4 model (e.g. --model {CELLPOSE4_MODELS[0]}), or "
+                f"install Cellpose 3 to use it: {CP3_INSTALL}"
+            )
+        return name, kind, weights
+
+    @classmethod
+    def from_params(cls, params: SegmentationParams) -> Cellpose4Segmenter:
+        """Resolve the model (guards first), pick the device and load the weights once.
+
+        Raises
+        ------
+        ModelError
+            See :meth:`resolve_weights`; or the file cannot be loaded.
+        ParameterError
+            More than 3 channels, or a bad ``use_bfloat16`` setting.
+        """
+        name, kind, weights = cls.resolve_weights(params)
+        bf16 = params.extra.get("use_bfloat16", True)
+        if not isinstance(bf16, bool):
+            raise ParameterError(f"use_bfloat16 must be true or false, got {bf16!r}")
+
+        from cellpose import models as cp_models
+
+        choice = pick_device(params.gpu)
+        try:
+            model = cp_models.CellposeModel(
+                gpu=choice.is_gpu, pretrained_model=os.fspath(weights), device=choice.device,
+                use_bfloat16=bf16,
+            )
+        except Exception as exc:
+            raise ModelError(
+                f"Cellpose model '{name}' ({weights}) could not be loaded: is it a Cellpose 4 model "
+                f"file? ({type(exc).__name__}: {exc})"
+            ) from exc
+        if Path(model.pretrained_model).resolve() != Path(weights).resolve():  # never a stand-in
+            raise ModelError(
+                f"Cellpose loaded {model.pretrained_model} instead of {weights} for model '{name}'"
+            )
+        return cls(
+            model,
+            model_name=name,
+            kind=kind,
+            weights=weights,
+            device=choice,
+            diameter=params.diameter if params.diameter > 0 else None,
+            bfloat16=bf16,
+            n_channels=channel_count(params),
+            cellprob_threshold=params.cellprob_threshold,
+            flow_threshold=params.flow_threshold,
+            niter=params.niter if params.niter > 0 else None,
+            batch_size=params.batch_size,
+            debug=params.debug,
+        )
+
+    # ------------------------------------------------------------------ provenance
+    def diameter_rule(self) -> str:
+        """How the diameter is chosen: given (rescale by 30/D) or the model's native scale."""
+        return "given (image rescaled by 30/diameter)" if self.diameter is not None else NATIVE_SCALE
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the run log: Cellpose major, model, weights path and sha256, bfloat16, device."""
+        import cellpose
+        import torch
+
+        info: dict[str, Any] = {
+            "method": "cellpose",
+            "cellpose_version": getattr(cellpose, "version", cellpose_version() or "unknown"),
+            "cellpose_major": 4,
+            "model": self.model_name,
+            "model_kind": self.kind,
+            "backbone": getattr(self.model, "backbone", "unknown"),
+            "weights": os.fspath(self.weights),
+            "weights_sha256": sha256(self.weights),
+            "bfloat16": self.bfloat16,
+            "diameter": self.diameter if self.diameter is not None else "native scale",
+            "diameter_rule": self.diameter_rule(),
+            "cellprob_threshold": self.cellprob_threshold,
+            "flow_threshold": self.flow_threshold,
+            "niter": self.niter if self.niter is not None else "auto",
+            "batch_size": self.eval_batch_size,
+            "channels": self.n_channels,
+            "channel_axis": 0 if self.n_channels > 1 else None,
+            "device": self.device.description,
+            "torch_version": torch.__version__,
+        }
+        if self.device.warning:
+            info["device_warning"] = self.device.warning
+        return info
+
+    # ------------------------------------------------------------------ segmentation
+    def eval_arguments(self, image: NDArray[Any]) -> dict[str, Any]:
+        """The keyword arguments :meth:`segment` hands ``CellposeModel.eval`` with ``image``."""
+        return {
+            "batch_size": self.eval_batch_size,
+            "channel_axis": 0 if image.ndim == 3 else None,
+            "diameter": self.diameter,
+            "flow_threshold": self.flow_threshold,
+            "cellprob_threshold": self.cellprob_threshold,
+            "niter": self.niter,
+        }
+
+    def segment(self, image: NDArray[Any]) -> SegmentOutput:
+        """Segment one prepared frame: ``(Y, X)``, or ``(C, Y, X)`` with ``C <= 3`` channels."""
+        image = np.asarray(image)
+        if image.ndim not in (2, 3) or (image.ndim == 3 and not 1 <= image.shape[0] <= MAX_CHANNELS):
+            raise ValueError(
+                f"Cellpose4Segmenter.segment expects a (Y, X) or (C, Y, X) image with C <= {MAX_CHANNELS}, "
+                f"got {image.shape}"
+            )
+        t0 = time.perf_counter()
+        masks, flows, _styles = self.model.eval(image, **self.eval_arguments(image))
+        yx = image.shape[-2:]
+        labels = np.asarray(masks)
+        if labels.shape != yx:  # an empty result can come back squeezed oddly
+            labels = labels.reshape(yx)
+        debug: dict[str, NDArray[Any]] = {}
+        if self.debug:
+            debug["flows"] = np.asarray(flows[0], dtype=np.uint8)
+            debug["cellprob"] = np.asarray(flows[2], dtype=np.float32)
+        info = {
+            "diameter": round(float(self.diameter), 3) if self.diameter is not None else "native",
+            "n_objects": int(labels.max()) if labels.size else 0,
+            "seconds": round(time.perf_counter() - t0, 4),
+        }
+        return SegmentOutput(labels=labels, debug=debug, info=info)
