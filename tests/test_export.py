@@ -92,12 +92,14 @@ def test_semantic(tmp_path):
     np.testing.assert_array_equal(tifffile.imread(out), (GT > 0).astype(np.uint8))
 
 
-def test_ome_zarr_read_by_ome_zarr_py(tmp_path):
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_ome_zarr_read_by_ome_zarr_py(tmp_path, version):
     from ome_zarr.io import parse_url
     from ome_zarr.reader import Label, Multiscales, Reader
 
     mask = segmented("nd2")
-    (out,) = export_masks("ome-zarr", [mask], tmp_path).outputs[mask]
+    opts = ExportOptions(ngff_version=version)
+    (out,) = export_masks("ome-zarr", [mask], tmp_path, opts).outputs[mask]
     nodes = list(Reader(parse_url(str(out)))())
     image = next(n for n in nodes if any(isinstance(s, Multiscales) for s in n.specs)
                  and not any(isinstance(s, Label) for s in n.specs))
@@ -114,9 +116,17 @@ def test_ome_zarr_read_by_ome_zarr_py(tmp_path):
     last = labels[2]
     for value, p in props.items():  # the reader keeps one entry per label value (the last frame's)
         assert p["area_px"] == int((last == value).sum())
-    attrs = json.loads((out / "labels" / "masks" / ".zattrs").read_text())
+    if version == "0.4":
+        attrs = json.loads((out / "labels" / "masks" / ".zattrs").read_text())
+        assert attrs["image-label"]["version"] == "0.4"
+    else:
+        meta = json.loads((out / "labels" / "masks" / "zarr.json").read_text())
+        assert meta["zarr_format"] == 3
+        attrs = meta["attributes"]["ome"]
+        assert attrs["version"] == "0.5"
+        arr = json.loads((out / "0" / "zarr.json").read_text())
+        assert arr["dimension_names"] == ["t", "c", "y", "x"]
     assert attrs["image-label"]["source"] == {"image": "../../"}
-    assert attrs["image-label"]["version"] == "0.4"
     assert {c["label-value"] for c in attrs["image-label"]["colors"]} == set(np.unique(labels)) - {0}
 
 

@@ -101,6 +101,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             z_range=args.z_range, z_projection=args.z_projection, pattern=args.pattern,
             outline_format=args.format, foreground_value=args.foreground,
             test_fraction=args.test_fraction, annotated_frames=_frames(args.annotated_frames),
+            ngff_version=args.ngff,
         )
     except ValueError as exc:
         _err(str(exc))
@@ -170,6 +171,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
                    help="outlines: regex with named groups plate, well, site, matched on file names")
     e.add_argument("--format", default="png", choices=("png", "tif"), help="outlines: image format")
     e.add_argument("--foreground", type=int, default=255, choices=(1, 255), help="semantic: foreground value")
+    e.add_argument("--ngff", default="0.4", choices=("0.4", "0.5"),
+                   help="ome-zarr: OME-NGFF version (0.4: Zarr format 2; 0.5: Zarr format 3)")
     e.add_argument("--test-fraction", type=float, default=0.0,
                    help="dacapo: fraction of frames (rows for one frame) kept as a test crop")
     e.add_argument("--annotated-frames", default=None, metavar="0-3,7",

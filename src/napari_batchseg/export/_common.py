@@ -39,6 +39,8 @@ class ExportOptions:
         ``semantic``: value of foreground pixels (1 or 255).
     test_fraction
         ``dacapo``: fraction of frames (of rows, for a single frame) kept apart as a ``test`` crop.
+    ngff_version
+        ``ome-zarr``: OME-NGFF ``"0.4"`` (Zarr format 2, the most widely read) or ``"0.5"`` (Zarr format 3).
     annotated_frames
         ``dacapo``: mask frames whose labels are complete (``mask`` = 1); ``None``: all of them;
         ``"corrected"``: those that manual corrections changed (from the mask's log).
@@ -54,6 +56,7 @@ class ExportOptions:
     foreground_value: int = 255
     test_fraction: float = 0.0
     annotated_frames: Sequence[int] | str | None = None
+    ngff_version: str = "0.4"
 
 
 @dataclass

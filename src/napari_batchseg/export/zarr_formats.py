@@ -1,7 +1,7 @@
-"""Zarr exports: OME-NGFF 0.4 (image + ``labels/`` with ``image-label`` metadata) and DaCapo containers.
+"""Zarr exports: OME-NGFF 0.4 or 0.5 (image + ``labels/`` with ``image-label`` metadata), DaCapo containers.
 
-Both are written with ``zarr`` (Zarr format 2, as OME-NGFF 0.4 and DaCapo's ``funlib.persistence``
-read it) frame by frame: memory stays bounded by one frame.
+Written with ``zarr`` frame by frame (memory bounded by one frame): Zarr format 2 for OME-NGFF 0.4 and
+DaCapo (as ``funlib.persistence`` reads it), Zarr format 3 for OME-NGFF 0.5 (needs zarr >= 3).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -17,20 +17,28 @@ from ..measure import measure_labels
 from ._common import ExportInput, ExportOptions, atomic_dir
 
 NGFF_VERSION = "0.4"
+NGFF_VERSIONS = ("0.4", "0.5")
 LABEL_NAME = "masks"
 
 
-def _open_group(path: Path) -> Any:
+def _open_group(path: Path, zarr_format: Literal[2, 3] = 2) -> Any:
     import zarr
 
+    if zarr_format == 3 and int(zarr.__version__.split(".")[0]) < 3:
+        raise ValueError(f"OME-NGFF 0.5 needs zarr >= 3 (installed: zarr {zarr.__version__}); use 0.4")
     try:
-        return zarr.open_group(str(path), mode="w", zarr_format=2)
+        return zarr.open_group(str(path), mode="w", zarr_format=zarr_format)
     except TypeError:  # zarr 2 has no zarr_format argument
         return zarr.open_group(str(path), mode="w")
 
 
-def _create(group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any) -> Any:
+def _create(
+    group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any,
+    dimension_names: list[str] | None = None,
+) -> Any:
     kwargs = {"shape": shape, "chunks": chunks, "dtype": dtype, "fill_value": 0}
+    if dimension_names is not None:  # Zarr format 3 (OME-NGFF 0.5)
+        return group.create_array(name, dimension_names=dimension_names, **kwargs)
     if hasattr(group, "create_array"):
         arr = group.create_array(name, chunk_key_encoding={"name": "v2", "separator": "/"}, **kwargs)
     else:  # zarr 2
@@ -63,18 +71,27 @@ def _axes(unit: str | None) -> list[dict[str, Any]]:
             {"name": "y", **space}, {"name": "x", **space}]
 
 
-def _multiscales(name: str, scale: list[float], unit: str | None) -> list[dict[str, Any]]:
-    return [{
-        "version": NGFF_VERSION, "name": name, "axes": _axes(unit),
+def _multiscales(name: str, scale: list[float], unit: str | None, version: str) -> list[dict[str, Any]]:
+    entry: dict[str, Any] = {
+        "name": name, "axes": _axes(unit),
         "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
-    }]
+    }
+    if version == "0.4":  # 0.5 states the version once, in the "ome" attribute
+        entry["version"] = version
+    return [entry]
+
+
+def _ome_attrs(version: str, content: dict[str, Any]) -> dict[str, Any]:
+    """Group attributes: 0.4 keeps the keys at the top, 0.5 nests them under ``"ome"`` with the version."""
+    return content if version == "0.4" else {"ome": {"version": version, **content}}
 
 
 def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
-    """OME-NGFF 0.4: prepared image ``(t, c, y, x)`` at ``0``, labels at ``labels/masks/0``.
+    """OME-NGFF 0.4 or 0.5 (``options.ngff_version``): image at ``0``, labels at ``labels/masks/0``.
 
-    The label group has ``image-label`` metadata: a colour per label value, ``source`` pointing at the
-    image, and ``properties`` (one entry per object per frame: its measurements and ``frame``).
+    Both are ``(t, c, y, x)`` with a µm scale when the pixel size is known. The label group has
+    ``image-label`` metadata: a colour per label value, ``source`` pointing at the image, and
+    ``properties`` (one entry per object per frame: its measurements and ``frame``).
     """
     assert item.image is not None
     stack = item.stack
@@ -84,12 +101,16 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
     scale = [1.0, 1.0, float(ps.y) if ps.y is not None else 1.0, float(ps.x) if ps.x is not None else 1.0]
     unit = "micrometer" if known else None
     channel_name = item.image.info.channel_names[item.image.channel]
+    version = str(options.ngff_version)
+    if version not in NGFF_VERSIONS:
+        raise ValueError(f"OME-NGFF version {version!r}: use 0.4 or 0.5")
+    dims = ["t", "c", "y", "x"] if version == "0.5" else None
     with atomic_dir(target) as tmp:
-        root = _open_group(tmp)
-        img = _create(root, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.float32)
+        root = _open_group(tmp, 3 if version == "0.5" else 2)
+        img = _create(root, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.float32, dims)
         labels_group = root.create_group("labels")
         lab_group = labels_group.create_group(LABEL_NAME)
-        lab = _create(lab_group, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.uint32)
+        lab = _create(lab_group, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.uint32, dims)
         lo, hi = math.inf, -math.inf
         values: set[int] = set()
         properties: list[dict[str, Any]] = []
@@ -108,25 +129,26 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
                 values.add(entry["label-value"])
         if not math.isfinite(lo):
             lo, hi = 0.0, 1.0
-        root.attrs.update({
-            "multiscales": _multiscales(item.base, scale, unit),
+        omero_version = {"version": version} if version == "0.4" else {}
+        root.attrs.update(_ome_attrs(version, {
+            "multiscales": _multiscales(item.base, scale, unit, version),
             "omero": {
-                "version": NGFF_VERSION, "name": item.base,
+                **omero_version, "name": item.base,
                 "channels": [{"label": channel_name, "color": "FFFFFF", "active": True,
                               "window": {"min": lo, "max": hi, "start": lo, "end": hi}}],
                 "rdefs": {"model": "greyscale"},
             },
-        })
-        labels_group.attrs.update({"labels": [LABEL_NAME]})
-        lab_group.attrs.update({
-            "multiscales": _multiscales(LABEL_NAME, scale, unit),
+        }))
+        labels_group.attrs.update(_ome_attrs(version, {"labels": [LABEL_NAME]}))
+        lab_group.attrs.update(_ome_attrs(version, {
+            "multiscales": _multiscales(LABEL_NAME, scale, unit, version),
             "image-label": {
-                "version": NGFF_VERSION,
+                **omero_version,
                 "colors": [{"label-value": v, "rgba": label_color(v)} for v in sorted(values)],
                 "properties": properties,
                 "source": {"image": "../../"},
             },
-        })
+        }))
     return [target]
 
 
