@@ -15,10 +15,12 @@ a plan), loads the model only when some task has work, and runs the plan here or
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import numpy.typing as npt
 from ._prefetch import Prefetcher
 from ._version import __version__
 from .discovery import FileFilter, collect_files
-from .errors import BatchSegError
+from .errors import BatchSegError, InputError
 from .events import (
     FINAL_EVENTS,
     Event,
@@ -47,7 +49,8 @@ from .events import (
     TaskSkipped,
     TaskStarted,
 )
-from .io.atomic import atomic_write_text, check_writable_dir
+from .io.atomic import atomic_write_text, check_writable_dir, publish, staged, sync_folder
+from .io.locks import LockInfo, claim, live_holder, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
 from .io.naming import check_collisions, output_names
 from .io.reader import open_source, read_info
@@ -55,10 +58,16 @@ from .io.sources import ImageSource, SourceInfo
 from .params import SegmentationParams
 from .prepare import PreparedFrame, check_z_range, prepare_frame, resolve_channel
 from .provenance import (
+    INPUT_IDENTITY_PREFIX,
     INPUT_PREFIX,
+    LABELS_HASH_PREFIX,
+    OUTPUT_ID_PREFIX,
     POSITION_PREFIX,
+    SEGMENTER_PREFIX,
     RunLog,
+    has_module_records,
     log_parameters,
+    output_id,
     package_versions,
     platform_summary,
 )
@@ -68,7 +77,7 @@ __all__ = [
     "FINAL_EVENTS", "CancelCheck", "Event", "FrameDone", "FrameSegmenter", "ModelLoaded", "ModelLoading",
     "Plan", "Planned", "RunFailed", "Task", "TaskCancelled", "TaskDone", "TaskEvent", "TaskFailed",
     "TaskSkipped", "TaskStarted", "count_objects", "existing_decision", "file_key", "has_work",
-    "is_cancelled", "plan", "run", "run_task", "screen_tasks", "sequential_frames",
+    "is_cancelled", "output_state", "plan", "run", "run_task", "screen_tasks", "sequential_frames",
 ]
 
 CancelCheck = Callable[[], bool] | threading.Event | None
@@ -226,9 +235,44 @@ def _until_cancelled(frames: Iterable[PreparedFrame], cancel: CancelCheck) -> It
         yield frame
 
 
+def output_state(task: Task) -> tuple[str, str]:
+    """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
+
+    An output is *done* when its mask and its log both exist and carry the same output id (see
+    :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
+    cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
+    output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
+    has ``correction`` records): a re-run never redoes manual work.
+    """
+    mask, log_path = task.names.mask, task.names.log
+    if not mask.exists():
+        return "absent", ""
+    if not log_path.exists():
+        return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
+    try:
+        log_id = output_id(log_path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return "incomplete", f"{log_path}: cannot read ({exc.strerror or exc})"
+    embedded = read_embedded_log(mask)
+    mask_id = output_id(embedded)
+    if log_id == mask_id:
+        return "done", ""
+    if has_module_records(embedded, "correction"):
+        return "done", ""
+    return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
+
+
 def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:
-    """What the ``existing`` policy says when the task's mask already exists (``None``: go on)."""
-    if not task.names.mask.exists():
+    """What the ``existing`` policy says when the task's output exists (``None``: go on).
+
+    An output another live run is producing (its lock is held) is skipped whatever the policy. An
+    incomplete output (see :func:`output_state`) counts as absent: it is produced again.
+    """
+    holder = live_holder(task.names.mask)
+    if holder is not None:
+        return TaskSkipped(task, f"{task.names.mask}: being produced by {holder.describe()}")
+    state, _why = output_state(task)
+    if state != "done":
         return None
     if params.existing == "skip":
         return TaskSkipped(task, f"output exists: {task.names.mask} (use existing=overwrite to redo)")
@@ -237,6 +281,74 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
             task, f"output exists: {task.names.mask} (use existing=overwrite or existing=skip)"
         )
     return None
+
+
+class _HashingSource:
+    """An :class:`ImageSource` that hashes every plane it returns, in the order they are read.
+
+    The digest identifies the input's content as used (no extra pass over the file): a repeated run
+    with the same parameters reads the same planes in the same order and gets the same digest.
+    """
+
+    def __init__(self, source: ImageSource) -> None:
+        self._source = source
+        self.info = source.info
+        self._digest = hashlib.sha256()
+
+    def _add(self, key: tuple[Any, ...], arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        a = np.ascontiguousarray(arr)
+        self._digest.update(repr((key, a.dtype.str, a.shape)).encode())
+        self._digest.update(memoryview(a).cast("B"))
+        return arr
+
+    def read_plane(self, p: int, t: int, c: int, z: int) -> npt.NDArray[Any]:
+        return self._add(("plane", p, t, c, z), self._source.read_plane(p, t, c, z))
+
+    def read_zstack(self, p: int, t: int, c: int, z_indices: list[int] | None = None) -> npt.NDArray[Any]:
+        zs = None if z_indices is None else list(z_indices)
+        return self._add(("zstack", p, t, c, zs), self._source.read_zstack(p, t, c, z_indices))
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+
+def _check_finite(task: Task, frame: PreparedFrame) -> None:
+    bad = int(np.size(frame.image) - np.count_nonzero(np.isfinite(frame.image)))
+    if bad:
+        raise InputError(
+            f"{task.input}: frame t={frame.t} has {bad} pixel(s) that are NaN or infinite; the models "
+            "cannot use them (replace them, e.g. by 0 or the image median, before segmenting)"
+        )
+
+
+def _verify_start(task: Task, described: dict[str, Any], log: RunLog, notes: list[str]) -> None:
+    exp = task.expect
+    if exp is None:
+        return
+    problems = []
+    if exp.input_size is not None:
+        size = task.input.stat().st_size
+        if size != exp.input_size:
+            problems.append(f"input {task.input} changed: {size} bytes, the log recorded {exp.input_size}")
+    now = described.get("weights_sha256")
+    if exp.weights_sha256 and now and now != exp.weights_sha256:
+        problems.append(
+            f"model weights changed: sha256 {now[:12]}..., the log recorded {exp.weights_sha256[:12]}..."
+        )
+    _verdict(task, problems, log, notes)
+
+
+def _verdict(task: Task, problems: list[str], log: RunLog, notes: list[str]) -> None:
+    if not problems:
+        return
+    if not task.expect or not task.expect.force:
+        raise InputError("; ".join(problems) + " (nothing written; --force runs anyway)")
+    for text in problems:
+        log.warning(f"forced re-run: {text}")
+        notes.append(text)
 
 
 def run_task(
@@ -253,16 +365,36 @@ def run_task(
     ``frame_segmenter`` maps the task's prepared frames to segmentation outputs (in order); the default
     calls ``segmenter.segment`` frame by frame in this thread. Runners pass their own (process pool, GPU
     batches) to change where the compute happens without changing anything else.
+
+    The output is claimed first (a lock file beside it, see :mod:`~.io.locks`): an output another
+    live run holds is skipped. Temporary files a crashed run left for this output are removed. The
+    files are written under temporary names and renamed only when all are complete: debug images,
+    then the log, then the mask (see :func:`output_state`). ``cancel`` is checked once more just
+    before the renames.
     """
     decision = existing_decision(task, params)
     if decision is not None:
         yield decision
         return
+    claimed = claim(task.names.mask)
+    if isinstance(claimed, LockInfo):
+        yield TaskSkipped(task, f"{task.names.mask}: being produced by {claimed.describe()}")
+        return
     started = time.perf_counter()
     writers: list[FrameStackWriter] = []
     source: ImageSource | None = None
     try:
+        decision = existing_decision(task, params)  # finished by another run since it was screened
+        if decision is not None:
+            yield decision
+            return
+        for stale in partials_of(task.names.mask):  # we hold the lock: nobody else is writing these
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        mask_existed = task.names.mask.exists()
         source = open_source(task.input, params.axes)
+        st = task.input.stat()
+        hashing = _HashingSource(source)
         info = source.info
         channel = resolve_channel(info, params.channel)
         check_z_range(info, params.zrange)
@@ -271,16 +403,22 @@ def run_task(
         described = segmenter.describe() if segmenter is not None else {}
         described = getattr(frame_segmenter, "describe", lambda: described)()
         log = _start_log(task, info, params, described, channel, frames)
+        warnings: list[str] = []
+        _verify_start(task, described, log, warnings)
         yield TaskStarted(task, len(frames))
         shape_yx = (info.sizes["Y"], info.sizes["X"])
         mask_writer = MaskWriter(task.names.mask, len(frames), shape_yx, info.pixel_size)
         writers.append(mask_writer)
         debug_writers: dict[str, FrameStackWriter] = {}
-        src = source
+        labels_digest = hashlib.sha256()
+        src = hashing
 
         def produce() -> Iterator[PreparedFrame]:
             for t in frames:
-                yield prepare_frame(src, task.position, t, channel, params.zrange, params.z_projection)
+                frame = prepare_frame(src, task.position, t, channel, params.zrange,  # type: ignore[arg-type]
+                                      params.z_projection)
+                _check_finite(task, frame)
+                yield frame
 
         if frame_segmenter is None and segmenter is None:
             raise ValueError("run_task needs a segmenter or a frame segmenter")
@@ -289,6 +427,7 @@ def run_task(
             for index, (frame, out, t_seg) in enumerate(apply(task, _until_cancelled(frames_ahead, cancel))):
                 labels = out.labels
                 mask_writer.write_frame(index, labels)
+                labels_digest.update(np.ascontiguousarray(labels, dtype="<u4").tobytes())
                 for kind, arr in out.debug.items():
                     if kind not in debug_writers:
                         debug_writers[kind] = FrameStackWriter(
@@ -307,6 +446,13 @@ def run_task(
         if not mask_writer.complete:  # cancelled, or the frame segmenter stopped early
             yield TaskCancelled(task)
             return
+        identity = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "planes_sha256": hashing.hexdigest()}
+        log.info(INPUT_IDENTITY_PREFIX + json.dumps(identity, sort_keys=True))
+        exp = task.expect
+        if exp is not None and exp.planes_sha256 and exp.planes_sha256 != identity["planes_sha256"]:
+            _verdict(task, [f"input {task.input} changed: its pixels differ from the logged run's "
+                            f"(sha256 of the planes read {identity['planes_sha256'][:12]}..., "
+                            f"logged {exp.planes_sha256[:12]}...)"], log, warnings)
         elapsed = time.perf_counter() - started
         for kind, w in debug_writers.items():
             log.info(f"debug output ({kind}): {w.path}")
@@ -314,25 +460,20 @@ def run_task(
         log.info(f"log: {task.names.log}")
         top = mask_writer.max_label
         log.info(f"label dtype: {label_dtype(top).name} (largest id {top})")
+        log.info(LABELS_HASH_PREFIX + labels_digest.hexdigest() + " (uint32 little-endian, frame by frame)")
+        log.info(OUTPUT_ID_PREFIX + uuid.uuid4().hex)
         log.info(
             f"finished: {len(frames)} frame(s) in {elapsed:.2f} s "
             f"({elapsed / max(len(frames), 1):.3f} s/frame)"
         )
         history = read_embedded_log(task.input) if info.format in ("ome-tiff", "tiff") else ""
         text = log.text(history)
-        committed: list[Path] = []
-        try:  # all or nothing: a mask never stands without its log (a re-run would skip it)
-            for w in debug_writers.values():
-                committed.append(w.commit())
-            committed.append(mask_writer.commit(text))
-            atomic_write_text(task.names.log, text)  # only after the mask is safely saved
-        except BaseException:
-            for path in committed:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            raise
-        extra = committed[:-1]
-        yield TaskDone(task, task.names.mask, task.names.log, len(frames), elapsed, extra)
+        outcome = _commit(task, params, debug_writers, mask_writer, text, mask_existed, cancel)
+        if outcome is not None:
+            yield outcome
+            return
+        extra = [w.path for w in debug_writers.values()]
+        yield TaskDone(task, task.names.mask, task.names.log, len(frames), elapsed, extra, tuple(warnings))
     except GeneratorExit:
         raise
     except BatchSegError as exc:
@@ -348,6 +489,44 @@ def run_task(
             w.abort()
         if source is not None:
             source.close()
+        claimed.release()
+
+
+def _commit(
+    task: Task,
+    params: SegmentationParams,
+    debug_writers: dict[str, FrameStackWriter],
+    mask_writer: MaskWriter,
+    text: str,
+    mask_existed: bool,
+    cancel: CancelCheck,
+) -> TaskSkipped | TaskCancelled | None:
+    """Write every file of the output under temporary names, then rename: debug, log, mask.
+
+    Until the log's rename, the previous output (if any) is untouched; a failure before it leaves it
+    whole. Under ``skip`` the mask's rename never replaces a mask that appeared meanwhile (a run that
+    ignored the lock). Returns the event that replaces :class:`TaskDone`, or ``None`` when committed.
+    """
+    with staged() as stage:
+        for w in debug_writers.values():
+            w.commit()
+        mask_writer.commit(text)
+        atomic_write_text(task.names.log, text)
+    try:
+        if is_cancelled(cancel):  # e.g. the run was stopped, or a worker's parent died, meanwhile
+            return TaskCancelled(task)
+        keep_new_only = params.existing == "skip" and not mask_existed
+        if keep_new_only and task.names.mask.exists():
+            return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
+        for w in debug_writers.values():
+            publish(stage.files.pop(w.path), w.path)
+        publish(stage.files.pop(task.names.log), task.names.log)
+        if not publish(stage.files.pop(task.names.mask), task.names.mask, replace=not keep_new_only):
+            return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
+        sync_folder(task.names.mask.parent)
+        return None
+    finally:
+        stage.discard()
 
 
 def count_objects(labels: npt.NDArray[Any]) -> int:
@@ -387,7 +566,7 @@ def _start_log(
     pos_name = info.position_names[task.position] if task.position < len(info.position_names) else ""
     log.info(f"{POSITION_PREFIX}{task.position} of {task.n_positions} ({pos_name})")
     log_parameters(log, params)
-    log.info("segmenter: " + json.dumps(described, sort_keys=True, default=str))
+    log.info(SEGMENTER_PREFIX + json.dumps(described, sort_keys=True, default=str))
     log.info(f"channel used: {channel} ({info.channel_names[channel]})")
     log.info(f"z: {info.sizes['Z']} slice(s); range {params.z_range}; projection {params.z_projection}")
     log.info(f"frames: {frames[0]}-{frames[-1]} ({len(frames)} of {info.sizes['T']})")

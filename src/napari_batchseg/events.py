@@ -27,6 +27,7 @@ from .params import ParameterError, SegmentationParams
 __all__ = [
     "FINAL_EVENTS",
     "Event",
+    "Expectation",
     "FrameDone",
     "ModelLoaded",
     "ModelLoading",
@@ -45,6 +46,21 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class Expectation:
+    """What a repeated run must find before it writes: the input and the model weights as logged.
+
+    ``input_size`` and ``planes_sha256`` (sha256 of the planes read, see the engine) and
+    ``weights_sha256`` are compared when both sides are known; a difference fails the output with a
+    message naming it, or is only a warning (in the log and :attr:`TaskDone.warnings`) with ``force``.
+    """
+
+    input_size: int | None = None
+    planes_sha256: str | None = None
+    weights_sha256: str | None = None
+    force: bool = False
+
+
 @dataclass
 class Task:
     """One output to produce: one input file, or one position of a multi-position file."""
@@ -55,6 +71,8 @@ class Task:
     names: OutputNames
     info: SourceInfo | None = None
     error: str | None = None
+    #: what a re-run expects to find (``batchseg rerun``): ``None``, or an :class:`Expectation`
+    expect: Expectation | None = None
 
     @property
     def key(self) -> str:
@@ -85,6 +103,8 @@ class Plan:
 
     params: SegmentationParams
     tasks: list[Task]
+    #: warnings found while planning (e.g. a folder named explicitly that holds no input file)
+    notes: list[str] = field(default_factory=list)
 
     def frames_of(self, task: Task) -> int:
         """Frames ``task`` will segment (0 when it cannot be read or its frame range is empty)."""
@@ -177,6 +197,8 @@ class TaskDone:
     n_frames: int
     seconds: float
     extra_paths: list[Path] = field(default_factory=list)
+    #: things a person should know about this output (e.g. a re-run forced over a changed input)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

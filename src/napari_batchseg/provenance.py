@@ -6,6 +6,7 @@ logged as one JSON line (``parameters: {...}``), so a log can be parsed and the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import platform
@@ -13,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .params import SegmentationParams
 
@@ -21,6 +23,14 @@ PARAMS_PREFIX = "parameters: "
 INPUT_PREFIX = "input: "
 POSITION_PREFIX = "position: "
 HISTORY_MARK = "earlier processing of the input"
+#: one record per output: the same random id in the ``.log`` and in the log embedded in the mask, so
+#: a mask and a log that belong to different runs (a commit cut short) are told apart
+OUTPUT_ID_PREFIX = "output id: "
+#: the input's identity as read: size, modification time, sha256 of the planes read (JSON)
+INPUT_IDENTITY_PREFIX = "input identity: "
+#: sha256 of the labels written (uint32 little-endian, frame after frame)
+LABELS_HASH_PREFIX = "labels sha256: "
+SEGMENTER_PREFIX = "segmenter: "
 
 _PACKAGES = (
     "napari-batchseg", "cellpose", "torch", "numpy", "tifffile", "nd2", "scikit-image", "micro_sam",
@@ -86,6 +96,11 @@ class LoggedRun:
     params: SegmentationParams
     input_path: Path | None
     position: int | None
+    #: the recorded input identity (``size``, ``mtime_ns``, ``planes_sha256``), empty for older logs
+    input_identity: dict[str, Any] = field(default_factory=dict)
+    #: sha256 of the model weights the segmenter reported (``None`` when not recorded)
+    weights_sha256: str | None = None
+    output_id: str | None = None
 
 
 def parse_log(text: str) -> LoggedRun:
@@ -97,6 +112,8 @@ def parse_log(text: str) -> LoggedRun:
     params: SegmentationParams | None = None
     input_path: Path | None = None
     position: int | None = None
+    identity: dict[str, Any] = {}
+    weights: str | None = None
     for line in own.splitlines():
         parts = line.split(" | ", 3)
         if len(parts) < 4:
@@ -108,6 +125,32 @@ def parse_log(text: str) -> LoggedRun:
             input_path = Path(message[len(INPUT_PREFIX):].strip())
         elif message.startswith(POSITION_PREFIX) and position is None:
             position = int(message[len(POSITION_PREFIX):].split()[0])
+        elif message.startswith(INPUT_IDENTITY_PREFIX) and not identity:
+            with contextlib.suppress(ValueError):
+                identity = dict(json.loads(message[len(INPUT_IDENTITY_PREFIX):]))
+        elif message.startswith(SEGMENTER_PREFIX) and weights is None:
+            with contextlib.suppress(ValueError, AttributeError):
+                weights = json.loads(message[len(SEGMENTER_PREFIX):]).get("weights_sha256")
     if params is None:
         raise ValueError("no 'parameters:' record found: not a napari-batchseg segmentation log")
-    return LoggedRun(params, input_path, position)
+    return LoggedRun(params, input_path, position, identity, weights, output_id(text))
+
+
+def own_records(text: str) -> str:
+    """The records of a log before the carried-along history of its input."""
+    return text.split(f"--- {HISTORY_MARK} ---", 1)[0]
+
+
+def output_id(text: str) -> str | None:
+    """The output id recorded in a log's own records (``None`` for logs without one)."""
+    found = None
+    for line in own_records(text).splitlines():
+        parts = line.split(" | ", 3)
+        if len(parts) == 4 and parts[3].startswith(OUTPUT_ID_PREFIX):
+            found = parts[3][len(OUTPUT_ID_PREFIX):].strip()
+    return found
+
+
+def has_module_records(text: str, module: str) -> bool:
+    """Whether a log's own records include one of ``module`` (e.g. ``"correction"``)."""
+    return any(line.split(" | ", 3)[1:2] == [module] for line in own_records(text).splitlines())

@@ -1,19 +1,37 @@
 """Atomic file writes: data goes to a hidden temporary file beside the target, then one rename.
 
 A crash or cancel never leaves a half-written file under the final name.
+
+Several files that belong together (a mask, its log, its debug images) are written with
+:func:`staged`: inside it, :func:`atomic_path` writes and syncs each temporary file but does not
+rename it; the caller then renames them in the order it chooses (:func:`publish`), or drops them all
+(:meth:`Stage.discard`). The system calls that write, sync and rename go through this module's
+``_write``, ``_fsync``, ``_replace`` and ``_link`` so that tests can inject failures at each step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import OutputError
 
 PARTIAL_MARK = ".partial-"
+
+# The calls a commit is made of (tests patch these to inject faults).
+_fsync = os.fsync
+_replace = os.replace
+_link = os.link
+
+
+def _write(fd: int, data: bytes) -> int:
+    return os.write(fd, data)
 
 
 def _read_umask() -> int:
@@ -23,13 +41,75 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+_local = threading.local()
+
+
+class Stage:
+    """Temporary files written by :func:`atomic_path` inside :func:`staged`, not yet renamed.
+
+    ``files`` maps each target to its synced temporary file, in the order they were written.
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[Path, Path] = {}
+
+    def discard(self) -> None:
+        """Remove every temporary file (the targets are left as they were)."""
+        for tmp in self.files.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self.files.clear()
+
+
+@contextlib.contextmanager
+def staged() -> Iterator[Stage]:
+    """Collect the files :func:`atomic_path` writes in this thread instead of renaming them.
+
+    On an exception every collected temporary file is removed.
+    """
+    previous = getattr(_local, "stage", None)
+    stage = Stage()
+    _local.stage = stage
+    try:
+        yield stage
+    except BaseException:
+        stage.discard()
+        raise
+    finally:
+        _local.stage = previous
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_folder(folder: str | Path) -> None:
+    """Flush a folder's entries (the renames in it) to disk, where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            _fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _as_output_error(exc: OSError, target: Path) -> OutputError:
+    return OutputError(f"cannot write {target}: {exc.strerror or exc}")
 
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success rename it onto ``target``.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    On any exception the temporary file is removed and ``target`` is left as it was. Inside
+    :func:`staged`, the synced temporary file is handed to the stage instead of being renamed.
     """
     target = Path(target)
     folder = target.parent
@@ -42,11 +122,17 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         os.close(fd)
     tmp_path = Path(tmp)
+    stage: Stage | None = getattr(_local, "stage", None)
     try:
         yield tmp_path
-        with open(tmp_path, "rb") as fh:  # on disk before the rename: no empty file after a power cut
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
+        try:
+            _sync_file(tmp_path)  # on disk before the rename: no empty file after a power cut
+            if stage is not None:
+                stage.files[target] = tmp_path
+                return
+            _replace(tmp_path, target)
+        except OSError as exc:
+            raise _as_output_error(exc, target) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
@@ -55,8 +141,64 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 def atomic_write_text(target: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``target`` atomically."""
+    data = text.encode("utf-8")
     with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = _write(fd, view.tobytes())
+                except OSError as exc:
+                    raise _as_output_error(exc, Path(target)) from exc
+                view = view[n:]
+        finally:
+            os.close(fd)
+
+
+def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
+    """Rename the synced ``tmp`` onto ``target``; with ``replace=False`` never over an existing file.
+
+    Returns ``False`` (and removes ``tmp``) when ``replace`` is false and ``target`` exists; on an
+    error ``tmp`` is removed and :class:`OutputError` names ``target``. The
+    no-replace rename is a hard link then an unlink (atomic on POSIX and SMB/NFS); where the file
+    system has no hard links, it falls back to a check followed by a rename.
+    """
+    try:
+        if replace:
+            _replace(tmp, target)
+            return True
+        try:
+            _link(tmp, target)
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, getattr(errno, "ENOTSUP", -1)):
+                raise
+            if target.exists():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                return False
+            _replace(tmp, target)
+            return True
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return True
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _as_output_error(exc, target) from exc
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_writable_dir(folder: str | Path) -> None:

@@ -1,0 +1,259 @@
+"""Crash-safe commits, output claims and verified re-runs (issue 9), with the threshold segmenter.
+
+Faults are injected in the project's own atomic writer (``io.atomic._write/_fsync/_replace/_link``);
+a full disk is simulated there (ENOSPC from ``os.write``) because mounting a small file system needs
+root (see docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg import engine
+from napari_batchseg.io import atomic, locks
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.provenance import output_id
+from napari_batchseg.testing import ThresholdSegmenter
+
+
+def _movie(folder: Path, name: str = "a.tif", seed: int = 0, frames: int = 3) -> Path:
+    rng = np.random.default_rng(seed)
+    data = (rng.random((frames, 48, 64)) * 1000).astype(np.uint16)
+    path = folder / name
+    tifffile.imwrite(path, data, metadata={"axes": "TYX"}, photometric="minisblack")
+    return path
+
+
+def _run(paths, **changes):
+    params = SegmentationParams(**changes)
+    return list(engine.run(engine.plan(paths, params), segmenter=ThresholdSegmenter()))
+
+
+def _finals(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if "_vSM" in p.name}
+
+
+def _pair_consistent(mask: Path, log: Path) -> bool:
+    return output_id(log.read_text()) == output_id(read_mask(mask).log_text) is not None
+
+
+# --------------------------------------------------------------------------- 1: overwrite keeps the old pair
+@pytest.mark.parametrize("step", ["write", "fsync", "replace"])
+def test_overwrite_with_failing_log_write_keeps_old_pair(tmp_path, monkeypatch, step):
+    movie = _movie(tmp_path)
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+    before = _snapshot(tmp_path)
+    log_name = "a_vSM.log"
+
+    def failing(original, pick):
+        def call(*args):
+            if pick(args):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return original(*args)
+        return call
+
+    if step == "write":  # disk full while the log's bytes are written
+        monkeypatch.setattr(atomic, "_write", failing(atomic._write, lambda a: True))
+    elif step == "fsync":
+        real_fsync = atomic._fsync
+        state = {"n": 0}
+
+        def fsync(fd):  # fail the fsync of the log's temporary file (the last one synced before renames)
+            state["n"] += 1
+            if state["n"] == 2:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            return real_fsync(fd)
+        monkeypatch.setattr(atomic, "_fsync", fsync)
+    else:
+        is_log = lambda a: Path(a[1]).name == log_name  # noqa: E731
+        monkeypatch.setattr(atomic, "_replace", failing(atomic._replace, is_log))
+    events = _run([movie], existing="overwrite")
+    failed = _finals(events, engine.TaskFailed)
+    assert len(failed) == 1 and not _finals(events, engine.TaskDone)
+    assert "a_vSM" in failed[0].reason, failed[0].reason  # names the output, not (only) the input
+    assert _snapshot(tmp_path) == before  # the old mask and log are untouched
+    assert _hidden(tmp_path) == []  # no temporary file left
+    monkeypatch.undo()
+    assert len(_finals(_run([movie], existing="overwrite"), engine.TaskDone)) == 1
+
+
+def test_disk_full_during_mask_write_leaves_nothing(tmp_path, monkeypatch):
+    movie = _movie(tmp_path)
+
+    def failing(original):
+        def call(src, dst):  # the mask's data is written by tifffile: fail at its rename instead
+            if str(dst).endswith(".ome.tif"):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return original(src, dst)
+        return call
+    monkeypatch.setattr(atomic, "_replace", failing(atomic._replace))
+    monkeypatch.setattr(atomic, "_link", failing(atomic._link))  # the no-replace rename of skip
+    events = _run([movie])
+    assert len(_finals(events, engine.TaskFailed)) == 1
+    assert "a_vSM.ome.tif" in _finals(events, engine.TaskFailed)[0].reason
+    # the log went in first, then the mask rename failed: a log without mask is "not done"
+    assert not (tmp_path / "a_vSM.ome.tif").exists()
+    assert _hidden(tmp_path) == []
+    monkeypatch.undo()
+    done = _finals(_run([movie]), engine.TaskDone)
+    assert len(done) == 1 and _pair_consistent(done[0].mask_path, done[0].log_path)
+
+
+# --------------------------------------------------------------------------- 2: incomplete pairs are redone
+def test_mask_without_log_is_redone_not_skipped(tmp_path):
+    movie = _movie(tmp_path)
+    _run([movie])
+    (tmp_path / "a_vSM.log").unlink()
+    events = _run([movie])  # default policy: skip
+    assert len(_finals(events, engine.TaskDone)) == 1, events
+    assert _pair_consistent(tmp_path / "a_vSM.ome.tif", tmp_path / "a_vSM.log")
+
+
+def test_mismatched_pair_is_redone(tmp_path):
+    """A kill between the log's rename and the mask's: new log beside the older mask."""
+    movie = _movie(tmp_path)
+    _run([movie])
+    old_mask = (tmp_path / "a_vSM.ome.tif").read_bytes()
+    _run([movie], existing="overwrite")
+    (tmp_path / "a_vSM.ome.tif").write_bytes(old_mask)  # the state such a kill leaves
+    assert engine.output_state(engine.plan([movie], SegmentationParams()).tasks[0])[0] == "incomplete"
+    events = _run([movie])
+    assert len(_finals(events, engine.TaskDone)) == 1
+    assert _pair_consistent(tmp_path / "a_vSM.ome.tif", tmp_path / "a_vSM.log")
+    assert _finals(_run([movie]), engine.TaskSkipped)  # and now it is done
+
+
+def test_log_is_renamed_before_mask(tmp_path, monkeypatch):
+    movie = _movie(tmp_path)
+    order: list[str] = []
+    real = atomic._replace
+
+    def replace(src, dst):
+        order.append(Path(dst).name)
+        return real(src, dst)
+    monkeypatch.setattr(atomic, "_replace", replace)
+    _run([movie], existing="overwrite", debug=False)
+    assert order == ["a_vSM.log", "a_vSM.ome.tif"]
+
+
+def test_skip_never_replaces_a_mask_that_appeared_meanwhile(tmp_path, monkeypatch):
+    movie = _movie(tmp_path)
+    intruder = b"written by a run that ignored the lock"
+    real_link = atomic._link
+
+    def link(src, dst):
+        if str(dst).endswith(".ome.tif"):
+            Path(dst).write_bytes(intruder)
+        return real_link(src, dst)
+    monkeypatch.setattr(atomic, "_link", link)
+    events = _run([movie])
+    assert _finals(events, engine.TaskSkipped)
+    assert (tmp_path / "a_vSM.ome.tif").read_bytes() == intruder
+    assert _hidden(tmp_path) == []
+
+
+def test_hand_corrected_mask_is_not_redone(tmp_path):
+    from napari_batchseg.corrections import save_corrections
+
+    movie = _movie(tmp_path)
+    _run([movie])
+    mask = tmp_path / "a_vSM.ome.tif"
+    labels = read_mask(mask).labels.copy()
+    labels[0][labels[0] == labels[0].max()] = 0
+    save_corrections(mask, labels, write_log_file=False)  # as if cut short before the log was rewritten
+    assert _finals(_run([movie]), engine.TaskSkipped)
+
+
+# --------------------------------------------------------------------------- 3: claims
+def test_output_held_by_a_live_run_is_skipped(tmp_path):
+    movie = _movie(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = locks.lock_path(tmp_path / "a_vSM.ome.tif")
+        lock.write_text(json.dumps({"pid": holder.pid, "host": locks.HOST, "started": time.time(),
+                                    "proc_start": locks._proc_start(holder.pid), "token": "x"}))
+        events = _run([movie], existing="overwrite")
+        skipped = _finals(events, engine.TaskSkipped)
+        assert len(skipped) == 1 and f"being produced by pid {holder.pid} on host" in skipped[0].reason
+        assert not (tmp_path / "a_vSM.ome.tif").exists() and lock.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone: its lock is stale and taken over
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+    assert not locks.lock_path(tmp_path / "a_vSM.ome.tif").exists()
+
+
+def test_stale_lock_of_another_host_expires(tmp_path, monkeypatch):
+    movie = _movie(tmp_path)
+    lock = locks.lock_path(tmp_path / "a_vSM.ome.tif")
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": time.time(), "token": "y"}))
+    events = _run([movie])
+    assert "pid 1 on host elsewhere" in _finals(events, engine.TaskSkipped)[0].reason
+    old = time.time() - locks.STALE_AFTER_S - 5
+    os.utime(lock, (old, old))
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+
+
+def test_stale_buffers_of_own_outputs_are_removed(tmp_path):
+    movie = _movie(tmp_path)
+    other = tmp_path / ".b_vSM.ome.tif.partial-abc.buffer"  # another output's: left alone
+    mine = [tmp_path / ".a_vSM.ome.tif.partial-x1y2.buffer", tmp_path / ".a_vSM.log.partial-zz",
+            tmp_path / ".a_vSM_flows.tif.partial-q.buffer"]
+    for f in [other, *mine]:
+        f.write_bytes(b"\0" * 100)
+    locks._listing_cache.clear()
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+    assert _hidden(tmp_path) == [other.name]
+
+
+_CONCURRENT = """
+import sys, json
+from napari_batchseg import engine
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.testing import ThresholdSegmenter
+params = SegmentationParams(extra={"delay": float(sys.argv[2])}, diameter=float(sys.argv[3]))
+out = []
+for e in engine.run(engine.plan([sys.argv[1]], params), segmenter=ThresholdSegmenter(float(sys.argv[2]))):
+    if isinstance(e, engine.FINAL_EVENTS):
+        out.append([type(e).__name__, e.task.names.mask.name, getattr(e, "reason", "")])
+print(json.dumps(out))
+"""
+
+
+def test_two_concurrent_runs_split_the_work(tmp_path):
+    for i in range(6):
+        _movie(tmp_path, f"m{i}.tif", seed=i, frames=2)
+    # different parameters (diameter), as in the issue: the folder must not mix the two runs
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(tmp_path), "0.15", str(d)],
+                              stdout=subprocess.PIPE, text=True) for d in (0, 30)]
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    done = [[r[1] for r in res if r[0] == "TaskDone"] for res in results]
+    assert sorted(done[0] + done[1]) == sorted(f"m{i}_vSM.ome.tif" for i in range(6))  # each once
+    assert done[0] and done[1]  # both worked
+    for res in results:
+        for kind, _name, reason in res:
+            assert kind in ("TaskDone", "TaskSkipped"), reason
+    for name in done[0] + done[1]:  # every pair comes from one run
+        mask = tmp_path / name
+        assert _pair_consistent(mask, mask.with_name(name.replace(".ome.tif", ".log")))
+    assert _hidden(tmp_path) == []
