@@ -19,7 +19,7 @@ def test_manifest_contributions():
     pm.discover()
     manifest = pm.get_manifest("napari-batchseg")
     contrib = manifest.contributions
-    assert [w.display_name for w in contrib.widgets] == ["Batch segmentation"]
+    assert [w.display_name for w in contrib.widgets] == ["Batch segmentation", "Measure and export", "Train"]
     assert contrib.writers[0].layer_types == ["labels"]
     assert contrib.writers[0].filename_extensions == [".ome.tif"]
     assert "*.nd2" in contrib.readers[0].filename_patterns

@@ -94,8 +94,8 @@ def test_event_loop_stays_responsive(widget, data_folder, trained_model, qtbot, 
         name = type(ev).__name__
         handler_ms[name] = max(handler_ms.get(name, 0.0), (time.perf_counter() - t) * 1000)
 
-    widget.controller.event.disconnect(widget.handle_event)
-    widget.controller.event.connect(spy)
+    widget.controller.run_event.disconnect(widget.handle_event)
+    widget.controller.run_event.connect(spy)
     probe.start()
     t_click = time.perf_counter()
     assert widget.run()

@@ -6,6 +6,7 @@ frames, applies them in place (so a layer still receiving frames keeps receiving
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,11 @@ class CorrectionPanel(QWidget):
         self.save_btn.clicked.connect(self.save)
         viewer.layers.selection.events.active.connect(self.refresh)
         self.refresh()
+
+    def close(self) -> None:
+        """Stop following the viewer's selection (the widget is closing)."""
+        with contextlib.suppress(Exception):
+            self.viewer.layers.selection.events.active.disconnect(self.refresh)
 
     # ------------------------------------------------------------------ target layer and frames
     def layer(self) -> Any:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from qtpy.QtCore import QObject, Signal
-from superqt.utils import create_worker
 
 from ..io.reader import read_info
 from ..io.sources import SourceInfo
+from ._worker import Background
 
 
 def read_info_safe(path: Path) -> SourceInfo | str:
@@ -56,7 +55,8 @@ class InfoCache(QObject):
         super().__init__(parent)
         self._infos: dict[Path, SourceInfo | str] = {}
         self._queued: set[Path] = set()
-        self._workers: list[Any] = []  # superqt GeneratorWorker (untyped)
+        #: the metadata is read by daemon threads (a thread never touches Qt; see :mod:`._worker`)
+        self.background = Background(self)
 
     def get(self, path: Path) -> SourceInfo | str | None:
         """Cached metadata (``None`` while unknown)."""
@@ -82,20 +82,16 @@ class InfoCache(QObject):
             for p in todo:
                 yield p, read_info_safe(p)
 
-        worker = create_worker(work, _start_thread=False)
-        worker.yielded.connect(self._on_info)
-        def done(_: object = None) -> None:
-            if worker in self._workers:
-                self._workers.remove(worker)
-
-        worker.finished.connect(done)
-        self._workers.append(worker)
-        worker.start()
+        self.background.submit(work, on_item=self._on_info, name="batchseg-metadata")
 
     @property
     def busy(self) -> bool:
         """Whether a worker is still reading."""
-        return bool(self._workers)
+        return self.background.busy
+
+    def close(self) -> None:
+        """Deliver nothing more (the widget is closing)."""
+        self.background.close()
 
     def _on_info(self, item: tuple[Path, SourceInfo | str]) -> None:
         path, info = item

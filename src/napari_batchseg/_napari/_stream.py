@@ -93,6 +93,12 @@ class LayerStreamer(QObject):
         self._timer.timeout.connect(self.flush)
         viewer.layers.events.removed.connect(self._on_removed)
 
+    def close(self) -> None:
+        """Stop following the viewer (the widget is closing)."""
+        self._timer.stop()
+        with contextlib.suppress(Exception):
+            self.viewer.layers.events.removed.disconnect(self._on_removed)
+
     # ------------------------------------------------------------------ layer lookup
     def layers_for(self, key: str | None):
         """``(labels_layer, image_layer)`` of an output (``None`` where absent)."""
@@ -144,10 +150,11 @@ class LayerStreamer(QObject):
             "mask_path": str(mask_path) if mask_path else None,
             "pixel_size": pixel_size.as_dict(),
             "dirty": False,
+            "units": units,
         }
-        image_meta = {"role": "prepared", "task_key": key, "stream": True}
+        image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
         if img_layer is not None:
-            _retarget(img_layer, image, scale, f"{label} (input)", image_meta)
+            _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units)
         else:
             img_layer = self.viewer.add_image(
                 image, name=f"{label} (input)", scale=scale, metadata={META_KEY: image_meta}, units=units,
@@ -156,7 +163,7 @@ class LayerStreamer(QObject):
         if contrast is not None:
             _set_contrast(img_layer, contrast)
         if lab_layer is not None:
-            _retarget(lab_layer, labels, scale, label, labels_meta)
+            _retarget(lab_layer, labels, scale, label, labels_meta, units)
         else:
             lab_layer = self.viewer.add_labels(
                 labels, name=label, scale=scale, metadata={META_KEY: labels_meta}, units=units,
@@ -202,13 +209,15 @@ class LayerStreamer(QObject):
                           scale, ps, None, None)
 
     def run_finished(self) -> None:
-        """Remove placeholder layers no output used (e.g. the run failed before starting)."""
+        """Placeholder layers no output used (e.g. the run failed before starting) are hidden, not removed.
+
+        Removing them is what crashed napari (exit 139) when other layers had no physical units; hidden,
+        they wait for the next run, which reuses them.
+        """
         labels, image = self.layers_for(PLACEHOLDER)
         for layer in (labels, image):
-            if layer is not None:
-                self.viewer.layers.remove(layer)
-        if self.viewed_key == PLACEHOLDER:
-            self.viewed_key = None
+            if layer is not None and layer.visible:
+                layer.visible = False
         self.flush()
 
     def task_started(self, task, n_frames: int) -> None:
@@ -402,7 +411,7 @@ def _is_buffer(data, shape, dtype) -> bool:
     return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
 
 
-def _retarget(layer, data, scale, name: str, meta: dict) -> None:
+def _retarget(layer, data, scale, name: str, meta: dict, units: str | None = None) -> None:
     """Point an existing layer at another output, touching only what changes (each change costs)."""
     old = layer.data
     if old is not data:
@@ -412,7 +421,12 @@ def _retarget(layer, data, scale, name: str, meta: dict) -> None:
         layer.scale = scale
     if layer.name != name:
         layer.name = name
-    layer.metadata = {**layer.metadata, META_KEY: meta}
+    if units is not None and layer_meta(layer).get("units", "µm") != units:
+        with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
+            layer.units = (*layer.units[:-2], units, units)
+    if not layer.visible:
+        layer.visible = True
+    layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
 
 
 def _release(data) -> None:

@@ -22,11 +22,12 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
@@ -37,11 +38,13 @@ from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
 from ._output import OutputPanel
-from ._qtutil import fold, hbox, muted
+from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._worker import RunController
+from ._worker import Background, RunController
 
+#: the dock's width napari gives the widget; everything must fit in it
+MIN_WIDTH = 440
 PARALLEL_LABELS = {
     "none": "one process",
     "files": "one file per process",
@@ -98,6 +101,13 @@ def warm_up_napari() -> None:
     import napari._vispy.layers.labels  # noqa: F401
 
 
+def _close_workers(*owners: object) -> None:
+    """Close every worker owner given (controller, metadata cache, background, streamer)."""
+    for owner in owners:
+        with contextlib.suppress(RuntimeError):  # Qt side already deleted: the Python side still closes
+            owner.close()  # type: ignore[attr-defined]
+
+
 def _n_frames(info: SourceInfo, params: SegmentationParams) -> int:
     n_t = info.sizes["T"]
     last = n_t - 1 if params.end_frame is None else min(params.end_frame, n_t - 1)
@@ -117,6 +127,32 @@ def _line() -> QFrame:
     return f
 
 
+def _page(*widgets: QWidget) -> QWidget:
+    page = QWidget()
+    lay = QVBoxLayout(page)
+    for w in widgets:
+        lay.addWidget(w)
+    lay.addStretch(1)
+    return page
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    scroll.setWidget(page)
+    return scroll
+
+
+def _compact_combos(root: QWidget) -> None:
+    """Drop-downs as narrow as their shortest sensible text (the list shows whole entries): fits 440 px."""
+    for box in root.findChildren(QComboBox):
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(min(box.minimumContentsLength() or 8, 8))
+        box.setSizePolicy(QSizePolicy.Policy.Expanding, box.sizePolicy().verticalPolicy())
+
+
 class BatchSegWidget(QWidget):
     """Segment a list of files with Cellpose or micro-sam and watch the masks arrive."""
 
@@ -131,6 +167,8 @@ class BatchSegWidget(QWidget):
         self.streamer = LayerStreamer(napari_viewer, self)
         self.status = StatusTable()
         self.correction = CorrectionPanel(napari_viewer)
+        #: daemon threads for small jobs (device probe, ...), results delivered on the GUI thread
+        self.background = Background(self)
         self._base_params = SegmentationParams()
         #: the current (or last) run: tasks, statuses, frames, outputs; the views below observe it
         self.session = RunSession()
@@ -169,37 +207,30 @@ class BatchSegWidget(QWidget):
         self.message = QLabel("")
         muted(self.message)
 
-        content = QWidget()
-        lay = QVBoxLayout(content)
-        lay.addWidget(_section("Input files"))
-        lay.addWidget(self.files)
-        lay.addWidget(_line())
-        lay.addWidget(_section("Output"))
-        lay.addWidget(self.output)
-        lay.addWidget(_line())
-        lay.addWidget(_section("Segmentation"))
-        lay.addWidget(self.form)
-        lay.addWidget(self.parallel_row)
-        lay.addWidget(hbox(self.save_params_btn, self.load_params_btn, 1))
-        lay.addWidget(_line())
-        lay.addWidget(hbox(self.run_btn, self.cancel_btn, 1))
-        lay.addWidget(self.follow)
-        lay.addWidget(self.message)
-        lay.addWidget(self.status)
-        lay.addWidget(hbox(self.open_btn, 1))
-        self.correction_box = fold("Manual correction", self)
-        self.correction_box.addWidget(self.correction)
-        lay.addWidget(self.correction_box)
-        lay.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setWidget(content)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        # pages (tabs, each scrolls vertically) above a run bar that always stays in view
+        files_page = _page(_section("Input files"), self.files, _line(), _section("Output"), self.output)
+        params_row = hbox(self.save_params_btn, self.load_params_btn, 1)
+        settings_page = _page(self.form, self.parallel_row, params_row)
+        results_page = _page(self.follow, self.status, hbox(self.open_btn, 1))
+        correct_page = _page(self.correction)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(_scrolled(files_page), "Files")
+        self.tabs.addTab(_scrolled(settings_page), "Settings")
+        self.tabs.addTab(_scrolled(results_page), "Results")
+        self.tabs.addTab(_scrolled(correct_page), "Correct")
+        self.run_bar = QWidget()
+        bar = QVBoxLayout(self.run_bar)
+        bar.setContentsMargins(6, 4, 6, 4)
+        bar.addWidget(hbox(self.run_btn, self.cancel_btn, self.status.progress, stretch_last=True))
+        bar.addWidget(self.message)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        self.setMinimumWidth(440)
+        outer.addWidget(self.tabs, 1)
+        outer.addWidget(_line())
+        outer.addWidget(self.run_bar)
+        _compact_combos(self)
+        self.setMinimumWidth(MIN_WIDTH)
 
         self.files.files_changed.connect(self._inputs_changed)
         self.files.current_changed.connect(lambda _p: self._update_file_dependent())
@@ -218,11 +249,15 @@ class BatchSegWidget(QWidget):
         self.open_btn.clicked.connect(lambda: self.status.request_open())
         self.status.open_requested.connect(self.show_result)
         self.streamer.message.connect(self.message.setText)
-        self.controller.event.connect(self.handle_event)
+        self.controller.run_event.connect(self.handle_event)
         self.controller.finished.connect(self._run_finished)
         self.controller.errored.connect(self._on_error)
         self._inputs_changed()
         self._start_device_detection()
+        # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
+        # holds the Python objects, not the (deleted) widget.
+        owners = (self.controller, self.infos, self.background, self.streamer, self.correction)
+        self.destroyed.connect(lambda *_: _close_workers(*owners))
         warm_up_napari()
 
     # ------------------------------------------------------------------ state from inputs
@@ -231,16 +266,16 @@ class BatchSegWidget(QWidget):
             self.form.set_device_text(detect_device())
             return
         self.form.set_device_text("looking for a GPU…")
-        worker = create_worker(detect_device, _start_thread=False)
-        worker.returned.connect(self._device_found)
-        self._device_worker = worker  # a worker must outlive its thread, or its signals are deleted
-        worker.start()
+        # a daemon thread that never touches Qt: closing napari meanwhile cannot crash (see _worker)
+        self.background.submit(detect_device, on_item=self.form.set_device_text, name="batchseg-device")
 
-    def _device_found(self, text: str) -> None:
-        try:
-            self.form.set_device_text(text)
-        except RuntimeError:  # the widget was closed meanwhile
-            pass
+    def close_down(self) -> None:
+        """Stop every worker of the widget and deliver nothing more (napari or the dock is closing).
+
+        Called when the widget is destroyed; safe to call twice. A run in progress is cancelled (its
+        output is dropped, as on Cancel).
+        """
+        _close_workers(self.controller, self.infos, self.background, self.streamer, self.correction)
 
     def _inputs_changed(self) -> None:
         self._update_file_dependent()
