@@ -39,3 +39,38 @@ def factory(delay: float = 0.0):
         return ThresholdSegmenter(delay)
 
     return make
+
+
+class TorchLoopSegmenter(ThresholdSegmenter):
+    """A frame takes ``seconds`` of small torch operations (like a network's tiles), then thresholds."""
+
+    name = "torch-loop"
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        super().__init__(0.0)
+        self.seconds = seconds
+        self.started = 0.0
+        self.stopped_at: float | None = None
+
+    def segment(self, image: np.ndarray) -> SegmentOutput:
+        import torch
+
+        self.started = time.perf_counter()
+        x = torch.ones(64, 64)
+        try:
+            while time.perf_counter() - self.started < self.seconds:
+                x = torch.mm(x, torch.eye(64))
+                time.sleep(0.001)
+        except BaseException:
+            self.stopped_at = time.perf_counter()
+            raise
+        return super().segment(image)
+
+
+def torch_factory(seconds: float, made: list):
+    def make(_params):
+        seg = TorchLoopSegmenter(seconds)
+        made.append(seg)
+        return seg
+
+    return make
