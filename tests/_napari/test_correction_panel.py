@@ -108,3 +108,51 @@ def test_layer_without_mask_file_cannot_be_saved(widget):
     assert panel.save() is None
     widget.viewer.add_image(np.zeros((8, 8)), name="img")
     assert "select a Labels layer" in panel.target.text()
+
+
+def test_panel_through_napari_plugin_proxy(widget, data_folder, qtbot):
+    """napari hands plugins a proxy viewer: Undo, the selected label, names and the log work through it,
+    with no FutureWarning about private attributes (public API only)."""
+    import warnings
+
+    from napari.utils._proxies import PublicOnlyProxy
+
+    from napari_batchseg._napari._correct import CorrectionPanel
+
+    labels = _run(widget, qtbot, data_folder, "timelapse_BF", end_frame=4)
+    widget.follow.setChecked(False)
+    panel = CorrectionPanel(PublicOnlyProxy(widget.viewer))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        widget.viewer.layers.selection.active = None
+        widget.viewer.layers.selection.active = labels
+        assert "timelapse_BF.nd2" in panel.target.text()
+        widget.viewer.dims.set_current_step(0, 3)
+        target = int(np.unique(labels.data[3])[-1])
+        labels.selected_label = target  # picked in napari: the Delete spin box follows
+        assert panel.delete_id.value() == target
+        assert not panel.undo_btn.isEnabled()
+        panel.delete_btn.click()
+        assert target not in labels.data[3]
+        assert panel.undo_btn.isEnabled()  # enabled although the proxy gives a new object each time
+        assert labels.name == "timelapse_BF.nd2 (edited)"
+        panel.undo_btn.click()
+        assert target in labels.data[3] and not panel.undo_btn.isEnabled()
+        panel.all_frames.setChecked(True)
+        smallest = min(int(n) for n in np.bincount(labels.data[0].ravel())[1:] if n)
+        panel.min_size.setValue(smallest + 1)
+        panel.small_btn.click()
+        assert panel.result.text().startswith(f"remove small (min_size={smallest + 1}), all frames: ")
+        labels.paint((3, 5, 5), 777, refresh=True)
+        labels.paint((3, 9, 9), 777, refresh=True)
+        assert panel.save_in_background()
+        assert not panel.save_btn.isEnabled() and not labels.editable  # read-only while saving
+        qtbot.waitUntil(lambda: not panel.saving, timeout=20000)
+    assert labels.editable and labels.name == "timelapse_BF.nd2"
+    log = read_mask(data_folder / "timelapse_BF_vSM.ome.tif").log_text
+    assert f"delete label (label {target}), frame 3" in log
+    assert f"undo (delete label (label {target}), frame 3)" in log
+    assert f"remove small (min_size={smallest + 1}), all frames: frame(s)" in log
+    assert "napari brush/fill/eraser: 2 stroke(s)" in log
+    np.testing.assert_array_equal(read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels, labels.data)
+    panel.close()

@@ -2,6 +2,11 @@
 
 The fixes themselves are :mod:`napari_batchseg.corrections` functions; this panel picks the layer and the
 frames, applies them in place (so a layer still receiving frames keeps receiving them) and saves.
+
+Only napari's public API is used (no private attributes: napari warns about them through the viewer it
+gives plugins), and layers are told apart by ``layer.unique_id``, never by identity (that viewer wraps
+every layer in a new proxy object). Every operation since the last save is recorded, with its
+parameters, and written into the mask's log on *Save corrections*; saving runs in a thread.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from napari.layers import Labels
 from numpy.typing import NDArray
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
@@ -27,7 +33,19 @@ from qtpy.QtWidgets import (
 
 from .. import corrections as cx
 from ._qtutil import hbox, muted
-from ._stream import layer_meta
+from ._stream import layer_meta, mark_edited, mark_saved
+from ._worker import Background
+
+
+def layer_id(layer: Any) -> Any:
+    """A layer's identity that survives napari's proxies (``unique_id``; the name as a fallback)."""
+    return getattr(layer, "unique_id", None) or layer.name
+
+
+def _frames_text(frames: list[int] | None) -> str:
+    if frames is None:
+        return "all frames"
+    return "frame " + ", ".join(str(f) for f in frames)
 
 
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -90,16 +108,29 @@ class CorrectionPanel(QWidget):
         lay.addWidget(hbox(self.undo_btn, self.save_btn, 1))
         lay.addWidget(self.result)
 
-        self._undo: tuple[Any, NDArray[Any], NDArray[Any]] | None = None  # (Labels layer, frames, old)
-        self.small_btn.clicked.connect(lambda: self.apply(cx.remove_small, self.min_size.value()))
+        #: (layer id, frames, old values, description) of the last fix
+        self._undo: tuple[Any, NDArray[Any], NDArray[Any], str] | None = None
+        #: operations since the last save, per layer id (written into the log on save)
+        self.operations: dict[Any, list[str]] = {}
+        self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
+        self.background = Background(self)
+        self.saving = False
+        self.small_btn.clicked.connect(
+            lambda: self.apply(cx.remove_small, self.min_size.value(),
+                               params=f"min_size={self.min_size.value()}")
+        )
         self.border_btn.clicked.connect(lambda: self.apply(cx.remove_touching_border))
         self.relabel_btn.clicked.connect(lambda: self.apply(cx.relabel_sequential))
         self.merge_btn.clicked.connect(
-            lambda: self.apply(cx.merge_labels, self.keep_id.value(), self.merge_id.value())
+            lambda: self.apply(cx.merge_labels, self.keep_id.value(), self.merge_id.value(),
+                               params=f"label {self.merge_id.value()} into {self.keep_id.value()}")
         )
-        self.delete_btn.clicked.connect(lambda: self.apply(cx.delete_label, self.delete_id.value()))
+        self.delete_btn.clicked.connect(
+            lambda: self.apply(cx.delete_label, self.delete_id.value(),
+                               params=f"label {self.delete_id.value()}")
+        )
         self.undo_btn.clicked.connect(self.undo)
-        self.save_btn.clicked.connect(self.save)
+        self.save_btn.clicked.connect(self.save_in_background)
         viewer.layers.selection.events.active.connect(self.refresh)
         self.refresh()
 
@@ -107,32 +138,70 @@ class CorrectionPanel(QWidget):
         """Stop following the viewer's selection (the widget is closing)."""
         with contextlib.suppress(Exception):
             self.viewer.layers.selection.events.active.disconnect(self.refresh)
+        self._watch(None)
+        self.background.close()
 
     # ------------------------------------------------------------------ target layer and frames
     def layer(self) -> Any:
         """The active layer when it is a Labels layer."""
         layer = self.viewer.layers.selection.active
-        return layer if layer is not None and layer._type_string == "labels" else None
+        return layer if isinstance(layer, Labels) else None
 
     def refresh(self, _event: object = None) -> None:
         """Update the target description and buttons (active layer, or its mask file, changed)."""
         layer = self.layer()
+        self._watch(layer)
         if layer is None:
             self.target.setText("select a Labels layer to correct it")
         else:
             path = layer_meta(layer).get("mask_path")
             where = Path(path).name if path else "not saved yet: no mask file to save to"
             self.target.setText(f"layer: {layer.name} — {where}")
-            if getattr(layer, "selected_label", 0) > 0:
-                self.delete_id.setValue(int(layer.selected_label))
+            self._follow_selected_label()
         self._update_buttons()
+
+    def _watch(self, layer: Any) -> None:
+        """Follow the selected label and brush edits of ``layer`` (no longer those of the previous one)."""
+        if self._watched is not None and (layer is None or layer_id(layer) != layer_id(self._watched)):
+            with contextlib.suppress(Exception):
+                self._watched.events.selected_label.disconnect(self._follow_selected_label)
+            with contextlib.suppress(Exception):
+                self._watched.events.paint.disconnect(self._painted)
+            self._watched = None
+        if layer is not None and self._watched is None:
+            layer.events.selected_label.connect(self._follow_selected_label)
+            layer.events.paint.connect(self._painted)
+            self._watched = layer
+
+    def _follow_selected_label(self, _event: object = None) -> None:
+        layer = self._watched
+        if layer is not None and int(layer.selected_label) > 0:
+            self.delete_id.setValue(int(layer.selected_label))
+
+    def _painted(self, _event: object = None) -> None:
+        """A brush, fill or eraser stroke in napari: recorded (counted) for the log."""
+        layer = self._watched
+        if layer is None:
+            return
+        ops = self.operations.setdefault(layer_id(layer), [])
+        if ops and ops[-1].startswith("napari brush/fill/eraser: "):
+            n = int(ops[-1].rsplit(": ", 1)[1].split()[0]) + 1
+            ops[-1] = f"napari brush/fill/eraser: {n} stroke(s)"
+        else:
+            ops.append("napari brush/fill/eraser: 1 stroke(s)")
+        mark_edited(layer)
 
     def _update_buttons(self) -> None:
         layer = self.layer()
         for b in (self.small_btn, self.border_btn, self.relabel_btn, self.merge_btn, self.delete_btn):
-            b.setEnabled(layer is not None)
-        self.save_btn.setEnabled(layer is not None and bool(layer_meta(layer).get("mask_path")))
-        self.undo_btn.setEnabled(self._undo is not None and self._undo[0] is layer)
+            b.setEnabled(layer is not None and not self.saving)
+        self.save_btn.setEnabled(
+            layer is not None and bool(layer_meta(layer).get("mask_path")) and not self.saving
+        )
+        same = self._undo is not None and layer is not None and self._undo[0] == layer_id(layer)
+        self.undo_btn.setEnabled(same and not self.saving)
+        if self._undo is not None:
+            self.undo_btn.setToolTip(f"Undo: {self._undo[3]}")
 
     def current_frame(self, layer: Any) -> int:
         """Index along T of the frame on screen (0 for a 2D layer)."""
@@ -144,14 +213,14 @@ class CorrectionPanel(QWidget):
         return int(np.clip(round(index), 0, layer.data.shape[0] - 1))
 
     # ------------------------------------------------------------------ fixes
-    def apply(self, fix: Callable[..., NDArray[Any]], *args: int) -> None:
-        """Run ``fix(labels, *args, frames=...)`` on the target layer, in place."""
+    def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> None:
+        """Run ``fix(labels, *args, frames=...)`` on the target layer, in place, and record it."""
         layer = self.layer()
-        if layer is None:
+        if layer is None or self.saving:
             return
         data = layer.data
         if data.ndim == 3 and self.this_frame.isChecked():
-            frames = [self.current_frame(layer)]
+            frames: list[int] | None = [self.current_frame(layer)]
         else:
             frames = None
         before = np.asarray(data)
@@ -166,25 +235,29 @@ class CorrectionPanel(QWidget):
             return
         sel = tuple(summary.frames) if data.ndim == 3 else ()
         old = before[list(sel)].copy() if sel else before.copy()
-        self._undo = (layer, np.asarray(sel, dtype=int), old)
+        name = fix.__name__.replace("_", " ")
+        what = name + (f" ({params})" if params else "")
+        if data.ndim == 3:
+            what += f", {_frames_text(frames)}"
+        self._undo = (layer_id(layer), np.asarray(sel, dtype=int), old, what)
         if sel:
             data[list(sel)] = new[list(sel)].astype(data.dtype, copy=False)
         else:
             data[...] = new.astype(data.dtype, copy=False)
         layer.refresh()
-        m = layer_meta(layer)
-        if m:
-            m["dirty"] = True
-        self.result.setText(f"{fix.__name__.replace('_', ' ')}: {summary.describe()}")
+        self.operations.setdefault(layer_id(layer), []).append(f"{what}: {summary.describe()}")
+        mark_edited(layer)
+        self.result.setText(f"{what}: {summary.describe()}")
         self._update_buttons()
 
     def undo(self) -> None:
-        """Undo the last fix of this panel."""
+        """Undo the last fix of this panel (on the layer it was applied to, if it is still open)."""
         if self._undo is None:
             return
-        layer, frames, old = self._undo
-        if layer not in list(self.viewer.layers):
-            self._undo = None
+        lid, frames, old, what = self._undo
+        layer = next((lay for lay in self.viewer.layers if layer_id(lay) == lid), None)
+        self._undo = None
+        if layer is None:
             self._update_buttons()
             return
         if frames.size:
@@ -192,29 +265,73 @@ class CorrectionPanel(QWidget):
         else:
             layer.data[...] = old
         layer.refresh()
-        self._undo = None
-        self.result.setText("last fix undone")
+        self.operations.setdefault(lid, []).append(f"undo ({what})")
+        self.result.setText(f"undone: {what}")
         self._update_buttons()
 
     # ------------------------------------------------------------------ save
-    def save(self) -> cx.CorrectionSummary | None:
-        """Write the target layer back to its mask file; return the :class:`CorrectionSummary`."""
+    def _save_target(self) -> tuple[Any, str] | None:
         layer = self.layer()
         if layer is None:
             return None
-        m = layer_meta(layer)
-        path = m.get("mask_path")
+        path = layer_meta(layer).get("mask_path")
         if not path:
             self.result.setText("this layer has no mask file yet (its run has not finished)")
             return None
+        return layer, path
+
+    def _note(self, layer: Any) -> str:
+        ops = self.operations.get(layer_id(layer), [])
+        text = f"napari layer {layer.name!r}"
+        return text + ("; operations: " + "; ".join(ops) if ops else "; operations: none recorded")
+
+    def save(self) -> cx.CorrectionSummary | None:
+        """Write the target layer back to its mask file now (blocking); return the summary."""
+        target = self._save_target()
+        if target is None:
+            return None
+        layer, path = target
         try:
-            summary = cx.save_corrections(path, np.asarray(layer.data), note=f"napari layer {layer.name!r}")
+            summary = cx.save_corrections(path, np.asarray(layer.data), note=self._note(layer))
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.result.setText(f"not saved: {exc}")
             return None
-        m["dirty"] = False
+        self._saved(layer, path, summary)
+        return summary
+
+    def save_in_background(self) -> bool:
+        """*Save corrections*: write in a thread (the layer is read-only meanwhile); ``saved`` when done."""
+        target = self._save_target()
+        if target is None or self.saving:
+            return False
+        layer, path = target
+        self.saving = True
+        was_editable = layer.editable
+        layer.editable = False  # the array is written as it is: no edit may happen meanwhile
+        self.result.setText(f"saving {Path(path).name}…")
+        self._update_buttons()
+        note = self._note(layer)
+
+        def finish() -> None:
+            self.saving = False
+            with contextlib.suppress(Exception):
+                layer.editable = was_editable
+            self._update_buttons()
+
+        def failed(exc: BaseException) -> None:
+            self.result.setText(f"not saved: {exc}")
+
+        self.background.submit(
+            cx.save_corrections, path, layer.data, note,
+            on_item=lambda summary: self._saved(layer, path, summary), on_error=failed, on_done=finish,
+            name="batchseg-save",
+        )
+        return True
+
+    def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
+        self.operations.pop(layer_id(layer), None)
+        mark_saved(layer)
         self.result.setText(
             f"saved {Path(path).name}: {summary.describe()}" if summary.changed else "no changes to save"
         )
         self.saved.emit(summary)
-        return summary

@@ -133,8 +133,8 @@ class LayerStreamer(QObject):
             if m.get("task_key") == key:
                 m["task_key"] = None
                 m["stream"] = False
-                if m.get("role") == "mask" and "(edited)" not in layer.name:
-                    layer.name = f"{layer.name} (edited)"
+                if m.get("role") == "mask" and not layer.name.endswith(EDITED):
+                    layer.name = f"{layer.name}{EDITED}"
 
     def _show_arrays(self, key: str, label: str, labels, image, scale, pixel_size: PixelSize,
                      mask_path: Path | None, contrast: tuple[float, float] | None) -> None:
@@ -169,7 +169,7 @@ class LayerStreamer(QObject):
                 labels, name=label, scale=scale, metadata={META_KEY: labels_meta}, units=units,
                 axis_labels=AXES,
             )
-            lab_layer.events.paint.connect(lambda _e, lay=lab_layer: _mark_dirty(lay))
+            lab_layer.events.paint.connect(lambda _e, lay=lab_layer: mark_edited(lay))
         if _extent(lab_layer) != old_extent:
             self.viewer.reset_view()  # a new size (or a new layer): show it whole
         self.viewed_key = key
@@ -437,10 +437,25 @@ def _release(data) -> None:
             close()
 
 
-def _mark_dirty(layer) -> None:
-    m = layer_meta(layer)
-    if m:
-        m["dirty"] = True
+EDITED = " (edited)"
+
+
+def mark_edited(layer) -> None:
+    """The layer holds edits not saved yet: never reused for another output, and named ``… (edited)``."""
+    meta = layer.metadata.get(META_KEY)
+    if isinstance(meta, dict):
+        meta["dirty"] = True
+    if not layer.name.endswith(EDITED):
+        layer.name = f"{layer.name}{EDITED}"
+
+
+def mark_saved(layer) -> None:
+    """The layer's edits are saved to its mask: its name loses ``(edited)``."""
+    meta = layer.metadata.get(META_KEY)
+    if isinstance(meta, dict):
+        meta["dirty"] = False
+    if layer.name.endswith(EDITED):
+        layer.name = layer.name[: -len(EDITED)]
 
 
 def _quick_range(image: np.ndarray) -> tuple[float, float]:
