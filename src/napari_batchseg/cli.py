@@ -1,15 +1,22 @@
 """``batchseg``: the command-line front end over the engine.
 
 Commands: ``segment`` (run a batch), ``info`` (show what a file holds, without reading pixels), ``rerun``
-(repeat the run recorded in a ``.log``).
+(repeat the run recorded in a ``.log``), ``clean`` (remove what killed runs left behind).
+
+SIGINT (Ctrl-C) and SIGTERM (what SLURM sends at a time limit) stop a run between frames: the output in
+progress is dropped (no temporary file is kept), the summary of what was done and what was not is
+printed, and the exit status is 130 or 143. A second signal stops at once (still cleaning up).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--existing", choices=EXISTING_POLICIES, default="error",
                        help="when the new output exists (default: error; use --output-dir or --suffix, "
                             "or overwrite to replace the original)")
+    rerun.add_argument("--force", action="store_true",
+                       help="run even if the input or the model weights differ from the logged run's "
+                            "(a warning instead of an error)")
     rerun.add_argument("--quiet", "-q", action="store_true")
+    clean = sub.add_parser(
+        "clean", help="list and remove what killed runs left behind",
+        description="List and remove temporary files (.<name>.partial-*), stale lock files and locks "
+                    "moved aside, in the given folders. Files of outputs a live run is producing are "
+                    "left alone.")
+    clean.add_argument("folders", nargs="+", help="output folders")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    clean.add_argument("--recursive", "-r", action="store_true", help="also sub-folders")
     return parser
 
 
@@ -187,6 +205,26 @@ def _console() -> Console:
     return Console(stderr=True)
 
 
+#: ``module:function`` of a segmenter factory used instead of the real models (tests, benchmarks of the
+#: runners and of crash safety, e.g. ``napari_batchseg.testing:threshold_segmenter``)
+FACTORY_ENV = "BATCHSEG_SEGMENTER_FACTORY"
+
+
+def _factory_from_env() -> Any:
+    import os
+
+    spec = os.environ.get(FACTORY_ENV, "").strip()
+    if not spec:
+        return None
+    import importlib
+
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ParameterError(f"{FACTORY_ENV}={spec!r}: {exc}") from exc
+
+
 def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.Namespace) -> int:
     from . import engine
     from .discovery import FileFilter
@@ -225,48 +263,115 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             batch_frames=getattr(args, "batch_frames", None),
             dask_scheduler=getattr(args, "dask_scheduler", None),
             dask_local=getattr(args, "dask_local", None),
+            segmenter_factory=_factory_from_env(),
         )
     except ParameterError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    session = _follow(the_plan, options, console, quiet=args.quiet)
+    expect = getattr(args, "expect", None)
+    if expect is not None:
+        for task in the_plan.tasks:
+            task.expect = expect
+    for note in the_plan.notes:
+        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
+    from .runners import RunSession
+
+    session = RunSession()
+    with _stop_on_signals() as stop:
+        _follow(the_plan, options, console, quiet=args.quiet, cancel=stop.event, session=session)
     if session.error is not None:  # colliding outputs, model not found, ...: a usage error
         console.print(f"[red]error:[/red] {session.error}", highlight=False)
         return 2
-    session.finish()
+    session.finish("not started: the run was stopped" if stop.signum else "not run")
     _print_summary(session, console)
+    if stop.signum:
+        counts = session.counts()
+        name = signal.Signals(stop.signum).name
+        console.print(
+            f"[red]stopped by {name}[/red]: {counts['done']} output(s) done and kept; "
+            f"{counts['cancelled']} not done (nothing partial was kept); run the same command again "
+            "to finish", highlight=False)
+        return 128 + stop.signum
     return 0 if session.ok else 1
 
 
-def _follow(the_plan: Plan, options: RunOptions, console: Console, quiet: bool) -> RunSession:
+class _Stop:
+    """What :func:`_stop_on_signals` caught: the first signal's number (0: none) and the cancel event."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum = 0
+
+
+class _StopNow(BaseException):
+    """A second signal: leave the run at once (the engine's cleanup still runs)."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[_Stop]:
+    """SIGINT/SIGTERM set the run's cancel event (stop between frames); a second one stops at once."""
+    stop = _Stop()
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.signum:
+            raise _StopNow()
+        stop.signum = signum
+        stop.event.set()
+
+    installed: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            installed[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    except (_StopNow, KeyboardInterrupt):
+        stop.event.set()
+        stop.signum = stop.signum or int(signal.SIGINT)
+    finally:
+        for sig, old in installed.items():
+            signal.signal(sig, old)
+
+
+def _follow(
+    the_plan: Plan, options: RunOptions, console: Console, quiet: bool, cancel: Any = None,
+    session: RunSession | None = None,
+) -> RunSession:
     """Run the plan through :func:`~.runners.execute`; show its events on a progress bar.
 
-    Returns the :class:`~.runners.RunSession` the events were folded into.
+    Returns the :class:`~.runners.RunSession` the events were folded into (``session`` when given,
+    so that a caller interrupted by a second signal still has what happened so far).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .events import Planned, TaskFailed, TaskStarted
+    from .events import Planned, TaskDone, TaskFailed, TaskStarted
     from .runners import RunSession, execute
 
-    session = RunSession()
+    session = session if session is not None else RunSession()
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=console, disable=quiet, transient=False,
     )
     with progress:
         bar = progress.add_task("frames", total=the_plan.n_frames)
-        for event in execute(the_plan, options):
-            state = session.apply(event)
-            if isinstance(event, Planned):
-                for note in event.notes:
-                    progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-            if state is None:
-                continue
-            if isinstance(event, TaskStarted):
-                progress.update(bar, description=state.task.label[:40])
-            progress.update(bar, total=session.frames_total, completed=session.frames_done)
-            if isinstance(event, TaskFailed):
-                progress.console.print(f"[red]failed:[/red] {state.reason}", highlight=False)
+        events = execute(the_plan, options, cancel=cancel)
+        try:
+            for event in events:
+                state = session.apply(event)
+                if isinstance(event, Planned):
+                    for note in event.notes:
+                        progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+                if state is None:
+                    continue
+                if isinstance(event, TaskStarted):
+                    progress.update(bar, description=state.task.label[:40])
+                progress.update(bar, total=session.frames_total, completed=session.frames_done)
+                if isinstance(event, TaskFailed):
+                    progress.console.print(f"[red]failed:[/red] {state.reason}", highlight=False)
+                if isinstance(event, TaskDone):
+                    for text in event.warnings:
+                        progress.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+        finally:
+            events.close()  # after a second signal: the output in progress is cleaned up here
     return session
 
 
@@ -286,7 +391,10 @@ def _print_summary(session: RunSession, console: Console) -> None:
                       f"{s.seconds:.1f}" if s.seconds else "", detail)
     console.print(table)
     counts = session.counts()
-    console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
+    line = f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"
+    if counts["cancelled"]:
+        line += f", {counts['cancelled']} not done (cancelled)"
+    console.print(line)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -333,9 +441,64 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     except ParameterError as exc:
         _console().print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
+    from .events import Expectation
+
+    identity = logged.input_identity
+    size = identity.get("size")
+    expect = Expectation(
+        input_size=int(size) if size is not None else None,
+        planes_sha256=identity.get("planes_sha256"),
+        weights_sha256=logged.weights_sha256,
+        force=args.force,
+    )
+    try:  # before the model is loaded: a different size means different pixels
+        now = logged.input_path.stat().st_size
+    except OSError:
+        now = None
+    if expect.input_size is not None and now is not None and now != expect.input_size:
+        text = (f"input {logged.input_path} changed since the logged run: {now} bytes, "
+                f"logged {expect.input_size}")
+        if not args.force:
+            _console().print(f"[red]error:[/red] {text} (--force runs anyway)", highlight=False)
+            return 2
+        _console().print(f"[yellow]warning:[/yellow] {text}; running anyway (--force)", highlight=False)
+    if not identity:
+        _console().print("[yellow]note:[/yellow] the log records no input identity (an older log): "
+                         "the input cannot be verified", highlight=False)
     ns = argparse.Namespace(contains=[], not_contains=[], ext=[], recursive=False, quiet=args.quiet,
-                            dry_run=False, only_position=logged.position)
+                            dry_run=False, only_position=logged.position, expect=expect)
     return _run_batch([str(logged.input_path)], params, ns)
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from .io.locks import find_leftovers
+
+    total = 0
+    status = 0
+    for folder in args.folders:
+        if not Path(folder).is_dir():
+            print(f"{folder}: not a folder", file=sys.stderr)
+            status = 2
+            continue
+        found, held = find_leftovers(folder, recursive=args.recursive)
+        for item in found:
+            verb = "would remove" if args.dry_run else "removed"
+            if not args.dry_run:
+                try:
+                    item.path.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    print(f"cannot remove {item.path}: {exc.strerror or exc}", file=sys.stderr)
+                    status = 1
+                    continue
+            total += item.size
+            print(f"{verb}: {item.path} ({item.size} bytes; {item.reason})")
+        for note in held:
+            print(f"left alone: {note}")
+    verb = "would free" if args.dry_run else "freed"
+    print(f"{verb} {total} bytes")
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -344,10 +507,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # torch's notice about sparse tensors (raised inside Cellpose's mask computation) is noise here
     warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
+    try:
+        return _dispatch(parser, args)
+    except KeyboardInterrupt:  # Ctrl-C before a run started (planning, reading metadata)
+        print("interrupted: nothing was run", file=sys.stderr)
+        return 130
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "info":
         return _cmd_info(args)
     if args.command == "rerun":
         return _cmd_rerun(args)
+    if args.command == "clean":
+        return _cmd_clean(args)
     try:
         params = params_from_args(args)
     except ParameterError as exc:

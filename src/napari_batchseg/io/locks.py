@@ -63,15 +63,19 @@ def _proc_start(pid: int) -> str | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except OSError:  # PermissionError: it exists, under another user
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().decode("ascii", "replace").rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
         return True
-    except OSError:
-        return True
-    return True
+    return state not in ("Z", "X")
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,7 @@ def find_leftovers(
         except OSError:
             continue
         live_masks: list[Path] = []
+        stale_masks: list[Path] = []
         for e in entries:
             if e.name.startswith(".") and e.name.endswith(LOCK_SUFFIX):
                 info = read_lock(e.path)
@@ -340,6 +345,7 @@ def find_leftovers(
                     live_masks.append(mask)
                     held.append(f"{mask}: being produced by {holder.describe()}")
                 else:
+                    stale_masks.append(mask)
                     who = info.describe() if info is not None else "unreadable"
                     found.append(Leftover(Path(e.path), "lock", e.stat().st_size, f"stale lock ({who})"))
             elif e.name.startswith(".") and LOCK_SUFFIX + ".stale-" in e.name:
@@ -352,7 +358,8 @@ def find_leftovers(
             if any(belongs_to(target, m) for m in live_masks):
                 continue
             st = e.stat()
-            if time.time() - st.st_mtime < min_age_s:
+            crashed = any(belongs_to(target, m) for m in stale_masks)  # its run is gone: no grace
+            if not crashed and time.time() - st.st_mtime < min_age_s:
                 held.append(f"{e.path}: modified {time.time() - st.st_mtime:.0f} s ago, left alone")
                 continue
             found.append(Leftover(Path(e.path), "partial", st.st_size,

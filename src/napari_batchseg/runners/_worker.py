@@ -10,6 +10,8 @@ import json
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -61,13 +63,60 @@ def limit_threads(n: int) -> None:
 
 
 def ignore_interrupts() -> None:
-    """Let Ctrl-C reach only the coordinator, which then stops workers cleanly between frames."""
+    """Let Ctrl-C and SIGTERM reach only the coordinator, which stops workers cleanly between frames.
+
+    A batch system sends SIGTERM to every process of a job; the coordinator then cancels the run and
+    closes its workers itself (it kills any that do not stop).
+    """
     import signal
 
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except (ValueError, OSError):  # not the main thread, or no such signal here
-        pass
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread, or no such signal here
+            pass
+
+
+_PR_SET_PDEATHSIG = 1
+_WATCH_S = 0.5
+
+
+def die_with_parent() -> Callable[[], bool]:
+    """End this worker process when the process that started it ends; return a "parent gone" check.
+
+    On Linux the kernel kills the worker (``prctl(PR_SET_PDEATHSIG, SIGKILL)``) the moment its parent
+    dies, even with ``kill -9``. Everywhere, a daemon thread also polls the parent pid every half
+    second and exits the process when it changed. The returned check is part of a worker's cancel
+    test, so a worker never commits an output once the run that asked for it is gone.
+    """
+    import multiprocessing
+    import signal
+
+    starter = multiprocessing.parent_process()  # the pid of the process that started us, even if it
+    parent = starter.pid if starter is not None and starter.pid else os.getppid()  # died meanwhile
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl here: the watch thread does it
+            pass
+
+    def gone() -> bool:
+        return os.getppid() != parent
+
+    if gone():  # the parent died before the watch was set up
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_WATCH_S)
+            if gone():
+                os._exit(1)
+
+    threading.Thread(target=watch, name="batchseg-parent-watch", daemon=True).start()
+    return gone
 
 
 def build_segmenter(params: SegmentationParams, factory: SegmenterFactory | None) -> Segmenter:

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import engine
 from ..errors import BatchSegError, ModelError
-from ._worker import build_segmenter, for_transport, frame_segmenter_for, ignore_interrupts, limit_threads
+from ._worker import (
+    build_segmenter,
+    die_with_parent,
+    for_transport,
+    frame_segmenter_for,
+    ignore_interrupts,
+    limit_threads,
+)
 
 if TYPE_CHECKING:
     from ..engine import CancelCheck, Plan, Task, TaskEvent
@@ -45,6 +52,7 @@ _state: dict[str, Any] = {}
 
 def _init_worker(params: SegmentationParams, threads: int, factory: SegmenterFactory | None) -> None:
     ignore_interrupts()
+    die_with_parent()
     limit_threads(threads)
     _state.update(segmenter=None, error=None)
     try:
@@ -72,8 +80,16 @@ def _files_worker_main(
     keep_arrays: bool,
     batch_frames: int | None,
 ) -> None:
-    """A ``files`` worker: load the model once, then produce the outputs the coordinator sends."""
+    """A ``files`` worker: load the model once, then produce the outputs the coordinator sends.
+
+    It dies with the coordinator (:func:`die_with_parent`) and never commits once it is gone.
+    """
     ignore_interrupts()
+    parent_gone = die_with_parent()
+
+    def cancelled() -> bool:
+        return bool(stop.is_set() or parent_gone())
+
     try:
         limit_threads(threads)
         segmenter = build_segmenter(params, factory)
@@ -93,7 +109,7 @@ def _files_worker_main(
                 events.put(("event", wid, idx, engine.TaskCancelled(task)))
             else:
                 for event in engine.run_task(
-                    task, params, segmenter, cancel=stop.is_set, keep_images=keep_arrays,
+                    task, params, segmenter, cancel=cancelled, keep_images=keep_arrays,
                     frame_segmenter=frame_segmenter,
                 ):
                     events.put(("event", wid, idx, for_transport(event, keep_arrays)))
@@ -235,7 +251,7 @@ class _FilesCoordinator:
                 pass
         for proc in self.procs.values():
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()  # workers ignore SIGTERM (it is meant for the coordinator)
             proc.join(timeout=5)
 
 
