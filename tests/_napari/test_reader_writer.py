@@ -117,3 +117,33 @@ def test_sample_data(make_napari_viewer, dsb2018):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-batchseg", "nuclei")
     assert "nuclei_BF" in viewer.layers
+
+
+def test_mask_of_a_frame_range_sits_at_its_time_offset(make_napari_viewer, example_files, tmp_path):
+    """A mask of frames 3-5 reopened beside its input lies over input frames 3-5, not 0-2."""
+    import shutil
+
+    from napari_batchseg import segment_files
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.testing import threshold_segmenter
+
+    movie = tmp_path / "movie_BF.nd2"
+    shutil.copy(example_files["timelapse"], movie)
+    segment_files([movie], SegmentationParams(start_frame=3, end_frame=5),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    mask_path = tmp_path / "movie_BF_vSM.ome.tif"
+    [(data, kwargs, kind)] = napari_get_reader(str(mask_path))(str(mask_path))
+    assert kind == "labels" and data.shape[0] == 3 and kwargs["translate"][0] == 3.0
+    viewer = make_napari_viewer()
+    viewer.open(str(movie), plugin="napari-batchseg")
+    viewer.open(str(mask_path), plugin="napari-batchseg")
+    mask_layer = viewer.layers["movie_BF_vSM"]
+    assert mask_layer.world_to_data((4, 0, 0))[0] == pytest.approx(1)  # input frame 4 = mask frame 1
+    # one frame at an offset stays a time series (a single frame 0 still opens as 2D, see above)
+    single = tmp_path / "one_BF.nd2"
+    shutil.copy(example_files["timelapse"], single)
+    segment_files([single], SegmentationParams(start_frame=7, end_frame=7),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    one_path = str(tmp_path / "one_BF_vSM.ome.tif")
+    [(one, kw, _)] = napari_get_reader(one_path)(one_path)
+    assert one.shape[0] == 1 and kw["translate"][0] == 7.0

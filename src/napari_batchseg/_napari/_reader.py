@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,22 +48,42 @@ def read_paths(path: str | list[str]) -> list[LayerData]:
     return layers
 
 
+_FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \(")
+
+
+def first_frame(log_text: str) -> int:
+    """The input frame a mask's first frame comes from (its log's ``frames: a-b`` record; 0 if none)."""
+    found = _FRAMES_RECORD.findall(log_text)
+    return int(found[-1][0]) if found else 0
+
+
 def mask_layer_data(path: str | Path) -> list[LayerData]:
-    """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame."""
+    """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame of a still image.
+
+    A mask of frames 40-44 of a time series sits at T = 40-44 (``translate``), over the frames of its
+    input opened beside it; the start frame is read from the mask's embedded log.
+    """
     mask = read_mask(path)
-    labels = mask.labels[0] if mask.labels.shape[0] == 1 else mask.labels
+    start = first_frame(mask.log_text)
+    labels = mask.labels[0] if mask.labels.shape[0] == 1 and start == 0 else mask.labels
     scale: tuple[float, ...] = yx_scale(mask.pixel_size)
+    translate: tuple[float, ...] = (0.0, 0.0)
     if labels.ndim == 3:
         scale = (1.0, *scale)
+        translate = (float(start), 0.0, 0.0)
     meta = {
         META_KEY: {
             "role": "mask",
             "mask_path": str(Path(path).resolve()),
             "pixel_size": mask.pixel_size.as_dict(),
+            "first_frame": start,
         }
     }
     units = "µm" if mask.pixel_size.x else "pixel"
-    return [(labels, {"name": stem_of(path), "scale": scale, "metadata": meta, "units": units}, "labels")]
+    kwargs = {"name": stem_of(path), "scale": scale, "translate": translate, "metadata": meta, "units": units}
+    if labels.ndim == 3:
+        kwargs["axis_labels"] = ("T", "Y", "X")
+    return [(labels, kwargs, "labels")]
 
 
 def image_layer_data(path: str | Path) -> list[LayerData]:
