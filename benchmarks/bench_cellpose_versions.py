@@ -7,7 +7,9 @@ a subprocess with that environment's Python: ``--venv3`` (default ``.venv``) and
 the CPU unless ``--gpu``:
 
 * Cellpose 3: the project's starter model (``examples/models/batchseg_nuclei_cp3``, a CPnet like
-  ``cyto3``), ``diameter=0`` (its training diameter), one warm-up frame, then ``--repeats`` timed frames;
+  ``cyto3``), ``--v3-diameter`` (default 30: no rescaling, the network's native scale as on the
+  Cellpose 4 side; ``0`` uses the model's training diameter, which rescales the image), one warm-up
+  frame, then ``--repeats`` timed frames;
 * Cellpose 4: ``--cpsam FILE`` (real ``cpsam``/``cpsam_v2`` weights) or, offline, a CPSAM network with
   random weights built in a temporary folder: the same ViT-L network and the same arithmetic per tile,
   so the network time is the real one (the mask step differs: random weights find random objects).
@@ -20,6 +22,7 @@ Usage::
 
     python benchmarks/bench_cellpose_versions.py
     python benchmarks/bench_cellpose_versions.py --repeats 3 --v4-float32
+    python benchmarks/bench_cellpose_versions.py --sides 3 --v3-diameter 0
     python benchmarks/bench_cellpose_versions.py --gpu --cpsam ~/.cellpose/models/cpsam_v2
 """
 
@@ -63,7 +66,8 @@ def child(args: argparse.Namespace) -> None:
         else:
             model = str(STARTER)
             warmups, repeats = 1, args.repeats
-        params = SegmentationParams(model=model, diameter=0, gpu=args.gpu, extra=extra)
+        diameter = args.v3_diameter if major < 4 else 0.0
+        params = SegmentationParams(model=model, diameter=diameter, gpu=args.gpu, extra=extra)
         t0 = time.perf_counter()
         seg = load_segmenter(params)
         load_s = time.perf_counter() - t0
@@ -79,7 +83,8 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({
         "cellpose": info["cellpose_version"], "model": Path(model).name if args.cpsam or major < 4 else
         "CPSAM (random weights)", "bfloat16": info.get("bfloat16", False), "device": info["device"],
-        "frame": list(frame.shape), "load_s": round(load_s, 2), "warmups": warmups,
+        "frame": list(frame.shape), "diameter": info["diameter"], "load_s": round(load_s, 2),
+        "warmups": warmups,
         "seconds_per_frame": [round(t, 3) for t in times], "mean_s": round(sum(times) / len(times), 3),
         "objects": n_objects,
     }))
@@ -104,6 +109,8 @@ def main() -> None:
     ap.add_argument("--v4-warmup", action="store_true", help="one untimed Cellpose 4 frame first")
     ap.add_argument("--v4-float32", action="store_true", help="also time Cellpose 4 in float32")
     ap.add_argument("--cpsam", default="", help="real Cellpose 4 weights (default: random CPSAM)")
+    ap.add_argument("--v3-diameter", type=float, default=30.0, help="Cellpose 3 diameter (30: no rescaling)")
+    ap.add_argument("--sides", default="3,4", help="which Cellpose majors to run (3,4 or one of them)")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--float32", action="store_true", help=argparse.SUPPRESS)
@@ -111,11 +118,15 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    common = [f"--repeats={args.repeats}", f"--v4-repeats={args.v4_repeats}"]
+    common = [f"--repeats={args.repeats}", f"--v4-repeats={args.v4_repeats}",
+              f"--v3-diameter={args.v3_diameter}"]
     common += ["--gpu"] * args.gpu + ["--v4-warmup"] * args.v4_warmup
     common += [f"--cpsam={args.cpsam}"] if args.cpsam else []
-    v3 = run_side(args.venv3 / "bin" / "python", common)
-    v4 = run_side(args.venv4 / "bin" / "python", common)
+    sides = {s.strip() for s in args.sides.split(",")}
+    v3 = run_side(args.venv3 / "bin" / "python", common) if "3" in sides else None
+    v4 = run_side(args.venv4 / "bin" / "python", common) if "4" in sides else None
+    if v3 is None or v4 is None:
+        return
     ratio = float(v4["mean_s"]) / float(v3["mean_s"])  # type: ignore[arg-type]
     print(f"Cellpose {v4['cellpose']} (bfloat16) / Cellpose {v3['cellpose']}: {ratio:.1f}x the seconds per "
           f"frame ({v4['mean_s']} s vs {v3['mean_s']} s, {v3['device']})")
