@@ -46,6 +46,8 @@ def test_run_streams_into_layers_and_reopens(widget, data_folder, qtbot):
     key = table.keys()[1]
     assert "timelapse_BF.nd2" in key
     table.table.cellDoubleClicked.emit(1, 0)
+    assert widget.streamer.loading  # read from disk by a worker, not on the GUI thread
+    qtbot.waitUntil(lambda: not widget.streamer.loading, timeout=20000)
     assert widget.follow.isChecked()  # no run going on: following stays on (see the test below)
     labels = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (6, 64, 64)
@@ -78,6 +80,7 @@ def test_double_click_during_the_run_stops_following(widget, data_folder, qtbot)
     table.table.cellDoubleClicked.emit(0, 0)  # nuclei_BF.tif, finished
     assert widget.running, "the run ended before the check: it must happen during the run"
     assert not widget.follow.isChecked()
+    qtbot.waitUntil(lambda: not widget.streamer.loading, timeout=20000)
 
     def mask_layer():
         return next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")

@@ -46,7 +46,7 @@ def test_add_folder_filters_and_count(widget, data_folder, qtbot):
     assert not widget.run_btn.isEnabled()
 
 
-def test_recursive_folder_and_drag_drop(widget, data_folder, tmp_path):
+def test_recursive_folder_and_drag_drop(widget, data_folder, tmp_path, qtbot):
     sub = data_folder / "more"
     sub.mkdir()
     (sub / "deep_BF.tif").write_bytes((data_folder / "nuclei_BF.tif").read_bytes())
@@ -54,7 +54,9 @@ def test_recursive_folder_and_drag_drop(widget, data_folder, tmp_path):
     assert "deep_BF.tif" not in [p.name for p in widget.files.files()]
     widget.files.clear()
     widget.files.recursive.setChecked(True)
-    _drop(widget.files, [data_folder])
+    _drop(widget.files, [data_folder])  # the folder is searched by a worker thread
+    assert widget.files.busy and widget.files.files() == []
+    qtbot.waitUntil(lambda: not widget.files.busy, timeout=10000)
     assert "deep_BF.tif" in [p.name for p in widget.files.files()]
     # a model file dropped on the model path field
     widget.form.model.setCurrentText("User trained model…")
@@ -110,9 +112,11 @@ def test_output_names_suffix_and_collisions(widget, data_folder, tmp_path, qtbot
     # existing outputs are flagged with what will happen to them
     (data_folder / "nuclei_BF_vSM-run1-a.ome.tif").write_bytes(b"x")
     widget.output.changed.emit()
-    assert "1 output(s) exist already and will be skipped" in out.preview.text()
+    assert "exist already" not in out.preview.text()  # checked by a worker, not on the GUI thread
+    qtbot.waitUntil(lambda: "1 output(s) exist already and will be skipped" in out.preview.text(),
+                    timeout=5000)
     out.existing.setCurrentIndex(1)
-    assert "will be overwritten" in out.preview.text()
+    qtbot.waitUntil(lambda: "will be overwritten" in out.preview.text(), timeout=5000)
 
 
 def test_method_and_model_controls(widget, monkeypatch, make_napari_viewer):

@@ -27,6 +27,7 @@ from ..io.reader import SUFFIXES, matching_suffix
 from ..params import DEFAULT_EXTENSIONS
 from ._info import InfoCache, describe_info
 from ._qtutil import fold, hbox, muted, paths_from_mime
+from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 DEFAULT_CONTAINS = "_BF"
@@ -45,6 +46,7 @@ class FileListPanel(QWidget):
     def __init__(self, infos: InfoCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.infos = infos
+        self.background = Background(self)
         self.setAcceptDrops(True)
 
         self.list = QListWidget(self)
@@ -121,23 +123,37 @@ class FileListPanel(QWidget):
         return [p for p in self.all_files() if flt.accepts(p)]
 
     def add_paths(self, paths: Iterable[str | Path], recursive: bool | None = None) -> int:
-        """Add files and the supported files found in folders; return how many were new."""
+        """Add files and the supported files found in folders now; return how many were new.
+
+        This looks at the disk on the calling thread (for scripts and tests); the widget's buttons and
+        drops use :meth:`add_paths_later`, which does it in a thread.
+        """
         rec = self.recursive.isChecked() if recursive is None else recursive
-        any_ext = FileFilter(extensions=SUFFIXES)
+        return self._add_found(find_inputs(list(paths), rec))
+
+    def add_paths_later(self, paths: Iterable[str | Path], recursive: bool | None = None) -> None:
+        """Like :meth:`add_paths`, but folders are searched in a thread; the files appear when found."""
+        rec = self.recursive.isChecked() if recursive is None else recursive
+        self.count.setText("looking for files…")
+        self.background.submit(find_inputs, list(paths), rec, on_item=self._add_found, name="batchseg-glob",
+                               on_done=self.apply_filters)
+
+    @property
+    def busy(self) -> bool:
+        """Whether folders are still being searched."""
+        return self.background.busy
+
+    def close(self) -> None:
+        """Deliver nothing more (the widget is closing)."""
+        self.background.close()
+
+    def _add_found(self, found: list[Path]) -> int:
         known = set(self.all_files())
         new: list[Path] = []
-        for raw in paths:
-            p = Path(raw)
-            if p.is_dir():
-                found = collect_files([p], any_ext, recursive=rec)
-            elif matching_suffix(p) is not None and not is_own_output(p):
-                found = [p.resolve()]
-            else:
-                found = []
-            for f in found:
-                if f not in known:
-                    known.add(f)
-                    new.append(f)
+        for f in found:
+            if f not in known:
+                known.add(f)
+                new.append(f)
         for f in new:
             item = QListWidgetItem(f.name)
             item.setData(PATH_ROLE, f)
@@ -198,12 +214,12 @@ class FileListPanel(QWidget):
     def _browse_files(self) -> None:
         exts = " ".join(f"*{e}" for e in SUFFIXES)
         files, _ = QFileDialog.getOpenFileNames(self, "Add files", "", f"Images ({exts});;All files (*)")
-        self.add_paths(files)
+        self.add_paths_later(files)
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add folder")
         if folder:
-            self.add_paths([folder])
+            self.add_paths_later([folder])
 
     def _on_current(
         self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
@@ -245,8 +261,21 @@ class FileListPanel(QWidget):
             return
         paths = paths_from_mime(event.mimeData())
         if paths:
-            self.add_paths(paths)
+            self.add_paths_later(paths)
             event.acceptProposedAction()
+
+
+def find_inputs(paths: list[str | Path], recursive: bool) -> list[Path]:
+    """The supported input files among ``paths`` and in the folders among them (reads the disk)."""
+    any_ext = FileFilter(extensions=SUFFIXES)
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(collect_files([p], any_ext, recursive=recursive))
+        elif matching_suffix(p) is not None and not is_own_output(p):
+            found.append(p.resolve())
+    return found
 
 
 def _path_of(item: QListWidgetItem) -> Path:

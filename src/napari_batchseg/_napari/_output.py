@@ -21,8 +21,15 @@ from ..io.naming import OutputNames, find_collisions, output_names
 from ..io.sources import SourceInfo
 from ..params import EXISTING_POLICIES, SegmentationParams
 from ._qtutil import PathField, hbox, muted
+from ._worker import Background
 
 PREVIEW_LINES = 6
+
+
+def _count_existing(masks: list[Path]) -> int:
+    """How many of ``masks`` exist (reads the disk: runs in a worker thread)."""
+    return sum(1 for m in masks if m.exists())
+
 SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
 
 
@@ -81,6 +88,11 @@ class OutputPanel(QWidget):
         self.suffix.inputRejected.connect(lambda: self.suffix_note.setText(f"‘{SUFFIX_HINT}’"))
         self.existing.currentIndexChanged.connect(self.changed)
         self._problems: list[str] = []
+        self._lines: list[str] = []
+        self._generation = 0
+        #: whether an existence check is under way
+        self.checking = False
+        self.background = Background(self)
 
     # ------------------------------------------------------------------ values
     def output_dir(self) -> str | None:
@@ -123,7 +135,13 @@ class OutputPanel(QWidget):
         return out
 
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None]) -> None:
-        """Show the output names and flag collisions and existing outputs."""
+        """Show the output names and flag collisions; outputs that exist already are counted in a thread.
+
+        Names and collisions are pure path arithmetic (done at once); whether outputs exist needs the
+        disk, so it is checked by a worker and the line appears when it answers (typing in the suffix
+        never waits for the disk).
+        """
+        self._generation += 1
         if self.custom.isChecked() and not self.folder.text():
             self.preview.setText("")
             self._problems = ["choose an output folder (or use the input folder)"]
@@ -133,12 +151,7 @@ class OutputPanel(QWidget):
         lines = [f"{f.name} → {names.mask.name}" for f, _, names in outs[:PREVIEW_LINES]]
         if len(outs) > PREVIEW_LINES:
             lines.append(f"… and {len(outs) - PREVIEW_LINES} more")
-        existing = [names.mask for _, _, names in outs if names.mask.exists()]
-        policy = self.existing.currentData()
-        if existing:
-            verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
-            verb = verbs[policy]
-            lines.append(f"{len(existing)} output(s) exist already and {verb}")
+        self._lines = lines
         self.preview.setText("\n".join(lines))
         self._problems = find_collisions((f, names) for f, _, names in outs)
         text = ""
@@ -147,6 +160,31 @@ class OutputPanel(QWidget):
             more = len(self._problems) - len(shown)
             text = "Outputs collide: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
         self.problems_label.setText(text)
+        masks = [names.mask for _, _, names in outs]
+        if masks:
+            generation = self._generation
+            self.checking = True
+            self.background.submit(
+                _count_existing, masks, on_item=lambda n: self._show_existing(generation, n),
+                on_done=lambda: self._checked(generation), name="batchseg-exists",
+            )
+
+    def _checked(self, generation: int) -> None:
+        if generation == self._generation:
+            self.checking = False
+
+    def _show_existing(self, generation: int, n_existing: int) -> None:
+        if generation != self._generation:  # the inputs or names changed since: a newer check runs
+            return
+        lines = list(self._lines)
+        if n_existing:
+            verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
+            lines.append(f"{n_existing} output(s) exist already and {verbs[self.existing.currentData()]}")
+        self.preview.setText("\n".join(lines))
+
+    def close(self) -> None:
+        """Deliver nothing more (the widget is closing)."""
+        self.background.close()
 
     def problems(self) -> list[str]:
         """Problems that block a run (colliding outputs, missing folder), from the last preview."""

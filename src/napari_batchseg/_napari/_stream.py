@@ -28,6 +28,7 @@ from ..provenance import parse_log
 from ..runners.session import RunSession, TaskState
 from ._lazy import prepared_array
 from ._reader import META_KEY, yx_scale
+from ._worker import Background
 
 REFRESH_MS = 40
 #: above this (labels + image buffers) only the latest frame of an output is kept for display
@@ -91,11 +92,15 @@ class LayerStreamer(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.flush)
+        #: outputs being read from disk by a worker (to be shown when read)
+        self.loading: set[str] = set()
+        self.background = Background(self)
         viewer.layers.events.removed.connect(self._on_removed)
 
     def close(self) -> None:
         """Stop following the viewer (the widget is closing)."""
         self._timer.stop()
+        self.background.close()
         with contextlib.suppress(Exception):
             self.viewer.layers.events.removed.disconnect(self._on_removed)
 
@@ -340,7 +345,10 @@ class LayerStreamer(QObject):
 
     # ------------------------------------------------------------------ on request
     def show(self, task, status: str, params: SegmentationParams | None) -> bool:
-        """Show an output chosen in the status table; return whether something is shown."""
+        """Show an output chosen in the status table; return whether something is (or will be) shown.
+
+        A finished output is read from disk by a worker and shown when read (:attr:`loading`).
+        """
         labels, _ = self.layers_for(task.key)
         if labels is not None:
             self.viewer.layers.selection.active = labels
@@ -355,39 +363,33 @@ class LayerStreamer(QObject):
             self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
                               None, None)
             return True
-        if task.names.mask.exists():
-            self.open_from_disk(task, task.names.mask, params)
-            return True
-        self.message.emit(f"{task.label}: no result to show ({status or 'not run'})")
-        return False
+        self.loading.add(task.key)
+        self.message.emit(f"{task.label}: opening its result…")
+
+        def shown(result: LoadedResult) -> None:
+            self._show_loaded(task, result)
+
+        def failed(exc: BaseException) -> None:
+            self.message.emit(f"{task.label}: cannot open its result ({exc})")
+
+        self.background.submit(load_result, task, task.names.mask, params, status, on_item=shown,
+                               on_error=failed, on_done=lambda: self.loading.discard(task.key),
+                               name="batchseg-open")
+        return True
 
     def open_from_disk(self, task, mask_path: Path, params: SegmentationParams | None) -> None:
-        """Show a finished output: its mask, over its prepared input computed frame by frame on demand."""
-        mask = read_mask(mask_path)
-        labels = mask.labels
-        used = params
-        with contextlib.suppress(Exception):
-            used = parse_log(mask.log_text).params
-        image = None
-        contrast = None
-        if used is not None and task.info is not None:
-            try:
-                frames = task.frame_indices(used)
-                if len(frames) == labels.shape[0]:
-                    from ..prepare import resolve_channel
+        """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
+        self._show_loaded(task, load_result(task, mask_path, params, "done"))
 
-                    source = open_source(task.input, used.axes)
-                    channel = resolve_channel(source.info, used.channel)
-                    image = prepared_array(source, task.position, frames, channel, used.zrange,
-                                           used.z_projection)
-                    contrast = _quick_range(np.asarray(image[0]))
-            except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
-                self.message.emit(f"{task.label}: input not shown ({exc})")
-        if image is None:
-            image = np.zeros(labels.shape, np.float32)
-        scale = (1.0, *yx_scale(mask.pixel_size))
+    def _show_loaded(self, task, result: LoadedResult) -> None:
+        if result.labels is None:
+            self.message.emit(result.note)
+            return
+        if result.note:
+            self.message.emit(result.note)
         self.views.pop(task.key, None)
-        self._show_arrays(task.key, task.label, labels, image, scale, mask.pixel_size, mask_path, contrast)
+        self._show_arrays(task.key, task.label, result.labels, result.image, result.scale, result.pixel_size,
+                          result.mask_path, result.contrast)
 
     # ------------------------------------------------------------------ user closed a layer
     def _on_removed(self, event) -> None:
@@ -399,6 +401,54 @@ class LayerStreamer(QObject):
             labels, image = self.layers_for(key)
             if labels is None and image is None:
                 self._closed.add(key)
+
+
+@dataclass
+class LoadedResult:
+    """A finished output read from disk by :func:`load_result` (in a worker thread)."""
+
+    labels: np.ndarray | None
+    image: object = None
+    scale: tuple[float, ...] = (1.0, 1.0, 1.0)
+    pixel_size: PixelSize = PixelSize()
+    mask_path: Path | None = None
+    contrast: tuple[float, float] | None = None
+    note: str = ""
+
+
+def load_result(task, mask_path: Path, params: SegmentationParams | None, status: str) -> LoadedResult:
+    """Read a finished output: its mask, and its prepared input as an on-demand array (first frame ready).
+
+    Everything that touches the disk happens here, in the calling (worker) thread.
+    """
+    if not mask_path.exists():
+        return LoadedResult(None, note=f"{task.label}: no result to show ({status or 'not run'})")
+    mask = read_mask(mask_path)
+    labels = mask.labels
+    used = params
+    with contextlib.suppress(Exception):
+        used = parse_log(mask.log_text).params
+    image = None
+    contrast = None
+    note = ""
+    if used is not None and task.info is not None:
+        try:
+            frames = task.frame_indices(used)
+            if len(frames) == labels.shape[0]:
+                from ..prepare import resolve_channel
+
+                source = open_source(task.input, used.axes)
+                channel = resolve_channel(source.info, used.channel)
+                image = prepared_array(source, task.position, frames, channel, used.zrange,
+                                       used.z_projection)
+                contrast = _quick_range(np.asarray(image[0]))  # also caches the first frame
+        except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
+            note = f"{task.label}: input not shown ({exc})"
+    if image is None:
+        image = np.zeros(labels.shape, np.float32)
+    scale = (1.0, *yx_scale(mask.pixel_size))
+    return LoadedResult(labels, image, scale, mask.pixel_size, mask_path, contrast, note)
+
 
 
 def _extent(layer) -> tuple | None:

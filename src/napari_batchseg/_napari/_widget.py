@@ -256,7 +256,8 @@ class BatchSegWidget(QWidget):
         self._start_device_detection()
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
-        owners = (self.controller, self.infos, self.background, self.streamer, self.correction)
+        owners = (self.controller, self.infos, self.background, self.streamer, self.correction, self.files,
+                  self.output)
         self.destroyed.connect(lambda *_: _close_workers(*owners))
         warm_up_napari()
 
@@ -275,7 +276,8 @@ class BatchSegWidget(QWidget):
         Called when the widget is destroyed; safe to call twice. A run in progress is cancelled (its
         output is dropped, as on Cancel).
         """
-        _close_workers(self.controller, self.infos, self.background, self.streamer, self.correction)
+        _close_workers(self.controller, self.infos, self.background, self.streamer, self.correction,
+                       self.files, self.output)
 
     def _inputs_changed(self) -> None:
         self._update_file_dependent()

@@ -1,0 +1,196 @@
+"""How long the napari event loop stalls while the Batch segmentation widget works: a fixed scenario.
+
+Run under a display (the GUI must really draw), e.g.::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/bench_ui.py
+    xvfb-run -a ... bench_ui.py --model examples/models/batchseg_nuclei_cp3   # the real Cellpose model
+
+Scenario (always the same): three real-size inputs, 700 x 1100 pixels (the real DSB2018 nuclei image,
+upscaled and cropped at shifting places): a 6-frame and a 4-frame OME-TIFF movie and a single image,
+plus the real E. coli ND2 time-lapse of ``examples/`` (a different size: one more kind of file
+switch). Steps: add the folder; first Run click; the batch streams into the layers, switching file
+three times; reopen the first result from the status table; apply a correction and save it; done.
+
+A QTimer ticks every 5 ms on the GUI thread; a stall is the time between two ticks minus 5 ms. The
+script prints the longest stall, the 99th percentile, the number of stalls over 50 ms (and the worst
+ones, with the step they happened in) and the load average: on a shared machine other processes take
+CPU time from the GUI thread too, so compare figures taken at similar loads. The segmenter is by
+default a stand-in (threshold + a fixed delay per frame, like a fast model) so that the figures are
+about the widget; ``--model`` runs Cellpose instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, nuclei_image  # noqa: E402
+
+TICK_MS = 5
+SHAPE = (700, 1100)
+
+
+def real_size_movie(n: int, seed: int) -> np.ndarray:
+    """``n`` frames of 700 x 1100: the real image upscaled x3, cropped at shifting places."""
+    img = np.kron(nuclei_image(), np.ones((3, 3), np.uint16))  # 1536 x 1536
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, *SHAPE), img.dtype)
+    for i in range(n):
+        y = int(rng.integers(0, img.shape[0] - SHAPE[0]))
+        x = int(rng.integers(0, img.shape[1] - SHAPE[1]))
+        out[i] = img[y:y + SHAPE[0], x:x + SHAPE[1]]
+    return out
+
+
+def make_inputs(folder: Path) -> list[Path]:
+    """The scenario's input files (see the module docstring)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(folder / "a_movie6_BF.ome.tif", real_size_movie(6, 1), ome=True,
+                     metadata={"axes": "TYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    tifffile.imwrite(folder / "b_movie4_BF.ome.tif", real_size_movie(4, 2), ome=True,
+                     metadata={"axes": "TYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    tifffile.imwrite(folder / "c_still_BF.ome.tif", real_size_movie(1, 3)[0], ome=True,
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    shutil.copy(ROOT / "examples" / "data" / "arcadia_ecoli_gfp_timelapse.nd2", folder / "d_ecoli_BF.nd2")
+    return sorted(folder.iterdir())
+
+
+class Probe:
+    """Gaps between ticks of a 5 ms QTimer, labelled with the scenario's step."""
+
+    def __init__(self) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.step = "idle"
+        self.records: list[tuple[float, str]] = []  # (stall ms, step)
+        self.last = 0.0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.records.append((max((now - self.last) * 1000 - TICK_MS, 0.0), self.step))
+        self.last = now
+
+    def summary(self) -> dict:
+        stalls = np.array([s for s, _ in self.records]) if self.records else np.zeros(1)
+        worst = sorted(self.records, reverse=True)[:8]
+        return {
+            "ticks": len(self.records),
+            "longest_stall_ms": round(float(stalls.max()), 1),
+            "p99_ms": round(float(np.percentile(stalls, 99)), 1),
+            "stalls_over_50ms": int((stalls > 50).sum()),
+            "stalls_over_16ms": int((stalls > 16).sum()),
+            "worst": [(round(s, 1), step) for s, step in worst],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scenario; print (and with ``--json``, write) the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="Cellpose model (default: a stand-in segmenter, 0.25 s per frame)")
+    ap.add_argument("--delay", type=float, default=0.25, help="stand-in segmenter: seconds per frame")
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args(argv)
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_batchseg._napari._stream import layer_meta
+    from napari_batchseg._napari._widget import BatchSegWidget
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    work = Path(tempfile.mkdtemp(prefix="batchseg-bench-ui-"))
+    files = make_inputs(work / "data")
+    viewer = napari.Viewer(title="bench_ui", show=True)
+    viewer.window._qt_window.resize(1500, 950)
+    app = QApplication.instance()
+
+    def pump(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.002)
+
+    def wait(cond, timeout: float) -> None:
+        end = time.perf_counter() + timeout
+        while not cond() and time.perf_counter() < end:
+            pump(0.02)
+        if not cond():
+            raise TimeoutError("the scenario did not reach its next step")
+
+    t_open = time.perf_counter()
+    widget = BatchSegWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Batch segmentation", area="right")
+    open_s = time.perf_counter() - t_open
+    pump(1.0)
+    probe = Probe()
+    probe.start()
+    if args.model:
+        widget.form.model.setCurrentText("User trained model…")
+        widget.form.model_path.setText(args.model)
+    else:
+        delay = args.delay
+        widget.controller.segmenter_factory = lambda _p: ThresholdSegmenter(delay)
+    probe.step = "add files"
+    widget.files.add_paths_later([work / "data"])
+    wait(lambda: len(widget.files.files()) == len(files) and not widget.infos.busy, 60)
+    pump(0.5)
+    probe.step = "first Run"
+    t_run = time.perf_counter()
+    assert widget.run()
+    pump(1.0)
+    probe.step = "batch (streaming, file switches)"
+    wait(lambda: not widget.running, 1800)
+    run_s = time.perf_counter() - t_run
+    pump(0.5)
+    probe.step = "reopen from the status table"
+    widget.status.table.cellDoubleClicked.emit(0, 0)
+    wait(lambda: any(layer_meta(lay).get("role") == "mask" and lay.name.startswith("a_movie6")
+                     for lay in viewer.layers), 60)
+    pump(1.0)
+    probe.step = "correct and save"
+    labels = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
+    viewer.layers.selection.active = labels
+    widget.correction.all_frames.setChecked(True)
+    widget.correction.border_btn.click()
+    assert widget.correction.save_in_background()
+    wait(lambda: not widget.correction.saving, 120)
+    pump(1.0)
+    probe.timer.stop()
+    figures = {
+        **probe.summary(),
+        "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "widget_open_s": round(open_s, 2),
+        "run_s": round(run_s, 1),
+        "segmenter": args.model or f"stand-in, {args.delay} s/frame",
+        "frames": sum(s.n_frames for s in widget.session.tasks),
+        "statuses": [s.status for s in widget.session.tasks],
+        "correction": widget.correction.result.text(),
+    }
+    print(json.dumps(figures, indent=1, ensure_ascii=False))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+    viewer.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
