@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="Cellpose model (default: a stand-in segmenter, 0.25 s per frame)")
     ap.add_argument("--delay", type=float, default=0.25, help="stand-in segmenter: seconds per frame")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--profile", help="write a cProfile of the GUI thread (from the first Run) to this file")
     args = ap.parse_args(argv)
 
     import napari
@@ -152,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     wait(lambda: len(widget.files.files()) == len(files) and not widget.infos.busy, 60)
     pump(0.5)
     probe.step = "first Run"
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t_run = time.perf_counter()
     assert widget.run()
     pump(1.0)
@@ -173,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     wait(lambda: not widget.correction.saving, 120)
     pump(1.0)
     probe.timer.stop()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     figures = {
         **probe.summary(),
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],

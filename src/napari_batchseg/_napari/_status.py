@@ -13,6 +13,9 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QProgressBar,
+    QStyle,
+    QStyleOptionProgressBar,
+    QStylePainter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,6 +25,74 @@ from qtpy.QtWidgets import (
 from ..runners.session import RunSession, TaskState
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
+
+
+class Progress(QWidget):
+    """A progress bar that repaints with the next paint of the window, not at once.
+
+    ``QProgressBar.setValue`` repaints synchronously whenever its text changes; beside napari's canvas a
+    repaint composes the whole window (tens of ms with software OpenGL), once per frame of a run. This
+    bar draws the same native progress bar but only schedules its repaint (``update``).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._min, self._max, self._value = 0, 1, 0
+        self._format = "%p%"
+        probe = QProgressBar()
+        self.setMinimumHeight(probe.sizeHint().height())
+        self.setSizePolicy(probe.sizePolicy())
+
+    def sizeHint(self):  # noqa: N802 - Qt override
+        """Like a QProgressBar."""
+        return QProgressBar().sizeHint()
+
+    def setRange(self, lo: int, hi: int) -> None:  # noqa: N802 - QProgressBar API
+        """Set the range."""
+        if (lo, hi) != (self._min, self._max):
+            self._min, self._max = lo, hi
+            self.update()
+
+    def setValue(self, value: int) -> None:  # noqa: N802 - QProgressBar API
+        """Set the value (repainted with the window's next paint)."""
+        if value != self._value:
+            self._value = value
+            self.update()
+
+    def setFormat(self, fmt: str) -> None:  # noqa: N802 - QProgressBar API
+        """Text format: ``%v`` value, ``%m`` maximum, ``%p`` percent."""
+        self._format = fmt
+        self.update()
+
+    def value(self) -> int:
+        """Current value."""
+        return self._value
+
+    def maximum(self) -> int:
+        """Maximum."""
+        return self._max
+
+    def minimum(self) -> int:
+        """Minimum."""
+        return self._min
+
+    def text(self) -> str:
+        """The text shown."""
+        span = max(self._max - self._min, 1)
+        pct = int(100 * (self._value - self._min) / span)
+        text = self._format.replace("%v", str(self._value)).replace("%m", str(self._max))
+        return text.replace("%p", str(pct))
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
+        """Draw a native progress bar."""
+        opt = QStyleOptionProgressBar()
+        opt.initFrom(self)
+        opt.minimum, opt.maximum, opt.progress = self._min, self._max, self._value
+        opt.text = self.text()
+        opt.textVisible = True
+        opt.textAlignment = Qt.AlignmentFlag.AlignCenter
+        opt.state |= QStyle.StateFlag.State_Horizontal
+        QStylePainter(self).drawControl(QStyle.ControlElement.CE_ProgressBar, opt)
 STATUS_COLORS = {
     "pending": None,
     "running": "#4c9be0",
@@ -44,7 +115,7 @@ class StatusTable(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.progress = QProgressBar()
+        self.progress = Progress()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("not run yet")
@@ -69,9 +140,16 @@ class StatusTable(QWidget):
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)
         lay.addWidget(self.table)
+        #: the selected row's details in full, wrapped (the column is narrow in a 440 px dock)
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setStyleSheet("font-size: 11px;")
+        lay.addWidget(self.detail)
         self._rows: dict[str, int] = {}
         self._session: RunSession | None = None
         self.table.cellDoubleClicked.connect(lambda r, _c: self.request_open(r))
+        self.table.currentCellChanged.connect(lambda r, *_: self._show_detail(r))
 
     # ------------------------------------------------------------------ rows
     @property
@@ -124,7 +202,18 @@ class StatusTable(QWidget):
         d = self.table.item(r, 4)
         d.setText(details)
         d.setToolTip(tooltip or details)
+        if r == self.table.currentRow():
+            self._show_detail(r)
         self._update_summary()
+
+    def _show_detail(self, row: int) -> None:
+        item = self.table.item(row, 4) if row >= 0 else None
+        name = self.table.item(row, 0) if row >= 0 else None
+        if item is None or name is None:
+            self.detail.setText("")
+            return
+        status = self.table.item(row, 1).text() if self.table.item(row, 1) is not None else ""
+        self.detail.setText(f"{name.text()}: {status}" + (f"\n{item.toolTip()}" if item.toolTip() else ""))
 
     def update_progress(self) -> None:
         """Frames settled (done, or never to be done: skipped, failed) out of the frames planned."""

@@ -35,6 +35,10 @@ REFRESH_MS = 40
 STACK_LIMIT_BYTES = 2 * 1024**3
 PLACEHOLDER = "batch segmentation: starting…"
 AXES = ("T", "Y", "X")
+#: display buffers hold labels as uint16: napari draws uint8/uint16 labels directly, while uint32 ones
+#: go through a colour-index mapping that costs ~20 ms per 700 x 1100 frame on the GUI thread. A frame
+#: with ids above 65535 switches its buffer to uint32 (the values shown are always the values saved).
+LABELS_DTYPE = np.uint16
 
 
 def layer_meta(layer) -> dict:
@@ -210,7 +214,7 @@ class LayerStreamer(QObject):
         scale = (1.0, *yx_scale(first.pixel_size)) if first is not None else (1.0, 1.0, 1.0)
         ps = first.pixel_size if first is not None else PixelSize()
         key = f"{PLACEHOLDER}"
-        self._show_arrays(key, PLACEHOLDER, np.zeros(shape, np.uint32), np.zeros(shape, np.float32),
+        self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32),
                           scale, ps, None, None)
 
     def run_finished(self) -> None:
@@ -245,14 +249,14 @@ class LayerStreamer(QObject):
             old_labels, old_image = self._reusable_pair(task.key)
             if (
                 old_labels is not None and old_image is not None
-                and _is_buffer(old_labels.data, shape, np.uint32)
+                and _is_buffer(old_labels.data, shape, LABELS_DTYPE)
                 and _is_buffer(old_image.data, shape, np.float32)
             ):
                 labels, image = old_labels.data, old_image.data  # reuse in place: no layer change
                 labels.fill(0)
                 image.fill(0)
         if labels is None:
-            labels, image = np.zeros(shape, np.uint32), np.zeros(shape, np.float32)
+            labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
         label = task.label + (" (latest frame)" if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
                         latest_only)
@@ -271,6 +275,8 @@ class LayerStreamer(QObject):
         i = event.index
         slot = 0 if view.latest_only else i
         if event.labels is not None and event.labels.shape == view.labels.shape[-2:]:
+            if view.labels.dtype == LABELS_DTYPE and event.labels.size and int(event.labels.max()) > 65535:
+                self._widen(view)
             view.labels[slot] = event.labels
         if event.image is not None and event.image.shape == view.image.shape[-2:]:
             view.image[slot] = event.image
@@ -294,6 +300,13 @@ class LayerStreamer(QObject):
                 self._move_to, self._move_axis = slot, axis  # done in flush: one move per burst
         view.last_index = slot
         self._refresh_soon((labels, image), slot)
+
+    def _widen(self, view: TaskView) -> None:
+        """A frame has ids above 65535: the output's buffer (and its layer) become uint32."""
+        view.labels = view.labels.astype(np.uint32)
+        labels, _ = self.layers_for(view.key)
+        if labels is not None:
+            labels.data = view.labels
 
     def _refresh_soon(self, layers, index: int | None) -> None:
         for layer in layers:

@@ -32,7 +32,7 @@ from qtpy.QtWidgets import (
 from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
-from ..runners import PARALLEL_MODES, RunSession, usable_cores
+from ..runners import PARALLEL_MODES, RunSession, TaskState, usable_cores
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -43,6 +43,8 @@ from ._status import StatusTable
 from ._stream import LayerStreamer
 from ._worker import Background, RunController
 
+#: the status table and progress bar are redrawn at most this often during a run
+REDRAW_MS = 200
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
 PARALLEL_LABELS = {
@@ -239,6 +241,11 @@ class BatchSegWidget(QWidget):
         self._inputs_timer.setSingleShot(True)
         self._inputs_timer.setInterval(100)
         self._inputs_timer.timeout.connect(self._inputs_changed)
+        self._dirty_rows: dict[str, TaskState] = {}
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.run_btn.clicked.connect(self.run)
@@ -398,6 +405,8 @@ class BatchSegWidget(QWidget):
         self._say(f"run stopped by an error: {message}", error=True)
 
     def _run_finished(self) -> None:
+        self._redraw_timer.stop()
+        self._redraw()
         for state in self.session.finish():  # tasks the run never reached
             self.status.show_state(state)
         if self.controller.cancel_event.is_set():
@@ -427,11 +436,23 @@ class BatchSegWidget(QWidget):
                 self._run_error = True
             self._say(self._run_message(), error=self.session.error is not None)
             return
-        self.status.show_state(state)
-        self.status.update_progress()
+        self._dirty_rows[state.key] = state
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
         self.streamer.update(state, ev)
         if state.status == "done":
             self.correction.refresh()
+
+    def _redraw(self) -> None:
+        """Redraw the rows whose task changed and the progress bar (at most every ``REDRAW_MS``).
+
+        Every repaint of a widget beside napari's canvas costs a composition of the whole window, and
+        ``QProgressBar.setValue`` repaints at once: one redraw per burst of events, not one per event.
+        """
+        dirty, self._dirty_rows = self._dirty_rows, {}
+        for state in dirty.values():
+            self.status.show_state(state)
+        self.status.update_progress()
 
     def _run_message(self) -> str:
         """The message line for the run's phase."""
