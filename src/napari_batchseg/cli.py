@@ -242,13 +242,16 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     only = getattr(args, "only_position", None)
     if only is not None:  # rerun of one position of a multi-position file
         the_plan.tasks = [t for t in the_plan.tasks if t.n_positions == 1 or t.position == only]
+    for note in the_plan.notes:
+        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     if not the_plan.tasks:
         console.print("[yellow]no input files found[/yellow] (check paths and filters)")
         return 2
     if getattr(args, "dry_run", False):
         for t in the_plan.tasks:
-            state = f"unreadable: {t.error}" if t.error else (
-                "exists" if t.names.mask.exists() else "new")
+            state = f"unreadable: {t.error}" if t.error else {
+                "done": "exists", "absent": "new", "incomplete": "incomplete: will be redone"
+            }[engine.output_state(t)[0]]
             print(f"{t.label}\t->\t{t.names.mask}\t[{state}]")
         return 0
     try:
@@ -272,8 +275,6 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     if expect is not None:
         for task in the_plan.tasks:
             task.expect = expect
-    for note in the_plan.notes:
-        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     from .runners import RunSession
 
     session = RunSession()
@@ -358,8 +359,9 @@ def _follow(
             for event in events:
                 state = session.apply(event)
                 if isinstance(event, Planned):
-                    for note in event.notes:
-                        progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+                    for note in event.notes:  # the plan's own notes were printed as warnings already
+                        if note not in the_plan.notes:
+                            progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
                 if state is None:
                     continue
                 if isinstance(event, TaskStarted):

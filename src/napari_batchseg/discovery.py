@@ -60,6 +60,24 @@ def is_own_output(path: Path) -> bool:
     return MODULE_TAG in name or PARTIAL_MARK in name or name.startswith(".")
 
 
+def _empty_folder_note(raw: str | Path, folder: Path, files: list[Path], flt: FileFilter,
+                       recursive: bool) -> str:
+    link = f" (a link to {folder.resolve()})" if folder.is_symlink() else ""
+    where = "in it or its sub-folders" if recursive else "in it (sub-folders need --recursive)"
+    if not files:
+        return f"folder {raw}{link} holds no file {where}: nothing taken from it"
+    own = sum(1 for f in files if is_own_output(f))
+    filtered = len(files) - own
+    parts = []
+    if filtered:
+        parts.append(f"{filtered} left out by the filters (extensions {', '.join(flt.extensions)}"
+                     + (f"; contains {list(flt.contains)}" if flt.contains else "")
+                     + (f"; not contains {list(flt.not_contains)}" if flt.not_contains else "") + ")")
+    if own:
+        parts.append(f"{own} are this tool's outputs or hidden files")
+    return f"folder {raw}{link} yields no input file: of its {len(files)} file(s), " + "; ".join(parts)
+
+
 def _natural_key(path: Path) -> list[object]:
     return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", str(path))]
 
@@ -68,12 +86,14 @@ def collect_files(
     paths: Iterable[str | Path],
     file_filter: FileFilter | None = None,
     recursive: bool = False,
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """Expand files and folders into a sorted, de-duplicated list of input files.
 
     Files named explicitly are always taken (a missing one stays in the list so it fails with a clear
     message). Files found in folders must pass ``file_filter``; this tool's own outputs (``_vSM``) and
-    hidden files are skipped there.
+    hidden files are skipped there. A folder (or a link to one) named explicitly that yields no file
+    is reported in ``notes``, with what its files were left out for.
     """
     flt = file_filter or FileFilter()
     found: dict[Path, None] = {}
@@ -81,10 +101,10 @@ def collect_files(
         p = Path(raw).expanduser()
         if p.is_dir():
             pattern = "**/*" if recursive else "*"
-            hits = [
-                f for f in p.glob(pattern)
-                if f.is_file() and not is_own_output(f) and flt.accepts(f)
-            ]
+            files = [f for f in p.glob(pattern) if f.is_file()]
+            hits = [f for f in files if not is_own_output(f) and flt.accepts(f)]
+            if not hits and notes is not None:
+                notes.append(_empty_folder_note(raw, p, files, flt, recursive))
             for f in sorted(hits, key=_natural_key):
                 found.setdefault(f.resolve(), None)
         else:

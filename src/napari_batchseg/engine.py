@@ -106,14 +106,17 @@ def plan(
     A file that cannot be opened becomes a task carrying its error (it is reported as failed by
     :func:`run`); it does not stop planning.
     """
-    files = collect_files(paths, file_filter, recursive=recursive)
+    notes: list[str] = []
+    files = collect_files(paths, file_filter, recursive=recursive, notes=notes)
     params = _absolute_paths(params)
     if params.output_dir:
         check_writable_dir(params.output_dir)
     tasks: list[Task] = []
+    own_axes: list[Path] = []
     for f in files:
+        use_axes = True
         try:
-            info = read_info(f, params.axes)
+            info, use_axes = _read_info_for(f, params.axes)
         except BatchSegError as exc:
             tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=str(exc)))
             continue
@@ -121,12 +124,38 @@ def plan(
             msg = f"{f}: cannot read ({type(exc).__name__}: {exc})"
             tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=msg))
             continue
+        if params.axes and not use_axes:
+            own_axes.append(f)
         n_pos = info.sizes["P"]
         for p in range(n_pos):
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
-            tasks.append(Task(f, p, n_pos, names, info=info))
+            tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes))
     check_collisions((t.input, t.names) for t in tasks)
-    return Plan(params, tasks)
+    if own_axes:
+        shown = ", ".join(f.name for f in own_axes[:5]) + (", ..." if len(own_axes) > 5 else "")
+        notes.append(f"axes {params.axes} not applied to {len(own_axes)} file(s) whose own axes are "
+                     f"unambiguous ({shown}): the override is for ambiguous files only")
+    return Plan(params, tasks, notes)
+
+
+#: Reader messages that mean "this file's axes cannot be told from the file" (io/tiff.py, io/nd2.py)
+_AMBIGUOUS_MARKS = ("ambiguous axes", "pass axes=")
+
+
+def _read_info_for(path: Path, axes: str | None) -> tuple[SourceInfo, bool]:
+    """The file's metadata, and whether the ``axes`` override applies to it.
+
+    The override is for files whose axes are ambiguous: a file whose own axes are clear is read as
+    it is (its axes are not replaced), so one ``axes`` setting fits a batch of mixed files.
+    """
+    if not axes:
+        return read_info(path, None), True
+    try:
+        return read_info(path, None), False
+    except InputError as exc:
+        if not any(mark in str(exc) for mark in _AMBIGUOUS_MARKS):
+            raise
+    return read_info(path, axes), True
 
 
 def _absolute_paths(params: SegmentationParams) -> SegmentationParams:
@@ -315,6 +344,33 @@ class _HashingSource:
         return getattr(self._source, name)
 
 
+#: Smallest image side each method's network accepts (measured: Cellpose 3 fails below 8 px)
+MIN_SIDE = {"cellpose": 8}
+
+
+def _check_size(task: Task, shape_yx: tuple[int, int], described: dict[str, Any]) -> None:
+    """Refuse images the network cannot take, saying what the minimum is (before any work)."""
+    method = str(described.get("method", ""))
+    need = MIN_SIDE.get(method, 1)
+    ny, nx = shape_yx
+    if min(ny, nx) < need:
+        raise InputError(
+            f"{task.input}: the image is {ny} x {nx} pixels, too small for {method}: "
+            f"each side must be at least {need} pixels"
+        )
+    diameter, diam_mean = described.get("diameter"), described.get("model_diam_mean")
+    numbers = (int, float)
+    if method == "cellpose" and isinstance(diameter, numbers) and isinstance(diam_mean, numbers) \
+            and diameter > 0 and diam_mean > 0 and min(ny, nx) * diam_mean / diameter < 1:
+        # Cellpose resizes by diam_mean / diameter first; under 1 pixel OpenCV fails
+        least = int(np.ceil(diameter / diam_mean))
+        raise InputError(
+            f"{task.input}: the image is {ny} x {nx} pixels; at diameter {diameter:g} the model "
+            f"shrinks it by {diam_mean / diameter:.3g} (model mean diameter {diam_mean:g}), so each "
+            f"side must be at least {least} pixels; give a smaller diameter"
+        )
+
+
 def _check_finite(task: Task, frame: PreparedFrame) -> None:
     bad = int(np.size(frame.image) - np.count_nonzero(np.isfinite(frame.image)))
     if bad:
@@ -392,7 +448,7 @@ def run_task(
             with contextlib.suppress(OSError):
                 stale.unlink()
         mask_existed = task.names.mask.exists()
-        source = open_source(task.input, params.axes)
+        source = open_source(task.input, task.axes(params))
         st = task.input.stat()
         hashing = _HashingSource(source)
         info = source.info
@@ -402,11 +458,12 @@ def run_task(
         check_writable_dir(task.names.mask.parent)
         described = segmenter.describe() if segmenter is not None else {}
         described = getattr(frame_segmenter, "describe", lambda: described)()
+        shape_yx = (info.sizes["Y"], info.sizes["X"])
+        _check_size(task, shape_yx, described)
         log = _start_log(task, info, params, described, channel, frames)
         warnings: list[str] = []
         _verify_start(task, described, log, warnings)
         yield TaskStarted(task, len(frames))
-        shape_yx = (info.sizes["Y"], info.sizes["X"])
         mask_writer = MaskWriter(task.names.mask, len(frames), shape_yx, info.pixel_size)
         writers.append(mask_writer)
         debug_writers: dict[str, FrameStackWriter] = {}

@@ -73,6 +73,13 @@ class Task:
     error: str | None = None
     #: what a re-run expects to find (``batchseg rerun``): ``None``, or an :class:`Expectation`
     expect: Expectation | None = None
+    #: whether the ``axes`` parameter applies to this file (planning sets ``False`` for a file whose
+    #: own axes are unambiguous: the override is for ambiguous files only)
+    use_axes: bool = True
+
+    def axes(self, params: SegmentationParams) -> str | None:
+        """The axis override to open this task's file with (``None``: the file's own axes)."""
+        return params.axes if self.use_axes else None
 
     @property
     def key(self) -> str:

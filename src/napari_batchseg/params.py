@@ -8,6 +8,7 @@ serialised into every output log so that a run can be reproduced.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -31,6 +32,9 @@ SAM_MODES: tuple[str, ...] = get_args(SamMode)
 DEFAULT_MODELS: dict[str, str] = {"cellpose": "cyto3", "sam": "vit_b_lm"}
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
 DEFAULT_EXTENSIONS: tuple[str, ...] = (".nd2", ".tif", ".tiff", ".ome.tif", ".ome.tiff")
+#: ``cellprob_threshold`` is a logit; Cellpose's own GUI offers -6..6. Beyond +/-20 (a probability
+#: within 2e-9 of 0 or 1) every pixel or no pixel is a cell: an all-or-nothing mask, never meant.
+CELLPROB_LIMIT = 20.0
 
 
 class ParameterError(ValueError):
@@ -108,7 +112,9 @@ class SegmentationParams:
         Expected object diameter in pixels. ``0`` estimates it (Cellpose ``cyto``, ``cyto2``, ``cyto3``,
         ``nuclei``); for user models ``0`` means the model's own training diameter.
     cellprob_threshold, flow_threshold, niter
-        Cellpose settings (``niter=0``: Cellpose's automatic choice).
+        Cellpose settings (``niter=0``: Cellpose's automatic choice). Every number must be finite
+        (NaN and infinity are refused: Cellpose would return an empty or a different mask without a
+        word); ``cellprob_threshold`` lies within +/-:data:`CELLPROB_LIMIT`.
     channel
         0-based channel index, or a channel name present in the file.
     z_range, z_projection
@@ -172,10 +178,20 @@ class SegmentationParams:
             self.model = DEFAULT_MODELS[self.method]
         self.model = str(self.model)
         for name in ("diameter", "cellprob_threshold", "flow_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                raise ParameterError(f"{name} must be a number, got {value!r}")
             try:
-                setattr(self, name, float(getattr(self, name)))
+                setattr(self, name, float(value))
             except (TypeError, ValueError):
-                raise ParameterError(f"{name} must be a number, got {getattr(self, name)!r}") from None
+                raise ParameterError(f"{name} must be a number, got {value!r}") from None
+            if not math.isfinite(getattr(self, name)):
+                raise ParameterError(f"{name} must be a finite number, got {value!r}")
+        if not -CELLPROB_LIMIT <= self.cellprob_threshold <= CELLPROB_LIMIT:
+            raise ParameterError(
+                f"cellprob_threshold must be between {-CELLPROB_LIMIT:g} and {CELLPROB_LIMIT:g} (a logit: "
+                f"beyond that every pixel or no pixel is a cell), got {self.cellprob_threshold}"
+            )
         if self.diameter < 0:
             raise ParameterError(f"diameter must be >= 0 (0 = estimate), got {self.diameter}")
         if self.flow_threshold < 0:
@@ -183,6 +199,13 @@ class SegmentationParams:
         self.niter = _as_int("niter", self.niter)
         if self.niter < 0:
             raise ParameterError(f"niter must be >= 0 (0 = automatic), got {self.niter}")
+        if isinstance(self.channel, bool) or not isinstance(self.channel, (int, str)):
+            if isinstance(self.channel, float) and self.channel.is_integer():
+                self.channel = int(self.channel)
+            else:
+                raise ParameterError(
+                    f"channel must be a 0-based index or a channel name, got {self.channel!r}"
+                )
         if isinstance(self.channel, str) and self.channel.strip().lstrip("-").isdigit():
             self.channel = int(self.channel)
         if isinstance(self.channel, int) and self.channel < 0:
@@ -236,6 +259,9 @@ class SegmentationParams:
             self.output_dir = str(self.output_dir)
         if not isinstance(self.extra, dict):
             raise ParameterError(f"extra must be a mapping of setting: value, got {self.extra!r}")
+        for key, value in self.extra.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(f"setting {key} must be a finite number, got {value!r}")
 
     @property
     def zrange(self) -> ZRange:
@@ -302,11 +328,13 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
 def _as_int(name: str, value: Any) -> int:
     if isinstance(value, bool):
         raise ParameterError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
     try:
         as_float = float(value)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be an integer, got {value!r}") from None
-    if as_float != int(as_float):
+    if not math.isfinite(as_float) or as_float != int(as_float):
         raise ParameterError(f"{name} must be an integer, got {value!r}")
     return int(as_float)
 

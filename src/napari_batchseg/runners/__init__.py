@@ -126,9 +126,9 @@ def execute(
     except ParameterError as exc:
         yield _refused(exc)
         return
-    for note in opts.notes:
+    for note in (*the_plan.notes, *opts.notes):
         log.warning(note)
-    yield Planned(the_plan, tuple(opts.notes))
+    yield Planned(the_plan, (*the_plan.notes, *opts.notes))
     if engine.is_cancelled(cancel):  # before any model load: every task is accounted for
         for task in the_plan.tasks:
             yield TaskCancelled(task)
