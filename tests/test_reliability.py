@@ -257,3 +257,17 @@ def test_two_concurrent_runs_split_the_work(tmp_path):
         mask = tmp_path / name
         assert _pair_consistent(mask, mask.with_name(name.replace(".ome.tif", ".log")))
     assert _hidden(tmp_path) == []
+
+
+def test_a_skipped_output_loses_the_leftovers_of_a_killed_overwrite(tmp_path):
+    """Found by the kill harness: a killed overwrite left its lock and buffer beside a done pair."""
+    movie = _movie(tmp_path)
+    _run([movie])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = locks.lock_path(tmp_path / "a_vSM.ome.tif")
+    lock.write_text(json.dumps({"pid": dead.pid, "host": locks.HOST, "started": time.time(), "token": "z"}))
+    (tmp_path / ".a_vSM.ome.tif.partial-k1.buffer").write_bytes(b"\0" * 64)
+    locks._listing_cache.clear()
+    assert _finals(_run([movie]), engine.TaskSkipped)
+    assert _hidden(tmp_path) == []

@@ -50,7 +50,7 @@ from .events import (
     TaskStarted,
 )
 from .io.atomic import atomic_write_text, check_writable_dir, publish, staged, sync_folder
-from .io.locks import LockInfo, claim, live_holder, partials_of
+from .io.locks import LockInfo, claim, live_holder, lock_path, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
 from .io.naming import check_collisions, output_names
 from .io.reader import open_source, read_info
@@ -78,6 +78,7 @@ __all__ = [
     "Plan", "Planned", "RunFailed", "Task", "TaskCancelled", "TaskDone", "TaskEvent", "TaskFailed",
     "TaskSkipped", "TaskStarted", "count_objects", "existing_decision", "file_key", "has_work",
     "is_cancelled", "output_state", "plan", "run", "run_task", "screen_tasks", "sequential_frames",
+    "sweep_leftovers",
 ]
 
 CancelCheck = Callable[[], bool] | threading.Event | None
@@ -198,9 +199,34 @@ def screen_tasks(the_plan: Plan, cancel: CancelCheck = None) -> Iterator[TaskEve
             continue
         decision = existing_decision(task, the_plan.params)
         if decision is not None:
+            sweep_leftovers(task)
             yield decision
             continue
         yield task
+
+
+def sweep_leftovers(task: Task) -> int:
+    """Remove what crashed runs left for this task's output (a stale lock, temporary files).
+
+    Only when no live run holds the output (the lock is claimed for the sweep, then released).
+    Returns the number of files removed.
+    """
+    partials = partials_of(task.names.mask)
+    lock_file = lock_path(task.names.mask)
+    if not partials and not lock_file.exists():
+        return 0
+    claimed = claim(task.names.mask)
+    if isinstance(claimed, LockInfo):
+        return 0
+    removed = 0
+    try:
+        for stale in partials_of(task.names.mask):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                removed += 1
+    finally:
+        claimed.release()
+    return removed
 
 
 def run(

@@ -1,0 +1,196 @@
+"""Kill harness (issue 9): ``kill -9`` of the ``batchseg`` process at random moments, then check.
+
+Each round starts the CLI (threshold segmenter through ``BATCHSEG_SEGMENTER_FACTORY``, a small delay
+per frame) on three movies, sequential or ``--parallel files|frames``, either on an empty output folder
+(``skip``) or over a complete one (``--existing overwrite``), and kills the main process at a random
+moment between 0 and the time an uninterrupted run takes (start-up, segmentation and commits). Then:
+
+* no worker process outlives it for more than 5 s;
+* every final-named mask is complete (reads back with every frame), and a mask whose log is missing
+  or belongs to another run is never taken as done (``engine.output_state``) - a violation otherwise;
+* a mask taken as done equals the uninterrupted run's, pixel for pixel;
+* the inputs are unchanged;
+* the next (uninterrupted) run exits 0, its masks equal the reference, and nothing is left behind
+  (no ``.partial-*`` file, no lock).
+
+``BATCHSEG_KILLS`` sets the number of rounds (default 6: two per mode). The figures of a long run
+are in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg import engine
+from napari_batchseg.cli import FACTORY_ENV
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import SegmentationParams
+
+pytestmark = pytest.mark.slow
+
+MODES = (("none",), ("files", "2"), ("frames", "2"))
+N_FRAMES = 6
+
+
+def _cli(args: list[str]) -> subprocess.Popen:
+    env = dict(os.environ, **{FACTORY_ENV: "napari_batchseg.testing:threshold_segmenter"})
+    return subprocess.Popen([sys.executable, "-m", "napari_batchseg.cli", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _args(inp: Path, out: Path, mode: tuple[str, ...], overwrite: bool) -> list[str]:
+    args = ["segment", str(inp), "--output-dir", str(out), "--sam-set", "delay=0.08", "-q"]
+    if mode[0] != "none":
+        args += ["--parallel", mode[0], "--processes", mode[1]]
+    if overwrite:
+        args += ["--existing", "overwrite"]
+    return args
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _check_outputs(inp: Path, out: Path, reference: dict[str, np.ndarray]) -> tuple[list[str], Counter]:
+    """Violations, and what the kill left (complete, incomplete-but-detected, leftovers)."""
+    violations: list[str] = []
+    seen: Counter = Counter()
+    params = SegmentationParams(output_dir=str(out))
+    for task in engine.plan([inp], params).tasks:
+        mask = task.names.mask
+        if not mask.exists():
+            seen["absent"] += 1
+            continue
+        try:
+            labels = read_mask(mask).labels
+        except Exception as exc:  # noqa: BLE001
+            violations.append(f"{mask.name}: unreadable final file ({exc})")
+            continue
+        if labels.shape != reference[mask.name].shape:
+            violations.append(f"{mask.name}: incomplete, shape {labels.shape}")
+            continue
+        state, _ = engine.output_state(task)
+        seen[state] += 1
+        if state == "done" and not np.array_equal(labels, reference[mask.name]):
+            violations.append(f"{mask.name}: taken as done but differs from the reference")
+    seen["leftovers"] = sum(1 for p in out.iterdir() if p.name.startswith("."))
+    return violations, seen
+
+
+def _reference(tmp_path: Path, inp: Path) -> tuple[dict[str, np.ndarray], float]:
+    ref = tmp_path / "reference"
+    t0 = time.monotonic()
+    proc = _cli(_args(inp, ref, ("none",), False))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return {p.name: read_mask(p).labels for p in ref.glob("*_vSM.ome.tif")}, time.monotonic() - t0
+
+
+def run_harness(tmp_path: Path, rounds: int, seed: int = 0) -> dict[str, object]:
+    """Run ``rounds`` kill rounds; return the figures (asserted by the test, printed for the docs)."""
+    rng = random.Random(seed)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    data_rng = np.random.default_rng(seed)
+    for i in range(3):
+        data = (data_rng.random((N_FRAMES, 64, 64)) * 1000).astype(np.uint16)
+        tifffile.imwrite(inp / f"movie{i}.tif", data, metadata={"axes": "TYX"}, photometric="minisblack")
+    inputs_before = _digest(inp)
+    reference, duration = _reference(tmp_path, inp)
+    figures: Counter = Counter()
+    violations: list[str] = []
+    for r in range(rounds):
+        mode = MODES[r % len(MODES)]
+        overwrite = (r // len(MODES)) % 2 == 1
+        out = tmp_path / f"out{r}"
+        if overwrite:
+            shutil.copytree(tmp_path / "reference", out)
+        proc = _cli(_args(inp, out, mode, overwrite))
+        time.sleep(rng.uniform(0.0, duration * (1.4 if mode[0] != "none" else 1.0)))
+        workers = _children(proc.pid)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            figures["kills"] += 1
+        else:
+            figures["finished before the kill"] += 1
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        orphans = [w for w in workers if _running(w)]
+        if orphans:
+            violations.append(f"round {r}: worker(s) {orphans} outlived the killed run")
+            for w in orphans:
+                os.kill(w, signal.SIGKILL)
+        bad, seen = _check_outputs(inp, out, reference)
+        violations += [f"round {r} ({mode[0]}, {'overwrite' if overwrite else 'skip'}): {v}" for v in bad]
+        for key, n in seen.items():
+            figures[f"after kill: {key}"] += n
+        figures["rounds with leftovers after the kill"] += bool(seen["leftovers"])
+        again = _cli(_args(inp, out, mode, False))
+        _, err = again.communicate(timeout=300)
+        if again.returncode != 0:
+            violations.append(f"round {r}: the re-run exited {again.returncode}: {err[-500:]}")
+        for name, labels in reference.items():
+            if not (out / name).exists() or not np.array_equal(read_mask(out / name).labels, labels):
+                violations.append(f"round {r}: after the re-run {name} differs from the reference")
+        left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+        if left:
+            violations.append(f"round {r}: leftovers after the re-run: {left}")
+            figures["leftovers after the re-run"] += len(left)
+        shutil.rmtree(out)
+    if _digest(inp) != inputs_before:
+        violations.append("an input file changed")
+    return {"figures": dict(figures), "violations": violations, "reference_seconds": round(duration, 2)}
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
+def test_kill_harness(tmp_path):
+    rounds = int(os.environ.get("BATCHSEG_KILLS", "6"))
+    result = run_harness(tmp_path, rounds, seed=int(os.environ.get("BATCHSEG_KILL_SEED", "0")))
+    print(result)
+    assert result["violations"] == []
+    assert result["figures"].get("leftovers after the re-run", 0) == 0
+
+
+if __name__ == "__main__":  # python tests/test_kill_harness.py ROUNDS [SEED]: figures for the docs
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+        print(json.dumps(run_harness(Path(tmp), n, int(sys.argv[2]) if len(sys.argv) > 2 else 0), indent=1))
