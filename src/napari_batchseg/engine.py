@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 import time
 import traceback
@@ -475,7 +476,7 @@ def run_task(
                 stale.unlink()
         mask_existed = task.names.mask.exists()
         source = open_source(task.input, task.axes(params))
-        st = task.input.stat()
+        st = _stat_or_none(task.input)  # None: an in-memory source (io.reader.register_source)
         hashing = _HashingSource(source)
         info = source.info
         channel = resolve_channel(info, params.channel)
@@ -529,7 +530,8 @@ def run_task(
         if not mask_writer.complete:  # cancelled, or the frame segmenter stopped early
             yield TaskCancelled(task)
             return
-        identity = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "planes_sha256": hashing.hexdigest()}
+        identity = {"size": st.st_size if st else None, "mtime_ns": st.st_mtime_ns if st else None,
+                    "planes_sha256": hashing.hexdigest()}
         log.info(INPUT_IDENTITY_PREFIX + json.dumps(identity, sort_keys=True))
         exp = task.expect
         if exp is not None and exp.planes_sha256 and exp.planes_sha256 != identity["planes_sha256"]:
@@ -610,6 +612,13 @@ def _commit(
         return None
     finally:
         stage.discard()
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def count_objects(labels: npt.NDArray[Any]) -> int:

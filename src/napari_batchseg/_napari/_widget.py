@@ -37,6 +37,7 @@ from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
+from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
 from ._qtutil import hbox, muted
 from ._status import StatusTable
@@ -45,6 +46,7 @@ from ._worker import Background, RunController
 
 #: the status table and progress bar are redrawn at most this often during a run
 REDRAW_MS = 200
+RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
 PARALLEL_LABELS = {
@@ -169,6 +171,7 @@ class BatchSegWidget(QWidget):
         self.streamer = LayerStreamer(napari_viewer, self)
         self.status = StatusTable()
         self.correction = CorrectionPanel(napari_viewer)
+        self.layers = LayerPanel(napari_viewer)
         #: daemon threads for small jobs (device probe, ...), results delivered on the GUI thread
         self.background = Background(self)
         self._base_params = SegmentationParams()
@@ -210,7 +213,8 @@ class BatchSegWidget(QWidget):
         muted(self.message)
 
         # pages (tabs, each scrolls vertically) above a run bar that always stays in view
-        files_page = _page(_section("Input files"), self.files, _line(), _section("Output"), self.output)
+        files_page = _page(_section("Input files"), self.files, _line(), _section("Output"), self.output,
+                           _line(), _section("Image layers open in napari"), self.layers)
         params_row = hbox(self.save_params_btn, self.load_params_btn, 1)
         settings_page = _page(self.form, self.parallel_row, params_row)
         results_page = _page(self.follow, self.status, hbox(self.open_btn, 1))
@@ -249,6 +253,7 @@ class BatchSegWidget(QWidget):
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.run_btn.clicked.connect(self.run)
+        self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
         self.save_params_btn.clicked.connect(self._save_params_dialog)
         self.load_params_btn.clicked.connect(self._load_params_dialog)
@@ -264,7 +269,7 @@ class BatchSegWidget(QWidget):
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
         owners = (self.controller, self.infos, self.background, self.streamer, self.correction, self.files,
-                  self.output)
+                  self.output, self.layers)
         self.destroyed.connect(lambda *_: _close_workers(*owners))
         warm_up_napari()
 
@@ -284,7 +289,7 @@ class BatchSegWidget(QWidget):
         output is dropped, as on Cancel).
         """
         _close_workers(self.controller, self.infos, self.background, self.streamer, self.correction,
-                       self.files, self.output)
+                       self.files, self.output, self.layers)
 
     def _inputs_changed(self) -> None:
         self._update_file_dependent()
@@ -373,26 +378,55 @@ class BatchSegWidget(QWidget):
         except ParameterError as exc:
             self._say(str(exc), error=True)
             return False
-        parallel = self.parallel.currentData() or "none"
+        return self._start(params, files, self.parallel.currentData() or "none", self.processes.value())
+
+    def _start(self, params: SegmentationParams, files: list[Path], parallel: str, processes: int,
+               plan: object = None) -> bool:
         self._params = params
         self.session = RunSession()
         self.streamer.session = self.session
         self._run_error = False
         self._started = time.perf_counter()
         self._say("planning…")
-        first = self.infos.get(files[0])
+        first = plan.tasks[0].info if plan is not None else self.infos.get(files[0])  # type: ignore[attr-defined]
         if isinstance(first, SourceInfo):
             self.streamer.prepare_run(first, _n_frames(first, params))
         else:
             self.streamer.prepare_run()
         try:
-            self.controller.start(files, params, parallel, self.processes.value())
+            self.controller.start(files, params, parallel, processes, plan=plan)
         except ParameterError as exc:
             self._say(str(exc), error=True)
             self.streamer.run_finished()
             return False
+        self.tabs.setCurrentIndex(RESULTS_TAB)
         self._update_run_state()
         return True
+
+    def run_layers(self) -> bool:
+        """Segment the image layers selected in napari (through the same engine); return whether it started.
+
+        Whole stack, or the frame on screen (*current frame*); channel, Z and the other settings as for
+        files. Outputs go to the output folder, else beside the layer's file.
+        """
+        if self.controller.running:
+            return False
+        chosen = self.layers.chosen()
+        if not chosen:
+            self._say("select image layer(s) in napari's layer list first", error=True)
+            return False
+        try:
+            params = self._base_params.replace(**self.form.values(), **self.output.values())
+            if self.layers.this_frame.isChecked():
+                layer, axes = chosen[0]
+                t = self.layers.current_frame(layer, axes)
+                if t is not None:
+                    params = params.replace(start_frame=t, end_frame=t)
+            plan = layer_plan(chosen, params)
+        except (ParameterError, ValueError) as exc:
+            self._say(str(exc), error=True)
+            return False
+        return self._start(plan.params, [], "none", 1, plan)
 
     def cancel(self) -> None:
         """Stop the batch between frames."""

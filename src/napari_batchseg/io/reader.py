@@ -11,11 +11,29 @@ re-exported here, so ``from napari_batchseg.io.reader import stem_of`` keeps wor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
 from .formats import SUFFIXES, check_file, kind_of_suffix, matching_suffix, parse_axes, stem_of
 from .sources import ImageSource, SourceInfo
+
+#: sources that are not files (e.g. a napari layer), opened by their opener under a made-up path
+_IN_MEMORY: dict[Path, Callable[[], ImageSource]] = {}
+
+
+def register_source(path: str | Path, opener: Callable[[], ImageSource]) -> None:
+    """Make :func:`open_source` (hence the engine) open ``path`` with ``opener()`` instead of a file.
+
+    Lets in-memory images (the napari widget's image layers) go through the same engine as files; the
+    path only names the input and its outputs. Undo with :func:`unregister_source`.
+    """
+    _IN_MEMORY[Path(path)] = opener
+
+
+def unregister_source(path: str | Path) -> None:
+    """Forget a source registered with :func:`register_source`."""
+    _IN_MEMORY.pop(Path(path), None)
 
 
 def open_source(path: str | Path, axes: str | None = None) -> ImageSource:
@@ -42,6 +60,9 @@ def open_source(path: str | Path, axes: str | None = None) -> ImageSource:
         or when its axes are ambiguous / do not fit ``axes``.
     """
     path = Path(path)
+    opener = _IN_MEMORY.get(path)
+    if opener is not None:
+        return opener()
     name = path.name or str(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -75,5 +96,7 @@ __all__ = [
     "open_source",
     "parse_axes",
     "read_info",
+    "register_source",
     "stem_of",
+    "unregister_source",
 ]

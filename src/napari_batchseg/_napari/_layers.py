@@ -1,0 +1,252 @@
+"""Segment what is open: napari image layers as engine inputs, through the same engine as files.
+
+An :class:`ArraySource` implements the :class:`~napari_batchseg.io.sources.ImageSource` protocol over a
+layer's array (numpy, dask or any array-like), so channel choice, Z handling, frames, writing, logs and
+streaming are exactly those of files. It is registered under a made-up path (``<folder>/<layer name>``)
+with :func:`napari_batchseg.io.reader.register_source`; the outputs are ``<folder>/<layer name>_vSM.ome.tif``
+and the log names the layer and the file it came from when napari knows it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..events import Plan, Task
+from ..io.naming import check_collisions, output_names
+from ..io.reader import register_source
+from ..io.sources import ImageSource, PixelSize, SourceInfo
+from ..params import SegmentationParams
+from ._qtutil import hbox, muted
+
+CANONICAL = "PTCZYX"
+#: leading-axes choices by number of non-YX axes (first: the default when the layer does not say)
+LEAD_CHOICES = {
+    0: [""],
+    1: ["T", "Z", "C"],
+    2: ["TZ", "TC", "CZ", "ZC", "CT"],
+    3: ["TCZ", "TZC", "CTZ"],
+    4: ["PTCZ"],
+}
+
+
+def guess_axes(layer: Any) -> str:
+    """The layer's axes in ``P T C Z Y X`` letters (from its ``axis_labels`` when they are such letters).
+
+    RGB(A) layers end with a channel axis (``...YXC``). Otherwise the first default of
+    :data:`LEAD_CHOICES` (a 3D layer is read as a time series).
+    """
+    ndim = int(layer.ndim)
+    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
+    if len(labels) == ndim and all(a in CANONICAL for a in labels) and len(set(labels)) == ndim \
+            and labels[-2:] == ["Y", "X"]:
+        axes = "".join(labels)
+    else:
+        axes = LEAD_CHOICES.get(ndim - 2, ["?" * (ndim - 2)])[0] + "YX"
+    return axes + ("C" if getattr(layer, "rgb", False) else "")
+
+
+def layer_source_file(layer: Any) -> Path | None:
+    """The file napari opened the layer from, if it knows it."""
+    path = getattr(getattr(layer, "source", None), "path", None)
+    if path:
+        return Path(path)
+    meta = layer.metadata.get("batchseg") if isinstance(layer.metadata, dict) else None
+    src = meta.get("source") if isinstance(meta, dict) else None
+    return Path(src) if src else None
+
+
+def safe_name(name: str) -> str:
+    """A layer name usable in file names (A-Z, a-z, 0-9, '-' and '_' only)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "layer"
+
+
+class ArraySource(ImageSource):
+    """An in-memory image (a napari layer's data) as an :class:`ImageSource`.
+
+    Parameters
+    ----------
+    data
+        Any array-like with ``shape``, ``dtype`` and numpy indexing.
+    axes
+        One letter of ``P T C Z Y X`` per axis of ``data``, e.g. ``"TYX"`` or ``"YXC"`` (RGB).
+    path
+        The made-up path the engine knows it by.
+    layer_name, source_file
+        Recorded in the log (``input format``).
+    pixel_size
+        From the layer's scale when it has physical units.
+    """
+
+    def __init__(self, data: Any, axes: str, path: Path, layer_name: str, source_file: Path | None = None,
+                 pixel_size: PixelSize | None = None) -> None:
+        axes = axes.upper()
+        valid = len(set(axes)) == len(axes) and set(axes) <= set(CANONICAL) and {"Y", "X"} <= set(axes)
+        if len(axes) != len(data.shape) or not valid:
+            raise ValueError(f"axes {axes!r} do not fit the layer's shape {tuple(data.shape)}")
+        self._data = data
+        self._axes = axes
+        sizes = {a: int(n) for a, n in zip(axes, data.shape, strict=True)}
+        where = f" from {source_file}" if source_file else " (no file)"
+        self.info = SourceInfo(
+            path=path, sizes=sizes, dtype=np.dtype(data.dtype), channel_names=[],
+            pixel_size=pixel_size or PixelSize(), native_axes=axes,
+            format=f"napari layer {layer_name!r}{where}",
+            extra={"napari_layer": layer_name, "source_file": str(source_file) if source_file else None},
+        )
+
+    def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
+        """One ``(Y, X)`` plane."""
+        self._check_index(p, t, c, z)
+        at = {"P": p, "T": t, "C": c, "Z": z}
+        index = tuple(at.get(a, slice(None)) for a in self._axes)
+        plane = np.asarray(self._data[index])
+        if self._axes.index("Y") > self._axes.index("X"):
+            plane = plane.T
+        return plane
+
+
+def layer_pixel_size(layer: Any, axes: str) -> PixelSize:
+    """Pixel size in µm from the layer's scale, when its units are micrometres."""
+    try:
+        units = [str(u) for u in layer.units]
+    except AttributeError:
+        return PixelSize()
+    iy, ix = axes.index("Y"), axes.index("X")
+    if iy >= len(units) or ix >= len(units) or units[ix] not in ("micrometer", "µm", "um"):
+        return PixelSize()
+    z = float(layer.scale[axes.index("Z")]) if "Z" in axes else None
+    return PixelSize(x=float(layer.scale[ix]), y=float(layer.scale[iy]), z=z)
+
+
+def layer_tasks(layers: list[tuple[Any, str]], params: SegmentationParams) -> list[Task]:
+    """One task per ``(layer, axes)``, its source registered for the engine; raises ``ValueError``.
+
+    Outputs go to ``params.output_dir``, else beside the layer's file; a layer without a file needs an
+    output folder.
+    """
+    tasks: list[Task] = []
+    for layer, axes in layers:
+        src = layer_source_file(layer)
+        folder = Path(params.output_dir) if params.output_dir else (src.parent if src else None)
+        if folder is None:
+            raise ValueError(f"layer {layer.name!r} has no file: choose an output folder (Files › Output)")
+        pseudo = folder.absolute() / safe_name(layer.name)
+        source = ArraySource(layer.data, axes, pseudo, layer.name, src, layer_pixel_size(layer, axes))
+        data, name, ps = layer.data, layer.name, source.info.pixel_size
+
+        def opener(data: Any = data, axes: str = axes, pseudo: Path = pseudo, name: str = name,
+                   src: Path | None = src, ps: PixelSize = ps) -> ImageSource:
+            return ArraySource(data, axes, pseudo, name, src, ps)
+
+        register_source(pseudo, opener)
+        tasks.append(Task(pseudo, 0, 1, output_names(pseudo, params.suffix, params.output_dir),
+                          info=source.info))
+    check_collisions((t.input, t.names) for t in tasks)
+    return tasks
+
+
+def layer_plan(layers: list[tuple[Any, str]], params: SegmentationParams) -> Plan:
+    """A :class:`~napari_batchseg.events.Plan` over image layers (see :func:`layer_tasks`)."""
+    if params.output_dir:
+        params = params.replace(output_dir=str(Path(params.output_dir).expanduser().absolute()))
+    return Plan(params, layer_tasks(layers, params))
+
+
+class LayerPanel(QWidget):
+    """*Segment image layers*: the selected image layers, their axes, current frame or whole stack."""
+
+    def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.selected = QLabel("")
+        muted(self.selected)
+        self.axes = QComboBox()
+        self.axes.setToolTip("What the layer's axes are (from napari's axis labels when they say)")
+        self.this_frame = QRadioButton("current frame")
+        self.all_frames = QRadioButton("whole stack")
+        self.all_frames.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.this_frame)
+        group.addButton(self.all_frames)
+        self.run_btn = QPushButton("Segment selected layer(s)")
+        self.run_btn.setToolTip("Segment the image layers selected in napari's layer list, with the "
+                                "Settings tab's parameters; masks stream into a Labels layer and are saved "
+                                "as _vSM.ome.tif")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.selected)
+        lay.addWidget(hbox(QLabel("axes"), self.axes, self.this_frame, self.all_frames, 1))
+        lay.addWidget(self.run_btn)
+        viewer.layers.selection.events.changed.connect(self.refresh)
+        self.refresh()
+
+    def close(self) -> None:
+        """Stop following the selection (the widget is closing)."""
+        try:
+            self.viewer.layers.selection.events.changed.disconnect(self.refresh)
+        except Exception:  # noqa: BLE001, S110 - already gone
+            pass
+
+    def image_layers(self) -> list[Any]:
+        """The selected image layers, in layer-list order."""
+        from napari.layers import Image
+
+        selection = self.viewer.layers.selection
+        return [lay for lay in self.viewer.layers if lay in selection and isinstance(lay, Image)]
+
+    def refresh(self, _event: object = None) -> None:
+        """Show which layers would be segmented, and the axes choices of the first."""
+        layers = self.image_layers()
+        self.run_btn.setEnabled(bool(layers))
+        if not layers:
+            self.selected.setText("select image layer(s) in napari's layer list to segment them")
+            self.axes.clear()
+            return
+        first = layers[0]
+        self.selected.setText("selected: " + ", ".join(lay.name for lay in layers))
+        guess = guess_axes(first)
+        rgb = "C" if getattr(first, "rgb", False) else ""
+        n_lead = int(first.ndim) - 2
+        choices = [c + "YX" + rgb for c in LEAD_CHOICES.get(n_lead, [])]
+        if guess not in choices:
+            choices.insert(0, guess)
+        self.axes.blockSignals(True)
+        self.axes.clear()
+        self.axes.addItems(choices)
+        self.axes.setCurrentText(guess)
+        self.axes.setEnabled(len(choices) > 1)
+        self.axes.blockSignals(False)
+
+    def chosen(self) -> list[tuple[Any, str]]:
+        """``(layer, axes)`` per selected image layer (the combo's axes for layers shaped like the first)."""
+        layers = self.image_layers()
+        if not layers:
+            return []
+        first = layers[0]
+        out = []
+        for lay in layers:
+            same = lay.ndim == first.ndim and getattr(lay, "rgb", False) == getattr(first, "rgb", False)
+            choice = self.axes.currentText()
+            out.append((lay, choice if same and choice else guess_axes(lay)))
+        return out
+
+    def current_frame(self, layer: Any, axes: str) -> int | None:
+        """The layer's time index on screen (``None`` without a T axis)."""
+        if "T" not in axes:
+            return None
+        coords = layer.world_to_data(self.viewer.dims.point[-layer.ndim:]) if layer.ndim else ()
+        return int(np.clip(round(float(coords[axes.index("T")])), 0, layer.data.shape[axes.index("T")] - 1))

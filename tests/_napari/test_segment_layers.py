@@ -1,0 +1,75 @@
+"""Segment what is open: image layers through the same engine as files, streamed and saved."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from napari_batchseg import segment_files
+from napari_batchseg._napari._stream import layer_meta
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.testing import threshold_segmenter
+
+
+def _mask_layer(viewer):
+    return next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
+
+
+def test_segment_an_opened_file_layer_like_the_file(widget, example_files, tmp_path, qtbot):
+    movie = tmp_path / "movie_BF.nd2"
+    shutil.copy(example_files["timelapse"], movie)
+    viewer = widget.viewer
+    viewer.open(str(movie), plugin="napari-batchseg")
+    layer = viewer.layers["movie_BF"]
+    viewer.layers.selection = {layer}
+    assert widget.layers.run_btn.isEnabled() and "movie_BF" in widget.layers.selected.text()
+    assert widget.layers.axes.currentText() == "TYX"  # from the reader's axis labels
+    widget.controller.segmenter_factory = threshold_segmenter
+    widget.form.end_frame.setValue(4)
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    out = tmp_path / "movie_BF_vSM.ome.tif"
+    assert [s.status for s in widget.session.tasks] == ["done"], [s.reason for s in widget.session.tasks]
+    mask = read_mask(out)
+    assert mask.labels.shape == (5, 64, 64)
+    assert "napari layer 'movie_BF' from " + str(movie) in mask.log_text
+    np.testing.assert_array_equal(_mask_layer(viewer).data, mask.labels)  # streamed into a Labels layer
+    # the same engine: the file itself gives the same mask, pixel for pixel
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copy(movie, ref / "movie_BF.nd2")
+    segment_files([ref / "movie_BF.nd2"], SegmentationParams(end_frame=4),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    np.testing.assert_array_equal(read_mask(ref / "movie_BF_vSM.ome.tif").labels, mask.labels)
+
+
+def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
+    import tifffile
+
+    viewer = widget.viewer
+    img = tifffile.imread(dsb2018[0])[:128, :160]
+    stack = np.stack([img, np.roll(img, 20, axis=1), np.roll(img, 40, axis=0)])
+    layer = viewer.add_image(stack, name="my stack")
+    viewer.layers.selection = {layer}
+    widget.controller.segmenter_factory = threshold_segmenter
+    assert not widget.run_layers()  # no file: an output folder is needed
+    assert "output folder" in widget.message.text()
+    widget.output.custom.setChecked(True)
+    widget.output.folder.setText(str(tmp_path))
+    viewer.dims.set_current_step(0, 2)
+    widget.layers.this_frame.setChecked(True)
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    mask = read_mask(tmp_path / "my_stack_vSM.ome.tif")
+    assert mask.labels.shape == (1, 128, 160)
+    assert "frames: 2-2 (1 of 3)" in mask.log_text and "napari layer 'my stack' (no file)" in mask.log_text
+    assert mask.labels.max() > 0
+    # the same frame of the same pixels as a file: the same mask
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    tifffile.imwrite(ref / "stack.ome.tif", stack, ome=True, metadata={"axes": "TYX"})
+    segment_files([ref / "stack.ome.tif"], SegmentationParams(start_frame=2, end_frame=2),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    np.testing.assert_array_equal(read_mask(ref / "stack_vSM.ome.tif").labels, mask.labels)
