@@ -179,3 +179,38 @@ def test_params_yaml_roundtrip(widget, tmp_path):
         "/m/user_model", "1-3", 2, 4, "overwrite", str(tmp_path)
     )
     assert Path(widget.form.model_path.text()) == Path("/m/user_model")
+
+
+def test_each_method_keeps_its_own_fields(widget):
+    """Switching to Segment Anything never carries the Cellpose model file into the Checkpoint field."""
+    form = widget.form
+    model = form.method.model()
+    enabled = model.item(1).isEnabled()
+    model.item(1).setEnabled(True)  # the switch itself needs no micro-sam
+    try:
+        form.model.setCurrentText("User trained model…")
+        form.model_path.setText("/models/my_cellpose_model")
+        form.method.setCurrentIndex(1)
+        assert form.model_path.text() == ""
+        assert form.model_path_label.text() == "Checkpoint"
+        p = widget.params()
+        assert p.method == "sam" and p.checkpoint is None and p.model.startswith("vit_")
+        form.model_path.setText("/models/sam.pt")
+        form.method.setCurrentIndex(0)  # back: the Cellpose fields return
+        assert form.model.currentText() == "User trained model…"
+        assert form.model_path.text() == "/models/my_cellpose_model"
+        form.method.setCurrentIndex(1)
+        assert form.model_path.text() == "/models/sam.pt"
+    finally:
+        model.item(1).setEnabled(enabled)
+
+
+def test_core_messages_name_the_widget_fields():
+    from napari_batchseg._napari._phrasing import for_widget
+
+    text = ("micro-sam model 'vit_t': weights not found in the micro-sam cache folder /c (offline). "
+            "Or pass a local file: --checkpoint PATH --model vit_t.")
+    out = for_widget(text)
+    assert "--" not in out and "Checkpoint field" in out and "Model vit_t" in out
+    assert for_widget("output exists: x (use existing=overwrite to redo)") == (
+        "output exists: x (use If output exists: overwrite to redo)")

@@ -143,6 +143,9 @@ class ParamsForm(QWidget):
         form.addRow(hbox(self.gpu, self.device_label, stretch_last=True))
         self._form = form
 
+        #: model and path fields of the method not shown, by method
+        self._kept: dict[str, tuple[str, str]] = {}
+        self._method_now = self.method.currentData()
         self._fill_models()
         self._update_visibility()
         self.set_file_infos([], None)
@@ -174,7 +177,18 @@ class ParamsForm(QWidget):
         self.model.blockSignals(False)
 
     def _method_changed(self) -> None:
+        """Show the models of the method chosen; each method keeps its own model and path fields.
+
+        A Cellpose model file never becomes a micro-sam checkpoint: the fields of the method left are
+        kept, those of the method chosen come back.
+        """
+        self._kept[self._method_now] = (self.model.currentText(), self.model_path.text())
+        self._method_now = self.method.currentData()
         self._fill_models()
+        model, path = self._kept.get(self._method_now, ("", ""))
+        if model and self.model.findText(model) >= 0:
+            self.model.setCurrentText(model)
+        self.model_path.setText(path)
         self._update_visibility()
         self.changed.emit()
 

@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..runners.session import RunSession, TaskState
+from ._phrasing import for_widget
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
 
@@ -251,5 +252,5 @@ def _details(state: TaskState) -> tuple[str, str]:
     if state.status == "done" and state.mask_path is not None:
         return state.mask_path.name, f"{state.mask_path}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
     if state.status == "failed":
-        return state.reason, state.details or state.reason
-    return state.reason, state.reason
+        return for_widget(state.reason), for_widget(state.details or state.reason)
+    return for_widget(state.reason), for_widget(state.reason)

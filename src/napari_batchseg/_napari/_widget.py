@@ -39,6 +39,7 @@ from ._form import ParamsForm
 from ._info import InfoCache
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
+from ._phrasing import for_widget
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
@@ -436,7 +437,7 @@ class BatchSegWidget(QWidget):
 
     def _on_error(self, message: str) -> None:
         self._run_error = True
-        self._say(f"run stopped by an error: {message}", error=True)
+        self._say(f"run stopped by an error: {for_widget(message)}", error=True)
 
     def _run_finished(self) -> None:
         self._redraw_timer.stop()
@@ -492,7 +493,7 @@ class BatchSegWidget(QWidget):
         """The message line for the run's phase."""
         session = self.session
         if session.error is not None:
-            return session.error
+            return for_widget(session.error)
         if session.phase == "loading":
             return f"loading {session.model_name}…"
         if session.model_state == "loaded":

@@ -1,0 +1,30 @@
+"""Messages of the core, phrased for the widget: command-line options become the widget's fields."""
+
+from __future__ import annotations
+
+import re
+
+#: (pattern, replacement) applied in order; options of the ``batchseg`` command -> the widget's controls
+_RULES: tuple[tuple[str, str], ...] = (
+    (r"pass a local file: --checkpoint PATH --model ([\w.-]+?)\.",
+     r"choose a local file in the Checkpoint field with Model \1 (Settings tab)."),
+    (r"with --checkpoint PATH and its architecture with --model",
+     "in the Checkpoint field with its architecture as Model"),
+    (r"--checkpoint (\S+) needs its architecture as --model",
+     r"Checkpoint \1 needs its architecture as Model"),
+    (r"\(--checkpoint\)", "(Checkpoint field)"),
+    (r"--checkpoint PATH", "a local file in the Checkpoint field"),
+    (r"--sam-mode (\w+)", r"Segment Anything mode \1"),
+    (r"--model ([\w./-]+)", r"Model \1"),
+    (r"--axes", "the file's axes (Files tab)"),
+    (r"--channel", "Channel"),
+    (r"--gpu", "Use GPU"),
+    (r"(?:--)?existing[= ](\w+)", r"If output exists: \1"),
+)
+
+
+def for_widget(message: str) -> str:
+    """``message`` with the command line's options named as the widget's fields."""
+    for pattern, repl in _RULES:
+        message = re.sub(pattern, repl, message)
+    return message
