@@ -271,3 +271,66 @@ def test_a_skipped_output_loses_the_leftovers_of_a_killed_overwrite(tmp_path):
     locks._listing_cache.clear()
     assert _finals(_run([movie]), engine.TaskSkipped)
     assert _hidden(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- a real full disk
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 512 KiB tmpfs (Linux, root only); skipped where it cannot be mounted."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs Linux and root (ENOSPC is simulated in the tests above)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(folder: Path, leave: int) -> Path:
+    """Fill the file system of ``folder`` but ``leave`` bytes."""
+    filler = folder / "filler.bin"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - leave))
+    return filler
+
+
+@pytest.mark.parametrize("leave", [0, 8 << 10, 32 << 10, 56 << 10, 64 << 10, 72 << 10, 96 << 10])
+@pytest.mark.parametrize("existing", ["skip", "overwrite"])
+def test_full_disk_never_loses_or_corrupts_outputs(tmp_path, tiny_fs, leave, existing):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    movie = _movie(inp)  # 3 frames: a 48 KiB buffer, a ~10 KiB mask, a ~2 KiB log
+    params = SegmentationParams(output_dir=str(tiny_fs), existing=existing)
+    if existing == "overwrite":
+        list(engine.run(engine.plan([movie], params), segmenter=ThresholdSegmenter()))
+    before = _snapshot(tiny_fs)
+    filler = _fill(tiny_fs, leave)
+    events = list(engine.run(engine.plan([movie], params), segmenter=ThresholdSegmenter()))
+    final = [e for e in events if isinstance(e, engine.FINAL_EVENTS)]
+    assert len(final) == 1
+    hidden = _hidden(tiny_fs)
+    if isinstance(final[0], engine.TaskFailed):
+        assert "a_vSM" in final[0].reason and "No space left" in final[0].reason, final[0].reason
+        assert not final[0].details  # an output error, not a crash
+        assert _snapshot(tiny_fs) == before  # previous pair (or nothing) exactly as it was
+    else:
+        assert isinstance(final[0], engine.TaskDone), final
+        assert _pair_consistent(tiny_fs / "a_vSM.ome.tif", tiny_fs / "a_vSM.log")
+    assert hidden == []
+    filler.unlink()
+    done = _finals(list(engine.run(engine.plan([movie], params.replace(existing="overwrite")),
+                                   segmenter=ThresholdSegmenter())), engine.TaskDone)
+    assert len(done) == 1 and _pair_consistent(done[0].mask_path, done[0].log_path)

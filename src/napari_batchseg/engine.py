@@ -216,7 +216,10 @@ def sweep_leftovers(task: Task) -> int:
     lock_file = lock_path(task.names.mask)
     if not partials and not lock_file.exists():
         return 0
-    claimed = claim(task.names.mask)
+    try:
+        claimed = claim(task.names.mask)
+    except BatchSegError:  # e.g. a full disk: the leftovers stay for `batchseg clean`
+        return 0
     if isinstance(claimed, LockInfo):
         return 0
     removed = 0
@@ -459,7 +462,11 @@ def run_task(
     if decision is not None:
         yield decision
         return
-    claimed = claim(task.names.mask)
+    try:
+        claimed = claim(task.names.mask)
+    except BatchSegError as exc:
+        yield TaskFailed(task, str(exc))
+        return
     if isinstance(claimed, LockInfo):
         yield TaskSkipped(task, f"{task.names.mask}: being produced by {claimed.describe()}")
         return

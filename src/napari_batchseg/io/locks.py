@@ -30,6 +30,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import OutputError
+
 __all__ = [
     "HEARTBEAT_S", "LOCK_SUFFIX", "STALE_AFTER_S", "Leftover", "LockInfo", "OutputLock", "belongs_to",
     "claim", "find_leftovers", "live_holder", "lock_path", "partials_of", "read_lock",
@@ -214,7 +216,11 @@ def _break_stale(path: Path, info: LockInfo | None) -> None:
 
 
 def claim(target: str | Path) -> OutputLock | LockInfo:
-    """Claim output ``target``: an :class:`OutputLock`, or the :class:`LockInfo` of its live holder."""
+    """Claim output ``target``: an :class:`OutputLock`, or the :class:`LockInfo` of its live holder.
+
+    Raises :class:`~..errors.OutputError` when the lock file cannot be written (full disk, no folder,
+    no permission); nothing is left behind then.
+    """
     target = Path(target)
     path = lock_path(target)
     for _ in range(5):
@@ -236,12 +242,19 @@ def claim(target: str | Path) -> OutputLock | LockInfo:
                 return info
             _break_stale(path, info)
             continue
+        except OSError as exc:  # no such folder, no permission, full disk
+            raise OutputError(f"cannot claim {target}: {exc.strerror or exc}") from exc
         record = {"pid": os.getpid(), "host": HOST, "started": time.time(),
                   "proc_start": _proc_start(os.getpid()), "token": token, "output": target.name}
         try:
             os.write(fd, json.dumps(record).encode("utf-8"))
-        finally:
+        except OSError as exc:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            text = f"cannot claim {target} (lock file {path.name}): {exc.strerror or exc}"
+            raise OutputError(text) from exc
+        os.close(fd)
         lock = OutputLock(target, path, token)
         _held[token] = lock
         _start_heartbeat()
