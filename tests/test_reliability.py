@@ -28,6 +28,7 @@ from napari_batchseg.testing import ThresholdSegmenter
 
 
 def _movie(folder: Path, name: str = "a.tif", seed: int = 0, frames: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     data = (rng.random((frames, 48, 64)) * 1000).astype(np.uint16)
     path = folder / name
@@ -334,3 +335,20 @@ def test_full_disk_never_loses_or_corrupts_outputs(tmp_path, tiny_fs, leave, exi
     done = _finals(list(engine.run(engine.plan([movie], params.replace(existing="overwrite")),
                                    segmenter=ThresholdSegmenter())), engine.TaskDone)
     assert len(done) == 1 and _pair_consistent(done[0].mask_path, done[0].log_path)
+
+
+def test_write_probe_of_a_killed_run_is_removed(tmp_path):
+    """Found by the kill harness: a kill inside the output-folder check left its probe file."""
+    movie = _movie(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    probe = out / f"{atomic.PROBE_PREFIX}{dead.pid}@{locks.HOST}@abc123"
+    probe.write_bytes(b"")
+    alive = out / f"{atomic.PROBE_PREFIX}{os.getpid()}@{locks.HOST}@def456"  # a live process's: kept
+    alive.write_bytes(b"")
+    found, _ = locks.find_leftovers(out)
+    assert [f.path for f in found] == [probe]
+    assert len(_finals(_run([movie], output_dir=str(out)), engine.TaskDone)) == 1
+    assert _hidden(out) == [alive.name]

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -201,8 +202,64 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+PROBE_PREFIX = ".batchseg-write-test-"
+_HOST = socket.gethostname()
+_probed: set[Path] = set()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().decode("ascii", "replace").rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def stale_probe(name: str, age_s: float, other_host_after_s: float = 600.0) -> bool:
+    """Whether ``name`` is a write probe left by a process that is gone.
+
+    Probes are named ``.batchseg-write-test-<pid>@<host>@<random>``: stale when that pid is gone on
+    this host, or, from another host (or an older name), when older than ``other_host_after_s``.
+    """
+    if not name.startswith(PROBE_PREFIX):
+        return False
+    pid, _, rest = name[len(PROBE_PREFIX):].partition("@")
+    host = rest.partition("@")[0]
+    if pid.isdigit() and host == _HOST:
+        return not pid_alive(int(pid))
+    return age_s > other_host_after_s
+
+
+def _sweep_probes(folder: Path) -> None:
+    """Remove write probes that killed processes left in ``folder`` (once per folder and process)."""
+    if folder in _probed:
+        return
+    _probed.add(folder)
+    import time
+
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(PROBE_PREFIX)]
+    except OSError:
+        return
+    for e in entries:
+        with contextlib.suppress(OSError):
+            if stale_probe(e.name, time.time() - e.stat().st_mtime):
+                os.unlink(e.path)
+
+
 def check_writable_dir(folder: str | Path) -> None:
-    """Raise :class:`OutputError` unless ``folder`` exists (or can be made) and accepts files."""
+    """Raise :class:`OutputError` unless ``folder`` exists (or can be made) and accepts files.
+
+    It writes and removes a probe file; probes that killed runs left behind are removed.
+    """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -211,8 +268,9 @@ def check_writable_dir(folder: str | Path) -> None:
     if not folder.is_dir():
         raise OutputError(f"output folder {folder} is not a folder")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".batchseg-write-test-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=f"{PROBE_PREFIX}{os.getpid()}@{_HOST}@", dir=folder)
     except OSError as exc:
         raise OutputError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc
     os.close(fd)
     os.unlink(probe)
+    _sweep_probes(folder)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError
+from .atomic import PARTIAL_MARK, PROBE_PREFIX, pid_alive, stale_probe
 
 __all__ = [
     "HEARTBEAT_S", "LOCK_SUFFIX", "STALE_AFTER_S", "Leftover", "LockInfo", "OutputLock", "belongs_to",
@@ -64,20 +65,7 @@ def _proc_start(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, under another user
-        pass
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().decode("ascii", "replace").rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
+_pid_alive = pid_alive
 
 
 @dataclass(frozen=True)
@@ -275,8 +263,6 @@ def _output_base(mask: Path) -> str:
 
 
 def _partial_target(name: str) -> str | None:
-    from .atomic import PARTIAL_MARK
-
     if not name.startswith(".") or PARTIAL_MARK not in name:
         return None
     return name[1:].split(PARTIAL_MARK, 1)[0]
@@ -336,8 +322,6 @@ def find_leftovers(
     that run's work in progress and is not listed; nor is one modified in the last ``min_age_s``
     seconds (a write of another tool that takes no lock, such as an export, may be under way).
     """
-    from .atomic import PARTIAL_MARK
-
     root = Path(folder)
     found: list[Leftover] = []
     held: list[str] = []
@@ -361,6 +345,10 @@ def find_leftovers(
                     stale_masks.append(mask)
                     who = info.describe() if info is not None else "unreadable"
                     found.append(Leftover(Path(e.path), "lock", e.stat().st_size, f"stale lock ({who})"))
+            elif e.name.startswith(PROBE_PREFIX):
+                if stale_probe(e.name, time.time() - e.stat().st_mtime):
+                    found.append(Leftover(Path(e.path), "probe", e.stat().st_size,
+                                          "write probe of a killed run"))
             elif e.name.startswith(".") and LOCK_SUFFIX + ".stale-" in e.name:
                 found.append(Leftover(Path(e.path), "lock-aside", e.stat().st_size,
                                      "stale lock moved aside"))
