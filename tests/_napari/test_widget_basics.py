@@ -214,3 +214,51 @@ def test_core_messages_name_the_widget_fields():
     assert "--" not in out and "Checkpoint field" in out and "Model vit_t" in out
     assert for_widget("output exists: x (use existing=overwrite to redo)") == (
         "output exists: x (use If output exists: overwrite to redo)")
+
+
+def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qtbot, tmp_path):
+    """Unreadable files, ambiguous axes (with a choice) and a channel a file lacks are marked before Run."""
+    import numpy as np
+    import tifffile
+
+    tifffile.imwrite(data_folder / "stack_BF.tif", np.zeros((5, 32, 32), np.uint16), metadata=None)  # 'IYX'
+    (data_folder / "broken_BF.tif").write_bytes(b"II*\x00garbage")
+    shutil.copy(example_files["yeast"], data_folder / "yeast_BF.nd2")  # 2 channels: DIC, FITC BP
+    files = widget.files
+    files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    qtbot.waitUntil(lambda: "⚠" in files.list.item(0).text() + files.list.item(1).text(), timeout=5000)
+    text = {files.list.item(i).toolTip().split("\n")[0].rsplit("/", 1)[-1]: files.list.item(i).text()
+            for i in range(files.list.count())}
+    assert "⚠ unreadable" in text["broken_BF.tif"]
+    assert "axes ambiguous" in text["stack_BF.tif"] and files.axes_row.isVisibleTo(widget)
+    assert "⚠" not in text["nuclei_BF.tif"]
+    folder = data_folder.resolve()
+    assert set(files.problems()) == {folder / "broken_BF.tif", folder / "stack_BF.tif"}
+    # an axes choice reads the ambiguous file; known files are left alone
+    files.axes.setCurrentText("ZYX")
+    stack_item = next(files.list.item(i) for i in range(files.list.count())
+                      if files.list.item(i).toolTip().endswith("stack_BF.tif"))
+    assert stack_item.text() == "stack_BF.tif  (axes: ZYX)"
+    assert widget.params().axes == "ZYX"
+    # channel 1 exists in the yeast file only
+    widget.files.select_file((data_folder / "yeast_BF.nd2").resolve())
+    widget.form.channel.setCurrentIndex(1)
+    flagged = files.problems()
+    assert "no channel 1" in flagged[(data_folder / "nuclei_BF.tif").resolve()]
+    assert (data_folder / "yeast_BF.nd2").resolve() not in flagged
+    # axes from a YAML are visible in the Files tab
+    path = tmp_path / "p.yaml"
+    SegmentationParams(axes="TYX").save(path)
+    widget.load_params(path)
+    assert files.axes_choice() == "TYX" and files.axes.currentText() == "TYX"
+
+
+def test_z_note_shows_the_selected_file(widget, data_folder, qtbot):
+    widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    widget.files.select_file((data_folder / "zstack_BF.nd2").resolve())
+    qtbot.waitUntil(lambda: "zstack_BF.nd2: " in widget.form.z_note.text(), timeout=5000)
+    assert "zstack_BF.nd2: 11 Z slice(s)" in widget.form.z_note.text()
+    widget.files.select_file((data_folder / "nuclei_BF.tif").resolve())
+    qtbot.waitUntil(lambda: "nuclei_BF.tif: no Z slices" in widget.form.z_note.text(), timeout=5000)

@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
-from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtGui import QBrush, QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QLabel,
@@ -30,6 +31,13 @@ from ._qtutil import fold, hbox, muted, paths_from_mime
 from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+PROBLEM_COLOR = "#e06c4c"
+AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
+
+
+def is_ambiguous(error: str) -> bool:
+    """Whether a metadata error says the file's axes are ambiguous (an axes choice makes it readable)."""
+    return "ambiguous axes" in error
 DEFAULT_CONTAINS = "_BF"
 
 
@@ -78,6 +86,19 @@ class FileListPanel(QWidget):
         self.filters_box = fold("Filters", self)
         self.filters_box.addWidget(filters)
 
+        self.axes = QComboBox()
+        self.axes.addItem("— (choose)", None)
+        for axes in AXES_CHOICES:
+            self.axes.addItem(axes, axes)
+        self.axes.setToolTip("Files whose dimensions the reader cannot tell (e.g. 'QYX' TIFF stacks) are "
+                             "read with these axes; files whose axes are known are never changed")
+        self.axes_row = hbox(QLabel("Axes of ambiguous files"), self.axes, 1)
+        self.axes_row.setVisible(False)
+        self._channel: object = 0
+        self._marks_timer = QTimer(self)
+        self._marks_timer.setSingleShot(True)
+        self._marks_timer.setInterval(100)
+        self._marks_timer.timeout.connect(self.update_marks)
         self.count = QLabel("no files")
         self.info = QLabel("")
         muted(self.info)
@@ -88,6 +109,7 @@ class FileListPanel(QWidget):
         lay.addWidget(hbox(self.remove_btn, self.clear_btn, 1))
         lay.addWidget(self.filters_box)
         lay.addWidget(self.list)
+        lay.addWidget(self.axes_row)
         lay.addWidget(self.count)
         lay.addWidget(self.info)
 
@@ -98,6 +120,8 @@ class FileListPanel(QWidget):
         for edit in (self.contains, self.not_contains, self.extensions):
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
+        self.axes.currentIndexChanged.connect(self.update_marks)
+        self.axes.currentIndexChanged.connect(self.files_changed)
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
@@ -228,7 +252,77 @@ class FileListPanel(QWidget):
         self._show_info(path)
         self.current_changed.emit(path)
 
+    # ------------------------------------------------------------------ marks: problems before Run
+    def axes_choice(self) -> str | None:
+        """The axes chosen for files whose own axes are ambiguous (``None``: not chosen)."""
+        value = self.axes.currentData()
+        return str(value) if value else None
+
+    def set_axes_choice(self, axes: str | None) -> None:
+        """Show ``axes`` (e.g. from a YAML) as the choice for ambiguous files."""
+        if axes and self.axes.findData(axes) < 0:
+            self.axes.addItem(axes, axes)
+        self.axes.setCurrentIndex(max(self.axes.findData(axes), 0) if axes else 0)
+        self.update_marks()
+
+    def set_channel(self, channel: object) -> None:
+        """The channel the form asks for (index, name or list): files without it are flagged."""
+        self._channel = channel
+        self.update_marks()
+
+    def problem(self, path: Path) -> str:
+        """Why ``path`` cannot run as set up ("" when it can, or while its metadata is unknown)."""
+        info = self.infos.get(path)
+        if isinstance(info, str):
+            if is_ambiguous(info):
+                choice = self.axes_choice()
+                return "" if choice else "axes ambiguous: choose them below"
+            return f"unreadable: {info}"
+        if info is None:
+            return ""
+        wanted = self._channel if isinstance(self._channel, list) else [self._channel]
+        for ch in wanted:
+            if isinstance(ch, int) and not 0 <= ch < info.sizes["C"]:
+                return f"no channel {ch} (the file has {info.sizes['C']})"
+            if isinstance(ch, str) and ch not in info.channel_names:
+                return f"no channel named {ch!r} (it has {', '.join(info.channel_names)})"
+        return ""
+
+    def update_marks(self) -> None:
+        """Mark, in the list, files that cannot run as set up (unreadable, ambiguous axes, no such channel).
+
+        Ambiguous files read with the chosen axes say so. Nothing is applied to files whose axes are
+        known: the choice only concerns the ambiguous ones.
+        """
+        ambiguous = 0
+        for item in self._items():
+            path = _path_of(item)
+            info = self.infos.get(path)
+            why = self.problem(path)
+            amb = isinstance(info, str) and is_ambiguous(info)
+            ambiguous += amb
+            text = path.name
+            if why:
+                text += f"  ⚠ {why.split(':')[0] if why.startswith('unreadable') else why}"
+            elif amb:
+                text += f"  (axes: {self.axes_choice()})"
+            if item.text() != text:
+                item.setText(text)
+                item.setForeground(QBrush(QColor(PROBLEM_COLOR)) if why else QBrush())
+            item.setToolTip(f"{path}\n{why}" if why else str(path))
+        self.axes_row.setVisible(ambiguous > 0 or self.axes_choice() is not None)
+
+    def problems(self) -> dict[Path, str]:
+        """The files that pass the filters but cannot run as set up, with the reason."""
+        out = {}
+        for p in self.files():
+            why = self.problem(p)
+            if why:
+                out[p] = why
+        return out
+
     def _on_info(self, path: Path) -> None:
+        self._marks_timer.start()
         if path == self.current_file():
             self._show_info(path)
             self.current_changed.emit(path)

@@ -181,6 +181,7 @@ class BatchSegWidget(QWidget):
         self._params: SegmentationParams | None = None
         self._run_error = False
         self._started = 0.0
+        self._flagged_note = ""
 
         self.parallel = QComboBox()
         self.processes = QSpinBox()
@@ -253,6 +254,7 @@ class BatchSegWidget(QWidget):
         self._redraw_timer.timeout.connect(self._redraw)
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
+        self.form.changed.connect(self._channel_changed)
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
@@ -301,6 +303,18 @@ class BatchSegWidget(QWidget):
         current = self.files.current_file()
         info = self.infos.get(current) if current is not None else None
         self.form.set_file_infos(self.infos.infos(files), info if not isinstance(info, str) else None)
+        if isinstance(info, SourceInfo) and current is not None and self.form.z_mode.isEnabled():
+            n_z = info.sizes["Z"]
+            self.form.z_note.setText(f"{current.name}: {n_z} Z slice(s)" if n_z > 1 else
+                                     f"{current.name}: no Z slices (other files have some)")
+        self._channel_changed()
+
+    def _channel_changed(self) -> None:
+        """The channel asked for is checked against every file; files without it are flagged in the list."""
+        try:
+            self.files.set_channel(self.form.values()["channel"])
+        except (KeyError, ValueError):
+            pass
 
     def _update_preview(self) -> None:
         files = self.files.files()
@@ -326,13 +340,15 @@ class BatchSegWidget(QWidget):
     # ------------------------------------------------------------------ parameters
     def params(self) -> SegmentationParams:
         """The parameters the form shows (raises :class:`ParameterError` when one is invalid)."""
-        return self._base_params.replace(**self.form.values(), **self.output.values())
+        return self._base_params.replace(**self.form.values(), **self.output.values(),
+                                         axes=self.files.axes_choice())
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show ``params``; fields the form has no control for are kept for the next run."""
         self._base_params = params
         self.output.set_params(params)
         self.form.set_params(params)
+        self.files.set_axes_choice(params.axes)  # shown in the Files tab, used for ambiguous files only
         self._update_preview()
 
     def save_params(self, path: str | Path) -> None:
@@ -379,6 +395,12 @@ class BatchSegWidget(QWidget):
         except ParameterError as exc:
             self._say(str(exc), error=True)
             return False
+        flagged = self.files.problems()
+        if flagged:
+            self._flagged_note = (f"{len(flagged)} file(s) cannot run as set up (marked ⚠ in the list): "
+                                  "they will fail")
+        else:
+            self._flagged_note = ""
         return self._start(params, files, self.parallel.currentData() or "none", self.processes.value())
 
     def _start(self, params: SegmentationParams, files: list[Path], parallel: str, processes: int,
@@ -499,8 +521,9 @@ class BatchSegWidget(QWidget):
         if session.model_state == "loaded":
             device = session.model_description.get("device", "")
             return f"model ready{f' on {device}' if device else ''}; segmenting…"
-        if session.notes:
-            return "; ".join(session.notes)
+        notes = [*session.notes, *([self._flagged_note] if self._flagged_note else [])]
+        if notes:
+            return "; ".join(notes)
         return f"{len(session)} output(s) planned"
 
     # ------------------------------------------------------------------ results
