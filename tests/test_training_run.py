@@ -18,8 +18,8 @@ from napari_batchseg.training import TrainingParams, recent_models, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
-EPOCHS = 6  # train_seg computes its own test loss at epochs 0 and 5: both are compared below
-TILE = 128
+EPOCHS = 60  # enough steps for batch normalisation to settle (a shorter fine-tune scores lower)
+CROP = 64  # small training crops keep the CPU cost down
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def _sha(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """``batchseg train`` on six 128x128 tiles of the DSB2018 image (4 train, 2 validation)."""
+    """``batchseg train`` on the four 256x256 quadrants of the DSB2018 image (3 train, 1 validation)."""
     from napari_batchseg.cli_train import main
 
     root = tmp_path_factory.mktemp("train")
@@ -40,13 +40,13 @@ def run(tmp_path_factory):
     folder.mkdir()
     img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
     gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
-    for i, (y, x) in enumerate([(0, 0), (0, 128), (128, 0), (128, 128), (256, 256), (384, 384)]):
-        tifffile.imwrite(folder / f"dsb{i}.tif", img[y:y + TILE, x:x + TILE])
-        tifffile.imwrite(folder / f"dsb{i}_masks.tif", gt[y:y + TILE, x:x + TILE])
+    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0), (256, 256)]):
+        tifffile.imwrite(folder / f"dsb{i}.tif", img[y:y + 256, x:x + 256])
+        tifffile.imwrite(folder / f"dsb{i}_masks.tif", gt[y:y + 256, x:x + 256])
     out = root / "models" / "dsb_finetuned"
     argv = [str(folder), "--output", str(out), "--from", str(STARTER), "--epochs", str(EPOCHS),
-            "--learning-rate", "0.0002", "--batch-size", "4", "--images-per-epoch", "4",
-            "--crop-size", str(TILE), "--validation-fraction", "0.34", "--seed", "1", "--min-masks", "3"]
+            "--learning-rate", "0.001", "--batch-size", "8", "--images-per-epoch", "8",
+            "--crop-size", str(CROP), "--validation-fraction", "0.25", "--seed", "0", "--min-masks", "3"]
     import contextlib
     import io
 
@@ -68,12 +68,14 @@ def test_cli_reports_each_epoch_and_saves(run):
 
 def test_model_reloads_with_plain_cellpose_and_is_at_least_as_good(run):
     from cellpose import metrics, models
+    from skimage.segmentation import relabel_sequential
 
     prov = json.loads((run["out"].parent / "dsb_finetuned.json").read_text())
     val = prov["validation_frames"]
-    assert len(val) == 2
+    assert len(val) == 1
     images = [tifffile.imread(v["preparation"]["image"]).astype(np.float32) for v in val]
-    truths = [tifffile.imread(v["preparation"]["mask"]) for v in val]
+    # ids 1..N, as training renumbers them (the annotation skips some ids, which would count as misses)
+    truths = [relabel_sequential(tifffile.imread(v["preparation"]["mask"]))[0] for v in val]
     diameter = prov["validation"]["diameter"]
     scores = {}
     for key, path in (("before", STARTER), ("after", run["out"])):
@@ -83,9 +85,10 @@ def test_model_reloads_with_plain_cellpose_and_is_at_least_as_good(run):
                                                   [p.astype(np.int32) for p in preds], threshold=[0.5])
         tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
         scores[key] = tp / (tp + fp + fn)
-        assert prov["validation"][key]["tp"] == tp and prov["validation"][key]["fp"] == fp
+        assert (prov["validation"][key]["tp"], prov["validation"][key]["fp"], prov["validation"][key]["fn"]) \
+            == (tp, fp, fn)
         assert prov["validation"][key]["ap"] == pytest.approx(scores[key], abs=1e-4)
-    assert scores["after"] >= scores["before"]
+    assert scores["after"] >= scores["before"], scores
     reloaded = models.CellposeModel(pretrained_model=str(run["out"]))
     assert float(reloaded.diam_labels) == pytest.approx(prov["model"]["diam_labels"], rel=1e-6)
     assert float(reloaded.diam_mean) == pytest.approx(17.0)  # the starter model's
@@ -99,17 +102,17 @@ def test_provenance_matches_the_run(run):
     assert prov["training_files"] == {str(p): _sha(p) for p in files}
     train = {(f["file"], f["frame"]) for f in prov["train_frames"]}
     val = {(f["file"], f["frame"]) for f in prov["validation_frames"]}
-    assert len(train) == 4 and len(val) == 2 and not train & val
+    assert len(train) == 3 and len(val) == 1 and not train & val
     assert {f for f, _ in train | val} == {str(p) for p in files if p.name.endswith("_masks.tif")}
     p = prov["parameters"]
     assert (p["epochs"], p["learning_rate"], p["batch_size"], p["images_per_epoch"], p["crop_size"],
-            p["validation_fraction"], p["seed"], p["min_masks"]) == (EPOCHS, 0.0002, 4, 4, TILE, 0.34, 1, 3)
+            p["validation_fraction"], p["seed"], p["min_masks"]) == (EPOCHS, 0.001, 8, 8, CROP, 0.25, 0, 3)
     assert p["base_model"] == str(STARTER) and p["weight_decay"] == 1e-5
     losses = prov["losses"]
     assert losses["epoch"] == list(range(1, EPOCHS + 1))
     # the per-epoch values reported live are the ones train_seg itself returns at the end
     assert losses["train"] == pytest.approx(losses["train_seg_returned_train"], rel=1e-5)
-    for epoch in (0, 5):  # train_seg computes its test loss at these epochs only
+    for epoch in (0, 5, 10, 20, 30, 40, 50):  # train_seg computes its test loss at these epochs only
         returned = losses["train_seg_returned_test"][epoch]
         assert losses["validation"][epoch] == pytest.approx(returned, rel=1e-4)
     assert all(np.isfinite(losses["validation"]))
@@ -128,7 +131,7 @@ def test_cancel_after_the_first_epoch_writes_nothing(run, tmp_path, monkeypatch)
 
     out = tmp_path / "cancelled"
     params = TrainingParams(base_model=str(STARTER), epochs=50, batch_size=2, images_per_epoch=2,
-                            crop_size=64, validation_fraction=0.34, seed=1, min_masks=3)
+                            crop_size=64, validation_fraction=0.25, seed=0, min_masks=3)
     with pytest.raises(CancelledError, match="cancelled after epoch 1 of 50"):
         train_model([run["folder"]], out, params, progress=progress, cancel=lambda: bool(epochs_seen))
     assert epochs_seen == [1]
