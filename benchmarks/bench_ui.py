@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delay", type=float, default=0.25, help="stand-in segmenter: seconds per frame")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--profile", help="write a cProfile of the GUI thread (from the first Run) to this file")
+    ap.add_argument("--cancel-model", metavar="MODEL",
+                    help="instead: Cancel timing with this Cellpose model on one 700 x 1100 frame (CPU)")
     args = ap.parse_args(argv)
 
     import napari
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     from napari_batchseg.testing import ThresholdSegmenter
 
     work = Path(tempfile.mkdtemp(prefix="batchseg-bench-ui-"))
+    if args.cancel_model:
+        return cancel_timing(args.cancel_model, work, args.json)
     files = make_inputs(work / "data")
     viewer = napari.Viewer(title="bench_ui", show=True)
     viewer.window._qt_window.resize(1500, 950)
@@ -197,6 +201,56 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=1, ensure_ascii=False))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+    viewer.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def cancel_timing(model: str, work: Path, json_path: str | None) -> int:
+    """Cancel 2 s into a 700 x 1100 frame: when is the widget free, when has the compute stopped?"""
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_batchseg._napari._widget import BatchSegWidget
+
+    folder = work / "data"
+    folder.mkdir(parents=True)
+    tifffile.imwrite(folder / "still_BF.ome.tif", real_size_movie(1, 3)[0], ome=True, metadata={"axes": "YX"})
+    viewer = napari.Viewer(title="bench_ui cancel", show=True)
+    widget = BatchSegWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Batch segmentation", area="right")
+    app = QApplication.instance()
+
+    def pump_until(cond, timeout: float) -> float:
+        t0 = time.perf_counter()
+        while not cond() and time.perf_counter() - t0 < timeout:
+            app.processEvents()
+            time.sleep(0.002)
+        return time.perf_counter() - t0
+
+    widget.files.add_paths([folder])
+    pump_until(lambda: not widget.infos.busy, 30)
+    widget.form.model.setCurrentText("User trained model…")
+    widget.form.model_path.setText(model)
+    assert widget.run()
+    pump_until(lambda: widget.session.model_state == "loaded", 300)
+    pump_until(lambda: False, 2.0)  # 2 s into the frame
+    frames_before = widget.session.frames_done
+    t0 = time.perf_counter()
+    widget.cancel()
+    free = pump_until(lambda: not widget.running, 30)
+    pump_until(lambda: not widget.controller.compute_alive, 60)
+    stopped = time.perf_counter() - t0
+    leftovers = sorted(p.name for p in folder.iterdir() if p.name != "still_BF.ome.tif")
+    figures = {
+        "cancel_widget_free_s": round(free, 3), "cancel_compute_stopped_s": round(stopped, 3),
+        "frames_done_before_cancel": frames_before, "files_left_besides_input": leftovers,
+        "statuses": [s.status for s in widget.session.tasks],
+        "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()], "model": model,
+    }
+    print(json.dumps(figures, indent=1))
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=1))
     viewer.close()
     shutil.rmtree(work, ignore_errors=True)
     return 0

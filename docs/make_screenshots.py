@@ -7,7 +7,8 @@ Run under a (virtual) display, e.g.::
 It copies example files of ``examples/`` into a temporary folder under ``_BF`` names, opens
 napari with the widget, segments them with the project's own model (``examples/models``) and saves:
 
-* ``widget_files.png``: the dock widget with files listed and one selected (its metadata shown);
+* ``widget_files.png``: the dock widget (440 px, napari's dock width) with files listed and one selected
+  (its metadata shown); ``widget_settings.png``: its Settings tab;
 * ``viewer_during_run.png``: the whole window while a time series streams in;
 * ``widget_during_run.png``: the dock widget at the same moment (progress, status table);
 * ``viewer_after_run.png`` / ``widget_after_run.png``: when the batch is done;
@@ -83,11 +84,14 @@ def main() -> int:
     widget.form.model_path.setText(str(MODEL))
     widget.output.suffix.setText("starter")
     widget.form.end_frame.setValue(29)
-    widget.correction_box.expand(animate=False)
-    widget.resize(460, 1600)
+    dock_width = 440  # napari's dock width: the widget must fit it (tabs + fixed run bar)
+    widget.setFixedWidth(dock_width)
     wait(lambda: "looking" not in widget.form.device_label.text(), 120)
     pump(1)
+    widget.tabs.setCurrentIndex(0)
     shoot("widget_files.png", whole=False)
+    widget.tabs.setCurrentIndex(1)
+    shoot("widget_settings.png", whole=False)
 
     widget.run()
 
@@ -99,7 +103,7 @@ def main() -> int:
     wait(timelapse_half_done, 600)
     shoot("viewer_during_run.png", whole=True)
     shoot("widget_during_run.png", whole=False)
-    wait(lambda: not widget.running, 900)
+    wait(lambda: not widget.running and not widget.streamer.loading, 900)
     # the nuclei result is shown (the last file); zoom on a corner to see the objects
     pump(1)
     viewer.camera.zoom = viewer.camera.zoom * 1.6
@@ -113,7 +117,8 @@ def main() -> int:
     widget.correction.min_size.setValue(60)
     widget.correction.small_btn.click()
     widget.correction.border_btn.click()
-    shoot("widget_correction.png", whole=False, part=widget.correction_box)
+    widget.tabs.setCurrentIndex(3)
+    shoot("widget_correction.png", whole=False)
     shoot("viewer_correction.png", whole=True)
     viewer.close()
     shutil.rmtree(work, ignore_errors=True)

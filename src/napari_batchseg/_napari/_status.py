@@ -7,15 +7,12 @@ own, it redraws a row from the session's :class:`~napari_batchseg.runners.TaskSt
 from __future__ import annotations
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QBrush, QColor
+from qtpy.QtGui import QBrush, QColor, QPainter, QPalette
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QProgressBar,
-    QStyle,
-    QStyleOptionProgressBar,
-    QStylePainter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -85,15 +82,24 @@ class Progress(QWidget):
         return text.replace("%p", str(pct))
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
-        """Draw a native progress bar."""
-        opt = QStyleOptionProgressBar()
-        opt.initFrom(self)
-        opt.minimum, opt.maximum, opt.progress = self._min, self._max, self._value
-        opt.text = self.text()
-        opt.textVisible = True
-        opt.textAlignment = Qt.AlignmentFlag.AlignCenter
-        opt.state |= QStyle.StateFlag.State_Horizontal
-        QStylePainter(self).drawControl(QStyle.ControlElement.CE_ProgressBar, opt)
+        """Draw a flat bar (the palette's colours) with the text centred."""
+        painter = QPainter(self)
+        rect = self.rect().adjusted(0, 0, -1, -1)
+        pal = self.palette()
+        painter.setPen(pal.color(QPalette.ColorRole.Mid))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawRect(rect)
+        span = max(self._max - self._min, 1)
+        frac = min(max((self._value - self._min) / span, 0.0), 1.0)
+        if frac > 0:
+            done = rect.adjusted(1, 1, 0, 0)
+            done.setWidth(int((rect.width() - 1) * frac))
+            painter.fillRect(done, pal.color(QPalette.ColorRole.Highlight))
+        painter.setPen(pal.color(QPalette.ColorRole.Text))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), self.text())
+        painter.end()
+
+
 STATUS_COLORS = {
     "pending": None,
     "running": "#4c9be0",
@@ -133,7 +139,12 @@ class StatusTable(QWidget):
         for c in (1, 2, 3):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         header.setStretchLastSection(True)
-        self.table.setColumnWidth(0, 160)
+        self.table.setColumnWidth(0, 150)
+        # a 440 px dock: no sideways scrolling; long texts are elided in the cells and shown in full
+        # (wrapped) below the table for the selected row, and as tooltips
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.setMinimumHeight(110)
         self.table.setToolTip("Double-click a row to show that file's result")
         lay = QVBoxLayout(self)
