@@ -142,9 +142,16 @@ def run_harness(tmp_path: Path, rounds: int, seed: int = 0) -> dict[str, object]
         proc = _cli(_args(inp, out, mode, overwrite))
         time.sleep(rng.uniform(0.0, duration * (1.4 if mode[0] != "none" else 1.0)))
         workers = _children(proc.pid)
+        names = [p.name for p in out.iterdir()] if out.exists() else []
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             figures["kills"] += 1
+            if any(n.startswith(".") for n in names):
+                figures["kills while an output was in progress"] += 1
+            elif overwrite or not names:
+                figures["kills in start-up (or between outputs of an overwrite)"] += 1
+            else:
+                figures["kills between outputs"] += 1
         else:
             figures["finished before the kill"] += 1
         proc.wait()
