@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         delay = args.delay
         widget.controller.segmenter_factory = lambda _p: ThresholdSegmenter(delay)
     probe.step = "add files"
-    widget.files.add_paths_later([work / "data"])
+    # (fallbacks: the same scenario runs against older versions of the widget, for comparison)
+    getattr(widget.files, "add_paths_later", widget.files.add_paths)([work / "data"])
     wait(lambda: len(widget.files.files()) == len(files) and not widget.infos.busy, 60)
     pump(0.5)
     probe.step = "first Run"
@@ -173,15 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     probe.step = "reopen from the status table"
     widget.status.table.cellDoubleClicked.emit(0, 0)
     wait(lambda: any(layer_meta(lay).get("role") == "mask" and lay.name.startswith("a_movie6")
-                     for lay in viewer.layers), 60)
+                     for lay in viewer.layers) and not getattr(widget.streamer, "loading", ()), 60)
     pump(1.0)
     probe.step = "correct and save"
     labels = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
     viewer.layers.selection.active = labels
     widget.correction.all_frames.setChecked(True)
     widget.correction.border_btn.click()
-    assert widget.correction.save_in_background()
-    wait(lambda: not widget.correction.saving, 120)
+    getattr(widget.correction, "save_in_background", widget.correction.save)()
+    wait(lambda: not getattr(widget.correction, "saving", False), 120)
     pump(1.0)
     probe.timer.stop()
     if profiler is not None:
