@@ -73,3 +73,18 @@ def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
     segment_files([ref / "stack.ome.tif"], SegmentationParams(start_frame=2, end_frame=2),
                   segmenter=threshold_segmenter(SegmentationParams()))
     np.testing.assert_array_equal(read_mask(ref / "stack_vSM.ome.tif").labels, mask.labels)
+
+
+def test_closing_the_widget_forgets_layer_sources(widget, tmp_path, qtbot):
+    from napari_batchseg.io import reader
+
+    layer = widget.viewer.add_image(np.zeros((2, 40, 50), np.uint16), name="tmp layer")
+    widget.viewer.layers.selection = {layer}
+    widget.output.custom.setChecked(True)
+    widget.output.folder.setText(str(tmp_path))
+    widget.controller.segmenter_factory = threshold_segmenter
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert (tmp_path.absolute() / "tmp_layer") in reader._IN_MEMORY
+    widget.close_down()
+    assert (tmp_path.absolute() / "tmp_layer") not in reader._IN_MEMORY

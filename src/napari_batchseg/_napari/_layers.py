@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 
 from ..events import Plan, Task
 from ..io.naming import check_collisions, output_names
-from ..io.reader import register_source
+from ..io.reader import register_source, unregister_source
 from ..io.sources import ImageSource, PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ._qtutil import hbox, muted
@@ -172,6 +172,8 @@ class LayerPanel(QWidget):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
+        #: made-up paths of layers given to the engine (kept so results can reopen; forgotten on close)
+        self.registered: list[Path] = []
         self.selected = QLabel("")
         muted(self.selected)
         self.axes = QComboBox()
@@ -195,7 +197,10 @@ class LayerPanel(QWidget):
         self.refresh()
 
     def close(self) -> None:
-        """Stop following the selection (the widget is closing)."""
+        """Stop following the selection and forget the layers registered as sources (the widget closes)."""
+        for path in self.registered:
+            unregister_source(path)
+        self.registered.clear()
         try:
             self.viewer.layers.selection.events.changed.disconnect(self.refresh)
         except Exception:  # noqa: BLE001, S110 - already gone

@@ -446,6 +446,7 @@ class BatchSegWidget(QWidget):
                 if t is not None:
                     params = params.replace(start_frame=t, end_frame=t)
             plan = layer_plan(chosen, params)
+            self.layers.registered.extend(t.input for t in plan.tasks)
         except (ParameterError, ValueError) as exc:
             self._say(str(exc), error=True)
             return False
