@@ -244,3 +244,15 @@ def test_rerun_of_an_unchanged_input_gives_the_same_mask(logged_run):
     a = read_mask(movie.with_name("m0_vSM.ome.tif")).labels
     b = read_mask(movie.with_name("m0_vSM-again.ome.tif")).labels
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_second_signal_stops_at_once_and_still_cleans_up(tmp_path):
+    _movies(tmp_path, n=2)
+    proc = _start(["segment", str(tmp_path), "--sam-set", "delay=1.0", "-q"])
+    _wait_for(lambda: any(".partial-" in n for n in _hidden(tmp_path)))
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # inside a 1 s frame: no waiting for it to end
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err + out
+    assert _hidden(tmp_path) == [] and _masks(tmp_path) == []
