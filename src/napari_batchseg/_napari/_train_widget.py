@@ -345,10 +345,9 @@ class TrainWidget(QWidget):
         worker = create_worker(
             _train_job, source, arrays, paths, output, params, self.overwrite.isChecked(),
             self.progress.emit, self.cancel_event, _start_thread=False,
+            # errors (bad input, cancel) are shown in the widget, not re-raised in the event loop
+            _connect={"returned": self._on_done, "errored": self._on_error, "finished": self._on_finished},
         )
-        worker.returned.connect(self._on_done)
-        worker.errored.connect(lambda exc: self._fail(str(exc)))
-        worker.finished.connect(self._on_finished)
         self._worker = worker
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -373,6 +372,9 @@ class TrainWidget(QWidget):
         )
         if self.base_model.findText(str(result.model_path)) < 0:
             self.base_model.insertItem(self.base_model.count() - 1, str(result.model_path))
+
+    def _on_error(self, exc: BaseException) -> None:
+        self._fail(str(exc))
 
     def _fail(self, message: str) -> None:
         self.error = message
