@@ -450,7 +450,7 @@ def load_result(task, mask_path: Path, params: SegmentationParams | None, status
             if len(frames) == labels.shape[0]:
                 from ..prepare import resolve_channel
 
-                source = open_source(task.input, used.axes)
+                source = open_source(task.input, task.axes(used))
                 channel = resolve_channel(source.info, used.channel)
                 image = prepared_array(source, task.position, frames, channel, used.zrange,
                                        used.z_projection)
