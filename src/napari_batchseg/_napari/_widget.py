@@ -200,7 +200,7 @@ class BatchSegWidget(QWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
         self.cancel_btn.setToolTip(
-            "Stop after the current frame; finished files stay, the current one is dropped"
+            "Stop now (within the current frame); finished files stay, the current one is dropped"
         )
         self.save_params_btn = QPushButton("Save parameters…")
         self.load_params_btn = QPushButton("Load parameters…")
@@ -453,10 +453,11 @@ class BatchSegWidget(QWidget):
         return self._start(plan.params, [], "none", 1, plan)
 
     def cancel(self) -> None:
-        """Stop the batch between frames."""
+        """Stop the batch: the compute stops within the current frame, the widget is free at once."""
         if self.controller.running:
             self.controller.cancel()
-            self._say("cancelling after the current frame…")
+            self.cancel_btn.setEnabled(False)
+            self._say("cancelling…")
 
     def _on_error(self, message: str) -> None:
         self._run_error = True
