@@ -88,3 +88,30 @@ def test_closing_the_widget_forgets_layer_sources(widget, tmp_path, qtbot):
     assert (tmp_path.absolute() / "tmp_layer") in reader._IN_MEMORY
     widget.close_down()
     assert (tmp_path.absolute() / "tmp_layer") not in reader._IN_MEMORY
+
+
+def test_channel_and_z_axes_of_a_layer(widget, tmp_path, qtbot, dsb2018):
+    """A ZCYX layer: the chosen channel and the Z-projection apply as for a file with the same axes."""
+    import tifffile
+
+    img = tifffile.imread(dsb2018[0])[:96, :128].astype(np.uint16)
+    data = np.stack([np.stack([img // (z + 1), np.roll(img, 10 * z, axis=1)]) for z in range(3)])  # ZCYX
+    layer = widget.viewer.add_image(data, name="zc stack")
+    widget.viewer.layers.selection = {layer}
+    widget.layers.axes.setCurrentText("ZCYX")
+    assert widget.layers.chosen()[0][1] == "ZCYX"
+    widget.output.custom.setChecked(True)
+    widget.output.folder.setText(str(tmp_path))
+    widget.form.z_type.setCurrentText("max")
+    widget.form.set_params(widget.params().replace(channel=1, z_projection="max"))
+    widget.controller.segmenter_factory = threshold_segmenter
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    mask = read_mask(tmp_path / "zc_stack_vSM.ome.tif")
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    tifffile.imwrite(ref / "zc.ome.tif", data, ome=True, metadata={"axes": "ZCYX"})
+    segment_files([ref / "zc.ome.tif"], SegmentationParams(channel=1, z_projection="max"),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    np.testing.assert_array_equal(read_mask(ref / "zc_vSM.ome.tif").labels, mask.labels)
+    assert "channel used: 1" in mask.log_text and mask.labels.max() > 0
