@@ -203,3 +203,32 @@ def test_parallel_controls_and_a_files_mode_run(widget, data_folder, qtbot):
     # whichever file was shown, its layer holds exactly what was written
     labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
     np.testing.assert_array_equal(labels.data, read_mask(layer_meta(labels)["mask_path"]).labels)
+
+
+def test_ambiguous_files_run_with_their_own_axes(widget, data_folder, qtbot):
+    """Two ambiguous TIFF stacks read with different axes in one run; each log records its axes."""
+    import tifffile
+
+    from napari_batchseg.provenance import parse_log
+
+    img = tifffile.imread(data_folder / "nuclei_BF.tif")[:64, :80]
+    stack = np.stack([np.roll(img, 5 * k, axis=k % 2) for k in range(5)])  # 5 planes: not RGB
+    tifffile.imwrite(data_folder / "amb_t_BF.tif", stack, metadata=None)
+    tifffile.imwrite(data_folder / "amb_z_BF.tif", stack, metadata=None)
+    widget.files.contains.setText("amb_")
+    widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    assert len(widget.files.problems()) == 2
+    for name, axes in (("amb_t_BF.tif", "TYX"), ("amb_z_BF.tif", "ZYX")):
+        widget.files.select_file((data_folder / name).resolve())
+        widget.files.axes.setCurrentText(axes)
+    assert widget.files.problems() == {}
+    widget.controller.segmenter_factory = factory()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert [s.status for s in widget.session.tasks] == ["done", "done"], widget.message.text()
+    t_mask = read_mask(data_folder / "amb_t_BF_vSM.ome.tif")
+    z_mask = read_mask(data_folder / "amb_z_BF_vSM.ome.tif")
+    assert t_mask.labels.shape == (5, 64, 80) and z_mask.labels.shape == (1, 64, 80)
+    assert parse_log(t_mask.log_text).params.axes == "TYX"
+    assert parse_log(z_mask.log_text).params.axes == "ZYX"

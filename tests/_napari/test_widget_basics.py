@@ -235,12 +235,19 @@ def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qt
     assert "⚠" not in text["nuclei_BF.tif"]
     folder = data_folder.resolve()
     assert set(files.problems()) == {folder / "broken_BF.tif", folder / "stack_BF.tif"}
-    # an axes choice reads the ambiguous file; known files are left alone
+    # axes chosen for the ambiguous file (selected): it is read so; known files are left alone
+    stack = (data_folder / "stack_BF.tif").resolve()
+    files.select_file(stack)
+    assert files.axes.isEnabled() and "stack_BF.tif" in files.axes_label.text()
     files.axes.setCurrentText("ZYX")
     stack_item = next(files.list.item(i) for i in range(files.list.count())
                       if files.list.item(i).toolTip().endswith("stack_BF.tif"))
     assert stack_item.text() == "stack_BF.tif  (axes: ZYX)"
-    assert widget.params().axes == "ZYX"
+    assert files.axes_groups(files.files()) == {
+        None: [p for p in files.files() if p != stack], "ZYX": [stack]}
+    assert widget.params().axes is None  # not a run-wide axes: the other files keep theirs
+    files.select_file((data_folder / "nuclei_BF.tif").resolve())
+    assert not files.axes.isEnabled()  # a file whose axes are known gets no choice
     # channel 1 exists in the yeast file only
     widget.files.select_file((data_folder / "yeast_BF.nd2").resolve())
     widget.form.channel.setCurrentIndex(1)
@@ -251,7 +258,9 @@ def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qt
     path = tmp_path / "p.yaml"
     SegmentationParams(axes="TYX").save(path)
     widget.load_params(path)
-    assert files.axes_choice() == "TYX" and files.axes.currentText() == "TYX"
+    assert files.axes_choice() == "TYX" and widget.params().axes == "TYX"
+    assert "TYX (from the parameters)" in files.axes_label.text() and files.axes_row.isVisibleTo(widget)
+    assert stack_item.text() == "stack_BF.tif  (axes: ZYX)"  # its own choice stays
 
 
 def test_z_note_shows_the_selected_file(widget, data_folder, qtbot):

@@ -90,10 +90,15 @@ class FileListPanel(QWidget):
         self.axes.addItem("— (choose)", None)
         for axes in AXES_CHOICES:
             self.axes.addItem(axes, axes)
-        self.axes.setToolTip("Files whose dimensions the reader cannot tell (e.g. 'QYX' TIFF stacks) are "
-                             "read with these axes; files whose axes are known are never changed")
-        self.axes_row = hbox(QLabel("Axes of ambiguous files"), self.axes, 1)
+        self.axes.setToolTip("A file whose dimensions the reader cannot tell (e.g. a 'QYX' TIFF stack) is "
+                             "read with the axes chosen for it; files whose axes are known are never changed")
+        self.axes_label = QLabel("Axes of ambiguous files")
+        self.axes_label.setWordWrap(True)
+        self.axes_row = hbox(self.axes_label, self.axes, 1)
         self.axes_row.setVisible(False)
+        #: axes chosen per ambiguous file; ``default_axes`` (e.g. from a YAML) for those without a choice
+        self.axes_overrides: dict[Path, str] = {}
+        self.default_axes: str | None = None
         self._channel: object = 0
         self._marks_timer = QTimer(self)
         self._marks_timer.setSingleShot(True)
@@ -120,8 +125,7 @@ class FileListPanel(QWidget):
         for edit in (self.contains, self.not_contains, self.extensions):
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
-        self.axes.currentIndexChanged.connect(self.update_marks)
-        self.axes.currentIndexChanged.connect(self.files_changed)
+        self.axes.currentIndexChanged.connect(self._axes_chosen)
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
@@ -250,20 +254,66 @@ class FileListPanel(QWidget):
     ) -> None:
         path = _path_of(item) if item is not None else None
         self._show_info(path)
+        self._sync_axes_combo()
         self.current_changed.emit(path)
 
     # ------------------------------------------------------------------ marks: problems before Run
     def axes_choice(self) -> str | None:
-        """The axes chosen for files whose own axes are ambiguous (``None``: not chosen)."""
-        value = self.axes.currentData()
-        return str(value) if value else None
+        """The default axes for ambiguous files without their own choice (a YAML's ``axes``)."""
+        return self.default_axes
 
     def set_axes_choice(self, axes: str | None) -> None:
-        """Show ``axes`` (e.g. from a YAML) as the choice for ambiguous files."""
-        if axes and self.axes.findData(axes) < 0:
-            self.axes.addItem(axes, axes)
-        self.axes.setCurrentIndex(max(self.axes.findData(axes), 0) if axes else 0)
+        """Use ``axes`` (e.g. from a YAML) for the ambiguous files that have no axes of their own."""
+        self.default_axes = axes or None
+        self._sync_axes_combo()
         self.update_marks()
+
+    def axes_for(self, path: Path) -> str | None:
+        """The axes an ambiguous file will be read with (its own choice, else the default)."""
+        return self.axes_overrides.get(Path(path)) or self.default_axes
+
+    def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
+        """``files`` grouped by the axes parameter to run them with (``default_axes`` for most)."""
+        groups: dict[str | None, list[Path]] = {self.default_axes: []}
+        for f in files:
+            groups.setdefault(self.axes_overrides.get(f) or self.default_axes, []).append(f)
+        return {k: v for k, v in groups.items() if v}
+
+    def _ambiguous(self, path: Path | None) -> bool:
+        info = self.infos.get(path) if path is not None else None
+        return isinstance(info, str) and is_ambiguous(info)
+
+    def _axes_chosen(self) -> None:
+        """The combo sets the axes of the selected file, when it is ambiguous."""
+        path = self.current_file()
+        if path is None or not self._ambiguous(path):
+            return
+        value = self.axes.currentData()
+        if value:
+            self.axes_overrides[path] = str(value)
+        else:
+            self.axes_overrides.pop(path, None)
+        self.update_marks()
+        self.files_changed.emit()
+
+    def _sync_axes_combo(self) -> None:
+        path = self.current_file()
+        amb = self._ambiguous(path)
+        self.axes.blockSignals(True)
+        if amb and path is not None:
+            self.axes_label.setText(f"Axes of {path.name}")
+            value = self.axes_for(path)
+            if value and self.axes.findData(value) < 0:
+                self.axes.addItem(value, value)
+            self.axes.setCurrentIndex(max(self.axes.findData(value), 0) if value else 0)
+        elif self.default_axes:
+            self.axes_label.setText(f"Ambiguous files: {self.default_axes} (from the parameters)")
+            self.axes.setCurrentIndex(0)
+        else:
+            self.axes_label.setText("Axes: select a file marked 'axes ambiguous'")
+            self.axes.setCurrentIndex(0)
+        self.axes.setEnabled(amb)
+        self.axes.blockSignals(False)
 
     def set_channel(self, channel: object) -> None:
         """The channel the form asks for (index, name or list): files without it are flagged."""
@@ -275,8 +325,7 @@ class FileListPanel(QWidget):
         info = self.infos.get(path)
         if isinstance(info, str):
             if is_ambiguous(info):
-                choice = self.axes_choice()
-                return "" if choice else "axes ambiguous: choose them below"
+                return "" if self.axes_for(path) else "axes ambiguous: select it and choose its axes below"
             return f"unreadable: {info}"
         if info is None:
             return ""
@@ -305,12 +354,14 @@ class FileListPanel(QWidget):
             if why:
                 text += f"  ⚠ {why.split(':')[0] if why.startswith('unreadable') else why}"
             elif amb:
-                text += f"  (axes: {self.axes_choice()})"
+                own = path in self.axes_overrides
+                text += f"  (axes: {self.axes_for(path)}{'' if own else ', from the parameters'})"
             if item.text() != text:
                 item.setText(text)
                 item.setForeground(QBrush(QColor(PROBLEM_COLOR)) if why else QBrush())
             item.setToolTip(f"{path}\n{why}" if why else str(path))
-        self.axes_row.setVisible(ambiguous > 0 or self.axes_choice() is not None)
+        self.axes_row.setVisible(ambiguous > 0 or self.default_axes is not None)
+        self._sync_axes_combo()
 
     def problems(self) -> dict[Path, str]:
         """The files that pass the filters but cannot run as set up, with the reason."""

@@ -405,6 +405,11 @@ class BatchSegWidget(QWidget):
 
     def _start(self, params: SegmentationParams, files: list[Path], parallel: str, processes: int,
                plan: object = None) -> bool:
+        groups = None
+        if plan is None:
+            by_axes = self.files.axes_groups(files)
+            if len(by_axes) > 1:  # ambiguous files with axes of their own: one group per axes
+                groups = [(fs, params.replace(axes=axes)) for axes, fs in by_axes.items()]
         self._params = params
         self.session = RunSession()
         self.streamer.session = self.session
@@ -417,7 +422,7 @@ class BatchSegWidget(QWidget):
         else:
             self.streamer.prepare_run()
         try:
-            self.controller.start(files, params, parallel, processes, plan=plan)
+            self.controller.start(files, params, parallel, processes, plan=plan, groups=groups)
         except ParameterError as exc:
             self._say(str(exc), error=True)
             self.streamer.run_finished()

@@ -209,6 +209,35 @@ def _events(paths: list[Path], params: SegmentationParams, options: RunOptions,
             guard.close()
 
 
+def _grouped_events(groups: list[tuple[list[Path], SegmentationParams]], options: RunOptions,
+                    cancel: threading.Event) -> Iterator[Event]:
+    """One run over groups of files that need different parameters (per-file axes of ambiguous files).
+
+    Each group is planned and run by :func:`execute` with its own parameters, so each output's log
+    records the axes its file was read with; the groups are announced as one :class:`Planned` (one
+    table, one progress bar). Outputs colliding across groups stop the run before any work.
+    """
+    from ..engine import plan as make_plan
+    from ..errors import BatchSegError
+    from ..events import Plan, Planned, RunFailed
+    from ..io.naming import check_collisions
+    from ..params import ParameterError
+
+    plans = []
+    try:
+        for files, params in groups:
+            plans.append(make_plan(files, params))
+        check_collisions((t.input, t.names) for p in plans for t in p.tasks)
+    except (BatchSegError, ParameterError) as exc:
+        yield RunFailed(str(exc), exc)
+        return
+    yield Planned(Plan(plans[0].params, [t for p in plans for t in p.tasks]), ())
+    for one in plans:
+        for ev in _events([], one.params, options, cancel, one):
+            if not isinstance(ev, Planned):
+                yield ev
+
+
 class RunController(QObject):
     """Runs :func:`~napari_batchseg.runners.execute` in a thread; hands its events to the GUI thread.
 
@@ -246,15 +275,22 @@ class RunController(QObject):
         return self._last_thread is not None and self._last_thread.is_alive()
 
     def start(self, paths: list[Path], params: SegmentationParams, parallel: str = "none",
-              processes: int = 1, plan: Any = None) -> None:
-        """Start a batch (files, or a prepared :class:`~napari_batchseg.events.Plan`) in a thread."""
+              processes: int = 1, plan: Any = None,
+              groups: list[tuple[list[Path], SegmentationParams]] | None = None) -> None:
+        """Start a batch in a thread.
+
+        The batch is ``paths``, a prepared :class:`~napari_batchseg.events.Plan`, or ``groups`` of
+        files each with their own parameters (see :func:`_grouped_events`).
+        """
         if self._job is not None:
             raise RuntimeError("a batch is already running")
         options = RunOptions(parallel=parallel, processes=max(1, processes),
                              segmenter_factory=self.segmenter_factory)
         self.cancel_event = threading.Event()
+        work: tuple[Any, ...] = ((_grouped_events, groups, options, self.cancel_event) if groups else
+                                 (_events, list(paths), params, options, self.cancel_event, plan))
         job = self.background.submit(
-            _events, list(paths), params, options, self.cancel_event, plan,
+            *work,
             on_item=self.run_event.emit, on_error=self._on_error, on_done=self._on_finished,
             name="batchseg-run",
         )
