@@ -6,13 +6,18 @@ its options, :func:`open_mask` reads a result back.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
 from .params import SegmentationParams, ZRange
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["SegmentationParams", "ZRange", "__version__", "open_mask", "segment_files"]
 
 
-def __getattr__(name: str):  # lazy: keep `import napari_batchseg` light (no torch, no cellpose)
+def __getattr__(name: str) -> Any:  # lazy: keep `import napari_batchseg` light (no torch, no cellpose)
     if name == "segment_files":
         from .api import segment_files
 

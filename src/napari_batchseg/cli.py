@@ -319,7 +319,7 @@ def _stop_on_signals() -> Iterator[_Stop]:
         stop.signum = signum
         stop.event.set()
 
-    installed: dict[int, Any] = {}
+    installed: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             installed[sig] = signal.signal(sig, handler)

@@ -357,7 +357,7 @@ class _HashingSource:
     def _add(self, key: tuple[Any, ...], arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
         a = np.ascontiguousarray(arr)
         self._digest.update(repr((key, a.dtype.str, a.shape)).encode())
-        self._digest.update(memoryview(a).cast("B"))
+        self._digest.update(a.data.cast("B"))
         return arr
 
     def read_plane(self, p: int, t: int, c: int, z: int) -> npt.NDArray[Any]:
@@ -537,13 +537,14 @@ def run_task(
         if not mask_writer.complete:  # cancelled, or the frame segmenter stopped early
             yield TaskCancelled(task)
             return
+        planes_sha256 = hashing.hexdigest()
         identity = {"size": st.st_size if st else None, "mtime_ns": st.st_mtime_ns if st else None,
-                    "planes_sha256": hashing.hexdigest()}
+                    "planes_sha256": planes_sha256}
         log.info(INPUT_IDENTITY_PREFIX + json.dumps(identity, sort_keys=True))
         exp = task.expect
-        if exp is not None and exp.planes_sha256 and exp.planes_sha256 != identity["planes_sha256"]:
+        if exp is not None and exp.planes_sha256 and exp.planes_sha256 != planes_sha256:
             _verdict(task, [f"input {task.input} changed: its pixels differ from the logged run's "
-                            f"(sha256 of the planes read {identity['planes_sha256'][:12]}..., "
+                            f"(sha256 of the planes read {planes_sha256[:12]}..., "
                             f"logged {exp.planes_sha256[:12]}...)"], log, warnings)
         elapsed = time.perf_counter() - started
         for kind, w in debug_writers.items():

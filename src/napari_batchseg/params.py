@@ -199,9 +199,10 @@ class SegmentationParams:
         self.niter = _as_int("niter", self.niter)
         if self.niter < 0:
             raise ParameterError(f"niter must be >= 0 (0 = automatic), got {self.niter}")
-        if isinstance(self.channel, bool) or not isinstance(self.channel, (int, str)):
-            if isinstance(self.channel, float) and self.channel.is_integer():
-                self.channel = int(self.channel)
+        channel: object = self.channel  # any type until checked here
+        if isinstance(channel, bool) or not isinstance(channel, (int, str)):
+            if isinstance(channel, float) and channel.is_integer():
+                self.channel = int(channel)
             else:
                 raise ParameterError(
                     f"channel must be a 0-based index or a channel name, got {self.channel!r}"

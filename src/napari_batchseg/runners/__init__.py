@@ -30,7 +30,7 @@ several processes contending for one GPU are slower, and each would hold its own
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,7 +72,7 @@ def execute(
     cancel: CancelCheck = None,
     segmenter: Segmenter | None = None,
     keep_images: bool = False,
-) -> Iterator[Event]:
+) -> Generator[Event, None, None]:
     """The one orchestration of a run: plan, load the model only when there is work, run; yield events.
 
     Every front end (CLI, Python API, napari widget) is a thin adapter over this generator. The
