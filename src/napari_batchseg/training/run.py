@@ -359,6 +359,7 @@ class _EpochObserver:
         self.validation_losses: list[float] = []
         self.learning_rates: list[float] = []
         self.epoch_seconds: list[float] = []
+        self.validation_seconds: list[float] = []
         self._t_epoch = time.perf_counter()
         # validation data exactly as train_seg prepares test data: flows, diameters, normalisation
         labels = [f.labels.copy() for f in val_frames]
@@ -420,7 +421,9 @@ class _EpochObserver:
         epoch = self.steps // self.steps_per_epoch
         train_loss = self.batch_sum / self.images_per_epoch
         self.batch_sum = 0.0
+        t_val = time.perf_counter()
         val_loss = self.validation_loss()
+        self.validation_seconds.append(time.perf_counter() - t_val)
         lr = float(optimizer.param_groups[0]["lr"])
         now = time.perf_counter()
         self.epoch_seconds.append(now - self._t_epoch)
@@ -676,6 +679,7 @@ def train_model(
                     "validation": [round(v, 6) for v in observer.validation_losses],
                     "learning_rate": observer.learning_rates,
                     "seconds": [round(v, 3) for v in observer.epoch_seconds],
+                    "validation_seconds": [round(v, 3) for v in observer.validation_seconds],
                     "train_seg_returned_train": [round(float(v), 6) for v in cp_train_losses],
                     "train_seg_returned_test": [round(float(v), 6) for v in cp_test_losses],
                 },
