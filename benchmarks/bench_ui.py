@@ -143,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     widget = BatchSegWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Batch segmentation", area="right")
     open_s = time.perf_counter() - t_open
-    pump(1.0)
     probe = Probe()
+    probe.step = "widget open (idle steps)"
     probe.start()
+    t_ready = time.perf_counter()
+    wait(lambda: getattr(widget.streamer, "prepared", True), 30)
+    ready_s = time.perf_counter() - t_ready
+    pump(1.0)
     if args.model:
         widget.form.model.setCurrentText("User trained model…")
         widget.form.model_path.setText(args.model)
@@ -193,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
         "cpus": os.cpu_count(),
         "widget_open_s": round(open_s, 2),
+        "stream_layers_ready_s": round(ready_s, 2),
         "run_s": round(run_s, 1),
         "segmenter": args.model or f"stand-in, {args.delay} s/frame",
         "frames": sum(s.n_frames for s in widget.session.tasks),

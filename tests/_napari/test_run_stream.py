@@ -232,3 +232,60 @@ def test_ambiguous_files_run_with_their_own_axes(widget, data_folder, qtbot):
     assert t_mask.labels.shape == (5, 64, 80) and z_mask.labels.shape == (1, 64, 80)
     assert parse_log(t_mask.log_text).params.axes == "TYX"
     assert parse_log(z_mask.log_text).params.axes == "ZYX"
+
+
+def test_stream_layers_made_when_the_widget_opens_and_reused_by_the_first_run(widget, data_folder, qtbot):
+    """Adding layers is the slow part of a first Run: they exist (hidden) before it, in idle steps."""
+    viewer = widget.viewer
+    user = viewer.add_points(name="user layer")
+    viewer.layers.selection.active = user
+    qtbot.waitUntil(lambda: widget.streamer.prepared, timeout=20000)
+    made = _stream_layers(viewer)
+    assert len(made) == 2 and not any(lay.visible for lay in made)
+    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
+    ids = {lay.unique_id for lay in made}
+    _prepare(widget, data_folder, contains="timelapse_BF", end_frame=2)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    stream = _stream_layers(viewer)
+    assert {lay.unique_id for lay in stream} == ids and all(lay.visible for lay in stream)
+    assert list(viewer.layers)[-2:] == stream  # above the user's layer added before the run
+    labels = next(lay for lay in stream if layer_meta(lay)["role"] == "mask")
+    assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (3, 64, 64)
+    np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
+
+
+def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtbot):
+    """Scrubbing a reopened result: the next frames of its input are prepared off the GUI thread."""
+    import threading
+
+    viewer = widget.viewer
+    _prepare(widget, data_folder)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    row = next(i for i, k in enumerate(widget.status.keys()) if "timelapse_BF.nd2" in k)
+    widget.status.table.cellDoubleClicked.emit(row, 0)
+    qtbot.waitUntil(lambda: not widget.streamer.loading, timeout=20000)
+    image = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "prepared")
+    array = image.data
+    n = array.shape[0]
+    assert n >= 4
+    qtbot.waitUntil(lambda: widget.streamer._prefetching is None, timeout=20000)
+    assert {k[0] for k in array._cache} == set(range(min(n, 5)))  # frames 0-4 prepared ahead
+    readers: list[str] = []
+    read = array._read
+
+    def spy(lead):
+        readers.append(threading.current_thread().name)
+        return read(lead)
+
+    array._read = spy
+    viewer.dims.set_current_step(0, 3)  # napari reads frame 3 on the GUI thread: from the cache
+    qtbot.waitUntil(lambda: widget.streamer._prefetching is None and min(n - 1, 7) in
+                    {k[0] for k in array._cache}, timeout=20000)
+    assert {k[0] for k in array._cache} >= set(range(2, min(n, 8)))
+    assert threading.current_thread().name not in readers  # every read was the worker's
+    assert readers and set(readers) == {"batchseg-prefetch"}
+    before = len(readers)
+    np.testing.assert_array_equal(np.asarray(array[min(n - 1, 6)]), array.plane((min(n - 1, 6),)))
+    assert len(readers) == before  # from the cache

@@ -13,6 +13,7 @@ screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,15 @@ from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..provenance import parse_log
 from ..runners.session import RunSession, TaskState
-from ._lazy import prepared_array
+from ._lazy import PlaneArray, prepared_array
 from ._reader import META_KEY, yx_scale
 from ._worker import Background
 
 REFRESH_MS = 40
+#: pause between the idle steps that create the stream layers when the widget opens
+PREPARE_STEP_MS = 50
+#: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
+PREFETCH = 4
 #: above this (labels + image buffers) only the latest frame of an output is kept for display
 STACK_LIMIT_BYTES = 2 * 1024**3
 PLACEHOLDER = "batch segmentation: starting…"
@@ -98,15 +103,24 @@ class LayerStreamer(QObject):
         self._timer.timeout.connect(self.flush)
         #: outputs being read from disk by a worker (to be shown when read)
         self.loading: set[str] = set()
+        #: the stream layers exist (see :meth:`prepare_layers_later`)
+        self.prepared = False
+        self._prepare_steps: list = []
+        self._closing = False
         self.background = Background(self)
+        self._prefetching: PlaneArray | None = None
         viewer.layers.events.removed.connect(self._on_removed)
+        viewer.dims.events.current_step.connect(self._on_step)
 
     def close(self) -> None:
         """Stop following the viewer (the widget is closing)."""
+        self._closing = True
         self._timer.stop()
         self.background.close()
         with contextlib.suppress(Exception):
             self.viewer.layers.events.removed.disconnect(self._on_removed)
+        with contextlib.suppress(Exception):
+            self.viewer.dims.events.current_step.disconnect(self._on_step)
 
     # ------------------------------------------------------------------ layer lookup
     def layers_for(self, key: str | None):
@@ -200,6 +214,79 @@ class LayerStreamer(QObject):
         elif state.status in ("failed", "cancelled"):
             self.task_ended(state.task, state.status)
 
+    def prepare_layers_later(self) -> None:
+        """Create the stream layers now, hidden, in idle steps of the event loop (the widget opens).
+
+        Adding a layer is the slowest thing the widget asks of napari (vispy visuals, layer controls,
+        shaders compiled on the first draw: ~1 s under software OpenGL). Done here in three short steps
+        (image layer, labels layer, hide both after one draw compiled their shaders), the first Run
+        only points them at its buffers. The layers are 1-pixel placeholders, drawn once fully
+        transparent, then hidden; the user's layer selection is kept. Nothing happens if stream layers
+        exist already.
+        """
+        if self.layers_for(PLACEHOLDER)[0] is not None or self._reusable_pair(self.viewed_key or "")[0]:
+            self.prepared = True
+            return
+        self.prepared = False
+        steps = self._prepare_steps = [self._add_placeholder_image, self._add_placeholder_labels,
+                                       self._hide_placeholders]
+
+        def next_step() -> None:
+            if self._closing or not steps:
+                return
+            try:
+                steps.pop(0)()
+            except Exception:  # noqa: BLE001 - an optimisation only: the first Run creates them instead
+                steps.clear()
+            if steps:
+                QTimer.singleShot(PREPARE_STEP_MS, next_step)
+            else:
+                self.prepared = True
+
+        QTimer.singleShot(PREPARE_STEP_MS, next_step)
+
+    def _placeholder_meta(self, role: str) -> dict:
+        meta = {"role": role, "task_key": PLACEHOLDER, "stream": True, "units": "pixel"}
+        if role == "mask":
+            meta.update(mask_path=None, pixel_size=PixelSize().as_dict(), dirty=False)
+        return {META_KEY: meta}
+
+    def _keep_selection(self, add):
+        selection = self.viewer.layers.selection
+        before, active = set(selection), selection.active
+        layer = add()
+        selection.clear()
+        selection.update(before)
+        selection.active = active
+        return layer
+
+    def _add_placeholder_image(self) -> None:
+        if self.layers_for(PLACEHOLDER)[1] is not None:
+            return
+        self._keep_selection(lambda: self.viewer.add_image(
+            np.zeros((1, 1, 1), np.float32), name=f"{PLACEHOLDER} (input)", contrast_limits=(0.0, 1.0),
+            opacity=0.0, metadata=self._placeholder_meta("prepared"), axis_labels=AXES,
+        ))
+
+    def _add_placeholder_labels(self) -> None:
+        if self.layers_for(PLACEHOLDER)[0] is not None:
+            return
+        layer = self._keep_selection(lambda: self.viewer.add_labels(
+            np.zeros((1, 1, 1), LABELS_DTYPE), name=PLACEHOLDER, metadata=self._placeholder_meta("mask"),
+            axis_labels=AXES,
+        ))
+        layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
+
+    def _hide_placeholders(self) -> None:
+        labels, image = self.layers_for(PLACEHOLDER)
+        if self.viewed_key is not None:  # a run took them meanwhile
+            return
+        for layer in (labels, image):
+            if layer is not None:
+                layer.visible = False
+        if image is not None:
+            image.opacity = 1.0
+
     def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1) -> None:
         """Make sure a pair of stream layers exists before the run (layer creation is the slow part).
 
@@ -210,12 +297,27 @@ class LayerStreamer(QObject):
         labels, _ = self._reusable_pair(self.viewed_key or "")
         if labels is not None:
             return
+        steps, self._prepare_steps = self._prepare_steps, []
+        for step in steps[:-1]:  # Run clicked before the idle steps ended: the rest now (not the hiding)
+            step()
+        steps.clear()
+        self._raise_placeholders()
         shape = buffer_shape(first, n_frames)[0] if first is not None else (1, 1, 1)
         scale = (1.0, *yx_scale(first.pixel_size)) if first is not None else (1.0, 1.0, 1.0)
         ps = first.pixel_size if first is not None else PixelSize()
         key = f"{PLACEHOLDER}"
         self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32),
                           scale, ps, None, None)
+
+    def _raise_placeholders(self) -> None:
+        """Placeholder layers made before the user added layers of their own go back on top."""
+        labels, image = self.layers_for(PLACEHOLDER)
+        layers = self.viewer.layers
+        pair = [lay for lay in (image, labels) if lay is not None]
+        if not pair or list(layers)[-len(pair):] == pair:
+            return
+        for layer in pair:
+            layers.move(layers.index(layer), len(layers))
 
     def run_finished(self) -> None:
         """Placeholder layers no output used (e.g. the run failed before starting) are hidden, not removed.
@@ -403,6 +505,35 @@ class LayerStreamer(QObject):
         self.views.pop(task.key, None)
         self._show_arrays(task.key, task.label, result.labels, result.image, result.scale, result.pixel_size,
                           result.mask_path, result.contrast)
+        if isinstance(result.image, PlaneArray):
+            self._prefetch(result.image, 0)
+
+    def _on_step(self, _event=None) -> None:
+        """The user moves through frames: the reopened input's next frames are prepared in a worker."""
+        _, image = self.layers_for(self.viewed_key)
+        if image is not None and isinstance(image.data, PlaneArray) and image.visible:
+            index = self._displayed_index(image)
+            if index is not None:
+                self._prefetch(image.data, index)
+
+    def _prefetch(self, array: PlaneArray, index: int) -> None:
+        """Prepare frames ``index - 1 .. index + PREFETCH`` of a reopened input in a worker thread.
+
+        napari reads the frame on screen on the GUI thread; prepared here beforehand, it comes from the
+        array's cache instead of being computed there (reading, channel choice, Z projection).
+        """
+        n = array.shape[0]
+        wanted = [i for i in range(index - 1, index + PREFETCH + 1) if 0 <= i < n]
+        if not wanted or self._prefetching is array:
+            return
+        self._prefetching = array
+
+        def done() -> None:
+            if self._prefetching is array:
+                self._prefetching = None
+
+        self.background.submit(prefetch_planes, array, wanted, on_done=done, on_error=lambda _e: None,
+                               name="batchseg-prefetch")
 
     # ------------------------------------------------------------------ user closed a layer
     def _on_removed(self, event) -> None:
@@ -454,6 +585,7 @@ def load_result(task, mask_path: Path, params: SegmentationParams | None, status
                 channel = resolve_channel(source.info, used.channel)
                 image = prepared_array(source, task.position, frames, channel, used.zrange,
                                        used.z_projection)
+                _serialize_reads(image)
                 contrast = _quick_range(np.asarray(image[0]))  # also caches the first frame
         except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
             note = f"{task.label}: input not shown ({exc})"
@@ -462,6 +594,23 @@ def load_result(task, mask_path: Path, params: SegmentationParams | None, status
     scale = (1.0, *yx_scale(mask.pixel_size))
     return LoadedResult(labels, image, scale, mask.pixel_size, mask_path, contrast, note)
 
+
+
+def _serialize_reads(array: PlaneArray) -> None:
+    """One read at a time from the array's file (the GUI thread and a prefetching worker share it)."""
+    read, lock = array._read, threading.Lock()
+
+    def locked(lead: tuple[int, ...]) -> np.ndarray:
+        with lock:
+            return read(lead)
+
+    array._read = locked
+
+
+def prefetch_planes(array: PlaneArray, indices: list[int]) -> None:
+    """Read (prepare) the given frames of a ``(T, Y, X)`` :class:`PlaneArray` into its cache (worker)."""
+    for i in indices:
+        array.plane((i,))
 
 
 def _extent(layer) -> tuple | None:

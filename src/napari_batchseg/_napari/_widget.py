@@ -275,6 +275,7 @@ class BatchSegWidget(QWidget):
                   self.output, self.layers)
         self.destroyed.connect(lambda *_: _close_workers(*owners))
         warm_up_napari()
+        self.streamer.prepare_layers_later()  # hidden stream layers, made in idle steps: Run adds none
 
     # ------------------------------------------------------------------ state from inputs
     def _start_device_detection(self) -> None:
