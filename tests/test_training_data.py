@@ -290,3 +290,14 @@ def test_recent_models_registry(tmp_path):
     assert registry_path().parent == tmp_path / "config"
     b.unlink()
     assert recent_models() == [str(a)]  # files that are gone are left out
+
+
+def test_batchseg_train_subcommand(tmp_path, capsys):
+    from napari_batchseg.cli import build_parser, main
+
+    help_text = build_parser().format_help()
+    assert "train" in help_text
+    tifffile.imwrite(tmp_path / "lonely.tif", np.zeros((32, 32), np.uint16))
+    assert main(["train", str(tmp_path), "--output", str(tmp_path / "model")]) == 2
+    assert "no masks found" in capsys.readouterr().err
+    _nothing_written(tmp_path, tmp_path / "model")

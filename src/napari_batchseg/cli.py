@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("folders", nargs="+", help="output folders")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     clean.add_argument("--recursive", "-r", action="store_true", help="also sub-folders")
+    from .cli_train import add_subcommand as add_train  # batchseg train (napari_batchseg.cli_train)
+
+    add_train(sub)
     return parser
 
 
@@ -523,6 +526,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _cmd_rerun(args)
     if args.command == "clean":
         return _cmd_clean(args)
+    if args.command == "train":
+        return int(args.func(args))
     try:
         params = params_from_args(args)
     except ParameterError as exc:
