@@ -30,8 +30,11 @@ from .params import (
     SAM_MODES,
     ParameterError,
     SegmentationParams,
+    cellpose_major,
+    cellpose_version,
     read_yaml_mapping,
 )
+from .segmenters.catalog import offered_models
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,6 +52,23 @@ _PARAM_OPTIONS = {
     "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
 }
 
+
+
+# Help that follows the installed Cellpose (3 or 4; docs/cellpose4.md). Read from package metadata: cheap.
+_CP_MAJOR = cellpose_major()
+_CP_VERSION = cellpose_version() or "(not installed)"
+_CP_MODELS = ", ".join(offered_models("cellpose")[:3]) + ", ..."
+_DIAMETER_HELP = (
+    "object diameter in pixels (the image is rescaled by 30/D); 0 = the model's native scale "
+    "(Cellpose 4: no rescaling, no size model)"
+    if _CP_MAJOR >= 4 else
+    "object diameter in pixels; 0 = estimate (user models: their training diameter)"
+)
+_CHANNEL_HELP = (
+    "channel index (0-based) or channel name; up to 3 in order for Cellpose 4, e.g. 0,2 or DAPI,GFP"
+    if _CP_MAJOR >= 4 else
+    "channel index (0-based) or channel name"
+)
 
 def _add_segment_options(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS  # noqa: N806 - options left out do not override the config file
@@ -72,12 +92,11 @@ def _add_segment_options(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--method", choices=("cellpose", "sam"), default=S, help="segmentation method")
     m.add_argument("--model", default=S,
-                   help="Cellpose built-in name (cyto3, nuclei, livecell_cp3, ...) or model file; "
+                   help=f"Cellpose {_CP_VERSION} built-in name ({_CP_MODELS}) or model file; "
                         "micro-sam model type (vit_b_lm, ...)")
     m.add_argument("--checkpoint", default=S,
                    help="micro-sam: local checkpoint file (architecture from --model)")
-    m.add_argument("--diameter", type=float, default=S,
-                   help="object diameter in pixels; 0 = estimate (user models: their training diameter)")
+    m.add_argument("--diameter", type=float, default=S, help=_DIAMETER_HELP)
     m.add_argument("--cellprob-threshold", type=float, default=S, help="Cellpose cell probability threshold")
     m.add_argument("--flow-threshold", type=float, default=S, help="Cellpose flow error threshold")
     m.add_argument("--niter", type=int, default=S, help="Cellpose dynamics iterations (0 = automatic)")
@@ -93,7 +112,7 @@ def _add_segment_options(p: argparse.ArgumentParser) -> None:
                    help="micro-sam embedding cache folder, or 'off' (default: the user cache folder)")
 
     pr = p.add_argument_group("preparation")
-    pr.add_argument("--channel", default=S, help="channel index (0-based) or channel name")
+    pr.add_argument("--channel", default=S, help=_CHANNEL_HELP)
     pr.add_argument("--z-range", default=S, help="all | best | best:R | A-B (0-based, inclusive)")
     pr.add_argument("--z-projection", choices=PROJECTIONS, default=S, help="Z projection type")
     pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")

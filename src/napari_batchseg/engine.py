@@ -57,7 +57,7 @@ from .io.naming import check_collisions, output_names
 from .io.reader import open_source, read_info
 from .io.sources import ImageSource, SourceInfo
 from .params import SegmentationParams
-from .prepare import PreparedFrame, check_z_range, prepare_frame, resolve_channel
+from .prepare import PreparedFrame, channel_label, check_z_range, prepare_frame, resolve_channel
 from .provenance import (
     INPUT_IDENTITY_PREFIX,
     INPUT_PREFIX,
@@ -650,7 +650,7 @@ def _start_log(
     info: SourceInfo,
     params: SegmentationParams,
     described: dict[str, Any],
-    channel: int,
+    channel: int | tuple[int, ...],
     frames: list[int],
 ) -> RunLog:
     log = RunLog()
@@ -667,7 +667,10 @@ def _start_log(
     log.info(f"{POSITION_PREFIX}{task.position} of {task.n_positions} ({pos_name})")
     log_parameters(log, params)
     log.info(SEGMENTER_PREFIX + json.dumps(described, sort_keys=True, default=str))
-    log.info(f"channel used: {channel} ({info.channel_names[channel]})")
+    if isinstance(channel, tuple):  # several channels (Cellpose 4), in the order handed to the model
+        log.info(f"channels used: {channel_label(info, channel)}")
+    else:
+        log.info(f"channel used: {channel} ({info.channel_names[channel]})")
     log.info(f"z: {info.sizes['Z']} slice(s); range {params.z_range}; projection {params.z_projection}")
     log.info(f"frames: {frames[0]}-{frames[-1]} ({len(frames)} of {info.sizes['T']})")
     return log

@@ -8,9 +8,11 @@ serialised into every output log so that a run can be reproduced.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from dataclasses import dataclass, field, fields
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -28,8 +30,36 @@ METHODS: tuple[str, ...] = get_args(Method)
 PROJECTIONS: tuple[str, ...] = get_args(Projection)
 EXISTING_POLICIES: tuple[str, ...] = get_args(Existing)
 SAM_MODES: tuple[str, ...] = get_args(SamMode)
-#: model used when none is given, per method
-DEFAULT_MODELS: dict[str, str] = {"cellpose": "cyto3", "sam": "vit_b_lm"}
+
+
+@functools.lru_cache(maxsize=1)
+def cellpose_version() -> str | None:
+    """The installed Cellpose's version (``"3.1.1.3"``, ``"4.2.1.1"``), ``None`` when it is not installed.
+
+    Read from the package metadata: Cellpose (and torch) are not imported.
+    """
+    try:
+        return metadata.version("cellpose")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cellpose_major() -> int:
+    """The installed Cellpose's major version (``3`` or ``4``; ``3`` when Cellpose is not installed)."""
+    version = cellpose_version()
+    try:
+        return int(version.split(".")[0]) if version else 3
+    except ValueError:
+        return 3
+
+
+#: model used when none is given, per method (Cellpose: ``cyto3`` with Cellpose 3, ``cpsam_v2`` with 4)
+DEFAULT_MODELS: dict[str, str] = {
+    "cellpose": "cpsam_v2" if cellpose_major() >= 4 else "cyto3",
+    "sam": "vit_b_lm",
+}
+#: channels a run may combine (Cellpose 4 takes up to 3; Cellpose 3 and micro-sam one)
+MAX_CHANNELS = 3
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
 DEFAULT_EXTENSIONS: tuple[str, ...] = (".nd2", ".tif", ".tiff", ".ome.tif", ".ome.tiff")
 #: ``cellprob_threshold`` is a logit; Cellpose's own GUI offers -6..6. Beyond +/-20 (a probability
@@ -104,19 +134,22 @@ class SegmentationParams:
     method
         ``"cellpose"`` or ``"sam"`` (Segment Anything for Microscopy).
     model
-        Cellpose built-in model name (``cyto3``, ``nuclei``, ...) or path to a user-trained model; for
-        micro-sam a model type (``vit_b_lm``, ...). ``None``: ``cyto3`` or ``vit_b_lm`` by method.
+        Cellpose built-in model name (Cellpose 3: ``cyto3``, ``nuclei``, ...; Cellpose 4: ``cpsam_v2``,
+        ``cpsam``) or path to a user-trained model; for micro-sam a model type (``vit_b_lm``, ...).
+        ``None``: the installed Cellpose's default (``cyto3`` or ``cpsam_v2``) or ``vit_b_lm``.
     checkpoint
         micro-sam only: a local checkpoint file, its architecture given by ``model``.
     diameter
         Expected object diameter in pixels. ``0`` estimates it (Cellpose ``cyto``, ``cyto2``, ``cyto3``,
-        ``nuclei``); for user models ``0`` means the model's own training diameter.
+        ``nuclei``); for user models ``0`` means the model's own training diameter. Cellpose 4: ``0`` is
+        the model's native scale (no rescaling); ``D > 0`` rescales the image by ``30 / D``.
     cellprob_threshold, flow_threshold, niter
         Cellpose settings (``niter=0``: Cellpose's automatic choice). Every number must be finite
         (NaN and infinity are refused: Cellpose would return an empty or a different mask without a
         word); ``cellprob_threshold`` lies within +/-:data:`CELLPROB_LIMIT`.
     channel
-        0-based channel index, or a channel name present in the file.
+        0-based channel index, or a channel name present in the file. Cellpose 4 takes up to 3 channels,
+        in order: a list, or text such as ``"0,2"`` or ``"DAPI,GFP"`` (a list of one is one channel).
     z_range, z_projection
         Which Z slices to project and how (computed in float).
     start_frame, end_frame
@@ -149,7 +182,7 @@ class SegmentationParams:
     cellprob_threshold: float = 0.0
     flow_threshold: float = 0.4
     niter: int = 0
-    channel: int | str = 0
+    channel: int | str | list[int | str] = 0
     z_range: str = "all"
     z_projection: Projection = "mean"
     start_frame: int = 0
@@ -199,18 +232,12 @@ class SegmentationParams:
         self.niter = _as_int("niter", self.niter)
         if self.niter < 0:
             raise ParameterError(f"niter must be >= 0 (0 = automatic), got {self.niter}")
-        channel: object = self.channel  # any type until checked here
-        if isinstance(channel, bool) or not isinstance(channel, (int, str)):
-            if isinstance(channel, float) and channel.is_integer():
-                self.channel = int(channel)
-            else:
-                raise ParameterError(
-                    f"channel must be a 0-based index or a channel name, got {self.channel!r}"
-                )
-        if isinstance(self.channel, str) and self.channel.strip().lstrip("-").isdigit():
-            self.channel = int(self.channel)
-        if isinstance(self.channel, int) and self.channel < 0:
-            raise ParameterError(f"channel index must be >= 0, got {self.channel}")
+        self.channel = _parse_channel(self.channel)
+        if isinstance(self.channel, list) and self.method != "cellpose":
+            raise ParameterError(
+                f"channel {self.channel!r}: {self.method} segments one channel; several channels (up to "
+                f"{MAX_CHANNELS}) are for Cellpose 4"
+            )
         self.z_range = str(ZRange.parse(self.z_range))
         if self.z_projection not in PROJECTIONS:
             raise ParameterError(
@@ -324,6 +351,44 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParameterError(f"parameter file {p} must hold a mapping of option: value")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _one_channel(value: Any) -> int | str:
+    if isinstance(value, bool):
+        raise ParameterError(f"channel must be a 0-based index or a channel name, got {value!r}")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise ParameterError(f"channel index must be >= 0, got {value}")
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return _one_channel(int(value))
+    if not isinstance(value, str):
+        raise ParameterError(f"channel must be a 0-based index or a channel name, got {value!r}")
+    return value
+
+
+def _parse_channel(value: Any) -> int | str | list[int | str]:
+    """One channel (index or name), or a list of up to :data:`MAX_CHANNELS` from a list or ``"0,2"``."""
+    if isinstance(value, str) and "," in value:
+        items: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = [v.strip() if isinstance(v, str) else v for v in value]
+    else:
+        return _one_channel(value)
+    channels = [_one_channel(v) for v in items]
+    if not channels:
+        raise ParameterError(f"channel {value!r}: no channel given")
+    if len(channels) > MAX_CHANNELS:
+        raise ParameterError(f"channel {value!r}: up to {MAX_CHANNELS} channels (Cellpose 4)")
+    seen: set[int | str] = set()
+    for c in channels:
+        key = c.lower() if isinstance(c, str) else c
+        if key in seen:
+            raise ParameterError(f"channel {value!r}: channel {c!r} given twice")
+        seen.add(key)
+    return channels[0] if len(channels) == 1 else channels
 
 
 def _as_int(name: str, value: Any) -> int:

@@ -2,10 +2,14 @@
 
 Steps: choose the channel, pick the Z slices (all, a fixed range, the best-focus slice or best focus
 plus/minus r), project them (max, min, mean, median, std) in floating point.
+
+Several channels (Cellpose 4 takes up to 3) give a ``(C, Y, X)`` frame, one projected plane per channel
+in the order asked for, all from the same Z slices (best focus is found on the first channel).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +31,9 @@ class PreparedFrame:
     position, t
         Where it comes from in the file (0-based).
     image
-        ``(Y, X)`` float32 image handed to the segmenter.
+        ``(Y, X)`` float32 image handed to the segmenter; ``(C, Y, X)`` for several channels.
     channel
-        0-based channel index used.
+        0-based channel index used; a tuple of them (in order) for several channels.
     z_used
         Z slices projected (0-based).
     best_focus
@@ -41,14 +45,33 @@ class PreparedFrame:
     position: int
     t: int
     image: NDArray[Any]
-    channel: int
+    channel: int | tuple[int, ...]
     z_used: list[int] = field(default_factory=list)
     best_focus: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def resolve_channel(info: SourceInfo, channel: int | str) -> int:
-    """Map a channel index or name onto a 0-based index, or raise :class:`InputError`."""
+def resolve_channel(
+    info: SourceInfo, channel: int | str | Sequence[int | str]
+) -> int | tuple[int, ...]:
+    """Map a channel index or name onto a 0-based index, or raise :class:`InputError`.
+
+    A list of several channels maps onto a tuple of indices, in the same order.
+    """
+    if isinstance(channel, Sequence) and not isinstance(channel, str):
+        indices = tuple(_resolve_one(info, c) for c in channel)
+        return indices[0] if len(indices) == 1 else indices
+    return _resolve_one(info, channel)
+
+
+def channel_label(info: SourceInfo, channel: int | tuple[int, ...]) -> str:
+    """``"1 (GFP)"``, or ``"1 (GFP), 0 (DAPI)"`` for several channels (for logs)."""
+    indices = channel if isinstance(channel, tuple) else (channel,)
+    names = info.channel_names
+    return ", ".join(f"{i} ({names[i] if i < len(names) else '?'})" for i in indices)
+
+
+def _resolve_one(info: SourceInfo, channel: int | str) -> int:
     n = info.sizes["C"]
     if isinstance(channel, str) and not channel.isdigit():
         names = [str(c) for c in info.channel_names]
@@ -132,11 +155,38 @@ def prepare_frame(
     source: ImageSource,
     position: int,
     t: int,
-    channel: int,
+    channel: int | Sequence[int],
     zrange: ZRange,
     projection: str,
 ) -> PreparedFrame:
-    """Read and prepare one frame of ``source`` (reads only the planes needed)."""
+    """Read and prepare one frame of ``source`` (reads only the planes needed).
+
+    ``channel``: one index gives a ``(Y, X)`` image; several (a sequence) a ``(C, Y, X)`` image in that
+    order, every channel projected over the same Z slices (best focus found on the first channel).
+    """
+    if isinstance(channel, Sequence):
+        channels = tuple(int(c) for c in channel)
+        first = prepare_frame(source, position, t, channels[0], zrange, projection)
+        import time
+
+        nz = source.info.sizes["Z"]
+        planes = [first.image]
+        read_s, prepare_s = first.timings["read"], first.timings["prepare"]
+        for c in channels[1:]:
+            t0 = time.perf_counter()
+            stack = source.read_zstack(position, t, c, first.z_used)
+            t1 = time.perf_counter()
+            planes.append(stack[0].astype(np.float32) if nz == 1 else project(stack, projection))
+            read_s, prepare_s = read_s + t1 - t0, prepare_s + time.perf_counter() - t1
+        return PreparedFrame(
+            position=position,
+            t=t,
+            image=np.stack(planes),
+            channel=channels,
+            z_used=first.z_used,
+            best_focus=first.best_focus,
+            timings={"read": read_s, "prepare": prepare_s},
+        )
     import time
 
     info = source.info

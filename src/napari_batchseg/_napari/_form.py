@@ -1,5 +1,8 @@
 """The parameter form: method, model, diameter (+ advanced Cellpose settings), channel, Z, frames, GPU.
 
+The Cellpose models offered and the diameter's help follow the installed Cellpose (3 or 4); under
+Cellpose 4 two more channel choices appear (up to 3 channels, in the order chosen).
+
 The form only edits a :class:`~napari_batchseg.params.SegmentationParams`; validation is the params
 object's own.
 """
@@ -22,17 +25,28 @@ from qtpy.QtWidgets import (
 
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
-from ..segmenters.catalog import is_cellpose_builtin, offered_models
+from ..segmenters.catalog import cellpose_major, cellpose_version, is_cellpose_builtin, offered_models
 from ._qtutil import PathField, fold, hbox, muted
 
 USER_MODEL = "User trained model…"
 SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
+NO_CHANNEL = "—"
+DIAMETER_HELP = {
+    3: "Expected object diameter in pixels. 0 (auto): estimated for cyto/cyto2/cyto3/nuclei; "
+       "a user-trained model uses its training diameter.",
+    4: "Expected object diameter in pixels (the image is rescaled by 30/diameter). 0 (auto): the "
+       "model's native scale, no rescaling (Cellpose 4 has no size model).",
+}
 Z_MODES = (
     ("all", "all slices"),
     ("best", "best focus"),
     ("best:r", "best focus ± r"),
     ("range", "fixed range"),
 )
+
+
+def _absent_channel_text(value: int | str) -> str:
+    return f"{value} (by name)" if isinstance(value, str) else f"{value}: (not in the selected file)"
 
 
 def micro_sam_available() -> bool:
@@ -67,9 +81,9 @@ class ParamsForm(QWidget):
         self.diameter.setDecimals(1)
         self.diameter.setSpecialValueText("auto")
         self.diameter.setSuffix(" px")
+        self.cellpose_major = cellpose_major()
         self.diameter.setToolTip(
-            "Expected object diameter in pixels. 0 (auto): estimated for cyto/cyto2/cyto3/nuclei; "
-            "a user-trained model uses its training diameter."
+            f"Cellpose {cellpose_version() or ''}: " + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3]
         )
         # advanced Cellpose settings
         self.cellprob = QDoubleSpinBox()
@@ -99,6 +113,13 @@ class ParamsForm(QWidget):
         # image preparation
         self.channel = QComboBox()
         self.channel.setToolTip("Channel to segment (names from the selected file)")
+        # Cellpose 4 takes up to 3 channels: a second and a third, in this order ("—": none)
+        self.channel2 = QComboBox()
+        self.channel3 = QComboBox()
+        for extra, nth in ((self.channel2, "second"), (self.channel3, "third")):
+            extra.setToolTip(f"Cellpose 4: a {nth} channel for the network, in this order "
+                             f"({NO_CHANNEL}: none)")
+        self.channel_row = hbox(self.channel, self.channel2, self.channel3, 1)
         self.z_mode = QComboBox()
         for value, text in Z_MODES:
             self.z_mode.addItem(text, value)
@@ -136,7 +157,7 @@ class ParamsForm(QWidget):
         form.addRow(self.model_path_label, self.model_path)
         form.addRow("Diameter", self.diameter)
         form.addRow(self.advanced)
-        form.addRow("Channel", self.channel)
+        form.addRow("Channel", self.channel_row)
         form.addRow("Z-projection", self.z_row)
         form.addRow("", self.z_note)
         form.addRow("Frames", self.frames_row)
@@ -152,7 +173,7 @@ class ParamsForm(QWidget):
         self.method.currentIndexChanged.connect(self._method_changed)
         self.model.currentIndexChanged.connect(self._update_visibility)
         self.z_mode.currentIndexChanged.connect(self._update_visibility)
-        for w in (self.model, self.z_mode, self.z_type, self.channel):
+        for w in (self.model, self.z_mode, self.z_type, self.channel, self.channel2, self.channel3):
             w.currentIndexChanged.connect(self.changed)
         for w in (self.diameter, self.cellprob, self.flow, self.niter, self.z_radius, self.z_start,
                   self.z_stop, self.start_frame, self.end_frame):
@@ -200,11 +221,41 @@ class ParamsForm(QWidget):
         self.model_path_label.setVisible(show_path)
         self.diameter.setEnabled(not sam)
         self.advanced.setVisible(not sam)
+        several = self.several_channels_allowed()
+        self.channel2.setVisible(several)
+        self.channel3.setVisible(several)
         mode = self.z_mode.currentData()
         self.z_radius.setVisible(mode == "best:r")
         for w in (self.z_start, self.z_stop):
             w.setVisible(mode == "range")
         self.z_row.layout().itemAt(3).widget().setVisible(mode == "range")
+
+    def several_channels_allowed(self) -> bool:
+        """Whether the method takes several channels (Cellpose 4 does, up to 3)."""
+        return self.method.currentData() == "cellpose" and self.cellpose_major >= 4
+
+    def _fill_extra_channels(self, names: list[str]) -> None:
+        for box in (self.channel2, self.channel3):
+            keep = box.currentData()
+            box.blockSignals(True)
+            box.clear()
+            box.addItem(NO_CHANNEL, None)
+            for i, n in enumerate(names):
+                box.addItem(f"{i}: {n}", i)
+            if keep is not None and box.findData(keep) < 0:
+                box.addItem(_absent_channel_text(keep), keep)
+            box.setCurrentIndex(max(box.findData(keep), 0) if keep is not None else 0)
+            box.blockSignals(False)
+
+    def _channel_value(self) -> int | str | list[int | str]:
+        first = self.channel.currentData()
+        chosen: list[int | str] = [first if first is not None else 0]
+        if self.several_channels_allowed():
+            for box in (self.channel2, self.channel3):
+                value = box.currentData()
+                if value is not None and value not in chosen:
+                    chosen.append(value)
+        return chosen[0] if len(chosen) == 1 else chosen
 
     # ------------------------------------------------------------------ file-dependent choices
     def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
@@ -224,6 +275,7 @@ class ParamsForm(QWidget):
         self.channel.setCurrentIndex(max(idx, 0))
         self.channel.setEnabled(len(names) > 1 or self.channel.count() > 1)
         self.channel.blockSignals(False)
+        self._fill_extra_channels(list(names))
 
         max_z = max((i.sizes["Z"] for i in infos), default=1)
         max_t = max((i.sizes["T"] for i in infos), default=1)
@@ -270,7 +322,7 @@ class ParamsForm(QWidget):
             "flow_threshold": self.flow.value(),
             "niter": self.niter.value(),
             "debug": self.debug.isChecked(),
-            "channel": self.channel.currentData() if self.channel.currentData() is not None else 0,
+            "channel": self._channel_value(),
             "z_range": z_range,
             "z_projection": self.z_type.currentText(),
             "start_frame": self.start_frame.value(),
@@ -297,6 +349,15 @@ class ParamsForm(QWidget):
         self.niter.setValue(params.niter)
         self.debug.setChecked(params.debug)
         ch = params.channel
+        extras: list[int | str] = []
+        if isinstance(ch, list):
+            ch, extras = ch[0], list(ch[1:])
+        for box, value in zip((self.channel2, self.channel3), [*extras, None, None], strict=False):
+            idx = box.findData(value) if value is not None else 0
+            if idx < 0:
+                box.addItem(_absent_channel_text(value), value)
+                idx = box.count() - 1
+            box.setCurrentIndex(idx)
         if isinstance(ch, str):
             idx = next((i for i in range(self.channel.count()) if self.channel.itemText(i).split(": ", 1)[-1]
                         == ch), -1)

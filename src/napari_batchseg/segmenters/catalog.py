@@ -17,10 +17,7 @@ Nothing here imports torch, Cellpose or micro-sam, so a front end can list model
 
 from __future__ import annotations
 
-import functools
-from importlib import metadata
-
-from ..params import DEFAULT_MODELS, METHODS
+from ..params import DEFAULT_MODELS, METHODS, cellpose_major, cellpose_version
 
 __all__ = [
     "CELLPOSE3_MODELS",
@@ -78,27 +75,6 @@ SAM_MODELS: tuple[str, ...] = (
     "vit_t_lm",
     "vit_t_em_organelles",
 )
-
-
-@functools.lru_cache(maxsize=1)
-def cellpose_version() -> str | None:
-    """The installed Cellpose's version (``"3.1.1.3"``, ``"4.2.1.1"``), ``None`` when it is not installed.
-
-    Read from the package metadata: Cellpose (and torch) are not imported.
-    """
-    try:
-        return metadata.version("cellpose")
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def cellpose_major() -> int:
-    """The installed Cellpose's major version (``3`` or ``4``; ``3`` when Cellpose is not installed)."""
-    version = cellpose_version()
-    try:
-        return int(version.split(".")[0]) if version else 3
-    except ValueError:
-        return 3
 
 
 def _check(method: str) -> None:

@@ -231,6 +231,7 @@ class Cellpose4Segmenter(SegmenterBase):
             "bfloat16": self.bfloat16,
             "diameter": self.diameter if self.diameter is not None else "native scale",
             "diameter_rule": self.diameter_rule(),
+            "model_diam_mean": 30.0,  # a diameter D rescales the image by 30 / D, as in Cellpose 3
             "cellprob_threshold": self.cellprob_threshold,
             "flow_threshold": self.flow_threshold,
             "niter": self.niter if self.niter is not None else "auto",
