@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_train import add_subcommand as add_train  # batchseg train (napari_batchseg.cli_train)
 
     add_train(sub)
+    from .cli_downstream import add_subcommands  # measure, export, evaluate; segment --measure
+
+    add_subcommands(sub, seg)
     return parser
 
 
@@ -315,7 +318,10 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             f"{counts['cancelled']} not done (nothing partial was kept); run the same command again "
             "to finish", highlight=False)
         return 128 + stop.signum
-    return 0 if session.ok else 1
+    from .cli_downstream import measure_after_segment  # segment --measure: 1 if a measurement failed
+
+    measured = measure_after_segment(session, args)
+    return 0 if session.ok and not measured else 1
 
 
 class _Stop:
@@ -547,6 +553,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _cmd_clean(args)
     if args.command == "train":
         return int(args.func(args))
+    if getattr(args, "downstream", None) is not None:  # measure, export, evaluate (cli_downstream)
+        return int(args.downstream(args))
     try:
         params = params_from_args(args)
     except ParameterError as exc:
