@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import tifffile
 
-from _downstream import DSB_GT, DSB_IMAGE, ND2, segmented
-from napari_batchseg.cli_downstream import main
+from _downstream import DSB_GT, DSB_IMAGE, MODEL, ND2, segmented
+from napari_batchseg.cli import main
 
 
 def test_measure_folder_of_masks(tmp_path, capsys):
@@ -65,3 +65,21 @@ def test_evaluate(tmp_path, capsys):
     assert 0.0 < table.iloc[-1]["ap_50"] <= 1.0
     assert "overall" in capsys.readouterr().out
     assert main(["evaluate", str(ND2), str(DSB_GT)]) == 1  # 53 frames against 1: that pair fails
+
+
+def test_segment_with_measure(tmp_path):
+    from napari_batchseg.measure import measure_table
+
+    out = tmp_path / "seg"
+    args = ["segment", str(ND2), "--model", str(MODEL), "--start-frame", "0", "--end-frame", "1",
+            "--output-dir", str(out), "--quiet", "--measure"]
+    assert main(args) == 0
+    mask = out / "arcadia_ecoli_gfp_timelapse_vSM.ome.tif"
+    table = pd.read_csv(out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv")
+    pd.testing.assert_frame_equal(table, measure_table(mask), check_dtype=False)
+    summary = pd.read_csv(out / "arcadia_ecoli_gfp_timelapse_vSM_summary.csv")
+    assert list(summary["frame"]) == [0, 1]
+    # a second run skips the existing mask: nothing new to measure, the tables stay as they are
+    stamp = (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").stat().st_mtime_ns == stamp
