@@ -30,7 +30,7 @@ import tifffile
 
 from napari_batchseg.errors import InputError, ModelError
 from napari_batchseg.params import ParameterError, SegmentationParams, ZRange
-from napari_batchseg.prepare import prepare_frame, resolve_channel
+from napari_batchseg.prepare import prepare_frame, resolve_channel, resolve_channels
 from napari_batchseg.segmenters import catalog, load_segmenter
 from napari_batchseg.segmenters.cellpose.files import weights_major
 
@@ -127,10 +127,10 @@ def test_several_channels_are_prepared_as_cyx_in_the_order_asked(ome_tzcyx):
 
     path, data = ome_tzcyx  # TZCYX, channels DAPI/GFP
     with open_source(path) as src:
-        assert resolve_channel(src.info, ["GFP", 0]) == (1, 0)
-        assert resolve_channel(src.info, "gfp") == 1  # one channel: an index, as before
+        assert resolve_channels(src.info, ["GFP", 0]) == (1, 0)
+        assert resolve_channels(src.info, "gfp") == 1 == resolve_channel(src.info, "gfp")  # one: an index
         with pytest.raises(InputError, match="no channel named"):
-            resolve_channel(src.info, [0, "RFP"])
+            resolve_channels(src.info, [0, "RFP"])
         frame = prepare_frame(src, 0, 2, (1, 0), ZRange.parse("1-2"), "max")
         single = prepare_frame(src, 0, 2, 1, ZRange.parse("1-2"), "max")
         best = prepare_frame(src, 0, 1, (1, 0), ZRange.parse("best"), "mean")

@@ -171,8 +171,10 @@ def resolve_source(
             run = None
         if run is not None and run.input_path is not None:
             p = run.params
+            # a mask made from several channels (Cellpose 4) is measured on the first of them
+            first = p.channel[0] if isinstance(p.channel, list) else p.channel
             spec = SourceSpec(
-                image=run.input_path, channel=p.channel, z_range=str(p.z_range),
+                image=run.input_path, channel=first, z_range=str(p.z_range),
                 z_projection=p.z_projection, start_frame=int(p.start_frame),
                 position=int(run.position or 0), axes=p.axes, from_log=True, params=p.to_dict(),
             )

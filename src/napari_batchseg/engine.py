@@ -57,7 +57,7 @@ from .io.naming import check_collisions, output_names
 from .io.reader import open_source, read_info
 from .io.sources import ImageSource, SourceInfo
 from .params import SegmentationParams
-from .prepare import PreparedFrame, channel_label, check_z_range, prepare_frame, resolve_channel
+from .prepare import PreparedFrame, channel_label, check_z_range, prepare_frame, resolve_channels
 from .provenance import (
     INPUT_IDENTITY_PREFIX,
     INPUT_PREFIX,
@@ -486,7 +486,7 @@ def run_task(
         st = _stat_or_none(task.input)  # None: an in-memory source (io.reader.register_source)
         hashing = _HashingSource(source)
         info = source.info
-        channel = resolve_channel(info, params.channel)
+        channel = resolve_channels(info, params.channel)
         check_z_range(info, params.zrange)
         frames = task.frame_indices(params)
         check_writable_dir(task.names.mask.parent)

@@ -51,13 +51,15 @@ class PreparedFrame:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def resolve_channel(
+def resolve_channel(info: SourceInfo, channel: int | str) -> int:
+    """Map a channel index or name onto a 0-based index, or raise :class:`InputError`."""
+    return _resolve_one(info, channel)
+
+
+def resolve_channels(
     info: SourceInfo, channel: int | str | Sequence[int | str]
 ) -> int | tuple[int, ...]:
-    """Map a channel index or name onto a 0-based index, or raise :class:`InputError`.
-
-    A list of several channels maps onto a tuple of indices, in the same order.
-    """
+    """Like :func:`resolve_channel`; a list of several channels maps onto a tuple of indices, in order."""
     if isinstance(channel, Sequence) and not isinstance(channel, str):
         indices = tuple(_resolve_one(info, c) for c in channel)
         return indices[0] if len(indices) == 1 else indices
