@@ -63,10 +63,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
 
 
-def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_subcommand(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``train`` on ``batchseg``'s sub-parsers; ``args.func(args)`` runs it."""
-    p = subparsers.add_parser("train", help="train or fine-tune a Cellpose model from masks",
-                              description=DESCRIPTION)
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "train", help="train or fine-tune a Cellpose model from masks", description=DESCRIPTION
+    )
     add_arguments(p)
     p.set_defaults(func=run)
     return p

@@ -59,14 +59,9 @@ def trained_models_signal() -> _TrainedModels:
 
 
 def _builtin_models() -> list[str]:
-    try:
-        from ..segmenters.catalog import offered_models
+    from ..segmenters.catalog import offered_models
 
-        return list(offered_models("cellpose"))
-    except Exception:  # the catalog is optional here: fall back to the segmenter's list
-        from ..segmenters.cellpose import BUILTIN_MODELS
-
-        return list(BUILTIN_MODELS)
+    return list(offered_models("cellpose"))
 
 
 class LossPlot(QWidget):
@@ -361,7 +356,7 @@ class TrainWidget(QWidget):
     # ------------------------------------------------------------------ results (GUI thread)
     def _on_progress(self, event: TrainingProgress) -> None:
         if event.epoch is not None:
-            self.plot.add(event.epoch, float(event.train_loss), float(event.validation_loss))
+            self.plot.add(event.epoch, float(event.train_loss or 0.0), float(event.validation_loss or 0.0))
         self.status.setText(event.message)
 
     def _on_done(self, result: TrainingResult) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..io.masks import read_mask
@@ -68,8 +69,8 @@ class TrainingFrame:
         How the image was made (for the provenance file).
     """
 
-    image: np.ndarray
-    labels: np.ndarray
+    image: NDArray[np.float32]
+    labels: NDArray[Any]
     group: str
     index: int
     t: int | None = None
@@ -143,8 +144,8 @@ class TrainingData:
             unit, n_units = "file(s)", len(groups)
         else:
             n_val = int(round(validation_fraction * len(self.frames)))
-            order = rng.permutation(len(self.frames))
-            val_idx = set(order[:n_val].tolist())
+            perm = rng.permutation(len(self.frames))
+            val_idx = {int(i) for i in perm[:n_val]}
             val = [f for i, f in enumerate(self.frames) if i in val_idx]
             train = [f for i, f in enumerate(self.frames) if i not in val_idx]
             unit, n_units = "frame(s)", len(self.frames)
@@ -231,7 +232,7 @@ def _logged_frames(log_text: str) -> list[tuple[int, list[int]]]:
     return out
 
 
-def _renumber(labels: np.ndarray) -> tuple[np.ndarray, int]:
+def _renumber(labels: NDArray[Any]) -> tuple[NDArray[Any], int]:
     """Ids 1..N in order of first appearance of the sorted ids (0 stays 0), and N."""
     from skimage.segmentation import relabel_sequential
 
@@ -264,8 +265,8 @@ def _select(n: int, frames: FrameSelection, corrected: list[int] | None, what: s
 
 def _add_frame(
     data: TrainingData,
-    image: np.ndarray,
-    labels: np.ndarray,
+    image: NDArray[Any],
+    labels: NDArray[Any],
     group: str,
     index: int,
     min_masks: int,
@@ -292,8 +293,8 @@ def _add_frame(
 
 # --------------------------------------------------------------------------- sources of frames
 def frames_from_arrays(
-    image: np.ndarray,
-    labels: np.ndarray,
+    image: NDArray[Any],
+    labels: NDArray[Any],
     name: str = "array",
     frames: FrameSelection = "all",
     min_masks: int = 5,
@@ -448,8 +449,16 @@ def frames_from_vsm(
         data.skipped.append(SkippedFrame(str(mask_path), -1, "no corrected frames recorded in its log"))
         return data
     position = logged.position or 0
+    logged_channel = params.channel
+    if isinstance(logged_channel, list):
+        if len(logged_channel) != 1:
+            raise InputError(
+                f"{mask_path}: segmented from {len(logged_channel)} channels {logged_channel} (Cellpose 4); "
+                "Cellpose 3 training takes one channel"
+            )
+        logged_channel = logged_channel[0]
     with open_source(input_path, axes=params.axes) as src:
-        channel = resolve_channel(src.info, params.channel)
+        channel = resolve_channel(src.info, logged_channel)
         for i in chosen:
             t, z_logged = records[i]
             frame = prepare_frame(src, position, t, channel, params.zrange, params.z_projection)

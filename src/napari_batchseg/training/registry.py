@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..io.atomic import atomic_write_text
@@ -60,16 +61,16 @@ def remember_model(path: str | Path) -> None:
             listener(entry)
 
 
-_LISTENERS: list = []
+_LISTENERS: list[Callable[[str], object]] = []
 
 
-def add_listener(callback) -> None:
+def add_listener(callback: Callable[[str], object]) -> None:
     """Call ``callback(path)`` whenever a model is remembered (in this process)."""
     if callback not in _LISTENERS:
         _LISTENERS.append(callback)
 
 
-def remove_listener(callback) -> None:
+def remove_listener(callback: Callable[[str], object]) -> None:
     """Stop calling ``callback``."""
     with contextlib.suppress(ValueError):
         _LISTENERS.remove(callback)

@@ -30,14 +30,14 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import CancelledError, InputError, OutputError
+from ..errors import CancelledError, InputError, ModelError, OutputError
 from ..io.atomic import atomic_path, atomic_write_text
 from ..params import ParameterError, SegmentationParams
 from ..provenance import package_versions, platform_summary
@@ -278,7 +278,13 @@ def load_base_model(name: str, gpu: bool, diam_mean: float | None = None) -> _Ba
         The model does not exist, cannot be downloaded, or cannot be loaded as a Cellpose 3 model.
     """
     from ..devices import pick_device
+    from ..segmenters.catalog import cellpose_major
 
+    if cellpose_major() != 3:
+        raise ModelError(
+            f"training needs Cellpose 3 (cellpose.train.train_seg of 3.1); the installed Cellpose is major "
+            f"version {cellpose_major()}"
+        )
     if name == SCRATCH:
         from cellpose import models as cp_models
 
@@ -442,7 +448,7 @@ class _EpochObserver:
         self._t_epoch = time.perf_counter()
 
     @contextlib.contextmanager
-    def attached(self):
+    def attached(self) -> Iterator[_EpochObserver]:
         """Wrap Cellpose's loss and hook the optimizer for the duration of one ``train_seg`` call."""
         from cellpose import train as cp_train
         from torch.optim.optimizer import register_optimizer_step_post_hook
