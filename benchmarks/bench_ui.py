@@ -97,7 +97,20 @@ class Probe:
             "stalls_over_50ms": int((stalls > 50).sum()),
             "stalls_over_16ms": int((stalls > 16).sum()),
             "worst": [(round(s, 1), step) for s, step in worst],
+            # per step: longest stall, p99, stalls over 50 ms
+            "by_step": {
+                step: [round(float(v.max()), 1), round(float(np.percentile(v, 99)), 1), int((v > 50).sum())]
+                for step in dict.fromkeys(st for _, st in self.records)
+                for v in [np.array([s for s, st in self.records if st == step])]
+            },
+            # the scenario (from adding files on): without the widget's opening
+            "after_open": self._after_open(),
         }
+
+    def _after_open(self) -> dict:
+        v = np.array([s for s, st in self.records if not st.startswith("widget open")] or [0.0])
+        return {"longest_stall_ms": round(float(v.max()), 1), "p99_ms": round(float(np.percentile(v, 99)), 1),
+                "stalls_over_50ms": int((v > 50).sum()), "stalls_over_16ms": int((v > 16).sum())}
 
 
 def main(argv: list[str] | None = None) -> int:
