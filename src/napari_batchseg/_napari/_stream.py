@@ -82,6 +82,8 @@ class LayerStreamer(QObject):
     """Owns the streamed layers of the viewer; fed by the widget with engine events."""
 
     message = Signal(str)
+    #: the layers were just refreshed (other redraws done now share the window's next composition)
+    refreshed = Signal()
 
     def __init__(self, viewer, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -431,6 +433,7 @@ class LayerStreamer(QObject):
             move_to, self._move_to = self._move_to, None
             if self._move_axis < self.viewer.dims.ndim:
                 self.viewer.dims.set_current_step(self._move_axis, move_to)  # re-slices every layer
+                self.refreshed.emit()
                 return
         present = {id(layer) for layer in self.viewer.layers}
         for key, (layer, index) in pending.items():
@@ -439,6 +442,8 @@ class LayerStreamer(QObject):
             shown = self._displayed_index(layer)
             if index is None or shown is None or shown == index:
                 layer.refresh(thumbnail=False, highlight=False, extent=False)
+        if pending:
+            self.refreshed.emit()
 
     def task_done(self, task, mask_path: Path) -> None:
         """An output is on disk: its layer can now be corrected and saved."""
