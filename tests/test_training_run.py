@@ -14,6 +14,7 @@ import pytest
 import tifffile
 
 from napari_batchseg.errors import CancelledError
+from napari_batchseg.segmenters.catalog import cellpose_major
 from napari_batchseg.training import TrainingParams, recent_models, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,10 @@ STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
 EPOCHS = 60  # enough steps for batch normalisation to settle (a shorter fine-tune scores lower)
 CROP = 64  # small training crops keep the CPU cost down
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(cellpose_major() != 3, reason="training uses Cellpose 3's train_seg"),
+]
 
 
 def _sha(path: Path) -> str:

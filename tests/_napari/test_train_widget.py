@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_batchseg.segmenters.catalog import cellpose_major
 from napari_batchseg.training import recent_models
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
+pytestmark = pytest.mark.skipif(cellpose_major() != 3, reason="training uses Cellpose 3's train_seg")
 
 @pytest.fixture(autouse=True)
 def _private_registry(tmp_path, monkeypatch):
