@@ -93,3 +93,25 @@ def test_bad_form_values_are_reported_without_starting(train_widget):
     w.frames.setText("first")
     w.start()
     assert not w.running and "not understood" in w.error
+
+
+def test_trained_models_join_the_segmentation_model_list(qtbot, tmp_path):
+    """Models remembered earlier (read in a thread) and models trained now are offered by the form."""
+    from napari_batchseg._napari._form import USER_MODEL, ParamsForm
+    from napari_batchseg.training.registry import remember_model
+
+    earlier = tmp_path / "earlier_model"
+    earlier.write_bytes(b"weights")
+    remember_model(earlier)
+    form = ParamsForm()
+    qtbot.addWidget(form)
+    items = lambda: [form.model.itemText(i) for i in range(form.model.count())]  # noqa: E731
+    qtbot.waitUntil(lambda: str(earlier.absolute()) in items(), timeout=5000)
+    assert items()[-1] == USER_MODEL  # trained models sit before the user-model entry
+    now = tmp_path / "trained_now"
+    now.write_bytes(b"weights")
+    remember_model(now)  # what train_model does when it saves
+    qtbot.waitUntil(lambda: str(now.absolute()) in items(), timeout=5000)
+    form.model.setCurrentText(str(now.absolute()))
+    assert form.values()["model"] == str(now.absolute())
+    assert items().count(str(now.absolute())) == 1

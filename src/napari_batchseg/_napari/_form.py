@@ -27,6 +27,7 @@ from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
 from ..segmenters.catalog import cellpose_major, cellpose_version, is_cellpose_builtin, offered_models
 from ._qtutil import PathField, fold, hbox, muted
+from ._trained import load_recent_models_later, trained_models_signal
 
 USER_MODEL = "User trained model…"
 SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
@@ -61,6 +62,7 @@ class ParamsForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._trained: list[str] = []  # trained model files offered in the Cellpose model list
         # method and model
         self.method = QComboBox()
         self.method.addItem("Cellpose", "cellpose")
@@ -181,6 +183,9 @@ class ParamsForm(QWidget):
         self.model_path.changed.connect(self.changed)
         self.gpu.toggled.connect(self.changed)
         self.debug.toggled.connect(self.changed)
+        # models trained in this session (Train widget) or earlier (read in a thread) join the Cellpose list
+        trained_models_signal().added.connect(self._add_trained_model)
+        load_recent_models_later()
 
     # ------------------------------------------------------------------ model choices
     def _fill_models(self) -> None:
@@ -192,10 +197,21 @@ class ParamsForm(QWidget):
             self.model_path.edit.setPlaceholderText("optional local checkpoint (architecture: model above)")
         else:
             self.model.addItems(list(offered_models("cellpose")))
+            self.model.addItems(self._trained)
             self.model.addItem(USER_MODEL)
             self.model_path_label.setText("Model file")
             self.model_path.edit.setPlaceholderText("paste, browse or drop a model file")
         self.model.blockSignals(False)
+
+    def _add_trained_model(self, path: str) -> None:
+        """Offer a trained Cellpose model file by its path (listed before the user-model entry)."""
+        if path in self._trained:
+            return
+        self._trained.append(path)
+        if self.method.currentData() == "cellpose":
+            self.model.blockSignals(True)
+            self.model.insertItem(self.model.findText(USER_MODEL), path)
+            self.model.blockSignals(False)
 
     def _method_changed(self) -> None:
         """Show the models of the method chosen; each method keeps its own model and path fields.

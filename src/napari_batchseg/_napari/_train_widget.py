@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -33,29 +33,11 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from ..training import registry
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
+from ._trained import load_recent_models_later, trained_models_signal
 
 SOURCE_LAYERS = "layers"
 SOURCE_FILES = "files"
-
-
-class _TrainedModels(QObject):
-    """Qt face of the registry: ``added(path)`` is emitted on the GUI thread when a model is saved."""
-
-    added = Signal(str)
-
-
-_SIGNAL: _TrainedModels | None = None
-
-
-def trained_models_signal() -> _TrainedModels:
-    """The process-wide :class:`_TrainedModels`; create it on the GUI thread (first widget does)."""
-    global _SIGNAL
-    if _SIGNAL is None:
-        _SIGNAL = _TrainedModels()
-        registry.add_listener(_SIGNAL.added.emit)  # emitted from the worker: delivered queued
-    return _SIGNAL
 
 
 def _builtin_models() -> list[str]:
@@ -144,8 +126,6 @@ class TrainWidget(QWidget):
         self._worker: Any = None
         self.result: TrainingResult | None = None
         self.error: str | None = None
-        trained_models_signal()
-
         # data source
         self.from_layers = QRadioButton("Layers")
         self.from_files = QRadioButton("Files / results")
@@ -161,9 +141,11 @@ class TrainWidget(QWidget):
         # model and parameters
         self.base_model = QComboBox()
         self.base_model.setEditable(True)
-        self.base_model.addItems(_builtin_models() + registry.recent_models() + [SCRATCH])
+        self.base_model.addItems(_builtin_models() + [SCRATCH])  # trained models: added as announced
         self.base_model.setCurrentText("cyto3")
         self.base_model.setToolTip("built-in Cellpose model, a model file (type its path), or 'scratch'")
+        trained_models_signal().added.connect(self._add_base_model)
+        load_recent_models_later()
         self.output = QLineEdit()
         self.output.setPlaceholderText("path of the new model file")
         self.overwrite = QCheckBox("overwrite")
@@ -257,6 +239,11 @@ class TrainWidget(QWidget):
         self._update_source()
 
     # ------------------------------------------------------------------ layers
+    def _add_base_model(self, path: str) -> None:
+        """List a trained model as a base model (newest just before 'scratch'), once."""
+        if self.base_model.findText(path) < 0:
+            self.base_model.insertItem(self.base_model.count() - 1, path)
+
     def _refresh_layers(self, *_: Any) -> None:
         from napari.layers import Image, Labels
 
