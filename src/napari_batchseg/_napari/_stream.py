@@ -5,9 +5,10 @@ position, so a result always reaches its own layer whatever the user does meanwh
 being viewed holds layers and a ``(T, Y, X)`` buffer; other outputs are on disk and open on request.
 
 Keeping the GUI thread free: adding a napari layer costs far more than updating one, so one pair of
-layers (prepared input + labels) is created when a run starts and then reused from output to output
-(same-shape buffers are even reused in place). Frames are written into the buffer at once, but the
+layers (prepared input + labels) is created, hidden, when the widget opens and then reused from output
+to output (same-shape buffers are even reused in place). Frames are written into the buffer at once, but the
 screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame is the one on screen.
+A reopened result's input frames are prepared ahead in a worker.
 """
 
 from __future__ import annotations
@@ -220,8 +221,8 @@ class LayerStreamer(QObject):
         """Create the stream layers now, hidden, in idle steps of the event loop (the widget opens).
 
         Adding a layer is the slowest thing the widget asks of napari (vispy visuals, layer controls,
-        shaders compiled on the first draw: ~1 s under software OpenGL). Done here in three short steps
-        (image layer, labels layer, hide both after one draw compiled their shaders), the first Run
+        the first draw: ~1 s under software OpenGL). Done here in three short steps (image layer,
+        labels layer, hide both after their first draw), the first Run
         only points them at its buffers. The layers are 1-pixel placeholders, drawn once fully
         transparent, then hidden; the user's layer selection is kept. Nothing happens if stream layers
         exist already.
