@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import threading
 import time
 import traceback
 import uuid
@@ -29,8 +28,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._cancel import CancelCheck, is_cancelled
+from ._commit import commit, existing_decision, output_state, sweep_leftovers
+from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
-from ._version import __version__
 from .discovery import FileFilter, collect_files
 from .errors import BatchSegError, InputError
 from .events import (
@@ -50,27 +51,19 @@ from .events import (
     TaskSkipped,
     TaskStarted,
 )
-from .io.atomic import atomic_write_text, check_writable_dir, publish, staged, sync_folder
-from .io.locks import LockInfo, claim, live_holder, lock_path, partials_of
+from .io.atomic import check_writable_dir
+from .io.locks import LockInfo, claim, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
 from .io.naming import check_collisions, output_names
 from .io.reader import open_source, read_info
 from .io.sources import ImageSource, SourceInfo
 from .params import SegmentationParams
-from .prepare import PreparedFrame, channel_label, check_z_range, prepare_frame, resolve_channels
+from .prepare import PreparedFrame, check_z_range, prepare_frame, resolve_channels
 from .provenance import (
     INPUT_IDENTITY_PREFIX,
-    INPUT_PREFIX,
     LABELS_HASH_PREFIX,
     OUTPUT_ID_PREFIX,
-    POSITION_PREFIX,
-    SEGMENTER_PREFIX,
     RunLog,
-    has_module_records,
-    log_parameters,
-    output_id,
-    package_versions,
-    platform_summary,
 )
 from .segmenters import Segmenter, SegmentOutput
 
@@ -82,7 +75,6 @@ __all__ = [
     "sweep_leftovers",
 ]
 
-CancelCheck = Callable[[], bool] | threading.Event | None
 #: (task, prepared frames) -> (frame, output, seconds spent segmenting) for each frame, in order
 FrameSegmenter = Callable[
     ["Task", Iterable[PreparedFrame]], Iterator[tuple[PreparedFrame, SegmentOutput, float]]
@@ -173,15 +165,6 @@ def _absolute_paths(params: SegmentationParams) -> SegmentationParams:
 
 
 # --------------------------------------------------------------------------- run
-def is_cancelled(cancel: CancelCheck) -> bool:
-    """Whether ``cancel`` (a :class:`threading.Event`, a callable or ``None``) says stop."""
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
-
-
 def screen_tasks(the_plan: Plan, cancel: CancelCheck = None) -> Iterator[TaskEvent | Task]:
     """Walk the plan: events for tasks that need no segmentation, and the tasks that do, in order.
 
@@ -204,33 +187,6 @@ def screen_tasks(the_plan: Plan, cancel: CancelCheck = None) -> Iterator[TaskEve
             yield decision
             continue
         yield task
-
-
-def sweep_leftovers(task: Task) -> int:
-    """Remove what crashed runs left for this task's output (a stale lock, temporary files).
-
-    Only when no live run holds the output (the lock is claimed for the sweep, then released).
-    Returns the number of files removed.
-    """
-    partials = partials_of(task.names.mask)
-    lock_file = lock_path(task.names.mask)
-    if not partials and not lock_file.exists():
-        return 0
-    try:
-        claimed = claim(task.names.mask)
-    except BatchSegError:  # e.g. a full disk: the leftovers stay for `batchseg clean`
-        return 0
-    if isinstance(claimed, LockInfo):
-        return 0
-    removed = 0
-    try:
-        for stale in partials_of(task.names.mask):
-            with contextlib.suppress(OSError):
-                stale.unlink()
-                removed += 1
-    finally:
-        claimed.release()
-    return removed
 
 
 def run(
@@ -292,54 +248,6 @@ def _until_cancelled(frames: Iterable[PreparedFrame], cancel: CancelCheck) -> It
         if is_cancelled(cancel):
             return
         yield frame
-
-
-def output_state(task: Task) -> tuple[str, str]:
-    """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
-
-    An output is *done* when its mask and its log both exist and carry the same output id (see
-    :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
-    cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
-    output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
-    has ``correction`` records): a re-run never redoes manual work.
-    """
-    mask, log_path = task.names.mask, task.names.log
-    if not mask.exists():
-        return "absent", ""
-    if not log_path.exists():
-        return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
-    try:
-        log_id = output_id(log_path.read_text(encoding="utf-8", errors="replace"))
-    except OSError as exc:
-        return "incomplete", f"{log_path}: cannot read ({exc.strerror or exc})"
-    embedded = read_embedded_log(mask)
-    mask_id = output_id(embedded)
-    if log_id == mask_id:
-        return "done", ""
-    if has_module_records(embedded, "correction"):
-        return "done", ""
-    return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
-
-
-def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:
-    """What the ``existing`` policy says when the task's output exists (``None``: go on).
-
-    An output another live run is producing (its lock is held) is skipped whatever the policy. An
-    incomplete output (see :func:`output_state`) counts as absent: it is produced again.
-    """
-    holder = live_holder(task.names.mask)
-    if holder is not None:
-        return TaskSkipped(task, f"{task.names.mask}: being produced by {holder.describe()}")
-    state, _why = output_state(task)
-    if state != "done":
-        return None
-    if params.existing == "skip":
-        return TaskSkipped(task, f"output exists: {task.names.mask} (use existing=overwrite to redo)")
-    if params.existing == "error":
-        return TaskFailed(
-            task, f"output exists: {task.names.mask} (use existing=overwrite or existing=skip)"
-        )
-    return None
 
 
 class _HashingSource:
@@ -494,7 +402,7 @@ def run_task(
         described = getattr(frame_segmenter, "describe", lambda: described)()
         shape_yx = (info.sizes["Y"], info.sizes["X"])
         _check_size(task, shape_yx, described)
-        log = _start_log(task, info, params, described, channel, frames)
+        log = start_log(task, info, params, described, channel, frames)
         warnings: list[str] = []
         _verify_start(task, described, log, warnings)
         yield TaskStarted(task, len(frames))
@@ -528,7 +436,7 @@ def run_task(
                     debug_writers[kind].write_frame(index, arr)
                 n_obj = count_objects(labels)
                 timings = {**frame.timings, "segment": t_seg}
-                log.info(_frame_record(frame, n_obj, timings, out.info))
+                log.info(frame_record(frame, n_obj, timings, out.info))
                 yield FrameDone(
                     task, index, frame.t, len(frames), labels,
                     frame.image if keep_images else None, n_obj,
@@ -561,7 +469,7 @@ def run_task(
         )
         history = read_embedded_log(task.input) if info.format in ("ome-tiff", "tiff") else ""
         text = log.text(history)
-        outcome = _commit(task, params, debug_writers, mask_writer, text, mask_existed, cancel)
+        outcome = commit(task, params, debug_writers, mask_writer, text, mask_existed, cancel)
         if outcome is not None:
             yield outcome
             return
@@ -585,43 +493,6 @@ def run_task(
         claimed.release()
 
 
-def _commit(
-    task: Task,
-    params: SegmentationParams,
-    debug_writers: dict[str, FrameStackWriter],
-    mask_writer: MaskWriter,
-    text: str,
-    mask_existed: bool,
-    cancel: CancelCheck,
-) -> TaskSkipped | TaskCancelled | None:
-    """Write every file of the output under temporary names, then rename: debug, log, mask.
-
-    Until the log's rename, the previous output (if any) is untouched; a failure before it leaves it
-    whole. Under ``skip`` the mask's rename never replaces a mask that appeared meanwhile (a run that
-    ignored the lock). Returns the event that replaces :class:`TaskDone`, or ``None`` when committed.
-    """
-    with staged() as stage:
-        for w in debug_writers.values():
-            w.commit()
-        mask_writer.commit(text)
-        atomic_write_text(task.names.log, text)
-    try:
-        if is_cancelled(cancel):  # e.g. the run was stopped, or a worker's parent died, meanwhile
-            return TaskCancelled(task)
-        keep_new_only = params.existing == "skip" and not mask_existed
-        if keep_new_only and task.names.mask.exists():
-            return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
-        for w in debug_writers.values():
-            publish(stage.files.pop(w.path), w.path)
-        publish(stage.files.pop(task.names.log), task.names.log)
-        if not publish(stage.files.pop(task.names.mask), task.names.mask, replace=not keep_new_only):
-            return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
-        sync_folder(task.names.mask.parent)
-        return None
-    finally:
-        stage.discard()
-
-
 def _stat_or_none(path: Path) -> os.stat_result | None:
     try:
         return path.stat()
@@ -643,45 +514,3 @@ def file_key(task: Task) -> str:
     except OSError:
         stamp = "0"
     return f"{task.input}|{stamp}|P{task.position}"
-
-
-def _start_log(
-    task: Task,
-    info: SourceInfo,
-    params: SegmentationParams,
-    described: dict[str, Any],
-    channel: int | tuple[int, ...],
-    frames: list[int],
-) -> RunLog:
-    log = RunLog()
-    log.info(f"napari-batchseg {__version__} segmentation")
-    log.info(f"platform: {platform_summary()}")
-    log.info("versions: " + json.dumps(package_versions(), sort_keys=True))
-    log.info(INPUT_PREFIX + str(task.input))
-    ps = info.pixel_size
-    log.info(
-        f"input format: {info.format}; file axes: {info.native_axes or '?'}; {info.describe()}; "
-        f"pixel size (µm): x={ps.x} y={ps.y} z={ps.z}; channels: {info.channel_names}"
-    )
-    pos_name = info.position_names[task.position] if task.position < len(info.position_names) else ""
-    log.info(f"{POSITION_PREFIX}{task.position} of {task.n_positions} ({pos_name})")
-    log_parameters(log, params)
-    log.info(SEGMENTER_PREFIX + json.dumps(described, sort_keys=True, default=str))
-    if isinstance(channel, tuple):  # several channels (Cellpose 4), in the order handed to the model
-        log.info(f"channels used: {channel_label(info, channel)}")
-    else:
-        log.info(f"channel used: {channel} ({info.channel_names[channel]})")
-    log.info(f"z: {info.sizes['Z']} slice(s); range {params.z_range}; projection {params.z_projection}")
-    log.info(f"frames: {frames[0]}-{frames[-1]} ({len(frames)} of {info.sizes['T']})")
-    return log
-
-
-def _frame_record(
-    frame: PreparedFrame, n_obj: int, timings: dict[str, float], extra: dict[str, Any]
-) -> str:
-    z = frame.z_used
-    zs = f"{z[0]}-{z[-1]}" if len(z) > 1 and z == list(range(z[0], z[-1] + 1)) else ",".join(map(str, z))
-    focus = f" (best focus {frame.best_focus})" if frame.best_focus is not None else ""
-    times = ", ".join(f"{k} {v:.3f} s" for k, v in timings.items())
-    more = "".join(f"; {k} {v}" for k, v in extra.items())
-    return f"frame t={frame.t}: z {zs}{focus}; {n_obj} objects; {times}{more}"

@@ -1,0 +1,133 @@
+"""An output's files on disk: is it done, what the ``existing`` policy says, leftovers, the commit.
+
+A task's output (mask, log, debug stacks) is written under temporary names and renamed into place
+(:func:`commit`); :func:`output_state` tells a finished output from one a crash cut short;
+:func:`sweep_leftovers` removes what crashed runs left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._cancel import CancelCheck, is_cancelled
+from .errors import BatchSegError
+from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
+from .io.atomic import atomic_write_text, publish, staged, sync_folder
+from .io.locks import LockInfo, claim, live_holder, lock_path, partials_of
+from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
+from .params import SegmentationParams
+from .provenance import has_module_records, output_id
+
+__all__ = ["commit", "existing_decision", "output_state", "sweep_leftovers"]
+
+
+def sweep_leftovers(task: Task) -> int:
+    """Remove what crashed runs left for this task's output (a stale lock, temporary files).
+
+    Only when no live run holds the output (the lock is claimed for the sweep, then released).
+    Returns the number of files removed.
+    """
+    partials = partials_of(task.names.mask)
+    lock_file = lock_path(task.names.mask)
+    if not partials and not lock_file.exists():
+        return 0
+    try:
+        claimed = claim(task.names.mask)
+    except BatchSegError:  # e.g. a full disk: the leftovers stay for `batchseg clean`
+        return 0
+    if isinstance(claimed, LockInfo):
+        return 0
+    removed = 0
+    try:
+        for stale in partials_of(task.names.mask):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                removed += 1
+    finally:
+        claimed.release()
+    return removed
+
+
+def output_state(task: Task) -> tuple[str, str]:
+    """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
+
+    An output is *done* when its mask and its log both exist and carry the same output id (see
+    :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
+    cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
+    output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
+    has ``correction`` records): a re-run never redoes manual work.
+    """
+    mask, log_path = task.names.mask, task.names.log
+    if not mask.exists():
+        return "absent", ""
+    if not log_path.exists():
+        return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
+    try:
+        log_id = output_id(log_path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return "incomplete", f"{log_path}: cannot read ({exc.strerror or exc})"
+    embedded = read_embedded_log(mask)
+    mask_id = output_id(embedded)
+    if log_id == mask_id:
+        return "done", ""
+    if has_module_records(embedded, "correction"):
+        return "done", ""
+    return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
+
+
+def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:
+    """What the ``existing`` policy says when the task's output exists (``None``: go on).
+
+    An output another live run is producing (its lock is held) is skipped whatever the policy. An
+    incomplete output (see :func:`output_state`) counts as absent: it is produced again.
+    """
+    holder = live_holder(task.names.mask)
+    if holder is not None:
+        return TaskSkipped(task, f"{task.names.mask}: being produced by {holder.describe()}")
+    state, _why = output_state(task)
+    if state != "done":
+        return None
+    if params.existing == "skip":
+        return TaskSkipped(task, f"output exists: {task.names.mask} (use existing=overwrite to redo)")
+    if params.existing == "error":
+        return TaskFailed(
+            task, f"output exists: {task.names.mask} (use existing=overwrite or existing=skip)"
+        )
+    return None
+
+
+def commit(
+    task: Task,
+    params: SegmentationParams,
+    debug_writers: dict[str, FrameStackWriter],
+    mask_writer: MaskWriter,
+    text: str,
+    mask_existed: bool,
+    cancel: CancelCheck,
+) -> TaskSkipped | TaskCancelled | None:
+    """Write every file of the output under temporary names, then rename: debug, log, mask.
+
+    Until the log's rename, the previous output (if any) is untouched; a failure before it leaves it
+    whole. Under ``skip`` the mask's rename never replaces a mask that appeared meanwhile (a run that
+    ignored the lock). Returns the event that replaces :class:`TaskDone`, or ``None`` when committed.
+    """
+    with staged() as stage:
+        for w in debug_writers.values():
+            w.commit()
+        mask_writer.commit(text)
+        atomic_write_text(task.names.log, text)
+    try:
+        if is_cancelled(cancel):  # e.g. the run was stopped, or a worker's parent died, meanwhile
+            return TaskCancelled(task)
+        keep_new_only = params.existing == "skip" and not mask_existed
+        if keep_new_only and task.names.mask.exists():
+            return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
+        for w in debug_writers.values():
+            publish(stage.files.pop(w.path), w.path)
+        publish(stage.files.pop(task.names.log), task.names.log)
+        if not publish(stage.files.pop(task.names.mask), task.names.mask, replace=not keep_new_only):
+            return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
+        sync_folder(task.names.mask.parent)
+        return None
+    finally:
+        stage.discard()
