@@ -289,11 +289,3 @@ def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtb
     before = len(readers)
     np.testing.assert_array_equal(np.asarray(array[min(n - 1, 6)]), array.plane((min(n - 1, 6),)))
     assert len(readers) == before  # from the cache
-
-
-def test_long_lived_objects_are_out_of_full_collections(widget):
-    """Full garbage collections traversed all of napari (0.4-0.5 s stalls): what exists at open is frozen."""
-    import gc
-
-    assert gc.get_freeze_count() > 10000
-    assert gc.isenabled()  # collections still run, over objects created since

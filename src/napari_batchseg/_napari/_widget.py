@@ -104,24 +104,6 @@ def warm_up_napari() -> None:
         pass
     import napari._vispy.layers.image  # noqa: F401
     import napari._vispy.layers.labels  # noqa: F401
-    freeze_long_lived_objects()
-
-
-def freeze_long_lived_objects() -> None:
-    """Keep Python's full garbage collections short: they froze napari for 0.4-0.5 s each.
-
-    A full (generation 2) collection traverses every object of the process: with napari, Qt, vispy,
-    torch and their modules loaded, that took 380-500 ms on the GUI thread (measured with
-    ``gc.callbacks`` in ``benchmarks/bench_ui.py``), several times per batch. What exists when the
-    widget first opens (modules, the viewer, the widget) lives as long as the process; after one
-    collection (garbage is not frozen) :func:`gc.freeze` takes those objects out of later collections,
-    which then traverse only what was created since. Once per process; objects stay collectable by
-    reference counting as before.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def _close_workers(*owners: object) -> None:
