@@ -7,16 +7,7 @@
 * :mod:`.registry`: :func:`recent_models`, the models trained here (for the napari model list).
 """
 
-from .data import (
-    TrainingData,
-    TrainingFrame,
-    collect_training_data,
-    corrected_frames,
-    frames_from_arrays,
-    frames_from_pair,
-    frames_from_vsm,
-    parse_frames,
-)
+from .data import TrainingData, TrainingFrame, corrected_frames, parse_frames
 from .registry import recent_models, remember_model
 from .run import (
     SCRATCH,
@@ -27,6 +18,7 @@ from .run import (
     provenance_path_for,
     train_model,
 )
+from .sources import collect_training_data, frames_from_arrays, frames_from_pair, frames_from_vsm
 
 __all__ = [
     "SCRATCH",

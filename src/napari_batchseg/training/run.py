@@ -45,7 +45,6 @@ from .base import check_output, load_base_model, provenance_path_for, score, tra
 from .data import (
     TrainingData,
     check_usable,
-    collect_training_data,
     describe_frames,
     sha256_file,
 )
@@ -61,6 +60,7 @@ from .options import (
     TrainingResult,
     ValidationScore,
 )
+from .sources import collect_training_data
 
 _TRAIN_LOCK = threading.Lock()  # the loss observer patches a module attribute: one training at a time
 

@@ -1,0 +1,333 @@
+"""Where training frames come from: corrected ``_vSM`` masks, Cellpose image/mask pairs, arrays.
+
+Each source gives :class:`~napari_batchseg.training.data.TrainingFrame` lists (see
+:mod:`napari_batchseg.training.data` for the frame types, the frame selection and the validation split);
+:func:`collect_training_data` walks files and folders and picks the source for each mask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+from ..io.masks import read_mask
+from ..io.reader import open_source
+from ..params import ParameterError
+from ..prepare import prepare_frame, resolve_channel
+from ..provenance import parse_log
+from .data import (
+    _VSM_PATTERN,
+    IMAGE_SUFFIXES,
+    MASK_SUFFIXES,
+    FrameSelection,
+    SkippedFrame,
+    TrainingData,
+    _add_frame,
+    _logged_frames,
+    _select,
+    check_usable,
+    corrected_frames,
+    sha256_file,
+)
+
+__all__ = [
+    "collect_training_data",
+    "find_training_inputs",
+    "frames_from_arrays",
+    "frames_from_pair",
+    "frames_from_vsm",
+    "is_pair_mask",
+    "is_vsm_mask",
+]
+
+
+def frames_from_arrays(
+    image: NDArray[Any],
+    labels: NDArray[Any],
+    name: str = "array",
+    frames: FrameSelection = "all",
+    min_masks: int = 5,
+) -> TrainingData:
+    """Training frames from an image and a label array, e.g. napari layers.
+
+    Parameters
+    ----------
+    image
+        ``(Y, X)`` or ``(T, Y, X)`` image (one channel).
+    labels
+        Label image of the same shape.
+    name
+        Name used in reports and the provenance file (e.g. the layer name).
+    frames, min_masks
+        Frame choice and the minimum number of objects for a frame to be used.
+    """
+    img = np.asarray(image)
+    lab = np.asarray(labels)
+    if img.shape != lab.shape:
+        raise InputError(
+            f"{name}: image and mask have different shapes (image {img.shape}, mask {lab.shape})"
+        )
+    if img.ndim == 2:
+        img, lab = img[None], lab[None]
+    if img.ndim != 3:
+        raise InputError(f"{name}: expected a (Y, X) or (T, Y, X) image, got shape {img.shape}")
+    data = TrainingData()
+    if frames == "corrected":
+        raise ParameterError(f"{name}: 'corrected' frames need a _vSM mask whose log records corrections")
+    for i in _select(img.shape[0], frames, None, name):
+        _add_frame(data, img[i], lab[i], name, i, min_masks, preparation={"source": "array"})
+    data.files[name] = hashlib.sha256(
+        np.ascontiguousarray(img).tobytes() + np.ascontiguousarray(lab).tobytes()
+    ).hexdigest()
+    return data
+
+
+def _image_for_mask(mask_path: Path) -> Path:
+    name = mask_path.name
+    for suffix in MASK_SUFFIXES:
+        if name.lower().endswith(suffix):
+            base = name[: -len(suffix)]
+            for ext in IMAGE_SUFFIXES:
+                candidate = mask_path.with_name(base + ext)
+                if candidate.is_file():
+                    return candidate
+            raise InputError(
+                f"{mask_path}: no image for this mask (looked for {base}.tif and {base}.tiff beside it)"
+            )
+    raise InputError(f"{mask_path}: not a <name>_masks.tif file")
+
+
+def frames_from_pair(
+    image_path: str | Path,
+    mask_path: str | Path,
+    frames: FrameSelection = "all",
+    min_masks: int = 5,
+    channel: int = 0,
+) -> TrainingData:
+    """Training frames from a ``<name>.tif`` + ``<name>_masks.tif`` pair (Cellpose's layout).
+
+    The image is ``(Y, X)`` or ``(T, Y, X)`` like its mask; an image with one more axis of at most 4
+    channels, first or last, uses ``channel``.
+    """
+    import tifffile
+
+    image_path, mask_path = Path(image_path), Path(mask_path)
+    try:
+        img = tifffile.imread(image_path)
+    except Exception as exc:
+        raise InputError(f"{image_path}: cannot read image: {exc}") from exc
+    try:
+        lab = tifffile.imread(mask_path)
+    except Exception as exc:
+        raise InputError(f"{mask_path}: cannot read mask: {exc}") from exc
+    prep: dict[str, Any] = {"source": "image/mask pair", "image": str(image_path), "mask": str(mask_path)}
+    if img.ndim == lab.ndim + 1 and img.shape[-1] <= 4 and img.shape[:-1] == lab.shape:
+        img = img[..., channel]
+        prep["channel"] = channel
+    elif img.ndim == lab.ndim + 1 and img.shape[-3] <= 4 and img.shape[:-3] + img.shape[-2:] == lab.shape:
+        img = np.take(img, channel, axis=-3)
+        prep["channel"] = channel
+    if img.shape != lab.shape:
+        raise InputError(
+            f"{image_path.name} and {mask_path.name}: image and mask have different shapes "
+            f"(image {img.shape}, mask {lab.shape})"
+        )
+    if lab.ndim == 2:
+        img, lab = img[None], lab[None]
+    if lab.ndim != 3:
+        raise InputError(f"{mask_path}: expected a (Y, X) or (T, Y, X) mask, got shape {lab.shape}")
+    if frames == "corrected":
+        raise ParameterError(
+            f"{mask_path.name}: 'corrected' frames need a _vSM mask whose log records corrections"
+        )
+    data = TrainingData()
+    group = str(mask_path)
+    for i in _select(lab.shape[0], frames, None, str(mask_path)):
+        _add_frame(data, img[i], lab[i], group, i, min_masks, preparation=prep)
+    data.files[str(image_path)] = sha256_file(image_path)
+    data.files[str(mask_path)] = sha256_file(mask_path)
+    return data
+
+
+def _find_input(logged: Path | None, mask_path: Path) -> Path:
+    if logged is None:
+        raise InputError(f"{mask_path}: its log names no input file, so its frames cannot be prepared")
+    if logged.is_file():
+        return logged
+    beside = mask_path.with_name(logged.name)
+    if beside.is_file():
+        return beside
+    raise InputError(
+        f"{mask_path}: the input its log names, {logged}, does not exist (nor {beside}); "
+        "the training image cannot be prepared without it"
+    )
+
+
+def frames_from_vsm(
+    mask_path: str | Path, frames: FrameSelection = "all", min_masks: int = 5
+) -> TrainingData:
+    """Training frames from a ``_vSM.ome.tif`` mask, its input prepared exactly as its log says.
+
+    Raises
+    ------
+    InputError
+        The mask has no napari-batchseg log, its input is missing, or the prepared frames do not
+        match the mask (shape, Z slices) as the log recorded them.
+    """
+    mask_path = Path(mask_path)
+    mask = read_mask(mask_path)
+    try:
+        logged = parse_log(mask.log_text)
+    except ValueError as exc:
+        raise InputError(f"{mask_path}: {exc}") from exc
+    params = logged.params
+    if params.method != "cellpose" and params.method != "sam":  # pragma: no cover - params validate
+        raise InputError(f"{mask_path}: unknown method {params.method!r} in its log")
+    input_path = _find_input(logged.input_path, mask_path)
+    records = _logged_frames(mask.log_text)
+    n = mask.labels.shape[0]
+    if len(records) != n:
+        raise InputError(
+            f"{mask_path}: its log records {len(records)} frame(s) but the mask holds {n}; "
+            "cannot tell which input frame each mask frame is"
+        )
+    corrected = corrected_frames(mask.log_text)
+    chosen = _select(n, frames, corrected, str(mask_path))
+    data = TrainingData()
+    if frames == "corrected" and not chosen:
+        data.skipped.append(SkippedFrame(str(mask_path), -1, "no corrected frames recorded in its log"))
+        return data
+    position = logged.position or 0
+    logged_channel = params.channel
+    if isinstance(logged_channel, list):
+        if len(logged_channel) != 1:
+            raise InputError(
+                f"{mask_path}: segmented from {len(logged_channel)} channels {logged_channel} (Cellpose 4); "
+                "Cellpose 3 training takes one channel"
+            )
+        logged_channel = logged_channel[0]
+    with open_source(input_path, axes=params.axes) as src:
+        channel = resolve_channel(src.info, logged_channel)
+        for i in chosen:
+            t, z_logged = records[i]
+            frame = prepare_frame(src, position, t, channel, params.zrange, params.z_projection)
+            if frame.z_used != z_logged:
+                raise InputError(
+                    f"{mask_path} frame {i}: preparing {input_path.name} now uses Z slices {frame.z_used}, "
+                    f"its log recorded {z_logged}: the input has changed since it was segmented"
+                )
+            prep = {
+                "source": "_vSM mask",
+                "input": str(input_path),
+                "position": position,
+                "t": t,
+                "channel": channel,
+                "channel_name": src.info.channel_names[channel],
+                "z_range": str(params.z_range),
+                "z_projection": params.z_projection,
+                "z_used": frame.z_used,
+                "best_focus": frame.best_focus,
+                "corrected": i in corrected,
+            }
+            _add_frame(data, frame.image, mask.labels[i], str(mask_path), i, min_masks, t, prep)
+    data.files[str(mask_path)] = sha256_file(mask_path)
+    data.files[str(input_path)] = sha256_file(input_path)
+    return data
+
+
+def is_vsm_mask(path: str | Path) -> bool:
+    """Whether a file name is a segmentation output, ``*_vSM[-suffix].ome.tif``."""
+    return bool(_VSM_PATTERN.search(Path(path).name))
+
+
+def is_pair_mask(path: str | Path) -> bool:
+    """Whether a file name is a Cellpose-layout mask, ``<name>_masks.tif``."""
+    return Path(path).name.lower().endswith(MASK_SUFFIXES)
+
+
+def find_training_inputs(inputs: Iterable[str | Path]) -> list[tuple[str, Path]]:
+    """``(kind, mask path)`` for each mask found: ``"vsm"`` or ``"pair"``; folders are not recursed.
+
+    Raises
+    ------
+    InputError
+        An input does not exist, or a file is neither kind (nor an image with a ``_masks`` partner).
+    """
+    found: list[tuple[str, Path]] = []
+    for raw in inputs:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if not child.is_file():
+                    continue
+                if is_vsm_mask(child):
+                    found.append(("vsm", child))
+                elif is_pair_mask(child):
+                    found.append(("pair", child))
+        elif path.is_file():
+            if is_vsm_mask(path):
+                found.append(("vsm", path))
+            elif is_pair_mask(path):
+                found.append(("pair", path))
+            else:
+                partner = [path.with_name(path.stem + s) for s in MASK_SUFFIXES]
+                existing = [p for p in partner if p.is_file()]
+                if not existing:
+                    raise InputError(
+                        f"{path}: not a mask (*_vSM.ome.tif or <name>_masks.tif) and no "
+                        f"{partner[0].name} beside it"
+                    )
+                found.append(("pair", existing[0]))
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    unique: dict[Path, str] = {}
+    for kind, p in found:
+        unique.setdefault(p.resolve(), kind)
+    return [(kind, p) for p, kind in unique.items()]
+
+
+def collect_training_data(
+    inputs: Iterable[str | Path],
+    frames: FrameSelection = "all",
+    min_masks: int = 5,
+    channel: int = 0,
+) -> TrainingData:
+    """Training frames from files and folders (``_vSM`` masks and ``<name>_masks.tif`` pairs).
+
+    Parameters
+    ----------
+    inputs
+        Mask files, images with a ``_masks`` partner, or folders holding them.
+    frames
+        ``"all"``, ``"corrected"`` or 0-based mask frame indices (applied to every input).
+    min_masks
+        Frames with fewer objects are skipped and reported.
+    channel
+        Channel of multi-channel images in image/mask pairs (``_vSM`` masks use their log's channel).
+
+    Raises
+    ------
+    InputError
+        No masks at all; every frame skipped (the message lists why); a bad file.
+    """
+    inputs = list(inputs)
+    masks = find_training_inputs(inputs)
+    if not masks:
+        raise InputError(
+            "no masks found in " + ", ".join(map(str, inputs))
+            + " (looked for *_vSM.ome.tif masks and <name>.tif + <name>_masks.tif pairs)"
+        )
+    data = TrainingData()
+    for kind, path in masks:
+        if kind == "vsm":
+            data.extend(frames_from_vsm(path, frames, min_masks))
+        else:
+            data.extend(frames_from_pair(_image_for_mask(path), path, frames, min_masks, channel))
+    check_usable(data, min_masks)
+    return data
