@@ -40,7 +40,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "export, train)"),
     ("runners", ("runners",),
      "orchestration of a run: sequential, worker processes, Dask"),
-    ("front ends", ("__init__", "api", "cli", "cli_train", "cli_downstream", "testing", "_napari"),
+    ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "testing",
+                    "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),
 )
 

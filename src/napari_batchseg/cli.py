@@ -23,120 +23,23 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ._version import __version__
+
+# apply_config_filters and params_from_args stay importable from napari_batchseg.cli (re-exported)
+from .cli_segment import add_segment_options
+from .cli_segment import apply_config_filters as apply_config_filters
+from .cli_segment import params_from_args as params_from_args
 from .params import (
     DEFAULT_EXTENSIONS,
     EXISTING_POLICIES,
-    PROJECTIONS,
-    SAM_MODES,
     ParameterError,
     SegmentationParams,
-    cellpose_major,
-    cellpose_version,
-    read_yaml_mapping,
 )
-from .segmenters.catalog import offered_models
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from .events import Plan
     from .runners import RunOptions, RunSession
-
-#: CLI option -> SegmentationParams field (only options the user actually gave override the config)
-_PARAM_OPTIONS = {
-    "method": "method", "model": "model", "checkpoint": "checkpoint", "diameter": "diameter",
-    "cellprob_threshold": "cellprob_threshold", "flow_threshold": "flow_threshold", "niter": "niter",
-    "channel": "channel", "z_range": "z_range", "z_projection": "z_projection",
-    "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
-    "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
-    "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
-}
-
-
-
-# Help that follows the installed Cellpose (3 or 4; docs/cellpose4.md). Read from package metadata: cheap.
-_CP_MAJOR = cellpose_major()
-_CP_VERSION = cellpose_version() or "(not installed)"
-_CP_MODELS = ", ".join(offered_models("cellpose")[:3]) + ", ..."
-_DIAMETER_HELP = (
-    "object diameter in pixels (the image is rescaled by 30/D); 0 = the model's native scale "
-    "(Cellpose 4: no rescaling, no size model)"
-    if _CP_MAJOR >= 4 else
-    "object diameter in pixels; 0 = estimate (user models: their training diameter)"
-)
-_CHANNEL_HELP = (
-    "channel index (0-based) or channel name; up to 3 in order for Cellpose 4, e.g. 0,2 or DAPI,GFP"
-    if _CP_MAJOR >= 4 else
-    "channel index (0-based) or channel name"
-)
-
-def _add_segment_options(p: argparse.ArgumentParser) -> None:
-    S = argparse.SUPPRESS  # noqa: N806 - options left out do not override the config file
-    io = p.add_argument_group("inputs and outputs")
-    io.add_argument("--output-dir", default=S, help="write outputs here (default: beside each input)")
-    io.add_argument("--suffix", default=S, help="output suffix: <stem>_vSM-<suffix>.ome.tif (A-Z a-z 0-9 -)")
-    io.add_argument("--existing", choices=EXISTING_POLICIES, default=S,
-                    help="when an output exists: skip it (default), overwrite it, or fail")
-    io.add_argument("--contains", action="append", default=[], metavar="TEXT",
-                    help="folder files must contain TEXT in their name (repeatable)")
-    io.add_argument("--not-contains", action="append", default=[], metavar="TEXT",
-                    help="folder files must not contain TEXT in their name (repeatable)")
-    io.add_argument("--ext", action="append", default=[], metavar="EXT",
-                    help="accepted extensions for folder files (repeatable; default "
-                         f"{' '.join(DEFAULT_EXTENSIONS)})")
-    io.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
-    io.add_argument("--axes", default=S, help="axis order override for ambiguous files, e.g. TYX or ZCYX")
-    io.add_argument("--debug", action=argparse.BooleanOptionalAction, default=S,
-                    help="also save flows and cell probability beside the mask")
-
-    m = p.add_argument_group("model")
-    m.add_argument("--method", choices=("cellpose", "sam"), default=S, help="segmentation method")
-    m.add_argument("--model", default=S,
-                   help=f"Cellpose {_CP_VERSION} built-in name ({_CP_MODELS}) or model file; "
-                        "micro-sam model type (vit_b_lm, ...)")
-    m.add_argument("--checkpoint", default=S,
-                   help="micro-sam: local checkpoint file (architecture from --model)")
-    m.add_argument("--diameter", type=float, default=S, help=_DIAMETER_HELP)
-    m.add_argument("--cellprob-threshold", type=float, default=S, help="Cellpose cell probability threshold")
-    m.add_argument("--flow-threshold", type=float, default=S, help="Cellpose flow error threshold")
-    m.add_argument("--niter", type=int, default=S, help="Cellpose dynamics iterations (0 = automatic)")
-    m.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=S,
-                   help="use a GPU (CUDA or Apple MPS) when one is found")
-    m.add_argument("--batch-size", type=int, default=S, help="tiles per network call")
-    m.add_argument("--sam-mode", choices=SAM_MODES, default=S, help="micro-sam: auto, ais or amg")
-    m.add_argument("--tile-shape", default=S, help="micro-sam tiling, e.g. 512,512")
-    m.add_argument("--halo", default=S, help="micro-sam tile halo, e.g. 64,64")
-    m.add_argument("--sam-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="micro-sam setting by its own name, e.g. foreground_threshold=0.6 (repeatable)")
-    m.add_argument("--embedding-cache", default=None, metavar="DIR|off",
-                   help="micro-sam embedding cache folder, or 'off' (default: the user cache folder)")
-
-    pr = p.add_argument_group("preparation")
-    pr.add_argument("--channel", default=S, help=_CHANNEL_HELP)
-    pr.add_argument("--z-range", default=S, help="all | best | best:R | A-B (0-based, inclusive)")
-    pr.add_argument("--z-projection", choices=PROJECTIONS, default=S, help="Z projection type")
-    pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
-    pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
-
-    par = p.add_argument_group("parallel and cluster")
-    par.add_argument("--parallel", choices=("none", "files", "frames"), default="none",
-                     help="spread work over processes: one file per process, or the frames of a file")
-    par.add_argument("--processes", type=int, default=None,
-                     help="worker processes for --parallel (default: the usable CPU cores)")
-    par.add_argument("--threads-per-process", type=int, default=None,
-                     help="compute threads per worker (default: cores // processes)")
-    par.add_argument("--batch-frames", type=int, default=None,
-                     help="frames per network call (default: --batch-size on a GPU, 1 on a CPU)")
-    par.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
-                     help="run on a Dask cluster (tcp://host:8786)")
-    par.add_argument("--dask-local", type=int, default=None, metavar="N",
-                     help="run on a local Dask cluster of N worker processes")
-
-    run = p.add_argument_group("run")
-    run.add_argument("--config", metavar="FILE.yaml", help="read options from a YAML file (CLI wins)")
-    run.add_argument("--save-config", metavar="FILE.yaml", help="write the effective options to a YAML file")
-    run.add_argument("--dry-run", action="store_true", help="list planned outputs and stop")
-    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg = sub.add_parser("segment", help="segment files and folders",
                          description="Segment files and folders; write <stem>_vSM.ome.tif and .log each.")
     seg.add_argument("paths", nargs="+", help="files and/or folders")
-    _add_segment_options(seg)
+    add_segment_options(seg)
     info = sub.add_parser("info", help="show the axes, sizes, channels and pixel size of files")
     info.add_argument("paths", nargs="+")
     info.add_argument("--axes", default=None, help="axis order override")
@@ -179,49 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_subcommands(sub, seg)
     return parser
-
-
-#: config-file keys that are file filters, not segmentation parameters
-_FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
-
-
-def apply_config_filters(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    """Filters from a config file apply unless given on the command line."""
-    for key in ("contains", "not_contains", "ext"):
-        if key in config and not getattr(args, key, None):
-            setattr(args, key, _as_list(config[key]))
-    if config.get("recursive") and not getattr(args, "recursive", False):
-        args.recursive = True
-
-
-def params_from_args(args: argparse.Namespace) -> SegmentationParams:
-    """Defaults, then the ``--config`` file, then options given on the command line."""
-    data: dict[str, Any] = {}
-    if getattr(args, "config", None):
-        config = read_yaml_mapping(args.config)
-        apply_config_filters(args, config)
-        data.update({k: v for k, v in config.items() if k not in _FILTER_KEYS})
-    for opt, field_name in _PARAM_OPTIONS.items():
-        if hasattr(args, opt):
-            data[field_name] = getattr(args, opt)
-    extra = dict(data.get("extra") or {})
-    for item in getattr(args, "sam_set", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"--sam-set {item!r}: use KEY=VALUE")
-        extra[key.strip()] = yaml.safe_load(value)
-    cache = getattr(args, "embedding_cache", None)
-    if cache is not None:
-        extra["embedding_cache"] = False if cache.lower() in ("off", "false", "no", "0") else cache
-    if extra:
-        data["extra"] = extra
-    return SegmentationParams.from_dict(data)
 
 
 def _console() -> Console:
