@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "planes -> the 2D images a model sees (channel, Z projection, best focus)"),
     ("segmenters", ("segmenters",),
      "Cellpose and micro-sam behind one protocol"),
-    ("engine", ("engine", "events", "_prefetch", "_cancel", "_commit", "_engine_log",
+    ("engine", ("engine", "events", "_prefetch", "_cancel", "_checks", "_commit", "_engine_log",
                 "_labels", "corrections", "measure", "evaluate", "export", "training"),
      "one batch run and its typed events; the tools on finished masks (correct, measure, evaluate, "
      "export, train)"),

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._cancel import CancelCheck, is_cancelled
+from ._checks import check_finite, check_size, verdict, verify_start
 from ._commit import commit, existing_decision, output_state, sweep_leftovers
 from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
@@ -63,7 +64,6 @@ from .provenance import (
     INPUT_IDENTITY_PREFIX,
     LABELS_HASH_PREFIX,
     OUTPUT_ID_PREFIX,
-    RunLog,
 )
 from .segmenters import Segmenter, SegmentOutput
 
@@ -282,69 +282,6 @@ class _HashingSource:
         return getattr(self._source, name)
 
 
-#: Smallest image side each method's network accepts (measured: Cellpose 3 fails below 8 px)
-MIN_SIDE = {"cellpose": 8}
-
-
-def _check_size(task: Task, shape_yx: tuple[int, int], described: dict[str, Any]) -> None:
-    """Refuse images the network cannot take, saying what the minimum is (before any work)."""
-    method = str(described.get("method", ""))
-    need = MIN_SIDE.get(method, 1)
-    ny, nx = shape_yx
-    if min(ny, nx) < need:
-        raise InputError(
-            f"{task.input}: the image is {ny} x {nx} pixels, too small for {method}: "
-            f"each side must be at least {need} pixels"
-        )
-    diameter, diam_mean = described.get("diameter"), described.get("model_diam_mean")
-    numbers = (int, float)
-    if method == "cellpose" and isinstance(diameter, numbers) and isinstance(diam_mean, numbers) \
-            and diameter > 0 and diam_mean > 0 and min(ny, nx) * diam_mean / diameter < 1:
-        # Cellpose resizes by diam_mean / diameter first; under 1 pixel OpenCV fails
-        least = int(np.ceil(diameter / diam_mean))
-        raise InputError(
-            f"{task.input}: the image is {ny} x {nx} pixels; at diameter {diameter:g} the model "
-            f"shrinks it by {diam_mean / diameter:.3g} (model mean diameter {diam_mean:g}), so each "
-            f"side must be at least {least} pixels; give a smaller diameter"
-        )
-
-
-def _check_finite(task: Task, frame: PreparedFrame) -> None:
-    bad = int(np.size(frame.image) - np.count_nonzero(np.isfinite(frame.image)))
-    if bad:
-        raise InputError(
-            f"{task.input}: frame t={frame.t} has {bad} pixel(s) that are NaN or infinite; the models "
-            "cannot use them (replace them, e.g. by 0 or the image median, before segmenting)"
-        )
-
-
-def _verify_start(task: Task, described: dict[str, Any], log: RunLog, notes: list[str]) -> None:
-    exp = task.expect
-    if exp is None:
-        return
-    problems = []
-    if exp.input_size is not None:
-        size = task.input.stat().st_size
-        if size != exp.input_size:
-            problems.append(f"input {task.input} changed: {size} bytes, the log recorded {exp.input_size}")
-    now = described.get("weights_sha256")
-    if exp.weights_sha256 and now and now != exp.weights_sha256:
-        problems.append(
-            f"model weights changed: sha256 {now[:12]}..., the log recorded {exp.weights_sha256[:12]}..."
-        )
-    _verdict(task, problems, log, notes)
-
-
-def _verdict(task: Task, problems: list[str], log: RunLog, notes: list[str]) -> None:
-    if not problems:
-        return
-    if not task.expect or not task.expect.force:
-        raise InputError("; ".join(problems) + " (nothing written; --force runs anyway)")
-    for text in problems:
-        log.warning(f"forced re-run: {text}")
-        notes.append(text)
-
-
 def run_task(
     task: Task,
     params: SegmentationParams,
@@ -401,10 +338,10 @@ def run_task(
         described = segmenter.describe() if segmenter is not None else {}
         described = getattr(frame_segmenter, "describe", lambda: described)()
         shape_yx = (info.sizes["Y"], info.sizes["X"])
-        _check_size(task, shape_yx, described)
+        check_size(task, shape_yx, described)
         log = start_log(task, info, params, described, channel, frames)
         warnings: list[str] = []
-        _verify_start(task, described, log, warnings)
+        verify_start(task, described, log, warnings)
         yield TaskStarted(task, len(frames))
         mask_writer = MaskWriter(task.names.mask, len(frames), shape_yx, info.pixel_size)
         writers.append(mask_writer)
@@ -416,7 +353,7 @@ def run_task(
             for t in frames:
                 frame = prepare_frame(src, task.position, t, channel, params.zrange,  # type: ignore[arg-type]
                                       params.z_projection)
-                _check_finite(task, frame)
+                check_finite(task, frame)
                 yield frame
 
         if frame_segmenter is None and segmenter is None:
@@ -451,7 +388,7 @@ def run_task(
         log.info(INPUT_IDENTITY_PREFIX + json.dumps(identity, sort_keys=True))
         exp = task.expect
         if exp is not None and exp.planes_sha256 and exp.planes_sha256 != planes_sha256:
-            _verdict(task, [f"input {task.input} changed: its pixels differ from the logged run's "
+            verdict(task, [f"input {task.input} changed: its pixels differ from the logged run's "
                             f"(sha256 of the planes read {planes_sha256[:12]}..., "
                             f"logged {exp.planes_sha256[:12]}...)"], log, warnings)
         elapsed = time.perf_counter() - started
