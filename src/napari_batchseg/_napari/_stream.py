@@ -14,7 +14,6 @@ A reopened result's input frames are prepared ahead in a worker.
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,37 +21,40 @@ import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..events import FrameDone, TaskEvent, TaskStarted
-from ..io.masks import read_mask
-from ..io.reader import open_source
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
-from ..provenance import parse_log
 from ..runners.session import RunSession, TaskState
-from ._lazy import PlaneArray, prepared_array
+from ._layerops import (
+    AXES,
+    EDITED,
+    LABELS_DTYPE,
+    PLACEHOLDER,
+    _extent,
+    _is_buffer,
+    _quick_range,
+    _release,
+    _retarget,
+    _set_contrast,
+    layer_meta,
+    mark_edited,
+    mark_saved,
+)
+from ._lazy import PlaneArray
+from ._placeholders import PREPARE_STEP_MS, PlaceholderLayers
 from ._reader import META_KEY, yx_scale
+from ._reopen import LoadedResult, load_result, prefetch_planes
 from ._worker import Background
 
+__all__ = [  # names other modules and the tests import from here
+    "EDITED", "LABELS_DTYPE", "PLACEHOLDER", "PREPARE_STEP_MS", "LayerStreamer", "LoadedResult", "TaskView",
+    "buffer_shape", "layer_meta", "load_result", "mark_edited", "mark_saved", "prefetch_planes",
+]
+
 REFRESH_MS = 40
-#: pause between the idle steps that create the stream layers when the widget opens
-PREPARE_STEP_MS = 50
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
 #: above this (labels + image buffers) only the latest frame of an output is kept for display
 STACK_LIMIT_BYTES = 2 * 1024**3
-PLACEHOLDER = "batch segmentation: starting…"
-AXES = ("T", "Y", "X")
-#: display buffers hold labels as uint16: napari draws uint8/uint16 labels directly, while uint32 ones
-#: go through a colour-index mapping that costs ~20 ms per 700 x 1100 frame on the GUI thread. A frame
-#: with ids above 65535 switches its buffer to uint32 (the values shown are always the values saved).
-LABELS_DTYPE = np.uint16
-
-
-def layer_meta(layer) -> dict:
-    """The ``batchseg`` entry of a layer's metadata (empty dict when none)."""
-    try:
-        return layer.metadata.get(META_KEY) or {}
-    except AttributeError:
-        return {}
 
 
 @dataclass
@@ -79,7 +81,7 @@ def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int],
     return ((1 if latest_only else n), ny, nx), latest_only
 
 
-class LayerStreamer(QObject):
+class LayerStreamer(PlaceholderLayers, QObject):
     """Owns the streamed layers of the viewer; fed by the widget with engine events."""
 
     message = Signal(str)
@@ -217,79 +219,6 @@ class LayerStreamer(QObject):
         elif state.status in ("failed", "cancelled"):
             self.task_ended(state.task, state.status)
 
-    def prepare_layers_later(self) -> None:
-        """Create the stream layers now, hidden, in idle steps of the event loop (the widget opens).
-
-        Adding a layer is the slowest thing the widget asks of napari (vispy visuals, layer controls,
-        the first draw: ~1 s under software OpenGL). Done here in three short steps (image layer,
-        labels layer, hide both after their first draw), the first Run
-        only points them at its buffers. The layers are 1-pixel placeholders, drawn once fully
-        transparent, then hidden; the user's layer selection is kept. Nothing happens if stream layers
-        exist already.
-        """
-        if self.layers_for(PLACEHOLDER)[0] is not None or self._reusable_pair(self.viewed_key or "")[0]:
-            self.prepared = True
-            return
-        self.prepared = False
-        steps = self._prepare_steps = [self._add_placeholder_image, self._add_placeholder_labels,
-                                       self._hide_placeholders]
-
-        def next_step() -> None:
-            if self._closing or not steps:
-                return
-            try:
-                steps.pop(0)()
-            except Exception:  # noqa: BLE001 - an optimisation only: the first Run creates them instead
-                steps.clear()
-            if steps:
-                QTimer.singleShot(PREPARE_STEP_MS, next_step)
-            else:
-                self.prepared = True
-
-        QTimer.singleShot(PREPARE_STEP_MS, next_step)
-
-    def _placeholder_meta(self, role: str) -> dict:
-        meta = {"role": role, "task_key": PLACEHOLDER, "stream": True, "units": "pixel"}
-        if role == "mask":
-            meta.update(mask_path=None, pixel_size=PixelSize().as_dict(), dirty=False)
-        return {META_KEY: meta}
-
-    def _keep_selection(self, add):
-        selection = self.viewer.layers.selection
-        before, active = set(selection), selection.active
-        layer = add()
-        selection.clear()
-        selection.update(before)
-        selection.active = active
-        return layer
-
-    def _add_placeholder_image(self) -> None:
-        if self.layers_for(PLACEHOLDER)[1] is not None:
-            return
-        self._keep_selection(lambda: self.viewer.add_image(
-            np.zeros((1, 1, 1), np.float32), name=f"{PLACEHOLDER} (input)", contrast_limits=(0.0, 1.0),
-            opacity=0.0, metadata=self._placeholder_meta("prepared"), axis_labels=AXES,
-        ))
-
-    def _add_placeholder_labels(self) -> None:
-        if self.layers_for(PLACEHOLDER)[0] is not None:
-            return
-        layer = self._keep_selection(lambda: self.viewer.add_labels(
-            np.zeros((1, 1, 1), LABELS_DTYPE), name=PLACEHOLDER, metadata=self._placeholder_meta("mask"),
-            axis_labels=AXES,
-        ))
-        layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
-
-    def _hide_placeholders(self) -> None:
-        labels, image = self.layers_for(PLACEHOLDER)
-        if self.viewed_key is not None:  # a run took them meanwhile
-            return
-        for layer in (labels, image):
-            if layer is not None:
-                layer.visible = False
-        if image is not None:
-            image.opacity = 1.0
-
     def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1) -> None:
         """Make sure a pair of stream layers exists before the run (layer creation is the slow part).
 
@@ -311,29 +240,6 @@ class LayerStreamer(QObject):
         key = f"{PLACEHOLDER}"
         self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32),
                           scale, ps, None, None)
-
-    def _raise_placeholders(self) -> None:
-        """Placeholder layers made before the user added layers of their own go back on top."""
-        labels, image = self.layers_for(PLACEHOLDER)
-        layers = self.viewer.layers
-        pair = [lay for lay in (image, labels) if lay is not None]
-        if not pair or list(layers)[-len(pair):] == pair:
-            return
-        for layer in pair:
-            layers.move(layers.index(layer), len(layers))
-
-    def run_finished(self) -> None:
-        """Placeholder layers no output used (e.g. the run failed before starting) are hidden, not removed.
-
-        Removing them is what crashed napari (exit 139) when other layers had no physical units; hidden,
-        they wait for the next run, which reuses them.
-        """
-        labels, image = self.layers_for(PLACEHOLDER)
-        for layer in (labels, image):
-            if layer is not None and layer.visible:
-                layer.visible = False
-        self.flush()
-
     def task_started(self, task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts, and show it when following the run.
 
@@ -553,139 +459,3 @@ class LayerStreamer(QObject):
                 self._closed.add(key)
 
 
-@dataclass
-class LoadedResult:
-    """A finished output read from disk by :func:`load_result` (in a worker thread)."""
-
-    labels: np.ndarray | None
-    image: object = None
-    scale: tuple[float, ...] = (1.0, 1.0, 1.0)
-    pixel_size: PixelSize = PixelSize()
-    mask_path: Path | None = None
-    contrast: tuple[float, float] | None = None
-    note: str = ""
-
-
-def load_result(task, mask_path: Path, params: SegmentationParams | None, status: str) -> LoadedResult:
-    """Read a finished output: its mask, and its prepared input as an on-demand array (first frame ready).
-
-    Everything that touches the disk happens here, in the calling (worker) thread.
-    """
-    if not mask_path.exists():
-        return LoadedResult(None, note=f"{task.label}: no result to show ({status or 'not run'})")
-    mask = read_mask(mask_path)
-    labels = mask.labels
-    used = params
-    with contextlib.suppress(Exception):
-        used = parse_log(mask.log_text).params
-    image = None
-    contrast = None
-    note = ""
-    if used is not None and task.info is not None:
-        try:
-            frames = task.frame_indices(used)
-            if len(frames) == labels.shape[0]:
-                from ..prepare import resolve_channel
-
-                source = open_source(task.input, task.axes(used))
-                channel = resolve_channel(source.info, used.channel)
-                image = prepared_array(source, task.position, frames, channel, used.zrange,
-                                       used.z_projection)
-                _serialize_reads(image)
-                contrast = _quick_range(np.asarray(image[0]))  # also caches the first frame
-        except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
-            note = f"{task.label}: input not shown ({exc})"
-    if image is None:
-        image = np.zeros(labels.shape, np.float32)
-    scale = (1.0, *yx_scale(mask.pixel_size))
-    return LoadedResult(labels, image, scale, mask.pixel_size, mask_path, contrast, note)
-
-
-
-def _serialize_reads(array: PlaneArray) -> None:
-    """One read at a time from the array's file (the GUI thread and a prefetching worker share it)."""
-    read, lock = array._read, threading.Lock()
-
-    def locked(lead: tuple[int, ...]) -> np.ndarray:
-        with lock:
-            return read(lead)
-
-    array._read = locked
-
-
-def prefetch_planes(array: PlaneArray, indices: list[int]) -> None:
-    """Read (prepare) the given frames of a ``(T, Y, X)`` :class:`PlaneArray` into its cache (worker)."""
-    for i in indices:
-        array.plane((i,))
-
-
-def _extent(layer) -> tuple | None:
-    if layer is None:
-        return None
-    return tuple(layer.data.shape[-2:]) + tuple(layer.scale[-2:])
-
-
-def _is_buffer(data, shape, dtype) -> bool:
-    return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
-
-
-def _retarget(layer, data, scale, name: str, meta: dict, units: str | None = None) -> None:
-    """Point an existing layer at another output, touching only what changes (each change costs)."""
-    old = layer.data
-    if old is not data:
-        layer.data = data
-        _release(old)
-    if tuple(layer.scale) != tuple(scale):
-        layer.scale = scale
-    if layer.name != name:
-        layer.name = name
-    if units is not None and layer_meta(layer).get("units", "µm") != units:
-        with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
-            layer.units = (*layer.units[:-2], units, units)
-    if not layer.visible:
-        layer.visible = True
-    layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
-
-
-def _release(data) -> None:
-    """Close the file behind a lazily read array that a layer no longer shows."""
-    close = getattr(data, "close", None)
-    if callable(close) and not isinstance(data, np.ndarray):
-        with contextlib.suppress(Exception):
-            close()
-
-
-EDITED = " (edited)"
-
-
-def mark_edited(layer) -> None:
-    """The layer holds edits not saved yet: never reused for another output, and named ``… (edited)``."""
-    meta = layer.metadata.get(META_KEY)
-    if isinstance(meta, dict):
-        meta["dirty"] = True
-    if not layer.name.endswith(EDITED):
-        layer.name = f"{layer.name}{EDITED}"
-
-
-def mark_saved(layer) -> None:
-    """The layer's edits are saved to its mask: its name loses ``(edited)``."""
-    meta = layer.metadata.get(META_KEY)
-    if isinstance(meta, dict):
-        meta["dirty"] = False
-    if layer.name.endswith(EDITED):
-        layer.name = layer.name[: -len(EDITED)]
-
-
-def _quick_range(image: np.ndarray) -> tuple[float, float]:
-    step = max(1, max(image.shape) // 256)
-    sample = np.asarray(image)[::step, ::step]
-    lo, hi = (float(v) for v in np.percentile(sample, (0.5, 99.8)))
-    if hi <= lo:
-        hi = lo + 1.0
-    return lo, hi
-
-
-def _set_contrast(layer, limits: tuple[float, float]) -> None:
-    lo, hi = limits
-    layer.contrast_limits_range = (min(lo, 0.0), max(hi, lo + 1.0))
-    layer.contrast_limits = (lo, hi)
