@@ -155,4 +155,4 @@ def test_panel_through_napari_plugin_proxy(widget, data_folder, qtbot):
     assert f"remove small (min_size={smallest + 1}), all frames: frame(s)" in log
     assert "napari brush/fill/eraser: 2 stroke(s)" in log
     np.testing.assert_array_equal(read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels, labels.data)
-    panel.close()
+    panel.close_down()

@@ -134,7 +134,7 @@ class CorrectionPanel(QWidget):
         viewer.layers.selection.events.active.connect(self.refresh)
         self.refresh()
 
-    def close(self) -> None:
+    def close_down(self) -> None:
         """Stop following the viewer's selection (the widget is closing)."""
         with contextlib.suppress(Exception):
             self.viewer.layers.selection.events.active.disconnect(self.refresh)

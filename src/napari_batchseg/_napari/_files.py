@@ -171,7 +171,7 @@ class FileListPanel(QWidget):
         """Whether folders are still being searched."""
         return self.background.busy
 
-    def close(self) -> None:
+    def close_down(self) -> None:
         """Deliver nothing more (the widget is closing)."""
         self.background.close()
 

@@ -196,7 +196,7 @@ class LayerPanel(QWidget):
         viewer.layers.selection.events.changed.connect(self.refresh)
         self.refresh()
 
-    def close(self) -> None:
+    def close_down(self) -> None:
         """Stop following the selection and forget the layers registered as sources (the widget closes)."""
         for path in self.registered:
             unregister_source(path)

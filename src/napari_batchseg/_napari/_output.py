@@ -182,7 +182,7 @@ class OutputPanel(QWidget):
             lines.append(f"{n_existing} output(s) exist already and {verbs[self.existing.currentData()]}")
         self.preview.setText("\n".join(lines))
 
-    def close(self) -> None:
+    def close_down(self) -> None:
         """Deliver nothing more (the widget is closing)."""
         self.background.close()
 

@@ -7,22 +7,18 @@ the status table and the layer streamer redraw from the session's state.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFrame,
     QLabel,
     QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -39,10 +35,12 @@ from ._form import ParamsForm
 from ._info import InfoCache
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
+from ._pages import _compact_combos, _line, _page, _scrolled, _section
 from ._phrasing import for_widget
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
+from ._warmup import _close_workers, detect_device, warm_up_napari
 from ._worker import Background, RunController
 
 #: the status table and progress bar are redrawn at most this often during a run
@@ -57,60 +55,9 @@ PARALLEL_LABELS = {
 }
 
 
-@functools.cache
-def detect_device() -> str:
-    """What a GPU run would use (``devices.pick_device(True).description``); computed once per process.
-
-    Also imports Cellpose: its C extensions hold the GIL while they initialise (the GUI freezes
-    meanwhile), better now, while the user sets up the batch, than at the start of the first run.
-    """
-    try:
-        from ..devices import pick_device
-
-        choice = pick_device(True)
-        text = f"no GPU found: {choice.description}" if choice.warning else str(choice.description)
-    except ImportError:
-        text = "device detection unavailable"
-    except Exception as exc:  # noqa: BLE001 - informative only
-        text = f"no GPU found ({exc})"
-    with contextlib.suppress(Exception):
-        importlib.import_module("cellpose.models")
-    return text
-
-
 def device_known() -> bool:
     """Whether :func:`detect_device` has its answer already (then calling it costs nothing)."""
     return detect_device.cache_info().currsize > 0
-
-
-@functools.cache
-def warm_up_napari() -> None:
-    """Pay napari's one-time costs of a first layer (unit registry, imports) once per process.
-
-    Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
-    user clicks Run. This runs on the GUI thread: pint's registry is built lazily and must not be built
-    from two threads at once.
-    """
-    import numpy as np
-    import pint
-    from napari.layers import Image, Labels
-
-    pint.get_application_registry().pixel  # noqa: B018 - builds the registry napari uses for units
-    Image(np.zeros((2, 4, 4), np.float32), scale=(1, 0.5, 0.5), units="µm")
-    labels = Labels(np.zeros((2, 4, 4), np.uint32), scale=(1, 0.5, 0.5), units="µm")
-    try:  # compiles (or loads from cache) napari's label colour mapping, else done on the first frame
-        labels._raw_to_displayed(np.arange(16, dtype=np.uint32).reshape(4, 4))
-    except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
-        pass
-    import napari._vispy.layers.image  # noqa: F401
-    import napari._vispy.layers.labels  # noqa: F401
-
-
-def _close_workers(*owners: object) -> None:
-    """Close every worker owner given (controller, metadata cache, background, streamer)."""
-    for owner in owners:
-        with contextlib.suppress(RuntimeError):  # Qt side already deleted: the Python side still closes
-            owner.close()  # type: ignore[attr-defined]
 
 
 def _n_frames(info: SourceInfo, params: SegmentationParams) -> int:
@@ -119,49 +66,10 @@ def _n_frames(info: SourceInfo, params: SegmentationParams) -> int:
     return max(last - params.start_frame + 1, 1)
 
 
-def _section(title: str) -> QLabel:
-    label = QLabel(f"<b>{title}</b>")
-    label.setContentsMargins(0, 6, 0, 0)
-    return label
-
-
-def _line() -> QFrame:
-    f = QFrame()
-    f.setFrameShape(QFrame.HLine)
-    f.setFrameShadow(QFrame.Sunken)
-    return f
-
-
-def _page(*widgets: QWidget) -> QWidget:
-    page = QWidget()
-    lay = QVBoxLayout(page)
-    for w in widgets:
-        lay.addWidget(w)
-    lay.addStretch(1)
-    return page
-
-
-def _scrolled(page: QWidget) -> QScrollArea:
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    scroll.setWidget(page)
-    return scroll
-
-
-def _compact_combos(root: QWidget) -> None:
-    """Drop-downs as narrow as their shortest sensible text (the list shows whole entries): fits 440 px."""
-    for box in root.findChildren(QComboBox):
-        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        box.setMinimumContentsLength(min(box.minimumContentsLength() or 8, 8))
-        box.setSizePolicy(QSizePolicy.Policy.Expanding, box.sizePolicy().verticalPolicy())
-
-
 class BatchSegWidget(QWidget):
     """Segment a list of files with Cellpose or micro-sam and watch the masks arrive."""
 
-    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
         self.infos = InfoCache(self)
@@ -272,9 +180,8 @@ class BatchSegWidget(QWidget):
         self._start_device_detection()
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
-        owners = (self.controller, self.infos, self.background, self.streamer, self.correction, self.files,
-                  self.output, self.layers)
-        self.destroyed.connect(lambda *_: _close_workers(*owners))
+        closers = self._closers()
+        self.destroyed.connect(lambda *_: _close_workers(*closers))
         warm_up_napari()
         self.streamer.prepare_layers_later()  # hidden stream layers, made in idle steps: Run adds none
 
@@ -293,8 +200,13 @@ class BatchSegWidget(QWidget):
         Called when the widget is destroyed; safe to call twice. A run in progress is cancelled (its
         output is dropped, as on Cancel).
         """
-        _close_workers(self.controller, self.infos, self.background, self.streamer, self.correction,
-                       self.files, self.output, self.layers)
+        _close_workers(*self._closers())
+
+    def _closers(self) -> tuple[Callable[[], None], ...]:
+        """What stops each worker owner: the controller, metadata cache, background, streamer, panels."""
+        return (self.controller.close, self.infos.close, self.background.close, self.streamer.close,
+                self.correction.close_down, self.files.close_down, self.output.close_down,
+                self.layers.close_down)
 
     def _inputs_changed(self) -> None:
         self._update_file_dependent()

@@ -1,0 +1,62 @@
+"""One-time costs of a process paid ahead (device detection, napari's first layers), and closing workers.
+
+Used by :class:`._widget.BatchSegWidget` when it opens and when it closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+from collections.abc import Callable
+
+
+@functools.cache
+def detect_device() -> str:
+    """What a GPU run would use (``devices.pick_device(True).description``); computed once per process.
+
+    Also imports Cellpose: its C extensions hold the GIL while they initialise (the GUI freezes
+    meanwhile), better now, while the user sets up the batch, than at the start of the first run.
+    """
+    try:
+        from ..devices import pick_device
+
+        choice = pick_device(True)
+        text = f"no GPU found: {choice.description}" if choice.warning else str(choice.description)
+    except ImportError:
+        text = "device detection unavailable"
+    except Exception as exc:  # noqa: BLE001 - informative only
+        text = f"no GPU found ({exc})"
+    with contextlib.suppress(Exception):
+        importlib.import_module("cellpose.models")
+    return text
+
+
+@functools.cache
+def warm_up_napari() -> None:
+    """Pay napari's one-time costs of a first layer (unit registry, imports) once per process.
+
+    Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
+    user clicks Run. This runs on the GUI thread: pint's registry is built lazily and must not be built
+    from two threads at once.
+    """
+    import numpy as np
+    import pint
+    from napari.layers import Image, Labels
+
+    pint.get_application_registry().pixel  # noqa: B018 - builds the registry napari uses for units
+    Image(np.zeros((2, 4, 4), np.float32), scale=(1, 0.5, 0.5), units="µm")
+    labels = Labels(np.zeros((2, 4, 4), np.uint32), scale=(1, 0.5, 0.5), units="µm")
+    try:  # compiles (or loads from cache) napari's label colour mapping, else done on the first frame
+        labels._raw_to_displayed(np.arange(16, dtype=np.uint32).reshape(4, 4))
+    except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
+        pass
+    import napari._vispy.layers.image  # noqa: F401
+    import napari._vispy.layers.labels  # noqa: F401
+
+
+def _close_workers(*closers: Callable[[], None]) -> None:
+    """Call every closer given (``close``/``close_down`` of the controller, caches, panels, streamer)."""
+    for close in closers:
+        with contextlib.suppress(RuntimeError):  # Qt side already deleted: the Python side still closes
+            close()
