@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any, cast
 
 from qtpy.QtCore import Qt, Signal
+from qtpy.QtGui import QStandardItemModel
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -68,10 +70,12 @@ class ParamsForm(QWidget):
         self.method.addItem("Cellpose", "cellpose")
         self.method.addItem("Segment Anything for Microscopy", "sam")
         if not micro_sam_available():
-            item = self.method.model().item(1)
-            item.setEnabled(False)
-            item.setToolTip(f"micro-sam is not installed: {SAM_INSTALL_HINT}")
-            self.method.setItemData(1, f"micro-sam is not installed: {SAM_INSTALL_HINT}", Qt.ToolTipRole)
+            item = cast(QStandardItemModel, self.method.model()).item(1)  # a QComboBox's own model
+            if item is not None:
+                item.setEnabled(False)
+                item.setToolTip(f"micro-sam is not installed: {SAM_INSTALL_HINT}")
+            self.method.setItemData(1, f"micro-sam is not installed: {SAM_INSTALL_HINT}",
+                                 Qt.ItemDataRole.ToolTipRole)
             self.method.setToolTip(f"Segment Anything for Microscopy needs micro-sam: {SAM_INSTALL_HINT}")
         self.model = QComboBox()
         self.model_path = PathField(
@@ -177,9 +181,9 @@ class ParamsForm(QWidget):
         self.z_mode.currentIndexChanged.connect(self._update_visibility)
         for w in (self.model, self.z_mode, self.z_type, self.channel, self.channel2, self.channel3):
             w.currentIndexChanged.connect(self.changed)
-        for w in (self.diameter, self.cellprob, self.flow, self.niter, self.z_radius, self.z_start,
-                  self.z_stop, self.start_frame, self.end_frame):
-            w.valueChanged.connect(self.changed)
+        for spin in (self.diameter, self.cellprob, self.flow, self.niter, self.z_radius, self.z_start,
+                     self.z_stop, self.start_frame, self.end_frame):
+            spin.valueChanged.connect(self.changed)
         self.model_path.changed.connect(self.changed)
         self.gpu.toggled.connect(self.changed)
         self.debug.toggled.connect(self.changed)
@@ -244,7 +248,11 @@ class ParamsForm(QWidget):
         self.z_radius.setVisible(mode == "best:r")
         for w in (self.z_start, self.z_stop):
             w.setVisible(mode == "range")
-        self.z_row.layout().itemAt(3).widget().setVisible(mode == "range")
+        layout = self.z_row.layout()
+        item = layout.itemAt(3) if layout is not None else None
+        label = item.widget() if item is not None else None
+        if label is not None:
+            label.setVisible(mode == "range")
 
     def several_channels_allowed(self) -> bool:
         """Whether the method takes several channels (Cellpose 4 does, up to 3)."""
@@ -312,7 +320,7 @@ class ParamsForm(QWidget):
         self.device_label.setText(text)
 
     # ------------------------------------------------------------------ params
-    def values(self) -> dict:
+    def values(self) -> dict[str, Any]:
         """The form's fields as :class:`SegmentationParams` keyword arguments."""
         method = self.method.currentData()
         path = self.model_path.text()
@@ -353,24 +361,27 @@ class ParamsForm(QWidget):
         if params.method == "sam":
             self.model.setCurrentText(params.model)
             self.model_path.setText(params.checkpoint or "")
-        elif is_cellpose_builtin(params.model):
-            self.model.setCurrentText(params.model)
+        elif is_cellpose_builtin(model := str(params.model)):  # a str once SegmentationParams is built
+            self.model.setCurrentText(model)
             self.model_path.setText("")
         else:
             self.model.setCurrentText(USER_MODEL)
-            self.model_path.setText(str(Path(params.model)))
+            self.model_path.setText(str(Path(model)))
         self.diameter.setValue(params.diameter)
         self.cellprob.setValue(params.cellprob_threshold)
         self.flow.setValue(params.flow_threshold)
         self.niter.setValue(params.niter)
         self.debug.setChecked(params.debug)
-        ch = params.channel
+        channels = params.channel
         extras: list[int | str] = []
-        if isinstance(ch, list):
-            ch, extras = ch[0], list(ch[1:])
+        ch: int | str
+        if isinstance(channels, list):
+            ch, extras = channels[0], list(channels[1:])
+        else:
+            ch = channels
         for box, value in zip((self.channel2, self.channel3), [*extras, None, None], strict=False):
             idx = box.findData(value) if value is not None else 0
-            if idx < 0:
+            if idx < 0 and value is not None:
                 box.addItem(_absent_channel_text(value), value)
                 idx = box.count() - 1
             box.setCurrentIndex(idx)

@@ -6,7 +6,9 @@ own, it redraws a row from the session's :class:`~napari_batchseg.runners.TaskSt
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt, Signal
+from typing import TypeVar
+
+from qtpy.QtCore import QSize, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QPainter, QPalette
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -41,7 +43,7 @@ class Progress(QWidget):
         self.setMinimumHeight(probe.sizeHint().height())
         self.setSizePolicy(probe.sizePolicy())
 
-    def sizeHint(self):  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         """Like a QProgressBar."""
         return QProgressBar().sizeHint()
 
@@ -81,7 +83,7 @@ class Progress(QWidget):
         text = self._format.replace("%v", str(self._value)).replace("%m", str(self._max))
         return text.replace("%p", str(pct))
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, _event: object) -> None:  # noqa: N802 - Qt override
         """Draw a flat bar (the palette's colours) with the text centred."""
         painter = QPainter(self)
         rect = self.rect().adjusted(0, 0, -1, -1)
@@ -108,7 +110,7 @@ STATUS_COLORS = {
     "failed": "#e06c4c",
     "cancelled": "#a0a0a0",
 }
-KEY_ROLE = Qt.UserRole
+KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
 class StatusTable(QWidget):
@@ -130,14 +132,14 @@ class StatusTable(QWidget):
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Interactive)
+        _present(self.table.verticalHeader()).setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = _present(self.table.horizontalHeader())
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         for c in (1, 2, 3):
-            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setColumnWidth(0, 150)
         # a 440 px dock: no sideways scrolling; long texts are elided in the cells and shown in full
@@ -202,16 +204,16 @@ class StatusTable(QWidget):
         r = self._rows.get(state.key)
         if r is None:
             return
-        item = self.table.item(r, 1)
+        item = _present(self.table.item(r, 1))
         item.setText(state.status)
         color = STATUS_COLORS.get(state.status)
         item.setForeground(QBrush(QColor(color)) if color else QBrush())
         if state.status in ("running", "done") or state.frames_done:
-            self.table.item(r, 2).setText(f"{state.frames_done}/{state.n_frames}")
+            _present(self.table.item(r, 2)).setText(f"{state.frames_done}/{state.n_frames}")
         if state.n_objects is not None:
-            self.table.item(r, 3).setText(str(state.n_objects))
+            _present(self.table.item(r, 3)).setText(str(state.n_objects))
         details, tooltip = _details(state)
-        d = self.table.item(r, 4)
+        d = _present(self.table.item(r, 4))
         d.setText(details)
         d.setToolTip(tooltip or details)
         if r == self.table.currentRow():
@@ -224,7 +226,8 @@ class StatusTable(QWidget):
         if item is None or name is None:
             self.detail.setText("")
             return
-        status = self.table.item(row, 1).text() if self.table.item(row, 1) is not None else ""
+        status_item = self.table.item(row, 1)
+        status = status_item.text() if status_item is not None else ""
         self.detail.setText(f"{name.text()}: {status}" + (f"\n{item.toolTip()}" if item.toolTip() else ""))
 
     def update_progress(self) -> None:
@@ -238,7 +241,7 @@ class StatusTable(QWidget):
     def request_open(self, row: int | None = None) -> None:
         """Ask to show the output of ``row`` (the selected row when ``None``)."""
         if row is None:
-            rows = self.table.selectionModel().selectedRows()
+            rows = _present(self.table.selectionModel()).selectedRows()
             if not rows:
                 return
             row = rows[0].row()
@@ -265,3 +268,13 @@ def _details(state: TaskState) -> tuple[str, str]:
     if state.status == "failed":
         return for_widget(state.reason), for_widget(state.details or state.reason)
     return for_widget(state.reason), for_widget(state.reason)
+
+
+_T = TypeVar("_T")
+
+
+def _present(obj: _T | None) -> _T:
+    """A Qt getter's result that exists here (the table's rows, headers and selection model always do)."""
+    if obj is None:
+        raise LookupError("a Qt object of the status table is missing")
+    return obj

@@ -14,13 +14,15 @@ A reopened result's input frames are prepared ahead in a worker.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from ..events import FrameDone, TaskEvent, TaskStarted
+from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
@@ -64,8 +66,8 @@ class TaskView:
     key: str
     label: str
     n_frames: int
-    labels: np.ndarray
-    image: np.ndarray
+    labels: np.ndarray[Any, Any]
+    image: np.ndarray[Any, Any]
     scale: tuple[float, ...]
     pixel_size: PixelSize
     latest_only: bool = False
@@ -88,7 +90,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
     #: the layers were just refreshed (other redraws done now share the window's next composition)
     refreshed = Signal()
 
-    def __init__(self, viewer, parent: QObject | None = None) -> None:
+    def __init__(self, viewer: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         #: follow the run: show each output as it starts, and its newest frame
@@ -99,7 +101,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self._closed: set[str] = set()
         #: the run being shown (which outputs are running comes from it)
         self.session: RunSession | None = None
-        self._pending: dict[int, tuple[object, int]] = {}
+        self._pending: dict[int, tuple[Any, int | None]] = {}
         self._move_to: int | None = None
         self._move_axis = 0
         self._timer = QTimer(self)
@@ -110,7 +112,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self.loading: set[str] = set()
         #: the stream layers exist (see :meth:`prepare_layers_later`)
         self.prepared = False
-        self._prepare_steps: list = []
+        self._prepare_steps: list[Callable[[], None]] = []
         self._closing = False
         self.background = Background(self)
         self._prefetching: PlaneArray | None = None
@@ -128,7 +130,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
             self.viewer.dims.events.current_step.disconnect(self._on_step)
 
     # ------------------------------------------------------------------ layer lookup
-    def layers_for(self, key: str | None):
+    def layers_for(self, key: str | None) -> tuple[Any, Any]:
         """``(labels_layer, image_layer)`` of an output (``None`` where absent)."""
         labels = image = None
         if key is None:
@@ -143,7 +145,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
                 image = layer
         return labels, image
 
-    def _reusable_pair(self, key: str):
+    def _reusable_pair(self, key: str) -> tuple[Any, Any]:
         """Layers to show ``key`` in: its own, else the viewed output's if unedited, else ``None``."""
         labels, image = self.layers_for(key)
         if labels is not None and not layer_meta(labels).get("dirty"):
@@ -164,7 +166,8 @@ class LayerStreamer(PlaceholderLayers, QObject):
                 if m.get("role") == "mask" and not layer.name.endswith(EDITED):
                     layer.name = f"{layer.name}{EDITED}"
 
-    def _show_arrays(self, key: str, label: str, labels, image, scale, pixel_size: PixelSize,
+    def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
+                     pixel_size: PixelSize,
                      mask_path: Path | None, contrast: tuple[float, float] | None) -> None:
         lab_layer, img_layer = self._reusable_pair(key)
         if lab_layer is None:
@@ -240,7 +243,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         key = f"{PLACEHOLDER}"
         self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32),
                           scale, ps, None, None)
-    def task_started(self, task, n_frames: int) -> None:
+    def task_started(self, task: Task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts, and show it when following the run.
 
         While the viewed output is still running (parallel modes), a new one does not take its place.
@@ -249,8 +252,10 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if task.key == self.viewed_key or (self.follow and not viewed_busy):
             self._start_view(task, n_frames)
 
-    def _start_view(self, task, n_frames: int, show: bool = True) -> TaskView:
+    def _start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
         info = task.info
+        if info is None:  # callers pass started tasks, which have their file's metadata
+            raise RuntimeError(f"{task.label}: no metadata to show it with")
         shape, latest_only = buffer_shape(info, n_frames)
         scale = (1.0, *yx_scale(info.pixel_size))
         # drop buffers of outputs no longer viewed (their layers keep their own data)
@@ -266,7 +271,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
                 labels, image = old_labels.data, old_image.data  # reuse in place: no layer change
                 labels.fill(0)
                 image.fill(0)
-        if labels is None:
+        if labels is None or image is None:
             labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
         label = task.label + (" (latest frame)" if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
@@ -278,7 +283,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
             self._refresh_soon(self.layers_for(task.key), None)
         return view
 
-    def frame_done(self, event) -> None:
+    def frame_done(self, event: FrameDone) -> None:
         """Store a finished frame in its output's buffer; refresh its layers soon if it is on screen."""
         view = self.views.get(event.task.key)
         if view is None:
@@ -319,14 +324,14 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if labels is not None:
             labels.data = view.labels
 
-    def _refresh_soon(self, layers, index: int | None) -> None:
+    def _refresh_soon(self, layers: tuple[Any, Any], index: int | None) -> None:
         for layer in layers:
             if layer is not None:
                 self._pending[id(layer)] = (layer, index)
         if self._pending and not self._timer.isActive():
             self._timer.start()
 
-    def _displayed_index(self, layer) -> int | None:
+    def _displayed_index(self, layer: Any) -> int | None:
         dims = self.viewer.dims
         if dims.ndisplay == 3 or layer.ndim < 3:
             return None
@@ -352,7 +357,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if pending:
             self.refreshed.emit()
 
-    def task_done(self, task, mask_path: Path) -> None:
+    def task_done(self, task: Task, mask_path: Path) -> None:
         """An output is on disk: its layer can now be corrected and saved."""
         labels, _ = self.layers_for(task.key)
         if labels is not None:
@@ -361,7 +366,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
 
-    def task_ended(self, task, status: str) -> None:
+    def task_ended(self, task: Task, status: str) -> None:
         """An output failed or was cancelled: say so on its layers (nothing was written)."""
         labels, _ = self.layers_for(task.key)
         if labels is not None and status == "cancelled":
@@ -371,7 +376,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self.flush()
 
     # ------------------------------------------------------------------ on request
-    def show(self, task, status: str, params: SegmentationParams | None) -> bool:
+    def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
         """Show an output chosen in the status table; return whether something is (or will be) shown.
 
         A finished output is read from disk by a worker and shown when read (:attr:`loading`).
@@ -404,11 +409,11 @@ class LayerStreamer(PlaceholderLayers, QObject):
                                name="batchseg-open")
         return True
 
-    def open_from_disk(self, task, mask_path: Path, params: SegmentationParams | None) -> None:
+    def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
         """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
         self._show_loaded(task, load_result(task, mask_path, params, "done"))
 
-    def _show_loaded(self, task, result: LoadedResult) -> None:
+    def _show_loaded(self, task: Task, result: LoadedResult) -> None:
         if result.labels is None:
             self.message.emit(result.note)
             return
@@ -420,7 +425,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 
-    def _on_step(self, _event=None) -> None:
+    def _on_step(self, _event: object = None) -> None:
         """The user moves through frames: the reopened input's next frames are prepared in a worker."""
         _, image = self.layers_for(self.viewed_key)
         if image is not None and isinstance(image.data, PlaneArray) and image.visible:
@@ -448,7 +453,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
                                name="batchseg-prefetch")
 
     # ------------------------------------------------------------------ user closed a layer
-    def _on_removed(self, event) -> None:
+    def _on_removed(self, event: Any) -> None:
         m = layer_meta(event.value)
         if m.get("stream"):
             _release(event.value.data)

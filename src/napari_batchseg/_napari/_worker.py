@@ -46,7 +46,7 @@ class Job:
     """One function running in a daemon thread; its items are handed to ``on_item`` on the GUI thread."""
 
     name: str
-    on_item: Callable[[Any], None] | None
+    on_item: Callable[[Any], object] | None
     on_done: Callable[[], None] | None
     on_error: Callable[[BaseException], None] | None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -96,7 +96,7 @@ class Background(QObject):
         self,
         fn: Callable[..., Any],
         *args: Any,
-        on_item: Callable[[Any], None] | None = None,
+        on_item: Callable[[Any], object] | None = None,
         on_done: Callable[[], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         name: str = "batchseg-worker",
