@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
+from ._buffers import TaskView, buffer_shape
 from ._layerops import (
     AXES,
     EDITED,
@@ -55,32 +55,6 @@ __all__ = [  # names other modules and the tests import from here
 REFRESH_MS = 40
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
-#: above this (labels + image buffers) only the latest frame of an output is kept for display
-STACK_LIMIT_BYTES = 2 * 1024**3
-
-
-@dataclass
-class TaskView:
-    """Display buffers of one output while it is being produced."""
-
-    key: str
-    label: str
-    n_frames: int
-    labels: np.ndarray[Any, Any]
-    image: np.ndarray[Any, Any]
-    scale: tuple[float, ...]
-    pixel_size: PixelSize
-    latest_only: bool = False
-    last_index: int | None = None
-    frames_seen: int = 0
-
-
-def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int], bool]:
-    """``(T, Y, X)`` display shape of an output, and whether only its latest frame is kept."""
-    ny, nx = info.sizes["Y"], info.sizes["X"]
-    n = max(int(n_frames), 1)
-    latest_only = n > 1 and n * ny * nx * 8 > STACK_LIMIT_BYTES
-    return ((1 if latest_only else n), ny, nx), latest_only
 
 
 class LayerStreamer(PlaceholderLayers, QObject):

@@ -1,0 +1,37 @@
+"""Display buffers of an output being produced: a ``(T, Y, X)`` labels + prepared-input pair per output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..io.sources import PixelSize, SourceInfo
+
+#: above this (labels + image buffers) only the latest frame of an output is kept for display
+STACK_LIMIT_BYTES = 2 * 1024**3
+
+
+@dataclass
+class TaskView:
+    """Display buffers of one output while it is being produced."""
+
+    key: str
+    label: str
+    n_frames: int
+    labels: np.ndarray[Any, Any]
+    image: np.ndarray[Any, Any]
+    scale: tuple[float, ...]
+    pixel_size: PixelSize
+    latest_only: bool = False
+    last_index: int | None = None
+    frames_seen: int = 0
+
+
+def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int], bool]:
+    """``(T, Y, X)`` display shape of an output, and whether only its latest frame is kept."""
+    ny, nx = info.sizes["Y"], info.sizes["X"]
+    n = max(int(n_frames), 1)
+    latest_only = n > 1 and n * ny * nx * 8 > STACK_LIMIT_BYTES
+    return ((1 if latest_only else n), ny, nx), latest_only
