@@ -56,11 +56,12 @@ def load_result(task: Any, mask_path: Path, params: SegmentationParams | None, s
         try:
             frames = task.frame_indices(used)
             if len(frames) == labels.shape[0]:
-                from ..prepare import resolve_channel
+                from ..prepare import resolve_channels
 
                 source = open_source(task.input, task.axes(used))
-                # a list of channels is not reopened (resolve_channel raises: the mask opens alone)
-                channel = resolve_channel(source.info, used.channel)  # type: ignore[arg-type]
+                # several channels (Cellpose 4): the input shown is the first one handed to the network
+                resolved = resolve_channels(source.info, used.channel)
+                channel = resolved if isinstance(resolved, int) else resolved[0]
                 image = prepared_array(source, task.position, frames, channel, used.zrange,
                                        used.z_projection)
                 _serialize_reads(image)

@@ -1,0 +1,30 @@
+"""Reading a finished output back for display (runs in a worker in the widget; called directly here)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_batchseg import engine
+from napari_batchseg._napari._reopen import load_result
+from napari_batchseg.io.masks import write_mask
+from napari_batchseg.io.reader import open_source
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.prepare import prepare_frame
+
+
+def test_result_of_several_channels_reopens_with_its_first_channel(ome_tzcyx, tmp_path):
+    """A Cellpose 4 result made from channels (GFP, DAPI) shows its prepared GFP input."""
+    path, _ = ome_tzcyx
+    params = SegmentationParams(channel=["GFP", "DAPI"], output_dir=str(tmp_path), z_range="all",
+                                z_projection="max")
+    plan = engine.plan([path], params)
+    task = plan.tasks[0]
+    labels = np.zeros((task.info.sizes["T"], 32, 48), np.uint16)
+    labels[:, 4:10, 5:12] = 1
+    write_mask(task.names.mask, labels, task.info.pixel_size, log_text="not a batchseg log")
+    loaded = load_result(task, task.names.mask, params, "done")
+    assert loaded.note == ""
+    np.testing.assert_array_equal(loaded.labels, labels)
+    source = open_source(path)
+    expected = prepare_frame(source, 0, 1, 1, params.zrange, "max").image  # GFP is channel 1
+    np.testing.assert_allclose(np.asarray(loaded.image[1]), expected)
