@@ -32,7 +32,7 @@ from napari_batchseg.errors import InputError, ModelError
 from napari_batchseg.params import ParameterError, SegmentationParams, ZRange
 from napari_batchseg.prepare import prepare_frame, resolve_channel, resolve_channels
 from napari_batchseg.segmenters import catalog, load_segmenter
-from napari_batchseg.segmenters.cellpose.files import weights_major
+from napari_batchseg.segmenters.cellpose.files import cellpose_models, weights_major
 
 REPO = Path(__file__).resolve().parents[1]
 CP3_MODEL = REPO / "examples" / "models" / "batchseg_nuclei_cp3"
@@ -50,6 +50,7 @@ def cp4() -> str:
         if EXPECTED:
             pytest.fail(msg)
         pytest.skip(msg)
+    cellpose_models()  # PyPI's torchvision beside a CPU-only torch: the project's compatibility step first
     return str(catalog.cellpose_version())
 
 

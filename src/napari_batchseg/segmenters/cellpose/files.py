@@ -23,10 +23,11 @@ import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ...errors import ModelError
 from .._weights import OFFLINE_ENV, download_timeout, offline, socket_timeout
-from ..catalog import cellpose_builtins
+from ..catalog import cellpose_builtins, cellpose_major
 
 __all__ = [
     "MODEL_DIR_ENV",
@@ -64,10 +65,27 @@ def size_weights_name(model: str) -> str:
     return "size_cyto3.npy" if model == "cyto3" else f"size_{model}torch_0.npy"
 
 
+def cellpose_models() -> Any:  # cellpose is untyped
+    """Import ``cellpose.models``, making PyPI's torchvision importable first under Cellpose 4.
+
+    Cellpose 4's network imports ``segment_anything``, which imports torchvision; PyPI's torchvision
+    beside a CPU-only torch fails with ``operator torchvision::nms does not exist``. The same
+    compatibility step micro-sam uses (:func:`..microsam._torchvision_compat.ensure_torchvision`: a
+    pure-torch ``nms`` registered only where the real one is missing) runs before the import.
+    """
+    if cellpose_major() == 4:
+        from ..microsam._torchvision_compat import ensure_torchvision
+
+        ensure_torchvision()
+    from cellpose import models
+
+    return models
+
+
 def model_url(file_name: str) -> str:
     """Download address Cellpose uses for a built-in weights file."""
     try:
-        from cellpose import models as cp_models
+        cp_models = cellpose_models()
 
         base = str(getattr(cp_models, "_MODEL_URL", _FALLBACK_MODEL_URL))
     except Exception:  # pragma: no cover - cellpose missing is reported elsewhere
@@ -200,7 +218,7 @@ def weights_major(path: os.PathLike[str] | str) -> int | None:
 @contextlib.contextmanager
 def cellpose_model_dir(folder: Path) -> Iterator[None]:
     """Point Cellpose's import-time ``MODEL_DIR`` at ``folder`` while a built-in model is built."""
-    from cellpose import models as cp_models
+    cp_models = cellpose_models()
 
     old = cp_models.MODEL_DIR
     cp_models.MODEL_DIR = Path(folder)

@@ -30,6 +30,7 @@ from .batch import cellpose_eval_batch
 from .files import (
     builtin_weights_name,
     cellpose_model_dir,
+    cellpose_models,
     ensure_builtin_file,
     resolve_user_model,
     sha256,
@@ -159,7 +160,7 @@ class CellposeSegmenter(SegmenterBase):
                     f"installed Cellpose {version} cannot load it. Install Cellpose 4: {CP4_INSTALL}"
                 )
 
-        from cellpose import models as cp_models
+        cp_models = cellpose_models()
 
         choice = pick_device(params.gpu)
         try:

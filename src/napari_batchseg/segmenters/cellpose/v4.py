@@ -37,7 +37,15 @@ from ...params import ParameterError, SegmentationParams
 from .._weights import OFFLINE_ENV
 from ..base import SegmenterBase, SegmentOutput
 from ..catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, cellpose_version
-from .files import MODEL_DIR_ENV, ensure_builtin_file, model_dir, model_url, resolve_user_model, sha256
+from .files import (
+    MODEL_DIR_ENV,
+    cellpose_models,
+    ensure_builtin_file,
+    model_dir,
+    model_url,
+    resolve_user_model,
+    sha256,
+)
 from .files import weights_major as _weights_major
 from .segmenter import CP3_INSTALL, channel_count
 
@@ -176,7 +184,7 @@ class Cellpose4Segmenter(SegmenterBase):
         if not isinstance(bf16, bool):
             raise ParameterError(f"use_bfloat16 must be true or false, got {bf16!r}")
 
-        from cellpose import models as cp_models
+        cp_models = cellpose_models()
 
         choice = pick_device(params.gpu)
         try:
