@@ -55,6 +55,20 @@ def channel_count(params: SegmentationParams) -> int:
     return 1
 
 
+def require_installed_major(major: int) -> str:
+    """The installed Cellpose's version, or :class:`ModelError` when its major is not ``major``.
+
+    Each adapter (Cellpose 3 here, Cellpose 4 in :mod:`.v4`) checks it before anything else.
+    """
+    version = cellpose_version() or "not installed"
+    if not version.startswith(f"{major}."):
+        raise ModelError(
+            f"this is the Cellpose {major} adapter but the installed Cellpose is {version}; "
+            "napari_batchseg.segmenters.load_segmenter picks the adapter of the installed Cellpose"
+        )
+    return version
+
+
 class CellposeSegmenter(SegmenterBase):
     """Segment prepared 2D planes with one loaded Cellpose 3 model.
 
@@ -117,12 +131,7 @@ class CellposeSegmenter(SegmenterBase):
         ParameterError
             ``diameter=0`` for a built-in model that has no size model; several channels.
         """
-        version = cellpose_version() or "not installed"
-        if not version.startswith("3."):
-            raise ModelError(
-                f"this is the Cellpose 3 adapter but the installed Cellpose is {version}; "
-                "napari_batchseg.segmenters.load_segmenter picks the adapter of the installed Cellpose"
-            )
+        version = require_installed_major(3)
         name = str(params.model).strip()
         builtin = name in CELLPOSE3_MODELS
         if channel_count(params) > 1:

@@ -47,7 +47,7 @@ from .files import (
     sha256,
 )
 from .files import weights_major as _weights_major
-from .segmenter import CP3_INSTALL, channel_count
+from .segmenter import CP3_INSTALL, channel_count, require_installed_major
 
 __all__ = ["MAX_CHANNELS", "NATIVE_SCALE", "Cellpose4Segmenter", "download_note"]
 
@@ -131,12 +131,7 @@ class Cellpose4Segmenter(SegmenterBase):
         ParameterError
             More than 3 channels.
         """
-        version = cellpose_version() or "not installed"
-        if not version.startswith("4."):
-            raise ModelError(
-                f"this is the Cellpose 4 adapter but the installed Cellpose is {version}; "
-                "napari_batchseg.segmenters.load_segmenter picks the adapter of the installed Cellpose"
-            )
+        version = require_installed_major(4)
         if channel_count(params) > MAX_CHANNELS:
             raise ParameterError(
                 f"channel {params.channel!r}: Cellpose 4 takes up to {MAX_CHANNELS} channels"
