@@ -22,11 +22,13 @@ about the widget; ``--model`` runs Cellpose instead.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +92,61 @@ def time_window_composition() -> None:
     _QtMainWindow.event = timed
 
 
+class FullCollections:
+    """Python's generation-2 garbage collections (they stop every thread) during the scenario, in ms."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.durations: list[tuple[float, str]] = []
+        self._t0 = 0.0
+        self.step = lambda: ""
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2 or not self.active:
+            return
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            where = threading.current_thread().name
+            ms = round((time.perf_counter() - self._t0) * 1000, 1)
+            self.durations.append((ms, f"{self.step()} ({where})"))
+
+    def summary(self) -> list[tuple[float, str]]:
+        return self.durations
+
+
+GC = FullCollections()
+
+
+class StackSampler:
+    """Where the GUI thread is while a tick is late (``--stacks``): a thread samples its stack every 10 ms."""
+
+    def __init__(self, probe: Probe) -> None:
+        from collections import Counter
+
+        self.probe = probe
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.main = threading.main_thread().ident
+        threading.Thread(target=self._run, daemon=True, name="bench-sampler").start()
+
+    def _run(self) -> None:
+        import traceback
+
+        while True:
+            time.sleep(0.01)
+            if not self.probe.timer.isActive() or time.perf_counter() - self.probe.last < 0.03:
+                continue
+            frame = sys._current_frames().get(self.main)
+            if frame is not None:
+                stack = traceback.extract_stack(frame)[-10:]
+                key = " <- ".join(f"{Path(f.filename).name}:{f.name}" for f in reversed(stack))
+                self.counts[(self.probe.step, key)] += 1
+
+    def top(self, n: int = 25) -> list[str]:
+        return [f"{c * 10} ms [{step}] {key}" for (step, key), c in self.counts.most_common(n)]
+
+
 class Probe:
     """Gaps between ticks of a 5 ms QTimer, labelled with the scenario's step.
 
@@ -136,6 +193,12 @@ class Probe:
                 for step in dict.fromkeys(st for _, st in self.records)
                 for v in [np.array([s for s, st in self.records if st == step])]
             },
+            "by_step_without_composition": {
+                step: [round(float(v.max()), 1), round(float(np.percentile(v, 99)), 1), int((v > 50).sum())]
+                for step in dict.fromkeys(st for _, st in self.records)
+                for v in [np.array([r for r, (_, st) in zip(self.rest, self.records, strict=True)
+                                    if st == step])]
+            },
             # the issue's scenario (from adding files on): without the widget's opening
             "after_open": self._after_open(),
             "after_open_without_composition": self.without_composition(),
@@ -161,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="Cellpose model (default: a stand-in segmenter, 0.25 s per frame)")
     ap.add_argument("--delay", type=float, default=0.25, help="stand-in segmenter: seconds per frame")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--stacks", action="store_true",
+                    help="also print where the GUI thread was during stalls (sampled every 10 ms)")
     ap.add_argument("--profile", help="write a cProfile of the GUI thread (from the first Run) to this file")
     ap.add_argument("--cancel-model", metavar="MODEL",
                     help="instead: Cancel timing with this Cellpose model on one 700 x 1100 frame (CPU)")
@@ -205,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     t_ready = time.perf_counter()
     wait(lambda: getattr(widget.streamer, "prepared", True), 30)
     ready_s = time.perf_counter() - t_ready
+    # the widget's own start-up work (device detection, which imports torch and Cellpose in a thread) is
+    # part of opening it; the scenario starts when it is over, as it does for a user setting up a batch
+    wait(lambda: "looking for a GPU" not in widget.form.device_label.text(), 120)
+    startup_s = time.perf_counter() - t_ready
     pump(1.0)
     if args.model:
         widget.form.model.setCurrentText("User trained model…")
@@ -212,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         delay = args.delay
         widget.controller.segmenter_factory = lambda _p: ThresholdSegmenter(delay)
+    sampler = StackSampler(probe) if args.stacks else None
+    GC.step = lambda: probe.step
+    GC.active = True
     probe.step = "add files"
     # (fallbacks: the same scenario runs against older versions of the widget, for comparison)
     getattr(widget.files, "add_paths_later", widget.files.add_paths)([work / "data"])
@@ -241,10 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     viewer.layers.selection.active = labels
     widget.correction.all_frames.setChecked(True)
     widget.correction.border_btn.click()
+    wait(lambda: not getattr(widget.correction, "busy", False), 60)
     getattr(widget.correction, "save_in_background", widget.correction.save)()
     wait(lambda: not getattr(widget.correction, "saving", False), 120)
     pump(1.0)
     probe.timer.stop()
+    GC.active = False
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -254,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "widget_open_s": round(open_s, 2),
         "stream_layers_ready_s": round(ready_s, 2),
+        "startup_work_done_s": round(startup_s, 2),
+        "full_gc_ms_after_open": GC.summary(),
         "run_s": round(run_s, 1),
         "segmenter": args.model or f"stand-in, {args.delay} s/frame",
         "frames": sum(s.n_frames for s in widget.session.tasks),
@@ -261,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         "correction": widget.correction.result.text(),
     }
     print(json.dumps(figures, indent=1, ensure_ascii=False))
+    if sampler is not None:
+        print("\n".join(sampler.top()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     viewer.close()

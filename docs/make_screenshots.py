@@ -115,8 +115,10 @@ def main() -> int:
     labels = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
     viewer.layers.selection.active = labels
     widget.correction.min_size.setValue(60)
-    widget.correction.small_btn.click()
-    widget.correction.border_btn.click()
+    for button in (widget.correction.small_btn, widget.correction.border_btn):
+        button.click()  # computed in a thread, then applied
+        while widget.correction.busy:
+            pump(0.05)
     widget.tabs.setCurrentIndex(3)
     shoot("widget_correction.png", whole=False)
     shoot("viewer_correction.png", whole=True)

@@ -25,6 +25,15 @@ def _run(widget, qtbot, folder, contains, end_frame=None):
     return labels
 
 
+def _fix(qtbot, panel, button):
+    """Click a fix: it is computed in a thread (layer read-only, buttons off), then applied."""
+    layer = panel.layer()
+    button.click()
+    assert panel.busy and not layer.editable and not button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=20000)
+    assert layer.editable
+
+
 def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
     labels = _run(widget, qtbot, data_folder, "nuclei")
     panel = widget.correction
@@ -34,25 +43,25 @@ def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
     n_before = len(np.unique(original)) - 1
 
     panel.min_size.setValue(40)
-    panel.small_btn.click()
+    _fix(qtbot, panel, panel.small_btn)
     assert "remove small" in panel.result.text()
-    panel.border_btn.click()
+    _fix(qtbot, panel, panel.border_btn)
     ids = np.unique(labels.data)
     panel.delete_id.setValue(int(ids[1]))
-    panel.delete_btn.click()
+    _fix(qtbot, panel, panel.delete_btn)
     assert int(ids[1]) not in labels.data
     panel.keep_id.setValue(int(ids[2]))
     panel.merge_id.setValue(int(ids[3]))
-    panel.merge_btn.click()
+    _fix(qtbot, panel, panel.merge_btn)
     assert int(ids[3]) not in labels.data
     # undo the merge, then redo it
     panel.undo_btn.click()
     assert int(ids[3]) in labels.data
-    panel.merge_btn.click()
+    _fix(qtbot, panel, panel.merge_btn)
     # a brush stroke with napari's own tool
     labels.paint((0, 5, 5), 999, refresh=True)
     assert layer_meta(labels)["dirty"]
-    panel.relabel_btn.click()
+    _fix(qtbot, panel, panel.relabel_btn)
     edited = labels.data.copy()
     assert len(np.unique(edited)) - 1 < n_before
     assert np.array_equal(np.unique(edited), np.arange(len(np.unique(edited))))
@@ -76,7 +85,7 @@ def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
     widget.viewer.layers.selection.active = reopened
     assert panel.save_btn.isEnabled()
     panel.delete_id.setValue(1)
-    panel.delete_btn.click()
+    _fix(qtbot, panel, panel.delete_btn)
     assert panel.save().frames == [0]
     assert read_mask(mask_path).log_text.count("manual correction saved") == 2
 
@@ -91,10 +100,10 @@ def test_fix_current_frame_of_a_time_series(widget, data_folder, qtbot):
     before = labels.data.copy()
     target = int(np.unique(before[2])[1])
     panel.delete_id.setValue(target)
-    panel.delete_btn.click()
+    _fix(qtbot, panel, panel.delete_btn)
     assert np.array_equal(labels.data[[0, 1, 3, 4]], before[[0, 1, 3, 4]])
     panel.all_frames.setChecked(True)
-    panel.small_btn.click()
+    _fix(qtbot, panel, panel.small_btn)
     summary = panel.save()
     assert 2 in summary.frames
     np.testing.assert_array_equal(read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels, labels.data)
@@ -132,7 +141,7 @@ def test_panel_through_napari_plugin_proxy(widget, data_folder, qtbot):
         labels.selected_label = target  # picked in napari: the Delete spin box follows
         assert panel.delete_id.value() == target
         assert not panel.undo_btn.isEnabled()
-        panel.delete_btn.click()
+        _fix(qtbot, panel, panel.delete_btn)
         assert target not in labels.data[3]
         assert panel.undo_btn.isEnabled()  # enabled although the proxy gives a new object each time
         assert labels.name == "timelapse_BF.nd2 (edited)"
@@ -141,7 +150,7 @@ def test_panel_through_napari_plugin_proxy(widget, data_folder, qtbot):
         panel.all_frames.setChecked(True)
         smallest = min(int(n) for n in np.bincount(labels.data[0].ravel())[1:] if n)
         panel.min_size.setValue(smallest + 1)
-        panel.small_btn.click()
+        _fix(qtbot, panel, panel.small_btn)
         assert panel.result.text().startswith(f"remove small (min_size={smallest + 1}), all frames: ")
         labels.paint((3, 5, 5), 777, refresh=True)
         labels.paint((3, 9, 9), 777, refresh=True)

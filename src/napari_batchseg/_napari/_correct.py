@@ -1,12 +1,14 @@
 """Manual correction: common fixes on the selected Labels layer, undo, and saving back to its mask.
 
 The fixes themselves are :mod:`napari_batchseg.corrections` functions; this panel picks the layer and the
-frames, applies them in place (so a layer still receiving frames keeps receiving them) and saves.
+frames, computes each fix on a copy in a thread (seconds for a long movie; the layer is read-only
+meanwhile), writes the changed frames back in place (so a layer still receiving frames keeps receiving
+them) and saves.
 
 Only napari's public API is used (no private attributes: napari warns about them through the viewer it
 gives plugins), and layers are told apart by ``layer.unique_id``, never by identity (that viewer wraps
 every layer in a new proxy object). Every operation since the last save is recorded, with its
-parameters, and written into the mask's log on *Save corrections*; saving runs in a thread.
+parameters, and written into the mask's log on *Save corrections*; saving runs in a thread too.
 """
 
 from __future__ import annotations
@@ -46,6 +48,22 @@ def _frames_text(frames: list[int] | None) -> str:
     if frames is None:
         return "all frames"
     return "frame " + ", ".join(str(f) for f in frames)
+
+
+#: what a fix computed off the GUI thread: summary, changed frames, their old and new values
+_FixResult = tuple[cx.CorrectionSummary, tuple[int, ...], NDArray[Any], NDArray[Any]]
+
+
+def _compute_fix(fix: Callable[..., NDArray[Any]], data: NDArray[Any], args: tuple[int, ...],
+                 frames: list[int] | None) -> _FixResult:
+    """Worker thread: apply ``fix`` to a copy of ``data``; return what changed (see :data:`_FixResult`)."""
+    before = np.array(data)  # a copy: frames still streaming into the layer do not change under the fix
+    new = fix(before, *args, frames=frames)
+    summary = cx.describe_changes(before, new)
+    sel = tuple(summary.frames) if before.ndim == 3 else ()
+    if sel:
+        return summary, sel, before[list(sel)], new[list(sel)]
+    return summary, sel, before, new
 
 
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -115,6 +133,7 @@ class CorrectionPanel(QWidget):
         self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
         self.background = Background(self)
         self.saving = False
+        self.busy = False  # a fix is being computed
         self.small_btn.clicked.connect(
             lambda: self.apply(cx.remove_small, self.min_size.value(),
                                params=f"min_size={self.min_size.value()}")
@@ -193,13 +212,12 @@ class CorrectionPanel(QWidget):
 
     def _update_buttons(self) -> None:
         layer = self.layer()
+        idle = not (self.saving or self.busy)
         for b in (self.small_btn, self.border_btn, self.relabel_btn, self.merge_btn, self.delete_btn):
-            b.setEnabled(layer is not None and not self.saving)
-        self.save_btn.setEnabled(
-            layer is not None and bool(layer_meta(layer).get("mask_path")) and not self.saving
-        )
+            b.setEnabled(layer is not None and idle)
+        self.save_btn.setEnabled(layer is not None and bool(layer_meta(layer).get("mask_path")) and idle)
         same = self._undo is not None and layer is not None and self._undo[0] == layer_id(layer)
-        self.undo_btn.setEnabled(same and not self.saving)
+        self.undo_btn.setEnabled(same and idle)
         if self._undo is not None:
             self.undo_btn.setToolTip(f"Undo: {self._undo[3]}")
 
@@ -213,46 +231,70 @@ class CorrectionPanel(QWidget):
         return int(np.clip(round(index), 0, layer.data.shape[0] - 1))
 
     # ------------------------------------------------------------------ fixes
-    def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> None:
-        """Run ``fix(labels, *args, frames=...)`` on the target layer, in place, and record it."""
+    def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> bool:
+        """Run ``fix(labels, *args, frames=...)`` on the target layer in a thread; apply and record it.
+
+        The fix and the comparison run on a copy in a worker (seconds for a long movie); meanwhile the
+        layer is read-only and the buttons are disabled (:attr:`busy`). The changed frames are then
+        written into the layer in place (a layer still receiving frames keeps receiving them). Returns
+        whether the fix was started.
+        """
         layer = self.layer()
-        if layer is None or self.saving:
-            return
+        if layer is None or self.saving or self.busy:
+            return False
         data = layer.data
         if data.ndim == 3 and self.this_frame.isChecked():
             frames: list[int] | None = [self.current_frame(layer)]
         else:
             frames = None
-        before = np.asarray(data)
-        try:
-            new = fix(before, *args, frames=frames)
-        except ValueError as exc:
-            self.result.setText(str(exc))
-            return
-        summary = cx.describe_changes(before, new)
-        if not summary.changed:
-            self.result.setText("nothing to change")
-            return
-        sel = tuple(summary.frames) if data.ndim == 3 else ()
-        old = before[list(sel)].copy() if sel else before.copy()
         name = fix.__name__.replace("_", " ")
         what = name + (f" ({params})" if params else "")
         if data.ndim == 3:
             what += f", {_frames_text(frames)}"
+        was_editable = layer.editable
+        layer.editable = False  # no brush stroke may land on frames the fix is rewriting
+        self.busy = True
+        self.result.setText(f"{what}…")
+        self._update_buttons()
+
+        def finish() -> None:
+            self.busy = False
+            with contextlib.suppress(Exception):
+                layer.editable = was_editable
+            self._update_buttons()
+
+        def failed(exc: BaseException) -> None:
+            self.result.setText(str(exc) if isinstance(exc, ValueError) else f"{name} failed: {exc}")
+
+        self.background.submit(
+            _compute_fix, fix, data, args, frames,
+            on_item=lambda out: self._applied(layer, data, what, out), on_error=failed, on_done=finish,
+            name="batchseg-fix",
+        )
+        return True
+
+    def _applied(self, layer: Any, data: NDArray[Any], what: str, out: _FixResult) -> None:
+        """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
+        summary, sel, old, new = out
+        if not summary.changed:
+            self.result.setText("nothing to change")
+            return
+        if layer.data is not data:  # the layer now shows another output: nothing written
+            self.result.setText("not applied: the layer changed meanwhile")
+            return
         self._undo = (layer_id(layer), np.asarray(sel, dtype=int), old, what)
         if sel:
-            data[list(sel)] = new[list(sel)].astype(data.dtype, copy=False)
+            data[list(sel)] = new.astype(data.dtype, copy=False)
         else:
             data[...] = new.astype(data.dtype, copy=False)
         layer.refresh()
         self.operations.setdefault(layer_id(layer), []).append(f"{what}: {summary.describe()}")
         mark_edited(layer)
         self.result.setText(f"{what}: {summary.describe()}")
-        self._update_buttons()
 
     def undo(self) -> None:
         """Undo the last fix of this panel (on the layer it was applied to, if it is still open)."""
-        if self._undo is None:
+        if self._undo is None or self.busy or self.saving:
             return
         lid, frames, old, what = self._undo
         layer = next((lay for lay in self.viewer.layers if layer_id(lay) == lid), None)
@@ -302,7 +344,7 @@ class CorrectionPanel(QWidget):
     def save_in_background(self) -> bool:
         """*Save corrections*: write in a thread (the layer is read-only meanwhile); ``saved`` when done."""
         target = self._save_target()
-        if target is None or self.saving:
+        if target is None or self.saving or self.busy:
             return False
         layer, path = target
         self.saving = True

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QTimer
 
-from ..io.sources import PixelSize
-from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, mark_edited
-from ._reader import META_KEY
+from ..io.sources import PixelSize, SourceInfo
+from ._buffers import buffer_shape
+from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, layer_meta, mark_edited
+from ._reader import META_KEY, yx_scale
 
 #: pause between the idle steps that create the stream layers when the widget opens
 PREPARE_STEP_MS = 50
@@ -29,6 +30,8 @@ class PlaceholderLayers:
     prepared: bool
     _prepare_steps: list[Callable[[], None]]
     _closing: bool
+    #: bumped by each shape_placeholders_later: older pending steps stop
+    _shape_generation: int = 0
 
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
         raise NotImplementedError
@@ -36,7 +39,7 @@ class PlaceholderLayers:
     def _reusable_pair(self, key: str) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def flush(self) -> None:
+    def flush(self, now: bool = False) -> None:
         raise NotImplementedError
 
     def prepare_layers_later(self) -> None:
@@ -67,6 +70,65 @@ class PlaceholderLayers:
                 QTimer.singleShot(PREPARE_STEP_MS, next_step)
             else:
                 self.prepared = True
+
+        QTimer.singleShot(PREPARE_STEP_MS, next_step)
+
+    def shape_placeholders_later(self, first: SourceInfo | None, n_frames: int) -> None:
+        """Give the hidden placeholder layers the first input's frame shape, scale and units, in idle steps.
+
+        Each of those is one napari setter of 25-50 ms here (extents, dims, the layer list); done now, one
+        per step while the user sets up the batch, the first Run finds layers of the right shape and only
+        shows them (see :meth:`._stream.LayerStreamer.prepare_run`). Called again when the inputs change:
+        steps not done yet are dropped. Nothing happens while a run or a result uses the layers.
+        """
+        self._shape_generation += 1
+        generation = self._shape_generation
+        if first is None:
+            return
+        shape = buffer_shape(first, n_frames)[0]
+        scale = (1.0, *yx_scale(first.pixel_size))
+        units = "µm" if first.pixel_size.x else "pixel"
+
+        def free() -> tuple[Any, Any] | None:
+            labels, image = self.layers_for(PLACEHOLDER)
+            if (generation != self._shape_generation or self._closing or self.viewed_key is not None
+                    or labels is None or image is None or labels.visible or image.visible):
+                return None
+            return labels, image
+
+        def data(index: int, dtype: Any) -> None:
+            pair = free()
+            if pair is not None and (pair[index].data.shape != shape or pair[index].data.dtype != dtype):
+                pair[index].data = np.zeros(shape, dtype)
+
+        def set_scale(index: int) -> None:
+            pair = free()
+            if pair is not None and tuple(pair[index].scale) != scale:
+                pair[index].scale = scale
+
+        def set_units(index: int) -> None:
+            pair = free()
+            if pair is None or layer_meta(pair[index]).get("units") == units:
+                return
+            try:
+                pair[index].units = (*pair[index].units[:-2], units, units)
+            except Exception:  # noqa: BLE001 - napari without settable units: the Run sets what it can
+                return
+            layer_meta(pair[index])["units"] = units
+
+        steps: list[Callable[[], None]] = [
+            lambda: data(1, np.float32), lambda: data(0, LABELS_DTYPE), lambda: set_scale(1),
+            lambda: set_scale(0), lambda: set_units(1), lambda: set_units(0),
+        ]
+
+        def next_step() -> None:
+            if not steps or free() is None:
+                return
+            try:
+                steps.pop(0)()
+            except Exception:  # noqa: BLE001 - an optimisation only: the Run sets what is missing
+                return
+            QTimer.singleShot(PREPARE_STEP_MS, next_step)
 
         QTimer.singleShot(PREPARE_STEP_MS, next_step)
 
@@ -131,4 +193,4 @@ class PlaceholderLayers:
         for layer in (labels, image):
             if layer is not None and layer.visible:
                 layer.visible = False
-        self.flush()
+        self.flush(now=True)

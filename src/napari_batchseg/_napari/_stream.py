@@ -7,13 +7,15 @@ being viewed holds layers and a ``(T, Y, X)`` buffer; other outputs are on disk 
 Keeping the GUI thread free: adding a napari layer costs far more than updating one, so one pair of
 layers (prepared input + labels) is created, hidden, when the widget opens and then reused from output
 to output (same-shape buffers are even reused in place). Frames are written into the buffer at once, but the
-screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame is the one on screen.
+screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame is the one on screen;
+following the newest frame moves napari's slider at most every ``FOLLOW_MS``.
 A reopened result's input frames are prepared ahead in a worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,9 @@ __all__ = [  # names other modules and the tests import from here
 ]
 
 REFRESH_MS = 40
+#: following the run moves napari's frame slider at most this often (each move re-slices every layer:
+#: 25-35 ms of napari's work here); frames arriving faster are all stored, the newest one is shown
+FOLLOW_MS = 400
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
 
@@ -78,6 +83,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self._pending: dict[int, tuple[Any, int | None]] = {}
         self._move_to: int | None = None
         self._move_axis = 0
+        self._moved_at = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -215,8 +221,16 @@ class LayerStreamer(PlaceholderLayers, QObject):
         scale = (1.0, *yx_scale(first.pixel_size)) if first is not None else (1.0, 1.0, 1.0)
         ps = first.pixel_size if first is not None else PixelSize()
         key = f"{PLACEHOLDER}"
-        self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32),
-                          scale, ps, None, None)
+        labels, image = self.layers_for(PLACEHOLDER)
+        hidden = labels is None or not labels.visible
+        # buffers given their shape ahead (shape_placeholders_later) are kept: no napari setter then
+        lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
+        img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
+        old_extent = _extent(labels)
+        self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
+                          np.zeros(shape, np.float32) if img is None else img, scale, ps, None, None)
+        if hidden and _extent(labels) == old_extent:
+            self.viewer.reset_view()  # shaped while hidden: frame them now that they are shown
     def task_started(self, task: Task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts, and show it when following the run.
 
@@ -303,7 +317,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
             if layer is not None:
                 self._pending[id(layer)] = (layer, index)
         if self._pending and not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(REFRESH_MS)
 
     def _displayed_index(self, layer: Any) -> int | None:
         dims = self.viewer.dims
@@ -312,13 +326,22 @@ class LayerStreamer(PlaceholderLayers, QObject):
         axis = dims.ndim - layer.ndim
         return int(round((dims.point[axis] - layer.translate[0]) / layer.scale[0]))
 
-    def flush(self) -> None:
-        """Follow the newest frame, or refresh the layers whose on-screen frame changed."""
+    def flush(self, now: bool = False) -> None:
+        """Follow the newest frame, or refresh the layers whose on-screen frame changed.
+
+        A move within ``FOLLOW_MS`` of the last one waits, unless ``now`` (an output's last frame).
+        """
+        if self._move_to is not None and not now:
+            wait_ms = FOLLOW_MS - (time.perf_counter() - self._moved_at) * 1000
+            if wait_ms > 1:  # moved a moment ago: the next move (and refreshes meanwhile) a bit later
+                self._timer.start(int(wait_ms))
+                return
         pending, self._pending = self._pending, {}
         if self._move_to is not None:
             move_to, self._move_to = self._move_to, None
             if self._move_axis < self.viewer.dims.ndim:
                 self.viewer.dims.set_current_step(self._move_axis, move_to)  # re-slices every layer
+                self._moved_at = time.perf_counter()
                 self.refreshed.emit()
                 return
         present = {id(layer) for layer in self.viewer.layers}
@@ -336,7 +359,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         labels, _ = self.layers_for(task.key)
         if labels is not None:
             layer_meta(labels)["mask_path"] = str(mask_path)
-        self.flush()
+        self.flush(now=True)
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
 

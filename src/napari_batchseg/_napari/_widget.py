@@ -7,6 +7,7 @@ the status table and the layer streamer redraw from the session's state.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -216,6 +217,10 @@ class BatchSegWidget(QWidget):
         files = self.files.files()
         current = self.files.current_file()
         info = self.infos.get(current) if current is not None else None
+        first = self.infos.get(files[0]) if files else None
+        if isinstance(first, SourceInfo) and not self.controller.running:
+            with contextlib.suppress(ParameterError, ValueError):
+                self.streamer.shape_placeholders_later(first, _n_frames(first, self.params()))
         self.form.set_file_infos(self.infos.infos(files), info if not isinstance(info, str) else None)
         if isinstance(info, SourceInfo) and current is not None and self.form.z_mode.isEnabled():
             n_z = info.sizes["Z"]
