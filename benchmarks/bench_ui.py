@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -120,31 +121,62 @@ GC = FullCollections()
 
 
 class StackSampler:
-    """Where the GUI thread is while a tick is late (``--stacks``): a thread samples its stack every 10 ms."""
+    """Where the GUI thread is while a tick is late (``--stacks``): a thread samples its stack every 10 ms.
+
+    Each sample also keeps the innermost frames of the other threads (a GUI thread that waits in
+    ``sleep`` or ``processEvents`` is waiting for the GIL one of them holds).
+    """
 
     def __init__(self, probe: Probe) -> None:
         from collections import Counter
 
         self.probe = probe
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.samples: list[tuple[float, str, str]] = []  # (time, GUI thread's stack, other threads)
         self.main = threading.main_thread().ident
         threading.Thread(target=self._run, daemon=True, name="bench-sampler").start()
 
-    def _run(self) -> None:
+    @staticmethod
+    def _where(frame: Any, depth: int) -> str:
         import traceback
 
+        stack = traceback.extract_stack(frame)[-depth:]
+        return " <- ".join(f"{Path(f.filename).name}:{f.name}" for f in reversed(stack))
+
+    def _run(self) -> None:
+        me = threading.get_ident()
+        names = {}
         while True:
             time.sleep(0.01)
             if not self.probe.timer.isActive() or time.perf_counter() - self.probe.last < 0.03:
                 continue
-            frame = sys._current_frames().get(self.main)
-            if frame is not None:
-                stack = traceback.extract_stack(frame)[-10:]
-                key = " <- ".join(f"{Path(f.filename).name}:{f.name}" for f in reversed(stack))
-                self.counts[(self.probe.step, key)] += 1
+            frames = sys._current_frames()
+            frame = frames.get(self.main)
+            if frame is None:
+                continue
+            key = self._where(frame, 10)
+            self.counts[(self.probe.step, key)] += 1
+            if len(names) != len(frames):
+                names = {t.ident: t.name for t in threading.enumerate()}
+            others = "; ".join(f"{names.get(i, i)}: {self._where(f, 3)}" for i, f in frames.items()
+                               if i not in (self.main, me))
+            self.samples.append((time.perf_counter(), key, others))
 
     def top(self, n: int = 25) -> list[str]:
         return [f"{c * 10} ms [{step}] {key}" for (step, key), c in self.counts.most_common(n)]
+
+    def slowest(self, n: int = 8) -> list[str]:
+        """The ``n`` longest stalls less composition, each with the samples taken during it."""
+        p = self.probe
+        gaps = sorted(zip(p.rest, p.records, p.spans, strict=True), reverse=True)
+        out = []
+        for rest, (stall, step), (t0, t1) in gaps[:n]:
+            if step.startswith("widget open"):
+                continue
+            out.append(f"--- {rest:.1f} ms less composition ({stall:.1f} ms in all) [{step}]")
+            out += [f"    GUI: {key}\n      others: {others}"
+                    for t, key, others in self.samples if t0 <= t <= t1]
+        return out
 
 
 class Probe:
@@ -163,6 +195,7 @@ class Probe:
         self.step = "idle"
         self.records: list[tuple[float, str]] = []  # (stall ms, step)
         self.rest: list[float] = []  # stall ms minus the window composition inside it
+        self.spans: list[tuple[float, float]] = []  # (start, end) of each gap
         self.last = 0.0
         self.composed = 0.0
 
@@ -174,6 +207,7 @@ class Probe:
         now = time.perf_counter()
         stall = max((now - self.last) * 1000 - TICK_MS, 0.0)
         self.records.append((stall, self.step))
+        self.spans.append((self.last, now))
         self.rest.append(max(stall - (COMPOSE_MS[0] - self.composed), 0.0))
         self.last, self.composed = now, COMPOSE_MS[0]
 
@@ -308,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     wait(lambda: any(layer_meta(lay).get("role") == "mask" and lay.name.startswith("a_movie6")
                      for lay in viewer.layers) and not getattr(widget.streamer, "loading", ()), 60)
     pump(1.0)
-    probe.step = "correct and save"
+    probe.step = "select the mask layer (napari: layer controls)"
     labels = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
     viewer.layers.selection.active = labels
+    pump(0.5)
+    probe.step = "correct and save"
     widget.correction.all_frames.setChecked(True)
     widget.correction.border_btn.click()
     wait(lambda: not getattr(widget.correction, "busy", False), 60)
@@ -339,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=1, ensure_ascii=False))
     if sampler is not None:
         print("\n".join(sampler.top()))
+        print("\n".join(sampler.slowest()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     viewer.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from napari_batchseg._napari._reader import napari_get_reader
-from napari_batchseg._napari._stream import layer_meta
+from napari_batchseg._napari._stream import FOLLOW_MS, layer_meta
 from napari_batchseg.io.masks import read_mask
 
 from ._fakes import factory
@@ -110,6 +112,8 @@ def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
         seen["filled"] = filled
         return widget.running and 3 <= sum(filled) < 20
 
+    moves = []
+    widget.viewer.dims.events.current_step.connect(lambda _e: moves.append(time.perf_counter()))
     qtbot.waitUntil(partly_filled, timeout=30000)
     filled = seen["filled"]
     assert filled[0] and not filled[-1]  # frames arrive in order, the last ones still to come
@@ -120,6 +124,10 @@ def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
     assert widget.viewer.dims.current_step[0] == 19
     labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
     assert all(bool(f.any()) for f in labels.data)
+    # following moves napari's slider at most every FOLLOW_MS (each move re-slices every layer); the
+    # output's last frame is shown at once
+    gaps = np.diff(moves[:-1])
+    assert len(moves) < 20 and (gaps >= FOLLOW_MS / 1000 * 0.9).all(), gaps
 
 
 def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_folder, qtbot, tmp_path):
@@ -245,9 +253,17 @@ def test_stream_layers_made_when_the_widget_opens_and_reused_by_the_first_run(wi
     assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
     ids = {lay.unique_id for lay in made}
     _prepare(widget, data_folder, contains="timelapse_BF", end_frame=2)
+    # before Run, in idle steps, the hidden layers take the first file's shape (3 frames of 64 x 64)
+    # and scale: the Run then changes none of their data (napari setters are the slow part)
+    placeholder = next(lay for lay in made if layer_meta(lay)["role"] == "mask")
+    qtbot.waitUntil(lambda: placeholder.data.shape == (3, 64, 64)
+                    and layer_meta(placeholder)["units"] == "µm", timeout=20000)
+    assert not placeholder.visible and placeholder.scale[-1] != 1.0
+    buffers = {layer_meta(lay)["role"]: lay.data for lay in made}
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     stream = _stream_layers(viewer)
+    assert all(lay.data is buffers[layer_meta(lay)["role"]] for lay in stream)  # filled in place
     assert {lay.unique_id for lay in stream} == ids and all(lay.visible for lay in stream)
     assert list(viewer.layers)[-2:] == stream  # above the user's layer added before the run
     labels = next(lay for lay in stream if layer_meta(lay)["role"] == "mask")

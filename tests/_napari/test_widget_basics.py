@@ -271,3 +271,31 @@ def test_z_note_shows_the_selected_file(widget, data_folder, qtbot):
     assert "zstack_BF.nd2: 11 Z slice(s)" in widget.form.z_note.text()
     widget.files.select_file((data_folder / "nuclei_BF.tif").resolve())
     qtbot.waitUntil(lambda: "nuclei_BF.tif: no Z slices" in widget.form.z_note.text(), timeout=5000)
+
+
+def test_device_detection_pays_the_full_collection_its_imports_owe():
+    """The start-up imports (torch, Cellpose) leave a generation-2 collection due; the detection thread
+    runs it at its end, during the widget's opening, instead of it falling due in the first batch."""
+    import gc
+    import threading
+
+    import cellpose.models  # noqa: F401 - imported already: only the detection's own collection is seen
+
+    from napari_batchseg._napari._warmup import detect_device
+
+    full = []
+
+    def record(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(threading.current_thread().name)
+
+    detect_device.cache_clear()
+    gc.callbacks.append(record)
+    try:
+        thread = threading.Thread(target=detect_device, name="device-detection")
+        thread.start()
+        thread.join(120)
+    finally:
+        gc.callbacks.remove(record)
+    assert "device-detection" in full
+    assert detect_device.cache_info().currsize == 1

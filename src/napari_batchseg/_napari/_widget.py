@@ -164,6 +164,7 @@ class BatchSegWidget(QWidget):
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.form.changed.connect(self._channel_changed)
+        self.form.changed.connect(self._shape_placeholders)  # the frame range sets the buffers' length
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
@@ -217,16 +218,21 @@ class BatchSegWidget(QWidget):
         files = self.files.files()
         current = self.files.current_file()
         info = self.infos.get(current) if current is not None else None
-        first = self.infos.get(files[0]) if files else None
-        if isinstance(first, SourceInfo) and not self.controller.running:
-            with contextlib.suppress(ParameterError, ValueError):
-                self.streamer.shape_placeholders_later(first, _n_frames(first, self.params()))
+        self._shape_placeholders()
         self.form.set_file_infos(self.infos.infos(files), info if not isinstance(info, str) else None)
         if isinstance(info, SourceInfo) and current is not None and self.form.z_mode.isEnabled():
             n_z = info.sizes["Z"]
             self.form.z_note.setText(f"{current.name}: {n_z} Z slice(s)" if n_z > 1 else
                                      f"{current.name}: no Z slices (other files have some)")
         self._channel_changed()
+
+    def _shape_placeholders(self) -> None:
+        """The hidden stream layers take the first input's shape before Run (see ``_placeholders``)."""
+        files = self.files.files()
+        first = self.infos.get(files[0]) if files else None
+        if isinstance(first, SourceInfo) and not self.controller.running:
+            with contextlib.suppress(ParameterError, ValueError):
+                self.streamer.shape_placeholders_later(first, _n_frames(first, self.params()))
 
     def _channel_changed(self) -> None:
         """The channel asked for is checked against every file; files without it are flagged in the list."""
