@@ -103,7 +103,7 @@ def main() -> int:
     wait(timelapse_half_done, 600)
     shoot("viewer_during_run.png", whole=True)
     shoot("widget_during_run.png", whole=False)
-    wait(lambda: not widget.running and not widget.streamer.loading, 900)
+    wait(lambda: not widget.running and widget.streamer.settled, 900)
     # the nuclei result is shown (the last file); zoom on a corner to see the objects
     pump(1)
     viewer.camera.zoom = viewer.camera.zoom * 1.6

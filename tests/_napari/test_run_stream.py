@@ -49,7 +49,7 @@ def test_run_streams_into_layers_and_reopens(widget, data_folder, qtbot):
     assert "timelapse_BF.nd2" in key
     table.table.cellDoubleClicked.emit(1, 0)
     assert widget.streamer.loading  # read from disk by a worker, not on the GUI thread
-    qtbot.waitUntil(lambda: not widget.streamer.loading, timeout=20000)
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
     assert widget.follow.isChecked()  # no run going on: following stays on (see the test below)
     labels = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (6, 64, 64)
@@ -82,7 +82,7 @@ def test_double_click_during_the_run_stops_following(widget, data_folder, qtbot)
     table.table.cellDoubleClicked.emit(0, 0)  # nuclei_BF.tif, finished
     assert widget.running, "the run ended before the check: it must happen during the run"
     assert not widget.follow.isChecked()
-    qtbot.waitUntil(lambda: not widget.streamer.loading, timeout=20000)
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
 
     def mask_layer():
         return next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
@@ -281,7 +281,7 @@ def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtb
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     row = next(i for i, k in enumerate(widget.status.keys()) if "timelapse_BF.nd2" in k)
     widget.status.table.cellDoubleClicked.emit(row, 0)
-    qtbot.waitUntil(lambda: not widget.streamer.loading, timeout=20000)
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
     image = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "prepared")
     array = image.data
     n = array.shape[0]

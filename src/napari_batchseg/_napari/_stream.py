@@ -57,7 +57,9 @@ __all__ = [  # names other modules and the tests import from here
 REFRESH_MS = 40
 #: following the run moves napari's frame slider at most this often (each move re-slices every layer:
 #: 25-35 ms of napari's work here); frames arriving faster are all stored, the newest one is shown
-FOLLOW_MS = 400
+FOLLOW_MS = 1000
+#: pause between the labels and the image layer's halves of pointing the stream layers elsewhere
+SPLIT_MS = 20
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
 
@@ -84,6 +86,8 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self._move_to: int | None = None
         self._move_axis = 0
         self._moved_at = 0.0
+        #: the image layer's half of the last _show_arrays, due in the next turn of the event loop
+        self._image_step: tuple[object, Callable[[], None]] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -102,6 +106,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
     def close(self) -> None:
         """Stop following the viewer (the widget is closing)."""
         self._closing = True
+        self._image_step = None
         self._timer.stop()
         self.background.close()
         with contextlib.suppress(Exception):
@@ -149,6 +154,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
     def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                      pixel_size: PixelSize,
                      mask_path: Path | None, contrast: tuple[float, float] | None) -> None:
+        self.finish_image_step()
         lab_layer, img_layer = self._reusable_pair(key)
         if lab_layer is None:
             self._detach(key)
@@ -164,6 +170,33 @@ class LayerStreamer(PlaceholderLayers, QObject):
             "units": units,
         }
         image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
+        if img_layer is not None and lab_layer is not None:
+            # both layers exist: the labels one now, the image one a moment later (SPLIT_MS)
+            # (each napari data/scale setter costs 25-50 ms here; two in one turn are one long stall)
+            _retarget(lab_layer, labels, scale, label, labels_meta, units)
+            self.viewed_key = key
+            self._closed.discard(key)
+            token = object()
+
+            def image_step() -> None:
+                if self._image_step is None or self._image_step[0] is not token:
+                    return
+                self._image_step = None
+                if not any(lay is img_layer for lay in self.viewer.layers):
+                    return  # the user closed it meanwhile
+                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units)
+                view = self.views.get(key)
+                if contrast is not None:
+                    _set_contrast(img_layer, contrast)
+                elif view is not None and view.frames_seen and view.last_index is not None:
+                    _set_contrast(img_layer, _quick_range(view.image[view.last_index]))
+                if _extent(lab_layer) != old_extent:
+                    self.viewer.reset_view()  # a new size: show it whole
+                self._refresh_soon((lab_layer, img_layer), None)
+
+            self._image_step = (token, image_step)
+            QTimer.singleShot(SPLIT_MS, image_step)  # not 0: Qt would run it in the same pass
+            return
         if img_layer is not None:
             _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units)
         else:
@@ -185,6 +218,16 @@ class LayerStreamer(PlaceholderLayers, QObject):
             self.viewer.reset_view()  # a new size (or a new layer): show it whole
         self.viewed_key = key
         self._closed.discard(key)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing is being read for display and no layer change is left for a later turn."""
+        return not self.loading and self._image_step is None
+
+    def finish_image_step(self) -> None:
+        """Retarget the image layer now if :meth:`_show_arrays` left that for the next turn."""
+        if self._image_step is not None:
+            self._image_step[1]()
 
     def _is_running(self, key: str | None) -> bool:
         state = self.session.state(key) if self.session is not None and key is not None else None
@@ -409,6 +452,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
     def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
         """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
         self._show_loaded(task, load_result(task, mask_path, params, "done"))
+        self.finish_image_step()
 
     def _show_loaded(self, task: Task, result: LoadedResult) -> None:
         if result.labels is None:
