@@ -182,14 +182,12 @@ class StackSampler:
     def top(self, n: int = 25) -> list[str]:
         return [f"{c * 10} ms [{step}] {key}" for (step, key), c in self.counts.most_common(n)]
 
-    def slowest(self, n: int = 8) -> list[str]:
+    def slowest(self, n: int = 12) -> list[str]:
         """The ``n`` longest stalls less composition, each with the samples taken during it."""
         p = self.probe
         gaps = sorted(zip(p.rest, p.records, p.spans, strict=True), reverse=True)
         out = []
         for rest, (stall, step), (t0, t1) in gaps[:n]:
-            if step.startswith("widget open"):
-                continue
             out.append(f"--- {rest:.1f} ms less composition ({stall:.1f} ms in all) [{step}]")
             out += [f"    GUI: {key}\n      others: {others}"
                     for t, key, others in self.samples if t0 <= t <= t1]
@@ -322,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     probe = Probe()
     probe.step = "widget open (idle steps)"
     probe.start()
+    sampler = StackSampler(probe) if args.stacks else None
     t_ready = time.perf_counter()
     wait(lambda: getattr(widget.streamer, "prepared", True), 30)
     ready_s = time.perf_counter() - t_ready
@@ -336,7 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         delay = args.delay
         widget.controller.segmenter_factory = lambda _p: ThresholdSegmenter(delay)
-    sampler = StackSampler(probe) if args.stacks else None
     GC.step = lambda: probe.step
     GC.active = True
     probe.step = "add files"

@@ -299,3 +299,36 @@ def test_device_detection_pays_the_full_collection_its_imports_owe():
         gc.callbacks.remove(record)
     assert "device-detection" in full
     assert detect_device.cache_info().currsize == 1
+
+
+def test_run_thread_waits_for_a_torch_import_in_progress(tmp_path):
+    """The run thread's cancel guard meets torch half-initialised by the device detection thread: it
+    waits for that import instead of breaking it (it used to: ImportError there, KeyError: 'torch' in the
+    run). A fresh process, so that torch really is being imported."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "race.py"
+    script.write_text(
+        "import sys, threading, time\n"
+        "from napari_batchseg._napari._worker import torch_cancellation\n"
+        "result = {}\n"
+        "def detect():\n"
+        "    try:\n"
+        "        import torch\n"
+        "        result['detect'] = 'ok'\n"
+        "    except BaseException as exc:\n"
+        "        result['detect'] = repr(exc)\n"
+        "t = threading.Thread(target=detect)\n"
+        "t.start()\n"
+        "while 'torch' not in sys.modules:\n"
+        "    time.sleep(0.0005)\n"
+        "time.sleep(0.05)\n"
+        "with torch_cancellation(threading.Event()):\n"
+        "    result['run'] = 'ok'\n"
+        "t.join()\n"
+        "print(result)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert "{'detect': 'ok', 'run': 'ok'}" in out.stdout, out.stdout + out.stderr

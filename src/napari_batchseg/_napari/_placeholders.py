@@ -16,6 +16,7 @@ from ..io.sources import PixelSize, SourceInfo
 from ._buffers import buffer_shape
 from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, layer_meta, mark_edited
 from ._reader import META_KEY, yx_scale
+from ._warmup import warm_up_steps
 
 #: pause between the idle steps that create the stream layers when the widget opens
 PREPARE_STEP_MS = 50
@@ -32,6 +33,8 @@ class PlaceholderLayers:
     _closing: bool
     #: bumped by each shape_placeholders_later: older pending steps stop
     _shape_generation: int = 0
+    #: what starts once the layers are made (see prepare_layers_later)
+    _after_prepare: Callable[[], None] | None = None
 
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
         raise NotImplementedError
@@ -42,22 +45,30 @@ class PlaceholderLayers:
     def flush(self, now: bool = False) -> None:
         raise NotImplementedError
 
-    def prepare_layers_later(self) -> None:
+    def finish_image_step(self) -> None:
+        raise NotImplementedError
+
+    def prepare_layers_later(self, then: Callable[[], None] | None = None) -> None:
         """Create the stream layers now, hidden, in idle steps of the event loop (the widget opens).
 
         Adding a layer is the slowest thing the widget asks of napari (vispy visuals, layer controls,
-        the first draw: ~1 s under software OpenGL). Done here in three short steps (image layer,
-        labels layer, hide both after their first draw), the first Run
+        the first draw: ~1 s under software OpenGL). Done here in short steps (napari's one-time costs
+        of a first layer, :func:`._warmup.warm_up_steps`; image layer; labels layer; hide both after
+        their first draw), the first Run
         only points them at its buffers. The layers are 1-pixel placeholders, drawn once fully
         transparent, then hidden; the user's layer selection is kept. Nothing happens if stream layers
-        exist already.
+        exist already. ``then`` is called once they are made (at once when nothing is to be made): the
+        widget starts its device detection (which imports torch and Cellpose in a thread) only then, so
+        the two do not compete for the GIL and each stall stays shorter.
         """
+        self._after_prepare = then
         if self.layers_for(PLACEHOLDER)[0] is not None or self._reusable_pair(self.viewed_key or "")[0]:
             self.prepared = True
+            self.after_prepare()
             return
         self.prepared = False
-        steps = self._prepare_steps = [self._add_placeholder_image, self._add_placeholder_labels,
-                                       self._hide_placeholders]
+        steps = self._prepare_steps = [*warm_up_steps(), self._add_placeholder_image,
+                                       self._add_placeholder_labels, self._hide_placeholders]
 
         def next_step() -> None:
             if self._closing or not steps:
@@ -70,6 +81,7 @@ class PlaceholderLayers:
                 QTimer.singleShot(PREPARE_STEP_MS, next_step)
             else:
                 self.prepared = True
+                self.after_prepare()
 
         QTimer.singleShot(PREPARE_STEP_MS, next_step)
 
@@ -132,6 +144,12 @@ class PlaceholderLayers:
 
         QTimer.singleShot(PREPARE_STEP_MS, next_step)
 
+    def after_prepare(self) -> None:
+        """Start what waited for the layers (``then`` of :meth:`prepare_layers_later`), once."""
+        then, self._after_prepare = self._after_prepare, None
+        if then is not None and not self._closing:
+            then()
+
     def _placeholder_meta(self, role: str) -> dict[str, Any]:
         meta: dict[str, Any] = {"role": role, "task_key": PLACEHOLDER, "stream": True, "units": "pixel"}
         if role == "mask":
@@ -189,6 +207,7 @@ class PlaceholderLayers:
         Removing them is what crashed napari (exit 139) when other layers had no physical units; hidden,
         they wait for the next run, which reuses them.
         """
+        self.finish_image_step()  # a layer change left for a later turn would show them again
         labels, image = self.layers_for(PLACEHOLDER)
         for layer in (labels, image):
             if layer is not None and layer.visible:

@@ -259,6 +259,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         for step in steps[:-1]:  # Run clicked before the idle steps ended: the rest now (not the hiding)
             step()
         steps.clear()
+        self.after_prepare()
         self._raise_placeholders()
         shape = buffer_shape(first, n_frames)[0] if first is not None else (1, 1, 1)
         scale = (1.0, *yx_scale(first.pixel_size)) if first is not None else (1.0, 1.0, 1.0)

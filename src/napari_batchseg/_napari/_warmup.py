@@ -39,27 +39,62 @@ def detect_device() -> str:
     return text
 
 
-@functools.cache
-def warm_up_napari() -> None:
-    """Pay napari's one-time costs of a first layer (unit registry, imports) once per process.
+#: which of napari's one-time costs this process has paid (see :func:`warm_up_steps`)
+_WARMED: set[str] = set()
 
-    Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
-    user clicks Run. This runs on the GUI thread: pint's registry is built lazily and must not be built
-    from two threads at once.
-    """
-    import numpy as np
+
+def _units() -> None:
     import pint
-    from napari.layers import Image, Labels
 
     pint.get_application_registry().pixel  # noqa: B018 - builds the registry napari uses for units
+
+
+def _first_image() -> None:
+    import numpy as np
+    from napari.layers import Image
+
     Image(np.zeros((2, 4, 4), np.float32), scale=(1, 0.5, 0.5), units="µm")
+    import napari._vispy.layers.image  # noqa: F401
+
+
+def _first_labels() -> None:
+    import numpy as np
+    from napari.layers import Labels
+
     labels = Labels(np.zeros((2, 4, 4), np.uint32), scale=(1, 0.5, 0.5), units="µm")
     try:  # compiles (or loads from cache) napari's label colour mapping, else done on the first frame
         labels._raw_to_displayed(np.arange(16, dtype=np.uint32).reshape(4, 4))
     except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
         pass
-    import napari._vispy.layers.image  # noqa: F401
     import napari._vispy.layers.labels  # noqa: F401
+
+
+def warm_up_steps() -> list[Callable[[], None]]:
+    """The one-time costs of napari's first layer, as steps for idle turns of the event loop.
+
+    Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
+    user clicks Run. The steps (unit registry, a first Image layer model, a first Labels layer model:
+    150-300 ms each here, ~2 s in all when napari has shown no layer yet) run on the GUI thread, one per
+    turn, so the widget appears at once: pint's registry is built lazily and must not be built from two
+    threads at once. Each step is paid once per process; steps already paid are not returned.
+    """
+
+    def once(name: str, step: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            if name not in _WARMED:
+                _WARMED.add(name)
+                step()
+
+        return run
+
+    todo = (("units", _units), ("image", _first_image), ("labels", _first_labels))
+    return [once(name, step) for name, step in todo if name not in _WARMED]
+
+
+def warm_up_napari() -> None:
+    """Pay all of :func:`warm_up_steps` now."""
+    for step in warm_up_steps():
+        step()
 
 
 def _close_workers(*closers: Callable[[], None]) -> None:

@@ -41,7 +41,7 @@ from ._phrasing import for_widget
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._warmup import _close_workers, detect_device, warm_up_napari
+from ._warmup import _close_workers, detect_device
 from ._worker import Background, RunController
 
 #: the status table and progress bar are redrawn at most this often during a run
@@ -179,13 +179,14 @@ class BatchSegWidget(QWidget):
         self.controller.finished.connect(self._run_finished)
         self.controller.errored.connect(self._on_error)
         self._inputs_changed()
-        self._start_device_detection()
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
         closers = self._closers()
         self.destroyed.connect(lambda *_: _close_workers(*closers))
-        warm_up_napari()
-        self.streamer.prepare_layers_later()  # hidden stream layers, made in idle steps: Run adds none
+        # napari's first-layer costs, then the hidden stream layers, in idle steps: the widget shows at once
+        # and Run adds no layer; then the device detection
+        self.form.set_device_text("looking for a GPU…")
+        self.streamer.prepare_layers_later(then=self._start_device_detection)
 
     # ------------------------------------------------------------------ state from inputs
     def _start_device_detection(self) -> None:

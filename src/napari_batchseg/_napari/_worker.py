@@ -173,6 +173,10 @@ def torch_cancellation(cancel: threading.Event) -> Iterator[None]:
     if "torch" not in sys.modules:  # never import torch here (the model loader does)
         yield
         return
+    # torch may still be initialising in another thread (the widget's device detection): ``import
+    # torch`` waits for it to finish; importing a submodule of a half-initialised torch instead breaks
+    # that other import (ImportError there, KeyError: 'torch' here)
+    import torch  # noqa: F401
     from torch.overrides import TorchFunctionMode
 
     class _CancelMode(TorchFunctionMode):

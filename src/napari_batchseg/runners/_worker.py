@@ -49,9 +49,9 @@ def limit_threads(n: int) -> None:
     n = max(1, int(n))
     for var in _THREAD_VARS:
         os.environ[var] = str(n)
-    torch = sys.modules.get("torch")
-    if torch is None:
+    if "torch" not in sys.modules:
         return
+    import torch  # imported already; waits if another thread is still initialising it
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     if _threads_set is None:
