@@ -305,3 +305,34 @@ def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtb
     before = len(readers)
     np.testing.assert_array_equal(np.asarray(array[min(n - 1, 6)]), array.plane((min(n - 1, 6),)))
     assert len(readers) == before  # from the cache
+
+
+def test_stream_layers_never_disagree_on_units(widget, data_folder, qtbot):
+    """napari warns ("Inconsistent units across layers") whenever it draws layers whose units differ: the
+    stream layers change units together, in one turn of the event loop, when they are shaped before Run
+    and at each switch between files with and without pixel sizes."""
+    from qtpy.QtCore import QTimer
+
+    viewer = widget.viewer
+    seen = []
+    probe = QTimer()
+    probe.setInterval(2)
+    probe.timeout.connect(lambda: seen.append(viewer.layers.extent.units) if len(viewer.layers) else None)
+    probe.start()
+    try:
+        _prepare(widget, data_folder, end_frame=3)
+        qtbot.waitUntil(lambda: any(lay.data.shape != (1, 1, 1) for lay in _stream_layers(viewer)),
+                        timeout=20000)  # shaped for the first input before Run
+        qtbot.wait(300)
+        assert widget.run()
+        qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+        widget.status.table.cellDoubleClicked.emit(0, 0)  # a file without pixel size, then back
+        qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+        widget.status.table.cellDoubleClicked.emit(1, 0)
+        qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+        qtbot.wait(100)
+    finally:
+        probe.stop()
+    units = {str(u) for u in seen}
+    assert len(seen) > 100 and "None" not in units, units
+    assert len(units) >= 2  # the files really switched the layers between µm and pixels

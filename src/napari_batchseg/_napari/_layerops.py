@@ -50,12 +50,26 @@ def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: 
         layer.scale = scale
     if layer.name != name:
         layer.name = name
-    if units is not None and layer_meta(layer).get("units", "µm") != units:
-        with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
-            layer.units = (*layer.units[:-2], units, units)
+    if units is not None:
+        _set_units(layer, units)
     if not layer.visible:
         layer.visible = True
     layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
+
+
+def _set_units(layer: Any, units: str) -> None:
+    """Give a layer's Y and X axes ``units`` (recorded in its metadata), unless it has them already.
+
+    The stream layers change units together, in one turn of the event loop: napari warns ("Inconsistent
+    units across layers") whenever it draws layers whose units differ.
+    """
+    if layer_meta(layer).get("units", "µm") == units:
+        return
+    with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
+        layer.units = (*layer.units[:-2], units, units)
+    meta = layer.metadata.get(META_KEY)
+    if isinstance(meta, dict):
+        meta["units"] = units
 
 
 def _release(data: object) -> None:

@@ -14,7 +14,7 @@ from qtpy.QtCore import QTimer
 
 from ..io.sources import PixelSize, SourceInfo
 from ._buffers import buffer_shape
-from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, layer_meta, mark_edited
+from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, _set_units, mark_edited
 from ._reader import META_KEY, yx_scale
 from ._warmup import warm_up_steps
 
@@ -118,19 +118,15 @@ class PlaceholderLayers:
             if pair is not None and tuple(pair[index].scale) != scale:
                 pair[index].scale = scale
 
-        def set_units(index: int) -> None:
+        def set_units() -> None:  # both in one step: napari warns when it draws layers whose units differ
             pair = free()
-            if pair is None or layer_meta(pair[index]).get("units") == units:
-                return
-            try:
-                pair[index].units = (*pair[index].units[:-2], units, units)
-            except Exception:  # noqa: BLE001 - napari without settable units: the Run sets what it can
-                return
-            layer_meta(pair[index])["units"] = units
+            if pair is not None:
+                for layer in pair:
+                    _set_units(layer, units)
 
         steps: list[Callable[[], None]] = [
             lambda: data(1, np.float32), lambda: data(0, LABELS_DTYPE), lambda: set_scale(1),
-            lambda: set_scale(0), lambda: set_units(1), lambda: set_units(0),
+            lambda: set_scale(0), set_units,
         ]
 
         def next_step() -> None:

@@ -39,6 +39,7 @@ from ._layerops import (
     _release,
     _retarget,
     _set_contrast,
+    _set_units,
     layer_meta,
     mark_edited,
     mark_saved,
@@ -171,8 +172,10 @@ class LayerStreamer(PlaceholderLayers, QObject):
         }
         image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
         if img_layer is not None and lab_layer is not None:
-            # both layers exist: the labels one now, the image one a moment later (SPLIT_MS)
-            # (each napari data/scale setter costs 25-50 ms here; two in one turn are one long stall)
+            # both layers exist: the labels one now, the image one a moment later (SPLIT_MS): each napari
+            # data/scale setter costs 25-50 ms here, two in one turn are one long stall. Their units change
+            # together (napari warns when it draws layers whose units differ).
+            _set_units(img_layer, units)
             _retarget(lab_layer, labels, scale, label, labels_meta, units)
             self.viewed_key = key
             self._closed.discard(key)

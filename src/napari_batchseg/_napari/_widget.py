@@ -186,9 +186,14 @@ class BatchSegWidget(QWidget):
         # napari's first-layer costs, then the hidden stream layers, in idle steps: the widget shows at once
         # and Run adds no layer; then the device detection
         self.form.set_device_text("looking for a GPU…")
-        self.streamer.prepare_layers_later(then=self._start_device_detection)
+        self.streamer.prepare_layers_later(then=self._layers_ready)
 
     # ------------------------------------------------------------------ state from inputs
+    def _layers_ready(self) -> None:
+        """The hidden stream layers exist: shape them for the inputs added meanwhile; detect the device."""
+        self._shape_placeholders()
+        self._start_device_detection()
+
     def _start_device_detection(self) -> None:
         if device_known():
             self.form.set_device_text(detect_device())
