@@ -132,8 +132,7 @@ class CorrectionPanel(QWidget):
         self.operations: dict[Any, list[str]] = {}
         self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
         self.background = Background(self)
-        self.saving = False
-        self.busy = False  # a fix is being computed
+        self._job: str | None = None  # "fix" or "save" while one runs in a thread
         self.small_btn.clicked.connect(
             lambda: self.apply(cx.remove_small, self.min_size.value(),
                                params=f"min_size={self.min_size.value()}")
@@ -152,6 +151,16 @@ class CorrectionPanel(QWidget):
         self.save_btn.clicked.connect(self.save_in_background)
         viewer.layers.selection.events.active.connect(self.refresh)
         self.refresh()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a fix is being computed."""
+        return self._job == "fix"
+
+    @property
+    def saving(self) -> bool:
+        """Whether *Save corrections* is writing."""
+        return self._job == "save"
 
     def close_down(self) -> None:
         """Stop following the viewer's selection (the widget is closing)."""
@@ -212,7 +221,7 @@ class CorrectionPanel(QWidget):
 
     def _update_buttons(self) -> None:
         layer = self.layer()
-        idle = not (self.saving or self.busy)
+        idle = self._job is None
         for b in (self.small_btn, self.border_btn, self.relabel_btn, self.merge_btn, self.delete_btn):
             b.setEnabled(layer is not None and idle)
         self.save_btn.setEnabled(layer is not None and bool(layer_meta(layer).get("mask_path")) and idle)
@@ -240,7 +249,7 @@ class CorrectionPanel(QWidget):
         whether the fix was started.
         """
         layer = self.layer()
-        if layer is None or self.saving or self.busy:
+        if layer is None or self._job is not None:
             return False
         data = layer.data
         if data.ndim == 3 and self.this_frame.isChecked():
@@ -251,26 +260,13 @@ class CorrectionPanel(QWidget):
         what = name + (f" ({params})" if params else "")
         if data.ndim == 3:
             what += f", {_frames_text(frames)}"
-        was_editable = layer.editable
-        layer.editable = False  # no brush stroke may land on frames the fix is rewriting
-        self.busy = True
-        self.result.setText(f"{what}…")
-        self._update_buttons()
-
-        def finish() -> None:
-            self.busy = False
-            with contextlib.suppress(Exception):
-                layer.editable = was_editable
-            self._update_buttons()
 
         def failed(exc: BaseException) -> None:
             self.result.setText(str(exc) if isinstance(exc, ValueError) else f"{name} failed: {exc}")
 
-        self.background.submit(
-            _compute_fix, fix, data, args, frames,
-            on_item=lambda out: self._applied(layer, data, what, out), on_error=failed, on_done=finish,
-            name="batchseg-fix",
-        )
+        # read-only meanwhile: no brush stroke may land on frames the fix is rewriting
+        self._in_background("fix", layer, f"{what}…", _compute_fix, fix, data, args, frames,
+                            on_item=lambda out: self._applied(layer, data, what, out), on_error=failed)
         return True
 
     def _applied(self, layer: Any, data: NDArray[Any], what: str, out: _FixResult) -> None:
@@ -294,7 +290,7 @@ class CorrectionPanel(QWidget):
 
     def undo(self) -> None:
         """Undo the last fix of this panel (on the layer it was applied to, if it is still open)."""
-        if self._undo is None or self.busy or self.saving:
+        if self._undo is None or self._job is not None:
             return
         lid, frames, old, what = self._undo
         layer = next((lay for lay in self.viewer.layers if layer_id(lay) == lid), None)
@@ -344,31 +340,39 @@ class CorrectionPanel(QWidget):
     def save_in_background(self) -> bool:
         """*Save corrections*: write in a thread (the layer is read-only meanwhile); ``saved`` when done."""
         target = self._save_target()
-        if target is None or self.saving or self.busy:
+        if target is None or self._job is not None:
             return False
         layer, path = target
-        self.saving = True
-        was_editable = layer.editable
-        layer.editable = False  # the array is written as it is: no edit may happen meanwhile
-        self.result.setText(f"saving {Path(path).name}…")
-        self._update_buttons()
-        note = self._note(layer)
-
-        def finish() -> None:
-            self.saving = False
-            with contextlib.suppress(Exception):
-                layer.editable = was_editable
-            self._update_buttons()
 
         def failed(exc: BaseException) -> None:
             self.result.setText(f"not saved: {exc}")
 
-        self.background.submit(
-            cx.save_corrections, path, layer.data, note,
-            on_item=lambda summary: self._saved(layer, path, summary), on_error=failed, on_done=finish,
-            name="batchseg-save",
-        )
+        # read-only meanwhile: the array is written as it is
+        self._in_background("save", layer, f"saving {Path(path).name}…", cx.save_corrections, path,
+                            layer.data, self._note(layer),
+                            on_item=lambda summary: self._saved(layer, path, summary), on_error=failed)
         return True
+
+    def _in_background(self, job: str, layer: Any, text: str, fn: Callable[..., Any], *args: Any,
+                       on_item: Callable[[Any], object], on_error: Callable[[BaseException], None]) -> None:
+        """Run ``fn(*args)`` in a thread as the panel's one job (``"fix"`` or ``"save"``).
+
+        Meanwhile ``layer`` is read-only and the buttons are off; both come back when the job ends.
+        """
+        was_editable = layer.editable
+        layer.editable = False
+        self._job = job
+        self.result.setText(text)
+        self._update_buttons()
+
+        def finish() -> None:
+            self._job = None
+            with contextlib.suppress(Exception):
+                layer.editable = was_editable
+            self._update_buttons()
+
+        self.background.submit(fn, *args, on_item=on_item, on_error=on_error, on_done=finish,
+                               name=f"batchseg-{job}")
 
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
         self.operations.pop(layer_id(layer), None)

@@ -22,6 +22,29 @@ from ._warmup import warm_up_steps
 PREPARE_STEP_MS = 50
 
 
+def _in_idle_steps(steps: list[Callable[[], None]], go_on: Callable[[], bool],
+                   done: Callable[[], None] | None = None) -> None:
+    """Run ``steps`` one per event-loop turn, ``PREPARE_STEP_MS`` apart, while ``go_on()``.
+
+    ``done`` follows the last step, also when a step raised (the rest are then dropped); not when
+    ``go_on()`` stopped them or someone emptied ``steps`` meanwhile (who did takes over).
+    """
+
+    def next_step() -> None:
+        if not steps or not go_on():
+            return
+        try:
+            steps.pop(0)()
+        except Exception:  # noqa: BLE001 - steps are optimisations: the rest is done when needed
+            steps.clear()
+        if steps:
+            QTimer.singleShot(PREPARE_STEP_MS, next_step)
+        elif done is not None:
+            done()
+
+    QTimer.singleShot(PREPARE_STEP_MS, next_step)
+
+
 class PlaceholderLayers:
     """Preparation of the placeholder stream layers; mixed into :class:`._stream.LayerStreamer`."""
 
@@ -70,20 +93,12 @@ class PlaceholderLayers:
         steps = self._prepare_steps = [*warm_up_steps(), self._add_placeholder_image,
                                        self._add_placeholder_labels, self._hide_placeholders]
 
-        def next_step() -> None:
-            if self._closing or not steps:
-                return
-            try:
-                steps.pop(0)()
-            except Exception:  # noqa: BLE001 - an optimisation only: the first Run creates them instead
-                steps.clear()
-            if steps:
-                QTimer.singleShot(PREPARE_STEP_MS, next_step)
-            else:
-                self.prepared = True
-                self.after_prepare()
+        def made() -> None:
+            self.prepared = True
+            self.after_prepare()
 
-        QTimer.singleShot(PREPARE_STEP_MS, next_step)
+        # a failing step stops them: an optimisation only, the first Run creates what is missing
+        _in_idle_steps(steps, lambda: not self._closing, made)
 
     def shape_placeholders_later(self, first: SourceInfo | None, n_frames: int) -> None:
         """Give the hidden placeholder layers the first input's frame shape, scale and units, in idle steps.
@@ -129,16 +144,7 @@ class PlaceholderLayers:
             lambda: set_scale(0), set_units,
         ]
 
-        def next_step() -> None:
-            if not steps or free() is None:
-                return
-            try:
-                steps.pop(0)()
-            except Exception:  # noqa: BLE001 - an optimisation only: the Run sets what is missing
-                return
-            QTimer.singleShot(PREPARE_STEP_MS, next_step)
-
-        QTimer.singleShot(PREPARE_STEP_MS, next_step)
+        _in_idle_steps(steps, lambda: free() is not None)  # the Run sets what a failed step did not
 
     def after_prepare(self) -> None:
         """Start what waited for the layers (``then`` of :meth:`prepare_layers_later`), once."""

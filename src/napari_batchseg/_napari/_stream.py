@@ -88,7 +88,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self._move_axis = 0
         self._moved_at = 0.0
         #: the image layer's half of the last _show_arrays, due in the next turn of the event loop
-        self._image_step: tuple[object, Callable[[], None]] | None = None
+        self._image_step: Callable[[], None] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -171,56 +171,64 @@ class LayerStreamer(PlaceholderLayers, QObject):
             "units": units,
         }
         image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
-        if img_layer is not None and lab_layer is not None:
-            # both layers exist: the labels one now, the image one a moment later (SPLIT_MS): each napari
-            # data/scale setter costs 25-50 ms here, two in one turn are one long stall. Their units change
-            # together (napari warns when it draws layers whose units differ).
-            _set_units(img_layer, units)
-            _retarget(lab_layer, labels, scale, label, labels_meta, units)
-            self.viewed_key = key
-            self._closed.discard(key)
-            token = object()
 
-            def image_step() -> None:
-                if self._image_step is None or self._image_step[0] is not token:
-                    return
-                self._image_step = None
-                if not any(lay is img_layer for lay in self.viewer.layers):
-                    return  # the user closed it meanwhile
+        def show_image() -> Any:
+            if img_layer is not None:
                 _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units)
-                view = self.views.get(key)
-                if contrast is not None:
-                    _set_contrast(img_layer, contrast)
-                elif view is not None and view.frames_seen and view.last_index is not None:
-                    _set_contrast(img_layer, _quick_range(view.image[view.last_index]))
-                if _extent(lab_layer) != old_extent:
-                    self.viewer.reset_view()  # a new size: show it whole
-                self._refresh_soon((lab_layer, img_layer), None)
-
-            self._image_step = (token, image_step)
-            QTimer.singleShot(SPLIT_MS, image_step)  # not 0: Qt would run it in the same pass
-            return
-        if img_layer is not None:
-            _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units)
-        else:
-            img_layer = self.viewer.add_image(
+                return img_layer
+            return self.viewer.add_image(
                 image, name=f"{label} (input)", scale=scale, metadata={META_KEY: image_meta}, units=units,
                 axis_labels=AXES,
             )
-        if contrast is not None:
-            _set_contrast(img_layer, contrast)
-        if lab_layer is not None:
-            _retarget(lab_layer, labels, scale, label, labels_meta, units)
-        else:
-            lab_layer = self.viewer.add_labels(
+
+        def show_labels() -> Any:
+            if lab_layer is not None:
+                _retarget(lab_layer, labels, scale, label, labels_meta, units)
+                return lab_layer
+            layer = self.viewer.add_labels(
                 labels, name=label, scale=scale, metadata={META_KEY: labels_meta}, units=units,
                 axis_labels=AXES,
             )
-            lab_layer.events.paint.connect(lambda _e, lay=lab_layer: mark_edited(lay))
-        if _extent(lab_layer) != old_extent:
-            self.viewer.reset_view()  # a new size (or a new layer): show it whole
+            layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
+            return layer
+
+        def framed(lab: Any) -> None:
+            if _extent(lab) != old_extent:
+                self.viewer.reset_view()  # a new size (or a new layer): show it whole
+
+        if img_layer is None or lab_layer is None:  # a layer to add: both now, the image one first (below)
+            img = show_image()
+            if contrast is not None:
+                _set_contrast(img, contrast)
+            framed(show_labels())
+            self.viewed_key = key
+            self._closed.discard(key)
+            return
+        # both layers exist: the labels one now, the image one a moment later (SPLIT_MS): each napari
+        # data/scale setter costs 25-50 ms here, two in one turn are one long stall. Their units change
+        # together (napari warns when it draws layers whose units differ).
+        _set_units(img_layer, units)
+        show_labels()
         self.viewed_key = key
         self._closed.discard(key)
+
+        def image_step() -> None:
+            if self._image_step is not image_step:
+                return  # done already, or replaced by a later change
+            self._image_step = None
+            if not any(lay is img_layer for lay in self.viewer.layers):
+                return  # the user closed it meanwhile
+            show_image()
+            view = self.views.get(key)
+            if contrast is not None:
+                _set_contrast(img_layer, contrast)
+            elif view is not None and view.frames_seen and view.last_index is not None:
+                _set_contrast(img_layer, _quick_range(view.image[view.last_index]))
+            framed(lab_layer)
+            self._refresh_soon((lab_layer, img_layer), None)
+
+        self._image_step = image_step
+        QTimer.singleShot(SPLIT_MS, image_step)  # not 0: Qt would run it in the same pass
 
     @property
     def settled(self) -> bool:
@@ -230,7 +238,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
     def finish_image_step(self) -> None:
         """Retarget the image layer now if :meth:`_show_arrays` left that for the next turn."""
         if self._image_step is not None:
-            self._image_step[1]()
+            self._image_step()
 
     def _is_running(self, key: str | None) -> bool:
         state = self.session.state(key) if self.session is not None and key is not None else None

@@ -39,16 +39,14 @@ def detect_device() -> str:
     return text
 
 
-#: which of napari's one-time costs this process has paid (see :func:`warm_up_steps`)
-_WARMED: set[str] = set()
-
-
+@functools.cache  # each of napari's one-time costs is paid once per process (see warm_up_steps)
 def _units() -> None:
     import pint
 
     pint.get_application_registry().pixel  # noqa: B018 - builds the registry napari uses for units
 
 
+@functools.cache
 def _first_image() -> None:
     import numpy as np
     from napari.layers import Image
@@ -57,6 +55,7 @@ def _first_image() -> None:
     import napari._vispy.layers.image  # noqa: F401
 
 
+@functools.cache
 def _first_labels() -> None:
     import numpy as np
     from napari.layers import Labels
@@ -78,23 +77,7 @@ def warm_up_steps() -> list[Callable[[], None]]:
     turn, so the widget appears at once: pint's registry is built lazily and must not be built from two
     threads at once. Each step is paid once per process; steps already paid are not returned.
     """
-
-    def once(name: str, step: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            if name not in _WARMED:
-                _WARMED.add(name)
-                step()
-
-        return run
-
-    todo = (("units", _units), ("image", _first_image), ("labels", _first_labels))
-    return [once(name, step) for name, step in todo if name not in _WARMED]
-
-
-def warm_up_napari() -> None:
-    """Pay all of :func:`warm_up_steps` now."""
-    for step in warm_up_steps():
-        step()
+    return [step for step in (_units, _first_image, _first_labels) if step.cache_info().currsize == 0]
 
 
 def _close_workers(*closers: Callable[[], None]) -> None:

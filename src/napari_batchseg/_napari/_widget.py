@@ -198,8 +198,8 @@ class BatchSegWidget(QWidget):
         if device_known():
             self.form.set_device_text(detect_device())
             return
-        self.form.set_device_text("looking for a GPU…")
-        # a daemon thread that never touches Qt: closing napari meanwhile cannot crash (see _worker)
+        # the form says "looking for a GPU…" since the widget opened; a daemon thread that never touches Qt:
+        # closing napari meanwhile cannot crash (see _worker)
         self.background.submit(detect_device, on_item=self.form.set_device_text, name="batchseg-device")
 
     def close_down(self) -> None:
