@@ -110,6 +110,18 @@ def time_window_composition() -> None:
     vispy_qt.CanvasBackendDesktop.paintGL = timed_paint
 
 
+def gl_renderer(viewer: Any) -> str:
+    """The OpenGL renderer that draws napari's canvas (e.g. llvmpipe: software; a GPU's name: hardware)."""
+    try:
+        from vispy.gloo import gl
+
+        canvas = viewer.window._qt_viewer.canvas
+        canvas.native.makeCurrent()  # the QOpenGLWidget's context
+        return f"{gl.glGetParameter(gl.GL_RENDERER)} ({gl.glGetParameter(gl.GL_VERSION)})"
+    except Exception as exc:  # noqa: BLE001 - a figure to report, never a reason to stop
+        return f"unknown ({exc})"
+
+
 class FullCollections:
     """Python's generation-2 garbage collections (they stop every thread) during the scenario, in ms."""
 
@@ -182,10 +194,13 @@ class StackSampler:
     def top(self, n: int = 25) -> list[str]:
         return [f"{c * 10} ms [{step}] {key}" for (step, key), c in self.counts.most_common(n)]
 
-    def slowest(self, n: int = 12) -> list[str]:
-        """The ``n`` longest stalls less composition, each with the samples taken during it."""
+    def slowest(self, n: int = 12, by_total: bool = False) -> list[str]:
+        """The ``n`` longest stalls less composition (or in all), each with the samples taken during it."""
         p = self.probe
-        gaps = sorted(zip(p.rest, p.records, p.spans, strict=True), reverse=True)
+        gaps = sorted(zip(p.rest, p.records, p.spans, strict=True), reverse=True,
+                      key=lambda g: g[1][0] if by_total else g[0])
+        if by_total:  # the scenario's steps (opening the widget has its own figures)
+            gaps = [g for g in gaps if not g[1][1].startswith("widget open")]
         out = []
         for rest, (stall, step), (t0, t1) in gaps[:n]:
             out.append(f"--- {rest:.1f} ms less composition ({stall:.1f} ms in all) [{step}]")
@@ -279,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--stacks", action="store_true",
                     help="also print where the GUI thread was during stalls (sampled every 10 ms)")
+    ap.add_argument("--stacks-by-total", action="store_true",
+                    help="with --stacks: the slowest stalls counting drawing too (default: less drawing)")
     ap.add_argument("--profile", help="write a cProfile of the GUI thread (from the first Run) to this file")
     ap.add_argument("--cancel-model", metavar="MODEL",
                     help="instead: Cancel timing with this Cellpose model on one 700 x 1100 frame (CPU)")
@@ -317,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     widget = BatchSegWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Batch segmentation", area="right")
     open_s = time.perf_counter() - t_open
+    renderer = gl_renderer(viewer)
     probe = Probe()
     probe.step = "widget open (idle steps)"
     probe.start()
@@ -381,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         **probe.summary(),
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
         "cpus": os.cpu_count(),
+        "gl_renderer": renderer,
         "widget_open_s": round(open_s, 2),
         "stream_layers_ready_s": round(ready_s, 2),
         "startup_work_done_s": round(startup_s, 2),
@@ -394,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=1, ensure_ascii=False))
     if sampler is not None:
         print("\n".join(sampler.top()))
-        print("\n".join(sampler.slowest()))
+        print("\n".join(sampler.slowest(by_total=args.stacks_by_total)))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     viewer.close()
