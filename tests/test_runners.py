@@ -183,6 +183,9 @@ def test_modes_give_identical_masks(folder, reference, tmp_path, options):
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     logs = sorted(tmp_path.glob("*.log"))
     assert len(logs) == 3 and all("cellpose" in p.read_text() for p in logs)
+    # batching can change GPU results in the last bits: the log says how frames went to the network
+    batched = options.batch_frames == 2
+    assert all(('"frames_per_call": 2' in p.read_text()) == batched for p in logs)
 
 
 def test_dask_cluster_identical_then_skips(folder, reference, tmp_path, dask_client):

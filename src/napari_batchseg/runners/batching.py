@@ -1,4 +1,8 @@
-"""Hand a segmenter several frames at once (GPU batching), with the same masks as one by one.
+"""Hand a segmenter several frames at once (GPU batching).
+
+On a CPU the masks are the same as one frame at a time (tested). On a GPU they can differ in a few
+pixels: the network's outputs change in the last float bits with the batch shape (measured on an H200,
+docs/performance.md "GPU"), so the run log records the frames per call (``frames_per_call``).
 
 :class:`BatchedFrames` is an engine :data:`~..engine.FrameSegmenter`: it groups consecutive prepared
 frames of equal shape (up to ``batch_frames``) and hands each group to the segmenter's
@@ -41,8 +45,8 @@ class BatchedFrames:
         self.batch_frames = max(1, int(batch_frames)) if segmenter.batch_size > 1 else 1
 
     def describe(self) -> dict[str, Any]:
-        """The segmenter's own description (for the run log)."""
-        return self.segmenter.describe()
+        """The segmenter's own description and the frames per call (for the run log)."""
+        return {**self.segmenter.describe(), "frames_per_call": self.batch_frames}
 
     def __call__(
         self, task: Task, frames: Iterable[PreparedFrame]
