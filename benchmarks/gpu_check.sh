@@ -41,12 +41,12 @@ for mask in sorted((out / "cpu").glob("*_vSM.ome.tif")):
         m = tifffile.imread(out / other / mask.name)
         log = (out / other / mask.name.replace(".ome.tif", ".log")).read_text()
         seg = next(json.loads(line.split("segmenter: ", 1)[1]) for line in log.splitlines() if "segmenter: {" in line)
-        device = f"{seg.get('device')} (batch_frames in log: {'batch_frames' in log})"
+        device = f"{seg.get('device')}, frames per call {seg.get('frames_per_call', 1)}"
         counts = [(int(r.max()), int(g.max())) for r, g in zip(ref.reshape(-1, *ref.shape[-2:]),
                                                                 m.reshape(-1, *m.shape[-2:]))]
         print(f"{mask.name} vs {other}: shape {m.shape}, pixels with the same fg/bg "
               f"{np.mean((ref > 0) == (m > 0)):.5f}, identical labels {np.array_equal(ref, m)}, "
               f"objects cpu/gpu (first frames) {counts[:4]}, log: {device.strip()}")
 PY
-timeout 150 $py -m pytest -q -p no:cacheprovider -m "not slow" tests/test_devices.py tests/test_session.py \
-    tests/test_cellpose_segmenter.py 2>&1 | tail -8
+timeout 200 $py -m pytest -q -p no:cacheprovider -p no:napari -m "not slow" tests/test_devices.py tests/test_session.py \
+    tests/test_cellpose_segmenter.py tests/test_runners.py -k "not dask" 2>&1 | tail -8
