@@ -16,6 +16,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"--checkpoint PATH", "a local file in the Checkpoint field"),
     (r"--sam-mode (\w+)", r"Segment Anything mode \1"),
     (r"--model ([\w./-]+)", r"Model \1"),
+    (r"Say which with the axes option[,:].*$",
+     "Choose them in the Files tab: select the file, then its axes (e.g. TYX for time points)."),
     (r"--axes", "the file's axes (Files tab)"),
     (r"--channel", "Channel"),
     (r"--gpu", "Use GPU"),

@@ -341,6 +341,10 @@ class BatchSegWidget(QWidget):
             by_axes = self.files.axes_groups(files)
             if len(by_axes) > 1:  # ambiguous files with axes of their own: one group per axes
                 groups = [(fs, params.replace(axes=axes)) for axes, fs in by_axes.items()]
+            elif len(by_axes) == 1 and next(iter(by_axes)) is not None:
+                # one axes choice for all (e.g. the only file is ambiguous): the engine applies it only to
+                # files whose own axes are unknown
+                params = params.replace(axes=next(iter(by_axes)))
         self._params = params
         self.session = RunSession()
         self.streamer.session = self.session
