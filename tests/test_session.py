@@ -129,8 +129,10 @@ def test_run_failures_are_events_not_exceptions(inputs, tmp_path):
     assert [type(e).__name__ for e in events] == ["Planned", "ModelLoading", "RunFailed"]
     assert isinstance(events[-1].error, ModelError) and "no_such_model.pth" in events[-1].message
     assert session.model_state == "not loaded" and not session.ok
-    assert [s.status for s in session.finish()] == ["cancelled"]
-    assert session.tasks[0].reason == "not run" and session.phase == "failed"
+    # nobody cancelled the file: it failed, with the run's error as the reason
+    assert [s.status for s in session.finish()] == ["failed"]
+    assert session.tasks[0].reason == f"not run: {session.error}" and session.phase == "failed"
+    assert "no_such_model.pth" in session.tasks[0].reason
 
 
 def test_session_from_a_plan_and_its_guards(inputs, tmp_path):

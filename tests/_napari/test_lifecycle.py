@@ -65,6 +65,9 @@ def test_failed_run_with_layers_without_units_keeps_layers(widget, data_folder, 
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     assert "no_such_model" in widget.message.text()
+    # nobody cancelled these files: the table says they failed, with the model error as the reason
+    assert {widget.status.status(k) for k in widget.status.keys()} == {"failed"}
+    assert all("no_such_model" in s.reason for s in widget.session.tasks)
     names = [lay.name for lay in viewer.layers]
     assert names[:2] == ["no units", "labels without units"]
     placeholders = [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]

@@ -251,12 +251,17 @@ class RunSession:
     def finish(self, reason: str = "not run") -> list[TaskState]:
         """The run is over: tasks still pending or running become cancelled with ``reason``.
 
+        After a run-level failure (:attr:`error`: a model that cannot be loaded, colliding outputs) they
+        become *failed* instead, with that error as the reason: nobody cancelled them.
         Returns the states this changed (none after a complete run).
         """
         changed = []
         for s in self._states.values():
             if not s.finished:
-                s.status, s.reason = "cancelled", reason
+                if self.error is not None:
+                    s.status, s.reason = "failed", f"{reason}: {self.error}"
+                else:
+                    s.status, s.reason = "cancelled", reason
                 changed.append(s)
         if self.phase != "failed":
             self.phase = "finished"
