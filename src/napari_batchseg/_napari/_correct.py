@@ -9,12 +9,23 @@ Only napari's public API is used (no private attributes: napari warns about them
 gives plugins), and layers are told apart by ``layer.unique_id``, never by identity (that viewer wraps
 every layer in a new proxy object). Every operation since the last save is recorded, with its
 parameters, and written into the mask's log on *Save corrections*; saving runs in a thread too.
+
+*Undo fix* is honest: the last fix is tied to what its layer showed when it was made (the array it was
+written into and the output named in the layer's ``batchseg`` metadata; the stream layer is reused from
+output to output). Undo is switched off, with the reason in its tooltip, once that layer shows another
+output or a reopened copy, once the fix is saved (the mask file and its log then hold it; the next
+save starts from there), and once the layer is painted after the fix (restoring whole frames would erase
+those strokes while the log still listed them). As a last guard, Undo restores the frames only while
+they still hold exactly what the fix wrote. The "layer: …" line follows the active layer's name, data
+and metadata, so it names the output actually shown.
 """
 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +63,45 @@ def _frames_text(frames: list[int] | None) -> str:
 
 #: what a fix computed off the GUI thread: summary, changed frames, their old and new values
 _FixResult = tuple[cx.CorrectionSummary, tuple[int, ...], NDArray[Any], NDArray[Any]]
+
+
+def _shown_output(layer: Any) -> tuple[Any, Any]:
+    """``(task_key, mask_path)`` of the output a layer shows, from its ``batchseg`` metadata."""
+    meta = layer_meta(layer)
+    return meta.get("task_key"), meta.get("mask_path")
+
+
+def _same_output(then: tuple[Any, Any], now: tuple[Any, Any]) -> bool:
+    """Whether a layer still shows the output it showed (``None``: not known, e.g. detached or running)."""
+    return all(a is None or b is None or a == b for a, b in zip(then, now, strict=True))
+
+
+def _ref(data: Any) -> Callable[[], Any]:
+    """A reference to a layer's array that does not keep it alive (a reused stream layer drops it)."""
+    try:
+        return weakref.ref(data)
+    except TypeError:  # not weak-referenceable: compare by id (checked together with shape and output)
+        ident = id(data)
+        return lambda: ident
+
+
+def _same_data(ref: Callable[[], Any], data: Any) -> bool:
+    target = ref()
+    return target is data or (isinstance(target, int) and target == id(data))
+
+
+@dataclass
+class _FixRecord:
+    """The last fix, for *Undo fix*: what it changed, and what its layer showed when it was made."""
+
+    layer_id: Any
+    output: tuple[Any, Any]  # (task_key, mask_path) of the layer then
+    data: Callable[[], Any]  # the array the fix was written into (see _ref)
+    shape: tuple[int, ...]
+    frames: NDArray[Any]  # changed frames along T (empty: a 2D layer, the whole array)
+    old: NDArray[Any]  # their values before the fix
+    new: NDArray[Any]  # and after it (Undo only restores frames that still hold these)
+    what: str
 
 
 def _compute_fix(fix: Callable[..., NDArray[Any]], data: NDArray[Any], args: tuple[int, ...],
@@ -126,8 +176,10 @@ class CorrectionPanel(QWidget):
         lay.addWidget(hbox(self.undo_btn, self.save_btn, 1))
         lay.addWidget(self.result)
 
-        #: (layer id, frames, old values, description) of the last fix
-        self._undo: tuple[Any, NDArray[Any], NDArray[Any], str] | None = None
+        #: the last fix, while it can be undone
+        self._undo: _FixRecord | None = None
+        #: why Undo is off (shown in its tooltip; empty when there was nothing to undo)
+        self._undo_off = ""
         #: operations since the last save, per layer id (written into the log on save)
         self.operations: dict[Any, list[str]] = {}
         self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
@@ -189,17 +241,29 @@ class CorrectionPanel(QWidget):
         self._update_buttons()
 
     def _watch(self, layer: Any) -> None:
-        """Follow the selected label and brush edits of ``layer`` (no longer those of the previous one)."""
+        """Follow the selected label, brush edits and retargeting of ``layer`` (not the previous one's).
+
+        A stream layer is pointed at another output in place (new name, data and metadata, same layer
+        still active): the target line and Undo follow through these events.
+        """
         if self._watched is not None and (layer is None or layer_id(layer) != layer_id(self._watched)):
-            with contextlib.suppress(Exception):
-                self._watched.events.selected_label.disconnect(self._follow_selected_label)
-            with contextlib.suppress(Exception):
-                self._watched.events.paint.disconnect(self._painted)
+            for event, slot in self._watched_events():
+                with contextlib.suppress(Exception):
+                    getattr(self._watched.events, event).disconnect(slot)
             self._watched = None
         if layer is not None and self._watched is None:
-            layer.events.selected_label.connect(self._follow_selected_label)
-            layer.events.paint.connect(self._painted)
+            for event, slot in self._watched_events():
+                getattr(layer.events, event).connect(slot)
             self._watched = layer
+
+    def _watched_events(self) -> tuple[tuple[str, Callable[..., None]], ...]:
+        return (("selected_label", self._follow_selected_label), ("paint", self._painted),
+                ("name", self._layer_changed), ("data", self._layer_changed),
+                ("metadata", self._layer_changed))
+
+    def _layer_changed(self, _event: object = None) -> None:
+        """The watched layer got another name, array or metadata (e.g. it now shows another output)."""
+        self.refresh()
 
     def _follow_selected_label(self, _event: object = None) -> None:
         layer = self._watched
@@ -218,6 +282,38 @@ class CorrectionPanel(QWidget):
         else:
             ops.append("napari brush/fill/eraser: 1 stroke(s)")
         mark_edited(layer)
+        rec = self._undo
+        if rec is not None and rec.layer_id == layer_id(layer):
+            # Undo restores whole frames: it would silently erase this stroke (the log would still list it)
+            self._drop_undo(f"the layer was painted after the fix ({rec.what}); undoing it would erase "
+                            "those edits")
+            self.result.setText(f"Undo off: painted after {rec.what}")
+            self._update_buttons()
+
+    def _drop_undo(self, why: str) -> None:
+        """Forget the last fix; ``why`` Undo is off is shown in its tooltip."""
+        self._undo = None
+        self._undo_off = why
+
+    def _undo_target(self) -> tuple[Any, str]:
+        """The layer the last fix can be undone on, or ``(None, why not)``.
+
+        The layer must still show what it showed at the fix: the same array (same shape) and no other
+        output in its metadata; otherwise the record is dropped (it can never apply again).
+        """
+        rec = self._undo
+        if rec is None:
+            return None, self._undo_off
+        layer = next((lay for lay in self.viewer.layers if layer_id(lay) == rec.layer_id), None)
+        if layer is None:
+            self._drop_undo(f"the layer of the fix ({rec.what}) was closed")
+            return None, self._undo_off
+        data = layer.data
+        if (not _same_data(rec.data, data) or tuple(data.shape) != rec.shape
+                or not _same_output(rec.output, _shown_output(layer))):
+            self._drop_undo(f"the layer of the fix ({rec.what}) now shows another output or a reopened copy")
+            return None, self._undo_off
+        return layer, ""
 
     def _update_buttons(self) -> None:
         layer = self.layer()
@@ -225,10 +321,14 @@ class CorrectionPanel(QWidget):
         for b in (self.small_btn, self.border_btn, self.relabel_btn, self.merge_btn, self.delete_btn):
             b.setEnabled(layer is not None and idle)
         self.save_btn.setEnabled(layer is not None and bool(layer_meta(layer).get("mask_path")) and idle)
-        same = self._undo is not None and layer is not None and self._undo[0] == layer_id(layer)
+        target, why = self._undo_target()
+        same = target is not None and layer is not None and layer_id(target) == layer_id(layer)
         self.undo_btn.setEnabled(same and idle)
         if self._undo is not None:
-            self.undo_btn.setToolTip(f"Undo: {self._undo[3]}")
+            where = "" if same else f" (on layer {target.name!r}: select it)"
+            self.undo_btn.setToolTip(f"Undo: {self._undo.what}{where}")
+        else:
+            self.undo_btn.setToolTip(f"Undo is off: {why}" if why else "Undo the last fix (none yet)")
 
     def current_frame(self, layer: Any) -> int:
         """Index along T of the frame on screen (0 for a 2D layer)."""
@@ -260,52 +360,73 @@ class CorrectionPanel(QWidget):
         what = name + (f" ({params})" if params else "")
         if data.ndim == 3:
             what += f", {_frames_text(frames)}"
+        output = _shown_output(layer)
 
         def failed(exc: BaseException) -> None:
             self.result.setText(str(exc) if isinstance(exc, ValueError) else f"{name} failed: {exc}")
 
         # read-only meanwhile: no brush stroke may land on frames the fix is rewriting
         self._in_background("fix", layer, f"{what}…", _compute_fix, fix, data, args, frames,
-                            on_item=lambda out: self._applied(layer, data, what, out), on_error=failed)
+                            on_item=lambda out: self._applied(layer, data, output, what, out),
+                            on_error=failed)
         return True
 
-    def _applied(self, layer: Any, data: NDArray[Any], what: str, out: _FixResult) -> None:
+    def _applied(self, layer: Any, data: NDArray[Any], output: tuple[Any, Any], what: str,
+                 out: _FixResult) -> None:
         """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
         summary, sel, old, new = out
         if not summary.changed:
             self.result.setText("nothing to change")
             return
-        if layer.data is not data:  # the layer now shows another output: nothing written
+        # the layer now shows another output (another array, or its buffer reused in place): nothing written
+        if layer.data is not data or not _same_output(output, _shown_output(layer)):
             self.result.setText("not applied: the layer changed meanwhile")
             return
-        self._undo = (layer_id(layer), np.asarray(sel, dtype=int), old, what)
+        new = new.astype(data.dtype, copy=False)
+        self._undo = _FixRecord(layer_id(layer), _shown_output(layer), _ref(data), tuple(data.shape),
+                                np.asarray(sel, dtype=int), old, new, what)
+        self._undo_off = ""
         if sel:
-            data[list(sel)] = new.astype(data.dtype, copy=False)
+            data[list(sel)] = new
         else:
-            data[...] = new.astype(data.dtype, copy=False)
+            data[...] = new
         layer.refresh()
         self.operations.setdefault(layer_id(layer), []).append(f"{what}: {summary.describe()}")
         mark_edited(layer)
         self.result.setText(f"{what}: {summary.describe()}")
 
-    def undo(self) -> None:
-        """Undo the last fix of this panel (on the layer it was applied to, if it is still open)."""
-        if self._undo is None or self._job is not None:
-            return
-        lid, frames, old, what = self._undo
-        layer = next((lay for lay in self.viewer.layers if layer_id(lay) == lid), None)
-        self._undo = None
+    def undo(self) -> bool:
+        """Undo the last fix of this panel; return whether it was undone.
+
+        Only on the layer it was applied to, while that layer still shows the same output and array
+        (see :meth:`_undo_target`) and the changed frames still hold exactly what the fix wrote: frames
+        edited since (brush, another tool, new frames) are never overwritten. Otherwise nothing changes and
+        the reason is shown.
+        """
+        rec = self._undo
+        if rec is None or self._job is not None:
+            return False
+        layer, why = self._undo_target()
         if layer is None:
+            self.result.setText(f"not undone: {why}")
             self._update_buttons()
-            return
-        if frames.size:
-            layer.data[list(frames)] = old
-        else:
-            layer.data[...] = old
+            return False
+        data = layer.data
+        index = list(rec.frames) if rec.frames.size else Ellipsis
+        if not np.array_equal(data[index], rec.new):
+            self._drop_undo(f"the frames of the fix ({rec.what}) were edited since; undoing it would erase "
+                            "those edits")
+            self.result.setText(f"not undone: {self._undo_off}")
+            self._update_buttons()
+            return False
+        data[index] = rec.old
         layer.refresh()
-        self.operations.setdefault(lid, []).append(f"undo ({what})")
-        self.result.setText(f"undone: {what}")
+        self._undo = None
+        self._undo_off = ""
+        self.operations.setdefault(rec.layer_id, []).append(f"undo ({rec.what})")
+        self.result.setText(f"undone: {rec.what}")
         self._update_buttons()
+        return True
 
     # ------------------------------------------------------------------ save
     def _save_target(self) -> tuple[Any, str] | None:
@@ -376,8 +497,14 @@ class CorrectionPanel(QWidget):
 
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
         self.operations.pop(layer_id(layer), None)
+        rec = self._undo
+        if rec is not None and rec.layer_id == layer_id(layer):
+            # the mask file and its log now hold the fix; the layer, no longer "edited", may be reused
+            # for another output by the streamer
+            self._drop_undo(f"the fix ({rec.what}) is saved in {Path(path).name}")
         mark_saved(layer)
         self.result.setText(
             f"saved {Path(path).name}: {summary.describe()}" if summary.changed else "no changes to save"
         )
+        self._update_buttons()
         self.saved.emit(summary)
