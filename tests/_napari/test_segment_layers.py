@@ -115,3 +115,66 @@ def test_channel_and_z_axes_of_a_layer(widget, tmp_path, qtbot, dsb2018):
                   segmenter=threshold_segmenter(SegmentationParams()))
     np.testing.assert_array_equal(read_mask(ref / "zc_vSM.ome.tif").labels, mask.labels)
     assert "channel used: 1" in mask.log_text and mask.labels.max() > 0
+
+
+def test_settings_describe_a_z_stack_layer(widget, data_folder, dsb2018, qtbot):
+    """QA s15: with a ZYX layer selected, Z-projection is offered and its note gives the layer's slices."""
+    import tifffile
+
+    img = tifffile.imread(dsb2018[0])[:96, :128]
+    viewer = widget.viewer
+    form = widget.form
+    layer = viewer.add_image(np.stack([img] * 5), name="zstack", axis_labels=("Z", "Y", "X"))
+    viewer.layers.selection.active = layer
+    assert widget.layers.axes.currentText() == "ZYX"
+    assert form.z_mode.isEnabled() and form.z_type.isEnabled()
+    assert form.z_note.text() == "layer 'zstack': 5 Z slice(s)"
+    assert not form.start_frame.isEnabled()  # no time axis
+    widget.layers.axes.setCurrentText("TYX")  # read as a time series instead: frames, no Z
+    assert form.start_frame.isEnabled() and form.end_frame.isEnabled()
+    assert not form.z_mode.isEnabled() and form.z_note.text() == "no layer has Z slices"
+    widget.layers.axes.setCurrentText("ZYX")
+    # a file picked in the list: the Settings describe the files again (a 2D TIFF: no Z)
+    widget.files.add_paths([data_folder / "nuclei_BF.tif"])
+    qtbot.waitUntil(lambda: not widget.infos.busy and bool(widget.infos.infos(widget.files.files())),
+                    timeout=20000)
+    widget.files.select_file((data_folder / "nuclei_BF.tif").resolve())
+    assert not form.z_mode.isEnabled() and "no file has Z slices" in form.z_note.text()
+    # the layer selected again in napari: described again
+    viewer.layers.selection.clear()
+    viewer.layers.selection.active = layer
+    assert form.z_mode.isEnabled() and "5 Z slice(s)" in form.z_note.text()
+
+
+def test_the_channel_chosen_for_a_cyx_layer_is_segmented(widget, tmp_path, qtbot, dsb2018):
+    """QA s16: a CYX layer, channel 0 empty, nuclei in channel 1: its channels are listed, 1 is segmented."""
+    import tifffile
+
+    img = tifffile.imread(dsb2018[0])[:128, :128]
+    viewer = widget.viewer
+    layer = viewer.add_image(np.stack([np.zeros_like(img), img]), name="two channels",
+                             axis_labels=("C", "Y", "X"))
+    viewer.layers.selection.active = layer
+    assert widget.layers.axes.currentText() == "CYX"
+    channel = widget.form.channel
+    assert channel.isEnabled()
+    assert [channel.itemText(i) for i in range(channel.count())] == ["0: C0", "1: C1"]
+    channel.setCurrentIndex(1)
+    assert widget.form.values()["channel"] == 1
+    widget.output.custom.setChecked(True)
+    widget.output.folder.setText(str(tmp_path))
+    widget.controller.segmenter_factory = threshold_segmenter
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert [s.status for s in widget.session.tasks] == ["done"], [s.reason for s in widget.session.tasks]
+    mask = read_mask(tmp_path / "two_channels_vSM.ome.tif")
+    assert "channel used: 1" in mask.log_text
+    assert mask.labels.max() > 0  # channel 0 is empty: the nuclei of channel 1 were segmented
+    # the same pixels as a file, channel 1: the same mask
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    tifffile.imwrite(ref / "two.ome.tif", np.stack([np.zeros_like(img), img]), ome=True,
+                     metadata={"axes": "CYX"})
+    segment_files([ref / "two.ome.tif"], SegmentationParams(channel=1),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    np.testing.assert_array_equal(read_mask(ref / "two_vSM.ome.tif").labels, mask.labels)

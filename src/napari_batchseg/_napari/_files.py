@@ -44,12 +44,15 @@ DEFAULT_CONTAINS = "_BF"
 class FileListPanel(QWidget):
     """List of input files with filters; emits ``files_changed`` and ``current_changed``.
 
-    Every file added stays in the list; the filters decide, live, which ones take part in the run (the
-    others are hidden, and counted).
+    Every file added stays in the list; the filters decide, live, which of the files found in folders
+    take part in the run (the others are hidden, and counted). Files added one by one (*Add file…*, a
+    dropped file) are always taken, as on the command line: the filters are for folder contents.
     """
 
     files_changed = Signal()
     current_changed = Signal(object)  # Path | None
+    #: the user made a file current: emitted before ``current_changed`` (not when its metadata arrives)
+    picked = Signal(object)  # Path | None
 
     def __init__(self, infos: InfoCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,12 +102,17 @@ class FileListPanel(QWidget):
         #: axes chosen per ambiguous file; ``default_axes`` (e.g. from a YAML) for those without a choice
         self.axes_overrides: dict[Path, str] = {}
         self.default_axes: str | None = None
+        #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
+        self.explicit: set[Path] = set()
         self._channel: object = 0
+        #: the first frame the form asks for: files with fewer frames are flagged
+        self._start_frame = 0
         self._marks_timer = QTimer(self)
         self._marks_timer.setSingleShot(True)
         self._marks_timer.setInterval(100)
         self._marks_timer.timeout.connect(self.update_marks)
         self.count = QLabel("no files")
+        self.count.setWordWrap(True)  # "… nothing to run; change the Filters above" fits a narrow dock
         self.info = QLabel("")
         muted(self.info)
 
@@ -146,9 +154,13 @@ class FileListPanel(QWidget):
         return [item for item in items if item is not None]
 
     def files(self) -> list[Path]:
-        """The files that pass the filters (the run's inputs), in list order."""
+        """The run's inputs, in list order: files named one by one, folder files that pass the filters."""
         flt = self.file_filter()
-        return [p for p in self.all_files() if flt.accepts(p)]
+        return [p for p in self.all_files() if self.passes(p, flt)]
+
+    def passes(self, path: Path, flt: FileFilter | None = None) -> bool:
+        """Whether ``path`` takes part in the run (named one by one, or passing the filters)."""
+        return path in self.explicit or (flt or self.file_filter()).accepts(path)
 
     def add_paths(self, paths: Iterable[str | Path], recursive: bool | None = None) -> int:
         """Add files and the supported files found in folders now; return how many were new.
@@ -157,14 +169,14 @@ class FileListPanel(QWidget):
         drops use :meth:`add_paths_later`, which does it in a thread.
         """
         rec = self.recursive.isChecked() if recursive is None else recursive
-        return self._add_found(find_inputs(list(paths), rec))
+        return self._add_found(find_inputs_split(list(paths), rec))
 
     def add_paths_later(self, paths: Iterable[str | Path], recursive: bool | None = None) -> None:
         """Like :meth:`add_paths`, but folders are searched in a thread; the files appear when found."""
         rec = self.recursive.isChecked() if recursive is None else recursive
         self.count.setText("looking for files…")
-        self.background.submit(find_inputs, list(paths), rec, on_item=self._add_found, name="batchseg-glob",
-                               on_done=self.apply_filters)
+        self.background.submit(find_inputs_split, list(paths), rec, on_item=self._add_found,
+                               name="batchseg-glob", on_done=self.apply_filters)
 
     @property
     def busy(self) -> bool:
@@ -175,10 +187,14 @@ class FileListPanel(QWidget):
         """Deliver nothing more (the widget is closing)."""
         self.background.close()
 
-    def _add_found(self, found: list[Path]) -> int:
+    def _add_found(self, found: tuple[list[Path], list[Path]]) -> int:
+        """Add ``(files found in folders, files named one by one)``; return how many were new."""
+        in_folders, named = found
         known = set(self.all_files())
+        more_explicit = set(named) - self.explicit
+        self.explicit.update(named)
         new: list[Path] = []
-        for f in found:
+        for f in [*in_folders, *named]:
             if f not in known:
                 known.add(f)
                 new.append(f)
@@ -187,8 +203,9 @@ class FileListPanel(QWidget):
             item.setData(PATH_ROLE, f)
             item.setToolTip(str(f))
             self.list.addItem(item)
-        if new:
+        if new or more_explicit:
             self.apply_filters()
+        if new:
             self.infos.request(new)
         return len(new)
 
@@ -196,21 +213,24 @@ class FileListPanel(QWidget):
         """Remove the selected files from the list."""
         rows = sorted((self.list.row(i) for i in self.list.selectedItems()), reverse=True)
         for r in rows:
-            self.list.takeItem(r)
+            item = self.list.takeItem(r)
+            if item is not None:
+                self.explicit.discard(_path_of(item))
         if rows:
             self.apply_filters()
 
     def clear(self) -> None:
         """Empty the list."""
         self.list.clear()
+        self.explicit.clear()
         self.apply_filters()
 
     def apply_filters(self) -> None:
-        """Hide files the filters reject; update the count."""
+        """Hide the folder files the filters reject; update the count (and say why none can run)."""
         flt = self.file_filter()
         n_pass = 0
         for item in self._items():
-            ok = flt.accepts(_path_of(item))
+            ok = self.passes(_path_of(item), flt)
             item.setHidden(not ok)
             n_pass += ok
         total = self.list.count()
@@ -218,9 +238,11 @@ class FileListPanel(QWidget):
             self.count.setText("no files: add files or folders, or drop them here")
         else:
             hidden = total - n_pass
-            self.count.setText(
-                f"{n_pass} of {total} file(s) pass the filters" + (f" ({hidden} hidden)" if hidden else "")
-            )
+            text = f"{n_pass} of {total} file(s) pass the filters" + (f" ({hidden} hidden)" if hidden else "")
+            if n_pass == 0:  # nothing can run: say why, and show the filters that hide everything
+                text += ": nothing to run; change the Filters above"
+                self.filters_box.expand(animate=False)
+            self.count.setText(text)
         self.files_changed.emit()
 
     def current_file(self) -> Path | None:
@@ -253,6 +275,7 @@ class FileListPanel(QWidget):
         self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
     ) -> None:
         path = _path_of(item) if item is not None else None
+        self.picked.emit(path)
         self._show_info(path)
         self._sync_axes_combo()
         self.current_changed.emit(path)
@@ -320,6 +343,12 @@ class FileListPanel(QWidget):
         self._channel = channel
         self.update_marks()
 
+    def set_frames(self, start: int) -> None:
+        """The first frame the form asks for: files with fewer frames are flagged (the end is clipped)."""
+        if start != self._start_frame:
+            self._start_frame = start
+            self.update_marks()
+
     def problem(self, path: Path) -> str:
         """Why ``path`` cannot run as set up ("" when it can, or while its metadata is unknown)."""
         info = self.infos.get(path)
@@ -335,10 +364,13 @@ class FileListPanel(QWidget):
                 return f"no channel {ch} (the file has {info.sizes['C']})"
             if isinstance(ch, str) and ch not in info.channel_names:
                 return f"no channel named {ch!r} (it has {', '.join(info.channel_names)})"
+        n_t = info.sizes["T"]
+        if self._start_frame >= n_t:
+            return f"no frame {self._start_frame} (the file has {n_t} frame(s))"
         return ""
 
     def update_marks(self) -> None:
-        """Mark, in the list, files that cannot run as set up (unreadable, ambiguous axes, no such channel).
+        """Mark, in the list, files that cannot run as set up (the reasons of :meth:`problem`).
 
         Ambiguous files read with the chosen axes say so. Nothing is applied to files whose axes are
         known: the choice only concerns the ambiguous ones.
@@ -412,15 +444,22 @@ class FileListPanel(QWidget):
 
 def find_inputs(paths: list[str | Path], recursive: bool) -> list[Path]:
     """The supported input files among ``paths`` and in the folders among them (reads the disk)."""
+    in_folders, named = find_inputs_split(paths, recursive)
+    return [*in_folders, *named]
+
+
+def find_inputs_split(paths: list[str | Path], recursive: bool) -> tuple[list[Path], list[Path]]:
+    """``(supported files in the folders among paths, supported files among paths)`` (reads the disk)."""
     any_ext = FileFilter(extensions=SUFFIXES)
-    found: list[Path] = []
+    in_folders: list[Path] = []
+    named: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found.extend(collect_files([p], any_ext, recursive=recursive))
+            in_folders.extend(collect_files([p], any_ext, recursive=recursive))
         elif matching_suffix(p) is not None and not is_own_output(p):
-            found.append(p.resolve())
-    return found
+            named.append(p.resolve())
+    return in_folders, named
 
 
 def _path_of(item: QListWidgetItem) -> Path:

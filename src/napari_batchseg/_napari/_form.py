@@ -52,6 +52,12 @@ def _absent_channel_text(value: int | str) -> str:
     return f"{value} (by name)" if isinstance(value, str) else f"{value}: (not in the selected file)"
 
 
+def _input_name(info: SourceInfo) -> str:
+    """How the Settings name an input: the napari layer's name, else the file's."""
+    layer = info.extra.get("napari_layer") if isinstance(info.extra, dict) else None
+    return f"layer {layer!r}" if layer else info.path.name
+
+
 def micro_sam_available() -> bool:
     """Whether micro-sam can be imported (checked without importing it)."""
     return importlib.util.find_spec("micro_sam") is not None
@@ -314,6 +320,31 @@ class ParamsForm(QWidget):
         self.frames_row.setToolTip(
             f"0-based, inclusive; the longest file has {max_t} frame(s)" if max_t > 1 else "no time series"
         )
+
+    def show_inputs(self, files: list[SourceInfo], current: SourceInfo | None,
+                    layers: list[SourceInfo] | None = None) -> None:
+        """Describe what will be segmented: the image ``layers`` when given, else the ``files``.
+
+        Channel names come from ``current`` (the selected file), or from the first layer; Z and frame
+        controls are enabled when one of the inputs has Z slices or time frames; the Z note gives the
+        slices of the selected file or layer.
+        """
+        ref: SourceInfo | None
+        if layers:
+            self.set_file_infos(layers, layers[0])
+            ref, kind = layers[0], "layer"
+        else:
+            self.set_file_infos(files, current)
+            ref, kind = current, "file"
+        if ref is None:
+            return
+        name = _input_name(ref)
+        n_z = ref.sizes["Z"]
+        if self.z_mode.isEnabled():
+            self.z_note.setText(f"{name}: {n_z} Z slice(s)" if n_z > 1 else
+                                f"{name}: no Z slices (other {kind}s have some)")
+        elif kind == "layer":
+            self.z_note.setText("no layer has Z slices")
 
     def set_device_text(self, text: str) -> None:
         """Show which device a GPU run would use."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -167,11 +168,21 @@ def layer_plan(layers: list[tuple[Any, str]], params: SegmentationParams) -> Pla
 
 
 class LayerPanel(QWidget):
-    """*Segment image layers*: the selected image layers, their axes, current frame or whole stack."""
+    """*Segment image layers*: the selected image layers, their axes, current frame or whole stack.
+
+    The layers are *active* (what the Settings tab describes: channels, Z, frames) from the moment image
+    layers are selected in napari until a file is picked in the file list (:meth:`files_picked`) or no
+    image layer is selected; ``changed`` is emitted when what the Settings should describe changes.
+    """
+
+    changed = Signal()
 
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
+        #: whether the selected layers are what the Settings describe (see the class docstring)
+        self.active = False
+        self._described: tuple[Any, ...] = ()
         #: made-up paths of layers given to the engine (kept so results can reopen; forgotten on close)
         self.registered: list[Path] = []
         self.selected = QLabel("")
@@ -194,6 +205,7 @@ class LayerPanel(QWidget):
         lay.addWidget(hbox(QLabel("axes"), self.axes, self.this_frame, self.all_frames, 1))
         lay.addWidget(self.run_btn)
         viewer.layers.selection.events.changed.connect(self.refresh)
+        self.axes.currentIndexChanged.connect(lambda _i: self._notify())
         self.refresh()
 
     def close_down(self) -> None:
@@ -217,9 +229,13 @@ class LayerPanel(QWidget):
         """Show which layers would be segmented, and the axes choices of the first."""
         layers = self.image_layers()
         self.run_btn.setEnabled(bool(layers))
+        self.active = bool(layers)
         if not layers:
             self.selected.setText("select image layer(s) in napari's layer list to segment them")
+            self.axes.blockSignals(True)
             self.axes.clear()
+            self.axes.blockSignals(False)
+            self._notify()
             return
         first = layers[0]
         self.selected.setText("selected: " + ", ".join(lay.name for lay in layers))
@@ -235,6 +251,40 @@ class LayerPanel(QWidget):
         self.axes.setCurrentText(guess)
         self.axes.setEnabled(len(choices) > 1)
         self.axes.blockSignals(False)
+        self._notify()
+
+    def files_picked(self, _path: object = None) -> None:
+        """A file was picked in the file list: the Settings describe the files again."""
+        self.active = False
+        self._notify()
+
+    def active_infos(self) -> list[SourceInfo]:
+        """What the engine will know of each chosen layer (axes, sizes, channels), when they are active.
+
+        Built from the layers' shapes, dtypes and axes only (no pixel is read); ``[]`` when the
+        Settings describe the files.
+        """
+        if not self.active:
+            return []
+        out = []
+        for layer, axes in self.chosen():
+            try:
+                src = ArraySource(layer.data, axes, Path(safe_name(layer.name)), layer.name,
+                                  layer_source_file(layer))
+            except (ValueError, AttributeError, TypeError):  # axes that do not fit, data without a shape
+                continue
+            out.append(src.info)
+        return out
+
+    def _notify(self) -> None:
+        """Emit ``changed`` when the layers the Settings should describe (or their axes) changed."""
+        state: tuple[Any, ...] = ()
+        if self.active:
+            state = tuple((id(lay), axes, tuple(getattr(lay.data, "shape", ())))
+                          for lay, axes in self.chosen())
+        if state != self._described:
+            self._described = state
+            self.changed.emit()
 
     def chosen(self) -> list[tuple[Any, str]]:
         """``(layer, axes)`` per selected image layer (the combo's axes for layers shaped like the first)."""

@@ -1,0 +1,88 @@
+"""The file list: files named one by one pass the filters (as on the command line); files that cannot
+start at the first frame asked for are marked before Run."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QMimeData, QPointF, Qt, QUrl
+from qtpy.QtGui import QDropEvent
+
+
+def _drop(widget, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    widget.dropEvent(QDropEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+
+
+def test_a_file_added_by_name_is_taken_whatever_the_filters(widget, data_folder, qtbot):
+    """QA s18: Add file… with a name lacking _BF: the file vanished and Run was disabled without a reason."""
+    files = widget.files
+    nuclei = data_folder / "nuclei_BF.tif"
+    plain = data_folder / "nuclei.tif"
+    plain.write_bytes(nuclei.read_bytes())
+    assert files.add_paths([plain]) == 1
+    assert files.files() == [plain.resolve()]
+    assert "1 of 1 file(s) pass the filters" in files.count.text()
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    assert widget.run_btn.isEnabled()
+    # the filters still apply to what folders hold; the file named by itself stays
+    files.add_paths([data_folder])
+    assert [p.name for p in files.files()] == ["nuclei.tif", "nuclei_BF.tif", "timelapse_BF.nd2",
+                                               "zstack_BF.nd2"]
+    files.not_contains.setText("nuclei")
+    assert [p.name for p in files.files()] == ["nuclei.tif", "timelapse_BF.nd2", "zstack_BF.nd2"]
+    files.not_contains.setText("")
+    # a file found in a folder, then named by itself: taken from then on
+    assert files.add_paths([data_folder / "zstack.nd2"]) == 0
+    assert "zstack.nd2" in [p.name for p in files.files()]
+    # removed, then found again in its folder only: the filters apply to it again
+    files.list.clearSelection()
+    files.select_file((data_folder / "zstack.nd2").resolve())
+    files.list.currentItem().setSelected(True)
+    files.remove_selected()
+    files.add_paths([data_folder])
+    assert "zstack.nd2" not in [p.name for p in files.files()]
+    files.clear()
+    # dropped files are named one by one too (searched in a thread)
+    _drop(files, [plain])
+    qtbot.waitUntil(lambda: not files.busy, timeout=10000)
+    assert files.files() == [plain.resolve()]
+
+
+def test_nothing_passes_the_filters_says_so(widget, data_folder, qtbot):
+    """QA s1: a folder whose files all lack _BF: the count says nothing can run and the filters unfold."""
+    files = widget.files
+    folder = data_folder / "plain"
+    folder.mkdir()
+    (folder / "dsb.tif").write_bytes((data_folder / "nuclei_BF.tif").read_bytes())
+    assert not files.filters_box.isExpanded()
+    files.add_paths([folder])
+    assert files.files() == []
+    assert files.count.text() == "0 of 1 file(s) pass the filters (1 hidden): nothing to run; change the " \
+                                 "Filters above"
+    assert files.filters_box.isExpanded()
+    assert not widget.run_btn.isEnabled()
+    assert widget.minimumSizeHint().width() <= 440  # the longer line wraps in the narrow dock
+    files.contains.setText("")
+    assert [p.name for p in files.files()] == ["dsb.tif"]
+
+
+def test_a_file_shorter_than_the_first_frame_is_marked(widget, data_folder, qtbot):
+    """QA s7: frames 40-44 with a single-frame TIFF in the batch: marked before Run (the end is clipped)."""
+    files = widget.files
+    files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy and len(widget.infos.infos(files.files())) == 3,
+                    timeout=30000)
+    form = widget.form
+    form.end_frame.setValue(1000)  # only the end: clipped to each file, nothing to flag
+    assert files.problems() == {}
+    form.start_frame.setValue(40)
+    form.end_frame.setValue(44)
+    nuclei = (data_folder / "nuclei_BF.tif").resolve()
+    zstack = (data_folder / "zstack_BF.nd2").resolve()
+    assert files.problems() == {nuclei: "no frame 40 (the file has 1 frame(s))",
+                                zstack: "no frame 40 (the file has 1 frame(s))"}
+    texts = [files.list.item(i).text() for i in range(files.list.count())]
+    assert "nuclei_BF.tif  ⚠ no frame 40 (the file has 1 frame(s))" in texts
+    assert "timelapse_BF.nd2" in texts  # 53 frames: it can
+    form.start_frame.setValue(0)
+    assert files.problems() == {}
