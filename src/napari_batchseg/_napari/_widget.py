@@ -151,6 +151,9 @@ class BatchSegWidget(QWidget):
 
         self.files.files_changed.connect(self._inputs_changed)
         self.files.current_changed.connect(lambda _p: self._update_file_dependent())
+        # the Settings describe the selected image layers until a file is picked again
+        self.files.picked.connect(self.layers.files_picked)
+        self.layers.changed.connect(self._update_file_dependent)
         # metadata arrives file by file from a worker: recompute the dependent controls once per burst
         self._inputs_timer = QTimer(self)
         self._inputs_timer.setSingleShot(True)
@@ -225,11 +228,8 @@ class BatchSegWidget(QWidget):
         current = self.files.current_file()
         info = self.infos.get(current) if current is not None else None
         self._shape_placeholders()
-        self.form.set_file_infos(self.infos.infos(files), info if not isinstance(info, str) else None)
-        if isinstance(info, SourceInfo) and current is not None and self.form.z_mode.isEnabled():
-            n_z = info.sizes["Z"]
-            self.form.z_note.setText(f"{current.name}: {n_z} Z slice(s)" if n_z > 1 else
-                                     f"{current.name}: no Z slices (other files have some)")
+        self.form.show_inputs(self.infos.infos(files), info if isinstance(info, SourceInfo) else None,
+                              self.layers.active_infos())
         self._channel_changed()
 
     def _shape_placeholders(self) -> None:
@@ -243,7 +243,9 @@ class BatchSegWidget(QWidget):
     def _channel_changed(self) -> None:
         """The channel asked for is checked against every file; files without it are flagged in the list."""
         try:
-            self.files.set_channel(self.form.values()["channel"])
+            values = self.form.values()
+            self.files.set_channel(values["channel"])
+            self.files.set_frames(values["start_frame"])
         except (KeyError, ValueError):
             pass
 
