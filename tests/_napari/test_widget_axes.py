@@ -54,3 +54,23 @@ def test_ambiguous_axes_message_names_the_widget_control(tmp_path):
     said = for_widget(core)
     assert "--axes" in core and "amb.tif" in said and "ambiguous axes" in said
     assert "--axes" not in said and "axes option" not in said and "Files tab" in said
+
+
+def test_axes_chosen_for_an_ambiguous_file_set_up_its_frames(widget, data_folder, qtbot):
+    """QA: Frames stayed disabled after TYX was chosen for the only (ambiguous) file; ZYX offers Z instead."""
+    import tifffile
+
+    img = tifffile.imread(data_folder / "nuclei_BF.tif")[:64, :80]
+    tifffile.imwrite(data_folder / "ctc_BF.tif", np.stack([img] * 5), metadata=None)
+    widget.files.contains.setText("ctc_")
+    widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy and len(widget.files.files()) == 1, timeout=20000)
+    form = widget.form
+    assert not form.end_frame.isEnabled() and not form.z_mode.isEnabled()  # nothing known yet
+    widget.files.select_file((data_folder / "ctc_BF.tif").resolve())
+    widget.files.axes.setCurrentText("TYX")
+    qtbot.waitUntil(lambda: form.end_frame.isEnabled(), timeout=20000)
+    assert "5 frame(s)" in form.frames_row.toolTip() and not form.z_mode.isEnabled()
+    widget.files.axes.setCurrentText("ZYX")
+    qtbot.waitUntil(lambda: form.z_mode.isEnabled(), timeout=20000)
+    assert not form.end_frame.isEnabled() and "5 Z slice(s)" in form.z_note.text()

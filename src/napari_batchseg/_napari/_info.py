@@ -12,10 +12,10 @@ from ..io.sources import SourceInfo
 from ._worker import Background
 
 
-def read_info_safe(path: Path) -> SourceInfo | str:
-    """The file's :class:`SourceInfo`, or the reason it cannot be read."""
+def read_info_safe(path: Path, axes: str | None = None) -> SourceInfo | str:
+    """The file's :class:`SourceInfo` (read with ``axes`` when given), or the reason it cannot be read."""
     try:
-        return read_info(path)
+        return read_info(path, axes)
     except Exception as exc:  # noqa: BLE001 - shown to the user next to the file
         return str(exc) or type(exc).__name__
 
@@ -55,6 +55,9 @@ class InfoCache(QObject):
         super().__init__(parent)
         self._infos: dict[Path, SourceInfo | str] = {}
         self._queued: set[Path] = set()
+        #: metadata of ambiguous files read with the axes chosen for them
+        self._with_axes: dict[tuple[Path, str], SourceInfo | str] = {}
+        self._queued_axes: set[tuple[Path, str]] = set()
         #: the metadata is read by daemon threads (a thread never touches Qt; see :mod:`._worker`)
         self.background = Background(self)
 
@@ -84,6 +87,26 @@ class InfoCache(QObject):
 
         self.background.submit(work, on_item=self._on_info, name="batchseg-metadata")
 
+    def with_axes(self, path: str | Path, axes: str | None) -> SourceInfo | str | None:
+        """Metadata of ``path`` as it will be read with ``axes`` (an ambiguous file given its axes).
+
+        Without ``axes``, the file's own (:meth:`get`). Unknown yet: ``None``, and a worker reads it.
+        """
+        path = Path(path)
+        if not axes:
+            return self.get(path)
+        key = (path, axes)
+        if key in self._with_axes:
+            return self._with_axes[key]
+        if key not in self._queued_axes:
+            self._queued_axes.add(key)
+
+            def work() -> Iterator[tuple[tuple[Path, str], SourceInfo | str]]:
+                yield key, read_info_safe(path, axes)
+
+            self.background.submit(work, on_item=self._on_axes_info, name="batchseg-metadata")
+        return None
+
     @property
     def busy(self) -> bool:
         """Whether a worker is still reading."""
@@ -92,6 +115,12 @@ class InfoCache(QObject):
     def close(self) -> None:
         """Deliver nothing more (the widget is closing)."""
         self.background.close()
+
+    def _on_axes_info(self, item: tuple[tuple[Path, str], SourceInfo | str]) -> None:
+        key, info = item
+        self._queued_axes.discard(key)
+        self._with_axes[key] = info
+        self.updated.emit(key[0])
 
     def _on_info(self, item: tuple[Path, SourceInfo | str]) -> None:
         path, info = item

@@ -223,19 +223,29 @@ class BatchSegWidget(QWidget):
         self._update_file_dependent()
         self._update_preview()
 
+    def _info(self, path: Path | None) -> SourceInfo | None:
+        """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
+
+        An ambiguous file's is read, by a worker, with the axes chosen for it.
+        """
+        if path is None:
+            return None
+        info = self.infos.get(path)
+        if isinstance(info, str) and self.files.axes_for(path):
+            info = self.infos.with_axes(path, self.files.axes_for(path))
+        return info if isinstance(info, SourceInfo) else None
+
     def _update_file_dependent(self) -> None:
         files = self.files.files()
-        current = self.files.current_file()
-        info = self.infos.get(current) if current is not None else None
         self._shape_placeholders()
-        self.form.show_inputs(self.infos.infos(files), info if isinstance(info, SourceInfo) else None,
-                              self.layers.active_infos())
+        infos = [i for i in map(self._info, files) if i is not None]
+        self.form.show_inputs(infos, self._info(self.files.current_file()), self.layers.active_infos())
         self._channel_changed()
 
     def _shape_placeholders(self) -> None:
         """The hidden stream layers take the first input's shape before Run (see ``_placeholders``)."""
         files = self.files.files()
-        first = self.infos.get(files[0]) if files else None
+        first = self._info(files[0]) if files else None
         if isinstance(first, SourceInfo) and not self.controller.running:
             with contextlib.suppress(ParameterError, ValueError):
                 self.streamer.shape_placeholders_later(first, _n_frames(first, self.params()))
@@ -353,7 +363,7 @@ class BatchSegWidget(QWidget):
         self._run_error = False
         self._started = time.perf_counter()
         self._say("planning…")
-        first = plan.tasks[0].info if plan is not None else self.infos.get(files[0])  # type: ignore[attr-defined]
+        first = plan.tasks[0].info if plan is not None else self._info(files[0])  # type: ignore[attr-defined]
         if isinstance(first, SourceInfo):
             self.streamer.prepare_run(first, _n_frames(first, params))
         else:
