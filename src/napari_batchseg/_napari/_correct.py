@@ -23,9 +23,7 @@ and metadata, so it names the output actually shown.
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,16 @@ from qtpy.QtWidgets import (
 )
 
 from .. import corrections as cx
+from ._fixes import (
+    FixRecord,
+    FixResult,
+    array_ref,
+    compute_fix,
+    frames_text,
+    same_array,
+    same_output,
+    shown_output,
+)
 from ._qtutil import hbox, muted
 from ._stream import layer_meta, mark_edited, mark_saved
 from ._worker import Background
@@ -53,67 +61,6 @@ from ._worker import Background
 def layer_id(layer: Any) -> Any:
     """A layer's identity that survives napari's proxies (``unique_id``; the name as a fallback)."""
     return getattr(layer, "unique_id", None) or layer.name
-
-
-def _frames_text(frames: list[int] | None) -> str:
-    if frames is None:
-        return "all frames"
-    return "frame " + ", ".join(str(f) for f in frames)
-
-
-#: what a fix computed off the GUI thread: summary, changed frames, their old and new values
-_FixResult = tuple[cx.CorrectionSummary, tuple[int, ...], NDArray[Any], NDArray[Any]]
-
-
-def _shown_output(layer: Any) -> tuple[Any, Any]:
-    """``(task_key, mask_path)`` of the output a layer shows, from its ``batchseg`` metadata."""
-    meta = layer_meta(layer)
-    return meta.get("task_key"), meta.get("mask_path")
-
-
-def _same_output(then: tuple[Any, Any], now: tuple[Any, Any]) -> bool:
-    """Whether a layer still shows the output it showed (``None``: not known, e.g. detached or running)."""
-    return all(a is None or b is None or a == b for a, b in zip(then, now, strict=True))
-
-
-def _ref(data: Any) -> Callable[[], Any]:
-    """A reference to a layer's array that does not keep it alive (a reused stream layer drops it)."""
-    try:
-        return weakref.ref(data)
-    except TypeError:  # not weak-referenceable: compare by id (checked together with shape and output)
-        ident = id(data)
-        return lambda: ident
-
-
-def _same_data(ref: Callable[[], Any], data: Any) -> bool:
-    target = ref()
-    return target is data or (isinstance(target, int) and target == id(data))
-
-
-@dataclass
-class _FixRecord:
-    """The last fix, for *Undo fix*: what it changed, and what its layer showed when it was made."""
-
-    layer_id: Any
-    output: tuple[Any, Any]  # (task_key, mask_path) of the layer then
-    data: Callable[[], Any]  # the array the fix was written into (see _ref)
-    shape: tuple[int, ...]
-    frames: NDArray[Any]  # changed frames along T (empty: a 2D layer, the whole array)
-    old: NDArray[Any]  # their values before the fix
-    new: NDArray[Any]  # and after it (Undo only restores frames that still hold these)
-    what: str
-
-
-def _compute_fix(fix: Callable[..., NDArray[Any]], data: NDArray[Any], args: tuple[int, ...],
-                 frames: list[int] | None) -> _FixResult:
-    """Worker thread: apply ``fix`` to a copy of ``data``; return what changed (see :data:`_FixResult`)."""
-    before = np.array(data)  # a copy: frames still streaming into the layer do not change under the fix
-    new = fix(before, *args, frames=frames)
-    summary = cx.describe_changes(before, new)
-    sel = tuple(summary.frames) if before.ndim == 3 else ()
-    if sel:
-        return summary, sel, before[list(sel)], new[list(sel)]
-    return summary, sel, before, new
 
 
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -177,7 +124,7 @@ class CorrectionPanel(QWidget):
         lay.addWidget(self.result)
 
         #: the last fix, while it can be undone
-        self._undo: _FixRecord | None = None
+        self._undo: FixRecord | None = None
         #: why Undo is off (shown in its tooltip; empty when there was nothing to undo)
         self._undo_off = ""
         #: operations since the last save, per layer id (written into the log on save)
@@ -309,8 +256,8 @@ class CorrectionPanel(QWidget):
             self._drop_undo(f"the layer of the fix ({rec.what}) was closed")
             return None, self._undo_off
         data = layer.data
-        if (not _same_data(rec.data, data) or tuple(data.shape) != rec.shape
-                or not _same_output(rec.output, _shown_output(layer))):
+        if (not same_array(rec.data, data) or tuple(data.shape) != rec.shape
+                or not same_output(rec.output, shown_output(layer))):
             self._drop_undo(f"the layer of the fix ({rec.what}) now shows another output or a reopened copy")
             return None, self._undo_off
         return layer, ""
@@ -359,31 +306,31 @@ class CorrectionPanel(QWidget):
         name = fix.__name__.replace("_", " ")
         what = name + (f" ({params})" if params else "")
         if data.ndim == 3:
-            what += f", {_frames_text(frames)}"
-        output = _shown_output(layer)
+            what += f", {frames_text(frames)}"
+        output = shown_output(layer)
 
         def failed(exc: BaseException) -> None:
             self.result.setText(str(exc) if isinstance(exc, ValueError) else f"{name} failed: {exc}")
 
         # read-only meanwhile: no brush stroke may land on frames the fix is rewriting
-        self._in_background("fix", layer, f"{what}…", _compute_fix, fix, data, args, frames,
+        self._in_background("fix", layer, f"{what}…", compute_fix, fix, data, args, frames,
                             on_item=lambda out: self._applied(layer, data, output, what, out),
                             on_error=failed)
         return True
 
     def _applied(self, layer: Any, data: NDArray[Any], output: tuple[Any, Any], what: str,
-                 out: _FixResult) -> None:
+                 out: FixResult) -> None:
         """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
         summary, sel, old, new = out
         if not summary.changed:
             self.result.setText("nothing to change")
             return
         # the layer now shows another output (another array, or its buffer reused in place): nothing written
-        if layer.data is not data or not _same_output(output, _shown_output(layer)):
+        if layer.data is not data or not same_output(output, shown_output(layer)):
             self.result.setText("not applied: the layer changed meanwhile")
             return
         new = new.astype(data.dtype, copy=False)
-        self._undo = _FixRecord(layer_id(layer), _shown_output(layer), _ref(data), tuple(data.shape),
+        self._undo = FixRecord(layer_id(layer), shown_output(layer), array_ref(data), tuple(data.shape),
                                 np.asarray(sel, dtype=int), old, new, what)
         self._undo_off = ""
         if sel:
