@@ -28,3 +28,28 @@ def test_result_of_several_channels_reopens_with_its_first_channel(ome_tzcyx, tm
     source = open_source(path)
     expected = prepare_frame(source, 0, 1, 1, params.zrange, "max").image  # GFP is channel 1
     np.testing.assert_allclose(np.asarray(loaded.image[1]), expected)
+
+
+def test_result_of_a_frame_range_reopens_at_its_first_frame(example_files, tmp_path):
+    """Frames 3-5 of a time-lapse: the result reads back with its first frame (3), as the reader places it."""
+    import shutil
+
+    from napari_batchseg import segment_files
+    from napari_batchseg._napari._reader import mask_layer_data
+    from napari_batchseg.testing import threshold_segmenter
+
+    movie = tmp_path / "movie_BF.nd2"
+    shutil.copy(example_files["timelapse"], movie)
+    params = SegmentationParams(start_frame=3, end_frame=5)
+    segment_files([movie], params, segmenter=threshold_segmenter(params))
+    task = engine.plan([movie], params).tasks[0]
+    loaded = load_result(task, task.names.mask, None, "done")
+    assert loaded.note == "" and loaded.labels.shape[0] == 3
+    assert loaded.first_frame == 3
+    assert mask_layer_data(task.names.mask)[0][1]["translate"][0] == loaded.first_frame
+    from napari_batchseg.prepare import resolve_channels
+
+    source = open_source(movie)
+    channel = resolve_channels(source.info, params.channel)
+    expected = prepare_frame(source, 0, 4, channel, params.zrange, params.z_projection).image  # frame 4
+    np.testing.assert_allclose(np.asarray(loaded.image[1]), expected)

@@ -307,10 +307,28 @@ def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtb
     assert len(readers) == before  # from the cache
 
 
+def _units_watch(viewer, seen_at_change):
+    """Record the viewer's units (``None``: the layers disagree) at every layer change that can make napari
+    draw at once (a data change that shows the frame slider repaints the canvas in the same call), and at
+    each layer added: napari warns when it draws layers whose units differ."""
+
+    def record(_event=None):
+        seen_at_change.append(viewer.layers.extent.units)
+
+    def watch(layer):
+        for name in ("data", "scale", "translate", "visible"):
+            getattr(layer.events, name).connect(record)
+
+    for layer in viewer.layers:
+        watch(layer)
+    viewer.layers.events.inserted.connect(lambda e: (watch(e.value), record()))
+
+
 def test_stream_layers_never_disagree_on_units(widget, data_folder, qtbot):
     """napari warns ("Inconsistent units across layers") whenever it draws layers whose units differ: the
-    stream layers change units together, in one turn of the event loop, when they are shaped before Run
-    and at each switch between files with and without pixel sizes."""
+    stream layers change units together, in one turn of the event loop and before any other change (a
+    data change can draw at once), when they are shaped before Run and at each switch between files with
+    and without pixel sizes."""
     from qtpy.QtCore import QTimer
 
     viewer = widget.viewer
@@ -319,12 +337,15 @@ def test_stream_layers_never_disagree_on_units(widget, data_folder, qtbot):
     probe.setInterval(2)
     probe.timeout.connect(lambda: seen.append(viewer.layers.extent.units) if len(viewer.layers) else None)
     probe.start()
+    at_change = []
     try:
+        qtbot.waitUntil(lambda: widget.streamer.prepared, timeout=20000)
+        _units_watch(viewer, at_change)
         _prepare(widget, data_folder, end_frame=3)
         qtbot.waitUntil(lambda: any(lay.data.shape != (1, 1, 1) for lay in _stream_layers(viewer)),
                         timeout=20000)  # shaped for the first input before Run
         qtbot.wait(300)
-        assert widget.run()
+        assert widget.run()  # nuclei (no pixel size), then two ND2 files (µm)
         qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
         widget.status.table.cellDoubleClicked.emit(0, 0)  # a file without pixel size, then back
         qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
@@ -336,3 +357,28 @@ def test_stream_layers_never_disagree_on_units(widget, data_folder, qtbot):
     units = {str(u) for u in seen}
     assert len(seen) > 100 and "None" not in units, units
     assert len(units) >= 2  # the files really switched the layers between µm and pixels
+    assert at_change and all(u is not None for u in at_change), [str(u) for u in at_change]
+
+
+def test_stream_layer_added_beside_a_kept_one_agrees_on_units(widget, data_folder, qtbot):
+    """The user closed the input layer of a file without pixel size; the next result shown (in µm) adds a
+    new one beside the kept labels layer: both end (and stay) in the same units, on every axis."""
+    viewer = widget.viewer
+    _prepare(widget, data_folder, end_frame=3)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    widget.status.table.cellDoubleClicked.emit(0, 0)  # nuclei_BF.tif: no pixel size
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+    image = next(lay for lay in _stream_layers(viewer) if layer_meta(lay)["role"] == "prepared")
+    viewer.layers.remove(image)
+    at_change = []
+    _units_watch(viewer, at_change)
+    widget.status.table.cellDoubleClicked.emit(1, 0)  # timelapse_BF.nd2: µm
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+    qtbot.wait(100)
+    stream = _stream_layers(viewer)
+    assert sorted(layer_meta(lay)["role"] for lay in stream) == ["mask", "prepared"]
+    assert all(lay.name.startswith("timelapse_BF.nd2") for lay in stream)
+    assert len({tuple(lay.units) for lay in stream}) == 1
+    assert viewer.layers.extent.units is not None
+    assert at_change and all(u is not None for u in at_change), [str(u) for u in at_change]

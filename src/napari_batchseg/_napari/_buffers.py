@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,10 @@ class TaskView:
     latest_only: bool = False
     last_index: int | None = None
     frames_seen: int = 0
+    #: the input frame the buffer's first frame comes from (the layers sit at this T offset)
+    first_frame: int = 0
+    #: the output's mask once it is on disk (the run's last frame is in)
+    mask_path: Path | None = None
 
 
 def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int], bool]:

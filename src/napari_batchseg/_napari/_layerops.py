@@ -39,34 +39,47 @@ def _is_buffer(data: object, shape: tuple[int, ...], dtype: Any) -> bool:
     return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
 
 
+def frame_translate(first_frame: int) -> tuple[float, float, float]:
+    """``translate`` of a ``(T, Y, X)`` layer whose first frame is input frame ``first_frame``."""
+    return (float(first_frame), 0.0, 0.0)
+
+
 def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],
-              units: str | None = None) -> None:
-    """Point an existing layer at another output, touching only what changes (each change costs)."""
+              units: str | None = None, translate: tuple[float, ...] | None = None) -> None:
+    """Point an existing layer at another output, touching only what changes (each change costs).
+
+    Units are set first, before any setter that can make napari draw (a data change that shows or
+    hides the frame slider repaints the canvas at once): the caller has set the other stream layer's.
+    """
+    if units is not None:
+        _set_units(layer, units)
     old = layer.data
     if old is not data:
         layer.data = data
         _release(old)
     if tuple(layer.scale) != tuple(scale):
         layer.scale = scale
+    if translate is not None and tuple(layer.translate) != tuple(translate):
+        layer.translate = translate
     if layer.name != name:
         layer.name = name
-    if units is not None:
-        _set_units(layer, units)
     if not layer.visible:
         layer.visible = True
     layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
 
 
 def _set_units(layer: Any, units: str) -> None:
-    """Give a layer's Y and X axes ``units`` (recorded in its metadata), unless it has them already.
+    """Give every axis of a layer ``units`` (recorded in its metadata), unless it has them already.
 
-    The stream layers change units together, in one turn of the event loop: napari warns ("Inconsistent
-    units across layers") whenever it draws layers whose units differ.
+    Every axis, as the reader does (``units="µm"`` for a mask or an input): a layer added with a units
+    string has them on every axis, and napari compares layers axis by axis, T included. The stream
+    layers change units together, one right after the other, before any other change: napari warns
+    ("Inconsistent units across layers") whenever it draws layers whose units differ.
     """
-    if layer_meta(layer).get("units", "µm") == units:
+    if layer_meta(layer).get("units", "µm") == units and len(set(layer.units)) == 1:
         return
     with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
-        layer.units = (*layer.units[:-2], units, units)
+        layer.units = (units,) * layer.ndim
     meta = layer.metadata.get(META_KEY)
     if isinstance(meta, dict):
         meta["units"] = units

@@ -14,7 +14,7 @@ from qtpy.QtCore import QTimer
 
 from ..io.sources import PixelSize, SourceInfo
 from ._buffers import buffer_shape
-from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, _set_units, mark_edited
+from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, _set_units, frame_translate, mark_edited
 from ._reader import META_KEY, yx_scale
 from ._warmup import warm_up_steps
 
@@ -100,8 +100,10 @@ class PlaceholderLayers:
         # a failing step stops them: an optimisation only, the first Run creates what is missing
         _in_idle_steps(steps, lambda: not self._closing, made)
 
-    def shape_placeholders_later(self, first: SourceInfo | None, n_frames: int) -> None:
+    def shape_placeholders_later(self, first: SourceInfo | None, n_frames: int, first_frame: int = 0) -> None:
         """Give the hidden placeholder layers the first input's frame shape, scale and units, in idle steps.
+
+        ``first_frame`` (the run's ``start_frame``) places them at that T, as the run will.
 
         Each of those is one napari setter of 25-50 ms here (extents, dims, the layer list); done now, one
         per step while the user sets up the batch, the first Run finds layers of the right shape and only
@@ -115,6 +117,7 @@ class PlaceholderLayers:
         shape = buffer_shape(first, n_frames)[0]
         scale = (1.0, *yx_scale(first.pixel_size))
         units = "µm" if first.pixel_size.x else "pixel"
+        translate = frame_translate(first_frame)
 
         def free() -> tuple[Any, Any] | None:
             labels, image = self.layers_for(PLACEHOLDER)
@@ -133,6 +136,11 @@ class PlaceholderLayers:
             if pair is not None and tuple(pair[index].scale) != scale:
                 pair[index].scale = scale
 
+        def set_translate(index: int) -> None:
+            pair = free()
+            if pair is not None and tuple(pair[index].translate) != translate:
+                pair[index].translate = translate
+
         def set_units() -> None:  # both in one step: napari warns when it draws layers whose units differ
             pair = free()
             if pair is not None:
@@ -141,7 +149,7 @@ class PlaceholderLayers:
 
         steps: list[Callable[[], None]] = [
             lambda: data(1, np.float32), lambda: data(0, LABELS_DTYPE), lambda: set_scale(1),
-            lambda: set_scale(0), set_units,
+            lambda: set_scale(0), lambda: set_translate(1), lambda: set_translate(0), set_units,
         ]
 
         _in_idle_steps(steps, lambda: free() is not None)  # the Run sets what a failed step did not

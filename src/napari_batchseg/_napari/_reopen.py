@@ -21,7 +21,7 @@ from ..params import SegmentationParams
 from ..provenance import parse_log
 from ._layerops import _quick_range
 from ._lazy import PlaneArray, prepared_array
-from ._reader import yx_scale
+from ._reader import first_frame, yx_scale
 
 
 @dataclass
@@ -35,6 +35,8 @@ class LoadedResult:
     mask_path: Path | None = None
     contrast: tuple[float, float] | None = None
     note: str = ""
+    #: the input frame the mask's first frame comes from (a frame range sits at this T offset)
+    first_frame: int = 0
 
 
 def load_result(task: Any, mask_path: Path, params: SegmentationParams | None, status: str) -> LoadedResult:
@@ -49,6 +51,7 @@ def load_result(task: Any, mask_path: Path, params: SegmentationParams | None, s
     used = params
     with contextlib.suppress(Exception):
         used = parse_log(mask.log_text).params
+    start = first_frame(mask.log_text)  # as the reader places it (File > Open)
     image: PlaneArray | np.ndarray[Any, Any] | None = None
     contrast = None
     note = ""
@@ -56,6 +59,7 @@ def load_result(task: Any, mask_path: Path, params: SegmentationParams | None, s
         try:
             frames = task.frame_indices(used)
             if len(frames) == labels.shape[0]:
+                start = frames[0]
                 from ..prepare import resolve_channels
 
                 source = open_source(task.input, task.axes(used))
@@ -71,7 +75,7 @@ def load_result(task: Any, mask_path: Path, params: SegmentationParams | None, s
     if image is None:
         image = np.zeros(labels.shape, np.float32)
     scale = (1.0, *yx_scale(mask.pixel_size))
-    return LoadedResult(labels, image, scale, mask.pixel_size, mask_path, contrast, note)
+    return LoadedResult(labels, image, scale, mask.pixel_size, mask_path, contrast, note, start)
 
 
 def _serialize_reads(array: PlaneArray) -> None:

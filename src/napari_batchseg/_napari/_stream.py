@@ -10,6 +10,10 @@ to output (same-shape buffers are even reused in place). Frames are written into
 screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame is the one on screen;
 following the newest frame moves napari's slider at most every ``FOLLOW_MS``.
 A reopened result's input frames are prepared ahead in a worker.
+
+An output of frames 40-44 sits at T = 40-44 (``translate`` of both layers), over its input's frames,
+while it streams and when it is reopened, as the reader places it (File > Open). A finished output is
+always reopened from its mask file (the layer then knows the file, so its corrections can be saved).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
+from ..errors import BatchSegError
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
@@ -40,6 +45,7 @@ from ._layerops import (
     _retarget,
     _set_contrast,
     _set_units,
+    frame_translate,
     layer_meta,
     mark_edited,
     mark_saved,
@@ -63,6 +69,8 @@ FOLLOW_MS = 1000
 SPLIT_MS = 20
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
+#: suffix of a cancelled output's layer name (nothing of it was written)
+CANCELLED = " (cancelled, not saved)"
 
 
 class LayerStreamer(PlaceholderLayers, QObject):
@@ -84,7 +92,8 @@ class LayerStreamer(PlaceholderLayers, QObject):
         #: the run being shown (which outputs are running comes from it)
         self.session: RunSession | None = None
         self._pending: dict[int, tuple[Any, int | None]] = {}
-        self._move_to: int | None = None
+        #: where following the run moves the frame slider next (a T position in world coordinates)
+        self._move_to: float | None = None
         self._move_axis = 0
         self._moved_at = 0.0
         #: the image layer's half of the last _show_arrays, due in the next turn of the event loop
@@ -101,6 +110,8 @@ class LayerStreamer(PlaceholderLayers, QObject):
         self._closing = False
         self.background = Background(self)
         self._prefetching: PlaneArray | None = None
+        #: the output last asked for (a result read from disk for another one is not shown)
+        self._wanted: str | None = None
         viewer.layers.events.removed.connect(self._on_removed)
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -153,14 +164,22 @@ class LayerStreamer(PlaceholderLayers, QObject):
                     layer.name = f"{layer.name}{EDITED}"
 
     def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
-                     pixel_size: PixelSize,
-                     mask_path: Path | None, contrast: tuple[float, float] | None) -> None:
+                     pixel_size: PixelSize, mask_path: Path | None, contrast: tuple[float, float] | None,
+                     first_frame: int = 0) -> None:
+        """Show ``labels`` and ``image`` of output ``key`` in the stream layers (reused, else added).
+
+        ``first_frame``: the input frame of their first frame (both layers are placed at that T).
+        """
         self.finish_image_step()
+        self._wanted = key
+        # buffers of finished outputs no longer shown are dropped (shown again, they are read from disk)
+        self.views = {k: v for k, v in self.views.items() if k == key or self._is_running(k)}
         lab_layer, img_layer = self._reusable_pair(key)
         if lab_layer is None:
             self._detach(key)
         old_extent = _extent(lab_layer)
         units = "µm" if pixel_size.x else "pixel"
+        translate = frame_translate(first_frame)
         labels_meta = {
             "role": "mask",
             "task_key": key,
@@ -169,25 +188,30 @@ class LayerStreamer(PlaceholderLayers, QObject):
             "pixel_size": pixel_size.as_dict(),
             "dirty": False,
             "units": units,
+            "first_frame": int(first_frame),
         }
         image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
+        # units first, on both layers at once, before any change that can make napari draw
+        for layer in (img_layer, lab_layer):
+            if layer is not None:
+                _set_units(layer, units)
 
         def show_image() -> Any:
             if img_layer is not None:
-                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units)
+                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units, translate)
                 return img_layer
             return self.viewer.add_image(
-                image, name=f"{label} (input)", scale=scale, metadata={META_KEY: image_meta}, units=units,
-                axis_labels=AXES,
+                image, name=f"{label} (input)", scale=scale, translate=translate,
+                metadata={META_KEY: image_meta}, units=units, axis_labels=AXES,
             )
 
         def show_labels() -> Any:
             if lab_layer is not None:
-                _retarget(lab_layer, labels, scale, label, labels_meta, units)
+                _retarget(lab_layer, labels, scale, label, labels_meta, units, translate)
                 return lab_layer
             layer = self.viewer.add_labels(
-                labels, name=label, scale=scale, metadata={META_KEY: labels_meta}, units=units,
-                axis_labels=AXES,
+                labels, name=label, scale=scale, translate=translate, metadata={META_KEY: labels_meta},
+                units=units, axis_labels=AXES,
             )
             layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
             return layer
@@ -205,9 +229,8 @@ class LayerStreamer(PlaceholderLayers, QObject):
             self._closed.discard(key)
             return
         # both layers exist: the labels one now, the image one a moment later (SPLIT_MS): each napari
-        # data/scale setter costs 25-50 ms here, two in one turn are one long stall. Their units change
-        # together (napari warns when it draws layers whose units differ).
-        _set_units(img_layer, units)
+        # data/scale setter costs 25-50 ms here, two in one turn are one long stall. Their units changed
+        # together above (napari warns when it draws layers whose units differ).
         show_labels()
         self.viewed_key = key
         self._closed.discard(key)
@@ -256,10 +279,11 @@ class LayerStreamer(PlaceholderLayers, QObject):
         elif state.status in ("failed", "cancelled"):
             self.task_ended(state.task, state.status)
 
-    def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1) -> None:
+    def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1, first_frame: int = 0) -> None:
         """Make sure a pair of stream layers exists before the run (layer creation is the slow part).
 
-        With the first file's metadata, the buffers get its shape, so its frames need no layer change.
+        With the first file's metadata, the buffers get its shape, so its frames need no layer change;
+        with the run's first frame (``start_frame``), they sit at that T already.
         """
         if not self.follow:
             return
@@ -283,9 +307,22 @@ class LayerStreamer(PlaceholderLayers, QObject):
         img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
         old_extent = _extent(labels)
         self._show_arrays(key, PLACEHOLDER, np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
-                          np.zeros(shape, np.float32) if img is None else img, scale, ps, None, None)
+                          np.zeros(shape, np.float32) if img is None else img, scale, ps, None, None,
+                          first_frame)
         if hidden and _extent(labels) == old_extent:
             self.viewer.reset_view()  # shaped while hidden: frame them now that they are shown
+
+    def _first_frame(self, task: Task) -> int:
+        """The input frame an output's first frame comes from (the run's ``start_frame``; 0 if unknown)."""
+        plan = self.session.plan if self.session is not None else None
+        if plan is None or task.info is None:
+            return 0
+        try:
+            frames = task.frame_indices(plan.params)
+        except BatchSegError:
+            return 0
+        return frames[0] if frames else 0
+
     def task_started(self, task: Task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts, and show it when following the run.
 
@@ -318,10 +355,11 @@ class LayerStreamer(PlaceholderLayers, QObject):
             labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
         label = task.label + (" (latest frame)" if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
-                        latest_only)
+                        latest_only, first_frame=self._first_frame(task))
         self.views[task.key] = view
         if show:
-            self._show_arrays(task.key, label, labels, image, scale, info.pixel_size, None, None)
+            self._show_arrays(task.key, label, labels, image, scale, info.pixel_size, None, None,
+                              view.first_frame)
             self._pending.clear()
             self._refresh_soon(self.layers_for(task.key), None)
         return view
@@ -350,15 +388,35 @@ class LayerStreamer(PlaceholderLayers, QObject):
             return
         if first and image is not None and event.image is not None:
             _set_contrast(image, _quick_range(event.image))
+        if first and not view.latest_only and event.t - i != view.first_frame:
+            self._place(view, event.t - i)  # the plan said otherwise (not expected): where it really is
         if self.follow and labels is not None and view.labels.shape[0] > 1:
             axis = self.viewer.dims.ndim - labels.ndim
-            current = self.viewer.dims.current_step[axis] if axis >= 0 else None
+            current = self._slider_index(labels, axis)
             # follow only while the slider sits on the newest frame (a move may still be pending)
             at_newest = self._move_to is not None or view.last_index is None or current == view.last_index
             if axis >= 0 and at_newest and current != slot:
-                self._move_to, self._move_axis = slot, axis  # done in flush: one move per burst
+                # a position in world coordinates: the layers sit at their first frame's T
+                self._move_to = float(labels.translate[0] + slot * labels.scale[0])
+                self._move_axis = axis  # done in flush: one move per burst
         view.last_index = slot
         self._refresh_soon((labels, image), slot)
+
+    def _slider_index(self, layer: Any, axis: int) -> int | None:
+        """Index along T of ``layer``'s frame at napari's slider position (``None``: no such axis)."""
+        if axis < 0:
+            return None
+        point = self.viewer.dims.point[axis]
+        return int(round((point - layer.translate[0]) / layer.scale[0]))
+
+    def _place(self, view: TaskView, first_frame: int) -> None:
+        """Move an output's layers (both: they stay aligned) to T = ``first_frame``."""
+        view.first_frame = first_frame
+        translate = frame_translate(first_frame)
+        for layer in self.layers_for(view.key):
+            if layer is not None and tuple(layer.translate) != translate:
+                layer.translate = translate
+                layer_meta(layer)["first_frame"] = first_frame
 
     def _widen(self, view: TaskView) -> None:
         """A frame has ids above 65535: the output's buffer (and its layer) become uint32."""
@@ -395,7 +453,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if self._move_to is not None:
             move_to, self._move_to = self._move_to, None
             if self._move_axis < self.viewer.dims.ndim:
-                self.viewer.dims.set_current_step(self._move_axis, move_to)  # re-slices every layer
+                self.viewer.dims.set_point(self._move_axis, move_to)  # re-slices every layer
                 self._moved_at = time.perf_counter()
                 self.refreshed.emit()
                 return
@@ -410,10 +468,19 @@ class LayerStreamer(PlaceholderLayers, QObject):
             self.refreshed.emit()
 
     def task_done(self, task: Task, mask_path: Path) -> None:
-        """An output is on disk: its layer can now be corrected and saved."""
-        labels, _ = self.layers_for(task.key)
+        """An output is on disk: its layer can now be corrected and saved.
+
+        Its display buffers are dropped unless on screen: shown again later, it is read from its file
+        (which corrections may have changed meanwhile), never from memory.
+        """
+        labels, image = self.layers_for(task.key)
         if labels is not None:
             layer_meta(labels)["mask_path"] = str(mask_path)
+        view = self.views.get(task.key)
+        if view is not None:
+            view.mask_path = mask_path
+            if labels is None and image is None:
+                del self.views[task.key]
         self.flush(now=True)
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
@@ -421,37 +488,60 @@ class LayerStreamer(PlaceholderLayers, QObject):
     def task_ended(self, task: Task, status: str) -> None:
         """An output failed or was cancelled: say so on its layers (nothing was written)."""
         labels, _ = self.layers_for(task.key)
-        if labels is not None and status == "cancelled":
-            labels.name = f"{labels.name} (cancelled, not saved)"
+        if labels is not None and status == "cancelled" and not labels.name.endswith(CANCELLED):
+            labels.name = f"{labels.name}{CANCELLED}"
         if task.key != self.viewed_key:
             self.views.pop(task.key, None)
         self.flush()
+
+    def run_finished(self) -> None:
+        """The run is over: outputs it ended without telling (see below) say so, then as the mixin.
+
+        After Cancel, the widget frees itself once the run's thread has had ``GRACE_MS`` to report its
+        end; a thread still inside a frame then reports nothing more, and the outputs the session marks
+        cancelled at the end never reach :meth:`update`.
+        """
+        if self.session is not None:
+            for state in self.session.tasks:
+                if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
+                    self.task_ended(state.task, state.status)
+        super().run_finished()
 
     # ------------------------------------------------------------------ on request
     def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
         """Show an output chosen in the status table; return whether something is (or will be) shown.
 
-        A finished output is read from disk by a worker and shown when read (:attr:`loading`).
+        A running output is shown from its display buffers; any other is read from its mask file by a
+        worker and shown when read (:attr:`loading`), so that its layer knows the file (corrections
+        can be saved) and shows what the file holds now. Each case replaces the message line.
         """
+        self._wanted = task.key
         labels, _ = self.layers_for(task.key)
         if labels is not None:
             self.viewer.layers.selection.active = labels
             labels.visible = True
             self.viewed_key = task.key
+            self.message.emit(f"{task.label}: shown")
             return True
         view = self.views.get(task.key)
-        if view is None and status == "running" and task.info is not None and params is not None:
+        if view is not None and status != "running":
+            del self.views[task.key]  # finished: its file is the truth (it may have been corrected since)
+            view = None
+        if view is not None:
+            self.message.emit(f"{task.label}: showing its frames as they come")
+        elif status == "running" and task.info is not None and params is not None:
             view = self._start_view(task, len(task.frame_indices(params)), show=False)
             self.message.emit(f"{task.label}: showing frames from now on (earlier ones open when it is done)")
         if view is not None:
             self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
-                              None, None)
+                              view.mask_path, None, view.first_frame)
             return True
         self.loading.add(task.key)
         self.message.emit(f"{task.label}: opening its result…")
 
         def shown(result: LoadedResult) -> None:
-            self._show_loaded(task, result)
+            if self._wanted == task.key:  # not if another output was asked for meanwhile
+                self._show_loaded(task, result)
 
         def failed(exc: BaseException) -> None:
             self.message.emit(f"{task.label}: cannot open its result ({exc})")
@@ -463,6 +553,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
 
     def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
         """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
+        self._wanted = task.key
         self._show_loaded(task, load_result(task, mask_path, params, "done"))
         self.finish_image_step()
 
@@ -470,11 +561,11 @@ class LayerStreamer(PlaceholderLayers, QObject):
         if result.labels is None:
             self.message.emit(result.note)
             return
-        if result.note:
-            self.message.emit(result.note)
+        name = result.mask_path.name if result.mask_path is not None else "its mask"
+        self.message.emit(result.note or f"{task.label}: shown from {name}")
         self.views.pop(task.key, None)
         self._show_arrays(task.key, task.label, result.labels, result.image, result.scale, result.pixel_size,
-                          result.mask_path, result.contrast)
+                          result.mask_path, result.contrast, result.first_frame)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 

@@ -1,0 +1,31 @@
+"""A cancelled output's layer says so (QA of issue 10, bug 10), also when its frame outlasts the grace."""
+
+from __future__ import annotations
+
+from napari_batchseg._napari._worker import GRACE_MS
+
+from ._fakes import factory
+from .test_run_stream import _stream_layers
+
+
+def test_cancel_during_a_long_frame_renames_the_layer(widget, data_folder, qtbot):
+    """The widget frees itself ``GRACE_MS`` after Cancel while the frame still runs: the run's own
+    cancellation event never arrives, the output is marked cancelled at the end of the run."""
+    widget.files.contains.setText("timelapse_BF")
+    widget.files.add_paths([data_folder])
+    widget.form.end_frame.setValue(9)
+    delay = 4 * GRACE_MS / 1000  # a frame (a sleep: not interruptible) outlasts the grace time
+    widget.controller.segmenter_factory = factory(delay)
+    assert widget.run()
+    qtbot.waitUntil(lambda: bool(widget.session.tasks) and widget.session.tasks[0].frames_done >= 1,
+                    timeout=60000)
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10000)
+    assert widget.controller.compute_alive  # the frame still runs: nothing more came from the run
+    assert [s.status for s in widget.session.tasks] == ["cancelled"]
+    labels = next(lay for lay in _stream_layers(widget.viewer) if lay.metadata["batchseg"]["role"] == "mask")
+    assert labels.name == "timelapse_BF.nd2 (cancelled, not saved)"
+    assert labels.metadata["batchseg"]["mask_path"] is None
+    qtbot.waitUntil(lambda: not widget.controller.compute_alive, timeout=20000)
+    assert not (data_folder / "timelapse_BF_vSM.ome.tif").exists()
+    assert labels.name.count("cancelled") == 1

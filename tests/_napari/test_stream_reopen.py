@@ -1,0 +1,105 @@
+"""Finished outputs reopen from their mask file (QA of issue 10, bug 3): Save corrections works on them, and
+they show what the file holds now, never the labels kept in memory while they ran."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from napari_batchseg.corrections import delete_label, save_corrections
+from napari_batchseg.io.masks import read_mask
+
+from ._fakes import factory
+from .test_run_stream import _stream_layers
+
+
+def _mask_layer(viewer):
+    return next(lay for lay in _stream_layers(viewer) if lay.metadata["batchseg"]["role"] == "mask")
+
+
+def _row(widget, name):
+    return next(i for i, k in enumerate(widget.status.keys()) if k.endswith(name))
+
+
+def _open_row(widget, qtbot, name):
+    widget.status.table.cellDoubleClicked.emit(_row(widget, name), 0)
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+
+
+def test_last_output_of_a_run_reopens_from_its_corrected_file(widget, example_files, tmp_path, qtbot):
+    """s4: run a and b, correct b's mask (outside the widget), show a, then b again from the table."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a_dsb_BF.tif", "b_dsb_BF.tif"):
+        shutil.copy(example_files["nuclei"], folder / name)
+    widget.files.add_paths([folder])
+    widget.controller.segmenter_factory = factory()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    viewer = widget.viewer
+    b_mask = folder / "b_dsb_BF_vSM.ome.tif"
+    assert _mask_layer(viewer).name == "b_dsb_BF.tif"  # b was the last: on screen at the end
+    # b's mask is corrected meanwhile (e.g. from a script): one object deleted
+    labels = read_mask(b_mask).labels
+    gone = int(labels.max())
+    save_corrections(b_mask, delete_label(labels, gone), note="test: another tool")
+    corrected = read_mask(b_mask).labels
+    assert not (corrected == gone).any()
+
+    _open_row(widget, qtbot, "a_dsb_BF.tif")
+    layer = _mask_layer(viewer)
+    assert layer.name == "a_dsb_BF.tif"
+    assert "a_dsb_BF.tif" in widget.message.text() and "opening" not in widget.message.text()
+
+    _open_row(widget, qtbot, "b_dsb_BF.tif")
+    layer = _mask_layer(viewer)
+    assert layer.name == "b_dsb_BF.tif"
+    # the layer knows its file (Save corrections is possible) and shows what the file holds now
+    assert layer.metadata["batchseg"]["mask_path"] == str(b_mask)
+    np.testing.assert_array_equal(layer.data, corrected)
+    assert "b_dsb_BF.tif" in widget.message.text() and "a_dsb_BF.tif" not in widget.message.text()
+    viewer.layers.selection.active = layer
+    widget.correction.refresh()
+    assert "b_dsb_BF_vSM.ome.tif" in widget.correction.target.text()
+
+
+def test_output_watched_while_it_runs_keeps_its_mask_file(widget, example_files, tmp_path, qtbot):
+    """s9: during the run, open a finished row, then the running one; it ends on screen with its mask file,
+    and reopens from that file after another row was shown."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(example_files["nuclei"], folder / "a_dsb_BF.tif")
+    shutil.copy(example_files["timelapse"], folder / "b_movie_BF.nd2")
+    shutil.copy(example_files["nuclei"], folder / "c_dsb_BF.tif")
+    widget.files.add_paths([folder])
+    widget.form.end_frame.setValue(19)
+    widget.controller.segmenter_factory = factory(0.1)
+    assert widget.run()
+    session = widget.session
+    qtbot.waitUntil(lambda: any(s.status == "running" and "b_movie" in s.key and s.frames_done >= 2
+                                for s in session.tasks), timeout=60000)
+    viewer = widget.viewer
+    # a finished row, then at once the running one: a's result, read by a worker, must not replace b's
+    widget.status.table.cellDoubleClicked.emit(_row(widget, "a_dsb_BF.tif"), 0)
+    widget.status.table.cellDoubleClicked.emit(_row(widget, "b_movie_BF.nd2"), 0)
+    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+    assert widget.running, "the run ended before the check: it must happen during the run"
+    assert _mask_layer(viewer).name == "b_movie_BF.nd2"
+    assert widget.message.text().startswith("b_movie_BF.nd2")  # not a's "opening its result…"
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    qtbot.wait(200)
+    b_mask = folder / "b_movie_BF_vSM.ome.tif"
+    layer = _mask_layer(viewer)
+    assert layer.name == "b_movie_BF.nd2"  # still shown: it finished on screen
+    assert layer.metadata["batchseg"]["mask_path"] == str(b_mask)
+    np.testing.assert_array_equal(layer.data, read_mask(b_mask).labels)
+    # shown again after another row: from its file, still with its mask path
+    _open_row(widget, qtbot, "c_dsb_BF.tif")
+    assert _mask_layer(viewer).name == "c_dsb_BF.tif"
+    _open_row(widget, qtbot, "b_movie_BF.nd2")
+    layer = _mask_layer(viewer)
+    assert layer.name == "b_movie_BF.nd2"
+    assert layer.metadata["batchseg"]["mask_path"] == str(b_mask)
+    np.testing.assert_array_equal(layer.data, read_mask(b_mask).labels)
+    assert widget.streamer.views == {}  # no display buffer of a finished output is kept
