@@ -66,6 +66,9 @@ def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
     assert mask.labels.shape == (1, 128, 160)
     assert "frames: 2-2 (1 of 3)" in mask.log_text and "napari layer 'my stack' (no file)" in mask.log_text
     assert mask.labels.max() > 0
+    # the user's layer keeps its name, and the stream layers' names do not collide with it ("my stack [1]")
+    names = [lay.name for lay in viewer.layers]
+    assert "my stack" in names and "my_stack mask" in names and not any("[" in n for n in names), names
     # the same frame of the same pixels as a file: the same mask
     ref = tmp_path / "ref"
     ref.mkdir()

@@ -73,6 +73,15 @@ PREFETCH = 4
 CANCELLED = " (cancelled, not saved)"
 
 
+def _layer_label(task: Task) -> str:
+    """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
+
+    The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
+    """
+    extra = task.info.extra if task.info is not None and isinstance(task.info.extra, dict) else {}
+    return f"{task.label} mask" if extra.get("napari_layer") else task.label
+
+
 class LayerStreamer(PlaceholderLayers, QObject):
     """Owns the streamed layers of the viewer; fed by the widget with engine events."""
 
@@ -353,7 +362,7 @@ class LayerStreamer(PlaceholderLayers, QObject):
                 image.fill(0)
         if labels is None or image is None:
             labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
-        label = task.label + (" (latest frame)" if latest_only else "")
+        label = _layer_label(task) + (" (latest frame)" if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
                         latest_only, first_frame=self._first_frame(task))
         self.views[task.key] = view
@@ -564,8 +573,8 @@ class LayerStreamer(PlaceholderLayers, QObject):
         name = result.mask_path.name if result.mask_path is not None else "its mask"
         self.message.emit(result.note or f"{task.label}: shown from {name}")
         self.views.pop(task.key, None)
-        self._show_arrays(task.key, task.label, result.labels, result.image, result.scale, result.pixel_size,
-                          result.mask_path, result.contrast, result.first_frame)
+        self._show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
+                          result.pixel_size, result.mask_path, result.contrast, result.first_frame)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 

@@ -67,6 +67,15 @@ def _n_frames(info: SourceInfo, params: SegmentationParams) -> int:
     return max(last - params.start_frame + 1, 1)
 
 
+def _first_frame(info: SourceInfo, params: SegmentationParams, plan: Any = None) -> int:
+    """The input frame an output's first frame will come from (its T position; 0 when unsure)."""
+    if plan is not None and plan.tasks:
+        with contextlib.suppress(Exception):  # the streamer places the layers when frames arrive anyway
+            return int(plan.tasks[0].frame_indices(params)[0])
+        return 0
+    return params.start_frame if info.sizes["T"] > params.start_frame else 0
+
+
 class BatchSegWidget(QWidget):
     """Segment a list of files with Cellpose or micro-sam and watch the masks arrive."""
 
@@ -248,7 +257,9 @@ class BatchSegWidget(QWidget):
         first = self._info(files[0]) if files else None
         if isinstance(first, SourceInfo) and not self.controller.running:
             with contextlib.suppress(ParameterError, ValueError):
-                self.streamer.shape_placeholders_later(first, _n_frames(first, self.params()))
+                params = self.params()
+                self.streamer.shape_placeholders_later(first, _n_frames(first, params),
+                                                       _first_frame(first, params))
 
     def _channel_changed(self) -> None:
         """The channel asked for is checked against every file; files without it are flagged in the list."""
@@ -365,7 +376,7 @@ class BatchSegWidget(QWidget):
         self._say("planning…")
         first = plan.tasks[0].info if plan is not None else self._info(files[0])  # type: ignore[attr-defined]
         if isinstance(first, SourceInfo):
-            self.streamer.prepare_run(first, _n_frames(first, params))
+            self.streamer.prepare_run(first, _n_frames(first, params), _first_frame(first, params, plan))
         else:
             self.streamer.prepare_run()
         try:
