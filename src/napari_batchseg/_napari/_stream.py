@@ -30,7 +30,6 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..errors import BatchSegError
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
-from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
 from ._buffers import TaskView, buffer_shape
 from ._layerops import (
@@ -54,6 +53,7 @@ from ._lazy import PlaneArray
 from ._placeholders import PREPARE_STEP_MS, PlaceholderLayers
 from ._reader import META_KEY, yx_scale
 from ._reopen import LoadedResult, load_result, prefetch_planes
+from ._results import ResultShowing, _layer_label
 from ._worker import Background
 
 __all__ = [  # names other modules and the tests import from here
@@ -67,22 +67,11 @@ REFRESH_MS = 40
 FOLLOW_MS = 1000
 #: pause between the labels and the image layer's halves of pointing the stream layers elsewhere
 SPLIT_MS = 20
-#: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
-PREFETCH = 4
 #: suffix of a cancelled output's layer name (nothing of it was written)
 CANCELLED = " (cancelled, not saved)"
 
 
-def _layer_label(task: Task) -> str:
-    """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
-
-    The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
-    """
-    extra = task.info.extra if task.info is not None and isinstance(task.info.extra, dict) else {}
-    return f"{task.label} mask" if extra.get("napari_layer") else task.label
-
-
-class LayerStreamer(PlaceholderLayers, QObject):
+class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
     """Owns the streamed layers of the viewer; fed by the widget with engine events."""
 
     message = Signal(str)
@@ -515,95 +504,6 @@ class LayerStreamer(PlaceholderLayers, QObject):
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
                     self.task_ended(state.task, state.status)
         super().run_finished()
-
-    # ------------------------------------------------------------------ on request
-    def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
-        """Show an output chosen in the status table; return whether something is (or will be) shown.
-
-        A running output is shown from its display buffers; any other is read from its mask file by a
-        worker and shown when read (:attr:`loading`), so that its layer knows the file (corrections
-        can be saved) and shows what the file holds now. Each case replaces the message line.
-        """
-        self._wanted = task.key
-        labels, _ = self.layers_for(task.key)
-        if labels is not None:
-            self.viewer.layers.selection.active = labels
-            labels.visible = True
-            self.viewed_key = task.key
-            self.message.emit(f"{task.label}: shown")
-            return True
-        view = self.views.get(task.key)
-        if view is not None and status != "running":
-            del self.views[task.key]  # finished: its file is the truth (it may have been corrected since)
-            view = None
-        if view is not None:
-            self.message.emit(f"{task.label}: showing its frames as they come")
-        elif status == "running" and task.info is not None and params is not None:
-            view = self._start_view(task, len(task.frame_indices(params)), show=False)
-            self.message.emit(f"{task.label}: showing frames from now on (earlier ones open when it is done)")
-        if view is not None:
-            self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
-                              view.mask_path, None, view.first_frame)
-            return True
-        self.loading.add(task.key)
-        self.message.emit(f"{task.label}: opening its result…")
-
-        def shown(result: LoadedResult) -> None:
-            if self._wanted == task.key:  # not if another output was asked for meanwhile
-                self._show_loaded(task, result)
-
-        def failed(exc: BaseException) -> None:
-            self.message.emit(f"{task.label}: cannot open its result ({exc})")
-
-        self.background.submit(load_result, task, task.names.mask, params, status, on_item=shown,
-                               on_error=failed, on_done=lambda: self.loading.discard(task.key),
-                               name="batchseg-open")
-        return True
-
-    def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
-        """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
-        self._wanted = task.key
-        self._show_loaded(task, load_result(task, mask_path, params, "done"))
-        self.finish_image_step()
-
-    def _show_loaded(self, task: Task, result: LoadedResult) -> None:
-        if result.labels is None:
-            self.message.emit(result.note)
-            return
-        name = result.mask_path.name if result.mask_path is not None else "its mask"
-        self.message.emit(result.note or f"{task.label}: shown from {name}")
-        self.views.pop(task.key, None)
-        self._show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
-                          result.pixel_size, result.mask_path, result.contrast, result.first_frame)
-        if isinstance(result.image, PlaneArray):
-            self._prefetch(result.image, 0)
-
-    def _on_step(self, _event: object = None) -> None:
-        """The user moves through frames: the reopened input's next frames are prepared in a worker."""
-        _, image = self.layers_for(self.viewed_key)
-        if image is not None and isinstance(image.data, PlaneArray) and image.visible:
-            index = self._displayed_index(image)
-            if index is not None:
-                self._prefetch(image.data, index)
-
-    def _prefetch(self, array: PlaneArray, index: int) -> None:
-        """Prepare frames ``index - 1 .. index + PREFETCH`` of a reopened input in a worker thread.
-
-        napari reads the frame on screen on the GUI thread; prepared here beforehand, it comes from the
-        array's cache instead of being computed there (reading, channel choice, Z projection).
-        """
-        n = array.shape[0]
-        wanted = [i for i in range(index - 1, index + PREFETCH + 1) if 0 <= i < n]
-        if not wanted or self._prefetching is array:
-            return
-        self._prefetching = array
-
-        def done() -> None:
-            if self._prefetching is array:
-                self._prefetching = None
-
-        self.background.submit(prefetch_planes, array, wanted, on_done=done, on_error=lambda _e: None,
-                               name="batchseg-prefetch")
 
     # ------------------------------------------------------------------ user closed a layer
     def _on_removed(self, event: Any) -> None:

@@ -1,0 +1,149 @@
+"""Showing an output the user asks for (status table, scripts): from its display buffers or its mask file.
+
+A mixin of :class:`._stream.LayerStreamer`. A running output is shown from its buffers; any other is
+read from its mask file by a worker and shown when read, so that its layer knows the file (corrections
+can be saved) and shows what the file holds now; only the output asked for last is shown. The frames
+of a reopened input are prepared ahead, in a worker, as the user moves through them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..events import Task
+from ..params import SegmentationParams
+from ._buffers import TaskView
+from ._lazy import PlaneArray
+from ._reopen import LoadedResult, load_result, prefetch_planes
+
+#: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
+PREFETCH = 4
+
+
+def _layer_label(task: Task) -> str:
+    """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
+
+    The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
+    """
+    extra = task.info.extra if task.info is not None and isinstance(task.info.extra, dict) else {}
+    return f"{task.label} mask" if extra.get("napari_layer") else task.label
+
+
+class ResultShowing:
+    """Showing outputs on request; mixed into :class:`._stream.LayerStreamer`."""
+
+    # provided by LayerStreamer
+    viewer: Any
+    views: dict[str, TaskView]
+    viewed_key: str | None
+    loading: set[str]
+    background: Any
+    message: Any
+    _prefetching: PlaneArray | None
+    _wanted: str | None
+
+    def layers_for(self, key: str | None) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def _start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
+        raise NotImplementedError
+
+    def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
+                     pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
+                     first_frame: int = 0) -> None:
+        raise NotImplementedError
+
+    def _displayed_index(self, layer: Any) -> int | None:
+        raise NotImplementedError
+
+    def finish_image_step(self) -> None:
+        raise NotImplementedError
+
+    def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
+        """Show an output chosen in the status table; return whether something is (or will be) shown.
+
+        A running output is shown from its display buffers; any other is read from its mask file by a
+        worker and shown when read (:attr:`loading`), so that its layer knows the file (corrections
+        can be saved) and shows what the file holds now. Each case replaces the message line.
+        """
+        self._wanted = task.key
+        labels, _ = self.layers_for(task.key)
+        if labels is not None:
+            self.viewer.layers.selection.active = labels
+            labels.visible = True
+            self.viewed_key = task.key
+            self.message.emit(f"{task.label}: shown")
+            return True
+        view = self.views.get(task.key)
+        if view is not None and status != "running":
+            del self.views[task.key]  # finished: its file is the truth (it may have been corrected since)
+            view = None
+        if view is not None:
+            self.message.emit(f"{task.label}: showing its frames as they come")
+        elif status == "running" and task.info is not None and params is not None:
+            view = self._start_view(task, len(task.frame_indices(params)), show=False)
+            self.message.emit(f"{task.label}: showing frames from now on (earlier ones open when it is done)")
+        if view is not None:
+            self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
+                              view.mask_path, None, view.first_frame)
+            return True
+        self.loading.add(task.key)
+        self.message.emit(f"{task.label}: opening its result…")
+
+        def shown(result: LoadedResult) -> None:
+            if self._wanted == task.key:  # not if another output was asked for meanwhile
+                self._show_loaded(task, result)
+
+        def failed(exc: BaseException) -> None:
+            self.message.emit(f"{task.label}: cannot open its result ({exc})")
+
+        self.background.submit(load_result, task, task.names.mask, params, status, on_item=shown,
+                               on_error=failed, on_done=lambda: self.loading.discard(task.key),
+                               name="batchseg-open")
+        return True
+
+    def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
+        """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
+        self._wanted = task.key
+        self._show_loaded(task, load_result(task, mask_path, params, "done"))
+        self.finish_image_step()
+
+    def _show_loaded(self, task: Task, result: LoadedResult) -> None:
+        if result.labels is None:
+            self.message.emit(result.note)
+            return
+        name = result.mask_path.name if result.mask_path is not None else "its mask"
+        self.message.emit(result.note or f"{task.label}: shown from {name}")
+        self.views.pop(task.key, None)
+        self._show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
+                          result.pixel_size, result.mask_path, result.contrast, result.first_frame)
+        if isinstance(result.image, PlaneArray):
+            self._prefetch(result.image, 0)
+
+    def _on_step(self, _event: object = None) -> None:
+        """The user moves through frames: the reopened input's next frames are prepared in a worker."""
+        _, image = self.layers_for(self.viewed_key)
+        if image is not None and isinstance(image.data, PlaneArray) and image.visible:
+            index = self._displayed_index(image)
+            if index is not None:
+                self._prefetch(image.data, index)
+
+    def _prefetch(self, array: PlaneArray, index: int) -> None:
+        """Prepare frames ``index - 1 .. index + PREFETCH`` of a reopened input in a worker thread.
+
+        napari reads the frame on screen on the GUI thread; prepared here beforehand, it comes from the
+        array's cache instead of being computed there (reading, channel choice, Z projection).
+        """
+        n = array.shape[0]
+        wanted = [i for i in range(index - 1, index + PREFETCH + 1) if 0 <= i < n]
+        if not wanted or self._prefetching is array:
+            return
+        self._prefetching = array
+
+        def done() -> None:
+            if self._prefetching is array:
+                self._prefetching = None
+
+        self.background.submit(prefetch_planes, array, wanted, on_done=done, on_error=lambda _e: None,
+                               name="batchseg-prefetch")
