@@ -103,3 +103,42 @@ def test_output_watched_while_it_runs_keeps_its_mask_file(widget, example_files,
     assert layer.metadata["batchseg"]["mask_path"] == str(b_mask)
     np.testing.assert_array_equal(layer.data, read_mask(b_mask).labels)
     assert widget.streamer.views == {}  # no display buffer of a finished output is kept
+
+
+def test_rerun_over_an_edited_layer_never_saves_the_old_edits_over_the_new_result(widget, example_files,
+                                                                                  tmp_path, qtbot):
+    """QA r8b: a's layer edited (unsaved), a run again with 'overwrite': the new result's layer knows the
+    file; the old edited layer is set apart and can no longer be saved into it (it silently replaced the
+    new result before)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(example_files["nuclei"], folder / "a_dsb_BF.tif")
+    mask_path = folder / "a_dsb_BF_vSM.ome.tif"
+    widget.files.add_paths([folder])
+    widget.controller.segmenter_factory = factory()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    viewer = widget.viewer
+    old = _mask_layer(viewer)
+    viewer.layers.selection.active = old
+    old.selected_label = int(np.asarray(old.data).max())
+    widget.correction.delete_btn.click()
+    qtbot.waitUntil(lambda: not widget.correction.busy, timeout=20000)
+    assert old.metadata["batchseg"]["dirty"]
+    edited = np.array(old.data)
+
+    widget.output.existing.setCurrentIndex(widget.output.existing.findText("overwrite it"))
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    new_result = read_mask(mask_path).labels
+    assert not np.array_equal(new_result.reshape(edited.shape), edited)
+    new = _mask_layer(viewer)
+    assert new is not old and new.metadata["batchseg"]["mask_path"] == str(mask_path)
+    np.testing.assert_array_equal(np.asarray(new.data).reshape(new_result.shape), new_result)
+    meta = old.metadata["batchseg"]
+    assert meta["mask_path"] is None and "rewrote a_dsb_BF_vSM.ome.tif" in meta["stale"]
+    assert old.name.endswith("(edited)")
+    np.testing.assert_array_equal(old.data, edited)  # the edits are kept in their layer
+    viewer.layers.selection.active = old
+    assert not widget.correction.save_btn.isEnabled()
+    assert "later run rewrote" in widget.correction.target.text()

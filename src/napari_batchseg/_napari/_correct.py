@@ -181,8 +181,12 @@ class CorrectionPanel(QWidget):
         if layer is None:
             self.target.setText("select a Labels layer to correct it")
         else:
-            path = layer_meta(layer).get("mask_path")
-            where = Path(path).name if path else "not saved yet: no mask file to save to"
+            meta = layer_meta(layer)
+            path = meta.get("mask_path")
+            stale = meta.get("stale")  # its file was rewritten by a later run (see _stream._detach)
+            where = (Path(path).name if path else
+                     f"not saved to its mask: {stale}; File › Save Layers keeps these edits elsewhere"
+                     if stale else "not saved yet: no mask file to save to")
             self.target.setText(f"layer: {layer.name} — {where}")
             self._follow_selected_label()
         self._update_buttons()

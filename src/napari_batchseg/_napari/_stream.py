@@ -151,15 +151,23 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
                 return old_labels, old_image
         return None, None
 
-    def _detach(self, key: str) -> None:
-        """Layers of ``key`` that hold edits stay as they are but no longer receive its frames."""
+    def _detach(self, key: str, keep: tuple[Any, ...] = (), stale: str | None = None) -> None:
+        """Layers of ``key`` (but those in ``keep``) that hold edits stay as they are, apart from its frames.
+
+        ``stale``: the output's file is about to be rewritten (a new run of it): their edits can no longer
+        be saved into it (that would silently replace the new result); the reason goes in their metadata.
+        """
         for layer in list(self.viewer.layers):
             m = layer_meta(layer)
-            if m.get("task_key") == key:
-                m["task_key"] = None
-                m["stream"] = False
-                if m.get("role") == "mask" and not layer.name.endswith(EDITED):
+            if m.get("task_key") != key or any(layer is k for k in keep):
+                continue
+            m["task_key"] = None
+            m["stream"] = False
+            if m.get("role") == "mask":
+                if not layer.name.endswith(EDITED):
                     layer.name = f"{layer.name}{EDITED}"
+                if stale and m.get("mask_path"):
+                    m["mask_path"], m["stale"] = None, stale
 
     def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                      pixel_size: PixelSize, mask_path: Path | None, contrast: tuple[float, float] | None,
@@ -173,8 +181,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         # buffers of finished outputs no longer shown are dropped (shown again, they are read from disk)
         self.views = {k: v for k, v in self.views.items() if k == key or self._is_running(k)}
         lab_layer, img_layer = self._reusable_pair(key)
-        if lab_layer is None:
-            self._detach(key)
+        self._detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
         old_extent = _extent(lab_layer)
         units = "µm" if pixel_size.x else "pixel"
         translate = frame_translate(first_frame)
@@ -325,7 +332,12 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         """Prepare display buffers for an output that starts, and show it when following the run.
 
         While the viewed output is still running (parallel modes), a new one does not take its place.
+        Layers of an earlier result of the same output that hold unsaved edits are set apart: this run
+        rewrites the file they would be saved into.
         """
+        labels, _ = self.layers_for(task.key)
+        if labels is not None and layer_meta(labels).get("dirty"):
+            self._detach(task.key, stale=f"a later run rewrote {task.names.mask.name}")
         viewed_busy = self.viewed_key != task.key and self._is_running(self.viewed_key)
         if task.key == self.viewed_key or (self.follow and not viewed_busy):
             self._start_view(task, n_frames)
