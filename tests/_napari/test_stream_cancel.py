@@ -23,6 +23,9 @@ def test_cancel_during_a_long_frame_renames_the_layer(widget, data_folder, qtbot
     qtbot.waitUntil(lambda: not widget.running, timeout=10000)
     assert widget.controller.compute_alive  # the frame still runs: nothing more came from the run
     assert [s.status for s in widget.session.tasks] == ["cancelled"]
+    # it had started: not "not run"; and the summary does not call a cancelled file "finished"
+    assert widget.session.tasks[0].reason == "stopped before its end: nothing written"
+    assert "1/1 file(s) ended" in widget.status.summary.text(), widget.status.summary.text()
     labels = next(lay for lay in _stream_layers(widget.viewer) if lay.metadata["batchseg"]["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2 (cancelled, not saved)"
     assert labels.metadata["batchseg"]["mask_path"] is None

@@ -254,8 +254,10 @@ class StatusTable(QWidget):
             self.summary.setText("")
             return
         counts = self._session.counts()
-        finished = sum(counts[s] for s in ("done", "skipped", "failed", "cancelled"))
-        parts = [f"{finished}/{len(self._session)} file(s) finished"]
+        ended = sum(counts[s] for s in ("done", "skipped", "failed", "cancelled"))
+        # "finished" would be wrong for files that were cancelled or failed
+        word = "finished" if ended == counts["done"] + counts["skipped"] else "ended"
+        parts = [f"{ended}/{len(self._session)} file(s) {word}"]
         parts += [f"{counts[s]} {s}" for s in ("running", "done", "skipped", "failed", "cancelled")
                   if counts[s]]
         self.summary.setText("; ".join(parts))

@@ -260,6 +260,8 @@ class RunSession:
             if not s.finished:
                 if self.error is not None:
                     s.status, s.reason = "failed", f"{reason}: {self.error}"
+                elif s.status == "running":  # under way when the run stopped: it did start
+                    s.status, s.reason = "cancelled", "stopped before its end: nothing written"
                 else:
                     s.status, s.reason = "cancelled", reason
                 changed.append(s)
