@@ -86,3 +86,19 @@ def test_a_file_shorter_than_the_first_frame_is_marked(widget, data_folder, qtbo
     assert "timelapse_BF.nd2" in texts  # 53 frames: it can
     form.start_frame.setValue(0)
     assert files.problems() == {}
+
+
+def test_files_named_that_cannot_be_inputs_are_said(widget, data_folder, qtbot):
+    """QA r6: a text file and one of the plugin's own masks, added by name, vanished without a word."""
+    files = widget.files
+    notes = data_folder / "notes.txt"
+    notes.write_text("not an image")
+    own = data_folder / "a_BF_vSM.ome.tif"
+    own.write_bytes((data_folder / "nuclei_BF.tif").read_bytes())
+    assert files.add_paths([notes, own, data_folder / "gone_BF.tif"]) == 0
+    text = files.count.text()
+    assert "not added" in text and "notes.txt: not a supported image" in text
+    assert "a_BF_vSM.ome.tif: a mask made by this plugin" in text and "gone_BF.tif: no such file" in text
+    # a later add that takes everything says nothing more of them
+    assert files.add_paths([data_folder / "nuclei_BF.tif"]) == 1
+    assert "not added" not in files.count.text()

@@ -104,6 +104,8 @@ class FileListPanel(QWidget):
         self.default_axes: str | None = None
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
         self.explicit: set[Path] = set()
+        #: why files named one by one in the last add were not taken (said in the count line)
+        self.refused: list[str] = []
         self._channel: object = 0
         #: the first frame the form asks for: files with fewer frames are flagged
         self._start_frame = 0
@@ -187,9 +189,13 @@ class FileListPanel(QWidget):
         """Deliver nothing more (the widget is closing)."""
         self.background.close()
 
-    def _add_found(self, found: tuple[list[Path], list[Path]]) -> int:
-        """Add ``(files found in folders, files named one by one)``; return how many were new."""
-        in_folders, named = found
+    def _add_found(self, found: tuple[list[Path], list[Path], list[str]]) -> int:
+        """Add ``(files found in folders, files named one by one, why others were not)``; count the new.
+
+        Files named one by one that cannot be inputs are said in the count line.
+        """
+        in_folders, named, refused = found
+        self.refused = refused
         known = set(self.all_files())
         more_explicit = set(named) - self.explicit
         self.explicit.update(named)
@@ -203,7 +209,7 @@ class FileListPanel(QWidget):
             item.setData(PATH_ROLE, f)
             item.setToolTip(str(f))
             self.list.addItem(item)
-        if new or more_explicit:
+        if new or more_explicit or refused:
             self.apply_filters()
         if new:
             self.infos.request(new)
@@ -243,6 +249,8 @@ class FileListPanel(QWidget):
                 text += ": nothing to run; change the Filters above"
                 self.filters_box.expand(animate=False)
             self.count.setText(text)
+        if self.refused:
+            self.count.setText(f"{self.count.text()}\nnot added: {'; '.join(self.refused)}")
         self.files_changed.emit()
 
     def current_file(self) -> Path | None:
@@ -444,22 +452,33 @@ class FileListPanel(QWidget):
 
 def find_inputs(paths: list[str | Path], recursive: bool) -> list[Path]:
     """The supported input files among ``paths`` and in the folders among them (reads the disk)."""
-    in_folders, named = find_inputs_split(paths, recursive)
+    in_folders, named, _ = find_inputs_split(paths, recursive)
     return [*in_folders, *named]
 
 
-def find_inputs_split(paths: list[str | Path], recursive: bool) -> tuple[list[Path], list[Path]]:
-    """``(supported files in the folders among paths, supported files among paths)`` (reads the disk)."""
+def find_inputs_split(paths: list[str | Path],
+                      recursive: bool) -> tuple[list[Path], list[Path], list[str]]:
+    """Files in the folders among ``paths``, supported files among them, why others were not taken.
+
+    Reads the disk.
+    """
     any_ext = FileFilter(extensions=SUFFIXES)
     in_folders: list[Path] = []
     named: list[Path] = []
+    refused: list[str] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             in_folders.extend(collect_files([p], any_ext, recursive=recursive))
-        elif matching_suffix(p) is not None and not is_own_output(p):
+        elif not p.exists():
+            refused.append(f"{p.name}: no such file")
+        elif matching_suffix(p) is None:
+            refused.append(f"{p.name}: not a supported image ({', '.join(SUFFIXES)})")
+        elif is_own_output(p):
+            refused.append(f"{p.name}: a mask made by this plugin (File › Open shows it for corrections)")
+        else:
             named.append(p.resolve())
-    return in_folders, named
+    return in_folders, named, refused
 
 
 def _path_of(item: QListWidgetItem) -> Path:
