@@ -181,3 +181,38 @@ def test_the_channel_chosen_for_a_cyx_layer_is_segmented(widget, tmp_path, qtbot
     segment_files([ref / "two.ome.tif"], SegmentationParams(channel=1),
                   segmenter=threshold_segmenter(SegmentationParams()))
     np.testing.assert_array_equal(read_mask(ref / "two_vSM.ome.tif").labels, mask.labels)
+
+
+def test_results_sit_over_a_layer_moved_along_t(widget, tmp_path, qtbot, dsb2018):
+    """QA r9: a layer at T 10-12 (translate 10): results sat at T 0-2, away from the user's frames."""
+    import tifffile
+
+    viewer = widget.viewer
+    img = tifffile.imread(dsb2018[0])[:96, :128]
+    stack = np.stack([img, np.roll(img, 20, axis=1), np.roll(img, 40, axis=0)])
+    layer = viewer.add_image(stack, name="moved", translate=(10, 0, 0))
+    viewer.layers.selection = {layer}
+    widget.controller.segmenter_factory = threshold_segmenter
+    widget.output.custom.setChecked(True)
+    widget.output.folder.setText(str(tmp_path))
+
+    def stream_labels():
+        return next(lay for lay in viewer.layers if lay.metadata.get("batchseg", {}).get("role") == "mask"
+                    and lay.metadata["batchseg"].get("stream"))
+
+    assert widget.run_layers()  # whole stack
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    labels = stream_labels()
+    assert tuple(labels.translate)[0] == 10.0 and labels.data.shape[0] == 3
+    assert viewer.dims.point[0] == 12.0  # followed to the last frame, over the user's last frame
+    # the frame on screen only (T = 11: the layer's frame 1)
+    widget.output.existing.setCurrentIndex(widget.output.existing.findText("overwrite it"))
+    viewer.dims.set_point(0, 11.0)
+    widget.layers.this_frame.setChecked(True)
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    labels = stream_labels()
+    assert tuple(labels.translate)[0] == 11.0 and labels.data.shape[0] == 1
+    mask = read_mask(tmp_path / "moved_vSM.ome.tif")
+    assert "frames: 1-1 (1 of 3)" in mask.log_text
+    np.testing.assert_array_equal(np.asarray(labels.data)[0], mask.labels[0])

@@ -30,6 +30,8 @@ class TaskView:
     frames_seen: int = 0
     #: the input frame the buffer's first frame comes from (the layers sit at this T offset)
     first_frame: int = 0
+    #: where the input's frame 0 sits along T (a napari layer's own translate; 0 for files)
+    t_offset: float = 0.0
     #: the output's mask once it is on disk (the run's last frame is in)
     mask_path: Path | None = None
 

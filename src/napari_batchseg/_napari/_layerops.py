@@ -39,9 +39,12 @@ def _is_buffer(data: object, shape: tuple[int, ...], dtype: Any) -> bool:
     return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
 
 
-def frame_translate(first_frame: int) -> tuple[float, float, float]:
-    """``translate`` of a ``(T, Y, X)`` layer whose first frame is input frame ``first_frame``."""
-    return (float(first_frame), 0.0, 0.0)
+def frame_translate(first_frame: int, t_offset: float = 0.0) -> tuple[float, float, float]:
+    """``translate`` of a ``(T, Y, X)`` layer whose first frame is input frame ``first_frame``.
+
+    ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``; 0 for files).
+    """
+    return (float(first_frame) + float(t_offset), 0.0, 0.0)
 
 
 def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],

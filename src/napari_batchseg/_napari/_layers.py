@@ -90,10 +90,12 @@ class ArraySource(ImageSource):
         Recorded in the log (``input format``).
     pixel_size
         From the layer's scale when it has physical units.
+    t_translate
+        The layer's own ``translate`` along T (recorded, so that results are shown over its frames).
     """
 
     def __init__(self, data: Any, axes: str, path: Path, layer_name: str, source_file: Path | None = None,
-                 pixel_size: PixelSize | None = None) -> None:
+                 pixel_size: PixelSize | None = None, t_translate: float = 0.0) -> None:
         axes = axes.upper()
         valid = len(set(axes)) == len(axes) and set(axes) <= set(CANONICAL) and {"Y", "X"} <= set(axes)
         if len(axes) != len(data.shape) or not valid:
@@ -106,7 +108,8 @@ class ArraySource(ImageSource):
             path=path, sizes=sizes, dtype=np.dtype(data.dtype), channel_names=[],
             pixel_size=pixel_size or PixelSize(), native_axes=axes,
             format=f"napari layer {layer_name!r}{where}",
-            extra={"napari_layer": layer_name, "source_file": str(source_file) if source_file else None},
+            extra={"napari_layer": layer_name, "source_file": str(source_file) if source_file else None,
+                   "t_translate": float(t_translate)},
         )
 
     def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
@@ -146,12 +149,13 @@ def layer_tasks(layers: list[tuple[Any, str]], params: SegmentationParams) -> li
         if folder is None:
             raise ValueError(f"layer {layer.name!r} has no file: choose an output folder (Files › Output)")
         pseudo = folder.absolute() / safe_name(layer.name)
-        source = ArraySource(layer.data, axes, pseudo, layer.name, src, layer_pixel_size(layer, axes))
+        t0 = float(layer.translate[axes.index("T")]) if "T" in axes else 0.0  # the layer moved along T
+        source = ArraySource(layer.data, axes, pseudo, layer.name, src, layer_pixel_size(layer, axes), t0)
         data, name, ps = layer.data, layer.name, source.info.pixel_size
 
         def opener(data: Any = data, axes: str = axes, pseudo: Path = pseudo, name: str = name,
-                   src: Path | None = src, ps: PixelSize = ps) -> ImageSource:
-            return ArraySource(data, axes, pseudo, name, src, ps)
+                   src: Path | None = src, ps: PixelSize = ps, t0: float = t0) -> ImageSource:
+            return ArraySource(data, axes, pseudo, name, src, ps, t0)
 
         register_source(pseudo, opener)
         tasks.append(Task(pseudo, 0, 1, output_names(pseudo, params.suffix, params.output_dir),

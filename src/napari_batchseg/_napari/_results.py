@@ -51,7 +51,7 @@ class ResultShowing:
 
     def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                      pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
-                     first_frame: int = 0) -> None:
+                     first_frame: int = 0, t_offset: float = 0.0) -> None:
         raise NotImplementedError
 
     def _displayed_index(self, layer: Any) -> int | None:
@@ -86,7 +86,7 @@ class ResultShowing:
             self.message.emit(f"{task.label}: showing frames from now on (earlier ones open when it is done)")
         if view is not None:
             self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
-                              view.mask_path, None, view.first_frame)
+                              view.mask_path, None, view.first_frame, view.t_offset)
             return True
         self.loading.add(task.key)
         self.message.emit(f"{task.label}: opening its result…")

@@ -71,6 +71,12 @@ SPLIT_MS = 20
 CANCELLED = " (cancelled, not saved)"
 
 
+def _t_offset(task: Task) -> float:
+    """Where a napari layer's frame 0 sits along T (its own ``translate``; 0 for files)."""
+    extra = task.info.extra if task.info is not None and isinstance(task.info.extra, dict) else {}
+    return float(extra.get("t_translate", 0.0) or 0.0)
+
+
 class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
     """Owns the streamed layers of the viewer; fed by the widget with engine events."""
 
@@ -171,10 +177,11 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
 
     def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                      pixel_size: PixelSize, mask_path: Path | None, contrast: tuple[float, float] | None,
-                     first_frame: int = 0) -> None:
+                     first_frame: int = 0, t_offset: float = 0.0) -> None:
         """Show ``labels`` and ``image`` of output ``key`` in the stream layers (reused, else added).
 
-        ``first_frame``: the input frame of their first frame (both layers are placed at that T).
+        ``first_frame``: the input frame of their first frame (both layers are placed at that T, plus
+        ``t_offset``: where the input's frame 0 sits, for a napari layer moved along T).
         """
         self.finish_image_step()
         self._wanted = key
@@ -184,7 +191,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         self._detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
         old_extent = _extent(lab_layer)
         units = "µm" if pixel_size.x else "pixel"
-        translate = frame_translate(first_frame)
+        translate = frame_translate(first_frame, t_offset)
         labels_meta = {
             "role": "mask",
             "task_key": key,
@@ -365,11 +372,11 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
         label = _layer_label(task) + (" (latest frame)" if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
-                        latest_only, first_frame=self._first_frame(task))
+                        latest_only, first_frame=self._first_frame(task), t_offset=_t_offset(task))
         self.views[task.key] = view
         if show:
             self._show_arrays(task.key, label, labels, image, scale, info.pixel_size, None, None,
-                              view.first_frame)
+                              view.first_frame, view.t_offset)
             self._pending.clear()
             self._refresh_soon(self.layers_for(task.key), None)
         return view
@@ -422,7 +429,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
     def _place(self, view: TaskView, first_frame: int) -> None:
         """Move an output's layers (both: they stay aligned) to T = ``first_frame``."""
         view.first_frame = first_frame
-        translate = frame_translate(first_frame)
+        translate = frame_translate(first_frame, view.t_offset)
         for layer in self.layers_for(view.key):
             if layer is not None and tuple(layer.translate) != translate:
                 layer.translate = translate
