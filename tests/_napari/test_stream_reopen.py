@@ -138,6 +138,9 @@ def test_rerun_over_an_edited_layer_never_saves_the_old_edits_over_the_new_resul
     meta = old.metadata["batchseg"]
     assert meta["mask_path"] is None and "rewrote a_dsb_BF_vSM.ome.tif" in meta["stale"]
     assert old.name.endswith("(edited)")
+    names = [lay.name for lay in viewer.layers]
+    assert "a_dsb_BF.tif (edited) (input)" in names and "a_dsb_BF.tif (input)" in names
+    assert not any("[" in n for n in names), names
     np.testing.assert_array_equal(old.data, edited)  # the edits are kept in their layer
     viewer.layers.selection.active = old
     assert not widget.correction.save_btn.isEnabled()

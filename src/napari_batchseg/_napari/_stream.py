@@ -169,6 +169,9 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
                 continue
             m["task_key"] = None
             m["stream"] = False
+            if m.get("role") == "prepared" and layer.name.endswith(" (input)") and EDITED not in layer.name:
+                # named with its edited mask (napari would call the next input layer "... (input) [1]")
+                layer.name = f"{layer.name[: -len(' (input)')]}{EDITED} (input)"
             if m.get("role") == "mask":
                 if not layer.name.endswith(EDITED):
                     layer.name = f"{layer.name}{EDITED}"
