@@ -43,7 +43,8 @@ def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_file
     assert [s.status for s in session.tasks] == ["done", "done"], [s.reason for s in session.tasks]
     labels, image = _pair(viewer)
     assert labels.name == "b_movie_BF.nd2"
-    assert viewer.dims.point[0] == 44  # the slider followed the run to its last frame, T = 44
+    # the slider followed the run to its last frame, T = 44 (moves are at most once a second: allow one)
+    qtbot.waitUntil(lambda: viewer.dims.point[0] == 44, timeout=3000)
     assert labels.world_to_data((44, 0, 0))[0] == 4
     # a's result reopened from the status table: at T = 40-44 too, as the reader opens the mask
     widget.status.table.cellDoubleClicked.emit(0, 0)
