@@ -422,6 +422,19 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         view.last_index = slot
         self._refresh_soon((labels, image), slot)
 
+    def _follow_to_last(self, view: TaskView, labels: Any) -> None:
+        """An output is done: when following, the slider ends on its last frame.
+
+        Unless the user took the slider elsewhere: it is left alone when more than one frame back.
+        """
+        if not self.follow or labels is None or view.last_index is None or view.labels.shape[0] < 2:
+            return
+        axis = self.viewer.dims.ndim - labels.ndim
+        current = self._slider_index(labels, axis)
+        if axis >= 0 and current is not None and view.last_index - 1 <= current < view.last_index:
+            self._move_to = float(labels.translate[0] + view.last_index * labels.scale[0])
+            self._move_axis = axis
+
     def _slider_index(self, layer: Any, axis: int) -> int | None:
         """Index along T of ``layer``'s frame at napari's slider position (``None``: no such axis)."""
         if axis < 0:
@@ -501,6 +514,8 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             view.mask_path = mask_path
             if labels is None and image is None:
                 del self.views[task.key]
+            else:
+                self._follow_to_last(view, labels)
         self.flush(now=True)
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
