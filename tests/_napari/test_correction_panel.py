@@ -12,7 +12,8 @@ from napari_batchseg.provenance import parse_log
 from ._fakes import factory
 
 
-def _run(widget, qtbot, folder, contains, end_frame=None):
+def _run_files(widget, qtbot, folder, contains, end_frame=None):
+    """Segment the files of ``folder`` whose names contain ``contains`` (stand-in segmenter); wait."""
     widget.files.contains.setText(contains)
     widget.files.add_paths([folder])
     widget.controller.segmenter_factory = factory()
@@ -20,6 +21,10 @@ def _run(widget, qtbot, folder, contains, end_frame=None):
         widget.form.end_frame.setValue(end_frame)
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+
+
+def _run(widget, qtbot, folder, contains, end_frame=None):
+    _run_files(widget, qtbot, folder, contains, end_frame)
     labels = next(lay for lay in widget.viewer.layers if layer_meta(lay).get("role") == "mask")
     widget.viewer.layers.selection.active = labels
     return labels

@@ -11,17 +11,11 @@ from napari_batchseg import corrections as cx
 from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
 
-from ._fakes import factory
+from .test_correction_panel import _run_files
 
 
 def _run(widget, qtbot, folder, contains, end_frame=None):
-    widget.files.contains.setText(contains)
-    widget.files.add_paths([folder])
-    widget.controller.segmenter_factory = factory()
-    if end_frame is not None:
-        widget.form.end_frame.setValue(end_frame)
-    assert widget.run()
-    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    _run_files(widget, qtbot, folder, contains, end_frame)
     assert all(s.status == "done" for s in widget.session.tasks), widget.message.text()
 
 

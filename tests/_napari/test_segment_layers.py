@@ -45,12 +45,19 @@ def test_segment_an_opened_file_layer_like_the_file(widget, example_files, tmp_p
     np.testing.assert_array_equal(read_mask(ref / "movie_BF_vSM.ome.tif").labels, mask.labels)
 
 
+def _three_frames(dsb2018, ny, nx):
+    """A 3-frame movie of the real DSB2018 image (shifted copies), ``ny`` x ``nx``."""
+    import tifffile
+
+    img = tifffile.imread(dsb2018[0])[:ny, :nx]
+    return np.stack([img, np.roll(img, 20, axis=1), np.roll(img, 40, axis=0)])
+
+
 def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
     import tifffile
 
     viewer = widget.viewer
-    img = tifffile.imread(dsb2018[0])[:128, :160]
-    stack = np.stack([img, np.roll(img, 20, axis=1), np.roll(img, 40, axis=0)])
+    stack = _three_frames(dsb2018, 128, 160)
     layer = viewer.add_image(stack, name="my stack")
     viewer.layers.selection = {layer}
     widget.controller.segmenter_factory = threshold_segmenter
@@ -185,11 +192,9 @@ def test_the_channel_chosen_for_a_cyx_layer_is_segmented(widget, tmp_path, qtbot
 
 def test_results_sit_over_a_layer_moved_along_t(widget, tmp_path, qtbot, dsb2018):
     """QA r9: a layer at T 10-12 (translate 10): results sat at T 0-2, away from the user's frames."""
-    import tifffile
 
     viewer = widget.viewer
-    img = tifffile.imread(dsb2018[0])[:96, :128]
-    stack = np.stack([img, np.roll(img, 20, axis=1), np.roll(img, 40, axis=0)])
+    stack = _three_frames(dsb2018, 96, 128)
     layer = viewer.add_image(stack, name="moved", translate=(10, 0, 0))
     viewer.layers.selection = {layer}
     widget.controller.segmenter_factory = threshold_segmenter

@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BatchSegError
+from ..events import Task
 from ..io.sources import PixelSize, SourceInfo
+from ..params import SegmentationParams
 
 #: above this (labels + image buffers) only the latest frame of an output is kept for display
 STACK_LIMIT_BYTES = 2 * 1024**3
@@ -42,3 +45,14 @@ def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int],
     n = max(int(n_frames), 1)
     latest_only = n > 1 and n * ny * nx * 8 > STACK_LIMIT_BYTES
     return ((1 if latest_only else n), ny, nx), latest_only
+
+
+def first_frame_of(task: Task, params: SegmentationParams | None) -> int:
+    """The input frame an output's first frame comes from (the run's start frame; 0 when unknown)."""
+    if params is None or task.info is None:
+        return 0
+    try:
+        frames = task.frame_indices(params)
+    except BatchSegError:
+        return 0
+    return frames[0] if frames else 0

@@ -21,13 +21,23 @@ from ._reopen import LoadedResult, load_result, prefetch_planes
 PREFETCH = 4
 
 
+def _extra(task: Task) -> dict[str, Any]:
+    """What the input's source recorded beyond its metadata (a napari layer's name, its T translate)."""
+    extra = task.info.extra if task.info is not None else None
+    return extra if isinstance(extra, dict) else {}
+
+
 def _layer_label(task: Task) -> str:
     """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
 
     The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
     """
-    extra = task.info.extra if task.info is not None and isinstance(task.info.extra, dict) else {}
-    return f"{task.label} mask" if extra.get("napari_layer") else task.label
+    return f"{task.label} mask" if _extra(task).get("napari_layer") else task.label
+
+
+def _t_offset(task: Task) -> float:
+    """Where a napari layer's frame 0 sits along T (its own ``translate``; 0 for files)."""
+    return float(_extra(task).get("t_translate", 0.0) or 0.0)
 
 
 class ResultShowing:

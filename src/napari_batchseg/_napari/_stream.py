@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from ..errors import BatchSegError
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..runners.session import RunSession, TaskState
-from ._buffers import TaskView, buffer_shape
+from ._buffers import TaskView, buffer_shape, first_frame_of
 from ._layerops import (
     AXES,
     EDITED,
@@ -53,7 +52,7 @@ from ._lazy import PlaneArray
 from ._placeholders import PREPARE_STEP_MS, PlaceholderLayers
 from ._reader import META_KEY, yx_scale
 from ._reopen import LoadedResult, load_result, prefetch_planes
-from ._results import ResultShowing, _layer_label
+from ._results import ResultShowing, _layer_label, _t_offset
 from ._worker import Background
 
 __all__ = [  # names other modules and the tests import from here
@@ -69,12 +68,6 @@ FOLLOW_MS = 1000
 SPLIT_MS = 20
 #: suffix of a cancelled output's layer name (nothing of it was written)
 CANCELLED = " (cancelled, not saved)"
-
-
-def _t_offset(task: Task) -> float:
-    """Where a napari layer's frame 0 sits along T (its own ``translate``; 0 for files)."""
-    extra = task.info.extra if task.info is not None and isinstance(task.info.extra, dict) else {}
-    return float(extra.get("t_translate", 0.0) or 0.0)
 
 
 class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
@@ -330,13 +323,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
     def _first_frame(self, task: Task) -> int:
         """The input frame an output's first frame comes from (the run's ``start_frame``; 0 if unknown)."""
         plan = self.session.plan if self.session is not None else None
-        if plan is None or task.info is None:
-            return 0
-        try:
-            frames = task.frame_indices(plan.params)
-        except BatchSegError:
-            return 0
-        return frames[0] if frames else 0
+        return first_frame_of(task, plan.params if plan is not None else None)
 
     def task_started(self, task: Task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts, and show it when following the run.

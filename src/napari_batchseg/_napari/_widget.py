@@ -30,6 +30,7 @@ from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
 from ..runners import PARALLEL_MODES, RunSession, TaskState, usable_cores
+from ._buffers import first_frame_of
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -71,7 +72,7 @@ def _first_frame(info: SourceInfo, params: SegmentationParams, plan: Any = None)
     """The input frame an output's first frame will come from (its T position; 0 when unsure)."""
     if plan is not None and plan.tasks:
         with contextlib.suppress(Exception):  # the streamer places the layers when frames arrive anyway
-            return int(plan.tasks[0].frame_indices(params)[0])
+            return first_frame_of(plan.tasks[0], params)
         return 0
     return params.start_frame if info.sizes["T"] > params.start_frame else 0
 
