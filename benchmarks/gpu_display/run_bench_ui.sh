@@ -2,8 +2,9 @@
 # On the GPU machine, after display.sh's batchseg_display_unpack: bench_ui.py on the GPU display and on
 # software OpenGL (Mesa llvmpipe) on the same machine, both on two cores like the development machine,
 # then with the real Cellpose model on the GPU, then bench_parallel.py --gpu.
-# Usage: run_bench_ui.sh SITE312.tar.xz [stacks]  (figures in $OUT; "stacks": only the GPU display run,
-# with --stacks --stacks-by-total: what the GUI thread did during the longest stalls)
+# Usage: run_bench_ui.sh SITE312.tar.xz [stacks | ab OLD_SRC [N]]  (figures in $OUT; "stacks": only the GPU
+# display run, with --stacks --stacks-by-total: what the GUI thread did during the longest stalls; "ab":
+# N pairs (default 2) of GPU display runs alternating this checkout's src and OLD_SRC, an older src folder)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/display.sh"
@@ -31,6 +32,14 @@ bench() {
     echo "rc $?"
     [ -s "$out/$name.json" ] && summary "$out/$name.json" || tail -30 "$out/$name.txt"
 }
+if [ "${2:-}" = ab ]; then
+    for i in $(seq "${4:-2}"); do
+        bench "gpu_new_$i" env __GLX_VENDOR_LIBRARY_NAME=nvidia taskset -c 0,1 python3
+        bench "gpu_old_$i" env PYTHONPATH="/tmp/site:$(realpath "$3")" __GLX_VENDOR_LIBRARY_NAME=nvidia \
+            taskset -c 0,1 python3
+    done
+    exit 0
+fi
 if [ "${2:-}" = stacks ]; then
     EXTRA="--stacks --stacks-by-total" bench gpu_2cores_stacks env __GLX_VENDOR_LIBRARY_NAME=nvidia taskset -c 0,1 python3
     grep -A400 '^--- ' "$out/gpu_2cores_stacks.txt" | cut -c1-600 | head -150

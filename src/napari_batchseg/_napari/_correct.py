@@ -54,6 +54,7 @@ from ._fixes import (
     shown_output,
 )
 from ._qtutil import hbox, muted
+from ._repaint import holds_repaint, layer_work
 from ._stream import layer_meta, mark_edited, mark_saved
 from ._worker import Background
 
@@ -322,6 +323,7 @@ class CorrectionPanel(QWidget):
                             on_error=failed)
         return True
 
+    @holds_repaint
     def _applied(self, layer: Any, data: NDArray[Any], output: tuple[Any, Any], what: str,
                  out: FixResult) -> None:
         """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
@@ -371,7 +373,8 @@ class CorrectionPanel(QWidget):
             self._update_buttons()
             return False
         data[index] = rec.old
-        layer.refresh()
+        with layer_work(self):
+            layer.refresh()
         self._undo = None
         self._undo_off = ""
         self.operations.setdefault(rec.layer_id, []).append(f"undo ({rec.what})")
@@ -446,6 +449,7 @@ class CorrectionPanel(QWidget):
         self.background.submit(fn, *args, on_item=on_item, on_error=on_error, on_done=finish,
                                name=f"batchseg-{job}")
 
+    @holds_repaint
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
         self.operations.pop(layer_id(layer), None)
         rec = self._undo

@@ -16,6 +16,7 @@ from ..io.sources import PixelSize, SourceInfo
 from ._buffers import buffer_shape
 from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, _set_units, frame_translate, mark_edited
 from ._reader import META_KEY, yx_scale
+from ._repaint import after_repaint, layer_work
 from ._warmup import warm_up_steps
 
 #: pause between the idle steps that create the stream layers when the widget opens
@@ -23,26 +24,28 @@ PREPARE_STEP_MS = 50
 
 
 def _in_idle_steps(steps: list[Callable[[], None]], go_on: Callable[[], bool],
-                   done: Callable[[], None] | None = None) -> None:
+                   done: Callable[[], None] | None = None, anchor: Any = None) -> None:
     """Run ``steps`` one per event-loop turn, ``PREPARE_STEP_MS`` apart, while ``go_on()``.
 
     ``done`` follows the last step, also when a step raised (the rest are then dropped); not when
-    ``go_on()`` stopped them or someone emptied ``steps`` meanwhile (who did takes over).
+    ``go_on()`` stopped them or someone emptied ``steps`` meanwhile (who did takes over). Each step is
+    layer work of ``anchor``'s window (see :func:`._repaint.layer_work`).
     """
 
     def next_step() -> None:
         if not steps or not go_on():
             return
         try:
-            steps.pop(0)()
+            with layer_work(anchor):
+                steps.pop(0)()
         except Exception:  # noqa: BLE001 - steps are optimisations: the rest is done when needed
             steps.clear()
         if steps:
-            QTimer.singleShot(PREPARE_STEP_MS, next_step)
+            QTimer.singleShot(PREPARE_STEP_MS, after_repaint(next_step))
         elif done is not None:
             done()
 
-    QTimer.singleShot(PREPARE_STEP_MS, next_step)
+    QTimer.singleShot(PREPARE_STEP_MS, after_repaint(next_step))
 
 
 class PlaceholderLayers:
@@ -98,7 +101,7 @@ class PlaceholderLayers:
             self.after_prepare()
 
         # a failing step stops them: an optimisation only, the first Run creates what is missing
-        _in_idle_steps(steps, lambda: not self._closing, made)
+        _in_idle_steps(steps, lambda: not self._closing, made, self)
 
     def shape_placeholders_later(self, first: SourceInfo | None, n_frames: int, first_frame: int = 0) -> None:
         """Give the hidden placeholder layers the first input's frame shape, scale and units, in idle steps.
@@ -152,7 +155,8 @@ class PlaceholderLayers:
             lambda: set_scale(0), lambda: set_translate(1), lambda: set_translate(0), set_units,
         ]
 
-        _in_idle_steps(steps, lambda: free() is not None)  # the Run sets what a failed step did not
+        # the Run sets what a failed step did not
+        _in_idle_steps(steps, lambda: free() is not None, anchor=self)
 
     def after_prepare(self) -> None:
         """Start what waited for the layers (``then`` of :meth:`prepare_layers_later`), once."""

@@ -52,6 +52,7 @@ from ._lazy import PlaneArray
 from ._placeholders import PREPARE_STEP_MS, PlaceholderLayers
 from ._reader import META_KEY, yx_scale
 from ._reopen import LoadedResult, load_result, prefetch_planes
+from ._repaint import after_repaint, holds_repaint, layer_work
 from ._results import ResultShowing, _layer_label, _t_offset
 from ._worker import Background
 
@@ -98,7 +99,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(after_repaint(self.flush))
         #: outputs being read from disk by a worker (to be shown when read)
         self.loading: set[str] = set()
         #: the stream layers exist (see :meth:`prepare_layers_later`)
@@ -171,6 +172,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
                 if stale and m.get("mask_path"):
                     m["mask_path"], m["stale"] = None, stale
 
+    @holds_repaint
     def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                      pixel_size: PixelSize, mask_path: Path | None, contrast: tuple[float, float] | None,
                      first_frame: int = 0, t_offset: float = 0.0) -> None:
@@ -246,6 +248,10 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         def image_step() -> None:
             if self._image_step is not image_step:
                 return  # done already, or replaced by a later change
+            with layer_work(self):
+                retarget_image()
+
+        def retarget_image() -> None:
             self._image_step = None
             if not any(lay is img_layer for lay in self.viewer.layers):
                 return  # the user closed it meanwhile
@@ -259,7 +265,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             self._refresh_soon((lab_layer, img_layer), None)
 
         self._image_step = image_step
-        QTimer.singleShot(SPLIT_MS, image_step)  # not 0: Qt would run it in the same pass
+        QTimer.singleShot(SPLIT_MS, after_repaint(image_step))  # not 0: Qt would run it in the same pass
 
     @property
     def settled(self) -> bool:
@@ -276,6 +282,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         return state is not None and state.status == "running"
 
     # ------------------------------------------------------------------ run events
+    @holds_repaint
     def update(self, state: TaskState, event: TaskEvent) -> None:
         """Follow one task event, already applied to :attr:`session` (``state``: its task's state)."""
         if isinstance(event, FrameDone):
@@ -287,6 +294,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         elif state.status in ("failed", "cancelled"):
             self.task_ended(state.task, state.status)
 
+    @holds_repaint
     def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1, first_frame: int = 0) -> None:
         """Make sure a pair of stream layers exists before the run (layer creation is the slow part).
 
@@ -459,6 +467,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         axis = dims.ndim - layer.ndim
         return int(round((dims.point[axis] - layer.translate[0]) / layer.scale[0]))
 
+    @holds_repaint
     def flush(self, now: bool = False) -> None:
         """Follow the newest frame, or refresh the layers whose on-screen frame changed.
 

@@ -29,6 +29,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..events import Event
 from ..params import SegmentationParams
 from ..runners import RunOptions, execute
+from ._repaint import after_repaint
 
 #: the GUI thread spends at most this long per timer tick handing results over
 BUDGET_S = 0.006
@@ -89,7 +90,7 @@ class Background(QObject):
         self.jobs: list[Job] = []
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self.deliver)
+        self._timer.timeout.connect(after_repaint(self.deliver))
         self._closed = False
 
     def submit(

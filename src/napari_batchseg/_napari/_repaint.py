@@ -1,0 +1,156 @@
+"""Napari's window redrawn one turn of the event loop after the widget's layer changes, not in the same turn.
+
+A layer change (``data``, ``scale``, contrast, a slider move, a refresh) costs napari 15-35 ms of work on
+the GUI thread, and redrawing the window it leaves dirty costs another 20-70 ms (the canvas through
+OpenGL, the Qt widgets around it). Qt handles the posted repaint request before anything else that is
+waiting (mouse and keyboard events, timers), so the two form one stall of 50-100 ms. Held back by
+:data:`HOLD_MS`, the repaint comes after what was waiting: two shorter stalls, with input handled in
+between. Only repaints that arrive while the widget's own layer work runs (or just after it) are held.
+
+The other way round too: a timer of the widget that falls due during a repaint would start its layer work
+right after it, before the mouse, the keyboard and other timers (Qt runs due timers in the order they
+fell due). :func:`after_repaint` makes such a callback step aside once, by :data:`HOLD_MS`, when a
+repaint of the window began less than :data:`RECENT_MS` ago.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from qtpy.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
+from qtpy.QtWidgets import QWidget
+
+#: milliseconds between the end of the widget's layer work and the window's repaint (a real timer: a
+#: 0 ms one is a posted event, handled in the same pass as the repaint request)
+HOLD_MS = 1
+#: a repaint that began less than this long ago may still be what the event loop just did
+RECENT_MS = 100.0
+_NAME = "napari_batchseg_repaint_hold"
+#: (time.perf_counter() when the last repaint let through began, how many were let through)
+_last_repaint: list[float] = [-1e9, 0.0]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RepaintHold(QObject):
+    """Holds the repaint requests of one window while layer work runs, and posts one just after it."""
+
+    def __init__(self, window: QObject) -> None:
+        super().__init__(window)
+        self.setObjectName(_NAME)
+        self._window = window
+        self._depth = 0  # nested work
+        self._releasing = False  # work ended: the release timer is due
+        self._held = False  # a repaint request arrived meanwhile
+        window.installEventFilter(self)
+
+    @property
+    def holding(self) -> bool:
+        """Repaint requests of the window are held now."""
+        return self._depth > 0 or self._releasing
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt override
+        if event is not None and event.type() == QEvent.Type.UpdateRequest:
+            if self.holding:
+                self._held = True
+                return True
+            _last_repaint[0] = time.perf_counter()
+            _last_repaint[1] += 1
+        return False
+
+    @contextlib.contextmanager
+    def work(self) -> Iterator[None]:
+        """Run layer work: the window's repaint it causes comes one turn of the event loop later."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0 and not self._releasing:
+                self._releasing = True
+                QTimer.singleShot(HOLD_MS, self._release)
+
+    def _release(self) -> None:
+        self._releasing = False
+        if self._held and self._depth == 0:
+            self._held = False
+            QCoreApplication.postEvent(self._window, QEvent(QEvent.Type.UpdateRequest))
+
+
+def _top_of(anchor: QObject) -> QObject:
+    """The outermost QObject above ``anchor`` (napari's main window for a docked widget, floating or not)."""
+    top = anchor
+    while True:
+        parent = top.parent()
+        if not isinstance(parent, QObject):
+            return top
+        top = parent
+
+
+def repaint_hold(anchor: QObject | None) -> RepaintHold | None:
+    """The :class:`RepaintHold` of the window that holds ``anchor`` (made once); ``None`` without one.
+
+    ``anchor``: a QObject of the widget (the dock widget, or one of its children or helpers parented to
+    it); its outermost parent is napari's main window once the widget is docked.
+    """
+    if anchor is None:
+        return None
+    try:
+        window = _top_of(anchor)
+        if not isinstance(window, QWidget):
+            return None
+        found = window.findChild(RepaintHold, _NAME, Qt.FindChildOption.FindDirectChildrenOnly)
+    except RuntimeError:  # deleted meanwhile
+        return None
+    return found if isinstance(found, RepaintHold) else RepaintHold(window)
+
+
+@contextlib.contextmanager
+def layer_work(anchor: QObject | None) -> Iterator[None]:
+    """Context for the widget's changes to napari layers: the repaint they cause is held one turn.
+
+    ``anchor``: see :func:`repaint_hold`.
+    """
+    hold = repaint_hold(anchor)
+    if hold is None:
+        yield
+        return
+    with hold.work():
+        yield
+
+
+def holds_repaint(method: F) -> F:
+    """Decorate a method of a QObject of the widget: its layer work's repaint is held one turn.
+
+    Not for slots connected to Qt signals with arguments (the wrapper takes any).
+    """
+
+    @wraps(method)
+    def held(self: QObject, *args: Any, **kwargs: Any) -> Any:
+        with layer_work(self):
+            return method(self, *args, **kwargs)
+
+    return cast(F, held)
+
+
+def after_repaint(callback: Callable[[], object]) -> Callable[[], None]:
+    """``callback`` for a timer: run now, or :data:`HOLD_MS` later when a repaint may have just ended.
+
+    It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first.
+    """
+    seen = [_last_repaint[1]]
+
+    def run() -> None:
+        count = _last_repaint[1]
+        if count != seen[0] and (time.perf_counter() - _last_repaint[0]) * 1000 < RECENT_MS:
+            seen[0] = count
+            QTimer.singleShot(HOLD_MS, run)
+            return
+        seen[0] = count
+        callback()
+
+    return run
