@@ -209,6 +209,69 @@ class StackSampler:
         return out
 
 
+class EventTrace:
+    """Every event Qt hands to an object of the GUI thread: when, which type, to what (``--events``).
+
+    An application-wide event filter; the time from one event to the next is roughly what handling the
+    first took (events sent from inside a handler, e.g. the paint events of a composition, cut it short).
+    """
+
+    def __init__(self, probe: Probe) -> None:
+        from qtpy.QtCore import QEvent, QObject
+        from qtpy.QtWidgets import QApplication
+
+        trace = self
+        self.probe = probe
+        self.log: list[tuple[float, int, str]] = []
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+                try:
+                    name = type(obj).__name__
+                    if name == "QTimer" or name.endswith("Timer"):
+                        name = f"{name}({obj.interval() if hasattr(obj, 'interval') else ''})"
+                    elif event.type() == QEvent.Type.Resize:
+                        old, new = event.oldSize(), event.size()
+                        text = obj.text()[:40] if hasattr(obj, "text") else ""
+                        name = f"{name} {old.width()}x{old.height()} -> {new.width()}x{new.height()} {text!r}"
+                    trace.log.append((time.perf_counter(), int(event.type().value), name))
+                except Exception:  # noqa: BLE001 - a diagnostic never breaks the scenario
+                    pass
+                return False
+
+        self.filter = Filter()
+        QApplication.instance().installEventFilter(self.filter)
+
+    def slowest(self, n: int = 8) -> list[str]:
+        """The ``n`` longest stalls of the scenario, each with the events handled during it."""
+        from bisect import bisect_left
+
+        from qtpy.QtCore import QEvent
+
+        def type_name(value: int) -> str:
+            try:
+                return QEvent.Type(value).name
+            except ValueError:
+                return str(value)
+
+        p = self.probe
+        times = [t for t, _, _ in self.log]
+        gaps = sorted(zip(p.records, p.spans, p.rest, strict=True), key=lambda g: -g[0][0])
+        gaps = [g for g in gaps if not g[0][1].startswith("widget open")][:n]
+        out = []
+        for (stall, step), (t0, t1), rest in gaps:
+            out.append(f"--- {stall:.1f} ms ({rest:.1f} ms less composition) [{step}]")
+            i = bisect_left(times, t0)
+            while i < len(self.log) and self.log[i][0] <= t1:
+                t, kind, name = self.log[i]
+                nxt = self.log[i + 1][0] if i + 1 < len(self.log) else t1
+                if nxt - t > 0.002:
+                    out.append(f"    +{(t - t0) * 1000:5.1f} ms  {(nxt - t) * 1000:5.1f} ms  "
+                               f"{type_name(kind)} -> {name}")
+                i += 1
+        return out
+
+
 class Probe:
     """Gaps between ticks of a 5 ms QTimer, labelled with the scenario's step.
 
@@ -296,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also print where the GUI thread was during stalls (sampled every 10 ms)")
     ap.add_argument("--stacks-by-total", action="store_true",
                     help="with --stacks: the slowest stalls counting drawing too (default: less drawing)")
+    ap.add_argument("--events", action="store_true",
+                    help="also print the Qt events handled during the longest stalls (how long each took)")
     ap.add_argument("--profile", help="write a cProfile of the GUI thread (from the first Run) to this file")
     ap.add_argument("--cancel-model", metavar="MODEL",
                     help="instead: Cancel timing with this Cellpose model on one 700 x 1100 frame (CPU)")
@@ -339,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     probe.step = "widget open (idle steps)"
     probe.start()
     sampler = StackSampler(probe) if args.stacks else None
+    trace = EventTrace(probe) if args.events else None
     t_ready = time.perf_counter()
     wait(lambda: getattr(widget.streamer, "prepared", True), 30)
     ready_s = time.perf_counter() - t_ready
@@ -391,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     wait(lambda: not getattr(widget.correction, "saving", False), 120)
     pump(1.0)
     probe.timer.stop()
+    if trace is not None:
+        QApplication.instance().removeEventFilter(trace.filter)
     GC.active = False
     if profiler is not None:
         profiler.disable()
@@ -414,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     if sampler is not None:
         print("\n".join(sampler.top()))
         print("\n".join(sampler.slowest(by_total=args.stacks_by_total)))
+    if trace is not None:
+        print("\n".join(trace.slowest()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     viewer.close()

@@ -2,7 +2,7 @@
 # On the GPU machine, after display.sh's batchseg_display_unpack: bench_ui.py on the GPU display and on
 # software OpenGL (Mesa llvmpipe) on the same machine, both on two cores like the development machine,
 # then with the real Cellpose model on the GPU, then bench_parallel.py --gpu.
-# Usage: run_bench_ui.sh SITE312.tar.xz [stacks | ab OLD_SRC [N]]  (figures in $OUT; "stacks": only the GPU
+# Usage: run_bench_ui.sh SITE312.tar.xz [stacks | events | ab OLD_SRC [N]]  (figures in $OUT; "stacks": only the GPU
 # display run, with --stacks --stacks-by-total: what the GUI thread did during the longest stalls; "ab":
 # N pairs (default 2) of GPU display runs alternating this checkout's src and OLD_SRC, an older src folder)
 set -u
@@ -38,6 +38,11 @@ if [ "${2:-}" = ab ]; then
         bench "gpu_old_$i" env PYTHONPATH="/tmp/site:$(realpath "$3")" __GLX_VENDOR_LIBRARY_NAME=nvidia \
             taskset -c 0,1 python3
     done
+    exit 0
+fi
+if [ "${2:-}" = events ]; then
+    EXTRA="--events" bench gpu_2cores_events env __GLX_VENDOR_LIBRARY_NAME=nvidia taskset -c 0,1 python3
+    grep -A400 '^--- ' "$out/gpu_2cores_events.txt" | cut -c1-300 | head -120
     exit 0
 fi
 if [ "${2:-}" = stacks ]; then

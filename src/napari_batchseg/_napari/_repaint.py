@@ -7,6 +7,11 @@ waiting (mouse and keyboard events, timers), so the two form one stall of 50-100
 :data:`HOLD_MS`, the repaint comes after what was waiting: two shorter stalls, with input handled in
 between. Only repaints that arrive while the widget's own layer work runs (or just after it) are held.
 
+napari's canvas (a QOpenGLWidget) is also drawn *at once*, outside any repaint request, whenever its size
+changes: a layer change that shows or hides a slider of napari's dims (a file with one frame after a
+movie) resizes it once or twice while Qt lays the window out again, right after the change. Those draws
+are held too: the canvas is drawn once, in the held repaint.
+
 The other way round too: a timer of the widget that falls due during a repaint would start its layer work
 right after it, before the mouse, the keyboard and other timers (Qt runs due timers in the order they
 fell due). :func:`after_repaint` makes such a callback step aside once, by :data:`HOLD_MS`, when a
@@ -46,6 +51,8 @@ class RepaintHold(QObject):
         self._depth = 0  # nested work
         self._releasing = False  # work ended: the release timer is due
         self._held = False  # a repaint request arrived meanwhile
+        self._canvases: list[QWidget] | None = None  # napari's OpenGL canvas (found on first use)
+        self._unpainted: list[QObject] = []  # canvases whose draw was held
         window.installEventFilter(self)
 
     @property
@@ -54,17 +61,37 @@ class RepaintHold(QObject):
         return self._depth > 0 or self._releasing
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt override
-        if event is not None and event.type() == QEvent.Type.UpdateRequest:
+        if event is None:
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.UpdateRequest:
             if self.holding:
                 self._held = True
                 return True
             _last_repaint[0] = time.perf_counter()
             _last_repaint[1] += 1
+        elif kind == QEvent.Type.Paint and self.holding and watched not in (None, self._window):
+            if not any(watched is c for c in self._unpainted):  # a canvas drawn at once (resized)
+                self._unpainted.append(watched)
+            return True
         return False
+
+    def _watch_canvases(self) -> None:
+        """Filter the paint events of napari's OpenGL canvas too (found on first use)."""
+        if self._canvases is not None or not isinstance(self._window, QWidget):
+            return
+        try:
+            from qtpy.QtOpenGLWidgets import QOpenGLWidget
+        except ImportError:  # Qt 5 bindings keep it in QtWidgets
+            from qtpy.QtWidgets import QOpenGLWidget  # type: ignore[attr-defined,no-redef]
+        self._canvases = [c for c in self._window.findChildren(QOpenGLWidget) if isinstance(c, QWidget)]
+        for canvas in self._canvases:
+            canvas.installEventFilter(self)
 
     @contextlib.contextmanager
     def work(self) -> Iterator[None]:
         """Run layer work: the window's repaint it causes comes one turn of the event loop later."""
+        self._watch_canvases()
         self._depth += 1
         try:
             yield
@@ -76,7 +103,14 @@ class RepaintHold(QObject):
 
     def _release(self) -> None:
         self._releasing = False
-        if self._held and self._depth == 0:
+        if self._depth:
+            return  # work began again meanwhile: its own end releases
+        unpainted, self._unpainted = self._unpainted, []
+        for canvas in unpainted:
+            with contextlib.suppress(RuntimeError):  # deleted meanwhile
+                if isinstance(canvas, QWidget):
+                    canvas.update()  # drawn in the window's next repaint
+        if self._held:
             self._held = False
             QCoreApplication.postEvent(self._window, QEvent(QEvent.Type.UpdateRequest))
 
