@@ -177,8 +177,11 @@ class StackSampler:
         names = {}
         while True:
             time.sleep(0.01)
-            if not self.probe.timer.isActive() or time.perf_counter() - self.probe.last < 0.03:
-                continue
+            try:
+                if not self.probe.timer.isActive() or time.perf_counter() - self.probe.last < 0.03:
+                    continue
+            except RuntimeError:  # the scenario is over (its timer deleted)
+                return
             frames = sys._current_frames()
             frame = frames.get(self.main)
             if frame is None:

@@ -9,8 +9,9 @@ between. Only repaints that arrive while the widget's own layer work runs (or ju
 
 napari's canvas (a QOpenGLWidget) is also drawn *at once*, outside any repaint request, whenever its size
 changes: a layer change that shows or hides a slider of napari's dims (a file with one frame after a
-movie) resizes it once or twice while Qt lays the window out again, right after the change. Those draws
-are held too: the canvas is drawn once, in the held repaint.
+movie) resizes it once or twice while Qt lays the window out again, right after the change and in a
+later pass. Those draws are held too (also in the later pass, within :data:`AFTERMATH_MS`): the canvas
+is drawn in the held repaint.
 
 The other way round too: a timer of the widget that falls due during a repaint would start its layer work
 right after it, before the mouse, the keyboard and other timers (Qt runs due timers in the order they
@@ -34,6 +35,9 @@ from qtpy.QtWidgets import QWidget
 HOLD_MS = 1
 #: a repaint that began less than this long ago may still be what the event loop just did
 RECENT_MS = 100.0
+#: a canvas resized this soon after layer work is a late layout pass of it (napari's dims slider is laid
+#: out in two passes when it appears): its immediate draw is held as well
+AFTERMATH_MS = 250.0
 _NAME = "napari_batchseg_repaint_hold"
 #: (time.perf_counter() when the last repaint let through began, how many were let through)
 _last_repaint: list[float] = [-1e9, 0.0]
@@ -53,6 +57,7 @@ class RepaintHold(QObject):
         self._held = False  # a repaint request arrived meanwhile
         self._canvases: list[QWidget] | None = None  # napari's OpenGL canvas (found on first use)
         self._unpainted: list[QObject] = []  # canvases whose draw was held
+        self._ended = -1e9  # time.perf_counter() when layer work last ended
         window.installEventFilter(self)
 
     @property
@@ -70,6 +75,9 @@ class RepaintHold(QObject):
                 return True
             _last_repaint[0] = time.perf_counter()
             _last_repaint[1] += 1
+        elif kind == QEvent.Type.Resize and watched not in (None, self._window) and not self.holding:
+            if (time.perf_counter() - self._ended) * 1000 < AFTERMATH_MS:
+                self._begin_release()  # a late layout pass of the widget's change: its draw joins the repaint
         elif kind == QEvent.Type.Paint and self.holding and watched not in (None, self._window):
             if not any(watched is c for c in self._unpainted):  # a canvas drawn at once (resized)
                 self._unpainted.append(watched)
@@ -97,9 +105,14 @@ class RepaintHold(QObject):
             yield
         finally:
             self._depth -= 1
-            if self._depth == 0 and not self._releasing:
-                self._releasing = True
-                QTimer.singleShot(HOLD_MS, self._release)
+            if self._depth == 0:
+                self._ended = time.perf_counter()
+                self._begin_release()
+
+    def _begin_release(self) -> None:
+        if not self._releasing:
+            self._releasing = True
+            QTimer.singleShot(HOLD_MS, self._release)
 
     def _release(self) -> None:
         self._releasing = False
