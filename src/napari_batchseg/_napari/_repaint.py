@@ -88,10 +88,7 @@ class RepaintHold(QObject):
         """Filter the paint events of napari's OpenGL canvas too (found on first use)."""
         if self._canvases is not None or not isinstance(self._window, QWidget):
             return
-        try:
-            from qtpy.QtOpenGLWidgets import QOpenGLWidget
-        except ImportError:  # Qt 5 bindings keep it in QtWidgets
-            from qtpy.QtWidgets import QOpenGLWidget  # type: ignore[attr-defined,no-redef]
+        from qtpy.QtOpenGLWidgets import QOpenGLWidget  # qtpy maps it to QtWidgets on Qt 5
         self._canvases = [c for c in self._window.findChildren(QOpenGLWidget) if isinstance(c, QWidget)]
         for canvas in self._canvases:
             canvas.installEventFilter(self)

@@ -1,0 +1,202 @@
+"""The repaint hold: the window's repaint after the widget's layer work waits for what fell due meanwhile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from qtpy.QtCore import QEvent, QTimer
+from qtpy.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
+
+from napari_batchseg._napari._repaint import after_repaint, layer_work, repaint_hold
+
+
+class LoggingWindow(QMainWindow):
+    """A main window that logs its repaints (``UpdateRequest``: Qt composes the window)."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.composing = False
+
+    def event(self, e: QEvent | None) -> bool:  # noqa: D102 - Qt override
+        if e is None or e.type() != QEvent.Type.UpdateRequest:
+            return super().event(e)
+        self.log.append("repaint")
+        self.composing = True
+        try:
+            return super().event(e)
+        finally:
+            self.composing = False
+
+
+def _window(qtbot, log: list[str]) -> tuple[LoggingWindow, QLabel]:
+    win = LoggingWindow(log)
+    label = QLabel("before")
+    win.setCentralWidget(label)
+    qtbot.addWidget(win)
+    win.resize(300, 200)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.wait(50)
+    return win, label
+
+
+def _heavy_work_in_a_timer(qtbot, log: list[str], label: QLabel, held: bool) -> list[str]:
+    """A timer callback changes ``label`` and works 30 ms; what the event loop did next, in order."""
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(lambda: log.append("tick"))
+    probe.start()
+
+    def work() -> None:
+        if held:
+            with layer_work(label):
+                label.setText("after")
+                time.sleep(0.03)  # the probe falls due meanwhile
+        else:
+            label.setText("after")
+            time.sleep(0.03)
+        log.append("work done")
+
+    QTimer.singleShot(20, work)
+    qtbot.waitUntil(lambda: "work done" in log and "repaint" in log[log.index("work done"):], timeout=3000)
+    probe.stop()
+    return log[log.index("work done") + 1:]
+
+
+def test_repaint_after_layer_work_comes_after_due_timers(qtbot):
+    log: list[str] = []
+    _, label = _window(qtbot, log)
+    after = _heavy_work_in_a_timer(qtbot, log, label, held=True)
+    # the probe (waiting since the work began) ticks before the window is composed: two short stalls
+    assert "tick" in after and after.index("tick") < after.index("repaint")
+
+
+def test_without_the_hold_qt_composes_first(qtbot):
+    """The control: Qt handles the posted repaint before due timers, so work and repaint form one stall."""
+    log: list[str] = []
+    _, label = _window(qtbot, log)
+    after = _heavy_work_in_a_timer(qtbot, log, label, held=False)
+    assert after[0] == "repaint"
+
+
+def test_held_repaint_is_posted_once_work_ends(qtbot):
+    log: list[str] = []
+    win, label = _window(qtbot, log)
+    hold = repaint_hold(label)
+    assert hold is not None and repaint_hold(label) is hold  # one per window
+    log.clear()
+    with layer_work(label), layer_work(label):  # nested: released once, at the outer end
+        label.setText("changed")
+        qtbot.wait(20)  # events are handled meanwhile (e.g. a nested event loop): no repaint yet
+        assert "repaint" not in log and hold.holding
+    assert hold.holding  # until HOLD_MS later
+    qtbot.waitUntil(lambda: "repaint" in log, timeout=1000)
+    assert not hold.holding
+    assert label.grab().width() > 0 and win.isVisible()
+
+
+def test_timer_callback_steps_aside_once_after_a_repaint(qtbot):
+    log: list[str] = []
+    _, label = _window(qtbot, log)
+    repaint_hold(label)  # watches the window's repaints from now on
+    calls: list[float] = []
+    callback: Callable[[], None] = after_repaint(lambda: calls.append(time.perf_counter()))
+    callback()
+    assert len(calls) == 1  # no repaint since: at once
+    log.clear()
+    label.setText("repaint me")
+    qtbot.waitUntil(lambda: "repaint" in log, timeout=1000)
+    callback()
+    assert len(calls) == 1  # a repaint began a moment ago: what fell due meanwhile goes first
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=500)
+    callback()
+    assert len(calls) == 3  # once per repaint
+
+
+def test_no_window_no_hold():
+    assert repaint_hold(None) is None
+    with layer_work(None):
+        pass
+
+
+def _gl_widget_class():
+    try:
+        from qtpy.QtOpenGLWidgets import QOpenGLWidget
+    except ImportError:  # pragma: no cover - depends on the Qt build
+        pytest.skip("no QOpenGLWidget")
+
+    class Canvas(QOpenGLWidget):
+        def __init__(self, win: LoggingWindow) -> None:
+            super().__init__()
+            self.win = win
+            self.draws: list[bool] = []  # one per draw: was it inside a composition of the window?
+
+        def paintGL(self) -> None:  # noqa: N802 - Qt override
+            self.draws.append(self.win.composing)
+
+    return Canvas
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_canvas_resized_by_layer_work_is_drawn_in_the_repaint(qtbot, held):
+    """napari's canvas (a QOpenGLWidget) draws at once when resized; held, it draws in the repaint."""
+    canvas_class = _gl_widget_class()
+    log: list[str] = []
+    win = LoggingWindow(log)
+    central = QWidget()
+    lay = QVBoxLayout(central)
+    bar = QLabel("slider")
+    canvas = canvas_class(win)
+    lay.addWidget(canvas, 1)
+    lay.addWidget(bar)
+    win.setCentralWidget(central)
+    qtbot.addWidget(win)
+    win.resize(300, 300)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.wait(100)
+    if not canvas.isValid():
+        pytest.skip("no OpenGL context on this platform")
+    repaint_hold(bar)
+    canvas.draws.clear()
+    height = canvas.height()
+    if held:
+        with layer_work(bar):
+            bar.setFixedHeight(60)  # like napari's dims slider appearing: the canvas shrinks
+    else:
+        bar.setFixedHeight(60)
+    qtbot.waitUntil(lambda: canvas.height() < height and bool(canvas.draws), timeout=2000)
+    qtbot.wait(50)
+    if held:
+        assert canvas.draws and all(canvas.draws)  # only inside the window's repaint
+    else:
+        assert not all(canvas.draws)  # the control: drawn during the resize itself
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") != "offscreen",
+                    reason="needs an X display (xvfb-run), while this process runs Qt offscreen")
+def test_canvas_draws_under_a_display():
+    """Qt's offscreen platform has no OpenGL: the canvas tests run again in a process on the X display."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    test = f"{Path(__file__)}::test_canvas_resized_by_layer_work_is_drawn_in_the_repaint"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("floating", [False, True])
+def test_hold_is_on_napari_main_window_docked_or_floating(make_napari_viewer, qtbot, floating):
+    viewer = make_napari_viewer()
+    panel = QLabel("a plugin's widget")
+    dock = viewer.window.add_dock_widget(panel, name="test panel", area="right")
+    dock.setFloating(floating)
+    qtbot.wait(20)
+    hold = repaint_hold(panel)
+    assert hold is not None and hold.parent() is viewer.window._qt_window
