@@ -120,6 +120,26 @@ def test_timer_callback_steps_aside_once_after_a_repaint(qtbot):
     assert len(calls) == 3  # once per repaint
 
 
+def test_step_aside_is_dropped_with_its_owner(qtbot):
+    """A callback stepping aside for an owner (the widget's result pump) never runs once it is deleted."""
+    from qtpy import sip
+    from qtpy.QtCore import QObject
+
+    log: list[str] = []
+    _, label = _window(qtbot, log)
+    repaint_hold(label)
+    owner = QObject()
+    calls: list[int] = []
+    callback = after_repaint(lambda: calls.append(1), owner)
+    log.clear()
+    label.setText("repaint me")
+    qtbot.waitUntil(lambda: "repaint" in log, timeout=1000)
+    callback()  # steps aside: due HOLD_MS later, by a timer the owner owns
+    sip.delete(owner)
+    qtbot.wait(30)
+    assert calls == []
+
+
 def test_no_window_no_hold():
     assert repaint_hold(None) is None
     with layer_work(None):

@@ -181,20 +181,31 @@ def holds_repaint(method: F) -> F:
     return cast(F, held)
 
 
-def after_repaint(callback: Callable[[], object]) -> Callable[[], None]:
+def after_repaint(callback: Callable[[], object], owner: QObject | None = None) -> Callable[[], None]:
     """``callback`` for a timer: run now, or :data:`HOLD_MS` later when a repaint may have just ended.
 
-    It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first.
+    It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first. With an
+    ``owner``, the later call is made by a timer that ``owner`` owns: none comes once ``owner`` is deleted.
     """
     seen = [_last_repaint[1]]
+    hop: QTimer | None = None
+    if owner is not None:
+        hop = QTimer(owner)
+        hop.setSingleShot(True)
+        hop.setInterval(HOLD_MS)
 
     def run() -> None:
         count = _last_repaint[1]
         if count != seen[0] and (time.perf_counter() - _last_repaint[0]) * 1000 < RECENT_MS:
             seen[0] = count
-            QTimer.singleShot(HOLD_MS, run)
+            if hop is not None:
+                hop.start()
+            else:
+                QTimer.singleShot(HOLD_MS, run)
             return
         seen[0] = count
         callback()
 
+    if hop is not None:
+        hop.timeout.connect(run)
     return run

@@ -99,7 +99,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(after_repaint(self.flush))
+        self._timer.timeout.connect(after_repaint(self.flush, self))
         #: outputs being read from disk by a worker (to be shown when read)
         self.loading: set[str] = set()
         #: the stream layers exist (see :meth:`prepare_layers_later`)

@@ -90,7 +90,7 @@ class Background(QObject):
         self.jobs: list[Job] = []
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(after_repaint(self.deliver))
+        self._timer.timeout.connect(after_repaint(self.deliver, self))
         self._closed = False
 
     def submit(
