@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from napari_batchseg._napari import _widget
+from napari_batchseg._napari._layerops import IDLE_NAME
 from napari_batchseg._napari._stream import PLACEHOLDER, layer_meta
 
 from ._fakes import factory, torch_factory
@@ -72,6 +73,8 @@ def test_failed_run_with_layers_without_units_keeps_layers(widget, data_folder, 
     assert names[:2] == ["no units", "labels without units"]
     placeholders = [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]
     assert len(placeholders) == 2 and not any(lay.visible for lay in placeholders)  # hidden, not removed
+    # named idle again (they said "starting…" while the model was being loaded)
+    assert sorted(lay.name for lay in placeholders) == [IDLE_NAME, f"{IDLE_NAME} (input)"]
     # the next run reuses them
     widget.form.model.setCurrentText("cyto3")
     widget.controller.segmenter_factory = factory()

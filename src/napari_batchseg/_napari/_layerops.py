@@ -14,6 +14,8 @@ import numpy as np
 from ._reader import META_KEY
 
 PLACEHOLDER = "batch segmentation: starting…"
+#: the name of the placeholder layers while hidden, waiting for a run (also after a run that failed early)
+IDLE_NAME = "batch segmentation: idle"
 AXES = ("T", "Y", "X")
 #: display buffers hold labels as uint16: napari draws uint8/uint16 labels directly, while uint32 ones
 #: go through a colour-index mapping that costs ~20 ms per 700 x 1100 frame on the GUI thread. A frame

@@ -14,7 +14,7 @@ from qtpy.QtCore import QTimer
 
 from ..io.sources import PixelSize, SourceInfo
 from ._buffers import buffer_shape
-from ._layerops import AXES, LABELS_DTYPE, PLACEHOLDER, _set_units, frame_translate, mark_edited
+from ._layerops import AXES, IDLE_NAME, LABELS_DTYPE, PLACEHOLDER, _set_units, frame_translate, mark_edited
 from ._reader import META_KEY, yx_scale
 from ._repaint import after_repaint, layer_work
 from ._warmup import warm_up_steps
@@ -183,7 +183,7 @@ class PlaceholderLayers:
         if self.layers_for(PLACEHOLDER)[1] is not None:
             return
         self._keep_selection(lambda: self.viewer.add_image(
-            np.zeros((1, 1, 1), np.float32), name=f"{PLACEHOLDER} (input)", contrast_limits=(0.0, 1.0),
+            np.zeros((1, 1, 1), np.float32), name=f"{IDLE_NAME} (input)", contrast_limits=(0.0, 1.0),
             opacity=0.0, metadata=self._placeholder_meta("prepared"), axis_labels=AXES,
         ))
 
@@ -191,7 +191,7 @@ class PlaceholderLayers:
         if self.layers_for(PLACEHOLDER)[0] is not None:
             return
         layer = self._keep_selection(lambda: self.viewer.add_labels(
-            np.zeros((1, 1, 1), LABELS_DTYPE), name=PLACEHOLDER, metadata=self._placeholder_meta("mask"),
+            np.zeros((1, 1, 1), LABELS_DTYPE), name=IDLE_NAME, metadata=self._placeholder_meta("mask"),
             axis_labels=AXES,
         ))
         layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
@@ -223,7 +223,8 @@ class PlaceholderLayers:
         """
         self.finish_image_step()  # a layer change left for a later turn would show them again
         labels, image = self.layers_for(PLACEHOLDER)
-        for layer in (labels, image):
+        for layer, name in ((labels, IDLE_NAME), (image, f"{IDLE_NAME} (input)")):
             if layer is not None and layer.visible:
                 layer.visible = False
+                layer.name = name  # not "starting…" any more
         self.flush(now=True)
