@@ -220,3 +220,15 @@ def test_hold_is_on_napari_main_window_docked_or_floating(make_napari_viewer, qt
     qtbot.wait(20)
     hold = repaint_hold(panel)
     assert hold is not None and hold.parent() is viewer.window._qt_window
+
+
+def test_hold_lets_go_of_a_closing_window(qtbot):
+    """No Python filter may run while Qt tears a closed window down (a filter then crashed napari at exit)."""
+    log: list[str] = []
+    win, label = _window(qtbot, log)
+    hold = repaint_hold(label)
+    assert hold is not None and hold.attached
+    win.close()
+    assert not hold.attached
+    with layer_work(label):  # the window stays (its close was refused, or it is shown again): held again
+        assert hold.attached and hold.holding

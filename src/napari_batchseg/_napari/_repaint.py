@@ -21,8 +21,10 @@ repaint of the window began less than :data:`RECENT_MS` ago.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -43,6 +45,8 @@ _NAME = "napari_batchseg_repaint_hold"
 _last_repaint: list[float] = [-1e9, 0.0]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: every hold made, to detach them all when Python exits
+_HOLDS: weakref.WeakSet[RepaintHold] = weakref.WeakSet()
 
 
 class RepaintHold(QObject):
@@ -58,7 +62,37 @@ class RepaintHold(QObject):
         self._canvases: list[QWidget] | None = None  # napari's OpenGL canvas (found on first use)
         self._unpainted: list[QObject] = []  # canvases whose draw was held
         self._ended = -1e9  # time.perf_counter() when layer work last ended
-        window.installEventFilter(self)
+        self._attached = False
+        self.attach()
+        _HOLDS.add(self)
+
+    def attach(self) -> None:
+        """Filter the window's events (again, after :meth:`detach`)."""
+        if self._attached:
+            return
+        self._attached = True
+        self._window.installEventFilter(self)
+        for canvas in self._canvases or []:
+            with contextlib.suppress(RuntimeError):
+                canvas.installEventFilter(self)
+
+    def detach(self) -> None:
+        """Stop filtering (the window closes, or Python exits).
+
+        No Python filter may run while Qt tears the window down: one called then crashed the process at exit.
+        """
+        if not self._attached:
+            return
+        self._attached = False
+        for obj in [self._window, *(self._canvases or [])]:
+            with contextlib.suppress(RuntimeError):
+                obj.removeEventFilter(self)
+        self._depth, self._held, self._unpainted = 0, False, []
+
+    @property
+    def attached(self) -> bool:
+        """The hold filters its window's events (not after the window's close, until the next work)."""
+        return self._attached
 
     @property
     def holding(self) -> bool:
@@ -69,6 +103,9 @@ class RepaintHold(QObject):
         if event is None:
             return False
         kind = event.type()
+        if kind == QEvent.Type.Close and watched is self._window:
+            self.detach()  # work after a close that was refused attaches it again
+            return False
         if kind == QEvent.Type.UpdateRequest:
             if self.holding:
                 self._held = True
@@ -90,12 +127,14 @@ class RepaintHold(QObject):
             return
         from qtpy.QtOpenGLWidgets import QOpenGLWidget  # qtpy maps it to QtWidgets on Qt 5
         self._canvases = [c for c in self._window.findChildren(QOpenGLWidget) if isinstance(c, QWidget)]
-        for canvas in self._canvases:
-            canvas.installEventFilter(self)
+        if self._attached:
+            for canvas in self._canvases:
+                canvas.installEventFilter(self)
 
     @contextlib.contextmanager
     def work(self) -> Iterator[None]:
         """Run layer work: the window's repaint it causes comes one turn of the event loop later."""
+        self.attach()
         self._watch_canvases()
         self._depth += 1
         try:
@@ -123,6 +162,13 @@ class RepaintHold(QObject):
         if self._held:
             self._held = False
             QCoreApplication.postEvent(self._window, QEvent(QEvent.Type.UpdateRequest))
+
+
+@atexit.register
+def _detach_all() -> None:
+    for hold in list(_HOLDS):
+        with contextlib.suppress(RuntimeError):
+            hold.detach()
 
 
 def _top_of(anchor: QObject) -> QObject:
