@@ -232,3 +232,18 @@ def test_hold_lets_go_of_a_closing_window(qtbot):
     assert not hold.attached
     with layer_work(label):  # the window stays (its close was refused, or it is shown again): held again
         assert hold.attached and hold.holding
+
+
+def test_window_closed_during_work_leaves_the_hold_working(qtbot):
+    log: list[str] = []
+    win, label = _window(qtbot, log)
+    hold = repaint_hold(label)
+    assert hold is not None
+    with layer_work(label):
+        win.close()  # e.g. from a nested event loop inside the work
+        assert not hold.attached and hold.holding
+    qtbot.waitUntil(lambda: not hold.holding, timeout=1000)
+    win.show()
+    with layer_work(label):
+        assert hold.attached and hold.holding  # held again, and released again after
+    qtbot.waitUntil(lambda: not hold.holding, timeout=1000)

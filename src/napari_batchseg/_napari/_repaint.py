@@ -87,7 +87,7 @@ class RepaintHold(QObject):
         for obj in [self._window, *(self._canvases or [])]:
             with contextlib.suppress(RuntimeError):
                 obj.removeEventFilter(self)
-        self._depth, self._held, self._unpainted = 0, False, []
+        self._held, self._unpainted = False, []  # the depth stays: work still running ends as it began
 
     @property
     def attached(self) -> bool:

@@ -248,21 +248,18 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         def image_step() -> None:
             if self._image_step is not image_step:
                 return  # done already, or replaced by a later change
-            with layer_work(self):
-                retarget_image()
-
-        def retarget_image() -> None:
             self._image_step = None
             if not any(lay is img_layer for lay in self.viewer.layers):
                 return  # the user closed it meanwhile
-            show_image()
-            view = self.views.get(key)
-            if contrast is not None:
-                _set_contrast(img_layer, contrast)
-            elif view is not None and view.frames_seen and view.last_index is not None:
-                _set_contrast(img_layer, _quick_range(view.image[view.last_index]))
-            framed(lab_layer)
-            self._refresh_soon((lab_layer, img_layer), None)
+            with layer_work(self):
+                show_image()
+                view = self.views.get(key)
+                if contrast is not None:
+                    _set_contrast(img_layer, contrast)
+                elif view is not None and view.frames_seen and view.last_index is not None:
+                    _set_contrast(img_layer, _quick_range(view.image[view.last_index]))
+                framed(lab_layer)
+                self._refresh_soon((lab_layer, img_layer), None)
 
         self._image_step = image_step
         QTimer.singleShot(SPLIT_MS, after_repaint(image_step))  # not 0: Qt would run it in the same pass
