@@ -72,6 +72,14 @@ def make_inputs(folder: Path, movies: tuple[int, int] = (6, 4)) -> list[Path]:
 #: canvas drawn by OpenGL, software OpenGL under Xvfb, and the widgets around it) and any draw of the vispy
 #: canvas outside a composition (``paintGL``), summed since the start
 COMPOSE_MS = [0.0]
+#: each composition of napari's window (``--compositions``): (step, ms, canvas drawn inside it, widgets
+#: painted, start)
+COMPOSITIONS: list[tuple[str, float, bool, frozenset[str], float]] = []
+#: the scenario's step, for :data:`COMPOSITIONS`
+STEP = [lambda: ""]
+#: filled while a composition runs: what it painted (the app-wide filter of ``--compositions``)
+_PAINTED: set[str] = set()
+_CANVAS_DRAWN = [False]
 
 
 def time_window_composition() -> None:
@@ -89,23 +97,30 @@ def time_window_composition() -> None:
             return event(self, e)
         t0 = time.perf_counter()
         inside[0] = True
+        _PAINTED.clear()
+        _CANVAS_DRAWN[0] = False
         try:
             return event(self, e)
         finally:
             inside[0] = False
-            COMPOSE_MS[0] += (time.perf_counter() - t0) * 1000
+            ms = (time.perf_counter() - t0) * 1000
+            COMPOSE_MS[0] += ms
+            COMPOSITIONS.append((STEP[0](), ms, _CANVAS_DRAWN[0], frozenset(_PAINTED), t0))
 
     _QtMainWindow.event = timed
     paint = vispy_qt.CanvasBackendDesktop.paintGL
 
     def timed_paint(self):
         if inside[0]:
+            _CANVAS_DRAWN[0] = True
             return paint(self)
         t0 = time.perf_counter()
         try:
             return paint(self)
         finally:
-            COMPOSE_MS[0] += (time.perf_counter() - t0) * 1000
+            ms = (time.perf_counter() - t0) * 1000
+            COMPOSE_MS[0] += ms
+            COMPOSITIONS.append((STEP[0](), ms, True, frozenset({"(canvas alone)"}), t0))
 
     vispy_qt.CanvasBackendDesktop.paintGL = timed_paint
 
@@ -120,6 +135,50 @@ def gl_renderer(viewer: Any) -> str:
         return f"{gl.glGetParameter(gl.GL_RENDERER)} ({gl.glGetParameter(gl.GL_VERSION)})"
     except Exception as exc:  # noqa: BLE001 - a figure to report, never a reason to stop
         return f"unknown ({exc})"
+
+
+def watch_paints() -> Any:
+    """Note which widgets each composition paints (``--compositions``): an application-wide event filter."""
+    from qtpy.QtCore import QEvent, QObject
+    from qtpy.QtWidgets import QApplication
+
+    paint = QEvent.Type.Paint
+
+    class Filter(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+            if event.type() == paint:
+                _PAINTED.add(type(obj).__name__)
+            return False
+
+    f = Filter()
+    QApplication.instance().installEventFilter(f)
+    return f
+
+
+def compositions_summary() -> list[str]:
+    """Per step: how many compositions, how long; the most frequent sets of painted widgets."""
+    from collections import Counter, defaultdict
+
+    out = []
+    steps: dict[str, list[float]] = defaultdict(list)
+    kinds: Counter[tuple[str, bool, frozenset[str]]] = Counter()
+    kind_ms: dict[tuple[str, bool, frozenset[str]], float] = defaultdict(float)
+    for step, ms, canvas, painted, _t in COMPOSITIONS:
+        if step.startswith("widget open"):
+            continue
+        steps[step].append(ms)
+        key = (step, canvas, painted)
+        kinds[key] += 1
+        kind_ms[key] += ms
+    for step, v in steps.items():
+        a = np.array(v)
+        out.append(f"{step}: {len(a)} compositions, {a.sum():.0f} ms, median {np.median(a):.1f} ms, "
+                   f"{int((a > 16).sum())} over 16 ms")
+    for key, n in kinds.most_common(30):
+        step, canvas, painted = key
+        out.append(f"  {n:3d} x {kind_ms[key] / n:5.1f} ms [{step}] canvas={'y' if canvas else 'n'} "
+                   f"{sorted(painted)[:8]}{'...' if len(painted) > 8 else ''}")
+    return out
 
 
 class FullCollections:
@@ -317,9 +376,10 @@ class Probe:
             "stalls_over_50ms": int((stalls > 50).sum()),
             "stalls_over_16ms": int((stalls > 16).sum()),
             "worst": [(round(s, 1), step) for s, step in worst],
-            # per step: longest stall, p99, stalls over 50 ms
+            # per step: longest stall, p99, stalls over 50 ms, stalls over 16 ms, ticks
             "by_step": {
-                step: [round(float(v.max()), 1), round(float(np.percentile(v, 99)), 1), int((v > 50).sum())]
+                step: [round(float(v.max()), 1), round(float(np.percentile(v, 99)), 1), int((v > 50).sum()),
+                       int((v > 16).sum()), len(v)]
                 for step in dict.fromkeys(st for _, st in self.records)
                 for v in [np.array([s for s, st in self.records if st == step])]
             },
@@ -347,7 +407,8 @@ class Probe:
     def _after_open(self) -> dict:
         v = np.array([s for s, st in self.records if not st.startswith("widget open")] or [0.0])
         return {"longest_stall_ms": round(float(v.max()), 1), "p99_ms": round(float(np.percentile(v, 99)), 1),
-                "stalls_over_50ms": int((v > 50).sum()), "stalls_over_16ms": int((v > 16).sum())}
+                "stalls_over_50ms": int((v > 50).sum()), "stalls_over_16ms": int((v > 16).sum()),
+                "ticks": len(v)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="how the script runs Qt between its steps: Qt's event loop (default, as napari) "
                          "or processEvents() with 2 ms sleeps in between (earlier figures: a sleep may add "
                          "up to 2 ms to a measured stall)")
+    ap.add_argument("--compositions", action="store_true",
+                    help="also print each step's compositions of the window and which widgets they painted")
     ap.add_argument("--events", action="store_true",
                     help="also print the Qt events handled during the longest stalls (how long each took)")
     ap.add_argument("--profile", help="write a cProfile of the GUI thread (from the first Run) to this file")
@@ -418,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     probe.start()
     sampler = StackSampler(probe) if args.stacks else None
     trace = EventTrace(probe) if args.events else None
+    paints = watch_paints() if args.compositions else None
+    STEP[0] = lambda: probe.step
     t_ready = time.perf_counter()
     wait(lambda: getattr(widget.streamer, "prepared", True), 30)
     ready_s = time.perf_counter() - t_ready
@@ -497,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(sampler.slowest(by_total=args.stacks_by_total)))
     if trace is not None:
         print("\n".join(trace.slowest()))
+    if paints is not None:
+        QApplication.instance().removeEventFilter(paints)
+        print("\n".join(compositions_summary()))
+        if os.environ.get("BENCH_COMPOSITIONS_JSON"):  # every composition, for a closer look
+            Path(os.environ["BENCH_COMPOSITIONS_JSON"]).write_text(json.dumps(
+                [(st, round(ms, 1), c, sorted(p), round(t, 4)) for st, ms, c, p, t in COMPOSITIONS]))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     viewer.close()

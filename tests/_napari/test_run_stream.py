@@ -130,6 +130,38 @@ def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
     assert len(moves) < 20 and (gaps >= FOLLOW_MS / 1000 * 0.9).all(), gaps
 
 
+def test_progress_is_redrawn_with_the_layers_while_following(widget, data_folder, qtbot):
+    """Each redraw of the table and progress bar shares the window composition of a layer refresh.
+
+    Under software OpenGL every composition of napari's window costs 10-40 ms: a progress bar redrawn
+    apart from the canvas would cost one more per redraw.
+    """
+    _prepare(widget, data_folder, contains="timelapse_BF", end_frame=19, delay=0.1)
+    refreshes: list[float] = []
+    redraws: list[tuple[float, bool]] = []  # (when, run still going)
+    widget.streamer.refreshed.connect(lambda: refreshes.append(time.perf_counter()))
+    redraw = widget.status.update_progress  # a spy: records each redraw, then does it
+
+    def spy() -> None:
+        redraws.append((time.perf_counter(), widget.running))
+        redraw()
+
+    widget.status.update_progress = spy
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    during = [t for t, running in redraws if running][1:]  # the first: the table set up for the run
+    assert len(during) >= 3  # 21 events over ~2 s: several redraws, each at most REDRAW_MS apart
+    # the widget's slot runs first when the layers are refreshed, then the test's: microseconds apart
+    apart = [t for t in during if not any(0 <= r - t < 0.005 for r in refreshes)]
+    t0 = min(during)
+
+    def times(ts: list[float]) -> list[float]:
+        return [round(t - t0, 3) for t in ts]
+
+    assert not apart, (f"{len(apart)} of {len(during)} redraws came without a layer refresh: at "
+                       f"{times(apart)} s; redraws {times(during)}, refreshes {times(refreshes)}")
+
+
 def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_folder, qtbot, tmp_path):
     _prepare(widget, data_folder, end_frame=30, delay=0.08)
     assert widget.run()

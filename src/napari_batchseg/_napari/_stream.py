@@ -464,6 +464,15 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         axis = dims.ndim - layer.ndim
         return int(round((dims.point[axis] - layer.translate[0]) / layer.scale[0]))
 
+    def refresh_due_ms(self) -> float | None:
+        """Milliseconds until the layers are next refreshed on screen (``None``: no refresh pending)."""
+        if not self._timer.isActive() or (self._move_to is None and not self._pending):
+            return None
+        due = float(self._timer.remainingTime())
+        if self._move_to is not None:  # a move waits for FOLLOW_MS after the last one (see flush)
+            due = max(due, FOLLOW_MS - (time.perf_counter() - self._moved_at) * 1000)
+        return due
+
     @holds_repaint
     def flush(self, now: bool = False) -> None:
         """Follow the newest frame, or refresh the layers whose on-screen frame changed.

@@ -48,6 +48,9 @@ from ._worker import Background, RunController
 #: the status table and progress bar are redrawn at most this often during a run (each redraw costs a
 #: composition of napari's whole window: 10-17 ms with a GPU, 20-40 ms under software OpenGL)
 REDRAW_MS = 500
+#: a redraw due while the stream layers are about to be refreshed waits for them (at most this long), so
+#: that the table, the progress bar and the canvas share one composition of the window
+JOIN_LAYERS_MS = 1000
 RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
@@ -175,6 +178,7 @@ class BatchSegWidget(QWidget):
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_MS)
         self._redraw_timer.timeout.connect(self._redraw)
+        self._redraw_joined = False
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.form.changed.connect(self._channel_changed)
@@ -429,8 +433,7 @@ class BatchSegWidget(QWidget):
         self._say(f"run stopped by an error: {for_widget(message)}", error=True)
 
     def _run_finished(self) -> None:
-        self._redraw_timer.stop()
-        self._redraw()
+        self._redraw_now()
         for state in self.session.finish():  # tasks the run never reached
             self.status.show_state(state)
         if self.controller.cancel_event.is_set():
@@ -473,6 +476,18 @@ class BatchSegWidget(QWidget):
         Every repaint of a widget beside napari's canvas costs a composition of the whole window, and
         ``QProgressBar.setValue`` repaints at once: one redraw per burst of events, not one per event.
         """
+        due = self.streamer.refresh_due_ms()
+        if due is not None and not self._redraw_joined and due <= JOIN_LAYERS_MS:
+            # the layers are refreshed soon: redraw with them (see _redraw_with_layers); once only, so
+            # that a refresh which draws nothing still ends in a redraw
+            self._redraw_joined = True
+            self._redraw_timer.start(int(due) + REDRAW_MS // 2)
+            return
+        self._redraw_now()
+
+    def _redraw_now(self) -> None:
+        self._redraw_timer.stop()
+        self._redraw_joined = False
         dirty, self._dirty_rows = self._dirty_rows, {}
         for state in dirty.values():
             self.status.show_state(state)
@@ -485,8 +500,7 @@ class BatchSegWidget(QWidget):
         bar redrawn apart from the canvas cost one more per frame.
         """
         if self._dirty_rows:
-            self._redraw_timer.stop()
-            self._redraw()
+            self._redraw_now()
 
     def _run_message(self) -> str:
         """The message line for the run's phase."""

@@ -29,6 +29,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..events import Event
 from ..params import SegmentationParams
 from ..runners import RunOptions, execute
+from ._priority import lower_this_thread
 from ._repaint import after_repaint
 
 #: the GUI thread spends at most this long per timer tick handing results over
@@ -67,6 +68,7 @@ _ERROR = "error"
 
 
 def _run_job(job: Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    lower_this_thread()  # the GUI thread goes first when the cores are busy
     try:
         result = fn(*args)
         if isinstance(result, Iterator):
