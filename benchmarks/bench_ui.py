@@ -55,6 +55,16 @@ def real_size_movie(n: int, seed: int) -> np.ndarray:
     return out
 
 
+def make_stills(folder: Path, n: int) -> list[Path]:
+    """``--stills``: ``n`` single 700 x 1100 images (a plate screen: many small outputs in a row)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = real_size_movie(n, 4)
+    for i in range(n):
+        tifffile.imwrite(folder / f"a_still{i:03d}_BF.ome.tif", frames[i], ome=True,
+                         metadata={"axes": "YX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    return sorted(folder.iterdir())
+
+
 def make_inputs(folder: Path, movies: tuple[int, int] = (6, 4)) -> list[Path]:
     """The scenario's input files (see the module docstring); ``movies``: frames of the two movies."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -418,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delay", type=float, default=0.25, help="stand-in segmenter: seconds per frame")
     ap.add_argument("--movie-frames", type=int, nargs=2, default=(6, 4), metavar=("A", "B"),
                     help="frames of the two 700 x 1100 movies (default 6 4; fewer for a real model on a CPU)")
+    ap.add_argument("--stills", type=int, default=0, metavar="N",
+                    help="another scenario: N single images instead of the movies (many short outputs)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--stacks", action="store_true",
                     help="also print where the GUI thread was during stalls (sampled every 10 ms)")
@@ -448,7 +460,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="batchseg-bench-ui-"))
     if args.cancel_model:
         return cancel_timing(args.cancel_model, work, args.json)
-    files = make_inputs(work / "data", tuple(args.movie_frames))
+    if args.stills:
+        files = make_stills(work / "data", args.stills)
+    else:
+        files = make_inputs(work / "data", tuple(args.movie_frames))
     viewer = napari.Viewer(title="bench_ui", show=True)
     viewer.window._qt_window.resize(1500, 950)
     app = QApplication.instance()
@@ -520,7 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     pump(0.5)
     probe.step = "reopen from the status table"
     widget.status.table.cellDoubleClicked.emit(0, 0)
-    wait(lambda: any(layer_meta(lay).get("role") == "mask" and lay.name.startswith("a_movie6")
+    first = files[0].name.split("_BF")[0]
+    wait(lambda: any(layer_meta(lay).get("role") == "mask" and lay.name.startswith(first)
                      for lay in viewer.layers) and getattr(widget.streamer, "settled", True), 60)
     pump(1.0)
     probe.step = "select the mask layer (napari: layer controls)"

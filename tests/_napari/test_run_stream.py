@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
+from qtpy.QtCore import QTimer
 
 from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg._napari._stream import FOLLOW_MS, layer_meta
@@ -162,6 +164,48 @@ def test_progress_is_redrawn_with_the_layers_while_following(widget, data_folder
                        f"{times(apart)} s; redraws {times(during)}, refreshes {times(refreshes)}")
 
 
+def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period(
+        widget, example_files, tmp_path, qtbot):
+    """A plate of single images on a fast model: the layers follow the run, but switch to another
+    output at most every FOLLOW_MS (each switch re-slices and redraws the layers); the run ends on
+    its last output, shown whole, with its file (so its corrections can be saved)."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for i in range(8):
+        shutil.copy(example_files["nuclei"], folder / f"well{i}_BF.tif")
+    widget.files.add_paths([folder])
+    widget.controller.segmenter_factory = factory(0.05)
+    shown: list[tuple[float, str, bool]] = []  # (when, output, run still going)
+
+    def note_switch() -> None:
+        key = widget.streamer.viewed_key
+        if key and (not shown or shown[-1][1] != key):
+            shown.append((time.perf_counter(), key, widget.running))
+
+    timer = QTimer()
+    timer.timeout.connect(note_switch)
+    timer.start(5)
+    t0 = time.perf_counter()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    note_switch()
+    timer.stop()
+    run_s = time.perf_counter() - t0
+    keys = widget.status.keys()
+    assert [widget.status.status(k) for k in keys] == ["done"] * 8
+    outputs = [(t, k, running) for t, k, running in shown if k in keys]
+    assert outputs[-1][1] == keys[-1]  # the last output is on screen at the end (at once)
+    gaps = np.diff([t for t, _, running in outputs if running])
+    assert (gaps >= FOLLOW_MS / 1000 * 0.9).all(), gaps  # while it runs: never two within FOLLOW_MS
+    assert len(outputs) <= run_s / (FOLLOW_MS / 1000) + 2, (len(outputs), run_s)  # not one per output
+    labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
+    mask_path = folder / "well7_BF_vSM.ome.tif"
+    assert labels.name == "well7_BF.tif" and layer_meta(labels)["mask_path"] == str(mask_path)
+    np.testing.assert_array_equal(labels.data, read_mask(mask_path).labels)
+    image = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "prepared")
+    assert float(np.asarray(image.data).max()) > 0  # its input frame, not the zeros of a fresh buffer
+
+
 def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_folder, qtbot, tmp_path):
     _prepare(widget, data_folder, end_frame=30, delay=0.08)
     assert widget.run()
@@ -187,7 +231,7 @@ def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_fol
 
 def test_user_closes_and_adds_layers_during_run(widget, data_folder, qtbot):
     viewer = widget.viewer
-    _prepare(widget, data_folder, end_frame=11, delay=0.04)
+    _prepare(widget, data_folder, end_frame=11, delay=0.15)  # the time series lasts > FOLLOW_MS: shown
     assert widget.run()
     qtbot.waitUntil(
         lambda: any("timelapse" in lay.name for lay in _stream_layers(viewer))

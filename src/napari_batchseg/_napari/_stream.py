@@ -96,6 +96,13 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         self._moved_at = 0.0
         #: the image layer's half of the last _show_arrays, due in the next turn of the event loop
         self._image_step: Callable[[], None] | None = None
+        #: following the run switches the layers to another output at most every FOLLOW_MS: an output
+        #: started sooner waits (its frames kept in its buffers) in ``_next_key``, shown when due
+        self._next_key: str | None = None
+        self._switched_at = -1e9
+        self._switch_timer = QTimer(self)
+        self._switch_timer.setSingleShot(True)
+        self._switch_timer.timeout.connect(after_repaint(self._switch_now, self))
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -117,6 +124,8 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         """Stop following the viewer (the widget is closing)."""
         self._closing = True
         self._image_step = None
+        self._next_key = None
+        self._switch_timer.stop()
         self._timer.stop()
         self.background.close()
         with contextlib.suppress(Exception):
@@ -182,6 +191,8 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         ``t_offset``: where the input's frame 0 sits, for a napari layer moved along T).
         """
         self.finish_image_step()
+        self._next_key = None  # any output shown replaces one waiting for its turn
+        self._switch_timer.stop()
         self._wanted = key
         # buffers of finished outputs no longer shown are dropped (shown again, they are read from disk)
         self.views = {k: v for k, v in self.views.items() if k == key or self._is_running(k)}
@@ -267,7 +278,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
     @property
     def settled(self) -> bool:
         """Nothing is being read for display and no layer change is left for a later turn."""
-        return not self.loading and self._image_step is None
+        return not self.loading and self._image_step is None and self._next_key is None
 
     def finish_image_step(self) -> None:
         """Retarget the image layer now if :meth:`_show_arrays` left that for the next turn."""
@@ -342,7 +353,48 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             self._detach(task.key, stale=f"a later run rewrote {task.names.mask.name}")
         viewed_busy = self.viewed_key != task.key and self._is_running(self.viewed_key)
         if task.key == self.viewed_key or (self.follow and not viewed_busy):
+            wait_ms = FOLLOW_MS - (time.perf_counter() - self._switched_at) * 1000
+            if task.key != self.viewed_key and wait_ms > 1:
+                # switched a moment ago (short outputs in a row): shown when due, or not at all when
+                # a later output starts meanwhile; its frames go to its buffers until then
+                self._start_view(task, n_frames, show=False)
+                self._next_key = task.key
+                if not self._switch_timer.isActive():
+                    self._switch_timer.start(int(wait_ms))
+                return
             self._start_view(task, n_frames)
+            self._switched_at = time.perf_counter()
+
+    @holds_repaint
+    def _switch_now(self) -> None:
+        """Show the output that waited for its turn (see :meth:`task_started`), from its buffers."""
+        key, self._next_key = self._next_key, None
+        view = self.views.get(key) if key is not None else None
+        if key is None or view is None or not self.follow or self._closing:
+            return
+        labels, image = view.labels, view.image
+        old_labels, old_image = self._reusable_pair(key)
+        if (
+            old_labels is not None and old_image is not None
+            and _is_buffer(old_labels.data, labels.shape, labels.dtype)
+            and _is_buffer(old_image.data, image.shape, image.dtype)
+        ):  # same shape as the layers' buffers: reused in place (no napari setter), as in _start_view
+            seen = 0 if view.last_index is None else view.last_index + 1  # frames arrive in order
+            for old, new in ((old_labels.data, labels), (old_image.data, image)):
+                old[:seen] = new[:seen]
+                old[seen:] = 0
+            view.labels, view.image = old_labels.data, old_image.data
+        self._show_arrays(key, view.label, view.labels, view.image, view.scale, view.pixel_size,
+                          view.mask_path, None, view.first_frame, view.t_offset)
+        self._switched_at = time.perf_counter()
+        self._pending.clear()
+        new_labels, new_image = self.layers_for(key)
+        self._refresh_soon((new_labels, new_image), None)
+        if view.last_index is not None and new_labels is not None and view.labels.shape[0] > 1:
+            axis = self.viewer.dims.ndim - new_labels.ndim  # on its newest frame, as if followed all along
+            if axis >= 0:
+                self._move_to = float(new_labels.translate[0] + view.last_index * new_labels.scale[0])
+                self._move_axis = axis
 
     def _start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
         info = task.info
@@ -514,7 +566,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         view = self.views.get(task.key)
         if view is not None:
             view.mask_path = mask_path
-            if labels is None and image is None:
+            if labels is None and image is None and task.key != self._next_key:
                 del self.views[task.key]
             else:
                 self._follow_to_last(view, labels)
@@ -524,6 +576,9 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
 
     def task_ended(self, task: Task, status: str) -> None:
         """An output failed or was cancelled: say so on its layers (nothing was written)."""
+        if task.key == self._next_key:  # it waited for its turn: shown now, as the run's newest output
+            self._switch_timer.stop()
+            self._switch_now()
         labels, _ = self.layers_for(task.key)
         if labels is not None and status == "cancelled" and not labels.name.endswith(CANCELLED):
             labels.name = f"{labels.name}{CANCELLED}"
@@ -538,6 +593,10 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         end; a thread still inside a frame then reports nothing more, and the outputs the session marks
         cancelled at the end never reach :meth:`update`.
         """
+        if self._next_key is not None:  # the run's last output waited for its turn: shown now
+            self._switch_timer.stop()
+            self._switch_now()
+        self._switched_at = -1e9  # the next run's first output is shown at once
         if self.session is not None:
             for state in self.session.tasks:
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
