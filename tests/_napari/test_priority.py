@@ -1,4 +1,4 @@
-"""The widget's work threads run at a lower priority than napari's GUI thread (Linux)."""
+"""The widget's run thread runs at a lower priority than napari's GUI thread (Linux)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-def test_background_jobs_and_the_threads_they_start_yield_to_the_gui_thread(qtbot):
+def test_compute_jobs_and_the_threads_they_start_yield_to_the_gui_thread(qtbot):
     gui = _nice()
     got: list[tuple[int, int]] = []
+    plain: list[int] = []
 
     def job() -> tuple[int, int]:
         inner: list[int] = []
@@ -30,10 +31,30 @@ def test_background_jobs_and_the_threads_they_start_yield_to_the_gui_thread(qtbo
         return _nice(), inner[0]
 
     background = Background()
-    background.submit(job, on_item=got.append)
-    qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    background.submit(job, on_item=got.append, yield_cpu=True)
+    background.submit(_nice, on_item=plain.append)  # a short job (metadata, a result read from disk)
+    qtbot.waitUntil(lambda: bool(got) and bool(plain), timeout=5000)
     background.close()
     job_nice, inner_nice = got[0]
     assert job_nice == min(gui + BACKGROUND_NICE, 19)
     assert inner_nice == job_nice
+    assert plain == [gui]
     assert _nice() == gui  # the GUI thread itself is untouched
+
+
+def test_the_widgets_run_thread_yields_to_the_gui_thread(widget, data_folder, qtbot):
+    from ._fakes import ThresholdSegmenter
+
+    seen: list[int] = []
+
+    class Probe(ThresholdSegmenter):
+        def segment(self, image):
+            seen.append(_nice())
+            return super().segment(image)
+
+    widget.files.contains.setText("nuclei_BF")
+    widget.files.add_paths([data_folder])
+    widget.controller.segmenter_factory = lambda _p: Probe()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    assert seen and set(seen) == {min(_nice() + BACKGROUND_NICE, 19)}

@@ -6,13 +6,14 @@ import shutil
 import time
 
 import numpy as np
+import pytest
 from qtpy.QtCore import QTimer
 
 from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg._napari._stream import FOLLOW_MS, layer_meta
 from napari_batchseg.io.masks import read_mask
 
-from ._fakes import factory
+from ._fakes import ThresholdSegmenter, factory
 
 
 def _stream_layers(viewer):
@@ -160,21 +161,33 @@ def test_progress_is_redrawn_with_the_layers_while_following(widget, data_folder
     def times(ts: list[float]) -> list[float]:
         return [round(t - t0, 3) for t in ts]
 
-    assert not apart, (f"{len(apart)} of {len(during)} redraws came without a layer refresh: at "
+    # (one may fall back on its own timer on a loaded machine; without joining, 2-3 of 7-8 come apart)
+    assert len(apart) <= 1, (f"{len(apart)} of {len(during)} redraws came without a layer refresh: at "
                        f"{times(apart)} s; redraws {times(during)}, refreshes {times(refreshes)}")
 
 
+class _FailingSegmenter(ThresholdSegmenter):
+    """Every frame fails after a moment (a model error, say): every output fails."""
+
+    def segment(self, image):
+        time.sleep(self.delay)
+        raise RuntimeError("this model fails on every frame")
+
+
+@pytest.mark.parametrize("outcome", ["done", "failed"])
 def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period(
-        widget, example_files, tmp_path, qtbot):
+        widget, example_files, tmp_path, qtbot, outcome):
     """A plate of single images on a fast model: the layers follow the run, but switch to another
-    output at most every FOLLOW_MS (each switch re-slices and redraws the layers); the run ends on
-    its last output, shown whole, with its file (so its corrections can be saved)."""
+    output at most every FOLLOW_MS (each switch re-slices and redraws the layers), whether the outputs
+    succeed or fail; the run ends on its last output, shown whole, with its file (so its corrections
+    can be saved)."""
     folder = tmp_path / "plate"
     folder.mkdir()
     for i in range(8):
         shutil.copy(example_files["nuclei"], folder / f"well{i}_BF.tif")
     widget.files.add_paths([folder])
-    widget.controller.segmenter_factory = factory(0.05)
+    widget.controller.segmenter_factory = (
+        factory(0.05) if outcome == "done" else (lambda _p: _FailingSegmenter(0.05)))
     shown: list[tuple[float, str, bool]] = []  # (when, output, run still going)
 
     def note_switch() -> None:
@@ -192,12 +205,14 @@ def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period
     timer.stop()
     run_s = time.perf_counter() - t0
     keys = widget.status.keys()
-    assert [widget.status.status(k) for k in keys] == ["done"] * 8
+    assert [widget.status.status(k) for k in keys] == [outcome] * 8
     outputs = [(t, k, running) for t, k, running in shown if k in keys]
     assert outputs[-1][1] == keys[-1]  # the last output is on screen at the end (at once)
     gaps = np.diff([t for t, _, running in outputs if running])
     assert (gaps >= FOLLOW_MS / 1000 * 0.9).all(), gaps  # while it runs: never two within FOLLOW_MS
     assert len(outputs) <= run_s / (FOLLOW_MS / 1000) + 2, (len(outputs), run_s)  # not one per output
+    if outcome == "failed":
+        return
     labels = next(lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask")
     mask_path = folder / "well7_BF_vSM.ome.tif"
     assert labels.name == "well7_BF.tif" and layer_meta(labels)["mask_path"] == str(mask_path)

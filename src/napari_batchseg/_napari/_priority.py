@@ -1,10 +1,11 @@
-"""Background threads of the widget yield the CPU to napari's GUI thread.
+"""The run's thread yields the CPU to napari's GUI thread.
 
-The widget's work threads (the run, which drives torch; file metadata; results read from disk) run at a
-lower scheduling priority than the rest of napari, so that on a laptop whose cores are all busy
-segmenting the event loop still gets the CPU when it needs it: the run takes the cores the GUI leaves
-idle, which is nearly all of them. Threads (torch's OpenMP pool, worker processes) started from such a
-thread inherit its priority.
+The widget's run thread (which drives torch) runs at a lower scheduling priority than the rest of
+napari, so that on a laptop whose cores are all busy segmenting, the event loop still gets the CPU when
+it needs it: the run takes the cores the GUI leaves idle, which is nearly all of them. Threads (torch's
+OpenMP pool, other threads the run starts) and worker processes started from it inherit its priority.
+Short jobs that mostly hold the GIL (file metadata, results read from disk, device detection) keep
+their priority: the GUI thread may wait for the GIL they hold.
 
 Linux only (where a thread has its own nice value); elsewhere nothing changes.
 """

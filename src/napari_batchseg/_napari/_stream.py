@@ -8,7 +8,10 @@ Keeping the GUI thread free: adding a napari layer costs far more than updating 
 layers (prepared input + labels) is created, hidden, when the widget opens and then reused from output
 to output (same-shape buffers are even reused in place). Frames are written into the buffer at once, but the
 screen is refreshed at most every ``REFRESH_MS`` and only when the updated frame is the one on screen;
-following the newest frame moves napari's slider at most every ``FOLLOW_MS``.
+following the newest frame moves napari's slider at most every ``FOLLOW_MS``, and following the run
+switches the layers to another output at most every ``FOLLOW_MS`` too (short outputs in a row, e.g. a
+plate of single images on a GPU: an output started sooner waits in its own buffers; one overtaken by a
+later output is never shown; the run's last output is shown as soon as the run ends).
 A reopened result's input frames are prepared ahead in a worker.
 
 An output of frames 40-44 sits at T = 40-44 (``translate`` of both layers), over its input's frames,
@@ -370,7 +373,11 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         """Show the output that waited for its turn (see :meth:`task_started`), from its buffers."""
         key, self._next_key = self._next_key, None
         view = self.views.get(key) if key is not None else None
-        if key is None or view is None or not self.follow or self._closing:
+        if key is None or view is None:
+            return
+        if not self.follow or self._closing:  # the user chose what to look at meanwhile
+            if key != self.viewed_key and not self._is_running(key):
+                self.views.pop(key, None)  # its buffers were kept only to be shown
             return
         labels, image = view.labels, view.image
         old_labels, old_image = self._reusable_pair(key)
@@ -575,14 +582,14 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
 
     def task_ended(self, task: Task, status: str) -> None:
-        """An output failed or was cancelled: say so on its layers (nothing was written)."""
-        if task.key == self._next_key:  # it waited for its turn: shown now, as the run's newest output
-            self._switch_timer.stop()
-            self._switch_now()
+        """An output failed or was cancelled: say so on its layers (nothing was written).
+
+        One waiting for its turn keeps waiting (shown when due, or when the run ends, then named).
+        """
         labels, _ = self.layers_for(task.key)
         if labels is not None and status == "cancelled" and not labels.name.endswith(CANCELLED):
             labels.name = f"{labels.name}{CANCELLED}"
-        if task.key != self.viewed_key:
+        if task.key not in (self.viewed_key, self._next_key):
             self.views.pop(task.key, None)
         self.flush()
 

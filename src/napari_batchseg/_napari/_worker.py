@@ -67,8 +67,9 @@ _ITEM = "item"
 _ERROR = "error"
 
 
-def _run_job(job: Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    lower_this_thread()  # the GUI thread goes first when the cores are busy
+def _run_job(job: Job, fn: Callable[..., Any], args: tuple[Any, ...], yield_cpu: bool = False) -> None:
+    if yield_cpu:
+        lower_this_thread()  # the GUI thread goes first when the cores are busy
     try:
         result = fn(*args)
         if isinstance(result, Iterator):
@@ -103,12 +104,19 @@ class Background(QObject):
         on_done: Callable[[], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         name: str = "batchseg-worker",
+        yield_cpu: bool = False,
     ) -> Job:
-        """Run ``fn(*args)`` in a daemon thread; a generator's items (or its result) go to ``on_item``."""
+        """Run ``fn(*args)`` in a daemon thread; a generator's items (or its result) go to ``on_item``.
+
+        ``yield_cpu``: the thread (and the threads and processes it starts) runs at a lower priority than
+        napari's GUI thread (Linux; see :mod:`._priority`): for long compute, not for short jobs that
+        hold the GIL (a GUI thread waiting for the GIL would wait for a thread that yields the CPU).
+        """
         job = Job(name, on_item, on_done, on_error)
         if self._closed:
             return job
-        job.thread = threading.Thread(target=_run_job, args=(job, fn, args), name=name, daemon=True)
+        job.thread = threading.Thread(target=_run_job, args=(job, fn, args, yield_cpu), name=name,
+                                      daemon=True)
         self.jobs.append(job)
         job.thread.start()
         if not self._timer.isActive():
@@ -299,7 +307,7 @@ class RunController(QObject):
         job = self.background.submit(
             *work,
             on_item=self.run_event.emit, on_error=self._on_error, on_done=self._on_finished,
-            name="batchseg-run",
+            name="batchseg-run", yield_cpu=True,
         )
         self._job = job
         self._last_thread = job.thread
