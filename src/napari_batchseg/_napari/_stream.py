@@ -402,6 +402,8 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             if axis >= 0:
                 self._move_to = float(new_labels.translate[0] + view.last_index * new_labels.scale[0])
                 self._move_axis = axis
+                # a FOLLOW_MS after the switch: both re-slice every layer, together one long stall
+                self._moved_at = time.perf_counter()
 
     def _start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
         info = task.info
