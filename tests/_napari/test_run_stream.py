@@ -221,6 +221,46 @@ def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period
     assert float(np.asarray(image.data).max()) > 0  # its input frame, not the zeros of a fresh buffer
 
 
+def test_a_movie_shown_late_shows_the_frames_it_kept_and_catches_up(widget, example_files, tmp_path, qtbot):
+    """A time series that starts right after a single image waits for its turn; shown, it has the
+    frames that came meanwhile, and the slider reaches its newest frame shortly after (not a second)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(example_files["zstack"], folder / "a_zstack_BF.nd2")  # one frame (Z projected)
+    shutil.copy(example_files["timelapse"], folder / "b_timelapse_BF.nd2")
+    widget.files.add_paths([folder])
+    widget.form.end_frame.setValue(29)
+    widget.controller.segmenter_factory = factory(0.06)
+    seen: dict[str, object] = {}
+
+    def watch() -> None:
+        key = widget.streamer.viewed_key or ""
+        labels = next((lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask"),
+                      None)
+        if "b_timelapse" not in key or labels is None or labels.data.shape[0] != 30:
+            return
+        if "switched" not in seen:  # the first moment it is on screen
+            view = widget.streamer.views.get(key)
+            seen["switched"] = time.perf_counter()
+            seen["kept"] = 0 if view is None or view.last_index is None else view.last_index + 1
+            seen["filled"] = [bool(f.any()) for f in np.asarray(labels.data)]
+        elif "caught_up" not in seen and widget.viewer.dims.current_step[0] >= seen["kept"] - 1:
+            seen["caught_up"] = time.perf_counter()
+
+    timer = QTimer()
+    timer.timeout.connect(watch)
+    timer.start(5)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    timer.stop()
+    assert "switched" in seen
+    kept = int(seen["kept"])
+    assert kept >= 2, "the time series did not wait for its turn (nothing to check)"
+    assert seen["filled"][:kept] == [True] * kept  # the frames it kept are on screen at once
+    assert "caught_up" in seen
+    assert seen["caught_up"] - seen["switched"] < 0.6  # SWITCH_MOVE_MS (250) + a refresh, not FOLLOW_MS
+
+
 def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_folder, qtbot, tmp_path):
     _prepare(widget, data_folder, end_frame=30, delay=0.08)
     assert widget.run()

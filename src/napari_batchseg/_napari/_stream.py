@@ -70,6 +70,9 @@ REFRESH_MS = 40
 FOLLOW_MS = 1000
 #: pause between the labels and the image layer's halves of pointing the stream layers elsewhere
 SPLIT_MS = 20
+#: an output shown late (it waited for its turn) moves the slider to its newest frame this long after
+#: the switch (the frames it kept meanwhile are there already; the move re-slices every layer again)
+SWITCH_MOVE_MS = 250
 #: suffix of a cancelled output's layer name (nothing of it was written)
 CANCELLED = " (cancelled, not saved)"
 
@@ -402,8 +405,8 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             if axis >= 0:
                 self._move_to = float(new_labels.translate[0] + view.last_index * new_labels.scale[0])
                 self._move_axis = axis
-                # a FOLLOW_MS after the switch: both re-slice every layer, together one long stall
-                self._moved_at = time.perf_counter()
+                # SWITCH_MOVE_MS after the switch: both re-slice every layer, together one long stall
+                self._moved_at = time.perf_counter() - (FOLLOW_MS - SWITCH_MOVE_MS) / 1000
 
     def _start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
         info = task.info
