@@ -2,11 +2,13 @@
 # On the GPU machine, after display.sh's batchseg_display_unpack: bench_ui.py on the GPU display and on
 # software OpenGL (Mesa llvmpipe) on the same machine, both on two cores like the development machine,
 # then with the real Cellpose model on the GPU, then bench_parallel.py --gpu.
-# Usage: run_bench_ui.sh SITE312.tar.xz [stacks | events | ab OLD_SRC [N] | repeat N]  (figures in $OUT)
+# Usage: run_bench_ui.sh SITE312.tar.xz [stacks | events | ab OLD_SRC [N] | repeat N | stills [N]]
+#   (figures in $OUT)
 #   stacks: only the GPU display run, with --stacks --stacks-by-total (what the GUI thread did during the
 #           longest stalls); events: the same with --events (the Qt events handled during them)
 #   ab:     N pairs (default 2) of GPU display runs alternating this checkout's src and OLD_SRC (an older
-#           src folder); repeat: N GPU display runs, then one with the real Cellpose model (16 cores)
+#           src folder); repeat: N GPU display runs, then one with the real Cellpose model (16 cores);
+#   stills: N (default 2) GPU display runs of the plate scenario (--stills 24 --delay 0.15)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/display.sh"
@@ -47,6 +49,13 @@ if [ "${2:-}" = repeat ]; then
         bench "gpu_2cores_$i" env __GLX_VENDOR_LIBRARY_NAME=nvidia taskset -c 0,1 python3
     done
     EXTRA="--model examples/models/batchseg_nuclei_cp3" bench gpu_model env __GLX_VENDOR_LIBRARY_NAME=nvidia python3
+    exit 0
+fi
+if [ "${2:-}" = stills ]; then
+    for i in $(seq "${3:-2}"); do
+        EXTRA="--stills 24 --delay 0.15" bench "gpu_stills_$i" env __GLX_VENDOR_LIBRARY_NAME=nvidia \
+            taskset -c 0,1 python3
+    done
     exit 0
 fi
 if [ "${2:-}" = events ]; then
