@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 
-#: how much nicer (lower priority) than the GUI the widget's work threads run: at nice +10 a busy
+#: how much nicer (lower priority) than the GUI the run thread runs: at nice +10 a busy
 #: thread gets about a tenth of the CPU time of a thread at +0 that wants the same core
 BACKGROUND_NICE = 10
 
