@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from napari_batchseg._napari._priority import BACKGROUND_NICE
+from napari_batchseg._napari._priority import BACKGROUND_NICE, NICE_ENV
 from napari_batchseg._napari._worker import Background
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
@@ -18,7 +18,8 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-def test_compute_jobs_and_the_threads_they_start_yield_to_the_gui_thread(qtbot):
+def test_compute_jobs_and_the_threads_they_start_yield_to_the_gui_thread(qtbot, monkeypatch):
+    monkeypatch.delenv(NICE_ENV, raising=False)
     gui = _nice()
     got: list[tuple[int, int]] = []
     plain: list[int] = []
@@ -42,8 +43,16 @@ def test_compute_jobs_and_the_threads_they_start_yield_to_the_gui_thread(qtbot):
     assert _nice() == gui  # the GUI thread itself is untouched
 
 
-def test_the_widgets_run_thread_yields_to_the_gui_thread(widget, data_folder, qtbot):
+@pytest.mark.parametrize("setting", [None, "0", "3"])
+def test_the_widgets_run_thread_yields_to_the_gui_thread(widget, data_folder, qtbot, monkeypatch, setting):
+    """By BACKGROUND_NICE, or by what $BATCHSEG_RUN_NICE says (0: not at all)."""
     from ._fakes import ThresholdSegmenter
+
+    if setting is None:
+        monkeypatch.delenv(NICE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(NICE_ENV, setting)
+    step = BACKGROUND_NICE if setting is None else int(setting)
 
     seen: list[int] = []
 
@@ -57,4 +66,4 @@ def test_the_widgets_run_thread_yields_to_the_gui_thread(widget, data_folder, qt
     widget.controller.segmenter_factory = lambda _p: Probe()
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
-    assert seen and set(seen) == {min(_nice() + BACKGROUND_NICE, 19)}
+    assert seen and set(seen) == {min(_nice() + step, 19)}

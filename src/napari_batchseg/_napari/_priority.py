@@ -7,6 +7,9 @@ OpenMP pool, other threads the run starts) and worker processes started from it 
 Short jobs that mostly hold the GIL (file metadata, results read from disk, device detection) keep
 their priority: the GUI thread may wait for the GIL they hold.
 
+The run's priority also yields to other programs' busy processes; ``BATCHSEG_RUN_NICE=0`` in the
+environment napari starts in keeps the run at napari's priority (any value 0-19 sets the increment).
+
 Linux only (where a thread has its own nice value); elsewhere nothing changes.
 """
 
@@ -16,22 +19,34 @@ import os
 import sys
 import threading
 
-#: how much nicer (lower priority) than the GUI the run thread runs: at nice +10 a busy
+#: how much nicer (lower priority) than the GUI the run thread runs by default: at nice +10 a busy
 #: thread gets about a tenth of the CPU time of a thread at +0 that wants the same core
 BACKGROUND_NICE = 10
+#: environment variable that sets another increment (0: the run keeps napari's priority)
+NICE_ENV = "BATCHSEG_RUN_NICE"
+
+
+def nice_increment() -> int:
+    """The increment in effect: ``$BATCHSEG_RUN_NICE`` (0-19) if valid, else :data:`BACKGROUND_NICE`."""
+    raw = os.environ.get(NICE_ENV, "").strip()
+    try:
+        return min(max(int(raw), 0), 19) if raw else BACKGROUND_NICE
+    except ValueError:
+        return BACKGROUND_NICE
 
 
 def lower_this_thread() -> bool:
-    """Lower the calling thread's priority by :data:`BACKGROUND_NICE` (Linux); whether it was lowered.
+    """Lower the calling thread's priority by :func:`nice_increment` (Linux); whether it was lowered.
 
     Irreversible for an unprivileged process: call it only in threads made for background work.
     """
-    if not sys.platform.startswith("linux"):
+    step = nice_increment()
+    if not sys.platform.startswith("linux") or step == 0:
         return False
     tid = threading.get_native_id()
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(current + BACKGROUND_NICE, 19))
+        os.setpriority(os.PRIO_PROCESS, tid, min(current + step, 19))
     except (OSError, AttributeError):  # not permitted (some sandboxes), or not available
         return False
     return True
