@@ -77,6 +77,11 @@ SWITCH_MOVE_MS = 250
 CANCELLED = " (cancelled, not saved)"
 
 
+def _follow_wait_ms(since: float) -> float:
+    """Milliseconds left of the ``FOLLOW_MS`` that follow ``since`` (a ``time.perf_counter()``)."""
+    return FOLLOW_MS - (time.perf_counter() - since) * 1000
+
+
 class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
     """Owns the streamed layers of the viewer; fed by the widget with engine events."""
 
@@ -359,7 +364,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             self._detach(task.key, stale=f"a later run rewrote {task.names.mask.name}")
         viewed_busy = self.viewed_key != task.key and self._is_running(self.viewed_key)
         if task.key == self.viewed_key or (self.follow and not viewed_busy):
-            wait_ms = FOLLOW_MS - (time.perf_counter() - self._switched_at) * 1000
+            wait_ms = _follow_wait_ms(self._switched_at)
             if task.key != self.viewed_key and wait_ms > 1:
                 # switched a moment ago (short outputs in a row): shown when due, or not at all when
                 # a later output starts meanwhile; its frames go to its buffers until then
@@ -403,8 +408,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         if view.last_index is not None and new_labels is not None and view.labels.shape[0] > 1:
             axis = self.viewer.dims.ndim - new_labels.ndim  # on its newest frame, as if followed all along
             if axis >= 0:
-                self._move_to = float(new_labels.translate[0] + view.last_index * new_labels.scale[0])
-                self._move_axis = axis
+                self._aim_slider(new_labels, axis, view.last_index)
                 # SWITCH_MOVE_MS after the switch: both re-slice every layer, together one long stall
                 self._moved_at = time.perf_counter() - (FOLLOW_MS - SWITCH_MOVE_MS) / 1000
 
@@ -472,9 +476,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             # follow only while the slider sits on the newest frame (a move may still be pending)
             at_newest = self._move_to is not None or view.last_index is None or current == view.last_index
             if axis >= 0 and at_newest and current != slot:
-                # a position in world coordinates: the layers sit at their first frame's T
-                self._move_to = float(labels.translate[0] + slot * labels.scale[0])
-                self._move_axis = axis  # done in flush: one move per burst
+                self._aim_slider(labels, axis, slot)  # done in flush: one move per burst
         view.last_index = slot
         self._refresh_soon((labels, image), slot)
 
@@ -488,8 +490,15 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         axis = self.viewer.dims.ndim - labels.ndim
         current = self._slider_index(labels, axis)
         if axis >= 0 and current is not None and view.last_index - 1 <= current < view.last_index:
-            self._move_to = float(labels.translate[0] + view.last_index * labels.scale[0])
-            self._move_axis = axis
+            self._aim_slider(labels, axis, view.last_index)
+
+    def _aim_slider(self, labels: Any, axis: int, index: int) -> None:
+        """The next move of napari's slider (done in :meth:`flush`) goes to frame ``index`` of ``labels``.
+
+        A position in world coordinates: the layers sit at their first frame's T.
+        """
+        self._move_to = float(labels.translate[0] + index * labels.scale[0])
+        self._move_axis = axis
 
     def _slider_index(self, layer: Any, axis: int) -> int | None:
         """Index along T of ``layer``'s frame at napari's slider position (``None``: no such axis)."""
@@ -534,7 +543,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
             return None
         due = float(self._timer.remainingTime())
         if self._move_to is not None:  # a move waits for FOLLOW_MS after the last one (see flush)
-            due = max(due, FOLLOW_MS - (time.perf_counter() - self._moved_at) * 1000)
+            due = max(due, _follow_wait_ms(self._moved_at))
         return due
 
     @holds_repaint
@@ -544,7 +553,7 @@ class LayerStreamer(PlaceholderLayers, ResultShowing, QObject):
         A move within ``FOLLOW_MS`` of the last one waits, unless ``now`` (an output's last frame).
         """
         if self._move_to is not None and not now:
-            wait_ms = FOLLOW_MS - (time.perf_counter() - self._moved_at) * 1000
+            wait_ms = _follow_wait_ms(self._moved_at)
             if wait_ms > 1:  # moved a moment ago: the next move (and refreshes meanwhile) a bit later
                 self._timer.start(int(wait_ms))
                 return
