@@ -167,3 +167,52 @@ def test_named_folder_or_link_yielding_no_file_is_a_warning(tmp_path, capsys):
     assert status == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "warning" in err and str(empty) in err and "no file" in err
+
+
+# --------------------------------------------------------------------------- issue 22: hangs on special files
+def _with_fifo_watchdog(fifo: Path, work, seconds: float = 20.0):
+    """Run ``work()`` in a thread; if it is still blocked on ``fifo`` after ``seconds``, open the pipe's
+    write end (so a blocked reader gets end-of-file and the test ends) and fail."""
+    import os
+    import threading
+
+    result: dict[str, object] = {}
+
+    def target():
+        try:
+            result["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        thread.join(10)
+        pytest.fail(f"blocked on the named pipe {fifo} for {seconds:.0f} s")
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result.get("value")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no named pipes here")
+def test_named_pipe_named_like_a_tiff_is_a_clear_error_not_a_hang(tmp_path, capsys):
+    import os
+
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.zeros((16, 16), np.uint16))
+    fifo = tmp_path / "x.tif"
+    os.mkfifo(fifo)
+    the_plan = _with_fifo_watchdog(fifo, lambda: engine.plan([good, fifo], SegmentationParams()))
+    by_name = {t.input.name: t for t in the_plan.tasks}
+    assert by_name["good.tif"].error is None
+    assert by_name["x.tif"].error and "named pipe" in by_name["x.tif"].error
+    status = _with_fifo_watchdog(fifo, lambda: main(["info", str(fifo)]))
+    assert status != 0
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "x.tif" in text and "not a regular file" in text and "Traceback" not in text

@@ -6,6 +6,8 @@ it, and :mod:`.tiff` / :mod:`.nd2` use its checks, so neither format reader impo
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from ..errors import InputError
@@ -69,6 +71,17 @@ def _kind_of_head(head: bytes) -> str | None:
     return None
 
 
+def _special_kind(mode: int) -> str:
+    """What a non-regular file is, in words (``"a named pipe"``, ``"a socket"``, ...)."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
 def check_file(path: str | Path, expected: str) -> str:
     """Check that ``path`` is a readable, non-empty file whose content is ``expected`` (tiff/nd2).
 
@@ -82,8 +95,15 @@ def check_file(path: str | Path, expected: str) -> str:
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{name}: not a regular file ({_special_kind(mode)}); only files are read")
+        # O_NONBLOCK: should the path be swapped for a pipe after the check, opening it cannot block.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError(f"{name}: not a regular file; only files are read")
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(16)
     except PermissionError as exc:
         raise InputError(f"{name}: cannot be read (permission denied)") from exc
