@@ -40,6 +40,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "export, train)"),
     ("runners", ("runners",),
      "orchestration of a run: sequential, worker processes, Dask"),
+    ("live", ("live",),
+     "the live view of a run without Qt: what is on screen when, as plain commands"),
     ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "testing",
                     "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),

@@ -1,0 +1,296 @@
+"""The live view's policy (``napari_batchseg.live``), with a fake clock: no Qt, no napari."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_batchseg.live import (
+    Drop,
+    FinishShow,
+    IdleStep,
+    LiveModel,
+    MoveSlider,
+    Redraw,
+    Refresh,
+    Show,
+)
+from napari_batchseg.live.timing import (
+    FOLLOW_MS,
+    IDLE_STEP_MS,
+    REDRAW_MS,
+    REFRESH_MS,
+    SPLIT_MS,
+    SWITCH_MOVE_MS,
+)
+
+FOLLOW, REFRESH, REDRAW, SPLIT, SWITCH_MOVE = (ms / 1000 for ms in (FOLLOW_MS, REFRESH_MS, REDRAW_MS,
+                                                                    SPLIT_MS, SWITCH_MOVE_MS))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Screen:
+    """A stand-in for the napari scheduler: applies the model's commands the way the widget does and
+    records them with their clock time. ``slider``: the slot at napari's slider per output."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.model = LiveModel(self.clock)
+        self.log: list[tuple[float, object]] = []
+        self.slider: dict[str, int] = {}
+
+    def apply(self, cmds) -> None:
+        for cmd in cmds:
+            self.log.append((self.clock.t, cmd))
+            if isinstance(cmd, Show):
+                self.model.shown(cmd.key, split=True)
+                if cmd.late:
+                    self.model.shown_late(cmd.key)
+            elif isinstance(cmd, FinishShow):
+                self.model.split_done()
+            elif isinstance(cmd, MoveSlider):
+                self.slider[cmd.key] = cmd.index
+
+    def until(self, t: float) -> None:
+        """Run the schedule up to clock time ``t`` (every command at its due time)."""
+        while True:
+            due = self.model.next_due()
+            if due is None or due > t:
+                break
+            self.clock.t = max(self.clock.t, due)
+            self.apply(self.model.take())
+        self.clock.t = max(self.clock.t, t)
+
+    def start(self, key: str, n: int = 1) -> str:
+        decision = self.model.output_started(key, n)
+        if decision == "show":
+            self.apply([Show(key)])
+        return decision
+
+    def done(self, key: str) -> None:
+        on_screen = self.model.viewed == key
+        self.apply(self.model.output_done(key, self.slider.get(key, 0) if on_screen else None, on_screen))
+
+    def frame(self, key: str, slot: int) -> None:
+        on_screen = self.model.viewed == key
+        self.model.frame(key, slot, self.slider.get(key, 0) if on_screen else None, on_screen)
+
+    def of(self, kind):
+        return [(t, c) for t, c in self.log if isinstance(c, kind)]
+
+
+def test_first_output_is_shown_at_once_and_the_next_waits_for_its_turn():
+    s = Screen()
+    s.model.run_started()
+    assert s.start("a") == "show"
+    s.until(s.clock.t + 0.3)
+    s.done("a")
+    assert s.start("b") == "wait"  # 0.3 s after the switch to a
+    assert s.model.waiting == "b" and s.model.viewed == "a" and s.model.switching
+    t_b = s.clock.t
+    s.until(t_b + 0.69)
+    assert s.model.viewed == "a"
+    s.until(t_b + 0.71)  # a FOLLOW_MS after the switch to a
+    assert s.model.viewed == "b"
+    (t, show), = [(t, c) for t, c in s.of(Show) if c.key == "b"]
+    assert show.late and t == pytest.approx(t_b - 0.3 + FOLLOW)
+
+
+def test_an_output_overtaken_while_waiting_is_never_shown():
+    s = Screen()
+    s.model.run_started()
+    s.start("a")
+    s.until(s.clock.t + 0.2)
+    s.done("a")
+    s.start("b")
+    s.until(s.clock.t + 0.2)
+    s.done("b")
+    assert s.start("c") == "wait"  # b finished unseen; c waits instead, due when b was
+    s.until(s.clock.t + 2)
+    assert [c.key for _, c in s.of(Show)] == ["a", "c"]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_plate_of_short_outputs_switches_at_most_once_per_follow_period(fails):
+    """Outputs of 0.15 s in a row (a plate of single images on a GPU), succeeding or failing."""
+    s = Screen()
+    s.model.run_started()
+    keys = [f"well{i}" for i in range(24)]
+    for key in keys:
+        s.start(key)
+        s.until(s.clock.t + 0.1)
+        if fails:
+            s.apply(s.model.output_ended(key))  # a waiting output that fails keeps waiting
+        else:
+            s.frame(key, 0)
+            s.apply(s.model.output_done(key, 0, s.model.viewed == key))
+        s.until(s.clock.t + 0.05)
+    s.apply(s.model.run_finished())
+    s.apply(s.model.settle())
+    shows = s.of(Show)
+    times = [t for t, _ in shows]
+    during = times[:-1]  # the last one: when the run ended
+    assert all(b - a >= FOLLOW - 1e-9 for a, b in zip(during, during[1:], strict=False)), times
+    assert len(shows) <= 24 * 0.15 / FOLLOW + 2
+    assert shows[-1][1].key == keys[-1] and s.model.viewed == keys[-1]  # the last one, when the run ends
+
+
+def test_a_waiting_output_is_dropped_when_following_was_turned_off():
+    s = Screen()
+    s.model.run_started()
+    s.start("a")
+    s.until(s.clock.t + 0.1)
+    s.done("a")
+    s.start("b")
+    s.model.follow = False
+    s.until(s.clock.t + 2)
+    assert [c for _, c in s.log if isinstance(c, (Show, Drop))] == [Show("a"), Drop("b")]
+    assert s.model.viewed == "a" and not s.model.switching
+
+
+def test_a_new_output_does_not_take_the_place_of_one_still_running():
+    s = Screen()
+    s.model.run_started()
+    s.start("a")
+    s.until(s.clock.t + 2)
+    assert s.start("b") == "skip"  # parallel modes: a still runs
+    s.apply(s.model.output_done("a", None, True))
+    assert s.start("c") == "show"
+
+
+def test_frames_are_refreshed_together_and_the_slider_moves_at_most_once_per_follow_period():
+    s = Screen()
+    s.model.run_started()
+    s.start("movie", 40)
+    s.until(s.clock.t + 0.05)
+    t0 = s.clock.t
+    for i in range(40):  # a frame every 50 ms for 2 s
+        s.frame("movie", i)
+        s.until(s.clock.t + 0.05)
+    moves = s.of(MoveSlider)
+    gaps = [b - a for (a, _), (b, _) in zip(moves, moves[1:], strict=False)]
+    assert len(moves) >= 2 and all(g >= FOLLOW - 1e-9 for g in gaps), gaps
+    assert len(moves) <= 2 / FOLLOW + 1
+    refreshes = [t for t, _ in s.of(Refresh) if t >= t0]
+    assert all(b - a >= REFRESH - 1e-9 for a, b in zip(refreshes, refreshes[1:], strict=False))
+    # when the output is done, the slider ends on its last frame at once
+    s.apply(s.model.output_done("movie", s.slider["movie"], True))
+    assert s.log[-1][1] == MoveSlider("movie", 39) or s.slider["movie"] == 39
+
+
+def test_the_slider_is_left_where_the_user_took_it():
+    s = Screen()
+    s.model.run_started()
+    s.start("movie", 10)
+    for i in range(4):
+        s.frame("movie", i)
+        s.until(s.clock.t + 1.1)
+    assert s.slider["movie"] == 3
+    s.slider["movie"] = 0  # the user goes back to frame 0
+    for i in range(4, 9):
+        s.frame("movie", i)
+        s.until(s.clock.t + 1.1)
+    assert s.slider["movie"] == 0
+    s.apply(s.model.output_done("movie", 0, True))  # more than one frame back: left alone
+    assert s.slider["movie"] == 0
+
+
+def test_an_output_shown_late_moves_the_slider_to_its_newest_frame_shortly_after():
+    s = Screen()
+    s.model.run_started()
+    s.start("still")
+    s.until(s.clock.t + 0.1)
+    s.apply(s.model.output_done("still", None, True))
+    assert s.start("movie", 30) == "wait"
+    for i in range(25):  # its frames arrive while it waits (kept in its buffers), then shown
+        s.frame("movie", i)
+        s.until(s.clock.t + 0.06)
+    (t_show, _), = [(t, c) for t, c in s.of(Show) if c.key == "movie"]
+    (t_move, move), = s.of(MoveSlider)
+    assert move.key == "movie" and move.index >= 10
+    assert t_move - t_show == pytest.approx(SWITCH_MOVE, abs=0.07)  # not a FOLLOW_MS later, not at once
+
+
+def test_the_table_is_redrawn_with_the_layers():
+    s = Screen()
+    s.model.run_started()
+    s.start("movie", 100)
+    s.until(s.clock.t + 1.5)
+    for i in range(60):  # a frame every 50 ms; every frame changes a row of the table
+        s.model.table_changed()
+        s.frame("movie", i)
+        s.until(s.clock.t + 0.05)
+    redraws = s.of(Redraw)
+    assert len(redraws) >= 3
+    for t, cmd in redraws:  # each in the same take as a layer change, right after it
+        i = next(j for j, (tt, c) in enumerate(s.log) if c is cmd and tt == t)
+        assert isinstance(s.log[i - 1][1], (Refresh, MoveSlider)) and s.log[i - 1][0] == t
+    assert all(b - a <= REDRAW + FOLLOW for (a, _), (b, _) in zip(redraws, redraws[1:], strict=False))
+
+
+def test_a_redraw_that_waited_for_a_refresh_which_drew_nothing_still_comes():
+    s = Screen()
+    s.model.run_started()
+    s.start("a", 5)
+    s.until(s.clock.t + 2)
+    t0 = s.clock.t
+    s.model.table_changed()
+    s.until(t0 + REDRAW + 0.001)  # nothing to refresh: redrawn on its own
+    assert [t for t, _ in s.of(Redraw)] == [pytest.approx(t0 + REDRAW)]
+
+
+def test_the_run_end_shows_the_output_that_waited():
+    s = Screen()
+    s.model.run_started()
+    s.start("a")
+    s.until(s.clock.t + 0.2)
+    s.done("a")
+    s.start("b", 3)
+    s.frame("b", 0)
+    s.apply(s.model.output_done("b", None, False))
+    s.apply(s.model.run_finished())
+    assert s.model.viewed == "b" and s.log[-1][1] == Show("b", late=True)
+    s.apply(s.model.settle())
+    s.model.run_started()  # the next run's first output is shown at once
+    assert s.start("c") == "show"
+
+
+def test_a_switch_is_done_in_two_halves_and_one_layer_change_per_turn():
+    s = Screen()
+    s.model.run_started()
+    s.start("a", 5)
+    assert s.model.switching  # the image half is due
+    s.model.table_changed()
+    s.frame("a", 0)
+    s.until(s.clock.t + 0.001)
+    t = s.clock.t
+    assert s.model.take() == []
+    s.until(t + SPLIT)
+    assert isinstance(s.log[-1][1], FinishShow) and not s.model.switching
+    s.until(t + 1)
+    takes = {}
+    for when, cmd in s.log:
+        if not isinstance(cmd, Redraw):
+            takes[when] = takes.get(when, 0) + 1
+    assert max(takes.values()) == 1
+
+
+def test_idle_steps_one_per_step_period_and_nothing_after_close():
+    s = Screen()
+    s.model.idle_steps(3)
+    s.until(s.clock.t + 1)
+    times = [t for t, _ in s.of(IdleStep)]
+    assert len(times) == 3 and all(b - a == pytest.approx(IDLE_STEP_MS / 1000) for a, b in
+                                   zip(times, times[1:], strict=False))
+    s.model.run_started()
+    s.start("a", 4)
+    s.frame("a", 1)
+    s.model.table_changed()
+    s.model.close()
+    assert s.model.next_due() is None and s.model.take() == []
