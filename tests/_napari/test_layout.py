@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtCore import QPoint
-from qtpy.QtWidgets import QWidget
+from qtpy.QtWidgets import QScrollArea, QWidget
 
 WIDTH = 440
 
@@ -44,6 +44,83 @@ def test_fits_a_440_px_dock_on_every_tab(make_napari_viewer, data_folder, qtbot)
             assert w.isVisibleTo(widget)
             assert w.mapTo(widget, QPoint(0, w.height())).y() <= widget.height()
             assert w.mapTo(widget, QPoint(w.width(), 0)).x() <= widget.width()
+
+
+def _docked(viewer, widget, qtbot, width: int = WIDTH, height: int = 700):
+    """``widget`` docked on the right of napari's shown window, the dock ``width`` px wide."""
+    from qtpy.QtCore import Qt
+
+    dock = viewer.window.add_dock_widget(widget, area="right")
+    window = dock.parentWidget()
+    window.resize(1200, height)
+    window.show()
+    qtbot.waitExposed(window)
+    window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+    qtbot.wait(50)
+    return dock
+
+
+def _settle(qtbot) -> None:
+    qtbot.wait(30)
+
+
+def test_every_tab_fits_a_440_px_dock_in_every_state(make_napari_viewer, data_folder, qtbot):
+    """Each method, model kind and Z mode: no page wider than the docked widget (issue: the projection
+    type was pushed off-screen in the "best focus ± r" and "fixed range" modes, the Files page by 8 px
+    once its vertical scroll bar showed)."""
+    from napari_batchseg._napari._widget import BatchSegWidget
+
+    viewer = make_napari_viewer(show=True)
+    widget = BatchSegWidget(viewer)
+    dock = _docked(viewer, widget, qtbot)
+    widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    assert dock.width() <= WIDTH + 2
+    form = widget.form
+    seen = 0
+    for method in range(form.method.count()):
+        if not form.method.model().item(method).isEnabled():
+            continue
+        form.method.setCurrentIndex(method)
+        # a built-in model and the last entry (a model file for Cellpose: the Browse button shows)
+        for model in sorted({0, form.model.count() - 1}):
+            form.model.setCurrentIndex(model)
+            for mode in range(form.z_mode.count()):
+                form.z_mode.setCurrentIndex(mode)
+                for i in range(widget.tabs.count()):
+                    widget.tabs.setCurrentIndex(i)
+                    _settle(qtbot)
+                    page = widget.tabs.widget(i)
+                    state = f"{form.method.currentText()} / {form.model.currentText()} / " \
+                            f"{form.z_mode.currentText()} / {widget.tabs.tabText(i)}"
+                    assert page.horizontalScrollBar().maximum() == 0, state
+                    assert _cut_off(widget, page.widget()) == [], state
+                    seen += 1
+    assert seen >= 2 * 4 * widget.tabs.count()
+
+
+def test_measure_and_train_docks_scroll_and_fit_440_px(make_napari_viewer, qtbot):
+    """Stacked with the main dock in a 700 px high window, the secondary docks scroll instead of
+    squeezing the main dock (they needed 705 and 747 px), and fit 440 px wide."""
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg._napari._train_widget import TrainWidget
+    from napari_batchseg._napari._widget import BatchSegWidget
+
+    viewer = make_napari_viewer(show=True)
+    main = BatchSegWidget(viewer)
+    docks = [_docked(viewer, w, qtbot) for w in (main, MeasureExportWidget(viewer), TrainWidget(viewer))]
+    _settle(qtbot)
+    for dock in docks[1:]:
+        assert dock.minimumSizeHint().height() < 250, dock.windowTitle()
+    # the main dock keeps its run bar in view
+    for w in (main.run_btn, main.cancel_btn, main.status.progress):
+        assert w.isVisibleTo(main)
+        assert w.mapTo(main, QPoint(0, w.height())).y() <= main.height()
+    assert main.height() >= 150
+    for dock in docks[1:]:
+        area = dock.widget().findChild(QScrollArea)
+        assert area is not None and area.horizontalScrollBar().maximum() == 0, dock.windowTitle()
+        assert _cut_off(dock.widget(), area.widget()) == [], dock.windowTitle()
 
 
 def test_run_switches_to_results_and_details_are_readable(widget, data_folder, qtbot):

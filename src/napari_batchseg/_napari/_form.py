@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
 from ..segmenters.catalog import cellpose_major, cellpose_version, is_cellpose_builtin, offered_models
-from ._qtutil import PathField, fold, hbox, muted
+from ._qtutil import PathField, fold, hbox, muted, vbox
 from ._trained import load_recent_models_later, trained_models_signal
 
 USER_MODEL = "User trained model…"
@@ -146,7 +146,10 @@ class ParamsForm(QWidget):
         self.z_type = QComboBox()
         self.z_type.addItems(list(PROJECTIONS))
         self.z_type.setCurrentText("mean")
-        self.z_row = hbox(self.z_mode, self.z_radius, self.z_start, QLabel("–"), self.z_stop, self.z_type, 1)
+        # two lines, so that the widest mode (a fixed range) still fits a 440 px dock: the mode and the
+        # projection type, then the mode's own numbers (radius, or start – stop) when it has any
+        self.z_numbers = hbox(self.z_radius, self.z_start, QLabel("–"), self.z_stop, 1)
+        self.z_row = vbox(hbox(self.z_mode, self.z_type, 1), self.z_numbers)
         self.z_note = QLabel("")
         muted(self.z_note)
         self.start_frame = QSpinBox()
@@ -254,11 +257,12 @@ class ParamsForm(QWidget):
         self.z_radius.setVisible(mode == "best:r")
         for w in (self.z_start, self.z_stop):
             w.setVisible(mode == "range")
-        layout = self.z_row.layout()
-        item = layout.itemAt(3) if layout is not None else None
+        layout = self.z_numbers.layout()
+        item = layout.itemAt(2) if layout is not None else None
         label = item.widget() if item is not None else None
         if label is not None:
             label.setVisible(mode == "range")
+        self.z_numbers.setVisible(mode in ("best:r", "range"))
 
     def several_channels_allowed(self) -> bool:
         """Whether the method takes several channels (Cellpose 4 does, up to 3)."""

@@ -206,7 +206,8 @@ class LayerPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.selected)
-        lay.addWidget(hbox(QLabel("axes"), self.axes, self.this_frame, self.all_frames, 1))
+        lay.addWidget(hbox(QLabel("axes"), self.axes, 1))  # two lines: one is too wide for a 440 px dock
+        lay.addWidget(hbox(self.this_frame, self.all_frames, 1))
         lay.addWidget(self.run_btn)
         viewer.layers.selection.events.changed.connect(self.refresh)
         self.axes.currentIndexChanged.connect(lambda _i: self._notify())

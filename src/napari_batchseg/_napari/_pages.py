@@ -43,3 +43,17 @@ def _compact_combos(root: QWidget) -> None:
         box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         box.setMinimumContentsLength(min(box.minimumContentsLength() or 8, 8))
         box.setSizePolicy(QSizePolicy.Policy.Expanding, box.sizePolicy().verticalPolicy())
+
+
+def scrolled_body(dock: QWidget) -> QVBoxLayout:
+    """Give ``dock`` one vertical scroll area filling it, and return the layout of the area's page.
+
+    A dock's content then scrolls when napari's window (or a dock stacked beside it) leaves it less
+    height than it needs, instead of squeezing its neighbours; it never scrolls sideways.
+    """
+    outer = QVBoxLayout(dock)
+    outer.setContentsMargins(0, 0, 0, 0)
+    page = QWidget()
+    outer.addWidget(_scrolled(page))
+    return QVBoxLayout(page)
+

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qtpy.QtCore import QMimeData, Qt, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 
@@ -114,6 +114,16 @@ def hbox(*widgets: QWidget | int, stretch_last: bool = False) -> QWidget:
             lay.addStretch(x)
         else:
             lay.addWidget(x, 1 if stretch_last and i == len(widgets) - 1 else 0)
+    return w
+
+
+def vbox(*widgets: QWidget) -> QWidget:
+    """A column of widgets without margins."""
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for x in widgets:
+        lay.addWidget(x)
     return w
 
 
