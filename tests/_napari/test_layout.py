@@ -126,8 +126,11 @@ def test_measure_and_train_docks_scroll_and_fit_440_px(make_napari_viewer, qtbot
 def test_run_switches_to_results_and_details_are_readable(widget, data_folder, qtbot):
     from ._fakes import factory
 
-    (data_folder / "broken_BF.tif").write_bytes(b"II*\x00garbage")
+    broken = data_folder / "broken_BF.tif"
+    broken.write_bytes((data_folder / "nuclei_BF.tif").read_bytes())
     widget.files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    broken.write_bytes(b"II*\x00garbage")  # broken after its check: it fails in the run, with its reason
     widget.controller.segmenter_factory = factory()
     widget.form.end_frame.setValue(1)
     widget.resize(WIDTH, 800)

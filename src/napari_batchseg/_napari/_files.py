@@ -25,7 +25,8 @@ from qtpy.QtWidgets import (
 
 from ..discovery import FileFilter, collect_files, is_own_output
 from ..io.reader import SUFFIXES, matching_suffix
-from ..params import DEFAULT_EXTENSIONS
+from ..params import DEFAULT_EXTENSIONS, SegmentationParams
+from ._file_settings import FileChoice, FileSettings
 from ._info import InfoCache, describe_info
 from ._qtutil import fold, hbox, muted, paths_from_mime
 from ._worker import Background
@@ -117,6 +118,11 @@ class FileListPanel(QWidget):
         self.count.setWordWrap(True)  # "… nothing to run; change the Filters above" fits a narrow dock
         self.info = QLabel("")
         muted(self.info)
+        #: the selected file's own channel and frames (a mixed folder: not every file has the same)
+        self.file_settings = FileSettings(self)
+        self.remove_marked_btn = QPushButton("Remove the files marked ⚠")
+        self.remove_marked_btn.setToolTip("Take the files that cannot run as set up out of the list")
+        self.remove_marked_btn.setVisible(False)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -126,12 +132,16 @@ class FileListPanel(QWidget):
         lay.addWidget(self.list)
         lay.addWidget(self.axes_row)
         lay.addWidget(self.count)
+        lay.addWidget(hbox(self.remove_marked_btn, 1))
         lay.addWidget(self.info)
+        lay.addWidget(self.file_settings)
 
         self.add_file_btn.clicked.connect(self._browse_files)
         self.add_folder_btn.clicked.connect(self._browse_folder)
         self.remove_btn.clicked.connect(self.remove_selected)
         self.clear_btn.clicked.connect(self.clear)
+        self.remove_marked_btn.clicked.connect(self.remove_marked)
+        self.file_settings.changed.connect(self._file_choice_changed)
         for edit in (self.contains, self.not_contains, self.extensions):
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
@@ -222,6 +232,7 @@ class FileListPanel(QWidget):
             item = self.list.takeItem(r)
             if item is not None:
                 self.explicit.discard(_path_of(item))
+                self.file_settings.forget([_path_of(item)])
         if rows:
             self.apply_filters()
 
@@ -229,7 +240,20 @@ class FileListPanel(QWidget):
         """Empty the list."""
         self.list.clear()
         self.explicit.clear()
+        self.file_settings.forget()
         self.apply_filters()
+
+    def remove_marked(self) -> None:
+        """Remove the files that cannot run as set up (marked ⚠) from the list."""
+        marked = set(self.problems())
+        for r in reversed(range(self.list.count())):
+            item = self.list.item(r)
+            if item is not None and _path_of(item) in marked:
+                self.list.takeItem(r)
+                self.explicit.discard(_path_of(item))
+        self.file_settings.forget(list(marked))
+        self.apply_filters()
+        self.update_marks()
 
     def apply_filters(self) -> None:
         """Hide the folder files the filters reject; update the count (and say why none can run)."""
@@ -286,6 +310,7 @@ class FileListPanel(QWidget):
         self.picked.emit(path)
         self._show_info(path)
         self._sync_axes_combo()
+        self.file_settings.show_file(path, self.infos.get(path) if path is not None else None)
         self.current_changed.emit(path)
 
     # ------------------------------------------------------------------ marks: problems before Run
@@ -366,15 +391,20 @@ class FileListPanel(QWidget):
             return f"unreadable: {info}"
         if info is None:
             return ""
-        wanted = self._channel if isinstance(self._channel, list) else [self._channel]
+        choice = self.file_settings.choice(path)
+        channel = self._channel if choice.channel is None else choice.channel
+        wanted = channel if isinstance(channel, list) else [channel]
         for ch in wanted:
             if isinstance(ch, int) and not 0 <= ch < info.sizes["C"]:
                 return f"no channel {ch} (the file has {info.sizes['C']})"
             if isinstance(ch, str) and ch not in info.channel_names:
                 return f"no channel named {ch!r} (it has {', '.join(info.channel_names)})"
         n_t = info.sizes["T"]
-        if self._start_frame >= n_t:
-            return f"no frame {self._start_frame} (the file has {n_t} frame(s))"
+        start = self._start_frame if choice.frames is None else choice.frames[0]
+        if start >= n_t:
+            return f"no frame {start} (the file has {n_t} frame(s))"
+        if choice.frames is not None and 0 <= choice.frames[1] < start:
+            return f"its last frame {choice.frames[1]} is before its first {start}"
         return ""
 
     def update_marks(self) -> None:
@@ -402,6 +432,33 @@ class FileListPanel(QWidget):
             item.setToolTip(f"{path}\n{why}" if why else str(path))
         self.axes_row.setVisible(ambiguous > 0 or self.default_axes is not None)
         self._sync_axes_combo()
+        self.remove_marked_btn.setVisible(bool(self.problems()))
+
+    def _file_choice_changed(self, _path: Path) -> None:
+        self.update_marks()
+        self.files_changed.emit()
+
+    def run_groups(self, files: list[Path],
+                   params: SegmentationParams) -> list[tuple[list[Path], SegmentationParams]]:
+        """``files`` grouped by the parameters each runs with, in list order.
+
+        ``params`` with the file's own axes (ambiguous files), channel and frames applied; one group per
+        distinct set.
+        """
+        groups: dict[tuple[object, ...], tuple[list[Path], SegmentationParams]] = {}
+        for f in files:
+            axes = self.axes_overrides.get(f) or self.default_axes
+            choice: FileChoice = self.file_settings.choice(f)
+            key = (axes, choice.channel, choice.frames)
+            if key not in groups:
+                own = params.replace(axes=axes) if axes is not None else params
+                if choice.channel is not None:
+                    own = own.replace(channel=choice.channel)
+                if choice.frames is not None:
+                    own = own.replace(start_frame=choice.frames[0], end_frame=choice.frames[1])
+                groups[key] = ([], own)
+            groups[key][0].append(f)
+        return list(groups.values())
 
     def problems(self) -> dict[Path, str]:
         """The files that pass the filters but cannot run as set up, with the reason."""
@@ -416,6 +473,7 @@ class FileListPanel(QWidget):
         self._marks_timer.start()
         if path == self.current_file():
             self._show_info(path)
+            self.file_settings.show_file(path, self.infos.get(path))
             self.current_changed.emit(path)
 
     def _show_info(self, path: Path | None) -> None:

@@ -51,6 +51,7 @@ REDRAW_MS = 500
 #: a redraw due while the stream layers are about to be refreshed waits for them (at most this long), so
 #: that the table, the progress bar and the canvas share one composition of the window
 JOIN_LAYERS_MS = 1000
+FILES_TAB = 0
 RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
@@ -104,7 +105,6 @@ class BatchSegWidget(QWidget):
         self._params: SegmentationParams | None = None
         self._run_error = False
         self._started = 0.0
-        self._flagged_note = ""
 
         self.parallel = QComboBox()
         self.processes = QSpinBox()
@@ -356,24 +356,28 @@ class BatchSegWidget(QWidget):
             self._say(str(exc), error=True)
             return False
         flagged = self.files.problems()
-        if flagged:
-            self._flagged_note = (f"{len(flagged)} file(s) cannot run as set up (marked ⚠ in the list): "
-                                  "they will fail")
-        else:
-            self._flagged_note = ""
+        if flagged:  # refused with the list, not started to fail them
+            listed = "; ".join(f"{p.name}: {why}" for p, why in list(flagged.items())[:5])
+            more = f"; and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+            self._say(f"cannot run: {len(flagged)} file(s) cannot run as set up (marked ⚠ in the Files "
+                      f"tab): {listed}{more}. Give them their own channel or frames there (This file), "
+                      "or remove them", error=True)
+            self.tabs.setCurrentIndex(FILES_TAB)
+            return False
         return self._start(params, files, self.parallel.currentData() or "none", self.processes.value())
 
     def _start(self, params: SegmentationParams, files: list[Path], parallel: str, processes: int,
                plan: object = None) -> bool:
         groups = None
         if plan is None:
-            by_axes = self.files.axes_groups(files)
-            if len(by_axes) > 1:  # ambiguous files with axes of their own: one group per axes
-                groups = [(fs, params.replace(axes=axes)) for axes, fs in by_axes.items()]
-            elif len(by_axes) == 1 and next(iter(by_axes)) is not None:
-                # one axes choice for all (e.g. the only file is ambiguous): the engine applies it only to
-                # files whose own axes are unknown
-                params = params.replace(axes=next(iter(by_axes)))
+            # files with axes (ambiguous files), a channel or frames of their own: one group per set; one
+            # axes choice for all (e.g. the only file is ambiguous) is applied by the engine only to files
+            # whose own axes are unknown
+            by_params = self.files.run_groups(files, params)
+            if len(by_params) > 1:
+                groups = by_params
+            else:
+                params = by_params[0][1]
         self._params = params
         self.session = RunSession()
         self.streamer.session = self.session
@@ -512,9 +516,8 @@ class BatchSegWidget(QWidget):
         if session.model_state == "loaded":
             device = session.model_description.get("device", "")
             return f"model ready{f' on {device}' if device else ''}; segmenting…"
-        notes = [*session.notes, *([self._flagged_note] if self._flagged_note else [])]
-        if notes:
-            return "; ".join(notes)
+        if session.notes:
+            return "; ".join(session.notes)
         return f"{len(session)} output(s) planned"
 
     # ------------------------------------------------------------------ results
