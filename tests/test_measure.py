@@ -100,12 +100,24 @@ def test_extra_channel_and_image_override(tmp_path):
     np.testing.assert_allclose(table["std_intensity_GFP 488 nm"], table["std_intensity"])
 
 
-def test_measure_labels_in_memory_matches_file():
+def test_measure_labels_in_memory_matches_file(tmp_path):
+    """measure_labels on the arrays gives the rows measure_file writes for the same mask and image."""
     gt = tifffile.imread(DSB_GT)
     image = tifffile.imread(DSB_IMAGE).astype(np.float32)
-    table = measure_labels(gt, image, (0.5, 0.5))
-    np.testing.assert_allclose(table["area_um2"], table["area_px"] * 0.25)
-    assert (table["label"] > 0).all()
+    written = pd.read_csv(measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE).objects_csv)
+    table = measure_labels(gt, image, file=str(written.loc[0, "file"]))
+    assert tuple(table.columns) == tuple(written.columns) == OBJECT_COLUMNS
+    assert len(table) == len(written) == len(np.unique(gt)) - 1
+    for col in OBJECT_COLUMNS:
+        ours, theirs = table[col].to_numpy(), written[col].to_numpy()
+        if ours.dtype.kind in "fc" or theirs.dtype.kind in "fc":
+            np.testing.assert_allclose(ours.astype(float), theirs.astype(float), rtol=1e-12, err_msg=col)
+        else:
+            np.testing.assert_array_equal(ours, theirs, err_msg=col)
+    # with a pixel size the physical columns scale the pixel ones
+    scaled = measure_labels(gt, image, (0.5, 0.5))
+    np.testing.assert_allclose(scaled["area_um2"], table["area_px"] * 0.25)
+    np.testing.assert_allclose(scaled["perimeter_um"], table["perimeter_px"] * 0.5)
 
 
 # --- bad input: a clear error naming the file, nothing written -----------------------------------
@@ -198,3 +210,49 @@ def test_measure_table_equals_the_written_csv(tmp_path):
     table = measure_table(mask)
     assert sorted(tmp_path.iterdir()) == before  # the in-memory table writes nothing
     pd.testing.assert_frame_equal(table, written, check_dtype=False)
+
+
+# --- shape columns against skimage, and the in-memory table against the file -------------------
+
+def _moments_reference(labels: np.ndarray, label: int) -> dict[str, float]:
+    """Axes, eccentricity and orientation from the object's second central moments (plain numpy)."""
+    ys, xs = np.nonzero(labels == label)
+    var_r, var_c = ys.var(), xs.var()
+    cov = ((ys - ys.mean()) * (xs - xs.mean())).mean()
+    # skimage's inertia tensor [[var_c, -cov], [-cov, var_r]]: eigenvalues l1 >= l2
+    l1, l2 = sorted(np.linalg.eigvalsh(np.array([[var_c, -cov], [-cov, var_r]])), reverse=True)
+    if var_c == var_r:
+        orientation = np.pi / 4 if cov >= 0 else -np.pi / 4
+    else:
+        orientation = 0.5 * np.arctan2(2 * cov, var_r - var_c)
+    return {"major_axis_px": 4 * np.sqrt(l1), "minor_axis_px": 4 * np.sqrt(max(l2, 0.0)),
+            "eccentricity": np.sqrt(1 - l2 / l1) if l1 > 0 else 0.0, "orientation": orientation}
+
+
+@pytest.mark.parametrize("spacing", [(0.5, 0.5), (0.325, 0.65)], ids=["square", "anisotropic"])
+def test_shape_columns_equal_regionprops_table(spacing):
+    gt = tifffile.imread(DSB_GT)
+    image = tifffile.imread(DSB_IMAGE).astype(np.float32)
+    table = measure_labels(gt, image, spacing).set_index("label")
+    px = pd.DataFrame(regionprops_table(gt, properties=(
+        "label", "perimeter", "eccentricity", "solidity", "axis_major_length", "axis_minor_length",
+        "orientation"))).set_index("label")
+    assert len(table) == len(px) > 50 and list(table.index) == list(px.index)
+    for ours, theirs in (("perimeter_px", "perimeter"), ("eccentricity", "eccentricity"),
+                         ("solidity", "solidity"), ("major_axis_px", "axis_major_length"),
+                         ("minor_axis_px", "axis_minor_length"), ("orientation", "orientation")):
+        np.testing.assert_allclose(table[ours], px[theirs], rtol=1e-12, atol=1e-12, err_msg=ours)
+    # the physical columns are what skimage gives with the pixel size as spacing
+    um_props = ("label", "area", "centroid") + (("perimeter",) if spacing[0] == spacing[1] else ())
+    um = pd.DataFrame(regionprops_table(gt, spacing=spacing, properties=um_props)).set_index("label")
+    np.testing.assert_allclose(table["area_um2"], um["area"], rtol=1e-12)
+    np.testing.assert_allclose(table["centroid_y_um"], um["centroid-0"], rtol=1e-12)
+    np.testing.assert_allclose(table["centroid_x_um"], um["centroid-1"], rtol=1e-12)
+    if "perimeter" in um:
+        np.testing.assert_allclose(table["perimeter_um"], um["perimeter"], rtol=1e-12)
+    else:  # skimage has no perimeter for non-square pixels: the column stays empty, never invented
+        assert table["perimeter_um"].isna().all()
+    # axes, eccentricity and orientation also follow from the second moments, computed here
+    for label in table.index[::7]:
+        for col, value in _moments_reference(gt, label).items():
+            assert table.loc[label, col] == pytest.approx(value, rel=1e-9, abs=1e-9), (label, col)
