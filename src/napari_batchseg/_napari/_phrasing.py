@@ -30,3 +30,20 @@ def for_widget(message: str) -> str:
     for pattern, repl in _RULES:
         message = re.sub(pattern, repl, message)
     return message
+
+
+def finish_message(counts: dict[str, int], seconds: float, skip_reasons: list[str]) -> str:
+    """The line shown when a run ends: how long, and what became of its outputs.
+
+    A run whose outputs were all skipped says so and why (the first reason, phrased for the widget),
+    instead of a bare "finished in 0 s" (QA: a parameter changed, Run pressed again, nothing happened).
+    """
+    parts = [f"{counts[k]} {k}" for k in ("done", "skipped", "failed", "cancelled") if counts.get(k)]
+    text = f"finished in {seconds:.0f} s" + (f": {', '.join(parts)}" if parts else "")
+    if counts.get("skipped") and skip_reasons:
+        text += f". Skipped: {for_widget(skip_reasons[0])}"
+        if len(skip_reasons) > 1:
+            text += f" (and {len(skip_reasons) - 1} more; see Results)"
+        if not counts.get("done"):
+            text += ". To segment them again: If output exists: overwrite it, or another suffix (Files tab)"
+    return text

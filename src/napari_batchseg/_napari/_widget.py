@@ -38,7 +38,7 @@ from ._info import InfoCache
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
 from ._pages import _compact_combos, _line, _page, _scrolled, _section
-from ._phrasing import for_widget
+from ._phrasing import finish_message, for_widget
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
@@ -443,7 +443,9 @@ class BatchSegWidget(QWidget):
         if self.controller.cancel_event.is_set():
             self._say("cancelled: finished files are complete; nothing partial was written")
         elif not self._run_error:
-            self._say(f"finished in {time.perf_counter() - self._started:.0f} s")
+            skipped = [s.reason for s in self.session.tasks if s.status == "skipped"]
+            self._say(finish_message(self.session.counts(), time.perf_counter() - self._started, skipped))
+        self._update_preview()  # outputs exist now: the Files tab says what the next Run does with them
         self.streamer.run_finished()
         self._update_run_state()
 
