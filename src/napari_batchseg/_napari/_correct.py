@@ -53,10 +53,10 @@ from ._fixes import (
     same_output,
     shown_output,
 )
+from ._jobs import Background
 from ._qtutil import hbox, muted
 from ._repaint import holds_repaint, layer_work
 from ._stream import layer_meta, mark_edited, mark_saved
-from ._worker import Background
 
 
 def layer_id(layer: Any) -> Any:
@@ -163,11 +163,16 @@ class CorrectionPanel(QWidget):
         return self._job == "save"
 
     def close_down(self) -> None:
-        """Stop following the viewer's selection (the widget is closing)."""
+        """Deliver nothing more, stop following the viewer's selection (the widget is closing).
+
+        The job first: a save in progress finishes its atomic write in its thread (waited for at exit,
+        see :mod:`._jobs`) but reports to nobody.
+        """
+        self.background.close()
         with contextlib.suppress(Exception):
             self.viewer.layers.selection.events.active.disconnect(self.refresh)
-        self._watch(None)
-        self.background.close()
+        with contextlib.suppress(RuntimeError):  # the panel's Qt side may be gone already
+            self._watch(None)
 
     # ------------------------------------------------------------------ target layer and frames
     def layer(self) -> Any:

@@ -4,7 +4,8 @@
 a worker thread, stored as ``layer.features`` and shown; clicking a row centres the view on the object
 and selects its label; a histogram shows one column; *Save CSV* writes the table (in a worker).
 Corrections recompute the table (debounced). *Export* runs :func:`~napari_batchseg.export.export_masks`
-on a mask file, *Evaluate* compares two Labels layers; both in worker threads.
+on a mask file, *Evaluate* compares two Labels layers; both in worker threads. Every job runs as
+:mod:`._jobs` runs them: closing napari (or the dock) meanwhile delivers nothing into the closed dock.
 """
 
 from __future__ import annotations
@@ -26,15 +27,15 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ..evaluate import evaluate_frame
 from ..export import KINDS, ExportOptions, export_masks
 from ..measure import measure_frames, measure_table
+from ._jobs import Background, Job, close_with, disconnect
 from ._measure_views import DataFrameModel, Histogram
+from ._pages import scrolled_body
 from ._qtutil import PathField, fold
 from ._stream import layer_meta
 
@@ -73,14 +74,14 @@ class MeasureExportWidget(QWidget):
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        self._workers: list[Any] = []
+        self.background = Background(self)
         self._watched: Any = None
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.measure)
-        lay = QVBoxLayout(self)
+        lay = scrolled_body(self)  # scrolls instead of squeezing docks stacked with it
 
         # --- Measure
         form = QFormLayout()
@@ -169,6 +170,11 @@ class MeasureExportWidget(QWidget):
         self.viewer.layers.selection.events.active.connect(self._follow_selection)
         self._refresh_layers()
         self._follow_selection()
+        # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
+        events = [getattr(self.viewer.layers.events, n) for n in ("inserted", "removed", "reordered")]
+        selection = self.viewer.layers.selection.events.active
+        close_with(self, self.background.close, lambda: disconnect(events, self._refresh_layers),
+                   lambda: disconnect([selection], self._follow_selection), self._unwatch)
 
     # ------------------------------------------------------------------ layers
     def _layers(self, kind: str) -> list[Any]:
@@ -203,13 +209,16 @@ class MeasureExportWidget(QWidget):
         """The Labels layer measured."""
         return self._layer(self.labels_combo.currentText())
 
+    def _unwatch(self) -> None:
+        if self._watched is not None:
+            disconnect([self._watched.events.data, self._watched.events.paint], self._schedule)
+        self._watched = None
+
     def _labels_changed(self, name: str) -> None:
         layer = self._layer(name)
         if layer is self._watched:
             return
-        if self._watched is not None:
-            self._watched.events.data.disconnect(self._schedule)
-            self._watched.events.paint.disconnect(self._schedule)
+        self._unwatch()
         self._watched = layer
         if layer is not None:
             layer.events.data.connect(self._schedule)
@@ -222,25 +231,15 @@ class MeasureExportWidget(QWidget):
         if self.auto.isChecked():
             self._timer.start()
 
-    def _start(self, func: Any, *args: Any, on_done: Any, on_error: Any) -> Any:
+    def _start(self, func: Any, *args: Any, on_done: Any, on_error: Any) -> Job:
         # errors are shown in the widget (on_error), not re-raised in the event loop
-        worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(on_done)
-        worker.errored.connect(on_error)
-
-        def forget(*_: object) -> None:
-            if worker in self._workers:
-                self._workers.remove(worker)
-
-        worker.finished.connect(forget)
-        self._workers.append(worker)
-        worker.start()
-        return worker
+        return self.background.submit(func, *args, on_item=on_done, on_error=on_error,
+                                      name=f"batchseg-{getattr(func, '__name__', 'job')}")
 
     @property
     def busy(self) -> bool:
-        """Whether a worker is running."""
-        return bool(self._workers)
+        """Whether a job is running."""
+        return self.background.busy
 
     # ----------------------------------------------------------------- measure
     def measure(self) -> bool:

@@ -3,10 +3,12 @@
 Training data come from an image layer and a Labels layer of the viewer (``(Y, X)`` or ``(T, Y, X)``),
 or from files and folders (``_vSM.ome.tif`` results, prepared as their logs say, and
 ``<name>.tif`` + ``<name>_masks.tif`` pairs). :func:`~napari_batchseg.training.train_model` runs in a
-worker thread; each finished epoch updates a live loss curve (train and validation) on the GUI thread;
-**Cancel** stops after the current epoch and nothing is written. A saved model is added to the list of
-recent models (:func:`~napari_batchseg.training.registry.recent_models`) and announced by
-:func:`trained_models_signal`, which the segmentation form listens to.
+worker thread (:mod:`._jobs`: the thread never touches Qt; its progress is polled on the GUI thread);
+each finished epoch updates a live loss curve (train and validation); **Cancel** stops after the current
+epoch and nothing is written ("training cancelled"). When napari closes (or the dock is removed)
+meanwhile, the training stops within one torch operation and nothing is written either. A saved model
+is added to the list of recent models (:func:`~napari_batchseg.training.registry.recent_models`) and
+announced by :func:`trained_models_signal`, which the segmentation form listens to.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import threading
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -31,9 +32,12 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
+from ..errors import CancelledError
+from ..torch_cancel import torch_cancellation
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
+from ._jobs import Background, Job, close_with, disconnect
+from ._pages import scrolled_body
 from ._trained import load_recent_models_later, trained_models_signal
 
 SOURCE_LAYERS = "layers"
@@ -97,11 +101,19 @@ def _train_job(
     output: str,
     params: TrainingParams,
     overwrite: bool,
-    progress: Any,
     cancel: threading.Event,
+    *,
+    job: Job,
 ) -> TrainingResult:
-    """Runs in the worker thread: collect the frames (reading layers/files), then train."""
+    """Runs in the worker thread: collect the frames (reading layers/files), then train.
+
+    Progress goes to the GUI thread through ``job.report``; ``cancel`` (the Cancel button) stops after
+    an epoch; ``job.cancel`` (the dock closing) stops within one torch operation.
+    """
     from ..training import collect_training_data, frames_from_arrays, train_model
+
+    def stop() -> bool:
+        return cancel.is_set() or job.cancel.is_set()
 
     if source == SOURCE_LAYERS:
         assert arrays is not None
@@ -111,21 +123,23 @@ def _train_job(
         )
     else:
         data = collect_training_data(paths, params.frames, params.min_masks)
-    return train_model(data, output, params, progress=progress, cancel=cancel, overwrite=overwrite)
+    with torch_cancellation(job.cancel):
+        return train_model(data, output, params, progress=job.report, cancel=stop, overwrite=overwrite)
 
 
 class TrainWidget(QWidget):
     """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
 
-    progress = Signal(object)  # TrainingProgress, re-emitted on the GUI thread
-
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
         self.cancel_event = threading.Event()
-        self._worker: Any = None
+        self.background = Background(self)
+        self._job: Job | None = None
         self.result: TrainingResult | None = None
         self.error: str | None = None
+        #: the last training was cancelled (by Cancel; not an error)
+        self.cancelled = False
         # data source
         self.from_layers = QRadioButton("Layers")
         self.from_files = QRadioButton("Files / results")
@@ -222,7 +236,7 @@ class TrainWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        layout = scrolled_body(self)  # scrolls instead of squeezing docks stacked with it
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -231,12 +245,14 @@ class TrainWidget(QWidget):
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
-        self.progress.connect(self._on_progress)
         self.from_layers.toggled.connect(self._update_source)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_layers)
         self._refresh_layers()
         self._update_source()
+        # napari closing or the dock removed: stop the training, deliver nothing more, follow no event
+        events = (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed)
+        close_with(self, self.background.close, lambda: disconnect(events, self._refresh_layers))
 
     # ------------------------------------------------------------------ layers
     def _add_base_model(self, path: str) -> None:
@@ -264,7 +280,7 @@ class TrainWidget(QWidget):
     @property
     def running(self) -> bool:
         """Whether a training is in progress."""
-        return self._worker is not None
+        return self._job is not None
 
     def training_params(self) -> TrainingParams:
         """The parameters the form shows (raises ``ParameterError`` for bad values)."""
@@ -288,7 +304,7 @@ class TrainWidget(QWidget):
 
     def start(self) -> None:
         """Check the form and start training in a worker thread."""
-        if self._worker is not None:
+        if self._job is not None:
             return
         self.error = None
         self.result = None
@@ -324,16 +340,14 @@ class TrainWidget(QWidget):
         self.plot.clear()
         self.status.setText("starting…")
         source = SOURCE_LAYERS if arrays is not None else SOURCE_FILES
-        worker = create_worker(
-            _train_job, source, arrays, paths, output, params, self.overwrite.isChecked(),
-            self.progress.emit, self.cancel_event, _start_thread=False,
-            # errors (bad input, cancel) are shown in the widget, not re-raised in the event loop
-            _connect={"returned": self._on_done, "errored": self._on_error, "finished": self._on_finished},
+        self.cancelled = False
+        self._job = self.background.submit(
+            _train_job, source, arrays, paths, output, params, self.overwrite.isChecked(), self.cancel_event,
+            on_item=self._on_item, on_error=self._on_error, on_done=self._on_finished,
+            name="batchseg-train", yield_cpu=True, pass_job=True,
         )
-        self._worker = worker
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        worker.start()
 
     def cancel(self) -> None:
         """Ask the training to stop after the current epoch (nothing is saved)."""
@@ -341,6 +355,12 @@ class TrainWidget(QWidget):
         self.status.setText("cancelling after this epoch…")
 
     # ------------------------------------------------------------------ results (GUI thread)
+    def _on_item(self, item: TrainingProgress | TrainingResult) -> None:
+        if isinstance(item, TrainingResult):
+            self._on_done(item)
+        else:
+            self._on_progress(item)
+
     def _on_progress(self, event: TrainingProgress) -> None:
         if event.epoch is not None:
             self.plot.add(event.epoch, float(event.train_loss or 0.0), float(event.validation_loss or 0.0))
@@ -356,6 +376,10 @@ class TrainWidget(QWidget):
             self.base_model.insertItem(self.base_model.count() - 1, str(result.model_path))
 
     def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, CancelledError):  # the user's choice, not an error
+            self.cancelled = True
+            self.status.setText(str(exc))
+            return
         self._fail(str(exc))
 
     def _fail(self, message: str) -> None:
@@ -363,6 +387,6 @@ class TrainWidget(QWidget):
         self.status.setText(f"error: {message}")
 
     def _on_finished(self) -> None:
-        self._worker = None
+        self._job = None
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -1,11 +1,4 @@
-"""Background work for the widget: plain daemon threads whose results reach the GUI thread by polling.
-
-Why not Qt worker objects: a superqt/Qt worker emits its signals from its thread; when napari closes
-while it still runs (the dock widget and the worker's signal object are deleted), that emit aborts the
-process. Here a worker thread never touches a Qt object: it only puts items on a :class:`queue.Queue`.
-A :class:`Background` (a QObject owned by the widget) drains the queues with a QTimer on the GUI thread,
-a few milliseconds at a time, and calls the callbacks. When the widget goes away, so does the timer;
-the threads finish on their own (or stop at once when cancelled) and nothing is delivered anywhere.
+"""The widget's run in a background thread (the pattern of every dock: :mod:`._jobs`).
 
 :class:`RunController` runs :func:`napari_batchseg.runners.execute` this way. Cancelling stops the
 compute inside a frame (within the network's layers and Cellpose's flow dynamics, see
@@ -15,12 +8,9 @@ compute inside a frame (within the network's layers and Cellpose's flow dynamics
 from __future__ import annotations
 
 import contextlib
-import queue
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,175 +19,13 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..events import Event
 from ..params import SegmentationParams
 from ..runners import RunOptions, execute
-from ._priority import lower_this_thread
-from ._repaint import after_repaint
+from ..torch_cancel import RunCancelled, torch_cancellation
+from ._jobs import Background, Job
 
-#: the GUI thread spends at most this long per timer tick handing results over
-BUDGET_S = 0.006
-POLL_MS = 10
+__all__ = ["GRACE_MS", "Background", "Job", "RunCancelled", "RunController", "torch_cancellation"]
+
 #: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
 GRACE_MS = 400
-
-
-class RunCancelled(BaseException):  # noqa: N818 - a control-flow signal, like GeneratorExit
-    """Raised inside the compute of a cancelled run (not an ``Exception``: nothing may swallow it)."""
-
-
-@dataclass
-class Job:
-    """One function running in a daemon thread; its items are handed to ``on_item`` on the GUI thread."""
-
-    name: str
-    on_item: Callable[[Any], object] | None
-    on_done: Callable[[], None] | None
-    on_error: Callable[[BaseException], None] | None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    items: queue.SimpleQueue[tuple[str, Any]] = field(default_factory=queue.SimpleQueue)
-    thread: threading.Thread | None = None
-    ended: bool = False
-
-    @property
-    def alive(self) -> bool:
-        """Whether the thread still runs."""
-        return self.thread is not None and self.thread.is_alive()
-
-
-_DONE = "done"
-_ITEM = "item"
-_ERROR = "error"
-
-
-def _run_job(job: Job, fn: Callable[..., Any], args: tuple[Any, ...], yield_cpu: bool = False) -> None:
-    if yield_cpu:
-        lower_this_thread()  # the GUI thread goes first when the cores are busy
-    try:
-        result = fn(*args)
-        if isinstance(result, Iterator):
-            for item in result:
-                job.items.put((_ITEM, item))
-        elif result is not None:
-            job.items.put((_ITEM, result))
-    except RunCancelled:
-        pass
-    except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread
-        job.items.put((_ERROR, exc))
-    finally:
-        job.items.put((_DONE, None))
-
-
-class Background(QObject):
-    """Starts daemon threads and delivers their results on the GUI thread (see the module docstring)."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.jobs: list[Job] = []
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(after_repaint(self.deliver, self))
-        self._closed = False
-
-    def submit(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        on_item: Callable[[Any], object] | None = None,
-        on_done: Callable[[], None] | None = None,
-        on_error: Callable[[BaseException], None] | None = None,
-        name: str = "batchseg-worker",
-        yield_cpu: bool = False,
-    ) -> Job:
-        """Run ``fn(*args)`` in a daemon thread; a generator's items (or its result) go to ``on_item``.
-
-        ``yield_cpu``: the thread (and the threads and processes it starts) runs at a lower priority than
-        napari's GUI thread (Linux; see :mod:`._priority`): for long compute, not for short jobs that
-        hold the GIL (a GUI thread waiting for the GIL would wait for a thread that yields the CPU).
-        """
-        job = Job(name, on_item, on_done, on_error)
-        if self._closed:
-            return job
-        job.thread = threading.Thread(target=_run_job, args=(job, fn, args, yield_cpu), name=name,
-                                      daemon=True)
-        self.jobs.append(job)
-        job.thread.start()
-        if not self._timer.isActive():
-            self._timer.start()
-        return job
-
-    @property
-    def busy(self) -> bool:
-        """Whether some job has not ended yet (its results not all delivered)."""
-        return any(not j.ended for j in self.jobs)
-
-    def deliver(self) -> None:
-        """Hand queued results to their callbacks, for at most :data:`BUDGET_S` (GUI thread)."""
-        deadline = time.perf_counter() + BUDGET_S
-        for job in list(self.jobs):
-            while not job.ended:
-                try:
-                    kind, value = job.items.get_nowait()
-                except queue.Empty:
-                    break
-                if kind == _ITEM and job.on_item is not None:
-                    job.on_item(value)
-                elif kind == _ERROR and job.on_error is not None:
-                    job.on_error(value)
-                elif kind == _DONE:
-                    self._end(job)
-                if time.perf_counter() > deadline:
-                    return
-        if not self.jobs:
-            self._timer.stop()
-
-    def detach(self, job: Job) -> None:
-        """Stop delivering ``job``'s results and call its ``on_done`` now (its thread may run on a while)."""
-        if not job.ended:
-            job.cancel.set()
-            self._end(job)
-
-    def _end(self, job: Job) -> None:
-        job.ended = True
-        if job in self.jobs:
-            self.jobs.remove(job)
-        if job.on_done is not None:
-            job.on_done()
-
-    def close(self) -> None:
-        """Deliver nothing more, ask every job to stop; threads end on their own (they are daemons)."""
-        self._closed = True
-        self._timer.stop()
-        for job in self.jobs:
-            job.cancel.set()
-            job.on_item = job.on_done = job.on_error = None
-        self.jobs.clear()
-
-
-# --------------------------------------------------------------------------- cancelling compute
-@contextlib.contextmanager
-def torch_cancellation(cancel: threading.Event) -> Iterator[None]:
-    """While active in this thread, every torch call raises :class:`RunCancelled` once ``cancel`` is set.
-
-    A torch function mode is thread-local: only the compute of this thread is affected, and it only
-    checks a flag before calling the function unchanged (the results are identical). It covers the
-    network's layers (Cellpose runs them tile batch by tile batch) and Cellpose's flow dynamics, so a
-    frame stops within one torch operation instead of at its end.
-    """
-    if "torch" not in sys.modules:  # never import torch here (the model loader does)
-        yield
-        return
-    # torch may still be initialising in another thread (the widget's device detection): ``import
-    # torch`` waits for it to finish; importing a submodule of a half-initialised torch instead breaks
-    # that other import (ImportError there, KeyError: 'torch' here)
-    import torch  # noqa: F401
-    from torch.overrides import TorchFunctionMode
-
-    class _CancelMode(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-            if cancel.is_set():
-                raise RunCancelled
-            return func(*args, **(kwargs or {}))
-
-    with _CancelMode():
-        yield
 
 
 def _events(paths: list[Path], params: SegmentationParams, options: RunOptions,
