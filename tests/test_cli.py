@@ -1,6 +1,9 @@
 """The ``batchseg`` command line, run in-process on real files with the project's own model."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +11,7 @@ import pytest
 import tifffile
 import yaml
 
-from napari_batchseg.cli import main
+from napari_batchseg.cli import BROKEN_PIPE_STATUS, FACTORY_ENV, main
 from napari_batchseg.io.masks import read_mask
 
 STARTER = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
@@ -33,7 +36,7 @@ def test_folder_run_with_filters_summary_and_exit_status(folder, capsys):
     assert status == 1  # broken_BF.tif failed, the others went on
     err = capsys.readouterr().err
     assert "broken_BF.tif" in err and "not a TIFF" in err
-    assert "2 done, 0 skipped, 1 failed" in err.replace("\n", " ")
+    assert "2 done, 0 skipped, 1 failed" in err
     names = sorted(p.name for p in out.iterdir())
     assert names == ["nuclei_BF_vSM.log", "nuclei_BF_vSM.ome.tif", "zstack_BF_vSM.log",
                      "zstack_BF_vSM.ome.tif"]
@@ -135,4 +138,50 @@ def test_parallel_options_reach_the_run(tmp_path, monkeypatch, capsys):
                  "--threads-per-process", "1", "-q"]) == 0
     (options,) = seen
     assert (options.parallel, options.processes, options.threads_per_process) == ("files", 2, 1)
-    assert "0 done, 1 skipped, 0 failed" in capsys.readouterr().err.replace("\n", " ")
+    assert "0 done, 1 skipped, 0 failed" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- output for pipes and logs
+def _cli(*args: str, columns: int = 40, **kw) -> subprocess.Popen:
+    """``batchseg ARGS`` as a subprocess whose stdout and stderr are pipes (not terminals)."""
+    env = {**os.environ, "COLUMNS": str(columns), FACTORY_ENV: "napari_batchseg.testing:threshold_segmenter"}
+    return subprocess.Popen([sys.executable, "-m", "napari_batchseg.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_error_lines_are_never_wrapped_off_a_terminal(tmp_path):
+    """A 200-character folder, COLUMNS=40, stderr a pipe: each error line holds the whole path."""
+    deep = tmp_path / ("d" * 200)
+    deep.mkdir()
+    log = deep / "gone_vSM.log"
+    proc = _cli("rerun", str(log))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    (line,) = err.splitlines()  # one line, not one per 40 columns
+    assert line.startswith("error: cannot read a run from ") and str(log) in line
+
+    missing = deep / "missing_BF.tif"
+    proc = _cli("segment", str(missing), "-q")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    lines = err.splitlines()
+    failed = [x for x in lines if x.startswith("failed:")]
+    assert failed == [f"failed: {missing}: file not found"]
+    row = [x for x in lines if "missing_BF.tif" in x and not x.startswith("failed:")]
+    assert len(row) == 1 and str(missing) in row[0]  # the summary table's row is not folded either
+    assert "0 done, 0 skipped, 1 failed" in lines
+
+
+@pytest.mark.parametrize("command", ["info", "evaluate"])
+def test_closed_pipe_stops_quietly(command, dsb2018):
+    """``batchseg info ... | head``: the reader goes away; no BrokenPipeError traceback, exit 141."""
+    image, gt = dsb2018
+    args = [str(image)] * 400 if command == "info" else [str(gt), str(gt)]
+    proc = _cli(command, *args)
+    if command == "info":
+        assert proc.stdout.readline().strip() == str(image)  # as `head -1`: read a line, then leave
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == BROKEN_PIPE_STATUS == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
+    assert err == ""

@@ -84,10 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: console width when stderr is not a terminal: wide enough that no table cell folds a path
+UNWRAPPED_WIDTH = 10_000
+
+
 def _console() -> Console:
+    """The console on stderr for errors, warnings, progress and the summary.
+
+    On a terminal rich wraps to the terminal's width. Elsewhere (a pipe, a file, a test, a batch
+    system's log) nothing is hard-wrapped: every error or warning stays one line, whatever ``COLUMNS``
+    says, and the summary table is as wide as its content, so a path can be copied or grepped whole.
+    """
     from rich.console import Console
 
-    return Console(stderr=True)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console.soft_wrap = True
+        console.width = UNWRAPPED_WIDTH
+    return console
 
 
 #: ``module:function`` of a segmenter factory used instead of the real models (tests, benchmarks of the
@@ -398,10 +412,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     # torch's notice about sparse tensors (raised inside Cellpose's mask computation) is noise here
     warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
     try:
-        return _dispatch(parser, args)
+        status = _dispatch(parser, args)
+        for stream in (sys.stdout, sys.stderr):  # a closed pipe shows here, not at interpreter exit
+            stream.flush()
+        return status
     except KeyboardInterrupt:  # Ctrl-C before a run started (planning, reading metadata)
         print("interrupted: nothing was run", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `batchseg info ... | head`: the reader went away; stop quietly
+        _silence_broken_streams()
+        return BROKEN_PIPE_STATUS
+
+
+#: exit status when the reader of the output went away (128 + SIGPIPE, as a shell reports such a process)
+BROKEN_PIPE_STATUS = 128 + 13
+
+
+def _silence_broken_streams() -> None:
+    """Point stdout/stderr whose reader is gone at ``/dev/null``, so that exit prints no traceback."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            with contextlib.suppress(OSError, ValueError):  # ValueError: a stream without a descriptor
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
