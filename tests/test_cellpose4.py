@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from _timing import time_bound
 from napari_batchseg.errors import InputError, ModelError
 from napari_batchseg.params import ParameterError, SegmentationParams, ZRange
 from napari_batchseg.prepare import prepare_frame, resolve_channel, resolve_channels
@@ -193,7 +194,7 @@ def test_cellpose3_name_is_refused_not_substituted(cp4, name, model_dir, no_down
     t0 = time.perf_counter()
     with pytest.raises(ModelError) as err:
         load_segmenter(SegmentationParams(model=name, diameter=30))
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < time_bound(2.0, cap=10.0)  # not a download's 20 s timeout
     msg = str(err.value)
     assert f"'{name}' is a Cellpose 3 built-in model" in msg and cp4 in msg
     assert "cpsam_v2" in msg and "napari-batchseg[cp3]" in msg
@@ -210,7 +211,7 @@ def test_cellpose3_weights_are_refused_before_loading(cp4, no_load):
     t0 = time.perf_counter()
     with pytest.raises(ModelError) as err:
         load_segmenter(SegmentationParams(model=str(CP3_MODEL), diameter=30))
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < time_bound(2.0, cap=10.0)  # not a download's 20 s timeout
     msg = str(err.value)
     assert "is a Cellpose 3 model" in msg and cp4 in msg and "napari-batchseg[cp3]" in msg
 
@@ -220,7 +221,7 @@ def test_missing_cpsam_offline_is_a_clear_error_within_seconds(cp4, model_dir, n
     t0 = time.perf_counter()
     with pytest.raises(ModelError) as err:
         load_segmenter(SegmentationParams(diameter=0))  # the default model: cpsam_v2
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < time_bound(2.0, cap=10.0)  # not a download's 20 s timeout
     msg = str(err.value)
     assert "'cpsam_v2'" in msg and str(model_dir) in msg and "BATCHSEG_OFFLINE" in msg
     assert "1.2 GB" in msg and "curl -L -o" in msg and "huggingface.co/mouseland/cellpose-sam" in msg

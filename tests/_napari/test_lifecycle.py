@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from _timing import time_bound
 from napari_batchseg._napari import _widget
 from napari_batchseg._napari._layerops import IDLE_NAME
 from napari_batchseg._napari._stream import PLACEHOLDER, layer_meta
@@ -102,8 +103,8 @@ def test_cancel_inside_a_frame(widget, data_folder, qtbot):
     qtbot.waitUntil(lambda: not widget.controller.compute_alive, timeout=5000)
     stopped = made[0].stopped_at - t0
     print(f"cancel: widget free after {freed * 1000:.0f} ms, compute stopped after {stopped * 1000:.0f} ms")
-    assert freed < 0.5
-    assert stopped < 0.5  # within a torch operation, not after the 30 s frame
+    assert freed < time_bound(0.5, cap=5.0)
+    assert stopped < time_bound(0.5, cap=5.0)  # within a torch operation, not after the 30 s frame
     assert widget.run_btn.isEnabled() and not widget.cancel_btn.isEnabled()
     assert [widget.status.status(k) for k in widget.status.keys()] == ["cancelled"]
     assert not (data_folder / "nuclei_BF_vSM.ome.tif").exists()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QObject, QTimer
 
+from _timing import time_bound
 from napari_batchseg import engine
 from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg._napari._stream import layer_meta
@@ -141,7 +142,7 @@ def test_event_loop_stays_responsive(widget, data_folder, trained_model, qtbot, 
         with open(os.environ["BATCHSEG_STALL_REPORT"], "w") as fh:
             json.dump(result, fh, indent=2)
     # goal < 100 ms; the bound here leaves room for a loaded 2-core CI machine
-    assert result["max_stall_streaming_ms"] < 250, result
+    assert result["max_stall_streaming_ms"] < 1000 * time_bound(0.25, cap=1.0), result
 
 
 def test_tiff_and_nd2_then_cancel(widget, data_folder, trained_model, qtbot):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QTimer
 
+from _timing import time_bound
 from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg._napari._stream import FOLLOW_MS, layer_meta
 from napari_batchseg.io.masks import read_mask
@@ -258,7 +259,8 @@ def test_a_movie_shown_late_shows_the_frames_it_kept_and_catches_up(widget, exam
     assert kept >= 2, "the time series did not wait for its turn (nothing to check)"
     assert seen["filled"][:kept] == [True] * kept  # the frames it kept are on screen at once
     assert "caught_up" in seen
-    assert seen["caught_up"] - seen["switched"] < 0.6  # SWITCH_MOVE_MS (250) + a refresh, not FOLLOW_MS
+    # SWITCH_MOVE_MS (250) + a refresh, not FOLLOW_MS: the bound stays below FOLLOW_MS however loaded
+    assert seen["caught_up"] - seen["switched"] < time_bound(0.6, cap=FOLLOW_MS / 1000)
 
 
 def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_folder, qtbot, tmp_path):
