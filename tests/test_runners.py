@@ -169,6 +169,7 @@ def reference(folder, tmp_path_factory) -> tuple[SegmentationParams, dict[str, n
     ],
     ids=["files", "frames", "batched"],
 )
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_modes_give_identical_masks(folder, reference, tmp_path, options):
     params, expected = reference
     p = params.replace(output_dir=str(tmp_path))
@@ -188,6 +189,7 @@ def test_modes_give_identical_masks(folder, reference, tmp_path, options):
     assert all(('"frames_per_call": 2' in p.read_text()) == batched for p in logs)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_dask_cluster_identical_then_skips(folder, reference, tmp_path, dask_client):
     params, expected = reference
     p = params.replace(output_dir=str(tmp_path))
@@ -204,6 +206,7 @@ def test_dask_cluster_identical_then_skips(folder, reference, tmp_path, dask_cli
     assert len(again["TaskSkipped"]) == 3 and "TaskDone" not in again
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_one_eval_call_for_several_frames_equals_frame_by_frame(nuclei):
     from napari_batchseg.segmenters import load_segmenter
 
@@ -325,6 +328,7 @@ def test_dask_failures_progress_and_cancel(slow_folder, folder, tmp_path, dask_c
         np.testing.assert_array_equal(got[name], expected[name])
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_python_api_runs_with_worker_processes(folder, reference, tmp_path):
     from napari_batchseg.api import segment_files
 
@@ -335,3 +339,105 @@ def test_python_api_runs_with_worker_processes(folder, reference, tmp_path):
     got = _masks(tmp_path)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+# --------------------------------------------------------------------------- issue 22: a batch must end
+# These run in a child process with a hard timeout: before the fix they hung forever.
+def _child_env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _run_child(args: list[str], timeout: float, **env: str):
+    """Start a child process in its own group; its ``wait()`` kills the group and fails on a hang."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(args, env=_child_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    return proc, lambda: _communicate_or_fail(proc, timeout, os, signal, subprocess)
+
+
+def _communicate_or_fail(proc, timeout, os, signal, subprocess):
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"the run did not end within {timeout:.0f} s (a hang):\n{out}\n{err[-2000:]}")
+
+
+def _spawned_workers(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                if "spawn_main" in (entry / "cmdline").read_text():
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _threshold_cli(folder: Path, n_frames: int, timeout: float):
+    """``batchseg segment`` of three movies in ``--parallel frames --processes 2``, as a child process."""
+    import sys
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        tifffile.imwrite(folder / f"m{i}.tif", (rng.random((n_frames, 64, 64)) * 1000).astype(np.uint16),
+                         metadata={"axes": "TYX"}, photometric="minisblack")
+    return _run_child([sys.executable, "-m", "napari_batchseg.cli", "segment", str(folder), "--sam-set",
+                       "delay=0.25", "--parallel", "frames", "--processes", "2"], timeout=timeout,
+                      BATCHSEG_SEGMENTER_FACTORY="napari_batchseg.testing:threshold_segmenter")
+
+
+def _wait_for_workers(pid: int, n: int) -> list[int]:
+    import time
+
+    deadline = time.monotonic() + 60
+    while len(found := _spawned_workers(pid)) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+def test_frames_worker_killed_mid_run_fails_one_output_and_the_run_ends(tmp_path):
+    import os
+    import signal
+    import time
+
+    proc, wait = _threshold_cli(tmp_path, 8, timeout=150)
+    workers = sorted(_wait_for_workers(proc.pid, 2))
+    time.sleep(1.0)  # both are segmenting frames of the first output
+    os.kill(workers[-1], signal.SIGKILL)  # what the out-of-memory killer does (the last started: it hung)
+    _, err = wait()
+    err = " ".join(err.split())
+    assert proc.returncode == 1, err[-2000:]
+    assert "2 done, 0 skipped, 1 failed" in err and "worker process died" in err, err[-2000:]
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert len(list(tmp_path.glob("*_vSM.ome.tif"))) == 2
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see the workers start")
+@pytest.mark.parametrize(("sig", "code", "workers"), [
+    ("SIGTERM", 143, 1), ("SIGINT", 130, 1), ("SIGTERM", 143, 2), ("SIGINT", 130, 2),
+])
+def test_frames_signal_to_the_group_while_workers_start_ends_the_run(tmp_path, sig, code, workers):
+    import os
+    import signal
+
+    proc, wait = _threshold_cli(tmp_path, 6, timeout=90)
+    _wait_for_workers(proc.pid, workers)  # the signal comes while that worker is still importing
+    os.killpg(proc.pid, getattr(signal, sig))
+    _, err = wait()
+    err = " ".join(err.split())
+    assert proc.returncode == code, err[-2000:]
+    assert "Traceback" not in err and f"stopped by {sig}" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -6,12 +6,13 @@ before torch (or a BLAS) starts its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,33 @@ def ignore_interrupts() -> None:
             signal.signal(sig, signal.SIG_IGN)
         except (ValueError, OSError):  # not the main thread, or no such signal here
             pass
+    if hasattr(signal, "pthread_sigmask"):  # started blocked (:func:`signals_blocked`): now ignored
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+_STOP_SIGNALS = {2, 15}  # SIGINT, SIGTERM (the same numbers on every POSIX system)
+
+
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this thread while worker processes are started here.
+
+    A spawned process inherits the mask, so a signal sent to the whole process group (Ctrl-C, a batch
+    system's SIGTERM) while a worker is still importing cannot kill it half-started (which breaks a
+    process pool); the worker ignores both (:func:`ignore_interrupts`) before unblocking them. Here a
+    signal that arrives meanwhile waits and is handled as soon as the block ends: none is lost.
+    multiprocessing's own resource tracker is started the same way.
+    """
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups to signal
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 _PR_SET_PDEATHSIG = 1

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from ._worker import (
     frame_segmenter_for,
     ignore_interrupts,
     limit_threads,
+    signals_blocked,
 )
 
 if TYPE_CHECKING:
@@ -170,7 +172,8 @@ class _FilesCoordinator:
             target=_files_worker_main, name=f"batchseg-files-{wid}", daemon=True,
             args=(wid, *self.args, inbox, self.events, self.stop, self.keep, self.batch_frames),
         )
-        proc.start()
+        with signals_blocked():  # a signal to the process group cannot kill it half-started
+            proc.start()
         self.procs[wid], self.inboxes[wid] = proc, inbox
 
     def dispatch(self) -> None:
@@ -288,10 +291,23 @@ def run_files(
 
 
 # --------------------------------------------------------------------------- frames
+_CLOSE_GRACE_S = 2.0  # an idle worker leaves at once; one still computing a frame is killed after this
+
+
+class _StopFrames(Exception):
+    """The run was cancelled while waiting on the workers (the pool is closed; nothing more to yield)."""
+
+
 class PoolFrames:
     """An engine frame segmenter that spreads frames over worker processes, results in order.
 
-    Up to ``2 * processes`` frames are in flight; each worker holds the model.
+    Up to ``2 * processes`` frames are in flight; each worker holds the model. Waits on the workers
+    check ``cancel`` every :data:`_POLL_S` seconds, so a cancelled run (first Ctrl-C or SIGTERM) stops
+    at once, even inside a long frame: the pool is closed and its workers killed. Workers are started
+    with SIGINT/SIGTERM blocked (:func:`~._worker.signals_blocked`): a signal sent to the whole process
+    group cannot kill one half-started. A worker that dies fails the output in progress (the other
+    workers are killed: :class:`ProcessPoolExecutor` would only send them a SIGTERM they ignore and
+    wait for them forever); the next output starts a fresh pool.
     """
 
     def __init__(self, params: SegmentationParams, options: RunOptions, cancel: CancelCheck = None) -> None:
@@ -303,65 +319,123 @@ class PoolFrames:
         self._described: dict[str, Any] = {}
 
     def start(self) -> PoolFrames:
-        """Start the workers and check that the model loads (raises its error otherwise)."""
+        """Start the workers and check that the model loads (raises its error otherwise).
+
+        When the run is cancelled meanwhile, the workers are stopped and the pool is left closed (the
+        engine then reports every output as cancelled).
+        """
         self._pool = _new_pool(self.processes, self._initargs)
         try:
-            self._described = self._pool.submit(_worker_describe).result()
+            self._described = self._wait(self._submit_to_pool(_worker_describe))
+        except _StopFrames:
+            self.close()
+        except BrokenProcessPool:
+            self.close()
+            raise ModelError("a worker process died while loading the model (out of memory?)") from None
         except BaseException:
             self.close()  # no workers left behind when the model cannot load
             raise
         return self
 
     def close(self) -> None:
-        """Stop the workers."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the workers: idle ones leave at once, any still busy are killed; never blocks for long."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown drops them
+        manager = getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + _CLOSE_GRACE_S
+        for proc in procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()  # workers ignore SIGTERM (it is meant for the coordinator)
+            proc.join(5)
+        if manager is not None:
+            manager.join(5)  # it ends once every worker has: no thread left waiting on a dead pool
 
     def describe(self) -> dict[str, Any]:
         """The workers' segmenter description (for the run log)."""
         return self._described
 
+    def _submit_to_pool(self, fn: Any, *args: Any) -> Future[Any]:
+        assert self._pool is not None
+        with signals_blocked():  # submit() may start a worker process
+            return self._pool.submit(fn, *args)
+
     def _submit(self, image: Any, context: tuple[str, str]) -> Future[Any]:
+        if engine.is_cancelled(self.cancel):
+            raise _StopFrames
         if self._pool is None:
             self.start()
-        assert self._pool is not None
+            if self._pool is None:  # cancelled while starting
+                raise _StopFrames
         try:
-            return self._pool.submit(_frame_job, image, context)
+            return self._submit_to_pool(_frame_job, image, context)
         except BrokenProcessPool:
             self.close()
             self.start()
-            return self._pool.submit(_frame_job, image, context)
+            if self._pool is None:
+                raise _StopFrames from None
+            return self._submit_to_pool(_frame_job, image, context)
 
-    def _result(self, item: tuple[PreparedFrame, Future[Any]]) -> tuple[PreparedFrame, SegmentOutput, float]:
+    def _wait(self, fut: Future[Any]) -> Any:
+        """``fut``'s result, checking ``cancel`` meanwhile: :class:`_StopFrames` once it is set."""
+        while True:
+            if engine.is_cancelled(self.cancel):
+                raise _StopFrames
+            try:
+                return fut.result(timeout=_POLL_S)
+            except FuturesTimeout:
+                continue
+            except BrokenProcessPool:
+                time.sleep(_POLL_S)  # a signal to the process group: let this process's handler run first
+                if engine.is_cancelled(self.cancel):
+                    raise _StopFrames from None
+                raise
+
+    def _result(
+        self, task: Task, item: tuple[PreparedFrame, Future[Any]]
+    ) -> tuple[PreparedFrame, SegmentOutput, float]:
         frame, fut = item
         try:
-            out, seconds = fut.result()
+            out, seconds = self._wait(fut)
         except BrokenProcessPool:
             self.close()  # the next task starts a fresh pool
-            raise RuntimeError("a worker process died (out of memory?)") from None
+            raise BatchSegError(
+                f"{task.input}: a worker process died while segmenting frame t={frame.t} "
+                "(out of memory?); the next output starts fresh workers"
+            ) from None
         return frame, out, seconds
 
     def __call__(
         self, task: Task, frames: Iterable[PreparedFrame]
     ) -> Iterator[tuple[PreparedFrame, SegmentOutput, float]]:
-        """Segment ``frames`` on the workers; yield ``(frame, output, seconds)`` in order."""
+        """Segment ``frames`` on the workers; yield ``(frame, output, seconds)`` in order.
+
+        Stops early (the engine then cancels the output) when the run is cancelled.
+        """
         key = engine.file_key(task)
         pending: deque[tuple[PreparedFrame, Future[Any]]] = deque()
         try:
             for frame in frames:
                 pending.append((frame, self._submit(frame.image, (key, f"T{frame.t}"))))
                 while pending and (len(pending) >= self.window or pending[0][1].done()):
-                    yield self._result(pending.popleft())
+                    yield self._result(task, pending.popleft())
                     if engine.is_cancelled(self.cancel):
                         return
             while pending:
                 if engine.is_cancelled(self.cancel):
                     return
-                yield self._result(pending.popleft())
+                yield self._result(task, pending.popleft())
+        except _StopFrames:
+            return
         finally:
             for _, fut in pending:
                 fut.cancel()
+            if pending and engine.is_cancelled(self.cancel):
+                self.close()  # frames still computing: stop them now, not after the longest one
 
 
 def run_frames(
