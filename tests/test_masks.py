@@ -90,3 +90,46 @@ def test_foreign_comments_are_not_history(tmp_path):
     path = tmp_path / "f.ome.tif"
     tifffile.imwrite(path, np.zeros((4, 4), np.uint16), description=xml, metadata=None)
     assert read_embedded_log(path) == "ours"
+
+
+def test_time_increment_and_z_step_written_and_read_back(tmp_path):
+    labels = np.zeros((3, 8, 8), np.uint16)
+    path = write_mask(tmp_path / "t_vSM.ome.tif", labels, PixelSize(0.325, 0.325, 2.0, 4.54), "log")
+    with tifffile.TiffFile(path) as tf:
+        pixels = ome_types.from_xml(tf.ome_metadata).images[0].pixels  # schema-valid
+    assert pixels.time_increment == 4.54 and pixels.time_increment_unit.value == "s"
+    assert pixels.physical_size_z == 2.0 and pixels.physical_size_z_unit.value == "µm"
+    assert read_mask(path).pixel_size == PixelSize(0.325, 0.325, 2.0, 4.54)
+
+
+def test_time_increment_of_inputs_in_seconds(tmp_path):
+    """OME TimeIncrement in any unit and ImageJ's finterval/tunit become seconds."""
+    from napari_batchseg.io.reader import read_info
+
+    stack = np.zeros((4, 8, 8), np.uint16)
+    ome = tmp_path / "ms.ome.tif"
+    tifffile.imwrite(ome, stack, metadata={"axes": "TYX", "TimeIncrement": 4540.0, "TimeIncrementUnit": "ms"})
+    assert read_info(ome).pixel_size.t == pytest.approx(4.54)
+    ij = tmp_path / "ij.tif"
+    tifffile.imwrite(ij, stack, imagej=True, metadata={"axes": "TYX", "finterval": 2.0, "tunit": "min"})
+    assert read_info(ij).pixel_size.t == pytest.approx(120.0)
+    plain = tmp_path / "plain.ome.tif"
+    tifffile.imwrite(plain, stack, metadata={"axes": "TYX"})
+    assert read_info(plain).pixel_size.t is None  # unknown stays unknown
+
+
+def test_the_nd2_time_step_reaches_its_mask():
+    """The real ND2 movie (a time loop run "as fast as possible": set period 0) -> its mask's OME."""
+    from _downstream import ND2, segmented
+    from _timelapse import nd2_time_increment
+    from napari_batchseg.io.reader import read_info
+
+    expected = nd2_time_increment()  # mean of the recorded frame times, by the nd2 library itself
+    assert expected == pytest.approx(0.50016, abs=1e-5)
+    assert read_info(ND2).pixel_size.t == pytest.approx(expected, rel=1e-6)
+    mask = segmented("nd2")
+    assert read_mask(mask).pixel_size.t == pytest.approx(expected, rel=1e-6)
+    with tifffile.TiffFile(mask) as tf:
+        pixels = ome_types.from_xml(tf.ome_metadata).images[0].pixels
+    assert pixels.time_increment == pytest.approx(expected, rel=1e-6)
+    assert pixels.time_increment_unit.value == "s"

@@ -311,7 +311,7 @@ def test_plain_2d_tiff(plain_2d):
     with open_source(path) as src:
         assert src.info.shape == (1, 1, 1, 1, 50, 70)
         np.testing.assert_array_equal(src.read_plane(0, 0, 0, 0), data)
-        assert src.info.pixel_size.as_dict() == {"x": None, "y": None, "z": None}
+        assert src.info.pixel_size.as_dict() == {"x": None, "y": None, "z": None, "t": None}
 
 
 @pytest.mark.parametrize("fixture, letter", [("ambiguous_qyx", "Q"), ("ambiguous_iyx", "I")])
@@ -618,7 +618,7 @@ def test_nd2_multi_position_sequence_index(monkeypatch, tmp_path):
         assert info.sizes == {"P": 2, "T": 3, "C": 2, "Z": 4, "Y": 4, "X": 5}
         assert info.position_names == ["A1", "B7"]
         assert info.channel_names == ["ch0", "ch1"]
-        assert info.pixel_size.as_dict() == {"x": 0.5, "y": 0.5, "z": None}  # Z not calibrated
+        assert info.pixel_size.as_dict() == {"x": 0.5, "y": 0.5, "z": None, "t": None}  # Z not calibrated
         for p, t, c, z in all_planes(info):
             seq = (t * 2 + p) * 4 + z  # loops in file order T, P, Z
             plane = src.read_plane(p, t, c, z)

@@ -1,8 +1,8 @@
 """OME-TIFF label masks: streamed, atomic writing and reading back with metadata and embedded log.
 
 A mask file holds a ``TYX`` label stack (uint16, or uint32 when a frame has more than 65,535 objects),
-OME-XML with dimension order, one channel named ``"Segmentation mask"``, physical pixel sizes and the run
-log as a comment annotation.
+OME-XML with dimension order, one channel named ``"Segmentation mask"``, physical pixel sizes (X, Y and the
+input's Z step), the input's time increment and the run log as a comment annotation.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from .._version import __version__
 from ..errors import InputError, OutputError
-from .atomic import PARTIAL_MARK, atomic_path
+from .atomic import atomic_path, partial_prefix
 from .ome import local_name, ome_pixel_size
 from .sources import PixelSize
 
@@ -51,12 +51,17 @@ def ome_xml(
     name: str = "",
     channel_name: str = MASK_CHANNEL_NAME,
 ) -> str:
-    """OME-XML for a ``TYX`` single-channel stack, with ``log_text`` as a comment annotation."""
+    """OME-XML for a ``TYX`` single-channel stack, with ``log_text`` as a comment annotation.
+
+    Known sizes of ``pixel_size`` are written as ``PhysicalSizeX/Y/Z`` (µm) and ``TimeIncrement`` (s).
+    """
     ps = pixel_size or PixelSize()
     phys = ""
     for axis, value in (("X", ps.x), ("Y", ps.y), ("Z", ps.z)):
         if value is not None:
             phys += f' PhysicalSize{axis}="{float(value)!r}" PhysicalSize{axis}Unit="µm"'
+    if ps.t is not None:
+        phys += f' TimeIncrement="{float(ps.t)!r}" TimeIncrementUnit="s"'
     ny, nx = shape_yx
     ann_ref = '<AnnotationRef ID="Annotation:0"/>' if log_text else ""
     ann = (
@@ -116,7 +121,7 @@ class FrameStackWriter:
         # OutputError now rather than a crash (SIGBUS) in the middle of a run.
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{self.path.name}{PARTIAL_MARK}", suffix=".buffer", dir=self.path.parent
+                prefix=partial_prefix(self.path), suffix=".buffer", dir=self.path.parent
             )
         except OSError as exc:
             raise OutputError(f"cannot write in {self.path.parent}: {exc.strerror or exc}") from exc
@@ -295,7 +300,7 @@ class MaskFile:
 
 
 def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
-    """Embedded log (this tool's comment annotations), pixel size (µm) and channel name of OME-XML."""
+    """Embedded log (this tool's comment annotations), pixel size (µm, time in s) and channel of OME-XML."""
     root = ET.fromstring(xml)
     size = PixelSize()
     channel = ""

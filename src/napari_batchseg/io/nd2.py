@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import AmbiguousAxesError, InputError
 from .formats import check_file, parse_axes
 from .sources import ImageSource, PixelSize, SourceInfo
 
@@ -94,7 +94,7 @@ class ND2Source(ImageSource):
             if unknown:
                 listed = [a for a in nd2_sizes if a != "S"]
                 example = "".join("T" if a in unknown else a for a in listed)
-                raise InputError(
+                raise AmbiguousAxesError(
                     f"{self._name}: ambiguous axes: the file's dimensions are '{native_axes}' "
                     f"(shape {dims}) and loop(s) {', '.join(_loop_name(a) for a in unknown)} could "
                     f"be time, Z or positions. Say which with the axes option, e.g. "
@@ -202,7 +202,34 @@ class ND2Source(ImageSource):
                 return None
             return v if flag and math.isfinite(v) and v > 0 else None
 
-        return PixelSize(x=ok(vx.x, calibrated[0]), y=ok(vx.y, calibrated[1]), z=ok(vx.z, calibrated[2]))
+        return PixelSize(
+            x=ok(vx.x, calibrated[0]), y=ok(vx.y, calibrated[1]), z=ok(vx.z, calibrated[2]),
+            t=self._time_increment(),
+        )
+
+    def _time_increment(self) -> float | None:
+        """Seconds between time points: the time loop's measured mean period, else its set period.
+
+        A loop run "as fast as possible" has a set period of 0; the mean of the intervals the
+        microscope recorded (``periodDiff.avg``) is then the only true figure. ``None`` without a
+        time loop or any positive period.
+        """
+        try:
+            loops = [lp for lp in self._f.experiment if lp.type in ("TimeLoop", "NETimeLoop")]
+        except Exception:
+            return None
+        if len(loops) != 1:
+            return None  # no time loop, or several phases with different periods
+        params = loops[0].parameters
+        for value in (getattr(getattr(params, "periodDiff", None), "avg", None),
+                      getattr(params, "periodMs", None)):
+            try:
+                ms = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(ms) and ms > 0:
+                return ms / 1000.0
+        return None
 
     def _position_names(self, n_positions: int) -> list[str]:
         if n_positions <= 1:

@@ -1,4 +1,4 @@
-"""OME-XML and length-unit parsing: pixel sizes in micrometres, channel names.
+"""OME-XML, length- and time-unit parsing: pixel sizes in micrometres, time steps in seconds, channel names.
 
 Shared by the TIFF reader (:mod:`.tiff`) and the mask reader (:mod:`.masks`).
 """
@@ -30,6 +30,39 @@ _UNIT_TO_UM = {
     "å": 1e-4,
     "angstrom": 1e-4,
 }
+
+
+#: time units -> factor to seconds (OME ``UnitsTime`` symbols and ImageJ spellings).
+_UNIT_TO_S = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "millisecond": 1e-3,
+    "µs": 1e-6,
+    "μs": 1e-6,  # Greek mu
+    "us": 1e-6,
+    "microsecond": 1e-6,
+    "ns": 1e-9,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+}
+
+
+def time_factor(unit: str | None) -> float | None:
+    """Factor converting time ``unit`` to seconds (``None`` if not a known time unit; no unit: s)."""
+    if unit is None:
+        return 1.0
+    return _UNIT_TO_S.get(str(unit).strip().lower())
 
 
 def unit_factor(unit: str | None) -> float | None:
@@ -70,12 +103,15 @@ def ome_pixels(image: ET.Element) -> ET.Element | None:
 
 
 def ome_pixel_size(pixels: ET.Element) -> PixelSize:
-    """Physical pixel size (µm) from an OME ``Pixels`` element (units converted)."""
+    """Physical pixel size (µm) and time increment (s) of an OME ``Pixels`` element (units converted)."""
     values: dict[str, float | None] = {}
     for axis in ("X", "Y", "Z"):
         raw = pixels.get(f"PhysicalSize{axis}")
         factor = unit_factor(pixels.get(f"PhysicalSize{axis}Unit", "µm"))
         values[axis.lower()] = None if raw is None or factor is None else positive_um(raw, factor)
+    raw_t = pixels.get("TimeIncrement")
+    t_factor = time_factor(pixels.get("TimeIncrementUnit", "s"))
+    values["t"] = None if raw_t is None else positive_um(raw_t, t_factor)
     return PixelSize(**values)
 
 

@@ -20,15 +20,19 @@ CANONICAL_AXES = "PTCZYX"
 
 @dataclass(frozen=True)
 class PixelSize:
-    """Physical pixel size in micrometres (``None`` where unknown)."""
+    """Physical voxel size: ``x``, ``y``, ``z`` in micrometres, ``t`` (time between frames) in seconds.
+
+    ``None`` where unknown.
+    """
 
     x: float | None = None
     y: float | None = None
     z: float | None = None
+    t: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
-        """``{"x": ..., "y": ..., "z": ...}``."""
-        return {"x": self.x, "y": self.y, "z": self.z}
+        """``{"x": ..., "y": ..., "z": ..., "t": ...}`` (µm, µm, µm, s)."""
+        return {"x": self.x, "y": self.y, "z": self.z, "t": self.t}
 
 
 @dataclass

@@ -31,9 +31,17 @@ import numpy as np
 import tifffile
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import AmbiguousAxesError, InputError
 from .formats import check_file, parse_axes
-from .ome import ome_channel_names, ome_images, ome_pixel_size, ome_pixels, positive_um, unit_factor
+from .ome import (
+    ome_channel_names,
+    ome_images,
+    ome_pixel_size,
+    ome_pixels,
+    positive_um,
+    time_factor,
+    unit_factor,
+)
 from .sources import ImageSource, PixelSize, SourceInfo
 
 #: tifffile axis letter -> canonical letter, for the letters with an unambiguous meaning.
@@ -99,12 +107,20 @@ def _fatal(messages: list[str]) -> str | None:
     return f"{msg} (the file ends before data its own index points to; was it copied completely?)"
 
 
+def imagej_frame_interval(meta: dict[str, Any]) -> float | None:
+    """Seconds between frames from ImageJ metadata (``finterval`` in ``tunit``, seconds by default)."""
+    if meta.get("finterval") is None:
+        return None
+    return positive_um(meta["finterval"], time_factor(meta.get("tunit") or "s"))
+
+
 def imagej_pixel_size(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> PixelSize:
-    """Pixel size (µm) from ImageJ metadata: X/YResolution tags, ``unit`` and ``spacing``."""
+    """Pixel size (µm: X/YResolution, ``unit``, ``spacing``) and frame interval (s) of ImageJ metadata."""
     meta = tif.imagej_metadata or {}
     factor = unit_factor(meta.get("unit")) if meta.get("unit") else None
+    t = imagej_frame_interval(meta)
     if factor is None:
-        return PixelSize()
+        return PixelSize(t=t)
 
     def from_tag(tag_name: str) -> float | None:
         tag = page.tags.get(tag_name)
@@ -123,6 +139,7 @@ def imagej_pixel_size(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> PixelS
         x=from_tag("XResolution"),
         y=from_tag("YResolution"),
         z=positive_um(meta.get("spacing"), factor) if meta.get("spacing") is not None else None,
+        t=t,
     )
 
 
@@ -318,7 +335,7 @@ class TiffSource(ImageSource):
         dims = "x".join(str(n) for n in shape)
         if override is None:
             if any(a not in _KNOWN for a in native):
-                raise InputError(_ambiguous_message(self._name, native, shape))
+                raise AmbiguousAxesError(_ambiguous_message(self._name, native, shape))
             mapping = [_KNOWN[a] for a in native]
         else:
             non_s = [i for i, a in enumerate(native) if a != "S"]
@@ -350,7 +367,7 @@ class TiffSource(ImageSource):
                 )
         seen = [m for m in mapping if m != "C"]
         if len(set(seen)) != len(seen) or sum(1 for m in mapping if m == "C") > 2:
-            raise InputError(
+            raise AmbiguousAxesError(
                 f"{self._name}: axes '{native}' (shape {dims}) map to repeated axes "
                 f"{''.join(mapping)}; pass axes=... to say what each dimension is"
             )
