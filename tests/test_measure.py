@@ -10,6 +10,7 @@ import tifffile
 from skimage.measure import regionprops_table
 
 from _downstream import DSB_GT, DSB_IMAGE, ND2, segmented
+from _timelapse import FIRST, LAST, frames_10_13, logless_copy, nd2_time_increment
 from napari_batchseg.errors import InputError, OutputError
 from napari_batchseg.io.masks import read_mask, write_mask
 from napari_batchseg.measure import OBJECT_COLUMNS, SUMMARY_COLUMNS, measure_file, measure_labels
@@ -61,6 +62,7 @@ def test_dsb2018_ground_truth_equals_numpy(tmp_path):
     assert summary["area_um2_mean"].isna().all()
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_nd2_movie_micrometre_columns_from_the_mask_log(tmp_path):
     mask = segmented("nd2")
     result = measure_file(mask, output_dir=tmp_path)
@@ -88,6 +90,7 @@ def test_nd2_movie_micrometre_columns_from_the_mask_log(tmp_path):
     np.testing.assert_array_equal(summary["n_objects"], counts)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_extra_channel_and_image_override(tmp_path):
     mask = segmented("nd2")
     moved = tmp_path / "moved" / ND2.name
@@ -132,6 +135,7 @@ def test_shape_mismatch(tmp_path):
     _nothing_written(tmp_path)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_frame_count_mismatch(tmp_path):
     with pytest.raises(InputError, match="arcadia.*3 frame\\(s\\) from frame 51"):
         measure_file(segmented("nd2"), output_dir=tmp_path, start_frame=51)
@@ -166,6 +170,7 @@ def test_missing_log_needs_image(tmp_path):
     _nothing_written(tmp_path)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_unreadable_log_needs_image(tmp_path):
     labels = read_mask(segmented("nd2")).labels
     bad = tmp_path / "garbled_vSM.ome.tif"
@@ -175,10 +180,11 @@ def test_unreadable_log_needs_image(tmp_path):
     with pytest.raises(InputError, match="garbled_vSM.ome.tif.*log is missing or unreadable"):
         measure_file(bad, output_dir=out)
     _nothing_written(out)
-    # with the image given it works
-    assert measure_file(bad, output_dir=out, image=ND2).n_frames == 3
+    # with the image and the mask's first input frame given it works
+    assert measure_file(bad, output_dir=out, image=ND2, start_frame=0).n_frames == 3
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_missing_image(tmp_path):
     with pytest.raises(InputError, match="arcadia_ecoli_gfp_timelapse_vSM.ome.tif.*not found"):
         measure_file(segmented("nd2"), output_dir=tmp_path, image=tmp_path / "gone.nd2")
@@ -201,6 +207,7 @@ def test_refuses_to_overwrite(tmp_path):
     measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE, overwrite=True)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_measure_table_equals_the_written_csv(tmp_path):
     from napari_batchseg.measure import measure_table
 
@@ -256,3 +263,60 @@ def test_shape_columns_equal_regionprops_table(spacing):
     for label in table.index[::7]:
         for col, value in _moments_reference(gt, label).items():
             assert table.loc[label, col] == pytest.approx(value, rel=1e-9, abs=1e-9), (label, col)
+
+
+def test_time_column_when_the_input_time_step_is_known(tmp_path):
+    result = measure_file(frames_10_13(), output_dir=tmp_path)
+    table = pd.read_csv(result.objects_csv)
+    dt = nd2_time_increment()  # the nd2 library's own frame times
+    cols = list(table.columns)
+    assert cols[cols.index("frame") + 1] == "time_s"
+    assert sorted(table["frame"].unique()) == list(range(FIRST, LAST + 1))
+    np.testing.assert_allclose(table["time_s"], table["frame"] * dt, rtol=1e-9)
+    summary = pd.read_csv(result.summary_csv)
+    assert list(summary.columns[:4]) == ["file", "position", "frame", "time_s"]
+    np.testing.assert_allclose(summary["time_s"], np.arange(FIRST, LAST + 1) * dt, rtol=1e-9)
+
+
+def test_frames_come_from_the_log(tmp_path):
+    """A mask of input frames 10-13 is measured on frames 10-13 of its movie, as its log says."""
+    mask = frames_10_13()
+    table = pd.read_csv(measure_file(mask, output_dir=tmp_path).objects_csv)
+    labels = read_mask(mask).labels
+    movie = nd2.imread(ND2)
+    for i, t in enumerate(range(FIRST, LAST + 1)):
+        ref = _numpy_reference(labels[i], movie[t])
+        rows = table[table["frame"] == t].set_index("label").loc[ref["label"]]
+        np.testing.assert_allclose(rows["mean_intensity"], ref["mean_intensity"], rtol=1e-9)
+
+
+def test_logless_mask_needs_start_frame_when_frame_counts_differ(tmp_path):
+    """A log-less 4-frame mask against the 53-frame movie: an error naming --start-frame, not frames 0-3."""
+    from napari_batchseg.cli_downstream import main
+
+    bare, labels = logless_copy(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match="bare_masks.tif.*4 frame.*53.*--start-frame"):
+        measure_file(bare, output_dir=out, image=ND2)
+    _nothing_written(out)
+    result = measure_file(bare, output_dir=out, image=ND2, start_frame=FIRST)
+    table = pd.read_csv(result.objects_csv)
+    movie = nd2.imread(ND2)
+    for i, t in enumerate(range(FIRST, LAST + 1)):
+        ref = _numpy_reference(labels[i], movie[t])
+        rows = table[table["frame"] == t].set_index("label").loc[ref["label"]]
+        np.testing.assert_allclose(rows["mean_intensity"], ref["mean_intensity"], rtol=1e-9)
+    # the command line says the same, and has the option it names
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        status = main(["measure", str(bare), "--image", str(ND2), "--output-dir", str(tmp_path / "cli"),
+                       "--overwrite"])
+    assert status == 1 and "--start-frame" in buf.getvalue()
+    with contextlib.redirect_stdout(buf):
+        status = main(["measure", str(bare), "--image", str(ND2), "--start-frame", str(FIRST),
+                       "--output-dir", str(out), "--overwrite"])
+    assert status == 0

@@ -10,6 +10,7 @@ with the same Z slices.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,8 @@ class SourceSpec:
         The segmentation parameters recorded in the log (empty without one).
     channel_given
         Whether the channel was stated (by the log or the caller) rather than defaulted.
+    start_given
+        Whether ``start_frame`` was stated (by the log or the caller) rather than defaulted.
     """
 
     image: Path
@@ -142,6 +145,7 @@ class SourceSpec:
     from_log: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     channel_given: bool = False
+    start_given: bool = False
 
 
 def resolve_source(
@@ -201,6 +205,7 @@ def resolve_source(
     if position is not None:
         spec.position = int(position)
     spec.channel_given = channel is not None or spec.from_log
+    spec.start_given = start_frame is not None or spec.from_log
     return spec
 
 
@@ -246,6 +251,12 @@ class PreparedImage:
                     f"{spec.image} is {yx[0]}x{yx[1]}"
                 )
             n_t = info.sizes["T"]
+            if not spec.start_given and mask.n_frames != n_t:
+                raise InputError(
+                    f"{mask.path}: mask has {mask.n_frames} frame(s) but its image {spec.image} has "
+                    f"{n_t} and no log says which they are: give the input frame of the mask's first "
+                    "frame (--start-frame)"
+                )
             if spec.start_frame + mask.n_frames > n_t:
                 raise InputError(
                     f"{mask.path}: mask has {mask.n_frames} frame(s) from frame {spec.start_frame} but its "
@@ -261,9 +272,11 @@ class PreparedImage:
 
     @property
     def pixel_size(self) -> PixelSize:
-        """The mask's pixel size, else the image's."""
+        """The mask's pixel size, else the image's; the mask's time increment, else the image's."""
         ps = self.mask.pixel_size
-        return ps if ps.x is not None and ps.y is not None else self.info.pixel_size
+        if ps.x is None or ps.y is None:
+            ps = dataclasses.replace(self.info.pixel_size, t=ps.t)
+        return ps if ps.t is not None else dataclasses.replace(ps, t=self.info.pixel_size.t)
 
     def frame(self, index: int) -> tuple[NDArray[Any], dict[str, NDArray[Any]]]:
         """The prepared ``(Y, X)`` float32 image of mask frame ``index`` and each extra channel."""

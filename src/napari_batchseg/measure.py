@@ -7,7 +7,8 @@ position) come from the mask's embedded log, and it writes ``<mask base>_objects
 ``<mask base>_summary.csv`` atomically. Memory stays bounded by a few frames whatever the movie length.
 
 Background (label 0) is never an object. Physical columns (µm, µm²) are NaN -- empty in the CSV -- when
-the pixel size is unknown; perimeters in µm need square pixels.
+the pixel size is unknown; perimeters in µm need square pixels. When the input's time increment is known,
+both tables get a ``time_s`` column after ``frame``: ``frame`` (the input frame) times the increment.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "INTENSITY_STATS",
     "OBJECT_COLUMNS",
     "SUMMARY_COLUMNS",
+    "TIME_COLUMN",
     "MeasureResult",
     "iter_frame_tables",
     "measure_file",
@@ -43,7 +45,8 @@ __all__ = [
     "summarize_frame",
 ]
 
-#: Columns of the per-object table, in order (extra channels add ``<stat>_intensity_<channel>``).
+#: Columns of the per-object table, in order (extra channels add ``<stat>_intensity_<channel>``; a known
+#: time increment adds :data:`TIME_COLUMN` after ``frame``).
 OBJECT_COLUMNS: tuple[str, ...] = (
     "file", "position", "frame", "label", "area_px", "area_um2", "centroid_y_px", "centroid_x_px",
     "centroid_y_um", "centroid_x_um", "bbox_min_y", "bbox_min_x", "bbox_max_y", "bbox_max_x",
@@ -52,6 +55,8 @@ OBJECT_COLUMNS: tuple[str, ...] = (
     "sum_intensity", "std_intensity",
 )
 INTENSITY_STATS: tuple[str, ...] = ("mean", "min", "max", "sum", "std")
+#: Seconds since the input's first frame (``frame`` x time increment), only when the increment is known.
+TIME_COLUMN = "time_s"
 _AREA_STATS: tuple[str, ...] = ("min", "max", "mean", "median", "std", "sum")
 #: Columns of the per-frame summary.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -102,6 +107,7 @@ def measure_labels(
         intensity columns empty.
     pixel_size
         :class:`PixelSize` in µm or ``(y, x)``; unknown (``None``) leaves the physical columns empty.
+        A :class:`PixelSize` with a time increment ``t`` (s) adds a ``time_s`` column (``frame * t``).
     extra_images
         ``{channel: image}``: adds ``mean_intensity_<channel>`` (and min, max, sum, std) columns.
     file, position, frame
@@ -110,15 +116,16 @@ def measure_labels(
     Returns
     -------
     pandas.DataFrame
-        One row per object, columns :data:`OBJECT_COLUMNS` (+ extra channel columns).
+        One row per object, columns :data:`OBJECT_COLUMNS` (+ ``time_s``, + extra channel columns).
     """
     lab = np.asarray(labels)
     if lab.ndim != 2:
         raise ValueError(f"labels must be 2D (Y, X), got shape {lab.shape}")
     if lab.dtype.kind not in "ui":
         raise ValueError(f"labels must be integers, got {lab.dtype}")
+    dt = None
     if isinstance(pixel_size, PixelSize):
-        py, px = pixel_size.y, pixel_size.x
+        py, px, dt = pixel_size.y, pixel_size.x, pixel_size.t
     elif pixel_size is None:
         py = px = None
     else:
@@ -136,6 +143,7 @@ def measure_labels(
         "file": [file] * n,
         "position": np.full(n, position, dtype=np.int64),
         "frame": np.full(n, frame, dtype=np.int64),
+        **({TIME_COLUMN: np.full(n, frame * float(dt))} if dt is not None else {}),
         "label": ids,
         "area_px": area.astype(np.int64),
         "area_um2": area * sy * sx if known else nan,
@@ -170,10 +178,14 @@ def measure_labels(
 
 
 def summarize_frame(
-    objects: pd.DataFrame, file: str = "", position: int = 0, frame: int = 0
+    objects: pd.DataFrame, file: str = "", position: int = 0, frame: int = 0,
+    time_s: float | None = None,
 ) -> dict[str, Any]:
-    """One summary row (:data:`SUMMARY_COLUMNS`) of one frame's object table."""
-    row: dict[str, object] = {"file": file, "position": position, "frame": frame, "n_objects": len(objects)}
+    """One summary row (:data:`SUMMARY_COLUMNS`, with ``time_s`` after ``frame`` when given) of one frame."""
+    row: dict[str, object] = {"file": file, "position": position, "frame": frame}
+    if time_s is not None:
+        row[TIME_COLUMN] = time_s
+    row["n_objects"] = len(objects)
     for col, prefix in (("area_px", "area_px"), ("area_um2", "area_um2")):
         values = objects[col].to_numpy(dtype=np.float64) if len(objects) else np.empty(0)
         values = values[~np.isnan(values)]
@@ -185,6 +197,14 @@ def summarize_frame(
             else:
                 row[f"{prefix}_{s}"] = float(getattr(np, s)(values))
     return row
+
+
+def summary_columns(timed: bool) -> list[str]:
+    """:data:`SUMMARY_COLUMNS`, with ``time_s`` after ``frame`` when ``timed``."""
+    cols = list(SUMMARY_COLUMNS)
+    if timed:
+        cols.insert(cols.index("frame") + 1, TIME_COLUMN)
+    return cols
 
 
 def measurement_paths(mask: str | Path, output_dir: str | Path | None = None) -> tuple[Path, Path]:
@@ -232,6 +252,9 @@ def measure_file(
     z_projection: str | None = None,
     start_frame: int | None = None,
     overwrite: bool = False,
+    axes: str | None = None,
+    image_axes: str | None = None,
+    force_labels: bool = False,
 ) -> MeasureResult:
     """Measure every object of every frame of a mask file and write the two CSV tables.
 
@@ -248,6 +271,10 @@ def measure_file(
         ``image_channel`` for multichannel images, ``z_range``/``z_projection`` for Z stacks).
     overwrite
         Replace existing tables (otherwise an existing table is an error and nothing is written).
+    axes, image_axes
+        Axes overrides of the mask and of the image (plain multi-page TIFFs: ``"TYX"``).
+    force_labels
+        Use a mask without a log even where it looks like an intensity image.
 
     Returns
     -------
@@ -266,13 +293,18 @@ def measure_file(
     if not overwrite:
         existing = [str(p) for p in (objects_csv, summary_csv) if p.exists()]
         if existing:
-            raise OutputError(f"{mask}: {', '.join(existing)} exist(s); pass overwrite to replace")
-    with open_mask_stack(mask) as stack:
-        spec = resolve_source(stack, image, image_channel, z_range, z_projection, start_frame)
+            raise OutputError(
+                f"{mask}: {', '.join(existing)} exist(s); pass --overwrite (API: overwrite=True) to replace"
+            )
+    with open_mask_stack(mask, axes, force_labels) as stack:
+        spec = resolve_source(
+            stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes
+        )
         with PreparedImage(stack, spec, channels) as prepared:
             check_writable_dir(objects_csv.parent)
             n_objects = 0
             summary: list[dict[str, Any]] = []
+            dt = prepared.pixel_size.t
             with contextlib.ExitStack() as stack_ctx:
                 tmp = stack_ctx.enter_context(atomic_path(objects_csv))
                 tmp_summary = stack_ctx.enter_context(atomic_path(summary_csv))
@@ -280,10 +312,12 @@ def measure_file(
                     for i, table in enumerate(iter_frame_tables(stack, prepared, mask.name)):
                         table.to_csv(fh, header=i == 0, index=False)
                         n_objects += len(table)
-                        summary.append(
-                            summarize_frame(table, mask.name, spec.position, spec.start_frame + i)
-                        )
-                pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)).to_csv(tmp_summary, index=False)
+                        frame = spec.start_frame + i
+                        summary.append(summarize_frame(
+                            table, mask.name, spec.position, frame, None if dt is None else frame * dt
+                        ))
+                columns = summary_columns(dt is not None)
+                pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
     return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects)
 
 
@@ -295,6 +329,9 @@ def measure_table(
     z_range: str | None = None,
     z_projection: str | None = None,
     start_frame: int | None = None,
+    axes: str | None = None,
+    image_axes: str | None = None,
+    force_labels: bool = False,
 ) -> pd.DataFrame:
     """The object table of a mask file in memory (as :func:`measure_file` computes it, nothing written).
 
@@ -304,8 +341,10 @@ def measure_table(
         As :func:`measure_file`.
     """
     mask = Path(mask)
-    with open_mask_stack(mask) as stack:
-        spec = resolve_source(stack, image, image_channel, z_range, z_projection, start_frame)
+    with open_mask_stack(mask, axes, force_labels) as stack:
+        spec = resolve_source(
+            stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes
+        )
         with PreparedImage(stack, spec, channels) as prepared:
             tables = list(iter_frame_tables(stack, prepared, mask.name))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(OBJECT_COLUMNS))
