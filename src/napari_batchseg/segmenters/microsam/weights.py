@@ -8,10 +8,13 @@ file and its download address.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import warnings
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 from ...errors import ModelError
 from .._weights import OFFLINE_ENV, download_timeout, offline
 from ..catalog import SAM_ARCHITECTURES
+from ..safe_load import UnsafeModelFile, load_weights
 
 __all__ = [
     "Weights",
@@ -60,6 +64,8 @@ class Weights:
     builtin: bool
     image_size: int = 1024
     has_decoder: bool = False
+    #: whether a built-in file matches the hash micro-sam's registry pins (may then need pickled code)
+    verified: bool = False
 
 
 def missing_weights_error(
@@ -109,13 +115,15 @@ def resolve_builtin(util: Any, model: str, want_decoder: bool) -> Weights:
         if offline():
             raise missing_weights_error(model, folder, missing, registry, f"{OFFLINE_ENV} is set")
         _download(registry, model, folder, missing)
+    size, verified = _builtin_info(registry, folder / model)
     return Weights(
         model=model,
         architecture=model[:5],
         checkpoint=folder / model,
         decoder=(folder / decoder_name) if decoder_name in files else None,
         builtin=True,
-        image_size=checkpoint_info(folder / model)[0],
+        image_size=size,
+        verified=verified,
     )
 
 
@@ -133,18 +141,22 @@ def _download(registry: Any, model: str, folder: Path, names: list[str]) -> None
             ) from exc
 
 
-def checkpoint_info(path: Path) -> tuple[int, bool]:
-    """``(input size, has a decoder)`` of a checkpoint; 1024 for every released SAM model."""
-    import torch
+def checkpoint_info(path: Path, state: Any = None) -> tuple[int, bool]:
+    """``(input size, has a decoder)`` of a checkpoint; 1024 for every released SAM model.
 
-    state = None
-    for kwargs in ({"mmap": True}, {}):  # mmap: no full read of a multi-GB file just to peek
+    The file is read with ``weights_only=True`` (:func:`..safe_load.load_weights`): no code in it runs.
+
+    Raises
+    ------
+    ModelError
+        The file needs pickled code (and ``--trust-checkpoint`` was not given).
+    """
+    if state is None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                state = torch.load(str(path), map_location="cpu", weights_only=False, **kwargs)
-            break
-        except Exception:
+            state = load_weights(path, "micro-sam checkpoint")
+        except UnsafeModelFile:
+            raise
+        except ModelError:
             state = None
     if not isinstance(state, Mapping):
         return 1024, False
@@ -155,6 +167,39 @@ def checkpoint_info(path: Path) -> tuple[int, bool]:
         if pos is not None and getattr(pos, "ndim", 0) == 4:
             return int(pos.shape[1]) * 16, has_decoder
     return 1024, has_decoder
+
+
+def _registry_verified(registry: Any, path: Path) -> bool:
+    """Whether ``path`` is the file micro-sam's registry pins (its recorded hash matches)."""
+    try:
+        import pooch
+
+        known = registry.registry.get(path.name)
+        return bool(known) and bool(pooch.hash_matches(str(path), known))
+    except Exception:  # noqa: BLE001 - no registry hash: not verified
+        return False
+
+
+def _builtin_info(registry: Any, path: Path) -> tuple[int, bool]:
+    """``(input size, verified)`` of a registry file: one that needs pickled code must match its hash.
+
+    ``verified`` is true only for such a file, whose hash was checked (the others need no trust).
+    """
+    try:
+        return checkpoint_info(path)[0], False
+    except UnsafeModelFile:
+        if not _registry_verified(registry, path):
+            raise
+    return checkpoint_info(path, _full_load(path))[0], True
+
+
+def _full_load(path: Path) -> Any:
+    """Load a file whose origin was verified (registry hash) in full."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(str(path), map_location="cpu", weights_only=False)
 
 
 def resolve_checkpoint(model: str, checkpoint: str) -> Weights:
@@ -186,36 +231,89 @@ def resolve_checkpoint(model: str, checkpoint: str) -> Weights:
     )
 
 
-def no_decoder_error(weights: Weights) -> ModelError:
-    """The error for ``sam_mode='ais'`` with a model that has no decoder."""
+def no_decoder_error(weights: Weights, mode: str = "ais") -> ModelError:
+    """The error for ``sam_mode='ais'`` (or ``'apg'``) with a model that has no decoder."""
     where = f" (checkpoint {weights.checkpoint})" if not weights.builtin else ""
     return ModelError(
-        f"sam_mode 'ais' needs a model with an instance-segmentation decoder, and "
+        f"sam_mode {mode!r} needs a model with an instance-segmentation decoder, and "
         f"{weights.model!r}{where} has none; use --sam-mode amg or auto, or a model with a decoder "
         "(vit_b_lm, vit_l_lm, vit_b_em_organelles, vit_l_em_organelles)"
     )
 
 
+_PATCH_LOCK = threading.Lock()
+
+
+def _read_state(path: Path, what: str, verified: bool) -> Any:
+    """A checkpoint's content without running its code (a registry-verified file may need it)."""
+    try:
+        return load_weights(path, what)
+    except UnsafeModelFile:
+        if not verified:
+            raise
+    return _full_load(path)
+
+
+@contextlib.contextmanager
+def _checkpoint_given(util: Any, state: Mapping[str, Any], extra: Mapping[str, Any]) -> Iterator[None]:
+    """Make micro-sam use ``state`` (already read safely) instead of unpickling the file itself.
+
+    micro-sam's ``get_sam_model`` reads the checkpoint with a full unpickler (and replaces
+    ``pickle.Unpickler`` for the whole process while doing so); its ``_load_checkpoint`` step is
+    swapped for one that returns what :func:`_read_state` read. A micro-sam without that step is
+    refused: it would unpickle the file its own way.
+    """
+    original = getattr(util, "_load_checkpoint", None)
+    if original is None:
+        raise ModelError(
+            "this micro-sam version loads checkpoints its own way (no _load_checkpoint step), which "
+            "may run code from the file; install micro_sam 1.x as pinned by napari-batchseg"
+        )
+
+    def given(_path: Any) -> tuple[Any, Any]:
+        model_state = state.get("model_state", state)
+        if model_state is not state:
+            model_state = OrderedDict(
+                (k[4:] if k.startswith("sam.") else k, v) for k, v in model_state.items()
+            )
+        return {**state, **extra}, model_state
+
+    with _PATCH_LOCK:
+        util._load_checkpoint = given
+        try:
+            yield
+        finally:
+            util._load_checkpoint = original
+
+
 def load_model(util: Any, iseg: Any, weights: Weights, device: Any, load_decoder: bool) -> tuple[Any, Any]:
     """Build the SAM predictor (and the AIS decoder when asked and present) on ``device``.
+
+    The checkpoint and the decoder are read with ``weights_only=True`` (no code in them runs) and
+    handed to micro-sam's model builder; a file that needs pickled code is refused unless the user
+    passed ``--trust-checkpoint`` or it is a registry file whose hash matches.
 
     Raises
     ------
     ModelError
-        The weights or the decoder cannot be loaded.
+        The weights or the decoder cannot be loaded, or need pickled code.
     """
     kwargs: dict[str, Any] = {}
     if weights.image_size != 1024:
         kwargs["image_size"] = weights.image_size
     try:
-        with warnings.catch_warnings():
+        state = _read_state(weights.checkpoint, "micro-sam checkpoint", weights.verified)
+        if not isinstance(state, Mapping):
+            raise ModelError(f"micro-sam checkpoint {weights.checkpoint} holds no state dict")
+        extra: dict[str, Any] = {}
+        if weights.decoder and load_decoder:
+            extra["decoder_state"] = _read_state(weights.decoder, "micro-sam decoder", weights.verified)
+        with warnings.catch_warnings(), _checkpoint_given(util, state, extra):
             warnings.simplefilter("ignore")
-            predictor, state = util.get_sam_model(
+            predictor = util.get_sam_model(
                 model_type=weights.model if weights.builtin else weights.architecture,
                 device=device,
                 checkpoint_path=str(weights.checkpoint),
-                decoder_path=str(weights.decoder) if (weights.decoder and load_decoder) else None,
-                return_state=True,
                 **kwargs,
             )
     except ModelError:
@@ -228,9 +326,10 @@ def load_model(util: Any, iseg: Any, weights: Weights, device: Any, load_decoder
     if not weights.builtin:
         predictor.model_name = weights.model
     decoder = None
-    if load_decoder and isinstance(state, Mapping) and "decoder_state" in state:
+    decoder_state = extra.get("decoder_state", state.get("decoder_state"))
+    if load_decoder and decoder_state is not None:
         try:
-            decoder = iseg.get_decoder(predictor.model.image_encoder, state["decoder_state"], device)
+            decoder = iseg.get_decoder(predictor.model.image_encoder, decoder_state, device)
         except Exception as exc:
             raise ModelError(
                 f"micro-sam model {weights.model!r}: the decoder in "
