@@ -28,6 +28,7 @@ from typing import Any
 from ...errors import ModelError
 from .._weights import OFFLINE_ENV, download_timeout, offline, socket_timeout
 from ..catalog import cellpose_builtins, cellpose_major
+from ..safe_load import check_loadable
 
 __all__ = [
     "MODEL_DIR_ENV",
@@ -158,7 +159,9 @@ def resolve_user_model(model: str, builtins: Sequence[str] | None = None, hint: 
     Raises
     ------
     ModelError
-        The path does not exist, or is a folder (the message lists the files in it).
+        The path does not exist, or is a folder (the message lists the files in it), or the file
+        needs code from its pickle to load (:func:`..safe_load.check_loadable`; a log or YAML file
+        may name any file, and no model file may run code).
     """
     path = Path(model).expanduser()
     if path.is_dir():
@@ -169,10 +172,12 @@ def resolve_user_model(model: str, builtins: Sequence[str] | None = None, hint: 
             f"(files there: {listing})"
         )
     if path.is_file():
+        check_loadable(path, f"Cellpose model file (--model {model})")
         return path.resolve()
     in_model_dir = model_dir() / model
     plain_name = not any(sep in model for sep in ("/", "\\")) and model not in (".", "..")
     if plain_name and in_model_dir.is_file():  # a model added with Cellpose's GUI
+        check_loadable(in_model_dir, f"Cellpose model file (--model {model})")
         return in_model_dir.resolve()
     where = f"{path.resolve()}"
     if plain_name:
