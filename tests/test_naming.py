@@ -58,3 +58,55 @@ def test_case_only_difference_is_a_collision(tmp_path):
     a, b = Path(tmp_path / "d1" / "A.tif"), Path(tmp_path / "d2" / "a.tif")
     out = tmp_path / "o"
     assert find_collisions([(a, output_names(a, output_dir=out)), (b, output_names(b, output_dir=out))])
+
+
+# --------------------------------------------------------------------------- case and length (issue 22)
+def _image(path: Path) -> Path:
+    import numpy as np
+    import tifffile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (np.random.default_rng(0).random((1, 32, 32)) * 1000).astype(np.uint16)
+    tifffile.imwrite(path, data, metadata={"axes": "TYX"}, photometric="minisblack")
+    return path
+
+
+def test_case_only_collision_is_refused_before_work_naming_both(tmp_path):
+    from napari_batchseg import engine
+    from napari_batchseg.params import SegmentationParams
+
+    a, b = _image(tmp_path / "Img.tif"), _image(tmp_path / "img.TIF")
+    if a.samefile(b):  # pragma: no cover - a case-insensitive file system holds one file
+        pytest.skip("case-insensitive file system")
+    with pytest.raises(OutputError) as err:
+        engine.plan([a, b], SegmentationParams())
+    text = str(err.value)
+    assert str(a) in text and str(b) in text and "case" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Img.tif", "img.TIF"]  # nothing written
+
+
+def test_same_file_named_twice_is_no_collision(tmp_path):
+    a = _image(tmp_path / "Img.tif")
+    assert find_collisions([(a, output_names(a)), (a, output_names(a))]) == []
+
+
+def test_long_legal_output_name_gets_short_lock_and_partial_names(tmp_path):
+    """An output name of 255 bytes is legal; its lock and temporary files must not fail on NAME_MAX."""
+    from napari_batchseg import engine
+    from napari_batchseg.io import locks
+    from napari_batchseg.io.atomic import NAME_MAX, partial_prefix
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    stem = "s" * (NAME_MAX - len("_vSM.ome.tif"))
+    movie = _image(tmp_path / f"{stem}.tif")
+    names = output_names(movie)
+    assert len(names.mask.name.encode()) == NAME_MAX
+    assert len(locks.lock_path(names.mask).name.encode()) <= NAME_MAX
+    assert len(partial_prefix(names.mask).encode()) + len("XXXXXXXX.buffer") <= NAME_MAX
+    assert locks.lock_path(names.mask) != locks.lock_path(names.mask.with_name("t" + names.mask.name[1:]))
+    events = list(engine.run(engine.plan([movie], SegmentationParams()), segmenter=ThresholdSegmenter()))
+    done = [e for e in events if isinstance(e, engine.TaskDone)]
+    assert len(done) == 1, [getattr(e, "reason", e) for e in events]
+    assert names.mask.exists() and names.log.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

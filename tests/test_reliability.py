@@ -352,3 +352,133 @@ def test_write_probe_of_a_killed_run_is_removed(tmp_path):
     assert [f.path for f in found] == [probe]
     assert len(_finals(_run([movie], output_dir=str(out)), engine.TaskDone)) == 1
     assert _hidden(out) == [alive.name]
+
+
+# --------------------------------------------------------------------------- issue 22: locks in containers
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _foreign_lock(path: Path, pid: int, **extra) -> None:
+    """A lock as a run in another PID namespace (a container with the host's name) writes it."""
+    record = {"pid": pid, "host": locks.HOST, "boot_id": locks.BOOT_ID, "pid_ns": "4026530000",
+              "started": time.time(), "proc_start": "12", "token": "ns", "output": path.name[1:-5],
+              **extra}
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.skipif(locks.PID_NS is None, reason="needs Linux PID namespaces")
+@pytest.mark.parametrize("pid", ["alive", "dead"])
+def test_lock_of_another_pid_namespace_is_judged_by_heartbeat_not_by_pid(tmp_path, pid):
+    """pid 1 of a container is another live process here, a pid alive there may be dead here."""
+    movie = _movie(tmp_path)
+    lock = locks.lock_path(tmp_path / "a_vSM.ome.tif")
+    _foreign_lock(lock, 1 if pid == "alive" else _dead_pid())
+    assert locks.live_holder(tmp_path / "a_vSM.ome.tif") is not None  # fresh: held, whatever the pid
+    skipped = _finals(_run([movie]), engine.TaskSkipped)
+    assert len(skipped) == 1 and "another PID namespace" in skipped[0].reason
+    assert lock.exists() and not (tmp_path / "a_vSM.ome.tif").exists()
+    old = time.time() - locks.STALE_AFTER_S - 5  # no heartbeat for that long: its run is gone
+    os.utime(lock, (old, old))
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+    assert not lock.exists()
+
+
+_FLOCK_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(locks.BOOT_ID is None, reason="needs Linux boot ids and flock")
+def test_os_level_lock_tells_a_live_holder_in_another_namespace_from_a_dead_one(tmp_path):
+    movie = _movie(tmp_path)
+    lock = locks.lock_path(tmp_path / "a_vSM.ome.tif")
+    _foreign_lock(lock, _dead_pid(), flock=True)
+    old = time.time() - locks.STALE_AFTER_S - 5
+    os.utime(lock, (old, old))  # even without a heartbeat: the kernel says the holder lives
+    holder = subprocess.Popen([sys.executable, "-c", _FLOCK_HOLDER, str(lock)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert len(_finals(_run([movie]), engine.TaskSkipped)) == 1
+        assert lock.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    os.utime(lock, None)  # fresh file, but its OS-level lock was dropped with its holder: stale
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+
+
+def test_own_claim_holds_an_os_level_lock_and_records_its_namespace(tmp_path):
+    target = tmp_path / "a_vSM.ome.tif"
+    claimed = locks.claim(target)
+    assert isinstance(claimed, locks.OutputLock)
+    try:
+        info = locks.read_lock(locks.lock_path(target))
+        assert info is not None and info.output == target.name
+        assert (info.boot_id, info.pid_ns) == (locks.BOOT_ID, locks.PID_NS)
+        if info.flock:
+            assert locks._flock_held(info.path) is True
+        assert not info.is_stale()
+    finally:
+        claimed.release()
+    assert not locks.lock_path(target).exists()
+
+
+# --------------------------------------------------------------------------- issue 22: clean, only its own
+def _aged(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    return path
+
+
+def _dead_lock_record(output: str | None) -> str:
+    record = {"pid": _dead_pid(), "host": locks.HOST, "started": 0.0, "token": "t"}
+    if output is not None:
+        record["output"] = output
+    return json.dumps(record)
+
+
+def test_clean_removes_only_files_proven_to_be_ours(tmp_path, capsys):
+    from napari_batchseg.cli import main
+
+    tree = tmp_path / "tree"
+    foreign = [
+        _aged(tree / ".x.lock", "my editor's lock"),  # not a lock record
+        _aged(tree / ".notes.txt.lock", _dead_lock_record(None)),  # a record, but of no _vSM output
+        _aged(tree / ".a_vSM.ome.tif.lock", _dead_lock_record("b_vSM.ome.tif")),  # names another output
+        _aged(tree / ".report.docx.partial-abcdefgh", "a download"),  # not a _vSM output's
+        _aged(tree / ".a_vSM.ome.tif.partial-abcdefgh", "not a tiff"),  # content is not what we write
+        _aged(tree / ".vSMC_cells.tif.partial-abcdefgh", b"II*\0" + b"\0" * 60),  # not an output name
+    ]
+    ours = [
+        _aged(tree / ".c_vSM.ome.tif.lock", _dead_lock_record("c_vSM.ome.tif")),
+        _aged(tree / ".c_vSM.ome.tif.partial-k2j4h5g6", b"II*\0" + b"\0" * 60),
+        _aged(tree / ".c_vSM.log.partial-k2j4h5g7", "2026-01-01 10:00:00.000 | segmentation | INFO | x\n"),
+        _aged(tree / ".c_vSM.ome.tif.partial-k2j4h5g8.buffer", b"\0" * 128),
+    ]
+    outside = tmp_path / "elsewhere"  # a folder outside the tree, linked into it
+    theirs = _aged(outside / ".d_vSM.ome.tif.partial-abcdefgh.buffer", b"\0" * 64)
+    their_lock = _aged(outside / ".d_vSM.ome.tif.lock", _dead_lock_record("d_vSM.ome.tif"))
+    (tree / "linked").symlink_to(outside, target_is_directory=True)
+    (tree / "linked_lock.lock").symlink_to(their_lock)
+
+    assert main(["clean", str(tree), "-r", "--dry-run"]) == 0
+    listed = capsys.readouterr().out
+    assert all(str(p) in listed for p in ours)
+    assert all(p.exists() for p in ours + foreign)
+
+    assert main(["clean", str(tree), "-r"]) == 0
+    out = capsys.readouterr().out
+    assert [p for p in ours if p.exists()] == []
+    assert [p for p in foreign if not p.exists()] == []
+    assert theirs.exists() and their_lock.exists() and (tree / "linked").is_symlink()
+    assert str(theirs) not in out and "left alone" in out

@@ -24,6 +24,33 @@ from pathlib import Path
 from ..errors import OutputError
 
 PARTIAL_MARK = ".partial-"
+#: the longest file name (bytes) most file systems take (ext4, XFS, APFS, NTFS in UTF-16 units)
+NAME_MAX = 255
+#: bytes kept free after a hidden name for what follows it (``.partial-XXXXXXXX.buffer``,
+#: ``.lock.stale-XXXXXXXX``)
+_TAIL_ROOM = 32
+_HASH_CHARS = 16
+
+
+def hidden_name(name: str) -> str:
+    """``.<name>``, the base of a temporary or lock file of output ``name``, short enough to exist.
+
+    When ``.<name>`` plus the longest tail added to it would pass :data:`NAME_MAX` bytes, the name
+    is cut and a hash of the whole name is added (``.<start of name>~<16 hex>``): an output whose own
+    name is legal never fails because its lock or temporary file name would not be.
+    """
+    full = f".{name}"
+    if len(full.encode("utf-8")) + _TAIL_ROOM <= NAME_MAX:
+        return full
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    keep = NAME_MAX - _TAIL_ROOM - _HASH_CHARS - 2
+    start = full.encode("utf-8")[:keep].decode("utf-8", "ignore")
+    return f"{start}~{digest}"
+
+
+def partial_prefix(target: str | Path) -> str:
+    """The name prefix of ``target``'s temporary files: ``.<name>.partial-`` (see :func:`hidden_name`)."""
+    return hidden_name(Path(target).name) + PARTIAL_MARK
 
 # The calls a commit is made of (tests patch these to inject faults).
 _fsync = os.fsync
@@ -115,7 +142,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     folder = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{PARTIAL_MARK}", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=partial_prefix(target), dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
     try:  # mkstemp makes 0600 files: give results the permissions any new file would get

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from .._version import __version__
 from ..errors import InputError, OutputError
-from .atomic import PARTIAL_MARK, atomic_path
+from .atomic import atomic_path, partial_prefix
 from .ome import local_name, ome_pixel_size
 from .sources import PixelSize
 
@@ -121,7 +121,7 @@ class FrameStackWriter:
         # OutputError now rather than a crash (SIGBUS) in the middle of a run.
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{self.path.name}{PARTIAL_MARK}", suffix=".buffer", dir=self.path.parent
+                prefix=partial_prefix(self.path), suffix=".buffer", dir=self.path.parent
             )
         except OSError as exc:
             raise OutputError(f"cannot write in {self.path.parent}: {exc.strerror or exc}") from exc

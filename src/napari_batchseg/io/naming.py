@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,24 @@ from .reader import stem_of
 MODULE_TAG = "_vSM"
 MASK_EXT = ".ome.tif"
 LOG_EXT = ".log"
+#: the debug outputs a segmenter may write beside a mask (``<base>_<kind>.tif``)
+DEBUG_KINDS = ("flows", "cellprob")
+#: the full name of an output file: ``<stem>[_P<k>]_vSM[-<suffix>]`` and ``.ome.tif``, ``.log`` or a
+#: debug stack's ``_<kind>.tif``
+OUTPUT_NAME = re.compile(
+    r"^(?P<base>.+" + MODULE_TAG + r"(?:-[A-Za-z0-9-]+)?)"
+    r"(?P<tail>" + re.escape(MASK_EXT) + "|" + re.escape(LOG_EXT) + "|_(?:"
+    + "|".join(DEBUG_KINDS) + r")\.tif)$"
+)
+
+
+def mask_name_for(name: str) -> str | None:
+    """The mask's file name of the output file ``name`` (mask, log or debug stack), else ``None``.
+
+    Only the full pattern counts: ``vSMC_cells.tif`` or ``a_vSM_notes.tif`` are not outputs.
+    """
+    match = OUTPUT_NAME.match(name)
+    return match.group("base") + MASK_EXT if match else None
 
 
 @dataclass(frozen=True)
@@ -54,20 +73,39 @@ def _key(path: Path) -> str:
     return os.path.normcase(os.path.abspath(path)).lower()
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two input paths are one file (exact path; on a case-insensitive file system, the same file)."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def find_collisions(pairs: Iterable[tuple[Path, OutputNames]]) -> list[str]:
-    """Messages for every pair of inputs mapping to the same output, or an output equal to an input."""
+    """Messages for every pair of inputs mapping to the same output, or an output equal to an input.
+
+    Outputs are compared ignoring case: ``Img.tif`` and ``img.TIF`` give outputs that differ only by
+    case, one file on macOS, Windows and SMB shares, so they are refused, naming both inputs.
+    """
     pairs = list(pairs)
     inputs = {_key(src): src for src, _ in pairs}
-    seen: dict[str, Path] = {}
+    seen: dict[str, tuple[Path, Path]] = {}
     problems: list[str] = []
     for src, names in pairs:
         for out in (names.mask, names.log):
             k = _key(out)
             if k in inputs:
                 problems.append(f"output {out} would overwrite input {inputs[k]}")
-            if k in seen and _key(seen[k]) != _key(src):
-                problems.append(f"{seen[k]} and {src} would both write {out}")
-            seen.setdefault(k, src)
+            if k in seen and not _same_file(seen[k][0], src):
+                other_src, other_out = seen[k]
+                if other_out.name == out.name:
+                    problems.append(f"{other_src} and {src} would both write {out}")
+                else:
+                    problems.append(f"{other_src} and {src} would write {other_out.name} and {out.name}, "
+                                    "names that differ only by case (one file on macOS, Windows and SMB)")
+            seen.setdefault(k, (src, out))
     return problems
 
 
