@@ -14,6 +14,7 @@ from PIL import Image
 from skimage.draw import polygon as fill_polygon
 
 from _downstream import DSB_GT, DSB_IMAGE, ND2, segmented
+from _timelapse import FIRST, LAST, frames_10_13, logless_copy, nd2_time_increment
 from napari_batchseg.errors import InputError, OutputError
 from napari_batchseg.export import KINDS, ExportOptions, export_masks
 from napari_batchseg.io.masks import read_mask
@@ -107,15 +108,25 @@ def test_ome_zarr_read_by_ome_zarr_py(tmp_path, version):
     import nd2
 
     movie = nd2.imread(ND2)[:3].astype(np.float32)
-    np.testing.assert_array_equal(np.asarray(image.data[0])[:, 0], movie)
+    np.testing.assert_array_equal(np.asarray(image.data[0]), movie)
     labels = read_mask(mask).labels
-    np.testing.assert_array_equal(np.asarray(label.data[0])[:, 0], labels)
-    scale = image.metadata["coordinateTransformations"][0][0]["scale"]
-    assert scale[-2:] == [0.325, 0.325]
+    shown = np.asarray(label.data[0])
+    assert shown.shape == movie.shape  # same axes as the image: (t, y, x), no channel axis in either
+    np.testing.assert_array_equal(shown > 0, labels > 0)
+    dt = nd2_time_increment()
+    for node in (image, label):
+        assert [a["name"] for a in node.metadata["axes"]] == ["t", "y", "x"]
+        assert node.metadata["axes"][0] == {"name": "t", "type": "time", "unit": "second"}
+        assert node.metadata["axes"][1]["unit"] == "micrometer"
+        scale = node.metadata["coordinateTransformations"][0][0]["scale"]
+        assert scale[0] == pytest.approx(dt, rel=1e-9) and scale[1:] == [0.325, 0.325]
     props = label.metadata["properties"]
-    last = labels[2]
-    for value, p in props.items():  # the reader keeps one entry per label value (the last frame's)
-        assert p["area_px"] == int((last == value).sum())
+    n_objects = sum(len(np.unique(f)) - 1 for f in labels)
+    assert len(props) == n_objects  # one entry per object of every frame: none collide
+    for value, p in props.items():
+        t, lab = p["frame"], p["label"]
+        assert (shown[t] == value).sum() == (labels[t] == lab).sum() == p["area_px"]
+        assert p["time_s"] == pytest.approx(t * dt)
     if version == "0.4":
         attrs = json.loads((out / "labels" / "masks" / ".zattrs").read_text())
         assert attrs["image-label"]["version"] == "0.4"
@@ -124,10 +135,45 @@ def test_ome_zarr_read_by_ome_zarr_py(tmp_path, version):
         assert meta["zarr_format"] == 3
         attrs = meta["attributes"]["ome"]
         assert attrs["version"] == "0.5"
-        arr = json.loads((out / "0" / "zarr.json").read_text())
-        assert arr["dimension_names"] == ["t", "c", "y", "x"]
+        for arr in (out / "0", out / "labels" / "masks" / "0"):
+            assert json.loads((arr / "zarr.json").read_text())["dimension_names"] == ["t", "y", "x"]
     assert attrs["image-label"]["source"] == {"image": "../../"}
-    assert {c["label-value"] for c in attrs["image-label"]["colors"]} == set(np.unique(labels)) - {0}
+    assert {c["label-value"] for c in attrs["image-label"]["colors"]} == set(np.unique(shown)) - {0}
+
+
+def test_ome_zarr_time_lapse_in_napari(tmp_path):
+    """napari-ome-zarr's layers in a napari viewer: each frame shows the image, labels and properties of
+    that one frame (the time slider drives the same axis in both layers)."""
+    pytest.importorskip("napari_ome_zarr")
+    from napari.components import ViewerModel
+    from napari_ome_zarr._reader import napari_get_reader
+
+    mask = segmented("nd2")
+    (out,) = export_masks("ome-zarr", [mask], tmp_path).outputs[mask]
+    viewer = ViewerModel()
+    for data, meta, kind in napari_get_reader(str(out))():
+        viewer._add_layer_from_data(data, meta, kind)
+    image, labels_layer = viewer.layers
+    assert image.ndim == labels_layer.ndim == viewer.dims.ndim == 3
+    labels_layer.visible = True
+    import nd2
+
+    movie = nd2.imread(ND2)
+    labels = read_mask(mask).labels
+    features = labels_layer.features.set_index("index")
+    for t in range(3):
+        viewer.dims.current_step = (t, 0, 0)
+        for layer in (image, labels_layer):
+            layer._slice_dims(viewer.dims)
+        np.testing.assert_array_equal(np.asarray(image._slice.image.raw), movie[t])
+        shown = np.asarray(labels_layer._slice.image.raw)
+        np.testing.assert_array_equal(shown > 0, labels[t] > 0)
+        values = set(np.unique(shown)) - {0}
+        assert len(values) == len(np.unique(labels[t])) - 1
+        for value in values:
+            row = features.loc[value]
+            assert row["frame"] == t  # the properties of the object on screen, not of another frame's
+            assert row["area_px"] == (shown == value).sum() == (labels[t] == row["label"]).sum()
 
 
 def test_dacapo_container(tmp_path):
@@ -246,3 +292,95 @@ def test_dacapo_mask_marks_the_corrected_frames(tmp_path):
     m = np.asarray(root["mask"])
     assert [int(m[t].max()) for t in range(3)] == [0, 1, 0]
     np.testing.assert_array_equal(np.asarray(root["labels"])[1], read_mask(mask).labels[1])
+
+
+def test_rois_sit_on_their_input_frame(tmp_path):
+    """A mask of input frames 10-13: the ROI named t0010 is at T position 11 (ImageJ counts from 1)."""
+    mask = frames_10_13()
+    labels = read_mask(mask).labels
+    (zpath,) = export_masks("rois", [mask], tmp_path).outputs[mask]
+    rois = roifile.roiread(zpath)
+    rois = rois if isinstance(rois, list) else [rois]
+    assert len(rois) == sum(len(np.unique(f)) - 1 for f in labels)
+    frames = set()
+    for roi in rois:
+        frame = int(roi.name[1:5])
+        assert roi.t_position == frame + 1  # lands on input frame `frame` of the movie in Fiji
+        frames.add(frame)
+    assert frames == set(range(FIRST, LAST + 1))
+
+
+def test_semantic_is_a_calibrated_imagej_movie(tmp_path):
+    from napari_batchseg.io.reader import read_info
+
+    mask = segmented("nd2")
+    labels = read_mask(mask).labels
+    (out,) = export_masks("semantic", [mask], tmp_path).outputs[mask]
+    with tifffile.TiffFile(out) as tf:
+        assert tf.is_imagej
+        meta = tf.imagej_metadata
+        assert tf.series[0].axes == "TYX"  # Fiji: frames, not a Z stack
+        num, den = tf.pages[0].tags["XResolution"].value
+        np.testing.assert_array_equal(tf.asarray(), (labels > 0).astype(np.uint8) * 255)
+    assert meta["frames"] == 3 and meta["unit"] in ("um", "micron")
+    assert den / num == pytest.approx(0.325, rel=1e-6)
+    assert meta["finterval"] == pytest.approx(nd2_time_increment(), rel=1e-9)
+    info = read_info(out)  # and the project's own reader takes the calibration back
+    assert info.sizes["T"] == 3
+    assert info.pixel_size.x == pytest.approx(0.325, rel=1e-6)
+    assert info.pixel_size.t == pytest.approx(nd2_time_increment(), rel=1e-9)
+
+
+def test_dacapo_keeps_the_exact_voxel_size(tmp_path):
+    from napari_batchseg.export.zarr_formats import voxel_sizes
+
+    image = tmp_path / "nuclei.ome.tif"  # the real DSB image, calibrated at 65.5 nm
+    tifffile.imwrite(image, tifffile.imread(DSB_IMAGE), metadata={
+        "axes": "YX", "PhysicalSizeX": 0.0655, "PhysicalSizeY": 0.0655})
+    (out,) = export_masks("dacapo", [DSB_GT], tmp_path, ExportOptions(image=image)).outputs[DSB_GT]
+    root = zarr.open(str(out), mode="r")
+    voxel, units = root["labels"].attrs["voxel_size"], root["labels"].attrs["units"]
+    assert all(isinstance(v, int) for v in voxel)  # funlib.persistence stores whole numbers
+    assert units == ["pm", "pm"] and voxel == [65500, 65500]  # 65.5 nm exactly, not 66 nm
+    assert root.attrs["pixel_size_um"] == {"y": 0.0655, "x": 0.0655}
+    assert voxel_sizes([0.325, 0.325]) == ([325, 325], "nm")
+    assert voxel_sizes([None, 0.325]) == ([1, 1], "")
+
+
+def test_dacapo_and_provenance_carry_time(tmp_path):
+    mask = frames_10_13()
+    (out,) = export_masks("dacapo", [mask], tmp_path).outputs[mask]
+    root = zarr.open(str(out), mode="r")
+    assert root.attrs["time_increment_s"] == pytest.approx(nd2_time_increment(), rel=1e-9)
+    assert root.attrs["first_frame"] == FIRST
+    record = json.loads(out.with_name(out.name + ".provenance.json").read_text())
+    assert record["time_increment_s"] == pytest.approx(nd2_time_increment(), rel=1e-9)
+    assert record["first_frame"] == FIRST
+    assert record["pixel_size_um"] == {"x": 0.325, "y": 0.325, "z": None}
+
+
+def test_outline_index_has_input_frames_and_times(tmp_path):
+    mask = frames_10_13()
+    export_masks("outlines", [mask], tmp_path)
+    meta = pd.read_csv(tmp_path / "outlines_metadata.csv")
+    assert list(meta.columns) == ["outline", "mask", "frame", "time_s", "plate", "well", "site"]
+    assert list(meta["frame"]) == list(range(FIRST, LAST + 1))
+    np.testing.assert_allclose(meta["time_s"], meta["frame"] * nd2_time_increment(), rtol=1e-9)
+
+
+def test_logless_mask_of_later_frames_needs_start_frame(tmp_path):
+    """Without a log a frame-count mismatch is an error naming --start-frame; with it, the right frames."""
+    bare, labels = logless_copy(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match="bare_masks.tif.*4 frame.*53.*--start-frame"):
+        export_masks("cellpose", [bare], out, ExportOptions(image=ND2))
+    assert list(out.iterdir()) == []
+    result = export_masks("cellpose", [bare], out, ExportOptions(image=ND2, start_frame=FIRST))
+    import nd2
+
+    movie = nd2.imread(ND2)
+    for t in range(FIRST, LAST + 1):
+        image = tifffile.imread(out / f"bare_masks_t{t:04d}.tif")
+        np.testing.assert_array_equal(image, movie[t].astype(np.float32))
+    assert len(result.outputs[bare]) == 8

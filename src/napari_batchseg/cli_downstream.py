@@ -98,7 +98,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     try:
         options = ExportOptions(
             overwrite=args.overwrite, image=args.image, image_channel=_channel(args.image_channel),
-            z_range=args.z_range, z_projection=args.z_projection, pattern=args.pattern,
+            z_range=args.z_range, z_projection=args.z_projection, start_frame=args.start_frame,
+            pattern=args.pattern,
             outline_format=args.format, foreground_value=args.foreground,
             test_fraction=args.test_fraction, annotated_frames=_frames(args.annotated_frames),
             ngff_version=args.ngff,
@@ -167,6 +168,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("masks", nargs="+", help="_vSM.ome.tif masks and/or folders of them")
     e.add_argument("--output-dir", required=True, help="folder for the exports")
     e.add_argument("--overwrite", action="store_true", help="replace existing exports")
+    e.add_argument("--start-frame", type=int, default=None,
+                   help="input frame of the mask's first frame (masks without a log)")
     e.add_argument("--pattern", default=None,
                    help="outlines: regex with named groups plate, well, site, matched on file names")
     e.add_argument("--format", default="png", choices=("png", "tif"), help="outlines: image format")

@@ -6,10 +6,11 @@
 kind           output in ``output_dir``
 =============  ===================================================================================
 ``outlines``   ``<base>_outlines/<base>_t0000.png`` ... (white outlines on black) and one
-               ``outlines_metadata.csv`` (``outline, mask, frame, plate, well, site``)
-``rois``       ``<base>_rois.zip``: ImageJ/Fiji ROI set, one polygon per object, frame as ``t``
-``semantic``   ``<base>_semantic.tif``: ``(T, Y, X)`` uint8 foreground (255 or 1)
-``ome-zarr``   ``<base>.ome.zarr``: OME-NGFF 0.4 image with ``labels/masks`` (colours, properties)
+               ``outlines_metadata.csv`` (``outline, mask, frame[, time_s], plate, well, site``)
+``rois``       ``<base>_rois.zip``: ImageJ/Fiji ROI set, one polygon per object, input frame as ``t``
+``semantic``   ``<base>_semantic.tif``: ``(T, Y, X)`` uint8 ImageJ TIFF (255 or 1), calibrated
+``ome-zarr``   ``<base>.ome.zarr``: OME-NGFF image ``(t, y, x)`` with ``labels/masks`` (same axes;
+               label values unique per frame and label; colours, properties)
 ``dacapo``     ``<base>.zarr``: DaCapo container ``raw``/``labels``/``mask`` (+ ``train/``, ``test/``)
 ``cellpose``   ``<base>_t0000.tif`` / ``<base>_t0000_masks.tif`` pairs: a Cellpose training folder
 =============  ===================================================================================
@@ -155,9 +156,10 @@ def export_masks(
             result.outputs[item.path] = files
         if kind == "outlines":
             meta = folder / OUTLINES_METADATA
+            columns = ["outline", "mask", "frame", "plate", "well", "site"]
+            if any("time_s" in row for row in rows):  # known time increment: seconds beside the frame
+                columns.insert(3, "time_s")
             with atomic_path(meta) as tmp:
-                pd.DataFrame(rows, columns=["outline", "mask", "frame", "plate", "well", "site"]).to_csv(
-                    tmp, index=False
-                )
+                pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
             result.shared.append(meta)
     return result

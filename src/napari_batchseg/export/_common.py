@@ -6,6 +6,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,8 @@ from typing import Any
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import OutputError
 from ..io.atomic import PARTIAL_MARK, atomic_write_text
-from ..provenance import package_versions
+from ..io.sources import PixelSize
+from ..provenance import own_records, package_versions
 
 PROVENANCE_SUFFIX = ".provenance.json"
 
@@ -29,8 +31,10 @@ class ExportOptions:
     ----------
     overwrite
         Replace existing outputs (otherwise any existing output is an error and nothing is written).
-    image, image_channel, z_range, z_projection
-        Override the input image and its preparation named in the mask's log (needed without a log).
+    image, image_channel, z_range, z_projection, start_frame
+        Override the input image and its preparation named in the mask's log (needed without a log;
+        ``start_frame``, the input frame of the mask's first frame, when a log-less mask has fewer
+        frames than its image).
     pattern
         ``outlines``: regex with named groups ``plate``, ``well``, ``site`` matched on file names.
     outline_format
@@ -51,6 +55,7 @@ class ExportOptions:
     image_channel: int | str | None = None
     z_range: str | None = None
     z_projection: str | None = None
+    start_frame: int | None = None
     pattern: str | None = None
     outline_format: str = "png"
     foreground_value: int = 255
@@ -59,20 +64,48 @@ class ExportOptions:
     ngff_version: str = "0.4"
 
 
+_FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \((\d+) of (\d+)\)")
+
+
+def input_frame_count(log_text: str) -> int | None:
+    """How many frames the mask's input has, from its log's ``frames: a-b (n of N)`` record."""
+    found = _FRAMES_RECORD.findall(own_records(log_text))
+    return int(found[0][3]) if found else None
+
+
 @dataclass
 class ExportInput:
-    """One mask opened for export, with its image when the kind needs it."""
+    """One mask opened for export, with its image when the kind needs it.
+
+    ``start`` is the input frame of the mask's first frame (from its log, else ``start_frame`` of the
+    options, else 0).
+    """
 
     path: Path
     stack: LabelStack
     spec: SourceSpec | None = None
     image: PreparedImage | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    start: int = 0
 
     @property
     def base(self) -> str:
         """The mask's name without extension (``a_vSM``)."""
         return mask_base(self.path)
+
+    @property
+    def pixel_size(self) -> PixelSize:
+        """Pixel size (µm) and time increment (s): the prepared image's view, else the mask's own."""
+        return self.image.pixel_size if self.image is not None else self.stack.pixel_size
+
+    @property
+    def time_series(self) -> bool:
+        """Whether the mask's frames are time points of a movie (several frames, or one of several)."""
+        if self.stack.n_frames > 1 or self.start > 0:
+            return True
+        n_input = self.image.info.sizes["T"] if self.image is not None else input_frame_count(
+            self.stack.log_text)
+        return (n_input or 1) > 1
 
     def close(self) -> None:
         """Release the files."""
@@ -90,14 +123,16 @@ def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> Ex
         if need_image or options.image is not None or stack.log_text.strip():
             try:
                 spec = resolve_source(
-                    stack, options.image, options.image_channel, options.z_range, options.z_projection
+                    stack, options.image, options.image_channel, options.z_range, options.z_projection,
+                    options.start_frame,
                 )
             except Exception:
                 if need_image:
                     raise
             if need_image and spec is not None:
                 image = PreparedImage(stack, spec)
-        return ExportInput(Path(mask), stack, spec, image)
+        start = spec.start_frame if spec is not None else int(options.start_frame or 0)
+        return ExportInput(Path(mask), stack, spec, image, start=start)
     except BaseException:
         stack.close()
         raise
@@ -182,7 +217,9 @@ def write_provenance(target: Path, kind: str, item: ExportInput, options: Export
             "start_frame": spec.start_frame, "position": spec.position, "from_log": spec.from_log,
         },
         "segmentation_parameters": spec.params if spec is not None and spec.from_log else None,
-        "pixel_size_um": item.stack.pixel_size.as_dict(),
+        "pixel_size_um": {k: v for k, v in item.pixel_size.as_dict().items() if k != "t"},
+        "time_increment_s": item.pixel_size.t,
+        "first_frame": item.start,
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()},
         "versions": package_versions(),
     }

@@ -74,7 +74,7 @@ def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
         raise ValueError(f"outline format {options.outline_format!r}: use png or tif")
     rows: list[dict[str, Any]] = []
     files: list[Path] = []
-    start = item.spec.start_frame if item.spec is not None else 0
+    start = item.start
     with atomic_dir(target) as tmp:
         for i in range(item.stack.n_frames):
             img = outline_frame(item.stack.frame(i))
@@ -86,21 +86,46 @@ def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
             else:
                 tifffile.imwrite(tmp / name, img, compression="zlib")
             files.append(target / name)
+            dt = item.pixel_size.t
             rows.append({"outline": f"{target.name}/{name}", "mask": item.path.name, "frame": start + i,
-                         **meta})
+                         **({"time_s": (start + i) * dt} if dt is not None else {}), **meta})
     return files, rows
 
 
+def imagej_calibration(item: ExportInput) -> tuple[dict[str, Any], tuple[float, float] | None]:
+    """ImageJ hyperstack metadata (axes, unit, frame interval) and resolution (pixels per µm) of a mask.
+
+    A movie is ``TYX`` (frames, so Fiji shows a time slider), a single frame ``YX``; pixel size and
+    frame interval are written only when known.
+    """
+    ps = item.pixel_size
+    movie = item.stack.n_frames > 1
+    meta: dict[str, Any] = {"axes": "TYX" if movie else "YX"}
+    resolution = None
+    if ps.x is not None and ps.y is not None:
+        resolution = (1.0 / ps.x, 1.0 / ps.y)
+        meta["unit"] = "um"
+    if movie and ps.t is not None:
+        meta["finterval"] = float(ps.t)
+        meta["tunit"] = "sec"
+    return meta, resolution
+
+
 def write_semantic(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
-    """``(T, Y, X)`` uint8 TIFF: ``foreground_value`` on objects, 0 on background."""
+    """``(T, Y, X)`` uint8 ImageJ TIFF: ``foreground_value`` on objects, 0 on background.
+
+    ImageJ metadata make Fiji open it calibrated (µm, frame interval) with T as frames.
+    """
     value = int(options.foreground_value)
     if value not in (1, 255):
         raise ValueError(f"foreground value {value}: use 1 or 255")
     n = item.stack.n_frames
     frames = (np.where(item.stack.frame(i) > 0, value, 0).astype(np.uint8) for i in range(n))
+    meta, resolution = imagej_calibration(item)
+    shape = (n, *item.stack.shape_yx) if n > 1 else item.stack.shape_yx
     with atomic_dir(target, suffix=".tif") as tmp:
-        tifffile.imwrite(tmp, frames, shape=(n, *item.stack.shape_yx), dtype=np.uint8,
-                         compression="zlib", photometric="minisblack", metadata=None)
+        tifffile.imwrite(tmp, frames, shape=shape, dtype=np.uint8, imagej=True, resolution=resolution,
+                         metadata=meta, compression="zlib", photometric="minisblack")
     return [target]
 
 
@@ -121,12 +146,17 @@ def object_polygon(obj: NDArray[Any]) -> NDArray[Any] | None:
 
 
 def write_rois(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
-    """One ImageJ/Fiji ROI zip per file: a polygon per object, each set to its frame (``t``)."""
+    """One ImageJ/Fiji ROI zip per file: a polygon per object, each on its input frame.
+
+    The ROI named ``t0010-...`` sits at T position 11 (ImageJ counts from 1): input frame 10 of the
+    movie in Fiji, whatever frame of the mask it is. Masks of a still image get no T position.
+    """
     import roifile
     from scipy import ndimage as ndi
 
-    start = item.spec.start_frame if item.spec is not None else 0
+    start = item.start
     n = item.stack.n_frames
+    timed = item.time_series
     with atomic_dir(target, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for i in range(n):
             labels = item.stack.frame(i)
@@ -140,7 +170,7 @@ def write_rois(item: ExportInput, target: Path, options: ExportOptions) -> list[
                     continue
                 poly = poly + np.array([x0, y0])
                 name = f"t{start + i:04d}-{lab:05d}"
-                roi = roifile.ImagejRoi.frompoints(poly, name=name, t=i if n > 1 else None)
+                roi = roifile.ImagejRoi.frompoints(poly, name=name, t=start + i if timed else None)
                 roi.roitype = roifile.ROI_TYPE.POLYGON
                 zf.writestr(f"{name}.roi", roi.tobytes())
     return [target]
@@ -154,7 +184,7 @@ def cellpose_names(item: ExportInput, frame: int) -> tuple[str, str]:
 
 def cellpose_targets(item: ExportInput, folder: Path) -> list[Path]:
     """Every file the ``cellpose`` export of ``item`` writes into ``folder``."""
-    start = item.spec.start_frame if item.spec is not None else 0
+    start = item.start
     out = []
     for i in range(item.stack.n_frames):
         out += [folder / n for n in cellpose_names(item, start + i)]
@@ -174,7 +204,7 @@ def write_cellpose(item: ExportInput, folder: Path, options: ExportOptions) -> l
     from ..io.atomic import PARTIAL_MARK
 
     assert item.image is not None
-    start = item.spec.start_frame if item.spec is not None else 0
+    start = item.start
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{item.base}_cellpose{PARTIAL_MARK}", dir=folder))
     except OSError as exc:

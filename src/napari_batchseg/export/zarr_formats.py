@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from ..errors import OutputError
+from ..io.sources import PixelSize
 from ..measure import measure_labels
 from ._common import ExportInput, ExportOptions, atomic_dir
 
@@ -65,16 +69,30 @@ def label_color(value: int) -> list[int]:
     return [int(r * 255), int(g * 255), int(b * 255), 255]
 
 
-def _axes(unit: str | None) -> list[dict[str, Any]]:
-    space = {"type": "space", **({"unit": unit} if unit else {})}
-    return [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"},
-            {"name": "y", **space}, {"name": "x", **space}]
+AXES = ["t", "y", "x"]
 
 
-def _multiscales(name: str, scale: list[float], unit: str | None, version: str) -> list[dict[str, Any]]:
+def _axes(ps: PixelSize) -> list[dict[str, Any]]:
+    space = {"type": "space", **({"unit": "micrometer"} if ps.x is not None and ps.y is not None else {})}
+    time = {"type": "time", **({"unit": "second"} if ps.t is not None else {})}
+    return [{"name": "t", **time}, {"name": "y", **space}, {"name": "x", **space}]
+
+
+def _transforms(ps: PixelSize, start: int) -> list[dict[str, Any]]:
+    """Scale ``(t, y, x)`` (s, µm, µm where known, else 1) and, for a mask of later frames, its T offset."""
+    t = float(ps.t) if ps.t is not None else 1.0
+    known = ps.x is not None and ps.y is not None
+    scale = [t, float(ps.y) if known else 1.0, float(ps.x) if known else 1.0]  # type: ignore[arg-type]
+    out: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
+    if start:
+        out.append({"type": "translation", "translation": [start * t, 0.0, 0.0]})
+    return out
+
+
+def _multiscales(name: str, ps: PixelSize, start: int, version: str) -> list[dict[str, Any]]:
     entry: dict[str, Any] = {
-        "name": name, "axes": _axes(unit),
-        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+        "name": name, "axes": _axes(ps),
+        "datasets": [{"path": "0", "coordinateTransformations": _transforms(ps, start)}],
     }
     if version == "0.4":  # 0.5 states the version once, in the "ome" attribute
         entry["version"] = version
@@ -89,49 +107,53 @@ def _ome_attrs(version: str, content: dict[str, Any]) -> dict[str, Any]:
 def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
     """OME-NGFF 0.4 or 0.5 (``options.ngff_version``): image at ``0``, labels at ``labels/masks/0``.
 
-    Both are ``(t, c, y, x)`` with a µm scale when the pixel size is known. The label group has
-    ``image-label`` metadata: a colour per label value, ``source`` pointing at the image, and
-    ``properties`` (one entry per object per frame: its measurements and ``frame``).
+    Both are ``(t, y, x)`` (the prepared image has one channel: no ``c`` axis, so a viewer's time
+    slider drives the same axis in both), scaled in seconds and µm where known, and shifted to the
+    input's time of the mask's first frame. Label values are unique per (frame, label): frame ``k``'s
+    labels are offset by the largest label of the frames before it, so readers that key ``properties``
+    by label value keep every object. The label group has ``image-label`` metadata: a colour per
+    value, ``source`` pointing at the image, and ``properties`` (one entry per object per frame: its
+    measurements, the mask's own ``label``, the input ``frame`` and ``time_s`` when known).
     """
     assert item.image is not None
     stack = item.stack
     n, (ny, nx) = stack.n_frames, stack.shape_yx
     ps = item.image.pixel_size
-    known = ps.x is not None and ps.y is not None
-    scale = [1.0, 1.0, float(ps.y) if ps.y is not None else 1.0, float(ps.x) if ps.x is not None else 1.0]
-    unit = "micrometer" if known else None
+    start = item.image.spec.start_frame
     channel_name = item.image.info.channel_names[item.image.channel]
     version = str(options.ngff_version)
     if version not in NGFF_VERSIONS:
         raise ValueError(f"OME-NGFF version {version!r}: use 0.4 or 0.5")
-    dims = ["t", "c", "y", "x"] if version == "0.5" else None
+    dims = AXES if version == "0.5" else None
     with atomic_dir(target) as tmp:
         root = _open_group(tmp, 3 if version == "0.5" else 2)
-        img = _create(root, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.float32, dims)
+        img = _create(root, "0", (n, ny, nx), (1, ny, nx), np.float32, dims)
         labels_group = root.create_group("labels")
         lab_group = labels_group.create_group(LABEL_NAME)
-        lab = _create(lab_group, "0", (n, 1, ny, nx), (1, 1, ny, nx), np.uint32, dims)
+        lab = _create(lab_group, "0", (n, ny, nx), (1, ny, nx), np.uint32, dims)
         lo, hi = math.inf, -math.inf
         values: set[int] = set()
         properties: list[dict[str, Any]] = []
+        offset = 0
         for i in range(n):
             labels = stack.frame(i)
             image, _ = item.image.frame(i)
-            img[i, 0] = image
-            lab[i, 0] = labels.astype(np.uint32)
+            img[i] = image
+            lab[i] = frame_label_values(labels, offset, item.path)
             if image.size:
                 lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
-            table = measure_labels(labels, image, ps, frame=item.image.spec.start_frame + i)
+            table = measure_labels(labels, image, ps, frame=start + i)
             for row in table.drop(columns=["file", "position"]).to_dict("records"):
-                entry = {"label-value": int(row.pop("label"))}
+                entry = {"label-value": offset + int(row["label"])}
                 entry.update({k: _json_value(v) for k, v in row.items()})
                 properties.append(entry)
                 values.add(entry["label-value"])
+            offset += int(labels.max()) if labels.size else 0
         if not math.isfinite(lo):
             lo, hi = 0.0, 1.0
         omero_version = {"version": version} if version == "0.4" else {}
         root.attrs.update(_ome_attrs(version, {
-            "multiscales": _multiscales(item.base, scale, unit, version),
+            "multiscales": _multiscales(item.base, ps, start, version),
             "omero": {
                 **omero_version, "name": item.base,
                 "channels": [{"label": channel_name, "color": "FFFFFF", "active": True,
@@ -141,7 +163,7 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
         }))
         labels_group.attrs.update(_ome_attrs(version, {"labels": [LABEL_NAME]}))
         lab_group.attrs.update(_ome_attrs(version, {
-            "multiscales": _multiscales(LABEL_NAME, scale, unit, version),
+            "multiscales": _multiscales(LABEL_NAME, ps, start, version),
             "image-label": {
                 **omero_version,
                 "colors": [{"label-value": v, "rgba": label_color(v)} for v in sorted(values)],
@@ -150,6 +172,17 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
             },
         }))
     return [target]
+
+
+def frame_label_values(labels: NDArray[Any], offset: int, path: Path) -> NDArray[Any]:
+    """``labels`` as uint32 with ``offset`` added to every object (background stays 0)."""
+    top = int(labels.max()) if labels.size else 0
+    if offset + top > np.iinfo(np.uint32).max:
+        raise OutputError(f"{path}: too many objects over all frames for unique OME-Zarr label values")
+    out = labels.astype(np.uint32)
+    if offset:
+        out[labels > 0] += np.uint32(offset)
+    return out
 
 
 _CORRECTED = re.compile(r"\| correction \| \w+ \| manual correction saved: frame\(s\) ([0-9, -]+) edited")
@@ -166,11 +199,28 @@ def corrected_frames(log_text: str) -> list[int]:
     return sorted(frames)
 
 
-def _unit_voxel(ps_value: float | None) -> tuple[int, str]:
-    """DaCapo voxel size in nm (integer) and unit, or (1, '') when unknown."""
-    if ps_value is None:
-        return 1, ""
-    return max(1, round(ps_value * 1000)), "nm"
+#: length units DaCapo voxel sizes may use, coarsest first, with their size in µm
+_VOXEL_UNITS = (("nm", 1e-3), ("pm", 1e-6))
+
+
+def voxel_sizes(values: Sequence[float | None]) -> tuple[list[int], str]:
+    """Exact integer voxel sizes for DaCapo (``funlib.persistence`` stores whole numbers) and their unit.
+
+    The coarsest unit of :data:`_VOXEL_UNITS` in which every known size is a whole number (to 1e-9
+    relative) is used: 0.325 µm -> 325 nm, 0.0655 µm -> 65500 pm, never a rounded 66 nm. A size that is
+    not a whole number of picometres (e.g. 0.108333... µm) is given in pm rounded to the nearest one
+    (relative error below 1e-5 for any pixel above 0.05 µm); the exact µm values are also written as the
+    ``pixel_size_um`` attribute. Unknown sizes give ``([1, ...], "")``.
+    """
+    if any(v is None for v in values):
+        return [1] * len(values), ""
+    known = [float(v) for v in values]  # type: ignore[arg-type]
+    for unit, um in _VOXEL_UNITS:
+        scaled = [v / um for v in known]
+        if all(abs(x - round(x)) <= 1e-9 * max(1.0, abs(x)) for x in scaled):
+            return [max(1, round(x)) for x in scaled], unit
+    unit, um = _VOXEL_UNITS[-1]
+    return [max(1, round(v / um)) for v in known], unit
 
 
 def _set_attrs(arr: Any, voxel: list[int], offset: list[int], axes: list[str], units: list[str]) -> None:
@@ -190,12 +240,11 @@ def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> lis
     stack = item.stack
     n, (ny, nx) = stack.n_frames, stack.shape_yx
     ps = item.image.pixel_size
-    vy, uy = _unit_voxel(ps.y)
-    vx, ux = _unit_voxel(ps.x)
+    (vy, vx), unit = voxel_sizes([ps.y, ps.x])
     movie = n > 1
     axes = ["t^", "y", "x"] if movie else ["y", "x"]
     voxel = [1, vy, vx] if movie else [vy, vx]
-    units = ["", uy, ux] if movie else [uy, ux]
+    units = ["", unit, unit] if movie else [unit, unit]
     shape = (n, ny, nx) if movie else (ny, nx)
     chunks = (1, ny, nx) if movie else (ny, nx)
     frames = options.annotated_frames
@@ -230,7 +279,13 @@ def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> lis
         zero = [0] * len(shape)
         for arr in arrays.values():
             _set_attrs(arr, voxel, zero, axes, units)
-        root.attrs.update({"raw_range": [lo if math.isfinite(lo) else 0.0, hi if math.isfinite(hi) else 0.0]})
+        root.attrs.update({
+            "raw_range": [lo if math.isfinite(lo) else 0.0, hi if math.isfinite(hi) else 0.0],
+            "pixel_size_um": {"y": ps.y, "x": ps.x},
+            # t^ is not a physical axis for DaCapo: the time step and first input frame live here
+            "time_increment_s": ps.t,
+            "first_frame": item.start,
+        })
         if frac > 0:
             axis_len = n if movie else ny
             n_test = max(1, round(frac * axis_len))
