@@ -5,9 +5,10 @@ Run under a display (the GUI must really draw), e.g.::
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/bench_ui.py
     xvfb-run -a ... bench_ui.py --model examples/models/batchseg_nuclei_cp3   # the real Cellpose model
 
-Scenario (always the same): three real-size inputs, 700 x 1100 pixels (the real DSB2018 nuclei image,
-upscaled and cropped at shifting places): a 6-frame and a 4-frame OME-TIFF movie and a single image,
-plus the real E. coli ND2 time-lapse of ``examples/`` (a different size: one more kind of file
+``--small N`` (a batch of N small files) and ``--early`` (Run right after opening) are the other
+scenarios. Scenario (always the same): three real-size inputs, 700 x 1100 pixels (the real DSB2018
+nuclei image, upscaled and cropped at shifting places): a 6-frame and a 4-frame OME-TIFF movie and a
+single image, plus the real E. coli ND2 time-lapse of ``examples/`` (a different size: one more kind of file
 switch). Steps: add the folder; first Run click; the batch streams into the layers, switching file
 three times; reopen the first result from the status table; apply a correction and save it; done.
 
@@ -62,6 +63,21 @@ def make_stills(folder: Path, n: int) -> list[Path]:
     for i in range(n):
         tifffile.imwrite(folder / f"a_still{i:03d}_BF.ome.tif", frames[i], ome=True,
                          metadata={"axes": "YX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    return sorted(folder.iterdir())
+
+
+def make_small(folder: Path, n: int) -> list[Path]:
+    """``--small``: ``n`` small single images (crops of the real image), 256 x 256 and 200 x 320 in turn:
+    a batch of many small files, the layers switching (and changing size) from file to file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    img = nuclei_image()
+    rng = np.random.default_rng(5)
+    for i in range(n):
+        h, w = (256, 256) if i % 2 == 0 else (200, 320)
+        y = int(rng.integers(0, img.shape[0] - h))
+        x = int(rng.integers(0, img.shape[1] - w))
+        tifffile.imwrite(folder / f"a_small{i:03d}_BF.ome.tif", img[y:y + h, x:x + w], ome=True,
+                         metadata={"axes": "YX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.3})
     return sorted(folder.iterdir())
 
 
@@ -430,6 +446,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="frames of the two 700 x 1100 movies (default 6 4; fewer for a real model on a CPU)")
     ap.add_argument("--stills", type=int, default=0, metavar="N",
                     help="another scenario: N single images instead of the movies (many short outputs)")
+    ap.add_argument("--small", type=int, default=0, metavar="N",
+                    help="instead of the fixed inputs: a batch of N small single images (256 x 256 and "
+                         "200 x 320 in turn)")
+    ap.add_argument("--early", action="store_true",
+                    help="Run right after opening: files added and Run clicked as soon as the widget is "
+                         "docked, without waiting for its start-up work (device detection)")
+    ap.add_argument("--no-hold", action="store_true",
+                    help="the widget's repaint hold off (_napari/_repaint.py): whether it is still needed")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--stacks", action="store_true",
                     help="also print where the GUI thread was during stalls (sampled every 10 ms)")
@@ -456,12 +480,18 @@ def main(argv: list[str] | None = None) -> int:
     from napari_batchseg._napari._widget import BatchSegWidget
     from napari_batchseg.testing import ThresholdSegmenter
 
+    if args.no_hold:  # layer work no longer holds the window's repaint (the timers still step aside)
+        import napari_batchseg._napari._repaint as repaint
+
+        repaint.repaint_hold = lambda _anchor: None
     time_window_composition()
     work = Path(tempfile.mkdtemp(prefix="batchseg-bench-ui-"))
     if args.cancel_model:
         return cancel_timing(args.cancel_model, work, args.json)
     if args.stills:
         files = make_stills(work / "data", args.stills)
+    elif args.small:
+        files = make_small(work / "data", args.small)
     else:
         files = make_inputs(work / "data", tuple(args.movie_frames))
     viewer = napari.Viewer(title="bench_ui", show=True)
@@ -499,13 +529,21 @@ def main(argv: list[str] | None = None) -> int:
     paints = watch_paints() if args.compositions else None
     STEP[0] = lambda: probe.step
     t_ready = time.perf_counter()
-    wait(lambda: getattr(widget.streamer, "prepared", True), 30)
+    # --early: the start-up work then falls in the scenario's steps (from adding files on)
+    early = args.early
+
+    def early_skip(cond):
+        return (lambda: True) if early else cond
+
+    # the idle steps (this code: napari's first-layer costs; older code: also hidden stream layers)
+    wait(early_skip(lambda: getattr(widget.streamer, "prepared", None) is not False
+                    and getattr(getattr(widget.streamer, "scheduler", None), "idle_left", 0) == 0), 30)
     ready_s = time.perf_counter() - t_ready
     # the widget's own start-up work (device detection, which imports torch and Cellpose in a thread) is
     # part of opening it; the scenario starts when it is over, as it does for a user setting up a batch
-    wait(lambda: "looking for a GPU" not in widget.form.device_label.text(), 120)
+    wait(early_skip(lambda: "looking for a GPU" not in widget.form.device_label.text()), 120)
     startup_s = time.perf_counter() - t_ready
-    pump(1.0)
+    pump(0.05 if early else 1.0)
     if args.model:
         widget.form.model.setCurrentText("User trained model…")
         widget.form.model_path.setText(args.model)
@@ -518,8 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     # (fallbacks: the same scenario runs against older versions of the widget, for comparison)
     getattr(widget.files, "add_paths_later", widget.files.add_paths)([work / "data"])
     wait(lambda: len(widget.files.files()) == len(files) and not widget.infos.busy, 60)
-    pump(0.5)
-    probe.step = "first Run"
+    pump(0.05 if early else 0.5)
+    probe.step = "first Run (right after opening)" if early else "first Run"
     profiler = None
     if args.profile:
         import cProfile
@@ -568,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
         "full_gc_ms_after_open": GC.summary(),
         "run_s": round(run_s, 1),
         "segmenter": args.model or f"stand-in, {args.delay} s/frame",
+        "scenario": ("early Run, " if args.early else "")
+        + (f"{args.small} small files" if args.small else f"{args.stills} stills" if args.stills
+           else "fixed"),
+        "repaint_hold": not args.no_hold,
         "frames": sum(s.n_frames for s in widget.session.tasks),
         "statuses": [s.status for s in widget.session.tasks],
         "correction": widget.correction.result.text(),

@@ -184,6 +184,24 @@ def test_frames_are_refreshed_together_and_the_slider_moves_at_most_once_per_fol
     assert s.log[-1][1] == MoveSlider("movie", 39) or s.slider["movie"] == 39
 
 
+def test_a_pending_move_aims_at_the_newest_frame_even_where_the_slider_already_is():
+    """The slider sits on frame 1 (napari's middle of the range) when frames 0, 1, 2 arrive in a burst:
+    the pending move must not take it back to frame 0 once frame 1 is in."""
+    s = Screen()
+    s.model.run_started()
+    s.start("movie", 3)
+    s.slider["movie"] = 1
+    s.frame("movie", 0)  # the newest frame is 0: a move back to it is pending
+    assert s.model.move_pending == ("movie", 0)
+    s.frame("movie", 1)  # the slider is on the newest frame already: no move back to 0
+    assert s.model.move_pending is None
+    s.until(s.clock.t + 2)
+    assert s.slider["movie"] == 1
+    s.frame("movie", 2)
+    s.apply(s.model.output_done("movie", s.slider["movie"], True))
+    assert s.slider["movie"] == 2
+
+
 def test_the_slider_is_left_where_the_user_took_it():
     s = Screen()
     s.model.run_started()
@@ -232,6 +250,30 @@ def test_the_table_is_redrawn_with_the_layers():
         i = next(j for j, (tt, c) in enumerate(s.log) if c is cmd and tt == t)
         assert isinstance(s.log[i - 1][1], (Refresh, MoveSlider)) and s.log[i - 1][0] == t
     assert all(b - a <= REDRAW + FOLLOW for (a, _), (b, _) in zip(redraws, redraws[1:], strict=False))
+
+
+def test_a_redraw_waits_for_a_refresh_put_off_by_a_slider_move():
+    """The refresh the redraw waits for is put off by a slider move waiting for its turn: the redraw goes
+    with the move (one composition), not on its own just before it."""
+    s = Screen()
+    s.model.run_started()
+    s.start("movie", 50)
+    s.frame("movie", 0)
+    s.until(s.clock.t + 0.1)
+    s.frame("movie", 1)  # the slider moves to frame 1 now: the next move only a FOLLOW_MS later
+    s.until(s.clock.t + 0.1)
+    t_moved = s.of(MoveSlider)[-1][0]
+    t_changed = s.clock.t
+    assert t_changed - t_moved < FOLLOW - REDRAW - REDRAW / 2  # the move comes after the old fallback
+    s.model.table_changed()
+    s.until(t_changed + REDRAW - 0.01)
+    s.model.refresh("movie")  # a refresh due in REFRESH_MS (e.g. after the image half of a switch)
+    s.until(t_changed + REDRAW + 0.001)  # the redraw is due: it waits for that refresh...
+    s.frame("movie", 2)  # ...which becomes a move, put off to t_moved + FOLLOW
+    s.until(t_moved + FOLLOW + 0.1)
+    (t_redraw, redraw), = s.of(Redraw)
+    i = next(j for j, (_, c) in enumerate(s.log) if c is redraw)
+    assert t_redraw == pytest.approx(t_moved + FOLLOW) and isinstance(s.log[i - 1][1], MoveSlider)
 
 
 def test_a_redraw_that_waited_for_a_refresh_which_drew_nothing_still_comes():

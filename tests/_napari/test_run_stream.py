@@ -11,7 +11,7 @@ from qtpy.QtCore import QTimer
 
 from _timing import time_bound
 from napari_batchseg._napari._reader import napari_get_reader
-from napari_batchseg._napari._stream import FOLLOW_MS, layer_meta
+from napari_batchseg._napari._stream import FOLLOW_MS, PLACEHOLDER, layer_meta
 from napari_batchseg.io.masks import read_mask
 
 from ._fakes import ThresholdSegmenter, factory
@@ -375,33 +375,47 @@ def test_ambiguous_files_run_with_their_own_axes(widget, data_folder, qtbot):
     assert parse_log(z_mask.log_text).params.axes == "ZYX"
 
 
-def test_stream_layers_made_when_the_widget_opens_and_reused_by_the_first_run(widget, data_folder, qtbot):
-    """Adding layers is the slow part of a first Run: they exist (hidden) before it, in idle steps."""
+def test_stream_layers_exist_only_while_a_run_needs_them(widget, data_folder, qtbot):
+    """No stream layer before Run (none to offer as a training input, none left when the dock closes):
+    Run makes the pair, with the first input's shape, above the user's layers and without changing the
+    user's selection; the first output fills those buffers in place."""
     viewer = widget.viewer
     user = viewer.add_points(name="user layer")
     viewer.layers.selection.active = user
-    qtbot.waitUntil(lambda: widget.streamer.prepared, timeout=20000)
-    made = _stream_layers(viewer)
-    assert len(made) == 2 and not any(lay.visible for lay in made)
-    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
-    ids = {lay.unique_id for lay in made}
+    qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
+    assert _stream_layers(viewer) == []
     _prepare(widget, data_folder, contains="timelapse_BF", end_frame=2)
-    # before Run, in idle steps, the hidden layers take the first file's shape (3 frames of 64 x 64)
-    # and scale: the Run then changes none of their data (napari setters are the slow part)
-    placeholder = next(lay for lay in made if layer_meta(lay)["role"] == "mask")
-    qtbot.waitUntil(lambda: placeholder.data.shape == (3, 64, 64)
-                    and layer_meta(placeholder)["units"] == "µm", timeout=20000)
-    assert not placeholder.visible and placeholder.scale[-1] != 1.0
-    buffers = {layer_meta(lay)["role"]: lay.data for lay in made}
+    qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
+    qtbot.wait(300)
+    assert _stream_layers(viewer) == []
     assert widget.run()
+    made = _stream_layers(viewer)  # made by Run, with the first file's shape (3 frames of 64 x 64)
+    assert len(made) == 2 and all(lay.visible for lay in made)
+    assert all(layer_meta(lay)["task_key"] == PLACEHOLDER for lay in made)
+    placeholder = next(lay for lay in made if layer_meta(lay)["role"] == "mask")
+    assert placeholder.data.shape == (3, 64, 64) and placeholder.scale[-1] != 1.0
+    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
+    assert list(viewer.layers)[-2:] == made  # above the user's layer
+    ids = {lay.unique_id for lay in made}
+    buffers = {layer_meta(lay)["role"]: lay.data for lay in made}
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     stream = _stream_layers(viewer)
     assert all(lay.data is buffers[layer_meta(lay)["role"]] for lay in stream)  # filled in place
     assert {lay.unique_id for lay in stream} == ids and all(lay.visible for lay in stream)
-    assert list(viewer.layers)[-2:] == stream  # above the user's layer added before the run
     labels = next(lay for lay in stream if layer_meta(lay)["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (3, 64, 64)
     np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
+
+
+def test_placeholder_layers_go_when_the_dock_closes(widget, data_folder, qtbot):
+    """The dock closed while the run starts (the placeholders shown, no output yet): they are removed."""
+    viewer = widget.viewer
+    _prepare(widget, data_folder, contains="nuclei_BF", delay=0.5)
+    qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
+    assert widget.run()
+    assert [layer_meta(lay)["task_key"] for lay in _stream_layers(viewer)] == [PLACEHOLDER] * 2
+    widget.close_down()  # what the dock's closing does (the widget is destroyed)
+    assert not [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]
 
 
 def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtbot):
@@ -419,7 +433,7 @@ def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtb
     array = image.data
     n = array.shape[0]
     assert n >= 4
-    qtbot.waitUntil(lambda: widget.streamer._prefetching is None, timeout=20000)
+    qtbot.waitUntil(lambda: widget.streamer.results.prefetching is None, timeout=20000)
     assert {k[0] for k in array._cache} == set(range(min(n, 5)))  # frames 0-4 prepared ahead
     readers: list[str] = []
     read = array._read
@@ -430,7 +444,7 @@ def test_reopened_input_frames_are_prepared_in_a_worker(widget, data_folder, qtb
 
     array._read = spy
     viewer.dims.set_current_step(0, 3)  # napari reads frame 3 on the GUI thread: from the cache
-    qtbot.waitUntil(lambda: widget.streamer._prefetching is None and min(n - 1, 7) in
+    qtbot.waitUntil(lambda: widget.streamer.results.prefetching is None and min(n - 1, 7) in
                     {k[0] for k in array._cache}, timeout=20000)
     assert {k[0] for k in array._cache} >= set(range(2, min(n, 8)))
     assert threading.current_thread().name not in readers  # every read was the worker's
@@ -460,7 +474,7 @@ def _units_watch(viewer, seen_at_change):
 def test_stream_layers_never_disagree_on_units(widget, data_folder, qtbot):
     """napari warns ("Inconsistent units across layers") whenever it draws layers whose units differ: the
     stream layers change units together, in one turn of the event loop and before any other change (a
-    data change can draw at once), when they are shaped before Run and at each switch between files with
+    data change can draw at once), when they are made at Run and at each switch between files with
     and without pixel sizes."""
     from qtpy.QtCore import QTimer
 
@@ -472,11 +486,10 @@ def test_stream_layers_never_disagree_on_units(widget, data_folder, qtbot):
     probe.start()
     at_change = []
     try:
-        qtbot.waitUntil(lambda: widget.streamer.prepared, timeout=20000)
+        qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
         _units_watch(viewer, at_change)
         _prepare(widget, data_folder, end_frame=3)
-        qtbot.waitUntil(lambda: any(lay.data.shape != (1, 1, 1) for lay in _stream_layers(viewer)),
-                        timeout=20000)  # shaped for the first input before Run
+        qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
         qtbot.wait(300)
         assert widget.run()  # nuclei (no pixel size), then two ND2 files (µm)
         qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)

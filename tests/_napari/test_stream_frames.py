@@ -49,7 +49,8 @@ def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_file
     except qtbot.TimeoutError as exc:  # rare under load (root cause not found): say where the slider is
         raise AssertionError(
             f"slider at {viewer.dims.point[0]}, not 44; dims range {viewer.dims.range}; layers at "
-            f"{tuple(labels.translate)} / {tuple(image.translate)}; pending move {widget.streamer._move_to}"
+            f"{tuple(labels.translate)} / {tuple(image.translate)}; "
+            f"pending move {widget.streamer.live.move_pending}"
         ) from exc
     assert labels.world_to_data((44, 0, 0))[0] == 4
     # a's result reopened from the status table: at T = 40-44 too, as the reader opens the mask

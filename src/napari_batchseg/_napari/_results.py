@@ -1,15 +1,16 @@
 """Showing an output the user asks for (status table, scripts): from its display buffers or its mask file.
 
-A mixin of :class:`._stream.LayerStreamer`. A running output is shown from its buffers; any other is
-read from its mask file by a worker and shown when read, so that its layer knows the file (corrections
-can be saved) and shows what the file holds now; only the output asked for last is shown. The frames
-of a reopened input are prepared ahead, in a worker, as the user moves through them.
+Used by :class:`._stream.LayerStreamer` (see :class:`Streams`). A running output is shown from its
+buffers; any other is read from its mask file by a worker and shown when read, so that its layer knows
+the file (corrections can be saved) and shows what the file holds now; only the output asked for last
+is shown. The frames of a reopened input are prepared ahead, in a worker, as the user moves through
+them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..events import Task
 from ..params import SegmentationParams
@@ -40,35 +41,37 @@ def _t_offset(task: Task) -> float:
     return float(_extra(task).get("t_translate", 0.0) or 0.0)
 
 
-class ResultShowing:
-    """Showing outputs on request; mixed into :class:`._stream.LayerStreamer`."""
+class Streams(Protocol):
+    """What :class:`ResultShowing` needs of the layer streamer (:class:`._stream.LayerStreamer`)."""
 
-    # provided by LayerStreamer
     viewer: Any
     views: dict[str, TaskView]
-    viewed_key: str | None
     loading: set[str]
     background: Any
     message: Any
-    _prefetching: PlaneArray | None
-    _wanted: str | None
+    viewed_key: str | None
 
-    def layers_for(self, key: str | None) -> tuple[Any, Any]:
-        raise NotImplementedError
+    def layers_for(self, key: str | None) -> tuple[Any, Any]: ...
 
-    def _start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
-        raise NotImplementedError
+    def start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView: ...
 
-    def _show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
-                     pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
-                     first_frame: int = 0, t_offset: float = 0.0) -> None:
-        raise NotImplementedError
+    def show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
+                    pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
+                    first_frame: int = 0, t_offset: float = 0.0) -> None: ...
 
-    def _displayed_index(self, layer: Any) -> int | None:
-        raise NotImplementedError
+    def displayed_index(self, layer: Any) -> int | None: ...
 
-    def finish_image_step(self) -> None:
-        raise NotImplementedError
+    def finish_image_step(self) -> None: ...
+
+
+class ResultShowing:
+    """Showing outputs on request, in the layers of a :class:`Streams` (the layer streamer)."""
+
+    def __init__(self, stream: Streams) -> None:
+        self.stream = stream
+        self.prefetching: PlaneArray | None = None
+        #: the output last asked for (a result read from disk for another one is not shown)
+        self.wanted: str | None = None
 
     def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
         """Show an output chosen in the status table; return whether something is (or will be) shown.
@@ -77,65 +80,66 @@ class ResultShowing:
         worker and shown when read (:attr:`loading`), so that its layer knows the file (corrections
         can be saved) and shows what the file holds now. Each case replaces the message line.
         """
-        self._wanted = task.key
-        labels, _ = self.layers_for(task.key)
+        self.wanted = task.key
+        labels, _ = self.stream.layers_for(task.key)
         if labels is not None:
-            self.viewer.layers.selection.active = labels
+            self.stream.viewer.layers.selection.active = labels
             labels.visible = True
-            self.viewed_key = task.key
-            self.message.emit(f"{task.label}: shown")
+            self.stream.viewed_key = task.key
+            self.stream.message.emit(f"{task.label}: shown")
             return True
-        view = self.views.get(task.key)
+        view = self.stream.views.get(task.key)
         if view is not None and status != "running":
-            del self.views[task.key]  # finished: its file is the truth (it may have been corrected since)
+            del self.stream.views[task.key]  # finished: its file is the truth (maybe corrected since)
             view = None
         if view is not None:
-            self.message.emit(f"{task.label}: showing its frames as they come")
+            self.stream.message.emit(f"{task.label}: showing its frames as they come")
         elif status == "running" and task.info is not None and params is not None:
-            view = self._start_view(task, len(task.frame_indices(params)), show=False)
-            self.message.emit(f"{task.label}: showing frames from now on (earlier ones open when it is done)")
+            view = self.stream.start_view(task, len(task.frame_indices(params)), show=False)
+            self.stream.message.emit(
+                f"{task.label}: showing frames from now on (earlier ones open when it is done)")
         if view is not None:
-            self._show_arrays(task.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
-                              view.mask_path, None, view.first_frame, view.t_offset)
+            self.stream.show_arrays(task.key, view.label, view.labels, view.image, view.scale,
+                                    view.pixel_size, view.mask_path, None, view.first_frame, view.t_offset)
             return True
-        self.loading.add(task.key)
-        self.message.emit(f"{task.label}: opening its result…")
+        self.stream.loading.add(task.key)
+        self.stream.message.emit(f"{task.label}: opening its result…")
 
         def shown(result: LoadedResult) -> None:
-            if self._wanted == task.key:  # not if another output was asked for meanwhile
+            if self.wanted == task.key:  # not if another output was asked for meanwhile
                 self._show_loaded(task, result)
 
         def failed(exc: BaseException) -> None:
-            self.message.emit(f"{task.label}: cannot open its result ({exc})")
+            self.stream.message.emit(f"{task.label}: cannot open its result ({exc})")
 
-        self.background.submit(load_result, task, task.names.mask, params, status, on_item=shown,
-                               on_error=failed, on_done=lambda: self.loading.discard(task.key),
-                               name="batchseg-open")
+        self.stream.background.submit(load_result, task, task.names.mask, params, status, on_item=shown,
+                                      on_error=failed, on_done=lambda: self.stream.loading.discard(task.key),
+                                      name="batchseg-open")
         return True
 
     def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
         """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
-        self._wanted = task.key
+        self.wanted = task.key
         self._show_loaded(task, load_result(task, mask_path, params, "done"))
-        self.finish_image_step()
+        self.stream.finish_image_step()
 
     def _show_loaded(self, task: Task, result: LoadedResult) -> None:
         if result.labels is None:
-            self.message.emit(result.note)
+            self.stream.message.emit(result.note)
             return
         name = result.mask_path.name if result.mask_path is not None else "its mask"
-        self.message.emit(result.note or f"{task.label}: shown from {name}")
-        self.views.pop(task.key, None)
-        self._show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
-                          result.pixel_size, result.mask_path, result.contrast, result.first_frame)
+        self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
+        self.stream.views.pop(task.key, None)
+        self.stream.show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
+                                result.pixel_size, result.mask_path, result.contrast, result.first_frame)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 
-    def _on_step(self, _event: object = None) -> None:
+    def on_step(self, _event: object = None) -> None:
         """The user moves through frames: the reopened input's next frames are prepared in a worker."""
-        _, image = self.layers_for(self.viewed_key)
+        _, image = self.stream.layers_for(self.stream.viewed_key)
         if image is not None and isinstance(image.data, PlaneArray) and image.visible:
-            index = self._displayed_index(image)
+            index = self.stream.displayed_index(image)
             if index is not None:
                 self._prefetch(image.data, index)
 
@@ -147,13 +151,13 @@ class ResultShowing:
         """
         n = array.shape[0]
         wanted = [i for i in range(index - 1, index + PREFETCH + 1) if 0 <= i < n]
-        if not wanted or self._prefetching is array:
+        if not wanted or self.prefetching is array:
             return
-        self._prefetching = array
+        self.prefetching = array
 
         def done() -> None:
-            if self._prefetching is array:
-                self._prefetching = None
+            if self.prefetching is array:
+                self.prefetching = None
 
-        self.background.submit(prefetch_planes, array, wanted, on_done=done, on_error=lambda _e: None,
-                               name="batchseg-prefetch")
+        self.stream.background.submit(prefetch_planes, array, wanted, on_done=done,
+                                      on_error=lambda _e: None, name="batchseg-prefetch")

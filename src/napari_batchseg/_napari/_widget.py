@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
 
 from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
+from ..live import Redraw
 from ..params import ParameterError, SegmentationParams
 from ..runners import PARALLEL_MODES, RunSession, TaskState, usable_cores
 from ._buffers import first_frame_of
@@ -42,15 +43,9 @@ from ._phrasing import finish_message, for_widget
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._warmup import _close_workers, detect_device
+from ._warmup import _close_workers, detect_device, warm_up_steps
 from ._worker import Background, RunController
 
-#: the status table and progress bar are redrawn at most this often during a run (each redraw costs a
-#: composition of napari's whole window: 10-17 ms with a GPU, 20-40 ms under software OpenGL)
-REDRAW_MS = 500
-#: a redraw due while the stream layers are about to be refreshed waits for them (at most this long), so
-#: that the table, the progress bar and the canvas share one composition of the window
-JOIN_LAYERS_MS = 1000
 FILES_TAB = 0
 RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
@@ -174,15 +169,11 @@ class BatchSegWidget(QWidget):
         self._inputs_timer.setInterval(100)
         self._inputs_timer.timeout.connect(self._inputs_changed)
         self._dirty_rows: dict[str, TaskState] = {}
-        self._redraw_timer = QTimer(self)
-        self._redraw_timer.setSingleShot(True)
-        self._redraw_timer.setInterval(REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._redraw)
-        self._redraw_joined = False
+        # the table and progress bar are redrawn when the live model says (with the layers, if it can)
+        self.streamer.scheduler.on(Redraw, lambda _cmd: self._redraw_now())
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.form.changed.connect(self._channel_changed)
-        self.form.changed.connect(self._shape_placeholders)  # the frame range sets the buffers' length
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
@@ -192,7 +183,6 @@ class BatchSegWidget(QWidget):
         self.open_btn.clicked.connect(lambda: self.status.request_open())
         self.status.open_requested.connect(self.show_result)
         self.streamer.message.connect(self.message.setText)
-        self.streamer.refreshed.connect(self._redraw_with_layers)
         self.controller.run_event.connect(self.handle_event)
         self.controller.finished.connect(self._run_finished)
         self.controller.errored.connect(self._on_error)
@@ -201,16 +191,16 @@ class BatchSegWidget(QWidget):
         # holds the Python objects, not the (deleted) widget.
         closers = self._closers()
         self.destroyed.connect(lambda *_: _close_workers(*closers))
-        # napari's first-layer costs, then the hidden stream layers, in idle steps: the widget shows at once
-        # and Run adds no layer; then the device detection
+        # napari's one-time costs of a first layer in idle steps (the widget shows at once, the first Run
+        # adds its layers quicker); then the device detection (not competing with them for the GIL)
         self.form.set_device_text("looking for a GPU…")
-        self.streamer.prepare_layers_later(then=self._layers_ready)
+        self.streamer.scheduler.idle(warm_up_steps(), then=self._start_device_detection)
 
     # ------------------------------------------------------------------ state from inputs
-    def _layers_ready(self) -> None:
-        """The hidden stream layers exist: shape them for the inputs added meanwhile; detect the device."""
-        self._shape_placeholders()
-        self._start_device_detection()
+    @property
+    def startup_done(self) -> bool:
+        """The widget's start-up work (napari's first-layer costs, then the device detection) is over."""
+        return self.streamer.scheduler.idle_left == 0 and device_known()
 
     def _start_device_detection(self) -> None:
         if device_known():
@@ -252,20 +242,9 @@ class BatchSegWidget(QWidget):
 
     def _update_file_dependent(self) -> None:
         files = self.files.files()
-        self._shape_placeholders()
         infos = [i for i in map(self._info, files) if i is not None]
         self.form.show_inputs(infos, self._info(self.files.current_file()), self.layers.active_infos())
         self._channel_changed()
-
-    def _shape_placeholders(self) -> None:
-        """The hidden stream layers take the first input's shape before Run (see ``_placeholders``)."""
-        files = self.files.files()
-        first = self._info(files[0]) if files else None
-        if isinstance(first, SourceInfo) and not self.controller.running:
-            with contextlib.suppress(ParameterError, ValueError):
-                params = self.params()
-                self.streamer.shape_placeholders_later(first, _n_frames(first, params),
-                                                       _first_frame(first, params))
 
     def _channel_changed(self) -> None:
         """The channel asked for is checked against every file; files without it are flagged in the list."""
@@ -470,43 +449,24 @@ class BatchSegWidget(QWidget):
             self._say(self._run_message(), error=self.session.error is not None)
             return
         self._dirty_rows[state.key] = state
-        if not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+        self.streamer.live.table_changed()  # redrawn when the live model says (see _redraw_now)
         self.streamer.update(state, ev)
         if state.status == "done":
             self.correction.refresh()
 
-    def _redraw(self) -> None:
-        """Redraw the rows whose task changed and the progress bar (at most every ``REDRAW_MS``).
+    def _redraw_now(self) -> None:
+        """Redraw the rows whose task changed and the progress bar.
 
         Every repaint of a widget beside napari's canvas costs a composition of the whole window, and
-        ``QProgressBar.setValue`` repaints at once: one redraw per burst of events, not one per event.
+        ``QProgressBar.setValue`` repaints at once: one redraw per burst of events, not one per event,
+        at the times the live model gives (``live.timing.REDRAW_MS``, with a layer refresh when one is
+        due soon: one composition of the window instead of two).
         """
-        due = self.streamer.refresh_due_ms()
-        if due is not None and not self._redraw_joined and due <= JOIN_LAYERS_MS:
-            # the layers are refreshed soon: redraw with them (see _redraw_with_layers); once only, so
-            # that a refresh which draws nothing still ends in a redraw
-            self._redraw_joined = True
-            self._redraw_timer.start(int(due) + REDRAW_MS // 2)
-            return
-        self._redraw_now()
-
-    def _redraw_now(self) -> None:
-        self._redraw_timer.stop()
-        self._redraw_joined = False
+        self.streamer.live.redrawn()
         dirty, self._dirty_rows = self._dirty_rows, {}
         for state in dirty.values():
             self.status.show_state(state)
         self.status.update_progress()
-
-    def _redraw_with_layers(self) -> None:
-        """The stream layers were just refreshed: redraw pending rows now, in the same window composition.
-
-        Under software OpenGL each composition of napari's window costs 25-50 ms; the table and progress
-        bar redrawn apart from the canvas cost one more per frame.
-        """
-        if self._dirty_rows:
-            self._redraw_now()
 
     def _run_message(self) -> str:
         """The message line for the run's phase."""

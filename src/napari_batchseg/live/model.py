@@ -20,7 +20,8 @@ The rules (delays in :mod:`.timing`):
 * Pointing the layers at another output is done in two halves ``SPLIT_MS`` apart.
 * The status table and progress bar are redrawn at most every ``REDRAW_MS``; a redraw that falls due
   while a layer refresh is due within ``FOLLOW_MS`` waits for it and goes with it (one composition of
-  napari's window instead of two), or comes half a ``REDRAW_MS`` after it at the latest.
+  napari's window instead of two), also when that refresh is put off (a slider move waits for its
+  turn), as long as it comes within ``FOLLOW_MS`` of the redraw's due time.
 * At most one layer change per call of :meth:`take` (each is its own turn of the event loop).
 """
 
@@ -74,7 +75,8 @@ class LiveModel:
         self._refresh: dict[str, int | None] = {}
         self._refresh_due: float | None = None
         self._redraw_due: float | None = None
-        self._redraw_joined = False
+        #: when the pending redraw first fell due (it waits for a layer refresh at most FOLLOW_MS more)
+        self._redraw_first_due: float | None = None
         self._idle_left = 0
         self._idle_due: float | None = None
         self.closed = False
@@ -174,8 +176,8 @@ class LiveModel:
         if self.follow and out.n_slots > 1 and slider is not None:
             # follow only while the slider sits on the newest frame (a move may still be pending)
             at_newest = self._move is not None or out.last is None or slider == out.last
-            if at_newest and slider != slot:
-                self._move = (key, slot)  # one move per burst (see take)
+            if at_newest:  # one move per burst (see take), to the newest frame; none when it is there
+                self._move = (key, slot) if slider != slot else None
         out.last = slot
         self.refresh(key, slot)
 
@@ -240,11 +242,11 @@ class LiveModel:
     def table_changed(self) -> None:
         """A row of the status table (or the progress) changed: redrawn within ``REDRAW_MS``."""
         if self._redraw_due is None:
-            self._redraw_due = self.clock() + _s(REDRAW_MS)
+            self._redraw_due = self._redraw_first_due = self.clock() + _s(REDRAW_MS)
 
     def redrawn(self) -> None:
         """The table was redrawn (now, outside the schedule)."""
-        self._redraw_due, self._redraw_joined = None, False
+        self._redraw_due = self._redraw_first_due = None
 
     # ------------------------------------------------------------------ idle steps
     def idle_steps(self, n: int) -> None:
@@ -255,7 +257,8 @@ class LiveModel:
     def close(self) -> None:
         """Nothing more is shown (the widget closes)."""
         self.closed = True
-        self.waiting = self._switch_due = self._split_due = self._move = self._redraw_due = None
+        self.waiting = self._switch_due = self._split_due = self._move = None
+        self.redrawn()
         self._refresh.clear()
         self._refresh_due = None
         self.idle_steps(0)
@@ -280,10 +283,10 @@ class LiveModel:
         if due is not None and due <= now:
             return self._flush(force=True)
         if self._redraw_due is not None and self._redraw_due <= now:
-            if due is not None and not self._redraw_joined and due - now <= _s(FOLLOW_MS):
-                # the layers are refreshed soon: redraw with them; once only, so that a refresh which
-                # draws nothing still ends in a redraw
-                self._redraw_joined = True
+            first = self._redraw_first_due if self._redraw_first_due is not None else now
+            if due is not None and due - first <= _s(FOLLOW_MS):
+                # the layers are refreshed soon: redraw with them (that refresh takes the redraw along);
+                # half a REDRAW_MS after it at the latest, should it be dropped
                 self._redraw_due = due + _s(REDRAW_MS / 2)
             else:
                 self.redrawn()

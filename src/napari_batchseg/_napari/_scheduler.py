@@ -1,0 +1,106 @@
+"""The one timer of the live view: it applies the commands of :class:`~napari_batchseg.live.LiveModel`.
+
+The model decides what is shown when (Qt-free, :mod:`napari_batchseg.live`); this scheduler asks it
+when to come back (:meth:`LiveModel.next_due`), and then what to do (:meth:`LiveModel.take`), and hands
+each command to the handler registered for its type (the layer streamer, the widget's table). Each
+turn's layer work holds the window's repaint one turn (:mod:`._repaint`); the timer steps aside once
+when a repaint of the window just happened (:func:`._repaint.after_repaint`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from qtpy.QtCore import QObject, QTimer, Signal
+
+from ..live import Command, IdleStep, LiveModel, MoveSlider, Refresh
+from ._repaint import after_repaint, layer_work
+
+
+class LiveScheduler(QObject):
+    """Applies the live model's commands when they are due; also runs idle steps (one per turn)."""
+
+    #: a batch of commands moved the slider or refreshed layers (redraws done with it share the window's
+    #: next composition)
+    refreshed = Signal()
+
+    def __init__(self, model: LiveModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._handlers: dict[type, Callable[[Any], None]] = {IdleStep: self._idle_step}
+        self._steps: list[Callable[[], None]] = []
+        self._after_steps: Callable[[], None] | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(after_repaint(self._tick, self))
+
+    def on(self, kind: type, handler: Callable[[Any], None]) -> None:
+        """Apply commands of type ``kind`` with ``handler``."""
+        self._handlers[kind] = handler
+
+    def apply(self, commands: Iterable[Command]) -> None:
+        """Apply ``commands`` now (in order), then wait for the next one due."""
+        layers = False
+        for cmd in commands:
+            handler = self._handlers.get(type(cmd))
+            if handler is not None:
+                handler(cmd)
+            layers = layers or isinstance(cmd, (Refresh, MoveSlider))
+        if layers:
+            self.refreshed.emit()
+        self.poke()
+
+    def poke(self) -> None:
+        """The model's schedule may have changed: (re)start the timer for its next command."""
+        due = self.model.next_due()
+        if due is None:
+            self._timer.stop()
+            return
+        wait_ms = max(1, math.ceil((due - self.model.clock()) * 1000))  # not 0: a 0 ms timer is a posted
+        if not self._timer.isActive() or self._timer.remainingTime() > wait_ms:  # event, same pass
+            self._timer.start(wait_ms)
+
+    def _tick(self) -> None:
+        with layer_work(self):
+            self.apply(self.model.take())
+        if not self._timer.isActive():
+            self.poke()
+
+    # ------------------------------------------------------------------ idle steps
+    def idle(self, steps: list[Callable[[], None]], then: Callable[[], None] | None = None) -> None:
+        """Run ``steps`` one per idle step of the model, then ``then`` (also when a step raised)."""
+        self._steps, self._after_steps = list(steps), then
+        self.model.idle_steps(len(self._steps))
+        if not self._steps:
+            self._steps_done()
+        self.poke()
+
+    @property
+    def idle_left(self) -> int:
+        """Idle steps not run yet."""
+        return len(self._steps)
+
+    def _idle_step(self, _cmd: IdleStep) -> None:
+        if not self._steps:
+            return
+        try:
+            self._steps.pop(0)()
+        except Exception:  # noqa: BLE001 - steps are optimisations: the rest is paid when needed
+            self._steps.clear()
+            self.model.idle_steps(0)
+        if not self._steps:
+            self._steps_done()
+
+    def _steps_done(self) -> None:
+        then, self._after_steps = self._after_steps, None
+        if then is not None and not self.model.closed:
+            then()
+
+    def close(self) -> None:
+        """Apply nothing more (the widget closes)."""
+        self.model.close()
+        self._steps.clear()
+        self._after_steps = None
+        self._timer.stop()
