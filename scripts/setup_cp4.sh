@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv-cp4: napari-batchseg with Cellpose 4 (Cellpose-SAM) instead of Cellpose 3, for the tests and
 # benchmarks of both majors (one Cellpose is installed per environment; README, "Cellpose 3 or Cellpose 4").
-#   scripts/setup_cp4.sh              core + Cellpose 4 + test tools + micro-sam (see below)
+#   scripts/setup_cp4.sh              core + Cellpose 4 + Dask + test tools + micro-sam (see below)
 #   SAM=0 scripts/setup_cp4.sh        without micro-sam
-#   NAPARI=1 scripts/setup_cp4.sh     also the napari, Qt and Dask extras
+#   NAPARI=1 scripts/setup_cp4.sh     also the napari and Qt extras
 #   VENV=path scripts/setup_cp4.sh    another folder (default .venv-cp4)
 # torch and the torchvision built for it are pinned first: Cellpose 4 requires torchvision, and an
 # unpinned torchvision pulls a newer torch (with several GB of CUDA packages on Linux).
@@ -23,8 +23,8 @@ python -m pip install -q --upgrade pip
 TORCH=${TORCH_VERSION:-2.13.0}
 TV=$(python -c "v = '$TORCH'.split('.'); print(f'0.{int(v[1]) + 15}.*')")
 python -m pip install -q "torch==${TORCH}" "torchvision==${TV}"
-EXTRAS="cp4,testing"
-[ "${NAPARI:-0}" = "1" ] && EXTRAS="$EXTRAS,napari,qt,dask"
+EXTRAS="cp4,dask,testing"  # dask: the runner tests run here too (scripts/test.sh)
+[ "${NAPARI:-0}" = "1" ] && EXTRAS="$EXTRAS,napari,qt"
 python -m pip install -q -e ".[${EXTRAS}]"
 if [ "${SAM:-1}" = "1" ]; then
   PYTHON=python bash scripts/install_microsam.sh

@@ -55,6 +55,7 @@ def params(starter_model):
     return SegmentationParams(model=str(starter_model), channel=1)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_written_masks_equal_cellpose_eval(movie, params, loaded_segmenter):
     from cellpose import models
 
@@ -74,6 +75,7 @@ def test_written_masks_equal_cellpose_eval(movie, params, loaded_segmenter):
             np.testing.assert_array_equal(mask.labels[t], expected)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_log_has_full_provenance_and_is_written_after_mask(movie, params, loaded_segmenter):
     events = list(engine.run(engine.plan([movie], params), segmenter=loaded_segmenter))
     done = [e for e in events if isinstance(e, engine.TaskDone)]
@@ -90,6 +92,7 @@ def test_log_has_full_provenance_and_is_written_after_mask(movie, params, loaded
     assert all(f.n_objects == len(np.unique(f.labels)) - 1 for f in frames)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_bad_inputs_fail_alone_and_name_the_problem(tmp_path, movie, params, loaded_segmenter):
     good = movie
     trunc = tmp_path / "trunc_BF.tif"
@@ -117,6 +120,7 @@ def test_bad_inputs_fail_alone_and_name_the_problem(tmp_path, movie, params, loa
     [({"channel": 5}, "channel index 5 out of range"), ({"z_range": "2-4"}, None),
      ({"start_frame": 7}, "start frame 7 out of range"), ({"channel": "GFP"}, "no channel named")],
 )
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_parameter_misfits_are_per_file_errors(movie, params, loaded_segmenter, change, fragment):
     summary = segment_files([movie], params.replace(**change), segmenter=loaded_segmenter)
     if fragment is None:  # a Z range on a file without Z is ignored (single slice)
@@ -126,6 +130,7 @@ def test_parameter_misfits_are_per_file_errors(movie, params, loaded_segmenter, 
     assert report.status == "failed" and fragment in report.reason and str(movie) in report.reason
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_z_range_out_of_bounds(tmp_path, dsb_crop, params, loaded_segmenter):
     stack = np.stack([dsb_crop] * 4)[:, None]  # ZCYX with one channel
     path = tmp_path / "z_BF.ome.tif"
@@ -138,6 +143,7 @@ def test_z_range_out_of_bounds(tmp_path, dsb_crop, params, loaded_segmenter):
     assert "best focus" in log
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_existing_policies(movie, params, loaded_segmenter):
     segment_files([movie], params, segmenter=loaded_segmenter)
     out = movie.with_name("movie_BF_vSM.ome.tif")
@@ -151,6 +157,7 @@ def test_existing_policies(movie, params, loaded_segmenter):
     assert over.ok and read_mask(out).labels.shape[0] == 1
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_cancel_leaves_no_partial_output(tmp_path, movie, params, loaded_segmenter):
     first = tmp_path / "a_first.tif"
     first.write_bytes(movie.read_bytes())
@@ -184,6 +191,7 @@ def test_unwritable_output_dir(tmp_path, movie, params):
         engine.plan([movie], params.replace(output_dir=str(blocker / "out")))
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_positions_become_separate_outputs(tmp_path, dsb_crop, params, loaded_segmenter):
     data = np.stack([np.stack([dsb_crop]), np.stack([np.flipud(dsb_crop)])])  # P T Y X
     path = tmp_path / "multi.tif"
@@ -195,6 +203,7 @@ def test_positions_become_separate_outputs(tmp_path, dsb_crop, params, loaded_se
     assert m0.max() > 0 and not np.array_equal(m0, m1)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_folder_filters(tmp_path, movie, params, loaded_segmenter):
     (tmp_path / "movie_WL520.tif").write_bytes(movie.read_bytes())
     flt = FileFilter(contains=["_BF"])
@@ -202,6 +211,7 @@ def test_folder_filters(tmp_path, movie, params, loaded_segmenter):
     assert [t.input.name for t in p.tasks] == ["movie_BF.tif"]
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_rerun_from_log_reproduces_mask(tmp_path, movie, params):
     from napari_batchseg.cli import main
 

@@ -265,6 +265,7 @@ def test_shape_columns_equal_regionprops_table(spacing):
             assert table.loc[label, col] == pytest.approx(value, rel=1e-9, abs=1e-9), (label, col)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_time_column_when_the_input_time_step_is_known(tmp_path):
     result = measure_file(frames_10_13(), output_dir=tmp_path)
     table = pd.read_csv(result.objects_csv)
@@ -278,6 +279,7 @@ def test_time_column_when_the_input_time_step_is_known(tmp_path):
     np.testing.assert_allclose(summary["time_s"], np.arange(FIRST, LAST + 1) * dt, rtol=1e-9)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_frames_come_from_the_log(tmp_path):
     """A mask of input frames 10-13 is measured on frames 10-13 of its movie, as its log says."""
     mask = frames_10_13()
@@ -290,6 +292,7 @@ def test_frames_come_from_the_log(tmp_path):
         np.testing.assert_allclose(rows["mean_intensity"], ref["mean_intensity"], rtol=1e-9)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_logless_mask_needs_start_frame_when_frame_counts_differ(tmp_path):
     """A log-less 4-frame mask against the 53-frame movie: an error naming --start-frame, not frames 0-3."""
     from napari_batchseg.cli_downstream import main

@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pytest
 
+import _areas
 import _realdata
 from _timing import time_bound
 from napari_batchseg.errors import ModelError
@@ -26,8 +27,8 @@ from napari_batchseg.params import SegmentationParams
 
 HAS_TV = importlib.util.find_spec("torchvision") is not None
 HAS_MICROSAM = importlib.util.find_spec("micro_sam") is not None
-# CI installs the [sam] extra (scripts/setup.sh): there a missing micro-sam fails, never skips.
-_OPTIONAL = not _realdata.in_ci()
+# CI installs the [sam] extra (scripts/setup.sh): there a missing micro-sam fails, never skips (SAM=0: out).
+_OPTIONAL = not _areas.required("sam")
 needs_tv = pytest.mark.skipif(not HAS_TV and _OPTIONAL, reason="torchvision not installed")
 _skip_without_sam = pytest.mark.skipif(
     not HAS_MICROSAM and _OPTIONAL, reason="micro-sam not installed (extra [sam])"

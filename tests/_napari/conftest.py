@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+import _areas
 import _realdata
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 if importlib.util.find_spec("napari") is None or importlib.util.find_spec("pytestqt") is None:
-    if _realdata.in_ci():  # CI installs the napari extra: never pass there without running these
-        raise RuntimeError("napari or pytest-qt is not installed, but the widget tests must run under CI")
+    if _areas.required("napari"):  # CI installs the napari extra: never pass there without running these
+        raise RuntimeError("napari or pytest-qt is not installed, but the widget tests must run under CI "
+                           "(NAPARI=0 leaves them out)")
     collect_ignore_glob = ["test_*.py"]  # the napari extra is not installed
 
 
