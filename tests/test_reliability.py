@@ -482,3 +482,104 @@ def test_clean_removes_only_files_proven_to_be_ours(tmp_path, capsys):
     assert [p for p in foreign if not p.exists()] == []
     assert theirs.exists() and their_lock.exists() and (tree / "linked").is_symlink()
     assert str(theirs) not in out and "left alone" in out
+
+
+# --------------------------------------------------------------------------- issue 22: a log runs no code
+class _Payload:
+    """Unpickling this creates a file: the proof that a checkpoint ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _crafted_checkpoint(path: Path, marker: Path) -> Path:
+    import torch
+
+    torch.save({"model_state": {"w": torch.zeros(2)}, "config": _Payload(marker)}, path)
+    return path
+
+
+def _crafted_log(folder: Path, image: Path, **params) -> Path:
+    from napari_batchseg.provenance import INPUT_PREFIX, PARAMS_PREFIX
+
+    stamp = "2026-01-01 10:00:00.000 | segmentation | INFO | "
+    text = (stamp + PARAMS_PREFIX + json.dumps(SegmentationParams(**params).to_dict()) + "\n"
+            + stamp + INPUT_PREFIX + str(image) + "\n")
+    log = folder / "shared_vSM.log"
+    log.write_text(text)
+    return log
+
+
+def test_rerun_of_a_log_naming_a_crafted_checkpoint_runs_no_code(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("micro_sam")
+    from napari_batchseg.cli import main
+    from napari_batchseg.segmenters.safe_load import TRUST_ENV
+
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    marker = tmp_path / "pwned"
+    evil = _crafted_checkpoint(tmp_path / "vit_b.pt", marker)
+    shared = tmp_path / "shared"
+    movie = _movie(shared)
+    log = _crafted_log(shared, movie, method="sam", model="vit_b", checkpoint=str(evil))
+    status = main(["rerun", str(log), "--suffix", "again", "-q"])
+    err = capsys.readouterr().err
+    assert not marker.exists()
+    assert status == 2
+    assert f"will load checkpoint {evil} (outside the log's folder" in err
+    lines = [line for line in err.splitlines() if str(evil) in line and "--trust-checkpoint" in line]
+    assert lines, err  # one line naming the file and the opt-in
+    assert err.index("will load checkpoint") < err.index(lines[0])  # said before it was loaded
+    assert not list(shared.glob("*_vSM-again*"))
+
+
+@pytest.mark.parametrize("name", ["model.pt", "checkpoint.pt"])
+def test_model_files_needing_pickled_code_are_refused_unless_trusted(tmp_path, monkeypatch, name):
+    from napari_batchseg.errors import ModelError
+    from napari_batchseg.segmenters.cellpose.files import resolve_user_model
+    from napari_batchseg.segmenters.safe_load import TRUST_ENV, load_weights
+
+    marker = tmp_path / "pwned"
+    evil = _crafted_checkpoint(tmp_path / name, marker)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    with pytest.raises(ModelError, match="--trust-checkpoint") as err:
+        resolve_user_model(str(evil))
+    assert str(evil) in str(err.value) and "\n" not in str(err.value)
+    assert not marker.exists()
+    monkeypatch.setenv(TRUST_ENV, "1")  # the explicit opt-in: the file is loaded as it is
+    load_weights(evil)
+    assert marker.exists()
+
+
+def test_micro_sam_checkpoint_info_runs_no_code(tmp_path, monkeypatch):
+    from napari_batchseg.errors import ModelError
+    from napari_batchseg.segmenters.microsam.weights import resolve_checkpoint
+    from napari_batchseg.segmenters.safe_load import TRUST_ENV
+
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    marker = tmp_path / "pwned"
+    evil = _crafted_checkpoint(tmp_path / "sam.pt", marker)
+    with pytest.raises(ModelError, match="needs code from its pickle"):
+        resolve_checkpoint("vit_b", str(evil))
+    assert not marker.exists()
+
+
+def test_rerun_writes_beside_the_log_not_where_the_log_says(tmp_path, capsys, monkeypatch):
+    from napari_batchseg.cli import FACTORY_ENV, main
+
+    monkeypatch.setenv(FACTORY_ENV, "napari_batchseg.testing:threshold_segmenter")
+    shared = tmp_path / "shared"
+    movie = _movie(shared)
+    target = tmp_path / "victim" / "deep"
+    log = _crafted_log(shared, movie, output_dir=str(target))
+    assert main(["rerun", str(log), "--suffix", "again", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert not (tmp_path / "victim").exists()
+    assert (shared / "a_vSM-again.ome.tif").exists()
+    assert f"will write to {shared} (beside the log)" in err and str(target) in err
+    # asked for explicitly, the log's folder is used
+    assert main(["rerun", str(log), "--suffix", "again2", "-q", "--logged-output-dir"]) == 0
+    assert (target / "a_vSM-again2.ome.tif").exists()
+    assert f"will write to {target}" in capsys.readouterr().err

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--force", action="store_true",
                        help="run even if the input or the model weights differ from the logged run's "
                             "(a warning instead of an error)")
+    rerun.add_argument("--logged-output-dir", action="store_true",
+                       help="write into the output folder the log names (default: beside the log, "
+                            "or --output-dir)")
+    rerun.add_argument("--trust-checkpoint", action="store_true",
+                       help="allow model/checkpoint files that need code from their pickle to load "
+                            "(only for files you trust: such a file can run any code)")
     rerun.add_argument("--quiet", "-q", action="store_true")
     clean = sub.add_parser(
         "clean", help="list and remove what killed runs left behind",
@@ -322,39 +328,28 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:
-    from .io.masks import read_embedded_log
-    from .provenance import parse_log
+    """``batchseg rerun``: the decisions are :func:`.rerun.prepare_rerun`'s, shown before any work."""
+    from .rerun import RerunError, prepare_rerun
+    from .segmenters.safe_load import TRUST_ENV
 
-    src = Path(args.log)
     try:
-        text = read_embedded_log(src) if src.suffix.lower() in (".tif", ".tiff") else src.read_text("utf-8")
-        logged = parse_log(text)
-    except (OSError, ValueError) as exc:
-        _console().print(f"[red]error:[/red] cannot read a run from {src}: {exc}", highlight=False)
-        return 2
-    if logged.input_path is None:
-        _console().print(f"[red]error:[/red] {src} names no input file", highlight=False)
-        return 2
-    changes: dict[str, Any] = {"existing": args.existing}
-    if args.output_dir is not None:
-        changes["output_dir"] = args.output_dir
-    if args.suffix is not None:
-        changes["suffix"] = args.suffix
-    try:
-        params = logged.params.replace(**changes)
-    except ParameterError as exc:
+        setup = prepare_rerun(args.log, output_dir=args.output_dir, suffix=args.suffix,
+                              existing=args.existing, force=args.force,
+                              use_logged_output_dir=getattr(args, "logged_output_dir", False))
+    except RerunError as exc:
         _console().print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    from .events import Expectation
+    if getattr(args, "trust_checkpoint", False):
+        import os
 
-    identity = logged.input_identity
-    size = identity.get("size")
-    expect = Expectation(
-        input_size=int(size) if size is not None else None,
-        planes_sha256=identity.get("planes_sha256"),
-        weights_sha256=logged.weights_sha256,
-        force=args.force,
-    )
+        os.environ[TRUST_ENV] = "1"
+    console = _console()
+    for line in setup.notes:
+        console.print(f"rerun: {line}", highlight=False)
+    for line in setup.warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+    logged, expect = setup.logged, setup.expect
+    assert logged.input_path is not None  # prepare_rerun refuses a log without one
     try:  # before the model is loaded: a different size means different pixels
         now = logged.input_path.stat().st_size
     except OSError:
@@ -363,15 +358,15 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         text = (f"input {logged.input_path} changed since the logged run: {now} bytes, "
                 f"logged {expect.input_size}")
         if not args.force:
-            _console().print(f"[red]error:[/red] {text} (--force runs anyway)", highlight=False)
+            console.print(f"[red]error:[/red] {text} (--force runs anyway)", highlight=False)
             return 2
-        _console().print(f"[yellow]warning:[/yellow] {text}; running anyway (--force)", highlight=False)
-    if not identity:
-        _console().print("[yellow]note:[/yellow] the log records no input identity (an older log): "
-                         "the input cannot be verified", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {text}; running anyway (--force)", highlight=False)
+    if not logged.input_identity:
+        console.print("[yellow]note:[/yellow] the log records no input identity (an older log): "
+                      "the input cannot be verified", highlight=False)
     ns = argparse.Namespace(contains=[], not_contains=[], ext=[], recursive=False, quiet=args.quiet,
                             dry_run=False, only_position=logged.position, expect=expect)
-    return _run_batch([str(logged.input_path)], params, ns)
+    return _run_batch([str(logged.input_path)], setup.params, ns)
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -459,6 +454,12 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         params = params_from_args(args)
     except ParameterError as exc:
         parser.error(str(exc))
+    if getattr(args, "trust_checkpoint", False):  # the command line only: no log or YAML sets it
+        import os
+
+        from .segmenters.safe_load import TRUST_ENV
+
+        os.environ[TRUST_ENV] = "1"
     if args.save_config:
         saved = params.to_dict()
         for key in ("contains", "not_contains", "ext"):
