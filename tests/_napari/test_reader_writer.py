@@ -78,7 +78,7 @@ def test_reader_opens_inputs_lazily(example_files):
     assert z.shape == (11, 128, 128) and kw["scale"][0] == 6.0
     nuclei = str(example_files["nuclei"])
     [(img, kw, _)] = napari_get_reader(nuclei)(nuclei)
-    assert img.shape == (512, 512) and kw["units"] == "pixel"
+    assert img.shape == (512, 512) and tuple(kw["units"]) == ("pixel", "pixel")
 
 
 def test_writer_roundtrip_through_the_viewer(make_napari_viewer, tmp_path):
@@ -133,12 +133,15 @@ def test_mask_of_a_frame_range_sits_at_its_time_offset(make_napari_viewer, examp
                   segmenter=threshold_segmenter(SegmentationParams()))
     mask_path = tmp_path / "movie_BF_vSM.ome.tif"
     [(data, kwargs, kind)] = napari_get_reader(str(mask_path))(str(mask_path))
-    assert kind == "labels" and data.shape[0] == 3 and kwargs["translate"][0] == 3.0
+    from _timelapse import nd2_time_increment
+
+    dt = nd2_time_increment()  # T is in seconds: the movie's time step
+    assert kind == "labels" and data.shape[0] == 3 and kwargs["translate"][0] == pytest.approx(3 * dt)
     viewer = make_napari_viewer()
     viewer.open(str(movie), plugin="napari-batchseg")
     viewer.open(str(mask_path), plugin="napari-batchseg")
     mask_layer = viewer.layers["movie_BF_vSM"]
-    assert mask_layer.world_to_data((4, 0, 0))[0] == pytest.approx(1)  # input frame 4 = mask frame 1
+    assert mask_layer.world_to_data((4 * dt, 0, 0))[0] == pytest.approx(1)  # input frame 4 = mask frame 1
     # one frame at an offset stays a time series (a single frame 0 still opens as 2D, see above)
     single = tmp_path / "one_BF.nd2"
     shutil.copy(example_files["timelapse"], single)
@@ -146,4 +149,4 @@ def test_mask_of_a_frame_range_sits_at_its_time_offset(make_napari_viewer, examp
                   segmenter=threshold_segmenter(SegmentationParams()))
     one_path = str(tmp_path / "one_BF_vSM.ome.tif")
     [(one, kw, _)] = napari_get_reader(one_path)(one_path)
-    assert one.shape[0] == 1 and kw["translate"][0] == 7.0
+    assert one.shape[0] == 1 and kw["translate"][0] == pytest.approx(7 * dt)

@@ -31,6 +31,24 @@ def yx_scale(pixel_size: PixelSize) -> tuple[float, float]:
     return (pixel_size.y or 1.0, pixel_size.x or 1.0)
 
 
+def axis_scale(axes: str, pixel_size: PixelSize) -> tuple[float, ...]:
+    """Layer scale of each of ``axes`` (letters of ``P T Z Y X``): s for T, µm for Z/Y/X, 1 where unknown."""
+    known = {"T": pixel_size.t, "Z": pixel_size.z, "Y": pixel_size.y, "X": pixel_size.x}
+    return tuple(float(known.get(a) or 1.0) for a in axes)
+
+
+def axis_units(axes: str, pixel_size: PixelSize) -> tuple[str, ...]:
+    """Layer units of ``axes``: ``second`` for a known time step, ``µm`` for known lengths, else ``pixel``.
+
+    Y and X share one unit (µm only when both are known), so a half-calibrated image is not drawn
+    with two different units.
+    """
+    spatial = "µm" if pixel_size.x and pixel_size.y else "pixel"
+    units = {"T": "second" if pixel_size.t else "pixel", "Z": "µm" if pixel_size.z else "pixel",
+             "Y": spatial, "X": spatial}
+    return tuple(units.get(a, "pixel") for a in axes)
+
+
 def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
     """Return a reader when every path is an ND2/TIFF/OME-TIFF file (masks included), else ``None``."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
@@ -61,16 +79,17 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
     """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame of a still image.
 
     A mask of frames 40-44 of a time series sits at T = 40-44 (``translate``), over the frames of its
-    input opened beside it; the start frame is read from the mask's embedded log.
+    input opened beside it; the start frame is read from the mask's embedded log. T is scaled in
+    seconds when the mask records its input's time increment (as the input's layers are), Y and X in µm.
     """
     mask = read_mask(path)
     start = first_frame(mask.log_text)
     labels = mask.labels[0] if mask.labels.shape[0] == 1 and start == 0 else mask.labels
-    scale: tuple[float, ...] = yx_scale(mask.pixel_size)
+    axes = "TYX" if labels.ndim == 3 else "YX"
+    scale = axis_scale(axes, mask.pixel_size)
     translate: tuple[float, ...] = (0.0, 0.0)
     if labels.ndim == 3:
-        scale = (1.0, *scale)
-        translate = (float(start), 0.0, 0.0)
+        translate = (float(start) * scale[0], 0.0, 0.0)
     meta = {
         META_KEY: {
             "role": "mask",
@@ -79,7 +98,7 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
             "first_frame": start,
         }
     }
-    units = "µm" if mask.pixel_size.x else "pixel"
+    units = axis_units(axes, mask.pixel_size)
     kwargs = {"name": stem_of(path), "scale": scale, "translate": translate, "metadata": meta, "units": units}
     if labels.ndim == 3:
         kwargs["axis_labels"] = ("T", "Y", "X")
@@ -93,9 +112,8 @@ def image_layer_data(path: str | Path) -> list[LayerData]:
     owner = shared(source)
     lead = "".join(a for a in "PTZ" if info.sizes[a] > 1)
     ps = info.pixel_size
-    lead_scale = tuple((ps.z or 1.0) if a == "Z" else 1.0 for a in lead)
-    scale = (*lead_scale, *yx_scale(ps))
-    units = "µm" if ps.x else "pixel"
+    scale = axis_scale(f"{lead}YX", ps)
+    units = axis_units(f"{lead}YX", ps)
     n_c = info.sizes["C"]
     stem = stem_of(path)
     out: list[LayerData] = []
