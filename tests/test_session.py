@@ -183,3 +183,103 @@ def test_execute_refuses_ambiguous_arguments(inputs, tmp_path):
         next(execute([inputs], params))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="carries its parameters"):
         next(execute(engine.plan([inputs], params), params=params))
+
+
+# --------------------------------------------------------------------------- groups of files, one model
+class _CountingFactory:
+    """The threshold segmenter's factory (the hook through which execute loads every model), counted."""
+
+    def __init__(self) -> None:
+        self.loads: list[SegmentationParams] = []
+
+    def __call__(self, params: SegmentationParams):
+        self.loads.append(params)
+        return threshold_segmenter(params)
+
+
+def _ambiguous(path: Path) -> Path:
+    """A 3-plane TIFF without axes (tifffile's 'QYX'): its first axis could be time, Z or channels."""
+    tifffile.imwrite(path, np.stack([_blobs(i) for i in (3, 4, 5)]), photometric="minisblack")
+    return path
+
+
+def test_groups_sharing_a_model_load_it_once(inputs, tmp_path):
+    """Files read with different axes (the widget's ambiguous files) run as one run, one model load."""
+    from napari_batchseg.provenance import parse_log
+    from napari_batchseg.runners import RunGroup
+
+    amb = _ambiguous(tmp_path / "amb.tif")
+    out = str(tmp_path / "out")
+    base = SegmentationParams(output_dir=out)
+    counting = _CountingFactory()
+    groups = [RunGroup([inputs / "a.tif"], base), RunGroup([amb], base.replace(axes="TYX", end_frame=1))]
+    session, events = _run(groups, options=RunOptions(segmenter_factory=counting))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.count("Planned") == 1 and kinds.count("ModelLoading") == 1 and len(counting.loads) == 1
+    assert [s.status for s in session.tasks] == ["done", "done"]
+    assert session.frames_planned == 3 + 2  # each group's own frame range
+    logs = {s.task.input.name: parse_log(read_mask(s.mask_path).log_text).params for s in session.tasks}
+    assert logs["amb.tif"].axes == "TYX" and logs["a.tif"].axes is None  # each log has its group's
+    assert read_mask(tmp_path / "out" / "amb_vSM.ome.tif").labels.shape[0] == 2
+
+
+def test_groups_needing_other_models_load_each(inputs, tmp_path):
+    from napari_batchseg.runners import RunGroup
+
+    base = SegmentationParams(output_dir=str(tmp_path / "out"))
+    counting = _CountingFactory()
+    groups = [RunGroup([inputs / "a.tif"], base), RunGroup([inputs / "b.tif"], base.replace(diameter=12.0))]
+    session, events = _run(groups, options=RunOptions(segmenter_factory=counting))
+    assert [p.diameter for p in counting.loads] == [0.0, 12.0]
+    assert [type(e).__name__ for e in events].count("ModelLoading") == 2
+    assert [s.status for s in session.tasks] == ["done", "done"]
+
+
+def test_groups_colliding_outputs_refused_before_any_load(inputs, tmp_path):
+    from napari_batchseg.runners import RunGroup
+
+    base = SegmentationParams(output_dir=str(tmp_path / "out"))
+    counting = _CountingFactory()
+    twin = _ambiguous(tmp_path / "a.tif")  # another a.tif: the same output name in the same folder
+    groups = [RunGroup([inputs / "a.tif"], base), RunGroup([twin], base.replace(axes="TYX"))]
+    _, events = _run(groups, options=RunOptions(segmenter_factory=counting))
+    assert isinstance(events[-1], ev.RunFailed) and len(events) == 1 and counting.loads == []
+    assert "a_vSM.ome.tif" in events[-1].message
+
+
+# --------------------------------------------------------------------------- can this file run?
+def test_check_file_gives_a_typed_reason(inputs, tmp_path):
+    from napari_batchseg.runnable import Reason, check_file
+
+    amb = _ambiguous(tmp_path / "amb.tif")
+    base = SegmentationParams()
+    assert check_file(inputs / "a.tif", base) is None
+    problem = check_file(amb, base)
+    assert problem is not None and problem.reason is Reason.AMBIGUOUS_AXES and problem.ambiguous
+    assert "amb.tif" in problem.message
+    assert check_file(amb, base.replace(axes="TYX")) is None
+    assert check_file(inputs / "c.tif", base).reason is Reason.UNREADABLE
+    assert check_file(inputs / "a.tif", base.replace(channel=2)).reason is Reason.CHANNEL
+    assert check_file(inputs / "a.tif", base.replace(channel="GFP")).reason is Reason.CHANNEL
+    assert check_file(inputs / "a.tif", base.replace(start_frame=3)).reason is Reason.FRAMES
+
+
+def test_ambiguity_is_a_type_not_a_message(tmp_path):
+    """A reader's AmbiguousAxesError is ambiguous whatever its words; an InputError saying them is not."""
+    from napari_batchseg.errors import AmbiguousAxesError, InputError
+    from napari_batchseg.runnable import Reason, problem_of
+
+    assert problem_of(AmbiguousAxesError("x.tif: say which dimension is time")).ambiguous
+    worded = problem_of(InputError("x.tif: ambiguous axes; pass axes=..."))
+    assert worded.reason is Reason.UNREADABLE and not worded.ambiguous
+
+
+def test_files_that_cannot_run_fail_before_the_model_loads(inputs, tmp_path):
+    """A channel the file lacks is found while planning (the CLI and the API plan): no model for nothing."""
+    counting = _CountingFactory()
+    params = SegmentationParams(output_dir=str(tmp_path / "out"), channel=1)
+    session, events = _run([inputs / "a.tif", inputs / "b.tif"], params,
+                           options=RunOptions(segmenter_factory=counting))
+    assert counting.loads == [] and not any(isinstance(e, ev.ModelLoading) for e in events)
+    assert [s.status for s in session.tasks] == ["failed", "failed"]
+    assert all("channel index 1 out of range" in s.reason for s in session.tasks)

@@ -34,7 +34,7 @@ from ._commit import commit, existing_decision, output_state, sweep_leftovers
 from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
 from .discovery import FileFilter, collect_files
-from .errors import BatchSegError, InputError
+from .errors import BatchSegError
 from .events import (
     FINAL_EVENTS,
     Event,
@@ -56,8 +56,8 @@ from .io.atomic import check_writable_dir
 from .io.locks import LockInfo, claim, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
 from .io.naming import check_collisions, output_names
-from .io.reader import open_source, read_info
-from .io.sources import ImageSource, SourceInfo
+from .io.reader import open_source
+from .io.sources import ImageSource
 from .params import SegmentationParams
 from .prepare import PreparedFrame, check_z_range, prepare_frame, resolve_channels
 from .provenance import (
@@ -65,6 +65,7 @@ from .provenance import (
     LABELS_HASH_PREFIX,
     OUTPUT_ID_PREFIX,
 )
+from .runnable import check_info, read_info_for
 from .segmenters import Segmenter, SegmentOutput
 
 __all__ = [
@@ -97,8 +98,9 @@ def plan(
 ) -> Plan:
     """Expand ``paths`` and fix every output; raise :class:`OutputError` if outputs collide.
 
-    A file that cannot be opened becomes a task carrying its error (it is reported as failed by
-    :func:`run`); it does not stop planning.
+    A file that cannot be opened, or cannot run with ``params`` (:func:`~.runnable.check_info`: a
+    channel, Z range or first frame it lacks), becomes a task carrying its error (reported as failed
+    by :func:`run`, before any model is loaded); it does not stop planning.
     """
     notes: list[str] = []
     files = collect_files(paths, file_filter, recursive=recursive, notes=notes)
@@ -110,7 +112,7 @@ def plan(
     for f in files:
         use_axes = True
         try:
-            info, use_axes = _read_info_for(f, params.axes)
+            info, use_axes = read_info_for(f, params.axes)
         except BatchSegError as exc:
             tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=str(exc)))
             continue
@@ -120,36 +122,18 @@ def plan(
             continue
         if params.axes and not use_axes:
             own_axes.append(f)
+        problem = check_info(info, params)  # a channel, Z range or first frame the file lacks
         n_pos = info.sizes["P"]
         for p in range(n_pos):
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
-            tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes))
+            tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes,
+                              error=problem.message if problem else None))
     check_collisions((t.input, t.names) for t in tasks)
     if own_axes:
         shown = ", ".join(f.name for f in own_axes[:5]) + (", ..." if len(own_axes) > 5 else "")
         notes.append(f"axes {params.axes} not applied to {len(own_axes)} file(s) whose own axes are "
                      f"unambiguous ({shown}): the override is for ambiguous files only")
     return Plan(params, tasks, notes)
-
-
-#: Reader messages that mean "this file's axes cannot be told from the file" (io/tiff.py, io/nd2.py)
-_AMBIGUOUS_MARKS = ("ambiguous axes", "pass axes=")
-
-
-def _read_info_for(path: Path, axes: str | None) -> tuple[SourceInfo, bool]:
-    """The file's metadata, and whether the ``axes`` override applies to it.
-
-    The override is for files whose axes are ambiguous: a file whose own axes are clear is read as
-    it is (its axes are not replaced), so one ``axes`` setting fits a batch of mixed files.
-    """
-    if not axes:
-        return read_info(path, None), True
-    try:
-        return read_info(path, None), False
-    except InputError as exc:
-        if not any(mark in str(exc) for mark in _AMBIGUOUS_MARKS):
-            raise
-    return read_info(path, axes), True
 
 
 def _absolute_paths(params: SegmentationParams) -> SegmentationParams:

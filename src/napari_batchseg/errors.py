@@ -11,6 +11,10 @@ class InputError(BatchSegError):
     """An input file cannot be read or does not fit the parameters (names the file and the problem)."""
 
 
+class AmbiguousAxesError(InputError):
+    """A file's axes cannot be told from the file: the ``axes`` parameter says what each dimension is."""
+
+
 class ModelError(BatchSegError):
     """A model cannot be found, loaded or downloaded (names the model and where it was looked for)."""
 

@@ -112,13 +112,19 @@ class Plan:
     tasks: list[Task]
     #: warnings found while planning (e.g. a folder named explicitly that holds no input file)
     notes: list[str] = field(default_factory=list)
+    #: parameters of tasks that run with their own (a run over groups, see ``runners.execute``), by key
+    task_params: dict[str, SegmentationParams] = field(default_factory=dict)
+
+    def params_for(self, task: Task) -> SegmentationParams:
+        """The parameters ``task`` runs with (its group's, else the plan's)."""
+        return self.task_params.get(task.key, self.params)
 
     def frames_of(self, task: Task) -> int:
         """Frames ``task`` will segment (0 when it cannot be read or its frame range is empty)."""
         if task.info is None:
             return 0
         try:
-            return len(task.frame_indices(self.params))
+            return len(task.frame_indices(self.params_for(task)))
         except InputError:
             return 0
 
@@ -214,6 +220,8 @@ class TaskSkipped:
 
     task: Task
     reason: str
+    #: the output there was made with other parameters: it is not this run's result
+    other_parameters: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from qtpy.QtWidgets import (
 
 from ..discovery import FileFilter, collect_files, is_own_output
 from ..io.reader import SUFFIXES, matching_suffix
-from ..params import DEFAULT_EXTENSIONS, SegmentationParams
+from ..params import DEFAULT_EXTENSIONS, ParameterError, SegmentationParams
+from ..runnable import check_info
 from ._file_settings import FileChoice, FileSettings
-from ._info import InfoCache, describe_info
+from ._info import InfoCache, ReadError, describe_info
 from ._qtutil import fold, hbox, muted, paths_from_mime
 from ._worker import Background
 
@@ -37,8 +38,8 @@ AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
 
 
 def is_ambiguous(error: str) -> bool:
-    """Whether a metadata error says the file's axes are ambiguous (an axes choice makes it readable)."""
-    return "ambiguous axes" in error
+    """Whether a metadata error is ambiguous axes (an axes choice makes the file readable; by type)."""
+    return isinstance(error, ReadError) and error.problem.ambiguous
 DEFAULT_CONTAINS = "_BF"
 
 
@@ -393,16 +394,13 @@ class FileListPanel(QWidget):
             return ""
         choice = self.file_settings.choice(path)
         channel = self._channel if choice.channel is None else choice.channel
-        wanted = channel if isinstance(channel, list) else [channel]
-        for ch in wanted:
-            if isinstance(ch, int) and not 0 <= ch < info.sizes["C"]:
-                return f"no channel {ch} (the file has {info.sizes['C']})"
-            if isinstance(ch, str) and ch not in info.channel_names:
-                return f"no channel named {ch!r} (it has {', '.join(info.channel_names)})"
-        n_t = info.sizes["T"]
         start = self._start_frame if choice.frames is None else choice.frames[0]
-        if start >= n_t:
-            return f"no frame {start} (the file has {n_t} frame(s))"
+        try:  # the engine's own check (runnable.check_info): what is flagged here fails there
+            problem = check_info(info, SegmentationParams(channel=channel, start_frame=start))  # type: ignore[arg-type]
+        except ParameterError as exc:
+            return str(exc)
+        if problem is not None:
+            return problem.brief
         if choice.frames is not None and 0 <= choice.frames[1] < start:
             return f"its last frame {choice.frames[1]} is before its first {start}"
         return ""

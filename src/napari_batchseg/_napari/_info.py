@@ -9,15 +9,31 @@ from qtpy.QtCore import QObject, Signal
 
 from ..io.reader import read_info
 from ..io.sources import SourceInfo
+from ..runnable import FileProblem, problem_of
 from ._worker import Background
 
 
+class ReadError(str):
+    """Why a file cannot be read: the message shown, with its typed :class:`~..runnable.FileProblem`."""
+
+    problem: FileProblem
+
+    def __new__(cls, problem: FileProblem) -> ReadError:
+        made = super().__new__(cls, problem.message)
+        made.problem = problem
+        return made
+
+
 def read_info_safe(path: Path, axes: str | None = None) -> SourceInfo | str:
-    """The file's :class:`SourceInfo` (read with ``axes`` when given), or the reason it cannot be read."""
+    """The file's :class:`SourceInfo` (read with ``axes`` when given), or why it cannot be read.
+
+    The reason is a :class:`ReadError`: ambiguous axes are told by the reader's exception type, not
+    by its words.
+    """
     try:
         return read_info(path, axes)
     except Exception as exc:  # noqa: BLE001 - shown to the user next to the file
-        return str(exc) or type(exc).__name__
+        return ReadError(problem_of(exc))
 
 
 def describe_info(info: SourceInfo | str | None) -> str:

@@ -18,7 +18,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..events import Event
 from ..params import SegmentationParams
-from ..runners import RunOptions, execute
+from ..runners import RunGroup, RunOptions, execute
 from ..torch_cancel import RunCancelled, torch_cancellation
 from ._jobs import Background, Job
 
@@ -28,17 +28,14 @@ __all__ = ["GRACE_MS", "Background", "Job", "RunCancelled", "RunController", "to
 GRACE_MS = 400
 
 
-def _events(paths: list[Path], params: SegmentationParams, options: RunOptions,
-            cancel: threading.Event, plan: Any = None) -> Iterator[Event]:
-    """The run's events, with the prepared images attached to frames for display.
+def _events(source: Any, params: SegmentationParams | None, options: RunOptions,
+            cancel: threading.Event) -> Iterator[Event]:
+    """The run's events (:func:`execute` over paths, a plan or groups), with the prepared images attached.
 
     Once the model is loaded (torch imported), the rest of the run happens under
     :func:`torch_cancellation`.
     """
-    if plan is not None:
-        stream = execute(plan, options, cancel=cancel, keep_images=True)
-    else:
-        stream = execute(paths, options, params=params, cancel=cancel, keep_images=True)
+    stream = execute(source, options, params=params, cancel=cancel, keep_images=True)
     guard: contextlib.ExitStack | None = None
     try:
         for ev in stream:
@@ -50,35 +47,6 @@ def _events(paths: list[Path], params: SegmentationParams, options: RunOptions,
         stream.close()
         if guard is not None:
             guard.close()
-
-
-def _grouped_events(groups: list[tuple[list[Path], SegmentationParams]], options: RunOptions,
-                    cancel: threading.Event) -> Iterator[Event]:
-    """One run over groups of files that need different parameters (per-file axes of ambiguous files).
-
-    Each group is planned and run by :func:`execute` with its own parameters, so each output's log
-    records the axes its file was read with; the groups are announced as one :class:`Planned` (one
-    table, one progress bar). Outputs colliding across groups stop the run before any work.
-    """
-    from ..engine import plan as make_plan
-    from ..errors import BatchSegError
-    from ..events import Plan, Planned, RunFailed
-    from ..io.naming import check_collisions
-    from ..params import ParameterError
-
-    plans = []
-    try:
-        for files, params in groups:
-            plans.append(make_plan(files, params))
-        check_collisions((t.input, t.names) for p in plans for t in p.tasks)
-    except (BatchSegError, ParameterError) as exc:
-        yield RunFailed(str(exc), exc)
-        return
-    yield Planned(Plan(plans[0].params, [t for p in plans for t in p.tasks]), ())
-    for one in plans:
-        for ev in _events([], one.params, options, cancel, one):
-            if not isinstance(ev, Planned):
-                yield ev
 
 
 class RunController(QObject):
@@ -123,17 +91,21 @@ class RunController(QObject):
         """Start a batch in a thread.
 
         The batch is ``paths``, a prepared :class:`~napari_batchseg.events.Plan`, or ``groups`` of
-        files each with their own parameters (see :func:`_grouped_events`).
+        files each with their own parameters (:class:`~napari_batchseg.runners.RunGroup`).
         """
         if self._job is not None:
             raise RuntimeError("a batch is already running")
         options = RunOptions(parallel=parallel, processes=max(1, processes),
                              segmenter_factory=self.segmenter_factory)
         self.cancel_event = threading.Event()
-        work: tuple[Any, ...] = ((_grouped_events, groups, options, self.cancel_event) if groups else
-                                 (_events, list(paths), params, options, self.cancel_event, plan))
+        source: Any = list(paths)
+        given: SegmentationParams | None = params
+        if groups:  # one plan, one model load for the groups that share it (runners.execute)
+            source, given = [RunGroup(fs, p) for fs, p in groups], None
+        elif plan is not None:
+            source, given = plan, None
         job = self.background.submit(
-            *work,
+            _events, source, given, options, self.cancel_event,
             on_item=self.run_event.emit, on_error=self._on_error, on_done=self._on_finished,
             name="batchseg-run", yield_cpu=True,
         )

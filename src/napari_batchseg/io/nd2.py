@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import AmbiguousAxesError, InputError
 from .formats import check_file, parse_axes
 from .sources import ImageSource, PixelSize, SourceInfo
 
@@ -94,7 +94,7 @@ class ND2Source(ImageSource):
             if unknown:
                 listed = [a for a in nd2_sizes if a != "S"]
                 example = "".join("T" if a in unknown else a for a in listed)
-                raise InputError(
+                raise AmbiguousAxesError(
                     f"{self._name}: ambiguous axes: the file's dimensions are '{native_axes}' "
                     f"(shape {dims}) and loop(s) {', '.join(_loop_name(a) for a in unknown)} could "
                     f"be time, Z or positions. Say which with the axes option, e.g. "

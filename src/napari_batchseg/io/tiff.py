@@ -31,7 +31,7 @@ import numpy as np
 import tifffile
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import AmbiguousAxesError, InputError
 from .formats import check_file, parse_axes
 from .ome import (
     ome_channel_names,
@@ -335,7 +335,7 @@ class TiffSource(ImageSource):
         dims = "x".join(str(n) for n in shape)
         if override is None:
             if any(a not in _KNOWN for a in native):
-                raise InputError(_ambiguous_message(self._name, native, shape))
+                raise AmbiguousAxesError(_ambiguous_message(self._name, native, shape))
             mapping = [_KNOWN[a] for a in native]
         else:
             non_s = [i for i, a in enumerate(native) if a != "S"]
@@ -367,7 +367,7 @@ class TiffSource(ImageSource):
                 )
         seen = [m for m in mapping if m != "C"]
         if len(set(seen)) != len(seen) or sum(1 for m in mapping if m == "C") > 2:
-            raise InputError(
+            raise AmbiguousAxesError(
                 f"{self._name}: axes '{native}' (shape {dims}) map to repeated axes "
                 f"{''.join(mapping)}; pass axes=... to say what each dimension is"
             )

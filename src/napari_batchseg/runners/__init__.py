@@ -1,8 +1,9 @@
 """Where a planned batch runs: in this process, over local worker processes, or on a Dask cluster.
 
 Every front end (CLI, widget, Python API) calls :func:`execute` with paths and parameters (or a
-:class:`~..events.Plan`) and :class:`RunOptions`: it is the only place that plans, loads the model
-(only when some task has work) and runs. It yields one :data:`~..events.Event` stream (lifecycle
+:class:`~..events.Plan`, or :class:`RunGroup` s of paths that each need their own parameters) and
+:class:`RunOptions`: it is the only place that plans, loads the model (only when some task has work,
+once for all the groups that share it) and runs. It yields one :data:`~..events.Event` stream (lifecycle
 events, then the engine's task events) whichever way the work is spread, and the masks are the same
 pixel for pixel. :class:`~.session.RunSession` folds that stream into the state of the run.
 
@@ -30,13 +31,14 @@ several processes contending for one GPU are slower, and each would hold its own
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import engine
 from ..errors import BatchSegError
 from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed, TaskCancelled
+from ..io.naming import check_collisions
 from ..params import ParameterError, SegmentationParams
 
 if TYPE_CHECKING:
@@ -48,11 +50,18 @@ from .options import PARALLEL_MODES, RunOptions, SegmenterFactory, gpu_in_use, r
 from .session import RunSession, TaskState
 
 __all__ = [
-    "PARALLEL_MODES", "RunOptions", "RunSession", "SegmenterFactory", "TaskState", "execute", "gpu_in_use",
-    "resolve_options", "usable_cores",
+    "PARALLEL_MODES", "RunGroup", "RunOptions", "RunSession", "SegmenterFactory", "TaskState", "execute",
+    "gpu_in_use", "resolve_options", "usable_cores",
 ]
 
 log = logging.getLogger(__name__)
+
+class RunGroup(NamedTuple):
+    """Files that run with their own parameters, e.g. ambiguous files read with the axes chosen for them."""
+
+    paths: Sequence[str | Path]
+    params: SegmentationParams
+
 
 def _model_name(params: SegmentationParams) -> str:
     return f"{params.method} model {params.model}"
@@ -63,7 +72,7 @@ def _refused(exc: BatchSegError | ParameterError) -> RunFailed:
 
 
 def execute(
-    source: Plan | Iterable[str | Path] | str | Path,
+    source: Plan | Iterable[str | Path] | str | Path | Sequence[RunGroup],
     options: RunOptions | None = None,
     *,
     params: SegmentationParams | None = None,
@@ -88,7 +97,11 @@ def execute(
     ----------
     source
         A :class:`~..events.Plan` (from :func:`napari_batchseg.engine.plan`), or files and folders to
-        plan with ``params``, ``file_filter`` and ``recursive``.
+        plan with ``params``, ``file_filter`` and ``recursive``, or :class:`RunGroup` s (files and
+        folders each with their own parameters: each output's log records its group's). Groups are
+        announced as one :class:`~..events.Planned` (``Plan.task_params`` holds each task's
+        parameters); outputs colliding across groups stop the run before any work; a model is loaded
+        once for all the groups that need the same one (in this process).
     options
         How to spread the work (default: this process only).
     params
@@ -109,12 +122,22 @@ def execute(
     """
     if options is not None and not isinstance(options, RunOptions):
         raise TypeError(f"options must be RunOptions, got {type(options).__name__} (params= is a keyword)")
+    groups = _groups(source)
+    if groups is not None:
+        if params is not None:
+            raise TypeError("groups carry their parameters: give params only with paths")
+        yield from _execute_groups(groups, options, file_filter, recursive, cancel, segmenter, keep_images)
+        return
     if isinstance(source, Plan):
         if params is not None:
             raise TypeError("a plan carries its parameters: give params only with paths")
         the_plan = source
     else:
-        paths = [source] if isinstance(source, (str, Path)) else list(source)
+        paths: list[str | Path] = []
+        for item in [source] if isinstance(source, (str, Path)) else source:
+            if isinstance(item, RunGroup):
+                raise TypeError("give either paths or run groups, not both")
+            paths.append(item)
         try:
             the_plan = engine.plan(paths, params or SegmentationParams(), file_filter, recursive=recursive)
         except (BatchSegError, ParameterError) as exc:
@@ -139,8 +162,88 @@ def execute(
         yield _refused(exc)
 
 
+def _groups(source: object) -> list[RunGroup] | None:
+    """``source`` as groups, when it is a non-empty sequence of :class:`RunGroup` (else ``None``)."""
+    if isinstance(source, RunGroup) or not isinstance(source, (list, tuple)) or not source:
+        return None
+    return list(source) if all(isinstance(g, RunGroup) for g in source) else None
+
+
+def _execute_groups(
+    groups: list[RunGroup], options: RunOptions | None, file_filter: FileFilter | None, recursive: bool,
+    cancel: CancelCheck, segmenter: Segmenter | None, keep_images: bool,
+) -> Iterator[Event]:
+    """:func:`execute` over groups: plan each, announce them as one plan, run each, sharing models."""
+    plans: list[Plan] = []
+    opts: list[RunOptions] = []
+    try:
+        for group in groups:
+            plans.append(engine.plan(list(group.paths), group.params, file_filter, recursive=recursive))
+            opts.append(resolve_options(options or RunOptions(), plans[-1].params))
+        check_collisions((t.input, t.names) for p in plans for t in p.tasks)
+    except (BatchSegError, ParameterError) as exc:
+        yield _refused(exc)
+        return
+    notes = list(dict.fromkeys(n for p, o in zip(plans, opts, strict=True) for n in (*p.notes, *o.notes)))
+    for note in notes:
+        log.warning(note)
+    everything = Plan(plans[0].params, [t for p in plans for t in p.tasks], notes,
+                      {t.key: p.params for p in plans[1:] for t in p.tasks})
+    yield Planned(everything, tuple(notes))
+    if engine.is_cancelled(cancel):
+        for task in everything.tasks:
+            yield TaskCancelled(task)
+        return
+    models = _SharedModel(segmenter)
+    try:
+        for one, opt in zip(plans, opts, strict=True):
+            for ev in _run_mode(one, opt, cancel, None, keep_images, models):
+                yield ev
+                if isinstance(ev, RunFailed):
+                    return
+    except (BatchSegError, ParameterError) as exc:
+        yield _refused(exc)
+
+
+class _SharedModel:
+    """The segmenter loaded in this process for a run over groups: loaded again only for another model.
+
+    Groups whose parameters differ only in how files are read and prepared (axes, channel choice, Z,
+    frames) or named share it; one model is held at a time.
+    """
+
+    def __init__(self, given: Segmenter | None = None) -> None:
+        self.given = given
+        self.key: str | None = None
+        self.segmenter: Segmenter | None = None
+
+    def get(self, params: SegmentationParams, opts: RunOptions) -> Segmenter | None:
+        """The segmenter already loaded for ``params``; ``None``: load it (then :meth:`keep` it)."""
+        if self.given is not None:
+            return self.given
+        key = _model_identity(params, opts)
+        if key != self.key:
+            self.key, self.segmenter = key, None  # never hold two models
+        return self.segmenter
+
+    def keep(self, segmenter: Segmenter) -> None:
+        """Remember the segmenter just loaded for the parameters last asked for."""
+        self.segmenter = segmenter
+
+
+def _model_identity(params: SegmentationParams, opts: RunOptions) -> str:
+    """What the loaded model depends on: the parameters less those of reading and preparing files."""
+    from ._worker import model_key
+
+    channels = params.channel if isinstance(params.channel, list) else [params.channel]
+    shape = params.replace(channel=list(range(len(channels))) if len(channels) > 1 else 0, z_range="all",
+                           z_projection="mean")
+    return model_key(shape, opts.segmenter_factory)
+
+
 def _run_mode(
-    the_plan: Plan, opts: RunOptions, cancel: CancelCheck, segmenter: Segmenter | None, keep_images: bool
+    the_plan: Plan, opts: RunOptions, cancel: CancelCheck, segmenter: Segmenter | None, keep_images: bool,
+    shared: _SharedModel | None = None,
 ) -> Iterator[Event]:
     """Load the model where this process needs it (with its events), then run in ``opts.mode``."""
     params = the_plan.params
@@ -173,9 +276,13 @@ def _run_mode(
 
         if opts.threads_per_process is not None:
             limit_threads(opts.threads_per_process)
+        if segmenter is None and work and shared is not None:
+            segmenter = shared.get(params, opts)
         if segmenter is None and work:
             yield ModelLoading(_model_name(params))
             segmenter = build_segmenter(params, opts.segmenter_factory)
+            if shared is not None:
+                shared.keep(segmenter)
             if opts.threads_per_process is not None:  # again: torch may have started only now
                 limit_threads(opts.threads_per_process)
             yield ModelLoaded(segmenter.describe())

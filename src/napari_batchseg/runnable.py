@@ -1,0 +1,114 @@
+"""Whether a file can run with given parameters, and why not: one check for every front end.
+
+:func:`check_file` (a path) and :func:`check_info` (metadata already read) answer with ``None`` (the
+file can run) or a :class:`FileProblem` whose :class:`Reason` is typed: an unreadable file, ambiguous
+axes (the reader raised :class:`~.errors.AmbiguousAxesError`; an ``axes`` choice makes it readable), a
+channel the file lacks, a Z range or a first frame beyond the file. :func:`napari_batchseg.engine.plan`
+(hence the CLI and the Python API) marks such files before any work, and the napari widget marks
+them in its file list, with the same words.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AmbiguousAxesError, BatchSegError, InputError
+from .io.reader import read_info
+from .io.sources import SourceInfo
+from .params import SegmentationParams
+from .prepare import check_z_range, resolve_channels
+
+__all__ = ["FileProblem", "Reason", "check_file", "check_info", "problem_of", "read_info_for"]
+
+
+class Reason(enum.Enum):
+    """Why a file cannot run."""
+
+    UNREADABLE = "unreadable"
+    AMBIGUOUS_AXES = "ambiguous axes"
+    CHANNEL = "channel"
+    Z_RANGE = "z range"
+    FRAMES = "frames"
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """Why a file cannot run with the parameters: a typed :attr:`reason` and a one-line :attr:`message`.
+
+    :attr:`brief` says the same without the file's path, for a list that names the file already.
+    """
+
+    reason: Reason
+    message: str
+    brief: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.brief:
+            object.__setattr__(self, "brief", self.message)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether choosing the file's axes would make it readable."""
+        return self.reason is Reason.AMBIGUOUS_AXES
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def problem_of(exc: BaseException) -> FileProblem:
+    """The problem a reader's exception stands for (ambiguous axes by type, never by message text)."""
+    reason = Reason.AMBIGUOUS_AXES if isinstance(exc, AmbiguousAxesError) else Reason.UNREADABLE
+    return FileProblem(reason, str(exc) or type(exc).__name__)
+
+
+def read_info_for(path: Path, axes: str | None) -> tuple[SourceInfo, bool]:
+    """The file's metadata, and whether the ``axes`` override applies to it.
+
+    The override is for files whose axes are ambiguous: a file whose own axes are clear is read as it
+    is (its axes are not replaced), so one ``axes`` setting fits a batch of mixed files. Raises what
+    the reader raises (:class:`~.errors.AmbiguousAxesError` when no ``axes`` is given for such a file).
+    """
+    if not axes:
+        return read_info(path, None), True
+    try:
+        return read_info(path, None), False
+    except AmbiguousAxesError:
+        pass
+    return read_info(path, axes), True
+
+
+def check_info(info: SourceInfo, params: SegmentationParams) -> FileProblem | None:
+    """``None`` when a file with this metadata can run with ``params``, else why not (no pixel read)."""
+    wanted = params.channel if isinstance(params.channel, list) else [params.channel]
+    for ch in wanted:
+        try:
+            resolve_channels(info, ch)
+        except InputError as exc:
+            named = isinstance(ch, str) and not ch.isdigit()
+            brief = (f"no channel named {ch!r} (it has {', '.join(map(str, info.channel_names))})" if named
+                     else f"no channel {ch} (the file has {info.sizes['C']})")
+            return FileProblem(Reason.CHANNEL, str(exc), brief)
+    try:
+        check_z_range(info, params.zrange)
+    except InputError as exc:
+        nz = info.sizes["Z"]
+        return FileProblem(Reason.Z_RANGE, str(exc), f"no Z slice {params.zrange.stop} (the file has {nz})")
+    n_t = info.sizes["T"]
+    if params.start_frame >= n_t:
+        return FileProblem(Reason.FRAMES, f"{info.path}: start frame {params.start_frame} out of range; "
+                                          f"the file has {n_t} frame(s) (0-{n_t - 1})",
+                           f"no frame {params.start_frame} (the file has {n_t} frame(s))")
+    return None
+
+
+def check_file(path: str | Path, params: SegmentationParams) -> FileProblem | None:
+    """``None`` when ``path`` can run with ``params``, else why not (reads its metadata, no pixels)."""
+    try:
+        info, _ = read_info_for(Path(path), params.axes)
+    except BatchSegError as exc:
+        return problem_of(exc)
+    except Exception as exc:  # noqa: BLE001 - a reader bug is this file's problem, not the caller's
+        return FileProblem(Reason.UNREADABLE, f"{path}: cannot read ({type(exc).__name__}: {exc})")
+    return check_info(info, params)
