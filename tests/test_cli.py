@@ -1,6 +1,7 @@
 """The ``batchseg`` command line, run in-process on real files with the project's own model."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,7 +145,8 @@ def test_parallel_options_reach_the_run(tmp_path, monkeypatch, capsys):
 # --------------------------------------------------------------------------- output for pipes and logs
 def _cli(*args: str, columns: int = 40, **kw) -> subprocess.Popen:
     """``batchseg ARGS`` as a subprocess whose stdout and stderr are pipes (not terminals)."""
-    env = {**os.environ, "COLUMNS": str(columns), FACTORY_ENV: "napari_batchseg.testing:threshold_segmenter"}
+    env = {**os.environ, "COLUMNS": str(columns), FACTORY_ENV: "napari_batchseg.testing:threshold_segmenter",
+           **kw.pop("env", {})}
     return subprocess.Popen([sys.executable, "-m", "napari_batchseg.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
@@ -170,6 +172,12 @@ def test_error_lines_are_never_wrapped_off_a_terminal(tmp_path):
     row = [x for x in lines if "missing_BF.tif" in x and not x.startswith("failed:")]
     assert len(row) == 1 and str(missing) in row[0]  # the summary table's row is not folded either
     assert "0 done, 0 skipped, 1 failed" in lines
+
+    # FORCE_COLOR (set by many CI services) colours the lines but does not make a pipe a terminal
+    proc = _cli("rerun", str(log), env={"FORCE_COLOR": "1"})
+    out, err = proc.communicate(timeout=120)
+    (line,) = re.sub(r"\x1b\[[0-9;]*m", "", err).splitlines()
+    assert proc.returncode == 2 and str(log) in line
 
 
 @pytest.mark.parametrize("command", ["info", "evaluate"])
