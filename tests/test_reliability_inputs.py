@@ -216,3 +216,32 @@ def test_named_pipe_named_like_a_tiff_is_a_clear_error_not_a_hang(tmp_path, caps
     shown = capsys.readouterr()
     text = shown.out + shown.err
     assert "x.tif" in text and "not a regular file" in text and "Traceback" not in text
+
+
+# --------------------------------------------------------------------------- issue 22: runaway options
+@pytest.mark.parametrize("diameter", [1e-300, 0.01, 1.0])
+def test_diameter_that_would_enlarge_the_image_too_much_is_refused_naming_the_limit(
+    tmp_path, cellpose_starter, diameter
+):
+    path = tmp_path / "img.tif"
+    tifffile.imwrite(path, (np.random.default_rng(1).random((200, 200)) * 1000).astype(np.uint16))
+    events = _run([path], segmenter=cellpose_starter(diameter=diameter), model=str(STARTER), diameter=diameter)
+    failed = _of(events, engine.TaskFailed)
+    assert len(failed) == 1 and not failed[0].details, failed  # a clear input error, no traceback
+    reason = failed[0].reason
+    assert f"diameter {diameter:g} would rescale the 200 x 200 image" in reason
+    assert "over the limit of a 10x enlargement and 67,108,864 pixels" in reason and "at least" in reason
+    assert [p.name for p in tmp_path.iterdir()] == ["img.tif"]
+
+
+@pytest.mark.parametrize("value", ["10001", "1000000", "1000000000000"])
+def test_niter_is_bounded_naming_the_limit(tmp_path, capsys, value):
+    movie = tmp_path / "a.tif"
+    tifffile.imwrite(movie, np.zeros((8, 8), np.uint16))
+    with pytest.raises(SystemExit) as info:
+        main(["segment", str(movie), "--niter", value, "-q"])
+    assert info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "niter must be between 0 (automatic) and 10,000" in err and "Traceback" not in err
+    with pytest.raises(ParameterError, match="10,000"):
+        SegmentationParams(niter=float(value))

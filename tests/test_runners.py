@@ -441,3 +441,16 @@ def test_frames_signal_to_the_group_while_workers_start_ends_the_run(tmp_path, s
     assert proc.returncode == code, err[-2000:]
     assert "Traceback" not in err and f"stopped by {sig}" in err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("mode", ["files", "frames"])
+def test_processes_are_capped_to_the_cores_and_memory_naming_the_limit(mode):
+    from napari_batchseg.runners.options import process_limit, usable_cores
+
+    limit, why = process_limit()
+    assert 1 <= limit <= usable_cores()
+    opts = resolve_options(RunOptions(parallel=mode, processes=usable_cores() + 6), SegmentationParams())
+    assert opts.processes == limit
+    assert any(f"--processes {usable_cores() + 6} reduced to {limit}" in n and why in n for n in opts.notes)
+    within = resolve_options(RunOptions(parallel=mode, processes=limit), SegmentationParams())
+    assert within.processes == limit and not any("reduced" in n for n in within.notes)

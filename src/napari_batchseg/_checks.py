@@ -20,6 +20,10 @@ __all__ = ["MIN_SIDE", "check_finite", "check_size", "verdict", "verify_start"]
 
 #: Smallest image side each method's network accepts (measured: Cellpose 3 fails below 8 px)
 MIN_SIDE = {"cellpose": 8}
+#: Cellpose enlarges an image by ``model mean diameter / diameter``: at most this factor ...
+MAX_ENLARGEMENT = 10.0
+#: ... and to at most this many pixels (8192 x 8192; a 200 x 200 image at diameter 1 ran > 10 min, 2 GB)
+MAX_RESCALED_PIXELS = 8192 * 8192
 
 
 def check_size(task: Task, shape_yx: tuple[int, int], described: dict[str, Any]) -> None:
@@ -43,6 +47,29 @@ def check_size(task: Task, shape_yx: tuple[int, int], described: dict[str, Any])
             f"shrinks it by {diam_mean / diameter:.3g} (model mean diameter {diam_mean:g}), so each "
             f"side must be at least {least} pixels; give a smaller diameter"
         )
+    if method == "cellpose" and isinstance(diameter, numbers) and isinstance(diam_mean, numbers) \
+            and diameter > 0 and diam_mean > 0:
+        _check_enlargement(task, ny, nx, float(diameter), float(diam_mean))
+
+
+def _check_enlargement(task: Task, ny: int, nx: int, diameter: float, diam_mean: float) -> None:
+    """Refuse a diameter that would enlarge the image too much, naming the limit.
+
+    Beyond :data:`MAX_ENLARGEMENT` or :data:`MAX_RESCALED_PIXELS` a frame runs for hours or exhausts the
+    memory (a diameter of 1e-300 ended in an OverflowError, 0.01 in "out of memory").
+    """
+    factor = diam_mean / diameter  # inf for a diameter like 1e-320: compared, never multiplied out
+    pixels = ny * nx * factor * factor if factor < MAX_ENLARGEMENT * 1e3 else float("inf")
+    if factor <= MAX_ENLARGEMENT and pixels <= MAX_RESCALED_PIXELS:
+        return
+    least = max(diam_mean / MAX_ENLARGEMENT, diam_mean * float(np.sqrt(ny * nx / MAX_RESCALED_PIXELS)))
+    size = f"{round(ny * factor)} x {round(nx * factor)} pixels" if factor < 1e6 else "an astronomical size"
+    raise InputError(
+        f"{task.input}: diameter {diameter:g} would rescale the {ny} x {nx} image by {factor:.3g}x "
+        f"(model mean diameter {diam_mean:g}) to {size}, over the limit of a "
+        f"{MAX_ENLARGEMENT:g}x enlargement and {MAX_RESCALED_PIXELS:,} pixels; give a diameter of at "
+        f"least {least:.3g}"
+    )
 
 
 def check_finite(task: Task, frame: PreparedFrame) -> None:

@@ -23,7 +23,7 @@ import yaml
 Method = Literal["cellpose", "sam"]
 Projection = Literal["max", "min", "mean", "median", "std"]
 Existing = Literal["skip", "overwrite", "error"]
-SamMode = Literal["auto", "ais", "amg"]
+SamMode = Literal["auto", "ais", "amg", "apg"]
 ZMode = Literal["all", "best", "range"]
 
 METHODS: tuple[str, ...] = get_args(Method)
@@ -65,6 +65,8 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (".nd2", ".tif", ".tiff", ".ome.tif", ".om
 #: ``cellprob_threshold`` is a logit; Cellpose's own GUI offers -6..6. Beyond +/-20 (a probability
 #: within 2e-9 of 0 or 1) every pixel or no pixel is a cell: an all-or-nothing mask, never meant.
 CELLPROB_LIMIT = 20.0
+#: Most Cellpose dynamics iterations (its default is 200; 1e6 ran 134 s for one small frame)
+NITER_LIMIT = 10_000
 
 
 class ParameterError(ValueError):
@@ -146,7 +148,8 @@ class SegmentationParams:
     cellprob_threshold, flow_threshold, niter
         Cellpose settings (``niter=0``: Cellpose's automatic choice). Every number must be finite
         (NaN and infinity are refused: Cellpose would return an empty or a different mask without a
-        word); ``cellprob_threshold`` lies within +/-:data:`CELLPROB_LIMIT`.
+        word); ``cellprob_threshold`` lies within +/-:data:`CELLPROB_LIMIT`, ``niter`` within
+        0..:data:`NITER_LIMIT`.
     channel
         0-based channel index, or a channel name present in the file. Cellpose 4 takes up to 3 channels,
         in order: a list, or text such as ``"0,2"`` or ``"DAPI,GFP"`` (a list of one is one channel).
@@ -167,7 +170,7 @@ class SegmentationParams:
     debug
         Also save flows and cell probability beside the mask (Cellpose).
     sam_mode, tile_shape, halo
-        micro-sam options: ``auto|ais|amg`` and optional tiling.
+        micro-sam options: ``auto|ais|amg|apg`` and optional tiling.
     axes
         Optional axis override for files whose axes are ambiguous (e.g. ``"TYX"`` or ``"ZYX"``).
     extra
@@ -230,8 +233,11 @@ class SegmentationParams:
         if self.flow_threshold < 0:
             raise ParameterError(f"flow_threshold must be >= 0, got {self.flow_threshold}")
         self.niter = _as_int("niter", self.niter)
-        if self.niter < 0:
-            raise ParameterError(f"niter must be >= 0 (0 = automatic), got {self.niter}")
+        if not 0 <= self.niter <= NITER_LIMIT:
+            raise ParameterError(
+                f"niter must be between 0 (automatic) and {NITER_LIMIT:,} (Cellpose's default is 200), "
+                f"got {self.niter:,}"
+            )
         self.channel = _parse_channel(self.channel)
         if isinstance(self.channel, list) and self.method != "cellpose":
             raise ParameterError(

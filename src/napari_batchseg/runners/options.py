@@ -37,6 +37,40 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Memory assumed per worker process (a Cellpose worker holds about 0.45 GB; images and torch add more)
+WORKER_MEMORY_BYTES = 1 << 30
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (Linux ``MemAvailable``), ``None`` when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def process_limit() -> tuple[int, str]:
+    """The most worker processes worth starting here, and why.
+
+    The usable cores, and the memory available for :data:`WORKER_MEMORY_BYTES` each: more processes
+    only compete for them, or end in an out-of-memory kill (8 processes on 2 cores used 4.8 GB).
+    """
+    cores = usable_cores()
+    limit, why = cores, f"{cores} usable CPU core(s)"
+    memory = available_memory()
+    if memory is not None and memory // WORKER_MEMORY_BYTES < limit:
+        limit = max(1, memory // WORKER_MEMORY_BYTES)
+        why = f"{memory / 2**30:.1f} GiB of memory available, {WORKER_MEMORY_BYTES / 2**30:g} GiB per worker"
+    return limit, why
+
+
 @dataclass
 class RunOptions:
     """How to spread a batch over processes, GPUs or a cluster.
@@ -138,6 +172,13 @@ def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptio
     if opts.uses_dask:  # the workers' hardware decides (batch_frames=None: batch on GPU workers)
         return opts
     on_gpu = gpu_in_use(params)
+    if opts.mode in ("files", "frames") and not on_gpu:
+        limit, why = process_limit()
+        if opts.processes > limit:
+            opts.notes.append(
+                f"--processes {opts.processes} reduced to {limit}, the limit here ({why})"
+            )
+            opts = replace(opts, processes=limit)
     if on_gpu and opts.mode in ("files", "frames"):
         opts.notes.append(
             f"GPU in use: --parallel {opts.parallel} with {opts.processes} processes replaced by one "
