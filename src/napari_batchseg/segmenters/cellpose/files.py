@@ -19,7 +19,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import os
+import re
+import socket
+import sys
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -83,19 +87,55 @@ def cellpose_models() -> Any:  # cellpose is untyped
     return models
 
 
-def model_url(file_name: str) -> str:
-    """Download address Cellpose uses for a built-in weights file."""
-    try:
-        cp_models = cellpose_models()
+def _source_model_url() -> str | None:
+    """``_MODEL_URL`` as written in the installed ``cellpose/models.py``, read without importing it.
 
-        base = str(getattr(cp_models, "_MODEL_URL", _FALLBACK_MODEL_URL))
-    except Exception:  # pragma: no cover - cellpose missing is reported elsewhere
-        base = _FALLBACK_MODEL_URL
-    return f"{base.rstrip('/')}/{file_name}"
+    Importing ``cellpose.models`` imports torch (seconds, tens of seconds on a loaded machine): a missing
+    file must be reported without that cost.
+    """
+    try:  # the top-level spec only: finding "cellpose.models" would import cellpose (and torch)
+        spec = importlib.util.find_spec("cellpose")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not folders:
+            return None
+        text = (Path(folders[0]) / "models.py").read_text(encoding="utf-8")
+    except (ImportError, OSError, ValueError):
+        return None
+    found = re.search(r"""^_MODEL_URL\s*=\s*["']([^"']+)["']""", text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def model_url(file_name: str) -> str:
+    """Download address Cellpose uses for a built-in weights file (its ``models._MODEL_URL``)."""
+    loaded = sys.modules.get("cellpose.models")
+    base = getattr(loaded, "_MODEL_URL", None) if loaded is not None else _source_model_url()
+    if base is None:
+        try:
+            base = getattr(cellpose_models(), "_MODEL_URL", _FALLBACK_MODEL_URL)
+        except Exception:  # pragma: no cover - cellpose missing is reported elsewhere
+            base = _FALLBACK_MODEL_URL
+    return f"{str(base).rstrip('/')}/{file_name}"
+
+
+def _check_host(url: str) -> None:
+    """Raise ``OSError`` at once when the download host's name does not resolve (no network).
+
+    Done before importing Cellpose's downloader (which imports torch), so an offline machine gets its
+    error in a moment. Skipped when a proxy is configured (the proxy resolves names).
+    """
+    import urllib.parse
+    import urllib.request
+
+    if urllib.request.getproxies():
+        return
+    host = urllib.parse.urlsplit(url).hostname
+    if host:
+        socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
 
 
 def _download(url: str, destination: Path) -> None:
     """Cellpose's own downloader (temp file, then move), bounded by a socket timeout."""
+    _check_host(url)
     from cellpose import utils as cp_utils
 
     with socket_timeout(download_timeout()):
