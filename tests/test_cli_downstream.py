@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import tifffile
 
-from _downstream import DSB_GT, DSB_IMAGE, MODEL, ND2, segmented
+from _downstream import DSB_GT, DSB_IMAGE, MODEL, ND2, eval_folders, segmented
 from napari_batchseg.cli import main
 
 
@@ -83,3 +83,97 @@ def test_segment_with_measure(tmp_path):
     stamp = (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").stat().st_mtime_ns
     assert main(args) == 0
     assert (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").stat().st_mtime_ns == stamp
+
+
+def _plain_pages(path, stack):
+    """A plain multi-page TIFF (Cell Tracking Challenge style): one page per frame, no axes metadata."""
+    with tifffile.TiffWriter(path) as tw:
+        for frame in stack:
+            tw.write(frame, metadata=None)
+    return path
+
+
+def test_intensity_image_as_mask_is_refused_by_every_command(tmp_path, capsys):
+    for argv in (["measure", str(DSB_IMAGE), "--image", str(DSB_IMAGE), "--output-dir", str(tmp_path / "m")],
+                 ["export", "rois", str(DSB_IMAGE), "--output-dir", str(tmp_path / "e")],
+                 ["evaluate", str(segmented("dsb")), str(DSB_IMAGE)],
+                 ["evaluate", str(DSB_IMAGE), str(DSB_GT)]):
+        assert main(argv) == 1, argv
+        captured = capsys.readouterr()
+        lines = [ln for ln in (captured.out + captured.err).splitlines() if "looks like an intensity" in ln]
+        assert len(lines) == 1 and "dsb2018_nuclei.tif" in lines[0] and "--force-labels" in lines[0], argv
+    assert not (tmp_path / "m").exists() or list((tmp_path / "m").iterdir()) == []
+    assert not (tmp_path / "e").exists() or list((tmp_path / "e").iterdir()) == []
+    # the real annotation is accepted; the user may insist on the intensity image
+    assert main(["measure", str(DSB_GT), "--image", str(DSB_IMAGE),
+                 "--output-dir", str(tmp_path / "gt")]) == 0
+    assert main(["measure", str(DSB_IMAGE), "--image", str(DSB_IMAGE), "--output-dir", str(tmp_path / "m"),
+                 "--force-labels"]) == 0
+    assert (tmp_path / "m" / "dsb2018_nuclei_objects.csv").exists()
+
+
+def test_plain_multipage_masks_with_axes(tmp_path, capsys):
+    from napari_batchseg.io.masks import read_mask
+    from napari_batchseg.io.reader import open_source
+    from napari_batchseg.measure import measure_table
+
+    vsm = segmented("nd2")
+    labels = read_mask(vsm).labels
+    with open_source(ND2) as src:
+        frames = np.stack([src.read_plane(0, t, 0, 0) for t in range(labels.shape[0])])
+    image = _plain_pages(tmp_path / "movie.tif", frames)
+    mask = _plain_pages(tmp_path / "movie_masks.tif", labels)
+    out = tmp_path / "tables"
+    # without --axes: one line that names an option this command has
+    assert main(["measure", str(mask), "--image", str(image), "--output-dir", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "movie_masks.tif: ambiguous axes" in text and "--axes TYX" in text
+    assert main(["measure", str(mask), "--image", str(image), "--output-dir", str(out), "--axes", "TYX"]) == 0
+    ours = pd.read_csv(out / "movie_masks_objects.csv")
+    logged = measure_table(vsm)  # the same labels and pixels, read through the mask's log
+    for col in ("frame", "label", "area_px", "mean_intensity", "max_intensity"):
+        np.testing.assert_allclose(ours[col], logged[col], err_msg=col)
+    assert main(["export", "rois", str(mask), "--output-dir", str(tmp_path / "rois")]) == 1
+    assert "--axes TYX" in capsys.readouterr().out
+    assert main(["export", "rois", str(mask), "--output-dir", str(tmp_path / "rois"), "--axes", "TYX"]) == 0
+    assert (tmp_path / "rois" / "movie_masks_rois.zip").exists()
+    assert main(["evaluate", str(vsm), str(mask)]) == 1
+    assert main(["evaluate", str(vsm), str(mask), "--gt-axes", "TYX"]) == 0
+    assert "overall" in capsys.readouterr().out
+
+
+def test_float_mask_with_whole_numbers_measures_like_integers(tmp_path):
+    gt = tifffile.imread(DSB_GT)
+    as_float = tmp_path / "dsb_float_masks.tif"
+    tifffile.imwrite(as_float, gt.astype(np.float32))
+    for mask, folder in ((DSB_GT, "int"), (as_float, "float")):
+        assert main(["measure", str(mask), "--image", str(DSB_IMAGE), "--output-dir",
+                     str(tmp_path / folder)]) == 0
+    a = pd.read_csv(tmp_path / "int" / "dsb2018_nuclei_masks_objects.csv").drop(columns="file")
+    b = pd.read_csv(tmp_path / "float" / "dsb_float_masks_objects.csv").drop(columns="file")
+    pd.testing.assert_frame_equal(a, b)
+    assert main(["export", "rois", str(as_float), "--output-dir", str(tmp_path / "rois")]) == 0
+
+
+def test_errors_name_the_flag(tmp_path, capsys):
+    out = tmp_path / "eval.csv"
+    out.write_text("old")
+    assert main(["evaluate", str(segmented("dsb")), str(DSB_GT), "--output", str(out)]) == 1
+    assert "--overwrite" in capsys.readouterr().out
+    assert out.read_text() == "old"
+    args = ["measure", str(DSB_GT), "--image", str(DSB_IMAGE), "--output-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert main(args) == 1
+    assert "pass --overwrite" in capsys.readouterr().out
+
+
+def test_evaluate_folder_scores_the_rest_and_lists_the_missing(tmp_path, capsys):
+    pred_dir, gt_dir = eval_folders(tmp_path, {"lonely_vSM.ome.tif": segmented("nd2")})
+    dsb = segmented("dsb")
+    out = tmp_path / "eval.csv"
+    assert main(["evaluate", str(pred_dir), str(gt_dir), "--output", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "dsb2018_nuclei_vSM.ome.tif" in captured.out and "overall" in captured.out
+    missing = [ln for ln in captured.err.splitlines() if "lonely_vSM.ome.tif" in ln]
+    assert len(missing) == 1 and "no ground truth" in missing[0]
+    assert list(pd.read_csv(out)["pred"]) == [dsb.name, "overall"]

@@ -10,9 +10,16 @@ from cellpose import metrics
 from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
-from _downstream import DSB_GT, segmented
+from _downstream import DSB_GT, DSB_IMAGE, eval_folders, segmented
 from napari_batchseg.errors import InputError, OutputError
-from napari_batchseg.evaluate import EVAL_COLUMNS, THRESHOLDS, evaluate_frame, evaluate_paths
+from napari_batchseg.evaluate import (
+    EVAL_COLUMNS,
+    FAILED_ATTR,
+    MISSING_ATTR,
+    THRESHOLDS,
+    evaluate_frame,
+    evaluate_paths,
+)
 from napari_batchseg.io.masks import read_mask
 
 
@@ -105,8 +112,94 @@ def test_unmatched_prediction(tmp_path):
     gt_dir.mkdir()
     (pred_dir / "other_vSM.ome.tif").write_bytes(segmented("nd2").read_bytes())
     (gt_dir / DSB_GT.name).write_bytes(DSB_GT.read_bytes())
-    with pytest.raises(InputError, match="other_vSM.ome.tif"):
+    with pytest.raises(InputError, match="nothing could be evaluated.*other_vSM.ome.tif"):
         evaluate_paths(pred_dir, gt_dir)
+
+
+def test_folder_scores_the_predictions_that_have_ground_truth(tmp_path, arrays):
+    pred_dir, gt_dir = eval_folders(tmp_path, {"other_vSM.ome.tif": segmented("nd2")})  # no truth for it
+    dsb = segmented("dsb")
+    out = tmp_path / "eval.csv"
+    table = evaluate_paths(pred_dir, gt_dir, out)
+    assert list(table["pred"]) == [dsb.name, "overall"]
+    assert table.loc[0, "ap_50"] == pytest.approx(evaluate_frame(*arrays)["ap_50"])
+    assert table.attrs[MISSING_ATTR] == [str(pred_dir / "other_vSM.ome.tif")]
+    assert table.attrs[FAILED_ATTR] == {}
+    assert list(pd.read_csv(out)["pred"]) == [dsb.name, "overall"]
+
+
+def test_folder_pair_that_cannot_be_compared_does_not_stop_the_others(tmp_path, arrays):
+    # a 512x512 annotation for a movie of 64x64 frames
+    pred_dir, gt_dir = eval_folders(tmp_path, {"movie_vSM.ome.tif": segmented("nd2")},
+                                    {"movie_masks.tif": DSB_GT})
+    dsb = segmented("dsb")
+    table = evaluate_paths(pred_dir, gt_dir)
+    assert list(table["pred"]) == [dsb.name, "overall"]
+    (failed,) = table.attrs[FAILED_ATTR].items()
+    assert failed[0].endswith("movie_vSM.ome.tif") and "movie_masks.tif" in failed[1]
+
+
+def test_prediction_of_a_frame_range_against_the_whole_movie(tmp_path):
+    from napari_batchseg.io.masks import write_mask
+
+    movie = read_mask(segmented("nd2")).labels  # input frames 0-2
+    gt_path = tmp_path / "movie_gt.tif"
+    write_mask(gt_path, movie)  # ground truth of the whole movie (no log)
+    part = segmented("nd2", 1, 2)  # its log says: input frames 1-2
+    pred = read_mask(part).labels
+    assert not np.array_equal(pred[0], movie[0])  # lining up frames 0-1 instead would be wrong
+    table = evaluate_paths(part, gt_path)
+    frames = table[table["frame"] != "all"]
+    assert list(frames["frame"]) == [1, 2]  # input frames
+    for i, row in enumerate(frames.itertuples()):
+        expected = evaluate_frame(pred[i], movie[1 + i])
+        assert (row.tp_50, row.fp_50, row.fn_50) == (expected["tp_50"], expected["fp_50"], expected["fn_50"])
+    assert list(frames["ap_50_95"]) == [1.0, 1.0]  # the same model on the same input frames
+    # without a log that says where the frames start, a shorter prediction cannot be lined up
+    plain = tmp_path / "part_vSM.ome.tif"
+    write_mask(plain, pred)
+    with pytest.raises(InputError, match="2 frame\\(s\\) but ground truth .*movie_gt.tif has 3"):
+        evaluate_paths(plain, gt_path)
+
+
+def test_plain_multipage_ground_truth_needs_axes(tmp_path):
+    movie = read_mask(segmented("nd2")).labels
+    gt_path = tmp_path / "man_seg.tif"  # Cell Tracking Challenge style: pages, no axes metadata
+    with tifffile.TiffWriter(gt_path) as tw:
+        for frame in movie:
+            tw.write(frame, metadata=None)
+    with pytest.raises(InputError, match="man_seg.tif: ambiguous axes.*--axes TYX"):
+        evaluate_paths(segmented("nd2"), gt_path)
+    table = evaluate_paths(segmented("nd2"), gt_path, gt_axes="TYX")
+    assert list(table["ap_50_95"]) == [1.0] * 4
+    table = evaluate_paths(segmented("nd2"), gt_path, axes="TYX")  # --axes also applies to the truth
+    assert len(table) == 4
+
+
+def test_intensity_image_is_not_ground_truth(tmp_path, arrays):
+    dsb = segmented("dsb")
+    with pytest.raises(InputError) as exc:
+        evaluate_paths(dsb, DSB_IMAGE)
+    message = str(exc.value)
+    assert "dsb2018_nuclei.tif: looks like an intensity image" in message and "--force-labels" in message
+    assert "\n" not in message
+    forced = evaluate_paths(dsb, DSB_IMAGE, force_labels=True)  # the user insists: scored as labels
+    assert forced.loc[0, "n_true"] == len(np.unique(tifffile.imread(DSB_IMAGE))) - 1
+
+
+def test_float_masks_with_whole_numbers_are_labels(tmp_path, arrays):
+    pred, gt = arrays
+    as_float = tmp_path / "gt_float.tif"
+    tifffile.imwrite(as_float, gt.astype(np.float32))
+    table = evaluate_paths(segmented("dsb"), as_float)
+    expected = evaluate_frame(pred, gt)
+    assert table.loc[0, "ap_50_95"] == pytest.approx(expected["ap_50_95"])
+    assert table.loc[0, "n_true"] == expected["n_true"]
+    fractional = gt.astype(np.float32)
+    fractional[gt == gt.max()] += 0.5
+    tifffile.imwrite(tmp_path / "gt_half.tif", fractional)
+    with pytest.raises(InputError, match="gt_half.tif: not a label mask: .*not whole numbers"):
+        evaluate_paths(segmented("dsb"), tmp_path / "gt_half.tif")
 
 
 def test_movie_per_frame_and_overall(tmp_path):

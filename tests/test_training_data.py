@@ -303,3 +303,109 @@ def test_batchseg_train_subcommand(tmp_path, capsys):
     assert main(["train", str(tmp_path), "--output", str(tmp_path / "model")]) == 2
     assert "no masks found" in capsys.readouterr().err
     _nothing_written(tmp_path, tmp_path / "model")
+
+
+# --------------------------------------------------------------------------- what counts as a mask
+def test_intensity_image_as_mask_is_refused(tmp_path, capsys):
+    write_pairs(tmp_path / "p", n=3)
+    tile = tifffile.imread(tmp_path / "p" / "tile0.tif")  # the real DSB2018 image, not its annotation
+    tifffile.imwrite(tmp_path / "p" / "tile0_masks.tif", tile)
+    with pytest.raises(InputError) as exc:
+        collect_training_data([tmp_path / "p"], min_masks=1)
+    message = str(exc.value)
+    assert "tile0_masks.tif: looks like an intensity image" in message and "--force-labels" in message
+    out = tmp_path / "model"
+    assert _cli([str(tmp_path / "p"), "-o", str(out), "--from", "scratch"]) == 2
+    assert "looks like an intensity image" in capsys.readouterr().err
+    _nothing_written(tmp_path, out)
+    forced = collect_training_data([tmp_path / "p"], min_masks=1, force_labels=True)
+    assert len(forced.frames) == 3
+
+
+def test_plain_multipage_mask_needs_axes(tmp_path, capsys):
+    imgs, masks = dsb_tiles()
+    folder = tmp_path / "ctc"
+    folder.mkdir()
+    tifffile.imwrite(folder / "movie.tif", imgs[:4])
+    with tifffile.TiffWriter(folder / "movie_masks.tif") as tw:  # pages without axes metadata
+        for frame in masks[:4]:
+            tw.write(frame, metadata=None)
+    with pytest.raises(InputError, match=r"movie_masks.tif: ambiguous axes.*--axes TYX"):
+        collect_training_data([folder], min_masks=1)
+    out = tmp_path / "model"
+    assert _cli([str(folder), "-o", str(out), "--from", "scratch"]) == 2
+    assert "--axes TYX" in capsys.readouterr().err
+    data = collect_training_data([folder], min_masks=1, axes="TYX")
+    assert [f.index for f in data.frames] == [0, 1, 2, 3]
+    for f in data.frames:
+        np.testing.assert_array_equal(f.labels > 0, masks[f.index] > 0)
+    with pytest.raises(InputError, match="movie_masks.tif: .*2 letters but the file has 3 dimensions"):
+        collect_training_data([folder], min_masks=1, axes="YX")
+
+
+def test_float_masks_one_rule(tmp_path):
+    imgs, masks = dsb_tiles()
+    tifffile.imwrite(tmp_path / "a.tif", imgs[0])
+    tifffile.imwrite(tmp_path / "a_masks.tif", masks[0].astype(np.float32))
+    (frame,) = collect_training_data([tmp_path], min_masks=1).frames
+    np.testing.assert_array_equal(frame.labels > 0, masks[0] > 0)
+    assert frame.n_masks == len(np.unique(masks[0])) - 1
+    half = masks[0].astype(np.float32)
+    half[half == half.max()] += 0.5
+    tifffile.imwrite(tmp_path / "a_masks.tif", half)
+    with pytest.raises(InputError, match=r"a_masks.tif: not a label mask: .*not whole numbers"):
+        collect_training_data([tmp_path], min_masks=1)
+
+
+def test_validation_frames_are_separate_from_frames(tmp_path, capsys):
+    imgs, masks = dsb_tiles()
+    (tmp_path / "p").mkdir()
+    tifffile.imwrite(tmp_path / "p" / "movie.tif", imgs[:4])
+    tifffile.imwrite(tmp_path / "p" / "movie_masks.tif", masks[:4], imagej=True, metadata={"axes": "TYX"})
+    val = tmp_path / "val"
+    val.mkdir()
+    tifffile.imwrite(val / "v.tif", imgs[5])
+    tifffile.imwrite(val / "v_masks.tif", masks[5])  # one frame
+    out = tmp_path / "model"
+    missing = tmp_path / "no_such_model"
+    # --frames picks frame 3 of the 4-frame training movie; the one-frame validation file keeps its frame:
+    # the data are collected and the run gets as far as the (missing) base model
+    params = TrainingParams(base_model=str(missing), frames=[3], min_masks=1)
+    with pytest.raises(ModelError, match="no_such_model"):
+        train_model([tmp_path / "p"], out, params, validation=[val])
+    assert _cli([str(tmp_path / "p"), "-o", str(out), "--from", str(missing), "--frames", "3",
+                 "--validation", str(val), "--min-masks", "1"]) == 2
+    assert "no_such_model" in capsys.readouterr().err
+    params = TrainingParams(base_model=str(missing), min_masks=1, validation_frames=[2])
+    with pytest.raises(InputError, match=r"v_masks.tif: frame\(s\) \[2\] out of range"):
+        train_model([tmp_path / "p"], out, params, validation=[val])
+    assert _cli([str(tmp_path / "p"), "-o", str(out), "--validation-frames", "1"]) == 2
+    assert "--validation-frames applies to --validation files" in capsys.readouterr().err
+    _nothing_written(tmp_path, out)
+
+
+def test_missing_builtin_model_fails_at_once(tmp_path):
+    """``--from cyto3`` without its weights and without network fails before Cellpose (torch) is imported."""
+    import subprocess
+    import sys
+
+    from _timing import time_bound
+
+    write_pairs(tmp_path / "p", n=3)
+    code = (
+        "import sys, time\n"
+        "from napari_batchseg.cli_train import main\n"
+        "t0 = time.perf_counter()\n"
+        "rc = main(sys.argv[1:])\n"
+        "print(f'rc={rc} seconds={time.perf_counter() - t0:.3f} torch={\"torch\" in sys.modules}')\n"
+    )
+    env = {**os.environ, "CELLPOSE_LOCAL_MODELS_PATH": str(tmp_path / "models"), "BATCHSEG_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "p"), "-o", str(tmp_path / "model"), "--from", "cyto3"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert "weights file 'cyto3' not found" in proc.stderr and "BATCHSEG_OFFLINE is set" in proc.stderr
+    result = dict(item.split("=") for item in proc.stdout.split()[-3:])
+    assert result["rc"] == "2"
+    assert result["torch"] == "False"  # the error comes before Cellpose and torch are imported
+    assert float(result["seconds"]) < time_bound(2.0, cap=20.0)

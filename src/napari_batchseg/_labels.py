@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import InputError
+from .io.labelcheck import check_looks_like_labels, label_values
 from .io.masks import read_embedded_log
 from .io.reader import open_source, stem_of
 from .io.sources import ImageSource, PixelSize
@@ -43,19 +44,18 @@ def mask_base(path: str | Path) -> str:
 
 
 def check_label_frame(frame: NDArray[Any], path: str | Path, index: int) -> NDArray[Any]:
-    """Raise :class:`InputError` unless ``frame`` holds non-negative integer labels; return it."""
-    arr = np.asarray(frame)
-    if arr.dtype.kind not in "ui":
-        raise InputError(f"{path}: not a label mask: values are {arr.dtype} (labels must be integers >= 0)")
-    if arr.dtype.kind == "i" and arr.size and int(arr.min()) < 0:
-        raise InputError(f"{path}: not a label mask: frame {index} has negative values (min {arr.min()})")
-    return arr
+    """``frame`` as labels (integers >= 0; whole-number floats become ``uint32``), else :class:`InputError`.
+
+    The rule is :func:`~napari_batchseg.io.labelcheck.label_values`.
+    """
+    return label_values(frame, path, index)
 
 
 class LabelStack:
     """A label mask opened lazily: ``n_frames`` frames of shape ``shape_yx``.
 
     Use :func:`open_mask_stack` to create one; close it (or use ``with``) to release the file.
+    ``dtype`` is the labels' type as :meth:`frame` returns them (``uint32`` for a float file).
     """
 
     def __init__(self, path: Path, source: ImageSource, log_text: str) -> None:
@@ -72,7 +72,9 @@ class LabelStack:
         self.shape_yx = (info.sizes["Y"], info.sizes["X"])
         self.pixel_size: PixelSize = info.pixel_size
         self.dtype = np.dtype(info.dtype)
-        if self.dtype.kind not in "ui":
+        if self.dtype.kind == "f":
+            self.dtype = np.dtype(np.uint32)  # whole numbers, checked frame by frame
+        elif self.dtype.kind not in "uib":
             source.close()
             raise InputError(
                 f"{path}: not a label mask: values are {self.dtype} (labels must be integers >= 0)"
@@ -81,6 +83,18 @@ class LabelStack:
     def frame(self, index: int) -> NDArray[Any]:
         """Labels of frame ``index`` (checked: integers >= 0)."""
         return check_label_frame(self._source.read_plane(0, index, 0, 0), self.path, index)
+
+    def check_looks_like_labels(self) -> None:
+        """Raise :class:`InputError` when the file looks like an intensity image rather than labels.
+
+        The first non-empty frame of frames 0, middle and last is judged
+        (:func:`~napari_batchseg.io.labelcheck.check_looks_like_labels`).
+        """
+        for index in sorted({0, self.n_frames // 2, self.n_frames - 1}):
+            frame = self.frame(index)
+            if frame.any():
+                check_looks_like_labels(frame, self.path, index)
+                return
 
     def close(self) -> None:
         """Release the file."""
@@ -93,18 +107,41 @@ class LabelStack:
         self.close()
 
 
-def open_mask_stack(path: str | Path) -> LabelStack:
+def open_mask_stack(path: str | Path, axes: str | None = None, force_labels: bool = False) -> LabelStack:
     """Open a label mask (``_vSM.ome.tif`` or any 2D/``TYX`` integer TIFF) lazily.
+
+    Parameters
+    ----------
+    path
+        The mask file.
+    axes
+        Axes override for a file whose own axes are ambiguous (a plain multi-page TIFF: ``"TYX"``),
+        with the rules of the input images' override (:func:`~napari_batchseg.io.reader.open_source`).
+    force_labels
+        Skip the check that a file without a napari-batchseg log looks like labels rather than an
+        intensity image (:mod:`~napari_batchseg.io.labelcheck`).
 
     Raises
     ------
     InputError
-        When the file is missing, unreadable or not integer labels.
+        When the file is missing, unreadable, ambiguous without ``axes``, not integer labels, or looks
+        like an intensity image.
     """
     path = Path(path)
-    source = open_source(path)
-    log_text = read_embedded_log(path) if source.info.format in ("ome-tiff", "tiff") else ""
-    return LabelStack(path, source, log_text)
+    source = open_source(path, axes)
+    try:
+        log_text = read_embedded_log(path) if source.info.format in ("ome-tiff", "tiff") else ""
+    except BaseException:
+        source.close()
+        raise
+    stack = LabelStack(path, source, log_text)
+    if not force_labels and not log_text.strip():
+        try:
+            stack.check_looks_like_labels()
+        except BaseException:
+            stack.close()
+            raise
+    return stack
 
 
 @dataclass
@@ -156,11 +193,13 @@ def resolve_source(
     z_projection: str | None = None,
     start_frame: int | None = None,
     position: int | None = None,
+    image_axes: str | None = None,
 ) -> SourceSpec:
     """The input image and its preparation for ``mask``: from its log, with explicit values winning.
 
     Without a readable log, ``image`` is required, and so are ``channel`` when the image has several
     channels and ``z_range``/``z_projection`` when it has several Z slices (checked when it is opened).
+    ``image_axes`` overrides the image's axes (a plain multi-page TIFF: ``"TYX"``; default: the log's).
 
     Raises
     ------
@@ -204,6 +243,8 @@ def resolve_source(
         spec.start_frame = int(start_frame)
     if position is not None:
         spec.position = int(position)
+    if image_axes is not None:
+        spec.axes = image_axes
     spec.channel_given = channel is not None or spec.from_log
     spec.start_given = start_frame is not None or spec.from_log
     return spec

@@ -57,6 +57,24 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image-channel", default=None, help="channel that was segmented (index or name)")
     g.add_argument("--z-range", default=None, help="Z range used (all, best, best:R, A-B)")
     g.add_argument("--z-projection", default=None, choices=("max", "min", "mean", "median", "std"))
+    g.add_argument("--image-axes", default=None, metavar="AXES",
+                   help="axis order override of the image (default: its log's; with --image: --axes)")
+
+
+def _add_mask_options(p: argparse.ArgumentParser, what: str = "masks") -> None:
+    p.add_argument("--axes", default=None, metavar="AXES",
+                   help=f"axis order override for ambiguous {what}, e.g. TYX for a plain multi-page TIFF "
+                        "whose pages are time points (as segment's --axes)")
+    p.add_argument("--force-labels", action="store_true",
+                   help=f"use {what} without a napari-batchseg log even where they look like intensity "
+                        "images rather than labels")
+
+
+def _image_axes(args: argparse.Namespace) -> str | None:
+    """``--image-axes``, else ``--axes`` when the image is given explicitly (a mask without a log)."""
+    if args.image_axes is not None:
+        return str(args.image_axes)
+    return str(args.axes) if args.image is not None and args.axes is not None else None
 
 
 def _channel(value: str | None) -> int | str | None:
@@ -78,6 +96,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                 output_dir=args.output_dir,
                 image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
                 z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
+                axes=args.axes, image_axes=_image_axes(args), force_labels=args.force_labels,
             )
         except BatchSegError as exc:
             print(f"{mask}: FAILED {exc}")
@@ -102,7 +121,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             pattern=args.pattern,
             outline_format=args.format, foreground_value=args.foreground,
             test_fraction=args.test_fraction, annotated_frames=_frames(args.annotated_frames),
-            ngff_version=args.ngff,
+            ngff_version=args.ngff, axes=args.axes, image_axes=_image_axes(args),
+            force_labels=args.force_labels,
         )
     except ValueError as exc:
         _err(str(exc))
@@ -124,10 +144,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_paths
+    from .evaluate import FAILED_ATTR, MISSING_ATTR, evaluate_paths
 
     try:
-        table = evaluate_paths(args.pred, args.gt, args.output, overwrite=args.overwrite)
+        table = evaluate_paths(args.pred, args.gt, args.output, overwrite=args.overwrite, axes=args.axes,
+                               gt_axes=args.gt_axes, force_labels=args.force_labels)
     except BatchSegError as exc:
         print(f"FAILED: {exc}")
         return 1
@@ -136,6 +157,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.output:
         print(f"written: {args.output}")
+    missing: list[str] = table.attrs.get(MISSING_ATTR, [])
+    failed: dict[str, str] = table.attrs.get(FAILED_ATTR, {})
+    for path in missing:
+        _err(f"{path}: not scored: no ground truth of the same name in {args.gt}")
+    for path, reason in failed.items():
+        _err(f"{path}: not scored: {reason}")
+    if missing or failed:
+        _err(f"{len(missing) + len(failed)} prediction(s) not scored; the table covers the others")
+        return 1
     return 0
 
 
@@ -158,6 +188,7 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     m.add_argument("--output-dir", default=None, help="write the tables here (default: beside each mask)")
     m.add_argument("--start-frame", type=int, default=None, help="input frame of the mask's first frame")
     m.add_argument("--overwrite", action="store_true", help="replace existing tables")
+    _add_mask_options(m)
     _add_image_options(m)
     m.set_defaults(downstream=_cmd_measure)
 
@@ -181,16 +212,22 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("--annotated-frames", default=None, metavar="0-3,7",
                    help="dacapo: frames whose labels are complete (mask 1): e.g. 0-3,7, or 'corrected' "
                         "for the frames changed by manual corrections (from the log); default all")
+    _add_mask_options(e)
     _add_image_options(e)
     e.set_defaults(downstream=_cmd_export)
 
     v = sub.add_parser("evaluate", help="compare predicted masks with ground truth",
                        description="Average precision at IoU 0.5, 0.75, 0.5:0.95, precision, recall, F1, "
-                                   "TP/FP/FN, merges and splits, per frame and overall.")
+                                   "TP/FP/FN, merges and splits, per frame and overall. Folders: "
+                                   "predictions without ground truth (or that cannot be compared) are "
+                                   "listed on stderr, the others scored, and the exit status is 1.")
     v.add_argument("pred", help="predicted mask, or a folder of them")
     v.add_argument("gt", help="ground-truth mask, or a folder (matched by name)")
     v.add_argument("--output", default=None, metavar="CSV", help="write the table here")
     v.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    _add_mask_options(v, "predictions and ground truths")
+    v.add_argument("--gt-axes", default=None, metavar="AXES",
+                   help="axis order override of the ground truths when it differs from --axes")
     v.set_defaults(downstream=_cmd_evaluate)
 
 

@@ -51,8 +51,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-masks", type=int, default=5,
                    help="skip (and report) frames with fewer objects (default: 5)")
     p.add_argument("--frames", default="all",
-                   help="'all' (default), 'corrected' (frames a correction record of the mask's log names) "
-                        "or 0-based mask frame indices such as 0,3-5")
+                   help="frames of the training INPUTS: 'all' (default), 'corrected' (frames a correction "
+                        "record of the mask's log names) or 0-based mask frame indices such as 0,3-5")
+    p.add_argument("--validation-frames", default="all", metavar="FRAMES",
+                   help="frames of the --validation files, as --frames (default: all)")
+    p.add_argument("--axes", default=None, metavar="AXES",
+                   help="axis order override for ambiguous masks, e.g. TYX for a plain multi-page TIFF whose "
+                        "pages are time points (as segment's --axes)")
+    p.add_argument("--force-labels", action="store_true",
+                   help="use masks without a napari-batchseg log even where they look like intensity images "
+                        "rather than labels")
     p.add_argument("--channel", type=int, default=0,
                    help="channel of multi-channel images in <name>.tif pairs (_vSM masks use their log's)")
     p.add_argument("--diam-mean", type=float, default=None,
@@ -93,11 +101,17 @@ def run(args: argparse.Namespace) -> int:
             validation_fraction=args.validation_fraction, split=args.split, seed=args.seed,
             min_masks=args.min_masks, frames=parse_frames(args.frames), gpu=args.gpu,
             diam_mean=args.diam_mean, half_precision=args.half,
+            validation_frames=parse_frames(args.validation_frames), axes=args.axes,
+            force_labels=args.force_labels,
         )
+        if args.validation_frames != "all" and not args.validation:
+            raise ParameterError("--validation-frames applies to --validation files; none were given")
         check_output(args.output, args.overwrite)
-        data = collect_training_data(args.inputs, params.frames, params.min_masks, args.channel)
+        data = collect_training_data(args.inputs, params.frames, params.min_masks, args.channel,
+                                     params.axes, params.force_labels)
         validation = (
-            collect_training_data(args.validation, params.frames, params.min_masks, args.channel)
+            collect_training_data(args.validation, params.validation_frames, params.min_masks, args.channel,
+                                  params.axes, params.force_labels)
             if args.validation else None
         )
     except (BatchSegError, ParameterError) as exc:

@@ -10,6 +10,14 @@ more true objects lies inside it; a true object is *split* when more than half o
 predicted objects lies inside it.
 
 The overall row adds up TP/FP/FN over all frames before computing the ratios.
+
+Frames: a prediction is compared frame by frame with a ground truth of as many frames; a prediction of a
+frame range (its log says it starts at input frame 10) is compared with those frames of a longer
+ground-truth movie. The ``frame`` column is the prediction's input frame (its index without a log).
+
+Folders: every prediction with a ground truth of the same name is scored; the predictions without one,
+and pairs that cannot be compared, are listed in the table's ``attrs`` (:data:`MISSING_ATTR`,
+:data:`FAILED_ATTR`) and never stop the others.
 """
 
 from __future__ import annotations
@@ -24,13 +32,16 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from ._labels import mask_base, open_mask_stack
-from .errors import InputError
+from ._labels import LabelStack, mask_base, open_mask_stack
+from .errors import BatchSegError, InputError
 from .io.atomic import atomic_path, check_writable_dir
 from .io.reader import matching_suffix
+from .provenance import parse_log
 
 __all__ = [
     "EVAL_COLUMNS",
+    "FAILED_ATTR",
+    "MISSING_ATTR",
     "THRESHOLDS",
     "evaluate_files",
     "evaluate_frame",
@@ -46,6 +57,10 @@ EVAL_COLUMNS: tuple[str, ...] = (
     "tp_50", "fp_50", "fn_50", "precision_50", "recall_50", "f1_50",
     "tp_75", "fp_75", "fn_75", "precision_75", "recall_75", "f1_75", "merges", "splits",
 )
+#: ``table.attrs`` key: predictions (paths) of a folder that have no ground truth (not scored).
+MISSING_ATTR = "missing_ground_truth"
+#: ``table.attrs`` key: ``{prediction path: reason}`` for pairs of a folder that could not be compared.
+FAILED_ATTR = "failed"
 
 
 def _relabel(labels: NDArray[Any]) -> tuple[NDArray[Any], int]:
@@ -156,31 +171,100 @@ def _overall(rows: list[dict[str, Any]], tps: dict[float, int], n_true: int, n_p
     return out
 
 
-def evaluate_files(pairs: Sequence[tuple[str | Path, str | Path]]) -> pd.DataFrame:
-    """Evaluate ``(prediction, ground truth)`` mask files frame by frame; last row ``overall``.
+def logged_start_frame(mask: LabelStack) -> int | None:
+    """Input frame of a mask's first frame, from its napari-batchseg log (``None`` without one)."""
+    if not mask.log_text.strip():
+        return None
+    try:
+        return int(parse_log(mask.log_text).params.start_frame)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def frame_offsets(pred: LabelStack, gt: LabelStack) -> tuple[int, int]:
+    """``(input frame of pred's first frame, gt frame compared with it)`` for a pair of masks.
+
+    As many frames: frame by frame (offset 0 in the ground truth). Fewer prediction frames: the
+    prediction's log says where they start in the ground-truth movie.
 
     Raises
     ------
     InputError
-        When a file is not an integer label mask, or a pair differs in frame count or shape.
+        Frame sizes differ, or the frames cannot be lined up (the message names both files).
+    """
+    if pred.shape_yx != gt.shape_yx:
+        raise InputError(
+            f"{pred.path}: frames of {pred.shape_yx[0]}x{pred.shape_yx[1]} pixels but ground truth "
+            f"{gt.path} has {gt.shape_yx[0]}x{gt.shape_yx[1]}"
+        )
+    start = logged_start_frame(pred)
+    if pred.n_frames == gt.n_frames:
+        return (start or 0), 0
+    if start is None:
+        raise InputError(
+            f"{pred.path}: {pred.n_frames} frame(s) but ground truth {gt.path} has {gt.n_frames}, and no "
+            "segmentation log says which input frames the prediction holds"
+        )
+    if start + pred.n_frames > gt.n_frames:
+        raise InputError(
+            f"{pred.path}: its log says input frames {start}-{start + pred.n_frames - 1} but ground truth "
+            f"{gt.path} has {gt.n_frames} frame(s)"
+        )
+    return start, start
+
+
+def evaluate_files(
+    pairs: Sequence[tuple[str | Path, str | Path]],
+    axes: str | None = None,
+    gt_axes: str | None = None,
+    force_labels: bool = False,
+    failed: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Evaluate ``(prediction, ground truth)`` mask files frame by frame; last row ``overall``.
+
+    Parameters
+    ----------
+    pairs
+        ``(prediction, ground truth)`` mask files.
+    axes, gt_axes
+        Axes overrides of the predictions and of the ground truths (plain multi-page TIFFs: ``"TYX"``).
+    force_labels
+        Use files without a log even where they look like intensity images.
+    failed
+        When given, a pair that cannot be compared is recorded here (prediction path -> reason) and
+        the others are scored; otherwise the first such pair raises.
+
+    Raises
+    ------
+    InputError
+        When a file is not a label mask, or a pair's frames cannot be lined up (see
+        :func:`frame_offsets`), unless ``failed`` collects it.
     """
     rows: list[dict[str, Any]] = []
     tps = {float(th): 0 for th in THRESHOLDS}
     n_true = n_pred = 0
     for pred_path, gt_path in pairs:
-        with open_mask_stack(pred_path) as pred, open_mask_stack(gt_path) as gt:
-            if pred.n_frames != gt.n_frames or pred.shape_yx != gt.shape_yx:
-                raise InputError(
-                    f"{pred.path}: {pred.n_frames} frame(s) of {pred.shape_yx} but ground truth "
-                    f"{gt.path} has {gt.n_frames} of {gt.shape_yx}"
-                )
-            for i in range(pred.n_frames):
-                m = evaluate_frame(pred.frame(i), gt.frame(i))
-                for th, tp in m["tp_t"].items():
-                    tps[th] += tp
-                n_true += int(m["n_true"])
-                n_pred += int(m["n_pred"])
-                rows.append(_row(m, pred=pred.path.name, gt=gt.path.name, frame=i))
+        pair_rows: list[dict[str, Any]] = []
+        pair_tps = dict.fromkeys(tps, 0)
+        try:
+            with open_mask_stack(pred_path, axes, force_labels) as pred, \
+                    open_mask_stack(gt_path, gt_axes, force_labels) as gt:
+                first, offset = frame_offsets(pred, gt)
+                for i in range(pred.n_frames):
+                    m = evaluate_frame(pred.frame(i), gt.frame(offset + i))
+                    for th, tp in m["tp_t"].items():
+                        pair_tps[th] += tp
+                    pair_rows.append(_row(m, pred=pred.path.name, gt=gt.path.name, frame=first + i))
+        except BatchSegError as exc:
+            if failed is None:
+                raise
+            failed[str(pred_path)] = str(exc)
+            continue
+        rows += pair_rows
+        for th, tp in pair_tps.items():
+            tps[th] += tp
+        n_true += sum(int(r["n_true"]) for r in pair_rows)
+        n_pred += sum(int(r["n_pred"]) for r in pair_rows)
     rows.append(_overall(rows, tps, n_true, n_pred))
     return pd.DataFrame(rows, columns=list(EVAL_COLUMNS))
 
@@ -199,20 +283,22 @@ def _mask_files(folder: Path) -> Iterator[Path]:
             yield p
 
 
-def pair_paths(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
-    """Pairs of (prediction, ground truth): two files, or two folders matched by :func:`match_key`.
+def match_paths(pred: str | Path, gt: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Pairs of (prediction, ground truth), and the predictions without ground truth.
+
+    Two files make one pair; two folders are matched by :func:`match_key`.
 
     Raises
     ------
     InputError
-        When a path is missing, or a folder holds a prediction without ground truth.
+        When a path is missing, a file is paired with a folder, or the prediction folder holds no mask.
     """
     pred, gt = Path(pred), Path(gt)
     for p in (pred, gt):
         if not p.exists():
             raise InputError(f"{p}: not found")
     if pred.is_file() and gt.is_file():
-        return [(pred, gt)]
+        return [(pred, gt)], []
     if pred.is_dir() != gt.is_dir():
         raise InputError(f"{pred} and {gt}: give two files or two folders")
     truths = {match_key(p): p for p in _mask_files(gt)}
@@ -223,31 +309,78 @@ def pair_paths(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
         if key in truths:
             pairs.append((p, truths[key]))
         else:
-            missing.append(p.name)
-    if missing:
-        raise InputError(f"{pred}: no ground truth in {gt} for {', '.join(missing)}")
-    if not pairs:
+            missing.append(p)
+    if not pairs and not missing:
         raise InputError(f"{pred}: no mask files to evaluate")
-    return pairs
+    return pairs, missing
 
 
-def evaluate_paths(
-    pred: str | Path, gt: str | Path, output: str | Path | None = None, overwrite: bool = False
-) -> pd.DataFrame:
-    """Evaluate a prediction (file or folder) against ground truth; optionally write the table as CSV.
+def pair_paths(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
+    """Pairs of (prediction, ground truth): two files, or two folders matched by :func:`match_key`.
 
     Raises
     ------
     InputError
-        Bad or unmatched inputs (nothing is written).
+        When a path is missing, or a folder holds a prediction without ground truth.
+    """
+    pairs, missing = match_paths(pred, gt)
+    if missing:
+        raise InputError(f"{pred}: no ground truth in {gt} for {', '.join(p.name for p in missing)}")
+    return pairs
+
+
+def evaluate_paths(
+    pred: str | Path,
+    gt: str | Path,
+    output: str | Path | None = None,
+    overwrite: bool = False,
+    axes: str | None = None,
+    gt_axes: str | None = None,
+    force_labels: bool = False,
+) -> pd.DataFrame:
+    """Evaluate a prediction (file or folder) against ground truth; optionally write the table as CSV.
+
+    Two folders: every prediction with a ground truth of the same name is scored; those without one are
+    listed in ``table.attrs[MISSING_ATTR]`` and pairs that cannot be compared (with the reason) in
+    ``table.attrs[FAILED_ATTR]``; neither stops the others (the command line exits 1 when either is
+    not empty).
+
+    Parameters
+    ----------
+    pred, gt
+        Two mask files, or two folders of them.
+    output
+        Write the table here (CSV), atomically.
+    overwrite
+        Replace an existing ``output``.
+    axes, gt_axes
+        Axes overrides of the predictions and of the ground truths (plain multi-page TIFFs: ``"TYX"``;
+        ``gt_axes`` defaults to ``axes``).
+    force_labels
+        Use files without a log even where they look like intensity images.
+
+    Raises
+    ------
+    InputError
+        Bad inputs (two files), or nothing in the folders could be scored (nothing is written).
     OutputError
         ``output`` exists without ``overwrite``, or cannot be written.
     """
     from .errors import OutputError
 
     if output is not None and Path(output).exists() and not overwrite:
-        raise OutputError(f"{output} exists; pass overwrite to replace it")
-    table = evaluate_files(pair_paths(pred, gt))
+        raise OutputError(f"{output} exists; pass --overwrite (API: overwrite=True) to replace it")
+    pairs, missing = match_paths(pred, gt)
+    folders = Path(pred).is_dir()
+    failed: dict[str, str] | None = {} if folders else None
+    gt_axes = axes if gt_axes is None else gt_axes
+    table = evaluate_files(pairs, axes, gt_axes, force_labels, failed)
+    if folders and len(table) == 1:  # only the overall row: nothing was scored
+        reasons = [f"no ground truth in {gt} for {p.name}" for p in missing]
+        reasons += list((failed or {}).values())
+        raise InputError(f"{pred}: nothing could be evaluated: " + "; ".join(reasons))
+    table.attrs[MISSING_ATTR] = [str(p) for p in missing]
+    table.attrs[FAILED_ATTR] = dict(failed or {})
     if output is not None:
         out = Path(output)
         check_writable_dir(out.parent)

@@ -48,6 +48,10 @@ class ExportOptions:
     annotated_frames
         ``dacapo``: mask frames whose labels are complete (``mask`` = 1); ``None``: all of them;
         ``"corrected"``: those that manual corrections changed (from the mask's log).
+    axes, image_axes
+        Axes overrides of the masks and of the image (plain multi-page TIFFs: ``"TYX"``).
+    force_labels
+        Use masks without a log even where they look like intensity images.
     """
 
     overwrite: bool = False
@@ -62,6 +66,9 @@ class ExportOptions:
     test_fraction: float = 0.0
     annotated_frames: Sequence[int] | str | None = None
     ngff_version: str = "0.4"
+    axes: str | None = None
+    image_axes: str | None = None
+    force_labels: bool = False
 
 
 _FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \((\d+) of (\d+)\)")
@@ -116,7 +123,7 @@ class ExportInput:
 
 def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> ExportInput:
     """Open ``mask`` (and its prepared image when ``need_image``); raise :class:`InputError` if bad."""
-    stack = open_mask_stack(mask)
+    stack = open_mask_stack(mask, options.axes, options.force_labels)
     try:
         spec = None
         image = None
@@ -124,7 +131,7 @@ def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> Ex
             try:
                 spec = resolve_source(
                     stack, options.image, options.image_channel, options.z_range, options.z_projection,
-                    options.start_frame,
+                    options.start_frame, image_axes=options.image_axes,
                 )
             except Exception:
                 if need_image:

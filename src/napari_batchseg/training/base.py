@@ -39,7 +39,10 @@ def check_output(output: str | Path, overwrite: bool = False) -> Path:
     if out.is_dir():
         raise OutputError(f"output {out} is a folder; give the path of the model file to write")
     if out.exists() and not overwrite:
-        raise OutputError(f"output {out} exists; choose another name or allow overwriting")
+        raise OutputError(
+            f"output {out} exists; choose another name or pass --overwrite (API: overwrite=True) to "
+            "replace it"
+        )
     folder = out.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

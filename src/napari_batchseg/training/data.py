@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
+from ..io.labelcheck import label_values
 from ..params import ParameterError
 from ..provenance import HISTORY_MARK
 
@@ -231,18 +232,14 @@ def _logged_frames(log_text: str) -> list[tuple[int, list[int]]]:
     return out
 
 
-def _renumber(labels: NDArray[Any]) -> tuple[NDArray[Any], int]:
-    """Ids 1..N in order of first appearance of the sorted ids (0 stays 0), and N."""
+def _renumber(labels: NDArray[Any], where: str = "labels", index: int = 0) -> tuple[NDArray[Any], int]:
+    """Ids 1..N in order of first appearance of the sorted ids (0 stays 0), and N.
+
+    The values follow :func:`~napari_batchseg.io.labelcheck.label_values` (errors name ``where``).
+    """
     from skimage.segmentation import relabel_sequential
 
-    lab = np.asarray(labels)
-    if lab.dtype.kind not in "ui":
-        if lab.dtype.kind == "f" and np.all(np.mod(lab, 1) == 0):
-            lab = lab.astype(np.int64)
-        else:
-            raise InputError(f"labels must be integers, got {lab.dtype}")
-    if lab.size and lab.min() < 0:
-        raise InputError("labels must be >= 0")
+    lab = label_values(labels, where, index)
     out = relabel_sequential(lab)[0]
     n = int(out.max()) if out.size else 0
     dtype = np.uint16 if n <= np.iinfo(np.uint16).max else np.uint32
@@ -277,7 +274,7 @@ def _add_frame(
             f"{group} frame {index}: image and mask have different shapes "
             f"(image {tuple(image.shape)}, mask {tuple(labels.shape)})"
         )
-    lab, n = _renumber(labels)
+    lab, n = _renumber(labels, group, index)
     if n < min_masks:
         data.skipped.append(
             SkippedFrame(group, index, f"{n} object(s), fewer than min_masks={min_masks}")

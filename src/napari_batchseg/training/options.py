@@ -52,7 +52,15 @@ class TrainingParams:
     min_masks
         Frames with fewer objects are skipped (and reported).
     frames
-        ``"all"``, ``"corrected"`` or 0-based mask frame indices.
+        ``"all"``, ``"corrected"`` or 0-based mask frame indices of the training inputs.
+    validation_frames
+        The same for held-out validation inputs (``validation`` of
+        :func:`~napari_batchseg.training.run.train_model`); not used for a split of the inputs.
+    axes
+        Axes override of masks whose own axes are ambiguous (plain multi-page TIFFs: ``"TYX"``), with
+        the rules of ``batchseg segment --axes``.
+    force_labels
+        Use masks without a napari-batchseg log even where they look like intensity images.
     gpu
         Train on CUDA/MPS when usable.
     diam_mean
@@ -78,6 +86,9 @@ class TrainingParams:
     gpu: bool = False
     diam_mean: float | None = None
     half_precision: bool = False
+    validation_frames: FrameSelection = "all"
+    axes: str | None = None
+    force_labels: bool = False
 
     def __post_init__(self) -> None:
         self.base_model = str(self.base_model).strip()
@@ -123,8 +134,9 @@ class TrainingParams:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dictionary."""
         out = asdict(self)
-        if not isinstance(out["frames"], str):
-            out["frames"] = list(out["frames"])
+        for key in ("frames", "validation_frames"):
+            if not isinstance(out[key], str):
+                out[key] = list(out[key])
         return out
 
 

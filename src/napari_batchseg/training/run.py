@@ -144,14 +144,16 @@ def train_model(
         check_usable(data, params.min_masks)
     else:
         _report(progress, "data", "collecting training frames")
-        data = collect_training_data(list(inputs), params.frames, params.min_masks)
+        data = collect_training_data(list(inputs), params.frames, params.min_masks,
+                                     axes=params.axes, force_labels=params.force_labels)
     if validation is None:
         train, val = data.split(params.validation_fraction, params.split, params.seed)
     else:
         if isinstance(validation, TrainingData):
             held_out = validation
         else:
-            held_out = collect_training_data(list(validation), params.frames, params.min_masks)
+            held_out = collect_training_data(list(validation), params.validation_frames, params.min_masks,
+                                             axes=params.axes, force_labels=params.force_labels)
         if not held_out.frames:
             raise InputError("empty validation set: the validation inputs hold no usable frame")
         shared = set(held_out.files) & set(data.files)

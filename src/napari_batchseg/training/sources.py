@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._labels import open_mask_stack
 from ..errors import InputError
 from ..io.masks import read_mask
 from ..io.reader import open_source
@@ -109,23 +110,27 @@ def frames_from_pair(
     frames: FrameSelection = "all",
     min_masks: int = 5,
     channel: int = 0,
+    axes: str | None = None,
+    force_labels: bool = False,
 ) -> TrainingData:
     """Training frames from a ``<name>.tif`` + ``<name>_masks.tif`` pair (Cellpose's layout).
 
-    The image is ``(Y, X)`` or ``(T, Y, X)`` like its mask; an image with one more axis of at most 4
-    channels, first or last, uses ``channel``.
+    The mask is read as every other command reads masks (:func:`~napari_batchseg._labels.open_mask_stack`:
+    a plain multi-page TIFF needs ``axes="TYX"``; labels are checked, ``force_labels`` skips the check
+    that they do not look like an intensity image). The image is ``(Y, X)`` or ``(T, Y, X)`` like its
+    mask; an image with one more axis of at most 4 channels, first or last, uses ``channel``.
     """
     import tifffile
 
     image_path, mask_path = Path(image_path), Path(mask_path)
+    with open_mask_stack(mask_path, axes, force_labels) as stack:
+        lab = np.stack([stack.frame(i) for i in range(stack.n_frames)])
+    if lab.shape[0] == 1:
+        lab = lab[0]
     try:
         img = tifffile.imread(image_path)
     except Exception as exc:
         raise InputError(f"{image_path}: cannot read image: {exc}") from exc
-    try:
-        lab = tifffile.imread(mask_path)
-    except Exception as exc:
-        raise InputError(f"{mask_path}: cannot read mask: {exc}") from exc
     prep: dict[str, Any] = {"source": "image/mask pair", "image": str(image_path), "mask": str(mask_path)}
     if img.ndim == lab.ndim + 1 and img.shape[-1] <= 4 and img.shape[:-1] == lab.shape:
         img = img[..., channel]
@@ -297,6 +302,8 @@ def collect_training_data(
     frames: FrameSelection = "all",
     min_masks: int = 5,
     channel: int = 0,
+    axes: str | None = None,
+    force_labels: bool = False,
 ) -> TrainingData:
     """Training frames from files and folders (``_vSM`` masks and ``<name>_masks.tif`` pairs).
 
@@ -310,6 +317,8 @@ def collect_training_data(
         Frames with fewer objects are skipped and reported.
     channel
         Channel of multi-channel images in image/mask pairs (``_vSM`` masks use their log's channel).
+    axes, force_labels
+        How pair masks are read (see :func:`frames_from_pair`).
 
     Raises
     ------
@@ -328,6 +337,7 @@ def collect_training_data(
         if kind == "vsm":
             data.extend(frames_from_vsm(path, frames, min_masks))
         else:
-            data.extend(frames_from_pair(_image_for_mask(path), path, frames, min_masks, channel))
+            data.extend(frames_from_pair(_image_for_mask(path), path, frames, min_masks, channel, axes,
+                                         force_labels))
     check_usable(data, min_masks)
     return data
