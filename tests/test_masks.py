@@ -133,3 +133,16 @@ def test_the_nd2_time_step_reaches_its_mask():
         pixels = ome_types.from_xml(tf.ome_metadata).images[0].pixels
     assert pixels.time_increment == pytest.approx(expected, rel=1e-6)
     assert pixels.time_increment_unit.value == "s"
+
+
+def test_info_and_log_show_the_time_step(capsys):
+    from _downstream import segmented
+    from _timelapse import nd2_time_increment
+    from napari_batchseg.cli import main
+
+    assert main(["info", str(segmented("nd2"))]) == 0  # the mask itself carries it
+    out = capsys.readouterr().out
+    step = float(out.split("time step (s): ")[1].split()[0])
+    assert step == pytest.approx(nd2_time_increment(), rel=1e-9)
+    log = read_embedded_log(segmented("nd2"))
+    assert f"time step (s): {step!r}; " in log  # the run log records the input's step

@@ -39,7 +39,7 @@ def start_log(
     ps = info.pixel_size
     log.info(
         f"input format: {info.format}; file axes: {info.native_axes or '?'}; {info.describe()}; "
-        f"pixel size (µm): x={ps.x} y={ps.y} z={ps.z}; channels: {info.channel_names}"
+        f"pixel size (µm): x={ps.x} y={ps.y} z={ps.z}; time step (s): {ps.t}; channels: {info.channel_names}"
     )
     pos_name = info.position_names[task.position] if task.position < len(info.position_names) else ""
     log.info(f"{POSITION_PREFIX}{task.position} of {task.n_positions} ({pos_name})")
