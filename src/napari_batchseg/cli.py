@@ -104,7 +104,8 @@ def _console() -> Console:
     from rich.console import Console
 
     console = Console(stderr=True)
-    if not console.is_terminal:
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (isatty and isatty()):  # the stream itself: FORCE_COLOR makes rich treat any file as a terminal
         console.soft_wrap = True
         console.width = UNWRAPPED_WIDTH
     return console
@@ -302,6 +303,10 @@ def _print_summary(session: RunSession, console: Console) -> None:
     console.print(table)
     counts = session.counts()
     line = f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"
+    other = sum(1 for s in session.tasks if s.status == "skipped" and s.other_parameters)
+    if other:
+        line += (f" ({other} skipped output(s) were made with other parameters and are not this run's "
+                 "results: use --existing overwrite or another --suffix)")
     if counts["cancelled"]:
         line += f", {counts['cancelled']} not done (cancelled)"
     console.print(line)
