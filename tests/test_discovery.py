@@ -31,3 +31,17 @@ def test_natural_sort_and_dedup(tmp_path):
     _touch(tmp_path, "img10.tif", "img2.tif", "img1.tif")
     files = collect_files([tmp_path, tmp_path / "img2.tif"])
     assert [p.name for p in files] == ["img1.tif", "img2.tif", "img10.tif"]
+
+
+def test_outputs_are_recognised_by_their_full_name_and_named_in_notes(tmp_path):
+    """"vSMC" (vascular smooth muscle cells) contains "_vSM" but is no output; real outputs are named."""
+    _touch(tmp_path, "ctrl_vSMC_cells.tif", "x_vSMx.tif", "a.tif", "a_vSM.ome.tif", "a_vSM.log",
+           "a_vSM-v2.ome.tif", "b_P1_vSM_flows.tif", "b.tif", "c_vSM_flows.tif", "a_vSM_cellprob.tif")
+    notes: list[str] = []
+    names = [p.name for p in collect_files([tmp_path], notes=notes)]
+    # c_vSM_flows.tif has neither mask nor log beside it: an input that merely looks like a debug stack
+    assert names == ["a.tif", "b.tif", "b_P1_vSM_flows.tif", "c_vSM_flows.tif", "ctrl_vSMC_cells.tif",
+                     "x_vSMx.tif"]
+    assert len(notes) == 1
+    assert "a_vSM.ome.tif" in notes[0] and "a_vSM-v2.ome.tif" in notes[0] and "a_vSM_cellprob.tif" in notes[0]
+    assert "vSMC" not in notes[0]

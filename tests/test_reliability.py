@@ -583,3 +583,86 @@ def test_rerun_writes_beside_the_log_not_where_the_log_says(tmp_path, capsys, mo
     assert main(["rerun", str(log), "--suffix", "again2", "-q", "--logged-output-dir"]) == 0
     assert (target / "a_vSM-again2.ome.tif").exists()
     assert f"will write to {target}" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 22: skip and parameters
+def _task(movie: Path, **changes):
+    params = SegmentationParams(**changes)
+    return engine.plan([movie], params).tasks[0], params
+
+
+def test_output_status_tells_missing_same_other_and_corrupt(tmp_path):
+    from napari_batchseg.existing import output_status
+
+    movie = _movie(tmp_path)
+    task, params = _task(movie, diameter=0)
+    assert output_status(task, params).state == "missing"
+    _run([movie], diameter=0)
+    assert output_status(task, params).state == "same"
+    assert output_status(task, params.replace(gpu=True, suffix="", existing="overwrite")).state == "same"
+    other = output_status(task, params.replace(diameter=30))
+    assert other.state == "other" and other.differences == {"diameter": (0.0, 30.0)}
+    assert "diameter" in other.detail
+    task.names.log.unlink()
+    assert output_status(task, params).state == "corrupt"
+
+
+def test_skip_never_counts_an_output_of_other_parameters_as_done(tmp_path, capsys, monkeypatch):
+    from napari_batchseg.cli import FACTORY_ENV, main
+
+    movie = _movie(tmp_path)
+    _run([movie], diameter=0)
+    before = _snapshot(tmp_path)
+    events = _run([movie], diameter=30)
+    (skipped,) = _finals(events, engine.TaskSkipped)
+    assert skipped.other_parameters and "other parameters" in skipped.reason and "diameter" in skipped.reason
+    assert not _finals(events, engine.TaskDone) and _snapshot(tmp_path) == before
+    refused = _finals(_run([movie], diameter=30, existing="error"), engine.TaskFailed)
+    assert len(refused) == 1 and "other parameters" in refused[0].reason
+    same = _finals(_run([movie], diameter=0), engine.TaskSkipped)
+    assert len(same) == 1 and not same[0].other_parameters
+    monkeypatch.setenv(FACTORY_ENV, "napari_batchseg.testing:threshold_segmenter")
+    assert main(["segment", str(movie), "--diameter", "30", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "0 done, 1 skipped, 0 failed (1 skipped output(s) were made with other parameters" in err
+
+
+def test_corrupt_mask_whose_log_has_no_output_id_is_redone(tmp_path):
+    from napari_batchseg.provenance import OUTPUT_ID_PREFIX
+
+    movie = _movie(tmp_path)
+    _run([movie])
+    mask, log = tmp_path / "a_vSM.ome.tif", tmp_path / "a_vSM.log"
+    lines = [x for x in log.read_text().splitlines() if OUTPUT_ID_PREFIX not in x]
+    log.write_text("\n".join(lines) + "\n")  # a log of an older version: no output id
+    data = mask.read_bytes()
+    mask.write_bytes(data[: len(data) // 2])  # cut short
+    done = _finals(_run([movie]), engine.TaskDone)
+    assert len(done) == 1
+    assert read_mask(mask).labels.shape[0] == 3
+
+
+# ------------------------------------------------------------------------- issue 22: dry runs change nothing
+def _tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_dry_run_changes_nothing_and_refuses_what_the_run_refuses(tmp_path, capsys, monkeypatch):
+    from napari_batchseg.cli import FACTORY_ENV, main
+
+    monkeypatch.setenv(FACTORY_ENV, "napari_batchseg.testing:threshold_segmenter")
+    movie = _movie(tmp_path / "in")
+    out = tmp_path / "out" / "deep"
+    before = _tree(tmp_path)
+    assert main(["segment", str(movie), "--output-dir", str(out), "--dry-run"]) == 0
+    assert "[new]" in capsys.readouterr().out
+    assert _tree(tmp_path) == before  # no output folder, no write probe
+    for bad in (["--parallel", "files", "--processes", "0"], ["--batch-frames", "0"]):
+        assert main(["segment", str(movie), "--dry-run", *bad]) == 2, bad
+        assert main(["segment", str(movie), *bad, "-q"]) == 2, bad
+        capsys.readouterr()
+    assert _tree(tmp_path) == before
+    # the listing says what the run will do with an output made with other parameters
+    _run([movie], diameter=0)
+    assert main(["segment", str(movie), "--diameter", "30", "--dry-run"]) == 0
+    assert "made with other parameters (diameter 0.0 -> 30.0): skipped" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
 from .io.atomic import atomic_write_text, publish, staged, sync_folder
-from .io.locks import LockInfo, claim, live_holder, lock_path, partials_of
+from .io.locks import LockInfo, claim, lock_path, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
 from .params import SegmentationParams
 from .provenance import has_module_records, output_id
@@ -78,21 +78,32 @@ def output_state(task: Task) -> tuple[str, str]:
 def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:
     """What the ``existing`` policy says when the task's output exists (``None``: go on).
 
-    An output another live run is producing (its lock is held) is skipped whatever the policy. An
-    incomplete output (see :func:`output_state`) counts as absent: it is produced again.
+    The output's state is :func:`~.existing.output_status`'s. An output another live run is
+    producing (its lock is held) is skipped whatever the policy. An incomplete or corrupt output
+    counts as absent: it is produced again. An output made with other parameters is never taken for
+    this run's: ``skip`` leaves it and says what differs (:attr:`TaskSkipped.other_parameters`),
+    ``error`` refuses it, ``overwrite`` replaces it.
     """
-    holder = live_holder(task.names.mask)
-    if holder is not None:
-        return TaskSkipped(task, f"{task.names.mask}: being produced by {holder.describe()}")
-    state, _why = output_state(task)
-    if state != "done":
+    from .existing import output_status
+
+    status = output_status(task, params)
+    if status.state == "busy":
+        return TaskSkipped(task, f"{task.names.mask}: {status.detail}")
+    if status.state in ("missing", "corrupt"):
+        return None
+    mask = task.names.mask
+    if status.state == "other":
+        made = f"output made with other parameters ({status.detail}): {mask}"
+        if params.existing == "skip":
+            return TaskSkipped(task, f"{made}; left as it is, not redone for these parameters "
+                                     "(use existing=overwrite, or another suffix)", other_parameters=True)
+        if params.existing == "error":
+            return TaskFailed(task, f"{made} (use existing=overwrite, or another suffix)")
         return None
     if params.existing == "skip":
-        return TaskSkipped(task, f"output exists: {task.names.mask} (use existing=overwrite to redo)")
+        return TaskSkipped(task, f"output exists: {mask} (use existing=overwrite to redo)")
     if params.existing == "error":
-        return TaskFailed(
-            task, f"output exists: {task.names.mask} (use existing=overwrite or existing=skip)"
-        )
+        return TaskFailed(task, f"output exists: {mask} (use existing=overwrite or existing=skip)")
     return None
 
 

@@ -140,8 +140,12 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     console = _console()
     exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(DEFAULT_EXTENSIONS)
     flt = FileFilter(contains=args.contains or [], not_contains=args.not_contains or [], extensions=exts)
+    dry_run = bool(getattr(args, "dry_run", False))
     try:
-        the_plan = engine.plan(paths, params, flt, recursive=args.recursive)
+        from .io.atomic import no_writes
+
+        with no_writes() if dry_run else contextlib.nullcontext():  # a dry run creates nothing
+            the_plan = engine.plan(paths, params, flt, recursive=args.recursive)
     except BatchSegError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
@@ -153,13 +157,6 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     if not the_plan.tasks:
         console.print("[yellow]no input files found[/yellow] (check paths and filters)")
         return 2
-    if getattr(args, "dry_run", False):
-        for t in the_plan.tasks:
-            state = f"unreadable: {t.error}" if t.error else {
-                "done": "exists", "absent": "new", "incomplete": "incomplete: will be redone"
-            }[engine.output_state(t)[0]]
-            print(f"{t.label}\t->\t{t.names.mask}\t[{state}]")
-        return 0
     try:
         parallel = getattr(args, "parallel", "none") or "none"
         processes = getattr(args, "processes", None)
@@ -177,6 +174,12 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     except ParameterError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
+    if dry_run:  # after every check the real run makes; nothing was written
+        from .existing import dry_run_line
+
+        for t in the_plan.tasks:
+            print(dry_run_line(t, the_plan.params))
+        return 0
     expect = getattr(args, "expect", None)
     if expect is not None:
         for task in the_plan.tasks:

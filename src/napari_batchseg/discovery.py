@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .io.atomic import PARTIAL_MARK
-from .io.naming import MODULE_TAG
+from .io.naming import LOG_EXT, MASK_EXT, mask_name_for
 from .params import DEFAULT_EXTENSIONS
 
 
@@ -55,9 +55,29 @@ def _as_list(value: str | Iterable[str] | None) -> list[str]:
 
 
 def is_own_output(path: Path) -> bool:
-    """Files this tool wrote (masks, debug images) or temporary leftovers: never inputs of a folder scan."""
+    """Files this tool wrote (masks, logs, debug stacks) or temporary leftovers: never scan inputs.
+
+    Outputs are recognised by their full name (``<stem>[_P<k>]_vSM[-<suffix>]`` then ``.ome.tif``,
+    ``.log`` or ``_flows.tif`` / ``_cellprob.tif``, see :func:`~.io.naming.mask_name_for`), not by
+    ``_vSM`` anywhere in the name: ``vSMC_cells.tif`` is an input. A debug-stack name, which an input
+    could carry, counts as an output only beside its mask or log. Hidden files and temporary files
+    (``.partial-``) are never inputs either.
+    """
     name = path.name
-    return MODULE_TAG in name or PARTIAL_MARK in name or name.startswith(".")
+    if name.startswith(".") or PARTIAL_MARK in name:
+        return True
+    mask = mask_name_for(name)
+    if mask is None:
+        return False
+    if name == mask or name.endswith(LOG_EXT):
+        return True
+    base = mask[: -len(MASK_EXT)]
+    return (path.parent / mask).exists() or (path.parent / f"{base}{LOG_EXT}").exists()
+
+
+def _outputs_note(raw: str | Path, outputs: list[Path]) -> str:
+    shown = ", ".join(f.name for f in outputs[:5]) + (", ..." if len(outputs) > 5 else "")
+    return f"folder {raw}: {len(outputs)} file(s) are this tool's outputs, not taken as inputs ({shown})"
 
 
 def _empty_folder_note(raw: str | Path, folder: Path, files: list[Path], flt: FileFilter,
@@ -91,8 +111,9 @@ def collect_files(
     """Expand files and folders into a sorted, de-duplicated list of input files.
 
     Files named explicitly are always taken (a missing one stays in the list so it fails with a clear
-    message). Files found in folders must pass ``file_filter``; this tool's own outputs (``_vSM``) and
-    hidden files are skipped there. A folder (or a link to one) named explicitly that yields no file
+    message). Files found in folders must pass ``file_filter``; this tool's own outputs (by their full
+    name, see :func:`is_own_output`) and hidden files are skipped there, the outputs named in ``notes``.
+    A folder (or a link to one) named explicitly that yields no file
     is reported in ``notes``, with what its files were left out for.
     """
     flt = file_filter or FileFilter()
@@ -105,6 +126,11 @@ def collect_files(
             hits = [f for f in files if not is_own_output(f) and flt.accepts(f)]
             if not hits and notes is not None:
                 notes.append(_empty_folder_note(raw, p, files, flt, recursive))
+            elif notes is not None:
+                outputs = [f for f in files if not f.name.startswith(".") and PARTIAL_MARK not in f.name
+                           and is_own_output(f) and flt.accepts(f)]
+                if outputs:
+                    notes.append(_outputs_note(raw, sorted(outputs, key=_natural_key)))
             for f in sorted(hits, key=_natural_key):
                 found.setdefault(f.resolve(), None)
         else:

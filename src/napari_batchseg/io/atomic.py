@@ -282,12 +282,45 @@ def _sweep_probes(folder: Path) -> None:
                 os.unlink(e.path)
 
 
+@contextlib.contextmanager
+def no_writes() -> Iterator[None]:
+    """Inside (this thread), :func:`check_writable_dir` checks without creating or writing anything.
+
+    A dry run plans under it: it validates what the real run validates and changes nothing.
+    """
+    previous = getattr(_local, "no_writes", False)
+    _local.no_writes = True
+    try:
+        yield
+    finally:
+        _local.no_writes = previous
+
+
+def _check_would_be_writable(folder: Path) -> None:
+    """:func:`check_writable_dir` without writing: the folder, or its nearest existing parent."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise OutputError(f"output folder {folder} is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"output folder {folder} is not writable")
+        return
+    parent = folder.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot create output folder {folder}: {parent} is not a writable folder")
+
+
 def check_writable_dir(folder: str | Path) -> None:
     """Raise :class:`OutputError` unless ``folder`` exists (or can be made) and accepts files.
 
-    It writes and removes a probe file; probes that killed runs left behind are removed.
+    It writes and removes a probe file; probes that killed runs left behind are removed. Under
+    :func:`no_writes` it only checks permissions (nothing is created).
     """
     folder = Path(folder)
+    if getattr(_local, "no_writes", False):
+        _check_would_be_writable(folder)
+        return
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

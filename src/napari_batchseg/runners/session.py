@@ -73,6 +73,8 @@ class TaskState:
         Outputs written (set when done; a skipped task's existing mask is in ``mask_path``).
     seconds
         Time the output took (when done).
+    other_parameters
+        Skipped because the output there was made with other parameters (not this run's result).
     """
 
     task: Task
@@ -86,6 +88,7 @@ class TaskState:
     log_path: Path | None = None
     extra_paths: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    other_parameters: bool = False
 
     @property
     def key(self) -> str:
@@ -241,6 +244,7 @@ class RunSession:
             state.frames_done, state.n_frames, state.seconds = event.n_frames, event.n_frames, event.seconds
         elif isinstance(event, TaskSkipped):
             state.status, state.reason = "skipped", event.reason
+            state.other_parameters = event.other_parameters
             state.mask_path = event.task.names.mask
         elif isinstance(event, TaskFailed):
             state.status, state.reason, state.details = "failed", event.reason, event.details

@@ -1,0 +1,152 @@
+"""What is already on disk for a planned output, compared with the parameters of the run to come.
+
+:func:`output_status` is the one answer the command line, the API and the napari widget use before a
+run (the ``existing`` policy, ``--dry-run``, the widget's "what will happen" line):
+
+* ``missing``: no mask; it will be made.
+* ``same``: a finished output made with the same segmentation parameters (``skip`` keeps it).
+* ``other``: a finished output made with other parameters; :attr:`OutputStatus.differences` says
+  which. It is never "done" for the new parameters: ``skip`` leaves it and says so, ``overwrite``
+  replaces it, ``error`` refuses it.
+* ``corrupt``: a mask without its log, a pair from two runs (a commit cut short), or a mask that
+  cannot be read (checked when its log carries no output id, as in logs of older versions); it is
+  made again under every policy.
+* ``busy``: another live run is producing it (its lock is held).
+
+Parameters that do not change the mask are not compared: where outputs go (``output_dir``,
+``suffix``), the ``existing`` policy, ``gpu``, ``batch_size``, ``debug`` and the embedding cache.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ._commit import output_state
+from .events import Task
+from .io.locks import live_holder
+from .params import SegmentationParams
+from .provenance import output_id, parse_log
+
+__all__ = [
+    "IGNORED_PARAMETERS", "OutputStatus", "State", "describe_differences", "differences", "dry_run_line",
+    "output_status", "what_happens",
+]
+
+State = Literal["missing", "same", "other", "corrupt", "busy"]
+
+#: parameters that decide where and how a run works, not the mask it makes
+IGNORED_PARAMETERS = frozenset({"output_dir", "suffix", "existing", "gpu", "batch_size", "debug"})
+_IGNORED_EXTRA = frozenset({"embedding_cache"})
+
+
+@dataclass(frozen=True)
+class OutputStatus:
+    """The state of one planned output (see the module notes)."""
+
+    state: State
+    #: why (``corrupt``, ``busy``), or what differs (``other``), in words; empty otherwise
+    detail: str = ""
+    #: ``other``: parameter name -> (value in the output's log, value now)
+    differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+def _comparable(params: SegmentationParams) -> dict[str, Any]:
+    data = params.to_dict()
+    for name in IGNORED_PARAMETERS:
+        data.pop(name, None)
+    extra = {k: v for k, v in dict(data.pop("extra", {}) or {}).items() if k not in _IGNORED_EXTRA}
+    for key, value in extra.items():
+        data[f"extra.{key}"] = value
+    for name in ("model", "checkpoint"):  # a model file named two ways is one file
+        value = data.get(name)
+        if value and Path(str(value)).expanduser().is_file():
+            data[name] = os.path.realpath(Path(str(value)).expanduser())
+    return data
+
+
+def differences(logged: SegmentationParams, now: SegmentationParams) -> dict[str, tuple[Any, Any]]:
+    """The mask-shaping parameters that differ: name -> (logged value, value now)."""
+    a, b = _comparable(logged), _comparable(now)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def describe_differences(diffs: dict[str, tuple[Any, Any]], limit: int = 4) -> str:
+    """``diameter 0.0 -> 30.0, model cyto3 -> nuclei`` (at most ``limit``, then ``...``)."""
+    parts = [f"{k} {old!r} -> {new!r}" for k, (old, new) in list(diffs.items())[:limit]]
+    return ", ".join(parts) + (", ..." if len(diffs) > limit else "")
+
+
+def _mask_unreadable(path: Path) -> str | None:
+    """Why a mask file cannot be a whole mask (not a TIFF, or pages past its end), else ``None``.
+
+    Only headers are read: every page's data must lie inside the file.
+    """
+    import tifffile
+
+    try:
+        size = path.stat().st_size
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages:
+                return "no image in it"
+            for page in tif.pages:
+                offsets = getattr(page, "dataoffsets", ()) or ()
+                counts = getattr(page, "databytecounts", ()) or ()
+                if any(o + c > size for o, c in zip(offsets, counts, strict=False)):
+                    return "cut short (its pixel data runs past the end of the file)"
+    except Exception as exc:  # noqa: BLE001 - any reader error means "not a whole mask"
+        return f"unreadable ({type(exc).__name__}: {exc})"
+    return None
+
+
+def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
+    """Where ``task``'s output stands for a run with ``params`` (see the module notes)."""
+    holder = live_holder(task.names.mask)
+    if holder is not None:
+        return OutputStatus("busy", f"being produced by {holder.describe()}")
+    state, why = output_state(task)
+    if state == "absent":
+        return OutputStatus("missing")
+    if state == "incomplete":
+        return OutputStatus("corrupt", why)
+    try:
+        text = task.names.log.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return OutputStatus("corrupt", f"{task.names.log}: cannot read ({exc.strerror or exc})")
+    if output_id(text) is None:  # an older pair: nothing ties the mask to its log, check the mask
+        broken = _mask_unreadable(task.names.mask)
+        if broken is not None:
+            return OutputStatus("corrupt", f"{task.names.mask} is {broken}")
+    try:
+        logged = parse_log(text).params
+    except (ValueError, TypeError) as exc:
+        return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})")
+    diffs = differences(logged, params)
+    if diffs:
+        return OutputStatus("other", describe_differences(diffs), diffs)
+    return OutputStatus("same")
+
+
+def what_happens(status: OutputStatus, existing: str) -> str:
+    """What a run under the ``existing`` policy does with an output in ``status``, in words."""
+    if status.state == "missing":
+        return "new"
+    if status.state == "corrupt":
+        return f"incomplete: will be redone ({status.detail})"
+    if status.state == "busy":
+        return f"skipped: {status.detail}"
+    verb = {"skip": "skipped", "overwrite": "overwritten", "error": "refused"}[existing]
+    if status.state == "other":
+        return f"made with other parameters ({status.detail}): {verb}"
+    return f"exists: {verb}"
+
+
+def dry_run_line(task: Task, params: SegmentationParams) -> str:
+    """``<input> -> <mask> [what happens]``: one planned output as ``--dry-run`` lists it."""
+    if task.error:
+        state = f"unreadable: {task.error}"
+    else:
+        state = what_happens(output_status(task, params), params.existing)
+    return f"{task.label}\t->\t{task.names.mask}\t[{state}]"
