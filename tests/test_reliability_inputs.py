@@ -245,3 +245,19 @@ def test_niter_is_bounded_naming_the_limit(tmp_path, capsys, value):
     assert "niter must be between 0 (automatic) and 10,000" in err and "Traceback" not in err
     with pytest.raises(ParameterError, match="10,000"):
         SegmentationParams(niter=float(value))
+
+
+# --------------------------------------------------------------------------- issue 22: lying TIFF header
+def test_tiff_header_claiming_more_pixels_than_the_file_holds_is_corrupt_before_any_output(tmp_path):
+    path = tmp_path / "huge.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint16), metadata=None)
+    with tifffile.TiffFile(path, mode="r+b") as tif:  # the header now claims 100,000 x 100,000 pixels
+        for name in ("ImageWidth", "ImageLength", "RowsPerStrip"):
+            tif.pages[0].tags[name].overwrite(100_000)
+    assert path.stat().st_size < 1024
+    the_plan = engine.plan([path], SegmentationParams(output_dir=str(tmp_path / "out")))
+    error = the_plan.tasks[0].error
+    assert error and "truncated or corrupt TIFF" in error and "100000 x 100000" in error, error
+    events = list(engine.run(the_plan, segmenter=ThresholdSegmenter()))
+    assert len(_of(events, engine.TaskFailed)) == 1
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

@@ -163,6 +163,28 @@ def _ambiguous_message(name: str, native_axes: str, shape: tuple[int, ...]) -> s
     )
 
 
+def _check_page_holds_its_pixels(name: str, index: int, page: Any) -> None:
+    """Raise when an uncompressed page's strips or tiles hold fewer bytes than its declared size.
+
+    A 768-byte file whose header claims 100,000 x 100,000 pixels is corrupt: said here, when it is
+    opened, before any output space is reserved for it (the offsets against the file's size are
+    checked by the caller).
+    """
+    kf = page.keyframe  # a TiffFrame has its shape, compression and bits there
+    bits = int(kf.bitspersample)
+    if int(kf.compression) != 1 or bits < 8 or bits % 8:  # (tifffile's COMPRESSION.NONE is falsy)
+        return  # compressed data has no fixed size; packed bits are not whole bytes
+    declared = int(kf.imagewidth) * int(kf.imagelength) * int(kf.imagedepth) * int(kf.samplesperpixel)
+    declared = declared * bits // 8
+    held = sum(int(b) for b in page.databytecounts)
+    if held < declared:
+        raise InputError(
+            f"{name}: truncated or corrupt TIFF: page {index} declares {kf.imagelength} x "
+            f"{kf.imagewidth} pixels ({declared:,} bytes of uncompressed data) but its strips or "
+            f"tiles hold only {held:,} bytes"
+        )
+
+
 class TiffSource(ImageSource):
     """A TIFF, OME-TIFF or ImageJ-TIFF file, read one plane at a time.
 
@@ -420,6 +442,7 @@ class TiffSource(ImageSource):
                         f"{self._name}: truncated or corrupt TIFF: page {index} needs data up to "
                         f"byte {max(ends)} but the file has only {size} bytes"
                     )
+                _check_page_holds_its_pixels(self._name, index, page)
 
     def _check_declared_planes(self, s0: tifffile.TiffPageSeries) -> None:
         """Raise if ImageJ / tifffile metadata declare more planes than tifffile could find.
