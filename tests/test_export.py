@@ -254,7 +254,9 @@ def test_bad_inputs_write_nothing(tmp_path, kind):
     out = tmp_path / "out"
     out.mkdir()
     float_mask = tmp_path / "float_mask.tif"
-    tifffile.imwrite(float_mask, GT.astype(np.float32))
+    values = GT.astype(np.float32)
+    values[values == values.max()] += 0.5  # not whole numbers: not labels
+    tifffile.imwrite(float_mask, values)
     opts = ExportOptions(image=DSB_IMAGE)
     with pytest.raises(InputError, match="float_mask.tif"):  # a good mask first: still nothing written
         export_masks(kind, [DSB_GT, float_mask], out, opts)

@@ -143,11 +143,14 @@ def test_frame_count_mismatch(tmp_path):
 
 
 def test_float_mask(tmp_path):
+    # the one rule of every command: whole-number floats are labels, other values are refused
+    values = tifffile.imread(DSB_GT).astype(np.float32)
+    values[values == values.max()] += 0.5
     bad = tmp_path / "float_mask.tif"
-    tifffile.imwrite(bad, tifffile.imread(DSB_GT).astype(np.float32))
+    tifffile.imwrite(bad, values)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(InputError, match="float_mask.tif.*float32"):
+    with pytest.raises(InputError, match="float_mask.tif: not a label mask: .*not whole numbers"):
         measure_file(bad, output_dir=out, image=DSB_IMAGE)
     _nothing_written(out)
 
