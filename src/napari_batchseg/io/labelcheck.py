@@ -37,6 +37,7 @@ __all__ = [
     "FORCE_HINT",
     "MAX_DIFFER",
     "MAX_PIECES",
+    "WINDOW",
     "IntensityEvidence",
     "check_looks_like_labels",
     "intensity_evidence",
@@ -49,6 +50,8 @@ MAX_DIFFER = 0.5
 MAX_PIECES = 3.0
 #: Fewer non-zero neighbour pairs than this: too little to judge (accepted as labels).
 MIN_PAIRS = 100
+#: Frames larger than this (per side) are judged on a window of this size at the centre of their content.
+WINDOW = 1024
 #: How to insist, named in the refusal.
 FORCE_HINT = "if it really holds labels, pass --force-labels (API: force_labels=True)"
 
@@ -116,13 +119,34 @@ class IntensityEvidence:
         )
 
 
+def _window(arr: NDArray[Any], size: int = WINDOW) -> NDArray[Any]:
+    """At most ``size`` x ``size`` pixels of ``arr``, centred on the bounding box of its non-zero pixels."""
+    if max(arr.shape) <= size:
+        return arr
+    rows = np.flatnonzero(arr.any(axis=1))
+    cols = np.flatnonzero(arr.any(axis=0))
+    if rows.size == 0:
+        return arr[:size, :size]
+    out = []
+    for found, n in ((rows, arr.shape[0]), (cols, arr.shape[1])):
+        centre = (int(found[0]) + int(found[-1])) // 2
+        start = min(max(centre - size // 2, 0), max(n - size, 0))
+        out.append(slice(start, start + size))
+    return arr[out[0], out[1]]
+
+
 def intensity_evidence(frame: NDArray[Any]) -> IntensityEvidence | None:
-    """Statistics of a ``(Y, X)`` integer frame, or ``None`` when it holds too little to judge."""
+    """Statistics of a ``(Y, X)`` integer frame, or ``None`` when it holds too little to judge.
+
+    A frame larger than :data:`WINDOW` pixels a side is judged on a window of that size (memory and time
+    stay bounded whatever the frame size).
+    """
     from skimage.measure import label
 
     arr = np.asarray(frame)
     if arr.ndim != 2:
         raise ValueError(f"expected a (Y, X) frame, got shape {arr.shape}")
+    arr = _window(arr)
     pairs = differ = 0
     for a, b in ((arr[:, 1:], arr[:, :-1]), (arr[1:], arr[:-1])):
         both = (a != 0) & (b != 0)
