@@ -666,3 +666,21 @@ def test_dry_run_changes_nothing_and_refuses_what_the_run_refuses(tmp_path, caps
     _run([movie], diameter=0)
     assert main(["segment", str(movie), "--diameter", "30", "--dry-run"]) == 0
     assert "made with other parameters (diameter 0.0 -> 30.0): skipped" in capsys.readouterr().out
+
+
+def test_embedding_cache_entries_that_would_unpickle_are_never_opened(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from napari_batchseg.segmenters.microsam.cache import unsafe_entry
+
+    plain = tmp_path / "plain.zarr"
+    group = zarr.open_group(str(plain), mode="w")
+    group.create_array("features", shape=(2, 3), dtype="float32")[:] = 1
+    group.attrs["input_size"] = [64, 64]
+    assert unsafe_entry(plain) is None
+    crafted = tmp_path / "crafted.zarr"  # zarr v2 metadata of an object array read with pickle
+    (crafted / "features").mkdir(parents=True)
+    (crafted / ".zattrs").write_text(json.dumps({"input_size": [64, 64]}))
+    (crafted / "features" / ".zarray").write_text(json.dumps(
+        {"zarr_format": 2, "shape": [1], "chunks": [1], "dtype": "|O", "compressor": None,
+         "fill_value": 0, "order": "C", "filters": [{"id": "pickle", "protocol": 5}]}))
+    assert "pickle" in (unsafe_entry(crafted) or "")

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from .._weights import OFF_WORDS
 
-__all__ = ["EmbeddingCache", "embedding_cache_dir", "precompute"]
+__all__ = ["EmbeddingCache", "embedding_cache_dir", "precompute", "unsafe_entry"]
 
 _CACHE_FORMAT = 1
 
@@ -113,6 +113,11 @@ class EmbeddingCache:
     ) -> tuple[dict[str, Any], bool]:
         """Load the embeddings for ``key``, computing and storing them first if needed."""
         final = self.path(key)
+        unsafe = unsafe_entry(final) if final.exists() else None
+        if unsafe is not None:  # never opened: reading it could run code
+            warnings.warn(f"embedding cache entry {final} is not a plain array entry ({unsafe}); "
+                          "recomputing", stacklevel=2)
+            shutil.rmtree(final, ignore_errors=True)
         if _complete_entry(final):
             try:
                 emb = precompute(util, predictor, image, final, tile_shape, halo, batch_size)
@@ -173,6 +178,28 @@ class EmbeddingCache:
             total -= size
             removed += 1
         return removed
+
+
+#: what zarr metadata may not name: codecs and data types that unpickle Python objects on read
+_UNSAFE_MARKS = ('"pickle"', '"|O"', '"object"', '"vlen-', '"msgpack')
+
+
+def unsafe_entry(path: Path) -> str | None:
+    """Why an entry must not be opened (its metadata names a codec or type that unpickles), or ``None``.
+
+    A cache folder may be shared or named in a settings file; reading an entry must never run code,
+    so only entries of plain numeric arrays are opened.
+    """
+    try:
+        metas = [p for p in path.rglob("*") if p.name in ("zarr.json", ".zarray", ".zattrs", ".zgroup")]
+        for meta in metas:
+            text = meta.read_text(encoding="utf-8", errors="replace")
+            for mark in _UNSAFE_MARKS:
+                if mark in text:
+                    return f"{meta} names {mark.strip(chr(34))}"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return None
 
 
 def _complete_entry(path: Path) -> bool:
