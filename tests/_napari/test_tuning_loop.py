@@ -37,3 +37,30 @@ def test_a_second_run_says_what_was_skipped_and_the_preview_is_not_stale(widget,
     said = widget.message.text()
     assert ": 1 skipped" in said and "nuclei_BF_vSM.ome.tif" in said
     assert "If output exists: overwrite it, or another suffix" in said
+
+
+def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path, example_files, qtbot):
+    """QA: change a parameter, Run again: nothing happened with 'skip'. Before Run, the Files tab says
+    which outputs were made with other parameters and what Run will do with them."""
+    folder = _one_file(tmp_path, example_files)
+    widget.files.add_paths([folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    widget.controller.segmenter_factory = factory()
+    widget.form.diameter.setValue(30)
+    _run(widget, qtbot)
+    qtbot.waitUntil(lambda: "exist already" in widget.output.preview.text(), timeout=10000)
+    widget.form.diameter.setValue(45)  # tuning: the existing output no longer matches
+    qtbot.waitUntil(lambda: "other parameters" in widget.output.preview.text(), timeout=10000)
+    preview = widget.output.preview.text()
+    said = "1 output(s) were made with other parameters (diameter 30.0 -> 45.0) and will be skipped"
+    assert said in preview
+    assert "choose 'overwrite it' or another suffix" in preview
+    assert "exist already" not in preview
+    widget.output.existing.setCurrentIndex(widget.output.existing.findData("overwrite"))
+    qtbot.waitUntil(lambda: "other parameters (diameter 30.0 -> 45.0) and will be overwritten"
+                    in widget.output.preview.text(), timeout=10000)
+    _run(widget, qtbot)
+    assert ": 1 done" in widget.message.text()
+    # back to the parameters of the output now on disk: it is the same output again
+    same = "1 output(s) exist already and will be overwritten"
+    qtbot.waitUntil(lambda: same in widget.output.preview.text(), timeout=10000)

@@ -17,6 +17,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..events import Task
+from ..existing import OutputStatus, output_status
 from ..io.naming import OutputNames, find_collisions, output_names
 from ..io.sources import SourceInfo
 from ..params import EXISTING_POLICIES, SegmentationParams
@@ -26,9 +28,46 @@ from ._worker import Background
 PREVIEW_LINES = 6
 
 
-def _count_existing(masks: list[Path]) -> int:
-    """How many of ``masks`` exist (reads the disk: runs in a worker thread)."""
-    return sum(1 for m in masks if m.exists())
+def _statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> list[OutputStatus]:
+    """Where each planned output stands for the parameters it would run with (reads logs: a worker).
+
+    Without parameters (the form holds an invalid value) an existing output counts as the same.
+    """
+    out = []
+    for task, params in planned:
+        if params is None:
+            out.append(OutputStatus("same" if task.names.mask.exists() else "missing"))
+        else:
+            out.append(output_status(task, params))
+    return out
+
+
+def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
+    """What the next Run does with the outputs that exist, a line per kind (Qt-free; see ``existing``)."""
+    verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
+    by_state: dict[str, list[OutputStatus]] = {}
+    for st in statuses:
+        by_state.setdefault(st.state, []).append(st)
+    lines = []
+    if by_state.get("same"):
+        lines.append(f"{len(by_state['same'])} output(s) exist already and {verbs[existing]}")
+    if by_state.get("other"):
+        other = by_state["other"]
+        line = (f"{len(other)} output(s) were made with other parameters ({other[0].detail}) and "
+                f"{verbs[existing]}")
+        if existing == "skip":
+            line += ": to segment them with these, choose 'overwrite it' or another suffix"
+        lines.append(line)
+    if by_state.get("corrupt"):
+        lines.append(f"{len(by_state['corrupt'])} output(s) are incomplete and will be made again")
+    if by_state.get("busy"):
+        lines.append(f"{len(by_state['busy'])} output(s) are being made by another run and will be skipped")
+    return lines
+
+def infos_positions(info: SourceInfo | str | None) -> int:
+    """Positions of a file (1 while its metadata is unknown or unreadable)."""
+    return info.sizes["P"] if isinstance(info, SourceInfo) else 1
+
 
 SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
 
@@ -127,19 +166,20 @@ class OutputPanel(QWidget):
         vals = self.values()
         out: list[tuple[Path, int, OutputNames]] = []
         for f in files:
-            info = infos.get(f)
-            n_pos = info.sizes["P"] if isinstance(info, SourceInfo) else 1
+            n_pos = infos_positions(infos.get(f))
             for p in range(n_pos):
                 names = output_names(f, vals["suffix"], vals["output_dir"], position=p, n_positions=n_pos)
                 out.append((f, p, names))
         return out
 
-    def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None]) -> None:
+    def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
+                       params: dict[Path, SegmentationParams] | None = None) -> None:
         """Show the output names and flag collisions; outputs that exist already are counted in a thread.
 
         Names and collisions are pure path arithmetic (done at once); whether outputs exist needs the
         disk, so it is checked by a worker and the line appears when it answers (typing in the suffix
-        never waits for the disk).
+        never waits for the disk). An existing output is compared with the parameters its file would
+        run with (``params``, per file): made with other parameters, it is said so, with what differs.
         """
         self._generation += 1
         if self.custom.isChecked() and not self.folder.text():
@@ -160,12 +200,13 @@ class OutputPanel(QWidget):
             more = len(self._problems) - len(shown)
             text = "Outputs collide: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
         self.problems_label.setText(text)
-        masks = [names.mask for _, _, names in outs]
-        if masks:
+        planned = [(Task(f, p, infos_positions(infos.get(f)), names), (params or {}).get(f))
+                   for f, p, names in outs]
+        if planned:
             generation = self._generation
             self.checking = True
             self.background.submit(
-                _count_existing, masks, on_item=lambda n: self._show_existing(generation, n),
+                _statuses, planned, on_item=lambda st: self._show_existing(generation, st),
                 on_done=lambda: self._checked(generation), name="batchseg-exists",
             )
 
@@ -173,13 +214,10 @@ class OutputPanel(QWidget):
         if generation == self._generation:
             self.checking = False
 
-    def _show_existing(self, generation: int, n_existing: int) -> None:
+    def _show_existing(self, generation: int, statuses: list[OutputStatus]) -> None:
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
-        lines = list(self._lines)
-        if n_existing:
-            verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
-            lines.append(f"{n_existing} output(s) exist already and {verbs[self.existing.currentData()]}")
+        lines = [*self._lines, *existing_lines(statuses, self.existing.currentData())]
         self.preview.setText("\n".join(lines))
 
     def close_down(self) -> None:

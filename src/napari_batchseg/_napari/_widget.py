@@ -47,6 +47,8 @@ from ._warmup import _close_workers, detect_device, warm_up_steps
 from ._worker import Background, RunController
 
 FILES_TAB = 0
+#: a settings change is compared with existing outputs' logs (by a worker) once typing pauses this long
+PREVIEW_PAUSE_MS = 300
 RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
@@ -86,6 +88,10 @@ class BatchSegWidget(QWidget):
         self.infos = InfoCache(self)
         self.files = FileListPanel(self.infos)
         self.output = OutputPanel()
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_PAUSE_MS)
+        self._preview_timer.timeout.connect(self._update_preview)
         self.form = ParamsForm()
         self.controller = RunController(self)
         self.streamer = LayerStreamer(napari_viewer, self)
@@ -174,6 +180,7 @@ class BatchSegWidget(QWidget):
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.form.changed.connect(self._channel_changed)
+        self.form.changed.connect(self._preview_later)
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
@@ -255,9 +262,17 @@ class BatchSegWidget(QWidget):
         except (KeyError, ValueError):
             pass
 
+    def _preview_later(self) -> None:
+        """A setting changed: say again what Run does with existing outputs, once the typing pauses."""
+        self._preview_timer.start()
+
     def _update_preview(self) -> None:
         files = self.files.files()
-        self.output.update_preview(files, {f: self.infos.get(f) for f in files})
+        try:  # what each file would run with: existing outputs made with other parameters are said so
+            params = {f: p for fs, p in self.files.run_groups(files, self.params()) for f in fs}
+        except (ParameterError, ValueError):
+            params = None
+        self.output.update_preview(files, {f: self.infos.get(f) for f in files}, params)
         self._update_run_state()
 
     def _update_parallel(self) -> None:
