@@ -247,3 +247,20 @@ def test_window_closed_during_work_leaves_the_hold_working(qtbot):
     with layer_work(label):
         assert hold.attached and hold.holding  # held again, and released again after
     qtbot.waitUntil(lambda: not hold.holding, timeout=1000)
+
+
+def test_hold_only_with_the_napari_versions_it_was_measured_with(qtbot, monkeypatch):
+    """The hold filters napari's window events: with a napari outside the measured versions, layer work
+    runs unheld (the window composes first, as without the hold)."""
+    import napari
+
+    from napari_batchseg._napari import _repaint
+
+    assert _repaint.hold_supported(napari.__version__)  # the napari the tests run with
+    assert not _repaint.hold_supported("0.4.19") and not _repaint.hold_supported("0.10.0")
+    assert _repaint.hold_supported("0.5.0") and _repaint.hold_supported("0.9.2rc1")
+    log: list[str] = []
+    _win, label = _window(qtbot, log)
+    monkeypatch.setattr(_repaint, "hold_supported", lambda: False)
+    assert repaint_hold(label) is None
+    assert _heavy_work_in_a_timer(qtbot, log, label, held=True)[0] == "repaint"

@@ -17,12 +17,18 @@ The other way round too: a timer of the widget that falls due during a repaint w
 right after it, before the mouse, the keyboard and other timers (Qt runs due timers in the order they
 fell due). :func:`after_repaint` makes such a callback step aside once, by :data:`HOLD_MS`, when a
 repaint of the window began less than :data:`RECENT_MS` ago.
+
+The hold relies on how napari's window repaints (its main window's update requests, its canvas a
+QOpenGLWidget): it is used only with the napari versions it was measured with (:data:`NAPARI_MEASURED`);
+with any other, layer work runs unheld (:func:`hold_supported`).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -40,6 +46,9 @@ RECENT_MS = 100.0
 #: a canvas resized this soon after layer work is a late layout pass of it (napari's dims slider is laid
 #: out in two passes when it appears): its immediate draw is held as well
 AFTERMATH_MS = 250.0
+#: napari versions (from, up to but not including) whose window the hold was measured with
+#: (docs/performance.md, "the napari widget: event-loop stalls": napari 0.5 to 0.9)
+NAPARI_MEASURED = ((0, 5), (0, 10))
 _NAME = "napari_batchseg_repaint_hold"
 #: (time.perf_counter() when the last repaint let through began, how many were let through)
 _last_repaint: list[float] = [-1e9, 0.0]
@@ -171,6 +180,26 @@ def _detach_all() -> None:
             hold.detach()
 
 
+def _version(text: str) -> tuple[int, int]:
+    """``(major, minor)`` of a version string (``(0, 0)`` when it does not start with them)."""
+    found = re.match(r"(\d+)\.(\d+)", text)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+@functools.cache
+def hold_supported(napari_version: str | None = None) -> bool:
+    """Whether the repaint hold applies to this napari (``napari_version``: the installed one by default)."""
+    if napari_version is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            napari_version = version("napari")
+        except PackageNotFoundError:
+            return False
+    lo, hi = NAPARI_MEASURED
+    return lo <= _version(napari_version) < hi
+
+
 def _top_of(anchor: QObject) -> QObject:
     """The outermost QObject above ``anchor`` (napari's main window for a docked widget, floating or not)."""
     top = anchor
@@ -187,7 +216,7 @@ def repaint_hold(anchor: QObject | None) -> RepaintHold | None:
     ``anchor``: a QObject of the widget (the dock widget, or one of its children or helpers parented to
     it); its outermost parent is napari's main window once the widget is docked.
     """
-    if anchor is None:
+    if anchor is None or not hold_supported():
         return None
     try:
         window = _top_of(anchor)
