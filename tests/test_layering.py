@@ -34,10 +34,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "planes -> the 2D images a model sees (channel, Z projection, best focus)"),
     ("segmenters", ("segmenters",),
      "Cellpose and micro-sam behind one protocol"),
-    ("engine", ("engine", "events", "_prefetch", "_cancel", "_checks", "_commit", "_engine_log",
-                "_labels", "corrections", "measure", "evaluate", "export", "training"),
-     "one batch run and its typed events; the tools on finished masks (correct, measure, evaluate, "
-     "export, train)"),
+    ("engine", ("engine", "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
+                "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
+                "export", "training"),
+     "one batch run and its typed events, whether a file can run, finished outputs read back; the "
+     "tools on finished masks (correct, measure, evaluate, export, train)"),
     ("runners", ("runners",),
      "orchestration of a run: sequential, worker processes, Dask"),
     ("live", ("live",),

@@ -283,3 +283,72 @@ def test_files_that_cannot_run_fail_before_the_model_loads(inputs, tmp_path):
     assert counting.loads == [] and not any(isinstance(e, ev.ModelLoading) for e in events)
     assert [s.status for s in session.tasks] == ["failed", "failed"]
     assert all("channel index 1 out of range" in s.reason for s in session.tasks)
+
+
+# --------------------------------------------------------------------------- in-memory images, results
+def test_arrays_are_planned_and_run_as_files_are(tmp_path):
+    """In-memory images (napari layers) go through the core planner: outputs, logs, absolute model."""
+    from napari_batchseg.engine import plan_arrays
+    from napari_batchseg.io.arrays import ArrayInput
+
+    movie = np.stack([_blobs(i) for i in (1, 2)])
+    model = tmp_path / "models" / "mine"
+    model.parent.mkdir()
+    model.write_bytes(b"weights")
+    inputs = [ArrayInput(movie, "TYX", "my layer", folder=tmp_path / "here"),
+              ArrayInput(movie[0], "YX", "still", source_file=tmp_path / "still.tif", folder=tmp_path)]
+    (tmp_path / "here").mkdir()
+    relative = Path("models") / "mine"
+    import os
+
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        plan = plan_arrays(inputs, SegmentationParams(model=str(relative)))
+    finally:
+        os.chdir(old)
+    assert plan.params.model == str(model.resolve())  # made absolute by the core, as for files
+    assert [t.names.mask for t in plan.tasks] == [tmp_path / "here" / "my_layer_vSM.ome.tif",
+                                                  tmp_path / "still_vSM.ome.tif"]
+    session, _ = _run(plan_arrays(inputs, SegmentationParams()))  # the threshold segmenter needs no model
+    assert [s.status for s in session.tasks] == ["done", "done"]
+    mask = read_mask(tmp_path / "here" / "my_layer_vSM.ome.tif")
+    assert mask.labels.shape == (2, 48, 48) and "napari layer 'my layer'" in mask.log_text
+    assert "still.tif" in read_mask(tmp_path / "still_vSM.ome.tif").log_text
+
+
+def test_arrays_without_a_folder_need_an_output_folder(tmp_path):
+    from napari_batchseg.engine import plan_arrays
+    from napari_batchseg.io.arrays import ArrayInput
+
+    lone = ArrayInput(_blobs(0), "YX", "lone")
+    with pytest.raises(ValueError, match="'lone' has no file: choose an output folder"):
+        plan_arrays([lone], SegmentationParams())
+    with pytest.raises(ValueError, match="axes 'TYX' do not fit"):
+        plan_arrays([ArrayInput(_blobs(0), "TYX", "flat")], SegmentationParams(output_dir=str(tmp_path)))
+    assert plan_arrays([lone], SegmentationParams(output_dir=str(tmp_path))).tasks[0].error is None
+
+
+def test_a_result_reopens_with_its_prepared_input(inputs, tmp_path):
+    """results.load_result: the mask, and its input prepared as its log says, at its first frame."""
+    from napari_batchseg.engine import plan
+    from napari_batchseg.io.lazy import PlaneArray
+    from napari_batchseg.io.reader import open_source
+    from napari_batchseg.prepare import prepare_frame
+    from napari_batchseg.results import load_result
+
+    params = SegmentationParams(output_dir=str(tmp_path / "out"), start_frame=1, end_frame=2)
+    session, _ = _run([inputs / "a.tif"], params)
+    state = session.tasks[0]
+    task = plan([inputs / "a.tif"], params).tasks[0]
+    shown = load_result(task, state.mask_path, None, state.status)  # parameters from the mask's log
+    assert shown.first_frame == 1 and shown.mask_path == state.mask_path and shown.note == ""
+    np.testing.assert_array_equal(shown.labels, read_mask(state.mask_path).labels)
+    assert isinstance(shown.image, PlaneArray) and shown.image.shape == (2, 48, 48)
+    with open_source(inputs / "a.tif") as src:
+        expected = prepare_frame(src, 0, 2, 0, params.zrange, params.z_projection).image
+    np.testing.assert_array_equal(shown.image[1], expected)
+    lo, hi = shown.contrast
+    assert lo < hi
+    missing = load_result(task, tmp_path / "nothing_vSM.ome.tif", params, "failed")
+    assert missing.labels is None and "no result to show (failed)" in missing.note

@@ -21,7 +21,7 @@ import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from .events import (
     TaskSkipped,
     TaskStarted,
 )
+from .io.arrays import ArrayInput, register_arrays
 from .io.atomic import check_writable_dir
 from .io.locks import LockInfo, claim, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
@@ -72,8 +73,8 @@ __all__ = [
     "FINAL_EVENTS", "CancelCheck", "Event", "FrameDone", "FrameSegmenter", "ModelLoaded", "ModelLoading",
     "Plan", "Planned", "RunFailed", "Task", "TaskCancelled", "TaskDone", "TaskEvent", "TaskFailed",
     "TaskSkipped", "TaskStarted", "count_objects", "existing_decision", "file_key", "has_work",
-    "is_cancelled", "output_state", "plan", "run", "run_task", "screen_tasks", "sequential_frames",
-    "sweep_leftovers",
+    "is_cancelled", "output_state", "plan", "plan_arrays", "run", "run_task", "screen_tasks",
+    "sequential_frames", "sweep_leftovers",
 ]
 
 #: (task, prepared frames) -> (frame, output, seconds spent segmenting) for each frame, in order
@@ -104,6 +105,24 @@ def plan(
     """
     notes: list[str] = []
     files = collect_files(paths, file_filter, recursive=recursive, notes=notes)
+    return _plan_files(files, params, notes)
+
+
+def plan_arrays(inputs: Sequence[ArrayInput], params: SegmentationParams) -> Plan:
+    """Plan in-memory images (e.g. napari layers) as :func:`plan` plans files.
+
+    Each :class:`~.io.arrays.ArrayInput` is registered as a source (:func:`~.io.arrays.register_arrays`)
+    under ``<output_dir or its folder>/<name>``; the rest is :func:`plan` (absolute model paths,
+    writable output folder, colliding outputs refused, files that cannot run marked). Raises
+    ``ValueError`` for an input without a folder when there is no output folder, or whose axes do
+    not fit its array.
+    """
+    params = _absolute_paths(params)
+    return _plan_files(register_arrays(inputs, params.output_dir), params, [])
+
+
+def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str]) -> Plan:
+    """:func:`plan` once the inputs are known."""
     params = _absolute_paths(params)
     if params.output_dir:
         check_writable_dir(params.output_dir)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..results import quick_range
 from ._reader import META_KEY
 
 PLACEHOLDER = "batch segmentation: starting…"
@@ -119,13 +120,7 @@ def mark_saved(layer: Any) -> None:
         layer.name = layer.name[: -len(EDITED)]
 
 
-def _quick_range(image: np.ndarray[Any, Any]) -> tuple[float, float]:
-    step = max(1, max(image.shape) // 256)
-    sample = np.asarray(image)[::step, ::step]
-    lo, hi = (float(v) for v in np.percentile(sample, (0.5, 99.8)))
-    if hi <= lo:
-        hi = lo + 1.0
-    return lo, hi
+_quick_range = quick_range  # the core's display limits (napari_batchseg.results)
 
 
 def _set_contrast(layer: Any, limits: tuple[float, float]) -> None:

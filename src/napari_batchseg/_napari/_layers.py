@@ -1,20 +1,17 @@
 """Segment what is open: napari image layers as engine inputs, through the same engine as files.
 
-An :class:`ArraySource` implements the :class:`~napari_batchseg.io.sources.ImageSource` protocol over a
-layer's array (numpy, dask or any array-like), so channel choice, Z handling, frames, writing, logs and
-streaming are exactly those of files. It is registered under a made-up path (``<folder>/<layer name>``)
-with :func:`napari_batchseg.io.reader.register_source`; the outputs are ``<folder>/<layer name>_vSM.ome.tif``
-and the log names the layer and the file it came from when napari knows it.
+Each chosen layer becomes an :class:`~napari_batchseg.io.arrays.ArrayInput` (its data, axes, file,
+pixel size, T offset); :func:`napari_batchseg.engine.plan_arrays` plans them as files are planned: the
+outputs are ``<folder>/<layer name>_vSM.ome.tif`` and the log names the layer and the file it came
+from when napari knows it. This module only reads layers and shows the choices (axes, frames).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QButtonGroup,
@@ -26,14 +23,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..events import Plan, Task
-from ..io.naming import check_collisions, output_names
-from ..io.reader import register_source, unregister_source
-from ..io.sources import ImageSource, PixelSize, SourceInfo
+from ..engine import plan_arrays
+from ..events import Plan
+from ..io.arrays import CANONICAL, ArrayInput, ArraySource, safe_name
+from ..io.reader import unregister_source
+from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ._qtutil import hbox, muted
 
-CANONICAL = "PTCZYX"
 #: leading-axes choices by number of non-YX axes (first: the default when the layer does not say)
 LEAD_CHOICES = {
     0: [""],
@@ -70,59 +67,6 @@ def layer_source_file(layer: Any) -> Path | None:
     return Path(src) if src else None
 
 
-def safe_name(name: str) -> str:
-    """A layer name usable in file names (A-Z, a-z, 0-9, '-' and '_' only)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "layer"
-
-
-class ArraySource(ImageSource):
-    """An in-memory image (a napari layer's data) as an :class:`ImageSource`.
-
-    Parameters
-    ----------
-    data
-        Any array-like with ``shape``, ``dtype`` and numpy indexing.
-    axes
-        One letter of ``P T C Z Y X`` per axis of ``data``, e.g. ``"TYX"`` or ``"YXC"`` (RGB).
-    path
-        The made-up path the engine knows it by.
-    layer_name, source_file
-        Recorded in the log (``input format``).
-    pixel_size
-        From the layer's scale when it has physical units.
-    t_translate
-        The layer's own ``translate`` along T (recorded, so that results are shown over its frames).
-    """
-
-    def __init__(self, data: Any, axes: str, path: Path, layer_name: str, source_file: Path | None = None,
-                 pixel_size: PixelSize | None = None, t_translate: float = 0.0) -> None:
-        axes = axes.upper()
-        valid = len(set(axes)) == len(axes) and set(axes) <= set(CANONICAL) and {"Y", "X"} <= set(axes)
-        if len(axes) != len(data.shape) or not valid:
-            raise ValueError(f"axes {axes!r} do not fit the layer's shape {tuple(data.shape)}")
-        self._data = data
-        self._axes = axes
-        sizes = {a: int(n) for a, n in zip(axes, data.shape, strict=True)}
-        where = f" from {source_file}" if source_file else " (no file)"
-        self.info = SourceInfo(
-            path=path, sizes=sizes, dtype=np.dtype(data.dtype), channel_names=[],
-            pixel_size=pixel_size or PixelSize(), native_axes=axes,
-            format=f"napari layer {layer_name!r}{where}",
-            extra={"napari_layer": layer_name, "source_file": str(source_file) if source_file else None,
-                   "t_translate": float(t_translate)},
-        )
-
-    def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
-        """One ``(Y, X)`` plane."""
-        self._check_index(p, t, c, z)
-        at = {"P": p, "T": t, "C": c, "Z": z}
-        index = tuple(at.get(a, slice(None)) for a in self._axes)
-        plane = np.asarray(self._data[index])
-        if self._axes.index("Y") > self._axes.index("X"):
-            plane = plane.T
-        return plane
-
-
 def layer_pixel_size(layer: Any, axes: str) -> PixelSize:
     """Pixel size in µm from the layer's scale, when its units are micrometres."""
     try:
@@ -136,39 +80,31 @@ def layer_pixel_size(layer: Any, axes: str) -> PixelSize:
     return PixelSize(x=float(layer.scale[ix]), y=float(layer.scale[iy]), z=z)
 
 
-def layer_tasks(layers: list[tuple[Any, str]], params: SegmentationParams) -> list[Task]:
-    """One task per ``(layer, axes)``, its source registered for the engine; raises ``ValueError``.
+def layer_inputs(layers: list[tuple[Any, str]]) -> list[ArrayInput]:
+    """One engine input per ``(layer, axes)``: its data, axes, name, file, pixel size and T offset.
 
-    Outputs go to ``params.output_dir``, else beside the layer's file; a layer without a file needs an
-    output folder.
+    Its outputs go to the run's output folder, else beside the layer's file.
     """
-    tasks: list[Task] = []
+    inputs = []
     for layer, axes in layers:
         src = layer_source_file(layer)
-        folder = Path(params.output_dir) if params.output_dir else (src.parent if src else None)
-        if folder is None:
-            raise ValueError(f"layer {layer.name!r} has no file: choose an output folder (Files › Output)")
-        pseudo = folder.absolute() / safe_name(layer.name)
         t0 = float(layer.translate[axes.index("T")]) if "T" in axes else 0.0  # the layer moved along T
-        source = ArraySource(layer.data, axes, pseudo, layer.name, src, layer_pixel_size(layer, axes), t0)
-        data, name, ps = layer.data, layer.name, source.info.pixel_size
-
-        def opener(data: Any = data, axes: str = axes, pseudo: Path = pseudo, name: str = name,
-                   src: Path | None = src, ps: PixelSize = ps, t0: float = t0) -> ImageSource:
-            return ArraySource(data, axes, pseudo, name, src, ps, t0)
-
-        register_source(pseudo, opener)
-        tasks.append(Task(pseudo, 0, 1, output_names(pseudo, params.suffix, params.output_dir),
-                          info=source.info))
-    check_collisions((t.input, t.names) for t in tasks)
-    return tasks
+        inputs.append(ArrayInput(layer.data, axes, layer.name, src, layer_pixel_size(layer, axes), t0,
+                                 src.parent if src else None))
+    return inputs
 
 
 def layer_plan(layers: list[tuple[Any, str]], params: SegmentationParams) -> Plan:
-    """A :class:`~napari_batchseg.events.Plan` over image layers (see :func:`layer_tasks`)."""
-    if params.output_dir:
-        params = params.replace(output_dir=str(Path(params.output_dir).expanduser().absolute()))
-    return Plan(params, layer_tasks(layers, params))
+    """A :class:`~napari_batchseg.events.Plan` over image layers, planned by the engine as files are.
+
+    Raises ``ValueError`` for a layer without a file when there is no output folder, or whose axes do
+    not fit it.
+    """
+    inputs = layer_inputs(layers)
+    lost = next((i.name for i in inputs if i.folder is None), None)
+    if lost is not None and not params.output_dir:
+        raise ValueError(f"layer {lost!r} has no file: choose an output folder (Files › Output)")
+    return plan_arrays(inputs, params)
 
 
 class LayerPanel(QWidget):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..io.lazy import shared, source_channel_array
 from ..io.masks import read_mask
 from ..io.naming import MASK_EXT, MODULE_TAG
 from ..io.reader import matching_suffix, open_source, stem_of
 from ..io.sources import PixelSize
-from ._lazy import shared, source_channel_array
+from ..results import first_frame
 
 LayerData = tuple[Any, dict[str, Any], str]
 CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
@@ -64,15 +64,6 @@ def read_paths(path: str | list[str]) -> list[LayerData]:
     for p in paths:
         layers.extend(mask_layer_data(p) if is_mask_file(p) else image_layer_data(p))
     return layers
-
-
-_FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \(")
-
-
-def first_frame(log_text: str) -> int:
-    """The input frame a mask's first frame comes from (its log's ``frames: a-b`` record; 0 if none)."""
-    found = _FRAMES_RECORD.findall(log_text)
-    return int(found[-1][0]) if found else 0
 
 
 def mask_layer_data(path: str | Path) -> list[LayerData]:

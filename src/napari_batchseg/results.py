@@ -1,0 +1,140 @@
+"""Finished outputs read back for display: the mask, and its input prepared as the run prepared it.
+
+:func:`load_result` reads a finished ``_vSM.ome.tif`` (in the caller's thread: a front end calls it
+off its GUI thread) and its input as an on-demand :func:`prepared_array` (channel chosen and Z
+projected as the mask's log says; only the first frame is read). :func:`prefetch_planes` prepares
+more frames into that array's cache. No Qt here: the napari widget shows what this returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .events import Task
+from .io.lazy import Owner, PlaneArray
+from .io.masks import read_mask
+from .io.reader import open_source
+from .io.sources import ImageSource, PixelSize
+from .params import SegmentationParams, ZRange
+from .prepare import prepare_frame, resolve_channels
+from .provenance import parse_log
+
+__all__ = ["LoadedResult", "first_frame", "load_result", "prefetch_planes", "prepared_array", "quick_range"]
+
+_FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \(")
+
+
+def first_frame(log_text: str) -> int:
+    """The input frame a mask's first frame comes from (its log's ``frames: a-b`` record; 0 if none)."""
+    found = _FRAMES_RECORD.findall(log_text)
+    return int(found[-1][0]) if found else 0
+
+
+def quick_range(image: NDArray[Any]) -> tuple[float, float]:
+    """Display limits of an image (0.5 and 99.8 percentiles of a subsample of at most ~256x256)."""
+    step = max(1, max(image.shape) // 256)
+    sample = np.asarray(image)[::step, ::step]
+    lo, hi = (float(v) for v in np.percentile(sample, (0.5, 99.8)))
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def prepared_array(
+    source: ImageSource,
+    position: int,
+    frames: Sequence[int],
+    channel: int,
+    zrange: ZRange,
+    projection: str,
+) -> PlaneArray:
+    """``(T, Y, X)`` float32 of the prepared (channel-chosen, Z-projected) frames, computed on demand."""
+    info = source.info
+    frames = list(frames)
+    owner = Owner(source)
+
+    def read(lead: tuple[int, ...]) -> NDArray[Any]:
+        return prepare_frame(owner.source, position, frames[lead[0]], channel, zrange, projection).image
+
+    return PlaneArray([len(frames)], (info.sizes["Y"], info.sizes["X"]), np.float32, read,
+                      close=source.close)
+
+
+@dataclass
+class LoadedResult:
+    """A finished output read from disk by :func:`load_result`."""
+
+    labels: np.ndarray[Any, Any] | None
+    image: object = None
+    scale: tuple[float, ...] = (1.0, 1.0, 1.0)
+    pixel_size: PixelSize = PixelSize()
+    mask_path: Path | None = None
+    contrast: tuple[float, float] | None = None
+    note: str = ""
+    #: the input frame the mask's first frame comes from (a frame range sits at this T offset)
+    first_frame: int = 0
+
+
+def load_result(task: Task, mask_path: Path, params: SegmentationParams | None, status: str) -> LoadedResult:
+    """Read a finished output: its mask, and its prepared input as an on-demand array (first frame ready).
+
+    The input is prepared with the parameters of the mask's own log (``params`` when it has none).
+    Everything that touches the disk happens here, in the calling thread.
+    """
+    if not mask_path.exists():
+        return LoadedResult(None, note=f"{task.label}: no result to show ({status or 'not run'})")
+    mask = read_mask(mask_path)
+    labels = mask.labels
+    used = params
+    with contextlib.suppress(Exception):
+        used = parse_log(mask.log_text).params
+    start = first_frame(mask.log_text)  # as the reader places it (File > Open)
+    image: PlaneArray | np.ndarray[Any, Any] | None = None
+    contrast = None
+    note = ""
+    if used is not None and task.info is not None:
+        try:
+            frames = task.frame_indices(used)
+            if len(frames) == labels.shape[0]:
+                start = frames[0]
+                source = open_source(task.input, task.axes(used))
+                # several channels (Cellpose 4): the input shown is the first one handed to the network
+                resolved = resolve_channels(source.info, used.channel)
+                channel = resolved if isinstance(resolved, int) else resolved[0]
+                image = prepared_array(source, task.position, frames, channel, used.zrange,
+                                       used.z_projection)
+                _serialize_reads(image)
+                contrast = quick_range(np.asarray(image[0]))  # also caches the first frame
+        except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
+            note = f"{task.label}: input not shown ({exc})"
+    if image is None:
+        image = np.zeros(labels.shape, np.float32)
+    ps = mask.pixel_size
+    scale = (1.0, ps.y or 1.0, ps.x or 1.0)
+    return LoadedResult(labels, image, scale, ps, mask_path, contrast, note, start)
+
+
+def _serialize_reads(array: PlaneArray) -> None:
+    """One read at a time from the array's file (a display thread and a prefetching one share it)."""
+    read, lock = array._read, threading.Lock()
+
+    def locked(lead: tuple[int, ...]) -> np.ndarray[Any, Any]:
+        with lock:
+            return read(lead)
+
+    array._read = locked
+
+
+def prefetch_planes(array: PlaneArray, indices: list[int]) -> None:
+    """Read (prepare) the given frames of a ``(T, Y, X)`` :class:`PlaneArray` into its cache."""
+    for i in indices:
+        array.plane((i,))
