@@ -261,3 +261,21 @@ def test_tiff_header_claiming_more_pixels_than_the_file_holds_is_corrupt_before_
     events = list(engine.run(the_plan, segmenter=ThresholdSegmenter()))
     assert len(_of(events, engine.TaskFailed)) == 1
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- issue 22: silent losses
+@pytest.mark.parametrize("which", ["mask", "log"])
+def test_dangling_link_at_the_output_name_is_an_error_before_any_work(tmp_path, capsys, which):
+    movie = tmp_path / "a.tif"
+    tifffile.imwrite(movie, (np.random.default_rng(0).random((2, 16, 16)) * 1000).astype(np.uint16),
+                     metadata={"axes": "TYX"}, photometric="minisblack")
+    name = "a_vSM.ome.tif" if which == "mask" else "a_vSM.log"
+    (tmp_path / name).symlink_to(tmp_path / "gone" / "nowhere.tif")
+    events = _run([movie])
+    failed = _of(events, engine.TaskFailed)
+    assert len(failed) == 1 and "symbolic link to a missing file" in failed[0].reason, events
+    assert not _of(events, engine.FrameDone) and not _of(events, engine.TaskSkipped)  # no work thrown away
+    status = main(["segment", str(movie), "-q"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert status == 1 and "symbolic link to a missing file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.tif", name])

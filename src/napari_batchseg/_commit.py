@@ -12,7 +12,7 @@ import contextlib
 from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
-from .io.atomic import atomic_write_text, publish, staged, sync_folder
+from .io.atomic import atomic_write_text, dangling_link, publish, staged, sync_folder
 from .io.locks import LockInfo, claim, lock_path, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
 from .params import SegmentationParams
@@ -86,6 +86,12 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
     """
     from .existing import output_status
 
+    for path in (task.names.mask, task.names.log):
+        target = dangling_link(path)
+        if target is not None:
+            return TaskFailed(task, f"{path}: a symbolic link to a missing file ({target}) has this output's "
+                              "name; nothing was segmented: remove the link, or choose another output "
+                              "folder or suffix")
     status = output_status(task, params)
     if status.state == "busy":
         return TaskSkipped(task, f"{task.names.mask}: {status.detail}")

@@ -220,6 +220,21 @@ def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
         raise _as_output_error(exc, target) from exc
 
 
+def dangling_link(path: str | Path) -> str | None:
+    """The target of ``path`` when it is a symbolic link to nothing (``None`` otherwise).
+
+    Such a link is neither a file (``exists()`` is false) nor a free name: a no-replace publish cannot
+    put an output there, so a run would compute the output and then throw it away, on every re-run.
+    """
+    p = Path(path)
+    try:
+        if not p.is_symlink() or p.exists():
+            return None
+        return os.readlink(p)
+    except OSError:
+        return None
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
