@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tifffile
 from scipy import ndimage as ndi
 
 from napari_batchseg.errors import InputError
@@ -106,3 +107,38 @@ def test_prepare_best_focus_window():
     assert frame.best_focus == 7
     assert len(frame.z_used) == 5 and frame.z_used == [4, 5, 6, 7, 8]
     np.testing.assert_allclose(frame.image, stack[4:9].mean(axis=0), rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- issue 22: z-range, complex
+def _threshold_run(path, **changes):
+    from napari_batchseg import engine
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    the_plan = engine.plan([path], SegmentationParams(**changes))
+    return list(engine.run(the_plan, segmenter=ThresholdSegmenter()))
+
+
+def test_z_range_on_a_single_slice_file_is_an_error_naming_its_z_size(tmp_path):
+    from napari_batchseg import engine
+
+    path = tmp_path / "flat.tif"
+    tifffile.imwrite(path, (np.random.default_rng(0).random((24, 24)) * 1000).astype(np.uint16))
+    events = _threshold_run(path, z_range="5-9")
+    failed = [e for e in events if isinstance(e, engine.TaskFailed)]
+    assert len(failed) == 1 and "Z range 5-9 out of bounds" in failed[0].reason
+    assert "1 Z slice" in failed[0].reason and not failed[0].details
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.tif"]
+    assert any(isinstance(e, engine.TaskDone) for e in _threshold_run(path, z_range="0"))  # slice 0 exists
+
+
+def test_complex_pixels_are_refused_not_silently_made_real(tmp_path):
+    from napari_batchseg import engine
+
+    path = tmp_path / "complex.tif"
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(path, (rng.random((24, 24)) + 1j * rng.random((24, 24))).astype(np.complex64))
+    events = _threshold_run(path)
+    failed = [e for e in events if isinstance(e, engine.TaskFailed)]
+    assert len(failed) == 1 and "complex pixels (complex64)" in failed[0].reason and not failed[0].details
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["complex.tif"]

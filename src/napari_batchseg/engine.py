@@ -60,7 +60,7 @@ from .io.naming import check_collisions, output_names
 from .io.reader import open_source
 from .io.sources import ImageSource
 from .params import SegmentationParams
-from .prepare import PreparedFrame, check_z_range, prepare_frame, resolve_channels
+from .prepare import PreparedFrame, check_pixel_type, check_z_range, prepare_frame, resolve_channels
 from .provenance import (
     INPUT_IDENTITY_PREFIX,
     LABELS_HASH_PREFIX,
@@ -336,6 +336,7 @@ def run_task(
         info = source.info
         channel = resolve_channels(info, params.channel)
         check_z_range(info, params.zrange)
+        check_pixel_type(info)
         frames = task.frame_indices(params)
         check_writable_dir(task.names.mask.parent)
         described = segmenter.describe() if segmenter is not None else {}

@@ -126,9 +126,21 @@ def window_around(center: int, radius: int, n: int) -> list[int]:
 def check_z_range(info: SourceInfo, zrange: ZRange) -> None:
     """Raise :class:`InputError` when a fixed Z range does not fit the file."""
     nz = info.sizes["Z"]
-    if zrange.mode == "range" and nz > 1 and zrange.stop >= nz:
+    if zrange.mode == "range" and zrange.stop >= nz:
+        slices = "1 Z slice (0): it is not a Z stack" if nz == 1 else f"{nz} Z slices (0-{nz - 1})"
+        raise InputError(f"{info.path}: Z range {zrange} out of bounds; the file has {slices}")
+
+
+def check_pixel_type(info: SourceInfo) -> None:
+    """Raise :class:`InputError` for pixels the segmenters cannot take (complex numbers).
+
+    Converting them to float would silently drop the imaginary part; the user decides instead
+    (magnitude, phase, real part) and saves that.
+    """
+    if np.dtype(info.dtype).kind == "c":
         raise InputError(
-            f"{info.path}: Z range {zrange} out of bounds; the file has {nz} Z slices (0-{nz - 1})"
+            f"{info.path}: complex pixels ({np.dtype(info.dtype).name}) cannot be segmented; save the "
+            "magnitude (abs), phase or real part as a real-valued image first"
         )
 
 
