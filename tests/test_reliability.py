@@ -684,3 +684,16 @@ def test_embedding_cache_entries_that_would_unpickle_are_never_opened(tmp_path):
         {"zarr_format": 2, "shape": [1], "chunks": [1], "dtype": "|O", "compressor": None,
          "fill_value": 0, "order": "C", "filters": [{"id": "pickle", "protocol": 5}]}))
     assert "pickle" in (unsafe_entry(crafted) or "")
+
+
+def test_api_reports_outputs_of_other_parameters(tmp_path):
+    from napari_batchseg.api import output_status, segment_files
+
+    movie = _movie(tmp_path)
+    first = segment_files([movie], SegmentationParams(diameter=0), segmenter=ThresholdSegmenter())
+    assert [r.status for r in first.reports] == ["done"]
+    again = segment_files([movie], SegmentationParams(diameter=30), segmenter=ThresholdSegmenter())
+    (report,) = again.reports
+    assert report.status == "skipped" and report.other_parameters
+    task = engine.plan([movie], SegmentationParams(diameter=30)).tasks[0]
+    assert output_status(task, SegmentationParams(diameter=30)).state == "other"

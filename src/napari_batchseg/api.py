@@ -10,6 +10,8 @@ from typing import Any
 from .discovery import FileFilter
 from .errors import BatchSegError
 from .events import Event, RunFailed
+from .existing import OutputStatus as OutputStatus
+from .existing import output_status as output_status
 from .params import DEFAULT_EXTENSIONS, SegmentationParams
 from .runners import RunOptions, RunSession, TaskState, execute
 from .segmenters import Segmenter
@@ -27,6 +29,8 @@ class FileReport:
     n_frames: int = 0
     seconds: float = 0.0
     reason: str = ""
+    #: skipped because the output there was made with other parameters (not this run's result)
+    other_parameters: bool = False
 
 
 @dataclass
@@ -59,7 +63,8 @@ def report_from_state(state: TaskState) -> FileReport:
         return FileReport(t.input, t.position, "done", state.mask_path, state.log_path,
                           state.n_frames, state.seconds)
     if state.status == "skipped":
-        return FileReport(t.input, t.position, "skipped", state.mask_path, reason=state.reason)
+        return FileReport(t.input, t.position, "skipped", state.mask_path, reason=state.reason,
+                          other_parameters=state.other_parameters)
     reason = "cancelled" if state.status == "cancelled" else state.reason
     return FileReport(t.input, t.position, state.status, reason=reason)
 
