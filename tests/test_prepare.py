@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -142,3 +144,28 @@ def test_complex_pixels_are_refused_not_silently_made_real(tmp_path):
     failed = [e for e in events if isinstance(e, engine.TaskFailed)]
     assert len(failed) == 1 and "complex pixels (complex64)" in failed[0].reason and not failed[0].details
     assert sorted(p.name for p in tmp_path.iterdir()) == ["complex.tif"]
+
+
+STARTER = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+
+
+@pytest.mark.skipif(not STARTER.exists(), reason="the project's model is missing")
+def test_float_image_in_tiny_units_gives_the_same_objects_as_the_original(tmp_path, dsb2018):
+    from napari_batchseg import engine
+    from napari_batchseg.io.masks import read_mask
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.segmenters import load_segmenter
+
+    plane = tifffile.imread(dsb2018[0])[:160, :160].astype(np.float32)
+    plane /= plane.max()
+    tifffile.imwrite(tmp_path / "original.tif", plane)
+    tifffile.imwrite(tmp_path / "tiny.tif", plane * np.float32(1e-4))  # 1-99 % range far below 1e-3
+    params = SegmentationParams(model=str(STARTER), diameter=17)
+    the_plan = engine.plan([tmp_path / "original.tif", tmp_path / "tiny.tif"], params)
+    events = list(engine.run(the_plan, segmenter=load_segmenter(params)))
+    assert len([e for e in events if isinstance(e, engine.TaskDone)]) == 2, events
+    original = read_mask(tmp_path / "original_vSM.ome.tif").labels[0]
+    tiny = read_mask(tmp_path / "tiny_vSM.ome.tif").labels[0]
+    assert len(np.unique(original)) > 5  # real objects
+    assert len(np.unique(tiny)) == len(np.unique(original))
+    assert np.mean((tiny > 0) == (original > 0)) > 0.99

@@ -165,6 +165,27 @@ def project(stack: NDArray[Any], kind: str) -> NDArray[Any]:
     return out
 
 
+#: Cellpose sets an image whose 1st-99th percentile range is at most this to zero (an empty mask)
+LOW_RANGE = 1e-3
+
+
+def lift_low_range(image: NDArray[Any]) -> NDArray[Any]:
+    """``image`` mapped to 0..1 by its 1st and 99th percentiles when they are closer than Cellpose takes.
+
+    Only when their distance is at most :data:`LOW_RANGE` (and above 0); otherwise ``image`` itself.
+    Cellpose normalises every image this very way, except that it zeroes one whose range is below
+    :data:`LOW_RANGE` (a float image in small units, e.g. x 1e-4, gave an empty mask without a word).
+    Mapped here, the segmenters see what Cellpose would have computed: the same objects as the image at
+    any scale.
+    """
+    low, high = (float(v) for v in np.percentile(image, (1.0, 99.0)))
+    span = high - low
+    if not 0.0 < span <= LOW_RANGE:
+        return image
+    out = (image.astype(np.float64) - low) / span
+    return out.astype(np.float32)
+
+
 def prepare_frame(
     source: ImageSource,
     position: int,
@@ -190,7 +211,8 @@ def prepare_frame(
             t0 = time.perf_counter()
             stack = source.read_zstack(position, t, c, first.z_used)
             t1 = time.perf_counter()
-            planes.append(stack[0].astype(np.float32) if nz == 1 else project(stack, projection))
+            plane = stack[0].astype(np.float32) if nz == 1 else project(stack, projection)
+            planes.append(lift_low_range(plane) if nz > 1 or source.info.dtype.kind == "f" else plane)
             read_s, prepare_s = read_s + t1 - t0, prepare_s + time.perf_counter() - t1
         return PreparedFrame(
             position=position,
@@ -225,6 +247,8 @@ def prepare_frame(
     t1 = time.perf_counter()
     # a single-slice file is used as it is: projection settings apply to Z stacks only
     image = stack[0].astype(np.float32) if nz == 1 else project(stack, projection)
+    if nz > 1 or info.dtype.kind == "f":  # integers differ by >= 1 (or not at all)
+        image = lift_low_range(image)
     t2 = time.perf_counter()
     return PreparedFrame(
         position=position,
