@@ -565,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         profiler = cProfile.Profile()
         profiler.enable()
     t_run = time.perf_counter()
-    assert widget.run()
+    if not widget.run():
+        raise SystemExit(f"Run refused: {widget.message.text()}")
     pump(1.0)
     probe.step = "batch (streaming, file switches)"
     wait(lambda: not widget.running, 1800)
@@ -659,7 +660,8 @@ def cancel_timing(model: str, work: Path, json_path: str | None) -> int:
     pump_until(lambda: not widget.infos.busy, 30)
     widget.form.model.setCurrentText("User trained model…")
     widget.form.model_path.setText(model)
-    assert widget.run()
+    if not widget.run():
+        raise SystemExit(f"Run refused: {widget.message.text()}")
     pump_until(lambda: widget.session.model_state == "loaded", 300)
     pump_until(lambda: False, 2.0)  # 2 s into the frame
     frames_before = widget.session.frames_done

@@ -389,19 +389,22 @@ def test_stream_layers_exist_only_while_a_run_needs_them(widget, data_folder, qt
     qtbot.wait(300)
     assert _stream_layers(viewer) == []
     assert widget.run()
-    made = _stream_layers(viewer)  # made by Run, with the first file's shape (3 frames of 64 x 64)
-    assert len(made) == 2 and all(lay.visible for lay in made)
-    assert all(layer_meta(lay)["task_key"] == PLACEHOLDER for lay in made)
-    placeholder = next(lay for lay in made if layer_meta(lay)["role"] == "mask")
-    assert placeholder.data.shape == (3, 64, 64) and placeholder.scale[-1] != 1.0
+    # made by Run with the first file's shape (3 frames of 64 x 64): the image layer now, the labels one a
+    # turn later (each add is one long stall of napari's)
+    made = _stream_layers(viewer)
+    roles = [(layer_meta(lay)["role"], layer_meta(lay)["task_key"]) for lay in made]
+    assert roles == [("prepared", PLACEHOLDER)]
+    image = made[0]
+    assert image.data.shape == (3, 64, 64) and image.scale[-1] != 1.0 and image.visible
     assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
-    assert list(viewer.layers)[-2:] == made  # above the user's layer
-    ids = {lay.unique_id for lay in made}
-    buffers = {layer_meta(lay)["role"]: lay.data for lay in made}
+    assert list(viewer.layers)[-1] is image  # above the user's layer
+    buffer = image.data
+    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=5000)
+    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     stream = _stream_layers(viewer)
-    assert all(lay.data is buffers[layer_meta(lay)["role"]] for lay in stream)  # filled in place
-    assert {lay.unique_id for lay in stream} == ids and all(lay.visible for lay in stream)
+    assert stream[0] is image and image.data is buffer  # the first output filled it in place
+    assert all(lay.visible for lay in stream) and list(viewer.layers)[-2:] == stream
     labels = next(lay for lay in stream if layer_meta(lay)["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (3, 64, 64)
     np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
@@ -413,7 +416,7 @@ def test_placeholder_layers_go_when_the_dock_closes(widget, data_folder, qtbot):
     _prepare(widget, data_folder, contains="nuclei_BF", delay=0.5)
     qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
     assert widget.run()
-    assert [layer_meta(lay)["task_key"] for lay in _stream_layers(viewer)] == [PLACEHOLDER] * 2
+    assert [layer_meta(lay)["task_key"] for lay in _stream_layers(viewer)] == [PLACEHOLDER]  # the image one
     widget.close_down()  # what the dock's closing does (the widget is destroyed)
     assert not [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]
 

@@ -41,7 +41,8 @@ class LayerPool:
 
     def __init__(self, viewer: Any) -> None:
         self.viewer = viewer
-        #: the image layer's half of the last :meth:`show`, due in a later turn (see :meth:`finish_image`)
+        #: the second half of the last :meth:`show` (the image layer's change, or the labels layer added),
+        #: due in a later turn (see :meth:`finish_image`)
         self._image_step: Callable[[], str | None] | None = None
 
     # ------------------------------------------------------------------ lookup
@@ -101,8 +102,9 @@ class LayerPool:
 
         ``viewed``: the output shown now (its unedited layers are reused). ``first_frame``: the input
         frame of their first frame (both layers are placed at that T, plus ``t_offset``: where the
-        input's frame 0 sits, for a napari layer moved along T). Returns whether the image layer's half
-        is left for a later turn (:meth:`finish_image`); ``later_contrast`` then gives its contrast.
+        input's frame 0 sits, for a napari layer moved along T). Returns whether a half of the change is
+        left for a later turn (:meth:`finish_image`: the image layer's change, or adding the labels
+        layer); ``later_contrast`` gives the image's contrast then.
         """
         self.finish_image()
         lab_layer, img_layer = self.reusable_pair(key, viewed)
@@ -145,7 +147,21 @@ class LayerPool:
             if _extent(lab) != old_extent:
                 self.viewer.reset_view()  # a new size (or a new layer): show it whole
 
-        if img_layer is None or lab_layer is None:  # a layer to add: both now, the image one first
+        if img_layer is None and lab_layer is None:
+            # two layers to add (a run's first output, or none left): adding one costs napari far more
+            # than a setter (vispy visuals, layer controls; ~0.5 s under software OpenGL): the image one
+            # now, the labels one in a later turn
+            img = show_image()
+            if contrast is not None:
+                _set_contrast(img, contrast)
+
+            def labels_step() -> str | None:
+                framed(show_labels())
+                return key
+
+            self._image_step = labels_step
+            return True
+        if img_layer is None or lab_layer is None:  # one layer to add: both now, the image one first
             img = show_image()
             if contrast is not None:
                 _set_contrast(img, contrast)
@@ -171,11 +187,11 @@ class LayerPool:
 
     @property
     def image_pending(self) -> bool:
-        """The image layer's half of the last :meth:`show` is still to do."""
+        """The second half of the last :meth:`show` is still to do."""
         return self._image_step is not None
 
     def finish_image(self) -> str | None:
-        """Retarget the image layer now if :meth:`show` left that for later; the output it shows, if so."""
+        """Do the second half of the last :meth:`show` now if left for later; the output it shows, if so."""
         step, self._image_step = self._image_step, None
         return step() if step is not None else None
 
@@ -185,20 +201,33 @@ class LayerPool:
 
     # ------------------------------------------------------------------ placeholders
     def add_placeholders(self, labels: Any, image: Any, scale: tuple[float, ...], pixel_size: PixelSize,
-                         first_frame: int) -> None:
+                         first_frame: int) -> bool:
         """Show the pair as placeholders (``starting…``) for a run: reused, else added.
 
-        Added above the user's layers; the user's layer selection is kept.
+        Added above the user's layers; the user's layer selection is kept. Returns whether a half is
+        left for a later turn (see :meth:`show`).
         """
         selection = self.viewer.layers.selection
         before, active = set(selection), selection.active
+
+        def keep_selection() -> None:
+            selection.clear()
+            selection.update(before)
+            selection.active = active
+
         existing = self.layers_for(PLACEHOLDER)[0]
-        self.show(PLACEHOLDER, PLACEHOLDER if existing is not None else None, PLACEHOLDER, labels, image,
-                  scale, pixel_size, None, None, first_frame)
-        self.finish_image()
-        selection.clear()
-        selection.update(before)
-        selection.active = active
+        split = self.show(PLACEHOLDER, PLACEHOLDER if existing is not None else None, PLACEHOLDER, labels,
+                          image, scale, pixel_size, None, None, first_frame)
+        keep_selection()
+        step = self._image_step
+        if step is not None:
+            def then() -> str | None:
+                key = step()
+                keep_selection()
+                return key
+
+            self._image_step = then
+        return split
 
     def remove_placeholders(self) -> None:
         """Remove placeholder layers no output took (the run ended early, or the dock closes)."""

@@ -194,10 +194,11 @@ class LayerStreamer(QObject):
         labels, image = self.layers_for(PLACEHOLDER)
         lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
         img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
-        self.pool.add_placeholders(np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
-                                   np.zeros(shape, np.float32) if img is None else img, scale, ps,
-                                   first_frame)
-        self.live.shown(PLACEHOLDER)
+        split = self.pool.add_placeholders(np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
+                                           np.zeros(shape, np.float32) if img is None else img, scale, ps,
+                                           first_frame)
+        self.live.shown(PLACEHOLDER, split)
+        self.scheduler.poke()
 
     def _first_frame(self, task: Task) -> int:
         """The input frame an output's first frame comes from (the run's ``start_frame``; 0 if unknown)."""
@@ -224,6 +225,7 @@ class LayerStreamer(QObject):
         view = self.views.get(cmd.key)
         if view is None:
             return
+        self.finish_image_step()  # the layers to reuse are complete
         labels, image = view.labels, view.image
         old_labels, old_image = self.pool.reusable_pair(cmd.key, self.viewed_key)
         if (
@@ -255,6 +257,7 @@ class LayerStreamer(QObject):
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
         labels = image = None
         if show:
+            self.finish_image_step()  # the layers to reuse are complete (the placeholders' labels too)
             old_labels, old_image = self.pool.reusable_pair(task.key, self.viewed_key)
             if (
                 old_labels is not None and old_image is not None
@@ -397,10 +400,12 @@ class LayerStreamer(QObject):
             for state in self.session.tasks:
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
                     self.task_ended(state.task, state.status)
-        self.finish_image_step()  # a layer change left for a later turn would show them again
-        if self.viewed_key == PLACEHOLDER:
+        if self.viewed_key == PLACEHOLDER:  # no output took them: removed (a half left is not done)
+            self.pool.drop_image_step()
+            self.live.split_done()
             self.pool.remove_placeholders()
             self.live.viewed = None
+        self.finish_image_step()
         self.scheduler.apply(self.live.settle())
 
     # ------------------------------------------------------------------ showing outputs on request
