@@ -454,3 +454,29 @@ def test_processes_are_capped_to_the_cores_and_memory_naming_the_limit(mode):
     assert any(f"--processes {usable_cores() + 6} reduced to {limit}" in n and why in n for n in opts.notes)
     within = resolve_options(RunOptions(parallel=mode, processes=limit), SegmentationParams())
     assert within.processes == limit and not any("reduced" in n for n in within.notes)
+
+
+def test_dask_local_run_sigtermed_as_a_group_keeps_nothing_partial(tmp_path):
+    import os
+    import signal
+    import sys
+    import time
+
+    pytest.importorskip("distributed")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        tifffile.imwrite(tmp_path / f"m{i}.tif", (rng.random((8, 64, 64)) * 1000).astype(np.uint16),
+                         metadata={"axes": "TYX"}, photometric="minisblack")
+    proc, wait = _run_child([sys.executable, "-m", "napari_batchseg.cli", "segment", str(tmp_path),
+                             "--sam-set", "delay=0.3", "--dask-local", "2", "-q"], timeout=120,
+                            BATCHSEG_SEGMENTER_FACTORY="napari_batchseg.testing:threshold_segmenter")
+    deadline = time.monotonic() + 90
+    while not any(".partial-" in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(".partial-" in p.name for p in tmp_path.iterdir()), "no output was under way"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGTERM)  # SLURM, systemd, docker stop: the whole group
+    _, err = wait()
+    err = " ".join(err.split())
+    assert proc.returncode == 143 and "nothing partial was kept" in err, err[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

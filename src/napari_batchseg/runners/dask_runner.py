@@ -221,6 +221,20 @@ def run_dask(
             client.close()
             if cluster is not None:
                 cluster.close()
+        _sweep_after(todo)
+
+
+def _sweep_after(todo: list[Task]) -> None:
+    """Remove the lock and temporary files of outputs whose worker died with them.
+
+    A process-group SIGTERM (SLURM, systemd, ``docker stop``) kills a local cluster's workers inside
+    an output: their own cleanup never runs. Once the cluster is closed their locks are stale, so the
+    summary's "nothing partial was kept" holds; a live holder's files are never touched.
+    """
+    from .._commit import sweep_leftovers
+
+    for task in todo:
+        sweep_leftovers(task)
 
 
 def _live_events(
