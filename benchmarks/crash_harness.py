@@ -137,9 +137,9 @@ def child(job: str, delay_ms: int, data: Path, work: Path) -> int:
         _use_model(main)
         main.files.add_paths([source])
         _pump(0.5)
-        if job == "reopen":  # a run that skips the existing output, then its result is opened
-            main.run()
-            end = time.perf_counter() + 60
+        if job == "reopen":  # a run over the file (skipped, or redone when its parameters differ),
+            main.run()       # then its result is opened once the run has ended
+            end = time.perf_counter() + CHILD_TIMEOUT_S / 2
             while main.running and time.perf_counter() < end:
                 _pump(0.05)
             key = main.session.tasks[0].key
@@ -173,6 +173,10 @@ def child(job: str, delay_ms: int, data: Path, work: Path) -> int:
     print(f"child {job} {delay_ms} ms: closed, {len(errors)} error(s) in napari's notifications", flush=True)
     for record in errors:
         print(f"  {record.message}", flush=True)
+    import threading
+
+    alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    print(f"child {job}: threads alive before exit: {', '.join(alive) or 'none'}", flush=True)
     return 3 if errors else 0
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,8 +41,11 @@ __all__ = ["BUDGET_S", "EXIT_WAIT_S", "POLL_MS", "Background", "Job", "close_all
 #: the GUI thread spends at most this long per timer tick handing results over
 BUDGET_S = 0.006
 POLL_MS = 10
-#: at interpreter exit, how long in all the jobs still running are waited for after being cancelled
-EXIT_WAIT_S = 10.0
+#: at interpreter exit, how long in all the jobs still running are waited for after being cancelled. A
+#: daemon thread still inside C++ code when Python finalizes (torch's import in the device probe, a
+#: torch operation) aborts the process ("terminate called without an active exception"): the import of
+#: torch and Cellpose takes 10-20 s on a loaded 2-core machine, so the wait covers that
+EXIT_WAIT_S = 30.0
 
 _DONE = "done"
 _ITEM = "item"
@@ -230,6 +234,10 @@ def _stop_running_jobs(wait_s: float = EXIT_WAIT_S) -> None:
     for job in running:
         if job.thread is not None and job.thread is not threading.current_thread():
             job.thread.join(max(0.0, deadline - time.monotonic()))
+    left = [job.name for job in running if job.alive]
+    if left:
+        print(f"napari-batchseg: {len(left)} job(s) still running at exit after {wait_s:.0f} s: "
+              f"{', '.join(left)}", file=sys.stderr, flush=True)
 
 
 atexit.register(_stop_running_jobs)
