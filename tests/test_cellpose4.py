@@ -242,6 +242,8 @@ def test_failed_cpsam_download_is_bounded_and_clear(cp4, model_dir, monkeypatch)
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr("cellpose.utils.download_url_to_file", fake_download)
+    # the host resolves (as with a network): the download itself fails (no network here would stop earlier)
+    monkeypatch.setattr("napari_batchseg.segmenters.cellpose.files._check_host", lambda url: None)
     with pytest.raises(ModelError, match="downloading it failed.*name resolution.*1.2 GB"):
         load_segmenter(SegmentationParams(model="cpsam", diameter=0))
     assert seen == {"url": "https://huggingface.co/mouseland/cellpose-sam/resolve/main/cpsam", "timeout": 5.0}
