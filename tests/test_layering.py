@@ -36,9 +36,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "Cellpose and micro-sam behind one protocol"),
     ("engine", ("engine", "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
                 "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
-                "export", "training"),
-     "one batch run and its typed events, whether a file can run, finished outputs read back; the "
-     "tools on finished masks (correct, measure, evaluate, export, train)"),
+                "export", "training", "existing", "rerun"),
+     "one batch run and its typed events, whether a file can run, finished outputs read back, what "
+     "is on disk for a planned output, reruns from logs; the tools on finished masks (correct, "
+     "measure, evaluate, export, train)"),
     ("runners", ("runners",),
      "orchestration of a run: sequential, worker processes, Dask"),
     ("live", ("live",),

@@ -12,11 +12,11 @@ import contextlib
 from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
+from .existing import output_state, output_status
 from .io.atomic import atomic_write_text, dangling_link, publish, staged, sync_folder
 from .io.locks import LockInfo, claim, lock_path, partials_of
-from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
+from .io.masks import FrameStackWriter, MaskWriter
 from .params import SegmentationParams
-from .provenance import has_module_records, output_id
 
 __all__ = ["commit", "existing_decision", "output_state", "sweep_leftovers"]
 
@@ -48,33 +48,6 @@ def sweep_leftovers(task: Task) -> int:
     return removed
 
 
-def output_state(task: Task) -> tuple[str, str]:
-    """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
-
-    An output is *done* when its mask and its log both exist and carry the same output id (see
-    :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
-    cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
-    output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
-    has ``correction`` records): a re-run never redoes manual work.
-    """
-    mask, log_path = task.names.mask, task.names.log
-    if not mask.exists():
-        return "absent", ""
-    if not log_path.exists():
-        return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
-    try:
-        log_id = output_id(log_path.read_text(encoding="utf-8", errors="replace"))
-    except OSError as exc:
-        return "incomplete", f"{log_path}: cannot read ({exc.strerror or exc})"
-    embedded = read_embedded_log(mask)
-    mask_id = output_id(embedded)
-    if log_id == mask_id:
-        return "done", ""
-    if has_module_records(embedded, "correction"):
-        return "done", ""
-    return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
-
-
 def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:
     """What the ``existing`` policy says when the task's output exists (``None``: go on).
 
@@ -84,8 +57,6 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
     this run's: ``skip`` leaves it and says what differs (:attr:`TaskSkipped.other_parameters`),
     ``error`` refuses it, ``overwrite`` replaces it.
     """
-    from .existing import output_status
-
     for path in (task.names.mask, task.names.log):
         target = dangling_link(path)
         if target is not None:

@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._commit import output_state
 from .events import Task
 from .io.locks import live_holder
+from .io.masks import read_embedded_log
 from .params import SegmentationParams
-from .provenance import output_id, parse_log
+from .provenance import has_module_records, output_id, parse_log
 
 __all__ = [
     "IGNORED_PARAMETERS", "OutputStatus", "State", "describe_differences", "differences", "dry_run_line",
-    "output_status", "what_happens",
+    "output_state", "output_status", "what_happens",
 ]
 
 State = Literal["missing", "same", "other", "corrupt", "busy"]
@@ -99,6 +99,33 @@ def _mask_unreadable(path: Path) -> str | None:
     except Exception as exc:  # noqa: BLE001 - any reader error means "not a whole mask"
         return f"unreadable ({type(exc).__name__}: {exc})"
     return None
+
+
+def output_state(task: Task) -> tuple[str, str]:
+    """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
+
+    An output is *done* when its mask and its log both exist and carry the same output id (see
+    :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
+    cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
+    output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
+    has ``correction`` records): a re-run never redoes manual work.
+    """
+    mask, log_path = task.names.mask, task.names.log
+    if not mask.exists():
+        return "absent", ""
+    if not log_path.exists():
+        return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
+    try:
+        log_id = output_id(log_path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return "incomplete", f"{log_path}: cannot read ({exc.strerror or exc})"
+    embedded = read_embedded_log(mask)
+    mask_id = output_id(embedded)
+    if log_id == mask_id:
+        return "done", ""
+    if has_module_records(embedded, "correction"):
+        return "done", ""
+    return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
 
 
 def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
