@@ -2,16 +2,21 @@
 
 Each round starts the CLI (threshold segmenter through ``BATCHSEG_SEGMENTER_FACTORY``, a small delay
 per frame) on three movies, sequential or ``--parallel files|frames``, either on an empty output folder
-(``skip``) or over a complete one (``--existing overwrite``), and kills the main process at a random
-moment between 0 and the time an uninterrupted run takes (start-up, segmentation and commits). Then:
+(``skip``) or over a complete one (``--existing overwrite``), and kills the main process. Every other
+round the kill is random (a moment between 0 and the time an uninterrupted run takes: start-up,
+segmentation and commits); the others are aimed: the harness watches the output folder and kills
+within a few milliseconds of the first ``.partial-`` file appearing, so that the kill lands while an
+output is being written. A kill counts as "while an output was in progress" only when the same partial
+file is in the folder both just before and just after the kill (it existed at the kill). Then:
 
-* no worker process outlives it for more than 5 s;
+* no worker process outlives it for more than 5 s (times the tests' timing factor, tests/_timing.py);
 * every final-named mask is complete (reads back with every frame), and a mask whose log is missing
   or belongs to another run is never taken as done (``engine.output_state``) - a violation otherwise;
 * a mask taken as done equals the uninterrupted run's, pixel for pixel;
 * the inputs are unchanged;
 * the next (uninterrupted) run exits 0, its masks equal the reference, and nothing is left behind
-  (no ``.partial-*`` file, no lock).
+  (no ``.partial-*`` file, no lock);
+* at least half the aimed kills (and at least one) landed while an output was in progress.
 
 ``BATCHSEG_KILLS`` sets the number of rounds (default 6: two per mode). The figures of a long run
 are in docs/reliability.md.
@@ -34,8 +39,10 @@ import numpy as np
 import pytest
 import tifffile
 
+from _timing import time_bound
 from napari_batchseg import engine
 from napari_batchseg.cli import FACTORY_ENV
+from napari_batchseg.io.atomic import PARTIAL_MARK
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import SegmentationParams
 
@@ -79,6 +86,24 @@ def _running(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def _partials(folder: Path) -> set[str]:
+    """Names of the temporary (``.<output>.partial-*``) files in ``folder``."""
+    try:
+        return {e.name for e in os.scandir(folder) if e.name.startswith(".") and PARTIAL_MARK in e.name}
+    except OSError:
+        return set()
+
+
+def _wait_for_partial(proc: subprocess.Popen, out: Path, timeout: float) -> bool:
+    """Poll ``out`` until a partial file appears (``True``), the run ends or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if _partials(out):
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -139,15 +164,24 @@ def run_harness(tmp_path: Path, rounds: int, seed: int = 0) -> dict[str, object]
         out = tmp_path / f"out{r}"
         if overwrite:
             shutil.copytree(tmp_path / "reference", out)
+        aimed = r % 2 == 0
         proc = _cli(_args(inp, out, mode, overwrite))
-        time.sleep(rng.uniform(0.0, duration * (1.4 if mode[0] != "none" else 1.0)))
+        if aimed:
+            figures["aimed kills"] += 1
+            if _wait_for_partial(proc, out, timeout=duration * 3 + 30):
+                time.sleep(rng.uniform(0.0, 0.02))
+        else:
+            time.sleep(rng.uniform(0.0, duration * (1.4 if mode[0] != "none" else 1.0)))
         workers = _children(proc.pid)
         names = [p.name for p in out.iterdir()] if out.exists() else []
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             figures["kills"] += 1
-            if any(n.startswith(".") for n in names):
+            if _partials(out) & {n for n in names if PARTIAL_MARK in n}:
                 figures["kills while an output was in progress"] += 1
+                figures["aimed kills while an output was in progress"] += aimed
+            elif any(n.startswith(".") for n in names):
+                figures["kills while a lock was held"] += 1
             elif overwrite or not names:
                 figures["kills in start-up (or between outputs of an overwrite)"] += 1
             else:
@@ -155,9 +189,12 @@ def run_harness(tmp_path: Path, rounds: int, seed: int = 0) -> dict[str, object]
         else:
             figures["finished before the kill"] += 1
         proc.wait()
-        deadline = time.monotonic() + 5
+        killed_at = time.monotonic()
+        deadline = killed_at + time_bound(5)
         while any(_running(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
+        figures["longest worker survival (s, x100)"] = max(
+            figures["longest worker survival (s, x100)"], round(100 * (time.monotonic() - killed_at)))
         orphans = [w for w in workers if _running(w)]
         if orphans:
             violations.append(f"round {r}: worker(s) {orphans} outlived the killed run")
@@ -192,6 +229,9 @@ def test_kill_harness(tmp_path):
     print(result)
     assert result["violations"] == []
     assert result["figures"].get("leftovers after the re-run", 0) == 0
+    aimed = result["figures"].get("aimed kills", 0)
+    landed = result["figures"].get("aimed kills while an output was in progress", 0)
+    assert landed >= max(1, aimed // 2), result["figures"]
 
 
 if __name__ == "__main__":  # python tests/test_kill_harness.py ROUNDS [SEED]: figures for the docs
