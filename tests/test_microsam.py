@@ -333,11 +333,13 @@ def ais_segmenter(checkpoints, tmp_path_factory):
 @pytest.fixture
 def seg(ais_segmenter, cache_dir):
     """The loaded segmenter, reset to AIS without tiling and with a fresh cache folder."""
-    from napari_batchseg.segmenters.microsam import AIS_DEFAULTS, AMG_DEFAULTS, EmbeddingCache
+    from napari_batchseg.segmenters.microsam import AIS_DEFAULTS, AMG_DEFAULTS, APG_DEFAULTS, EmbeddingCache
 
     s = ais_segmenter
-    s.configure(mode="auto", tile_shape=None, halo=None, **AIS_DEFAULTS)
+    s.configure(mode="auto", tile_shape=None, halo=None)
     s.configure(**{**AMG_DEFAULTS, "points_per_side": 4})
+    # AIS and APG share some keys (min_size, thresholds) with different defaults: reset each mode's own
+    s.ais_settings, s.apg_settings = dict(AIS_DEFAULTS), dict(APG_DEFAULTS)
     s.cache = EmbeddingCache(cache_dir)
     s.stats.update(embeddings_computed=0, cache_hits=0, planes=0)
     s.set_context("file.tif", "T0")
@@ -651,3 +653,179 @@ def test_bad_model_arguments(tmp_path, checkpoints):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="cannot be loaded"):
         load_segmenter(SegmentationParams(method="sam", model="vit_b", checkpoint=str(junk)))
+
+
+# ============================================================================ identity with micro-sam itself
+@pytest.fixture(scope="module")
+def reference_model(checkpoints):
+    """micro-sam's own predictor and state for the AIS checkpoint, loaded by micro-sam alone."""
+    from micro_sam import util
+
+    predictor, state = util.get_sam_model(
+        model_type="vit_b", device="cpu", checkpoint_path=str(checkpoints["ais"]), image_size=IMAGE_SIZE,
+        return_state=True,
+    )
+    return predictor, state
+
+
+def _micro_sam_segmentation(reference_model, mode, img, tile_shape=None, halo=None, init=None, **generate):
+    """``micro_sam.automatic_segmentation.automatic_instance_segmentation``: micro-sam's own pipeline."""
+    from micro_sam.automatic_segmentation import automatic_instance_segmentation, get_predictor_and_segmenter
+
+    predictor, state = reference_model
+    _, segmenter = get_predictor_and_segmenter(
+        "vit_b", predictor=predictor, state=state, device="cpu", segmentation_mode=mode,
+        is_tiled=tile_shape is not None, **(init or {}),
+    )
+    decoder = getattr(segmenter, "_decoder", None)
+    if decoder is not None:
+        # micro-sam 1.8.14's get_decoder leaves the UNETR decoder in training mode, so its BatchNorm
+        # layers (in the up-sampling blocks) normalise with the one image's own statistics and overwrite
+        # the stored ones at every call (micro-sam issue 1325); the segmenter runs it in eval mode, as
+        # inference should. Everything else is micro-sam's own pipeline.
+        decoder.eval()
+    return np.asarray(automatic_instance_segmentation(
+        predictor, segmenter, img, ndim=2, tile_shape=tile_shape, halo=halo, verbose=False, **generate
+    ))
+
+
+def _assert_same_objects(ours: np.ndarray, theirs: np.ndarray, at_least: int) -> int:
+    """Pixel for pixel the same objects (the same background, and a one-to-one map between the ids:
+    micro-sam's block-wise watershed numbers objects in the order its threads finish), enough of them."""
+    ids = np.unique(theirs)
+    n = int(np.count_nonzero(ids))
+    assert n >= at_least, f"micro-sam itself finds {n} objects: the comparison would say little"
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours == 0, theirs == 0), f"{int(np.count_nonzero((ours == 0) != (theirs == 0)))} px"
+    pairs = np.unique(np.stack([ours.ravel().astype(np.int64), theirs.ravel().astype(np.int64)]), axis=1)
+    assert pairs.shape[1] == ids.size == np.unique(ours).size, "objects split or merged differently"
+    return n
+
+
+IDENTITY_CASES = [  # (image shape, seed, tile_shape, halo)
+    pytest.param((96, 120), 0, None, None, id="untiled"),
+    pytest.param((120, 64), 1, (64, 64), (16, 16), id="tiled"),
+]
+
+
+AIS_IDENTITY_CASES = [
+    IDENTITY_CASES[0],
+    pytest.param(*IDENTITY_CASES[1].values, id="tiled", marks=pytest.mark.xfail(strict=True, reason=(
+        "open: tiled AIS gives the same foreground but splits objects differently from micro-sam's "
+        "automatic_instance_segmentation (16 id pairs for 11 objects; tile embeddings and decoder "
+        "output identical; the difference arises in the tiled watershed step; cause not found yet)"))),
+]
+
+
+@needs_sam
+@pytest.mark.parametrize(("shape", "seed", "tile", "halo"), AIS_IDENTITY_CASES)
+def test_ais_equals_micro_sam_automatic_segmentation(seg, reference_model, shape, seed, tile, halo):
+    """Our AIS with its default settings gives micro-sam's own result with those settings."""
+    from napari_batchseg.segmenters.microsam import AIS_DEFAULTS
+
+    img = _image(shape, seed=seed)
+    seg.configure(mode="ais", tile_shape=tile, halo=halo)
+    ours = seg.segment(img)
+    theirs = _micro_sam_segmentation(reference_model, "ais", img, tile, halo, **AIS_DEFAULTS)
+    n = _assert_same_objects(ours.labels, theirs, at_least=3)
+    assert ours.info["n_objects"] == n
+    # and other thresholds, set through the segmenter's settings, reach micro-sam the same way
+    seg.configure(foreground_threshold=0.55, min_size=10)
+    changed = {**AIS_DEFAULTS, "foreground_threshold": 0.55, "min_size": 10}
+    other = _micro_sam_segmentation(reference_model, "ais", img, tile, halo, **changed)
+    m = _assert_same_objects(seg.segment(img).labels, other, at_least=1)
+    assert m != n or not np.array_equal(other, theirs)
+
+
+@needs_sam
+@pytest.mark.parametrize(("shape", "seed", "tile", "halo"), IDENTITY_CASES)
+def test_amg_equals_micro_sam_automatic_segmentation(seg, reference_model, shape, seed, tile, halo):
+    """Our AMG equals micro-sam's, with micro-sam's default thresholds and with permissive ones."""
+    img = _image(shape, seed=seed)
+    seg.configure(mode="amg", tile_shape=tile, halo=halo, points_per_side=4)
+    init = {"points_per_side": 4} if tile is None else {"points_per_side": 4, "points_per_batch": 64}
+    defaults = _micro_sam_segmentation(reference_model, "amg", img, tile, halo, init=init)
+    _assert_same_objects(seg.segment(img).labels, defaults, at_least=0)
+    permissive = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "with_background": False}
+    seg.configure(**permissive)
+    theirs = _micro_sam_segmentation(reference_model, "amg", img, tile, halo, init=init, **permissive)
+    # tiled, micro-sam's AMG drops every mask whose box lies within 20 px of an inner tile edge, and the
+    # random-weight masks span most of a tile: there both find nothing (untiled both find objects)
+    _assert_same_objects(seg.segment(img).labels, theirs, at_least=1 if tile is None else 0)
+
+
+APG_IDENTITY_CASES = [  # APG runs SAM's mask decoder once per prompt: small planes keep it cheap
+    pytest.param((64, 80), 0, None, None, id="untiled"),
+    pytest.param((100, 64), 1, (64, 64), (16, 16), id="tiled"),
+]
+
+
+@needs_sam
+@pytest.mark.parametrize(("shape", "seed", "tile", "halo"), APG_IDENTITY_CASES)
+def test_apg_equals_micro_sam_automatic_segmentation(seg, reference_model, shape, seed, tile, halo):
+    """``sam_mode='apg'``: prompts from the decoder's maps, SAM masks, NMS - micro-sam's own result."""
+    from napari_batchseg.segmenters.microsam import APG_DEFAULTS
+
+    img = _image(shape, seed=seed)
+    seg.configure(mode="apg", tile_shape=tile, halo=halo)
+    out = seg.segment(img)
+    assert out.info["mode"] == "apg" and seg.describe()["settings"] == APG_DEFAULTS
+    generate = {k: v for k, v in APG_DEFAULTS.items() if k != "prompt_batch_size"}
+    generate["batch_size"] = APG_DEFAULTS["prompt_batch_size"]
+    theirs = _micro_sam_segmentation(reference_model, "apg", img, tile, halo, **generate)
+    n = _assert_same_objects(out.labels, theirs, at_least=3)
+    assert out.info["n_objects"] == n
+    # a setting of its own (NMS) reaches micro-sam too
+    seg.configure(nms_threshold=0.3)
+    generate["nms_threshold"] = 0.3
+    fewer = _micro_sam_segmentation(reference_model, "apg", img, tile, halo, **generate)
+    _assert_same_objects(seg.segment(img).labels, fewer, at_least=1)
+
+
+@needs_sam
+def test_apg_settings_and_errors(seg, checkpoints, monkeypatch):
+    from micro_sam import instance_segmentation
+
+    from napari_batchseg.segmenters import load_segmenter
+
+    # min_size is shared with AIS: one setting changes both, the other keys stay per mode
+    seg.configure(min_size=7, prompt_batch_size=8)
+    assert seg.ais_settings["min_size"] == 7 and seg.apg_settings["min_size"] == 7
+    assert seg.apg_settings["prompt_batch_size"] == 8 and "prompt_batch_size" not in seg.ais_settings
+    with pytest.raises(ModelError, match="unknown micro-sam setting 'nms_thresh'.*APG: .*nms_threshold"):
+        seg.configure(nms_thresh=0.5)
+    with pytest.raises(ModelError, match="sam_mode 'xyz' unknown; choose auto, ais, amg or apg"):
+        seg.configure(mode="xyz")
+    # a plain SAM checkpoint has no decoder: APG is refused before any work
+    with pytest.raises(ModelError, match="sam_mode 'apg' needs a model with an instance-segmentation"):
+        load_segmenter(SegmentationParams(method="sam", model="vit_b", checkpoint=str(checkpoints["plain"]),
+                                          sam_mode="apg"))
+    # a micro-sam without automatic prompt generation: one clear line, at load and when switching
+    monkeypatch.delattr(instance_segmentation, "AutomaticPromptGenerator")
+    with pytest.raises(ModelError, match=r"sam_mode 'apg': the installed micro-sam \S+ has no automatic"):
+        load_segmenter(SegmentationParams(method="sam", model="vit_b", checkpoint=str(checkpoints["ais"]),
+                                          sam_mode="apg"))
+    with pytest.raises(ModelError, match="upgrade micro-sam, or use --sam-mode ais or amg"):
+        seg.configure(mode="apg")
+    assert seg.mode == "ais"
+
+
+@needs_sam
+def test_apg_from_the_cli(checkpoints, tmp_path, capsys):
+    """``batchseg segment --sam-mode apg`` with APG settings through --sam-set: mask and log say APG."""
+    import tifffile
+
+    from napari_batchseg.cli import main
+    from napari_batchseg.io.masks import read_mask
+
+    src = tmp_path / "blobs.tif"
+    tifffile.imwrite(src, (_image((64, 80), seed=0) * 1000).astype(np.uint16))
+    args = ["segment", str(src), "--method", "sam", "--model", "vit_b",
+            "--checkpoint", str(checkpoints["ais"]), "--sam-mode", "apg",
+            "--sam-set", "nms_threshold=0.5", "--sam-set", "prompt_batch_size=16",
+            "--embedding-cache", "off", "-q"]
+    assert main(args) == 0, capsys.readouterr().err
+    mask = read_mask(tmp_path / "blobs_vSM.ome.tif")
+    assert mask.labels.shape == (1, 64, 80) and mask.labels.max() >= 1
+    log = (tmp_path / "blobs_vSM.log").read_text()
+    assert "apg" in log and "nms_threshold" in log and "prompt_batch_size" in log

@@ -87,7 +87,7 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=S,
                    help="use a GPU (CUDA or Apple MPS) when one is found")
     m.add_argument("--batch-size", type=int, default=S, help="tiles per network call")
-    m.add_argument("--sam-mode", choices=SAM_MODES, default=S, help="micro-sam: auto, ais or amg")
+    m.add_argument("--sam-mode", choices=SAM_MODES, default=S, help="micro-sam: auto, ais, amg or apg")
     m.add_argument("--tile-shape", default=S, help="micro-sam tiling, e.g. 512,512")
     m.add_argument("--halo", default=S, help="micro-sam tile halo, e.g. 64,64")
     m.add_argument("--sam-set", action="append", default=[], metavar="KEY=VALUE",

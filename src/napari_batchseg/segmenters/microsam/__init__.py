@@ -1,9 +1,9 @@
 """Segment Anything for Microscopy (micro-sam), an optional method, as a package of small modules.
 
-* :mod:`.segmenter`: :class:`MicroSamSegmenter` (AIS/AMG, tiling);
+* :mod:`.segmenter`: :class:`MicroSamSegmenter` (AIS/AMG/APG, tiling);
 * :mod:`.cache`: the on-disk embedding cache (:class:`EmbeddingCache`, :func:`embedding_cache_dir`);
 * :mod:`.weights`: built-in weights in micro-sam's cache folder, or a local checkpoint;
-* :mod:`.options`: AIS/AMG/run settings and the label convention (:func:`relabel_consecutive`);
+* :mod:`.options`: AIS/AMG/APG/run settings and the label convention (:func:`relabel_consecutive`);
 * :mod:`._imports` and :mod:`._torchvision_compat`: importing micro-sam (and torchvision next to a
   CPU-only torch) with clear errors.
 
@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from ._imports import INSTALL_HINT, import_microsam, microsam_available
 from .cache import EmbeddingCache, embedding_cache_dir
-from .options import AIS_DEFAULTS, AMG_DEFAULTS, RUN_DEFAULTS, default_halo, relabel_consecutive
+from .options import (
+    AIS_DEFAULTS,
+    AMG_DEFAULTS,
+    APG_DEFAULTS,
+    RUN_DEFAULTS,
+    default_halo,
+    relabel_consecutive,
+)
 from .segmenter import MicroSamSegmenter
 
 #: The name ``scripts/install_microsam.sh`` and docs/microsam.md call (same function).
@@ -24,6 +31,7 @@ _import_microsam = import_microsam
 __all__ = [
     "AIS_DEFAULTS",
     "AMG_DEFAULTS",
+    "APG_DEFAULTS",
     "INSTALL_HINT",
     "RUN_DEFAULTS",
     "EmbeddingCache",

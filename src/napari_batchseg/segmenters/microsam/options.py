@@ -1,4 +1,4 @@
-"""micro-sam settings (AIS, AMG, run options), the default halo, and the label convention."""
+"""micro-sam settings (AIS, AMG, APG, run options), the default halo, and the label convention."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from numpy.typing import NDArray
 
 from ...errors import ModelError
 
-__all__ = ["AIS_DEFAULTS", "AMG_DEFAULTS", "RUN_DEFAULTS", "default_halo", "relabel_consecutive"]
+__all__ = [
+    "AIS_DEFAULTS",
+    "AMG_DEFAULTS",
+    "APG_DEFAULTS",
+    "RUN_DEFAULTS",
+    "default_halo",
+    "relabel_consecutive",
+]
 
 #: AIS settings (``InstanceSegmentationWithDecoder.generate``), overridable through ``params.extra``.
 AIS_DEFAULTS: dict[str, float] = {
@@ -29,6 +36,23 @@ AMG_DEFAULTS: dict[str, Any] = {
     "box_nms_thresh": 0.7,
     "min_mask_region_area": 0,
     "with_background": True,
+}
+#: APG settings (``AutomaticPromptGenerator.generate``: point prompts derived from the decoder's maps,
+#: then SAM's masks filtered by non-maximum suppression), overridable through ``params.extra``.
+#: ``prompt_batch_size`` is ``generate``'s ``batch_size`` (prompts per decoder call), renamed apart from
+#: ``--batch-size``. The thresholds and ``min_size`` have the same names as AIS's; a value set through
+#: ``params.extra`` applies to both modes, the defaults are micro-sam's own for each.
+APG_DEFAULTS: dict[str, Any] = {
+    "center_distance_threshold": 0.5,
+    "boundary_distance_threshold": 0.5,
+    "foreground_threshold": 0.5,
+    "min_size": 25,
+    "multimasking": False,
+    "prompt_batch_size": 32,
+    "nms_threshold": 0.9,
+    "intersection_over_min": False,
+    "mask_threshold": None,
+    "refine_with_box_prompts": False,
 }
 #: Other options read from ``params.extra``: ``embedding_cache`` (folder, or ``False`` to switch the
 #: cache off) and ``tile_batch_size`` (tiles per encoder call when tiling).

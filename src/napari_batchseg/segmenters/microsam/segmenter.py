@@ -8,7 +8,9 @@ The model is built once (:meth:`MicroSamSegmenter.from_params`); every plane is 
 2. automatic instance segmentation with micro-sam's decoder (AIS: foreground and distance maps,
    seeded watershed) where the model has a decoder, or automatic mask generation (AMG: a grid of point
    prompts, filtering and non-maximum suppression) otherwise. ``sam_mode="auto"`` picks AIS when a
-   decoder is there; ``"ais"`` / ``"amg"`` force one.
+   decoder is there; ``"ais"`` / ``"amg"`` force one. ``"apg"`` (automatic prompt generation, where
+   the installed micro-sam has it) derives one point prompt per object from the decoder's maps and
+   keeps SAM's masks for them after non-maximum suppression.
 
 Labels come back as ``uint32`` (0 = background, ids ``1..N``); the mask writer stores ``uint16`` where
 every id fits. micro-sam is an optional extra: without it :meth:`MicroSamSegmenter.from_params` raises a
@@ -18,8 +20,8 @@ micro-sam's cache folder (``MICROSAM_CACHEDIR``); when they are missing and cann
 addresses, without waiting on the network.
 
 Options beyond :class:`~napari_batchseg.params.SegmentationParams`' own fields are read from
-``params.extra`` (see :data:`~.options.AIS_DEFAULTS`, :data:`~.options.AMG_DEFAULTS` and
-:data:`~.options.RUN_DEFAULTS`).
+``params.extra`` (see :data:`~.options.AIS_DEFAULTS`, :data:`~.options.AMG_DEFAULTS`,
+:data:`~.options.APG_DEFAULTS` and :data:`~.options.RUN_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -40,22 +42,53 @@ from ..base import SegmenterBase, SegmentOutput
 from ..catalog import SAM_ARCHITECTURES, SAM_MODELS, default_model, needs_mobile_sam
 from ._imports import import_microsam
 from .cache import EmbeddingCache, embedding_cache_dir, precompute
-from .options import AIS_DEFAULTS, AMG_DEFAULTS, RUN_DEFAULTS, default_halo, relabel_consecutive
+from .options import (
+    AIS_DEFAULTS,
+    AMG_DEFAULTS,
+    APG_DEFAULTS,
+    RUN_DEFAULTS,
+    default_halo,
+    relabel_consecutive,
+)
 from .weights import Weights, load_model, no_decoder_error, resolve_builtin, resolve_checkpoint
 
 if TYPE_CHECKING:
     from ...params import SegmentationParams
 
-__all__ = ["MicroSamSegmenter"]
+__all__ = ["MODES", "MicroSamSegmenter"]
+
+#: The values of ``sam_mode``.
+MODES = ("auto", "ais", "amg", "apg")
+#: Settings per resolved mode (a key two modes share is set in both).
+_SETTINGS = {"ais": AIS_DEFAULTS, "amg": AMG_DEFAULTS, "apg": APG_DEFAULTS}
+#: micro-sam's generator class per decoder mode (``Tiled`` + name when tiling).
+_DECODER_CLASSES = {"ais": "InstanceSegmentationWithDecoder", "apg": "AutomaticPromptGenerator"}
+
+
+def _unknown_mode(mode: str) -> ModelError:
+    return ModelError(f"sam_mode {mode!r} unknown; choose {', '.join(MODES[:-1])} or {MODES[-1]}")
+
+
+def _no_apg(iseg: Any) -> ModelError | None:
+    """The error for ``sam_mode='apg'`` where the installed micro-sam has no prompt generator, or ``None``."""
+    if hasattr(iseg, "AutomaticPromptGenerator") and hasattr(iseg, "TiledAutomaticPromptGenerator"):
+        return None
+    from micro_sam import __version__ as msv
+
+    return ModelError(
+        f"sam_mode 'apg': the installed micro-sam {msv} has no automatic prompt generation "
+        "(micro_sam.instance_segmentation.AutomaticPromptGenerator); upgrade micro-sam, "
+        "or use --sam-mode ais or amg"
+    )
 
 
 class MicroSamSegmenter(SegmenterBase):
-    """micro-sam AIS/AMG segmenter: load once with :meth:`from_params`, then :meth:`segment` planes.
+    """micro-sam AIS/AMG/APG segmenter: load once with :meth:`from_params`, then :meth:`segment` planes.
 
     Attributes
     ----------
     mode
-        The resolved mode, ``"ais"`` or ``"amg"``.
+        The resolved mode, ``"ais"``, ``"amg"`` or ``"apg"``.
     cache
         The :class:`EmbeddingCache`, or ``None`` when caching is off.
     stats
@@ -84,6 +117,7 @@ class MicroSamSegmenter(SegmenterBase):
         ais_settings: Mapping[str, Any] | None = None,
         amg_settings: Mapping[str, Any] | None = None,
         tile_batch_size: int = 1,
+        apg_settings: Mapping[str, Any] | None = None,
     ) -> None:
         self._util = util
         self._iseg = instance_segmentation
@@ -97,6 +131,7 @@ class MicroSamSegmenter(SegmenterBase):
         self.mode_requested = mode_requested
         self.ais_settings = {**AIS_DEFAULTS, **dict(ais_settings or {})}
         self.amg_settings = {**AMG_DEFAULTS, **dict(amg_settings or {})}
+        self.apg_settings = {**APG_DEFAULTS, **dict(apg_settings or {})}
         self.tile_batch_size = max(1, int(tile_batch_size))
         self._file_key: str | None = None
         self._frame_key: str | None = None
@@ -115,8 +150,10 @@ class MicroSamSegmenter(SegmenterBase):
         extra = dict(params.extra or {})
         model = str(params.model).strip()
         mode = str(params.sam_mode).lower()
-        if mode not in ("auto", "ais", "amg"):
-            raise ModelError(f"sam_mode {mode!r} unknown; choose auto, ais or amg")
+        if mode not in MODES:
+            raise _unknown_mode(mode)
+        if mode == "apg" and (no_apg := _no_apg(iseg)) is not None:
+            raise no_apg
         checkpoint = params.checkpoint
         if checkpoint:
             weights = resolve_checkpoint(model, str(checkpoint))
@@ -132,12 +169,12 @@ class MicroSamSegmenter(SegmenterBase):
                 f"micro-sam model {model!r} (vit_t) needs the mobile_sam package, which is not installed "
                 "(it is not on PyPI: pip install git+https://github.com/ChaoningZhang/MobileSAM.git)"
             )
-        if mode == "ais" and not (weights.has_decoder or weights.decoder):
-            raise no_decoder_error(weights)
+        if mode in ("ais", "apg") and not (weights.has_decoder or weights.decoder):
+            raise no_decoder_error(weights, mode)
         choice = pick_device(bool(params.gpu))
         predictor, decoder = load_model(util, iseg, weights, choice.device, load_decoder=mode != "amg")
-        if mode == "ais" and decoder is None:
-            raise no_decoder_error(weights)
+        if mode in ("ais", "apg") and decoder is None:
+            raise no_decoder_error(weights, mode)
         cache_dir = embedding_cache_dir(extra.get("embedding_cache", RUN_DEFAULTS["embedding_cache"]))
         return cls(
             util=util,
@@ -154,6 +191,7 @@ class MicroSamSegmenter(SegmenterBase):
             cache=EmbeddingCache(cache_dir) if cache_dir is not None else None,
             ais_settings={k: extra[k] for k in AIS_DEFAULTS if k in extra},
             amg_settings={k: extra[k] for k in AMG_DEFAULTS if k in extra},
+            apg_settings={k: extra[k] for k in APG_DEFAULTS if k in extra},
             tile_batch_size=int(extra.get("tile_batch_size", RUN_DEFAULTS["tile_batch_size"])),
         )
 
@@ -165,21 +203,21 @@ class MicroSamSegmenter(SegmenterBase):
         halo: Any = "keep",
         **settings: Any,
     ) -> None:
-        """Change mode, tiling or AIS/AMG settings without reloading the model.
+        """Change mode, tiling or AIS/AMG/APG settings without reloading the model.
 
-        Settings are AIS (:data:`AIS_DEFAULTS`) or AMG (:data:`AMG_DEFAULTS`) keys. Changing only
+        Settings are AIS (:data:`AIS_DEFAULTS`), AMG (:data:`AMG_DEFAULTS`) or APG
+        (:data:`APG_DEFAULTS`) keys; a key two modes share is set for both. Changing only
         thresholds keeps the embedding cache valid; changing the tiling changes the cache key.
         """
         if mode is not None:
             mode = mode.lower()
-            if mode == "auto":
-                resolved = "ais" if self.decoder is not None else "amg"
-            elif mode in ("ais", "amg"):
-                resolved = mode
-            else:
-                raise ModelError(f"sam_mode {mode!r} unknown; choose auto, ais or amg")
-            if resolved == "ais" and self.decoder is None:
-                raise ModelError(f"sam_mode 'ais': model {self.weights.model!r} has no decoder loaded")
+            if mode not in MODES:
+                raise _unknown_mode(mode)
+            resolved = mode if mode != "auto" else ("ais" if self.decoder is not None else "amg")
+            if resolved in ("ais", "apg") and self.decoder is None:
+                raise ModelError(f"sam_mode {resolved!r}: model {self.weights.model!r} has no decoder loaded")
+            if resolved == "apg" and (no_apg := _no_apg(self._iseg)) is not None:
+                raise no_apg
             self.mode = resolved
         if tile_shape != "keep":
             self.tile_shape = _as_pair("tile_shape", tile_shape)
@@ -192,18 +230,18 @@ class MicroSamSegmenter(SegmenterBase):
                 self.halo = default_halo(self.tile_shape)
             if min(self.tile_shape) <= 0 or min(self.halo) < 0:
                 raise ModelError(f"tile_shape {self.tile_shape} / halo {self.halo} must be positive")
+        stores = {"ais": self.ais_settings, "amg": self.amg_settings, "apg": self.apg_settings}
         for key, value in settings.items():
-            if key in AIS_DEFAULTS:
-                self.ais_settings[key] = value
-            elif key in AMG_DEFAULTS:
-                self.amg_settings[key] = value
-                if key in ("points_per_side", "points_per_batch"):
-                    self._generators = {k: v for k, v in self._generators.items() if k[0] != "amg"}
-            else:
+            modes = [m for m, defaults in _SETTINGS.items() if key in defaults]
+            if not modes:
                 raise ModelError(
-                    f"unknown micro-sam setting {key!r}; AIS: {', '.join(AIS_DEFAULTS)}; "
-                    f"AMG: {', '.join(AMG_DEFAULTS)}"
+                    f"unknown micro-sam setting {key!r}; "
+                    + "; ".join(f"{m.upper()}: {', '.join(d)}" for m, d in _SETTINGS.items())
                 )
+            for m in modes:
+                stores[m][key] = value
+            if key in ("points_per_side", "points_per_batch"):
+                self._generators = {k: v for k, v in self._generators.items() if k[0] != "amg"}
 
     def set_context(self, file_key: str, frame_key: str) -> None:
         """Name the file and frame of the next :meth:`segment` call (recorded with cached embeddings)."""
@@ -256,7 +294,7 @@ class MicroSamSegmenter(SegmenterBase):
             "device": self.device,
             "device_description": self.device_description,
             "device_warning": self.device_warning,
-            "settings": dict(self.ais_settings if self.mode == "ais" else self.amg_settings),
+            "settings": dict(self._settings()),
             "embedding_cache": str(self.cache.root) if self.cache is not None else None,
             "torchvision_nms_shim": shim_active(),
             "versions": versions,
@@ -284,16 +322,17 @@ class MicroSamSegmenter(SegmenterBase):
         self.stats["cache_hits" if hit else "embeddings_computed"] += 1
         return emb, hit
 
+    def _settings(self) -> dict[str, Any]:
+        """The settings of the resolved mode."""
+        return {"ais": self.ais_settings, "amg": self.amg_settings, "apg": self.apg_settings}[self.mode]
+
     def _generator(self) -> Any:
         tiled = self.tile_shape is not None
         gen = self._generators.get((self.mode, tiled))
         if gen is None:
-            if self.mode == "ais":
-                cls = (
-                    self._iseg.TiledInstanceSegmentationWithDecoder
-                    if tiled
-                    else self._iseg.InstanceSegmentationWithDecoder
-                )
+            if self.mode in ("ais", "apg"):
+                name = _DECODER_CLASSES[self.mode]
+                cls = getattr(self._iseg, f"Tiled{name}" if tiled else name)
                 gen = cls(self.predictor, self.decoder)
             else:
                 kwargs: dict[str, Any] = {"points_per_side": int(self.amg_settings["points_per_side"])}
@@ -341,6 +380,11 @@ class MicroSamSegmenter(SegmenterBase):
             if self.tile_shape is not None:
                 kwargs.update(tile_shape=self.tile_shape, halo=self.halo)
             return np.asarray(gen.generate(**kwargs))
+        if self.mode == "apg":
+            apg = dict(self.apg_settings)
+            apg["batch_size"] = int(apg.pop("prompt_batch_size"))
+            apg["min_size"] = int(apg["min_size"])
+            return np.asarray(gen.generate(**apg, output_mode="instance_segmentation"))
         return np.asarray(
             gen.generate(
                 pred_iou_thresh=float(self.amg_settings["pred_iou_thresh"]),
