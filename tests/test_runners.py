@@ -480,3 +480,32 @@ def test_dask_local_run_sigtermed_as_a_group_keeps_nothing_partial(tmp_path):
     err = " ".join(err.split())
     assert proc.returncode == 143 and "nothing partial was kept" in err, err[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.skipif(not STARTER.exists(), reason="the project's model is missing")
+def test_first_sigterm_stops_inside_a_long_frame_sequential(tmp_path, nuclei):
+    """The first SIGTERM stops the compute of the frame in progress (torch cancellation, as the widget's
+    Cancel), not at its end: one frame of this image at diameter 4 takes far longer than the bound."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from _timing import time_bound
+
+    tifffile.imwrite(tmp_path / "big.tif", np.tile(nuclei[:256, :256], (2, 2)))
+    proc, wait = _run_child([sys.executable, "-m", "napari_batchseg.cli", "segment",
+                             str(tmp_path / "big.tif"), "--model", str(STARTER), "--diameter", "4", "-q"],
+                            timeout=900)
+    deadline = time.monotonic() + 300
+    while not any(".partial-" in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(3.0)  # well inside the frame's compute
+    os.kill(proc.pid, signal.SIGTERM)
+    signalled = time.monotonic()
+    _, err = wait()
+    took = time.monotonic() - signalled
+    err = " ".join(err.split())
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
+    assert took < time_bound(5.0), f"{took:.1f} s from the first SIGTERM to the end"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]

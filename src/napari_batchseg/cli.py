@@ -258,6 +258,7 @@ def _follow(
 
     from .events import Planned, TaskDone, TaskFailed, TaskStarted
     from .runners import RunSession, execute
+    from .torch_cancel import RunCancelled
 
     session = session if session is not None else RunSession()
     progress = Progress(
@@ -267,8 +268,14 @@ def _follow(
     with progress:
         bar = progress.add_task("frames", total=the_plan.n_frames)
         events = execute(the_plan, options, cancel=cancel)
+        guard, guard_on = contextlib.ExitStack(), False
         try:
             for event in events:
+                if not guard_on and isinstance(cancel, threading.Event) and "torch" in sys.modules:
+                    from .torch_cancel import torch_cancellation  # the first signal stops inside a frame
+
+                    guard.enter_context(torch_cancellation(cancel))  # as Cancel does in the widget
+                    guard_on = True
                 state = session.apply(event)
                 if isinstance(event, Planned):
                     for note in event.notes:  # the plan's own notes were printed as warnings already
@@ -284,7 +291,10 @@ def _follow(
                 if isinstance(event, TaskDone):
                     for text in event.warnings:
                         progress.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+        except RunCancelled:  # raised in the frame's compute: the output was dropped on the way out
+            pass
         finally:
+            guard.close()
             events.close()  # after a second signal: the output in progress is cleaned up here
     return session
 
