@@ -225,7 +225,8 @@ def test_diameter_that_would_enlarge_the_image_too_much_is_refused_naming_the_li
 ):
     path = tmp_path / "img.tif"
     tifffile.imwrite(path, (np.random.default_rng(1).random((200, 200)) * 1000).astype(np.uint16))
-    events = _run([path], segmenter=cellpose_starter(diameter=diameter), model=str(STARTER), diameter=diameter)
+    segmenter = cellpose_starter(diameter=diameter)
+    events = _run([path], segmenter=segmenter, model=str(STARTER), diameter=diameter)
     failed = _of(events, engine.TaskFailed)
     assert len(failed) == 1 and not failed[0].details, failed  # a clear input error, no traceback
     reason = failed[0].reason
