@@ -378,7 +378,9 @@ class MicroSamSegmenter(SegmenterBase):
             kwargs = {k: self.ais_settings[k] for k in AIS_DEFAULTS}
             kwargs["min_size"] = int(kwargs["min_size"])
             if self.tile_shape is not None:
-                kwargs.update(tile_shape=self.tile_shape, halo=self.halo)
+                # one thread: micro-sam's block-wise watershed splits objects differently with the number
+                # of threads it runs (its default is the machine's), so a mask would depend on the machine
+                kwargs.update(tile_shape=self.tile_shape, halo=self.halo, n_threads=1)
             return np.asarray(gen.generate(**kwargs))
         if self.mode == "apg":
             apg = dict(self.apg_settings)
