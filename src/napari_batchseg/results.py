@@ -119,7 +119,7 @@ def load_result(task: Task, mask_path: Path, params: SegmentationParams | None, 
     if image is None:
         image = np.zeros(labels.shape, np.float32)
     ps = mask.pixel_size
-    scale = (1.0, ps.y or 1.0, ps.x or 1.0)
+    scale = (ps.t or 1.0, ps.y or 1.0, ps.x or 1.0)  # as the reader: T in s when the step is known
     return LoadedResult(labels, image, scale, ps, mask_path, contrast, note, start)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from napari_batchseg import engine
 from napari_batchseg._napari._reopen import load_result
@@ -46,7 +47,9 @@ def test_result_of_a_frame_range_reopens_at_its_first_frame(example_files, tmp_p
     loaded = load_result(task, task.names.mask, None, "done")
     assert loaded.note == "" and loaded.labels.shape[0] == 3
     assert loaded.first_frame == 3
-    assert mask_layer_data(task.names.mask)[0][1]["translate"][0] == loaded.first_frame
+    step = loaded.pixel_size.t  # the movie's time step: T in seconds, as the reader places the mask
+    assert step and loaded.scale[0] == step
+    assert mask_layer_data(task.names.mask)[0][1]["translate"][0] == pytest.approx(loaded.first_frame * step)
     from napari_batchseg.prepare import resolve_channels
 
     source = open_source(movie)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 
 from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.io.reader import read_info
 
 from ._fakes import factory
 from .test_run_stream import _stream_layers
@@ -20,12 +22,18 @@ def _pair(viewer):
 
 
 def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_files, tmp_path, qtbot):
-    """s7: frames 40-44 of a time-lapse sit at T = 40-44 while they stream and when reopened."""
+    """s7: frames 40-44 of a time-lapse sit at T = 40-44 while they stream and when reopened.
+
+    T is in seconds (the file's time step), as napari's reader of this plugin places the file and masks.
+    """
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("a_movie_BF.nd2", "b_movie_BF.nd2"):
         shutil.copy(example_files["timelapse"], folder / name)
     viewer = widget.viewer
+    step = read_info(folder / "a_movie_BF.nd2").pixel_size.t
+    assert step and step > 0
+    at_40 = (pytest.approx(40 * step), 0.0, 0.0)
     widget.files.add_paths([folder])
     widget.form.start_frame.setValue(40)
     widget.form.end_frame.setValue(44)
@@ -37,7 +45,8 @@ def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_file
     assert widget.running
     labels, image = _pair(viewer)
     assert labels.data.shape[0] == 5
-    assert tuple(labels.translate) == tuple(image.translate) == (40.0, 0.0, 0.0)
+    assert tuple(labels.translate) == tuple(image.translate) == at_40
+    assert labels.scale[0] == image.scale[0] == pytest.approx(step)
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     qtbot.wait(100)
     assert [s.status for s in session.tasks] == ["done", "done"], [s.reason for s in session.tasks]
@@ -45,14 +54,15 @@ def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_file
     assert labels.name == "b_movie_BF.nd2"
     # the slider followed the run to its last frame, T = 44 (moves are at most once a second: allow one)
     try:
-        qtbot.waitUntil(lambda: viewer.dims.point[0] == 44, timeout=3000)
+        qtbot.waitUntil(lambda: labels.world_to_data((viewer.dims.point[0], 0, 0))[0] == pytest.approx(4),
+                        timeout=3000)
     except qtbot.TimeoutError as exc:  # rare under load (root cause not found): say where the slider is
         raise AssertionError(
             f"slider at {viewer.dims.point[0]}, not 44; dims range {viewer.dims.range}; layers at "
             f"{tuple(labels.translate)} / {tuple(image.translate)}; "
             f"pending move {widget.streamer.live.move_pending}"
         ) from exc
-    assert labels.world_to_data((44, 0, 0))[0] == 4
+    assert labels.world_to_data((44 * step, 0, 0))[0] == pytest.approx(4)
     # a's result reopened from the status table: at T = 40-44 too, as the reader opens the mask
     widget.status.table.cellDoubleClicked.emit(0, 0)
     qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
@@ -60,9 +70,10 @@ def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_file
     a_mask = folder / "a_movie_BF_vSM.ome.tif"
     assert labels.name == "a_movie_BF.nd2" and labels.metadata["batchseg"]["mask_path"] == str(a_mask)
     np.testing.assert_array_equal(labels.data, read_mask(a_mask).labels)
-    assert tuple(labels.translate) == tuple(image.translate) == (40.0, 0.0, 0.0)
+    assert tuple(labels.translate) == tuple(image.translate) == at_40
     opened = napari_get_reader(str(a_mask))(str(a_mask))[0][1]
-    assert tuple(opened["translate"]) == tuple(labels.translate)
+    assert tuple(opened["translate"]) == pytest.approx(tuple(labels.translate))
+    assert tuple(opened["scale"]) == pytest.approx(tuple(labels.scale))
     # the input shown is the frames 40-44 of the file: the same values the file has at those T
     assert image.data.shape[0] == 5 and float(np.asarray(image.data[2]).max()) > 0
 
@@ -83,7 +94,7 @@ def test_current_frame_of_a_layer_streams_at_that_frame(widget, tmp_path, qtbot,
     widget.controller.segmenter_factory = factory()
     assert widget.run_layers()
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
-    mask_path = tmp_path / "stack_vSM.ome.tif"
+    mask_path = tmp_path / "stack_t0002_vSM.ome.tif"  # a current frame's output names its frame
     assert [s.status for s in widget.session.tasks] == ["done"], [s.reason for s in widget.session.tasks]
     labels, image = _pair(viewer)
     assert labels.data.shape == (1, 256, 256)
@@ -96,3 +107,9 @@ def test_current_frame_of_a_layer_streams_at_that_frame(widget, tmp_path, qtbot,
     assert labels.world_to_data((0, 0, 0))[0] == -2  # outside the layer: not drawn over frame 0
     opened = napari_get_reader(str(mask_path))(str(mask_path))[0][1]
     assert tuple(opened["translate"]) == tuple(labels.translate)
+    # QA: the current frame at T = 4 after T = 2 was skipped (both outputs had one name)
+    viewer.dims.set_current_step(0, 1)
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    assert [s.status for s in widget.session.tasks] == ["done"], [s.reason for s in widget.session.tasks]
+    assert (tmp_path / "stack_t0001_vSM.ome.tif").is_file() and mask_path.is_file()

@@ -42,16 +42,18 @@ def _is_buffer(data: object, shape: tuple[int, ...], dtype: Any) -> bool:
     return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
 
 
-def frame_translate(first_frame: int, t_offset: float = 0.0) -> tuple[float, float, float]:
+def frame_translate(first_frame: int, t_offset: float = 0.0,
+                    t_step: float = 1.0) -> tuple[float, float, float]:
     """``translate`` of a ``(T, Y, X)`` layer whose first frame is input frame ``first_frame``.
 
-    ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``; 0 for files).
+    ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``; 0 for files);
+    ``t_step``: the layer's T scale (the input's time step in s, as the reader gives it; 1 when unknown).
     """
-    return (float(first_frame) + float(t_offset), 0.0, 0.0)
+    return (float(first_frame) * float(t_step) + float(t_offset), 0.0, 0.0)
 
 
 def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],
-              units: str | None = None, translate: tuple[float, ...] | None = None) -> None:
+              units: str | tuple[str, ...] | None = None, translate: tuple[float, ...] | None = None) -> None:
     """Point an existing layer at another output, touching only what changes (each change costs).
 
     Units are set first, before any setter that can make napari draw (a data change that shows or
@@ -74,7 +76,7 @@ def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: 
     layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
 
 
-def _set_units(layer: Any, units: str) -> None:
+def _set_units(layer: Any, units: str | tuple[str, ...]) -> None:
     """Give every axis of a layer ``units`` (recorded in its metadata), unless it has them already.
 
     Every axis, as the reader does (``units="µm"`` for a mask or an input): a layer added with a units
@@ -82,13 +84,21 @@ def _set_units(layer: Any, units: str) -> None:
     layers change units together, one right after the other, before any other change: napari warns
     ("Inconsistent units across layers") whenever it draws layers whose units differ.
     """
-    if layer_meta(layer).get("units", "µm") == units and len(set(layer.units)) == 1:
+    per_axis = (units,) * layer.ndim if isinstance(units, str) else tuple(units)
+    if tuple(str(u) for u in layer_meta(layer).get("units", ())) == per_axis and \
+            tuple(_unit_name(u) for u in layer.units) == per_axis:
         return
     with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
-        layer.units = (units,) * layer.ndim
+        layer.units = per_axis
     meta = layer.metadata.get(META_KEY)
     if isinstance(meta, dict):
-        meta["units"] = units
+        meta["units"] = per_axis
+
+
+def _unit_name(unit: Any) -> str:
+    """A napari (pint) unit as the name it was given (``µm`` for micrometre, ``second``, ``pixel``)."""
+    text = str(unit)
+    return {"micrometer": "µm"}.get(text, text)
 
 
 def _release(data: object) -> None:

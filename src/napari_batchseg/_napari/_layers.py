@@ -68,16 +68,21 @@ def layer_source_file(layer: Any) -> Path | None:
 
 
 def layer_pixel_size(layer: Any, axes: str) -> PixelSize:
-    """Pixel size in µm from the layer's scale, when its units are micrometres."""
+    """Pixel size in µm from the layer's scale, when its units are micrometres.
+
+    The time step (s) too, when its T unit is seconds (as the reader gives them).
+    """
     try:
         units = [str(u) for u in layer.units]
     except AttributeError:
         return PixelSize()
+    it = axes.index("T") if "T" in axes else -1
+    t = float(layer.scale[it]) if 0 <= it < len(units) and units[it] in ("second", "s") else None
     iy, ix = axes.index("Y"), axes.index("X")
     if iy >= len(units) or ix >= len(units) or units[ix] not in ("micrometer", "µm", "um"):
-        return PixelSize()
+        return PixelSize(t=t)
     z = float(layer.scale[axes.index("Z")]) if "Z" in axes else None
-    return PixelSize(x=float(layer.scale[ix]), y=float(layer.scale[iy]), z=z)
+    return PixelSize(x=float(layer.scale[ix]), y=float(layer.scale[iy]), z=z, t=t)
 
 
 def layer_inputs(layers: list[tuple[Any, str]]) -> list[ArrayInput]:

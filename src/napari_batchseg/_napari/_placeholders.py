@@ -31,7 +31,7 @@ from ._layerops import (
     layer_meta,
     mark_edited,
 )
-from ._reader import META_KEY
+from ._reader import META_KEY, axis_units
 
 Contrast = tuple[float, float]
 
@@ -110,8 +110,8 @@ class LayerPool:
         lab_layer, img_layer = self.reusable_pair(key, viewed)
         self.detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
         old_extent = _extent(lab_layer)
-        units = "µm" if pixel_size.x else "pixel"
-        translate = frame_translate(first_frame, t_offset)
+        units = axis_units("".join(AXES), pixel_size)  # as the reader gives them: s along T, µm or pixel
+        translate = frame_translate(first_frame, t_offset, scale[0])
         labels_meta = {
             "role": "mask", "task_key": key, "stream": True,
             "mask_path": str(mask_path) if mask_path else None, "pixel_size": pixel_size.as_dict(),

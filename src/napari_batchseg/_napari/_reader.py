@@ -31,6 +31,11 @@ def yx_scale(pixel_size: PixelSize) -> tuple[float, float]:
     return (pixel_size.y or 1.0, pixel_size.x or 1.0)
 
 
+def tyx_scale(pixel_size: PixelSize) -> tuple[float, float, float]:
+    """``(t, y, x)`` layer scale: the time step in s, the pixel size in µm (1 where unknown)."""
+    return (pixel_size.t or 1.0, *yx_scale(pixel_size))
+
+
 def axis_scale(axes: str, pixel_size: PixelSize) -> tuple[float, ...]:
     """Layer scale of each of ``axes`` (letters of ``P T Z Y X``): s for T, µm for Z/Y/X, 1 where unknown."""
     known = {"T": pixel_size.t, "Z": pixel_size.z, "Y": pixel_size.y, "X": pixel_size.x}

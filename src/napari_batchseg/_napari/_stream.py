@@ -44,7 +44,7 @@ from ._layerops import (
     mark_saved,
 )
 from ._placeholders import LayerPool
-from ._reader import yx_scale
+from ._reader import tyx_scale
 from ._reopen import LoadedResult, load_result, prefetch_planes
 from ._repaint import holds_repaint
 from ._results import ResultShowing, _layer_label, _t_offset
@@ -189,7 +189,7 @@ class LayerStreamer(QObject):
         if not self.follow or self.pool.reusable_pair("", self.viewed_key)[0] is not None:
             return
         shape = buffer_shape(first, n_frames)[0] if first is not None else (1, 1, 1)
-        scale = (1.0, *yx_scale(first.pixel_size)) if first is not None else (1.0, 1.0, 1.0)
+        scale = tyx_scale(first.pixel_size) if first is not None else (1.0, 1.0, 1.0)
         ps = first.pixel_size if first is not None else PixelSize()
         labels, image = self.layers_for(PLACEHOLDER)
         lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
@@ -252,7 +252,7 @@ class LayerStreamer(QObject):
         if info is None:  # callers pass started tasks, which have their file's metadata
             raise RuntimeError(f"{task.label}: no metadata to show it with")
         shape, latest_only = buffer_shape(info, n_frames)
-        scale = (1.0, *yx_scale(info.pixel_size))
+        scale = tyx_scale(info.pixel_size)
         # drop buffers of outputs no longer viewed (their layers keep their own data)
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
         labels = image = None
@@ -315,7 +315,7 @@ class LayerStreamer(QObject):
     def _place(self, view: TaskView, first_frame: int) -> None:
         """Move an output's layers (both: they stay aligned) to T = ``first_frame``."""
         view.first_frame = first_frame
-        translate = frame_translate(first_frame, view.t_offset)
+        translate = frame_translate(first_frame, view.t_offset, view.scale[0])
         for layer in self.layers_for(view.key):
             if layer is not None and tuple(layer.translate) != translate:
                 layer.translate = translate
