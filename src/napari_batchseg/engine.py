@@ -112,13 +112,15 @@ def plan_arrays(inputs: Sequence[ArrayInput], params: SegmentationParams) -> Pla
     """Plan in-memory images (e.g. napari layers) as :func:`plan` plans files.
 
     Each :class:`~.io.arrays.ArrayInput` is registered as a source (:func:`~.io.arrays.register_arrays`)
-    under ``<output_dir or its folder>/<name>``; the rest is :func:`plan` (absolute model paths,
+    under ``<output_dir or its folder>/<name>`` (``<name>_t<frame>`` when one frame of a time series
+    is segmented: outputs of two frames never share a name); the rest is :func:`plan` (absolute model paths,
     writable output folder, colliding outputs refused, files that cannot run marked). Raises
     ``ValueError`` for an input without a folder when there is no output folder, or whose axes do
     not fit its array.
     """
     params = _absolute_paths(params)
-    return _plan_files(register_arrays(inputs, params.output_dir), params, [])
+    one = params.start_frame if params.end_frame == params.start_frame else None
+    return _plan_files(register_arrays(inputs, params.output_dir, one), params, [])
 
 
 def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str]) -> Plan:

@@ -69,13 +69,13 @@ def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
     widget.layers.this_frame.setChecked(True)
     assert widget.run_layers()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
-    mask = read_mask(tmp_path / "my_stack_vSM.ome.tif")
+    mask = read_mask(tmp_path / "my_stack_t0002_vSM.ome.tif")  # a current frame's output names it
     assert mask.labels.shape == (1, 128, 160)
     assert "frames: 2-2 (1 of 3)" in mask.log_text and "napari layer 'my stack' (no file)" in mask.log_text
     assert mask.labels.max() > 0
     # the user's layer keeps its name, and the stream layers' names do not collide with it ("my stack [1]")
     names = [lay.name for lay in viewer.layers]
-    assert "my stack" in names and "my_stack mask" in names and not any("[" in n for n in names), names
+    assert "my stack" in names and "my_stack_t0002 mask" in names and not any("[" in n for n in names), names
     # the same frame of the same pixels as a file: the same mask
     ref = tmp_path / "ref"
     ref.mkdir()
@@ -218,6 +218,6 @@ def test_results_sit_over_a_layer_moved_along_t(widget, tmp_path, qtbot, dsb2018
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     labels = stream_labels()
     assert tuple(labels.translate)[0] == 11.0 and labels.data.shape[0] == 1
-    mask = read_mask(tmp_path / "moved_vSM.ome.tif")
+    mask = read_mask(tmp_path / "moved_t0001_vSM.ome.tif")  # beside the whole stack's moved_vSM
     assert "frames: 1-1 (1 of 3)" in mask.log_text
     np.testing.assert_array_equal(np.asarray(labels.data)[0], mask.labels[0])

@@ -103,8 +103,12 @@ class ArrayInput:
                            self.t_translate)
 
 
-def register_arrays(inputs: Sequence[ArrayInput], output_dir: str | None) -> list[Path]:
+def register_arrays(inputs: Sequence[ArrayInput], output_dir: str | None,
+                    frame: int | None = None) -> list[Path]:
     """Register each input as a source under ``<output_dir or its folder>/<safe name>``; those paths.
+
+    ``frame``: the one frame segmented (e.g. napari's current frame): an input with several frames is
+    registered as ``<safe name>_t<frame, 4 digits>``, so outputs of different frames have their own names.
 
     Raises ``ValueError`` for an input without a folder when there is no ``output_dir``, and for axes
     that do not fit its array (nothing is registered then).
@@ -115,7 +119,9 @@ def register_arrays(inputs: Sequence[ArrayInput], output_dir: str | None) -> lis
         if folder is None:
             raise ValueError(f"{item.name!r} has no file: choose an output folder")
         path = folder.absolute() / safe_name(item.name)
-        item.source(path)  # checks the axes now
+        source = item.source(path)  # checks the axes now
+        if frame is not None and source.info.sizes["T"] > 1:
+            path = path.with_name(f"{path.name}_t{frame:04d}")
         paths.append(path)
     for item, path in zip(inputs, paths, strict=True):
         register_source(path, functools.partial(item.source, path))
