@@ -257,6 +257,8 @@ def test_failed_download_is_bounded_and_clear(empty_model_dir, monkeypatch):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr("cellpose.utils.download_url_to_file", fake_download)
+    # the host resolves (as with a network): the download itself fails (no network here would stop earlier)
+    monkeypatch.setattr("napari_batchseg.segmenters.cellpose.files._check_host", lambda url: None)
     before = socket.getdefaulttimeout()
     with pytest.raises(ModelError) as err:
         CellposeSegmenter.from_params(SegmentationParams(model="cyto3", diameter=30))

@@ -109,14 +109,13 @@ def test_output_names_suffix_and_collisions(widget, data_folder, tmp_path, qtbot
     assert widget.run() is False
     out.beside.setChecked(True)
     assert out.problems() == [] and widget.run_btn.isEnabled()
-    # existing outputs are flagged with what will happen to them
+    # existing outputs are flagged with what will happen to them: a mask without its log is a run cut
+    # short, made again whatever the policy (finished outputs: test_tuning_loop.py)
     (data_folder / "nuclei_BF_vSM-run1-a.ome.tif").write_bytes(b"x")
     widget.output.changed.emit()
-    assert "exist already" not in out.preview.text()  # checked by a worker, not on the GUI thread
-    qtbot.waitUntil(lambda: "1 output(s) exist already and will be skipped" in out.preview.text(),
+    assert "incomplete" not in out.preview.text()  # checked by a worker, not on the GUI thread
+    qtbot.waitUntil(lambda: "1 output(s) are incomplete and will be made again" in out.preview.text(),
                     timeout=5000)
-    out.existing.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: "will be overwritten" in out.preview.text(), timeout=5000)
 
 
 def test_method_and_model_controls(widget, monkeypatch, make_napari_viewer):
