@@ -56,6 +56,7 @@ def params(starter_model):
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_written_masks_equal_cellpose_eval(movie, params, loaded_segmenter):
     from cellpose import models
 

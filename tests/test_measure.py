@@ -63,6 +63,7 @@ def test_dsb2018_ground_truth_equals_numpy(tmp_path):
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_nd2_movie_micrometre_columns_from_the_mask_log(tmp_path):
     mask = segmented("nd2")
     result = measure_file(mask, output_dir=tmp_path)
@@ -90,6 +91,7 @@ def test_nd2_movie_micrometre_columns_from_the_mask_log(tmp_path):
     np.testing.assert_array_equal(summary["n_objects"], counts)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 @pytest.mark.cp3  # the project's Cellpose 3 model
 def test_extra_channel_and_image_override(tmp_path):
     mask = segmented("nd2")
@@ -136,6 +138,7 @@ def test_shape_mismatch(tmp_path):
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_frame_count_mismatch(tmp_path):
     with pytest.raises(InputError, match="arcadia.*3 frame\\(s\\) from frame 51"):
         measure_file(segmented("nd2"), output_dir=tmp_path, start_frame=51)
@@ -174,6 +177,7 @@ def test_missing_log_needs_image(tmp_path):
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_unreadable_log_needs_image(tmp_path):
     labels = read_mask(segmented("nd2")).labels
     bad = tmp_path / "garbled_vSM.ome.tif"
@@ -187,6 +191,7 @@ def test_unreadable_log_needs_image(tmp_path):
     assert measure_file(bad, output_dir=out, image=ND2, start_frame=0).n_frames == 3
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 @pytest.mark.cp3  # the project's Cellpose 3 model
 def test_missing_image(tmp_path):
     with pytest.raises(InputError, match="arcadia_ecoli_gfp_timelapse_vSM.ome.tif.*not found"):
@@ -210,6 +215,7 @@ def test_refuses_to_overwrite(tmp_path):
     measure_file(DSB_GT, output_dir=tmp_path, image=DSB_IMAGE, overwrite=True)
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 @pytest.mark.cp3  # the project's Cellpose 3 model
 def test_measure_table_equals_the_written_csv(tmp_path):
     from napari_batchseg.measure import measure_table

@@ -103,6 +103,7 @@ def test_gpu_runs_stay_in_one_batching_process(monkeypatch):
     assert cpu.mode == "frames" and cpu.batch_frames == 1 and cpu.prefetch == 4
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_batched_frames_groups_equal_shapes_in_order():
     from napari_batchseg.prepare import PreparedFrame
     from napari_batchseg.segmenters import SegmenterBase, SegmentOutput
@@ -206,6 +207,7 @@ def test_dask_cluster_identical_then_skips(folder, reference, tmp_path, dask_cli
     assert len(again["TaskSkipped"]) == 3 and "TaskDone" not in again
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 @pytest.mark.cp3  # the project's Cellpose 3 model
 def test_one_eval_call_for_several_frames_equals_frame_by_frame(nuclei):
     from napari_batchseg.segmenters import load_segmenter
@@ -482,6 +484,7 @@ def test_dask_local_run_sigtermed_as_a_group_keeps_nothing_partial(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.cp3  # the project's Cellpose 3 model
 @pytest.mark.skipif(not STARTER.exists(), reason="the project's model is missing")
 def test_first_sigterm_stops_inside_a_long_frame_sequential(tmp_path, nuclei):
     """The first SIGTERM stops the compute of the frame in progress (torch cancellation, as the widget's
