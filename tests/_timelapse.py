@@ -6,15 +6,11 @@ recorded it) is segmented by the project's own model through the public API; not
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _downstream import MODEL, ND2
+from _downstream import ND2, segmented
 
 FIRST, LAST = 10, 13
 
@@ -28,19 +24,9 @@ def nd2_time_increment() -> float:
     return float(np.diff(times).mean())
 
 
-@functools.cache
 def frames_10_13() -> Path:
-    """The ``_vSM.ome.tif`` of input frames 10-13 of the ND2 movie."""
-    from napari_batchseg import SegmentationParams, segment_files
-
-    folder = Path(tempfile.mkdtemp(prefix="batchseg-timelapse-"))
-    atexit.register(shutil.rmtree, folder, True)
-    params = SegmentationParams(model=str(MODEL), start_frame=FIRST, end_frame=LAST, output_dir=str(folder))
-    summary = segment_files([ND2], params)
-    assert summary.ok, summary.to_frame()
-    (report,) = summary.reports
-    assert report.mask is not None
-    return Path(report.mask)
+    """The ``_vSM.ome.tif`` of input frames 10-13 of the ND2 movie (made once, by ``segmented``)."""
+    return segmented("nd2", FIRST, LAST)
 
 
 def logless_copy(folder: Path) -> tuple[Path, np.ndarray]:
