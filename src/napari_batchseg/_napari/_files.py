@@ -412,10 +412,13 @@ class FileListPanel(QWidget):
         known: the choice only concerns the ambiguous ones.
         """
         ambiguous = 0
+        marked = False  # a file taking part in the run cannot (what problems() lists)
+        flt = self.file_filter()
         for item in self._items():
             path = _path_of(item)
             info = self.infos.get(path)
             why = self.problem(path)
+            marked = marked or bool(why and self.passes(path, flt))
             amb = isinstance(info, str) and is_ambiguous(info)
             ambiguous += amb
             text = path.name
@@ -430,7 +433,7 @@ class FileListPanel(QWidget):
             item.setToolTip(f"{path}\n{why}" if why else str(path))
         self.axes_row.setVisible(ambiguous > 0 or self.default_axes is not None)
         self._sync_axes_combo()
-        self.remove_marked_btn.setVisible(bool(self.problems()))
+        self.remove_marked_btn.setVisible(marked)
 
     def _file_choice_changed(self, _path: Path) -> None:
         self.update_marks()
