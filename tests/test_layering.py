@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "Cellpose and micro-sam behind one protocol"),
     ("engine", ("engine", "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
                 "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
-                "export", "training", "existing", "rerun"),
+                "export", "training", "existing", "rerun", "tracking"),
      "one batch run and its typed events, whether a file can run, finished outputs read back, what "
      "is on disk for a planned output, reruns from logs; the tools on finished masks (correct, "
      "measure, evaluate, export, train)"),

@@ -1,0 +1,119 @@
+"""Tracking core (napari_batchseg.tracking): exact recovery of known lineages and the bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.tracking import TrackingError, TrackingModelError, TrackParams, track_masks
+from napari_batchseg.tracking.astra import MODELS_ENV
+from napari_batchseg.tracking.synthetic import SyntheticMovie, synthetic_movie
+
+
+def _recovered(movie: SyntheticMovie, tracks) -> tuple[dict[int, int], dict[int, int]]:
+    """(true id -> predicted track id, predicted track id -> predicted parent); asserts a bijection."""
+    true_to_pred: dict[int, set[int]] = {}
+    pred_to_true: dict[int, set[int]] = {}
+    for row in tracks.itertuples():
+        true = movie.truth[row.frame][row.label]
+        true_to_pred.setdefault(true, set()).add(row.track_id)
+        pred_to_true.setdefault(row.track_id, set()).add(true)
+    assert all(len(v) == 1 for v in true_to_pred.values()), true_to_pred
+    assert all(len(v) == 1 for v in pred_to_true.values()), pred_to_true
+    parents = dict(zip(tracks["track_id"], tracks["parent_track_id"], strict=True))
+    return {t: next(iter(p)) for t, p in true_to_pred.items()}, parents
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_recovery_of_moving_dividing_entering_leaving_objects(seed: int) -> None:
+    movie = synthetic_movie(n_frames=14, seed=seed)
+    result = track_masks(movie.masks, max_distance=movie.max_step + 1)
+    mapping, parents = _recovered(movie, result.tracks)
+    n_true = len({tid for frame in movie.truth for tid in frame.values()})
+    assert result.n_tracks == n_true == len(mapping)
+    for true, pred in mapping.items():
+        expected = mapping[movie.parents[true]] if true in movie.parents else 0
+        assert parents[pred] == expected, (true, pred)
+    # the relabelled movie: each object's pixels carry its track id, background stays 0
+    for row in result.tracks.itertuples():
+        assert result.labels is not None
+        values = np.unique(result.labels[row.frame][movie.masks[row.frame] == row.label])
+        assert values.tolist() == [row.track_id]
+    assert ((result.labels == 0) == (movie.masks == 0)).all()
+
+
+def test_no_divisions_makes_daughters_new_tracks_without_parent() -> None:
+    movie = synthetic_movie(seed=1, n_divisions=2)
+    result = track_masks(movie.masks, max_distance=movie.max_step + 1, divisions=False)
+    assert (result.tracks["parent_track_id"] == 0).all()
+    with_div = track_masks(movie.masks, max_distance=movie.max_step + 1)
+    assert (with_div.tracks["parent_track_id"] > 0).any()
+
+
+def test_a_link_beyond_max_distance_is_not_made() -> None:
+    masks = np.zeros((2, 64, 64), np.uint16)
+    masks[0, 10:14, 10:14] = 1
+    masks[1, 10:14, 30:34] = 7  # 20 px away
+    assert track_masks(masks, max_distance=19).n_tracks == 2
+    assert track_masks(masks, max_distance=21).n_tracks == 1
+
+
+def test_gap_closing_bridges_missing_frames_only_when_asked() -> None:
+    masks = np.zeros((5, 40, 40), np.uint16)
+    for t in (0, 1, 3, 4):  # missing in frame 2
+        masks[t, 10 + t:14 + t, 10:14] = 3 + t
+    assert track_masks(masks, max_distance=5, gap_frames=0).n_tracks == 2
+    bridged = track_masks(masks, max_distance=5, gap_frames=1)
+    assert bridged.n_tracks == 1 and bridged.tracks["frame"].tolist() == [0, 1, 3, 4]
+
+
+def test_columns_units_and_time() -> None:
+    movie = synthetic_movie(seed=2)
+    result = track_masks(movie.masks, max_distance=10, pixel_size=PixelSize(x=0.5, y=0.25, t=2.0),
+                         start_frame=5)
+    t = result.tracks
+    assert list(t.columns) == ["track_id", "parent_track_id", "frame", "time_s", "label", "area_px",
+                               "centroid_y_px", "centroid_x_px", "centroid_y_um", "centroid_x_um"]
+    assert t["frame"].min() == 5 and np.allclose(t["time_s"], t["frame"] * 2.0)
+    assert np.allclose(t["centroid_y_um"], t["centroid_y_px"] * 0.25)
+    assert np.allclose(t["centroid_x_um"], t["centroid_x_px"] * 0.5)
+    untimed = track_masks(movie.masks, max_distance=10).tracks
+    assert "time_s" not in untimed.columns and untimed["centroid_x_um"].isna().all()
+
+
+def test_empty_frames_and_non_sequential_labels_are_fine() -> None:
+    masks = np.zeros((4, 30, 30), np.uint32)
+    masks[0, 5:9, 5:9] = 70000  # above uint16, non-sequential
+    masks[2, 6:10, 5:9] = 12
+    masks[3, 7:11, 5:9] = 4_000_000_000
+    result = track_masks(masks, max_distance=5, gap_frames=1)
+    assert result.n_tracks == 1
+    assert result.tracks["label"].tolist() == [70000, 12, 4_000_000_000]
+    assert result.labels is not None and not result.labels[1].any()
+
+
+def test_bad_inputs_are_one_clear_error() -> None:
+    one = np.zeros((1, 20, 20), np.uint16)
+    with pytest.raises(TrackingError, match="1 frame"):
+        track_masks(one)
+    reused = np.zeros((2, 30, 30), np.uint16)
+    reused[:, 2:5, 2:5] = 4
+    reused[1, 20:24, 20:24] = 4  # the same label on a second, separate object
+    with pytest.raises(TrackingError, match=r"frame 1: label\(s\) 4 used for two or more separate objects"):
+        track_masks(reused)
+    with pytest.raises(TrackingError, match="3D"):
+        track_masks(np.zeros((3, 4, 20, 20), np.uint16))
+    with pytest.raises(ValueError, match="max_distance"):
+        TrackParams(max_distance=0)
+    with pytest.raises(ValueError, match="unknown tracking method"):
+        track_masks(synthetic_movie().masks, method="nope")
+
+
+def test_trackastra_without_weights_names_where_to_put_them(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "models"))
+    movie = synthetic_movie()
+    with pytest.raises(TrackingModelError) as info:
+        track_masks(movie.masks, method="trackastra", images=movie.masks.astype(np.float32))
+    text = str(info.value)
+    assert str(tmp_path / "models" / "general_2d") in text and "model.pt" in text and ".zip" in text
