@@ -10,6 +10,7 @@ import pytest
 from qtpy.QtCore import QTimer
 
 from _timing import time_bound
+from napari_batchseg._napari._layerops import IDLE_NAME
 from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg._napari._stream import FOLLOW_MS, PLACEHOLDER, layer_meta
 from napari_batchseg.io.masks import read_mask
@@ -376,9 +377,10 @@ def test_ambiguous_files_run_with_their_own_axes(widget, data_folder, qtbot):
 
 
 def test_stream_layers_exist_only_while_a_run_needs_them(widget, data_folder, qtbot):
-    """No stream layer before Run (none to offer as a training input, none left when the dock closes):
-    Run makes the pair, with the first input's shape, above the user's layers and without changing the
-    user's selection; the first output fills those buffers in place."""
+    """No stream layer before files are listed (none to offer as a training input): listing files
+    prepares a run, so the hidden pair is made then, off Run's path, with the first input's shape,
+    above the user's layers and without changing the user's selection; Run shows the same layers (no
+    layer added) and the first output fills those buffers in place. Emptying the list removes them."""
     viewer = widget.viewer
     user = viewer.add_points(name="user layer")
     viewer.layers.selection.active = user
@@ -386,37 +388,53 @@ def test_stream_layers_exist_only_while_a_run_needs_them(widget, data_folder, qt
     assert _stream_layers(viewer) == []
     _prepare(widget, data_folder, contains="timelapse_BF", end_frame=2)
     qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
-    qtbot.wait(300)
-    assert _stream_layers(viewer) == []
-    assert widget.run()
-    # made by Run with the first file's shape (3 frames of 64 x 64): the image layer now, the labels one a
-    # turn later (each add is one long stall of napari's)
-    made = _stream_layers(viewer)
-    roles = [(layer_meta(lay)["role"], layer_meta(lay)["task_key"]) for lay in made]
-    assert roles == [("prepared", PLACEHOLDER)]
-    image = made[0]
-    assert image.data.shape == (3, 64, 64) and image.scale[-1] != 1.0 and image.visible
-    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
-    assert list(viewer.layers)[-1] is image  # above the user's layer
-    buffer = image.data
+    # made with the first file's shape (3 frames of 64 x 64): the image layer, the labels one a turn later
+    # (each add is one long stall of napari's)
     qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=5000)
+    made = _stream_layers(viewer)
+    assert {(layer_meta(lay)["role"], layer_meta(lay)["task_key"]) for lay in made} == {
+        ("prepared", PLACEHOLDER), ("mask", PLACEHOLDER)}
+    image = next(lay for lay in made if layer_meta(lay)["role"] == "prepared")
+    assert image.data.shape == (3, 64, 64) and image.scale[-1] != 1.0
+    assert not any(lay.visible for lay in made) and all(IDLE_NAME in lay.name for lay in made)
+    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
+    assert list(viewer.layers)[-2:] == made  # above the user's layer
+    # the Train dock does not offer them
+    from napari_batchseg._napari._train_widget import TrainWidget
+
+    train = TrainWidget(viewer)
+    qtbot.addWidget(train)
+    offered = [train.image_layer.itemText(i) for i in range(train.image_layer.count())]
+    assert not [name for name in offered if IDLE_NAME in name]
+    buffer = image.data
+    n_layers = len(viewer.layers)
+    assert widget.run()
+    assert len(viewer.layers) == n_layers  # Run added none
+    qtbot.waitUntil(lambda: all(lay.visible for lay in made), timeout=5000)
     assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     stream = _stream_layers(viewer)
-    assert stream[0] is image and image.data is buffer  # the first output filled it in place
+    assert stream == made and image.data is buffer  # the first output filled it in place
     assert all(lay.visible for lay in stream) and list(viewer.layers)[-2:] == stream
     labels = next(lay for lay in stream if layer_meta(lay)["role"] == "mask")
     assert labels.name == "timelapse_BF.nd2" and labels.data.shape == (3, 64, 64)
     np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
 
 
-def test_placeholder_layers_go_when_the_dock_closes(widget, data_folder, qtbot):
-    """The dock closed while the run starts (the placeholders shown, no output yet): they are removed."""
+def test_placeholder_layers_go_when_the_list_empties_or_the_dock_closes(widget, data_folder, qtbot):
+    """The hidden pair goes when no file is listed any more; the dock closed while the run starts (the
+    placeholders shown, no output yet): they are removed."""
     viewer = widget.viewer
+    qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
     _prepare(widget, data_folder, contains="nuclei_BF", delay=0.5)
+    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=20000)
+    widget.files.contains.setText("no file has this in its name")
+    qtbot.waitUntil(lambda: not widget.files.files(), timeout=5000)
+    assert _stream_layers(viewer) == []
+    widget.files.contains.setText("nuclei_BF")
     qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
     assert widget.run()
-    assert [layer_meta(lay)["task_key"] for lay in _stream_layers(viewer)] == [PLACEHOLDER]  # the image one
+    assert {layer_meta(lay)["task_key"] for lay in _stream_layers(viewer)} == {PLACEHOLDER}
     widget.close_down()  # what the dock's closing does (the widget is destroyed)
     assert not [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]
 

@@ -15,7 +15,7 @@ from ..results import quick_range
 from ._reader import META_KEY
 
 PLACEHOLDER = "batch segmentation: starting…"
-#: the name of the placeholder layers while hidden, waiting for a run (also after a run that failed early)
+#: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
 IDLE_NAME = "batch segmentation: idle"
 AXES = ("T", "Y", "X")
 #: display buffers hold labels as uint16: napari draws uint8/uint16 labels directly, while uint32 ones
@@ -53,7 +53,8 @@ def frame_translate(first_frame: int, t_offset: float = 0.0,
 
 
 def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],
-              units: str | tuple[str, ...] | None = None, translate: tuple[float, ...] | None = None) -> None:
+              units: str | tuple[str, ...] | None = None, translate: tuple[float, ...] | None = None,
+              visible: bool = True) -> None:
     """Point an existing layer at another output, touching only what changes (each change costs).
 
     Units are set first, before any setter that can make napari draw (a data change that shows or
@@ -71,8 +72,8 @@ def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: 
         layer.translate = translate
     if layer.name != name:
         layer.name = name
-    if not layer.visible:
-        layer.visible = True
+    if layer.visible != visible:
+        layer.visible = visible
     layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
 
 

@@ -4,10 +4,12 @@ Adding a napari layer costs far more than updating one, so the pair of stream la
 output to output (:meth:`LayerPool.show`: retargeted, same-shape buffers even reused in place). Layers
 are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position.
 
-Placeholders: between Run and the first output the pair is shown as ``batch segmentation: starting…``
-(made at Run with the first input's shape, so that the first output only fills them). They exist only
-while a run needs them: a run that ends before any output took them (e.g. the model cannot load)
-removes them, and so does closing the dock.
+Placeholders: a run is being prepared from the moment files are listed: the pair is made then, hidden
+(``batch segmentation: idle``, shaped for the first input), so that Run only shows it (``batch
+segmentation: starting…``) and the first output only fills it; adding a layer is one long stall of
+napari's, off Run's path this way. They exist only while a run may need them: emptying the file list,
+a run that ends before any output took them (e.g. the model cannot load) and closing the dock remove
+them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..io.sources import PixelSize
 from ._layerops import (
     AXES,
     EDITED,
+    IDLE_NAME,
     PLACEHOLDER,
     _extent,
     _release,
@@ -97,14 +100,14 @@ class LayerPool:
     def show(self, key: str, viewed: str | None, label: str, labels: Any, image: Any,
              scale: tuple[float, ...], pixel_size: PixelSize, mask_path: Path | None,
              contrast: Contrast | None, first_frame: int = 0, t_offset: float = 0.0,
-             later_contrast: Callable[[], Contrast | None] | None = None) -> bool:
+             later_contrast: Callable[[], Contrast | None] | None = None, visible: bool = True) -> bool:
         """Show ``labels`` and ``image`` of output ``key`` in the stream layers (reused, else added).
 
         ``viewed``: the output shown now (its unedited layers are reused). ``first_frame``: the input
         frame of their first frame (both layers are placed at that T, plus ``t_offset``: where the
         input's frame 0 sits, for a napari layer moved along T). Returns whether a half of the change is
         left for a later turn (:meth:`finish_image`: the image layer's change, or adding the labels
-        layer); ``later_contrast`` gives the image's contrast then.
+        layer); ``later_contrast`` gives the image's contrast then. ``visible``: shown, else hidden.
         """
         self.finish_image()
         lab_layer, img_layer = self.reusable_pair(key, viewed)
@@ -125,20 +128,20 @@ class LayerPool:
 
         def show_image() -> Any:
             if img_layer is not None:
-                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units, translate)
+                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units, translate, visible)
                 return img_layer
             return self.viewer.add_image(
                 image, name=f"{label} (input)", scale=scale, translate=translate,
-                metadata={META_KEY: image_meta}, units=units, axis_labels=AXES,
+                metadata={META_KEY: image_meta}, units=units, axis_labels=AXES, visible=visible,
             )
 
         def show_labels() -> Any:
             if lab_layer is not None:
-                _retarget(lab_layer, labels, scale, label, labels_meta, units, translate)
+                _retarget(lab_layer, labels, scale, label, labels_meta, units, translate, visible)
                 return lab_layer
             layer = self.viewer.add_labels(
                 labels, name=label, scale=scale, translate=translate, metadata={META_KEY: labels_meta},
-                units=units, axis_labels=AXES,
+                units=units, axis_labels=AXES, visible=visible,
             )
             layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
             return layer
@@ -201,8 +204,8 @@ class LayerPool:
 
     # ------------------------------------------------------------------ placeholders
     def add_placeholders(self, labels: Any, image: Any, scale: tuple[float, ...], pixel_size: PixelSize,
-                         first_frame: int) -> bool:
-        """Show the pair as placeholders (``starting…``) for a run: reused, else added.
+                         first_frame: int, visible: bool = True) -> bool:
+        """Show the pair as placeholders (``starting…``; hidden: ``idle``) for a run: reused, else added.
 
         Added above the user's layers; the user's layer selection is kept. Returns whether a half is
         left for a later turn (see :meth:`show`).
@@ -216,8 +219,9 @@ class LayerPool:
             selection.active = active
 
         existing = self.layers_for(PLACEHOLDER)[0]
-        split = self.show(PLACEHOLDER, PLACEHOLDER if existing is not None else None, PLACEHOLDER, labels,
-                          image, scale, pixel_size, None, None, first_frame)
+        split = self.show(PLACEHOLDER, PLACEHOLDER if existing is not None else None,
+                          PLACEHOLDER if visible else IDLE_NAME, labels, image, scale, pixel_size, None, None,
+                          first_frame, visible=visible)
         keep_selection()
         step = self._image_step
         if step is not None:
@@ -230,7 +234,7 @@ class LayerPool:
         return split
 
     def remove_placeholders(self) -> None:
-        """Remove placeholder layers no output took (the run ended early, or the dock closes)."""
+        """Remove placeholder layers no output took (no file listed, the run ended early, the dock closes)."""
         for layer in self.layers_for(PLACEHOLDER):
             if layer is not None:
                 with contextlib.suppress(Exception):  # napari tearing down, or the user removed it

@@ -183,20 +183,57 @@ class LayerStreamer(QObject):
         """Make sure a pair of stream layers is on screen for the run: reused, else placeholders.
 
         With the first file's metadata, the buffers get its shape, so its frames need no layer change;
-        with the run's first frame (``start_frame``), they sit at that T already.
+        with the run's first frame (``start_frame``), they sit at that T already. The hidden pair
+        :meth:`stand_by` made is shown (no layer added).
         """
         self.live.run_started()
-        if not self.follow or self.pool.reusable_pair("", self.viewed_key)[0] is not None:
+        if self.follow and not self._output_pair():
+            self._placeholders(first, n_frames, first_frame, visible=True)
+
+    @holds_repaint
+    def stand_by(self, first: SourceInfo | None = None, n_frames: int = 1, first_frame: int = 0) -> None:
+        """Files are listed (a run is being prepared): the hidden placeholder pair, for the first of them.
+
+        Made (or reshaped) now, while the user sets the run up, so that Run only shows it. Nothing is done
+        when an output's layers will be reused, or when not following the run.
+        """
+        if not self.follow or self.live.running or self._output_pair():
             return
-        shape = buffer_shape(first, n_frames)[0] if first is not None else (1, 1, 1)
-        scale = tyx_scale(first.pixel_size) if first is not None else (1.0, 1.0, 1.0)
-        ps = first.pixel_size if first is not None else PixelSize()
+        shape, scale = self._placeholder_shape(first, n_frames)
+        labels, image = self.layers_for(PLACEHOLDER)
+        if (labels is not None and image is not None and _is_buffer(labels.data, shape, LABELS_DTYPE)
+                and tuple(labels.scale) == scale):
+            return
+        self._placeholders(first, n_frames, first_frame, visible=False)
+
+    def drop_placeholders(self) -> None:
+        """Remove the placeholder pair (no file is listed, or a run ended before any output took it)."""
+        if self.viewed_key == PLACEHOLDER:  # a half left is not done
+            self.pool.drop_image_step()
+            self.live.split_done()
+            self.live.viewed = None
+        self.pool.remove_placeholders()
+
+    def _output_pair(self) -> bool:
+        """An output's unedited layers are there, to be reused by the next run."""
+        return self.viewed_key != PLACEHOLDER and self.pool.reusable_pair("", self.viewed_key)[0] is not None
+
+    @staticmethod
+    def _placeholder_shape(first: SourceInfo | None,
+                           n_frames: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        if first is None:
+            return (1, 1, 1), (1.0, 1.0, 1.0)
+        return buffer_shape(first, n_frames)[0], tyx_scale(first.pixel_size)
+
+    def _placeholders(self, first: SourceInfo | None, n_frames: int, first_frame: int, visible: bool) -> None:
+        shape, scale = self._placeholder_shape(first, n_frames)
         labels, image = self.layers_for(PLACEHOLDER)
         lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
         img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
         split = self.pool.add_placeholders(np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
-                                           np.zeros(shape, np.float32) if img is None else img, scale, ps,
-                                           first_frame)
+                                           np.zeros(shape, np.float32) if img is None else img, scale,
+                                           first.pixel_size if first is not None else PixelSize(),
+                                           first_frame, visible)
         self.live.shown(PLACEHOLDER, split)
         self.scheduler.poke()
 
@@ -400,11 +437,8 @@ class LayerStreamer(QObject):
             for state in self.session.tasks:
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
                     self.task_ended(state.task, state.status)
-        if self.viewed_key == PLACEHOLDER:  # no output took them: removed (a half left is not done)
-            self.pool.drop_image_step()
-            self.live.split_done()
-            self.pool.remove_placeholders()
-            self.live.viewed = None
+        if self.viewed_key == PLACEHOLDER:  # no output took them
+            self.drop_placeholders()
         self.finish_image_step()
         self.scheduler.apply(self.live.settle())
 

@@ -37,6 +37,7 @@ from ..errors import CancelledError
 from ..torch_cancel import torch_cancellation
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
 from ._jobs import Background, Job, close_with, disconnect
+from ._layerops import PLACEHOLDER, layer_meta
 from ._pages import scrolled_body
 from ._trained import load_recent_models_later, trained_models_signal
 
@@ -266,7 +267,8 @@ class TrainWidget(QWidget):
         for combo, kind in ((self.image_layer, Image), (self.labels_layer, Labels)):
             current = combo.currentText()
             combo.clear()
-            combo.addItems([layer.name for layer in self.viewer.layers if isinstance(layer, kind)])
+            combo.addItems([layer.name for layer in self.viewer.layers  # placeholders hold no data
+                            if isinstance(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER])
             if current:
                 combo.setCurrentText(current)
 

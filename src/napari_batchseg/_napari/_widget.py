@@ -201,13 +201,17 @@ class BatchSegWidget(QWidget):
         # napari's one-time costs of a first layer in idle steps (the widget shows at once, the first Run
         # adds its layers quicker); then the device detection (not competing with them for the GIL)
         self.form.set_device_text("looking for a GPU…")
-        self.streamer.scheduler.idle(warm_up_steps(), then=self._start_device_detection)
+        self.streamer.scheduler.idle(warm_up_steps(), then=self._started_up)
 
     # ------------------------------------------------------------------ state from inputs
     @property
     def startup_done(self) -> bool:
         """The widget's start-up work (napari's first-layer costs, then the device detection) is over."""
         return self.streamer.scheduler.idle_left == 0 and device_known()
+
+    def _started_up(self) -> None:
+        self._stand_by()  # files listed meanwhile: their placeholder layers, napari's first-layer costs paid
+        self._start_device_detection()
 
     def _start_device_detection(self) -> None:
         if device_known():
@@ -234,6 +238,31 @@ class BatchSegWidget(QWidget):
     def _inputs_changed(self) -> None:
         self._update_file_dependent()
         self._update_preview()
+        self._stand_by()
+
+    def _stand_by(self) -> None:
+        """Listed files are a run being prepared: its hidden placeholder layers, made now (not at Run).
+
+        Made once the first file's metadata is read (they take its shape) and napari's first-layer costs
+        are paid (the start-up's idle steps); removed when the list empties.
+        """
+        if self.controller.running:
+            return
+        files = self.files.files()
+        if not files:
+            self.streamer.drop_placeholders()
+            return
+        if self.streamer.scheduler.idle_left or self.infos.get(files[0]) is None:
+            return  # called again when these are done
+        first = self._info(files[0])
+        try:
+            params = self.params()
+        except (ParameterError, ValueError):
+            params = self._base_params
+        if first is None:
+            self.streamer.stand_by()
+        else:
+            self.streamer.stand_by(first, _n_frames(first, params), _first_frame(first, params))
 
     def _info(self, path: Path | None) -> SourceInfo | None:
         """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
