@@ -1,6 +1,6 @@
-"""One-time costs of a process paid ahead (device detection, napari's first layers), and closing workers.
+"""One-time costs of a process paid ahead (device detection, napari's first layers).
 
-Used by :class:`._widget.BatchSegWidget` when it opens and when it closes.
+Used by :class:`._widget.BatchSegWidget` when it opens.
 """
 
 from __future__ import annotations
@@ -78,10 +78,3 @@ def warm_up_steps() -> list[Callable[[], None]]:
     threads at once. Each step is paid once per process; steps already paid are not returned.
     """
     return [step for step in (_units, _first_image, _first_labels) if step.cache_info().currsize == 0]
-
-
-def _close_workers(*closers: Callable[[], None]) -> None:
-    """Call every closer given (``close``/``close_down`` of the controller, caches, panels, streamer)."""
-    for close in closers:
-        with contextlib.suppress(RuntimeError):  # Qt side already deleted: the Python side still closes
-            close()

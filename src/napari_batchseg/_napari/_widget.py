@@ -36,6 +36,7 @@ from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
+from ._jobs import close_all, close_with
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
 from ._pages import _compact_combos, _line, _page, _scrolled, _section
@@ -43,7 +44,7 @@ from ._phrasing import finish_message, for_widget
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._warmup import _close_workers, detect_device, warm_up_steps
+from ._warmup import detect_device, warm_up_steps
 from ._worker import Background, RunController
 
 FILES_TAB = 0
@@ -196,8 +197,7 @@ class BatchSegWidget(QWidget):
         self._inputs_changed()
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
-        closers = self._closers()
-        self.destroyed.connect(lambda *_: _close_workers(*closers))
+        close_with(self, *self._closers())
         # napari's one-time costs of a first layer in idle steps (the widget shows at once, the first Run
         # adds its layers quicker); then the device detection (not competing with them for the GIL)
         self.form.set_device_text("looking for a GPU…")
@@ -227,7 +227,7 @@ class BatchSegWidget(QWidget):
         Called when the widget is destroyed; safe to call twice. A run in progress is cancelled (its
         output is dropped, as on Cancel).
         """
-        _close_workers(*self._closers())
+        close_all(*self._closers())
 
     def _closers(self) -> tuple[Callable[[], None], ...]:
         """What stops each worker owner: the controller, metadata cache, background, streamer, panels."""
