@@ -1,25 +1,32 @@
 """Kill harness (issue 9): ``kill -9`` of the ``batchseg`` process at random moments, then check.
 
 Each round starts the CLI (threshold segmenter through ``BATCHSEG_SEGMENTER_FACTORY``, a small delay
-per frame) on three movies, sequential or ``--parallel files|frames``, either on an empty output folder
-(``skip``) or over a complete one (``--existing overwrite``), and kills the main process. Every other
-round the kill is random (a moment between 0 and the time an uninterrupted run takes: start-up,
-segmentation and commits); the others are aimed: the harness watches the output folder and kills
-within a few milliseconds of the first ``.partial-`` file appearing, so that the kill lands while an
-output is being written. A kill counts as "while an output was in progress" only when the same partial
-file is in the folder both just before and just after the kill (it existed at the kill). Then:
+per frame) on three movies, in one of five modes: sequential, ``--parallel files``, ``--parallel
+frames``, ``--dask-local 2`` (a local cluster the run starts) or ``--dask-scheduler`` (a scheduler and
+two workers the harness starts once, as a user's cluster), either on an empty output folder (``skip``)
+or over a complete one (``--existing overwrite``), and kills the main process (the Dask client). Every
+other pass over the modes the kill is random (a moment between 0 and the time an uninterrupted run of
+that mode takes: start-up, segmentation and commits); the others are aimed: the harness watches the
+output folder and kills within a few milliseconds of the first ``.partial-`` file appearing, so that
+the kill lands while an output is being written. A kill counts as "while an output was in progress"
+only when the same partial file is in the folder both just before and just after the kill (it existed
+at the kill). Then:
 
 * no worker process outlives it for more than 5 s (times the tests' timing factor, tests/_timing.py);
+  on the external cluster, whose workers live on, no task of the killed run is still running 5 s
+  later (the scheduler releases a dead client's tasks; they stop between frames);
 * every final-named mask is complete (reads back with every frame), and a mask whose log is missing
   or belongs to another run is never taken as done (``engine.output_state``) - a violation otherwise;
 * a mask taken as done equals the uninterrupted run's, pixel for pixel;
 * the inputs are unchanged;
 * the next (uninterrupted) run exits 0, its masks equal the reference, and nothing is left behind
   (no ``.partial-*`` file, no lock);
-* at least half the aimed kills (and at least one) landed while an output was in progress.
+* in each mode, at least half the aimed kills (and at least one) landed while an output was in progress.
 
-``BATCHSEG_KILLS`` sets the number of rounds (default 6: two per mode). The figures of a long run
-are in docs/reliability.md.
+``BATCHSEG_KILLS`` sets the number of rounds of the test (default 5: one aimed kill per mode). As a
+script, ``python tests/test_kill_harness.py N SEED [MODES]`` runs N rounds (MODES: comma-separated
+names, default all) and prints the figures per mode as JSON; those of long runs are in
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -48,7 +55,13 @@ from napari_batchseg.params import SegmentationParams
 
 pytestmark = pytest.mark.slow
 
-MODES = (("none",), ("files", "2"), ("frames", "2"))
+MODES = {
+    "sequential": [],
+    "files": ["--parallel", "files", "--processes", "2"],
+    "frames": ["--parallel", "frames", "--processes", "2"],
+    "dask-local": ["--dask-local", "2"],
+    "dask-cluster": ["--dask-scheduler"],  # + the address of the harness's cluster
+}
 N_FRAMES = 6
 
 
@@ -58,10 +71,8 @@ def _cli(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _args(inp: Path, out: Path, mode: tuple[str, ...], overwrite: bool) -> list[str]:
-    args = ["segment", str(inp), "--output-dir", str(out), "--sam-set", "delay=0.08", "-q"]
-    if mode[0] != "none":
-        args += ["--parallel", mode[0], "--processes", mode[1]]
+def _args(inp: Path, out: Path, mode: list[str], overwrite: bool) -> list[str]:
+    args = ["segment", str(inp), "--output-dir", str(out), "--sam-set", "delay=0.08", "-q", *mode]
     if overwrite:
         args += ["--existing", "overwrite"]
     return args
@@ -139,14 +150,54 @@ def _check_outputs(inp: Path, out: Path, reference: dict[str, np.ndarray]) -> tu
 def _reference(tmp_path: Path, inp: Path) -> tuple[dict[str, np.ndarray], float]:
     ref = tmp_path / "reference"
     t0 = time.monotonic()
-    proc = _cli(_args(inp, ref, ("none",), False))
+    proc = _cli(_args(inp, ref, [], False))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     return {p.name: read_mask(p).labels for p in ref.glob("*_vSM.ome.tif")}, time.monotonic() - t0
 
 
-def run_harness(tmp_path: Path, rounds: int, seed: int = 0) -> dict[str, object]:
-    """Run ``rounds`` kill rounds; return the figures (asserted by the test, printed for the docs)."""
+class _Cluster:
+    """A Dask scheduler and two one-thread workers on this host, started as a user would start them."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir()
+        self.file = folder / "scheduler.json"
+        cmd = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(self.file),
+               "--port", "0", "--dashboard-address", ":0"]
+        log = open(folder / "cluster.log", "w")  # noqa: SIM115 - kept open with the processes
+        self.procs = [subprocess.Popen(cmd, stdout=log, stderr=log, cwd=folder)]
+        deadline = time.monotonic() + 120
+        while not self.file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(self.file),
+             "--nworkers", "2", "--nthreads", "1", "--no-dashboard"], stdout=log, stderr=log, cwd=folder))
+        from distributed import Client
+
+        self.client = Client(scheduler_file=str(self.file), timeout=120)
+        self.client.wait_for_workers(2, timeout=120)
+        self.address = self.client.scheduler.address
+
+    def tasks_running(self) -> int:
+        """Tasks still running on the workers (executing, or released but not yet returned)."""
+        running = ("executing", "long-running", "cancelled")
+        counts = self.client.run(lambda dask_worker: sum(
+            1 for ts in dask_worker.state.tasks.values() if ts.state in running))
+        return sum(counts.values())
+
+    def close(self) -> None:
+        self.client.close()
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run_harness(tmp_path: Path, rounds: int, seed: int = 0,
+                modes: tuple[str, ...] = tuple(MODES)) -> dict[str, object]:
+    """Run ``rounds`` kill rounds over ``modes``; return the figures per mode (asserted by the test)."""
     rng = random.Random(seed)
     inp = tmp_path / "in"
     inp.mkdir()
@@ -156,88 +207,134 @@ def run_harness(tmp_path: Path, rounds: int, seed: int = 0) -> dict[str, object]
         tifffile.imwrite(inp / f"movie{i}.tif", data, metadata={"axes": "TYX"}, photometric="minisblack")
     inputs_before = _digest(inp)
     reference, duration = _reference(tmp_path, inp)
-    figures: Counter = Counter()
+    cluster = _Cluster(tmp_path / "cluster") if "dask-cluster" in modes[:rounds] else None
+    durations: dict[str, float] = {"sequential": duration}
+    figures: dict[str, Counter] = {m: Counter() for m in modes[:rounds]}
     violations: list[str] = []
-    for r in range(rounds):
-        mode = MODES[r % len(MODES)]
-        overwrite = (r // len(MODES)) % 2 == 1
-        out = tmp_path / f"out{r}"
-        if overwrite:
-            shutil.copytree(tmp_path / "reference", out)
-        aimed = r % 2 == 0
-        proc = _cli(_args(inp, out, mode, overwrite))
-        if aimed:
-            figures["aimed kills"] += 1
-            if _wait_for_partial(proc, out, timeout=duration * 3 + 30):
-                time.sleep(rng.uniform(0.0, 0.02))
-        else:
-            time.sleep(rng.uniform(0.0, duration * (1.4 if mode[0] != "none" else 1.0)))
-        workers = _children(proc.pid)
-        names = [p.name for p in out.iterdir()] if out.exists() else []
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            figures["kills"] += 1
-            if _partials(out) & {n for n in names if PARTIAL_MARK in n}:
-                figures["kills while an output was in progress"] += 1
-                figures["aimed kills while an output was in progress"] += aimed
-            elif any(n.startswith(".") for n in names):
-                figures["kills while a lock was held"] += 1
-            elif overwrite or not names:
-                figures["kills in start-up (or between outputs of an overwrite)"] += 1
-            else:
-                figures["kills between outputs"] += 1
-        else:
-            figures["finished before the kill"] += 1
-        proc.wait()
-        killed_at = time.monotonic()
-        deadline = killed_at + time_bound(5)
-        while any(_running(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        figures["longest worker survival (s, x100)"] = max(
-            figures["longest worker survival (s, x100)"], round(100 * (time.monotonic() - killed_at)))
-        orphans = [w for w in workers if _running(w)]
-        if orphans:
-            violations.append(f"round {r}: worker(s) {orphans} outlived the killed run")
-            for w in orphans:
-                os.kill(w, signal.SIGKILL)
-        bad, seen = _check_outputs(inp, out, reference)
-        violations += [f"round {r} ({mode[0]}, {'overwrite' if overwrite else 'skip'}): {v}" for v in bad]
-        for key, n in seen.items():
-            figures[f"after kill: {key}"] += n
-        figures["rounds with leftovers after the kill"] += bool(seen["leftovers"])
-        again = _cli(_args(inp, out, mode, False))
-        _, err = again.communicate(timeout=300)
-        if again.returncode != 0:
-            violations.append(f"round {r}: the re-run exited {again.returncode}: {err[-500:]}")
-        for name, labels in reference.items():
-            if not (out / name).exists() or not np.array_equal(read_mask(out / name).labels, labels):
-                violations.append(f"round {r}: after the re-run {name} differs from the reference")
-        left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
-        if left:
-            violations.append(f"round {r}: leftovers after the re-run: {left}")
-            figures["leftovers after the re-run"] += len(left)
-        shutil.rmtree(out)
+    try:
+        for r in range(rounds):
+            name = modes[r % len(modes)]
+            mode = MODES[name] + ([cluster.address] if name == "dask-cluster" and cluster else [])
+            passes = r // len(modes)
+            aimed = passes % 2 == 0
+            overwrite = (passes // 2 + r % len(modes)) % 2 == 1
+            if not aimed and name not in durations:  # an uninterrupted run of this mode, timed once
+                t0 = time.monotonic()
+                proc = _cli(_args(inp, tmp_path / f"timed-{name}", mode, False))
+                _, err = proc.communicate(timeout=300)
+                durations[name] = time.monotonic() - t0
+                shutil.rmtree(tmp_path / f"timed-{name}", ignore_errors=True)
+                if proc.returncode != 0:
+                    violations.append(f"{name}: an uninterrupted run exited {proc.returncode}: {err[-500:]}")
+            bad = _round(tmp_path / f"out{r}", inp, mode, overwrite, aimed, rng,
+                         durations.get(name, duration), duration, reference, figures[name], cluster)
+            violations += [f"round {r} ({name}, {'overwrite' if overwrite else 'skip'}): {v}" for v in bad]
+            figures[name]["violations"] += len(bad)
+    finally:
+        if cluster is not None:
+            cluster.close()
     if _digest(inp) != inputs_before:
         violations.append("an input file changed")
-    return {"figures": dict(figures), "violations": violations, "reference_seconds": round(duration, 2)}
+    return {"modes": {m: dict(f) for m, f in figures.items()}, "violations": violations,
+            "reference_seconds": round(duration, 2),
+            "uninterrupted_seconds": {m: round(d, 2) for m, d in durations.items()}}
+
+
+def _round(out: Path, inp: Path, mode: list[str], overwrite: bool, aimed: bool, rng: random.Random,
+           duration: float, ref_duration: float, reference: dict[str, np.ndarray], figures: Counter,
+           cluster: _Cluster | None) -> list[str]:
+    """One kill and its checks; returns the violations, adds to ``figures``."""
+    violations: list[str] = []
+    if overwrite:
+        shutil.copytree(out.parent / "reference", out)
+    proc = _cli(_args(inp, out, mode, overwrite))
+    if aimed:
+        figures["aimed kills"] += 1
+        if _wait_for_partial(proc, out, timeout=ref_duration * 3 + 60):
+            time.sleep(rng.uniform(0.0, 0.02))
+    else:
+        time.sleep(rng.uniform(0.0, duration))
+    workers = _children(proc.pid)
+    names = [p.name for p in out.iterdir()] if out.exists() else []
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        figures["kills"] += 1
+        if _partials(out) & {n for n in names if PARTIAL_MARK in n}:
+            figures["kills while an output was in progress"] += 1
+            figures["aimed kills while an output was in progress"] += aimed
+        elif any(n.startswith(".") for n in names):
+            figures["kills while a lock was held"] += 1
+        elif overwrite or not names:
+            figures["kills in start-up (or between outputs of an overwrite)"] += 1
+        else:
+            figures["kills between outputs"] += 1
+    else:
+        figures["finished before the kill"] += 1
+    proc.wait()
+    killed_at = time.monotonic()
+    deadline = killed_at + time_bound(5)
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphans = [w for w in workers if _running(w)]
+    if orphans:
+        violations.append(f"worker(s) {orphans} outlived the killed run")
+        for w in orphans:
+            os.kill(w, signal.SIGKILL)
+    if cluster is not None:
+        while cluster.tasks_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if cluster.tasks_running():
+            violations.append("a task of the killed run still runs on the cluster")
+            while cluster.tasks_running():  # let it end, so that the checks below see a still folder
+                time.sleep(0.2)
+    survival = "longest survival of a worker or task (s, x100)"
+    figures[survival] = max(figures[survival], round(100 * (time.monotonic() - killed_at)))
+    bad, seen = _check_outputs(inp, out, reference)
+    violations += bad
+    for key, n in seen.items():
+        figures[f"after kill: {key}"] += n
+    figures["rounds with leftovers after the kill"] += bool(seen["leftovers"])
+    again = _cli(_args(inp, out, mode, False))
+    _, err = again.communicate(timeout=300)
+    if again.returncode != 0:
+        violations.append(f"the re-run exited {again.returncode}: {err[-500:]}")
+    for name, labels in reference.items():
+        if not (out / name).exists() or not np.array_equal(read_mask(out / name).labels, labels):
+            violations.append(f"after the re-run {name} differs from the reference")
+        else:
+            figures["re-run outputs identical"] += 1
+    left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    if left:
+        violations.append(f"leftovers after the re-run: {left}")
+        figures["leftovers after the re-run"] += len(left)
+    shutil.rmtree(out)
+    return violations
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
 def test_kill_harness(tmp_path):
-    rounds = int(os.environ.get("BATCHSEG_KILLS", "6"))
+    rounds = int(os.environ.get("BATCHSEG_KILLS", str(len(MODES))))
     result = run_harness(tmp_path, rounds, seed=int(os.environ.get("BATCHSEG_KILL_SEED", "0")))
     print(result)
     assert result["violations"] == []
-    assert result["figures"].get("leftovers after the re-run", 0) == 0
-    aimed = result["figures"].get("aimed kills", 0)
-    landed = result["figures"].get("aimed kills while an output was in progress", 0)
-    assert landed >= max(1, aimed // 2), result["figures"]
+    for name, figures in result["modes"].items():
+        assert figures.get("leftovers after the re-run", 0) == 0, name
+        aimed = figures.get("aimed kills", 0)
+        landed = figures.get("aimed kills while an output was in progress", 0)
+        if aimed:
+            assert landed >= max(1, aimed // 2), (name, figures)
 
 
-if __name__ == "__main__":  # python tests/test_kill_harness.py ROUNDS [SEED]: figures for the docs
+if __name__ == "__main__":  # python tests/test_kill_harness.py ROUNDS [SEED [MODES]]: figures for the docs
     import json
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-        print(json.dumps(run_harness(Path(tmp), n, int(sys.argv[2]) if len(sys.argv) > 2 else 0), indent=1))
+        seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+        chosen = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else tuple(MODES)
+        t0 = time.monotonic()
+        result = run_harness(Path(tmp), n, seed, chosen)
+        result["seconds"] = round(time.monotonic() - t0)
+        result["load average at the end"] = os.getloadavg()
+        print(json.dumps(result, indent=1))

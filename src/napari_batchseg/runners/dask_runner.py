@@ -11,6 +11,7 @@ output (without the large arrays unless ``keep_images``) come back as the task's
 failures are ordinary :class:`~..engine.TaskFailed` events. A re-run skips outputs that exist
 (``existing="skip"``). Cancelling sets a Dask ``Event`` that workers check between frames (at most
 every half second): running outputs stop and leave no partial file; tasks not started return at once.
+A task the scheduler released (its client was killed or lost) stops the same way.
 
 Connect with ``dask_scheduler`` (an address such as ``tcp://head:8786``, or a ``distributed.Client``),
 or start a local cluster of ``dask_local`` worker processes (one thread each). For SLURM see
@@ -125,8 +126,10 @@ def dask_task(
     limit_threads(n_threads)
     if worker.state.nthreads > 1:
         seg = _Locked(seg)
+    released = _released_check(worker)
     out: list[TaskEvent] = []
-    for event in engine.run_task(task, params, seg, cancel=_Throttled(flag.is_set, _CHECK_EVERY_S),
+    stop = _Throttled(lambda: released() or flag.is_set(), _CHECK_EVERY_S)
+    for event in engine.run_task(task, params, seg, cancel=stop,
                                  keep_images=keep_arrays,
                                  frame_segmenter=frame_segmenter_for(seg, params, batch_frames)):
         if isinstance(event, engine.TaskStarted):
@@ -139,6 +142,27 @@ def dask_task(
             })
         out.append(for_transport(event, keep_arrays))
     return out
+
+
+def _released_check(worker: Any) -> Any:
+    """A check, true once the scheduler no longer wants the task this thread runs.
+
+    The scheduler releases the tasks of a client that is gone (killed with ``kill -9``, or its
+    connection lost) or that cancelled them; Dask lets a running task finish, so without this check
+    an external cluster's worker went on to produce and commit an output for a run that no longer
+    exists (and a re-run found it "being produced" meanwhile).
+    """
+    from distributed import worker as dask_worker
+
+    key = getattr(getattr(dask_worker, "thread_state", None), "key", None)
+
+    def released() -> bool:
+        if key is None:
+            return False
+        state = worker.state.tasks.get(key)
+        return state is None or state.state not in ("executing", "long-running")
+
+    return released
 
 
 def _connect(options: RunOptions) -> tuple[Any, Any, bool]:
