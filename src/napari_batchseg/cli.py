@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_downstream import add_subcommands  # measure, export, evaluate; segment --measure
 
     add_subcommands(sub, seg)
+    from .cli_track import add_subcommand as add_track  # batchseg track; segment --track
+    from .cli_track import add_track_option
+
+    add_track(sub)
+    add_track_option(seg)
     return parser
 
 
@@ -205,7 +210,10 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     from .cli_downstream import measure_after_segment  # segment --measure: 1 if a measurement failed
 
     measured = measure_after_segment(session, args)
-    return 0 if session.ok and not measured else 1
+    from .cli_track import track_after_segment  # segment --track: 1 if a mask could not be tracked
+
+    tracked = track_after_segment(session, args)
+    return 0 if session.ok and not measured and not tracked else 1
 
 
 class _Stop:

@@ -82,6 +82,13 @@ class TrackastraTracker:
     """Links scored by a trackastra model (greedy, with divisions unless ``divisions`` is off)."""
 
     name = "trackastra"
+    needs_images = True
+
+    def check(self, params: TrackParams) -> None:
+        """Raise :class:`TrackingModelError` when the model's files are missing (nothing is loaded)."""
+        folder = trackastra_folder(params.model)
+        if not all((folder / f).is_file() for f in _FILES):
+            load_trackastra(params.model)  # raises the error that names the folder
 
     def versions(self) -> dict[str, str]:
         """Versions of trackastra and torch."""

@@ -79,6 +79,12 @@ class Tracker(Protocol):
 
     #: the method's name on the command line (``--method``)
     name: str
+    #: whether :meth:`link` needs the intensity images (``images``) as well as the masks
+    needs_images: bool
+
+    def check(self, params: TrackParams) -> None:
+        """Raise when the method cannot run (library or weights missing), before anything is read."""
+        ...
 
     def versions(self) -> dict[str, str]:
         """Versions of the libraries the links depend on (for the log)."""

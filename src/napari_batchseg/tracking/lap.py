@@ -21,6 +21,14 @@ class LaptrackTracker:
     """
 
     name = "laptrack"
+    needs_images = False
+
+    def check(self, params: TrackParams) -> None:
+        """Raise :class:`TrackingError` when laptrack is not installed."""
+        try:
+            import laptrack  # noqa: F401
+        except ImportError as exc:  # the optional extra
+            raise TrackingError("tracking needs laptrack: pip install 'napari-batchseg[tracking]'") from exc
 
     def versions(self) -> dict[str, str]:
         """``{"laptrack": version}``."""
@@ -31,11 +39,8 @@ class LaptrackTracker:
         images: FrameReader | None = None,
     ) -> list[tuple[int, int]]:
         """Links by laptrack (``frames`` and ``images`` are not needed)."""
-        try:
-            from laptrack import LapTrack
-        except ImportError as exc:  # the optional extra
-            raise TrackingError(
-                "tracking needs laptrack: pip install 'napari-batchseg[tracking]'") from exc
+        self.check(params)
+        from laptrack import LapTrack
         if objects.empty:
             return []
         cutoff = float(params.max_distance) ** 2

@@ -133,6 +133,7 @@ def track_stack(
     params = params or TrackParams()
     _validate_movie(n_frames, where)
     tracker = get_tracker(params.method)
+    tracker.check(params)
     tables = []
     for i in range(n_frames):
         tables.append(frame_objects(frames(i), i, where))

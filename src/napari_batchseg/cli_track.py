@@ -1,0 +1,119 @@
+"""``batchseg track``: link the objects of segmented time-lapses over time (and ``segment --track``).
+
+Each mask gets ``<base>_tracks.csv``, ``<base>-tracked.ome.tif`` and ``<base>-tracked.log`` beside it
+(:func:`napari_batchseg.tracking.files.track_file`). A mask that cannot be tracked prints one line and
+the batch goes on; the exit status is 1 when any mask failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import BatchSegError
+
+__all__ = ["add_subcommand", "add_track_option", "track_after_segment", "track_masks_cli"]
+
+
+def _add_track_params(p: argparse.ArgumentParser) -> None:
+    from .tracking import DEFAULT_METHOD, TRACKERS, TrackParams
+
+    default = TrackParams()
+    p.add_argument("--method", choices=list(TRACKERS), default=DEFAULT_METHOD,
+                   help="linker: laptrack (default; no weights) or trackastra (needs its weights)")
+    p.add_argument("--max-distance", type=float, default=default.max_distance, metavar="D",
+                   help=f"largest move between linked objects, in pixels (default {default.max_distance:g})")
+    p.add_argument("--gap-frames", type=int, default=default.gap_frames, metavar="G",
+                   help="frames an object may be missing and keep its track (default 0)")
+    p.add_argument("--divisions", action=argparse.BooleanOptionalAction, default=default.divisions,
+                   help="allow a cell to divide into two daughter tracks (default: on)")
+    p.add_argument("--trackastra-model", default=default.model, metavar="NAME|FOLDER",
+                   help="trackastra's model: a name (general_2d, ctc) or a folder with its files")
+
+
+def add_subcommand(sub: Any) -> None:
+    """Register ``batchseg track`` on ``batchseg``'s subparsers (sets ``args.downstream``)."""
+    t = sub.add_parser(
+        "track", help="track segmented cells over time (tracks CSV, tracked mask)",
+        description="Link the objects of _vSM.ome.tif time-lapse masks over time; write beside each "
+                    "<base>_tracks.csv, <base>-tracked.ome.tif (one value per cell over time) and "
+                    "<base>-tracked.log.")
+    t.add_argument("masks", nargs="+", help="_vSM.ome.tif masks and/or folders of them")
+    _add_track_params(t)
+    t.add_argument("--output-dir", default=None, help="write the outputs here (default: beside each mask)")
+    t.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    t.add_argument("--image", default=None, help="trackastra: the intensity image when the log lacks it")
+    t.add_argument("--axes", default=None, metavar="AXES", help="axis order override (e.g. TYX)")
+    t.add_argument("--force-labels", action="store_true",
+                   help="use masks without a napari-batchseg log even where they look like intensities")
+    t.set_defaults(downstream=_cmd_track)
+
+
+def add_track_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--track`` (and the tracking parameters' defaults) to ``batchseg segment``."""
+    parser.add_argument("--track", action="store_true",
+                        help="after segmenting, track each new mask (laptrack, default parameters; "
+                             "batchseg track for others)")
+
+
+def _params(args: argparse.Namespace) -> Any:
+    from .tracking import TrackParams
+
+    return TrackParams(max_distance=args.max_distance, gap_frames=args.gap_frames, divisions=args.divisions,
+                       method=args.method, model=args.trackastra_model)
+
+
+def track_masks_cli(
+    masks: Sequence[Path], params: Any, report: Callable[[str], None] = print,
+    error: Callable[[str], None] | None = None, output_dir: str | None = None, overwrite: bool = False,
+    axes: str | None = None, force_labels: bool = False, image: str | None = None,
+) -> int:
+    """Track each mask; one line per mask. Returns 0 when all succeed, else 1."""
+    from .tracking.files import track_file
+
+    def err(text: str) -> None:
+        (error or (lambda s: print(s, file=sys.stderr)))(text)
+
+    status = 0
+    for mask in masks:
+        try:
+            res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
+                             force_labels=force_labels, image=image)
+        except BatchSegError as exc:
+            text = str(exc)
+            err(f"FAILED (nothing written): {text if str(mask) in text else f'{mask}: {text}'}")
+            status = 1
+            continue
+        r = res.result
+        report(f"{mask}: {r.n_tracks} tracks in {r.n_frames} frames ({res.seconds:.1f} s) -> "
+               f"{res.tracks_csv.name}, {res.tracked_mask.name}")
+    return status
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from .cli_downstream import expand_masks
+
+    try:
+        params = _params(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    masks = [m for m in expand_masks(args.masks) if "-tracked" not in m.name]
+    if not masks:
+        print("error: no masks found", file=sys.stderr)
+        return 2
+    return track_masks_cli(masks, params, output_dir=args.output_dir, overwrite=args.overwrite,
+                           axes=args.axes, force_labels=args.force_labels, image=args.image)
+
+
+def track_after_segment(session: Any, args: argparse.Namespace) -> int:
+    """``segment --track``: track every mask the run wrote; 0 when nothing to do or all succeed, else 1."""
+    if not getattr(args, "track", False):
+        return 0
+    from .tracking import TrackParams
+
+    done = [Path(s.mask_path) for s in session.tasks if s.status == "done" and s.mask_path]
+    return track_masks_cli(done, TrackParams(), overwrite=True)

@@ -1,0 +1,123 @@
+"""``batchseg track`` on mask files: the three outputs, their metadata and log, and the bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from napari_batchseg.cli import main
+from napari_batchseg.io.masks import read_mask, write_mask
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.tracking import track_masks
+from napari_batchseg.tracking.astra import MODELS_ENV
+from napari_batchseg.tracking.synthetic import synthetic_movie
+
+PIXELS = PixelSize(x=0.325, y=0.325, t=30.0)
+
+
+def _mask(folder: Path, name: str, labels: np.ndarray) -> Path:
+    return write_mask(folder / f"{name}_vSM.ome.tif", labels, PIXELS, "")
+
+
+def _outputs(mask: Path) -> list[Path]:
+    base = mask.name[: -len(".ome.tif")]
+    return [mask.with_name(f"{base}_tracks.csv"), mask.with_name(f"{base}-tracked.ome.tif"),
+            mask.with_name(f"{base}-tracked.log")]
+
+
+def test_track_writes_csv_tracked_mask_and_log(tmp_path: Path, capsys) -> None:
+    movie = synthetic_movie(seed=3)
+    mask = _mask(tmp_path, "movie", movie.masks)
+    assert main(["track", str(mask), "--max-distance", str(movie.max_step + 1)]) == 0
+    csv, tracked, log = _outputs(mask)
+    table = pd.read_csv(csv)
+    expected = track_masks(movie.masks, max_distance=movie.max_step + 1, pixel_size=PIXELS)
+    pd.testing.assert_frame_equal(table, expected.tracks, check_dtype=False)
+    assert np.allclose(table["time_s"], table["frame"] * 30.0)
+    assert np.allclose(table["centroid_x_um"], table["centroid_x_px"] * 0.325)
+    back = read_mask(tracked)
+    assert back.pixel_size.x == pytest.approx(0.325) and back.pixel_size.t == pytest.approx(30.0)
+    assert expected.labels is not None and np.array_equal(back.labels, expected.labels)
+    text = log.read_text()
+    assert " | tracking | INFO | method: laptrack" in text
+    params = json.loads(text.split("parameters: ", 1)[1].splitlines()[0])
+    assert params["max_distance"] == movie.max_step + 1 and params["divisions"] is True
+    assert '"laptrack": ' in text
+    import hashlib
+
+    assert f"input mask sha256: {hashlib.sha256(mask.read_bytes()).hexdigest()}" in text
+    assert back.log_text.strip() == text.strip()
+    assert "18 tracks in 12 frames" in capsys.readouterr().out
+    # outputs exist: refused without --overwrite, nothing changed
+    before = csv.read_bytes()
+    assert main(["track", str(mask), "--no-divisions"]) == 1
+    assert csv.read_bytes() == before
+    assert main(["track", str(mask), "--no-divisions", "--overwrite"]) == 0
+    assert (pd.read_csv(csv)["parent_track_id"] == 0).all()
+
+
+def test_bad_masks_fail_alone_with_one_line_and_nothing_written(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "no_models"))
+    good = _mask(tmp_path, "good", synthetic_movie(seed=0).masks)
+    one = _mask(tmp_path, "one", np.ones((1, 20, 20), np.uint16))
+    reused = np.zeros((3, 30, 30), np.uint16)
+    reused[:, 2:5, 2:5] = 4
+    reused[2, 20:24, 20:24] = 4
+    twice = _mask(tmp_path, "twice", reused)
+    empty = np.zeros((3, 30, 30), np.uint16)
+    empty[0, 2:5, 2:5] = 9
+    empty[2, 3:6, 2:5] = 2
+    with_empty = _mask(tmp_path, "empty", empty)  # an empty frame is fine
+    vol = tmp_path / "vol_vSM.ome.tif"
+    tifffile.imwrite(vol, np.ones((3, 4, 20, 20), np.uint16), ome=True, metadata={"axes": "TZYX"})
+    inputs = [good, one, twice, with_empty, vol]
+    before = {p: p.read_bytes() for p in inputs}
+    status = main(["track", *map(str, inputs), "--gap-frames", "1"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert any(str(one) in ln and "1 frame" in ln for ln in lines)
+    assert any(str(twice) in ln and "label(s) 4 used for two or more separate objects" in ln for ln in lines)
+    assert any(str(vol) in ln and "3D" in ln for ln in lines)
+    for bad in (one, twice, vol):
+        assert not any(p.exists() for p in _outputs(bad))
+    for fine in (good, with_empty):
+        assert all(p.exists() for p in _outputs(fine)), out
+    assert pd.read_csv(_outputs(with_empty)[0])["track_id"].nunique() == 1  # bridged the empty frame
+    assert {p: p.read_bytes() for p in inputs} == before  # inputs are never written
+    assert not list(tmp_path.glob(".*partial*"))
+    # trackastra without weights: one line naming where to put them; the mask's outputs stay as they were
+    assert main(["track", str(good), "--method", "trackastra", "--overwrite"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(good) in err
+    assert str(tmp_path / "no_models" / "general_2d") in err
+
+
+def test_bad_parameters_are_usage_errors(tmp_path: Path, capsys) -> None:
+    good = _mask(tmp_path, "good", synthetic_movie(seed=0).masks)
+    assert main(["track", str(good), "--max-distance", "-1"]) == 2
+    assert "max_distance" in capsys.readouterr().err
+    assert main(["track", str(tmp_path / "none")]) == 1
+
+
+@pytest.mark.cp3  # the project's Cellpose 3 model
+def test_real_nd2_movie_is_tracked_over_all_its_frames(tmp_path: Path) -> None:
+    from _downstream import segmented
+
+    mask = segmented("nd2", 0, 52)
+    assert main(["track", str(mask), "--output-dir", str(tmp_path), "--max-distance", "10"]) == 0
+    table = pd.read_csv(tmp_path / "arcadia_ecoli_gfp_timelapse_vSM_tracks.csv")
+    labels = read_mask(mask).labels
+    n_objects = sum(len(np.unique(f)) - 1 for f in labels)
+    assert len(table) == n_objects and table["frame"].nunique() == 53
+    # the one E. coli cell of this field moves < 1 px per frame: one track over the whole movie
+    assert table["track_id"].nunique() == 1 and (table["parent_track_id"] == 0).all()
+    assert table["time_s"].iloc[-1] == pytest.approx(52 * read_mask(mask).pixel_size.t)
+    tracked = read_mask(tmp_path / "arcadia_ecoli_gfp_timelapse_vSM-tracked.ome.tif")
+    assert np.array_equal(tracked.labels > 0, labels > 0) and set(np.unique(tracked.labels)) == {0, 1}
