@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from napari_batchseg import engine
-from napari_batchseg._napari._reopen import load_result
 from napari_batchseg.io.masks import write_mask
 from napari_batchseg.io.reader import open_source
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.prepare import prepare_frame
+from napari_batchseg.results import load_result
 
 
 def test_result_of_several_channels_reopens_with_its_first_channel(ome_tzcyx, tmp_path):

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..events import Task
+from ..io.lazy import PlaneArray
 from ..params import SegmentationParams
+from ..results import LoadedResult, load_result, prefetch_planes
 from ._buffers import TaskView
-from ._lazy import PlaneArray
-from ._reopen import LoadedResult, load_result, prefetch_planes
 
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4

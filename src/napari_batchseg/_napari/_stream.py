@@ -31,7 +31,6 @@ from ..live.timing import FOLLOW_MS
 from ..runners.session import RunSession, TaskState
 from ._buffers import TaskView, buffer_shape, first_frame_of
 from ._layerops import (
-    EDITED,
     LABELS_DTYPE,
     PLACEHOLDER,
     _is_buffer,
@@ -45,15 +44,13 @@ from ._layerops import (
 )
 from ._placeholders import LayerPool
 from ._reader import tyx_scale
-from ._reopen import LoadedResult, load_result, prefetch_planes
 from ._repaint import holds_repaint
 from ._results import ResultShowing, _layer_label, _t_offset
 from ._scheduler import LiveScheduler
 from ._worker import Background
 
-__all__ = [  # names other modules and the tests import from here
-    "EDITED", "FOLLOW_MS", "LABELS_DTYPE", "PLACEHOLDER", "LayerStreamer", "LoadedResult", "TaskView",
-    "buffer_shape", "layer_meta", "load_result", "mark_edited", "mark_saved", "prefetch_planes",
+__all__ = [  # names other modules, the tests and the benchmarks import from here
+    "FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta", "mark_edited", "mark_saved",
 ]
 
 #: suffix of a cancelled output's layer name (nothing of it was written)
