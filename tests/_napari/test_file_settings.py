@@ -96,7 +96,7 @@ def test_own_frames_out_of_a_file_are_marked(widget, tmp_path, example_files, qt
     files = _loaded(widget, qtbot, folder)
     movie = folder / "timelapse_BF.nd2"
     files.file_settings.set_choice(movie, FileChoice(frames=(10, 4)))
-    assert files.problems()[movie] == "its last frame 4 is before its first 10"
+    assert files.problems()[movie] == "end_frame (4) must be >= start_frame (10)"  # the parameters' check
     files.file_settings.set_choice(movie, FileChoice(frames=(60, -1)))
     assert files.problems()[movie] == "no frame 60 (the file has 53 frame(s))"
     files.file_settings.set_choice(movie, FileChoice())

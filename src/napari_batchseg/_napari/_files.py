@@ -394,16 +394,12 @@ class FileListPanel(QWidget):
             return ""
         choice = self.file_settings.choice(path)
         channel = self._channel if choice.channel is None else choice.channel
-        start = self._start_frame if choice.frames is None else choice.frames[0]
-        try:  # the engine's own check (runnable.check_info): what is flagged here fails there
-            problem = check_info(info, SegmentationParams(channel=channel, start_frame=start))  # type: ignore[arg-type]
+        start, end = (self._start_frame, None) if choice.frames is None else _frame_range(choice.frames)
+        try:  # the parameters' and the engine's own checks (runnable.check_info): flagged here, fails there
+            problem = check_info(info, SegmentationParams(channel=channel, start_frame=start, end_frame=end))  # type: ignore[arg-type]
         except ParameterError as exc:
             return str(exc)
-        if problem is not None:
-            return problem.brief
-        if choice.frames is not None and 0 <= choice.frames[1] < start:
-            return f"its last frame {choice.frames[1]} is before its first {start}"
-        return ""
+        return "" if problem is None else problem.brief
 
     def update_marks(self) -> None:
         """Mark, in the list, files that cannot run as set up (the reasons of :meth:`problem`).
@@ -456,7 +452,8 @@ class FileListPanel(QWidget):
                 if choice.channel is not None:
                     own = own.replace(channel=choice.channel)
                 if choice.frames is not None:
-                    own = own.replace(start_frame=choice.frames[0], end_frame=choice.frames[1])
+                    start, end = _frame_range(choice.frames)
+                    own = own.replace(start_frame=start, end_frame=end)
                 groups[key] = ([], own)
             groups[key][0].append(f)
         return list(groups.values())
@@ -538,6 +535,11 @@ def find_inputs_split(paths: list[str | Path],
         else:
             named.append(p.resolve())
     return in_folders, named, refused
+
+
+def _frame_range(frames: tuple[int, int]) -> tuple[int, int | None]:
+    """A file's own ``(start, end)`` frames as parameters (an end below 0: to the last frame)."""
+    return frames[0], None if frames[1] < 0 else frames[1]
 
 
 def _path_of(item: QListWidgetItem) -> Path:
