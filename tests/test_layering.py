@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "Cellpose and micro-sam behind one protocol"),
     ("engine", ("engine", "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
                 "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
-                "export", "training", "existing", "rerun", "tracking"),
+                "export", "training", "existing", "rerun", "tracking", "evaluate_tracks"),
      "one batch run and its typed events, whether a file can run, finished outputs read back, what "
      "is on disk for a planned output, reruns from logs; the tools on finished masks (correct, "
      "measure, evaluate, export, train)"),
@@ -44,7 +44,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "orchestration of a run: sequential, worker processes, Dask"),
     ("live", ("live",),
      "the live view of a run without Qt: what is on screen when, as plain commands"),
-    ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "testing",
+    ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "cli_track",
+                    "testing",
                     "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),
 )

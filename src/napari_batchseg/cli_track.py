@@ -50,6 +50,28 @@ def add_subcommand(sub: Any) -> None:
     t.add_argument("--force-labels", action="store_true",
                    help="use masks without a napari-batchseg log even where they look like intensities")
     t.set_defaults(downstream=_cmd_track)
+    evaluate = getattr(sub, "choices", {}).get("evaluate")  # batchseg evaluate --tracks PRED GT
+    if evaluate is not None:
+        evaluate.add_argument("--tracks", action="store_true",
+                              help="score tracking instead (TRA, DET, LNK, division F1 by traccuracy): PRED "
+                                   "a tracked mask or CTC result folder, GT a CTC ground-truth folder")
+        scores: Callable[[argparse.Namespace], int] = evaluate.get_default("downstream")
+        evaluate.set_defaults(downstream=lambda a: _cmd_evaluate_tracks(a) if a.tracks else scores(a))
+
+
+def _cmd_evaluate_tracks(args: argparse.Namespace) -> int:
+    from .evaluate_tracks import evaluate_tracks
+
+    try:
+        table = evaluate_tracks(args.pred, args.gt, args.output, overwrite=args.overwrite)
+    except BatchSegError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    cols = ["TRA", "DET", "LNK", "division_precision", "division_recall", "division_f1"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.output:
+        print(f"written: {args.output}")
+    return 0
 
 
 def add_track_option(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ kind           output in ``output_dir``
                label values unique per frame and label; colours, properties)
 ``dacapo``     ``<base>.zarr``: DaCapo container ``raw``/``labels``/``mask`` (+ ``train/``, ``test/``)
 ``cellpose``   ``<base>_t0000.tif`` / ``<base>_t0000_masks.tif`` pairs: a Cellpose training folder
+``ctc``        ``<base>_ctc/mask000.tif`` ... and ``res_track.txt``: Cell Tracking Challenge result of
+               the tracks ``batchseg track`` wrote beside the mask
 =============  ===================================================================================
 
 Every output is written atomically (a temporary name renamed at the end), with a
@@ -33,6 +35,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io.atomic import atomic_path, check_writable_dir
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
+from .ctc import write_ctc
 from .images import (
     cellpose_targets,
     compile_pattern,
@@ -49,6 +52,7 @@ __all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_tar
 #: Export kinds and whether each needs the input image.
 KINDS: dict[str, bool] = {
     "outlines": False, "rois": False, "semantic": False, "ome-zarr": True, "dacapo": True, "cellpose": True,
+    "ctc": False,
 }
 OUTLINES_METADATA = "outlines_metadata.csv"
 
@@ -70,6 +74,7 @@ def _target(kind: str, item: ExportInput, folder: Path) -> Path:
         "ome-zarr": folder / f"{item.base}.ome.zarr",
         "dacapo": folder / f"{item.base}.zarr",
         "cellpose": folder / f"{item.base}_cellpose",
+        "ctc": folder / f"{item.base}_ctc",
     }[kind]
 
 
@@ -148,6 +153,8 @@ def export_masks(
                     files = write_ome_zarr(item, target, options)
                 elif kind == "dacapo":
                     files = write_dacapo(item, target, options)
+                elif kind == "ctc":
+                    files = write_ctc(item, target, options)
                 else:
                     files = write_cellpose(item, folder, options)
             except InputError:
