@@ -34,7 +34,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "planes -> the 2D images a model sees (channel, Z projection, best focus)"),
     ("segmenters", ("segmenters",),
      "Cellpose and micro-sam behind one protocol"),
-    ("engine", ("engine", "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
+    ("engine", ("engine", "rethreshold_run",
+                "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
                 "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
                 "export", "training", "existing", "rerun", "tracking", "evaluate_tracks"),
      "one batch run and its typed events, whether a file can run, finished outputs read back, what "
@@ -46,7 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "the live view of a run without Qt: what is on screen when, as plain commands"),
     ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "cli_track",
                     "testing",
-                    "_napari"),
+                    "cli_rethreshold", "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),
 )
 

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_train import add_subcommand as add_train  # batchseg train (napari_batchseg.cli_train)
 
     add_train(sub)
+    from .cli_rethreshold import add_subcommand as add_rethreshold  # batchseg rethreshold
+
+    add_rethreshold(sub)
     from .cli_downstream import add_subcommands  # measure, export, evaluate; segment --measure
 
     add_subcommands(sub, seg)
@@ -473,7 +476,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _cmd_rerun(args)
     if args.command == "clean":
         return _cmd_clean(args)
-    if args.command == "train":
+    if args.command in ("train", "rethreshold"):
         return int(args.func(args))
     if getattr(args, "downstream", None) is not None:  # measure, export, evaluate (cli_downstream)
         return int(args.downstream(args))

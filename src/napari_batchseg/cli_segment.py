@@ -30,6 +30,7 @@ __all__ = ["add_segment_options", "apply_config_filters", "params_from_args"]
 _PARAM_OPTIONS = {
     "method": "method", "model": "model", "checkpoint": "checkpoint", "diameter": "diameter",
     "cellprob_threshold": "cellprob_threshold", "flow_threshold": "flow_threshold", "niter": "niter",
+    "min_size": "min_size", "restore": "restore", "keep_flows": "keep_flows",
     "channel": "channel", "z_range": "z_range", "z_projection": "z_projection",
     "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
     "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
@@ -84,6 +85,13 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--cellprob-threshold", type=float, default=S, help="Cellpose cell probability threshold")
     m.add_argument("--flow-threshold", type=float, default=S, help="Cellpose flow error threshold")
     m.add_argument("--niter", type=int, default=S, help="Cellpose dynamics iterations (0 = automatic)")
+    m.add_argument("--min-size", type=int, default=S,
+                   help="Cellpose: remove objects smaller than N pixels (default 15; -1 keeps all)")
+    m.add_argument("--restore", default=S, metavar="MODEL",
+                   help="Cellpose 3: restore each plane before segmenting it (denoise_cyto3, deblur_cyto3, "
+                        "upsample_cyto3, oneclick_cyto3, ... or a restore model file)")
+    m.add_argument("--keep-flows", action=argparse.BooleanOptionalAction, default=S,
+                   help="Cellpose 3: keep flows and cell probability beside the mask (batchseg rethreshold)")
     m.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=S,
                    help="use a GPU (CUDA or Apple MPS) when one is found")
     m.add_argument("--batch-size", type=int, default=S, help="tiles per network call")

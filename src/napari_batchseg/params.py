@@ -173,6 +173,17 @@ class SegmentationParams:
         micro-sam options: ``auto|ais|amg|apg`` and optional tiling.
     axes
         Optional axis override for files whose axes are ambiguous (e.g. ``"TYX"`` or ``"ZYX"``).
+    restore
+        Cellpose 3 only: a restore model (``denoise_cyto3``, ``deblur_cyto3``, ``upsample_cyto3``,
+        ``oneclick_cyto3``, ... or a restore model file) applied to each prepared plane before it is
+        segmented (``cellpose.denoise``); ``None``: no restoration. Refused under Cellpose 4.
+    keep_flows
+        Cellpose 3 only: keep each frame's flows and cell probability beside the mask
+        (``<stem>_vSM_dP.tif``, ``_cellprob.tif``), so ``batchseg rethreshold`` can recompute masks
+        with other thresholds without the network.
+    min_size
+        Cellpose: objects smaller than this many pixels are removed (Cellpose's ``min_size``, default
+        15; ``-1`` keeps all). Only the default under Cellpose 4.
     extra
         Method-specific settings under the method's own names (e.g. micro-sam's
         ``foreground_threshold`` or ``points_per_side``; ``embedding_cache``: a folder or ``False``).
@@ -196,6 +207,9 @@ class SegmentationParams:
     suffix: str = ""
     existing: Existing = "skip"
     debug: bool = False
+    restore: str | None = None
+    keep_flows: bool = False
+    min_size: int = 15
     sam_mode: SamMode = "auto"
     tile_shape: tuple[int, int] | None = None
     halo: tuple[int, int] | None = None
@@ -291,11 +305,31 @@ class SegmentationParams:
                 raise ParameterError(f"axes {self.axes!r} repeats a letter")
         if self.output_dir is not None:
             self.output_dir = str(self.output_dir)
+        self._validate_cellpose3_options()
         if not isinstance(self.extra, dict):
             raise ParameterError(f"extra must be a mapping of setting: value, got {self.extra!r}")
         for key, value in self.extra.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ParameterError(f"setting {key} must be a finite number, got {value!r}")
+
+    def _validate_cellpose3_options(self) -> None:
+        """``restore``, ``keep_flows`` and ``min_size``: Cellpose (3) settings, refused elsewhere."""
+        self.restore = str(self.restore).strip() or None if self.restore is not None else None
+        self.keep_flows = bool(self.keep_flows)
+        self.min_size = _as_int("min_size", self.min_size)
+        if self.min_size < -1:
+            raise ParameterError(f"min_size must be >= -1 (-1 keeps every object), got {self.min_size}")
+        asked = [name for name, on in (("restore", self.restore is not None),
+                                        ("keep_flows", self.keep_flows),
+                                        ("min_size", self.min_size != 15)) if on]
+        if asked and self.method != "cellpose":
+            raise ParameterError(f"{', '.join(asked)}: Cellpose settings; method is {self.method}")
+        if asked and cellpose_major() >= 4:
+            raise ParameterError(
+                f"{', '.join(asked)}: Cellpose 3 only (cellpose.denoise restoration, kept flows and "
+                f"min_size); the installed Cellpose is {cellpose_version()}: install Cellpose 3 "
+                '(pip install "napari-batchseg[cp3]") or leave these options out'
+            )
 
     @property
     def zrange(self) -> ZRange:

@@ -37,6 +37,7 @@ from .files import (
     size_weights_name,
     weights_major,
 )
+from .restore import Restorer
 
 __all__ = ["CP3_INSTALL", "CP4_INSTALL", "CellposeSegmenter", "channel_count"]
 
@@ -101,6 +102,9 @@ class CellposeSegmenter(SegmenterBase):
         niter: int | None = None,
         batch_size: int = 8,
         debug: bool = False,
+        restorer: Restorer | None = None,
+        keep_flows: bool = False,
+        min_size: int = 15,
     ) -> None:
         self.model = model
         self.model_name = model_name
@@ -115,6 +119,9 @@ class CellposeSegmenter(SegmenterBase):
         self.niter = niter
         self.batch_size = int(batch_size)
         self.debug = bool(debug)
+        self.restorer = restorer
+        self.keep_flows = bool(keep_flows)
+        self.min_size = int(min_size)
         self.training_diameter = float(np.asarray(model.diam_labels).item())
         self.diam_mean = float(np.asarray(model.diam_mean).item())
 
@@ -200,6 +207,8 @@ class CellposeSegmenter(SegmenterBase):
                     f"({type(exc).__name__}: {exc})"
                 ) from exc
 
+        diameter = params.diameter if params.diameter > 0 else None
+        restorer = Restorer.load(params.restore, choice, diameter) if params.restore else None
         return cls(
             model,
             model_name=name,
@@ -214,6 +223,9 @@ class CellposeSegmenter(SegmenterBase):
             niter=params.niter if params.niter > 0 else None,
             batch_size=params.batch_size,
             debug=params.debug,
+            restorer=restorer,
+            keep_flows=params.keep_flows,
+            min_size=params.min_size,
         )
 
     # ------------------------------------------------------------------ provenance
@@ -261,6 +273,11 @@ class CellposeSegmenter(SegmenterBase):
             info["size_weights"] = os.fspath(self.size_weights)
         if self.device.warning:
             info["device_warning"] = self.device.warning
+        info["min_size"] = self.min_size
+        if self.keep_flows:
+            info["keep_flows"] = True
+        if self.restorer is not None:
+            info.update(self.restorer.describe())
         return info
 
     # ------------------------------------------------------------------ segmentation
@@ -280,12 +297,37 @@ class CellposeSegmenter(SegmenterBase):
             return diam, float(np.asarray(diam).item())
         return None, self.training_diameter  # eval rescales by diam_mean / diam_labels
 
+    def _niter_used(self, diameter: Any) -> int:
+        """The dynamics iterations ``eval`` runs for ``diameter`` (as ``follow_flows`` casts them)."""
+        if self.niter is not None:
+            return int(self.niter)
+        model = self.model
+        if diameter is not None and diameter > 0:
+            rescale = model.diam_mean / diameter
+        else:
+            rescale = model.diam_mean / model.diam_labels
+        return int(np.uint32(1 / rescale * 200))
+
+    def _kept(self, debug: dict[str, NDArray[Any]], info: dict[str, Any], dp: Any, cellprob: Any,
+              diameter: Any) -> None:
+        """With ``keep_flows``: the flows, cell probability and iterations ``batchseg rethreshold`` needs."""
+        if self.keep_flows:  # dP (2, Y, X) as one (2Y, X) plane: the Y flow above the X flow
+            flows = np.asarray(dp, dtype=np.float32)
+            debug["dP"] = flows.reshape(flows.shape[0] * flows.shape[1], flows.shape[2])
+            debug["cellprob"] = np.asarray(cellprob, dtype=np.float32)
+            info["niter"] = self._niter_used(diameter)
+
     def segment(self, image: NDArray[Any]) -> SegmentOutput:
         """Segment one prepared ``(Y, X)`` float32 plane."""
         image = np.asarray(image)
         if image.ndim != 2:
             raise ValueError(f"CellposeSegmenter.segment expects a 2D (Y, X) image, got {image.shape}")
         t0 = time.perf_counter()
+        debug: dict[str, NDArray[Any]] = {}
+        if self.restorer is not None:
+            image = self.restorer.restore(image)
+            if self.debug:
+                debug["restored"] = image
         diameter, reported = self._diameter_for(image)
         masks, flows, _styles = self.model.eval(
             image,
@@ -295,11 +337,11 @@ class CellposeSegmenter(SegmenterBase):
             flow_threshold=self.flow_threshold,
             cellprob_threshold=self.cellprob_threshold,
             niter=self.niter,
+            min_size=self.min_size,
         )
         labels = np.asarray(masks)
         if labels.shape != image.shape:  # an empty result can come back squeezed oddly
             labels = labels.reshape(image.shape)
-        debug: dict[str, NDArray[Any]] = {}
         if self.debug:
             debug["flows"] = np.asarray(flows[0], dtype=np.uint8)
             debug["cellprob"] = np.asarray(flows[2], dtype=np.float32)
@@ -308,6 +350,7 @@ class CellposeSegmenter(SegmenterBase):
             "n_objects": int(labels.max()) if labels.size else 0,
             "seconds": round(time.perf_counter() - t0, 4),
         }
+        self._kept(debug, info, flows[1], flows[2], diameter)
         return SegmentOutput(labels=labels, debug=debug, info=info)
 
     def segment_batch(self, images: Sequence[NDArray[Any]]) -> list[SegmentOutput]:
@@ -320,7 +363,7 @@ class CellposeSegmenter(SegmenterBase):
         :meth:`segment` gives (plus ``info["batched"]``: the size of the group).
         """
         arrays = [np.asarray(im) for im in images]
-        if len(arrays) <= 1 or any(a.ndim != 2 for a in arrays):
+        if len(arrays) <= 1 or any(a.ndim != 2 for a in arrays) or self.restorer is not None:
             return [self.segment(a) for a in arrays]
         t0 = time.perf_counter()
         chosen = [self._diameter_for(a) for a in arrays]
@@ -337,7 +380,7 @@ class CellposeSegmenter(SegmenterBase):
                 self.model, [arrays[i] for i in members],
                 batch_size=self.batch_size, diameter=diameter,
                 flow_threshold=self.flow_threshold, cellprob_threshold=self.cellprob_threshold,
-                niter=self.niter,
+                niter=self.niter, min_size=self.min_size,
             )
             seconds = (time.perf_counter() - t0) / len(arrays)
             for j, i in enumerate(members):
@@ -352,5 +395,6 @@ class CellposeSegmenter(SegmenterBase):
                     "seconds": round(seconds, 4),
                     "batched": len(members),
                 }
+                self._kept(debug, info, flows[j][1], flows[j][2], diameter)
                 outs[i] = SegmentOutput(labels=labels, debug=debug, info=info)
         return [o for o in outs if o is not None]

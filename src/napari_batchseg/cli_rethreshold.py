@@ -1,0 +1,62 @@
+"""``batchseg rethreshold RUN_vSM.log... --cellprob-threshold X --flow-threshold Y --min-size N``.
+
+Recomputes the masks of finished Cellpose 3 runs made with ``--keep-flows`` from their kept flows,
+without loading the network (:mod:`napari_batchseg.rethreshold_run`), and writes new outputs
+(``--suffix S``) or replaces the runs' own (``--overwrite``). A log that cannot be re-thresholded is
+reported in one line and the others go on; the exit status is 1 when any failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_subcommand", "run_rethreshold"]
+
+
+def add_subcommand(sub: Any) -> None:
+    """Add ``batchseg rethreshold`` to the ``batchseg`` sub-parsers ``sub``."""
+    p = sub.add_parser(
+        "rethreshold", help="recompute masks of --keep-flows runs with other thresholds (no network)",
+        description="Recompute the masks of Cellpose 3 runs made with --keep-flows from their kept flows "
+                    "and cell probability, without the network; write <stem>_vSM-SUFFIX outputs, or "
+                    "replace the runs' own with --overwrite.")
+    p.add_argument("logs", nargs="+", metavar="RUN_vSM.log", help="logs (or masks) of runs with kept flows")
+    p.add_argument("--cellprob-threshold", type=float, default=0.0, help="cell probability threshold")
+    p.add_argument("--flow-threshold", type=float, default=0.4, help="flow error threshold (0: none)")
+    p.add_argument("--min-size", type=int, default=15, help="remove objects under N pixels (-1: none)")
+    p.add_argument("--suffix", default=None, help="write <stem>_vSM-SUFFIX beside each run's mask")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run's own outputs (no --suffix), or an existing -SUFFIX output")
+    p.set_defaults(func=run_rethreshold)
+
+
+def run_rethreshold(args: argparse.Namespace) -> int:
+    """Run ``batchseg rethreshold``; returns the exit status."""
+    from .errors import BatchSegError
+    from .params import ParameterError
+    from .rethreshold_run import rethreshold_log
+    from .segmenters.cellpose.rethreshold import Thresholds
+
+    try:
+        thresholds = Thresholds(args.cellprob_threshold, args.flow_threshold, args.min_size)
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.suffix is None and not args.overwrite:
+        print("error: give --suffix S for new outputs (<stem>_vSM-S), or --overwrite to replace the "
+              "runs' outputs", file=sys.stderr)
+        return 2
+    status = 0
+    for log in args.logs:
+        try:
+            result = rethreshold_log(log, thresholds, suffix=args.suffix, overwrite=args.overwrite)
+        except BatchSegError as exc:
+            print(f"failed: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        objects = sum(result.n_objects)
+        print(f"{result.mask}: {result.n_frames} frame(s), {objects} object(s) in all, "
+              f"{result.seconds:.2f} s (from {result.source})")
+    return status

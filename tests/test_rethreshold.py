@@ -1,0 +1,176 @@
+"""Re-threshold without the network: kept flows give the masks a full run with the new thresholds gives.
+
+The project's own Cellpose 3 model (examples/models/batchseg_nuclei_cp3) segments a crop of the real
+DSB2018 nuclei image with ``keep_flows``; ``batchseg rethreshold`` then recomputes its masks with other
+thresholds, and a full run with those thresholds must give the same labels, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.api import segment_files
+from napari_batchseg.cli import main
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import ParameterError, SegmentationParams
+from napari_batchseg.provenance import parse_log
+from napari_batchseg.rethreshold_run import RethresholdError, read_kept_flows, rethreshold_log
+from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds, rethreshold_frame
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "examples" / "models" / "batchseg_nuclei_cp3"
+NEW = Thresholds(cellprob_threshold=-1.0, flow_threshold=0.9, min_size=40)
+
+
+@pytest.fixture(scope="module")
+def kept_run(tmp_path_factory, dsb2018) -> Path:
+    """A crop of the DSB2018 image segmented with keep_flows; returns its log."""
+    folder = tmp_path_factory.mktemp("rethreshold")
+    image = tifffile.imread(dsb2018[0])
+    tifffile.imwrite(folder / "crop.tif", np.asarray(image)[:160, :192])
+    params = SegmentationParams(model=str(MODEL), diameter=0, keep_flows=True, output_dir=str(folder))
+    summary = segment_files([folder / "crop.tif"], params)
+    assert summary.ok, summary.reports
+    return folder / "crop_vSM.log"
+
+
+@pytest.mark.cp3
+def test_kept_flows_give_the_full_run_masks_at_other_thresholds(kept_run: Path) -> None:
+    folder = kept_run.parent
+    kept = read_kept_flows(kept_run)
+    assert kept.dp_path.name == "crop_vSM_dP.tif" and kept.cellprob_path.is_file()
+    # same thresholds: the run's own masks
+    same = rethreshold_log(kept_run, Thresholds(), suffix="same")
+    original = read_mask(folder / "crop_vSM.ome.tif").labels
+    assert np.array_equal(read_mask(same.mask).labels, original)
+    # other thresholds: what a full run with them gives
+    result = rethreshold_log(kept_run, NEW, suffix="rt")
+    full = segment_files([folder / "crop.tif"], SegmentationParams(
+        model=str(MODEL), diameter=0, output_dir=str(folder), suffix="full",
+        cellprob_threshold=NEW.cellprob_threshold, flow_threshold=NEW.flow_threshold,
+        min_size=NEW.min_size))
+    assert full.ok, full.reports
+    expected = read_mask(folder / "crop_vSM-full.ome.tif").labels
+    got = read_mask(result.mask).labels
+    assert not np.array_equal(expected, original)  # the thresholds matter for this image
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    # the new log names its source and carries the new thresholds (rerun repeats them)
+    text = result.log.read_text("utf-8")
+    assert f"source run: {kept_run.absolute()}" in text
+    logged = parse_log(text)
+    assert (logged.params.cellprob_threshold, logged.params.flow_threshold, logged.params.min_size) == (
+        -1.0, 0.9, 40)
+    assert logged.params.suffix == "rt"
+    # and it can be re-thresholded again (its log names the kept flows)
+    again = rethreshold_log(result.log, Thresholds(), suffix="back")
+    assert np.array_equal(read_mask(again.mask).labels, original)
+
+
+@pytest.mark.cp3
+def test_frame_function_matches_the_kept_run(kept_run: Path) -> None:
+    kept = read_kept_flows(kept_run)
+    (_t, niter, dp, cellprob), = list(kept.frame_flows())
+    labels = rethreshold_frame(dp, cellprob, Thresholds(), niter=niter)
+    assert np.array_equal(labels, read_mask(kept.mask_path).labels[0])
+    with pytest.raises(ValueError, match="do not match"):
+        rethreshold_frame(dp[:1], cellprob, Thresholds())
+
+
+@pytest.mark.cp3
+def test_refusals_write_nothing(kept_run: Path, tmp_path: Path, capsys) -> None:
+    folder = kept_run.parent
+    before = sorted(p.name for p in folder.iterdir())
+    # no suffix and no --overwrite: a usage error
+    assert main(["rethreshold", str(kept_run)]) == 2
+    # an existing suffix output without --overwrite
+    rethreshold_log(kept_run, Thresholds(), suffix="exists")
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(RethresholdError, match="exists"):
+        rethreshold_log(kept_run, NEW, suffix="exists")
+    # a run made without keep_flows
+    plain = folder / "crop_vSM-full.log"
+    if plain.is_file():
+        with pytest.raises(RethresholdError, match="kept no flows"):
+            rethreshold_log(plain, NEW, suffix="x")
+    # bad thresholds
+    with pytest.raises(ParameterError):
+        Thresholds(cellprob_threshold=float("nan"))
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.cp3
+def test_missing_flows_and_changed_input_are_refused(kept_run: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    folder = kept_run.parent
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in folder.glob("crop_vSM*"):
+        if p.name.startswith(("crop_vSM.", "crop_vSM_")):
+            shutil.copy2(p, copy / p.name)
+    log = copy / "crop_vSM.log"
+    text = kept_run.read_text("utf-8").replace(str(folder / "crop_vSM_"), str(copy / "crop_vSM_"))
+    log.write_text(text, "utf-8")
+    # flows moved away: one line naming the file
+    (copy / "crop_vSM_dP.tif").unlink()
+    assert main(["rethreshold", str(log), "--suffix", "b", "--cellprob-threshold", "-1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "kept flows missing" in err[0] and "crop_vSM_dP.tif" in err[0]
+    shutil.copy2(folder / "crop_vSM_dP.tif", copy / "crop_vSM_dP.tif")
+    # the input changed since the run (its modification time): refused
+    image = folder / "crop.tif"
+    st = image.stat()
+    try:
+        os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        assert main(["rethreshold", str(log), "--suffix", "b"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "changed since the run" in err[0] and str(image) in err[0]
+    finally:
+        os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not list(copy.glob("*-b.*")) and not list(folder.glob("*-b.*"))
+    # the input as it was: accepted
+    assert main(["rethreshold", str(log), "--suffix", "b"]) == 0
+    assert (copy / "crop_vSM-b.ome.tif").is_file() and (copy / "crop_vSM-b.log").is_file()
+
+
+@pytest.mark.cp3
+def test_overwrite_replaces_the_run_and_keeps_its_flows(kept_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = kept_run.parent
+    copy = tmp_path / "ow"
+    copy.mkdir()
+    for p in folder.glob("crop_vSM.*"):
+        shutil.copy2(p, copy / p.name)
+    log = copy / "crop_vSM.log"
+    text = kept_run.read_text("utf-8").replace(f"output: {folder}", f"output: {copy}")
+    log.write_text(text, "utf-8")
+    result = rethreshold_log(log, NEW, overwrite=True)
+    assert result.mask == copy / "crop_vSM.ome.tif" and result.log == log
+    expected = rethreshold_log(kept_run, NEW, suffix="ow")
+    assert np.array_equal(read_mask(result.mask).labels, read_mask(expected.mask).labels)
+    assert read_kept_flows(log).dp_path == folder / "crop_vSM_dP.tif"
+    assert not [p for p in copy.iterdir() if ".partial" in p.name]
+
+
+def test_keep_flows_is_a_cellpose_setting() -> None:
+    with pytest.raises(ParameterError, match="Cellpose settings"):
+        SegmentationParams(method="sam", keep_flows=True)
+    with pytest.raises(ParameterError, match="min_size"):
+        SegmentationParams(min_size=-2)
+
+
+@pytest.mark.cp4
+def test_keep_flows_and_restore_are_refused_under_cellpose_4(tmp_path: Path, capsys) -> None:
+    for option in (["--keep-flows"], ["--restore", "denoise_cyto3"], ["--min-size", "30"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["segment", str(tmp_path), *option])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "Cellpose 3 only" in err and "4." in err
+    assert list(tmp_path.iterdir()) == []
