@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from _timing import time_bound
 from napari_batchseg.cli import FACTORY_ENV, main
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.segmenters import SegmentOutput
@@ -144,6 +145,30 @@ def test_workers_die_with_a_killed_coordinator(tmp_path, parallel):
     _, err = again.communicate(timeout=90)
     assert again.returncode == 0, err
     assert len(_masks(tmp_path)) == 3 and _hidden(tmp_path) == [] and "0 skipped" in err, err
+
+
+@pytest.mark.slow
+def test_dask_task_of_a_killed_client_stops_without_committing(tmp_path):
+    """Issue 22: a client submitting to a cluster is ``kill -9``ed: its task stops between frames.
+
+    Dask lets a running task finish after its client is gone; the task went on to produce and commit
+    the output of a run that no longer existed (and a re-run meanwhile found it "being produced").
+    """
+    from test_kill_harness import _Cluster
+
+    movie = _movies(tmp_path / "in", n=1, frames=40)[0]
+    out = tmp_path / "out"
+    cluster = _Cluster(tmp_path / "cluster")
+    try:
+        proc = _start(["segment", str(movie), "--output-dir", str(out), "--sam-set", "delay=0.3",
+                       "--dask-scheduler", cluster.address, "-q"])
+        _wait_for(lambda: out.is_dir() and any(".partial-" in n for n in _hidden(out)), timeout=120)
+        proc.kill()
+        proc.wait()
+        _wait_for(lambda: cluster.tasks_running() == 0, timeout=time_bound(6))  # 40 frames take 12 s
+    finally:
+        cluster.close()
+    assert _masks(out) == [] and _hidden(out) == [] and not list(out.glob("*.log"))
 
 
 # --------------------------------------------------------------------------- 6: clean
