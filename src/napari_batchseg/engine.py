@@ -162,7 +162,7 @@ def _absolute_paths(params: SegmentationParams) -> SegmentationParams:
     changes: dict[str, str] = {}
     if params.output_dir:
         changes["output_dir"] = str(Path(params.output_dir).expanduser().absolute())
-    for name in ("model", "checkpoint"):
+    for name in ("model", "checkpoint", "restore"):
         value = getattr(params, name)
         if value and Path(value).expanduser().is_file():
             changes[name] = str(Path(value).expanduser().resolve())

@@ -79,7 +79,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def _model_files(params: SegmentationParams) -> list[tuple[str, Path]]:
     """The model files a run with ``params`` loads that the log names by path (built-ins excluded)."""
     out: list[tuple[str, Path]] = []
-    for label, value in (("model", params.model), ("checkpoint", params.checkpoint)):
+    for label, value in (("model", params.model), ("checkpoint", params.checkpoint),
+                         ("restore", params.restore)):
         if not value:
             continue
         path = Path(str(value)).expanduser()
