@@ -212,10 +212,10 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
         return 128 + stop.signum
     from .cli_downstream import measure_after_segment  # segment --measure: 1 if a measurement failed
 
-    measured = measure_after_segment(session, args)
     from .cli_track import track_after_segment  # segment --track: 1 if a mask could not be tracked
 
-    tracked = track_after_segment(session, args)
+    tracked = track_after_segment(session, args)  # before --measure, which then adds track_id
+    measured = measure_after_segment(session, args)
     return 0 if session.ok and not measured and not tracked else 1
 
 

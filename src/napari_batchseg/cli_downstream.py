@@ -97,6 +97,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                 image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
                 z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
                 axes=args.axes, image_axes=_image_axes(args), force_labels=args.force_labels,
+                tracks=args.tracks,
             )
         except BatchSegError as exc:
             print(f"{mask}: FAILED {exc}")
@@ -188,6 +189,9 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     m.add_argument("--output-dir", default=None, help="write the tables here (default: beside each mask)")
     m.add_argument("--start-frame", type=int, default=None, help="input frame of the mask's first frame")
     m.add_argument("--overwrite", action="store_true", help="replace existing tables")
+    m.add_argument("--tracks", default=None, metavar="CSV",
+                   help="the mask's _tracks.csv (batchseg track; default: beside the mask when present): "
+                        "adds track_id and <mask>_track_summary.csv")
     _add_mask_options(m)
     _add_image_options(m)
     m.set_defaults(downstream=_cmd_measure)

@@ -29,6 +29,7 @@ from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask
 from .errors import OutputError
 from .io.atomic import atomic_path, check_writable_dir
 from .io.sources import PixelSize
+from .tracking.summary import add_track_ids, track_summary, track_summary_path, tracks_for
 
 __all__ = [
     "INTENSITY_STATS",
@@ -240,6 +241,8 @@ class MeasureResult:
     image: Path
     n_frames: int
     n_objects: int
+    #: ``<base>_track_summary.csv`` when the mask has tracks (``batchseg track``), else ``None``
+    track_summary_csv: Path | None = None
 
 
 def measure_file(
@@ -255,6 +258,7 @@ def measure_file(
     axes: str | None = None,
     image_axes: str | None = None,
     force_labels: bool = False,
+    tracks: str | Path | None = None,
 ) -> MeasureResult:
     """Measure every object of every frame of a mask file and write the two CSV tables.
 
@@ -275,6 +279,9 @@ def measure_file(
         Axes overrides of the mask and of the image (plain multi-page TIFFs: ``"TYX"``).
     force_labels
         Use a mask without a log even where it looks like an intensity image.
+    tracks
+        A ``_tracks.csv`` of the mask (default: ``<base>_tracks.csv`` beside it when present): object
+        rows gain ``track_id`` and ``<base>_track_summary.csv`` is written (one row per track).
 
     Returns
     -------
@@ -290,8 +297,10 @@ def measure_file(
     """
     mask = Path(mask)
     objects_csv, summary_csv = measurement_paths(mask, output_dir)
+    track_table = tracks_for(mask, tracks)
+    track_csv = track_summary_path(mask, output_dir) if track_table is not None else None
     if not overwrite:
-        existing = [str(p) for p in (objects_csv, summary_csv) if p.exists()]
+        existing = [str(p) for p in (objects_csv, summary_csv, track_csv) if p is not None and p.exists()]
         if existing:
             raise OutputError(
                 f"{mask}: {', '.join(existing)} exist(s); pass --overwrite (API: overwrite=True) to replace"
@@ -310,6 +319,8 @@ def measure_file(
                 tmp_summary = stack_ctx.enter_context(atomic_path(summary_csv))
                 with open(tmp, "w", newline="", encoding="utf-8") as fh:
                     for i, table in enumerate(iter_frame_tables(stack, prepared, mask.name)):
+                        if track_table is not None:
+                            table = add_track_ids(table, track_table)
                         table.to_csv(fh, header=i == 0, index=False)
                         n_objects += len(table)
                         frame = spec.start_frame + i
@@ -318,7 +329,12 @@ def measure_file(
                         ))
                 columns = summary_columns(dt is not None)
                 pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
-    return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects)
+                if track_table is not None and track_csv is not None:
+                    px = prepared.pixel_size
+                    tmp_tracks = stack_ctx.enter_context(atomic_path(track_csv))
+                    track_summary(track_table, px.x * px.y if px.x and px.y else None).to_csv(
+                        tmp_tracks, index=False)
+    return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects, track_csv)
 
 
 def measure_table(
