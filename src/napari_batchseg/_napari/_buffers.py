@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,19 @@ def first_frame_of(task: Task, params: SegmentationParams | None) -> int:
     except BatchSegError:
         return 0
     return frames[0] if frames else 0
+
+
+def run_n_frames(info: SourceInfo, params: SegmentationParams) -> int:
+    """How many frames of a file with ``info`` a run with ``params`` segments (at least 1)."""
+    n_t = info.sizes["T"]
+    last = n_t - 1 if params.end_frame is None else min(params.end_frame, n_t - 1)
+    return max(last - params.start_frame + 1, 1)
+
+
+def run_first_frame(info: SourceInfo, params: SegmentationParams, plan: Any = None) -> int:
+    """The input frame an output's first frame will come from (its T position; 0 when unsure)."""
+    if plan is not None and plan.tasks:
+        with contextlib.suppress(Exception):  # the streamer places the layers when frames arrive anyway
+            return first_frame_of(plan.tasks[0], params)
+        return 0
+    return params.start_frame if info.sizes["T"] > params.start_frame else 0

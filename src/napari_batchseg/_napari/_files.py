@@ -11,7 +11,6 @@ from qtpy.QtGui import QBrush, QColor, QDragEnterEvent, QDragMoveEvent, QDropEve
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QLabel,
@@ -27,19 +26,14 @@ from ..discovery import FileFilter, collect_files, is_own_output
 from ..io.reader import SUFFIXES, matching_suffix
 from ..params import DEFAULT_EXTENSIONS, ParameterError, SegmentationParams
 from ..runnable import check_info
+from ._axes import AxesRow, is_ambiguous
 from ._file_settings import FileChoice, FileSettings
-from ._info import InfoCache, ReadError, describe_info
+from ._info import InfoCache, describe_info
 from ._qtutil import fold, hbox, muted, paths_from_mime
 from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOR = "#e06c4c"
-AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
-
-
-def is_ambiguous(error: str) -> bool:
-    """Whether a metadata error is ambiguous axes (an axes choice makes the file readable; by type)."""
-    return isinstance(error, ReadError) and error.problem.ambiguous
 DEFAULT_CONTAINS = "_BF"
 
 
@@ -91,19 +85,10 @@ class FileListPanel(QWidget):
         self.filters_box = fold("Filters", self)
         self.filters_box.addWidget(filters)
 
-        self.axes = QComboBox()
-        self.axes.addItem("— (choose)", None)
-        for axes in AXES_CHOICES:
-            self.axes.addItem(axes, axes)
-        self.axes.setToolTip("A file whose dimensions the reader cannot tell (e.g. a 'QYX' TIFF stack) is "
-                             "read with the axes chosen for it; files whose axes are known are never changed")
-        self.axes_label = QLabel("Axes of ambiguous files")
-        self.axes_label.setWordWrap(True)
-        self.axes_row = hbox(self.axes_label, self.axes, 1)
-        self.axes_row.setVisible(False)
-        #: axes chosen per ambiguous file; ``default_axes`` (e.g. from a YAML) for those without a choice
-        self.axes_overrides: dict[Path, str] = {}
-        self.default_axes: str | None = None
+        #: the axes of ambiguous files (per file, or one default from the parameters)
+        self.axes_row = AxesRow(infos, self.current_file)
+        self.axes, self.axes_label = self.axes_row.combo, self.axes_row.label
+        self.axes_overrides = self.axes_row.overrides
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
         self.explicit: set[Path] = set()
         #: why files named one by one in the last add were not taken (said in the count line)
@@ -146,7 +131,7 @@ class FileListPanel(QWidget):
         for edit in (self.contains, self.not_contains, self.extensions):
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
-        self.axes.currentIndexChanged.connect(self._axes_chosen)
+        self.axes_row.changed.connect(self._axes_chosen)
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
@@ -310,67 +295,31 @@ class FileListPanel(QWidget):
         path = _path_of(item) if item is not None else None
         self.picked.emit(path)
         self._show_info(path)
-        self._sync_axes_combo()
+        self.axes_row.sync()
         self.file_settings.show_file(path, self.infos.get(path) if path is not None else None)
         self.current_changed.emit(path)
 
     # ------------------------------------------------------------------ marks: problems before Run
     def axes_choice(self) -> str | None:
         """The default axes for ambiguous files without their own choice (a YAML's ``axes``)."""
-        return self.default_axes
+        return self.axes_row.default
 
     def set_axes_choice(self, axes: str | None) -> None:
         """Use ``axes`` (e.g. from a YAML) for the ambiguous files that have no axes of their own."""
-        self.default_axes = axes or None
-        self._sync_axes_combo()
+        self.axes_row.default = axes or None
         self.update_marks()
 
     def axes_for(self, path: Path) -> str | None:
         """The axes an ambiguous file will be read with (its own choice, else the default)."""
-        return self.axes_overrides.get(Path(path)) or self.default_axes
+        return self.axes_row.for_file(path)
 
     def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
-        """``files`` grouped by the axes parameter to run them with (``default_axes`` for most)."""
-        groups: dict[str | None, list[Path]] = {self.default_axes: []}
-        for f in files:
-            groups.setdefault(self.axes_overrides.get(f) or self.default_axes, []).append(f)
-        return {k: v for k, v in groups.items() if v}
-
-    def _ambiguous(self, path: Path | None) -> bool:
-        info = self.infos.get(path) if path is not None else None
-        return isinstance(info, str) and is_ambiguous(info)
+        """``files`` grouped by the axes parameter to run them with."""
+        return self.axes_row.groups(files)
 
     def _axes_chosen(self) -> None:
-        """The combo sets the axes of the selected file, when it is ambiguous."""
-        path = self.current_file()
-        if path is None or not self._ambiguous(path):
-            return
-        value = self.axes.currentData()
-        if value:
-            self.axes_overrides[path] = str(value)
-        else:
-            self.axes_overrides.pop(path, None)
         self.update_marks()
         self.files_changed.emit()
-
-    def _sync_axes_combo(self) -> None:
-        path = self.current_file()
-        amb = self._ambiguous(path)
-        self.axes.blockSignals(True)
-        if amb and path is not None:
-            self.axes_label.setText(f"Axes of {path.name}")
-            value = self.axes_for(path)
-            if value and self.axes.findData(value) < 0:
-                self.axes.addItem(value, value)
-            self.axes.setCurrentIndex(max(self.axes.findData(value), 0) if value else 0)
-        elif self.default_axes:
-            self.axes_label.setText(f"Ambiguous files: {self.default_axes} (from the parameters)")
-            self.axes.setCurrentIndex(0)
-        else:
-            self.axes_label.setText("Axes: select a file marked 'axes ambiguous'")
-            self.axes.setCurrentIndex(0)
-        self.axes.setEnabled(amb)
-        self.axes.blockSignals(False)
 
     def set_channel(self, channel: object) -> None:
         """The channel the form asks for (index, name or list): files without it are flagged."""
@@ -427,8 +376,8 @@ class FileListPanel(QWidget):
                 item.setText(text)
                 item.setForeground(QBrush(QColor(PROBLEM_COLOR)) if why else QBrush())
             item.setToolTip(f"{path}\n{why}" if why else str(path))
-        self.axes_row.setVisible(ambiguous > 0 or self.default_axes is not None)
-        self._sync_axes_combo()
+        self.axes_row.setVisible(ambiguous > 0 or self.axes_row.default is not None)
+        self.axes_row.sync()
         self.remove_marked_btn.setVisible(marked)
 
     def _file_choice_changed(self, _path: Path) -> None:
@@ -444,7 +393,7 @@ class FileListPanel(QWidget):
         """
         groups: dict[tuple[object, ...], tuple[list[Path], SegmentationParams]] = {}
         for f in files:
-            axes = self.axes_overrides.get(f) or self.default_axes
+            axes = self.axes_for(f)
             choice: FileChoice = self.file_settings.choice(f)
             key = (axes, choice.channel, choice.frames)
             if key not in groups:
@@ -504,12 +453,6 @@ class FileListPanel(QWidget):
         if paths:
             self.add_paths_later(paths)
             event.acceptProposedAction()
-
-
-def find_inputs(paths: list[str | Path], recursive: bool) -> list[Path]:
-    """The supported input files among ``paths`` and in the folders among them (reads the disk)."""
-    in_folders, named, _ = find_inputs_split(paths, recursive)
-    return [*in_folders, *named]
 
 
 def find_inputs_split(paths: list[str | Path],

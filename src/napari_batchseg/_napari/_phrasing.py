@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..runners import RunSession
+
 #: (pattern, replacement) applied in order; options of the ``batchseg`` command -> the widget's controls
 _RULES: tuple[tuple[str, str], ...] = (
     (r"pass a local file: --checkpoint PATH --model ([\w.-]+?)\.",
@@ -47,3 +49,17 @@ def finish_message(counts: dict[str, int], seconds: float, skip_reasons: list[st
         if not counts.get("done"):
             text += ". To segment them again: If output exists: overwrite it, or another suffix (Files tab)"
     return text
+
+
+def run_message(session: RunSession) -> str:
+    """The message line for the run's phase."""
+    if session.error is not None:
+        return for_widget(session.error)
+    if session.phase == "loading":
+        return f"loading {session.model_name}…"
+    if session.model_state == "loaded":
+        device = session.model_description.get("device", "")
+        return f"model ready{f' on {device}' if device else ''}; segmenting…"
+    if session.notes:
+        return "; ".join(session.notes)
+    return f"{len(session)} output(s) planned"

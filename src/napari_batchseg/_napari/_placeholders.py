@@ -2,7 +2,8 @@
 
 Adding a napari layer costs far more than updating one, so the pair of stream layers is reused from
 output to output (:meth:`LayerPool.show`: retargeted, same-shape buffers even reused in place). Layers
-are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position.
+are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position. The
+pool also moves napari's slider and refreshes the layers (the live model's commands).
 
 Placeholders: a run is being prepared from the moment files are listed: the pair is made then, hidden
 (``batch segmentation: idle``, shaped for the first input), so that Run only shows it (``batch
@@ -15,17 +16,23 @@ them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..io.sources import PixelSize
+import numpy as np
+
+from ..io.sources import PixelSize, SourceInfo
+from ..params import SegmentationParams
+from ._buffers import buffer_shape, run_first_frame, run_n_frames
 from ._layerops import (
     AXES,
     EDITED,
     IDLE_NAME,
+    LABELS_DTYPE,
     PLACEHOLDER,
     _extent,
+    _is_buffer,
     _release,
     _retarget,
     _set_contrast,
@@ -34,7 +41,7 @@ from ._layerops import (
     layer_meta,
     mark_edited,
 )
-from ._reader import META_KEY, axis_units
+from ._reader import META_KEY, axis_units, tyx_scale
 
 Contrast = tuple[float, float]
 
@@ -75,6 +82,15 @@ class LayerPool:
                 return old_labels, old_image
         return None, None
 
+    def same_buffers(self, key: str, viewed: str | None, shape: tuple[int, ...],
+                     labels_dtype: Any = LABELS_DTYPE) -> tuple[Any, Any] | None:
+        """Data of the layers to show ``key`` in if buffers of ``shape`` (reused in place), else ``None``."""
+        labels, image = self.reusable_pair(key, viewed)
+        if (labels is not None and image is not None and _is_buffer(labels.data, shape, labels_dtype)
+                and _is_buffer(image.data, shape, np.float32)):
+            return labels.data, image.data
+        return None
+
     def detach(self, key: str, keep: tuple[Any, ...] = (), stale: str | None = None) -> None:
         """Layers of ``key`` (but those in ``keep``) that hold edits stay as they are, apart from its frames.
 
@@ -95,6 +111,39 @@ class LayerPool:
                     layer.name = f"{layer.name}{EDITED}"
                 if stale and m.get("mask_path"):
                     m["mask_path"], m["stale"] = None, stale
+
+    # ------------------------------------------------------------------ the slider, refreshes
+    def slider_slot(self, labels: Any) -> int | None:
+        """Index along T of ``labels``' frame at napari's slider (``None``: no layer, or no such axis)."""
+        if labels is None:
+            return None
+        axis = self.viewer.dims.ndim - labels.ndim
+        if axis < 0:
+            return None
+        return int(round((self.viewer.dims.point[axis] - labels.translate[0]) / labels.scale[0]))
+
+    def displayed_index(self, layer: Any) -> int | None:
+        """Index along T of ``layer``'s frame on screen (``None``: 3D view, or a 2D layer)."""
+        if self.viewer.dims.ndisplay == 3 or layer.ndim < 3:
+            return None
+        return self.slider_slot(layer)
+
+    def move_slider(self, key: str, index: int) -> None:
+        """Move napari's slider to frame ``index`` of output ``key`` (re-slices every layer)."""
+        labels, _ = self.layers_for(key)
+        if labels is not None and 0 <= self.viewer.dims.ndim - labels.ndim < self.viewer.dims.ndim:
+            axis = self.viewer.dims.ndim - labels.ndim
+            self.viewer.dims.set_point(axis, float(labels.translate[0] + index * labels.scale[0]))
+
+    def refresh(self, frames: Iterable[tuple[str, int | None]]) -> None:
+        """Redraw the visible layers of each ``(output, frame)`` whose frame is on screen (``None``: any)."""
+        for key, index in frames:
+            for layer in self.layers_for(key):
+                if layer is None or not layer.visible:
+                    continue
+                shown = self.displayed_index(layer)
+                if index is None or shown is None or shown == index:
+                    layer.refresh(thumbnail=False, highlight=False, extent=False)
 
     # ------------------------------------------------------------------ showing an output
     def show(self, key: str, viewed: str | None, label: str, labels: Any, image: Any,
@@ -203,13 +252,25 @@ class LayerPool:
         self._image_step = None
 
     # ------------------------------------------------------------------ placeholders
-    def add_placeholders(self, labels: Any, image: Any, scale: tuple[float, ...], pixel_size: PixelSize,
-                         first_frame: int, visible: bool = True) -> bool:
+    def placeholders(self, first: SourceInfo | None, params: SegmentationParams | None, plan: Any,
+                     visible: bool) -> bool | None:
         """Show the pair as placeholders (``starting…``; hidden: ``idle``) for a run: reused, else added.
 
-        Added above the user's layers; the user's layer selection is kept. Returns whether a half is
-        left for a later turn (see :meth:`show`).
+        Shaped and placed for the output of ``first`` with ``params`` (same-shape buffers reused). Added
+        above the user's layers; the user's layer selection is kept. Returns whether a half is left for a
+        later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already.
         """
+        shape: tuple[int, ...] = (1, 1, 1)
+        scale, first_frame = (1.0, 1.0, 1.0), 0
+        if first is not None:
+            params = params or SegmentationParams()
+            shape = buffer_shape(first, run_n_frames(first, params))[0]
+            scale, first_frame = tyx_scale(first.pixel_size), run_first_frame(first, params, plan)
+        labels, image = self.layers_for(PLACEHOLDER)
+        lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
+        img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
+        if not visible and lab is not None and img is not None and tuple(labels.scale) == scale:
+            return None
         selection = self.viewer.layers.selection
         before, active = set(selection), selection.active
 
@@ -218,10 +279,12 @@ class LayerPool:
             selection.update(before)
             selection.active = active
 
-        existing = self.layers_for(PLACEHOLDER)[0]
-        split = self.show(PLACEHOLDER, PLACEHOLDER if existing is not None else None,
-                          PLACEHOLDER if visible else IDLE_NAME, labels, image, scale, pixel_size, None, None,
-                          first_frame, visible=visible)
+        split = self.show(PLACEHOLDER, PLACEHOLDER if labels is not None else None,
+                          PLACEHOLDER if visible else IDLE_NAME,
+                          np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
+                          np.zeros(shape, np.float32) if img is None else img, scale,
+                          first.pixel_size if first is not None else PixelSize(), None, None, first_frame,
+                          visible=visible)
         keep_selection()
         step = self._image_step
         if step is not None:

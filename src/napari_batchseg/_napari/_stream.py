@@ -1,18 +1,11 @@
 """Show results as they come: each finished frame lands in the Labels layer of its own output.
 
-Layers are found by the task key stored in ``layer.metadata["batchseg"]``, never by name, selection or
-position, so a result always reaches its own layer whatever the user does meanwhile. Only the output
-being viewed holds layers and a ``(T, Y, X)`` buffer; other outputs are on disk and open on request.
-
-What is shown when is decided by the Qt-free live model (:class:`napari_batchseg.live.LiveModel`: which
-output is followed, when layers refresh, when the slider moves); the streamer does what it decides on
-napari's layers, through the one scheduler (:class:`._scheduler.LiveScheduler`). The pair of stream
-layers is pooled (:class:`._placeholders.LayerPool`): reused from output to output, same-shape buffers
-in place. Frames are written into the buffer at once; the screen follows the model's schedule.
-
-An output of frames 40-44 sits at T = 40-44 (``translate`` of both layers), over its input's frames,
-while it streams and when it is reopened, as the reader places it (File > Open). A finished output is
-always reopened from its mask file (the layer then knows the file, so its corrections can be saved).
+Layers are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position.
+Only the output viewed holds layers and a ``(T, Y, X)`` buffer; others are on disk and open on request.
+What is shown when is decided by the Qt-free :class:`napari_batchseg.live.LiveModel`; the streamer applies
+it through the one scheduler (:class:`._scheduler.LiveScheduler`) on the pooled pair of layers
+(:class:`._placeholders.LayerPool`). An output of frames 40-44 sits at T = 40-44, over its input's frames,
+while it streams and when it is reopened (always from its mask file: its corrections can be saved).
 """
 
 from __future__ import annotations
@@ -28,12 +21,12 @@ from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..live import Drop, FinishShow, LiveModel, MoveSlider, Refresh, Show
 from ..live.timing import FOLLOW_MS
+from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
 from ._buffers import TaskView, buffer_shape, first_frame_of
 from ._layerops import (
     LABELS_DTYPE,
     PLACEHOLDER,
-    _is_buffer,
     _quick_range,
     _release,
     _set_contrast,
@@ -69,14 +62,15 @@ class LayerStreamer(QObject):
         self.viewer = viewer
         #: what is shown when (Qt-free), and the one timer that applies its commands
         self.live = LiveModel()
+        self.pool = LayerPool(viewer)
         self.scheduler = LiveScheduler(self.live, self)
         self.scheduler.refreshed.connect(self.refreshed)
         handlers: tuple[tuple[type, Any], ...] = (
             (Show, self._show_cmd), (FinishShow, lambda _c: self.finish_image_step()),
-            (MoveSlider, self._move_cmd), (Refresh, self._refresh_cmd), (Drop, self._drop_cmd))
+            (MoveSlider, lambda c: self.pool.move_slider(c.key, c.index)),
+            (Refresh, lambda c: self.pool.refresh(c.frames)), (Drop, self._drop_cmd))
         for kind, handler in handlers:
             self.scheduler.on(kind, handler)
-        self.pool = LayerPool(viewer)
         self.results = ResultShowing(self)
         #: buffers of outputs being produced and shown
         self.views: dict[str, TaskView] = {}
@@ -176,32 +170,32 @@ class LayerStreamer(QObject):
         self.scheduler.poke()
 
     @holds_repaint
-    def prepare_run(self, first: SourceInfo | None = None, n_frames: int = 1, first_frame: int = 0) -> None:
+    def prepare_run(self, first: SourceInfo | None = None, params: SegmentationParams | None = None,
+                    plan: Any = None) -> None:
         """Make sure a pair of stream layers is on screen for the run: reused, else placeholders.
 
-        With the first file's metadata, the buffers get its shape, so its frames need no layer change;
-        with the run's first frame (``start_frame``), they sit at that T already. The hidden pair
+        With the first file's metadata (and the run's ``params``), the buffers get the shape of its output
+        and sit at its first frame's T, so its frames need no layer change. The hidden pair
         :meth:`stand_by` made is shown (no layer added).
         """
         self.live.run_started()
         if self.follow and not self._output_pair():
-            self._placeholders(first, n_frames, first_frame, visible=True)
+            self._placeholders_shown(self.pool.placeholders(first, params, plan, visible=True))
 
     @holds_repaint
-    def stand_by(self, first: SourceInfo | None = None, n_frames: int = 1, first_frame: int = 0) -> None:
+    def stand_by(self, first: SourceInfo | None = None, params: SegmentationParams | None = None) -> None:
         """Files are listed (a run is being prepared): the hidden placeholder pair, for the first of them.
 
         Made (or reshaped) now, while the user sets the run up, so that Run only shows it. Nothing is done
         when an output's layers will be reused, or when not following the run.
         """
-        if not self.follow or self.live.running or self._output_pair():
-            return
-        shape, scale = self._placeholder_shape(first, n_frames)
-        labels, image = self.layers_for(PLACEHOLDER)
-        if (labels is not None and image is not None and _is_buffer(labels.data, shape, LABELS_DTYPE)
-                and tuple(labels.scale) == scale):
-            return
-        self._placeholders(first, n_frames, first_frame, visible=False)
+        if self.follow and not self.live.running and not self._output_pair():
+            self._placeholders_shown(self.pool.placeholders(first, params, None, visible=False))
+
+    def _placeholders_shown(self, split: bool | None) -> None:
+        if split is not None:
+            self.live.shown(PLACEHOLDER, split)
+            self.scheduler.poke()
 
     def drop_placeholders(self) -> None:
         """Remove the placeholder pair (no file is listed, or a run ended before any output took it)."""
@@ -214,25 +208,6 @@ class LayerStreamer(QObject):
     def _output_pair(self) -> bool:
         """An output's unedited layers are there, to be reused by the next run."""
         return self.viewed_key != PLACEHOLDER and self.pool.reusable_pair("", self.viewed_key)[0] is not None
-
-    @staticmethod
-    def _placeholder_shape(first: SourceInfo | None,
-                           n_frames: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
-        if first is None:
-            return (1, 1, 1), (1.0, 1.0, 1.0)
-        return buffer_shape(first, n_frames)[0], tyx_scale(first.pixel_size)
-
-    def _placeholders(self, first: SourceInfo | None, n_frames: int, first_frame: int, visible: bool) -> None:
-        shape, scale = self._placeholder_shape(first, n_frames)
-        labels, image = self.layers_for(PLACEHOLDER)
-        lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
-        img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
-        split = self.pool.add_placeholders(np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
-                                           np.zeros(shape, np.float32) if img is None else img, scale,
-                                           first.pixel_size if first is not None else PixelSize(),
-                                           first_frame, visible)
-        self.live.shown(PLACEHOLDER, split)
-        self.scheduler.poke()
 
     def _first_frame(self, task: Task) -> int:
         """The input frame an output's first frame comes from (the run's ``start_frame``; 0 if unknown)."""
@@ -260,18 +235,13 @@ class LayerStreamer(QObject):
         if view is None:
             return
         self.finish_image_step()  # the layers to reuse are complete
-        labels, image = view.labels, view.image
-        old_labels, old_image = self.pool.reusable_pair(cmd.key, self.viewed_key)
-        if (
-            old_labels is not None and old_image is not None
-            and _is_buffer(old_labels.data, labels.shape, labels.dtype)
-            and _is_buffer(old_image.data, image.shape, image.dtype)
-        ):  # same shape as the layers' buffers: reused in place (no napari setter), as in start_view
+        buffers = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
+        if buffers is not None:
             seen = 0 if view.last_index is None else view.last_index + 1  # frames arrive in order
-            for old, new in ((old_labels.data, labels), (old_image.data, image)):
+            for old, new in zip(buffers, (view.labels, view.image), strict=True):
                 old[:seen] = new[:seen]
                 old[seen:] = 0
-            view.labels, view.image = old_labels.data, old_image.data
+            view.labels, view.image = buffers
         self.show_arrays(cmd.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
                          view.mask_path, None, view.first_frame, view.t_offset)
         self.live.shown_late(cmd.key)  # on its newest frame, as if followed all along (a moment later)
@@ -289,19 +259,14 @@ class LayerStreamer(QObject):
         scale = tyx_scale(info.pixel_size)
         # drop buffers of outputs no longer viewed (their layers keep their own data)
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
-        labels = image = None
         if show:
             self.finish_image_step()  # the layers to reuse are complete (the placeholders' labels too)
-            old_labels, old_image = self.pool.reusable_pair(task.key, self.viewed_key)
-            if (
-                old_labels is not None and old_image is not None
-                and _is_buffer(old_labels.data, shape, LABELS_DTYPE)
-                and _is_buffer(old_image.data, shape, np.float32)
-            ):
-                labels, image = old_labels.data, old_image.data  # reuse in place: no layer change
-                labels.fill(0)
-                image.fill(0)
-        if labels is None or image is None:
+        buffers = self.pool.same_buffers(task.key, self.viewed_key, shape) if show else None
+        if buffers is not None:
+            labels, image = buffers
+            labels.fill(0)
+            image.fill(0)
+        else:
             labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
         label = _layer_label(task) + (" (latest frame)" if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
@@ -334,17 +299,8 @@ class LayerStreamer(QObject):
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
             self._place(view, event.t - i)  # the plan said otherwise (not expected): where it really is
         on_screen = labels is not None or image is not None
-        self.live.frame(event.task.key, slot, self._slider_slot(labels), on_screen)
+        self.live.frame(event.task.key, slot, self.pool.slider_slot(labels), on_screen)
         view.last_index = slot
-
-    def _slider_slot(self, labels: Any) -> int | None:
-        """Index along T of ``labels``' frame at napari's slider (``None``: no layer, or no such axis)."""
-        if labels is None:
-            return None
-        axis = self.viewer.dims.ndim - labels.ndim
-        if axis < 0:
-            return None
-        return int(round((self.viewer.dims.point[axis] - labels.translate[0]) / labels.scale[0]))
 
     def _place(self, view: TaskView, first_frame: int) -> None:
         """Move an output's layers (both: they stay aligned) to T = ``first_frame``."""
@@ -364,28 +320,7 @@ class LayerStreamer(QObject):
 
     def displayed_index(self, layer: Any) -> int | None:
         """Index along T of ``layer``'s frame on screen (``None``: 3D view, or a 2D layer)."""
-        dims = self.viewer.dims
-        if dims.ndisplay == 3 or layer.ndim < 3:
-            return None
-        return self._slider_slot(layer)
-
-    # ------------------------------------------------------------------ commands of the live model
-    def _move_cmd(self, cmd: MoveSlider) -> None:
-        labels, image = self.layers_for(cmd.key)
-        if labels is None:
-            return
-        axis = self.viewer.dims.ndim - labels.ndim
-        if 0 <= axis < self.viewer.dims.ndim:  # re-slices every layer
-            self.viewer.dims.set_point(axis, float(labels.translate[0] + cmd.index * labels.scale[0]))
-
-    def _refresh_cmd(self, cmd: Refresh) -> None:
-        for key, index in cmd.frames:
-            for layer in self.layers_for(key):
-                if layer is None or not layer.visible:
-                    continue
-                shown = self.displayed_index(layer)
-                if index is None or shown is None or shown == index:
-                    layer.refresh(thumbnail=False, highlight=False, extent=False)
+        return self.pool.displayed_index(layer)
 
     # ------------------------------------------------------------------ outputs and runs ending
     def task_done(self, task: Task, mask_path: Path) -> None:
@@ -403,7 +338,7 @@ class LayerStreamer(QObject):
             if labels is None and image is None and task.key != self.live.waiting:
                 del self.views[task.key]
         on_screen = view is not None and labels is not None
-        self.scheduler.apply(self.live.output_done(task.key, self._slider_slot(labels), on_screen))
+        self.scheduler.apply(self.live.output_done(task.key, self.pool.slider_slot(labels), on_screen))
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
 
@@ -423,11 +358,8 @@ class LayerStreamer(QObject):
     def run_finished(self) -> None:
         """The run is over: the output that waited is shown, what is pending too.
 
-        Outputs it ended without telling say so; placeholder layers no output took are removed.
-
-        After Cancel, the widget frees itself once the run's thread has had ``GRACE_MS`` to report its
-        end; a thread still inside a frame then reports nothing more, and the outputs the session marks
-        cancelled at the end never reach :meth:`update`.
+        Outputs it ended without telling (after Cancel, a thread still inside a frame reports nothing
+        more) say so; placeholder layers no output took are removed.
         """
         self.scheduler.apply(self.live.run_finished())
         if self.session is not None:

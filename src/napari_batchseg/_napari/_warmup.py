@@ -78,3 +78,8 @@ def warm_up_steps() -> list[Callable[[], None]]:
     threads at once. Each step is paid once per process; steps already paid are not returned.
     """
     return [step for step in (_units, _first_image, _first_labels) if step.cache_info().currsize == 0]
+
+
+def device_known() -> bool:
+    """Whether :func:`detect_device` has its answer already (then calling it costs nothing)."""
+    return detect_device.cache_info().currsize > 0

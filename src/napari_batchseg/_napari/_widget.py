@@ -7,7 +7,6 @@ the status table and the layer streamer redraw from the session's state.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,6 @@ from ..io.sources import SourceInfo
 from ..live import Redraw
 from ..params import ParameterError, SegmentationParams
 from ..runners import PARALLEL_MODES, RunSession, TaskState, usable_cores
-from ._buffers import first_frame_of
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -40,11 +38,11 @@ from ._jobs import close_all, close_with
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
 from ._pages import _compact_combos, _line, _page, _scrolled, _section
-from ._phrasing import finish_message, for_widget
+from ._phrasing import finish_message, for_widget, run_message
 from ._qtutil import hbox, muted
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._warmup import detect_device, warm_up_steps
+from ._warmup import detect_device, device_known, warm_up_steps
 from ._worker import Background, RunController
 
 FILES_TAB = 0
@@ -58,26 +56,6 @@ PARALLEL_LABELS = {
     "files": "one file per process",
     "frames": "frames over processes",
 }
-
-
-def device_known() -> bool:
-    """Whether :func:`detect_device` has its answer already (then calling it costs nothing)."""
-    return detect_device.cache_info().currsize > 0
-
-
-def _n_frames(info: SourceInfo, params: SegmentationParams) -> int:
-    n_t = info.sizes["T"]
-    last = n_t - 1 if params.end_frame is None else min(params.end_frame, n_t - 1)
-    return max(last - params.start_frame + 1, 1)
-
-
-def _first_frame(info: SourceInfo, params: SegmentationParams, plan: Any = None) -> int:
-    """The input frame an output's first frame will come from (its T position; 0 when unsure)."""
-    if plan is not None and plan.tasks:
-        with contextlib.suppress(Exception):  # the streamer places the layers when frames arrive anyway
-            return first_frame_of(plan.tasks[0], params)
-        return 0
-    return params.start_frame if info.sizes["T"] > params.start_frame else 0
 
 
 class BatchSegWidget(QWidget):
@@ -259,10 +237,7 @@ class BatchSegWidget(QWidget):
             params = self.params()
         except (ParameterError, ValueError):
             params = self._base_params
-        if first is None:
-            self.streamer.stand_by()
-        else:
-            self.streamer.stand_by(first, _n_frames(first, params), _first_frame(first, params))
+        self.streamer.stand_by(first, params)
 
     def _info(self, path: Path | None) -> SourceInfo | None:
         """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
@@ -408,10 +383,7 @@ class BatchSegWidget(QWidget):
         self._started = time.perf_counter()
         self._say("planning…")
         first = plan.tasks[0].info if plan is not None else self._info(files[0])  # type: ignore[attr-defined]
-        if isinstance(first, SourceInfo):
-            self.streamer.prepare_run(first, _n_frames(first, params), _first_frame(first, params, plan))
-        else:
-            self.streamer.prepare_run()
+        self.streamer.prepare_run(first if isinstance(first, SourceInfo) else None, params, plan)
         try:
             self.controller.start(files, params, parallel, processes, plan=plan, groups=groups)
         except ParameterError as exc:
@@ -490,7 +462,7 @@ class BatchSegWidget(QWidget):
                 self.status.reset(self.session)
             if self.session.error is not None:
                 self._run_error = True
-            self._say(self._run_message(), error=self.session.error is not None)
+            self._say(run_message(self.session), error=self.session.error is not None)
             return
         self._dirty_rows[state.key] = state
         self.streamer.live.table_changed()  # redrawn when the live model says (see _redraw_now)
@@ -511,20 +483,6 @@ class BatchSegWidget(QWidget):
         for state in dirty.values():
             self.status.show_state(state)
         self.status.update_progress()
-
-    def _run_message(self) -> str:
-        """The message line for the run's phase."""
-        session = self.session
-        if session.error is not None:
-            return for_widget(session.error)
-        if session.phase == "loading":
-            return f"loading {session.model_name}…"
-        if session.model_state == "loaded":
-            device = session.model_description.get("device", "")
-            return f"model ready{f' on {device}' if device else ''}; segmenting…"
-        if session.notes:
-            return "; ".join(session.notes)
-        return f"{len(session)} output(s) planned"
 
     # ------------------------------------------------------------------ results
     def show_result(self, key: str) -> bool:
