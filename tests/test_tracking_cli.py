@@ -121,3 +121,21 @@ def test_real_nd2_movie_is_tracked_over_all_its_frames(tmp_path: Path) -> None:
     assert table["time_s"].iloc[-1] == pytest.approx(52 * read_mask(mask).pixel_size.t)
     tracked = read_mask(tmp_path / "arcadia_ecoli_gfp_timelapse_vSM-tracked.ome.tif")
     assert np.array_equal(tracked.labels > 0, labels > 0) and set(np.unique(tracked.labels)) == {0, 1}
+
+
+def test_segment_track_then_measure_after_a_run(tmp_path: Path, monkeypatch, capsys) -> None:
+    from napari_batchseg.cli import FACTORY_ENV
+
+    monkeypatch.setenv(FACTORY_ENV, "napari_batchseg.testing:threshold_segmenter")
+    movie = synthetic_movie(seed=2, n_divisions=0)
+    image = tmp_path / "movie.tif"
+    tifffile.imwrite(image, (movie.masks > 0).astype(np.uint16) * 1000, imagej=True, metadata={"axes": "TYX"})
+    out = tmp_path / "out"
+    assert main(["segment", str(image), "--output-dir", str(out), "--track", "--measure", "-q"]) == 0
+    mask = out / "movie_vSM.ome.tif"
+    tracks = pd.read_csv(out / "movie_vSM_tracks.csv")
+    truth_tracks = len({tid for frame in movie.truth for tid in frame.values()})
+    assert tracks["track_id"].nunique() == truth_tracks  # the threshold finds the disks; laptrack links them
+    objects = pd.read_csv(out / "movie_vSM_objects.csv")
+    assert (objects["track_id"] > 0).all() and (out / "movie_vSM_track_summary.csv").is_file()
+    assert f"{mask}: {truth_tracks} tracks" in capsys.readouterr().out
