@@ -30,14 +30,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "version, error types, the validated parameters, device choice"),
     ("io", ("io", "discovery", "provenance"),
      "files: lazy readers, masks, output names, atomic writes, the log text in masks; finding inputs"),
-    ("prepare", ("prepare",),
-     "planes -> the 2D images a model sees (channel, Z projection, best focus)"),
+    ("prepare", ("prepare", "prepare_3d"),
+     "planes -> the 2D images a model sees (channel, Z projection, best focus); volumes for 3D"),
     ("segmenters", ("segmenters",),
      "Cellpose and micro-sam behind one protocol"),
     ("engine", ("engine", "rethreshold_run",
                 "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
                 "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
-                "export", "training", "existing", "rerun", "tracking", "evaluate_tracks"),
+                "export", "training", "existing", "rerun", "tracking", "evaluate_tracks",
+                "_volume_run", "measure_3d"),
      "one batch run and its typed events, whether a file can run, finished outputs read back, what "
      "is on disk for a planned output, reruns from logs; the tools on finished masks (correct, "
      "measure, evaluate, export, train)"),

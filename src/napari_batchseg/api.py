@@ -140,5 +140,6 @@ def segment_files(
         session.apply(event)
         if on_event is not None:
             on_event(event)
+        del event  # a frame's labels are not held while the next frame is segmented
     session.finish()
     return RunSummary([report_from_state(s) for s in session.tasks])

@@ -16,6 +16,7 @@ from .params import (
     EXISTING_POLICIES,
     PROJECTIONS,
     SAM_MODES,
+    Z_MODES,
     ParameterError,
     SegmentationParams,
     cellpose_major,
@@ -32,6 +33,7 @@ _PARAM_OPTIONS = {
     "cellprob_threshold": "cellprob_threshold", "flow_threshold": "flow_threshold", "niter": "niter",
     "min_size": "min_size", "restore": "restore", "keep_flows": "keep_flows",
     "channel": "channel", "z_range": "z_range", "z_projection": "z_projection",
+    "z_mode": "z_mode", "anisotropy": "anisotropy", "stitch_threshold": "stitch_threshold",
     "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
     "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
     "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
@@ -107,6 +109,13 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     pr.add_argument("--channel", default=S, help=_CHANNEL_HELP)
     pr.add_argument("--z-range", default=S, help="all | best | best:R | A-B (0-based, inclusive)")
     pr.add_argument("--z-projection", choices=PROJECTIONS, default=S, help="Z projection type")
+    pr.add_argument("--z-mode", choices=Z_MODES, default=S,
+                    help="project (one plane per time point) | 3d (Cellpose do_3D) | stitch (2D per slice, "
+                         "stitched); 3d/stitch write TZYX masks (docs/segmentation_3d.md)")
+    pr.add_argument("--anisotropy", type=float, default=S,
+                    help="z-mode 3d: Z step / XY pixel size (default: from the file, else 1)")
+    pr.add_argument("--stitch-threshold", type=float, default=S,
+                    help="z-mode stitch: IoU in [0, 1] above which objects of consecutive slices join")
     pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
     pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
 

@@ -33,6 +33,7 @@ from ._checks import check_finite, check_size, verdict, verify_start
 from ._commit import commit, existing_decision, output_state, sweep_leftovers
 from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
+from ._volume_run import plan_volume
 from .discovery import FileFilter, collect_files
 from .errors import BatchSegError
 from .events import (
@@ -339,6 +340,7 @@ def run_task(
         channel = resolve_channels(info, params.channel)
         check_z_range(info, params.zrange)
         check_pixel_type(info)
+        volume = plan_volume(info, params, channel)  # None unless z_mode is 3d or stitch
         frames = task.frame_indices(params)
         check_writable_dir(task.names.mask.parent)
         described = segmenter.describe() if segmenter is not None else {}
@@ -348,8 +350,11 @@ def run_task(
         log = start_log(task, info, params, described, channel, frames)
         warnings: list[str] = []
         verify_start(task, described, log, warnings)
+        if volume is not None:
+            log.info(volume.note)
         yield TaskStarted(task, len(frames))
-        mask_writer = MaskWriter(task.names.mask, len(frames), shape_yx, info.pixel_size)
+        mask_writer = MaskWriter(task.names.mask, len(frames), volume.shape_zyx if volume else shape_yx,
+                                 info.pixel_size)
         writers.append(mask_writer)
         debug_writers: dict[str, FrameStackWriter] = {}
         labels_digest = hashlib.sha256()
@@ -357,16 +362,25 @@ def run_task(
 
         def produce() -> Iterator[PreparedFrame]:
             for t in frames:
-                frame = prepare_frame(src, task.position, t, channel, params.zrange,  # type: ignore[arg-type]
-                                      params.z_projection)
+                frame: PreparedFrame
+                if volume is not None:  # one (Z, Y, X) volume: z_mode 3d / stitch
+                    frame = volume.prepare(src, task.position, t)  # type: ignore[arg-type]
+                else:
+                    frame = prepare_frame(src, task.position, t, channel, params.zrange,  # type: ignore[arg-type]
+                                          params.z_projection)
                 check_finite(task, frame)
                 yield frame
 
         if frame_segmenter is None and segmenter is None:
             raise ValueError("run_task needs a segmenter or a frame segmenter")
         apply = frame_segmenter or sequential_frames(segmenter)  # type: ignore[arg-type] # checked above
-        with Prefetcher(produce, depth=prefetch) as frames_ahead:
-            for index, (frame, out, t_seg) in enumerate(apply(task, _until_cancelled(frames_ahead, cancel))):
+        if volume is not None:
+            apply = volume.frame_segmenter(segmenter)
+        # volumes: no read-ahead, one volume (and its working set) in memory at a time
+        with volume.unbuffered(produce) if volume else Prefetcher(produce, depth=prefetch) as frames_ahead:
+            index = -1  # not enumerate(): its reused result tuple would hold the last frame and labels
+            for frame, out, t_seg in apply(task, _until_cancelled(frames_ahead, cancel)):
+                index += 1
                 labels = out.labels
                 mask_writer.write_frame(index, labels)
                 labels_digest.update(np.ascontiguousarray(labels, dtype="<u4").tobytes())
@@ -385,6 +399,7 @@ def run_task(
                     frame.image if keep_images else None, n_obj,
                     frame.z_used, frame.best_focus, timings,
                 )
+                del frame, out, labels  # not held while the next frame is read and segmented (volumes)
         if not mask_writer.complete:  # cancelled, or the frame segmenter stopped early
             yield TaskCancelled(task)
             return

@@ -35,6 +35,7 @@ from scipy.optimize import linear_sum_assignment
 from ._labels import LabelStack, mask_base, open_mask_stack
 from .errors import BatchSegError, InputError
 from .io.atomic import atomic_path, check_writable_dir
+from .io.masks import refuse_volume_mask
 from .io.reader import matching_suffix
 from .provenance import parse_log
 
@@ -247,6 +248,8 @@ def evaluate_files(
         pair_rows: list[dict[str, Any]] = []
         pair_tps = dict.fromkeys(tps, 0)
         try:
+            for path in (pred_path, gt_path):
+                refuse_volume_mask(path, "evaluate")
             with open_mask_stack(pred_path, axes, force_labels) as pred, \
                     open_mask_stack(gt_path, gt_axes, force_labels) as gt:
                 first, offset = frame_offsets(pred, gt)

@@ -29,6 +29,7 @@ from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask
 from .errors import OutputError
 from .io.atomic import atomic_path, check_writable_dir
 from .io.sources import PixelSize
+from .measure_3d import is_volume_mask, volume_tables, write_volume_tables
 from .tracking.summary import add_track_ids, track_summary, track_summary_path, tracks_for
 
 __all__ = [
@@ -305,6 +306,9 @@ def measure_file(
             raise OutputError(
                 f"{mask}: {', '.join(existing)} exist(s); pass --overwrite (API: overwrite=True) to replace"
             )
+    if is_volume_mask(mask):  # TZYX (z_mode 3d/stitch): volumes in µm³, 3D centroids (measure_3d)
+        n_frames, n_objects = write_volume_tables(mask, objects_csv, summary_csv)
+        return MeasureResult(mask, objects_csv, summary_csv, Path(), n_frames, n_objects)
     with open_mask_stack(mask, axes, force_labels) as stack:
         spec = resolve_source(
             stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes
@@ -357,6 +361,8 @@ def measure_table(
         As :func:`measure_file`.
     """
     mask = Path(mask)
+    if is_volume_mask(mask):  # TZYX (z_mode 3d/stitch): volumes in µm³, 3D centroids (measure_3d)
+        return pd.concat([table for _frame, table in volume_tables(mask)], ignore_index=True)
     with open_mask_stack(mask, axes, force_labels) as stack:
         spec = resolve_source(
             stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes

@@ -25,11 +25,15 @@ Projection = Literal["max", "min", "mean", "median", "std"]
 Existing = Literal["skip", "overwrite", "error"]
 SamMode = Literal["auto", "ais", "amg", "apg"]
 ZMode = Literal["all", "best", "range"]
+#: how Z is handled: projected to one plane (``project``), or segmented as a volume (``3d``: Cellpose
+#: ``do_3D``; ``stitch``: 2D per slice, objects stitched across slices)
+VolumeMode = Literal["project", "3d", "stitch"]
 
 METHODS: tuple[str, ...] = get_args(Method)
 PROJECTIONS: tuple[str, ...] = get_args(Projection)
 EXISTING_POLICIES: tuple[str, ...] = get_args(Existing)
 SAM_MODES: tuple[str, ...] = get_args(SamMode)
+Z_MODES: tuple[str, ...] = get_args(VolumeMode)
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,7 +158,16 @@ class SegmentationParams:
         0-based channel index, or a channel name present in the file. Cellpose 4 takes up to 3 channels,
         in order: a list, or text such as ``"0,2"`` or ``"DAPI,GFP"`` (a list of one is one channel).
     z_range, z_projection
-        Which Z slices to project and how (computed in float).
+        Which Z slices to project and how (computed in float). With ``z_mode`` ``3d`` or ``stitch``,
+        ``z_range`` picks the slices of the volume (``all`` or ``A-B``) and ``z_projection`` is unused.
+    z_mode
+        ``project`` (one plane per time point, the default), ``3d`` (Cellpose ``do_3D``: the volume is
+        segmented as a whole) or ``stitch`` (2D per slice, objects stitched across slices when their
+        overlap (IoU) is above ``stitch_threshold``). Masks of ``3d``/``stitch`` are ``TZYX``.
+    anisotropy
+        ``3d`` only: Z step / XY pixel size (> 0); ``None``: from the file when it knows both, else 1.
+    stitch_threshold
+        ``stitch`` only: IoU in [0, 1] above which objects of consecutive slices are joined.
     start_frame, end_frame
         0-based inclusive frame range (``end_frame=None``: to the last frame).
     gpu
@@ -199,6 +212,9 @@ class SegmentationParams:
     channel: int | str | list[int | str] = 0
     z_range: str = "all"
     z_projection: Projection = "mean"
+    z_mode: VolumeMode = "project"
+    anisotropy: float | None = None
+    stitch_threshold: float = 0.25
     start_frame: int = 0
     end_frame: int | None = None
     gpu: bool = False
@@ -269,6 +285,7 @@ class SegmentationParams:
             raise ParameterError(
                 f"z_projection 'std' needs several slices; z_range {self.z_range!r} selects one"
             )
+        _check_z_mode(self)
         self.start_frame = _as_int("start_frame", self.start_frame)
         if self.start_frame < 0:
             raise ParameterError(f"start_frame must be >= 0, got {self.start_frame}")
@@ -460,3 +477,35 @@ def _as_pair(name: str, value: Any) -> tuple[int, int] | None:
     if a <= 0 or b < 0 or (name == "tile_shape" and b == 0):
         raise ParameterError(f"{name} must be positive, got {value!r}")
     return (a, b)
+
+
+def _check_z_mode(params: SegmentationParams) -> None:
+    """Validate ``z_mode``, ``anisotropy`` and ``stitch_threshold`` (and the Z range of a volume)."""
+    if params.z_mode not in Z_MODES:
+        raise ParameterError(f"z_mode {params.z_mode!r} unknown; choose one of {', '.join(Z_MODES)}")
+    if params.anisotropy is not None:
+        if isinstance(params.anisotropy, bool):
+            raise ParameterError(f"anisotropy must be a number, got {params.anisotropy!r}")
+        try:
+            params.anisotropy = float(params.anisotropy)
+        except (TypeError, ValueError):
+            raise ParameterError(f"anisotropy must be a number, got {params.anisotropy!r}") from None
+        if not math.isfinite(params.anisotropy) or params.anisotropy <= 0:
+            raise ParameterError(
+                f"anisotropy must be a finite number > 0 (Z step / XY pixel size), got {params.anisotropy!r}"
+            )
+    if isinstance(params.stitch_threshold, bool):
+        raise ParameterError(f"stitch_threshold must be a number, got {params.stitch_threshold!r}")
+    try:
+        params.stitch_threshold = float(params.stitch_threshold)
+    except (TypeError, ValueError):
+        raise ParameterError(f"stitch_threshold must be a number, got {params.stitch_threshold!r}") from None
+    if not 0.0 <= params.stitch_threshold <= 1.0:  # NaN fails too
+        raise ParameterError(
+            f"stitch_threshold must be between 0 and 1 (an overlap, IoU), got {params.stitch_threshold!r}"
+        )
+    if params.z_mode != "project" and ZRange.parse(params.z_range).mode == "best":
+        raise ParameterError(
+            f"z_range {params.z_range!r} (best focus) is for z_mode 'project'; a volume ({params.z_mode}) "
+            "takes 'all' or a range 'A-B'"
+        )

@@ -26,6 +26,7 @@ from .io.reader import open_source
 from .io.sources import ImageSource, PixelSize
 from .params import SegmentationParams, ZRange
 from .prepare import prepare_frame, resolve_channels
+from .prepare_3d import volume_z
 from .provenance import parse_log
 
 __all__ = ["LoadedResult", "first_frame", "load_result", "prefetch_planes", "prepared_array", "quick_range"]
@@ -97,6 +98,8 @@ def load_result(task: Task, mask_path: Path, params: SegmentationParams | None, 
     used = params
     with contextlib.suppress(Exception):
         used = parse_log(mask.log_text).params
+    if mask.is_volume:
+        return _volume_result(task, mask_path, labels, mask.pixel_size, mask.log_text, used)
     start = first_frame(mask.log_text)  # as the reader places it (File > Open)
     image: PlaneArray | np.ndarray[Any, Any] | None = None
     contrast = None
@@ -121,6 +124,38 @@ def load_result(task: Task, mask_path: Path, params: SegmentationParams | None, 
     ps = mask.pixel_size
     scale = (ps.t or 1.0, ps.y or 1.0, ps.x or 1.0)  # as the reader: T in s when the step is known
     return LoadedResult(labels, image, scale, ps, mask_path, contrast, note, start)
+
+
+def _volume_result(task: Task, mask_path: Path, labels: NDArray[Any], ps: PixelSize, log_text: str,
+                   used: SegmentationParams | None) -> LoadedResult:
+    """A ``TZYX`` mask (``z_mode`` 3d/stitch) and its input's slices, an on-demand ``(T, Z, Y, X)`` array."""
+    start, image, contrast, note = first_frame(log_text), None, None, ""
+    if used is not None and task.info is not None:
+        try:
+            frames = task.frame_indices(used)
+            source = open_source(task.input, task.axes(used))
+            zs = volume_z(source.info, used.zrange)
+            channel = resolve_channels(source.info, used.channel)
+            c = channel if isinstance(channel, int) else channel[0]
+            if (len(frames), len(zs)) != labels.shape[:2]:
+                source.close()
+                raise ValueError(f"mask is {labels.shape[:2]} (T, Z), the log's input gives "
+                                 f"{(len(frames), len(zs))}")
+            start = frames[0]
+
+            def read(lead: tuple[int, ...]) -> NDArray[Any]:
+                plane = source.read_plane(task.position, frames[lead[0]], c, zs[lead[1]])
+                return np.asarray(plane, np.float32)
+
+            yx = (int(labels.shape[2]), int(labels.shape[3]))
+            image = PlaneArray(labels.shape[:2], yx, np.float32, read, close=source.close)
+            _serialize_reads(image)
+            contrast = quick_range(np.asarray(image[0, labels.shape[1] // 2]))
+        except Exception as exc:  # noqa: BLE001 - the mask still opens without its input
+            note = f"{task.label}: input not shown ({exc})"
+    scale = (ps.t or 1.0, ps.z or 1.0, ps.y or 1.0, ps.x or 1.0)
+    return LoadedResult(labels, image if image is not None else np.zeros(labels.shape, np.float32), scale,
+                        ps, mask_path, contrast, note, start)
 
 
 def _serialize_reads(array: PlaneArray) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import OutputError
 from ..io.atomic import PARTIAL_MARK, atomic_write_text
+from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
 from ..provenance import own_records, package_versions
 
@@ -123,6 +124,7 @@ class ExportInput:
 
 def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> ExportInput:
     """Open ``mask`` (and its prepared image when ``need_image``); raise :class:`InputError` if bad."""
+    refuse_volume_mask(mask, "this export")
     stack = open_mask_stack(mask, options.axes, options.force_labels)
     try:
         spec = None

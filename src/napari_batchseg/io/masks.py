@@ -1,7 +1,8 @@
 """OME-TIFF label masks: streamed, atomic writing and reading back with metadata and embedded log.
 
 A mask file holds a ``TYX`` label stack (uint16, or uint32 when a frame has more than 65,535 objects),
-OME-XML with dimension order, one channel named ``"Segmentation mask"``, physical pixel sizes (X, Y and the
+or a ``TZYX`` one for volumes (``z_mode`` 3d/stitch; written one volume at a time), OME-XML with dimension
+order, one channel named ``"Segmentation mask"``, physical pixel sizes (X, Y and the
 input's Z step), the input's time increment and the run log as a comment annotation.
 """
 
@@ -50,8 +51,11 @@ def ome_xml(
     log_text: str = "",
     name: str = "",
     channel_name: str = MASK_CHANNEL_NAME,
+    size_z: int = 1,
 ) -> str:
     """OME-XML for a ``TYX`` single-channel stack, with ``log_text`` as a comment annotation.
+
+    ``size_z > 1``: a ``TZYX`` stack (``DimensionOrder`` ``XYZCT``: Z varies first after X and Y).
 
     Known sizes of ``pixel_size`` are written as ``PhysicalSizeX/Y/Z`` (µm) and ``TimeIncrement`` (s).
     """
@@ -77,9 +81,10 @@ def ome_xml(
         f'xsi:schemaLocation="{OME_NS} {OME_NS}/ome.xsd" Creator="napari-batchseg {__version__}">'
         f'<Image ID="Image:0" Name={quoteattr(name)}>'
         f'<Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="{np.dtype(dtype).name}" '
-        f'SizeX="{nx}" SizeY="{ny}" SizeZ="1" SizeC="1" SizeT="{n_frames}"{phys} BigEndian="false">'
+        f'SizeX="{nx}" SizeY="{ny}" SizeZ="{int(size_z)}" SizeC="1" SizeT="{n_frames}"{phys} '
+        'BigEndian="false">'
         f'<Channel ID="Channel:0:0" Name={quoteattr(channel_name)} SamplesPerPixel="1"/>'
-        f'<TiffData IFD="0" PlaneCount="{n_frames}"/>'
+        f'<TiffData IFD="0" PlaneCount="{n_frames * int(size_z)}"/>'
         f"</Pixels>{ann_ref}</Image>{ann}</OME>"
     )
 
@@ -170,12 +175,15 @@ class FrameStackWriter:
         return bool(self._written.all())
 
     def _frames(self, dtype: np.dtype[Any]) -> Iterator[NDArray[Any]]:
+        """The TIFF pages in order: a frame of more than one page (a ``Z`` volume) page by page."""
         buf = self._open_buffer()
+        page_dims = 3 if self.frame_shape[-1:] == (3,) else 2
+        page_shape = self.frame_shape[-page_dims:]
         for i in range(self.n_frames):
             buf.seek(i * self._frame_bytes)
             count = self._frame_bytes // self.dtype.itemsize
             frame = np.fromfile(buf, dtype=self.dtype, count=count)
-            yield frame.reshape(self.frame_shape).astype(dtype, copy=False)
+            yield from frame.reshape((-1, *page_shape)).astype(dtype, copy=False)
 
     def commit(self, description: str | None = None, dtype: np.dtype[Any] | None = None) -> Path:
         """Write the final file atomically and release the buffer; return its path."""
@@ -226,15 +234,20 @@ class FrameStackWriter:
 
 
 class MaskWriter(FrameStackWriter):
-    """Streamed writer of a ``TYX`` label mask as OME-TIFF (dtype chosen from the largest id)."""
+    """Streamed writer of a ``TYX`` label mask as OME-TIFF (dtype chosen from the largest id).
+
+    ``shape_yx`` may be ``(Z, Y, X)``: a ``TZYX`` mask, each frame one volume.
+    """
 
     def __init__(
         self,
         path: str | Path,
         n_frames: int,
-        shape_yx: tuple[int, int],
+        shape_yx: tuple[int, ...],
         pixel_size: PixelSize | None = None,
     ) -> None:
+        if len(shape_yx) not in (2, 3):
+            raise ValueError(f"a mask frame is (Y, X) or (Z, Y, X), got {shape_yx}")
         super().__init__(path, n_frames, shape_yx, np.uint32)
         self.pixel_size = pixel_size or PixelSize()
         self.max_label = 0
@@ -256,11 +269,12 @@ class MaskWriter(FrameStackWriter):
         out_dtype = label_dtype(self.max_label) if dtype is None else np.dtype(dtype)
         xml = ome_xml(
             self.n_frames,
-            (self.frame_shape[0], self.frame_shape[1]),
+            (self.frame_shape[-2], self.frame_shape[-1]),
             out_dtype,
             self.pixel_size,
             log_text,
             name=self.path.name,
+            size_z=self.frame_shape[0] if len(self.frame_shape) == 3 else 1,
         )
         # TIFF strings must be 7-bit ASCII: non-ASCII characters become XML character references
         ascii_xml = xml.encode("ascii", "xmlcharrefreplace").decode("ascii")
@@ -272,14 +286,18 @@ def write_mask(
     labels: NDArray[Any],
     pixel_size: PixelSize | None = None,
     log_text: str = "",
+    volume: bool = False,
 ) -> Path:
-    """Write a whole ``(T, Y, X)`` or ``(Y, X)`` label array as an OME-TIFF mask, atomically."""
+    """Write a whole ``(T, Y, X)`` or ``(Y, X)`` label array as an OME-TIFF mask, atomically.
+
+    ``volume=True``: ``labels`` is ``(T, Z, Y, X)`` (or one ``(Z, Y, X)`` volume), written as ``TZYX``.
+    """
     arr = np.asarray(labels)
-    if arr.ndim == 2:
+    if arr.ndim == (3 if volume else 2):
         arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(f"labels must be 2D or 3D (TYX), got shape {arr.shape}")
-    writer = MaskWriter(path, arr.shape[0], (arr.shape[1], arr.shape[2]), pixel_size)
+    if arr.ndim != (4 if volume else 3):
+        raise ValueError(f"labels must be {'TZYX' if volume else '2D or 3D (TYX)'}, got shape {arr.shape}")
+    writer = MaskWriter(path, arr.shape[0], arr.shape[1:], pixel_size)
     try:
         for i, frame in enumerate(arr):
             writer.write_frame(i, frame)
@@ -290,13 +308,18 @@ def write_mask(
 
 @dataclass
 class MaskFile:
-    """A mask read back from disk."""
+    """A mask read back from disk: ``labels`` is ``(T, Y, X)``, or ``(T, Z, Y, X)`` for a volume mask."""
 
     path: Path
     labels: NDArray[Any]
     pixel_size: PixelSize
     log_text: str
     channel_name: str
+
+    @property
+    def is_volume(self) -> bool:
+        """Whether the mask holds volumes (``TZYX``, from ``z_mode`` 3d or stitch)."""
+        return self.labels.ndim == 4
 
 
 def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
@@ -322,21 +345,60 @@ def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
 
 
 def read_mask(path: str | Path) -> MaskFile:
-    """Read a mask OME-TIFF: labels as ``(T, Y, X)``, pixel size, embedded log and channel name."""
+    """Read a mask OME-TIFF: labels as ``(T, Y, X)``, pixel size, embedded log and channel name.
+
+    A volume mask (``z_mode`` 3d/stitch) reads as ``(T, Z, Y, X)`` (:attr:`MaskFile.is_volume`).
+    """
     path = Path(path)
     try:
         with tifffile.TiffFile(path) as tf:
-            labels = tf.series[0].asarray()
+            series = tf.series[0]
+            labels = series.asarray()
+            axes = series.axes
             xml = tf.ome_metadata or ""
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
         raise InputError(f"{path}: cannot read mask: {exc}") from exc
-    if labels.ndim == 2:
-        labels = labels[None]
+    labels = _as_tzyx(labels, axes) if "Z" in axes else (labels[None] if labels.ndim == 2 else labels)
     try:
         log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", PixelSize(), "")
     except ET.ParseError as exc:
         raise InputError(f"{path}: OME metadata is not valid XML: {exc}") from exc
     return MaskFile(path, labels, size, log_text, channel)
+
+
+def read_mask_pixel_size(path: str | Path) -> PixelSize:
+    """A mask's pixel size (µm; time step in s) from its OME metadata, without reading pixels."""
+    try:
+        with tifffile.TiffFile(path) as tf:
+            xml = tf.ome_metadata or ""
+    except (OSError, ValueError, tifffile.TiffFileError) as exc:
+        raise InputError(f"{path}: cannot read mask: {exc}") from exc
+    try:
+        return _ome_log_and_meta(xml)[1] if xml else PixelSize()
+    except ET.ParseError as exc:
+        raise InputError(f"{path}: OME metadata is not valid XML: {exc}") from exc
+
+
+def refuse_volume_mask(path: str | Path, what: str) -> None:
+    """Raise :class:`InputError` (one line) when ``path`` is a volume mask that ``what`` cannot take yet."""
+    try:
+        with tifffile.TiffFile(path) as tf:
+            series = tf.series[0]
+            axes, shape = series.axes, series.shape
+    except Exception:  # noqa: BLE001 - unreadable: the caller's own reader says why
+        return
+    if "Z" in axes and shape[axes.index("Z")] > 1:
+        raise InputError(
+            f"{path}: a volume mask (TZYX, from --z-mode 3d/stitch): {what} takes 2D (TYX) masks; "
+            "volume masks are measured (batchseg measure) and reopened (open_mask, napari)"
+        )
+
+
+def _as_tzyx(labels: NDArray[Any], axes: str) -> NDArray[Any]:
+    """A mask series with a Z axis as ``(T, Z, Y, X)`` (T added when absent)."""
+    if labels.ndim != len(axes) or not axes.endswith("ZYX") or len(axes) > 4 or axes[:-3] not in ("", "T"):
+        raise InputError(f"mask axes {axes!r} (shape {labels.shape}) are not TZYX")
+    return labels if "T" in axes else labels[None]
 
 
 def read_embedded_log(path: str | Path) -> str:

@@ -14,6 +14,11 @@ The protocol states every capability a runner may use, so nothing is probed with
 
 :class:`SegmenterBase` gives the defaults (a loop for ``segment_batch``, a no-op ``set_context``,
 ``batch_size = 1``); an implementation overrides what it does better.
+
+Volumes (``z_mode`` 3d / stitch) are a separate capability, :class:`VolumeSegmenter`: a segmenter lists
+the modes it offers in :attr:`~VolumeSegmenter.volume_modes` and segments a ``(Z, Y, X)`` volume with
+:meth:`~VolumeSegmenter.segment_volume`. :class:`SegmenterBase` offers none (its ``segment_volume``
+refuses with a clear :class:`~napari_batchseg.params.ParameterError`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from numpy.typing import NDArray
 
-__all__ = ["SegmentOutput", "Segmenter", "SegmenterBase"]
+from ..params import ParameterError
+
+__all__ = ["SegmentOutput", "Segmenter", "SegmenterBase", "VolumeSegmenter", "refuse_volume"]
 
 
 @dataclass
@@ -80,6 +87,41 @@ class Segmenter(Protocol):
         ...
 
 
+@runtime_checkable
+class VolumeSegmenter(Protocol):
+    """Segment ``(Z, Y, X)`` volumes (``z_mode`` ``3d`` or ``stitch``).
+
+    Attributes
+    ----------
+    name
+        Short method name.
+    volume_modes
+        The Z modes offered (``()``: none; ``("3d", "stitch")`` for Cellpose).
+    """
+
+    name: str
+    volume_modes: tuple[str, ...]
+
+    def segment_volume(
+        self, volume: NDArray[Any], mode: str, anisotropy: float | None, stitch_threshold: float
+    ) -> SegmentOutput:
+        """Segment one prepared ``(Z, Y, X)`` float32 volume; labels are ``(Z, Y, X)``.
+
+        ``mode`` ``"3d"`` segments the volume as a whole (``anisotropy``: Z step / XY pixel size);
+        ``"stitch"`` segments each slice in 2D and joins objects of consecutive slices whose overlap
+        (IoU) is above ``stitch_threshold``.
+        """
+        ...
+
+
+def refuse_volume(name: str, mode: str, offered: Sequence[str] = ()) -> ParameterError:
+    """The error for a Z mode ``mode`` that segmenter ``name`` does not offer (one clear line)."""
+    what = f"offers {', '.join(offered)}" if offered else "segments 2D planes only"
+    return ParameterError(
+        f"z_mode {mode!r}: {name} {what}; use --z-mode project (a Z projection or best focus)"
+    )
+
+
 class SegmenterBase(abc.ABC):
     """Defaults for the :class:`Segmenter` protocol: no batching benefit, no per-image context.
 
@@ -89,6 +131,8 @@ class SegmenterBase(abc.ABC):
 
     name: str = "segmenter"
     batch_size: int = 1
+    #: Z modes :meth:`segment_volume` offers (none by default)
+    volume_modes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -105,3 +149,9 @@ class SegmenterBase(abc.ABC):
     def set_context(self, file_key: str, frame_key: str) -> None:  # noqa: B027 - a deliberate no-op
         """Ignore the context: this segmenter keeps nothing per image."""
         return None
+
+    def segment_volume(
+        self, volume: NDArray[Any], mode: str, anisotropy: float | None, stitch_threshold: float
+    ) -> SegmentOutput:
+        """Refuse: this segmenter offers no Z mode beside the projection (see :class:`VolumeSegmenter`)."""
+        raise refuse_volume(self.name, mode, self.volume_modes)

@@ -38,6 +38,7 @@ from .files import (
     weights_major,
 )
 from .restore import Restorer
+from .volume import VOLUME_MODES, eval_volume
 
 __all__ = ["CP3_INSTALL", "CP4_INSTALL", "CellposeSegmenter", "channel_count"]
 
@@ -85,6 +86,7 @@ class CellposeSegmenter(SegmenterBase):
     """
 
     name = "cellpose"
+    volume_modes = VOLUME_MODES
 
     def __init__(
         self,
@@ -352,6 +354,30 @@ class CellposeSegmenter(SegmenterBase):
         }
         self._kept(debug, info, flows[1], flows[2], diameter)
         return SegmentOutput(labels=labels, debug=debug, info=info)
+
+    def segment_volume(
+        self, volume: NDArray[Any], mode: str, anisotropy: float | None, stitch_threshold: float
+    ) -> SegmentOutput:
+        """Segment one ``(Z, Y, X)`` volume: ``do_3D`` (``mode="3d"``) or slices stitched (:mod:`.volume`).
+
+        The labels equal ``CellposeModel.eval(volume, channels=[0, 0], z_axis=0, do_3D=True,
+        anisotropy=..., ...)`` (or ``stitch_threshold=...``). The size model's diameter estimate,
+        restoration and kept flows are for 2D planes and refused here.
+        """
+        refused = [what for what, on in (("diameter=0 (estimate)", self.diameter is None and
+                                          self.size_model is not None),
+                                         ("restore", self.restorer is not None),
+                                         ("keep_flows", self.keep_flows)) if on]
+        if refused:
+            raise ParameterError(f"{', '.join(refused)}: for 2D planes only, not z_mode {mode!r}")
+        kwargs = {
+            "batch_size": self.batch_size, "channels": [0, 0], "diameter": self.diameter,
+            "flow_threshold": self.flow_threshold, "cellprob_threshold": self.cellprob_threshold,
+            "niter": self.niter, "min_size": self.min_size,
+        }
+        reported = round(float(self.diameter if self.diameter is not None else self.training_diameter), 3)
+        return eval_volume(self.model, volume, kwargs, mode, anisotropy, stitch_threshold, self.debug,
+                           reported)
 
     def segment_batch(self, images: Sequence[NDArray[Any]]) -> list[SegmentOutput]:
         """Segment several planes, one ``eval`` call per group of equal shape and diameter.

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from ...devices import pick_device
 from ...errors import ModelError
 from ...params import _as_pair
-from ..base import SegmenterBase, SegmentOutput
+from ..base import SegmenterBase, SegmentOutput, refuse_volume
 from ..catalog import SAM_ARCHITECTURES, SAM_MODELS, default_model, needs_mobile_sam
 from ._imports import import_microsam
 from .cache import EmbeddingCache, embedding_cache_dir, precompute
@@ -146,6 +146,8 @@ class MicroSamSegmenter(SegmenterBase):
     @classmethod
     def from_params(cls, params: SegmentationParams) -> MicroSamSegmenter:
         """Load the model that ``params`` names (``model``, ``checkpoint``, ``sam_mode``, tiling, ``gpu``)."""
+        if params.z_mode != "project":  # before any import or load: one clear line
+            raise refuse_volume("micro-sam", params.z_mode)
         util, iseg = import_microsam()
         extra = dict(params.extra or {})
         model = str(params.model).strip()

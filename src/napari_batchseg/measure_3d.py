@@ -1,0 +1,205 @@
+"""Measure ``TZYX`` volume masks (``z_mode`` 3d / stitch): volumes in µm³ and 3D centroids, per object.
+
+One volume of the mask (and of its input, for intensities) is in memory at a time. The input and how it
+was read (position, channel, Z slices, first frame) come from the mask's embedded log; without a log the
+objects are measured without intensities. :mod:`.measure` hands volume masks here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tifffile
+from numpy.typing import NDArray
+from skimage.measure import regionprops_table
+
+from .errors import InputError
+from .io.atomic import atomic_path, check_writable_dir
+from .io.masks import read_embedded_log, read_mask_pixel_size
+from .io.reader import open_source
+from .io.sources import ImageSource, PixelSize
+from .prepare import resolve_channels
+from .prepare_3d import volume_z
+from .provenance import parse_log
+
+__all__ = [
+    "VOLUME_COLUMNS", "VOLUME_SUMMARY_COLUMNS", "is_volume_mask", "measure_volume", "volume_tables",
+    "write_volume_tables",
+]
+
+#: Columns of the per-object table of a volume mask, in order.
+VOLUME_COLUMNS: tuple[str, ...] = (
+    "file", "position", "frame", "label", "volume_vox", "volume_um3",
+    "centroid_z_px", "centroid_y_px", "centroid_x_px", "centroid_z_um", "centroid_y_um", "centroid_x_um",
+    "bbox_min_z", "bbox_min_y", "bbox_min_x", "bbox_max_z", "bbox_max_y", "bbox_max_x", "touches_border",
+    "mean_intensity", "min_intensity", "max_intensity", "sum_intensity", "std_intensity",
+)
+VOLUME_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "file", "position", "frame", "n_objects", "volume_um3_mean", "volume_um3_sum",
+)
+
+
+def _series_axes(path: Path) -> tuple[str, tuple[int, ...]]:
+    with tifffile.TiffFile(path) as tf:
+        series = tf.series[0]
+        return series.axes, tuple(series.shape)
+
+
+def is_volume_mask(path: str | Path) -> bool:
+    """Whether ``path`` is a TIFF mask with a Z axis of more than one slice (``TZYX`` / ``ZYX``)."""
+    try:
+        axes, shape = _series_axes(Path(path))
+    except Exception:  # noqa: BLE001 - not a readable TIFF: the 2D readers report it
+        return False
+    return "Z" in axes and shape[axes.index("Z")] > 1
+
+
+def measure_volume(
+    labels: NDArray[Any], image: NDArray[Any] | None, pixel_size: PixelSize, *, file: str = "",
+    position: int = 0, frame: int = 0,
+) -> pd.DataFrame:
+    """Object table of one ``(Z, Y, X)`` label volume (volumes in voxels and µm³, 3D centroids)."""
+    lab = np.asarray(labels)
+    if lab.ndim != 3:
+        raise ValueError(f"a label volume is (Z, Y, X), got shape {lab.shape}")
+    props = ["label", "area", "centroid", "bbox"]
+    intensity = image is not None
+    if intensity:
+        props += ["intensity_mean", "intensity_min", "intensity_max"]
+    table = regionprops_table(lab, intensity_image=None if image is None else np.asarray(image, np.float32),
+                              properties=props)
+    n = len(table["label"])
+    sz, sy, sx = (pixel_size.z, pixel_size.y, pixel_size.x)
+    voxel = None if None in (sz, sy, sx) else float(sz) * float(sy) * float(sx)  # type: ignore[arg-type]
+    out: dict[str, Any] = {
+        "file": [file] * n, "position": [position] * n, "frame": [frame] * n, "label": table["label"],
+        "volume_vox": table["area"].astype(np.int64),
+        "volume_um3": table["area"] * voxel if voxel is not None else [np.nan] * n,
+    }
+    for i, axis in enumerate("zyx"):
+        out[f"centroid_{axis}_px"] = table[f"centroid-{i}"]
+    for i, (axis, step) in enumerate((("z", sz), ("y", sy), ("x", sx))):
+        centre = table[f"centroid-{i}"]
+        out[f"centroid_{axis}_um"] = centre * float(step) if step is not None else [np.nan] * n
+    for i, axis in enumerate("zyx"):
+        out[f"bbox_min_{axis}"] = table[f"bbox-{i}"]
+    for i, axis in enumerate("zyx"):
+        out[f"bbox_max_{axis}"] = table[f"bbox-{i + 3}"]
+    shape = lab.shape
+    out["touches_border"] = [
+        bool(any(table[f"bbox-{i}"][k] == 0 or table[f"bbox-{i + 3}"][k] == shape[i] for i in range(3)))
+        for k in range(n)
+    ]
+    if intensity and image is not None:
+        img = np.asarray(image, np.float64)
+        ids = np.asarray(table["label"], dtype=np.int64)
+        flat = lab.ravel().astype(np.int64)
+        size = int(flat.max()) + 1 if flat.size else 1
+        sums = np.bincount(flat, weights=img.ravel(), minlength=size)
+        squares = np.bincount(flat, weights=img.ravel() ** 2, minlength=size)
+        counts = np.bincount(flat, minlength=size).astype(np.float64)
+        mean = sums[ids] / counts[ids]
+        var = np.maximum(squares[ids] / counts[ids] - mean**2, 0.0)
+        out.update(mean_intensity=table["intensity_mean"], min_intensity=table["intensity_min"],
+                   max_intensity=table["intensity_max"], sum_intensity=sums[ids], std_intensity=np.sqrt(var))
+    else:
+        for stat in ("mean", "min", "max", "sum", "std"):
+            out[f"{stat}_intensity"] = [np.nan] * n
+    return pd.DataFrame(out, columns=list(VOLUME_COLUMNS))
+
+
+class _Input:
+    """The input volumes of a mask, from its log (``None`` volumes when there is no readable log)."""
+
+    def __init__(self, mask: Path, log_text: str) -> None:
+        self.source: ImageSource | None = None
+        self.position, self.start, self.channel, self.zs = 0, 0, 0, [0]
+        if not log_text.strip():
+            return
+        try:
+            run = parse_log(log_text)
+        except (ValueError, KeyError, TypeError):
+            return
+        if run.input_path is None:
+            return
+        if not Path(run.input_path).exists():
+            raise InputError(f"{mask}: input image {run.input_path} not found (moved?)")
+        p = run.params
+        self.source = open_source(run.input_path, p.axes)
+        channel = resolve_channels(self.source.info, p.channel)
+        self.channel = channel if isinstance(channel, int) else channel[0]
+        self.zs = volume_z(self.source.info, p.zrange)
+        self.position, self.start = int(run.position or 0), int(p.start_frame)
+
+    def volume(self, index: int) -> NDArray[Any] | None:
+        if self.source is None:
+            return None
+        return np.asarray(self.source.read_zstack(self.position, self.start + index, self.channel, self.zs))
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+
+
+def _mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
+    """The ``(Z, Y, X)`` volumes of a mask, one at a time (read page by page)."""
+    with tifffile.TiffFile(path) as tf:
+        series = tf.series[0]
+        axes, shape = series.axes, series.shape
+        nz, yx = shape[axes.index("Z")], shape[-2:]
+        n_t = shape[axes.index("T")] if "T" in axes else 1
+        pages = series.pages
+        for t in range(n_t):
+            vol = np.empty((nz, *yx), dtype=series.dtype)
+            for z in range(nz):
+                page = pages[t * nz + z]
+                if page is None:
+                    raise InputError(f"{path}: page {t * nz + z} of the mask is missing")
+                vol[z] = page.asarray()
+            if vol.dtype.kind not in "ui" or (vol.size and vol.min() < 0):
+                raise InputError(f"{path}: frame {t} is not labels (integers >= 0)")
+            yield vol
+
+
+def volume_tables(mask: str | Path, file: str = "") -> Iterator[tuple[int, pd.DataFrame]]:
+    """``(frame, object table)`` of each volume of a mask, one volume in memory at a time."""
+    path = Path(mask)
+    log_text = read_embedded_log(path)
+    pixel_size = read_mask_pixel_size(path)
+    source = _Input(path, log_text)
+    try:
+        for i, labels in enumerate(_mask_volumes(path)):
+            image = source.volume(i)
+            if image is not None and image.shape != labels.shape:
+                raise InputError(f"{path}: mask volume is {labels.shape} but its input's is {image.shape}")
+            frame = source.start + i
+            yield frame, measure_volume(labels, image, pixel_size, file=file or path.name,
+                                        position=source.position, frame=frame)
+    finally:
+        source.close()
+
+
+def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path) -> tuple[int, int]:
+    """Write the object and summary tables of a volume mask atomically; ``(n_frames, n_objects)``."""
+    check_writable_dir(objects_csv.parent)
+    n_frames = n_objects = 0
+    summary: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as ctx:
+        tmp = ctx.enter_context(atomic_path(objects_csv))
+        tmp_summary = ctx.enter_context(atomic_path(summary_csv))
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            for i, (frame, table) in enumerate(volume_tables(mask)):
+                table.to_csv(fh, header=i == 0, index=False)
+                n_frames, n_objects = n_frames + 1, n_objects + len(table)
+                vols = table["volume_um3"]
+                summary.append({"file": Path(mask).name, "position": int(table["position"].iloc[0])
+                                if len(table) else 0, "frame": frame, "n_objects": len(table),
+                                "volume_um3_mean": float(vols.mean()) if len(table) else np.nan,
+                                "volume_um3_sum": float(vols.sum()) if len(table) else 0.0})
+        pd.DataFrame(summary, columns=list(VOLUME_SUMMARY_COLUMNS)).to_csv(tmp_summary, index=False)
+    return n_frames, n_objects

@@ -1,0 +1,269 @@
+"""3D segmentation (``z_mode`` 3d / stitch): identity with Cellpose's own ``do_3D``, TZYX masks, bad inputs.
+
+The volume is a crop of a real Z stack (arcadia-microscopy-tools' ``example-zstack.nd2``, committed in
+examples/more_data: 11 slices, Z step 6 µm, pixel 0.323 µm), segmented with the project's own Cellpose 3
+model (Cellpose 3 applies its 2D network along the three axes of a volume).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.api import segment_files
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.io.reader import open_source
+from napari_batchseg.params import ParameterError, SegmentationParams
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
+ZSTACK = ROOT / "examples" / "more_data" / "arcadia_cells_fitc_zstack.nd2"
+#: the crop: slices 3-7, 40 x 40 pixels holding several cells (fast on a 2-core CPU)
+Z0, Z1, Y0, X0, SIDE = 3, 8, 36, 40, 40
+#: the given diameter (the model's own mean diameter: no rescaling, fewer network tiles)
+DIAMETER = 30.0
+
+
+def write_crop(path: Path, n_t: int = 1, pixel: bool = True) -> Path:
+    """An OME-TIFF ``TZYX`` crop of the real Z stack (frame t is the crop rolled by t pixels)."""
+    with open_source(ZSTACK) as src:
+        ps = src.info.pixel_size
+        stack = src.read_zstack(0, 0, 0, None)
+    crop = stack[Z0:Z1, Y0:Y0 + SIDE, X0:X0 + SIDE]
+    data = np.stack([np.roll(crop, t, axis=-1) for t in range(n_t)])
+    meta: dict[str, object] = {"axes": "TZYX"}
+    if pixel:
+        meta.update(PhysicalSizeX=ps.x, PhysicalSizeY=ps.y, PhysicalSizeZ=ps.z)
+    tifffile.imwrite(path, data, ome=True, metadata=meta)
+    return path
+
+
+def _params(tmp: Path, **kw: object) -> SegmentationParams:
+    base: dict[str, object] = {"model": str(MODEL), "output_dir": str(tmp / "out"), "z_mode": "3d",
+                               "anisotropy": 1.5, "diameter": DIAMETER}
+    base.update(kw)
+    return SegmentationParams(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def run_3d(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SegmentationParams]:
+    """One 3d run of a two-frame crop through the public API (shared by the tests below)."""
+    tmp = tmp_path_factory.mktemp("run3d")
+    image = write_crop(tmp / "cells.ome.tif", n_t=2)
+    params = _params(tmp)
+    batch = segment_files([image], params)
+    report = batch.reports[0]
+    assert report.status == "done", report.reason
+    assert report.mask is not None
+    return image, report.mask, params
+
+
+# ------------------------------------------------------------------ identity
+@pytest.mark.cp3
+def test_3d_masks_equal_cellpose_do_3d(run_3d: tuple[Path, Path, SegmentationParams]) -> None:
+    from cellpose import models
+
+    from napari_batchseg.prepare_3d import prepare_volume
+
+    image, mask_path, params = run_3d
+    mask = read_mask(mask_path)
+    assert mask.labels.shape == (2, Z1 - Z0, SIDE, SIDE)
+    model = models.CellposeModel(gpu=False, pretrained_model=str(MODEL))
+    with open_source(image) as src:
+        for t in range(2):
+            volume = prepare_volume(src, 0, t, 0, list(range(Z1 - Z0)), 1.5).image
+            expected, _flows, _styles = model.eval(
+                volume, channels=[0, 0], z_axis=0, do_3D=True, anisotropy=1.5, batch_size=8,
+                diameter=DIAMETER, flow_threshold=0.4, cellprob_threshold=0.0, niter=None,
+            )
+            assert expected.max() >= 2  # several real cells, not an empty volume
+            np.testing.assert_array_equal(mask.labels[t], expected)
+
+
+@pytest.mark.cp3
+def test_3d_mask_metadata_and_log(run_3d: tuple[Path, Path, SegmentationParams]) -> None:
+    image, mask_path, _params_ = run_3d
+    with tifffile.TiffFile(mask_path) as tf:
+        assert tf.series[0].axes == "TZYX"
+        xml = tf.ome_metadata or ""
+    assert 'DimensionOrder="XYZCT"' in xml and 'SizeZ="5"' in xml and 'SizeT="2"' in xml
+    mask = read_mask(mask_path)
+    assert mask.is_volume
+    assert mask.pixel_size.z == pytest.approx(6.0)
+    assert mask.pixel_size.x == pytest.approx(0.32339, rel=1e-4)
+    assert "z mode 3d (Cellpose do_3D) over 5 slice(s) 0-4; anisotropy 1.5 (given)" in mask.log_text
+    with open_source(mask_path) as src:  # the readers take the mask back as a T Z Y X stack
+        assert (src.info.sizes["T"], src.info.sizes["Z"]) == (2, 5)
+
+
+@pytest.mark.cp3
+def test_stitch_equals_cellpose_stitching(tmp_path: Path) -> None:
+    from cellpose import models
+
+    from napari_batchseg.prepare_3d import prepare_volume
+
+    image = write_crop(tmp_path / "one.ome.tif")
+    batch = segment_files([image], _params(tmp_path, z_mode="stitch", anisotropy=None, stitch_threshold=0.3))
+    report = batch.reports[0]
+    assert report.status == "done", report.reason
+    assert report.mask is not None
+    labels = read_mask(report.mask).labels
+    with open_source(image) as src:
+        volume = prepare_volume(src, 0, 0, 0, list(range(Z1 - Z0)), None).image
+    model = models.CellposeModel(gpu=False, pretrained_model=str(MODEL))
+    expected, _f, _s = model.eval(volume, channels=[0, 0], z_axis=0, stitch_threshold=0.3, batch_size=8,
+                                  diameter=DIAMETER)
+    assert expected.shape == volume.shape and expected.max() >= 1
+    np.testing.assert_array_equal(labels[0], expected)
+
+
+# ------------------------------------------------------------------ anisotropy
+def test_anisotropy_from_file_and_default(tmp_path: Path) -> None:
+    from napari_batchseg._volume_run import plan_volume
+
+    with open_source(write_crop(tmp_path / "a.ome.tif")) as src:
+        run = plan_volume(src.info, SegmentationParams(z_mode="3d"), 0)
+    assert run is not None
+    assert run.anisotropy == pytest.approx(6.0 / 0.323390342594048)
+    assert "from the file: Z step 6 µm / XY pixel size 0.32339 µm" in run.note
+    with open_source(write_crop(tmp_path / "b.ome.tif", pixel=False)) as src:
+        run = plan_volume(src.info, SegmentationParams(z_mode="3d"), 0)
+    assert run is not None and run.anisotropy == 1.0 and "give --anisotropy" in run.note
+    with open_source(write_crop(tmp_path / "c.ome.tif")) as src:
+        run = plan_volume(src.info, SegmentationParams(z_mode="3d", anisotropy=3, z_range="1-4"), 0)
+    assert run is not None and run.anisotropy == 3.0 and run.shape_zyx == (4, SIDE, SIDE)
+
+
+# ------------------------------------------------------------------ bad inputs
+@pytest.mark.parametrize(("options", "message"), [
+    ({"anisotropy": 0}, "anisotropy must be a finite number > 0"),
+    ({"anisotropy": -1.5}, "anisotropy must be a finite number > 0"),
+    ({"anisotropy": float("nan")}, "anisotropy must be a finite number > 0"),
+    ({"stitch_threshold": 1.01}, "stitch_threshold must be between 0 and 1"),
+    ({"stitch_threshold": -0.1}, "stitch_threshold must be between 0 and 1"),
+    ({"stitch_threshold": float("nan")}, "stitch_threshold must be between 0 and 1"),
+    ({"z_mode": "volume"}, "z_mode 'volume' unknown"),
+    ({"z_mode": "3d", "z_range": "best:1"}, "is for z_mode 'project'"),
+])
+def test_bad_parameters_are_refused(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        SegmentationParams(**options)  # type: ignore[arg-type]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "napari_batchseg.cli", "segment", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--anisotropy", "0"), ("--anisotropy", "nan"),
+                                                ("--stitch-threshold", "2")])
+def test_cli_bad_values_one_line_nothing_written(tmp_path: Path, option: str, value: str) -> None:
+    image = write_crop(tmp_path / "s.ome.tif")
+    out = tmp_path / "out"
+    proc = _cli(str(image), "--model", str(MODEL), "--z-mode", "3d", option, value, "--output-dir", str(out))
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]  # after argparse's usage
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert option.lstrip("-").replace("-", "_") in errors[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.cp3
+def test_3d_on_a_file_without_z_fails_that_file_only(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.tif"
+    tifffile.imwrite(flat, np.zeros((48, 48), np.uint16))
+    image = write_crop(tmp_path / "stack.ome.tif")
+    batch = segment_files([flat, image], _params(tmp_path, z_mode="stitch", anisotropy=None))
+    by_name = {r.input.name: r for r in batch.reports}
+    assert by_name["flat.tif"].status == "failed"
+    assert "flat.tif: --z-mode stitch needs a Z stack; the file has 1 Z slice" in by_name["flat.tif"].reason
+    assert by_name["stack.ome.tif"].status == "done"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "stack_vSM.log", "stack_vSM.ome.tif"]
+
+
+def test_microsam_refuses_volumes_before_loading() -> None:
+    from napari_batchseg.segmenters.microsam.segmenter import MicroSamSegmenter
+
+    with pytest.raises(ParameterError, match="z_mode '3d': micro-sam segments 2D planes only"):
+        MicroSamSegmenter.from_params(SegmentationParams(method="sam", z_mode="3d"))
+
+
+@pytest.mark.cp3
+def test_results_reopen_a_volume_mask(run_3d: tuple[Path, Path, SegmentationParams]) -> None:
+    from napari_batchseg.engine import plan
+    from napari_batchseg.results import load_result
+
+    image, mask_path, params = run_3d
+    task = plan([image], params).tasks[0]
+    result = load_result(task, mask_path, params, "done")
+    assert result.labels is not None and result.labels.shape == (2, Z1 - Z0, SIDE, SIDE)
+    assert result.scale[1:] == pytest.approx((6.0, 0.32339, 0.32339), rel=1e-4)
+    assert not result.note and result.image is not None
+    assert getattr(result.image, "shape", None) == result.labels.shape
+    with open_source(image) as src:
+        np.testing.assert_array_equal(np.asarray(result.image[1, 2]), src.read_plane(0, 1, 0, 2))
+
+
+def test_measure_volume_mask_gives_um3_and_3d_centroids(tmp_path: Path) -> None:
+    from napari_batchseg.io.masks import write_mask
+    from napari_batchseg.io.sources import PixelSize
+    from napari_batchseg.measure import measure_file, measure_table
+
+    labels = np.zeros((2, 5, 20, 30), np.uint16)
+    labels[0, 1:4, 2:6, 10:15] = 3  # 3 x 4 x 5 = 60 voxels
+    labels[1, 0:2, 0:3, 0:3] = 7  # 18 voxels at the border
+    path = write_mask(tmp_path / "v_vSM.ome.tif", labels, PixelSize(0.5, 0.5, 2.0, 10.0), volume=True)
+    table = measure_table(path)
+    assert list(table["label"]) == [3, 7] and list(table["frame"]) == [0, 1]
+    assert list(table["volume_vox"]) == [60, 18]
+    assert table["volume_um3"].tolist() == pytest.approx([60 * 0.5, 18 * 0.5])
+    first = table.iloc[0]
+    assert (first.centroid_z_px, first.centroid_y_px, first.centroid_x_px) == pytest.approx((2, 3.5, 12))
+    assert (first.centroid_z_um, first.centroid_y_um, first.centroid_x_um) == pytest.approx((4, 1.75, 6))
+    assert list(table["touches_border"]) == [False, True]
+    result = measure_file(path)
+    assert (result.n_frames, result.n_objects) == (2, 2)
+    summary = result.summary_csv.read_text().splitlines()
+    assert summary[0] == "file,position,frame,n_objects,volume_um3_mean,volume_um3_sum"
+    assert summary[1].endswith(",0,1,30.0,30.0")
+
+
+@pytest.mark.cp3
+def test_measure_3d_run_with_intensities(run_3d: tuple[Path, Path, SegmentationParams]) -> None:
+    from napari_batchseg.measure import measure_table
+
+    image, mask_path, _p = run_3d
+    table = measure_table(mask_path)
+    labels = read_mask(mask_path).labels
+    assert len(table) == sum(len(np.unique(v)) - 1 for v in labels)
+    row = table.iloc[0]
+    with open_source(image) as src:
+        volume = src.read_zstack(0, int(row.frame), 0, None).astype(np.float64)
+    inside = labels[int(row.frame)] == int(row.label)
+    assert row.mean_intensity == pytest.approx(volume[inside].mean())
+    assert row.sum_intensity == pytest.approx(volume[inside].sum())
+
+
+def test_export_and_evaluate_refuse_volume_masks_clearly(tmp_path: Path) -> None:
+    from napari_batchseg.evaluate import evaluate_files
+    from napari_batchseg.export import export_masks
+    from napari_batchseg.io.masks import write_mask
+
+    labels = np.zeros((1, 3, 16, 16), np.uint16)
+    labels[0, 1, 4:8, 4:8] = 1
+    path = write_mask(tmp_path / "v_vSM.ome.tif", labels, volume=True)
+    from napari_batchseg.errors import InputError
+
+    with pytest.raises(InputError, match=r"a volume mask \(TZYX, from --z-mode 3d/stitch\): this export"):
+        export_masks("outlines", [path], tmp_path / "out")
+    failed: dict[str, str] = {}
+    evaluate_files([(path, path)], failed=failed)
+    assert any("evaluate takes 2D (TYX) masks" in reason for reason in failed.values())
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
