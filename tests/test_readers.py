@@ -15,7 +15,7 @@ import tifffile
 
 from napari_batchseg.errors import InputError
 from napari_batchseg.io.nd2 import ND2Source
-from napari_batchseg.io.reader import open_source, read_info, stem_of
+from napari_batchseg.io.reader import open_source, read_info, stem_of, supported_extensions
 from napari_batchseg.io.sources import CANONICAL_AXES, ImageSource
 from napari_batchseg.io.tiff import TiffSource
 
@@ -510,7 +510,7 @@ def test_missing_file(tmp_path, name):
 
 @pytest.mark.parametrize(
     "name, what",
-    [("image.czi", "'.czi'"), ("my.data.png", "'.png'"), ("noext", "(no extension)")],
+    [("image.jpg", "'.jpg'"), ("my.data.png", "'.png'"), ("noext", "(no extension)")],
 )
 def test_unsupported_extension(tmp_path, name, what):
     path = tmp_path / name
@@ -518,8 +518,9 @@ def test_unsupported_extension(tmp_path, name, what):
     with pytest.raises(InputError) as err:
         open_source(path)
     assert str(err.value) == (
-        f"{name}: unsupported file type {what}; supported: .nd2, .tif, .tiff, .ome.tif, .ome.tiff"
+        f"{name}: unsupported file type {what}; supported: {', '.join(supported_extensions())}"
     )
+    assert {".nd2", ".tif", ".tiff", ".ome.tif", ".ome.tiff", ".h5"} <= set(supported_extensions())
 
 
 def test_folder_is_refused(tmp_path):

@@ -28,8 +28,8 @@ from ._version import __version__
 from .cli_segment import add_segment_options
 from .cli_segment import apply_config_filters as apply_config_filters
 from .cli_segment import params_from_args as params_from_args
+from .io.formats import FORMATS, supported_extensions
 from .params import (
-    DEFAULT_EXTENSIONS,
     EXISTING_POLICIES,
     ParameterError,
     SegmentationParams,
@@ -53,9 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Segment files and folders; write <stem>_vSM.ome.tif and .log each.")
     seg.add_argument("paths", nargs="+", help="files and/or folders")
     add_segment_options(seg)
-    info = sub.add_parser("info", help="show the axes, sizes, channels and pixel size of files")
-    info.add_argument("paths", nargs="+")
+    info = sub.add_parser("info", help="show the axes, sizes, channels and pixel size of files; "
+                                       "without files, the formats this installation reads")
+    info.add_argument("paths", nargs="*")
     info.add_argument("--axes", default=None, help="axis order override")
+    info.add_argument("--dataset", default=None, metavar="PATH",
+                      help="HDF5: the image dataset inside the file")
     rerun = sub.add_parser("rerun", help="repeat the run recorded in a .log file")
     rerun.add_argument("log", help="a _vSM .log file (or a _vSM.ome.tif with its embedded log)")
     rerun.add_argument("--output-dir", default=None, help="write the new outputs here")
@@ -146,7 +149,7 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     from .runners import RunOptions, usable_cores
 
     console = _console()
-    exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(DEFAULT_EXTENSIONS)
+    exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(supported_extensions())
     flt = FileFilter(contains=args.contains or [], not_contains=args.not_contains or [], extensions=exts)
     dry_run = bool(getattr(args, "dry_run", False))
     try:
@@ -341,9 +344,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from .io.reader import read_info
 
     status = 0
+    if not args.paths:
+        _print_formats()
     for path in args.paths:
         try:
-            info = read_info(path, args.axes)
+            info = read_info(path, args.axes, args.dataset)
         except BatchSegError as exc:
             print(f"{path}: ERROR {exc}")
             status = 1
@@ -354,7 +359,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
               f"  time step (s): {ps.t}")
         if info.sizes["P"] > 1:
             print(f"  positions: {info.position_names}")
+        if info.extra.get("hdf5_dataset"):
+            print(f"  dataset: {info.extra['hdf5_dataset']}")
     return status
+
+
+def _print_formats() -> None:
+    """The formats this installation reads, and how to add those it does not."""
+    print("formats:")
+    for fmt in FORMATS:
+        state = "installed" if fmt.available() else f"not installed: {fmt.install_hint()}"
+        print(f"  {fmt.label:<9} {' '.join(fmt.suffixes):<34} {state}")
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
+from .io.formats import supported_extensions
 from .params import (
-    DEFAULT_EXTENSIONS,
     EXISTING_POLICIES,
     PROJECTIONS,
     SAM_MODES,
@@ -37,6 +37,7 @@ _PARAM_OPTIONS = {
     "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
     "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
     "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
+    "dataset": "dataset",
 }
 
 # Help that follows the installed Cellpose (3 or 4; docs/cellpose4.md). Read from package metadata: cheap.
@@ -70,9 +71,11 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
                     help="folder files must not contain TEXT in their name (repeatable)")
     io.add_argument("--ext", action="append", default=[], metavar="EXT",
                     help="accepted extensions for folder files (repeatable; default "
-                         f"{' '.join(DEFAULT_EXTENSIONS)})")
+                         f"{' '.join(supported_extensions())})")
     io.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
     io.add_argument("--axes", default=S, help="axis order override for ambiguous files, e.g. TYX or ZCYX")
+    io.add_argument("--dataset", default=S, metavar="PATH",
+                    help="HDF5 inputs: the image dataset inside the file, e.g. /raw (files holding several)")
     io.add_argument("--debug", action=argparse.BooleanOptionalAction, default=S,
                     help="also save flows and cell probability beside the mask")
 

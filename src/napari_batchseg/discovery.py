@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .io.atomic import PARTIAL_MARK
+from .io.formats import format_of, supported_extensions
 from .io.naming import LOG_EXT, MASK_EXT, mask_name_for
-from .params import DEFAULT_EXTENSIONS
 
 
 @dataclass
@@ -23,12 +23,13 @@ class FileFilter:
     not_contains
         No string may occur in the file name.
     extensions
-        Accepted endings (case-insensitive), e.g. ``.nd2``, ``.ome.tif``.
+        Accepted endings (case-insensitive), e.g. ``.nd2``, ``.ome.tif``; by default those of the
+        installed formats (:func:`~.io.formats.supported_extensions`).
     """
 
     contains: Sequence[str] = ()
     not_contains: Sequence[str] = ()
-    extensions: Sequence[str] = field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+    extensions: Sequence[str] = field(default_factory=lambda: list(supported_extensions()))
 
     def __post_init__(self) -> None:
         self.contains = [c for c in _as_list(self.contains) if c]
@@ -98,6 +99,25 @@ def _empty_folder_note(raw: str | Path, folder: Path, files: list[Path], flt: Fi
     return f"folder {raw}{link} yields no input file: of its {len(files)} file(s), " + "; ".join(parts)
 
 
+def is_folder_image(path: Path) -> bool:
+    """Whether ``path`` is a folder that is one image (an OME-Zarr ``.ome.zarr`` / ``.zarr`` folder)."""
+    fmt = format_of(path)
+    return fmt is not None and fmt.folder and path.is_dir()
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    """Files in ``folder`` and the folder images (OME-Zarr) there, never looking inside the latter."""
+    out: list[Path] = []
+    for entry in folder.iterdir():
+        if is_folder_image(entry):
+            out.append(entry)
+        elif entry.is_file():
+            out.append(entry)
+        elif recursive and entry.is_dir():
+            out.extend(_images_in(entry, recursive))
+    return out
+
+
 def _natural_key(path: Path) -> list[object]:
     return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", str(path))]
 
@@ -120,9 +140,8 @@ def collect_files(
     found: dict[Path, None] = {}
     for raw in paths:
         p = Path(raw).expanduser()
-        if p.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files = [f for f in p.glob(pattern) if f.is_file()]
+        if p.is_dir() and not is_folder_image(p):
+            files = _images_in(p, recursive)
             hits = [f for f in files if not is_own_output(f) and flt.accepts(f)]
             if not hits and notes is not None:
                 notes.append(_empty_folder_note(raw, p, files, flt, recursive))

@@ -134,7 +134,7 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
     for f in files:
         use_axes = True
         try:
-            info, use_axes = read_info_for(f, params.axes)
+            info, use_axes = read_info_for(f, params.axes, params.dataset)
         except BatchSegError as exc:
             tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=str(exc)))
             continue
@@ -333,7 +333,7 @@ def run_task(
             with contextlib.suppress(OSError):
                 stale.unlink()
         mask_existed = task.names.mask.exists()
-        source = open_source(task.input, task.axes(params))
+        source = open_source(task.input, task.axes(params), dataset=params.dataset)
         st = _stat_or_none(task.input)  # None: an in-memory source (io.reader.register_source)
         hashing = _HashingSource(source)
         info = source.info

@@ -186,6 +186,9 @@ class SegmentationParams:
         micro-sam options: ``auto|ais|amg|apg`` and optional tiling.
     axes
         Optional axis override for files whose axes are ambiguous (e.g. ``"TYX"`` or ``"ZYX"``).
+    dataset
+        HDF5 inputs: the path of the image dataset inside the file (e.g. ``"/raw"``), needed for files
+        holding several; other formats ignore it.
     restore
         Cellpose 3 only: a restore model (``denoise_cyto3``, ``deblur_cyto3``, ``upsample_cyto3``,
         ``oneclick_cyto3``, ... or a restore model file) applied to each prepared plane before it is
@@ -230,6 +233,7 @@ class SegmentationParams:
     tile_shape: tuple[int, int] | None = None
     halo: tuple[int, int] | None = None
     axes: str | None = None
+    dataset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -320,6 +324,8 @@ class SegmentationParams:
                 )
             if len(set(self.axes)) != len(self.axes):
                 raise ParameterError(f"axes {self.axes!r} repeats a letter")
+        if self.dataset is not None:
+            self.dataset = str(self.dataset).strip() or None
         if self.output_dir is not None:
             self.output_dir = str(self.output_dir)
         self._validate_cellpose3_options()

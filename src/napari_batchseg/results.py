@@ -109,7 +109,7 @@ def load_result(task: Task, mask_path: Path, params: SegmentationParams | None, 
             frames = task.frame_indices(used)
             if len(frames) == labels.shape[0]:
                 start = frames[0]
-                source = open_source(task.input, task.axes(used))
+                source = open_source(task.input, task.axes(used), dataset=used.dataset)
                 # several channels (Cellpose 4): the input shown is the first one handed to the network
                 resolved = resolve_channels(source.info, used.channel)
                 channel = resolved if isinstance(resolved, int) else resolved[0]

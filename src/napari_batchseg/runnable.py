@@ -63,20 +63,21 @@ def problem_of(exc: BaseException) -> FileProblem:
     return FileProblem(reason, str(exc) or type(exc).__name__)
 
 
-def read_info_for(path: Path, axes: str | None) -> tuple[SourceInfo, bool]:
+def read_info_for(path: Path, axes: str | None, dataset: str | None = None) -> tuple[SourceInfo, bool]:
     """The file's metadata, and whether the ``axes`` override applies to it.
 
     The override is for files whose axes are ambiguous: a file whose own axes are clear is read as it
     is (its axes are not replaced), so one ``axes`` setting fits a batch of mixed files. Raises what
     the reader raises (:class:`~.errors.AmbiguousAxesError` when no ``axes`` is given for such a file).
+    ``dataset`` chooses the image of an HDF5 file holding several (other formats ignore it).
     """
     if not axes:
-        return read_info(path, None), True
+        return read_info(path, None, dataset), True
     try:
-        return read_info(path, None), False
+        return read_info(path, None, dataset), False
     except AmbiguousAxesError:
         pass
-    return read_info(path, axes), True
+    return read_info(path, axes, dataset), True
 
 
 def check_info(info: SourceInfo, params: SegmentationParams) -> FileProblem | None:
@@ -106,7 +107,7 @@ def check_info(info: SourceInfo, params: SegmentationParams) -> FileProblem | No
 def check_file(path: str | Path, params: SegmentationParams) -> FileProblem | None:
     """``None`` when ``path`` can run with ``params``, else why not (reads its metadata, no pixels)."""
     try:
-        info, _ = read_info_for(Path(path), params.axes)
+        info, _ = read_info_for(Path(path), params.axes, params.dataset)
     except BatchSegError as exc:
         return problem_of(exc)
     except Exception as exc:  # noqa: BLE001 - a reader bug is this file's problem, not the caller's

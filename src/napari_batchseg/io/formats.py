@@ -8,36 +8,123 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from ..errors import InputError
 from .sources import CANONICAL_AXES
 
-#: Recognised file-name endings, longest first (matched case-insensitively).
-SUFFIXES: tuple[str, ...] = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".nd2")
+
+@dataclass(frozen=True)
+class Format:
+    """One input format: how its files are named and start, and what reading it needs.
+
+    A new format is one more entry in :data:`FORMATS` plus its opener in :mod:`.reader`.
+
+    Attributes
+    ----------
+    kind
+        Short name (``"tiff"``, ``"nd2"``, ``"hdf5"``, ``"czi"``, ...), the key of its opener.
+    label
+        Name in messages (``"TIFF"``).
+    suffixes
+        File-name endings, lower case.
+    magic
+        Possible first bytes of the content; empty for a folder format.
+    folder
+        Whether an image is a folder (OME-Zarr), not a file.
+    requires
+        Python modules reading it needs (checked with :func:`importlib.util.find_spec`, not imported).
+    extra
+        The pip extra of napari-batchseg that installs them (``None``: always installed).
+    """
+
+    kind: str
+    label: str
+    suffixes: tuple[str, ...]
+    magic: tuple[bytes, ...] = ()
+    folder: bool = False
+    requires: tuple[str, ...] = ()
+    extra: str | None = None
+
+    def available(self) -> bool:
+        """Whether every module reading this format needs is installed."""
+        return all(_installed(m) for m in self.requires)
+
+    def install_hint(self) -> str:
+        """How to install what this format needs (``pip install 'napari-batchseg[formats]'``)."""
+        what = f"napari-batchseg[{self.extra}]" if self.extra else " ".join(self.requires)
+        return f"pip install '{what}'"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
 _ND2_MAGIC = (
     b"\xda\xce\xbe\x0a",  # modern ND2 (chunk map format)
     b"\x00\x00\x00\x0cjP  \r\n\x87\n",  # legacy ND2 (JPEG 2000 container)
 )
-_KIND_NAMES = {"tiff": "TIFF", "nd2": "ND2"}
+_HDF5_MAGIC = (b"\x89HDF\r\n\x1a\n",)
+
+#: Every format this package knows, in the order files are matched (longest endings first within).
+FORMATS: tuple[Format, ...] = (
+    Format("tiff", "TIFF", (".ome.tiff", ".ome.tif", ".tiff", ".tif"), _TIFF_MAGIC),
+    Format("nd2", "ND2", (".nd2",), _ND2_MAGIC),
+    Format("hdf5", "HDF5", (".hdf5", ".h5"), _HDF5_MAGIC, requires=("h5py",)),
+)
+_BY_KIND = {f.kind: f for f in FORMATS}
+_ALL_SUFFIXES = sorted(((s, f) for f in FORMATS for s in f.suffixes), key=lambda sf: -len(sf[0]))
+
+
+def format_named(kind: str) -> Format:
+    """The :class:`Format` of a kind (``"tiff"``, ``"hdf5"``, ...)."""
+    return _BY_KIND[kind]
+
+
+def _match(path: str | Path) -> tuple[str, Format] | None:
+    name = Path(path).name.lower()
+    for suffix, fmt in _ALL_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix, fmt
+    return None
+
+
+def format_of(path: str | Path) -> Format | None:
+    """The format ``path``'s name says (installed or not), or ``None``."""
+    hit = _match(path)
+    return None if hit is None else hit[1]
+
+
+def supported_extensions() -> tuple[str, ...]:
+    """The file-name endings this installation reads (formats whose reader modules are installed).
+
+    The one list the CLI (``batchseg info``, the default ``--ext``), folder discovery and the napari
+    plugin follow: CZI and LIF appear only with the ``[formats]`` extra, OME-Zarr with ``[bioio]``.
+    """
+    return tuple(s for f in FORMATS if f.available() for s in f.suffixes)
+
+
+#: The endings this installation reads, as found when the package was imported.
+SUFFIXES: tuple[str, ...] = supported_extensions()
 
 
 def matching_suffix(path: str | Path) -> str | None:
     """The recognised ending of ``path`` (lower case, e.g. ``".ome.tif"``), or ``None``."""
-    name = Path(path).name.lower()
-    for suffix in SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return suffix
-    return None
+    hit = _match(path)
+    return None if hit is None else hit[0]
 
 
 def stem_of(path: str | Path) -> str:
     """File name without its image extension (``a.ome.tiff`` -> ``a``, ``b.nd2`` -> ``b``).
 
-    Double extensions ``.ome.tif``/``.ome.tiff`` are removed whole. For other extensions only the last
-    suffix is removed.
+    Double extensions ``.ome.tif``/``.ome.tiff``/``.ome.zarr`` are removed whole. For other extensions
+    only the last suffix is removed.
     """
     name = Path(path).name
     suffix = matching_suffix(name)
@@ -47,11 +134,9 @@ def stem_of(path: str | Path) -> str:
 
 
 def kind_of_suffix(path: str | Path) -> str | None:
-    """``"tiff"``, ``"nd2"`` or ``None`` according to the file name alone."""
-    suffix = matching_suffix(path)
-    if suffix is None:
-        return None
-    return "nd2" if suffix == ".nd2" else "tiff"
+    """The format kind (``"tiff"``, ``"nd2"``, ``"hdf5"``, ...) according to the file name alone."""
+    fmt = format_of(path)
+    return None if fmt is None else fmt.kind
 
 
 def _describe_start(head: bytes) -> str:
@@ -63,11 +148,10 @@ def _describe_start(head: bytes) -> str:
 
 
 def _kind_of_head(head: bytes) -> str | None:
-    """``"tiff"`` or ``"nd2"`` from a file's first bytes, ``None`` if neither."""
-    if head[:4] in _TIFF_MAGIC:
-        return "tiff"
-    if any(head.startswith(m) for m in _ND2_MAGIC):
-        return "nd2"
+    """The format kind a file's first bytes say (``"tiff"``, ``"nd2"``, ...), ``None`` if none."""
+    for fmt in FORMATS:
+        if any(head.startswith(m) for m in fmt.magic):
+            return fmt.kind
     return None
 
 
@@ -82,16 +166,34 @@ def _special_kind(mode: int) -> str:
     return "a special file"
 
 
-def check_file(path: str | Path, expected: str) -> str:
-    """Check that ``path`` is a readable, non-empty file whose content is ``expected`` (tiff/nd2).
+def _article(label: str) -> str:
+    return "an" if label[0] in "AEFHILMNORSX" else "a"
 
-    Returns the kind found in the content (``"tiff"`` or ``"nd2"``); raises :class:`InputError` with a
-    plain-words message otherwise.
+
+def _check_folder_image(path: Path, fmt: Format) -> str:
+    """Check that ``path`` is a folder holding Zarr metadata (``.zattrs`` / ``zarr.json``)."""
+    name = path.name or str(path)
+    if not path.is_dir():
+        raise InputError(f"{name}: not an {fmt.label} folder (it is a file)")
+    if not any((path / m).is_file() for m in (".zattrs", ".zgroup", "zarr.json")):
+        raise InputError(f"{name}: not an {fmt.label} image (the folder holds no .zattrs or zarr.json)")
+    return fmt.kind
+
+
+def check_file(path: str | Path, expected: str) -> str:
+    """Check that ``path`` is a readable, non-empty file whose content is ``expected`` (a format kind).
+
+    Returns the kind found in the content (``"tiff"``, ``"nd2"``, ``"hdf5"``, ...); raises
+    :class:`InputError` with a plain-words message otherwise. A folder format (OME-Zarr) is checked
+    for its Zarr metadata instead.
     """
     path = Path(path)
     name = path.name or str(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    fmt = _BY_KIND[expected]
+    if fmt.folder:
+        return _check_folder_image(path, fmt)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
     try:
@@ -114,11 +216,11 @@ def check_file(path: str | Path, expected: str) -> str:
     found = _kind_of_head(head)
     if found is None:
         raise InputError(
-            f"{name}: not a{'n' if expected == 'nd2' else ''} {_KIND_NAMES[expected]} file "
+            f"{name}: not {_article(fmt.label)} {fmt.label} file "
             f"(it starts with {_describe_start(head)})"
         )
     if len(head) < 8:
-        raise InputError(f"{name}: truncated or corrupt {_KIND_NAMES[found]}: only {size} bytes")
+        raise InputError(f"{name}: truncated or corrupt {_BY_KIND[found].label}: only {size} bytes")
     return found
 
 
@@ -143,10 +245,15 @@ def parse_axes(axes: str | None, path: str | Path) -> str | None:
 
 
 __all__ = [
+    "FORMATS",
     "SUFFIXES",
+    "Format",
     "check_file",
+    "format_named",
+    "format_of",
     "kind_of_suffix",
     "matching_suffix",
     "parse_axes",
     "stem_of",
+    "supported_extensions",
 ]

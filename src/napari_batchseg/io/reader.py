@@ -15,8 +15,47 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
-from .formats import SUFFIXES, check_file, kind_of_suffix, matching_suffix, parse_axes, stem_of
+from .formats import (
+    SUFFIXES,
+    check_file,
+    format_named,
+    format_of,
+    kind_of_suffix,
+    matching_suffix,
+    parse_axes,
+    stem_of,
+    supported_extensions,
+)
 from .sources import ImageSource, SourceInfo
+
+#: format kind -> opener ``(path, axes, dataset) -> ImageSource`` (the file's content checked already)
+Opener = Callable[[Path, str | None, str | None], ImageSource]
+
+
+def _open_tiff(path: Path, axes: str | None, dataset: str | None) -> ImageSource:
+    from .tiff import TiffSource
+
+    return TiffSource(path, axes=axes, checked=True)
+
+
+def _open_nd2(path: Path, axes: str | None, dataset: str | None) -> ImageSource:
+    from .nd2 import ND2Source
+
+    return ND2Source(path, axes=axes, checked=True)
+
+
+def _open_hdf5(path: Path, axes: str | None, dataset: str | None) -> ImageSource:
+    from .hdf5 import Hdf5Source
+
+    return Hdf5Source(path, axes=axes, dataset=dataset, checked=True)
+
+
+#: formats whose files are read by their content whatever their name says (an ND2 named .tif)
+_INTERCHANGED = frozenset({"tiff", "nd2"})
+
+OPENERS: dict[str, Opener] = {
+    "tiff": _open_tiff, "nd2": _open_nd2, "hdf5": _open_hdf5,
+}
 
 #: sources that are not files (e.g. a napari layer), opened by their opener under a made-up path
 _IN_MEMORY: dict[Path, Callable[[], ImageSource]] = {}
@@ -36,28 +75,34 @@ def unregister_source(path: str | Path) -> None:
     _IN_MEMORY.pop(Path(path), None)
 
 
-def open_source(path: str | Path, axes: str | None = None) -> ImageSource:
+def open_source(path: str | Path, axes: str | None = None, dataset: str | None = None) -> ImageSource:
     """Open ``path`` lazily as an :class:`ImageSource` (no pixels are read).
 
     Parameters
     ----------
     path
-        An ``.nd2``, ``.tif``, ``.tiff``, ``.ome.tif`` or ``.ome.tiff`` file.
+        A file (or OME-Zarr folder) of a supported format: ``.nd2``, ``.tif``, ``.tiff``, ``.ome.tif``,
+        ``.ome.tiff``, ``.h5``, ``.hdf5``; with the extras ``.ome.zarr``/``.zarr`` (``[bioio]``) and
+        ``.czi``, ``.lif`` (``[formats]``). See :func:`~.formats.supported_extensions`.
     axes
         Optional override of the file's own axes, one letter of ``P T C Z Y X`` per file dimension in
         the file's order and ending in ``YX`` (e.g. ``"TYX"`` for a stack whose planes are time points).
         RGB samples of a TIFF always become channels and are not counted.
+    dataset
+        HDF5 only: the path of the image dataset inside the file (needed when it holds several);
+        ignored for other formats.
 
     Returns
     -------
     ImageSource
-        A :class:`~.tiff.TiffSource` or :class:`~.nd2.ND2Source`, chosen by the file's content.
+        The reader of the file's format, chosen by its name and checked against its content.
 
     Raises
     ------
     InputError
         When the file is missing, empty, of an unsupported type, not what its extension says, corrupt,
-        or when its axes are ambiguous / do not fit ``axes``.
+        of a format whose optional reader is not installed (the message names the extra), or when its
+        axes are ambiguous / do not fit ``axes``.
     """
     path = Path(path)
     opener = _IN_MEMORY.get(path)
@@ -66,25 +111,25 @@ def open_source(path: str | Path, axes: str | None = None) -> ImageSource:
     name = path.name or str(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
-    expected = kind_of_suffix(path)
-    if expected is None:
+    fmt = format_of(path)
+    if fmt is None:
         what = f"file type {path.suffix!r}" if path.suffix else "file type (no extension)"
+        raise InputError(f"{name}: unsupported {what}; supported: {', '.join(supported_extensions())}")
+    if not fmt.available():
         raise InputError(
-            f"{name}: unsupported {what}; supported: .nd2, .tif, .tiff, .ome.tif, .ome.tiff"
+            f"{name}: reading {fmt.label} files needs the optional reader "
+            f"({', '.join(r.replace('_', '-') for r in fmt.requires)}): {fmt.install_hint()}"
+            + (" (GPL-3 licensed, hence not installed by default)" if fmt.extra == "formats" else "")
         )
-    found = check_file(path, expected)  # the only read of the file's first bytes
-    if found == "nd2":
-        from .nd2 import ND2Source
-
-        return ND2Source(path, axes=axes, checked=True)
-    from .tiff import TiffSource
-
-    return TiffSource(path, axes=axes, checked=True)
+    found = check_file(path, fmt.kind)  # the only read of the file's first bytes
+    if found != fmt.kind and not {found, fmt.kind} <= _INTERCHANGED:
+        raise InputError(f"{name}: not {fmt.label} content (the file is {format_named(found).label})")
+    return OPENERS[found](path, axes, dataset)
 
 
-def read_info(path: str | Path, axes: str | None = None) -> SourceInfo:
+def read_info(path: str | Path, axes: str | None = None, dataset: str | None = None) -> SourceInfo:
     """Metadata of ``path`` (sizes, channels, pixel size, ...) without reading pixels."""
-    with open_source(path, axes=axes) as src:
+    with open_source(path, axes=axes, dataset=dataset) as src:
         return src.info
 
 
@@ -98,5 +143,6 @@ __all__ = [
     "read_info",
     "register_source",
     "stem_of",
+    "supported_extensions",
     "unregister_source",
 ]
