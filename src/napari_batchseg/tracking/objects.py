@@ -11,28 +11,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from .base import OBJECT_COLUMNS, TrackingError
 
 __all__ = ["frame_objects", "reused_labels"]
 
-_EIGHT = np.ones((3, 3), dtype=bool)
 #: above this largest label, a frame's labels are ranked first (bincount sized by the largest label)
 _COMPACT_ABOVE = 1 << 20
 
 
 def reused_labels(labels: NDArray[Any]) -> list[int]:
-    """Labels whose pixels form two or more separate pieces (8-connectivity) in one frame."""
-    found: list[int] = []
-    slices = ndimage.find_objects(labels)
-    for index, box in enumerate(slices):
-        if box is None:
-            continue
-        _, n = ndimage.label(labels[box] == index + 1, structure=_EIGHT)
-        if n > 1:
-            found.append(index + 1)
-    return found
+    """Labels whose pixels form two or more separate pieces (8-connectivity) in one frame.
+
+    One connected-component pass over the frame (regions of equal value): a label with more
+    components than one is reused.
+    """
+    from skimage.measure import label as components
+
+    pieces = components(labels, background=0, connectivity=2)
+    n_pieces = int(pieces.max())
+    if n_pieces == 0:
+        return []
+    value_of = np.zeros(n_pieces + 1, dtype=np.int64)
+    value_of[pieces.ravel()] = labels.ravel()  # every piece has one value
+    values, counts = np.unique(value_of[1:], return_counts=True)
+    return [int(v) for v in values[counts > 1]]
 
 
 def frame_objects(labels: NDArray[Any], frame: int, where: str = "") -> pd.DataFrame:

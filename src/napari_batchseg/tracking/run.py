@@ -80,6 +80,13 @@ class TrackResult:
         if index not in self._maps:
             return np.zeros(arr.shape, dtype=out_dtype)
         src, dst = self._maps[index]
+        top = int(arr.max()) if arr.size else 0
+        if top <= 1 << 20:  # a lookup table indexed by label
+            lut = np.zeros(top + 1, dtype=out_dtype)
+            keep = src <= top
+            lut[src[keep]] = dst[keep]
+            lut[0] = 0
+            return lut[arr]
         order = np.argsort(src)
         src, dst = src[order], dst[order]
         pos = np.clip(np.searchsorted(src, arr), 0, len(src) - 1)
