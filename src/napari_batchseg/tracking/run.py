@@ -86,7 +86,8 @@ class TrackResult:
             keep = src <= top
             lut[src[keep]] = dst[keep]
             lut[0] = 0
-            return lut[arr]
+            mapped: NDArray[Any] = lut[arr]
+            return mapped
         order = np.argsort(src)
         src, dst = src[order], dst[order]
         pos = np.clip(np.searchsorted(src, arr), 0, len(src) - 1)
