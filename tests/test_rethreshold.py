@@ -150,7 +150,9 @@ def test_overwrite_replaces_the_run_and_keeps_its_flows(kept_run: Path, tmp_path
     log = copy / "crop_vSM.log"
     text = kept_run.read_text("utf-8").replace(f"output: {folder}", f"output: {copy}")
     log.write_text(text, "utf-8")
-    result = rethreshold_log(log, NEW, overwrite=True)
+    from napari_batchseg import api  # the Python API's entry point
+
+    result = api.rethreshold_log(log, api.Thresholds(-1.0, 0.9, 40), overwrite=True)
     assert result.mask == copy / "crop_vSM.ome.tif" and result.log == log
     expected = rethreshold_log(kept_run, NEW, suffix="ow")
     assert np.array_equal(read_mask(result.mask).labels, read_mask(expected.mask).labels)

@@ -13,8 +13,12 @@ from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
 from .params import DEFAULT_EXTENSIONS, SegmentationParams
+from .rethreshold_run import RethresholdResult as RethresholdResult
+from .rethreshold_run import rethreshold_log as rethreshold_log
 from .runners import RunOptions, RunSession, TaskState, execute
 from .segmenters import Segmenter
+from .segmenters.cellpose.rethreshold import Thresholds as Thresholds
+from .segmenters.cellpose.rethreshold import rethreshold_frame as rethreshold_frame
 
 
 @dataclass
