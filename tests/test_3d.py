@@ -99,6 +99,10 @@ def test_3d_mask_metadata_and_log(run_3d: tuple[Path, Path, SegmentationParams])
     assert "z mode 3d (Cellpose do_3D) over 5 slice(s) 0-4; anisotropy 1.5 (given)" in mask.log_text
     with open_source(mask_path) as src:  # the readers take the mask back as a T Z Y X stack
         assert (src.info.sizes["T"], src.info.sizes["Z"]) == (2, 5)
+    from napari_batchseg.provenance import parse_log
+
+    logged = parse_log(mask.log_text).params  # what rerun reproduces
+    assert (logged.z_mode, logged.anisotropy, logged.diameter) == ("3d", 1.5, DIAMETER)
 
 
 @pytest.mark.cp3
@@ -267,3 +271,43 @@ def test_export_and_evaluate_refuse_volume_masks_clearly(tmp_path: Path) -> None
     evaluate_files([(path, path)], failed=failed)
     assert any("evaluate takes 2D (TYX) masks" in reason for reason in failed.values())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_ome_zarr_export_of_a_volume_mask_has_a_z_axis(tmp_path: Path) -> None:
+    import zarr
+
+    from napari_batchseg.export import ExportOptions, export_masks
+    from napari_batchseg.io.masks import write_mask
+    from napari_batchseg.io.sources import PixelSize
+
+    labels = np.zeros((2, 3, 16, 20), np.uint16)
+    labels[0, 1, 4:8, 4:8] = 5
+    labels[1, 0:2, 10:12, 1:3] = 9
+    path = write_mask(tmp_path / "v_vSM.ome.tif", labels, PixelSize(0.5, 0.5, 2.0, 30.0), volume=True)
+    result = export_masks("ome-zarr", [path], tmp_path / "out")
+    target = tmp_path / "out" / "v_vSM.ome.zarr"
+    assert result.outputs[path] == [target]
+    group = zarr.open_group(str(target / "labels" / "masks"), mode="r")
+    np.testing.assert_array_equal(group["0"][:], labels)
+    (scales,) = group.attrs["multiscales"]
+    assert [a["name"] for a in scales["axes"]] == ["t", "z", "y", "x"]
+    assert scales["datasets"][0]["coordinateTransformations"][0]["scale"] == [30.0, 2.0, 0.5, 0.5]
+    assert [c["label-value"] for c in group.attrs["image-label"]["colors"]] == [5, 9]
+    with pytest.raises(Exception, match="outputs exist"):  # nothing replaced without overwrite
+        export_masks("ome-zarr", [path], tmp_path / "out")
+    export_masks("ome-zarr", [path], tmp_path / "out", ExportOptions(overwrite=True))
+
+
+@pytest.mark.cp3
+def test_ome_zarr_export_of_a_3d_run_holds_its_input(run_3d: tuple[Path, Path, SegmentationParams],
+                                                      tmp_path: Path) -> None:
+    import zarr
+
+    from napari_batchseg.export import export_masks
+
+    image, mask_path, _p = run_3d
+    export_masks("ome-zarr", [mask_path], tmp_path)
+    root = zarr.open_group(str(tmp_path / "cells_vSM.ome.zarr"), mode="r")
+    with open_source(image) as src:
+        np.testing.assert_array_equal(root["0"][1], src.read_zstack(0, 1, 0, None).astype(np.float32))
+    np.testing.assert_array_equal(root["labels/masks/0"][:], read_mask(mask_path).labels)

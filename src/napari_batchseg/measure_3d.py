@@ -28,8 +28,8 @@ from .prepare_3d import volume_z
 from .provenance import parse_log
 
 __all__ = [
-    "VOLUME_COLUMNS", "VOLUME_SUMMARY_COLUMNS", "is_volume_mask", "measure_volume", "volume_tables",
-    "write_volume_tables",
+    "VOLUME_COLUMNS", "VOLUME_SUMMARY_COLUMNS", "VolumeInput", "is_volume_mask", "mask_volumes",
+    "measure_volume", "volume_tables", "write_volume_tables",
 ]
 
 #: Columns of the per-object table of a volume mask, in order.
@@ -113,8 +113,11 @@ def measure_volume(
     return pd.DataFrame(out, columns=list(VOLUME_COLUMNS))
 
 
-class _Input:
-    """The input volumes of a mask, from its log (``None`` volumes when there is no readable log)."""
+class VolumeInput:
+    """The input volumes of a mask, from its log (``None`` volumes when there is no readable log).
+
+    ``source`` is the opened input (``None`` without a log); close it with :meth:`close`.
+    """
 
     def __init__(self, mask: Path, log_text: str) -> None:
         self.source: ImageSource | None = None
@@ -137,16 +140,18 @@ class _Input:
         self.position, self.start = int(run.position or 0), int(p.start_frame)
 
     def volume(self, index: int) -> NDArray[Any] | None:
+        """The input volume of the mask's frame ``index`` (``None`` without a log)."""
         if self.source is None:
             return None
         return np.asarray(self.source.read_zstack(self.position, self.start + index, self.channel, self.zs))
 
     def close(self) -> None:
+        """Release the input file."""
         if self.source is not None:
             self.source.close()
 
 
-def _mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
+def mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
     """The ``(Z, Y, X)`` volumes of a mask, one at a time (read page by page)."""
     with tifffile.TiffFile(path) as tf:
         series = tf.series[0]
@@ -171,9 +176,9 @@ def volume_tables(mask: str | Path, file: str = "") -> Iterator[tuple[int, pd.Da
     path = Path(mask)
     log_text = read_embedded_log(path)
     pixel_size = read_mask_pixel_size(path)
-    source = _Input(path, log_text)
+    source = VolumeInput(path, log_text)
     try:
-        for i, labels in enumerate(_mask_volumes(path)):
+        for i, labels in enumerate(mask_volumes(path)):
             image = source.volume(i)
             if image is not None and image.shape != labels.shape:
                 raise InputError(f"{path}: mask volume is {labels.shape} but its input's is {image.shape}")

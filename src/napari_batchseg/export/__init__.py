@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.atomic import atomic_path, check_writable_dir
+from ..measure_3d import is_volume_mask
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
 from .ctc import write_ctc
 from .images import (
@@ -45,6 +46,7 @@ from .images import (
     write_rois,
     write_semantic,
 )
+from .zarr_3d import export_volume_masks
 from .zarr_formats import write_dacapo, write_ome_zarr
 
 __all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_targets"]
@@ -126,6 +128,10 @@ def export_masks(
     regex = compile_pattern(options.pattern) if kind == "outlines" else None
     folder = Path(output_dir)
     result = ExportResult(kind)
+    if kind == "ome-zarr" and any(is_volume_mask(m) for m in masks):  # TZYX masks: a z axis (zarr_3d)
+        result.outputs.update(export_volume_masks([Path(m) for m in masks], folder, options.overwrite,
+                                                  str(options.ngff_version)))
+        return result
     with contextlib.ExitStack() as stack:
         items: list[ExportInput] = []
         for m in masks:  # open and check every input before writing anything
