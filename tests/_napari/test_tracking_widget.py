@@ -1,0 +1,33 @@
+"""The "Track cells" dock: tracking off the GUI thread, a Tracks layer (with divisions) over the Labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_batchseg.tracking import track_masks
+from napari_batchseg.tracking.synthetic import synthetic_movie
+
+
+def test_track_widget_adds_tracks_and_tracked_labels(make_napari_viewer, qtbot) -> None:
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    movie = synthetic_movie(seed=4)
+    layer = viewer.add_labels(movie.masks, name="movie", scale=(30.0, 0.5, 0.5))
+    viewer.add_labels(movie.masks[0], name="one frame")  # 2D: not offered
+    assert [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())] == ["movie"]
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+    assert "movie tracks" in viewer.layers, w.status.text()
+    expected = track_masks(movie.masks, max_distance=movie.max_step + 1)
+    tracks = viewer.layers["movie tracks"]
+    assert len(np.unique(tracks.data[:, 0])) == expected.n_tracks
+    daughters = {k: v for k, v in tracks.graph.items() if v}
+    assert len(daughters) == 2 * len(set(movie.parents.values()))
+    assert np.allclose(tracks.scale, layer.scale)
+    tracked = viewer.layers["movie tracked"]
+    assert expected.labels is not None and np.array_equal(np.asarray(tracked.data), expected.labels)
+    assert "tracks in 12 frames" in w.status.text() and w.track_btn.isEnabled()
