@@ -19,6 +19,11 @@ from .runners import RunOptions, RunSession, TaskState, execute
 from .segmenters import Segmenter
 from .segmenters.cellpose.rethreshold import Thresholds as Thresholds
 from .segmenters.cellpose.rethreshold import rethreshold_frame as rethreshold_frame
+from .tracking import TrackParams as TrackParams
+from .tracking import TrackResult as TrackResult
+from .tracking import track_masks as track_masks
+from .tracking.files import TrackFileResult as TrackFileResult
+from .tracking.files import track_file as track_file
 
 
 @dataclass
