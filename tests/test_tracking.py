@@ -117,3 +117,30 @@ def test_trackastra_without_weights_names_where_to_put_them(tmp_path, monkeypatc
         track_masks(movie.masks, method="trackastra", images=movie.masks.astype(np.float32))
     text = str(info.value)
     assert str(tmp_path / "models" / "general_2d") in text and "model.pt" in text and ".zip" in text
+
+
+def test_trackastra_runs_from_a_model_folder_loaded_safely(tmp_path) -> None:
+    """A tiny trackastra model built here (random weights; no weights can be downloaded) goes through
+    the real loading path (yaml.safe_load, torch.load(weights_only=True)) and trackastra's own tracker.
+    Random weights link little: the check is that every object comes back once, and that a link the
+    model makes is never longer than max_distance."""
+    import torch
+    import yaml
+    from trackastra.model.model import TrackingTransformer
+
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny"
+    TrackingTransformer(coord_dim=2, feat_dim=7, d_model=16, nhead=2, num_encoder_layers=1,
+                        num_decoder_layers=1, window=4, pos_embed_per_dim=8).save(folder)
+    (folder / "train_config.yaml").write_text(yaml.safe_dump({"features": "wrfeat"}))
+    movie = synthetic_movie(seed=0)
+    result = track_masks(movie.masks, max_distance=movie.max_step + 1, method="trackastra",
+                         model=str(folder), images=(movie.masks > 0).astype(np.float32))
+    n_objects = sum(len(frame) for frame in movie.truth)
+    assert len(result.tracks) == n_objects
+    assert not result.tracks.duplicated(["frame", "label"]).any()
+    for _, g in result.tracks.groupby("track_id"):
+        steps = np.hypot(np.diff(g["centroid_y_px"]), np.diff(g["centroid_x_px"]))
+        assert (steps <= movie.max_step + 1).all()
+    with pytest.raises(TrackingError, match="intensity images"):
+        track_masks(movie.masks, method="trackastra", model=str(folder))
