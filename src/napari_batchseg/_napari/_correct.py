@@ -1,23 +1,14 @@
 """Manual correction: common fixes on the selected Labels layer, undo, and saving back to its mask.
 
-The fixes themselves are :mod:`napari_batchseg.corrections` functions; this panel picks the layer and the
-frames, computes each fix on a copy in a thread (seconds for a long movie; the layer is read-only
-meanwhile), writes the changed frames back in place (so a layer still receiving frames keeps receiving
-them) and saves.
+The fixes are :mod:`napari_batchseg.corrections` functions, computed on a copy in a thread (the layer is
+read-only meanwhile) and written back in place (a layer still receiving frames keeps receiving them).
+Only napari's public API is used; layers are told apart by ``layer.unique_id`` (the viewer napari gives
+plugins wraps every layer in a new proxy). Every fix since the last save is recorded, with its
+parameters, into the mask's log on *Save corrections* (saved in a thread too).
 
-Only napari's public API is used (no private attributes: napari warns about them through the viewer it
-gives plugins), and layers are told apart by ``layer.unique_id``, never by identity (that viewer wraps
-every layer in a new proxy object). Every operation since the last save is recorded, with its
-parameters, and written into the mask's log on *Save corrections*; saving runs in a thread too.
-
-*Undo fix* is honest: the last fix is tied to what its layer showed when it was made (the array it was
-written into and the output named in the layer's ``batchseg`` metadata; the stream layer is reused from
-output to output). Undo is switched off, with the reason in its tooltip, once that layer shows another
-output or a reopened copy, once the fix is saved (the mask file and its log then hold it; the next
-save starts from there), and once the layer is painted after the fix (restoring whole frames would erase
-those strokes while the log still listed them). As a last guard, Undo restores the frames only while
-they still hold exactly what the fix wrote. The "layer: …" line follows the active layer's name, data
-and metadata, so it names the output actually shown.
+*Undo fix* is honest: it is switched off, with the reason in its tooltip, once the layer shows another
+output or a reopened copy, once the fix is saved, or once the layer is painted after it; and it restores
+the frames only while they still hold exactly what the fix wrote.
 """
 
 from __future__ import annotations
@@ -37,7 +28,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QRadioButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -54,7 +44,7 @@ from ._fixes import (
     shown_output,
 )
 from ._jobs import Background
-from ._qtutil import hbox, muted
+from ._qtutil import hbox, ispin, muted
 from ._repaint import holds_repaint, layer_work
 from ._stream import layer_meta, mark_edited, mark_saved
 
@@ -62,14 +52,6 @@ from ._stream import layer_meta, mark_edited, mark_saved
 def layer_id(layer: Any) -> Any:
     """A layer's identity that survives napari's proxies (``unique_id``; the name as a fallback)."""
     return getattr(layer, "unique_id", None) or layer.name
-
-
-def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
-    s = QSpinBox()
-    s.setRange(lo, hi)
-    s.setValue(value)
-    s.setToolTip(tip)
-    return s
 
 
 class CorrectionPanel(QWidget):
@@ -89,14 +71,14 @@ class CorrectionPanel(QWidget):
         group.addButton(self.this_frame)
         group.addButton(self.all_frames)
 
-        self.min_size = _spin(1, 10**7, 30, "Objects with fewer pixels are removed")
+        self.min_size = ispin(1, 10**7, 30, "Objects with fewer pixels are removed")
         self.small_btn = QPushButton("Remove small")
         self.border_btn = QPushButton("Remove touching border")
         self.relabel_btn = QPushButton("Relabel sequentially")
-        self.keep_id = _spin(1, 2**31 - 1, 1, "Label that stays")
-        self.merge_id = _spin(1, 2**31 - 1, 2, "Label merged into the other one")
+        self.keep_id = ispin(1, 2**31 - 1, 1, "Label that stays")
+        self.merge_id = ispin(1, 2**31 - 1, 2, "Label merged into the other one")
         self.merge_btn = QPushButton("Merge")
-        self.delete_id = _spin(1, 2**31 - 1, 1, "Label to delete (default: the layer's selected label)")
+        self.delete_id = ispin(1, 2**31 - 1, 1, "Label to delete (default: the layer's selected label)")
         self.delete_btn = QPushButton("Delete label")
         self.undo_btn = QPushButton("Undo fix")
         self.save_btn = QPushButton("Save corrections")

@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 
 from ..io.sources import SourceInfo
-from ._qtutil import hbox, muted
+from ._qtutil import hbox, ispin, muted
 
 #: the channel combo's first entry: the file follows the Settings tab
 AS_SETTINGS = "as in Settings"
@@ -47,12 +47,7 @@ class FileSettings(QWidget):
         self.channel.setToolTip("The channel of this file to segment; other files keep the Settings tab's")
         self.own_frames = QCheckBox("own frames")
         self.own_frames.setToolTip("Segment these frames of this file (0-based, inclusive)")
-        self.start = QSpinBox()
-        self.start.setRange(0, 10**7)
-        self.end = QSpinBox()
-        self.end.setRange(-1, 10**7)
-        self.end.setSpecialValueText("last")
-        self.end.setValue(-1)
+        self.start, self.end = ispin(0, 10**7), ispin(-1, 10**7, -1, special="last")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.title)

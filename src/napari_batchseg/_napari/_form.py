@@ -18,17 +18,15 @@ from qtpy.QtGui import QStandardItemModel
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
-    QSpinBox,
     QWidget,
 )
 
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
 from ..segmenters.catalog import cellpose_major, cellpose_version, is_cellpose_builtin, offered_models
-from ._qtutil import PathField, fold, hbox, muted, vbox
+from ._qtutil import PathField, fold, fspin, hbox, ispin, muted, vbox
 from ._trained import load_recent_models_later, trained_models_signal
 
 USER_MODEL = "User trained model…"
@@ -88,29 +86,17 @@ class ParamsForm(QWidget):
             False, "Model file", "Cellpose models (*);;All files (*)", "paste, browse or drop a model file"
         )
         self.model_path_label = QLabel("Model file")
-        self.diameter = QDoubleSpinBox()
-        self.diameter.setRange(0, 10000)
-        self.diameter.setDecimals(1)
-        self.diameter.setSpecialValueText("auto")
-        self.diameter.setSuffix(" px")
+        self.diameter = fspin(0, 10000, special="auto", suffix=" px", decimals=1)
         self.cellpose_major = cellpose_major()
         self.diameter.setToolTip(
             f"Cellpose {cellpose_version() or ''}: " + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3]
         )
         # advanced Cellpose settings
-        self.cellprob = QDoubleSpinBox()
-        self.cellprob.setRange(-8, 8)
-        self.cellprob.setSingleStep(0.5)
-        self.cellprob.setToolTip("Cellpose cell probability threshold (lower: more and larger objects)")
-        self.flow = QDoubleSpinBox()
-        self.flow.setRange(0, 5)
-        self.flow.setSingleStep(0.1)
-        self.flow.setValue(0.4)
-        self.flow.setToolTip("Cellpose flow error threshold (higher: more objects kept)")
-        self.niter = QSpinBox()
-        self.niter.setRange(0, 100000)
-        self.niter.setSpecialValueText("auto")
-        self.niter.setToolTip("Cellpose dynamics iterations; 0 = automatic")
+        self.cellprob = fspin(-8, 8, step=0.5,
+                              tip="Cellpose cell probability threshold (lower: more and larger objects)")
+        self.flow = fspin(0, 5, 0.4, step=0.1,
+                          tip="Cellpose flow error threshold (higher: more objects kept)")
+        self.niter = ispin(0, 100000, special="auto", tip="Cellpose dynamics iterations; 0 = automatic")
         self.debug = QCheckBox("also save flows and cell probability")
         adv = QWidget()
         adv_form = QFormLayout(adv)
@@ -135,14 +121,8 @@ class ParamsForm(QWidget):
         self.z_mode = QComboBox()
         for value, text in Z_MODES:
             self.z_mode.addItem(text, value)
-        self.z_radius = QSpinBox()
-        self.z_radius.setRange(0, 1000)
-        self.z_radius.setValue(3)
-        self.z_radius.setPrefix("r = ")
-        self.z_start = QSpinBox()
-        self.z_start.setRange(0, 100000)
-        self.z_stop = QSpinBox()
-        self.z_stop.setRange(0, 100000)
+        self.z_radius = ispin(0, 1000, 3, prefix="r = ")
+        self.z_start, self.z_stop = ispin(0, 100000), ispin(0, 100000)
         self.z_type = QComboBox()
         self.z_type.addItems(list(PROJECTIONS))
         self.z_type.setCurrentText("mean")
@@ -152,12 +132,8 @@ class ParamsForm(QWidget):
         self.z_row = vbox(hbox(self.z_mode, self.z_type, 1), self.z_numbers)
         self.z_note = QLabel("")
         muted(self.z_note)
-        self.start_frame = QSpinBox()
-        self.start_frame.setRange(0, 10**7)
-        self.end_frame = QSpinBox()
-        self.end_frame.setRange(-1, 10**7)
-        self.end_frame.setValue(-1)
-        self.end_frame.setSpecialValueText("last")
+        self.start_frame = ispin(0, 10**7)
+        self.end_frame = ispin(-1, 10**7, -1, special="last")
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
 
         # device

@@ -1,9 +1,22 @@
-"""Layout pieces of the dock widget: section titles, separators, scrolled tab pages, compact drop-downs."""
+"""Layout pieces of the dock widget: sections, separators, scrolled tabs over the run bar, parallel row."""
 
 from __future__ import annotations
 
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QComboBox, QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..runners import PARALLEL_MODES
 
 
 def _section(title: str) -> QLabel:
@@ -57,3 +70,49 @@ def scrolled_body(dock: QWidget) -> QVBoxLayout:
     outer.addWidget(_scrolled(page))
     return QVBoxLayout(page)
 
+
+def dock_layout(dock: QWidget, pages: dict[str, tuple[QWidget, ...]],
+                bar_rows: tuple[QWidget, ...]) -> tuple[QTabWidget, QWidget]:
+    """Lay ``dock`` out as tabs (each page scrolls vertically) above a run bar that stays in view."""
+    tabs = QTabWidget()
+    tabs.setDocumentMode(True)
+    for title, widgets in pages.items():
+        tabs.addTab(_scrolled(_page(*widgets)), title)
+    run_bar = QWidget()
+    bar = QVBoxLayout(run_bar)
+    bar.setContentsMargins(6, 4, 6, 4)
+    for row in bar_rows:
+        bar.addWidget(row)
+    outer = QVBoxLayout(dock)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(tabs, 1)
+    outer.addWidget(_line())
+    outer.addWidget(run_bar)
+    return tabs, run_bar
+
+
+PARALLEL_LABELS = {"none": "one process", "files": "one file per process", "frames": "frames over processes"}
+
+
+class ParallelRow(QWidget):
+    """How a run uses processes: the mode, and how many (the count only for the modes that use it)."""
+
+    def __init__(self, max_processes: int) -> None:
+        super().__init__()
+        self.parallel = QComboBox()
+        for mode in PARALLEL_MODES:
+            self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
+        self.processes = QSpinBox()
+        self.processes.setRange(1, max(1, max_processes))
+        self.processes.setPrefix("processes: ")
+        self.processes.setValue(1)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("Parallel"), self.parallel, self.processes):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        self.parallel.currentIndexChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        self.processes.setEnabled(self.parallel.currentData() not in (None, "none"))

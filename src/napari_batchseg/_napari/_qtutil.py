@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qtpy.QtCore import QMimeData, Qt, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 from superqt import QCollapsible
 
 
@@ -132,3 +143,37 @@ def muted(label: QLabel, italic: bool = False) -> None:
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet("font-size: 11px;" + (" font-style: italic;" if italic else ""))
+
+
+def ispin(lo: int, hi: int, value: int | None = None, tip: str = "", special: str = "",
+          prefix: str = "") -> QSpinBox:
+    """An integer spin box: range, value, tooltip, text shown at its minimum (``special``), prefix."""
+    box = QSpinBox()
+    _spin_setup(box, lo, hi, value, tip, special, prefix)
+    return box
+
+
+def fspin(lo: float, hi: float, value: float | None = None, tip: str = "", special: str = "",
+          suffix: str = "", step: float | None = None, decimals: int | None = None) -> QDoubleSpinBox:
+    """A decimal spin box, as :func:`ispin`, with a suffix, a step and a number of decimals."""
+    box = QDoubleSpinBox()
+    if decimals is not None:
+        box.setDecimals(decimals)
+    if step is not None:
+        box.setSingleStep(step)
+    box.setSuffix(suffix)
+    _spin_setup(box, lo, hi, value, tip, special, "")
+    return box
+
+
+def _spin_setup(box: Any, lo: float, hi: float, value: float | None, tip: str, special: str,
+                prefix: str) -> None:
+    box.setRange(lo, hi)
+    if special:
+        box.setSpecialValueText(special)
+    if prefix:
+        box.setPrefix(prefix)
+    if value is not None:
+        box.setValue(value)
+    if tip:
+        box.setToolTip(tip)

@@ -15,13 +15,9 @@ from typing import Any
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFileDialog,
     QLabel,
     QPushButton,
-    QSpinBox,
-    QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -29,7 +25,7 @@ from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..live import Redraw
 from ..params import ParameterError, SegmentationParams
-from ..runners import PARALLEL_MODES, RunSession, TaskState, usable_cores
+from ..runners import RunSession, TaskState, usable_cores
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -37,7 +33,7 @@ from ._info import InfoCache
 from ._jobs import close_all, close_with
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
-from ._pages import _compact_combos, _line, _page, _scrolled, _section
+from ._pages import ParallelRow, _compact_combos, _line, _section, dock_layout
 from ._phrasing import finish_message, for_widget, run_message
 from ._qtutil import hbox, muted
 from ._status import StatusTable
@@ -51,11 +47,6 @@ PREVIEW_PAUSE_MS = 300
 RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
-PARALLEL_LABELS = {
-    "none": "one process",
-    "files": "one file per process",
-    "frames": "frames over processes",
-}
 
 
 class BatchSegWidget(QWidget):
@@ -86,17 +77,8 @@ class BatchSegWidget(QWidget):
         self._run_error = False
         self._started = 0.0
 
-        self.parallel = QComboBox()
-        self.processes = QSpinBox()
-        self.processes.setRange(1, 256)
-        self.processes.setPrefix("processes: ")
-        self.parallel_row = hbox(QLabel("Parallel"), self.parallel, self.processes, 1)
-        for mode in PARALLEL_MODES:
-            self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
-        self.processes.setMaximum(max(1, usable_cores()))
-        self.processes.setValue(1)
-        self.parallel.currentIndexChanged.connect(self._update_parallel)
-        self._update_parallel()
+        self.parallel_row = ParallelRow(usable_cores())
+        self.parallel, self.processes = self.parallel_row.parallel, self.parallel_row.processes
 
         self.run_btn = QPushButton("Run")
         self.run_btn.setToolTip("Segment every listed file that passes the filters")
@@ -118,28 +100,13 @@ class BatchSegWidget(QWidget):
         muted(self.message)
 
         # pages (tabs, each scrolls vertically) above a run bar that always stays in view
-        files_page = _page(_section("Input files"), self.files, _line(), _section("Output"), self.output,
-                           _line(), _section("Image layers open in napari"), self.layers)
-        params_row = hbox(self.save_params_btn, self.load_params_btn, 1)
-        settings_page = _page(self.form, self.parallel_row, params_row)
-        results_page = _page(self.follow, self.status, hbox(self.open_btn, 1))
-        correct_page = _page(self.correction)
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(_scrolled(files_page), "Files")
-        self.tabs.addTab(_scrolled(settings_page), "Settings")
-        self.tabs.addTab(_scrolled(results_page), "Results")
-        self.tabs.addTab(_scrolled(correct_page), "Correct")
-        self.run_bar = QWidget()
-        bar = QVBoxLayout(self.run_bar)
-        bar.setContentsMargins(6, 4, 6, 4)
-        bar.addWidget(hbox(self.run_btn, self.cancel_btn, self.status.progress, stretch_last=True))
-        bar.addWidget(self.message)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.tabs, 1)
-        outer.addWidget(_line())
-        outer.addWidget(self.run_bar)
+        self.tabs, self.run_bar = dock_layout(self, {
+            "Files": (_section("Input files"), self.files, _line(), _section("Output"), self.output, _line(),
+                      _section("Image layers open in napari"), self.layers),
+            "Settings": (self.form, self.parallel_row, hbox(self.save_params_btn, self.load_params_btn, 1)),
+            "Results": (self.follow, self.status, hbox(self.open_btn, 1)),
+            "Correct": (self.correction,),
+        }, (hbox(self.run_btn, self.cancel_btn, self.status.progress, stretch_last=True), self.message))
         _compact_combos(self)
         self.setMinimumWidth(MIN_WIDTH)
 
@@ -179,7 +146,7 @@ class BatchSegWidget(QWidget):
         # napari's one-time costs of a first layer in idle steps (the widget shows at once, the first Run
         # adds its layers quicker); then the device detection (not competing with them for the GIL)
         self.form.set_device_text("looking for a GPU…")
-        self.streamer.scheduler.idle(warm_up_steps(), then=self._started_up)
+        self.streamer.scheduler.idle(warm_up_steps(), then=self._start_device_detection)
 
     # ------------------------------------------------------------------ state from inputs
     @property
@@ -187,17 +154,17 @@ class BatchSegWidget(QWidget):
         """The widget's start-up work (napari's first-layer costs, then the device detection) is over."""
         return self.streamer.scheduler.idle_left == 0 and device_known()
 
-    def _started_up(self) -> None:
-        self._stand_by()  # files listed meanwhile: their placeholder layers, napari's first-layer costs paid
-        self._start_device_detection()
-
     def _start_device_detection(self) -> None:
         if device_known():
-            self.form.set_device_text(detect_device())
+            self._device_found(detect_device())
             return
         # the form says "looking for a GPU…" since the widget opened; a daemon thread that never touches Qt:
         # closing napari meanwhile cannot crash (see _worker)
-        self.background.submit(detect_device, on_item=self.form.set_device_text, name="batchseg-device")
+        self.background.submit(detect_device, on_item=self._device_found, name="batchseg-device")
+
+    def _device_found(self, text: str) -> None:
+        self.form.set_device_text(text)
+        self._stand_by()  # files listed meanwhile: their placeholder layers (start-up work is over)
 
     def close_down(self) -> None:
         """Stop every worker of the widget and deliver nothing more (napari or the dock is closing).
@@ -221,8 +188,9 @@ class BatchSegWidget(QWidget):
     def _stand_by(self) -> None:
         """Listed files are a run being prepared: its hidden placeholder layers, made now (not at Run).
 
-        Made once the first file's metadata is read (they take its shape) and napari's first-layer costs
-        are paid (the start-up's idle steps); removed when the list empties.
+        Made once the first file's metadata is read (they take its shape) and the start-up work is over
+        (napari's first-layer costs paid; no layer is made while the device detection imports torch in a
+        thread); removed when the list empties.
         """
         if self.controller.running:
             return
@@ -230,7 +198,7 @@ class BatchSegWidget(QWidget):
         if not files:
             self.streamer.drop_placeholders()
             return
-        if self.streamer.scheduler.idle_left or self.infos.get(files[0]) is None:
+        if not self.startup_done or self.infos.get(files[0]) is None:
             return  # called again when these are done
         first = self._info(files[0])
         try:
@@ -278,9 +246,6 @@ class BatchSegWidget(QWidget):
             params = None
         self.output.update_preview(files, {f: self.infos.get(f) for f in files}, params)
         self._update_run_state()
-
-    def _update_parallel(self) -> None:
-        self.processes.setEnabled(self.parallel.currentData() not in (None, "none"))
 
     def _update_run_state(self) -> None:
         running = self.controller.running
