@@ -34,6 +34,7 @@ from napari_batchseg.params import ParameterError, SegmentationParams, ZRange
 from napari_batchseg.prepare import prepare_frame, resolve_channel, resolve_channels
 from napari_batchseg.segmenters import catalog, load_segmenter
 from napari_batchseg.segmenters.cellpose.files import cellpose_models, weights_major
+from napari_batchseg.segmenters.cellpose.v4 import choose_precision
 
 REPO = Path(__file__).resolve().parents[1]
 CP3_MODEL = REPO / "examples" / "models" / "batchseg_nuclei_cp3"
@@ -41,6 +42,8 @@ MAJOR = catalog.cellpose_major() if catalog.cellpose_version() else None
 EXPECTED = os.environ.get("BATCHSEG_EXPECT_CELLPOSE") == "4" or Path(sys.prefix).name == ".venv-cp4"
 #: Settings that make a random network's objects numerous (see the module docstring).
 RANDOM_NET = {"cellprob_threshold": -0.5, "flow_threshold": 0.0}
+#: whether --precision auto runs bfloat16 on this machine's CPU (float32 without native bfloat16)
+AUTO_BF16 = choose_precision("auto", "cpu")[0] == "bfloat16"
 
 
 @pytest.fixture(scope="session")
@@ -271,7 +274,8 @@ def reference(cpsam_dir):
     """``CellposeModel.eval`` by hand on the prepared frame (channels 1,0 of :func:`two_channel_image`)."""
     from cellpose import models as cp_models
 
-    model = cp_models.CellposeModel(gpu=False, pretrained_model=str(cpsam_dir / "cpsam"))
+    model = cp_models.CellposeModel(gpu=False, pretrained_model=str(cpsam_dir / "cpsam"),
+                                    use_bfloat16=AUTO_BF16)
     frame = two_channel_image()[[1, 0]].astype(np.float32)
     masks, flows, _ = model.eval(frame, channel_axis=0, diameter=None, **RANDOM_NET)
     return frame, masks, flows
@@ -286,7 +290,9 @@ def test_builtin_found_in_model_folder_and_logged(seg4, cpsam_dir, cp4):
     assert info["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     import torch
 
-    assert info["bfloat16"] is True and next(seg4.model.net.parameters()).dtype == torch.bfloat16
+    dtype = torch.bfloat16 if AUTO_BF16 else torch.float32
+    assert info["bfloat16"] is AUTO_BF16 and next(seg4.model.net.parameters()).dtype == dtype
+    assert info["precision_reason"].startswith("auto: the CPU has")
     assert "native scale" in info["diameter_rule"] and info["diameter"] == "native scale"
     assert info["channels"] == 2 and info["channel_axis"] == 0
     assert seg4.batch_size == 1 and seg4.eval_batch_size == 8
@@ -331,7 +337,7 @@ def test_cli_end_to_end_channels_and_log(cpsam_dir, reference, tmp_path, cp4):
     assert described["cellpose_major"] == 4 and described["cellpose_version"] == cp4
     assert described["model_kind"] == "user" and Path(described["weights"]) == weights
     assert described["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert described["bfloat16"] is True and "native scale" in described["diameter_rule"]
+    assert described["bfloat16"] is AUTO_BF16 and "native scale" in described["diameter_rule"]
     assert "channels used: 1 (rims), 0 (nuclei)" in log
 
 

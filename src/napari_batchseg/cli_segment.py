@@ -14,6 +14,7 @@ import yaml
 from .io.formats import supported_extensions
 from .params import (
     EXISTING_POLICIES,
+    PRECISIONS,
     PROJECTIONS,
     SAM_MODES,
     Z_MODES,
@@ -37,7 +38,7 @@ _PARAM_OPTIONS = {
     "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
     "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
     "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
-    "dataset": "dataset",
+    "dataset": "dataset", "precision": "precision",
 }
 
 # Help that follows the installed Cellpose (3 or 4; docs/cellpose4.md). Read from package metadata: cheap.
@@ -100,6 +101,9 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=S,
                    help="use a GPU (CUDA or Apple MPS) when one is found")
     m.add_argument("--batch-size", type=int, default=S, help="tiles per network call")
+    m.add_argument("--precision", choices=PRECISIONS, default=S,
+                   help="Cellpose 4 network precision: auto (default: bfloat16 where the device has it "
+                        "natively, else float32), float32 or bfloat16")
     m.add_argument("--sam-mode", choices=SAM_MODES, default=S, help="micro-sam: auto, ais, amg or apg")
     m.add_argument("--tile-shape", default=S, help="micro-sam tiling, e.g. 512,512")
     m.add_argument("--halo", default=S, help="micro-sam tile halo, e.g. 64,64")

@@ -25,6 +25,7 @@ Projection = Literal["max", "min", "mean", "median", "std"]
 Existing = Literal["skip", "overwrite", "error"]
 SamMode = Literal["auto", "ais", "amg", "apg"]
 ZMode = Literal["all", "best", "range"]
+Precision = Literal["auto", "float32", "bfloat16"]
 #: how Z is handled: projected to one plane (``project``), or segmented as a volume (``3d``: Cellpose
 #: ``do_3D``; ``stitch``: 2D per slice, objects stitched across slices)
 VolumeMode = Literal["project", "3d", "stitch"]
@@ -33,6 +34,7 @@ METHODS: tuple[str, ...] = get_args(Method)
 PROJECTIONS: tuple[str, ...] = get_args(Projection)
 EXISTING_POLICIES: tuple[str, ...] = get_args(Existing)
 SAM_MODES: tuple[str, ...] = get_args(SamMode)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 Z_MODES: tuple[str, ...] = get_args(VolumeMode)
 
 
@@ -189,6 +191,10 @@ class SegmentationParams:
     dataset
         HDF5 inputs: the path of the image dataset inside the file (e.g. ``"/raw"``), needed for files
         holding several; other formats ignore it.
+    precision
+        Cellpose 4 network precision: ``auto`` (bfloat16 where the device computes it natively, else
+        float32: a CPU without ``avx512_bf16``/``amx_bf16`` emulates bfloat16 slowly), ``float32`` or
+        ``bfloat16``. Cellpose 3 runs float32.
     restore
         Cellpose 3 only: a restore model (``denoise_cyto3``, ``deblur_cyto3``, ``upsample_cyto3``,
         ``oneclick_cyto3``, ... or a restore model file) applied to each prepared plane before it is
@@ -234,6 +240,7 @@ class SegmentationParams:
     halo: tuple[int, int] | None = None
     axes: str | None = None
     dataset: str | None = None
+    precision: Precision = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -326,6 +333,10 @@ class SegmentationParams:
                 raise ParameterError(f"axes {self.axes!r} repeats a letter")
         if self.dataset is not None:
             self.dataset = str(self.dataset).strip() or None
+        if self.precision not in PRECISIONS:
+            raise ParameterError(
+                f"precision {self.precision!r} unknown; choose one of {', '.join(PRECISIONS)}"
+            )
         if self.output_dir is not None:
             self.output_dir = str(self.output_dir)
         self._validate_cellpose3_options()

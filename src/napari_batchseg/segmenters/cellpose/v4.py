@@ -13,8 +13,12 @@ What differs from Cellpose 3 (:mod:`.segmenter`), and how this adapter handles i
   asked for, ``--channel 0,2``), evaluated with ``channel_axis=0``; Cellpose zero-pads to 3 channels.
 * **Diameter.** ``diameter=0`` ("auto") means the model's native scale: ``eval(diameter=None)``, no
   rescaling (Cellpose 4 has no size model). A diameter ``D > 0`` rescales the image by ``30 / D``.
-* **Precision.** Weights run in bfloat16 by default (Cellpose 4's default); ``extra={"use_bfloat16":
-  False}`` runs float32. The log says which.
+* **Precision.** ``precision="auto"`` (default) runs bfloat16 (Cellpose 4's default) where the device
+  computes it natively (a CUDA GPU that supports it, Apple MPS, a CPU with ``avx512_bf16`` /
+  ``amx_bf16``) and float32 elsewhere: on a CPU without native bfloat16 it is emulated and several
+  times slower (docs/cellpose4.md). ``precision="float32"`` / ``"bfloat16"`` force one (CLI
+  ``--precision``); the older ``extra={"use_bfloat16": ...}`` is still read when precision is auto.
+  The log says which precision ran and why.
 
 Each frame is segmented with exactly the ``CellposeModel.eval`` call Cellpose makes for the same array
 and arguments, so the labels equal running Cellpose by hand.
@@ -49,7 +53,54 @@ from .files import (
 from .files import weights_major as _weights_major
 from .segmenter import CP3_INSTALL, channel_count, require_installed_major
 
-__all__ = ["MAX_CHANNELS", "NATIVE_SCALE", "Cellpose4Segmenter", "download_note"]
+__all__ = [
+    "MAX_CHANNELS",
+    "NATIVE_SCALE",
+    "Cellpose4Segmenter",
+    "choose_precision",
+    "cpu_bf16_flags",
+    "download_note",
+]
+
+#: CPU flags (Linux ``/proc/cpuinfo``) that mean native bfloat16 arithmetic
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bf16_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> list[str]:
+    """The native-bfloat16 flags of this CPU (empty where none, or where ``cpuinfo`` cannot be read)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return []
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return [f for f in BF16_CPU_FLAGS if f in flags]
+
+
+def choose_precision(
+    precision: str, device_type: str, cpuinfo: str | Path = "/proc/cpuinfo"
+) -> tuple[str, str]:
+    """``(precision, why)``: ``"float32"`` or ``"bfloat16"`` on a device type (``cpu``, ``cuda``, ``mps``).
+
+    ``precision`` other than ``"auto"`` is kept (forced). Auto: bfloat16 where the device computes it
+    natively, float32 where it would be emulated (a CPU without ``avx512_bf16``/``amx_bf16``).
+    """
+    if precision != "auto":
+        return precision, "forced (--precision)"
+    if device_type == "cuda":
+        import torch
+
+        if torch.cuda.is_bf16_supported():
+            return "bfloat16", "auto: the GPU supports bfloat16"
+        return "float32", "auto: the GPU has no bfloat16 support"
+    if device_type == "mps":
+        return "bfloat16", "auto: Apple GPU (Cellpose 4's default)"
+    flags = cpu_bf16_flags(cpuinfo)
+    if flags:
+        return "bfloat16", f"auto: the CPU has native bfloat16 ({', '.join(flags)})"
+    return "float32", "auto: the CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag): float32"
 
 #: Channels the Cellpose 4 network sees (more would be cut by Cellpose; fewer are zero-padded).
 MAX_CHANNELS = 3
@@ -96,6 +147,7 @@ class Cellpose4Segmenter(SegmenterBase):
         device: DeviceChoice,
         diameter: float | None,
         bfloat16: bool,
+        precision_reason: str = "",
         n_channels: int = 1,
         cellprob_threshold: float = 0.0,
         flow_threshold: float = 0.4,
@@ -110,6 +162,7 @@ class Cellpose4Segmenter(SegmenterBase):
         self.device = device
         self.diameter = diameter
         self.bfloat16 = bool(bfloat16)
+        self.precision_reason = precision_reason
         self.n_channels = int(n_channels)
         self.cellprob_threshold = float(cellprob_threshold)
         self.flow_threshold = float(flow_threshold)
@@ -175,13 +228,18 @@ class Cellpose4Segmenter(SegmenterBase):
             More than 3 channels, or a bad ``use_bfloat16`` setting.
         """
         name, kind, weights = cls.resolve_weights(params)
-        bf16 = params.extra.get("use_bfloat16", True)
-        if not isinstance(bf16, bool):
-            raise ParameterError(f"use_bfloat16 must be true or false, got {bf16!r}")
+        legacy = params.extra.get("use_bfloat16")
+        if legacy is not None and not isinstance(legacy, bool):
+            raise ParameterError(f"use_bfloat16 must be true or false, got {legacy!r}")
 
         cp_models = cellpose_models()
 
         choice = pick_device(params.gpu)
+        if params.precision == "auto" and legacy is not None:
+            precision, why = ("bfloat16" if legacy else "float32"), "use_bfloat16 setting"
+        else:
+            precision, why = choose_precision(params.precision, choice.device.type)
+        bf16 = precision == "bfloat16"
         try:
             model = cp_models.CellposeModel(
                 gpu=choice.is_gpu, pretrained_model=os.fspath(weights), device=choice.device,
@@ -204,6 +262,7 @@ class Cellpose4Segmenter(SegmenterBase):
             device=choice,
             diameter=params.diameter if params.diameter > 0 else None,
             bfloat16=bf16,
+            precision_reason=why,
             n_channels=channel_count(params),
             cellprob_threshold=params.cellprob_threshold,
             flow_threshold=params.flow_threshold,
@@ -232,6 +291,8 @@ class Cellpose4Segmenter(SegmenterBase):
             "weights": os.fspath(self.weights),
             "weights_sha256": sha256(self.weights),
             "bfloat16": self.bfloat16,
+            "precision": "bfloat16" if self.bfloat16 else "float32",
+            "precision_reason": self.precision_reason,
             "diameter": self.diameter if self.diameter is not None else "native scale",
             "diameter_rule": self.diameter_rule(),
             "model_diam_mean": 30.0,  # a diameter D rescales the image by 30 / D, as in Cellpose 3
