@@ -176,3 +176,9 @@ def test_keep_flows_and_restore_are_refused_under_cellpose_4(tmp_path: Path, cap
         err = capsys.readouterr().err
         assert "Cellpose 3 only" in err and "4." in err
     assert list(tmp_path.iterdir()) == []
+    log = tmp_path / "run_vSM.log"
+    log.write_text("not read\n", "utf-8")
+    assert main(["rethreshold", str(log), "--suffix", "a"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs Cellpose 3" in err[0] and str(log) in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_vSM.log"]

@@ -138,6 +138,10 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
         One line naming the file and the problem (see the module notes).
     """
     src = Path(log_path)
+    if cellpose_major() >= 4:  # kept flows come from Cellpose 3 runs; Cellpose 4's masks differ
+        raise RethresholdError(
+            f"{src}: re-thresholding needs Cellpose 3 (kept flows are made by Cellpose 3 runs and "
+            f"recomputed with its mask computation); the installed Cellpose is {cellpose_version()}")
     if src.name.endswith(MASK_EXT):
         src = src.with_name(src.name[: -len(MASK_EXT)] + LOG_EXT)
     try:
