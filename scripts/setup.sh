@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
-python -m pip install -q -e ".[cp3,napari,qt,dask,tracking,testing]"  # cp3: Cellpose 3 (README, "Cellpose 3 or Cellpose 4")
+python -m pip install -q -e ".[cp3,napari,qt,dask,tracking,formats,testing]"  # cp3: Cellpose 3 (README, "Cellpose 3 or Cellpose 4")
 if [ "${SAM:-1}" = "1" ]; then
   bash scripts/install_microsam.sh
 fi

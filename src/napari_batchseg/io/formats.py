@@ -71,12 +71,18 @@ _ND2_MAGIC = (
     b"\x00\x00\x00\x0cjP  \r\n\x87\n",  # legacy ND2 (JPEG 2000 container)
 )
 _HDF5_MAGIC = (b"\x89HDF\r\n\x1a\n",)
+_CZI_MAGIC = (b"ZISRAWFILE",)
+_LIF_MAGIC = (b"\x70\x00\x00\x00",)  # Leica LIF: test value 0x70, then the XML header's length
 
 #: Every format this package knows, in the order files are matched (longest endings first within).
 FORMATS: tuple[Format, ...] = (
     Format("tiff", "TIFF", (".ome.tiff", ".ome.tif", ".tiff", ".tif"), _TIFF_MAGIC),
     Format("nd2", "ND2", (".nd2",), _ND2_MAGIC),
     Format("hdf5", "HDF5", (".hdf5", ".h5"), _HDF5_MAGIC, requires=("h5py",)),
+    Format("ome-zarr", "OME-Zarr", (".ome.zarr", ".zarr"), folder=True,
+           requires=("bioio", "bioio_ome_zarr"), extra="bioio"),
+    Format("czi", "CZI", (".czi",), _CZI_MAGIC, requires=("bioio", "bioio_czi"), extra="formats"),
+    Format("lif", "LIF", (".lif",), _LIF_MAGIC, requires=("bioio", "bioio_lif"), extra="formats"),
 )
 _BY_KIND = {f.kind: f for f in FORMATS}
 _ALL_SUFFIXES = sorted(((s, f) for f in FORMATS for s in f.suffixes), key=lambda sf: -len(sf[0]))

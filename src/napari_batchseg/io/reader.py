@@ -50,11 +50,18 @@ def _open_hdf5(path: Path, axes: str | None, dataset: str | None) -> ImageSource
     return Hdf5Source(path, axes=axes, dataset=dataset, checked=True)
 
 
+def _open_bioio(path: Path, axes: str | None, dataset: str | None) -> ImageSource:
+    from .bioio_source import BioioSource
+
+    return BioioSource(path, axes=axes)
+
+
 #: formats whose files are read by their content whatever their name says (an ND2 named .tif)
 _INTERCHANGED = frozenset({"tiff", "nd2"})
 
 OPENERS: dict[str, Opener] = {
     "tiff": _open_tiff, "nd2": _open_nd2, "hdf5": _open_hdf5,
+    "ome-zarr": _open_bioio, "czi": _open_bioio, "lif": _open_bioio,
 }
 
 #: sources that are not files (e.g. a napari layer), opened by their opener under a made-up path
