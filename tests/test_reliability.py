@@ -219,7 +219,9 @@ def test_stale_buffers_of_own_outputs_are_removed(tmp_path):
     movie = _movie(tmp_path)
     other = tmp_path / ".b_vSM.ome.tif.partial-abc.buffer"  # another output's: left alone
     mine = [tmp_path / ".a_vSM.ome.tif.partial-x1y2.buffer", tmp_path / ".a_vSM.log.partial-zz",
-            tmp_path / ".a_vSM_flows.tif.partial-q.buffer"]
+            tmp_path / ".a_vSM_flows.tif.partial-q.buffer",
+            tmp_path / ".a_vSM_dP.tif.partial-k.buffer",  # --keep-flows
+            tmp_path / ".a_vSM_restored.tif.partial-r.buffer"]  # --restore with --debug
     for f in [other, *mine]:
         f.write_bytes(b"\0" * 100)
     locks._listing_cache.clear()
@@ -600,6 +602,8 @@ def test_output_status_tells_missing_same_other_and_corrupt(tmp_path):
     _run([movie], diameter=0)
     assert output_status(task, params).state == "same"
     assert output_status(task, params.replace(gpu=True, suffix="", existing="overwrite")).state == "same"
+    # keeping the flows changes what is kept beside the mask, not the mask
+    assert output_status(task, params.replace(keep_flows=True)).state == "same"
     other = output_status(task, params.replace(diameter=30))
     assert other.state == "other" and other.differences == {"diameter": (0.0, 30.0)}
     assert "diameter" in other.detail

@@ -38,7 +38,9 @@ __all__ = [
 State = Literal["missing", "same", "other", "corrupt", "busy"]
 
 #: parameters that decide where and how a run works, not the mask it makes
-IGNORED_PARAMETERS = frozenset({"output_dir", "suffix", "existing", "gpu", "batch_size", "debug"})
+IGNORED_PARAMETERS = frozenset(
+    {"output_dir", "suffix", "existing", "gpu", "batch_size", "debug", "keep_flows"}
+)
 _IGNORED_EXTRA = frozenset({"embedding_cache"})
 
 

@@ -15,8 +15,9 @@ from .reader import stem_of
 MODULE_TAG = "_vSM"
 MASK_EXT = ".ome.tif"
 LOG_EXT = ".log"
-#: the debug outputs a segmenter may write beside a mask (``<base>_<kind>.tif``)
-DEBUG_KINDS = ("flows", "cellprob")
+#: the extra outputs a run may write beside a mask (``<base>_<kind>.tif``): ``--debug`` stacks, the
+#: flows ``--keep-flows`` keeps (``dP``, with ``cellprob``) and the ``--restore``d planes
+DEBUG_KINDS = ("flows", "cellprob", "dP", "restored")
 #: the full name of an output file: ``<stem>[_P<k>]_vSM[-<suffix>]`` and ``.ome.tif``, ``.log`` or a
 #: debug stack's ``_<kind>.tif``
 OUTPUT_NAME = re.compile(
