@@ -63,3 +63,25 @@ def test_lif_with_other_content_is_refused(tmp_path):
     path.write_bytes(b"not a leica file at all")
     with pytest.raises(InputError, match=r"exp\.lif: not an LIF file \(it starts with 'not a lei'\)"):
         open_source(path)
+
+
+@pytest.mark.cp3
+def test_ome_zarr_segments_end_to_end_from_the_cli(nuclei_zarr, tmp_path):
+    """Round trip: an OME-Zarr image in, a mask out, and that mask's OME-Zarr export opens as input."""
+    from pathlib import Path
+
+    from napari_batchseg.cli import main
+    from napari_batchseg.io.masks import read_mask
+
+    path, stack = nuclei_zarr
+    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+    out = tmp_path / "out"
+    assert main(["segment", str(path), "--model", str(model), "--output-dir", str(out), "-q"]) == 0
+    mask = read_mask(out / "nuclei_vSM.ome.tif")
+    assert mask.labels.shape == (1, *stack.shape[1:]) and mask.labels.max() > 5
+    exported = tmp_path / "zarr"
+    assert main(["export", "ome-zarr", str(out / "nuclei_vSM.ome.tif"), "--output-dir", str(exported)]) == 0
+    (zarr_mask,) = [p for p in exported.iterdir() if p.name.endswith(".zarr")]
+    with open_source(zarr_mask) as src:  # our own OME-Zarr export (image + labels) is an input too
+        assert src.info.sizes["Y"] == stack.shape[1] and src.info.sizes["X"] == stack.shape[2]
+        np.testing.assert_array_equal(src.read_plane(0, 0, 0, 0), stack[0])
