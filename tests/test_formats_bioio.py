@@ -85,3 +85,15 @@ def test_ome_zarr_segments_end_to_end_from_the_cli(nuclei_zarr, tmp_path):
     with open_source(zarr_mask) as src:  # our own OME-Zarr export (image + labels) is an input too
         assert src.info.sizes["Y"] == stack.shape[1] and src.info.sizes["X"] == stack.shape[2]
         np.testing.assert_array_equal(src.read_plane(0, 0, 0, 0), stack[0])
+
+
+def test_discovery_takes_an_ome_zarr_folder_as_one_input(nuclei_zarr, tmp_path):
+    from napari_batchseg.discovery import FileFilter, collect_files
+
+    path, stack = nuclei_zarr
+    tifffile.imwrite(tmp_path / "other.tif", stack[0])
+    for recursive in (False, True):
+        found = collect_files([tmp_path], recursive=recursive)
+        assert [p.name for p in found] == ["nuclei.ome.zarr", "other.tif"]  # nothing inside the folder
+    assert set(FileFilter().extensions) == set(formats.supported_extensions())
+    assert [p.name for p in collect_files([tmp_path], FileFilter(extensions=[".tif"]))] == ["other.tif"]
