@@ -192,6 +192,22 @@ def test_3d_on_a_file_without_z_fails_that_file_only(tmp_path: Path) -> None:
         "stack_vSM.log", "stack_vSM.ome.tif"]
 
 
+def test_a_file_without_z_is_marked_before_any_work(tmp_path: Path) -> None:
+    """The plan (CLI, API, --dry-run) and the widget's file list say it, as for a missing channel."""
+    from napari_batchseg import engine
+    from napari_batchseg.runnable import Reason, check_file
+
+    flat = tmp_path / "flat.tif"
+    tifffile.imwrite(flat, np.zeros((48, 48), np.uint16))
+    params = SegmentationParams(z_mode="3d", anisotropy=2.0)
+    problem = check_file(flat, params)
+    assert problem is not None and problem.reason is Reason.VOLUME
+    assert problem.brief == "--z-mode 3d needs a Z stack; the file has 1 Z slice (use --z-mode project)"
+    assert check_file(flat, SegmentationParams()) is None
+    (task,) = engine.plan([flat], params).tasks
+    assert task.error is not None and "flat.tif: --z-mode 3d needs a Z stack" in task.error
+
+
 def test_microsam_refuses_volumes_before_loading() -> None:
     from napari_batchseg.segmenters.microsam.segmenter import MicroSamSegmenter
 
@@ -270,6 +286,10 @@ def test_export_and_evaluate_refuse_volume_masks_clearly(tmp_path: Path) -> None
     failed: dict[str, str] = {}
     evaluate_files([(path, path)], failed=failed)
     assert any("evaluate takes 2D (TYX) masks" in reason for reason in failed.values())
+    from napari_batchseg.training.sources import frames_from_vsm
+
+    with pytest.raises(InputError, match="training takes 2D"):
+        frames_from_vsm(path)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

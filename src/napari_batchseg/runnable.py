@@ -3,7 +3,8 @@
 :func:`check_file` (a path) and :func:`check_info` (metadata already read) answer with ``None`` (the
 file can run) or a :class:`FileProblem` whose :class:`Reason` is typed: an unreadable file, ambiguous
 axes (the reader raised :class:`~.errors.AmbiguousAxesError`; an ``axes`` choice makes it readable), a
-channel the file lacks, a Z range or a first frame beyond the file. :func:`napari_batchseg.engine.plan`
+channel the file lacks, a Z range or a first frame beyond the file, a file that cannot be segmented
+as volumes (``--z-mode 3d|stitch``: no Z stack). :func:`napari_batchseg.engine.plan`
 (hence the CLI and the Python API) marks such files before any work, and the napari widget marks
 them in its file list, with the same words.
 """
@@ -19,6 +20,7 @@ from .io.reader import read_info
 from .io.sources import SourceInfo
 from .params import SegmentationParams
 from .prepare import check_z_range, resolve_channels
+from .prepare_3d import check_volume
 
 __all__ = ["FileProblem", "Reason", "check_file", "check_info", "problem_of", "read_info_for"]
 
@@ -31,6 +33,7 @@ class Reason(enum.Enum):
     CHANNEL = "channel"
     Z_RANGE = "z range"
     FRAMES = "frames"
+    VOLUME = "volume"
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ def check_info(info: SourceInfo, params: SegmentationParams) -> FileProblem | No
         return FileProblem(Reason.FRAMES, f"{info.path}: start frame {params.start_frame} out of range; "
                                           f"the file has {n_t} frame(s) (0-{n_t - 1})",
                            f"no frame {params.start_frame} (the file has {n_t} frame(s))")
+    if params.z_mode != "project":
+        try:
+            check_volume(info, params)
+        except InputError as exc:
+            return FileProblem(Reason.VOLUME, str(exc), str(exc).removeprefix(f"{info.path}: "))
     return None
 
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from .._labels import open_mask_stack
 from ..errors import InputError
-from ..io.masks import read_mask
+from ..io.masks import read_mask, refuse_volume_mask
 from ..io.reader import open_source
 from ..params import ParameterError
 from ..prepare import prepare_frame, resolve_channel
@@ -186,6 +186,7 @@ def frames_from_vsm(
         match the mask (shape, Z slices) as the log recorded them.
     """
     mask_path = Path(mask_path)
+    refuse_volume_mask(mask_path, "training")
     mask = read_mask(mask_path)
     try:
         logged = parse_log(mask.log_text)
