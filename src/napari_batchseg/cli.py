@@ -214,7 +214,6 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             "to finish", highlight=False)
         return 128 + stop.signum
     from .cli_downstream import measure_after_segment  # segment --measure: 1 if a measurement failed
-
     from .cli_track import track_after_segment  # segment --track: 1 if a mask could not be tracked
 
     tracked = track_after_segment(session, args)  # before --measure, which then adds track_id
