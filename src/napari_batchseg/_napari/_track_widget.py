@@ -4,10 +4,20 @@ Tracking (:func:`napari_batchseg.tracking.track_masks`) runs in a background job
 GUI thread only copies the layer's data before and adds the layers after. The result is a Tracks layer
 (``track_id, t, y, x`` with the division graph) in the Labels layer's scale and translate, and a Labels
 layer relabelled by track id (one colour per cell over time).
+
+Corrections: a click on the tracked Labels layer (or on the layer that was tracked), or near a track's
+point in the Tracks layer, selects that track as *A* (Shift+click: as *B*) and shows its cell alone in
+every frame (``selected_label`` + ``show_selected_label``). *Join A + B*, *Split A at frame*, *A is B's
+mother* and *A has no mother* are :mod:`napari_batchseg.tracking.edit` operations, run in the
+background; *Save tracks* writes the tracks CSV, the tracked mask and the log with one record per
+operation beside the layer's ``_vSM.ome.tif``
+(:func:`~napari_batchseg.tracking.files.save_track_edits`, atomic), in the background too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +26,8 @@ from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
+    QGroupBox,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -23,8 +35,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..io.sources import PixelSize
 from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
+from ..tracking import edit as te
+from ..tracking.files import TrackFileResult, save_track_edits
 from ._jobs import Background, close_with
+from ._layerops import layer_meta
 
 __all__ = ["TrackWidget", "tracks_layer_data"]
 
@@ -46,7 +62,7 @@ def tracks_layer_data(result: TrackResult) -> tuple[Any, dict[int, list[int]]]:
 
 
 class TrackWidget(QWidget):
-    """Dock widget: track the objects of a (T, Y, X) Labels layer; add a Tracks layer over it."""
+    """Dock widget: track the objects of a (T, Y, X) Labels layer; add a Tracks layer over it; correct it."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +70,12 @@ class TrackWidget(QWidget):
         self.background = Background(self)
         close_with(self, self.background.close)
         self.result: TrackResult | None = None
+        #: the operations since tracking, one line each (the log's ``track correction`` records on save)
+        self.records: list[str] = []
+        self._source: Any = None  # the Labels layer tracked
+        self._tracked: Any = None  # its copy relabelled by track id
+        self._tracks: Any = None  # the Tracks layer
+        self._job = ""  # "track", "edit" or "save" while one runs
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.labels_combo = QComboBox(self)
@@ -75,19 +97,72 @@ class TrackWidget(QWidget):
         lay.addLayout(form)
         self.track_btn = QPushButton("Track cells", self)
         self.track_btn.clicked.connect(self.track)
+        lay.addWidget(self.track_btn)
+        lay.addWidget(self._corrections_box())
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
-        lay.addWidget(self.track_btn)
         lay.addWidget(self.status)
         lay.addStretch(1)
         for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
             event.connect(self._refresh)
         self._refresh()
+        self._update_buttons()
+
+    def _corrections_box(self) -> QGroupBox:
+        box = QGroupBox("Correct tracks (click a cell: A; Shift+click: B)", self)
+        grid = QGridLayout(box)
+        self.track_a = QSpinBox(box)
+        self.track_b = QSpinBox(box)
+        self.frame = QSpinBox(box)
+        for spin in (self.track_a, self.track_b, self.frame):
+            spin.setRange(0, 10**9)
+        self.track_a.setToolTip("Track A (0: none); clicking a cell selects its track")
+        self.track_b.setToolTip("Track B (0: none); Shift+click a cell")
+        self.frame.setToolTip("Split A here: from this frame on, A is a new track (set by a click)")
+        self.track_a.valueChanged.connect(self._show_selected)
+        self.only_selected = QCheckBox("Show track A alone", box)
+        self.only_selected.setChecked(True)
+        self.only_selected.toggled.connect(self._show_selected)
+        self.join_btn = QPushButton("Join A + B", box)
+        self.split_btn = QPushButton("Split A at frame", box)
+        self.mark_btn = QPushButton("A is B's mother", box)
+        self.unmark_btn = QPushButton("A has no mother", box)
+        self.save_btn = QPushButton("Save tracks", box)
+        self.save_btn.setToolTip("Write the tracks CSV, the tracked mask and the log with the corrections "
+                                 "beside the layer's mask file (atomic)")
+        self.join_btn.clicked.connect(lambda: self.apply(te.join_tracks, self.track_a.value(),
+                                                         self.track_b.value()))
+        self.split_btn.clicked.connect(lambda: self.apply(te.split_track, self.track_a.value(),
+                                                          self.frame.value()))
+        self.mark_btn.clicked.connect(lambda: self.apply(te.mark_division, self.track_a.value(),
+                                                         self.track_b.value()))
+        self.unmark_btn.clicked.connect(lambda: self.apply(te.unmark_division, self.track_a.value()))
+        self.save_btn.clicked.connect(self.save)
+        grid.addWidget(QLabel("A", box), 0, 0)
+        grid.addWidget(self.track_a, 0, 1)
+        grid.addWidget(QLabel("B", box), 0, 2)
+        grid.addWidget(self.track_b, 0, 3)
+        grid.addWidget(QLabel("Frame", box), 1, 0)
+        grid.addWidget(self.frame, 1, 1)
+        grid.addWidget(self.only_selected, 1, 2, 1, 2)
+        grid.addWidget(self.join_btn, 2, 0, 1, 2)
+        grid.addWidget(self.split_btn, 2, 2, 1, 2)
+        grid.addWidget(self.mark_btn, 3, 0, 1, 2)
+        grid.addWidget(self.unmark_btn, 3, 2, 1, 2)
+        grid.addWidget(self.save_btn, 4, 0, 1, 4)
+        return box
 
     @property
     def busy(self) -> bool:
-        """Whether a tracking job is running."""
+        """Whether a tracking, correction or save job is running."""
         return self.background.busy
+
+    def _update_buttons(self) -> None:
+        idle, have = not self._job, self.result is not None
+        self.track_btn.setEnabled(idle)
+        for btn in (self.join_btn, self.split_btn, self.mark_btn, self.unmark_btn):
+            btn.setEnabled(idle and have)
+        self.save_btn.setEnabled(idle and have and bool(self._mask_path()))
 
     def _refresh(self, *_: Any) -> None:
         current = self.labels_combo.currentText()
@@ -97,12 +172,20 @@ class TrackWidget(QWidget):
         self.labels_combo.addItems(names)
         if current in names:
             self.labels_combo.setCurrentText(current)
+        for attr in ("_source", "_tracked", "_tracks"):
+            if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers:
+                setattr(self, attr, None)
 
+    def _mask_path(self) -> str | None:
+        path = layer_meta(self._source).get("mask_path") if self._source is not None else None
+        return str(path) if path else None
+
+    # ------------------------------------------------------------------ tracking
     def track(self) -> bool:
         """Start tracking the chosen layer in the background; ``False`` when nothing can start."""
         name = self.labels_combo.currentText()
-        if not name or self.busy:
-            self.status.setText("Choose a time-lapse Labels layer (T, Y, X)." if not name else "Tracking…")
+        if not name or self._job:
+            self.status.setText("Choose a time-lapse Labels layer (T, Y, X)." if not name else "Busy…")
             return False
         layer = self.viewer.layers[name]
         data = np.asarray(layer.data)
@@ -112,32 +195,132 @@ class TrackWidget(QWidget):
         except ValueError as exc:
             self.status.setText(str(exc))
             return False
+        meta = layer_meta(layer)
+        start = int(meta.get("first_frame") or 0)
+        pixel_size = PixelSize(**{k: meta.get("pixel_size", {}).get(k) for k in ("x", "y", "z", "t")})
         self.status.setText(f"Tracking {name} ({data.shape[0]} frames)…")
-        self.track_btn.setEnabled(False)
 
         def run() -> TrackResult:
             return track_masks(data, params.max_distance, params.gap_frames, params.divisions, params.method,
-                               model=params.model)
+                               pixel_size=pixel_size, start_frame=start, model=params.model)
 
         def shown(result: TrackResult) -> None:
             self._show(layer, result)
 
-        self.background.submit(run, on_item=shown, on_error=self._failed, on_done=self._done,
-                               name="batchseg-track", yield_cpu=True)
+        self._start("track", run, shown, "Tracking failed")
         return True
 
+    def _start(self, job: str, fn: Callable[[], Any], on_item: Callable[[Any], None], failed: str) -> None:
+        self._job = job
+        self._update_buttons()
+
+        def error(exc: BaseException) -> None:
+            self.status.setText(f"{failed}: {exc}")
+
+        def done() -> None:
+            self._job = ""
+            self._update_buttons()
+
+        self.background.submit(fn, on_item=on_item, on_error=error, on_done=done, name=f"batchseg-{job}",
+                               yield_cpu=job == "track")
+
     def _show(self, layer: Any, result: TrackResult) -> None:
-        self.result = result
+        self.result, self.records, self._source = result, [], layer
         data, graph = tracks_layer_data(result)
         common = {"scale": layer.scale, "translate": layer.translate}
         if result.labels is not None:
-            self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
-        self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks", tail_length=10, **common)
-        divided = len({p for parents in graph.values() for p in parents})
-        self.status.setText(f"{result.n_tracks} tracks in {result.n_frames} frames, {divided} division(s).")
+            self._tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
+        self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks", tail_length=10,
+                                              **common)
+        for target in (self._tracked, self._tracks, layer):
+            if target is not None and self._on_click not in target.mouse_drag_callbacks:
+                target.mouse_drag_callbacks.append(self._on_click)
+        self.frame.setValue(result.start_frame + 1)
+        self.status.setText(self._counts(result))
 
-    def _failed(self, exc: BaseException) -> None:
-        self.status.setText(f"Tracking failed: {exc}")
+    @staticmethod
+    def _counts(result: TrackResult) -> str:
+        parents = result.tracks.loc[result.tracks["parent_track_id"] > 0, "parent_track_id"].nunique()
+        return f"{result.n_tracks} tracks in {result.n_frames} frames, {parents} division(s)."
 
-    def _done(self) -> None:
-        self.track_btn.setEnabled(True)
+    # ------------------------------------------------------------------ selection
+    def _on_click(self, layer: Any, event: Any) -> None:
+        self.select_at(event.position, second="Shift" in {str(m) for m in event.modifiers})
+
+    def select_at(self, world: Any, second: bool = False) -> int:
+        """Select the track under the world position ``world`` as A (``second``: as B); 0 when none.
+
+        The tracked layer's value there, else the track whose centroid in that frame is nearest,
+        within the max distance.
+        """
+        if self.result is None or self._tracked is None:
+            return 0
+        pos = np.asarray(self._tracked.world_to_data(world), float)[-3:]
+        t, y, x = (int(round(v)) for v in pos)
+        data = self._tracked.data
+        track = 0
+        if 0 <= t < data.shape[0] and 0 <= y < data.shape[1] and 0 <= x < data.shape[2]:
+            track = int(data[t, y, x])
+        if not track:
+            track = te.track_at(self.result, t + self.result.start_frame, pos[1], pos[2],
+                                self.max_distance.value())
+        if track:
+            (self.track_b if second else self.track_a).setValue(track)
+            if not second:
+                self.frame.setValue(t + self.result.start_frame)
+        return track
+
+    def _show_selected(self, *_: Any) -> None:
+        if self._tracked is None:
+            return
+        track = self.track_a.value()
+        if track:
+            self._tracked.selected_label = track
+        self._tracked.show_selected_label = bool(track) and self.only_selected.isChecked()
+
+    # ------------------------------------------------------------------ corrections
+    def apply(self, operation: Callable[..., te.Edited], *args: int) -> bool:
+        """Run a :mod:`~napari_batchseg.tracking.edit` operation on the tracks in the background."""
+        result = self.result
+        if result is None or self._job:
+            return False
+
+        def run() -> te.Edited:
+            return operation(result, *args)
+
+        self._start("edit", run, self._edited, "Not changed")
+        return True
+
+    def _edited(self, edited: te.Edited) -> None:
+        self.result = edited.result
+        self.records.append(edited.record)
+        if self._tracked is not None and edited.result.labels is not None:
+            self._tracked.data = edited.result.labels
+        if self._tracks is not None:
+            data, graph = tracks_layer_data(edited.result)
+            self._tracks.graph = {}
+            self._tracks.data = data
+            self._tracks.graph = graph
+        self._show_selected()
+        self.status.setText(f"{edited.record}. {self._counts(edited.result)} Not saved yet.")
+
+    def save(self) -> bool:
+        """*Save tracks*: write the corrected tracks beside the layer's mask file, in the background."""
+        mask, result, records = self._mask_path(), self.result, list(self.records)
+        if result is None or self._job:
+            return False
+        if not mask:
+            self.status.setText("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save "
+                                "its mask first); File > Save Layers keeps the tracked labels elsewhere.")
+            return False
+
+        def run() -> TrackFileResult:
+            return save_track_edits(mask, result, records)
+
+        def saved(res: TrackFileResult) -> None:
+            self.status.setText(f"Saved {res.tracks_csv.name}, {res.tracked_mask.name} and {res.log.name} "
+                                f"({len(records)} correction(s)) in {Path(res.tracks_csv).parent}.")
+
+        self.status.setText(f"Saving the tracks of {Path(mask).name}…")
+        self._start("save", run, saved, "Not saved")
+        return True

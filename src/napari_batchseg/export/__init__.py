@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_path, check_writable_dir
 from ..measure_3d import is_volume_mask
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
-from .ctc import write_ctc
+from .ctc import check_ctc_input, write_ctc
 from .images import (
     cellpose_targets,
     compile_pattern,
@@ -138,6 +138,9 @@ def export_masks(
             item = open_input(m, options, KINDS[kind])
             stack.callback(item.close)
             items.append(item)
+        if kind == "ctc":  # every mask has its tracks before any is exported
+            for item in items:
+                check_ctc_input(item.path)
         metas = [plate_well_site(item, regex) for item in items] if kind == "outlines" else []
         targets = [p for item in items for p in export_targets(kind, item, folder)]
         if kind == "outlines":

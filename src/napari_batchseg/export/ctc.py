@@ -19,10 +19,10 @@ from numpy.typing import NDArray
 
 from .._labels import open_mask_stack
 from ..errors import InputError
-from ..tracking.files import track_paths
+from ..tracking.files import check_tracks_of, track_paths
 from ._common import ExportInput, ExportOptions, atomic_dir
 
-__all__ = ["TRACK_FILE", "ctc_segments", "write_ctc", "write_ctc_folder"]
+__all__ = ["TRACK_FILE", "check_ctc_input", "ctc_segments", "write_ctc", "write_ctc_folder"]
 
 TRACK_FILE = "res_track.txt"
 
@@ -105,13 +105,24 @@ def tracked_files(mask: Path) -> tuple[Path, Path]:
     return tracked, csv
 
 
+def check_ctc_input(mask: Path) -> None:
+    """Raise :class:`InputError` unless ``mask`` has its tracks (and they are of this mask, as it is now).
+
+    :func:`~napari_batchseg.export.export_masks` calls it for every mask before writing anything.
+    """
+    tracked, csv = tracked_files(mask)
+    missing = [str(p) for p in (tracked, csv) if not p.is_file()]
+    if missing:
+        raise InputError(f"{mask}: no tracks ({', '.join(missing)} missing): run batchseg track first")
+    if not mask.name.endswith("-tracked.ome.tif"):
+        check_tracks_of(mask, csv)
+
+
 def write_ctc(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
     """``target/``: the CTC result folder of ``item``'s tracks (``batchseg track`` must have run)."""
     del options
+    check_ctc_input(item.path)
     tracked, csv = tracked_files(item.path)
-    missing = [str(p) for p in (tracked, csv) if not p.is_file()]
-    if missing:
-        raise InputError(f"{item.path}: no tracks ({', '.join(missing)} missing): run batchseg track first")
     table = pd.read_csv(csv, usecols=["track_id", "parent_track_id"]).drop_duplicates("track_id")
     parents = dict(zip(table["track_id"].astype(int), table["parent_track_id"].astype(int), strict=True))
     with open_mask_stack(tracked) as stack, atomic_dir(target) as tmp:

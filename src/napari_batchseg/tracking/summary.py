@@ -93,13 +93,19 @@ def track_summary(tracks: pd.DataFrame, pixel_area_um2: float | None = None) -> 
 
 
 def tracks_for(mask: str | Path, given: str | Path | None = None) -> pd.DataFrame | None:
-    """The tracks of ``mask``: ``given`` (a ``_tracks.csv``), else its ``_tracks.csv`` if present, or None."""
-    from .files import track_paths
+    """The tracks of ``mask``: ``given`` (a ``_tracks.csv``), else its ``_tracks.csv`` if present, or None.
 
-    if given is not None:
-        return read_tracks(given)
-    beside = track_paths(mask)[0]
-    return read_tracks(beside) if beside.is_file() else None
+    Raises :class:`~napari_batchseg.errors.InputError` when the table is not one, or was made from another
+    mask (the sha256 its ``-tracked.log`` records is not the mask's).
+    """
+    from .files import check_tracks_of, track_paths
+
+    csv = Path(given) if given is not None else track_paths(mask)[0]
+    if given is None and not csv.is_file():
+        return None
+    table = read_tracks(csv)
+    check_tracks_of(mask, csv)  # another mask's tracks (or this one's before a correction): one line
+    return table
 
 
 def track_summary_path(mask: str | Path, output_dir: str | Path | None = None) -> Path:

@@ -1,0 +1,100 @@
+"""Track corrections in the "Track cells" dock: click to select, split, join, (un)mark a division, save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from napari_batchseg.io.masks import read_mask, write_mask
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.tracking.files import track_paths
+from napari_batchseg.tracking.synthetic import synthetic_movie
+
+
+def _wait(w, qtbot) -> None:
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+
+
+def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+    from napari_batchseg._napari._reader import mask_layer_data
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    movie = synthetic_movie(seed=4)
+    mask = write_mask(tmp_path / "movie_vSM.ome.tif", movie.masks, PixelSize(x=0.5, y=0.5, t=30.0), "")
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    data, kwargs, _ = mask_layer_data(mask)[0]
+    source = viewer.add_labels(data, **kwargs)
+    assert not w.save_btn.isEnabled() and not w.join_btn.isEnabled()
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    _wait(w, qtbot)
+    original = w.result
+    assert original is not None, w.status.text()
+    tracked, tracks = viewer.layers["movie_vSM tracked"], viewer.layers["movie_vSM tracks"]
+    assert w._on_click in tracked.mouse_drag_callbacks and w._on_click in source.mouse_drag_callbacks
+    assert w.save_btn.isEnabled()
+
+    # a click on a cell of frame 3 selects its track: A, shown alone in every frame
+    spans = original.tracks.groupby("track_id")["frame"].agg(["min", "max"])
+    whole = [t for t in spans.index[(spans["min"] == 0) & (spans["max"] == 11)]
+             if not (original.tracks["parent_track_id"] == t).any()]
+    tid = int(whole[0])
+    row = original.tracks[(original.tracks["track_id"] == tid) & (original.tracks["frame"] == 3)].iloc[0]
+    world = tracked.data_to_world([3, row["centroid_y_px"], row["centroid_x_px"]])
+    w._on_click(tracked, SimpleNamespace(position=world, modifiers=()))
+    assert w.track_a.value() == tid and w.frame.value() == 3
+    assert tracked.selected_label == tid and tracked.show_selected_label
+    w.only_selected.setChecked(False)
+    assert not tracked.show_selected_label
+    # Shift+click: B; a click on the background near no cell selects nothing
+    other = original.tracks[(original.tracks["frame"] == 3) & (original.tracks["track_id"] != tid)].iloc[0]
+    w._on_click(tracked, SimpleNamespace(position=tracked.data_to_world(
+        [3, other["centroid_y_px"], other["centroid_x_px"]]), modifiers=("Shift",)))
+    assert w.track_b.value() == other["track_id"] and w.track_a.value() == tid
+    assert w.select_at(tracked.data_to_world([3, -1000, -1000])) == 0
+
+    # split A at frame 3 (button), off the GUI thread: both layers follow
+    w.split_btn.click()
+    assert w.busy or w.result is not original
+    _wait(w, qtbot)
+    new = original.max_track_id + 1
+    assert w.records == [f"split track {tid} at frame 3: frames 3-11 are track {new}"], w.status.text()
+    later = (np.arange(12) >= 3)[:, None, None]
+    assert np.array_equal(np.asarray(tracked.data) == new, (original.labels == tid) & later)
+    assert new in set(tracks.data[:, 0].astype(int))
+    # a bad operation: one line in the status, nothing changed
+    w.track_b.setValue(tid)
+    w.join_btn.click()  # A with itself
+    _wait(w, qtbot)
+    assert "cannot be joined to itself" in w.status.text() and len(w.records) == 1
+    # mark the new part as a daughter of A, unmark it, then join them back
+    w.track_b.setValue(new)
+    w.mark_btn.click()
+    _wait(w, qtbot)
+    assert tracks.graph.get(new) == [tid]
+    w.track_a.setValue(new)
+    w.unmark_btn.click()
+    _wait(w, qtbot)
+    assert not tracks.graph.get(new)
+    w.track_a.setValue(tid)
+    w.join_btn.click()
+    _wait(w, qtbot)
+    assert len(w.records) == 4 and np.array_equal(np.asarray(tracked.data), original.labels)
+
+    # split again and save: the three outputs beside the mask, the operations in the log
+    w.split_btn.click()
+    _wait(w, qtbot)
+    assert w.save()
+    _wait(w, qtbot)
+    csv, tracked_mask, log = track_paths(mask)
+    assert "Saved movie_vSM_tracks.csv" in w.status.text(), w.status.text()
+    pd.testing.assert_frame_equal(pd.read_csv(csv), w.result.tracks, check_dtype=False)
+    assert np.array_equal(read_mask(tracked_mask).labels, np.asarray(tracked.data))
+    text = log.read_text()
+    assert text.count("| tracking | INFO | track correction: ") == 5
+    assert f"track correction: split track {tid} at frame 3" in text
