@@ -227,7 +227,8 @@ class TrackWidget(QWidget):
     def _show(self, layer: Any, result: TrackResult) -> None:
         self.result, self.records, self._source = result, [], layer
         data, graph = tracks_layer_data(result)
-        common = {"scale": layer.scale, "translate": layer.translate}
+        common = {"scale": layer.scale, "translate": layer.translate, "units": layer.units,
+                  "axis_labels": layer.axis_labels}
         if result.labels is not None:
             self._tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
         self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks", tail_length=10,
