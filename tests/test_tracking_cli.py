@@ -139,3 +139,21 @@ def test_segment_track_then_measure_after_a_run(tmp_path: Path, monkeypatch, cap
     objects = pd.read_csv(out / "movie_vSM_objects.csv")
     assert (objects["track_id"] > 0).all() and (out / "movie_vSM_track_summary.csv").is_file()
     assert f"{mask}: {truth_tracks} tracks" in capsys.readouterr().out
+
+
+def test_masks_of_different_files_with_one_name_do_not_share_outputs(tmp_path: Path, capsys) -> None:
+    movie = synthetic_movie(seed=3)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _mask(tmp_path / "a", "movie", movie.masks)
+    second = _mask(tmp_path / "b", "movie", movie.masks[:, ::-1].copy())
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["track", str(first), str(second), str(first), "--output-dir", str(out), "--overwrite"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("FAILED") == 1
+    assert f"{second}: its tracks would replace those of {first}" in captured.err
+    assert captured.out.count("tracks in 12 frames") == 1  # the first tracked once, the second refused
+    expected = track_masks(movie.masks, max_distance=20.0, pixel_size=PIXELS)
+    table = pd.read_csv(out / "movie_vSM_tracks.csv")
+    pd.testing.assert_frame_equal(table, expected.tracks, check_dtype=False)

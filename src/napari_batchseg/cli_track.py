@@ -94,13 +94,26 @@ def track_masks_cli(
     axes: str | None = None, force_labels: bool = False, image: str | None = None,
 ) -> int:
     """Track each mask; one line per mask. Returns 0 when all succeed, else 1."""
-    from .tracking.files import track_file
+    from .tracking.files import track_file, track_paths
 
     def err(text: str) -> None:
         (error or (lambda s: print(s, file=sys.stderr)))(text)
 
     status = 0
+    claimed: dict[Path, Path] = {}  # tracks CSV -> the mask of this batch writing it
     for mask in masks:
+        csv = track_paths(mask, output_dir)[0].resolve()
+        earlier = claimed.get(csv)
+        if earlier is None:
+            claimed[csv] = Path(mask)
+        elif earlier.resolve() == Path(mask).resolve():
+            continue  # the same file given twice: tracked once
+        else:
+            err(f"FAILED (nothing written): {mask}: its tracks would replace those of {earlier} (same name "
+                f"in {csv.parent}): masks of different files must not share outputs; use --output-dir "
+                "per folder")
+            status = 1
+            continue
         try:
             res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
                              force_labels=force_labels, image=image)
