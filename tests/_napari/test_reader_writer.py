@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import tifffile
@@ -19,7 +21,9 @@ def test_manifest_contributions():
     pm.discover()
     manifest = pm.get_manifest("napari-batchseg")
     contrib = manifest.contributions
-    assert [w.display_name for w in contrib.widgets] == ["Batch segmentation", "Measure and export", "Train"]
+    assert [w.display_name for w in contrib.widgets] == [
+        "Batch segmentation", "Measure and export", "Train", "Track cells"
+    ]
     assert contrib.writers[0].layer_types == ["labels"]
     assert contrib.writers[0].filename_extensions == [".ome.tif"]
     assert "*.nd2" in contrib.readers[0].filename_patterns
@@ -150,3 +154,34 @@ def test_mask_of_a_frame_range_sits_at_its_time_offset(make_napari_viewer, examp
     one_path = str(tmp_path / "one_BF_vSM.ome.tif")
     [(one, kw, _)] = napari_get_reader(one_path)(one_path)
     assert one.shape[0] == 1 and kw["translate"][0] == pytest.approx(7 * dt)
+
+
+def test_reader_declines_formats_whose_plugin_is_not_installed(tmp_path, monkeypatch):
+    czi, h5, lif = (tmp_path / "a.czi", tmp_path / "a.h5", tmp_path / "a.lif")
+    for p in (czi, h5, lif):
+        p.write_bytes(b"x")
+    assert napari_get_reader(str(czi)) is not None  # bioio-czi is installed in this environment
+    monkeypatch.setitem(sys.modules, "bioio_czi", None)  # what find_spec sees when it is not
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    assert napari_get_reader(str(czi)) is None
+    assert napari_get_reader(str(h5)) is None
+    assert napari_get_reader([str(lif), str(czi)]) is None  # one unreadable path: not ours
+    assert napari_get_reader(str(lif)) is not None
+    assert napari_get_reader(str(tmp_path / "a.ome.tif")) is not None
+
+
+def test_reader_opens_a_volume_mask_as_tzyx_with_z_scale(tmp_path):
+    volumes = np.random.default_rng(1).integers(0, 9, (2, 4, 12, 16)).astype(np.uint16)
+    path = tmp_path / "stack_vSM.ome.tif"
+    write_mask(path, volumes, PixelSize(x=0.25, y=0.5, z=2.0, t=30.0), volume=True)
+    [(data, kwargs, kind)] = napari_get_reader(str(path))(str(path))
+    assert kind == "labels"
+    np.testing.assert_array_equal(data, volumes)
+    assert kwargs["scale"] == (30.0, 2.0, 0.5, 0.25)
+    assert kwargs["axis_labels"] == ("T", "Z", "Y", "X")
+    assert tuple(kwargs["units"]) == ("second", "µm", "µm", "µm")
+    assert kwargs["translate"] == (0.0, 0.0, 0.0, 0.0)
+    one = tmp_path / "one_vSM.ome.tif"  # a single time point stays TZYX (Z is not mistaken for T)
+    write_mask(one, volumes[0], PixelSize(z=3.0), volume=True)
+    [(data, kwargs, _)] = napari_get_reader(str(one))(str(one))
+    assert data.shape == (1, 4, 12, 16) and kwargs["scale"] == (1.0, 3.0, 1.0, 1.0)

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..io.formats import format_of
 from ..io.lazy import shared, source_channel_array
 from ..io.masks import read_mask
 from ..io.naming import MASK_EXT, MODULE_TAG
-from ..io.reader import matching_suffix, open_source, stem_of
+from ..io.reader import open_source, stem_of
 from ..io.sources import PixelSize
 from ..results import first_frame
 
@@ -54,10 +55,20 @@ def axis_units(axes: str, pixel_size: PixelSize) -> tuple[str, ...]:
     return tuple(units.get(a, "pixel") for a in axes)
 
 
+def readable(path: str | Path) -> bool:
+    """Whether ``path`` is a file of a format this installation reads.
+
+    The manifest claims ``*.h5``, ``*.czi`` and ``*.lif`` whatever is installed; a format whose reader
+    modules are missing (:meth:`~napari_batchseg.io.formats.Format.available`) is left to other plugins.
+    """
+    fmt = format_of(path)
+    return fmt is not None and fmt.available() and not Path(path).is_dir()
+
+
 def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
-    """Return a reader when every path is an ND2/TIFF/OME-TIFF file (masks included), else ``None``."""
+    """Return a reader when every path is a file of an installed format (masks included), else ``None``."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    if not paths or any(matching_suffix(p) is None or Path(p).is_dir() for p in paths):
+    if not paths or not all(readable(p) for p in paths):
         return None
     return read_paths
 
@@ -74,18 +85,24 @@ def read_paths(path: str | list[str]) -> list[LayerData]:
 def mask_layer_data(path: str | Path) -> list[LayerData]:
     """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame of a still image.
 
+    A volume mask (``z_mode`` 3d/stitch, :attr:`~napari_batchseg.io.masks.MaskFile.is_volume`) is
+    ``(T, Z, Y, X)`` with Z scaled by the mask's Z step (µm), whatever its number of time points.
+
     A mask of frames 40-44 of a time series sits at T = 40-44 (``translate``), over the frames of its
     input opened beside it; the start frame is read from the mask's embedded log. T is scaled in
     seconds when the mask records its input's time increment (as the input's layers are), Y and X in µm.
     """
     mask = read_mask(path)
     start = first_frame(mask.log_text)
-    labels = mask.labels[0] if mask.labels.shape[0] == 1 and start == 0 else mask.labels
-    axes = "TYX" if labels.ndim == 3 else "YX"
+    if mask.is_volume:
+        labels, axes = mask.labels, "TZYX"
+    else:
+        labels = mask.labels[0] if mask.labels.shape[0] == 1 and start == 0 else mask.labels
+        axes = "TYX" if labels.ndim == 3 else "YX"
     scale = axis_scale(axes, mask.pixel_size)
-    translate: tuple[float, ...] = (0.0, 0.0)
-    if labels.ndim == 3:
-        translate = (float(start) * scale[0], 0.0, 0.0)
+    translate: tuple[float, ...] = (0.0,) * len(axes)
+    if axes[0] == "T":
+        translate = (float(start) * scale[0], *translate[1:])
     meta = {
         META_KEY: {
             "role": "mask",
@@ -96,8 +113,8 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
     }
     units = axis_units(axes, mask.pixel_size)
     kwargs = {"name": stem_of(path), "scale": scale, "translate": translate, "metadata": meta, "units": units}
-    if labels.ndim == 3:
-        kwargs["axis_labels"] = ("T", "Y", "X")
+    if axes[0] == "T":
+        kwargs["axis_labels"] = tuple(axes)
     return [(labels, kwargs, "labels")]
 
 
