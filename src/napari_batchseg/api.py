@@ -12,7 +12,7 @@ from .errors import BatchSegError
 from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
-from .params import DEFAULT_EXTENSIONS, SegmentationParams
+from .params import SegmentationParams
 from .rethreshold_run import RethresholdResult as RethresholdResult
 from .rethreshold_run import rethreshold_log as rethreshold_log
 from .runners import RunOptions, RunSession, TaskState, execute
@@ -84,7 +84,7 @@ def segment_files(
     *,
     contains: Sequence[str] = (),
     not_contains: Sequence[str] = (),
-    extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+    extensions: Sequence[str] | None = None,
     recursive: bool = False,
     segmenter: Segmenter | None = None,
     cancel: Any = None,
@@ -102,7 +102,8 @@ def segment_files(
     params
         Run parameters (defaults when ``None``).
     contains, not_contains, extensions, recursive
-        Filters for files found in folders.
+        Filters for files found in folders; ``extensions=None``: the endings of the installed formats
+        (:func:`napari_batchseg.io.formats.supported_extensions`).
     segmenter
         A segmenter loaded beforehand (reuse a model across calls).
     cancel
@@ -139,7 +140,8 @@ def segment_files(
     p = params or SegmentationParams()
     if overrides:
         p = p.replace(**overrides)
-    flt = FileFilter(contains=contains, not_contains=not_contains, extensions=extensions)
+    flt = (FileFilter(contains=contains, not_contains=not_contains) if extensions is None
+           else FileFilter(contains=contains, not_contains=not_contains, extensions=extensions))
     session = RunSession()
     events = execute(paths, options, params=p, file_filter=flt, recursive=recursive, cancel=cancel,
                      segmenter=segmenter)

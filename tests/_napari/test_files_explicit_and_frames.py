@@ -102,3 +102,29 @@ def test_files_named_that_cannot_be_inputs_are_said(widget, data_folder, qtbot):
     # a later add that takes everything says nothing more of them
     assert files.add_paths([data_folder / "nuclei_BF.tif"]) == 1
     assert "not added" not in files.count.text()
+
+
+def test_the_extension_filter_offers_the_installed_formats(widget, data_folder, qtbot, monkeypatch):
+    """The default filter is io.formats.supported_extensions(): HDF5 files in a folder are listed,
+    and a format whose reader is not installed is not offered."""
+    import sys
+
+    import h5py
+    import tifffile
+
+    from napari_batchseg._napari._files import FileListPanel
+    from napari_batchseg._napari._info import InfoCache
+    from napari_batchseg.io.formats import supported_extensions
+
+    files = widget.files
+    assert files.extensions.text().split() == list(supported_extensions())
+    assert {".h5", ".czi"} <= set(files.extensions.text().split())  # every format is installed here
+    with h5py.File(data_folder / "nuclei_BF.h5", "w") as h5:
+        h5["image"] = tifffile.imread(data_folder / "nuclei_BF.tif")
+    files.add_paths([data_folder])
+    assert "nuclei_BF.h5" in [p.name for p in files.files()]
+    monkeypatch.setitem(sys.modules, "bioio_czi", None)  # as find_spec sees a missing bioio-czi
+    panel = FileListPanel(InfoCache())
+    qtbot.addWidget(panel)
+    offered = panel.extensions.text().split()
+    assert ".czi" not in offered and ".lif" in offered and ".h5" in offered

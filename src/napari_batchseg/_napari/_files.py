@@ -23,8 +23,9 @@ from qtpy.QtWidgets import (
 )
 
 from ..discovery import FileFilter, collect_files, is_own_output
-from ..io.reader import SUFFIXES, matching_suffix
-from ..params import DEFAULT_EXTENSIONS, ParameterError, SegmentationParams
+from ..io.formats import supported_extensions
+from ..io.reader import matching_suffix
+from ..params import ParameterError, SegmentationParams
 from ..runnable import check_info
 from ._axes import AxesRow, is_ambiguous
 from ._file_settings import FileChoice, FileSettings
@@ -74,7 +75,7 @@ class FileListPanel(QWidget):
         self.contains.setToolTip("Every word must occur in the file name (case-sensitive); several: comma")
         self.not_contains = QLineEdit("")
         self.not_contains.setToolTip("No word may occur in the file name; several: comma")
-        self.extensions = QLineEdit(" ".join(DEFAULT_EXTENSIONS))
+        self.extensions = QLineEdit(" ".join(supported_extensions()))  # the installed formats only
         self.extensions.setToolTip("Accepted file endings (case-insensitive), separated by spaces")
         filters = QWidget()
         form = QFormLayout(filters)
@@ -280,7 +281,7 @@ class FileListPanel(QWidget):
 
     # ------------------------------------------------------------------ slots
     def _browse_files(self) -> None:
-        exts = " ".join(f"*{e}" for e in SUFFIXES)
+        exts = " ".join(f"*{e}" for e in supported_extensions())
         files, _ = QFileDialog.getOpenFileNames(self, "Add files", "", f"Images ({exts});;All files (*)")
         self.add_paths_later(files)
 
@@ -461,7 +462,8 @@ def find_inputs_split(paths: list[str | Path],
 
     Reads the disk.
     """
-    any_ext = FileFilter(extensions=SUFFIXES)
+    suffixes = supported_extensions()
+    any_ext = FileFilter(extensions=suffixes)
     in_folders: list[Path] = []
     named: list[Path] = []
     refused: list[str] = []
@@ -472,7 +474,7 @@ def find_inputs_split(paths: list[str | Path],
         elif not p.exists():
             refused.append(f"{p.name}: no such file")
         elif matching_suffix(p) is None:
-            refused.append(f"{p.name}: not a supported image ({', '.join(SUFFIXES)})")
+            refused.append(f"{p.name}: not a supported image ({', '.join(suffixes)})")
         elif is_own_output(p):
             refused.append(f"{p.name}: a mask made by this plugin (File › Open shows it for corrections)")
         else:
