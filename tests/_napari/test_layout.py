@@ -96,6 +96,20 @@ def test_every_tab_fits_a_440_px_dock_in_every_state(make_napari_viewer, data_fo
                     assert page.horizontalScrollBar().maximum() == 0, state
                     assert _cut_off(widget, page.widget()) == [], state
                     seen += 1
+    # the Z mode (project | 3d | stitch) with its own number, beside the widest Z-projection row
+    form.method.setCurrentIndex(0)
+    form.model.setCurrentIndex(form.model.count() - 1)
+    form.z_mode.setCurrentIndex(3)
+    widget.tabs.setCurrentIndex(1)
+    shown = []
+    for volume in range(form.volume_mode.count()):
+        form.volume_mode.setCurrentIndex(volume)
+        _settle(qtbot)
+        page = widget.tabs.currentWidget()
+        shown.append((form.anisotropy.isVisibleTo(widget), form.stitch.isVisibleTo(widget)))
+        assert page.horizontalScrollBar().maximum() == 0, form.volume_mode.currentText()
+        assert _cut_off(widget, page.widget()) == [], form.volume_mode.currentText()
+    assert shown == [(False, False), (True, False), (False, True)]
     assert seen >= 2 * 4 * widget.tabs.count()
 
 

@@ -38,6 +38,8 @@ class TaskView:
     t_offset: float = 0.0
     #: the output's mask once it is on disk (the run's last frame is in)
     mask_path: Path | None = None
+    #: the run streams volumes (``z_mode`` 3d/stitch): its layers show the mask file once written
+    volume: bool = False
 
 
 def buffer_shape(info: SourceInfo, n_frames: int) -> tuple[tuple[int, int, int], bool]:

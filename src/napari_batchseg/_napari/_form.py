@@ -44,6 +44,12 @@ Z_MODES = (
     ("best:r", "best focus ± r"),
     ("range", "fixed range"),
 )
+#: what is segmented per time point (``SegmentationParams.z_mode``): a projected plane or the volume
+VOLUME_MODES = (
+    ("project", "2D (project)"),
+    ("3d", "3D volume"),
+    ("stitch", "2D + stitch"),
+)
 
 
 def _absent_channel_text(value: int | str) -> str:
@@ -132,6 +138,18 @@ class ParamsForm(QWidget):
         self.z_row = vbox(hbox(self.z_mode, self.z_type, 1), self.z_numbers)
         self.z_note = QLabel("")
         muted(self.z_note)
+        # 3D: segment the volume (do_3D) or stitch 2D slices; each mode's own number beside it
+        self.volume_mode = QComboBox()
+        for value, text in VOLUME_MODES:
+            self.volume_mode.addItem(text, value)
+        self.volume_mode.setToolTip("project: one projected plane per time point (mask TYX); 3d / stitch: "
+                                    "the volume is segmented (mask TZYX)")
+        self.anisotropy = fspin(0, 1000, 0, special="from file", prefix="anisotropy ", step=0.5,
+                                decimals=2, tip="Z step / XY pixel size; 'from file': the file's own "
+                                "Z step divided by its pixel size (1 when unknown)")
+        self.stitch = fspin(0, 1, 0.25, prefix="IoU ", step=0.05, decimals=2,
+                            tip="2D objects of consecutive slices overlapping more than this share one id")
+        self.volume_row = hbox(self.volume_mode, self.anisotropy, self.stitch, 1)
         self.start_frame = ispin(0, 10**7)
         self.end_frame = ispin(-1, 10**7, -1, special="last")
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
@@ -149,6 +167,7 @@ class ParamsForm(QWidget):
         form.addRow("Diameter", self.diameter)
         form.addRow(self.advanced)
         form.addRow("Channel", self.channel_row)
+        form.addRow("Z", self.volume_row)
         form.addRow("Z-projection", self.z_row)
         form.addRow("", self.z_note)
         form.addRow("Frames", self.frames_row)
@@ -164,10 +183,12 @@ class ParamsForm(QWidget):
         self.method.currentIndexChanged.connect(self._method_changed)
         self.model.currentIndexChanged.connect(self._update_visibility)
         self.z_mode.currentIndexChanged.connect(self._update_visibility)
-        for w in (self.model, self.z_mode, self.z_type, self.channel, self.channel2, self.channel3):
+        self.volume_mode.currentIndexChanged.connect(self._update_visibility)
+        for w in (self.model, self.z_mode, self.z_type, self.channel, self.channel2, self.channel3,
+                  self.volume_mode):
             w.currentIndexChanged.connect(self.changed)
         for spin in (self.diameter, self.cellprob, self.flow, self.niter, self.z_radius, self.z_start,
-                     self.z_stop, self.start_frame, self.end_frame):
+                     self.z_stop, self.start_frame, self.end_frame, self.anisotropy, self.stitch):
             spin.valueChanged.connect(self.changed)
         self.model_path.changed.connect(self.changed)
         self.gpu.toggled.connect(self.changed)
@@ -239,6 +260,10 @@ class ParamsForm(QWidget):
         if label is not None:
             label.setVisible(mode == "range")
         self.z_numbers.setVisible(mode in ("best:r", "range"))
+        volume = self.volume_mode.currentData()
+        self.anisotropy.setVisible(volume == "3d")
+        self.stitch.setVisible(volume == "stitch")
+        self.z_type.setVisible(volume == "project")  # a volume is not projected
 
     def several_channels_allowed(self) -> bool:
         """Whether the method takes several channels (Cellpose 4 does, up to 3)."""
@@ -290,7 +315,8 @@ class ParamsForm(QWidget):
         max_z = max((i.sizes["Z"] for i in infos), default=1)
         max_t = max((i.sizes["T"] for i in infos), default=1)
         has_z = max_z > 1
-        for w in (self.z_mode, self.z_radius, self.z_start, self.z_stop, self.z_type):
+        for w in (self.z_mode, self.z_radius, self.z_start, self.z_stop, self.z_type, self.volume_mode,
+                  self.anisotropy, self.stitch):
             w.setEnabled(has_z)
         self.z_note.setText(f"up to {max_z} Z slices" if has_z else "no file has Z slices")
         self.z_start.setMaximum(max(max_z - 1, 0))
@@ -360,6 +386,9 @@ class ParamsForm(QWidget):
             "channel": self._channel_value(),
             "z_range": z_range,
             "z_projection": self.z_type.currentText(),
+            "z_mode": self.volume_mode.currentData(),
+            "anisotropy": self.anisotropy.value() or None,  # 0 shows "from file"
+            "stitch_threshold": self.stitch.value(),
             "start_frame": self.start_frame.value(),
             "end_frame": None if end < 0 else end,
             "gpu": self.gpu.isChecked(),
@@ -421,6 +450,9 @@ class ParamsForm(QWidget):
         else:
             self.z_mode.setCurrentIndex(0)
         self.z_type.setCurrentText(params.z_projection)
+        self.volume_mode.setCurrentIndex(max(0, self.volume_mode.findData(params.z_mode)))
+        self.anisotropy.setValue(params.anisotropy or 0)
+        self.stitch.setValue(params.stitch_threshold)
         self.start_frame.setValue(params.start_frame)
         self.end_frame.setValue(-1 if params.end_frame is None else params.end_frame)
         self.gpu.setChecked(params.gpu)

@@ -154,7 +154,8 @@ def ispin(lo: int, hi: int, value: int | None = None, tip: str = "", special: st
 
 
 def fspin(lo: float, hi: float, value: float | None = None, tip: str = "", special: str = "",
-          suffix: str = "", step: float | None = None, decimals: int | None = None) -> QDoubleSpinBox:
+          suffix: str = "", step: float | None = None, decimals: int | None = None,
+          prefix: str = "") -> QDoubleSpinBox:
     """A decimal spin box, as :func:`ispin`, with a suffix, a step and a number of decimals."""
     box = QDoubleSpinBox()
     if decimals is not None:
@@ -162,7 +163,7 @@ def fspin(lo: float, hi: float, value: float | None = None, tip: str = "", speci
     if step is not None:
         box.setSingleStep(step)
     box.setSuffix(suffix)
-    _spin_setup(box, lo, hi, value, tip, special, "")
+    _spin_setup(box, lo, hi, value, tip, special, prefix)
     return box
 
 

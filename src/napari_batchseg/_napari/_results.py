@@ -102,6 +102,16 @@ class ResultShowing:
             self.stream.show_arrays(task.key, view.label, view.labels, view.image, view.scale,
                                     view.pixel_size, view.mask_path, None, view.first_frame, view.t_offset)
             return True
+        self.load_later(task, task.names.mask, params, status)
+        return True
+
+    def load_later(self, task: Task, mask_path: Path, params: SegmentationParams | None, status: str) -> None:
+        """Read an output's mask file in a worker and show it when read (unless another was asked for).
+
+        Also how a volume output (``z_mode`` 3d/stitch) is shown once written: its ``(Z, Y, X)`` frames
+        do not stream into the run's ``(T, Y, X)`` layers, its mask file shows ``(T, Z, Y, X)``.
+        """
+        self.wanted = task.key
         self.stream.loading.add(task.key)
         self.stream.message.emit(f"{task.label}: opening its result…")
 
@@ -112,10 +122,9 @@ class ResultShowing:
         def failed(exc: BaseException) -> None:
             self.stream.message.emit(f"{task.label}: cannot open its result ({exc})")
 
-        self.stream.background.submit(load_result, task, task.names.mask, params, status, on_item=shown,
+        self.stream.background.submit(load_result, task, mask_path, params, status, on_item=shown,
                                       on_error=failed, on_done=lambda: self.stream.loading.discard(task.key),
                                       name="batchseg-open")
-        return True
 
     def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
         """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""

@@ -285,7 +285,9 @@ class LayerStreamer(QObject):
             return
         i = event.index
         slot = 0 if view.latest_only else i
-        if event.labels is not None and event.labels.shape == view.labels.shape[-2:]:
+        if event.labels is not None and event.labels.ndim == 3:
+            view.volume = True  # (Z, Y, X): not streamed; shown from its mask once written (task_done)
+        elif event.labels is not None and event.labels.shape == view.labels.shape[-2:]:
             if view.labels.dtype == LABELS_DTYPE and event.labels.size and int(event.labels.max()) > 65535:
                 self._widen(view)
             view.labels[slot] = event.labels
@@ -338,6 +340,8 @@ class LayerStreamer(QObject):
             if labels is None and image is None and task.key != self.live.waiting:
                 del self.views[task.key]
         on_screen = view is not None and labels is not None
+        if on_screen and view is not None and view.volume:
+            self.results.load_later(task, mask_path, None, "done")
         self.scheduler.apply(self.live.output_done(task.key, self.pool.slider_slot(labels), on_screen))
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)

@@ -1,0 +1,37 @@
+"""A 3D (z_mode 3d) run from the widget with the project's model on a real Z-stack crop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_batchseg._napari._stream import layer_meta
+from napari_batchseg.io.masks import read_mask
+from test_3d import DIAMETER, MODEL, write_crop
+
+
+@pytest.mark.cp3
+def test_a_3d_run_in_the_widget_ends_with_a_tzyx_labels_layer(widget, tmp_path, qtbot):
+    image = write_crop(tmp_path / "cells.ome.tif", n_t=2)
+    form = widget.form
+    assert widget.files.add_paths([image]) == 1
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    form.model.setCurrentText("User trained model…")
+    form.model_path.setText(str(MODEL))
+    form.diameter.setValue(DIAMETER)
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData("3d"))
+    form.anisotropy.setValue(1.5)
+    params = widget.params()
+    assert (params.z_mode, params.anisotropy, params.stitch_threshold) == ("3d", 1.5, 0.25)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=300000)
+    key = widget.status.keys()[0]
+    assert widget.status.status(key) == "done", widget.message.text()
+    mask = read_mask(tmp_path / "cells_vSM.ome.tif")
+    assert mask.is_volume and mask.labels.shape == (2, 5, 40, 40) and mask.labels.max() > 0
+    assert "z mode 3d" in mask.log_text and "anisotropy 1.5" in mask.log_text
+    layers = [lay for lay in widget.viewer.layers if layer_meta(lay).get("role") == "mask"]
+    assert layers, [lay.name for lay in widget.viewer.layers]
+    qtbot.waitUntil(lambda: layers[0].data.ndim == 4, timeout=20000)
+    assert len(layers[0].scale) == 4
+    np.testing.assert_array_equal(np.asarray(layers[0].data), mask.labels)
