@@ -35,3 +35,16 @@ def test_a_3d_run_in_the_widget_ends_with_a_tzyx_labels_layer(widget, tmp_path, 
     qtbot.waitUntil(lambda: layers[0].data.ndim == 4, timeout=20000)
     assert len(layers[0].scale) == 4
     np.testing.assert_array_equal(np.asarray(layers[0].data), mask.labels)
+
+
+def test_a_volume_mode_flags_files_without_z_before_run(widget, data_folder, tmp_path, qtbot):
+    stack = write_crop(tmp_path / "stack.ome.tif")
+    flat = data_folder / "nuclei_BF.tif"
+    files, form = widget.files, widget.form
+    files.add_paths([stack, flat])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    assert files.problem(flat) == "" and files.problem(stack) == ""
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData("stitch"))
+    assert "Z" in files.problem(flat) and files.problem(stack) == ""
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData("project"))
+    assert files.problem(flat) == ""

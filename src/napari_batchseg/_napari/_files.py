@@ -97,6 +97,8 @@ class FileListPanel(QWidget):
         self._channel: object = 0
         #: the first frame the form asks for: files with fewer frames are flagged
         self._start_frame = 0
+        #: the form's Z mode: with 3d/stitch, files without Z slices are flagged
+        self._z_mode = "project"
         self._marks_timer = QTimer(self)
         self._marks_timer.setSingleShot(True)
         self._marks_timer.setInterval(100)
@@ -333,6 +335,12 @@ class FileListPanel(QWidget):
             self._start_frame = start
             self.update_marks()
 
+    def set_z_mode(self, mode: str) -> None:
+        """The Z mode the form asks for (project, 3d, stitch): with a volume mode, flat files are flagged."""
+        if mode != self._z_mode:
+            self._z_mode = mode
+            self.update_marks()
+
     def problem(self, path: Path) -> str:
         """Why ``path`` cannot run as set up ("" when it can, or while its metadata is unknown)."""
         info = self.infos.get(path)
@@ -346,7 +354,9 @@ class FileListPanel(QWidget):
         channel = self._channel if choice.channel is None else choice.channel
         start, end = (self._start_frame, None) if choice.frames is None else _frame_range(choice.frames)
         try:  # the parameters' and the engine's own checks (runnable.check_info): flagged here, fails there
-            problem = check_info(info, SegmentationParams(channel=channel, start_frame=start, end_frame=end))  # type: ignore[arg-type]
+            params = SegmentationParams(channel=channel, start_frame=start, end_frame=end,  # type: ignore[arg-type]
+                                        z_mode=self._z_mode)  # type: ignore[arg-type]
+            problem = check_info(info, params)
         except ParameterError as exc:
             return str(exc)
         return "" if problem is None else problem.brief

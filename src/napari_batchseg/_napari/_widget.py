@@ -231,6 +231,7 @@ class BatchSegWidget(QWidget):
             values = self.form.values()
             self.files.set_channel(values["channel"])
             self.files.set_frames(values["start_frame"])
+            self.files.set_z_mode(values["z_mode"])
         except (KeyError, ValueError):
             pass
 
