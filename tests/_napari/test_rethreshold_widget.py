@@ -1,0 +1,122 @@
+"""The Re-threshold dock on a real ``--keep-flows`` run of the project's Cellpose 3 model.
+
+Two crops of the real DSB2018 nuclei image are segmented with ``keep_flows``; the dock previews the
+first one's frame with the sliders' thresholds (computed off the GUI thread; must equal
+``rethreshold_frame``), applies them to both runs (must equal ``batchseg rethreshold``), and a viewer
+closed while a batch job runs does not crash.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.api import segment_files
+from napari_batchseg.cli import main
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.rethreshold_run import read_kept_flows
+from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds, rethreshold_frame
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "examples" / "models" / "batchseg_nuclei_cp3"
+NEW = Thresholds(cellprob_threshold=-1.0, flow_threshold=0.9, min_size=40)
+
+
+@pytest.fixture(scope="module")
+def kept_logs(tmp_path_factory, dsb2018) -> list[Path]:
+    """Two crops of the DSB2018 image segmented with keep_flows; their logs."""
+    folder = tmp_path_factory.mktemp("rt_widget")
+    image = np.asarray(tifffile.imread(dsb2018[0]))
+    tifffile.imwrite(folder / "a.tif", image[:160, :192])
+    tifffile.imwrite(folder / "b.tif", image[96:224, 64:224])
+    params = SegmentationParams(model=str(MODEL), diameter=0, keep_flows=True, output_dir=str(folder))
+    summary = segment_files([folder / "a.tif", folder / "b.tif"], params)
+    assert summary.ok, summary.reports
+    return [folder / "a_vSM.log", folder / "b_vSM.log"]
+
+
+def _dock(make_napari_viewer):
+    from napari_batchseg._napari._rethreshold_widget import RethresholdWidget
+
+    viewer = make_napari_viewer()
+    w = RethresholdWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Re-threshold")
+    return viewer, w
+
+
+@pytest.mark.cp3
+def test_sliders_preview_and_apply_to_the_batch(make_napari_viewer, qtbot, kept_logs, tmp_path) -> None:
+    from napari_batchseg._napari._rethreshold_widget import LAYER_NAME
+
+    viewer, w = _dock(make_napari_viewer)
+    # the run of a selected result layer (its metadata names the mask)
+    mask = kept_logs[0].with_name("a_vSM.ome.tif")
+    layer = viewer.add_labels(read_mask(mask).labels[0], metadata={"batchseg": {"mask_path": str(mask)}})
+    viewer.layers.selection.active = layer
+    w.add_selected_layer()
+    assert w.log_paths() == [str(kept_logs[0])]
+    w.add_logs([kept_logs[1]])
+    qtbot.waitUntil(lambda: w.last_preview is not None, timeout=120000)
+    original = read_mask(kept_logs[0].with_name("a_vSM.ome.tif")).labels[0]
+    assert np.array_equal(viewer.layers[LAYER_NAME].data, original)  # default thresholds: the run's masks
+    # move the sliders several times: only the last settings are shown
+    w.cellprob.setValue(-20)
+    w.flow.setValue(2)
+    w.set_thresholds(NEW)
+    assert w.thresholds == NEW
+    qtbot.waitUntil(lambda: w.last_preview is not None and w.last_preview.key[2] == NEW
+                    and w._running is None, timeout=120000)
+    (_t, niter, dp, cellprob), = list(read_kept_flows(kept_logs[0]).frame_flows())
+    expected = rethreshold_frame(dp, cellprob, NEW, niter=niter)
+    shown = viewer.layers[LAYER_NAME].data
+    assert np.array_equal(shown, expected) and not np.array_equal(shown, original)
+    if os.environ.get("BATCHSEG_SCREENSHOT"):
+        from qtpy.QtWidgets import QApplication
+
+        QApplication.processEvents()
+        w.grab().save(os.environ["BATCHSEG_SCREENSHOT"])
+    # apply to both runs with a suffix; the CLI with the same thresholds gives the same outputs
+    w.suffix.setText("wt")
+    w.apply()
+    qtbot.waitUntil(lambda: w._applying is None, timeout=180000)
+    assert w.apply_status.text().startswith("2/2"), w.apply_status.text()
+    args = ["--cellprob-threshold", "-1", "--flow-threshold", "0.9", "--min-size", "40", "--suffix", "cli"]
+    assert main(["rethreshold", *map(str, kept_logs), *args]) == 0
+    for log in kept_logs:
+        stem = log.name[: -len("_vSM.log")]
+        got = read_mask(log.with_name(f"{stem}_vSM-wt.ome.tif")).labels
+        cli = read_mask(log.with_name(f"{stem}_vSM-cli.ome.tif")).labels
+        assert got.dtype == cli.dtype and np.array_equal(got, cli)
+    # a failing file is one line, the others still run
+    w.add_logs([tmp_path / "missing_vSM.log"])
+    w.suffix.setText("wt2")
+    w.apply()
+    qtbot.waitUntil(lambda: w._applying is None, timeout=180000)
+    lines = w.apply_status.text().splitlines()
+    assert lines[0] == "3/3" and any(x.startswith("missing_vSM.log: failed:") for x in lines), lines
+    assert kept_logs[1].with_name("b_vSM-wt2.ome.tif").is_file()
+
+
+@pytest.mark.cp3
+def test_closing_the_viewer_mid_job_does_not_crash(make_napari_viewer, qtbot, kept_logs) -> None:
+    viewer, w = _dock(make_napari_viewer)
+    w.add_logs(kept_logs)
+    w.suffix.setText("closed")
+    w.apply()
+    w.set_thresholds(NEW)  # a preview job too
+    job = w._applying
+    assert job is not None and job.alive
+    viewer.close()
+    qtbot.waitUntil(lambda: not job.alive, timeout=180000)
+    assert job.cancel.is_set()
+    # a cancelled run leaves no half-written file
+    for log in kept_logs:
+        stem = log.name[: -len("_vSM.log")]
+        partial = [p for p in log.parent.iterdir() if p.name.startswith(f"{stem}_vSM-closed")
+                   and not p.name.endswith((".ome.tif", ".log"))]
+        assert partial == []
