@@ -27,7 +27,7 @@ from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..params import ParameterError, SegmentationParams
 from ..runnable import check_info
-from ._axes import AxesRow, is_ambiguous
+from ._axes import AxesRow, DatasetRow, is_ambiguous
 from ._file_settings import FileChoice, FileSettings
 from ._info import InfoCache, describe_info
 from ._qtutil import fold, hbox, muted, paths_from_mime
@@ -90,6 +90,8 @@ class FileListPanel(QWidget):
         self.axes_row = AxesRow(infos, self.current_file)
         self.axes, self.axes_label = self.axes_row.combo, self.axes_row.label
         self.axes_overrides = self.axes_row.overrides
+        #: the image dataset of HDF5 files holding several (per file)
+        self.dataset_row = DatasetRow(self.current_file)
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
         self.explicit: set[Path] = set()
         #: why files named one by one in the last add were not taken (said in the count line)
@@ -120,6 +122,7 @@ class FileListPanel(QWidget):
         lay.addWidget(self.filters_box)
         lay.addWidget(self.list)
         lay.addWidget(self.axes_row)
+        lay.addWidget(self.dataset_row)
         lay.addWidget(self.count)
         lay.addWidget(hbox(self.remove_marked_btn, 1))
         lay.addWidget(self.info)
@@ -135,6 +138,7 @@ class FileListPanel(QWidget):
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
         self.axes_row.changed.connect(self._axes_chosen)
+        self.dataset_row.changed.connect(self._axes_chosen)
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
@@ -222,6 +226,7 @@ class FileListPanel(QWidget):
             if item is not None:
                 self.explicit.discard(_path_of(item))
                 self.file_settings.forget([_path_of(item)])
+                self.dataset_row.forget([_path_of(item)])
         if rows:
             self.apply_filters()
 
@@ -230,6 +235,7 @@ class FileListPanel(QWidget):
         self.list.clear()
         self.explicit.clear()
         self.file_settings.forget()
+        self.dataset_row.forget()
         self.apply_filters()
 
     def remove_marked(self) -> None:
@@ -241,6 +247,7 @@ class FileListPanel(QWidget):
                 self.list.takeItem(r)
                 self.explicit.discard(_path_of(item))
         self.file_settings.forget(list(marked))
+        self.dataset_row.forget(list(marked))
         self.apply_filters()
         self.update_marks()
 
@@ -299,6 +306,7 @@ class FileListPanel(QWidget):
         self.picked.emit(path)
         self._show_info(path)
         self.axes_row.sync()
+        self.dataset_row.sync()
         self.file_settings.show_file(path, self.infos.get(path) if path is not None else None)
         self.current_changed.emit(path)
 
@@ -345,6 +353,9 @@ class FileListPanel(QWidget):
         """Why ``path`` cannot run as set up ("" when it can, or while its metadata is unknown)."""
         info = self.infos.get(path)
         if isinstance(info, str):
+            if self.dataset_row.needs_choice(path):
+                return "" if path in self.dataset_row.overrides else \
+                    "several image datasets: select it and choose one below"
             if is_ambiguous(info):
                 return "" if self.axes_for(path) else "axes ambiguous: select it and choose its axes below"
             return f"unreadable: {info}"
@@ -406,9 +417,12 @@ class FileListPanel(QWidget):
         for f in files:
             axes = self.axes_for(f)
             choice: FileChoice = self.file_settings.choice(f)
-            key = (axes, choice.channel, choice.frames)
+            dataset = self.dataset_row.overrides.get(f)
+            key = (axes, dataset, choice.channel, choice.frames)
             if key not in groups:
                 own = params.replace(axes=axes) if axes is not None else params
+                if dataset is not None:
+                    own = own.replace(dataset=dataset)
                 if choice.channel is not None:
                     own = own.replace(channel=choice.channel)
                 if choice.frames is not None:
