@@ -22,7 +22,7 @@ def test_manifest_contributions():
     manifest = pm.get_manifest("napari-batchseg")
     contrib = manifest.contributions
     assert [w.display_name for w in contrib.widgets] == [
-        "Batch segmentation", "Measure and export", "Train", "Track cells"
+        "Batch segmentation", "Measure and export", "Train", "Track cells", "Re-threshold"
     ]
     assert contrib.writers[0].layer_types == ["labels"]
     assert contrib.writers[0].filename_extensions == [".ome.tif"]
