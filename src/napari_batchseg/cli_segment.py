@@ -94,8 +94,10 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--min-size", type=int, default=S,
                    help="Cellpose: remove objects smaller than N pixels (default 15; -1 keeps all)")
     m.add_argument("--restore", default=S, metavar="MODEL",
-                   help="Cellpose 3: restore each plane before segmenting it (denoise_cyto3, deblur_cyto3, "
-                        "upsample_cyto3, oneclick_cyto3, ... or a restore model file)")
+                   help=("Cellpose 3: restore each plane before segmenting it (denoise_cyto3, deblur_cyto3, "
+                         "upsample_cyto3, oneclick_cyto3, ... or a restore model file)") if _CP_MAJOR < 4
+                   else "Cellpose 3 only: restore each plane before segmenting it (refused under the "
+                        "installed Cellpose 4, which has no restore models)")
     m.add_argument("--keep-flows", action=argparse.BooleanOptionalAction, default=S,
                    help="Cellpose 3: keep flows and cell probability beside the mask (batchseg rethreshold)")
     m.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=S,
