@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: The architecture, lowest layer first: (layer name, modules relative to the package, what it is).
 #: ``__init__`` is the package itself.
 LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("foundation", ("_version", "errors", "params", "devices"),
+    ("foundation", ("_version", "errors", "params", "devices", "quiet_import"),
      "version, error types, the validated parameters, device choice"),
     ("io", ("io", "discovery", "provenance"),
      "files: lazy readers, masks, output names, atomic writes, the log text in masks; finding inputs"),

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
-import importlib
 from collections.abc import Callable
 
 
@@ -16,14 +14,17 @@ from collections.abc import Callable
 def detect_device() -> str:
     """What a GPU run would use (``devices.pick_device(True).description``); computed once per process.
 
-    Also imports Cellpose: its C extensions hold the GIL while they initialise (the GUI freezes
-    meanwhile), better now, while the user sets up the batch, than at the start of the first run.
-    Then it runs one full garbage collection. The imports (torch, Cellpose, SciPy: ~200,000 objects)
-    leave Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari,
-    Qt and torch in memory; unpaid, it falls due a few seconds later, i.e. in the middle of the first
-    batch. Paid here, during the widget's opening, the next one is due only after the process has grown
-    by another quarter (a batch that streams frames into the same layers does not).
+    Also imports torch and Cellpose, through :func:`..quiet_import.import_quietly`: their shared
+    libraries are loaded with the GIL released and the garbage collector is paused during the imports,
+    then the ~200,000 imported objects are frozen out of later collections. Without it, the GUI froze
+    for 300-800 ms at a time during the imports and again at the generation-2 collections they caused
+    (measured: ``benchmarks/bench_import_stalls.py``). Done now, while the user sets up the batch, rather
+    than at the start of the first run.
     """
+    from ..quiet_import import import_quietly, paused_collector
+
+    with contextlib.suppress(ImportError):
+        import_quietly(["torch"])
     try:
         from ..devices import pick_device
 
@@ -33,9 +34,10 @@ def detect_device() -> str:
         text = "device detection unavailable"
     except Exception as exc:  # noqa: BLE001 - informative only
         text = f"no GPU found ({exc})"
-    with contextlib.suppress(Exception):
-        importlib.import_module("cellpose.models")
-    gc.collect()
+    with contextlib.suppress(Exception), paused_collector():
+        from ..segmenters.cellpose.files import cellpose_models
+
+        cellpose_models()  # under Cellpose 4 with its torchvision step
     return text
 
 

@@ -1,0 +1,64 @@
+"""``quiet_import``: torch's libraries loaded with the GIL released, the collector paused and restored."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from napari_batchseg.quiet_import import import_quietly, paused_collector
+
+
+def test_paused_collector_restores_the_collector_and_freezes():
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    with paused_collector():
+        assert not gc.isenabled()
+        made = [[] for _ in range(1000)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(made)
+    gc.disable()
+    try:  # a collector the caller had turned off stays off
+        with paused_collector():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_paused_collector_restores_on_error():
+    with pytest.raises(RuntimeError), paused_collector():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_import_quietly_returns_the_modules_and_raises_import_errors():
+    mods = import_quietly(["json", "numpy"])
+    assert [m.__name__ for m in mods] == ["json", "numpy"]
+    with pytest.raises(ImportError):
+        import_quietly(["napari_batchseg_no_such_module"])
+    assert gc.isenabled()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the loader trick is checked on Linux")
+def test_torch_libraries_preloaded_then_torch_imports_and_works():
+    # a fresh process: torch must not be imported yet
+    code = textwrap.dedent("""
+        import sys
+        from napari_batchseg.quiet_import import preload_torch_libraries, import_quietly
+        assert "torch" not in sys.modules
+        loaded = preload_torch_libraries()
+        maps = open("/proc/self/maps").read()
+        assert "libtorch_cpu" in maps, "libtorch_cpu not mapped after preload"
+        assert "torch" not in sys.modules
+        (torch,) = import_quietly(["torch"])
+        assert float(torch.ones(3).sum()) == 3.0
+        assert preload_torch_libraries() is False  # torch imported: nothing more to do
+        print(loaded)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
