@@ -193,3 +193,74 @@ def test_tracks_of_another_mask_are_refused_by_measure_and_export(tmp_path: Path
     assert main(["export", "ctc", str(a), str(b), "--output-dir", str(tmp_path / "out")]) == 1
     assert "not of" in "".join(capsys.readouterr()) and not (tmp_path / "out" / "a_vSM_ctc").exists()
     assert main(["export", "ctc", str(a), "--output-dir", str(tmp_path / "out")]) == 0
+
+
+def test_edit_history_undoes_last_first_and_maps_the_movie_back(tracked) -> None:
+    from napari_batchseg.tracking.edit import EditHistory
+
+    _, result = tracked
+    tid = _long_track(result)
+    daughter = int(result.tracks.loc[result.tracks["parent_track_id"] > 0, "track_id"].iloc[0])
+    history = EditHistory(result)
+    assert not history.can_undo and history.last == "" and history.records == []
+    with pytest.raises(TrackEditError, match="nothing to undo"):
+        history.undo()
+    steps = [result]
+    for make in (lambda r: split_track(r, tid, 4), lambda r: unmark_division(r, daughter),
+                 lambda r: split_track(r, r.max_track_id, 8)):
+        edited = make(history.current)
+        assert history.apply(edited) is edited.result
+        steps.append(edited.result)
+    records = history.records
+    assert len(records) == 3 and history.last == records[-1]
+    assert records[2].startswith(f"split track {result.max_track_id + 1} at frame 8")
+    for k in (2, 1, 0):  # each undo gives back the tables and the relabelled movie of the step before
+        undone = history.undo()
+        assert undone.record == f"undid: {records[k]}"
+        pd.testing.assert_frame_equal(undone.result.tracks, steps[k].tracks)
+        assert np.array_equal(undone.result.labels, steps[k].labels)
+        assert history.current is undone.result and history.records == records[:k]
+        undone.result._source = result._source
+        _consistent(undone.result)
+    assert not history.can_undo
+    # the relabelling maps of the restored result are its own (a saved mask follows the restored table)
+    mask_frame = np.zeros(result.labels.shape[1:], dtype=np.int32)
+    for label, where in result._source[9].items():
+        mask_frame[where] = label
+    assert np.array_equal(history.current.relabel(9, mask_frame), result.labels[9])
+
+
+def test_edit_history_keeps_max_undo_operations_and_their_records(tracked) -> None:
+    from napari_batchseg.tracking.edit import EditHistory, retrack_labels
+
+    movie, result = tracked
+    tid = _long_track(result)
+    history = EditHistory(result, max_undo=1)
+    history.apply(split_track(history.current, tid, 3))
+    history.apply(split_track(history.current, tid, 2))
+    assert history.undo().record.startswith(f"undid: split track {tid} at frame 2")
+    assert not history.can_undo and len(history.records) == 1  # the first is kept, no longer undoable
+    with pytest.raises(ValueError, match="max_undo"):
+        EditHistory(result, max_undo=0)
+    other = track_masks(synthetic_movie(seed=5, n_frames=12).masks, max_distance=movie.max_step + 1)
+    with pytest.raises(TrackEditError, match="not corrections of one tracking"):
+        retrack_labels(result.labels, result, other)
+
+
+def test_undone_operations_leave_no_record_in_the_saved_log(tmp_path: Path) -> None:
+    from napari_batchseg.tracking.edit import EditHistory
+
+    movie = synthetic_movie(seed=4, n_frames=12)
+    mask = write_mask(tmp_path / "movie_vSM.ome.tif", movie.masks, PIXELS, "")
+    result = track_masks(movie.masks, max_distance=movie.max_step + 1, pixel_size=PIXELS)
+    tid = _long_track(result)
+    history = EditHistory(result)
+    history.apply(split_track(history.current, tid, 6))
+    history.apply(split_track(history.current, tid, 3))
+    history.undo()
+    saved = save_track_edits(mask, history.current, history.records)
+    text = saved.log.read_text()
+    assert text.count("track correction: ") == 1 and f"split track {tid} at frame 6" in text
+    pd.testing.assert_frame_equal(pd.read_csv(saved.tracks_csv), split_track(result, tid, 6).result.tracks,
+                                  check_dtype=False)
+    assert np.array_equal(read_mask(saved.tracked_mask).labels, history.current.labels)

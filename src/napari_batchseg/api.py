@@ -1,4 +1,22 @@
-"""The Python API: segment a batch of files in one call."""
+"""The Python API: segment a batch of files in one call; track, correct and save the tracks of masks.
+
+Tracking (arrays or files): :func:`track_masks` (a ``(T, Y, X)`` label array -> :class:`TrackResult`
+with the tracks table and the relabelled movie), :func:`track_file` (a ``_vSM.ome.tif``: the tracks CSV,
+tracked mask and log beside it). Corrections of a :class:`TrackResult` (each returns an :class:`Edited`:
+the new result and one line for the log; the input is never changed): :func:`join_tracks`,
+:func:`split_track`, :func:`mark_division`, :func:`unmark_division`; :class:`EditHistory` keeps them
+and undoes the last; :func:`save_track_edits` writes the corrected tracks of a mask file with one log
+record per operation. Bad corrections raise :class:`TrackEditError`.
+
+Examples
+--------
+>>> from napari_batchseg.api import EditHistory, split_track, track_masks
+>>> result = track_masks(masks, max_distance=10)  # doctest: +SKIP
+>>> history = EditHistory(result)  # doctest: +SKIP
+>>> history.apply(split_track(history.current, 3, frame=20))  # doctest: +SKIP
+>>> history.undo().record  # doctest: +SKIP
+'undid: split track 3 at frame 20: frames 20-52 are track 41'
+"""
 
 from __future__ import annotations
 
@@ -22,7 +40,15 @@ from .segmenters.cellpose.rethreshold import rethreshold_frame as rethreshold_fr
 from .tracking import TrackParams as TrackParams
 from .tracking import TrackResult as TrackResult
 from .tracking import track_masks as track_masks
+from .tracking.edit import Edited as Edited
+from .tracking.edit import EditHistory as EditHistory
+from .tracking.edit import TrackEditError as TrackEditError
+from .tracking.edit import join_tracks as join_tracks
+from .tracking.edit import mark_division as mark_division
+from .tracking.edit import split_track as split_track
+from .tracking.edit import unmark_division as unmark_division
 from .tracking.files import TrackFileResult as TrackFileResult
+from .tracking.files import save_track_edits as save_track_edits
 from .tracking.files import track_file as track_file
 
 

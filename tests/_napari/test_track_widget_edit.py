@@ -98,3 +98,50 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     text = log.read_text()
     assert text.count("| tracking | INFO | track correction: ") == 5
     assert f"track correction: split track {tid} at frame 3" in text
+
+
+def test_undo_button_takes_back_corrections_last_first(make_napari_viewer, qtbot) -> None:
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    movie = synthetic_movie(seed=4)
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    viewer.add_labels(movie.masks, name="movie")
+    w.max_distance.setValue(movie.max_step + 1)
+    assert not w.undo_btn.isEnabled()
+    assert w.track()
+    _wait(w, qtbot)
+    original = w.result
+    assert original is not None and original.labels is not None, w.status.text()
+    assert not w.undo_btn.isEnabled() and not w.undo()  # nothing to undo yet
+    tracked, tracks = viewer.layers["movie tracked"], viewer.layers["movie tracks"]
+    spans = original.tracks.groupby("track_id")["frame"].agg(["min", "max"])
+    tid = int(next(t for t in spans.index[(spans["min"] == 0) & (spans["max"] == 11)]
+                   if not (original.tracks["parent_track_id"] == t).any()))
+    new = original.max_track_id + 1
+    w.track_a.setValue(tid)
+    w.frame.setValue(4)
+    w.split_btn.click()
+    _wait(w, qtbot)
+    w.track_b.setValue(new)
+    w.mark_btn.click()
+    _wait(w, qtbot)
+    assert tracks.graph.get(new) == [tid] and len(w.records) == 2
+    assert w.undo_btn.isEnabled() and w.undo_btn.toolTip() == f"Undo: {w.records[-1]}"
+    # a refused operation is not on the stack (A divides now: it cannot be joined to B)
+    w.join_btn.click()
+    _wait(w, qtbot)
+    assert "divides" in w.status.text() and len(w.records) == 2
+    records = list(w.records)
+    w.undo_btn.click()
+    assert w.busy or len(w.records) == 1  # off the GUI thread
+    _wait(w, qtbot)
+    assert w.records == records[:1] and w.status.text().startswith(f"undid: {records[1]}")
+    assert not tracks.graph.get(new) and (np.asarray(tracked.data) == new).any()
+    w.undo_btn.click()
+    _wait(w, qtbot)
+    assert w.records == [] and not w.undo_btn.isEnabled()
+    pd.testing.assert_frame_equal(w.result.tracks, original.tracks)
+    assert np.array_equal(np.asarray(tracked.data), original.labels)
+    assert not tracks.graph.get(new) and new not in set(tracks.data[:, 0].astype(int))

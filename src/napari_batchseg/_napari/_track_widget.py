@@ -9,8 +9,9 @@ Corrections: a click on the tracked Labels layer (or on the layer that was track
 point in the Tracks layer, selects that track as *A* (Shift+click: as *B*) and shows its cell alone in
 every frame (``selected_label`` + ``show_selected_label``). *Join A + B*, *Split A at frame*, *A is B's
 mother* and *A has no mother* are :mod:`napari_batchseg.tracking.edit` operations, run in the
-background; *Save tracks* writes the tracks CSV, the tracked mask and the log with one record per
-operation beside the layer's ``_vSM.ome.tif``
+background; *Undo* takes back the last one (:class:`~napari_batchseg.tracking.edit.EditHistory`, also
+in the background: it maps the tracked movie back); *Save tracks* writes the tracks CSV, the tracked
+mask and the log with one record per operation in effect beside the layer's ``_vSM.ome.tif``
 (:func:`~napari_batchseg.tracking.files.save_track_edits`, atomic), in the background too.
 """
 
@@ -70,8 +71,8 @@ class TrackWidget(QWidget):
         self.background = Background(self)
         close_with(self, self.background.close)
         self.result: TrackResult | None = None
-        #: the operations since tracking, one line each (the log's ``track correction`` records on save)
-        self.records: list[str] = []
+        #: the corrections since tracking, undone last first
+        self.history: te.EditHistory | None = None
         self._source: Any = None  # the Labels layer tracked
         self._tracked: Any = None  # its copy relabelled by track id
         self._tracks: Any = None  # the Tracks layer
@@ -127,6 +128,8 @@ class TrackWidget(QWidget):
         self.split_btn = QPushButton("Split A at frame", box)
         self.mark_btn = QPushButton("A is B's mother", box)
         self.unmark_btn = QPushButton("A has no mother", box)
+        self.undo_btn = QPushButton("Undo", box)
+        self.undo_btn.setToolTip("Undo the last correction (none yet)")
         self.save_btn = QPushButton("Save tracks", box)
         self.save_btn.setToolTip("Write the tracks CSV, the tracked mask and the log with the corrections "
                                  "beside the layer's mask file (atomic)")
@@ -137,6 +140,7 @@ class TrackWidget(QWidget):
         self.mark_btn.clicked.connect(lambda: self.apply(te.mark_division, self.track_a.value(),
                                                          self.track_b.value()))
         self.unmark_btn.clicked.connect(lambda: self.apply(te.unmark_division, self.track_a.value()))
+        self.undo_btn.clicked.connect(self.undo)
         self.save_btn.clicked.connect(self.save)
         grid.addWidget(QLabel("A", box), 0, 0)
         grid.addWidget(self.track_a, 0, 1)
@@ -149,8 +153,14 @@ class TrackWidget(QWidget):
         grid.addWidget(self.split_btn, 2, 2, 1, 2)
         grid.addWidget(self.mark_btn, 3, 0, 1, 2)
         grid.addWidget(self.unmark_btn, 3, 2, 1, 2)
-        grid.addWidget(self.save_btn, 4, 0, 1, 4)
+        grid.addWidget(self.undo_btn, 4, 0, 1, 2)
+        grid.addWidget(self.save_btn, 4, 2, 1, 2)
         return box
+
+    @property
+    def records(self) -> list[str]:
+        """The corrections in effect, one line each (the log's ``track correction`` records on save)."""
+        return self.history.records if self.history is not None else []
 
     @property
     def busy(self) -> bool:
@@ -163,6 +173,9 @@ class TrackWidget(QWidget):
         for btn in (self.join_btn, self.split_btn, self.mark_btn, self.unmark_btn):
             btn.setEnabled(idle and have)
         self.save_btn.setEnabled(idle and have and bool(self._mask_path()))
+        last = self.history.last if self.history is not None else ""
+        self.undo_btn.setEnabled(idle and bool(last))
+        self.undo_btn.setToolTip(f"Undo: {last}" if last else "Undo the last correction (none yet)")
 
     def _refresh(self, *_: Any) -> None:
         current = self.labels_combo.currentText()
@@ -225,7 +238,7 @@ class TrackWidget(QWidget):
                                yield_cpu=job == "track")
 
     def _show(self, layer: Any, result: TrackResult) -> None:
-        self.result, self.records, self._source = result, [], layer
+        self.result, self.history, self._source = result, te.EditHistory(result), layer
         data, graph = tracks_layer_data(result)
         common = {"scale": layer.scale, "translate": layer.translate, "units": layer.units,
                   "axis_labels": layer.axis_labels}
@@ -292,9 +305,18 @@ class TrackWidget(QWidget):
         self._start("edit", run, self._edited, "Not changed")
         return True
 
-    def _edited(self, edited: te.Edited) -> None:
+    def undo(self) -> bool:
+        """*Undo*: take back the last correction in the background; ``False`` when there is none."""
+        history = self.history
+        if history is None or not history.can_undo or self._job:
+            return False
+        self._start("edit", history.undo, lambda edited: self._edited(edited, undone=True), "Not undone")
+        return True
+
+    def _edited(self, edited: te.Edited, undone: bool = False) -> None:
+        if not undone and self.history is not None:
+            self.history.apply(edited)  # an undo has already gone back in the history (off the GUI thread)
         self.result = edited.result
-        self.records.append(edited.record)
         if self._tracked is not None and edited.result.labels is not None:
             self._tracked.data = edited.result.labels
         if self._tracks is not None:

@@ -15,6 +15,11 @@ Rules (what keeps a lineage a lineage):
   daughter starts;
 * splitting a track at a frame gives the part from that frame on a new id (one above the largest); the
   track's daughters follow the later part.
+
+:class:`EditHistory` keeps the operations in effect and undoes them, last first: the tracks table
+before each operation is kept (operations copy it, so this costs no more than the tables themselves),
+the relabelled movie is not: undoing maps its values back frame by frame
+(:func:`retrack_labels`), so an undo stack never holds two copies of the movie.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from numpy.typing import NDArray
 
 from .run import TrackResult
 
-__all__ = ["Edited", "TrackEditError", "join_tracks", "mark_division", "split_track", "track_at",
-           "track_span", "unmark_division"]
+__all__ = ["EditHistory", "Edited", "TrackEditError", "join_tracks", "mark_division", "retrack_labels",
+           "split_track", "track_at", "track_span", "unmark_division"]
 
 
 class TrackEditError(ValueError):
@@ -196,3 +201,109 @@ def unmark_division(result: TrackResult, daughter: int) -> Edited:
     out.loc[out["track_id"] == daughter, "parent_track_id"] = 0
     return Edited(_result(result, out, result.labels),
                   f"unmarked division: track {daughter} is no longer a daughter of track {before}")
+
+
+def retrack_labels(labels: NDArray[Any], before: TrackResult, after: TrackResult) -> NDArray[Any]:
+    """``labels`` (a movie relabelled by ``before``'s track ids) relabelled by ``after``'s track ids.
+
+    Both results must hold the same objects (``frame``, ``label``): corrections of one tracking. Each
+    frame is mapped through its own table (in a frame, an object and its track id are one to one), so
+    the movie is never copied more than once.
+
+    Raises
+    ------
+    TrackEditError
+        When the two results do not hold the same objects.
+    """
+    keys = ["frame", "label"]
+    old = before.tracks[[*keys, "track_id"]]
+    new = after.tracks[[*keys, "track_id"]]
+    both = old.merge(new, on=keys, how="outer", suffixes=("_old", "_new"), indicator=True)
+    if len(both) != len(old) or len(both) != len(new) or (both["_merge"] != "both").any():
+        raise TrackEditError("the two tracks tables do not hold the same objects: not corrections of one "
+                             "tracking")
+    arr = np.asarray(labels)
+    top = max(after.max_track_id, int(arr.max()) if arr.size else 0)
+    out = np.zeros(arr.shape, dtype=np.uint32 if top > np.iinfo(np.uint16).max else np.uint16)
+    for frame, group in both.groupby("frame"):
+        index = int(frame) - after.start_frame
+        src = group["track_id_old"].to_numpy(np.int64)
+        lut = np.zeros(int(max(src.max(), arr[index].max())) + 1, dtype=out.dtype)
+        lut[src] = group["track_id_new"].to_numpy(np.int64)
+        out[index] = lut[arr[index]]
+    return out
+
+
+class EditHistory:
+    """Corrections of one tracking result, undone last first.
+
+    ``apply`` an :class:`Edited` made from :attr:`current`; ``undo`` goes back one operation. The
+    records of the operations in effect (:attr:`records`) are what a save logs: an undone operation
+    no longer describes the tracks, so it leaves no record. At most ``max_undo`` operations are kept
+    for undo (the oldest are forgotten; their records stay).
+
+    Parameters
+    ----------
+    result
+        The tracks as tracked (the bottom of the stack).
+    max_undo
+        How many operations can be undone.
+    """
+
+    def __init__(self, result: TrackResult, max_undo: int = 100) -> None:
+        if max_undo < 1:
+            raise ValueError(f"max_undo must be >= 1, got {max_undo}")
+        self.max_undo = int(max_undo)
+        self._current = result
+        self._records: list[str] = []
+        self._undo: list[TrackResult] = []  # the result before each undoable operation, tables only
+
+    @property
+    def current(self) -> TrackResult:
+        """The tracks with every operation in effect applied."""
+        return self._current
+
+    @property
+    def records(self) -> list[str]:
+        """One line per operation in effect, in order (the operation log)."""
+        return list(self._records)
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether an operation can be undone."""
+        return bool(self._undo)
+
+    @property
+    def last(self) -> str:
+        """The record of the operation :meth:`undo` would undo (empty when none)."""
+        return self._records[-1] if self._undo else ""
+
+    def apply(self, edited: Edited) -> TrackResult:
+        """Make ``edited`` (an operation on :attr:`current`) current; returns its result."""
+        self._undo.append(replace(self._current, labels=None, _maps={}))
+        del self._undo[: -self.max_undo]
+        self._records.append(edited.record)
+        self._current = edited.result
+        return edited.result
+
+    def undo(self) -> Edited:
+        """Undo the last operation: the result before it, and a line saying what was undone.
+
+        The relabelled movie, when the current result holds one, is mapped back to the earlier track
+        ids (:func:`retrack_labels`).
+
+        Raises
+        ------
+        TrackEditError
+            When there is nothing to undo.
+        """
+        if not self._undo:
+            raise TrackEditError("nothing to undo")
+        before = self._undo[-1]
+        labels = self._current.labels
+        restored = before if labels is None else replace(
+            before, labels=retrack_labels(labels, self._current, before), _maps={})
+        self._undo.pop()
+        record = self._records.pop()
+        self._current = restored
+        return Edited(restored, f"undid: {record}")
