@@ -16,7 +16,8 @@ from napari_batchseg.tracking.synthetic import synthetic_movie
 
 PIXELS = PixelSize(x=0.5, y=0.5, t=60.0)
 PUBLIC = ("track_masks", "track_file", "join_tracks", "split_track", "mark_division", "unmark_division",
-          "save_track_edits", "EditHistory", "Edited", "TrackEditError", "TrackResult", "TrackParams")
+          "save_track_edits", "EditHistory", "Edited", "TrackEditError", "TrackResult", "TrackParams",
+          "track_summary", "read_tracks", "evaluate_tracks")
 
 
 @pytest.mark.parametrize("name", PUBLIC)
@@ -24,7 +25,7 @@ def test_tracking_api_is_exported_and_documented(name: str) -> None:
     obj = getattr(api, name)
     doc = inspect.getdoc(obj) or ""
     assert doc.strip(), name
-    if inspect.isfunction(obj) and name != "track_masks":
+    if inspect.isfunction(obj) and name not in ("track_masks", "track_summary"):
         assert "Raises\n------" in doc, name  # every correction and the save say what they refuse
 
 
@@ -64,3 +65,33 @@ def test_track_correct_undo_and_save_on_arrays(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pd.read_csv(saved.tracks_csv), history.current.tracks, check_dtype=False)
     assert np.array_equal(read_mask(saved.tracked_mask).labels, history.current.labels)
     assert saved.log.read_text().count("| tracking | INFO | track correction: ") == 3
+
+
+def test_track_summary_and_evaluation_through_the_api(tmp_path: Path) -> None:
+    movie = synthetic_movie(seed=4, n_frames=12)
+    result = api.track_masks(movie.masks, max_distance=movie.max_step + 1, pixel_size=PIXELS)
+    summary = api.track_summary(result.tracks, pixel_area_um2=0.25).set_index("track_id")
+    mothers = sorted(set(movie.parents.values()))
+    dividing = summary[summary["n_daughters"] > 0]
+    assert len(dividing) == len(mothers) and (dividing["n_daughters"] == 2).all()
+    for tid, row in dividing.iterrows():  # a mother's division frame: the frame after her last one
+        assert row["division_frame"] == row["last_frame"] + 1
+        assert (summary.loc[summary["parent_track_id"] == tid, "first_frame"] == row["division_frame"]).all()
+    assert np.allclose(summary["mean_area_um2"], summary["mean_area_px"] * 0.25)
+    # evaluation: tracks of the same mask against themselves score 1; a split track lowers the links only
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    gt = write_mask(tmp_path / "gt" / "movie_vSM.ome.tif", movie.masks, PIXELS, "")
+    pred = write_mask(tmp_path / "pred" / "movie_vSM.ome.tif", movie.masks, PIXELS, "")
+    params = api.TrackParams(max_distance=movie.max_step + 1)
+    api.track_file(gt, params)
+    tracked = api.track_file(pred, params)
+    pd.testing.assert_frame_equal(api.read_tracks(tracked.tracks_csv), result.tracks, check_dtype=False)
+    same = api.evaluate_tracks(pred, gt).iloc[0]
+    assert (same["TRA"], same["DET"], same["LNK"]) == (1.0, 1.0, 1.0)
+    spans = result.tracks.groupby("track_id")["frame"].agg(["min", "max"])
+    tid = int(spans.index[(spans["max"] - spans["min"]) >= 4][0])
+    first = int(spans.loc[tid, "min"])
+    api.save_track_edits(pred, api.split_track(tracked.result, tid, first + 2).result, ["split"])
+    split = api.evaluate_tracks(pred, gt).iloc[0]
+    assert split["DET"] == 1.0 and split["LNK"] < 1.0 and split["TRA"] < 1.0

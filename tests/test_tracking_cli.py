@@ -73,9 +73,12 @@ def test_bad_masks_fail_alone_with_one_line_and_nothing_written(tmp_path: Path, 
     empty[0, 2:5, 2:5] = 9
     empty[2, 3:6, 2:5] = 2
     with_empty = _mask(tmp_path, "empty", empty)  # an empty frame is fine
+    sparse = synthetic_movie(seed=0).masks.astype(np.uint32)
+    sparse[sparse > 0] = sparse[sparse > 0] * 1000 + 7  # non-sequential labels are fine too
+    non_sequential = _mask(tmp_path, "sparse", sparse)
     vol = tmp_path / "vol_vSM.ome.tif"
     tifffile.imwrite(vol, np.ones((3, 4, 20, 20), np.uint16), ome=True, metadata={"axes": "TZYX"})
-    inputs = [good, one, twice, with_empty, vol]
+    inputs = [good, one, twice, with_empty, vol, non_sequential]
     before = {p: p.read_bytes() for p in inputs}
     status = main(["track", *map(str, inputs), "--gap-frames", "1"])
     out, err = capsys.readouterr()
@@ -87,8 +90,11 @@ def test_bad_masks_fail_alone_with_one_line_and_nothing_written(tmp_path: Path, 
     assert any(str(vol) in ln and "3D" in ln for ln in lines)
     for bad in (one, twice, vol):
         assert not any(p.exists() for p in _outputs(bad))
-    for fine in (good, with_empty):
+    for fine in (good, with_empty, non_sequential):
         assert all(p.exists() for p in _outputs(fine)), out
+    good_tracks, sparse_tracks = pd.read_csv(_outputs(good)[0]), pd.read_csv(_outputs(non_sequential)[0])
+    assert set(sparse_tracks["label"]) == {int(v) for v in np.unique(sparse) if v}  # the mask's own labels
+    pd.testing.assert_frame_equal(sparse_tracks.drop(columns="label"), good_tracks.drop(columns="label"))
     assert pd.read_csv(_outputs(with_empty)[0])["track_id"].nunique() == 1  # bridged the empty frame
     assert {p: p.read_bytes() for p in inputs} == before  # inputs are never written
     assert not list(tmp_path.glob(".*partial*"))

@@ -6,7 +6,11 @@ tracked mask and log beside it). Corrections of a :class:`TrackResult` (each ret
 the new result and one line for the log; the input is never changed): :func:`join_tracks`,
 :func:`split_track`, :func:`mark_division`, :func:`unmark_division`; :class:`EditHistory` keeps them
 and undoes the last; :func:`save_track_edits` writes the corrected tracks of a mask file with one log
-record per operation. Bad corrections raise :class:`TrackEditError`.
+record per operation. Bad corrections raise :class:`TrackEditError`. :func:`track_summary` (one row per
+track: span, division frame, mean area, growth rate; ``batchseg measure``'s), :func:`read_tracks` (a
+``_tracks.csv``) and :func:`evaluate_tracks` (TRA, DET, LNK, division F1 against CTC ground truth by
+traccuracy; ``batchseg evaluate --tracks``). The CTC layout: ``export_masks("ctc", masks, folder)``
+(:mod:`napari_batchseg.export`).
 
 Examples
 --------
@@ -27,6 +31,7 @@ from typing import Any
 
 from .discovery import FileFilter
 from .errors import BatchSegError
+from .evaluate_tracks import evaluate_tracks as evaluate_tracks
 from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
@@ -50,6 +55,8 @@ from .tracking.edit import unmark_division as unmark_division
 from .tracking.files import TrackFileResult as TrackFileResult
 from .tracking.files import save_track_edits as save_track_edits
 from .tracking.files import track_file as track_file
+from .tracking.summary import read_tracks as read_tracks
+from .tracking.summary import track_summary as track_summary
 
 
 @dataclass

@@ -27,7 +27,24 @@ TRACK_SUMMARY_COLUMNS: tuple[str, ...] = (
 
 
 def read_tracks(path: str | Path) -> pd.DataFrame:
-    """A ``_tracks.csv`` (``batchseg track``); :class:`InputError` when unreadable or not one."""
+    """Read a ``_tracks.csv`` written by ``batchseg track`` (or a correction save).
+
+    Parameters
+    ----------
+    path
+        The CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per object per frame (``track_id``, ``parent_track_id``, ``frame``, ``label``, ...).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, or lacks the ``track_id``, ``parent_track_id``, ``frame`` or
+        ``label`` column.
+    """
     path = Path(path)
     try:
         table = pd.read_csv(path)
@@ -63,6 +80,19 @@ def track_summary(tracks: pd.DataFrame, pixel_area_um2: float | None = None) -> 
     ``division_frame`` is the first frame of its daughters (NaN when it does not divide);
     ``duration_s`` and the growth rate (slope of a line fitted to area in µm² over time, per hour)
     need ``time_s`` in ``tracks``; areas in µm² need ``pixel_area_um2``.
+
+    Parameters
+    ----------
+    tracks
+        A tracks table (:attr:`TrackResult.tracks <napari_batchseg.tracking.TrackResult>` or
+        :func:`read_tracks`).
+    pixel_area_um2
+        Area of one pixel in µm² (``None``: unknown, the µm² columns are NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per track, sorted by ``track_id``.
     """
     timed = "time_s" in tracks.columns
     dt = None
