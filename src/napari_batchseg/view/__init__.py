@@ -1,0 +1,8 @@
+"""What the napari plugin shows and decides, without Qt (each module is tested without a display).
+
+The widgets of :mod:`napari_batchseg._napari` are thin views over these: which files can run and why
+(:mod:`.file_list`), their metadata read off the GUI thread (:mod:`.file_info`), the form's values
+(:mod:`.form_state`), the outputs' preview (:mod:`.outputs`), a correction's undo record and log
+(:mod:`.fixes`), the messages (:mod:`.phrasing`), display buffers (:mod:`.buffers`) and the docks'
+background jobs (:mod:`.dock_jobs`).
+"""

@@ -1,0 +1,93 @@
+"""The background work of the Measure and Train docks, without Qt (each runs in a worker thread).
+
+The docks (``_napari._measure_widget``, ``_napari._train_widget``) hand these to their
+:class:`~napari_batchseg._napari._jobs.Background`; nothing here touches a layer or a widget.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ..evaluate import evaluate_frame
+from ..measure import measure_frames
+from ..torch_cancel import torch_cancellation
+from ..training.run import TrainingParams, TrainingResult
+
+SOURCE_LAYERS = "layers"
+SOURCE_FILES = "files"
+
+
+def pixel_size_yx(meta: Mapping[str, Any]) -> tuple[float | None, float | None] | None:
+    """``(y, x)`` pixel size from a layer's ``batchseg`` metadata (``None`` when not both known)."""
+    ps = meta.get("pixel_size") or {}
+    if ps.get("y") and ps.get("x"):
+        return float(ps["y"]), float(ps["x"])
+    return None
+
+
+def measure_job(labels: NDArray[Any], image: Any, pixel_size: Any, name: str) -> pd.DataFrame:
+    """The object table of ``labels`` (intensities from ``image`` when given)."""
+    img = None
+    if image is not None:
+        img = np.asarray(image, dtype=np.float32)
+    return measure_frames(labels, img, pixel_size, file=name)
+
+
+def evaluate_job(pred: NDArray[Any], gt: NDArray[Any]) -> pd.DataFrame:
+    """Scores of ``pred`` against ``gt``, one row per frame (a 2D pair is one frame)."""
+    p = pred[None] if pred.ndim == 2 else pred
+    g = gt[None] if gt.ndim == 2 else gt
+    rows = []
+    for t in range(p.shape[0]):
+        m = evaluate_frame(p[t], g[t])
+        m.pop("tp_t")
+        rows.append({"frame": t, **m})
+    return pd.DataFrame(rows)
+
+
+class TrainJob(Protocol):
+    """What :func:`train_job` needs of its job: a progress channel and the dock's own cancel flag."""
+
+    cancel: threading.Event
+
+    def report(self, item: Any) -> None:
+        """Hand ``item`` (a progress event) to the GUI thread."""
+
+
+def train_job(
+    source: str,
+    arrays: tuple[Any, Any, str] | None,
+    paths: list[str],
+    output: str,
+    params: TrainingParams,
+    overwrite: bool,
+    cancel: threading.Event,
+    *,
+    job: TrainJob,
+) -> TrainingResult:
+    """Collect the frames (reading layers/files), then train.
+
+    Progress goes to the GUI thread through ``job.report``; ``cancel`` (the Cancel button) stops after
+    an epoch; ``job.cancel`` (the dock closing) stops within one torch operation.
+    """
+    from ..training import collect_training_data, frames_from_arrays, train_model
+
+    def stop() -> bool:
+        return cancel.is_set() or job.cancel.is_set()
+
+    if source == SOURCE_LAYERS:
+        assert arrays is not None
+        image, labels, name = arrays
+        data = frames_from_arrays(
+            np.asarray(image), np.asarray(labels), name, params.frames, params.min_masks
+        )
+    else:
+        data = collect_training_data(paths, params.frames, params.min_masks)
+    with torch_cancellation(job.cancel):
+        return train_model(data, output, params, progress=job.report, cancel=stop, overwrite=overwrite)

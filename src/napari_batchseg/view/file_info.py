@@ -1,0 +1,93 @@
+"""Metadata of listed files, read by a worker (no pixels), and how it is summed up for the user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io.formats import kind_of_suffix
+from ..io.hdf5 import image_datasets
+from ..io.reader import read_info
+from ..io.sources import SourceInfo
+from ..runnable import FileProblem, problem_of
+
+
+class ReadError(str):
+    """Why a file cannot be read: the message shown, with its typed :class:`~..runnable.FileProblem`."""
+
+    problem: FileProblem
+
+    def __new__(cls, problem: FileProblem) -> ReadError:  # noqa: D102 - a str with its problem
+        made = super().__new__(cls, problem.message)
+        made.problem = problem
+        return made
+
+
+def is_ambiguous(error: object) -> bool:
+    """Whether a metadata error is ambiguous axes (an axes choice makes the file readable; by type)."""
+    return isinstance(error, ReadError) and error.problem.ambiguous
+
+
+def read_info_safe(path: Path, axes: str | None = None) -> SourceInfo | str:
+    """The file's :class:`SourceInfo` (read with ``axes`` when given), or why it cannot be read.
+
+    The reason is a :class:`ReadError`: ambiguous axes are told by the reader's exception type, not
+    by its words.
+    """
+    try:
+        return read_info(path, axes)
+    except Exception as exc:  # noqa: BLE001 - shown to the user next to the file
+        return ReadError(problem_of(exc))
+
+
+def image_dataset_names(path: Path) -> list[str]:
+    """The image datasets of an HDF5 file (``/raw``, ...); ``[]`` for other formats or an unreadable file."""
+    if kind_of_suffix(path) != "hdf5":
+        return []
+    try:
+        import h5py  # type: ignore[import-untyped]
+
+        with h5py.File(path, "r") as h5:
+            return list(image_datasets(h5))
+    except Exception:  # noqa: BLE001 - unreadable: its own error is shown as the file's mark
+        return []
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a worker reads of one listed file: its metadata (or why not) and its HDF5 image datasets."""
+
+    path: Path
+    info: SourceInfo | str
+    datasets: tuple[str, ...] = ()
+
+
+def read_file_info(path: Path) -> FileInfo:
+    """Worker thread: the metadata of ``path`` and, for HDF5, the names of its image datasets."""
+    return FileInfo(path, read_info_safe(path), tuple(image_dataset_names(path)))
+
+
+def describe_info(info: SourceInfo | str | None) -> str:
+    """Multi-line summary of a file's metadata for the info panel."""
+    if info is None:
+        return "reading metadata…"
+    if isinstance(info, str):
+        return f"cannot read: {info}"
+    s = info.sizes
+    axes = "".join(a for a in "PTCZYX" if s[a] > 1 or a in "YX")
+    sizes = " × ".join(f"{a}={s[a]}" for a in axes)
+    ps = info.pixel_size
+    if ps.x:
+        pix = f"{ps.x:.4g} × {ps.y:.4g} µm" + (f", Z step {ps.z:.4g} µm" if ps.z and s["Z"] > 1 else "")
+    else:
+        pix = "unknown"
+    channels = ", ".join(f"{i}: {n}" for i, n in enumerate(info.channel_names))
+    lines = [
+        f"format: {info.format or '?'}; axes: {axes} (file: {info.native_axes or '?'})",
+        f"sizes: {sizes}; {info.dtype}",
+        f"channels: {channels}",
+        f"pixel size: {pix}",
+    ]
+    if s["P"] > 1:
+        lines.append(f"positions: {s['P']} (each gives its own output)")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""The Files tab's model: which listed files take part, what each runs with, and why one cannot run.
+
+:class:`FileSetup` holds every per-file choice (axes of ambiguous files, the dataset of HDF5 files
+holding several, a file's own channel and frames) and what the Settings tab asks of every file; the
+Qt panels (``_napari._files``, ``_axes``, ``_file_settings``) only show and edit it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..discovery import FileFilter, collect_files, is_own_output
+from ..io.formats import supported_extensions
+from ..io.reader import matching_suffix
+from ..io.sources import SourceInfo
+from ..params import ParameterError, SegmentationParams
+from ..runnable import check_info
+from .file_info import is_ambiguous
+
+#: the axes offered for a file whose axes the reader cannot tell
+AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
+SEVERAL_DATASETS = "several image datasets: select it and choose one below"
+AMBIGUOUS_AXES = "axes ambiguous: select it and choose its axes below"
+
+
+@dataclass(frozen=True)
+class FileChoice:
+    """What one file runs with instead of the Settings tab's values (``None``: the tab's value)."""
+
+    channel: int | str | None = None
+    frames: tuple[int, int] | None = None  # first and last frame, 0-based inclusive (-1: the last)
+
+    @property
+    def empty(self) -> bool:
+        """Whether the file simply follows the Settings tab."""
+        return self.channel is None and self.frames is None
+
+
+def frame_range(frames: tuple[int, int]) -> tuple[int, int | None]:
+    """A file's own ``(start, end)`` frames as parameters (an end below 0: to the last frame)."""
+    return frames[0], None if frames[1] < 0 else frames[1]
+
+
+def remember(overrides: dict[Path, str], path: Path, value: object) -> None:
+    """Store a file's own choice (``None`` / empty: it has none)."""
+    if value:
+        overrides[path] = str(value)
+    else:
+        overrides.pop(path, None)
+
+
+@dataclass
+class FileSetup:
+    """Per-file choices and the Settings tab's asks, and the decisions made from them (no Qt)."""
+
+    #: axes chosen per ambiguous file; ``default_axes`` (e.g. from a YAML) for those without a choice
+    axes: dict[Path, str] = field(default_factory=dict)
+    default_axes: str | None = None
+    #: the image dataset chosen per HDF5 file holding several
+    datasets: dict[Path, str] = field(default_factory=dict)
+    #: a file's own channel and frames
+    choices: dict[Path, FileChoice] = field(default_factory=dict)
+    #: what the Settings tab asks of every file: files lacking it are flagged before Run
+    channel: object = 0
+    start_frame: int = 0
+    z_mode: str = "project"
+
+    def axes_for(self, path: Path) -> str | None:
+        """The axes an ambiguous file will be read with (its own choice, else the default)."""
+        return self.axes.get(Path(path)) or self.default_axes
+
+    def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
+        """``files`` grouped by the axes parameter to run them with (``default_axes`` for most)."""
+        groups: dict[str | None, list[Path]] = {self.default_axes: []}
+        for f in files:
+            groups.setdefault(self.axes_for(f), []).append(f)
+        return {k: v for k, v in groups.items() if v}
+
+    def choice(self, path: Path) -> FileChoice:
+        """The choices made for ``path`` (empty when none)."""
+        return self.choices.get(Path(path), FileChoice())
+
+    def set_choice(self, path: Path, choice: FileChoice) -> None:
+        """Set (or, empty, drop) the choices of ``path``."""
+        if choice.empty:
+            self.choices.pop(Path(path), None)
+        else:
+            self.choices[Path(path)] = choice
+
+    def forget(self, paths: list[Path] | None = None) -> None:
+        """Drop the datasets and own settings of ``paths`` (all when ``None``): the files left the list."""
+        if paths is None:
+            self.datasets.clear()
+            self.choices.clear()
+        for p in paths or []:
+            self.datasets.pop(Path(p), None)
+            self.choices.pop(Path(p), None)
+
+    def problem(self, path: Path, info: SourceInfo | str | None, n_datasets: int = 0) -> str:
+        """Why ``path`` cannot run as set up ("" when it can, or while its metadata is unknown).
+
+        ``n_datasets``: how many image datasets the file holds (HDF5; it runs only with one chosen).
+        The parameters' and the engine's own checks (:func:`~..runnable.check_info`): flagged here,
+        they would fail the file there.
+        """
+        if isinstance(info, str):
+            if n_datasets > 1:
+                return "" if Path(path) in self.datasets else SEVERAL_DATASETS
+            if is_ambiguous(info):
+                return "" if self.axes_for(path) else AMBIGUOUS_AXES
+            return f"unreadable: {info}"
+        if info is None:
+            return ""
+        choice = self.choice(path)
+        channel = self.channel if choice.channel is None else choice.channel
+        start, end = (self.start_frame, None) if choice.frames is None else frame_range(choice.frames)
+        try:
+            params = SegmentationParams(channel=channel, start_frame=start, end_frame=end,  # type: ignore[arg-type]
+                                        z_mode=self.z_mode)  # type: ignore[arg-type]
+            problem = check_info(info, params)
+        except ParameterError as exc:
+            return str(exc)
+        return "" if problem is None else problem.brief
+
+    def run_groups(self, files: list[Path],
+                   params: SegmentationParams) -> list[tuple[list[Path], SegmentationParams]]:
+        """``files`` grouped by the parameters each runs with, in list order.
+
+        ``params`` with the file's own axes (ambiguous files), dataset, channel and frames applied; one
+        group per distinct set.
+        """
+        groups: dict[tuple[object, ...], tuple[list[Path], SegmentationParams]] = {}
+        for f in files:
+            axes, dataset, choice = self.axes_for(f), self.datasets.get(f), self.choice(f)
+            key = (axes, dataset, choice.channel, choice.frames)
+            if key not in groups:
+                own = params.replace(axes=axes) if axes is not None else params
+                if dataset is not None:
+                    own = own.replace(dataset=dataset)
+                if choice.channel is not None:
+                    own = own.replace(channel=choice.channel)
+                if choice.frames is not None:
+                    start, end = frame_range(choice.frames)
+                    own = own.replace(start_frame=start, end_frame=end)
+                groups[key] = ([], own)
+            groups[key][0].append(f)
+        return list(groups.values())
+
+    def mark(self, path: Path, info: SourceInfo | str | None, why: str) -> str:
+        """The list entry of ``path``: its name, why it cannot run, or the axes an ambiguous file gets."""
+        text = path.name
+        if why:
+            text += f"  ⚠ {why.split(':')[0] if why.startswith('unreadable') else why}"
+        elif is_ambiguous(info):
+            own = path in self.axes
+            text += f"  (axes: {self.axes_for(path)}{'' if own else ', from the parameters'})"
+        return text
+
+
+def words(text: str) -> list[str]:
+    """The comma-separated words of a filter field."""
+    return [w.strip() for w in text.split(",") if w.strip()]
+
+
+def count_text(n_pass: int, total: int, refused: list[str]) -> str:
+    """The count line under the list: how many files pass the filters, and files not added, and why."""
+    if total == 0:
+        text = "no files: add files or folders, or drop them here"
+    else:
+        hidden = total - n_pass
+        text = f"{n_pass} of {total} file(s) pass the filters" + (f" ({hidden} hidden)" if hidden else "")
+        if n_pass == 0:  # nothing can run: say why
+            text += ": nothing to run; change the Filters above"
+    if refused:
+        text += f"\nnot added: {'; '.join(refused)}"
+    return text
+
+
+def find_inputs_split(paths: list[str | Path],
+                      recursive: bool) -> tuple[list[Path], list[Path], list[str]]:
+    """Files in the folders among ``paths``, supported files among them, why others were not taken.
+
+    Reads the disk (a worker's job in the widget).
+    """
+    suffixes = supported_extensions()
+    any_ext = FileFilter(extensions=suffixes)
+    in_folders: list[Path] = []
+    named: list[Path] = []
+    refused: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            in_folders.extend(collect_files([p], any_ext, recursive=recursive))
+        elif not p.exists():
+            refused.append(f"{p.name}: no such file")
+        elif matching_suffix(p) is None:
+            refused.append(f"{p.name}: not a supported image ({', '.join(suffixes)})")
+        elif is_own_output(p):
+            refused.append(f"{p.name}: a mask made by this plugin (File › Open shows it for corrections)")
+        else:
+            named.append(p.resolve())
+    return in_folders, named, refused

@@ -1,0 +1,118 @@
+"""The Settings form's values without Qt: its choices, and conversions between its fields and params.
+
+``_napari._form.ParamsForm`` shows these; what a field means for :class:`~..params.SegmentationParams`
+(the Z range text, the model or checkpoint, the channel list) is decided here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io.sources import SourceInfo
+from ..params import SegmentationParams, ZRange
+from ..segmenters.catalog import is_cellpose_builtin
+
+USER_MODEL = "User trained model…"
+SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
+NO_CHANNEL = "—"
+DIAMETER_HELP = {
+    3: "Expected object diameter in pixels. 0 (auto): estimated for cyto/cyto2/cyto3/nuclei; "
+       "a user-trained model uses its training diameter.",
+    4: "Expected object diameter in pixels (the image is rescaled by 30/diameter). 0 (auto): the "
+       "model's native scale, no rescaling (Cellpose 4 has no size model).",
+}
+#: how the Z slices of a time point are chosen (index = position in the form's combo)
+Z_MODES = (
+    ("all", "all slices"),
+    ("best", "best focus"),
+    ("best:r", "best focus ± r"),
+    ("range", "fixed range"),
+)
+#: what is segmented per time point (``SegmentationParams.z_mode``): a projected plane or the volume
+VOLUME_MODES = (
+    ("project", "2D (project)"),
+    ("3d", "3D volume"),
+    ("stitch", "2D + stitch"),
+)
+
+
+def micro_sam_available() -> bool:
+    """Whether micro-sam can be imported (checked without importing it)."""
+    return importlib.util.find_spec("micro_sam") is not None
+
+
+def absent_channel_text(value: int | str) -> str:
+    """How a channel asked for but not in the selected file is listed."""
+    return f"{value} (by name)" if isinstance(value, str) else f"{value}: (not in the selected file)"
+
+
+def input_name(info: SourceInfo) -> str:
+    """How the Settings name an input: the napari layer's name, else the file's."""
+    layer = info.extra.get("napari_layer") if isinstance(info.extra, dict) else None
+    return f"layer {layer!r}" if layer else info.path.name
+
+
+def z_range_text(mode: str, radius: int, start: int, stop: int) -> str:
+    """``SegmentationParams.z_range`` from the Z mode chosen and its numbers."""
+    if mode == "best:r":
+        return f"best:{radius}"
+    if mode == "range":
+        return f"{start}-{stop}"
+    return mode
+
+
+@dataclass(frozen=True)
+class ZFields:
+    """The Z fields showing a ``z_range``: the mode's index in :data:`Z_MODES` and its numbers."""
+
+    index: int
+    radius: int | None = None  # best focus ± radius (None: keep the field's value)
+    start: int | None = None
+    stop: int | None = None
+
+
+def z_fields(z_range: str) -> ZFields:
+    """The Z fields that show ``z_range`` (see :class:`ZFields`)."""
+    zr = ZRange.parse(z_range)
+    if zr.mode == "best":
+        return ZFields(1, None) if zr.radius == 0 else ZFields(2, zr.radius)
+    if zr.mode == "range":
+        return ZFields(3, start=zr.start, stop=zr.stop)
+    return ZFields(0)
+
+
+def model_values(method: str, model_text: str, path: str) -> tuple[str, str | None]:
+    """``(model, checkpoint)`` from the method, the model list's text and the path field."""
+    if method == "sam":
+        return model_text, (path or None)
+    return (path if model_text == USER_MODEL else model_text), None
+
+
+def model_fields(params: SegmentationParams) -> tuple[str, str]:
+    """The model list's text and the path field that show ``params``' model (and checkpoint)."""
+    if params.method == "sam":
+        return str(params.model), params.checkpoint or ""
+    model = str(params.model)  # a str once SegmentationParams is built
+    if is_cellpose_builtin(model):
+        return model, ""
+    return USER_MODEL, str(Path(model))
+
+
+def channel_value(first: int | str | None, extras: list[int | str | None],
+                  several: bool) -> int | str | list[int | str]:
+    """The channel parameter: the first channel, and (``several``: Cellpose 4) the extra ones chosen."""
+    chosen: list[int | str] = [first if first is not None else 0]
+    if several:
+        for value in extras:
+            if value is not None and value not in chosen:
+                chosen.append(value)
+    return chosen[0] if len(chosen) == 1 else chosen
+
+
+def split_channel(channel: int | str | list[int | str]) -> tuple[int | str, list[int | str]]:
+    """The first channel of a channel parameter and the extra ones."""
+    if isinstance(channel, list):
+        return channel[0], list(channel[1:])
+    return channel, []

@@ -1,0 +1,71 @@
+"""The Files tab's output preview without Qt: names, collisions, what Run does with existing outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..events import Task
+from ..existing import OutputStatus, output_status
+from ..io.naming import OutputNames
+from ..io.sources import SourceInfo
+from ..params import SegmentationParams
+
+#: output names shown in the preview (then "... and N more")
+PREVIEW_LINES = 6
+
+
+def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> list[OutputStatus]:
+    """Where each planned output stands for the parameters it would run with (reads logs: a worker).
+
+    Without parameters (the form holds an invalid value) an existing output counts as the same.
+    """
+    out = []
+    for task, params in planned:
+        if params is None:
+            out.append(OutputStatus("same" if task.names.mask.exists() else "missing"))
+        else:
+            out.append(output_status(task, params))
+    return out
+
+
+def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
+    """What the next Run does with the outputs that exist, a line per kind (Qt-free; see ``existing``)."""
+    verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
+    by_state: dict[str, list[OutputStatus]] = {}
+    for st in statuses:
+        by_state.setdefault(st.state, []).append(st)
+    lines = []
+    if by_state.get("same"):
+        lines.append(f"{len(by_state['same'])} output(s) exist already and {verbs[existing]}")
+    if by_state.get("other"):
+        other = by_state["other"]
+        line = (f"{len(other)} output(s) were made with other parameters ({other[0].detail}) and "
+                f"{verbs[existing]}")
+        if existing == "skip":
+            line += ": to segment them with these, choose 'overwrite it' or another suffix"
+        lines.append(line)
+    if by_state.get("corrupt"):
+        lines.append(f"{len(by_state['corrupt'])} output(s) are incomplete and will be made again")
+    if by_state.get("busy"):
+        lines.append(f"{len(by_state['busy'])} output(s) are being made by another run and will be skipped")
+    return lines
+
+def positions_of(info: SourceInfo | str | None) -> int:
+    """Positions of a file (1 while its metadata is unknown or unreadable)."""
+    return info.sizes["P"] if isinstance(info, SourceInfo) else 1
+
+
+def preview_lines(outs: list[tuple[Path, int, OutputNames]]) -> list[str]:
+    """``input → mask`` lines of the first :data:`PREVIEW_LINES` outputs, and how many more there are."""
+    lines = [f"{f.name} → {names.mask.name}" for f, _, names in outs[:PREVIEW_LINES]]
+    if len(outs) > PREVIEW_LINES:
+        lines.append(f"… and {len(outs) - PREVIEW_LINES} more")
+    return lines
+
+
+def collisions_text(problems: list[str], shown: int = 4) -> str:
+    """The line naming colliding outputs ("" when none)."""
+    if not problems:
+        return ""
+    more = len(problems) - shown
+    return "Outputs collide: " + "; ".join(problems[:shown]) + (f"; and {more} more" if more > 0 else "")

@@ -1,0 +1,83 @@
+"""Messages of the core, phrased for the widget: command-line options become the widget's fields."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..runners import RunSession, TaskState
+
+#: (pattern, replacement) applied in order; options of the ``batchseg`` command -> the widget's controls
+_RULES: tuple[tuple[str, str], ...] = (
+    (r"pass a local file: --checkpoint PATH --model ([\w.-]+?)\.",
+     r"choose a local file in the Checkpoint field with Model \1 (Settings tab)."),
+    (r"with --checkpoint PATH and its architecture with --model",
+     "in the Checkpoint field with its architecture as Model"),
+    (r"--checkpoint (\S+) needs its architecture as --model",
+     r"Checkpoint \1 needs its architecture as Model"),
+    (r"\(--checkpoint\)", "(Checkpoint field)"),
+    (r"--checkpoint PATH", "a local file in the Checkpoint field"),
+    (r"--sam-mode (\w+)", r"Segment Anything mode \1"),
+    (r"--model ([\w./-]+)", r"Model \1"),
+    (r"Say which with the axes option[,:].*$",
+     "Choose them in the Files tab: select the file, then its axes (e.g. TYX for time points)."),
+    (r"--axes", "the file's axes (Files tab)"),
+    (r"--channel", "Channel"),
+    (r"--gpu", "Use GPU"),
+    (r"(?:--)?existing[= ](\w+)", r"If output exists: \1"),
+)
+
+
+def for_widget(message: str) -> str:
+    """``message`` with the command line's options named as the widget's fields."""
+    for pattern, repl in _RULES:
+        message = re.sub(pattern, repl, message)
+    return message
+
+
+def finish_message(counts: dict[str, int], seconds: float, skip_reasons: list[str]) -> str:
+    """The line shown when a run ends: how long, and what became of its outputs.
+
+    A run whose outputs were all skipped says so and why (the first reason, phrased for the widget),
+    instead of a bare "finished in 0 s" (QA: a parameter changed, Run pressed again, nothing happened).
+    """
+    parts = [f"{counts[k]} {k}" for k in ("done", "skipped", "failed", "cancelled") if counts.get(k)]
+    text = f"finished in {seconds:.0f} s" + (f": {', '.join(parts)}" if parts else "")
+    if counts.get("skipped") and skip_reasons:
+        text += f". Skipped: {for_widget(skip_reasons[0])}"
+        if len(skip_reasons) > 1:
+            text += f" (and {len(skip_reasons) - 1} more; see Results)"
+        if not counts.get("done"):
+            text += ". To segment them again: If output exists: overwrite it, or another suffix (Files tab)"
+    return text
+
+
+def run_message(session: RunSession) -> str:
+    """The message line for the run's phase."""
+    if session.error is not None:
+        return for_widget(session.error)
+    if session.phase == "loading":
+        return f"loading {session.model_name}…"
+    if session.model_state == "loaded":
+        device = session.model_description.get("device", "")
+        return f"model ready{f' on {device}' if device else ''}; segmenting…"
+    if session.notes:
+        return "; ".join(session.notes)
+    return f"{len(session)} output(s) planned"
+
+
+def refusal_message(flagged: dict[Path, str], shown: int = 5) -> str:
+    """Why Run refuses files that cannot run as set up: how many, the first ``shown`` with their reason."""
+    listed = "; ".join(f"{p.name}: {why}" for p, why in list(flagged.items())[:shown])
+    more = f"; and {len(flagged) - shown} more" if len(flagged) > shown else ""
+    return (f"cannot run: {len(flagged)} file(s) cannot run as set up (marked ⚠ in the Files tab): "
+            f"{listed}{more}. Give them their own channel or frames there (This file), or remove them")
+
+
+def state_details(state: TaskState) -> tuple[str, str]:
+    """Text and tooltip of an output's details in the status table (its mask, or why not)."""
+    if state.status == "done" and state.mask_path is not None:
+        return state.mask_path.name, f"{state.mask_path}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
+    if state.status == "failed":
+        return for_widget(state.reason), for_widget(state.details or state.reason)
+    return for_widget(state.reason), for_widget(state.reason)

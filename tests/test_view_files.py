@@ -1,0 +1,141 @@
+"""The Files tab's model without Qt (napari_batchseg.view.file_list / file_info): real files, no display."""
+
+from __future__ import annotations
+
+import threading
+
+import h5py
+import numpy as np
+import tifffile
+
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.view import file_info
+from napari_batchseg.view.file_info import describe_info, is_ambiguous, read_file_info, read_info_safe
+from napari_batchseg.view.file_list import (
+    AMBIGUOUS_AXES,
+    SEVERAL_DATASETS,
+    FileChoice,
+    FileSetup,
+    count_text,
+    find_inputs_split,
+    frame_range,
+    words,
+)
+
+
+def _files(tmp_path, dsb2018):
+    nuclei = tmp_path / "nuclei.tif"
+    nuclei.write_bytes(dsb2018[0].read_bytes())  # one channel, one frame
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, np.zeros((5, 32, 32), np.uint16), metadata=None)  # 'IYX': ambiguous
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00garbage")
+    two = tmp_path / "two.h5"
+    with h5py.File(two, "w") as h5:
+        h5["raw"] = np.zeros((40, 50), np.uint16)
+        h5["crop/small"] = np.zeros((20, 30), np.uint16)
+    return nuclei, stack, broken, two
+
+
+def test_file_info_reads_metadata_and_hdf5_datasets_in_one_go(tmp_path, dsb2018):
+    nuclei, stack, broken, two = _files(tmp_path, dsb2018)
+    info = read_file_info(nuclei)
+    assert info.datasets == () and info.info.sizes["Y"] > 1  # type: ignore[union-attr]
+    assert "channels: 0: " in describe_info(info.info) and describe_info(None) == "reading metadata…"
+    amb = read_file_info(stack)
+    assert isinstance(amb.info, str) and is_ambiguous(amb.info)
+    assert not isinstance(read_info_safe(stack, "ZYX"), str)  # readable once its axes are given
+    bad = read_file_info(broken)
+    assert isinstance(bad.info, str) and not is_ambiguous(bad.info)
+    assert describe_info(bad.info).startswith("cannot read: ")
+    assert read_file_info(two).datasets == ("/crop/small", "/raw")
+
+
+def test_problems_say_why_a_file_cannot_run(tmp_path, dsb2018):
+    nuclei, stack, broken, two = _files(tmp_path, dsb2018)
+    read = {p: read_file_info(p) for p in (nuclei, stack, broken, two)}
+    setup = FileSetup()
+
+    def why(p):
+        return setup.problem(p, read[p].info, len(read[p].datasets))
+
+    assert why(nuclei) == "" and setup.problem(nuclei, None) == ""  # unknown yet: not flagged
+    assert why(broken).startswith("unreadable: ")
+    assert why(stack) == AMBIGUOUS_AXES
+    setup.default_axes = "TYX"
+    assert why(stack) == ""
+    setup.default_axes = None
+    setup.axes[stack] = "ZYX"
+    assert why(stack) == "" and setup.axes_for(stack) == "ZYX"
+    assert isinstance(read[two].info, str)  # several datasets and none chosen: the reader refuses it
+    assert why(two) == SEVERAL_DATASETS
+    setup.datasets[two] = "/raw"
+    assert why(two) == ""
+    setup.channel = 1
+    assert "no channel 1" in why(nuclei)
+    setup.set_choice(nuclei, FileChoice(channel=0))  # its own channel
+    assert why(nuclei) == ""
+    setup.start_frame = 3
+    assert why(nuclei) != ""  # one frame only
+    setup.set_choice(nuclei, FileChoice(channel=0, frames=(0, -1)))
+    assert why(nuclei) == ""
+    setup.set_choice(nuclei, FileChoice())
+    assert nuclei not in setup.choices  # an empty choice is no choice
+    assert setup.mark(broken, read[broken].info, why(broken)) == "broken.tif  ⚠ unreadable"
+    assert setup.mark(stack, read[stack].info, "") == "stack.tif  (axes: ZYX)"
+    setup.axes.clear()
+    setup.default_axes = "TYX"
+    assert setup.mark(stack, read[stack].info, "") == "stack.tif  (axes: TYX, from the parameters)"
+
+
+def test_run_groups_apply_each_files_own_settings_in_list_order(tmp_path):
+    a, b, c, d = (tmp_path / f"{n}.tif" for n in "abcd")
+    setup = FileSetup(default_axes="TYX")
+    setup.axes[b] = "ZYX"
+    setup.datasets[c] = "/raw"
+    setup.set_choice(d, FileChoice(channel=1, frames=(2, -1)))
+    params = SegmentationParams(start_frame=1)
+    groups = setup.run_groups([a, b, c, d], params)
+    assert [fs for fs, _ in groups] == [[a], [b], [c], [d]]
+    pa, pb, pc, pd = (p for _, p in groups)
+    assert (pa.axes, pb.axes, pc.dataset, pc.axes) == ("TYX", "ZYX", "/raw", "TYX")
+    assert (pd.channel, pd.start_frame, pd.end_frame) == (1, 2, None)
+    assert pa.start_frame == 1
+    assert setup.axes_groups([a, b, c]) == {"TYX": [a, c], "ZYX": [b]}
+    setup.forget([c, d])
+    assert not setup.datasets and not setup.choices and setup.axes == {b: "ZYX"}
+    assert [fs for fs, _ in setup.run_groups([a, c, d], params)] == [[a, c, d]]
+
+
+def test_count_words_frames_and_inputs(tmp_path, dsb2018):
+    assert count_text(0, 0, []) == "no files: add files or folders, or drop them here"
+    assert count_text(2, 3, []) == "2 of 3 file(s) pass the filters (1 hidden)"
+    assert count_text(0, 2, ["x.txt: no"]).endswith(
+        "nothing to run; change the Filters above\nnot added: x.txt: no")
+    assert words(" _BF, ,x ") == ["_BF", "x"]
+    assert frame_range((2, -1)) == (2, None) and frame_range((2, 5)) == (2, 5)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.tif").write_bytes(dsb2018[0].read_bytes())
+    note = tmp_path / "note.txt"
+    note.write_text("x")
+    own = tmp_path / "a_vSM.ome.tif"
+    own.write_bytes(dsb2018[0].read_bytes())
+    single = tmp_path / "b.tif"
+    single.write_bytes(dsb2018[0].read_bytes())
+    in_folders, named, refused = find_inputs_split([folder, note, own, single, tmp_path / "gone.tif"], False)
+    assert [p.name for p in in_folders] == ["a.tif"] and named == [single.resolve()]
+    assert [r.split(":")[0] for r in refused] == ["note.txt", "a_vSM.ome.tif", "gone.tif"]
+
+
+def test_hdf5_dataset_names_are_read_where_the_metadata_is(tmp_path, dsb2018, monkeypatch):
+    """The dataset list is part of the worker's read (the widget's test checks it is not the GUI thread)."""
+    *_, two = _files(tmp_path, dsb2018)
+    calls = []
+    real = file_info.image_dataset_names
+    monkeypatch.setattr(file_info, "image_dataset_names",
+                        lambda p: calls.append(threading.current_thread().name) or real(p))
+    thread = threading.Thread(target=lambda: read_file_info(two), name="worker")
+    thread.start()
+    thread.join()
+    assert calls == ["worker"]
