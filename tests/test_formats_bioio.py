@@ -9,6 +9,8 @@ are tested for the missing-plugin and wrong-content errors only.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -23,14 +25,10 @@ pytest.importorskip("bioio_ome_zarr")
 
 @pytest.fixture
 def nuclei_zarr(tmp_path, dsb2018):
-    from ome_zarr.io import parse_url
-    from ome_zarr.writer import write_image
-
     img = tifffile.imread(dsb2018[0])
     stack = np.stack([img, img[::-1]])  # C Y X: two channels of real pixels
     path = tmp_path / "nuclei.ome.zarr"
-    root = zarr.open_group(parse_url(path, mode="w").store, mode="w")
-    write_image(stack, root, axes="cyx", scaler=None)
+    _write_nuclei_zarr(path, stack)
     return path, stack
 
 
@@ -65,26 +63,111 @@ def test_lif_with_other_content_is_refused(tmp_path):
         open_source(path)
 
 
-@pytest.mark.cp3
-def test_ome_zarr_segments_end_to_end_from_the_cli(nuclei_zarr, tmp_path):
-    """Round trip: an OME-Zarr image in, a mask out, and that mask's OME-Zarr export opens as input."""
-    from pathlib import Path
+MODEL = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
 
+
+def _write_nuclei_zarr(path: Path, stack: np.ndarray) -> None:
+    from ome_zarr.io import parse_url
+    from ome_zarr.writer import write_image
+
+    root = zarr.open_group(parse_url(path, mode="w").store, mode="w")
+    write_image(stack, root, axes="cyx", scaler=None)
+
+
+@pytest.fixture(scope="module")
+def zarr_round_trip(tmp_path_factory, dsb2018):
+    """An OME-Zarr image segmented from the CLI with the project's model, its mask exported as
+    OME-Zarr (NGFF 0.4 and 0.5): ``(input stack, mask (T, Y, X), {version: export folder})``."""
     from napari_batchseg.cli import main
     from napari_batchseg.io.masks import read_mask
 
-    path, stack = nuclei_zarr
-    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
-    out = tmp_path / "out"
-    assert main(["segment", str(path), "--model", str(model), "--output-dir", str(out), "-q"]) == 0
-    mask = read_mask(out / "nuclei_vSM.ome.tif")
-    assert mask.labels.shape == (1, *stack.shape[1:]) and mask.labels.max() > 5
-    exported = tmp_path / "zarr"
-    assert main(["export", "ome-zarr", str(out / "nuclei_vSM.ome.tif"), "--output-dir", str(exported)]) == 0
-    (zarr_mask,) = [p for p in exported.iterdir() if p.name.endswith(".zarr")]
-    with open_source(zarr_mask) as src:  # our own OME-Zarr export (image + labels) is an input too
-        assert src.info.sizes["Y"] == stack.shape[1] and src.info.sizes["X"] == stack.shape[2]
-        np.testing.assert_array_equal(src.read_plane(0, 0, 0, 0), stack[0])
+    tmp = tmp_path_factory.mktemp("zarr_round_trip")
+    img = tifffile.imread(dsb2018[0])
+    stack = np.stack([img, img[::-1]])
+    path = tmp / "nuclei.ome.zarr"
+    _write_nuclei_zarr(path, stack)
+    out = tmp / "out"
+    assert main(["segment", str(path), "--model", str(MODEL), "--output-dir", str(out), "-q"]) == 0
+    mask_path = out / "nuclei_vSM.ome.tif"
+    labels = read_mask(mask_path).labels
+    exports = {}
+    for version in ("0.4", "0.5"):
+        dest = tmp / f"export_{version}"
+        assert main(["export", "ome-zarr", str(mask_path), "--output-dir", str(dest),
+                     "--ngff", version]) == 0
+        (exports[version],) = [p for p in dest.iterdir() if p.name.endswith(".zarr")]
+    return stack, labels, exports
+
+
+def _same_objects(read: np.ndarray, mask: np.ndarray) -> None:
+    """``read`` labels the same objects as ``mask`` (the export offsets values per frame: one-to-one)."""
+    assert read.shape == mask.shape
+    np.testing.assert_array_equal(read > 0, mask > 0)
+    pairs = np.unique(np.stack([read[mask > 0], mask[mask > 0]]), axis=1)
+    assert pairs.shape[1] == len(np.unique(mask[mask > 0])) == len(np.unique(read[read > 0]))
+
+
+@pytest.mark.cp3
+def test_ome_zarr_segments_end_to_end_from_the_cli(zarr_round_trip):
+    """Round trip: an OME-Zarr image in, a mask out; its OME-Zarr export opens as input: the root
+    image by default, the labels with ``dataset="labels/masks"``."""
+    stack, labels, exports = zarr_round_trip
+    assert labels.shape == (1, *stack.shape[1:]) and labels.max() > 5
+    for version, exported in exports.items():
+        with open_source(exported) as src:  # the root image: the prepared input's pixels
+            assert src.info.sizes["Y"] == stack.shape[1] and src.info.sizes["X"] == stack.shape[2]
+            np.testing.assert_array_equal(src.read_plane(0, 0, 0, 0), stack[0])
+            assert src.info.extra["ome_zarr_labels"] == ["masks"], version
+        for dataset in ("labels/masks", "labels", "/labels/masks/"):
+            with open_source(exported, dataset=dataset) as src:
+                assert src.info.extra["ome_zarr_dataset"] == "labels/masks"
+                assert (src.info.sizes["T"], src.info.sizes["C"]) == (1, 1)
+                _same_objects(src.read_plane(0, 0, 0, 0), labels[0])
+        with pytest.raises(InputError, match=r"no image 'labels/cells' in this OME-Zarr; .*labels/masks"):
+            open_source(exported, dataset="labels/cells")
+
+
+@pytest.mark.cp3
+def test_ome_zarr_labels_reach_the_cli_through_dataset(zarr_round_trip, tmp_path, capsys):
+    """``--dataset labels/masks`` reaches the label image from ``batchseg info`` and ``segment``."""
+    from napari_batchseg.cli import main
+
+    _stack, labels, exports = zarr_round_trip
+    exported = exports["0.4"]
+    assert main(["info", str(exported), "--dataset", "labels/masks"]) == 0
+    shown = capsys.readouterr().out
+    assert f"T=1 C=1 Z=1 Y={labels.shape[1]} X={labels.shape[2]} uint32" in shown
+    assert main(["info", str(exported), "--dataset", "labels/cells"]) == 1
+    assert "no image 'labels/cells' in this OME-Zarr" in capsys.readouterr().out
+    # the labels as an input to a run: planned like any image (the dry run reads what the run reads)
+    out = tmp_path / "again"
+    assert main(["segment", str(exported), "--dataset", "labels/masks", "--model", str(MODEL),
+                 "--output-dir", str(out), "--dry-run"]) == 0
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.cp3
+@pytest.mark.qt  # the napari area: napari-ome-zarr's reader imports napari
+def test_napari_opens_our_ome_zarr_export_with_its_labels(zarr_round_trip):
+    """napari's OME-Zarr reader (napari-ome-zarr; ours declines folders) gives image and labels."""
+    pytest.importorskip("napari")
+    from napari_ome_zarr._reader import napari_get_reader
+
+    from napari_batchseg._napari._reader import napari_get_reader as ours
+
+    stack, labels, exports = zarr_round_trip
+    for exported in exports.values():
+        assert ours(str(exported)) is None
+        reader = napari_get_reader(str(exported))
+        assert reader is not None
+        layers = reader(str(exported))
+        kinds = {kind: (data, meta) for data, meta, kind in layers}
+        assert set(kinds) == {"image", "labels"}
+        data, meta = kinds["labels"]
+        first = np.asarray(data[0] if isinstance(data, list) else data)
+        _same_objects(first.reshape(labels.shape), labels)
+        image = np.asarray(kinds["image"][0][0] if isinstance(kinds["image"][0], list) else kinds["image"][0])
+        np.testing.assert_array_equal(image.reshape(stack[0].shape), stack[0])
 
 
 def test_discovery_takes_an_ome_zarr_folder_as_one_input(nuclei_zarr, tmp_path):

@@ -6,6 +6,12 @@ scenes differ in shape is refused with their shapes. Planes are read one at a ti
 dask access (``get_image_dask_data("YX", T=t, C=c, Z=z)``), never the whole file. Channel names,
 physical pixel sizes and the time increment come from bioio's metadata.
 
+An OME-Zarr holds its image at the root and may hold label images under ``labels/<name>`` (our own
+``batchseg export ... ome-zarr`` writes the mask as ``labels/masks``). The root image is what opens by
+default; ``dataset="labels/<name>"`` (CLI ``--dataset``) opens a label image instead, with the same
+plane-by-plane access (:func:`ome_zarr_datasets` lists what a folder holds; ``"labels"`` alone picks the
+only one). CZI and LIF ignore ``dataset``, as TIFF and ND2 do.
+
 The plugins are optional: ``bioio-ome-zarr`` in the ``[bioio]`` extra, ``bioio-czi`` and ``bioio-lif``
 (GPL-3) only in the ``[formats]`` extra; :func:`~.reader.open_source` names the extra when one is missing.
 """
@@ -13,6 +19,7 @@ The plugins are optional: ``bioio-ome-zarr`` in the ``[bioio]`` extra, ``bioio-c
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,7 @@ from ..errors import InputError
 from .formats import format_of
 from .sources import ImageSource, PixelSize, SourceInfo
 
-__all__ = ["BioioSource"]
+__all__ = ["BioioSource", "ome_zarr_datasets", "ome_zarr_labels"]
 
 #: format kind -> (plugin module, reader class name)
 _PLUGINS = {"czi": "bioio_czi", "lif": "bioio_lif", "ome-zarr": "bioio_ome_zarr"}
@@ -49,6 +56,56 @@ def _seconds(value: Any) -> float | None:
     return _positive(value)
 
 
+def _group_attrs(path: Path) -> dict[str, Any]:
+    """The attributes of a Zarr group (format 2 ``.zattrs`` or 3 ``zarr.json``), ``{}`` if none."""
+    for name, key in ((".zattrs", None), ("zarr.json", "attributes")):
+        meta = path / name
+        if meta.is_file():
+            try:
+                data = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            data = data.get(key, {}) if key else data
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def _ome(attrs: dict[str, Any]) -> dict[str, Any]:
+    """OME-NGFF keys: at the top (0.4) or under ``"ome"`` (0.5)."""
+    nested = attrs.get("ome")
+    return nested if isinstance(nested, dict) else attrs
+
+
+def ome_zarr_labels(path: str | Path) -> list[str]:
+    """The label images an OME-Zarr folder lists in ``labels/`` (``["masks"]`` for our exports)."""
+    names = _ome(_group_attrs(Path(path) / "labels")).get("labels")
+    if not isinstance(names, list):
+        return []
+    return [str(n) for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
+
+
+def ome_zarr_datasets(path: str | Path) -> list[str]:
+    """What ``dataset`` may name in an OME-Zarr: ``""`` (the root image), ``labels/<name>`` per label."""
+    return ["", *(f"labels/{n}" for n in ome_zarr_labels(path))]
+
+
+def _zarr_target(path: Path, dataset: str | None) -> tuple[Path, str]:
+    """The folder to open for ``dataset`` in the OME-Zarr ``path`` and the dataset's name ("": the root)."""
+    text = (dataset or "").strip().strip("/")
+    if not text:
+        return path, ""
+    labels = ome_zarr_labels(path)
+    if text == "labels" and len(labels) == 1:
+        text = f"labels/{labels[0]}"
+    if text not in ome_zarr_datasets(path):
+        have = ", ".join(f"labels/{n}" for n in labels) or "none"
+        raise InputError(
+            f"{path.name}: no image {dataset!r} in this OME-Zarr; it holds its root image (no dataset) "
+            f"and label images: {have}"
+        )
+    return path / text, text
+
+
 class BioioSource(ImageSource):
     """A CZI, LIF or OME-Zarr image read through bioio, one plane at a time.
 
@@ -58,9 +115,12 @@ class BioioSource(ImageSource):
         The file (or OME-Zarr folder), its content checked already by :func:`~.reader.open_source`.
     axes
         Not used: these formats say their axes (kept for the opener's signature).
+    dataset
+        OME-Zarr only: ``"labels/<name>"`` opens that label image instead of the root image
+        (``"labels"`` alone: the only one); ``None`` or ``""``: the root image.
     """
 
-    def __init__(self, path: str | Path, axes: str | None = None) -> None:
+    def __init__(self, path: str | Path, axes: str | None = None, dataset: str | None = None) -> None:
         self.path = Path(path)
         self._name = self.path.name
         self._lock = threading.Lock()
@@ -75,8 +135,11 @@ class BioioSource(ImageSource):
             reader = importlib.import_module(_PLUGINS[fmt.kind]).Reader
         except ImportError as exc:
             raise InputError(f"{self._name}: reading {fmt.label} needs {fmt.install_hint()}") from exc
+        target, self._dataset = self.path, ""
+        if fmt.kind == "ome-zarr":
+            target, self._dataset = _zarr_target(self.path, dataset)
         try:
-            self._img: Any = BioImage(self.path, reader=reader)
+            self._img: Any = BioImage(target, reader=reader)
             self._setup(fmt.label)
         except InputError:
             raise
@@ -125,6 +188,10 @@ class BioioSource(ImageSource):
             native_axes=order, position_names=[str(s) for s in scenes], format=label.lower(),
             extra={"bioio_reader": type(img.reader).__module__, "scenes": [str(s) for s in scenes]},
         )
+        if self.info.format == "ome-zarr":
+            self.info.extra["ome_zarr_labels"] = ome_zarr_labels(self.path)
+            if self._dataset:
+                self.info.extra["ome_zarr_dataset"] = self._dataset
 
     def read_plane(self, p: int, t: int, c: int, z: int) -> NDArray[Any]:
         """Return plane ``(p, t, c, z)`` as ``(Y, X)`` through bioio's dask access (that plane only)."""

@@ -53,7 +53,7 @@ def _open_hdf5(path: Path, axes: str | None, dataset: str | None) -> ImageSource
 def _open_bioio(path: Path, axes: str | None, dataset: str | None) -> ImageSource:
     from .bioio_source import BioioSource
 
-    return BioioSource(path, axes=axes)
+    return BioioSource(path, axes=axes, dataset=dataset)
 
 
 #: formats whose files are read by their content whatever their name says (an ND2 named .tif)
@@ -96,8 +96,9 @@ def open_source(path: str | Path, axes: str | None = None, dataset: str | None =
         the file's order and ending in ``YX`` (e.g. ``"TYX"`` for a stack whose planes are time points).
         RGB samples of a TIFF always become channels and are not counted.
     dataset
-        HDF5 only: the path of the image dataset inside the file (needed when it holds several);
-        ignored for other formats.
+        HDF5: the path of the image dataset inside the file (needed when it holds several).
+        OME-Zarr: ``"labels/<name>"`` opens that label image (e.g. the ``labels/masks`` of our own
+        export) instead of the root image. Ignored for the other formats.
 
     Returns
     -------
