@@ -336,3 +336,86 @@ def test_idle_steps_one_per_step_period_and_nothing_after_close():
     s.model.table_changed()
     s.model.close()
     assert s.model.next_due() is None and s.model.take() == []
+
+
+# ------------------------------------------------------------------ volumes (z_mode 3d / stitch)
+def test_a_volume_is_shown_once_stored_and_the_output_ends_after_its_last_one():
+    """Volumes are a volume run's frames: each is shown (refreshed, the slider following T) only once a
+    worker stored it into its buffer, and the output's end waits until none is left to store."""
+    s = Screen()
+    s.model.run_started()
+    s.start("stack", 3)
+    s.until(s.clock.t + 2)
+    def changes() -> int:
+        return len(s.of(Refresh)) + len(s.of(MoveSlider))
+
+    for t in range(3):
+        n_before = changes()
+        s.model.storing("stack")
+        assert s.model.done_waits("stack") and s.model.storing_any
+        s.until(s.clock.t + 1.5)  # being stored: nothing refreshed yet
+        assert changes() == n_before
+        assert s.model.stored("stack")  # the last one under way
+        s.frame("stack", t)
+        s.until(s.clock.t + REFRESH + 0.001)
+        assert len(s.of(Refresh)) + len(s.of(MoveSlider)) == n_before + 1, s.log
+    assert s.slider["stack"] == 2 or s.model.move_pending == ("stack", 2)
+    # two volumes under way when the output ends: it waits for both
+    s.model.storing("stack")
+    s.model.storing("stack")
+    assert not s.model.stored("stack") and s.model.done_waits("stack")
+    assert s.model.stored("stack") and not s.model.done_waits("stack") and not s.model.storing_any
+
+
+def test_a_volume_output_keeps_its_movie_or_only_its_latest_volume():
+    from napari_batchseg.live.volumes import BYTES_PER_VOXEL, volume_shape
+
+    whole = 3 * 5 * 40 * 40 * BYTES_PER_VOXEL
+    assert volume_shape(3, 5, (40, 40), whole) == ((3, 5, 40, 40), False)
+    assert volume_shape(3, 5, (40, 40), whole - 1) == ((1, 5, 40, 40), True)
+    assert volume_shape(1, 5, (40, 40), 1) == ((1, 5, 40, 40), False)  # one volume: it is the latest
+
+
+def test_volume_slices_of_a_volume_run_only():
+    from pathlib import Path
+
+    import numpy as np
+
+    from napari_batchseg.io.sources import SourceInfo
+    from napari_batchseg.live.volumes import volume_slices
+    from napari_batchseg.params import SegmentationParams
+
+    info = SourceInfo(Path("stack.tif"), {"P": 1, "T": 2, "C": 1, "Z": 11, "Y": 40, "X": 40},
+                      np.dtype(np.uint16), ["C0"])
+    assert volume_slices(info, SegmentationParams()) is None  # project: 2D frames
+    assert volume_slices(info, SegmentationParams(z_mode="3d")) == 11
+    assert volume_slices(info, SegmentationParams(z_mode="stitch", z_range="3-7")) == 5
+    assert volume_slices(info, SegmentationParams(z_mode="3d", z_range="3-20")) is None
+    assert volume_slices(None, SegmentationParams(z_mode="3d")) is None
+
+
+def test_store_volume_fills_its_slot_and_widens_labels_above_uint16():
+    import numpy as np
+
+    from napari_batchseg.live.volumes import store_volume
+    from napari_batchseg.results import quick_range
+
+    rng = np.random.default_rng(0)
+    labels_buf = np.zeros((2, 3, 8, 8), np.uint16)
+    image_buf = np.zeros((2, 3, 8, 8), np.float32)
+    vol = rng.integers(0, 500, (3, 8, 8)).astype(np.int32)
+    img = rng.random((3, 8, 8)).astype(np.float32)
+    out = store_volume(labels_buf, image_buf, 1, vol, img, contrast=True)
+    assert out.labels is None and out.contrast == quick_range(img[1])
+    np.testing.assert_array_equal(labels_buf[1], vol)
+    np.testing.assert_array_equal(image_buf[1], img)
+    assert not labels_buf[0].any() and not image_buf[0].any()
+    big = vol.copy()
+    big[0, 0, 0] = 70000
+    out = store_volume(labels_buf, image_buf, 0, big, None)
+    assert out.labels is not None and out.labels.dtype == np.uint32 and out.contrast is None
+    np.testing.assert_array_equal(out.labels[0], big)
+    np.testing.assert_array_equal(out.labels[1], vol)  # what the old buffer held comes along
+    assert not labels_buf[0].any()  # the old buffer is left as it was
+    with pytest.raises(ValueError, match="does not fit"):
+        store_volume(labels_buf, image_buf, 0, vol[:2], None)

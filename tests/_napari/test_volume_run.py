@@ -10,17 +10,23 @@ from napari_batchseg.io.masks import read_mask
 from test_3d import DIAMETER, MODEL, write_crop
 
 
-@pytest.mark.cp3
-def test_a_3d_run_in_the_widget_ends_with_a_tzyx_labels_layer(widget, tmp_path, qtbot):
-    image = write_crop(tmp_path / "cells.ome.tif", n_t=2)
+def set_up_volume_run(widget, image, qtbot, z_mode: str) -> None:
+    """List ``image`` and set the project's model, its diameter and ``z_mode`` (3d: anisotropy 1.5)."""
     form = widget.form
     assert widget.files.add_paths([image]) == 1
     qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
     form.model.setCurrentText("User trained model…")
     form.model_path.setText(str(MODEL))
     form.diameter.setValue(DIAMETER)
-    form.volume_mode.setCurrentIndex(form.volume_mode.findData("3d"))
-    form.anisotropy.setValue(1.5)
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData(z_mode))
+    if z_mode == "3d":
+        form.anisotropy.setValue(1.5)
+
+
+@pytest.mark.cp3
+def test_a_3d_run_in_the_widget_ends_with_a_tzyx_labels_layer(widget, tmp_path, qtbot):
+    image = write_crop(tmp_path / "cells.ome.tif", n_t=2)
+    set_up_volume_run(widget, image, qtbot, "3d")
     params = widget.params()
     assert (params.z_mode, params.anisotropy, params.stitch_threshold) == ("3d", 1.5, 0.25)
     assert widget.run()

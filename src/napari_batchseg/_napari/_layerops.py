@@ -18,6 +18,8 @@ PLACEHOLDER = "batch segmentation: starting…"
 #: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
 IDLE_NAME = "batch segmentation: idle"
 AXES = ("T", "Y", "X")
+#: the axes of a volume output's layers (``z_mode`` 3d/stitch)
+VOLUME_AXES = ("T", "Z", "Y", "X")
 #: display buffers hold labels as uint16: napari draws uint8/uint16 labels directly, while uint32 ones
 #: go through a colour-index mapping that costs ~20 ms per 700 x 1100 frame on the GUI thread. A frame
 #: with ids above 65535 switches its buffer to uint32 (the values shown are always the values saved).
@@ -42,14 +44,19 @@ def _is_buffer(data: object, shape: tuple[int, ...], dtype: Any) -> bool:
     return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
 
 
-def frame_translate(first_frame: int, t_offset: float = 0.0,
-                    t_step: float = 1.0) -> tuple[float, float, float]:
-    """``translate`` of a ``(T, Y, X)`` layer whose first frame is input frame ``first_frame``.
+def layer_axes(ndim: int) -> tuple[str, ...]:
+    """The axes of a stream layer of ``ndim`` dimensions: ``T Y X``, or ``T Z Y X`` for volumes."""
+    return VOLUME_AXES if ndim == len(VOLUME_AXES) else AXES
+
+
+def frame_translate(first_frame: int, t_offset: float = 0.0, t_step: float = 1.0,
+                    ndim: int = 3) -> tuple[float, ...]:
+    """``translate`` of a ``(T, Y, X)`` layer (``ndim`` 4: ``T Z Y X``) whose first frame is ``first_frame``.
 
     ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``; 0 for files);
     ``t_step``: the layer's T scale (the input's time step in s, as the reader gives it; 1 when unknown).
     """
-    return (float(first_frame) * float(t_step) + float(t_offset), 0.0, 0.0)
+    return (float(first_frame) * float(t_step) + float(t_offset),) + (0.0,) * (int(ndim) - 1)
 
 
 def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],
@@ -59,13 +66,23 @@ def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: 
 
     Units are set first, before any setter that can make napari draw (a data change that shows or
     hides the frame slider repaints the canvas at once): the caller has set the other stream layer's.
+    A change of dimensions (a volume output after a 2D one, or back) sets the axis labels (and
+    ``units``, if given) after the data: napari's new axis comes without them. The stream layers'
+    caller makes both ``pixel`` first (:func:`_unitless`) and gives their units once both changed, so
+    that napari never draws two layers whose units differ.
     """
-    if units is not None:
+    reshaped = layer.ndim != np.ndim(data)
+    if units is not None and not reshaped:
         _set_units(layer, units)
     old = layer.data
     if old is not data:
         layer.data = data
         _release(old)
+    if reshaped:
+        with contextlib.suppress(Exception):  # napari without settable axis labels
+            layer.axis_labels = layer_axes(layer.ndim)
+        if units is not None:
+            _set_units(layer, units)
     if tuple(layer.scale) != tuple(scale):
         layer.scale = scale
     if translate is not None and tuple(layer.translate) != tuple(translate):
@@ -94,6 +111,13 @@ def _set_units(layer: Any, units: str | tuple[str, ...]) -> None:
     meta = layer.metadata.get(META_KEY)
     if isinstance(meta, dict):
         meta["units"] = per_axis
+
+
+def _unitless(*layers: Any) -> None:
+    """Make every axis of ``layers`` ``pixel`` (their dimensions are about to change: :func:`_retarget`)."""
+    for layer in layers:
+        if layer is not None:
+            _set_units(layer, "pixel")
 
 
 def _unit_name(unit: Any) -> str:

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..io.sources import PixelSize, SourceInfo
+from ..live.volumes import volume_shape, volume_slices
 from ..params import SegmentationParams
-from ._buffers import buffer_shape, run_first_frame, run_n_frames
+from ._buffers import STACK_LIMIT_BYTES, buffer_shape, run_first_frame, run_n_frames
 from ._layerops import (
-    AXES,
     EDITED,
     IDLE_NAME,
     LABELS_DTYPE,
@@ -37,13 +37,29 @@ from ._layerops import (
     _retarget,
     _set_contrast,
     _set_units,
+    _unitless,
     frame_translate,
+    layer_axes,
     layer_meta,
     mark_edited,
 )
-from ._reader import META_KEY, axis_units, tyx_scale
+from ._reader import META_KEY, axis_scale, axis_units, tyx_scale
 
 Contrast = tuple[float, float]
+
+
+def display_shape(info: SourceInfo, n_frames: int,
+                  params: SegmentationParams | None) -> tuple[tuple[int, ...], bool]:
+    """Display shape of an output (``(T, Y, X)``; ``(T, Z, Y, X)`` for volumes), and whether latest only."""
+    n_z = volume_slices(info, params)
+    if n_z is None:
+        return buffer_shape(info, n_frames)
+    return volume_shape(n_frames, n_z, (info.sizes["Y"], info.sizes["X"]), STACK_LIMIT_BYTES)
+
+
+def display_scale(pixel_size: PixelSize, ndim: int) -> tuple[float, ...]:
+    """Layer scale of a stream layer of ``ndim`` dimensions (T in s, Z, Y, X in µm; 1 where unknown)."""
+    return axis_scale("".join(layer_axes(ndim)), pixel_size) if ndim == 4 else tyx_scale(pixel_size)
 
 
 class LayerPool:
@@ -123,8 +139,14 @@ class LayerPool:
         return int(round((self.viewer.dims.point[axis] - labels.translate[0]) / labels.scale[0]))
 
     def displayed_index(self, layer: Any) -> int | None:
-        """Index along T of ``layer``'s frame on screen (``None``: 3D view, or a 2D layer)."""
-        if self.viewer.dims.ndisplay == 3 or layer.ndim < 3:
+        """Index along T of ``layer``'s frame on screen (``None``: T is drawn (3D view of ``T Y X``), or 2D).
+
+        A volume's ``(T, Z, Y, X)`` layer in napari's 3D view draws one time point: its index.
+        """
+        if layer.ndim < 3:
+            return None
+        axis = self.viewer.dims.ndim - layer.ndim
+        if axis < 0 or axis in tuple(self.viewer.dims.displayed):
             return None
         return self.slider_slot(layer)
 
@@ -162,42 +184,55 @@ class LayerPool:
         lab_layer, img_layer = self.reusable_pair(key, viewed)
         self.detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
         old_extent = _extent(lab_layer)
-        units = axis_units("".join(AXES), pixel_size)  # as the reader gives them: s along T, µm or pixel
-        translate = frame_translate(first_frame, t_offset, scale[0])
+        axes = layer_axes(np.ndim(labels))
+        units = axis_units("".join(axes), pixel_size)  # as the reader gives them: s along T, µm or pixel
+        translate = frame_translate(first_frame, t_offset, scale[0], len(axes))
         labels_meta = {
             "role": "mask", "task_key": key, "stream": True,
             "mask_path": str(mask_path) if mask_path else None, "pixel_size": pixel_size.as_dict(),
             "dirty": False, "units": units, "first_frame": int(first_frame),
         }
         image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
-        # units first, on both layers at once, before any change that can make napari draw
-        for layer in (img_layer, lab_layer):
+        # the pair changes dimensions (a volume run after a 2D one, or back): every axis unitless while
+        # the axes change (napari's new axis comes without units), the units set after the data
+        reshaping = any(lay is not None and lay.ndim != len(axes) for lay in (img_layer, lab_layer))
+        if reshaping:
+            _unitless(img_layer, lab_layer)
+        # else units first, on both layers at once, before any change that can make napari draw
+        for layer in () if reshaping else (img_layer, lab_layer):
             if layer is not None:
                 _set_units(layer, units)
 
+        now_units = None if reshaping else units  # reshaping: set on both once both are reshaped
+
         def show_image() -> Any:
             if img_layer is not None:
-                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, units, translate, visible)
+                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, now_units, translate,
+                          visible)
                 return img_layer
             return self.viewer.add_image(
                 image, name=f"{label} (input)", scale=scale, translate=translate,
-                metadata={META_KEY: image_meta}, units=units, axis_labels=AXES, visible=visible,
+                metadata={META_KEY: image_meta}, units=units, axis_labels=axes, visible=visible,
             )
 
         def show_labels() -> Any:
             if lab_layer is not None:
-                _retarget(lab_layer, labels, scale, label, labels_meta, units, translate, visible)
+                _retarget(lab_layer, labels, scale, label, labels_meta, now_units, translate, visible)
                 return lab_layer
             layer = self.viewer.add_labels(
                 labels, name=label, scale=scale, translate=translate, metadata={META_KEY: labels_meta},
-                units=units, axis_labels=AXES, visible=visible,
+                units=units, axis_labels=axes, visible=visible,
             )
             layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
             return layer
 
+        new_z = len(axes) == 4 and (lab_layer is None or lab_layer.ndim != 4)
+
         def framed(lab: Any) -> None:
             if _extent(lab) != old_extent:
                 self.viewer.reset_view()  # a new size (or a new layer): show it whole
+            if new_z:
+                self._middle_z(lab)
 
         if img_layer is None and lab_layer is None:
             # two layers to add (a run's first output, or none left): adding one costs napari far more
@@ -213,11 +248,16 @@ class LayerPool:
 
             self._image_step = labels_step
             return True
-        if img_layer is None or lab_layer is None:  # one layer to add: both now, the image one first
+        if img_layer is None or lab_layer is None or reshaping:
+            # one layer to add, or the pair changes dimensions: both now, the image one first (the units
+            # of both are right again at the end of this turn)
             img = show_image()
             if contrast is not None:
                 _set_contrast(img, contrast)
-            framed(show_labels())
+            lab = show_labels()
+            for layer in (img, lab) if reshaping else ():
+                _set_units(layer, units)
+            framed(lab)
             return False
         # both layers exist: the labels one now, the image one in a later turn (SPLIT_MS): each napari
         # data/scale setter costs 25-50 ms here, two in one turn are one long stall. Their units changed
@@ -236,6 +276,16 @@ class LayerPool:
 
         self._image_step = image_step
         return True
+
+    def _middle_z(self, labels: Any) -> None:
+        """Volume layers just got their Z axis: napari's Z slider goes to their middle slice.
+
+        (napari puts a new axis' slider at its start: the top slice, often empty or out of focus.)
+        """
+        axis = self.viewer.dims.ndim - labels.ndim + 1
+        if labels.ndim == 4 and 0 < axis < self.viewer.dims.ndim:
+            middle = labels.data.shape[1] // 2
+            self.viewer.dims.set_point(axis, float(labels.translate[1] + middle * labels.scale[1]))
 
     @property
     def image_pending(self) -> bool:
@@ -261,11 +311,13 @@ class LayerPool:
         later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already.
         """
         shape: tuple[int, ...] = (1, 1, 1)
-        scale, first_frame = (1.0, 1.0, 1.0), 0
+        scale: tuple[float, ...] = (1.0, 1.0, 1.0)
+        first_frame = 0
         if first is not None:
             params = params or SegmentationParams()
-            shape = buffer_shape(first, run_n_frames(first, params))[0]
-            scale, first_frame = tyx_scale(first.pixel_size), run_first_frame(first, params, plan)
+            shape = display_shape(first, run_n_frames(first, params), params)[0]
+            scale = display_scale(first.pixel_size, len(shape))
+            first_frame = run_first_frame(first, params, plan)
         labels, image = self.layers_for(PLACEHOLDER)
         lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
         img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None

@@ -1,7 +1,9 @@
 """Show results as they come: each finished frame lands in the Labels layer of its own output.
 
 Layers are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position.
-Only the output viewed holds layers and a ``(T, Y, X)`` buffer; others are on disk and open on request.
+Only the output viewed holds layers and a ``(T, Y, X)`` buffer (``(T, Z, Y, X)`` for a volume run, ``z_mode``
+3d/stitch: each volume is stored into it by a worker, :mod:`napari_batchseg.live.volumes`); others are on
+disk and open on request.
 What is shown when is decided by the Qt-free :class:`napari_batchseg.live.LiveModel`; the streamer applies
 it through the one scheduler (:class:`._scheduler.LiveScheduler`) on the pooled pair of layers
 (:class:`._placeholders.LayerPool`). An output of frames 40-44 sits at T = 40-44, over its input's frames,
@@ -21,9 +23,10 @@ from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..live import Drop, FinishShow, LiveModel, MoveSlider, Refresh, Show
 from ..live.timing import FOLLOW_MS
+from ..live.volumes import Stored, store_volume
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
-from ._buffers import TaskView, buffer_shape, first_frame_of
+from ._buffers import TaskView, first_frame_of
 from ._layerops import (
     LABELS_DTYPE,
     PLACEHOLDER,
@@ -35,8 +38,7 @@ from ._layerops import (
     mark_edited,
     mark_saved,
 )
-from ._placeholders import LayerPool
-from ._reader import tyx_scale
+from ._placeholders import LayerPool, display_scale, display_shape
 from ._repaint import holds_repaint
 from ._results import ResultShowing, _layer_label, _t_offset
 from ._scheduler import LiveScheduler
@@ -79,6 +81,10 @@ class LayerStreamer(QObject):
         self.session: RunSession | None = None
         #: outputs being read from disk by a worker (to be shown when read)
         self.loading: set[str] = set()
+        #: volumes to store into their output's buffer, in order, one worker at a time per output (the
+        #: first of each list is being stored); outputs whose end waits for them (see ``live.volumes``)
+        self._to_store: dict[str, list[tuple[FrameDone, TaskView]]] = {}
+        self._done_later: dict[str, Path] = {}
         self._closing = False
         self.background = Background(self)
         viewer.layers.events.removed.connect(self._on_removed)
@@ -144,8 +150,8 @@ class LayerStreamer(QObject):
 
     @property
     def settled(self) -> bool:
-        """Nothing is being read for display and no layer change is left for a later turn."""
-        return not self.loading and not self.live.switching
+        """Nothing is being read or stored for display and no layer change is left for a later turn."""
+        return not self.loading and not self.live.switching and not self._to_store
 
     def finish_image_step(self) -> None:
         """Retarget the image layer now if :meth:`show_arrays` left that for a later turn."""
@@ -209,10 +215,14 @@ class LayerStreamer(QObject):
         """An output's unedited layers are there, to be reused by the next run."""
         return self.viewed_key != PLACEHOLDER and self.pool.reusable_pair("", self.viewed_key)[0] is not None
 
+    def _params(self, task: Task) -> SegmentationParams | None:
+        """The parameters ``task`` runs with (``None``: no plan known)."""
+        plan = self.session.plan if self.session is not None else None
+        return plan.params_for(task) if plan is not None else None
+
     def _first_frame(self, task: Task) -> int:
         """The input frame an output's first frame comes from (the run's ``start_frame``; 0 if unknown)."""
-        plan = self.session.plan if self.session is not None else None
-        return first_frame_of(task, plan.params if plan is not None else None)
+        return first_frame_of(task, self._params(task))
 
     def task_started(self, task: Task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts; show it now, later or not (see ``live``).
@@ -223,8 +233,9 @@ class LayerStreamer(QObject):
         labels, _ = self.layers_for(task.key)
         if labels is not None and layer_meta(labels).get("dirty"):
             self.pool.detach(task.key, stale=f"a later run rewrote {task.names.mask.name}")
-        decision = self.live.output_started(task.key, buffer_shape(task.info, n_frames)[0][0]
-                                            if task.info is not None else n_frames)
+        n_slots = n_frames if task.info is None else \
+            display_shape(task.info, n_frames, self._params(task))[0][0]
+        decision = self.live.output_started(task.key, n_slots)
         if decision != "skip":
             # "wait": switched a moment ago (short outputs in a row): its frames go to its buffers
             self.start_view(task, n_frames, show=decision == "show")
@@ -235,7 +246,9 @@ class LayerStreamer(QObject):
         if view is None:
             return
         self.finish_image_step()  # the layers to reuse are complete
-        buffers = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
+        buffers = None
+        if view.labels.ndim == 3:  # (a volume movie is not copied on the GUI thread: its own buffers go)
+            buffers = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
         if buffers is not None:
             seen = 0 if view.last_index is None else view.last_index + 1  # frames arrive in order
             for old, new in zip(buffers, (view.labels, view.image), strict=True):
@@ -255,20 +268,24 @@ class LayerStreamer(QObject):
         info = task.info
         if info is None:  # callers pass started tasks, which have their file's metadata
             raise RuntimeError(f"{task.label}: no metadata to show it with")
-        shape, latest_only = buffer_shape(info, n_frames)
-        scale = tyx_scale(info.pixel_size)
+        shape, latest_only = display_shape(info, n_frames, self._params(task))
+        scale = display_scale(info.pixel_size, len(shape))
         # drop buffers of outputs no longer viewed (their layers keep their own data)
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
         if show:
             self.finish_image_step()  # the layers to reuse are complete (the placeholders' labels too)
-        buffers = self.pool.same_buffers(task.key, self.viewed_key, shape) if show else None
+        # a 2D run's buffers are reused (cleared); a volume run's are new (np.zeros maps zeroed memory
+        # lazily: clearing a movie of volumes would be heavy work on the GUI thread)
+        reuse = show and len(shape) == 3
+        buffers = self.pool.same_buffers(task.key, self.viewed_key, shape) if reuse else None
         if buffers is not None:
             labels, image = buffers
             labels.fill(0)
             image.fill(0)
         else:
             labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
-        label = _layer_label(task) + (" (latest frame)" if latest_only else "")
+        latest = " (latest volume)" if len(shape) == 4 else " (latest frame)"
+        label = _layer_label(task) + (latest if latest_only else "")
         view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
                         latest_only, first_frame=self._first_frame(task), t_offset=_t_offset(task))
         self.views[task.key] = view
@@ -285,19 +302,74 @@ class LayerStreamer(QObject):
             return
         i = event.index
         slot = 0 if view.latest_only else i
+        if view.labels.ndim == 4 and event.labels is not None:
+            self._store(event, view)  # a (Z, Y, X) volume: stored by a worker, then shown (_stored)
+            return
         if event.labels is not None and event.labels.ndim == 3:
-            view.volume = True  # (Z, Y, X): not streamed; shown from its mask once written (task_done)
+            view.volume = True  # a volume the buffers were not made for: shown from its mask once written
         elif event.labels is not None and event.labels.shape == view.labels.shape[-2:]:
             if view.labels.dtype == LABELS_DTYPE and event.labels.size and int(event.labels.max()) > 65535:
                 self._widen(view)
             view.labels[slot] = event.labels
         if event.image is not None and event.image.shape == view.image.shape[-2:]:
             view.image[slot] = event.image
+        first = event.image if view.frames_seen == 0 else None  # its contrast is the layer's
+        self._shown_frame(event, view, _quick_range(first) if first is not None else None)
+
+    # ------------------------------------------------------------------ volumes
+    def _store(self, event: FrameDone, view: TaskView) -> None:
+        """Store a volume into its output's buffers in a worker (in order, one at a time per output)."""
+        key = event.task.key
+        self.live.storing(key)
+        queue = self._to_store.setdefault(key, [])
+        queue.append((event, view))
+        if len(queue) == 1:
+            self._store_next(key)
+
+    def _store_next(self, key: str) -> None:
+        event, view = self._to_store[key][0]
+        slot = 0 if view.latest_only else event.index
+        result: list[Stored] = []
+
+        def failed(exc: BaseException) -> None:
+            self.message.emit(f"{event.task.label}: volume {event.index + 1} not shown ({exc})")
+
+        self.background.submit(store_volume, view.labels, view.image, slot, event.labels, event.image,
+                               view.frames_seen == 0, on_item=result.append, on_error=failed,
+                               on_done=lambda: self._stored(key, result[0] if result else None),
+                               name="batchseg-volume")
+
+    def _stored(self, key: str, stored: Stored | None) -> None:
+        """A volume is in its buffers (``None``: it could not be stored): shown; the next one is stored."""
+        queue = self._to_store.get(key)
+        if not queue:  # the widget closed meanwhile
+            return
+        event, view = queue.pop(0)
+        if not queue:
+            del self._to_store[key]
+        if stored is not None and not self._closing:
+            if stored.labels is not None:  # ids above 65535: the buffer became uint32
+                view.labels = stored.labels
+                labels, _ = self.layers_for(key)
+                if labels is not None and labels.data is not stored.labels and self.views.get(key) is view:
+                    labels.data = stored.labels
+            self._shown_frame(event, view, stored.contrast)
+        all_in = self.live.stored(key)
+        if queue:
+            self._store_next(key)
+        elif all_in and key in self._done_later:
+            self.task_done(event.task, self._done_later.pop(key))
+        self.scheduler.poke()
+
+    def _shown_frame(self, event: FrameDone, view: TaskView, contrast: tuple[float, float] | None) -> None:
+        """A frame (or volume) of ``event`` is in ``view``'s buffers: placed, and its layers refreshed."""
+        i = event.index
+        slot = 0 if view.latest_only else i
         first = view.frames_seen == 0
         view.frames_seen += 1
         labels, image = (None, None) if event.task.key in self._closed else self.layers_for(event.task.key)
-        if first and image is not None and event.image is not None:
-            _set_contrast(image, _quick_range(event.image))
+        if first and image is not None and contrast is not None:
+            _set_contrast(image, contrast)
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
             self._place(view, event.t - i)  # the plan said otherwise (not expected): where it really is
         on_screen = labels is not None or image is not None
@@ -307,7 +379,7 @@ class LayerStreamer(QObject):
     def _place(self, view: TaskView, first_frame: int) -> None:
         """Move an output's layers (both: they stay aligned) to T = ``first_frame``."""
         view.first_frame = first_frame
-        translate = frame_translate(first_frame, view.t_offset, view.scale[0])
+        translate = frame_translate(first_frame, view.t_offset, view.scale[0], len(view.scale))
         for layer in self.layers_for(view.key):
             if layer is not None and tuple(layer.translate) != translate:
                 layer.translate = translate
@@ -321,7 +393,7 @@ class LayerStreamer(QObject):
             labels.data = view.labels
 
     def displayed_index(self, layer: Any) -> int | None:
-        """Index along T of ``layer``'s frame on screen (``None``: 3D view, or a 2D layer)."""
+        """Index along T of ``layer``'s frame on screen (see :meth:`LayerPool.displayed_index`)."""
         return self.pool.displayed_index(layer)
 
     # ------------------------------------------------------------------ outputs and runs ending
@@ -331,6 +403,9 @@ class LayerStreamer(QObject):
         Its display buffers are dropped unless on screen: shown again later, it is read from its file
         (which corrections may have changed meanwhile), never from memory.
         """
+        if self.live.done_waits(task.key):  # volumes of it are still being stored: done once they are
+            self._done_later[task.key] = mask_path
+            return
         labels, image = self.layers_for(task.key)
         if labels is not None:
             layer_meta(labels)["mask_path"] = str(mask_path)
@@ -340,7 +415,8 @@ class LayerStreamer(QObject):
             if labels is None and image is None and task.key != self.live.waiting:
                 del self.views[task.key]
         on_screen = view is not None and labels is not None
-        if on_screen and view is not None and view.volume:
+        if on_screen and view is not None and (view.volume or view.latest_only and view.labels.ndim == 4):
+            # volumes it had no buffers for, or only the latest one: the whole result, from its mask file
             self.results.load_later(task, mask_path, None, "done")
         self.scheduler.apply(self.live.output_done(task.key, self.pool.slider_slot(labels), on_screen))
         if labels is not None and labels.visible:

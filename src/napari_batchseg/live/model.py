@@ -23,6 +23,10 @@ The rules (delays in :mod:`.timing`):
   napari's window instead of two), also when that refresh is put off (a slider move waits for its
   turn), as long as it comes within ``FOLLOW_MS`` of the redraw's due time.
 * At most one layer change per call of :meth:`take` (each is its own turn of the event loop).
+* Volumes (``z_mode`` 3d/stitch) are frames like any other (a slot is a time point, its layers are
+  ``(T, Z, Y, X)``), but each is copied into its buffer off the GUI thread first (:mod:`.volumes`): a
+  volume counts as a frame only once stored (:meth:`storing`, :meth:`stored`), and an output is not
+  done while any of its volumes is still being stored (:meth:`done_waits`).
 """
 
 from __future__ import annotations
@@ -79,6 +83,8 @@ class LiveModel:
         self._redraw_first_due: float | None = None
         self._idle_left = 0
         self._idle_due: float | None = None
+        #: volumes being stored into their buffers (off the GUI thread), per output
+        self._storing: dict[str, int] = {}
         self.closed = False
 
     # ------------------------------------------------------------------ state read by the scheduler
@@ -238,6 +244,29 @@ class LiveModel:
             self._move = (key, out.last)
             self._move_not_before = now + _s(SWITCH_MOVE_MS)
 
+    # ------------------------------------------------------------------ volumes stored off the GUI thread
+    def storing(self, key: str) -> None:
+        """A volume of output ``key`` is being stored into its buffer (a :meth:`frame` once stored)."""
+        self._storing[key] = self._storing.get(key, 0) + 1
+
+    def stored(self, key: str) -> bool:
+        """One volume of ``key`` is stored (or dropped); whether none of its volumes is left to store."""
+        left = self._storing.get(key, 0) - 1
+        if left > 0:
+            self._storing[key] = left
+            return False
+        self._storing.pop(key, None)
+        return True
+
+    def done_waits(self, key: str) -> bool:
+        """Whether the end of output ``key`` waits (volumes of it are still being stored)."""
+        return self._storing.get(key, 0) > 0
+
+    @property
+    def storing_any(self) -> bool:
+        """Some volume is still being stored."""
+        return bool(self._storing)
+
     # ------------------------------------------------------------------ the table
     def table_changed(self) -> None:
         """A row of the status table (or the progress) changed: redrawn within ``REDRAW_MS``."""
@@ -257,6 +286,7 @@ class LiveModel:
     def close(self) -> None:
         """Nothing more is shown (the widget closes)."""
         self.closed = True
+        self._storing.clear()
         self.waiting = self._switch_due = self._split_due = self._move = None
         self.redrawn()
         self._refresh.clear()
