@@ -182,3 +182,135 @@ def test_keep_flows_and_restore_are_refused_under_cellpose_4(tmp_path: Path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs Cellpose 3" in err[0] and str(log) in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_vSM.log"]
+
+
+# -- the fast path is Cellpose's computation, bit for bit -----------------------------------------------
+def _kept_frame(log: Path) -> tuple[int, np.ndarray, np.ndarray]:
+    (_t, niter, dp, cellprob), = list(read_kept_flows(log).frame_flows())
+    return niter, dp, cellprob
+
+
+def _sweep(seed: int, n: int) -> list[float]:
+    """``n`` cell probability thresholds: seeded, with the run's default and Cellpose's usual range."""
+    rng = np.random.default_rng(seed)
+    return [0.0, *np.round(rng.uniform(-4.0, 4.0, n - 1), 1).tolist()]
+
+
+@pytest.mark.cp3
+def test_exact_kernels_equal_cellposes_functions_on_real_flows(kept_run: Path) -> None:
+    import torch
+    from cellpose import dynamics, metrics
+
+    from napari_batchseg.segmenters.cellpose.exact_kernels import flow_errors, follow_flows, get_masks
+
+    niter, dp, cellprob = _kept_frame(kept_run)
+    for threshold in _sweep(1, 6):
+        cell = cellprob > threshold
+        inds = np.nonzero(cell)
+        flows = dp * cell / 5.
+        for steps in (niter, 37):
+            ours = follow_flows(flows, inds, steps)
+            theirs = dynamics.steps_interp(flows, inds, np.uint32(steps), device=torch.device("cpu"))
+            assert ours.dtype == theirs.dtype == np.float32
+            assert np.array_equal(ours, theirs), (threshold, steps, np.abs(ours - theirs).max())
+        raw = dynamics.get_masks_torch(torch.from_numpy(ours).int(), inds, dp.shape[1:])
+        assert raw.max() > 3  # real objects to check
+        mine = get_masks(ours, inds, dp.shape[1:])
+        assert mine.dtype == raw.dtype and np.array_equal(mine, raw), threshold
+        expected = metrics.flow_error(raw, dp, torch.device("cpu"))[0]
+        got = flow_errors(raw, dp)
+        assert got.dtype == np.float64 and np.array_equal(got, expected, equal_nan=True), threshold
+    # an absent label gives NaN as Cellpose's (never removed), and shapes are checked
+    holes = raw.copy()
+    holes[holes == 2] = 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = metrics.flow_error(holes, dp, torch.device("cpu"))[0]
+    got = flow_errors(holes, dp)
+    assert np.isnan(got[1]) and np.array_equal(got, expected, equal_nan=True)
+    with pytest.raises(ValueError, match="do not match"):
+        flow_errors(raw[:10], dp)
+
+
+@pytest.mark.cp3
+def test_follow_flows_end_points_at_the_border_and_at_rest() -> None:
+    """Flows that push points out of the image (clamped) or nowhere (zero), as Cellpose's steps."""
+    import torch
+    from cellpose import dynamics
+
+    from napari_batchseg.segmenters.cellpose.exact_kernels import follow_flows, get_masks
+
+    rng = np.random.default_rng(7)
+    ys, xs = np.mgrid[0:48, 0:40].astype(np.float32)
+    flows = np.stack([(ys - 10) * 0.31, (xs - 30) * -0.27]).astype(np.float32)  # one source, one sink
+    flows += rng.normal(0, 0.2, flows.shape).astype(np.float32)
+    flows[:, 20:30, :] = 0  # a band where points stop
+    inds = np.nonzero(rng.random((48, 40)) > 0.3)
+    for steps in (1, 2, 3, 50, 201):
+        theirs = dynamics.steps_interp(flows, inds, np.uint32(steps), device=torch.device("cpu"))
+        assert np.array_equal(follow_flows(flows, inds, steps), theirs), steps
+    ours = follow_flows(flows, inds, 201)
+    assert ours[0].max() == 47 and ours[0].min() == 0  # some points were clamped
+    # end points piled at the border and in the band, and no seed at all: as get_masks_torch
+    for points in (ours, follow_flows(flows, inds, 2), follow_flows(flows, inds, 0)):
+        theirs = dynamics.get_masks_torch(torch.from_numpy(points).int(), inds, (48, 40))
+        mine = get_masks(points, inds, (48, 40))
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
+    assert ours[0].max() > 0 and mine.max() == 0  # not moved: one point per pixel, no seed
+
+
+@pytest.mark.cp3
+def test_frame_masks_equal_cellposes_mask_computation_at_many_thresholds(kept_run: Path) -> None:
+    from napari_batchseg.segmenters.cellpose.frame_masks import FrameMasks
+    from napari_batchseg.segmenters.cellpose.rethreshold import cellpose_labels
+
+    niter, dp, cellprob = _kept_frame(kept_run)
+    frame = FrameMasks(dp, cellprob, niter, capacity=3)
+    rng = np.random.default_rng(23)
+    settings = [(0.0, 0.4, 15), (0.0, 0.0, -1), (0.0, 0.85, 40), (-1.0, 0.9, 40), (-1.0, 0.4, 0),
+                (float(cellprob.max()) + 0.5, 0.4, 15)]  # the last: no cell pixel at all
+    for cp in _sweep(5, 5):
+        for _ in range(2):
+            settings.append((cp, float(np.round(rng.uniform(0, 1.5), 2)), int(rng.integers(-1, 60))))
+    settings.append((0.0, 0.4, 15))  # back to the first (evicted from the small cache by now)
+    counts = set()
+    for cp, flow, min_size in settings:
+        expected = cellpose_labels(dp, cellprob, Thresholds(cp, flow, min_size), niter=niter)
+        got = frame.labels(cp, flow, min_size)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected), (cp, flow, min_size)
+        counts.add(int(got.max()))
+        got[:] = 0  # the caller's copy: the cache is not touched
+        assert np.array_equal(frame.labels(cp, flow, min_size), expected)
+    assert len(counts) > 5  # the settings matter
+    assert np.array_equal(rethreshold_frame(dp, cellprob, NEW, niter=niter),
+                          cellpose_labels(dp, cellprob, NEW, niter=niter))
+
+
+def test_stage_cache_computes_once_and_keeps_the_latest() -> None:
+    import threading
+    import time
+
+    from napari_batchseg.segmenters.cellpose.frame_masks import StageCache
+
+    cache: StageCache[int, int] = StageCache(2)
+    calls: list[int] = []
+
+    def slow(value: int) -> int:
+        calls.append(value)
+        time.sleep(0.2)
+        return value * 10
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(1, lambda: slow(1))))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [10, 10, 10] and calls == [1]
+    cache.get(2, lambda: slow(2))
+    cache.get(1, lambda: slow(1))  # used: now the most recent
+    cache.get(3, lambda: slow(3))  # evicts 2
+    assert 1 in cache and 3 in cache and 2 not in cache and calls == [1, 2, 3]
+    with pytest.raises(RuntimeError):
+        cache.get(4, lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert cache.get(4, lambda: slow(4)) == 40  # a failed computation is not cached

@@ -7,7 +7,11 @@ with ``keep_flows`` saves exactly those two arrays (float32, losslessly) and the
 frame, so :func:`rethreshold_frame` with the same thresholds gives the same labels pixel for pixel,
 and with other thresholds the labels a full run with those thresholds gives, in a fraction of the time.
 
-The napari widget's threshold sliders call :func:`rethreshold_frame` on the shown frame (no Qt here).
+On the CPU under Cellpose 3 the computation goes through :class:`~.frame_masks.FrameMasks` (the same
+stages, two of them with exact numba kernels, several times faster; bit for bit the same labels); on
+another device, or another Cellpose, through Cellpose's own ``resize_and_compute_masks``. The napari
+widget's threshold sliders keep one :class:`~.frame_masks.FrameMasks` per shown frame, whose cached
+stages make flow threshold and minimum size steps nearly free (no Qt here).
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...params import CELLPROB_LIMIT, ParameterError
+from ...params import CELLPROB_LIMIT, ParameterError, cellpose_major
 
-__all__ = ["Thresholds", "rethreshold_frame"]
+__all__ = ["Thresholds", "cellpose_labels", "rethreshold_frame"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ def rethreshold_frame(
     niter
         Dynamics iterations (the run recorded the number used per frame).
     device
-        ``torch.device`` for the dynamics (default: the CPU).
+        ``torch.device`` for the dynamics (default: the CPU). Not the CPU: Cellpose's own functions
+        (a GPU's masks may differ from the CPU's in rare pixels).
 
     Returns
     -------
@@ -86,9 +91,25 @@ def rethreshold_frame(
     if dp.ndim != 3 or dp.shape[0] != 2 or dp.shape[1:] != cellprob.shape:
         raise ValueError(f"flows {dp.shape} and cell probability {cellprob.shape} do not match "
                          "((2, Y, X) and (Y, X))")
+    if (device is None or getattr(device, "type", None) == "cpu") and cellpose_major() == 3:
+        from .frame_masks import FrameMasks
+
+        return FrameMasks(dp, cellprob, niter, capacity=1).labels(
+            thresholds.cellprob_threshold, thresholds.flow_threshold, thresholds.min_size)
+    return cellpose_labels(dp, cellprob, thresholds, niter, device)
+
+
+def cellpose_labels(dp: NDArray[Any], cellprob: NDArray[Any], thresholds: Thresholds, niter: int = 200,
+                    device: Any = None) -> NDArray[Any]:
+    """Labels from Cellpose's own ``dynamics.resize_and_compute_masks`` (the reference; any device).
+
+    Same parameters and result as :func:`rethreshold_frame`.
+    """
     import torch
     from cellpose import dynamics
 
+    dp = np.asarray(dp, dtype=np.float32)
+    cellprob = np.asarray(cellprob, dtype=np.float32)
     masks = dynamics.resize_and_compute_masks(
         dp, cellprob, niter=int(niter), cellprob_threshold=float(thresholds.cellprob_threshold),
         flow_threshold=float(thresholds.flow_threshold), interp=True, resize=None,
