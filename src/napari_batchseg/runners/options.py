@@ -19,10 +19,15 @@ if TYPE_CHECKING:
     from ..segmenters import Segmenter
 
 __all__ = [
-    "PARALLEL_MODES", "RunOptions", "SegmenterFactory", "gpu_in_use", "resolve_options", "usable_cores",
+    "AUTO_MASK_WORKERS", "MASKS_ON", "PARALLEL_MODES", "RunOptions", "SegmenterFactory", "gpu_in_use",
+    "resolve_options", "usable_cores",
 ]
 
 PARALLEL_MODES: tuple[str, ...] = ("none", "files", "frames")
+#: where a GPU model's mask stage runs with mask workers (:mod:`.pipeline`)
+MASKS_ON: tuple[str, ...] = ("device", "cpu")
+#: most mask worker processes started when ``mask_workers`` is left to the hardware (GPU runs)
+AUTO_MASK_WORKERS = 8
 
 #: Builds the segmenter in a worker process: ``factory(params) -> Segmenter``. It must be importable
 #: by name (a module-level function) so that it can be sent to spawned processes and Dask workers.
@@ -98,6 +103,15 @@ class RunOptions:
     segmenter_factory
         Builds the segmenter in each worker process (default: :func:`~..segmenters.load_segmenter`);
         must be a module-level function. Used by tests and benchmarks.
+    mask_workers
+        One-process runs of a Cellpose 3 model: CPU processes that build the masks from the network's
+        flows while the model runs the network of the next frames (:mod:`.pipeline`); ``0``: off.
+        ``None``: on with the usable cores less one (at most :data:`AUTO_MASK_WORKERS`) when the model
+        runs on a GPU, off on a CPU (where the network already uses every core).
+    masks_on
+        With a GPU and mask workers: ``"device"`` (default: masks identical to frame-by-frame
+        ``eval``, flow following on the GPU) or ``"cpu"`` (the fast mode: the whole mask stage on the
+        CPU workers; masks equal CPU dynamics on the GPU's flows, not GPU ``eval``'s).
     """
 
     parallel: str = "none"
@@ -108,6 +122,8 @@ class RunOptions:
     dask_scheduler: Any = None
     dask_local: int | None = None
     segmenter_factory: SegmenterFactory | None = None
+    mask_workers: int | None = None
+    masks_on: str = "device"
     notes: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,13 +135,17 @@ class RunOptions:
             raise ParameterError(
                 f"parallel {self.parallel!r} unknown; choose one of {', '.join(PARALLEL_MODES)}"
             )
-        for name in ("processes", "threads_per_process", "batch_frames", "prefetch", "dask_local"):
+        if self.masks_on not in MASKS_ON:
+            raise ParameterError(f"masks_on {self.masks_on!r} unknown; choose one of {', '.join(MASKS_ON)}")
+        for name in ("processes", "threads_per_process", "batch_frames", "prefetch", "dask_local",
+                     "mask_workers"):
             value = getattr(self, name)
             if value is None:
                 continue
-            low = 0 if name == "prefetch" else 1
+            low = 0 if name in ("prefetch", "mask_workers") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+                kind = "an integer >= 0" if low == 0 else "a positive integer"
+                raise ParameterError(f"{name} must be {kind}, got {value!r}")
         if self.dask_scheduler is not None and self.dask_local is not None:
             raise ParameterError("give either dask_scheduler or dask_local, not both")
 
@@ -187,6 +207,18 @@ def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptio
         opts = replace(opts, parallel="none", processes=1)
     if opts.batch_frames is None:
         opts = replace(opts, batch_frames=params.batch_size if on_gpu else 1)
+    if opts.mode != "none":
+        opts = replace(opts, mask_workers=0)  # pipelining is for the one process that owns the model
+    elif opts.mask_workers is None:
+        auto = min(AUTO_MASK_WORKERS, usable_cores() - 1) if on_gpu else 0
+        opts = replace(opts, mask_workers=max(0, auto))
+    if opts.mask_workers and opts.mode == "none" and not on_gpu:
+        limit, why = process_limit()
+        if opts.mask_workers > limit:
+            opts.notes.append(
+                f"--mask-workers {opts.mask_workers} reduced to {limit}, the limit here ({why})"
+            )
+            opts = replace(opts, mask_workers=limit)
     if opts.prefetch is None:
         workers = opts.processes if opts.mode == "frames" else 1
         opts = replace(opts, prefetch=max(2, 2 * workers, (opts.batch_frames or 1) + 1))
