@@ -120,3 +120,31 @@ def test_closing_the_viewer_mid_job_does_not_crash(make_napari_viewer, qtbot, ke
         partial = [p for p in log.parent.iterdir() if p.name.startswith(f"{stem}_vSM-closed")
                    and not p.name.endswith((".ome.tif", ".log"))]
         assert partial == []
+
+
+@pytest.mark.cp3
+def test_resting_sliders_compute_the_neighbouring_cell_probability_ahead(make_napari_viewer, qtbot,
+                                                                            kept_logs) -> None:
+    from napari_batchseg._napari._rethreshold_widget import LAYER_NAME
+    from napari_batchseg.segmenters.cellpose.rethreshold import cellpose_labels
+
+    viewer, w = _dock(make_napari_viewer)
+    w.add_logs([kept_logs[1]])
+    qtbot.waitUntil(lambda: w.last_preview is not None and w._running is None, timeout=120000)
+    frame = w._cache.frame(str(kept_logs[1]), 0)
+    assert frame is not None
+    # at rest: the values one and two steps either side are computed ahead (nearest first)
+    qtbot.waitUntil(lambda: all(frame.cached(v) for v in (0.1, -0.1, 0.2, -0.2)), timeout=120000)
+    assert not frame.cached(0.3)
+    (_t, niter, dp, cellprob), = list(read_kept_flows(kept_logs[1]).frame_flows())
+    # a step lands on a value computed ahead, and shows Cellpose's labels for it
+    for value, th in ((-2, Thresholds(-0.2, 0.4, 15)), (-3, Thresholds(-0.3, 0.4, 15))):
+        w.cellprob.setValue(value)
+        qtbot.waitUntil(lambda th=th: w.last_preview is not None and w.last_preview.key[2] == th
+                        and w._running is None, timeout=120000)
+        assert np.array_equal(viewer.layers[LAYER_NAME].data, cellpose_labels(dp, cellprob, th, niter=niter))
+    # after moving down, the values below come first
+    qtbot.waitUntil(lambda: frame.cached(-0.4), timeout=120000)
+    # a move cancels the job computing ahead
+    w.flow.setValue(10)
+    assert w._ahead is None or w._ahead.cancel.is_set()

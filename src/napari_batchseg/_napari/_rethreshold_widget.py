@@ -2,10 +2,14 @@
 
 The user picks run logs (``*_vSM.log`` made with ``--keep-flows``, or the one of a selected result layer,
 whose ``batchseg`` metadata names its mask). The current log's current frame is shown as a Labels layer;
-the sliders (cell probability threshold, flow threshold, minimum size) recompute it live with
-:func:`~napari_batchseg.segmenters.cellpose.rethreshold.rethreshold_frame` in a background job
-(:mod:`._jobs`). Recomputing is coalesced: one job at a time, and when it ends only the latest
-settings are computed next; a result for settings no longer current is dropped. *Apply to the batch*
+the sliders (cell probability threshold, flow threshold, minimum size) recompute it live in a
+background job (:mod:`._jobs`) through the frame's
+:class:`~napari_batchseg.segmenters.cellpose.frame_masks.FrameMasks` (Cellpose's mask computation,
+exactly, with its stages cached: flow threshold and minimum size steps reuse the dynamics). Recomputing
+is coalesced: one job at a time, and when it ends only the latest settings are computed next; a result
+for settings no longer current is dropped. While the sliders rest, another background job computes
+ahead the dynamics of the neighbouring cell probability values (cancelled as soon as a control moves), so
+that the next step usually lands on a cached value. *Apply to the batch*
 runs :func:`~napari_batchseg.rethreshold_run.rethreshold_log` on every chosen log in the background
 (with a suffix, or overwriting), one status line per file. The GUI thread reads no file and computes no
 labels.
@@ -38,7 +42,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..rethreshold_run import read_kept_flows, rethreshold_log
-from ..segmenters.cellpose.rethreshold import Thresholds, rethreshold_frame
+from ..segmenters.cellpose.frame_masks import FrameMasks
+from ..segmenters.cellpose.rethreshold import Thresholds
 from ._jobs import Background, Job, close_with, disconnect
 from ._layerops import layer_meta
 
@@ -48,6 +53,8 @@ LAYER_NAME = "Re-threshold preview"
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
 FLOW_STEP = 0.05
+#: cell probability slider positions computed ahead around the resting one (nearest first)
+AHEAD = (1, -1, 2, -2)
 
 
 @dataclass(frozen=True)
@@ -63,32 +70,49 @@ class Preview:
 
 
 class _FlowCache:
-    """The flows of the last frame read (touched only by the one preview job running at a time)."""
+    """The last frame read, as its :class:`FrameMasks`.
+
+    Read by the preview job (one at a time); the frame's stage caches are thread-safe, shared with the
+    job computing ahead.
+    """
 
     def __init__(self) -> None:
         self.key: tuple[str, int] | None = None
-        self.value: tuple[int, int, NDArray[np.float32], NDArray[np.float32], tuple[int, ...]] | None = None
+        self.value: tuple[int, FrameMasks, tuple[int, ...]] | None = None
 
-    def get(self, log: str, index: int) -> tuple[int, int, NDArray[np.float32], NDArray[np.float32],
-                                                 tuple[int, ...]]:
+    def get(self, log: str, index: int) -> tuple[int, FrameMasks, tuple[int, ...]]:
         if self.key != (log, index) or self.value is None:
             kept = read_kept_flows(log)
             ts = tuple(t for t, _n in kept.frames)
             index = min(max(index, 0), len(ts) - 1)
             for i, (t, niter, dp, cellprob) in enumerate(kept.frame_flows()):
                 if i == index:
-                    self.key, self.value = (log, index), (t, niter, dp, cellprob, ts)
+                    self.key, self.value = (log, index), (t, FrameMasks(dp, cellprob, niter), ts)
                     break
         assert self.value is not None
         return self.value
 
+    def frame(self, log: str, index: int) -> FrameMasks | None:
+        """The frame's stages if it is the one held (no reading)."""
+        value = self.value
+        return value[1] if value is not None and self.key == (log, index) else None
+
 
 def compute_preview(cache: _FlowCache, log: str, index: int, thresholds: Thresholds) -> Preview:
     """Labels of frame ``index`` of ``log``'s kept flows with ``thresholds`` (run off the GUI thread)."""
-    t, niter, dp, cellprob, ts = cache.get(log, index)
+    t, frame, ts = cache.get(log, index)
     started = time.perf_counter()
-    labels = rethreshold_frame(dp, cellprob, thresholds, niter=niter)
+    labels = frame.labels(thresholds.cellprob_threshold, thresholds.flow_threshold, thresholds.min_size)
     return Preview((log, index, thresholds), t, len(ts), ts, labels, time.perf_counter() - started)
+
+
+def compute_ahead(frame: FrameMasks, cellprob_thresholds: list[float], flow_threshold: float,
+                  job: Job) -> None:
+    """Stages 1-2 of ``frame`` for each threshold in turn, until ``job`` is cancelled (off the GUI thread)."""
+    for threshold in cellprob_thresholds:
+        if job.cancel.is_set():
+            return
+        frame.prepare(threshold, flow_threshold)
 
 
 def _apply_all(logs: list[str], thresholds: Thresholds, suffix: str | None, overwrite: bool,
@@ -122,6 +146,8 @@ class RethresholdWidget(QWidget):
         self.background = Background(self)
         self._cache = _FlowCache()
         self._running: Job | None = None  # the preview job
+        self._ahead: Job | None = None  # the job computing neighbouring cell probability values
+        self._last_cp_move = 1
         self._wanted: tuple[str, int, Thresholds] | None = None
         self._applying: Job | None = None
         self._apply_lines: list[str] = []
@@ -181,6 +207,8 @@ class RethresholdWidget(QWidget):
         self.remove_btn.clicked.connect(self._remove)
         self.apply_btn.clicked.connect(self.apply)
         self.logs.currentRowChanged.connect(lambda *_: self._changed(new_run=True))
+        self._cp_value = self.cellprob.value()
+        self.cellprob.valueChanged.connect(self._cp_moved)
         for signal in (self.cellprob.valueChanged, self.flow.valueChanged, self.min_size.valueChanged,
                        self.frame.valueChanged):
             signal.connect(lambda *_: self._changed())
@@ -268,7 +296,13 @@ class RethresholdWidget(QWidget):
                 self.frame.setValue(self._frame_ts.index(t))
 
     # -- preview: one job at a time, latest settings only ----------------------------------------------
+    def _cp_moved(self, value: int) -> None:
+        if value != self._cp_value:
+            self._last_cp_move = 1 if value > self._cp_value else -1
+        self._cp_value = value
+
     def _changed(self, new_run: bool = False) -> None:
+        self._stop_ahead()
         self._show_values()
         item = self.logs.currentItem()
         if item is None:
@@ -294,6 +328,45 @@ class RethresholdWidget(QWidget):
     def _preview_done(self) -> None:
         self._running = None
         self._next()
+        if self._running is None:
+            self._start_ahead()
+
+    # -- computing ahead while the sliders rest ------------------------------------------------------
+    def _start_ahead(self) -> None:
+        """Compute ahead the dynamics of the cell probability values around the shown one.
+
+        Nearest first, in the direction of the last move first.
+        """
+        preview = self.last_preview
+        if preview is None or self._ahead is not None or preview.key != self._wanted:
+            return
+        log, index, thresholds = preview.key
+        frame = self._cache.frame(log, index)
+        if frame is None:
+            return
+        here = self.cellprob.value()
+        lo, hi = self.cellprob.minimum(), self.cellprob.maximum()
+        values = [round((here + self._last_cp_move * k) * CP_STEP, 6) for k in AHEAD
+                  if lo <= here + self._last_cp_move * k <= hi]
+        values = [v for v in values if not frame.cached(v)]
+        if values:
+            self._ahead = self.background.submit(
+                compute_ahead, frame, values, thresholds.flow_threshold, pass_job=True,
+                on_done=self._ahead_done, on_error=lambda _exc: None, name="batchseg-rethreshold-ahead",
+                yield_cpu=True)
+
+    def _ahead_done(self) -> None:
+        self._ahead = None
+        if self._running is None:  # cancelled by a move whose preview is done: ahead of the new place
+            self._start_ahead()
+
+    def _stop_ahead(self) -> None:
+        """A control moved: the job computing ahead stops after its current threshold.
+
+        The preview of a threshold it is computing waits for it rather than computing it again.
+        """
+        if self._ahead is not None:
+            self._ahead.cancel.set()
 
     def _preview_failed(self, exc: BaseException) -> None:
         self.preview_status.setText(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
