@@ -10,12 +10,17 @@ from napari_batchseg.io.masks import read_mask
 from test_3d import MODEL
 
 
+def _two_datasets(path, nuclei, small=(64, 80)):
+    """An HDF5 file holding two image datasets: ``/raw`` and a crop ``/crop/small``."""
+    with h5py.File(path, "w") as h5:
+        h5["raw"] = nuclei
+        h5["crop/small"] = nuclei[:small[0], :small[1]]
+    return path
+
+
 def test_hdf5_dataset_is_chosen_per_file(widget, data_folder, qtbot):
     nuclei = tifffile.imread(data_folder / "nuclei_BF.tif")
-    two = data_folder / "two_BF.h5"
-    with h5py.File(two, "w") as h5:
-        h5["raw"] = nuclei
-        h5["crop/small"] = nuclei[:64, :80]
+    two = _two_datasets(data_folder / "two_BF.h5", nuclei)
     one = data_folder / "one_BF.h5"
     with h5py.File(one, "w") as h5:
         h5["raw"] = nuclei
@@ -43,10 +48,7 @@ def test_hdf5_dataset_is_chosen_per_file(widget, data_folder, qtbot):
 @pytest.mark.cp3
 def test_a_run_reads_the_dataset_chosen_for_its_file(widget, tmp_path, data_folder, qtbot):
     nuclei = tifffile.imread(data_folder / "nuclei_BF.tif")
-    path = tmp_path / "two.h5"
-    with h5py.File(path, "w") as h5:
-        h5["raw"] = nuclei
-        h5["crop/small"] = nuclei[:96, :112]
+    path = _two_datasets(tmp_path / "two.h5", nuclei, (96, 112))
     files, form = widget.files, widget.form
     files.add_paths([path])
     qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
@@ -62,3 +64,34 @@ def test_a_run_reads_the_dataset_chosen_for_its_file(widget, tmp_path, data_fold
     mask = read_mask(tmp_path / "two_vSM.ome.tif")
     assert mask.labels.shape == (1, 96, 112) and mask.labels.max() > 0
     assert "/crop/small" in mask.log_text
+
+
+def test_dataset_names_come_from_the_metadata_worker(widget, data_folder, qtbot, monkeypatch):
+    """The GUI thread never opens the HDF5 file for its Dataset row: the names arrive with its metadata."""
+    import threading
+
+    from napari_batchseg.view import file_info
+
+    nuclei = tifffile.imread(data_folder / "nuclei_BF.tif")
+    two = _two_datasets(data_folder / "two_BF.h5", nuclei)
+    threads = []
+    real = file_info.image_dataset_names
+
+    def recorded(path):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(path)
+
+    monkeypatch.setattr(file_info, "image_dataset_names", recorded)
+    files, row = widget.files, widget.files.dataset_row
+    files.add_paths([two])
+    two = two.resolve()
+    files.select_file(two)  # before its metadata is known: no row, and nothing read here
+    assert not row.isVisibleTo(files) and widget.infos.datasets(two) == ()
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    qtbot.waitUntil(lambda: row.isVisibleTo(files), timeout=5000)  # shown when the worker's answer came
+    assert widget.infos.datasets(two) == ("/crop/small", "/raw")
+    assert [row.combo.itemData(i) for i in range(row.combo.count())] == [None, "/crop/small", "/raw"]
+    files.select_file(two)
+    files.update_marks()
+    assert files.problem(two) == "several image datasets: select it and choose one below"
+    assert threads and not any(threads), threads  # read once per file, never on the GUI thread

@@ -39,9 +39,9 @@ def test_ambiguous_axes_message_names_the_widget_control(tmp_path):
     """The core's message tells CLI users about --axes; the widget's says where to choose them."""
     import tifffile
 
-    from napari_batchseg._napari._phrasing import for_widget
     from napari_batchseg.errors import InputError
     from napari_batchseg.io.reader import open_source
+    from napari_batchseg.view.phrasing import for_widget
 
     path = tmp_path / "amb.tif"
     tifffile.imwrite(path, np.zeros((5, 16, 16), np.uint16), metadata=None)

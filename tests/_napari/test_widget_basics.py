@@ -134,10 +134,11 @@ def test_method_and_model_controls(widget, monkeypatch, make_napari_viewer):
 
     # micro-sam missing: the option is greyed out and says how to get it
     from napari_batchseg._napari import _form
+    from napari_batchseg.view import form_state  # where the form asks whether micro-sam is installed
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        _form.importlib.util, "find_spec", lambda n, *a: None if n == "micro_sam" else real(n)
+        form_state.importlib.util, "find_spec", lambda n, *a: None if n == "micro_sam" else real(n)
     )
     f2 = _form.ParamsForm()
     item = f2.method.model().item(1)
@@ -205,7 +206,7 @@ def test_each_method_keeps_its_own_fields(widget):
 
 
 def test_core_messages_name_the_widget_fields():
-    from napari_batchseg._napari._phrasing import for_widget
+    from napari_batchseg.view.phrasing import for_widget
 
     text = ("micro-sam model 'vit_t': weights not found in the micro-sam cache folder /c (offline). "
             "Or pass a local file: --checkpoint PATH --model vit_t.")

@@ -23,28 +23,23 @@ from napari.layers import Labels
 from numpy.typing import NDArray
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
-    QButtonGroup,
-    QGridLayout,
-    QLabel,
-    QPushButton,
-    QRadioButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from .. import corrections as cx
-from ._fixes import (
+from ..view.fixes import (
     FixRecord,
     FixResult,
+    OperationLog,
     array_ref,
     compute_fix,
-    frames_text,
+    describe_fix,
+    frame_on_screen,
     same_array,
     same_output,
-    shown_output,
 )
+from ._correct_controls import CorrectionControls
 from ._jobs import Background
-from ._qtutil import hbox, ispin, muted
 from ._repaint import holds_repaint, layer_work
 from ._stream import layer_meta, mark_edited, mark_saved
 
@@ -54,7 +49,13 @@ def layer_id(layer: Any) -> Any:
     return getattr(layer, "unique_id", None) or layer.name
 
 
-class CorrectionPanel(QWidget):
+def shown_output(layer: Any) -> tuple[Any, Any]:
+    """``(task_key, mask_path)`` of the output a layer shows, from its ``batchseg`` metadata."""
+    meta = layer_meta(layer)
+    return meta.get("task_key"), meta.get("mask_path")
+
+
+class CorrectionPanel(CorrectionControls):
     """Fixes for the active Labels layer and *Save corrections* back to its ``_vSM.ome.tif``."""
 
     saved = Signal(object)  # CorrectionSummary
@@ -62,56 +63,12 @@ class CorrectionPanel(QWidget):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:  # napari.Viewer (untyped)
         super().__init__(parent)
         self.viewer = viewer
-        self.target = QLabel("")
-        muted(self.target)
-        self.this_frame = QRadioButton("current frame")
-        self.all_frames = QRadioButton("all frames")
-        self.this_frame.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.this_frame)
-        group.addButton(self.all_frames)
-
-        self.min_size = ispin(1, 10**7, 30, "Objects with fewer pixels are removed")
-        self.small_btn = QPushButton("Remove small")
-        self.border_btn = QPushButton("Remove touching border")
-        self.relabel_btn = QPushButton("Relabel sequentially")
-        self.keep_id = ispin(1, 2**31 - 1, 1, "Label that stays")
-        self.merge_id = ispin(1, 2**31 - 1, 2, "Label merged into the other one")
-        self.merge_btn = QPushButton("Merge")
-        self.delete_id = ispin(1, 2**31 - 1, 1, "Label to delete (default: the layer's selected label)")
-        self.delete_btn = QPushButton("Delete label")
-        self.undo_btn = QPushButton("Undo fix")
-        self.save_btn = QPushButton("Save corrections")
-        self.save_btn.setToolTip("Write the edited mask back to its _vSM.ome.tif (atomic) and log the edits")
-        self.result = QLabel("")
-        muted(self.result)
-
-        grid = QGridLayout()
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(QLabel("smaller than (px)"), 0, 0)
-        grid.addWidget(self.min_size, 0, 1)
-        grid.addWidget(self.small_btn, 0, 2)
-        grid.addWidget(self.border_btn, 1, 0, 1, 3)
-        grid.addWidget(self.relabel_btn, 2, 0, 1, 3)
-        grid.addWidget(hbox(QLabel("into"), self.keep_id, QLabel("merge"), self.merge_id), 3, 0, 1, 2)
-        grid.addWidget(self.merge_btn, 3, 2)
-        grid.addWidget(self.delete_id, 4, 1)
-        grid.addWidget(QLabel("label"), 4, 0)
-        grid.addWidget(self.delete_btn, 4, 2)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.target)
-        lay.addWidget(hbox(self.this_frame, self.all_frames, 1))
-        lay.addLayout(grid)
-        lay.addWidget(hbox(self.undo_btn, self.save_btn, 1))
-        lay.addWidget(self.result)
-
         #: the last fix, while it can be undone
         self._undo: FixRecord | None = None
         #: why Undo is off (shown in its tooltip; empty when there was nothing to undo)
         self._undo_off = ""
         #: operations since the last save, per layer id (written into the log on save)
-        self.operations: dict[Any, list[str]] = {}
+        self.log = OperationLog()
         self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
         self.background = Background(self)
         self._job: str | None = None  # "fix" or "save" while one runs in a thread
@@ -214,12 +171,7 @@ class CorrectionPanel(QWidget):
         layer = self._watched
         if layer is None:
             return
-        ops = self.operations.setdefault(layer_id(layer), [])
-        if ops and ops[-1].startswith("napari brush/fill/eraser: "):
-            n = int(ops[-1].rsplit(": ", 1)[1].split()[0]) + 1
-            ops[-1] = f"napari brush/fill/eraser: {n} stroke(s)"
-        else:
-            ops.append("napari brush/fill/eraser: 1 stroke(s)")
+        self.log.stroke(layer_id(layer))
         mark_edited(layer)
         rec = self._undo
         if rec is not None and rec.layer_id == layer_id(layer):
@@ -273,10 +225,8 @@ class CorrectionPanel(QWidget):
         """Index along T of the frame on screen (0 for a 2D layer)."""
         if layer.ndim < 3:
             return 0
-        axis = self.viewer.dims.ndim - layer.ndim
-        world = self.viewer.dims.point[axis]
-        index = (world - layer.translate[0]) / layer.scale[0]
-        return int(np.clip(round(index), 0, layer.data.shape[0] - 1))
+        world = self.viewer.dims.point[self.viewer.dims.ndim - layer.ndim]
+        return frame_on_screen(world, layer.translate[0], layer.scale[0], layer.data.shape[0])
 
     # ------------------------------------------------------------------ fixes
     def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> bool:
@@ -296,9 +246,7 @@ class CorrectionPanel(QWidget):
         else:
             frames = None
         name = fix.__name__.replace("_", " ")
-        what = name + (f" ({params})" if params else "")
-        if data.ndim == 3:
-            what += f", {frames_text(frames)}"
+        what = describe_fix(fix.__name__, params, data.ndim, frames)
         output = shown_output(layer)
 
         def failed(exc: BaseException) -> None:
@@ -331,7 +279,7 @@ class CorrectionPanel(QWidget):
         else:
             data[...] = new
         layer.refresh()
-        self.operations.setdefault(layer_id(layer), []).append(f"{what}: {summary.describe()}")
+        self.log.add(layer_id(layer), f"{what}: {summary.describe()}")
         mark_edited(layer)
         self.result.setText(f"{what}: {summary.describe()}")
 
@@ -364,7 +312,7 @@ class CorrectionPanel(QWidget):
             layer.refresh()
         self._undo = None
         self._undo_off = ""
-        self.operations.setdefault(rec.layer_id, []).append(f"undo ({rec.what})")
+        self.log.add(rec.layer_id, f"undo ({rec.what})")
         self.result.setText(f"undone: {rec.what}")
         self._update_buttons()
         return True
@@ -381,9 +329,7 @@ class CorrectionPanel(QWidget):
         return layer, path
 
     def _note(self, layer: Any) -> str:
-        ops = self.operations.get(layer_id(layer), [])
-        text = f"napari layer {layer.name!r}"
-        return text + ("; operations: " + "; ".join(ops) if ops else "; operations: none recorded")
+        return self.log.note(layer_id(layer), layer.name)
 
     def save(self) -> cx.CorrectionSummary | None:
         """Write the target layer back to its mask file now (blocking); return the summary."""
@@ -438,7 +384,7 @@ class CorrectionPanel(QWidget):
 
     @holds_repaint
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
-        self.operations.pop(layer_id(layer), None)
+        self.log.saved(layer_id(layer))
         rec = self._undo
         if rec is not None and rec.layer_id == layer_id(layer):
             # the mask file and its log now hold the fix; the layer, no longer "edited", may be reused

@@ -2,44 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
 
 from ..io.sources import SourceInfo
+from ..view.file_list import FileChoice, FileSetup
 from ._qtutil import hbox, ispin, muted
+
+__all__ = ["AS_SETTINGS", "FileChoice", "FileSettings"]
 
 #: the channel combo's first entry: the file follows the Settings tab
 AS_SETTINGS = "as in Settings"
 
 
-@dataclass(frozen=True)
-class FileChoice:
-    """What one file runs with instead of the Settings tab's values (``None``: the tab's value)."""
-
-    channel: int | str | None = None
-    frames: tuple[int, int] | None = None  # first and last frame, 0-based inclusive (-1: the last)
-
-    @property
-    def empty(self) -> bool:
-        """Whether the file simply follows the Settings tab."""
-        return self.channel is None and self.frames is None
-
-
 class FileSettings(QWidget):
     """Channel and frame range of the selected file; ``changed(path)`` when the user changes them.
 
-    The choices live in :attr:`choices` (path -> :class:`FileChoice`); the panel shows the entry of
-    the file given to :meth:`show_file` and edits it.
+    The choices live in the :class:`FileSetup`'s ``choices`` (path -> :class:`FileChoice`); the panel
+    shows the entry of the file given to :meth:`show_file` and edits it.
     """
 
     changed = Signal(object)  # Path
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, setup: FileSetup, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.choices: dict[Path, FileChoice] = {}
+        self.setup = setup
+        self.choices = setup.choices
         self._path: Path | None = None
         self.title = QLabel("")
         muted(self.title)
@@ -61,14 +52,7 @@ class FileSettings(QWidget):
 
     def choice(self, path: Path) -> FileChoice:
         """The choices made for ``path`` (empty when none)."""
-        return self.choices.get(Path(path), FileChoice())
-
-    def forget(self, paths: list[Path] | None = None) -> None:
-        """Drop the choices of ``paths`` (all when ``None``): the files left the list."""
-        if paths is None:
-            self.choices.clear()
-        for p in paths or []:
-            self.choices.pop(Path(p), None)
+        return self.setup.choice(path)
 
     def show_file(self, path: Path | None, info: SourceInfo | str | None) -> None:
         """Show (and edit from now on) the choices of ``path``, whose metadata is ``info``."""
@@ -101,12 +85,8 @@ class FileSettings(QWidget):
 
     def set_choice(self, path: Path, choice: FileChoice) -> None:
         """Set the choices of ``path`` (e.g. from a script); shown when it is the file on show."""
-        path = Path(path)
-        if choice.empty:
-            self.choices.pop(path, None)
-        else:
-            self.choices[path] = choice
-        self.changed.emit(path)
+        self.setup.set_choice(path, choice)
+        self.changed.emit(Path(path))
 
     def _edited(self, *_: object) -> None:
         path = self._path

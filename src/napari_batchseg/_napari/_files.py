@@ -6,15 +6,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
-from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
-    QFileDialog,
-    QFormLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -22,20 +18,20 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..discovery import FileFilter, collect_files, is_own_output
-from ..io.formats import supported_extensions
-from ..io.reader import matching_suffix
-from ..params import ParameterError, SegmentationParams
-from ..runnable import check_info
-from ._axes import AxesRow, DatasetRow, is_ambiguous
-from ._file_settings import FileChoice, FileSettings
-from ._info import InfoCache, describe_info
-from ._qtutil import fold, hbox, muted, paths_from_mime
+from ..discovery import FileFilter
+from ..io.sources import SourceInfo
+from ..params import SegmentationParams
+from ..view.file_info import describe_info, is_ambiguous
+from ..view.file_list import FileSetup, count_text, find_inputs_split
+from ._axes import AxesRow, DatasetRow
+from ._file_filters import FilterFields, ListButtons
+from ._file_settings import FileSettings
+from ._info import InfoCache
+from ._qtutil import hbox, muted, paths_from_mime, single_shot
 from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOR = "#e06c4c"
-DEFAULT_CONTAINS = "_BF"
 
 
 class FileListPanel(QWidget):
@@ -43,7 +39,8 @@ class FileListPanel(QWidget):
 
     Every file added stays in the list; the filters decide, live, which of the files found in folders
     take part in the run (the others are hidden, and counted). Files added one by one (*Add file…*, a
-    dropped file) are always taken, as on the command line: the filters are for folder contents.
+    dropped file) are always taken, as on the command line: the filters are for folder contents. What
+    each file runs with and why one cannot run is decided by :attr:`setup` (Qt-free).
     """
 
     files_changed = Signal()
@@ -64,61 +61,41 @@ class FileListPanel(QWidget):
         self.list.setMaximumHeight(150)
         self.list.setAcceptDrops(False)  # the panel handles drops
 
-        self.add_file_btn = QPushButton("Add file…")
-        self.add_folder_btn = QPushButton("Add folder…")
-        self.recursive = QCheckBox("recursive")
-        self.recursive.setToolTip("Add folder: also search its sub-folders")
-        self.remove_btn = QPushButton("Remove selected")
-        self.clear_btn = QPushButton("Clear")
+        self.buttons = ListButtons()
+        self.add_file_btn, self.add_folder_btn = self.buttons.add_file_btn, self.buttons.add_folder_btn
+        self.recursive, self.remove_btn, self.clear_btn = (self.buttons.recursive, self.buttons.remove_btn,
+                                                           self.buttons.clear_btn)
 
-        self.contains = QLineEdit(DEFAULT_CONTAINS)
-        self.contains.setToolTip("Every word must occur in the file name (case-sensitive); several: comma")
-        self.not_contains = QLineEdit("")
-        self.not_contains.setToolTip("No word may occur in the file name; several: comma")
-        self.extensions = QLineEdit(" ".join(supported_extensions()))  # the installed formats only
-        self.extensions.setToolTip("Accepted file endings (case-insensitive), separated by spaces")
-        filters = QWidget()
-        form = QFormLayout(filters)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("name contains", self.contains)
-        form.addRow("does not contain", self.not_contains)
-        form.addRow("extensions", self.extensions)
-        self.filters_box = fold("Filters", self)
-        self.filters_box.addWidget(filters)
+        self.filters = FilterFields(self)
+        self.contains, self.not_contains, self.extensions = self.filters.edits
+        self.filters_box = self.filters.box
 
+        #: per-file choices (axes, dataset, channel, frames) and what the Settings tab asks of every file
+        self.setup = FileSetup()
         #: the axes of ambiguous files (per file, or one default from the parameters)
-        self.axes_row = AxesRow(infos, self.current_file)
+        self.axes_row = AxesRow(self.setup, infos, self.current_file)
         self.axes, self.axes_label = self.axes_row.combo, self.axes_row.label
-        self.axes_overrides = self.axes_row.overrides
+        self.axes_overrides = self.setup.axes
         #: the image dataset of HDF5 files holding several (per file)
-        self.dataset_row = DatasetRow(self.current_file)
+        self.dataset_row = DatasetRow(self.setup, infos, self.current_file)
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
         self.explicit: set[Path] = set()
         #: why files named one by one in the last add were not taken (said in the count line)
         self.refused: list[str] = []
-        self._channel: object = 0
-        #: the first frame the form asks for: files with fewer frames are flagged
-        self._start_frame = 0
-        #: the form's Z mode: with 3d/stitch, files without Z slices are flagged
-        self._z_mode = "project"
-        self._marks_timer = QTimer(self)
-        self._marks_timer.setSingleShot(True)
-        self._marks_timer.setInterval(100)
-        self._marks_timer.timeout.connect(self.update_marks)
+        self._marks_timer = single_shot(self, 100, self.update_marks)
         self.count = QLabel("no files")
         self.count.setWordWrap(True)  # "… nothing to run; change the Filters above" fits a narrow dock
         self.info = QLabel("")
         muted(self.info)
         #: the selected file's own channel and frames (a mixed folder: not every file has the same)
-        self.file_settings = FileSettings(self)
+        self.file_settings = FileSettings(self.setup, self)
         self.remove_marked_btn = QPushButton("Remove the files marked ⚠")
         self.remove_marked_btn.setToolTip("Take the files that cannot run as set up out of the list")
         self.remove_marked_btn.setVisible(False)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(hbox(self.add_file_btn, self.add_folder_btn, self.recursive, 1))
-        lay.addWidget(hbox(self.remove_btn, self.clear_btn, 1))
+        lay.addWidget(self.buttons)
         lay.addWidget(self.filters_box)
         lay.addWidget(self.list)
         lay.addWidget(self.axes_row)
@@ -128,13 +105,12 @@ class FileListPanel(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.file_settings)
 
-        self.add_file_btn.clicked.connect(self._browse_files)
-        self.add_folder_btn.clicked.connect(self._browse_folder)
+        self.buttons.chosen.connect(self.add_paths_later)
         self.remove_btn.clicked.connect(self.remove_selected)
         self.clear_btn.clicked.connect(self.clear)
         self.remove_marked_btn.clicked.connect(self.remove_marked)
         self.file_settings.changed.connect(self._file_choice_changed)
-        for edit in (self.contains, self.not_contains, self.extensions):
+        for edit in self.filters.edits:
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
         self.axes_row.changed.connect(self._axes_chosen)
@@ -144,11 +120,7 @@ class FileListPanel(QWidget):
     # ------------------------------------------------------------------ content
     def file_filter(self) -> FileFilter:
         """The filters as typed."""
-        return FileFilter(
-            contains=_words(self.contains.text()),
-            not_contains=_words(self.not_contains.text()),
-            extensions=self.extensions.text().replace(",", " ").split(),
-        )
+        return self.filters.file_filter()
 
     def all_files(self) -> list[Path]:
         """Every listed file, filtered out or not."""
@@ -225,8 +197,7 @@ class FileListPanel(QWidget):
             item = self.list.takeItem(r)
             if item is not None:
                 self.explicit.discard(_path_of(item))
-                self.file_settings.forget([_path_of(item)])
-                self.dataset_row.forget([_path_of(item)])
+                self.setup.forget([_path_of(item)])
         if rows:
             self.apply_filters()
 
@@ -234,8 +205,7 @@ class FileListPanel(QWidget):
         """Empty the list."""
         self.list.clear()
         self.explicit.clear()
-        self.file_settings.forget()
-        self.dataset_row.forget()
+        self.setup.forget()
         self.apply_filters()
 
     def remove_marked(self) -> None:
@@ -246,8 +216,7 @@ class FileListPanel(QWidget):
             if item is not None and _path_of(item) in marked:
                 self.list.takeItem(r)
                 self.explicit.discard(_path_of(item))
-        self.file_settings.forget(list(marked))
-        self.dataset_row.forget(list(marked))
+        self.setup.forget(list(marked))
         self.apply_filters()
         self.update_marks()
 
@@ -260,17 +229,9 @@ class FileListPanel(QWidget):
             item.setHidden(not ok)
             n_pass += ok
         total = self.list.count()
-        if total == 0:
-            self.count.setText("no files: add files or folders, or drop them here")
-        else:
-            hidden = total - n_pass
-            text = f"{n_pass} of {total} file(s) pass the filters" + (f" ({hidden} hidden)" if hidden else "")
-            if n_pass == 0:  # nothing can run: say why, and show the filters that hide everything
-                text += ": nothing to run; change the Filters above"
-                self.filters_box.expand(animate=False)
-            self.count.setText(text)
-        if self.refused:
-            self.count.setText(f"{self.count.text()}\nnot added: {'; '.join(self.refused)}")
+        if total and not n_pass:  # nothing can run: show the filters that hide everything
+            self.filters_box.expand(animate=False)
+        self.count.setText(count_text(n_pass, total, self.refused))
         self.files_changed.emit()
 
     def current_file(self) -> Path | None:
@@ -289,16 +250,6 @@ class FileListPanel(QWidget):
                 return
 
     # ------------------------------------------------------------------ slots
-    def _browse_files(self) -> None:
-        exts = " ".join(f"*{e}" for e in supported_extensions())
-        files, _ = QFileDialog.getOpenFileNames(self, "Add files", "", f"Images ({exts});;All files (*)")
-        self.add_paths_later(files)
-
-    def _browse_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add folder")
-        if folder:
-            self.add_paths_later([folder])
-
     def _on_current(
         self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
     ) -> None:
@@ -313,20 +264,32 @@ class FileListPanel(QWidget):
     # ------------------------------------------------------------------ marks: problems before Run
     def axes_choice(self) -> str | None:
         """The default axes for ambiguous files without their own choice (a YAML's ``axes``)."""
-        return self.axes_row.default
+        return self.setup.default_axes
 
     def set_axes_choice(self, axes: str | None) -> None:
         """Use ``axes`` (e.g. from a YAML) for the ambiguous files that have no axes of their own."""
-        self.axes_row.default = axes or None
+        self.setup.default_axes = axes or None
         self.update_marks()
 
     def axes_for(self, path: Path) -> str | None:
         """The axes an ambiguous file will be read with (its own choice, else the default)."""
-        return self.axes_row.for_file(path)
+        return self.setup.axes_for(path)
+
+    def run_info(self, path: Path | None) -> SourceInfo | None:
+        """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
+
+        An ambiguous file's is read, by a worker, with the axes chosen for it.
+        """
+        if path is None:
+            return None
+        info = self.infos.get(path)
+        if isinstance(info, str) and self.axes_for(path):
+            info = self.infos.with_axes(path, self.axes_for(path))
+        return info if isinstance(info, SourceInfo) else None
 
     def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
         """``files`` grouped by the axes parameter to run them with."""
-        return self.axes_row.groups(files)
+        return self.setup.axes_groups(files)
 
     def _axes_chosen(self) -> None:
         self.update_marks()
@@ -334,43 +297,24 @@ class FileListPanel(QWidget):
 
     def set_channel(self, channel: object) -> None:
         """The channel the form asks for (index, name or list): files without it are flagged."""
-        self._channel = channel
+        self.setup.channel = channel
         self.update_marks()
 
     def set_frames(self, start: int) -> None:
         """The first frame the form asks for: files with fewer frames are flagged (the end is clipped)."""
-        if start != self._start_frame:
-            self._start_frame = start
+        if start != self.setup.start_frame:
+            self.setup.start_frame = start
             self.update_marks()
 
     def set_z_mode(self, mode: str) -> None:
         """The Z mode the form asks for (project, 3d, stitch): with a volume mode, flat files are flagged."""
-        if mode != self._z_mode:
-            self._z_mode = mode
+        if mode != self.setup.z_mode:
+            self.setup.z_mode = mode
             self.update_marks()
 
     def problem(self, path: Path) -> str:
         """Why ``path`` cannot run as set up ("" when it can, or while its metadata is unknown)."""
-        info = self.infos.get(path)
-        if isinstance(info, str):
-            if self.dataset_row.needs_choice(path):
-                return "" if path in self.dataset_row.overrides else \
-                    "several image datasets: select it and choose one below"
-            if is_ambiguous(info):
-                return "" if self.axes_for(path) else "axes ambiguous: select it and choose its axes below"
-            return f"unreadable: {info}"
-        if info is None:
-            return ""
-        choice = self.file_settings.choice(path)
-        channel = self._channel if choice.channel is None else choice.channel
-        start, end = (self._start_frame, None) if choice.frames is None else _frame_range(choice.frames)
-        try:  # the parameters' and the engine's own checks (runnable.check_info): flagged here, fails there
-            params = SegmentationParams(channel=channel, start_frame=start, end_frame=end,  # type: ignore[arg-type]
-                                        z_mode=self._z_mode)  # type: ignore[arg-type]
-            problem = check_info(info, params)
-        except ParameterError as exc:
-            return str(exc)
-        return "" if problem is None else problem.brief
+        return self.setup.problem(path, self.infos.get(path), len(self.infos.datasets(path)))
 
     def update_marks(self) -> None:
         """Mark, in the list, files that cannot run as set up (the reasons of :meth:`problem`).
@@ -386,19 +330,13 @@ class FileListPanel(QWidget):
             info = self.infos.get(path)
             why = self.problem(path)
             marked = marked or bool(why and self.passes(path, flt))
-            amb = isinstance(info, str) and is_ambiguous(info)
-            ambiguous += amb
-            text = path.name
-            if why:
-                text += f"  ⚠ {why.split(':')[0] if why.startswith('unreadable') else why}"
-            elif amb:
-                own = path in self.axes_overrides
-                text += f"  (axes: {self.axes_for(path)}{'' if own else ', from the parameters'})"
+            ambiguous += is_ambiguous(info)
+            text = self.setup.mark(path, info, why)
             if item.text() != text:
                 item.setText(text)
                 item.setForeground(QBrush(QColor(PROBLEM_COLOR)) if why else QBrush())
             item.setToolTip(f"{path}\n{why}" if why else str(path))
-        self.axes_row.setVisible(ambiguous > 0 or self.axes_row.default is not None)
+        self.axes_row.setVisible(ambiguous > 0 or self.setup.default_axes is not None)
         self.axes_row.sync()
         self.remove_marked_btn.setVisible(marked)
 
@@ -408,43 +346,18 @@ class FileListPanel(QWidget):
 
     def run_groups(self, files: list[Path],
                    params: SegmentationParams) -> list[tuple[list[Path], SegmentationParams]]:
-        """``files`` grouped by the parameters each runs with, in list order.
-
-        ``params`` with the file's own axes (ambiguous files), channel and frames applied; one group per
-        distinct set.
-        """
-        groups: dict[tuple[object, ...], tuple[list[Path], SegmentationParams]] = {}
-        for f in files:
-            axes = self.axes_for(f)
-            choice: FileChoice = self.file_settings.choice(f)
-            dataset = self.dataset_row.overrides.get(f)
-            key = (axes, dataset, choice.channel, choice.frames)
-            if key not in groups:
-                own = params.replace(axes=axes) if axes is not None else params
-                if dataset is not None:
-                    own = own.replace(dataset=dataset)
-                if choice.channel is not None:
-                    own = own.replace(channel=choice.channel)
-                if choice.frames is not None:
-                    start, end = _frame_range(choice.frames)
-                    own = own.replace(start_frame=start, end_frame=end)
-                groups[key] = ([], own)
-            groups[key][0].append(f)
-        return list(groups.values())
+        """``files`` grouped by the parameters each runs with, in list order (see :class:`FileSetup`)."""
+        return self.setup.run_groups(files, params)
 
     def problems(self) -> dict[Path, str]:
         """The files that pass the filters but cannot run as set up, with the reason."""
-        out = {}
-        for p in self.files():
-            why = self.problem(p)
-            if why:
-                out[p] = why
-        return out
+        return {p: why for p in self.files() if (why := self.problem(p))}
 
     def _on_info(self, path: Path) -> None:
         self._marks_timer.start()
         if path == self.current_file():
             self._show_info(path)
+            self.dataset_row.sync()  # its datasets came with its metadata
             self.file_settings.show_file(path, self.infos.get(path))
             self.current_changed.emit(path)
 
@@ -480,41 +393,6 @@ class FileListPanel(QWidget):
             event.acceptProposedAction()
 
 
-def find_inputs_split(paths: list[str | Path],
-                      recursive: bool) -> tuple[list[Path], list[Path], list[str]]:
-    """Files in the folders among ``paths``, supported files among them, why others were not taken.
-
-    Reads the disk.
-    """
-    suffixes = supported_extensions()
-    any_ext = FileFilter(extensions=suffixes)
-    in_folders: list[Path] = []
-    named: list[Path] = []
-    refused: list[str] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            in_folders.extend(collect_files([p], any_ext, recursive=recursive))
-        elif not p.exists():
-            refused.append(f"{p.name}: no such file")
-        elif matching_suffix(p) is None:
-            refused.append(f"{p.name}: not a supported image ({', '.join(suffixes)})")
-        elif is_own_output(p):
-            refused.append(f"{p.name}: a mask made by this plugin (File › Open shows it for corrections)")
-        else:
-            named.append(p.resolve())
-    return in_folders, named, refused
-
-
-def _frame_range(frames: tuple[int, int]) -> tuple[int, int | None]:
-    """A file's own ``(start, end)`` frames as parameters (an end below 0: to the last frame)."""
-    return frames[0], None if frames[1] < 0 else frames[1]
-
-
 def _path_of(item: QListWidgetItem) -> Path:
     """The file an item of the list stands for."""
     return cast(Path, item.data(PATH_ROLE))
-
-
-def _words(text: str) -> list[str]:
-    return [w.strip() for w in text.split(",") if w.strip()]

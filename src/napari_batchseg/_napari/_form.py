@@ -9,8 +9,6 @@ object's own.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any, cast
 
 from qtpy.QtCore import Qt, Signal
@@ -24,47 +22,26 @@ from qtpy.QtWidgets import (
 )
 
 from ..io.sources import SourceInfo
-from ..params import PROJECTIONS, SegmentationParams, ZRange
-from ..segmenters.catalog import cellpose_major, cellpose_version, is_cellpose_builtin, offered_models
-from ._qtutil import PathField, fold, fspin, hbox, ispin, muted, vbox
+from ..params import SegmentationParams
+from ..segmenters.catalog import cellpose_major, cellpose_version, offered_models
+from ..view.form_state import (
+    DIAMETER_HELP,
+    NO_CHANNEL,
+    SAM_INSTALL_HINT,
+    USER_MODEL,
+    absent_channel_text,
+    channel_value,
+    input_name,
+    micro_sam_available,
+    model_fields,
+    model_values,
+    split_channel,
+)
+from ._qtutil import PathField, folded_form, fspin, hbox, ispin, muted
 from ._trained import load_recent_models_later, trained_models_signal
+from ._zsettings import ZSettings
 
-USER_MODEL = "User trained model…"
-SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
-NO_CHANNEL = "—"
-DIAMETER_HELP = {
-    3: "Expected object diameter in pixels. 0 (auto): estimated for cyto/cyto2/cyto3/nuclei; "
-       "a user-trained model uses its training diameter.",
-    4: "Expected object diameter in pixels (the image is rescaled by 30/diameter). 0 (auto): the "
-       "model's native scale, no rescaling (Cellpose 4 has no size model).",
-}
-Z_MODES = (
-    ("all", "all slices"),
-    ("best", "best focus"),
-    ("best:r", "best focus ± r"),
-    ("range", "fixed range"),
-)
-#: what is segmented per time point (``SegmentationParams.z_mode``): a projected plane or the volume
-VOLUME_MODES = (
-    ("project", "2D (project)"),
-    ("3d", "3D volume"),
-    ("stitch", "2D + stitch"),
-)
-
-
-def _absent_channel_text(value: int | str) -> str:
-    return f"{value} (by name)" if isinstance(value, str) else f"{value}: (not in the selected file)"
-
-
-def _input_name(info: SourceInfo) -> str:
-    """How the Settings name an input: the napari layer's name, else the file's."""
-    layer = info.extra.get("napari_layer") if isinstance(info.extra, dict) else None
-    return f"layer {layer!r}" if layer else info.path.name
-
-
-def micro_sam_available() -> bool:
-    """Whether micro-sam can be imported (checked without importing it)."""
-    return importlib.util.find_spec("micro_sam") is not None
+__all__ = ["USER_MODEL", "ParamsForm"]
 
 
 class ParamsForm(QWidget):
@@ -104,15 +81,8 @@ class ParamsForm(QWidget):
                           tip="Cellpose flow error threshold (higher: more objects kept)")
         self.niter = ispin(0, 100000, special="auto", tip="Cellpose dynamics iterations; 0 = automatic")
         self.debug = QCheckBox("also save flows and cell probability")
-        adv = QWidget()
-        adv_form = QFormLayout(adv)
-        adv_form.setContentsMargins(0, 0, 0, 0)
-        adv_form.addRow("cellprob threshold", self.cellprob)
-        adv_form.addRow("flow threshold", self.flow)
-        adv_form.addRow("niter", self.niter)
-        adv_form.addRow(self.debug)
-        self.advanced = fold("Advanced", self)
-        self.advanced.addWidget(adv)
+        self.advanced = folded_form("Advanced", self, ("cellprob threshold", self.cellprob),
+                                    ("flow threshold", self.flow), ("niter", self.niter), self.debug)
 
         # image preparation
         self.channel = QComboBox()
@@ -124,32 +94,10 @@ class ParamsForm(QWidget):
             extra.setToolTip(f"Cellpose 4: a {nth} channel for the network, in this order "
                              f"({NO_CHANNEL}: none)")
         self.channel_row = hbox(self.channel, self.channel2, self.channel3, 1)
-        self.z_mode = QComboBox()
-        for value, text in Z_MODES:
-            self.z_mode.addItem(text, value)
-        self.z_radius = ispin(0, 1000, 3, prefix="r = ")
-        self.z_start, self.z_stop = ispin(0, 100000), ispin(0, 100000)
-        self.z_type = QComboBox()
-        self.z_type.addItems(list(PROJECTIONS))
-        self.z_type.setCurrentText("mean")
-        # two lines, so that the widest mode (a fixed range) still fits a 440 px dock: the mode and the
-        # projection type, then the mode's own numbers (radius, or start – stop) when it has any
-        self.z_numbers = hbox(self.z_radius, self.z_start, QLabel("–"), self.z_stop, 1)
-        self.z_row = vbox(hbox(self.z_mode, self.z_type, 1), self.z_numbers)
-        self.z_note = QLabel("")
-        muted(self.z_note)
-        # 3D: segment the volume (do_3D) or stitch 2D slices; each mode's own number beside it
-        self.volume_mode = QComboBox()
-        for value, text in VOLUME_MODES:
-            self.volume_mode.addItem(text, value)
-        self.volume_mode.setToolTip("project: one projected plane per time point (mask TYX); 3d / stitch: "
-                                    "the volume is segmented (mask TZYX)")
-        self.anisotropy = fspin(0, 1000, 0, special="from file", prefix="anisotropy ", step=0.5,
-                                decimals=2, tip="Z step / XY pixel size; 'from file': the file's own "
-                                "Z step divided by its pixel size (1 when unknown)")
-        self.stitch = fspin(0, 1, 0.25, prefix="IoU ", step=0.05, decimals=2,
-                            tip="2D objects of consecutive slices overlapping more than this share one id")
-        self.volume_row = hbox(self.volume_mode, self.anisotropy, self.stitch, 1)
+        self.z = z = ZSettings()  # the Z rows; their widgets are the form's too
+        self.z_mode, self.z_radius, self.z_start, self.z_stop = z.z_mode, z.z_radius, z.z_start, z.z_stop
+        self.z_type, self.z_row, self.z_note, self.volume_mode = z.z_type, z.z_row, z.z_note, z.volume_mode
+        self.anisotropy, self.stitch, self.volume_row = z.anisotropy, z.stitch, z.volume_row
         self.start_frame = ispin(0, 10**7)
         self.end_frame = ispin(-1, 10**7, -1, special="last")
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
@@ -184,11 +132,10 @@ class ParamsForm(QWidget):
         self.model.currentIndexChanged.connect(self._update_visibility)
         self.z_mode.currentIndexChanged.connect(self._update_visibility)
         self.volume_mode.currentIndexChanged.connect(self._update_visibility)
-        for w in (self.model, self.z_mode, self.z_type, self.channel, self.channel2, self.channel3,
-                  self.volume_mode):
+        for w in (self.model, self.channel, self.channel2, self.channel3, *self.z.combos):
             w.currentIndexChanged.connect(self.changed)
-        for spin in (self.diameter, self.cellprob, self.flow, self.niter, self.z_radius, self.z_start,
-                     self.z_stop, self.start_frame, self.end_frame, self.anisotropy, self.stitch):
+        for spin in (self.diameter, self.cellprob, self.flow, self.niter, self.start_frame, self.end_frame,
+                     *self.z.spins):
             spin.valueChanged.connect(self.changed)
         self.model_path.changed.connect(self.changed)
         self.gpu.toggled.connect(self.changed)
@@ -250,20 +197,7 @@ class ParamsForm(QWidget):
         several = self.several_channels_allowed()
         self.channel2.setVisible(several)
         self.channel3.setVisible(several)
-        mode = self.z_mode.currentData()
-        self.z_radius.setVisible(mode == "best:r")
-        for w in (self.z_start, self.z_stop):
-            w.setVisible(mode == "range")
-        layout = self.z_numbers.layout()
-        item = layout.itemAt(2) if layout is not None else None
-        label = item.widget() if item is not None else None
-        if label is not None:
-            label.setVisible(mode == "range")
-        self.z_numbers.setVisible(mode in ("best:r", "range"))
-        volume = self.volume_mode.currentData()
-        self.anisotropy.setVisible(volume == "3d")
-        self.stitch.setVisible(volume == "stitch")
-        self.z_type.setVisible(volume == "project")  # a volume is not projected
+        self.z.update_visibility()
 
     def several_channels_allowed(self) -> bool:
         """Whether the method takes several channels (Cellpose 4 does, up to 3)."""
@@ -278,19 +212,13 @@ class ParamsForm(QWidget):
             for i, n in enumerate(names):
                 box.addItem(f"{i}: {n}", i)
             if keep is not None and box.findData(keep) < 0:
-                box.addItem(_absent_channel_text(keep), keep)
+                box.addItem(absent_channel_text(keep), keep)
             box.setCurrentIndex(max(box.findData(keep), 0) if keep is not None else 0)
             box.blockSignals(False)
 
     def _channel_value(self) -> int | str | list[int | str]:
-        first = self.channel.currentData()
-        chosen: list[int | str] = [first if first is not None else 0]
-        if self.several_channels_allowed():
-            for box in (self.channel2, self.channel3):
-                value = box.currentData()
-                if value is not None and value not in chosen:
-                    chosen.append(value)
-        return chosen[0] if len(chosen) == 1 else chosen
+        return channel_value(self.channel.currentData(), [self.channel2.currentData(),
+                             self.channel3.currentData()], self.several_channels_allowed())
 
     # ------------------------------------------------------------------ file-dependent choices
     def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
@@ -314,13 +242,7 @@ class ParamsForm(QWidget):
 
         max_z = max((i.sizes["Z"] for i in infos), default=1)
         max_t = max((i.sizes["T"] for i in infos), default=1)
-        has_z = max_z > 1
-        for w in (self.z_mode, self.z_radius, self.z_start, self.z_stop, self.z_type, self.volume_mode,
-                  self.anisotropy, self.stitch):
-            w.setEnabled(has_z)
-        self.z_note.setText(f"up to {max_z} Z slices" if has_z else "no file has Z slices")
-        self.z_start.setMaximum(max(max_z - 1, 0))
-        self.z_stop.setMaximum(max(max_z - 1, 0))
+        self.z.set_slices(max_z)
         self.start_frame.setEnabled(max_t > 1)
         self.end_frame.setEnabled(max_t > 1)
         self.frames_row.setToolTip(
@@ -344,7 +266,7 @@ class ParamsForm(QWidget):
             ref, kind = current, "file"
         if ref is None:
             return
-        name = _input_name(ref)
+        name = input_name(ref)
         n_z = ref.sizes["Z"]
         if self.z_mode.isEnabled():
             self.z_note.setText(f"{name}: {n_z} Z slice(s)" if n_z > 1 else
@@ -360,19 +282,7 @@ class ParamsForm(QWidget):
     def values(self) -> dict[str, Any]:
         """The form's fields as :class:`SegmentationParams` keyword arguments."""
         method = self.method.currentData()
-        path = self.model_path.text()
-        if method == "sam":
-            model, checkpoint = self.model.currentText(), (path or None)
-        else:
-            model = path if self.model.currentText() == USER_MODEL else self.model.currentText()
-            checkpoint = None
-        mode = self.z_mode.currentData()
-        if mode == "best:r":
-            z_range = f"best:{self.z_radius.value()}"
-        elif mode == "range":
-            z_range = f"{self.z_start.value()}-{self.z_stop.value()}"
-        else:
-            z_range = mode
+        model, checkpoint = model_values(method, self.model.currentText(), self.model_path.text())
         end = self.end_frame.value()
         return {
             "method": method,
@@ -384,11 +294,7 @@ class ParamsForm(QWidget):
             "niter": self.niter.value(),
             "debug": self.debug.isChecked(),
             "channel": self._channel_value(),
-            "z_range": z_range,
-            "z_projection": self.z_type.currentText(),
-            "z_mode": self.volume_mode.currentData(),
-            "anisotropy": self.anisotropy.value() or None,  # 0 shows "from file"
-            "stitch_threshold": self.stitch.value(),
+            **self.z.values(),
             "start_frame": self.start_frame.value(),
             "end_frame": None if end < 0 else end,
             "gpu": self.gpu.isChecked(),
@@ -398,31 +304,19 @@ class ParamsForm(QWidget):
         """Show ``params`` in the form (fields the form does not show are kept by the caller)."""
         self.method.setCurrentIndex(max(0, self.method.findData(params.method)))
         self._fill_models()
-        if params.method == "sam":
-            self.model.setCurrentText(params.model)
-            self.model_path.setText(params.checkpoint or "")
-        elif is_cellpose_builtin(model := str(params.model)):  # a str once SegmentationParams is built
-            self.model.setCurrentText(model)
-            self.model_path.setText("")
-        else:
-            self.model.setCurrentText(USER_MODEL)
-            self.model_path.setText(str(Path(model)))
+        model, path = model_fields(params)
+        self.model.setCurrentText(model)
+        self.model_path.setText(path)
         self.diameter.setValue(params.diameter)
         self.cellprob.setValue(params.cellprob_threshold)
         self.flow.setValue(params.flow_threshold)
         self.niter.setValue(params.niter)
         self.debug.setChecked(params.debug)
-        channels = params.channel
-        extras: list[int | str] = []
-        ch: int | str
-        if isinstance(channels, list):
-            ch, extras = channels[0], list(channels[1:])
-        else:
-            ch = channels
+        ch, extras = split_channel(params.channel)
         for box, value in zip((self.channel2, self.channel3), [*extras, None, None], strict=False):
             idx = box.findData(value) if value is not None else 0
             if idx < 0 and value is not None:
-                box.addItem(_absent_channel_text(value), value)
+                box.addItem(absent_channel_text(value), value)
                 idx = box.count() - 1
             box.setCurrentIndex(idx)
         if isinstance(ch, str):
@@ -437,22 +331,7 @@ class ParamsForm(QWidget):
                 self.channel.addItem(f"{ch}: (not in the selected file)", ch)
                 idx = self.channel.count() - 1
         self.channel.setCurrentIndex(idx)
-        zr = ZRange.parse(params.z_range)
-        if zr.mode == "best":
-            self.z_mode.setCurrentIndex(1 if zr.radius == 0 else 2)
-            self.z_radius.setValue(zr.radius or self.z_radius.value())
-        elif zr.mode == "range":
-            self.z_mode.setCurrentIndex(3)
-            self.z_start.setMaximum(max(self.z_start.maximum(), zr.stop))
-            self.z_stop.setMaximum(max(self.z_stop.maximum(), zr.stop))
-            self.z_start.setValue(zr.start)
-            self.z_stop.setValue(zr.stop)
-        else:
-            self.z_mode.setCurrentIndex(0)
-        self.z_type.setCurrentText(params.z_projection)
-        self.volume_mode.setCurrentIndex(max(0, self.volume_mode.findData(params.z_mode)))
-        self.anisotropy.setValue(params.anisotropy or 0)
-        self.stitch.setValue(params.stitch_threshold)
+        self.z.set_params(params)
         self.start_frame.setValue(params.start_frame)
         self.end_frame.setValue(-1 if params.end_frame is None else params.end_frame)
         self.gpu.setChecked(params.gpu)

@@ -1,4 +1,9 @@
-"""Metadata of the listed files, read off the GUI thread (no pixels) and cached."""
+"""Metadata of the listed files, read off the GUI thread (no pixels) and cached.
+
+What is read per file (:func:`~napari_batchseg.view.file_info.read_file_info`): its metadata, or why it
+cannot be read, and, for HDF5, the names of its image datasets; all of it in the worker, so that the GUI
+thread does no disk I/O for the Files tab.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +12,9 @@ from pathlib import Path
 
 from qtpy.QtCore import QObject, Signal
 
-from ..io.reader import read_info
 from ..io.sources import SourceInfo
-from ..runnable import FileProblem, problem_of
+from ..view.file_info import FileInfo, read_file_info, read_info_safe
 from ._worker import Background
-
-
-class ReadError(str):
-    """Why a file cannot be read: the message shown, with its typed :class:`~..runnable.FileProblem`."""
-
-    problem: FileProblem
-
-    def __new__(cls, problem: FileProblem) -> ReadError:
-        made = super().__new__(cls, problem.message)
-        made.problem = problem
-        return made
-
-
-def read_info_safe(path: Path, axes: str | None = None) -> SourceInfo | str:
-    """The file's :class:`SourceInfo` (read with ``axes`` when given), or why it cannot be read.
-
-    The reason is a :class:`ReadError`: ambiguous axes are told by the reader's exception type, not
-    by its words.
-    """
-    try:
-        return read_info(path, axes)
-    except Exception as exc:  # noqa: BLE001 - shown to the user next to the file
-        return ReadError(problem_of(exc))
-
-
-def describe_info(info: SourceInfo | str | None) -> str:
-    """Multi-line summary of a file's metadata for the info panel."""
-    if info is None:
-        return "reading metadata…"
-    if isinstance(info, str):
-        return f"cannot read: {info}"
-    s = info.sizes
-    axes = "".join(a for a in "PTCZYX" if s[a] > 1 or a in "YX")
-    sizes = " × ".join(f"{a}={s[a]}" for a in axes)
-    ps = info.pixel_size
-    if ps.x:
-        pix = f"{ps.x:.4g} × {ps.y:.4g} µm" + (f", Z step {ps.z:.4g} µm" if ps.z and s["Z"] > 1 else "")
-    else:
-        pix = "unknown"
-    channels = ", ".join(f"{i}: {n}" for i, n in enumerate(info.channel_names))
-    lines = [
-        f"format: {info.format or '?'}; axes: {axes} (file: {info.native_axes or '?'})",
-        f"sizes: {sizes}; {info.dtype}",
-        f"channels: {channels}",
-        f"pixel size: {pix}",
-    ]
-    if s["P"] > 1:
-        lines.append(f"positions: {s['P']} (each gives its own output)")
-    return "\n".join(lines)
 
 
 class InfoCache(QObject):
@@ -70,6 +25,7 @@ class InfoCache(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._infos: dict[Path, SourceInfo | str] = {}
+        self._datasets: dict[Path, tuple[str, ...]] = {}
         self._queued: set[Path] = set()
         #: metadata of ambiguous files read with the axes chosen for them
         self._with_axes: dict[tuple[Path, str], SourceInfo | str] = {}
@@ -80,6 +36,10 @@ class InfoCache(QObject):
     def get(self, path: Path) -> SourceInfo | str | None:
         """Cached metadata (``None`` while unknown)."""
         return self._infos.get(Path(path))
+
+    def datasets(self, path: Path) -> tuple[str, ...]:
+        """The image datasets of an HDF5 file, as the worker read them (empty while unknown, or none)."""
+        return self._datasets.get(Path(path), ())
 
     def infos(self, paths: Iterable[str | Path]) -> list[SourceInfo]:
         """Known, readable metadata of ``paths``."""
@@ -97,9 +57,9 @@ class InfoCache(QObject):
             return
         self._queued.update(todo)
 
-        def work() -> Iterator[tuple[Path, SourceInfo | str]]:
+        def work() -> Iterator[FileInfo]:
             for p in todo:
-                yield p, read_info_safe(p)
+                yield read_file_info(p)
 
         self.background.submit(work, on_item=self._on_info, name="batchseg-metadata")
 
@@ -138,8 +98,8 @@ class InfoCache(QObject):
         self._with_axes[key] = info
         self.updated.emit(key[0])
 
-    def _on_info(self, item: tuple[Path, SourceInfo | str]) -> None:
-        path, info = item
-        self._queued.discard(path)
-        self._infos[path] = info
-        self.updated.emit(path)
+    def _on_info(self, item: FileInfo) -> None:
+        self._queued.discard(item.path)
+        self._infos[item.path] = item.info
+        self._datasets[item.path] = item.datasets
+        self.updated.emit(item.path)

@@ -15,12 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QLabel,
@@ -30,42 +27,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..evaluate import evaluate_frame
 from ..export import KINDS, ExportOptions, export_masks
-from ..measure import measure_frames, measure_table
+from ..measure import measure_table
+from ..view.dock_jobs import evaluate_job, measure_job, pixel_size_yx
 from ._jobs import Background, Job, close_with, disconnect
 from ._measure_views import DataFrameModel, Histogram
 from ._pages import scrolled_body
-from ._qtutil import PathField, fold
+from ._qtutil import PathField, fold, follow, fspin, layer_list_events, refill, single_shot
 from ._stream import layer_meta
 
 NONE = "(none)"
 DEBOUNCE_MS = 400
-
-
-def _pixel_size(layer: Any) -> tuple[float | None, float | None] | None:
-    ps = layer_meta(layer).get("pixel_size") or {}
-    if ps.get("y") and ps.get("x"):
-        return float(ps["y"]), float(ps["x"])
-    return None
-
-
-def _measure_job(labels: NDArray[Any], image: Any, pixel_size: Any, name: str) -> pd.DataFrame:
-    img = None
-    if image is not None:
-        img = np.asarray(image, dtype=np.float32)
-    return measure_frames(labels, img, pixel_size, file=name)
-
-
-def _evaluate_job(pred: NDArray[Any], gt: NDArray[Any]) -> pd.DataFrame:
-    p = pred[None] if pred.ndim == 2 else pred
-    g = gt[None] if gt.ndim == 2 else gt
-    rows = []
-    for t in range(p.shape[0]):
-        m = evaluate_frame(p[t], g[t])
-        m.pop("tp_t")
-        rows.append({"frame": t, **m})
-    return pd.DataFrame(rows)
 
 
 class MeasureExportWidget(QWidget):
@@ -77,10 +49,7 @@ class MeasureExportWidget(QWidget):
         self.background = Background(self)
         self._watched: Any = None
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.measure)
+        self._timer = single_shot(self, DEBOUNCE_MS, self.measure)
         lay = scrolled_body(self)  # scrolls instead of squeezing docks stacked with it
 
         # --- Measure
@@ -122,10 +91,8 @@ class MeasureExportWidget(QWidget):
         self.overwrite = QCheckBox("Replace existing exports", box)
         self.pattern = QLineEdit(box)
         self.pattern.setPlaceholderText(r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)")
-        self.test_fraction = QDoubleSpinBox(box)
-        self.test_fraction.setRange(0.0, 0.9)
-        self.test_fraction.setSingleStep(0.05)
-        self.test_fraction.setToolTip("dacapo: fraction of frames (rows for one frame) kept as a test crop")
+        self.test_fraction = fspin(0.0, 0.9, step=0.05,
+                                   tip="dacapo: fraction of frames (rows for one frame) kept as a test crop")
         self.export_btn = QPushButton("Export", box)
         self.export_status = QLabel("", box)
         self.export_status.setWordWrap(True)
@@ -165,35 +132,28 @@ class MeasureExportWidget(QWidget):
         self.table.clicked.connect(lambda index: self.go_to_row(index.row()))
         self.labels_combo.currentTextChanged.connect(self._labels_changed)
         self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
-        for ev_name in ("inserted", "removed", "reordered"):
-            getattr(self.viewer.layers.events, ev_name).connect(self._refresh_layers)
-        self.viewer.layers.selection.events.active.connect(self._follow_selection)
+        # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
+        follow(self, layer_list_events(self.viewer, "inserted", "removed", "reordered"), self._refresh_layers)
+        follow(self, [self.viewer.layers.selection.events.active], self._follow_selection)
+        close_with(self, self.background.close, self._unwatch)
         self._refresh_layers()
         self._follow_selection()
-        # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
-        events = [getattr(self.viewer.layers.events, n) for n in ("inserted", "removed", "reordered")]
-        selection = self.viewer.layers.selection.events.active
-        close_with(self, self.background.close, lambda: disconnect(events, self._refresh_layers),
-                   lambda: disconnect([selection], self._follow_selection), self._unwatch)
 
     # ------------------------------------------------------------------ layers
     def _layers(self, kind: str) -> list[Any]:
         return [lay for lay in self.viewer.layers if type(lay).__name__ == kind]
 
     def _refresh_layers(self, *_: object) -> None:
-        for combo, kind, none in ((self.labels_combo, "Labels", False), (self.image_combo, "Image", True),
-                                  (self.gt_combo, "Labels", False)):
-            current = combo.currentText()
-            names = ([NONE] if none else []) + [lay.name for lay in self._layers(kind)]
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            user_none = combo is self.image_combo and current == NONE and self._image_chosen
-            if current in names and (current != NONE or user_none):
-                combo.setCurrentText(current)
-            elif combo is self.image_combo and len(names) > 1:
-                combo.setCurrentIndex(1)
-            combo.blockSignals(False)
+        labels = [lay.name for lay in self._layers("Labels")]
+        refill(self.labels_combo, labels, block=True)
+        refill(self.gt_combo, labels, block=True)
+        images = [NONE, *(lay.name for lay in self._layers("Image"))]
+        current = refill(self.image_combo, images, block=True)
+        kept = current in images and (current != NONE or self._image_chosen)  # "(none)" only if picked
+        if not kept and len(images) > 1:
+            self.image_combo.blockSignals(True)
+            self.image_combo.setCurrentIndex(1)
+            self.image_combo.blockSignals(False)
         self._labels_changed(self.labels_combo.currentText())
 
     def _follow_selection(self, *_: object) -> None:
@@ -257,7 +217,7 @@ class MeasureExportWidget(QWidget):
             else:
                 self.status.setText(f"{image_layer.name}: shape differs from the labels; no intensities.")
         self.status.setText("Measuring…")
-        self._start(_measure_job, labels, image, _pixel_size(layer), layer.name,
+        self._start(measure_job, labels, image, pixel_size_yx(layer_meta(layer)), layer.name,
                     on_done=lambda df: self._show(layer, df),
                     on_error=lambda exc: self.status.setText(f"Measure failed: {exc}"))
         return True
@@ -362,7 +322,7 @@ class MeasureExportWidget(QWidget):
         if tuple(pred.data.shape) != tuple(gt.data.shape):
             self.eval_model.set_frame(pd.DataFrame({"message": ["the layers differ in shape"]}))
             return False
-        self._start(_evaluate_job, np.array(pred.data), np.array(gt.data),
+        self._start(evaluate_job, np.array(pred.data), np.array(gt.data),
                     on_done=self.eval_model.set_frame,
                     on_error=lambda exc: self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]})))
         return True

@@ -18,56 +18,13 @@ from qtpy.QtWidgets import (
 )
 
 from ..events import Task
-from ..existing import OutputStatus, output_status
+from ..existing import OutputStatus
 from ..io.naming import OutputNames, find_collisions, output_names
 from ..io.sources import SourceInfo
 from ..params import EXISTING_POLICIES, SegmentationParams
+from ..view.outputs import collisions_text, existing_lines, output_statuses, positions_of, preview_lines
 from ._qtutil import PathField, hbox, muted
 from ._worker import Background
-
-PREVIEW_LINES = 6
-
-
-def _statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> list[OutputStatus]:
-    """Where each planned output stands for the parameters it would run with (reads logs: a worker).
-
-    Without parameters (the form holds an invalid value) an existing output counts as the same.
-    """
-    out = []
-    for task, params in planned:
-        if params is None:
-            out.append(OutputStatus("same" if task.names.mask.exists() else "missing"))
-        else:
-            out.append(output_status(task, params))
-    return out
-
-
-def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
-    """What the next Run does with the outputs that exist, a line per kind (Qt-free; see ``existing``)."""
-    verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
-    by_state: dict[str, list[OutputStatus]] = {}
-    for st in statuses:
-        by_state.setdefault(st.state, []).append(st)
-    lines = []
-    if by_state.get("same"):
-        lines.append(f"{len(by_state['same'])} output(s) exist already and {verbs[existing]}")
-    if by_state.get("other"):
-        other = by_state["other"]
-        line = (f"{len(other)} output(s) were made with other parameters ({other[0].detail}) and "
-                f"{verbs[existing]}")
-        if existing == "skip":
-            line += ": to segment them with these, choose 'overwrite it' or another suffix"
-        lines.append(line)
-    if by_state.get("corrupt"):
-        lines.append(f"{len(by_state['corrupt'])} output(s) are incomplete and will be made again")
-    if by_state.get("busy"):
-        lines.append(f"{len(by_state['busy'])} output(s) are being made by another run and will be skipped")
-    return lines
-
-def infos_positions(info: SourceInfo | str | None) -> int:
-    """Positions of a file (1 while its metadata is unknown or unreadable)."""
-    return info.sizes["P"] if isinstance(info, SourceInfo) else 1
-
 
 SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
 
@@ -166,7 +123,7 @@ class OutputPanel(QWidget):
         vals = self.values()
         out: list[tuple[Path, int, OutputNames]] = []
         for f in files:
-            n_pos = infos_positions(infos.get(f))
+            n_pos = positions_of(infos.get(f))
             for p in range(n_pos):
                 names = output_names(f, vals["suffix"], vals["output_dir"], position=p, n_positions=n_pos)
                 out.append((f, p, names))
@@ -188,25 +145,17 @@ class OutputPanel(QWidget):
             self.problems_label.setText(self._problems[0])
             return
         outs = self.outputs(files, infos)
-        lines = [f"{f.name} → {names.mask.name}" for f, _, names in outs[:PREVIEW_LINES]]
-        if len(outs) > PREVIEW_LINES:
-            lines.append(f"… and {len(outs) - PREVIEW_LINES} more")
-        self._lines = lines
-        self.preview.setText("\n".join(lines))
+        self._lines = preview_lines(outs)
+        self.preview.setText("\n".join(self._lines))
         self._problems = find_collisions((f, names) for f, _, names in outs)
-        text = ""
-        if self._problems:
-            shown = self._problems[:4]
-            more = len(self._problems) - len(shown)
-            text = "Outputs collide: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-        self.problems_label.setText(text)
-        planned = [(Task(f, p, infos_positions(infos.get(f)), names), (params or {}).get(f))
+        self.problems_label.setText(collisions_text(self._problems))
+        planned = [(Task(f, p, positions_of(infos.get(f)), names), (params or {}).get(f))
                    for f, p, names in outs]
         if planned:
             generation = self._generation
             self.checking = True
             self.background.submit(
-                _statuses, planned, on_item=lambda st: self._show_existing(generation, st),
+                output_statuses, planned, on_item=lambda st: self._show_existing(generation, st),
                 on_done=lambda: self._checked(generation), name="batchseg-exists",
             )
 

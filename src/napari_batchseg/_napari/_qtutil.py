@@ -1,16 +1,18 @@
-"""Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows."""
+"""Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows, docks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QMimeData, Qt, Signal
+from qtpy.QtCore import QMimeData, QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from qtpy.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -20,6 +22,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 from superqt import QCollapsible
+
+from ._jobs import close_with, disconnect
 
 
 def paths_from_mime(mime: QMimeData | None) -> list[Path]:
@@ -115,6 +119,21 @@ def fold(title: str, parent: QWidget | None = None) -> QCollapsible:
     return QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
 
 
+def folded_form(title: str, parent: QWidget | None, *rows: tuple[str, QWidget] | QWidget) -> QCollapsible:
+    """A folded section (:func:`fold`) holding a form of ``rows``: ``(label, field)``, or a wide widget."""
+    body = QWidget()
+    form = QFormLayout(body)
+    form.setContentsMargins(0, 0, 0, 0)
+    for row in rows:
+        if isinstance(row, tuple):
+            form.addRow(*row)
+        else:
+            form.addRow(row)
+    box = fold(title, parent)
+    box.addWidget(body)
+    return box
+
+
 def hbox(*widgets: QWidget | int, stretch_last: bool = False) -> QWidget:
     """A row of widgets without margins."""
     w = QWidget()
@@ -178,3 +197,42 @@ def _spin_setup(box: Any, lo: float, hi: float, value: float | None, tip: str, s
         box.setValue(value)
     if tip:
         box.setToolTip(tip)
+
+
+def refill(combo: QComboBox, names: Sequence[str], block: bool = False) -> str:
+    """Replace ``combo``'s entries by ``names``, keeping its current text when still listed.
+
+    ``block``: without ``currentTextChanged`` meanwhile. Returns the text current before.
+    """
+    current = combo.currentText()
+    combo.blockSignals(block)
+    combo.clear()
+    combo.addItems(list(names))
+    if current in names:
+        combo.setCurrentText(current)
+    combo.blockSignals(False)
+    return current
+
+
+def follow(owner: QObject, events: Sequence[Any], slot: Callable[..., Any]) -> None:
+    """Connect ``slot`` to napari ``events`` until ``owner`` (a dock) is destroyed, then disconnect it.
+
+    A closed dock then receives no viewer event (nothing is called on a deleted widget).
+    """
+    for event in events:
+        event.connect(slot)
+    close_with(owner, lambda: disconnect(events, slot))
+
+
+def layer_list_events(viewer: Any, *names: str) -> list[Any]:
+    """The viewer's layer-list events ``names`` (default: ``inserted`` and ``removed``)."""
+    return [getattr(viewer.layers.events, n) for n in names or ("inserted", "removed")]
+
+
+def single_shot(parent: QObject, ms: int, slot: Callable[[], Any]) -> QTimer:
+    """A single-shot timer of ``ms`` calling ``slot`` (``start()`` it; started again, it waits again)."""
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(ms)
+    timer.timeout.connect(slot)
+    return timer

@@ -16,7 +16,7 @@ from ..events import Task
 from ..io.lazy import PlaneArray
 from ..params import SegmentationParams
 from ..results import LoadedResult, load_result, prefetch_planes
-from ._buffers import TaskView
+from ..view.buffers import TaskView
 
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4

@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..runners.session import RunSession, TaskState
-from ._phrasing import for_widget
+from ..view.phrasing import state_details
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
 
@@ -212,7 +212,7 @@ class StatusTable(QWidget):
             _present(self.table.item(r, 2)).setText(f"{state.frames_done}/{state.n_frames}")
         if state.n_objects is not None:
             _present(self.table.item(r, 3)).setText(str(state.n_objects))
-        details, tooltip = _details(state)
+        details, tooltip = state_details(state)
         d = _present(self.table.item(r, 4))
         d.setText(details)
         d.setToolTip(tooltip or details)
@@ -261,15 +261,6 @@ class StatusTable(QWidget):
         parts += [f"{counts[s]} {s}" for s in ("running", "done", "skipped", "failed", "cancelled")
                   if counts[s]]
         self.summary.setText("; ".join(parts))
-
-
-def _details(state: TaskState) -> tuple[str, str]:
-    """Text and tooltip of the details column."""
-    if state.status == "done" and state.mask_path is not None:
-        return state.mask_path.name, f"{state.mask_path}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
-    if state.status == "failed":
-        return for_widget(state.reason), for_widget(state.details or state.reason)
-    return for_widget(state.reason), for_widget(state.reason)
 
 
 _T = TypeVar("_T")

@@ -16,33 +16,28 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
 from qtpy.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..errors import CancelledError
-from ..torch_cancel import torch_cancellation
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
-from ._jobs import Background, Job, close_with, disconnect
+from ..view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS, train_job
+from ._jobs import Background, Job, close_with
 from ._layerops import PLACEHOLDER, layer_meta
 from ._pages import scrolled_body
+from ._qtutil import follow, fspin, ispin, layer_list_events, refill
 from ._trained import load_recent_models_later, trained_models_signal
-
-SOURCE_LAYERS = "layers"
-SOURCE_FILES = "files"
 
 
 def _builtin_models() -> list[str]:
@@ -95,39 +90,6 @@ class LossPlot(QWidget):
         self.canvas.draw_idle()
 
 
-def _train_job(
-    source: str,
-    arrays: tuple[Any, Any, str] | None,
-    paths: list[str],
-    output: str,
-    params: TrainingParams,
-    overwrite: bool,
-    cancel: threading.Event,
-    *,
-    job: Job,
-) -> TrainingResult:
-    """Runs in the worker thread: collect the frames (reading layers/files), then train.
-
-    Progress goes to the GUI thread through ``job.report``; ``cancel`` (the Cancel button) stops after
-    an epoch; ``job.cancel`` (the dock closing) stops within one torch operation.
-    """
-    from ..training import collect_training_data, frames_from_arrays, train_model
-
-    def stop() -> bool:
-        return cancel.is_set() or job.cancel.is_set()
-
-    if source == SOURCE_LAYERS:
-        assert arrays is not None
-        image, labels, name = arrays
-        data = frames_from_arrays(
-            np.asarray(image), np.asarray(labels), name, params.frames, params.min_masks
-        )
-    else:
-        data = collect_training_data(paths, params.frames, params.min_masks)
-    with torch_cancellation(job.cancel):
-        return train_model(data, output, params, progress=job.report, cancel=stop, overwrite=overwrite)
-
-
 class TrainWidget(QWidget):
     """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
 
@@ -164,40 +126,19 @@ class TrainWidget(QWidget):
         self.output = QLineEdit()
         self.output.setPlaceholderText("path of the new model file")
         self.overwrite = QCheckBox("overwrite")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 100000)
-        self.epochs.setValue(100)
-        self.learning_rate = QDoubleSpinBox()
-        self.learning_rate.setDecimals(6)
-        self.learning_rate.setRange(1e-6, 1.0)
-        self.learning_rate.setSingleStep(0.001)
-        self.learning_rate.setValue(0.005)
-        self.weight_decay = QDoubleSpinBox()
-        self.weight_decay.setDecimals(6)
-        self.weight_decay.setRange(0.0, 1.0)
-        self.weight_decay.setValue(1e-5)
+        self.epochs = ispin(1, 100000, 100)
+        self.learning_rate = fspin(1e-6, 1.0, 0.005, step=0.001, decimals=6)
+        self.weight_decay = fspin(0.0, 1.0, 1e-5, decimals=6)
         self.optimizer = QComboBox()
         self.optimizer.addItems(["adamw", "sgd"])
         self.optimizer.setToolTip("AdamW (train_seg's default) or SGD with momentum 0.9 "
                                   "(Cellpose's GUI: SGD, learning rate 0.1, weight decay 1e-4)")
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 512)
-        self.batch_size.setValue(8)
-        self.crop_size = QSpinBox()
-        self.crop_size.setRange(16, 4096)
-        self.crop_size.setValue(224)
-        self.images_per_epoch = QSpinBox()
-        self.images_per_epoch.setRange(0, 100000)
-        self.images_per_epoch.setSpecialValueText("all frames")
-        self.validation_fraction = QDoubleSpinBox()
-        self.validation_fraction.setRange(0.01, 0.99)
-        self.validation_fraction.setSingleStep(0.05)
-        self.validation_fraction.setValue(0.2)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.min_masks = QSpinBox()
-        self.min_masks.setRange(1, 100000)
-        self.min_masks.setValue(5)
+        self.batch_size = ispin(1, 512, 8)
+        self.crop_size = ispin(16, 4096, 224)
+        self.images_per_epoch = ispin(0, 100000, special="all frames")
+        self.validation_fraction = fspin(0.01, 0.99, 0.2, step=0.05)
+        self.seed = ispin(0, 2**31 - 1)
+        self.min_masks = ispin(1, 100000, 5)
         self.frames = QLineEdit("all")
         self.frames.setToolTip("'all', 'corrected' (results: frames a correction record names) or 0,3-5")
         self.gpu = QCheckBox("use GPU when available")
@@ -247,13 +188,11 @@ class TrainWidget(QWidget):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.from_layers.toggled.connect(self._update_source)
-        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
-            event.connect(self._refresh_layers)
+        # napari closing or the dock removed: stop the training, deliver nothing more, follow no event
+        follow(self, layer_list_events(napari_viewer), self._refresh_layers)
+        close_with(self, self.background.close)
         self._refresh_layers()
         self._update_source()
-        # napari closing or the dock removed: stop the training, deliver nothing more, follow no event
-        events = (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed)
-        close_with(self, self.background.close, lambda: disconnect(events, self._refresh_layers))
 
     # ------------------------------------------------------------------ layers
     def _add_base_model(self, path: str) -> None:
@@ -265,12 +204,8 @@ class TrainWidget(QWidget):
         from napari.layers import Image, Labels
 
         for combo, kind in ((self.image_layer, Image), (self.labels_layer, Labels)):
-            current = combo.currentText()
-            combo.clear()
-            combo.addItems([layer.name for layer in self.viewer.layers  # placeholders hold no data
-                            if isinstance(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER])
-            if current:
-                combo.setCurrentText(current)
+            refill(combo, [layer.name for layer in self.viewer.layers  # placeholders hold no data
+                           if isinstance(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER])
 
     def _update_source(self, *_: Any) -> None:
         layers = self.from_layers.isChecked()
@@ -344,7 +279,7 @@ class TrainWidget(QWidget):
         source = SOURCE_LAYERS if arrays is not None else SOURCE_FILES
         self.cancelled = False
         self._job = self.background.submit(
-            _train_job, source, arrays, paths, output, params, self.overwrite.isChecked(), self.cancel_event,
+            train_job, source, arrays, paths, output, params, self.overwrite.isChecked(), self.cancel_event,
             on_item=self._on_item, on_error=self._on_error, on_done=self._on_finished,
             name="batchseg-train", yield_cpu=True, pass_job=True,
         )

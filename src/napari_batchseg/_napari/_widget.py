@@ -12,12 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
-    QCheckBox,
-    QFileDialog,
-    QLabel,
-    QPushButton,
     QWidget,
 )
 
@@ -25,7 +20,8 @@ from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..live import Redraw
 from ..params import ParameterError, SegmentationParams
-from ..runners import RunSession, TaskState, usable_cores
+from ..runners import RunSession, TaskState
+from ..view.phrasing import finish_message, for_widget, refusal_message, run_message
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -33,20 +29,15 @@ from ._info import InfoCache
 from ._jobs import close_all, close_with
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
-from ._pages import ParallelRow, _compact_combos, _line, _section, dock_layout
-from ._phrasing import finish_message, for_widget, run_message
-from ._qtutil import hbox, muted
+from ._qtutil import single_shot
 from ._status import StatusTable
 from ._stream import LayerStreamer
 from ._warmup import detect_device, device_known, warm_up_steps
+from ._widget_layout import FILES_TAB, RESULTS_TAB, lay_out
 from ._worker import Background, RunController
 
-FILES_TAB = 0
 #: a settings change is compared with existing outputs' logs (by a worker) once typing pauses this long
 PREVIEW_PAUSE_MS = 300
-RESULTS_TAB = 2
-#: the dock's width napari gives the widget; everything must fit in it
-MIN_WIDTH = 440
 
 
 class BatchSegWidget(QWidget):
@@ -58,10 +49,7 @@ class BatchSegWidget(QWidget):
         self.infos = InfoCache(self)
         self.files = FileListPanel(self.infos)
         self.output = OutputPanel()
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(PREVIEW_PAUSE_MS)
-        self._preview_timer.timeout.connect(self._update_preview)
+        self._preview_timer = single_shot(self, PREVIEW_PAUSE_MS, self._update_preview)
         self.form = ParamsForm()
         self.controller = RunController(self)
         self.streamer = LayerStreamer(napari_viewer, self)
@@ -77,38 +65,13 @@ class BatchSegWidget(QWidget):
         self._run_error = False
         self._started = 0.0
 
-        self.parallel_row = ParallelRow(usable_cores())
+        # the tabs above the run bar; the run bar, parallel row, parameter files and Results controls
+        ui = lay_out(self, (self.files, self.output, self.layers), self.form, self.status, self.correction,
+                     self.save_params, self.load_params)
+        self.tabs, self.run_bar, self.bar, self.follow = ui.tabs, ui.run_bar, ui.bar, ui.follow
+        self.open_btn, self.parallel_row, self.params_file = ui.open_btn, ui.parallel_row, ui.params_file
         self.parallel, self.processes = self.parallel_row.parallel, self.parallel_row.processes
-
-        self.run_btn = QPushButton("Run")
-        self.run_btn.setToolTip("Segment every listed file that passes the filters")
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setEnabled(False)
-        self.cancel_btn.setToolTip(
-            "Stop now (within the current frame); finished files stay, the current one is dropped"
-        )
-        self.save_params_btn = QPushButton("Save parameters…")
-        self.load_params_btn = QPushButton("Load parameters…")
-        self.follow = QCheckBox("show each file as it is processed")
-        self.follow.setChecked(True)
-        self.follow.setToolTip(
-            "Follow the run: the file being processed is shown (its layers are reused for the next file). "
-            "Otherwise double-click a row of the table to show a file."
-        )
-        self.open_btn = QPushButton("Show selected result")
-        self.message = QLabel("")
-        muted(self.message)
-
-        # pages (tabs, each scrolls vertically) above a run bar that always stays in view
-        self.tabs, self.run_bar = dock_layout(self, {
-            "Files": (_section("Input files"), self.files, _line(), _section("Output"), self.output, _line(),
-                      _section("Image layers open in napari"), self.layers),
-            "Settings": (self.form, self.parallel_row, hbox(self.save_params_btn, self.load_params_btn, 1)),
-            "Results": (self.follow, self.status, hbox(self.open_btn, 1)),
-            "Correct": (self.correction,),
-        }, (hbox(self.run_btn, self.cancel_btn, self.status.progress, stretch_last=True), self.message))
-        _compact_combos(self)
-        self.setMinimumWidth(MIN_WIDTH)
+        self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message
 
         self.files.files_changed.connect(self._inputs_changed)
         self.files.current_changed.connect(lambda _p: self._update_file_dependent())
@@ -116,10 +79,7 @@ class BatchSegWidget(QWidget):
         self.files.picked.connect(self.layers.files_picked)
         self.layers.changed.connect(self._update_file_dependent)
         # metadata arrives file by file from a worker: recompute the dependent controls once per burst
-        self._inputs_timer = QTimer(self)
-        self._inputs_timer.setSingleShot(True)
-        self._inputs_timer.setInterval(100)
-        self._inputs_timer.timeout.connect(self._inputs_changed)
+        self._inputs_timer = single_shot(self, 100, self._inputs_changed)
         self._dirty_rows: dict[str, TaskState] = {}
         # the table and progress bar are redrawn when the live model says (with the layers, if it can)
         self.streamer.scheduler.on(Redraw, lambda _cmd: self._redraw_now())
@@ -130,8 +90,6 @@ class BatchSegWidget(QWidget):
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
-        self.save_params_btn.clicked.connect(self._save_params_dialog)
-        self.load_params_btn.clicked.connect(self._load_params_dialog)
         self.follow.toggled.connect(self._set_follow)
         self.open_btn.clicked.connect(lambda: self.status.request_open())
         self.status.open_requested.connect(self.show_result)
@@ -208,20 +166,11 @@ class BatchSegWidget(QWidget):
         self.streamer.stand_by(first, params)
 
     def _info(self, path: Path | None) -> SourceInfo | None:
-        """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
-
-        An ambiguous file's is read, by a worker, with the axes chosen for it.
-        """
-        if path is None:
-            return None
-        info = self.infos.get(path)
-        if isinstance(info, str) and self.files.axes_for(path):
-            info = self.infos.with_axes(path, self.files.axes_for(path))
-        return info if isinstance(info, SourceInfo) else None
+        """Readable metadata of a listed file as it will run (see :meth:`FileListPanel.run_info`)."""
+        return self.files.run_info(path)
 
     def _update_file_dependent(self) -> None:
-        files = self.files.files()
-        infos = [i for i in map(self._info, files) if i is not None]
+        infos = [i for i in map(self._info, self.files.files()) if i is not None]
         self.form.show_inputs(infos, self._info(self.files.current_file()), self.layers.active_infos())
         self._channel_changed()
 
@@ -258,8 +207,7 @@ class BatchSegWidget(QWidget):
         self.streamer.follow = on
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color: #e06c4c; font-size: 11px;" if error else "font-size: 11px;")
-        self.message.setText(text)
+        self.bar.say(text, error)
 
     # ------------------------------------------------------------------ parameters
     def params(self) -> SegmentationParams:
@@ -283,24 +231,6 @@ class BatchSegWidget(QWidget):
         """Load parameters from a YAML file into the form."""
         self.set_params(SegmentationParams.load(path))
 
-    def _save_params_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save parameters", "batchseg.yaml", "YAML (*.yaml *.yml)")
-        if path:
-            try:
-                self.save_params(path)
-                self._say(f"parameters saved to {path}")
-            except (ParameterError, OSError) as exc:
-                self._say(f"not saved: {exc}", error=True)
-
-    def _load_params_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load parameters", "", "YAML (*.yaml *.yml)")
-        if path:
-            try:
-                self.load_params(path)
-                self._say(f"parameters loaded from {path}")
-            except ParameterError as exc:
-                self._say(str(exc), error=True)
-
     # ------------------------------------------------------------------ run
     def run(self) -> bool:
         """Start the batch in a worker thread; return whether it started."""
@@ -321,11 +251,7 @@ class BatchSegWidget(QWidget):
             return False
         flagged = self.files.problems()
         if flagged:  # refused with the list, not started to fail them
-            listed = "; ".join(f"{p.name}: {why}" for p, why in list(flagged.items())[:5])
-            more = f"; and {len(flagged) - 5} more" if len(flagged) > 5 else ""
-            self._say(f"cannot run: {len(flagged)} file(s) cannot run as set up (marked ⚠ in the Files "
-                      f"tab): {listed}{more}. Give them their own channel or frames there (This file), "
-                      "or remove them", error=True)
+            self._say(refusal_message(flagged), error=True)
             self.tabs.setCurrentIndex(FILES_TAB)
             return False
         return self._start(params, files, self.parallel.currentData() or "none", self.processes.value())

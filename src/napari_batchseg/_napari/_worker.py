@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QObject, QTimer, Signal
+from qtpy.QtCore import QObject, Signal
 
 from ..events import Event
 from ..params import SegmentationParams
 from ..runners import RunGroup, RunOptions, execute
 from ..torch_cancel import RunCancelled, torch_cancellation
 from ._jobs import Background, Job
+from ._qtutil import single_shot
 
 __all__ = ["GRACE_MS", "Background", "Job", "RunCancelled", "RunController", "torch_cancellation"]
 
@@ -68,10 +69,7 @@ class RunController(QObject):
         self.background = Background(self)
         self._job: Job | None = None
         self._last_thread: threading.Thread | None = None
-        self._grace = QTimer(self)
-        self._grace.setSingleShot(True)
-        self._grace.setInterval(GRACE_MS)
-        self._grace.timeout.connect(self._detach)
+        self._grace = single_shot(self, GRACE_MS, self._detach)
         #: replaceable (tests): builds the segmenter (module-level for worker processes)
         self.segmenter_factory: Callable[[SegmentationParams], Any] | None = None
 

@@ -1,0 +1,74 @@
+"""The Files tab's controls for adding files and filtering folder contents (no file list logic here)."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from ..discovery import FileFilter
+from ..io.formats import supported_extensions
+from ..view.file_list import words
+from ._qtutil import folded_form, hbox
+
+DEFAULT_CONTAINS = "_BF"
+
+
+class ListButtons(QWidget):
+    """*Add file…*, *Add folder…* (with *recursive*): ``chosen(paths)`` with what the dialog gave.
+
+    Below them *Remove selected* and *Clear* (the list's to connect).
+    """
+
+    chosen = Signal(object)  # list[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_file_btn = QPushButton("Add file…")
+        self.add_folder_btn = QPushButton("Add folder…")
+        self.recursive = QCheckBox("recursive")
+        self.recursive.setToolTip("Add folder: also search its sub-folders")
+        self.remove_btn = QPushButton("Remove selected")
+        self.clear_btn = QPushButton("Clear")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(hbox(self.add_file_btn, self.add_folder_btn, self.recursive, 1))
+        lay.addWidget(hbox(self.remove_btn, self.clear_btn, 1))
+        self.add_file_btn.clicked.connect(self._browse_files)
+        self.add_folder_btn.clicked.connect(self._browse_folder)
+
+    def _browse_files(self) -> None:
+        exts = " ".join(f"*{e}" for e in supported_extensions())
+        files, _ = QFileDialog.getOpenFileNames(self, "Add files", "", f"Images ({exts});;All files (*)")
+        self.chosen.emit(list(files))
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add folder")
+        if folder:
+            self.chosen.emit([folder])
+
+
+class FilterFields:
+    """The folded *Filters* section: name contains / does not contain, extensions (``box``)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.contains = QLineEdit(DEFAULT_CONTAINS)
+        self.contains.setToolTip("Every word must occur in the file name (case-sensitive); several: comma")
+        self.not_contains = QLineEdit("")
+        self.not_contains.setToolTip("No word may occur in the file name; several: comma")
+        self.extensions = QLineEdit(" ".join(supported_extensions()))  # the installed formats only
+        self.extensions.setToolTip("Accepted file endings (case-insensitive), separated by spaces")
+        self.box = folded_form("Filters", parent, ("name contains", self.contains),
+                               ("does not contain", self.not_contains), ("extensions", self.extensions))
+
+    @property
+    def edits(self) -> tuple[QLineEdit, ...]:
+        """The three fields (each edit changes which folder files take part)."""
+        return self.contains, self.not_contains, self.extensions
+
+    def file_filter(self) -> FileFilter:
+        """The filters as typed."""
+        return FileFilter(
+            contains=words(self.contains.text()),
+            not_contains=words(self.not_contains.text()),
+            extensions=self.extensions.text().replace(",", " ").split(),
+        )

@@ -1,0 +1,48 @@
+"""Save and load the Settings as a YAML file (the buttons under the Settings tab and their dialogs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
+
+from ..params import ParameterError
+
+YAML_FILTER = "YAML (*.yaml *.yml)"
+
+
+class ParamsFileRow(QWidget):
+    """*Save parameters…* and *Load parameters…*: ``save(path)`` / ``load(path)``, told by ``say``."""
+
+    def __init__(self, save: Callable[[str | Path], None], load: Callable[[str | Path], None],
+                 say: Callable[..., None]) -> None:
+        super().__init__()
+        self._save, self._load, self._say = save, load, say
+        self.save_btn = QPushButton("Save parameters…")
+        self.load_btn = QPushButton("Load parameters…")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.save_btn)
+        lay.addWidget(self.load_btn)
+        lay.addStretch(1)
+        self.save_btn.clicked.connect(self._save_dialog)
+        self.load_btn.clicked.connect(self._load_dialog)
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save parameters", "batchseg.yaml", YAML_FILTER)
+        if path:
+            try:
+                self._save(path)
+                self._say(f"parameters saved to {path}")
+            except (ParameterError, OSError) as exc:
+                self._say(f"not saved: {exc}", error=True)
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load parameters", "", YAML_FILTER)
+        if path:
+            try:
+                self._load(path)
+                self._say(f"parameters loaded from {path}")
+            except ParameterError as exc:
+                self._say(str(exc), error=True)

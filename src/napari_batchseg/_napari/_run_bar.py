@@ -1,0 +1,34 @@
+"""The run bar under the dock's tabs: Run, Cancel, the progress bar and the message line."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ._qtutil import hbox, muted
+
+ERROR_STYLE = "color: #e06c4c; font-size: 11px;"
+
+
+class RunBar(QWidget):
+    """Run and Cancel beside ``progress``, and the message line below (:meth:`say`)."""
+
+    def __init__(self, progress: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run_btn = QPushButton("Run")
+        self.run_btn.setToolTip("Segment every listed file that passes the filters")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.setToolTip(
+            "Stop now (within the current frame); finished files stay, the current one is dropped"
+        )
+        self.message = QLabel("")
+        muted(self.message)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True))
+        lay.addWidget(self.message)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """Show ``text`` in the message line (in red for an error)."""
+        self.message.setStyleSheet(ERROR_STYLE if error else "font-size: 11px;")
+        self.message.setText(text)
