@@ -3,7 +3,8 @@
 A GUI process imports torch and Cellpose in a worker thread (``_napari/_warmup.detect_device``) while its
 event loop keeps drawing. This script imports them in a thread of a fresh child process while the main
 thread ticks every 5 ms (like napari's event loop), then allocates for a while (as a run does, which is
-when the collections the imports left due fall), and reports the longest stall and the 99th percentile:
+when the collections the imports left due fall; ``quiet`` pays its one owed full collection at the end
+of the import, as the widget does), and reports the longest stall and the 99th percentile:
 ``plain`` (``importlib.import_module``) against ``quiet``
 (:func:`napari_batchseg.quiet_import.import_quietly`), alternating, each in its own process.
 Ratios quiet/plain are printed with the load average.
@@ -26,9 +27,13 @@ MODULES = ["torch", "cellpose.models"]
 TICK_S = 0.005
 
 
-def child(mode: str) -> dict[str, float]:
+def child(mode: str, heap: str) -> dict[str, float]:
     """Tick in the main thread while another imports; return the stalls (ms)."""
     import numpy as np
+
+    if heap == "napari":  # a GUI process's heap: the collections scan napari's and Qt's objects too
+        import napari  # noqa: F401
+        import qtpy.QtWidgets  # noqa: F401
 
     stalls: list[float] = []
     done = threading.Event()
@@ -38,6 +43,9 @@ def child(mode: str) -> dict[str, float]:
             from napari_batchseg.quiet_import import import_quietly
 
             import_quietly(MODULES)
+            import gc
+
+            gc.collect()  # the one full collection the imports owe, paid as the widget pays it
         else:
             import importlib
 
@@ -71,16 +79,18 @@ def child(mode: str) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each mode, alternating (default 3)")
+    ap.add_argument("--heap", choices=("napari", "bare"), default="napari",
+                    help="import napari and Qt first, as in the plugin (default), or not")
     ap.add_argument("--child", choices=("plain", "quiet"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.heap)))
         return
     results: dict[str, list[dict[str, float]]] = {"plain": [], "quiet": []}
     for i in range(args.repeat):
         for mode in ("plain", "quiet"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode], capture_output=True, text=True,
-                                 check=True)
+            out = subprocess.run([sys.executable, __file__, "--child", mode, "--heap", args.heap],
+                                 capture_output=True, text=True, check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             results[mode].append(res)
             load = os.getloadavg()[0]

@@ -7,13 +7,15 @@ drawing. Two things in such an import stop every Python thread, the GUI's includ
   ``libtorch_cpu`` takes a few hundred ms to map, relocate and run its static initialisers. Loading
   torch's core libraries first through ``ctypes`` (a foreign call releases the GIL) does that work
   while the other threads run; the import then finds them loaded.
-* **The garbage collector.** The imports create a few hundred thousand objects; each generation-2
-  collection they trigger scans them all (150-400 ms with napari, Qt and torch in memory), and the
-  collections after them scan them again. The collector is paused during the imports and the imported
-  objects are then moved to the permanent generation (:func:`gc.freeze`), which collections skip.
+* **The garbage collector.** The imports create a few hundred thousand objects, and every
+  generation-2 collection they trigger on the way scans everything (150-400 ms each with napari, Qt
+  and torch in memory). The collector is paused during the imports; the one full collection they leave
+  owing is the caller's to pay when it suits (the widget pays it at the end of its start-up work).
+  (:func:`gc.freeze` after the imports would avoid even that one, but it would also freeze every object
+  alive then, e.g. the user's layers: deleted later, their memory would never be freed.)
 
-Measured here (2 cores, load 4.4; ``benchmarks/bench_import_stalls.py``): the longest stall of a thread
-ticking every 5 ms while another imports torch and Cellpose fell from 300-800 ms to 35-70 ms.
+Measured here (``benchmarks/bench_import_stalls.py``, a thread ticking every 5 ms while another imports
+torch and Cellpose, then one full collection): see docs/performance.md.
 """
 
 from __future__ import annotations
@@ -29,66 +31,81 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-__all__ = ["import_quietly", "paused_collector", "preload_torch_libraries"]
+__all__ = ["LIBRARIES", "import_quietly", "paused_collector", "preload_libraries", "preload_torch_libraries"]
 
-#: torch's largest shared libraries, loaded first (dependencies are resolved by the loader itself)
-_TORCH_LIBRARIES = ("c10", "torch_cpu")
+#: the largest shared libraries of packages imported at start-up, as (Linux, macOS) glob patterns relative
+#: to the package folder; their dependencies are resolved by the loader itself
+LIBRARIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "torch": (("lib/libc10.so", "lib/libc10.dylib"), ("lib/libtorch_cpu.so", "lib/libtorch_cpu.dylib")),
+    "llvmlite": (("binding/libllvmlite.so", "binding/libllvmlite.dylib"),),  # numba's compiler
+    "pyarrow": (("libarrow.so.*", "libarrow.*.dylib"),),  # pandas and xarray import it when present
+}
+#: packages whose import loads the libraries of others
+_LOADS: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",), "cellpose": ("torch",), "micro_sam": ("torch",), "numba": ("llvmlite",),
+    "pandas": ("pyarrow",), "xarray": ("pyarrow",),
+}
 _LOCK = threading.Lock()
 _handles: list[int] = []
 
 
-def _library_names(stem: str) -> list[str]:
-    if sys.platform == "darwin":
-        return [f"lib{stem}.dylib"]
-    return [f"lib{stem}.so"]
+def _dlopen() -> Any:
+    libc = ctypes.CDLL(None)
+    dlopen = libc.dlopen
+    dlopen.restype = ctypes.c_void_p
+    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return dlopen
+
+
+def preload_libraries(packages: Iterable[str]) -> list[str]:
+    """Load the :data:`LIBRARIES` of ``packages`` with the GIL released; return the files loaded.
+
+    A package already imported, not installed or not listed is passed over, as is every package on
+    Windows; a library the loader refuses is left to the plain import, which then loads it as usual.
+    """
+    if os.name != "posix":
+        return []
+    try:
+        dlopen = _dlopen()
+    except (OSError, AttributeError):
+        return []
+    column = 1 if sys.platform == "darwin" else 0
+    loaded: list[str] = []
+    for package in packages:
+        if package in sys.modules or package not in LIBRARIES:
+            continue
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        folder = Path(spec.origin).parent
+        for patterns in LIBRARIES[package]:
+            for path in sorted(folder.glob(patterns[column])):
+                handle = dlopen(os.fsencode(path), os.RTLD_NOW | os.RTLD_GLOBAL)  # GIL released meanwhile
+                if not handle:
+                    return loaded
+                _handles.append(handle)  # never closed: the package keeps using the library
+                loaded.append(path.name)
+    return loaded
 
 
 def preload_torch_libraries() -> bool:
-    """Load torch's core shared libraries with the GIL released; ``True`` when they were loaded.
-
-    Does nothing (``False``) when torch is imported already, is not installed, on Windows, or when the
-    loader refuses a library (the plain import then loads it as usual).
-    """
-    if "torch" in sys.modules or os.name != "posix":
-        return False
-    spec = importlib.util.find_spec("torch")
-    if spec is None or spec.origin is None:
-        return False
-    libdir = Path(spec.origin).parent / "lib"
-    try:
-        libc = ctypes.CDLL(None)
-        dlopen = libc.dlopen
-    except (OSError, AttributeError):
-        return False
-    dlopen.restype = ctypes.c_void_p
-    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    loaded = False
-    for stem in _TORCH_LIBRARIES:
-        for name in _library_names(stem):
-            path = libdir / name
-            if not path.is_file():
-                continue
-            handle = dlopen(os.fsencode(path), os.RTLD_NOW | os.RTLD_GLOBAL)  # GIL released meanwhile
-            if not handle:
-                return loaded
-            _handles.append(handle)  # never closed: torch keeps using the library
-            loaded = True
-    return loaded
+    """:func:`preload_libraries` for torch; ``True`` when its libraries were loaded now."""
+    return bool(preload_libraries(["torch"]))
 
 
 @contextlib.contextmanager
 def paused_collector() -> Iterator[None]:
-    """Pause the garbage collector for the block, then freeze what exists (see the module docstring).
+    """Pause the garbage collector for the block (see the module docstring).
 
-    Nested or concurrent use is safe: the collector is re-enabled only if it was enabled before.
+    Nested use is safe: the collector is re-enabled only if it was enabled before.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -115,6 +132,6 @@ def import_quietly(names: Iterable[str]) -> list[ModuleType]:
     with _LOCK:
         if all(name in sys.modules for name in names):
             return [sys.modules[name] for name in names]
-        preload_torch_libraries()
+        preload_libraries(dict.fromkeys(p for name in names for p in _LOADS.get(name.split(".")[0], ())))
         with paused_collector():
             return [importlib.import_module(name) for name in names]

@@ -273,15 +273,13 @@ def test_z_note_shows_the_selected_file(widget, data_folder, qtbot):
     qtbot.waitUntil(lambda: "nuclei_BF.tif: no Z slices" in widget.form.z_note.text(), timeout=5000)
 
 
-def test_device_detection_freezes_what_its_imports_made():
-    """The start-up imports (torch, Cellpose) make ~200,000 objects; the detection thread pauses the
-    collector during them and then freezes everything, so that no generation-2 collection scans them:
-    none at the detection's end (it used to run one there: 250-450 ms with the GUI stopped) and none
-    falling due in the first batch. The collector is on again afterwards."""
+def test_device_detection_pays_the_full_collection_its_imports_owe():
+    """The start-up imports (torch, Cellpose) leave a generation-2 collection due; the detection thread
+    runs it at its end, during the widget's opening, instead of it falling due in the first batch."""
     import gc
     import threading
 
-    import cellpose.models  # noqa: F401 - imported already: the detection's own collector work is seen
+    import cellpose.models  # noqa: F401 - imported already: only the detection's own collection is seen
 
     from napari_batchseg._napari._warmup import detect_device
 
@@ -292,8 +290,6 @@ def test_device_detection_freezes_what_its_imports_made():
             full.append(threading.current_thread().name)
 
     detect_device.cache_clear()
-    made_before = [[] for _ in range(1000)]  # noqa: F841 - tracked objects that must end up frozen
-    frozen_before = gc.get_freeze_count()
     gc.callbacks.append(record)
     try:
         thread = threading.Thread(target=detect_device, name="device-detection")
@@ -301,9 +297,7 @@ def test_device_detection_freezes_what_its_imports_made():
         thread.join(120)
     finally:
         gc.callbacks.remove(record)
-    assert "device-detection" not in full
-    assert gc.get_freeze_count() >= frozen_before + 1000
-    assert gc.isenabled()
+    assert "device-detection" in full
     assert detect_device.cache_info().currsize == 1
 
 

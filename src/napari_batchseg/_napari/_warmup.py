@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 from collections.abc import Callable
 
 
@@ -15,11 +16,15 @@ def detect_device() -> str:
     """What a GPU run would use (``devices.pick_device(True).description``); computed once per process.
 
     Also imports torch and Cellpose, through :func:`..quiet_import.import_quietly`: their shared
-    libraries are loaded with the GIL released and the garbage collector is paused during the imports,
-    then the ~200,000 imported objects are frozen out of later collections. Without it, the GUI froze
-    for 300-800 ms at a time during the imports and again at the generation-2 collections they caused
-    (measured: ``benchmarks/bench_import_stalls.py``). Done now, while the user sets up the batch, rather
-    than at the start of the first run.
+    libraries are loaded with the GIL released and the garbage collector is paused during the imports
+    (without it, the GUI froze for 150-800 ms at a time, several times: see
+    ``benchmarks/bench_import_stalls.py``).
+    Done now, while the user sets up the batch, rather than at the start of the first run.
+    Then it runs one full garbage collection. The imports (torch, Cellpose, SciPy: ~200,000 objects)
+    leave Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari,
+    Qt and torch in memory; unpaid, it falls due a few seconds later, i.e. in the middle of the first
+    batch. Paid here, during the widget's opening, the next one is due only after the process has grown
+    by another quarter (a batch that streams frames into the same layers does not).
     """
     from ..quiet_import import import_quietly, paused_collector
 
@@ -38,7 +43,39 @@ def detect_device() -> str:
         from ..segmenters.cellpose.files import cellpose_models
 
         cellpose_models()  # under Cellpose 4 with its torchvision step
+    gc.collect()
     return text
+
+
+#: what napari's first Image and Labels layer models import (xarray, pandas, SciPy, scikit-image, numba:
+#: ~700 modules, ~1.1 s here), imported ahead by :func:`import_layer_dependencies`
+LAYER_DEPENDENCIES = ("xarray", "pandas", "scipy.ndimage", "scipy.special", "scipy.linalg", "numba",
+                      "skimage.color", "skimage.exposure", "skimage.util")
+
+
+def import_layer_dependencies() -> None:
+    """Import :data:`LAYER_DEPENDENCIES` quietly (:func:`..quiet_import.import_quietly`), in a worker thread.
+
+    The first layer models import them on the GUI thread otherwise: 0.3-1.8 s of frozen GUI per step.
+    A module that is not installed is passed over (napari imports it only when present).
+    """
+    import importlib.util
+
+    from ..quiet_import import import_quietly
+
+    present = [name for name in LAYER_DEPENDENCIES if importlib.util.find_spec(name.split(".")[0])]
+    with contextlib.suppress(ImportError):
+        import_quietly(present)
+    try:  # the first Labels model loads napari's numba colour mapping (~0.3 s): loaded here instead
+        import numpy as np
+        from napari.utils.colormaps.colormap_utils import label_colormap
+
+        cmap = label_colormap(49)
+        for dtype in (np.uint8, np.uint16, np.uint32, np.int32, np.int64):
+            cmap._data_to_texture(np.arange(16, dtype=dtype).reshape(4, 4))
+            cmap._data_to_texture(dtype(0))
+    except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
+        pass
 
 
 @functools.cache  # each of napari's one-time costs is paid once per process (see warm_up_steps)

@@ -32,7 +32,7 @@ from ._output import OutputPanel
 from ._qtutil import single_shot
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._warmup import detect_device, device_known, warm_up_steps
+from ._warmup import detect_device, device_known, import_layer_dependencies, warm_up_steps
 from ._widget_layout import FILES_TAB, RESULTS_TAB, lay_out
 from ._worker import Background, RunController
 
@@ -101,16 +101,20 @@ class BatchSegWidget(QWidget):
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
         close_with(self, *self._closers())
-        # napari's one-time costs of a first layer in idle steps (the widget shows at once, the first Run
+        # napari's one-time costs of a first layer: what its first layers import, in a worker (quietly:
+        # no long hold of the GIL), then the rest in idle steps (the widget shows at once, the first Run
         # adds its layers quicker); then the device detection (not competing with them for the GIL)
         self.form.set_device_text("looking for a GPU…")
-        self.streamer.scheduler.idle(warm_up_steps(), then=self._start_device_detection)
+        self.background.submit(import_layer_dependencies, on_done=self._warm_up, name="batchseg-warmup")
 
     # ------------------------------------------------------------------ state from inputs
     @property
     def startup_done(self) -> bool:
         """The widget's start-up work (napari's first-layer costs, then the device detection) is over."""
         return self.streamer.scheduler.idle_left == 0 and device_known()
+
+    def _warm_up(self) -> None:
+        self.streamer.scheduler.idle(warm_up_steps(), then=self._start_device_detection)
 
     def _start_device_detection(self) -> None:
         if device_known():

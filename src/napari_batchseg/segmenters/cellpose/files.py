@@ -77,12 +77,18 @@ def cellpose_models() -> Any:  # cellpose is untyped
     beside a CPU-only torch fails with ``operator torchvision::nms does not exist``. The same
     compatibility step micro-sam uses (:func:`..microsam._torchvision_compat.ensure_torchvision`: a
     pure-torch ``nms`` registered only where the real one is missing) runs before the import.
+    torch is imported through :func:`...quiet_import.import_quietly` (the first import may happen in a
+    napari worker thread).
     """
-    if cellpose_major() == 4:
-        from ..microsam._torchvision_compat import ensure_torchvision
+    from ...quiet_import import import_quietly, paused_collector
 
-        ensure_torchvision()
-    from cellpose import models
+    import_quietly(["torch"])  # in a GUI process: without long stalls of the GUI thread
+    with paused_collector():
+        if cellpose_major() == 4:
+            from ..microsam._torchvision_compat import ensure_torchvision
+
+            ensure_torchvision()
+        from cellpose import models
 
     return models
 
