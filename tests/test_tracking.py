@@ -144,3 +144,42 @@ def test_trackastra_runs_from_a_model_folder_loaded_safely(tmp_path) -> None:
         assert (steps <= movie.max_step + 1).all()
     with pytest.raises(TrackingError, match="intensity images"):
         track_masks(movie.masks, method="trackastra", model=str(folder))
+
+
+def _crowded_objects(seed: int, n_frames: int = 30, n: int = 60):
+    """Centroids of crowded random walks, some missed (gaps), some splitting: many competing links."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 120, (n, 2))
+    rows = []
+    for t in range(n_frames):
+        pos = pos + rng.normal(0, 2.0, pos.shape)
+        if t % 7 == 3:  # a few cells divide: a daughter appears beside each
+            pos = np.vstack([pos, pos[:3] + rng.normal(0, 3.0, (3, 2))])
+        seen = pos[rng.random(len(pos)) > 0.1]  # 10 % missed in each frame
+        for k, (y, x) in enumerate(seen):
+            rows.append((t, k + 1, 10, y, x))
+    return pd.DataFrame(rows, columns=["frame", "label", "area_px", "centroid_y_px", "centroid_x_px"])
+
+
+@pytest.mark.parametrize(("seed", "gap"), [(0, 0), (1, 1), (2, 2), (3, 1)])
+def test_laptrack_in_windows_of_frames_links_as_one_pass(seed: int, gap: int) -> None:
+    """A long movie is linked in windows (memory follows the window): the same links as one pass."""
+    from napari_batchseg.tracking.lap import LaptrackTracker
+
+    objects = _crowded_objects(seed)
+    params = TrackParams(max_distance=8.0, gap_frames=gap, divisions=True)
+    whole, windowed = LaptrackTracker(), LaptrackTracker()
+    whole.window, windowed.window = 10**6, 4
+    one_pass = sorted(map(tuple, np.asarray(whole.link(objects, params, None, 30)).tolist()))
+    frame = objects["frame"].to_numpy()
+    mothers = np.bincount([a for a, _ in one_pass], minlength=len(objects))
+    assert len(one_pass) > 1000 and (mothers == 2).any()  # many links, divisions among them
+    assert any(frame[b] - frame[a] > 1 for a, b in one_pass) == (gap > 0)  # gaps closed when asked
+    # the lineage of the links: array or pairs, the same tracks
+    from napari_batchseg.tracking.lineage import assign_tracks
+
+    tracks = assign_tracks(objects, np.array(one_pass))
+    assert tracks.equals(assign_tracks(objects, one_pass)) and (tracks["parent_track_id"] > 0).any()
+    assert sorted(map(tuple, np.asarray(windowed.link(objects, params, None, 30)).tolist())) == one_pass

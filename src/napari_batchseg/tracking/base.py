@@ -93,8 +93,10 @@ class Tracker(Protocol):
     def link(
         self, objects: pd.DataFrame, params: TrackParams, frames: FrameReader, n_frames: int,
         images: FrameReader | None = None,
-    ) -> list[tuple[int, int]]:
+    ) -> list[tuple[int, int]] | NDArray[np.int64]:
         """Links between objects as ``(row of the earlier object, row of the later object)``.
+
+        Pairs, or an ``(n, 2)`` integer array (16 bytes per link: what a long movie should return).
 
         ``objects`` has :data:`OBJECT_COLUMNS` and a default ``RangeIndex``; rows are the positions.
         ``frames`` reads a mask frame, ``images`` an intensity frame (``None`` when unknown); a linker

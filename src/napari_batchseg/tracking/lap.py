@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .base import FrameReader, TrackingError, TrackParams
 
@@ -22,6 +24,9 @@ class LaptrackTracker:
 
     name = "laptrack"
     needs_images = False
+    #: frames linked per laptrack call (with context frames around them); memory follows this, not the
+    #: movie's length
+    window = 100
 
     def check(self, params: TrackParams) -> None:
         """Raise :class:`TrackingError` when laptrack is not installed."""
@@ -37,12 +42,12 @@ class LaptrackTracker:
     def link(
         self, objects: pd.DataFrame, params: TrackParams, frames: FrameReader, n_frames: int,
         images: FrameReader | None = None,
-    ) -> list[tuple[int, int]]:
-        """Links by laptrack (``frames`` and ``images`` are not needed)."""
+    ) -> NDArray[np.int64]:
+        """Links by laptrack as an ``(n, 2)`` array of rows (``frames`` and ``images`` are not needed)."""
         self.check(params)
         from laptrack import LapTrack
         if objects.empty:
-            return []
+            return np.zeros((0, 2), np.int64)
         cutoff = float(params.max_distance) ** 2
         # every alternative (start, end, no split) costs the cutoff: any link, gap closing or division
         # within max_distance is taken when the assignment allows it (laptrack's default costs come
@@ -64,11 +69,25 @@ class LaptrackTracker:
             raise ValueError("objects must be sorted by frame")
         yx = objects[["centroid_y_px", "centroid_x_px"]].to_numpy(dtype=np.float64)
         starts = np.searchsorted(frame_of, np.arange(n_frames + 1))  # row of each frame's first object
-        coords = [yx[starts[t]:starts[t + 1]] for t in range(n_frames)]
-        tree = lt.predict(coords)
-        links = []
-        for a, b in tree.edges():
-            if a[0] > b[0]:
-                a, b = b, a
-            links.append((int(starts[a[0]] + a[1]), int(starts[b[0]] + b[1])))
+        # laptrack's graph costs ~1.4 KB per object: a long movie is linked in windows of frames, each
+        # with `margin` frames of context on both sides; a window keeps the links whose later object is
+        # in its own frames. A link spans at most gap_frames + 1 frames and every cost is fixed (no
+        # statistic of the movie), so each kept link sees all its candidates, as in one pass.
+        window = max(int(self.window), 1)
+        margin = int(params.gap_frames) + 2
+        parts = []
+        for own in range(0, n_frames, window):
+            lo, hi = max(own - margin, 0), min(own + window + margin, n_frames)
+            coords = [yx[starts[t]:starts[t + 1]] for t in range(lo, hi)]
+            kept = []
+            for a, b in lt.predict(coords).edges():
+                if a[0] > b[0]:
+                    a, b = b, a
+                later = lo + b[0]
+                if own <= later < own + window:
+                    kept.append((int(starts[lo + a[0]] + a[1]), int(starts[later] + b[1])))
+            parts.append(np.array(kept, dtype=np.int64).reshape(-1, 2))  # 16 bytes per link
+            if n_frames > window:
+                gc.collect()  # networkx graphs hold reference cycles: free this window's before the next
+        links: NDArray[np.int64] = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
         return links
