@@ -72,7 +72,8 @@ class LaptrackTracker:
         # laptrack's graph costs ~1.4 KB per object: a long movie is linked in windows of frames, each
         # with `margin` frames of context on both sides; a window keeps the links whose later object is
         # in its own frames. A link spans at most gap_frames + 1 frames and every cost is fixed (no
-        # statistic of the movie), so each kept link sees all its candidates, as in one pass.
+        # statistic of the movie), so a kept link's candidates are all in its window: the links are
+        # those of one pass (tests/test_tracking.py checks it on crowded movies; not a proof).
         window = max(int(self.window), 1)
         margin = int(params.gap_frames) + 2
         parts = []
