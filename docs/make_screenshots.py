@@ -1,18 +1,26 @@
-"""Screenshots of the Batch segmentation widget during and after a run, for docs/images/.
+"""Screenshots of napari with the Batch segmentation widget, for docs/images/.
 
 Run under a (virtual) display, e.g.::
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py        # all of them
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py 3d     # only the 3D one
 
 It copies example files of ``examples/`` into a temporary folder under ``_BF`` names, opens
-napari with the widget, segments them with the project's own model (``examples/models``) and saves:
+napari with the widget, segments them with the project's own model (``examples/models``) and saves
+(``widget``):
 
 * ``widget_files.png``: the dock widget (440 px, napari's dock width) with files listed and one selected
   (its metadata shown); ``widget_settings.png``: its Settings tab;
 * ``viewer_during_run.png``: the whole window while a time series streams in;
 * ``widget_during_run.png``: the dock widget at the same moment (progress, status table);
 * ``viewer_after_run.png`` / ``widget_after_run.png``: when the batch is done;
-* ``widget_correction.png`` / ``viewer_correction.png``: after two correction helpers, before saving.
+* ``widget_correction.png`` / ``viewer_correction.png``: after two correction helpers, before saving;
+
+and (``3d``) ``segmentation_3d_napari.png``: the real Z stack of ``examples/more_data`` segmented as a
+volume (``z_mode`` 3d, the file's anisotropy) from the widget, shown in napari's 3D view.
+
+The set-up (:func:`open_viewer`, :func:`pump`, :func:`wait`, :func:`shoot`) is shared with the other
+screenshot scripts of this folder (``make_tracking_screenshot.py``).
 """
 
 from __future__ import annotations
@@ -21,61 +29,89 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images"
 EXAMPLES = ROOT / "examples"
 MODEL = next((p for p in sorted((ROOT / "examples" / "models").glob("*")) if p.is_file()
               and p.suffix not in (".md", ".txt", ".json", ".yaml")), None)
+#: the whole window's size for every screenshot (the Xvfb screen is 1600 x 1000)
+WINDOW = (1560, 980)
 
 
-def main() -> int:
-    """Make the screenshots; return a process exit code."""
+def open_viewer(title: str = "napari-batchseg", size: tuple[int, int] = WINDOW) -> Any:
+    """A napari window shown at ``size`` (pixels)."""
     import napari
+
+    viewer = napari.Viewer(title=title, show=True)
+    viewer.window._qt_window.resize(*size)
+    return viewer
+
+
+def pump(seconds: float) -> None:
+    """Let Qt run (draw, deliver the workers' results) for ``seconds``."""
     from qtpy.QtWidgets import QApplication
 
-    from napari_batchseg._napari._stream import layer_meta
+    app = QApplication.instance()
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def wait(cond: Callable[[], bool], timeout: float) -> None:
+    """Let Qt run until ``cond()`` holds, ``timeout`` seconds at most."""
+    end = time.time() + timeout
+    while not cond() and time.time() < end:
+        pump(0.05)
+
+
+def shoot(viewer: Any, name: str, whole: bool = True, part: Any = None) -> Path:
+    """Save ``docs/images/<name>``: the whole window (``whole``), else the widget ``part``."""
+    pump(0.3)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / name
+    if whole:
+        viewer.screenshot(str(path), canvas_only=False)
+    else:
+        part.grab().save(str(path))
+    print("saved", path)
+    return path
+
+
+def example(name: str) -> Path:
+    """An example file of ``examples/data`` or ``examples/more_data``."""
+    return next(p for p in (EXAMPLES / "data" / name, EXAMPLES / "more_data" / name) if p.exists())
+
+
+def _dock(viewer: Any, width: int = 440) -> Any:
+    """The Batch segmentation widget docked at napari's dock width (it must fit: tabs + fixed run bar)."""
     from napari_batchseg._napari._widget import BatchSegWidget
 
-    if MODEL is None:
-        print("no model in examples/models", file=sys.stderr)
-        return 1
-    OUT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="batchseg-shots-"))
-    def example(name: str) -> Path:
-        return next(p for p in (EXAMPLES / "data" / name, EXAMPLES / "more_data" / name) if p.exists())
+    widget = BatchSegWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Batch segmentation", area="right")
+    widget.setFixedWidth(width)
+    return widget
 
+
+def widget_shots() -> int:
+    """The widget's screenshots (files, settings, during and after a run, correction)."""
+    from napari_batchseg._napari._stream import layer_meta
+
+    work = Path(tempfile.mkdtemp(prefix="batchseg-shots-"))
     shutil.copy(example("dsb2018_nuclei.tif"), work / "nuclei_BF.tif")
     shutil.copy(example("arcadia_ecoli_gfp_timelapse.nd2"), work / "ecoli_timelapse_BF.nd2")
     shutil.copy(example("arcadia_cells_fitc_zstack.nd2"), work / "cells_zstack_BF.nd2")
     shutil.copy(example("arcadia_yeast_dic_fitc.nd2"), work / "yeast_WL488.nd2")
 
-    viewer = napari.Viewer(title="napari-batchseg", show=True)
-    viewer.window._qt_window.resize(1560, 980)
-    widget = BatchSegWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Batch segmentation", area="right")
-    app = QApplication.instance()
+    viewer = open_viewer()
+    widget = _dock(viewer)
 
-    def pump(seconds: float) -> None:
-        end = time.time() + seconds
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def wait(cond, timeout: float) -> None:
-        end = time.time() + timeout
-        while not cond() and time.time() < end:
-            pump(0.05)
-
-    def shoot(name: str, whole: bool, part=None) -> None:
-        pump(0.3)
-        path = OUT / name
-        if whole:
-            viewer.screenshot(str(path), canvas_only=False)
-        else:
-            (part or widget).grab().save(str(path))
-        print("saved", path)
+    def shot(name: str, whole: bool) -> None:
+        shoot(viewer, name, whole, widget)
 
     widget.files.add_paths([work])
     wait(lambda: not widget.infos.busy, 30)
@@ -84,14 +120,12 @@ def main() -> int:
     widget.form.model_path.setText(str(MODEL))
     widget.output.suffix.setText("starter")
     widget.form.end_frame.setValue(29)
-    dock_width = 440  # napari's dock width: the widget must fit it (tabs + fixed run bar)
-    widget.setFixedWidth(dock_width)
     wait(lambda: "looking" not in widget.form.device_label.text(), 120)
     pump(1)
     widget.tabs.setCurrentIndex(0)
-    shoot("widget_files.png", whole=False)
+    shot("widget_files.png", whole=False)
     widget.tabs.setCurrentIndex(1)
-    shoot("widget_settings.png", whole=False)
+    shot("widget_settings.png", whole=False)
 
     widget.run()
 
@@ -101,16 +135,16 @@ def main() -> int:
         return key is not None and widget._frames_done.get(key, 0) >= 12
 
     wait(timelapse_half_done, 600)
-    shoot("viewer_during_run.png", whole=True)
-    shoot("widget_during_run.png", whole=False)
+    shot("viewer_during_run.png", whole=True)
+    shot("widget_during_run.png", whole=False)
     wait(lambda: not widget.running and widget.streamer.settled, 900)
     # the nuclei result is shown (the last file); zoom on a corner to see the objects
     pump(1)
     viewer.camera.zoom = viewer.camera.zoom * 1.6
     viewer.camera.center = (0, 160, 160)
     pump(1)
-    shoot("viewer_after_run.png", whole=True)
-    shoot("widget_after_run.png", whole=False)
+    shot("viewer_after_run.png", whole=True)
+    shot("widget_after_run.png", whole=False)
 
     labels = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
     viewer.layers.selection.active = labels
@@ -120,10 +154,78 @@ def main() -> int:
         while widget.correction.busy:
             pump(0.05)
     widget.tabs.setCurrentIndex(3)
-    shoot("widget_correction.png", whole=False)
-    shoot("viewer_correction.png", whole=True)
+    shot("widget_correction.png", whole=False)
+    shot("viewer_correction.png", whole=True)
     viewer.close()
     shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def volume_shot() -> int:
+    """``segmentation_3d_napari.png``: a real Z stack segmented as a volume, in napari's 3D view."""
+    from napari_batchseg._napari._stream import layer_meta
+
+    work = Path(tempfile.mkdtemp(prefix="batchseg-3d-"))
+    stack = work / "cells_zstack_BF.nd2"
+    shutil.copy(example("arcadia_cells_fitc_zstack.nd2"), stack)
+    viewer = open_viewer()
+    widget = _dock(viewer)
+    widget.files.add_paths([stack])
+    wait(lambda: not widget.infos.busy, 30)
+    form = widget.form
+    form.model.setCurrentText("User trained model…")
+    form.model_path.setText(str(MODEL))
+    form.diameter.setValue(30.0)  # the model's own mean diameter
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData("3d"))  # anisotropy: the file's
+    wait(lambda: "looking" not in form.device_label.text(), 120)
+    widget.run()
+    wait(lambda: not widget.running and widget.streamer.settled, 1800)
+    key = widget.status.keys()[0]
+    if widget.status.status(key) != "done":
+        print(f"the 3d run did not finish: {widget.message.text()}", file=sys.stderr)
+        return 1
+    pump(1)
+    labels = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask")
+    image = next(lay for lay in viewer.layers if layer_meta(lay).get("role") == "prepared")
+    image.rendering = "mip"  # the input's brightest voxels behind the objects
+    image.opacity = 0.5
+    labels.bounding_box.visible = True
+    viewer.scale_bar.visible = True
+    viewer.axes.visible = True
+    viewer.layers.selection.active = labels  # its layer controls on the left
+    viewer.dims.ndisplay = 3
+    pump(0.5)
+    viewer.reset_view()
+    viewer.camera.angles = ANGLES
+    viewer.camera.zoom = viewer.camera.zoom * ZOOM
+    pump(2)  # the run left the widget on its Results tab (the status table)
+    shoot(viewer, "segmentation_3d_napari.png")
+    viewer.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+#: the 3D view's camera for the volume shot (napari's Euler angles, degrees) and zoom over reset_view
+ANGLES = (-60.0, 20.0, 100.0)
+ZOOM = 0.65
+
+SHOTS = {"widget": widget_shots, "3d": volume_shot}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Make the screenshots named in ``argv`` (``widget``, ``3d``; none: all); return an exit code."""
+    names = list(sys.argv[1:] if argv is None else argv) or list(SHOTS)
+    unknown = [n for n in names if n not in SHOTS]
+    if unknown:
+        print(f"unknown screenshot set(s) {unknown}; choose from {list(SHOTS)}", file=sys.stderr)
+        return 2
+    if MODEL is None:
+        print("no model in examples/models", file=sys.stderr)
+        return 1
+    for name in names:
+        code = SHOTS[name]()
+        if code:
+            return code
     return 0
 
 

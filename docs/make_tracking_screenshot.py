@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import SimpleNamespace
-
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "images"
 
 
 def main() -> int:
     """Make the screenshot; return a process exit code."""
-    import napari
     import numpy as np
-    from qtpy.QtWidgets import QApplication
+    from make_screenshots import (  # the shared set-up (this folder is on sys.path)
+        open_viewer,
+        pump,
+        shoot,
+        wait,
+    )
     from scipy import ndimage as ndi
 
     from napari_batchseg._napari._reader import mask_layer_data
@@ -36,7 +36,6 @@ def main() -> int:
     from napari_batchseg.io.sources import PixelSize
     from napari_batchseg.tracking.synthetic import synthetic_movie
 
-    OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="batchseg-tracks-"))
     movie = synthetic_movie(n_frames=30, n_objects=14, shape=(240, 240), radius=5, step=2.5, n_divisions=4,
                             seed=7)
@@ -45,8 +44,7 @@ def main() -> int:
     intensity = np.stack([ndi.gaussian_filter((m > 0).astype(np.float32) * 200.0, 1.5)
                           + rng.normal(20.0, 6.0, m.shape).astype(np.float32) for m in movie.masks])
 
-    viewer = napari.Viewer(show=True)
-    viewer.window._qt_window.resize(1500, 900)
+    viewer = open_viewer("napari-batchseg: tracks", (1500, 900))
     dock = TrackWidget(viewer)
     viewer.window.add_dock_widget(dock, name="Track cells", area="right")
     data, kwargs, _ = mask_layer_data(mask)[0]
@@ -54,20 +52,10 @@ def main() -> int:
                      axis_labels=kwargs.get("axis_labels"))
     source = viewer.add_labels(data, **kwargs)
     source.visible = False
-    app = QApplication.instance()
-
-    def pump(seconds: float) -> None:
-        end = time.time() + seconds
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
     dock.labels_combo.setCurrentText(source.name)
     dock.max_distance.setValue(movie.max_step + 1)
     dock.track()
-    end = time.time() + 120
-    while dock.busy and time.time() < end:
-        pump(0.05)
+    wait(lambda: not dock.busy, 120)
     if dock.result is None:
         print(f"tracking failed: {dock.status.text()}", file=sys.stderr)
         return 1
@@ -89,9 +77,8 @@ def main() -> int:
     viewer.dims.set_current_step(0, frame)
     viewer.reset_view()
     pump(1.0)
-    path = OUT / "tracks_napari.png"
-    viewer.screenshot(str(path), canvas_only=False)
-    print("saved", path, dock.status.text())
+    shoot(viewer, "tracks_napari.png")
+    print(dock.status.text())
     viewer.close()
     return 0
 
