@@ -208,11 +208,12 @@ def test_a_file_without_z_is_marked_before_any_work(tmp_path: Path) -> None:
     assert task.error is not None and "flat.tif: --z-mode 3d needs a Z stack" in task.error
 
 
-def test_microsam_refuses_volumes_before_loading() -> None:
+def test_microsam_refuses_stitch_before_loading() -> None:
+    """micro-sam's 3d is its own (tests/test_microsam_3d.py); Cellpose's stitching is refused, 3d offered."""
     from napari_batchseg.segmenters.microsam.segmenter import MicroSamSegmenter
 
-    with pytest.raises(ParameterError, match="z_mode '3d': micro-sam segments 2D planes only"):
-        MicroSamSegmenter.from_params(SegmentationParams(method="sam", z_mode="3d"))
+    with pytest.raises(ParameterError, match="z_mode 'stitch': micro-sam offers 3d only .*use --z-mode 3d"):
+        MicroSamSegmenter.from_params(SegmentationParams(method="sam", z_mode="stitch"))
 
 
 @pytest.mark.cp3

@@ -4,6 +4,9 @@
 in the log) and gives a :class:`VolumeRun`; the engine then reads one ``(Z, Y, X)`` volume per time point
 (:meth:`VolumeRun.prepare`) and hands it to the segmenter's ``segment_volume``
 (:meth:`VolumeRun.frame_segmenter`). Masks are ``TZYX``, written one volume at a time.
+
+What ``3d`` means depends on the method (the log says it): Cellpose's ``do_3D`` with the anisotropy,
+or micro-sam's slice-wise segmentation merged across Z (no anisotropy). ``stitch`` is Cellpose's.
 """
 
 from __future__ import annotations
@@ -95,7 +98,11 @@ class _VolumeFrames:
     def __call__(
         self, task: Task, frames: Iterable[PreparedFrame]
     ) -> Iterator[tuple[PreparedFrame, SegmentOutput, float]]:
+        from .engine import file_key  # the engine imports this module
+
+        key = file_key(task)
         for frame in frames:
+            self.segmenter.set_context(key, f"T{frame.t}")
             t0 = time.perf_counter()
             anisotropy = frame.anisotropy if isinstance(frame, PreparedVolume) else self.run.anisotropy
             out = self.segmenter.segment_volume(frame.image, self.run.mode, anisotropy,
@@ -126,7 +133,11 @@ def plan_volume(
         )
     zs = volume_z(info, params.zrange)
     anisotropy, how = resolve_anisotropy(info, params)
-    if params.z_mode == "3d":
+    if params.z_mode == "3d" and params.method == "sam":
+        anisotropy = None  # micro-sam segments the slices at their own size: no anisotropy to apply
+        note = (f"z mode 3d (micro-sam: each slice in 2D, objects merged across Z by micro-sam's "
+                f"automatic_3d_segmentation; anisotropy not used) over {len(zs)} slice(s) {zs[0]}-{zs[-1]}")
+    elif params.z_mode == "3d":
         note = f"z mode 3d (Cellpose do_3D) over {len(zs)} slice(s) {zs[0]}-{zs[-1]}; {how}"
     else:
         note = (f"z mode stitch (2D per slice, stitch threshold {params.stitch_threshold:g}) over "

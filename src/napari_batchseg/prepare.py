@@ -9,6 +9,7 @@ in the order asked for, all from the same Z slices (best focus is found on the f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +187,20 @@ def lift_low_range(image: NDArray[Any]) -> NDArray[Any]:
     return out.astype(np.float32)
 
 
+def finish_read(
+    image: NDArray[Any], read_started: float, read_done: float, lift: bool = True
+) -> tuple[NDArray[Any], dict[str, float]]:
+    """The shared tail of preparing a frame or a volume: lift a tiny range, and the timings.
+
+    ``image`` is what was read (between ``read_started`` and ``read_done``, :func:`time.perf_counter`
+    values) and converted or projected since; it goes through :func:`lift_low_range` when ``lift``.
+    Returns it with ``{"read": seconds reading, "prepare": seconds since the read, lifting included}``.
+    """
+    if lift:
+        image = lift_low_range(image)
+    return image, {"read": read_done - read_started, "prepare": time.perf_counter() - read_done}
+
+
 def prepare_frame(
     source: ImageSource,
     position: int,
@@ -202,8 +217,6 @@ def prepare_frame(
     if isinstance(channel, Sequence):
         channels = tuple(int(c) for c in channel)
         first = prepare_frame(source, position, t, channels[0], zrange, projection)
-        import time
-
         nz = source.info.sizes["Z"]
         planes = [first.image]
         read_s, prepare_s = first.timings["read"], first.timings["prepare"]
@@ -212,8 +225,9 @@ def prepare_frame(
             stack = source.read_zstack(position, t, c, first.z_used)
             t1 = time.perf_counter()
             plane = stack[0].astype(np.float32) if nz == 1 else project(stack, projection)
-            planes.append(lift_low_range(plane) if nz > 1 or source.info.dtype.kind == "f" else plane)
-            read_s, prepare_s = read_s + t1 - t0, prepare_s + time.perf_counter() - t1
+            plane, spent = finish_read(plane, t0, t1, lift=nz > 1 or source.info.dtype.kind == "f")
+            planes.append(plane)
+            read_s, prepare_s = read_s + spent["read"], prepare_s + spent["prepare"]
         return PreparedFrame(
             position=position,
             t=t,
@@ -223,8 +237,6 @@ def prepare_frame(
             best_focus=first.best_focus,
             timings={"read": read_s, "prepare": prepare_s},
         )
-    import time
-
     info = source.info
     nz = info.sizes["Z"]
     t0 = time.perf_counter()
@@ -247,9 +259,8 @@ def prepare_frame(
     t1 = time.perf_counter()
     # a single-slice file is used as it is: projection settings apply to Z stacks only
     image = stack[0].astype(np.float32) if nz == 1 else project(stack, projection)
-    if nz > 1 or info.dtype.kind == "f":  # integers differ by >= 1 (or not at all)
-        image = lift_low_range(image)
-    t2 = time.perf_counter()
+    # integers differ by >= 1 (or not at all)
+    image, timings = finish_read(image, t0, t1, lift=nz > 1 or info.dtype.kind == "f")
     return PreparedFrame(
         position=position,
         t=t,
@@ -257,5 +268,5 @@ def prepare_frame(
         channel=channel,
         z_used=z_used,
         best_focus=best,
-        timings={"read": t1 - t0, "prepare": t2 - t1},
+        timings=timings,
     )

@@ -17,7 +17,7 @@ import numpy as np
 from .errors import InputError
 from .io.sources import ImageSource, SourceInfo
 from .params import SegmentationParams, ZRange
-from .prepare import PreparedFrame, check_z_range, lift_low_range
+from .prepare import PreparedFrame, check_z_range, finish_read
 
 __all__ = [
     "PreparedVolume",
@@ -126,15 +126,14 @@ def prepare_volume(
     """Read the ``(Z, Y, X)`` volume of frame ``t`` (slices ``z_indices``) as float32.
 
     A volume whose 1st-99th percentile range is tiny is lifted to 0..1 as
-    :func:`~.prepare.lift_low_range` does for planes (Cellpose would zero it); others are handed over as
-    they are (converted to float32).
+    :func:`~.prepare.lift_low_range` does for planes (Cellpose would zero it; the tail shared with
+    :func:`~.prepare.prepare_frame`: :func:`~.prepare.finish_read`); others are handed over as they are
+    (converted to float32).
     """
     t0 = time.perf_counter()
     stack = source.read_zstack(position, t, channel, list(z_indices))
     t1 = time.perf_counter()
-    volume = np.asarray(stack, dtype=np.float32)
-    volume = lift_low_range(volume)
-    t2 = time.perf_counter()
+    volume, timings = finish_read(np.asarray(stack, dtype=np.float32), t0, t1)
     return PreparedVolume(
         position=position,
         t=t,
@@ -142,6 +141,6 @@ def prepare_volume(
         channel=channel,
         z_used=list(z_indices),
         best_focus=None,
-        timings={"read": t1 - t0, "prepare": t2 - t1},
+        timings=timings,
         anisotropy=anisotropy,
     )

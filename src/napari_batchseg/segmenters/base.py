@@ -96,30 +96,42 @@ class VolumeSegmenter(Protocol):
     name
         Short method name.
     volume_modes
-        The Z modes offered (``()``: none; ``("3d", "stitch")`` for Cellpose).
+        The Z modes offered (``()``: none; ``("3d", "stitch")`` for Cellpose 3 and 4; ``("3d",)`` for
+        micro-sam, whose ``3d`` is its own slice-wise segmentation merged across Z).
     """
 
     name: str
     volume_modes: tuple[str, ...]
+
+    def set_context(self, file_key: str, frame_key: str) -> None:
+        """Name the file and time point of the next :meth:`segment_volume` call."""
+        ...
 
     def segment_volume(
         self, volume: NDArray[Any], mode: str, anisotropy: float | None, stitch_threshold: float
     ) -> SegmentOutput:
         """Segment one prepared ``(Z, Y, X)`` float32 volume; labels are ``(Z, Y, X)``.
 
-        ``mode`` ``"3d"`` segments the volume as a whole (``anisotropy``: Z step / XY pixel size);
-        ``"stitch"`` segments each slice in 2D and joins objects of consecutive slices whose overlap
-        (IoU) is above ``stitch_threshold``.
+        ``mode`` ``"3d"`` segments the volume as a whole (Cellpose: ``do_3D``, ``anisotropy`` = Z step /
+        XY pixel size; micro-sam: each slice in 2D, objects merged across Z by micro-sam, anisotropy not
+        used); ``"stitch"`` segments each slice in 2D and joins objects of consecutive slices whose
+        overlap (IoU) is above ``stitch_threshold``.
         """
         ...
 
 
-def refuse_volume(name: str, mode: str, offered: Sequence[str] = ()) -> ParameterError:
-    """The error for a Z mode ``mode`` that segmenter ``name`` does not offer (one clear line)."""
-    what = f"offers {', '.join(offered)}" if offered else "segments 2D planes only"
-    return ParameterError(
-        f"z_mode {mode!r}: {name} {what}; use --z-mode project (a Z projection or best focus)"
-    )
+def refuse_volume(name: str, mode: str, offered: Sequence[str] = (), why: str = "") -> ParameterError:
+    """The error for a Z mode ``mode`` that segmenter ``name`` does not offer (one clear line).
+
+    ``offered``: the Z modes it does offer (they are suggested); ``why``: what ``name`` lacks, said
+    after them (e.g. the installed version has no 3D segmentation).
+    """
+    what = f"offers {', '.join(offered)} only" if offered else "segments 2D planes only"
+    if why:
+        what = f"{what} ({why})"
+    use = " or ".join([*(f"--z-mode {m}" for m in offered), "--z-mode project"])
+    use += " (a Z projection or best focus)"
+    return ParameterError(f"z_mode {mode!r}: {name} {what}; use {use}")
 
 
 class SegmenterBase(abc.ABC):

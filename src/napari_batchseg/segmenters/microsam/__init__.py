@@ -4,6 +4,7 @@
 * :mod:`.cache`: the on-disk embedding cache (:class:`EmbeddingCache`, :func:`embedding_cache_dir`);
 * :mod:`.weights`: built-in weights in micro-sam's cache folder, or a local checkpoint;
 * :mod:`.options`: AIS/AMG/APG/run settings and the label convention (:func:`relabel_consecutive`);
+* :mod:`.volume`: micro-sam's 3D automatic segmentation (``z_mode`` 3d: slices merged across Z);
 * :mod:`._imports` and :mod:`._torchvision_compat`: importing micro-sam (and torchvision next to a
   CPU-only torch) with clear errors.
 
@@ -24,6 +25,7 @@ from .options import (
     relabel_consecutive,
 )
 from .segmenter import MicroSamSegmenter
+from .volume import VOLUME_DEFAULTS
 
 #: The name ``scripts/install_microsam.sh`` and docs/microsam.md call (same function).
 _import_microsam = import_microsam
@@ -34,6 +36,7 @@ __all__ = [
     "APG_DEFAULTS",
     "INSTALL_HINT",
     "RUN_DEFAULTS",
+    "VOLUME_DEFAULTS",
     "EmbeddingCache",
     "MicroSamSegmenter",
     "default_halo",

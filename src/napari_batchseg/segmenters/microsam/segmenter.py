@@ -12,6 +12,10 @@ The model is built once (:meth:`MicroSamSegmenter.from_params`); every plane is 
    the installed micro-sam has it) derives one point prompt per object from the decoder's maps and
    keeps SAM's masks for them after non-maximum suppression.
 
+Volumes (``z_mode`` 3d, :meth:`MicroSamSegmenter.segment_volume`): micro-sam's own 3D automatic
+segmentation, each slice in 2D with the mode above, the objects merged across Z by micro-sam
+(:mod:`.volume`); ``stitch`` is refused, and so is ``3d`` where the installed micro-sam lacks it.
+
 Labels come back as ``uint32`` (0 = background, ids ``1..N``); the mask writer stores ``uint16`` where
 every id fits. micro-sam is an optional extra: without it :meth:`MicroSamSegmenter.from_params` raises a
 :class:`~napari_batchseg.errors.ModelError` that says how to install it. Built-in weights live in
@@ -50,6 +54,7 @@ from .options import (
     default_halo,
     relabel_consecutive,
 )
+from .volume import NO_STITCH, VOLUME_DEFAULTS, check_volume_settings, merge_slices, missing_3d
 from .weights import Weights, load_model, no_decoder_error, resolve_builtin, resolve_checkpoint
 
 if TYPE_CHECKING:
@@ -118,6 +123,8 @@ class MicroSamSegmenter(SegmenterBase):
         amg_settings: Mapping[str, Any] | None = None,
         tile_batch_size: int = 1,
         apg_settings: Mapping[str, Any] | None = None,
+        volume_settings: Mapping[str, Any] | None = None,
+        volume_modes: tuple[str, ...] | None = None,
     ) -> None:
         self._util = util
         self._iseg = instance_segmentation
@@ -133,6 +140,9 @@ class MicroSamSegmenter(SegmenterBase):
         self.amg_settings = {**AMG_DEFAULTS, **dict(amg_settings or {})}
         self.apg_settings = {**APG_DEFAULTS, **dict(apg_settings or {})}
         self.tile_batch_size = max(1, int(tile_batch_size))
+        #: the merge settings of ``z_mode`` 3d (:data:`~.volume.VOLUME_DEFAULTS`)
+        self.volume_settings = check_volume_settings(volume_settings or {})
+        self._volume_modes = None if volume_modes is None else tuple(volume_modes)
         self._file_key: str | None = None
         self._frame_key: str | None = None
         self.stats = {"embeddings_computed": 0, "cache_hits": 0, "planes": 0}
@@ -146,10 +156,13 @@ class MicroSamSegmenter(SegmenterBase):
     @classmethod
     def from_params(cls, params: SegmentationParams) -> MicroSamSegmenter:
         """Load the model that ``params`` names (``model``, ``checkpoint``, ``sam_mode``, tiling, ``gpu``)."""
-        if params.z_mode != "project":  # before any import or load: one clear line
-            raise refuse_volume("micro-sam", params.z_mode)
+        if params.z_mode == "stitch":  # before any import or load: one clear line
+            raise refuse_volume("micro-sam", params.z_mode, ("3d",), NO_STITCH)
         util, iseg = import_microsam()
+        if params.z_mode == "3d" and (missing := missing_3d()) is not None:
+            raise refuse_volume("micro-sam", params.z_mode, (), missing)
         extra = dict(params.extra or {})
+        volume_settings = check_volume_settings(extra)  # bad values fail before the model is loaded
         model = str(params.model).strip()
         mode = str(params.sam_mode).lower()
         if mode not in MODES:
@@ -195,6 +208,8 @@ class MicroSamSegmenter(SegmenterBase):
             amg_settings={k: extra[k] for k in AMG_DEFAULTS if k in extra},
             apg_settings={k: extra[k] for k in APG_DEFAULTS if k in extra},
             tile_batch_size=int(extra.get("tile_batch_size", RUN_DEFAULTS["tile_batch_size"])),
+            volume_settings=volume_settings,
+            volume_modes=("3d",) if params.z_mode == "3d" else None,  # checked above; else when asked
         )
 
     # ------------------------------------------------------------------ configuration
@@ -244,6 +259,17 @@ class MicroSamSegmenter(SegmenterBase):
                 stores[m][key] = value
             if key in ("points_per_side", "points_per_batch"):
                 self._generators = {k: v for k, v in self._generators.items() if k[0] != "amg"}
+
+    @property
+    def volume_modes(self) -> tuple[str, ...]:
+        """``("3d",)`` where the installed micro-sam segments volumes, else ``()`` (see :mod:`.volume`)."""
+        if self._volume_modes is None:
+            self._volume_modes = ("3d",) if missing_3d() is None else ()
+        return self._volume_modes
+
+    @volume_modes.setter
+    def volume_modes(self, modes: tuple[str, ...]) -> None:
+        self._volume_modes = tuple(modes)
 
     def set_context(self, file_key: str, frame_key: str) -> None:
         """Name the file and frame of the next :meth:`segment` call (recorded with cached embeddings)."""
@@ -299,6 +325,8 @@ class MicroSamSegmenter(SegmenterBase):
             "settings": dict(self._settings()),
             "embedding_cache": str(self.cache.root) if self.cache is not None else None,
             "torchvision_nms_shim": shim_active(),
+            **({"volume_settings": dict(self.volume_settings)}
+               if self.volume_settings != VOLUME_DEFAULTS else {}),
             "versions": versions,
         }
 
@@ -359,7 +387,7 @@ class MicroSamSegmenter(SegmenterBase):
             img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
         return img
 
-    def _instances(self, img: NDArray[Any], emb: dict[str, Any]) -> NDArray[Any]:
+    def _instances(self, img: NDArray[Any], emb: dict[str, Any], blockwise: bool = True) -> NDArray[Any]:
         import torch
 
         gen = self._generator()
@@ -370,16 +398,16 @@ class MicroSamSegmenter(SegmenterBase):
             warnings.simplefilter("ignore")
             gen.initialize(img, **init)
             try:
-                return self._generate(gen)
+                return self._generate(gen, blockwise)
             finally:
                 with contextlib.suppress(Exception):
                     gen.clear_state()
 
-    def _generate(self, gen: Any) -> NDArray[Any]:
+    def _generate(self, gen: Any, blockwise: bool = True) -> NDArray[Any]:
         if self.mode == "ais":
             kwargs = {k: self.ais_settings[k] for k in AIS_DEFAULTS}
             kwargs["min_size"] = int(kwargs["min_size"])
-            if self.tile_shape is not None:
+            if self.tile_shape is not None and blockwise:
                 # one thread: micro-sam's block-wise watershed splits objects differently with the number
                 # of threads it runs (its default is the machine's), so a mask would depend on the machine
                 kwargs.update(tile_shape=self.tile_shape, halo=self.halo, n_threads=1)
@@ -455,4 +483,47 @@ class MicroSamSegmenter(SegmenterBase):
                 f"plane {img.shape} is resized to {self.weights.image_size} px for the encoder; "
                 "set tile_shape for full resolution"
             )
+        return SegmentOutput(labels=labels, info=info)
+
+    def segment_volume(
+        self, volume: NDArray[Any], mode: str, anisotropy: float | None, stitch_threshold: float
+    ) -> SegmentOutput:
+        """Segment one prepared ``(Z, Y, X)`` volume with micro-sam's 3D automatic segmentation.
+
+        Each slice is segmented as :meth:`segment` does (its embeddings through the cache), then the
+        slices are merged across Z by micro-sam (:func:`~.volume.merge_slices`): the labels equal
+        ``micro_sam.multi_dimensional_segmentation.automatic_3d_segmentation`` with the same
+        generator and settings, renumbered ``1..N``. ``anisotropy`` and ``stitch_threshold`` are not
+        used (``mode`` ``"stitch"`` is refused). With tiling, AIS runs its seeded watershed over each
+        whole slice, as micro-sam's 3D does (a plane's :meth:`segment` runs it block-wise).
+        """
+        if mode not in self.volume_modes:
+            raise refuse_volume("micro-sam", mode, self.volume_modes, NO_STITCH if mode == "stitch" else "")
+        vol = np.asarray(volume)
+        if vol.ndim != 3:
+            raise ValueError(f"a volume is (Z, Y, X), got shape {vol.shape}")
+        t0 = time.perf_counter()
+        slices, hits = [], 0
+        embedding_s = 0.0
+        for z in range(vol.shape[0]):
+            img = self._prepare(vol[z])
+            t_emb = time.perf_counter()
+            emb, hit = self._embeddings(img, z)
+            embedding_s += time.perf_counter() - t_emb
+            hits += int(hit)
+            # tiled AIS: the watershed over the whole slice, as micro-sam's 3D runs it (its 2D: block-wise)
+            slices.append(self._instances(img, emb, blockwise=False))
+            del emb
+        merged = merge_slices(slices, self.volume_settings)
+        labels, n = relabel_consecutive(merged)
+        self.stats["planes"] += vol.shape[0]
+        info: dict[str, Any] = {
+            "mode": self.mode,
+            "z_mode": mode,
+            "z_slices": int(vol.shape[0]),
+            "n_objects": n,
+            "embedding_s": round(embedding_s, 4),
+            "segmentation_s": round(time.perf_counter() - t0 - embedding_s, 4),
+            "embedding_cache": "off" if self.cache is None else f"{hits}/{vol.shape[0]} slices cached",
+        }
         return SegmentOutput(labels=labels, info=info)
