@@ -67,6 +67,7 @@ class Preview:
     frame_ts: tuple[int, ...]
     labels: NDArray[Any]
     seconds: float
+    n_objects: int = 0
 
 
 class _FlowCache:
@@ -103,7 +104,9 @@ def compute_preview(cache: _FlowCache, log: str, index: int, thresholds: Thresho
     t, frame, ts = cache.get(log, index)
     started = time.perf_counter()
     labels = frame.labels(thresholds.cellprob_threshold, thresholds.flow_threshold, thresholds.min_size)
-    return Preview((log, index, thresholds), t, len(ts), ts, labels, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    n_objects = len(np.unique(labels)) - 1  # here, not on the GUI thread
+    return Preview((log, index, thresholds), t, len(ts), ts, labels, seconds, n_objects)
 
 
 def compute_ahead(frame: FrameMasks, cellprob_thresholds: list[float], flow_threshold: float,
@@ -385,8 +388,8 @@ class RethresholdWidget(QWidget):
             self.layer = self.viewer.add_labels(preview.labels, name=LAYER_NAME)
         else:
             self.layer.data = preview.labels
-        n = len(np.unique(preview.labels)) - 1
-        self.preview_status.setText(f"{Path(preview.key[0]).name} frame t={preview.frame_t}: {n} objects, "
+        self.preview_status.setText(f"{Path(preview.key[0]).name} frame t={preview.frame_t}: "
+                                    f"{preview.n_objects} objects, "
                                     f"computed in {preview.seconds * 1000:.0f} ms")
 
     # -- apply to every chosen log ------------------------------------------------------------------------
