@@ -314,3 +314,16 @@ def test_stage_cache_computes_once_and_keeps_the_latest() -> None:
     with pytest.raises(RuntimeError):
         cache.get(4, lambda: (_ for _ in ()).throw(RuntimeError("boom")))
     assert cache.get(4, lambda: slow(4)) == 40  # a failed computation is not cached
+
+
+def test_frame_masks_cache_fits_its_budget() -> None:
+    from napari_batchseg.segmenters.cellpose.frame_masks import CACHE_BYTES, FrameMasks
+
+    small = FrameMasks(np.zeros((2, 64, 64), np.float32), np.zeros((64, 64), np.float32), 10)
+    big = FrameMasks(np.zeros((2, 2048, 2048), np.float32), np.zeros((2048, 2048), np.float32), 10)
+    assert small._raw.capacity == 12 and big._raw.capacity == 2
+    assert 3 * big._raw.capacity * 2 * 2048 * 2048 <= 2 * CACHE_BYTES
+    with pytest.raises(ValueError, match="do not match"):
+        FrameMasks(np.zeros((2, 64, 60), np.float32), np.zeros((64, 64), np.float32), 10)
+    # no cell pixel at all: empty labels without any dynamics, as Cellpose's compute_masks
+    assert small.labels(0.0, 0.4, 15).max() == 0 and small.labels(0.0, 0.4, 15).dtype == np.uint16

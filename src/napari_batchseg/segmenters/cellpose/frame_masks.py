@@ -38,6 +38,8 @@ __all__ = ["FrameMasks", "StageCache"]
 
 #: Cellpose's ``max_size_fraction`` (the only value ``eval`` uses)
 MAX_SIZE_FRACTION = 0.4
+#: memory the cached labels of one frame may take by default
+CACHE_BYTES = 32 * 2**20
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -112,19 +114,23 @@ class FrameMasks:
     niter
         Dynamics iterations (the run's).
     capacity
-        Cell probability thresholds whose stages 1-2 are kept; final labels kept: 4x as many.
+        Cell probability thresholds whose stages 1-2 are kept; final labels kept: 2x as many. Default:
+        as many as fit in :data:`CACHE_BYTES` (12 for a 512 x 512 frame, 2 for a 4096 x 4096 one).
     """
 
-    def __init__(self, dp: NDArray[Any], cellprob: NDArray[Any], niter: int, capacity: int = 12) -> None:
+    def __init__(self, dp: NDArray[Any], cellprob: NDArray[Any], niter: int,
+                 capacity: int | None = None) -> None:
         self.dp = np.ascontiguousarray(dp, dtype=np.float32)
         self.cellprob = np.ascontiguousarray(cellprob, dtype=np.float32)
         if self.dp.ndim != 3 or self.dp.shape[0] != 2 or self.dp.shape[1:] != self.cellprob.shape:
             raise ValueError(f"flows {self.dp.shape} and cell probability {self.cellprob.shape} do not "
                              "match ((2, Y, X) and (Y, X))")
         self.niter = int(niter)
+        if capacity is None:  # three label images per threshold (raw, and two final settings), uint16
+            capacity = min(12, max(2, CACHE_BYTES // (3 * 2 * self.cellprob.size)))
         self._raw: StageCache[float, _Raw] = StageCache(capacity)
         self._errors_lock = threading.Lock()
-        self._final: StageCache[tuple[float, float, int], NDArray[Any]] = StageCache(4 * capacity)
+        self._final: StageCache[tuple[float, float, int], NDArray[Any]] = StageCache(2 * capacity)
 
     def cached(self, cellprob_threshold: float) -> bool:
         """Whether stage 1 for this threshold is ready (a step to it costs only the later stages)."""
