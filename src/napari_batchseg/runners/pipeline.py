@@ -13,7 +13,7 @@ stage (docs/performance.md "GPU"), much of it on the CPU. :class:`PipelinedFrame
 Masks are **identical** to frame-by-frame ``eval`` on the model's device:
 
 * model on the CPU: a worker runs the very call ``eval`` makes (``resize_and_compute_masks`` with the
-  same arguments on the CPU; :func:`~..segmenters.cellpose.rethreshold.rethreshold_frame`), on the
+  same arguments on the CPU; :func:`~..segmenters.cellpose.rethreshold.cellpose_labels`), on the
   flows of the same network call;
 * model on a GPU (``masks_on="device"``, the default): this process runs the device part of that call
   (``dynamics.compute_masks``: flow following, mask assembly and flow-error check on the GPU, exactly
@@ -103,17 +103,17 @@ class MaskJob:
 def build_mask(job: MaskJob) -> tuple[NDArray[Any], float]:
     """The labels of one frame (runs in a worker) and the seconds it took.
 
-    ``"all"`` is :func:`~..segmenters.cellpose.rethreshold.rethreshold_frame`: the call ``eval``
-    makes on the CPU (``dynamics.resize_and_compute_masks``, ``resize=None``). ``"fill"`` is its last
-    step, ``utils.fill_holes_and_remove_small_masks``, after ``dynamics.compute_masks`` ran on the
-    device.
+    ``"all"`` is :func:`~..segmenters.cellpose.rethreshold.cellpose_labels`: the very call ``eval``
+    makes on the CPU (Cellpose's ``dynamics.resize_and_compute_masks``, ``resize=None``). ``"fill"``
+    is its last step, ``utils.fill_holes_and_remove_small_masks``, after ``dynamics.compute_masks``
+    ran on the device.
     """
     t0 = time.perf_counter()
     if job.stage == "all":
-        from ..segmenters.cellpose.rethreshold import Thresholds, rethreshold_frame
+        from ..segmenters.cellpose.rethreshold import Thresholds, cellpose_labels
 
         assert job.dp is not None and job.cellprob is not None
-        labels = rethreshold_frame(
+        labels = cellpose_labels(
             job.dp, job.cellprob,
             Thresholds(job.cellprob_threshold, job.flow_threshold, job.min_size), job.niter,
         )
