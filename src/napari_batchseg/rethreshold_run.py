@@ -4,7 +4,8 @@ A Cellpose 3 run made with ``keep_flows`` leaves, beside its mask, ``<base>_dP.t
 ``(2, Y, X)`` flows as one ``(2Y, X)`` float32 plane) and ``<base>_cellprob.tif``, names them in its
 log (``debug output (dP): ...``) and records per frame the dynamics iterations used (``niter N``).
 :func:`rethreshold_log` recomputes every frame's labels with other thresholds
-(:func:`~.segmenters.cellpose.rethreshold.rethreshold_frame`, Cellpose's own mask computation), and
+(:func:`~.segmenters.cellpose.rethreshold.rethreshold_frame`: Cellpose 3's mask computation, bit for bit;
+on the CPU through its exact kernels), and
 writes a new output beside the log: ``<stem>_vSM-<suffix>`` (``suffix``) or the run's own files
 (``overwrite``),
 atomically (log, then mask, renamed into place), with a log that names the source run and carries
