@@ -31,3 +31,29 @@ def test_track_widget_adds_tracks_and_tracked_labels(make_napari_viewer, qtbot) 
     tracked = viewer.layers["movie tracked"]
     assert expected.labels is not None and np.array_equal(np.asarray(tracked.data), expected.labels)
     assert "tracks in 12 frames" in w.status.text() and w.track_btn.isEnabled()
+
+
+def test_closed_track_dock_receives_no_layer_event(make_napari_viewer, qtbot) -> None:
+    """Issue #20's crash class: a closed dock still connected to the layer list got events once deleted."""
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    viewer = make_napari_viewer()
+    events = (viewer.layers.events.inserted, viewer.layers.events.removed)
+    before = [len(e.callbacks) for e in events]
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    assert [len(e.callbacks) for e in events] == [n + 1 for n in before]  # the dock follows the layer list
+    viewer.add_labels(np.zeros((3, 8, 8), np.uint16), name="movie")
+    assert w.labels_combo.currentText() == "movie"
+    destroyed: list[bool] = []
+    w.destroyed.connect(lambda *_: destroyed.append(True))
+    viewer.window.remove_dock_widget("all")
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert destroyed
+    assert [len(e.callbacks) for e in events] == before  # nothing is delivered to the deleted dock
+    viewer.add_labels(np.zeros((3, 8, 8), np.uint16), name="after")  # no RuntimeError from a deleted widget
+    viewer.layers.remove("movie")
+    assert [layer.name for layer in viewer.layers] == ["after"]

@@ -25,41 +25,24 @@ import numpy as np
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ..io.sources import PixelSize
 from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
 from ..tracking import edit as te
 from ..tracking.files import TrackFileResult, save_track_edits
+from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._jobs import Background, close_with
 from ._layerops import layer_meta
+from ._qtutil import follow, fspin, ispin, layer_list_events, refill
 
-__all__ = ["TrackWidget", "tracks_layer_data"]
-
-
-def tracks_layer_data(result: TrackResult) -> tuple[Any, dict[int, list[int]]]:
-    """``(data, graph)`` of a napari Tracks layer: rows ``track_id, t, y, x``; daughters -> mother.
-
-    ``t`` is the mask's frame index (the layer's own frame axis).
-    """
-    t = result.tracks
-    data = np.column_stack([
-        t["track_id"].to_numpy(float), (t["frame"] - result.start_frame).to_numpy(float),
-        t["centroid_y_px"].to_numpy(float), t["centroid_x_px"].to_numpy(float),
-    ])
-    parents = t.drop_duplicates("track_id")
-    graph = {int(k): [int(p)] for k, p in zip(parents["track_id"], parents["parent_track_id"], strict=True)
-             if p > 0}
-    return data, graph
+__all__ = ["TrackWidget"]
 
 
 class TrackWidget(QWidget):
@@ -82,12 +65,8 @@ class TrackWidget(QWidget):
         self.labels_combo = QComboBox(self)
         self.method = QComboBox(self)
         self.method.addItems(list(TRACKERS))
-        self.max_distance = QDoubleSpinBox(self)
-        self.max_distance.setRange(0.5, 10_000.0)
-        self.max_distance.setValue(TrackParams().max_distance)
-        self.max_distance.setSuffix(" px")
-        self.gap_frames = QSpinBox(self)
-        self.gap_frames.setRange(0, 100)
+        self.max_distance = fspin(0.5, 10_000.0, TrackParams().max_distance, suffix=" px")
+        self.gap_frames = ispin(0, 100)
         self.divisions = QCheckBox("Divisions", self)
         self.divisions.setChecked(True)
         form.addRow("Labels (T, Y, X)", self.labels_combo)
@@ -104,22 +83,17 @@ class TrackWidget(QWidget):
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
         lay.addStretch(1)
-        for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
-            event.connect(self._refresh)
+        follow(self, layer_list_events(self.viewer), self._refresh)
         self._refresh()
         self._update_buttons()
 
     def _corrections_box(self) -> QGroupBox:
         box = QGroupBox("Correct tracks (click a cell: A; Shift+click: B)", self)
         grid = QGridLayout(box)
-        self.track_a = QSpinBox(box)
-        self.track_b = QSpinBox(box)
-        self.frame = QSpinBox(box)
-        for spin in (self.track_a, self.track_b, self.frame):
-            spin.setRange(0, 10**9)
-        self.track_a.setToolTip("Track A (0: none); clicking a cell selects its track")
-        self.track_b.setToolTip("Track B (0: none); Shift+click a cell")
-        self.frame.setToolTip("Split A here: from this frame on, A is a new track (set by a click)")
+        self.track_a = ispin(0, 10**9, tip="Track A (0: none); clicking a cell selects its track")
+        self.track_b = ispin(0, 10**9, tip="Track B (0: none); Shift+click a cell")
+        self.frame = ispin(0, 10**9, tip="Split A here: from this frame on, A is a new track (set by a "
+                                         "click)")
         self.track_a.valueChanged.connect(self._show_selected)
         self.only_selected = QCheckBox("Show track A alone", box)
         self.only_selected.setChecked(True)
@@ -129,7 +103,7 @@ class TrackWidget(QWidget):
         self.mark_btn = QPushButton("A is B's mother", box)
         self.unmark_btn = QPushButton("A has no mother", box)
         self.undo_btn = QPushButton("Undo", box)
-        self.undo_btn.setToolTip("Undo the last correction (none yet)")
+        self.undo_btn.setToolTip(NO_UNDO)
         self.save_btn = QPushButton("Save tracks", box)
         self.save_btn.setToolTip("Write the tracks CSV, the tracked mask and the log with the corrections "
                                  "beside the layer's mask file (atomic)")
@@ -168,23 +142,18 @@ class TrackWidget(QWidget):
         return self.background.busy
 
     def _update_buttons(self) -> None:
-        idle, have = not self._job, self.result is not None
-        self.track_btn.setEnabled(idle)
+        state = track_buttons(not self._job, self.result is not None, bool(self._mask_path()),
+                              self.history.last if self.history is not None else "")
+        self.track_btn.setEnabled(state.track)
         for btn in (self.join_btn, self.split_btn, self.mark_btn, self.unmark_btn):
-            btn.setEnabled(idle and have)
-        self.save_btn.setEnabled(idle and have and bool(self._mask_path()))
-        last = self.history.last if self.history is not None else ""
-        self.undo_btn.setEnabled(idle and bool(last))
-        self.undo_btn.setToolTip(f"Undo: {last}" if last else "Undo the last correction (none yet)")
+            btn.setEnabled(state.edit)
+        self.save_btn.setEnabled(state.save)
+        self.undo_btn.setEnabled(state.undo)
+        self.undo_btn.setToolTip(state.undo_tip)
 
     def _refresh(self, *_: Any) -> None:
-        current = self.labels_combo.currentText()
-        names = [layer.name for layer in self.viewer.layers
-                 if type(layer).__name__ == "Labels" and getattr(layer, "ndim", 0) == 3]
-        self.labels_combo.clear()
-        self.labels_combo.addItems(names)
-        if current in names:
-            self.labels_combo.setCurrentText(current)
+        refill(self.labels_combo, [layer.name for layer in self.viewer.layers
+                                   if type(layer).__name__ == "Labels" and getattr(layer, "ndim", 0) == 3])
         for attr in ("_source", "_tracked", "_tracks"):
             if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers:
                 setattr(self, attr, None)
@@ -208,9 +177,7 @@ class TrackWidget(QWidget):
         except ValueError as exc:
             self.status.setText(str(exc))
             return False
-        meta = layer_meta(layer)
-        start = int(meta.get("first_frame") or 0)
-        pixel_size = PixelSize(**{k: meta.get("pixel_size", {}).get(k) for k in ("x", "y", "z", "t")})
+        start, pixel_size = track_inputs(layer_meta(layer))
         self.status.setText(f"Tracking {name} ({data.shape[0]} frames)…")
 
         def run() -> TrackResult:
@@ -250,12 +217,7 @@ class TrackWidget(QWidget):
             if target is not None and self._on_click not in target.mouse_drag_callbacks:
                 target.mouse_drag_callbacks.append(self._on_click)
         self.frame.setValue(result.start_frame + 1)
-        self.status.setText(self._counts(result))
-
-    @staticmethod
-    def _counts(result: TrackResult) -> str:
-        parents = result.tracks.loc[result.tracks["parent_track_id"] > 0, "parent_track_id"].nunique()
-        return f"{result.n_tracks} tracks in {result.n_frames} frames, {parents} division(s)."
+        self.status.setText(track_counts(result))
 
     # ------------------------------------------------------------------ selection
     def _on_click(self, layer: Any, event: Any) -> None:
@@ -269,19 +231,12 @@ class TrackWidget(QWidget):
         """
         if self.result is None or self._tracked is None:
             return 0
-        pos = np.asarray(self._tracked.world_to_data(world), float)[-3:]
-        t, y, x = (int(round(v)) for v in pos)
-        data = self._tracked.data
-        track = 0
-        if 0 <= t < data.shape[0] and 0 <= y < data.shape[1] and 0 <= x < data.shape[2]:
-            track = int(data[t, y, x])
-        if not track:
-            track = te.track_at(self.result, t + self.result.start_frame, pos[1], pos[2],
-                                self.max_distance.value())
+        track, frame = track_under(self._tracked.data, self.result, self._tracked.world_to_data(world),
+                                   self.max_distance.value())
         if track:
             (self.track_b if second else self.track_a).setValue(track)
             if not second:
-                self.frame.setValue(t + self.result.start_frame)
+                self.frame.setValue(frame)
         return track
 
     def _show_selected(self, *_: Any) -> None:
@@ -325,7 +280,7 @@ class TrackWidget(QWidget):
             self._tracks.data = data
             self._tracks.graph = graph
         self._show_selected()
-        self.status.setText(f"{edited.record}. {self._counts(edited.result)} Not saved yet.")
+        self.status.setText(f"{edited.record}. {track_counts(edited.result)} Not saved yet.")
 
     def save(self) -> bool:
         """*Save tracks*: write the corrected tracks beside the layer's mask file, in the background."""

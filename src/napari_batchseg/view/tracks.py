@@ -1,0 +1,88 @@
+"""What the "Track cells" dock shows and decides, without Qt (``_napari._track_widget`` is its view).
+
+The Tracks layer's data and division graph (:func:`tracks_layer_data`), the tracking inputs taken from a
+Labels layer's ``batchseg`` metadata (:func:`track_inputs`), the track under a click
+(:func:`track_under`), the counts line (:func:`track_counts`) and which buttons are enabled
+(:func:`track_buttons`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..io.sources import PixelSize
+from ..tracking import TrackResult
+from ..tracking.edit import track_at
+
+NO_UNDO = "Undo the last correction (none yet)"
+
+
+def tracks_layer_data(result: TrackResult) -> tuple[NDArray[np.float64], dict[int, list[int]]]:
+    """``(data, graph)`` of a napari Tracks layer: rows ``track_id, t, y, x``; daughters -> mother.
+
+    ``t`` is the mask's frame index (the layer's own frame axis).
+    """
+    t = result.tracks
+    data = np.column_stack([
+        t["track_id"].to_numpy(float), (t["frame"] - result.start_frame).to_numpy(float),
+        t["centroid_y_px"].to_numpy(float), t["centroid_x_px"].to_numpy(float),
+    ])
+    parents = t.drop_duplicates("track_id")
+    graph = {int(k): [int(p)] for k, p in zip(parents["track_id"], parents["parent_track_id"], strict=True)
+             if p > 0}
+    return data, graph
+
+
+def track_counts(result: TrackResult) -> str:
+    """``"N tracks in F frames, D division(s)."``: D counts the mothers."""
+    parents = result.tracks.loc[result.tracks["parent_track_id"] > 0, "parent_track_id"].nunique()
+    return f"{result.n_tracks} tracks in {result.n_frames} frames, {parents} division(s)."
+
+
+def track_inputs(meta: Mapping[str, Any]) -> tuple[int, PixelSize]:
+    """``(first input frame, pixel size)`` of a Labels layer from its ``batchseg`` metadata (0, unknown)."""
+    sizes = meta.get("pixel_size") or {}
+    return int(meta.get("first_frame") or 0), PixelSize(**{k: sizes.get(k) for k in ("x", "y", "z", "t")})
+
+
+def track_under(labels: NDArray[Any], result: TrackResult, pos: Any, max_distance: float) -> tuple[int, int]:
+    """``(track, input frame)`` under the data position ``pos`` (``t, y, x``) of the tracked ``labels``.
+
+    The track is the labels' value there, else the track whose centroid in that frame is nearest within
+    ``max_distance`` pixels; 0 when none.
+    """
+    p = np.asarray(pos, float)[-3:]
+    t, y, x = (int(round(v)) for v in p)
+    track = 0
+    if 0 <= t < labels.shape[0] and 0 <= y < labels.shape[1] and 0 <= x < labels.shape[2]:
+        track = int(labels[t, y, x])
+    frame = t + result.start_frame
+    if not track:
+        track = track_at(result, frame, p[1], p[2], max_distance)
+    return track, frame
+
+
+@dataclass(frozen=True)
+class TrackButtons:
+    """Which of the dock's buttons are enabled, and the Undo button's tooltip."""
+
+    track: bool
+    edit: bool  # join, split, mark and unmark a division
+    save: bool
+    undo: bool
+    undo_tip: str
+
+
+def track_buttons(idle: bool, tracked: bool, has_mask: bool, last: str) -> TrackButtons:
+    """The buttons' state.
+
+    ``idle``: no job runs; ``tracked``: a result is shown; ``has_mask``: a mask file to save beside;
+    ``last``: the last correction's record (``""`` when none).
+    """
+    return TrackButtons(track=idle, edit=idle and tracked, save=idle and tracked and has_mask,
+                        undo=idle and bool(last), undo_tip=f"Undo: {last}" if last else NO_UNDO)
