@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from qtpy.QtWidgets import QComboBox, QLabel, QWidget
 
 from ..view.file_info import is_ambiguous
 from ..view.file_list import AXES_CHOICES, FileSetup, remember
 from ._info import InfoCache
+from ._qtutil import hbox
 
 CHOOSE = "— (choose)"
 
@@ -32,12 +33,7 @@ class ChoiceRow(QWidget):
         self.combo.setToolTip(tip)
         self.label = QLabel(label)
         self.label.setWordWrap(True)  # a long file name does not widen the dock
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.label)
-        lay.addWidget(self.combo, 1 if wide_combo else 0)
-        if not wide_combo:
-            lay.addStretch(1)
+        hbox(self.label, self.combo, *(() if wide_combo else (1,)), stretch_last=wide_combo, into=self)
         self.setVisible(False)
         self.combo.currentIndexChanged.connect(self._chosen)
 
@@ -111,10 +107,6 @@ class DatasetRow(ChoiceRow):
         super().__init__(current, setup.datasets, lambda p: len(infos.datasets(p)) > 1, "Dataset",
                          "An HDF5 file holding several image datasets is read from the one chosen", True)
         self.infos = infos
-
-    def needs_choice(self, path: Path) -> bool:
-        """Whether ``path`` holds several image datasets (it runs only with one chosen)."""
-        return self.applies(path)
 
     def sync(self) -> None:
         """Show the current file's datasets (the row is shown only for a file holding several)."""

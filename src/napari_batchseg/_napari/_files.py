@@ -27,7 +27,7 @@ from ._axes import AxesRow, DatasetRow
 from ._file_filters import FilterFields, ListButtons
 from ._file_settings import FileSettings
 from ._info import InfoCache
-from ._qtutil import hbox, muted, paths_from_mime, single_shot
+from ._qtutil import hbox, muted, single_shot, take_drag, take_drop
 from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -75,7 +75,6 @@ class FileListPanel(QWidget):
         #: the axes of ambiguous files (per file, or one default from the parameters)
         self.axes_row = AxesRow(self.setup, infos, self.current_file)
         self.axes, self.axes_label = self.axes_row.combo, self.axes_row.label
-        self.axes_overrides = self.setup.axes
         #: the image dataset of HDF5 files holding several (per file)
         self.dataset_row = DatasetRow(self.setup, infos, self.current_file)
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
@@ -370,27 +369,14 @@ class FileListPanel(QWidget):
             self.infos.request([path])
 
     # ------------------------------------------------------------------ drag and drop
-    def _take_drag(self, event: QDropEvent | None) -> None:
-        if event is None:
-            return
-        if paths_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
     def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
-        self._take_drag(event)
+        take_drag(event, bool)
 
     def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
-        self._take_drag(event)
+        take_drag(event, bool)
 
     def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
-        if event is None:
-            return
-        paths = paths_from_mime(event.mimeData())
-        if paths:
-            self.add_paths_later(paths)
-            event.acceptProposedAction()
+        take_drop(event, bool, self.add_paths_later)
 
 
 def _path_of(item: QListWidgetItem) -> Path:

@@ -6,17 +6,16 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ..runners import PARALLEL_MODES
+from ._qtutil import hbox, ispin
 
 
 def _section(title: str) -> QLabel:
@@ -102,15 +101,8 @@ class ParallelRow(QWidget):
         self.parallel = QComboBox()
         for mode in PARALLEL_MODES:
             self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
-        self.processes = QSpinBox()
-        self.processes.setRange(1, max(1, max_processes))
-        self.processes.setPrefix("processes: ")
-        self.processes.setValue(1)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        for w in (QLabel("Parallel"), self.parallel, self.processes):
-            lay.addWidget(w)
-        lay.addStretch(1)
+        self.processes = ispin(1, max(1, max_processes), 1, prefix="processes: ")
+        hbox(QLabel("Parallel"), self.parallel, self.processes, 1, into=self)
         self.parallel.currentIndexChanged.connect(self._update)
         self._update()
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
+from qtpy.QtWidgets import QFileDialog, QPushButton, QWidget
 
 from ..params import ParameterError
+from ._qtutil import hbox
 
 YAML_FILTER = "YAML (*.yaml *.yml)"
 
@@ -21,11 +22,7 @@ class ParamsFileRow(QWidget):
         self._save, self._load, self._say = save, load, say
         self.save_btn = QPushButton("Save parameters…")
         self.load_btn = QPushButton("Load parameters…")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.save_btn)
-        lay.addWidget(self.load_btn)
-        lay.addStretch(1)
+        hbox(self.save_btn, self.load_btn, 1, into=self)
         self.save_btn.clicked.connect(self._save_dialog)
         self.load_btn.clicked.connect(self._load_dialog)
 

@@ -33,6 +33,24 @@ def paths_from_mime(mime: QMimeData | None) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
 
 
+def take_drag(event: QDropEvent | None, accept: Callable[[list[Path]], bool]) -> None:
+    """Accept a drag (entering or moving) whose local paths pass ``accept``; ignore it otherwise."""
+    if event is not None:
+        if accept(paths_from_mime(event.mimeData())):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+
+def take_drop(event: QDropEvent | None, accept: Callable[[list[Path]], bool],
+              take: Callable[[list[Path]], None]) -> None:
+    """Hand the dropped local paths to ``take`` when they pass ``accept``."""
+    paths = paths_from_mime(event.mimeData()) if event is not None else []
+    if event is not None and accept(paths):
+        take(paths)
+        event.acceptProposedAction()
+
+
 class DropLineEdit(QLineEdit):
     """A line edit that accepts one dropped file or folder and shows its path."""
 
@@ -43,29 +61,21 @@ class DropLineEdit(QLineEdit):
         self.setAcceptDrops(True)
         self._accept = accept or (lambda p: True)
 
-    def _take_drag(self, event: QDropEvent | None) -> None:
-        if event is None:
-            return
-        paths = paths_from_mime(event.mimeData())
-        if len(paths) == 1 and self._accept(paths[0]):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+    def _one(self, paths: list[Path]) -> bool:
+        return len(paths) == 1 and self._accept(paths[0])
+
+    def _take(self, paths: list[Path]) -> None:
+        self.setText(str(paths[0]))
+        self.dropped.emit(str(paths[0]))
 
     def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
-        self._take_drag(event)
+        take_drag(event, self._one)
 
     def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
-        self._take_drag(event)
+        take_drag(event, self._one)
 
     def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
-        if event is None:
-            return
-        paths = paths_from_mime(event.mimeData())
-        if len(paths) == 1 and self._accept(paths[0]):
-            self.setText(str(paths[0]))
-            self.dropped.emit(str(paths[0]))
-            event.acceptProposedAction()
+        take_drop(event, self._one, self._take)
 
 
 class PathField(QWidget):
@@ -134,9 +144,9 @@ def folded_form(title: str, parent: QWidget | None, *rows: tuple[str, QWidget] |
     return box
 
 
-def hbox(*widgets: QWidget | int, stretch_last: bool = False) -> QWidget:
-    """A row of widgets without margins."""
-    w = QWidget()
+def hbox(*widgets: QWidget | int, stretch_last: bool = False, into: QWidget | None = None) -> QWidget:
+    """A row of widgets without margins (ints: stretches), in a new widget or laid out ``into`` one."""
+    w = into if into is not None else QWidget()
     lay = QHBoxLayout(w)
     lay.setContentsMargins(0, 0, 0, 0)
     for i, x in enumerate(widgets):

@@ -21,7 +21,6 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -36,7 +35,7 @@ from ..view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS, train_job
 from ._jobs import Background, Job, close_with
 from ._layerops import PLACEHOLDER, layer_meta
 from ._pages import scrolled_body
-from ._qtutil import follow, fspin, ispin, layer_list_events, refill
+from ._qtutil import follow, fspin, hbox, ispin, layer_list_events, refill
 from ._trained import load_recent_models_later, trained_models_signal
 
 
@@ -151,19 +150,13 @@ class TrainWidget(QWidget):
         self.plot = LossPlot()
 
         form = QFormLayout()
-        src_row = QHBoxLayout()
-        src_row.addWidget(self.from_layers)
-        src_row.addWidget(self.from_files)
-        form.addRow("Data", src_row)
+        form.addRow("Data", hbox(self.from_layers, self.from_files))
         form.addRow("Image layer", self.image_layer)
         form.addRow("Labels layer", self.labels_layer)
         form.addRow("Files", self.paths)
         form.addRow("Frames", self.frames)
         form.addRow("Start from", self.base_model)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.output)
-        out_row.addWidget(self.overwrite)
-        form.addRow("New model", out_row)
+        form.addRow("New model", hbox(self.output, self.overwrite))
         form.addRow("Epochs", self.epochs)
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Weight decay", self.weight_decay)
@@ -175,12 +168,9 @@ class TrainWidget(QWidget):
         form.addRow("Seed", self.seed)
         form.addRow("Min. objects/frame", self.min_masks)
         form.addRow("", self.gpu)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
         layout = scrolled_body(self)  # scrolls instead of squeezing docks stacked with it
         layout.addLayout(form)
-        layout.addLayout(buttons)
+        layout.addWidget(hbox(self.start_button, self.cancel_button))
         layout.addWidget(self.status)
         layout.addWidget(self.plot)
         layout.addStretch(1)
