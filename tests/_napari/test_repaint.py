@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from qtpy.QtCore import QEvent, QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from napari_batchseg._napari._repaint import after_repaint, layer_work, repaint_hold
@@ -257,10 +257,70 @@ def test_hold_only_with_the_napari_versions_it_was_measured_with(qtbot, monkeypa
     from napari_batchseg._napari import _repaint
 
     assert _repaint.hold_supported(napari.__version__)  # the napari the tests run with
-    assert not _repaint.hold_supported("0.4.19") and not _repaint.hold_supported("0.10.0")
-    assert _repaint.hold_supported("0.5.0") and _repaint.hold_supported("0.9.2rc1")
+    assert not _repaint.hold_supported("0.7.1") and not _repaint.hold_supported("0.10.0")
+    assert _repaint.hold_supported("0.8.0") and _repaint.hold_supported("0.9.2rc1")
     log: list[str] = []
     _win, label = _window(qtbot, log)
     monkeypatch.setattr(_repaint, "hold_supported", lambda: False)
     assert repaint_hold(label) is None
     assert _heavy_work_in_a_timer(qtbot, log, label, held=True)[0] == "repaint"
+
+
+class _RepaintSpy(QObject):
+    """Logs the repaints of a window that reach it (made before the hold: sees only those let through)."""
+
+    def __init__(self, window: QObject, log: list[str]) -> None:
+        super().__init__(window)
+        self.window, self.log = window, log
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt override
+        if watched is self.window and event is not None and event.type() == QEvent.Type.UpdateRequest:
+            self.log.append("repaint")
+        return False
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_napari_layer_change_repaints_its_window_after_due_timers(make_napari_viewer, qtbot, held):
+    """What the hold relies on, with the napari installed (run with the oldest and the newest supported):
+    a layer change repaints napari's main window through an update request, which the hold defers past
+    what fell due meanwhile; without the hold, Qt composes the window first."""
+    import numpy as np
+
+    from napari_batchseg._napari import _repaint
+
+    viewer = make_napari_viewer(show=True)
+    layer = viewer.add_image(np.zeros((64, 64), np.float32))
+    panel = QLabel("a plugin's widget")
+    viewer.window.add_dock_widget(panel, name="test panel", area="right")
+    window = viewer.window._qt_window
+    qtbot.waitExposed(window)
+    qtbot.wait(100)
+    log: list[str] = []
+    spy = _RepaintSpy(window, log)
+    if held:
+        hold = repaint_hold(panel)
+        assert hold is not None and hold.parent() is window  # this napari is one the hold supports
+    else:
+        assert _repaint.hold_supported()
+    rng = np.random.default_rng(0)
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(lambda: log.append("tick"))
+    probe.start()
+
+    def work() -> None:
+        with layer_work(panel if held else None):
+            layer.data = rng.random((64, 64), np.float32)
+            time.sleep(0.03)  # the probe falls due meanwhile
+        log.append("work done")
+
+    QTimer.singleShot(20, work)
+    qtbot.waitUntil(lambda: "work done" in log and "repaint" in log[log.index("work done"):], timeout=3000)
+    probe.stop()
+    spy.deleteLater()
+    after = log[log.index("work done") + 1:]
+    if held:
+        assert "tick" in after and after.index("tick") < after.index("repaint")
+    else:
+        assert after[0] == "repaint"
