@@ -6,16 +6,14 @@ Laid out here; what they do is :class:`._correct.CorrectionPanel`'s.
 from __future__ import annotations
 
 from qtpy.QtWidgets import (
-    QButtonGroup,
     QGridLayout,
     QLabel,
     QPushButton,
-    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ._qtutil import hbox, ispin, muted
+from ._qtutil import hbox, ispin, muted, radio_pair
 
 
 class CorrectionControls(QWidget):
@@ -25,12 +23,7 @@ class CorrectionControls(QWidget):
         super().__init__(parent)
         self.target = QLabel("")
         muted(self.target)
-        self.this_frame = QRadioButton("current frame")
-        self.all_frames = QRadioButton("all frames")
-        self.this_frame.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.this_frame)
-        group.addButton(self.all_frames)
+        self.this_frame, self.all_frames = radio_pair(self, "current frame", "all frames")
 
         self.min_size = ispin(1, 10**7, 30, "Objects with fewer pixels are removed")
         self.small_btn = QPushButton("Remove small")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QCheckBox, QFileDialog, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QLineEdit, QPushButton, QWidget
 
 from ..discovery import FileFilter
 from ..io.formats import supported_extensions
 from ..view.file_list import words
-from ._qtutil import folded_form, hbox
+from ._qtutil import folded_form, hbox, vbox
 
 DEFAULT_CONTAINS = "_BF"
 
@@ -29,10 +29,8 @@ class ListButtons(QWidget):
         self.recursive.setToolTip("Add folder: also search its sub-folders")
         self.remove_btn = QPushButton("Remove selected")
         self.clear_btn = QPushButton("Clear")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(hbox(self.add_file_btn, self.add_folder_btn, self.recursive, 1))
-        lay.addWidget(hbox(self.remove_btn, self.clear_btn, 1))
+        vbox(hbox(self.add_file_btn, self.add_folder_btn, self.recursive, 1),
+             hbox(self.remove_btn, self.clear_btn, 1), into=self)
         self.add_file_btn.clicked.connect(self._browse_files)
         self.add_folder_btn.clicked.connect(self._browse_folder)
 

@@ -6,11 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
 
 from ..io.sources import SourceInfo
 from ..view.file_list import FileChoice, FileSetup
-from ._qtutil import hbox, ispin, muted
+from ._qtutil import hbox, ispin, muted, vbox
 
 __all__ = ["AS_SETTINGS", "FileChoice", "FileSettings"]
 
@@ -39,11 +39,8 @@ class FileSettings(QWidget):
         self.own_frames = QCheckBox("own frames")
         self.own_frames.setToolTip("Segment these frames of this file (0-based, inclusive)")
         self.start, self.end = ispin(0, 10**7), ispin(-1, 10**7, -1, special="last")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.title)
-        lay.addWidget(hbox(QLabel("channel"), self.channel, 1))
-        lay.addWidget(hbox(self.own_frames, self.start, QLabel("to"), self.end, 1))
+        vbox(self.title, hbox(QLabel("channel"), self.channel, 1),
+             hbox(self.own_frames, self.start, QLabel("to"), self.end, 1), into=self)
         self.channel.currentIndexChanged.connect(self._edited)
         self.own_frames.toggled.connect(self._edited)
         self.start.valueChanged.connect(self._edited)

@@ -14,7 +14,6 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,7 +26,7 @@ from ._axes import AxesRow, DatasetRow
 from ._file_filters import FilterFields, ListButtons
 from ._file_settings import FileSettings
 from ._info import InfoCache
-from ._qtutil import hbox, muted, single_shot, take_drag, take_drop
+from ._qtutil import hbox, muted, single_shot, take_drag, take_drop, vbox
 from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -92,17 +91,8 @@ class FileListPanel(QWidget):
         self.remove_marked_btn.setToolTip("Take the files that cannot run as set up out of the list")
         self.remove_marked_btn.setVisible(False)
 
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.buttons)
-        lay.addWidget(self.filters_box)
-        lay.addWidget(self.list)
-        lay.addWidget(self.axes_row)
-        lay.addWidget(self.dataset_row)
-        lay.addWidget(self.count)
-        lay.addWidget(hbox(self.remove_marked_btn, 1))
-        lay.addWidget(self.info)
-        lay.addWidget(self.file_settings)
+        vbox(self.buttons, self.filters_box, self.list, self.axes_row, self.dataset_row, self.count,
+             hbox(self.remove_marked_btn, 1), self.info, self.file_settings, into=self)
 
         self.buttons.chosen.connect(self.add_paths_later)
         self.remove_btn.clicked.connect(self.remove_selected)

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
-from qtpy.QtWidgets import QComboBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QWidget
+
+from ._qtutil import vbox
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _HORIZONTAL = Qt.Orientation.Horizontal
@@ -70,10 +72,7 @@ class Histogram(QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(160)
         self.axes = self.figure.add_subplot(111)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.column)
-        lay.addWidget(self.canvas)
+        vbox(self.column, self.canvas, into=self)
         self._df = pd.DataFrame()
         self.column.currentTextChanged.connect(self.redraw)
 

@@ -8,12 +8,10 @@ from typing import Any
 from qtpy.QtCore import QRegularExpression, Signal
 from qtpy.QtGui import QRegularExpressionValidator
 from qtpy.QtWidgets import (
-    QButtonGroup,
     QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
-    QRadioButton,
     QWidget,
 )
 
@@ -23,7 +21,7 @@ from ..io.naming import OutputNames, find_collisions, output_names
 from ..io.sources import SourceInfo
 from ..params import EXISTING_POLICIES, SegmentationParams
 from ..view.outputs import collisions_text, existing_lines, output_statuses, positions_of, preview_lines
-from ._qtutil import PathField, hbox, muted
+from ._qtutil import PathField, hbox, muted, radio_pair
 from ._worker import Background
 
 SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
@@ -36,12 +34,7 @@ class OutputPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.beside = QRadioButton("input folder")
-        self.custom = QRadioButton("folder:")
-        self.beside.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.beside)
-        group.addButton(self.custom)
+        self.beside, self.custom = radio_pair(self, "input folder", "folder:")
         self.folder = PathField(True, "Output folder", placeholder="paste, browse or drop a folder")
         self.folder.setEnabled(False)
 

@@ -9,6 +9,7 @@ from typing import Any
 from qtpy.QtCore import QMimeData, QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from qtpy.QtWidgets import (
+    QButtonGroup,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -17,6 +18,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -157,14 +159,24 @@ def hbox(*widgets: QWidget | int, stretch_last: bool = False, into: QWidget | No
     return w
 
 
-def vbox(*widgets: QWidget) -> QWidget:
-    """A column of widgets without margins."""
-    w = QWidget()
+def vbox(*widgets: QWidget, into: QWidget | None = None) -> QWidget:
+    """A column of widgets without margins, in a new widget or laid out ``into`` one."""
+    w = into if into is not None else QWidget()
     lay = QVBoxLayout(w)
     lay.setContentsMargins(0, 0, 0, 0)
     for x in widgets:
         lay.addWidget(x)
     return w
+
+
+def radio_pair(parent: QWidget, first: str, second: str) -> tuple[QRadioButton, QRadioButton]:
+    """Two exclusive radio buttons, the first checked, grouped under ``parent``."""
+    a, b = QRadioButton(first), QRadioButton(second)
+    a.setChecked(True)
+    group = QButtonGroup(parent)
+    group.addButton(a)
+    group.addButton(b)
+    return a, b
 
 
 def muted(label: QLabel, italic: bool = False) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPushButton, QWidget
 
-from ._qtutil import hbox, muted
+from ._qtutil import hbox, muted, vbox
 
 ERROR_STYLE = "color: #e06c4c; font-size: 11px;"
 
@@ -23,10 +23,7 @@ class RunBar(QWidget):
         )
         self.message = QLabel("")
         muted(self.message)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True))
-        lay.addWidget(self.message)
+        vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, into=self)
 
     def say(self, text: str, error: bool = False) -> None:
         """Show ``text`` in the message line (in red for an error)."""

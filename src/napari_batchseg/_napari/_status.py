@@ -17,12 +17,12 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from ..runners.session import RunSession, TaskState
 from ..view.phrasing import state_details
+from ._qtutil import muted, vbox
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
 
@@ -149,17 +149,10 @@ class StatusTable(QWidget):
         self.table.setWordWrap(False)
         self.table.setMinimumHeight(110)
         self.table.setToolTip("Double-click a row to show that file's result")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.progress)
-        lay.addWidget(self.summary)
-        lay.addWidget(self.table)
         #: the selected row's details in full, wrapped (the column is narrow in a 440 px dock)
         self.detail = QLabel("")
-        self.detail.setWordWrap(True)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setStyleSheet("font-size: 11px;")
-        lay.addWidget(self.detail)
+        muted(self.detail)
+        vbox(self.progress, self.summary, self.table, self.detail, into=self)
         self._rows: dict[str, int] = {}
         self._session: RunSession | None = None
         self.table.cellDoubleClicked.connect(lambda r, _c: self.request_open(r))

@@ -17,15 +17,12 @@ import threading
 from typing import Any
 
 from qtpy.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QRadioButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -35,7 +32,7 @@ from ..view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS, train_job
 from ._jobs import Background, Job, close_with
 from ._layerops import PLACEHOLDER, layer_meta
 from ._pages import scrolled_body
-from ._qtutil import follow, fspin, hbox, ispin, layer_list_events, refill
+from ._qtutil import follow, fspin, hbox, ispin, layer_list_events, radio_pair, refill, vbox
 from ._trained import load_recent_models_later, trained_models_signal
 
 
@@ -64,9 +61,7 @@ class LossPlot(QWidget):
         self.axes.set_xlabel("epoch")
         self.axes.set_ylabel("loss")
         self.axes.legend(loc="upper right", fontsize="small")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
+        vbox(self.canvas, into=self)
         self.setMinimumHeight(180)
 
     def clear(self) -> None:
@@ -103,12 +98,7 @@ class TrainWidget(QWidget):
         #: the last training was cancelled (by Cancel; not an error)
         self.cancelled = False
         # data source
-        self.from_layers = QRadioButton("Layers")
-        self.from_files = QRadioButton("Files / results")
-        self.from_layers.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.from_layers)
-        group.addButton(self.from_files)
+        self.from_layers, self.from_files = radio_pair(self, "Layers", "Files / results")
         self.image_layer = QComboBox()
         self.labels_layer = QComboBox()
         self.paths = QLineEdit()
