@@ -33,7 +33,7 @@ from ..view.dock_jobs import evaluate_job, measure_job, pixel_size_yx
 from ._jobs import Background, Job, close_with, disconnect
 from ._measure_views import DataFrameModel, Histogram
 from ._pages import scrolled_body
-from ._qtutil import PathField, fold, follow, fspin, layer_list_events, refill, single_shot
+from ._qtutil import PathField, folded_form, follow, fspin, layer_list_events, refill, single_shot
 from ._stream import layer_meta
 
 NONE = "(none)"
@@ -81,46 +81,31 @@ class MeasureExportWidget(QWidget):
         lay.addWidget(self.histogram)
 
         # --- Export
-        exp = fold("Export", self)
-        box = QWidget()
-        ef = QFormLayout(box)
-        self.kind = QComboBox(box)
+        self.kind = QComboBox(self)
         self.kind.addItems(list(KINDS))
         self.mask_path = PathField(False, "Mask to export", "Masks (*.ome.tif *.tif)", "a _vSM.ome.tif mask")
         self.export_dir = PathField(True, "Export folder", placeholder="output folder")
-        self.overwrite = QCheckBox("Replace existing exports", box)
-        self.pattern = QLineEdit(box)
+        self.overwrite = QCheckBox("Replace existing exports", self)
+        self.pattern = QLineEdit(self)
         self.pattern.setPlaceholderText(r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)")
         self.test_fraction = fspin(0.0, 0.9, step=0.05,
                                    tip="dacapo: fraction of frames (rows for one frame) kept as a test crop")
-        self.export_btn = QPushButton("Export", box)
-        self.export_status = QLabel("", box)
+        self.export_btn = QPushButton("Export", self)
+        self.export_status = QLabel("", self)
         self.export_status.setWordWrap(True)
-        ef.addRow("Kind", self.kind)
-        ef.addRow("Mask", self.mask_path)
-        ef.addRow("Folder", self.export_dir)
-        ef.addRow("Pattern", self.pattern)
-        ef.addRow("Test fraction", self.test_fraction)
-        ef.addRow(self.overwrite)
-        ef.addRow(self.export_btn)
-        ef.addRow(self.export_status)
-        exp.addWidget(box)
-        lay.addWidget(exp)
+        lay.addWidget(folded_form("Export", self, ("Kind", self.kind), ("Mask", self.mask_path),
+                                  ("Folder", self.export_dir), ("Pattern", self.pattern),
+                                  ("Test fraction", self.test_fraction), self.overwrite, self.export_btn,
+                                  self.export_status))
 
         # --- Evaluate
-        ev = fold("Evaluate", self)
-        ebox = QWidget()
-        vf = QFormLayout(ebox)
-        self.gt_combo = QComboBox(ebox)
-        self.evaluate_btn = QPushButton("Evaluate", ebox)
+        self.gt_combo = QComboBox(self)
+        self.evaluate_btn = QPushButton("Evaluate", self)
         self.eval_model = DataFrameModel(self)
-        self.eval_table = QTableView(ebox)
+        self.eval_table = QTableView(self)
         self.eval_table.setModel(self.eval_model)
-        vf.addRow("Ground truth", self.gt_combo)
-        vf.addRow(self.evaluate_btn)
-        vf.addRow(self.eval_table)
-        ev.addWidget(ebox)
-        lay.addWidget(ev)
+        lay.addWidget(folded_form("Evaluate", self, ("Ground truth", self.gt_combo), self.evaluate_btn,
+                                  self.eval_table))
         lay.addStretch(1)
 
         self.measure_btn.clicked.connect(self.measure)
