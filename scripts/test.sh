@@ -8,13 +8,14 @@
 #   SAM=0 scripts/test.sh        without micro-sam (not installed; its tests deselected)
 #   NAPARI=0 scripts/test.sh     without the napari widget tests (marker qt)
 #   CP4=0 scripts/test.sh        without the Cellpose 4 environment
+#   NAPARI_MIN=0 scripts/test.sh without the widget tests against the oldest napari declared (.venv-napari-min)
 #   scripts/test.sh -x -k NAME   extra arguments go to the main environment's pytest
 # Every part runs even when an earlier one failed; the last lines list each part's result and what was left
 # out. Under a virtual X server when xvfb-run exists (screenshot tests); otherwise Qt runs offscreen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI=true
-export SAM="${SAM:-1}" NAPARI="${NAPARI:-1}" CP4="${CP4:-1}"
+export SAM="${SAM:-1}" NAPARI="${NAPARI:-1}" CP4="${CP4:-1}" NAPARI_MIN="${NAPARI_MIN:-1}"
 
 scripts/setup.sh
 failed=()
@@ -27,11 +28,9 @@ part() {  # part NAME COMMAND...: run it, remember how it ended
 }
 
 part "ruff" .venv/bin/ruff check .
-if command -v xvfb-run >/dev/null 2>&1; then
-  part "tests (.venv, Cellpose 3)" xvfb-run -a .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
-else
-  part "tests (.venv, Cellpose 3)" env QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
-fi
+display=(env QT_QPA_PLATFORM=offscreen)
+command -v xvfb-run >/dev/null 2>&1 && display=(xvfb-run -a)
+part "tests (.venv, Cellpose 3)" "${display[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 if [ "$CP4" != "0" ]; then
   # Cellpose 4 (docs/cellpose4.md): a second environment with Cellpose 4 instead of 3 (micro-sam and Dask beside
   # it); the widget tests stay in the main environment.
@@ -40,11 +39,20 @@ if [ "$CP4" != "0" ]; then
     -p no:cacheprovider -p no:pytest-qt -m "not qt" \
     tests/test_cellpose4.py tests/test_engine.py tests/test_runners.py tests/test_measure.py
 fi
+if [ "$NAPARI_MIN" != "0" ] && [ "$NAPARI" != "0" ]; then
+  # the widget tests, the layering and packaging (manifest) tests against the oldest napari pyproject.toml
+  # declares (issue 20); micro-sam is not installed there (its tests are deselected: SAM=0)
+  scripts/setup_napari_min.sh
+  part "widget tests (.venv-napari-min, napari $(.venv-napari-min/bin/python -c 'import napari; print(napari.__version__)'))" \
+    env SAM=0 "${display[@]}" .venv-napari-min/bin/python -m pytest -q -p no:cacheprovider \
+    tests/_napari tests/test_layering.py tests/test_packaging.py
+fi
 
 left=()
 [ "$SAM" = "0" ] && left+=("micro-sam (SAM=0)")
 [ "$NAPARI" = "0" ] && left+=("napari widgets (NAPARI=0)")
 [ "$CP4" = "0" ] && left+=("Cellpose 4 environment (CP4=0)")
+[ "$NAPARI_MIN" = "0" ] && [ "$NAPARI" != "0" ] && left+=("widgets with the oldest napari (NAPARI_MIN=0)")
 echo
 echo "scripts/test.sh:"
 for line in "${results[@]}"; do echo "  $line"; done
