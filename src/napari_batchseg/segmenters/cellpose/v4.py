@@ -20,6 +20,12 @@ What differs from Cellpose 3 (:mod:`.segmenter`), and how this adapter handles i
   ``--precision``); the older ``extra={"use_bfloat16": ...}`` is still read when precision is auto.
   The log says which precision ran and why.
 
+* **Volumes** (``z_mode`` 3d / stitch, :meth:`Cellpose4Segmenter.segment_volume`): one ``eval`` call
+  per ``(Z, Y, X)`` volume with ``z_axis=0`` and ``do_3D=True, anisotropy=...`` or
+  ``stitch_threshold=...`` (:mod:`.volume`), where the installed ``eval`` takes them. Cellpose 4 runs
+  its network on the YX, ZY and ZX slices for ``3d``; a stitch threshold of 0 is refused before the
+  model is loaded (Cellpose 4 refuses a Z axis that would not be stitched).
+
 Each frame is segmented with exactly the ``CellposeModel.eval`` call Cellpose makes for the same array
 and arguments, so the labels equal running Cellpose by hand.
 """
@@ -39,7 +45,7 @@ from ...devices import DeviceChoice, pick_device
 from ...errors import ModelError
 from ...params import ParameterError, SegmentationParams
 from .._weights import OFFLINE_ENV
-from ..base import SegmenterBase, SegmentOutput
+from ..base import SegmenterBase, SegmentOutput, refuse_volume
 from ..catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, cellpose_version
 from .files import (
     MODEL_DIR_ENV,
@@ -52,6 +58,7 @@ from .files import (
 )
 from .files import weights_major as _weights_major
 from .segmenter import CP3_INSTALL, channel_count, require_installed_major
+from .volume import eval_volume, offered_modes, refuse_unstitched
 
 __all__ = [
     "MAX_CHANNELS",
@@ -170,6 +177,8 @@ class Cellpose4Segmenter(SegmenterBase):
         self.eval_batch_size = int(batch_size)
         self.batch_size = 1
         self.debug = bool(debug)
+        #: the Z modes the installed Cellpose 4's ``eval`` offers (``do_3D``, ``stitch_threshold``)
+        self.volume_modes = offered_modes(getattr(model, "eval", None))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -225,9 +234,12 @@ class Cellpose4Segmenter(SegmenterBase):
         ModelError
             See :meth:`resolve_weights`; or the file cannot be loaded.
         ParameterError
-            More than 3 channels, or a bad ``use_bfloat16`` setting.
+            More than 3 channels, a bad ``use_bfloat16`` setting, or ``z_mode`` stitch with a stitch
+            threshold of 0.
         """
         name, kind, weights = cls.resolve_weights(params)
+        if params.z_mode != "project":  # before the model is loaded
+            refuse_unstitched(params.z_mode, params.stitch_threshold, str(cellpose_version()))
         legacy = params.extra.get("use_bfloat16")
         if legacy is not None and not isinstance(legacy, bool):
             raise ParameterError(f"use_bfloat16 must be true or false, got {legacy!r}")
@@ -345,3 +357,24 @@ class Cellpose4Segmenter(SegmenterBase):
             "seconds": round(time.perf_counter() - t0, 4),
         }
         return SegmentOutput(labels=labels, debug=debug, info=info)
+
+    def segment_volume(
+        self, volume: NDArray[Any], mode: str, anisotropy: float | None, stitch_threshold: float
+    ) -> SegmentOutput:
+        """Segment one prepared ``(Z, Y, X)`` volume: ``do_3D`` (``mode="3d"``) or slices stitched.
+
+        The labels equal ``CellposeModel.eval(volume, z_axis=0, channel_axis=None, do_3D=True,
+        anisotropy=..., ...)`` (or ``stitch_threshold=...``) with the arguments :meth:`segment` gives a
+        plane; see :mod:`.volume`.
+        """
+        if mode not in self.volume_modes:
+            raise refuse_volume(f"Cellpose {cellpose_version()}", mode, self.volume_modes,
+                                "its CellposeModel.eval lacks the arguments")
+        refuse_unstitched(mode, stitch_threshold, str(cellpose_version()))
+        volume = np.asarray(volume)
+        if volume.ndim != 3:
+            raise ValueError(f"a volume is (Z, Y, X), got shape {volume.shape}")
+        kwargs = self.eval_arguments(volume[0])  # a plane's arguments: one channel, channel_axis None
+        reported = round(float(self.diameter), 3) if self.diameter is not None else "native"
+        return eval_volume(self.model, volume, kwargs, mode, anisotropy, stitch_threshold, self.debug,
+                           reported)

@@ -3,23 +3,51 @@
 One call of ``CellposeModel.eval`` per volume, with exactly the arguments a user would give by hand
 (``z_axis=0``, ``do_3D=True`` and ``anisotropy``, or ``stitch_threshold``), so the labels equal
 Cellpose's own. Cellpose 3 applies its 2D network along the three axes of the volume (a 2D model
-serves); Cellpose 4 has the same ``do_3D`` / ``stitch_threshold`` arguments.
+serves); Cellpose 4 has the same ``do_3D`` / ``stitch_threshold`` arguments (:func:`offered_modes`
+reads them from the installed ``eval``), but refuses ``z_axis`` without ``do_3D`` or a stitch
+threshold above 0 (:func:`refuse_unstitched`).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ...params import ParameterError
 from ..base import SegmentOutput
 
-__all__ = ["VOLUME_MODES", "eval_volume", "volume_arguments"]
+__all__ = ["VOLUME_MODES", "eval_volume", "offered_modes", "refuse_unstitched", "volume_arguments"]
 
 #: the Z modes Cellpose offers
 VOLUME_MODES: tuple[str, ...] = ("3d", "stitch")
+#: the ``eval`` arguments each mode needs
+_MODE_ARGUMENTS = {"3d": ("z_axis", "do_3D", "anisotropy"), "stitch": ("z_axis", "stitch_threshold")}
+
+
+def offered_modes(eval_function: Any) -> tuple[str, ...]:
+    """The modes of :data:`VOLUME_MODES` whose arguments ``eval_function`` (``CellposeModel.eval``) takes."""
+    try:
+        names = set(inspect.signature(eval_function).parameters)
+    except (TypeError, ValueError):
+        return ()
+    return tuple(m for m in VOLUME_MODES if set(_MODE_ARGUMENTS[m]) <= names)
+
+
+def refuse_unstitched(mode: str, stitch_threshold: float, version: str) -> None:
+    """Raise :class:`ParameterError` for ``stitch`` with threshold 0 under Cellpose 4 (one line).
+
+    Cellpose 4's ``eval`` refuses a Z axis unless ``do_3D`` or ``stitch_threshold > 0`` (a threshold
+    of 0 would leave each slice's objects unjoined, their ids repeated from slice to slice).
+    """
+    if mode == "stitch" and float(stitch_threshold) <= 0.0:
+        raise ParameterError(
+            f"stitch_threshold 0: Cellpose {version} stitches slices only above 0 (it refuses a Z stack "
+            "that would stay unjoined); give --stitch-threshold above 0 (e.g. 0.25) or use --z-mode 3d"
+        )
 
 
 def volume_arguments(mode: str, anisotropy: float | None, stitch_threshold: float) -> dict[str, Any]:
