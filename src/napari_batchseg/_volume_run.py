@@ -98,9 +98,7 @@ class _VolumeFrames:
     def __call__(
         self, task: Task, frames: Iterable[PreparedFrame]
     ) -> Iterator[tuple[PreparedFrame, SegmentOutput, float]]:
-        from .engine import file_key  # the engine imports this module
-
-        key = file_key(task)
+        key = f"{task.input}|P{task.position}"  # recorded with cached embeddings (keyed by their pixels)
         for frame in frames:
             self.segmenter.set_context(key, f"T{frame.t}")
             t0 = time.perf_counter()
