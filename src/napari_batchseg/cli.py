@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("paths", nargs="*")
     info.add_argument("--axes", default=None, help="axis order override")
     info.add_argument("--dataset", default=None, metavar="PATH",
-                      help="HDF5: the image dataset inside the file")
+                      help="HDF5: the image dataset inside the file; OME-Zarr: a label image (labels/NAME)")
     rerun = sub.add_parser("rerun", help="repeat the run recorded in a .log file")
     rerun.add_argument("log", help="a _vSM .log file (or a _vSM.ome.tif with its embedded log)")
     rerun.add_argument("--output-dir", default=None, help="write the new outputs here")
@@ -178,6 +178,8 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             processes=processes,
             threads_per_process=getattr(args, "threads_per_process", None),
             batch_frames=getattr(args, "batch_frames", None),
+            mask_workers=getattr(args, "mask_workers", None),
+            masks_on=getattr(args, "masks_on", "device") or "device",
             dask_scheduler=getattr(args, "dask_scheduler", None),
             dask_local=getattr(args, "dask_local", None),
             segmenter_factory=_factory_from_env(),
@@ -255,7 +257,16 @@ def _stop_on_signals() -> Iterator[_Stop]:
         stop.signum = stop.signum or int(signal.SIGINT)
     finally:
         for sig, old in installed.items():
-            signal.signal(sig, old)
+            # stopped by a signal, as a program: one more while it winds up (summary, exit) ends it with
+            # the same status and no traceback, not by the default action (killed: status -15 / -2)
+            signal.signal(sig, _exit_with(128 + stop.signum) if stop.signum and _AS_PROGRAM else old)
+
+
+def _exit_with(status: int) -> Any:
+    def handler(_signum: int, _frame: Any) -> None:
+        raise SystemExit(status)
+
+    return handler
 
 
 def _follow(
@@ -358,8 +369,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
               f"  time step (s): {ps.t}")
         if info.sizes["P"] > 1:
             print(f"  positions: {info.position_names}")
-        if info.extra.get("hdf5_dataset"):
-            print(f"  dataset: {info.extra['hdf5_dataset']}")
+        if info.extra.get("hdf5_dataset") or info.extra.get("ome_zarr_dataset"):
+            print(f"  dataset: {info.extra.get('hdf5_dataset') or info.extra['ome_zarr_dataset']}")
+        if info.extra.get("ome_zarr_labels"):
+            names = ", ".join("labels/" + n for n in info.extra["ome_zarr_labels"])
+            print(f"  label images (--dataset): {names}")
     return status
 
 
@@ -444,14 +458,24 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     return status
 
 
+#: whether :func:`main` runs as the ``batchseg`` program (no ``argv``), not called from Python code
+_AS_PROGRAM = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``batchseg``; returns the exit status (0 ok, 1 some file failed, 2 usage error)."""
+    global _AS_PROGRAM
+    _AS_PROGRAM = argv is None
     parser = build_parser()
     args = parser.parse_args(argv)
     # torch's notice about sparse tensors (raised inside Cellpose's mask computation) is noise here
     warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
     try:
         status = _dispatch(parser, args)
+        if _AS_PROGRAM and status in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM):  # stopped and cleaned up: a signal while the
+                with contextlib.suppress(ValueError):  # interpreter exits would end it as killed instead
+                    signal.signal(sig, signal.SIG_IGN)
         for stream in (sys.stdout, sys.stderr):  # a closed pipe shows here, not at interpreter exit
             stream.flush()
         return status

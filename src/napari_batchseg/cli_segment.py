@@ -76,7 +76,8 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     io.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
     io.add_argument("--axes", default=S, help="axis order override for ambiguous files, e.g. TYX or ZCYX")
     io.add_argument("--dataset", default=S, metavar="PATH",
-                    help="HDF5 inputs: the image dataset inside the file, e.g. /raw (files holding several)")
+                    help="HDF5 inputs: the image dataset inside the file, e.g. /raw (files holding several); "
+                         "OME-Zarr: a label image instead of the root image, e.g. labels/masks")
     io.add_argument("--debug", action=argparse.BooleanOptionalAction, default=S,
                     help="also save flows and cell probability beside the mask")
 
@@ -137,6 +138,12 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
                      help="compute threads per worker (default: cores // processes)")
     par.add_argument("--batch-frames", type=int, default=None,
                      help="frames per network call (default: --batch-size on a GPU, 1 on a CPU)")
+    par.add_argument("--mask-workers", type=int, default=None, metavar="N",
+                     help="Cellpose 3: CPU processes building masks while the model runs the next frames "
+                          "(default: cores - 1 with a GPU, 0 on a CPU)")
+    par.add_argument("--masks-on", choices=("device", "cpu"), default="device",
+                     help="with a GPU and mask workers: flow following on the GPU (masks identical to "
+                          "frame-by-frame eval) or all mask work on the CPU workers (fast mode)")
     par.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                      help="run on a Dask cluster (tcp://host:8786)")
     par.add_argument("--dask-local", type=int, default=None, metavar="N",

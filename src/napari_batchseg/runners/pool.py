@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import engine
 from ..errors import BatchSegError, ModelError
+from ._procs import stop_pool
 from ._worker import (
     build_segmenter,
     die_with_parent,
@@ -340,20 +341,8 @@ class PoolFrames:
     def close(self) -> None:
         """Stop the workers: idle ones leave at once, any still busy are killed; never blocks for long."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown drops them
-        manager = getattr(pool, "_executor_manager_thread", None)
-        pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + _CLOSE_GRACE_S
-        for proc in procs:
-            proc.join(max(0.0, deadline - time.monotonic()))
-        for proc in procs:
-            if proc.is_alive():
-                proc.kill()  # workers ignore SIGTERM (it is meant for the coordinator)
-            proc.join(5)
-        if manager is not None:
-            manager.join(5)  # it ends once every worker has: no thread left waiting on a dead pool
+        if pool is not None:
+            stop_pool(pool, grace_s=_CLOSE_GRACE_S)
 
     def describe(self) -> dict[str, Any]:
         """The workers' segmenter description (for the run log)."""

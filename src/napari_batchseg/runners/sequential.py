@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .. import engine
-from .batching import BatchedFrames
 
 if TYPE_CHECKING:
     from ..engine import CancelCheck, Plan, TaskEvent
@@ -26,14 +25,21 @@ def run_sequential(
     ``segmenter`` is loaded by :func:`~napari_batchseg.runners.execute`; it is ``None`` only when no
     task has work.
     """
+    from .pipeline import frame_segmenter_for_run
+
     frame_segmenter = None
-    if segmenter is not None and (options.batch_frames or 1) > 1:
-        frame_segmenter = BatchedFrames(segmenter, options.batch_frames or 1)
-    yield from engine.run(
-        plan,
-        segmenter=segmenter,
-        cancel=cancel,
-        keep_images=keep_images,
-        prefetch=options.prefetch or 2,
-        frame_segmenter=frame_segmenter,
-    )
+    if segmenter is not None:  # mask workers (pipeline), GPU batches, or the engine's default
+        frame_segmenter = frame_segmenter_for_run(segmenter, options, cancel)
+    try:
+        yield from engine.run(
+            plan,
+            segmenter=segmenter,
+            cancel=cancel,
+            keep_images=keep_images,
+            prefetch=options.prefetch or 2,
+            frame_segmenter=frame_segmenter,
+        )
+    finally:
+        close = getattr(frame_segmenter, "close", None)
+        if close is not None:
+            close()  # the mask workers: no process outlives the run
