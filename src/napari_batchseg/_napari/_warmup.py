@@ -26,7 +26,7 @@ def detect_device() -> str:
     batch. Paid here, during the widget's opening, the next one is due only after the process has grown
     by another quarter (a batch that streams frames into the same layers does not).
     """
-    from ..quiet_import import import_quietly, paused_collector
+    from ..quiet_import import import_quietly
 
     with contextlib.suppress(ImportError):
         import_quietly(["torch"])
@@ -39,10 +39,10 @@ def detect_device() -> str:
         text = "device detection unavailable"
     except Exception as exc:  # noqa: BLE001 - informative only
         text = f"no GPU found ({exc})"
-    with contextlib.suppress(Exception), paused_collector():
+    with contextlib.suppress(Exception):
         from ..segmenters.cellpose.files import cellpose_models
 
-        cellpose_models()  # under Cellpose 4 with its torchvision step
+        cellpose_models()  # quietly too; under Cellpose 4 with its torchvision step
     gc.collect()
     return text
 

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-__all__ = ["stop_pool"]
+from .. import engine
+
+__all__ = ["result_unless_cancelled", "stop_pool"]
+
+#: how often a wait for a worker's result looks at the cancel flag (s)
+POLL_S = 0.1
+
+
+def result_unless_cancelled(fut: Future[Any], cancel: Any, stop: type[BaseException]) -> Any:
+    """``fut``'s result, looking at ``cancel`` every :data:`POLL_S`: raises ``stop`` once it is set."""
+    while True:
+        if engine.is_cancelled(cancel):
+            raise stop
+        try:
+            return fut.result(timeout=POLL_S)
+        except FuturesTimeout:
+            continue
 
 
 def stop_pool(pool: ProcessPoolExecutor, known: list[Any] | None = None, grace_s: float = 2.0) -> None:

@@ -45,7 +45,6 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,7 +54,7 @@ from numpy.typing import NDArray
 
 from .. import engine
 from ..errors import BatchSegError
-from ._procs import stop_pool
+from ._procs import result_unless_cancelled, stop_pool
 from ._worker import die_with_parent, ignore_interrupts, limit_threads, signals_blocked
 from .batching import BatchedFrames
 from .options import MASKS_ON
@@ -68,7 +67,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MaskJob", "PipelinedFrames", "build_mask", "frame_segmenter_for_run", "pipeline_refusal"]
 
-_POLL_S = 0.1
 _CLOSE_GRACE_S = 2.0
 _MAX_SIZE_FRACTION = 0.4  # eval's default, which the segmenter keeps
 
@@ -294,13 +292,7 @@ class PipelinedFrames:
         )
 
     def _wait(self, fut: Future[Any]) -> Any:
-        while True:
-            if engine.is_cancelled(self.cancel):
-                raise _Stop
-            try:
-                return fut.result(timeout=_POLL_S)
-            except FuturesTimeout:
-                continue
+        return result_unless_cancelled(fut, self.cancel, _Stop)
 
     def _result(self, task: Task, item: tuple[PreparedFrame, Future[Any], float, float]
                 ) -> tuple[PreparedFrame, SegmentOutput, float]:

@@ -22,13 +22,12 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from .. import engine
 from ..errors import BatchSegError, ModelError
-from ._procs import stop_pool
+from ._procs import result_unless_cancelled, stop_pool
 from ._worker import (
     build_segmenter,
     die_with_parent,
@@ -371,18 +370,13 @@ class PoolFrames:
 
     def _wait(self, fut: Future[Any]) -> Any:
         """``fut``'s result, checking ``cancel`` meanwhile: :class:`_StopFrames` once it is set."""
-        while True:
+        try:
+            return result_unless_cancelled(fut, self.cancel, _StopFrames)
+        except BrokenProcessPool:
+            time.sleep(_POLL_S)  # a signal to the process group: let this process's handler run first
             if engine.is_cancelled(self.cancel):
-                raise _StopFrames
-            try:
-                return fut.result(timeout=_POLL_S)
-            except FuturesTimeout:
-                continue
-            except BrokenProcessPool:
-                time.sleep(_POLL_S)  # a signal to the process group: let this process's handler run first
-                if engine.is_cancelled(self.cancel):
-                    raise _StopFrames from None
-                raise
+                raise _StopFrames from None
+            raise
 
     def _result(
         self, task: Task, item: tuple[PreparedFrame, Future[Any]]
