@@ -1,8 +1,12 @@
-"""Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows, docks."""
+"""Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows, docks.
+
+Forms are declared: :class:`Fields` builds controls from :class:`~napari_batchseg.view.fields.Field`
+specs (Qt-free), reads them as parameters and shows parameters in them; :func:`form` lays out rows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +14,7 @@ from qtpy.QtCore import QMimeData, QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from qtpy.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -25,7 +30,11 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from ..view.fields import Field, by_key
 from ._jobs import close_with, disconnect
+
+#: a form row: ``(label, field)``, or a wide widget
+Row = tuple[str | QWidget, QWidget] | QWidget
 
 
 def paths_from_mime(mime: QMimeData | None) -> list[Path]:
@@ -131,16 +140,24 @@ def fold(title: str, parent: QWidget | None = None) -> QCollapsible:
     return QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
 
 
-def folded_form(title: str, parent: QWidget | None, *rows: tuple[str, QWidget] | QWidget) -> QCollapsible:
-    """A folded section (:func:`fold`) holding a form of ``rows``: ``(label, field)``, or a wide widget."""
-    body = QWidget()
-    form = QFormLayout(body)
-    form.setContentsMargins(0, 0, 0, 0)
+def form(*rows: Row, into: QWidget | None = None) -> QFormLayout:
+    """A margin-less form of ``(label, field)`` rows or wide widgets, in a new widget or ``into`` one."""
+    lay = QFormLayout(into if into is not None else QWidget())
+    lay.setContentsMargins(0, 0, 0, 0)
     for row in rows:
-        if isinstance(row, tuple):
-            form.addRow(*row)
+        if isinstance(row, QWidget):
+            lay.addRow(row)
+        elif isinstance(row[0], QWidget):  # two branches for addRow's two typed overloads
+            lay.addRow(row[0], row[1])
         else:
-            form.addRow(row)
+            lay.addRow(row[0], row[1])
+    return lay
+
+
+def folded_form(title: str, parent: QWidget | None, *rows: Row) -> QCollapsible:
+    """A folded section (:func:`fold`) holding a form of ``rows`` (see :func:`form`)."""
+    body = QWidget()
+    form(*rows, into=body)
     box = fold(title, parent)
     box.addWidget(body)
     return box
@@ -219,6 +236,115 @@ def _spin_setup(box: Any, lo: float, hi: float, value: float | None, tip: str, s
         box.setValue(value)
     if tip:
         box.setToolTip(tip)
+
+
+def combo(entries: Iterable[tuple[Any, str]] | Iterable[str], tip: str = "") -> QComboBox:
+    """A drop-down of ``(data, text)`` entries (a plain string is its own data)."""
+    box = QComboBox()
+    fill(box, entries)
+    if tip:
+        box.setToolTip(tip)
+    return box
+
+
+def fill(box: QComboBox, entries: Iterable[tuple[Any, str]] | Iterable[str], keep: Any = None) -> None:
+    """Replace ``box``'s entries (no ``currentIndexChanged``); select data ``keep``, else the first."""
+    box.blockSignals(True)
+    box.clear()
+    for e in entries:
+        box.addItem(*((e, e) if isinstance(e, str) else (e[1], e[0])))
+    box.setCurrentIndex(max(box.findData(keep), 0) if keep is not None else 0)
+    box.blockSignals(False)
+
+
+def make(spec: Field) -> QWidget:
+    """The control that ``spec`` describes."""
+    w: QWidget
+    if spec.kind == "int":
+        w = ispin(int(spec.lo), int(spec.hi), spec.value, spec.tip, spec.special, spec.prefix)
+    elif spec.kind == "float":
+        w = fspin(spec.lo, spec.hi, spec.value, spec.tip, spec.special, spec.suffix, spec.step, spec.decimals,
+                  spec.prefix)
+    elif spec.kind == "choice":
+        w = box = combo(spec.choices, spec.tip)
+        box.setCurrentIndex(max(box.findData(spec.value), 0))
+    elif spec.kind == "check":
+        w = QCheckBox(spec.text)
+        w.setToolTip(spec.tip)
+    else:
+        w = QLineEdit(spec.value or "")
+        w.setPlaceholderText(spec.text)
+        w.setToolTip(spec.tip)
+    return w
+
+
+class Fields:
+    """Controls built from :class:`~napari_batchseg.view.fields.Field` specs, read and set by key.
+
+    ``fields[key]`` is the control; :meth:`values` the parameters they show; :meth:`show` sets them
+    from parameters; :meth:`rows` the labelled form rows; :meth:`connect` calls a slot on any edit.
+    """
+
+    def __init__(self, *specs: Field) -> None:
+        self.specs = by_key(specs)
+        self.widgets = {key: make(spec) for key, spec in self.specs.items()}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.widgets[key]
+
+    def values(self) -> dict[str, Any]:
+        """``{key: parameter value}`` of every control."""
+        return {k: spec.to_param(_read(self.widgets[k])) for k, spec in self.specs.items()}
+
+    def show(self, params: object | Mapping[str, Any]) -> None:
+        """Show the values of ``params`` (an object's attributes, or a mapping) of the keys it has."""
+        for key, spec in self.specs.items():
+            if isinstance(params, Mapping):
+                if key in params:
+                    _write(self.widgets[key], spec.to_shown(params[key]))
+            elif hasattr(params, key):
+                _write(self.widgets[key], spec.to_shown(getattr(params, key)))
+
+    def rows(self, *keys: str) -> list[Row]:
+        """Form rows ``(label, control)`` of ``keys`` (all, in spec order, by default)."""
+        return [(self.specs[k].label, self.widgets[k]) if self.specs[k].label else self.widgets[k]
+                for k in keys or self.specs]
+
+    def connect(self, slot: Callable[..., Any]) -> None:
+        """Call ``slot`` whenever the user (or code) changes any control."""
+        for w in self.widgets.values():
+            _changed(w).connect(slot)
+
+
+def _read(w: QWidget) -> Any:
+    if isinstance(w, QComboBox):
+        return w.currentData()
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, QLineEdit):
+        return w.text()
+    return w.value() if isinstance(w, QSpinBox | QDoubleSpinBox) else None
+
+
+def _write(w: QWidget, value: Any) -> None:
+    if isinstance(w, QComboBox):
+        w.setCurrentIndex(max(w.findData(value), 0))
+    elif isinstance(w, QCheckBox):
+        w.setChecked(bool(value))
+    elif isinstance(w, QLineEdit):
+        w.setText(str(value or ""))
+    elif isinstance(w, QSpinBox | QDoubleSpinBox):
+        w.setValue(value)
+
+
+def _changed(w: QWidget) -> Any:
+    if isinstance(w, QComboBox):
+        return w.currentIndexChanged
+    if isinstance(w, QCheckBox):
+        return w.toggled
+    if isinstance(w, QLineEdit):
+        return w.textChanged
+    return w.valueChanged if isinstance(w, QSpinBox | QDoubleSpinBox) else None
 
 
 def refill(combo: QComboBox, names: Sequence[str], block: bool = False) -> str:

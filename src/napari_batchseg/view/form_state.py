@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.sources import SourceInfo
-from ..params import SegmentationParams, ZRange
+from ..params import PROJECTIONS, SegmentationParams, ZRange
 from ..segmenters.catalog import is_cellpose_builtin
+from .fields import Field, choices
 
 USER_MODEL = "User trained model…"
 SAM_INSTALL_HINT = "pip install napari-batchseg[sam]"
@@ -36,6 +37,24 @@ VOLUME_MODES = (
     ("3d", "3D volume"),
     ("stitch", "2D + stitch"),
 )
+
+#: the Z rows' controls (``z_range_mode``, ``z_radius``, ``z_start``, ``z_stop`` make ``z_range``)
+Z_FIELDS = (
+    Field("z_range_mode", "choice", choices=Z_MODES),
+    Field("z_radius", "int", lo=0, hi=1000, value=3, prefix="r = "),
+    Field("z_start", "int", lo=0, hi=100000),
+    Field("z_stop", "int", lo=0, hi=100000),
+    Field("z_projection", "choice", choices=choices(PROJECTIONS), value="mean"),
+    Field("z_mode", "choice", choices=VOLUME_MODES, tip="project: one projected plane per time point (mask "
+          "TYX); 3d / stitch: the volume is segmented (mask TZYX)"),
+    Field("anisotropy", lo=0, hi=1000, value=0, special="from file", prefix="anisotropy ", step=0.5,
+          decimals=2, none_at=0, tip="Z step / XY pixel size; 'from file': the file's own Z step divided "
+          "by its pixel size (1 when unknown)"),
+    Field("stitch_threshold", lo=0, hi=1, value=0.25, prefix="IoU ", step=0.05, decimals=2,
+          tip="2D objects of consecutive slices overlapping more than this share one id"),
+)
+#: the numbers that make ``z_range`` (not parameters themselves)
+Z_RANGE_KEYS = ("z_range_mode", "z_radius", "z_start", "z_stop")
 
 
 def micro_sam_available() -> bool:

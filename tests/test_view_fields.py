@@ -1,0 +1,35 @@
+"""Form field specs without Qt: the mapping between what a control shows and a parameter value."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.view.fields import Field, by_key, choices
+from napari_batchseg.view.form_state import Z_FIELDS, Z_RANGE_KEYS
+
+
+def test_a_special_spin_value_stands_for_none_both_ways():
+    last = Field("end_frame", "int", lo=-1, hi=10, none_at=-1)
+    assert last.to_param(-1) is None and last.to_param(4) == 4
+    assert last.to_shown(None) == -1 and last.to_shown(3) == 3
+    plain = Field("diameter")
+    assert plain.to_param(0) == 0 and plain.to_shown(None) is None
+
+
+def test_choices_and_keys():
+    assert choices(("max", "mean")) == (("max", "max"), ("mean", "mean"))
+    assert choices((("3d", "3D volume"),)) == (("3d", "3D volume"),)
+    with pytest.raises(ValueError, match="'x'"):
+        by_key([Field("x"), Field("x", "int")])
+
+
+def test_z_fields_edit_params_fields_or_make_the_z_range():
+    params = {f.name for f in dataclasses.fields(SegmentationParams)}
+    keys = [f.key for f in Z_FIELDS]
+    assert set(keys) - set(Z_RANGE_KEYS) <= params  # every other field is a parameter
+    assert not set(Z_RANGE_KEYS) & params
+    aniso = by_key(Z_FIELDS)["anisotropy"]
+    assert aniso.to_param(0) is None and aniso.to_shown(SegmentationParams().anisotropy) == 0
