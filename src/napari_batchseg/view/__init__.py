@@ -2,8 +2,8 @@
 
 The widgets of :mod:`napari_batchseg._napari` are thin views over these: which files can run and why
 (:mod:`.file_list`), their metadata read off the GUI thread (:mod:`.file_info`), the form's values
-(:mod:`.form_state`), the outputs' preview (:mod:`.outputs`), a correction's undo record and log
-(:mod:`.fixes`), the messages (:mod:`.phrasing`), display buffers (:mod:`.buffers`), the docks'
-background jobs (:mod:`.dock_jobs`) and the Track dock's tracks layer, selection and buttons
-(:mod:`.tracks`).
+(:mod:`.form_state`) and controls as specs (:mod:`.fields`), the outputs' preview (:mod:`.outputs`), a
+correction's undo record and log (:mod:`.fixes`), the messages (:mod:`.phrasing`), display buffers
+(:mod:`.buffers`), the threads and queues that run every job (:mod:`.jobs`), the docks' background
+jobs (:mod:`.dock_jobs`) and the Track dock's tracks layer, selection and buttons (:mod:`.tracks`).
 """
