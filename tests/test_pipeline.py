@@ -109,6 +109,43 @@ def test_what_cannot_be_pipelined_keeps_the_batched_path(segmenter):
     assert pipeline_refusal(segmenter) is None
 
 
+def test_default_is_one_frame_per_call_and_the_fast_mode_is_named(segmenter, monkeypatch):
+    """A GPU-style run (model on a GPU: mask workers on) still gets one frame per network call."""
+    import napari_batchseg.runners.options as runners
+
+    monkeypatch.setattr(runners, "gpu_in_use", lambda params: True)
+    monkeypatch.setattr(runners, "usable_cores", lambda: 16)
+    params = SegmentationParams(model=str(STARTER), gpu=True, batch_size=8)
+    opts = resolve_options(RunOptions(), params)
+    assert opts.batch_frames == 1 and opts.mask_workers == runners.AUTO_MASK_WORKERS
+    pipe = PipelinedFrames(segmenter, opts.mask_workers, opts.batch_frames, opts.masks_on)  # not started
+    assert pipe.describe()["frames_per_call"] == 1 and "fast_mode" not in pipe.describe()
+    fast = PipelinedFrames(segmenter, 2, resolve_options(RunOptions(batch_frames=2), params).batch_frames)
+    assert fast.describe()["frames_per_call"] == 2 and "may differ" in fast.describe()["fast_mode"]
+    plain = frame_segmenter_for_run(segmenter, resolve_options(RunOptions(mask_workers=0), params))
+    assert isinstance(plain, BatchedFrames) and plain.describe()["frames_per_call"] == 1
+    assert "fast_mode" not in plain.describe()
+
+
+def test_cli_default_logs_one_frame_per_call_and_batch_frames_2_is_named(nuclei, tmp_path, capsys):
+    from napari_batchseg.cli import main
+
+    movie = _movie(tmp_path / "m.ome.tif", _crops(nuclei)[:2])
+    logs, masks = {}, {}
+    for name, extra in (("default", []), ("fast", ["--batch-frames", "2"])):
+        out = tmp_path / name
+        assert main(["segment", str(movie), "--model", str(STARTER), "--output-dir", str(out), "-q",
+                     *extra]) == 0
+        logs[name] = (out / "m_vSM.log").read_text()
+        masks[name] = read_mask(out / "m_vSM.ome.tif").labels
+        said = capsys.readouterr()
+        assert ("fast mode --batch-frames 2" in said.out + said.err) == (name == "fast")
+    assert '"frames_per_call": 1' in logs["default"] and '"fast_mode"' not in logs["default"]
+    assert '"frames_per_call": 2' in logs["fast"] and '"fast_mode"' in logs["fast"]
+    assert masks["default"].max() > 2
+    np.testing.assert_array_equal(masks["fast"], masks["default"])  # on a CPU batching is identical
+
+
 # --------------------------------------------------------------------------- identity
 @pytest.mark.parametrize("batch_frames", [1, 3])
 def test_masks_equal_frame_by_frame_eval(segmenter, nuclei, batch_frames):

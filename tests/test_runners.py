@@ -91,16 +91,47 @@ def test_options_are_validated(monkeypatch):
     assert RunOptions(parallel="files", processes=2, threads_per_process=3).threads(2) == 3
 
 
-def test_gpu_runs_stay_in_one_batching_process(monkeypatch):
+def test_gpu_runs_stay_in_one_process(monkeypatch):
     import napari_batchseg.runners.options as runners  # where the option rules live
 
     monkeypatch.setattr(runners, "gpu_in_use", lambda params: True)
     opts = resolve_options(RunOptions(parallel="files", processes=4), SegmentationParams(batch_size=6))
-    assert opts.mode == "none" and opts.batch_frames == 6 and opts.prefetch >= 7
+    assert opts.mode == "none" and opts.batch_frames == 1 and opts.prefetch >= 2  # identity default
     assert "GPU" in opts.notes[0]
+    fast = resolve_options(RunOptions(parallel="files", processes=4, batch_frames=6),
+                           SegmentationParams(batch_size=6))
+    assert fast.mode == "none" and fast.batch_frames == 6 and fast.prefetch >= 7
     monkeypatch.setattr(runners, "gpu_in_use", lambda params: False)
     cpu = resolve_options(RunOptions(parallel="frames", processes=2), SegmentationParams())
     assert cpu.mode == "frames" and cpu.batch_frames == 1 and cpu.prefetch == 4
+
+
+def test_one_frame_per_call_by_default_on_every_device_batching_only_when_named(monkeypatch):
+    """Issue 25: batched GPU masks differ from frame-by-frame ones, so identity is the default."""
+    import napari_batchseg.runners.options as runners
+    from napari_batchseg.runners._worker import frame_segmenter_for
+
+    assert [runners.frames_per_call(n) for n in (None, 1, 3)] == [1, 1, 3]
+    monkeypatch.setattr(runners, "usable_cores", lambda: 16)
+    for on_gpu in (True, False):
+        monkeypatch.setattr(runners, "gpu_in_use", lambda params, on=on_gpu: on)
+        params = SegmentationParams(gpu=on_gpu, batch_size=8)
+        default = resolve_options(RunOptions(), params)
+        assert default.batch_frames == 1, on_gpu
+        assert not any("fast mode" in n for n in default.notes)
+        fast = resolve_options(RunOptions(batch_frames=2), params)
+        assert fast.batch_frames == 2
+        assert any(n.startswith("fast mode --batch-frames 2:") and "may differ" in n for n in fast.notes)
+        # a worker process (files pool, Dask) decides the same way, whatever the device
+        worker = frame_segmenter_for(threshold_segmenter(params), params, None)
+        assert isinstance(worker, BatchedFrames) and worker.describe()["frames_per_call"] == 1
+        assert "fast_mode" not in worker.describe()
+    on_cpu_masks = resolve_options(RunOptions(masks_on="cpu"), SegmentationParams(gpu=True))
+    assert on_cpu_masks.mask_workers == 0 and not any("fast mode" in n for n in on_cpu_masks.notes)
+    monkeypatch.setattr(runners, "gpu_in_use", lambda params: True)
+    gpu_cpu_masks = resolve_options(RunOptions(masks_on="cpu"), SegmentationParams(gpu=True))
+    assert gpu_cpu_masks.batch_frames == 1 and gpu_cpu_masks.mask_workers > 0
+    assert any(n.startswith("fast mode --masks-on cpu") for n in gpu_cpu_masks.notes)
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
@@ -188,6 +219,9 @@ def test_modes_give_identical_masks(folder, reference, tmp_path, options):
     # batching can change GPU results in the last bits: the log says how frames went to the network
     batched = options.batch_frames == 2
     assert all(('"frames_per_call": 2' in p.read_text()) == batched for p in logs)
+    assert all(('"fast_mode"' in p.read_text()) == batched for p in logs)  # the fast mode is named
+    if options.mode == "files":  # a worker's frame segmenter: one frame per call by default, logged
+        assert all('"frames_per_call": 1' in p.read_text() for p in logs)
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model

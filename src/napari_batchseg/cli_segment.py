@@ -136,8 +136,9 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
                      help="worker processes for --parallel (default: the usable CPU cores)")
     par.add_argument("--threads-per-process", type=int, default=None,
                      help="compute threads per worker (default: cores // processes)")
-    par.add_argument("--batch-frames", type=int, default=None,
-                     help="frames per network call (default: --batch-size on a GPU, 1 on a CPU)")
+    par.add_argument("--batch-frames", type=int, default=None, metavar="N",
+                     help="fast mode: N frames per network call (default 1 on every device: masks "
+                          "identical to frame-by-frame eval; with N > 1 masks may differ on a GPU)")
     par.add_argument("--mask-workers", type=int, default=None, metavar="N",
                      help="Cellpose 3: CPU processes building masks while the model runs the next frames "
                           "(default: cores - 1 with a GPU, 0 on a CPU)")

@@ -158,12 +158,17 @@ def build_segmenter(params: SegmentationParams, factory: SegmenterFactory | None
 
 def frame_segmenter_for(
     segmenter: Segmenter, params: SegmentationParams, batch_frames: int | None
-) -> BatchedFrames | None:
-    """The engine frame segmenter for this worker: batches on a GPU (or when asked), else ``None``."""
-    from .options import gpu_in_use
+) -> BatchedFrames:
+    """The engine frame segmenter for this worker: one frame per call unless the fast mode is named.
 
-    n = batch_frames if batch_frames is not None else (params.batch_size if gpu_in_use(params) else 1)
-    return BatchedFrames(segmenter, n) if n > 1 else None
+    :func:`~.options.frames_per_call` decides, the same on every device (``params`` no longer
+    matters: a GPU does not batch by default, so masks equal frame-by-frame ``eval``). Always a
+    :class:`BatchedFrames`, so the run log records ``frames_per_call`` (1 by default).
+    """
+    from .options import frames_per_call
+
+    del params  # the device no longer changes the frames per call (kept for the callers' signature)
+    return BatchedFrames(segmenter, frames_per_call(batch_frames))
 
 
 def model_key(params: SegmentationParams, factory: SegmenterFactory | None) -> str:

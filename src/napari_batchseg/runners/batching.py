@@ -1,8 +1,10 @@
-"""Hand a segmenter several frames at once (GPU batching).
+"""Hand a segmenter several frames at once (the batched fast mode, ``--batch-frames N``).
 
 On a CPU the masks are the same as one frame at a time (tested). On a GPU they can differ in a few
 pixels: the network's outputs change in the last float bits with the batch shape (measured on an H200,
-docs/performance.md "GPU"), so the run log records the frames per call (``frames_per_call``).
+docs/performance.md "GPU"). So one frame per call is the default on every device
+(:func:`~.options.frames_per_call`), more is a fast mode asked for by name, and the run log records
+the frames per call (``frames_per_call``) and, when batched, ``fast_mode``.
 
 :class:`BatchedFrames` is an engine :data:`~..engine.FrameSegmenter`: it groups consecutive prepared
 frames of equal shape (up to ``batch_frames``) and hands each group to the segmenter's
@@ -26,7 +28,18 @@ if TYPE_CHECKING:
     from ..prepare import PreparedFrame
     from ..segmenters import Segmenter, SegmentOutput
 
-__all__ = ["BatchedFrames"]
+__all__ = ["BatchedFrames", "frames_described"]
+
+#: what the run log says when frames are batched (masks may then differ on a GPU)
+FAST_MODE = "batched: several frames per network call; on a GPU masks may differ from frame-by-frame eval"
+
+
+def frames_described(batch_frames: int) -> dict[str, Any]:
+    """The log's record of frames per network call: ``frames_per_call``, and ``fast_mode`` when > 1."""
+    out: dict[str, Any] = {"frames_per_call": batch_frames}
+    if batch_frames > 1:
+        out["fast_mode"] = FAST_MODE
+    return out
 
 
 class BatchedFrames:
@@ -46,7 +59,7 @@ class BatchedFrames:
 
     def describe(self) -> dict[str, Any]:
         """The segmenter's own description and the frames per call (for the run log)."""
-        return {**self.segmenter.describe(), "frames_per_call": self.batch_frames}
+        return {**self.segmenter.describe(), **frames_described(self.batch_frames)}
 
     def __call__(
         self, task: Task, frames: Iterable[PreparedFrame]

@@ -1,7 +1,8 @@
 """How a run is spread: :class:`RunOptions`, and the rule that resolves them for the hardware.
 
-:func:`resolve_options` decides what really runs (a GPU run stays in one process that batches frames;
-the batch size and prefetch depth are filled in); :func:`gpu_in_use` is the device rule of
+:func:`resolve_options` decides what really runs (a GPU run stays in one process; frames per network
+call and prefetch depth are filled in); :func:`frames_per_call` is the identity rule (one frame per
+call unless a fast mode is asked for by name); :func:`gpu_in_use` is the device rule of
 :func:`~..devices.pick_device`. The runner modules import from here, never from the package
 ``__init__`` (which imports them), so the package has no import cycle.
 """
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
     from ..segmenters import Segmenter
 
 __all__ = [
-    "AUTO_MASK_WORKERS", "MASKS_ON", "PARALLEL_MODES", "RunOptions", "SegmenterFactory", "gpu_in_use",
-    "resolve_options", "usable_cores",
+    "AUTO_MASK_WORKERS", "MASKS_ON", "PARALLEL_MODES", "RunOptions", "SegmenterFactory", "fast_mode_note",
+    "frames_per_call", "gpu_in_use", "resolve_options", "usable_cores",
 ]
 
 PARALLEL_MODES: tuple[str, ...] = ("none", "files", "frames")
@@ -91,8 +92,10 @@ class RunOptions:
         Compute threads of each worker (torch, BLAS); ``None``: usable cores // processes, at least 1.
     batch_frames
         Frames segmented together in one :meth:`Segmenter.segment_batch` call (frames of equal shape
-        only). ``None``: ``params.batch_size`` frames when the model runs on a GPU, 1 (no grouping) on
-        a CPU, where grouping brings nothing (decided on each Dask worker for its own hardware).
+        only). ``None`` (the default on every device): one frame per call, masks identical to
+        frame-by-frame ``eval``. More is the **fast mode** (``--batch-frames N``): on a GPU the
+        network's outputs, and so a few mask pixels, may change with the batch shape
+        (:func:`frames_per_call`).
     prefetch
         Frames read and prepared ahead of the segmenter (``None``: enough to keep every worker or
         batch fed).
@@ -183,13 +186,39 @@ def gpu_in_use(params: SegmentationParams) -> bool:
     return pick_device(True).is_gpu
 
 
-def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptions:
-    """The options that will really run: GPU runs stay in one process, batch size filled in.
+def frames_per_call(batch_frames: int | None) -> int:
+    """Frames per network call for a run that asked for ``batch_frames``: the identity rule.
 
-    The returned copy's ``notes`` explain every change (front ends may print them).
+    ``None`` (not asked) is one frame per call on every device, CPU or GPU: masks then equal
+    frame-by-frame ``eval`` on the same device. Batching several frames per call is a fast mode
+    that must be named (``--batch-frames N``): on a GPU a frame's mask may then depend on the frames
+    it was batched with (cuDNN picks kernels by batch shape; measured on an H200,
+    docs/performance.md "GPU").
+    """
+    return 1 if batch_frames is None else max(1, int(batch_frames))
+
+
+def fast_mode_note(batch_frames: int | None) -> str | None:
+    """The note that names the batched fast mode when ``batch_frames`` asks for it, else ``None``."""
+    n = frames_per_call(batch_frames)
+    if n == 1:
+        return None
+    return (f"fast mode --batch-frames {n}: {n} frames per network call; masks may differ from "
+            "frame-by-frame eval on a GPU (the default is one frame per call)")
+
+
+def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptions:
+    """The options that will really run: GPU runs stay in one process, frames per call filled in.
+
+    Frames per network call follow :func:`frames_per_call` (one, unless ``batch_frames`` names the
+    fast mode) on every device. The returned copy's ``notes`` explain every change and name any fast
+    mode (front ends print them; the runners log them).
     """
     opts = replace(options, notes=list(options.notes))
-    if opts.uses_dask:  # the workers' hardware decides (batch_frames=None: batch on GPU workers)
+    note = fast_mode_note(opts.batch_frames)
+    if note is not None:
+        opts.notes.append(note)
+    if opts.uses_dask:  # the workers' hardware decides the rest (frames per call: frames_per_call)
         return opts
     on_gpu = gpu_in_use(params)
     if opts.mode in ("files", "frames") and not on_gpu:
@@ -202,16 +231,18 @@ def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptio
     if on_gpu and opts.mode in ("files", "frames"):
         opts.notes.append(
             f"GPU in use: --parallel {opts.parallel} with {opts.processes} processes replaced by one "
-            "process that owns the GPU and segments frames in batches (processes would contend for it)"
+            "process that owns the GPU (processes would contend for it)"
         )
         opts = replace(opts, parallel="none", processes=1)
-    if opts.batch_frames is None:
-        opts = replace(opts, batch_frames=params.batch_size if on_gpu else 1)
+    opts = replace(opts, batch_frames=frames_per_call(opts.batch_frames))
     if opts.mode != "none":
         opts = replace(opts, mask_workers=0)  # pipelining is for the one process that owns the model
     elif opts.mask_workers is None:
         auto = min(AUTO_MASK_WORKERS, usable_cores() - 1) if on_gpu else 0
         opts = replace(opts, mask_workers=max(0, auto))
+    if opts.mask_workers and on_gpu and opts.masks_on == "cpu":
+        opts.notes.append("fast mode --masks-on cpu: masks built on the CPU from the GPU's flows; they may "
+                          "differ from frame-by-frame GPU eval (the default is --masks-on device)")
     if opts.mask_workers and opts.mode == "none" and not on_gpu:
         limit, why = process_limit()
         if opts.mask_workers > limit:

@@ -24,7 +24,8 @@ Masks are **identical** to frame-by-frame ``eval`` on the model's device:
 
 With ``batch_frames`` > 1 the network of a group runs in one call (as :mod:`.batching` does); on a
 CPU its flows are bit-identical to one frame per call (tested), on a GPU they may differ in the last
-bits (cuDNN picks kernels by batch shape): there ``batch_frames=1`` is the identical setting.
+bits (cuDNN picks kernels by batch shape): ``batch_frames=1``, the default, is the identical setting
+and more is the batched fast mode, named in the run log (``fast_mode``).
 
 Bounded: at most ``window`` frames are between the network and their mask (each held once: its
 prepared frame here, its flows only in the job sent to a worker, dropped here once sent). Results come
@@ -56,8 +57,8 @@ from .. import engine
 from ..errors import BatchSegError
 from ._procs import result_unless_cancelled, stop_pool
 from ._worker import die_with_parent, ignore_interrupts, limit_threads, signals_blocked
-from .batching import BatchedFrames
-from .options import MASKS_ON
+from .batching import BatchedFrames, frames_described
+from .options import MASKS_ON, frames_per_call
 
 if TYPE_CHECKING:
     from ..engine import CancelCheck, Task
@@ -69,6 +70,7 @@ __all__ = ["MaskJob", "PipelinedFrames", "build_mask", "frame_segmenter_for_run"
 
 _CLOSE_GRACE_S = 2.0
 _MAX_SIZE_FRACTION = 0.4  # eval's default, which the segmenter keeps
+_MASKS_ON_CPU = "masks on cpu: CPU dynamics on the GPU's flows; masks may differ from GPU eval"
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,11 @@ class PipelinedFrames:
 
     def describe(self) -> dict[str, Any]:
         """The segmenter's description plus how the run is pipelined (for the run log)."""
-        return {**self.segmenter.describe(), "frames_per_call": self.batch_frames,
-                "pipelined": {"mask_workers": self.mask_workers, "masks_on": self.masks_on}}
+        out = {**self.segmenter.describe(), **frames_described(self.batch_frames),
+               "pipelined": {"mask_workers": self.mask_workers, "masks_on": self.masks_on}}
+        if self.on_gpu and self.masks_on == "cpu":
+            out["fast_mode"] = "; ".join(filter(None, (out.get("fast_mode"), _MASKS_ON_CPU)))
+        return out
 
     # ------------------------------------------------------------------ network
     def _diameter(self) -> tuple[float | None, float]:
@@ -354,21 +359,22 @@ class PipelinedFrames:
 
 def frame_segmenter_for_run(
     segmenter: Segmenter, options: RunOptions, cancel: CancelCheck = None
-) -> PipelinedFrames | BatchedFrames | None:
+) -> PipelinedFrames | BatchedFrames:
     """The engine frame segmenter a one-process run uses (resolved ``options``).
 
     :class:`PipelinedFrames` when ``options.mask_workers`` > 0 and the segmenter can be pipelined (it
-    is started here; close it when the run ends), else :class:`~.batching.BatchedFrames` when frames are
-    batched, else ``None`` (the engine's frame-by-frame default). Why a pipeline was not used is added
-    to ``options.notes``.
+    is started here; close it when the run ends), else :class:`~.batching.BatchedFrames` with
+    ``options.batch_frames`` frames per call (one, identical to ``eval`` per frame, unless the fast
+    mode was named; the run log records ``frames_per_call`` either way). Why a pipeline was not used
+    is added to ``options.notes``.
     """
-    n = options.batch_frames or 1
+    n = frames_per_call(options.batch_frames)
     if options.mask_workers:
         why = pipeline_refusal(segmenter)
         if why is None:
             return PipelinedFrames(segmenter, options.mask_workers, n, options.masks_on, cancel).start()
         options.notes.append(f"--mask-workers {options.mask_workers} not used: {why}")
-    return BatchedFrames(segmenter, n) if n > 1 else None
+    return BatchedFrames(segmenter, n)
 
 
 class _Stop(Exception):
