@@ -8,7 +8,13 @@ import pytest
 
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.view.fields import Field, by_key, choices
-from napari_batchseg.view.form_state import Z_FIELDS, Z_RANGE_KEYS
+from napari_batchseg.view.form_state import (
+    FORM_FIELDS,
+    Z_FIELDS,
+    Z_RANGE_KEYS,
+    channel_choice,
+    channel_entries,
+)
 
 
 def test_a_special_spin_value_stands_for_none_both_ways():
@@ -33,3 +39,22 @@ def test_z_fields_edit_params_fields_or_make_the_z_range():
     assert not set(Z_RANGE_KEYS) & params
     aniso = by_key(Z_FIELDS)["anisotropy"]
     assert aniso.to_param(0) is None and aniso.to_shown(SegmentationParams().anisotropy) == 0
+
+
+def test_channel_lists_show_the_files_channels_and_one_asked_for_that_it_lacks():
+    names = ["DAPI", "GFP"]
+    assert channel_entries(names, 1) == [(0, "0: DAPI"), (1, "1: GFP")]
+    assert channel_entries(names, 3)[-1] == (3, "3: (not in the selected file)")
+    assert channel_entries(names, "RFP")[-1] == ("RFP", "RFP (by name)")
+    assert channel_entries(names, None) == channel_entries(names, 0)
+    assert channel_choice(names, "GFP") == 1  # a name of the file's is its entry
+    assert channel_choice(names, "RFP") == "RFP" and channel_choice(names, 0) == 0
+
+
+def test_form_fields_are_parameters_and_end_frame_none_is_last():
+    params = {f.name for f in dataclasses.fields(SegmentationParams)}
+    specs = by_key(FORM_FIELDS)
+    assert set(specs) <= params
+    defaults = SegmentationParams()
+    assert specs["end_frame"].to_shown(defaults.end_frame) == -1 and specs["end_frame"].to_param(-1) is None
+    assert {data for data, _ in specs["method"].choices} == {"cellpose", "sam"}

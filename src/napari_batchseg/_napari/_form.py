@@ -13,23 +13,19 @@ from typing import Any, cast
 
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QStandardItemModel
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QLabel,
-    QWidget,
-)
+from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from ..segmenters.catalog import cellpose_major, cellpose_version, offered_models
 from ..view.form_state import (
     DIAMETER_HELP,
+    FORM_FIELDS,
     NO_CHANNEL,
     SAM_INSTALL_HINT,
     USER_MODEL,
-    absent_channel_text,
+    channel_choice,
+    channel_entries,
     channel_value,
     input_name,
     micro_sam_available,
@@ -37,7 +33,7 @@ from ..view.form_state import (
     model_values,
     split_channel,
 )
-from ._qtutil import PathField, folded_form, fspin, hbox, ispin, muted
+from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted
 from ._trained import load_recent_models_later, trained_models_signal
 from ._zsettings import ZSettings
 
@@ -52,10 +48,10 @@ class ParamsForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._trained: list[str] = []  # trained model files offered in the Cellpose model list
+        self._names: list[str] = ["C0"]  # the channels of the file (or layer) the lists show
+        self.fields = f = Fields(*FORM_FIELDS)
         # method and model
-        self.method = QComboBox()
-        self.method.addItem("Cellpose", "cellpose")
-        self.method.addItem("Segment Anything for Microscopy", "sam")
+        self.method: QComboBox = f["method"]
         if not micro_sam_available():
             item = cast(QStandardItemModel, self.method.model()).item(1)  # a QComboBox's own model
             if item is not None:
@@ -69,20 +65,18 @@ class ParamsForm(QWidget):
             False, "Model file", "Cellpose models (*);;All files (*)", "paste, browse or drop a model file"
         )
         self.model_path_label = QLabel("Model file")
-        self.diameter = fspin(0, 10000, special="auto", suffix=" px", decimals=1)
+        self.diameter: QDoubleSpinBox = f["diameter"]
         self.cellpose_major = cellpose_major()
         self.diameter.setToolTip(
             f"Cellpose {cellpose_version() or ''}: " + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3]
         )
         # advanced Cellpose settings
-        self.cellprob = fspin(-8, 8, step=0.5,
-                              tip="Cellpose cell probability threshold (lower: more and larger objects)")
-        self.flow = fspin(0, 5, 0.4, step=0.1,
-                          tip="Cellpose flow error threshold (higher: more objects kept)")
-        self.niter = ispin(0, 100000, special="auto", tip="Cellpose dynamics iterations; 0 = automatic")
-        self.debug = QCheckBox("also save flows and cell probability")
-        self.advanced = folded_form("Advanced", self, ("cellprob threshold", self.cellprob),
-                                    ("flow threshold", self.flow), ("niter", self.niter), self.debug)
+        self.cellprob: QDoubleSpinBox = f["cellprob_threshold"]
+        self.flow: QDoubleSpinBox = f["flow_threshold"]
+        self.niter: QSpinBox = f["niter"]
+        self.debug: QCheckBox = f["debug"]
+        self.advanced = folded_form("Advanced", self, *f.rows("cellprob_threshold", "flow_threshold", "niter",
+                                                              "debug"))
 
         # image preparation
         self.channel = QComboBox()
@@ -98,29 +92,20 @@ class ParamsForm(QWidget):
         self.z_mode, self.z_radius, self.z_start, self.z_stop = z.z_mode, z.z_radius, z.z_start, z.z_stop
         self.z_type, self.z_row, self.z_note, self.volume_mode = z.z_type, z.z_row, z.z_note, z.volume_mode
         self.anisotropy, self.stitch, self.volume_row = z.anisotropy, z.stitch, z.volume_row
-        self.start_frame = ispin(0, 10**7)
-        self.end_frame = ispin(-1, 10**7, -1, special="last")
+        self.start_frame: QSpinBox = f["start_frame"]
+        self.end_frame: QSpinBox = f["end_frame"]
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
 
         # device
-        self.gpu = QCheckBox("Use GPU")
+        self.gpu: QCheckBox = f["gpu"]
         self.device_label = QLabel("")
         muted(self.device_label)
 
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Method", self.method)
-        form.addRow("Model", self.model)
-        form.addRow(self.model_path_label, self.model_path)
-        form.addRow("Diameter", self.diameter)
-        form.addRow(self.advanced)
-        form.addRow("Channel", self.channel_row)
-        form.addRow("Z", self.volume_row)
-        form.addRow("Z-projection", self.z_row)
-        form.addRow("", self.z_note)
-        form.addRow("Frames", self.frames_row)
-        form.addRow(hbox(self.gpu, self.device_label, stretch_last=True))
-        self._form = form
+        self._form = form(("Method", self.method), ("Model", self.model),
+                          (self.model_path_label, self.model_path), ("Diameter", self.diameter),
+                          self.advanced, ("Channel", self.channel_row), ("Z", self.volume_row),
+                          ("Z-projection", self.z_row), ("", self.z_note), ("Frames", self.frames_row),
+                          hbox(self.gpu, self.device_label, stretch_last=True), into=self)
 
         #: model and path fields of the method not shown, by method
         self._kept: dict[str, tuple[str, str]] = {}
@@ -132,14 +117,11 @@ class ParamsForm(QWidget):
         self.model.currentIndexChanged.connect(self._update_visibility)
         self.z_mode.currentIndexChanged.connect(self._update_visibility)
         self.volume_mode.currentIndexChanged.connect(self._update_visibility)
-        for w in (self.model, self.channel, self.channel2, self.channel3, *self.z.combos):
+        for w in (self.model, self.channel, self.channel2, self.channel3):
             w.currentIndexChanged.connect(self.changed)
-        for spin in (self.diameter, self.cellprob, self.flow, self.niter, self.start_frame, self.end_frame,
-                     *self.z.spins):
-            spin.valueChanged.connect(self.changed)
+        self.fields.connect(self.changed, *(k for k in f.specs if k != "method"))  # the method: just above
+        self.z.fields.connect(self.changed)
         self.model_path.changed.connect(self.changed)
-        self.gpu.toggled.connect(self.changed)
-        self.debug.toggled.connect(self.changed)
         # models trained in this session (Train widget) or earlier (read in a thread) join the Cellpose list
         trained_models_signal().added.connect(self._add_trained_model)
         load_recent_models_later()
@@ -206,15 +188,7 @@ class ParamsForm(QWidget):
     def _fill_extra_channels(self, names: list[str]) -> None:
         for box in (self.channel2, self.channel3):
             keep = box.currentData()
-            box.blockSignals(True)
-            box.clear()
-            box.addItem(NO_CHANNEL, None)
-            for i, n in enumerate(names):
-                box.addItem(f"{i}: {n}", i)
-            if keep is not None and box.findData(keep) < 0:
-                box.addItem(absent_channel_text(keep), keep)
-            box.setCurrentIndex(max(box.findData(keep), 0) if keep is not None else 0)
-            box.blockSignals(False)
+            fill(box, [(None, NO_CHANNEL), *channel_entries(names, keep)], keep)
 
     def _channel_value(self) -> int | str | list[int | str]:
         return channel_value(self.channel.currentData(), [self.channel2.currentData(),
@@ -224,21 +198,11 @@ class ParamsForm(QWidget):
     def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
         """Adapt the channel list (from ``current``) and enable Z and frame controls when files need them."""
         keep = self.channel.currentData()
-        self.channel.blockSignals(True)
-        self.channel.clear()
         ref = current or (infos[0] if infos else None)
-        names = ref.channel_names if ref is not None else ["C0"]
-        for i, n in enumerate(names):
-            self.channel.addItem(f"{i}: {n}", i)
-        if isinstance(keep, int) and keep >= len(names):
-            self.channel.addItem(f"{keep}: (not in the selected file)", keep)
-        elif isinstance(keep, str):
-            self.channel.addItem(f"{keep} (by name)", keep)
-        idx = self.channel.findData(keep if keep is not None else 0)
-        self.channel.setCurrentIndex(max(idx, 0))
+        self._names = names = list(ref.channel_names) if ref is not None else ["C0"]
+        fill(self.channel, channel_entries(names, keep), keep if keep is not None else 0)
         self.channel.setEnabled(len(names) > 1 or self.channel.count() > 1)
-        self.channel.blockSignals(False)
-        self._fill_extra_channels(list(names))
+        self._fill_extra_channels(names)
 
         max_z = max((i.sizes["Z"] for i in infos), default=1)
         max_t = max((i.sizes["T"] for i in infos), default=1)
@@ -281,58 +245,23 @@ class ParamsForm(QWidget):
     # ------------------------------------------------------------------ params
     def values(self) -> dict[str, Any]:
         """The form's fields as :class:`SegmentationParams` keyword arguments."""
-        method = self.method.currentData()
-        model, checkpoint = model_values(method, self.model.currentText(), self.model_path.text())
-        end = self.end_frame.value()
-        return {
-            "method": method,
-            "model": model,
-            "checkpoint": checkpoint,
-            "diameter": self.diameter.value(),
-            "cellprob_threshold": self.cellprob.value(),
-            "flow_threshold": self.flow.value(),
-            "niter": self.niter.value(),
-            "debug": self.debug.isChecked(),
-            "channel": self._channel_value(),
-            **self.z.values(),
-            "start_frame": self.start_frame.value(),
-            "end_frame": None if end < 0 else end,
-            "gpu": self.gpu.isChecked(),
-        }
+        values = self.fields.values()
+        model, checkpoint = model_values(values["method"], self.model.currentText(), self.model_path.text())
+        return {**values, "model": model, "checkpoint": checkpoint, "channel": self._channel_value(),
+                **self.z.values()}
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show ``params`` in the form (fields the form does not show are kept by the caller)."""
-        self.method.setCurrentIndex(max(0, self.method.findData(params.method)))
+        self.fields.show(params)
         self._fill_models()
         model, path = model_fields(params)
         self.model.setCurrentText(model)
         self.model_path.setText(path)
-        self.diameter.setValue(params.diameter)
-        self.cellprob.setValue(params.cellprob_threshold)
-        self.flow.setValue(params.flow_threshold)
-        self.niter.setValue(params.niter)
-        self.debug.setChecked(params.debug)
         ch, extras = split_channel(params.channel)
         for box, value in zip((self.channel2, self.channel3), [*extras, None, None], strict=False):
-            idx = box.findData(value) if value is not None else 0
-            if idx < 0 and value is not None:
-                box.addItem(absent_channel_text(value), value)
-                idx = box.count() - 1
-            box.setCurrentIndex(idx)
-        if isinstance(ch, str):
-            idx = next((i for i in range(self.channel.count()) if self.channel.itemText(i).split(": ", 1)[-1]
-                        == ch), -1)
-            if idx < 0:
-                self.channel.addItem(f"{ch} (by name)", ch)
-                idx = self.channel.count() - 1
-        else:
-            idx = self.channel.findData(ch)
-            if idx < 0:
-                self.channel.addItem(f"{ch}: (not in the selected file)", ch)
-                idx = self.channel.count() - 1
-        self.channel.setCurrentIndex(idx)
+            fill(box, [(None, NO_CHANNEL), *channel_entries(self._names, value)], value)
+        ch = channel_choice(self._names, ch)
+        fill(self.channel, channel_entries(self._names, ch), ch)
         self.z.set_params(params)
-        self.start_frame.setValue(params.start_frame)
-        self.end_frame.setValue(-1 if params.end_frame is None else params.end_frame)
-        self.gpu.setChecked(params.gpu)
         self._update_visibility()
+        self.changed.emit()  # the channel lists are filled quietly

@@ -310,10 +310,10 @@ class Fields:
         return [(self.specs[k].label, self.widgets[k]) if self.specs[k].label else self.widgets[k]
                 for k in keys or self.specs]
 
-    def connect(self, slot: Callable[..., Any]) -> None:
-        """Call ``slot`` whenever the user (or code) changes any control."""
-        for w in self.widgets.values():
-            _changed(w).connect(slot)
+    def connect(self, slot: Any, *keys: str) -> None:
+        """Call ``slot`` (or emit a signal) when a control of ``keys`` (any, by default) changes."""
+        for key in keys or self.specs:
+            _changed(self.widgets[key]).connect(slot)
 
 
 def _read(w: QWidget) -> Any:

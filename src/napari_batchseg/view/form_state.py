@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,23 @@ VOLUME_MODES = (
     ("stitch", "2D + stitch"),
 )
 
+#: the methods offered (micro-sam's entry is disabled when it is not installed)
+METHODS = (("cellpose", "Cellpose"), ("sam", "Segment Anything for Microscopy"))
+#: the form's controls that edit one parameter each (the model, the channels and Z have their own rows)
+FORM_FIELDS = (
+    Field("method", "choice", choices=METHODS),
+    Field("diameter", lo=0, hi=10000, special="auto", suffix=" px", decimals=1),
+    Field("cellprob_threshold", label="cellprob threshold", lo=-8, hi=8, step=0.5,
+          tip="Cellpose cell probability threshold (lower: more and larger objects)"),
+    Field("flow_threshold", label="flow threshold", lo=0, hi=5, value=0.4, step=0.1,
+          tip="Cellpose flow error threshold (higher: more objects kept)"),
+    Field("niter", "int", label="niter", lo=0, hi=100000, special="auto",
+          tip="Cellpose dynamics iterations; 0 = automatic"),
+    Field("debug", "check", text="also save flows and cell probability"),
+    Field("start_frame", "int", lo=0, hi=10**7),
+    Field("end_frame", "int", lo=-1, hi=10**7, value=-1, special="last", none_at=-1),
+    Field("gpu", "check", text="Use GPU"),
+)
 #: the Z rows' controls (``z_range_mode``, ``z_radius``, ``z_start``, ``z_stop`` make ``z_range``)
 Z_FIELDS = (
     Field("z_range_mode", "choice", choices=Z_MODES),
@@ -65,6 +83,19 @@ def micro_sam_available() -> bool:
 def absent_channel_text(value: int | str) -> str:
     """How a channel asked for but not in the selected file is listed."""
     return f"{value} (by name)" if isinstance(value, str) else f"{value}: (not in the selected file)"
+
+
+def channel_entries(names: Sequence[str], keep: int | str | None) -> list[tuple[int | str, str]]:
+    """A channel list's ``(data, text)`` entries: the file's channels, and ``keep`` when it has none such."""
+    entries: list[tuple[int | str, str]] = [(i, f"{i}: {n}") for i, n in enumerate(names)]
+    if keep is not None and all(data != keep for data, _ in entries):
+        entries.append((keep, absent_channel_text(keep)))
+    return entries
+
+
+def channel_choice(names: Sequence[str], channel: int | str) -> int | str:
+    """The channel list's entry that shows ``channel``: a name of the file's is shown as its index."""
+    return names.index(channel) if isinstance(channel, str) and channel in names else channel
 
 
 def input_name(info: SourceInfo) -> str:
