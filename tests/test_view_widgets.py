@@ -34,8 +34,14 @@ from napari_batchseg.view.form_state import (
     z_fields,
     z_range_text,
 )
-from napari_batchseg.view.outputs import PREVIEW_LINES, collisions_text, existing_lines, preview_lines
-from napari_batchseg.view.phrasing import refusal_message, state_details
+from napari_batchseg.view.outputs import (
+    PREVIEW_LINES,
+    collisions_text,
+    existing_lines,
+    planned_outputs,
+    preview_lines,
+)
+from napari_batchseg.view.phrasing import progress_text, refusal_message, state_details, summary_text
 
 
 def test_z_fields_and_z_range_text_round_trip():
@@ -113,3 +119,21 @@ def test_dock_jobs_measure_and_evaluate_real_masks(dsb2018):
     assert list(scores["frame"]) == [0] and scores["ap_50"].iloc[0] == 1.0
     scores = evaluate_job(np.stack([mask, np.zeros_like(mask)]), np.stack([mask, mask]))
     assert list(scores["ap_50"]) == [1.0, 0.0]
+
+
+def test_status_summary_and_progress_texts():
+    counts = dict.fromkeys(("pending", "running", "done", "skipped", "failed", "cancelled"), 0)
+    assert summary_text(counts, 0) == ""
+    counts.update(done=2, skipped=1, running=1)
+    assert summary_text(counts, 4) == "3/4 file(s) finished; 1 running; 2 done; 1 skipped"
+    counts.update(running=0, failed=1)
+    assert summary_text(counts, 4).startswith("4/4 file(s) ended")  # not "finished": one failed
+    assert progress_text("%v / %m frames", 0, 8, 2) == "2 / 8 frames"
+    assert progress_text("%p%", 0, 8, 2) == "25%" and progress_text("%p%", 0, 0, 0) == "0%"
+
+
+def test_planned_outputs_name_each_position(tmp_path):
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    outs = planned_outputs([a, b], {a: "unreadable"}, "d30", str(tmp_path / "out"))
+    assert [(f, p) for f, p, _ in outs] == [(a, 0), (b, 0)]  # unknown or unreadable: one position
+    assert outs[0][2].mask.parent == tmp_path / "out" and "d30" in outs[0][2].mask.name

@@ -7,24 +7,25 @@ from typing import Any
 
 from qtpy.QtCore import QRegularExpression, Signal
 from qtpy.QtGui import QRegularExpressionValidator
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from ..events import Task
 from ..existing import OutputStatus
-from ..io.naming import OutputNames, find_collisions, output_names
+from ..io.naming import OutputNames, find_collisions
 from ..io.sources import SourceInfo
-from ..params import EXISTING_POLICIES, SegmentationParams
-from ..view.outputs import collisions_text, existing_lines, output_statuses, positions_of, preview_lines
-from ._qtutil import PathField, hbox, muted, radio_pair
+from ..params import SegmentationParams
+from ..view.outputs import (
+    OUTPUT_FIELDS,
+    SUFFIX_HINT,
+    collisions_text,
+    existing_lines,
+    output_statuses,
+    planned_outputs,
+    positions_of,
+    preview_lines,
+)
+from ._qtutil import Fields, PathField, form, hbox, muted, radio_pair
 from ._worker import Background
-
-SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
 
 
 class OutputPanel(QWidget):
@@ -37,38 +38,20 @@ class OutputPanel(QWidget):
         self.beside, self.custom = radio_pair(self, "input folder", "folder:")
         self.folder = PathField(True, "Output folder", placeholder="paste, browse or drop a folder")
         self.folder.setEnabled(False)
-
-        self.suffix = QLineEdit()
-        self.suffix.setPlaceholderText("optional, e.g. cyto3-d30")
+        self.fields = Fields(*OUTPUT_FIELDS)
+        self.suffix: QLineEdit = self.fields["suffix"]
         self.suffix.setValidator(QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9-]*"), self))
-        self.suffix.setToolTip(f"Outputs are named <input>_vSM-<suffix>.ome.tif; {SUFFIX_HINT}")
         self.suffix_note = QLabel("")
         muted(self.suffix_note)
-
-        self.existing = QComboBox()
-        for value, text in (
-            ("skip", "skip the file"),
-            ("overwrite", "overwrite it"),
-            ("error", "report an error"),
-        ):
-            self.existing.addItem(text, value)
-        self.existing.setToolTip("What to do when a file's output exists already")
-
+        self.existing: QComboBox = self.fields["existing"]
         self.preview = QLabel("")
         muted(self.preview)
         self.problems_label = QLabel("")
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #e06c4c;")
-
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Output", hbox(self.beside, self.custom, 1))
-        form.addRow("", self.folder)
-        form.addRow("Suffix", self.suffix)
-        form.addRow("", self.suffix_note)
-        form.addRow("If output exists", self.existing)
-        form.addRow(self.preview)
-        form.addRow(self.problems_label)
+        suffix_row, existing_row = self.fields.rows()
+        form(("Output", hbox(self.beside, self.custom, 1)), ("", self.folder), suffix_row,
+             ("", self.suffix_note), existing_row, self.preview, self.problems_label, into=self)
 
         self.custom.toggled.connect(self.folder.setEnabled)
         self.custom.toggled.connect(self.changed)
@@ -90,19 +73,14 @@ class OutputPanel(QWidget):
 
     def values(self) -> dict[str, Any]:
         """``output_dir``, ``suffix`` and ``existing`` as :class:`SegmentationParams` fields."""
-        return {
-            "output_dir": self.output_dir(),
-            "suffix": self.suffix.text(),
-            "existing": self.existing.currentData(),
-        }
+        return {"output_dir": self.output_dir(), **self.fields.values()}
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show the output fields of ``params``."""
         self.custom.setChecked(bool(params.output_dir))
         self.beside.setChecked(not params.output_dir)
         self.folder.setText(params.output_dir or "")
-        self.suffix.setText(params.suffix)
-        self.existing.setCurrentIndex(max(0, list(EXISTING_POLICIES).index(params.existing)))
+        self.fields.show(params)
 
     def _suffix_typed(self, text: str) -> None:
         self.suffix_note.setText(f"outputs: <input>_vSM-{text}.ome.tif" if text else "")
@@ -113,14 +91,7 @@ class OutputPanel(QWidget):
         self, files: list[Path], infos: dict[Path, SourceInfo | str | None]
     ) -> list[tuple[Path, int, OutputNames]]:
         """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata)."""
-        vals = self.values()
-        out: list[tuple[Path, int, OutputNames]] = []
-        for f in files:
-            n_pos = positions_of(infos.get(f))
-            for p in range(n_pos):
-                names = output_names(f, vals["suffix"], vals["output_dir"], position=p, n_positions=n_pos)
-                out.append((f, p, names))
-        return out
+        return planned_outputs(files, infos, self.suffix.text(), self.output_dir())
 
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
                        params: dict[Path, SegmentationParams] | None = None) -> None:

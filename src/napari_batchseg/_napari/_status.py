@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..runners.session import RunSession, TaskState
-from ..view.phrasing import state_details
+from ..view.phrasing import progress_text, state_details, summary_text
 from ._qtutil import muted, vbox
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
@@ -78,10 +78,7 @@ class Progress(QWidget):
 
     def text(self) -> str:
         """The text shown."""
-        span = max(self._max - self._min, 1)
-        pct = int(100 * (self._value - self._min) / span)
-        text = self._format.replace("%v", str(self._value)).replace("%m", str(self._max))
-        return text.replace("%p", str(pct))
+        return progress_text(self._format, self._min, self._max, self._value)
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802 - Qt override
         """Draw a flat bar (the palette's colours) with the text centred."""
@@ -243,17 +240,8 @@ class StatusTable(QWidget):
             self.open_requested.emit(item.data(KEY_ROLE))
 
     def _update_summary(self) -> None:
-        if self._session is None or not len(self._session):
-            self.summary.setText("")
-            return
-        counts = self._session.counts()
-        ended = sum(counts[s] for s in ("done", "skipped", "failed", "cancelled"))
-        # "finished" would be wrong for files that were cancelled or failed
-        word = "finished" if ended == counts["done"] + counts["skipped"] else "ended"
-        parts = [f"{ended}/{len(self._session)} file(s) {word}"]
-        parts += [f"{counts[s]} {s}" for s in ("running", "done", "skipped", "failed", "cancelled")
-                  if counts[s]]
-        self.summary.setText("; ".join(parts))
+        session = self._session
+        self.summary.setText(summary_text(session.counts(), len(session)) if session is not None else "")
 
 
 _T = TypeVar("_T")

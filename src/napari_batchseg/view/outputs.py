@@ -6,12 +6,33 @@ from pathlib import Path
 
 from ..events import Task
 from ..existing import OutputStatus, output_status
-from ..io.naming import OutputNames
+from ..io.naming import OutputNames, output_names
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
+from .fields import Field
 
 #: output names shown in the preview (then "... and N more")
 PREVIEW_LINES = 6
+SUFFIX_HINT = "only A-Z, a-z, 0-9 and '-' are allowed"
+#: the Output section's controls that edit one parameter each (the folder has its own row)
+OUTPUT_FIELDS = (
+    Field("suffix", "text", label="Suffix", text="optional, e.g. cyto3-d30",
+          tip=f"Outputs are named <input>_vSM-<suffix>.ome.tif; {SUFFIX_HINT}"),
+    Field("existing", "choice", label="If output exists",
+          tip="What to do when a file's output exists already",
+          choices=(("skip", "skip the file"), ("overwrite", "overwrite it"), ("error", "report an error"))),
+)
+
+
+def planned_outputs(files: list[Path], infos: dict[Path, SourceInfo | str | None], suffix: str,
+                    output_dir: str | None) -> list[tuple[Path, int, OutputNames]]:
+    """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata)."""
+    out: list[tuple[Path, int, OutputNames]] = []
+    for f in files:
+        n_pos = positions_of(infos.get(f))
+        for p in range(n_pos):
+            out.append((f, p, output_names(f, suffix, output_dir, position=p, n_positions=n_pos)))
+    return out
 
 
 def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> list[OutputStatus]:
@@ -49,6 +70,7 @@ def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
     if by_state.get("busy"):
         lines.append(f"{len(by_state['busy'])} output(s) are being made by another run and will be skipped")
     return lines
+
 
 def positions_of(info: SourceInfo | str | None) -> int:
     """Positions of a file (1 while its metadata is unknown or unreadable)."""

@@ -81,3 +81,21 @@ def state_details(state: TaskState) -> tuple[str, str]:
     if state.status == "failed":
         return for_widget(state.reason), for_widget(state.details or state.reason)
     return for_widget(state.reason), for_widget(state.reason)
+
+
+def summary_text(counts: dict[str, int], n_tasks: int) -> str:
+    """The status table's summary line: outputs ended out of all, then how many per status."""
+    if not n_tasks:
+        return ""
+    ended = sum(counts[s] for s in ("done", "skipped", "failed", "cancelled"))
+    # "finished" would be wrong for files that were cancelled or failed
+    word = "finished" if ended == counts["done"] + counts["skipped"] else "ended"
+    parts = [f"{ended}/{n_tasks} file(s) {word}"]
+    parts += [f"{counts[s]} {s}" for s in ("running", "done", "skipped", "failed", "cancelled") if counts[s]]
+    return "; ".join(parts)
+
+
+def progress_text(fmt: str, lo: int, hi: int, value: int) -> str:
+    """A progress bar's text as ``QProgressBar`` writes it: ``%v`` value, ``%m`` maximum, ``%p`` percent."""
+    pct = int(100 * (value - lo) / max(hi - lo, 1))
+    return fmt.replace("%v", str(value)).replace("%m", str(hi)).replace("%p", str(pct))
