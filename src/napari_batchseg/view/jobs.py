@@ -34,8 +34,10 @@ BUDGET_S = 0.006
 #: at interpreter exit, how long in all the jobs still running are waited for after being cancelled. A
 #: daemon thread still inside C++ code when Python finalizes (torch's import in the device probe, a
 #: torch operation) aborts the process ("terminate called without an active exception"): the import of
-#: torch and Cellpose takes 10-20 s on a loaded 2-core machine, so the wait covers that
-EXIT_WAIT_S = 30.0
+#: torch and Cellpose takes 10-20 s on a loaded 2-core machine and over 30 s at load average 16 (the crash
+#: harness saw a training job still importing after a 30 s wait abort the process), so the wait covers that.
+#: A job that honours its cancel event ends well before; only an import or a C++ call can take this long
+EXIT_WAIT_S = 120.0
 
 _DONE = "done"
 _ITEM = "item"
