@@ -10,7 +10,13 @@ import tifffile
 
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.view import file_info
-from napari_batchseg.view.file_info import describe_info, is_ambiguous, read_file_info, read_info_safe
+from napari_batchseg.view.file_info import (
+    InfoStore,
+    describe_info,
+    is_ambiguous,
+    read_file_info,
+    read_info_safe,
+)
 from napari_batchseg.view.file_list import (
     AMBIGUOUS_AXES,
     SEVERAL_DATASETS,
@@ -139,3 +145,21 @@ def test_hdf5_dataset_names_are_read_where_the_metadata_is(tmp_path, dsb2018, mo
     thread.start()
     thread.join()
     assert calls == ["worker"]
+
+
+def test_info_store_queues_each_file_once_and_keeps_what_workers_read(tmp_path, dsb2018):
+    nuclei, stack, broken, two = _files(tmp_path, dsb2018)
+    store = InfoStore()
+    assert store.todo([nuclei, str(nuclei), two]) == [nuclei, two]  # each once, as Paths
+    assert store.todo([nuclei, stack]) == [stack]  # queued already: not again
+    assert store.get(nuclei) is None and store.datasets(two) == ()
+    for path in (nuclei, stack, two):
+        assert store.take(read_file_info(path)) == path
+    assert store.todo([nuclei, stack, two]) == []  # known
+    assert store.datasets(two) == ("/crop/small", "/raw")
+    # an ambiguous file, an HDF5 file holding several images (no dataset chosen), one not read yet: none
+    assert [i.path for i in store.readable([nuclei, stack, two, broken])] == [nuclei]
+    key = (stack, "ZYX")
+    assert store.axes_todo(key) and not store.axes_todo(key)
+    assert store.take_axes((key, read_info_safe(stack, "ZYX"))) == stack
+    assert not store.axes_todo(key) and not isinstance(store.with_axes[key], str)

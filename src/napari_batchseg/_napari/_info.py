@@ -13,7 +13,7 @@ from pathlib import Path
 from qtpy.QtCore import QObject, Signal
 
 from ..io.sources import SourceInfo
-from ..view.file_info import FileInfo, read_file_info, read_info_safe
+from ..view.file_info import FileInfo, InfoStore, read_file_info, read_info_safe
 from ._worker import Background
 
 
@@ -24,44 +24,19 @@ class InfoCache(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._infos: dict[Path, SourceInfo | str] = {}
-        self._datasets: dict[Path, tuple[str, ...]] = {}
-        self._queued: set[Path] = set()
-        #: metadata of ambiguous files read with the axes chosen for them
-        self._with_axes: dict[tuple[Path, str], SourceInfo | str] = {}
-        self._queued_axes: set[tuple[Path, str]] = set()
+        #: what is known and what is being read (Qt-free)
+        self.store = InfoStore()
+        #: known metadata, HDF5 datasets, readable metadata of paths: the store's (see :class:`InfoStore`)
+        self.get, self.datasets, self.infos = self.store.get, self.store.datasets, self.store.readable
         #: the metadata is read by daemon threads (a thread never touches Qt; see :mod:`._worker`)
         self.background = Background(self)
 
-    def get(self, path: Path) -> SourceInfo | str | None:
-        """Cached metadata (``None`` while unknown)."""
-        return self._infos.get(Path(path))
-
-    def datasets(self, path: Path) -> tuple[str, ...]:
-        """The image datasets of an HDF5 file, as the worker read them (empty while unknown, or none)."""
-        return self._datasets.get(Path(path), ())
-
-    def infos(self, paths: Iterable[str | Path]) -> list[SourceInfo]:
-        """Known, readable metadata of ``paths``."""
-        out: list[SourceInfo] = []
-        for p in paths:
-            i = self._infos.get(Path(p))
-            if isinstance(i, SourceInfo):
-                out.append(i)
-        return out
-
     def request(self, paths: Iterable[str | Path]) -> None:
         """Read, in a worker thread, the metadata of the paths not known yet."""
-        todo = [Path(p) for p in paths if Path(p) not in self._infos and Path(p) not in self._queued]
-        if not todo:
-            return
-        self._queued.update(todo)
-
-        def work() -> Iterator[FileInfo]:
-            for p in todo:
-                yield read_file_info(p)
-
-        self.background.submit(work, on_item=self._on_info, name="batchseg-metadata")
+        todo = self.store.todo(paths)
+        if todo:
+            self.background.submit(lambda: (read_file_info(p) for p in todo), on_item=self._on_info,
+                                   name="batchseg-metadata")
 
     def with_axes(self, path: str | Path, axes: str | None) -> SourceInfo | str | None:
         """Metadata of ``path`` as it will be read with ``axes`` (an ambiguous file given its axes).
@@ -72,10 +47,9 @@ class InfoCache(QObject):
         if not axes:
             return self.get(path)
         key = (path, axes)
-        if key in self._with_axes:
-            return self._with_axes[key]
-        if key not in self._queued_axes:
-            self._queued_axes.add(key)
+        if key in self.store.with_axes:
+            return self.store.with_axes[key]
+        if self.store.axes_todo(key):
 
             def work() -> Iterator[tuple[tuple[Path, str], SourceInfo | str]]:
                 yield key, read_info_safe(path, axes)
@@ -93,13 +67,7 @@ class InfoCache(QObject):
         self.background.close()
 
     def _on_axes_info(self, item: tuple[tuple[Path, str], SourceInfo | str]) -> None:
-        key, info = item
-        self._queued_axes.discard(key)
-        self._with_axes[key] = info
-        self.updated.emit(key[0])
+        self.updated.emit(self.store.take_axes(item))
 
     def _on_info(self, item: FileInfo) -> None:
-        self._queued.discard(item.path)
-        self._infos[item.path] = item.info
-        self._datasets[item.path] = item.datasets
-        self.updated.emit(item.path)
+        self.updated.emit(self.store.take(item))

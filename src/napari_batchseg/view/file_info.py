@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io.formats import kind_of_suffix
@@ -65,6 +66,59 @@ class FileInfo:
 def read_file_info(path: Path) -> FileInfo:
     """Worker thread: the metadata of ``path`` and, for HDF5, the names of its image datasets."""
     return FileInfo(path, read_info_safe(path), tuple(image_dataset_names(path)))
+
+
+@dataclass
+class InfoStore:
+    """The metadata of listed files as the workers read it, and what is still to read (no Qt, no disk).
+
+    ``_napari._info.InfoCache`` hands :meth:`todo` to a worker and what it reads to :meth:`take`.
+    """
+
+    infos: dict[Path, SourceInfo | str] = field(default_factory=dict)
+    dataset_names: dict[Path, tuple[str, ...]] = field(default_factory=dict)
+    queued: set[Path] = field(default_factory=set)
+    #: metadata of ambiguous files read with the axes chosen for them, by ``(path, axes)``
+    with_axes: dict[tuple[Path, str], SourceInfo | str] = field(default_factory=dict)
+    queued_axes: set[tuple[Path, str]] = field(default_factory=set)
+
+    def get(self, path: Path) -> SourceInfo | str | None:
+        """Known metadata (``None`` while unknown)."""
+        return self.infos.get(Path(path))
+
+    def datasets(self, path: Path) -> tuple[str, ...]:
+        """The image datasets of an HDF5 file, as read (empty while unknown, or none)."""
+        return self.dataset_names.get(Path(path), ())
+
+    def readable(self, paths: Iterable[str | Path]) -> list[SourceInfo]:
+        """Known, readable metadata of ``paths``."""
+        return [i for p in paths if isinstance(i := self.infos.get(Path(p)), SourceInfo)]
+
+    def todo(self, paths: Iterable[str | Path]) -> list[Path]:
+        """The paths neither known nor queued, queued from now on (for a worker to read)."""
+        todo = [p for p in dict.fromkeys(map(Path, paths)) if p not in self.infos and p not in self.queued]
+        self.queued.update(todo)
+        return todo
+
+    def take(self, item: FileInfo) -> Path:
+        """Keep what a worker read of a file; its path."""
+        self.queued.discard(item.path)
+        self.infos[item.path] = item.info
+        self.dataset_names[item.path] = item.datasets
+        return item.path
+
+    def axes_todo(self, key: tuple[Path, str]) -> bool:
+        """Whether ``(path, axes)`` is neither known nor queued (then queued from now on)."""
+        new = key not in self.with_axes and key not in self.queued_axes
+        self.queued_axes.add(key)
+        return new
+
+    def take_axes(self, item: tuple[tuple[Path, str], SourceInfo | str]) -> Path:
+        """Keep a file's metadata read with the axes chosen for it; its path."""
+        key, info = item
+        self.queued_axes.discard(key)
+        self.with_axes[key] = info
+        return key[0]
 
 
 def describe_info(info: SourceInfo | str | None) -> str:
