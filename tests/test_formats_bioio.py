@@ -2,9 +2,9 @@
 channel names and pixel sizes, positions from scenes, the extra named when a plugin is missing.
 
 The OME-Zarr image is written here (ome-zarr-py) from the project's real DSB2018 nuclei image
-(tests/_realdata.py). No real CZI or LIF file was found on PyPI in this session (the bioio-czi sdist
-carries only XML metadata of its test files; bioio-lif's and aicspylibczi's sdists none): CZI and LIF
-are tested for the missing-plugin and wrong-content errors only.
+(tests/_realdata.py). Here CZI and LIF are tested for the missing-plugin and wrong-content errors; real
+CZI files (czitools sdist) in tests/test_formats_czi.py, a real two-scene LIF file (fractal-lif-converters
+sdist) in tests/test_formats_lif.py.
 """
 
 from __future__ import annotations

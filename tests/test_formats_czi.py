@@ -10,9 +10,7 @@ fails the test):
   nuclei, 640x640, 0.2 µm pixels: the multi-scene file.
 
 Planes read through bioio-czi (which uses pylibCZIrw) are checked against another reader
-(``aicspylibczi``). No real LIF file was found on PyPI (readlif, liffile, bioio-lif, leica-browser-qt,
-convertleica-file-browser, fractal-lif-converters, explore-lif and lif ship none), so LIF is tested for
-its errors only (tests/test_formats_bioio.py).
+(``aicspylibczi``). The real LIF file (two scenes) is tested in tests/test_formats_lif.py.
 """
 
 from __future__ import annotations
