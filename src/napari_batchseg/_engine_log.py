@@ -10,6 +10,7 @@ from .events import Task
 from .io.sources import SourceInfo
 from .params import SegmentationParams
 from .prepare import PreparedFrame, channel_label
+from .prepare_3d import is_volume_mode, resolve_anisotropy
 from .provenance import (
     INPUT_PREFIX,
     POSITION_PREFIX,
@@ -20,7 +21,22 @@ from .provenance import (
     platform_summary,
 )
 
-__all__ = ["frame_record", "start_log"]
+__all__ = ["frame_record", "start_log", "z_treatment"]
+
+
+def z_treatment(info: SourceInfo, params: SegmentationParams) -> str:
+    """What a run does with the Z slices, for the log's ``z:`` line.
+
+    ``z_mode`` project: ``projection <kind>``. Volume modes project nothing: the mode, with the
+    anisotropy and where it came from (``3d``, Cellpose) or the stitch threshold (``stitch``).
+    """
+    if not is_volume_mode(params):
+        return f"projection {params.z_projection}"
+    if params.z_mode == "stitch":
+        return f"no projection: z mode stitch (2D per slice, stitch threshold {params.stitch_threshold:g})"
+    if params.method == "sam":
+        return "no projection: z mode 3d (micro-sam: slices merged across Z; anisotropy not used)"
+    return f"no projection: z mode 3d (Cellpose do_3D); {resolve_anisotropy(info, params)[1]}"
 
 
 def start_log(
@@ -49,7 +65,7 @@ def start_log(
         log.info(f"channels used: {channel_label(info, channel)}")
     else:
         log.info(f"channel used: {channel} ({info.channel_names[channel]})")
-    log.info(f"z: {info.sizes['Z']} slice(s); range {params.z_range}; projection {params.z_projection}")
+    log.info(f"z: {info.sizes['Z']} slice(s); range {params.z_range}; {z_treatment(info, params)}")
     log.info(f"frames: {frames[0]}-{frames[-1]} ({len(frames)} of {info.sizes['T']})")
     return log
 

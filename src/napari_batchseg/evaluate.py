@@ -15,6 +15,14 @@ Frames: a prediction is compared frame by frame with a ground truth of as many f
 frame range (its log says it starts at input frame 10) is compared with those frames of a longer
 ground-truth movie. The ``frame`` column is the prediction's input frame (its index without a log).
 
+Volumes (``TZYX`` masks of ``z_mode`` 3d / stitch): a volume prediction is scored against a volume
+ground truth in 3D, volume by volume (one volume of each file in memory at a time): the IoU of 3D
+objects, then the same AP, precision, recall, F1, merges and splits at the same thresholds, per time
+point and overall; a 2D-vs-volume pair is refused (one line naming both files). A file is a volume mask
+when its TIFF series has a Z axis of more than one slice (as our ``_vSM.ome.tif`` volume masks do), or
+when the axes override names a Z axis (a plain multi-page TIFF holding one volume: ``ZYX``; a movie of
+volumes: ``TZYX``).
+
 Folders: every prediction with a ground truth of the same name is scored; the predictions without one,
 and pairs that cannot be compared, are listed in the table's ``attrs`` (:data:`MISSING_ATTR`,
 :data:`FAILED_ATTR`) and never stop the others.
@@ -22,21 +30,25 @@ and pairs that cannot be compared, are listed in the table's ``attrs`` (:data:`M
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import tifffile
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from ._labels import LabelStack, mask_base, open_mask_stack
+from ._labels import mask_base, open_mask_stack
 from .errors import BatchSegError, InputError
 from .io.atomic import atomic_path, check_writable_dir
-from .io.masks import refuse_volume_mask
+from .io.labelcheck import check_looks_like_labels, label_values
+from .io.masks import read_embedded_log
 from .io.reader import matching_suffix
+from .measure_3d import is_volume_mask
 from .provenance import parse_log
 
 __all__ = [
@@ -44,12 +56,29 @@ __all__ = [
     "FAILED_ATTR",
     "MISSING_ATTR",
     "THRESHOLDS",
+    "VolumeLabels",
     "evaluate_files",
     "evaluate_frame",
     "evaluate_paths",
+    "is_volume_input",
     "iou_matrix",
     "match_pairs",
 ]
+
+class _MaskFrames(Protocol):
+    """What scoring needs of an opened mask: a 2D stack (:class:`~._labels.LabelStack`) or volumes."""
+
+    path: Path
+    n_frames: int
+    shape_yx: tuple[int, int]
+    log_text: str
+
+    def frame(self, index: int) -> NDArray[Any]: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 #: IoU thresholds of ``ap_50_95``.
 THRESHOLDS: NDArray[Any] = np.round(np.arange(0.5, 0.951, 0.05), 2)
@@ -110,7 +139,9 @@ def _ratios(tp: int, fp: int, fn: int) -> tuple[float, float, float, float]:
 
 
 def evaluate_frame(pred: NDArray[Any], true: NDArray[Any]) -> dict[str, Any]:
-    """All metrics of one ``(Y, X)`` predicted frame against its ground truth.
+    """All metrics of one ``(Y, X)`` predicted frame (or ``(Z, Y, X)`` volume) against its ground truth.
+
+    A volume's objects are 3D: IoU, merges and splits count voxels.
 
     Returns
     -------
@@ -172,7 +203,7 @@ def _overall(rows: list[dict[str, Any]], tps: dict[float, int], n_true: int, n_p
     return out
 
 
-def logged_start_frame(mask: LabelStack) -> int | None:
+def logged_start_frame(mask: _MaskFrames) -> int | None:
     """Input frame of a mask's first frame, from its napari-batchseg log (``None`` without one)."""
     if not mask.log_text.strip():
         return None
@@ -182,7 +213,7 @@ def logged_start_frame(mask: LabelStack) -> int | None:
         return None
 
 
-def frame_offsets(pred: LabelStack, gt: LabelStack) -> tuple[int, int]:
+def frame_offsets(pred: _MaskFrames, gt: _MaskFrames) -> tuple[int, int]:
     """``(input frame of pred's first frame, gt frame compared with it)`` for a pair of masks.
 
     As many frames: frame by frame (offset 0 in the ground truth). Fewer prediction frames: the
@@ -248,10 +279,13 @@ def evaluate_files(
         pair_rows: list[dict[str, Any]] = []
         pair_tps = dict.fromkeys(tps, 0)
         try:
-            for path in (pred_path, gt_path):
-                refuse_volume_mask(path, "evaluate")
-            with open_mask_stack(pred_path, axes, force_labels) as pred, \
-                    open_mask_stack(gt_path, gt_axes, force_labels) as gt:
+            volume = is_volume_input(pred_path, axes)
+            check_same_kind(pred_path, gt_path, volume, is_volume_input(gt_path, gt_axes))
+            opener: Callable[[str | Path, str | None, bool], _MaskFrames]
+            opener = open_volume_labels if volume else open_mask_stack
+            with opener(pred_path, axes, force_labels) as pred, opener(gt_path, gt_axes, force_labels) as gt:
+                if isinstance(pred, VolumeLabels) and isinstance(gt, VolumeLabels):
+                    check_volume_pair(pred, gt)
                 first, offset = frame_offsets(pred, gt)
                 for i in range(pred.n_frames):
                     m = evaluate_frame(pred.frame(i), gt.frame(offset + i))
@@ -270,6 +304,134 @@ def evaluate_files(
         n_pred += sum(int(r["n_pred"]) for r in pair_rows)
     rows.append(_overall(rows, tps, n_true, n_pred))
     return pd.DataFrame(rows, columns=list(EVAL_COLUMNS))
+
+
+# --------------------------------------------------------------------------- volume masks (TZYX)
+_VOLUME_AXES = ("ZYX", "TZYX")
+
+
+def is_volume_input(path: str | Path, axes: str | None = None) -> bool:
+    """Whether ``path`` is read as a volume mask (see the module notes); ``axes`` is the caller's override."""
+    if axes:
+        return "Z" in axes.upper()
+    return is_volume_mask(path)
+
+
+def check_same_kind(pred: str | Path, gt: str | Path, pred_volume: bool, gt_volume: bool) -> None:
+    """Raise :class:`InputError` (one line naming both files) for a 2D-vs-volume pair."""
+    if pred_volume == gt_volume:
+        return
+    kinds = {True: "a volume mask (TZYX)", False: "a 2D mask (TYX)"}
+    raise InputError(
+        f"{pred}: {kinds[pred_volume]} but its ground truth {gt} is {kinds[gt_volume]}: evaluate compares "
+        "volumes with volumes (3D objects) and planes with planes"
+    )
+
+
+class VolumeLabels:
+    """A volume mask opened lazily: ``n_frames`` volumes of ``shape_zyx``, read one at a time.
+
+    Attributes ``path``, ``n_frames``, ``shape_yx`` and ``log_text`` are those of
+    :class:`~._labels.LabelStack`, so the frame alignment of :func:`frame_offsets` serves both.
+    """
+
+    def __init__(self, path: Path, axes: str | None = None) -> None:
+        self.path = path
+        self._file = tifffile.TiffFile(path)
+        try:
+            series = self._file.series[0]
+            names = (axes or series.axes).upper()
+            shape = tuple(int(s) for s in series.shape)
+            if len(names) != len(shape):
+                raise InputError(f"{path}: axes {names!r} do not fit its shape {shape}")
+            kept = [(a, n) for a, n in zip(names, shape, strict=True) if n > 1 or a in "TZYX"]
+            order = "".join(a for a, _ in kept)
+            if order not in _VOLUME_AXES:
+                raise InputError(
+                    f"{path}: axes {names!r} (shape {shape}) are not a volume mask (ZYX or TZYX, one "
+                    "channel)"
+                )
+            sizes = dict(kept)
+            self.n_frames = sizes.get("T", 1)
+            self.shape_zyx = (sizes["Z"], sizes["Y"], sizes["X"])
+            self.shape_yx = self.shape_zyx[1:]
+            self._pages = series.pages
+            if len(self._pages) != self.n_frames * sizes["Z"]:
+                raise InputError(
+                    f"{path}: {len(self._pages)} TIFF pages for {self.n_frames} volume(s) of {sizes['Z']} "
+                    "slices: not a page per slice"
+                )
+            self.log_text = read_embedded_log(path)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def frame(self, index: int) -> NDArray[Any]:
+        """The ``(Z, Y, X)`` labels of volume ``index`` (checked: integers >= 0), read page by page."""
+        nz = self.shape_zyx[0]
+        planes = []
+        for z in range(nz):
+            page = self._pages[index * nz + z]
+            if page is None:
+                raise InputError(f"{self.path}: page {index * nz + z} of the mask is missing")
+            plane = np.asarray(page.asarray())
+            if plane.shape != self.shape_yx:
+                raise InputError(f"{self.path}: page {index * nz + z} is {plane.shape}, not {self.shape_yx}")
+            planes.append(plane)
+        return label_values(np.stack(planes), self.path, index)
+
+    def check_looks_like_labels(self) -> None:
+        """:class:`InputError` when the middle slice of the first non-empty volume looks like intensities."""
+        for index in sorted({0, self.n_frames // 2, self.n_frames - 1}):
+            volume = self.frame(index)
+            filled = np.flatnonzero(volume.reshape(volume.shape[0], -1).any(axis=1))
+            if filled.size:
+                check_looks_like_labels(volume[int(filled[filled.size // 2])], self.path, index)
+                return
+
+    def close(self) -> None:
+        """Release the file."""
+        self._file.close()
+
+    def __enter__(self) -> VolumeLabels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_volume_labels(path: str | Path, axes: str | None = None, force_labels: bool = False) -> VolumeLabels:
+    """Open a volume mask; checks as :func:`~._labels.open_mask_stack` does for 2D masks.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, not a volume of integer labels, or (without a
+        napari-batchseg log and without ``force_labels``) looks like an intensity image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    try:
+        stack = VolumeLabels(path, axes)
+    except (OSError, ValueError, tifffile.TiffFileError) as exc:
+        raise InputError(f"{path}: cannot read mask: {exc}") from exc
+    if not force_labels and not stack.log_text.strip():
+        with contextlib.ExitStack() as guard:
+            guard.callback(stack.close)
+            stack.check_looks_like_labels()
+            guard.pop_all()
+    return stack
+
+
+def check_volume_pair(pred: VolumeLabels, gt: VolumeLabels) -> None:
+    """Raise :class:`InputError` (naming both files) when the volumes differ in size."""
+    if pred.shape_zyx != gt.shape_zyx:
+        size = "x".join
+        raise InputError(
+            f"{pred.path}: volumes of {size(map(str, pred.shape_zyx))} (ZxYxX) voxels but ground truth "
+            f"{gt.path} has {size(map(str, gt.shape_zyx))}"
+        )
 
 
 _KEY_TAIL = re.compile(r"(_vSM(-[A-Za-z0-9-]+)?|_cp_masks|_masks|_labels|_gt|_mask)$", re.IGNORECASE)

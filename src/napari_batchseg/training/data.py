@@ -7,6 +7,11 @@ Three kinds of input (read by :mod:`napari_batchseg.training.sources`) give the 
   is opened and each frame is prepared **exactly as the log says** (channel, Z range, projection,
   position, time frame) with the same :func:`~napari_batchseg.prepare.prepare_frame` the segmentation
   used; the Z slices used are checked against the log's per-frame records.
+* ``TZYX`` volume masks (``z_mode`` 3d / stitch): Cellpose trains 2D networks, also for 3D use, so
+  each XY slice of a chosen volume is one training pair (:attr:`TrainingFrame.z`), its image the same
+  slice of the input volume prepared as the segmentation prepared it
+  (:func:`~napari_batchseg.prepare_3d.prepare_volume`); slices with fewer than ``min_masks`` objects
+  are skipped and reported, as frames are.
 * image/mask pairs in Cellpose's layout, ``<name>.tif`` + ``<name>_masks.tif`` (2D, or a ``(T, Y, X)``
   stack of frames).
 * arrays, e.g. a napari image layer and a Labels layer
@@ -67,6 +72,8 @@ class TrainingFrame:
         Number of objects in ``labels``.
     preparation
         How the image was made (for the provenance file).
+    z
+        For an XY slice of a volume mask: its Z slice in the input file (``None`` for 2D frames).
     """
 
     image: NDArray[np.float32]
@@ -76,11 +83,12 @@ class TrainingFrame:
     t: int | None = None
     n_masks: int = 0
     preparation: dict[str, Any] = field(default_factory=dict)
+    z: int | None = None
 
     @property
     def name(self) -> str:
-        """``<group> frame <index>``."""
-        return f"{self.group} frame {self.index}"
+        """``<group> frame <index>`` (``... z <z>`` for a slice of a volume)."""
+        return f"{self.group} frame {self.index}" + ("" if self.z is None else f" z {self.z}")
 
 
 @dataclass
@@ -90,6 +98,7 @@ class SkippedFrame:
     group: str
     index: int
     reason: str
+    z: int | None = None
 
 
 @dataclass
@@ -268,21 +277,24 @@ def _add_frame(
     min_masks: int,
     t: int | None = None,
     preparation: dict[str, Any] | None = None,
+    z: int | None = None,
 ) -> None:
+    where = f"{group} frame {index}" + ("" if z is None else f" z {z}")
     if image.shape != labels.shape:
         raise InputError(
-            f"{group} frame {index}: image and mask have different shapes "
+            f"{where}: image and mask have different shapes "
             f"(image {tuple(image.shape)}, mask {tuple(labels.shape)})"
         )
     lab, n = _renumber(labels, group, index)
     if n < min_masks:
+        inside = "" if z is None else f"z {z}: "
         data.skipped.append(
-            SkippedFrame(group, index, f"{n} object(s), fewer than min_masks={min_masks}")
+            SkippedFrame(group, index, f"{inside}{n} object(s), fewer than min_masks={min_masks}", z)
         )
         return
     data.frames.append(
         TrainingFrame(
-            np.asarray(image, dtype=np.float32), lab, group, index, t, n, dict(preparation or {})
+            np.asarray(image, dtype=np.float32), lab, group, index, t, n, dict(preparation or {}), z
         )
     )
 
@@ -307,7 +319,8 @@ def check_usable(data: TrainingData, min_masks: int) -> None:
 def describe_frames(frames: list[TrainingFrame]) -> list[dict[str, Any]]:
     """Plain records of frames for the provenance file."""
     return [
-        {"file": f.group, "frame": f.index, "t": f.t, "n_masks": f.n_masks, "shape": list(f.image.shape),
+        {"file": f.group, "frame": f.index, "t": f.t, **({} if f.z is None else {"z": f.z}),
+         "n_masks": f.n_masks, "shape": list(f.image.shape),
          "preparation": json.loads(json.dumps(f.preparation, default=str))}
         for f in frames
     ]

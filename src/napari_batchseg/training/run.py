@@ -272,7 +272,8 @@ def train_model(
                 "train_frames": describe_frames(train),
                 "validation_frames": describe_frames(val),
                 "skipped_frames": [
-                    {"file": s.group, "frame": s.index, "reason": s.reason} for s in data.skipped
+                    {"file": s.group, "frame": s.index, **({} if s.z is None else {"z": s.z}),
+                     "reason": s.reason} for s in data.skipped
                 ],
                 "train_seg": {
                     "function": "cellpose.train.train_seg",

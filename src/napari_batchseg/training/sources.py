@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
 from numpy.typing import NDArray
 
 from .._labels import open_mask_stack
 from ..errors import InputError
-from ..io.masks import read_mask, refuse_volume_mask
+from ..io.masks import read_embedded_log, read_mask
 from ..io.reader import open_source
+from ..io.sources import SourceInfo
+from ..measure_3d import is_volume_mask, mask_volumes
 from ..params import ParameterError
 from ..prepare import prepare_frame, resolve_channel
+from ..prepare_3d import prepare_volume, volume_z
 from ..provenance import parse_log
 from .data import (
     _VSM_PATTERN,
@@ -42,6 +46,7 @@ __all__ = [
     "find_training_inputs",
     "frames_from_arrays",
     "frames_from_pair",
+    "frames_from_volume_vsm",
     "frames_from_vsm",
     "is_pair_mask",
     "is_vsm_mask",
@@ -120,8 +125,6 @@ def frames_from_pair(
     that they do not look like an intensity image). The image is ``(Y, X)`` or ``(T, Y, X)`` like its
     mask; an image with one more axis of at most 4 channels, first or last, uses ``channel``.
     """
-    import tifffile
-
     image_path, mask_path = Path(image_path), Path(mask_path)
     with open_mask_stack(mask_path, axes, force_labels) as stack:
         lab = np.stack([stack.frame(i) for i in range(stack.n_frames)])
@@ -179,6 +182,9 @@ def frames_from_vsm(
 ) -> TrainingData:
     """Training frames from a ``_vSM.ome.tif`` mask, its input prepared exactly as its log says.
 
+    A volume mask (``TZYX``, ``z_mode`` 3d / stitch) gives one training pair per XY slice of each chosen
+    volume (:func:`frames_from_volume_vsm`).
+
     Raises
     ------
     InputError
@@ -186,65 +192,139 @@ def frames_from_vsm(
         match the mask (shape, Z slices) as the log recorded them.
     """
     mask_path = Path(mask_path)
-    refuse_volume_mask(mask_path, "training")
+    if is_volume_mask(mask_path):
+        return frames_from_volume_vsm(mask_path, frames, min_masks)
     mask = read_mask(mask_path)
-    try:
-        logged = parse_log(mask.log_text)
-    except ValueError as exc:
-        raise InputError(f"{mask_path}: {exc}") from exc
-    params = logged.params
-    if params.method != "cellpose" and params.method != "sam":  # pragma: no cover - params validate
-        raise InputError(f"{mask_path}: unknown method {params.method!r} in its log")
-    input_path = _find_input(logged.input_path, mask_path)
-    records = _logged_frames(mask.log_text)
-    n = mask.labels.shape[0]
-    if len(records) != n:
-        raise InputError(
-            f"{mask_path}: its log records {len(records)} frame(s) but the mask holds {n}; "
-            "cannot tell which input frame each mask frame is"
-        )
-    corrected = corrected_frames(mask.log_text)
-    chosen = _select(n, frames, corrected, str(mask_path))
+    setup = _VsmSetup(mask_path, mask.log_text, mask.labels.shape[0], frames)
     data = TrainingData()
-    if frames == "corrected" and not chosen:
-        data.skipped.append(SkippedFrame(str(mask_path), -1, "no corrected frames recorded in its log"))
-        return data
-    position = logged.position or 0
-    logged_channel = params.channel
-    if isinstance(logged_channel, list):
-        if len(logged_channel) != 1:
-            raise InputError(
-                f"{mask_path}: segmented from {len(logged_channel)} channels {logged_channel} (Cellpose 4); "
-                "Cellpose 3 training takes one channel"
-            )
-        logged_channel = logged_channel[0]
-    with open_source(input_path, axes=params.axes) as src:
-        channel = resolve_channel(src.info, logged_channel)
-        for i in chosen:
-            t, z_logged = records[i]
+    if frames == "corrected" and not setup.chosen:
+        return setup.nothing_corrected(data)
+    params, position = setup.params, setup.position
+    with open_source(setup.input_path, axes=params.axes) as src:
+        channel = resolve_channel(src.info, setup.channel)
+        for i in setup.chosen:
+            t, z_logged = setup.records[i]
             frame = prepare_frame(src, position, t, channel, params.zrange, params.z_projection)
             if frame.z_used != z_logged:
                 raise InputError(
-                    f"{mask_path} frame {i}: preparing {input_path.name} now uses Z slices {frame.z_used}, "
-                    f"its log recorded {z_logged}: the input has changed since it was segmented"
+                    f"{mask_path} frame {i}: preparing {setup.input_path.name} now uses Z slices "
+                    f"{frame.z_used}, its log recorded {z_logged}: the input has changed since it was "
+                    "segmented"
                 )
-            prep = {
-                "source": "_vSM mask",
-                "input": str(input_path),
-                "position": position,
-                "t": t,
-                "channel": channel,
-                "channel_name": src.info.channel_names[channel],
-                "z_range": str(params.z_range),
-                "z_projection": params.z_projection,
-                "z_used": frame.z_used,
-                "best_focus": frame.best_focus,
-                "corrected": i in corrected,
-            }
+            prep = setup.preparation(src.info, channel, t, i)
+            prep.update(z_projection=params.z_projection, z_used=frame.z_used, best_focus=frame.best_focus)
             _add_frame(data, frame.image, mask.labels[i], str(mask_path), i, min_masks, t, prep)
-    data.files[str(mask_path)] = sha256_file(mask_path)
-    data.files[str(input_path)] = sha256_file(input_path)
-    return data
+    return setup.finish(data)
+
+
+def frames_from_volume_vsm(
+    mask_path: str | Path, frames: FrameSelection = "all", min_masks: int = 5
+) -> TrainingData:
+    """Training pairs from a volume ``_vSM.ome.tif`` mask (``TZYX``): one per XY slice of a chosen volume.
+
+    Cellpose trains 2D networks, also for 3D use (its own 3D training trains on 2D slices). Each chosen
+    time point's input volume is prepared as the run prepared it
+    (:func:`~napari_batchseg.prepare_3d.prepare_volume`: its channel and Z slices, as the log says) and
+    each ``(t, z)`` slice with at least ``min_masks`` objects is one pair; the others are skipped and
+    reported. Only XY slices are taken. One volume of the mask and of its input is read at a time.
+    ``frames`` chooses time points (0-based along the mask's T axis).
+
+    Raises
+    ------
+    InputError
+        As :func:`frames_from_vsm`; also when the mask's volumes differ in size from the input's.
+    """
+    mask_path = Path(mask_path)
+    with tifffile.TiffFile(mask_path) as tf:
+        series = tf.series[0]
+        n_t = int(series.shape[series.axes.index("T")]) if "T" in series.axes else 1
+    setup = _VsmSetup(mask_path, read_embedded_log(mask_path), n_t, frames)
+    data = TrainingData()
+    if frames == "corrected" and not setup.chosen:
+        return setup.nothing_corrected(data)
+    params, position, chosen = setup.params, setup.position, set(setup.chosen)
+    with open_source(setup.input_path, axes=params.axes) as src:
+        channel = resolve_channel(src.info, setup.channel)
+        zs = volume_z(src.info, params.zrange)
+        for i, labels in enumerate(mask_volumes(mask_path)):
+            if i not in chosen:
+                continue
+            t, z_logged = setup.records[i]
+            if zs != z_logged:
+                raise InputError(
+                    f"{mask_path} frame {i}: the input {setup.input_path.name} now gives Z slices "
+                    f"{zs[0]}-{zs[-1]}, its log recorded {z_logged[0]}-{z_logged[-1]}: the input has "
+                    "changed since it was segmented"
+                )
+            volume = prepare_volume(src, position, t, channel, zs, None).image
+            if volume.shape != labels.shape:
+                raise InputError(
+                    f"{mask_path} frame {i}: mask volume {labels.shape} but the prepared input volume of "
+                    f"{setup.input_path.name} is {volume.shape}"
+                )
+            for k, z in enumerate(zs):
+                prep = setup.preparation(src.info, channel, t, i)
+                prep.update(z_mode=params.z_mode, z=z, mask_slice=k, slice_axes="yx")
+                _add_frame(data, volume[k], labels[k], str(mask_path), i, min_masks, t, prep, z)
+            del volume, labels  # one volume at a time
+    return setup.finish(data)
+
+
+class _VsmSetup:
+    """What a ``_vSM`` mask's log says for training: its input, channel, position and chosen frames."""
+
+    def __init__(self, mask_path: Path, log_text: str, n: int, frames: FrameSelection) -> None:
+        self.mask_path = mask_path
+        try:
+            logged = parse_log(log_text)
+        except ValueError as exc:
+            raise InputError(f"{mask_path}: {exc}") from exc
+        self.params = params = logged.params
+        if params.method != "cellpose" and params.method != "sam":  # pragma: no cover - params validate
+            raise InputError(f"{mask_path}: unknown method {params.method!r} in its log")
+        self.input_path = _find_input(logged.input_path, mask_path)
+        self.records = _logged_frames(log_text)
+        if len(self.records) != n:
+            raise InputError(
+                f"{mask_path}: its log records {len(self.records)} frame(s) but the mask holds {n}; "
+                "cannot tell which input frame each mask frame is"
+            )
+        self.corrected = corrected_frames(log_text)
+        self.chosen = _select(n, frames, self.corrected, str(mask_path))
+        self.position = logged.position or 0
+        channel = params.channel
+        if isinstance(channel, list):
+            if len(channel) != 1:
+                raise InputError(
+                    f"{mask_path}: segmented from {len(channel)} channels {channel} (Cellpose 4); "
+                    "Cellpose 3 training takes one channel"
+                )
+            channel = channel[0]
+        self.channel: int | str = channel
+
+    def nothing_corrected(self, data: TrainingData) -> TrainingData:
+        """``data`` with the note that no frame was chosen (``frames="corrected"`` and none recorded)."""
+        data.skipped.append(SkippedFrame(str(self.mask_path), -1, "no corrected frames recorded in its log"))
+        return data
+
+    def preparation(self, info: SourceInfo, channel: int, t: int, index: int) -> dict[str, Any]:
+        """The provenance record shared by 2D frames and volume slices."""
+        return {
+            "source": "_vSM mask",
+            "input": str(self.input_path),
+            "position": self.position,
+            "t": t,
+            "channel": channel,
+            "channel_name": info.channel_names[channel],
+            "z_range": str(self.params.z_range),
+            "corrected": index in self.corrected,
+        }
+
+    def finish(self, data: TrainingData) -> TrainingData:
+        """``data`` with the hashes of the mask and its input."""
+        data.files[str(self.mask_path)] = sha256_file(self.mask_path)
+        data.files[str(self.input_path)] = sha256_file(self.input_path)
+        return data
 
 
 def is_vsm_mask(path: str | Path) -> bool:
