@@ -22,7 +22,9 @@ from napari_batchseg.view.file_list import (
     SEVERAL_DATASETS,
     FileChoice,
     FileSetup,
+    choice_values,
     count_text,
+    edited_choice,
     find_inputs_split,
     frame_range,
     words,
@@ -163,3 +165,12 @@ def test_info_store_queues_each_file_once_and_keeps_what_workers_read(tmp_path, 
     assert store.axes_todo(key) and not store.axes_todo(key)
     assert store.take_axes((key, read_info_safe(stack, "ZYX"))) == stack
     assert not store.axes_todo(key) and not isinstance(store.with_axes[key], str)
+
+
+def test_a_files_own_settings_round_trip_through_its_controls():
+    assert choice_values(FileChoice()) == {"channel": None, "own_frames": False, "start": 0, "end": -1}
+    own = FileChoice(channel=1, frames=(2, 4))
+    shown = choice_values(own)
+    assert shown == {"channel": 1, "own_frames": True, "start": 2, "end": 4}
+    assert edited_choice(FileChoice(), shown) == own
+    assert edited_choice(own, {**shown, "own_frames": False}) == FileChoice(channel=1)  # frames dropped

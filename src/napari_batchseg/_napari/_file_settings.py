@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QWidget
 
 from ..io.sources import SourceInfo
-from ..view.file_list import FileChoice, FileSetup
-from ._qtutil import hbox, ispin, muted, vbox
+from ..view.file_list import FILE_FIELDS, FileChoice, FileSetup, choice_values, edited_choice
+from ._qtutil import Fields, fill, hbox, muted, vbox
 
 __all__ = ["AS_SETTINGS", "FileChoice", "FileSettings"]
 
@@ -34,17 +33,14 @@ class FileSettings(QWidget):
         self._path: Path | None = None
         self.title = QLabel("")
         muted(self.title)
-        self.channel = QComboBox()
-        self.channel.setToolTip("The channel of this file to segment; other files keep the Settings tab's")
-        self.own_frames = QCheckBox("own frames")
-        self.own_frames.setToolTip("Segment these frames of this file (0-based, inclusive)")
-        self.start, self.end = ispin(0, 10**7), ispin(-1, 10**7, -1, special="last")
+        self.fields = f = Fields(*FILE_FIELDS)
+        self.channel: QComboBox = f["channel"]
+        self.own_frames: QCheckBox = f["own_frames"]
+        self.start: QSpinBox = f["start"]
+        self.end: QSpinBox = f["end"]
         vbox(self.title, hbox(QLabel("channel"), self.channel, 1),
              hbox(self.own_frames, self.start, QLabel("to"), self.end, 1), into=self)
-        self.channel.currentIndexChanged.connect(self._edited)
-        self.own_frames.toggled.connect(self._edited)
-        self.start.valueChanged.connect(self._edited)
-        self.end.valueChanged.connect(self._edited)
+        f.connect(self._edited)
         self.show_file(None, None)
 
     def choice(self, path: Path) -> FileChoice:
@@ -58,26 +54,17 @@ class FileSettings(QWidget):
         self.setEnabled(path is not None and readable)
         choice = self.choice(path) if path is not None else FileChoice()
         self.title.setText(f"This file ({path.name}):" if path is not None else "This file: none selected")
-        for w in (self.channel, self.own_frames, self.start, self.end):
-            w.blockSignals(True)
-        self.channel.clear()
-        self.channel.addItem(AS_SETTINGS, None)
+        names = info.channel_names if isinstance(info, SourceInfo) else []
+        channels: list[tuple[int | str, str]] = [(i, f"{i}: {name}") for i, name in enumerate(names)]
+        if choice.channel is not None and choice.channel not in range(len(names)):
+            channels.append((choice.channel, f"{choice.channel}"))
+        fill(self.channel, [(None, AS_SETTINGS), *channels])
         if isinstance(info, SourceInfo):
-            for i, name in enumerate(info.channel_names):
-                self.channel.addItem(f"{i}: {name}", i)
             self.start.setMaximum(max(info.sizes["T"] - 1, 0))
             self.end.setMaximum(max(info.sizes["T"] - 1, 0))
-        if choice.channel is not None and self.channel.findData(choice.channel) < 0:
-            self.channel.addItem(f"{choice.channel}", choice.channel)
-        self.channel.setCurrentIndex(max(self.channel.findData(choice.channel), 0))
-        self.own_frames.setChecked(choice.frames is not None)
-        start, end = choice.frames or (0, -1)
-        self.start.setValue(start)
-        self.end.setValue(end)
+        self.fields.show(choice_values(choice))
         self.start.setEnabled(choice.frames is not None)
         self.end.setEnabled(choice.frames is not None)
-        for w in (self.channel, self.own_frames, self.start, self.end):
-            w.blockSignals(False)
         self._path = path
 
     def set_choice(self, path: Path, choice: FileChoice) -> None:
@@ -92,5 +79,4 @@ class FileSettings(QWidget):
         own = self.own_frames.isChecked()
         self.start.setEnabled(own)
         self.end.setEnabled(own)
-        frames = (self.start.value(), self.end.value()) if own else None
-        self.set_choice(path, replace(self.choice(path), channel=self.channel.currentData(), frames=frames))
+        self.set_choice(path, edited_choice(self.choice(path), self.fields.values()))

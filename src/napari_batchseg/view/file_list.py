@@ -7,8 +7,9 @@ Qt panels (``_napari._files``, ``_axes``, ``_file_settings``) only show and edit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ..discovery import FileFilter, collect_files, is_own_output
 from ..io.formats import supported_extensions
@@ -16,6 +17,7 @@ from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
 from ..runnable import check_info
+from .fields import Field
 from .file_info import is_ambiguous
 
 #: the axes offered for a file whose axes the reader cannot tell
@@ -35,6 +37,29 @@ class FileChoice:
     def empty(self) -> bool:
         """Whether the file simply follows the Settings tab."""
         return self.channel is None and self.frames is None
+
+
+#: the controls of the selected file's own settings (its channel; its frames when ``own_frames``)
+FILE_FIELDS = (
+    Field("channel", "choice",
+          tip="The channel of this file to segment; other files keep the Settings tab's"),
+    Field("own_frames", "check", text="own frames",
+          tip="Segment these frames of this file (0-based, inclusive)"),
+    Field("start", "int", lo=0, hi=10**7),
+    Field("end", "int", lo=-1, hi=10**7, value=-1, special="last"),
+)
+
+
+def choice_values(choice: FileChoice) -> dict[str, Any]:
+    """The values of :data:`FILE_FIELDS` that show ``choice``."""
+    start, end = choice.frames or (0, -1)
+    return {"channel": choice.channel, "own_frames": choice.frames is not None, "start": start, "end": end}
+
+
+def edited_choice(choice: FileChoice, values: dict[str, Any]) -> FileChoice:
+    """``choice`` with the channel and frames of :data:`FILE_FIELDS`' ``values``."""
+    frames = (values["start"], values["end"]) if values["own_frames"] else None
+    return replace(choice, channel=values["channel"], frames=frames)
 
 
 def frame_range(frames: tuple[int, int]) -> tuple[int, int | None]:
