@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from .. import corrections as cx
+from ..view.fix_undo import UndoSlot, target_text, undo_frames, write_fix
 from ..view.fixes import (
     FixRecord,
     FixResult,
@@ -35,7 +36,6 @@ from ..view.fixes import (
     compute_fix,
     describe_fix,
     frame_on_screen,
-    same_array,
     same_output,
 )
 from ._correct_controls import CorrectionControls
@@ -63,10 +63,8 @@ class CorrectionPanel(CorrectionControls):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:  # napari.Viewer (untyped)
         super().__init__(parent)
         self.viewer = viewer
-        #: the last fix, while it can be undone
-        self._undo: FixRecord | None = None
-        #: why Undo is off (shown in its tooltip; empty when there was nothing to undo)
-        self._undo_off = ""
+        #: the last fix, while it can be undone, else why Undo is off (shown in its tooltip)
+        self._undo = UndoSlot()
         #: operations since the last save, per layer id (written into the log on save)
         self.log = OperationLog()
         self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
@@ -126,13 +124,7 @@ class CorrectionPanel(CorrectionControls):
         if layer is None:
             self.target.setText("select a Labels layer to correct it")
         else:
-            meta = layer_meta(layer)
-            path = meta.get("mask_path")
-            stale = meta.get("stale")  # its file was rewritten by a later run (see _stream._detach)
-            where = (Path(path).name if path else
-                     f"not saved to its mask: {stale}; File › Save Layers keeps these edits elsewhere"
-                     if stale else "not saved yet: no mask file to save to")
-            self.target.setText(f"layer: {layer.name} — {where}")
+            self.target.setText(target_text(layer.name, layer_meta(layer)))
             self._follow_selected_label()
         self._update_buttons()
 
@@ -173,38 +165,15 @@ class CorrectionPanel(CorrectionControls):
             return
         self.log.stroke(layer_id(layer))
         mark_edited(layer)
-        rec = self._undo
-        if rec is not None and rec.layer_id == layer_id(layer):
-            # Undo restores whole frames: it would silently erase this stroke (the log would still list it)
-            self._drop_undo(f"the layer was painted after the fix ({rec.what}); undoing it would erase "
-                            "those edits")
-            self.result.setText(f"Undo off: painted after {rec.what}")
+        said = self._undo.painted(layer_id(layer))
+        if said:
+            self.result.setText(said)
             self._update_buttons()
 
-    def _drop_undo(self, why: str) -> None:
-        """Forget the last fix; ``why`` Undo is off is shown in its tooltip."""
-        self._undo = None
-        self._undo_off = why
-
     def _undo_target(self) -> tuple[Any, str]:
-        """The layer the last fix can be undone on, or ``(None, why not)``.
-
-        The layer must still show what it showed at the fix: the same array (same shape) and no other
-        output in its metadata; otherwise the record is dropped (it can never apply again).
-        """
-        rec = self._undo
-        if rec is None:
-            return None, self._undo_off
-        layer = next((lay for lay in self.viewer.layers if layer_id(lay) == rec.layer_id), None)
-        if layer is None:
-            self._drop_undo(f"the layer of the fix ({rec.what}) was closed")
-            return None, self._undo_off
-        data = layer.data
-        if (not same_array(rec.data, data) or tuple(data.shape) != rec.shape
-                or not same_output(rec.output, shown_output(layer))):
-            self._drop_undo(f"the layer of the fix ({rec.what}) now shows another output or a reopened copy")
-            return None, self._undo_off
-        return layer, ""
+        """The layer the last fix can be undone on, or ``(None, why not)`` (:meth:`UndoSlot.target`)."""
+        layers = self.viewer.layers
+        return self._undo.target((lay, layer_id(lay), lay.data, shown_output(lay)) for lay in layers)
 
     def _update_buttons(self) -> None:
         layer = self.layer()
@@ -215,11 +184,7 @@ class CorrectionPanel(CorrectionControls):
         target, why = self._undo_target()
         same = target is not None and layer is not None and layer_id(target) == layer_id(layer)
         self.undo_btn.setEnabled(same and idle)
-        if self._undo is not None:
-            where = "" if same else f" (on layer {target.name!r}: select it)"
-            self.undo_btn.setToolTip(f"Undo: {self._undo.what}{where}")
-        else:
-            self.undo_btn.setToolTip(f"Undo is off: {why}" if why else "Undo the last fix (none yet)")
+        self.undo_btn.setToolTip(self._undo.tooltip(why, None if same or target is None else target.name))
 
     def current_frame(self, layer: Any) -> int:
         """Index along T of the frame on screen (0 for a 2D layer)."""
@@ -271,13 +236,9 @@ class CorrectionPanel(CorrectionControls):
             self.result.setText("not applied: the layer changed meanwhile")
             return
         new = new.astype(data.dtype, copy=False)
-        self._undo = FixRecord(layer_id(layer), shown_output(layer), array_ref(data), tuple(data.shape),
-                                np.asarray(sel, dtype=int), old, new, what)
-        self._undo_off = ""
-        if sel:
-            data[list(sel)] = new
-        else:
-            data[...] = new
+        self._undo.hold(FixRecord(layer_id(layer), shown_output(layer), array_ref(data), tuple(data.shape),
+                                  np.asarray(sel, dtype=int), old, new, what))
+        write_fix(data, sel, new)
         layer.refresh()
         self.log.add(layer_id(layer), f"{what}: {summary.describe()}")
         mark_edited(layer)
@@ -291,27 +252,17 @@ class CorrectionPanel(CorrectionControls):
         edited since (brush, another tool, new frames) are never overwritten. Otherwise nothing changes and
         the reason is shown.
         """
-        rec = self._undo
+        rec = self._undo.record
         if rec is None or self._job is not None:
             return False
         layer, why = self._undo_target()
-        if layer is None:
-            self.result.setText(f"not undone: {why}")
+        if layer is None or not undo_frames(rec, layer.data):
+            self.result.setText(f"not undone: {why if layer is None else self._undo.edited_since()}")
             self._update_buttons()
             return False
-        data = layer.data
-        index = list(rec.frames) if rec.frames.size else Ellipsis
-        if not np.array_equal(data[index], rec.new):
-            self._drop_undo(f"the frames of the fix ({rec.what}) were edited since; undoing it would erase "
-                            "those edits")
-            self.result.setText(f"not undone: {self._undo_off}")
-            self._update_buttons()
-            return False
-        data[index] = rec.old
         with layer_work(self):
             layer.refresh()
-        self._undo = None
-        self._undo_off = ""
+        self._undo.hold(None)
         self.log.add(rec.layer_id, f"undo ({rec.what})")
         self.result.setText(f"undone: {rec.what}")
         self._update_buttons()
@@ -385,11 +336,9 @@ class CorrectionPanel(CorrectionControls):
     @holds_repaint
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
         self.log.saved(layer_id(layer))
-        rec = self._undo
-        if rec is not None and rec.layer_id == layer_id(layer):
-            # the mask file and its log now hold the fix; the layer, no longer "edited", may be reused
-            # for another output by the streamer
-            self._drop_undo(f"the fix ({rec.what}) is saved in {Path(path).name}")
+        # the mask file and its log now hold the fix; the layer, no longer "edited", may be reused for
+        # another output by the streamer
+        self._undo.saved(layer_id(layer), Path(path).name)
         mark_saved(layer)
         self.result.setText(
             f"saved {Path(path).name}: {summary.describe()}" if summary.changed else "no changes to save"

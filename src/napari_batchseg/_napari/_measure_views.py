@@ -1,4 +1,4 @@
-"""Views of a measurement table: a pandas-backed Qt table model and a matplotlib histogram."""
+"""Views of tables and curves: a pandas-backed Qt table model, a matplotlib canvas and a histogram."""
 
 from __future__ import annotations
 
@@ -59,20 +59,27 @@ class DataFrameModel(QAbstractTableModel):
         return str(section)
 
 
-class Histogram(QWidget):
-    """A histogram of one numeric column of a table (matplotlib in Qt), column chosen in a combo box."""
+class PlotCanvas(QWidget):
+    """A matplotlib figure of one ``axes`` in Qt (``figure``, ``canvas``), below the widgets ``above``."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, size: tuple[float, float], parent: QWidget | None = None, *above: QWidget) -> None:
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.column = QComboBox(self)
-        self.figure = Figure(figsize=(3, 2), tight_layout=True)
+        self.figure = Figure(figsize=size, tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(160)
         self.axes = self.figure.add_subplot(111)
-        vbox(self.column, self.canvas, into=self)
+        vbox(*above, self.canvas, into=self)
+
+
+class Histogram(PlotCanvas):
+    """A histogram of one numeric column of a table, the column chosen in a combo box above it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.column = QComboBox()
+        super().__init__((3, 2), parent, self.column)
+        self.canvas.setMinimumHeight(160)
         self._df = pd.DataFrame()
         self.column.currentTextChanged.connect(self.redraw)
 

@@ -15,50 +15,47 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTableView,
-    QWidget,
-)
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QPushButton, QTableView, QWidget
 
-from ..export import KINDS, ExportOptions, export_masks
+from ..export import export_masks
 from ..measure import measure_table
 from ..view.dock_jobs import evaluate_job, measure_job, pixel_size_yx
-from ._jobs import Background, Job, close_with, disconnect
+from ..view.measure_form import (
+    EXPORT_FIELDS,
+    NONE,
+    evaluation_problem,
+    export_options,
+    exported_text,
+    measured_text,
+    row_target,
+    write_csv,
+)
+from ._dock import Dock, status_line
+from ._jobs import Job, close_with, disconnect
 from ._measure_views import DataFrameModel, Histogram
-from ._pages import scrolled_body
-from ._qtutil import PathField, folded_form, follow, fspin, layer_list_events, refill, single_shot
+from ._qtutil import PathField, folded_form, follow, refill, single_shot
 from ._stream import layer_meta
 
-NONE = "(none)"
 DEBOUNCE_MS = 400
 
 
-class MeasureExportWidget(QWidget):
+def _table(model: DataFrameModel, parent: QWidget) -> QTableView:
+    table = QTableView(parent)
+    table.setModel(model)
+    return table
+
+
+class MeasureExportWidget(Dock):
     """Dock widget: measure a Labels layer, export masks, evaluate against ground truth."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.background = Background(self)
+        super().__init__(napari_viewer, parent, scroll=True, fields=EXPORT_FIELDS)
         self._watched: Any = None
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._timer = single_shot(self, DEBOUNCE_MS, self.measure)
-        lay = scrolled_body(self)  # scrolls instead of squeezing docks stacked with it
-
         # --- Measure
-        form = QFormLayout()
         self.labels_combo = QComboBox(self)
         self.image_combo = QComboBox(self)
-        form.addRow("Labels", self.labels_combo)
-        form.addRow("Intensity image", self.image_combo)
-        lay.addLayout(form)
         self.measure_btn = QPushButton("Measure", self)
         self.measure_file_btn = QPushButton("Measure the mask file", self)
         self.measure_file_btn.setToolTip(
@@ -67,47 +64,32 @@ class MeasureExportWidget(QWidget):
         self.auto = QCheckBox("Recompute after corrections", self)
         self.auto.setChecked(True)
         self.save_btn = QPushButton("Save CSV…", self)
-        self.status = QLabel("", self)
-        self.status.setWordWrap(True)
-        for w in (self.measure_btn, self.measure_file_btn, self.auto, self.save_btn, self.status):
-            lay.addWidget(w)
         self.model = DataFrameModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
+        self.table = _table(self.model, self)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(180)
-        lay.addWidget(self.table)
         self.histogram = Histogram(self)
-        lay.addWidget(self.histogram)
-
         # --- Export
-        self.kind = QComboBox(self)
-        self.kind.addItems(list(KINDS))
         self.mask_path = PathField(False, "Mask to export", "Masks (*.ome.tif *.tif)", "a _vSM.ome.tif mask")
         self.export_dir = PathField(True, "Export folder", placeholder="output folder")
-        self.overwrite = QCheckBox("Replace existing exports", self)
-        self.pattern = QLineEdit(self)
-        self.pattern.setPlaceholderText(r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)")
-        self.test_fraction = fspin(0.0, 0.9, step=0.05,
-                                   tip="dacapo: fraction of frames (rows for one frame) kept as a test crop")
         self.export_btn = QPushButton("Export", self)
-        self.export_status = QLabel("", self)
-        self.export_status.setWordWrap(True)
-        lay.addWidget(folded_form("Export", self, ("Kind", self.kind), ("Mask", self.mask_path),
-                                  ("Folder", self.export_dir), ("Pattern", self.pattern),
-                                  ("Test fraction", self.test_fraction), self.overwrite, self.export_btn,
-                                  self.export_status))
-
+        self.export_status = status_line(self)
         # --- Evaluate
         self.gt_combo = QComboBox(self)
         self.evaluate_btn = QPushButton("Evaluate", self)
         self.eval_model = DataFrameModel(self)
-        self.eval_table = QTableView(self)
-        self.eval_table.setModel(self.eval_model)
-        lay.addWidget(folded_form("Evaluate", self, ("Ground truth", self.gt_combo), self.evaluate_btn,
-                                  self.eval_table))
-        lay.addStretch(1)
-
+        self.eval_table = _table(self.eval_model, self)
+        measure = QFormLayout()
+        measure.addRow("Labels", self.labels_combo)
+        measure.addRow("Intensity image", self.image_combo)
+        self.add(measure, self.measure_btn, self.measure_file_btn, self.auto, self.save_btn, self.status,
+                 self.table, self.histogram,
+                 folded_form("Export", self, self.fields.rows("kind")[0], ("Mask", self.mask_path),
+                             ("Folder", self.export_dir), *self.fields.rows("pattern", "test_fraction"),
+                             self.overwrite, self.export_btn, self.export_status),
+                 folded_form("Evaluate", self, ("Ground truth", self.gt_combo), self.evaluate_btn,
+                             self.eval_table))
+        self.body.addStretch(1)
         self.measure_btn.clicked.connect(self.measure)
         self.measure_file_btn.clicked.connect(self.measure_file)
         self.save_btn.clicked.connect(self._save_dialog)
@@ -118,10 +100,9 @@ class MeasureExportWidget(QWidget):
         self.labels_combo.currentTextChanged.connect(self._labels_changed)
         self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
         # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
-        follow(self, layer_list_events(self.viewer, "inserted", "removed", "reordered"), self._refresh_layers)
+        close_with(self, self._timer.stop, self._unwatch)
+        self.follow_layers(self._refresh_layers, "inserted", "removed", "reordered")
         follow(self, [self.viewer.layers.selection.events.active], self._follow_selection)
-        close_with(self, self.background.close, self._unwatch)
-        self._refresh_layers()
         self._follow_selection()
 
     # ------------------------------------------------------------------ layers
@@ -176,16 +157,6 @@ class MeasureExportWidget(QWidget):
         if self.auto.isChecked():
             self._timer.start()
 
-    def _start(self, func: Any, *args: Any, on_done: Any, on_error: Any) -> Job:
-        # errors are shown in the widget (on_error), not re-raised in the event loop
-        return self.background.submit(func, *args, on_item=on_done, on_error=on_error,
-                                      name=f"batchseg-{getattr(func, '__name__', 'job')}")
-
-    @property
-    def busy(self) -> bool:
-        """Whether a job is running."""
-        return self.background.busy
-
     # ----------------------------------------------------------------- measure
     def measure(self) -> bool:
         """Compute the table of the chosen Labels layer in a worker thread; False if nothing to do."""
@@ -202,9 +173,8 @@ class MeasureExportWidget(QWidget):
             else:
                 self.status.setText(f"{image_layer.name}: shape differs from the labels; no intensities.")
         self.status.setText("Measuring…")
-        self._start(measure_job, labels, image, pixel_size_yx(layer_meta(layer)), layer.name,
-                    on_done=lambda df: self._show(layer, df),
-                    on_error=lambda exc: self.status.setText(f"Measure failed: {exc}"))
+        self.run_job(measure_job, labels, image, pixel_size_yx(layer_meta(layer)), layer.name,
+                     on_item=lambda df: self._show(layer, df), failed="Measure failed")
         return True
 
     def measure_file(self) -> bool:
@@ -219,8 +189,7 @@ class MeasureExportWidget(QWidget):
         layer = next((lay for lay in self._layers("Labels")
                       if str(layer_meta(lay).get("mask_path", "")) == str(Path(mask).resolve())), None)
         self.status.setText(f"Measuring {Path(mask).name}…")
-        self._start(measure_table, mask, on_done=lambda df: self._show(layer, df),
-                    on_error=lambda exc: self.status.setText(f"Measure failed: {exc}"))
+        self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df), failed="Measure failed")
         return True
 
     def _show(self, layer: Any, df: pd.DataFrame) -> None:
@@ -228,8 +197,7 @@ class MeasureExportWidget(QWidget):
             layer.features = df.reset_index(drop=True)
         self.model.set_frame(df)
         self.histogram.set_frame(df)
-        name = layer.name if layer is not None else (df["file"].iloc[0] if len(df) else "the file")
-        self.status.setText(f"{len(df)} object(s) in {name}.")
+        self.status.setText(measured_text(df, layer.name if layer is not None else None))
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -245,38 +213,27 @@ class MeasureExportWidget(QWidget):
     def go_to_row(self, row: int) -> None:
         """Centre the view on the object of ``row`` and select its label."""
         layer = self.labels_layer
-        df = self.model.frame
-        if layer is None or not 0 <= row < len(df):
+        target = None if layer is None else row_target(self.model.frame, row, layer.scale, layer.translate,
+                                                         layer.ndim)
+        if target is None:
             return
-        rec = df.iloc[row]
-        scale = layer.scale
-        y = float(rec["centroid_y_px"]) * scale[-2] + layer.translate[-2]
-        x = float(rec["centroid_x_px"]) * scale[-1] + layer.translate[-1]
-        if layer.ndim == 3:
+        frame, y, x, label = target
+        if frame is not None:
             step = list(self.viewer.dims.current_step)
-            step[-3] = int(rec["frame"])
+            step[-3] = frame
             self.viewer.dims.current_step = tuple(step)
         self.camera.center = (y, x)
-        layer.selected_label = int(rec["label"])
+        layer.selected_label = label
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "objects.csv", "CSV (*.csv)")
         if path:
             self.save_csv(path)
 
-    def save_csv(self, path: str | Path) -> Any:
+    def save_csv(self, path: str | Path) -> Job:
         """Write the table to ``path`` (atomically, in a worker thread)."""
-        from ..io.atomic import atomic_path
-
-        df = self.model.frame.copy()
-
-        def write() -> Path:
-            with atomic_path(Path(path)) as tmp:
-                df.to_csv(tmp, index=False)
-            return Path(path)
-
-        return self._start(write, on_done=lambda p: self.status.setText(f"Saved {p}."),
-                           on_error=lambda exc: self.status.setText(f"Save failed: {exc}"))
+        return self.run_job(write_csv, self.model.frame.copy(), path, failed="Save failed",
+                            on_item=lambda p: self.status.setText(f"Saved {p}."))
 
     # ------------------------------------------------------------------ export
     def export(self) -> bool:
@@ -285,29 +242,25 @@ class MeasureExportWidget(QWidget):
         if not mask or not folder:
             self.export_status.setText("Choose a mask file and an output folder.")
             return False
-        kind = self.kind.currentText()
-        options = ExportOptions(
-            overwrite=self.overwrite.isChecked(), pattern=self.pattern.text().strip() or None,
-            test_fraction=self.test_fraction.value(),
-        )
-        self.export_status.setText(f"Exporting {kind}…")
-        self._start(export_masks, kind, [mask], folder, options,
-                    on_done=lambda res: self.export_status.setText(
-                        f"Wrote {sum(len(v) for v in res.outputs.values())} file(s) in {folder}."),
-                    on_error=lambda exc: self.export_status.setText(f"Export failed: {exc}"))
+        values = self.fields.values()
+        self.export_status.setText(f"Exporting {values['kind']}…")
+        self.run_job(export_masks, values["kind"], [mask], folder, export_options(values),
+                     on_item=lambda res: self.export_status.setText(exported_text(res, folder)),
+                     failed="Export failed", status=self.export_status)
         return True
 
     # ---------------------------------------------------------------- evaluate
     def evaluate(self) -> bool:
         """Compare the measured Labels layer with the ground-truth layer (worker thread)."""
         pred, gt = self.labels_layer, self._layer(self.gt_combo.currentText())
-        if pred is None or gt is None or pred is gt:
-            self.eval_model.set_frame(pd.DataFrame({"message": ["choose two different Labels layers"]}))
+        problem = evaluation_problem(None if pred is None else tuple(pred.data.shape),
+                                     None if gt is None else tuple(gt.data.shape), pred is gt)
+        if problem:
+            self.eval_model.set_frame(pd.DataFrame({"message": [problem]}))
             return False
-        if tuple(pred.data.shape) != tuple(gt.data.shape):
-            self.eval_model.set_frame(pd.DataFrame({"message": ["the layers differ in shape"]}))
-            return False
-        self._start(evaluate_job, np.array(pred.data), np.array(gt.data),
-                    on_done=self.eval_model.set_frame,
-                    on_error=lambda exc: self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]})))
+        def failed(exc: BaseException) -> None:
+            self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]}))
+
+        self.background.submit(evaluate_job, np.array(pred.data), np.array(gt.data),
+                               on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
         return True

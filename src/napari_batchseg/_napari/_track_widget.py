@@ -21,38 +21,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QLabel,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
 
-from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
+from ..tracking import TrackResult
 from ..tracking import edit as te
 from ..tracking.files import TrackFileResult, save_track_edits
+from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_layer_data, track_params
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
-from ._jobs import Background, close_with
+from ._dock import Dock, form_box
 from ._layerops import layer_meta
-from ._qtutil import follow, fspin, ispin, layer_list_events, refill
+from ._qtutil import refill
 
 __all__ = ["TrackWidget"]
 
 
-class TrackWidget(QWidget):
+class TrackWidget(Dock):
     """Dock widget: track the objects of a (T, Y, X) Labels layer; add a Tracks layer over it; correct it."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.background = Background(self)
-        close_with(self, self.background.close)
+        super().__init__(napari_viewer, parent, fields=TRACK_FIELDS)
+        self.fields.show(CHECKED)
         self.result: TrackResult | None = None
         #: the corrections since tracking, undone last first
         self.history: te.EditHistory | None = None
@@ -60,43 +48,20 @@ class TrackWidget(QWidget):
         self._tracked: Any = None  # its copy relabelled by track id
         self._tracks: Any = None  # the Tracks layer
         self._job = ""  # "track", "edit" or "save" while one runs
-        lay = QVBoxLayout(self)
-        form = QFormLayout()
         self.labels_combo = QComboBox(self)
-        self.method = QComboBox(self)
-        self.method.addItems(list(TRACKERS))
-        self.max_distance = fspin(0.5, 10_000.0, TrackParams().max_distance, suffix=" px")
-        self.gap_frames = ispin(0, 100)
-        self.divisions = QCheckBox("Divisions", self)
-        self.divisions.setChecked(True)
-        form.addRow("Labels (T, Y, X)", self.labels_combo)
-        form.addRow("Method", self.method)
-        form.addRow("Max distance", self.max_distance)
-        form.addRow("Gap frames", self.gap_frames)
-        form.addRow("", self.divisions)
-        lay.addLayout(form)
         self.track_btn = QPushButton("Track cells", self)
         self.track_btn.clicked.connect(self.track)
-        lay.addWidget(self.track_btn)
-        lay.addWidget(self._corrections_box())
-        self.status = QLabel("", self)
-        self.status.setWordWrap(True)
-        lay.addWidget(self.status)
-        lay.addStretch(1)
-        follow(self, layer_list_events(self.viewer), self._refresh)
-        self._refresh()
+        self.add(form_box(("Labels (T, Y, X)", self.labels_combo),
+                      *self.fields.rows("method", "max_distance", "gap_frames"), ("", self.divisions)),
+                 self.track_btn, self._corrections_box(), self.status)
+        self.body.addStretch(1)
+        self.follow_layers(self._refresh)
         self._update_buttons()
 
     def _corrections_box(self) -> QGroupBox:
         box = QGroupBox("Correct tracks (click a cell: A; Shift+click: B)", self)
         grid = QGridLayout(box)
-        self.track_a = ispin(0, 10**9, tip="Track A (0: none); clicking a cell selects its track")
-        self.track_b = ispin(0, 10**9, tip="Track B (0: none); Shift+click a cell")
-        self.frame = ispin(0, 10**9, tip="Split A here: from this frame on, A is a new track (set by a "
-                                         "click)")
         self.track_a.valueChanged.connect(self._show_selected)
-        self.only_selected = QCheckBox("Show track A alone", box)
-        self.only_selected.setChecked(True)
         self.only_selected.toggled.connect(self._show_selected)
         self.join_btn = QPushButton("Join A + B", box)
         self.split_btn = QPushButton("Split A at frame", box)
@@ -116,30 +81,19 @@ class TrackWidget(QWidget):
         self.unmark_btn.clicked.connect(lambda: self.apply(te.unmark_division, self.track_a.value()))
         self.undo_btn.clicked.connect(self.undo)
         self.save_btn.clicked.connect(self.save)
-        grid.addWidget(QLabel("A", box), 0, 0)
-        grid.addWidget(self.track_a, 0, 1)
-        grid.addWidget(QLabel("B", box), 0, 2)
-        grid.addWidget(self.track_b, 0, 3)
-        grid.addWidget(QLabel("Frame", box), 1, 0)
-        grid.addWidget(self.frame, 1, 1)
-        grid.addWidget(self.only_selected, 1, 2, 1, 2)
-        grid.addWidget(self.join_btn, 2, 0, 1, 2)
-        grid.addWidget(self.split_btn, 2, 2, 1, 2)
-        grid.addWidget(self.mark_btn, 3, 0, 1, 2)
-        grid.addWidget(self.unmark_btn, 3, 2, 1, 2)
-        grid.addWidget(self.undo_btn, 4, 0, 1, 2)
-        grid.addWidget(self.save_btn, 4, 2, 1, 2)
+        cells = ((QLabel("A", box), 0, 0, 1), (self.track_a, 0, 1, 1), (QLabel("B", box), 0, 2, 1),
+                 (self.track_b, 0, 3, 1), (QLabel("Frame", box), 1, 0, 1), (self.frame, 1, 1, 1),
+                 (self.only_selected, 1, 2, 2), (self.join_btn, 2, 0, 2), (self.split_btn, 2, 2, 2),
+                 (self.mark_btn, 3, 0, 2), (self.unmark_btn, 3, 2, 2), (self.undo_btn, 4, 0, 2),
+                 (self.save_btn, 4, 2, 2))
+        for widget, row, column, span in cells:
+            grid.addWidget(widget, row, column, 1, span)
         return box
 
     @property
     def records(self) -> list[str]:
         """The corrections in effect, one line each (the log's ``track correction`` records on save)."""
         return self.history.records if self.history is not None else []
-
-    @property
-    def busy(self) -> bool:
-        """Whether a tracking, correction or save job is running."""
-        return self.background.busy
 
     def _update_buttons(self) -> None:
         state = track_buttons(not self._job, self.result is not None, bool(self._mask_path()),
@@ -164,45 +118,36 @@ class TrackWidget(QWidget):
 
     # ------------------------------------------------------------------ tracking
     def track(self) -> bool:
-        """Start tracking the chosen layer in the background; ``False`` when nothing can start."""
+        """Start tracking the chosen layer in the background; ``False`` when nothing can start.
+
+        The layer's data object is handed to the job as it is: reading it (a lazy array) happens there.
+        """
         name = self.labels_combo.currentText()
         if not name or self._job:
             self.status.setText("Choose a time-lapse Labels layer (T, Y, X)." if not name else "Busy…")
             return False
         layer = self.viewer.layers[name]
-        data = np.asarray(layer.data)
         try:
-            params = TrackParams(max_distance=self.max_distance.value(), gap_frames=self.gap_frames.value(),
-                                 divisions=self.divisions.isChecked(), method=self.method.currentText())
+            params = track_params(self.fields.values())
         except ValueError as exc:
             self.status.setText(str(exc))
             return False
         start, pixel_size = track_inputs(layer_meta(layer))
-        self.status.setText(f"Tracking {name} ({data.shape[0]} frames)…")
-
-        def run() -> TrackResult:
-            return track_masks(data, params.max_distance, params.gap_frames, params.divisions, params.method,
-                               pixel_size=pixel_size, start_frame=start, model=params.model)
-
-        def shown(result: TrackResult) -> None:
-            self._show(layer, result)
-
-        self._start("track", run, shown, "Tracking failed")
+        self.status.setText(f"Tracking {name} ({layer.data.shape[0]} frames)…")
+        self._start("track", lambda: track_layer_data(layer.data, params, pixel_size, start),
+                    lambda result: self._show(layer, result), "Tracking failed")
         return True
 
     def _start(self, job: str, fn: Callable[[], Any], on_item: Callable[[Any], None], failed: str) -> None:
         self._job = job
         self._update_buttons()
 
-        def error(exc: BaseException) -> None:
-            self.status.setText(f"{failed}: {exc}")
-
         def done() -> None:
             self._job = ""
             self._update_buttons()
 
-        self.background.submit(fn, on_item=on_item, on_error=error, on_done=done, name=f"batchseg-{job}",
-                               yield_cpu=job == "track")
+        self.run_job(fn, on_item=on_item, on_done=done, failed=failed, name=f"batchseg-{job}",
+                     yield_cpu=job == "track")
 
     def _show(self, layer: Any, result: TrackResult) -> None:
         self.result, self.history, self._source = result, te.EditHistory(result), layer
@@ -288,16 +233,14 @@ class TrackWidget(QWidget):
         if result is None or self._job:
             return False
         if not mask:
-            self.status.setText("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save "
-                                "its mask first); File > Save Layers keeps the tracked labels elsewhere.")
+            self.status.setText(NO_MASK)
             return False
 
         def run() -> TrackFileResult:
             return save_track_edits(mask, result, records)
 
         def saved(res: TrackFileResult) -> None:
-            self.status.setText(f"Saved {res.tracks_csv.name}, {res.tracked_mask.name} and {res.log.name} "
-                                f"({len(records)} correction(s)) in {Path(res.tracks_csv).parent}.")
+            self.status.setText(saved_text(res, len(records)))
 
         self.status.setText(f"Saving the tracks of {Path(mask).name}…")
         self._start("save", run, saved, "Not saved")

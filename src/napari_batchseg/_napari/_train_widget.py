@@ -8,7 +8,8 @@ each finished epoch updates a live loss curve (train and validation); **Cancel**
 epoch and nothing is written ("training cancelled"). When napari closes (or the dock is removed)
 meanwhile, the training stops within one torch operation and nothing is written either. A saved model
 is added to the list of recent models (:func:`~napari_batchseg.training.registry.recent_models`) and
-announced by :func:`trained_models_signal`, which the segmentation form listens to.
+announced by :func:`trained_models_signal`, which the segmentation form listens to. The form's fields
+and what they mean are :mod:`napari_batchseg.view.training_form`.
 """
 
 from __future__ import annotations
@@ -16,24 +17,20 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QLineEdit, QPushButton, QWidget
 
 from ..errors import CancelledError
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
-from ..view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS, train_job
-from ._jobs import Background, Job, close_with
+from ..view.dock_jobs import train_job
+from ..view.training_form import PARAM_KEYS, TRAIN_FIELDS, saved_text, training_inputs, training_params
+from ._dock import Dock, form_box
+from ._jobs import Job
 from ._layerops import PLACEHOLDER, layer_meta
-from ._pages import scrolled_body
-from ._qtutil import follow, fspin, hbox, ispin, layer_list_events, radio_pair, refill, vbox
+from ._measure_views import PlotCanvas
+from ._qtutil import hbox, radio_pair, refill
 from ._trained import load_recent_models_later, trained_models_signal
+
+__all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]
 
 
 def _builtin_models() -> list[str]:
@@ -42,17 +39,11 @@ def _builtin_models() -> list[str]:
     return list(offered_models("cellpose"))
 
 
-class LossPlot(QWidget):
-    """Live train / validation loss per epoch (matplotlib in Qt)."""
+class LossPlot(PlotCanvas):
+    """Live train / validation loss per epoch."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(3.2, 2.0), tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.axes = self.figure.add_subplot(111)
+        super().__init__((3.2, 2.0), parent)
         self.epochs: list[int] = []
         self.train: list[float] = []
         self.validation: list[float] = []
@@ -61,7 +52,6 @@ class LossPlot(QWidget):
         self.axes.set_xlabel("epoch")
         self.axes.set_ylabel("loss")
         self.axes.legend(loc="upper right", fontsize="small")
-        vbox(self.canvas, into=self)
         self.setMinimumHeight(180)
 
     def clear(self) -> None:
@@ -84,27 +74,22 @@ class LossPlot(QWidget):
         self.canvas.draw_idle()
 
 
-class TrainWidget(QWidget):
+class TrainWidget(Dock):
     """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer, parent, scroll=True, fields=TRAIN_FIELDS)
         self.cancel_event = threading.Event()
-        self.background = Background(self)
         self._job: Job | None = None
         self.result: TrainingResult | None = None
         self.error: str | None = None
         #: the last training was cancelled (by Cancel; not an error)
         self.cancelled = False
-        # data source
         self.from_layers, self.from_files = radio_pair(self, "Layers", "Files / results")
         self.image_layer = QComboBox()
         self.labels_layer = QComboBox()
         self.paths = QLineEdit()
         self.paths.setPlaceholderText("_vSM results, <name>_masks.tif files or folders (separate with ;)")
-
-        # model and parameters
         self.base_model = QComboBox()
         self.base_model.setEditable(True)
         self.base_model.addItems(_builtin_models() + [SCRATCH])  # trained models: added as announced
@@ -112,66 +97,20 @@ class TrainWidget(QWidget):
         self.base_model.setToolTip("built-in Cellpose model, a model file (type its path), or 'scratch'")
         trained_models_signal().added.connect(self._add_base_model)
         load_recent_models_later()
-        self.output = QLineEdit()
-        self.output.setPlaceholderText("path of the new model file")
-        self.overwrite = QCheckBox("overwrite")
-        self.epochs = ispin(1, 100000, 100)
-        self.learning_rate = fspin(1e-6, 1.0, 0.005, step=0.001, decimals=6)
-        self.weight_decay = fspin(0.0, 1.0, 1e-5, decimals=6)
-        self.optimizer = QComboBox()
-        self.optimizer.addItems(["adamw", "sgd"])
-        self.optimizer.setToolTip("AdamW (train_seg's default) or SGD with momentum 0.9 "
-                                  "(Cellpose's GUI: SGD, learning rate 0.1, weight decay 1e-4)")
-        self.batch_size = ispin(1, 512, 8)
-        self.crop_size = ispin(16, 4096, 224)
-        self.images_per_epoch = ispin(0, 100000, special="all frames")
-        self.validation_fraction = fspin(0.01, 0.99, 0.2, step=0.05)
-        self.seed = ispin(0, 2**31 - 1)
-        self.min_masks = ispin(1, 100000, 5)
-        self.frames = QLineEdit("all")
-        self.frames.setToolTip("'all', 'corrected' (results: frames a correction record names) or 0,3-5")
-        self.gpu = QCheckBox("use GPU when available")
-
         self.start_button = QPushButton("Train")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
         self.plot = LossPlot()
-
-        form = QFormLayout()
-        form.addRow("Data", hbox(self.from_layers, self.from_files))
-        form.addRow("Image layer", self.image_layer)
-        form.addRow("Labels layer", self.labels_layer)
-        form.addRow("Files", self.paths)
-        form.addRow("Frames", self.frames)
-        form.addRow("Start from", self.base_model)
-        form.addRow("New model", hbox(self.output, self.overwrite))
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Learning rate", self.learning_rate)
-        form.addRow("Weight decay", self.weight_decay)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Crop size", self.crop_size)
-        form.addRow("Images per epoch", self.images_per_epoch)
-        form.addRow("Validation fraction", self.validation_fraction)
-        form.addRow("Seed", self.seed)
-        form.addRow("Min. objects/frame", self.min_masks)
-        form.addRow("", self.gpu)
-        layout = scrolled_body(self)  # scrolls instead of squeezing docks stacked with it
-        layout.addLayout(form)
-        layout.addWidget(hbox(self.start_button, self.cancel_button))
-        layout.addWidget(self.status)
-        layout.addWidget(self.plot)
-        layout.addStretch(1)
-
+        self.add(form_box(("Data", hbox(self.from_layers, self.from_files)),
+                          ("Image layer", self.image_layer), ("Labels layer", self.labels_layer),
+                          ("Files", self.paths), *self.fields.rows("frames"), ("Start from", self.base_model),
+                          ("New model", hbox(self.output, self.overwrite)), *self.fields.rows(*PARAM_KEYS)),
+                 hbox(self.start_button, self.cancel_button), self.status, self.plot)
+        self.body.addStretch(1)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.from_layers.toggled.connect(self._update_source)
-        # napari closing or the dock removed: stop the training, deliver nothing more, follow no event
-        follow(self, layer_list_events(napari_viewer), self._refresh_layers)
-        close_with(self, self.background.close)
-        self._refresh_layers()
+        self.follow_layers(self._refresh_layers)
         self._update_source()
 
     # ------------------------------------------------------------------ layers
@@ -193,6 +132,9 @@ class TrainWidget(QWidget):
         self.labels_layer.setEnabled(layers)
         self.paths.setEnabled(not layers)
 
+    def _layer(self, name: str) -> Any:
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
     # ------------------------------------------------------------------ run
     @property
     def running(self) -> bool:
@@ -201,23 +143,7 @@ class TrainWidget(QWidget):
 
     def training_params(self) -> TrainingParams:
         """The parameters the form shows (raises ``ParameterError`` for bad values)."""
-        from ..training import parse_frames
-
-        return TrainingParams(
-            base_model=self.base_model.currentText().strip(),
-            epochs=self.epochs.value(),
-            learning_rate=self.learning_rate.value(),
-            weight_decay=self.weight_decay.value(),
-            optimizer=self.optimizer.currentText(),
-            batch_size=self.batch_size.value(),
-            crop_size=self.crop_size.value(),
-            images_per_epoch=self.images_per_epoch.value() or None,
-            validation_fraction=self.validation_fraction.value(),
-            seed=self.seed.value(),
-            min_masks=self.min_masks.value(),
-            frames=parse_frames(self.frames.text() or "all"),
-            gpu=self.gpu.isChecked(),
-        )
+        return training_params(self.fields.values(), self.base_model.currentText())
 
     def start(self) -> None:
         """Check the form and start training in a worker thread."""
@@ -227,36 +153,18 @@ class TrainWidget(QWidget):
         self.result = None
         try:
             params = self.training_params()
+            output = self.output.text().strip()
+            if not output:
+                raise ValueError("give the path of the new model file")
+            source, arrays, paths = training_inputs(
+                self.from_layers.isChecked(), self._layer(self.image_layer.currentText()),
+                self._layer(self.labels_layer.currentText()), self.paths.text())
         except ValueError as exc:
             self._fail(str(exc))
             return
-        output = self.output.text().strip()
-        if not output:
-            self._fail("give the path of the new model file")
-            return
-        arrays = None
-        paths: list[str] = []
-        if self.from_layers.isChecked():
-            names = [layer.name for layer in self.viewer.layers]
-            img_name, lab_name = self.image_layer.currentText(), self.labels_layer.currentText()
-            if img_name not in names or lab_name not in names:
-                self._fail("choose an image layer and a Labels layer")
-                return
-            image = self.viewer.layers[img_name]
-            if getattr(image, "rgb", False) or getattr(image, "multiscale", False):
-                self._fail(f"image layer {img_name!r}: use a single-channel, single-scale image")
-                return
-            # the data objects only: reading them (dask, memory maps) happens in the worker
-            arrays = (image.data, self.viewer.layers[lab_name].data, f"{img_name} + {lab_name}")
-        else:
-            paths = [p.strip() for p in self.paths.text().split(";") if p.strip()]
-            if not paths:
-                self._fail("give result files or folders")
-                return
         self.cancel_event = threading.Event()
         self.plot.clear()
         self.status.setText("starting…")
-        source = SOURCE_LAYERS if arrays is not None else SOURCE_FILES
         self.cancelled = False
         self._job = self.background.submit(
             train_job, source, arrays, paths, output, params, self.overwrite.isChecked(), self.cancel_event,
@@ -274,23 +182,13 @@ class TrainWidget(QWidget):
     # ------------------------------------------------------------------ results (GUI thread)
     def _on_item(self, item: TrainingProgress | TrainingResult) -> None:
         if isinstance(item, TrainingResult):
-            self._on_done(item)
-        else:
-            self._on_progress(item)
-
-    def _on_progress(self, event: TrainingProgress) -> None:
-        if event.epoch is not None:
-            self.plot.add(event.epoch, float(event.train_loss or 0.0), float(event.validation_loss or 0.0))
-        self.status.setText(event.message)
-
-    def _on_done(self, result: TrainingResult) -> None:
-        self.result = result
-        before = f"base {result.before.ap:.3f} → " if result.before else ""
-        self.status.setText(
-            f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"
-        )
-        if self.base_model.findText(str(result.model_path)) < 0:
-            self.base_model.insertItem(self.base_model.count() - 1, str(result.model_path))
+            self.result = item
+            self.status.setText(saved_text(item))
+            self._add_base_model(str(item.model_path))
+            return
+        if item.epoch is not None:
+            self.plot.add(item.epoch, float(item.train_loss or 0.0), float(item.validation_loss or 0.0))
+        self.status.setText(item.message)
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, CancelledError):  # the user's choice, not an error

@@ -1,0 +1,86 @@
+"""The base of the secondary docks (Measure, Train, Track, Re-threshold): one way to build and run them.
+
+A :class:`Dock` has the viewer, one :class:`._jobs.Background` closed with the dock (napari closing or the
+dock removed: every job is asked to stop and delivers nothing more), a status line, a body that may
+scroll, and controls built from Qt-free :class:`~napari_batchseg.view.fields.Field` specs
+(:class:`._qtutil.Fields`), reachable as attributes by their key (``dock.epochs``). :meth:`Dock.run_job`
+starts a job whose error is shown in a status line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
+
+from ..view.fields import Field
+from ._jobs import Background, Job, close_with
+from ._pages import scrolled_body
+from ._qtutil import Fields, Row, follow, form, layer_list_events
+
+
+def form_box(*rows: Row) -> QWidget:
+    """A widget holding a margin-less form of ``rows`` (:func:`._qtutil.form`)."""
+    box = QWidget()
+    form(*rows, into=box)
+    return box
+
+
+def status_line(parent: QWidget, text: str = "") -> QLabel:
+    """A word-wrapped status label."""
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    return label
+
+
+class Dock(QWidget):
+    """A dock widget: ``viewer``, ``background``, ``status``, ``body`` and the ``fields`` (see the module)."""
+
+    def __init__(self, viewer: Any, parent: QWidget | None = None, *, scroll: bool = False,
+                 fields: tuple[Field, ...] = ()) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.background = Background(self)
+        close_with(self, self.background.close)
+        self.fields = Fields(*fields)
+        # a scrolling body does not squeeze the docks stacked with it
+        self.body: QVBoxLayout = scrolled_body(self) if scroll else QVBoxLayout(self)
+        self.status = status_line(self)
+
+    def __getattr__(self, name: str) -> Any:
+        """A control of :attr:`fields` by its key (only reached when no attribute has that name)."""
+        fields = self.__dict__.get("fields")
+        if fields is not None and name in fields.widgets:
+            return fields[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job of this dock has not ended yet."""
+        return self.background.busy
+
+    def add(self, *items: QWidget | QLayout) -> None:
+        """Add widgets and layouts to the body, in order."""
+        for item in items:
+            if isinstance(item, QLayout):
+                self.body.addLayout(item)
+            else:
+                self.body.addWidget(item)
+
+    def follow_layers(self, slot: Callable[..., Any], *names: str) -> None:
+        """Call ``slot`` now and on the viewer's layer-list events ``names`` while the dock lives."""
+        follow(self, layer_list_events(self.viewer, *names), slot)
+        slot()
+
+    def run_job(self, fn: Callable[..., Any], *args: Any, on_item: Callable[[Any], object] | None = None,
+                on_done: Callable[[], None] | None = None, failed: str = "failed",
+                status: QLabel | None = None, **options: Any) -> Job:
+        """Run ``fn(*args)`` in the background; an error shows as ``"<failed>: <error>"`` in ``status``.
+
+        ``options`` go to :meth:`._jobs.Background.submit` (``yield_cpu``, ``pass_job``, ``name``).
+        """
+        label = status if status is not None else self.status
+        options.setdefault("name", f"batchseg-{getattr(fn, '__name__', 'job')}")
+        return self.background.submit(fn, *args, on_item=on_item, on_done=on_done,
+                                      on_error=lambda exc: label.setText(f"{failed}: {exc}"), **options)

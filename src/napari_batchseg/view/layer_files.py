@@ -1,0 +1,228 @@
+"""napari layer data from and to files, without Qt: the plugin's npe2 reader, writer and sample data.
+
+``_vSM.ome.tif`` masks open as Labels (with their pixel size and time offset), inputs as lazy Images
+(one layer per channel); a Labels layer is written as a ``_vSM.ome.tif`` mask with a log record
+(atomic); the sample is a small real nuclei image shipped in the wheel. The npe2 manifest's entry
+points (``_napari._reader``, ``_napari._writer``, ``_napari._sample_data``) name these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from ..io.atomic import atomic_write_text
+from ..io.formats import format_of
+from ..io.lazy import shared, source_channel_array
+from ..io.masks import read_embedded_log, read_mask, write_mask
+from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG
+from ..io.reader import open_source, stem_of
+from ..io.sources import PixelSize
+from ..provenance import RunLog
+from ..results import first_frame
+
+LayerData = tuple[Any, dict[str, Any], str]
+CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
+
+#: key of this plugin's entry in ``layer.metadata``
+META_KEY = "batchseg"
+
+
+def is_mask_file(path: str | Path) -> bool:
+    """Whether ``path`` is named like one of this tool's masks (``..._vSM[-suffix].ome.tif``)."""
+    name = Path(path).name
+    return name.lower().endswith(MASK_EXT) and MODULE_TAG in name[: -len(MASK_EXT)]
+
+
+def yx_scale(pixel_size: PixelSize) -> tuple[float, float]:
+    """``(y, x)`` layer scale in µm (1 where unknown)."""
+    return (pixel_size.y or 1.0, pixel_size.x or 1.0)
+
+
+def tyx_scale(pixel_size: PixelSize) -> tuple[float, float, float]:
+    """``(t, y, x)`` layer scale: the time step in s, the pixel size in µm (1 where unknown)."""
+    return (pixel_size.t or 1.0, *yx_scale(pixel_size))
+
+
+def axis_scale(axes: str, pixel_size: PixelSize) -> tuple[float, ...]:
+    """Layer scale of each of ``axes`` (letters of ``P T Z Y X``): s for T, µm for Z/Y/X, 1 where unknown."""
+    known = {"T": pixel_size.t, "Z": pixel_size.z, "Y": pixel_size.y, "X": pixel_size.x}
+    return tuple(float(known.get(a) or 1.0) for a in axes)
+
+
+def axis_units(axes: str, pixel_size: PixelSize) -> tuple[str, ...]:
+    """Layer units of ``axes``: ``second`` for a known time step, ``µm`` for known lengths, else ``pixel``.
+
+    Y and X share one unit (µm only when both are known), so a half-calibrated image is not drawn
+    with two different units.
+    """
+    spatial = "µm" if pixel_size.x and pixel_size.y else "pixel"
+    units = {"T": "second" if pixel_size.t else "pixel", "Z": "µm" if pixel_size.z else "pixel",
+             "Y": spatial, "X": spatial}
+    return tuple(units.get(a, "pixel") for a in axes)
+
+
+def readable(path: str | Path) -> bool:
+    """Whether ``path`` is a file of a format this installation reads.
+
+    The manifest claims ``*.h5``, ``*.czi`` and ``*.lif`` whatever is installed; a format whose reader
+    modules are missing (:meth:`~napari_batchseg.io.formats.Format.available`) is left to other plugins.
+    """
+    fmt = format_of(path)
+    return fmt is not None and fmt.available() and not Path(path).is_dir()
+
+
+def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
+    """Return a reader when every path is a file of an installed format (masks included), else ``None``."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths or not all(readable(p) for p in paths):
+        return None
+    return read_paths
+
+
+def read_paths(path: str | list[str]) -> list[LayerData]:
+    """Read masks and input files into napari layer data tuples."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    layers: list[LayerData] = []
+    for p in paths:
+        layers.extend(mask_layer_data(p) if is_mask_file(p) else image_layer_data(p))
+    return layers
+
+
+def mask_layer_data(path: str | Path) -> list[LayerData]:
+    """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame of a still image.
+
+    A volume mask (``z_mode`` 3d/stitch, :attr:`~napari_batchseg.io.masks.MaskFile.is_volume`) is
+    ``(T, Z, Y, X)`` with Z scaled by the mask's Z step (µm), whatever its number of time points.
+
+    A mask of frames 40-44 of a time series sits at T = 40-44 (``translate``), over the frames of its
+    input opened beside it; the start frame is read from the mask's embedded log. T is scaled in
+    seconds when the mask records its input's time increment (as the input's layers are), Y and X in µm.
+    """
+    mask = read_mask(path)
+    start = first_frame(mask.log_text)
+    if mask.is_volume:
+        labels, axes = mask.labels, "TZYX"
+    else:
+        labels = mask.labels[0] if mask.labels.shape[0] == 1 and start == 0 else mask.labels
+        axes = "TYX" if labels.ndim == 3 else "YX"
+    scale = axis_scale(axes, mask.pixel_size)
+    translate: tuple[float, ...] = (0.0,) * len(axes)
+    if axes[0] == "T":
+        translate = (float(start) * scale[0], *translate[1:])
+    meta = {
+        META_KEY: {
+            "role": "mask",
+            "mask_path": str(Path(path).resolve()),
+            "pixel_size": mask.pixel_size.as_dict(),
+            "first_frame": start,
+        }
+    }
+    units = axis_units(axes, mask.pixel_size)
+    kwargs = {"name": stem_of(path), "scale": scale, "translate": translate, "metadata": meta, "units": units}
+    if axes[0] == "T":
+        kwargs["axis_labels"] = tuple(axes)
+    return [(labels, kwargs, "labels")]
+
+
+def image_layer_data(path: str | Path) -> list[LayerData]:
+    """An input file as one lazy Image layer per channel (axes P, T, Z shown only when > 1)."""
+    source = open_source(path)
+    info = source.info
+    owner = shared(source)
+    lead = "".join(a for a in "PTZ" if info.sizes[a] > 1)
+    ps = info.pixel_size
+    scale = axis_scale(f"{lead}YX", ps)
+    units = axis_units(f"{lead}YX", ps)
+    n_c = info.sizes["C"]
+    stem = stem_of(path)
+    out: list[LayerData] = []
+    for c in range(n_c):
+        data = source_channel_array(owner, c, lead)
+        name = stem if n_c == 1 else f"{stem} [{info.channel_names[c]}]"
+        meta = {META_KEY: {"role": "input", "source": str(Path(path).resolve()), "channel": c}}
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "scale": scale,
+            "metadata": meta,
+            "axis_labels": (*lead, "Y", "X"),
+            "units": units,
+        }
+        if n_c > 1:
+            kwargs["colormap"] = CHANNEL_COLORMAPS[c % len(CHANNEL_COLORMAPS)]
+            kwargs["blending"] = "additive"
+        out.append((data, kwargs, "image"))
+    return out
+
+
+# ---------------------------------------------------------------------- writer
+
+
+def mask_path_for(path: str | Path) -> Path:
+    """``path`` made a mask name: ``.ome.tif`` ending, ``_vSM`` before it (added when missing)."""
+    p = Path(path)
+    name = p.name
+    base = name[: -len(MASK_EXT)] if name.lower().endswith(MASK_EXT) else stem_of(name)
+    if MODULE_TAG not in base:
+        base += MODULE_TAG
+    return p.with_name(base + MASK_EXT)
+
+
+def _pixel_size(meta: dict[str, Any]) -> PixelSize:
+    ours = (meta.get("metadata") or {}).get(META_KEY) or {}
+    if ours.get("pixel_size"):
+        return PixelSize(**ours["pixel_size"])
+    scale = meta.get("scale")
+    if scale is not None and len(scale) >= 2 and (scale[-1] != 1 or scale[-2] != 1):
+        return PixelSize(x=float(scale[-1]), y=float(scale[-2]))
+    return PixelSize()
+
+
+def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """Write one Labels layer (``(Y, X)`` or ``(T, Y, X)``) to ``<name>_vSM.ome.tif`` and its ``.log``."""
+    arr = np.asarray(data)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"a mask must be 2D (Y, X) or 3D (T, Y, X); this layer has shape {arr.shape}")
+    if arr.dtype.kind not in "ui":
+        arr = arr.astype(np.int64)
+    target = mask_path_for(path)
+    ours = (meta.get("metadata") or {}).get(META_KEY) or {}
+    earlier = ""
+    source_mask = ours.get("mask_path")
+    if source_mask and Path(source_mask).exists():
+        earlier = read_embedded_log(source_mask)
+    log = RunLog(module="napari")
+    log.info(f"labels layer {meta.get('name', '')!r} saved from napari to {target}")
+    if source_mask:
+        log.info(f"layer was opened from {source_mask}")
+    text = (earlier.rstrip("\n") + "\n" if earlier.strip() else "") + "\n".join(log.records) + "\n"
+    write_mask(target, arr, _pixel_size(meta), text)
+    log_path = target.with_name(target.name[: -len(MASK_EXT)] + LOG_EXT)
+    atomic_write_text(log_path, text)
+    return [str(target)]
+
+
+# ---------------------------------------------------------------------- sample data
+
+DATA = Path(__file__).resolve().parents[1] / "_data"
+ATTRIBUTION = (
+    "DSB2018 nuclei image (Kaggle 2018 Data Science Bowl, stage 1 training set, CC0), "
+    "as shipped with stardist 0.9.2 (BSD-3-Clause)"
+)
+
+
+def nuclei_sample() -> list[tuple[Any, dict[str, Any], str]]:
+    """The 512x512 nuclei image and its ground-truth labels (hidden)."""
+    meta = {META_KEY: {"role": "sample", "attribution": ATTRIBUTION}}
+    return [
+        (tifffile.imread(DATA / "dsb2018_nuclei.tif"), {"name": "nuclei_BF", "metadata": meta}, "image"),
+        (
+            tifffile.imread(DATA / "dsb2018_nuclei_masks.tif").astype("uint16"),
+            {"name": "nuclei ground truth", "metadata": meta, "visible": False},
+            "labels",
+        ),
+    ]

@@ -1,0 +1,81 @@
+"""What the "Measure and export" dock asks, decides and says, without Qt (``_napari._measure_widget``).
+
+The Export section's controls (:data:`EXPORT_FIELDS`) and the
+:class:`~napari_batchseg.export.ExportOptions` they stand for (:func:`export_options`); where a table row's
+object lies in the viewer (:func:`row_target`); whether two layers can be compared
+(:func:`evaluation_problem`); the CSV written in a worker (:func:`write_csv`); the status lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..export import KINDS, ExportOptions, ExportResult
+from ..io.atomic import atomic_path
+from .fields import Field, choices
+
+__all__ = ["EXPORT_FIELDS", "NONE", "RowTarget", "evaluation_problem", "export_options", "exported_text",
+           "measured_text", "row_target", "write_csv"]
+
+#: the intensity image entry that means "no image"
+NONE = "(none)"
+EXPORT_FIELDS = (
+    Field("kind", "choice", "Kind", choices=choices(tuple(KINDS))),
+    Field("pattern", "text", "Pattern", text=r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)"),
+    Field("test_fraction", "float", "Test fraction", 0.0, 0.9, step=0.05,
+          tip="dacapo: fraction of frames (rows for one frame) kept as a test crop"),
+    Field("overwrite", "check", text="Replace existing exports"),
+)
+
+#: ``(frame or None for a 2D layer, y, x, label)``: where the viewer goes for a row, and the label selected
+RowTarget = tuple[int | None, float, float, int]
+
+
+def export_options(values: Mapping[str, Any]) -> ExportOptions:
+    """The export options of the Export section's ``values`` (an empty pattern is none)."""
+    return ExportOptions(overwrite=bool(values["overwrite"]), pattern=str(values["pattern"]).strip() or None,
+                         test_fraction=float(values["test_fraction"]))
+
+
+def exported_text(result: ExportResult, folder: str) -> str:
+    """The status line of a finished export: how many files, where."""
+    return f"Wrote {sum(len(v) for v in result.outputs.values())} file(s) in {folder}."
+
+
+def measured_text(table: pd.DataFrame, layer_name: str | None) -> str:
+    """The status line of a shown table (a file's table names its file when no layer shows it)."""
+    name = layer_name if layer_name is not None else (table["file"].iloc[0] if len(table) else "the file")
+    return f"{len(table)} object(s) in {name}."
+
+
+def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate: Sequence[float],
+               ndim: int) -> RowTarget | None:
+    """Where the object of ``row`` lies in world coordinates of a layer (``scale``, ``translate``).
+
+    ``None`` when the table has no such row; the frame only for a ``(T, Y, X)`` layer (``ndim`` 3).
+    """
+    if not 0 <= row < len(table):
+        return None
+    rec = table.iloc[row]
+    y = float(rec["centroid_y_px"]) * scale[-2] + translate[-2]
+    x = float(rec["centroid_x_px"]) * scale[-1] + translate[-1]
+    return (int(rec["frame"]) if ndim == 3 else None), y, x, int(rec["label"])
+
+
+def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, ...] | None,
+                       same_layer: bool) -> str | None:
+    """Why a prediction and a ground truth cannot be compared (``None`` shape: no layer), or ``None``."""
+    if pred_shape is None or gt_shape is None or same_layer:
+        return "choose two different Labels layers"
+    return "the layers differ in shape" if tuple(pred_shape) != tuple(gt_shape) else None
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``table`` to ``path`` atomically (run in a worker); return the path."""
+    with atomic_path(Path(path)) as tmp:
+        table.to_csv(tmp, index=False)
+    return Path(path)

@@ -1,0 +1,178 @@
+"""Showing an output the user asks for (status table, scripts): from its display buffers or its mask file.
+
+Without Qt: used by the napari plugin's layer streamer (``_napari._stream.LayerStreamer``, see
+:class:`Streams`), whose background jobs read the files. A running output is shown from its
+buffers; any other is read from its mask file by a worker and shown when read, so that its layer knows
+the file (corrections can be saved) and shows what the file holds now; only the output asked for last
+is shown. The frames of a reopened input are prepared ahead, in a worker, as the user moves through
+them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..events import Task
+from ..io.lazy import PlaneArray
+from ..params import SegmentationParams
+from ..results import LoadedResult, load_result, prefetch_planes
+from .buffers import TaskView
+
+#: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
+PREFETCH = 4
+
+
+def _extra(task: Task) -> dict[str, Any]:
+    """What the input's source recorded beyond its metadata (a napari layer's name, its T translate)."""
+    extra = task.info.extra if task.info is not None else None
+    return extra if isinstance(extra, dict) else {}
+
+
+def _layer_label(task: Task) -> str:
+    """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
+
+    The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
+    """
+    return f"{task.label} mask" if _extra(task).get("napari_layer") else task.label
+
+
+def _t_offset(task: Task) -> float:
+    """Where a napari layer's frame 0 sits along T (its own ``translate``; 0 for files)."""
+    return float(_extra(task).get("t_translate", 0.0) or 0.0)
+
+
+class Streams(Protocol):
+    """What :class:`ResultShowing` needs of the layer streamer (``_napari._stream.LayerStreamer``)."""
+
+    viewer: Any
+    views: dict[str, TaskView]
+    loading: set[str]
+    background: Any
+    message: Any
+    viewed_key: str | None
+
+    def layers_for(self, key: str | None) -> tuple[Any, Any]:
+        """The ``(labels, image)`` layers showing output ``key`` (``None`` where there is none)."""
+
+    def start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
+        """Display buffers for a running output's frames from now on."""
+
+    def show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
+                    pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
+                    first_frame: int = 0, t_offset: float = 0.0) -> None:
+        """Show these arrays as output ``key`` in the stream layers."""
+
+    def displayed_index(self, layer: Any) -> int | None:
+        """Index of the frame of ``layer`` on screen (``None`` when not known)."""
+
+    def finish_image_step(self) -> None:
+        """Apply the pending image change now (scripts)."""
+
+
+class ResultShowing:
+    """Showing outputs on request, in the layers of a :class:`Streams` (the layer streamer)."""
+
+    def __init__(self, stream: Streams) -> None:
+        self.stream = stream
+        self.prefetching: PlaneArray | None = None
+        #: the output last asked for (a result read from disk for another one is not shown)
+        self.wanted: str | None = None
+
+    def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
+        """Show an output chosen in the status table; return whether something is (or will be) shown.
+
+        A running output is shown from its display buffers; any other is read from its mask file by a
+        worker and shown when read (:attr:`loading`), so that its layer knows the file (corrections
+        can be saved) and shows what the file holds now. Each case replaces the message line.
+        """
+        self.wanted = task.key
+        labels, _ = self.stream.layers_for(task.key)
+        if labels is not None:
+            self.stream.viewer.layers.selection.active = labels
+            labels.visible = True
+            self.stream.viewed_key = task.key
+            self.stream.message.emit(f"{task.label}: shown")
+            return True
+        view = self.stream.views.get(task.key)
+        if view is not None and status != "running":
+            del self.stream.views[task.key]  # finished: its file is the truth (maybe corrected since)
+            view = None
+        if view is not None:
+            self.stream.message.emit(f"{task.label}: showing its frames as they come")
+        elif status == "running" and task.info is not None and params is not None:
+            view = self.stream.start_view(task, len(task.frame_indices(params)), show=False)
+            self.stream.message.emit(
+                f"{task.label}: showing frames from now on (earlier ones open when it is done)")
+        if view is not None:
+            self.stream.show_arrays(task.key, view.label, view.labels, view.image, view.scale,
+                                    view.pixel_size, view.mask_path, None, view.first_frame, view.t_offset)
+            return True
+        self.load_later(task, task.names.mask, params, status)
+        return True
+
+    def load_later(self, task: Task, mask_path: Path, params: SegmentationParams | None, status: str) -> None:
+        """Read an output's mask file in a worker and show it when read (unless another was asked for).
+
+        Also how a volume output (``z_mode`` 3d/stitch) is shown once written: its ``(Z, Y, X)`` frames
+        do not stream into the run's ``(T, Y, X)`` layers, its mask file shows ``(T, Z, Y, X)``.
+        """
+        self.wanted = task.key
+        self.stream.loading.add(task.key)
+        self.stream.message.emit(f"{task.label}: opening its result…")
+
+        def shown(result: LoadedResult) -> None:
+            if self.wanted == task.key:  # not if another output was asked for meanwhile
+                self._show_loaded(task, result)
+
+        def failed(exc: BaseException) -> None:
+            self.stream.message.emit(f"{task.label}: cannot open its result ({exc})")
+
+        self.stream.background.submit(load_result, task, mask_path, params, status, on_item=shown,
+                                      on_error=failed, on_done=lambda: self.stream.loading.discard(task.key),
+                                      name="batchseg-open")
+
+    def open_from_disk(self, task: Task, mask_path: Path, params: SegmentationParams | None) -> None:
+        """Show a finished output now, reading it on the calling thread (scripts; the table uses a worker)."""
+        self.wanted = task.key
+        self._show_loaded(task, load_result(task, mask_path, params, "done"))
+        self.stream.finish_image_step()
+
+    def _show_loaded(self, task: Task, result: LoadedResult) -> None:
+        if result.labels is None:
+            self.stream.message.emit(result.note)
+            return
+        name = result.mask_path.name if result.mask_path is not None else "its mask"
+        self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
+        self.stream.views.pop(task.key, None)
+        self.stream.show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
+                                result.pixel_size, result.mask_path, result.contrast, result.first_frame)
+        if isinstance(result.image, PlaneArray):
+            self._prefetch(result.image, 0)
+
+    def on_step(self, _event: object = None) -> None:
+        """The user moves through frames: the reopened input's next frames are prepared in a worker."""
+        _, image = self.stream.layers_for(self.stream.viewed_key)
+        if image is not None and isinstance(image.data, PlaneArray) and image.visible:
+            index = self.stream.displayed_index(image)
+            if index is not None:
+                self._prefetch(image.data, index)
+
+    def _prefetch(self, array: PlaneArray, index: int) -> None:
+        """Prepare frames ``index - 1 .. index + PREFETCH`` of a reopened input in a worker thread.
+
+        napari reads the frame on screen on the GUI thread; prepared here beforehand, it comes from the
+        array's cache instead of being computed there (reading, channel choice, Z projection).
+        """
+        n = array.shape[0]
+        wanted = [i for i in range(index - 1, index + PREFETCH + 1) if 0 <= i < n]
+        if not wanted or self.prefetching is array:
+            return
+        self.prefetching = array
+
+        def done() -> None:
+            if self.prefetching is array:
+                self.prefetching = None
+
+        self.stream.background.submit(prefetch_planes, array, wanted, on_done=done,
+                                      on_error=lambda _e: None, name="batchseg-prefetch")

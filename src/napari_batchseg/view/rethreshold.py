@@ -1,0 +1,179 @@
+"""What the "Re-threshold" dock computes and says, without Qt (``_napari._rethreshold_widget`` is its view).
+
+The sliders' positions and the :class:`~napari_batchseg.segmenters.cellpose.rethreshold.Thresholds` they
+stand for (:func:`thresholds_at`, :func:`positions_of`, :func:`value_texts`); the preview of one frame of
+a ``--keep-flows`` run (:class:`FlowCache`, :func:`compute_preview`, run in a worker); the cell
+probability values computed ahead while the sliders rest (:func:`ahead_values`, :func:`compute_ahead`);
+*Apply to the batch* (:func:`apply_all` in a worker, its status lines kept by :class:`ApplyLines`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..rethreshold_run import read_kept_flows, rethreshold_log
+from ..segmenters.cellpose.frame_masks import FrameMasks
+from ..segmenters.cellpose.rethreshold import Thresholds
+from .dock_jobs import TrainJob as ReportingJob
+
+__all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "ahead_values", "apply_all",
+           "compute_ahead", "compute_preview", "first_line", "log_of", "positions_of", "preview_text",
+           "thresholds_at", "value_texts"]
+
+#: slider steps: cell probability in 0.1, flow threshold in 0.05
+CP_STEP = 0.1
+FLOW_STEP = 0.05
+#: cell probability slider positions computed ahead around the resting one (nearest first)
+AHEAD = (1, -1, 2, -2)
+
+
+def thresholds_at(cellprob_pos: int, flow_pos: int, min_size: int) -> Thresholds:
+    """The thresholds of the sliders' positions (cell probability and flow in slider steps)."""
+    return Thresholds(round(cellprob_pos * CP_STEP, 6), round(flow_pos * FLOW_STEP, 6), min_size)
+
+
+def positions_of(thresholds: Thresholds) -> tuple[int, int, int]:
+    """``(cell probability, flow, min size)`` slider positions of ``thresholds`` (rounded to the steps)."""
+    return (round(thresholds.cellprob_threshold / CP_STEP), round(thresholds.flow_threshold / FLOW_STEP),
+            int(thresholds.min_size))
+
+
+def value_texts(thresholds: Thresholds) -> tuple[str, str]:
+    """The labels beside the cell probability and flow sliders (``off`` for no flow check)."""
+    flow = thresholds.flow_threshold
+    return f"{thresholds.cellprob_threshold:+.1f}", "off" if flow == 0 else f"{flow:.2f}"
+
+
+def log_of(path: str | Path) -> str:
+    """The run log a chosen path stands for (a ``_vSM.ome.tif`` mask stands for its ``_vSM.log``)."""
+    text = str(path)
+    return text[: -len(".ome.tif")] + ".log" if text.endswith("_vSM.ome.tif") else text
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line (its type's name when it has no message)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One recomputed frame: what it was computed for, its labels and how long it took."""
+
+    key: tuple[str, int, Thresholds]
+    frame_t: int
+    n_frames: int
+    frame_ts: tuple[int, ...]
+    labels: NDArray[Any]
+    seconds: float
+    n_objects: int = 0
+
+
+def preview_text(preview: Preview) -> str:
+    """The status line of a shown preview: run, frame, objects and the time it took."""
+    return (f"{Path(preview.key[0]).name} frame t={preview.frame_t}: {preview.n_objects} objects, "
+            f"computed in {preview.seconds * 1000:.0f} ms")
+
+
+class FlowCache:
+    """The last frame read, as its :class:`FrameMasks`.
+
+    Read by the preview job (one at a time); the frame's stage caches are thread-safe, shared with the
+    job computing ahead.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[str, int] | None = None
+        self.value: tuple[int, FrameMasks, tuple[int, ...]] | None = None
+
+    def get(self, log: str, index: int) -> tuple[int, FrameMasks, tuple[int, ...]]:
+        """``(t, frame, every frame's t)`` of frame ``index`` of ``log``'s kept flows (read when not held)."""
+        if self.key != (log, index) or self.value is None:
+            kept = read_kept_flows(log)
+            ts = tuple(t for t, _n in kept.frames)
+            index = min(max(index, 0), len(ts) - 1)
+            for i, (t, niter, dp, cellprob) in enumerate(kept.frame_flows()):
+                if i == index:
+                    self.key, self.value = (log, index), (t, FrameMasks(dp, cellprob, niter), ts)
+                    break
+        assert self.value is not None
+        return self.value
+
+    def frame(self, log: str, index: int) -> FrameMasks | None:
+        """The frame's stages if it is the one held (no reading)."""
+        value = self.value
+        return value[1] if value is not None and self.key == (log, index) else None
+
+
+def compute_preview(cache: FlowCache, log: str, index: int, thresholds: Thresholds) -> Preview:
+    """Labels of frame ``index`` of ``log``'s kept flows with ``thresholds`` (run off the GUI thread)."""
+    t, frame, ts = cache.get(log, index)
+    started = time.perf_counter()
+    labels = frame.labels(thresholds.cellprob_threshold, thresholds.flow_threshold, thresholds.min_size)
+    seconds = time.perf_counter() - started
+    n_objects = len(np.unique(labels)) - 1  # here, not on the GUI thread
+    return Preview((log, index, thresholds), t, len(ts), ts, labels, seconds, n_objects)
+
+
+def ahead_values(here: int, lo: int, hi: int, direction: int, frame: FrameMasks) -> list[float]:
+    """Cell probability thresholds to compute ahead around slider position ``here`` (within ``lo..hi``).
+
+    Nearest first, in the ``direction`` of the last move first (+1 or -1); values ``frame`` has cached
+    are left out.
+    """
+    values = [round((here + direction * k) * CP_STEP, 6) for k in AHEAD if lo <= here + direction * k <= hi]
+    return [v for v in values if not frame.cached(v)]
+
+
+def compute_ahead(frame: FrameMasks, cellprob_thresholds: Iterable[float], flow_threshold: float,
+                  job: ReportingJob) -> None:
+    """Stages 1-2 of ``frame`` for each threshold in turn, until ``job`` is cancelled (off the GUI thread)."""
+    for threshold in cellprob_thresholds:
+        if job.cancel.is_set():
+            return
+        frame.prepare(threshold, flow_threshold)
+
+
+def apply_all(logs: Sequence[str], thresholds: Thresholds, suffix: str | None, overwrite: bool,
+              job: ReportingJob) -> None:
+    """Re-threshold each run log in turn (worker); ``job.report`` gets ``(kind, index, log, text)``.
+
+    ``kind`` is ``start``, ``ok`` (``text``: what was written) or ``error`` (``text``: why); a failing
+    log never stops the others.
+    """
+    for i, log in enumerate(logs):
+        if job.cancel.is_set():
+            return
+        job.report(("start", i, log, ""))
+        try:
+            result = rethreshold_log(log, thresholds, suffix=suffix, overwrite=overwrite, cancel=job.cancel)
+        except Exception as exc:  # noqa: BLE001 - one line per failing file, the batch goes on
+            job.report(("error", i, log, first_line(exc)))
+        else:
+            done = f"{result.mask.name} ({result.n_frames} frame(s), {result.seconds:.1f} s)"
+            job.report(("ok", i, log, done))
+
+
+class ApplyLines:
+    """The status of *Apply to the batch*: one line per run log, and how many are finished."""
+
+    WORKING = "working…"
+
+    def __init__(self, n_logs: int) -> None:
+        self.lines = [""] * n_logs
+
+    def update(self, item: tuple[str, int, str, str]) -> str:
+        """Take one :func:`apply_all` report; return the whole status text (``done/total`` then lines)."""
+        kind, i, log, text = item
+        name = Path(log).name
+        self.lines[i] = (f"{name}: {self.WORKING}" if kind == "start" else
+                         f"{name}: failed: {text}" if kind == "error" else f"{name}: {text}")
+        done = sum(1 for line in self.lines if line and not line.endswith(self.WORKING))
+        shown = "\n".join(x for x in self.lines if x)
+        return f"{done}/{len(self.lines)}\n{shown}"

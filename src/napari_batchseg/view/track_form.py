@@ -1,0 +1,59 @@
+"""The "Track cells" dock's form and jobs, without Qt (``_napari._track_widget`` is its view).
+
+Its controls (:data:`TRACK_FIELDS`, built by ``_napari._qtutil.Fields``; checked by default:
+:data:`CHECKED`), the :class:`~napari_batchseg.tracking.TrackParams` they stand for
+(:func:`track_params`), the tracking job (:func:`track_layer_data`, which reads the layer's data in the
+worker) and the lines shown when tracks are saved or cannot be. The tracks layer, the selection and the
+buttons' state are :mod:`.tracks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io.sources import PixelSize
+from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
+from ..tracking.files import TrackFileResult
+from .fields import Field, choices
+
+__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "saved_text", "track_layer_data",
+           "track_params"]
+
+#: the fields that are :class:`TrackParams` fields of the same name
+PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "method")
+TRACK_FIELDS = (
+    Field("method", "choice", "Method", choices=choices(tuple(TRACKERS)), value=TrackParams().method),
+    Field("max_distance", "float", "Max distance", 0.5, 10_000.0, TrackParams().max_distance, suffix=" px"),
+    Field("gap_frames", "int", "Gap frames", 0, 100),
+    Field("divisions", "check", text="Divisions"),
+    Field("track_a", "int", hi=10**9, tip="Track A (0: none); clicking a cell selects its track"),
+    Field("track_b", "int", hi=10**9, tip="Track B (0: none); Shift+click a cell"),
+    Field("frame", "int", hi=10**9,
+          tip="Split A here: from this frame on, A is a new track (set by a click)"),
+    Field("only_selected", "check", text="Show track A alone"),
+)
+#: the check boxes that start checked
+CHECKED = {"divisions": True, "only_selected": True}
+NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save its mask first); "
+           "File > Save Layers keeps the tracked labels elsewhere.")
+
+
+def track_params(values: Mapping[str, Any]) -> TrackParams:
+    """The tracking parameters of the form's ``values`` (raises ``ValueError`` for bad ones)."""
+    return TrackParams(**{key: values[key] for key in PARAM_KEYS})
+
+
+def track_layer_data(data: Any, params: TrackParams, pixel_size: PixelSize, start_frame: int) -> TrackResult:
+    """Track a ``(T, Y, X)`` Labels layer's ``data`` (run in a worker: reading a lazy array happens here)."""
+    return track_masks(np.asarray(data), params.max_distance, params.gap_frames, params.divisions,
+                       params.method, pixel_size=pixel_size, start_frame=start_frame, model=params.model)
+
+
+def saved_text(result: TrackFileResult, n_records: int) -> str:
+    """The status line once the tracks CSV, the tracked mask and the log are written."""
+    return (f"Saved {result.tracks_csv.name}, {result.tracked_mask.name} and {result.log.name} "
+            f"({n_records} correction(s)) in {Path(result.tracks_csv).parent}.")

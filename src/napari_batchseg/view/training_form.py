@@ -1,0 +1,75 @@
+"""What the "Train" dock asks and decides, without Qt (``_napari._train_widget`` is its view).
+
+Its controls (:data:`TRAIN_FIELDS`, built by ``_napari._qtutil.Fields``), the
+:class:`~napari_batchseg.training.run.TrainingParams` they stand for (:func:`training_params`), where the
+training data come from (:func:`training_inputs`: two layers, or files and folders) and the line shown
+when a model is saved (:func:`saved_text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..training.data import parse_frames
+from ..training.run import TrainingParams, TrainingResult
+from .dock_jobs import SOURCE_FILES, SOURCE_LAYERS
+from .fields import Field, choices
+
+__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "saved_text", "training_inputs", "training_params"]
+
+#: the fields that are :class:`TrainingParams` fields of the same name
+PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
+              "images_per_epoch", "validation_fraction", "seed", "min_masks", "gpu")
+TRAIN_FIELDS = (
+    Field("frames", "text", "Frames", value="all",
+          tip="'all', 'corrected' (results: frames a correction record names) or 0,3-5"),
+    Field("output", "text", text="path of the new model file"),
+    Field("overwrite", "check", text="overwrite"),
+    Field("epochs", "int", "Epochs", 1, 100000, 100),
+    Field("learning_rate", "float", "Learning rate", 1e-6, 1.0, 0.005, step=0.001, decimals=6),
+    Field("weight_decay", "float", "Weight decay", 0.0, 1.0, 1e-5, decimals=6),
+    Field("optimizer", "choice", "Optimizer", value="adamw", choices=choices(("adamw", "sgd")),
+          tip="AdamW (train_seg's default) or SGD with momentum 0.9 "
+              "(Cellpose's GUI: SGD, learning rate 0.1, weight decay 1e-4)"),
+    Field("batch_size", "int", "Batch size", 1, 512, 8),
+    Field("crop_size", "int", "Crop size", 16, 4096, 224),
+    Field("images_per_epoch", "int", "Images per epoch", 0, 100000, special="all frames", none_at=0),
+    Field("validation_fraction", "float", "Validation fraction", 0.01, 0.99, 0.2, step=0.05),
+    Field("seed", "int", "Seed", 0, 2**31 - 1),
+    Field("min_masks", "int", "Min. objects/frame", 1, 100000, 5),
+    Field("gpu", "check", text="use GPU when available"),
+)
+
+#: ``(source, (image data, labels data, name) or None, paths)``: what :func:`~.dock_jobs.train_job` reads
+TrainingInputs = tuple[str, tuple[Any, Any, str] | None, list[str]]
+
+
+def training_params(values: Mapping[str, Any], base_model: str) -> TrainingParams:
+    """The parameters of the form's ``values`` (by field key; raises ``ParameterError`` for bad ones)."""
+    return TrainingParams(base_model=base_model.strip(), frames=parse_frames(values["frames"] or "all"),
+                          **{key: values[key] for key in PARAM_KEYS})
+
+
+def training_inputs(from_layers: bool, image: Any, labels: Any, paths_text: str) -> TrainingInputs:
+    """Where the training data come from: the ``image`` and ``labels`` layers, or the ``;``-separated paths.
+
+    Only the layers' data objects are taken (reading them, dask or memory maps, happens in the worker).
+    Raises ``ValueError`` with the message to show when the form names no usable data.
+    """
+    if from_layers:
+        if image is None or labels is None:
+            raise ValueError("choose an image layer and a Labels layer")
+        if getattr(image, "rgb", False) or getattr(image, "multiscale", False):
+            raise ValueError(f"image layer {image.name!r}: use a single-channel, single-scale image")
+        return SOURCE_LAYERS, (image.data, labels.data, f"{image.name} + {labels.name}"), []
+    paths = [p.strip() for p in paths_text.split(";") if p.strip()]
+    if not paths:
+        raise ValueError("give result files or folders")
+    return SOURCE_FILES, None, paths
+
+
+def saved_text(result: TrainingResult) -> str:
+    """The status line of a saved model: its name and validation AP@0.5 before (when known) and after."""
+    before = f"base {result.before.ap:.3f} → " if result.before else ""
+    return f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"

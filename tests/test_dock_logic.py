@@ -1,0 +1,241 @@
+"""What the secondary docks (Re-threshold, Train, Track, Measure, the correction panel) decide without Qt.
+
+Each function here is the Qt-free part of a dock (``napari_batchseg.view.*``); the docks' widget tests
+check the same behaviour through napari.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
+from napari_batchseg.tracking import track_masks
+from napari_batchseg.tracking.synthetic import synthetic_movie
+from napari_batchseg.view import rethreshold as rt
+from napari_batchseg.view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS
+from napari_batchseg.view.fix_undo import NO_UNDO, UndoSlot, target_text, undo_frames, write_fix
+from napari_batchseg.view.fixes import FixRecord, array_ref
+from napari_batchseg.view.measure_form import (
+    evaluation_problem,
+    export_options,
+    measured_text,
+    row_target,
+    write_csv,
+)
+from napari_batchseg.view.track_form import CHECKED, TRACK_FIELDS, track_layer_data, track_params
+from napari_batchseg.view.training_form import TRAIN_FIELDS, saved_text, training_inputs, training_params
+
+
+class _Job:
+    """What a background job hands a function: a cancel flag and a report channel."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.reports: list[object] = []
+
+    def report(self, item: object) -> None:
+        self.reports.append(item)
+
+
+def _defaults(fields) -> dict[str, object]:
+    return {f.key: f.to_param(f.value if f.value is not None else (f.lo if f.kind in ("int", "float") else
+                                                                    False if f.kind == "check" else ""))
+            for f in fields}
+
+
+# ---------------------------------------------------------------------------------- re-threshold
+def test_slider_positions_and_thresholds_round_trip():
+    th = rt.thresholds_at(-13, 9, 20)
+    assert th == Thresholds(-1.3, 0.45, 20)
+    assert rt.positions_of(th) == (-13, 9, 20)
+    assert rt.value_texts(th) == ("-1.3", "0.45")
+    assert rt.value_texts(rt.thresholds_at(4, 0, -1)) == ("+0.4", "off")
+
+
+def test_a_mask_stands_for_its_log_and_errors_show_their_first_line(tmp_path):
+    assert rt.log_of(tmp_path / "a_vSM.ome.tif") == str(tmp_path / "a_vSM.log")
+    assert rt.log_of("b_vSM.log") == "b_vSM.log"
+    assert rt.first_line(ValueError("one\ntwo")) == "one" and rt.first_line(KeyError()) == "KeyError"
+
+
+def test_values_computed_ahead_are_nearest_first_in_the_direction_of_the_last_move():
+    class Cached:
+        def cached(self, value: float) -> bool:
+            return value == 0.4
+
+    assert rt.ahead_values(3, -60, 60, 1, Cached()) == [0.2, 0.5, 0.1]  # 0.4 is cached: left out
+    assert rt.ahead_values(3, -60, 60, -1, Cached()) == [0.2, 0.1, 0.5]
+    assert rt.ahead_values(60, -60, 60, 1, Cached()) == [5.9, 5.8]  # not beyond the slider's end
+
+
+def test_apply_all_reports_each_log_and_a_failing_one_does_not_stop_the_batch(tmp_path):
+    logs = [str(tmp_path / "missing_vSM.log"), str(tmp_path / "gone_vSM.log")]
+    job = _Job()
+    rt.apply_all(logs, Thresholds(), "x", False, job)
+    kinds = [(r[0], r[1]) for r in job.reports]
+    assert kinds == [("start", 0), ("error", 0), ("start", 1), ("error", 1)]
+    lines = rt.ApplyLines(2)
+    text = ""
+    for item in job.reports:
+        text = lines.update(item)
+    first, *rest = text.splitlines()
+    assert first == "2/2" and all(x.split(": ")[1] == "failed" for x in rest), text
+    job = _Job()
+    job.cancel.set()
+    rt.apply_all(logs, Thresholds(), "x", False, job)
+    assert job.reports == []
+
+
+def test_apply_lines_count_only_finished_logs():
+    lines = rt.ApplyLines(2)
+    assert lines.update(("start", 0, "/d/a_vSM.log", "")) == "0/2\na_vSM.log: working…"
+    assert lines.update(("ok", 0, "/d/a_vSM.log", "a_vSM-rt.ome.tif")).startswith("1/2\na_vSM.log: a_vSM-rt")
+
+
+# ---------------------------------------------------------------------------------- train
+def test_training_params_from_the_form_values():
+    values = _defaults(TRAIN_FIELDS) | {"frames": "0,3-4", "epochs": 7}
+    params = training_params(values, "  cyto3 ")
+    assert params.base_model == "cyto3" and params.epochs == 7 and params.frames == [0, 3, 4]
+    assert params.images_per_epoch is None  # the spin box's 0 is "all frames"
+    assert params.optimizer == "adamw" and params.batch_size == 8 and params.crop_size == 224
+    with pytest.raises(ValueError, match="not understood"):
+        training_params(values | {"frames": "first"}, "cyto3")
+
+
+def test_training_inputs_name_what_is_missing():
+    image = SimpleNamespace(name="img", data=np.zeros((2, 8, 8)), rgb=False, multiscale=False)
+    labels = SimpleNamespace(name="lab", data=np.zeros((2, 8, 8), np.uint16))
+    source, arrays, paths = training_inputs(True, image, labels, "")
+    assert source == SOURCE_LAYERS and arrays is not None and arrays[0] is image.data
+    assert arrays[2] == "img + lab" and paths == []
+    with pytest.raises(ValueError, match="choose an image layer and a Labels layer"):
+        training_inputs(True, image, None, "")
+    with pytest.raises(ValueError, match="single-channel"):
+        training_inputs(True, SimpleNamespace(name="rgb", data=None, rgb=True), labels, "")
+    assert training_inputs(False, None, None, " a.tif ; ;b ") == (SOURCE_FILES, None, ["a.tif", "b"])
+    with pytest.raises(ValueError, match="give result files"):
+        training_inputs(False, None, None, " ; ")
+
+
+def test_saved_text_shows_the_score_before_when_known():
+    after = SimpleNamespace(ap=0.8125)
+    result = SimpleNamespace(model_path=Path("/m/new"), before=SimpleNamespace(ap=0.5), after=after)
+    assert saved_text(result) == "saved new; validation AP@0.5: base 0.500 → new 0.812"
+    assert saved_text(SimpleNamespace(model_path=Path("n"), before=None, after=after)).endswith(": new 0.812")
+
+
+# ---------------------------------------------------------------------------------- track
+def test_tracking_a_layer_reads_its_data_in_the_job_and_matches_track_masks():
+    movie = synthetic_movie(seed=4)
+    values = _defaults(TRACK_FIELDS) | CHECKED | {"max_distance": movie.max_step + 1}
+    params = track_params(values)
+    assert params.divisions and params.method == "laptrack" and params.gap_frames == 0
+
+    class Lazy:  # a layer's lazy array: read by np.asarray, in the job
+        shape = movie.masks.shape
+        dtype = movie.masks.dtype
+        reads = 0
+
+        def __array__(self, dtype=None, copy=None):
+            Lazy.reads += 1
+            return movie.masks
+
+    result = track_layer_data(Lazy(), params, PixelSize(), 0)
+    expected = track_masks(movie.masks, max_distance=movie.max_step + 1)
+    assert Lazy.reads >= 1 and result.n_tracks == expected.n_tracks
+    assert np.array_equal(result.labels, expected.labels)
+
+
+# ---------------------------------------------------------------------------------- measure
+def test_row_target_in_world_coordinates():
+    table = pd.DataFrame({"frame": [0, 4], "label": [3, 9], "centroid_y_px": [10.0, 2.0],
+                          "centroid_x_px": [5.0, 1.0]})
+    assert row_target(table, 1, (30.0, 0.5, 0.25), (60.0, 1.0, 2.0), 3) == (4, 2.0, 2.25, 9)
+    assert row_target(table, 0, (0.5, 0.5), (0.0, 0.0), 2) == (None, 5.0, 2.5, 3)
+    assert row_target(table, 2, (1, 1), (0, 0), 2) is None
+    assert row_target(table, -1, (1, 1), (0, 0), 2) is None
+
+
+def test_evaluation_needs_two_layers_of_one_shape():
+    assert evaluation_problem((4, 4), None, False) == "choose two different Labels layers"
+    assert evaluation_problem((4, 4), (4, 4), True) == "choose two different Labels layers"
+    assert evaluation_problem((2, 4, 4), (4, 4), False) == "the layers differ in shape"
+    assert evaluation_problem((4, 4), (4, 4), False) is None
+
+
+def test_export_options_csv_and_texts(tmp_path):
+    options = export_options({"overwrite": True, "pattern": "  ", "test_fraction": 0.25, "kind": "rois"})
+    assert options.overwrite and options.pattern is None and options.test_fraction == 0.25
+    assert export_options({"overwrite": False, "pattern": r" (?P<a>\d) ", "test_fraction": 0.0}).pattern == \
+        r"(?P<a>\d)"
+    table = pd.DataFrame({"file": ["f.tif", "f.tif"], "area_px": [3, 5]})
+    out = write_csv(table, tmp_path / "objects.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(out), table)
+    assert [p.name for p in tmp_path.iterdir()] == ["objects.csv"]  # atomic: no temporary file left
+    assert measured_text(table, None) == "2 object(s) in f.tif."
+    assert measured_text(table.iloc[:0], None) == "0 object(s) in the file."
+    assert measured_text(table, "gt") == "2 object(s) in gt."
+
+
+# ---------------------------------------------------------------------------------- correction undo
+def _record(data: np.ndarray, frames: tuple[int, ...], new: np.ndarray, layer_id="L") -> FixRecord:
+    old = data[list(frames)].copy() if frames else data.copy()
+    return FixRecord(layer_id, ("task", "m.ome.tif"), array_ref(data), data.shape,
+                     np.asarray(frames, dtype=int), old, new, "remove small")
+
+
+def test_a_fix_is_written_and_undone_only_while_its_frames_hold_what_it_wrote():
+    data = np.arange(3 * 4 * 4, dtype=np.uint16).reshape(3, 4, 4)
+    before = data.copy()
+    new = np.zeros((1, 4, 4), np.uint16)
+    rec = _record(data, (1,), new)
+    write_fix(data, (1,), new)
+    assert not data[1].any() and np.array_equal(data[[0, 2]], before[[0, 2]])
+    assert undo_frames(rec, data) and np.array_equal(data, before)
+    write_fix(data, (1,), new)
+    data[1, 0, 0] = 7  # painted since
+    assert not undo_frames(rec, data) and data[1, 0, 0] == 7
+    flat = np.ones((4, 4), np.uint16)
+    write_fix(flat, (), np.zeros((4, 4), np.uint16))
+    assert not flat.any()
+
+
+def test_undo_slot_says_why_undo_is_off():
+    data = np.ones((2, 4, 4), np.uint16)
+    slot = UndoSlot()
+    assert slot.target([]) == (None, "") and slot.tooltip("", None) == NO_UNDO
+    rec = _record(data, (0,), np.zeros((1, 4, 4), np.uint16))
+    slot.hold(rec)
+    layers = [("layer", "L", data, ("task", "m.ome.tif"))]
+    assert slot.target(layers) == ("layer", "")
+    assert slot.tooltip("", None) == "Undo: remove small"
+    assert slot.tooltip("", "other") == "Undo: remove small (on layer 'other': select it)"
+    assert slot.painted("another layer") is None and slot.record is rec
+    assert slot.painted("L") == "Undo off: painted after remove small" and slot.record is None
+    assert slot.tooltip(slot.off, None).startswith("Undo is off: the layer was painted after the fix")
+    slot.hold(rec)
+    assert slot.target([("layer", "L", data.copy(), ("task", "m.ome.tif"))])[1].endswith(
+        "now shows another output or a reopened copy")
+    slot.hold(rec)
+    assert slot.target([("layer", "L", data, ("other task", "x.ome.tif"))])[0] is None
+    slot.hold(rec)
+    assert slot.target([]) == (None, "the layer of the fix (remove small) was closed")
+    slot.hold(rec)
+    slot.saved("L", "m_vSM.ome.tif")
+    assert slot.record is None and slot.off == "the fix (remove small) is saved in m_vSM.ome.tif"
+    slot.hold(rec)
+    assert "were edited since" in slot.edited_since() and slot.record is None
+
+
+def test_target_text_names_the_file_or_why_it_cannot_be_saved():
+    assert target_text("a", {"mask_path": "/d/a_vSM.ome.tif"}) == "layer: a — a_vSM.ome.tif"
+    assert target_text("a", {}) == "layer: a — not saved yet: no mask file to save to"
+    assert "not saved to its mask: rewritten" in target_text("a", {"stale": "rewritten"})
