@@ -27,12 +27,8 @@ in both, via ``scripts/test.sh``); with any other, layer work runs unheld (:func
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
-import re
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -40,24 +36,16 @@ from typing import Any, TypeVar, cast
 from qtpy.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from qtpy.QtWidgets import QWidget
 
-#: milliseconds between the end of the widget's layer work and the window's repaint (a real timer: a
-#: 0 ms one is a posted event, handled in the same pass as the repaint request)
-HOLD_MS = 1
-#: a repaint that began less than this long ago may still be what the event loop just did
-RECENT_MS = 100.0
-#: a canvas resized this soon after layer work is a late layout pass of it (napari's dims slider is laid
-#: out in two passes when it appears): its immediate draw is held as well
-AFTERMATH_MS = 250.0
-#: napari versions (from, up to but not including) whose window the hold was tested with: 0.8 (the oldest
-#: the project supports, .venv-napari-min) and 0.9 (.venv); docs/performance.md, "event-loop stalls"
-NAPARI_MEASURED = ((0, 8), (0, 10))
+from ..view.repaint_policy import AFTERMATH_MS, HOLD_MS, NAPARI_MEASURED, RECENT_MS, hold_supported
+
+__all__ = ["AFTERMATH_MS", "HOLD_MS", "NAPARI_MEASURED", "RECENT_MS", "RepaintHold", "after_repaint",
+           "hold_supported", "holds_repaint", "layer_work", "repaint_hold"]
+
 _NAME = "napari_batchseg_repaint_hold"
 #: (time.perf_counter() when the last repaint let through began, how many were let through)
 _last_repaint: list[float] = [-1e9, 0.0]
 
 F = TypeVar("F", bound=Callable[..., Any])
-#: every hold made, to detach them all when Python exits
-_HOLDS: weakref.WeakSet[RepaintHold] = weakref.WeakSet()
 
 
 class RepaintHold(QObject):
@@ -75,7 +63,6 @@ class RepaintHold(QObject):
         self._ended = -1e9  # time.perf_counter() when layer work last ended
         self._attached = False
         self.attach()
-        _HOLDS.add(self)
 
     def attach(self) -> None:
         """Filter the window's events (again, after :meth:`detach`)."""
@@ -88,7 +75,7 @@ class RepaintHold(QObject):
                 canvas.installEventFilter(self)
 
     def detach(self) -> None:
-        """Stop filtering (the window closes, or Python exits).
+        """Stop filtering (the window closes).
 
         No Python filter may run while Qt tears the window down: one called then crashed the process at exit.
         """
@@ -173,33 +160,6 @@ class RepaintHold(QObject):
         if self._held:
             self._held = False
             QCoreApplication.postEvent(self._window, QEvent(QEvent.Type.UpdateRequest))
-
-
-@atexit.register
-def _detach_all() -> None:
-    for hold in list(_HOLDS):
-        with contextlib.suppress(RuntimeError):
-            hold.detach()
-
-
-def _version(text: str) -> tuple[int, int]:
-    """``(major, minor)`` of a version string (``(0, 0)`` when it does not start with them)."""
-    found = re.match(r"(\d+)\.(\d+)", text)
-    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
-
-
-@functools.cache
-def hold_supported(napari_version: str | None = None) -> bool:
-    """Whether the repaint hold applies to this napari (``napari_version``: the installed one by default)."""
-    if napari_version is None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            napari_version = version("napari")
-        except PackageNotFoundError:
-            return False
-    lo, hi = NAPARI_MEASURED
-    return lo <= _version(napari_version) < hi
 
 
 def _top_of(anchor: QObject) -> QObject:
