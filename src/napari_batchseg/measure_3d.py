@@ -8,7 +8,7 @@ objects are measured without intensities. :mod:`.measure` hands volume masks her
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,14 @@ from .io.atomic import atomic_path, check_writable_dir
 from .io.masks import read_embedded_log, read_mask_pixel_size
 from .io.reader import open_source
 from .io.sources import ImageSource, PixelSize
-from .prepare import resolve_channels
+from .params import ZRange
+from .prepare import resolve_channel, resolve_channels
 from .prepare_3d import volume_z
 from .provenance import parse_log
 
 __all__ = [
     "VOLUME_COLUMNS", "VOLUME_SUMMARY_COLUMNS", "VolumeInput", "is_volume_mask", "mask_volumes",
-    "measure_volume", "volume_tables", "write_volume_tables",
+    "measure_volume", "volume_reader", "volume_tables", "write_volume_tables",
 ]
 
 #: Columns of the per-object table of a volume mask, in order.
@@ -139,6 +140,29 @@ class VolumeInput:
         self.zs = volume_z(self.source.info, p.zrange)
         self.position, self.start = int(run.position or 0), int(p.start_frame)
 
+    @classmethod
+    def from_image(
+        cls, mask: Path, image: str | Path, channel: int | str | None = None, z_range: str | None = None,
+        start: int | None = None, axes: str | None = None,
+    ) -> VolumeInput:
+        """The volumes of ``image`` given by hand (a mask without a log, or an input that moved).
+
+        ``channel`` defaults to the first, ``z_range`` to every slice, ``start`` (the input frame of the
+        mask's first frame) to 0; position 0.
+        """
+        if not Path(image).exists():
+            raise InputError(f"{mask}: input image {image} not found")
+        self = cls(mask, "")
+        self.source = open_source(image, axes)
+        try:
+            self.channel = int(resolve_channel(self.source.info, 0 if channel is None else channel))
+            self.zs = volume_z(self.source.info, ZRange.parse(z_range or "all"))
+        except BaseException:
+            self.source.close()
+            raise
+        self.start = int(start or 0)
+        return self
+
     def volume(self, index: int) -> NDArray[Any] | None:
         """The input volume of the mask's frame ``index`` (``None`` without a log)."""
         if self.source is None:
@@ -151,15 +175,17 @@ class VolumeInput:
             self.source.close()
 
 
-def mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
-    """The ``(Z, Y, X)`` volumes of a mask, one at a time (read page by page)."""
+@contextlib.contextmanager
+def volume_reader(path: Path) -> Iterator[tuple[int, Callable[[int], NDArray[Any]]]]:
+    """``(n_frames, read)`` of a volume mask: ``read(t)`` gives its ``(Z, Y, X)`` volume ``t``, any order."""
     with tifffile.TiffFile(path) as tf:
         series = tf.series[0]
         axes, shape = series.axes, series.shape
         nz, yx = shape[axes.index("Z")], shape[-2:]
         n_t = shape[axes.index("T")] if "T" in axes else 1
         pages = series.pages
-        for t in range(n_t):
+
+        def read(t: int) -> NDArray[Any]:
             vol = np.empty((nz, *yx), dtype=series.dtype)
             for z in range(nz):
                 page = pages[t * nz + z]
@@ -168,7 +194,16 @@ def mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
                 vol[z] = page.asarray()
             if vol.dtype.kind not in "ui" or (vol.size and vol.min() < 0):
                 raise InputError(f"{path}: frame {t} is not labels (integers >= 0)")
-            yield vol
+            return vol
+
+        yield int(n_t), read
+
+
+def mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
+    """The ``(Z, Y, X)`` volumes of a mask, one at a time (read page by page)."""
+    with volume_reader(path) as (n_t, read):
+        for t in range(n_t):
+            yield read(t)
 
 
 def volume_tables(mask: str | Path, file: str = "") -> Iterator[tuple[int, pd.DataFrame]]:

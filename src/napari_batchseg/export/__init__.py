@@ -17,6 +17,11 @@ kind           output in ``output_dir``
                the tracks ``batchseg track`` wrote beside the mask
 =============  ===================================================================================
 
+Volume masks (``TZYX``, from ``z_mode`` 3d / stitch) get every kind in 3D, one volume in memory at a time:
+outlines, ROIs and Cellpose pairs per ``(t, z)`` slice (``<base>_t0000_z0000...``; ROIs at their ImageJ
+hyperstack ``(c, z, t)`` position), a ``(T, Z, Y, X)`` semantic hyperstack, OME-Zarr and DaCapo with a
+``z`` axis, and CTC's 3D+t layout (``mask000.tif`` volumes). 2D and volume masks may be mixed.
+
 Every output is written atomically (a temporary name renamed at the end), with a
 ``<output>.provenance.json`` beside it (source mask, its log's parameters, versions); existing outputs
 are an error unless ``overwrite``. All inputs are opened and checked before anything is written.
@@ -25,18 +30,18 @@ are an error unless ``overwrite``. All inputs are opened and checked before anyt
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError
 from ..io.atomic import atomic_path, check_writable_dir
 from ..measure_3d import is_volume_mask
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
-from .ctc import check_ctc_input, write_ctc
+from ._volumes import VolumeItem, open_volume_input
+from .ctc import check_ctc_input, check_ctc_volume, write_ctc, write_ctc_volume
 from .images import (
     cellpose_targets,
     compile_pattern,
@@ -46,7 +51,14 @@ from .images import (
     write_rois,
     write_semantic,
 )
-from .zarr_3d import export_volume_masks
+from .volume_images import (
+    volume_cellpose_targets,
+    write_volume_cellpose,
+    write_volume_outlines,
+    write_volume_rois,
+    write_volume_semantic,
+)
+from .zarr_3d import write_volume_dacapo, write_volume_ome_zarr
 from .zarr_formats import write_dacapo, write_ome_zarr
 
 __all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_targets"]
@@ -57,6 +69,11 @@ KINDS: dict[str, bool] = {
     "ctc": False,
 }
 OUTLINES_METADATA = "outlines_metadata.csv"
+#: Writers of volume masks (outlines and cellpose are called apart: rows, folder).
+VOLUME_WRITERS: dict[str, Callable[[VolumeItem, Path, ExportOptions], list[Path]]] = {
+    "rois": write_volume_rois, "semantic": write_volume_semantic, "ome-zarr": write_volume_ome_zarr,
+    "dacapo": write_volume_dacapo, "ctc": write_ctc_volume,
+}
 
 
 @dataclass
@@ -68,7 +85,7 @@ class ExportResult:
     shared: list[Path] = field(default_factory=list)
 
 
-def _target(kind: str, item: ExportInput, folder: Path) -> Path:
+def _target(kind: str, item: ExportInput | VolumeItem, folder: Path) -> Path:
     return {
         "outlines": folder / f"{item.base}_outlines",
         "rois": folder / f"{item.base}_rois.zip",
@@ -80,11 +97,42 @@ def _target(kind: str, item: ExportInput, folder: Path) -> Path:
     }[kind]
 
 
-def export_targets(kind: str, item: ExportInput, folder: Path) -> list[Path]:
+def export_targets(kind: str, item: ExportInput | VolumeItem, folder: Path) -> list[Path]:
     """Every path the export of ``item`` would create (checked for overwriting before any work)."""
     target = _target(kind, item, folder)
-    paths = cellpose_targets(item, folder) if kind == "cellpose" else [target]
+    paths = [target]
+    if kind == "cellpose":
+        paths = volume_cellpose_targets(item, folder) if isinstance(item, VolumeItem) else cellpose_targets(
+            item, folder)
     return [*paths, provenance_path(target)]
+
+
+def _open(kind: str, mask: str | Path, options: ExportOptions) -> ExportInput | VolumeItem:
+    """A 2D mask as :class:`ExportInput`, a volume mask as :class:`VolumeItem` (OME-Zarr: image if known)."""
+    if is_volume_mask(mask):
+        need = kind in ("dacapo", "cellpose")
+        return open_volume_input(mask, options, want_image=KINDS[kind], need_image=need)
+    return open_input(mask, options, KINDS[kind])
+
+
+def _write_one(kind: str, item: ExportInput | VolumeItem, target: Path, folder: Path, options: ExportOptions,
+               meta: dict[str, str]) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Write the export of one mask; returns (files, outline metadata rows)."""
+    if isinstance(item, VolumeItem):
+        if kind == "outlines":
+            return write_volume_outlines(item, target, options, meta)
+        if kind == "cellpose":
+            return write_volume_cellpose(item, folder, options), []
+        return VOLUME_WRITERS[kind](item, target, options), []
+    if kind == "outlines":
+        return write_outlines(item, target, options, meta)
+    writers: dict[str, Callable[[ExportInput, Path, ExportOptions], list[Path]]] = {
+        "rois": write_rois, "semantic": write_semantic, "ome-zarr": write_ome_zarr, "dacapo": write_dacapo,
+        "ctc": write_ctc,
+    }
+    if kind == "cellpose":
+        return write_cellpose(item, folder, options), []
+    return writers[kind](item, target, options), []
 
 
 def export_masks(
@@ -98,9 +146,10 @@ def export_masks(
     Parameters
     ----------
     kind
-        ``outlines``, ``rois``, ``semantic``, ``ome-zarr``, ``dacapo`` or ``cellpose``.
+        ``outlines``, ``rois``, ``semantic``, ``ome-zarr``, ``dacapo``, ``cellpose`` or ``ctc``.
     masks
-        Mask files (``_vSM.ome.tif``; other integer label TIFFs with ``options.image``).
+        Mask files (``_vSM.ome.tif``, ``TYX`` or ``TZYX`` volumes; other integer label TIFFs with
+        ``options.image``).
     output_dir
         Folder for the outputs (created if needed).
     options
@@ -128,19 +177,18 @@ def export_masks(
     regex = compile_pattern(options.pattern) if kind == "outlines" else None
     folder = Path(output_dir)
     result = ExportResult(kind)
-    if kind == "ome-zarr" and any(is_volume_mask(m) for m in masks):  # TZYX masks: a z axis (zarr_3d)
-        result.outputs.update(export_volume_masks([Path(m) for m in masks], folder, options.overwrite,
-                                                  str(options.ngff_version)))
-        return result
     with contextlib.ExitStack() as stack:
-        items: list[ExportInput] = []
+        items: list[ExportInput | VolumeItem] = []
         for m in masks:  # open and check every input before writing anything
-            item = open_input(m, options, KINDS[kind])
+            item = _open(kind, m, options)
             stack.callback(item.close)
             items.append(item)
         if kind == "ctc":  # every mask has its tracks before any is exported
             for item in items:
-                check_ctc_input(item.path)
+                if isinstance(item, VolumeItem):
+                    check_ctc_volume(item)
+                else:
+                    check_ctc_input(item.path)
         metas = [plate_well_site(item, regex) for item in items] if kind == "outlines" else []
         targets = [p for item in items for p in export_targets(kind, item, folder)]
         if kind == "outlines":
@@ -150,31 +198,15 @@ def export_masks(
         rows: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             target = _target(kind, item, folder)
-            try:
-                if kind == "outlines":
-                    files, new_rows = write_outlines(item, target, options, metas[i])
-                    rows += new_rows
-                elif kind == "rois":
-                    files = write_rois(item, target, options)
-                elif kind == "semantic":
-                    files = write_semantic(item, target, options)
-                elif kind == "ome-zarr":
-                    files = write_ome_zarr(item, target, options)
-                elif kind == "dacapo":
-                    files = write_dacapo(item, target, options)
-                elif kind == "ctc":
-                    files = write_ctc(item, target, options)
-                else:
-                    files = write_cellpose(item, folder, options)
-            except InputError:
-                raise
+            files, new_rows = _write_one(kind, item, target, folder, options, metas[i] if metas else {})
+            rows += new_rows
             write_provenance(target, kind, item, options, files)
             result.outputs[item.path] = files
         if kind == "outlines":
             meta = folder / OUTLINES_METADATA
             columns = ["outline", "mask", "frame", "plate", "well", "site"]
-            if any("time_s" in row for row in rows):  # known time increment: seconds beside the frame
-                columns.insert(3, "time_s")
+            extra = [c for c in ("time_s", "z", "z_um") if any(c in row for row in rows)]
+            columns[3:3] = extra  # known time increment, Z slice of a volume (µm when the Z step is known)
             with atomic_path(meta) as tmp:
                 pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
             result.shared.append(meta)

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import OutputError
@@ -100,6 +100,23 @@ class ExportInput:
     def base(self) -> str:
         """The mask's name without extension (``a_vSM``)."""
         return mask_base(self.path)
+
+    @property
+    def input_name(self) -> str | None:
+        """File name of the input image, when known."""
+        return Path(self.spec.image).name if self.spec is not None else None
+
+    def source_record(self) -> dict[str, Any]:
+        """What the provenance file says of the input: image, preparation, segmentation parameters."""
+        spec = self.spec
+        return {
+            "source_image": str(spec.image) if spec is not None else None,
+            "preparation": None if spec is None else {
+                "channel": spec.channel, "z_range": spec.z_range, "z_projection": spec.z_projection,
+                "start_frame": spec.start_frame, "position": spec.position, "from_log": spec.from_log,
+            },
+            "segmentation_parameters": spec.params if spec is not None and spec.from_log else None,
+        }
 
     @property
     def pixel_size(self) -> PixelSize:
@@ -204,15 +221,54 @@ def atomic_dir(target: Path, suffix: str = "") -> Iterator[Path]:
             _remove(old)
 
 
+@contextlib.contextmanager
+def staged_files(folder: Path, prefix: str) -> Iterator[tuple[Path, list[Path]]]:
+    """Yield ``(hidden folder, written)``: files made in the hidden folder move into ``folder`` at the end.
+
+    ``written`` lists them once moved. On any exception nothing stays: files already moved are taken
+    back and the hidden folder is removed.
+    """
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{prefix}{PARTIAL_MARK}", dir=folder))
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
+    written: list[Path] = []
+    try:
+        yield tmp, written
+        for p in sorted(tmp.iterdir()):
+            os.replace(p, folder / p.name)
+            written.append(folder / p.name)
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        written.clear()
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def provenance_path(target: Path) -> Path:
     """``<target>.provenance.json`` beside the export."""
     return target.with_name(target.name + PROVENANCE_SUFFIX)
 
 
-def write_provenance(target: Path, kind: str, item: ExportInput, options: ExportOptions,
+class Exported(Protocol):
+    """What a provenance file is written from: a 2D mask's :class:`ExportInput` or a volume mask's item."""
+
+    path: Path
+    start: int
+
+    @property
+    def pixel_size(self) -> PixelSize:
+        """Pixel size (µm) and time increment (s)."""
+
+    def source_record(self) -> dict[str, Any]:
+        """``source_image``, ``preparation`` and ``segmentation_parameters`` of the record."""
+
+
+def write_provenance(target: Path, kind: str, item: Exported, options: ExportOptions,
                      outputs: Sequence[Path] = ()) -> Path:
     """Write the JSON record of an export (source mask, its log's parameters, versions) beside it."""
-    spec = item.spec
     record: dict[str, Any] = {
         "tool": "napari-batchseg export",
         "kind": kind,
@@ -220,12 +276,7 @@ def write_provenance(target: Path, kind: str, item: ExportInput, options: Export
         "output": str(target),
         "files": [str(p) for p in outputs],
         "source_mask": str(item.path.resolve()),
-        "source_image": str(spec.image) if spec is not None else None,
-        "preparation": None if spec is None else {
-            "channel": spec.channel, "z_range": spec.z_range, "z_projection": spec.z_projection,
-            "start_frame": spec.start_frame, "position": spec.position, "from_log": spec.from_log,
-        },
-        "segmentation_parameters": spec.params if spec is not None and spec.from_log else None,
+        **item.source_record(),
         "pixel_size_um": {k: v for k, v in item.pixel_size.as_dict().items() if k != "t"},
         "time_increment_s": item.pixel_size.t,
         "first_frame": item.start,

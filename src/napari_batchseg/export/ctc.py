@@ -5,6 +5,11 @@ mask). In the CTC format a track has no gap: a track that skips frames is cut in
 after the first a new label whose parent is the segment before it. ``res_track.txt`` holds one line
 ``L B E P`` per track (label, first and last frame, parent label or 0); frames are the mask's frame
 indices (0-based) and file names have 3 digits (4 above 1000 frames), as the CTC tools expect.
+
+A volume mask (``TZYX``) gives CTC's 3D+t layout: each ``mask###.tif`` is a ``(Z, Y, X)`` volume. Its
+tracks are a tracked volume mask and tracks table beside it, named as ``batchseg track`` names them
+(which tracks 2D time-lapses only); a volume mask of one time point needs none: each object is a track
+of one frame.
 """
 
 from __future__ import annotations
@@ -19,10 +24,15 @@ from numpy.typing import NDArray
 
 from .._labels import open_mask_stack
 from ..errors import InputError
+from ..measure_3d import volume_reader
 from ..tracking.files import check_tracks_of, track_paths
 from ._common import ExportInput, ExportOptions, atomic_dir
+from ._volumes import VolumeItem
 
-__all__ = ["TRACK_FILE", "check_ctc_input", "ctc_segments", "write_ctc", "write_ctc_folder"]
+__all__ = [
+    "TRACK_FILE", "check_ctc_input", "check_ctc_volume", "ctc_segments", "write_ctc", "write_ctc_folder",
+    "write_ctc_volume",
+]
 
 TRACK_FILE = "res_track.txt"
 
@@ -72,7 +82,8 @@ def write_ctc_folder(
 ) -> list[Path]:
     """Write ``mask###.tif`` per frame and ``res_track.txt`` into ``folder`` (which exists).
 
-    ``frames(i)`` returns frame ``i`` labelled by track id (a tracked mask's frame).
+    ``frames(i)`` returns frame ``i`` labelled by track id (a tracked mask's frame; a ``(Z, Y, X)``
+    volume for a volume mask).
     """
     frames_of: dict[int, list[int]] = {}
     for i in range(n_frames):  # pass 1: where each track has pixels (one frame in memory)
@@ -127,4 +138,46 @@ def write_ctc(item: ExportInput, target: Path, options: ExportOptions) -> list[P
     parents = dict(zip(table["track_id"].astype(int), table["parent_track_id"].astype(int), strict=True))
     with open_mask_stack(tracked) as stack, atomic_dir(target) as tmp:
         files = write_ctc_folder(stack.frame, stack.n_frames, parents, tmp)
+    return [target / f.name for f in files]
+
+
+def _volume_tracks(item: VolumeItem) -> tuple[Path, Path] | None:
+    """The tracked volume mask and tracks table of ``item``; ``None`` for one time point without them."""
+    tracked, csv = tracked_files(item.path)
+    if tracked.is_file() and csv.is_file():
+        return tracked, csv
+    if item.n_frames == 1:
+        return None
+    missing = [str(p) for p in (tracked, csv) if not p.is_file()]
+    raise InputError(f"{item.path}: a volume mask of {item.n_frames} time points has no tracks "
+                     f"({', '.join(missing)} missing); CTC results link objects over time and batchseg "
+                     "track takes 2D time-lapses only: export one time point, or its tracks made elsewhere")
+
+
+def check_ctc_volume(item: VolumeItem) -> None:
+    """Raise :class:`InputError` unless the volume mask ``item`` can be exported as CTC (before any write)."""
+    found = _volume_tracks(item)
+    if found is None:
+        return
+    tracked, csv = found
+    with volume_reader(tracked) as (n_t, read):
+        shape = (n_t, *read(0).shape) if n_t else (0,)
+    if shape != (item.n_frames, *item.shape_zyx):
+        raise InputError(f"{tracked}: tracked mask is {shape}, its mask {item.path} "
+                         f"{(item.n_frames, *item.shape_zyx)} (T, Z, Y, X): tracks of another mask")
+    if not item.path.name.endswith("-tracked.ome.tif"):
+        check_tracks_of(item.path, csv)
+
+
+def write_ctc_volume(item: VolumeItem, target: Path, options: ExportOptions) -> list[Path]:
+    """``target/``: CTC 3D+t result of a volume mask: ``mask###.tif`` ``(Z, Y, X)`` and ``res_track.txt``."""
+    del options
+    found = _volume_tracks(item)
+    parents: dict[int, int] = {}
+    if found is not None:
+        table = pd.read_csv(found[1], usecols=["track_id", "parent_track_id"]).drop_duplicates("track_id")
+        parents = dict(zip(table["track_id"].astype(int), table["parent_track_id"].astype(int), strict=True))
+    source = found[0] if found is not None else item.path
+    with volume_reader(source) as (n_t, read), atomic_dir(target) as tmp:
+        files = write_ctc_folder(read, n_t, parents, tmp)
     return [target / f.name for f in files]

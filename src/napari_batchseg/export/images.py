@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from skimage.measure import find_contours
 from skimage.segmentation import find_boundaries
 
 from ..errors import InputError
-from ._common import ExportInput, ExportOptions, atomic_dir
+from ._common import ExportInput, ExportOptions, atomic_dir, staged_files
+from ._volumes import VolumeItem
 
 OUTLINE_GROUPS = ("plate", "well", "site")
 
@@ -45,7 +46,7 @@ def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
     return regex
 
 
-def plate_well_site(item: ExportInput, regex: re.Pattern[str] | None) -> dict[str, str]:
+def plate_well_site(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None) -> dict[str, str]:
     """``plate``, ``well``, ``site`` of a mask from its input image's name (else its own name).
 
     Raises
@@ -55,10 +56,7 @@ def plate_well_site(item: ExportInput, regex: re.Pattern[str] | None) -> dict[st
     """
     if regex is None:
         return dict.fromkeys(OUTLINE_GROUPS, "")
-    names = []
-    if item.spec is not None:
-        names.append(Path(item.spec.image).name)
-    names.append(item.path.name)
+    names = [n for n in (item.input_name, item.path.name) if n]
     for name in names:
         m = regex.search(name)
         if m:
@@ -66,19 +64,23 @@ def plate_well_site(item: ExportInput, regex: re.Pattern[str] | None) -> dict[st
     raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches neither {' nor '.join(names)}")
 
 
-def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
-                   meta: dict[str, str]) -> tuple[list[Path], list[dict[str, Any]]]:
-    """Folder ``target`` with one outline image per frame; returns (files, metadata rows)."""
+def write_outline_folder(
+    target: Path, options: ExportOptions, mask_name: str, meta: dict[str, str],
+    planes: Iterable[tuple[str, NDArray[Any], dict[str, Any]]],
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Folder ``target`` with an outline image per ``(stem, labels, row fields)`` of ``planes``.
+
+    Returns (files, metadata rows: ``outline``, ``mask``, the plane's fields, ``meta``).
+    """
     fmt = options.outline_format.lower().lstrip(".")
     if fmt not in ("png", "tif", "tiff"):
         raise ValueError(f"outline format {options.outline_format!r}: use png or tif")
     rows: list[dict[str, Any]] = []
     files: list[Path] = []
-    start = item.start
     with atomic_dir(target) as tmp:
-        for i in range(item.stack.n_frames):
-            img = outline_frame(item.stack.frame(i))
-            name = f"{item.base}_t{start + i:04d}.{fmt}"
+        for stem, labels, fields in planes:
+            img = outline_frame(labels)
+            name = f"{stem}.{fmt}"
             if fmt == "png":
                 from PIL import Image
 
@@ -86,10 +88,18 @@ def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
             else:
                 tifffile.imwrite(tmp / name, img, compression="zlib")
             files.append(target / name)
-            dt = item.pixel_size.t
-            rows.append({"outline": f"{target.name}/{name}", "mask": item.path.name, "frame": start + i,
-                         **({"time_s": (start + i) * dt} if dt is not None else {}), **meta})
+            rows.append({"outline": f"{target.name}/{name}", "mask": mask_name, **fields, **meta})
     return files, rows
+
+
+def write_outlines(item: ExportInput, target: Path, options: ExportOptions,
+                   meta: dict[str, str]) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Folder ``target`` with one outline image per frame; returns (files, metadata rows)."""
+    start, dt = item.start, item.pixel_size.t
+    planes = ((f"{item.base}_t{start + i:04d}", item.stack.frame(i),
+               {"frame": start + i, **({"time_s": (start + i) * dt} if dt is not None else {})})
+              for i in range(item.stack.n_frames))
+    return write_outline_folder(target, options, item.path.name, meta, planes)
 
 
 def imagej_calibration(item: ExportInput) -> tuple[dict[str, Any], tuple[float, float] | None]:
@@ -197,32 +207,12 @@ def write_cellpose(item: ExportInput, folder: Path, options: ExportOptions) -> l
     All pairs of a mask are written in a hidden folder first and moved in only when all exist (a
     failure while moving takes back the ones already moved).
     """
-    import shutil
-    import tempfile
-
-    from ..errors import OutputError
-    from ..io.atomic import PARTIAL_MARK
-
     assert item.image is not None
     start = item.start
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{item.base}_cellpose{PARTIAL_MARK}", dir=folder))
-    except OSError as exc:
-        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
-    written: list[Path] = []
-    try:
+    with staged_files(folder, f"{item.base}_cellpose") as (tmp, written):
         for i in range(item.stack.n_frames):
             image, _ = item.image.frame(i)
             img_name, mask_name = cellpose_names(item, start + i)
             tifffile.imwrite(tmp / img_name, image.astype(np.float32), compression="zlib")
             tifffile.imwrite(tmp / mask_name, item.stack.frame(i), compression="zlib")
-        for p in sorted(tmp.iterdir()):
-            os.replace(p, folder / p.name)
-            written.append(folder / p.name)
-    except BaseException:
-        for p in written:
-            p.unlink(missing_ok=True)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return written

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -227,32 +227,37 @@ def _set_attrs(arr: Any, voxel: list[int], offset: list[int], axes: list[str], u
     arr.attrs.update({"voxel_size": voxel, "offset": offset, "axis_names": axes, "units": units})
 
 
-def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
-    """A DaCapo zarr container: ``raw`` (float32 in [0, 1]), ``labels`` (uint32), ``mask`` (uint8).
-
-    A movie is ``(t^, y, x)`` (time marked non-spatial), a single frame ``(y, x)``. ``raw`` is the
-    prepared image scaled by the file's own minimum and maximum. ``mask`` is 1 on frames listed in
-    ``options.annotated_frames`` (all by default; ``"corrected"``: the frames that manual corrections
-    changed, from the mask's log). With ``options.test_fraction`` > 0, ``train/`` and
-    ``test/`` groups hold crops: the last frames (or, for one frame, the bottom rows) are the test set.
-    """
-    assert item.image is not None
-    stack = item.stack
-    n, (ny, nx) = stack.n_frames, stack.shape_yx
-    ps = item.image.pixel_size
-    (vy, vx), unit = voxel_sizes([ps.y, ps.x])
-    movie = n > 1
-    axes = ["t^", "y", "x"] if movie else ["y", "x"]
-    voxel = [1, vy, vx] if movie else [vy, vx]
-    units = ["", unit, unit] if movie else [unit, unit]
-    shape = (n, ny, nx) if movie else (ny, nx)
-    chunks = (1, ny, nx) if movie else (ny, nx)
+def annotated_frames(options: ExportOptions, log_text: str, n: int) -> set[int]:
+    """The mask frames marked complete (``mask`` = 1) in a DaCapo container (see :class:`ExportOptions`)."""
     frames = options.annotated_frames
     if frames == "corrected":
-        frames = corrected_frames(stack.log_text)
+        frames = corrected_frames(log_text)
     elif isinstance(frames, str):
         raise ValueError(f"annotated frames {frames!r}: give frame numbers or 'corrected'")
-    annotated = set(range(n)) if frames is None else {int(f) for f in frames}
+    return set(range(n)) if frames is None else {int(f) for f in frames}
+
+
+def write_dacapo_container(
+    target: Path, n: int, plane: tuple[int, ...], read: Callable[[int], tuple[NDArray[Any], NDArray[Any]]],
+    spatial: tuple[Sequence[str], Sequence[float | None]], options: ExportOptions, log_text: str,
+    attrs: dict[str, Any],
+) -> list[Path]:
+    """The DaCapo container of ``n`` frames of shape ``plane`` (``(y, x)`` or ``(z, y, x)``).
+
+    ``read(i)`` gives frame ``i``'s image and labels; ``spatial`` the names and µm sizes of the plane's
+    axes. Several frames get a leading ``t^`` axis (non-spatial for DaCapo/funlib); the test crop is the
+    last frames, or, for one frame, the bottom rows (``y``). One frame in memory at a time.
+    """
+    names, sizes = spatial
+    voxel_spatial, unit = voxel_sizes(list(sizes))
+    movie = n > 1
+    axes = (["t^"] if movie else []) + list(names)
+    voxel = ([1] if movie else []) + voxel_spatial
+    units = ([""] if movie else []) + [unit] * len(names)
+    shape = ((n,) if movie else ()) + plane
+    lead = len(shape) - 2  # axes before (y, x): chunks hold one (y, x) plane
+    chunks = (1,) * lead + plane[-2:]
+    annotated = annotated_frames(options, log_text, n)
     frac = float(options.test_fraction)
     if not 0.0 <= frac < 1.0:
         raise ValueError(f"test fraction {frac}: use a value in [0, 1)")
@@ -265,11 +270,11 @@ def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> lis
         }
         lo, hi = math.inf, -math.inf
         for i in range(n):
-            image, _ = item.image.frame(i)
+            image, labels = read(i)
             key = i if movie else slice(None)
             arrays["raw"][key] = image
-            arrays["labels"][key] = stack.frame(i).astype(np.uint32)
-            arrays["mask"][key] = np.full((ny, nx), 1 if i in annotated else 0, np.uint8)
+            arrays["labels"][key] = labels.astype(np.uint32)
+            arrays["mask"][key] = np.full(plane, 1 if i in annotated else 0, np.uint8)
             if image.size:
                 lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
         span = hi - lo if math.isfinite(hi - lo) and hi > lo else 1.0
@@ -280,27 +285,52 @@ def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> lis
         for arr in arrays.values():
             _set_attrs(arr, voxel, zero, axes, units)
         root.attrs.update({
-            "raw_range": [lo if math.isfinite(lo) else 0.0, hi if math.isfinite(hi) else 0.0],
-            "pixel_size_um": {"y": ps.y, "x": ps.x},
-            # t^ is not a physical axis for DaCapo: the time step and first input frame live here
-            "time_increment_s": ps.t,
-            "first_frame": item.start,
+            "raw_range": [lo if math.isfinite(lo) else 0.0, hi if math.isfinite(hi) else 0.0], **attrs,
         })
         if frac > 0:
-            axis_len = n if movie else ny
+            split_axis = 0 if movie else len(shape) - 2
+            axis_len = shape[split_axis]
             n_test = max(1, round(frac * axis_len))
             if n_test >= axis_len:
                 raise ValueError(
                     f"test fraction {frac} leaves nothing to train on ({axis_len} along the split)"
                 )
             split = axis_len - n_test
-            for group_name, sl in (("train", slice(0, split)), ("test", slice(split, axis_len))):
+            for group_name, part in (("train", slice(0, split)), ("test", slice(split, axis_len))):
                 group = root.create_group(group_name)
                 offset = list(zero)
-                offset[0] = sl.start * (1 if movie else vy)
+                offset[split_axis] = part.start * voxel[split_axis]
+                index = (slice(None),) * split_axis + (part,)
                 for name, arr in arrays.items():
-                    data = np.asarray(arr[sl])
-                    crop = _create(group, name, data.shape, (1, ny, nx) if movie else data.shape, data.dtype)
+                    data = np.asarray(arr[index])
+                    crop = _create(group, name, data.shape, chunks if movie else data.shape, data.dtype)
                     crop[...] = data
                     _set_attrs(crop, voxel, offset, axes, units)
     return [target]
+
+
+def write_dacapo(item: ExportInput, target: Path, options: ExportOptions) -> list[Path]:
+    """A DaCapo zarr container: ``raw`` (float32 in [0, 1]), ``labels`` (uint32), ``mask`` (uint8).
+
+    A movie is ``(t^, y, x)`` (time marked non-spatial), a single frame ``(y, x)``. ``raw`` is the
+    prepared image scaled by the file's own minimum and maximum. ``mask`` is 1 on frames listed in
+    ``options.annotated_frames`` (all by default; ``"corrected"``: the frames that manual corrections
+    changed, from the mask's log). With ``options.test_fraction`` > 0, ``train/`` and
+    ``test/`` groups hold crops: the last frames (or, for one frame, the bottom rows) are the test set.
+    """
+    image = item.image
+    assert image is not None
+    stack = item.stack
+    ps = image.pixel_size
+
+    def read(i: int) -> tuple[NDArray[Any], NDArray[Any]]:
+        return image.frame(i)[0], stack.frame(i)
+
+    attrs = {
+        "pixel_size_um": {"y": ps.y, "x": ps.x},
+        # t^ is not a physical axis for DaCapo: the time step and first input frame live here
+        "time_increment_s": ps.t,
+        "first_frame": item.start,
+    }
+    return write_dacapo_container(target, stack.n_frames, stack.shape_yx, read, (("y", "x"), (ps.y, ps.x)),
+                                  options, stack.log_text, attrs)
