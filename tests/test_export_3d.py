@@ -300,3 +300,19 @@ def test_cli_exports_rois_of_a_volume_mask(run, tmp_path):
     rois = rois if isinstance(rois, list) else [rois]
     assert {r.z_position - 1 for r in rois} == {z for _t, z, lab in _slices(labels) if lab.any()}
     assert len(rois) == sum(len(np.unique(lab)) - 1 for _t, _z, lab in _slices(labels))
+
+
+def test_axes_tyx_reads_a_z_stack_of_frames_as_a_movie(tmp_path):
+    """An ImageJ stack saved as Z slices is a volume unless ``--axes TYX`` says its pages are frames."""
+    labels = np.zeros((3, 16, 16), np.uint16)
+    labels[:, 4:8, 4:8] = 1
+    labels[1, 10:14, 2:6] = 2
+    path = tmp_path / "gt.tif"
+    tifffile.imwrite(path, labels, imagej=True, metadata={"axes": "ZYX"})
+    as_volume = export_masks("outlines", [path], tmp_path / "a").outputs[path]
+    assert [f.name for f in as_volume] == [f"gt_t0000_z{z:04d}.png" for z in range(3)]
+    as_movie = export_masks("outlines", [path], tmp_path / "b", ExportOptions(axes="TYX")).outputs[path]
+    assert [f.name for f in as_movie] == [f"gt_t{t:04d}.png" for t in range(3)]
+    for f, lab in zip(as_movie, labels, strict=True):
+        img = np.asarray(Image.open(f))
+        assert (lab[img == 255] > 0).all() and all((img[lab == v] == 255).any() for v in np.unique(lab)[1:])

@@ -109,7 +109,7 @@ def export_targets(kind: str, item: ExportInput | VolumeItem, folder: Path) -> l
 
 def _open(kind: str, mask: str | Path, options: ExportOptions) -> ExportInput | VolumeItem:
     """A 2D mask as :class:`ExportInput`, a volume mask as :class:`VolumeItem` (OME-Zarr: image if known)."""
-    if is_volume_mask(mask):
+    if is_volume_mask(mask) and "Z" in (options.axes or "Z").upper():  # --axes TYX: pages are frames
         need = kind in ("dacapo", "cellpose")
         return open_volume_input(mask, options, want_image=KINDS[kind], need_image=need)
     return open_input(mask, options, KINDS[kind])

@@ -141,7 +141,8 @@ class ExportInput:
 
 def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> ExportInput:
     """Open ``mask`` (and its prepared image when ``need_image``); raise :class:`InputError` if bad."""
-    refuse_volume_mask(mask, "this export")
+    if options.axes is None or "Z" in options.axes.upper():  # --axes TYX reads Z-looking pages as frames
+        refuse_volume_mask(mask, "this export")
     stack = open_mask_stack(mask, options.axes, options.force_labels)
     try:
         spec = None
