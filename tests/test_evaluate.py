@@ -222,3 +222,22 @@ def test_movie_per_frame_and_overall(tmp_path):
     assert overall["fp_50"] == sum(e["fp_50"] for e in expected)
     tp, fp, fn = overall["tp_50"], overall["fp_50"], overall["fn_50"]
     assert overall["ap_50"] == pytest.approx(tp / (tp + fp + fn))
+
+
+def test_volume_ground_truth_in_a_plain_tiff_of_few_slices(tmp_path):
+    """A plain 4-slice TIFF (tifffile reads its pages as samples of one page) is a volume with --gt-axes
+    ZYX; without it the pair is refused in one line that says how to read it as a volume."""
+    from napari_batchseg.io.masks import write_mask
+
+    labels = np.zeros((1, 4, 24, 24), np.uint16)
+    labels[0, 0:3, 2:10, 2:10] = 1
+    labels[0, 1:4, 12:22, 12:22] = 2
+    pred = write_mask(tmp_path / "v_vSM.ome.tif", labels, volume=True)
+    gt = labels[0].copy()
+    gt[0:2][gt[0:2] == 1] = 0  # object 1 keeps 64 of its 192 voxels in the truth: IoU 1/3
+    tifffile.imwrite(tmp_path / "v_gt.tif", gt)
+    table = evaluate_paths(pred, tmp_path / "v_gt.tif", gt_axes="ZYX")
+    row = table.iloc[0]
+    assert (row.n_true, row.n_pred, row.tp_50, row.fp_50, row.fn_50) == (2, 2, 1, 1, 1)
+    with pytest.raises(InputError, match=r"is a 2D mask \(TYX\): .*--gt-axes ZYX or TZYX\)$"):
+        evaluate_paths(pred, tmp_path / "v_gt.tif")

@@ -324,7 +324,8 @@ def check_same_kind(pred: str | Path, gt: str | Path, pred_volume: bool, gt_volu
     kinds = {True: "a volume mask (TZYX)", False: "a 2D mask (TYX)"}
     raise InputError(
         f"{pred}: {kinds[pred_volume]} but its ground truth {gt} is {kinds[gt_volume]}: evaluate compares "
-        "volumes with volumes (3D objects) and planes with planes"
+        "volumes with volumes (3D objects) and planes with planes (a plain multi-page TIFF of volumes: "
+        "--axes/--gt-axes ZYX or TZYX)"
     )
 
 
@@ -356,10 +357,12 @@ class VolumeLabels:
             self.shape_zyx = (sizes["Z"], sizes["Y"], sizes["X"])
             self.shape_yx = self.shape_zyx[1:]
             self._pages = series.pages
-            if len(self._pages) != self.n_frames * sizes["Z"]:
+            # a page per slice, or (a plain TIFF of a few slices, read as samples) a page per volume
+            self._per_slice = len(self._pages) == self.n_frames * sizes["Z"]
+            if not self._per_slice and len(self._pages) != self.n_frames:
                 raise InputError(
                     f"{path}: {len(self._pages)} TIFF pages for {self.n_frames} volume(s) of {sizes['Z']} "
-                    "slices: not a page per slice"
+                    "slices: neither a page per slice nor per volume"
                 )
             self.log_text = read_embedded_log(path)
         except BaseException:
@@ -369,7 +372,13 @@ class VolumeLabels:
     def frame(self, index: int) -> NDArray[Any]:
         """The ``(Z, Y, X)`` labels of volume ``index`` (checked: integers >= 0), read page by page."""
         nz = self.shape_zyx[0]
-        planes = []
+        if not self._per_slice:
+            page = self._pages[index]
+            whole = None if page is None else np.asarray(page.asarray())
+            if whole is None or whole.size != nz * self.shape_yx[0] * self.shape_yx[1]:
+                raise InputError(f"{self.path}: page {index} does not hold a {self.shape_zyx} volume")
+            return label_values(whole.reshape(self.shape_zyx), self.path, index)
+        volume: NDArray[Any] | None = None
         for z in range(nz):
             page = self._pages[index * nz + z]
             if page is None:
@@ -377,8 +386,12 @@ class VolumeLabels:
             plane = np.asarray(page.asarray())
             if plane.shape != self.shape_yx:
                 raise InputError(f"{self.path}: page {index * nz + z} is {plane.shape}, not {self.shape_yx}")
-            planes.append(plane)
-        return label_values(np.stack(planes), self.path, index)
+            if volume is None:  # filled in place: one volume in memory, not a list of planes and a copy
+                volume = np.empty((nz, *self.shape_yx), dtype=plane.dtype)
+            volume[z] = plane
+        if volume is None:
+            raise InputError(f"{self.path}: volume {index} has no slices")
+        return label_values(volume, self.path, index)
 
     def check_looks_like_labels(self) -> None:
         """:class:`InputError` when the middle slice of the first non-empty volume looks like intensities."""
