@@ -27,6 +27,7 @@ from napari_batchseg.view.file_list import (
     edited_choice,
     find_inputs_split,
     frame_range,
+    new_inputs,
     words,
 )
 
@@ -174,3 +175,9 @@ def test_a_files_own_settings_round_trip_through_its_controls():
     assert shown == {"channel": 1, "own_frames": True, "start": 2, "end": 4}
     assert edited_choice(FileChoice(), shown) == own
     assert edited_choice(own, {**shown, "own_frames": False}) == FileChoice(channel=1)  # frames dropped
+
+
+def test_new_inputs_are_the_unknown_found_paths_each_once_in_order(tmp_path):
+    a, b, c = (tmp_path / n for n in ("a.tif", "b.tif", "c.tif"))
+    assert new_inputs([a], [b, a, c, b]) == [b, c]
+    assert new_inputs([], []) == []

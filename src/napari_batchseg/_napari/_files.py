@@ -21,7 +21,7 @@ from ..discovery import FileFilter
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from ..view.file_info import describe_info, is_ambiguous
-from ..view.file_list import FileSetup, count_text, find_inputs_split
+from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
 from ._axes import AxesRow, DatasetRow
 from ._file_filters import FilterFields, ListButtons
 from ._file_settings import FileSettings
@@ -160,14 +160,9 @@ class FileListPanel(QWidget):
         """
         in_folders, named, refused = found
         self.refused = refused
-        known = set(self.all_files())
         more_explicit = set(named) - self.explicit
         self.explicit.update(named)
-        new: list[Path] = []
-        for f in [*in_folders, *named]:
-            if f not in known:
-                known.add(f)
-                new.append(f)
+        new = new_inputs(self.all_files(), [*in_folders, *named])
         for f in new:
             item = QListWidgetItem(f.name)
             item.setData(PATH_ROLE, f)

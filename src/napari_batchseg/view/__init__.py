@@ -5,5 +5,6 @@ The widgets of :mod:`napari_batchseg._napari` are thin views over these: which f
 (:mod:`.form_state`) and controls as specs (:mod:`.fields`), the outputs' preview (:mod:`.outputs`), a
 correction's undo record and log (:mod:`.fixes`), the messages (:mod:`.phrasing`), display buffers
 (:mod:`.buffers`), the threads and queues that run every job (:mod:`.jobs`), the docks' background
-jobs (:mod:`.dock_jobs`) and the Track dock's tracks layer, selection and buttons (:mod:`.tracks`).
+jobs (:mod:`.dock_jobs`), the Track dock's tracks layer, selection and buttons (:mod:`.tracks`) and
+when napari's window repaint is held back (:mod:`.repaint_policy`).
 """

@@ -7,6 +7,7 @@ Qt panels (``_napari._files``, ``_axes``, ``_file_settings``) only show and edit
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,12 @@ def edited_choice(choice: FileChoice, values: dict[str, Any]) -> FileChoice:
     """``choice`` with the channel and frames of :data:`FILE_FIELDS`' ``values``."""
     frames = (values["start"], values["end"]) if values["own_frames"] else None
     return replace(choice, channel=values["channel"], frames=frames)
+
+
+def new_inputs(known: Iterable[Path], found: Iterable[Path]) -> list[Path]:
+    """The paths of ``found`` that are not ``known``, each once, in order."""
+    seen = set(known)
+    return [p for p in dict.fromkeys(found) if p not in seen]
 
 
 def frame_range(frames: tuple[int, int]) -> tuple[int, int | None]:
