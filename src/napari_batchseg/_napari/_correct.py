@@ -39,14 +39,10 @@ from ..view.fixes import (
     same_output,
 )
 from ._correct_controls import CorrectionControls
+from ._dock import LayerWatch, layer_id
 from ._jobs import Background
 from ._repaint import holds_repaint, layer_work
 from ._stream import layer_meta, mark_edited, mark_saved
-
-
-def layer_id(layer: Any) -> Any:
-    """A layer's identity that survives napari's proxies (``unique_id``; the name as a fallback)."""
-    return getattr(layer, "unique_id", None) or layer.name
 
 
 def shown_output(layer: Any) -> tuple[Any, Any]:
@@ -67,7 +63,11 @@ class CorrectionPanel(CorrectionControls):
         self._undo = UndoSlot()
         #: operations since the last save, per layer id (written into the log on save)
         self.log = OperationLog()
-        self._watched: Any = None  # the Labels layer whose selected label / paint events are followed
+        # the Labels layer whose selected label, brush edits and retargeting are followed: a stream layer is
+        # pointed at another output in place (new name, data and metadata, same layer still active); the
+        # target line and Undo follow through these events
+        self._watched = LayerWatch(selected_label=self._follow_selected_label, paint=self._painted,
+                                   name=self.refresh, data=self.refresh, metadata=self.refresh)
         self.background = Background(self)
         self._job: str | None = None  # "fix" or "save" while one runs in a thread
         self.small_btn.clicked.connect(
@@ -109,7 +109,7 @@ class CorrectionPanel(CorrectionControls):
         with contextlib.suppress(Exception):
             self.viewer.layers.selection.events.active.disconnect(self.refresh)
         with contextlib.suppress(RuntimeError):  # the panel's Qt side may be gone already
-            self._watch(None)
+            self._watched.close()
 
     # ------------------------------------------------------------------ target layer and frames
     def layer(self) -> Any:
@@ -120,7 +120,7 @@ class CorrectionPanel(CorrectionControls):
     def refresh(self, _event: object = None) -> None:
         """Update the target description and buttons (active layer, or its mask file, changed)."""
         layer = self.layer()
-        self._watch(layer)
+        self._watched.watch(layer)
         if layer is None:
             self.target.setText("select a Labels layer to correct it")
         else:
@@ -128,39 +128,14 @@ class CorrectionPanel(CorrectionControls):
             self._follow_selected_label()
         self._update_buttons()
 
-    def _watch(self, layer: Any) -> None:
-        """Follow the selected label, brush edits and retargeting of ``layer`` (not the previous one's).
-
-        A stream layer is pointed at another output in place (new name, data and metadata, same layer
-        still active): the target line and Undo follow through these events.
-        """
-        if self._watched is not None and (layer is None or layer_id(layer) != layer_id(self._watched)):
-            for event, slot in self._watched_events():
-                with contextlib.suppress(Exception):
-                    getattr(self._watched.events, event).disconnect(slot)
-            self._watched = None
-        if layer is not None and self._watched is None:
-            for event, slot in self._watched_events():
-                getattr(layer.events, event).connect(slot)
-            self._watched = layer
-
-    def _watched_events(self) -> tuple[tuple[str, Callable[..., None]], ...]:
-        return (("selected_label", self._follow_selected_label), ("paint", self._painted),
-                ("name", self._layer_changed), ("data", self._layer_changed),
-                ("metadata", self._layer_changed))
-
-    def _layer_changed(self, _event: object = None) -> None:
-        """The watched layer got another name, array or metadata (e.g. it now shows another output)."""
-        self.refresh()
-
     def _follow_selected_label(self, _event: object = None) -> None:
-        layer = self._watched
+        layer = self._watched.layer
         if layer is not None and int(layer.selected_label) > 0:
             self.delete_id.setValue(int(layer.selected_label))
 
     def _painted(self, _event: object = None) -> None:
         """A brush, fill or eraser stroke in napari: recorded (counted) for the log."""
-        layer = self._watched
+        layer = self._watched.layer
         if layer is None:
             return
         self.log.stroke(layer_id(layer))

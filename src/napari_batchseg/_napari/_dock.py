@@ -15,9 +15,39 @@ from typing import Any
 from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
 from ..view.fields import Field
-from ._jobs import Background, Job, close_with
+from ._jobs import Background, Job, close_with, disconnect
 from ._pages import scrolled_body
 from ._qtutil import Fields, Row, follow, form, layer_list_events
+
+
+class LayerWatch:
+    """Follows named events of one layer at a time: watching another disconnects the previous one's.
+
+    Layers are told apart by ``unique_id`` (the viewer napari gives plugins wraps layers in new proxies).
+    """
+
+    def __init__(self, **slots: Callable[..., Any]) -> None:
+        self.slots = slots  # event name -> slot
+        self.layer: Any = None
+
+    def watch(self, layer: Any) -> None:
+        """Follow ``layer``'s events (``None``: none); the same layer again changes nothing."""
+        if self.layer is not None and (layer is None or layer_id(layer) != layer_id(self.layer)):
+            disconnect([getattr(self.layer.events, e) for e in self.slots], *self.slots.values())
+            self.layer = None
+        if layer is not None and self.layer is None:
+            for event, slot in self.slots.items():
+                getattr(layer.events, event).connect(slot)
+            self.layer = layer
+
+    def close(self) -> None:
+        """Follow no layer any more (a closer for :func:`._jobs.close_with`)."""
+        self.watch(None)
+
+
+def layer_id(layer: Any) -> Any:
+    """A layer's identity that survives napari's proxies (``unique_id``; the name as a fallback)."""
+    return getattr(layer, "unique_id", None) or layer.name
 
 
 def form_box(*rows: Row) -> QWidget:

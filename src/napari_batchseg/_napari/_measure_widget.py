@@ -30,8 +30,8 @@ from ..view.measure_form import (
     row_target,
     write_csv,
 )
-from ._dock import Dock, status_line
-from ._jobs import Job, close_with, disconnect
+from ._dock import Dock, LayerWatch, status_line
+from ._jobs import Job, close_with
 from ._measure_views import DataFrameModel, Histogram
 from ._qtutil import PathField, folded_form, follow, refill, single_shot
 from ._stream import layer_meta
@@ -50,7 +50,7 @@ class MeasureExportWidget(Dock):
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(napari_viewer, parent, scroll=True, fields=EXPORT_FIELDS)
-        self._watched: Any = None
+        self._watched = LayerWatch(data=self._schedule, paint=self._schedule)  # corrections recompute
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._timer = single_shot(self, DEBOUNCE_MS, self.measure)
         # --- Measure
@@ -100,7 +100,7 @@ class MeasureExportWidget(Dock):
         self.labels_combo.currentTextChanged.connect(self._labels_changed)
         self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
         # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
-        close_with(self, self._timer.stop, self._unwatch)
+        close_with(self, self._timer.stop, self._watched.close)
         self.follow_layers(self._refresh_layers, "inserted", "removed", "reordered")
         follow(self, [self.viewer.layers.selection.events.active], self._follow_selection)
         self._follow_selection()
@@ -135,20 +135,12 @@ class MeasureExportWidget(Dock):
         """The Labels layer measured."""
         return self._layer(self.labels_combo.currentText())
 
-    def _unwatch(self) -> None:
-        if self._watched is not None:
-            disconnect([self._watched.events.data, self._watched.events.paint], self._schedule)
-        self._watched = None
-
     def _labels_changed(self, name: str) -> None:
         layer = self._layer(name)
-        if layer is self._watched:
+        if layer is self._watched.layer:
             return
-        self._unwatch()
-        self._watched = layer
+        self._watched.watch(layer)
         if layer is not None:
-            layer.events.data.connect(self._schedule)
-            layer.events.paint.connect(self._schedule)
             mask = layer_meta(layer).get("mask_path")
             if mask and not self.mask_path.text():
                 self.mask_path.setText(str(mask))
