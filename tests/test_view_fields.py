@@ -10,10 +10,12 @@ from napari_batchseg.params import SegmentationParams
 from napari_batchseg.view.fields import Field, by_key, choices
 from napari_batchseg.view.form_state import (
     FORM_FIELDS,
+    USER_MODEL,
     Z_FIELDS,
     Z_RANGE_KEYS,
     channel_choice,
     channel_entries,
+    model_choices,
 )
 
 
@@ -58,3 +60,12 @@ def test_form_fields_are_parameters_and_end_frame_none_is_last():
     defaults = SegmentationParams()
     assert specs["end_frame"].to_shown(defaults.end_frame) == -1 and specs["end_frame"].to_param(-1) is None
     assert {data for data, _ in specs["method"].choices} == {"cellpose", "sam"}
+
+
+def test_model_lists_per_method():
+    models, label, _ = model_choices("cellpose", ["/models/mine"])
+    assert models[-2:] == ["/models/mine", USER_MODEL] and label == "Model file"
+    assert "cyto3" in models or "cpsam" in models  # the installed Cellpose's built-ins
+    sam_models, sam_label, hint = model_choices("sam", ["/models/mine"])
+    assert USER_MODEL not in sam_models and "/models/mine" not in sam_models
+    assert sam_label == "Checkpoint" and "optional" in hint

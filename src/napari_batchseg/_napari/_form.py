@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBo
 
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
-from ..segmenters.catalog import cellpose_major, cellpose_version, offered_models
+from ..segmenters.catalog import cellpose_major, cellpose_version
 from ..view.form_state import (
     DIAMETER_HELP,
     FORM_FIELDS,
@@ -29,6 +29,7 @@ from ..view.form_state import (
     channel_value,
     input_name,
     micro_sam_available,
+    model_choices,
     model_fields,
     model_values,
     split_channel,
@@ -128,19 +129,10 @@ class ParamsForm(QWidget):
 
     # ------------------------------------------------------------------ model choices
     def _fill_models(self) -> None:
-        self.model.blockSignals(True)
-        self.model.clear()
-        if self.method.currentData() == "sam":
-            self.model.addItems(list(offered_models("sam")))
-            self.model_path_label.setText("Checkpoint")
-            self.model_path.edit.setPlaceholderText("optional local checkpoint (architecture: model above)")
-        else:
-            self.model.addItems(list(offered_models("cellpose")))
-            self.model.addItems(self._trained)
-            self.model.addItem(USER_MODEL)
-            self.model_path_label.setText("Model file")
-            self.model_path.edit.setPlaceholderText("paste, browse or drop a model file")
-        self.model.blockSignals(False)
+        models, label, placeholder = model_choices(self.method.currentData(), self._trained)
+        fill(self.model, models)
+        self.model_path_label.setText(label)
+        self.model_path.edit.setPlaceholderText(placeholder)
 
     def _add_trained_model(self, path: str) -> None:
         """Offer a trained Cellpose model file by its path (listed before the user-model entry)."""

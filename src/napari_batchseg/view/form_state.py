@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
-from ..segmenters.catalog import is_cellpose_builtin
+from ..segmenters.catalog import is_cellpose_builtin, offered_models
 from .fields import Field, choices
 
 USER_MODEL = "User trained model…"
@@ -131,6 +131,19 @@ def z_fields(z_range: str) -> ZFields:
     if zr.mode == "range":
         return ZFields(3, start=zr.start, stop=zr.stop)
     return ZFields(0)
+
+
+def model_choices(method: str, trained: Sequence[str]) -> tuple[list[str], str, str]:
+    """The model list of ``method``, the path field's label and its placeholder.
+
+    Cellpose: its built-in models, the ``trained`` model files, then :data:`USER_MODEL`; micro-sam: its
+    models, with an optional local checkpoint.
+    """
+    if method == "sam":
+        return (list(offered_models("sam")), "Checkpoint",
+                "optional local checkpoint (architecture: model above)")
+    return ([*offered_models("cellpose"), *trained, USER_MODEL], "Model file",
+            "paste, browse or drop a model file")
 
 
 def model_values(method: str, model_text: str, path: str) -> tuple[str, str | None]:
