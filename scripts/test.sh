@@ -37,7 +37,7 @@ if [ "$CP4" != "0" ]; then
   scripts/setup_cp4.sh
   part "tests (.venv-cp4, Cellpose 4)" env BATCHSEG_EXPECT_CELLPOSE=4 .venv-cp4/bin/python -m pytest -q \
     -p no:cacheprovider -p no:pytest-qt -m "not qt" \
-    tests/test_cellpose4.py tests/test_3d_cp4.py tests/test_engine.py tests/test_runners.py tests/test_measure.py
+    tests/test_cellpose4.py tests/test_cellpose4_precision.py tests/test_3d_cp4.py tests/test_engine.py tests/test_runners.py tests/test_measure.py
 fi
 if [ "$NAPARI_MIN" != "0" ] && [ "$NAPARI" != "0" ]; then
   # the widget tests, the layering and packaging (manifest) tests against the oldest napari pyproject.toml

@@ -11,8 +11,9 @@ Modes
 -----
 ``parallel="none"`` (default)
     One process: frames are read and prepared by a background thread while the model segments the
-    previous ones (:func:`napari_batchseg.engine.run`). On a GPU, frames of equal shape are grouped and
-    segmented together (one network call for several frames; see :mod:`.batching`).
+    previous ones (:func:`napari_batchseg.engine.run`). One frame per network call on every device
+    (masks identical to frame-by-frame ``eval``); ``batch_frames`` > 1 is the named fast mode that
+    groups frames of equal shape in one call (:mod:`.batching`; on a GPU masks may differ).
 ``parallel="files"``
     ``processes`` worker processes, one file (output) each at a time; each worker loads the model once
     and writes its own outputs (same atomic rules). Best for many files.
@@ -24,7 +25,7 @@ Modes
 
 Threads: each worker process gets ``threads_per_process`` compute threads (default: the usable cores
 divided by the number of processes, at least 1), so processes never oversubscribe the cores.
-With a GPU, ``files``/``frames`` fall back to one process that owns the GPU and batches frames:
+With a GPU, ``files``/``frames`` fall back to one process that owns the GPU (with mask workers):
 several processes contending for one GPU are slower, and each would hold its own copy of the model.
 """
 

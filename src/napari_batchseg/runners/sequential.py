@@ -1,4 +1,4 @@
-"""One process: the engine as it is, with frame batching when the model is on a GPU."""
+"""One process: the engine as it is, with mask workers (pipeline) or the batched fast mode when asked."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def run_sequential(
     from .pipeline import frame_segmenter_for_run
 
     frame_segmenter = None
-    if segmenter is not None:  # mask workers (pipeline), GPU batches, or the engine's default
+    if segmenter is not None:  # mask workers (pipeline), or frames one per call (N with --batch-frames N)
         frame_segmenter = frame_segmenter_for_run(segmenter, options, cancel)
     try:
         yield from engine.run(
