@@ -181,3 +181,13 @@ def test_new_inputs_are_the_unknown_found_paths_each_once_in_order(tmp_path):
     a, b, c = (tmp_path / n for n in ("a.tif", "b.tif", "c.tif"))
     assert new_inputs([a], [b, a, c, b]) == [b, c]
     assert new_inputs([], []) == []
+
+
+def test_the_axes_row_names_the_ambiguous_file_or_the_default(tmp_path):
+    setup, stack = FileSetup(), tmp_path / "stack.tif"
+    assert setup.axes_row(stack, True) == ("Axes of stack.tif", None)
+    setup.axes[stack] = "ZYX"
+    assert setup.axes_row(stack, True) == ("Axes of stack.tif", "ZYX")
+    assert setup.axes_row(stack, False)[1] is None and "select a file" in setup.axes_row(None, False)[0]
+    setup.default_axes = "TYX"
+    assert setup.axes_row(None, False) == ("Ambiguous files: TYX (from the parameters)", None)

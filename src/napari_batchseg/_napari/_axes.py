@@ -15,7 +15,7 @@ from qtpy.QtWidgets import QComboBox, QLabel, QWidget
 from ..view.file_info import is_ambiguous
 from ..view.file_list import AXES_CHOICES, FileSetup, remember
 from ._info import InfoCache
-from ._qtutil import hbox
+from ._qtutil import fill, hbox
 
 CHOOSE = "— (choose)"
 
@@ -60,38 +60,18 @@ class AxesRow(ChoiceRow):
                          "A file whose dimensions the reader cannot tell (e.g. a 'QYX' TIFF stack) is read "
                          "with the axes chosen for it; files whose axes are known are never changed", False)
         self.setup = setup
-        self.combo.blockSignals(True)
-        self.combo.addItem(CHOOSE, None)
-        for axes in AXES_CHOICES:
-            self.combo.addItem(axes, axes)
-        self.combo.blockSignals(False)
-
-    @property
-    def default(self) -> str | None:
-        """The axes for ambiguous files without their own choice (e.g. from a YAML)."""
-        return self.setup.default_axes
-
-    @default.setter
-    def default(self, axes: str | None) -> None:
-        self.setup.default_axes = axes
+        fill(self.combo, [(None, CHOOSE), *AXES_CHOICES])
 
     def sync(self) -> None:
         """Show the current file's axes (enabled only when it is ambiguous)."""
         path = self._current()
         amb = self.applies(path)
+        text, value = self.setup.axes_row(path, amb)
         self.combo.blockSignals(True)
-        if amb and path is not None:
-            self.label.setText(f"Axes of {path.name}")
-            value = self.setup.axes_for(path)
-            if value and self.combo.findData(value) < 0:
-                self.combo.addItem(value, value)
-            self._show(value)
-        elif self.default:
-            self.label.setText(f"Ambiguous files: {self.default} (from the parameters)")
-            self._show(None)
-        else:
-            self.label.setText("Axes: select a file marked 'axes ambiguous'")
-            self._show(None)
+        self.label.setText(text)
+        if value and self.combo.findData(value) < 0:
+            self.combo.addItem(value, value)
+        self._show(value)
         self.combo.setEnabled(amb)
         self.combo.blockSignals(False)
 
@@ -115,11 +95,5 @@ class DatasetRow(ChoiceRow):
         self.setVisible(several)
         if not several or path is None:
             return
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItem(CHOOSE, None)
-        for name in self.infos.datasets(path):
-            self.combo.addItem(name, name)
-        self._show(self.overrides.get(path))
+        fill(self.combo, [(None, CHOOSE), *self.infos.datasets(path)], self.overrides.get(path))
         self.label.setText(f"Dataset of {path.name}")
-        self.combo.blockSignals(False)

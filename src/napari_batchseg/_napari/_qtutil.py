@@ -238,7 +238,7 @@ def _spin_setup(box: Any, lo: float, hi: float, value: float | None, tip: str, s
         box.setToolTip(tip)
 
 
-def combo(entries: Iterable[tuple[Any, str]] | Iterable[str], tip: str = "") -> QComboBox:
+def combo(entries: Iterable[tuple[Any, str] | str], tip: str = "") -> QComboBox:
     """A drop-down of ``(data, text)`` entries (a plain string is its own data)."""
     box = QComboBox()
     fill(box, entries)
@@ -247,7 +247,7 @@ def combo(entries: Iterable[tuple[Any, str]] | Iterable[str], tip: str = "") -> 
     return box
 
 
-def fill(box: QComboBox, entries: Iterable[tuple[Any, str]] | Iterable[str], keep: Any = None) -> None:
+def fill(box: QComboBox, entries: Iterable[tuple[Any, str] | str], keep: Any = None) -> None:
     """Replace ``box``'s entries (no ``currentIndexChanged``); select data ``keep``, else the first."""
     box.blockSignals(True)
     box.clear()

@@ -179,6 +179,14 @@ class FileSetup:
             groups[key][0].append(f)
         return list(groups.values())
 
+    def axes_row(self, path: Path | None, ambiguous: bool) -> tuple[str, str | None]:
+        """The axes row's label and the axes it shows, for the current file (``ambiguous`` or not)."""
+        if ambiguous and path is not None:
+            return f"Axes of {path.name}", self.axes_for(path)
+        if self.default_axes:
+            return f"Ambiguous files: {self.default_axes} (from the parameters)", None
+        return "Axes: select a file marked 'axes ambiguous'", None
+
     def mark(self, path: Path, info: SourceInfo | str | None, why: str) -> str:
         """The list entry of ``path``: its name, why it cannot run, or the axes an ambiguous file gets."""
         text = path.name
