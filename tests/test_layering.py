@@ -47,7 +47,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("live", ("live",),
      "the live view of a run without Qt: what is on screen when, as plain commands"),
     ("view", ("view",),
-     "what the napari plugin shows and decides without Qt: file checks, form values, fix records, texts"),
+     "what the napari plugin shows and decides without Qt: file checks, form values, fix records, texts, "
+     "the docks' forms and jobs, layer data read from and written to files"),
     ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "cli_track",
                     "testing",
                     "cli_rethreshold", "_napari"),
