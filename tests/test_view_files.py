@@ -25,6 +25,7 @@ from napari_batchseg.view.file_list import (
     choice_values,
     count_text,
     edited_choice,
+    file_filter_of,
     find_inputs_split,
     frame_range,
     new_inputs,
@@ -191,3 +192,10 @@ def test_the_axes_row_names_the_ambiguous_file_or_the_default(tmp_path):
     assert setup.axes_row(stack, False)[1] is None and "select a file" in setup.axes_row(None, False)[0]
     setup.default_axes = "TYX"
     assert setup.axes_row(None, False) == ("Ambiguous files: TYX (from the parameters)", None)
+
+
+def test_the_filter_fields_make_a_file_filter(tmp_path):
+    flt = file_filter_of({"contains": "_BF, DAPI", "not_contains": "", "extensions": ".tif, .nd2"})
+    assert flt.contains == ["_BF", "DAPI"] and flt.not_contains == []
+    assert list(flt.extensions) == [".tif", ".nd2"]
+    assert flt.accepts(tmp_path / "a_BF_DAPI.tif") and not flt.accepts(tmp_path / "a_BF.tif")

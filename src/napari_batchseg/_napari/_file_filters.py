@@ -7,10 +7,8 @@ from qtpy.QtWidgets import QCheckBox, QFileDialog, QLineEdit, QPushButton, QWidg
 
 from ..discovery import FileFilter
 from ..io.formats import supported_extensions
-from ..view.file_list import words
-from ._qtutil import folded_form, hbox, vbox
-
-DEFAULT_CONTAINS = "_BF"
+from ..view.file_list import FILTER_FIELDS, file_filter_of
+from ._qtutil import Fields, folded_form, hbox, vbox
 
 
 class ListButtons(QWidget):
@@ -49,24 +47,16 @@ class FilterFields:
     """The folded *Filters* section: name contains / does not contain, extensions (``box``)."""
 
     def __init__(self, parent: QWidget) -> None:
-        self.contains = QLineEdit(DEFAULT_CONTAINS)
-        self.contains.setToolTip("Every word must occur in the file name (case-sensitive); several: comma")
-        self.not_contains = QLineEdit("")
-        self.not_contains.setToolTip("No word may occur in the file name; several: comma")
-        self.extensions = QLineEdit(" ".join(supported_extensions()))  # the installed formats only
-        self.extensions.setToolTip("Accepted file endings (case-insensitive), separated by spaces")
-        self.box = folded_form("Filters", parent, ("name contains", self.contains),
-                               ("does not contain", self.not_contains), ("extensions", self.extensions))
+        self.fields = Fields(*FILTER_FIELDS)
+        self.contains, self.not_contains, self.extensions = self.edits
+        self.extensions.setText(" ".join(supported_extensions()))  # the installed formats only
+        self.box = folded_form("Filters", parent, *self.fields.rows())
 
     @property
     def edits(self) -> tuple[QLineEdit, ...]:
         """The three fields (each edit changes which folder files take part)."""
-        return self.contains, self.not_contains, self.extensions
+        return tuple(self.fields[key] for key in self.fields.specs)
 
     def file_filter(self) -> FileFilter:
         """The filters as typed."""
-        return FileFilter(
-            contains=words(self.contains.text()),
-            not_contains=words(self.not_contains.text()),
-            extensions=self.extensions.text().replace(",", " ").split(),
-        )
+        return file_filter_of(self.fields.values())

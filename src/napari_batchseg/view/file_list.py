@@ -63,6 +63,23 @@ def edited_choice(choice: FileChoice, values: dict[str, Any]) -> FileChoice:
     return replace(choice, channel=values["channel"], frames=frames)
 
 
+#: the folded Filters section's fields (the extensions' default: the installed formats, set by the panel)
+FILTER_FIELDS = (
+    Field("contains", "text", label="name contains", value="_BF",
+          tip="Every word must occur in the file name (case-sensitive); several: comma"),
+    Field("not_contains", "text", label="does not contain",
+          tip="No word may occur in the file name; several: comma"),
+    Field("extensions", "text", label="extensions",
+          tip="Accepted file endings (case-insensitive), separated by spaces"),
+)
+
+
+def file_filter_of(values: dict[str, Any]) -> FileFilter:
+    """The :class:`FileFilter` of :data:`FILTER_FIELDS`' texts."""
+    return FileFilter(contains=words(values["contains"]), not_contains=words(values["not_contains"]),
+                      extensions=values["extensions"].replace(",", " ").split())
+
+
 def new_inputs(known: Iterable[Path], found: Iterable[Path]) -> list[Path]:
     """The paths of ``found`` that are not ``known``, each once, in order."""
     seen = set(known)
