@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.measure import measure_frames
 from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
 from napari_batchseg.tracking import track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
@@ -23,8 +24,10 @@ from napari_batchseg.view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from napari_batchseg.view.fix_undo import NO_UNDO, UndoSlot, target_text, undo_frames, write_fix
 from napari_batchseg.view.fixes import FixRecord, array_ref
 from napari_batchseg.view.measure_form import (
+    evaluate_layers,
     evaluation_problem,
     export_options,
+    measure_layer,
     measured_text,
     row_target,
     write_csv,
@@ -162,6 +165,18 @@ def test_row_target_in_world_coordinates():
     assert row_target(table, 0, (0.5, 0.5), (0.0, 0.0), 2) == (None, 5.0, 2.5, 3)
     assert row_target(table, 2, (1, 1), (0, 0), 2) is None
     assert row_target(table, -1, (1, 1), (0, 0), 2) is None
+
+
+def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
+    movie = synthetic_movie(n_frames=6, seed=2)
+    table = measure_layer(movie.masks, None, None, "movie")
+    pd.testing.assert_frame_equal(table, measure_frames(movie.masks, None, None, file="movie"))
+    assert set(table["frame"]) == set(range(6)) and (table["file"] == "movie").all()
+    scores = evaluate_layers(movie.masks, movie.masks)
+    assert list(scores["frame"]) == list(range(6)) and (scores["f1_50"] == 1.0).all()
+    pred = movie.masks.copy()
+    pred[pred == pred[0].max()] = 0  # one object of frame 0 missed
+    assert evaluate_layers(pred, movie.masks).loc[0, "fn_50"] == 1
 
 
 def test_evaluation_needs_two_layers_of_one_shape():

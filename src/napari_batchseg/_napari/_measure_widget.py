@@ -3,7 +3,8 @@
 *Measure*: the table of the chosen Labels layer (intensities from the chosen Image layer) is computed in
 a worker thread, stored as ``layer.features`` and shown; clicking a row centres the view on the object
 and selects its label; a histogram shows one column; *Save CSV* writes the table (in a worker).
-Corrections recompute the table (debounced). *Export* runs :func:`~napari_batchseg.export.export_masks`
+Corrections recompute the table (debounced); the layers' data are copied in the worker, not on the GUI
+thread. *Export* runs :func:`~napari_batchseg.export.export_masks`
 on a mask file, *Evaluate* compares two Labels layers; both in worker threads. Every job runs as
 :mod:`._jobs` runs them: closing napari (or the dock) meanwhile delivers nothing into the closed dock.
 """
@@ -13,19 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QPushButton, QTableView, QWidget
 
 from ..export import export_masks
 from ..measure import measure_table
-from ..view.dock_jobs import evaluate_job, measure_job, pixel_size_yx
+from ..view.dock_jobs import pixel_size_yx
 from ..view.measure_form import (
     EXPORT_FIELDS,
     NONE,
+    evaluate_layers,
     evaluation_problem,
     export_options,
     exported_text,
+    measure_layer,
     measured_text,
     row_target,
     write_csv,
@@ -156,16 +158,15 @@ class MeasureExportWidget(Dock):
         if layer is None:
             self.status.setText("Choose a Labels layer.")
             return False
-        labels = np.array(layer.data)
         image_layer = self._layer(self.image_combo.currentText())
         image = None
         if image_layer is not None:
-            if tuple(image_layer.data.shape) == labels.shape:
+            if tuple(image_layer.data.shape) == tuple(layer.data.shape):
                 image = image_layer.data
             else:
                 self.status.setText(f"{image_layer.name}: shape differs from the labels; no intensities.")
         self.status.setText("Measuring…")
-        self.run_job(measure_job, labels, image, pixel_size_yx(layer_meta(layer)), layer.name,
+        self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name,
                      on_item=lambda df: self._show(layer, df), failed="Measure failed")
         return True
 
@@ -253,6 +254,6 @@ class MeasureExportWidget(Dock):
         def failed(exc: BaseException) -> None:
             self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]}))
 
-        self.background.submit(evaluate_job, np.array(pred.data), np.array(gt.data),
+        self.background.submit(evaluate_layers, pred.data, gt.data,
                                on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
         return True

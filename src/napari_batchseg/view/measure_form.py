@@ -3,7 +3,9 @@
 The Export section's controls (:data:`EXPORT_FIELDS`) and the
 :class:`~napari_batchseg.export.ExportOptions` they stand for (:func:`export_options`); where a table row's
 object lies in the viewer (:func:`row_target`); whether two layers can be compared
-(:func:`evaluation_problem`); the CSV written in a worker (:func:`write_csv`); the status lines.
+(:func:`evaluation_problem`); the jobs that measure and score layers' data, copying it in the worker
+(:func:`measure_layer`, :func:`evaluate_layers`); the CSV written in a worker (:func:`write_csv`); the
+status lines.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..export import KINDS, ExportOptions, ExportResult
 from ..io.atomic import atomic_path
+from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
 
-__all__ = ["EXPORT_FIELDS", "NONE", "RowTarget", "evaluation_problem", "export_options", "exported_text",
-           "measured_text", "row_target", "write_csv"]
+__all__ = ["EXPORT_FIELDS", "NONE", "RowTarget", "evaluate_layers", "evaluation_problem", "export_options",
+           "exported_text", "measure_layer", "measured_text", "row_target", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -72,6 +76,17 @@ def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, 
     if pred_shape is None or gt_shape is None or same_layer:
         return "choose two different Labels layers"
     return "the layers differ in shape" if tuple(pred_shape) != tuple(gt_shape) else None
+
+
+def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
+                  name: str) -> pd.DataFrame:
+    """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here)."""
+    return measure_job(np.array(labels), image, pixel_size, name)
+
+
+def evaluate_layers(pred: Any, gt: Any) -> pd.DataFrame:
+    """Scores of a prediction layer's data against a ground-truth layer's (worker: copies taken here)."""
+    return evaluate_job(np.array(pred), np.array(gt))
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
