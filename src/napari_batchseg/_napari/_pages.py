@@ -15,7 +15,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..runners import PARALLEL_MODES
-from ._qtutil import hbox, ispin
+from ._qtutil import combo, hbox, ispin
 
 
 def _section(title: str) -> QLabel:
@@ -98,9 +98,7 @@ class ParallelRow(QWidget):
 
     def __init__(self, max_processes: int) -> None:
         super().__init__()
-        self.parallel = QComboBox()
-        for mode in PARALLEL_MODES:
-            self.parallel.addItem(PARALLEL_LABELS.get(mode, mode), mode)
+        self.parallel = combo((mode, PARALLEL_LABELS.get(mode, mode)) for mode in PARALLEL_MODES)
         self.processes = ispin(1, max(1, max_processes), 1, prefix="processes: ")
         hbox(QLabel("Parallel"), self.parallel, self.processes, 1, into=self)
         self.parallel.currentIndexChanged.connect(self._update)
