@@ -409,3 +409,18 @@ def test_missing_builtin_model_fails_at_once(tmp_path):
     assert result["rc"] == "2"
     assert result["torch"] == "False"  # the error comes before Cellpose and torch are imported
     assert float(result["seconds"]) < time_bound(2.0, cap=20.0)
+
+
+def test_volume_arrays_give_one_pair_per_xy_slice():
+    """(T, Z, Y, X) layers (a volume run in napari): each XY slice with enough objects is one pair."""
+    imgs, masks = dsb_tiles()
+    image = np.stack([imgs[:3], imgs[1:4]])  # T = 2 volumes of 3 slices, real images and real annotations
+    labels = np.stack([masks[:3], masks[1:4]])
+    labels[1, 2] = 0  # an empty slice: skipped and reported with its z
+    data = frames_from_arrays(image, labels, "volume layer", frames=[1], min_masks=1)
+    assert [(f.index, f.z) for f in data.frames] == [(1, 0), (1, 1)]
+    for f in data.frames:
+        np.testing.assert_array_equal(f.image, image[1, f.z].astype(np.float32))
+        assert f.n_masks == len(np.unique(labels[1, f.z])) - 1 and f.preparation["slice_axes"] == "yx"
+        assert f.name == f"volume layer frame 1 z {f.z}"
+    assert [(s.index, s.z) for s in data.skipped] == [(1, 2)] and data.skipped[0].reason.startswith("z 2: 0 ")

@@ -65,7 +65,8 @@ def frames_from_arrays(
     Parameters
     ----------
     image
-        ``(Y, X)`` or ``(T, Y, X)`` image (one channel).
+        ``(Y, X)`` or ``(T, Y, X)`` image (one channel), or ``(T, Z, Y, X)`` volumes (e.g. the layers of
+        a volume run): each XY slice ``(t, z)`` is then one pair, as for volume masks.
     labels
         Label image of the same shape.
     name
@@ -81,13 +82,18 @@ def frames_from_arrays(
         )
     if img.ndim == 2:
         img, lab = img[None], lab[None]
-    if img.ndim != 3:
-        raise InputError(f"{name}: expected a (Y, X) or (T, Y, X) image, got shape {img.shape}")
+    if img.ndim not in (3, 4):
+        raise InputError(f"{name}: expected a (Y, X), (T, Y, X) or (T, Z, Y, X) image, got shape {img.shape}")
     data = TrainingData()
     if frames == "corrected":
         raise ParameterError(f"{name}: 'corrected' frames need a _vSM mask whose log records corrections")
     for i in _select(img.shape[0], frames, None, name):
-        _add_frame(data, img[i], lab[i], name, i, min_masks, preparation={"source": "array"})
+        if img.ndim == 3:
+            _add_frame(data, img[i], lab[i], name, i, min_masks, preparation={"source": "array"})
+            continue
+        for z in range(img.shape[1]):  # a volume: its XY slices
+            prep = {"source": "array", "z": z, "slice_axes": "yx"}
+            _add_frame(data, img[i, z], lab[i, z], name, i, min_masks, None, prep, z)
     data.files[name] = hashlib.sha256(
         np.ascontiguousarray(img).tobytes() + np.ascontiguousarray(lab).tobytes()
     ).hexdigest()
