@@ -78,6 +78,38 @@ def test_values_computed_ahead_are_nearest_first_in_the_direction_of_the_last_mo
     assert rt.ahead_values(60, -60, 60, 1, Cached()) == [5.9, 5.8]  # not beyond the slider's end
 
 
+def _preview(key) -> rt.Preview:
+    return rt.Preview(key, 0, 1, (0,), np.zeros((2, 2), np.uint16), 0.01)
+
+
+def test_preview_plan_computes_one_at_a_time_the_latest_settings_only():
+    a, b = ("a_vSM.log", 0, Thresholds(0.0)), ("a_vSM.log", 0, Thresholds(0.5))
+    plan = rt.PreviewPlan(cellprob_pos=0)
+    assert plan.next(running=False) is None  # nothing asked for
+    plan.wanted = a
+    assert plan.next(running=True) is None and plan.next(running=False) == a
+    plan.wanted = b  # moved while a is computed: a's result is stale, b comes next
+    assert not plan.shown(_preview(a)) and plan.last is None
+    assert plan.rest(ahead_running=False) is None  # nothing current on screen to compute around
+    assert plan.next(running=False) == b
+    assert plan.shown(_preview(b)) and plan.last.key == b
+    assert plan.next(running=False) is None  # shown already
+    assert plan.rest(ahead_running=False) == b and plan.rest(ahead_running=True) is None
+    plan.wanted = None  # its preview failed
+    assert plan.next(running=False) is None
+
+
+def test_preview_plan_follows_the_direction_of_the_last_cell_probability_move():
+    plan = rt.PreviewPlan(cellprob_pos=5)
+    assert plan.direction == 1
+    plan.moved(3)
+    assert plan.direction == -1
+    plan.moved(3)  # no move: the direction stays
+    assert plan.direction == -1
+    plan.moved(4)
+    assert plan.direction == 1
+
+
 def test_apply_all_reports_each_log_and_a_failing_one_does_not_stop_the_batch(tmp_path):
     logs = [str(tmp_path / "missing_vSM.log"), str(tmp_path / "gone_vSM.log")]
     job = _Job()

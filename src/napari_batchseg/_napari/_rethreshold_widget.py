@@ -64,12 +64,9 @@ class RethresholdWidget(Dock):
         self._cache = rt.FlowCache()
         self._running: Job | None = None  # the preview job
         self._ahead: Job | None = None  # the job computing neighbouring cell probability values
-        self._last_cp_move = 1
-        self._wanted: tuple[str, int, Thresholds] | None = None
         self._applying: Job | None = None
         self._apply_lines = rt.ApplyLines(0)
         self.layer: Any = None
-        self.last_preview: rt.Preview | None = None
         self._frame_ts: tuple[int, ...] = ()
         self.setMaximumWidth(440)
         self.logs = QListWidget(self)
@@ -99,8 +96,8 @@ class RethresholdWidget(Dock):
         self.remove_btn.clicked.connect(lambda: self.logs.takeItem(self.logs.currentRow()))
         self.apply_btn.clicked.connect(self.apply)
         self.logs.currentRowChanged.connect(lambda *_: self._changed(new_run=True))
-        self._cp_value = self.cellprob.value()
-        self.cellprob.valueChanged.connect(self._cp_moved)
+        self._plan = rt.PreviewPlan(self.cellprob.value())
+        self.cellprob.valueChanged.connect(self._plan.moved)
         for signal in (self.cellprob.valueChanged, self.flow.valueChanged, self.min_size.valueChanged,
                        self.frame.valueChanged):
             signal.connect(lambda *_: self._changed())
@@ -108,6 +105,11 @@ class RethresholdWidget(Dock):
         self._show_values()
 
     # -- inputs ---------------------------------------------------------------------------------------
+    @property
+    def last_preview(self) -> rt.Preview | None:
+        """The preview on screen."""
+        return self._plan.last
+
     @property
     def thresholds(self) -> Thresholds:
         """The thresholds the sliders show."""
@@ -168,11 +170,6 @@ class RethresholdWidget(Dock):
                 self.frame.setValue(self._frame_ts.index(t))
 
     # -- preview: one job at a time, latest settings only ----------------------------------------------
-    def _cp_moved(self, value: int) -> None:
-        if value != self._cp_value:
-            self._last_cp_move = 1 if value > self._cp_value else -1
-        self._cp_value = value
-
     def _changed(self, new_run: bool = False) -> None:
         self._stop_ahead()
         self._show_values()
@@ -183,15 +180,14 @@ class RethresholdWidget(Dock):
             self.frame.blockSignals(True)
             self.frame.setValue(0)
             self.frame.blockSignals(False)
-        self._wanted = (str(item.data(Qt.ItemDataRole.UserRole)), self.frame.value(), self.thresholds)
+        self._plan.wanted = (str(item.data(Qt.ItemDataRole.UserRole)), self.frame.value(), self.thresholds)
         self._next()
 
     def _next(self) -> None:
-        if self._running is not None or self._wanted is None:
+        wanted = self._plan.next(running=self._running is not None)
+        if wanted is None:
             return
-        if self.last_preview is not None and self.last_preview.key == self._wanted:
-            return
-        log, index, thresholds = self._wanted
+        log, index, thresholds = wanted
         self.preview_status.setText("computing…")
         self._running = self.background.submit(
             rt.compute_preview, self._cache, log, index, thresholds, on_item=self._shown,
@@ -210,15 +206,15 @@ class RethresholdWidget(Dock):
         Nearest first, in the direction of the last move first (:func:`~napari_batchseg.view.rethreshold.
         ahead_values`).
         """
-        preview = self.last_preview
-        if preview is None or self._ahead is not None or preview.key != self._wanted:
+        around = self._plan.rest(ahead_running=self._ahead is not None)
+        if around is None:
             return
-        log, index, thresholds = preview.key
+        log, index, thresholds = around
         frame = self._cache.frame(log, index)
         if frame is None:
             return
         values = rt.ahead_values(self.cellprob.value(), self.cellprob.minimum(), self.cellprob.maximum(),
-                                 self._last_cp_move, frame)
+                                 self._plan.direction, frame)
         if values:
             self._ahead = self.background.submit(
                 rt.compute_ahead, frame, values, thresholds.flow_threshold, pass_job=True,
@@ -240,7 +236,7 @@ class RethresholdWidget(Dock):
 
     def _preview_failed(self, exc: BaseException) -> None:
         self.preview_status.setText(rt.first_line(exc))
-        self._wanted = None
+        self._plan.wanted = None
 
     def _shown(self, preview: rt.Preview) -> None:
         self._frame_ts = preview.frame_ts
@@ -248,9 +244,8 @@ class RethresholdWidget(Dock):
             self.frame.blockSignals(True)
             self.frame.setRange(0, preview.n_frames - 1)
             self.frame.blockSignals(False)
-        if preview.key != self._wanted:
+        if not self._plan.shown(preview):
             return  # stale: newer settings are computed next
-        self.last_preview = preview
         if self.layer is None or self.layer not in self.viewer.layers:
             self.layer = self.viewer.add_labels(preview.labels, name=LAYER_NAME)
         else:

@@ -2,7 +2,8 @@
 
 The sliders' positions and the :class:`~napari_batchseg.segmenters.cellpose.rethreshold.Thresholds` they
 stand for (:func:`thresholds_at`, :func:`positions_of`, :func:`value_texts`); the preview of one frame of
-a ``--keep-flows`` run (:class:`FlowCache`, :func:`compute_preview`, run in a worker); the cell
+a ``--keep-flows`` run (:class:`FlowCache`, :func:`compute_preview`, run in a worker; which one and when:
+:class:`PreviewPlan`); the cell
 probability values computed ahead while the sliders rest (:func:`ahead_values`, :func:`compute_ahead`);
 *Apply to the batch* (:func:`apply_all` in a worker, its status lines kept by :class:`ApplyLines`).
 """
@@ -23,9 +24,9 @@ from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
 from .dock_jobs import TrainJob as ReportingJob
 
-__all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "ahead_values", "apply_all",
-           "compute_ahead", "compute_preview", "first_line", "log_of", "positions_of", "preview_text",
-           "thresholds_at", "value_texts"]
+__all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "PreviewPlan",
+           "ahead_values", "apply_all", "compute_ahead", "compute_preview", "first_line", "log_of",
+           "positions_of", "preview_text", "thresholds_at", "value_texts"]
 
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
@@ -73,6 +74,48 @@ class Preview:
     labels: NDArray[Any]
     seconds: float
     n_objects: int = 0
+
+
+class PreviewPlan:
+    """Which preview to compute next: one job at a time, the latest settings only; where to compute ahead.
+
+    The dock says what its controls ask for (:attr:`wanted`), how the cell probability slider moved
+    (:meth:`moved`) and what a preview job computed (:meth:`shown`); the plan says what to compute next
+    (:meth:`next`) and around which shown preview to compute ahead while the controls rest (:meth:`rest`).
+    """
+
+    def __init__(self, cellprob_pos: int = 0) -> None:
+        #: ``(log, frame index, thresholds)`` the controls ask for (``None``: nothing, or it failed)
+        self.wanted: tuple[str, int, Thresholds] | None = None
+        #: the preview on screen
+        self.last: Preview | None = None
+        #: the direction of the last cell probability move (+1 or -1): computed ahead first
+        self.direction = 1
+        self._cellprob = cellprob_pos
+
+    def moved(self, cellprob_pos: int) -> None:
+        """The cell probability slider is at ``cellprob_pos``."""
+        if cellprob_pos != self._cellprob:
+            self.direction = 1 if cellprob_pos > self._cellprob else -1
+        self._cellprob = cellprob_pos
+
+    def next(self, running: bool) -> tuple[str, int, Thresholds] | None:
+        """The settings to compute now: none while a preview job runs (``running``) or when shown already."""
+        if running or self.wanted is None or (self.last is not None and self.last.key == self.wanted):
+            return None
+        return self.wanted
+
+    def shown(self, preview: Preview) -> bool:
+        """Keep ``preview`` as the one on screen if it is for the wanted settings; ``False``: stale."""
+        if preview.key != self.wanted:
+            return False
+        self.last = preview
+        return True
+
+    def rest(self, ahead_running: bool) -> tuple[str, int, Thresholds] | None:
+        """The shown preview's settings to compute ahead around: when current, and none is computed ahead."""
+        last = self.last
+        return None if last is None or ahead_running or last.key != self.wanted else last.key
 
 
 def preview_text(preview: Preview) -> str:
