@@ -272,7 +272,9 @@ def test_measure_3d_run_with_intensities(run_3d: tuple[Path, Path, SegmentationP
     assert row.sum_intensity == pytest.approx(volume[inside].sum())
 
 
-def test_export_and_evaluate_refuse_volume_masks_clearly(tmp_path: Path) -> None:
+def test_a_tiny_volume_mask_goes_through_export_evaluate_and_training_reading(tmp_path: Path) -> None:
+    """Volume masks were refused downstream; now each reader takes them (in depth: tests/test_export_3d.py,
+    tests/test_volume_masks.py)."""
     from napari_batchseg.evaluate import evaluate_files
     from napari_batchseg.export import export_masks
     from napari_batchseg.io.masks import write_mask
@@ -280,18 +282,11 @@ def test_export_and_evaluate_refuse_volume_masks_clearly(tmp_path: Path) -> None
     labels = np.zeros((1, 3, 16, 16), np.uint16)
     labels[0, 1, 4:8, 4:8] = 1
     path = write_mask(tmp_path / "v_vSM.ome.tif", labels, volume=True)
-    from napari_batchseg.errors import InputError
-
-    with pytest.raises(InputError, match=r"a volume mask \(TZYX, from --z-mode 3d/stitch\): this export"):
-        export_masks("outlines", [path], tmp_path / "out")
-    failed: dict[str, str] = {}
-    evaluate_files([(path, path)], failed=failed)
-    assert any("evaluate takes 2D (TYX) masks" in reason for reason in failed.values())
-    from napari_batchseg.training.sources import frames_from_vsm
-
-    with pytest.raises(InputError, match="training takes 2D"):
-        frames_from_vsm(path)
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    export_masks("outlines", [path], tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.png")) == [
+        f"v_vSM_t0000_z{z:04d}.png" for z in range(3)]
+    table = evaluate_files([(path, path)])  # a volume against itself, scored in 3D
+    assert (table.iloc[0].n_true, table.iloc[0].ap_50) == (1, 1.0)
 
 
 def test_ome_zarr_export_of_a_volume_mask_has_a_z_axis(tmp_path: Path) -> None:
