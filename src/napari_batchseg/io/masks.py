@@ -390,7 +390,7 @@ def refuse_volume_mask(path: str | Path, what: str) -> None:
     if "Z" in axes and shape[axes.index("Z")] > 1:
         raise InputError(
             f"{path}: a volume mask (TZYX, from --z-mode 3d/stitch): {what} takes 2D (TYX) masks; "
-            "volume masks are measured (batchseg measure) and exported as ome-zarr (with a z axis)"
+            "volume masks are measured, exported (every kind), evaluated and trained on by their own path"
         )
 
 
