@@ -57,3 +57,27 @@ def test_closed_track_dock_receives_no_layer_event(make_napari_viewer, qtbot) ->
     viewer.add_labels(np.zeros((3, 8, 8), np.uint16), name="after")  # no RuntimeError from a deleted widget
     viewer.layers.remove("movie")
     assert [layer.name for layer in viewer.layers] == ["after"]
+
+
+def test_closed_track_dock_is_called_by_no_click(make_napari_viewer, qtbot) -> None:
+    """Issue #20's crash class: the layers' click callbacks of a closed dock called into deleted widgets."""
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    movie = synthetic_movie(seed=4)
+    layer = viewer.add_labels(movie.masks, name="movie")
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+    hooked = [lay.name for lay in viewer.layers if w._on_click in lay.mouse_drag_callbacks]
+    assert sorted(hooked) == ["movie", "movie tracked", "movie tracks"]
+    click = w._on_click
+    viewer.window.remove_dock_widget("all")
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert [lay.name for lay in viewer.layers if click in lay.mouse_drag_callbacks] == []
+    assert layer in viewer.layers  # the layers stay, without the dock's callbacks

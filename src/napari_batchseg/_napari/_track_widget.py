@@ -29,6 +29,7 @@ from ..tracking.files import TrackFileResult, save_track_edits
 from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_layer_data, track_params
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock, form_box
+from ._jobs import close_with
 from ._layerops import layer_meta
 from ._qtutil import refill
 
@@ -56,6 +57,7 @@ class TrackWidget(Dock):
                  self.track_btn, self._corrections_box(), self.status)
         self.body.addStretch(1)
         self.follow_layers(self._refresh)
+        close_with(self, self._unhook_clicks)  # a closed dock is called by no click on the layers
         self._update_buttons()
 
     def _corrections_box(self) -> QGroupBox:
@@ -165,6 +167,11 @@ class TrackWidget(Dock):
         self.status.setText(track_counts(result))
 
     # ------------------------------------------------------------------ selection
+    def _unhook_clicks(self) -> None:
+        for layer in self.viewer.layers:
+            if self._on_click in layer.mouse_drag_callbacks:
+                layer.mouse_drag_callbacks.remove(self._on_click)
+
     def _on_click(self, layer: Any, event: Any) -> None:
         self.select_at(event.position, second="Shift" in {str(m) for m in event.modifiers})
 
