@@ -127,3 +127,33 @@ def test_save_corrections_shape_mismatch(tmp_path):
 def test_insert_records_without_history():
     assert cx.insert_records("", "x") == "x\n"
     assert cx.insert_records("a\n", "x") == "a\nx\n"
+
+
+def test_save_corrections_keeps_a_volume_mask_a_volume(tmp_path):
+    """A corrected (T, Z, Y, X) layer of a --z-mode 3d/stitch run is saved over its volume mask."""
+    labels = np.zeros((2, 3, 12, 14), np.uint16)
+    labels[0, 0:2, 2:5, 2:5] = 1
+    labels[1, 1:3, 6:9, 6:10] = 2
+    path = write_mask(tmp_path / "v_vSM.ome.tif", labels, PixelSize(x=0.5, y=0.5, z=2.0), "run log\n",
+                      volume=True)
+    corrected = labels.copy()
+    corrected[1, 2] = 0  # erase object 2 from the last slice of time point 1
+    summary = cx.save_corrections(path, corrected)
+    assert summary.frames == [1] and summary.labels_per_frame == {1: 1}
+    back = read_mask(path)
+    assert back.is_volume and back.labels.shape == (2, 3, 12, 14)
+    np.testing.assert_array_equal(back.labels, corrected)
+    assert back.pixel_size.z == pytest.approx(2.0) and back.pixel_size.x == pytest.approx(0.5)
+    assert "run log" in back.log_text and "frame(s) 1 edited" in back.log_text
+    with pytest.raises(InputError, match="shape"):
+        cx.save_corrections(path, corrected[:, :2])
+    with pytest.raises(ValueError, match="volume labels must be"):
+        cx.save_corrections(path, corrected[0, 0])
+
+
+def test_save_corrections_of_a_one_time_point_volume_takes_zyx(tmp_path):
+    labels = np.zeros((1, 2, 8, 8), np.uint16)
+    labels[0, :, 2:5, 2:5] = 3
+    path = write_mask(tmp_path / "w_vSM.ome.tif", labels, volume=True)
+    summary = cx.save_corrections(path, np.zeros((2, 8, 8), np.uint16))
+    assert summary.frames == [0] and read_mask(path).labels.max() == 0 and read_mask(path).is_volume

@@ -41,11 +41,14 @@ __all__ = [
 ]
 
 
-def _as_stack(labels: NDArray[Any]) -> tuple[NDArray[Any], bool]:
+def _as_stack(labels: NDArray[Any], volume: bool = False) -> tuple[NDArray[Any], bool]:
+    """``labels`` as a stack of time points (``(T, Y, X)``, or ``(T, Z, Y, X)`` when ``volume``)."""
     arr = np.asarray(labels)
-    if arr.ndim == 2:
+    if arr.ndim == (3 if volume else 2):
         return arr[None], True
-    if arr.ndim != 3:
+    if volume and arr.ndim != 4:
+        raise ValueError(f"volume labels must be 3D (Z, Y, X) or 4D (T, Z, Y, X), got shape {arr.shape}")
+    if not volume and arr.ndim != 3:
         raise ValueError(f"labels must be 2D (Y, X) or 3D (T, Y, X), got shape {arr.shape}")
     return arr, False
 
@@ -211,8 +214,9 @@ def _ranges(values: list[int]) -> str:
 
 def describe_changes(before: NDArray[Any], after: NDArray[Any]) -> CorrectionSummary:
     """Compare two label arrays of the same shape frame by frame."""
-    a, _ = _as_stack(before)
-    b, _ = _as_stack(after)
+    volume = np.ndim(before) == 4  # (T, Z, Y, X): a volume mask; its "frames" are time points
+    a, _ = _as_stack(before, volume)
+    b, _ = _as_stack(after, volume)
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
     summary = CorrectionSummary()
@@ -258,7 +262,8 @@ def save_corrections(
     mask_path
         An existing ``_vSM.ome.tif`` mask.
     labels
-        The corrected ``(T, Y, X)`` labels (``(Y, X)`` for a single-frame mask); same shape as the file.
+        The corrected ``(T, Y, X)`` labels (``(Y, X)`` for a single-frame mask; ``(T, Z, Y, X)`` or one
+        ``(Z, Y, X)`` volume for a volume mask); same shape as the file.
     note
         Optional free text added to the record (e.g. which tools were used).
     write_log_file
@@ -271,7 +276,7 @@ def save_corrections(
     """
     path = Path(mask_path)
     current = read_mask(path)
-    new, _ = _as_stack(labels)
+    new, _ = _as_stack(labels, current.is_volume)
     _check_labels(new)
     if new.size and new.min() < 0:
         raise ValueError("labels must be >= 0")
@@ -287,7 +292,7 @@ def save_corrections(
     if note:
         log.info(f"correction note: {note}")
     text = insert_records(current.log_text, "\n".join(log.records))
-    write_mask(path, new, current.pixel_size, text)
+    write_mask(path, new, current.pixel_size, text, volume=current.is_volume)
     if write_log_file:
         atomic_write_text(_log_path(path), text)
     summary.path = path

@@ -172,21 +172,25 @@ def mask_path_for(path: str | Path) -> Path:
     return p.with_name(base + MASK_EXT)
 
 
-def _pixel_size(meta: dict[str, Any]) -> PixelSize:
+def _pixel_size(meta: dict[str, Any], volume: bool = False) -> PixelSize:
     ours = (meta.get("metadata") or {}).get(META_KEY) or {}
     if ours.get("pixel_size"):
         return PixelSize(**ours["pixel_size"])
     scale = meta.get("scale")
     if scale is not None and len(scale) >= 2 and (scale[-1] != 1 or scale[-2] != 1):
-        return PixelSize(x=float(scale[-1]), y=float(scale[-2]))
+        z = float(scale[-3]) if volume and len(scale) >= 3 and scale[-3] != 1 else None
+        return PixelSize(x=float(scale[-1]), y=float(scale[-2]), z=z)
     return PixelSize()
 
 
 def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
-    """Write one Labels layer (``(Y, X)`` or ``(T, Y, X)``) to ``<name>_vSM.ome.tif`` and its ``.log``."""
+    """Write one Labels layer to ``<name>_vSM.ome.tif`` and its ``.log``.
+
+    ``(Y, X)`` and ``(T, Y, X)`` layers give a 2D mask, ``(T, Z, Y, X)`` layers (volume runs) a volume mask.
+    """
     arr = np.asarray(data)
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"a mask must be 2D (Y, X) or 3D (T, Y, X); this layer has shape {arr.shape}")
+    if arr.ndim not in (2, 3, 4):
+        raise ValueError(f"a mask must be (Y, X), (T, Y, X) or (T, Z, Y, X); this layer's shape: {arr.shape}")
     if arr.dtype.kind not in "ui":
         arr = arr.astype(np.int64)
     target = mask_path_for(path)
@@ -200,7 +204,7 @@ def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     if source_mask:
         log.info(f"layer was opened from {source_mask}")
     text = (earlier.rstrip("\n") + "\n" if earlier.strip() else "") + "\n".join(log.records) + "\n"
-    write_mask(target, arr, _pixel_size(meta), text)
+    write_mask(target, arr, _pixel_size(meta, arr.ndim == 4), text, volume=arr.ndim == 4)
     log_path = target.with_name(target.name[: -len(MASK_EXT)] + LOG_EXT)
     atomic_write_text(log_path, text)
     return [str(target)]
