@@ -33,11 +33,13 @@ command -v xvfb-run >/dev/null 2>&1 && display=(xvfb-run -a)
 part "tests (.venv, Cellpose 3)" "${display[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 if [ "$CP4" != "0" ]; then
   # Cellpose 4 (docs/cellpose4.md): a second environment with Cellpose 4 instead of 3 (micro-sam and Dask beside
-  # it); the widget tests stay in the main environment.
+  # it); the widget tests stay in the main environment, but for one Cellpose 4 volume run from the widget.
   scripts/setup_cp4.sh
   part "tests (.venv-cp4, Cellpose 4)" env BATCHSEG_EXPECT_CELLPOSE=4 .venv-cp4/bin/python -m pytest -q \
     -p no:cacheprovider -p no:pytest-qt -m "not qt" \
     tests/test_cellpose4.py tests/test_cellpose4_precision.py tests/test_3d_cp4.py tests/test_engine.py tests/test_runners.py tests/test_measure.py
+  part "widget tests (.venv-cp4, Cellpose 4 volumes)" env BATCHSEG_EXPECT_CELLPOSE=4 "${display[@]}" \
+    .venv-cp4/bin/python -m pytest -q -p no:cacheprovider -m cp4 tests/_napari/test_volume_methods.py
 fi
 if [ "$NAPARI_MIN" != "0" ] && [ "$NAPARI" != "0" ]; then
   # the widget tests, the layering and packaging (manifest) tests against the oldest napari pyproject.toml

@@ -1,11 +1,10 @@
-"""Volume runs (``z_mode`` 3d) from the widget with the other methods: micro-sam, and Cellpose 4.
+"""Volume runs from the widget with the other methods: micro-sam (``3d``) and Cellpose 4 (``stitch``).
 
 tests/_napari/test_volume_run.py covers Cellpose 3. Here the widget runs micro-sam's 3D automatic
-segmentation on a small random-weight checkpoint (tests/_microsam_fixtures.py) and, in ``.venv-cp4``, Cellpose
-4's ``do_3D`` on the random CPSAM of tests/test_cellpose4.py. Random weights find arbitrary objects: each
-test asserts that the ``(T, Z, Y, X)`` Labels layer holds exactly the mask written, and that the log says
-the run was 3D. Volumes are tiny (they run under load in CI); even so the Cellpose 4 run took 1037 s on
-the shared 2-core machine at load 12-14 (micro-sam: 62 s).
+segmentation on a small random-weight checkpoint (tests/_microsam_fixtures.py) and, in ``.venv-cp4``,
+Cellpose 4 on the random CPSAM of tests/test_cellpose4.py (``stitch``: see its test). Random weights find
+arbitrary objects: each test asserts that the ``(T, Z, Y, X)`` Labels layer holds exactly the mask written,
+and that the log says how the volume was segmented. Volumes are tiny (they run under load in CI).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def _run_and_check(widget, qtbot, image: Path, params: SegmentationParams, timeo
     assert widget.files.add_paths([image]) == 1
     qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
     shown = widget.params()
-    assert (shown.method, shown.z_mode) == (params.method, "3d")
+    assert (shown.method, shown.z_mode) == (params.method, params.z_mode)
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=timeout_ms)
     key = widget.status.keys()[0]
@@ -70,14 +69,17 @@ def test_a_micro_sam_3d_run_in_the_widget(widget, checkpoints, cache_dir, tmp_pa
 
 
 @pytest.mark.cp4
-@pytest.mark.slow  # Cellpose 4 runs its ViT-L on 20 padded 256 px tiles for this 2 x 8 x 8 volume (CPU)
-def test_a_cellpose4_3d_run_in_the_widget(widget, cp4, cpsam_dir, tmp_path, qtbot):
+def test_a_cellpose4_volume_run_in_the_widget(widget, cp4, cpsam_dir, tmp_path, qtbot):
+    """Cellpose 4 through the widget's volume path in ``stitch`` mode: one network call per Z slice (2
+    padded 256 px tiles for this 2 x 8 x 8 volume). ``3d`` runs the ViT-L over ZY and ZX slices as well (20
+    tiles: 1037 s at load 13 here), so its identity with ``eval(do_3D=True)`` is tested without the widget
+    (tests/test_3d_cp4.py); the widget hands both modes to the same engine."""
     from test_3d_cp4 import write_stack
     from test_cellpose4 import RANDOM_NET
 
     image = write_stack(tmp_path / "blobs.ome.tif")  # 2 x 8 x 8: the random network finds objects in it
-    params = SegmentationParams(model=str(cpsam_dir / "cpsam"), z_mode="3d", anisotropy=2.0, diameter=0,
-                                **RANDOM_NET)
-    mask = _run_and_check(widget, qtbot, image, params, timeout_ms=1800000)  # 1037 s at load 13
-    assert "z mode 3d (Cellpose do_3D) over 2 slice(s) 0-1; anisotropy 2 (given)" in mask.log_text
+    params = SegmentationParams(model=str(cpsam_dir / "cpsam"), z_mode="stitch", stitch_threshold=0.25,
+                                diameter=0, **RANDOM_NET)
+    mask = _run_and_check(widget, qtbot, image, params, timeout_ms=1200000)
+    assert "no projection: z mode stitch (2D per slice, stitch threshold 0.25)" in mask.log_text
     assert '"cellpose_major": 4' in mask.log_text and mask.labels.max() >= 1
