@@ -57,7 +57,7 @@ def test_frames_selection_and_range_check():
     with pytest.raises(IndexError):
         cx.delete_label(stack, 5, frames=[3])
     with pytest.raises(ValueError):
-        cx.remove_small(np.zeros((2, 2, 2, 2), np.uint16), 3)
+        cx.remove_small(np.zeros((2, 2, 2, 2, 2), np.uint16), 3)  # (T, Z, Y, X) is a volume stack: 5D is not
     with pytest.raises(ValueError):
         cx.remove_small(np.zeros((2, 2), np.float32), 3)
 
@@ -157,3 +157,18 @@ def test_save_corrections_of_a_one_time_point_volume_takes_zyx(tmp_path):
     path = write_mask(tmp_path / "w_vSM.ome.tif", labels, volume=True)
     summary = cx.save_corrections(path, np.zeros((2, 8, 8), np.uint16))
     assert summary.frames == [0] and read_mask(path).labels.max() == 0 and read_mask(path).is_volume
+
+
+def test_fixes_on_a_tzyx_volume_work_per_time_point_in_3d():
+    vol = np.zeros((2, 4, 10, 10), np.uint16)
+    vol[0, 1:3, 3:6, 3:6] = 1  # 18 voxels, inside
+    vol[0, 2, 8, 8] = 2  # 1 voxel
+    vol[1, 0:2, 0:3, 4:7] = 3  # touches the y = 0 border
+    vol[1, 1:3, 5:8, 5:8] = 4  # inside (z 1-2 of 0-3)
+    small = cx.remove_small(vol, 2)
+    assert set(np.unique(small[0])) == {0, 1} and np.array_equal(small[1], vol[1])
+    border = cx.remove_touching_border(vol)
+    assert set(np.unique(border[1])) == {0, 4} and set(np.unique(border[0])) == {0, 1, 2}
+    merged = cx.merge_labels(vol, 1, 2, frames=[0])
+    assert set(np.unique(merged[0])) == {0, 1} and np.array_equal(merged[1], vol[1])
+    assert set(np.unique(cx.relabel_sequential(vol)[1])) == {0, 1, 2}

@@ -77,7 +77,8 @@ def _per_frame(
     frames: Iterable[int] | int | None,
     fix: Callable[[NDArray[Any]], NDArray[Any]],
 ) -> NDArray[Any]:
-    stack, was_2d = _as_stack(labels)
+    # (T, Z, Y, X): each time point's volume is fixed as a whole (sizes in voxels, the 3D border)
+    stack, was_2d = _as_stack(labels, np.ndim(labels) == 4)
     _check_labels(stack)
     out = stack.copy()
     for t in _frame_list(stack.shape[0], frames):
