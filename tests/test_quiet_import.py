@@ -62,3 +62,44 @@ def test_torch_libraries_preloaded_then_torch_imports_and_works():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_imports_leave_no_full_collection_owed():
+    """The objects an import makes (here SciPy's, ~100,000) join the oldest generation without a
+    collection: no generation-2 collection (250-850 ms with napari and torch in memory, every thread
+    stopped) falls due in the ordinary work that follows (here 200 generation-0 collections' worth of
+    short-lived objects), and nothing stays frozen. A fresh process, so that SciPy really is imported."""
+    code = textwrap.dedent("""
+        import gc
+        from napari_batchseg.quiet_import import import_quietly
+        gc.collect()  # (a fresh interpreter has had no full collection yet: any count would trigger one)
+        full = []
+        gc.callbacks.append(lambda phase, info: full.append(1) if phase == "start"
+                            and info["generation"] == 2 else None)
+        before = len(gc.get_objects())
+        import_quietly(["scipy.ndimage", "scipy.linalg", "scipy.special"])
+        made = len(gc.get_objects()) - before
+        for _ in range(200 * gc.get_threshold()[0]):
+            a = []
+            a.append(a)
+        print("made", made, "full", len(full), "frozen", gc.get_freeze_count())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    words = out.stdout.split()
+    made, full, frozen = int(words[1]), int(words[3]), int(words[5])
+    assert made > 20000  # the imports really made objects enough to owe a full collection
+    assert full == 0 and frozen == 0, out.stdout
+
+
+def test_settling_leaves_objects_the_host_froze_alone():
+    from napari_batchseg.quiet_import import settle_new_objects
+
+    assert settle_new_objects() is True and gc.get_freeze_count() == 0
+    gc.freeze()  # the host process keeps its objects frozen (e.g. before forking workers)
+    try:
+        frozen = gc.get_freeze_count()
+        assert settle_new_objects() is False
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

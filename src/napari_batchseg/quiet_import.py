@@ -9,10 +9,10 @@ drawing. Two things in such an import stop every Python thread, the GUI's includ
   while the other threads run; the import then finds them loaded.
 * **The garbage collector.** The imports create a few hundred thousand objects, and every
   generation-2 collection they trigger on the way scans everything (150-400 ms each with napari, Qt
-  and torch in memory). The collector is paused during the imports; the one full collection they leave
-  owing is the caller's to pay when it suits (the widget pays it at the end of its start-up work).
-  (:func:`gc.freeze` after the imports would avoid even that one, but it would also freeze every object
-  alive then, e.g. the user's layers: deleted later, their memory would never be freed.)
+  and torch in memory). The collector is paused during the imports, and at their end the objects they
+  made join the oldest generation without a collection (:func:`settle_new_objects`): otherwise they
+  are still owed one full collection (250-850 ms, stopping every thread), which fell due in whatever
+  thread allocated next (the widget's metadata reader, the first batch). Nothing stays frozen.
 
 Measured here (``benchmarks/bench_import_stalls.py``, a thread ticking every 5 ms while another imports
 torch and Cellpose, then one full collection): see docs/performance.md.
@@ -33,7 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["LIBRARIES", "import_quietly", "paused_collector", "preload_libraries", "preload_torch_libraries"]
+__all__ = ["LIBRARIES", "import_quietly", "paused_collector", "preload_libraries", "preload_torch_libraries",
+           "settle_new_objects"]
 
 #: the largest shared libraries of packages imported at start-up, as (Linux, macOS) glob patterns relative
 #: to the package folder; their dependencies are resolved by the loader itself
@@ -134,4 +135,24 @@ def import_quietly(names: Iterable[str]) -> list[ModuleType]:
             return [sys.modules[name] for name in names]
         preload_libraries(dict.fromkeys(p for name in names for p in _LOADS.get(name.split(".")[0], ())))
         with paused_collector():
-            return [importlib.import_module(name) for name in names]
+            try:
+                return [importlib.import_module(name) for name in names]
+            finally:
+                settle_new_objects()
+
+
+def settle_new_objects() -> bool:
+    """Move every object tracked by the collector into its oldest generation, owing no collection.
+
+    :func:`gc.freeze` then :func:`gc.unfreeze`: two list moves, no scan. Objects made while the collector
+    was paused (an import's few hundred thousand) would otherwise go through a generation-0 and a
+    generation-1 collection and then be counted towards a full one; this way the collector counts them
+    as if they had been there at its last full collection (the next one comes when the process has grown
+    by a quarter since then, and scans them). Nothing stays frozen. Not done (``False``) when the host
+    process keeps objects frozen itself (:func:`gc.unfreeze` would release those too).
+    """
+    if gc.get_freeze_count():
+        return False
+    gc.freeze()
+    gc.unfreeze()
+    return True

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from _timing import time_bound
-from napari_batchseg._napari import _widget
+from napari_batchseg._napari import _startup, _widget
 from napari_batchseg._napari._layerops import IDLE_NAME
 from napari_batchseg._napari._stream import PLACEHOLDER, layer_meta
 
@@ -35,7 +35,8 @@ def test_twenty_open_close_cycles_at_random_delays(qtbot, monkeypatch, data_fold
     runs = []
     for cycle in range(20):
         probe = functools.cache(slow_probe)  # a fresh, unknown device each time: the probe thread runs
-        monkeypatch.setattr(_widget, "detect_device", probe)
+        monkeypatch.setattr(_startup, "layers_then_device", probe)  # the start-up's probe thread
+        monkeypatch.setattr(_startup, "device_known", lambda: False)
         viewer = napari.Viewer(show=False)
         w = _widget.BatchSegWidget(viewer)
         viewer.window.add_dock_widget(w, name="Batch segmentation")

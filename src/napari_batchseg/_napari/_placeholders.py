@@ -16,7 +16,7 @@ them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,23 @@ from ._reader import META_KEY, axis_scale, axis_units, tyx_scale
 Contrast = tuple[float, float]
 
 
+@contextlib.contextmanager
+def _not_selected(layers: Any) -> Iterator[None]:
+    """Layers added in the block are not selected (the user's selection stays).
+
+    napari selects a layer added and shows its controls: two rebuilds of the layer controls with the
+    selection put back, 10-30 % of adding a layer here.
+    """
+    if not hasattr(layers, "_activate_on_insert"):  # private: napari 0.8-0.9
+        yield
+        return
+    was, layers._activate_on_insert = layers._activate_on_insert, False
+    try:
+        yield
+    finally:
+        layers._activate_on_insert = was
+
+
 def display_shape(info: SourceInfo, n_frames: int,
                   params: SegmentationParams | None) -> tuple[tuple[int, ...], bool]:
     """Display shape of an output (``(T, Y, X)``; ``(T, Z, Y, X)`` for volumes), and whether latest only."""
@@ -67,9 +84,9 @@ class LayerPool:
 
     def __init__(self, viewer: Any) -> None:
         self.viewer = viewer
-        #: the second half of the last :meth:`show` (the image layer's change, or the labels layer added),
-        #: due in a later turn (see :meth:`finish_image`)
-        self._image_step: Callable[[], str | None] | None = None
+        #: the rest of the last :meth:`show` (the image layer's change, or the layers added), due in later
+        #: turns, one per turn (see :meth:`next_part`, :meth:`finish_image`)
+        self._steps: list[Callable[[], str | None]] = []
 
     # ------------------------------------------------------------------ lookup
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
@@ -237,16 +254,27 @@ class LayerPool:
         if img_layer is None and lab_layer is None:
             # two layers to add (a run's first output, or none left): adding one costs napari far more
             # than a setter (vispy visuals, layer controls; ~0.5 s under software OpenGL): the image one
-            # now, the labels one in a later turn
-            img = show_image()
-            if contrast is not None:
-                _set_contrast(img, contrast)
+            # now, the labels one in a later turn. Hidden layers made ahead (nothing else is due) in a
+            # viewer without layers: the new axes (T, Z) first get their sliders in a turn of their own
+            # (napari's dims sliders: 40-50 % of adding the image layer here; with other layers napari's
+            # view fitting does not allow it). (Layers to show now: a run's first output may need them
+            # complete within a few turns, and three parts then in one turn would be one long stall.)
+            def add_image() -> str | None:
+                img = show_image()
+                if contrast is not None:
+                    _set_contrast(img, contrast)
+                return None
 
             def labels_step() -> str | None:
                 framed(show_labels())
                 return key
 
-            self._image_step = labels_step
+            self._steps = [labels_step]
+            if not visible and not len(self.viewer.layers) and self.viewer.dims.ndim < len(axes):
+                self.viewer.dims.ndim = len(axes)
+                self._steps.insert(0, add_image)
+            else:
+                add_image()
             return True
         if img_layer is None or lab_layer is None or reshaping:
             # one layer to add, or the pair changes dimensions: both now, the image one first (the units
@@ -274,7 +302,7 @@ class LayerPool:
             framed(lab_layer)
             return key
 
-        self._image_step = image_step
+        self._steps = [image_step]
         return True
 
     def _middle_z(self, labels: Any) -> None:
@@ -289,17 +317,27 @@ class LayerPool:
 
     @property
     def image_pending(self) -> bool:
-        """The second half of the last :meth:`show` is still to do."""
-        return self._image_step is not None
+        """The rest of the last :meth:`show` is still to do."""
+        return bool(self._steps)
+
+    def next_part(self) -> tuple[str | None, bool]:
+        """Do the next part of the rest of the last :meth:`show`.
+
+        Returns the output it showed if that was its last part (else ``None``), and whether parts are left.
+        """
+        key = self._steps.pop(0)() if self._steps else None
+        return key, bool(self._steps)
 
     def finish_image(self) -> str | None:
-        """Do the second half of the last :meth:`show` now if left for later; the output it shows, if so."""
-        step, self._image_step = self._image_step, None
-        return step() if step is not None else None
+        """Do the rest of the last :meth:`show` now if left for later; the output it shows, if so."""
+        key = None
+        while self._steps:
+            key = self._steps.pop(0)()
+        return key
 
     def drop_image_step(self) -> None:
-        """Forget the image layer's half (the widget closes)."""
-        self._image_step = None
+        """Forget the rest of the last :meth:`show` (the widget closes)."""
+        self._steps = []
 
     # ------------------------------------------------------------------ placeholders
     def placeholders(self, first: SourceInfo | None, params: SegmentationParams | None, plan: Any,
@@ -326,26 +364,30 @@ class LayerPool:
         selection = self.viewer.layers.selection
         before, active = set(selection), selection.active
 
-        def keep_selection() -> None:
-            selection.clear()
-            selection.update(before)
-            selection.active = active
+        def keep_selection() -> None:  # (napari selects a layer added, unless told not to: older napari)
+            if set(selection) != before or selection.active is not active:
+                selection.clear()
+                selection.update(before)
+                selection.active = active
 
-        split = self.show(PLACEHOLDER, PLACEHOLDER if labels is not None else None,
-                          PLACEHOLDER if visible else IDLE_NAME,
-                          np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
-                          np.zeros(shape, np.float32) if img is None else img, scale,
-                          first.pixel_size if first is not None else PixelSize(), None, None, first_frame,
-                          visible=visible)
+        with _not_selected(self.viewer.layers):
+            split = self.show(PLACEHOLDER, PLACEHOLDER if labels is not None else None,
+                              PLACEHOLDER if visible else IDLE_NAME,
+                              np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
+                              np.zeros(shape, np.float32) if img is None else img, scale,
+                              first.pixel_size if first is not None else PixelSize(), None, None,
+                              first_frame, visible=visible)
         keep_selection()
-        step = self._image_step
-        if step is not None:
+
+        def kept(step: Callable[[], str | None]) -> Callable[[], str | None]:
             def then() -> str | None:
-                key = step()
+                with _not_selected(self.viewer.layers):
+                    key = step()
                 keep_selection()
                 return key
+            return then
 
-            self._image_step = then
+        self._steps = [kept(step) for step in self._steps]
         return split
 
     def remove_placeholders(self) -> None:

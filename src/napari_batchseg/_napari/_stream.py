@@ -16,40 +16,29 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from qtpy.QtCore import QObject, Signal
 
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..live import Drop, FinishShow, LiveModel, MoveSlider, Refresh, Show
 from ..live.timing import FOLLOW_MS
-from ..live.volumes import Stored, store_volume
+from ..live.volumes import Stored
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
 from ._buffers import TaskView, first_frame_of
-from ._layerops import (
-    LABELS_DTYPE,
-    PLACEHOLDER,
-    _quick_range,
-    _release,
-    _set_contrast,
-    frame_translate,
-    layer_meta,
-    mark_edited,
-    mark_saved,
-)
+from ._frame_buffers import new_buffers, place, store_frame, take_over
+from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
 from ._placeholders import LayerPool, display_scale, display_shape
 from ._repaint import holds_repaint
 from ._results import ResultShowing, _layer_label, _t_offset
 from ._scheduler import LiveScheduler
+from ._volume_store import VolumeStore
 from ._worker import Background
 
-__all__ = [  # names other modules, the tests and the benchmarks import from here
-    "FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta", "mark_edited", "mark_saved",
-]
+# names other modules, the tests and the benchmarks import from here
+__all__ = ["FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta", "mark_edited", "mark_saved"]
 
-#: suffix of a cancelled output's layer name (nothing of it was written)
-CANCELLED = " (cancelled, not saved)"
+CANCELLED = " (cancelled, not saved)"  # suffix of a cancelled output's layer name (nothing written)
 
 
 class LayerStreamer(QObject):
@@ -68,7 +57,7 @@ class LayerStreamer(QObject):
         self.scheduler = LiveScheduler(self.live, self)
         self.scheduler.refreshed.connect(self.refreshed)
         handlers: tuple[tuple[type, Any], ...] = (
-            (Show, self._show_cmd), (FinishShow, lambda _c: self.finish_image_step()),
+            (Show, self._show_cmd), (FinishShow, lambda _c: self._next_part()),
             (MoveSlider, lambda c: self.pool.move_slider(c.key, c.index)),
             (Refresh, lambda c: self.pool.refresh(c.frames)), (Drop, self._drop_cmd))
         for kind, handler in handlers:
@@ -81,12 +70,11 @@ class LayerStreamer(QObject):
         self.session: RunSession | None = None
         #: outputs being read from disk by a worker (to be shown when read)
         self.loading: set[str] = set()
-        #: volumes to store into their output's buffer, in order, one worker at a time per output (the
-        #: first of each list is being stored); outputs whose end waits for them (see ``live.volumes``)
-        self._to_store: dict[str, list[tuple[FrameDone, TaskView]]] = {}
-        self._done_later: dict[str, Path] = {}
         self._closing = False
         self.background = Background(self)
+        #: volumes stored into their output's buffers by a worker, in order (see ``live.volumes``)
+        self.volumes = VolumeStore(self.live, self.background, self._stored, self.task_done,
+                                   self.message.emit, self.scheduler.poke)
         viewer.layers.events.removed.connect(self._on_removed)
         viewer.dims.events.current_step.connect(self.results.on_step)
 
@@ -151,11 +139,22 @@ class LayerStreamer(QObject):
     @property
     def settled(self) -> bool:
         """Nothing is being read or stored for display and no layer change is left for a later turn."""
-        return not self.loading and not self.live.switching and not self._to_store
+        return not self.loading and not self.live.switching and not self.volumes.busy
+
+    def _next_part(self) -> None:
+        """The next part of the last switch of the layers (:class:`FinishShow`; one per turn)."""
+        key, more = self.pool.next_part()
+        if more:
+            self.live.split_more()
+            self.scheduler.poke()
+        else:
+            self._switched(key)
 
     def finish_image_step(self) -> None:
-        """Retarget the image layer now if :meth:`show_arrays` left that for a later turn."""
-        key = self.pool.finish_image()
+        """Do the rest of the last switch of the layers now if :meth:`show_arrays` left it for later."""
+        self._switched(self.pool.finish_image())
+
+    def _switched(self, key: str | None) -> None:  # the layers show output ``key`` wholly now
         self.live.split_done()
         if key is not None:
             self.live.refresh(key)
@@ -199,7 +198,7 @@ class LayerStreamer(QObject):
             self._placeholders_shown(self.pool.placeholders(first, params, None, visible=False))
 
     def _placeholders_shown(self, split: bool | None) -> None:
-        if split is not None:
+        if split is not None:  # (``None``: hidden ones of that shape were there already)
             self.live.shown(PLACEHOLDER, split)
             self.scheduler.poke()
 
@@ -219,10 +218,6 @@ class LayerStreamer(QObject):
         """The parameters ``task`` runs with (``None``: no plan known)."""
         plan = self.session.plan if self.session is not None else None
         return plan.params_for(task) if plan is not None else None
-
-    def _first_frame(self, task: Task) -> int:
-        """The input frame an output's first frame comes from (the run's ``start_frame``; 0 if unknown)."""
-        return first_frame_of(task, self._params(task))
 
     def task_started(self, task: Task, n_frames: int) -> None:
         """Prepare display buffers for an output that starts; show it now, later or not (see ``live``).
@@ -250,11 +245,7 @@ class LayerStreamer(QObject):
         if view.labels.ndim == 3:  # (a volume movie is not copied on the GUI thread: its own buffers go)
             buffers = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
         if buffers is not None:
-            seen = 0 if view.last_index is None else view.last_index + 1  # frames arrive in order
-            for old, new in zip(buffers, (view.labels, view.image), strict=True):
-                old[:seen] = new[:seen]
-                old[seen:] = 0
-            view.labels, view.image = buffers
+            take_over(view, buffers)
         self.show_arrays(cmd.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
                          view.mask_path, None, view.first_frame, view.t_offset)
         self.live.shown_late(cmd.key)  # on its newest frame, as if followed all along (a moment later)
@@ -274,23 +265,16 @@ class LayerStreamer(QObject):
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
         if show:
             self.finish_image_step()  # the layers to reuse are complete (the placeholders' labels too)
-        # a 2D run's buffers are reused (cleared); a volume run's are new (np.zeros maps zeroed memory
-        # lazily: clearing a movie of volumes would be heavy work on the GUI thread)
-        reuse = show and len(shape) == 3
-        buffers = self.pool.same_buffers(task.key, self.viewed_key, shape) if reuse else None
-        if buffers is not None:
-            labels, image = buffers
-            labels.fill(0)
-            image.fill(0)
-        else:
-            labels, image = np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
-        latest = " (latest volume)" if len(shape) == 4 else " (latest frame)"
-        label = _layer_label(task) + (latest if latest_only else "")
-        view = TaskView(task.key, label, max(int(n_frames), 1), labels, image, scale, info.pixel_size,
-                        latest_only, first_frame=self._first_frame(task), t_offset=_t_offset(task))
+        reuse = show and len(shape) == 3  # a 2D run's buffers are reused (cleared); a volume run's are new
+        labels, image = new_buffers(shape, self.pool.same_buffers(task.key, self.viewed_key, shape)
+                                    if reuse else None)
+        latest = (" (latest volume)" if len(shape) == 4 else " (latest frame)") if latest_only else ""
+        view = TaskView(task.key, _layer_label(task) + latest, max(int(n_frames), 1), labels, image, scale,
+                        info.pixel_size, latest_only, first_frame=first_frame_of(task, self._params(task)),
+                        t_offset=_t_offset(task))
         self.views[task.key] = view
         if show:
-            self.show_arrays(task.key, label, labels, image, scale, info.pixel_size, None, None,
+            self.show_arrays(task.key, view.label, labels, image, scale, info.pixel_size, None, None,
                              view.first_frame, view.t_offset)
             self.live.refresh(task.key)
         return view
@@ -300,66 +284,23 @@ class LayerStreamer(QObject):
         view = self.views.get(event.task.key)
         if view is None:
             return
-        i = event.index
-        slot = 0 if view.latest_only else i
         if view.labels.ndim == 4 and event.labels is not None:
-            self._store(event, view)  # a (Z, Y, X) volume: stored by a worker, then shown (_stored)
+            self.volumes.store(event, view)  # a (Z, Y, X) volume: stored by a worker, then shown (_stored)
             return
-        if event.labels is not None and event.labels.ndim == 3:
-            view.volume = True  # a volume the buffers were not made for: shown from its mask once written
-        elif event.labels is not None and event.labels.shape == view.labels.shape[-2:]:
-            if view.labels.dtype == LABELS_DTYPE and event.labels.size and int(event.labels.max()) > 65535:
-                self._widen(view)
-            view.labels[slot] = event.labels
-        if event.image is not None and event.image.shape == view.image.shape[-2:]:
-            view.image[slot] = event.image
+        store_frame(view, event, self.layers_for(event.task.key)[0])
         first = event.image if view.frames_seen == 0 else None  # its contrast is the layer's
         self._shown_frame(event, view, _quick_range(first) if first is not None else None)
 
-    # ------------------------------------------------------------------ volumes
-    def _store(self, event: FrameDone, view: TaskView) -> None:
-        """Store a volume into its output's buffers in a worker (in order, one at a time per output)."""
-        key = event.task.key
-        self.live.storing(key)
-        queue = self._to_store.setdefault(key, [])
-        queue.append((event, view))
-        if len(queue) == 1:
-            self._store_next(key)
-
-    def _store_next(self, key: str) -> None:
-        event, view = self._to_store[key][0]
-        slot = 0 if view.latest_only else event.index
-        result: list[Stored] = []
-
-        def failed(exc: BaseException) -> None:
-            self.message.emit(f"{event.task.label}: volume {event.index + 1} not shown ({exc})")
-
-        self.background.submit(store_volume, view.labels, view.image, slot, event.labels, event.image,
-                               view.frames_seen == 0, on_item=result.append, on_error=failed,
-                               on_done=lambda: self._stored(key, result[0] if result else None),
-                               name="batchseg-volume")
-
-    def _stored(self, key: str, stored: Stored | None) -> None:
-        """A volume is in its buffers (``None``: it could not be stored): shown; the next one is stored."""
-        queue = self._to_store.get(key)
-        if not queue:  # the widget closed meanwhile
+    def _stored(self, event: FrameDone, view: TaskView, stored: Stored | None) -> None:
+        """A volume is in its buffers (``None``: it could not be stored): shown (see :class:`VolumeStore`)."""
+        if stored is None or self._closing:
             return
-        event, view = queue.pop(0)
-        if not queue:
-            del self._to_store[key]
-        if stored is not None and not self._closing:
-            if stored.labels is not None:  # ids above 65535: the buffer became uint32
-                view.labels = stored.labels
-                labels, _ = self.layers_for(key)
-                if labels is not None and labels.data is not stored.labels and self.views.get(key) is view:
-                    labels.data = stored.labels
-            self._shown_frame(event, view, stored.contrast)
-        all_in = self.live.stored(key)
-        if queue:
-            self._store_next(key)
-        elif all_in and key in self._done_later:
-            self.task_done(event.task, self._done_later.pop(key))
-        self.scheduler.poke()
+        if stored.labels is not None:  # ids above 65535: the buffer became uint32
+            view.labels = stored.labels
+            labels, _ = self.layers_for(event.task.key)
+            if labels is not None and labels.data is not stored.labels and self.views.get(view.key) is view:
+                labels.data = stored.labels
+        self._shown_frame(event, view, stored.contrast)
 
     def _shown_frame(self, event: FrameDone, view: TaskView, contrast: tuple[float, float] | None) -> None:
         """A frame (or volume) of ``event`` is in ``view``'s buffers: placed, and its layers refreshed."""
@@ -371,26 +312,10 @@ class LayerStreamer(QObject):
         if first and image is not None and contrast is not None:
             _set_contrast(image, contrast)
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
-            self._place(view, event.t - i)  # the plan said otherwise (not expected): where it really is
+            place(view, (labels, image), event.t - i)  # the plan said otherwise (not expected)
         on_screen = labels is not None or image is not None
         self.live.frame(event.task.key, slot, self.pool.slider_slot(labels), on_screen)
         view.last_index = slot
-
-    def _place(self, view: TaskView, first_frame: int) -> None:
-        """Move an output's layers (both: they stay aligned) to T = ``first_frame``."""
-        view.first_frame = first_frame
-        translate = frame_translate(first_frame, view.t_offset, view.scale[0], len(view.scale))
-        for layer in self.layers_for(view.key):
-            if layer is not None and tuple(layer.translate) != translate:
-                layer.translate = translate
-                layer_meta(layer)["first_frame"] = first_frame
-
-    def _widen(self, view: TaskView) -> None:
-        """A frame has ids above 65535: the output's buffer (and its layer) become uint32."""
-        view.labels = view.labels.astype(np.uint32)
-        labels, _ = self.layers_for(view.key)
-        if labels is not None:
-            labels.data = view.labels
 
     def displayed_index(self, layer: Any) -> int | None:
         """Index along T of ``layer``'s frame on screen (see :meth:`LayerPool.displayed_index`)."""
@@ -404,7 +329,7 @@ class LayerStreamer(QObject):
         (which corrections may have changed meanwhile), never from memory.
         """
         if self.live.done_waits(task.key):  # volumes of it are still being stored: done once they are
-            self._done_later[task.key] = mask_path
+            self.volumes.done_later(task.key, mask_path)
             return
         labels, image = self.layers_for(task.key)
         if labels is not None:

@@ -1,14 +1,13 @@
-"""One-time costs of a process paid ahead (device detection, napari's first layers).
+"""One-time costs of a process paid ahead, in worker threads (device detection, napari's first layers).
 
-Used by :class:`._widget.BatchSegWidget` when it opens.
+Run in order by :class:`._startup.Startup` when the widget opens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import gc
-from collections.abc import Callable
+from typing import Any
 
 
 @functools.cache
@@ -20,17 +19,17 @@ def detect_device() -> str:
     (without it, the GUI froze for 150-800 ms at a time, several times: see
     ``benchmarks/bench_import_stalls.py``).
     Done now, while the user sets up the batch, rather than at the start of the first run.
-    Then it runs one full garbage collection. The imports (torch, Cellpose, SciPy: ~200,000 objects)
-    leave Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari,
-    Qt and torch in memory; unpaid, it falls due a few seconds later, i.e. in the middle of the first
-    batch. Paid here, during the widget's opening, the next one is due only after the process has grown
-    by another quarter (a batch that streams frames into the same layers does not).
+    The objects the imports made (torch, Cellpose, SciPy: ~200,000) then join the collector's oldest
+    generation without a collection (:func:`..quiet_import.settle_new_objects`): counted as new, they
+    left Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari, Qt
+    and torch in memory (paid here at the end until now: a stall of the widget's opening, 850 ms on a
+    loaded machine; unpaid, it fell due a few seconds later, in the first batch).
     """
-    from ..quiet_import import import_quietly
+    from ..quiet_import import import_quietly, paused_collector, settle_new_objects
 
     with contextlib.suppress(ImportError):
         import_quietly(["torch"])
-    try:
+    try:  # (its objects are settled below, with Cellpose's)
         from ..devices import pick_device
 
         choice = pick_device(True)
@@ -39,26 +38,48 @@ def detect_device() -> str:
         text = "device detection unavailable"
     except Exception as exc:  # noqa: BLE001 - informative only
         text = f"no GPU found ({exc})"
-    with contextlib.suppress(Exception):
-        from ..segmenters.cellpose.files import cellpose_models
+    with paused_collector():  # (the device probe's own objects too)
+        with contextlib.suppress(Exception):
+            from ..segmenters.cellpose.files import cellpose_models
 
-        cellpose_models()  # quietly too; under Cellpose 4 with its torchvision step
-    gc.collect()
+            cellpose_models()  # quietly too; under Cellpose 4 with its torchvision step
+        settle_new_objects()
     return text
 
 
 #: what napari's first Image and Labels layer models import (xarray, pandas, SciPy, scikit-image, numba:
-#: ~700 modules, ~1.1 s here), imported ahead by :func:`import_layer_dependencies`
+#: ~700 modules, ~1.1 s here), imported ahead by :func:`prepare_layers`
 LAYER_DEPENDENCIES = ("xarray", "pandas", "scipy.ndimage", "scipy.special", "scipy.linalg", "numba",
                       "skimage.color", "skimage.exposure", "skimage.util")
 
 
-def import_layer_dependencies() -> None:
-    """Import :data:`LAYER_DEPENDENCIES` quietly (:func:`..quiet_import.import_quietly`), in a worker thread.
+def prepare_layers() -> Any:
+    """What napari's first layers need, paid in a worker thread: imports, caches, a unit registry.
 
-    The first layer models import them on the GUI thread otherwise: 0.3-1.8 s of frozen GUI per step.
-    A module that is not installed is passed over (napari imports it only when present).
+    Imports :data:`LAYER_DEPENDENCIES` and napari's layer visuals quietly
+    (:func:`..quiet_import.import_quietly`; the first layers import them on the GUI thread otherwise:
+    0.3-1.8 s of frozen GUI per step), loads napari's numba colour mapping and fills vispy's dash pattern
+    cache (0.1-0.3 s of the first Labels layer's polygon overlay). A module that is not installed is
+    passed over (napari imports it only when present). The objects made join the collector's oldest
+    generation without a collection, as after the imports (:func:`..quiet_import.settle_new_objects`).
+
+    Returns
+    -------
+    pint.UnitRegistry or None
+        A unit registry like pint's application registry, built here (0.3-1.3 s of pure Python that
+        napari's first layer with units paid on the GUI thread), for :func:`install_units`; ``None``
+        when pint's own is built already (or pint is missing). It is a registry of its own: pint's
+        lazy application registry must not be built from two threads at once.
     """
+    from ..quiet_import import paused_collector, settle_new_objects
+
+    with paused_collector():
+        registry = _layer_costs()
+        settle_new_objects()
+    return registry
+
+
+def _layer_costs() -> Any:
     import importlib.util
 
     from ..quiet_import import import_quietly
@@ -66,6 +87,8 @@ def import_layer_dependencies() -> None:
     present = [name for name in LAYER_DEPENDENCIES if importlib.util.find_spec(name.split(".")[0])]
     with contextlib.suppress(ImportError):
         import_quietly(present)
+    with contextlib.suppress(ImportError):
+        import_quietly(["napari._vispy.layers.image", "napari._vispy.layers.labels"])
     try:  # the first Labels model loads napari's numba colour mapping (~0.3 s): loaded here instead
         import numpy as np
         from napari.utils.colormaps.colormap_utils import label_colormap
@@ -76,47 +99,65 @@ def import_layer_dependencies() -> None:
             cmap._data_to_texture(dtype(0))
     except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
         pass
+    with contextlib.suppress(Exception):  # lru-cached patterns (module level) every agg line visual makes
+        from vispy.visuals.line.dash_atlas import DashAtlas  # type: ignore[import-untyped]
+
+        DashAtlas()
+    return _registry_apart()
 
 
-@functools.cache  # each of napari's one-time costs is paid once per process (see warm_up_steps)
-def _units() -> None:
+def _registry_apart() -> Any:
+    try:
+        import pint
+        from pint.registry import LazyRegistry
+    except ImportError:
+        return None
+    if not isinstance(pint.get_application_registry().get(), LazyRegistry):
+        return None
+    return pint.UnitRegistry(on_redefinition="raise")  # what pint's lazy registry builds
+
+
+def install_units(registry: Any) -> None:
+    """Make ``registry`` (from :func:`prepare_layers`) pint's application registry, which napari uses.
+
+    On the GUI thread, the only one that builds pint's lazy registry: done only when it is still unbuilt
+    (a layer made meanwhile built it: that one stays, units of two registries cannot be compared).
+    """
     import pint
+    from pint.registry import LazyRegistry
 
-    pint.get_application_registry().pixel  # noqa: B018 - builds the registry napari uses for units
+    if registry is not None and isinstance(pint.get_application_registry().get(), LazyRegistry):
+        pint.set_application_registry(registry)
 
 
-@functools.cache
-def _first_image() -> None:
+@functools.cache  # paid once per process
+def first_layer_models() -> None:
+    """Make a first napari Image and Labels model, not shown (thread-safe: no viewer, no Qt).
+
+    Their first-time costs (napari's slicing and colour-mapping paths) are paid here, in a worker,
+    not by the first layers shown. Skipped while pint's application registry is unbuilt (a model with
+    units would build it in this thread): then napari's first layer pays them.
+    """
     import numpy as np
-    from napari.layers import Image
+    import pint
+    from napari.layers import Image, Labels
+    from pint.registry import LazyRegistry
 
+    if isinstance(pint.get_application_registry().get(), LazyRegistry):
+        return
     Image(np.zeros((2, 4, 4), np.float32), scale=(1, 0.5, 0.5), units="µm")
-    import napari._vispy.layers.image  # noqa: F401
-
-
-@functools.cache
-def _first_labels() -> None:
-    import numpy as np
-    from napari.layers import Labels
-
     labels = Labels(np.zeros((2, 4, 4), np.uint32), scale=(1, 0.5, 0.5), units="µm")
     try:  # compiles (or loads from cache) napari's label colour mapping, else done on the first frame
         labels._raw_to_displayed(np.arange(16, dtype=np.uint32).reshape(4, 4))
     except Exception:  # noqa: BLE001, S110 - private napari API; only an optimisation
         pass
-    import napari._vispy.layers.labels  # noqa: F401
 
 
-def warm_up_steps() -> list[Callable[[], None]]:
-    """The one-time costs of napari's first layer, as steps for idle turns of the event loop.
-
-    Otherwise the first Image and Labels layers of a session block the GUI for seconds right when the
-    user clicks Run. The steps (unit registry, a first Image layer model, a first Labels layer model:
-    150-300 ms each here, ~2 s in all when napari has shown no layer yet) run on the GUI thread, one per
-    turn, so the widget appears at once: pint's registry is built lazily and must not be built from two
-    threads at once. Each step is paid once per process; steps already paid are not returned.
-    """
-    return [step for step in (_units, _first_image, _first_labels) if step.cache_info().currsize == 0]
+def layers_then_device() -> str:
+    """:func:`first_layer_models`, then :func:`detect_device` (the start-up worker's second job)."""
+    with contextlib.suppress(Exception):  # an optimisation only
+        first_layer_models()
+    return detect_device()
 
 
 def device_known() -> bool:

@@ -19,6 +19,7 @@ from qtpy.QtWidgets import (
 from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..live import Redraw
+from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
 from ..runners import RunSession, TaskState
 from ..view.phrasing import finish_message, for_widget, refusal_message, run_message
@@ -30,9 +31,9 @@ from ._jobs import close_all, close_with
 from ._layers import LayerPanel, layer_plan
 from ._output import OutputPanel
 from ._qtutil import single_shot
+from ._startup import Startup
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._warmup import detect_device, device_known, import_layer_dependencies, warm_up_steps
 from ._widget_layout import FILES_TAB, RESULTS_TAB, lay_out
 from ._worker import Background, RunController
 
@@ -58,6 +59,9 @@ class BatchSegWidget(QWidget):
         self.layers = LayerPanel(napari_viewer)
         #: daemon threads for small jobs (device probe, ...), results delivered on the GUI thread
         self.background = Background(self)
+        #: the start-up work in worker threads (napari's first-layer costs, the device detection); a Run
+        #: clicked before it is over waits for it
+        self.startup = Startup(self.background, self._device_found)
         self._base_params = SegmentationParams()
         #: the current (or last) run: tasks, statuses, frames, outputs; the views below observe it
         self.session = RunSession()
@@ -101,31 +105,21 @@ class BatchSegWidget(QWidget):
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
         close_with(self, *self._closers())
-        # napari's one-time costs of a first layer: what its first layers import, in a worker (quietly:
-        # no long hold of the GIL), then the rest in idle steps (the widget shows at once, the first Run
-        # adds its layers quicker); then the device detection (not competing with them for the GIL)
+        # napari's one-time costs of a first layer, then the device detection: in workers (the widget
+        # shows at once, the first Run adds its layers quicker)
         self.form.set_device_text("looking for a GPU…")
-        self.background.submit(import_layer_dependencies, on_done=self._warm_up, name="batchseg-warmup")
+        self.startup.start()
 
     # ------------------------------------------------------------------ state from inputs
     @property
     def startup_done(self) -> bool:
         """The widget's start-up work (napari's first-layer costs, then the device detection) is over."""
-        return self.streamer.scheduler.idle_left == 0 and device_known()
-
-    def _warm_up(self) -> None:
-        self.streamer.scheduler.idle(warm_up_steps(), then=self._start_device_detection)
-
-    def _start_device_detection(self) -> None:
-        if device_known():
-            self._device_found(detect_device())
-            return
-        # the form says "looking for a GPU…" since the widget opened; a daemon thread that never touches Qt:
-        # closing napari meanwhile cannot crash (see _worker)
-        self.background.submit(detect_device, on_item=self._device_found, name="batchseg-device")
+        return self.startup.done
 
     def _device_found(self, text: str) -> None:
+        """The start-up work is over (a Run that waited for it has just started)."""
         self.form.set_device_text(text)
+        self._update_run_state()
         self._stand_by()  # files listed meanwhile: their placeholder layers (start-up work is over)
 
     def close_down(self) -> None:
@@ -138,9 +132,9 @@ class BatchSegWidget(QWidget):
 
     def _closers(self) -> tuple[Callable[[], None], ...]:
         """What stops each worker owner: the controller, metadata cache, background, streamer, panels."""
-        return (self.controller.close, self.infos.close, self.background.close, self.streamer.close,
-                self.correction.close_down, self.files.close_down, self.output.close_down,
-                self.layers.close_down)
+        return (self.startup.close, self.controller.close, self.infos.close, self.background.close,
+                self.streamer.close, self.correction.close_down, self.files.close_down,
+                self.output.close_down, self.layers.close_down)
 
     def _inputs_changed(self) -> None:
         self._update_file_dependent()
@@ -154,7 +148,7 @@ class BatchSegWidget(QWidget):
         (napari's first-layer costs paid; no layer is made while the device detection imports torch in a
         thread); removed when the list empties.
         """
-        if self.controller.running:
+        if self.running:
             return
         files = self.files.files()
         if not files:
@@ -202,7 +196,7 @@ class BatchSegWidget(QWidget):
         self._update_run_state()
 
     def _update_run_state(self) -> None:
-        running = self.controller.running
+        running = self.running
         ok = bool(self.files.files()) and not self.output.problems()
         self.run_btn.setEnabled(ok and not running)
         self.cancel_btn.setEnabled(running)
@@ -237,8 +231,8 @@ class BatchSegWidget(QWidget):
 
     # ------------------------------------------------------------------ run
     def run(self) -> bool:
-        """Start the batch in a worker thread; return whether it started."""
-        if self.controller.running:
+        """Start the batch in a worker thread (once the start-up work is over); whether it starts."""
+        if self.running:
             return False
         files = self.files.files()
         if not files:
@@ -258,7 +252,18 @@ class BatchSegWidget(QWidget):
             self._say(refusal_message(flagged), error=True)
             self.tabs.setCurrentIndex(FILES_TAB)
             return False
-        return self._start(params, files, self.parallel.currentData() or "none", self.processes.value())
+        parallel, processes = self.parallel.currentData() or "none", self.processes.value()
+        return self._when_ready(lambda: self._start(params, files, parallel, processes))
+
+    def _when_ready(self, start: Callable[[], bool]) -> bool:
+        """Start the run now, or once the start-up work is over (see :mod:`._startup`); its session now."""
+        self.session = self.streamer.session = RunSession()
+        if self.startup.gate.request(start):
+            return start()
+        self._say(STARTING)
+        self.tabs.setCurrentIndex(RESULTS_TAB)
+        self._update_run_state()
+        return True
 
     def _start(self, params: SegmentationParams, files: list[Path], parallel: str, processes: int,
                plan: object = None) -> bool:
@@ -273,8 +278,6 @@ class BatchSegWidget(QWidget):
             else:
                 params = by_params[0][1]
         self._params = params
-        self.session = RunSession()
-        self.streamer.session = self.session
         self._run_error = False
         self._started = time.perf_counter()
         self._say("planning…")
@@ -296,7 +299,7 @@ class BatchSegWidget(QWidget):
         Whole stack, or the frame on screen (*current frame*); channel, Z and the other settings as for
         files. Outputs go to the output folder, else beside the layer's file.
         """
-        if self.controller.running:
+        if self.running:
             return False
         chosen = self.layers.chosen()
         if not chosen:
@@ -314,11 +317,14 @@ class BatchSegWidget(QWidget):
         except (ParameterError, ValueError) as exc:
             self._say(str(exc), error=True)
             return False
-        return self._start(plan.params, [], "none", 1, plan)
+        return self._when_ready(lambda: self._start(plan.params, [], "none", 1, plan))
 
     def cancel(self) -> None:
         """Stop the batch: the compute stops within the current frame, the widget is free at once."""
-        if self.controller.running:
+        if self.startup.gate.cancel():  # it waited for the start-up work: it never started
+            self._say("cancelled before it started")
+            self._update_run_state()
+        elif self.controller.running:
             self.controller.cancel()
             self.cancel_btn.setEnabled(False)
             self._say("cancelling…")
@@ -342,8 +348,8 @@ class BatchSegWidget(QWidget):
 
     @property
     def running(self) -> bool:
-        """Whether a batch is in progress."""
-        return self.controller.running
+        """Whether a batch is in progress (or waits for the start-up work to start)."""
+        return self.controller.running or self.startup.gate.queued is not None
 
     @property
     def _frames_done(self) -> dict[str, int]:

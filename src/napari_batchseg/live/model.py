@@ -163,6 +163,10 @@ class LiveModel:
         if self._move is not None and self._move[0] != key:
             self._move = None
 
+    def split_more(self) -> None:
+        """The second half of the last switch comes in parts: the next one ``SPLIT_MS`` from now."""
+        self._split_due = self.clock() + _s(SPLIT_MS)
+
     def split_done(self) -> None:
         """The second half of the last switch is done (or dropped)."""
         self._split_due = None
