@@ -218,31 +218,51 @@ def holds_repaint(method: F) -> F:
     return cast(F, held)
 
 
+class _StepAside(QObject):
+    """:func:`after_repaint` with an owner: a QObject child of it whose slot is a method, not a closure.
+
+    A Python closure connected to a QTimer was called at teardown while its owner's widget was being
+    destroyed and the process crashed in it (SIGSEGV in the closure's frame, issue #20); a bound method
+    of a QObject is disconnected by Qt with its object.
+    """
+
+    def __init__(self, callback: Callable[[], object], owner: QObject) -> None:
+        super().__init__(owner)
+        self._callback = callback
+        self._seen = _last_repaint[1]
+        self._hop = QTimer(self)  # the later call: none comes once the owner is deleted
+        self._hop.setSingleShot(True)
+        self._hop.setInterval(HOLD_MS)
+        self._hop.timeout.connect(self.run)
+
+    def run(self) -> None:
+        """Call back now, or step aside once when a repaint began less than :data:`RECENT_MS` ago."""
+        count = _last_repaint[1]
+        if count != self._seen and (time.perf_counter() - _last_repaint[0]) * 1000 < RECENT_MS:
+            self._seen = count
+            self._hop.start()
+            return
+        self._seen = count
+        self._callback()
+
+
 def after_repaint(callback: Callable[[], object], owner: QObject | None = None) -> Callable[[], None]:
     """``callback`` for a timer: run now, or :data:`HOLD_MS` later when a repaint may have just ended.
 
     It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first. With an
-    ``owner``, the later call is made by a timer that ``owner`` owns: none comes once ``owner`` is deleted.
+    ``owner``, the later call is made by a timer that ``owner`` owns (:class:`_StepAside`).
     """
-    seen = [_last_repaint[1]]
-    hop: QTimer | None = None
     if owner is not None:
-        hop = QTimer(owner)
-        hop.setSingleShot(True)
-        hop.setInterval(HOLD_MS)
+        return _StepAside(callback, owner).run
+    seen = [_last_repaint[1]]
 
     def run() -> None:
         count = _last_repaint[1]
         if count != seen[0] and (time.perf_counter() - _last_repaint[0]) * 1000 < RECENT_MS:
             seen[0] = count
-            if hop is not None:
-                hop.start()
-            else:
-                QTimer.singleShot(HOLD_MS, run)
+            QTimer.singleShot(HOLD_MS, run)
             return
         seen[0] = count
         callback()
 
-    if hop is not None:
-        hop.timeout.connect(run)
     return run
