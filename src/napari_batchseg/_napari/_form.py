@@ -28,6 +28,7 @@ from ..view.form_state import (
     channel_entries,
     channel_value,
     input_name,
+    method_only_values,
     micro_sam_available,
     model_choices,
     model_fields,
@@ -76,8 +77,12 @@ class ParamsForm(QWidget):
         self.flow: QDoubleSpinBox = f["flow_threshold"]
         self.niter: QSpinBox = f["niter"]
         self.debug: QCheckBox = f["debug"]
+        self.keep_flows: QCheckBox = f["keep_flows"]
+        self.restore: QComboBox = f["restore"]
         self.advanced = folded_form("Advanced", self, *f.rows("cellprob_threshold", "flow_threshold", "niter",
-                                                              "debug"))
+                                                              "debug", "keep_flows", "restore"))
+        self.sam_mode: QComboBox = f["sam_mode"]
+        self.sam_mode_label = QLabel("SAM mode")
 
         # image preparation
         self.channel = QComboBox()
@@ -103,7 +108,8 @@ class ParamsForm(QWidget):
         muted(self.device_label)
 
         self._form = form(("Method", self.method), ("Model", self.model),
-                          (self.model_path_label, self.model_path), ("Diameter", self.diameter),
+                          (self.model_path_label, self.model_path), (self.sam_mode_label, self.sam_mode),
+                          ("Diameter", self.diameter),
                           self.advanced, ("Channel", self.channel_row), ("Z", self.volume_row),
                           ("Z-projection", self.z_row), ("", self.z_note), ("Frames", self.frames_row),
                           hbox(self.gpu, self.device_label, stretch_last=True), into=self)
@@ -168,6 +174,12 @@ class ParamsForm(QWidget):
         self.model_path_label.setVisible(show_path)
         self.diameter.setEnabled(not sam)
         self.advanced.setVisible(not sam)
+        self.sam_mode.setVisible(sam)
+        self.sam_mode_label.setVisible(sam)
+        cp3 = self.cellpose_major < 4  # Cellpose 4 removed restoration and its flows differ
+        for box in (self.restore, self.keep_flows):
+            box.setEnabled(cp3)
+            box.setToolTip(box.toolTip() if cp3 else "Cellpose 3 only")
         several = self.several_channels_allowed()
         self.channel2.setVisible(several)
         self.channel3.setVisible(several)
@@ -237,13 +249,15 @@ class ParamsForm(QWidget):
     # ------------------------------------------------------------------ params
     def values(self) -> dict[str, Any]:
         """The form's fields as :class:`SegmentationParams` keyword arguments."""
-        values = self.fields.values()
+        values = {**self.fields.values(), **method_only_values(self.fields.values())}
         model, checkpoint = model_values(values["method"], self.model.currentText(), self.model_path.text())
         return {**values, "model": model, "checkpoint": checkpoint, "channel": self._channel_value(),
                 **self.z.values()}
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show ``params`` in the form (fields the form does not show are kept by the caller)."""
+        if params.restore is not None and self.restore.findData(params.restore) < 0:
+            self.restore.addItem(params.restore, params.restore)  # a restore model file (parameters file)
         self.fields.show(params)
         self._fill_models()
         model, path = model_fields(params)

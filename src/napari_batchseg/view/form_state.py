@@ -14,6 +14,7 @@ from pathlib import Path
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, SegmentationParams, ZRange
 from ..segmenters.catalog import is_cellpose_builtin, offered_models
+from ..segmenters.cellpose.restore import RESTORE_MODELS
 from .fields import Field, choices
 
 USER_MODEL = "User trained model…"
@@ -39,6 +40,13 @@ VOLUME_MODES = (
     ("stitch", "2D + stitch"),
 )
 
+#: micro-sam's automatic segmentation modes (``SegmentationParams.sam_mode``)
+SAM_MODE_CHOICES = (
+    ("auto", "auto"),
+    ("ais", "AIS: instance decoder"),
+    ("amg", "AMG: mask generator"),
+    ("apg", "APG: prompts from the decoder"),
+)
 #: the methods offered (micro-sam's entry is disabled when it is not installed)
 METHODS = (("cellpose", "Cellpose"), ("sam", "Segment Anything for Microscopy"))
 #: the form's controls that edit one parameter each (the model, the channels and Z have their own rows)
@@ -52,6 +60,15 @@ FORM_FIELDS = (
     Field("niter", "int", label="niter", lo=0, hi=100000, special="auto",
           tip="Cellpose dynamics iterations; 0 = automatic"),
     Field("debug", "check", text="also save flows and cell probability"),
+    Field("keep_flows", "check", text="keep flows for re-thresholding",
+          tip="Cellpose 3: keep each frame's flows and cell probability beside the mask (compressed), so "
+          "that the Re-threshold dock or `batchseg rethreshold` recompute masks without the network"),
+    Field("restore", "choice", label="restore", choices=((None, "none"), *choices(RESTORE_MODELS)),
+          tip="Cellpose 3: restore each plane (denoise, deblur, upsample) before segmenting it; a restore "
+          "model file can be given in a parameters file (Load parameters…)"),
+    Field("sam_mode", "choice", choices=SAM_MODE_CHOICES,
+          tip="micro-sam's automatic segmentation: AIS (the model's decoder), AMG (mask generator, every "
+          "model) or APG (prompts from the decoder); auto: AIS where the model has a decoder, else AMG"),
     Field("start_frame", "int", lo=0, hi=10**7),
     Field("end_frame", "int", lo=-1, hi=10**7, value=-1, special="last", none_at=-1),
     Field("gpu", "check", text="Use GPU"),
@@ -179,3 +196,15 @@ def split_channel(channel: int | str | list[int | str]) -> tuple[int | str, list
     if isinstance(channel, list):
         return channel[0], list(channel[1:])
     return channel, []
+
+
+def method_only_values(values: dict[str, object]) -> dict[str, object]:
+    """The settings of the method not chosen, neutral: the form keeps what they show, a run ignores it.
+
+    Cellpose's ``restore`` and ``keep_flows`` are refused by :class:`SegmentationParams` under micro-sam,
+    and ``sam_mode`` means nothing to Cellpose.
+    """
+    if values.get("method") == "sam":
+        return {"restore": None, "keep_flows": False}
+    return {"sam_mode": "auto"}
+
