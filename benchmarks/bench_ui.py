@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,7 @@ class FullCollections:
         self.active = False
         self.durations: list[tuple[float, str]] = []
         self._t0 = 0.0
+        self._where = ""
         self.step = lambda: ""
         gc.callbacks.append(self._callback)
 
@@ -222,8 +224,11 @@ class FullCollections:
             return
         if phase == "start":
             self._t0 = time.perf_counter()
+            # the code whose allocation set it off (which thread, doing what)
+            frames = [f"{Path(f.filename).name}:{f.name}" for f in traceback.extract_stack(limit=6)[:-1]]
+            self._where = " <- ".join(reversed(frames))
         else:
-            where = threading.current_thread().name
+            where = f"{threading.current_thread().name}: {self._where}"
             ms = round((time.perf_counter() - self._t0) * 1000, 1)
             self.durations.append((ms, f"{self.step()} ({where})"))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 from typing import Any
 
 
@@ -19,17 +20,18 @@ def detect_device() -> str:
     (without it, the GUI froze for 150-800 ms at a time, several times: see
     ``benchmarks/bench_import_stalls.py``).
     Done now, while the user sets up the batch, rather than at the start of the first run.
-    The objects the imports made (torch, Cellpose, SciPy: ~200,000) then join the collector's oldest
-    generation without a collection (:func:`..quiet_import.settle_new_objects`): counted as new, they
-    left Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari, Qt
-    and torch in memory (paid here at the end until now: a stall of the widget's opening, 850 ms on a
-    loaded machine; unpaid, it fell due a few seconds later, in the first batch).
+    Then it runs one full garbage collection. The imports (torch, Cellpose, SciPy: ~200,000 objects)
+    leave Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari,
+    Qt and torch in memory; unpaid, it falls due a few seconds later, i.e. in the middle of the first
+    batch. Paid here, during the widget's opening, the next one is due only after the process has grown
+    by another quarter (a batch that streams frames into the same layers does not). (The start-up work
+    before it leaves no collection owed: :func:`prepare_layers`; a Run clicked meanwhile starts after it.)
     """
-    from ..quiet_import import import_quietly, paused_collector, settle_new_objects
+    from ..quiet_import import import_quietly
 
     with contextlib.suppress(ImportError):
         import_quietly(["torch"])
-    try:  # (its objects are settled below, with Cellpose's)
+    try:
         from ..devices import pick_device
 
         choice = pick_device(True)
@@ -38,12 +40,11 @@ def detect_device() -> str:
         text = "device detection unavailable"
     except Exception as exc:  # noqa: BLE001 - informative only
         text = f"no GPU found ({exc})"
-    with paused_collector():  # (the device probe's own objects too)
-        with contextlib.suppress(Exception):
-            from ..segmenters.cellpose.files import cellpose_models
+    with contextlib.suppress(Exception):
+        from ..segmenters.cellpose.files import cellpose_models
 
-            cellpose_models()  # quietly too; under Cellpose 4 with its torchvision step
-        settle_new_objects()
+        cellpose_models()  # quietly too; under Cellpose 4 with its torchvision step
+    gc.collect()
     return text
 
 
