@@ -140,9 +140,13 @@ def fold(title: str, parent: QWidget | None = None) -> QCollapsible:
     return QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
 
 
-def form(*rows: Row, into: QWidget | None = None) -> QFormLayout:
-    """A margin-less form of ``(label, field)`` rows or wide widgets, in a new widget or ``into`` one."""
-    lay = QFormLayout(into if into is not None else QWidget())
+def form(*rows: Row, into: QWidget) -> QFormLayout:
+    """A margin-less form of ``(label, field)`` rows or wide widgets, laid out ``into`` a widget.
+
+    ``into`` is required: a layout on a widget nobody holds is deleted with it (a later use raised
+    "wrapped C/C++ object of type QFormLayout has been deleted").
+    """
+    lay = QFormLayout(into)
     lay.setContentsMargins(0, 0, 0, 0)
     for row in rows:
         if isinstance(row, QWidget):
