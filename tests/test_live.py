@@ -419,3 +419,22 @@ def test_store_volume_fills_its_slot_and_widens_labels_above_uint16():
     assert not labels_buf[0].any()  # the old buffer is left as it was
     with pytest.raises(ValueError, match="does not fit"):
         store_volume(labels_buf, image_buf, 0, vol[:2], None)
+
+
+def test_a_switch_in_more_parts_gets_one_turn_per_part():
+    """Layers added in three parts (a new axis' slider, the image layer, the labels layer): each part
+    is its own FinishShow, SPLIT_MS after the one before; the switch is over after the last."""
+    model = LiveModel(Clock())
+    clock = model.clock
+    model.shown("placeholder", split=True)
+    t0 = clock.t
+    assert model.next_due() == pytest.approx(t0 + SPLIT)
+    clock.t = t0 + SPLIT
+    assert model.take() == [FinishShow()]
+    model.split_more()  # parts are left: the next one a turn later, not at once
+    assert model.switching and model.next_due() == pytest.approx(clock.t + SPLIT)
+    assert model.take() == []
+    clock.t += SPLIT
+    assert model.take() == [FinishShow()]
+    model.split_done()  # that was the last part
+    assert not model.switching and model.next_due() is None
