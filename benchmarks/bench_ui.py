@@ -440,6 +440,8 @@ class Probe:
                 for v in [np.array([c for c, st in self.cpu if st == step])]
             },
             "gui_cpu_worst": [(round(c, 1), st) for c, st in sorted(self.cpu, reverse=True)[:8]],
+            "gui_cpu_total_s_by_step": {st: round(sum(c for c, s in self.cpu if s == st) / 1000, 2)
+                                        for st in dict.fromkeys(s for _, s in self.cpu)},
         }
 
     def without_composition(self) -> dict:
