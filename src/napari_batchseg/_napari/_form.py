@@ -81,6 +81,10 @@ class ParamsForm(QWidget):
         self.restore: QComboBox = f["restore"]
         self.advanced = folded_form("Advanced", self, *f.rows("cellprob_threshold", "flow_threshold", "niter",
                                                               "debug", "keep_flows", "restore"))
+        if self.cellpose_major >= 4:  # Cellpose 4 removed restoration, and its flows differ
+            for box in (self.restore, self.keep_flows):
+                box.setEnabled(False)
+                box.setToolTip("Cellpose 3 only")
         self.sam_mode: QComboBox = f["sam_mode"]
         self.sam_mode_label = QLabel("SAM mode")
 
@@ -176,10 +180,6 @@ class ParamsForm(QWidget):
         self.advanced.setVisible(not sam)
         self.sam_mode.setVisible(sam)
         self.sam_mode_label.setVisible(sam)
-        cp3 = self.cellpose_major < 4  # Cellpose 4 removed restoration and its flows differ
-        for box in (self.restore, self.keep_flows):
-            box.setEnabled(cp3)
-            box.setToolTip(box.toolTip() if cp3 else "Cellpose 3 only")
         several = self.several_channels_allowed()
         self.channel2.setVisible(several)
         self.channel3.setVisible(several)
@@ -249,7 +249,8 @@ class ParamsForm(QWidget):
     # ------------------------------------------------------------------ params
     def values(self) -> dict[str, Any]:
         """The form's fields as :class:`SegmentationParams` keyword arguments."""
-        values = {**self.fields.values(), **method_only_values(self.fields.values())}
+        shown = self.fields.values()
+        values = {**shown, **method_only_values(shown)}
         model, checkpoint = model_values(values["method"], self.model.currentText(), self.model_path.text())
         return {**values, "model": model, "checkpoint": checkpoint, "channel": self._channel_value(),
                 **self.z.values()}
