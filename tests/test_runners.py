@@ -165,6 +165,43 @@ def test_batched_frames_groups_equal_shapes_in_order():
     assert calls == [3, 2, 2, 1]  # [0,1,2] [3,4] [5,6] (new shape) then frame 7 alone (segment)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_full_group_is_segmented_before_the_next_frame_is_read(batch):
+    """A cancel seen between frames stops at once: no frame is read ahead of a full group."""
+    from napari_batchseg.prepare import PreparedFrame
+    from napari_batchseg.segmenters import SegmenterBase, SegmentOutput
+
+    log: list[str] = []
+
+    class Recorder(SegmenterBase):
+        name = "rec"
+        batch_size = 4
+
+        def describe(self):
+            return {}
+
+        def segment(self, image):
+            log.append(f"seg{int(image[0, 0])}")
+            return SegmentOutput(np.zeros(image.shape, np.uint32))
+
+        def segment_batch(self, images):
+            log.append("seg" + "+".join(str(int(im[0, 0])) for im in images))
+            return [SegmentOutput(np.zeros(im.shape, np.uint32)) for im in images]
+
+    def frames():
+        for t in range(4):
+            log.append(f"read{t}")
+            yield PreparedFrame(0, t, np.full((4, 4), t, np.float32), 0)
+
+    task = engine.Task(Path("x.tif"), 0, 1, None)  # type: ignore[arg-type]
+    out = BatchedFrames(Recorder(), batch)(task, frames())
+    next(out)
+    if batch == 1:
+        assert log == ["read0", "seg0"]
+    else:
+        assert log == ["read0", "read1", "seg0+1"]
+
+
 # --------------------------------------------------------------------------- Cellpose identity
 @pytest.fixture(scope="module")
 def dask_client():

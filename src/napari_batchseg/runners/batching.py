@@ -68,10 +68,13 @@ class BatchedFrames:
         key = file_key(task)
         group: list[PreparedFrame] = []
         for frame in frames:
-            if group and (len(group) >= self.batch_frames or frame.image.shape != group[0].image.shape):
+            if group and frame.image.shape != group[0].image.shape:
                 yield from self._run(key, group)
                 group = []
             group.append(frame)
+            if len(group) >= self.batch_frames:  # full: segment now, before asking for the next frame
+                yield from self._run(key, group)  # (a cancel between frames then stops at once)
+                group = []
         if group:
             yield from self._run(key, group)
 
