@@ -30,11 +30,11 @@ def main() -> int:
     )
     from scipy import ndimage as ndi
 
-    from napari_batchseg._napari._reader import mask_layer_data
     from napari_batchseg._napari._track_widget import TrackWidget
     from napari_batchseg.io.masks import write_mask
     from napari_batchseg.io.sources import PixelSize
     from napari_batchseg.tracking.synthetic import synthetic_movie
+    from napari_batchseg.view.layer_files import mask_layer_data
 
     work = Path(tempfile.mkdtemp(prefix="batchseg-tracks-"))
     movie = synthetic_movie(n_frames=30, n_objects=14, shape=(240, 240), radius=5, step=2.5, n_divisions=4,

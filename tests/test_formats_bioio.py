@@ -153,7 +153,7 @@ def test_napari_opens_our_ome_zarr_export_with_its_labels(zarr_round_trip):
     pytest.importorskip("napari")
     from napari_ome_zarr._reader import napari_get_reader
 
-    from napari_batchseg._napari._reader import napari_get_reader as ours
+    from napari_batchseg.view.layer_files import napari_get_reader as ours
 
     stack, labels, exports = zarr_round_trip
     for exported in exports.values():

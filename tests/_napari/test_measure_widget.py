@@ -90,7 +90,7 @@ def test_evaluate_two_layers(make_napari_viewer, qtbot):
 
 
 def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
-    from napari_batchseg._napari._reader import mask_layer_data
+    from napari_batchseg.view.layer_files import mask_layer_data
 
     viewer, w = _widget(make_napari_viewer)
     mask = segmented("nd2")
@@ -114,8 +114,8 @@ def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
 
 
 def test_measure_finished_file(make_napari_viewer, qtbot):
-    from napari_batchseg._napari._reader import mask_layer_data
     from napari_batchseg.measure import measure_table
+    from napari_batchseg.view.layer_files import mask_layer_data
 
     viewer, w = _widget(make_napari_viewer)
     mask = segmented("nd2")

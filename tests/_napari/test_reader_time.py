@@ -7,7 +7,7 @@ import pytest
 
 from _downstream import ND2
 from _timelapse import FIRST, LAST, frames_10_13, nd2_time_increment
-from napari_batchseg._napari._reader import read_paths
+from napari_batchseg.view.layer_files import read_paths
 
 
 def test_time_lapse_and_its_mask_share_one_time_axis_in_seconds():

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_batchseg._napari._reader import is_mask_file, napari_get_reader
-from napari_batchseg._napari._writer import mask_path_for, write_labels
 from napari_batchseg.io.masks import read_mask, write_mask
 from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.view.layer_files import is_mask_file, mask_path_for, napari_get_reader, write_labels
 
 
 def test_manifest_contributions():
@@ -113,7 +112,7 @@ def test_writer_roundtrip_through_the_viewer(make_napari_viewer, tmp_path):
 
 
 def test_sample_data(make_napari_viewer, dsb2018):
-    from napari_batchseg._napari._sample_data import nuclei_sample
+    from napari_batchseg.view.layer_files import nuclei_sample
 
     [(img, kw, kind), (gt, kw2, kind2)] = nuclei_sample()
     assert kind == "image" and img.shape == (512, 512) and kw["name"] == "nuclei_BF"

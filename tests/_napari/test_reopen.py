@@ -36,8 +36,8 @@ def test_result_of_a_frame_range_reopens_at_its_first_frame(example_files, tmp_p
     import shutil
 
     from napari_batchseg import segment_files
-    from napari_batchseg._napari._reader import mask_layer_data
     from napari_batchseg.testing import threshold_segmenter
+    from napari_batchseg.view.layer_files import mask_layer_data
 
     movie = tmp_path / "movie_BF.nd2"
     shutil.copy(example_files["timelapse"], movie)

@@ -11,9 +11,9 @@ from qtpy.QtCore import QTimer
 
 from _timing import time_bound
 from napari_batchseg._napari._layerops import IDLE_NAME
-from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg._napari._stream import FOLLOW_MS, PLACEHOLDER, layer_meta
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.view.layer_files import napari_get_reader
 
 from ._fakes import ThresholdSegmenter, factory
 

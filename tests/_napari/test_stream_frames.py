@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from napari_batchseg._napari._reader import napari_get_reader
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.io.reader import read_info
+from napari_batchseg.view.layer_files import napari_get_reader
 
 from ._fakes import factory
 from .test_run_stream import _stream_layers

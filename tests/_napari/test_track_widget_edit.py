@@ -19,8 +19,8 @@ def _wait(w, qtbot) -> None:
 
 
 def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_path: Path) -> None:
-    from napari_batchseg._napari._reader import mask_layer_data
     from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg.view.layer_files import mask_layer_data
 
     movie = synthetic_movie(seed=4)
     mask = write_mask(tmp_path / "movie_vSM.ome.tif", movie.masks, PixelSize(x=0.5, y=0.5, t=30.0), "")

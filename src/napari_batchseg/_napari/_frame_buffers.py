@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..events import FrameDone
-from ._buffers import TaskView
+from ..view.buffers import TaskView
 from ._layerops import LABELS_DTYPE, frame_translate, layer_meta
 
 __all__ = ["new_buffers", "place", "store_frame", "take_over"]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..results import quick_range
-from ._reader import META_KEY
+from ..view.layer_files import META_KEY
 
 PLACEHOLDER = "batch segmentation: starting…"
 #: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)

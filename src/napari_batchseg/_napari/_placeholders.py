@@ -25,7 +25,8 @@ import numpy as np
 from ..io.sources import PixelSize, SourceInfo
 from ..live.volumes import volume_shape, volume_slices
 from ..params import SegmentationParams
-from ._buffers import STACK_LIMIT_BYTES, buffer_shape, run_first_frame, run_n_frames
+from ..view.buffers import STACK_LIMIT_BYTES, buffer_shape, run_first_frame, run_n_frames
+from ..view.layer_files import META_KEY, axis_scale, axis_units, tyx_scale
 from ._layerops import (
     EDITED,
     IDLE_NAME,
@@ -43,7 +44,6 @@ from ._layerops import (
     layer_meta,
     mark_edited,
 )
-from ._reader import META_KEY, axis_scale, axis_units, tyx_scale
 
 Contrast = tuple[float, float]
 
@@ -314,11 +314,6 @@ class LayerPool:
         if labels.ndim == 4 and 0 < axis < self.viewer.dims.ndim:
             middle = labels.data.shape[1] // 2
             self.viewer.dims.set_point(axis, float(labels.translate[1] + middle * labels.scale[1]))
-
-    @property
-    def image_pending(self) -> bool:
-        """The rest of the last :meth:`show` is still to do."""
-        return bool(self._steps)
 
     def next_part(self) -> tuple[str | None, bool]:
         """Do the next part of the rest of the last :meth:`show`.

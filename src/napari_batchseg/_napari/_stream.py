@@ -25,7 +25,7 @@ from ..live.timing import FOLLOW_MS
 from ..live.volumes import Stored
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
-from ._buffers import TaskView, first_frame_of
+from ..view.buffers import TaskView, first_frame_of
 from ._frame_buffers import new_buffers, place, store_frame, take_over
 from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
 from ._placeholders import LayerPool, display_scale, display_shape

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..events import FrameDone, Task
 from ..live import LiveModel
 from ..live.volumes import Stored, store_volume
-from ._buffers import TaskView
+from ..view.buffers import TaskView
 from ._jobs import Background
 
 __all__ = ["VolumeStore"]

@@ -3,7 +3,7 @@
 ``_vSM.ome.tif`` masks open as Labels (with their pixel size and time offset), inputs as lazy Images
 (one layer per channel); a Labels layer is written as a ``_vSM.ome.tif`` mask with a log record
 (atomic); the sample is a small real nuclei image shipped in the wheel. The npe2 manifest's entry
-points (``_napari._reader``, ``_napari._writer``, ``_napari._sample_data``) name these functions.
+points name these functions (``napari.yaml``).
 """
 
 from __future__ import annotations
