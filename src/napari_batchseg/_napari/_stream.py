@@ -26,11 +26,11 @@ from ..live.volumes import Stored
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
 from ..view.buffers import TaskView, first_frame_of
+from ..view.result_showing import ResultShowing, _layer_label, _t_offset
 from ._frame_buffers import new_buffers, place, store_frame, take_over
 from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
 from ._placeholders import LayerPool, display_scale, display_shape
 from ._repaint import holds_repaint
-from ._results import ResultShowing, _layer_label, _t_offset
 from ._scheduler import LiveScheduler
 from ._volume_store import VolumeStore
 from ._worker import Background
