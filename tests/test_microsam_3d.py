@@ -3,8 +3,10 @@
 micro-sam's ``3d`` segments each slice in 2D and merges the objects across Z
 (``micro_sam.multi_dimensional_segmentation.automatic_3d_segmentation``, reached through
 ``automatic_instance_segmentation(..., ndim=3)``). The segmenter is compared with that call on the same
-random-weight checkpoint (the fixtures of tests/_microsam_fixtures.py), untiled and tiled, through the
-API and the CLI; ``stitch``, a micro-sam without 3D, bad settings and a file without Z get one clear line.
+random-weight checkpoint (the fixtures of tests/_microsam_fixtures.py) in each mode: AIS untiled and
+tiled, through the API and the CLI; APG untiled and tiled; AMG untiled (its ``with_background``, which
+micro-sam's 3D call gives to its merge, against micro-sam's own slices and merge). ``stitch``, a
+micro-sam without 3D, bad settings and a file without Z get one clear line.
 """
 
 from __future__ import annotations
@@ -73,6 +75,91 @@ def test_3d_equals_micro_sam_automatic_3d_segmentation(seg, reference_model, sha
     fewer = _micro_sam_segmentation(reference_model, "ais", volume, ndim=3, **AIS_DEFAULTS, min_z_extent=3)
     m = _assert_same_objects(seg.segment_volume(volume, "3d", None, 0.25).labels, fewer, at_least=1)
     assert m < n  # objects seen in fewer than 3 slices were dropped
+
+
+def _micro_sam_slices_merged(reference_model, volume: np.ndarray, init: dict, **generate) -> np.ndarray:
+    """micro-sam's 3D AMG with ``generate`` reaching every slice's ``generate`` (``with_background`` too).
+
+    Its ``ndim=3`` call hands ``with_background`` to its merge instead, so this runs the two steps of
+    ``automatic_3d_segmentation`` itself: ``_segment_slices`` (each slice's masks, numbered apart), then
+    ``merge_instance_segmentation_3d`` with 0 as background.
+    """
+    from micro_sam.automatic_segmentation import get_predictor_and_segmenter
+    from micro_sam.multi_dimensional_segmentation import _segment_slices, merge_instance_segmentation_3d
+
+    predictor, state = reference_model
+    _, segmenter = get_predictor_and_segmenter(
+        "vit_b", predictor=predictor, state=state, device="cpu", segmentation_mode="amg", is_tiled=False,
+        **init,
+    )
+    slices, _ = _segment_slices(volume, predictor, segmenter, None, False, None, None, **generate)
+    return np.asarray(merge_instance_segmentation_3d(slices, beta=0.5, with_background=True, verbose=False))
+
+
+@needs_sam
+def test_3d_amg_equals_micro_sam_automatic_3d_segmentation(seg, reference_model):
+    """AMG per slice, merged across Z: micro-sam's ``ndim=3`` result, default and permissive thresholds.
+
+    Untiled only: tiled, micro-sam's AMG drops every random-weight mask (they span most of a tile, see
+    tests/test_microsam.py), so both would find nothing.
+    """
+    from napari_batchseg.segmenters.microsam import AMG_DEFAULTS
+
+    volume = _volume((3, 64, 80), 0)
+    init = {"points_per_side": 4}
+    seg.configure(mode="amg", tile_shape=None, halo=None, **init)
+    # micro-sam's default thresholds (random weights: no mask passes them)
+    defaults = _micro_sam_segmentation(reference_model, "amg", volume, init=init, ndim=3)
+    _assert_same_objects(seg.segment_volume(volume, "3d", None, 0.25).labels, defaults, at_least=0)
+    # permissive thresholds and no box NMS reach each slice's generate in both. with_background stays at
+    # its default (True: each slice's largest mask is background): micro-sam's 3D call cannot pass it to
+    # AMG's generate. The random masks are one full-plane mask and, without NMS, its many overlaps.
+    permissive = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0}
+    seg.configure(**permissive)
+    out = seg.segment_volume(volume, "3d", None, 0.25)
+    theirs = _micro_sam_segmentation(reference_model, "amg", volume, init=init, ndim=3, **permissive)
+    n = _assert_same_objects(out.labels, theirs, at_least=2)
+    assert out.info["n_objects"] == n and out.info["mode"] == "amg" and out.info["z_slices"] == 3
+    assert _spans_slices(out.labels) >= 1, "objects of consecutive slices should be merged"
+    # with_background=False is AMG's (each slice keeps its largest mask), the merge keeps 0 as background:
+    # micro-sam's own slices and merge with it given to generate (its 3D call would give it to the merge)
+    kept = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "with_background": False}
+    seg.configure(**kept, box_nms_thresh=AMG_DEFAULTS["box_nms_thresh"])
+    out = seg.segment_volume(volume, "3d", None, 0.25)
+    theirs = _micro_sam_slices_merged(reference_model, volume, init, **kept)
+    assert _assert_same_objects(out.labels, theirs, at_least=1) == out.info["n_objects"]
+    assert _spans_slices(out.labels) >= 1, "objects of consecutive slices should be merged"
+
+
+@needs_sam
+@pytest.mark.parametrize(("shape", "seed", "tile", "halo"), VOLUME_CASES)
+def test_3d_apg_equals_micro_sam_automatic_3d_segmentation(seg, reference_model, shape, seed, tile, halo):
+    """APG per slice, merged across Z: micro-sam's ``ndim=3`` result, with its defaults and another NMS."""
+    import inspect
+
+    from micro_sam.instance_segmentation import AutomaticPromptGenerator
+
+    from napari_batchseg.segmenters.microsam import APG_DEFAULTS
+
+    volume = _volume(shape, seed)
+    seg.configure(mode="apg", tile_shape=tile, halo=halo)
+    out = seg.segment_volume(volume, "3d", None, 0.25)
+    assert out.info["mode"] == "apg" and seg.describe()["settings"] == APG_DEFAULTS
+    # micro-sam's 3D call takes batch_size for its encoder (Z planes per call), so APG's generate keeps
+    # its own default prompt batch there: ours
+    batch = inspect.signature(AutomaticPromptGenerator.generate).parameters["batch_size"].default
+    assert APG_DEFAULTS["prompt_batch_size"] == batch
+    generate = {k: v for k, v in APG_DEFAULTS.items() if k != "prompt_batch_size"}
+    theirs = _micro_sam_segmentation(reference_model, "apg", volume, tile, halo, ndim=3, **generate)
+    n = _assert_same_objects(out.labels, theirs, at_least=3)
+    assert out.info["n_objects"] == n and out.info["z_slices"] == shape[0]
+    assert _spans_slices(out.labels) >= 1, "objects of consecutive slices should be merged"
+    # a setting of its own (NMS) reaches micro-sam's 3D too, and changes the result
+    seg.configure(nms_threshold=0.3)
+    generate["nms_threshold"] = 0.3
+    other = _micro_sam_segmentation(reference_model, "apg", volume, tile, halo, ndim=3, **generate)
+    m = _assert_same_objects(seg.segment_volume(volume, "3d", None, 0.25).labels, other, at_least=1)
+    assert m != n or not np.array_equal(other, theirs)
 
 
 @needs_sam
