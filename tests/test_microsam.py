@@ -639,8 +639,9 @@ def test_apg_equals_micro_sam_automatic_segmentation(seg, reference_model, shape
     seg.configure(mode="apg", tile_shape=tile, halo=halo)
     out = seg.segment(img)
     assert out.info["mode"] == "apg" and seg.describe()["settings"] == APG_DEFAULTS
+    # automatic_instance_segmentation's own batch_size is the encoder's (tiles per call), never APG's
+    # generate's: the prompt batch stays at generate's default there (32), which is ours
     generate = {k: v for k, v in APG_DEFAULTS.items() if k != "prompt_batch_size"}
-    generate["batch_size"] = APG_DEFAULTS["prompt_batch_size"]
     theirs = _micro_sam_segmentation(reference_model, "apg", img, tile, halo, **generate)
     n = _assert_same_objects(out.labels, theirs, at_least=3)
     assert out.info["n_objects"] == n
