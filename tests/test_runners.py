@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import tifffile
 
 from _crashing import crashing_segmenter
+from _timing import time_bound
 from napari_batchseg import engine
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import ParameterError, SegmentationParams
@@ -375,6 +377,42 @@ def test_dead_worker_fails_only_its_file(slow_folder, tmp_path, nuclei):
     the_plan = engine.plan([crash_dir], _threshold_params(out, crash_on=4321))
     events = _summary(execute(the_plan, RunOptions(parallel="files", processes=2,
                                                    segmenter_factory=crashing_segmenter)))
+    (failed,) = events["TaskFailed"]
+    assert failed.task.input.name == "killer.ome.tif" and "worker process died" in failed.reason
+    assert sorted(e.task.input.name for e in events["TaskDone"]) == [f"slow{i}.ome.tif" for i in range(3)]
+    assert sorted(p.name for p in out.glob("*.ome.tif")) == [f"slow{i}_vSM.ome.tif" for i in range(3)]
+
+
+@pytest.mark.parametrize("kill_after", [0.0, 0.005, 0.02, 0.06])
+def test_a_worker_killed_while_sending_fails_only_its_file(slow_folder, tmp_path, kill_after):
+    """Killed at any moment, even in the middle of a large message, a worker blocks no one.
+
+    The killer's frames are large and sent with their arrays (``keep_images``). With one queue shared
+    by every worker, a worker killed while its feeder thread held the queue's write lock blocked the
+    other workers and the run forever (seen in CI).
+    """
+    crash_dir = tmp_path / "in"
+    crash_dir.mkdir()
+    for p in slow_folder.glob("*.ome.tif"):
+        (crash_dir / p.name).write_bytes(p.read_bytes())
+    plane = np.full((2048, 2048), 100, np.uint16)
+    plane[10:20, 10:20] = 4321
+    _movie(crash_dir / "killer.ome.tif", plane, 3)
+    out = tmp_path / "out"
+    params = _threshold_params(out, crash_on=4321, kill_after=kill_after, delay=0.05)
+    the_plan = engine.plan([crash_dir], params)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["events"] = _summary(execute(the_plan, RunOptions(parallel="files", processes=2,
+                                                                 segmenter_factory=crashing_segmenter),
+                                            keep_images=True))
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(time_bound(240))
+    assert not runner.is_alive(), "the run hung after a worker was killed"
+    events = result["events"]
     (failed,) = events["TaskFailed"]
     assert failed.task.input.name == "killer.ome.tif" and "worker process died" in failed.reason
     assert sorted(e.task.input.name for e in events["TaskDone"]) == [f"slow{i}.ome.tif" for i in range(3)]

@@ -4,10 +4,13 @@ Workers are started with the ``spawn`` method (safe with threads, torch and Qt; 
 macOS and Windows), cap their compute threads before torch starts, and load the model once each.
 
 ``files``: each worker runs :func:`napari_batchseg.engine.run_task` for whole outputs and writes them
-itself (same atomic rules as a sequential run); its events stream back through a queue. The
+itself (same atomic rules as a sequential run); its events stream back through a pipe of its own. The
 coordinator hands an output to a worker only when it is idle, so it always knows who does what: a
 worker that dies (killed, out of memory) fails only the output it was producing, and a fresh worker
-takes its place for the rest.
+takes its place for the rest. Nothing the workers share holds a lock a dying worker could keep: each
+has its own pipe (a ``multiprocessing.Queue`` shared by all of them has one write lock, and a worker
+killed while its feeder thread held it blocked every other worker and the run forever), and the stop
+flag is a lock-free shared byte.
 
 ``frames``: this process reads, prepares and writes (the engine, unchanged); the prepared frames go to
 a pool of workers, two per worker in flight, and the results come back in order. A worker that dies
@@ -16,13 +19,15 @@ fails the output in progress; the next output starts a fresh pool.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
-import queue
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for_connections
 from typing import TYPE_CHECKING, Any
 
 from .. import engine
@@ -49,6 +54,25 @@ _POLL_S = 0.1
 
 
 # --------------------------------------------------------------------------- worker side
+class _StopFlag:
+    """A stop flag shared with worker processes, without a lock (one shared byte).
+
+    ``multiprocessing.Event`` takes a lock in :meth:`is_set`: a worker killed while holding it would
+    block the coordinator's next check forever.
+    """
+
+    def __init__(self, ctx: Any) -> None:
+        self._flag = ctx.RawValue(ctypes.c_bool, False)
+
+    def set(self) -> None:
+        """Ask every worker to stop (between frames)."""
+        self._flag.value = True
+
+    def is_set(self) -> bool:
+        """Whether :meth:`set` was called."""
+        return bool(self._flag.value)
+
+
 _state: dict[str, Any] = {}
 
 
@@ -77,8 +101,8 @@ def _files_worker_main(
     threads: int,
     factory: SegmenterFactory | None,
     inbox: Any,
-    events: Any,
-    stop: Any,
+    outbox: Any,
+    stop: _StopFlag,
     keep_arrays: bool,
     batch_frames: int | None,
 ) -> None:
@@ -98,9 +122,9 @@ def _files_worker_main(
         limit_threads(threads)
         frame_segmenter = frame_segmenter_for(segmenter, params, batch_frames)
     except BaseException as exc:  # noqa: BLE001 - the coordinator reports it
-        events.put(("init-error", wid, f"{type(exc).__name__}: {exc}", isinstance(exc, BatchSegError)))
+        outbox.send(("init-error", wid, f"{type(exc).__name__}: {exc}", isinstance(exc, BatchSegError)))
         return
-    events.put(("ready", wid))
+    outbox.send(("ready", wid))
     while True:
         item = inbox.get()
         if item is None:
@@ -108,21 +132,21 @@ def _files_worker_main(
         idx, task = item
         try:
             if stop.is_set():
-                events.put(("event", wid, idx, engine.TaskCancelled(task)))
+                outbox.send(("event", wid, idx, engine.TaskCancelled(task)))
             else:
                 for event in engine.run_task(
                     task, params, segmenter, cancel=cancelled, keep_images=keep_arrays,
                     frame_segmenter=frame_segmenter,
                 ):
-                    events.put(("event", wid, idx, for_transport(event, keep_arrays)))
+                    outbox.send(("event", wid, idx, for_transport(event, keep_arrays)))
         except BaseException as exc:  # noqa: BLE001 - run_task handles input problems; this is a bug
             import traceback
 
             reason = f"{task.input}: worker error: {type(exc).__name__}: {exc}"
             failed = engine.TaskFailed(task, reason, traceback.format_exc())
-            events.put(("event", wid, idx, failed))
+            outbox.send(("event", wid, idx, failed))
         finally:
-            events.put(("end", wid, idx))
+            outbox.send(("end", wid, idx))
 
 def _frame_job(image: Any, context: tuple[str, str] | None) -> tuple[SegmentOutput, float]:
     if _state.get("error") is not None:
@@ -150,13 +174,13 @@ class _FilesCoordinator:
         self.ctx = mp.get_context("spawn")
         self.todo = todo
         self.workers = min(options.processes, len(todo))
-        self.events = self.ctx.Queue()
-        self.stop = self.ctx.Event()
+        self.stop = _StopFlag(self.ctx)
         self.args = (plan.params, options.threads(self.workers), options.segmenter_factory)
         self.keep = keep_images
         self.batch_frames = options.batch_frames
         self.procs: dict[int, Any] = {}
         self.inboxes: dict[int, Any] = {}
+        self.outboxes: dict[int, Connection] = {}  # worker -> the read end of its pipe (until it is closed)
         self.idle: list[int] = []
         self.assigned: dict[int, int] = {}  # worker -> output index
         self.finished: set[int] = set()
@@ -168,13 +192,35 @@ class _FilesCoordinator:
         wid = self._wid
         self._wid += 1
         inbox = self.ctx.Queue()
+        reader, writer = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
             target=_files_worker_main, name=f"batchseg-files-{wid}", daemon=True,
-            args=(wid, *self.args, inbox, self.events, self.stop, self.keep, self.batch_frames),
+            args=(wid, *self.args, inbox, writer, self.stop, self.keep, self.batch_frames),
         )
         with signals_blocked():  # a signal to the process group cannot kill it half-started
             proc.start()
-        self.procs[wid], self.inboxes[wid] = proc, inbox
+        writer.close()  # the worker holds the only write end: its death ends the pipe (EOF)
+        self.procs[wid], self.inboxes[wid], self.outboxes[wid] = proc, inbox, reader
+
+    def receive(self, timeout: float) -> list[tuple[Any, ...]]:
+        """The messages the workers sent, waiting up to ``timeout`` s for one; each worker's in order.
+
+        A pipe whose worker is gone (or that a dying worker left with half a message) is closed and
+        dropped; :meth:`check_workers` then accounts for its worker.
+        """
+        if not self.outboxes:
+            time.sleep(timeout)
+            return []
+        messages: list[tuple[Any, ...]] = []
+        ready = wait_for_connections(list(self.outboxes.values()), timeout)
+        for wid, conn in list(self.outboxes.items()):
+            if conn not in ready:
+                continue
+            try:
+                messages.append(conn.recv())
+            except (EOFError, OSError):
+                self.outboxes.pop(wid).close()
+        return messages
 
     def dispatch(self) -> None:
         while self.idle and self.next < len(self.todo) and not self.stop.is_set():
@@ -216,6 +262,9 @@ class _FilesCoordinator:
         for wid in dead:
             proc = self.procs.pop(wid)
             self.inboxes.pop(wid).close()
+            outbox = self.outboxes.pop(wid, None)  # read up to its end by the drain above
+            if outbox is not None:
+                outbox.close()
             if wid in self.idle:
                 self.idle.remove(wid)
             idx = self.assigned.pop(wid, None)
@@ -235,11 +284,11 @@ class _FilesCoordinator:
     def drain(self, seconds: float) -> Iterator[TaskEvent]:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            try:
-                msg = self.events.get(timeout=0.02)
-            except queue.Empty:
+            messages = self.receive(0.02)
+            if not messages:
                 return
-            yield from self.handle(msg)
+            for msg in messages:
+                yield from self.handle(msg)
 
     def close(self) -> None:
         if not self.done:
@@ -248,10 +297,7 @@ class _FilesCoordinator:
             inbox.put(None)
         deadline = time.monotonic() + 60  # an output in progress stops at its next frame
         while any(p.is_alive() for p in self.procs.values()) and time.monotonic() < deadline:
-            try:  # keep the queue flowing: a worker cannot exit while its last messages are unread
-                self.events.get(timeout=0.05)
-            except queue.Empty:
-                pass
+            self.receive(0.05)  # keep the pipes flowing: a worker cannot exit with unread messages
         for proc in self.procs.values():
             if proc.is_alive():
                 proc.kill()  # workers ignore SIGTERM (it is meant for the coordinator)
@@ -278,12 +324,9 @@ def run_files(
             if not co.stop.is_set() and engine.is_cancelled(cancel):
                 co.stop.set()
             co.dispatch()
-            try:
-                msg = co.events.get(timeout=_POLL_S)
-            except queue.Empty:
-                yield from co.check_workers()
-                continue
-            yield from co.handle(msg)
+            for msg in co.receive(_POLL_S):
+                yield from co.handle(msg)
+            yield from co.check_workers()
         for idx in range(co.next, len(todo)):  # cancelled before they were started: say so
             yield engine.TaskCancelled(todo[idx])
     finally:
