@@ -365,22 +365,41 @@ def test_cancel_leaves_no_partial_file(slow_folder, tmp_path, mode):
     assert _leftovers(out) == []
 
 
-def test_dead_worker_fails_only_its_file(slow_folder, tmp_path, nuclei):
+def _with_killer(slow_folder: Path, tmp_path: Path, side: int, frames: int) -> Path:
+    """The slow inputs and ``killer.ome.tif``, whose frames make the crashing segmenter kill its process."""
     crash_dir = tmp_path / "in"
     crash_dir.mkdir()
     for p in slow_folder.glob("*.ome.tif"):
         (crash_dir / p.name).write_bytes(p.read_bytes())
-    plane = np.full((64, 64), 100, np.uint16)
+    plane = np.full((side, side), 100, np.uint16)
     plane[10:20, 10:20] = 4321  # the test segmenter kills its process on a frame whose maximum is 4321
-    _movie(crash_dir / "killer.ome.tif", plane, 2)
-    out = tmp_path / "out"
-    the_plan = engine.plan([crash_dir], _threshold_params(out, crash_on=4321))
-    events = _summary(execute(the_plan, RunOptions(parallel="files", processes=2,
-                                                   segmenter_factory=crashing_segmenter)))
+    _movie(crash_dir / "killer.ome.tif", plane, frames)
+    return crash_dir
+
+
+def _files_run_with_killer(crash_dir: Path, out: Path, keep_images: bool = False, **extra) -> dict[str, list]:
+    """A two-worker ``files`` run of ``crash_dir``; fails (instead of hanging) when it does not end."""
+    the_plan = engine.plan([crash_dir], _threshold_params(out, crash_on=4321, **extra))
+    options = RunOptions(parallel="files", processes=2, segmenter_factory=crashing_segmenter)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["events"] = _summary(execute(the_plan, options, keep_images=keep_images))
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(time_bound(240))
+    assert not runner.is_alive(), "the run hung after a worker was killed"
+    events: dict[str, list] = result["events"]
     (failed,) = events["TaskFailed"]
     assert failed.task.input.name == "killer.ome.tif" and "worker process died" in failed.reason
     assert sorted(e.task.input.name for e in events["TaskDone"]) == [f"slow{i}.ome.tif" for i in range(3)]
     assert sorted(p.name for p in out.glob("*.ome.tif")) == [f"slow{i}_vSM.ome.tif" for i in range(3)]
+    return events
+
+
+def test_dead_worker_fails_only_its_file(slow_folder, tmp_path, nuclei):
+    _files_run_with_killer(_with_killer(slow_folder, tmp_path, 64, 2), tmp_path / "out")
 
 
 @pytest.mark.parametrize("kill_after", [0.0, 0.005, 0.02, 0.06])
@@ -391,32 +410,8 @@ def test_a_worker_killed_while_sending_fails_only_its_file(slow_folder, tmp_path
     by every worker, a worker killed while its feeder thread held the queue's write lock blocked the
     other workers and the run forever (seen in CI).
     """
-    crash_dir = tmp_path / "in"
-    crash_dir.mkdir()
-    for p in slow_folder.glob("*.ome.tif"):
-        (crash_dir / p.name).write_bytes(p.read_bytes())
-    plane = np.full((2048, 2048), 100, np.uint16)
-    plane[10:20, 10:20] = 4321
-    _movie(crash_dir / "killer.ome.tif", plane, 3)
-    out = tmp_path / "out"
-    params = _threshold_params(out, crash_on=4321, kill_after=kill_after, delay=0.05)
-    the_plan = engine.plan([crash_dir], params)
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        result["events"] = _summary(execute(the_plan, RunOptions(parallel="files", processes=2,
-                                                                 segmenter_factory=crashing_segmenter),
-                                            keep_images=True))
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
-    runner.join(time_bound(240))
-    assert not runner.is_alive(), "the run hung after a worker was killed"
-    events = result["events"]
-    (failed,) = events["TaskFailed"]
-    assert failed.task.input.name == "killer.ome.tif" and "worker process died" in failed.reason
-    assert sorted(e.task.input.name for e in events["TaskDone"]) == [f"slow{i}.ome.tif" for i in range(3)]
-    assert sorted(p.name for p in out.glob("*.ome.tif")) == [f"slow{i}_vSM.ome.tif" for i in range(3)]
+    _files_run_with_killer(_with_killer(slow_folder, tmp_path, 2048, 3), tmp_path / "out", keep_images=True,
+                           kill_after=kill_after, delay=0.05)
 
 
 def test_dask_failures_progress_and_cancel(slow_folder, folder, tmp_path, dask_client):
