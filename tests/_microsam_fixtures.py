@@ -141,18 +141,14 @@ def reference_model(checkpoints):
     return predictor, state
 
 
-def _micro_sam_segmentation(reference_model, mode, img, tile_shape=None, halo=None, init=None, ndim=2,
-                            **generate):
-    """``micro_sam.automatic_segmentation.automatic_instance_segmentation``: micro-sam's own pipeline.
-
-    ``ndim=3``: a ``(Z, Y, X)`` volume through micro-sam's 3D automatic segmentation.
-    """
-    from micro_sam.automatic_segmentation import automatic_instance_segmentation, get_predictor_and_segmenter
+def _micro_sam_segmenter(reference_model, mode, tiled=False, init=None):
+    """micro-sam's own predictor and segmenter for ``mode`` (``get_predictor_and_segmenter``)."""
+    from micro_sam.automatic_segmentation import get_predictor_and_segmenter
 
     predictor, state = reference_model
     _, segmenter = get_predictor_and_segmenter(
         "vit_b", predictor=predictor, state=state, device="cpu", segmentation_mode=mode,
-        is_tiled=tile_shape is not None, **(init or {}),
+        is_tiled=tiled, **(init or {}),
     )
     decoder = getattr(segmenter, "_decoder", None)
     if decoder is not None:
@@ -161,6 +157,18 @@ def _micro_sam_segmentation(reference_model, mode, img, tile_shape=None, halo=No
         # the stored ones at every call (micro-sam issue 1325); the segmenter runs it in eval mode, as
         # inference should. Everything else is micro-sam's own pipeline.
         decoder.eval()
+    return predictor, segmenter
+
+
+def _micro_sam_segmentation(reference_model, mode, img, tile_shape=None, halo=None, init=None, ndim=2,
+                            **generate):
+    """``micro_sam.automatic_segmentation.automatic_instance_segmentation``: micro-sam's own pipeline.
+
+    ``ndim=3``: a ``(Z, Y, X)`` volume through micro-sam's 3D automatic segmentation.
+    """
+    from micro_sam.automatic_segmentation import automatic_instance_segmentation
+
+    predictor, segmenter = _micro_sam_segmenter(reference_model, mode, tile_shape is not None, init)
     return np.asarray(automatic_instance_segmentation(
         predictor, segmenter, img, ndim=ndim, tile_shape=tile_shape, halo=halo, verbose=False, **generate
     ))

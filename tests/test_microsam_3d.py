@@ -22,6 +22,7 @@ from _microsam_fixtures import (  # noqa: E402
     _assert_same_objects,
     _image,
     _micro_sam_segmentation,
+    _micro_sam_segmenter,
     needs_sam,
 )
 
@@ -84,14 +85,9 @@ def _micro_sam_slices_merged(reference_model, volume: np.ndarray, init: dict, **
     ``automatic_3d_segmentation`` itself: ``_segment_slices`` (each slice's masks, numbered apart), then
     ``merge_instance_segmentation_3d`` with 0 as background.
     """
-    from micro_sam.automatic_segmentation import get_predictor_and_segmenter
     from micro_sam.multi_dimensional_segmentation import _segment_slices, merge_instance_segmentation_3d
 
-    predictor, state = reference_model
-    _, segmenter = get_predictor_and_segmenter(
-        "vit_b", predictor=predictor, state=state, device="cpu", segmentation_mode="amg", is_tiled=False,
-        **init,
-    )
+    predictor, segmenter = _micro_sam_segmenter(reference_model, "amg", init=init)
     slices, _ = _segment_slices(volume, predictor, segmenter, None, False, None, None, **generate)
     return np.asarray(merge_instance_segmentation_3d(slices, beta=0.5, with_background=True, verbose=False))
 
