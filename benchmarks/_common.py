@@ -55,6 +55,16 @@ def model_path(arg: str | None) -> str:
     return str(STARTER)
 
 
+def kept_flows_run(folder: Path, model: str) -> Path:
+    """Segment the real 512x512 nuclei image with ``--keep-flows`` into ``folder``; its run log."""
+    from napari_batchseg.cli import main as batchseg
+
+    image = ROOT / "examples" / "data" / "dsb2018_nuclei.tif"
+    assert batchseg(["segment", str(image), "--model", model, "--output-dir", str(folder),
+                     "--keep-flows", "--quiet"]) == 0
+    return folder / "dsb2018_nuclei_vSM.log"
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, MiB.
 

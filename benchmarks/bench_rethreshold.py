@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, Timer, machine, model_path, write_movie  # noqa: E402
+from _common import Timer, kept_flows_run, machine, model_path, write_movie  # noqa: E402
 
 
 def main() -> None:
@@ -57,7 +57,6 @@ def main() -> None:
     args = ap.parse_args()
     model = model_path(args.model)
 
-    from napari_batchseg.cli import main as batchseg
     from napari_batchseg.rethreshold_run import read_kept_flows
     from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
 
@@ -68,12 +67,7 @@ def main() -> None:
         folder = Path(tmp)
         if not args.frame_only:
             batch(folder, model, args.frames, args.size, new)
-        log = Path(args.flows) if args.flows else None
-        if log is None:
-            image = ROOT / "examples" / "data" / "dsb2018_nuclei.tif"
-            assert batchseg(["segment", str(image), "--model", model, "--output-dir", str(folder),
-                             "--keep-flows", "--quiet"]) == 0
-            log = folder / "dsb2018_nuclei_vSM.log"
+        log = Path(args.flows) if args.flows else kept_flows_run(folder, model)
         kept = read_kept_flows(log)
         (_t, niter, dp, cellprob), = list(kept.frame_flows())[:1]
         thresholds = Thresholds(args.cellprob_threshold, args.flow_threshold, args.min_size)

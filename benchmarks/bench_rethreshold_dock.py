@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, model_path  # noqa: E402
+from _common import kept_flows_run, machine, model_path  # noqa: E402
 
 
 def main() -> None:
@@ -41,18 +41,9 @@ def main() -> None:
     args = ap.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(args.flows) if args.flows else _kept_flows_run(Path(tmp), model_path(args.model))
+        log = Path(args.flows) if args.flows else kept_flows_run(Path(tmp), model_path(args.model))
         _measure(log, args.steps, args.rest)
     print(machine())
-
-
-def _kept_flows_run(folder: Path, model: str) -> Path:
-    from napari_batchseg.cli import main as batchseg
-
-    image = ROOT / "examples" / "data" / "dsb2018_nuclei.tif"
-    assert batchseg(["segment", str(image), "--model", model, "--output-dir", str(folder),
-                     "--keep-flows", "--quiet"]) == 0
-    return folder / "dsb2018_nuclei_vSM.log"
 
 
 def _measure(log: Path, steps: int, rest_s: float) -> None:
