@@ -13,6 +13,12 @@ background; *Undo* takes back the last one (:class:`~napari_batchseg.tracking.ed
 in the background: it maps the tracked movie back); *Save tracks* writes the tracks CSV, the tracked
 mask and the log with one record per operation in effect beside the layer's ``_vSM.ome.tif``
 (:func:`~napari_batchseg.tracking.files.save_track_edits`, atomic), in the background too.
+
+Saved tracks: a ``-tracked.ome.tif`` Labels layer opened with its ``_tracks.csv`` (the plugin's reader)
+is not tracked again: *Track cells* reads the saved tracks back in the background
+(:func:`~napari_batchseg.tracking.files.read_saved_tracks`, refused when the mask changed since) and
+reuses the Tracks layer opened with them, so corrections go on; a save keeps the earlier corrections'
+records in the log.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from qtpy.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QPushButto
 
 from ..tracking import TrackResult
 from ..tracking import edit as te
-from ..tracking.files import TrackFileResult, save_track_edits
+from ..tracking.files import SavedTracks, TrackFileResult, read_saved_tracks, save_track_edits
+from ..view import tracks as track_view
 from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_layer_data, track_params
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock, form_box
@@ -49,6 +56,7 @@ class TrackWidget(Dock):
         self._tracked: Any = None  # its copy relabelled by track id
         self._tracks: Any = None  # the Tracks layer
         self._job = ""  # "track", "edit" or "save" while one runs
+        self._earlier: list[str] = []  # the corrections saved before the saved tracks were reopened
         self.labels_combo = QComboBox(self)
         self.track_btn = QPushButton("Track cells", self)
         self.track_btn.clicked.connect(self.track)
@@ -115,7 +123,8 @@ class TrackWidget(Dock):
                 setattr(self, attr, None)
 
     def _mask_path(self) -> str | None:
-        path = layer_meta(self._source).get("mask_path") if self._source is not None else None
+        meta = layer_meta(self._source) if self._source is not None else {}
+        path = meta.get("tracked_from") or meta.get("mask_path")  # a reopened tracked mask: its source
         return str(path) if path else None
 
     # ------------------------------------------------------------------ tracking
@@ -129,6 +138,12 @@ class TrackWidget(Dock):
             self.status.setText("Choose a time-lapse Labels layer (T, Y, X)." if not name else "Busy…")
             return False
         layer = self.viewer.layers[name]
+        meta = layer_meta(layer)
+        if meta.get("role") == "tracked" and meta.get("tracks_csv"):  # saved tracks: read them back
+            if not meta.get("tracked_from"):
+                self.status.setText(track_view.NO_SOURCE)
+                return False
+            return self._reopen(layer, str(meta["tracked_from"]), str(meta["tracks_csv"]))
         try:
             params = track_params(self.fields.values())
         except ValueError as exc:
@@ -136,8 +151,20 @@ class TrackWidget(Dock):
             return False
         start, pixel_size = track_inputs(layer_meta(layer))
         self.status.setText(f"Tracking {name} ({layer.data.shape[0]} frames)…")
+        self._earlier = []
         self._start("track", lambda: track_layer_data(layer.data, params, pixel_size, start),
                     lambda result: self._show(layer, result), "Tracking failed")
+        return True
+
+    def _reopen(self, layer: Any, mask: str, csv: str) -> bool:
+        """Read the saved tracks of a reopened tracked mask in the background (checked against ``mask``)."""
+        self.status.setText(f"Opening the saved tracks {Path(csv).name}…")
+
+        def shown(saved: SavedTracks) -> None:
+            self._earlier = list(saved.corrections)
+            self._show(layer, saved.result, reopened=True)
+
+        self._start("track", lambda: read_saved_tracks(mask, csv), shown, "Saved tracks not opened")
         return True
 
     def _start(self, job: str, fn: Callable[[], Any], on_item: Callable[[Any], None], failed: str) -> None:
@@ -151,15 +178,27 @@ class TrackWidget(Dock):
         self.run_job(fn, on_item=on_item, on_done=done, failed=failed, name=f"batchseg-{job}",
                      yield_cpu=job == "track")
 
-    def _show(self, layer: Any, result: TrackResult) -> None:
+    def _show(self, layer: Any, result: TrackResult, reopened: bool = False) -> None:
+        """Show ``result`` over ``layer``; ``reopened``: ``layer`` is the tracked mask (saved tracks)."""
         self.result, self.history, self._source = result, te.EditHistory(result), layer
         data, graph = tracks_layer_data(result)
         common = {"scale": layer.scale, "translate": layer.translate, "units": layer.units,
                   "axis_labels": layer.axis_labels}
-        if result.labels is not None:
+        csv = layer_meta(layer).get("tracks_csv") if reopened else None
+        if reopened:
+            self._tracked = layer
+            if result.labels is not None:
+                layer.data = result.labels
+        elif result.labels is not None:
             self._tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
-        self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks", tail_length=10,
-                                              **common)
+        opened = [lay for lay in self.viewer.layers if csv and type(lay).__name__ == "Tracks"
+                  and layer_meta(lay).get("tracks_csv") == csv]
+        if opened:  # the Tracks layer opened with the saved tracks
+            self._tracks = opened[0]
+            self._set_tracks(data, graph)
+        else:
+            self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",
+                                                  tail_length=10, **common)
         for target in (self._tracked, self._tracks, layer):
             if target is not None and self._on_click not in target.mouse_drag_callbacks:
                 target.mouse_drag_callbacks.append(self._on_click)
@@ -226,17 +265,22 @@ class TrackWidget(Dock):
         self.result = edited.result
         if self._tracked is not None and edited.result.labels is not None:
             self._tracked.data = edited.result.labels
-        if self._tracks is not None:
-            data, graph = tracks_layer_data(edited.result)
-            self._tracks.graph = {}
-            self._tracks.data = data
-            self._tracks.graph = graph
+        self._set_tracks(*tracks_layer_data(edited.result))
         self._show_selected()
         self.status.setText(f"{edited.record}. {track_counts(edited.result)} Not saved yet.")
 
+    def _set_tracks(self, data: Any, graph: dict[int, list[int]]) -> None:
+        if self._tracks is not None:
+            self._tracks.graph = {}
+            self._tracks.data = data
+            self._tracks.graph = graph
+
     def save(self) -> bool:
-        """*Save tracks*: write the corrected tracks beside the layer's mask file, in the background."""
-        mask, result, records = self._mask_path(), self.result, list(self.records)
+        """*Save tracks*: write the corrected tracks beside the layer's mask file, in the background.
+
+        The log keeps the corrections saved before the tracks were reopened, then this session's.
+        """
+        mask, result, records = self._mask_path(), self.result, self._earlier + self.records
         if result is None or self._job:
             return False
         if not mask:

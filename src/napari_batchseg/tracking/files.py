@@ -6,7 +6,8 @@ three outputs are written under temporary names and renamed together at the end:
 interruption leaves none of them half-written, and an existing output is replaced only with
 ``overwrite``. The log uses the provenance format (``<time> | tracking | INFO | ...``): the method, the
 parameters (one JSON line), the library versions and the input mask's sha256, followed by the mask's
-own log as earlier processing.
+own log as earlier processing. :func:`read_saved_tracks` reads the three back (checked against the
+mask) as a :class:`~.run.TrackResult`, to go on correcting it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import contextlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .._labels import PreparedImage, mask_base, open_mask_stack, resolve_source
 from ..errors import InputError, OutputError
@@ -34,20 +36,29 @@ from ..io.atomic import (
 )
 from ..io.masks import MaskWriter
 from ..io.reader import open_source
-from ..provenance import PARAMS_PREFIX, RunLog, package_versions, parse_log
+from ..provenance import PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
 from .base import FrameReader, TrackingError, TrackParams
 from .registry import get_tracker
 from .run import TrackResult, track_stack
 
 __all__ = [
-    "LOG_MODULE", "TrackFileResult", "check_tracks_of", "save_track_edits", "track_file", "track_paths",
-    "write_track_outputs",
+    "EDIT_COLUMNS", "LOG_MODULE", "LoggedTracking", "SavedTracks", "TrackFileResult", "check_tracks_of",
+    "logged_tracking", "read_saved_tracks", "read_track_table", "save_track_edits", "track_file",
+    "track_paths", "tracked_source", "tracks_siblings", "write_track_outputs",
 ]
 
 #: the module field of the tracking log's records
 LOG_MODULE = "tracking"
 #: the log record naming the tracked mask's sha256 (tracks are checked against it before use)
 SHA_PREFIX = "input mask sha256: "
+#: the log record naming the tracked mask's path
+MASK_PREFIX = "input mask: "
+#: the log record of one correction made in the Track dock
+CORRECTION_PREFIX = "track correction: "
+#: the ending of a tracks table's name, and of its tracked mask and log
+TRACKS_SUFFIX, TRACKED_SUFFIX, TRACKED_LOG_SUFFIX = "_tracks.csv", "-tracked.ome.tif", "-tracked.log"
+#: the columns of a tracks table that a Tracks layer and the corrections need
+EDIT_COLUMNS = ("track_id", "parent_track_id", "frame", "label", "centroid_y_px", "centroid_x_px")
 
 
 def track_paths(mask: str | Path, output_dir: str | Path | None = None) -> tuple[Path, Path, Path]:
@@ -55,7 +66,15 @@ def track_paths(mask: str | Path, output_dir: str | Path | None = None) -> tuple
     mask = Path(mask)
     folder = Path(output_dir) if output_dir else mask.parent
     base = mask_base(mask)
-    return folder / f"{base}_tracks.csv", folder / f"{base}-tracked.ome.tif", folder / f"{base}-tracked.log"
+    return (folder / f"{base}{TRACKS_SUFFIX}", folder / f"{base}{TRACKED_SUFFIX}",
+            folder / f"{base}{TRACKED_LOG_SUFFIX}")
+
+
+def tracks_siblings(tracks_csv: str | Path) -> tuple[Path, Path]:
+    """``(<base>-tracked.ome.tif, <base>-tracked.log)`` beside a ``<base>_tracks.csv``."""
+    csv = Path(tracks_csv)
+    base = csv.name[: -len(TRACKS_SUFFIX)] if csv.name.endswith(TRACKS_SUFFIX) else csv.stem
+    return csv.with_name(base + TRACKED_SUFFIX), csv.with_name(base + TRACKED_LOG_SUFFIX)
 
 
 @dataclass
@@ -93,13 +112,13 @@ def _refuse_3d(mask: Path, axes: str | None) -> None:
 def _tracking_log(mask: Path, result: TrackResult, outputs: tuple[Path, Path, Path],
                   corrections: Sequence[str] = ()) -> RunLog:
     log = RunLog(module=LOG_MODULE)
-    log.info(f"input mask: {mask.resolve()}")
+    log.info(f"{MASK_PREFIX}{mask.resolve()}")
     log.info(f"{SHA_PREFIX}{sha256_file(mask)}")
     log.info(f"method: {result.params.method}")
     log.info(PARAMS_PREFIX + json.dumps(result.params.to_dict(), sort_keys=True))
     log.info("versions: " + json.dumps({**package_versions(), **result.versions}, sort_keys=True))
     for record in corrections:
-        log.info(f"track correction: {record}")
+        log.info(f"{CORRECTION_PREFIX}{record}")
     daughters = result.tracks.loc[result.tracks["parent_track_id"] > 0, "track_id"].nunique()
     log.info(f"tracks: {result.n_tracks} in {result.n_frames} frames ({daughters} daughter tracks)")
     log.info(f"outputs: {outputs[0].name}, {outputs[1].name}")
@@ -204,6 +223,58 @@ def track_file(
     return TrackFileResult(mask, outputs[0], outputs[1], outputs[2], result, time.perf_counter() - started)
 
 
+@dataclass
+class LoggedTracking:
+    """What a ``-tracked.log`` records of its tracking (:func:`logged_tracking`)."""
+
+    mask: Path | None = None
+    sha256: str | None = None
+    params: TrackParams | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    corrections: list[str] = field(default_factory=list)
+
+
+def logged_tracking(tracks_csv: str | Path) -> LoggedTracking:
+    """The tracked mask, its sha256, the parameters and the corrections the log beside ``tracks_csv`` names.
+
+    Only the log's own records count (not the mask's history it carries along); a missing log, or a
+    record that cannot be read, leaves the field empty. Nothing in the log is executed (JSON only).
+    """
+    log = tracks_siblings(tracks_csv)[1]
+    found = LoggedTracking()
+    if not Path(tracks_csv).name.endswith(TRACKS_SUFFIX) or not log.is_file():
+        return found
+    for line in own_records(log.read_text(encoding="utf-8", errors="replace")).splitlines():
+        message = line.split(" | ", 3)[-1]
+        if message.startswith(SHA_PREFIX) and found.sha256 is None:
+            found.sha256 = message[len(SHA_PREFIX):].strip()
+        elif message.startswith(MASK_PREFIX) and found.mask is None:
+            found.mask = Path(message[len(MASK_PREFIX):].strip())
+        elif message.startswith(PARAMS_PREFIX) and found.params is None:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                found.params = TrackParams(**json.loads(message[len(PARAMS_PREFIX):]))
+        elif message.startswith("versions: ") and not found.versions:
+            with contextlib.suppress(ValueError, TypeError):
+                found.versions = {str(k): str(v) for k, v in json.loads(message[len("versions: "):]).items()}
+        elif message.startswith(CORRECTION_PREFIX):
+            found.corrections.append(message[len(CORRECTION_PREFIX):])
+    return found
+
+
+def tracked_source(tracks_csv: str | Path) -> Path | None:
+    """The mask ``tracks_csv`` was made from, as its log names it, else the file of that name beside it.
+
+    ``None`` without a log or when neither file exists (the folder was moved without the mask).
+    """
+    named = logged_tracking(tracks_csv).mask
+    if named is None:
+        return None
+    for candidate in (named, Path(tracks_csv).with_name(named.name)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def check_tracks_of(mask: str | Path, tracks_csv: str | Path) -> None:
     """Raise :class:`TrackingError` when ``tracks_csv`` was not made from ``mask`` as it is now.
 
@@ -211,23 +282,82 @@ def check_tracks_of(mask: str | Path, tracks_csv: str | Path) -> None:
     tracks table of another mask (or of this mask before it was corrected) is refused in one line.
     Without that log (a table from elsewhere) nothing is checked.
     """
-    mask, tracks_csv = Path(mask), Path(tracks_csv)
-    name = tracks_csv.name
-    if not name.endswith("_tracks.csv"):
-        return
-    log = tracks_csv.with_name(name[: -len("_tracks.csv")] + "-tracked.log")
-    if not log.is_file():
-        return
-    source = recorded = None
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if SHA_PREFIX in line and recorded is None:
-            recorded = line.split(SHA_PREFIX, 1)[1].strip()
-        elif "input mask: " in line and source is None:
-            source = line.split("input mask: ", 1)[1].strip()
-    if recorded and recorded != sha256_file(mask):
-        raise TrackingError(f"{tracks_csv}: tracks of {source or 'another mask'}, not of {mask} as it is "
-                            "now (its sha256 differs: another file, or corrected since): run batchseg track "
-                            "on it")
+    logged = logged_tracking(tracks_csv)
+    if logged.sha256 and logged.sha256 != sha256_file(mask):
+        raise TrackingError(f"{tracks_csv}: tracks of {logged.mask or 'another mask'}, not of {mask} as it "
+                            "is now (its sha256 differs: another file, or corrected since): run batchseg "
+                            "track on it")
+
+
+def read_track_table(tracks_csv: str | Path) -> pd.DataFrame:
+    """Read a ``_tracks.csv`` to show or correct it: one row per object per frame.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or lacks one of :data:`EDIT_COLUMNS` (names the file and the columns).
+    """
+    csv = Path(tracks_csv)
+    try:
+        table = pd.read_csv(csv)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{csv}: cannot read tracks: {exc}") from exc
+    missing = set(EDIT_COLUMNS) - set(table.columns)
+    if missing:
+        raise InputError(f"{csv}: not a tracks table (no {', '.join(sorted(missing))} column)")
+    return table
+
+
+@dataclass
+class SavedTracks:
+    """Tracks read back from the files :func:`track_file` or :func:`save_track_edits` wrote.
+
+    ``result`` holds the relabelled movie (``labels``); ``corrections`` are the log's ``track
+    correction`` records, to keep when the tracks are corrected and saved again.
+    """
+
+    mask: Path
+    tracks_csv: Path
+    result: TrackResult
+    corrections: list[str]
+
+
+def read_saved_tracks(
+    mask: str | Path, tracks_csv: str | Path | None = None, axes: str | None = None,
+    force_labels: bool = False,
+) -> SavedTracks:
+    """Read the saved tracks of ``mask`` back as a :class:`TrackResult`, to go on correcting them.
+
+    Parameters
+    ----------
+    mask
+        The ``_vSM.ome.tif`` mask that was tracked.
+    tracks_csv
+        Its tracks table (default: ``<base>_tracks.csv`` beside it).
+    axes, force_labels
+        As for :func:`track_file`.
+
+    Raises
+    ------
+    TrackingError
+        The tracks were made from another mask, or from this one before it changed.
+    InputError
+        A missing or unreadable file, a table that is not a tracks table.
+    """
+    mask = Path(mask)
+    csv = Path(tracks_csv) if tracks_csv is not None else track_paths(mask)[0]
+    for path in (mask, csv):
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+    check_tracks_of(mask, csv)
+    table = read_track_table(csv)
+    logged = logged_tracking(csv)
+    with open_mask_stack(mask, axes, force_labels) as stack:
+        result = TrackResult(table, logged.params or TrackParams(), logged.versions, stack.n_frames,
+                             _start_frame(stack.log_text))
+        _check_same_objects(result, stack, str(csv))
+        result.labels = np.stack([result.relabel(i, stack.frame(i)) for i in range(stack.n_frames)])
+    return SavedTracks(mask, csv, result, logged.corrections)
 
 
 def _check_same_objects(result: TrackResult, stack: Any, where: str) -> None:

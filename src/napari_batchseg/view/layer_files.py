@@ -1,9 +1,11 @@
 """napari layer data from and to files, without Qt: the plugin's npe2 reader, writer and sample data.
 
 ``_vSM.ome.tif`` masks open as Labels (with their pixel size and time offset), inputs as lazy Images
-(one layer per channel); a Labels layer is written as a ``_vSM.ome.tif`` mask with a log record
-(atomic); the sample is a small real nuclei image shipped in the wheel. The npe2 manifest's entry
-points name these functions (``napari.yaml``).
+(one layer per channel), a ``_tracks.csv`` of ``batchseg track`` as a Tracks layer (with its division
+graph) over its ``-tracked.ome.tif`` (a Labels layer the Track dock goes on correcting); a Labels
+layer is written as a ``_vSM.ome.tif`` mask with a log record (atomic); the sample is a small real
+nuclei image shipped in the wheel. The npe2 manifest's entry points name these functions
+(``napari.yaml``).
 """
 
 from __future__ import annotations
@@ -76,20 +78,106 @@ def readable(path: str | Path) -> bool:
     return fmt is not None and fmt.available() and not Path(path).is_dir()
 
 
+#: how a tracks table's name ends (:data:`napari_batchseg.tracking.files.TRACKS_SUFFIX`; the tracking
+#: modules, and pandas, are imported only for a file named so)
+TRACKS_SUFFIX = "_tracks.csv"
+
+
+def is_tracks_file(path: str | Path) -> bool:
+    """Whether ``path`` is a ``..._tracks.csv`` whose header has the tracks columns a Tracks layer needs.
+
+    Only the first line is read: a CSV of another kind is left to other readers.
+    """
+    p = Path(path)
+    if not p.name.endswith(TRACKS_SUFFIX) or not p.is_file():
+        return False
+    from ..tracking.files import EDIT_COLUMNS
+
+    try:
+        with p.open(encoding="utf-8", errors="replace") as fh:
+            header = {c.strip().strip('"') for c in fh.readline().split(",")}
+    except OSError:
+        return False
+    return set(EDIT_COLUMNS) <= header
+
+
 def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
-    """Return a reader when every path is a file of an installed format (masks included), else ``None``."""
+    """Return a reader when every path is a file of an installed format, a mask or a tracks table.
+
+    ``None`` otherwise (napari then tries other readers).
+    """
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    if not paths or not all(readable(p) for p in paths):
+    if not paths or not all(is_tracks_file(p) or readable(p) for p in paths):
         return None
     return read_paths
 
 
 def read_paths(path: str | list[str]) -> list[LayerData]:
-    """Read masks and input files into napari layer data tuples."""
+    """Read masks, tracks tables and input files into napari layer data tuples."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     layers: list[LayerData] = []
     for p in paths:
-        layers.extend(mask_layer_data(p) if is_mask_file(p) else image_layer_data(p))
+        if str(p).endswith(TRACKS_SUFFIX):
+            layers.extend(tracks_file_layer_data(p))
+        else:
+            layers.extend(mask_layer_data(p) if is_mask_file(p) else image_layer_data(p))
+    return layers
+
+
+def _table_pixel_size(table: Any) -> PixelSize:
+    """The pixel size (µm) and time step (s) a tracks table implies (its µm and ``time_s`` columns)."""
+
+    def ratio(num: str, den: str) -> float | None:
+        if num not in table.columns:
+            return None
+        n, d = table[num].to_numpy(float), table[den].to_numpy(float)
+        ok = np.isfinite(n) & np.isfinite(d) & (d != 0)
+        return float(np.median(n[ok] / d[ok])) if ok.any() else None
+
+    return PixelSize(x=ratio("centroid_x_um", "centroid_x_px"), y=ratio("centroid_y_um", "centroid_y_px"),
+                     t=ratio("time_s", "frame"))
+
+
+def tracks_file_layer_data(path: str | Path) -> list[LayerData]:
+    """A ``_tracks.csv`` as a Tracks layer, over its ``-tracked.ome.tif`` as a Labels layer when present.
+
+    The Tracks layer (rows ``track_id, t, y, x``, the division graph) has the tracked mask's scale and
+    translate, so it sits over it (without the tracked mask: the scale its µm and ``time_s`` columns
+    imply). The Labels layer's metadata names the tracks table and the mask that was tracked
+    (``tracks_csv``, ``tracked_from``): the Track dock reads the saved tracks from them to go on
+    correcting (:func:`~napari_batchseg.tracking.files.read_saved_tracks`).
+
+    Raises
+    ------
+    InputError
+        The file is not a tracks table (names the file and the missing columns).
+    """
+    from ..tracking.files import read_track_table, tracked_source, tracks_siblings
+    from .tracks import tracks_table_layer_data
+
+    csv = Path(path)
+    table = read_track_table(csv)
+    tracked = tracks_siblings(csv)[0]
+    layers: list[LayerData] = []
+    start = 0
+    common: dict[str, Any] = {}
+    if tracked.is_file():
+        labels, kwargs, kind = mask_layer_data(tracked)[0]
+        meta = kwargs["metadata"][META_KEY]
+        source = tracked_source(csv)
+        meta.update(role="tracked", tracks_csv=str(csv.resolve()),
+                    tracked_from=str(source.resolve()) if source is not None else None)
+        layers.append((labels, kwargs, kind))
+        if np.ndim(labels) == 3:
+            start = int(meta["first_frame"])
+            common = {k: kwargs[k] for k in ("scale", "translate", "units", "axis_labels")}
+    if not common:
+        ps = _table_pixel_size(table)
+        common = {"scale": tyx_scale(ps), "units": axis_units("TYX", ps), "axis_labels": ("T", "Y", "X")}
+    data, graph = tracks_table_layer_data(table, start)
+    meta_tracks = {META_KEY: {"role": "tracks", "tracks_csv": str(csv.resolve())}}
+    layers.append((data, {"name": stem_of(csv), "graph": graph, "tail_length": 10, "metadata": meta_tracks,
+                          **common}, "tracks"))
     return layers
 
 

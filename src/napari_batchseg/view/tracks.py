@@ -1,6 +1,7 @@
 """What the "Track cells" dock shows and decides, without Qt (``_napari._track_widget`` is its view).
 
-The Tracks layer's data and division graph (:func:`tracks_layer_data`), the tracking inputs taken from a
+The Tracks layer's data and division graph (:func:`tracks_layer_data`, of a table read back:
+:func:`tracks_table_layer_data`), the tracking inputs taken from a
 Labels layer's ``batchseg`` metadata (:func:`track_inputs`), the track under a click
 (:func:`track_under`), the counts line (:func:`track_counts`) and which buttons are enabled
 (:func:`track_buttons`).
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from ..io.sources import PixelSize
@@ -20,6 +22,8 @@ from ..tracking import TrackResult
 from ..tracking.edit import track_at
 
 NO_UNDO = "Undo the last correction (none yet)"
+NO_SOURCE = ("Not opened: the mask these tracks were made from is not found (neither where their "
+             "-tracked.log names it nor beside them); put it back and open the _tracks.csv again.")
 
 
 def tracks_layer_data(result: TrackResult) -> tuple[NDArray[np.float64], dict[int, list[int]]]:
@@ -27,12 +31,17 @@ def tracks_layer_data(result: TrackResult) -> tuple[NDArray[np.float64], dict[in
 
     ``t`` is the mask's frame index (the layer's own frame axis).
     """
-    t = result.tracks
+    return tracks_table_layer_data(result.tracks, result.start_frame)
+
+
+def tracks_table_layer_data(tracks: pd.DataFrame, start_frame: int = 0,
+                            ) -> tuple[NDArray[np.float64], dict[int, list[int]]]:
+    """:func:`tracks_layer_data` of a tracks table (``t`` = its ``frame`` - ``start_frame``)."""
     data = np.column_stack([
-        t["track_id"].to_numpy(float), (t["frame"] - result.start_frame).to_numpy(float),
-        t["centroid_y_px"].to_numpy(float), t["centroid_x_px"].to_numpy(float),
+        tracks["track_id"].to_numpy(float), (tracks["frame"] - start_frame).to_numpy(float),
+        tracks["centroid_y_px"].to_numpy(float), tracks["centroid_x_px"].to_numpy(float),
     ])
-    parents = t.drop_duplicates("track_id")
+    parents = tracks.drop_duplicates("track_id")
     graph = {int(k): [int(p)] for k, p in zip(parents["track_id"], parents["parent_track_id"], strict=True)
              if p > 0}
     return data, graph
