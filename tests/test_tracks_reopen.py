@@ -114,3 +114,28 @@ def test_a_csv_that_is_not_ours_is_left_to_other_readers(tmp_path: Path) -> None
     assert napari_get_reader(str(tmp_path / "missing_tracks.csv")) is None
     with pytest.raises(InputError, match="cells_tracks.csv: not a tracks table"):
         layer_files.read_paths(str(other))
+
+
+def test_tracks_of_a_frame_range_sit_over_its_frames(arcadia_nd2, tmp_path: Path) -> None:
+    """Real data: the tracks of a mask of input frames 3-7 reopen at T = 3-7, as the dock shows them."""
+    import shutil
+
+    from napari_batchseg import segment_files
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.testing import threshold_segmenter
+    from napari_batchseg.view.tracks import tracks_layer_data
+
+    movie = tmp_path / "movie_BF.nd2"
+    shutil.copy(arcadia_nd2["example-timelapse.nd2"], movie)
+    segment_files([movie], SegmentationParams(start_frame=3, end_frame=7),
+                  segmenter=threshold_segmenter(SegmentationParams()))
+    mask = tmp_path / "movie_BF_vSM.ome.tif"
+    res = track_file(mask)
+    assert res.result.start_frame == 3 and res.result.tracks["frame"].min() == 3
+    (labels, lkw, _), (data, tkw, _) = napari_get_reader(str(res.tracks_csv))(str(res.tracks_csv))
+    dt = lkw["scale"][0]
+    assert labels.shape[0] == 5 and tkw["translate"][0] == lkw["translate"][0] == pytest.approx(3 * dt)
+    assert data[:, 1].min() == 0 and data[:, 1].max() == 4  # the layer's own frames, shifted by translate
+    saved = read_saved_tracks(mask)
+    assert saved.result.start_frame == 3
+    assert np.array_equal(_rows(tracks_layer_data(saved.result)[0]), _rows(data))
