@@ -474,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--early", action="store_true",
                     help="Run right after opening: files added and Run clicked as soon as the widget is "
                          "docked, without waiting for its start-up work (device detection)")
+    ap.add_argument("--launcher", action="store_true",
+                    help="open the widget as `batchseg gui` does: its start-up work (torch, Cellpose, the "
+                         "device detection and their full garbage collection) done before napari's window "
+                         "(_napari/_launch.preload)")
     ap.add_argument("--no-hold", action="store_true",
                     help="the widget's repaint hold off (_napari/_repaint.py): whether it is still needed")
     ap.add_argument("--json", help="also write the figures to this file")
@@ -516,6 +520,13 @@ def main(argv: list[str] | None = None) -> int:
         files = make_small(work / "data", args.small)
     else:
         files = make_inputs(work / "data", tuple(args.movie_frames))
+    preload_s = None
+    if args.launcher:
+        from napari_batchseg._napari._launch import preload
+
+        t_pre = time.perf_counter()
+        preload()
+        preload_s = round(time.perf_counter() - t_pre, 2)
     viewer = napari.Viewer(title="bench_ui", show=True)
     viewer.window._qt_window.resize(1500, 950)
     app = QApplication.instance()
@@ -635,10 +646,11 @@ def main(argv: list[str] | None = None) -> int:
         "run_click_ms": round(click_ms, 1),
         "run_started_after_s": round(started_s, 2),
         "segmenter": args.model or f"stand-in, {args.delay} s/frame",
-        "scenario": ("early Run, " if args.early else "")
+        "scenario": ("launcher, " if args.launcher else "") + ("early Run, " if args.early else "")
         + (f"{args.small} small files" if args.small else f"{args.stills} stills" if args.stills
            else "fixed"),
         "repaint_hold": not args.no_hold,
+        "launcher_preload_s": preload_s,
         "frames": sum(s.n_frames for s in widget.session.tasks),
         "statuses": [s.status for s in widget.session.tasks],
         "correction": widget.correction.result.text(),

@@ -50,7 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "what the napari plugin shows and decides without Qt: file checks, form values, fix records, texts, "
      "the docks' forms and jobs, layer data read from and written to files"),
     ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "cli_track",
-                    "testing",
+                    "cli_gui", "testing",
                     "cli_rethreshold", "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),
 )

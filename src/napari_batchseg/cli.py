@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_track(sub)
     add_track_option(seg)
+    from .cli_gui import add_subcommand as add_gui  # batchseg gui (napari with the dock set up)
+
+    add_gui(sub)
     return parser
 
 
@@ -514,7 +517,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _cmd_rerun(args)
     if args.command == "clean":
         return _cmd_clean(args)
-    if args.command in ("train", "rethreshold"):
+    if args.command in ("train", "rethreshold", "gui"):
         return int(args.func(args))
     if getattr(args, "downstream", None) is not None:  # measure, export, evaluate (cli_downstream)
         return int(args.downstream(args))

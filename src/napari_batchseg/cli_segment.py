@@ -58,8 +58,12 @@ _CHANNEL_HELP = (
 )
 
 
-def add_segment_options(p: argparse.ArgumentParser) -> None:
-    """Add the options of ``batchseg segment`` (all but the paths) to ``p``."""
+def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
+    """Add the options of ``batchseg segment`` (all but the paths) to ``p``.
+
+    With ``gui`` (``batchseg gui``): those the widget shows, and ``--config``; not the parallel,
+    cluster and run-only ones.
+    """
     S = argparse.SUPPRESS  # noqa: N806 - options left out do not override the config file
     io = p.add_argument_group("inputs and outputs")
     io.add_argument("--output-dir", default=S, help="write outputs here (default: beside each input)")
@@ -129,6 +133,10 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
     pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
 
+    if gui:
+        p.add_argument_group("run").add_argument("--config", metavar="FILE.yaml",
+                                                 help="read options from a YAML file (CLI wins)")
+        return
     par = p.add_argument_group("parallel and cluster")
     par.add_argument("--parallel", choices=("none", "files", "frames"), default="none",
                      help="spread work over processes: one file per process, or the frames of a file")

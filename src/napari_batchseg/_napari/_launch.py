@@ -1,0 +1,96 @@
+"""``batchseg gui``: napari with the Batch segmentation dock, its one-time costs paid before any window.
+
+Opened from napari's Plugins menu, the widget pays its start-up work in worker threads while napari
+runs (:mod:`._startup`): the imports of torch and Cellpose, and the one full garbage collection they
+owe, which stops every thread, the GUI's included, for 250-350 ms on this machine
+(docs/performance.md). Started from the command line, that work is done here before napari's window
+exists (:func:`preload`), then the dock opens with the files and options of the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..discovery import FileFilter
+from ..params import SegmentationParams
+from ._warmup import detect_device, first_layer_models, install_units, prepare_layers
+
+__all__ = ["launch", "preload", "run_napari"]
+
+#: the plugin's name and its main widget's, as in ``napari.yaml``
+PLUGIN = "napari-batchseg"
+WIDGET = "Batch segmentation"
+
+
+def preload() -> str:
+    """The widget's start-up work, done now on the calling thread (no window exists yet).
+
+    napari's first-layer imports and caches, a first Image and Labels model, the device detection
+    (torch, Cellpose, and the full collection their imports owe); then every object alive is frozen
+    (:func:`gc.freeze`, after one more collection: no garbage is frozen), so that no later collection
+    scans these modules again. What is frozen is what a process keeps to its end anyway (modules,
+    classes, caches): no viewer, layer or image exists yet.
+
+    Returns
+    -------
+    str
+        The device a GPU run would use, as the widget shows it.
+    """
+    install_units(prepare_layers())
+    with contextlib.suppress(Exception):  # an optimisation only, as in the widget
+        first_layer_models()
+    device = detect_device()
+    gc.collect()  # (detect_device collects on its first call only)
+    gc.freeze()
+    return device
+
+
+def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None = None,
+           file_filter: FileFilter | None = None, recursive: bool = False,
+           show: bool = True) -> tuple[Any, Any]:
+    """A napari viewer with the Batch segmentation dock set up: ``paths`` listed, ``params`` shown.
+
+    Parameters
+    ----------
+    paths
+        Files and folders for the file list (added by a worker, as the widget's *Add folder…*).
+    params
+        Parameters to show in the widget (default: the widget's own).
+    file_filter
+        Filters for the files found in folders (default: the widget's, name contains ``_BF``).
+    recursive
+        Also search the folders' sub-folders.
+    show
+        Show the window (``False`` for tests).
+
+    Returns
+    -------
+    tuple
+        ``(viewer, widget)``; the caller runs napari's event loop (``napari.run()``).
+    """
+    preload()
+    import napari
+
+    viewer = napari.Viewer(show=show)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    if params is not None:
+        widget.set_params(params)
+    if file_filter is not None:
+        files = widget.files
+        files.contains.setText(", ".join(file_filter.contains))
+        files.not_contains.setText(", ".join(file_filter.not_contains))
+        files.extensions.setText(" ".join(file_filter.extensions))
+    if paths:
+        widget.files.add_paths_later([Path(p) for p in paths], recursive=recursive)
+    return viewer, widget
+
+
+def run_napari() -> None:
+    """Run napari's event loop until its window is closed."""
+    import napari
+
+    napari.run()

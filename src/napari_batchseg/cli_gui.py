@@ -1,0 +1,77 @@
+"""``batchseg gui [PATHS] [options]``: napari with the Batch segmentation dock, set up from the command line.
+
+The same paths, filters and segmentation options as ``batchseg segment`` (and its ``--config`` YAML,
+which the widget's *Save parameters…* writes too): the files are listed and the options shown, and the
+user checks them and presses Run. The widget's start-up work (torch, Cellpose, device detection) is
+done before the window opens (:mod:`napari_batchseg._napari._launch`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .discovery import FileFilter
+    from .params import SegmentationParams
+
+__all__ = ["add_subcommand", "gui_setup", "run_gui"]
+
+
+def add_subcommand(sub: Any) -> None:
+    """Add ``batchseg gui`` to the ``batchseg`` sub-parsers ``sub``."""
+    from .cli_segment import add_segment_options
+
+    p = sub.add_parser(
+        "gui", help="open napari with the Batch segmentation dock: files listed, options set",
+        description="Open napari with the Batch segmentation dock, the files and folders listed and the "
+                    "options shown (the same as batchseg segment's; folder files are filtered by "
+                    "--contains/--not-contains/--ext as on the command line, not by the widget's "
+                    "default '_BF'). Press Run in the dock.")
+    p.add_argument("paths", nargs="*", help="files and/or folders")
+    add_segment_options(p, gui=True)
+    p.set_defaults(func=run_gui)
+
+
+def gui_setup(args: argparse.Namespace) -> tuple[SegmentationParams, FileFilter]:
+    """The parameters and folder filters ``batchseg gui`` shows (``--config`` first, as for segment).
+
+    Raises
+    ------
+    ParameterError
+        A bad option or config file.
+    """
+    from .cli_segment import params_from_args
+    from .discovery import FileFilter
+
+    params = params_from_args(args)  # (also takes the config file's filters into ``args``)
+    files = {key: str(Path(value).resolve()) for key in ("model", "checkpoint")
+             if (value := getattr(params, key)) and Path(value).exists()}  # model files, not names
+    if files:
+        params = params.replace(**files)
+    file_filter = FileFilter(contains=args.contains, not_contains=args.not_contains,
+                             **({"extensions": args.ext} if args.ext else {}))
+    return params, file_filter
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Run ``batchseg gui``: returns when napari's window is closed (exit status 0; 2 for a bad option)."""
+    import sys
+
+    from .params import ParameterError
+
+    try:
+        params, file_filter = gui_setup(args)
+    except ParameterError as exc:
+        print(f"batchseg gui: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from ._napari._launch import launch, run_napari
+    except ImportError as exc:
+        print(f"batchseg gui: napari is not installed ({exc}); install napari-batchseg[napari]",
+              file=sys.stderr)
+        return 2
+    launch(args.paths, params, file_filter, recursive=args.recursive)
+    run_napari()
+    return 0
