@@ -72,6 +72,8 @@ def run_gui(args: argparse.Namespace) -> int:
         print(f"batchseg gui: napari is not installed ({exc}); install napari-batchseg[napari]",
               file=sys.stderr)
         return 2
+    print("batchseg gui: loading napari, torch and Cellpose…", file=sys.stderr, flush=True)
     launch(args.paths, params, file_filter, recursive=args.recursive)
+    print("batchseg gui: napari is open", file=sys.stderr, flush=True)
     run_napari()
     return 0

@@ -14,7 +14,7 @@ from ..events import FrameDone
 from ..view.buffers import TaskView
 from ._layerops import LABELS_DTYPE, frame_translate, layer_meta
 
-__all__ = ["new_buffers", "place", "store_frame", "take_over"]
+__all__ = ["clear", "new_buffers", "place", "store_frame", "take_over"]
 
 
 def store_frame(view: TaskView, event: FrameDone, labels_layer: Any) -> None:
@@ -45,9 +45,20 @@ def new_buffers(shape: tuple[int, ...], reused: tuple[Any, Any] | None) -> tuple
     if reused is None:
         return np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32)
     labels, image = reused
-    labels.fill(0)
-    image.fill(0)
+    clear(labels)
+    clear(image)
     return labels, image
+
+
+def clear(buffer: np.ndarray) -> None:
+    """Zero ``buffer`` frame by frame (along its first axis), writing only the frames that hold something.
+
+    A buffer nothing was stored in (the placeholders' for the first file) costs a read: ``fill(0)`` on
+    it would map and zero every page, 60-90 ms on the GUI thread for a 6-frame 700 x 1100 pair.
+    """
+    for frame in buffer:
+        if frame.any():
+            frame.fill(0)
 
 
 def take_over(view: TaskView, buffers: tuple[Any, Any]) -> None:
