@@ -16,6 +16,7 @@ them.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,12 @@ from ._layerops import (
 )
 
 Contrast = tuple[float, float]
+
+
+#: napari 0.9 warns (FutureWarning, once per access) that plugins reading this private attribute lose it
+#: "no earlier than 0.10": :func:`_not_selected` checks that it exists; the warnings are noise in a terminal
+warnings.filterwarnings("ignore", message=r"Private attribute access \('LayerList\._activate_on_insert'\)",
+                        category=FutureWarning)
 
 
 @contextlib.contextmanager
