@@ -525,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         from napari_batchseg._napari._launch import preload
 
         t_pre = time.perf_counter()
-        preload()
+        preload(freeze=True)
         preload_s = round(time.perf_counter() - t_pre, 2)
     viewer = napari.Viewer(title="bench_ui", show=True)
     viewer.window._qt_window.resize(1500, 950)

@@ -44,11 +44,13 @@ def gui_setup(args: argparse.Namespace) -> tuple[SegmentationParams, FileFilter]
     """
     from .cli_segment import params_from_args
     from .discovery import FileFilter
+    from .segmenters.catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, SAM_MODELS
 
     params = params_from_args(args)  # (also takes the config file's filters into ``args``)
-    files = {key: str(Path(value).resolve()) for key in ("model", "checkpoint")
-             if (value := getattr(params, key)) and Path(value).exists()}  # model files, not names
-    if files:
+    names = {*CELLPOSE3_MODELS, *CELLPOSE4_MODELS, *SAM_MODELS}  # a built-in name wins, as in segment
+    files = {key: str(Path(value).expanduser().resolve()) for key in ("model", "checkpoint")
+             if (value := getattr(params, key)) and value not in names and Path(value).expanduser().exists()}
+    if files:  # model files named relative to this folder: absolute, wherever napari runs from
         params = params.replace(**files)
     file_filter = FileFilter(contains=args.contains, not_contains=args.not_contains,
                              **({"extensions": args.ext} if args.ext else {}))
@@ -66,14 +68,17 @@ def run_gui(args: argparse.Namespace) -> int:
     except ParameterError as exc:
         print(f"batchseg gui: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        from ._napari._launch import launch, run_napari
-    except ImportError as exc:
-        print(f"batchseg gui: napari is not installed ({exc}); install napari-batchseg[napari]",
+    import importlib.util
+
+    missing = [name for name in ("napari", "qtpy") if importlib.util.find_spec(name) is None]
+    if missing:  # (said now: the launcher imports napari only after loading torch)
+        print(f"batchseg gui: {' and '.join(missing)} not installed; install napari-batchseg[napari,qt]",
               file=sys.stderr)
         return 2
+    from ._napari._launch import launch, run_napari
+
     print("batchseg gui: loading napari, torch and Cellpose…", file=sys.stderr, flush=True)
-    launch(args.paths, params, file_filter, recursive=args.recursive)
+    launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True)
     print("batchseg gui: napari is open", file=sys.stderr, flush=True)
     run_napari()
     return 0

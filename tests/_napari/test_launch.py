@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from napari_batchseg._napari._launch import launch
-from napari_batchseg._napari._warmup import device_known
+from napari_batchseg._napari._warmup import detect_device, device_known
 from napari_batchseg.cli import build_parser
 from napari_batchseg.cli_gui import gui_setup
 
@@ -25,9 +25,11 @@ def test_gui_lists_filtered_files_shows_options_and_runs(data_folder, trained_mo
     out = tmp_path / "out"
     args = build_parser().parse_args(
         ["gui", str(data_folder), "--contains", "nuclei", "--model", str(trained_model),
-         "--diameter", "21", "--output-dir", str(out)])
+         "--diameter", "21", "--output-dir", str(out), "--recursive"])
     params, file_filter = gui_setup(args)
-    viewer, widget = launch(args.paths, params, file_filter, show=False)
+    detect_device.cache_clear()  # (cached for the process: an earlier widget test may have run it)
+    viewer, widget = launch(args.paths, params, file_filter, recursive=args.recursive, show=False,
+                            freeze=True)
     try:
         assert gc.get_freeze_count() > 0  # the modules loaded before the window are never scanned again
         assert device_known()  # the device detection was done before the widget opened
@@ -35,7 +37,7 @@ def test_gui_lists_filtered_files_shows_options_and_runs(data_folder, trained_mo
         assert "looking for a GPU" not in widget.form.device_label.text()
         qtbot.waitUntil(lambda: not widget.files.busy and len(widget.files.files()) == 1, timeout=30000)
         assert [p.name for p in widget.files.files()] == ["nuclei_BF.tif"]  # --contains, not "_BF" alone
-        assert widget.files.contains.text() == "nuclei"
+        assert widget.files.contains.text() == "nuclei" and widget.files.recursive.isChecked()
         shown = widget.params()
         assert (shown.model, shown.diameter, Path(shown.output_dir)) == (str(trained_model), 21.0, out)
         assert widget.run()

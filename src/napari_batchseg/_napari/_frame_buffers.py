@@ -50,11 +50,13 @@ def new_buffers(shape: tuple[int, ...], reused: tuple[Any, Any] | None) -> tuple
     return labels, image
 
 
-def clear(buffer: np.ndarray) -> None:
+def clear(buffer: Any) -> None:
     """Zero ``buffer`` frame by frame (along its first axis), writing only the frames that hold something.
 
     A buffer nothing was stored in (the placeholders' for the first file) costs a read: ``fill(0)`` on
-    it would map and zero every page, 60-90 ms on the GUI thread for a 6-frame 700 x 1100 pair.
+    it would map and zero every page, 60-90 ms on the GUI thread for a 6-frame 700 x 1100 pair (18-25 ms
+    measured alone, against 1.2-2.7 ms). A fully written pair (the same file run again) costs 4.1 ms
+    instead of 1.8 ms.
     """
     for frame in buffer:
         if frame.any():

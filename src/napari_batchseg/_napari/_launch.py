@@ -26,14 +26,22 @@ PLUGIN = "napari-batchseg"
 WIDGET = "Batch segmentation"
 
 
-def preload() -> str:
+def preload(freeze: bool = False) -> str:
     """The widget's start-up work, done now on the calling thread (no window exists yet).
 
     napari's first-layer imports and caches, a first Image and Labels model, the device detection
-    (torch, Cellpose, and the full collection their imports owe); then every object alive is frozen
-    (:func:`gc.freeze`, after one more collection: no garbage is frozen), so that no later collection
-    scans these modules again. What is frozen is what a process keeps to its end anyway (modules,
-    classes, caches): no viewer, layer or image exists yet.
+    (torch, Cellpose, and the full collection their imports owe). With ``freeze`` (``batchseg gui``:
+    a fresh process), every object alive is then frozen (:func:`gc.freeze`, after one more
+    collection: no garbage is frozen), so that no later collection scans these modules again. What is
+    frozen is what that process keeps to its end anyway (modules, classes, caches): no viewer, layer
+    or image exists yet. Not in a process that holds data of its own (a notebook): it would be kept
+    alive. (Once objects are frozen, later quiet imports, e.g. micro-sam's or a tracker's, no longer
+    move their objects to the oldest generation: :func:`..quiet_import.settle_new_objects`.)
+
+    Parameters
+    ----------
+    freeze
+        Freeze the objects alive at the end (see above).
 
     Returns
     -------
@@ -44,14 +52,15 @@ def preload() -> str:
     with contextlib.suppress(Exception):  # an optimisation only, as in the widget
         first_layer_models()
     device = detect_device()
-    gc.collect()  # (detect_device collects on its first call only)
-    gc.freeze()
+    if freeze:
+        gc.collect()  # (detect_device collects on its first call only)
+        gc.freeze()
     return device
 
 
 def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None = None,
            file_filter: FileFilter | None = None, recursive: bool = False,
-           show: bool = True) -> tuple[Any, Any]:
+           show: bool = True, freeze: bool = False) -> tuple[Any, Any]:
     """A napari viewer with the Batch segmentation dock set up: ``paths`` listed, ``params`` shown.
 
     Parameters
@@ -66,13 +75,15 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
         Also search the folders' sub-folders.
     show
         Show the window (``False`` for tests).
+    freeze
+        Freeze the objects alive before the window (:func:`preload`): only in a process of its own.
 
     Returns
     -------
     tuple
         ``(viewer, widget)``; the caller runs napari's event loop (``napari.run()``).
     """
-    preload()
+    preload(freeze)
     import napari
 
     viewer = napari.Viewer(show=show)
@@ -84,6 +95,7 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
         files.contains.setText(", ".join(file_filter.contains))
         files.not_contains.setText(", ".join(file_filter.not_contains))
         files.extensions.setText(" ".join(file_filter.extensions))
+    widget.files.recursive.setChecked(recursive)  # (the next Add folder… searches the same way)
     if paths:
         widget.files.add_paths_later([Path(p) for p in paths], recursive=recursive)
     return viewer, widget
