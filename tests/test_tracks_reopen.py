@@ -14,6 +14,7 @@ from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.tracking import TrackingError, TrackParams
 from napari_batchseg.tracking.edit import mark_division, split_track
 from napari_batchseg.tracking.files import (
+    EDIT_COLUMNS,
     TRACKS_SUFFIX,
     read_saved_tracks,
     save_track_edits,
@@ -62,6 +63,55 @@ def test_tracks_csv_opens_as_tracks_over_the_tracked_mask(tmp_path: Path) -> Non
     assert tuple(tkw["translate"]) == tuple(lkw["translate"])
     assert tkw["metadata"][META_KEY]["tracks_csv"] == meta["tracks_csv"]
     assert layer_files.TRACKS_SUFFIX == TRACKS_SUFFIX
+    assert layer_files.TRACKS_HEADER == EDIT_COLUMNS  # the reader's own copy, kept without pandas
+
+
+def test_a_copied_folder_resolves_to_its_own_mask(tmp_path: Path) -> None:
+    """The mask beside the tracks comes before the absolute path the log names."""
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    _, mask, res = _tracked(tmp_path / "a")
+    copy = shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert tracked_source(copy / res.tracks_csv.name) == copy / mask.name
+    (copy / mask.name).unlink()  # not copied: where the log names it
+    assert tracked_source(copy / res.tracks_csv.name) == mask
+
+
+def test_tracked_source_without_a_log_or_with_a_windows_path(tmp_path: Path) -> None:
+    _, mask, res = _tracked(tmp_path)
+    log = res.log
+    text = log.read_text(encoding="utf-8")
+    assert str(mask.resolve()) in text
+    windows = "C:\\Users\\lab\\exp1\\" + mask.name
+    log.write_text(text.replace(str(mask.resolve()), windows), encoding="utf-8")
+    assert tracked_source(res.tracks_csv) == mask  # the name, taken as Windows writes it
+    log.unlink()
+    assert tracked_source(res.tracks_csv) == mask  # <base>.ome.tif beside <base>_tracks.csv
+    plain = mask.rename(mask.with_name("movie_vSM.tif"))
+    assert tracked_source(res.tracks_csv) == plain
+    plain.unlink()
+    assert tracked_source(res.tracks_csv) is None
+
+
+def test_a_tracks_csv_saved_by_excel_with_a_bom_opens(tmp_path: Path) -> None:
+    _, _, res = _tracked(tmp_path)
+    text = res.tracks_csv.read_text(encoding="utf-8")
+    res.tracks_csv.write_text(text, encoding="utf-8-sig")
+    assert res.tracks_csv.read_bytes()[:3] == b"\xef\xbb\xbf"
+    reader = napari_get_reader(str(res.tracks_csv))
+    assert reader is not None
+    _, (data, _, _) = reader(str(res.tracks_csv))
+    assert np.array_equal(_rows(data), _expected(res.result.tracks)[0])
+
+
+def test_a_tracks_csv_without_rows_is_one_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "none_tracks.csv"
+    empty.write_text(",".join(EDIT_COLUMNS) + "\n")
+    reader = napari_get_reader(str(empty))
+    assert reader is not None
+    with pytest.raises(InputError, match="none_tracks.csv: no tracks"):
+        reader(str(empty))
 
 
 def test_round_trip_track_correct_save_reopen(tmp_path: Path) -> None:

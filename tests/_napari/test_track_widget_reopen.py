@@ -47,7 +47,7 @@ def test_reopened_tracks_are_corrected_and_saved_again(make_napari_viewer, qtbot
 
     # Track cells on the tracked mask reads the saved tracks back (no new layers), off the GUI thread
     assert w.track()
-    assert w.busy or w.result is not None
+    assert w.busy and w.result is None  # nothing read on the GUI thread: the result comes from the job
     _wait(w, qtbot)
     assert w.result is not None, w.status.text()
     pd.testing.assert_frame_equal(w.result.tracks, first.result.tracks, check_dtype=False)
@@ -110,3 +110,38 @@ def test_reopened_tracks_without_their_mask_say_so(make_napari_viewer, qtbot, tm
     assert tracked.metadata["batchseg"]["tracked_from"] is None
     assert not w.track() and w.status.text() == NO_SOURCE
     assert w.result is None and not w.busy and len(viewer.layers) == 2
+
+
+def test_reopened_output_dir_tracks_are_saved_back_there(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+    """Tracks made with ``--output-dir out/``, reopened from out/, corrected and saved: out/ changes."""
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    movie = synthetic_movie(seed=4)
+    mask = write_mask(tmp_path / "movie_vSM.ome.tif", movie.masks, PixelSize(x=0.5, y=0.5, t=30.0), "")
+    res = track_file(mask, TrackParams(max_distance=movie.max_step + 1), output_dir=tmp_path / "out")
+    assert res.tracks_csv.parent == tmp_path / "out"
+    beside = sorted(p.name for p in tmp_path.iterdir())
+    before = res.tracks_csv.read_bytes()
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    tracked, tracks = viewer.open(str(res.tracks_csv), plugin="napari-batchseg")
+    assert tracked.metadata["batchseg"]["tracked_from"] == str(mask.resolve())
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.result is not None, w.status.text()
+    w.track_a.setValue(_whole_track(w.result))
+    w.frame.setValue(6)
+    w.split_btn.click()
+    _wait(w, qtbot)
+    assert len(w.records) == 1, w.status.text()
+    assert w.save()
+    _wait(w, qtbot)
+    assert "Saved" in w.status.text(), w.status.text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == beside  # nothing new beside the mask
+    assert res.tracks_csv.read_bytes() != before
+    saved = read_saved_tracks(mask, res.tracks_csv)
+    pd.testing.assert_frame_equal(saved.result.tracks, w.result.tracks, check_dtype=False)
+    assert saved.corrections == w.records
+    assert np.array_equal(read_mask(res.tracked_mask).labels, np.asarray(tracked.data))

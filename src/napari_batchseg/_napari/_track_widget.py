@@ -11,8 +11,9 @@ every frame (``selected_label`` + ``show_selected_label``). *Join A + B*, *Split
 mother* and *A has no mother* are :mod:`napari_batchseg.tracking.edit` operations, run in the
 background; *Undo* takes back the last one (:class:`~napari_batchseg.tracking.edit.EditHistory`, also
 in the background: it maps the tracked movie back); *Save tracks* writes the tracks CSV, the tracked
-mask and the log with one record per operation in effect beside the layer's ``_vSM.ome.tif``
-(:func:`~napari_batchseg.tracking.files.save_track_edits`, atomic), in the background too.
+mask and the log with one record per operation in effect beside the layer's ``_vSM.ome.tif`` (reopened
+tracks: where they were opened from) (:func:`~napari_batchseg.tracking.files.save_track_edits`, atomic),
+in the background too.
 
 Saved tracks: a ``-tracked.ome.tif`` Labels layer opened with its ``_tracks.csv`` (the plugin's reader)
 is not tracked again: *Track cells* reads the saved tracks back in the background
@@ -57,6 +58,7 @@ class TrackWidget(Dock):
         self._tracks: Any = None  # the Tracks layer
         self._job = ""  # "track", "edit" or "save" while one runs
         self._earlier: list[str] = []  # the corrections saved before the saved tracks were reopened
+        self._saved_in: Path | None = None  # the folder of the reopened tracks (saves go back there)
         self.labels_combo = QComboBox(self)
         self.track_btn = QPushButton("Track cells", self)
         self.track_btn.clicked.connect(self.track)
@@ -81,7 +83,8 @@ class TrackWidget(Dock):
         self.undo_btn.setToolTip(NO_UNDO)
         self.save_btn = QPushButton("Save tracks", box)
         self.save_btn.setToolTip("Write the tracks CSV, the tracked mask and the log with the corrections "
-                                 "beside the layer's mask file (atomic)")
+                                 "beside the layer's mask file (reopened tracks: where they were opened "
+                                 "from; atomic)")
         self.join_btn.clicked.connect(lambda: self.apply(te.join_tracks, self.track_a.value(),
                                                          self.track_b.value()))
         self.split_btn.clicked.connect(lambda: self.apply(te.split_track, self.track_a.value(),
@@ -151,7 +154,7 @@ class TrackWidget(Dock):
             return False
         start, pixel_size = track_inputs(layer_meta(layer))
         self.status.setText(f"Tracking {name} ({layer.data.shape[0]} frames)…")
-        self._earlier = []
+        self._earlier, self._saved_in = [], None
         self._start("track", lambda: track_layer_data(layer.data, params, pixel_size, start),
                     lambda result: self._show(layer, result), "Tracking failed")
         return True
@@ -161,7 +164,7 @@ class TrackWidget(Dock):
         self.status.setText(f"Opening the saved tracks {Path(csv).name}…")
 
         def shown(saved: SavedTracks) -> None:
-            self._earlier = list(saved.corrections)
+            self._earlier, self._saved_in = list(saved.corrections), saved.tracks_csv.parent
             self._show(layer, saved.result, reopened=True)
 
         self._start("track", lambda: read_saved_tracks(mask, csv), shown, "Saved tracks not opened")
@@ -278,9 +281,11 @@ class TrackWidget(Dock):
     def save(self) -> bool:
         """*Save tracks*: write the corrected tracks beside the layer's mask file, in the background.
 
-        The log keeps the corrections saved before the tracks were reopened, then this session's.
+        Reopened tracks are saved where they were opened from (``batchseg track --output-dir``'s folder
+        too). The log keeps the corrections saved before the tracks were reopened, then this session's.
         """
         mask, result, records = self._mask_path(), self.result, self._earlier + self.records
+        folder = self._saved_in
         if result is None or self._job:
             return False
         if not mask:
@@ -288,7 +293,7 @@ class TrackWidget(Dock):
             return False
 
         def run() -> TrackFileResult:
-            return save_track_edits(mask, result, records)
+            return save_track_edits(mask, result, records, output_dir=folder)
 
         def saved(res: TrackFileResult) -> None:
             self.status.setText(saved_text(res, len(records)))

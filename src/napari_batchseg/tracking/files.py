@@ -7,7 +7,8 @@ interruption leaves none of them half-written, and an existing output is replace
 ``overwrite``. The log uses the provenance format (``<time> | tracking | INFO | ...``): the method, the
 parameters (one JSON line), the library versions and the input mask's sha256, followed by the mask's
 own log as earlier processing. :func:`read_saved_tracks` reads the three back (checked against the
-mask) as a :class:`~.run.TrackResult`, to go on correcting it.
+mask) as a :class:`~.run.TrackResult`, to go on correcting it; :func:`read_tracks` reads a tracks table
+(for ``measure``, the summary, the napari reader and the Track dock alike).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -42,9 +43,9 @@ from .registry import get_tracker
 from .run import TrackResult, track_stack
 
 __all__ = [
-    "EDIT_COLUMNS", "LOG_MODULE", "LoggedTracking", "SavedTracks", "TrackFileResult", "check_tracks_of",
-    "logged_tracking", "read_saved_tracks", "read_track_table", "save_track_edits", "track_file",
-    "track_paths", "tracked_source", "tracks_siblings", "write_track_outputs",
+    "EDIT_COLUMNS", "LOG_MODULE", "TRACK_ID_COLUMNS", "LoggedTracking", "SavedTracks", "TrackFileResult",
+    "check_tracks_of", "logged_tracking", "read_saved_tracks", "read_tracks", "save_track_edits",
+    "track_file", "track_paths", "tracked_source", "tracks_siblings", "write_track_outputs",
 ]
 
 #: the module field of the tracking log's records
@@ -262,17 +263,25 @@ def logged_tracking(tracks_csv: str | Path) -> LoggedTracking:
 
 
 def tracked_source(tracks_csv: str | Path) -> Path | None:
-    """The mask ``tracks_csv`` was made from, as its log names it, else the file of that name beside it.
+    """The mask ``tracks_csv`` was made from: the file of that name beside it, else where its log names it.
 
-    ``None`` without a log or when neither file exists (the folder was moved without the mask).
+    The file beside the tracks comes first, so that a copied experiment folder resolves to its own mask,
+    not to the original folder's. The name is taken as Windows writes it when the logged path has a
+    backslash. Without a log: ``<base>.ome.tif`` or ``<base>.tif`` beside ``<base>_tracks.csv``.
+    ``None`` when none of these exists (the folder was moved without the mask).
     """
-    named = logged_tracking(tracks_csv).mask
+    csv = Path(tracks_csv)
+    named = logged_tracking(csv).mask
     if named is None:
-        return None
-    for candidate in (named, Path(tracks_csv).with_name(named.name)):
-        if candidate.is_file():
-            return candidate
-    return None
+        base = csv.name[: -len(TRACKS_SUFFIX)] if csv.name.endswith(TRACKS_SUFFIX) else csv.stem
+        candidates = [csv.with_name(base + ext) for ext in (".ome.tif", ".tif")]
+    else:
+        raw = str(named)
+        name = PureWindowsPath(raw).name if "\\" in raw else named.name
+        candidates = [csv.with_name(name)] if name else []
+        if "\\" not in raw:
+            candidates.append(named)
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def check_tracks_of(mask: str | Path, tracks_csv: str | Path) -> None:
@@ -289,22 +298,39 @@ def check_tracks_of(mask: str | Path, tracks_csv: str | Path) -> None:
                             "track on it")
 
 
-def read_track_table(tracks_csv: str | Path) -> pd.DataFrame:
-    """Read a ``_tracks.csv`` to show or correct it: one row per object per frame.
+#: the columns :func:`read_tracks` requires by default (``measure``, ``export ctc``, the summary)
+TRACK_ID_COLUMNS: tuple[str, ...] = ("track_id", "parent_track_id", "frame", "label")
+
+
+def read_tracks(path: str | Path, columns: Sequence[str] = TRACK_ID_COLUMNS) -> pd.DataFrame:
+    """Read a ``_tracks.csv`` written by ``batchseg track`` (or a correction save).
+
+    Parameters
+    ----------
+    path
+        The CSV (UTF-8; a byte-order mark, as Excel writes it, is skipped).
+    columns
+        The columns it must have (default :data:`TRACK_ID_COLUMNS`; the Tracks layer and the corrections
+        also need the centroids: :data:`EDIT_COLUMNS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per object per frame (``track_id``, ``parent_track_id``, ``frame``, ``label``, ...).
 
     Raises
     ------
     InputError
-        The file cannot be read, or lacks one of :data:`EDIT_COLUMNS` (names the file and the columns).
+        When the file cannot be read, or lacks one of ``columns`` (names the file and the columns).
     """
-    csv = Path(tracks_csv)
+    path = Path(path)
     try:
-        table = pd.read_csv(csv)
+        table = pd.read_csv(path, encoding="utf-8-sig")
     except (OSError, ValueError) as exc:
-        raise InputError(f"{csv}: cannot read tracks: {exc}") from exc
-    missing = set(EDIT_COLUMNS) - set(table.columns)
+        raise InputError(f"{path}: cannot read tracks: {exc}") from exc
+    missing = set(columns) - set(table.columns)
     if missing:
-        raise InputError(f"{csv}: not a tracks table (no {', '.join(sorted(missing))} column)")
+        raise InputError(f"{path}: not a tracks table (no {', '.join(sorted(missing))} column)")
     return table
 
 
@@ -350,13 +376,19 @@ def read_saved_tracks(
         if not path.is_file():
             raise InputError(f"{path}: no such file")
     check_tracks_of(mask, csv)
-    table = read_track_table(csv)
+    table = read_tracks(csv, EDIT_COLUMNS)
     logged = logged_tracking(csv)
     with open_mask_stack(mask, axes, force_labels) as stack:
         result = TrackResult(table, logged.params or TrackParams(), logged.versions, stack.n_frames,
                              _start_frame(stack.log_text))
         _check_same_objects(result, stack, str(csv))
-        result.labels = np.stack([result.relabel(i, stack.frame(i)) for i in range(stack.n_frames)])
+        labels: np.ndarray[Any, Any] | None = None
+        for i in range(stack.n_frames):  # filled in place: one movie in memory, not a list and its stack
+            frame = result.relabel(i, stack.frame(i))
+            if labels is None:
+                labels = np.empty((stack.n_frames, *frame.shape), frame.dtype)
+            labels[i] = frame
+        result.labels = labels
     return SavedTracks(mask, csv, result, logged.corrections)
 
 

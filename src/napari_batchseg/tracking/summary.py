@@ -2,6 +2,8 @@
 
 ``batchseg measure`` uses these when a mask has tracks (``<base>_tracks.csv`` beside it, or given):
 each object row gains its ``track_id``, and ``<base>_track_summary.csv`` gets one row per track.
+:func:`read_tracks` (defined in :mod:`.files`, which reads tracks back for the napari reader and the
+Track dock too) is exported here as well.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from .files import TRACK_ID_COLUMNS, check_tracks_of, read_tracks, track_paths
 
 __all__ = [
-    "TRACK_SUMMARY_COLUMNS", "add_track_ids", "read_tracks", "track_summary", "track_summary_path",
-    "tracks_for",
+    "TRACK_ID_COLUMNS", "TRACK_SUMMARY_COLUMNS", "add_track_ids", "read_tracks", "track_summary",
+    "track_summary_path", "tracks_for",
 ]
 
 #: Columns of the per-track summary (growth rate only when the time step and pixel size are known).
@@ -24,36 +26,6 @@ TRACK_SUMMARY_COLUMNS: tuple[str, ...] = (
     "track_id", "parent_track_id", "first_frame", "last_frame", "n_frames", "duration_s",
     "division_frame", "n_daughters", "mean_area_px", "mean_area_um2", "growth_rate_um2_per_h",
 )
-
-
-def read_tracks(path: str | Path) -> pd.DataFrame:
-    """Read a ``_tracks.csv`` written by ``batchseg track`` (or a correction save).
-
-    Parameters
-    ----------
-    path
-        The CSV.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per object per frame (``track_id``, ``parent_track_id``, ``frame``, ``label``, ...).
-
-    Raises
-    ------
-    InputError
-        When the file cannot be read, or lacks the ``track_id``, ``parent_track_id``, ``frame`` or
-        ``label`` column.
-    """
-    path = Path(path)
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read tracks: {exc}") from exc
-    missing = {"track_id", "parent_track_id", "frame", "label"} - set(table.columns)
-    if missing:
-        raise InputError(f"{path}: not a tracks table (no {', '.join(sorted(missing))} column)")
-    return table
 
 
 def add_track_ids(objects: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +100,6 @@ def tracks_for(mask: str | Path, given: str | Path | None = None) -> pd.DataFram
     Raises :class:`~napari_batchseg.errors.InputError` when the table is not one, or was made from another
     mask (the sha256 its ``-tracked.log`` records is not the mask's).
     """
-    from .files import check_tracks_of, track_paths
-
     csv = Path(given) if given is not None else track_paths(mask)[0]
     if given is None and not csv.is_file():
         return None
@@ -140,7 +110,5 @@ def tracks_for(mask: str | Path, given: str | Path | None = None) -> pd.DataFram
 
 def track_summary_path(mask: str | Path, output_dir: str | Path | None = None) -> Path:
     """``<base>_track_summary.csv`` of a mask, beside it or in ``output_dir``."""
-    from .files import track_paths
-
     tracks_csv = track_paths(mask, output_dir)[0]
     return tracks_csv.with_name(tracks_csv.name.replace("_tracks.csv", "_track_summary.csv"))

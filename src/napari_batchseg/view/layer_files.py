@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from ..errors import InputError
 from ..io.atomic import atomic_write_text
 from ..io.formats import format_of
 from ..io.lazy import shared, source_channel_array
@@ -78,9 +79,11 @@ def readable(path: str | Path) -> bool:
     return fmt is not None and fmt.available() and not Path(path).is_dir()
 
 
-#: how a tracks table's name ends (:data:`napari_batchseg.tracking.files.TRACKS_SUFFIX`; the tracking
-#: modules, and pandas, are imported only for a file named so)
+#: how a tracks table's name ends, and the header columns a Tracks layer needs
+#: (:data:`napari_batchseg.tracking.files.TRACKS_SUFFIX`, ``EDIT_COLUMNS``; kept equal by a test): the
+#: tracking modules, and pandas, are imported only to read a file that has them
 TRACKS_SUFFIX = "_tracks.csv"
+TRACKS_HEADER = ("track_id", "parent_track_id", "frame", "label", "centroid_y_px", "centroid_x_px")
 
 
 def is_tracks_file(path: str | Path) -> bool:
@@ -91,14 +94,12 @@ def is_tracks_file(path: str | Path) -> bool:
     p = Path(path)
     if not p.name.endswith(TRACKS_SUFFIX) or not p.is_file():
         return False
-    from ..tracking.files import EDIT_COLUMNS
-
     try:
-        with p.open(encoding="utf-8", errors="replace") as fh:
+        with p.open(encoding="utf-8-sig", errors="replace") as fh:  # -sig: Excel's byte-order mark
             header = {c.strip().strip('"') for c in fh.readline().split(",")}
     except OSError:
         return False
-    return set(EDIT_COLUMNS) <= header
+    return set(TRACKS_HEADER) <= header
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
@@ -150,13 +151,15 @@ def tracks_file_layer_data(path: str | Path) -> list[LayerData]:
     Raises
     ------
     InputError
-        The file is not a tracks table (names the file and the missing columns).
+        The file is not a tracks table (names the file and the missing columns), or has no rows.
     """
-    from ..tracking.files import read_track_table, tracked_source, tracks_siblings
+    from ..tracking.files import EDIT_COLUMNS, read_tracks, tracked_source, tracks_siblings
     from .tracks import tracks_table_layer_data
 
     csv = Path(path)
-    table = read_track_table(csv)
+    table = read_tracks(csv, EDIT_COLUMNS)
+    if table.empty:  # napari's Tracks layer cannot hold no track
+        raise InputError(f"{csv}: no tracks (the table has a header but no rows): nothing to show")
     tracked = tracks_siblings(csv)[0]
     layers: list[LayerData] = []
     start = 0
