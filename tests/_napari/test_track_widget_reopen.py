@@ -145,3 +145,18 @@ def test_reopened_output_dir_tracks_are_saved_back_there(make_napari_viewer, qtb
     pd.testing.assert_frame_equal(saved.result.tracks, w.result.tracks, check_dtype=False)
     assert saved.corrections == w.records
     assert np.array_equal(read_mask(res.tracked_mask).labels, np.asarray(tracked.data))
+
+
+def test_an_empty_movie_is_said_not_shown(make_napari_viewer, qtbot) -> None:
+    """No objects in any frame: one line in the dock, no Tracks layer (napari's cannot be empty)."""
+    from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg.view.tracks import NO_OBJECTS
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    viewer.add_labels(np.zeros((3, 24, 24), np.uint16), name="empty")
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.status.text() == NO_OBJECTS and w.result is None
+    assert [lay.name for lay in viewer.layers] == ["empty"]

@@ -183,6 +183,9 @@ class TrackWidget(Dock):
 
     def _show(self, layer: Any, result: TrackResult, reopened: bool = False) -> None:
         """Show ``result`` over ``layer``; ``reopened``: ``layer`` is the tracked mask (saved tracks)."""
+        if result.tracks.empty:  # nothing to show, and napari's Tracks layer raises on no rows
+            self.status.setText(track_view.NO_OBJECTS)
+            return
         self.result, self.history, self._source = result, te.EditHistory(result), layer
         data, graph = tracks_layer_data(result)
         common = {"scale": layer.scale, "translate": layer.translate, "units": layer.units,

@@ -22,6 +22,7 @@ from ..tracking import TrackResult
 from ..tracking.edit import track_at
 
 NO_UNDO = "Undo the last correction (none yet)"
+NO_OBJECTS = "No objects to track: the layer's frames are empty (napari's Tracks layer cannot be empty)."
 NO_SOURCE = ("Not opened: the mask these tracks were made from is not found (neither where their "
              "-tracked.log names it nor beside them); put it back and open the _tracks.csv again.")
 
