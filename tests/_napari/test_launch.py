@@ -21,15 +21,16 @@ def unfreeze():
 
 
 def test_gui_lists_filtered_files_shows_options_and_runs(data_folder, trained_model, tmp_path, qtbot,
-                                                         unfreeze):
+                                                         make_napari_viewer, unfreeze):
     out = tmp_path / "out"
     args = build_parser().parse_args(
         ["gui", str(data_folder), "--contains", "nuclei", "--model", str(trained_model),
          "--diameter", "21", "--output-dir", str(out), "--recursive"])
     params, file_filter = gui_setup(args)
     detect_device.cache_clear()  # (cached for the process: an earlier widget test may have run it)
-    viewer, widget = launch(args.paths, params, file_filter, recursive=args.recursive, show=False,
-                            freeze=True)
+    # the test's viewer (napari's fixture cleans it up); ``unfreeze`` is torn down before it
+    viewer, widget = launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True,
+                            viewer=make_napari_viewer())
     try:
         assert gc.get_freeze_count() > 0  # the modules loaded before the window are never scanned again
         assert device_known()  # the device detection was done before the widget opened
@@ -44,4 +45,6 @@ def test_gui_lists_filtered_files_shows_options_and_runs(data_folder, trained_mo
         qtbot.waitUntil(lambda: not widget.running, timeout=240000)
         assert sorted(p.name for p in out.iterdir()) == ["nuclei_BF_vSM.log", "nuclei_BF_vSM.ome.tif"]
     finally:
-        viewer.close()
+        if widget.running:
+            widget.cancel()
+            qtbot.waitUntil(lambda: not widget.running, timeout=60000)

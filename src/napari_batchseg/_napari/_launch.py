@@ -60,7 +60,7 @@ def preload(freeze: bool = False) -> str:
 
 def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None = None,
            file_filter: FileFilter | None = None, recursive: bool = False,
-           show: bool = True, freeze: bool = False) -> tuple[Any, Any]:
+           show: bool = True, freeze: bool = False, viewer: Any = None) -> tuple[Any, Any]:
     """A napari viewer with the Batch segmentation dock set up: ``paths`` listed, ``params`` shown.
 
     Parameters
@@ -77,6 +77,8 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
         Show the window (``False`` for tests).
     freeze
         Freeze the objects alive before the window (:func:`preload`): only in a process of its own.
+    viewer
+        The viewer to dock the widget in (default: a new one, made after :func:`preload`).
 
     Returns
     -------
@@ -84,9 +86,10 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
         ``(viewer, widget)``; the caller runs napari's event loop (``napari.run()``).
     """
     preload(freeze)
-    import napari
+    if viewer is None:
+        import napari
 
-    viewer = napari.Viewer(show=show)
+        viewer = napari.Viewer(show=show)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
     if params is not None:
         widget.set_params(params)
