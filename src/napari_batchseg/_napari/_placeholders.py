@@ -49,8 +49,7 @@ from ._layerops import (
 Contrast = tuple[float, float]
 
 
-#: napari 0.9 warns (FutureWarning, once per access) that plugins reading this private attribute lose it
-#: "no earlier than 0.10": :func:`_not_selected` checks that it exists; the warnings are noise in a terminal
+#: napari 0.9 warns that plugins lose this private attribute "no earlier than 0.10" (checked by _not_selected)
 warnings.filterwarnings("ignore", message=r"Private attribute access \('LayerList\._activate_on_insert'\)",
                         category=FutureWarning)
 
