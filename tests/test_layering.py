@@ -361,3 +361,14 @@ if __name__ == "__main__":  # print the current breaches: python tests/test_laye
     print("\n".join(violations(SRC / PACKAGE)) or "no breach")
     sys.exit(0)
 
+
+
+#: issue 20: small modules in the Qt layer
+MAX_GUI_MODULE_LINES = 400
+
+
+def test_no_module_of_the_qt_layer_is_over_400_lines():
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
+             for p in (SRC / PACKAGE / GUI_PACKAGE).rglob("*.py")}
+    assert sizes  # the folder was found
+    assert {name: n for name, n in sizes.items() if n > MAX_GUI_MODULE_LINES} == {}
