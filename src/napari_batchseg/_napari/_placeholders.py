@@ -48,7 +48,6 @@ from ._layerops import (
 
 Contrast = tuple[float, float]
 
-
 #: napari 0.9 warns that plugins lose this private attribute "no earlier than 0.10" (checked by _not_selected)
 warnings.filterwarnings("ignore", message=r"Private attribute access \('LayerList\._activate_on_insert'\)",
                         category=FutureWarning)
@@ -360,7 +359,8 @@ class LayerPool:
         labels, image = self.layers_for(PLACEHOLDER)
         lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
         img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
-        if not visible and lab is not None and img is not None and tuple(labels.scale) == scale:
+        if not visible and lab is not None and img is not None and tuple(labels.scale) == scale and not (
+                labels.visible or image.visible):
             return None
         selection = self.viewer.layers.selection
         before, active = set(selection), selection.active

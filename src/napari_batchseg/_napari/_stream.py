@@ -37,7 +37,6 @@ from ._worker import Background
 
 # names other modules, the tests and the benchmarks import from here
 __all__ = ["FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta", "mark_edited", "mark_saved"]
-
 CANCELLED = " (cancelled, not saved)"  # suffix of a cancelled output's layer name (nothing written)
 
 
@@ -66,10 +65,8 @@ class LayerStreamer(QObject):
         #: buffers of outputs being produced and shown
         self.views: dict[str, TaskView] = {}
         self._closed: set[str] = set()
-        #: the run being shown (which outputs are running comes from it)
-        self.session: RunSession | None = None
-        #: outputs being read from disk by a worker (to be shown when read)
-        self.loading: set[str] = set()
+        self.session: RunSession | None = None  #: the run shown (which outputs are running)
+        self.loading: set[str] = set()  #: outputs being read from disk by a worker (shown when read)
         self._closing = False
         self.background = Background(self)
         #: volumes stored into their output's buffers by a worker, in order (see ``live.volumes``)
@@ -203,7 +200,7 @@ class LayerStreamer(QObject):
             self.scheduler.poke()
 
     def drop_placeholders(self) -> None:
-        """Remove the placeholder pair (no file is listed, or a run ended before any output took it)."""
+        """Remove the placeholder pair (no file is listed, or the dock closes)."""
         if self.viewed_key == PLACEHOLDER:  # a half left is not done
             self.pool.drop_image_step()
             self.live.split_done()
@@ -360,11 +357,11 @@ class LayerStreamer(QObject):
         self.scheduler.apply(self.live.output_ended(task.key))
 
     @holds_repaint
-    def run_finished(self) -> None:
+    def run_finished(self, idle: tuple[SourceInfo | None, SegmentationParams] | None = None) -> None:
         """The run is over: the output that waited is shown, what is pending too.
 
-        Outputs it ended without telling (after Cancel, a thread still inside a frame reports nothing
-        more) say so; placeholder layers no output took are removed.
+        Outputs it ended without telling (Cancel inside a frame) say so. Placeholders no output took are
+        hidden again for the next run (``idle``: files are listed; see :meth:`stand_by`), else removed.
         """
         self.scheduler.apply(self.live.run_finished())
         if self.session is not None:
@@ -372,7 +369,10 @@ class LayerStreamer(QObject):
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
                     self.task_ended(state.task, state.status)
         if self.viewed_key == PLACEHOLDER:  # no output took them
-            self.drop_placeholders()
+            if idle is None or not self.follow:
+                self.drop_placeholders()
+            else:  # files still listed: the next run is being prepared (not removed, then made again)
+                self._placeholders_shown(self.pool.placeholders(*idle, None, visible=False))
         self.finish_image_step()
         self.scheduler.apply(self.live.settle())
 

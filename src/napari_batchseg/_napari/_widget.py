@@ -148,20 +148,21 @@ class BatchSegWidget(QWidget):
         (napari's first-layer costs paid; no layer is made while the device detection imports torch in a
         thread); removed when the list empties.
         """
-        if self.running:
-            return
-        files = self.files.files()
-        if not files:
+        if not self.running and not self.files.files():
             self.streamer.drop_placeholders()
-            return
-        if not self.startup_done or self.infos.get(files[0]) is None:
-            return  # called again when these are done
-        first = self._info(files[0])
+        elif not self.running and (idle := self._idle_setup()) is not None:
+            self.streamer.stand_by(*idle)
+
+    def _idle_setup(self) -> tuple[SourceInfo | None, SegmentationParams] | None:
+        """The first listed file's metadata and the parameters for the hidden pair (``None``: not yet)."""
+        files = self.files.files()
+        if not files or not self.startup_done or self.infos.get(files[0]) is None:
+            return None  # (:meth:`_stand_by` is called again when they are there)
         try:
             params = self.params()
         except (ParameterError, ValueError):
             params = self._base_params
-        self.streamer.stand_by(first, params)
+        return self._info(files[0]), params
 
     def _info(self, path: Path | None) -> SourceInfo | None:
         """Readable metadata of a listed file as it will run (see :meth:`FileListPanel.run_info`)."""
@@ -287,7 +288,7 @@ class BatchSegWidget(QWidget):
             self.controller.start(files, params, parallel, processes, plan=plan, groups=groups)
         except ParameterError as exc:
             self._say(str(exc), error=True)
-            self.streamer.run_finished()
+            self.streamer.run_finished(self._idle_setup())
             return False
         self.tabs.setCurrentIndex(RESULTS_TAB)
         self._update_run_state()
@@ -343,7 +344,7 @@ class BatchSegWidget(QWidget):
             skipped = [s.reason for s in self.session.tasks if s.status == "skipped"]
             self._say(finish_message(self.session.counts(), time.perf_counter() - self._started, skipped))
         self._update_preview()  # outputs exist now: the Files tab says what the next Run does with them
-        self.streamer.run_finished()
+        self.streamer.run_finished(self._idle_setup())
         self._update_run_state()
 
     @property
