@@ -7,7 +7,6 @@ import pytest
 from napari_batchseg.live import (
     Drop,
     FinishShow,
-    IdleStep,
     LiveModel,
     MoveSlider,
     Redraw,
@@ -16,7 +15,6 @@ from napari_batchseg.live import (
 )
 from napari_batchseg.live.timing import (
     FOLLOW_MS,
-    IDLE_STEP_MS,
     REDRAW_MS,
     REFRESH_MS,
     SPLIT_MS,
@@ -323,13 +321,8 @@ def test_a_switch_is_done_in_two_halves_and_one_layer_change_per_turn():
     assert max(takes.values()) == 1
 
 
-def test_idle_steps_one_per_step_period_and_nothing_after_close():
+def test_nothing_is_due_after_close():
     s = Screen()
-    s.model.idle_steps(3)
-    s.until(s.clock.t + 1)
-    times = [t for t, _ in s.of(IdleStep)]
-    assert len(times) == 3 and all(b - a == pytest.approx(IDLE_STEP_MS / 1000) for a, b in
-                                   zip(times, times[1:], strict=False))
     s.model.run_started()
     s.start("a", 4)
     s.frame("a", 1)

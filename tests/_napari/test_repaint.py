@@ -107,7 +107,7 @@ def test_timer_callback_steps_aside_once_after_a_repaint(qtbot):
     _, label = _window(qtbot, log)
     repaint_hold(label)  # watches the window's repaints from now on
     calls: list[float] = []
-    callback: Callable[[], None] = after_repaint(lambda: calls.append(time.perf_counter()))
+    callback: Callable[[], None] = after_repaint(lambda: calls.append(time.perf_counter()), label)
     callback()
     assert len(calls) == 1  # no repaint since: at once
     log.clear()

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 from ..view.fields import Field
 from ._jobs import Background, Job, close_with, disconnect
 from ._pages import scrolled_body
-from ._qtutil import Fields, Row, follow, form, layer_list_events
+from ._qtutil import Fields, follow, layer_list_events
 
 
 class LayerWatch:
@@ -50,16 +50,9 @@ def layer_id(layer: Any) -> Any:
     return getattr(layer, "unique_id", None) or layer.name
 
 
-def form_box(*rows: Row) -> QWidget:
-    """A widget holding a margin-less form of ``rows`` (:func:`._qtutil.form`)."""
-    box = QWidget()
-    form(*rows, into=box)
-    return box
-
-
-def status_line(parent: QWidget, text: str = "") -> QLabel:
+def status_line(parent: QWidget) -> QLabel:
     """A word-wrapped status label."""
-    label = QLabel(text, parent)
+    label = QLabel("", parent)
     label.setWordWrap(True)
     return label
 

@@ -73,10 +73,8 @@ class ParamsForm(QWidget):
             f"Cellpose {cellpose_version() or ''}: " + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3]
         )
         # advanced Cellpose settings
-        self.cellprob: QDoubleSpinBox = f["cellprob_threshold"]
         self.flow: QDoubleSpinBox = f["flow_threshold"]
         self.niter: QSpinBox = f["niter"]
-        self.debug: QCheckBox = f["debug"]
         self.keep_flows: QCheckBox = f["keep_flows"]
         self.restore: QComboBox = f["restore"]
         self.advanced = folded_form("Advanced", self, *f.rows("cellprob_threshold", "flow_threshold", "niter",
@@ -99,7 +97,7 @@ class ParamsForm(QWidget):
                              f"({NO_CHANNEL}: none)")
         self.channel_row = hbox(self.channel, self.channel2, self.channel3, 1)
         self.z = z = ZSettings()  # the Z rows; their widgets are the form's too
-        self.z_mode, self.z_radius, self.z_start, self.z_stop = z.z_mode, z.z_radius, z.z_start, z.z_stop
+        self.z_mode, self.z_radius = z.z_mode, z.z_radius
         self.z_type, self.z_row, self.z_note, self.volume_mode = z.z_type, z.z_row, z.z_note, z.volume_mode
         self.anisotropy, self.stitch, self.volume_row = z.anisotropy, z.stitch, z.volume_row
         self.start_frame: QSpinBox = f["start_frame"]

@@ -20,11 +20,11 @@ from typing import Any
 
 from qtpy.QtCore import QObject, QTimer
 
-from ..view.jobs import BUDGET_S, EXIT_WAIT_S, Job, JobQueue
+from ..view.jobs import BUDGET_S, Job, JobQueue
 from ._priority import lower_this_thread
 from ._repaint import after_repaint
 
-__all__ = ["BUDGET_S", "EXIT_WAIT_S", "POLL_MS", "Background", "Job", "close_all", "close_with", "disconnect"]
+__all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "close_all", "close_with", "disconnect"]
 
 POLL_MS = 10
 
@@ -38,11 +38,6 @@ class Background(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(after_repaint(self.deliver, self))
-
-    @property
-    def jobs(self) -> list[Job]:
-        """The jobs not ended yet."""
-        return self.queue.jobs
 
     def submit(
         self,

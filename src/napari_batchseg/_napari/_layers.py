@@ -13,15 +13,7 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import (
-    QButtonGroup,
-    QComboBox,
-    QLabel,
-    QPushButton,
-    QRadioButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QLabel, QPushButton, QWidget
 
 from ..engine import plan_arrays
 from ..events import Plan
@@ -29,7 +21,8 @@ from ..io.arrays import CANONICAL, ArrayInput, ArraySource, safe_name
 from ..io.reader import unregister_source
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
-from ._qtutil import hbox, muted
+from ._layerops import layer_meta
+from ._qtutil import fill, hbox, muted, radio_pair, vbox
 
 #: leading-axes choices by number of non-YX axes (first: the default when the layer does not say)
 LEAD_CHOICES = {
@@ -62,8 +55,7 @@ def layer_source_file(layer: Any) -> Path | None:
     path = getattr(getattr(layer, "source", None), "path", None)
     if path:
         return Path(path)
-    meta = layer.metadata.get("batchseg") if isinstance(layer.metadata, dict) else None
-    src = meta.get("source") if isinstance(meta, dict) else None
+    src = layer_meta(layer).get("source")
     return Path(src) if src else None
 
 
@@ -134,22 +126,15 @@ class LayerPanel(QWidget):
         muted(self.selected)
         self.axes = QComboBox()
         self.axes.setToolTip("What the layer's axes are (from napari's axis labels when they say)")
-        self.this_frame = QRadioButton("current frame")
-        self.all_frames = QRadioButton("whole stack")
+        self.this_frame, self.all_frames = radio_pair(self, "current frame", "whole stack")
         self.all_frames.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.this_frame)
-        group.addButton(self.all_frames)
         self.run_btn = QPushButton("Segment selected layer(s)")
         self.run_btn.setToolTip("Segment the image layers selected in napari's layer list, with the "
                                 "Settings tab's parameters; masks stream into a Labels layer and are saved "
                                 "as _vSM.ome.tif")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.selected)
-        lay.addWidget(hbox(QLabel("axes"), self.axes, 1))  # two lines: one is too wide for a 440 px dock
-        lay.addWidget(hbox(self.this_frame, self.all_frames, 1))
-        lay.addWidget(self.run_btn)
+        # the axes and the frames on two lines: one is too wide for a 440 px dock
+        vbox(self.selected, hbox(QLabel("axes"), self.axes, 1), hbox(self.this_frame, self.all_frames, 1),
+             self.run_btn, into=self)
         viewer.layers.selection.events.changed.connect(self.refresh)
         self.axes.currentIndexChanged.connect(lambda _i: self._notify())
         self.refresh()
@@ -178,9 +163,7 @@ class LayerPanel(QWidget):
         self.active = bool(layers)
         if not layers:
             self.selected.setText("select image layer(s) in napari's layer list to segment them")
-            self.axes.blockSignals(True)
-            self.axes.clear()
-            self.axes.blockSignals(False)
+            fill(self.axes, [])
             self._notify()
             return
         first = layers[0]
@@ -191,12 +174,8 @@ class LayerPanel(QWidget):
         choices = [c + "YX" + rgb for c in LEAD_CHOICES.get(n_lead, [])]
         if guess not in choices:
             choices.insert(0, guess)
-        self.axes.blockSignals(True)
-        self.axes.clear()
-        self.axes.addItems(choices)
-        self.axes.setCurrentText(guess)
+        fill(self.axes, choices, guess)
         self.axes.setEnabled(len(choices) > 1)
-        self.axes.blockSignals(False)
         self._notify()
 
     def files_picked(self, _path: object = None) -> None:

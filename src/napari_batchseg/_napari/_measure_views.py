@@ -9,7 +9,7 @@ import pandas as pd
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtWidgets import QComboBox, QWidget
 
-from ._qtutil import vbox
+from ._qtutil import refill, vbox
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _HORIZONTAL = Qt.Orientation.Horizontal
@@ -86,14 +86,8 @@ class Histogram(PlotCanvas):
     def set_frame(self, df: pd.DataFrame) -> None:
         """Use ``df``; keep the chosen column when it still exists (default ``area_px``)."""
         self._df = df
-        current = self.column.currentText() or "area_px"
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "position"]
-        self.column.blockSignals(True)
-        self.column.clear()
-        self.column.addItems(numeric)
-        if current in numeric:
-            self.column.setCurrentText(current)
-        self.column.blockSignals(False)
+        refill(self.column, numeric, block=True, default="area_px")
         self.redraw()
 
     @property

@@ -193,11 +193,6 @@ class MeasureExportWidget(Dock):
         self.status.setText(measured_text(df, layer.name if layer is not None else None))
 
     @property
-    def frame(self) -> pd.DataFrame:
-        """The table shown."""
-        return self.model.frame
-
-    @property
     def camera(self) -> Any:
         """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
         scene = getattr(self.viewer, "scene", None)

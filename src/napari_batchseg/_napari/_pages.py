@@ -15,7 +15,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..runners import PARALLEL_MODES
-from ._qtutil import combo, hbox, ispin
+from ._qtutil import combo, hbox, ispin, vbox
 
 
 def _section(title: str) -> QLabel:
@@ -63,10 +63,8 @@ def scrolled_body(dock: QWidget) -> QVBoxLayout:
     A dock's content then scrolls when napari's window (or a dock stacked beside it) leaves it less
     height than it needs, instead of squeezing its neighbours; it never scrolls sideways.
     """
-    outer = QVBoxLayout(dock)
-    outer.setContentsMargins(0, 0, 0, 0)
     page = QWidget()
-    outer.addWidget(_scrolled(page))
+    vbox(_scrolled(page), into=dock)
     return QVBoxLayout(page)
 
 

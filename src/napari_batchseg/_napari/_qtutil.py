@@ -158,12 +158,17 @@ def form(*rows: Row, into: QWidget) -> QFormLayout:
     return lay
 
 
+def form_box(*rows: Row) -> QWidget:
+    """A widget holding a margin-less form of ``rows`` (:func:`form`)."""
+    box = QWidget()
+    form(*rows, into=box)
+    return box
+
+
 def folded_form(title: str, parent: QWidget | None, *rows: Row) -> QCollapsible:
-    """A folded section (:func:`fold`) holding a form of ``rows`` (see :func:`form`)."""
-    body = QWidget()
-    form(*rows, into=body)
+    """A folded section (:func:`fold`) holding a form of ``rows`` (:func:`form_box`)."""
     box = fold(title, parent)
-    box.addWidget(body)
+    box.addWidget(form_box(*rows))
     return box
 
 
@@ -200,11 +205,11 @@ def radio_pair(parent: QWidget, first: str, second: str) -> tuple[QRadioButton, 
     return a, b
 
 
-def muted(label: QLabel, italic: bool = False) -> None:
+def muted(label: QLabel) -> None:
     """Give a QLabel a discreet look (smaller text), keeping word wrap and selectable text."""
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet("font-size: 11px;" + (" font-style: italic;" if italic else ""))
+    label.setStyleSheet("font-size: 11px;")
 
 
 def ispin(lo: int, hi: int, value: int | None = None, tip: str = "", special: str = "",
@@ -351,12 +356,13 @@ def _changed(w: QWidget) -> Any:
     return w.valueChanged if isinstance(w, QSpinBox | QDoubleSpinBox) else None
 
 
-def refill(combo: QComboBox, names: Sequence[str], block: bool = False) -> str:
+def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default: str = "") -> str:
     """Replace ``combo``'s entries by ``names``, keeping its current text when still listed.
 
-    ``block``: without ``currentTextChanged`` meanwhile. Returns the text current before.
+    ``block``: without ``currentTextChanged`` meanwhile. ``default``: the text kept when none is current.
+    Returns the text kept (current before, else ``default``).
     """
-    current = combo.currentText()
+    current = combo.currentText() or default
     combo.blockSignals(block)
     combo.clear()
     combo.addItems(list(names))

@@ -219,7 +219,7 @@ def holds_repaint(method: F) -> F:
 
 
 class _StepAside(QObject):
-    """:func:`after_repaint` with an owner: a QObject child of it whose slot is a method, not a closure.
+    """:func:`after_repaint`'s callback: a QObject child of the owner whose slot is a method.
 
     A Python closure connected to a QTimer was called at teardown while its owner's widget was being
     destroyed and the process crashed in it (SIGSEGV in the closure's frame, issue #20); a bound method
@@ -246,23 +246,11 @@ class _StepAside(QObject):
         self._callback()
 
 
-def after_repaint(callback: Callable[[], object], owner: QObject | None = None) -> Callable[[], None]:
+def after_repaint(callback: Callable[[], object], owner: QObject) -> Callable[[], None]:
     """``callback`` for a timer: run now, or :data:`HOLD_MS` later when a repaint may have just ended.
 
-    It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first. With an
-    ``owner``, the later call is made by a timer that ``owner`` owns (:class:`_StepAside`).
+    It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first. The later
+    call is made by a timer of a :class:`_StepAside`, which ``owner`` owns (and keeps alive): none comes
+    once ``owner`` is deleted.
     """
-    if owner is not None:
-        return _StepAside(callback, owner).run
-    seen = [_last_repaint[1]]
-
-    def run() -> None:
-        count = _last_repaint[1]
-        if count != seen[0] and (time.perf_counter() - _last_repaint[0]) * 1000 < RECENT_MS:
-            seen[0] = count
-            QTimer.singleShot(HOLD_MS, run)
-            return
-        seen[0] = count
-        callback()
-
-    return run
+    return _StepAside(callback, owner).run

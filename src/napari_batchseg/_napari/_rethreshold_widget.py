@@ -26,10 +26,10 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QP
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
 from ..view.fields import Field
-from ._dock import Dock, form_box, status_line
+from ._dock import Dock, status_line
 from ._jobs import Job
 from ._layerops import layer_meta
-from ._qtutil import follow, hbox
+from ._qtutil import follow, form_box, hbox
 
 __all__ = ["LAYER_NAME", "RethresholdWidget"]
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from ..live import Command, IdleStep, LiveModel, MoveSlider, Refresh
+from ..live import Command, LiveModel, MoveSlider, Refresh
 from ._repaint import after_repaint, layer_work
 
 
 class LiveScheduler(QObject):
-    """Applies the live model's commands when they are due; also runs idle steps (one per turn)."""
+    """Applies the live model's commands when they are due."""
 
     #: a batch of commands moved the slider or refreshed layers (redraws done with it share the window's
     #: next composition)
@@ -29,9 +29,7 @@ class LiveScheduler(QObject):
     def __init__(self, model: LiveModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self._handlers: dict[type, Callable[[Any], None]] = {IdleStep: self._idle_step}
-        self._steps: list[Callable[[], None]] = []
-        self._after_steps: Callable[[], None] | None = None
+        self._handlers: dict[type, Callable[[Any], None]] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(after_repaint(self._tick, self))
@@ -68,39 +66,7 @@ class LiveScheduler(QObject):
         if not self._timer.isActive():
             self.poke()
 
-    # ------------------------------------------------------------------ idle steps
-    def idle(self, steps: list[Callable[[], None]], then: Callable[[], None] | None = None) -> None:
-        """Run ``steps`` one per idle step of the model, then ``then`` (also when a step raised)."""
-        self._steps, self._after_steps = list(steps), then
-        self.model.idle_steps(len(self._steps))
-        if not self._steps:
-            self._steps_done()
-        self.poke()
-
-    @property
-    def idle_left(self) -> int:
-        """Idle steps not run yet."""
-        return len(self._steps)
-
-    def _idle_step(self, _cmd: IdleStep) -> None:
-        if not self._steps:
-            return
-        try:
-            self._steps.pop(0)()
-        except Exception:  # noqa: BLE001 - steps are optimisations: the rest is paid when needed
-            self._steps.clear()
-            self.model.idle_steps(0)
-        if not self._steps:
-            self._steps_done()
-
-    def _steps_done(self) -> None:
-        then, self._after_steps = self._after_steps, None
-        if then is not None and not self.model.closed:
-            then()
-
     def close(self) -> None:
         """Apply nothing more (the widget closes)."""
         self.model.close()
-        self._steps.clear()
-        self._after_steps = None
         self._timer.stop()

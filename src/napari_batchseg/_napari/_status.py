@@ -72,10 +72,6 @@ class Progress(QWidget):
         """Maximum."""
         return self._max
 
-    def minimum(self) -> int:
-        """Minimum."""
-        return self._min
-
     def text(self) -> str:
         """The text shown."""
         return progress_text(self._format, self._min, self._max, self._value)
@@ -156,11 +152,6 @@ class StatusTable(QWidget):
         self.table.currentCellChanged.connect(lambda r, *_: self._show_detail(r))
 
     # ------------------------------------------------------------------ rows
-    @property
-    def session(self) -> RunSession | None:
-        """The run shown (``None`` before the first run is planned)."""
-        return self._session
-
     def reset(self, session: RunSession) -> None:
         """Show ``session``: one row per task, in plan order; the progress bar counts its frames."""
         self._session = session

@@ -36,10 +36,10 @@ from ..tracking.files import SavedTracks, TrackFileResult, read_saved_tracks, sa
 from ..view import tracks as track_view
 from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_layer_data, track_params
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
-from ._dock import Dock, form_box
+from ._dock import Dock
 from ._jobs import close_with
 from ._layerops import layer_meta
-from ._qtutil import refill
+from ._qtutil import form_box, refill
 
 __all__ = ["TrackWidget"]
 

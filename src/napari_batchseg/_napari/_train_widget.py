@@ -23,11 +23,11 @@ from ..errors import CancelledError
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
 from ..view.dock_jobs import train_job
 from ..view.training_form import PARAM_KEYS, TRAIN_FIELDS, saved_text, training_inputs, training_params
-from ._dock import Dock, form_box
+from ._dock import Dock
 from ._jobs import Job
 from ._layerops import PLACEHOLDER, layer_meta
 from ._measure_views import PlotCanvas
-from ._qtutil import hbox, radio_pair, refill
+from ._qtutil import form_box, hbox, radio_pair, refill
 from ._trained import load_recent_models_later, trained_models_signal
 
 __all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]

@@ -19,11 +19,11 @@ from qtpy.QtCore import QObject, Signal
 from ..events import Event
 from ..params import SegmentationParams
 from ..runners import RunGroup, RunOptions, execute
-from ..torch_cancel import RunCancelled, torch_cancellation
+from ..torch_cancel import torch_cancellation
 from ._jobs import Background, Job
 from ._qtutil import single_shot
 
-__all__ = ["GRACE_MS", "Background", "Job", "RunCancelled", "RunController", "torch_cancellation"]
+__all__ = ["GRACE_MS", "Background", "RunController", "torch_cancellation"]
 
 #: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
 GRACE_MS = 400

@@ -7,8 +7,8 @@ commands (:mod:`.commands`), applied by the napari scheduler.
 
 from __future__ import annotations
 
-from .commands import Command, Drop, FinishShow, IdleStep, MoveSlider, Redraw, Refresh, Show
+from .commands import Command, Drop, FinishShow, MoveSlider, Redraw, Refresh, Show
 from .model import LiveModel, Start
 
-__all__ = ["Command", "Drop", "FinishShow", "IdleStep", "LiveModel", "MoveSlider", "Redraw", "Refresh",
+__all__ = ["Command", "Drop", "FinishShow", "LiveModel", "MoveSlider", "Redraw", "Refresh",
            "Show", "Start"]

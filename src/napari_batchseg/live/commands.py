@@ -52,10 +52,5 @@ class Redraw:
     """Redraw the status table's changed rows and the progress bar."""
 
 
-@dataclass(frozen=True)
-class IdleStep:
-    """Run the next idle step (a one-time cost paid ahead, one per turn of the event loop)."""
-
-
 #: any command of the live view
-Command: TypeAlias = Show | FinishShow | MoveSlider | Refresh | Drop | Redraw | IdleStep
+Command: TypeAlias = Show | FinishShow | MoveSlider | Refresh | Drop | Redraw

@@ -36,8 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .commands import Command, Drop, FinishShow, IdleStep, MoveSlider, Redraw, Refresh, Show
-from .timing import FOLLOW_MS, IDLE_STEP_MS, REDRAW_MS, REFRESH_MS, SPLIT_MS, SWITCH_MOVE_MS
+from .commands import Command, Drop, FinishShow, MoveSlider, Redraw, Refresh, Show
+from .timing import FOLLOW_MS, REDRAW_MS, REFRESH_MS, SPLIT_MS, SWITCH_MOVE_MS
 
 #: what :meth:`LiveModel.output_started` decides for a new output
 Start = Literal["show", "wait", "skip"]
@@ -81,8 +81,6 @@ class LiveModel:
         self._redraw_due: float | None = None
         #: when the pending redraw first fell due (it waits for a layer refresh at most FOLLOW_MS more)
         self._redraw_first_due: float | None = None
-        self._idle_left = 0
-        self._idle_due: float | None = None
         #: volumes being stored into their buffers (off the GUI thread), per output
         self._storing: dict[str, int] = {}
         self.closed = False
@@ -116,8 +114,8 @@ class LiveModel:
         """The clock time of the next command (``None``: nothing is pending)."""
         if self.closed:
             return None
-        dues = [d for d in (self._split_due, self._switch_due, self.flush_due(), self._redraw_due,
-                            self._idle_due) if d is not None]
+        dues = [d for d in (self._split_due, self._switch_due, self.flush_due(), self._redraw_due)
+                if d is not None]
         return min(dues) if dues else None
 
     # ------------------------------------------------------------------ the run
@@ -281,12 +279,6 @@ class LiveModel:
         """The table was redrawn (now, outside the schedule)."""
         self._redraw_due = self._redraw_first_due = None
 
-    # ------------------------------------------------------------------ idle steps
-    def idle_steps(self, n: int) -> None:
-        """``n`` idle steps to run, one per ``IDLE_STEP_MS`` (0: drop those left)."""
-        self._idle_left = max(int(n), 0)
-        self._idle_due = self.clock() + _s(IDLE_STEP_MS) if self._idle_left else None
-
     def close(self) -> None:
         """Nothing more is shown (the widget closes)."""
         self.closed = True
@@ -295,7 +287,6 @@ class LiveModel:
         self.redrawn()
         self._refresh.clear()
         self._refresh_due = None
-        self.idle_steps(0)
 
     # ------------------------------------------------------------------ commands
     def take(self) -> list[Command]:
@@ -325,10 +316,6 @@ class LiveModel:
             else:
                 self.redrawn()
                 return [Redraw()]
-        if self._idle_due is not None and self._idle_due <= now:
-            self._idle_left -= 1
-            self._idle_due = now + _s(IDLE_STEP_MS) if self._idle_left > 0 else None
-            return [IdleStep()]
         return []
 
     def _flush(self, force: bool) -> list[Command]:

@@ -22,5 +22,3 @@ SPLIT_MS = 20.0
 #: the status table and progress bar are redrawn at most this often during a run (each redraw is a
 #: composition of napari's whole window: 10-17 ms with a GPU, 20-40 ms under software OpenGL)
 REDRAW_MS = 500.0
-#: pause between the idle steps that pay napari's one-time costs of a first layer (one step per turn)
-IDLE_STEP_MS = 50.0
