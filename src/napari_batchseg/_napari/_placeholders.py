@@ -262,7 +262,7 @@ class LayerPool:
             # now, the labels one in a later turn. In a viewer without layers the new axes (T, Z) first
             # get their sliders in a turn of their own (napari's dims sliders: 40-50 % of adding the image
             # layer here; with other layers napari's view fitting does not allow it): shown or hidden, as
-            # Run right after opening made the three one stall of 0.25 s (bench_ui --early: 243 -> 126 ms)
+            # Run right after opening made the three one stall (bench_ui --early: 224-243 ms, then gone)
             def add_image() -> str | None:
                 img = show_image()
                 if contrast is not None:

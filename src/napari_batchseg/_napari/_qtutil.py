@@ -360,7 +360,7 @@ def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default:
     """Replace ``combo``'s entries by ``names``, keeping its current text when still listed.
 
     ``block``: without ``currentTextChanged`` meanwhile. ``default``: the text kept when none is current.
-    Returns the text kept (current before, else ``default``).
+    Returns the text that was current (``default`` when none was).
     """
     current = combo.currentText() or default
     combo.blockSignals(block)
