@@ -77,8 +77,11 @@ def run_gui(args: argparse.Namespace) -> int:
         return 2
     from ._napari._launch import launch, run_napari
 
-    print("batchseg gui: loading napari, torch and Cellpose…", file=sys.stderr, flush=True)
-    launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True)
+    def say(text: str) -> None:
+        print(f"batchseg gui: {text}", file=sys.stderr, flush=True)
+
+    say("loading napari, torch and Cellpose (several seconds before the window opens)…")
+    launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True, say=say)
     print("batchseg gui: napari is open", file=sys.stderr, flush=True)
     run_napari()
     return 0

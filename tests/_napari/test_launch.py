@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,13 @@ def test_gui_lists_filtered_files_shows_options_and_runs(data_folder, trained_mo
     params, file_filter = gui_setup(args)
     detect_device.cache_clear()  # (cached for the process: an earlier widget test may have run it)
     # the test's viewer (napari's fixture cleans it up); ``unfreeze`` is torn down before it
+    steps: list[str] = []
     viewer, widget = launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True,
-                            viewer=make_napari_viewer())
+                            viewer=make_napari_viewer(), say=steps.append)
     try:
+        # the user is told each start-up step as it ends, with the device found and the time taken
+        assert [re.sub(r" after \d+\.\d s", "", s) for s in steps] == [
+            "napari's layers ready", f"torch and Cellpose ready; device: {detect_device()}"]
         assert gc.get_freeze_count() > 0  # the modules loaded before the window are never scanned again
         assert device_known()  # the device detection was done before the widget opened
         qtbot.waitUntil(lambda: widget.startup_done, timeout=10000)  # (its cheap rest: one worker turn)

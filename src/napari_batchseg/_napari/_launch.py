@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ PLUGIN = "napari-batchseg"
 WIDGET = "Batch segmentation"
 
 
-def preload(freeze: bool = False) -> str:
+def preload(freeze: bool = False, say: Callable[[str], None] | None = None) -> str:
     """The widget's start-up work, done now on the calling thread (no window exists yet).
 
     napari's first-layer imports and caches, a first Image and Labels model, the device detection
@@ -42,16 +43,27 @@ def preload(freeze: bool = False) -> str:
     ----------
     freeze
         Freeze the objects alive at the end (see above).
+    say
+        Told each step's end, with the seconds since the start and the device found
+        (``batchseg gui`` prints it: the preload takes several seconds before any window).
 
     Returns
     -------
     str
         The device a GPU run would use, as the widget shows it.
     """
+    start = time.perf_counter()
+
+    def step(text: str, more: str = "") -> None:
+        if say is not None:
+            say(f"{text} after {time.perf_counter() - start:.1f} s{more}")
+
     install_units(prepare_layers())
     with contextlib.suppress(Exception):  # an optimisation only, as in the widget
         first_layer_models()
+    step("napari's layers ready")
     device = detect_device()
+    step("torch and Cellpose ready", f"; device: {device}")
     if freeze:
         gc.collect()  # (detect_device collects on its first call only)
         gc.freeze()
@@ -60,7 +72,8 @@ def preload(freeze: bool = False) -> str:
 
 def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None = None,
            file_filter: FileFilter | None = None, recursive: bool = False,
-           show: bool = True, freeze: bool = False, viewer: Any = None) -> tuple[Any, Any]:
+           show: bool = True, freeze: bool = False, viewer: Any = None,
+           say: Callable[[str], None] | None = None) -> tuple[Any, Any]:
     """A napari viewer with the Batch segmentation dock set up: ``paths`` listed, ``params`` shown.
 
     Parameters
@@ -79,13 +92,15 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
         Freeze the objects alive before the window (:func:`preload`): only in a process of its own.
     viewer
         The viewer to dock the widget in (default: a new one, made after :func:`preload`).
+    say
+        Told the start-up steps as they end (:func:`preload`).
 
     Returns
     -------
     tuple
         ``(viewer, widget)``; the caller runs napari's event loop (``napari.run()``).
     """
-    preload(freeze)
+    preload(freeze, say)
     if viewer is None:
         import napari
 
