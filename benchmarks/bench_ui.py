@@ -5,7 +5,8 @@ Run under a display (the GUI must really draw), e.g.::
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/bench_ui.py
     xvfb-run -a ... bench_ui.py --model examples/models/batchseg_nuclei_cp3   # the real Cellpose model
 
-``--small N`` (a batch of N small files) and ``--early`` (Run right after opening) are the other
+``--small N`` (a batch of N small files), ``--early`` (Run right after opening) and ``--clear`` (the list
+emptied and filled again before Run) are the other
 scenarios. Scenario (always the same): three real-size inputs, 700 x 1100 pixels (the real DSB2018
 nuclei image, upscaled and cropped at shifting places): a 6-frame and a 4-frame OME-TIFF movie and a
 single image, plus the real E. coli ND2 time-lapse of ``examples/`` (a different size: one more kind of file
@@ -478,6 +479,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="open the widget as `batchseg gui` does: its start-up work (torch, Cellpose, the "
                          "device detection and their full garbage collection) done before napari's window "
                          "(_napari/_launch.preload)")
+    ap.add_argument("--clear", action="store_true",
+                    help="after adding the files, clear the list (the hidden stream layers are removed) and "
+                         "add them again before Run: what emptying the list costs")
     ap.add_argument("--no-hold", action="store_true",
                     help="the widget's repaint hold off (_napari/_repaint.py): whether it is still needed")
     ap.add_argument("--json", help="also write the figures to this file")
@@ -591,6 +595,18 @@ def main(argv: list[str] | None = None) -> int:
     getattr(widget.files, "add_paths_later", widget.files.add_paths)([work / "data"])
     wait(lambda: len(widget.files.files()) == len(files) and not widget.infos.busy, 60)
     pump(0.05 if early else 0.5)
+    if args.clear:  # the list emptied: the hidden stream layers go; then the files listed again
+        wait(lambda: len(viewer.layers) == 2, 60)
+        pump(0.5)
+        probe.step = "clear the file list"
+        widget.files.clear_btn.click()
+        wait(lambda: len(viewer.layers) == 0, 60)
+        pump(1.0)
+        probe.step = "add files again"
+        getattr(widget.files, "add_paths_later", widget.files.add_paths)([work / "data"])
+        wait(lambda: len(widget.files.files()) == len(files) and not widget.infos.busy
+             and len(viewer.layers) == 2, 60)
+        pump(0.5)
     probe.step = "first Run (right after opening)" if early else "first Run"
     profiler = None
     if args.profile:
@@ -648,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         "run_started_after_s": round(started_s, 2),
         "segmenter": args.model or f"stand-in, {args.delay} s/frame",
         "scenario": ("launcher, " if args.launcher else "") + ("early Run, " if args.early else "")
+        + ("list cleared and filled again, " if args.clear else "")
         + (f"{args.small} small files" if args.small else f"{args.stills} stills" if args.stills
            else "fixed"),
         "repaint_hold": not args.no_hold,

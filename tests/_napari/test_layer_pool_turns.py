@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -26,3 +28,34 @@ def test_a_first_pair_takes_three_turns_new_axes_first(make_napari_viewer, visib
     assert pool.next_part() == ("k", False)
     assert [lay.name for lay in viewer.layers] == ["movie (input)", "movie"]
     assert all(lay.visible is visible for lay in viewer.layers)
+
+
+def test_the_placeholder_pair_goes_in_one_full_collection(make_napari_viewer):
+    # napari runs a full garbage collection after each layer removal (a Windows OpenGL fix): 0.25-0.45 s
+    # with torch and Cellpose in memory. The pair is removed (list emptied, dock closed) as one batch of
+    # napari's layer list: one collection, not one per layer in the same turn
+    import gc
+
+    from napari_batchseg._napari._placeholders import PLACEHOLDER
+    from napari_batchseg.io.sources import SourceInfo
+
+    viewer = make_napari_viewer()
+    pool = LayerPool(viewer)
+    first = SourceInfo(Path("movie.tif"), {"T": 3, "Y": 40, "X": 50}, np.dtype(np.uint16), ["BF"])
+    assert pool.placeholders(first, None, None, visible=False)
+    while pool.next_part()[1]:
+        pass
+    assert sum(lay is not None for lay in pool.layers_for(PLACEHOLDER)) == 2
+    full = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info.get("generation") == 2:
+            full.append(info)
+
+    gc.callbacks.append(count)
+    try:
+        pool.remove_placeholders()
+    finally:
+        gc.callbacks.remove(count)
+    assert len(viewer.layers) == 0
+    assert len(full) == 1

@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..io.sources import PixelSize, SourceInfo
-from ..live.volumes import volume_shape, volume_slices
 from ..params import SegmentationParams
-from ..view.buffers import STACK_LIMIT_BYTES, buffer_shape, run_first_frame, run_n_frames
-from ..view.layer_files import META_KEY, axis_scale, axis_units, tyx_scale
+from ..view.buffers import display_scale, display_shape, run_first_frame, run_n_frames
+from ..view.layer_files import META_KEY, axis_units
 from ._layerops import (
     EDITED,
     IDLE_NAME,
@@ -68,20 +67,6 @@ def _not_selected(layers: Any) -> Iterator[None]:
         yield
     finally:
         layers._activate_on_insert = was
-
-
-def display_shape(info: SourceInfo, n_frames: int,
-                  params: SegmentationParams | None) -> tuple[tuple[int, ...], bool]:
-    """Display shape of an output (``(T, Y, X)``; ``(T, Z, Y, X)`` for volumes), and whether latest only."""
-    n_z = volume_slices(info, params)
-    if n_z is None:
-        return buffer_shape(info, n_frames)
-    return volume_shape(n_frames, n_z, (info.sizes["Y"], info.sizes["X"]), STACK_LIMIT_BYTES)
-
-
-def display_scale(pixel_size: PixelSize, ndim: int) -> tuple[float, ...]:
-    """Layer scale of a stream layer of ``ndim`` dimensions (T in s, Z, Y, X in µm; 1 where unknown)."""
-    return axis_scale("".join(layer_axes(ndim)), pixel_size) if ndim == 4 else tyx_scale(pixel_size)
 
 
 class LayerPool:
@@ -391,9 +376,15 @@ class LayerPool:
         return split
 
     def remove_placeholders(self) -> None:
-        """Remove placeholder layers no output took (no file listed, the run ended early, the dock closes)."""
-        for layer in self.layers_for(PLACEHOLDER):
-            if layer is not None:
-                with contextlib.suppress(Exception):  # napari tearing down, or the user removed it
+        """Remove placeholder layers no output took (no file listed, the run ended early, the dock closes).
+
+        In one batch of napari's list: napari collects all garbage after a removal (0.25-0.45 s with
+        torch and Cellpose loaded), once per batch (napari 0.8 and later), not once per layer.
+        """
+        layers = [layer for layer in self.layers_for(PLACEHOLDER) if layer is not None]
+        with contextlib.suppress(Exception), self.viewer.layers.batched_update():  # (napari tearing down)
+            for layer in layers:
+                with contextlib.suppress(Exception):  # the user removed it
                     self.viewer.layers.remove(layer)
-                _release(layer.data)
+        for layer in layers:
+            _release(layer.data)

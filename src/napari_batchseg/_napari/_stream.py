@@ -25,11 +25,11 @@ from ..live.timing import FOLLOW_MS
 from ..live.volumes import Stored
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
-from ..view.buffers import TaskView, first_frame_of
+from ..view.buffers import TaskView, display_scale, display_shape, first_frame_of
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset
 from ._frame_buffers import new_buffers, place, store_frame, take_over
 from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
-from ._placeholders import LayerPool, display_scale, display_shape
+from ._placeholders import LayerPool
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
 from ._volume_store import VolumeStore

@@ -12,7 +12,9 @@ import numpy as np
 from ..errors import BatchSegError
 from ..events import Task
 from ..io.sources import PixelSize, SourceInfo
+from ..live.volumes import volume_shape, volume_slices
 from ..params import SegmentationParams
+from .layer_files import axis_scale, tyx_scale
 
 #: above this (labels + image buffers) only the latest frame of an output is kept for display
 STACK_LIMIT_BYTES = 2 * 1024**3
@@ -75,3 +77,17 @@ def run_first_frame(info: SourceInfo, params: SegmentationParams, plan: Any = No
             return first_frame_of(plan.tasks[0], params)
         return 0
     return params.start_frame if info.sizes["T"] > params.start_frame else 0
+
+
+def display_shape(info: SourceInfo, n_frames: int,
+                  params: SegmentationParams | None) -> tuple[tuple[int, ...], bool]:
+    """Display shape of an output (``(T, Y, X)``; ``(T, Z, Y, X)`` for volumes), and whether latest only."""
+    n_z = volume_slices(info, params)
+    if n_z is None:
+        return buffer_shape(info, n_frames)
+    return volume_shape(n_frames, n_z, (info.sizes["Y"], info.sizes["X"]), STACK_LIMIT_BYTES)
+
+
+def display_scale(pixel_size: PixelSize, ndim: int) -> tuple[float, ...]:
+    """Layer scale of a stream layer of ``ndim`` dimensions (T in s, Z, Y, X in µm; 1 where unknown)."""
+    return axis_scale("TZYX", pixel_size) if ndim == 4 else tyx_scale(pixel_size)
