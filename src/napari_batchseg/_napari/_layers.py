@@ -1,9 +1,7 @@
-"""Segment what is open: napari image layers as engine inputs, through the same engine as files.
+"""Segment what is open: the panel that chooses napari image layers, their axes and frames.
 
-Each chosen layer becomes an :class:`~napari_batchseg.io.arrays.ArrayInput` (its data, axes, file,
-pixel size, T offset); :func:`napari_batchseg.engine.plan_arrays` plans them as files are planned: the
-outputs are ``<folder>/<layer name>_vSM.ome.tif`` and the log names the layer and the file it came
-from when napari knows it. This module only reads layers and shows the choices (axes, frames).
+The chosen layers are planned as engine inputs by :mod:`napari_batchseg.view.layer_inputs`, through the
+same engine as files. This module only reads the selection and shows the choices (axes, frames).
 """
 
 from __future__ import annotations
@@ -15,93 +13,11 @@ import numpy as np
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QPushButton, QWidget
 
-from ..engine import plan_arrays
-from ..events import Plan
-from ..io.arrays import CANONICAL, ArrayInput, ArraySource, safe_name
+from ..io.arrays import ArraySource, safe_name
 from ..io.reader import unregister_source
-from ..io.sources import PixelSize, SourceInfo
-from ..params import SegmentationParams
-from ._layerops import layer_meta
+from ..io.sources import SourceInfo
+from ..view.layer_inputs import axes_choices, guess_axes, layer_source_file
 from ._qtutil import fill, hbox, muted, radio_pair, vbox
-
-#: leading-axes choices by number of non-YX axes (first: the default when the layer does not say)
-LEAD_CHOICES = {
-    0: [""],
-    1: ["T", "Z", "C"],
-    2: ["TZ", "TC", "CZ", "ZC", "CT"],
-    3: ["TCZ", "TZC", "CTZ"],
-    4: ["PTCZ"],
-}
-
-
-def guess_axes(layer: Any) -> str:
-    """The layer's axes in ``P T C Z Y X`` letters (from its ``axis_labels`` when they are such letters).
-
-    RGB(A) layers end with a channel axis (``...YXC``). Otherwise the first default of
-    :data:`LEAD_CHOICES` (a 3D layer is read as a time series).
-    """
-    ndim = int(layer.ndim)
-    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
-    if len(labels) == ndim and all(a in CANONICAL for a in labels) and len(set(labels)) == ndim \
-            and labels[-2:] == ["Y", "X"]:
-        axes = "".join(labels)
-    else:
-        axes = LEAD_CHOICES.get(ndim - 2, ["?" * (ndim - 2)])[0] + "YX"
-    return axes + ("C" if getattr(layer, "rgb", False) else "")
-
-
-def layer_source_file(layer: Any) -> Path | None:
-    """The file napari opened the layer from, if it knows it."""
-    path = getattr(getattr(layer, "source", None), "path", None)
-    if path:
-        return Path(path)
-    src = layer_meta(layer).get("source")
-    return Path(src) if src else None
-
-
-def layer_pixel_size(layer: Any, axes: str) -> PixelSize:
-    """Pixel size in µm from the layer's scale, when its units are micrometres.
-
-    The time step (s) too, when its T unit is seconds (as the reader gives them).
-    """
-    try:
-        units = [str(u) for u in layer.units]
-    except AttributeError:
-        return PixelSize()
-    it = axes.index("T") if "T" in axes else -1
-    t = float(layer.scale[it]) if 0 <= it < len(units) and units[it] in ("second", "s") else None
-    iy, ix = axes.index("Y"), axes.index("X")
-    if iy >= len(units) or ix >= len(units) or units[ix] not in ("micrometer", "µm", "um"):
-        return PixelSize(t=t)
-    z = float(layer.scale[axes.index("Z")]) if "Z" in axes else None
-    return PixelSize(x=float(layer.scale[ix]), y=float(layer.scale[iy]), z=z, t=t)
-
-
-def layer_inputs(layers: list[tuple[Any, str]]) -> list[ArrayInput]:
-    """One engine input per ``(layer, axes)``: its data, axes, name, file, pixel size and T offset.
-
-    Its outputs go to the run's output folder, else beside the layer's file.
-    """
-    inputs = []
-    for layer, axes in layers:
-        src = layer_source_file(layer)
-        t0 = float(layer.translate[axes.index("T")]) if "T" in axes else 0.0  # the layer moved along T
-        inputs.append(ArrayInput(layer.data, axes, layer.name, src, layer_pixel_size(layer, axes), t0,
-                                 src.parent if src else None))
-    return inputs
-
-
-def layer_plan(layers: list[tuple[Any, str]], params: SegmentationParams) -> Plan:
-    """A :class:`~napari_batchseg.events.Plan` over image layers, planned by the engine as files are.
-
-    Raises ``ValueError`` for a layer without a file when there is no output folder, or whose axes do
-    not fit it.
-    """
-    inputs = layer_inputs(layers)
-    lost = next((i.name for i in inputs if i.folder is None), None)
-    if lost is not None and not params.output_dir:
-        raise ValueError(f"layer {lost!r} has no file: choose an output folder (Files › Output)")
-    return plan_arrays(inputs, params)
 
 
 class LayerPanel(QWidget):
@@ -166,14 +82,8 @@ class LayerPanel(QWidget):
             fill(self.axes, [])
             self._notify()
             return
-        first = layers[0]
         self.selected.setText("selected: " + ", ".join(lay.name for lay in layers))
-        guess = guess_axes(first)
-        rgb = "C" if getattr(first, "rgb", False) else ""
-        n_lead = int(first.ndim) - 2
-        choices = [c + "YX" + rgb for c in LEAD_CHOICES.get(n_lead, [])]
-        if guess not in choices:
-            choices.insert(0, guess)
+        choices, guess = axes_choices(layers[0])
         fill(self.axes, choices, guess)
         self.axes.setEnabled(len(choices) > 1)
         self._notify()

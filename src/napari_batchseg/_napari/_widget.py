@@ -12,9 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtWidgets import (
-    QWidget,
-)
+from qtpy.QtWidgets import QWidget
 
 from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
 from ..io.sources import SourceInfo
@@ -22,13 +20,14 @@ from ..live import Redraw
 from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
 from ..runners import RunSession, TaskState
+from ..view.layer_inputs import layer_plan
 from ..view.phrasing import finish_message, for_widget, refusal_message, run_message
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
 from ._jobs import close_all, close_with
-from ._layers import LayerPanel, layer_plan
+from ._layers import LayerPanel
 from ._output import OutputPanel
 from ._qtutil import single_shot
 from ._startup import Startup
