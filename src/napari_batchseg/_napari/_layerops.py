@@ -34,6 +34,14 @@ def layer_meta(layer: Any) -> dict[str, Any]:
         return {}
 
 
+def offered(layer: Any, kind: str) -> bool:
+    """Whether the docks offer ``layer`` as a ``kind`` layer (``"Labels"``, ``"Image"``) to work on.
+
+    Not the stream layers while they are placeholders (hidden until a run, empty).
+    """
+    return type(layer).__name__ == kind and layer_meta(layer).get("task_key") != PLACEHOLDER
+
+
 def _extent(layer: Any) -> tuple[Any, ...] | None:
     if layer is None:
         return None
@@ -87,11 +95,12 @@ def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: 
         layer.scale = scale
     if translate is not None and tuple(layer.translate) != tuple(translate):
         layer.translate = translate
+    # (the metadata before the name: the docks' layer choices, refreshed on a rename, read it)
+    layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
     if layer.name != name:
         layer.name = name
     if layer.visible != visible:
         layer.visible = visible
-    layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
 
 
 def _set_units(layer: Any, units: str | tuple[str, ...]) -> None:

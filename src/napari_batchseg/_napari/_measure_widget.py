@@ -34,9 +34,9 @@ from ..view.measure_form import (
 )
 from ._dock import Dock, LayerWatch, status_line
 from ._jobs import Job, close_with
+from ._layerops import layer_meta, offered
 from ._measure_views import DataFrameModel, Histogram
 from ._qtutil import PathField, folded_form, follow, refill, single_shot
-from ._stream import layer_meta
 
 DEBOUNCE_MS = 400
 
@@ -103,13 +103,13 @@ class MeasureExportWidget(Dock):
         self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
         # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
         close_with(self, self._timer.stop, self._watched.close)
-        self.follow_layers(self._refresh_layers, "inserted", "removed", "reordered")
+        self.follow_layers(self._refresh_layers, "inserted", "removed", "reordered", "renamed")
         follow(self, [self.viewer.layers.selection.events.active], self._follow_selection)
         self._follow_selection()
 
     # ------------------------------------------------------------------ layers
     def _layers(self, kind: str) -> list[Any]:
-        return [lay for lay in self.viewer.layers if type(lay).__name__ == kind]
+        return [lay for lay in self.viewer.layers if offered(lay, kind)]
 
     def _refresh_layers(self, *_: object) -> None:
         labels = [lay.name for lay in self._layers("Labels")]

@@ -383,8 +383,8 @@ def follow(owner: QObject, events: Sequence[Any], slot: Callable[..., Any]) -> N
 
 
 def layer_list_events(viewer: Any, *names: str) -> list[Any]:
-    """The viewer's layer-list events ``names`` (default: ``inserted`` and ``removed``)."""
-    return [getattr(viewer.layers.events, n) for n in names or ("inserted", "removed")]
+    """The viewer's layer-list events ``names`` (default: ``inserted``, ``removed`` and ``renamed``)."""
+    return [getattr(viewer.layers.events, n) for n in names or ("inserted", "removed", "renamed")]
 
 
 def single_shot(parent: QObject, ms: int, slot: Callable[[], Any]) -> QTimer:

@@ -38,7 +38,7 @@ from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock
 from ._jobs import close_with
-from ._layerops import layer_meta
+from ._layerops import layer_meta, offered
 from ._qtutil import form_box, refill
 
 __all__ = ["TrackWidget"]
@@ -120,7 +120,7 @@ class TrackWidget(Dock):
 
     def _refresh(self, *_: Any) -> None:
         refill(self.labels_combo, [layer.name for layer in self.viewer.layers
-                                   if type(layer).__name__ == "Labels" and getattr(layer, "ndim", 0) == 3])
+                                   if offered(layer, "Labels") and getattr(layer, "ndim", 0) == 3])
         for attr in ("_source", "_tracked", "_tracks"):
             if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers:
                 setattr(self, attr, None)

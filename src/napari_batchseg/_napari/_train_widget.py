@@ -25,7 +25,7 @@ from ..view.dock_jobs import train_job
 from ..view.training_form import PARAM_KEYS, TRAIN_FIELDS, saved_text, training_inputs, training_params
 from ._dock import Dock
 from ._jobs import Job
-from ._layerops import PLACEHOLDER, layer_meta
+from ._layerops import offered
 from ._measure_views import PlotCanvas
 from ._qtutil import form_box, hbox, radio_pair, refill
 from ._trained import load_recent_models_later, trained_models_signal
@@ -120,11 +120,8 @@ class TrainWidget(Dock):
             self.base_model.insertItem(self.base_model.count() - 1, path)
 
     def _refresh_layers(self, *_: Any) -> None:
-        from napari.layers import Image, Labels
-
-        for combo, kind in ((self.image_layer, Image), (self.labels_layer, Labels)):
-            refill(combo, [layer.name for layer in self.viewer.layers  # placeholders hold no data
-                           if isinstance(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER])
+        for combo, kind in ((self.image_layer, "Image"), (self.labels_layer, "Labels")):
+            refill(combo, [layer.name for layer in self.viewer.layers if offered(layer, kind)])
 
     def _update_source(self, *_: Any) -> None:
         layers = self.from_layers.isChecked()

@@ -1,0 +1,57 @@
+"""The docks' layer choices (Measure, Track, Train) beside a run of the Batch segmentation dock.
+
+The hidden stream layers made while files are listed are placeholders (empty): no dock offers them.
+A run points them at its first output, renaming them: docks open meanwhile offer them under their new
+names (before, they went on offering "batch segmentation: idle", a name no layer had any more, and not
+the output).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from napari_batchseg._napari._layerops import PLACEHOLDER, layer_meta
+
+from ._fakes import factory
+
+
+def _items(combo) -> list[str]:
+    return [combo.itemText(i) for i in range(combo.count())]
+
+
+def test_docks_offer_outputs_not_placeholders(widget, example_files, tmp_path, qtbot):
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg._napari._train_widget import TrainWidget
+
+    viewer = widget.viewer
+    measure, track, train = MeasureExportWidget(viewer), TrackWidget(viewer), TrainWidget(viewer)
+    for dock, name in ((measure, "Measure"), (track, "Track"), (train, "Train")):
+        viewer.window.add_dock_widget(dock, name=name)
+
+    def choices() -> set[str]:
+        return {name for combo in (measure.labels_combo, measure.gt_combo, measure.image_combo,
+                                   track.labels_combo, train.labels_layer, train.image_layer)
+                for name in _items(combo)}
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(example_files["nuclei"], folder / "nuclei_BF.tif")
+    widget.files.add_paths([folder])
+    qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=30000)  # the hidden pair, made for a run
+    placeholders = [lay.name for lay in viewer.layers]
+    assert all(layer_meta(lay).get("task_key") == PLACEHOLDER for lay in viewer.layers)
+    assert not choices() & set(placeholders)
+
+    widget.controller.segmenter_factory = factory()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    qtbot.wait(300)
+    outputs = {lay.name: layer_meta(lay).get("role") for lay in viewer.layers}
+    assert sorted(outputs.values()) == ["mask", "prepared"] and not set(outputs) & set(placeholders)
+    mask = next(name for name, role in outputs.items() if role == "mask")
+    image = next(name for name, role in outputs.items() if role == "prepared")
+    assert _items(measure.labels_combo) == [mask] and _items(track.labels_combo) == [mask]
+    assert _items(train.labels_layer) == [mask] and _items(train.image_layer) == [image]
+    assert image in _items(measure.image_combo)
+    assert not choices() & set(placeholders)
