@@ -37,9 +37,11 @@ def layer_meta(layer: Any) -> dict[str, Any]:
 def offered(layer: Any, kind: str) -> bool:
     """Whether the docks offer ``layer`` as a ``kind`` layer (``"Labels"``, ``"Image"``) to work on.
 
-    Not the stream layers while they are placeholders (hidden until a run, empty).
+    Not the stream layers while they are placeholders (hidden until a run, empty). (By class name, a
+    subclass too: no napari import.)
     """
-    return type(layer).__name__ == kind and layer_meta(layer).get("task_key") != PLACEHOLDER
+    return (any(c.__name__ == kind for c in type(layer).__mro__)
+            and layer_meta(layer).get("task_key") != PLACEHOLDER)
 
 
 def _extent(layer: Any) -> tuple[Any, ...] | None:
