@@ -71,6 +71,27 @@ def test_recomputed_after_correction(make_napari_viewer, qtbot):
     assert victim not in set(layer.features["label"])
 
 
+def test_no_table_is_computed_unasked(make_napari_viewer, qtbot):
+    # a change of the chosen layer recomputes a table the user asked for, not one never asked for (e.g.
+    # the Batch segmentation dock's stream layer, pointed at each next output of a run)
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    layer = viewer.add_labels(gt.copy(), name="gt")
+    assert w.labels_combo.currentText() == "gt"
+    edited = layer.data.copy()
+    edited[edited == int(np.unique(gt)[5])] = 0
+    layer.data = edited
+    qtbot.wait(1000)  # (the recompute's debounce is 400 ms)
+    assert not w.busy and w.model.rowCount() == 0 and layer.features.empty
+    w.measure()
+    _wait(qtbot, w)
+    n = len(layer.features)
+    edited = layer.data.copy()
+    edited[edited == int(np.unique(gt)[6])] = 0
+    layer.data = edited  # now asked for: recomputed
+    qtbot.waitUntil(lambda: len(layer.features) == n - 1, timeout=30000)
+
+
 def test_evaluate_two_layers(make_napari_viewer, qtbot):
     viewer, w = _widget(make_napari_viewer)
     gt = tifffile.imread(DSB_GT)

@@ -32,7 +32,7 @@ from ..view.measure_form import (
     row_target,
     write_csv,
 )
-from ._dock import Dock, LayerWatch, status_line
+from ._dock import Dock, LayerWatch, layer_id, status_line
 from ._jobs import Job, close_with
 from ._layerops import layer_meta, offered
 from ._measure_views import DataFrameModel, Histogram
@@ -54,6 +54,7 @@ class MeasureExportWidget(Dock):
         super().__init__(napari_viewer, parent, scroll=True, fields=EXPORT_FIELDS)
         self._watched = LayerWatch(data=self._schedule, paint=self._schedule)  # corrections recompute
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
+        self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed
         self._timer = single_shot(self, DEBOUNCE_MS, self.measure)
         # --- Measure
         self.labels_combo = QComboBox(self)
@@ -148,7 +149,10 @@ class MeasureExportWidget(Dock):
                 self.mask_path.setText(str(mask))
 
     def _schedule(self, *_: object) -> None:
-        if self.auto.isChecked():
+        # a change of the watched layer: its table is recomputed if one was asked for (not, e.g., that
+        # of a stream layer pointed at the next output of a run nobody measured)
+        watched = self._watched.layer
+        if self.auto.isChecked() and watched is not None and layer_id(watched) == self._measured:
             self._timer.start()
 
     # ----------------------------------------------------------------- measure
@@ -166,6 +170,7 @@ class MeasureExportWidget(Dock):
             else:
                 self.status.setText(f"{image_layer.name}: shape differs from the labels; no intensities.")
         self.status.setText("Measuring…")
+        self._measured = layer_id(layer)
         self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name,
                      on_item=lambda df: self._show(layer, df), failed="Measure failed")
         return True
