@@ -82,6 +82,6 @@ def run_gui(args: argparse.Namespace) -> int:
 
     say("loading napari, torch and Cellpose (several seconds before the window opens)…")
     launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True, say=say)
-    print("batchseg gui: napari is open", file=sys.stderr, flush=True)
+    say("napari is open")
     run_napari()
     return 0

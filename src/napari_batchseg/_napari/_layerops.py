@@ -13,6 +13,7 @@ import numpy as np
 
 from ..results import quick_range
 from ..view.layer_files import META_KEY
+from ..view.layer_files import layer_meta as layer_meta  # (re-exported: the stream modules use it from here)
 
 PLACEHOLDER = "batch segmentation: starting…"
 #: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
@@ -24,14 +25,6 @@ VOLUME_AXES = ("T", "Z", "Y", "X")
 #: go through a colour-index mapping that costs ~20 ms per 700 x 1100 frame on the GUI thread. A frame
 #: with ids above 65535 switches its buffer to uint32 (the values shown are always the values saved).
 LABELS_DTYPE = np.uint16
-
-
-def layer_meta(layer: Any) -> dict[str, Any]:
-    """The ``batchseg`` entry of a layer's metadata (empty dict when none)."""
-    try:
-        return layer.metadata.get(META_KEY) or {}
-    except AttributeError:
-        return {}
 
 
 def offered(layer: Any, kind: str) -> bool:

@@ -35,6 +35,14 @@ CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue"
 META_KEY = "batchseg"
 
 
+def layer_meta(layer: Any) -> dict[str, Any]:
+    """The ``batchseg`` entry of a layer's metadata (empty dict when none)."""
+    try:
+        return layer.metadata.get(META_KEY) or {}
+    except AttributeError:
+        return {}
+
+
 def is_mask_file(path: str | Path) -> bool:
     """Whether ``path`` is named like one of this tool's masks (``..._vSM[-suffix].ome.tif``)."""
     name = Path(path).name

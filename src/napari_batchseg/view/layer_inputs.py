@@ -17,7 +17,7 @@ from ..events import Plan
 from ..io.arrays import CANONICAL, ArrayInput
 from ..io.sources import PixelSize
 from ..params import SegmentationParams
-from .layer_files import META_KEY
+from .layer_files import layer_meta
 
 __all__ = ["LEAD_CHOICES", "axes_choices", "guess_axes", "layer_inputs", "layer_pixel_size", "layer_plan",
            "layer_source_file"]
@@ -53,10 +53,7 @@ def layer_source_file(layer: Any) -> Path | None:
     path = getattr(getattr(layer, "source", None), "path", None)
     if path:
         return Path(path)
-    try:
-        src = (layer.metadata.get(META_KEY) or {}).get("source")
-    except AttributeError:  # no metadata
-        src = None
+    src = layer_meta(layer).get("source")
     return Path(src) if src else None
 
 
