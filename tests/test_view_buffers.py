@@ -1,14 +1,28 @@
-"""The display buffers' shape and scale of an output (Qt-free: :mod:`napari_batchseg.view.buffers`)."""
+"""The display buffers of an output: shape, scale, contents, placement (Qt-free: view.buffers)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
+from napari_batchseg.events import FrameDone, Task
+from napari_batchseg.io.naming import output_names
 from napari_batchseg.io.sources import PixelSize, SourceInfo
 from napari_batchseg.params import SegmentationParams
-from napari_batchseg.view.buffers import STACK_LIMIT_BYTES, display_scale, display_shape
+from napari_batchseg.view.buffers import (
+    LABELS_DTYPE,
+    STACK_LIMIT_BYTES,
+    TaskView,
+    display_scale,
+    display_shape,
+    new_buffers,
+    place,
+    store_frame,
+    take_over,
+)
+from napari_batchseg.view.layer_files import META_KEY
 
 
 def _info(t: int, z: int, y: int, x: int) -> SourceInfo:
@@ -35,3 +49,61 @@ def test_scale_along_time_and_space():
     assert display_scale(pixel, 3) == (30.0, 0.5, 0.5)
     assert display_scale(pixel, 4) == (30.0, 2.0, 0.5, 0.5)
     assert display_scale(PixelSize(), 4) == (1.0, 1.0, 1.0, 1.0)  # unknown: 1
+
+
+def test_reused_buffers_are_cleared_in_place():
+    """A run reusing the shown layers' buffers starts from zeros, in the same arrays (no layer data set)."""
+    labels, image = np.zeros((4, 30, 40), np.uint16), np.zeros((4, 30, 40), np.float32)
+    labels[1, 3:9, 4:7] = 5
+    labels[3, -1, -1] = 70
+    image[2] = 0.25
+    got = new_buffers((4, 30, 40), (labels, image))
+    assert got[0] is labels and got[1] is image
+    assert not labels.any() and not image.any()
+    fresh = new_buffers((2, 5, 5), None)
+    assert [b.dtype for b in fresh] == [labels.dtype, image.dtype] and not any(b.any() for b in fresh)
+
+
+def _view(n: int = 3, shape: tuple[int, int] = (6, 8)) -> TaskView:
+    return TaskView("k", "out", n, np.zeros((n, *shape), LABELS_DTYPE), np.zeros((n, *shape), np.float32),
+                    (2.0, 0.5, 0.5), PixelSize(x=0.5, y=0.5, t=2.0))
+
+
+def _frame(index: int, labels: np.ndarray, image: np.ndarray | None = None) -> FrameDone:
+    task = Task(Path("in.tif"), 0, 1, output_names(Path("in.tif")))
+    return FrameDone(task, index, index, 3, labels, image, int(labels.max()), [], None, {})
+
+
+def test_a_frame_is_stored_in_its_slot_and_ids_over_65535_widen_the_buffer():
+    view = _view()
+    layer = SimpleNamespace(data=view.labels)
+    store_frame(view, _frame(1, np.full((6, 8), 7, np.int32), np.ones((6, 8), np.float32)), layer)
+    assert view.labels[1].max() == 7 and view.image[1].min() == 1 and not view.labels[0].any()
+    assert view.labels.dtype == LABELS_DTYPE and layer.data is view.labels
+    big = np.zeros((6, 8), np.uint32)
+    big[0, 0] = 70_000
+    store_frame(view, _frame(2, big), layer)
+    assert view.labels.dtype == np.uint32 and layer.data is view.labels  # the layer shows the wider buffer
+    assert int(view.labels[2, 0, 0]) == 70_000 and int(view.labels[1, 0, 0]) == 7
+    store_frame(view, _frame(0, np.ones((2, 6, 8), np.uint16)), layer)  # a volume it was not made for
+    assert view.volume and not view.labels[0].any()
+
+
+def test_an_output_that_waited_moves_into_the_shown_buffers():
+    view = _view()
+    view.labels[0], view.last_index = 4, 0
+    shown = (np.full((3, 6, 8), 9, LABELS_DTYPE), np.full((3, 6, 8), 0.5, np.float32))
+    take_over(view, shown)
+    assert view.labels is shown[0] and view.image is shown[1]
+    assert (view.labels[0] == 4).all() and not view.labels[1:].any() and not view.image.any()
+
+
+def test_layers_are_placed_at_the_outputs_first_frame_along_t():
+    view = _view()
+    view.t_offset = 1.0
+    layers = tuple(SimpleNamespace(translate=(0.0, 0.0, 0.0), metadata={META_KEY: {"role": role}})
+                   for role in ("mask", "prepared"))
+    place(view, (*layers, None), 5)
+    assert view.first_frame == 5
+    for layer in layers:  # 5 frames of 2 s after the input's frame 0 at T = 1
+        assert layer.translate == (11.0, 0.0, 0.0) and layer.metadata[META_KEY]["first_frame"] == 5

@@ -113,18 +113,3 @@ def test_current_frame_of_a_layer_streams_at_that_frame(widget, tmp_path, qtbot,
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     assert [s.status for s in widget.session.tasks] == ["done"], [s.reason for s in widget.session.tasks]
     assert (tmp_path / "stack_t0001_vSM.ome.tif").is_file() and mask_path.is_file()
-
-
-def test_reused_buffers_are_cleared_in_place():
-    """A run reusing the shown layers' buffers starts from zeros, in the same arrays (no layer data set)."""
-    from napari_batchseg._napari._frame_buffers import new_buffers
-
-    labels, image = np.zeros((4, 30, 40), np.uint16), np.zeros((4, 30, 40), np.float32)
-    labels[1, 3:9, 4:7] = 5
-    labels[3, -1, -1] = 70
-    image[2] = 0.25
-    got = new_buffers((4, 30, 40), (labels, image))
-    assert got[0] is labels and got[1] is image
-    assert not labels.any() and not image.any()
-    fresh = new_buffers((2, 5, 5), None)
-    assert [b.dtype for b in fresh] == [labels.dtype, image.dtype] and not any(b.any() for b in fresh)

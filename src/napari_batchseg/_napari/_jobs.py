@@ -21,7 +21,7 @@ from typing import Any
 from qtpy.QtCore import QObject, QTimer
 
 from ..view.jobs import BUDGET_S, Job, JobQueue
-from ._priority import lower_this_thread
+from ..view.thread_priority import lower_this_thread
 from ._repaint import after_repaint
 
 __all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "close_all", "close_with", "disconnect"]
@@ -53,8 +53,9 @@ class Background(QObject):
         """Run ``fn(*args)`` in a daemon thread; a generator's items (or its result) go to ``on_item``.
 
         ``yield_cpu``: the thread (and the threads and processes it starts) runs at a lower priority than
-        napari's GUI thread (Linux; see :mod:`._priority`): for long compute, not for short jobs that
-        hold the GIL (a GUI thread waiting for the GIL would wait for a thread that yields the CPU).
+        napari's GUI thread (Linux; :mod:`napari_batchseg.view.thread_priority`): for long compute, not for
+        short jobs that hold the GIL (a GUI thread waiting for the GIL would wait for a thread that yields the
+        CPU).
         ``pass_job``: ``fn`` is called with ``job=`` the :class:`Job`, to report progress
         (:meth:`Job.report`) and to see :attr:`Job.cancel` (set when the owner closes).
         After :meth:`close`, nothing is started (the job returned has no thread).

@@ -12,19 +12,13 @@ from typing import Any
 import numpy as np
 
 from ..results import quick_range
+from ..view.buffers import layer_axes
 from ..view.layer_files import META_KEY
 from ..view.layer_files import layer_meta as layer_meta  # (re-exported: the stream modules use it from here)
 
 PLACEHOLDER = "batch segmentation: starting…"
 #: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
 IDLE_NAME = "batch segmentation: idle"
-AXES = ("T", "Y", "X")
-#: the axes of a volume output's layers (``z_mode`` 3d/stitch)
-VOLUME_AXES = ("T", "Z", "Y", "X")
-#: display buffers hold labels as uint16: napari draws uint8/uint16 labels directly, while uint32 ones
-#: go through a colour-index mapping that costs ~20 ms per 700 x 1100 frame on the GUI thread. A frame
-#: with ids above 65535 switches its buffer to uint32 (the values shown are always the values saved).
-LABELS_DTYPE = np.uint16
 
 
 def offered(layer: Any, kind: str) -> bool:
@@ -41,25 +35,6 @@ def _extent(layer: Any) -> tuple[Any, ...] | None:
     if layer is None:
         return None
     return tuple(layer.data.shape[-2:]) + tuple(layer.scale[-2:])
-
-
-def _is_buffer(data: object, shape: tuple[int, ...], dtype: Any) -> bool:
-    return isinstance(data, np.ndarray) and data.shape == tuple(shape) and data.dtype == dtype
-
-
-def layer_axes(ndim: int) -> tuple[str, ...]:
-    """The axes of a stream layer of ``ndim`` dimensions: ``T Y X``, or ``T Z Y X`` for volumes."""
-    return VOLUME_AXES if ndim == len(VOLUME_AXES) else AXES
-
-
-def frame_translate(first_frame: int, t_offset: float = 0.0, t_step: float = 1.0,
-                    ndim: int = 3) -> tuple[float, ...]:
-    """``translate`` of a ``(T, Y, X)`` layer (``ndim`` 4: ``T Z Y X``) whose first frame is ``first_frame``.
-
-    ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``; 0 for files);
-    ``t_step``: the layer's T scale (the input's time step in s, as the reader gives it; 1 when unknown).
-    """
-    return (float(first_frame) * float(t_step) + float(t_offset),) + (0.0,) * (int(ndim) - 1)
 
 
 def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],

@@ -25,22 +25,18 @@ import numpy as np
 
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
-from ..view.buffers import display_scale, display_shape, run_first_frame, run_n_frames
+from ..view import buffers
 from ..view.layer_files import META_KEY, axis_units
 from ._layerops import (
     EDITED,
     IDLE_NAME,
-    LABELS_DTYPE,
     PLACEHOLDER,
     _extent,
-    _is_buffer,
     _release,
     _retarget,
     _set_contrast,
     _set_units,
     _unitless,
-    frame_translate,
-    layer_axes,
     layer_meta,
     mark_edited,
 )
@@ -106,11 +102,11 @@ class LayerPool:
         return None, None
 
     def same_buffers(self, key: str, viewed: str | None, shape: tuple[int, ...],
-                     labels_dtype: Any = LABELS_DTYPE) -> tuple[Any, Any] | None:
+                     labels_dtype: Any = buffers.LABELS_DTYPE) -> tuple[Any, Any] | None:
         """Data of the layers to show ``key`` in if buffers of ``shape`` (reused in place), else ``None``."""
         labels, image = self.reusable_pair(key, viewed)
-        if (labels is not None and image is not None and _is_buffer(labels.data, shape, labels_dtype)
-                and _is_buffer(image.data, shape, np.float32)):
+        if (labels is not None and image is not None and buffers.is_buffer(labels.data, shape, labels_dtype)
+                and buffers.is_buffer(image.data, shape, np.float32)):
             return labels.data, image.data
         return None
 
@@ -191,9 +187,9 @@ class LayerPool:
         lab_layer, img_layer = self.reusable_pair(key, viewed)
         self.detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
         old_extent = _extent(lab_layer)
-        axes = layer_axes(np.ndim(labels))
+        axes = buffers.layer_axes(np.ndim(labels))
         units = axis_units("".join(axes), pixel_size)  # as the reader gives them: s along T, µm or pixel
-        translate = frame_translate(first_frame, t_offset, scale[0], len(axes))
+        translate = buffers.frame_translate(first_frame, t_offset, scale[0], len(axes))
         labels_meta = {
             "role": "mask", "task_key": key, "stream": True,
             "mask_path": str(mask_path) if mask_path else None, "pixel_size": pixel_size.as_dict(),
@@ -337,12 +333,13 @@ class LayerPool:
         first_frame = 0
         if first is not None:
             params = params or SegmentationParams()
-            shape = display_shape(first, run_n_frames(first, params), params)[0]
-            scale = display_scale(first.pixel_size, len(shape))
-            first_frame = run_first_frame(first, params, plan)
+            shape = buffers.display_shape(first, buffers.run_n_frames(first, params), params)[0]
+            scale = buffers.display_scale(first.pixel_size, len(shape))
+            first_frame = buffers.run_first_frame(first, params, plan)
         labels, image = self.layers_for(PLACEHOLDER)
-        lab = labels.data if labels is not None and _is_buffer(labels.data, shape, LABELS_DTYPE) else None
-        img = image.data if image is not None and _is_buffer(image.data, shape, np.float32) else None
+        is_buffer, dtype = buffers.is_buffer, buffers.LABELS_DTYPE
+        lab = labels.data if labels is not None and is_buffer(labels.data, shape, dtype) else None
+        img = image.data if image is not None and is_buffer(image.data, shape, np.float32) else None
         if not visible and lab is not None and img is not None and tuple(labels.scale) == scale and not (
                 labels.visible or image.visible):
             return None
@@ -358,7 +355,7 @@ class LayerPool:
         with _not_selected(self.viewer.layers):
             split = self.show(PLACEHOLDER, PLACEHOLDER if labels is not None else None,
                               PLACEHOLDER if visible else IDLE_NAME,
-                              np.zeros(shape, LABELS_DTYPE) if lab is None else lab,
+                              np.zeros(shape, buffers.LABELS_DTYPE) if lab is None else lab,
                               np.zeros(shape, np.float32) if img is None else img, scale,
                               first.pixel_size if first is not None else PixelSize(), None, None,
                               first_frame, visible=visible)

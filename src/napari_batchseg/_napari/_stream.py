@@ -25,9 +25,9 @@ from ..live.timing import FOLLOW_MS
 from ..live.volumes import Stored
 from ..params import SegmentationParams
 from ..runners.session import RunSession, TaskState
-from ..view.buffers import TaskView, display_scale, display_shape, first_frame_of
+from ..view import buffers
+from ..view.buffers import TaskView
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset
-from ._frame_buffers import new_buffers, place, store_frame, take_over
 from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
 from ._placeholders import LayerPool
 from ._repaint import holds_repaint
@@ -226,7 +226,7 @@ class LayerStreamer(QObject):
         if labels is not None and layer_meta(labels).get("dirty"):
             self.pool.detach(task.key, stale=f"a later run rewrote {task.names.mask.name}")
         n_slots = n_frames if task.info is None else \
-            display_shape(task.info, n_frames, self._params(task))[0][0]
+            buffers.display_shape(task.info, n_frames, self._params(task))[0][0]
         decision = self.live.output_started(task.key, n_slots)
         if decision != "skip":
             # "wait": switched a moment ago (short outputs in a row): its frames go to its buffers
@@ -238,11 +238,11 @@ class LayerStreamer(QObject):
         if view is None:
             return
         self.finish_image_step()  # the layers to reuse are complete
-        buffers = None
+        reused = None
         if view.labels.ndim == 3:  # (a volume movie is not copied on the GUI thread: its own buffers go)
-            buffers = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
-        if buffers is not None:
-            take_over(view, buffers)
+            reused = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
+        if reused is not None:
+            buffers.take_over(view, reused)
         self.show_arrays(cmd.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
                          view.mask_path, None, view.first_frame, view.t_offset)
         self.live.shown_late(cmd.key)  # on its newest frame, as if followed all along (a moment later)
@@ -256,19 +256,19 @@ class LayerStreamer(QObject):
         info = task.info
         if info is None:  # callers pass started tasks, which have their file's metadata
             raise RuntimeError(f"{task.label}: no metadata to show it with")
-        shape, latest_only = display_shape(info, n_frames, self._params(task))
-        scale = display_scale(info.pixel_size, len(shape))
+        shape, latest_only = buffers.display_shape(info, n_frames, self._params(task))
+        scale = buffers.display_scale(info.pixel_size, len(shape))
         # drop buffers of outputs no longer viewed (their layers keep their own data)
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
         if show:
             self.finish_image_step()  # the layers to reuse are complete (the placeholders' labels too)
         reuse = show and len(shape) == 3  # a 2D run's buffers are reused (cleared); a volume run's are new
-        labels, image = new_buffers(shape, self.pool.same_buffers(task.key, self.viewed_key, shape)
+        labels, image = buffers.new_buffers(shape, self.pool.same_buffers(task.key, self.viewed_key, shape)
                                     if reuse else None)
         latest = (" (latest volume)" if len(shape) == 4 else " (latest frame)") if latest_only else ""
+        first = buffers.first_frame_of(task, self._params(task))
         view = TaskView(task.key, _layer_label(task) + latest, max(int(n_frames), 1), labels, image, scale,
-                        info.pixel_size, latest_only, first_frame=first_frame_of(task, self._params(task)),
-                        t_offset=_t_offset(task))
+                        info.pixel_size, latest_only, first_frame=first, t_offset=_t_offset(task))
         self.views[task.key] = view
         if show:
             self.show_arrays(task.key, view.label, labels, image, scale, info.pixel_size, None, None,
@@ -284,7 +284,7 @@ class LayerStreamer(QObject):
         if view.labels.ndim == 4 and event.labels is not None:
             self.volumes.store(event, view)  # a (Z, Y, X) volume: stored by a worker, then shown (_stored)
             return
-        store_frame(view, event, self.layers_for(event.task.key)[0])
+        buffers.store_frame(view, event, self.layers_for(event.task.key)[0])
         first = event.image if view.frames_seen == 0 else None  # its contrast is the layer's
         self._shown_frame(event, view, _quick_range(first) if first is not None else None)
 
@@ -309,7 +309,7 @@ class LayerStreamer(QObject):
         if first and image is not None and contrast is not None:
             _set_contrast(image, contrast)
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
-            place(view, (labels, image), event.t - i)  # the plan said otherwise (not expected)
+            buffers.place(view, (labels, image), event.t - i)  # the plan said otherwise (not expected)
         on_screen = labels is not None or image is not None
         self.live.frame(event.task.key, slot, self.pool.slider_slot(labels), on_screen)
         view.last_index = slot
