@@ -55,3 +55,34 @@ def test_docks_offer_outputs_not_placeholders(widget, example_files, tmp_path, q
     assert _items(train.labels_layer) == [mask] and _items(train.image_layer) == [image]
     assert image in _items(measure.image_combo)
     assert not choices() & set(placeholders)
+
+
+def test_docks_opened_from_the_plugins_menu_see_proxied_layers(make_napari_viewer, tmp_path):
+    """QA: napari hands a plugin's dock a proxy of the viewer; its layers' ``type()`` is the proxy's.
+
+    The Measure dock compared ``type(layer).__name__`` with "Labels": the layer selected in napari was
+    never followed, and the first mask was measured and evaluated instead of the one chosen.
+    """
+    import numpy as np
+    from napari.utils._proxies import PublicOnlyProxy
+
+    from napari_batchseg._napari._layerops import offered
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+
+    viewer = make_napari_viewer()
+    first = np.zeros((40, 40), np.uint16)
+    first[5:15, 5:15] = 1
+    second = first.copy()
+    second[20:30, 20:30] = 2
+    viewer.add_labels(first, name="first mask")
+    viewer.add_labels(second, name="second mask")
+    proxy = PublicOnlyProxy(viewer)
+    assert all(offered(lay, "Labels") for lay in proxy.layers)
+    assert not any(offered(lay, "Image") for lay in proxy.layers)
+    measure = MeasureExportWidget(proxy)
+    viewer.window.add_dock_widget(measure, name="Measure")
+    viewer.layers.selection.active = viewer.layers["first mask"]
+    assert measure.labels_combo.currentText() == "first mask"
+    viewer.layers.selection.active = viewer.layers["second mask"]
+    assert measure.labels_combo.currentText() == "second mask"
+    assert measure.labels_layer is not None and measure.labels_layer.name == "second mask"

@@ -14,6 +14,7 @@ import numpy as np
 from ..results import quick_range
 from ..view.buffers import layer_axes
 from ..view.layer_files import META_KEY
+from ..view.layer_files import is_kind as is_kind  # (re-exported: the docks use it from here)
 from ..view.layer_files import layer_meta as layer_meta  # (re-exported: the stream modules use it from here)
 
 PLACEHOLDER = "batch segmentation: starting…"
@@ -24,11 +25,9 @@ IDLE_NAME = "batch segmentation: idle"
 def offered(layer: Any, kind: str) -> bool:
     """Whether the docks offer ``layer`` as a ``kind`` layer (``"Labels"``, ``"Image"``) to work on.
 
-    Not the stream layers while they are placeholders (hidden until a run, empty). (By class name, a
-    subclass too: no napari import.)
+    Not the stream layers while they are placeholders (hidden until a run, empty).
     """
-    return (any(c.__name__ == kind for c in type(layer).__mro__)
-            and layer_meta(layer).get("task_key") != PLACEHOLDER)
+    return is_kind(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER
 
 
 def _extent(layer: Any) -> tuple[Any, ...] | None:

@@ -34,7 +34,7 @@ from ..view.measure_form import (
 )
 from ._dock import Dock, LayerWatch, layer_id, status_line
 from ._jobs import Job, close_with
-from ._layerops import layer_meta, offered
+from ._layerops import is_kind, layer_meta, offered
 from ._measure_views import DataFrameModel, Histogram
 from ._qtutil import PathField, folded_form, follow, refill, single_shot
 
@@ -127,7 +127,7 @@ class MeasureExportWidget(Dock):
 
     def _follow_selection(self, *_: object) -> None:
         active = self.viewer.layers.selection.active
-        if active is not None and type(active).__name__ == "Labels":
+        if active is not None and is_kind(active, "Labels"):
             self.labels_combo.setCurrentText(active.name)
 
     def _layer(self, name: str) -> Any:

@@ -38,7 +38,7 @@ from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock
 from ._jobs import close_with
-from ._layerops import layer_meta, offered
+from ._layerops import is_kind, layer_meta, offered
 from ._qtutil import form_box, refill
 
 __all__ = ["TrackWidget"]
@@ -197,7 +197,7 @@ class TrackWidget(Dock):
                 layer.data = result.labels
         elif result.labels is not None:
             self._tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
-        opened = [lay for lay in self.viewer.layers if csv and type(lay).__name__ == "Tracks"
+        opened = [lay for lay in self.viewer.layers if csv and is_kind(lay, "Tracks")
                   and layer_meta(lay).get("tracks_csv") == csv]
         if opened:  # the Tracks layer opened with the saved tracks
             self._tracks = opened[0]

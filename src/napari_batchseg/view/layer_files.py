@@ -43,6 +43,16 @@ def layer_meta(layer: Any) -> dict[str, Any]:
         return {}
 
 
+def is_kind(layer: Any, kind: str) -> bool:
+    """Whether ``layer`` is a napari ``kind`` layer (``"Labels"``, ``"Image"``, ``"Tracks"``), a subclass too.
+
+    By class name along ``layer.__class__``'s MRO (no napari import). ``__class__``, not ``type()``:
+    napari hands a plugin's dock a proxy of the viewer, whose layers are proxies too; a proxy's
+    ``type()`` is the proxy class, its ``__class__`` the layer's.
+    """
+    return any(c.__name__ == kind for c in layer.__class__.__mro__)
+
+
 def is_mask_file(path: str | Path) -> bool:
     """Whether ``path`` is named like one of this tool's masks (``..._vSM[-suffix].ome.tif``)."""
     name = Path(path).name
