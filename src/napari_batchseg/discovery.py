@@ -39,7 +39,7 @@ class FileFilter:
 
     def accepts(self, path: str | Path) -> bool:
         """Whether a file name passes every filter."""
-        name = Path(path).name
+        name = (path if isinstance(path, Path) else Path(path)).name
         if self.extensions and not name.lower().endswith(tuple(self.extensions)):
             return False
         if any(c not in name for c in self.contains):

@@ -88,6 +88,34 @@ def test_a_file_shorter_than_the_first_frame_is_marked(widget, data_folder, qtbo
     assert files.problems() == {}
 
 
+
+def test_marks_follow_metadata_settings_and_files_listed_again(widget, data_folder, qtbot):
+    """A long list is re-checked only where something changed: the marks must still be right.
+
+    Metadata arriving marks its own file; a changed setting re-marks every file; a file listed again
+    (its metadata known already: no metadata event) is marked at once.
+    """
+    files = widget.files
+    files.add_paths([data_folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy and len(widget.infos.infos(files.files())) == 3,
+                    timeout=30000)
+    nuclei = (data_folder / "nuclei_BF.tif").resolve()
+
+    def texts() -> list[str]:
+        return [files.list.item(i).text() for i in range(files.list.count())]
+
+    widget.form.start_frame.setValue(40)
+    qtbot.waitUntil(lambda: "nuclei_BF.tif  ⚠ no frame 40 (the file has 1 frame(s))" in texts(), timeout=5000)
+    assert not files.remove_marked_btn.isHidden()
+    files.clear()
+    assert files.files() == [] and files.remove_marked_btn.isHidden()
+    files.add_paths([nuclei])  # listed again: its metadata is known, no worker reads it
+    assert not widget.infos.busy
+    assert texts() == ["nuclei_BF.tif  ⚠ no frame 40 (the file has 1 frame(s))"]
+    assert not files.remove_marked_btn.isHidden()
+    widget.form.start_frame.setValue(0)
+    assert texts() == ["nuclei_BF.tif"] and files.remove_marked_btn.isHidden()
+
 def test_files_named_that_cannot_be_inputs_are_said(widget, data_folder, qtbot):
     """QA r6: a text file and one of the plugin's own masks, added by name, vanished without a word."""
     files = widget.files

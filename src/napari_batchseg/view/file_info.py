@@ -84,11 +84,11 @@ class InfoStore:
 
     def get(self, path: Path) -> SourceInfo | str | None:
         """Known metadata (``None`` while unknown)."""
-        return self.infos.get(Path(path))
+        return self.infos.get(_as_path(path))
 
     def datasets(self, path: Path) -> tuple[str, ...]:
         """The image datasets of an HDF5 file, as read (empty while unknown, or none)."""
-        return self.dataset_names.get(Path(path), ())
+        return self.dataset_names.get(_as_path(path), ())
 
     def readable(self, paths: Iterable[str | Path]) -> list[SourceInfo]:
         """Known, readable metadata of ``paths``."""
@@ -145,3 +145,8 @@ def describe_info(info: SourceInfo | str | None) -> str:
     if s["P"] > 1:
         lines.append(f"positions: {s['P']} (each gives its own output)")
     return "\n".join(lines)
+
+
+def _as_path(path: str | Path) -> Path:
+    """``path`` as a :class:`Path` (a ``Path`` as it is: making one again parses it, per file of a list)."""
+    return path if isinstance(path, Path) else Path(path)

@@ -7,6 +7,7 @@ Qt panels (``_napari._files``, ``_axes``, ``_file_settings``) only show and edit
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,21 @@ class FileChoice:
     def empty(self) -> bool:
         """Whether the file simply follows the Settings tab."""
         return self.channel is None and self.frames is None
+
+
+#: the choice of a file that has none (it follows the Settings tab)
+NO_CHOICE = FileChoice()
+
+
+def _checked_params(channel: object, start: int, end: int | None, z_mode: str) -> SegmentationParams:
+    """The parameters a file is checked with: made once per set of values (a long list asks for the same)."""
+    return _params_of(tuple(channel) if isinstance(channel, list) else channel, start, end, z_mode)
+
+
+@functools.lru_cache(maxsize=64)
+def _params_of(channel: object, start: int, end: int | None, z_mode: str) -> SegmentationParams:
+    return SegmentationParams(channel=channel, start_frame=start, end_frame=end,  # type: ignore[arg-type]
+                              z_mode=z_mode)  # type: ignore[arg-type]
 
 
 #: the controls of the selected file's own settings (its channel; its frames when ``own_frames``)
@@ -117,7 +133,7 @@ class FileSetup:
 
     def axes_for(self, path: Path) -> str | None:
         """The axes an ambiguous file will be read with (its own choice, else the default)."""
-        return self.axes.get(Path(path)) or self.default_axes
+        return self.axes.get(path if isinstance(path, Path) else Path(path)) or self.default_axes
 
     def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
         """``files`` grouped by the axes parameter to run them with (``default_axes`` for most)."""
@@ -128,7 +144,7 @@ class FileSetup:
 
     def choice(self, path: Path) -> FileChoice:
         """The choices made for ``path`` (empty when none)."""
-        return self.choices.get(Path(path), FileChoice())
+        return self.choices.get(path if isinstance(path, Path) else Path(path), NO_CHOICE)
 
     def set_choice(self, path: Path, choice: FileChoice) -> None:
         """Set (or, empty, drop) the choices of ``path``."""
@@ -165,9 +181,7 @@ class FileSetup:
         channel = self.channel if choice.channel is None else choice.channel
         start, end = (self.start_frame, None) if choice.frames is None else frame_range(choice.frames)
         try:
-            params = SegmentationParams(channel=channel, start_frame=start, end_frame=end,  # type: ignore[arg-type]
-                                        z_mode=self.z_mode)  # type: ignore[arg-type]
-            problem = check_info(info, params)
+            problem = check_info(info, _checked_params(channel, start, end, self.z_mode))
         except ParameterError as exc:
             return str(exc)
         return "" if problem is None else problem.brief

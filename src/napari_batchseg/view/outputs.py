@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from ..events import Task
@@ -31,8 +32,14 @@ def planned_outputs(files: list[Path], infos: dict[Path, SourceInfo | str | None
     for f in files:
         n_pos = positions_of(infos.get(f))
         for p in range(n_pos):
-            out.append((f, p, output_names(f, suffix, output_dir, position=p, n_positions=n_pos)))
+            out.append((f, p, _names(f, suffix, output_dir, p, n_pos)))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _names(path: Path, suffix: str, output_dir: str | None, position: int, n_positions: int) -> OutputNames:
+    """:func:`output_names`, remembered: the preview names every listed file again on each change."""
+    return output_names(path, suffix, output_dir, position=position, n_positions=n_positions)
 
 
 def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> list[OutputStatus]:
