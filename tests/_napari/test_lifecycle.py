@@ -117,3 +117,37 @@ def test_cancel_inside_a_frame(widget, data_folder, qtbot):
     assert [widget.status.status(k) for k in widget.status.keys()] == ["cancelled"]
     assert not (data_folder / "nuclei_BF_vSM.ome.tif").exists()
     assert not [p for p in data_folder.iterdir() if p.name.startswith(".")]
+
+
+def test_closing_the_dock_during_a_run_stops_it(make_napari_viewer, data_folder, qtbot):
+    """QA: the dock's × (napari's ``remove_dock_widget``) only unparents the widget and deletes the dock.
+
+    A widget still referenced (here: by the test, as by any script or plugin holding it) lived on: its
+    run went on unseen and wrote its outputs 25 s later. Now the widget goes with its dock, and the run
+    is cancelled as when napari closes.
+    """
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg._napari._widget import BatchSegWidget
+
+    viewer = make_napari_viewer()
+    w = BatchSegWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Batch segmentation")
+    measure = MeasureExportWidget(viewer)
+    viewer.window.add_dock_widget(measure, name="Measure")
+    gone: list[str] = []
+    w.destroyed.connect(lambda *_: gone.append("segment"))
+    measure.destroyed.connect(lambda *_: gone.append("measure"))
+    w.files.add_paths([data_folder])
+    w.controller.segmenter_factory = factory(0.1)
+    w.form.end_frame.setValue(30)
+    qtbot.waitUntil(lambda: not w.infos.busy, timeout=30000)
+    assert w.run()
+    controller = w.controller
+    qtbot.waitUntil(lambda: any(s.frames_done for s in w.session.tasks), timeout=30000)
+    viewer.window.remove_dock_widget(w)
+    viewer.window.remove_dock_widget(measure)
+    qtbot.waitUntil(lambda: sorted(gone) == ["measure", "segment"], timeout=5000)
+    qtbot.waitUntil(lambda: not controller.compute_alive, timeout=10000)
+    assert not list(data_folder.glob("timelapse_BF_vSM*"))  # cancelled: its output was dropped
+    assert not [p for p in data_folder.iterdir() if p.name.startswith(".")]  # nothing half-written
+    assert not any(layer_meta(lay).get("task_key") == PLACEHOLDER for lay in viewer.layers)

@@ -15,7 +15,7 @@ from typing import Any
 from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
 from ..view.fields import Field
-from ._jobs import Background, Job, close_with, disconnect
+from ._jobs import Background, Job, close_with, delete_with_dock, disconnect
 from ._pages import scrolled_body
 from ._qtutil import Fields, follow, layer_list_events
 
@@ -66,6 +66,7 @@ class Dock(QWidget):
         self.viewer = viewer
         self.background = Background(self)
         close_with(self, self.background.close)
+        delete_with_dock(self)
         self.fields = Fields(*fields)
         # a scrolling body does not squeeze the docks stacked with it
         self.body: QVBoxLayout = scrolled_body(self) if scroll else QVBoxLayout(self)

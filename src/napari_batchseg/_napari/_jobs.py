@@ -8,8 +8,8 @@ wait for running jobs at interpreter exit). Here:
   callbacks there. The timer is the Background's child: once the dock is deleted, no tick comes and no
   callback runs into a deleted object.
 * :func:`close_with` ties Backgrounds (and any other closer) to the dock's ``destroyed`` signal: when
-  napari closes or the dock is removed, every job is asked to stop (:attr:`Job.cancel`) and is
-  delivered nothing more.
+  napari closes or the dock is removed (:func:`delete_with_dock`), every job is asked to stop
+  (:attr:`Job.cancel`) and is delivered nothing more.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from qtpy.QtCore import QObject, QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtWidgets import QDockWidget, QWidget
 
 from ..view.jobs import BUDGET_S, Job, JobQueue
 from ..view.thread_priority import lower_this_thread
 from ._repaint import after_repaint
 
-__all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "close_all", "close_with", "disconnect"]
+__all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "close_all", "close_with", "delete_with_dock",
+           "disconnect"]
 
 POLL_MS = 10
 
@@ -100,6 +102,41 @@ def close_with(owner: QObject, *closers: Callable[[], None]) -> None:
     Python side (``RuntimeError`` from Qt is ignored).
     """
     owner.destroyed.connect(lambda *_: close_all(*closers))
+
+
+def delete_with_dock(owner: QWidget) -> None:
+    """Delete ``owner`` (so that :func:`close_with` closes it) when the napari dock holding it goes.
+
+    napari's ``remove_dock_widget`` (the dock's × button) takes the widget out of its dock and deletes
+    only the dock: a widget still referenced lived on, its run going on unseen. The dock is looked up
+    the turn after ``owner`` is made (napari docks it in the same turn) and, failing that, when shown.
+    """
+    def watch() -> bool:
+        dock = owner.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        if dock is not None and not getattr(owner, "_batchseg_dock", None):
+            owner._batchseg_dock = dock  # type: ignore[attr-defined]
+            dock.destroyed.connect(lambda *_: _delete(owner))
+        return dock is not None
+
+    class OnShow(QObject):
+        def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt
+            if event is not None and event.type() == QEvent.Type.Show and watch():
+                owner.removeEventFilter(self)
+            return False
+
+    def first_turn() -> None:
+        with contextlib.suppress(RuntimeError):  # (deleted meanwhile)
+            if not watch():
+                owner.installEventFilter(OnShow(owner))
+
+    QTimer.singleShot(0, first_turn)
+
+
+def _delete(owner: QWidget) -> None:
+    with contextlib.suppress(RuntimeError):  # deleted with the dock already (napari closing)
+        owner.deleteLater()
 
 
 def close_all(*closers: Callable[[], None]) -> None:

@@ -26,7 +26,7 @@ from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
-from ._jobs import close_all, close_with
+from ._jobs import close_all, close_with, delete_with_dock
 from ._layers import LayerPanel
 from ._output import OutputPanel
 from ._qtutil import single_shot
@@ -104,6 +104,7 @@ class BatchSegWidget(QWidget):
         # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
         # holds the Python objects, not the (deleted) widget.
         close_with(self, *self._closers())
+        delete_with_dock(self)
         # napari's one-time costs of a first layer, then the device detection: in workers (the widget
         # shows at once, the first Run adds its layers quicker)
         self.form.set_device_text("looking for a GPU…")
