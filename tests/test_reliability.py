@@ -701,3 +701,45 @@ def test_api_reports_outputs_of_other_parameters(tmp_path):
     assert report.status == "skipped" and report.other_parameters
     task = engine.plan([movie], SegmentationParams(diameter=30)).tasks[0]
     assert output_status(task, SegmentationParams(diameter=30)).state == "other"
+
+
+# --------------------------------------------------------------------------- hand corrections survive
+def test_overwriting_a_hand_corrected_output_keeps_it(tmp_path):
+    """QA: 'overwrite' (which the tuning loop advises) silently replaced a mask corrected by hand.
+
+    The corrected pair is now kept as ``<name>.corrected.ome.tif`` / ``.corrected.log`` (then
+    ``.corrected-2``) before the new output replaces it; the preview and the dry run say so first.
+    """
+    from napari_batchseg import corrections
+    from napari_batchseg.existing import output_status, what_happens
+    from napari_batchseg.view.outputs import existing_lines
+
+    movie = _movie(tmp_path / "in")
+    assert len(_finals(_run([movie]), engine.TaskDone)) == 1
+    mask = movie.with_name("a_vSM.ome.tif")
+    labels = read_mask(mask).labels
+    corrected = labels.copy()
+    corrected[0][corrected[0] == corrected[0].max()] = 0  # one object deleted by hand
+    corrections.save_corrections(mask, corrected, note="deleted one")
+    task = engine.plan([movie], SegmentationParams(existing="overwrite")).tasks[0]
+    status = output_status(task, SegmentationParams(existing="overwrite"))
+    assert status.state == "same" and status.corrected
+    assert "kept as .corrected.ome.tif" in what_happens(status, "overwrite")
+    assert any("1 of them hold hand corrections: each is kept as <name>.corrected.ome.tif" in line
+               for line in existing_lines([status], "overwrite"))
+    done = _finals(_run([movie], existing="overwrite"), engine.TaskDone)
+    assert len(done) == 1 and any("a_vSM.corrected.ome.tif" in w for w in done[0].warnings)
+    kept = movie.with_name("a_vSM.corrected.ome.tif")
+    np.testing.assert_array_equal(read_mask(kept).labels, corrected)
+    assert "deleted one" in kept.with_name("a_vSM.corrected.log").read_text()
+    np.testing.assert_array_equal(read_mask(mask).labels, labels)  # the new output: the model's again
+    assert "a_vSM.corrected.ome.tif" in mask.with_name("a_vSM.log").read_text()
+    # the new output holds no corrections: a third run keeps nothing more; corrected again, a second copy
+    _run([movie], existing="overwrite")
+    assert sorted(p.name for p in mask.parent.glob("a_vSM.corrected*")) == ["a_vSM.corrected.log",
+                                                                            "a_vSM.corrected.ome.tif"]
+    corrections.save_corrections(mask, corrected)
+    _run([movie], existing="overwrite")
+    assert movie.with_name("a_vSM.corrected-2.ome.tif").is_file()
+    assert engine.plan([movie.parent], SegmentationParams()).tasks[0].input == movie  # copies aren't inputs
+    assert _hidden(movie.parent) == []

@@ -8,15 +8,22 @@ A task's output (mask, log, debug stacks) is written under temporary names and r
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from ._cancel import CancelCheck, is_cancelled
-from .errors import BatchSegError
+from .errors import BatchSegError, OutputError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
 from .existing import output_state, output_status
 from .io.atomic import atomic_write_text, dangling_link, publish, staged, sync_folder
 from .io.locks import LockInfo, claim, lock_path, partials_of
-from .io.masks import FrameStackWriter, MaskWriter
+from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
+from .io.naming import LOG_EXT, MASK_EXT, OutputNames
 from .params import SegmentationParams
+from .provenance import has_module_records
 
 __all__ = ["commit", "existing_decision", "output_state", "sweep_leftovers"]
 
@@ -84,6 +91,40 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
     return None
 
 
+def corrected_copy_names(names: OutputNames) -> OutputNames | None:
+    """Where a hand-corrected output about to be replaced is kept (``None``: it holds no corrections).
+
+    ``<stem>_vSM[-suffix].corrected.ome.tif`` and ``.log`` beside it (``.corrected-2`` and on when
+    taken): still named as this tool's masks, so never taken for inputs, and open in napari as masks.
+    """
+    if not names.mask.exists() or not has_module_records(read_embedded_log(names.mask), "correction"):
+        return None
+    base = names.mask.name[: -len(MASK_EXT)] + ".corrected"
+    for k in itertools.count(1):
+        stem = base if k == 1 else f"{base}-{k}"
+        kept = OutputNames(names.mask.with_name(stem + MASK_EXT), names.mask.with_name(stem + LOG_EXT))
+        if not kept.mask.exists() and not kept.log.exists():
+            return kept
+    raise AssertionError("unreachable")
+
+
+def _keep(source: Path, target: Path) -> None:
+    """Keep ``source`` under ``target`` too (a hard link: the next rename over ``source`` leaves it)."""
+    if not source.exists():
+        return
+    try:
+        os.link(source, target)
+    except FileExistsError as exc:
+        raise OutputError(f"{target} exists; {source} was not replaced") from exc
+    except OSError:  # no hard links here: a copy, renamed into place
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)  # (swept if cut)
+        os.close(fd)
+        tmp = Path(name)
+        shutil.copy2(source, tmp)
+        if not publish(tmp, target, replace=False):
+            raise OutputError(f"{target} exists; {source} was not replaced") from None
+
+
 def commit(
     task: Task,
     params: SegmentationParams,
@@ -92,12 +133,15 @@ def commit(
     text: str,
     mask_existed: bool,
     cancel: CancelCheck,
+    keep: OutputNames | None = None,
 ) -> TaskSkipped | TaskCancelled | None:
     """Write every file of the output under temporary names, then rename: debug, log, mask.
 
     Until the log's rename, the previous output (if any) is untouched; a failure before it leaves it
     whole. Under ``skip`` the mask's rename never replaces a mask that appeared meanwhile (a run that
-    ignored the lock). Returns the event that replaces :class:`TaskDone`, or ``None`` when committed.
+    ignored the lock). ``keep``: the previous (hand-corrected) mask and log are kept under these names
+    first (:func:`corrected_copy_names`). Returns the event that replaces :class:`TaskDone`, or ``None``
+    when committed.
     """
     with staged() as stage:
         for w in debug_writers.values():
@@ -110,6 +154,9 @@ def commit(
         keep_new_only = params.existing == "skip" and not mask_existed
         if keep_new_only and task.names.mask.exists():
             return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
+        if keep is not None:
+            _keep(task.names.mask, keep.mask)
+            _keep(task.names.log, keep.log)
         for w in debug_writers.values():
             publish(stage.files.pop(w.path), w.path)
         publish(stage.files.pop(task.names.log), task.names.log)

@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from ._cancel import CancelCheck, is_cancelled
 from ._checks import check_finite, check_size, verdict, verify_start
-from ._commit import commit, existing_decision, output_state, sweep_leftovers
+from ._commit import commit, corrected_copy_names, existing_decision, output_state, sweep_leftovers
 from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
 from ._volume_run import plan_volume
@@ -417,6 +417,11 @@ def run_task(
             log.info(f"debug output ({kind}): {w.path}")
         log.info(f"output: {task.names.mask}")
         log.info(f"log: {task.names.log}")
+        keep = corrected_copy_names(task.names) if mask_existed else None
+        if keep is not None:  # hand corrections are never lost to a re-run
+            warnings.append(f"the hand-corrected output it replaces is kept as {keep.mask.name} "
+                            f"(and {keep.log.name})")
+            log.info(warnings[-1])
         top = mask_writer.max_label
         log.info(f"label dtype: {label_dtype(top).name} (largest id {top})")
         log.info(LABELS_HASH_PREFIX + labels_digest.hexdigest() + " (uint32 little-endian, frame by frame)")
@@ -427,7 +432,7 @@ def run_task(
         )
         history = read_embedded_log(task.input) if info.format in ("ome-tiff", "tiff") else ""
         text = log.text(history)
-        outcome = commit(task, params, debug_writers, mask_writer, text, mask_existed, cancel)
+        outcome = commit(task, params, debug_writers, mask_writer, text, mask_existed, cancel, keep)
         if outcome is not None:
             yield outcome
             return

@@ -53,6 +53,9 @@ class OutputStatus:
     detail: str = ""
     #: ``other``: parameter name -> (value in the output's log, value now)
     differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: the mask holds hand corrections (``same``, ``other``): a run that replaces it keeps it as
+    #: ``<name>.corrected.ome.tif`` first
+    corrected: bool = False
 
 
 def _comparable(params: SegmentationParams) -> dict[str, Any]:
@@ -153,9 +156,10 @@ def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
     except (ValueError, TypeError) as exc:
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})")
     diffs = differences(logged, params)
+    corrected = has_module_records(text, "correction")
     if diffs:
-        return OutputStatus("other", describe_differences(diffs), diffs)
-    return OutputStatus("same")
+        return OutputStatus("other", describe_differences(diffs), diffs, corrected)
+    return OutputStatus("same", corrected=corrected)
 
 
 def what_happens(status: OutputStatus, existing: str) -> str:
@@ -167,6 +171,8 @@ def what_happens(status: OutputStatus, existing: str) -> str:
     if status.state == "busy":
         return f"skipped: {status.detail}"
     verb = {"skip": "skipped", "overwrite": "overwritten", "error": "refused"}[existing]
+    if status.corrected and existing == "overwrite":
+        verb += " (hand-corrected: kept as .corrected.ome.tif)"
     if status.state == "other":
         return f"made with other parameters ({status.detail}): {verb}"
     return f"exists: {verb}"

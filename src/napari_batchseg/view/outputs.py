@@ -72,6 +72,12 @@ def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
         if existing == "skip":
             line += ": to segment them with these, choose 'overwrite it' or another suffix"
         lines.append(line)
+    corrected = sum(st.corrected for st in statuses if st.state in ("same", "other"))
+    if corrected and existing == "overwrite":
+        lines.append(f"{corrected} of them hold hand corrections: each is kept as <name>.corrected.ome.tif "
+                     "before it is replaced")
+    elif corrected:
+        lines.append(f"{corrected} of them hold hand corrections")
     if by_state.get("corrupt"):
         lines.append(f"{len(by_state['corrupt'])} output(s) are incomplete and will be made again")
     if by_state.get("busy"):
