@@ -45,3 +45,27 @@ def test_outputs_are_recognised_by_their_full_name_and_named_in_notes(tmp_path):
     assert len(notes) == 1
     assert "a_vSM.ome.tif" in notes[0] and "a_vSM-v2.ome.tif" in notes[0] and "a_vSM_cellprob.tif" in notes[0]
     assert "vSMC" not in notes[0]
+
+
+def test_linked_inputs_keep_the_path_the_user_added(tmp_path):
+    """QA: a folder of links to files in a raw-data archive got its outputs written into the archive.
+
+    Inputs were resolved (links followed); the outputs of "input folder" went beside the targets.
+    """
+    import tifffile
+
+    from napari_batchseg.engine import plan
+    from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.view.file_list import find_inputs_split
+
+    archive, mine = tmp_path / "archive", tmp_path / "mine"
+    archive.mkdir()
+    mine.mkdir()
+    tifffile.imwrite(archive / "a_BF.tif", __import__("numpy").zeros((8, 8), "uint16"))
+    (mine / "a_BF.tif").symlink_to(archive / "a_BF.tif")
+    (mine / "b_BF.tif").symlink_to(archive / "a_BF.tif")
+    for found in (collect_files([mine]), collect_files([mine / "a_BF.tif"]),
+                  find_inputs_split([mine], False)[0], find_inputs_split([mine / "a_BF.tif"], False)[1]):
+        assert found and all(p.parent == mine for p in found), found
+    tasks = plan(collect_files([mine]), SegmentationParams()).tasks
+    assert [t.names.mask for t in tasks] == [mine / "a_BF_vSM.ome.tif", mine / "b_BF_vSM.ome.tif"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -151,7 +152,16 @@ def collect_files(
                 if outputs:
                     notes.append(_outputs_note(raw, sorted(outputs, key=_natural_key)))
             for f in sorted(hits, key=_natural_key):
-                found.setdefault(f.resolve(), None)
+                found.setdefault(input_path(f), None)
         else:
-            found.setdefault(p.resolve() if p.exists() else p.absolute(), None)
+            found.setdefault(input_path(p), None)
     return list(found)
+
+
+def input_path(path: str | Path) -> Path:
+    """An input's absolute path, as the user reached it: links are not followed.
+
+    A linked file's outputs then go beside the link (the folder the user added), not beside its target
+    (e.g. a shared raw-data archive, maybe read-only).
+    """
+    return Path(os.path.abspath(Path(path).expanduser()))

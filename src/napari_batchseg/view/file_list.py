@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..discovery import FileFilter, collect_files, is_own_output
+from ..discovery import FileFilter, collect_files, input_path, is_own_output
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
@@ -270,5 +270,5 @@ def find_inputs_split(paths: list[str | Path],
         elif is_own_output(p):
             refused.append(f"{p.name}: a mask made by this plugin (File › Open shows it for corrections)")
         else:
-            named.append(p.resolve())
+            named.append(input_path(p))
     return in_folders, named, refused
