@@ -51,6 +51,11 @@ def test_run_refuses_files_that_cannot_run_and_names_them(widget, tmp_path, exam
     files.remove_marked()
     assert files.files() == [folder / "yeast_BF.nd2"]
     assert not files.remove_marked_btn.isVisibleTo(widget)
+    assert widget.message.text() == ""  # QA: the refusal stayed, naming files no longer listed
+    files.clear()  # refused again (nothing to run); adding files clears it
+    assert not widget.run() and widget.message.text().startswith("no input files")
+    files.add_paths([folder / "yeast_BF.nd2"])
+    assert widget.message.text() == ""
 
 
 def test_each_file_runs_with_its_own_channel_and_frames(widget, tmp_path, example_files, qtbot):

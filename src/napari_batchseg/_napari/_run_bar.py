@@ -23,9 +23,21 @@ class RunBar(QWidget):
         )
         self.message = QLabel("")
         muted(self.message)
+        self._refusal = False  # the message says why Run did not start
         vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, into=self)
 
     def say(self, text: str, error: bool = False) -> None:
         """Show ``text`` in the message line (in red for an error)."""
+        self._refusal = False
         self.message.setStyleSheet(ERROR_STYLE if error else "font-size: 11px;")
         self.message.setText(text)
+
+    def refuse(self, text: str) -> None:
+        """Say why Run did not start (in red) until the files or settings change (:meth:`changed`)."""
+        self.say(text, error=True)
+        self._refusal = True
+
+    def changed(self) -> None:
+        """The files or settings changed: a refusal no longer holds (Run says it again if it does)."""
+        if self._refusal:
+            self.say("")

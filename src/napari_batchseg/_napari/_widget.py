@@ -88,12 +88,13 @@ class BatchSegWidget(QWidget):
         self.streamer.scheduler.on(Redraw, lambda _cmd: self._redraw_now())
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
+        self.output.changed.connect(self.bar.changed)
         self.form.changed.connect(self._channel_changed)
         self.form.changed.connect(self._preview_later)
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
-        self.follow.toggled.connect(self._set_follow)
+        self.follow.toggled.connect(lambda on: setattr(self.streamer, "follow", on))
         self.open_btn.clicked.connect(lambda: self.status.request_open())
         self.status.open_requested.connect(self.show_result)
         self.streamer.message.connect(self.message.setText)
@@ -137,6 +138,7 @@ class BatchSegWidget(QWidget):
                 self.output.close_down, self.layers.close_down)
 
     def _inputs_changed(self) -> None:
+        self.bar.changed()
         self._update_file_dependent()
         self._update_preview()
         self._stand_by()
@@ -185,6 +187,7 @@ class BatchSegWidget(QWidget):
 
     def _preview_later(self) -> None:
         """A setting changed: say again what Run does with existing outputs, once the typing pauses."""
+        self.bar.changed()
         self._preview_timer.start()
 
     def _update_preview(self) -> None:
@@ -201,9 +204,6 @@ class BatchSegWidget(QWidget):
         ok = bool(self.files.files()) and not self.output.problems()
         self.run_btn.setEnabled(ok and not running)
         self.cancel_btn.setEnabled(running)
-
-    def _set_follow(self, on: bool) -> None:
-        self.streamer.follow = on
 
     def _say(self, text: str, error: bool = False) -> None:
         self.bar.say(text, error)
@@ -237,20 +237,20 @@ class BatchSegWidget(QWidget):
             return False
         files = self.files.files()
         if not files:
-            self._say("no input files: add files or folders (and check the filters)", error=True)
+            self.bar.refuse("no input files: add files or folders (and check the filters)")
             return False
         problems = self.output.problems()
         if problems:
-            self._say("cannot run: " + "; ".join(problems), error=True)
+            self.bar.refuse("cannot run: " + "; ".join(problems))
             return False
         try:
             params = self.params()
         except ParameterError as exc:
-            self._say(str(exc), error=True)
+            self.bar.refuse(str(exc))
             return False
         flagged = self.files.problems()
         if flagged:  # refused with the list, not started to fail them
-            self._say(refusal_message(flagged), error=True)
+            self.bar.refuse(refusal_message(flagged))
             self.tabs.setCurrentIndex(FILES_TAB)
             return False
         parallel, processes = self.parallel.currentData() or "none", self.processes.value()

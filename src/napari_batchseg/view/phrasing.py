@@ -71,7 +71,8 @@ def refusal_message(flagged: dict[Path, str], shown: int = 5) -> str:
     listed = "; ".join(f"{p.name}: {why}" for p, why in list(flagged.items())[:shown])
     more = f"; and {len(flagged) - shown} more" if len(flagged) > shown else ""
     return (f"cannot run: {len(flagged)} file(s) cannot run as set up (marked ⚠ in the Files tab): "
-            f"{listed}{more}. Give them their own channel or frames there (This file), or remove them")
+            f"{listed}{more}. Select one to fix it (its own channel or frames, its axes or dataset), "
+            "or remove them (Remove the files marked ⚠)")
 
 
 def state_details(state: TaskState) -> tuple[str, str]:
