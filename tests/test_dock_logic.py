@@ -216,6 +216,20 @@ def test_evaluation_needs_two_layers_of_one_shape():
     assert evaluation_problem((4, 4), (4, 4), True) == "choose two different Labels layers"
     assert evaluation_problem((2, 4, 4), (4, 4), False) == "the layers differ in shape"
     assert evaluation_problem((4, 4), (4, 4), False) is None
+    # QA: a single image's streamed result is (1, Y, X), its ground truth (Y, X): the same pixels
+    assert evaluation_problem((1, 4, 4), (4, 4), False) is None
+    assert evaluation_problem((4, 4), (1, 1, 4, 4), False) is None
+    assert evaluation_problem((1, 4, 5), (4, 4), False) == "the layers differ in shape"
+
+
+def test_a_single_images_result_is_measured_and_evaluated_against_its_2d_image():
+    movie = synthetic_movie(n_frames=6, seed=3)
+    labels, image = movie.masks[:1], movie.masks[0].astype(np.float32) * 3.0  # (1, Y, X) and (Y, X)
+    table = measure_layer(labels, image, None, "one")
+    assert len(table) == len(np.unique(labels)) - 1
+    assert np.allclose(table["mean_intensity"], 3.0 * table["label"]), table.columns
+    scores = evaluate_layers(labels, labels[0])
+    assert list(scores["f1_50"]) == [1.0]
 
 
 def test_export_options_csv_and_texts(tmp_path):

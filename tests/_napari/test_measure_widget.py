@@ -132,6 +132,15 @@ def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
     _wait(qtbot, w)
     assert "Export failed" in w.export_status.text() and "arcadia" in w.export_status.text()
     assert not (tmp_path / "outlines_metadata.csv").exists()
+    # QA: the mask field kept the first layer's file when another was chosen (Export wrote the wrong one)
+    other = segmented("dsb")
+    data2, kwargs2, _ = mask_layer_data(other)[0]
+    viewer.add_labels(data2, **kwargs2)
+    w.labels_combo.setCurrentText(kwargs2["name"])
+    assert w.mask_path.text() == str(other.resolve())
+    w.mask_path.setText(str(tmp_path / "typed_vSM.ome.tif"))  # a path the user chose stays
+    w.labels_combo.setCurrentText(kwargs["name"])
+    assert w.mask_path.text() == str(tmp_path / "typed_vSM.ome.tif")
 
 
 def test_measure_finished_file(make_napari_viewer, qtbot):

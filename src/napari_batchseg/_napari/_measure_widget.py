@@ -30,6 +30,7 @@ from ..view.measure_form import (
     measure_layer,
     measured_text,
     row_target,
+    same_pixels,
     write_csv,
 )
 from ._dock import Dock, LayerWatch, layer_id, status_line
@@ -143,10 +144,11 @@ class MeasureExportWidget(Dock):
         if layer is self._watched.layer:
             return
         self._watched.watch(layer)
-        if layer is not None:
-            mask = layer_meta(layer).get("mask_path")
-            if mask and not self.mask_path.text():
-                self.mask_path.setText(str(mask))
+        mask = str(layer_meta(layer).get("mask_path") or "") if layer is not None else ""
+        # the Export section's mask follows the chosen layer, unless the user typed or picked another
+        if mask and self.mask_path.text() in ("", getattr(self, "_auto_mask", "")):
+            self.mask_path.setText(mask)
+            self._auto_mask = mask
 
     def _schedule(self, *_: object) -> None:
         # a change of the watched layer: its table is recomputed if one was asked for (not, e.g., that
@@ -163,16 +165,16 @@ class MeasureExportWidget(Dock):
             self.status.setText("Choose a Labels layer.")
             return False
         image_layer = self._layer(self.image_combo.currentText())
-        image = None
+        image, note = None, ""
         if image_layer is not None:
-            if tuple(image_layer.data.shape) == tuple(layer.data.shape):
+            if same_pixels(tuple(image_layer.data.shape), tuple(layer.data.shape)):
                 image = image_layer.data
             else:
-                self.status.setText(f"{image_layer.name}: shape differs from the labels; no intensities.")
-        self.status.setText("Measuring…")
+                note = f" {image_layer.name}: its shape differs from the labels'; no intensities."
+        self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
         self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name,
-                     on_item=lambda df: self._show(layer, df), failed="Measure failed")
+                     on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 
     def measure_file(self) -> bool:
@@ -190,12 +192,12 @@ class MeasureExportWidget(Dock):
         self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df), failed="Measure failed")
         return True
 
-    def _show(self, layer: Any, df: pd.DataFrame) -> None:
+    def _show(self, layer: Any, df: pd.DataFrame, note: str = "") -> None:
         if layer is not None:
             layer.features = df.reset_index(drop=True)
         self.model.set_frame(df)
         self.histogram.set_frame(df)
-        self.status.setText(measured_text(df, layer.name if layer is not None else None))
+        self.status.setText(measured_text(df, layer.name if layer is not None else None) + note)
 
     @property
     def camera(self) -> Any:

@@ -75,13 +75,33 @@ def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, 
     """Why a prediction and a ground truth cannot be compared (``None`` shape: no layer), or ``None``."""
     if pred_shape is None or gt_shape is None or same_layer:
         return "choose two different Labels layers"
-    return "the layers differ in shape" if tuple(pred_shape) != tuple(gt_shape) else None
+    return None if same_pixels(pred_shape, gt_shape) else "the layers differ in shape"
+
+
+def same_pixels(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether two layer shapes hold the same pixels, but for leading axes of length one.
+
+    E.g. a single image's ``(1, Y, X)`` result against its ``(Y, X)`` ground truth or image.
+    """
+
+    def squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = tuple(shape)
+        while len(shape) > 2 and shape[0] == 1:
+            shape = shape[1:]
+        return shape
+
+    return squeezed(a) == squeezed(b)
 
 
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
                   name: str) -> pd.DataFrame:
-    """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here)."""
-    return measure_job(np.array(labels), image, pixel_size, name)
+    """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
+
+    ``image``: intensities, of the same pixels (:func:`same_pixels`; shaped as ``labels`` here).
+    """
+    labels = np.array(labels)
+    return measure_job(labels, None if image is None else np.asarray(image).reshape(labels.shape),
+                       pixel_size, name)
 
 
 def evaluate_layers(pred: Any, gt: Any) -> pd.DataFrame:
