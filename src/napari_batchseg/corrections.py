@@ -175,6 +175,8 @@ class CorrectionSummary:
     frames: list[int] = field(default_factory=list)
     labels_per_frame: dict[int, int] = field(default_factory=dict)
     path: Path | None = None
+    #: objects in the last frame (or volume) as saved (``None`` when nothing was written)
+    objects_last_frame: int | None = None
 
     @property
     def n_labels(self) -> int:
@@ -297,4 +299,5 @@ def save_corrections(
     if write_log_file:
         atomic_write_text(_log_path(path), text)
     summary.path = path
+    summary.objects_last_frame = int(np.count_nonzero(np.bincount(new[-1].ravel().astype(np.int64))[1:]))
     return summary

@@ -74,6 +74,10 @@ def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
     summary = panel.save()
     assert summary.frames == [0] and summary.n_labels > 0
     assert not layer_meta(labels)["dirty"]
+    # QA: the status table went on showing the model's object count after the save
+    assert summary.objects_last_frame == len(np.unique(edited)) - 1
+    row = widget.status.table
+    assert row.item(0, 3).text() == str(summary.objects_last_frame) != str(n_before)
     assert "saved nuclei_BF_vSM.ome.tif" in panel.result.text()
     back = read_mask(mask_path)
     np.testing.assert_array_equal(back.labels, edited)

@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..corrections import CorrectionSummary
 from ..runners.session import RunSession, TaskState
 from ..view.phrasing import progress_text, state_details, summary_text
 from ._qtutil import muted, vbox
@@ -200,6 +201,13 @@ class StatusTable(QWidget):
         if r == self.table.currentRow():
             self._show_detail(r)
         self._update_summary()
+
+    def corrections_saved(self, summary: CorrectionSummary) -> None:
+        """Hand corrections were saved: the row of the output they went into counts its objects again."""
+        state = self._session.corrected(summary.path, summary.objects_last_frame) if (
+            self._session is not None and summary.path is not None) else None
+        if state is not None:
+            self.show_state(state)
 
     def _show_detail(self, row: int) -> None:
         item = self.table.item(row, 4) if row >= 0 else None

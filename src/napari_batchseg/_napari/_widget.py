@@ -97,6 +97,7 @@ class BatchSegWidget(QWidget):
         self.follow.toggled.connect(lambda on: setattr(self.streamer, "follow", on))
         self.open_btn.clicked.connect(lambda: self.status.request_open())
         self.status.open_requested.connect(self.show_result)
+        self.correction.saved.connect(self.status.corrections_saved)
         self.streamer.message.connect(self.message.setText)
         self.controller.run_event.connect(self.handle_event)
         self.controller.finished.connect(self._run_finished)
@@ -126,8 +127,7 @@ class BatchSegWidget(QWidget):
     def close_down(self) -> None:
         """Stop every worker of the widget and deliver nothing more (napari or the dock is closing).
 
-        Called when the widget is destroyed; safe to call twice. A run in progress is cancelled (its
-        output is dropped, as on Cancel).
+        Called when the widget is destroyed; safe twice. A run in progress is cancelled (as on Cancel).
         """
         close_all(*self._closers())
 

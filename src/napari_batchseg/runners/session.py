@@ -140,6 +140,18 @@ class RunSession:
         """The state of the task with this key (``None`` when it is not part of the run)."""
         return self._states.get(key)
 
+    def corrected(self, mask: Path, n_objects: int | None) -> TaskState | None:
+        """Hand corrections were saved into ``mask``: its output's state counts ``n_objects`` (last frame).
+
+        Returns the state changed (``None``: no output of this run wrote ``mask``).
+        """
+        for state in self._states.values():
+            if state.mask_path is not None and Path(state.mask_path) == Path(mask):
+                if n_objects is not None:
+                    state.n_objects = n_objects
+                return state
+        return None
+
     def __contains__(self, key: object) -> bool:
         return key in self._states
 
