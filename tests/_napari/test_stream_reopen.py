@@ -145,3 +145,25 @@ def test_rerun_over_an_edited_layer_never_saves_the_old_edits_over_the_new_resul
     viewer.layers.selection.active = old
     assert not widget.correction.save_btn.isEnabled()
     assert "later run rewrote" in widget.correction.target.text()
+
+
+def test_an_input_layer_whose_mask_layer_was_closed_is_reused(widget, example_files, tmp_path, qtbot):
+    """QA: after closing a result's Labels layer, reopening it added a second input layer and renamed the
+    first '… (edited) (input)', though nothing was edited; napari then warned of inconsistent units."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(example_files["nuclei"], folder / "dsb_BF.tif")
+    widget.files.add_paths([folder])
+    widget.controller.segmenter_factory = factory()
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    viewer = widget.viewer
+    viewer.layers.remove(_mask_layer(viewer))
+    inputs = [lay for lay in viewer.layers if lay.name.endswith("(input)")]
+    assert len(inputs) == 1
+    _open_row(widget, qtbot, "dsb_BF.tif")
+    names = [lay.name for lay in viewer.layers]
+    assert sorted(names) == sorted([inputs[0].name, inputs[0].name[: -len(" (input)")]]), names
+    assert any(lay is inputs[0] for lay in viewer.layers)  # the same input layer, pointed at it again
+    np.testing.assert_array_equal(np.asarray(_mask_layer(viewer).data)[0],
+                                  read_mask(folder / "dsb_BF_vSM.ome.tif").labels[0])

@@ -91,14 +91,16 @@ class LayerPool:
         return labels, image
 
     def reusable_pair(self, key: str, viewed: str | None) -> tuple[Any, Any]:
-        """Layers to show ``key`` in: its own, else those of ``viewed`` if unedited, else ``None``."""
-        labels, image = self.layers_for(key)
-        if labels is not None and not layer_meta(labels).get("dirty"):
-            return labels, image
-        if viewed is not None and viewed != key:
-            old_labels, old_image = self.layers_for(viewed)
-            if old_labels is not None and not layer_meta(old_labels).get("dirty"):
-                return old_labels, old_image
+        """Layers to show ``key`` in: its own, else those of ``viewed`` if unedited, else ``None``.
+
+        An input layer whose labels layer the user closed is reused too (it was kept apart as
+        "edited", and a second input layer added).
+        """
+        for k in (key, viewed) if viewed not in (None, key) else (key,):
+            labels, image = self.layers_for(k)
+            orphan = labels is None and image is not None  # its labels layer closed by the user
+            if orphan or (labels is not None and not layer_meta(labels).get("dirty")):
+                return labels, image
         return None, None
 
     def same_buffers(self, key: str, viewed: str | None, shape: tuple[int, ...],
