@@ -606,7 +606,10 @@ def test_output_status_tells_missing_same_other_and_corrupt(tmp_path):
     assert output_status(task, params.replace(keep_flows=True)).state == "same"
     other = output_status(task, params.replace(diameter=30))
     assert other.state == "other" and other.differences == {"diameter": (0.0, 30.0)}
-    assert "diameter" in other.detail
+    assert other.detail == "diameter auto -> 30.0"  # as the widget shows a diameter of 0
+    # QA: frames 0-9 of a 3-frame movie are its frames 0-end: the same output, not "other parameters"
+    assert output_status(task, params.replace(end_frame=9)).state == "same"
+    assert output_status(task, params.replace(end_frame=1)).differences == {"end_frame": (None, 1)}
     task.names.log.unlink()
     assert output_status(task, params).state == "corrupt"
 
@@ -669,7 +672,7 @@ def test_dry_run_changes_nothing_and_refuses_what_the_run_refuses(tmp_path, caps
     # the listing says what the run will do with an output made with other parameters
     _run([movie], diameter=0)
     assert main(["segment", str(movie), "--diameter", "30", "--dry-run"]) == 0
-    assert "made with other parameters (diameter 0.0 -> 30.0): skipped" in capsys.readouterr().out
+    assert "made with other parameters (diameter auto -> 30.0): skipped" in capsys.readouterr().out
 
 
 def test_embedding_cache_entries_that_would_unpickle_are_never_opened(tmp_path):

@@ -41,7 +41,13 @@ from napari_batchseg.view.outputs import (
     planned_outputs,
     preview_lines,
 )
-from napari_batchseg.view.phrasing import progress_text, refusal_message, state_details, summary_text
+from napari_batchseg.view.phrasing import (
+    finish_message,
+    progress_text,
+    refusal_message,
+    state_details,
+    summary_text,
+)
 
 
 def test_z_fields_and_z_range_text_round_trip():
@@ -137,3 +143,14 @@ def test_planned_outputs_name_each_position(tmp_path):
     outs = planned_outputs([a, b], {a: "unreadable"}, "d30", str(tmp_path / "out"))
     assert [(f, p) for f, p, _ in outs] == [(a, 0), (b, 0)]  # unknown or unreadable: one position
     assert outs[0][2].mask.parent == tmp_path / "out" and "d30" in outs[0][2].mask.name
+
+
+def test_a_skip_says_how_to_segment_again_once():
+    """QA: the advice came twice ('(use If output exists: overwrite, …). To segment them again: …')."""
+    reason = ("output made with other parameters (diameter auto -> 25.0): a_vSM.ome.tif; left as it is, "
+              "not redone for these parameters (use existing=overwrite, or another suffix)")
+    text = finish_message({"skipped": 1}, 0.2, [reason])
+    assert text.count("If output exists") == 1 and "overwrite" in text
+    plain = finish_message({"skipped": 1}, 0.2, ["output exists: a_vSM.ome.tif"])
+    assert plain.endswith("To segment them again: If output exists: overwrite it, or another suffix "
+                          "(Files tab)")

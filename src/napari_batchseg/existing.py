@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import BatchSegError
 from .events import Task
 from .io.locks import live_holder
 from .io.masks import read_embedded_log
@@ -79,8 +80,14 @@ def differences(logged: SegmentationParams, now: SegmentationParams) -> dict[str
 
 
 def describe_differences(diffs: dict[str, tuple[Any, Any]], limit: int = 4) -> str:
-    """``diameter 0.0 -> 30.0, model cyto3 -> nuclei`` (at most ``limit``, then ``...``)."""
-    parts = [f"{k} {old!r} -> {new!r}" for k, (old, new) in list(diffs.items())[:limit]]
+    """``diameter auto -> 30.0, model 'cyto3' -> 'nuclei'`` (at most ``limit``, then ``...``).
+
+    A diameter of 0 reads "auto" (estimated, or the model's own), as the widget shows it.
+    """
+    def shown(name: str, value: Any) -> str:
+        return "auto" if name == "diameter" and value in (0, 0.0) else repr(value)
+
+    parts = [f"{k} {shown(k, old)} -> {shown(k, new)}" for k, (old, new) in list(diffs.items())[:limit]]
     return ", ".join(parts) + (", ..." if len(diffs) > limit else "")
 
 
@@ -155,11 +162,26 @@ def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
         logged = parse_log(text).params
     except (ValueError, TypeError) as exc:
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})")
-    diffs = differences(logged, params)
+    diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
     corrected = has_module_records(text, "correction")
     if diffs:
         return OutputStatus("other", describe_differences(diffs), diffs, corrected)
     return OutputStatus("same", corrected=corrected)
+
+
+def _same_frames_dropped(task: Task, logged: SegmentationParams, now: SegmentationParams,
+                         diffs: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """``diffs`` without the frame range when both ranges give this file the same frames.
+
+    (A single image run with frames 0-9 and then 0-end made one output: it is not "other parameters".)
+    """
+    if task.info is None or not {"start_frame", "end_frame"} & diffs.keys():
+        return diffs
+    try:
+        same = task.frame_indices(logged) == task.frame_indices(now)
+    except BatchSegError:
+        return diffs
+    return {k: v for k, v in diffs.items() if k not in ("start_frame", "end_frame")} if same else diffs
 
 
 def what_happens(status: OutputStatus, existing: str) -> str:

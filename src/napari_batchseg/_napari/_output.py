@@ -113,8 +113,8 @@ class OutputPanel(QWidget):
         self.preview.setText("\n".join(self._lines))
         self._problems = find_collisions((f, names) for f, _, names in outs)
         self.problems_label.setText(collisions_text(self._problems))
-        planned = [(Task(f, p, positions_of(infos.get(f)), names), (params or {}).get(f))
-                   for f, p, names in outs]
+        planned = [(Task(f, p, positions_of(infos.get(f)), names, info=_readable(infos.get(f))),
+                    (params or {}).get(f)) for f, p, names in outs]
         if planned:
             generation = self._generation
             self.checking = True
@@ -140,3 +140,7 @@ class OutputPanel(QWidget):
     def problems(self) -> list[str]:
         """Problems that block a run (colliding outputs, missing folder), from the last preview."""
         return list(self._problems)
+
+
+def _readable(info: SourceInfo | str | None) -> SourceInfo | None:
+    return info if isinstance(info, SourceInfo) else None
