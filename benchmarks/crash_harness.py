@@ -3,7 +3,8 @@
 Each child process opens a real napari viewer with the three docks of the plugin (Batch segmentation,
 Measure and export, Train), starts one job in one of them (``segment``, ``measure``, ``export``,
 ``evaluate``, ``train``, ``reopen``, ``save``: save a correction) and closes the viewer after a random
-delay, then lets the event loop and the interpreter finish as napari would. A child that crashes
+delay (an odd delay removes the job's dock first, as its × does, and closes the viewer 200 ms
+later), then lets the event loop and the interpreter finish as napari would. A child that crashes
 (segfault, abort on an exception in a Qt slot, a hang past the timeout) exits non-zero. The parent
 prints how many children of each job exited with which status.
 
@@ -154,10 +155,16 @@ def child(job: str, delay_ms: int, data: Path, work: Path) -> int:
         return any(b.busy for b in dock.findChildren(Background))
 
     at_close: list[bool] = []
+    # an odd delay closes the job's dock first (its ×: napari's remove_dock_widget), then the viewer
+    remove_dock_first = delay_ms % 2 == 1
 
     def close() -> None:
         at_close.append(busy())
-        viewer.close()
+        if remove_dock_first:
+            viewer.window.remove_dock_widget(dock)
+            QTimer.singleShot(200, viewer.close)
+        else:
+            viewer.close()
 
     QTimer.singleShot(0, start)
     QTimer.singleShot(delay_ms, close)
