@@ -66,6 +66,12 @@ def test_a_mask_stands_for_its_log_and_errors_show_their_first_line(tmp_path):
     assert rt.log_of(tmp_path / "a_vSM.ome.tif") == str(tmp_path / "a_vSM.log")
     assert rt.log_of("b_vSM.log") == "b_vSM.log"
     assert rt.first_line(ValueError("one\ntwo")) == "one" and rt.first_line(KeyError()) == "KeyError"
+    # QA: the dock said "segment with --keep-flows", "--overwrite", "--suffix": options it does not have
+    kept_none = ValueError("a_vSM.log: the run kept no flows (segment with --keep-flows to re-threshold "
+                           "later)")
+    assert "'keep flows for re-thresholding' (Batch segmentation, Settings)" in rt.first_line(kept_none)
+    exists = ValueError("a_vSM-rt.ome.tif exists (--overwrite to replace it, or another --suffix)")
+    assert rt.first_line(exists).endswith("(tick Overwrite to replace it, or give another Suffix)")
 
 
 def test_values_computed_ahead_are_nearest_first_in_the_direction_of_the_last_move():

@@ -148,3 +148,23 @@ def test_resting_sliders_compute_the_neighbouring_cell_probability_ahead(make_na
     # a move cancels the job computing ahead
     w.flow.setValue(10)
     assert w._ahead is None or w._ahead.cancel.is_set()
+
+
+@pytest.mark.cp3
+def test_a_log_made_again_with_kept_flows_is_previewed_when_clicked(make_napari_viewer, qtbot, tmp_path,
+                                                                    dsb2018) -> None:
+    """QA: after the run was made again with kept flows, the dock went on saying "the run kept no flows"
+    (and a log rewritten by a new run would have shown the old run's flows, held in the cache)."""
+    image = np.asarray(tifffile.imread(dsb2018[0]))[:128, :128]
+    tifffile.imwrite(tmp_path / "c.tif", image)
+    params = SegmentationParams(model=str(MODEL), diameter=0, output_dir=str(tmp_path))
+    assert segment_files([tmp_path / "c.tif"], params).ok
+    log = tmp_path / "c_vSM.log"
+    viewer, w = _dock(make_napari_viewer)
+    w.add_logs([log])
+    qtbot.waitUntil(lambda: "keep flows for re-thresholding" in w.preview_status.text(), timeout=60000)
+    assert "--keep-flows" not in w.preview_status.text()
+    assert segment_files([tmp_path / "c.tif"], params.replace(keep_flows=True, existing="overwrite")).ok
+    w.logs.itemClicked.emit(w.logs.item(0))
+    qtbot.waitUntil(lambda: w.last_preview is not None, timeout=120000)
+    assert "objects" in w.preview_status.text()

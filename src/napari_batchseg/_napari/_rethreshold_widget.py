@@ -96,6 +96,7 @@ class RethresholdWidget(Dock):
         self.remove_btn.clicked.connect(lambda: self.logs.takeItem(self.logs.currentRow()))
         self.apply_btn.clicked.connect(self.apply)
         self.logs.currentRowChanged.connect(lambda *_: self._changed(new_run=True))
+        self.logs.itemClicked.connect(lambda *_: self._again())  # e.g. the run was made again meanwhile
         self._plan = rt.PreviewPlan(self.cellprob.value())
         self.cellprob.valueChanged.connect(self._plan.moved)
         for signal in (self.cellprob.valueChanged, self.flow.valueChanged, self.min_size.valueChanged,
@@ -182,6 +183,11 @@ class RethresholdWidget(Dock):
             self.frame.blockSignals(False)
         self._plan.wanted = (str(item.data(Qt.ItemDataRole.UserRole)), self.frame.value(), self.thresholds)
         self._next()
+
+    def _again(self) -> None:
+        """Preview the current log again (read again if a new run rewrote it)."""
+        self._plan.last = None
+        self._changed()
 
     def _next(self) -> None:
         wanted = self._plan.next(running=self._running is not None)

@@ -10,6 +10,7 @@ probability values computed ahead while the sliders rest (:func:`ahead_values`, 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,9 +59,24 @@ def log_of(path: str | Path) -> str:
     return text[: -len(".ome.tif")] + ".log" if text.endswith("_vSM.ome.tif") else text
 
 
+#: the command line's options in errors, as this dock and the Batch segmentation dock name them
+_DOCK_WORDS = (
+    ("segment with --keep-flows to re-threshold later",
+     "run it again with 'keep flows for re-thresholding' (Batch segmentation, Settings)"),
+    ("made with --keep-flows", "made with 'keep flows for re-thresholding'"),
+    ("(--overwrite to replace it, or another --suffix)",
+     "(tick Overwrite to replace it, or give another Suffix)"),
+    ("give --suffix S for new outputs (<stem>_vSM-S), or --overwrite to replace this run's outputs",
+     "give a Suffix for new outputs (<stem>_vSM-suffix), or tick Overwrite to replace this run's"),
+)
+
+
 def first_line(exc: BaseException) -> str:
-    """An error's first line (its type's name when it has no message)."""
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """An error's first line (its type's name when it has no message), in the dock's words."""
+    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for cli, dock in _DOCK_WORDS:
+        line = line.replace(cli, dock)
+    return line
 
 
 @dataclass(frozen=True)
@@ -132,26 +148,29 @@ class FlowCache:
     """
 
     def __init__(self) -> None:
-        self.key: tuple[str, int] | None = None
+        #: ``(log, frame index, the log's (mtime, size))``: a log rewritten by a new run is read again
+        self.key: tuple[str, int, tuple[int, int]] | None = None
         self.value: tuple[int, FrameMasks, tuple[int, ...]] | None = None
 
     def get(self, log: str, index: int) -> tuple[int, FrameMasks, tuple[int, ...]]:
         """``(t, frame, every frame's t)`` of frame ``index`` of ``log``'s kept flows (read when not held)."""
-        if self.key != (log, index) or self.value is None:
+        st = os.stat(log)
+        key = (log, index, (st.st_mtime_ns, st.st_size))
+        if self.key != key or self.value is None:
             kept = read_kept_flows(log)
             ts = tuple(t for t, _n in kept.frames)
             index = min(max(index, 0), len(ts) - 1)
             for i, (t, niter, dp, cellprob) in enumerate(kept.frame_flows()):
                 if i == index:
-                    self.key, self.value = (log, index), (t, FrameMasks(dp, cellprob, niter), ts)
+                    self.key, self.value = key, (t, FrameMasks(dp, cellprob, niter), ts)
                     break
         assert self.value is not None
         return self.value
 
     def frame(self, log: str, index: int) -> FrameMasks | None:
         """The frame's stages if it is the one held (no reading)."""
-        value = self.value
-        return value[1] if value is not None and self.key == (log, index) else None
+        value, key = self.value, self.key
+        return value[1] if value is not None and key is not None and key[:2] == (log, index) else None
 
 
 def compute_preview(cache: FlowCache, log: str, index: int, thresholds: Thresholds) -> Preview:
