@@ -56,6 +56,10 @@ def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path
     assert said in preview
     assert "choose 'overwrite it' or another suffix" in preview
     assert "exist already" not in preview
+    # QA: said on the Files tab only; the run bar, in view on every tab (Settings, where the change
+    # was made), says it too
+    widget.tabs.setCurrentIndex(1)
+    assert widget.bar.next_run.isVisibleTo(widget) and said in widget.bar.next_run.text()
     widget.output.existing.setCurrentIndex(widget.output.existing.findData("overwrite"))
     qtbot.waitUntil(lambda: "other parameters (diameter 30.0 -> 45.0) and will be overwritten"
                     in widget.output.preview.text(), timeout=10000)
@@ -64,3 +68,4 @@ def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path
     # back to the parameters of the output now on disk: it is the same output again
     same = "1 output(s) exist already and will be overwritten"
     qtbot.waitUntil(lambda: same in widget.output.preview.text(), timeout=10000)
+    assert not widget.bar.next_run.isVisibleTo(widget)  # nothing a tuning user must know

@@ -32,6 +32,9 @@ class OutputPanel(QWidget):
     """Where outputs go and how they are named; flags collisions and existing outputs."""
 
     changed = Signal()
+    #: what the next Run does with outputs made with other parameters or corrected by hand, in one line
+    #: ("" when none), for the run bar
+    heads_up = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,7 +133,9 @@ class OutputPanel(QWidget):
     def _show_existing(self, generation: int, statuses: list[OutputStatus]) -> None:
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
-        lines = [*self._lines, *existing_lines(statuses, self.existing.currentData())]
+        said = existing_lines(statuses, self.existing.currentData())
+        self.heads_up.emit("; ".join(x for x in said if "other parameters" in x or "hand corrections" in x))
+        lines = [*self._lines, *said]
         self.preview.setText("\n".join(lines))
 
     def close_down(self) -> None:

@@ -23,8 +23,13 @@ class RunBar(QWidget):
         )
         self.message = QLabel("")
         muted(self.message)
+        #: what the next Run will do that a user tuning settings must know (seen from every tab)
+        self.next_run = QLabel("")
+        muted(self.next_run)
+        self.next_run.setVisible(False)
         self._refusal = False  # the message says why Run did not start
-        vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, into=self)
+        vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, self.next_run,
+             into=self)
 
     def say(self, text: str, error: bool = False) -> None:
         """Show ``text`` in the message line (in red for an error)."""
@@ -41,3 +46,8 @@ class RunBar(QWidget):
         """The files or settings changed: a refusal no longer holds (Run says it again if it does)."""
         if self._refusal:
             self.say("")
+
+    def note(self, text: str) -> None:
+        """What the next Run does with outputs made with other parameters or corrected (``""``: none)."""
+        self.next_run.setText(f"Next Run: {text}" if text else "")
+        self.next_run.setVisible(bool(text))

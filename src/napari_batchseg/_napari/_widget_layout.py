@@ -14,6 +14,7 @@ from pathlib import Path
 from qtpy.QtWidgets import QCheckBox, QPushButton, QTabWidget, QWidget
 
 from ..runners import usable_cores
+from ._output import OutputPanel
 from ._pages import ParallelRow, _compact_combos, _line, _section, dock_layout
 from ._params_file import ParamsFileRow
 from ._qtutil import hbox
@@ -39,8 +40,8 @@ class DockControls:
     open_btn: QPushButton
 
 
-def lay_out(dock: QWidget, inputs: tuple[QWidget, QWidget, QWidget], settings: QWidget, status: StatusTable,
-            correct: QWidget, save: Callable[[str | Path], None],
+def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], settings: QWidget,
+            status: StatusTable, correct: QWidget, save: Callable[[str | Path], None],
             load: Callable[[str | Path], None]) -> DockControls:
     """Lay ``dock`` out: its panels in tabs above the run bar, and the controls made here.
 
@@ -52,6 +53,7 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, QWidget, QWidget], settings: Q
     parallel_row = ParallelRow(usable_cores())
     bar = RunBar(status.progress)
     params_file = ParamsFileRow(save, load, bar.say)
+    output.heads_up.connect(bar.note)  # e.g. a parameter changed on the Settings tab: Run will skip
     follow = QCheckBox("show each file as it is processed")
     follow.setChecked(True)
     follow.setToolTip(

@@ -47,7 +47,7 @@ def finish_message(counts: dict[str, int], seconds: float, skip_reasons: list[st
         text += f". Skipped: {for_widget(skip_reasons[0])}"
         if len(skip_reasons) > 1:
             text += f" (and {len(skip_reasons) - 1} more; see Results)"
-        if not counts.get("done") and "If output exists" not in text:  # (the reason may say it already)
+        if not counts.get("done") and "another suffix" not in text:  # (the reason may say it already)
             text += ". To segment them again: If output exists: overwrite it, or another suffix (Files tab)"
     return text
 
