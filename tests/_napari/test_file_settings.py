@@ -80,6 +80,11 @@ def test_each_file_runs_with_its_own_channel_and_frames(widget, tmp_path, exampl
     panel.end.setValue(4)
     assert files.file_settings.choice(movie) == FileChoice(channel=0, frames=(2, 4))
     assert files.problems() == {}
+    # QA: the list did not show which files have settings of their own
+    texts = [files.list.item(i).text() for i in range(files.list.count())]
+    assert "timelapse_BF.nd2  (own channel 0, frames 2-4)" in texts
+    assert "nuclei_BF.tif  (own channel 0)" in texts
+    assert "yeast_BF.nd2" in texts
     # the panel shows each file's own choice again when it is selected
     files.select_file(nuclei)
     assert panel.channel.currentData() == 0 and not panel.own_frames.isChecked()

@@ -219,13 +219,23 @@ class FileSetup:
         return "Axes: select a file marked 'axes ambiguous'", None
 
     def mark(self, path: Path, info: SourceInfo | str | None, why: str) -> str:
-        """The list entry of ``path``: its name, why it cannot run, or the axes an ambiguous file gets."""
+        """The list entry of ``path``: its name, why it cannot run, or the axes an ambiguous file gets.
+
+        A file with its own channel or frames says so (``(own channel 1, frames 2-6)``).
+        """
         text = path.name
         if why:
             text += f"  ⚠ {why.split(':')[0] if why.startswith('unreadable') else why}"
         elif is_ambiguous(info):
             own = path in self.axes
             text += f"  (axes: {self.axes_for(path)}{'' if own else ', from the parameters'})"
+        choice = self.choice(path)
+        if not choice.empty:
+            parts = [f"channel {choice.channel}"] if choice.channel is not None else []
+            if choice.frames is not None:
+                start, end = choice.frames
+                parts.append(f"frames {start}-{'end' if end < 0 else end}")
+            text += f"  (own {', '.join(parts)})"
         return text
 
 
