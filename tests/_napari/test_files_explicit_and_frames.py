@@ -147,6 +147,7 @@ def test_the_extension_filter_offers_the_installed_formats(widget, data_folder, 
     files = widget.files
     assert files.extensions.text().split() == list(supported_extensions())
     assert {".h5", ".czi"} <= set(files.extensions.text().split())  # every format is installed here
+    assert files.extensions.cursorPosition() == 0  # QA: it showed its end ("f .tif .nd2 …")
     with h5py.File(data_folder / "nuclei_BF.h5", "w") as h5:
         h5["image"] = tifffile.imread(data_folder / "nuclei_BF.tif")
     files.add_paths([data_folder])

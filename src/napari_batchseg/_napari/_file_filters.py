@@ -50,6 +50,8 @@ class FilterFields:
         self.fields = Fields(*FILTER_FIELDS)
         self.contains, self.not_contains, self.extensions = self.edits
         self.extensions.setText(" ".join(supported_extensions()))  # the installed formats only
+        self.extensions.setCursorPosition(0)  # shown from its start (".nd2 .tif …", not "f .tif .nd2")
+        self.extensions.setToolTip(f"{self.extensions.toolTip()}: {self.extensions.text()}")
         self.box = folded_form("Filters", parent, *self.fields.rows())
 
     @property
