@@ -23,7 +23,7 @@ from skimage.segmentation import relabel_sequential as _sk_relabel
 
 from .errors import InputError
 from .io.atomic import atomic_write_text
-from .io.masks import read_mask, write_mask
+from .io.masks import count_objects, read_mask, write_mask
 from .io.naming import LOG_EXT, MASK_EXT
 from .provenance import HISTORY_MARK, RunLog
 
@@ -299,5 +299,5 @@ def save_corrections(
     if write_log_file:
         atomic_write_text(_log_path(path), text)
     summary.path = path
-    summary.objects_last_frame = int(np.count_nonzero(np.bincount(new[-1].ravel().astype(np.int64))[1:]))
+    summary.objects_last_frame = count_objects(new[-1])
     return summary

@@ -56,7 +56,7 @@ from .events import (
 from .io.arrays import ArrayInput, register_arrays
 from .io.atomic import check_writable_dir
 from .io.locks import LockInfo, claim, partials_of
-from .io.masks import FrameStackWriter, MaskWriter, label_dtype, read_embedded_log
+from .io.masks import FrameStackWriter, MaskWriter, count_objects, label_dtype, read_embedded_log
 from .io.naming import check_collisions, output_names
 from .io.reader import open_source
 from .io.sources import ImageSource
@@ -461,12 +461,6 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
         return path.stat()
     except OSError:
         return None
-
-
-def count_objects(labels: npt.NDArray[Any]) -> int:
-    """Number of distinct non-zero ids in a label image."""
-    counts = np.bincount(np.asarray(labels).ravel().astype(np.int64, copy=False))
-    return int(np.count_nonzero(counts[1:]))
 
 
 def file_key(task: Task) -> str:

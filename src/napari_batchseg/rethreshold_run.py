@@ -38,7 +38,7 @@ from ._version import __version__
 from .errors import BatchSegError
 from .io.atomic import atomic_write_text, publish, staged, sync_folder
 from .io.locks import LockInfo, claim
-from .io.masks import MaskWriter, label_dtype
+from .io.masks import MaskWriter, count_objects, label_dtype
 from .io.naming import LOG_EXT, MASK_EXT, output_names
 from .io.sources import PixelSize
 from .params import SUFFIX_PATTERN, ParameterError
@@ -314,7 +314,7 @@ def rethreshold_log(
             seconds = time.perf_counter() - t0
             writer.write_frame(index, labels)
             digest.update(np.ascontiguousarray(labels, dtype="<u4").tobytes())
-            n_obj = int(np.count_nonzero(np.bincount(labels.ravel().astype(np.int64))[1:]))
+            n_obj = count_objects(labels)
             counts.append(n_obj)
             log.info(f"frame t={t}: {n_obj} objects; rethreshold {seconds:.3f} s; niter {niter}")
         _finish_log(log, kept, mask_target, log_target, writer.max_label, digest.hexdigest(), started)

@@ -56,6 +56,7 @@ class MeasureExportWidget(Dock):
         self._watched = LayerWatch(data=self._schedule, paint=self._schedule)  # corrections recompute
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed
+        self._auto_mask = ""  # the Export mask filled from the chosen layer (a typed one is kept)
         self._timer = single_shot(self, DEBOUNCE_MS, self.measure)
         # --- Measure
         self.labels_combo = QComboBox(self)
@@ -146,7 +147,7 @@ class MeasureExportWidget(Dock):
         self._watched.watch(layer)
         mask = str(layer_meta(layer).get("mask_path") or "") if layer is not None else ""
         # the Export section's mask follows the chosen layer, unless the user typed or picked another
-        if mask and self.mask_path.text() in ("", getattr(self, "_auto_mask", "")):
+        if mask and self.mask_path.text() in ("", self._auto_mask):
             self.mask_path.setText(mask)
             self._auto_mask = mask
 

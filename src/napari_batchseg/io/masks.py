@@ -34,6 +34,12 @@ LOG_NAMESPACE = "napari-batchseg/log"
 OME_NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 
+def count_objects(labels: NDArray[Any]) -> int:
+    """Number of distinct non-zero ids in a label image."""
+    counts = np.bincount(np.asarray(labels).ravel().astype(np.int64, copy=False))
+    return int(np.count_nonzero(counts[1:]))
+
+
 def label_dtype(max_label: int) -> np.dtype[Any]:
     """uint16 when every id fits, else uint32 (never uint64 on disk)."""
     if max_label <= np.iinfo(np.uint16).max:

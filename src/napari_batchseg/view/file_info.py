@@ -84,11 +84,11 @@ class InfoStore:
 
     def get(self, path: Path) -> SourceInfo | str | None:
         """Known metadata (``None`` while unknown)."""
-        return self.infos.get(_as_path(path))
+        return self.infos.get(as_path(path))
 
     def datasets(self, path: Path) -> tuple[str, ...]:
         """The image datasets of an HDF5 file, as read (empty while unknown, or none)."""
-        return self.dataset_names.get(_as_path(path), ())
+        return self.dataset_names.get(as_path(path), ())
 
     def readable(self, paths: Iterable[str | Path]) -> list[SourceInfo]:
         """Known, readable metadata of ``paths``."""
@@ -147,6 +147,6 @@ def describe_info(info: SourceInfo | str | None) -> str:
     return "\n".join(lines)
 
 
-def _as_path(path: str | Path) -> Path:
-    """``path`` as a :class:`Path` (a ``Path`` as it is: making one again parses it, per file of a list)."""
+def as_path(path: str | Path) -> Path:
+    """``path`` as a :class:`Path`: a ``Path`` as it is (making one again parses it; lists ask per file)."""
     return path if isinstance(path, Path) else Path(path)

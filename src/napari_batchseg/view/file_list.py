@@ -20,7 +20,7 @@ from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
 from ..runnable import check_info
 from .fields import Field
-from .file_info import is_ambiguous
+from .file_info import as_path, is_ambiguous
 
 #: the axes offered for a file whose axes the reader cannot tell
 AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
@@ -133,7 +133,7 @@ class FileSetup:
 
     def axes_for(self, path: Path) -> str | None:
         """The axes an ambiguous file will be read with (its own choice, else the default)."""
-        return self.axes.get(path if isinstance(path, Path) else Path(path)) or self.default_axes
+        return self.axes.get(as_path(path)) or self.default_axes
 
     def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
         """``files`` grouped by the axes parameter to run them with (``default_axes`` for most)."""
@@ -144,7 +144,7 @@ class FileSetup:
 
     def choice(self, path: Path) -> FileChoice:
         """The choices made for ``path`` (empty when none)."""
-        return self.choices.get(path if isinstance(path, Path) else Path(path), NO_CHOICE)
+        return self.choices.get(as_path(path), NO_CHOICE)
 
     def set_choice(self, path: Path, choice: FileChoice) -> None:
         """Set (or, empty, drop) the choices of ``path``."""
