@@ -168,3 +168,6 @@ def test_a_log_made_again_with_kept_flows_is_previewed_when_clicked(make_napari_
     w.logs.itemClicked.emit(w.logs.item(0))
     qtbot.waitUntil(lambda: w.last_preview is not None, timeout=120000)
     assert "objects" in w.preview_status.text()
+    # the dock computes neighbouring values ahead once the preview rests: let that job end here, so that
+    # no thread of this test runs on into the next ones (a later test counts the objects gc.freeze holds)
+    qtbot.waitUntil(lambda: w._running is None and w._ahead is None, timeout=120000)
