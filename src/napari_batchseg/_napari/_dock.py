@@ -1,8 +1,8 @@
 """The base of the secondary docks (Measure, Train, Track, Re-threshold): one way to build and run them.
 
 A :class:`Dock` has the viewer, one :class:`._jobs.Background` closed with the dock (napari closing or the
-dock removed: every job is asked to stop and delivers nothing more), a status line, a body that may
-scroll, and controls built from Qt-free :class:`~napari_batchseg.view.fields.Field` specs
+dock removed: every job is asked to stop and delivers nothing more), a status line, a body that
+scrolls, and controls built from Qt-free :class:`~napari_batchseg.view.fields.Field` specs
 (:class:`._qtutil.Fields`), reachable as attributes by their key (``dock.epochs``). :meth:`Dock.run_job`
 starts a job whose error is shown in a status line.
 """
@@ -60,8 +60,7 @@ def status_line(parent: QWidget) -> QLabel:
 class Dock(QWidget):
     """A dock widget: ``viewer``, ``background``, ``status``, ``body`` and the ``fields`` (see the module)."""
 
-    def __init__(self, viewer: Any, parent: QWidget | None = None, *, scroll: bool = False,
-                 fields: tuple[Field, ...] = ()) -> None:
+    def __init__(self, viewer: Any, parent: QWidget | None = None, *, fields: tuple[Field, ...] = ()) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.background = Background(self)
@@ -69,7 +68,7 @@ class Dock(QWidget):
         delete_with_dock(self)
         self.fields = Fields(*fields)
         # a scrolling body does not squeeze the docks stacked with it
-        self.body: QVBoxLayout = scrolled_body(self) if scroll else QVBoxLayout(self)
+        self.body: QVBoxLayout = scrolled_body(self)
         self.status = status_line(self)
 
     def __getattr__(self, name: str) -> Any:

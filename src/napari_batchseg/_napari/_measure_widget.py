@@ -52,7 +52,7 @@ class MeasureExportWidget(Dock):
     """Dock widget: measure a Labels layer, export masks, evaluate against ground truth."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(napari_viewer, parent, scroll=True, fields=EXPORT_FIELDS)
+        super().__init__(napari_viewer, parent, fields=EXPORT_FIELDS)
         self._watched = LayerWatch(data=self._schedule, paint=self._schedule)  # corrections recompute
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed

@@ -78,7 +78,7 @@ class TrainWidget(Dock):
     """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(napari_viewer, parent, scroll=True, fields=TRAIN_FIELDS)
+        super().__init__(napari_viewer, parent, fields=TRAIN_FIELDS)
         self.cancel_event = threading.Event()
         self._job: Job | None = None
         self.result: TrainingResult | None = None

@@ -25,6 +25,8 @@ FILES_TAB = 0
 RESULTS_TAB = 2
 #: the dock's width napari gives the widget; everything must fit in it
 MIN_WIDTH = 440
+#: the tabs' least height: docks stacked below (they scroll) cannot squeeze a page to a sliver
+MIN_PAGES_HEIGHT = 240
 
 
 @dataclass
@@ -71,4 +73,5 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     }, (bar,))
     _compact_combos(dock)
     dock.setMinimumWidth(MIN_WIDTH)
+    tabs.setMinimumHeight(MIN_PAGES_HEIGHT)
     return DockControls(tabs, run_bar, bar, parallel_row, params_file, follow, open_btn)
