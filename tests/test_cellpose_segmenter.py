@@ -223,6 +223,18 @@ def test_corrupt_user_file_is_a_model_error(tmp_path):
         CellposeSegmenter.from_params(SegmentationParams(model=str(bad), diameter=30))
 
 
+def test_a_file_torch_refuses_to_load_safely_is_one_line(tmp_path):
+    """A text file picked as the model (here the project's README): PyTorch's refusal runs to ten
+    lines and advises ``weights_only=False``; the error says it in one line and never advises that."""
+    bad = tmp_path / "README.md"
+    bad.write_bytes((Path(__file__).parents[1] / "README.md").read_bytes())
+    with pytest.raises(ModelError) as err:
+        CellposeSegmenter.from_params(SegmentationParams(model=str(bad), diameter=30))
+    message = str(err.value)
+    assert "\n" not in message and "weights_only` set to `False`" not in message
+    assert "could not be loaded" in message and "torch.load(weights_only=True) refused it" in message
+
+
 def test_model_name_inside_cellpose_model_folder(empty_model_dir):
     empty_model_dir.mkdir()
     shutil.copyfile(STARTER, empty_model_dir / "my_gui_model")

@@ -35,7 +35,7 @@ from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
 from ._volume_run import plan_volume
 from .discovery import FileFilter, collect_files
-from .errors import BatchSegError
+from .errors import BatchSegError, describe
 from .events import (
     FINAL_EVENTS,
     Event,
@@ -139,7 +139,7 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
             tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=str(exc)))
             continue
         except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the batch
-            msg = f"{f}: cannot read ({type(exc).__name__}: {exc})"
+            msg = f"{f}: cannot read ({describe(exc)})"
             tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=msg))
             continue
         if params.axes and not use_axes:
@@ -446,7 +446,7 @@ def run_task(
         yield TaskFailed(task, f"{task.input}: out of memory")
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
         yield TaskFailed(
-            task, f"{task.input}: {type(exc).__name__}: {exc}", traceback.format_exc()
+            task, f"{task.input}: {describe(exc)}", traceback.format_exc()
         )
     finally:
         for w in writers:

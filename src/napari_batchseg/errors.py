@@ -25,3 +25,23 @@ class OutputError(BatchSegError):
 
 class CancelledError(BatchSegError):
     """The run was cancelled by the user."""
+
+
+#: how PyTorch's message for a file ``torch.load(weights_only=True)`` refuses begins; the rest advises
+#: loading it unsafely, which this package never does
+_UNSAFE_LOAD = "Weights only load failed"
+
+
+def describe(exc: BaseException) -> str:
+    """``"<Type>: <first line of its message>"`` (the type alone without one): one line for a report.
+
+    Third-party messages may span many lines (PyTorch's refusal of a file that is not plain weights
+    runs to ten, and advises loading it unsafely); error lines are never wrapped, and the first line
+    says what failed.
+    """
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    if text.startswith(_UNSAFE_LOAD):
+        return f"{type(exc).__name__}: not plain PyTorch weights (torch.load(weights_only=True) refused it)"
+    return f"{type(exc).__name__}: {text.splitlines()[0]}"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import BatchSegError
+from .errors import BatchSegError, describe
 from .events import Task
 from .io.locks import live_holder
 from .io.masks import read_embedded_log
@@ -109,7 +109,7 @@ def _mask_unreadable(path: Path) -> str | None:
                 if any(o + c > size for o, c in zip(offsets, counts, strict=False)):
                     return "cut short (its pixel data runs past the end of the file)"
     except Exception as exc:  # noqa: BLE001 - any reader error means "not a whole mask"
-        return f"unreadable ({type(exc).__name__}: {exc})"
+        return f"unreadable ({describe(exc)})"
     return None
 
 

@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AmbiguousAxesError, BatchSegError, InputError
+from .errors import AmbiguousAxesError, BatchSegError, InputError, describe
 from .io.reader import read_info
 from .io.sources import SourceInfo
 from .params import SegmentationParams
@@ -119,5 +119,5 @@ def check_file(path: str | Path, params: SegmentationParams) -> FileProblem | No
     except BatchSegError as exc:
         return problem_of(exc)
     except Exception as exc:  # noqa: BLE001 - a reader bug is this file's problem, not the caller's
-        return FileProblem(Reason.UNREADABLE, f"{path}: cannot read ({type(exc).__name__}: {exc})")
+        return FileProblem(Reason.UNREADABLE, f"{path}: cannot read ({describe(exc)})")
     return check_info(info, params)

@@ -16,6 +16,7 @@ from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
+from ..errors import describe
 from ..events import Event
 from ..params import SegmentationParams
 from ..runners import RunGroup, RunOptions, execute
@@ -131,7 +132,7 @@ class RunController(QObject):
         self._job = None
 
     def _on_error(self, exc: BaseException) -> None:
-        self.errored.emit(f"{type(exc).__name__}: {exc}")
+        self.errored.emit(f"{describe(exc)}")
 
     def _on_finished(self) -> None:
         self._grace.stop()

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import InputError, describe
 from .formats import format_of
 from .sources import ImageSource, PixelSize, SourceInfo
 
@@ -145,7 +145,7 @@ class BioioSource(ImageSource):
             raise
         except Exception as exc:
             raise InputError(
-                f"{self._name}: truncated or corrupt {fmt.label}: {type(exc).__name__}: {exc}"
+                f"{self._name}: truncated or corrupt {fmt.label}: {describe(exc)}"
             ) from exc
 
     def _setup(self, label: str) -> None:
@@ -208,7 +208,7 @@ class BioioSource(ImageSource):
                 plane = np.asarray(data.compute())
             except Exception as exc:
                 raise InputError(
-                    f"{self._name}: cannot read plane P={p} T={t} C={c} Z={z}: {type(exc).__name__}: {exc}"
+                    f"{self._name}: cannot read plane P={p} T={t} C={c} Z={z}: {describe(exc)}"
                 ) from exc
         return np.ascontiguousarray(plane)
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import AmbiguousAxesError, InputError
+from ..errors import AmbiguousAxesError, InputError, describe
 from .formats import check_file, parse_axes
 from .sources import CANONICAL_AXES, ImageSource, PixelSize, SourceInfo
 
@@ -119,7 +119,7 @@ class Hdf5Source(ImageSource):
         except Exception as exc:
             self.close()
             raise InputError(
-                f"{self._name}: truncated or corrupt HDF5 file: {type(exc).__name__}: {exc}"
+                f"{self._name}: truncated or corrupt HDF5 file: {describe(exc)}"
             ) from exc
 
     def _choose(self, dataset: str | None) -> tuple[str, Any]:
@@ -212,7 +212,7 @@ class Hdf5Source(ImageSource):
                 plane = np.asarray(self._ds[index])
             except Exception as exc:
                 raise InputError(
-                    f"{self._name}: cannot read plane P={p} T={t} C={c} Z={z}: {type(exc).__name__}: {exc}"
+                    f"{self._name}: cannot read plane P={p} T={t} C={c} Z={z}: {describe(exc)}"
                 ) from exc
         if self._mapping.index("Y") > self._mapping.index("X"):
             plane = plane.T

@@ -31,7 +31,7 @@ import numpy as np
 import tifffile
 from numpy.typing import NDArray
 
-from ..errors import AmbiguousAxesError, InputError
+from ..errors import AmbiguousAxesError, InputError, describe
 from .formats import check_file, parse_axes
 from .ome import (
     ome_channel_names,
@@ -231,7 +231,7 @@ class TiffSource(ImageSource):
             except Exception as exc:  # any other failure of tifffile on a broken file
                 self.close()
                 raise InputError(
-                    f"{self._name}: truncated or corrupt TIFF: {type(exc).__name__}: {exc}"
+                    f"{self._name}: truncated or corrupt TIFF: {describe(exc)}"
                 ) from exc
         if messages:
             self.info.extra["tiff_warnings"] = list(messages)
@@ -518,7 +518,7 @@ class TiffSource(ImageSource):
             except Exception as exc:
                 raise InputError(
                     f"{self._name}: truncated or corrupt TIFF: cannot read {where}: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"{describe(exc)}"
                 ) from exc
             fatal = _fatal(messages)
             if fatal:

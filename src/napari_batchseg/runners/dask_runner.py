@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy.typing as npt
 
 from .. import engine
-from ..errors import ModelError
+from ..errors import ModelError, describe
 from ._worker import cached_segmenter, for_transport, frame_segmenter_for, limit_threads
 
 if TYPE_CHECKING:
@@ -301,7 +301,7 @@ def _result_events(
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: this output fails, the batch goes on
-        yield engine.TaskFailed(task, f"{task.input}: Dask task failed: {type(exc).__name__}: {exc}")
+        yield engine.TaskFailed(task, f"{task.input}: Dask task failed: {describe(exc)}")
         return
     final = False
     for event in events:

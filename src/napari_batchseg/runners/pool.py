@@ -31,7 +31,7 @@ from multiprocessing.connection import wait as wait_for_connections
 from typing import TYPE_CHECKING, Any
 
 from .. import engine
-from ..errors import BatchSegError, ModelError
+from ..errors import BatchSegError, ModelError, describe
 from ._procs import result_unless_cancelled, stop_pool
 from ._worker import (
     build_segmenter,
@@ -122,7 +122,7 @@ def _files_worker_main(
         limit_threads(threads)
         frame_segmenter = frame_segmenter_for(segmenter, params, batch_frames)
     except BaseException as exc:  # noqa: BLE001 - the coordinator reports it
-        outbox.send(("init-error", wid, f"{type(exc).__name__}: {exc}", isinstance(exc, BatchSegError)))
+        outbox.send(("init-error", wid, f"{describe(exc)}", isinstance(exc, BatchSegError)))
         return
     outbox.send(("ready", wid))
     while True:
@@ -142,7 +142,7 @@ def _files_worker_main(
         except BaseException as exc:  # noqa: BLE001 - run_task handles input problems; this is a bug
             import traceback
 
-            reason = f"{task.input}: worker error: {type(exc).__name__}: {exc}"
+            reason = f"{task.input}: worker error: {describe(exc)}"
             failed = engine.TaskFailed(task, reason, traceback.format_exc())
             outbox.send(("event", wid, idx, failed))
         finally:

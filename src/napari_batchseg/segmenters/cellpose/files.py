@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelError
+from ...errors import ModelError, describe
 from .._weights import OFFLINE_ENV, download_timeout, offline, socket_timeout
 from ..catalog import cellpose_builtins, cellpose_major
 from ..safe_load import check_loadable
@@ -189,7 +189,7 @@ def ensure_builtin_file(model: str, file_name: str, purpose: str, *, note: str =
         with contextlib.suppress(OSError):
             if path.exists() and path.stat().st_size == 0:
                 path.unlink()
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        reason = describe(exc)
         raise ModelError(f"{head} and downloading it failed ({reason}). {how}") from exc
     if not path.is_file():
         raise ModelError(f"{head} and the download did not produce it. {how}")

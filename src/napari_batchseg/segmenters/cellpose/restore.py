@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...devices import DeviceChoice
-from ...errors import ModelError
+from ...errors import ModelError, describe
 from ..safe_load import load_weights
 from .files import ensure_builtin_file, model_dir, resolve_user_model, sha256
 
@@ -130,7 +130,7 @@ class Restorer:
             where = f" ({model_dir()})" if kind == "builtin" else ""
             raise ModelError(
                 f"Cellpose restore model '{name}' ({weights}{where}) could not be loaded "
-                f"({type(exc).__name__}: {exc})"
+                f"({describe(exc)})"
             ) from exc
         return cls(model, name=name, kind=kind, weights=weights, diameter=diameter)
 

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...devices import DeviceChoice, pick_device
-from ...errors import ModelError
+from ...errors import ModelError, describe
 from ...params import ParameterError, SegmentationParams
 from ..base import SegmenterBase, SegmentOutput
 from ..catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, CELLPOSE_SIZE_MODELS, cellpose_version
@@ -194,7 +194,7 @@ class CellposeSegmenter(SegmenterBase):
         except Exception as exc:
             raise ModelError(
                 f"Cellpose model '{name}' ({weights}) could not be loaded: is it a Cellpose 3 model "
-                f"file? ({type(exc).__name__}: {exc})"
+                f"file? ({describe(exc)})"
             ) from exc
 
         size_model = None
@@ -206,7 +206,7 @@ class CellposeSegmenter(SegmenterBase):
             except Exception as exc:
                 raise ModelError(
                     f"Cellpose size model for '{name}' ({size_weights}) could not be loaded "
-                    f"({type(exc).__name__}: {exc})"
+                    f"({describe(exc)})"
                 ) from exc
 
         diameter = params.diameter if params.diameter > 0 else None

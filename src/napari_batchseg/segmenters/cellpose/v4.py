@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...devices import DeviceChoice, pick_device
-from ...errors import ModelError
+from ...errors import ModelError, describe
 from ...params import ParameterError, SegmentationParams
 from .._weights import OFFLINE_ENV
 from ..base import SegmenterBase, SegmentOutput, refuse_volume
@@ -260,7 +260,7 @@ class Cellpose4Segmenter(SegmenterBase):
         except Exception as exc:
             raise ModelError(
                 f"Cellpose model '{name}' ({weights}) could not be loaded: is it a Cellpose 4 model "
-                f"file? ({type(exc).__name__}: {exc})"
+                f"file? ({describe(exc)})"
             ) from exc
         if Path(model.pretrained_model).resolve() != Path(weights).resolve():  # never a stand-in
             raise ModelError(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelError
+from ...errors import ModelError, describe
 from .._weights import OFFLINE_ENV, download_timeout, offline
 from ..catalog import SAM_ARCHITECTURES
 from ..safe_load import UnsafeModelFile, load_weights
@@ -137,7 +137,7 @@ def _download(registry: Any, model: str, folder: Path, names: list[str]) -> None
             registry.fetch(name, downloader=downloader)
         except Exception as exc:
             raise missing_weights_error(
-                model, folder, names, registry, f"download failed: {type(exc).__name__}: {exc}"
+                model, folder, names, registry, f"download failed: {describe(exc)}"
             ) from exc
 
 
@@ -321,7 +321,7 @@ def load_model(util: Any, iseg: Any, weights: Weights, device: Any, load_decoder
     except Exception as exc:
         raise ModelError(
             f"micro-sam model {weights.model!r} cannot be loaded from {weights.checkpoint}: "
-            f"{type(exc).__name__}: {exc}"
+            f"{describe(exc)}"
         ) from exc
     if not weights.builtin:
         predictor.model_name = weights.model
@@ -333,7 +333,7 @@ def load_model(util: Any, iseg: Any, weights: Weights, device: Any, load_decoder
         except Exception as exc:
             raise ModelError(
                 f"micro-sam model {weights.model!r}: the decoder in "
-                f"{weights.decoder or weights.checkpoint} cannot be loaded: {type(exc).__name__}: {exc}"
+                f"{weights.decoder or weights.checkpoint} cannot be loaded: {describe(exc)}"
             ) from exc
         decoder.eval()
     return predictor, decoder
