@@ -29,6 +29,7 @@ from napari_batchseg.view.form_state import (
     Z_MODES,
     channel_value,
     model_fields,
+    model_problem,
     model_values,
     split_channel,
     z_fields,
@@ -38,6 +39,7 @@ from napari_batchseg.view.outputs import (
     PREVIEW_LINES,
     collisions_text,
     existing_lines,
+    next_run_note,
     planned_outputs,
     preview_lines,
 )
@@ -67,6 +69,9 @@ def test_model_and_channel_fields_round_trip(tmp_path):
         model, checkpoint = model_values(params.method, text, path)
         assert (model, checkpoint) == (str(params.model), params.checkpoint)
     assert model_fields(SegmentationParams(model=str(model_file)))[0] == USER_MODEL
+    assert "Model file (Settings tab) is empty" in model_problem("cellpose", USER_MODEL, " ")
+    assert {model_problem("cellpose", USER_MODEL, str(model_file)), model_problem("cellpose", "cyto3", ""),
+            model_problem("sam", "vit_b_lm", "")} == {None}
     assert channel_value(1, [0, None], several=True) == [1, 0]
     assert channel_value(1, [1, 2], several=True) == [1, 2]  # a channel is not given twice
     assert channel_value(None, [2], several=False) == 0
@@ -110,6 +115,12 @@ def test_messages_preview_and_existing_outputs(tmp_path):
         "1 output(s) exist already and will be skipped",
         "1 output(s) were made with other parameters (diameter 30 → 20) and will be skipped: to segment "
         "them with these, choose 'overwrite it' or another suffix"]
+    # the run bar's "Next Run" note: outputs made with other parameters and corrected ones only
+    assert next_run_note(statuses, "skip") == existing_lines(statuses, "skip")[1]
+    corrected = [OutputStatus("same", corrected=True), OutputStatus("corrupt", "truncated")]
+    assert next_run_note(corrected, "overwrite") == (
+        "1 of them hold hand corrections: each is kept as <name>.corrected.ome.tif before it is replaced")
+    assert next_run_note([OutputStatus("same"), OutputStatus("busy")], "skip") == ""
     task = Task(inputs[0], 0, 1, output_names(inputs[0]))
     state = TaskState(task, 1, status="failed", reason="--channel 3 missing", details="trace")
     assert state_details(state) == ("Channel 3 missing", "trace")

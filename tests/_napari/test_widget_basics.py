@@ -10,7 +10,7 @@ import pytest
 from qtpy.QtCore import QMimeData, QPointF, Qt, QUrl
 from qtpy.QtGui import QDropEvent
 
-from napari_batchseg.params import SegmentationParams
+from napari_batchseg.params import ParameterError, SegmentationParams
 
 
 def _drop(widget, paths):
@@ -123,6 +123,9 @@ def test_method_and_model_controls(widget, monkeypatch, make_napari_viewer):
     assert form.model_path.isHidden()
     form.model.setCurrentText("User trained model…")
     assert not form.model_path.isHidden()
+    # the model-file entry without a file never runs the default model (it did: cyto3, unasked)
+    with pytest.raises(ParameterError, match=r"Model file \(Settings tab\) is empty"):
+        widget.params()
     form.model_path.setText("/models/my_model")
     assert widget.params().model == "/models/my_model"
     form.model.setCurrentText("nuclei")

@@ -16,7 +16,7 @@ from qtpy.QtGui import QStandardItemModel
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
 from ..io.sources import SourceInfo
-from ..params import SegmentationParams
+from ..params import ParameterError, SegmentationParams
 from ..segmenters.catalog import cellpose_major, cellpose_version
 from ..view.form_state import (
     DIAMETER_HELP,
@@ -32,6 +32,7 @@ from ..view.form_state import (
     micro_sam_available,
     model_choices,
     model_fields,
+    model_problem,
     model_values,
     split_channel,
 )
@@ -252,6 +253,13 @@ class ParamsForm(QWidget):
         model, checkpoint = model_values(values["method"], self.model.currentText(), self.model_path.text())
         return {**values, "model": model, "checkpoint": checkpoint, "channel": self._channel_value(),
                 **self.z.values()}
+
+    def checked_values(self) -> dict[str, Any]:
+        """:meth:`values`; :class:`ParameterError` when the model fields cannot run (``model_problem``)."""
+        values = self.values()
+        if problem := model_problem(values["method"], self.model.currentText(), self.model_path.text()):
+            raise ParameterError(problem)
+        return values
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show ``params`` in the form (fields the form does not show are kept by the caller)."""

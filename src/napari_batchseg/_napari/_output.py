@@ -19,6 +19,7 @@ from ..view.outputs import (
     SUFFIX_HINT,
     collisions_text,
     existing_lines,
+    next_run_note,
     output_statuses,
     planned_outputs,
     positions_of,
@@ -134,7 +135,7 @@ class OutputPanel(QWidget):
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
         said = existing_lines(statuses, self.existing.currentData())
-        self.heads_up.emit("; ".join(x for x in said if "other parameters" in x or "hand corrections" in x))
+        self.heads_up.emit(next_run_note(statuses, self.existing.currentData()))
         lines = [*self._lines, *said]
         self.preview.setText("\n".join(lines))
 

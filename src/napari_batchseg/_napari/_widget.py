@@ -211,7 +211,7 @@ class BatchSegWidget(QWidget):
     # ------------------------------------------------------------------ parameters
     def params(self) -> SegmentationParams:
         """The parameters the form shows (raises :class:`ParameterError` when one is invalid)."""
-        return self._base_params.replace(**self.form.values(), **self.output.values(),
+        return self._base_params.replace(**self.form.checked_values(), **self.output.values(),
                                          axes=self.files.axes_choice())
 
     def set_params(self, params: SegmentationParams) -> None:

@@ -170,6 +170,18 @@ def model_values(method: str, model_text: str, path: str) -> tuple[str, str | No
     return (path if model_text == USER_MODEL else model_text), None
 
 
+def model_problem(method: str, model_text: str, path: str) -> str | None:
+    """Why the model fields cannot run (``None``: they can): the model-file entry without a file.
+
+    Left empty, the path would fall back to the method's default model: a run with a model the user
+    did not choose.
+    """
+    if method != "sam" and model_text == USER_MODEL and not path.strip():
+        return ("Model file (Settings tab) is empty: paste, browse or drop a model file, "
+                "or pick a built-in model")
+    return None
+
+
 def model_fields(params: SegmentationParams) -> tuple[str, str]:
     """The model list's text and the path field that show ``params``' model (and checkpoint)."""
     if params.method == "sam":

@@ -58,30 +58,45 @@ def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> li
 
 def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
     """What the next Run does with the outputs that exist, a line per kind (Qt-free; see ``existing``)."""
+    return [line for _, line in _lines_by_kind(statuses, existing)]
+
+
+def next_run_note(statuses: list[OutputStatus], existing: str) -> str:
+    """What a user tuning settings must know before Run, in one line (``""``: nothing).
+
+    That is, outputs made with other parameters, and outputs corrected by hand.
+    """
+    lines = _lines_by_kind(statuses, existing)
+    return "; ".join(line for kind, line in lines if kind in ("other", "corrected"))
+
+
+def _lines_by_kind(statuses: list[OutputStatus], existing: str) -> list[tuple[str, str]]:
     verbs = {"skip": "will be skipped", "overwrite": "will be overwritten", "error": "will fail"}
     by_state: dict[str, list[OutputStatus]] = {}
     for st in statuses:
         by_state.setdefault(st.state, []).append(st)
-    lines = []
+    lines: list[tuple[str, str]] = []
     if by_state.get("same"):
-        lines.append(f"{len(by_state['same'])} output(s) exist already and {verbs[existing]}")
+        lines.append(("same", f"{len(by_state['same'])} output(s) exist already and {verbs[existing]}"))
     if by_state.get("other"):
         other = by_state["other"]
         line = (f"{len(other)} output(s) were made with other parameters ({other[0].detail}) and "
                 f"{verbs[existing]}")
         if existing == "skip":
             line += ": to segment them with these, choose 'overwrite it' or another suffix"
-        lines.append(line)
+        lines.append(("other", line))
     corrected = sum(st.corrected for st in statuses if st.state in ("same", "other"))
     if corrected and existing == "overwrite":
-        lines.append(f"{corrected} of them hold hand corrections: each is kept as <name>.corrected.ome.tif "
-                     "before it is replaced")
+        lines.append(("corrected", f"{corrected} of them hold hand corrections: each is kept as "
+                                   "<name>.corrected.ome.tif before it is replaced"))
     elif corrected:
-        lines.append(f"{corrected} of them hold hand corrections")
+        lines.append(("corrected", f"{corrected} of them hold hand corrections"))
     if by_state.get("corrupt"):
-        lines.append(f"{len(by_state['corrupt'])} output(s) are incomplete and will be made again")
+        lines.append(("corrupt", f"{len(by_state['corrupt'])} output(s) are incomplete and will be made "
+                                 "again"))
     if by_state.get("busy"):
-        lines.append(f"{len(by_state['busy'])} output(s) are being made by another run and will be skipped")
+        lines.append(("busy", f"{len(by_state['busy'])} output(s) are being made by another run and will be "
+                              "skipped"))
     return lines
 
 
