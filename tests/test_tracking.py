@@ -93,6 +93,22 @@ def test_empty_frames_and_non_sequential_labels_are_fine() -> None:
     assert result.labels is not None and not result.labels[1].any()
 
 
+def test_a_labels_stray_pixels_are_part_of_its_object() -> None:
+    """Cellpose leaves stray pixels of a mask apart from it (a user walk: one pixel of label 24, 333 px
+    object, stopped tracking); a piece under a tenth of its label's largest one is a fragment."""
+    masks = np.zeros((3, 40, 40), np.uint16)
+    for t in range(3):
+        masks[t, 5 + t:15 + t, 5:15] = 24  # a 100-pixel object moving down
+    masks[1, 30, 30] = 24  # one stray pixel of it
+    masks[2, 30:33, 30:33] = 24  # 9 pixels: still a fragment (under 10 % of 100)
+    result = track_masks(masks, max_distance=5)
+    assert result.n_tracks == 1 and result.tracks["area_px"].tolist() == [100, 101, 109]
+    assert result.labels is not None and (result.labels[1][30, 30] == result.labels[1][10, 10] != 0)
+    masks[2, 30:34, 30:33] = 24  # 12 pixels: a second object
+    with pytest.raises(TrackingError, match="frame 2: label 24 is used for two separate objects"):
+        track_masks(masks, max_distance=5)
+
+
 def test_bad_inputs_are_one_clear_error() -> None:
     one = np.zeros((1, 20, 20), np.uint16)
     with pytest.raises(TrackingError, match="1 frame"):
@@ -100,8 +116,10 @@ def test_bad_inputs_are_one_clear_error() -> None:
     reused = np.zeros((2, 30, 30), np.uint16)
     reused[:, 2:5, 2:5] = 4
     reused[1, 20:24, 20:24] = 4  # the same label on a second, separate object
-    with pytest.raises(TrackingError, match=r"frame 1: label\(s\) 4 used for two or more separate objects"):
-        track_masks(reused)
+    # named by the input's frame (this movie starts at input frame 5), with where its pieces lie
+    with pytest.raises(TrackingError, match=r"frame 6: label 4 is used for two separate objects, at "
+                                            r"\(y, x\) \(22, 22\) and \(3, 3\);"):
+        track_masks(reused, start_frame=5)
     with pytest.raises(TrackingError, match="3D"):
         track_masks(np.zeros((3, 4, 20, 20), np.uint16))
     with pytest.raises(ValueError, match="max_distance"):

@@ -86,7 +86,7 @@ def test_bad_masks_fail_alone_with_one_line_and_nothing_written(tmp_path: Path, 
     lines = err.strip().splitlines()
     assert len(lines) == 3, err
     assert any(str(one) in ln and "1 frame" in ln for ln in lines)
-    assert any(str(twice) in ln and "label(s) 4 used for two or more separate objects" in ln for ln in lines)
+    assert any(str(twice) in ln and "label 4 is used for two separate objects" in ln for ln in lines)
     assert any(str(vol) in ln and "3D" in ln for ln in lines)
     for bad in (one, twice, vol):
         assert not any(p.exists() for p in _outputs(bad))
@@ -163,3 +163,21 @@ def test_masks_of_different_files_with_one_name_do_not_share_outputs(tmp_path: P
     expected = track_masks(movie.masks, max_distance=20.0, pixel_size=PIXELS)
     table = pd.read_csv(out / "movie_vSM_tracks.csv")
     pd.testing.assert_frame_equal(table, expected.tracks, check_dtype=False)
+
+
+def test_a_name_with_tracked_in_it_is_tracked_and_tracked_outputs_are_said(tmp_path: Path, capsys) -> None:
+    """A user walk: 'ecoli-tracked-exp1_vSM.ome.tif' was skipped without a word (any '-tracked' in the
+    name); only this command's own outputs (``-tracked.ome.tif``) are left out, and said when named."""
+    movie = synthetic_movie(seed=1).masks
+    odd = _mask(tmp_path, "ecoli-tracked-exp1", movie)
+    assert main(["track", str(odd)]) == 0
+    tracked = _outputs(odd)[1]
+    assert tracked.exists()
+    capsys.readouterr()
+    # the folder: its tracked mask is an output, left out quietly
+    assert main(["track", str(tmp_path), "--overwrite"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count(f"{odd}:") == 1 and f"{tracked}:" not in out + err
+    assert main(["track", str(tracked)]) == 2  # named alone: said, and nothing else to track
+    err = capsys.readouterr().err
+    assert f"skipped: {tracked}: a tracked mask" in err and "no masks found" in err

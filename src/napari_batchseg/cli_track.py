@@ -136,7 +136,16 @@ def _cmd_track(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    masks = [m for m in expand_masks(args.masks) if "-tracked" not in m.name]
+    from .tracking.files import TRACKED_SUFFIX
+
+    named = {Path(p) for p in args.masks if not Path(p).is_dir()}
+    masks = []
+    for mask in expand_masks(args.masks):  # a folder's tracked masks are outputs of this command
+        if not mask.name.endswith(TRACKED_SUFFIX):
+            masks.append(mask)
+        elif mask in named:
+            print(f"skipped: {mask}: a tracked mask (an output of 'batchseg track'); track the mask it was "
+                  "made from", file=sys.stderr)
     if not masks:
         print("error: no masks found", file=sys.stderr)
         return 2

@@ -144,7 +144,7 @@ def track_stack(
     tracker.check(params)
     tables = []
     for i in range(n_frames):
-        tables.append(frame_objects(frames(i), i, where))
+        tables.append(frame_objects(frames(i), i, where, input_frame=i + start_frame))
         if progress is not None:
             progress(i + 1, n_frames)
     objects = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=OBJECT_COLUMNS)
