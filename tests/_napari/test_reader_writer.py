@@ -185,3 +185,13 @@ def test_reader_opens_a_volume_mask_as_tzyx_with_z_scale(tmp_path):
     write_mask(one, volumes[0], PixelSize(z=3.0), volume=True)
     [(data, kwargs, _)] = napari_get_reader(str(one))(str(one))
     assert data.shape == (1, 4, 12, 16) and kwargs["scale"] == (1.0, 3.0, 1.0, 1.0)
+
+
+def test_a_file_of_unknown_axes_is_left_to_napari(make_napari_viewer, ambiguous_qyx):
+    """A user walk: File > Open of a plain page stack raised 'ambiguous axes ... (CLI: --axes TYX)',
+    with nowhere to say the axes; the reader declines it and napari's own reader opens it."""
+    path, data = ambiguous_qyx
+    assert napari_get_reader(str(path)) is None
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path))
+    assert len(layers) == 1 and np.array_equal(np.asarray(layers[0].data), data)

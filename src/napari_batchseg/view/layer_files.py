@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from ..errors import InputError
+from ..errors import AmbiguousAxesError, InputError
 from ..io.atomic import atomic_write_text
 from ..io.formats import format_of
 from ..io.lazy import shared, source_channel_array
@@ -126,9 +126,27 @@ def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]]
     ``None`` otherwise (napari then tries other readers).
     """
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    if not paths or not all(is_tracks_file(p) or readable(p) for p in paths):
+    if not paths or not all(is_tracks_file(p) or (readable(p) and not _ambiguous(p)) for p in paths):
         return None
     return read_paths
+
+
+def _ambiguous(path: str | Path) -> bool:
+    """Whether an input file's axes cannot be told from it (e.g. a plain stack of pages).
+
+    Such a file is left to napari's own readers: File > Open has nowhere to say what its axes are (the
+    Batch segmentation dock's file list does). Its metadata is read to know (a header, not pixels).
+    """
+    fmt = format_of(path)
+    if is_mask_file(path) or fmt is None or fmt.kind not in ("tiff", "nd2", "hdf5"):
+        return False
+    try:
+        with open_source(path):
+            return False
+    except AmbiguousAxesError:
+        return True
+    except Exception:  # noqa: BLE001 - any other problem is said by the reader, which napari then runs
+        return False
 
 
 def read_paths(path: str | list[str]) -> list[LayerData]:
