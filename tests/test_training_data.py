@@ -249,16 +249,44 @@ def test_output_in_unwritable_folder(tmp_path, capsys):
     assert recent_models() == []
 
 
+def test_one_image_holds_out_a_strip_of_it():
+    """A user walk: one corrected image could not be trained on (0.2 of 1 frame "rounds to 0", 0.99
+    "takes them all"); a strip of each frame, the validation fraction of its width, is held out."""
+    image = tifffile.imread(DSB_IMAGE).astype(np.float32)
+    mask = tifffile.imread(DSB_MASK)
+    data = frames_from_arrays(image, mask, "dsb")
+    train, val = data.split(0.2, seed=1)
+    assert len(train) == len(val) == 1
+    width = mask.shape[1]
+    a, b = sorted([train[0].columns, val[0].columns])
+    assert a[0] == 0 and a[1] == b[0] and b[1] == width  # the two strips tile the frame
+    assert val[0].columns[1] - val[0].columns[0] == round(0.2 * width)
+    assert val[0].name == f"dsb frame 0 x {val[0].columns[0]}-{val[0].columns[1] - 1}"
+    for part in (train[0], val[0]):
+        start, stop = part.columns
+        assert np.array_equal(part.image, image[:, start:stop])
+        ids = np.unique(part.labels)[1:]
+        assert part.n_masks == len(ids) > 0 and ids.tolist() == list(range(1, len(ids) + 1))
+        assert np.array_equal(part.labels > 0, mask[:, start:stop] > 0)
+    again = data.split(0.2, seed=1)
+    assert [f.columns for f in again[1]] == [val[0].columns]  # seeded
+    clear_edges = mask.copy()
+    clear_edges[:, :5] = clear_edges[:, -5:] = 0
+    with pytest.raises(InputError, match="no training objects left"):  # a 1 px strip is left, empty
+        frames_from_arrays(image, clear_edges, "dsb").split(0.999, seed=1)
+    frames_of_three = frames_from_arrays(np.stack([image] * 3), np.stack([mask] * 3), "three")
+    train, val = frames_of_three.split(0.4, seed=0)  # 1 of 3 whole frames: no strips
+    assert len(val) == 1 and len(train) == 2 and {f.columns for f in train + val} == {None}
+
+
 def test_empty_validation_split(tmp_path, capsys):
     write_pairs(tmp_path / "p", n=3)
     out = tmp_path / "model"
-    with pytest.raises(InputError, match="empty validation split"):
-        train_model([tmp_path / "p"], out, TrainingParams(validation_fraction=0.1))
-    assert _cli([str(tmp_path / "p"), "-o", str(out), "--validation-fraction", "0.1"]) == 2
-    assert "empty validation split" in capsys.readouterr().err
     with pytest.raises(InputError, match="empty validation split"):  # one file cannot be split by file
         train_model([tmp_path / "p" / "tile0.tif"], out,
                     TrainingParams(validation_fraction=0.3, split="file"))
+    assert _cli([str(tmp_path / "p" / "tile0.tif"), "-o", str(out), "--split", "file"]) == 2
+    assert "empty validation split" in capsys.readouterr().err
     with pytest.raises(ParameterError, match="validation_fraction must be between 0 and 1"):
         TrainingParams(validation_fraction=0)
     _nothing_written(tmp_path, out)

@@ -74,6 +74,8 @@ class TrainingFrame:
         How the image was made (for the provenance file).
     z
         For an XY slice of a volume mask: its Z slice in the input file (``None`` for 2D frames).
+    columns
+        For a strip of a frame (see :meth:`TrainingData.split`): its X range ``(start, stop)``.
     """
 
     image: NDArray[np.float32]
@@ -84,11 +86,21 @@ class TrainingFrame:
     n_masks: int = 0
     preparation: dict[str, Any] = field(default_factory=dict)
     z: int | None = None
+    columns: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
-        """``<group> frame <index>`` (``... z <z>`` for a slice of a volume)."""
-        return f"{self.group} frame {self.index}" + ("" if self.z is None else f" z {self.z}")
+        """``<group> frame <index>`` (``... z <z>`` for a slice of a volume, ``... x a-b`` for a strip)."""
+        return (f"{self.group} frame {self.index}" + ("" if self.z is None else f" z {self.z}")
+                + ("" if self.columns is None else f" x {self.columns[0]}-{self.columns[1] - 1}"))
+
+    def strip(self, start: int, stop: int) -> TrainingFrame:
+        """Columns ``start:stop`` of this frame, its objects' ids renumbered 1..N."""
+        from skimage.segmentation import relabel_sequential
+
+        labels = relabel_sequential(np.ascontiguousarray(self.labels[:, start:stop]))[0]
+        return TrainingFrame(np.ascontiguousarray(self.image[:, start:stop]), labels, self.group, self.index,
+                             self.t, int(labels.max(initial=0)), self.preparation, self.z, (start, stop))
 
 
 @dataclass
@@ -124,7 +136,9 @@ class TrainingData:
         ----------
         validation_fraction
             Share of the frames (``by="frame"``) or files (``by="file"``) held out, rounded to the
-            nearest whole number; between 0 and 1 (exclusive).
+            nearest whole number; between 0 and 1 (exclusive). By frame, when that leaves either side
+            empty (e.g. one frame), that share of each frame's width is held out instead (a strip at
+            its left or right edge).
         by
             ``"frame"`` or ``"file"`` (all frames of a file go to the same side).
         seed
@@ -158,18 +172,41 @@ class TrainingData:
             val = [f for i, f in enumerate(self.frames) if i in val_idx]
             train = [f for i, f in enumerate(self.frames) if i not in val_idx]
             unit, n_units = "frame(s)", len(self.frames)
+        if by == "frame" and (not val or not train):
+            # too few frames to hold whole ones out (one corrected image: the usual start of a
+            # human-in-the-loop training): a strip of each frame is held out instead
+            train, val = _strips(self.frames, validation_fraction, rng)
         if not val:
             raise InputError(
                 f"empty validation split: validation fraction {validation_fraction} of {n_units} {unit} "
-                f"rounds to 0; use a larger --validation-fraction or more training data"
-                + (" (or --split frame)" if by == "file" else "")
+                f"rounds to 0; use a larger validation fraction or more training data"
+                + (" (or split by frame)" if by == "file" else "")
             )
         if not train:
             raise InputError(
-                f"no training frames left: validation fraction {validation_fraction} of {n_units} {unit} "
-                "takes them all; use a smaller --validation-fraction or more training data"
+                f"no training objects left: validation fraction {validation_fraction} of {n_units} {unit} "
+                "takes them all; use a smaller validation fraction or more training data"
             )
         return train, val
+
+
+def _strips(frames: list[TrainingFrame], fraction: float, rng: np.random.Generator
+            ) -> tuple[list[TrainingFrame], list[TrainingFrame]]:
+    """``(train, validation)``: a strip of each frame, ``fraction`` of its width, is held out.
+
+    The strip lies at the frame's left or right edge (seeded); a side left without objects is dropped.
+    """
+    train: list[TrainingFrame] = []
+    val: list[TrainingFrame] = []
+    for frame in frames:
+        width = frame.labels.shape[-1]
+        n_val = min(max(int(round(fraction * width)), 1), width - 1)
+        cut = n_val if rng.random() < 0.5 else width - n_val
+        left, right = frame.strip(0, cut), frame.strip(cut, width)
+        held, kept = (left, right) if cut == n_val else (right, left)
+        val += [held] if held.n_masks else []
+        train += [kept] if kept.n_masks else []
+    return train, val
 
 
 # --------------------------------------------------------------------------- helpers
@@ -320,6 +357,7 @@ def describe_frames(frames: list[TrainingFrame]) -> list[dict[str, Any]]:
     """Plain records of frames for the provenance file."""
     return [
         {"file": f.group, "frame": f.index, "t": f.t, **({} if f.z is None else {"z": f.z}),
+         **({} if f.columns is None else {"columns": list(f.columns)}),
          "n_masks": f.n_masks, "shape": list(f.image.shape),
          "preparation": json.loads(json.dumps(f.preparation, default=str))}
         for f in frames
