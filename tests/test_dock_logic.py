@@ -306,3 +306,24 @@ def test_target_text_names_the_file_or_why_it_cannot_be_saved():
     assert target_text("a", {"mask_path": "/d/a_vSM.ome.tif"}) == "layer: a — a_vSM.ome.tif"
     assert target_text("a", {}) == "layer: a — not saved yet: no mask file to save to"
     assert "not saved to its mask: rewritten" in target_text("a", {"stale": "rewritten"})
+
+
+def test_dock_errors_name_the_docks_fields_not_the_command_lines(tmp_path):
+    """A user walk: the Train and Measure docks said "pass --overwrite (API: overwrite=True)"; the core's
+    messages are phrased with each dock's own fields."""
+    from napari_batchseg.errors import OutputError
+    from napari_batchseg.training.base import check_output
+    from napari_batchseg.view.fields import by_key
+    from napari_batchseg.view.measure_form import EXPORT_FIELDS
+    from napari_batchseg.view.phrasing import for_dock
+    from napari_batchseg.view.training_form import TRAIN_FIELDS
+
+    model = tmp_path / "model"
+    model.write_bytes(b"x")
+    with pytest.raises(OutputError) as err:
+        check_output(model, overwrite=False)
+    said = for_dock(str(err.value), by_key(TRAIN_FIELDS))
+    assert said == f"output {model} exists; choose another name or tick 'overwrite' to replace it"
+    assert for_dock("outputs exist; nothing was written (pass --overwrite to replace them)",
+                    by_key(EXPORT_FIELDS)).endswith("(tick 'Replace existing exports' to replace them)")
+    assert for_dock("use a smaller --learning-rate", by_key(TRAIN_FIELDS)) == "use a smaller 'Learning rate'"

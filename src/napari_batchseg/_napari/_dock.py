@@ -15,6 +15,7 @@ from typing import Any
 from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
 from ..view.fields import Field
+from ..view.phrasing import for_dock
 from ._jobs import Background, Job, close_with, delete_with_dock, disconnect
 from ._pages import scrolled_body
 from ._qtutil import Fields, follow, layer_list_events
@@ -106,4 +107,9 @@ class Dock(QWidget):
         label = status if status is not None else self.status
         options.setdefault("name", f"batchseg-{getattr(fn, '__name__', 'job')}")
         return self.background.submit(fn, *args, on_item=on_item, on_done=on_done,
-                                      on_error=lambda exc: label.setText(f"{failed}: {exc}"), **options)
+                                      on_error=lambda exc: label.setText(f"{failed}: {self.phrase(exc)}"),
+                                      **options)
+
+    def phrase(self, error: BaseException | str) -> str:
+        """An error's text with the command line's options named as this dock's fields."""
+        return for_dock(str(error), self.fields.specs)

@@ -150,7 +150,7 @@ class TrackWidget(Dock):
         try:
             params = track_params(self.fields.values())
         except ValueError as exc:
-            self.status.setText(str(exc))
+            self.status.setText(self.phrase(exc))
             return False
         start, pixel_size = track_inputs(layer_meta(layer))
         self.status.setText(f"Tracking {name} ({layer.data.shape[0]} frames)…")

@@ -157,7 +157,7 @@ class TrainWidget(Dock):
                 self.from_layers.isChecked(), self._layer(self.image_layer.currentText()),
                 self._layer(self.labels_layer.currentText()), self.paths.text())
         except ValueError as exc:
-            self._fail(str(exc))
+            self._fail(self.phrase(exc))
             return
         self.cancel_event = threading.Event()
         self.plot.clear()
@@ -192,7 +192,7 @@ class TrainWidget(Dock):
             self.cancelled = True
             self.status.setText(str(exc))
             return
-        self._fail(str(exc))
+        self._fail(self.phrase(exc))
 
     def _fail(self, message: str) -> None:
         self.error = message

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..runners import RunSession, TaskState
+from .fields import Field
 
 #: (pattern, replacement) applied in order; options of the ``batchseg`` command -> the widget's controls
 _RULES: tuple[tuple[str, str], ...] = (
@@ -32,6 +34,20 @@ def for_widget(message: str) -> str:
     """``message`` with the command line's options named as the widget's fields."""
     for pattern, repl in _RULES:
         message = re.sub(pattern, repl, message)
+    return message
+
+
+def for_dock(message: str, fields: Mapping[str, Field]) -> str:
+    """``message`` with the command line's options named as a dock's ``fields`` (key -> its spec).
+
+    E.g. "pass --overwrite (API: overwrite=True) to replace it" -> "tick 'Replace existing exports' to
+    replace it"; ``--learning-rate`` -> ``'Learning rate'``.
+    """
+    message = re.sub(r"pass (--overwrite)(?: \(API: overwrite=True\))?", r"tick \1", message)
+    for key, spec in fields.items():
+        name = spec.label or spec.text
+        if name:
+            message = message.replace(f"--{key.replace('_', '-')}", f"'{name}'")
     return message
 
 
