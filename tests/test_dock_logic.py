@@ -199,7 +199,8 @@ def test_tracking_a_layer_reads_its_data_in_the_job_and_matches_track_masks():
 def test_row_target_in_world_coordinates():
     table = pd.DataFrame({"frame": [0, 4], "label": [3, 9], "centroid_y_px": [10.0, 2.0],
                           "centroid_x_px": [5.0, 1.0]})
-    assert row_target(table, 1, (30.0, 0.5, 0.25), (60.0, 1.0, 2.0), 3) == (4, 2.0, 2.25, 9)
+    # frames are input frames: a layer of frames 2.. (T step 30 s) sits at T 60 s; frame 4 at 120 s
+    assert row_target(table, 1, (30.0, 0.5, 0.25), (60.0, 1.0, 2.0), 3, first_frame=2) == (120.0, 2.0, 2.25, 9)
     assert row_target(table, 0, (0.5, 0.5), (0.0, 0.0), 2) == (None, 5.0, 2.5, 3)
     assert row_target(table, 2, (1, 1), (0, 0), 2) is None
     assert row_target(table, -1, (1, 1), (0, 0), 2) is None
@@ -210,6 +211,8 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
     table = measure_layer(movie.masks, None, None, "movie")
     pd.testing.assert_frame_equal(table, measure_frames(movie.masks, None, None, file="movie"))
     assert set(table["frame"]) == set(range(6)) and (table["file"] == "movie").all()
+    later = measure_layer(movie.masks, None, None, "movie", first_frame=3)  # a result of frames 3-8
+    assert later["frame"].tolist() == (table["frame"] + 3).tolist()
     scores = evaluate_layers(movie.masks, movie.masks)
     assert list(scores["frame"]) == list(range(6)) and (scores["f1_50"] == 1.0).all()
     pred = movie.masks.copy()

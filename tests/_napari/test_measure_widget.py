@@ -56,6 +56,28 @@ def test_measure_table_click_histogram_save(make_napari_viewer, qtbot, tmp_path)
     np.testing.assert_allclose(back["area_px"], expected["area_px"])
 
 
+def test_a_result_of_later_frames_is_numbered_and_found_by_input_frame(make_napari_viewer, qtbot):
+    """A user walk: a mask of frames 3-9 was measured as frames 0-6, and a row click showed the wrong
+    frame. Rows carry input frames (as ``batchseg measure`` writes them); a click shows that frame."""
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    movie = np.stack([np.roll(gt, 4 * t, axis=1) for t in range(4)])  # the objects move right
+    viewer.add_image(np.zeros((10, *gt.shape), np.float32), name="input")  # frames 0-9
+    layer = viewer.add_labels(movie, name="frames 3-6", translate=(3, 0, 0),
+                              metadata={"batchseg": {"first_frame": 3}})
+    assert w.measure()
+    _wait(qtbot, w)
+    table = w.model.frame
+    assert sorted(set(table["frame"])) == [3, 4, 5, 6]
+    row = int(np.flatnonzero(table["frame"].to_numpy() == 5)[0])
+    w.go_to_row(row)
+    assert viewer.dims.current_step[0] == 5  # input frame 5: the layer's frame 2
+    assert layer.selected_label == table.iloc[row]["label"]
+    at_5 = table[table["frame"] == 5].drop(columns=["frame", "file"]).reset_index(drop=True)
+    of_2 = measure_labels(movie[2], None, None).drop(columns=["frame", "file"])  # the layer's frame 2
+    pd.testing.assert_frame_equal(at_5, of_2, check_dtype=False)
+
+
 def test_recomputed_after_correction(make_napari_viewer, qtbot):
     viewer, w = _widget(make_napari_viewer)
     gt = tifffile.imread(DSB_GT)

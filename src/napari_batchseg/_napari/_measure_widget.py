@@ -175,7 +175,8 @@ class MeasureExportWidget(Dock):
         self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
         self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name,
-                     on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
+                     _first_frame(layer), on_item=lambda df: self._show(layer, df, note),
+                     failed="Measure failed")
         return True
 
     def measure_file(self) -> bool:
@@ -210,14 +211,12 @@ class MeasureExportWidget(Dock):
         """Centre the view on the object of ``row`` and select its label."""
         layer = self.labels_layer
         target = None if layer is None else row_target(self.model.frame, row, layer.scale, layer.translate,
-                                                         layer.ndim)
+                                                         layer.ndim, _first_frame(layer))
         if target is None:
             return
-        frame, y, x, label = target
-        if frame is not None:
-            step = list(self.viewer.dims.current_step)
-            step[-3] = frame
-            self.viewer.dims.current_step = tuple(step)
+        t, y, x, label = target
+        if t is not None:
+            self.viewer.dims.set_point(self.viewer.dims.ndim - 3, t)
         self.camera.center = (y, x)
         layer.selected_label = label
 
@@ -260,3 +259,8 @@ class MeasureExportWidget(Dock):
         self.background.submit(evaluate_layers, pred.data, gt.data,
                                on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
         return True
+
+
+def _first_frame(layer: Any) -> int:
+    """The input frame of a Labels layer's frame 0 (a result of frames 3-9 starts at 3; else 0)."""
+    return int(layer_meta(layer).get("first_frame") or 0)

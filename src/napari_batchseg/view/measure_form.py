@@ -36,7 +36,7 @@ EXPORT_FIELDS = (
 )
 
 #: ``(frame or None for a 2D layer, y, x, label)``: where the viewer goes for a row, and the label selected
-RowTarget = tuple[int | None, float, float, int]
+RowTarget = tuple[float | None, float, float, int]
 
 
 def export_options(values: Mapping[str, Any]) -> ExportOptions:
@@ -57,17 +57,19 @@ def measured_text(table: pd.DataFrame, layer_name: str | None) -> str:
 
 
 def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate: Sequence[float],
-               ndim: int) -> RowTarget | None:
+               ndim: int, first_frame: int = 0) -> RowTarget | None:
     """Where the object of ``row`` lies in world coordinates of a layer (``scale``, ``translate``).
 
-    ``None`` when the table has no such row; the frame only for a ``(T, Y, X)`` layer (``ndim`` 3).
+    ``None`` when the table has no such row. The first item is the world T of the row's frame (an input
+    frame; the layer's frame 0 is input frame ``first_frame``), only for a ``(T, Y, X)`` layer (``ndim`` 3).
     """
     if not 0 <= row < len(table):
         return None
     rec = table.iloc[row]
     y = float(rec["centroid_y_px"]) * scale[-2] + translate[-2]
     x = float(rec["centroid_x_px"]) * scale[-1] + translate[-1]
-    return (int(rec["frame"]) if ndim == 3 else None), y, x, int(rec["label"])
+    t = (int(rec["frame"]) - first_frame) * scale[0] + translate[0] if ndim == 3 else None
+    return t, y, x, int(rec["label"])
 
 
 def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, ...] | None,
@@ -94,14 +96,19 @@ def same_pixels(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
-                  name: str) -> pd.DataFrame:
+                  name: str, first_frame: int = 0) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, of the same pixels (:func:`same_pixels`; shaped as ``labels`` here).
+    ``first_frame``: the input frame of the layer's frame 0 (a mask of frames 3-9 is numbered 3-9, as
+    ``batchseg measure`` numbers it).
     """
     labels = np.array(labels)
-    return measure_job(labels, None if image is None else np.asarray(image).reshape(labels.shape),
-                       pixel_size, name)
+    table = measure_job(labels, None if image is None else np.asarray(image).reshape(labels.shape),
+                        pixel_size, name)
+    if first_frame and "frame" in table:
+        table["frame"] += first_frame
+    return table
 
 
 def evaluate_layers(pred: Any, gt: Any) -> pd.DataFrame:
