@@ -200,7 +200,8 @@ def test_row_target_in_world_coordinates():
     table = pd.DataFrame({"frame": [0, 4], "label": [3, 9], "centroid_y_px": [10.0, 2.0],
                           "centroid_x_px": [5.0, 1.0]})
     # frames are input frames: a layer of frames 2.. (T step 30 s) sits at T 60 s; frame 4 at 120 s
-    assert row_target(table, 1, (30.0, 0.5, 0.25), (60.0, 1.0, 2.0), 3, first_frame=2) == (120.0, 2.0, 2.25, 9)
+    target = row_target(table, 1, (30.0, 0.5, 0.25), (60.0, 1.0, 2.0), 3, first_frame=2)
+    assert target == (120.0, 2.0, 2.25, 9)
     assert row_target(table, 0, (0.5, 0.5), (0.0, 0.0), 2) == (None, 5.0, 2.5, 3)
     assert row_target(table, 2, (1, 1), (0, 0), 2) is None
     assert row_target(table, -1, (1, 1), (0, 0), 2) is None
