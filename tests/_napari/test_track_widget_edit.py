@@ -89,6 +89,14 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     # split again and save: the three outputs beside the mask, the operations in the log
     w.split_btn.click()
     _wait(w, qtbot)
+    # (a user walk: with hand corrections not saved to the mask file, Save tracks said "the mask
+    # changed since it was tracked ... track it again": it says to save the corrections first)
+    from napari_batchseg._napari._layerops import mark_edited, mark_saved
+
+    mark_edited(source)
+    assert not w.save() and "has corrections not saved to its mask file; save them first" in w.status.text()
+    assert not any(p.exists() for p in track_paths(mask))
+    mark_saved(source)
     assert w.save()
     _wait(w, qtbot)
     csv, tracked_mask, log = track_paths(mask)

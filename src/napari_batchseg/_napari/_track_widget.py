@@ -34,7 +34,15 @@ from ..tracking import TrackResult
 from ..tracking import edit as te
 from ..tracking.files import SavedTracks, TrackFileResult, read_saved_tracks, save_track_edits
 from ..view import tracks as track_view
-from ..view.track_form import CHECKED, NO_MASK, TRACK_FIELDS, saved_text, track_layer_data, track_params
+from ..view.track_form import (
+    CHECKED,
+    NO_MASK,
+    TRACK_FIELDS,
+    UNSAVED_EDITS,
+    saved_text,
+    track_layer_data,
+    track_params,
+)
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock
 from ._jobs import close_with
@@ -293,6 +301,9 @@ class TrackWidget(Dock):
             return False
         if not mask:
             self.status.setText(NO_MASK)
+            return False
+        if self._source is not None and layer_meta(self._source).get("dirty"):  # the file has other objects
+            self.status.setText(UNSAVED_EDITS.format(name=self._source.name))
             return False
 
         def run() -> TrackFileResult:

@@ -20,8 +20,8 @@ from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
 from ..tracking.files import TrackFileResult
 from .fields import Field, choices
 
-__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "saved_text", "track_layer_data",
-           "track_params"]
+__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "UNSAVED_EDITS", "saved_text",
+           "track_layer_data", "track_params"]
 
 #: the fields that are :class:`TrackParams` fields of the same name
 PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "method")
@@ -38,6 +38,9 @@ TRACK_FIELDS = (
 )
 #: the check boxes that start checked
 CHECKED = {"divisions": True, "only_selected": True}
+#: Save tracks of a layer whose hand corrections are not in its mask file yet
+UNSAVED_EDITS = ("Not saved: {name} has corrections not saved to its mask file; save them first (Batch "
+                 "segmentation, Correct tab: Save corrections), then Save tracks again.")
 NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save its mask first); "
            "File > Save Layers keeps the tracked labels elsewhere.")
 
