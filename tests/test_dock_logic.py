@@ -331,3 +331,13 @@ def test_dock_errors_name_the_docks_fields_not_the_command_lines(tmp_path):
     assert for_dock("outputs exist; nothing was written (pass --overwrite to replace them)",
                     by_key(EXPORT_FIELDS)).endswith("(tick 'Replace existing exports' to replace them)")
     assert for_dock("use a smaller --learning-rate", by_key(TRAIN_FIELDS)) == "use a smaller 'Learning rate'"
+
+
+def test_the_export_line_names_the_masks_left_out(tmp_path):
+    from napari_batchseg.export import ExportResult
+    from napari_batchseg.view.measure_form import exported_text
+
+    done = ExportResult("semantic", outputs={tmp_path / "a": [tmp_path / "a_semantic.tif"]})
+    assert exported_text(done, "out") == "Wrote 1 file(s) in out."
+    done.failed = {tmp_path / "b": "b: not labels", tmp_path / "c": "c: not found"}
+    assert exported_text(done, "out") == "Wrote 1 file(s) in out. Not exported: b: not labels (and 1 more)"

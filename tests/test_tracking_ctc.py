@@ -89,3 +89,19 @@ def test_evaluate_tracks_without_tracks_is_one_line(tmp_path: Path, capsys) -> N
     assert len(err.splitlines()) == 1 and "run batchseg track first" in err
     assert main(["export", "ctc", str(mask), "--output-dir", str(tmp_path / "x")]) == 1
     assert not (tmp_path / "x" / "m_vSM_ctc").exists()
+
+
+def test_export_ctc_leaves_a_mask_without_tracks_out_and_exports_the_others(tracked, tmp_path: Path,
+                                                                             capsys) -> None:
+    """A user walk: one mask without tracks stopped the whole export (exit 1, the tracked one not
+    exported and not mentioned); it is said on stderr and the tracked one is exported."""
+    _, mask = tracked
+    untracked = write_mask(tmp_path / "other_vSM.ome.tif", synthetic_movie(seed=1).masks, None, "")
+    capsys.readouterr()
+    out = tmp_path / "ctc"
+    assert main(["export", "ctc", str(mask), str(untracked), "--output-dir", str(out)]) == 1
+    printed = capsys.readouterr()
+    assert f"{mask}: ctc ->" in printed.out
+    assert printed.err.startswith(f"FAILED (nothing written for it): {untracked}: no tracks")
+    assert len(printed.err.strip().splitlines()) == 1
+    assert (out / "movie_vSM_ctc" / "res_track.txt").is_file() and not (out / "other_vSM_ctc").exists()

@@ -141,7 +141,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"{mask}: {args.kind} -> {shown}")
     for path in result.shared:
         print(f"index: {path}")
-    return 0
+    for text in result.failed.values():  # left out; the others were exported
+        print(f"FAILED (nothing written for it): {text}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

@@ -24,7 +24,8 @@ hyperstack ``(c, z, t)`` position), a ``(T, Z, Y, X)`` semantic hyperstack, OME-
 
 Every output is written atomically (a temporary name renamed at the end), with a
 ``<output>.provenance.json`` beside it (source mask, its log's parameters, versions); existing outputs
-are an error unless ``overwrite``. All inputs are opened and checked before anything is written.
+are an error unless ``overwrite``. All inputs are opened and checked before anything is written; a bad
+one is left out (:attr:`ExportResult.failed`) and the others are exported.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import BatchSegError
 from ..io.atomic import atomic_path, check_writable_dir
 from ..measure_3d import is_volume_mask
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
@@ -78,11 +80,14 @@ VOLUME_WRITERS: dict[str, Callable[[VolumeItem, Path, ExportOptions], list[Path]
 
 @dataclass
 class ExportResult:
-    """What :func:`export_masks` wrote: per mask, its output files; plus shared files."""
+    """What :func:`export_masks` wrote: per mask, its output files; plus shared files; the masks left out."""
 
     kind: str
     outputs: dict[Path, list[Path]] = field(default_factory=dict)
     shared: list[Path] = field(default_factory=list)
+    #: masks that could not be exported (a bad mask or image, no tracks for ``ctc``, no pattern match):
+    #: path -> one line naming the file and the problem; the others were exported
+    failed: dict[Path, str] = field(default_factory=dict)
 
 
 def _target(kind: str, item: ExportInput | VolumeItem, folder: Path) -> Path:
@@ -165,7 +170,8 @@ def export_masks(
     ValueError
         Unknown kind or bad option (nothing written).
     InputError
-        A bad mask or image, or a pattern with no match; the message names the file (nothing written).
+        Every mask is bad (a bad mask or image, a pattern with no match, no tracks for ``ctc``): the
+        first one's error (nothing written). Some bad: they are left out (:attr:`ExportResult.failed`).
     OutputError
         Outputs exist (without ``overwrite``) or the folder cannot be written (nothing written).
     """
@@ -179,17 +185,27 @@ def export_masks(
     result = ExportResult(kind)
     with contextlib.ExitStack() as stack:
         items: list[ExportInput | VolumeItem] = []
-        for m in masks:  # open and check every input before writing anything
-            item = _open(kind, m, options)
-            stack.callback(item.close)
+        metas: list[dict[str, Any]] = []
+        first_error: BatchSegError | None = None
+        for m in masks:  # open and check every input before writing anything; a bad one is left out
+            try:
+                item = _open(kind, m, options)
+                stack.callback(item.close)
+                if kind == "ctc":  # a mask without its tracks
+                    if isinstance(item, VolumeItem):
+                        check_ctc_volume(item)
+                    else:
+                        check_ctc_input(item.path)
+                site = plate_well_site(item, regex) if kind == "outlines" else {}
+            except BatchSegError as exc:
+                first_error = first_error or exc
+                text = str(exc)
+                result.failed[Path(m)] = text if str(m) in text or Path(m).name in text else f"{m}: {text}"
+                continue
             items.append(item)
-        if kind == "ctc":  # every mask has its tracks before any is exported
-            for item in items:
-                if isinstance(item, VolumeItem):
-                    check_ctc_volume(item)
-                else:
-                    check_ctc_input(item.path)
-        metas = [plate_well_site(item, regex) for item in items] if kind == "outlines" else []
+            metas.append(site)
+        if not items and first_error is not None:
+            raise first_error
         targets = [p for item in items for p in export_targets(kind, item, folder)]
         if kind == "outlines":
             targets.append(folder / OUTLINES_METADATA)
@@ -198,7 +214,7 @@ def export_masks(
         rows: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             target = _target(kind, item, folder)
-            files, new_rows = _write_one(kind, item, target, folder, options, metas[i] if metas else {})
+            files, new_rows = _write_one(kind, item, target, folder, options, metas[i])
             rows += new_rows
             write_provenance(target, kind, item, options, files)
             result.outputs[item.path] = files

@@ -46,8 +46,13 @@ def export_options(values: Mapping[str, Any]) -> ExportOptions:
 
 
 def exported_text(result: ExportResult, folder: str) -> str:
-    """The status line of a finished export: how many files, where."""
-    return f"Wrote {sum(len(v) for v in result.outputs.values())} file(s) in {folder}."
+    """The status line of a finished export: how many files, where, and the masks left out."""
+    text = f"Wrote {sum(len(v) for v in result.outputs.values())} file(s) in {folder}."
+    if result.failed:
+        first = next(iter(result.failed.values()))
+        more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
+        text += f" Not exported: {first}{more}"
+    return text
 
 
 def measured_text(table: pd.DataFrame, layer_name: str | None) -> str:
