@@ -81,9 +81,13 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 
 
 def test_dry_run_and_info(folder, capsys):
-    assert main(["segment", str(folder), "--contains", "_BF", "--dry-run"]) == 0
+    # a file that cannot run: exit status 1, as the real run's (a user walk: 0, so a script could not
+    # tell); the readable ones alone: 0
+    assert main(["segment", str(folder), "--contains", "_BF", "--dry-run"]) == 1
     out = capsys.readouterr().out
     assert "nuclei_BF_vSM.ome.tif" in out and "unreadable" in out
+    readable = [line.split("\t")[0] for line in out.splitlines() if "unreadable" not in line]
+    assert readable and main(["segment", *(str(folder / n) for n in readable), "--dry-run"]) == 0
     assert not list(folder.glob("*_vSM*"))
     assert main(["info", str(folder / "zstack_BF.nd2")]) == 0
     info = capsys.readouterr().out

@@ -195,7 +195,7 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
 
         for t in the_plan.tasks:
             print(dry_run_line(t, the_plan.params))
-        return 0
+        return 1 if any(t.error for t in the_plan.tasks) else 0  # a script can tell files would fail
     expect = getattr(args, "expect", None)
     if expect is not None:
         for task in the_plan.tasks:

@@ -161,7 +161,8 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
     run = p.add_argument_group("run")
     run.add_argument("--config", metavar="FILE.yaml", help="read options from a YAML file (CLI wins)")
     run.add_argument("--save-config", metavar="FILE.yaml", help="write the effective options to a YAML file")
-    run.add_argument("--dry-run", action="store_true", help="list planned outputs and stop")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list planned outputs and stop (exit status 1 when a file cannot run)")
     run.add_argument("--trust-checkpoint", action="store_true",
                      help="allow model/checkpoint files that need code from their pickle to load (only "
                           "for files you trust: such a file can run any code; never read from --config)")
