@@ -106,6 +106,25 @@ def test_save_corrections_roundtrip_and_log(tmp_path):
     assert text2.count("manual correction saved") == 2
 
 
+def test_a_correction_of_later_frames_names_their_input_frames(tmp_path):
+    """A user walk: the correction record said "frame(s) 2 edited" (the mask's index) where the tracks
+    and tables of a result of frames 3-9 say frame 5; it names both, and training still reads 2."""
+    from napari_batchseg.training import corrected_frames
+
+    path = tmp_path / "tl_vSM.ome.tif"
+    stack = np.stack([_frame()] * 7)
+    log = ("2026-12-06 02:00:24.537 | segmentation | INFO | frames: 3-9 (7 of 30)\n"
+           "2026-12-06 02:00:24.600 | segmentation | INFO | done\n")
+    write_mask(path, stack, PixelSize(0.5, 0.5, None), log)
+    edited = stack.copy()
+    edited[2] = cx.delete_label(edited[2], 5)
+    cx.save_corrections(path, edited, write_log_file=False)
+    text = read_mask(path).log_text
+    said = "manual correction saved: frame(s) 2 edited; 1 label(s) changed (frame 2: 1); input frame(s) 5"
+    assert said in text
+    assert corrected_frames(text) == [2]
+
+
 def test_save_corrections_single_frame_2d_and_no_change(tmp_path):
     path = tmp_path / "b_vSM.ome.tif"
     write_mask(path, _frame(), log_text="run\n")

@@ -26,6 +26,7 @@ from .io.atomic import atomic_write_text
 from .io.masks import count_objects, read_mask, write_mask
 from .io.naming import LOG_EXT, MASK_EXT
 from .provenance import HISTORY_MARK, RunLog
+from .results import first_frame
 
 CORRECTION_MODULE = "correction"
 
@@ -291,7 +292,9 @@ def save_corrections(
     if not summary.changed:
         return summary
     log = RunLog(module=CORRECTION_MODULE)
-    log.info(f"manual correction saved: {summary.describe()}")
+    offset = first_frame(current.log_text)  # the mask's frame 0 is this input frame (tracks, tables)
+    shifted = f"; input frame(s) {_ranges([t + offset for t in summary.frames])}" if offset else ""
+    log.info(f"manual correction saved: {summary.describe()}{shifted}")
     if note:
         log.info(f"correction note: {note}")
     text = insert_records(current.log_text, "\n".join(log.records))
