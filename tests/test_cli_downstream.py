@@ -22,14 +22,15 @@ def test_measure_folder_of_masks(tmp_path, capsys):
     # again: the tables exist -> that file fails (1) and is left as it was
     before = (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").read_bytes()
     assert main(["measure", str(mask), "--output-dir", str(out)]) == 1
-    assert "FAILED" in capsys.readouterr().out
+    failed = capsys.readouterr().err  # one line on stderr, naming the file once (a user walk: twice)
+    assert failed.startswith("FAILED ") and failed.count(mask.name) == 1 and len(failed.splitlines()) == 1
     assert (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").read_bytes() == before
     assert main(["measure", str(mask), "--output-dir", str(out), "--overwrite"]) == 0
 
 
 def test_measure_without_log_needs_image(tmp_path, capsys):
     assert main(["measure", str(DSB_GT), "--output-dir", str(tmp_path)]) == 1
-    assert "dsb2018_nuclei_masks.tif" in capsys.readouterr().out
+    assert "dsb2018_nuclei_masks.tif" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     assert main(["measure", str(DSB_GT), "--output-dir", str(tmp_path), "--image", str(DSB_IMAGE)]) == 0
 
@@ -126,7 +127,7 @@ def test_plain_multipage_masks_with_axes(tmp_path, capsys):
     out = tmp_path / "tables"
     # without --axes: one line that names an option this command has
     assert main(["measure", str(mask), "--image", str(image), "--output-dir", str(out)]) == 1
-    text = capsys.readouterr().out
+    text = capsys.readouterr().err
     assert "movie_masks.tif: ambiguous axes" in text and "--axes TYX" in text
     assert main(["measure", str(mask), "--image", str(image), "--output-dir", str(out), "--axes", "TYX"]) == 0
     ours = pd.read_csv(out / "movie_masks_objects.csv")
@@ -164,7 +165,7 @@ def test_errors_name_the_flag(tmp_path, capsys):
     args = ["measure", str(DSB_GT), "--image", str(DSB_IMAGE), "--output-dir", str(tmp_path)]
     assert main(args) == 0
     assert main(args) == 1
-    assert "pass --overwrite" in capsys.readouterr().out
+    assert "pass --overwrite" in capsys.readouterr().err
 
 
 def test_evaluate_folder_scores_the_rest_and_lists_the_missing(tmp_path, capsys):

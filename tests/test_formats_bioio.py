@@ -138,7 +138,7 @@ def test_ome_zarr_labels_reach_the_cli_through_dataset(zarr_round_trip, tmp_path
     shown = capsys.readouterr().out
     assert f"T=1 C=1 Z=1 Y={labels.shape[1]} X={labels.shape[2]} uint32" in shown
     assert main(["info", str(exported), "--dataset", "labels/cells"]) == 1
-    assert "no image 'labels/cells' in this OME-Zarr" in capsys.readouterr().out
+    assert "no image 'labels/cells' in this OME-Zarr" in capsys.readouterr().err  # errors: stderr
     # the labels as an input to a run: planned like any image (the dry run reads what the run reads)
     out = tmp_path / "again"
     assert main(["segment", str(exported), "--dataset", "labels/masks", "--model", str(MODEL),

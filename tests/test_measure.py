@@ -324,7 +324,7 @@ def test_logless_mask_needs_start_frame_when_frame_counts_differ(tmp_path):
     import io
 
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stderr(buf):  # a file's failure: one line on stderr
         status = main(["measure", str(bare), "--image", str(ND2), "--output-dir", str(tmp_path / "cli"),
                        "--overwrite"])
     assert status == 1 and "--start-frame" in buf.getvalue()

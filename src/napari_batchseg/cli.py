@@ -353,7 +353,7 @@ def _print_summary(session: RunSession, console: Console) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .errors import BatchSegError
+    from .errors import BatchSegError, about
     from .io.reader import read_info
 
     status = 0
@@ -363,7 +363,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         try:
             info = read_info(path, args.axes, args.dataset)
         except BatchSegError as exc:
-            print(f"{path}: ERROR {exc}")
+            print(f"ERROR {about(path, exc)}", file=sys.stderr)
             status = 1
             continue
         ps = info.pixel_size

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BatchSegError
+from .errors import BatchSegError, about
 
 __all__ = [
     "add_measure_option", "add_subcommands", "expand_masks", "main", "measure_after_segment", "measure_masks",
@@ -100,7 +100,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                 tracks=args.tracks,
             )
         except BatchSegError as exc:
-            print(f"{mask}: FAILED {exc}")
+            print(f"FAILED {about(mask, exc)}", file=sys.stderr)
             status = 1
             continue
         print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {res.objects_csv}, "

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BatchSegError
+from .errors import BatchSegError, about
 
 __all__ = ["add_subcommand", "add_track_option", "track_after_segment", "track_masks_cli"]
 
@@ -118,8 +118,7 @@ def track_masks_cli(
             res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
                              force_labels=force_labels, image=image)
         except BatchSegError as exc:
-            text = str(exc)
-            err(f"FAILED (nothing written): {text if str(mask) in text else f'{mask}: {text}'}")
+            err(f"FAILED (nothing written): {about(mask, exc)}")
             status = 1
             continue
         r = res.result

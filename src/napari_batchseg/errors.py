@@ -45,3 +45,9 @@ def describe(exc: BaseException) -> str:
     if text.startswith(_UNSAFE_LOAD):
         return f"{type(exc).__name__}: not plain PyTorch weights (torch.load(weights_only=True) refused it)"
     return f"{type(exc).__name__}: {text.splitlines()[0]}"
+
+
+def about(path: object, error: BaseException | str) -> str:
+    """``"<path>: <error>"``, or the error alone when it names the file already (the readers' do)."""
+    text = str(error)
+    return text if str(path) in text else f"{path}: {text}"

@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import BatchSegError
+from ..errors import BatchSegError, about
 from ..io.atomic import atomic_path, check_writable_dir
 from ..measure_3d import is_volume_mask
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
@@ -199,8 +199,7 @@ def export_masks(
                 site = plate_well_site(item, regex) if kind == "outlines" else {}
             except BatchSegError as exc:
                 first_error = first_error or exc
-                text = str(exc)
-                result.failed[Path(m)] = text if str(m) in text or Path(m).name in text else f"{m}: {text}"
+                result.failed[Path(m)] = about(m, exc)
                 continue
             items.append(item)
             metas.append(site)
