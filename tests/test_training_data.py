@@ -235,8 +235,11 @@ def test_output_in_unwritable_folder(tmp_path, capsys):
             targets.append(locked / "model")
         assert targets, "no unwritable folder available on this system"
         for out in targets:
-            with pytest.raises(OutputError, match="not writable"):
+            with pytest.raises(OutputError, match="not writable") as err:
                 train_model([tmp_path / "p"], out, TrainingParams(validation_fraction=0.34))
+            # names the model's path, and the folder it lacks (a user walk: "/proc ... the model model")
+            assert f"cannot save the model {out}: folder " in str(err.value)
+            assert (f"to make the missing {out.parent} in" in str(err.value)) == (not out.parent.exists())
             assert _cli([str(tmp_path / "p"), "-o", str(out)]) == 2
             assert "not writable" in capsys.readouterr().err
             assert not out.exists()

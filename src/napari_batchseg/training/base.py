@@ -51,9 +51,10 @@ def check_output(output: str | Path, overwrite: bool = False) -> Path:
     try:  # a probe file, removed at once: permission bits alone mislead (root, read-only mounts)
         fd, probe = tempfile.mkstemp(prefix=".batchseg-write-test-", dir=folder)
     except OSError as exc:
+        missing = "" if folder == out.parent else f" (to make the missing {out.parent} in)"
         raise OutputError(
-            f"output folder {folder} is not writable ({exc.strerror or exc}); cannot save the model "
-            f"{out.name} there"
+            f"cannot save the model {out}: folder {folder} is not writable{missing} "
+            f"({exc.strerror or exc})"
         ) from exc
     os.close(fd)
     os.unlink(probe)
