@@ -167,10 +167,21 @@ def test_training_inputs_name_what_is_missing():
 
 
 def test_saved_text_shows_the_score_before_when_known():
-    after = SimpleNamespace(ap=0.8125)
-    result = SimpleNamespace(model_path=Path("/m/new"), before=SimpleNamespace(ap=0.5), after=after)
-    assert saved_text(result) == "saved new; validation AP@0.5: base 0.500 → new 0.812"
-    assert saved_text(SimpleNamespace(model_path=Path("n"), before=None, after=after)).endswith(": new 0.812")
+    from napari_batchseg.training import TrainingResult, ValidationScore
+
+    def result(before: float | None, after: float) -> TrainingResult:
+        def score(ap: float) -> ValidationScore:
+            return ValidationScore(ap=ap, f1=ap, tp=1, fp=0, fn=0)
+
+        first = None if before is None else score(before)
+        return TrainingResult(Path("/m/new"), Path("/m/new.json"), [], [], first, score(after), {})
+
+    assert saved_text(result(0.5, 0.8125)) == "saved new; validation AP@0.5: base 0.500 → new 0.812"
+    assert saved_text(result(None, 0.8125)).endswith(": new 0.812")
+    # a user walk: a 2-epoch model worse than its base (0.655 -> 0.403) was saved without a word
+    worse = saved_text(result(0.655, 0.403))
+    assert worse.startswith("saved new; validation AP@0.5: base 0.655 → new 0.403. Note: the new model "
+                            "scores lower than its base") and "lower learning rate" in worse
 
 
 # ---------------------------------------------------------------------------------- track

@@ -149,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
           + f"new model {result.after.ap:.3f} (F1 {result.after.f1:.3f})")
     print(f"model: {result.model_path}")
     print(f"provenance: {result.provenance_path}")
+    if result.worse_warning:
+        print(f"warning: {result.worse_warning}", file=sys.stderr)
     return 0
 
 

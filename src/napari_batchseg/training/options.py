@@ -181,6 +181,15 @@ class TrainingResult:
     after: ValidationScore
     provenance: dict[str, Any]
 
+    @property
+    def worse_warning(self) -> str:
+        """What to do when the new model scores lower than its base on the validation frames (else "")."""
+        if self.before is None or self.after.ap >= self.before.ap:
+            return ""
+        return (f"the new model scores lower than its base on the validation frames (AP@0.5 "
+                f"{self.before.ap:.3f} -> {self.after.ap:.3f}): train for more epochs or with a lower "
+                "learning rate (e.g. 0.001), or keep using the base model")
+
 
 __all__ = [
     "AP_THRESHOLD",

@@ -72,4 +72,5 @@ def training_inputs(from_layers: bool, image: Any, labels: Any, paths_text: str)
 def saved_text(result: TrainingResult) -> str:
     """The status line of a saved model: its name and validation AP@0.5 before (when known) and after."""
     before = f"base {result.before.ap:.3f} → " if result.before else ""
-    return f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"
+    said = f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"
+    return f"{said}. Note: {result.worse_warning}" if result.worse_warning else said
