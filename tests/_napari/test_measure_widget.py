@@ -197,3 +197,25 @@ def test_ome_zarr_export_opens_with_napari_ome_zarr(tmp_path):
     assert list(image_kw["scale"][-2:]) == [0.325, 0.325]
     np.testing.assert_array_equal(np.asarray(labels[0]) > 0, read_mask(mask).labels > 0)  # (t, y, x)
     assert "area_um2" in labels_kw["properties"]
+
+
+def test_plots_follow_napari_theme_and_epochs_are_whole(make_napari_viewer):
+    """A user walk: the plots were white panels in napari's dark theme, epochs ticked 1.2, 1.4."""
+    from matplotlib.colors import to_hex
+    from napari.settings import get_settings
+    from napari.utils.theme import get_theme
+
+    from napari_batchseg._napari._train_widget import TrainWidget
+
+    viewer, w = _widget(make_napari_viewer)
+    train = TrainWidget(viewer)
+    theme = get_theme(get_settings().appearance.theme)
+    for plot in (w.histogram, train.plot):
+        assert to_hex(plot.figure.get_facecolor()) == to_hex(theme.background.as_hex())
+        assert to_hex(plot.axes.get_facecolor()) == to_hex(theme.background.as_hex())
+        assert to_hex(plot.axes.xaxis.label.get_color()) == to_hex(theme.text.as_hex())
+    for epoch in (1, 2, 3):
+        train.plot.add(epoch, 1.0 / epoch, 0.5 / epoch)
+    train.plot.canvas.draw()
+    ticks = [t for t in train.plot.axes.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)

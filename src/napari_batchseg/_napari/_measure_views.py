@@ -67,10 +67,34 @@ class PlotCanvas(QWidget):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=size, tight_layout=True)
+        self.background, self.foreground = theme_colors()
+        self.figure = Figure(figsize=size, tight_layout=True, facecolor=self.background)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.axes = self.figure.add_subplot(111)
+        self.style()
         vbox(*above, self.canvas, into=self)
+
+    def style(self) -> None:
+        """Colour the axes as napari's theme (``axes.clear()`` resets them)."""
+        ax, fg = self.axes, self.foreground
+        ax.set_facecolor(self.background)
+        ax.tick_params(colors=fg, which="both")
+        ax.xaxis.label.set_color(fg)
+        ax.yaxis.label.set_color(fg)
+        for spine in ax.spines.values():
+            spine.set_color(fg)
+
+
+def theme_colors() -> tuple[str, str]:
+    """``(background, text)`` colours of napari's current theme (its dark one when unknown)."""
+    try:
+        from napari.settings import get_settings
+        from napari.utils.theme import get_theme
+
+        theme = get_theme(get_settings().appearance.theme)
+        return theme.background.as_hex(), theme.text.as_hex()
+    except Exception:  # noqa: BLE001 - e.g. the 'system' theme in an older napari: its default look
+        return "#262930", "#f0f1f2"
 
 
 class Histogram(PlotCanvas):
@@ -98,6 +122,7 @@ class Histogram(PlotCanvas):
     def redraw(self, *_: object) -> None:
         """Draw the histogram of the chosen column."""
         self.axes.clear()
+        self.style()
         col = self.column.currentText()
         if col and col in self._df.columns:
             values = pd.to_numeric(self._df[col], errors="coerce").dropna().to_numpy(dtype=float)

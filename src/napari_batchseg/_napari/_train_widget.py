@@ -51,7 +51,11 @@ class LossPlot(PlotCanvas):
         (self.validation_line,) = self.axes.plot([], [], "s-", ms=3, label="validation")
         self.axes.set_xlabel("epoch")
         self.axes.set_ylabel("loss")
-        self.axes.legend(loc="upper right", fontsize="small")
+        from matplotlib.ticker import MaxNLocator
+
+        self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+        self.axes.legend(loc="upper right", fontsize="small", facecolor=self.background,
+                         labelcolor=self.foreground)
         self.setMinimumHeight(180)
 
     def clear(self) -> None:
