@@ -109,6 +109,25 @@ def test_a_labels_stray_pixels_are_part_of_its_object() -> None:
         track_masks(masks, max_distance=5)
 
 
+def test_an_object_appearing_beside_a_cell_is_not_her_daughter() -> None:
+    """A user walk: laptrack took an object that starts a track within reach of a cell for a daughter
+    (10 divisions in a 7-frame movie, the "daughter" the mother herself, 1-2 px away, same area),
+    ending the cell's track. A division needs daughters smaller than their mother; real ones stay."""
+    yy, xx = np.mgrid[:60, :60]
+    masks = np.zeros((4, 60, 60), np.uint16)
+    for t in range(4):
+        masks[t][(yy - 20) ** 2 + (xx - 20 - t) ** 2 <= 36] = 1  # a cell drifting right
+    masks[2:][:, (yy - 20) ** 2 + (xx - 34) ** 2 <= 36] = 2  # a neighbour appears 12-14 px away
+    result = track_masks(masks, max_distance=20)
+    assert result.n_tracks == 2 and (result.tracks["parent_track_id"] == 0).all()
+    cell = result.tracks[result.tracks["label"] == 1]
+    assert cell["track_id"].nunique() == 1 and len(cell) == 4  # one track for all four frames
+    movie = synthetic_movie(seed=2, n_divisions=2)  # daughters of about half their mother's area
+    found = track_masks(movie.masks, max_distance=movie.max_step + 1).tracks
+    daughters = found.loc[found["parent_track_id"] > 0, "track_id"].nunique()
+    assert daughters == 2 * len(set(movie.parents.values()))
+
+
 def test_bad_inputs_are_one_clear_error() -> None:
     one = np.zeros((1, 20, 20), np.uint16)
     with pytest.raises(TrackingError, match="1 frame"):
@@ -177,7 +196,7 @@ def _crowded_objects(seed: int, n_frames: int = 30, n: int = 60):
             pos = np.vstack([pos, pos[:3] + rng.normal(0, 3.0, (3, 2))])
         seen = pos[rng.random(len(pos)) > 0.1]  # 10 % missed in each frame
         for k, (y, x) in enumerate(seen):
-            rows.append((t, k + 1, 10, y, x))
+            rows.append((t, k + 1, int(rng.integers(5, 21)), y, x))  # areas: some links are divisions
     return pd.DataFrame(rows, columns=["frame", "label", "area_px", "centroid_y_px", "centroid_x_px"])
 
 

@@ -186,13 +186,15 @@ def test_tracks_of_another_mask_are_refused_by_measure_and_export(tmp_path: Path
     assert not (tmp_path / "b_vSM_objects.csv").exists()
     # a mask changed after tracking (a correction saved): its own tracks are stale
     write_mask(b, movie.masks[:, :, ::-1].copy(), PIXELS, "")
-    # export ctc checks every mask first: c has no tracks, b's are stale -> nothing exported, not even a
-    assert main(["export", "ctc", str(a), str(c), "--output-dir", str(tmp_path / "out")]) == 1
+    # export ctc checks every mask first and leaves out those it cannot export (c has no tracks, b's
+    # are stale), each named; the others are exported
+    out = tmp_path / "out"
+    assert main(["export", "ctc", str(a), str(c), "--output-dir", str(out)]) == 1
     assert "c_vSM.ome.tif: no tracks" in "".join(capsys.readouterr())
-    assert not (tmp_path / "out" / "a_vSM_ctc").exists()
-    assert main(["export", "ctc", str(a), str(b), "--output-dir", str(tmp_path / "out")]) == 1
-    assert "not of" in "".join(capsys.readouterr()) and not (tmp_path / "out" / "a_vSM_ctc").exists()
-    assert main(["export", "ctc", str(a), "--output-dir", str(tmp_path / "out")]) == 0
+    assert (out / "a_vSM_ctc").exists() and not (out / "c_vSM_ctc").exists()
+    assert main(["export", "ctc", str(a), str(b), "--output-dir", str(out), "--overwrite"]) == 1
+    assert "not of" in "".join(capsys.readouterr()) and not (out / "b_vSM_ctc").exists()
+    assert main(["export", "ctc", str(a), "--output-dir", str(out), "--overwrite"]) == 0
 
 
 def test_edit_history_undoes_last_first_and_maps_the_movie_back(tracked) -> None:

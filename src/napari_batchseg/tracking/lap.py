@@ -91,4 +91,34 @@ class LaptrackTracker:
             if n_frames > window:
                 gc.collect()  # networkx graphs hold reference cycles: free this window's before the next
         links: NDArray[np.int64] = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+        return real_divisions(links, objects["area_px"].to_numpy(dtype=np.float64), yx)
+
+
+#: a division is kept only when both daughters are smaller than this share of their mother (a cell
+#: splits in two: each daughter about half of her); otherwise the mother goes on as the nearer one
+DAUGHTER_SHARE = 0.8
+
+
+def real_divisions(links: NDArray[np.int64], area: NDArray[np.float64], yx: NDArray[np.float64]
+                   ) -> NDArray[np.int64]:
+    """``links`` (rows of objects) without the divisions where a daughter is about as large as her mother.
+
+    Every cost here is the squared distance bounded by ``max_distance``, so laptrack takes an object
+    that starts a track near another for a daughter of it: an object the segmentation missed for a
+    frame, or a neighbour within reach, made divisions whose "daughter" was the mother herself (same
+    area, 1-2 px away) beside that neighbour (a user walk: 10 divisions in a 7-frame movie of 23-30
+    cells). The mother keeps her link to the nearer of the two; the other starts a track of its own.
+    """
+    if not len(links):
         return links
+    sources, counts = np.unique(links[:, 0], return_counts=True)
+    drop = np.zeros(len(links), dtype=bool)
+    for mother in sources[counts > 1]:
+        rows = np.flatnonzero(links[:, 0] == mother)
+        daughters = links[rows, 1]
+        if area[daughters].max() < DAUGHTER_SHARE * area[mother]:
+            continue  # both about half of her: a division
+        distance = np.hypot(*(yx[daughters] - yx[mother]).T)
+        drop[rows[np.argsort(distance)[1:]]] = True
+    kept: NDArray[np.int64] = links[~drop]
+    return kept

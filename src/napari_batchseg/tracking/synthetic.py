@@ -46,9 +46,9 @@ def synthetic_movie(
 
     Each object (and its daughters) wanders in its own grid cell of side ``10 * radius``: objects of
     different cells stay ``4 * radius`` apart, so with ``max_distance`` below ``4 * radius - step``
-    the true links are the only ones within reach. Daughters appear ``radius + 1`` px on either side
-    of the mother's last position and drift apart. ``n_enter`` objects appear at a later frame,
-    ``n_leave`` vanish before the end.
+    the true links are the only ones within reach. Daughters (disks of about half the area)
+    appear ``radius + 1`` px on either side of the mother's last position and drift apart.
+    ``n_enter`` objects appear at a later frame, ``n_leave`` vanish before the end.
     """
     rng = np.random.default_rng(seed)
     n_total = n_objects + n_enter
@@ -96,6 +96,7 @@ def synthetic_movie(
         next_id += 1
     yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     disk = yy**2 + xx**2 <= radius**2
+    half_disk = yy**2 + xx**2 <= radius**2 / 2  # a daughter: about half her mother's area
     masks = np.zeros((n_frames, *shape), dtype=np.uint16 if next_id < 20000 else np.uint32)
     truth: list[dict[int, int]] = []
     for t in range(n_frames):
@@ -105,7 +106,7 @@ def synthetic_movie(
         for tid, value in zip(alive, values, strict=True):
             cy, cx = np.rint(paths[tid][t]).astype(int)
             region = masks[t, cy - radius:cy + radius + 1, cx - radius:cx + radius + 1]
-            region[disk & (region == 0)] = value
+            region[(half_disk if tid in parents else disk) & (region == 0)] = value
             frame_truth[int(value)] = tid
         truth.append(frame_truth)
     return SyntheticMovie(masks, truth, parents, max_step=float(step) + radius + 1)
