@@ -30,12 +30,14 @@ def test_a_second_run_says_what_was_skipped_and_the_preview_is_not_stale(widget,
     assert "exist already" not in widget.output.preview.text()
     _run(widget, qtbot)
     assert widget.message.text().startswith("finished in ") and ": 1 done" in widget.message.text()
+    assert widget.status.progress.text() == "1 / 1 frames"
     # the preview is checked again after the run: the output exists now
     qtbot.waitUntil(lambda: "exist already" in widget.output.preview.text(), timeout=10000)
     assert "1 output(s) exist already and will be skipped" in widget.output.preview.text()
     _run(widget, qtbot)
     said = widget.message.text()
     assert ": 1 skipped" in said and "nuclei_BF_vSM.ome.tif" in said
+    assert widget.status.progress.text() == "1 / 1 frames (1 not segmented)"  # was "1 / 1 frames"
     assert "If output exists: overwrite it, or another suffix" in said
 
 

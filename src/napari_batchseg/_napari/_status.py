@@ -169,7 +169,6 @@ class StatusTable(QWidget):
             for c in range(1, len(COLUMNS)):
                 self.table.setItem(r, c, QTableWidgetItem(""))
             self.show_state(state)
-        self.progress.setFormat("%v / %m frames")
         self.update_progress()
 
     def keys(self) -> list[str]:
@@ -220,12 +219,20 @@ class StatusTable(QWidget):
         self.detail.setText(f"{name.text()}: {status}" + (f"\n{item.toolTip()}" if item.toolTip() else ""))
 
     def update_progress(self) -> None:
-        """Frames settled (done, or never to be done: skipped, failed) out of the frames planned."""
+        """Frames settled (done, or never to be done: skipped, failed) out of the frames planned.
+
+        The frames of skipped and failed files are said (a run that skipped its one file read "1 / 1
+        frames" as if it had segmented it).
+        """
         if self._session is None:
             return
-        total = self._session.frames_planned
+        session = self._session
+        total = session.frames_planned
         self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(self._session.frames_settled, max(total, 1)))
+        self.progress.setValue(min(session.frames_settled, max(total, 1)))
+        left_out = session.frames_settled - session.frames_done  # of skipped and failed files
+        self.progress.setFormat(f"%v / %m frames ({left_out} not segmented)" if left_out else
+                                "%v / %m frames")
 
     def request_open(self, row: int | None = None) -> None:
         """Ask to show the output of ``row`` (the selected row when ``None``)."""
