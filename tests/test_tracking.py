@@ -104,8 +104,12 @@ def test_a_labels_stray_pixels_are_part_of_its_object() -> None:
     result = track_masks(masks, max_distance=5)
     assert result.n_tracks == 1 and result.tracks["area_px"].tolist() == [100, 101, 109]
     assert result.labels is not None and (result.labels[1][30, 30] == result.labels[1][10, 10] != 0)
+    far = masks.copy()
+    far[1, 35:38, 35:38] = 24  # 9 pixels far away: its place is still the object's, one track
+    tracked = track_masks(far, max_distance=5)
+    assert tracked.n_tracks == 1 and np.allclose(tracked.tracks["centroid_x_px"], 9.5)
     masks[2, 30:34, 30:33] = 24  # 12 pixels: a second object
-    with pytest.raises(TrackingError, match="frame 2: label 24 is used for two separate objects"):
+    with pytest.raises(TrackingError, match="frame 2: label 24 is used for two or more separate objects"):
         track_masks(masks, max_distance=5)
 
 
@@ -136,7 +140,7 @@ def test_bad_inputs_are_one_clear_error() -> None:
     reused[:, 2:5, 2:5] = 4
     reused[1, 20:24, 20:24] = 4  # the same label on a second, separate object
     # named by the input's frame (this movie starts at input frame 5), with where its pieces lie
-    with pytest.raises(TrackingError, match=r"frame 6: label 4 is used for two separate objects, at "
+    with pytest.raises(TrackingError, match=r"frame 6: label 4 is used for two or more separate objects, at "
                                             r"\(y, x\) \(22, 22\) and \(3, 3\);"):
         track_masks(reused, start_frame=5)
     with pytest.raises(TrackingError, match="3D"):

@@ -86,7 +86,7 @@ def test_bad_masks_fail_alone_with_one_line_and_nothing_written(tmp_path: Path, 
     lines = err.strip().splitlines()
     assert len(lines) == 3, err
     assert any(str(one) in ln and "1 frame" in ln for ln in lines)
-    assert any(str(twice) in ln and "label 4 is used for two separate objects" in ln for ln in lines)
+    assert any(str(twice) in ln and "label 4 is used for two or more separate objects" in ln for ln in lines)
     assert any(str(vol) in ln and "3D" in ln for ln in lines)
     for bad in (one, twice, vol):
         assert not any(p.exists() for p in _outputs(bad))

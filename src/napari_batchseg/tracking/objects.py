@@ -25,35 +25,50 @@ _COMPACT_ABOVE = 1 << 20
 FRAGMENT_SHARE = 0.1
 
 
-def reused_labels(labels: NDArray[Any]) -> list[tuple[int, list[tuple[int, int]]]]:
-    """Labels used for two or more separate objects (8-connectivity) in one frame, with where.
+def _pieces(labels: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """The connected pieces (8-connectivity) of every label, largest first within a label.
 
-    One connected-component pass over the frame (regions of equal value). A label is reused when its
-    second largest piece holds at least :data:`FRAGMENT_SHARE` of its largest one's pixels; smaller
-    pieces are fragments of the object. Returns ``(label, [(y, x) of its two largest pieces])``.
+    Returns ``(value, area, cy, cx)`` per piece, sorted by label value, then by area (descending).
     """
     from skimage.measure import label as components
 
     pieces = components(labels, background=0, connectivity=2)
     n_pieces = int(pieces.max())
-    if n_pieces == 0:
-        return []
     flat = pieces.ravel()
     value_of = np.zeros(n_pieces + 1, dtype=np.int64)
     value_of[flat] = labels.ravel()  # every piece has one value
     area = np.bincount(flat, minlength=n_pieces + 1)
-    ids = np.arange(1, n_pieces + 1)
-    order = ids[np.lexsort((-area[ids], value_of[ids]))]  # by label, its largest piece first
-    firsts = np.r_[True, value_of[order][1:] != value_of[order][:-1]]
-    largest, second = order[:-1][~firsts[1:] & firsts[:-1]], order[1:][~firsts[1:] & firsts[:-1]]
-    reused = [(int(a), int(b)) for a, b in zip(largest, second, strict=True)
-              if area[b] >= FRAGMENT_SHARE * area[a]]
-    if not reused:
-        return []
     ys, xs = np.indices(labels.shape)
     cy = np.bincount(flat, weights=ys.ravel(), minlength=n_pieces + 1) / np.maximum(area, 1)
     cx = np.bincount(flat, weights=xs.ravel(), minlength=n_pieces + 1) / np.maximum(area, 1)
-    return [(int(value_of[a]), [(round(cy[p]), round(cx[p])) for p in (a, b)]) for a, b in reused]
+    ids = np.arange(1, n_pieces + 1)
+    order = ids[np.lexsort((-area[ids], value_of[ids]))]
+    return value_of[order], area[order], cy[order], cx[order]
+
+
+def _firsts(values: NDArray[Any]) -> NDArray[np.bool_]:
+    """Where each label's rows begin in :func:`_pieces`' order (its largest piece)."""
+    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
+
+
+def _reused(value: NDArray[Any], area: NDArray[Any]) -> list[int]:
+    """Rows (of :func:`_pieces`) of the second piece of each label that is used for two objects."""
+    first = _firsts(value)
+    second = np.flatnonzero(~first)
+    second = second[first[second - 1]] if len(second) else second  # a label's second piece
+    return [int(k) for k in second if area[k] >= FRAGMENT_SHARE * area[k - 1]]
+
+
+def reused_labels(labels: NDArray[Any]) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Labels used for two or more separate objects (8-connectivity) in one frame, with where.
+
+    A label is reused when its second largest piece holds at least :data:`FRAGMENT_SHARE` of its
+    largest one's pixels; smaller pieces are fragments of the object. Returns ``(label, [(y, x) of its
+    two largest pieces])``.
+    """
+    value, area, cy, cx = _pieces(labels)
+    return [(int(value[k]), [(round(cy[k - 1]), round(cx[k - 1])), (round(cy[k]), round(cx[k]))])
+            for k in _reused(value, area)]
 
 
 def frame_objects(labels: NDArray[Any], frame: int, where: str = "", input_frame: int | None = None
@@ -84,25 +99,25 @@ def frame_objects(labels: NDArray[Any], frame: int, where: str = "", input_frame
             uniq, values = np.concatenate([[0], uniq]), values + 1
     else:
         uniq = None
-    reused = reused_labels(values)
+    value, piece_area, piece_cy, piece_cx = _pieces(values)
+    reused = _reused(value, piece_area)
     if reused:
-        label, spots = reused[0]
-        shown = int(uniq[label]) if uniq is not None else label
+        k = reused[0]
+        shown = int(uniq[value[k]]) if uniq is not None else int(value[k])
+        spots = [(round(piece_cy[p]), round(piece_cx[p])) for p in (k - 1, k)]
         more = f" (and {len(reused) - 1} more label(s))" if len(reused) > 1 else ""
         raise TrackingError(
-            f"{where or 'labels'}: frame {named}: label {shown} is used for two separate objects, at "
-            f"(y, x) {spots[0]} and {spots[1]}{more}; give each object its own label before tracking")
-    flat = values.ravel()
-    counts = np.bincount(flat) if flat.size else np.zeros(1, dtype=np.int64)
-    ids = np.flatnonzero(counts)
-    ids = ids[ids > 0]
-    if not len(ids):
+            f"{where or 'labels'}: frame {named}: label {shown} is used for two or more separate objects, "
+            f"at (y, x) {spots[0]} and {spots[1]}{more}; give each object its own label before tracking")
+    if not len(value):
         return pd.DataFrame({c: pd.Series(dtype=float if "centroid" in c else np.int64)
                              for c in OBJECT_COLUMNS})
-    ys, xs = np.indices(arr.shape)
-    area = counts[ids].astype(np.float64)
-    cy = np.bincount(flat, weights=ys.ravel())[ids] / area
-    cx = np.bincount(flat, weights=xs.ravel())[ids] / area
+    first = _firsts(value)
+    ids = value[first]
+    # an object's place is its largest piece's centroid (a stray fragment far away does not move it);
+    # its area counts every piece
+    area = np.bincount(values.ravel(), minlength=int(ids.max()) + 1)[ids].astype(np.float64)
+    cy, cx = piece_cy[first], piece_cx[first]
     labels_out = uniq[ids] if uniq is not None else ids
     return pd.DataFrame({
         "frame": np.full(len(ids), frame, dtype=np.int64), "label": labels_out.astype(np.int64),
