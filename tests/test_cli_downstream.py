@@ -54,7 +54,7 @@ def test_export_usage_and_file_errors(tmp_path, capsys):
                  "--pattern", "(?P<plate>["]) == 2  # bad regex: usage error
     assert main(["export", "outlines", str(DSB_GT), "--output-dir", str(tmp_path),
                  "--pattern", r"(?P<plate>P\d+)"]) == 1
-    assert "dsb2018_nuclei_masks.tif" in capsys.readouterr().out
+    assert "dsb2018_nuclei_masks.tif" in capsys.readouterr().err  # failures: stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -135,7 +135,7 @@ def test_plain_multipage_masks_with_axes(tmp_path, capsys):
     for col in ("frame", "label", "area_px", "mean_intensity", "max_intensity"):
         np.testing.assert_allclose(ours[col], logged[col], err_msg=col)
     assert main(["export", "rois", str(mask), "--output-dir", str(tmp_path / "rois")]) == 1
-    assert "--axes TYX" in capsys.readouterr().out
+    assert "--axes TYX" in capsys.readouterr().err
     assert main(["export", "rois", str(mask), "--output-dir", str(tmp_path / "rois"), "--axes", "TYX"]) == 0
     assert (tmp_path / "rois" / "movie_masks_rois.zip").exists()
     assert main(["evaluate", str(vsm), str(mask)]) == 1
@@ -160,7 +160,7 @@ def test_errors_name_the_flag(tmp_path, capsys):
     out = tmp_path / "eval.csv"
     out.write_text("old")
     assert main(["evaluate", str(segmented("dsb")), str(DSB_GT), "--output", str(out)]) == 1
-    assert "--overwrite" in capsys.readouterr().out
+    assert "--overwrite" in capsys.readouterr().err
     assert out.read_text() == "old"
     args = ["measure", str(DSB_GT), "--image", str(DSB_IMAGE), "--output-dir", str(tmp_path)]
     assert main(args) == 0

@@ -9,3 +9,19 @@ def test_describe_is_the_type_and_the_first_line():
     assert describe(ValueError("bad value\nsecond line\nthird")) == "ValueError: bad value"
     assert describe(KeyError()) == "KeyError"
     assert describe(OSError("  \n")) == "OSError"
+
+
+def test_about_names_the_file_once(tmp_path, capsys):
+    """A review: the readers' errors begin with the file's name only; ``batchseg info`` printed
+    'ERROR /x/bad.tif: bad.tif: truncated or corrupt TIFF…'."""
+    from napari_batchseg.cli import main
+    from napari_batchseg.errors import about
+
+    assert about("/x/bad.tif", "bad.tif: truncated") == "/x/bad.tif: truncated"
+    assert about("/x/bad.tif", "/x/bad.tif: gone") == "/x/bad.tif: gone"
+    assert about("/x/bad.tif", "no such plane") == "/x/bad.tif: no such plane"
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 20)  # a TIFF header and nothing else
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"ERROR {bad}: ") and err.count("bad.tif") == 1, err

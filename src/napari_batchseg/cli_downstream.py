@@ -134,7 +134,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 2
     except BatchSegError as exc:
-        print(f"FAILED (nothing written): {exc}")
+        print(f"FAILED (nothing written): {exc}", file=sys.stderr)
         return 1
     for mask, files in result.outputs.items():
         shown = files[0] if len(files) == 1 else f"{len(files)} files in {files[0].parent}"
@@ -153,7 +153,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         table = evaluate_paths(args.pred, args.gt, args.output, overwrite=args.overwrite, axes=args.axes,
                                gt_axes=args.gt_axes, force_labels=args.force_labels)
     except BatchSegError as exc:
-        print(f"FAILED: {exc}")
+        print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     cols = ["pred", "frame", "n_true", "n_pred", "ap_50", "ap_75", "ap_50_95", "precision_50", "recall_50",
             "f1_50", "merges", "splits"]
@@ -252,7 +252,7 @@ def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) 
         try:
             res = measure_file(mask, overwrite=True)
         except BatchSegError as exc:
-            report(f"{mask}: measure FAILED {exc}")
+            report(f"measure FAILED {about(mask, exc)}")
             status = 1
             continue
         report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")

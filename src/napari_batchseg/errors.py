@@ -48,6 +48,13 @@ def describe(exc: BaseException) -> str:
 
 
 def about(path: object, error: BaseException | str) -> str:
-    """``"<path>: <error>"``, or the error alone when it names the file already (the readers' do)."""
-    text = str(error)
-    return text if str(path) in text else f"{path}: {text}"
+    """``"<path>: <error>"``, the file named once.
+
+    An error that names the path already is kept; one that begins with the file's name alone (the
+    readers' do) gets the whole path there instead.
+    """
+    text, where = str(error), str(path)
+    if where in text:
+        return text
+    name = where.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{where}: {text[len(name) + 2:] if text.startswith(f'{name}: ') else text}"
