@@ -64,6 +64,10 @@ def test_existing_skip_overwrite_error(tmp_path, crops, capsys):
     assert _run(str(src), "--existing", "skip") == 0
     assert mask.stat().st_mtime_ns == 1
 
+    # the dry run says the same in its exit status (a review: 0 while the run fails), skip passes
+    assert _run(str(src), "--existing", "error", "--dry-run") == 1
+    assert _run(str(src), "--existing", "skip", "--dry-run") == 0
+    capsys.readouterr()
     assert _run(str(src), "--existing", "error") == 1  # that output fails, nothing is written
     err = _summary(capsys)
     assert "0 done, 0 skipped, 1 failed" in err and "output exists" in err

@@ -193,9 +193,12 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     if dry_run:  # after every check the real run makes; nothing was written
         from .existing import dry_run_line
 
+        failing = 0
         for t in the_plan.tasks:
-            print(dry_run_line(t, the_plan.params))
-        return 1 if any(t.error for t in the_plan.tasks) else 0  # a script can tell files would fail
+            line, fails = dry_run_line(t, the_plan.params)
+            print(line)
+            failing += fails
+        return 1 if failing else 0  # a script can tell that files would fail
     expect = getattr(args, "expect", None)
     if expect is not None:
         for task in the_plan.tasks:

@@ -200,10 +200,15 @@ def what_happens(status: OutputStatus, existing: str) -> str:
     return f"exists: {verb}"
 
 
-def dry_run_line(task: Task, params: SegmentationParams) -> str:
-    """``<input> -> <mask> [what happens]``: one planned output as ``--dry-run`` lists it."""
+def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
+    """``(<input> -> <mask> [what happens], fails)``: one planned output as ``--dry-run`` lists it.
+
+    ``fails``: the run would fail it (unreadable, or an output that exists under ``existing: error``).
+    """
     if task.error:
-        state = f"unreadable: {task.error}"
+        state, fails = f"unreadable: {task.error}", True
     else:
-        state = what_happens(output_status(task, params), params.existing)
-    return f"{task.label}\t->\t{task.names.mask}\t[{state}]"
+        status = output_status(task, params)
+        state = what_happens(status, params.existing)
+        fails = params.existing == "error" and status.state in ("same", "other")
+    return f"{task.label}\t->\t{task.names.mask}\t[{state}]", fails
