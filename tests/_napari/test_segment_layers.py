@@ -67,6 +67,9 @@ def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
     widget.output.folder.setText(str(tmp_path))
     viewer.dims.set_current_step(0, 2)
     widget.layers.this_frame.setChecked(True)
+    widget.form.model.setCurrentText("User trained model…")  # without a file: refused, not cyto3
+    assert not widget.run_layers() and "Model file (Settings tab) is empty" in widget.message.text()
+    widget.form.model.setCurrentIndex(0)
     assert widget.run_layers()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     mask = read_mask(tmp_path / "my_stack_t0002_vSM.ome.tif")  # a current frame's output names it
