@@ -61,9 +61,10 @@ class Progress(QWidget):
             self.update()
 
     def setFormat(self, fmt: str) -> None:  # noqa: N802 - QProgressBar API
-        """Text format: ``%v`` value, ``%m`` maximum, ``%p`` percent."""
-        self._format = fmt
-        self.update()
+        """Text format: ``%v`` value, ``%m`` maximum, ``%p`` percent (repainted when it changes)."""
+        if fmt != self._format:
+            self._format = fmt
+            self.update()
 
     def value(self) -> int:
         """Current value."""
