@@ -277,6 +277,9 @@ def test_one_image_holds_out_a_strip_of_it():
     clear_edges[:, :5] = clear_edges[:, -5:] = 0
     with pytest.raises(InputError, match="no training objects left"):  # a 1 px strip is left, empty
         frames_from_arrays(image, clear_edges, "dsb").split(0.999, seed=1)
+    with pytest.raises(InputError, match="the held-out strips of 0.005 of each frame's width hold no "
+                                         "object; use a larger --validation-fraction"):
+        frames_from_arrays(image, clear_edges, "dsb").split(0.005, seed=1)  # a 3 px strip, empty
     frames_of_three = frames_from_arrays(np.stack([image] * 3), np.stack([mask] * 3), "three")
     train, val = frames_of_three.split(0.4, seed=0)  # 1 of 3 whole frames: no strips
     assert len(val) == 1 and len(train) == 2 and {f.columns for f in train + val} == {None}

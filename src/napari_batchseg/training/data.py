@@ -172,20 +172,25 @@ class TrainingData:
             val = [f for i, f in enumerate(self.frames) if i in val_idx]
             train = [f for i, f in enumerate(self.frames) if i not in val_idx]
             unit, n_units = "frame(s)", len(self.frames)
+        share = f"validation fraction {validation_fraction}"
         if by == "frame" and (not val or not train):
             # too few frames to hold whole ones out (one corrected image: the usual start of a
             # human-in-the-loop training): a strip of each frame is held out instead
             train, val = _strips(self.frames, validation_fraction, rng)
+            unit, share = "frame(s)", f"strips of {validation_fraction} of each frame's width"
+            if not val:
+                raise InputError(f"empty validation split: the held-out {share} hold no object; use a "
+                                 "larger --validation-fraction or more training data")
         if not val:
             raise InputError(
-                f"empty validation split: validation fraction {validation_fraction} of {n_units} {unit} "
-                f"rounds to 0; use a larger validation fraction or more training data"
-                + (" (or split by frame)" if by == "file" else "")
+                f"empty validation split: {share} of {n_units} {unit} rounds to 0; use a larger "
+                "--validation-fraction or more training data"
+                + (" (or --split frame)" if by == "file" else "")
             )
         if not train:
             raise InputError(
-                f"no training objects left: validation fraction {validation_fraction} of {n_units} {unit} "
-                "takes them all; use a smaller validation fraction or more training data"
+                f"no training objects left: the {share} take them all; use a smaller "
+                "--validation-fraction or more training data"
             )
         return train, val
 
