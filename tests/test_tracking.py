@@ -185,6 +185,14 @@ def test_trackastra_runs_from_a_model_folder_loaded_safely(tmp_path) -> None:
         assert (steps <= movie.max_step + 1).all()
     with pytest.raises(TrackingError, match="intensity images"):
         track_masks(movie.masks, method="trackastra", model=str(folder))
+    # weights that are not plain tensors: one line, never PyTorch's ten advising weights_only=False
+    (folder / "model.pt").write_text("not weights\n")
+    from napari_batchseg.tracking.astra import load_trackastra
+    from napari_batchseg.tracking.base import TrackingModelError
+
+    with pytest.raises(TrackingModelError) as err:
+        load_trackastra(str(folder))
+    assert "\n" not in str(err.value) and "cannot be loaded: UnpicklingError" in str(err.value)
 
 
 def _crowded_objects(seed: int, n_frames: int = 30, n: int = 60):

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from ._labels import mask_base, open_mask_stack
-from .errors import BatchSegError, InputError
+from .errors import BatchSegError, InputError, describe
 from .io.atomic import atomic_path, check_writable_dir
 from .io.labelcheck import check_looks_like_labels, label_values
 from .io.masks import read_embedded_log
@@ -437,7 +437,7 @@ def open_volume_labels(path: str | Path, axes: str | None = None, force_labels: 
     try:
         stack = VolumeLabels(path, axes)
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
-        raise InputError(f"{path}: cannot read mask: {exc}") from exc
+        raise InputError(f"{path}: cannot read mask: {describe(exc)}") from exc
     if not force_labels and not stack.log_text.strip():
         with contextlib.ExitStack() as guard:
             guard.callback(stack.close)

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ._labels import open_mask_stack
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, describe
 from .export.ctc import tracked_files, write_ctc_folder
 from .io.atomic import atomic_path
 
@@ -103,7 +103,7 @@ def evaluate_tracks(
                 metrics = [CTCMetrics(), DivisionMetrics()]
                 results, _ = run_metrics(gt_graph, pred_graph, CTCMatcher(), metrics)
             except (ValueError, KeyError, AssertionError) as exc:
-                raise InputError(f"{pred} vs {gt}: traccuracy cannot compare them: {exc}") from exc
+                raise InputError(f"{pred} vs {gt}: traccuracy cannot compare them: {describe(exc)}") from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     merged: dict[str, Any] = {}

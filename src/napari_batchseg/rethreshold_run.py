@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from ._cancel import CancelCheck, is_cancelled
 from ._version import __version__
-from .errors import BatchSegError
+from .errors import BatchSegError, describe
 from .io.atomic import atomic_write_text, publish, staged, sync_folder
 from .io.locks import LockInfo, claim
 from .io.masks import MaskWriter, count_objects, label_dtype
@@ -127,7 +127,7 @@ def _pages(path: Path) -> tuple[int, tuple[int, ...]]:
         with tifffile.TiffFile(path) as tf:
             return len(tf.pages), tuple(tf.pages[0].shape)
     except (OSError, ValueError, IndexError, tifffile.TiffFileError) as exc:
-        raise RethresholdError(f"{path}: kept flows cannot be read ({exc})") from exc
+        raise RethresholdError(f"{path}: kept flows cannot be read ({describe(exc)})") from exc
 
 
 def read_kept_flows(log_path: str | Path) -> KeptFlows:
@@ -149,7 +149,7 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
         text = src.read_text("utf-8")
         logged = parse_log(text)
     except (OSError, ValueError) as exc:
-        raise RethresholdError(f"{src}: not a readable napari-batchseg run log ({exc})") from exc
+        raise RethresholdError(f"{src}: not a readable napari-batchseg run log ({describe(exc)})") from exc
     records = _records(text)
     segmenter: dict[str, Any] = {}
     debug: dict[str, Path] = {}

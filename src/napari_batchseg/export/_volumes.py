@@ -19,7 +19,7 @@ import tifffile
 from numpy.typing import NDArray
 
 from .._labels import mask_base
-from ..errors import InputError
+from ..errors import InputError, describe
 from ..io.masks import read_embedded_log, read_mask_pixel_size
 from ..io.sources import PixelSize
 from ..measure_3d import VolumeInput, mask_volumes
@@ -104,7 +104,7 @@ def _mask_layout(path: Path) -> tuple[int, tuple[int, int, int], Any]:
             series = tf.series[0]
             axes, shape, dtype = series.axes, tuple(series.shape), series.dtype
     except Exception as exc:  # noqa: BLE001 - any unreadable file: one line naming it
-        raise InputError(f"{path}: cannot read the mask: {exc}") from exc
+        raise InputError(f"{path}: cannot read the mask: {describe(exc)}") from exc
     if not axes.endswith("ZYX") or axes[:-3] not in ("", "T"):
         raise InputError(f"{path}: a volume mask must be TZYX or ZYX, not {axes} {shape}")
     if np.dtype(dtype).kind not in "ui":

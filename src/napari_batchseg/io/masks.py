@@ -24,7 +24,7 @@ import tifffile
 from numpy.typing import NDArray
 
 from .._version import __version__
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, describe
 from .atomic import atomic_path, partial_prefix
 from .ome import local_name, ome_pixel_size
 from .sources import PixelSize
@@ -363,7 +363,7 @@ def read_mask(path: str | Path) -> MaskFile:
             axes = series.axes
             xml = tf.ome_metadata or ""
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
-        raise InputError(f"{path}: cannot read mask: {exc}") from exc
+        raise InputError(f"{path}: cannot read mask: {describe(exc)}") from exc
     labels = _as_tzyx(labels, axes) if "Z" in axes else (labels[None] if labels.ndim == 2 else labels)
     try:
         log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", PixelSize(), "")
@@ -378,7 +378,7 @@ def read_mask_pixel_size(path: str | Path) -> PixelSize:
         with tifffile.TiffFile(path) as tf:
             xml = tf.ome_metadata or ""
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
-        raise InputError(f"{path}: cannot read mask: {exc}") from exc
+        raise InputError(f"{path}: cannot read mask: {describe(exc)}") from exc
     try:
         return _ome_log_and_meta(xml)[1] if xml else PixelSize()
     except ET.ParseError as exc:

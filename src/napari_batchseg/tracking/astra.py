@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import describe
 from .base import FrameReader, TrackingError, TrackingModelError, TrackParams
 
 __all__ = ["MODELS_ENV", "TrackastraTracker", "load_trackastra", "trackastra_folder"]
@@ -74,7 +75,7 @@ def load_trackastra(model: str, device: str = "cpu") -> Any:
             state = {k[6:]: v for k, v in state["state_dict"].items() if k.startswith("model.")}
         transformer.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any bad file is one clear error
-        raise TrackingModelError(f"trackastra model in {folder} cannot be loaded: {exc}") from exc
+        raise TrackingModelError(f"trackastra model in {folder} cannot be loaded: {describe(exc)}") from exc
     return Trackastra(transformer=transformer, train_args=train_args, device=device)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import PreparedImage, mask_base, open_mask_stack, resolve_source
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, describe
 from ..io.atomic import (
     atomic_path,
     atomic_write_text,
@@ -327,7 +327,7 @@ def read_tracks(path: str | Path, columns: Sequence[str] = TRACK_ID_COLUMNS) -> 
     try:
         table = pd.read_csv(path, encoding="utf-8-sig")
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read tracks: {exc}") from exc
+        raise InputError(f"{path}: cannot read tracks: {describe(exc)}") from exc
     missing = set(columns) - set(table.columns)
     if missing:
         raise InputError(f"{path}: not a tracks table (no {', '.join(sorted(missing))} column)")

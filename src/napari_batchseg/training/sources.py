@@ -17,7 +17,7 @@ import tifffile
 from numpy.typing import NDArray
 
 from .._labels import open_mask_stack
-from ..errors import InputError
+from ..errors import InputError, describe
 from ..io.masks import read_embedded_log, read_mask
 from ..io.reader import open_source
 from ..io.sources import SourceInfo
@@ -139,7 +139,7 @@ def frames_from_pair(
     try:
         img = tifffile.imread(image_path)
     except Exception as exc:
-        raise InputError(f"{image_path}: cannot read image: {exc}") from exc
+        raise InputError(f"{image_path}: cannot read image: {describe(exc)}") from exc
     prep: dict[str, Any] = {"source": "image/mask pair", "image": str(image_path), "mask": str(mask_path)}
     if img.ndim == lab.ndim + 1 and img.shape[-1] <= 4 and img.shape[:-1] == lab.shape:
         img = img[..., channel]
