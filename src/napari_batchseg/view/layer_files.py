@@ -132,14 +132,14 @@ def napari_get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]]
 
 
 def _ambiguous(path: str | Path) -> bool:
-    """Whether an input file's axes cannot be told from it (e.g. a plain stack of pages).
+    """Whether an input TIFF's axes cannot be told from it (e.g. a plain stack of pages).
 
     Such a file is left to napari's own readers: File > Open has nowhere to say what its axes are (the
     Batch segmentation dock's file list does). Its metadata is read to know (a header, not pixels).
     """
     fmt = format_of(path)
-    if is_mask_file(path) or fmt is None or fmt.kind not in ("tiff", "nd2", "hdf5"):
-        return False
+    if is_mask_file(path) or fmt is None or fmt.kind != "tiff":  # napari reads TIFFs, not ND2 or HDF5:
+        return False  # for those the reader's error (naming the dock's axes control) is the better answer
     try:
         with open_source(path):
             return False
