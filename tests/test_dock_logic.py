@@ -225,6 +225,7 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
     assert set(table["frame"]) == set(range(6)) and (table["file"] == "movie").all()
     later = measure_layer(movie.masks, None, None, "movie", first_frame=3)  # a result of frames 3-8
     assert later["frame"].tolist() == (table["frame"] + 3).tolist()
+    assert list(evaluate_layers(movie.masks, movie.masks, first_frame=3)["frame"]) == list(range(3, 9))
     scores = evaluate_layers(movie.masks, movie.masks)
     assert list(scores["frame"]) == list(range(6)) and (scores["f1_50"] == 1.0).all()
     pred = movie.masks.copy()

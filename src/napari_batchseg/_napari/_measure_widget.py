@@ -256,7 +256,7 @@ class MeasureExportWidget(Dock):
         def failed(exc: BaseException) -> None:
             self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]}))
 
-        self.background.submit(evaluate_layers, pred.data, gt.data,
+        self.background.submit(evaluate_layers, pred.data, gt.data, _first_frame(pred),
                                on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
         return True
 

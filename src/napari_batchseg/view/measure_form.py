@@ -116,9 +116,15 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
     return table
 
 
-def evaluate_layers(pred: Any, gt: Any) -> pd.DataFrame:
-    """Scores of a prediction layer's data against a ground-truth layer's (worker: copies taken here)."""
-    return evaluate_job(np.array(pred), np.array(gt))
+def evaluate_layers(pred: Any, gt: Any, first_frame: int = 0) -> pd.DataFrame:
+    """Scores of a prediction layer's data against a ground-truth layer's (worker: copies taken here).
+
+    Rows are numbered by input frame (``first_frame``: the prediction's frame 0), as the measure table.
+    """
+    scores = evaluate_job(np.array(pred), np.array(gt))
+    if first_frame and "frame" in scores:
+        scores["frame"] += first_frame
+    return scores
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
