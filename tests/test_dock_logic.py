@@ -174,7 +174,8 @@ def test_saved_text_shows_the_score_before_when_known():
             return ValidationScore(ap=ap, f1=ap, tp=1, fp=0, fn=0)
 
         first = None if before is None else score(before)
-        return TrainingResult(Path("/m/new"), Path("/m/new.json"), [], [], first, score(after), {})
+        return TrainingResult(Path("/m/new"), Path("/m/new.json"), [], [], first, score(after),
+                              {"parameters": {"learning_rate": 0.005}})
 
     assert saved_text(result(0.5, 0.8125)) == "saved new; validation AP@0.5: base 0.500 → new 0.812"
     assert saved_text(result(None, 0.8125)).endswith(": new 0.812")
@@ -182,6 +183,7 @@ def test_saved_text_shows_the_score_before_when_known():
     worse = saved_text(result(0.655, 0.403))
     assert worse.startswith("saved new; validation AP@0.5: base 0.655 → new 0.403. Note: the new model "
                             "scores lower than its base") and "lower learning rate" in worse
+    assert saved_text(result(0.655, 0.65)).endswith("new 0.650")  # within noise: nothing said
 
 
 # ---------------------------------------------------------------------------------- track

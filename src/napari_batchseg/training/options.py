@@ -169,6 +169,10 @@ class ValidationScore:
     per_frame_ap: list[float] = field(default_factory=list)
 
 
+#: a new model scoring this much AP@0.5 under its base is said to be worse (less is noise on a few objects)
+WORSE_BY = 0.01
+
+
 @dataclass
 class TrainingResult:
     """What a training run produced."""
@@ -184,11 +188,13 @@ class TrainingResult:
     @property
     def worse_warning(self) -> str:
         """What to do when the new model scores lower than its base on the validation frames (else "")."""
-        if self.before is None or self.after.ap >= self.before.ap:
+        if self.before is None or self.after.ap >= self.before.ap - WORSE_BY:
             return ""
+        rate = float(self.provenance.get("parameters", {}).get("learning_rate") or 0)
+        lower = " or with a lower learning rate (e.g. 0.001)" if rate > 0.001 else ""
         return (f"the new model scores lower than its base on the validation frames (AP@0.5 "
-                f"{self.before.ap:.3f} -> {self.after.ap:.3f}): train for more epochs or with a lower "
-                "learning rate (e.g. 0.001), or keep using the base model")
+                f"{self.before.ap:.3f} -> {self.after.ap:.3f}): train for more epochs{lower}, or keep "
+                "using the base model")
 
 
 __all__ = [

@@ -43,7 +43,8 @@ def for_dock(message: str, fields: Mapping[str, Field]) -> str:
     E.g. "pass --overwrite (API: overwrite=True) to replace it" -> "tick 'Replace existing exports' to
     replace it"; ``--learning-rate`` -> ``'Learning rate'``.
     """
-    message = re.sub(r"pass (--overwrite)(?: \(API: overwrite=True\))?", r"tick \1", message)
+    if "overwrite" in fields:  # (a dock without the field keeps the flag: it is no advice of its own)
+        message = re.sub(r"pass (--overwrite)(?: \(API: overwrite=True\))?", r"tick \1", message)
     for key, spec in fields.items():
         name = spec.label or spec.text
         if name:
