@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from .._labels import open_mask_stack
 from ..errors import InputError
 from ..measure_3d import volume_reader
-from ..tracking.files import check_tracks_of, track_paths
+from ..tracking.files import TRACKED_SUFFIX, check_tracks_of, track_paths
 from ._common import ExportInput, ExportOptions, atomic_dir
 from ._volumes import VolumeItem
 
@@ -111,7 +111,7 @@ def write_ctc_folder(
 
 def tracked_files(mask: Path) -> tuple[Path, Path]:
     """``(<base>-tracked.ome.tif, <base>_tracks.csv)`` of a mask (or of a tracked mask given itself)."""
-    name = mask.name.replace("-tracked.ome.tif", ".ome.tif")
+    name = mask.name.replace(TRACKED_SUFFIX, ".ome.tif")
     csv, tracked, _ = track_paths(mask.with_name(name))
     return tracked, csv
 
@@ -125,7 +125,7 @@ def check_ctc_input(mask: Path) -> None:
     missing = [str(p) for p in (tracked, csv) if not p.is_file()]
     if missing:
         raise InputError(f"{mask}: no tracks ({', '.join(missing)} missing): run batchseg track first")
-    if not mask.name.endswith("-tracked.ome.tif"):
+    if not mask.name.endswith(TRACKED_SUFFIX):
         check_tracks_of(mask, csv)
 
 
@@ -165,7 +165,7 @@ def check_ctc_volume(item: VolumeItem) -> None:
     if shape != (item.n_frames, *item.shape_zyx):
         raise InputError(f"{tracked}: tracked mask is {shape}, its mask {item.path} "
                          f"{(item.n_frames, *item.shape_zyx)} (T, Z, Y, X): tracks of another mask")
-    if not item.path.name.endswith("-tracked.ome.tif"):
+    if not item.path.name.endswith(TRACKED_SUFFIX):
         check_tracks_of(item.path, csv)
 
 
