@@ -96,11 +96,9 @@ class TrainingFrame:
 
     def strip(self, start: int, stop: int) -> TrainingFrame:
         """Columns ``start:stop`` of this frame, its objects' ids renumbered 1..N."""
-        from skimage.segmentation import relabel_sequential
-
-        labels = relabel_sequential(np.ascontiguousarray(self.labels[:, start:stop]))[0]
+        labels, n = _renumber(np.ascontiguousarray(self.labels[:, start:stop]), self.name, self.index)
         return TrainingFrame(np.ascontiguousarray(self.image[:, start:stop]), labels, self.group, self.index,
-                             self.t, int(labels.max(initial=0)), self.preparation, self.z, (start, stop))
+                             self.t, n, self.preparation, self.z, (start, stop))
 
 
 @dataclass
