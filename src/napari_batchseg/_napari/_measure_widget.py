@@ -20,6 +20,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QPush
 from ..export import export_masks
 from ..measure import measure_table
 from ..view.dock_jobs import pixel_size_yx
+from ..view.layer_files import first_input_frame
 from ..view.measure_form import (
     EXPORT_FIELDS,
     NONE,
@@ -175,7 +176,7 @@ class MeasureExportWidget(Dock):
         self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
         self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name,
-                     _first_frame(layer), on_item=lambda df: self._show(layer, df, note),
+                     first_input_frame(layer_meta(layer)), on_item=lambda df: self._show(layer, df, note),
                      failed="Measure failed")
         return True
 
@@ -211,7 +212,7 @@ class MeasureExportWidget(Dock):
         """Centre the view on the object of ``row`` and select its label."""
         layer = self.labels_layer
         target = None if layer is None else row_target(self.model.frame, row, layer.scale, layer.translate,
-                                                         layer.ndim, _first_frame(layer))
+                                                         layer.ndim, first_input_frame(layer_meta(layer)))
         if target is None:
             return
         t, y, x, label = target
@@ -256,11 +257,6 @@ class MeasureExportWidget(Dock):
         def failed(exc: BaseException) -> None:
             self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]}))
 
-        self.background.submit(evaluate_layers, pred.data, gt.data, _first_frame(pred),
+        self.background.submit(evaluate_layers, pred.data, gt.data, first_input_frame(layer_meta(pred)),
                                on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
         return True
-
-
-def _first_frame(layer: Any) -> int:
-    """The input frame of a Labels layer's frame 0 (a result of frames 3-9 starts at 3; else 0)."""
-    return int(layer_meta(layer).get("first_frame") or 0)

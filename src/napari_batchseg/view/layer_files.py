@@ -10,7 +10,7 @@ nuclei image shipped in the wheel. The npe2 manifest's entry points name these f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,11 @@ def layer_meta(layer: Any) -> dict[str, Any]:
         return layer.metadata.get(META_KEY) or {}
     except AttributeError:
         return {}
+
+
+def first_input_frame(meta: Mapping[str, Any]) -> int:
+    """The input frame of a result layer's frame 0, from its ``batchseg`` metadata (0 when not said)."""
+    return int(meta.get("first_frame") or 0)
 
 
 def is_kind(layer: Any, kind: str) -> bool:
