@@ -355,3 +355,30 @@ def test_the_export_line_names_the_masks_left_out(tmp_path):
     assert exported_text(done, "out") == "Wrote 1 file(s) in out."
     done.failed = {tmp_path / "b": "b: not labels", tmp_path / "c": "c: not found"}
     assert exported_text(done, "out") == "Wrote 1 file(s) in out. Not exported: b: not labels (and 1 more)"
+
+
+def test_a_docks_errors_about_a_mask_without_its_log_name_what_the_dock_offers(tmp_path):
+    # review: the Measure dock said "give the input image (--image) ..." (a flag it has no field for), the
+    # Track dock "give --image when it has no log"
+    import tifffile
+
+    from napari_batchseg._labels import PreparedImage, open_mask_stack, resolve_source
+    from napari_batchseg.errors import InputError
+    from napari_batchseg.view.measure_form import EXPORT_FIELDS
+    from napari_batchseg.view.phrasing import for_dock
+    from napari_batchseg.view.track_form import TRACK_FIELDS
+
+    path = tmp_path / "a_vSM.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 16, 16), np.uint16), metadata={"axes": "TYX"})
+    mask = open_mask_stack(path)
+    with pytest.raises(InputError) as no_log:
+        resolve_source(mask)
+    with pytest.raises(InputError) as moved:
+        PreparedImage(mask, resolve_source(mask, image=tmp_path / "gone.tif"))
+    for exc in (no_log.value, moved.value):
+        said = for_dock(str(exc), {f.key: f for f in EXPORT_FIELDS})
+        assert "as the Intensity image" in said and "on the command line" in said, said
+        assert said.startswith(str(path)), said
+    astra = "trackastra needs images (the mask's log names them; give --image when it has no log)"
+    said = for_dock(astra, {f.key: f for f in TRACK_FIELDS})
+    assert said.endswith("without a log, track it on the command line with --image)"), said

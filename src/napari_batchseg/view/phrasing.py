@@ -37,12 +37,45 @@ def for_widget(message: str) -> str:
     return message
 
 
+#: advice of the core that no dock field answers, as the docks say it (applied before the fields' names)
+_DOCK_WORDS: tuple[tuple[str, str], ...] = (
+    ("segment with --keep-flows to re-threshold later",
+     "run it again with 'keep flows for re-thresholding' (Batch segmentation, Settings)"),
+    ("made with --keep-flows", "made with 'keep flows for re-thresholding'"),
+    ("(--overwrite to replace it, or another --suffix)",
+     "(tick Overwrite to replace it, or give another Suffix)"),
+    ("give --suffix S for new outputs (<stem>_vSM-S), or --overwrite to replace this run's outputs",
+     "give a Suffix for new outputs (<stem>_vSM-suffix), or tick Overwrite to replace this run's"),
+    # a mask without its log (Measure dock: Measure the mask file, Export)
+    ("give the input image (--image) and how it was prepared (--image-channel, --z-range, --z-projection)",
+     "open its input image as a layer and Measure the mask's layer with it as the Intensity image, or "
+     "give the image on the command line (batchseg measure/export --image, --image-channel, --z-range, "
+     "--z-projection)"),
+    ("(moved? give its new place with --image)",
+     "(moved? open it as a layer and Measure the mask's layer with it as the Intensity image, or give "
+     "its new place on the command line: --image)"),
+    ("say which one was segmented (--image-channel)",
+     "measure the mask's layer with that channel's layer as the Intensity image, or say which one was "
+     "segmented on the command line (--image-channel)"),
+    ("slices: give --z-range and --z-projection",
+     "slices: measure the mask's layer with a projected image layer as the Intensity image, or give them "
+     "on the command line (--z-range, --z-projection)"),
+    ("give the input frame of the mask's first frame (--start-frame)",
+     "give the input frame of the mask's first frame on the command line (--start-frame)"),
+    # trackastra without a log (Track dock)
+    ("give --image when it has no log", "without a log, track it on the command line with --image"),
+)
+
+
 def for_dock(message: str, fields: Mapping[str, Field]) -> str:
     """``message`` with the command line's options named as a dock's ``fields`` (key -> its spec).
 
     E.g. "pass --overwrite (API: overwrite=True) to replace it" -> "tick 'Replace existing exports' to
-    replace it"; ``--learning-rate`` -> ``'Learning rate'``.
+    replace it"; ``--learning-rate`` -> ``'Learning rate'``. Advice that no field answers (a mask's input
+    image when its log is missing) names what the docks offer and, failing that, the command line.
     """
+    for cli, dock in _DOCK_WORDS:
+        message = message.replace(cli, dock)
     if "overwrite" in fields:  # (a dock without the field keeps the flag: it is no advice of its own)
         message = re.sub(r"pass (--overwrite)(?: \(API: overwrite=True\))?", r"tick \1", message)
     for key, spec in fields.items():

@@ -24,6 +24,7 @@ from ..rethreshold_run import read_kept_flows, rethreshold_log
 from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
 from .dock_jobs import TrainJob as ReportingJob
+from .phrasing import for_dock
 
 __all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "PreviewPlan",
            "ahead_values", "apply_all", "compute_ahead", "compute_preview", "first_line", "log_of",
@@ -59,24 +60,10 @@ def log_of(path: str | Path) -> str:
     return text[: -len(".ome.tif")] + ".log" if text.endswith("_vSM.ome.tif") else text
 
 
-#: the command line's options in errors, as this dock and the Batch segmentation dock name them
-_DOCK_WORDS = (
-    ("segment with --keep-flows to re-threshold later",
-     "run it again with 'keep flows for re-thresholding' (Batch segmentation, Settings)"),
-    ("made with --keep-flows", "made with 'keep flows for re-thresholding'"),
-    ("(--overwrite to replace it, or another --suffix)",
-     "(tick Overwrite to replace it, or give another Suffix)"),
-    ("give --suffix S for new outputs (<stem>_vSM-S), or --overwrite to replace this run's outputs",
-     "give a Suffix for new outputs (<stem>_vSM-suffix), or tick Overwrite to replace this run's"),
-)
-
-
 def first_line(exc: BaseException) -> str:
     """An error's first line (its type's name when it has no message), in the dock's words."""
     line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    for cli, dock in _DOCK_WORDS:
-        line = line.replace(cli, dock)
-    return line
+    return for_dock(line, {})
 
 
 @dataclass(frozen=True)
