@@ -17,7 +17,7 @@ import pytest
 from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.measure import measure_frames
 from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
-from napari_batchseg.tracking import track_masks
+from napari_batchseg.tracking import TrackParams, track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
 from napari_batchseg.view import rethreshold as rt
 from napari_batchseg.view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS
@@ -192,6 +192,7 @@ def test_tracking_a_layer_reads_its_data_in_the_job_and_matches_track_masks():
     values = _defaults(TRACK_FIELDS) | CHECKED | {"max_distance": movie.max_step + 1}
     params = track_params(values)
     assert params.divisions and params.method == "laptrack" and params.gap_frames == 0
+    assert params.daughter_share == TrackParams().daughter_share  # the dock's field, its default
 
     class Lazy:  # a layer's lazy array: read by np.asarray, in the job
         shape = movie.masks.shape

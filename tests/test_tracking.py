@@ -132,6 +132,27 @@ def test_an_object_appearing_beside_a_cell_is_not_her_daughter() -> None:
     assert daughters == 2 * len(set(movie.parents.values()))
 
 
+def test_a_mother_that_rounds_up_before_dividing_keeps_her_division() -> None:
+    """Review: the division rule compared the daughters with the mother's area in her last frame only; a
+    mitotic cell rounds up and shrinks before she splits, and her real division was dropped. Her largest
+    area over her last frames counts; ``daughter_share`` tightens or loosens the rule."""
+    yy, xx = np.mgrid[:80, :80]
+    masks = np.zeros((5, 80, 80), np.uint16)
+    for t, radius in enumerate((8, 8, 6)):  # area ~200, ~200, then ~113 as she rounds up
+        masks[t][(yy - 40) ** 2 + (xx - 40) ** 2 <= radius ** 2] = 1
+    for t in (3, 4):  # two daughters of ~95 px each, 12 px either side of her: over 0.8 of her last ~113
+        masks[t][(yy - 40) ** 2 + (xx - 28) ** 2 <= 30] = 1
+        masks[t][(yy - 40) ** 2 + (xx - 52) ** 2 <= 30] = 2
+    areas = [int((masks[t] == 1).sum()) for t in range(4)]
+    assert areas[3] > 0.8 * areas[2] and areas[3] < 0.8 * areas[0], areas
+    result = track_masks(masks, max_distance=15)
+    assert result.n_tracks == 3 and (result.tracks["parent_track_id"] > 0).sum() == 4  # two daughters x 2
+    strict = track_masks(masks, max_distance=15, daughter_share=0.4)  # both daughters are over 0.4 of her
+    assert (strict.tracks["parent_track_id"] == 0).all()
+    with pytest.raises(ValueError, match="daughter_share"):
+        TrackParams(daughter_share=0)
+
+
 def test_bad_inputs_are_one_clear_error() -> None:
     one = np.zeros((1, 20, 20), np.uint16)
     with pytest.raises(TrackingError, match="1 frame"):

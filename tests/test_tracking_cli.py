@@ -33,10 +33,12 @@ def _outputs(mask: Path) -> list[Path]:
 def test_track_writes_csv_tracked_mask_and_log(tmp_path: Path, capsys) -> None:
     movie = synthetic_movie(seed=3)
     mask = _mask(tmp_path, "movie", movie.masks)
-    assert main(["track", str(mask), "--max-distance", str(movie.max_step + 1)]) == 0
+    step = str(movie.max_step + 1)
+    assert main(["track", str(mask), "--max-distance", step, "--daughter-share", "0.7"]) == 0
     csv, tracked, log = _outputs(mask)
     table = pd.read_csv(csv)
-    expected = track_masks(movie.masks, max_distance=movie.max_step + 1, pixel_size=PIXELS)
+    expected = track_masks(movie.masks, max_distance=movie.max_step + 1, pixel_size=PIXELS,
+                           daughter_share=0.7)
     pd.testing.assert_frame_equal(table, expected.tracks, check_dtype=False)
     assert np.allclose(table["time_s"], table["frame"] * 30.0)
     assert np.allclose(table["centroid_x_um"], table["centroid_x_px"] * 0.325)
@@ -47,6 +49,7 @@ def test_track_writes_csv_tracked_mask_and_log(tmp_path: Path, capsys) -> None:
     assert " | tracking | INFO | method: laptrack" in text
     params = json.loads(text.split("parameters: ", 1)[1].splitlines()[0])
     assert params["max_distance"] == movie.max_step + 1 and params["divisions"] is True
+    assert params["daughter_share"] == 0.7
     assert '"laptrack": ' in text
     import hashlib
 

@@ -30,6 +30,9 @@ def _add_track_params(p: argparse.ArgumentParser) -> None:
                    help="frames an object may be missing and keep its track (default 0)")
     p.add_argument("--divisions", action=argparse.BooleanOptionalAction, default=default.divisions,
                    help="allow a cell to divide into two daughter tracks (default: on)")
+    p.add_argument("--daughter-share", type=float, default=default.daughter_share, metavar="S",
+                   help="laptrack: keep a division only when both daughters are under S of their mother's "
+                        f"area (default {default.daughter_share:g}; over 1 keeps them all)")
     p.add_argument("--trackastra-model", default=default.model, metavar="NAME|FOLDER",
                    help="trackastra's model: a name (general_2d, ctc) or a folder with its files")
 
@@ -85,7 +88,7 @@ def _params(args: argparse.Namespace) -> Any:
     from .tracking import TrackParams
 
     return TrackParams(max_distance=args.max_distance, gap_frames=args.gap_frames, divisions=args.divisions,
-                       method=args.method, model=args.trackastra_model)
+                       method=args.method, model=args.trackastra_model, daughter_share=args.daughter_share)
 
 
 def track_masks_cli(

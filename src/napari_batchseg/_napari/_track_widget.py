@@ -71,7 +71,8 @@ class TrackWidget(Dock):
         self.track_btn = QPushButton("Track cells", self)
         self.track_btn.clicked.connect(self.track)
         self.add(form_box(("Labels (T, Y, X)", self.labels_combo),
-                      *self.fields.rows("method", "max_distance", "gap_frames"), ("", self.divisions)),
+                      *self.fields.rows("method", "max_distance", "gap_frames"), ("", self.divisions),
+                      *self.fields.rows("daughter_share")),
                  self.track_btn, self._corrections_box(), self.status)
         self.body.addStretch(1)
         self.follow_layers(self._refresh)

@@ -51,6 +51,11 @@ class TrackParams:
     divisions
         Whether an object may split into two daughters (new tracks whose ``parent_track_id`` is the
         mother's track).
+    daughter_share
+        laptrack only: a division is kept only when both daughters are smaller than this share of their
+        mother's area (her largest in her last frames: a mitotic cell rounds up and shrinks); otherwise the
+        nearer one goes on as the mother. Lower it for crowded movies whose neighbours are taken for
+        daughters; a value over 1 keeps every division laptrack makes.
     method
         The linker: ``"laptrack"`` (default, no weights) or ``"trackastra"`` (needs its weights).
     model
@@ -60,6 +65,7 @@ class TrackParams:
     max_distance: float = 20.0
     gap_frames: int = 0
     divisions: bool = True
+    daughter_share: float = 0.8
     method: str = "laptrack"
     model: str = "general_2d"
 
@@ -68,6 +74,9 @@ class TrackParams:
             raise ValueError(f"max_distance must be a positive number of pixels, got {self.max_distance}")
         if int(self.gap_frames) != self.gap_frames or self.gap_frames < 0:
             raise ValueError(f"gap_frames must be a whole number >= 0, got {self.gap_frames}")
+        if not (np.isfinite(self.daughter_share) and self.daughter_share > 0):
+            raise ValueError(f"daughter_share must be a positive share of the mother's area, got "
+                             f"{self.daughter_share}")
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters as a plain dict (for the log)."""

@@ -91,17 +91,22 @@ class LaptrackTracker:
             if n_frames > window:
                 gc.collect()  # networkx graphs hold reference cycles: free this window's before the next
         links: NDArray[np.int64] = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
-        return real_divisions(links, objects["area_px"].to_numpy(dtype=np.float64), yx)
+        return real_divisions(links, objects["area_px"].to_numpy(dtype=np.float64), yx,
+                              float(params.daughter_share))
 
 
-#: a division is kept only when both daughters are smaller than this share of their mother (a cell
-#: splits in two: each daughter about half of her); otherwise the mother goes on as the nearer one
-DAUGHTER_SHARE = 0.8
+#: the mother's area a division compares with is her largest over her last frame and this many before
+#: it: a mitotic cell rounds up and shrinks in the frames before she splits
+LOOK_BACK = 2
 
 
-def real_divisions(links: NDArray[np.int64], area: NDArray[np.float64], yx: NDArray[np.float64]
-                   ) -> NDArray[np.int64]:
+def real_divisions(links: NDArray[np.int64], area: NDArray[np.float64], yx: NDArray[np.float64],
+                   share: float = 0.8) -> NDArray[np.int64]:
     """``links`` (rows of objects) without the divisions where a daughter is about as large as her mother.
+
+    A division is kept when both daughters are under ``share`` (:attr:`TrackParams.daughter_share`) of
+    the mother's largest area over her last ``1 + LOOK_BACK`` frames (a cell splits in two: each
+    daughter is about half of her).
 
     Every cost here is the squared distance bounded by ``max_distance``, so laptrack takes an object
     that starts a track near another for a daughter of it: an object the segmentation missed for a
@@ -112,11 +117,17 @@ def real_divisions(links: NDArray[np.int64], area: NDArray[np.float64], yx: NDAr
     if not len(links):
         return links
     sources, counts = np.unique(links[:, 0], return_counts=True)
+    parent = {int(t): int(s) for s, t in links}  # no merging: an object has at most one link into it
     drop = np.zeros(len(links), dtype=bool)
     for mother in sources[counts > 1]:
         rows = np.flatnonzero(links[:, 0] == mother)
         daughters = links[rows, 1]
-        if area[daughters].max() < DAUGHTER_SHARE * area[mother]:
+        before, largest = int(mother), area[mother]
+        for _ in range(LOOK_BACK):
+            if (before := parent.get(before, -1)) < 0:
+                break
+            largest = max(largest, area[before])
+        if area[daughters].max() < share * largest:
             continue  # both about half of her: a division
         distance = np.hypot(*(yx[daughters] - yx[mother]).T)
         drop[rows[np.argsort(distance)[1:]]] = True

@@ -170,6 +170,7 @@ def track_masks(
     images: NDArray[Any] | None = None,
     start_frame: int = 0,
     model: str = "general_2d",
+    daughter_share: float = 0.8,
 ) -> TrackResult:
     """Track the objects of a ``(T, Y, X)`` label movie; the result holds the relabelled movie too.
 
@@ -177,7 +178,7 @@ def track_masks(
     ----------
     masks
         Integer labels ``(T, Y, X)``, T >= 2 (ids need not be sequential; 0 is background).
-    max_distance, gap_frames, divisions, method, model
+    max_distance, gap_frames, divisions, method, model, daughter_share
         See :class:`TrackParams`.
     pixel_size, start_frame
         See :func:`track_stack`.
@@ -199,7 +200,7 @@ def track_masks(
         raise TrackingError(f"labels of shape {arr.shape}: tracking needs a (T, Y, X) movie "
                             "(3D (Z) masks are not tracked)")
     params = TrackParams(max_distance=max_distance, gap_frames=gap_frames, divisions=divisions,
-                         method=method, model=model)
+                         method=method, model=model, daughter_share=daughter_share)
     reader_images = None if images is None else (lambda i: np.asarray(images)[i])
     result = track_stack(lambda i: arr[i], arr.shape[0], params, pixel_size, start_frame, reader_images)
     result.labels = np.stack([result.relabel(i, arr[i]) for i in range(arr.shape[0])])

@@ -24,12 +24,15 @@ __all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "UNSAVED_EDITS", 
            "track_layer_data", "track_params"]
 
 #: the fields that are :class:`TrackParams` fields of the same name
-PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "method")
+PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "daughter_share", "method")
 TRACK_FIELDS = (
     Field("method", "choice", "Method", choices=choices(tuple(TRACKERS)), value=TrackParams().method),
     Field("max_distance", "float", "Max distance", 0.5, 10_000.0, TrackParams().max_distance, suffix=" px"),
     Field("gap_frames", "int", "Gap frames", 0, 100),
     Field("divisions", "check", text="Divisions"),
+    Field("daughter_share", "float", "Daughter share", 0.05, 10.0, TrackParams().daughter_share, step=0.05,
+          tip="laptrack: a division is kept when both daughters are under this share of their mother's "
+              "area (lower it when neighbours are taken for daughters; over 1 keeps every division)"),
     Field("track_a", "int", hi=10**9, tip="Track A (0: none); clicking a cell selects its track"),
     Field("track_b", "int", hi=10**9, tip="Track B (0: none); Shift+click a cell"),
     Field("frame", "int", hi=10**9,
