@@ -197,19 +197,43 @@ def _strips(frames: list[TrainingFrame], fraction: float, rng: np.random.Generat
             ) -> tuple[list[TrainingFrame], list[TrainingFrame]]:
     """``(train, validation)``: a strip of each frame, ``fraction`` of its width, is held out.
 
-    The strip lies at the frame's left or right edge (seeded); a side left without objects is dropped.
+    The strip lies at the frame's left or right edge (seeded); its width is the one within a quarter of
+    ``fraction`` of the frame's whose edge cuts the fewest objects in two (nearest that share on ties:
+    a cut object is half in training, half in validation). A side left without objects is dropped.
     """
     train: list[TrainingFrame] = []
     val: list[TrainingFrame] = []
     for frame in frames:
         width = frame.labels.shape[-1]
         n_val = min(max(int(round(fraction * width)), 1), width - 1)
-        cut = n_val if rng.random() < 0.5 else width - n_val
+        from_left = rng.random() < 0.5
+        cuts = [w if from_left else width - w for w in range(max(int(round(0.75 * n_val)), 1),
+                                                              min(int(round(1.25 * n_val)), width - 1) + 1)]
+        split = objects_cut(frame.labels)
+        cut = min(cuts, key=lambda c: (split[c], abs(c - (n_val if from_left else width - n_val))))
         left, right = frame.strip(0, cut), frame.strip(cut, width)
-        held, kept = (left, right) if cut == n_val else (right, left)
+        held, kept = (left, right) if from_left else (right, left)
         val += [held] if held.n_masks else []
         train += [kept] if kept.n_masks else []
     return train, val
+
+
+def objects_cut(labels: NDArray[Any]) -> NDArray[np.int64]:
+    """For each column ``c`` of a ``(Y, X)`` label frame, how many objects a cut before ``c`` splits.
+
+    An object is split when it has pixels on both sides (columns ``< c`` and ``>= c``); its columns'
+    extent is its bounding box's.
+    """
+    from scipy import ndimage
+
+    width = labels.shape[-1]
+    change = np.zeros(width + 1, np.int64)
+    for box in ndimage.find_objects(labels):
+        if box is not None:
+            change[box[-1].start + 1] += 1  # split by cuts start+1 .. stop-1
+            change[box[-1].stop] -= 1
+    counts: NDArray[np.int64] = np.cumsum(change)[:width]
+    return counts
 
 
 # --------------------------------------------------------------------------- helpers
