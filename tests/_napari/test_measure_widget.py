@@ -214,6 +214,21 @@ def test_plots_follow_napari_theme_and_epochs_are_whole(make_napari_viewer):
         assert to_hex(plot.figure.get_facecolor()) == to_hex(theme.background.as_hex())
         assert to_hex(plot.axes.get_facecolor()) == to_hex(theme.background.as_hex())
         assert to_hex(plot.axes.xaxis.label.get_color()) == to_hex(theme.text.as_hex())
+    # review: the colours were taken once; napari's theme switched later left them
+    settings = get_settings().appearance
+    before = settings.theme
+    other = "light" if theme.background.as_hex() != get_theme("light").background.as_hex() else "dark"
+    try:
+        settings.theme = other
+        switched = get_theme(other)
+        for plot in (w.histogram, train.plot):
+            assert to_hex(plot.figure.get_facecolor()) == to_hex(switched.background.as_hex())
+            assert to_hex(plot.axes.get_facecolor()) == to_hex(switched.background.as_hex())
+            assert to_hex(plot.axes.xaxis.label.get_color()) == to_hex(switched.text.as_hex())
+        legend = train.plot.axes.get_legend()
+        assert to_hex(legend.get_texts()[0].get_color()) == to_hex(switched.text.as_hex())
+    finally:
+        settings.theme = before
     for epoch in (1, 2, 3):
         train.plot.add(epoch, 1.0 / epoch, 0.5 / epoch)
     train.plot.canvas.draw()

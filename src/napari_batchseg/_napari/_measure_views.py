@@ -9,7 +9,7 @@ import pandas as pd
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtWidgets import QComboBox, QWidget
 
-from ._qtutil import refill, vbox
+from ._qtutil import follow, refill, vbox
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _HORIZONTAL = Qt.Orientation.Horizontal
@@ -73,6 +73,23 @@ class PlotCanvas(QWidget):
         self.axes = self.figure.add_subplot(111)
         self.style()
         vbox(*above, self.canvas, into=self)
+        try:  # napari's theme switched later (Preferences > Appearance): the plot follows it
+            from napari.settings import get_settings
+
+            follow(self, [get_settings().appearance.events.theme], self.retheme)
+        except Exception:  # noqa: BLE001 - no napari settings: the plot keeps its colours
+            pass
+
+    def retheme(self, *_: object) -> None:
+        """Take napari's current theme colours and draw again."""
+        self.background, self.foreground = theme_colors()
+        self.figure.set_facecolor(self.background)
+        self.style()
+        self.restyle()
+        self.canvas.draw_idle()
+
+    def restyle(self) -> None:
+        """Colour what the plot draws beyond its axes (none here; a legend in a subclass)."""
 
     def style(self) -> None:
         """Colour the axes as napari's theme (``axes.clear()`` resets them)."""

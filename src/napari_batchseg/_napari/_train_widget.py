@@ -54,9 +54,13 @@ class LossPlot(PlotCanvas):
         from matplotlib.ticker import MaxNLocator
 
         self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+        self.restyle()
+        self.setMinimumHeight(180)
+
+    def restyle(self) -> None:
+        """The legend in the theme's colours."""
         self.axes.legend(loc="upper right", fontsize="small", facecolor=self.background,
                          labelcolor=self.foreground)
-        self.setMinimumHeight(180)
 
     def clear(self) -> None:
         """Forget all points."""
