@@ -147,6 +147,12 @@ def test_training_params_from_the_form_values():
     assert params.base_model == "cyto3" and params.epochs == 7 and params.frames == [0, 3, 4]
     assert params.images_per_epoch is None  # the spin box's 0 is "all frames"
     assert params.optimizer == "adamw" and params.batch_size == 8 and params.crop_size == 224
+    # review: the dock's 0.005 (train_seg's default, for training from scratch) against the docs' 0.001
+    # for fine-tuning with AdamW: the field's "auto" is the core's choice
+    assert params.learning_rate == 0.001
+    assert training_params(values, "scratch").learning_rate == 0.005
+    assert training_params(values | {"optimizer": "sgd"}, "cyto3").learning_rate == 0.005
+    assert training_params(values | {"learning_rate": 0.02}, "cyto3").learning_rate == 0.02
     with pytest.raises(ValueError, match="not understood"):
         training_params(values | {"frames": "first"}, "cyto3")
 

@@ -343,6 +343,8 @@ def test_batchseg_train_subcommand(tmp_path, capsys):
 
     help_text = build_parser().format_help()
     assert "train" in help_text
+    args = build_parser().parse_args(["train", str(tmp_path), "--output", "m"])  # no --learning-rate
+    assert TrainingParams(learning_rate=args.learning_rate).learning_rate == 0.001  # fine-tuning cyto3
     tifffile.imwrite(tmp_path / "lonely.tif", np.zeros((32, 32), np.uint16))
     assert main(["train", str(tmp_path), "--output", str(tmp_path / "model")]) == 2
     assert "no masks found" in capsys.readouterr().err

@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="model to start from: a Cellpose built-in name (cyto3, nuclei, ...), a model file, "
                         "or 'scratch' (default: cyto3)")
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
-    p.add_argument("--learning-rate", type=float, default=0.005, help="AdamW learning rate (default: 0.005)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="learning rate (default: 0.001 to fine-tune a model with AdamW, else 0.005)")
     p.add_argument("--weight-decay", type=float, default=1e-5, help="AdamW weight decay (default: 1e-5)")
     p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw",
                    help="AdamW (default) or SGD with momentum 0.9 (Cellpose's GUI fine-tunes with SGD, "

@@ -13,6 +13,9 @@ from ..params import ParameterError
 from .data import SPLITS, FrameSelection
 
 SCRATCH = "scratch"
+#: the default learning rates: fine-tuning with AdamW (Cellpose's GUI), else (from scratch, SGD: train_seg's)
+FINE_TUNE_RATE = 0.001
+SCRATCH_RATE = 0.005
 OPTIMIZERS = ("adamw", "sgd")
 PROVENANCE_FORMAT = "napari-batchseg training provenance 1"
 AP_THRESHOLD = 0.5
@@ -33,7 +36,8 @@ class TrainingParams:
         Training epochs (``n_epochs`` of ``train_seg``).
     learning_rate, weight_decay
         Optimizer settings (``train_seg`` warms the learning rate up over 10 epochs and anneals it after
-        100/300 epochs).
+        100/300 epochs). ``learning_rate`` None: 0.001 to fine-tune a model with AdamW (what
+        Cellpose's GUI recommends), else 0.005 (``train_seg``'s default: from ``"scratch"``, or SGD).
     optimizer
         ``"adamw"`` (``train_seg``'s default) or ``"sgd"`` (momentum 0.9; what Cellpose's GUI uses for
         human-in-the-loop fine-tuning, with learning rate 0.1 and weight decay 1e-4).
@@ -72,7 +76,7 @@ class TrainingParams:
 
     base_model: str = "cyto3"
     epochs: int = 100
-    learning_rate: float = 0.005
+    learning_rate: float | None = None
     weight_decay: float = 1e-5
     optimizer: str = "adamw"
     batch_size: int = 8
@@ -105,6 +109,9 @@ class TrainingParams:
             if int(self.images_per_epoch) < 1:
                 raise ParameterError(f"images_per_epoch must be >= 1, got {self.images_per_epoch}")
             self.images_per_epoch = int(self.images_per_epoch)
+        if self.learning_rate is None:
+            fine_tune = self.base_model != SCRATCH and str(self.optimizer).lower() == "adamw"
+            self.learning_rate = FINE_TUNE_RATE if fine_tune else SCRATCH_RATE
         for name in ("learning_rate", "weight_decay"):
             value = float(getattr(self, name))
             if not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):

@@ -27,7 +27,8 @@ TRAIN_FIELDS = (
     Field("output", "text", text="path of the new model file"),
     Field("overwrite", "check", text="overwrite"),
     Field("epochs", "int", "Epochs", 1, 100000, 100),
-    Field("learning_rate", "float", "Learning rate", 1e-6, 1.0, 0.005, step=0.001, decimals=6),
+    Field("learning_rate", "float", "Learning rate", 0.0, 1.0, 0.0, step=0.001, decimals=6, special="auto",
+          none_at=0, tip="auto: 0.001 to fine-tune a model with AdamW (Cellpose's GUI), else 0.005"),
     Field("weight_decay", "float", "Weight decay", 0.0, 1.0, 1e-5, decimals=6),
     Field("optimizer", "choice", "Optimizer", value="adamw", choices=choices(("adamw", "sgd")),
           tip="AdamW (train_seg's default) or SGD with momentum 0.9 "
