@@ -262,6 +262,13 @@ def test_bad_inputs_write_nothing(tmp_path, kind):
     with pytest.raises(InputError, match="float_mask.tif"):  # the one mask is bad: nothing written
         export_masks(kind, [float_mask], out, opts)
     assert list(out.iterdir()) == []
+    other = tmp_path / "other_float_mask.tif"
+    tifffile.imwrite(other, values)
+    with pytest.raises(InputError) as both:  # review: all bad named only the first
+        export_masks(kind, [float_mask, other], out, opts)
+    assert str(both.value).startswith("none of the 2 masks can be exported: ")
+    assert f"{float_mask}:" in str(both.value) and f"{other}:" in str(both.value)
+    assert list(out.iterdir()) == []
     # a bad mask beside a good one is left out, said, and the good one exported (a user walk: one bad
     # mask stopped the whole export, its good masks unexported and unmentioned; ctc: test_tracking_ctc)
     if kind == "ctc":

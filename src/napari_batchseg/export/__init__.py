@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import BatchSegError, about
+from ..errors import BatchSegError, InputError, about
 from ..io.atomic import atomic_path, check_writable_dir
 from ..measure_3d import is_volume_mask
 from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
@@ -170,8 +170,9 @@ def export_masks(
     ValueError
         Unknown kind or bad option (nothing written).
     InputError
-        Every mask is bad (a bad mask or image, a pattern with no match, no tracks for ``ctc``): the
-        first one's error (nothing written). Some bad: they are left out (:attr:`ExportResult.failed`).
+        Every mask is bad (a bad mask or image, a pattern with no match, no tracks for ``ctc``): its
+        error, or each one's for several (nothing written). Some bad: they are left out
+        (:attr:`ExportResult.failed`).
     OutputError
         Outputs exist (without ``overwrite``) or the folder cannot be written (nothing written).
     """
@@ -204,7 +205,10 @@ def export_masks(
             items.append(item)
             metas.append(site)
         if not items and first_error is not None:
-            raise first_error
+            if len(result.failed) == 1:
+                raise first_error
+            raise InputError(f"none of the {len(result.failed)} masks can be exported: "
+                             + "; ".join(result.failed.values()))
         targets = [p for item in items for p in export_targets(kind, item, folder)]
         if kind == "outlines":
             targets.append(folder / OUTLINES_METADATA)
