@@ -188,14 +188,21 @@ def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period
     for i in range(8):
         shutil.copy(example_files["nuclei"], folder / f"well{i}_BF.tif")
     widget.files.add_paths([folder])
+    # 0.3 s an output: a run of 2.4 s or more, so that two switches at least fall within it
     widget.controller.segmenter_factory = (
-        factory(0.05) if outcome == "done" else (lambda _p: _FailingSegmenter(0.05)))
+        factory(0.3) if outcome == "done" else (lambda _p: _FailingSegmenter(0.3)))
     shown: list[tuple[float, str, bool]] = []  # (when, output, run still going)
+    switches: list[tuple[float, bool]] = []  # (when the live model switched, run still going)
 
     def note_switch() -> None:
         key = widget.streamer.viewed_key
         if key and (not shown or shown[-1][1] != key):
             shown.append((time.perf_counter(), key, widget.running))
+        # the switch times themselves: polled times moved with the load (a slow first switch seen late,
+        # the next on time: "gaps" of 0.75-0.89 s on a loaded machine)
+        at = widget.streamer.live.switched_at
+        if at is not None and (not switches or switches[-1][0] != at):
+            switches.append((at, widget.running))
 
     timer = QTimer()
     timer.timeout.connect(note_switch)
@@ -210,8 +217,9 @@ def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period
     assert [widget.status.status(k) for k in keys] == [outcome] * 8
     outputs = [(t, k, running) for t, k, running in shown if k in keys]
     assert outputs[-1][1] == keys[-1]  # the last output is on screen at the end (at once)
-    gaps = np.diff([t for t, _, running in outputs if running])
-    assert (gaps >= FOLLOW_MS / 1000 * 0.9).all(), gaps  # while it runs: never two within FOLLOW_MS
+    gaps = np.diff([t for t, running in switches if running])
+    # while it runs: never two within FOLLOW_MS (a timer may fire a ms early)
+    assert len(gaps) >= 1 and (gaps >= 0.99 * FOLLOW_MS / 1000).all(), gaps
     assert len(outputs) <= run_s / (FOLLOW_MS / 1000) + 2, (len(outputs), run_s)  # not one per output
     if outcome == "failed":
         return

@@ -92,6 +92,11 @@ class LiveModel:
         return self._split_due is not None or self.waiting is not None
 
     @property
+    def switched_at(self) -> float | None:
+        """The clock time the layers last switched to another output (``None``: none since the reset)."""
+        return None if self._switched_at == _NEVER else self._switched_at
+
+    @property
     def move_pending(self) -> tuple[str, int] | None:
         """The slider's next move: ``(output, frame)``; ``None`` when none is pending."""
         return self._move
