@@ -159,7 +159,7 @@ def test_planned_outputs_name_each_position(tmp_path):
 def test_a_skip_says_how_to_segment_again_once():
     """QA: the advice came twice ('(use If output exists: overwrite, …). To segment them again: …')."""
     reason = ("output made with other parameters (diameter auto -> 25.0): a_vSM.ome.tif; left as it is, "
-              "not redone for these parameters (use existing=overwrite, or another suffix)")
+              "not redone for these parameters (use --existing overwrite, or another suffix)")
     text = finish_message({"skipped": 1}, 0.2, [reason])
     assert text.count("If output exists") == 1 and "overwrite" in text
     plain = finish_message({"skipped": 1}, 0.2, ["output exists: a_vSM.ome.tif"])

@@ -80,14 +80,14 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
         made = f"output made with other parameters ({status.detail}): {mask}"
         if params.existing == "skip":
             return TaskSkipped(task, f"{made}; left as it is, not redone for these parameters "
-                                     "(use existing=overwrite, or another suffix)", other_parameters=True)
+                                     "(use --existing overwrite, or another suffix)", other_parameters=True)
         if params.existing == "error":
-            return TaskFailed(task, f"{made} (use existing=overwrite, or another suffix)")
+            return TaskFailed(task, f"{made} (use --existing overwrite, or another suffix)")
         return None
     if params.existing == "skip":
-        return TaskSkipped(task, f"output exists: {mask} (use existing=overwrite to redo)")
+        return TaskSkipped(task, f"output exists: {mask} (use --existing overwrite to redo)")
     if params.existing == "error":
-        return TaskFailed(task, f"output exists: {mask} (use existing=overwrite or existing=skip)")
+        return TaskFailed(task, f"output exists: {mask} (use --existing overwrite or --existing skip)")
     return None
 
 

@@ -52,5 +52,15 @@ def test_a_volume_mode_flags_files_without_z_before_run(widget, data_folder, tmp
     assert files.problem(flat) == "" and files.problem(stack) == ""
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("stitch"))
     assert "Z" in files.problem(flat) and files.problem(stack) == ""
+    assert "--" not in files.problem(flat), files.problem(flat)  # the widget's words (a walk)
+    # a walk: best focus was offered in a volume mode, then Run refused it in the API's words
+    z_range = form.z.z_mode
+    assert z_range.currentData() == "all"
+    best = [z_range.findData(mode) for mode in ("best", "best:r")]
+    assert not any(z_range.model().item(i).isEnabled() for i in best)
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData("project"))
+    z_range.setCurrentIndex(best[1])
+    form.volume_mode.setCurrentIndex(form.volume_mode.findData("3d"))
+    assert z_range.currentData() == "all" and widget.params().z_range == "all"
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("project"))
     assert files.problem(flat) == ""

@@ -215,8 +215,11 @@ def test_core_messages_name_the_widget_fields():
             "Or pass a local file: --checkpoint PATH --model vit_t.")
     out = for_widget(text)
     assert "--" not in out and "Checkpoint field" in out and "Model vit_t" in out
-    assert for_widget("output exists: x (use existing=overwrite to redo)") == (
+    assert for_widget("output exists: x (use --existing overwrite to redo)") == (
         "output exists: x (use If output exists: overwrite to redo)")
+    # a walk: a file's mark said "--z-mode stitch needs a Z stack ... (use --z-mode project)"
+    said = for_widget("a.tif: --z-mode stitch needs a Z stack; the file has 1 Z slice (use --z-mode project)")
+    assert said == "a.tif: Z: 2D + stitch needs a Z stack; the file has 1 Z slice (use Z: 2D (project))"
 
 
 def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qtbot, tmp_path):

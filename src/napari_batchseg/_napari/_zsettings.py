@@ -12,7 +12,7 @@ from typing import Any
 from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox
 
 from ..params import SegmentationParams
-from ..view.form_state import Z_FIELDS, Z_RANGE_KEYS, z_fields, z_range_text
+from ..view.form_state import VOLUME_Z_MODES, Z_FIELDS, Z_RANGE_KEYS, z_fields, z_range_text
 from ._qtutil import Fields, hbox, muted, vbox
 
 
@@ -44,13 +44,19 @@ class ZSettings:
         """The spin boxes, likewise."""
         return self.z_radius, self.z_start, self.z_stop, self.anisotropy, self.stitch
     def update_visibility(self) -> None:
-        """Show only the numbers of the modes chosen; no projection type for a volume."""
+        """Show only the numbers of the modes chosen; no projection type, no best focus for a volume."""
+        volume = self.volume_mode.currentData()
+        items = self.z_mode.model()
+        for i in range(self.z_mode.count()):  # a walk: best focus was offered, then Run refused it
+            allowed = volume == "project" or self.z_mode.itemData(i) in VOLUME_Z_MODES
+            items.item(i).setEnabled(allowed)
+        if volume != "project" and self.z_mode.currentData() not in VOLUME_Z_MODES:
+            self.z_mode.setCurrentIndex(self.z_mode.findData("all"))
         mode = self.z_mode.currentData()
         self.z_radius.setVisible(mode == "best:r")
         for w in (self.z_start, self._dash, self.z_stop):
             w.setVisible(mode == "range")
         self.z_numbers.setVisible(mode in ("best:r", "range"))
-        volume = self.volume_mode.currentData()
         self.anisotropy.setVisible(volume == "3d")
         self.stitch.setVisible(volume == "stitch")
         self.z_type.setVisible(volume == "project")  # a volume is not projected

@@ -21,6 +21,7 @@ from ..params import ParameterError, SegmentationParams
 from ..runnable import check_info
 from .fields import Field
 from .file_info import as_path, is_ambiguous
+from .phrasing import for_widget
 
 #: the axes offered for a file whose axes the reader cannot tell
 AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
@@ -183,8 +184,8 @@ class FileSetup:
         try:
             problem = check_info(info, _checked_params(channel, start, end, self.z_mode))
         except ParameterError as exc:
-            return str(exc)
-        return "" if problem is None else problem.brief
+            return for_widget(str(exc))
+        return "" if problem is None else for_widget(problem.brief)
 
     def run_groups(self, files: list[Path],
                    params: SegmentationParams) -> list[tuple[list[Path], SegmentationParams]]:

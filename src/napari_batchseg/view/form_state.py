@@ -33,6 +33,8 @@ Z_MODES = (
     ("best:r", "best focus ± r"),
     ("range", "fixed range"),
 )
+#: the Z range modes a volume (3d, stitch) takes: best focus picks planes to project, not a volume
+VOLUME_Z_MODES = ("all", "range")
 #: what is segmented per time point (``SegmentationParams.z_mode``): a projected plane or the volume
 VOLUME_MODES = (
     ("project", "2D (project)"),

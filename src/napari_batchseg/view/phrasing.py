@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..runners import RunSession, TaskState
 from .fields import Field
+from .form_state import VOLUME_MODES
 
 #: (pattern, replacement) applied in order; options of the ``batchseg`` command -> the widget's controls
 _RULES: tuple[tuple[str, str], ...] = (
@@ -27,6 +28,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"--channel", "Channel"),
     (r"--gpu", "Use GPU"),
     (r"(?:--)?existing[= ](\w+)", r"If output exists: \1"),
+    *((rf"--z-mode {mode}\b", f"Z: {label}") for mode, label in VOLUME_MODES),
 )
 
 
