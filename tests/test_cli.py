@@ -89,6 +89,10 @@ def test_dry_run_and_info(folder, capsys):
     readable = [line.split("\t")[0] for line in out.splitlines() if "unreadable" not in line]
     assert readable and main(["segment", *(str(folder / n) for n in readable), "--dry-run"]) == 0
     assert not list(folder.glob("*_vSM*"))
+    # a walk: a file read fine but lacking the channel asked for was listed as "unreadable"
+    assert main(["segment", str(folder / "nuclei_BF.tif"), "--channel", "3", "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "[cannot run: " in out and "channel" in out and "unreadable" not in out, out
     assert main(["info", str(folder / "zstack_BF.nd2")]) == 0
     info = capsys.readouterr().out
     assert "Z=11" in info and "FITC" in info
@@ -183,6 +187,34 @@ def test_error_lines_are_never_wrapped_off_a_terminal(tmp_path):
     out, err = proc.communicate(timeout=120)
     (line,) = re.sub(r"\x1b\[[0-9;]*m", "", err).splitlines()
     assert proc.returncode == 2 and str(log) in line
+
+
+def test_a_plan_note_is_printed_once(tmp_path):
+    """A walk: each note of the plan came twice on stderr, as the CLI's warning and again bare (the
+    engine's log record, printed by Python's last-resort handler)."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "flat_BF.tif", np.zeros((32, 32), np.uint16))  # YX: its axes are known
+    proc = _cli("segment", str(tmp_path), "--axes", "ZYX", "--output-dir", str(tmp_path / "out"), "-q")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert err.count("not applied to 1 file(s)") == 1, err
+    assert "warning: axes ZYX not applied to 1 file(s)" in err
+
+
+def test_the_summary_names_every_position(tmp_path):
+    """A walk: the summary named the positions of a file "pos.ome.tif" and "pos.ome.tif [P1]" (the dry
+    run [P0] and [P1])."""
+    import tifffile
+
+    with tifffile.TiffWriter(tmp_path / "pos_BF.ome.tif", ome=True) as tw:  # two series: two positions
+        for _ in range(2):
+            tw.write(np.zeros((2, 32, 32), np.uint16), metadata={"axes": "TYX"})
+    proc = _cli("segment", str(tmp_path), "--output-dir", str(tmp_path / "out"), columns=200)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    rows = [line for line in err.splitlines() if "pos_BF.ome.tif" in line and "done" in line]
+    assert len(rows) == 2 and "[P0]" in rows[0] and "[P1]" in rows[1], err
 
 
 @pytest.mark.parametrize("command", ["info", "evaluate"])

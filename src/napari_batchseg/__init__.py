@@ -6,6 +6,7 @@ its options, :func:`open_mask` reads a result back.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ._version import __version__
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["SegmentationParams", "ZRange", "__version__", "open_mask", "segment_files"]
+
+# a library's records go where the application sends them; none configured, Python's last resort printed
+# them to stderr beside the CLI's own lines (a walk: each plan note twice)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import napari_batchseg` light (no torch, no cellpose)

@@ -337,11 +337,9 @@ def _print_summary(session: RunSession, console: Console) -> None:
         table.add_column(col, overflow="fold")
     colors = {"done": "green", "skipped": "yellow", "failed": "red", "cancelled": "red"}
     for s in session.tasks:
-        t = s.task
-        name = t.input.name + (f" [P{t.position}]" if t.position else "")
         done = s.status == "done"
         detail = str(s.mask_path) if done else ("cancelled" if s.status == "cancelled" else s.reason)
-        table.add_row(name, f"[{colors[s.status]}]{s.status}[/]", str(s.n_frames if done else ""),
+        table.add_row(s.task.label, f"[{colors[s.status]}]{s.status}[/]", str(s.n_frames if done else ""),
                       f"{s.seconds:.1f}" if s.seconds else "", detail)
     console.print(table)
     counts = session.counts()

@@ -205,8 +205,8 @@ def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
 
     ``fails``: the run would fail it (unreadable, or an output that exists under ``existing: error``).
     """
-    if task.error:
-        state, fails = f"unreadable: {task.error}", True
+    if task.error:  # a file read fine that lacks the channel, frames or Z slices asked for "cannot run"
+        state, fails = f"{'unreadable' if task.info is None else 'cannot run'}: {task.error}", True
     else:
         status = output_status(task, params)
         state = what_happens(status, params.existing)
