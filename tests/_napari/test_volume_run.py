@@ -64,3 +64,31 @@ def test_a_volume_mode_flags_files_without_z_before_run(widget, data_folder, tmp
     assert z_range.currentData() == "all" and widget.params().z_range == "all"
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("project"))
     assert files.problem(flat) == ""
+
+
+@pytest.mark.cp3
+def test_a_volume_run_after_a_flat_file_was_listed_starts_on_the_middle_slice(widget, data_folder, tmp_path,
+                                                                                  qtbot):
+    """A walk: a flat image and a Z stack listed, 2D + stitch chosen (the idle layers took the flat
+    file's one slice), the flat one removed, Run: the Z slider stayed on slice 0 (a dark slice, no masks)
+    instead of the middle one."""
+    stack = write_crop(tmp_path / "stack.ome.tif")  # 5 Z slices
+    qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
+    widget.files.add_paths([data_folder / "nuclei_BF.tif"])
+    set_up_volume_run(widget, stack, qtbot, "stitch")
+
+    def idle_layers() -> list:
+        return [lay for lay in widget.viewer.layers if layer_meta(lay).get("stream")]
+
+    # the idle layers, made for the first file listed (the flat one) as a volume of one slice
+    qtbot.waitUntil(lambda: len(idle_layers()) == 2 and all(lay.ndim == 4 for lay in idle_layers()),
+                    timeout=20000)
+    assert all(lay.data.shape[1] == 1 for lay in idle_layers())
+    widget.files.remove_marked()
+    assert widget.files.files() == [stack]
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=300000)
+    labels = next(lay for lay in widget.viewer.layers if layer_meta(lay).get("role") == "mask")
+    assert labels.data.shape[1] == 5
+    z_axis = widget.viewer.dims.ndim - 3
+    assert widget.viewer.dims.current_step[z_axis] == 2, widget.viewer.dims.current_step

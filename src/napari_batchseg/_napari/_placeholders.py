@@ -231,7 +231,9 @@ class LayerPool:
             layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
             return layer
 
-        new_z = len(axes) == 4 and (lab_layer is None or lab_layer.ndim != 4)
+        # a Z axis new to the layers, or other slices (a placeholder of one slice, another stack's)
+        new_z = len(axes) == 4 and (lab_layer is None or lab_layer.ndim != 4
+                                    or lab_layer.data.shape[1] != np.shape(labels)[1])
 
         def framed(lab: Any) -> None:
             if _extent(lab) != old_extent:
