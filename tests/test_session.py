@@ -247,6 +247,28 @@ def test_groups_colliding_outputs_refused_before_any_load(inputs, tmp_path):
     assert "a_vSM.ome.tif" in events[-1].message
 
 
+def test_a_file_in_two_groups_runs_once_with_the_group_naming_it(inputs, tmp_path):
+    """A walk: the README's groups, one naming an ambiguous file with its axes, the other its folder:
+    the file ran twice (done, then failed on its ambiguous axes), whichever came first."""
+    from napari_batchseg.runners import RunGroup
+
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    amb = _ambiguous(folder / "amb.tif")
+    tifffile.imwrite(folder / "b.tif", _blobs(6))
+    base = SegmentationParams(output_dir=str(tmp_path / "out"))
+    named = RunGroup([amb], base.replace(axes="TYX", end_frame=1))
+    for groups in ([named, RunGroup([folder], base)], [RunGroup([folder], base), named]):
+        session, events = _run(groups, options=RunOptions(segmenter_factory=_CountingFactory()))
+        assert sorted((s.task.input.name, s.status) for s in session.tasks) == [("amb.tif", "done"),
+                                                                                 ("b.tif", "done")]
+        planned = next(e for e in events if isinstance(e, ev.Planned))
+        assert any("1 file(s) in several groups run once" in n and "amb.tif" in n for n in planned.notes)
+        assert read_mask(tmp_path / "out" / "amb_vSM.ome.tif").labels.shape[0] == 2  # its group's frames
+        for f in (tmp_path / "out").iterdir():
+            f.unlink()
+
+
 # --------------------------------------------------------------------------- can this file run?
 def test_check_file_gives_a_typed_reason(inputs, tmp_path):
     from napari_batchseg.runnable import Reason, check_file

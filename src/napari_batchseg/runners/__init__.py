@@ -170,6 +170,32 @@ def _groups(source: object) -> list[RunGroup] | None:
     return list(source) if all(isinstance(g, RunGroup) for g in source) else None
 
 
+def _each_file_once(groups: list[RunGroup], plans: list[Plan]) -> list[str]:
+    """Keep each input file in one group's plan (changed in place); the note saying so, if any.
+
+    A file in several groups (named in one, found in another's folder, say) runs once: in the group
+    that names it itself, else the first that finds it.
+    """
+    named = [{Path(p).resolve() for p in g.paths} for g in groups]
+    owner: dict[Path, int] = {}
+    for i, one in enumerate(plans):
+        for task in one.tasks:
+            key = Path(task.input).resolve()
+            if key not in owner or (key in named[i] and key not in named[owner[key]]):
+                owner[key] = i
+    twice: list[str] = []
+    for i, one in enumerate(plans):
+        mine = [owner[Path(t.input).resolve()] == i for t in one.tasks]
+        twice += [t.input.name for t, m in zip(one.tasks, mine, strict=True) if not m]
+        one.tasks = [t for t, m in zip(one.tasks, mine, strict=True) if m]
+    twice = list(dict.fromkeys(twice))  # (a file of several positions: named once)
+    if not twice:
+        return []
+    shown = ", ".join(twice[:5]) + (", ..." if len(twice) > 5 else "")
+    return [f"{len(twice)} file(s) in several groups run once, with the parameters of the group naming "
+            f"them (else the first): {shown}"]
+
+
 def _execute_groups(
     groups: list[RunGroup], options: RunOptions | None, file_filter: FileFilter | None, recursive: bool,
     cancel: CancelCheck, segmenter: Segmenter | None, keep_images: bool,
@@ -181,11 +207,13 @@ def _execute_groups(
         for group in groups:
             plans.append(engine.plan(list(group.paths), group.params, file_filter, recursive=recursive))
             opts.append(resolve_options(options or RunOptions(), plans[-1].params))
+        once = _each_file_once(groups, plans)
         check_collisions((t.input, t.names) for p in plans for t in p.tasks)
     except (BatchSegError, ParameterError) as exc:
         yield _refused(exc)
         return
     notes = list(dict.fromkeys(n for p, o in zip(plans, opts, strict=True) for n in (*p.notes, *o.notes)))
+    notes += once
     for note in notes:
         log.warning(note)
     everything = Plan(plans[0].params, [t for p in plans for t in p.tasks], notes,
