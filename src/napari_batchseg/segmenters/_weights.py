@@ -21,6 +21,7 @@ __all__ = [
     "OFFLINE_ENV",
     "TIMEOUT_ENV",
     "download_timeout",
+    "failed_download",
     "offline",
     "socket_timeout",
 ]
@@ -54,3 +55,18 @@ def socket_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(old)
+
+
+def failed_download(exc: BaseException) -> str:
+    """Why a download failed, in a few words: no connection, a time-out, else the error's first line.
+
+    (requests' connection errors run to hundreds of characters of pool and resolver reprs.)
+    """
+    from ..errors import describe
+
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    if kinds & {"Timeout", "ReadTimeout", "ConnectTimeout", "TimeoutError", "timeout"}:
+        return f"download failed: no data for {download_timeout():g} s ({TIMEOUT_ENV} sets the limit)"
+    if kinds & {"ConnectionError", "NameResolutionError", "MaxRetryError"} or "Max retries" in str(exc):
+        return "download failed: no connection to the server (offline, or a proxy or firewall in the way)"
+    return f"download failed: {describe(exc)}"

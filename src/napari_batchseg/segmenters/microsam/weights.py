@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError, describe
-from .._weights import OFFLINE_ENV, download_timeout, offline
+from .._weights import OFFLINE_ENV, download_timeout, failed_download, offline
 from ..catalog import SAM_ARCHITECTURES
 from ..safe_load import UnsafeModelFile, load_weights
 
@@ -136,9 +136,7 @@ def _download(registry: Any, model: str, folder: Path, names: list[str]) -> None
         try:
             registry.fetch(name, downloader=downloader)
         except Exception as exc:
-            raise missing_weights_error(
-                model, folder, names, registry, f"download failed: {describe(exc)}"
-            ) from exc
+            raise missing_weights_error(model, folder, names, registry, failed_download(exc)) from exc
 
 
 def checkpoint_info(path: Path, state: Any = None) -> tuple[int, bool]:
