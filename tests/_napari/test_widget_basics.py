@@ -107,8 +107,18 @@ def test_output_names_suffix_and_collisions(widget, data_folder, tmp_path, qtbot
     assert "Outputs collide" in out.problems_label.text()
     assert not widget.run_btn.isEnabled()
     assert widget.run() is False
+    # an output folder that cannot take the files is said before Run (checked by a worker), and Run
+    # waits (a walk: a read-only folder was said only when Run failed)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out.folder.setText(str(blocker))
+    qtbot.waitUntil(lambda: "is not a folder" in out.problems_label.text(), timeout=5000)
+    assert str(blocker) in out.problems_label.text() and not widget.run_btn.isEnabled()
+    out.folder.setText(str(tmp_path / "masks" / "new"))  # to be made: its parent is checked
+    qtbot.waitUntil(lambda: "not a folder" not in out.problems_label.text(), timeout=5000)
+    assert "Outputs collide" in out.problems_label.text()
     out.beside.setChecked(True)
-    assert out.problems() == [] and widget.run_btn.isEnabled()
+    qtbot.waitUntil(lambda: out.problems() == [] and widget.run_btn.isEnabled(), timeout=5000)
     # existing outputs are flagged with what will happen to them: a mask without its log is a run cut
     # short, made again whatever the policy (finished outputs: test_tuning_loop.py)
     (data_folder / "nuclei_BF_vSM-run1-a.ome.tif").write_bytes(b"x")

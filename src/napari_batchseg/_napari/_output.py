@@ -20,7 +20,7 @@ from ..view.outputs import (
     collisions_text,
     existing_lines,
     next_run_note,
-    output_statuses,
+    output_check,
     planned_outputs,
     positions_of,
     preview_lines,
@@ -64,6 +64,7 @@ class OutputPanel(QWidget):
         self.suffix.inputRejected.connect(lambda: self.suffix_note.setText(f"‘{SUFFIX_HINT}’"))
         self.existing.currentIndexChanged.connect(self.changed)
         self._problems: list[str] = []
+        self._collisions: list[str] = []
         self._lines: list[str] = []
         self._generation = 0
         #: whether an existence check is under way
@@ -115,7 +116,7 @@ class OutputPanel(QWidget):
         outs = self.outputs(files, infos)
         self._lines = preview_lines(outs)
         self.preview.setText("\n".join(self._lines))
-        self._problems = find_collisions((f, names) for f, _, names in outs)
+        self._problems = self._collisions = find_collisions((f, names) for f, _, names in outs)
         self.problems_label.setText(collisions_text(self._problems))
         planned = [(Task(f, p, positions_of(infos.get(f)), names, info=_readable(infos.get(f))),
                     (params or {}).get(f)) for f, p, names in outs]
@@ -123,7 +124,7 @@ class OutputPanel(QWidget):
             generation = self._generation
             self.checking = True
             self.background.submit(
-                output_statuses, planned, on_item=lambda st: self._show_existing(generation, st),
+                output_check, planned, on_item=lambda found: self._show_existing(generation, *found),
                 on_done=lambda: self._checked(generation), name="batchseg-exists",
             )
 
@@ -131,9 +132,12 @@ class OutputPanel(QWidget):
         if generation == self._generation:
             self.checking = False
 
-    def _show_existing(self, generation: int, statuses: list[OutputStatus]) -> None:
+    def _show_existing(self, generation: int, statuses: list[OutputStatus], unwritable: list[str]) -> None:
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
+        # a walk: a read-only output folder was said only after Run
+        self._problems = [*self._collisions, *unwritable]
+        self.problems_label.setText("\n".join(filter(None, (collisions_text(self._collisions), *unwritable))))
         said = existing_lines(statuses, self.existing.currentData())
         self.heads_up.emit(next_run_note(statuses, self.existing.currentData()))
         lines = [*self._lines, *said]

@@ -89,6 +89,7 @@ class BatchSegWidget(QWidget):
         self.infos.updated.connect(lambda _p: self._inputs_timer.start())
         self.output.changed.connect(self._update_preview)
         self.output.changed.connect(self.bar.changed)
+        self.output.heads_up.connect(lambda _note: self._update_run_state())  # its folder checked
         self.form.changed.connect(self._channel_changed)
         self.form.changed.connect(self._preview_later)
         self.run_btn.clicked.connect(self.run)
@@ -103,8 +104,7 @@ class BatchSegWidget(QWidget):
         self.controller.finished.connect(self._run_finished)
         self.controller.errored.connect(self._on_error)
         self._inputs_changed()
-        # napari closing (or the dock removed) destroys the widget: stop every worker then. The slot
-        # holds the Python objects, not the (deleted) widget.
+        # napari closing (or the dock removed): every worker stops (the slot holds no deleted widget)
         close_with(self, *self._closers())
         delete_with_dock(self)
         # napari's one-time costs of a first layer, then the device detection: in workers (the widget

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from ..errors import OutputError
 from ..events import Task
 from ..existing import OutputStatus, output_status
+from ..io.atomic import check_writable_dir, no_writes
 from ..io.naming import OutputNames, output_names
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
@@ -54,6 +56,22 @@ def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> li
         else:
             out.append(output_status(task, params))
     return out
+
+
+def output_check(planned: list[tuple[Task, SegmentationParams | None]]
+                 ) -> tuple[list[OutputStatus], list[str]]:
+    """In a worker: :func:`output_statuses`, and why output folders cannot take the files.
+
+    Checked without writing: the folder, or its nearest existing parent when it is still to be made.
+    """
+    unwritable = []
+    with no_writes():
+        for folder in sorted({task.names.mask.parent for task, _ in planned}):
+            try:
+                check_writable_dir(folder)
+            except OutputError as exc:
+                unwritable.append(str(exc))
+    return output_statuses(planned), unwritable
 
 
 def existing_lines(statuses: list[OutputStatus], existing: str) -> list[str]:
