@@ -304,3 +304,13 @@ def test_sam_run_from_the_cli(tmp_path, crops, capsys):
     log = (tmp_path / "a_vSM.log").read_text()
     assert "amg" in log and "vit_b" in log and "with_background" in log
     assert list(cache.glob("*/*.zarr")), "the embeddings were not cached where --embedding-cache said"
+
+
+def test_an_option_a_volume_mode_does_not_use_is_said(tmp_path, capsys):
+    """A walk: --z-mode 3d --z-projection max was taken without a word (the log says no projection)."""
+    missing = str(tmp_path / "none_BF.tif")
+    main(["segment", missing, "--z-mode", "3d", "--z-projection", "max", "--diameter", "10", "-q"])
+    err = capsys.readouterr().err
+    assert "warning: --z-projection max not used: --z-mode 3d segments the volume" in err, err
+    main(["segment", missing, "--z-projection", "max", "-q"])  # projected: used, nothing said
+    assert "not used" not in capsys.readouterr().err

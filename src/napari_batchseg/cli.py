@@ -25,7 +25,7 @@ import yaml
 from ._version import __version__
 
 # apply_config_filters and params_from_args stay importable from napari_batchseg.cli (re-exported)
-from .cli_segment import add_segment_options
+from .cli_segment import add_segment_options, unused_options
 from .cli_segment import apply_config_filters as apply_config_filters
 from .cli_segment import params_from_args as params_from_args
 from .io.formats import FORMATS, supported_extensions
@@ -526,6 +526,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         params = params_from_args(args)
     except ParameterError as exc:
         parser.error(str(exc))
+    for unused in unused_options(args, params):
+        _console().print(f"[yellow]warning:[/yellow] {unused}", highlight=False)
     if getattr(args, "trust_checkpoint", False):  # the command line only: no log or YAML sets it
         import os
 

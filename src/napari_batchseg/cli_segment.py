@@ -26,7 +26,7 @@ from .params import (
 )
 from .segmenters.catalog import offered_models
 
-__all__ = ["add_segment_options", "apply_config_filters", "params_from_args"]
+__all__ = ["add_segment_options", "apply_config_filters", "params_from_args", "unused_options"]
 
 #: CLI option -> SegmentationParams field (only options the user actually gave override the config)
 _PARAM_OPTIONS = {
@@ -210,3 +210,12 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     if extra:
         data["extra"] = extra
     return SegmentationParams.from_dict(data)
+
+
+def unused_options(args: argparse.Namespace, params: SegmentationParams) -> list[str]:
+    """Options given on the command line that these parameters do not use (said as warnings)."""
+    unused = []
+    if params.z_mode != "project" and hasattr(args, "z_projection"):
+        unused.append(f"--z-projection {params.z_projection} not used: --z-mode {params.z_mode} segments the "
+                      "volume (no projection)")
+    return unused
