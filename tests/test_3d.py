@@ -106,13 +106,15 @@ def test_3d_mask_metadata_and_log(run_3d: tuple[Path, Path, SegmentationParams])
 
 
 @pytest.mark.cp3
-def test_stitch_equals_cellpose_stitching(tmp_path: Path) -> None:
+def test_stitch_equals_cellpose_stitching(tmp_path: Path, capfd) -> None:
     from cellpose import models
 
     from napari_batchseg.prepare_3d import prepare_volume
 
     image = write_crop(tmp_path / "one.ome.tif")
+    capfd.readouterr()
     batch = segment_files([image], _params(tmp_path, z_mode="stitch", anisotropy=None, stitch_threshold=0.3))
+    assert "it/s" not in capfd.readouterr().err  # a walk: Cellpose's tqdm bar of stitch3D on stderr
     report = batch.reports[0]
     assert report.status == "done", report.reason
     assert report.mask is not None

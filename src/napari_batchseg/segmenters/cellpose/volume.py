@@ -59,6 +59,23 @@ def volume_arguments(mode: str, anisotropy: float | None, stitch_threshold: floa
     raise ValueError(f"unknown volume mode {mode!r}; Cellpose offers {', '.join(VOLUME_MODES)}")
 
 
+def _quiet_stitching() -> None:
+    """Cellpose's ``stitch3D`` draws no tqdm bar (its ``trange``, used only there, is made quiet).
+
+    It drew one per volume on stderr, through the CLI's own progress and into napari's console (a
+    walk). Set once for the process (no swap back and forth that threads could interleave).
+    """
+    import functools
+
+    from cellpose import utils
+    from tqdm import trange  # type: ignore[import-untyped]
+
+    if not getattr(utils.trange, "_batchseg_quiet", False):
+        quiet = functools.partial(trange, disable=True)
+        quiet._batchseg_quiet = True  # type: ignore[attr-defined]
+        utils.trange = quiet
+
+
 def eval_volume(
     model: Any,
     volume: NDArray[Any],
@@ -79,6 +96,8 @@ def eval_volume(
         raise ValueError(f"a volume is (Z, Y, X), got shape {volume.shape}")
     t0 = time.perf_counter()
     kwargs = {**eval_kwargs, **volume_arguments(mode, anisotropy, stitch_threshold)}
+    if mode == "stitch":
+        _quiet_stitching()
     masks, flows, _styles = model.eval(volume, **kwargs)
     labels = np.asarray(masks)
     if labels.shape != volume.shape:  # an empty result can come back squeezed oddly
