@@ -79,6 +79,7 @@ def test_layer_without_file_current_frame(widget, tmp_path, qtbot, dsb2018):
     # the user's layer keeps its name, and the stream layers' names do not collide with it ("my stack [1]")
     names = [lay.name for lay in viewer.layers]
     assert "my stack" in names and "my_stack_t0002 mask" in names and not any("[" in n for n in names), names
+    assert "my_stack_t0002 (input)" in names, names  # a walk: "... mask (input)"
     # the same frame of the same pixels as a file: the same mask
     ref = tmp_path / "ref"
     ref.mkdir()

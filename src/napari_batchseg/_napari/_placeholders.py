@@ -27,6 +27,7 @@ from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..view import buffers
 from ..view.layer_files import META_KEY, axis_units
+from ..view.result_showing import image_layer_name
 from ._layerops import (
     EDITED,
     IDLE_NAME,
@@ -212,11 +213,11 @@ class LayerPool:
 
         def show_image() -> Any:
             if img_layer is not None:
-                _retarget(img_layer, image, scale, f"{label} (input)", image_meta, now_units, translate,
+                _retarget(img_layer, image, scale, image_layer_name(label), image_meta, now_units, translate,
                           visible)
                 return img_layer
             return self.viewer.add_image(
-                image, name=f"{label} (input)", scale=scale, translate=translate,
+                image, name=image_layer_name(label), scale=scale, translate=translate,
                 metadata={META_KEY: image_meta}, units=units, axis_labels=axes, visible=visible,
             )
 

@@ -29,12 +29,24 @@ def _extra(task: Task) -> dict[str, Any]:
     return extra if isinstance(extra, dict) else {}
 
 
+#: what the stream labels layer of a napari layer's output adds to its name
+MASK_SUFFIX = " mask"
+
+
 def _layer_label(task: Task) -> str:
     """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
 
     The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
     """
-    return f"{task.label} mask" if _extra(task).get("napari_layer") else task.label
+    return f"{task.label}{MASK_SUFFIX}" if _extra(task).get("napari_layer") else task.label
+
+
+def image_layer_name(label: str) -> str:
+    """The stream image layer's name beside the labels layer ``label``.
+
+    ``<file> (input)``; ``<layer> (input)`` for a napari layer's output (not ``<layer> mask (input)``).
+    """
+    return f"{label.removesuffix(MASK_SUFFIX)} (input)"
 
 
 def _t_offset(task: Task) -> float:
