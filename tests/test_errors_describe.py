@@ -20,6 +20,10 @@ def test_about_names_the_file_once(tmp_path, capsys):
     assert about("/x/bad.tif", "bad.tif: truncated") == "/x/bad.tif: truncated"
     assert about("/x/bad.tif", "/x/bad.tif: gone") == "/x/bad.tif: gone"
     assert about("/x/bad.tif", "no such plane") == "/x/bad.tif: no such plane"
+    from napari_batchseg.errors import whole_path
+
+    assert whole_path("/x/bad.tif", "bad.tif: truncated") == "/x/bad.tif: truncated"
+    assert whole_path("/x/bad.tif", "/out/bad_vSM.ome.tif: disk full") == "/out/bad_vSM.ome.tif: disk full"
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"II*\x00" + b"\x00" * 20)  # a TIFF header and nothing else
     assert main(["info", str(bad)]) == 1

@@ -259,6 +259,8 @@ def test_tiff_header_claiming_more_pixels_than_the_file_holds_is_corrupt_before_
     the_plan = engine.plan([path], SegmentationParams(output_dir=str(tmp_path / "out")))
     error = the_plan.tasks[0].error
     assert error and "truncated or corrupt TIFF" in error and "100000 x 100000" in error, error
+    # a walk: in one batch a corrupt file was named by its name alone, a file gone by its whole path
+    assert error.startswith(f"{path}: "), error
     events = list(engine.run(the_plan, segmenter=ThresholdSegmenter()))
     assert len(_of(events, engine.TaskFailed)) == 1
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

@@ -35,7 +35,7 @@ from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
 from ._volume_run import plan_volume
 from .discovery import FileFilter, collect_files
-from .errors import BatchSegError, describe
+from .errors import BatchSegError, describe, whole_path
 from .events import (
     FINAL_EVENTS,
     Event,
@@ -135,8 +135,9 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         use_axes = True
         try:
             info, use_axes = read_info_for(f, params.axes, params.dataset)
-        except BatchSegError as exc:
-            tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), error=str(exc)))
+        except BatchSegError as exc:  # (a batch's errors name the whole path, as a file gone names it)
+            tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir),
+                              error=whole_path(f, exc)))
             continue
         except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the batch
             msg = f"{f}: cannot read ({describe(exc)})"
@@ -149,7 +150,7 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         for p in range(n_pos):
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
             tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes,
-                              error=problem.message if problem else None))
+                              error=whole_path(f, problem.message) if problem else None))
     check_collisions((t.input, t.names) for t in tasks)
     if own_axes:
         shown = ", ".join(f.name for f in own_axes[:5]) + (", ..." if len(own_axes) > 5 else "")
@@ -441,7 +442,7 @@ def run_task(
     except GeneratorExit:
         raise
     except BatchSegError as exc:
-        yield TaskFailed(task, str(exc))
+        yield TaskFailed(task, whole_path(task.input, exc))
     except MemoryError:
         yield TaskFailed(task, f"{task.input}: out of memory")
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch

@@ -47,6 +47,13 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}"
 
 
+def whole_path(path: object, error: BaseException | str) -> str:
+    """``error``'s text with a leading ``"<file name>: "`` (the readers' errors) made the whole path."""
+    text, where = str(error), str(path)
+    name = where.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{where}: {text[len(name) + 2:]}" if text.startswith(f"{name}: ") and where != name else text
+
+
 def about(path: object, error: BaseException | str) -> str:
     """``"<path>: <error>"``, the file named once.
 
