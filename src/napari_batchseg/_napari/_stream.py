@@ -28,11 +28,11 @@ from ..runners.session import RunSession, TaskState
 from ..view import buffers
 from ..view.buffers import TaskView
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset
+from ..view.volume_store import VolumeStore
 from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
 from ._placeholders import LayerPool
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
-from ._volume_store import VolumeStore
 from ._worker import Background
 
 # names other modules, the tests and the benchmarks import from here

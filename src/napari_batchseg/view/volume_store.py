@@ -3,21 +3,35 @@
 A ``(Z, Y, X)`` volume (``z_mode`` 3d/stitch) is too big to copy on the GUI thread: each is stored by a
 worker (:func:`napari_batchseg.live.volumes.store_volume`), one at a time per output and in order; an
 output's end waits until its volumes are in (see :meth:`napari_batchseg.live.LiveModel.done_waits`).
-Used by :class:`._stream.LayerStreamer`, which shows each volume once stored.
+Used by ``_napari._stream.LayerStreamer``, which shows each volume once stored. Qt-free: the jobs run
+through any :class:`Submitter` (the widget's background pattern, or a test's own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..events import FrameDone, Task
 from ..live import LiveModel
 from ..live.volumes import Stored, store_volume
-from ..view.buffers import TaskView
-from ._jobs import Background
+from .buffers import TaskView
 
-__all__ = ["VolumeStore"]
+__all__ = ["Submitter", "VolumeStore"]
+
+
+class Submitter(Protocol):
+    """Runs ``fn(*args)`` off the GUI thread.
+
+    Its result goes to ``on_item`` (``on_error`` instead when it raises), then ``on_done`` is called, on
+    the GUI thread.
+    """
+
+    def submit(self, fn: Callable[..., Any], *args: Any, on_item: Callable[[Any], object] | None = ...,
+               on_done: Callable[[], None] | None = ...,
+               on_error: Callable[[BaseException], None] | None = ..., name: str = ...) -> Any:
+        """Start the job."""
 
 
 class VolumeStore:
@@ -29,7 +43,7 @@ class VolumeStore:
     schedule may have changed (after each volume).
     """
 
-    def __init__(self, live: LiveModel, background: Background,
+    def __init__(self, live: LiveModel, background: Submitter,
                  on_stored: Callable[[FrameDone, TaskView, Stored | None], None],
                  on_done: Callable[[Task, Path], None], on_failed: Callable[[str], None],
                  poke: Callable[[], None]) -> None:
