@@ -29,3 +29,12 @@ def test_about_names_the_file_once(tmp_path, capsys):
     assert main(["info", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"ERROR {bad}: ") and err.count("bad.tif") == 1, err
+
+
+def test_nd2_errors_are_one_line():
+    """The ND2 reader's own summary of the nd2 package's errors goes through describe (one line)."""
+    from napari_batchseg.io.nd2 import _explain
+
+    assert _explain(ValueError("bad header\nat offset 12\n...")) == "ValueError: bad header"
+    assert _explain(ValueError("x" * 500)).endswith("...") and len(_explain(ValueError("x" * 500))) == 203
+    assert "chunk map" in _explain(OSError("ChunkMap missing"))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import AmbiguousAxesError, InputError
+from ..errors import AmbiguousAxesError, InputError, describe
 from .formats import check_file, parse_axes
 from .sources import ImageSource, PixelSize, SourceInfo
 
@@ -32,9 +32,8 @@ def _explain(exc: BaseException) -> str:
             "its index (chunk map) at the end of the file is missing or damaged; "
             "was the file copied completely?"
         )
-    if len(msg) > 200:
-        msg = msg[:200] + "..."
-    return f"{type(exc).__name__}: {msg}"
+    text = describe(exc)  # one line: the type and the message's first line
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _loop_name(axis: str) -> str:
