@@ -15,7 +15,6 @@ import contextlib
 import signal
 import sys
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from .params import (
     ParameterError,
     SegmentationParams,
 )
+from .quiet_import import quiet_notices
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -472,8 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _AS_PROGRAM = argv is None
     parser = build_parser()
     args = parser.parse_args(argv)
-    # torch's notice about sparse tensors (raised inside Cellpose's mask computation) is noise here
-    warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
+    quiet_notices()  # third-party notices a user cannot act on (torch's about sparse tensors)
     try:
         status = _dispatch(parser, args)
         if _AS_PROGRAM and status in (128 + signal.SIGINT, 128 + signal.SIGTERM):

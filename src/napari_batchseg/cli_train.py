@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections.abc import Sequence
 
 from .errors import BatchSegError, CancelledError
@@ -90,10 +89,11 @@ def _err(message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``batchseg train``; returns 0 on success, 1 when cancelled, 2 for bad input."""
+    from .quiet_import import quiet_notices
     from .training import TrainingParams, collect_training_data, parse_frames, train_model
     from .training.run import TrainingProgress, check_output
 
-    warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
+    quiet_notices()
     try:
         params = TrainingParams(
             base_model=args.base_model, epochs=args.epochs, learning_rate=args.learning_rate,

@@ -52,6 +52,23 @@ _LOCK = threading.Lock()
 _handles: list[int] = []
 
 
+#: third-party warnings that say nothing a user can act on: (the message's start, its category); torch's
+#: notice about sparse tensors is raised inside Cellpose's mask computation, once per process
+KNOWN_NOTICES: tuple[tuple[str, type[Warning]], ...] = (("Sparse invariant checks", UserWarning),)
+
+
+def quiet_notices() -> None:
+    """Ignore :data:`KNOWN_NOTICES` in this process.
+
+    An application's choice, made by the CLI, the napari plugin and the worker processes (Dask, the
+    local pool), which have filters of their own; the Python API leaves its caller's filters alone.
+    """
+    import warnings
+
+    for message, category in KNOWN_NOTICES:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 def _dlopen() -> Any:
     libc = ctypes.CDLL(None)
     dlopen = libc.dlopen

@@ -48,11 +48,10 @@ def limit_threads(n: int) -> None:
     """
     global _threads_set
     n = max(1, int(n))
-    # torch's notice about sparse tensors (raised inside Cellpose's mask computation) is noise; the CLI
-    # filters it, but a worker process has its own filters (a walk: one per Dask worker on the console)
-    import warnings
+    # a worker process has filters of its own (a walk: torch's sparse notice once per Dask worker)
+    from ..quiet_import import quiet_notices
 
-    warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
+    quiet_notices()
     for var in _THREAD_VARS:
         os.environ[var] = str(n)
     if "torch" not in sys.modules:
