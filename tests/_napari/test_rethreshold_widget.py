@@ -171,3 +171,28 @@ def test_a_log_made_again_with_kept_flows_is_previewed_when_clicked(make_napari_
     # the dock computes neighbouring values ahead once the preview rests: let that job end here, so that
     # no thread of this test runs on into the next ones (a later test counts the objects gc.freeze holds)
     qtbot.waitUntil(lambda: w._running is None and w._ahead is None, timeout=120000)
+
+
+@pytest.mark.cp3
+def test_the_preview_sits_on_the_mask_of_a_run_with_a_pixel_size(make_napari_viewer, qtbot, tmp_path,
+                                                                dsb2018) -> None:
+    """A walk: the preview layer was added at scale 1 over a mask (and input) in µm: drawn 3x too large,
+    away from the cells, and napari warned of inconsistent units."""
+    from napari_batchseg._napari._rethreshold_widget import LAYER_NAME
+    from napari_batchseg.view.layer_files import mask_layer_data
+
+    image = np.asarray(tifffile.imread(dsb2018[0]))[:128, :128]
+    path = tmp_path / "um.ome.tif"
+    tifffile.imwrite(path, image, ome=True, metadata={"axes": "YX", "PhysicalSizeX": 0.325,
+                                                      "PhysicalSizeY": 0.325})
+    params = SegmentationParams(model=str(MODEL), diameter=0, keep_flows=True)
+    assert segment_files([path], params).ok
+    viewer, w = _dock(make_napari_viewer)
+    (data, kwargs, _kind), = mask_layer_data(tmp_path / "um_vSM.ome.tif")  # as File > Open shows it
+    viewer.add_labels(data, **kwargs)
+    w.add_logs([tmp_path / "um_vSM.log"])
+    qtbot.waitUntil(lambda: w.last_preview is not None, timeout=120000)
+    preview = viewer.layers[LAYER_NAME]
+    assert np.allclose(preview.scale, kwargs["scale"]) and np.allclose(preview.scale, (0.325, 0.325))
+    assert [str(u) for u in preview.units] == [str(u) for u in viewer.layers[kwargs["name"]].units]
+    assert np.array_equal(preview.data, data)  # the run's thresholds: its own mask, on its pixels

@@ -253,8 +253,11 @@ class RethresholdWidget(Dock):
         if not self._plan.shown(preview):
             return  # stale: newer settings are computed next
         if self.layer is None or self.layer not in self.viewer.layers:
-            self.layer = self.viewer.add_labels(preview.labels, name=LAYER_NAME)
+            self.layer = self.viewer.add_labels(preview.labels, name=LAYER_NAME, scale=preview.scale,
+                                                units=preview.units)
         else:
+            if tuple(self.layer.scale) != preview.scale:  # another run's log: its pixel size
+                self.layer.units, self.layer.scale = preview.units, preview.scale
             self.layer.data = preview.labels
         self.preview_status.setText(rt.preview_text(preview))
 

@@ -13,17 +13,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..io.masks import read_mask_pixel_size
+from ..io.sources import PixelSize
 from ..rethreshold_run import read_kept_flows, rethreshold_log
 from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
 from .dock_jobs import TrainJob as ReportingJob
+from .layer_files import axis_scale, axis_units
 from .phrasing import for_dock
 
 __all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "PreviewPlan",
@@ -77,6 +80,19 @@ class Preview:
     labels: NDArray[Any]
     seconds: float
     n_objects: int = 0
+    #: the run's mask's pixel size: the preview layer's scale and units (a walk: drawn 3x too large at
+    #: scale 1 over a mask in µm)
+    pixel_size: PixelSize = field(default_factory=PixelSize)
+
+    @property
+    def scale(self) -> tuple[float, ...]:
+        """The preview layer's ``(y, x)`` scale (µm when known)."""
+        return axis_scale("YX", self.pixel_size)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The preview layer's ``(y, x)`` units."""
+        return axis_units("YX", self.pixel_size)
 
 
 class PreviewPlan:
@@ -137,19 +153,23 @@ class FlowCache:
     def __init__(self) -> None:
         #: ``(log, frame index, the log's (mtime, size))``: a log rewritten by a new run is read again
         self.key: tuple[str, int, tuple[int, int]] | None = None
-        self.value: tuple[int, FrameMasks, tuple[int, ...]] | None = None
+        self.value: tuple[int, FrameMasks, tuple[int, ...], PixelSize] | None = None
 
-    def get(self, log: str, index: int) -> tuple[int, FrameMasks, tuple[int, ...]]:
-        """``(t, frame, every frame's t)`` of frame ``index`` of ``log``'s kept flows (read when not held)."""
+    def get(self, log: str, index: int) -> tuple[int, FrameMasks, tuple[int, ...], PixelSize]:
+        """Frame ``index`` of ``log``'s kept flows (read when not held).
+
+        ``(t, frame, every frame's t, the mask's pixel size)``.
+        """
         st = os.stat(log)
         key = (log, index, (st.st_mtime_ns, st.st_size))
         if self.key != key or self.value is None:
             kept = read_kept_flows(log)
             ts = tuple(t for t, _n in kept.frames)
             index = min(max(index, 0), len(ts) - 1)
+            pixel_size = read_mask_pixel_size(kept.mask_path)  # the preview sits on the mask and input
             for i, (t, niter, dp, cellprob) in enumerate(kept.frame_flows()):
                 if i == index:
-                    self.key, self.value = key, (t, FrameMasks(dp, cellprob, niter), ts)
+                    self.key, self.value = key, (t, FrameMasks(dp, cellprob, niter), ts, pixel_size)
                     break
         assert self.value is not None
         return self.value
@@ -162,12 +182,12 @@ class FlowCache:
 
 def compute_preview(cache: FlowCache, log: str, index: int, thresholds: Thresholds) -> Preview:
     """Labels of frame ``index`` of ``log``'s kept flows with ``thresholds`` (run off the GUI thread)."""
-    t, frame, ts = cache.get(log, index)
+    t, frame, ts, pixel_size = cache.get(log, index)
     started = time.perf_counter()
     labels = frame.labels(thresholds.cellprob_threshold, thresholds.flow_threshold, thresholds.min_size)
     seconds = time.perf_counter() - started
     n_objects = len(np.unique(labels)) - 1  # here, not on the GUI thread
-    return Preview((log, index, thresholds), t, len(ts), ts, labels, seconds, n_objects)
+    return Preview((log, index, thresholds), t, len(ts), ts, labels, seconds, n_objects, pixel_size)
 
 
 def ahead_values(here: int, lo: int, hi: int, direction: int, frame: FrameMasks) -> list[float]:
