@@ -192,6 +192,17 @@ def test_params_yaml_roundtrip(widget, tmp_path):
         "/m/user_model", "1-3", 2, 4, "overwrite", str(tmp_path)
     )
     assert Path(widget.form.model_path.text()) == Path("/m/user_model")
+    # a walk: a file written by `batchseg segment --save-config` (folder filters beside the parameters)
+    # was refused, "unknown parameter(s): contains"; its filters fill the Filters
+    from napari_batchseg.cli import main
+
+    cli = tmp_path / "cli.yaml"
+    assert main(["segment", str(tmp_path), "--contains", "nuclei", "--not-contains", "old", "--ext", ".tif",
+                 "--diameter", "17", "--recursive", "--save-config", str(cli), "--dry-run", "-q"]) in (0, 2)
+    widget.load_params(cli)
+    assert widget.params().diameter == 17 and widget.files.recursive.isChecked()
+    shown = widget.files.file_filter()
+    assert (shown.contains, shown.not_contains, shown.extensions) == (["nuclei"], ["old"], [".tif"])
 
 
 def test_each_method_keeps_its_own_fields(widget):

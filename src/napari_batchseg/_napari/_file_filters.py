@@ -62,3 +62,9 @@ class FilterFields:
     def file_filter(self) -> FileFilter:
         """The filters as typed."""
         return file_filter_of(self.fields.values())
+
+    def show(self, file_filter: FileFilter) -> None:
+        """Show ``file_filter`` in the fields (a parameter file's, ``batchseg gui``'s)."""
+        self.contains.setText(", ".join(file_filter.contains))
+        self.not_contains.setText(", ".join(file_filter.not_contains))
+        self.extensions.setText(" ".join(file_filter.extensions))

@@ -109,10 +109,7 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
     if params is not None:
         widget.set_params(params)
     if file_filter is not None:
-        files = widget.files
-        files.contains.setText(", ".join(file_filter.contains))
-        files.not_contains.setText(", ".join(file_filter.not_contains))
-        files.extensions.setText(" ".join(file_filter.extensions))
+        widget.files.filters.show(file_filter)
     widget.files.recursive.setChecked(recursive)  # (the next Add folder… searches the same way)
     if paths:
         widget.files.add_paths_later([Path(p) for p in paths], recursive=recursive)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qtpy.QtWidgets import QFileDialog, QPushButton, QWidget
 
-from ..params import ParameterError
+from ..params import ParameterError, SegmentationParams
+from ..view.file_list import read_parameter_file
 from ._qtutil import hbox
 
 YAML_FILTER = "YAML (*.yaml *.yml)"
@@ -43,3 +45,16 @@ class ParamsFileRow(QWidget):
                 self._say(f"parameters loaded from {path}")
             except ParameterError as exc:
                 self._say(str(exc), error=True)
+
+
+def load_parameter_file(path: str | Path, set_params: Callable[[SegmentationParams], None],
+                        files: Any) -> None:
+    """A parameter file into the form (``set_params``) and its folder filters into ``files``' Filters.
+
+    (``batchseg segment --save-config`` writes the filters beside the parameters.)
+    """
+    params, file_filter, recursive = read_parameter_file(path)
+    set_params(params)
+    if file_filter is not None:
+        files.filters.show(file_filter)
+    files.recursive.setChecked(recursive or files.recursive.isChecked())

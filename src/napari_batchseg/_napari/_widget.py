@@ -1,8 +1,7 @@
 """The *Batch segmentation* dock widget: files, output, parameters, run, live results, corrections.
 
-It composes the small panels of this package. The run's events (received on the GUI thread from
-:class:`~._worker.RunController`) are folded into a :class:`~napari_batchseg.runners.RunSession`;
-the status table and the layer streamer redraw from the session's state.
+It composes the small panels of this package. The run's events (from :class:`~._worker.RunController`,
+on the GUI thread) fold into a :class:`~..runners.RunSession`; the table and layers redraw from it.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from ._info import InfoCache
 from ._jobs import close_all, close_with, delete_with_dock
 from ._layers import LayerPanel
 from ._output import OutputPanel
+from ._params_file import load_parameter_file
 from ._qtutil import single_shot
 from ._startup import Startup
 from ._status import StatusTable
@@ -227,8 +227,8 @@ class BatchSegWidget(QWidget):
         self.params().save(path)
 
     def load_params(self, path: str | Path) -> None:
-        """Load parameters from a YAML file into the form."""
-        self.set_params(SegmentationParams.load(path))
+        """Load parameters from a YAML file into the form (its folder filters, if any, into Filters)."""
+        load_parameter_file(path, self.set_params, self.files)
 
     # ------------------------------------------------------------------ run
     def run(self) -> bool:

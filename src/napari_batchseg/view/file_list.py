@@ -17,7 +17,7 @@ from ..discovery import FileFilter, collect_files, input_path, is_own_output
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
-from ..params import ParameterError, SegmentationParams
+from ..params import ParameterError, SegmentationParams, read_yaml_mapping
 from ..runnable import check_info
 from .fields import Field
 from .file_info import as_path, is_ambiguous
@@ -95,6 +95,27 @@ def file_filter_of(values: dict[str, Any]) -> FileFilter:
     """The :class:`FileFilter` of :data:`FILTER_FIELDS`' texts."""
     return FileFilter(contains=words(values["contains"]), not_contains=words(values["not_contains"]),
                       extensions=values["extensions"].replace(",", " ").split())
+
+
+#: the keys of a parameter file (``batchseg segment --save-config``) that are folder filters, not parameters
+FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
+
+
+def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilter | None, bool]:
+    """A YAML parameter file as the dock loads it.
+
+    Returns the parameters, its folder filters (``None``: it has none) and whether folders are searched
+    recursively. ``batchseg segment --save-config`` writes the filters beside the parameters (a walk: the dock
+    refused such a file, "unknown parameter(s): contains"). Raises ``ParameterError`` for a bad file.
+    """
+    data = read_yaml_mapping(path)
+    filters = {key: data.pop(key) for key in FILTER_KEYS if key in data}
+    params = SegmentationParams.from_dict(data)
+    if not filters.keys() - {"recursive"}:
+        return params, None, bool(filters.get("recursive"))
+    found = FileFilter(filters.get("contains") or (), filters.get("not_contains") or (),
+                       filters.get("ext") or supported_extensions())
+    return params, found, bool(filters.get("recursive"))
 
 
 def new_inputs(known: Iterable[Path], found: Iterable[Path]) -> list[Path]:
