@@ -179,6 +179,17 @@ def test_measure_finished_file(make_napari_viewer, qtbot):
     pd.testing.assert_frame_equal(layer.features.reset_index(drop=True), expected)
     assert expected["mean_intensity"].notna().all() and expected["area_um2"].notna().all()
     assert w.model.rowCount() == len(expected)
+    # a walk: the file's table replaced the table of a layer holding unsaved corrections
+    from napari_batchseg._napari._layerops import mark_edited
+
+    layer.data[0][layer.data[0] == layer.data[0].max()] = 0  # one object deleted by hand
+    mark_edited(layer)  # (as a brush stroke or a correction helper marks it)
+    own = measure_table(mask).iloc[:3]
+    layer.features = own
+    assert w.measure_file()
+    _wait(qtbot, w)
+    pd.testing.assert_frame_equal(layer.features, own)  # its own table stays
+    assert "unsaved corrections" in w.status.text() and w.model.rowCount() == len(expected)
 
 
 def test_ome_zarr_export_opens_with_napari_ome_zarr(tmp_path):

@@ -24,6 +24,7 @@ from ..view.layer_files import first_input_frame
 from ..view.measure_form import (
     EXPORT_FIELDS,
     NONE,
+    UNSAVED_NOTE,
     evaluate_layers,
     evaluation_problem,
     export_options,
@@ -183,7 +184,8 @@ class MeasureExportWidget(Dock):
     def measure_file(self) -> bool:
         """Measure the mask file of the Export section (worker thread) and show its table.
 
-        The table is stored as ``features`` of the Labels layer opened from that file, if there is one.
+        The table is stored as ``features`` of the Labels layer opened from that file, if there is one
+        and it holds no unsaved corrections (a walk: the file's table replaced an edited layer's own).
         """
         mask = self.mask_path.text()
         if not mask:
@@ -191,8 +193,12 @@ class MeasureExportWidget(Dock):
             return False
         layer = next((lay for lay in self._layers("Labels")
                       if str(layer_meta(lay).get("mask_path", "")) == str(Path(mask).resolve())), None)
+        note = ""
+        if layer is not None and layer_meta(layer).get("dirty"):
+            layer, note = None, UNSAVED_NOTE.format(name=layer.name)
         self.status.setText(f"Measuring {Path(mask).name}…")
-        self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df), failed="Measure failed")
+        self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df, note),
+                     failed="Measure failed")
         return True
 
     def _show(self, layer: Any, df: pd.DataFrame, note: str = "") -> None:

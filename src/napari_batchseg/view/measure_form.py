@@ -22,8 +22,8 @@ from ..io.atomic import atomic_path
 from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
 
-__all__ = ["EXPORT_FIELDS", "NONE", "RowTarget", "evaluate_layers", "evaluation_problem", "export_options",
-           "exported_text", "measure_layer", "measured_text", "row_target", "write_csv"]
+__all__ = ["EXPORT_FIELDS", "NONE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers", "evaluation_problem",
+           "export_options", "exported_text", "measure_layer", "measured_text", "row_target", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -34,6 +34,9 @@ EXPORT_FIELDS = (
           tip="dacapo: fraction of frames (rows for one frame) kept as a test crop"),
     Field("overwrite", "check", text="Replace existing exports"),
 )
+#: *Measure the mask file* of a mask whose layer holds unsaved corrections: its table is not the layer's
+UNSAVED_NOTE = (" (the file as saved: {name} has unsaved corrections, so its own table is unchanged; "
+                "Measure it to see them)")
 
 #: ``(frame or None for a 2D layer, y, x, label)``: where the viewer goes for a row, and the label selected
 RowTarget = tuple[float | None, float, float, int]
