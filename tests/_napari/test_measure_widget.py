@@ -25,8 +25,17 @@ def _wait(qtbot, w):
     qtbot.waitUntil(lambda: not w.busy, timeout=30000)
 
 
-def test_measure_table_click_histogram_save(make_napari_viewer, qtbot, tmp_path):
+def test_measure_table_click_histogram_save(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    from napari_batchseg.view.measure_form import NOTHING_TO_SAVE
+
     viewer, w = _widget(make_napari_viewer)
+    # a walk: Save CSV… before any measure wrote a 1-byte file and said "Saved"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(1) or ("", ""))
+    w.save_btn.click()
+    assert w.status.text() == NOTHING_TO_SAVE and not asked
     image = tifffile.imread(DSB_IMAGE)
     gt = tifffile.imread(DSB_GT)
     viewer.add_image(image, name="nuclei")

@@ -24,6 +24,7 @@ from ..view.layer_files import first_input_frame
 from ..view.measure_form import (
     EXPORT_FIELDS,
     NONE,
+    NOTHING_TO_SAVE,
     UNSAVED_NOTE,
     evaluate_layers,
     evaluation_problem,
@@ -228,6 +229,9 @@ class MeasureExportWidget(Dock):
         layer.selected_label = label
 
     def _save_dialog(self) -> None:
+        if not len(self.model.frame.columns):  # a walk: a 1-byte CSV was "saved" before any measure
+            self.status.setText(NOTHING_TO_SAVE)
+            return
         path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "objects.csv", "CSV (*.csv)")
         if path:
             self.save_csv(path)

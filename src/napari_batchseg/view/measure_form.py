@@ -22,8 +22,9 @@ from ..io.atomic import atomic_path
 from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
 
-__all__ = ["EXPORT_FIELDS", "NONE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers", "evaluation_problem",
-           "export_options", "exported_text", "measure_layer", "measured_text", "row_target", "write_csv"]
+__all__ = ["EXPORT_FIELDS", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers",
+           "evaluation_problem", "export_options", "exported_text", "measure_layer", "measured_text",
+           "row_target", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -34,6 +35,8 @@ EXPORT_FIELDS = (
           tip="dacapo: fraction of frames (rows for one frame) kept as a test crop"),
     Field("overwrite", "check", text="Replace existing exports"),
 )
+#: Save CSV… before any table
+NOTHING_TO_SAVE = "Nothing to save yet: Measure a Labels layer (or the mask file) first."
 #: *Measure the mask file* of a mask whose layer holds unsaved corrections: its table is not the layer's
 UNSAVED_NOTE = (" (the file as saved: {name} has unsaved corrections, so its own table is unchanged; "
                 "Measure it to see them)")
