@@ -192,11 +192,12 @@ class MeasureExportWidget(Dock):
         if not mask:
             self.status.setText("Choose a mask file (Export section).")
             return False
-        layer = next((lay for lay in self._layers("Labels")
-                      if str(layer_meta(lay).get("mask_path", "")) == str(Path(mask).resolve())), None)
+        layer: Any = next((lay for lay in self._layers("Labels")
+                           if str(layer_meta(lay).get("mask_path", "")) == str(Path(mask).resolve())), None)
         note = ""
         if layer is not None and layer_meta(layer).get("dirty"):
-            layer, note = None, UNSAVED_NOTE.format(name=layer.name)
+            note = UNSAVED_NOTE.format(name=layer.name)
+            layer = None
         self.status.setText(f"Measuring {Path(mask).name}…")
         self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df, note),
                      failed="Measure failed")
