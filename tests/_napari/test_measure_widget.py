@@ -130,8 +130,10 @@ def test_evaluate_two_layers(make_napari_viewer, qtbot):
     pred[pred == int(np.unique(gt)[3])] = 0
     viewer.add_labels(gt, name="truth")
     viewer.add_labels(pred, name="prediction")
+    w.labels_combo.setCurrentText("truth")  # the first layer measured: the ground truth box moves off it
+    assert w.gt_combo.currentText() == "prediction"  # a walk: it stayed on the measured layer itself
     w.labels_combo.setCurrentText("prediction")
-    w.gt_combo.setCurrentText("truth")
+    assert w.gt_combo.currentText() == "truth"
     w.gt_combo.activated.emit(w.gt_combo.currentIndex())  # as a user choosing it: evaluates at once
     assert w.busy
     _wait(qtbot, w)
@@ -139,6 +141,12 @@ def test_evaluate_two_layers(make_napari_viewer, qtbot):
     expected = evaluate_frame(pred, gt)
     assert table.loc[0, "ap_50"] == expected["ap_50"]
     assert table.loc[0, "fn_50"] == 1 and table.loc[0, "fp_50"] == 0
+    # a walk: a correction left the scores as they were, without a word; they follow it now
+    layer = viewer.layers["prediction"]
+    edited = layer.data.copy()
+    edited[edited == int(np.unique(gt)[5])] = 0
+    layer.data = edited
+    qtbot.waitUntil(lambda: w.eval_model.frame.loc[0, "fn_50"] == 2, timeout=10000)
 
 
 def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):

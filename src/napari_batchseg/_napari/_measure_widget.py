@@ -60,7 +60,8 @@ class MeasureExportWidget(Dock):
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed
         self._auto_mask = ""  # the Export mask filled from the chosen layer (a typed one is kept)
-        self._timer = single_shot(self, DEBOUNCE_MS, self.measure)
+        self._evaluated: Any = None  # the layer (its id) whose scores are shown: they follow its corrections
+        self._timer = single_shot(self, DEBOUNCE_MS, self._recompute)
         # --- Measure
         self.labels_combo = QComboBox(self)
         self.image_combo = QComboBox(self)
@@ -144,6 +145,8 @@ class MeasureExportWidget(Dock):
         return self._layer(self.labels_combo.currentText())
 
     def _labels_changed(self, name: str) -> None:
+        if self.gt_combo.currentText() == name and self.gt_combo.count() > 1:  # scored against itself
+            self.gt_combo.setCurrentIndex(1 if self.gt_combo.currentIndex() == 0 else 0)
         layer = self._layer(name)
         if layer is self._watched.layer:
             return
@@ -155,11 +158,19 @@ class MeasureExportWidget(Dock):
             self._auto_mask = mask
 
     def _schedule(self, *_: object) -> None:
-        # a change of the watched layer: its table is recomputed if one was asked for (not, e.g., that
-        # of a stream layer pointed at the next output of a run nobody measured)
+        # a change of the watched layer: its table (and scores) are recomputed if they were asked for
+        # (not, e.g., those of a stream layer pointed at the next output of a run nobody measured)
         watched = self._watched.layer
-        if self.auto.isChecked() and watched is not None and layer_id(watched) == self._measured:
+        if self.auto.isChecked() and watched is not None and layer_id(watched) in (self._measured,
+                                                                                  self._evaluated):
             self._timer.start()
+
+    def _recompute(self) -> None:
+        watched = self._watched.layer
+        if watched is not None and layer_id(watched) == self._measured:
+            self.measure()
+        if watched is not None and layer_id(watched) == self._evaluated:  # a walk: scores went stale
+            self.evaluate()
 
     # ----------------------------------------------------------------- measure
     def measure(self) -> bool:
@@ -268,6 +279,7 @@ class MeasureExportWidget(Dock):
         def failed(exc: BaseException) -> None:
             self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]}))
 
+        self._evaluated = layer_id(pred)
         self.background.submit(evaluate_layers, pred.data, gt.data, first_input_frame(layer_meta(pred)),
                                on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
         return True
