@@ -71,19 +71,23 @@ def test_a_result_of_later_frames_is_numbered_and_found_by_input_frame(make_napa
     viewer, w = _widget(make_napari_viewer)
     gt = tifffile.imread(DSB_GT)
     movie = np.stack([np.roll(gt, 4 * t, axis=1) for t in range(4)])  # the objects move right
-    viewer.add_image(np.zeros((10, *gt.shape), np.float32), name="input")  # frames 0-9
+    frames = np.broadcast_to(np.arange(10, dtype=np.float32)[:, None, None] + 1, (10, *gt.shape))
+    viewer.add_image(np.array(frames), name="input")  # frames 0-9, frame t of value t + 1
     layer = viewer.add_labels(movie, name="frames 3-6", translate=(3, 0, 0),
                               metadata={"batchseg": {"first_frame": 3}})
     assert w.measure()
     _wait(qtbot, w)
     table = w.model.frame
     assert sorted(set(table["frame"])) == [3, 4, 5, 6]
+    # a walk: the input's other frames made its shape differ, so no intensities; they are its frames 3-6
+    assert "no intensities" not in w.status.text(), w.status.text()
+    assert np.allclose(table["mean_intensity"], table["frame"] + 1)
     row = int(np.flatnonzero(table["frame"].to_numpy() == 5)[0])
     w.go_to_row(row)
     assert viewer.dims.current_step[0] == 5  # input frame 5: the layer's frame 2
     assert layer.selected_label == table.iloc[row]["label"]
     at_5 = table[table["frame"] == 5].drop(columns=["frame", "file"]).reset_index(drop=True)
-    of_2 = measure_labels(movie[2], None, None).drop(columns=["frame", "file"])  # the layer's frame 2
+    of_2 = measure_labels(movie[2], frames[5], None).drop(columns=["frame", "file"])  # the layer's frame 2
     pd.testing.assert_frame_equal(at_5, of_2, check_dtype=False)
 
 

@@ -30,10 +30,10 @@ from ..view.measure_form import (
     evaluation_problem,
     export_options,
     exported_text,
+    intensity_frames,
     measure_layer,
     measured_text,
     row_target,
-    same_pixels,
     write_csv,
 )
 from ._dock import Dock, LayerWatch, layer_id, status_line
@@ -180,16 +180,17 @@ class MeasureExportWidget(Dock):
             self.status.setText("Choose a Labels layer.")
             return False
         image_layer = self._layer(self.image_combo.currentText())
-        image, note = None, ""
-        if image_layer is not None:
-            if same_pixels(tuple(image_layer.data.shape), tuple(layer.data.shape)):
-                image = image_layer.data
-            else:
-                note = f" {image_layer.name}: its shape differs from the labels'; no intensities."
+        image, note, first = None, "", first_input_frame(layer_meta(layer))
+        frames = None if image_layer is None else intensity_frames(image_layer.data.shape, layer.data.shape,
+                                                                   first)
+        if image_layer is not None and frames is None:
+            note = f" {image_layer.name}: its shape differs from the labels'; no intensities."
+        elif image_layer is not None:
+            image = image_layer.data
         self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
-        self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name,
-                     first_input_frame(layer_meta(layer)), on_item=lambda df: self._show(layer, df, note),
+        self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name, first,
+                     frames or slice(None), on_item=lambda df: self._show(layer, df, note),
                      failed="Measure failed")
         return True
 

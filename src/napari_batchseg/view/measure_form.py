@@ -23,8 +23,8 @@ from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
 
 __all__ = ["EXPORT_FIELDS", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers",
-           "evaluation_problem", "export_options", "exported_text", "measure_layer", "measured_text",
-           "row_target", "write_csv"]
+           "evaluation_problem", "export_options", "exported_text", "intensity_frames", "measure_layer",
+           "measured_text", "row_target", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -106,17 +106,34 @@ def same_pixels(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return squeezed(a) == squeezed(b)
 
 
+def intensity_frames(image_shape: tuple[int, ...], labels_shape: tuple[int, ...],
+                     first_frame: int = 0) -> slice | None:
+    """The frames of an image layer that hold a Labels layer's pixels (``None``: none do).
+
+    The same pixels (:func:`same_pixels`): all of it. A time series ``(T, Y, X)`` beside a result of
+    some of its frames (``first_frame`` on, as its log says): those frames (a walk: a 6-frame result
+    over its 53-frame input was measured without intensities, where ``batchseg measure`` had them).
+    """
+    if same_pixels(image_shape, labels_shape):
+        return slice(None)
+    n = 1 if len(labels_shape) == 2 else labels_shape[0]
+    yx = labels_shape[-2:]
+    if len(image_shape) == 3 and image_shape[1:] == yx and first_frame + n <= image_shape[0]:
+        return slice(first_frame, first_frame + n)
+    return None
+
+
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
-                  name: str, first_frame: int = 0) -> pd.DataFrame:
+                  name: str, first_frame: int = 0, image_frames: slice = slice(None)) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
-    ``image``: intensities, of the same pixels (:func:`same_pixels`; shaped as ``labels`` here).
+    ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
     ``first_frame``: the input frame of the layer's frame 0 (a mask of frames 3-9 is numbered 3-9, as
     ``batchseg measure`` numbers it).
     """
     labels = np.array(labels)
-    table = measure_job(labels, None if image is None else np.asarray(image).reshape(labels.shape),
-                        pixel_size, name)
+    pixels = None if image is None else np.asarray(image[image_frames]).reshape(labels.shape)
+    table = measure_job(labels, pixels, pixel_size, name)
     if first_frame and "frame" in table:
         table["frame"] += first_frame
     return table
