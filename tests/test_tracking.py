@@ -149,6 +149,19 @@ def test_a_mother_that_rounds_up_before_dividing_keeps_her_division() -> None:
     assert result.n_tracks == 3 and (result.tracks["parent_track_id"] > 0).sum() == 4  # two daughters x 2
     strict = track_masks(masks, max_distance=15, daughter_share=0.4)  # both daughters are over 0.4 of her
     assert (strict.tracks["parent_track_id"] == 0).all()
+    # a review: the look-back went past a daughter's birth, to her mother (twice her size): a neighbour
+    # appearing beside a cell born a frame before became her daughter
+    yy, xx = np.mgrid[:100, :120]
+    born = np.zeros((4, 100, 120), np.uint16)
+    born[0][(yy - 50) ** 2 + (xx - 60) ** 2 <= 100] = 1  # a mother of ~314 px
+    for t in (1, 2, 3):
+        born[t][(yy - 50) ** 2 + (xx - 48) ** 2 <= 49] = 1  # her daughters of ~150 px
+        born[t][(yy - 50) ** 2 + (xx - 72) ** 2 <= 49] = 2
+    for t in (2, 3):
+        born[t][(yy - 50) ** 2 + (xx - 36) ** 2 <= 49] = 3  # a neighbour, 12 px beside daughter 1
+    tracks = track_masks(born, max_distance=15).tracks
+    daughters = tracks.loc[tracks["parent_track_id"] > 0, "track_id"].unique()
+    assert len(daughters) == 2 and set(tracks.loc[tracks["label"] == 3, "parent_track_id"]) == {0}
     with pytest.raises(ValueError, match="daughter_share"):
         TrackParams(daughter_share=0)
 

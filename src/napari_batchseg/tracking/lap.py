@@ -118,13 +118,16 @@ def real_divisions(links: NDArray[np.int64], area: NDArray[np.float64], yx: NDAr
         return links
     sources, counts = np.unique(links[:, 0], return_counts=True)
     parent = {int(t): int(s) for s, t in links}  # no merging: an object has at most one link into it
+    divided = {int(m) for m in sources[counts > 1]}
     drop = np.zeros(len(links), dtype=bool)
     for mother in sources[counts > 1]:
         rows = np.flatnonzero(links[:, 0] == mother)
         daughters = links[rows, 1]
         before, largest = int(mother), area[mother]
         for _ in range(LOOK_BACK):
-            if (before := parent.get(before, -1)) < 0:
+            # not past her own birth: a daughter's mother is twice her size (a review: a neighbour next
+            # to a cell born a frame before was taken for her daughter again)
+            if (before := parent.get(before, -1)) < 0 or before in divided:
                 break
             largest = max(largest, area[before])
         if area[daughters].max() < share * largest:
