@@ -250,6 +250,7 @@ def test_groups_colliding_outputs_refused_before_any_load(inputs, tmp_path):
 def test_a_file_in_two_groups_runs_once_with_the_group_naming_it(inputs, tmp_path):
     """A walk: the README's groups, one naming an ambiguous file with its axes, the other its folder:
     the file ran twice (done, then failed on its ambiguous axes), whichever came first."""
+    from napari_batchseg.provenance import parse_log
     from napari_batchseg.runners import RunGroup
 
     folder = tmp_path / "plate"
@@ -263,10 +264,19 @@ def test_a_file_in_two_groups_runs_once_with_the_group_naming_it(inputs, tmp_pat
         assert sorted((s.task.input.name, s.status) for s in session.tasks) == [("amb.tif", "done"),
                                                                                  ("b.tif", "done")]
         planned = next(e for e in events if isinstance(e, ev.Planned))
-        assert any("1 file(s) in several groups run once" in n and "amb.tif" in n for n in planned.notes)
+        said = "1 file(s) in several groups with the same output run once"
+        assert any(said in n and "amb.tif" in n for n in planned.notes)
         assert read_mask(tmp_path / "out" / "amb_vSM.ome.tif").labels.shape[0] == 2  # its group's frames
         for f in (tmp_path / "out").iterdir():
             f.unlink()
+    # a review: two parameter sets of one file in one run (other suffixes: other outputs) both run
+    groups = [RunGroup([amb], base.replace(axes="TYX", suffix="one")),
+              RunGroup([amb], base.replace(axes="TYX", suffix="two", diameter=12.0))]
+    _session, events = _run(groups, options=RunOptions(segmenter_factory=_CountingFactory()))
+    made = {p.name: parse_log(read_mask(p).log_text).params.diameter
+            for p in (tmp_path / "out").glob("*.ome.tif")}
+    assert made == {"amb_vSM-one.ome.tif": 0.0, "amb_vSM-two.ome.tif": 12.0}
+    assert not any("several groups" in n for n in next(e for e in events if isinstance(e, ev.Planned)).notes)
 
 
 # --------------------------------------------------------------------------- can this file run?

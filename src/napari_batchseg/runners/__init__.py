@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import engine
 from ..errors import BatchSegError
-from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed, TaskCancelled
+from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed, Task, TaskCancelled
 from ..io.naming import check_collisions
 from ..params import ParameterError, SegmentationParams
 
@@ -171,29 +171,34 @@ def _groups(source: object) -> list[RunGroup] | None:
 
 
 def _each_file_once(groups: list[RunGroup], plans: list[Plan]) -> list[str]:
-    """Keep each input file in one group's plan (changed in place); the note saying so, if any.
+    """Keep each output of several groups in one group's plan (changed in place); the note, if any.
 
-    A file in several groups (named in one, found in another's folder, say) runs once: in the group
-    that names it itself, else the first that finds it.
+    A file in several groups (named in one, found in another's folder, say) whose output would be the
+    same runs once: in the group that names it itself, else the first that finds it. Outputs that
+    differ (another suffix or folder: two parameter sets compared) all run.
     """
     named = [{Path(p).resolve() for p in g.paths} for g in groups]
-    owner: dict[Path, int] = {}
+
+    def key(task: Task) -> tuple[Path, int, Path]:
+        return Path(task.input).resolve(), task.position, Path(task.names.mask).absolute()
+
+    owner: dict[tuple[Path, int, Path], int] = {}
     for i, one in enumerate(plans):
         for task in one.tasks:
-            key = Path(task.input).resolve()
-            if key not in owner or (key in named[i] and key not in named[owner[key]]):
-                owner[key] = i
+            k = key(task)
+            if k not in owner or (k[0] in named[i] and k[0] not in named[owner[k]]):
+                owner[k] = i
     twice: list[str] = []
     for i, one in enumerate(plans):
-        mine = [owner[Path(t.input).resolve()] == i for t in one.tasks]
+        mine = [owner[key(t)] == i for t in one.tasks]
         twice += [t.input.name for t, m in zip(one.tasks, mine, strict=True) if not m]
         one.tasks = [t for t, m in zip(one.tasks, mine, strict=True) if m]
     twice = list(dict.fromkeys(twice))  # (a file of several positions: named once)
     if not twice:
         return []
     shown = ", ".join(twice[:5]) + (", ..." if len(twice) > 5 else "")
-    return [f"{len(twice)} file(s) in several groups run once, with the parameters of the group naming "
-            f"them (else the first): {shown}"]
+    return [f"{len(twice)} file(s) in several groups with the same output run once, with the parameters "
+            f"of the group naming them (else the first): {shown}"]
 
 
 def _execute_groups(
