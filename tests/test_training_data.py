@@ -285,11 +285,21 @@ def test_one_image_holds_out_a_strip_of_it():
     assert [f.columns for f in again[1]] == [val[0].columns]  # seeded
     clear_edges = mask.copy()
     clear_edges[:, :5] = clear_edges[:, -5:] = 0
-    with pytest.raises(InputError, match="no training objects left"):  # a 1 px strip is left, empty
-        frames_from_arrays(image, clear_edges, "dsb").split(0.999, seed=1)
+    middle = mask.copy()
+    middle[:, :150] = middle[:, 360:] = 0  # objects in the middle only: every strip left at an edge is empty
+    with pytest.raises(InputError, match="no training objects left"):
+        frames_from_arrays(image, middle, "dsb").split(0.999, seed=1)
     with pytest.raises(InputError, match="the held-out strips of 0.005 of each frame's width hold no "
                                          "object; use a larger --validation-fraction"):
         frames_from_arrays(image, clear_edges, "dsb").split(0.005, seed=1)  # a 3 px strip, empty
+    # a review: the cut with the fewest objects cut could be an empty margin, leaving the strip empty
+    sparse = np.zeros((64, 100), np.uint16)
+    for i, (a, b) in enumerate([(18, 26), (30, 40), (45, 55), (60, 70), (80, 92)], 1):
+        sparse[10 + 8 * i: 16 + 8 * i, a:b] = i  # nothing in the first 18 columns
+    for seed in range(6):
+        train, val = frames_from_arrays(np.ones((1, 64, 100), np.float32), sparse[None], "sparse",
+                                        min_masks=1).split(0.2, seed=seed)
+        assert val[0].n_masks >= 1 and train[0].n_masks >= 1, (seed, val[0].columns)
     frames_of_three = frames_from_arrays(np.stack([image] * 3), np.stack([mask] * 3), "three")
     train, val = frames_of_three.split(0.4, seed=0)  # 1 of 3 whole frames: no strips
     assert len(val) == 1 and len(train) == 2 and {f.columns for f in train + val} == {None}

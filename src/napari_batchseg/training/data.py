@@ -205,12 +205,19 @@ def _strips(frames: list[TrainingFrame], fraction: float, rng: np.random.Generat
     val: list[TrainingFrame] = []
     for frame in frames:
         width = frame.labels.shape[-1]
+        if width < 2:  # nothing to cut
+            train.append(frame)
+            continue
         n_val = min(max(int(round(fraction * width)), 1), width - 1)
         from_left = rng.random() < 0.5
+        target = n_val if from_left else width - n_val
         cuts = [w if from_left else width - w for w in range(max(int(round(0.75 * n_val)), 1),
                                                               min(int(round(1.25 * n_val)), width - 1) + 1)]
+        # objects on both sides (a review: an empty margin cut nothing, and left the strip empty)
+        seen = np.cumsum(frame.labels.any(axis=0))  # columns holding objects, up to each column
+        cuts = [c for c in cuts if seen[c - 1] and seen[-1] - seen[c - 1]] or [target]
         split = objects_cut(frame.labels)
-        cut = min(cuts, key=lambda c: (split[c], abs(c - (n_val if from_left else width - n_val))))
+        cut = min(cuts, key=lambda c: (split[c], abs(c - target)))
         left, right = frame.strip(0, cut), frame.strip(cut, width)
         held, kept = (left, right) if from_left else (right, left)
         val += [held] if held.n_masks else []
