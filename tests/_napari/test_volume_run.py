@@ -7,6 +7,7 @@ import pytest
 
 from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import SegmentationParams
 from test_3d import DIAMETER, MODEL, write_crop
 
 
@@ -62,6 +63,9 @@ def test_a_volume_mode_flags_files_without_z_before_run(widget, data_folder, tmp
     z_range.setCurrentIndex(best[1])
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("3d"))
     assert z_range.currentData() == "all" and widget.params().z_range == "all"
+    # a review: parameters of a projection with best focus, loaded while a volume mode was shown, lost it
+    widget.set_params(SegmentationParams(z_range="best:3", z_mode="project"))
+    assert (widget.params().z_range, widget.params().z_mode) == ("best:3", "project")
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("project"))
     assert files.problem(flat) == ""
 

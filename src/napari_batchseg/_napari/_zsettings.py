@@ -76,7 +76,8 @@ class ZSettings:
         return {"z_range": z_range_text(*(values.pop(k) for k in Z_RANGE_KEYS)), **values}
 
     def set_params(self, params: SegmentationParams) -> None:
-        """Show the Z fields of ``params``."""
+        """Show the Z fields of ``params`` (the volume mode first: it decides which Z ranges are offered)."""
+        self.fields.show(params)
         z = z_fields(params.z_range)
         self.z_mode.setCurrentIndex(z.index)
         if z.radius is not None:
@@ -85,4 +86,3 @@ class ZSettings:
             for spin, value in ((self.z_start, z.start), (self.z_stop, z.stop)):
                 spin.setMaximum(max(spin.maximum(), z.stop))
                 spin.setValue(value)
-        self.fields.show(params)
