@@ -114,6 +114,10 @@ def test_output_names_suffix_and_collisions(widget, data_folder, tmp_path, qtbot
     out.folder.setText(str(blocker))
     qtbot.waitUntil(lambda: "is not a folder" in out.problems_label.text(), timeout=5000)
     assert str(blocker) in out.problems_label.text() and not widget.run_btn.isEnabled()
+    out.suffix.setText("run2")  # any change: the folder's answer holds until the worker's next
+    assert "is not a folder" in out.problems_label.text() and not widget.run_btn.isEnabled()
+    assert widget.run() is False
+    out.suffix.setText("run1-a")
     out.folder.setText(str(tmp_path / "masks" / "new"))  # to be made: its parent is checked
     qtbot.waitUntil(lambda: "not a folder" not in out.problems_label.text(), timeout=5000)
     assert "Outputs collide" in out.problems_label.text()

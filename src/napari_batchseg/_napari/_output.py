@@ -65,6 +65,7 @@ class OutputPanel(QWidget):
         self.existing.currentIndexChanged.connect(self.changed)
         self._problems: list[str] = []
         self._collisions: list[str] = []
+        self._unwritable: list[str] = []
         self._lines: list[str] = []
         self._generation = 0
         #: whether an existence check is under way
@@ -116,10 +117,11 @@ class OutputPanel(QWidget):
         outs = self.outputs(files, infos)
         self._lines = preview_lines(outs)
         self.preview.setText("\n".join(self._lines))
-        self._problems = self._collisions = find_collisions((f, names) for f, _, names in outs)
-        self.problems_label.setText(collisions_text(self._problems))
+        self._collisions = find_collisions((f, names) for f, _, names in outs)
         planned = [(Task(f, p, positions_of(infos.get(f)), names, info=_readable(infos.get(f))),
                     (params or {}).get(f)) for f, p, names in outs]
+        # the folders' last answer holds until the worker's next (a review: Run was enabled meanwhile)
+        self._show_problems(self._unwritable if planned else [])
         if planned:
             generation = self._generation
             self.checking = True
@@ -128,6 +130,11 @@ class OutputPanel(QWidget):
                 on_done=lambda: self._checked(generation), name="batchseg-exists",
             )
 
+    def _show_problems(self, unwritable: list[str]) -> None:
+        self._unwritable = unwritable
+        self._problems = [*self._collisions, *unwritable]
+        self.problems_label.setText("\n".join(filter(None, (collisions_text(self._collisions), *unwritable))))
+
     def _checked(self, generation: int) -> None:
         if generation == self._generation:
             self.checking = False
@@ -135,9 +142,7 @@ class OutputPanel(QWidget):
     def _show_existing(self, generation: int, statuses: list[OutputStatus], unwritable: list[str]) -> None:
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
-        # a walk: a read-only output folder was said only after Run
-        self._problems = [*self._collisions, *unwritable]
-        self.problems_label.setText("\n".join(filter(None, (collisions_text(self._collisions), *unwritable))))
+        self._show_problems(unwritable)  # a walk: a read-only output folder was said only after Run
         said = existing_lines(statuses, self.existing.currentData())
         self.heads_up.emit(next_run_note(statuses, self.existing.currentData()))
         lines = [*self._lines, *said]
