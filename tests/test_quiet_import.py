@@ -113,6 +113,8 @@ _SETUP = {  # what each application does before it segments
     "napari": "import napari_batchseg._napari",
     "cli": "from napari_batchseg.cli import main\ntry:\n    main(['info'])\nexcept SystemExit:\n    pass",
     "api": "import napari_batchseg.api",
+    # a review: the thread limit of a sequential run (the caller's process) filtered them too
+    "api with threads": "from napari_batchseg.runners._worker import limit_threads\nlimit_threads(1)",
 }
 
 
@@ -127,4 +129,4 @@ def test_the_applications_leave_known_notices_out_and_the_api_does_not(applicati
     """)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "another notice" in run.stderr, run.stderr
-    assert ("Sparse invariant" in run.stderr) == (application == "api"), run.stderr
+    assert ("Sparse invariant" in run.stderr) == application.startswith("api"), run.stderr

@@ -48,10 +48,14 @@ def limit_threads(n: int) -> None:
     """
     global _threads_set
     n = max(1, int(n))
-    # a worker process has filters of its own (a walk: torch's sparse notice once per Dask worker)
-    from ..quiet_import import quiet_notices
+    # a worker process has filters of its own (a walk: torch's sparse notice once per Dask worker); the
+    # caller's process (a sequential run with a thread count, an in-process cluster) keeps its own
+    import multiprocessing
 
-    quiet_notices()
+    if multiprocessing.parent_process() is not None:
+        from ..quiet_import import quiet_notices
+
+        quiet_notices()
     for var in _THREAD_VARS:
         os.environ[var] = str(n)
     if "torch" not in sys.modules:
