@@ -38,3 +38,23 @@ def test_nd2_errors_are_one_line():
     assert _explain(ValueError("bad header\nat offset 12\n...")) == "ValueError: bad header"
     assert _explain(ValueError("x" * 500)).endswith("...") and len(_explain(ValueError("x" * 500))) == 203
     assert "chunk map" in _explain(OSError("ChunkMap missing"))
+
+
+def test_a_failed_download_says_what_a_user_can_act_on():
+    """A review: every requests error (a refused certificate, a proxy's) read "no connection"."""
+    import requests
+
+    from napari_batchseg.segmenters._weights import failed_download
+
+    offline = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='x.org', port=443): Max retries exceeded with url: /w (Caused by "
+        "NameResolutionError(\"<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve\"))")
+    assert failed_download(offline).startswith("download failed: no connection to the server")
+    cert = requests.exceptions.SSLError(
+        "HTTPSConnectionPool(...): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, "
+        "'[SSL: CERTIFICATE_VERIFY_FAILED] ...')))")
+    assert "certificate could not be verified" in failed_download(cert)
+    assert "proxy" in failed_download(requests.exceptions.ProxyError("Cannot connect to proxy."))
+    assert "no data for" in failed_download(requests.exceptions.ReadTimeout("read timed out"))
+    assert failed_download(ConnectionResetError("reset by peer")) == (
+        "download failed: ConnectionResetError: reset by peer")

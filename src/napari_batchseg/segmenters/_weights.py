@@ -64,9 +64,16 @@ def failed_download(exc: BaseException) -> str:
     """
     from ..errors import describe
 
-    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    kinds, text = {cls.__name__ for cls in type(exc).__mro__}, str(exc)
+    # what a user can act on first (a review: a refused certificate read "no connection")
+    if kinds & {"SSLError", "SSLCertVerificationError"} or "CERTIFICATE_VERIFY_FAILED" in text:
+        return ("download failed: the server's certificate could not be verified (a proxy that inspects "
+                "traffic needs its certificate in REQUESTS_CA_BUNDLE or SSL_CERT_FILE)")
+    if "ProxyError" in kinds:
+        return "download failed: the proxy refused or could not reach the server (check HTTPS_PROXY)"
     if kinds & {"Timeout", "ReadTimeout", "ConnectTimeout", "TimeoutError", "timeout"}:
         return f"download failed: no data for {download_timeout():g} s ({TIMEOUT_ENV} sets the limit)"
-    if kinds & {"ConnectionError", "NameResolutionError", "MaxRetryError"} or "Max retries" in str(exc):
-        return "download failed: no connection to the server (offline, or a proxy or firewall in the way)"
+    if kinds & {"NameResolutionError", "MaxRetryError"} or any(
+            words in text for words in ("Max retries", "name resolution", "Name or service not known")):
+        return "download failed: no connection to the server (offline, or a firewall in the way)"
     return f"download failed: {describe(exc)}"
