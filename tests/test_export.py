@@ -268,6 +268,11 @@ def test_bad_inputs_write_nothing(tmp_path, kind):
         export_masks(kind, [float_mask, other], out, opts)
     assert str(both.value).startswith("none of the 2 masks can be exported: ")
     assert f"{float_mask}:" in str(both.value) and f"{other}:" in str(both.value)
+    many = [tmp_path / f"bad{i}.tif" for i in range(5)]
+    for path in many:
+        tifffile.imwrite(path, values)
+    with pytest.raises(InputError, match=r"none of the 5 masks can be exported: .*; and 2 more$"):
+        export_masks(kind, many, out, opts)  # a review: every one in one line, unbounded
     assert list(out.iterdir()) == []
     # a bad mask beside a good one is left out, said, and the good one exported (a user walk: one bad
     # mask stopped the whole export, its good masks unexported and unmentioned; ctc: test_tracking_ctc)

@@ -245,6 +245,7 @@ def test_core_messages_name_the_widget_fields():
     # a walk: a file's mark said "--z-mode stitch needs a Z stack ... (use --z-mode project)"
     said = for_widget("a.tif: --z-mode stitch needs a Z stack; the file has 1 Z slice (use --z-mode project)")
     assert said == "a.tif: Z: 2D + stitch needs a Z stack; the file has 1 Z slice (use Z: 2D (project))"
+    assert "from --z-mode 3d/stitch" in for_widget("a volume mask (from --z-mode 3d/stitch)")  # not garbled
 
 
 def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qtbot, tmp_path):

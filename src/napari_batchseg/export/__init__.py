@@ -207,8 +207,9 @@ def export_masks(
         if not items and first_error is not None:
             if len(result.failed) == 1:
                 raise first_error
-            raise InputError(f"none of the {len(result.failed)} masks can be exported: "
-                             + "; ".join(result.failed.values()))
+            said = list(result.failed.values())
+            more = f"; and {len(said) - 3} more" if len(said) > 3 else ""  # (a review: 300 in one line)
+            raise InputError(f"none of the {len(said)} masks can be exported: " + "; ".join(said[:3]) + more)
         targets = [p for item in items for p in export_targets(kind, item, folder)]
         if kind == "outlines":
             targets.append(folder / OUTLINES_METADATA)

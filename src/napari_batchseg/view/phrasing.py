@@ -28,7 +28,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"--channel", "Channel"),
     (r"--gpu", "Use GPU"),
     (r"(?:--)?existing[= ](\w+)", r"If output exists: \1"),
-    *((rf"--z-mode {mode}\b", f"Z: {label}") for mode, label in VOLUME_MODES),
+    *((rf"--z-mode {mode}(?![\w/])", f"Z: {label}") for mode, label in VOLUME_MODES),
 )
 
 
@@ -64,6 +64,9 @@ _DOCK_WORDS: tuple[tuple[str, str], ...] = (
      "on the command line (--z-range, --z-projection)"),
     ("give the input frame of the mask's first frame (--start-frame)",
      "give the input frame of the mask's first frame on the command line (--start-frame)"),
+    ("give the input image of this volume mask (--image, with --image-channel and --z-range if needed)",
+     "open its input image as a layer and Measure the mask's layer with it as the Intensity image, or "
+     "give the image on the command line (--image, with --image-channel and --z-range if needed)"),
     # trackastra without a log (Track dock)
     ("give --image when it has no log", "without a log, track it on the command line with --image"),
 )
