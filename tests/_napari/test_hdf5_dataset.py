@@ -34,6 +34,8 @@ def test_hdf5_dataset_is_chosen_per_file(widget, data_folder, qtbot):
     assert not row.isVisibleTo(widget)
     files.select_file(two)
     assert row.isVisibleTo(files)
+    # a walk: the info said "say which with the dataset option, e.g. dataset='…' (CLI: --dataset …)"
+    assert "choose one in its Dataset box" in files.info.text() and "--dataset" not in files.info.text()
     assert [row.combo.itemData(i) for i in range(row.combo.count())] == [None, "/crop/small", "/raw"]
     row.combo.setCurrentIndex(row.combo.findData("/crop/small"))
     assert files.problem(two) == ""

@@ -126,7 +126,9 @@ def describe_info(info: SourceInfo | str | None) -> str:
     if info is None:
         return "reading metadata…"
     if isinstance(info, str):
-        return f"cannot read: {info}"
+        from .phrasing import for_widget  # (phrasing needs the runners: imported when shown)
+
+        return f"cannot read: {for_widget(info)}"
     s = info.sizes
     axes = "".join(a for a in "PTCZYX" if s[a] > 1 or a in "YX")
     sizes = " × ".join(f"{a}={s[a]}" for a in axes)

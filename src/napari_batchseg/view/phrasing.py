@@ -24,6 +24,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"--model ([\w./-]+)", r"Model \1"),
     (r"Say which with the axes option[,:].*$",
      "Choose them in the Files tab: select the file, then its axes (e.g. TYX for time points)."),
+    (r"say which with the dataset option, e\.g\. dataset='[^']*' \(CLI: --dataset [^)]*\)",
+     "choose one in its Dataset box (Files tab, the file selected)"),
     (r"--axes", "the file's axes (Files tab)"),
     (r"--channel", "Channel"),
     (r"--gpu", "Use GPU"),
