@@ -74,6 +74,12 @@ def test_a_mask_stands_for_its_log_and_errors_show_their_first_line(tmp_path):
     assert rt.first_line(exists).endswith("(tick Overwrite to replace it, or give another Suffix)")
 
 
+def test_preview_text_counts_objects_in_words():
+    preview = rt.Preview(("/d/a_vSM.log", 0, Thresholds(0, 0.4, 15)), 3, 5, (0, 1, 2, 3, 4),
+                         np.zeros((4, 4), np.uint16), 0.012, 1)
+    assert rt.preview_text(preview) == "a_vSM.log frame t=3: 1 object, computed in 12 ms"  # not "1 objects"
+
+
 def test_values_computed_ahead_are_nearest_first_in_the_direction_of_the_last_move():
     class Cached:
         def cached(self, value: float) -> bool:

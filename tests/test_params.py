@@ -65,8 +65,12 @@ def test_yaml_roundtrip(tmp_path):
 def test_yaml_unknown_key_and_bad_file(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("model: cyto3\ndiamter: 3\n")
-    with pytest.raises(ParameterError, match="diamter"):
+    with pytest.raises(ParameterError, match="diamter") as typo:
         SegmentationParams.load(f)
+    # a walk: a typo was named without the file or the parameter it is close to
+    assert str(typo.value) == f"parameter file {f}: unknown parameter(s): diamter (did you mean diameter?)"
+    with pytest.raises(ParameterError, match=r"^unknown parameter\(s\): zzz$"):
+        SegmentationParams.from_dict({"zzz": 1})  # nothing close: no guess
     f.write_text("- just\n- a list\n")
     with pytest.raises(ParameterError, match="mapping"):
         SegmentationParams.load(f)

@@ -389,8 +389,13 @@ class SegmentationParams:
         known = {f.name for f in fields(cls)}
         clean = {str(k).replace("-", "_"): v for k, v in (data or {}).items()}
         unknown = sorted(set(clean) - known)
-        if unknown:
-            raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
+        if unknown:  # a typo is named with the parameter it is close to (a walk: "cellprob_treshold")
+            import difflib
+
+            named = [name + "".join(f" (did you mean {close}?)"
+                                    for close in difflib.get_close_matches(name, known, 1, 0.8))
+                     for name in unknown]
+            raise ParameterError(f"unknown parameter(s): {', '.join(named)}")
         return cls(**clean)
 
     def replace(self, **changes: Any) -> SegmentationParams:
@@ -407,8 +412,12 @@ class SegmentationParams:
 
     @classmethod
     def load(cls, path: str | Path) -> SegmentationParams:
-        """Read parameters from a YAML file."""
-        return cls.from_dict(read_yaml_mapping(path))
+        """Read parameters from a YAML file (an error names the file)."""
+        data = read_yaml_mapping(path)
+        try:
+            return cls.from_dict(data)
+        except ParameterError as exc:
+            raise ParameterError(f"parameter file {path}: {exc}") from exc
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:

@@ -110,7 +110,10 @@ def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilte
     """
     data = read_yaml_mapping(path)
     filters = {key: data.pop(key) for key in FILTER_KEYS if key in data}
-    params = SegmentationParams.from_dict(data)
+    try:
+        params = SegmentationParams.from_dict(data)
+    except ParameterError as exc:
+        raise ParameterError(f"parameter file {path}: {exc}") from exc
     if not filters.keys() - {"recursive"}:
         return params, None, bool(filters.get("recursive"))
     found = FileFilter(filters.get("contains") or (), filters.get("not_contains") or (),

@@ -139,7 +139,8 @@ class PreviewPlan:
 
 def preview_text(preview: Preview) -> str:
     """The status line of a shown preview: run, frame, objects and the time it took."""
-    return (f"{Path(preview.key[0]).name} frame t={preview.frame_t}: {preview.n_objects} objects, "
+    objects = f"{preview.n_objects} object{'' if preview.n_objects == 1 else 's'}"  # (a walk: "1 objects")
+    return (f"{Path(preview.key[0]).name} frame t={preview.frame_t}: {objects}, "
             f"computed in {preview.seconds * 1000:.0f} ms")
 
 
