@@ -261,6 +261,8 @@ def test_plots_follow_napari_theme_and_epochs_are_whole(make_napari_viewer):
         assert to_hex(legend.get_texts()[0].get_color()) == to_hex(switched.text.as_hex())
     finally:
         settings.theme = before
+    train.plot.canvas.draw()  # before any epoch: whole epochs too (its empty axis ticked -0.045, -0.030…)
+    assert all(float(t).is_integer() for t in train.plot.axes.get_xticks())
     for epoch in (1, 2, 3):
         train.plot.add(epoch, 1.0 / epoch, 0.5 / epoch)
     train.plot.canvas.draw()

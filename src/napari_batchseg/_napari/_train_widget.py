@@ -55,6 +55,7 @@ class LossPlot(PlotCanvas):
 
         self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
         self.restyle()
+        self._redraw()
         self.setMinimumHeight(180)
 
     def restyle(self) -> None:
@@ -77,8 +78,13 @@ class LossPlot(PlotCanvas):
     def _redraw(self) -> None:
         self.train_line.set_data(self.epochs, self.train)
         self.validation_line.set_data(self.epochs, self.validation)
-        self.axes.relim()
-        self.axes.autoscale_view()
+        # whole epochs from the start (empty, matplotlib's -0.05..0.05 ticked "-0.045-0.030…" in a row)
+        self.axes.set_xlim(0.5, max([2, *self.epochs]) + 0.5)
+        if self.epochs:
+            self.axes.relim()
+            self.axes.autoscale_view(scalex=False)
+        else:
+            self.axes.set_ylim(0, 1)
         self.canvas.draw_idle()
 
 
