@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from .discovery import CONFIG_FILTER_KEYS
 from .io.formats import supported_extensions
 from .params import (
     EXISTING_POLICIES,
@@ -170,7 +171,6 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
 
 
 #: config-file keys that are file filters, not segmentation parameters
-_FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
 
 
 def _as_list(value: Any) -> list[str]:
@@ -194,7 +194,7 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     if getattr(args, "config", None):
         config = read_yaml_mapping(args.config)
         apply_config_filters(args, config)
-        data.update({k: v for k, v in config.items() if k not in _FILTER_KEYS})
+        data.update({k: v for k, v in config.items() if k not in CONFIG_FILTER_KEYS})
     for opt, field_name in _PARAM_OPTIONS.items():
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)

@@ -63,5 +63,5 @@ def about(path: object, error: BaseException | str) -> str:
     text, where = str(error), str(path)
     if where in text:
         return text
-    name = where.replace("\\", "/").rsplit("/", 1)[-1]
-    return f"{where}: {text[len(name) + 2:] if text.startswith(f'{name}: ') else text}"
+    named = whole_path(where, text)
+    return named if named != text else f"{where}: {text}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..discovery import FileFilter, collect_files, input_path, is_own_output
+from ..discovery import CONFIG_FILTER_KEYS, FileFilter, collect_files, input_path, is_own_output
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
@@ -97,10 +97,6 @@ def file_filter_of(values: dict[str, Any]) -> FileFilter:
                       extensions=values["extensions"].replace(",", " ").split())
 
 
-#: the keys of a parameter file (``batchseg segment --save-config``) that are folder filters, not parameters
-FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
-
-
 def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilter | None, bool]:
     """A YAML parameter file as the dock loads it.
 
@@ -109,7 +105,7 @@ def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilte
     refused such a file, "unknown parameter(s): contains"). Raises ``ParameterError`` for a bad file.
     """
     data = read_yaml_mapping(path)
-    filters = {key: data.pop(key) for key in FILTER_KEYS if key in data}
+    filters = {key: data.pop(key) for key in CONFIG_FILTER_KEYS if key in data}
     try:
         params = SegmentationParams.from_dict(data)
     except ParameterError as exc:
