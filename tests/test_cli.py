@@ -120,6 +120,49 @@ def test_config_precedence_and_filters_in_config(tmp_path):
     assert args.contains == ["_BF"] and args.recursive
 
 
+def test_parameter_file_paths_are_read_from_its_folder(tmp_path, monkeypatch):
+    from napari_batchseg.params import SegmentationParams
+
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "my_model").write_bytes(b"weights")
+    (cfg / "p.yaml").write_text("output_dir: results\nmodel: my_model\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # (a walk: the dock took output_dir from napari's folder)
+    params = SegmentationParams.load(cfg / "p.yaml")
+    assert (params.output_dir, params.model) == (str(cfg / "results"), str(cfg / "my_model"))
+    (cfg / "p.yaml").write_text("output_dir: /data/out\nmodel: cyto3\n")  # absolute, a name: as written
+    params = SegmentationParams.load(cfg / "p.yaml")
+    assert (params.output_dir, params.model) == ("/data/out", "cyto3")
+
+
+def test_saved_config_names_paths_absolute_and_runs_alike_from_another_folder(tmp_path, monkeypatch):
+    from napari_batchseg.cli import build_parser, params_from_args
+
+    monkeypatch.chdir(tmp_path)
+    Path("models").mkdir()
+    shutil.copy(STARTER, "models/starter")
+    Path("cfg").mkdir()
+    tifffile.imwrite("a.tif", np.zeros((32, 32), np.uint16))
+    assert main(["segment", "a.tif", "--output-dir", "out", "--model", "models/starter", "--dry-run",
+                 "--save-config", "cfg/p.yaml"]) == 0
+    saved = yaml.safe_load(Path("cfg/p.yaml").read_text())
+    assert (saved["output_dir"], saved["model"]) == (str(tmp_path / "out"), str(tmp_path / "models/starter"))
+    monkeypatch.chdir(tmp_path / "cfg")
+    params = params_from_args(build_parser().parse_args(["segment", "x", "--config", "p.yaml"]))
+    assert (params.output_dir, params.model) == (str(tmp_path / "out"), str(tmp_path / "models/starter"))
+
+
+def test_a_bad_config_file_shows_the_segment_usage(tmp_path, capsys):
+    (tmp_path / "p.yaml").write_text("diamter: 30\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["segment", str(tmp_path), "--config", str(tmp_path / "p.yaml")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "did you mean diameter?" in err
+    assert err.startswith("usage: batchseg segment ")  # not batchseg's {segment,info,...} usage (a walk)
+
+
 def test_bad_model_setting_is_a_usage_error(tmp_path, capsys):
     img = tmp_path / "a.tif"
     tifffile.imwrite(img, np.zeros((32, 32), np.uint16))

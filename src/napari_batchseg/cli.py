@@ -24,7 +24,7 @@ import yaml
 from ._version import __version__
 
 # apply_config_filters and params_from_args stay importable from napari_batchseg.cli (re-exported)
-from .cli_segment import add_segment_options, unused_options
+from .cli_segment import absolute_paths, add_segment_options, unused_options
 from .cli_segment import apply_config_filters as apply_config_filters
 from .cli_segment import params_from_args as params_from_args
 from .io.formats import FORMATS, supported_extensions
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Segment files and folders; write <stem>_vSM.ome.tif and .log each.")
     seg.add_argument("paths", nargs="+", help="files and/or folders")
     add_segment_options(seg)
+    seg.set_defaults(usage_parser=seg)  # its errors show its own usage, not batchseg's (a walk)
     info = sub.add_parser("info", help="show the axes, sizes, channels and pixel size of files; "
                                        "without files, the formats this installation reads")
     info.add_argument("paths", nargs="*")
@@ -524,7 +525,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         params = params_from_args(args)
     except ParameterError as exc:
-        parser.error(str(exc))
+        getattr(args, "usage_parser", parser).error(str(exc))
     for unused in unused_options(args, params):
         _console().print(f"[yellow]warning:[/yellow] {unused}", highlight=False)
     if getattr(args, "trust_checkpoint", False):  # the command line only: no log or YAML sets it
@@ -533,8 +534,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .segmenters.safe_load import TRUST_ENV
 
         os.environ[TRUST_ENV] = "1"
-    if args.save_config:
-        saved = params.to_dict()
+    if args.save_config:  # paths absolute: the file may be read from another folder (or by the dock)
+        saved = absolute_paths(params).to_dict()
         for key in ("contains", "not_contains", "ext"):
             if getattr(args, key, None):
                 saved[key] = list(getattr(args, key))

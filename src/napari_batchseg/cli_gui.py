@@ -9,7 +9,6 @@ done before the window opens (:mod:`napari_batchseg._napari._launch`).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,16 +41,11 @@ def gui_setup(args: argparse.Namespace) -> tuple[SegmentationParams, FileFilter]
     ParameterError
         A bad option or config file.
     """
-    from .cli_segment import params_from_args
+    from .cli_segment import absolute_paths, params_from_args
     from .discovery import FileFilter
-    from .segmenters.catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, SAM_MODELS
 
     params = params_from_args(args)  # (also takes the config file's filters into ``args``)
-    names = {*CELLPOSE3_MODELS, *CELLPOSE4_MODELS, *SAM_MODELS}  # a built-in name wins, as in segment
-    files = {key: str(Path(value).expanduser().resolve()) for key in ("model", "checkpoint")
-             if (value := getattr(params, key)) and value not in names and Path(value).expanduser().exists()}
-    if files:  # model files named relative to this folder: absolute, wherever napari runs from
-        params = params.replace(**files)
+    params = absolute_paths(params)  # named relative to this folder: absolute, wherever napari runs from
     file_filter = FileFilter(contains=args.contains, not_contains=args.not_contains,
                              **({"extensions": args.ext} if args.ext else {}))
     return params, file_filter

@@ -7,6 +7,7 @@ not override the config file). The command itself runs in :mod:`napari_batchseg.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,6 +16,7 @@ from .discovery import CONFIG_FILTER_KEYS
 from .io.formats import supported_extensions
 from .params import (
     EXISTING_POLICIES,
+    FILE_PARAMETERS,
     PRECISIONS,
     PROJECTIONS,
     SAM_MODES,
@@ -27,7 +29,8 @@ from .params import (
 )
 from .segmenters.catalog import offered_models
 
-__all__ = ["add_segment_options", "apply_config_filters", "params_from_args", "unused_options"]
+__all__ = ["absolute_paths", "add_segment_options", "apply_config_filters", "params_from_args",
+           "unused_options"]
 
 #: CLI option -> SegmentationParams field (only options the user actually gave override the config)
 _PARAM_OPTIONS = {
@@ -219,3 +222,21 @@ def unused_options(args: argparse.Namespace, params: SegmentationParams) -> list
         unused.append(f"--z-projection {params.z_projection} not used: --z-mode {params.z_mode} segments the "
                       "volume (no projection)")
     return unused
+
+
+def absolute_paths(params: SegmentationParams) -> SegmentationParams:
+    """``params`` with its output folder and model files absolute: the same wherever they are used next.
+
+    A saved parameter file (``--save-config``) or the dock of ``batchseg gui`` reads them from another
+    folder than the one they were named in. A built-in model name stays a name, even where a folder of
+    that name exists (as ``batchseg segment`` reads it).
+    """
+    from .segmenters.catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, SAM_MODELS
+
+    names = {*CELLPOSE3_MODELS, *CELLPOSE4_MODELS, *SAM_MODELS}
+    changes = {key: str(Path(value).expanduser().resolve()) for key in FILE_PARAMETERS
+               if (value := getattr(params, key)) and value not in names
+               and Path(value).expanduser().exists()}
+    if params.output_dir:
+        changes["output_dir"] = str(Path(params.output_dir).expanduser().absolute())
+    return params.replace(**changes) if changes else params

@@ -433,7 +433,30 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ParameterError(f"parameter file {p} must hold a mapping of option: value")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    return _paths_from(p.parent, {str(k).replace("-", "_"): v for k, v in data.items()})
+
+
+#: parameters naming a file (when not a built-in name) or, for ``output_dir``, a folder
+FILE_PARAMETERS = ("model", "checkpoint", "restore")
+
+
+def _paths_from(folder: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A parameter file's relative paths, read from its own folder (not from wherever it is used).
+
+    ``output_dir`` always (a folder that may not exist yet); ``model``, ``checkpoint`` and ``restore`` when
+    a file of that name is in that folder (else they stay as written: a built-in name, or a path from the
+    current folder). A walk: ``output_dir: results`` in a file loaded by the dock landed in napari's folder.
+    """
+    out = dict(data)
+    value = out.get("output_dir")
+    if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute():
+        out["output_dir"] = str(folder / value)
+    for key in FILE_PARAMETERS:
+        value = out.get(key)
+        if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute() \
+                and (folder / value).is_file():
+            out[key] = str(folder / value)
+    return out
 
 
 def _one_channel(value: Any) -> int | str:
