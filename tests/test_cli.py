@@ -14,6 +14,7 @@ import yaml
 
 from napari_batchseg.cli import BROKEN_PIPE_STATUS, FACTORY_ENV, main
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.params import ParameterError
 
 STARTER = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
 
@@ -192,6 +193,29 @@ def test_parallel_options_reach_the_run(tmp_path, monkeypatch, capsys):
     (options,) = seen
     assert (options.parallel, options.processes, options.threads_per_process) == ("files", 2, 1)
     assert "0 done, 1 skipped, 0 failed" in capsys.readouterr().err
+
+
+def test_run_options_saved_in_the_config_and_read_back(tmp_path, monkeypatch):
+    """--save-config keeps --parallel, --measure, ... (a walk: they were lost); the command line wins."""
+    from napari_batchseg.cli import build_parser, params_from_args
+
+    monkeypatch.chdir(tmp_path)
+    tifffile.imwrite("a.tif", np.zeros((32, 32), np.uint16))
+    assert main(["segment", "a.tif", "--parallel", "files", "--processes", "2", "--measure", "--track",
+                 "--dry-run", "--save-config", "p.yaml"]) == 0
+    saved = yaml.safe_load(Path("p.yaml").read_text())
+    assert {k: saved[k] for k in ("parallel", "processes", "measure", "track")} == {
+        "parallel": "files", "processes": 2, "measure": True, "track": True}
+    assert "mask_workers" not in saved and "dask_local" not in saved  # only options given are kept
+    args = build_parser().parse_args(["segment", "a.tif", "--config", "p.yaml", "--processes", "1"])
+    params_from_args(args)
+    assert (args.parallel, args.processes, args.measure, args.track) == ("files", 1, True, True)
+    Path("bad.yaml").write_text("parallel: threads\n")
+    with pytest.raises(ParameterError, match=r"bad.yaml: parallel must be none or files or frames"):
+        params_from_args(build_parser().parse_args(["segment", "a.tif", "--config", "bad.yaml"]))
+    Path("bad.yaml").write_text("processes: true\n")
+    with pytest.raises(ParameterError, match=r"processes must be a whole number, got True"):
+        params_from_args(build_parser().parse_args(["segment", "a.tif", "--config", "bad.yaml"]))
 
 
 # --------------------------------------------------------------------------- output for pipes and logs

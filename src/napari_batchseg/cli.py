@@ -24,7 +24,7 @@ import yaml
 from ._version import __version__
 
 # apply_config_filters and params_from_args stay importable from napari_batchseg.cli (re-exported)
-from .cli_segment import absolute_paths, add_segment_options, unused_options
+from .cli_segment import absolute_paths, add_segment_options, given_run_options, unused_options
 from .cli_segment import apply_config_filters as apply_config_filters
 from .cli_segment import params_from_args as params_from_args
 from .io.formats import FORMATS, supported_extensions
@@ -541,6 +541,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 saved[key] = list(getattr(args, key))
         if args.recursive:
             saved["recursive"] = True
+        saved.update(given_run_options(args))
         Path(args.save_config).write_text(yaml.safe_dump(saved, sort_keys=False), encoding="utf-8")
     return _run_batch(args.paths, params, args)
 

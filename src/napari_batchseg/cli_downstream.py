@@ -239,7 +239,7 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
 
 def add_measure_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--measure`` to ``batchseg segment``."""
-    parser.add_argument("--measure", action="store_true",
+    parser.add_argument("--measure", action="store_true", default=argparse.SUPPRESS,
                         help="after segmenting, write <mask>_objects.csv and _summary.csv for each new mask")
 
 

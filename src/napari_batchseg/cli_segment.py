@@ -15,6 +15,7 @@ import yaml
 from .discovery import CONFIG_FILTER_KEYS
 from .io.formats import supported_extensions
 from .params import (
+    CONFIG_RUN_OPTIONS,
     EXISTING_POLICIES,
     FILE_PARAMETERS,
     PRECISIONS,
@@ -29,8 +30,8 @@ from .params import (
 )
 from .segmenters.catalog import offered_models
 
-__all__ = ["absolute_paths", "add_segment_options", "apply_config_filters", "params_from_args",
-           "unused_options"]
+__all__ = ["absolute_paths", "add_segment_options", "apply_config_filters", "apply_config_run_options",
+           "given_run_options", "params_from_args", "unused_options"]
 
 #: CLI option -> SegmentationParams field (only options the user actually gave override the config)
 _PARAM_OPTIONS = {
@@ -142,24 +143,24 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
                                                  help="read options from a YAML file (CLI wins)")
         return
     par = p.add_argument_group("parallel and cluster")
-    par.add_argument("--parallel", choices=("none", "files", "frames"), default="none",
+    par.add_argument("--parallel", choices=("none", "files", "frames"), default=S,
                      help="spread work over processes: one file per process, or the frames of a file")
-    par.add_argument("--processes", type=int, default=None,
+    par.add_argument("--processes", type=int, default=S,
                      help="worker processes for --parallel (default: the usable CPU cores)")
-    par.add_argument("--threads-per-process", type=int, default=None,
+    par.add_argument("--threads-per-process", type=int, default=S,
                      help="compute threads per worker (default: cores // processes)")
-    par.add_argument("--batch-frames", type=int, default=None, metavar="N",
+    par.add_argument("--batch-frames", type=int, default=S, metavar="N",
                      help="fast mode: N frames per network call (default 1 on every device: masks "
                           "identical to frame-by-frame eval; with N > 1 masks may differ on a GPU)")
-    par.add_argument("--mask-workers", type=int, default=None, metavar="N",
+    par.add_argument("--mask-workers", type=int, default=S, metavar="N",
                      help="Cellpose 3: CPU processes building masks while the model runs the next frames "
                           "(default: cores - 1 with a GPU, 0 on a CPU)")
-    par.add_argument("--masks-on", choices=("device", "cpu"), default="device",
+    par.add_argument("--masks-on", choices=("device", "cpu"), default=S,
                      help="with a GPU and mask workers: flow following on the GPU (masks identical to "
                           "frame-by-frame eval) or all mask work on the CPU workers (fast mode)")
-    par.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+    par.add_argument("--dask-scheduler", default=S, metavar="ADDRESS",
                      help="run on a Dask cluster (tcp://host:8786)")
-    par.add_argument("--dask-local", type=int, default=None, metavar="N",
+    par.add_argument("--dask-local", type=int, default=S, metavar="N",
                      help="run on a local Dask cluster of N worker processes")
 
     run = p.add_argument_group("run")
@@ -191,13 +192,41 @@ def apply_config_filters(args: argparse.Namespace, config: dict[str, Any]) -> No
         args.recursive = True
 
 
+def apply_config_run_options(args: argparse.Namespace, config: dict[str, Any], path: str) -> None:
+    """Run options from a config file (``parallel``, ``measure``, ...) apply unless given on the command line.
+
+    Raises ``ParameterError`` naming the file for a value the option does not take.
+    """
+    for key, kind in CONFIG_RUN_OPTIONS.items():
+        if key not in config or hasattr(args, key):  # (left out on the command line: not in ``args``)
+            continue
+        value = config[key]
+        if isinstance(kind, tuple):
+            fits = value in kind
+            wanted = " or ".join(kind)
+        else:
+            fits = value is None or (isinstance(value, kind)
+                                     and (kind is bool or not isinstance(value, bool)))  # (True is an int)
+            wanted = {int: "a whole number", bool: "true or false", str: "text"}[kind]
+        if not fits:
+            raise ParameterError(f"parameter file {path}: {key} must be {wanted}, got {value!r}")
+        setattr(args, key, value)
+
+
+def given_run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options given on the command line or by the config file (what ``--save-config`` keeps)."""
+    return {key: getattr(args, key) for key in CONFIG_RUN_OPTIONS if hasattr(args, key)}
+
+
 def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     """Defaults, then the ``--config`` file, then options given on the command line."""
     data: dict[str, Any] = {}
     if getattr(args, "config", None):
         config = read_yaml_mapping(args.config)
         apply_config_filters(args, config)
-        data.update({k: v for k, v in config.items() if k not in CONFIG_FILTER_KEYS})
+        apply_config_run_options(args, config, args.config)  # (batchseg gui: none of them is read)
+        data.update({k: v for k, v in config.items()
+                     if k not in CONFIG_FILTER_KEYS and k not in CONFIG_RUN_OPTIONS})
     for opt, field_name in _PARAM_OPTIONS.items():
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)

@@ -79,7 +79,7 @@ def _cmd_evaluate_tracks(args: argparse.Namespace) -> int:
 
 def add_track_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--track`` (and the tracking parameters' defaults) to ``batchseg segment``."""
-    parser.add_argument("--track", action="store_true",
+    parser.add_argument("--track", action="store_true", default=argparse.SUPPRESS,
                         help="after segmenting, track each new mask (laptrack, default parameters; "
                              "batchseg track for others)")
 

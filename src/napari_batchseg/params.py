@@ -439,6 +439,14 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
 #: parameters naming a file (when not a built-in name) or, for ``output_dir``, a folder
 FILE_PARAMETERS = ("model", "checkpoint", "restore")
 
+#: the keys of a parameter file that are ``batchseg segment``'s run options (how, not what, it segments),
+#: with the values each takes: a tuple of choices, or a type (``--save-config`` writes those given)
+CONFIG_RUN_OPTIONS: dict[str, tuple[str, ...] | type] = {
+    "parallel": ("none", "files", "frames"), "processes": int, "threads_per_process": int,
+    "batch_frames": int, "mask_workers": int, "masks_on": ("device", "cpu"), "dask_scheduler": str,
+    "dask_local": int, "measure": bool, "track": bool,
+}
+
 
 def _paths_from(folder: Path, data: dict[str, Any]) -> dict[str, Any]:
     """A parameter file's relative paths, read from its own folder (not from wherever it is used).

@@ -202,8 +202,9 @@ def test_params_yaml_roundtrip(widget, tmp_path):
 
     cli = tmp_path / "cli.yaml"
     assert main(["segment", str(tmp_path), "--contains", "nuclei", "--not-contains", "old", "--ext", ".tif",
-                 "--diameter", "17", "--recursive", "--save-config", str(cli), "--dry-run", "-q"]) in (0, 2)
-    widget.load_params(cli)
+                 "--diameter", "17", "--recursive", "--parallel", "files", "--measure",
+                 "--save-config", str(cli), "--dry-run", "-q"]) in (0, 2)
+    widget.load_params(cli)  # (its run options, --parallel and --measure, are batchseg segment's)
     assert widget.params().diameter == 17 and widget.files.recursive.isChecked()
     shown = widget.files.file_filter()
     assert (shown.contains, shown.not_contains, shown.extensions) == (["nuclei"], ["old"], [".tif"])

@@ -17,7 +17,7 @@ from ..discovery import CONFIG_FILTER_KEYS, FileFilter, collect_files, input_pat
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
-from ..params import ParameterError, SegmentationParams, read_yaml_mapping
+from ..params import CONFIG_RUN_OPTIONS, ParameterError, SegmentationParams, read_yaml_mapping
 from ..runnable import check_info
 from .fields import Field
 from .file_info import as_path, is_ambiguous
@@ -106,6 +106,8 @@ def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilte
     """
     data = read_yaml_mapping(path)
     filters = {key: data.pop(key) for key in CONFIG_FILTER_KEYS if key in data}
+    for key in CONFIG_RUN_OPTIONS:  # batchseg segment's (--parallel, --measure, ...): not the dock's
+        data.pop(key, None)
     try:
         params = SegmentationParams.from_dict(data)
     except ParameterError as exc:
