@@ -146,6 +146,29 @@ def test_apply_lines_count_only_finished_logs():
     assert lines.update(("ok", 0, "/d/a_vSM.log", "a_vSM-rt.ome.tif")).startswith("1/2\na_vSM.log: a_vSM-rt")
 
 
+def test_apply_refusal_and_the_layers_a_rewritten_mask_leaves_stale(tmp_path):
+    from types import SimpleNamespace
+
+    from napari_batchseg.view.layer_files import mark_rewritten
+
+    assert rt.apply_refusal("  ", False).startswith("Give a suffix")
+    assert rt.apply_refusal("a b", True) == "Suffix 'a b': use A-Z, a-z, 0-9 and '-' only."
+    assert rt.apply_refusal("", True) is None and rt.apply_refusal(" rt-2 ", False) is None
+    mask = tmp_path / "a_vSM.ome.tif"
+    b_mask = str(tmp_path / "b_vSM.ome.tif")
+    shown = SimpleNamespace(name="a_vSM", metadata={"batchseg": {"mask_path": f"{tmp_path}/./{mask.name}"}})
+    other = SimpleNamespace(name="b_vSM", metadata={"batchseg": {"mask_path": b_mask}})
+    plain = SimpleNamespace(name="image", metadata={})
+    assert mark_rewritten([shown, other, plain], mask, "Re-threshold rewrote a_vSM.ome.tif") == ["a_vSM"]
+    assert shown.metadata["batchseg"] == {"mask_path": None, "stale": "Re-threshold rewrote a_vSM.ome.tif"}
+    assert other.metadata["batchseg"]["mask_path"] == b_mask and plain.metadata == {}
+    assert rt.rewritten_note([]) == ""
+    lines = rt.ApplyLines(1)
+    text = lines.update(("ok", 0, "/d/a_vSM.log", "a_vSM.ome.tif (1 frame(s), 0.2 s)", str(mask)),
+                        rt.rewritten_note(["a_vSM"]))
+    assert text.startswith("1/1\na_vSM.log: a_vSM.ome.tif (1 frame(s), 0.2 s) (layer 'a_vSM' shows the mask")
+
+
 # ---------------------------------------------------------------------------------- train
 def test_training_params_from_the_form_values():
     values = _defaults(TRAIN_FIELDS) | {"frames": "0,3-4", "epochs": 7}

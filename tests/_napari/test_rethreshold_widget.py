@@ -196,3 +196,23 @@ def test_the_preview_sits_on_the_mask_of_a_run_with_a_pixel_size(make_napari_vie
     assert np.allclose(preview.scale, kwargs["scale"]) and np.allclose(preview.scale, (0.325, 0.325))
     assert [str(u) for u in preview.units] == [str(u) for u in viewer.layers[kwargs["name"]].units]
     assert np.array_equal(preview.data, data)  # the run's thresholds: its own mask, on its pixels
+    # a walk: a bad suffix was only said at Apply; Apply with Overwrite left the open mask layer saving
+    # into the new mask (its corrections would silently replace it); Remove left the last preview's status
+    w.suffix.setText("no spaces")
+    assert not w.apply_btn.isEnabled() and "'no spaces'" in w.apply_status.text()
+    w.suffix.setText("")
+    assert not w.apply_btn.isEnabled() and w.apply_status.text().startswith("Give a suffix")
+    w.overwrite.setChecked(True)
+    assert w.apply_btn.isEnabled() and w.apply_status.text() == ""
+    w.set_thresholds(NEW)
+    w.apply()
+    qtbot.waitUntil(lambda: w._applying is None, timeout=180000)
+    opened = viewer.layers[kwargs["name"]]
+    assert "shows the mask before" in w.apply_status.text() and kwargs["name"] in w.apply_status.text()
+    meta = opened.metadata["batchseg"]
+    assert meta["mask_path"] is None and meta["stale"] == "Re-threshold rewrote um_vSM.ome.tif"
+    assert not np.array_equal(read_mask(tmp_path / "um_vSM.ome.tif").labels[0], data)  # it was rewritten
+    qtbot.waitUntil(lambda: w._running is None, timeout=120000)
+    w.logs.takeItem(0)
+    assert w.preview_status.text() == "Add a run log to preview." and LAYER_NAME not in viewer.layers
+    qtbot.waitUntil(lambda: w._running is None and w._ahead is None, timeout=120000)

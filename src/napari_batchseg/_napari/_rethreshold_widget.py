@@ -26,6 +26,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QP
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
 from ..view.fields import Field
+from ..view.layer_files import mark_rewritten
 from ._dock import Dock, status_line
 from ._jobs import Job
 from ._layerops import layer_meta
@@ -65,6 +66,7 @@ class RethresholdWidget(Dock):
         self._running: Job | None = None  # the preview job
         self._ahead: Job | None = None  # the job computing neighbouring cell probability values
         self._applying: Job | None = None
+        self._refused = False  # the Apply status says why Apply is off
         self._apply_lines = rt.ApplyLines(0)
         self.layer: Any = None
         self._frame_ts: tuple[int, ...] = ()
@@ -95,6 +97,8 @@ class RethresholdWidget(Dock):
         self.layer_btn.clicked.connect(self.add_selected_layer)
         self.remove_btn.clicked.connect(lambda: self.logs.takeItem(self.logs.currentRow()))
         self.apply_btn.clicked.connect(self.apply)
+        self.suffix.textChanged.connect(self._check_apply)  # a bad suffix is said as it is typed
+        self.overwrite.toggled.connect(self._check_apply)
         self.logs.currentRowChanged.connect(lambda *_: self._changed(new_run=True))
         self.logs.itemClicked.connect(lambda *_: self._again())  # e.g. the run was made again meanwhile
         self._plan = rt.PreviewPlan(self.cellprob.value())
@@ -175,7 +179,12 @@ class RethresholdWidget(Dock):
         self._stop_ahead()
         self._show_values()
         item = self.logs.currentItem()
-        if item is None:
+        if item is None:  # the last log was removed: nothing to preview (a walk: its status stayed)
+            self._plan.wanted = None
+            self.preview_status.setText("Add a run log to preview.")
+            if self.layer is not None and self.layer in self.viewer.layers:
+                self.viewer.layers.remove(self.layer)
+            self.layer = None
             return
         if new_run:
             self.frame.blockSignals(True)
@@ -269,18 +278,34 @@ class RethresholdWidget(Dock):
             return
         suffix = self.suffix.text().strip() or None
         overwrite = self.overwrite.isChecked()
-        if suffix is None and not overwrite:
-            self.apply_status.setText("Give a suffix, or tick Overwrite to replace the runs' masks.")
+        refused = rt.apply_refusal(self.suffix.text(), overwrite)
+        if refused:
+            self.apply_status.setText(refused)
             return
         self._apply_lines = rt.ApplyLines(len(logs))
         self.apply_btn.setEnabled(False)
         self.apply_status.setText(f"0/{len(logs)}…")
         self._applying = self.run_job(
             rt.apply_all, logs, self.thresholds, suffix, overwrite, pass_job=True,
-            on_item=lambda item: self.apply_status.setText(self._apply_lines.update(item)),
+            on_item=self._applied,
             on_done=self._apply_done, status=self.apply_status, name="batchseg-rethreshold-apply",
             yield_cpu=True)
 
+    def _applied(self, item: tuple[str, ...]) -> None:
+        """One log's report; layers showing a mask it rewrote no longer save into that file."""
+        note = ""
+        if item[0] == "ok":
+            reason = f"Re-threshold rewrote {Path(item[4]).name}"
+            note = rt.rewritten_note(mark_rewritten(self.viewer.layers, item[4], reason))
+        self.apply_status.setText(self._apply_lines.update(item, note))
+
+    def _check_apply(self, *_: Any) -> None:
+        refused = rt.apply_refusal(self.suffix.text(), self.overwrite.isChecked())
+        self.apply_btn.setEnabled(refused is None and self._applying is None)
+        if refused or self._refused:  # (a refusal said before is cleared; an Apply's lines stay)
+            self.apply_status.setText(refused or "")
+        self._refused = refused is not None
+
     def _apply_done(self) -> None:
-        self.apply_btn.setEnabled(True)
         self._applying = None
+        self._check_apply()

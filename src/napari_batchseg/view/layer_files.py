@@ -10,7 +10,8 @@ nuclei image shipped in the wheel. The npe2 manifest's entry points name these f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,24 @@ def layer_meta(layer: Any) -> dict[str, Any]:
         return layer.metadata.get(META_KEY) or {}
     except AttributeError:
         return {}
+
+
+def mark_rewritten(layers: Iterable[Any], mask: str | Path, reason: str) -> list[str]:
+    """Layers showing the mask file ``mask`` stop saving into it: the file was rewritten under them.
+
+    Their data stays as it is (it may hold edits); ``mask_path`` leaves their metadata and ``stale`` says
+    why, so that saving their corrections cannot silently replace the new mask (a walk: Re-threshold's
+    Apply with Overwrite). Paths are compared as text (no disk access). Returns the layers' names.
+    """
+    target = os.path.normpath(os.path.abspath(mask))
+    names = []
+    for layer in layers:
+        meta = layer_meta(layer)
+        shown = meta.get("mask_path")
+        if shown and os.path.normpath(os.path.abspath(str(shown))) == target:
+            meta["mask_path"], meta["stale"] = None, reason
+            names.append(str(layer.name))
+    return names
 
 
 def first_input_frame(meta: Mapping[str, Any]) -> int:

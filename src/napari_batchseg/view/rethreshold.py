@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from ..io.masks import read_mask_pixel_size
 from ..io.sources import PixelSize
+from ..params import SUFFIX_PATTERN
 from ..rethreshold_run import read_kept_flows, rethreshold_log
 from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
@@ -30,8 +31,8 @@ from .layer_files import axis_scale, axis_units
 from .phrasing import for_dock
 
 __all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "PreviewPlan",
-           "ahead_values", "apply_all", "compute_ahead", "compute_preview", "first_line", "log_of",
-           "positions_of", "preview_text", "thresholds_at", "value_texts"]
+           "ahead_values", "apply_all", "apply_refusal", "compute_ahead", "compute_preview", "first_line",
+           "log_of", "positions_of", "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
 
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
@@ -227,7 +228,26 @@ def apply_all(logs: Sequence[str], thresholds: Thresholds, suffix: str | None, o
             job.report(("error", i, log, first_line(exc)))
         else:
             done = f"{result.mask.name} ({result.n_frames} frame(s), {result.seconds:.1f} s)"
-            job.report(("ok", i, log, done))
+            job.report(("ok", i, log, done, str(result.mask)))  # (the mask: layers showing it go stale)
+
+
+def apply_refusal(suffix: str, overwrite: bool) -> str | None:
+    """Why *Apply to the batch* cannot run with this suffix field and Overwrite box (``None``: it can)."""
+    suffix = suffix.strip()
+    if not suffix and not overwrite:
+        return "Give a suffix, or tick Overwrite to replace the runs' masks."
+    if suffix and not SUFFIX_PATTERN.match(suffix):
+        return f"Suffix {suffix!r}: use A-Z, a-z, 0-9 and '-' only."
+    return None
+
+
+def rewritten_note(layer_names: Sequence[str]) -> str:
+    """What the status adds when open mask layers show a mask Apply just rewrote (``""``: none)."""
+    if not layer_names:
+        return ""
+    shown = ", ".join(f"'{n}'" for n in layer_names)
+    return (f" (layer {shown} shows the mask before and no longer saves into it: open the file again "
+            "to see the new one)")
 
 
 class ApplyLines:
@@ -238,9 +258,12 @@ class ApplyLines:
     def __init__(self, n_logs: int) -> None:
         self.lines = [""] * n_logs
 
-    def update(self, item: tuple[str, int, str, str]) -> str:
-        """Take one :func:`apply_all` report; return the whole status text (``done/total`` then lines)."""
-        kind, i, log, text = item
+    def update(self, item: tuple[str, ...], note: str = "") -> str:
+        """Take one :func:`apply_all` report; return the whole status text (``done/total`` then lines).
+
+        ``note`` is added to the log's line (:func:`rewritten_note`).
+        """
+        kind, i, log, text = item[0], int(item[1]), item[2], item[3] + note
         name = Path(log).name
         self.lines[i] = (f"{name}: {self.WORKING}" if kind == "start" else
                          f"{name}: failed: {text}" if kind == "error" else f"{name}: {text}")
