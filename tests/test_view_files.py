@@ -98,6 +98,26 @@ def test_problems_say_why_a_file_cannot_run(tmp_path, dsb2018):
     assert setup.mark(stack, read[stack].info, "") == "stack.tif  (axes: TYX, from the parameters)"
 
 
+def test_a_long_reason_is_listed_short_and_shown_whole_in_the_info_panel(tmp_path, dsb2018):
+    """A walk: the list's middle elision cut long reasons in the middle; the tooltip alone had them."""
+    from napari_batchseg.view.file_info import info_panel_text, short_reason
+
+    nuclei, stack, broken, _two = _files(tmp_path, dsb2018)
+    setup = FileSetup(z_mode="stitch")
+    info = read_file_info(nuclei).info
+    why = setup.problem(nuclei, info)
+    assert len(why) > 48 and "(" in why, why  # Z: 2D + stitch on a flat image, with its advice
+    assert setup.mark(nuclei, info, why) == f"nuclei.tif  ⚠ {why.split(' (')[0]}"
+    assert short_reason("no frame 40 (the file has 1 frame(s))") == "no frame 40 (the file has 1 frame(s))"
+    panel = info_panel_text(nuclei, info, why).splitlines()
+    assert panel[:2] == ["nuclei.tif", f"⚠ {why}"] and panel[2].startswith("format: ")
+    unreadable = read_file_info(broken).info
+    assert isinstance(unreadable, str)  # its reason is the metadata line, said once
+    lines = info_panel_text(broken, unreadable, f"unreadable: {unreadable}").splitlines()
+    assert [x[:12] for x in lines] == ["broken.tif", "cannot read:"]
+    assert info_panel_text(stack, None, "").splitlines() == ["stack.tif", "reading metadata…"]
+
+
 def test_run_groups_apply_each_files_own_settings_in_list_order(tmp_path):
     a, b, c, d = (tmp_path / f"{n}.tif" for n in "abcd")
     setup = FileSetup(default_axes="TYX")

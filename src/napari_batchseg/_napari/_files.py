@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
 from ..discovery import FileFilter
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
-from ..view.file_info import describe_info, is_ambiguous
+from ..view.file_info import info_panel_text, is_ambiguous
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
 from ._axes import AxesRow, DatasetRow
 from ._file_filters import FilterFields, ListButtons
@@ -256,9 +256,7 @@ class FileListPanel(QWidget):
                 return
 
     # ------------------------------------------------------------------ slots
-    def _on_current(
-        self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
-    ) -> None:
+    def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
         path = _path_of(item) if item is not None else None
         self.picked.emit(path)
         self._show_info(path)
@@ -348,6 +346,7 @@ class FileListPanel(QWidget):
         self.axes_row.setVisible(ambiguous or self.setup.default_axes is not None)
         self.axes_row.sync()
         self._offer_removal()
+        self._show_info(self.current_file())  # its reason, whole, follows the settings
 
     def _file_choice_changed(self, _path: Path) -> None:
         self.update_marks()
@@ -379,7 +378,7 @@ class FileListPanel(QWidget):
         if path is None:
             self.info.setText("")
             return
-        self.info.setText(f"{path.name}\n{describe_info(self.infos.get(path))}")
+        self.info.setText(info_panel_text(path, self.infos.get(path), self.problem(path)))
         if self.infos.get(path) is None:
             self.infos.request([path])
 

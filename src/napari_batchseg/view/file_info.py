@@ -121,6 +121,32 @@ class InfoStore:
         return key[0]
 
 
+def info_panel_text(path: Path, info: SourceInfo | str | None, why: str) -> str:
+    """The info panel of the current file: its name, why it cannot run as set up, and its metadata.
+
+    The reason is whole here: the list shows it short (:func:`short_reason`). An unreadable file's reason
+    is its metadata's line (``cannot read: ...``).
+    """
+    lines = [path.name, f"⚠ {why}" if why and not isinstance(info, str) else "", describe_info(info)]
+    return "\n".join(line for line in lines if line)
+
+
+def short_reason(why: str) -> str:
+    """Why a file cannot run, as the list says it after its name (the tooltip and the panel say it whole).
+
+    An unreadable file: up to the first colon. A long reason: before its first parenthesis, which holds
+    details and advice (a walk: the list's middle elision cut long reasons in the middle).
+    """
+    if why.startswith("unreadable"):
+        return why.split(":")[0]
+    head = why.split(" (")[0].rstrip()
+    return why if len(why) <= SHORT_REASON or len(head) < 8 else head
+
+
+#: a reason up to this many characters is listed whole
+SHORT_REASON = 48
+
+
 def describe_info(info: SourceInfo | str | None) -> str:
     """Multi-line summary of a file's metadata for the info panel."""
     if info is None:

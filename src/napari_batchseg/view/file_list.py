@@ -20,7 +20,7 @@ from ..io.sources import SourceInfo
 from ..params import CONFIG_RUN_OPTIONS, ParameterError, SegmentationParams, read_yaml_mapping
 from ..runnable import check_info
 from .fields import Field
-from .file_info import as_path, is_ambiguous
+from .file_info import as_path, is_ambiguous, short_reason
 from .phrasing import for_widget
 
 #: the axes offered for a file whose axes the reader cannot tell
@@ -248,7 +248,7 @@ class FileSetup:
         """
         text = path.name
         if why:
-            text += f"  ⚠ {why.split(':')[0] if why.startswith('unreadable') else why}"
+            text += f"  ⚠ {short_reason(why)}"
         elif is_ambiguous(info):
             own = path in self.axes
             text += f"  (axes: {self.axes_for(path)}{'' if own else ', from the parameters'})"
