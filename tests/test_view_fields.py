@@ -69,3 +69,20 @@ def test_model_lists_per_method():
     sam_models, sam_label, hint = model_choices("sam", ["/models/mine"])
     assert USER_MODEL not in sam_models and "/models/mine" not in sam_models
     assert sam_label == "Checkpoint" and "optional" in hint
+
+
+def test_the_forms_volume_z_modes_are_those_the_parameters_take():
+    """One rule (review: it was written twice): a volume takes the Z modes the parameters accept for it."""
+    from napari_batchseg.params import ParameterError, SegmentationParams
+    from napari_batchseg.view.form_state import VOLUME_Z_MODES, Z_MODES, z_range_text
+
+    for mode, _label in Z_MODES:
+        z_range = z_range_text(mode, 2, 0, 3)
+        try:
+            SegmentationParams(z_mode="3d", z_range=z_range)
+        except ParameterError:
+            taken = False
+        else:
+            taken = True
+        assert taken == (mode in VOLUME_Z_MODES), mode
+    assert VOLUME_Z_MODES == ("all", "range")

@@ -67,6 +67,9 @@ DEFAULT_MODELS: dict[str, str] = {
 #: channels a run may combine (Cellpose 4 takes up to 3; Cellpose 3 and micro-sam one)
 MAX_CHANNELS = 3
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
+#: the Z range modes (:class:`ZRange`) a volume (``z_mode`` 3d, stitch) takes: best focus picks planes to
+#: project, not a volume
+VOLUME_Z_RANGES = ("all", "range")
 DEFAULT_EXTENSIONS: tuple[str, ...] = (".nd2", ".tif", ".tiff", ".ome.tif", ".ome.tiff")
 #: ``cellprob_threshold`` is a logit; Cellpose's own GUI offers -6..6. Beyond +/-20 (a probability
 #: within 2e-9 of 0 or 1) every pixel or no pixel is a cell: an all-or-nothing mask, never meant.
@@ -561,7 +564,7 @@ def _check_z_mode(params: SegmentationParams) -> None:
         raise ParameterError(
             f"stitch_threshold must be between 0 and 1 (an overlap, IoU), got {params.stitch_threshold!r}"
         )
-    if params.z_mode != "project" and ZRange.parse(params.z_range).mode == "best":
+    if params.z_mode != "project" and ZRange.parse(params.z_range).mode not in VOLUME_Z_RANGES:
         raise ParameterError(
             f"z_range {params.z_range!r} (best focus) is for z_mode 'project'; a volume ({params.z_mode}) "
             "takes 'all' or a range 'A-B'"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.sources import SourceInfo
-from ..params import PROJECTIONS, SegmentationParams, ZRange
+from ..params import PROJECTIONS, VOLUME_Z_RANGES, SegmentationParams, ZRange
 from ..segmenters.catalog import is_cellpose_builtin, offered_models
 from ..segmenters.cellpose.restore import RESTORE_MODELS
 from .fields import Field, choices
@@ -33,8 +33,8 @@ Z_MODES = (
     ("best:r", "best focus ± r"),
     ("range", "fixed range"),
 )
-#: the Z range modes a volume (3d, stitch) takes: best focus picks planes to project, not a volume
-VOLUME_Z_MODES = ("all", "range")
+#: the form's Z range modes a volume (3d, stitch) takes (the parameters' rule, ``VOLUME_Z_RANGES``)
+VOLUME_Z_MODES = tuple(mode for mode, _ in Z_MODES if mode.split(":")[0] in VOLUME_Z_RANGES)
 #: what is segmented per time point (``SegmentationParams.z_mode``): a projected plane or the volume
 VOLUME_MODES = (
     ("project", "2D (project)"),
