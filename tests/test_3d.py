@@ -173,7 +173,7 @@ def test_cli_bad_values_one_line_nothing_written(tmp_path: Path, option: str, va
     out = tmp_path / "out"
     proc = _cli(str(image), "--model", str(MODEL), "--z-mode", "3d", option, value, "--output-dir", str(out))
     assert proc.returncode != 0
-    errors = [line for line in proc.stderr.splitlines() if "error" in line]  # after argparse's usage
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]  # after segment's usage
     assert len(errors) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert option.lstrip("-").replace("-", "_") in errors[0]
