@@ -2,25 +2,24 @@
 
 :class:`RunController` runs :func:`napari_batchseg.runners.execute` this way. Cancelling stops the
 compute inside a frame (within the network's layers and Cellpose's flow dynamics, see
-:func:`torch_cancellation`), and the output being written is dropped, as on any cancel.
+:func:`torch_cancellation`), and the output being written is dropped, as on any cancel. What the thread
+runs is Qt-free: :func:`napari_batchseg.view.dock_jobs.run_events`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
 from ..errors import describe
-from ..events import Event
 from ..params import SegmentationParams
-from ..runners import RunGroup, RunOptions, execute
+from ..runners import RunOptions
 from ..torch_cancel import torch_cancellation
+from ..view.dock_jobs import run_events, run_source
 from ._jobs import Background, Job
 from ._qtutil import single_shot
 
@@ -28,27 +27,6 @@ __all__ = ["GRACE_MS", "Background", "RunController", "torch_cancellation"]
 
 #: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
 GRACE_MS = 400
-
-
-def _events(source: Any, params: SegmentationParams | None, options: RunOptions,
-            cancel: threading.Event) -> Iterator[Event]:
-    """The run's events (:func:`execute` over paths, a plan or groups), with the prepared images attached.
-
-    Once the model is loaded (torch imported), the rest of the run happens under
-    :func:`torch_cancellation`.
-    """
-    stream = execute(source, options, params=params, cancel=cancel, keep_images=True)
-    guard: contextlib.ExitStack | None = None
-    try:
-        for ev in stream:
-            yield ev
-            if guard is None and "torch" in sys.modules:
-                guard = contextlib.ExitStack()
-                guard.enter_context(torch_cancellation(cancel))
-    finally:
-        stream.close()
-        if guard is not None:
-            guard.close()
 
 
 class RunController(QObject):
@@ -97,14 +75,9 @@ class RunController(QObject):
         options = RunOptions(parallel=parallel, processes=max(1, processes),
                              segmenter_factory=self.segmenter_factory)
         self.cancel_event = threading.Event()
-        source: Any = list(paths)
-        given: SegmentationParams | None = params
-        if groups:  # one plan, one model load for the groups that share it (runners.execute)
-            source, given = [RunGroup(fs, p) for fs, p in groups], None
-        elif plan is not None:
-            source, given = plan, None
+        source, given = run_source(paths, params, plan, groups)
         job = self.background.submit(
-            _events, source, given, options, self.cancel_event,
+            run_events, source, given, options, self.cancel_event,
             on_item=self.run_event.emit, on_error=self._on_error, on_done=self._on_finished,
             name="batchseg-run", yield_cpu=True,
         )

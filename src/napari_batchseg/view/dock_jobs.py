@@ -1,13 +1,17 @@
-"""The background work of the Measure and Train docks, without Qt (each runs in a worker thread).
+"""The background work of the docks, without Qt: a run's events, measuring, evaluating, training.
 
-The docks (``_napari._measure_widget``, ``_napari._train_widget``) hand these to their
-:class:`~napari_batchseg._napari._jobs.Background`; nothing here touches a layer or a widget.
+Each runs in a worker thread. The docks (``_napari._worker``, ``_napari._measure_widget``,
+``_napari._train_widget``) hand these to their :class:`~napari_batchseg._napari._jobs.Background`;
+nothing here touches a layer or a widget.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -15,12 +19,52 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..evaluate import evaluate_frame
+from ..events import Event
 from ..measure import measure_frames
+from ..params import SegmentationParams
+from ..runners import RunGroup, RunOptions, execute
 from ..torch_cancel import torch_cancellation
 from ..training.run import TrainingParams, TrainingResult
 
 SOURCE_LAYERS = "layers"
 SOURCE_FILES = "files"
+
+
+def run_source(paths: list[Path], params: SegmentationParams, plan: Any = None,
+               groups: list[tuple[list[Path], SegmentationParams]] | None = None,
+               ) -> tuple[Any, SegmentationParams | None]:
+    """What a run executes, and with which parameters: ``(source, params)`` for :func:`run_events`.
+
+    ``groups`` (files each with their own parameters) when given: one plan, one model load for the
+    groups that share it (:class:`~napari_batchseg.runners.RunGroup`); else a prepared ``plan``; else
+    ``paths`` with ``params``. Groups and a plan carry their own parameters (``params`` is ``None``).
+    """
+    if groups:
+        return [RunGroup(fs, p) for fs, p in groups], None
+    if plan is not None:
+        return plan, None
+    return list(paths), params
+
+
+def run_events(source: Any, params: SegmentationParams | None, options: RunOptions,
+               cancel: threading.Event) -> Iterator[Event]:
+    """The run's events (:func:`~napari_batchseg.runners.execute`), with the prepared images attached.
+
+    ``source``: paths, a plan or groups (:func:`run_source`). Once the model is loaded (torch imported),
+    the rest of the run happens under :func:`~napari_batchseg.torch_cancel.torch_cancellation`.
+    """
+    stream = execute(source, options, params=params, cancel=cancel, keep_images=True)
+    guard: contextlib.ExitStack | None = None
+    try:
+        for ev in stream:
+            yield ev
+            if guard is None and "torch" in sys.modules:
+                guard = contextlib.ExitStack()
+                guard.enter_context(torch_cancellation(cancel))
+    finally:
+        stream.close()
+        if guard is not None:
+            guard.close()
 
 
 def pixel_size_yx(meta: Mapping[str, Any]) -> tuple[float | None, float | None] | None:
