@@ -1,5 +1,7 @@
 """One-time costs of a process paid ahead, in worker threads (device detection, napari's first layers).
 
+The device detection itself is Qt-free: :mod:`napari_batchseg.view.device_probe`.
+
 Run in order by :class:`._startup.Startup` when the widget opens.
 """
 
@@ -7,46 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 from typing import Any
 
-
-@functools.cache
-def detect_device() -> str:
-    """What a GPU run would use (``devices.pick_device(True).description``); computed once per process.
-
-    Also imports torch and Cellpose, through :func:`..quiet_import.import_quietly`: their shared
-    libraries are loaded with the GIL released and the garbage collector is paused during the imports
-    (without it, the GUI froze for 150-800 ms at a time, several times: see
-    ``benchmarks/bench_import_stalls.py``).
-    Done now, while the user sets up the batch, rather than at the start of the first run.
-    Then it runs one full garbage collection. The imports (torch, Cellpose, SciPy: ~200,000 objects)
-    leave Python owing a generation-2 collection, which stops every thread for 250-450 ms with napari,
-    Qt and torch in memory; unpaid, it falls due a few seconds later, i.e. in the middle of the first
-    batch. Paid here, during the widget's opening, the next one is due only after the process has grown
-    by another quarter (a batch that streams frames into the same layers does not). (The start-up work
-    before it leaves no collection owed: :func:`prepare_layers`; a Run clicked meanwhile starts after it.)
-    """
-    from ..quiet_import import import_quietly
-
-    with contextlib.suppress(ImportError):
-        import_quietly(["torch"])
-    try:
-        from ..devices import pick_device
-
-        choice = pick_device(True)
-        text = f"no GPU found: {choice.description}" if choice.warning else str(choice.description)
-    except ImportError:
-        text = "device detection unavailable"
-    except Exception as exc:  # noqa: BLE001 - informative only
-        text = f"no GPU found ({exc})"
-    with contextlib.suppress(Exception):
-        from ..segmenters.cellpose.files import cellpose_models
-
-        cellpose_models()  # quietly too; under Cellpose 4 with its torchvision step
-    gc.collect()
-    return text
-
+from ..view.device_probe import detect_device as detect_device  # (re-exported: _startup, _launch)
+from ..view.device_probe import device_known as device_known  # (re-exported: _startup)
 
 #: what napari's first Image and Labels layer models import (xarray, pandas, SciPy, scikit-image, numba:
 #: ~700 modules, ~1.1 s here), imported ahead by :func:`prepare_layers`
@@ -160,7 +126,3 @@ def layers_then_device() -> str:
         first_layer_models()
     return detect_device()
 
-
-def device_known() -> bool:
-    """Whether :func:`detect_device` has its answer already (then calling it costs nothing)."""
-    return detect_device.cache_info().currsize > 0
