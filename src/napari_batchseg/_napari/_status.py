@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 
 from ..corrections import CorrectionSummary
 from ..runners.session import RunSession, TaskState
-from ..view.phrasing import progress_text, state_details, summary_text
+from ..view import phrasing
 from ._qtutil import muted, vbox
 
 COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
@@ -76,7 +76,7 @@ class Progress(QWidget):
 
     def text(self) -> str:
         """The text shown."""
-        return progress_text(self._format, self._min, self._max, self._value)
+        return phrasing.progress_text(self._format, self._min, self._max, self._value)
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802 - Qt override
         """Draw a flat bar (the palette's colours) with the text centred."""
@@ -190,11 +190,12 @@ class StatusTable(QWidget):
         item.setText(state.status)
         color = STATUS_COLORS.get(state.status)
         item.setForeground(QBrush(QColor(color)) if color else QBrush())
-        if state.status in ("running", "done") or state.frames_done:
-            _present(self.table.item(r, 2)).setText(f"{state.frames_done}/{state.n_frames}")
+        frames = phrasing.frames_cell(state)
+        if frames is not None:
+            _present(self.table.item(r, 2)).setText(frames)
         if state.n_objects is not None:
             _present(self.table.item(r, 3)).setText(str(state.n_objects))
-        details, tooltip = state_details(state)
+        details, tooltip = phrasing.state_details(state)
         d = _present(self.table.item(r, 4))
         d.setText(details)
         d.setToolTip(tooltip or details)
@@ -217,23 +218,16 @@ class StatusTable(QWidget):
             return
         status_item = self.table.item(row, 1)
         status = status_item.text() if status_item is not None else ""
-        self.detail.setText(f"{name.text()}: {status}" + (f"\n{item.toolTip()}" if item.toolTip() else ""))
+        self.detail.setText(phrasing.detail_text(name.text(), status, item.toolTip()))
 
     def update_progress(self) -> None:
-        """Frames settled (done, or never to be done: skipped, failed) out of the frames planned.
-
-        The frames of skipped and failed files are said (a run that skipped its one file read "1 / 1
-        frames" as if it had segmented it).
-        """
+        """Show the run's progress (:func:`~napari_batchseg.view.phrasing.frames_progress`)."""
         if self._session is None:
             return
-        session = self._session
-        total = session.frames_planned
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(session.frames_settled, max(total, 1)))
-        left_out = session.frames_settled - session.frames_done  # of skipped and failed files
-        self.progress.setFormat(f"%v / %m frames ({left_out} not segmented)" if left_out else
-                                "%v / %m frames")
+        hi, value, fmt = phrasing.frames_progress(self._session)
+        self.progress.setRange(0, hi)
+        self.progress.setValue(value)
+        self.progress.setFormat(fmt)
 
     def request_open(self, row: int | None = None) -> None:
         """Ask to show the output of ``row`` (the selected row when ``None``)."""
@@ -248,7 +242,7 @@ class StatusTable(QWidget):
 
     def _update_summary(self) -> None:
         session = self._session
-        self.summary.setText(summary_text(session.counts(), len(session)) if session is not None else "")
+        self.summary.setText("" if session is None else phrasing.summary_text(session.counts(), len(session)))
 
 
 _T = TypeVar("_T")

@@ -141,6 +141,31 @@ def state_details(state: TaskState) -> tuple[str, str]:
     return for_widget(state.reason), for_widget(state.reason)
 
 
+def frames_cell(state: TaskState) -> str | None:
+    """An output's Frames cell in the status table: done out of planned (``None``: left as it is)."""
+    if state.status in ("running", "done") or state.frames_done:
+        return f"{state.frames_done}/{state.n_frames}"
+    return None
+
+
+def detail_text(name: str, status: str, tooltip: str) -> str:
+    """The selected row in full below the status table: its file and status, then its details."""
+    return f"{name}: {status}" + (f"\n{tooltip}" if tooltip else "")
+
+
+def frames_progress(session: RunSession) -> tuple[int, int, str]:
+    """The progress bar of a run: ``(maximum, value, format)`` (format as :func:`progress_text` reads it).
+
+    Frames settled (done, or never to be done: skipped, failed) out of the frames planned. The frames
+    of skipped and failed files are said (a run that skipped its one file read "1 / 1 frames" as if it
+    had segmented it).
+    """
+    hi = max(session.frames_planned, 1)
+    left_out = session.frames_settled - session.frames_done  # of skipped and failed files
+    fmt = f"%v / %m frames ({left_out} not segmented)" if left_out else "%v / %m frames"
+    return hi, min(session.frames_settled, hi), fmt
+
+
 def summary_text(counts: dict[str, int], n_tasks: int) -> str:
     """The status table's summary line: outputs ended out of all, then how many per status."""
     if not n_tasks:
