@@ -16,18 +16,10 @@ from ..view.buffers import layer_axes
 from ..view.layer_files import META_KEY
 from ..view.layer_files import is_kind as is_kind  # (re-exported: the docks use it from here)
 from ..view.layer_files import layer_meta as layer_meta  # (re-exported: the stream modules use it from here)
-
-PLACEHOLDER = "batch segmentation: starting…"
-#: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
-IDLE_NAME = "batch segmentation: idle"
-
-
-def offered(layer: Any, kind: str) -> bool:
-    """Whether the docks offer ``layer`` as a ``kind`` layer (``"Labels"``, ``"Image"``) to work on.
-
-    Not the stream layers while they are placeholders (hidden until a run, empty).
-    """
-    return is_kind(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER
+from ..view.stream_layers import EDITED, per_axis_units, unit_name
+from ..view.stream_layers import IDLE_NAME as IDLE_NAME  # (re-exported, as the next two)
+from ..view.stream_layers import PLACEHOLDER as PLACEHOLDER
+from ..view.stream_layers import offered as offered
 
 
 def _extent(layer: Any) -> tuple[Any, ...] | None:
@@ -80,9 +72,9 @@ def _set_units(layer: Any, units: str | tuple[str, ...]) -> None:
     layers change units together, one right after the other, before any other change: napari warns
     ("Inconsistent units across layers") whenever it draws layers whose units differ.
     """
-    per_axis = (units,) * layer.ndim if isinstance(units, str) else tuple(units)
+    per_axis = per_axis_units(units, layer.ndim)
     if tuple(str(u) for u in layer_meta(layer).get("units", ())) == per_axis and \
-            tuple(_unit_name(u) for u in layer.units) == per_axis:
+            tuple(unit_name(u) for u in layer.units) == per_axis:
         return
     with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
         layer.units = per_axis
@@ -98,21 +90,12 @@ def _unitless(*layers: Any) -> None:
             _set_units(layer, "pixel")
 
 
-def _unit_name(unit: Any) -> str:
-    """A napari (pint) unit as the name it was given (``µm`` for micrometre, ``second``, ``pixel``)."""
-    text = str(unit)
-    return {"micrometer": "µm"}.get(text, text)
-
-
 def _release(data: object) -> None:
     """Close the file behind a lazily read array that a layer no longer shows."""
     close = getattr(data, "close", None)
     if callable(close) and not isinstance(data, np.ndarray):
         with contextlib.suppress(Exception):
             close()
-
-
-EDITED = " (edited)"
 
 
 def mark_edited(layer: Any) -> None:

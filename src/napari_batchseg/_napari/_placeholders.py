@@ -28,10 +28,8 @@ from ..params import SegmentationParams
 from ..view import buffers
 from ..view.layer_files import META_KEY, axis_units
 from ..view.result_showing import image_layer_name
+from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, detached_name, image_meta, labels_meta
 from ._layerops import (
-    EDITED,
-    IDLE_NAME,
-    PLACEHOLDER,
     _extent,
     _release,
     _retarget,
@@ -125,14 +123,11 @@ class LayerPool:
                 continue
             m["task_key"] = None
             m["stream"] = False
-            if m.get("role") == "prepared" and layer.name.endswith(" (input)") and EDITED not in layer.name:
-                # named with its edited mask (napari would call the next input layer "... (input) [1]")
-                layer.name = f"{layer.name[: -len(' (input)')]}{EDITED} (input)"
-            if m.get("role") == "mask":
-                if not layer.name.endswith(EDITED):
-                    layer.name = f"{layer.name}{EDITED}"
-                if stale and m.get("mask_path"):
-                    m["mask_path"], m["stale"] = None, stale
+            name = detached_name(layer.name, m.get("role"))  # `… (edited)`
+            if name != layer.name:
+                layer.name = name
+            if m.get("role") == "mask" and stale and m.get("mask_path"):
+                m["mask_path"], m["stale"] = None, stale
 
     # ------------------------------------------------------------------ the slider, refreshes
     def slider_slot(self, labels: Any) -> int | None:
@@ -193,12 +188,8 @@ class LayerPool:
         axes = buffers.layer_axes(np.ndim(labels))
         units = axis_units("".join(axes), pixel_size)  # as the reader gives them: s along T, µm or pixel
         translate = buffers.frame_translate(first_frame, t_offset, scale[0], len(axes))
-        labels_meta = {
-            "role": "mask", "task_key": key, "stream": True,
-            "mask_path": str(mask_path) if mask_path else None, "pixel_size": pixel_size.as_dict(),
-            "dirty": False, "units": units, "first_frame": int(first_frame),
-        }
-        image_meta = {"role": "prepared", "task_key": key, "stream": True, "units": units}
+        lab_meta = labels_meta(key, units, mask_path, pixel_size, first_frame)
+        img_meta = image_meta(key, units)
         # the pair changes dimensions (a volume run after a 2D one, or back): every axis unitless while
         # the axes change (napari's new axis comes without units), the units set after the data
         reshaping = any(lay is not None and lay.ndim != len(axes) for lay in (img_layer, lab_layer))
@@ -213,20 +204,20 @@ class LayerPool:
 
         def show_image() -> Any:
             if img_layer is not None:
-                _retarget(img_layer, image, scale, image_layer_name(label), image_meta, now_units, translate,
+                _retarget(img_layer, image, scale, image_layer_name(label), img_meta, now_units, translate,
                           visible)
                 return img_layer
             return self.viewer.add_image(
                 image, name=image_layer_name(label), scale=scale, translate=translate,
-                metadata={META_KEY: image_meta}, units=units, axis_labels=axes, visible=visible,
+                metadata={META_KEY: img_meta}, units=units, axis_labels=axes, visible=visible,
             )
 
         def show_labels() -> Any:
             if lab_layer is not None:
-                _retarget(lab_layer, labels, scale, label, labels_meta, now_units, translate, visible)
+                _retarget(lab_layer, labels, scale, label, lab_meta, now_units, translate, visible)
                 return lab_layer
             layer = self.viewer.add_labels(
-                labels, name=label, scale=scale, translate=translate, metadata={META_KEY: labels_meta},
+                labels, name=label, scale=scale, translate=translate, metadata={META_KEY: lab_meta},
                 units=units, axis_labels=axes, visible=visible,
             )
             layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))

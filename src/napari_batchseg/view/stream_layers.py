@@ -1,0 +1,77 @@
+"""The stream layers' names and ``batchseg`` metadata, without napari: placeholders, edits, units.
+
+The napari widget shows each output of a run in one pair of layers, reused from output to output
+(``_napari._placeholders``, ``_napari._layerops``): a labels layer (role ``mask``) and the prepared
+input (role ``prepared``). These are the plain values it gives them and the decisions it reads from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..io.sources import PixelSize
+from .layer_files import is_kind, layer_meta
+
+__all__ = ["EDITED", "IDLE_NAME", "PLACEHOLDER", "detached_name", "image_meta", "labels_meta", "offered",
+           "per_axis_units", "unit_name"]
+
+#: the task key of the placeholder layers (made when files are listed), and their name once Run shows them
+PLACEHOLDER = "batch segmentation: starting…"
+#: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
+IDLE_NAME = "batch segmentation: idle"
+#: how the name of a layer with edits not saved yet ends
+EDITED = " (edited)"
+_INPUT = " (input)"
+
+
+def offered(layer: Any, kind: str) -> bool:
+    """Whether the docks offer ``layer`` as a ``kind`` layer (``"Labels"``, ``"Image"``) to work on.
+
+    Not the stream layers while they are placeholders (hidden until a run, empty).
+    """
+    return is_kind(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER
+
+
+def labels_meta(key: str, units: tuple[str, ...], mask_path: Path | None, pixel_size: PixelSize,
+                first_frame: int) -> dict[str, Any]:
+    """The ``batchseg`` metadata of the stream labels layer showing output ``key`` (unedited).
+
+    ``mask_path``: where its mask is saved (``None``: not yet); ``first_frame``: the input frame of its
+    frame 0.
+    """
+    return {
+        "role": "mask", "task_key": key, "stream": True,
+        "mask_path": str(mask_path) if mask_path else None, "pixel_size": pixel_size.as_dict(),
+        "dirty": False, "units": units, "first_frame": int(first_frame),
+    }
+
+
+def image_meta(key: str, units: tuple[str, ...]) -> dict[str, Any]:
+    """The ``batchseg`` metadata of the stream image layer (the prepared input) showing output ``key``."""
+    return {"role": "prepared", "task_key": key, "stream": True, "units": units}
+
+
+def detached_name(name: str, role: str | None) -> str:
+    """The name of a stream layer set apart because it holds edits: ``… (edited)``.
+
+    A labels layer (role ``mask``) gets `` (edited)`` at the end; an input layer (``prepared``) is named
+    with its edited mask, ``<file> (edited) (input)`` (napari would call the next input layer
+    ``… (input) [1]``). Other names, and names marked already, stay as they are.
+    """
+    if role == "prepared" and name.endswith(_INPUT) and EDITED not in name:
+        return f"{name[: -len(_INPUT)]}{EDITED}{_INPUT}"
+    if role == "mask" and not name.endswith(EDITED):
+        return f"{name}{EDITED}"
+    return name
+
+
+def per_axis_units(units: str | tuple[str, ...], ndim: int) -> tuple[str, ...]:
+    """``units`` for each of ``ndim`` axes: one string is every axis' (as the reader gives a layer)."""
+    return (units,) * ndim if isinstance(units, str) else tuple(units)
+
+
+def unit_name(unit: Any) -> str:
+    """A napari (pint) unit as the name it was given (``µm`` for micrometre, ``second``, ``pixel``)."""
+    text = str(unit)
+    return {"micrometer": "µm"}.get(text, text)

@@ -1,0 +1,60 @@
+"""The stream layers' names and metadata without napari (:mod:`napari_batchseg.view.stream_layers`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.view.layer_files import META_KEY
+from napari_batchseg.view.stream_layers import (
+    IDLE_NAME,
+    PLACEHOLDER,
+    detached_name,
+    image_meta,
+    labels_meta,
+    offered,
+    per_axis_units,
+    unit_name,
+)
+
+
+class Labels(SimpleNamespace):
+    """Stands for napari's Labels layer (the docks tell layers apart by class name)."""
+
+
+class Image(SimpleNamespace):
+    """Stands for napari's Image layer."""
+
+
+def test_placeholders_are_not_offered_to_the_docks() -> None:
+    assert offered(Labels(metadata={META_KEY: {"task_key": "a.tif#0"}}), "Labels")
+    assert offered(Labels(metadata={}), "Labels")  # a layer of the user's
+    assert not offered(Labels(metadata={META_KEY: {"task_key": PLACEHOLDER}}), "Labels")
+    assert not offered(Image(metadata={}), "Labels")
+    assert PLACEHOLDER != IDLE_NAME
+
+
+def test_stream_metadata_of_the_labels_and_the_image_layer() -> None:
+    units = ("second", "µm", "µm")
+    meta = labels_meta("a.tif#0", units, Path("/out/a_vSM.ome.tif"), PixelSize(x=0.5, y=0.5), 3)
+    assert meta == {"role": "mask", "task_key": "a.tif#0", "stream": True, "mask_path": "/out/a_vSM.ome.tif",
+                    "pixel_size": PixelSize(x=0.5, y=0.5).as_dict(), "dirty": False, "units": units,
+                    "first_frame": 3}
+    assert labels_meta("k", units, None, PixelSize(), 0)["mask_path"] is None  # not saved yet
+    assert image_meta("k", units) == {"role": "prepared", "task_key": "k", "stream": True, "units": units}
+
+
+def test_detached_layers_are_named_edited_once() -> None:
+    assert detached_name("a.tif", "mask") == "a.tif (edited)"
+    assert detached_name("a.tif (edited)", "mask") == "a.tif (edited)"
+    assert detached_name("a.tif (input)", "prepared") == "a.tif (edited) (input)"  # beside its mask
+    assert detached_name("a.tif (edited) (input)", "prepared") == "a.tif (edited) (input)"
+    assert detached_name("renamed by the user", "prepared") == "renamed by the user"
+    assert detached_name("a.tif", None) == "a.tif"
+
+
+def test_units_per_axis_and_their_names() -> None:
+    assert per_axis_units("µm", 3) == ("µm", "µm", "µm")
+    assert per_axis_units(("second", "µm", "µm"), 3) == ("second", "µm", "µm")
+    assert unit_name("micrometer") == "µm" and unit_name("pixel") == "pixel"
