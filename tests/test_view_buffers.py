@@ -19,6 +19,7 @@ from napari_batchseg.view.buffers import (
     display_shape,
     new_buffers,
     place,
+    placeholder_geometry,
     store_frame,
     take_over,
 )
@@ -107,3 +108,13 @@ def test_layers_are_placed_at_the_outputs_first_frame_along_t():
     assert view.first_frame == 5
     for layer in layers:  # 5 frames of 2 s after the input's frame 0 at T = 1
         assert layer.translate == (11.0, 0.0, 0.0) and layer.metadata[META_KEY]["first_frame"] == 5
+
+
+def test_placeholder_geometry_fits_the_first_output() -> None:
+    assert placeholder_geometry(None, None) == ((1, 1, 1), (1.0, 1.0, 1.0), 0)  # no file listed
+    info = _info(6, 1, 70, 110)
+    assert placeholder_geometry(info, None) == ((6, 70, 110), (30.0, 0.5, 0.5), 0)  # default parameters
+    shape, scale, first = placeholder_geometry(info, SegmentationParams(start_frame=2, end_frame=3))
+    assert (shape, scale, first) == ((2, 70, 110), (30.0, 0.5, 0.5), 2)  # frames 2-3, placed at T=2
+    shape, scale, _ = placeholder_geometry(_info(3, 5, 70, 110), SegmentationParams(z_mode="3d"))
+    assert shape == (3, 5, 70, 110) and scale == (30.0, 2.0, 0.5, 0.5)  # a volume: T, Z, Y, X

@@ -324,14 +324,7 @@ class LayerPool:
         above the user's layers; the user's layer selection is kept. Returns whether a half is left for a
         later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already.
         """
-        shape: tuple[int, ...] = (1, 1, 1)
-        scale: tuple[float, ...] = (1.0, 1.0, 1.0)
-        first_frame = 0
-        if first is not None:
-            params = params or SegmentationParams()
-            shape = buffers.display_shape(first, buffers.run_n_frames(first, params), params)[0]
-            scale = buffers.display_scale(first.pixel_size, len(shape))
-            first_frame = buffers.run_first_frame(first, params, plan)
+        shape, scale, first_frame = buffers.placeholder_geometry(first, params, plan)
         labels, image = self.layers_for(PLACEHOLDER)
         is_buffer, dtype = buffers.is_buffer, buffers.LABELS_DTYPE
         lab = labels.data if labels is not None and is_buffer(labels.data, shape, dtype) else None

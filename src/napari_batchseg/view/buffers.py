@@ -104,6 +104,20 @@ def display_scale(pixel_size: PixelSize, ndim: int) -> tuple[float, ...]:
     return axis_scale("TZYX", pixel_size) if ndim == 4 else tyx_scale(pixel_size)
 
 
+def placeholder_geometry(first: SourceInfo | None, params: SegmentationParams | None,
+                         plan: Any = None) -> tuple[tuple[int, ...], tuple[float, ...], int]:
+    """``(shape, scale, first_frame)`` of the placeholder layers made for a run before it starts.
+
+    Shaped and placed for the output of ``first`` (the first file listed) with ``params`` (defaults when
+    ``None``) and ``plan`` (if known), so that the first output reuses them; one pixel when no file is.
+    """
+    if first is None:
+        return (1, 1, 1), (1.0, 1.0, 1.0), 0
+    params = params or SegmentationParams()
+    shape = display_shape(first, run_n_frames(first, params), params)[0]
+    return shape, display_scale(first.pixel_size, len(shape)), run_first_frame(first, params, plan)
+
+
 # ---------------------------------------------------------------- the buffers' contents and placement
 def is_buffer(data: object, shape: tuple[int, ...], dtype: Any) -> bool:
     """Whether ``data`` is a NumPy buffer of ``shape`` and ``dtype`` (one to reuse in place)."""
