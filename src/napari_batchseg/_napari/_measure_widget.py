@@ -25,12 +25,12 @@ from ..view.measure_form import (
     EXPORT_FIELDS,
     NONE,
     NOTHING_TO_SAVE,
-    UNSAVED_NOTE,
     evaluate_layers,
     evaluation_problem,
     export_options,
     exported_text,
-    intensity_frames,
+    intensity_of,
+    mask_file_layer,
     measure_layer,
     measured_text,
     row_target,
@@ -179,14 +179,9 @@ class MeasureExportWidget(Dock):
         if layer is None:
             self.status.setText("Choose a Labels layer.")
             return False
-        image_layer = self._layer(self.image_combo.currentText())
-        image, note, first = None, "", first_input_frame(layer_meta(layer))
-        frames = None if image_layer is None else intensity_frames(image_layer.data.shape, layer.data.shape,
-                                                                   first)
-        if image_layer is not None and frames is None:
-            note = f" {image_layer.name}: its shape differs from the labels'; no intensities."
-        elif image_layer is not None:
-            image = image_layer.data
+        image_layer, first = self._layer(self.image_combo.currentText()), first_input_frame(layer_meta(layer))
+        frames, note = intensity_of(image_layer, layer.data.shape, first)
+        image = None if frames is None else image_layer.data
         self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
         self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name, first,
@@ -204,12 +199,7 @@ class MeasureExportWidget(Dock):
         if not mask:
             self.status.setText("Choose a mask file (Export section).")
             return False
-        layer: Any = next((lay for lay in self._layers("Labels")
-                           if str(layer_meta(lay).get("mask_path", "")) == str(Path(mask).resolve())), None)
-        note = ""
-        if layer is not None and layer_meta(layer).get("dirty"):
-            note = UNSAVED_NOTE.format(name=layer.name)
-            layer = None
+        layer, note = mask_file_layer(self._layers("Labels"), mask)
         self.status.setText(f"Measuring {Path(mask).name}…")
         self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df, note),
                      failed="Measure failed")

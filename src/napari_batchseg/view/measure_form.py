@@ -10,7 +10,7 @@ status lines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from ..export import KINDS, ExportOptions, ExportResult
 from ..io.atomic import atomic_path
 from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
+from .layer_files import layer_meta
 
 __all__ = ["EXPORT_FIELDS", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers",
-           "evaluation_problem", "export_options", "exported_text", "intensity_frames", "measure_layer",
-           "measured_text", "row_target", "write_csv"]
+           "evaluation_problem", "export_options", "exported_text", "intensity_frames", "intensity_of",
+           "mask_file_layer", "measure_layer", "measured_text", "row_target", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -121,6 +122,34 @@ def intensity_frames(image_shape: tuple[int, ...], labels_shape: tuple[int, ...]
     if len(image_shape) == 3 and image_shape[1:] == yx and first_frame + n <= image_shape[0]:
         return slice(first_frame, first_frame + n)
     return None
+
+
+def intensity_of(image_layer: Any, labels_shape: tuple[int, ...],
+                 first_frame: int = 0) -> tuple[slice | None, str]:
+    """The frames of ``image_layer`` (the Intensity image; ``None``: none) to measure, and a status note.
+
+    As :func:`intensity_frames` beside a Labels layer of ``labels_shape``; ``(None, "")`` without an
+    image, ``(None, note)`` when its shape fits the labels in no way (measured without intensities).
+    """
+    if image_layer is None:
+        return None, ""
+    frames = intensity_frames(image_layer.data.shape, labels_shape, first_frame)
+    if frames is None:
+        return None, f" {image_layer.name}: its shape differs from the labels'; no intensities."
+    return frames, ""
+
+
+def mask_file_layer(layers: Iterable[Any], mask: str | Path) -> tuple[Any, str]:
+    """The Labels layer of ``layers`` opened from the mask file ``mask``, to take the file's table.
+
+    Returns ``(layer, "")``; ``(None, "")`` when none was opened from it; ``(None, note)`` when that
+    layer holds unsaved corrections (a walk: the file's table replaced an edited layer's own).
+    """
+    path = str(Path(mask).resolve())
+    layer = next((lay for lay in layers if str(layer_meta(lay).get("mask_path", "")) == path), None)
+    if layer is not None and layer_meta(layer).get("dirty"):
+        return None, UNSAVED_NOTE.format(name=layer.name)
+    return layer, ""
 
 
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,

@@ -1,0 +1,33 @@
+"""Which layers the Measure dock measures with, without Qt (:mod:`napari_batchseg.view.measure_form`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from napari_batchseg.view.layer_files import META_KEY
+from napari_batchseg.view.measure_form import UNSAVED_NOTE, intensity_of, mask_file_layer
+
+
+def _layer(name: str, shape: tuple[int, ...] = (4, 8, 8), **meta: object) -> SimpleNamespace:
+    return SimpleNamespace(name=name, data=np.zeros(shape, np.uint8), metadata={META_KEY: meta})
+
+
+def test_intensity_of_the_chosen_image_or_why_not() -> None:
+    assert intensity_of(None, (4, 8, 8)) == (None, "")  # no image chosen: no note
+    assert intensity_of(_layer("img"), (4, 8, 8)) == (slice(None), "")
+    assert intensity_of(_layer("movie", (10, 8, 8)), (4, 8, 8), first_frame=3) == (slice(3, 7), "")
+    frames, note = intensity_of(_layer("other", (4, 9, 9)), (4, 8, 8))
+    assert frames is None and note == " other: its shape differs from the labels'; no intensities."
+
+
+def test_mask_file_layer_takes_the_table_unless_it_holds_corrections(tmp_path: Path) -> None:
+    mask = tmp_path / "a_vSM.ome.tif"
+    mine = _layer("a", mask_path=str(mask.resolve()))
+    others = [_layer("user's"), _layer("b", mask_path=str(tmp_path / "b_vSM.ome.tif"))]
+    assert mask_file_layer([*others, mine], mask) == (mine, "")
+    assert mask_file_layer(others, mask) == (None, "")
+    edited = _layer("a (edited)", mask_path=str(mask.resolve()), dirty=True)
+    assert mask_file_layer([edited], str(mask)) == (None, UNSAVED_NOTE.format(name="a (edited)"))
