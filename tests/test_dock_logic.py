@@ -33,7 +33,13 @@ from napari_batchseg.view.measure_form import (
     write_csv,
 )
 from napari_batchseg.view.track_form import CHECKED, TRACK_FIELDS, track_layer_data, track_params
-from napari_batchseg.view.training_form import TRAIN_FIELDS, saved_text, training_inputs, training_params
+from napari_batchseg.view.training_form import (
+    TRAIN_FIELDS,
+    base_models,
+    saved_text,
+    training_inputs,
+    training_params,
+)
 
 
 class _Job:
@@ -199,6 +205,14 @@ def test_training_inputs_name_what_is_missing():
     assert training_inputs(False, None, None, " a.tif ; ;b ") == (SOURCE_FILES, None, ["a.tif", "b"])
     with pytest.raises(ValueError, match="give result files"):
         training_inputs(False, None, None, " ; ")
+
+
+def test_a_training_starts_from_the_built_in_models_or_scratch():
+    from napari_batchseg.segmenters.catalog import offered_models
+    from napari_batchseg.training.run import SCRATCH
+
+    models = base_models()
+    assert models[:-1] == list(offered_models("cellpose")) and models[-1] == SCRATCH == "scratch"
 
 
 def test_saved_text_shows_the_score_before_when_known():

@@ -20,9 +20,9 @@ from typing import Any
 from qtpy.QtWidgets import QComboBox, QLineEdit, QPushButton, QWidget
 
 from ..errors import CancelledError
-from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
+from ..training.run import TrainingParams, TrainingProgress, TrainingResult
+from ..view import training_form
 from ..view.dock_jobs import train_job
-from ..view.training_form import PARAM_KEYS, TRAIN_FIELDS, saved_text, training_inputs, training_params
 from ._dock import Dock
 from ._jobs import Job
 from ._layerops import offered
@@ -31,12 +31,6 @@ from ._qtutil import form_box, hbox, radio_pair, refill
 from ._trained import load_recent_models_later, trained_models_signal
 
 __all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]
-
-
-def _builtin_models() -> list[str]:
-    from ..segmenters.catalog import offered_models
-
-    return list(offered_models("cellpose"))
 
 
 class LossPlot(PlotCanvas):
@@ -92,7 +86,7 @@ class TrainWidget(Dock):
     """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(napari_viewer, parent, fields=TRAIN_FIELDS)
+        super().__init__(napari_viewer, parent, fields=training_form.TRAIN_FIELDS)
         self.cancel_event = threading.Event()
         self._job: Job | None = None
         self.result: TrainingResult | None = None
@@ -106,7 +100,7 @@ class TrainWidget(Dock):
         self.paths.setPlaceholderText("_vSM results, <name>_masks.tif files or folders (separate with ;)")
         self.base_model = QComboBox()
         self.base_model.setEditable(True)
-        self.base_model.addItems(_builtin_models() + [SCRATCH])  # trained models: added as announced
+        self.base_model.addItems(training_form.base_models())  # trained models: added as announced
         self.base_model.setCurrentText("cyto3")
         self.base_model.setToolTip("built-in Cellpose model, a model file (type its path), or 'scratch'")
         trained_models_signal().added.connect(self._add_base_model)
@@ -118,7 +112,8 @@ class TrainWidget(Dock):
         self.add(form_box(("Data", hbox(self.from_layers, self.from_files)),
                           ("Image layer", self.image_layer), ("Labels layer", self.labels_layer),
                           ("Files", self.paths), *self.fields.rows("frames"), ("Start from", self.base_model),
-                          ("New model", hbox(self.output, self.overwrite)), *self.fields.rows(*PARAM_KEYS)),
+                          ("New model", hbox(self.output, self.overwrite)),
+                          *self.fields.rows(*training_form.PARAM_KEYS)),
                  hbox(self.start_button, self.cancel_button), self.status, self.plot)
         self.body.addStretch(1)
         self.start_button.clicked.connect(self.start)
@@ -154,7 +149,7 @@ class TrainWidget(Dock):
 
     def training_params(self) -> TrainingParams:
         """The parameters the form shows (raises ``ParameterError`` for bad values)."""
-        return training_params(self.fields.values(), self.base_model.currentText())
+        return training_form.training_params(self.fields.values(), self.base_model.currentText())
 
     def start(self) -> None:
         """Check the form and start training in a worker thread."""
@@ -167,7 +162,7 @@ class TrainWidget(Dock):
             output = self.output.text().strip()
             if not output:
                 raise ValueError("give the path of the new model file")
-            source, arrays, paths = training_inputs(
+            source, arrays, paths = training_form.training_inputs(
                 self.from_layers.isChecked(), self._layer(self.image_layer.currentText()),
                 self._layer(self.labels_layer.currentText()), self.paths.text())
         except ValueError as exc:
@@ -194,7 +189,7 @@ class TrainWidget(Dock):
     def _on_item(self, item: TrainingProgress | TrainingResult) -> None:
         if isinstance(item, TrainingResult):
             self.result = item
-            self.status.setText(saved_text(item))
+            self.status.setText(training_form.saved_text(item))
             self._add_base_model(str(item.model_path))
             return
         if item.epoch is not None:

@@ -3,7 +3,7 @@
 Its controls (:data:`TRAIN_FIELDS`, built by ``_napari._qtutil.Fields``), the
 :class:`~napari_batchseg.training.run.TrainingParams` they stand for (:func:`training_params`), where the
 training data come from (:func:`training_inputs`: two layers, or files and folders) and the line shown
-when a model is saved (:func:`saved_text`).
+when a model is saved (:func:`saved_text`), the models a training can start from (:func:`base_models`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..segmenters.catalog import offered_models
 from ..training.data import parse_frames
-from ..training.run import TrainingParams, TrainingResult
+from ..training.run import SCRATCH, TrainingParams, TrainingResult
 from .dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from .fields import Field, choices
 
-__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "saved_text", "training_inputs", "training_params"]
+__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "base_models", "saved_text", "training_inputs",
+           "training_params"]
 
 #: the fields that are :class:`TrainingParams` fields of the same name
 PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
@@ -75,3 +77,11 @@ def saved_text(result: TrainingResult) -> str:
     before = f"base {result.before.ap:.3f} → " if result.before else ""
     said = f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"
     return f"{said}. Note: {result.worse_warning}" if result.worse_warning else said
+
+
+def base_models() -> list[str]:
+    """The models the Train dock offers to start from: Cellpose's built-in ones, then ``scratch``.
+
+    (Trained models are added before ``scratch`` as they are announced.)
+    """
+    return [*offered_models("cellpose"), SCRATCH]
