@@ -12,6 +12,7 @@ from napari_batchseg.view.tracks import (
     track_counts,
     track_inputs,
     track_under,
+    tracked_mask,
     tracks_layer_data,
 )
 
@@ -60,3 +61,10 @@ def test_track_buttons() -> None:
     edited = track_buttons(True, True, False, "join 3 + 4")
     assert edited.edit and not edited.save and edited.undo and edited.undo_tip == "Undo: join 3 + 4"
     assert track_buttons(True, True, True, "").save
+
+
+def test_tracks_are_saved_beside_the_source_of_a_reopened_tracked_mask() -> None:
+    assert tracked_mask({"mask_path": "/out/a_vSM.ome.tif"}) == "/out/a_vSM.ome.tif"
+    reopened = {"mask_path": "/out/a-tracked.ome.tif", "tracked_from": "/out/a_vSM.ome.tif"}
+    assert tracked_mask(reopened) == "/out/a_vSM.ome.tif"
+    assert tracked_mask({}) is None and tracked_mask({"mask_path": None, "tracked_from": ""}) is None

@@ -135,9 +135,7 @@ class TrackWidget(Dock):
                 setattr(self, attr, None)
 
     def _mask_path(self) -> str | None:
-        meta = layer_meta(self._source) if self._source is not None else {}
-        path = meta.get("tracked_from") or meta.get("mask_path")  # a reopened tracked mask: its source
-        return str(path) if path else None
+        return track_view.tracked_mask(layer_meta(self._source) if self._source is not None else {})
 
     # ------------------------------------------------------------------ tracking
     def track(self) -> bool:

@@ -1,10 +1,10 @@
 """What the "Track cells" dock shows and decides, without Qt (``_napari._track_widget`` is its view).
 
 The Tracks layer's data and division graph (:func:`tracks_layer_data`, of a table read back:
-:func:`tracks_table_layer_data`), the tracking inputs taken from a
-Labels layer's ``batchseg`` metadata (:func:`track_inputs`), the track under a click
-(:func:`track_under`), the counts line (:func:`track_counts`) and which buttons are enabled
-(:func:`track_buttons`).
+:func:`tracks_table_layer_data`), the tracking inputs taken from a Labels layer's ``batchseg``
+metadata (:func:`track_inputs`) and the mask file its tracks are saved beside (:func:`tracked_mask`),
+the track under a click (:func:`track_under`), the counts line (:func:`track_counts`) and which buttons
+are enabled (:func:`track_buttons`).
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ def track_inputs(meta: Mapping[str, Any]) -> tuple[int, PixelSize]:
     """``(first input frame, pixel size)`` of a Labels layer from its ``batchseg`` metadata (0, unknown)."""
     sizes = meta.get("pixel_size") or {}
     return int(meta.get("first_frame") or 0), PixelSize(**{k: sizes.get(k) for k in ("x", "y", "z", "t")})
+
+
+def tracked_mask(meta: Mapping[str, Any]) -> str | None:
+    """The mask file that tracks of a Labels layer are saved beside, from its ``batchseg`` metadata.
+
+    A reopened tracked mask's source (``tracked_from``), else the layer's own mask file; ``None``: none.
+    """
+    path = meta.get("tracked_from") or meta.get("mask_path")
+    return str(path) if path else None
 
 
 def track_under(labels: NDArray[Any], result: TrackResult, pos: Any, max_distance: float) -> tuple[int, int]:
