@@ -1,4 +1,4 @@
-"""Which layers the Measure dock measures with, without Qt (:mod:`napari_batchseg.view.measure_form`)."""
+"""Which layers the Measure dock measures with, and its table cells, without Qt (``view.measure_form``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from napari_batchseg.view.layer_files import META_KEY
-from napari_batchseg.view.measure_form import UNSAVED_NOTE, intensity_of, mask_file_layer
+from napari_batchseg.view.measure_form import UNSAVED_NOTE, cell_text, intensity_of, mask_file_layer
 
 
 def _layer(name: str, shape: tuple[int, ...] = (4, 8, 8), **meta: object) -> SimpleNamespace:
@@ -31,3 +31,9 @@ def test_mask_file_layer_takes_the_table_unless_it_holds_corrections(tmp_path: P
     assert mask_file_layer(others, mask) == (None, "")
     edited = _layer("a (edited)", mask_path=str(mask.resolve()), dirty=True)
     assert mask_file_layer([edited], str(mask)) == (None, UNSAVED_NOTE.format(name="a (edited)"))
+
+
+def test_table_cells_show_numbers_to_four_digits_and_nan_as_empty() -> None:
+    assert cell_text(123.456789) == "123.5" and cell_text(np.float32(0.000123456)) == "0.0001235"
+    assert cell_text(float("nan")) == "" and cell_text(np.float64("nan")) == ""
+    assert cell_text(7) == "7" and cell_text("a.tif") == "a.tif"  # integers and text as they are

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtWidgets import QComboBox, QWidget
 
+from ..view.measure_form import cell_text
 from ._qtutil import follow, refill, vbox
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -16,7 +16,7 @@ _HORIZONTAL = Qt.Orientation.Horizontal
 
 
 class DataFrameModel(QAbstractTableModel):
-    """Read-only table model over a :class:`pandas.DataFrame` (numbers shown with 4 significant digits)."""
+    """Read-only table model over a :class:`pandas.DataFrame` (its cells as ``measure_form.cell_text``)."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -45,10 +45,7 @@ class DataFrameModel(QAbstractTableModel):
         """Cell text."""
         if role != _DISPLAY or not index.isValid():
             return None
-        value = self._df.iat[index.row(), index.column()]
-        if isinstance(value, (float, np.floating)):
-            return "" if np.isnan(value) else f"{value:.4g}"
-        return str(value)
+        return cell_text(self._df.iat[index.row(), index.column()])
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:  # noqa: N802
         """Column names and row numbers."""

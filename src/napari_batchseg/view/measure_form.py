@@ -25,7 +25,7 @@ from .layer_files import layer_meta
 
 __all__ = ["EXPORT_FIELDS", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers",
            "evaluation_problem", "export_options", "exported_text", "intensity_frames", "intensity_of",
-           "mask_file_layer", "measure_layer", "measured_text", "row_target", "write_csv"]
+           "cell_text", "mask_file_layer", "measure_layer", "measured_text", "row_target", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -60,6 +60,13 @@ def exported_text(result: ExportResult, folder: str) -> str:
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         text += f" Not exported: {first}{more}"
     return text
+
+
+def cell_text(value: object) -> str:
+    """A table cell as the docks show it: numbers to 4 significant digits, a missing one (NaN) empty."""
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else f"{value:.4g}"
+    return str(value)
 
 
 def measured_text(table: pd.DataFrame, layer_name: str | None) -> str:
