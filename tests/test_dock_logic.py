@@ -27,9 +27,11 @@ from napari_batchseg.view.measure_form import (
     evaluate_layers,
     evaluation_problem,
     export_options,
+    frame_interval,
     measure_layer,
     measured_text,
     row_target,
+    table_file_name,
     write_csv,
 )
 from napari_batchseg.view.track_form import CHECKED, TRACK_FIELDS, track_layer_data, track_params
@@ -277,6 +279,12 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
     assert set(table["frame"]) == set(range(6)) and (table["file"] == "movie").all()
     later = measure_layer(movie.masks, None, None, "movie", first_frame=3)  # a result of frames 3-8
     assert later["frame"].tolist() == (table["frame"] + 3).tolist()
+    timed = measure_layer(movie.masks, None, None, "movie", 3, slice(None), 0.5)
+    assert list(timed.columns[:4]) == ["file", "position", "frame", "time_s"]
+    assert timed["time_s"].tolist() == (later["frame"] * 0.5).tolist()  # input frames, as the CLI's
+    meta = {"mask_path": "/d/movie_vSM.ome.tif", "pixel_size": {"x": 0.3, "y": 0.3, "t": 2.0}}
+    assert (table_file_name(meta, "movie"), frame_interval(meta)) == ("movie_vSM.ome.tif", 2.0)
+    assert (table_file_name({}, "drawn"), frame_interval({"pixel_size": {"t": None}})) == ("drawn", None)
     assert list(evaluate_layers(movie.masks, movie.masks, first_frame=3)["frame"]) == list(range(3, 9))
     scores = evaluate_layers(movie.masks, movie.masks)
     assert list(scores["frame"]) == list(range(6)) and (scores["f1_50"] == 1.0).all()

@@ -186,6 +186,24 @@ def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
     assert w.mask_path.text() == str(tmp_path / "typed_vSM.ome.tif")
 
 
+def test_a_layers_table_names_its_file_and_times_frames_as_the_command_line(make_napari_viewer, qtbot):
+    """A walk: the dock's table named the layer in ``file`` and had no ``time_s`` (the CLI's has both)."""
+    from napari_batchseg.measure import TIME_COLUMN, measure_table
+    from napari_batchseg.view.layer_files import mask_layer_data
+
+    viewer, w = _widget(make_napari_viewer)
+    mask = segmented("nd2", 1, 2)  # input frames 1-2, 0.5 s apart
+    data, kwargs, _ = mask_layer_data(mask)[0]
+    viewer.add_labels(data, **kwargs)
+    assert w.measure()
+    _wait(qtbot, w)
+    table, cli = w.model.frame, measure_table(mask)
+    same = [c for c in cli.columns if "intensity" not in c]  # (no Intensity image chosen here)
+    assert [c for c in table.columns if "intensity" not in c] == same and table.columns[3] == TIME_COLUMN
+    pd.testing.assert_frame_equal(table[same], cli[same], check_dtype=False)
+    assert set(table["file"]) == {mask.name} and np.allclose(table[TIME_COLUMN], table["frame"] * 0.50016)
+
+
 def test_measure_finished_file(make_napari_viewer, qtbot):
     from napari_batchseg.measure import measure_table
     from napari_batchseg.view.layer_files import mask_layer_data

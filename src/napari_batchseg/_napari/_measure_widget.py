@@ -29,11 +29,13 @@ from ..view.measure_form import (
     evaluation_problem,
     export_options,
     exported_text,
+    frame_interval,
     intensity_of,
     mask_file_layer,
     measure_layer,
     measured_text,
     row_target,
+    table_file_name,
     write_csv,
 )
 from ._dock import Dock, LayerWatch, layer_id, status_line
@@ -184,9 +186,10 @@ class MeasureExportWidget(Dock):
         image = None if frames is None else image_layer.data
         self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
-        self.run_job(measure_layer, layer.data, image, pixel_size_yx(layer_meta(layer)), layer.name, first,
-                     frames or slice(None), on_item=lambda df: self._show(layer, df, note),
-                     failed="Measure failed")
+        meta = layer_meta(layer)  # (the file column and time_s as batchseg measure writes them)
+        self.run_job(measure_layer, layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name),
+                     first, frames or slice(None), frame_interval(meta),
+                     on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 
     def measure_file(self) -> bool:

@@ -19,13 +19,15 @@ import pandas as pd
 
 from ..export import KINDS, ExportOptions, ExportResult
 from ..io.atomic import atomic_path
+from ..measure import TIME_COLUMN
 from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
 from .layer_files import layer_meta
 
 __all__ = ["EXPORT_FIELDS", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers",
            "evaluation_problem", "export_options", "exported_text", "intensity_frames", "intensity_of",
-           "cell_text", "mask_file_layer", "measure_layer", "measured_text", "row_target", "write_csv"]
+           "cell_text", "frame_interval", "mask_file_layer", "measure_layer", "measured_text", "row_target",
+           "table_file_name", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -160,19 +162,40 @@ def mask_file_layer(layers: Iterable[Any], mask: str | Path) -> tuple[Any, str]:
 
 
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
-                  name: str, first_frame: int = 0, image_frames: slice = slice(None)) -> pd.DataFrame:
+                  name: str, first_frame: int = 0, image_frames: slice = slice(None),
+                  interval: float | None = None) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
     ``first_frame``: the input frame of the layer's frame 0 (a mask of frames 3-9 is numbered 3-9, as
-    ``batchseg measure`` numbers it).
+    ``batchseg measure`` numbers it). ``interval``: seconds between frames, which adds ``time_s`` after
+    ``frame`` (input frame times it), as ``batchseg measure`` does. ``name``: the ``file`` column
+    (:func:`table_file_name`).
     """
     labels = np.array(labels)
     pixels = None if image is None else np.asarray(image[image_frames]).reshape(labels.shape)
     table = measure_job(labels, pixels, pixel_size, name)
     if first_frame and "frame" in table:
         table["frame"] += first_frame
+    if interval and "frame" in table and TIME_COLUMN not in table:
+        table.insert(table.columns.get_loc("frame") + 1, TIME_COLUMN, table["frame"] * float(interval))
     return table
+
+
+def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:
+    """The ``file`` column of a layer's table: its mask file's name, as ``batchseg measure`` writes it.
+
+    A layer with no mask file (drawn, or its file rewritten since): the layer's name. A walk: the dock's
+    tables named the layer where the command line's named the file, so they did not join.
+    """
+    path = meta.get("mask_path")
+    return Path(str(path)).name if path else layer_name
+
+
+def frame_interval(meta: Mapping[str, Any]) -> float | None:
+    """Seconds between a result layer's frames, from its ``batchseg`` metadata (``None``: not known)."""
+    t = (meta.get("pixel_size") or {}).get("t")
+    return float(t) if t else None
 
 
 def evaluate_layers(pred: Any, gt: Any, first_frame: int = 0) -> pd.DataFrame:
