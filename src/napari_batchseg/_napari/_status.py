@@ -201,6 +201,8 @@ class StatusTable(QWidget):
         d.setToolTip(tooltip or details)
         if r == self.table.currentRow():
             self._show_detail(r)
+        elif state.status == "running" and self.table.currentRow() < 0:  # the run is followed down the
+            self.table.scrollToItem(item)  # table until the user picks a row (a walk: 40 files, row 1 shown)
         self._update_summary()
 
     def corrections_saved(self, summary: CorrectionSummary) -> None:

@@ -1,0 +1,39 @@
+"""The Results table of the Batch segmentation dock, on a real plan of many files."""
+
+from __future__ import annotations
+
+import numpy as np
+import tifffile
+
+from napari_batchseg import engine
+from napari_batchseg import events as ev
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.runners.session import RunSession
+
+
+def _visible(table, row: int) -> bool:
+    rect = table.visualItemRect(table.item(row, 0))
+    return table.viewport().rect().contains(rect.center())
+
+
+def test_the_running_row_is_followed_until_a_row_is_picked(qtbot, tmp_path):
+    """A walk: in a 40-file batch the table stayed on its first rows while file 30 ran."""
+    from napari_batchseg._napari._status import StatusTable
+
+    for i in range(40):
+        tifffile.imwrite(tmp_path / f"f{i:02d}.tif", np.zeros((16, 16), np.uint16))
+    plan = engine.plan([tmp_path], SegmentationParams(output_dir=str(tmp_path / "out")))
+    session = RunSession(plan)
+    status = StatusTable()
+    qtbot.addWidget(status)
+    status.resize(400, 300)
+    status.show()
+    status.reset(session)
+    table = status.table
+    assert _visible(table, 0) and not _visible(table, 30)
+    status.show_state(session.apply(ev.TaskStarted(plan.tasks[30], 1)))
+    assert _visible(table, 30) and not _visible(table, 0)
+    table.setCurrentCell(2, 0)  # the user picks a row: the table stays where it is
+    table.scrollToItem(table.item(2, 0))
+    status.show_state(session.apply(ev.TaskStarted(plan.tasks[35], 1)))
+    assert _visible(table, 2) and not _visible(table, 35)
