@@ -100,6 +100,24 @@ def test_folders_matched_by_name_and_csv(tmp_path, arrays):
         evaluate_paths(pred_dir, gt_dir, out)
 
 
+def test_a_prediction_folder_of_inputs_beside_their_masks_scores_the_masks(tmp_path, arrays):
+    """A walk: masks are written beside their inputs by default; evaluating that folder scored the input
+    image as a prediction (refused: "looks like an intensity image") and, after `batchseg track`, the
+    tracked copy too (every object counted twice in the overall row)."""
+    pred_mask = segmented("dsb")
+    pred_dir, gt_dir = eval_folders(tmp_path)
+    (pred_dir / DSB_IMAGE.name).write_bytes(DSB_IMAGE.read_bytes())  # the input beside its mask
+    tracked = pred_dir / pred_mask.name.replace(".ome.tif", "-tracked.ome.tif")
+    tracked.write_bytes(pred_mask.read_bytes())
+    table = evaluate_paths(pred_dir, gt_dir)
+    assert list(table["pred"]) == [pred_mask.name, "overall"] and not table.attrs[FAILED_ATTR]
+    assert table.loc[1, "tp_50"] == evaluate_frame(*arrays)["tp_50"]
+    other = tmp_path / "other"  # another tool's masks (no _vSM mask there): each TIFF is a prediction
+    other.mkdir()
+    (other / "dsb2018_nuclei_cp_masks.tif").write_bytes(DSB_GT.read_bytes())
+    assert list(evaluate_paths(other, gt_dir)["pred"]) == ["dsb2018_nuclei_cp_masks.tif", "overall"]
+
+
 def test_mismatched_shapes(tmp_path):
     with pytest.raises(InputError, match="arcadia.*dsb2018_nuclei_masks.tif"):
         evaluate_paths(segmented("nd2"), DSB_GT, tmp_path / "e.csv")

@@ -110,3 +110,24 @@ def test_long_legal_output_name_gets_short_lock_and_partial_names(tmp_path):
     assert len(done) == 1, [getattr(e, "reason", e) for e in events]
     assert names.mask.exists() and names.log.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_segmentation_masks_are_told_from_tracked_and_kept_copies(tmp_path):
+    """A walk: after `batchseg track` the folder commands took the -tracked copy for a mask (measure and
+    train failed, exports and scores doubled), and a kept .corrected copy was listed as an *input*."""
+    from napari_batchseg.cli_downstream import expand_masks
+    from napari_batchseg.discovery import FileFilter, collect_files
+    from napari_batchseg.io.naming import is_segmentation_mask, mask_name_for
+    from napari_batchseg.training.sources import find_training_inputs
+
+    masks = ["a_vSM.ome.tif", "a_vSM-rt.ome.tif", "b_P1_vSM.ome.tif"]
+    others = ["a_vSM-tracked.ome.tif", "a_vSM-rt-tracked.ome.tif", "a_vSM.corrected.ome.tif",
+              "a_vSM.corrected-2.ome.tif", "a_vSM_dP.tif", "a_vSM.log", "a.ome.tif"]
+    assert [n for n in masks + others if is_segmentation_mask(n)] == masks
+    assert mask_name_for("a_vSM.corrected-2.log") == "a_vSM.corrected-2.ome.tif"  # an output: not an input
+    for name in masks + others + ["a_BF.tif"]:
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in expand_masks([tmp_path])] == sorted(masks)
+    assert sorted(p.name for _kind, p in find_training_inputs([tmp_path])) == sorted(masks)
+    found = collect_files([tmp_path], FileFilter(contains=[], extensions=[".tif", ".ome.tif"]))
+    assert [p.name for p in found] == ["a.ome.tif", "a_BF.tif"]

@@ -21,7 +21,7 @@ from .existing import output_state, output_status
 from .io.atomic import atomic_write_text, dangling_link, publish, staged, sync_folder
 from .io.locks import LockInfo, claim, lock_path, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
-from .io.naming import LOG_EXT, MASK_EXT, OutputNames
+from .io.naming import KEPT_TAG, LOG_EXT, MASK_EXT, OutputNames
 from .params import SegmentationParams
 from .provenance import has_module_records
 
@@ -99,7 +99,7 @@ def corrected_copy_names(names: OutputNames) -> OutputNames | None:
     """
     if not names.mask.exists() or not has_module_records(read_embedded_log(names.mask), "correction"):
         return None
-    base = names.mask.name[: -len(MASK_EXT)] + ".corrected"
+    base = names.mask.name[: -len(MASK_EXT)] + KEPT_TAG
     for k in itertools.count(1):
         stem = base if k == 1 else f"{base}-{k}"
         kept = OutputNames(names.mask.with_name(stem + MASK_EXT), names.mask.with_name(stem + LOG_EXT))

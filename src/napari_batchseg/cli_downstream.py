@@ -19,7 +19,6 @@ __all__ = [
     "add_measure_option", "add_subcommands", "expand_masks", "main", "measure_after_segment", "measure_masks",
 ]
 
-MASK_GLOB = "*_vSM*.ome.tif"
 
 
 def _err(message: str) -> None:
@@ -27,11 +26,17 @@ def _err(message: str) -> None:
 
 
 def expand_masks(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders replaced by the ``*_vSM*.ome.tif`` masks they hold (sorted)."""
+    """Files as given; folders replaced by the segmentation masks they hold (sorted).
+
+    A folder's masks are its ``*_vSM[-suffix].ome.tif`` files (:func:`~.io.naming.is_segmentation_mask`):
+    not the tracked copies or kept corrected copies beside them.
+    """
+    from .io.naming import is_segmentation_mask
+
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.glob(MASK_GLOB) if q.is_file())
+            out += sorted(q for q in p.iterdir() if is_segmentation_mask(q) and q.is_file())
         else:
             out.append(p)
     return out

@@ -43,10 +43,12 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from ._labels import mask_base, open_mask_stack
+from .discovery import is_own_output
 from .errors import BatchSegError, InputError, describe
 from .io.atomic import atomic_path, check_writable_dir
 from .io.labelcheck import check_looks_like_labels, label_values
 from .io.masks import read_embedded_log
+from .io.naming import is_segmentation_mask
 from .io.reader import matching_suffix
 from .measure_3d import is_volume_mask
 from .provenance import parse_log
@@ -470,6 +472,18 @@ def _mask_files(folder: Path) -> Iterator[Path]:
             yield p
 
 
+def _prediction_files(folder: Path) -> list[Path]:
+    """A prediction folder's masks: its segmentation masks when it holds some, else its TIFFs (not ours).
+
+    A walk: a folder of inputs with their masks beside them (the default place) had each input scored
+    as a prediction, and refused as an intensity image. Other tools' masks (``_cp_masks.tif``, ...)
+    are taken when the folder holds no ``_vSM`` mask.
+    """
+    files = list(_mask_files(folder))
+    ours = [p for p in files if is_segmentation_mask(p)]
+    return ours or [p for p in files if not is_own_output(p)]
+
+
 def match_paths(pred: str | Path, gt: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
     """Pairs of (prediction, ground truth), and the predictions without ground truth.
 
@@ -491,7 +505,7 @@ def match_paths(pred: str | Path, gt: str | Path) -> tuple[list[tuple[Path, Path
     truths = {match_key(p): p for p in _mask_files(gt)}
     pairs = []
     missing = []
-    for p in _mask_files(pred):
+    for p in _prediction_files(pred):
         key = match_key(p)
         if key in truths:
             pairs.append((p, truths[key]))

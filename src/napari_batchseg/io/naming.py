@@ -20,11 +20,31 @@ LOG_EXT = ".log"
 DEBUG_KINDS = ("flows", "cellprob", "dP", "restored")
 #: the full name of an output file: ``<stem>[_P<k>]_vSM[-<suffix>]`` and ``.ome.tif``, ``.log`` or a
 #: debug stack's ``_<kind>.tif``
+#: the tag of the copy an overwrite keeps of a hand-corrected output: ``<base>.corrected[-<k>].ome.tif``
+KEPT_TAG = ".corrected"
 OUTPUT_NAME = re.compile(
-    r"^(?P<base>.+" + MODULE_TAG + r"(?:-[A-Za-z0-9-]+)?)"
+    r"^(?P<base>.+" + MODULE_TAG + r"(?:-[A-Za-z0-9-]+)?(?P<kept>" + re.escape(KEPT_TAG) + r"(?:-\d+)?)?)"
     r"(?P<tail>" + re.escape(MASK_EXT) + "|" + re.escape(LOG_EXT) + "|_(?:"
     + "|".join(DEBUG_KINDS) + r")\.tif)$"
 )
+
+
+#: the tracked copy of a mask that ``batchseg track`` writes beside it: ``<mask base>-tracked.ome.tif``
+TRACKED_SUFFIX = "-tracked" + MASK_EXT
+
+
+def is_segmentation_mask(path: str | Path) -> bool:
+    """Whether a file is a mask a segmentation run wrote, ``<stem>[_P<k>]_vSM[-<suffix>].ome.tif``.
+
+    What the folder commands (measure, export, evaluate, train, track) take from a folder. Not the tracked
+    copy ``batchseg track`` writes beside a mask (:data:`TRACKED_SUFFIX`: it is read with its mask), nor
+    the ``.corrected.ome.tif`` copy of a hand-corrected mask an overwrite kept. A walk: after ``batchseg
+    track``, measuring or training a folder failed on the tracked copy, and exports and scores doubled.
+    """
+    name = Path(path).name
+    match = OUTPUT_NAME.match(name)
+    return (match is not None and match.group("tail") == MASK_EXT and not match.group("kept")
+            and not name.endswith(TRACKED_SUFFIX))
 
 
 def mask_name_for(name: str) -> str | None:

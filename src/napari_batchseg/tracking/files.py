@@ -36,6 +36,7 @@ from ..io.atomic import (
     sync_folder,
 )
 from ..io.masks import MaskWriter
+from ..io.naming import TRACKED_SUFFIX as TRACKED_SUFFIX  # (its name here too: tracking's outputs)
 from ..io.reader import open_source
 from ..provenance import PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
 from .base import FrameReader, TrackingError, TrackParams
@@ -57,7 +58,7 @@ MASK_PREFIX = "input mask: "
 #: the log record of one correction made in the Track dock
 CORRECTION_PREFIX = "track correction: "
 #: the ending of a tracks table's name, and of its tracked mask and log
-TRACKS_SUFFIX, TRACKED_SUFFIX, TRACKED_LOG_SUFFIX = "_tracks.csv", "-tracked.ome.tif", "-tracked.log"
+TRACKS_SUFFIX, TRACKED_LOG_SUFFIX = "_tracks.csv", "-tracked.log"
 #: the columns of a tracks table that a Tracks layer and the corrections need
 EDIT_COLUMNS = ("track_id", "parent_track_id", "frame", "label", "centroid_y_px", "centroid_x_px")
 

@@ -46,7 +46,6 @@ FrameSelection = str | Sequence[int]
 
 MASK_SUFFIXES = ("_masks.tif", "_masks.tiff")
 IMAGE_SUFFIXES = (".tif", ".tiff")
-_VSM_PATTERN = re.compile(r"_vSM(-[A-Za-z0-9-]*)?\.ome\.tiff?$")
 _CORRECTION_PATTERN = re.compile(r"\| correction \| \w+ \| manual correction saved: frame\(s\) (.+?) edited")
 _FRAME_RECORD = re.compile(r"\| \w+ \| \w+ \| frame t=(\d+): z ([0-9,\-]+)")
 SPLITS = ("frame", "file")

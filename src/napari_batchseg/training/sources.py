@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from .._labels import open_mask_stack
 from ..errors import InputError, describe
 from ..io.masks import read_embedded_log, read_mask
+from ..io.naming import is_segmentation_mask
 from ..io.reader import open_source
 from ..io.sources import SourceInfo
 from ..measure_3d import is_volume_mask, mask_volumes
@@ -27,7 +28,6 @@ from ..prepare import prepare_frame, resolve_channel
 from ..prepare_3d import prepare_volume, volume_z
 from ..provenance import parse_log
 from .data import (
-    _VSM_PATTERN,
     IMAGE_SUFFIXES,
     MASK_SUFFIXES,
     FrameSelection,
@@ -334,8 +334,12 @@ class _VsmSetup:
 
 
 def is_vsm_mask(path: str | Path) -> bool:
-    """Whether a file name is a segmentation output, ``*_vSM[-suffix].ome.tif``."""
-    return bool(_VSM_PATTERN.search(Path(path).name))
+    """Whether a file name is a segmentation output, ``*_vSM[-suffix].ome.tif``.
+
+    Not the tracked copy of one (``-tracked.ome.tif``, written by ``batchseg track``): a walk's folder
+    stopped training with "unknown parameter(s): daughter_share, ..." from its log.
+    """
+    return is_segmentation_mask(path)
 
 
 def is_pair_mask(path: str | Path) -> bool:
