@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import InputError
+from .input_check import check_input
 from .io.labelcheck import check_looks_like_labels, label_values
 from .io.masks import read_embedded_log
 from .io.reader import open_source, stem_of
@@ -164,6 +165,9 @@ class SourceSpec:
         Axes override of the input, if the run used one.
     from_log
         Whether these come from the mask's embedded log.
+    identity
+        The input identity the log records (size, modification time, planes' sha256), checked when the
+        image is opened; empty when an image is given in its place.
     params
         The segmentation parameters recorded in the log (empty without one).
     channel_given
@@ -180,6 +184,7 @@ class SourceSpec:
     position: int = 0
     axes: str | None = None
     from_log: bool = False
+    identity: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     channel_given: bool = False
     start_given: bool = False
@@ -220,6 +225,7 @@ def resolve_source(
                 image=run.input_path, channel=first, z_range=str(p.z_range),
                 z_projection=p.z_projection, start_frame=int(p.start_frame),
                 position=int(run.position or 0), axes=p.axes, from_log=True, params=p.to_dict(),
+                identity=dict(run.input_identity),
             )
     if spec is None:
         if image is None:
@@ -231,8 +237,8 @@ def resolve_source(
         spec.z_range = z_range or ""
         spec.z_projection = z_projection or ""
     else:
-        if image is not None:
-            spec.image = Path(image)
+        if image is not None:  # the user's image, in place of the logged one: not checked against it
+            spec.image, spec.identity = Path(image), {}
         if channel is not None:
             spec.channel = channel
         if z_range is not None:
@@ -264,6 +270,9 @@ class PreparedImage:
             raise InputError(
                 f"{mask.path}: input image {spec.image} not found (moved? give its new place with --image)"
             )
+        if spec.from_log and spec.params and spec.identity:  # (not an image given in its place: --image)
+            check_input(spec.image, spec.identity, spec.params, spec.position, mask.path,
+                        "segment it again, or give the image it was made from (--image)")
         self.source = open_source(spec.image, spec.axes)
         try:
             info = self.source.info

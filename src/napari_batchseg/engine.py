@@ -23,10 +23,8 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ._cancel import CancelCheck, is_cancelled
 from ._checks import check_finite, check_size, verdict, verify_start
@@ -53,6 +51,7 @@ from .events import (
     TaskSkipped,
     TaskStarted,
 )
+from .input_check import HashingSource
 from .io.arrays import ArrayInput, register_arrays
 from .io.atomic import check_writable_dir
 from .io.locks import LockInfo, claim, partials_of
@@ -257,38 +256,6 @@ def _until_cancelled(frames: Iterable[PreparedFrame], cancel: CancelCheck) -> It
         yield frame
 
 
-class _HashingSource:
-    """An :class:`ImageSource` that hashes every plane it returns, in the order they are read.
-
-    The digest identifies the input's content as used (no extra pass over the file): a repeated run
-    with the same parameters reads the same planes in the same order and gets the same digest.
-    """
-
-    def __init__(self, source: ImageSource) -> None:
-        self._source = source
-        self.info = source.info
-        self._digest = hashlib.sha256()
-
-    def _add(self, key: tuple[Any, ...], arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        a = np.ascontiguousarray(arr)
-        self._digest.update(repr((key, a.dtype.str, a.shape)).encode())
-        self._digest.update(a.data.cast("B"))
-        return arr
-
-    def read_plane(self, p: int, t: int, c: int, z: int) -> npt.NDArray[Any]:
-        return self._add(("plane", p, t, c, z), self._source.read_plane(p, t, c, z))
-
-    def read_zstack(self, p: int, t: int, c: int, z_indices: list[int] | None = None) -> npt.NDArray[Any]:
-        zs = None if z_indices is None else list(z_indices)
-        return self._add(("zstack", p, t, c, zs), self._source.read_zstack(p, t, c, z_indices))
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._source, name)
-
-
 def run_task(
     task: Task,
     params: SegmentationParams,
@@ -336,7 +303,7 @@ def run_task(
         mask_existed = task.names.mask.exists()
         source = open_source(task.input, task.axes(params), dataset=params.dataset)
         st = _stat_or_none(task.input)  # None: an in-memory source (io.reader.register_source)
-        hashing = _HashingSource(source)
+        hashing = HashingSource(source)
         info = source.info
         channel = resolve_channels(info, params.channel)
         check_z_range(info, params.zrange)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from .._labels import open_mask_stack
 from ..errors import InputError, describe
+from ..input_check import check_input
 from ..io.masks import read_embedded_log, read_mask
 from ..io.naming import is_segmentation_mask
 from ..io.reader import open_source
@@ -289,6 +290,8 @@ class _VsmSetup:
         if params.method != "cellpose" and params.method != "sam":  # pragma: no cover - params validate
             raise InputError(f"{mask_path}: unknown method {params.method!r} in its log")
         self.input_path = _find_input(logged.input_path, mask_path)
+        check_input(self.input_path, logged.input_identity, params, logged.position or 0, mask_path,
+                    "segment it again (a mask over another image would teach the model wrong labels)")
         self.records = _logged_frames(log_text)
         if len(self.records) != n:
             raise InputError(

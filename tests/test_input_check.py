@@ -1,0 +1,74 @@
+"""The input of a mask is checked against the identity its log records before it is measured or trained on.
+
+A walk: an input replaced after segmentation by another image of the same size was measured and trained
+on without a word (the model learned the mask's labels over the wrong image). Real runs of the project's
+model on crops of the real DSB2018 image and frames of the real ND2 time-lapse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from _downstream import ND2, segmented
+from napari_batchseg.api import segment_files
+from napari_batchseg.errors import InputError
+from napari_batchseg.input_check import planes_digest
+from napari_batchseg.io.masks import read_embedded_log
+from napari_batchseg.measure import measure_table
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.provenance import parse_log
+from napari_batchseg.training import frames_from_vsm
+
+MODEL = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+
+
+def test_the_planes_are_hashed_again_as_the_run_read_them(tmp_path, arcadia_nd2):
+    """Frames 1-2 of a time-lapse, and best focus on a Z-stack: the replayed digest is the log's."""
+    zstack = arcadia_nd2["example-zstack.nd2"]
+    params = SegmentationParams(model=str(MODEL), z_range="best:1", z_projection="max",
+                                output_dir=str(tmp_path))
+    assert segment_files([zstack], params).ok
+    for source, mask in ((ND2, segmented("nd2", 1, 2)), (zstack, tmp_path / f"{zstack.stem}_vSM.ome.tif")):
+        logged = parse_log(read_embedded_log(mask))
+        digest = planes_digest(source, logged.params, logged.position or 0)
+        assert digest == logged.input_identity["planes_sha256"], source.name
+    logged = parse_log(read_embedded_log(segmented("nd2", 1, 2)))  # other frames: another digest
+    assert planes_digest(ND2, logged.params.replace(end_frame=1)) != logged.input_identity["planes_sha256"]
+
+
+@pytest.fixture
+def run(tmp_path, dsb2018):
+    image = np.asarray(tifffile.imread(dsb2018[0]))
+    path = tmp_path / "nuclei.tif"
+    tifffile.imwrite(path, image[:160, :160])
+    params = SegmentationParams(model=str(MODEL), diameter=0, output_dir=str(tmp_path / "out"))
+    assert segment_files([path], params).ok
+    return path, tmp_path / "out" / "nuclei_vSM.ome.tif", image
+
+
+def test_a_replaced_input_is_refused_and_a_touched_one_is_not(run):
+    path, mask, image = run
+    before = measure_table(mask)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**10))  # copied elsewhere: same planes
+    assert measure_table(mask).equals(before)
+    assert len(frames_from_vsm(mask, min_masks=1).frames) == 1
+    tifffile.imwrite(path, image[96:256, 64:224])  # another crop of the same size
+    assert path.stat().st_size == st.st_size
+    with pytest.raises(InputError, match=r"nuclei_vSM.ome.tif: its input .*nuclei.tif changed since it was "
+                                         r"segmented \(same size, other planes"):
+        measure_table(mask)
+    with pytest.raises(InputError, match=r"changed since it was segmented.*wrong labels"):
+        frames_from_vsm(mask, min_masks=1)
+    given = path.with_name("given.tif")  # the user's own image in its place: taken as given
+    shutil.copy(path, given)
+    assert len(measure_table(mask, image=given)) == len(before)
+    tifffile.imwrite(path, image[:200, :200])
+    with pytest.raises(InputError, match=r"changed since it was segmented \(\d+ bytes, \d+ then\): segment"):
+        measure_table(mask)
