@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from napari_batchseg._napari._launch import launch
-from napari_batchseg._napari._warmup import detect_device, device_known
 from napari_batchseg.cli import build_parser
 from napari_batchseg.cli_gui import gui_setup
+from napari_batchseg.view.device_probe import detect_device, device_known
 
 
 @pytest.fixture

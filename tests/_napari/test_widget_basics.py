@@ -314,7 +314,7 @@ def test_device_detection_pays_the_full_collection_its_imports_owe():
 
     import cellpose.models  # noqa: F401 - imported already: only the detection's own collection is seen
 
-    from napari_batchseg._napari._warmup import detect_device
+    from napari_batchseg.view.device_probe import detect_device
 
     full = []
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from ..discovery import FileFilter
 from ..params import SegmentationParams
-from ._warmup import detect_device, first_layer_models, install_units, prepare_layers
+from ..view.device_probe import detect_device
+from ._warmup import first_layer_models, install_units, prepare_layers
 
 __all__ = ["launch", "preload", "run_napari"]
 

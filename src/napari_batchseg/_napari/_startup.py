@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..live.startup import StartupGate
+from ..view.device_probe import detect_device, device_known
 from ._jobs import Background
-from ._warmup import detect_device, device_known, install_units, layers_then_device, prepare_layers
+from ._warmup import install_units, layers_then_device, prepare_layers
 
 __all__ = ["Startup"]
 

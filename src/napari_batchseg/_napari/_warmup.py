@@ -11,8 +11,7 @@ import contextlib
 import functools
 from typing import Any
 
-from ..view.device_probe import detect_device as detect_device  # (re-exported: _startup, _launch)
-from ..view.device_probe import device_known as device_known  # (re-exported: _startup)
+from ..view.device_probe import detect_device
 
 #: what napari's first Image and Labels layer models import (xarray, pandas, SciPy, scikit-image, numba:
 #: ~700 modules, ~1.1 s here), imported ahead by :func:`prepare_layers`
