@@ -11,12 +11,14 @@ from napari_batchseg.events import FrameDone, Task
 from napari_batchseg.io.naming import output_names
 from napari_batchseg.io.sources import PixelSize, SourceInfo
 from napari_batchseg.params import SegmentationParams
+from napari_batchseg.results import quick_range
 from napari_batchseg.view.buffers import (
     LABELS_DTYPE,
     STACK_LIMIT_BYTES,
     TaskView,
     display_scale,
     display_shape,
+    latest_contrast,
     new_buffers,
     place,
     placeholder_geometry,
@@ -118,3 +120,13 @@ def test_placeholder_geometry_fits_the_first_output() -> None:
     assert (shape, scale, first) == ((2, 70, 110), (30.0, 0.5, 0.5), 2)  # frames 2-3, placed at T=2
     shape, scale, _ = placeholder_geometry(_info(3, 5, 70, 110), SegmentationParams(z_mode="3d"))
     assert shape == (3, 5, 70, 110) and scale == (30.0, 2.0, 0.5, 0.5)  # a volume: T, Z, Y, X
+
+
+def test_the_contrast_of_an_output_shown_late_is_its_newest_frame_s():
+    assert latest_contrast(None) is None  # no buffers (dropped meanwhile)
+    view = _view()
+    assert latest_contrast(view) is None  # no frame stored yet
+    view.image[1] = np.linspace(10.0, 200.0, view.image[1].size).reshape(view.image[1].shape)
+    view.frames_seen, view.last_index = 2, 1
+    assert latest_contrast(view) == quick_range(view.image[1])
+    assert latest_contrast(view) != quick_range(view.image[0])

@@ -120,15 +120,9 @@ class LayerStreamer(QObject):
         self.results.wanted = key
         # buffers of finished outputs no longer shown are dropped (shown again, they are read from disk)
         self.views = {k: v for k, v in self.views.items() if k == key or k in self.live.running}
-
-        def later_contrast() -> tuple[float, float] | None:
-            view = self.views.get(key)
-            if view is not None and view.frames_seen and view.last_index is not None:
-                return _quick_range(view.image[view.last_index])
-            return None
-
         split = self.pool.show(key, self.viewed_key, label, labels, image, scale, pixel_size, mask_path,
-                               contrast, first_frame, t_offset, later_contrast)
+                               contrast, first_frame, t_offset,
+                               lambda: buffers.latest_contrast(self.views.get(key)))
         self.live.shown(key, split)
         self._closed.discard(key)
         self.scheduler.poke()

@@ -18,6 +18,7 @@ from ..events import FrameDone, Task
 from ..io.sources import PixelSize, SourceInfo
 from ..live.volumes import volume_shape, volume_slices
 from ..params import SegmentationParams
+from ..results import quick_range
 from .layer_files import axis_scale, layer_meta, tyx_scale
 
 AXES = ("T", "Y", "X")
@@ -156,6 +157,17 @@ def store_frame(view: TaskView, event: FrameDone, labels_layer: Any) -> None:
         view.labels[slot] = event.labels
     if event.image is not None and event.image.shape == view.image.shape[-2:]:
         view.image[slot] = event.image
+
+
+def latest_contrast(view: TaskView | None) -> tuple[float, float] | None:
+    """Display limits of the newest frame stored in ``view`` (``None``: no view, or no frame stored yet).
+
+    The image layer's contrast when it shows ``view``'s output a turn after its labels (an output that
+    waited for its turn: its frames arrived meanwhile).
+    """
+    if view is not None and view.frames_seen and view.last_index is not None:
+        return quick_range(view.image[view.last_index])
+    return None
 
 
 def new_buffers(shape: tuple[int, ...], reused: tuple[Any, Any] | None) -> tuple[Any, Any]:
