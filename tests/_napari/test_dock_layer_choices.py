@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import shutil
 
-from napari_batchseg._napari._layerops import PLACEHOLDER, layer_meta
+from napari_batchseg.view.layer_files import layer_meta
+from napari_batchseg.view.stream_layers import PLACEHOLDER
 
 from ._fakes import factory
 
@@ -66,8 +67,8 @@ def test_docks_opened_from_the_plugins_menu_see_proxied_layers(make_napari_viewe
     import numpy as np
     from napari.utils._proxies import PublicOnlyProxy
 
-    from napari_batchseg._napari._layerops import offered
     from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg.view.stream_layers import offered
 
     viewer = make_napari_viewer()
     first = np.zeros((40, 40), np.uint16)

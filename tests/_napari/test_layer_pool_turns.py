@@ -36,8 +36,8 @@ def test_the_placeholder_pair_goes_in_one_full_collection(make_napari_viewer):
     # napari's layer list: one collection, not one per layer in the same turn
     import gc
 
-    from napari_batchseg._napari._placeholders import PLACEHOLDER
     from napari_batchseg.io.sources import SourceInfo
+    from napari_batchseg.view.stream_layers import PLACEHOLDER
 
     viewer = make_napari_viewer()
     pool = LayerPool(viewer)

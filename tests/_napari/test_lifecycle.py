@@ -11,8 +11,8 @@ import numpy as np
 
 from _timing import time_bound
 from napari_batchseg._napari import _startup, _widget
-from napari_batchseg._napari._layerops import IDLE_NAME
-from napari_batchseg._napari._stream import PLACEHOLDER, layer_meta
+from napari_batchseg.view.layer_files import layer_meta
+from napari_batchseg.view.stream_layers import IDLE_NAME, PLACEHOLDER
 
 from ._fakes import factory, torch_factory
 

@@ -219,7 +219,7 @@ def test_measure_finished_file(make_napari_viewer, qtbot):
     assert expected["mean_intensity"].notna().all() and expected["area_um2"].notna().all()
     assert w.model.rowCount() == len(expected)
     # a walk: the file's table replaced the table of a layer holding unsaved corrections
-    from napari_batchseg._napari._layerops import mark_edited
+    from napari_batchseg.view.layer_ops import mark_edited
 
     layer.data[0][layer.data[0] == layer.data[0].max()] = 0  # one object deleted by hand
     mark_edited(layer)  # (as a brush stroke or a correction helper marks it)

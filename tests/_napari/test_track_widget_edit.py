@@ -91,7 +91,7 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     _wait(w, qtbot)
     # (a user walk: with hand corrections not saved to the mask file, Save tracks said "the mask
     # changed since it was tracked ... track it again": it says to save the corrections first)
-    from napari_batchseg._napari._layerops import mark_edited, mark_saved
+    from napari_batchseg.view.layer_ops import mark_edited, mark_saved
 
     mark_edited(source)
     assert not w.save() and "has corrections not saved to its mask file; save them first" in w.status.text()

@@ -38,11 +38,12 @@ from ..view.fixes import (
     frame_on_screen,
     same_output,
 )
+from ..view.layer_files import layer_meta
+from ..view.layer_ops import mark_edited, mark_saved
 from ._correct_controls import CorrectionControls
 from ._dock import LayerWatch, layer_id
 from ._jobs import Background
 from ._repaint import holds_repaint, layer_work
-from ._stream import layer_meta, mark_edited, mark_saved
 
 
 def shown_output(layer: Any) -> tuple[Any, Any]:

@@ -1,125 +1,14 @@
-"""Small operations on the streamed layers: their ``batchseg`` metadata, edit marks, retargeting, contrast.
+"""Names the docks once imported from here, whose home is in ``view`` now (to be removed).
 
-Shared by the layer streamer (:mod:`._stream`), its placeholder layers, the reopened results and the
-correction panel. No layer is created here.
+The layer operations this module held are Qt-free: :mod:`napari_batchseg.view.layer_ops`. Only
+``_measure_widget`` and ``_rethreshold_widget`` still import ``is_kind``, ``layer_meta`` and ``offered``
+from here (their home: :mod:`napari_batchseg.view.layer_files`, :mod:`napari_batchseg.view.stream_layers`);
+this module goes once they import them from there.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
+from ..view.layer_files import is_kind, layer_meta
+from ..view.stream_layers import offered
 
-import numpy as np
-
-from ..results import quick_range
-from ..view.buffers import layer_axes
-from ..view.layer_files import META_KEY
-from ..view.layer_files import is_kind as is_kind  # (re-exported: the docks use it from here)
-from ..view.layer_files import layer_meta as layer_meta  # (re-exported: the stream modules use it from here)
-from ..view.stream_layers import EDITED, per_axis_units, unit_name
-from ..view.stream_layers import IDLE_NAME as IDLE_NAME  # (re-exported, as the next two)
-from ..view.stream_layers import PLACEHOLDER as PLACEHOLDER
-from ..view.stream_layers import offered as offered
-
-
-def _extent(layer: Any) -> tuple[Any, ...] | None:
-    if layer is None:
-        return None
-    return tuple(layer.data.shape[-2:]) + tuple(layer.scale[-2:])
-
-
-def _retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: dict[str, Any],
-              units: str | tuple[str, ...] | None = None, translate: tuple[float, ...] | None = None,
-              visible: bool = True) -> None:
-    """Point an existing layer at another output, touching only what changes (each change costs).
-
-    Units are set first, before any setter that can make napari draw (a data change that shows or
-    hides the frame slider repaints the canvas at once): the caller has set the other stream layer's.
-    A change of dimensions (a volume output after a 2D one, or back) sets the axis labels (and
-    ``units``, if given) after the data: napari's new axis comes without them. The stream layers'
-    caller makes both ``pixel`` first (:func:`_unitless`) and gives their units once both changed, so
-    that napari never draws two layers whose units differ.
-    """
-    reshaped = layer.ndim != np.ndim(data)
-    if units is not None and not reshaped:
-        _set_units(layer, units)
-    old = layer.data
-    if old is not data:
-        layer.data = data
-        _release(old)
-    if reshaped:
-        with contextlib.suppress(Exception):  # napari without settable axis labels
-            layer.axis_labels = layer_axes(layer.ndim)
-        if units is not None:
-            _set_units(layer, units)
-    if tuple(layer.scale) != tuple(scale):
-        layer.scale = scale
-    if translate is not None and tuple(layer.translate) != tuple(translate):
-        layer.translate = translate
-    # (the metadata before the name: the docks' layer choices, refreshed on a rename, read it)
-    layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
-    if layer.name != name:
-        layer.name = name
-    if layer.visible != visible:
-        layer.visible = visible
-
-
-def _set_units(layer: Any, units: str | tuple[str, ...]) -> None:
-    """Give every axis of a layer ``units`` (recorded in its metadata), unless it has them already.
-
-    Every axis, as the reader does (``units="µm"`` for a mask or an input): a layer added with a units
-    string has them on every axis, and napari compares layers axis by axis, T included. The stream
-    layers change units together, one right after the other, before any other change: napari warns
-    ("Inconsistent units across layers") whenever it draws layers whose units differ.
-    """
-    per_axis = per_axis_units(units, layer.ndim)
-    if tuple(str(u) for u in layer_meta(layer).get("units", ())) == per_axis and \
-            tuple(unit_name(u) for u in layer.units) == per_axis:
-        return
-    with contextlib.suppress(Exception):  # napari without settable units: keep the old ones
-        layer.units = per_axis
-    meta = layer.metadata.get(META_KEY)
-    if isinstance(meta, dict):
-        meta["units"] = per_axis
-
-
-def _unitless(*layers: Any) -> None:
-    """Make every axis of ``layers`` ``pixel`` (their dimensions are about to change: :func:`_retarget`)."""
-    for layer in layers:
-        if layer is not None:
-            _set_units(layer, "pixel")
-
-
-def _release(data: object) -> None:
-    """Close the file behind a lazily read array that a layer no longer shows."""
-    close = getattr(data, "close", None)
-    if callable(close) and not isinstance(data, np.ndarray):
-        with contextlib.suppress(Exception):
-            close()
-
-
-def mark_edited(layer: Any) -> None:
-    """The layer holds edits not saved yet: never reused for another output, and named ``… (edited)``."""
-    meta = layer.metadata.get(META_KEY)
-    if isinstance(meta, dict):
-        meta["dirty"] = True
-    if not layer.name.endswith(EDITED):
-        layer.name = f"{layer.name}{EDITED}"
-
-
-def mark_saved(layer: Any) -> None:
-    """The layer's edits are saved to its mask: its name loses ``(edited)``."""
-    meta = layer.metadata.get(META_KEY)
-    if isinstance(meta, dict):
-        meta["dirty"] = False
-    if layer.name.endswith(EDITED):
-        layer.name = layer.name[: -len(EDITED)]
-
-
-_quick_range = quick_range  # the core's display limits (napari_batchseg.results)
-
-
-def _set_contrast(layer: Any, limits: tuple[float, float]) -> None:
-    lo, hi = limits
-    layer.contrast_limits_range = (min(lo, 0.0), max(hi, lo + 1.0))
-    layer.contrast_limits = (lo, hi)
+__all__ = ["is_kind", "layer_meta", "offered"]

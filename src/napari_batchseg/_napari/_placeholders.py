@@ -26,19 +26,10 @@ import numpy as np
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..view import buffers
-from ..view.layer_files import META_KEY, axis_units
+from ..view.layer_files import META_KEY, axis_units, layer_meta
+from ..view.layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from ..view.result_showing import image_layer_name
 from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, detached_name, image_meta, labels_meta
-from ._layerops import (
-    _extent,
-    _release,
-    _retarget,
-    _set_contrast,
-    _set_units,
-    _unitless,
-    layer_meta,
-    mark_edited,
-)
 
 Contrast = tuple[float, float]
 
@@ -184,7 +175,7 @@ class LayerPool:
         self.finish_image()
         lab_layer, img_layer = self.reusable_pair(key, viewed)
         self.detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
-        old_extent = _extent(lab_layer)
+        old_extent = extent(lab_layer)
         axes = buffers.layer_axes(np.ndim(labels))
         units = axis_units("".join(axes), pixel_size)  # as the reader gives them: s along T, µm or pixel
         translate = buffers.frame_translate(first_frame, t_offset, scale[0], len(axes))
@@ -194,17 +185,17 @@ class LayerPool:
         # the axes change (napari's new axis comes without units), the units set after the data
         reshaping = any(lay is not None and lay.ndim != len(axes) for lay in (img_layer, lab_layer))
         if reshaping:
-            _unitless(img_layer, lab_layer)
+            unitless(img_layer, lab_layer)
         # else units first, on both layers at once, before any change that can make napari draw
         for layer in () if reshaping else (img_layer, lab_layer):
             if layer is not None:
-                _set_units(layer, units)
+                set_units(layer, units)
 
         now_units = None if reshaping else units  # reshaping: set on both once both are reshaped
 
         def show_image() -> Any:
             if img_layer is not None:
-                _retarget(img_layer, image, scale, image_layer_name(label), img_meta, now_units, translate,
+                retarget(img_layer, image, scale, image_layer_name(label), img_meta, now_units, translate,
                           visible)
                 return img_layer
             return self.viewer.add_image(
@@ -214,7 +205,7 @@ class LayerPool:
 
         def show_labels() -> Any:
             if lab_layer is not None:
-                _retarget(lab_layer, labels, scale, label, lab_meta, now_units, translate, visible)
+                retarget(lab_layer, labels, scale, label, lab_meta, now_units, translate, visible)
                 return lab_layer
             layer = self.viewer.add_labels(
                 labels, name=label, scale=scale, translate=translate, metadata={META_KEY: lab_meta},
@@ -228,7 +219,7 @@ class LayerPool:
                                     or lab_layer.data.shape[1] != np.shape(labels)[1])
 
         def framed(lab: Any) -> None:
-            if _extent(lab) != old_extent:
+            if extent(lab) != old_extent:
                 self.viewer.reset_view()  # a new size (or a new layer): show it whole
             if new_z:
                 self._middle_z(lab)
@@ -243,7 +234,7 @@ class LayerPool:
             def add_image() -> str | None:
                 img = show_image()
                 if contrast is not None:
-                    _set_contrast(img, contrast)
+                    set_contrast(img, contrast)
                 return None
 
             def labels_step() -> str | None:
@@ -262,10 +253,10 @@ class LayerPool:
             # of both are right again at the end of this turn)
             img = show_image()
             if contrast is not None:
-                _set_contrast(img, contrast)
+                set_contrast(img, contrast)
             lab = show_labels()
             for layer in (img, lab) if reshaping else ():
-                _set_units(layer, units)
+                set_units(layer, units)
             framed(lab)
             return False
         # both layers exist: the labels one now, the image one in a later turn (SPLIT_MS): each napari
@@ -279,7 +270,7 @@ class LayerPool:
             show_image()
             wanted = contrast if contrast is not None else later_contrast() if later_contrast else None
             if wanted is not None:
-                _set_contrast(img_layer, wanted)
+                set_contrast(img_layer, wanted)
             framed(lab_layer)
             return key
 
@@ -373,4 +364,4 @@ class LayerPool:
                 with contextlib.suppress(Exception):  # the user removed it
                     self.viewer.layers.remove(layer)
         for layer in layers:
-            _release(layer.data)
+            release(layer.data)

@@ -24,19 +24,21 @@ from ..live import Drop, FinishShow, LiveModel, MoveSlider, Refresh, Show
 from ..live.timing import FOLLOW_MS
 from ..live.volumes import Stored
 from ..params import SegmentationParams
+from ..results import quick_range
 from ..runners.session import RunSession, TaskState
-from ..view import buffers
+from ..view import buffers, layer_ops
 from ..view.buffers import TaskView
+from ..view.layer_files import layer_meta
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset
+from ..view.stream_layers import PLACEHOLDER
 from ..view.volume_store import VolumeStore
-from ._layerops import PLACEHOLDER, _quick_range, _release, _set_contrast, layer_meta, mark_edited, mark_saved
 from ._placeholders import LayerPool
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
 from ._worker import Background
 
 # names other modules, the tests and the benchmarks import from here
-__all__ = ["FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta", "mark_edited", "mark_saved"]
+__all__ = ["FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta"]
 CANCELLED = " (cancelled, not saved)"  # suffix of a cancelled output's layer name (nothing written)
 
 
@@ -280,7 +282,7 @@ class LayerStreamer(QObject):
             return
         buffers.store_frame(view, event, self.layers_for(event.task.key)[0])
         first = event.image if view.frames_seen == 0 else None  # its contrast is the layer's
-        self._shown_frame(event, view, _quick_range(first) if first is not None else None)
+        self._shown_frame(event, view, quick_range(first) if first is not None else None)
 
     def _stored(self, event: FrameDone, view: TaskView, stored: Stored | None) -> None:
         """A volume is in its buffers (``None``: it could not be stored): shown (see :class:`VolumeStore`)."""
@@ -301,7 +303,7 @@ class LayerStreamer(QObject):
         view.frames_seen += 1
         labels, image = (None, None) if event.task.key in self._closed else self.layers_for(event.task.key)
         if first and image is not None and contrast is not None:
-            _set_contrast(image, contrast)
+            layer_ops.set_contrast(image, contrast)
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
             buffers.place(view, (labels, image), event.t - i)  # the plan said otherwise (not expected)
         on_screen = labels is not None or image is not None
@@ -383,7 +385,7 @@ class LayerStreamer(QObject):
     def _on_removed(self, event: Any) -> None:
         m = layer_meta(event.value)
         if m.get("stream"):
-            _release(event.value.data)
+            layer_ops.release(event.value.data)
         key = m.get("task_key")
         if key and m.get("stream"):
             labels, image = self.layers_for(key)

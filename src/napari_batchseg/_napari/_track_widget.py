@@ -34,6 +34,8 @@ from ..tracking import TrackResult
 from ..tracking import edit as te
 from ..tracking.files import SavedTracks, TrackFileResult, read_saved_tracks, save_track_edits
 from ..view import tracks as track_view
+from ..view.layer_files import is_kind, layer_meta
+from ..view.stream_layers import offered
 from ..view.track_form import (
     CHECKED,
     NO_MASK,
@@ -46,7 +48,6 @@ from ..view.track_form import (
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock
 from ._jobs import close_with
-from ._layerops import is_kind, layer_meta, offered
 from ._qtutil import form_box, refill
 
 __all__ = ["TrackWidget"]

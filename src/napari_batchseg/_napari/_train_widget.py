@@ -23,9 +23,9 @@ from ..errors import CancelledError
 from ..training.run import TrainingParams, TrainingProgress, TrainingResult
 from ..view import training_form
 from ..view.dock_jobs import train_job
+from ..view.stream_layers import offered
 from ._dock import Dock
 from ._jobs import Job
-from ._layerops import offered
 from ._measure_views import PlotCanvas
 from ._qtutil import form_box, hbox, radio_pair, refill
 from ._trained import load_recent_models_later, trained_models_signal

@@ -4,10 +4,10 @@ The widgets of :mod:`napari_batchseg._napari` are thin views over these: which f
 (:mod:`.file_list`), their metadata read off the GUI thread (:mod:`.file_info`), the form's values
 (:mod:`.form_state`) and controls as specs (:mod:`.fields`), the outputs' preview (:mod:`.outputs`), a
 correction's undo record and log (:mod:`.fixes`), the messages (:mod:`.phrasing`), display buffers
-(:mod:`.buffers`), the threads and queues that run every job (:mod:`.jobs`), the docks' background
-jobs (:mod:`.dock_jobs`), the Track dock's tracks layer, selection and buttons (:mod:`.tracks`), when
-napari's window repaint is held back (:mod:`.repaint_policy`), the docks' forms and decisions
-(:mod:`.rethreshold`, :mod:`.training_form`, :mod:`.track_form`, :mod:`.measure_form`, :mod:`.fix_undo`),
-layer data read from and written to files (:mod:`.layer_files`) and the reopening of results
-(:mod:`.result_showing`).
+(:mod:`.buffers`), small operations on the streamed layers (:mod:`.layer_ops`), the threads and queues
+that run every job (:mod:`.jobs`), the docks' background jobs (:mod:`.dock_jobs`), the Track dock's tracks
+layer, selection and buttons (:mod:`.tracks`), when napari's window repaint is held back
+(:mod:`.repaint_policy`), the docks' forms and decisions (:mod:`.rethreshold`, :mod:`.training_form`,
+:mod:`.track_form`, :mod:`.measure_form`, :mod:`.fix_undo`), layer data read from and written to files
+(:mod:`.layer_files`) and the reopening of results (:mod:`.result_showing`).
 """
