@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from napari_batchseg import torch_cancel
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.runners import RunGroup, RunOptions
 from napari_batchseg.view import dock_jobs
@@ -50,7 +51,7 @@ def stream(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 
     monkeypatch.delitem(sys.modules, "torch", raising=False)
     monkeypatch.setattr(dock_jobs, "execute", execute)
-    monkeypatch.setattr(dock_jobs, "torch_cancellation", guard)
+    monkeypatch.setattr(torch_cancel, "torch_cancellation", guard)  # (turned on by CancelOnceTorch)
     return seen
 
 

@@ -289,7 +289,7 @@ def _follow(
 
     from .events import Planned, TaskDone, TaskFailed, TaskStarted
     from .runners import RunSession, execute
-    from .torch_cancel import RunCancelled
+    from .torch_cancel import CancelOnceTorch, RunCancelled
 
     session = session if session is not None else RunSession()
     progress = Progress(
@@ -299,14 +299,10 @@ def _follow(
     with progress:
         bar = progress.add_task("frames", total=the_plan.n_frames)
         events = execute(the_plan, options, cancel=cancel)
-        guard, guard_on = contextlib.ExitStack(), False
+        guard = CancelOnceTorch(cancel)  # the first signal stops inside a frame, as Cancel does in the widget
         try:
             for event in events:
-                if not guard_on and isinstance(cancel, threading.Event) and "torch" in sys.modules:
-                    from .torch_cancel import torch_cancellation  # the first signal stops inside a frame
-
-                    guard.enter_context(torch_cancellation(cancel))  # as Cancel does in the widget
-                    guard_on = True
+                guard.check()
                 state = session.apply(event)
                 if isinstance(event, Planned):
                     for note in event.notes:  # the plan's own notes were printed as warnings already

@@ -7,8 +7,6 @@ nothing here touches a layer or a widget.
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,7 +21,7 @@ from ..events import Event
 from ..measure import measure_frames
 from ..params import SegmentationParams
 from ..runners import RunGroup, RunOptions, execute
-from ..torch_cancel import torch_cancellation
+from ..torch_cancel import CancelOnceTorch, torch_cancellation
 from ..training.run import TrainingParams, TrainingResult
 
 SOURCE_LAYERS = "layers"
@@ -54,17 +52,14 @@ def run_events(source: Any, params: SegmentationParams | None, options: RunOptio
     the rest of the run happens under :func:`~napari_batchseg.torch_cancel.torch_cancellation`.
     """
     stream = execute(source, options, params=params, cancel=cancel, keep_images=True)
-    guard: contextlib.ExitStack | None = None
+    guard = CancelOnceTorch(cancel)
     try:
         for ev in stream:
             yield ev
-            if guard is None and "torch" in sys.modules:
-                guard = contextlib.ExitStack()
-                guard.enter_context(torch_cancellation(cancel))
+            guard.check()
     finally:
         stream.close()
-        if guard is not None:
-            guard.close()
+        guard.close()
 
 
 def pixel_size_yx(meta: Mapping[str, Any]) -> tuple[float | None, float | None] | None:
