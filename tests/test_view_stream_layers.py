@@ -14,6 +14,7 @@ from napari_batchseg.view.stream_layers import (
     image_meta,
     labels_meta,
     offered,
+    pair_of,
     per_axis_units,
     unit_name,
 )
@@ -58,3 +59,18 @@ def test_units_per_axis_and_their_names() -> None:
     assert per_axis_units("µm", 3) == ("µm", "µm", "µm")
     assert per_axis_units(("second", "µm", "µm"), 3) == ("second", "µm", "µm")
     assert unit_name("micrometer") == "µm" and unit_name("pixel") == "pixel"
+
+
+def test_an_output_s_pair_is_found_by_its_task_key_and_roles() -> None:
+    def layer(key: str | None, role: str) -> SimpleNamespace:
+        return SimpleNamespace(metadata={META_KEY: {"task_key": key, "role": role}})
+
+    user = SimpleNamespace(metadata={})  # the user's own layer: no batchseg entry
+    other, image, labels, second = layer("b", "mask"), layer("a", "prepared"), layer("a", "mask"), \
+        layer("a", "mask")
+    layers = [user, other, image, labels, second]
+    found = pair_of(layers, "a")
+    assert found[0] is labels and found[1] is image  # the first of each role
+    assert pair_of(layers, "b")[0] is other and pair_of(layers, "b")[1] is None
+    assert pair_of(layers, "c") == (None, None)
+    assert pair_of([layer(None, "mask")], None) == (None, None)  # set-apart layers (no key) are no output's

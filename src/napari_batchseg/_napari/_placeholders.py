@@ -29,7 +29,7 @@ from ..view import buffers
 from ..view.layer_files import META_KEY, axis_units, layer_meta
 from ..view.layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from ..view.result_showing import image_layer_name
-from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, detached_name, image_meta, labels_meta
+from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, detached_name, image_meta, labels_meta, pair_of
 
 Contrast = tuple[float, float]
 
@@ -66,19 +66,8 @@ class LayerPool:
 
     # ------------------------------------------------------------------ lookup
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
-        """``(labels_layer, image_layer)`` of an output (``None`` where absent)."""
-        labels = image = None
-        if key is None:
-            return None, None
-        for layer in self.viewer.layers:
-            m = layer_meta(layer)
-            if m.get("task_key") != key:
-                continue
-            if m.get("role") == "mask" and labels is None:
-                labels = layer
-            elif m.get("role") == "prepared" and image is None:
-                image = layer
-        return labels, image
+        """``(labels_layer, image_layer)`` of an output (``None`` where absent; see :func:`pair_of`)."""
+        return pair_of(self.viewer.layers, key)
 
     def reusable_pair(self, key: str, viewed: str | None) -> tuple[Any, Any]:
         """Layers to show ``key`` in: its own, else those of ``viewed`` if unedited, else ``None``.

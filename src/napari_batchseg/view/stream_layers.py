@@ -7,6 +7,7 @@ input (role ``prepared``). These are the plain values it gives them and the deci
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from ..io.sources import PixelSize
 from .layer_files import is_kind, layer_meta
 
 __all__ = ["EDITED", "IDLE_NAME", "PLACEHOLDER", "detached_name", "image_meta", "labels_meta", "offered",
-           "per_axis_units", "unit_name"]
+           "pair_of", "per_axis_units", "unit_name"]
 
 #: the task key of the placeholder layers (made when files are listed), and their name once Run shows them
 PLACEHOLDER = "batch segmentation: starting…"
@@ -31,6 +32,26 @@ def offered(layer: Any, kind: str) -> bool:
     Not the stream layers while they are placeholders (hidden until a run, empty).
     """
     return is_kind(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER
+
+
+def pair_of(layers: Iterable[Any], key: str | None) -> tuple[Any, Any]:
+    """``(labels_layer, image_layer)`` of output ``key`` among ``layers`` (``None`` where absent).
+
+    Found by the task key and role in their ``batchseg`` metadata (never by name, selection or
+    position); the first of each role counts. ``key`` ``None``: none.
+    """
+    labels = image = None
+    if key is None:
+        return None, None
+    for layer in layers:
+        m = layer_meta(layer)
+        if m.get("task_key") != key:
+            continue
+        if m.get("role") == "mask" and labels is None:
+            labels = layer
+        elif m.get("role") == "prepared" and image is None:
+            image = layer
+    return labels, image
 
 
 def labels_meta(key: str, units: tuple[str, ...], mask_path: Path | None, pixel_size: PixelSize,
