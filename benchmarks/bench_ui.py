@@ -506,9 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     from qtpy.QtCore import QEventLoop, QTimer
     from qtpy.QtWidgets import QApplication
 
-    from napari_batchseg._napari._stream import layer_meta
     from napari_batchseg._napari._widget import BatchSegWidget
     from napari_batchseg.testing import ThresholdSegmenter
+    from napari_batchseg.view.layer_files import layer_meta
 
     if args.no_hold:  # layer work no longer holds the window's repaint (the timers still step aside)
         import napari_batchseg._napari._repaint as repaint

@@ -99,7 +99,7 @@ def _dock(viewer: Any, width: int = 440) -> Any:
 
 def widget_shots() -> int:
     """The widget's screenshots (files, settings, during and after a run, correction)."""
-    from napari_batchseg._napari._stream import layer_meta
+    from napari_batchseg.view.layer_files import layer_meta
 
     work = Path(tempfile.mkdtemp(prefix="batchseg-shots-"))
     shutil.copy(example("dsb2018_nuclei.tif"), work / "nuclei_BF.tif")
@@ -163,7 +163,7 @@ def widget_shots() -> int:
 
 def volume_shot() -> int:
     """``segmentation_3d_napari.png``: a real Z stack segmented as a volume, in napari's 3D view."""
-    from napari_batchseg._napari._stream import layer_meta
+    from napari_batchseg.view.layer_files import layer_meta
 
     work = Path(tempfile.mkdtemp(prefix="batchseg-3d-"))
     stack = work / "cells_zstack_BF.nd2"

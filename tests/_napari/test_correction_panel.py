@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.provenance import parse_log
-from napari_batchseg.view.layer_files import napari_get_reader
+from napari_batchseg.view.layer_files import layer_meta, napari_get_reader
 
 from ._fakes import factory
 

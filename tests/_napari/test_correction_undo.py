@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 
 from napari_batchseg import corrections as cx
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.view.layer_files import layer_meta
 
 from .test_correction_panel import _run_files
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.view.layer_files import layer_meta
 from test_formats_lif import MODEL, SCENES, lif_file  # noqa: F401  (the fixture)
 
 pytest.importorskip("bioio_lif")  # the [formats] extra (scripts/setup.sh installs it)

@@ -167,7 +167,16 @@ def test_export_from_widget(make_napari_viewer, qtbot, tmp_path):
     _wait(qtbot, w)
     out = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM_semantic.tif"
     np.testing.assert_array_equal(tifffile.imread(out), (np.asarray(data) > 0).astype(np.uint8) * 255)
-    assert "Wrote" in w.export_status.text()
+    assert "Wrote" in w.export_status.text() and "unsaved" not in w.export_status.text()
+    # a walk: the file was exported without a word while its layer held unsaved corrections
+    from napari_batchseg.view.layer_ops import mark_edited
+
+    mark_edited(viewer.layers[kwargs["name"]])
+    w.overwrite.setChecked(True)
+    assert w.export()
+    _wait(qtbot, w)
+    assert "Wrote" in w.export_status.text() and "has unsaved corrections, not in this export" in \
+        w.export_status.text()
     # outlines with a pattern that does not match: the error names the file, nothing is written
     w.kind.setCurrentText("outlines")
     w.pattern.setText(r"(?P<plate>P\d+)_(?P<well>[A-H]\d\d)")

@@ -17,9 +17,8 @@ from qtpy.QtCore import QObject, QTimer
 
 from _timing import time_bound
 from napari_batchseg import engine
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
-from napari_batchseg.view.layer_files import napari_get_reader
+from napari_batchseg.view.layer_files import layer_meta, napari_get_reader
 
 TICK_MS = 5
 

@@ -10,8 +10,8 @@ import pytest
 from qtpy.QtCore import QTimer
 
 from _timing import time_bound
-from napari_batchseg._napari._stream import FOLLOW_MS
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.live.timing import FOLLOW_MS
 from napari_batchseg.view.layer_files import layer_meta, napari_get_reader
 from napari_batchseg.view.stream_layers import IDLE_NAME, PLACEHOLDER
 

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 
 from napari_batchseg import segment_files
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.testing import threshold_segmenter
+from napari_batchseg.view.layer_files import layer_meta
 
 
 def _mask_layer(viewer):

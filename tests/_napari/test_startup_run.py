@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from _timing import time_bound
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.live.startup import STARTING
+from napari_batchseg.view.layer_files import layer_meta
 
 from ._fakes import factory
 

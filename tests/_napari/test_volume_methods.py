@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import SegmentationParams
+from napari_batchseg.view.layer_files import layer_meta
 
 pytest.register_assert_rewrite("_microsam_fixtures")  # before the import: its asserts explain failures
 from _microsam_fixtures import _image, needs_sam  # noqa: E402

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import SegmentationParams
+from napari_batchseg.view.layer_files import layer_meta
 from test_3d import DIAMETER, MODEL, write_crop
 
 

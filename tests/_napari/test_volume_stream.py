@@ -12,9 +12,9 @@ import warnings
 import numpy as np
 import pytest
 
-from napari_batchseg._napari._stream import layer_meta
 from napari_batchseg.events import FrameDone, TaskDone
 from napari_batchseg.io.masks import read_mask
+from napari_batchseg.view.layer_files import layer_meta
 from test_3d import write_crop
 
 from .test_volume_run import set_up_volume_run

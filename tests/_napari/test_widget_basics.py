@@ -347,7 +347,7 @@ def test_run_thread_waits_for_a_torch_import_in_progress(tmp_path):
     script = tmp_path / "race.py"
     script.write_text(
         "import sys, threading, time\n"
-        "from napari_batchseg._napari._worker import torch_cancellation\n"
+        "from napari_batchseg.torch_cancel import torch_cancellation\n"
         "result = {}\n"
         "def detect():\n"
         "    try:\n"

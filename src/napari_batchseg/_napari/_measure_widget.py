@@ -20,9 +20,10 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QPush
 from ..export import export_masks
 from ..measure import measure_table
 from ..view.dock_jobs import pixel_size_yx
-from ..view.layer_files import first_input_frame
+from ..view.layer_files import first_input_frame, is_kind, layer_meta
 from ..view.measure_form import (
     EXPORT_FIELDS,
+    EXPORT_UNSAVED_NOTE,
     NONE,
     NOTHING_TO_SAVE,
     evaluate_layers,
@@ -38,9 +39,9 @@ from ..view.measure_form import (
     table_file_name,
     write_csv,
 )
+from ..view.stream_layers import offered
 from ._dock import Dock, LayerWatch, layer_id, status_line
 from ._jobs import Job, close_with
-from ._layerops import is_kind, layer_meta, offered
 from ._measure_views import DataFrameModel, Histogram
 from ._qtutil import PathField, folded_form, follow, refill, single_shot
 
@@ -255,9 +256,10 @@ class MeasureExportWidget(Dock):
             self.export_status.setText("Choose a mask file and an output folder.")
             return False
         values = self.fields.values()
+        note = mask_file_layer(self.viewer.layers, mask, EXPORT_UNSAVED_NOTE)[1]  # (edits not saved)
         self.export_status.setText(f"Exporting {values['kind']}…")
         self.run_job(export_masks, values["kind"], [mask], folder, export_options(values),
-                     on_item=lambda res: self.export_status.setText(exported_text(res, folder)),
+                     on_item=lambda res: self.export_status.setText(exported_text(res, folder) + note),
                      failed="Export failed", status=self.export_status)
         return True
 

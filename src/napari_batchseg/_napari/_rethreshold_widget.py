@@ -26,10 +26,9 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QP
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
 from ..view.fields import Field
-from ..view.layer_files import mark_rewritten
+from ..view.layer_files import layer_meta, mark_rewritten
 from ._dock import Dock, status_line
 from ._jobs import Job
-from ._layerops import layer_meta
 from ._qtutil import follow, form_box, hbox
 
 __all__ = ["LAYER_NAME", "RethresholdWidget"]

@@ -21,7 +21,6 @@ from qtpy.QtCore import QObject, Signal
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import PixelSize, SourceInfo
 from ..live import Drop, FinishShow, LiveModel, MoveSlider, Refresh, Show
-from ..live.timing import FOLLOW_MS
 from ..live.volumes import Stored
 from ..params import SegmentationParams
 from ..results import quick_range
@@ -38,7 +37,7 @@ from ._scheduler import LiveScheduler
 from ._worker import Background
 
 # names other modules, the tests and the benchmarks import from here
-__all__ = ["FOLLOW_MS", "PLACEHOLDER", "LayerStreamer", "layer_meta"]
+__all__ = ["LayerStreamer"]
 CANCELLED = " (cancelled, not saved)"  # suffix of a cancelled output's layer name (nothing written)
 
 

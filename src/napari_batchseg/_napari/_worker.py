@@ -2,8 +2,8 @@
 
 :class:`RunController` runs :func:`napari_batchseg.runners.execute` this way. Cancelling stops the
 compute inside a frame (within the network's layers and Cellpose's flow dynamics, see
-:func:`torch_cancellation`), and the output being written is dropped, as on any cancel. What the thread
-runs is Qt-free: :func:`napari_batchseg.view.dock_jobs.run_events`.
+:func:`napari_batchseg.torch_cancel.torch_cancellation`), and the output being written is dropped, as
+on any cancel. What the thread runs is Qt-free: :func:`napari_batchseg.view.dock_jobs.run_events`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from qtpy.QtCore import QObject, Signal
 from ..errors import describe
 from ..params import SegmentationParams
 from ..runners import RunOptions
-from ..torch_cancel import torch_cancellation
 from ..view.dock_jobs import run_events, run_source
 from ._jobs import Background, Job
 from ._qtutil import single_shot
 
-__all__ = ["GRACE_MS", "Background", "RunController", "torch_cancellation"]
+__all__ = ["GRACE_MS", "Background", "RunController"]
 
 #: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
 GRACE_MS = 400

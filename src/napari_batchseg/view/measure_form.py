@@ -24,10 +24,10 @@ from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
 from .layer_files import layer_meta
 
-__all__ = ["EXPORT_FIELDS", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget", "evaluate_layers",
-           "evaluation_problem", "export_options", "exported_text", "intensity_frames", "intensity_of",
-           "cell_text", "frame_interval", "mask_file_layer", "measure_layer", "measured_text", "row_target",
-           "table_file_name", "write_csv"]
+__all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
+           "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
+           "frame_interval", "intensity_frames", "intensity_of", "mask_file_layer", "measure_layer",
+           "measured_text", "row_target", "table_file_name", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -43,6 +43,9 @@ NOTHING_TO_SAVE = "Nothing to save yet: Measure a Labels layer (or the mask file
 #: *Measure the mask file* of a mask whose layer holds unsaved corrections: its table is not the layer's
 UNSAVED_NOTE = (" (the file as saved: {name} has unsaved corrections, so its own table is unchanged; "
                 "Measure it to see them)")
+#: *Export* of a mask whose layer holds unsaved corrections (a walk: they were left out without a word)
+EXPORT_UNSAVED_NOTE = (" The file as saved: {name} has unsaved corrections, not in this export; save them "
+                       "(Correct tab) and export again to include them.")
 
 #: ``(frame or None for a 2D layer, y, x, label)``: where the viewer goes for a row, and the label selected
 RowTarget = tuple[float | None, float, float, int]
@@ -148,16 +151,17 @@ def intensity_of(image_layer: Any, labels_shape: tuple[int, ...],
     return frames, ""
 
 
-def mask_file_layer(layers: Iterable[Any], mask: str | Path) -> tuple[Any, str]:
+def mask_file_layer(layers: Iterable[Any], mask: str | Path, unsaved: str = UNSAVED_NOTE) -> tuple[Any, str]:
     """The Labels layer of ``layers`` opened from the mask file ``mask``, to take the file's table.
 
     Returns ``(layer, "")``; ``(None, "")`` when none was opened from it; ``(None, note)`` when that
-    layer holds unsaved corrections (a walk: the file's table replaced an edited layer's own).
+    layer holds unsaved corrections (a walk: the file's table replaced an edited layer's own): the
+    ``unsaved`` text with the layer's name.
     """
     path = str(Path(mask).resolve())
     layer = next((lay for lay in layers if str(layer_meta(lay).get("mask_path", "")) == path), None)
     if layer is not None and layer_meta(layer).get("dirty"):
-        return None, UNSAVED_NOTE.format(name=layer.name)
+        return None, unsaved.format(name=layer.name)
     return layer, ""
 
 
