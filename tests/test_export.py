@@ -57,6 +57,24 @@ def test_outlines_and_metadata(tmp_path):
     assert (tmp_path / "dsb2018_nuclei_masks_outlines.provenance.json").exists()
 
 
+def test_one_outlines_index_per_folder_keeps_every_masks_rows(tmp_path):
+    """A walk: exporting a second mask's outlines into the folder was refused ("outputs exist"), and with
+    overwrite its index lost the first mask's rows (its outlines left unlisted). The dock exports one
+    mask at a time."""
+    nd2 = segmented("nd2")
+    export_masks("outlines", [DSB_GT], tmp_path)
+    export_masks("outlines", [nd2], tmp_path)  # another mask: no overwrite needed
+    meta = pd.read_csv(tmp_path / "outlines_metadata.csv")
+    n_nd2 = read_mask(nd2).labels.shape[0]
+    assert list(meta["mask"]) == [DSB_GT.name] + [nd2.name] * n_nd2
+    assert "time_s" in meta and meta["time_s"].isna().tolist() == [True] + [False] * n_nd2
+    assert all((tmp_path / name).is_file() for name in meta["outline"])
+    with pytest.raises(OutputError, match="_outlines"):  # the same mask again: its outlines exist
+        export_masks("outlines", [nd2], tmp_path)
+    export_masks("outlines", [nd2], tmp_path, ExportOptions(overwrite=True))  # its rows replaced, once
+    assert pd.read_csv(tmp_path / "outlines_metadata.csv").equals(meta)
+
+
 def test_pattern_without_match(tmp_path):
     with pytest.raises(InputError, match="dsb2018_nuclei_masks.tif.*pattern"):
         opts = ExportOptions(pattern=r"(?P<plate>P\d+)_(?P<well>[A-H]\d\d)")

@@ -6,7 +6,8 @@
 kind           output in ``output_dir``
 =============  ===================================================================================
 ``outlines``   ``<base>_outlines/<base>_t0000.png`` ... (white outlines on black) and one
-               ``outlines_metadata.csv`` (``outline, mask, frame[, time_s], plate, well, site``)
+               ``outlines_metadata.csv`` (``outline, mask, frame[, time_s], plate, well, site``): one per
+               folder, for every mask exported there
 ``rois``       ``<base>_rois.zip``: ImageJ/Fiji ROI set, one polygon per object, input frame as ``t``
 ``semantic``   ``<base>_semantic.tif``: ``(T, Y, X)`` uint8 ImageJ TIFF (255 or 1), calibrated
 ``ome-zarr``   ``<base>.ome.zarr``: OME-NGFF image ``(t, y, x)`` with ``labels/masks`` (same axes;
@@ -211,8 +212,6 @@ def export_masks(
             more = f"; and {len(said) - 3} more" if len(said) > 3 else ""  # (a review: 300 in one line)
             raise InputError(f"none of the {len(said)} masks can be exported: " + "; ".join(said[:3]) + more)
         targets = [p for item in items for p in export_targets(kind, item, folder)]
-        if kind == "outlines":
-            targets.append(folder / OUTLINES_METADATA)
         check_writable_dir(folder)
         check_targets(targets, options.overwrite)
         rows: list[dict[str, Any]] = []
@@ -224,10 +223,29 @@ def export_masks(
             result.outputs[item.path] = files
         if kind == "outlines":
             meta = folder / OUTLINES_METADATA
-            columns = ["outline", "mask", "frame", "plate", "well", "site"]
-            extra = [c for c in ("time_s", "z", "z_um") if any(c in row for row in rows)]
-            columns[3:3] = extra  # known time increment, Z slice of a volume (µm when the Z step is known)
-            with atomic_path(meta) as tmp:
-                pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
+            _write_outlines_index(meta, rows)
             result.shared.append(meta)
     return result
+
+
+def _write_outlines_index(meta: Path, rows: list[dict[str, Any]]) -> None:
+    """Write the folder's ``outlines_metadata.csv``: its earlier masks' rows, then this export's.
+
+    One index per folder, for the outlines of every mask exported there: a mask exported again has its
+    rows replaced; the other masks' rows stay (a walk: a second mask's export dropped the first's rows,
+    its outlines left unlisted). An index that cannot be read is replaced.
+    """
+    columns = ["outline", "mask", "frame", "plate", "well", "site"]
+    table = pd.DataFrame(rows)
+    if meta.exists():
+        try:
+            earlier = pd.read_csv(meta, dtype=str)
+        except (OSError, ValueError, pd.errors.ParserError):
+            earlier = None
+        if earlier is not None and "mask" in earlier:
+            kept = earlier[~earlier["mask"].isin(set(table.get("mask", pd.Series(dtype=str))))]
+            table = pd.concat([kept, table], ignore_index=True)
+    extra = [c for c in ("time_s", "z", "z_um") if c in table and table[c].notna().any()]
+    columns[3:3] = extra  # known time increment, Z slice of a volume (µm when the Z step is known)
+    with atomic_path(meta) as tmp:
+        table.reindex(columns=columns).to_csv(tmp, index=False)
