@@ -207,6 +207,15 @@ def test_training_inputs_name_what_is_missing():
     assert training_inputs(False, None, None, " a.tif ; ;b ") == (SOURCE_FILES, None, ["a.tif", "b"])
     with pytest.raises(ValueError, match="give result files"):
         training_inputs(False, None, None, " ; ")
+    # a walk: 'corrected' frames were refused for every layer pair; a layer of a mask file trains on it
+    with pytest.raises(ValueError, match="'lab': 'corrected' frames come from a _vSM mask file"):
+        training_inputs(True, image, labels, "", "corrected")
+    labels.metadata = {"batchseg": {"mask_path": "/d/a_vSM.ome.tif"}}
+    assert training_inputs(True, image, labels, "", "corrected") == (SOURCE_FILES, None, ["/d/a_vSM.ome.tif"])
+    assert training_inputs(True, image, labels, "", [0])[0] == SOURCE_LAYERS  # other frames: the layers
+    labels.metadata["batchseg"]["dirty"] = True
+    with pytest.raises(ValueError, match="'lab' has unsaved corrections: save them"):
+        training_inputs(True, image, labels, "", "corrected")
 
 
 def test_a_training_starts_from_the_built_in_models_or_scratch():

@@ -164,7 +164,7 @@ class TrainWidget(Dock):
                 raise ValueError("give the path of the new model file")
             source, arrays, paths = training_form.training_inputs(
                 self.from_layers.isChecked(), self._layer(self.image_layer.currentText()),
-                self._layer(self.labels_layer.currentText()), self.paths.text())
+                self._layer(self.labels_layer.currentText()), self.paths.text(), params.frames)
         except ValueError as exc:
             self._fail(self.phrase(exc))
             return

@@ -16,9 +16,10 @@ from ..training.data import parse_frames
 from ..training.run import SCRATCH, TrainingParams, TrainingResult
 from .dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from .fields import Field, choices
+from .layer_files import layer_meta
 
-__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "base_models", "saved_text", "training_inputs",
-           "training_params"]
+__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "base_models", "corrected_mask_of", "saved_text",
+           "training_inputs", "training_params"]
 
 #: the fields that are :class:`TrainingParams` fields of the same name
 PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
@@ -54,22 +55,39 @@ def training_params(values: Mapping[str, Any], base_model: str) -> TrainingParam
                           **{key: values[key] for key in PARAM_KEYS})
 
 
-def training_inputs(from_layers: bool, image: Any, labels: Any, paths_text: str) -> TrainingInputs:
+def training_inputs(from_layers: bool, image: Any, labels: Any, paths_text: str,
+                    frames: object = "all") -> TrainingInputs:
     """Where the training data come from: the ``image`` and ``labels`` layers, or the ``;``-separated paths.
 
     Only the layers' data objects are taken (reading them, dask or memory maps, happens in the worker).
-    Raises ``ValueError`` with the message to show when the form names no usable data.
+    ``frames="corrected"`` from layers: the Labels layer's mask file, whose log says which frames were
+    corrected (its input prepared as the log says). Raises ``ValueError`` with the message to show when
+    the form names no usable data.
     """
     if from_layers:
         if image is None or labels is None:
             raise ValueError("choose an image layer and a Labels layer")
         if getattr(image, "rgb", False) or getattr(image, "multiscale", False):
             raise ValueError(f"image layer {image.name!r}: use a single-channel, single-scale image")
+        if frames == "corrected":  # (a walk: refused for every layer, though its mask file knows)
+            return SOURCE_FILES, None, [corrected_mask_of(labels)]
         return SOURCE_LAYERS, (image.data, labels.data, f"{image.name} + {labels.name}"), []
     paths = [p.strip() for p in paths_text.split(";") if p.strip()]
     if not paths:
         raise ValueError("give result files or folders")
     return SOURCE_FILES, None, paths
+
+
+def corrected_mask_of(labels: Any) -> str:
+    """The mask file of a Labels layer to train on its corrected frames (``ValueError`` saying why not)."""
+    meta = layer_meta(labels)
+    if meta.get("dirty"):
+        raise ValueError(f"Labels layer {labels.name!r} has unsaved corrections: save them (Correct tab), "
+                         "so that its mask file's log records them, then train on its 'corrected' frames")
+    if not meta.get("mask_path"):
+        raise ValueError(f"Labels layer {labels.name!r}: 'corrected' frames come from a _vSM mask file whose "
+                         "log records corrections; this layer has none (open the mask file)")
+    return str(meta["mask_path"])
 
 
 def saved_text(result: TrainingResult) -> str:
