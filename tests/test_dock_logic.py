@@ -294,9 +294,9 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
     meta = {"mask_path": "/d/movie_vSM.ome.tif", "pixel_size": {"x": 0.3, "y": 0.3, "t": 2.0}}
     assert (table_file_name(meta, "movie"), frame_interval(meta)) == ("movie_vSM.ome.tif", 2.0)
     assert (table_file_name({}, "drawn"), frame_interval({"pixel_size": {"t": None}})) == ("drawn", None)
-    assert list(evaluate_layers(movie.masks, movie.masks, first_frame=3)["frame"]) == list(range(3, 9))
+    assert list(evaluate_layers(movie.masks, movie.masks, first_frame=3)["frame"]) == [*range(3, 9), "all"]
     scores = evaluate_layers(movie.masks, movie.masks)
-    assert list(scores["frame"]) == list(range(6)) and (scores["f1_50"] == 1.0).all()
+    assert list(scores["frame"]) == [*range(6), "all"] and (scores["f1_50"] == 1.0).all()
     pred = movie.masks.copy()
     pred[pred == pred[0].max()] = 0  # one object of frame 0 missed
     assert evaluate_layers(pred, movie.masks).loc[0, "fn_50"] == 1

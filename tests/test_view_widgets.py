@@ -135,7 +135,8 @@ def test_dock_jobs_measure_and_evaluate_real_masks(dsb2018):
     scores = evaluate_job(mask, mask)
     assert list(scores["frame"]) == [0] and scores["ap_50"].iloc[0] == 1.0
     scores = evaluate_job(np.stack([mask, np.zeros_like(mask)]), np.stack([mask, mask]))
-    assert list(scores["ap_50"]) == [1.0, 0.0]
+    # a walk: no overall row (batchseg evaluate's): TP over both frames, n / (n + 0 FP + n FN)
+    assert list(scores["ap_50"]) == [1.0, 0.0, 0.5] and list(scores["frame"]) == [0, 1, "all"]
 
 
 def test_status_summary_and_progress_texts():

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ __all__ = [
     "is_volume_input",
     "iou_matrix",
     "match_pairs",
+    "overall_row",
 ]
 
 class _MaskFrames(Protocol):
@@ -198,7 +199,13 @@ def _row(frame_metrics: dict[str, Any], **ident: object) -> dict[str, Any]:
     return row
 
 
-def _overall(rows: list[dict[str, Any]], tps: dict[float, int], n_true: int, n_pred: int) -> dict[str, Any]:
+def overall_row(rows: Sequence[Mapping[str, Any]], tps: Mapping[float, int]) -> dict[str, Any]:
+    """The ``overall`` row of frame rows: TP/FP/FN added up over the frames, then the ratios.
+
+    ``tps``: true positives per IoU threshold (:data:`THRESHOLDS`), summed over the frames.
+    """
+    n_true = sum(int(r["n_true"]) for r in rows)
+    n_pred = sum(int(r["n_pred"]) for r in rows)
     out: dict[str, object] = {"pred": "overall", "gt": "overall", "frame": "all",
                               "n_true": n_true, "n_pred": n_pred}
     aps = [_ratios(tp, n_pred - tp, n_true - tp)[0] for tp in tps.values()]
@@ -285,7 +292,6 @@ def evaluate_files(
     """
     rows: list[dict[str, Any]] = []
     tps = {float(th): 0 for th in THRESHOLDS}
-    n_true = n_pred = 0
     for pred_path, gt_path in pairs:
         pair_rows: list[dict[str, Any]] = []
         pair_tps = dict.fromkeys(tps, 0)
@@ -311,9 +317,7 @@ def evaluate_files(
         rows += pair_rows
         for th, tp in pair_tps.items():
             tps[th] += tp
-        n_true += sum(int(r["n_true"]) for r in pair_rows)
-        n_pred += sum(int(r["n_pred"]) for r in pair_rows)
-    rows.append(_overall(rows, tps, n_true, n_pred))
+    rows.append(overall_row(rows, tps))
     return pd.DataFrame(rows, columns=list(EVAL_COLUMNS))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..evaluate import evaluate_frame
+from ..evaluate import evaluate_frame, overall_row
 from ..events import Event
 from ..measure import measure_frames
 from ..params import SegmentationParams
@@ -82,11 +82,16 @@ def evaluate_job(pred: NDArray[Any], gt: NDArray[Any]) -> pd.DataFrame:
     """Scores of ``pred`` against ``gt``, one row per frame (a 2D pair is one frame)."""
     p = pred[None] if pred.ndim == 2 else pred
     g = gt[None] if gt.ndim == 2 else gt
-    rows = []
+    rows: list[dict[str, Any]] = []
+    tps: dict[float, int] = {}
     for t in range(p.shape[0]):
         m = evaluate_frame(p[t], g[t])
-        m.pop("tp_t")
+        for th, tp in m.pop("tp_t").items():
+            tps[th] = tps.get(th, 0) + tp
         rows.append({"frame": t, **m})
+    if len(rows) > 1:  # a time-lapse: the overall row, as batchseg evaluate writes it (a walk: missing)
+        overall = overall_row(rows, tps)
+        rows.append({k: v for k, v in overall.items() if k not in ("pred", "gt")})
     return pd.DataFrame(rows)
 
 

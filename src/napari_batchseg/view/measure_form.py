@@ -209,7 +209,7 @@ def evaluate_layers(pred: Any, gt: Any, first_frame: int = 0) -> pd.DataFrame:
     """
     scores = evaluate_job(np.array(pred), np.array(gt))
     if first_frame and "frame" in scores:
-        scores["frame"] += first_frame
+        scores["frame"] = [f + first_frame if f != "all" else f for f in scores["frame"]]  # (not overall's)
     return scores
 
 
