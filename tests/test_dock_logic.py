@@ -237,11 +237,11 @@ def test_saved_text_shows_the_score_before_when_known():
         return TrainingResult(Path("/m/new"), Path("/m/new.json"), [], [], first, score(after),
                               {"parameters": {"learning_rate": 0.005}})
 
-    assert saved_text(result(0.5, 0.8125)) == "saved new; validation AP@0.5: base 0.500 → new 0.812"
+    assert saved_text(result(0.5, 0.8125)) == "saved new in /m; validation AP@0.5: base 0.500 → new 0.812"
     assert saved_text(result(None, 0.8125)).endswith(": new 0.812")
     # a user walk: a 2-epoch model worse than its base (0.655 -> 0.403) was saved without a word
     worse = saved_text(result(0.655, 0.403))
-    assert worse.startswith("saved new; validation AP@0.5: base 0.655 → new 0.403. Note: the new model "
+    assert worse.startswith("saved new in /m; validation AP@0.5: base 0.655 → new 0.403. Note: the new model "
                             "scores lower than its base") and "lower learning rate" in worse
     assert saved_text(result(0.655, 0.65)).endswith("new 0.650")  # within noise: nothing said
 

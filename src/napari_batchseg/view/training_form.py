@@ -93,7 +93,8 @@ def corrected_mask_of(labels: Any) -> str:
 def saved_text(result: TrainingResult) -> str:
     """The status line of a saved model: its name and validation AP@0.5 before (when known) and after."""
     before = f"base {result.before.ap:.3f} → " if result.before else ""
-    said = f"saved {result.model_path.name}; validation AP@0.5: {before}new {result.after.ap:.3f}"
+    where = f"{result.model_path.name} in {result.model_path.parent}"  # (a walk: a relative name went to
+    said = f"saved {where}; validation AP@0.5: {before}new {result.after.ap:.3f}"  # napari's folder, unsaid)
     return f"{said}. Note: {result.worse_warning}" if result.worse_warning else said
 
 
