@@ -122,7 +122,8 @@ def test_segmentation_masks_are_told_from_tracked_and_kept_copies(tmp_path):
 
     masks = ["a_vSM.ome.tif", "a_vSM-rt.ome.tif", "b_P1_vSM.ome.tif"]
     others = ["a_vSM-tracked.ome.tif", "a_vSM-rt-tracked.ome.tif", "a_vSM.corrected.ome.tif",
-              "a_vSM.corrected-2.ome.tif", "a_vSM_dP.tif", "a_vSM.log", "a.ome.tif"]
+              "a_vSM.corrected-2.ome.tif", "a_vSM.corrected-tracked.ome.tif", "a_vSM_dP.tif", "a_vSM.log",
+              "a.ome.tif"]
     assert [n for n in masks + others if is_segmentation_mask(n)] == masks
     assert mask_name_for("a_vSM.corrected-2.log") == "a_vSM.corrected-2.ome.tif"  # an output: not an input
     for name in masks + others + ["a_BF.tif"]:

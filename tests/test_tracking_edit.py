@@ -155,6 +155,17 @@ def test_save_track_edits_writes_the_three_outputs_with_the_operation_log(tmp_pa
     assert main(["export", "ctc", str(mask), "--output-dir", str(tmp_path / "ctc")]) == 0
     lines = (tmp_path / "ctc" / "movie_vSM_ctc" / "res_track.txt").read_text().split("\n")
     assert f"{result.max_track_id + 1} 6 11 0" in lines
+    # a walk: tracking again with --overwrite dropped the saved corrections without a word: they are kept
+    corrected = csv.read_text()
+    assert main(["track", str(mask), "--max-distance", str(movie.max_step + 1), "--overwrite"]) == 0
+    kept = track_paths(tmp_path / "movie_vSM.corrected.ome.tif")
+    assert [p.name for p in kept] == ["movie_vSM.corrected_tracks.csv", "movie_vSM.corrected-tracked.ome.tif",
+                                      "movie_vSM.corrected-tracked.log"]
+    assert kept[0].read_text() == corrected and f"track correction: {edit.record}" in kept[2].read_text()
+    assert np.array_equal(read_mask(kept[1]).labels, edit.result.labels)
+    pd.testing.assert_frame_equal(pd.read_csv(csv), result.tracks, check_dtype=False)  # tracked afresh
+    assert main(["track", str(mask), "--max-distance", str(movie.max_step + 1), "--overwrite"]) == 0
+    assert not track_paths(tmp_path / "movie_vSM.corrected-2.ome.tif")[0].exists()  # nothing to keep
 
 
 def test_save_refuses_a_mask_that_is_not_the_tracked_one(tmp_path: Path) -> None:

@@ -127,6 +127,9 @@ def track_masks_cli(
         r = res.result
         report(f"{mask}: {r.n_tracks} tracks in {r.n_frames} frames ({res.seconds:.1f} s) -> "
                f"{res.tracks_csv.name}, {res.tracked_mask.name}")
+        if res.kept:
+            report(f"  the replaced tracks held saved corrections: kept as {res.kept[0].name} (and its "
+                   "tracked mask and log)")
     return status
 
 

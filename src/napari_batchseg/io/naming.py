@@ -18,12 +18,13 @@ LOG_EXT = ".log"
 #: the extra outputs a run may write beside a mask (``<base>_<kind>.tif``): ``--debug`` stacks, the
 #: flows ``--keep-flows`` keeps (``dP``, with ``cellprob``) and the ``--restore``d planes
 DEBUG_KINDS = ("flows", "cellprob", "dP", "restored")
-#: the full name of an output file: ``<stem>[_P<k>]_vSM[-<suffix>]`` and ``.ome.tif``, ``.log`` or a
-#: debug stack's ``_<kind>.tif``
 #: the tag of the copy an overwrite keeps of a hand-corrected output: ``<base>.corrected[-<k>].ome.tif``
 KEPT_TAG = ".corrected"
+#: the full name of an output file: ``<stem>[_P<k>]_vSM[-<suffix>]`` (then a kept copy's tag, a tracked
+#: copy's ``-tracked``) and ``.ome.tif``, ``.log`` or a debug stack's ``_<kind>.tif``
 OUTPUT_NAME = re.compile(
-    r"^(?P<base>.+" + MODULE_TAG + r"(?:-[A-Za-z0-9-]+)?(?P<kept>" + re.escape(KEPT_TAG) + r"(?:-\d+)?)?)"
+    r"^(?P<base>.+" + MODULE_TAG + r"(?:-[A-Za-z0-9-]+)?(?P<kept>" + re.escape(KEPT_TAG) + r"(?:-\d+)?)?"
+    r"(?:-tracked)?)"  # (a kept copy's tracks: <base>.corrected-tracked.ome.tif)
     r"(?P<tail>" + re.escape(MASK_EXT) + "|" + re.escape(LOG_EXT) + "|_(?:"
     + "|".join(DEBUG_KINDS) + r")\.tif)$"
 )

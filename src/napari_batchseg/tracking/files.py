@@ -14,7 +14,9 @@ mask) as a :class:`~.run.TrackResult`, to go on correcting it; :func:`read_track
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from ..io.atomic import (
     sync_folder,
 )
 from ..io.masks import MaskWriter
+from ..io.naming import KEPT_TAG, MASK_EXT
 from ..io.naming import TRACKED_SUFFIX as TRACKED_SUFFIX  # (its name here too: tracking's outputs)
 from ..io.reader import open_source
 from ..provenance import PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
@@ -89,6 +92,8 @@ class TrackFileResult:
     log: Path
     result: TrackResult
     seconds: float
+    #: copies kept of replaced tracks that held saved corrections (``<base>.corrected_tracks.csv``, ...)
+    kept: list[Path] = field(default_factory=list)
 
 
 def _start_frame(log_text: str) -> int:
@@ -220,9 +225,36 @@ def track_file(
                              where=str(mask))
         check_writable_dir(outputs[0].parent)
         text = _tracking_log(mask, result, outputs).text(history=stack.log_text)
+        kept = keep_corrected_tracks(outputs)
         write_track_outputs(outputs, result, stack.frame, stack.n_frames, stack.shape_yx, stack.pixel_size,
                             text)
-    return TrackFileResult(mask, outputs[0], outputs[1], outputs[2], result, time.perf_counter() - started)
+    return TrackFileResult(mask, outputs[0], outputs[1], outputs[2], result, time.perf_counter() - started,
+                           kept)
+
+
+def keep_corrected_tracks(outputs: tuple[Path, Path, Path]) -> list[Path]:
+    """Copy tracks about to be replaced that hold saved corrections; return the copies (none: none held).
+
+    ``<base>.corrected_tracks.csv``, ``-tracked.ome.tif`` and ``-tracked.log`` (``.corrected-2`` and on
+    when taken), as an overwritten mask's corrections are kept (a walk: ``--overwrite`` after a mask
+    correction dropped 4 track corrections without a word). Each copy is written atomically.
+    """
+    csv = outputs[0]
+    if not csv.is_file() or not logged_tracking(csv).corrections:
+        return []
+    base = csv.name[: -len(TRACKS_SUFFIX)]
+    for k in itertools.count(1):
+        tag = KEPT_TAG if k == 1 else f"{KEPT_TAG}-{k}"
+        kept = track_paths(csv.with_name(f"{base}{tag}{MASK_EXT}"))
+        if not any(p.exists() for p in kept):
+            break
+    copies = []
+    for source, target in zip(outputs, kept, strict=True):
+        if source.is_file():
+            with atomic_path(target) as tmp:
+                shutil.copy2(source, tmp)
+            copies.append(target)
+    return copies
 
 
 @dataclass
