@@ -106,6 +106,14 @@ def test_mark_and_unmark_a_division(tracked) -> None:
         unmark_division(cleared.result, daughter)
     again = mark_division(cleared.result, mother, daughter)
     pd.testing.assert_frame_equal(again.result.tracks, result.tracks)
+    sisters = result.tracks.loc[result.tracks["parent_track_id"] == mother, "track_id"].nunique()
+    assert ("has 1 daughter so far" in again.record) == (sisters == 1)  # back to two: said only for one
+    other = int(result.tracks.loc[(result.tracks["parent_track_id"] == mother)
+                                  & (result.tracks["track_id"] != daughter), "track_id"].iloc[0])
+    alone = mark_division(unmark_division(cleared.result, other).result, mother, daughter)
+    # a walk: a division of one was taken without a word
+    assert alone.record.endswith(f"; track {mother} has 1 daughter so far (mark the other; a cell that "
+                                 "did not divide: join)")
     with pytest.raises(TrackEditError, match="already the mother"):
         mark_division(again.result, mother, daughter)
     with pytest.raises(TrackEditError, match="does not end before"):

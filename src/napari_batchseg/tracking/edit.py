@@ -181,7 +181,9 @@ def mark_division(result: TrackResult, mother: int, daughter: int) -> Edited:
     note = f"marked division: track {daughter} is a daughter of track {mother}"
     if before:
         note += f" (was of track {before})"
-    return Edited(_result(result, out, result.labels), note)
+    if len(_daughters(out, mother)) == 1:  # (a walk: read as a division of one, which the CTC export
+        note += f"; track {mother} has 1 daughter so far (mark the other; a cell that did not divide: join)"
+    return Edited(_result(result, out, result.labels), note)  # and its scores take as a continuation)
 
 
 def unmark_division(result: TrackResult, daughter: int) -> Edited:
