@@ -38,6 +38,7 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     tracked, tracks = viewer.layers["movie_vSM tracked"], viewer.layers["movie_vSM tracks"]
     assert w._on_click in tracked.mouse_drag_callbacks and w._on_click in source.mouse_drag_callbacks
     assert w.save_btn.isEnabled()
+    assert (w.frame.minimum(), w.frame.maximum()) == (1, 11)  # a split's frames (a walk: 0 to 10**9)
 
     # a click on a cell of frame 3 selects its track: A, shown alone in every frame
     spans = original.tracks.groupby("track_id")["frame"].agg(["min", "max"])

@@ -216,6 +216,8 @@ class TrackWidget(Dock):
         for target in (self._tracked, self._tracks, layer):
             if target is not None and self._on_click not in target.mouse_drag_callbacks:
                 target.mouse_drag_callbacks.append(self._on_click)
+        self.frame.setRange(result.start_frame + 1, max(result.start_frame + 1,  # a split's frames only
+                                                            result.start_frame + result.n_frames - 1))
         self.frame.setValue(result.start_frame + 1)
         self.status.setText(track_counts(result))
 
