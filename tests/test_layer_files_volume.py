@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tifffile
 
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.view.layer_files import write_labels
@@ -30,3 +31,17 @@ def test_a_2d_time_series_layer_stays_a_2d_mask_and_5d_is_refused(tmp_path):
     assert not mask.is_volume and mask.labels.shape == (3, 10, 12)
     with pytest.raises(ValueError, match="this layer's shape"):
         write_labels(str(tmp_path / "x.tif"), np.zeros((1, 1, 2, 4, 4), np.uint16), {"name": "x"})
+
+
+def test_a_ground_truth_or_another_tools_masks_open_as_labels(tmp_path):
+    """A walk: ``dsb2018_nuclei_masks.tif`` opened as an Image layer, which Evaluate does not offer."""
+    from _downstream import DSB_GT, DSB_IMAGE
+    from napari_batchseg.view.layer_files import read_paths
+
+    (data, kwargs, kind), = read_paths(str(DSB_GT))
+    assert kind == "labels" and np.array_equal(np.asarray(data), tifffile.imread(DSB_GT))
+    assert kwargs["name"] == "dsb2018_nuclei_masks"
+    assert [k for _d, _kw, k in read_paths(str(DSB_IMAGE))] == ["image"]  # an input stays an image
+    gt = tifffile.imread(DSB_GT)
+    tifffile.imwrite(tmp_path / "probability_gt.tif", gt.astype(np.float32) / 7)  # not labels: a float image
+    assert [k for _d, _kw, k in read_paths(str(tmp_path / "probability_gt.tif"))] == ["image"]

@@ -48,7 +48,7 @@ from .errors import BatchSegError, InputError, describe
 from .io.atomic import atomic_path, check_writable_dir
 from .io.labelcheck import check_looks_like_labels, label_values
 from .io.masks import read_embedded_log
-from .io.naming import is_segmentation_mask
+from .io.naming import LABEL_NAME_TAILS, is_segmentation_mask
 from .io.reader import matching_suffix
 from .measure_3d import is_volume_mask
 from .provenance import parse_log
@@ -462,7 +462,7 @@ def check_volume_pair(pred: VolumeLabels, gt: VolumeLabels) -> None:
         )
 
 
-_KEY_TAIL = re.compile(r"(_vSM(-[A-Za-z0-9-]+)?|_cp_masks|_masks|_labels|_gt|_mask)$", re.IGNORECASE)
+_KEY_TAIL = re.compile(r"(_vSM(-[A-Za-z0-9-]+)?|" + "|".join(LABEL_NAME_TAILS) + r")$", re.IGNORECASE)
 
 
 def match_key(path: str | Path) -> str:

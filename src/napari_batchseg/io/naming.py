@@ -48,6 +48,15 @@ def is_segmentation_mask(path: str | Path) -> bool:
             and not name.endswith(TRACKED_SUFFIX))
 
 
+#: how other tools' label images and ground truths are named (``a_masks.tif``, ``a_cp_masks.tif``, ...)
+LABEL_NAME_TAILS = ("_cp_masks", "_masks", "_labels", "_gt", "_mask")
+
+
+def named_like_labels(path: str | Path) -> bool:
+    """Whether a file's name (without its extension) ends like a label image's (:data:`LABEL_NAME_TAILS`)."""
+    return stem_of(path).lower().endswith(LABEL_NAME_TAILS)
+
+
 def mask_name_for(name: str) -> str | None:
     """The mask's file name of the output file ``name`` (mask, log or debug stack), else ``None``.
 

@@ -23,7 +23,7 @@ from ..io.atomic import atomic_write_text
 from ..io.formats import format_of
 from ..io.lazy import shared, source_channel_array
 from ..io.masks import read_embedded_log, read_mask, write_mask
-from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG
+from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG, named_like_labels
 from ..io.reader import open_source, stem_of
 from ..io.sources import PixelSize
 from ..provenance import RunLog
@@ -303,6 +303,10 @@ def image_layer_data(path: str | Path) -> list[LayerData]:
             "axis_labels": (*lead, "Y", "X"),
             "units": units,
         }
+        if n_c == 1 and named_like_labels(path) and np.issubdtype(np.dtype(info.dtype), np.integer):
+            meta[META_KEY]["role"] = "labels"  # a ground truth or another tool's masks: Labels (a walk:
+            out.append((data, kwargs, "labels"))  # they opened as images, which Evaluate does not offer)
+            continue
         if n_c > 1:
             kwargs["colormap"] = CHANNEL_COLORMAPS[c % len(CHANNEL_COLORMAPS)]
             kwargs["blending"] = "additive"
