@@ -72,3 +72,15 @@ def test_a_replaced_input_is_refused_and_a_touched_one_is_not(run):
     tifffile.imwrite(path, image[:200, :200])
     with pytest.raises(InputError, match=r"changed since it was segmented \(\d+ bytes, \d+ then\): segment"):
         measure_table(mask)
+
+
+def test_a_moved_input_copied_beside_its_mask_trains(run):
+    """The input moved away: said with what to do; copied beside the mask (a new modification time), the
+    planes are checked again and the frames come."""
+    path, mask, _image = run
+    moved = path.with_name("elsewhere.tif")
+    path.rename(moved)
+    with pytest.raises(InputError, match=r"does not exist .*put it back, or copy it beside the mask"):
+        frames_from_vsm(mask, min_masks=1)
+    shutil.copy(moved, mask.with_name(path.name))
+    assert len(frames_from_vsm(mask, min_masks=1).frames) == 1

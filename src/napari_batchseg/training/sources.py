@@ -180,7 +180,7 @@ def _find_input(logged: Path | None, mask_path: Path) -> Path:
         return beside
     raise InputError(
         f"{mask_path}: the input its log names, {logged}, does not exist (nor {beside}); "
-        "the training image cannot be prepared without it"
+        "the training image cannot be prepared without it: put it back, or copy it beside the mask"
     )
 
 
