@@ -90,6 +90,9 @@ def test_cli_reports_each_epoch_and_saves(run):
     assert run["status"] == 0, run["stdout"]
     lines = [ln for ln in run["stdout"].splitlines() if ln.startswith("epoch ")]
     assert len(lines) == EPOCHS and all("train loss" in ln and "validation loss" in ln for ln in lines)
+    # a walk: "from 8 file(s)" counted each image and its mask; an lr of 0 (train_seg's warm-up) looked wrong
+    assert "4 training frame(s) from 4 mask(s)" in run["stdout"]
+    assert all(("lr 0.000000 (warm-up)" in ln) == ("lr 0.000000" in ln) for ln in lines)
     assert run["out"].is_file() and (run["out"].parent / "dsb_finetuned.json").is_file()
     assert run["registry"] == [str(run["out"])]
 

@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     except (BatchSegError, ParameterError) as exc:
         _err(str(exc))
         return 2
-    print(f"{len(data.frames)} training frame(s) from {len(data.files)} file(s)")
+    n_masks = len({f.group for f in data.frames})  # (not data.files: an image and its mask are two)
+    print(f"{len(data.frames)} training frame(s) from {n_masks} mask(s)")
     for s in data.skipped:
         where = f" frame {s.index}" if s.index >= 0 else ""
         print(f"skipped {s.group}{where}: {s.reason}")
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         if event.epoch is not None:
             if not args.quiet:
                 print(f"epoch {event.epoch:>4}/{event.n_epochs}  train loss {event.train_loss:.4f}  "
-                      f"validation loss {event.validation_loss:.4f}  lr {event.learning_rate:.6f}  "
+                      f"validation loss {event.validation_loss:.4f}  lr {event.learning_rate:.6f}"
+                      f"{' (warm-up)' if event.learning_rate == 0 else ''}  "  # (train_seg's first epoch)
                       f"{event.seconds:.1f} s", flush=True)
         elif event.stage != "done":
             print(event.message, flush=True)
