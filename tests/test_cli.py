@@ -121,20 +121,26 @@ def test_config_precedence_and_filters_in_config(tmp_path):
     assert args.contains == ["_BF"] and args.recursive
 
 
-def test_parameter_file_paths_are_read_from_its_folder(tmp_path, monkeypatch):
+def test_parameter_file_paths_in_the_dock_are_read_from_its_folder(tmp_path, monkeypatch):
+    """A walk: ``output_dir: results`` loaded by the dock landed in napari's folder. The command line
+    and the API read a relative path from the current folder, as their options (a review: a shared
+    config's ``output_dir: masks`` is each experiment's own)."""
     from napari_batchseg.params import SegmentationParams
+    from napari_batchseg.view.file_list import read_parameter_file
 
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     (cfg / "my_model").write_bytes(b"weights")
-    (cfg / "p.yaml").write_text("output_dir: results\nmodel: my_model\n")
+    (cfg / "p.yaml").write_text("output_dir: results\nmodel: my_model\nparallel: files\ncontains: _BF\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # (a walk: the dock took output_dir from napari's folder)
-    params = SegmentationParams.load(cfg / "p.yaml")
+    monkeypatch.chdir(elsewhere)
+    params = read_parameter_file(cfg / "p.yaml")[0]
     assert (params.output_dir, params.model) == (str(cfg / "results"), str(cfg / "my_model"))
+    params = SegmentationParams.load(cfg / "p.yaml")  # (its filters and run options are not parameters)
+    assert (params.output_dir, params.model) == ("results", "my_model")
     (cfg / "p.yaml").write_text("output_dir: /data/out\nmodel: cyto3\n")  # absolute, a name: as written
-    params = SegmentationParams.load(cfg / "p.yaml")
+    params = read_parameter_file(cfg / "p.yaml")[0]
     assert (params.output_dir, params.model) == ("/data/out", "cyto3")
 
 
@@ -153,6 +159,9 @@ def test_saved_config_names_paths_absolute_and_runs_alike_from_another_folder(tm
     monkeypatch.chdir(tmp_path / "cfg")
     params = params_from_args(build_parser().parse_args(["segment", "x", "--config", "p.yaml"]))
     assert (params.output_dir, params.model) == (str(tmp_path / "out"), str(tmp_path / "models/starter"))
+    (tmp_path / "cfg" / "rel.yaml").write_text("output_dir: masks\n")  # relative: from where it runs
+    params = params_from_args(build_parser().parse_args(["segment", "x", "--config", "rel.yaml"]))
+    assert params.output_dir == "masks"
 
 
 def test_a_bad_config_file_shows_the_segment_usage(tmp_path, capsys):

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from .discovery import CONFIG_FILTER_KEYS
 from .io.formats import supported_extensions
 from .params import (
+    CONFIG_FILTER_KEYS,
     CONFIG_RUN_OPTIONS,
     EXISTING_POLICIES,
     FILE_PARAMETERS,

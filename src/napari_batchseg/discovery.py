@@ -12,9 +12,6 @@ from .io.atomic import PARTIAL_MARK
 from .io.formats import format_of, supported_extensions
 from .io.naming import LOG_EXT, MASK_EXT, mask_name_for
 
-#: the keys of a parameter file (``batchseg segment --save-config``) that are folder filters, not parameters
-CONFIG_FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
-
 
 @dataclass
 class FileFilter:

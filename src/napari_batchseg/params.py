@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import re
 from dataclasses import dataclass, field, fields
 from importlib import metadata
@@ -415,8 +416,13 @@ class SegmentationParams:
 
     @classmethod
     def load(cls, path: str | Path) -> SegmentationParams:
-        """Read parameters from a YAML file (an error names the file)."""
-        data = read_yaml_mapping(path)
+        """Read parameters from a YAML file (an error names the file).
+
+        A file written by ``batchseg segment --save-config`` also holds folder filters and run options
+        (:data:`CONFIG_FILTER_KEYS`, :data:`CONFIG_RUN_OPTIONS`): they are not parameters, and left out.
+        """
+        data = {k: v for k, v in read_yaml_mapping(path).items()
+                if k not in CONFIG_FILTER_KEYS and k not in CONFIG_RUN_OPTIONS}
         try:
             return cls.from_dict(data)
         except ParameterError as exc:
@@ -436,12 +442,14 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ParameterError(f"parameter file {p} must hold a mapping of option: value")
-    return _paths_from(p.parent, {str(k).replace("-", "_"): v for k, v in data.items()})
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
 #: parameters naming a file (when not a built-in name) or, for ``output_dir``, a folder
 FILE_PARAMETERS = ("model", "checkpoint", "restore")
 
+#: the keys of a parameter file (``batchseg segment --save-config``) that are folder filters, not parameters
+CONFIG_FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
 #: the keys of a parameter file that are ``batchseg segment``'s run options (how, not what, it segments),
 #: with the values each takes: a tuple of choices, or a type (``--save-config`` writes those given)
 CONFIG_RUN_OPTIONS: dict[str, tuple[str, ...] | type] = {
@@ -451,22 +459,23 @@ CONFIG_RUN_OPTIONS: dict[str, tuple[str, ...] | type] = {
 }
 
 
-def _paths_from(folder: Path, data: dict[str, Any]) -> dict[str, Any]:
-    """A parameter file's relative paths, read from its own folder (not from wherever it is used).
+def paths_from(folder: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A parameter file's relative paths, read from ``folder`` (the file's own, for the dock).
 
+    The command line reads them from the current folder, as its options; napari's current folder means
+    nothing to a dock user (a walk: ``output_dir: results`` loaded by the dock landed in napari's folder).
     ``output_dir`` always (a folder that may not exist yet); ``model``, ``checkpoint`` and ``restore`` when
-    a file of that name is in that folder (else they stay as written: a built-in name, or a path from the
-    current folder). A walk: ``output_dir: results`` in a file loaded by the dock landed in napari's folder.
+    a file of that name is in that folder (else they stay as written: a built-in name, or a path).
     """
     out = dict(data)
     value = out.get("output_dir")
     if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute():
-        out["output_dir"] = str(folder / value)
+        out["output_dir"] = os.path.normpath(folder / value)
     for key in FILE_PARAMETERS:
         value = out.get(key)
         if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute() \
                 and (folder / value).is_file():
-            out[key] = str(folder / value)
+            out[key] = os.path.normpath(folder / value)
     return out
 
 

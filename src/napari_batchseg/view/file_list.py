@@ -13,11 +13,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..discovery import CONFIG_FILTER_KEYS, FileFilter, collect_files, input_path, is_own_output
+from ..discovery import FileFilter, collect_files, input_path, is_own_output
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
-from ..params import CONFIG_RUN_OPTIONS, ParameterError, SegmentationParams, read_yaml_mapping
+from ..params import (
+    CONFIG_FILTER_KEYS,
+    CONFIG_RUN_OPTIONS,
+    ParameterError,
+    SegmentationParams,
+    paths_from,
+    read_yaml_mapping,
+)
 from ..runnable import check_info
 from .fields import Field
 from .file_info import as_path, is_ambiguous, short_reason
@@ -104,7 +111,7 @@ def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilte
     recursively. ``batchseg segment --save-config`` writes the filters beside the parameters (a walk: the dock
     refused such a file, "unknown parameter(s): contains"). Raises ``ParameterError`` for a bad file.
     """
-    data = read_yaml_mapping(path)
+    data = paths_from(Path(path).absolute().parent, read_yaml_mapping(path))  # (napari's folder: no base)
     filters = {key: data.pop(key) for key in CONFIG_FILTER_KEYS if key in data}
     for key in CONFIG_RUN_OPTIONS:  # batchseg segment's (--parallel, --measure, ...): not the dock's
         data.pop(key, None)
