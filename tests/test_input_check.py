@@ -84,3 +84,50 @@ def test_a_moved_input_copied_beside_its_mask_trains(run):
         frames_from_vsm(mask, min_masks=1)
     shutil.copy(moved, mask.with_name(path.name))
     assert len(frames_from_vsm(mask, min_masks=1).frames) == 1
+
+
+def test_a_replaced_volume_input_is_refused(tmp_path):
+    """A review: volume masks (z_mode 3d/stitch) were measured from a replaced input without a word."""
+    from test_3d import _params, write_crop
+
+    source = write_crop(tmp_path / "s.ome.tif", n_t=2)
+    assert segment_files([source], _params(tmp_path, z_mode="stitch")).ok
+    mask = tmp_path / "out" / "s_vSM.ome.tif"
+    before = measure_table(mask)
+    pixels = tifffile.memmap(source, mode="r+")  # the frames swapped in place: same size, other planes
+    data = np.array(pixels)
+    pixels[:] = data[::-1]
+    pixels.flush()
+    del pixels
+    with pytest.raises(InputError, match=r"s_vSM.ome.tif: its input .* changed since it was segmented \(same"):
+        measure_table(mask)
+    pixels = tifffile.memmap(source, mode="r+")
+    pixels[:] = data  # back as it was (a newer time): measured as before
+    pixels.flush()
+    del pixels
+    assert measure_table(mask).equals(before)
+
+
+def test_a_zarr_input_is_checked_by_its_planes(tmp_path):
+    """A review: a Zarr folder's own size and time were compared (a copy elsewhere refused, chunks
+    rewritten in place let through)."""
+    zarr = pytest.importorskip("zarr")
+    from ome_zarr.writer import write_image
+
+    image = np.asarray(tifffile.imread(Path(__file__).resolve().parents[1] / "examples" / "data"
+                                       / "dsb2018_nuclei.tif"))[:128, :128]
+    store = tmp_path / "n.zarr"
+    write_image(image[None], zarr.open_group(str(store), mode="w"), axes="tyx")
+    params = SegmentationParams(model=str(MODEL), diameter=0, output_dir=str(tmp_path / "out"))
+    assert segment_files([store], params).ok
+    (mask,) = (tmp_path / "out").glob("*_vSM.ome.tif")
+    before = measure_table(mask)
+    group = zarr.open_group(str(store), mode="r+")
+    attrs = group.attrs.asdict()
+    levels = attrs.get("ome", attrs)["multiscales"][0]["datasets"]
+    pixels = group[levels[0]["path"]]  # the full resolution, which is read
+    pixels[:] = image[None, ::-1]  # the chunks rewritten in place
+    with pytest.raises(InputError, match="same size, other planes"):
+        measure_table(mask)
+    pixels[:] = image[None]
+    assert measure_table(mask).equals(before)

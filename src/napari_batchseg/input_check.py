@@ -96,7 +96,9 @@ def check_input(path: Path, identity: Mapping[str, Any], params: SegmentationPar
     """Refuse an input that no longer holds what was segmented, by the ``identity`` its log records.
 
     ``where``: the mask (named first in the error); ``advice``: what the user can do. Nothing is
-    checked when the log records no identity (an older log, an in-memory input).
+    checked when the log records no identity (an older log, an in-memory input). A folder input (Zarr)
+    is always checked by its planes (a review: a copy elsewhere has another folder size, and chunks
+    rewritten in place leave the folder's size and time as they were).
 
     Raises
     ------
@@ -112,14 +114,15 @@ def check_input(path: Path, identity: Mapping[str, Any], params: SegmentationPar
     except OSError:
         return  # (opening it says what is wrong)
     changed = f"{where}: its input {path} changed since it was segmented"
-    if st.st_size != int(size):
+    folder = path.is_dir()  # a Zarr store: its folder's own size and time say nothing of its chunks
+    if not folder and st.st_size != int(size):
         raise InputError(f"{changed} ({st.st_size} bytes, {size} then): {advice}")
     expected = identity.get("planes_sha256")
-    if identity.get("mtime_ns") in (None, st.st_mtime_ns) or not expected:
+    if not expected or (not folder and identity.get("mtime_ns") in (None, st.st_mtime_ns)):
         return
     p = params if isinstance(params, SegmentationParams) else SegmentationParams.from_dict(dict(params))
     key = (str(path), st.st_size, st.st_mtime_ns, p.to_yaml(), int(position))
-    if key not in _DIGESTS:
+    if key not in _DIGESTS or folder:  # (a folder's time does not follow its chunks: never cached)
         _DIGESTS[key] = planes_digest(path, p, int(position))
     if _DIGESTS[key] != expected:
         raise InputError(f"{changed} (same size, other planes than those segmented): {advice}")

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
 from .errors import InputError
+from .input_check import check_input
 from .io.atomic import atomic_path, check_writable_dir
 from .io.masks import read_embedded_log, read_mask_pixel_size
 from .io.reader import open_source
@@ -134,6 +135,8 @@ class VolumeInput:
         if not Path(run.input_path).exists():
             raise InputError(f"{mask}: input image {run.input_path} not found (moved?)")
         p = run.params
+        check_input(run.input_path, run.input_identity, p, int(run.position or 0), mask,  # (a review: volumes
+                    "segment it again, or give the image it was made from (--image)")  # were not checked)
         self.source = open_source(run.input_path, p.axes)
         channel = resolve_channels(self.source.info, p.channel)
         self.channel = channel if isinstance(channel, int) else channel[0]
