@@ -99,7 +99,7 @@ def test_a_replaced_volume_input_is_refused(tmp_path):
     pixels[:] = data[::-1]
     pixels.flush()
     del pixels
-    with pytest.raises(InputError, match=r"s_vSM.ome.tif: its input .* changed since it was segmented \(same"):
+    with pytest.raises(InputError, match=r"s_vSM.ome.tif: its input .* changed since it was segmented \(sa"):
         measure_table(mask)
     pixels = tifffile.memmap(source, mode="r+")
     pixels[:] = data  # back as it was (a newer time): measured as before
