@@ -15,6 +15,8 @@ from typing import Any
 from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
 from ..view.fields import Field
+from ..view.layer_files import is_kind, layer_meta
+from ..view.layer_ops import mark_edited
 from ..view.phrasing import for_dock
 from ._jobs import Background, Job, close_with, delete_with_dock, disconnect
 from ._pages import scrolled_body
@@ -51,6 +53,24 @@ def layer_id(layer: Any) -> Any:
     return getattr(layer, "unique_id", None) or layer.name
 
 
+#: mask layers whose brush, fill and eraser strokes mark them edited (by :func:`layer_id`)
+_EDITS_WATCHED: set[Any] = set()
+
+
+def watch_mask_edits(layers: Any) -> None:
+    """Mark a mask file's Labels layer edited (``dirty``) when napari's brush, fill or eraser changes it.
+
+    The docks trust ``dirty`` (Train's 'corrected' frames, Export's note); only the Batch segmentation
+    dock's Correct panel used to set it, for the layer it watched (a review: painted with only the
+    Train dock open, the edits were missed).
+    """
+    for layer in layers:
+        key = layer_id(layer)
+        if is_kind(layer, "Labels") and layer_meta(layer).get("mask_path") and key not in _EDITS_WATCHED:
+            _EDITS_WATCHED.add(key)
+            layer.events.paint.connect(lambda _event, lay=layer: mark_edited(lay))
+
+
 def status_line(parent: QWidget) -> QLabel:
     """A word-wrapped status label."""
     label = QLabel("", parent)
@@ -71,6 +91,7 @@ class Dock(QWidget):
         # a scrolling body does not squeeze the docks stacked with it
         self.body: QVBoxLayout = scrolled_body(self)
         self.status = status_line(self)
+        self.follow_layers(lambda *_: watch_mask_edits(self.viewer.layers), "inserted")
 
     def __getattr__(self, name: str) -> Any:
         """A control of :attr:`fields` by its key (only reached when no attribute has that name)."""
