@@ -162,12 +162,15 @@ def test_apply_refusal_and_the_layers_a_rewritten_mask_leaves_stale(tmp_path):
     assert rt.apply_refusal("  ", False).startswith("Give a suffix")
     assert rt.apply_refusal("a b", True) == "Suffix 'a b': use A-Z, a-z, 0-9 and '-' only."
     assert rt.apply_refusal("", True) is None and rt.apply_refusal(" rt-2 ", False) is None
+    assert "tracked copies" in rt.apply_refusal("rt-tracked", False)
     mask = tmp_path / "a_vSM.ome.tif"
     b_mask = str(tmp_path / "b_vSM.ome.tif")
     shown = SimpleNamespace(name="a_vSM", metadata={"batchseg": {"mask_path": f"{tmp_path}/./{mask.name}"}})
     other = SimpleNamespace(name="b_vSM", metadata={"batchseg": {"mask_path": b_mask}})
     plain = SimpleNamespace(name="image", metadata={})
-    assert mark_rewritten([shown, other, plain], mask, "Re-threshold rewrote a_vSM.ome.tif") == ["a_vSM"]
+    assert mark_rewritten([shown, other, plain], [mask], "Re-threshold rewrote a_vSM.ome.tif") == ["a_vSM"]
+    resolved = SimpleNamespace(name="c", metadata={"batchseg": {"mask_path": "/real/c_vSM.ome.tif"}})
+    assert mark_rewritten([resolved], ["/link/c_vSM.ome.tif", "/real/c_vSM.ome.tif"], "r") == ["c"]
     assert shown.metadata["batchseg"] == {"mask_path": None, "stale": "Re-threshold rewrote a_vSM.ome.tif"}
     assert other.metadata["batchseg"]["mask_path"] == b_mask and plain.metadata == {}
     assert rt.rewritten_note([]) == ""
@@ -294,6 +297,12 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
     meta = {"mask_path": "/d/movie_vSM.ome.tif", "pixel_size": {"x": 0.3, "y": 0.3, "t": 2.0}}
     assert (table_file_name(meta, "movie"), frame_interval(meta)) == ("movie_vSM.ome.tif", 2.0)
     assert (table_file_name({}, "drawn"), frame_interval({"pixel_size": {"t": None}})) == ("drawn", None)
+    # a review: a multi-position mask's rows said position 0 (batchseg measure writes its own)
+    from napari_batchseg.results import logged_position
+
+    log = "2026-12-06 09:00:00 | segmentation | INFO | position: 2 of 3 (P2)\n"
+    assert logged_position(log) == 2 and logged_position("") == 0
+    assert set(measure_layer(movie.masks, None, None, "m", 0, slice(None), None, 2)["position"]) == {2}
     assert list(evaluate_layers(movie.masks, movie.masks, first_frame=3)["frame"]) == [*range(3, 9), "all"]
     scores = evaluate_layers(movie.masks, movie.masks)
     assert list(scores["frame"]) == [*range(6), "all"] and (scores["f1_50"] == 1.0).all()

@@ -30,6 +30,8 @@ def test_zrange_rejects(text):
     [
         ("suffix", "a_b", "suffix"),
         ("suffix", "ok/../x", "suffix"),
+        ("suffix", "tracked", "ends like batchseg track's tracked copies"),  # a review: invisible to
+        ("suffix", "run-Tracked", "-tracked"),  # every folder command
         ("diameter", -1, "diameter"),
         ("method", "stardist", "method"),
         ("z_projection", "sum", "z_projection"),

@@ -68,6 +68,17 @@ DEFAULT_MODELS: dict[str, str] = {
 #: channels a run may combine (Cellpose 4 takes up to 3; Cellpose 3 and micro-sam one)
 MAX_CHANNELS = 3
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9-]*$")
+def tracked_suffix(suffix: str) -> str:
+    """Why an output suffix is refused for ending like ``batchseg track``'s copies (``""``: it is not).
+
+    ``<mask>-tracked.ome.tif`` is a tracked copy, which the folder commands pass over (a review: a mask
+    of suffix ``tracked`` was invisible to measure, export, evaluate, train and track).
+    """
+    if suffix.lower() == "tracked" or suffix.lower().endswith("-tracked"):
+        return f"suffix {suffix!r} ends like batchseg track's tracked copies (-tracked): choose another"
+    return ""
+
+
 #: the Z range modes (:class:`ZRange`) a volume (``z_mode`` 3d, stitch) takes: best focus picks planes to
 #: project, not a volume
 VOLUME_Z_RANGES = ("all", "range")
@@ -319,6 +330,8 @@ class SegmentationParams:
             raise ParameterError(
                 f"suffix {self.suffix!r} may contain only A-Z, a-z, 0-9 and '-' characters"
             )
+        if tracked_suffix(self.suffix):
+            raise ParameterError(tracked_suffix(self.suffix))
         if self.existing not in EXISTING_POLICIES:
             raise ParameterError(
                 f"existing {self.existing!r} unknown; choose one of {', '.join(EXISTING_POLICIES)}"

@@ -27,11 +27,19 @@ from .io.sources import ImageSource, PixelSize
 from .params import SegmentationParams, ZRange
 from .prepare import prepare_frame, resolve_channels
 from .prepare_3d import volume_z
-from .provenance import parse_log
+from .provenance import POSITION_PREFIX, parse_log
 
-__all__ = ["LoadedResult", "first_frame", "load_result", "prefetch_planes", "prepared_array", "quick_range"]
+__all__ = ["LoadedResult", "first_frame", "load_result", "logged_position", "prefetch_planes",
+           "prepared_array", "quick_range"]
 
 _FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \(")
+_POSITION_RECORD = re.compile(r"\| " + re.escape(POSITION_PREFIX) + r"(\d+) of ")
+
+
+def logged_position(log_text: str) -> int:
+    """The position (field of view) of the input a mask comes from, by its log (0 if it says none)."""
+    found = _POSITION_RECORD.findall(log_text)
+    return int(found[0]) if found else 0
 
 
 def first_frame(log_text: str) -> int:

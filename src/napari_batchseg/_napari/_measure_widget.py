@@ -189,7 +189,7 @@ class MeasureExportWidget(Dock):
         self._measured = layer_id(layer)
         meta = layer_meta(layer)  # (the file column and time_s as batchseg measure writes them)
         self.run_job(measure_layer, layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name),
-                     first, frames or slice(None), frame_interval(meta),
+                     first, frames or slice(None), frame_interval(meta), int(meta.get("position") or 0),
                      on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 

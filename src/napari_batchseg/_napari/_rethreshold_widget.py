@@ -295,7 +295,7 @@ class RethresholdWidget(Dock):
         note = ""
         if item[0] == "ok":
             reason = f"Re-threshold rewrote {Path(item[4]).name}"
-            note = rt.rewritten_note(mark_rewritten(self.viewer.layers, item[4], reason))
+            note = rt.rewritten_note(mark_rewritten(self.viewer.layers, item[4:6], reason))
         self.apply_status.setText(self._apply_lines.update(item, note))
 
     def _check_apply(self, *_: Any) -> None:

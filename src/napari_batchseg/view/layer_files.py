@@ -27,7 +27,7 @@ from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG, named_like_labels
 from ..io.reader import open_source, stem_of
 from ..io.sources import PixelSize
 from ..provenance import RunLog
-from ..results import first_frame
+from ..results import first_frame, logged_position
 
 LayerData = tuple[Any, dict[str, Any], str]
 CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
@@ -44,19 +44,21 @@ def layer_meta(layer: Any) -> dict[str, Any]:
         return {}
 
 
-def mark_rewritten(layers: Iterable[Any], mask: str | Path, reason: str) -> list[str]:
-    """Layers showing the mask file ``mask`` stop saving into it: the file was rewritten under them.
+def mark_rewritten(layers: Iterable[Any], masks: Iterable[str | Path], reason: str) -> list[str]:
+    """Layers showing a mask file stop saving into it: the file was rewritten under them.
 
-    Their data stays as it is (it may hold edits); ``mask_path`` leaves their metadata and ``stale`` says
-    why, so that saving their corrections cannot silently replace the new mask (a walk: Re-threshold's
-    Apply with Overwrite). Paths are compared as text (no disk access). Returns the layers' names.
+    ``masks``: the file's names (as written, and resolved: layers opened from a file hold its resolved
+    path, streamed ones the path as written; a review: a symlinked folder told them apart). Their data
+    stays as it is (it may hold edits); ``mask_path`` leaves their metadata and ``stale`` says why, so
+    that saving their corrections cannot silently replace the new mask (a walk: Re-threshold's Apply
+    with Overwrite). Paths are compared as text (no disk access here). Returns the layers' names.
     """
-    target = os.path.normpath(os.path.abspath(mask))
+    targets = {os.path.normpath(os.path.abspath(m)) for m in masks}
     names = []
     for layer in layers:
         meta = layer_meta(layer)
         shown = meta.get("mask_path")
-        if shown and os.path.normpath(os.path.abspath(str(shown))) == target:
+        if shown and os.path.normpath(os.path.abspath(str(shown))) in targets:
             meta["mask_path"], meta["stale"] = None, reason
             names.append(str(layer.name))
     return names
@@ -271,6 +273,7 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
             "mask_path": str(Path(path).resolve()),
             "pixel_size": mask.pixel_size.as_dict(),
             "first_frame": start,
+            "position": logged_position(mask.log_text),
         }
     }
     units = axis_units(axes, mask.pixel_size)

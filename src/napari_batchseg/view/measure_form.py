@@ -167,21 +167,24 @@ def mask_file_layer(layers: Iterable[Any], mask: str | Path, unsaved: str = UNSA
 
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
                   name: str, first_frame: int = 0, image_frames: slice = slice(None),
-                  interval: float | None = None) -> pd.DataFrame:
+                  interval: float | None = None, position: int = 0) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
     ``first_frame``: the input frame of the layer's frame 0 (a mask of frames 3-9 is numbered 3-9, as
     ``batchseg measure`` numbers it). ``interval``: seconds between frames, which adds ``time_s`` after
     ``frame`` (input frame times it), as ``batchseg measure`` does. ``name``: the ``file`` column
-    (:func:`table_file_name`).
+    (:func:`table_file_name`); ``position``: the input's (a multi-position file's, from the layer's
+    metadata).
     """
     labels = np.array(labels)
     pixels = None if image is None else np.asarray(image[image_frames]).reshape(labels.shape)
     table = measure_job(labels, pixels, pixel_size, name)
     if first_frame and "frame" in table:
         table["frame"] += first_frame
-    if interval and "frame" in table and TIME_COLUMN not in table:
+    if position and "position" in table:
+        table["position"] = int(position)
+    if interval is not None and "frame" in table and TIME_COLUMN not in table:
         table.insert(table.columns.get_loc("frame") + 1, TIME_COLUMN, table["frame"] * float(interval))
     return table
 
@@ -199,7 +202,7 @@ def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:
 def frame_interval(meta: Mapping[str, Any]) -> float | None:
     """Seconds between a result layer's frames, from its ``batchseg`` metadata (``None``: not known)."""
     t = (meta.get("pixel_size") or {}).get("t")
-    return float(t) if t else None
+    return None if t is None else float(t)
 
 
 def evaluate_layers(pred: Any, gt: Any, first_frame: int = 0) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from ..io.masks import read_mask_pixel_size
 from ..io.sources import PixelSize
-from ..params import SUFFIX_PATTERN
+from ..params import SUFFIX_PATTERN, tracked_suffix
 from ..rethreshold_run import read_kept_flows, rethreshold_log
 from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
@@ -228,7 +228,8 @@ def apply_all(logs: Sequence[str], thresholds: Thresholds, suffix: str | None, o
             job.report(("error", i, log, first_line(exc)))
         else:
             done = f"{result.mask.name} ({result.n_frames} frame(s), {result.seconds:.1f} s)"
-            job.report(("ok", i, log, done, str(result.mask)))  # (the mask: layers showing it go stale)
+            job.report(("ok", i, log, done, str(result.mask), str(result.mask.resolve())))  # (its layers:
+            # stale; resolved here in the worker, where disk access belongs)
 
 
 def apply_refusal(suffix: str, overwrite: bool) -> str | None:
@@ -238,7 +239,7 @@ def apply_refusal(suffix: str, overwrite: bool) -> str | None:
         return "Give a suffix, or tick Overwrite to replace the runs' masks."
     if suffix and not SUFFIX_PATTERN.match(suffix):
         return f"Suffix {suffix!r}: use A-Z, a-z, 0-9 and '-' only."
-    return None
+    return tracked_suffix(suffix) or None
 
 
 def rewritten_note(layer_names: Sequence[str]) -> str:
