@@ -130,5 +130,7 @@ def test_segmentation_masks_are_told_from_tracked_and_kept_copies(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in expand_masks([tmp_path])] == sorted(masks)
     assert sorted(p.name for _kind, p in find_training_inputs([tmp_path])) == sorted(masks)
+    named = find_training_inputs([tmp_path / "a_vSM.corrected.ome.tif"])  # a kept copy named: a mask
+    assert named == [("vsm", tmp_path / "a_vSM.corrected.ome.tif")]
     found = collect_files([tmp_path], FileFilter(contains=[], extensions=[".tif", ".ome.tif"]))
     assert [p.name for p in found] == ["a.ome.tif", "a_BF.tif"]

@@ -42,10 +42,24 @@ def is_segmentation_mask(path: str | Path) -> bool:
     the ``.corrected.ome.tif`` copy of a hand-corrected mask an overwrite kept. A walk: after ``batchseg
     track``, measuring or training a folder failed on the tracked copy, and exports and scores doubled.
     """
+    return _mask_kind(path) == "mask"
+
+
+def is_kept_copy(path: str | Path) -> bool:
+    """Whether a file is the kept copy of a hand-corrected mask (``<base>.corrected[-<k>].ome.tif``).
+
+    Not taken from a folder (the mask that replaced it is), but a mask in its own right when named.
+    """
+    return _mask_kind(path) == "kept"
+
+
+def _mask_kind(path: str | Path) -> str:
+    """``"mask"``, ``"kept"`` (a kept corrected copy), or ``""`` (a tracked copy, a log, not ours)."""
     name = Path(path).name
     match = OUTPUT_NAME.match(name)
-    return (match is not None and match.group("tail") == MASK_EXT and not match.group("kept")
-            and not name.endswith(TRACKED_SUFFIX))
+    if match is None or match.group("tail") != MASK_EXT or name.endswith(TRACKED_SUFFIX):
+        return ""
+    return "kept" if match.group("kept") else "mask"
 
 
 #: how other tools' label images and ground truths are named (``a_masks.tif``, ``a_cp_masks.tif``, ...)

@@ -20,7 +20,7 @@ from .._labels import open_mask_stack
 from ..errors import InputError, describe
 from ..input_check import check_input
 from ..io.masks import read_embedded_log, read_mask
-from ..io.naming import is_segmentation_mask
+from ..io.naming import is_kept_copy, is_segmentation_mask
 from ..io.reader import open_source
 from ..io.sources import SourceInfo
 from ..measure_3d import is_volume_mask, mask_volumes
@@ -370,7 +370,7 @@ def find_training_inputs(inputs: Iterable[str | Path]) -> list[tuple[str, Path]]
                 elif is_pair_mask(child):
                     found.append(("pair", child))
         elif path.is_file():
-            if is_vsm_mask(path):
+            if is_vsm_mask(path) or is_kept_copy(path):  # (a kept corrected copy, when named: a review)
                 found.append(("vsm", path))
             elif is_pair_mask(path):
                 found.append(("pair", path))
