@@ -25,11 +25,12 @@ import numpy as np
 
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
-from ..view import buffers
+from ..view import buffers, layer_ops
 from ..view.layer_files import META_KEY, axis_units, layer_meta
 from ..view.layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from ..view.result_showing import image_layer_name
-from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, detached_name, image_meta, labels_meta, pair_of
+from ..view.slider import displayed_index, middle_z_point, t_point
+from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of
 
 Contrast = tuple[float, float]
 
@@ -92,51 +93,14 @@ class LayerPool:
         return None
 
     def detach(self, key: str, keep: tuple[Any, ...] = (), stale: str | None = None) -> None:
-        """Layers of ``key`` (but those in ``keep``) that hold edits stay as they are, apart from its frames.
-
-        ``stale``: the output's file is about to be rewritten (a new run of it): their edits can no longer
-        be saved into it (that would silently replace the new result); the reason goes in their metadata.
-        """
-        for layer in list(self.viewer.layers):
-            m = layer_meta(layer)
-            if m.get("task_key") != key or any(layer is k for k in keep):
-                continue
-            m["task_key"] = None
-            m["stream"] = False
-            name = detached_name(layer.name, m.get("role"))  # `… (edited)`
-            if name != layer.name:
-                layer.name = name
-            if m.get("role") == "mask" and stale and m.get("mask_path"):
-                m["mask_path"], m["stale"] = None, stale
+        """Layers of ``key`` but ``keep`` hold edits: they stay as they are (:func:`layer_ops.set_apart`)."""
+        layer_ops.set_apart(self.viewer.layers, key, keep, stale)
 
     # ------------------------------------------------------------------ the slider, refreshes
-    def slider_slot(self, labels: Any) -> int | None:
-        """Index along T of ``labels``' frame at napari's slider (``None``: no layer, or no such axis)."""
-        if labels is None:
-            return None
-        axis = self.viewer.dims.ndim - labels.ndim
-        if axis < 0:
-            return None
-        return int(round((self.viewer.dims.point[axis] - labels.translate[0]) / labels.scale[0]))
-
-    def displayed_index(self, layer: Any) -> int | None:
-        """Index along T of ``layer``'s frame on screen (``None``: T is drawn (3D view of ``T Y X``), or 2D).
-
-        A volume's ``(T, Z, Y, X)`` layer in napari's 3D view draws one time point: its index.
-        """
-        if layer.ndim < 3:
-            return None
-        axis = self.viewer.dims.ndim - layer.ndim
-        if axis < 0 or axis in tuple(self.viewer.dims.displayed):
-            return None
-        return self.slider_slot(layer)
-
     def move_slider(self, key: str, index: int) -> None:
         """Move napari's slider to frame ``index`` of output ``key`` (re-slices every layer)."""
-        labels, _ = self.layers_for(key)
-        if labels is not None and 0 <= self.viewer.dims.ndim - labels.ndim < self.viewer.dims.ndim:
-            axis = self.viewer.dims.ndim - labels.ndim
-            self.viewer.dims.set_point(axis, float(labels.translate[0] + index * labels.scale[0]))
+        if (point := t_point(self.viewer.dims, self.layers_for(key)[0], index)) is not None:
+            self.viewer.dims.set_point(*point)
 
     def refresh(self, frames: Iterable[tuple[str, int | None]]) -> None:
         """Redraw the visible layers of each ``(output, frame)`` whose frame is on screen (``None``: any)."""
@@ -144,7 +108,7 @@ class LayerPool:
             for layer in self.layers_for(key):
                 if layer is None or not layer.visible:
                     continue
-                shown = self.displayed_index(layer)
+                shown = displayed_index(self.viewer.dims, layer)
                 if index is None or shown is None or shown == index:
                     layer.refresh(thumbnail=False, highlight=False, extent=False)
 
@@ -267,14 +231,9 @@ class LayerPool:
         return True
 
     def _middle_z(self, labels: Any) -> None:
-        """Volume layers just got their Z axis: napari's Z slider goes to their middle slice.
-
-        (napari puts a new axis' slider at its start: the top slice, often empty or out of focus.)
-        """
-        axis = self.viewer.dims.ndim - labels.ndim + 1
-        if labels.ndim == 4 and 0 < axis < self.viewer.dims.ndim:
-            middle = labels.data.shape[1] // 2
-            self.viewer.dims.set_point(axis, float(labels.translate[1] + middle * labels.scale[1]))
+        """Volume layers just got their Z axis: napari's Z slider goes to their middle slice."""
+        if (point := middle_z_point(self.viewer.dims, labels)) is not None:
+            self.viewer.dims.set_point(*point)
 
     def next_part(self) -> tuple[str | None, bool]:
         """Do the next part of the rest of the last :meth:`show`.

@@ -29,6 +29,7 @@ from ..view import buffers, layer_ops
 from ..view.buffers import TaskView
 from ..view.layer_files import layer_meta
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset
+from ..view.slider import displayed_index, slider_slot
 from ..view.stream_layers import PLACEHOLDER
 from ..view.volume_store import VolumeStore
 from ._placeholders import LayerPool
@@ -306,12 +307,12 @@ class LayerStreamer(QObject):
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
             buffers.place(view, (labels, image), event.t - i)  # the plan said otherwise (not expected)
         on_screen = labels is not None or image is not None
-        self.live.frame(event.task.key, slot, self.pool.slider_slot(labels), on_screen)
+        self.live.frame(event.task.key, slot, slider_slot(self.viewer.dims, labels), on_screen)
         view.last_index = slot
 
     def displayed_index(self, layer: Any) -> int | None:
-        """Index along T of ``layer``'s frame on screen (see :meth:`LayerPool.displayed_index`)."""
-        return self.pool.displayed_index(layer)
+        """Index along T of ``layer``'s frame on screen (see :func:`view.slider.displayed_index`)."""
+        return displayed_index(self.viewer.dims, layer)
 
     # ------------------------------------------------------------------ outputs and runs ending
     def task_done(self, task: Task, mask_path: Path) -> None:
@@ -335,7 +336,8 @@ class LayerStreamer(QObject):
         if on_screen and view is not None and (view.volume or view.latest_only and view.labels.ndim == 4):
             # volumes it had no buffers for, or only the latest one: the whole result, from its mask file
             self.results.load_later(task, mask_path, None, "done")
-        self.scheduler.apply(self.live.output_done(task.key, self.pool.slider_slot(labels), on_screen))
+        slot = slider_slot(self.viewer.dims, labels)
+        self.scheduler.apply(self.live.output_done(task.key, slot, on_screen))
         if labels is not None and labels.visible:
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
 

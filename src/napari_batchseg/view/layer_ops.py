@@ -9,16 +9,17 @@ created here and nothing here imports napari.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from .buffers import layer_axes
 from .layer_files import META_KEY, layer_meta
-from .stream_layers import EDITED, per_axis_units, unit_name
+from .stream_layers import EDITED, detached_name, per_axis_units, unit_name
 
-__all__ = ["extent", "mark_edited", "mark_saved", "release", "retarget", "set_contrast", "set_units",
-           "unitless"]
+__all__ = ["extent", "mark_edited", "mark_saved", "release", "retarget", "set_apart", "set_contrast",
+           "set_units", "unitless"]
 
 
 def extent(layer: Any) -> tuple[Any, ...] | None:
@@ -62,6 +63,27 @@ def retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: d
         layer.name = name
     if layer.visible != visible:
         layer.visible = visible
+
+
+def set_apart(layers: Iterable[Any], key: str, keep: tuple[Any, ...] = (), stale: str | None = None) -> None:
+    """Layers of output ``key`` (but ``keep``) are no longer its stream layers: named ``… (edited)``.
+
+    They hold edits and stay as they are, apart from its frames (no task key, not streamed).
+    ``stale``: the output's file is about to be rewritten (a new run of it): their edits can no longer
+    be saved into it (that would silently replace the new result); the reason goes in the labels
+    layer's metadata, in place of its mask file.
+    """
+    for layer in list(layers):
+        m = layer_meta(layer)
+        if m.get("task_key") != key or any(layer is k for k in keep):
+            continue
+        m["task_key"] = None
+        m["stream"] = False
+        name = detached_name(layer.name, m.get("role"))  # `… (edited)`
+        if name != layer.name:
+            layer.name = name
+        if m.get("role") == "mask" and stale and m.get("mask_path"):
+            m["mask_path"], m["stale"] = None, stale
 
 
 def set_units(layer: Any, units: str | tuple[str, ...]) -> None:
