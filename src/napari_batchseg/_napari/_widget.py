@@ -20,7 +20,8 @@ from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
 from ..runners import RunSession, TaskState
 from ..view.layer_inputs import layer_plan
-from ..view.phrasing import finish_message, for_widget, refusal_message, run_message
+from ..view.phrasing import finish_message, for_widget, run_message
+from ..view.run_refusal import Refusal, refuse_or_params
 from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
@@ -236,22 +237,11 @@ class BatchSegWidget(QWidget):
         if self.running:
             return False
         files = self.files.files()
-        if not files:
-            self.bar.refuse("no input files: add files or folders (and check the filters)")
-            return False
-        problems = self.output.problems()
-        if problems:
-            self.bar.refuse("cannot run: " + "; ".join(problems))
-            return False
-        try:
-            params = self.params()
-        except ParameterError as exc:
-            self.bar.refuse(str(exc))
-            return False
-        flagged = self.files.problems()
-        if flagged:  # refused with the list, not started to fail them
-            self.bar.refuse(refusal_message(flagged))
-            self.tabs.setCurrentIndex(FILES_TAB)
+        params = refuse_or_params(files, self.output.problems, self.params, self.files.problems)
+        if isinstance(params, Refusal):
+            self.bar.refuse(params.text)
+            if params.files_tab:
+                self.tabs.setCurrentIndex(FILES_TAB)
             return False
         parallel, processes = self.parallel.currentData() or "none", self.processes.value()
         return self._when_ready(lambda: self._start(params, files, parallel, processes))
