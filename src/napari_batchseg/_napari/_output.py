@@ -9,7 +9,6 @@ from qtpy.QtCore import QRegularExpression, Signal
 from qtpy.QtGui import QRegularExpressionValidator
 from qtpy.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
-from ..events import Task
 from ..existing import OutputStatus
 from ..io.naming import OutputNames, find_collisions
 from ..io.sources import SourceInfo
@@ -22,7 +21,7 @@ from ..view.outputs import (
     next_run_note,
     output_check,
     planned_outputs,
-    positions_of,
+    planned_tasks,
     preview_lines,
 )
 from ._qtutil import Fields, PathField, form, hbox, muted, radio_pair
@@ -118,8 +117,7 @@ class OutputPanel(QWidget):
         self._lines = preview_lines(outs)
         self.preview.setText("\n".join(self._lines))
         self._collisions = find_collisions((f, names) for f, _, names in outs)
-        planned = [(Task(f, p, positions_of(infos.get(f)), names, info=_readable(infos.get(f))),
-                    (params or {}).get(f)) for f, p, names in outs]
+        planned = planned_tasks(outs, infos, params)
         # the folders' last answer holds until the worker's next (a review: Run was enabled meanwhile)
         self._show_problems(self._unwritable if planned else [])
         if planned:
@@ -155,7 +153,3 @@ class OutputPanel(QWidget):
     def problems(self) -> list[str]:
         """Problems that block a run (colliding outputs, missing folder), from the last preview."""
         return list(self._problems)
-
-
-def _readable(info: SourceInfo | str | None) -> SourceInfo | None:
-    return info if isinstance(info, SourceInfo) else None

@@ -44,6 +44,23 @@ def _names(path: Path, suffix: str, output_dir: str | None, position: int, n_pos
     return output_names(path, suffix, output_dir, position=position, n_positions=n_positions)
 
 
+def planned_tasks(
+    outs: list[tuple[Path, int, OutputNames]], infos: dict[Path, SourceInfo | str | None],
+    params: dict[Path, SegmentationParams] | None,
+) -> list[tuple[Task, SegmentationParams | None]]:
+    """The tasks of ``outs`` (see :func:`planned_outputs`), each with the parameters its file would run with.
+
+    ``infos``: each file's metadata (a string: why it cannot be read; ``None``: not known yet), given to
+    its tasks when readable. ``params``: per file (``None``, or a file missing: not known, the form holds
+    an invalid value; see :func:`output_statuses`).
+    """
+    def readable(info: SourceInfo | str | None) -> SourceInfo | None:
+        return info if isinstance(info, SourceInfo) else None
+
+    return [(Task(f, p, positions_of(infos.get(f)), names, info=readable(infos.get(f))),
+             (params or {}).get(f)) for f, p, names in outs]
+
+
 def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> list[OutputStatus]:
     """Where each planned output stands for the parameters it would run with (reads logs: a worker).
 
