@@ -27,6 +27,7 @@ from ..view.form_state import (
     channel_choice,
     channel_entries,
     channel_value,
+    frames_tip,
     input_name,
     method_only_values,
     micro_sam_available,
@@ -35,6 +36,7 @@ from ..view.form_state import (
     model_problem,
     model_values,
     split_channel,
+    z_note_text,
 )
 from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted
 from ._trained import load_recent_models_later, trained_models_signal
@@ -212,9 +214,7 @@ class ParamsForm(QWidget):
         self.z.set_slices(max_z)
         self.start_frame.setEnabled(max_t > 1)
         self.end_frame.setEnabled(max_t > 1)
-        self.frames_row.setToolTip(
-            f"0-based, inclusive; the longest file has {max_t} frame(s)" if max_t > 1 else "no time series"
-        )
+        self.frames_row.setToolTip(frames_tip(max_t))
 
     def show_inputs(self, files: list[SourceInfo], current: SourceInfo | None,
                     layers: list[SourceInfo] | None = None) -> None:
@@ -233,13 +233,8 @@ class ParamsForm(QWidget):
             ref, kind = current, "file"
         if ref is None:
             return
-        name = input_name(ref)
-        n_z = ref.sizes["Z"]
-        if self.z_mode.isEnabled():
-            self.z_note.setText(f"{name}: {n_z} Z slice(s)" if n_z > 1 else
-                                f"{name}: no Z slices (other {kind}s have some)")
-        elif kind == "layer":
-            self.z_note.setText("no layer has Z slices")
+        if (note := z_note_text(input_name(ref), ref.sizes["Z"], kind, self.z_mode.isEnabled())) is not None:
+            self.z_note.setText(note)
 
     def set_device_text(self, text: str) -> None:
         """Show which device a GPU run would use."""

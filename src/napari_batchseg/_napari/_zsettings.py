@@ -12,7 +12,7 @@ from typing import Any
 from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox
 
 from ..params import SegmentationParams
-from ..view.form_state import VOLUME_Z_MODES, Z_FIELDS, Z_RANGE_KEYS, z_fields, z_range_text
+from ..view.form_state import VOLUME_Z_MODES, Z_FIELDS, Z_RANGE_KEYS, slices_note, z_fields, z_range_text
 from ._qtutil import Fields, hbox, muted, vbox
 
 
@@ -66,7 +66,7 @@ class ZSettings:
         has_z = max_z > 1
         for w in (*self.combos, *self.spins):
             w.setEnabled(has_z)
-        self.z_note.setText(f"up to {max_z} Z slices" if has_z else "no file has Z slices")
+        self.z_note.setText(slices_note(max_z))
         self.z_start.setMaximum(max(max_z - 1, 0))
         self.z_stop.setMaximum(max(max_z - 1, 0))
 

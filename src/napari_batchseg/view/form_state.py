@@ -123,6 +123,27 @@ def input_name(info: SourceInfo) -> str:
     return f"layer {layer!r}" if layer else info.path.name
 
 
+def z_note_text(name: str, n_z: int, kind: str, z_enabled: bool) -> str | None:
+    """The note under the Z rows for the selected input (``None``: the note stays as it is).
+
+    ``name``: the input as the Settings name it (:func:`input_name`); ``n_z``: its Z slices; ``kind``:
+    ``"file"`` or ``"layer"``; ``z_enabled``: whether an input has Z slices (the Z rows are enabled).
+    """
+    if z_enabled:
+        return f"{name}: {n_z} Z slice(s)" if n_z > 1 else f"{name}: no Z slices (other {kind}s have some)"
+    return "no layer has Z slices" if kind == "layer" else None
+
+
+def slices_note(max_z: int) -> str:
+    """The note under the Z rows for the inputs listed, ``max_z`` the most Z slices one has."""
+    return f"up to {max_z} Z slices" if max_z > 1 else "no file has Z slices"
+
+
+def frames_tip(max_t: int) -> str:
+    """The Frames row's tooltip, ``max_t`` the most time frames an input has."""
+    return f"0-based, inclusive; the longest file has {max_t} frame(s)" if max_t > 1 else "no time series"
+
+
 def z_range_text(mode: str, radius: int, start: int, stop: int) -> str:
     """``SegmentationParams.z_range`` from the Z mode chosen and its numbers."""
     if mode == "best:r":
