@@ -30,7 +30,7 @@ from ..view.buffers import TaskView
 from ..view.layer_files import layer_meta
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset
 from ..view.slider import displayed_index, slider_slot
-from ..view.stream_layers import PLACEHOLDER
+from ..view.stream_layers import PLACEHOLDER, cancelled_name, streamed_label
 from ..view.volume_store import VolumeStore
 from ._placeholders import LayerPool
 from ._repaint import holds_repaint
@@ -39,7 +39,6 @@ from ._worker import Background
 
 # names other modules, the tests and the benchmarks import from here
 __all__ = ["LayerStreamer"]
-CANCELLED = " (cancelled, not saved)"  # suffix of a cancelled output's layer name (nothing written)
 
 
 class LayerStreamer(QObject):
@@ -261,10 +260,10 @@ class LayerStreamer(QObject):
         reuse = show and len(shape) == 3  # a 2D run's buffers are reused (cleared); a volume run's are new
         labels, image = buffers.new_buffers(shape, self.pool.same_buffers(task.key, self.viewed_key, shape)
                                     if reuse else None)
-        latest = (" (latest volume)" if len(shape) == 4 else " (latest frame)") if latest_only else ""
         first = buffers.first_frame_of(task, self._params(task))
-        view = TaskView(task.key, _layer_label(task) + latest, max(int(n_frames), 1), labels, image, scale,
-                        info.pixel_size, latest_only, first_frame=first, t_offset=_t_offset(task))
+        view = TaskView(task.key, streamed_label(_layer_label(task), len(shape), latest_only),
+                        max(int(n_frames), 1), labels, image, scale, info.pixel_size, latest_only,
+                        first_frame=first, t_offset=_t_offset(task))
         self.views[task.key] = view
         if show:
             self.show_arrays(task.key, view.label, labels, image, scale, info.pixel_size, None, None,
@@ -347,8 +346,8 @@ class LayerStreamer(QObject):
         One waiting for its turn keeps waiting (shown when due, or when the run ends, then named).
         """
         labels, _ = self.layers_for(task.key)
-        if labels is not None and status == "cancelled" and not labels.name.endswith(CANCELLED):
-            labels.name = f"{labels.name}{CANCELLED}"
+        if labels is not None and status == "cancelled":
+            labels.name = cancelled_name(labels.name)  # (napari ignores setting the same name)
         if task.key not in (self.viewed_key, self.live.waiting):
             self.views.pop(task.key, None)
         self.scheduler.apply(self.live.output_ended(task.key))

@@ -14,8 +14,8 @@ from typing import Any
 from ..io.sources import PixelSize
 from .layer_files import is_kind, layer_meta
 
-__all__ = ["EDITED", "IDLE_NAME", "PLACEHOLDER", "detached_name", "image_meta", "labels_meta", "offered",
-           "pair_of", "per_axis_units", "unit_name"]
+__all__ = ["CANCELLED", "EDITED", "IDLE_NAME", "PLACEHOLDER", "cancelled_name", "detached_name", "image_meta",
+           "labels_meta", "offered", "pair_of", "per_axis_units", "streamed_label", "unit_name"]
 
 #: the task key of the placeholder layers (made when files are listed), and their name once Run shows them
 PLACEHOLDER = "batch segmentation: starting…"
@@ -24,6 +24,8 @@ IDLE_NAME = "batch segmentation: idle"
 #: how the name of a layer with edits not saved yet ends
 EDITED = " (edited)"
 _INPUT = " (input)"
+#: how the name of a cancelled output's labels layer ends (nothing was written)
+CANCELLED = " (cancelled, not saved)"
 
 
 def offered(layer: Any, kind: str) -> bool:
@@ -71,6 +73,21 @@ def labels_meta(key: str, units: tuple[str, ...], mask_path: Path | None, pixel_
 def image_meta(key: str, units: tuple[str, ...]) -> dict[str, Any]:
     """The ``batchseg`` metadata of the stream image layer (the prepared input) showing output ``key``."""
     return {"role": "prepared", "task_key": key, "stream": True, "units": units}
+
+
+def streamed_label(label: str, ndim: int, latest_only: bool) -> str:
+    """The labels layer's name for an output streamed in ``ndim`` display axes (``T Y X``, ``T Z Y X``).
+
+    When only its latest frame (or volume) is kept for display, the name says so.
+    """
+    if not latest_only:
+        return label
+    return f"{label} (latest volume)" if ndim == 4 else f"{label} (latest frame)"
+
+
+def cancelled_name(name: str) -> str:
+    """The name of a cancelled output's labels layer: ``… (cancelled, not saved)`` (once)."""
+    return name if name.endswith(CANCELLED) else f"{name}{CANCELLED}"
 
 
 def detached_name(name: str, role: str | None) -> str:
