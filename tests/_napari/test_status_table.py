@@ -33,6 +33,14 @@ def test_the_running_row_is_followed_until_a_row_is_picked(qtbot, tmp_path):
     assert _visible(table, 0) and not _visible(table, 30)
     status.show_state(session.apply(ev.TaskStarted(plan.tasks[30], 1)))
     assert _visible(table, 30) and not _visible(table, 0)
+    table.scrollToTop()  # the user scrolls up to look (a review: each update pulled the table back)
+    status.show_state(session.apply(ev.FrameDone(plan.tasks[30], 0, 0, 1, np.zeros((16, 16), np.uint16),
+                                                 None, 0, None, None, {})))
+    status.show_state(session.apply(ev.TaskStarted(plan.tasks[31], 1)))
+    assert _visible(table, 0) and not _visible(table, 31)
+    table.scrollToItem(table.item(31, 0))  # back down: followed again
+    status.show_state(session.apply(ev.TaskStarted(plan.tasks[38], 1)))
+    assert _visible(table, 38)
     table.setCurrentCell(2, 0)  # the user picks a row: the table stays where it is
     table.scrollToItem(table.item(2, 0))
     status.show_state(session.apply(ev.TaskStarted(plan.tasks[35], 1)))

@@ -150,6 +150,7 @@ class StatusTable(QWidget):
         vbox(self.progress, self.summary, self.table, self.detail, into=self)
         self._rows: dict[str, int] = {}
         self._session: RunSession | None = None
+        self._followed: int | None = None  # the running row the table last scrolled to
         self.table.cellDoubleClicked.connect(lambda r, _c: self.request_open(r))
         self.table.currentCellChanged.connect(lambda r, *_: self._show_detail(r))
 
@@ -157,6 +158,7 @@ class StatusTable(QWidget):
     def reset(self, session: RunSession) -> None:
         """Show ``session``: one row per task, in plan order; the progress bar counts its frames."""
         self._session = session
+        self._followed = None
         self.table.setRowCount(0)
         self._rows.clear()
         self.table.setRowCount(len(session))
@@ -201,9 +203,18 @@ class StatusTable(QWidget):
         d.setToolTip(tooltip or details)
         if r == self.table.currentRow():
             self._show_detail(r)
-        elif state.status == "running" and self.table.currentRow() < 0:  # the run is followed down the
-            self.table.scrollToItem(item)  # table until the user picks a row (a walk: 40 files, row 1 shown)
+        elif state.status == "running" and r != self._followed and self.table.currentRow() < 0:
+            # the run is followed down the table (a walk: 40 files, row 1 shown), unless the user picked
+            # a row or scrolled the last followed one out of view (a review: pulled back on each update)
+            if self._followed is None or self._shows(self._followed):
+                self.table.scrollToItem(item)
+            self._followed = r
         self._update_summary()
+
+    def _shows(self, row: int) -> bool:
+        item = self.table.item(row, 0)
+        return item is not None and _present(self.table.viewport()).rect().intersects(
+            self.table.visualItemRect(item))
 
     def corrections_saved(self, summary: CorrectionSummary) -> None:
         """Hand corrections were saved: the row of the output they went into counts its objects again."""
