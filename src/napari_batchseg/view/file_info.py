@@ -134,17 +134,17 @@ def info_panel_text(path: Path, info: SourceInfo | str | None, why: str) -> str:
 def short_reason(why: str) -> str:
     """Why a file cannot run, as the list says it after its name (the tooltip and the panel say it whole).
 
-    An unreadable file: up to the first colon. A long reason: before its first parenthesis, which holds
-    details and advice (a walk: the list's middle elision cut long reasons in the middle).
+    An unreadable file: up to the first colon. A long reason: before its first parenthesis or semicolon,
+    which give details and advice (a walk: the list's middle elision cut long reasons in the middle).
     """
     if why.startswith("unreadable"):
         return why.split(":")[0]
-    head = why.split(" (")[0].rstrip()
+    head = why.split(" (")[0].split(";")[0].rstrip()  # (a screenshot: its details still cut it)
     return why if len(why) <= SHORT_REASON or len(head) < 8 else head
 
 
 #: a reason up to this many characters is listed whole
-SHORT_REASON = 48
+SHORT_REASON = 40
 
 
 def describe_info(info: SourceInfo | str | None) -> str:
