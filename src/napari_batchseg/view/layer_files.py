@@ -44,6 +44,11 @@ def layer_meta(layer: Any) -> dict[str, Any]:
         return {}
 
 
+def path_text(path: str | Path) -> str:
+    """A path as the docks compare them without disk access: absolute and normalised (not resolved)."""
+    return os.path.normpath(os.path.abspath(path))
+
+
 def mark_rewritten(layers: Iterable[Any], masks: Iterable[str | Path], reason: str) -> list[str]:
     """Layers showing a mask file stop saving into it: the file was rewritten under them.
 
@@ -53,12 +58,12 @@ def mark_rewritten(layers: Iterable[Any], masks: Iterable[str | Path], reason: s
     that saving their corrections cannot silently replace the new mask (a walk: Re-threshold's Apply
     with Overwrite). Paths are compared as text (no disk access here). Returns the layers' names.
     """
-    targets = {os.path.normpath(os.path.abspath(m)) for m in masks}
+    targets = {path_text(m) for m in masks}
     names = []
     for layer in layers:
         meta = layer_meta(layer)
         shown = meta.get("mask_path")
-        if shown and os.path.normpath(os.path.abspath(str(shown))) in targets:
+        if shown and path_text(str(shown)) in targets:
             meta["mask_path"], meta["stale"] = None, reason
             names.append(str(layer.name))
     return names

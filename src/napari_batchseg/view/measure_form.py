@@ -22,7 +22,7 @@ from ..io.atomic import atomic_path
 from ..measure import TIME_COLUMN
 from .dock_jobs import evaluate_job, measure_job
 from .fields import Field, choices
-from .layer_files import layer_meta
+from .layer_files import layer_meta, path_text
 
 __all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
            "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
@@ -158,8 +158,9 @@ def mask_file_layer(layers: Iterable[Any], mask: str | Path, unsaved: str = UNSA
     layer holds unsaved corrections (a walk: the file's table replaced an edited layer's own): the
     ``unsaved`` text with the layer's name.
     """
-    path = str(Path(mask).resolve())
-    layer = next((lay for lay in layers if str(layer_meta(lay).get("mask_path", "")) == path), None)
+    path = path_text(mask)  # (no resolve(): the GUI thread asks; a review)
+    layer = next((lay for lay in layers
+                  if (shown := layer_meta(lay).get("mask_path")) and path_text(shown) == path), None)
     if layer is not None and layer_meta(layer).get("dirty"):
         return None, unsaved.format(name=layer.name)
     return layer, ""
