@@ -125,6 +125,10 @@ def test_layer_without_mask_file_cannot_be_saved(widget):
     assert panel.save() is None
     widget.viewer.add_image(np.zeros((8, 8)), name="img")
     assert "select a Labels layer" in panel.target.text()
+    from qtpy.QtWidgets import QLabel
+
+    row = panel.merge_id.parentWidget()  # a walk: "into X merge Y" read backwards
+    assert [label.text() for label in row.findChildren(QLabel)] == ["merge", "into"]
 
 
 def test_panel_through_napari_plugin_proxy(widget, data_folder, qtbot):
