@@ -8,7 +8,6 @@ A task's output (mask, log, debug stacks) is written under temporary names and r
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ from .existing import output_state, output_status
 from .io.atomic import atomic_write_text, dangling_link, publish, staged, sync_folder
 from .io.locks import LockInfo, claim, lock_path, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
-from .io.naming import KEPT_TAG, LOG_EXT, MASK_EXT, OutputNames
+from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
 from .params import SegmentationParams
 from .provenance import has_module_records
 
@@ -99,13 +98,10 @@ def corrected_copy_names(names: OutputNames) -> OutputNames | None:
     """
     if not names.mask.exists() or not has_module_records(read_embedded_log(names.mask), "correction"):
         return None
-    base = names.mask.name[: -len(MASK_EXT)] + KEPT_TAG
-    for k in itertools.count(1):
-        stem = base if k == 1 else f"{base}-{k}"
-        kept = OutputNames(names.mask.with_name(stem + MASK_EXT), names.mask.with_name(stem + LOG_EXT))
-        if not kept.mask.exists() and not kept.log.exists():
-            return kept
-    raise AssertionError("unreachable")
+    base = names.mask.name[: -len(MASK_EXT)]
+    mask, log = first_free_kept(lambda tag: (names.mask.with_name(base + tag + MASK_EXT),
+                                             names.mask.with_name(base + tag + LOG_EXT)))
+    return OutputNames(mask, log)
 
 
 def _keep(source: Path, target: Path) -> None:

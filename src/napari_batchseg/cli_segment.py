@@ -7,17 +7,14 @@ not override the config file). The command itself runs in :mod:`napari_batchseg.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .io.formats import supported_extensions
 from .params import (
-    CONFIG_FILTER_KEYS,
     CONFIG_RUN_OPTIONS,
     EXISTING_POLICIES,
-    FILE_PARAMETERS,
     PRECISIONS,
     PROJECTIONS,
     SAM_MODES,
@@ -26,7 +23,9 @@ from .params import (
     SegmentationParams,
     cellpose_major,
     cellpose_version,
+    parameter_entries,
     read_yaml_mapping,
+    with_absolute_paths,
 )
 from .segmenters.catalog import offered_models
 
@@ -174,9 +173,6 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-#: config-file keys that are file filters, not segmentation parameters
-
-
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -225,8 +221,7 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
         config = read_yaml_mapping(args.config)
         apply_config_filters(args, config)
         apply_config_run_options(args, config, args.config)  # (batchseg gui: none of them is read)
-        data.update({k: v for k, v in config.items()
-                     if k not in CONFIG_FILTER_KEYS and k not in CONFIG_RUN_OPTIONS})
+        data.update(parameter_entries(config))
     for opt, field_name in _PARAM_OPTIONS.items():
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)
@@ -254,18 +249,12 @@ def unused_options(args: argparse.Namespace, params: SegmentationParams) -> list
 
 
 def absolute_paths(params: SegmentationParams) -> SegmentationParams:
-    """``params`` with its output folder and model files absolute: the same wherever they are used next.
+    """``params`` with its output folder and model files absolute (:func:`~.params.with_absolute_paths`).
 
     A saved parameter file (``--save-config``) or the dock of ``batchseg gui`` reads them from another
-    folder than the one they were named in. A built-in model name stays a name, even where a folder of
-    that name exists (as ``batchseg segment`` reads it).
+    folder than the one they were named in. A built-in model name stays a name, even where a file of
+    that name exists.
     """
     from .segmenters.catalog import CELLPOSE3_MODELS, CELLPOSE4_MODELS, SAM_MODELS
 
-    names = {*CELLPOSE3_MODELS, *CELLPOSE4_MODELS, *SAM_MODELS}
-    changes = {key: str(Path(value).expanduser().resolve()) for key in FILE_PARAMETERS
-               if (value := getattr(params, key)) and value not in names
-               and Path(value).expanduser().exists()}
-    if params.output_dir:
-        changes["output_dir"] = str(Path(params.output_dir).expanduser().absolute())
-    return params.replace(**changes) if changes else params
+    return with_absolute_paths(params, {*CELLPOSE3_MODELS, *CELLPOSE4_MODELS, *SAM_MODELS})

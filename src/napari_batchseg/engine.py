@@ -59,7 +59,7 @@ from .io.masks import FrameStackWriter, MaskWriter, count_objects, label_dtype, 
 from .io.naming import check_collisions, output_names
 from .io.reader import open_source
 from .io.sources import ImageSource
-from .params import SegmentationParams
+from .params import SegmentationParams, with_absolute_paths
 from .prepare import PreparedFrame, check_pixel_type, check_z_range, prepare_frame, resolve_channels
 from .provenance import (
     INPUT_IDENTITY_PREFIX,
@@ -118,14 +118,14 @@ def plan_arrays(inputs: Sequence[ArrayInput], params: SegmentationParams) -> Pla
     ``ValueError`` for an input without a folder when there is no output folder, or whose axes do
     not fit its array.
     """
-    params = _absolute_paths(params)
+    params = with_absolute_paths(params)  # (a log re-runs from anywhere)
     one = params.start_frame if params.end_frame == params.start_frame else None
     return _plan_files(register_arrays(inputs, params.output_dir, one), params, [])
 
 
 def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str]) -> Plan:
     """:func:`plan` once the inputs are known."""
-    params = _absolute_paths(params)
+    params = with_absolute_paths(params)  # (a log re-runs from anywhere)
     if params.output_dir:
         check_writable_dir(params.output_dir)
     tasks: list[Task] = []
@@ -156,18 +156,6 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         notes.append(f"axes {params.axes} not applied to {len(own_axes)} file(s) whose own axes are "
                      f"unambiguous ({shown}): the override is for ambiguous files only")
     return Plan(params, tasks, notes)
-
-
-def _absolute_paths(params: SegmentationParams) -> SegmentationParams:
-    """Record folders and model files as absolute paths, so a log can be re-run from anywhere."""
-    changes: dict[str, str] = {}
-    if params.output_dir:
-        changes["output_dir"] = str(Path(params.output_dir).expanduser().absolute())
-    for name in ("model", "checkpoint", "restore"):
-        value = getattr(params, name)
-        if value and Path(value).expanduser().is_file():
-            changes[name] = str(Path(value).expanduser().resolve())
-    return params.replace(**changes) if changes else params
 
 
 # --------------------------------------------------------------------------- run

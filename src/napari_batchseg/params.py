@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
@@ -330,8 +331,8 @@ class SegmentationParams:
             raise ParameterError(
                 f"suffix {self.suffix!r} may contain only A-Z, a-z, 0-9 and '-' characters"
             )
-        if tracked_suffix(self.suffix):
-            raise ParameterError(tracked_suffix(self.suffix))
+        if refused := tracked_suffix(self.suffix):
+            raise ParameterError(refused)
         if self.existing not in EXISTING_POLICIES:
             raise ParameterError(
                 f"existing {self.existing!r} unknown; choose one of {', '.join(EXISTING_POLICIES)}"
@@ -434,10 +435,13 @@ class SegmentationParams:
         A file written by ``batchseg segment --save-config`` also holds folder filters and run options
         (:data:`CONFIG_FILTER_KEYS`, :data:`CONFIG_RUN_OPTIONS`): they are not parameters, and left out.
         """
-        data = {k: v for k, v in read_yaml_mapping(path).items()
-                if k not in CONFIG_FILTER_KEYS and k not in CONFIG_RUN_OPTIONS}
+        return cls.from_file_data(read_yaml_mapping(path), path)
+
+    @classmethod
+    def from_file_data(cls, data: dict[str, Any], path: str | Path) -> SegmentationParams:
+        """The parameters of a parameter file's mapping (:func:`parameter_entries`); errors name the file."""
         try:
-            return cls.from_dict(data)
+            return cls.from_dict(parameter_entries(data))
         except ParameterError as exc:
             raise ParameterError(f"parameter file {path}: {exc}") from exc
 
@@ -470,6 +474,26 @@ CONFIG_RUN_OPTIONS: dict[str, tuple[str, ...] | type] = {
     "batch_frames": int, "mask_workers": int, "masks_on": ("device", "cpu"), "dask_scheduler": str,
     "dask_local": int, "measure": bool, "track": bool,
 }
+
+
+def with_absolute_paths(params: SegmentationParams, names: Collection[str] = ()) -> SegmentationParams:
+    """``params`` with the output folder and the model files absolute: the same wherever they are read.
+
+    ``model``, ``checkpoint`` and ``restore`` when they name a file (not one of ``names``: built-in model
+    names stay names). For a log that re-runs from anywhere (the engine), a saved parameter file
+    (``--save-config``) and the dock of ``batchseg gui``.
+    """
+    changes = {key: str(Path(value).expanduser().resolve()) for key in FILE_PARAMETERS
+               if (value := getattr(params, key)) and value not in names
+               and Path(value).expanduser().is_file()}
+    if params.output_dir:
+        changes["output_dir"] = str(Path(params.output_dir).expanduser().absolute())
+    return params.replace(**changes) if changes else params
+
+
+def parameter_entries(data: dict[str, Any]) -> dict[str, Any]:
+    """A parameter file's parameters: its mapping less its folder filters and run options."""
+    return {k: v for k, v in data.items() if k not in CONFIG_FILTER_KEYS and k not in CONFIG_RUN_OPTIONS}
 
 
 def paths_from(folder: Path, data: dict[str, Any]) -> dict[str, Any]:

@@ -231,8 +231,8 @@ def _targets(kept: KeptFlows, suffix: str | None, overwrite: bool) -> tuple[Path
         return kept.mask_path, kept.log_path
     if not suffix or not SUFFIX_PATTERN.match(suffix):
         raise RethresholdError(f"suffix {suffix!r}: use A-Z, a-z, 0-9 and '-' only (not empty)")
-    if tracked_suffix(suffix):
-        raise RethresholdError(tracked_suffix(suffix))
+    if refused := tracked_suffix(suffix):
+        raise RethresholdError(refused)
     assert kept.logged.input_path is not None
     names = output_names(kept.logged.input_path, suffix, kept.mask_path.parent,
                          position=kept.logged.position, n_positions=kept.n_positions)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,18 +21,33 @@ LOG_EXT = ".log"
 DEBUG_KINDS = ("flows", "cellprob", "dP", "restored")
 #: the tag of the copy an overwrite keeps of a hand-corrected output: ``<base>.corrected[-<k>].ome.tif``
 KEPT_TAG = ".corrected"
+#: the tag of the tracked copy ``batchseg track`` writes beside a mask (``<mask base>-tracked.ome.tif``)
+TRACKED_TAG = "-tracked"
 #: the full name of an output file: ``<stem>[_P<k>]_vSM[-<suffix>]`` (then a kept copy's tag, a tracked
 #: copy's ``-tracked``) and ``.ome.tif``, ``.log`` or a debug stack's ``_<kind>.tif``
 OUTPUT_NAME = re.compile(
     r"^(?P<base>.+" + MODULE_TAG + r"(?:-[A-Za-z0-9-]+)?(?P<kept>" + re.escape(KEPT_TAG) + r"(?:-\d+)?)?"
-    r"(?:-tracked)?)"  # (a kept copy's tracks: <base>.corrected-tracked.ome.tif)
+    r"(?:" + re.escape(TRACKED_TAG) + r")?)"  # (a kept copy's tracks: <base>.corrected-tracked.ome.tif)
     r"(?P<tail>" + re.escape(MASK_EXT) + "|" + re.escape(LOG_EXT) + "|_(?:"
     + "|".join(DEBUG_KINDS) + r")\.tif)$"
 )
 
 
 #: the tracked copy of a mask that ``batchseg track`` writes beside it: ``<mask base>-tracked.ome.tif``
-TRACKED_SUFFIX = "-tracked" + MASK_EXT
+TRACKED_SUFFIX = TRACKED_TAG + MASK_EXT
+
+
+def first_free_kept(paths_of: Callable[[str], Sequence[Path]]) -> Sequence[Path]:
+    """The paths ``paths_of(tag)`` of the first kept tag whose paths do not exist yet.
+
+    The tags are ``.corrected``, ``.corrected-2``, ...: where an overwrite keeps a hand-corrected output
+    (a mask and its log, or tracks).
+    """
+    for k in itertools.count(1):
+        paths = paths_of(KEPT_TAG if k == 1 else f"{KEPT_TAG}-{k}")
+        if not any(p.exists() for p in paths):
+            return paths
+    raise AssertionError("unreachable")
 
 
 def is_segmentation_mask(path: str | Path) -> bool:

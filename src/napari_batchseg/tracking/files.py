@@ -14,7 +14,6 @@ mask) as a :class:`~.run.TrackResult`, to go on correcting it; :func:`read_track
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import shutil
 import time
@@ -38,7 +37,7 @@ from ..io.atomic import (
     sync_folder,
 )
 from ..io.masks import MaskWriter
-from ..io.naming import KEPT_TAG, MASK_EXT
+from ..io.naming import LOG_EXT, MASK_EXT, TRACKED_TAG, first_free_kept
 from ..io.naming import TRACKED_SUFFIX as TRACKED_SUFFIX  # (its name here too: tracking's outputs)
 from ..io.reader import open_source
 from ..provenance import PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
@@ -61,7 +60,7 @@ MASK_PREFIX = "input mask: "
 #: the log record of one correction made in the Track dock
 CORRECTION_PREFIX = "track correction: "
 #: the ending of a tracks table's name, and of its tracked mask and log
-TRACKS_SUFFIX, TRACKED_LOG_SUFFIX = "_tracks.csv", "-tracked.log"
+TRACKS_SUFFIX, TRACKED_LOG_SUFFIX = "_tracks.csv", TRACKED_TAG + LOG_EXT
 #: the columns of a tracks table that a Tracks layer and the corrections need
 EDIT_COLUMNS = ("track_id", "parent_track_id", "frame", "label", "centroid_y_px", "centroid_x_px")
 
@@ -243,11 +242,7 @@ def keep_corrected_tracks(outputs: tuple[Path, Path, Path]) -> list[Path]:
     if not csv.is_file() or not logged_tracking(csv).corrections:
         return []
     base = csv.name[: -len(TRACKS_SUFFIX)]
-    for k in itertools.count(1):
-        tag = KEPT_TAG if k == 1 else f"{KEPT_TAG}-{k}"
-        kept = track_paths(csv.with_name(f"{base}{tag}{MASK_EXT}"))
-        if not any(p.exists() for p in kept):
-            break
+    kept = first_free_kept(lambda tag: track_paths(csv.with_name(f"{base}{tag}{MASK_EXT}")))
     copies = []
     for source, target in zip(outputs, kept, strict=True):
         if source.is_file():

@@ -19,7 +19,6 @@ from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
 from ..params import (
     CONFIG_FILTER_KEYS,
-    CONFIG_RUN_OPTIONS,
     ParameterError,
     SegmentationParams,
     paths_from,
@@ -112,13 +111,8 @@ def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilte
     refused such a file, "unknown parameter(s): contains"). Raises ``ParameterError`` for a bad file.
     """
     data = paths_from(Path(path).absolute().parent, read_yaml_mapping(path))  # (napari's folder: no base)
-    filters = {key: data.pop(key) for key in CONFIG_FILTER_KEYS if key in data}
-    for key in CONFIG_RUN_OPTIONS:  # batchseg segment's (--parallel, --measure, ...): not the dock's
-        data.pop(key, None)
-    try:
-        params = SegmentationParams.from_dict(data)
-    except ParameterError as exc:
-        raise ParameterError(f"parameter file {path}: {exc}") from exc
+    filters = {key: data[key] for key in CONFIG_FILTER_KEYS if key in data}
+    params = SegmentationParams.from_file_data(data, path)  # (its run options are batchseg segment's)
     if not filters.keys() - {"recursive"}:
         return params, None, bool(filters.get("recursive"))
     found = FileFilter(filters.get("contains") or (), filters.get("not_contains") or (),
