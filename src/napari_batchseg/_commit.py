@@ -71,7 +71,8 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
                               "folder or suffix")
     status = output_status(task, params)
     if status.state == "busy":
-        return TaskSkipped(task, f"{task.names.mask}: {status.detail}")
+        mask = task.names.mask
+        return TaskSkipped(task, f"{mask}: {status.detail}", output_exists=mask.exists())
     if status.state in ("missing", "corrupt"):
         return None
     mask = task.names.mask

@@ -275,7 +275,8 @@ def run_task(
         yield TaskFailed(task, str(exc))
         return
     if isinstance(claimed, LockInfo):
-        yield TaskSkipped(task, f"{task.names.mask}: being produced by {claimed.describe()}")
+        yield TaskSkipped(task, f"{task.names.mask}: being produced by {claimed.describe()}",
+                          output_exists=task.names.mask.exists())
         return
     started = time.perf_counter()
     writers: list[FrameStackWriter] = []

@@ -222,6 +222,8 @@ class TaskSkipped:
     reason: str
     #: the output there was made with other parameters: it is not this run's result
     other_parameters: bool = False
+    #: the output's mask file is there (not when another run is still producing it)
+    output_exists: bool = True
 
 
 @dataclass(frozen=True)

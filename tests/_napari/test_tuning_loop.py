@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
+
+from napari_batchseg.io.masks import read_mask
+from napari_batchseg.view.layer_files import layer_meta
+
 from ._fakes import factory
 
 
@@ -39,6 +44,39 @@ def test_a_second_run_says_what_was_skipped_and_the_preview_is_not_stale(widget,
     assert ": 1 skipped" in said and "nuclei_BF_vSM.ome.tif" in said
     assert widget.status.progress.text() == "1 / 1 frames (1 not segmented)"  # was "1 / 1 frames"
     assert "If output exists: overwrite it, or another suffix" in said
+
+
+def test_a_run_that_skips_shows_the_existing_mask(widget, tmp_path, example_files, qtbot):
+    """Walk: a run whose one file was segmented before (here: layers closed since, as in a new napari)
+    left empty placeholder layers on screen; "correcting" them said "no mask file to save to". The
+    mask it skipped is shown, its layer knows the file, and the run's message stays."""
+    folder = _one_file(tmp_path, example_files)
+    widget.files.add_paths([folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    widget.controller.segmenter_factory = factory()
+    _run(widget, qtbot)
+    widget.viewer.layers.clear()
+    _run(widget, qtbot)
+    said = widget.message.text()
+    assert ": 1 skipped" in said
+    mask = tuple(folder.glob("*_vSM.ome.tif"))[0]
+    qtbot.waitUntil(lambda: _visible_mask_of(widget, mask.name) is not None, timeout=20000)
+    layer = _visible_mask_of(widget, mask.name)
+    np.testing.assert_array_equal(np.asarray(layer.data), read_mask(mask).labels)
+    assert widget.message.text() == said
+    widget.follow.setChecked(False)  # not while the user chose what to look at
+    widget.viewer.layers.clear()
+    _run(widget, qtbot)
+    qtbot.wait(500)
+    assert _visible_mask_of(widget, mask.name) is None
+
+
+def _visible_mask_of(widget, name):
+    for layer in widget.viewer.layers:
+        m = layer_meta(layer)
+        if layer.visible and m.get("role") == "mask" and str(m.get("mask_path") or "").endswith(name):
+            return layer
+    return None
 
 
 def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path, example_files, qtbot):

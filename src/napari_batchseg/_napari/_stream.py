@@ -28,7 +28,7 @@ from ..runners.session import RunSession, TaskState
 from ..view import buffers, layer_ops
 from ..view.buffers import TaskView
 from ..view.layer_files import layer_meta
-from ..view.result_showing import ResultShowing, _layer_label, _t_offset
+from ..view.result_showing import ResultShowing, _layer_label, _t_offset, skipped_to_show
 from ..view.slider import displayed_index, slider_slot
 from ..view.stream_layers import PLACEHOLDER, cancelled_name, streamed_label
 from ..view.volume_store import VolumeStore
@@ -357,7 +357,8 @@ class LayerStreamer(QObject):
         """The run is over: the output that waited is shown, what is pending too.
 
         Outputs it ended without telling (Cancel inside a frame) say so. Placeholders no output took are
-        hidden again for the next run (``idle``: files are listed; see :meth:`stand_by`), else removed.
+        hidden again for the next run (``idle``: files are listed; see :meth:`stand_by`), else removed;
+        an existing output it skipped is shown instead (:func:`skipped_to_show`), while following.
         """
         self.scheduler.apply(self.live.run_finished())
         if self.session is not None:
@@ -369,6 +370,9 @@ class LayerStreamer(QObject):
                 self.drop_placeholders()
             else:  # files still listed: the next run is being prepared (not removed, then made again)
                 self._placeholders_shown(self.pool.placeholders(*idle, None, visible=False))
+            kept = skipped_to_show(self.session.tasks) if self.follow and self.session is not None else None
+            if kept is not None and kept.mask_path is not None:
+                self.results.load_later(kept.task, kept.mask_path, self._params(kept.task), "skipped", True)
         self.finish_image_step()
         self.scheduler.apply(self.live.settle())
 

@@ -70,7 +70,8 @@ class TaskState:
     n_objects
         Objects in the latest frame (``None`` before the first).
     mask_path, log_path, extra_paths
-        Outputs written (set when done; a skipped task's existing mask is in ``mask_path``).
+        Outputs written (set when done; a skipped task's existing mask is in ``mask_path``, ``None`` while
+        another run still produces it).
     seconds
         Time the output took (when done).
     other_parameters
@@ -257,7 +258,7 @@ class RunSession:
         elif isinstance(event, TaskSkipped):
             state.status, state.reason = "skipped", event.reason
             state.other_parameters = event.other_parameters
-            state.mask_path = event.task.names.mask
+            state.mask_path = event.task.names.mask if event.output_exists else None
         elif isinstance(event, TaskFailed):
             state.status, state.reason, state.details = "failed", event.reason, event.details
         else:

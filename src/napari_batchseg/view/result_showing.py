@@ -10,6 +10,7 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from ..events import Task
 from ..io.lazy import PlaneArray
 from ..params import SegmentationParams
 from ..results import LoadedResult, load_result, prefetch_planes
+from ..runners.session import TaskState
 from .buffers import TaskView
 
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
@@ -52,6 +54,15 @@ def image_layer_name(label: str) -> str:
 def _t_offset(task: Task) -> float:
     """Where a napari layer's frame 0 sits along T (its own ``translate``; 0 for files)."""
     return float(_extra(task).get("t_translate", 0.0) or 0.0)
+
+
+def skipped_to_show(states: Iterable[TaskState]) -> TaskState | None:
+    """The output to show when a run ended without producing one: the first it skipped whose mask exists.
+
+    Pressing Run again on a file segmented before skips it (the default): its mask, not empty
+    placeholder layers, is what the user wants to look at (and correct).
+    """
+    return next((s for s in states if s.status == "skipped" and s.mask_path is not None), None)
 
 
 class Streams(Protocol):
@@ -123,19 +134,23 @@ class ResultShowing:
         self.load_later(task, task.names.mask, params, status)
         return True
 
-    def load_later(self, task: Task, mask_path: Path, params: SegmentationParams | None, status: str) -> None:
+    def load_later(self, task: Task, mask_path: Path, params: SegmentationParams | None, status: str,
+                   quiet: bool = False) -> None:
         """Read an output's mask file in a worker and show it when read (unless another was asked for).
 
         Also how a volume output (``z_mode`` 3d/stitch) is shown once written: its ``(Z, Y, X)`` frames
         do not stream into the run's ``(T, Y, X)`` layers, its mask file shows ``(T, Z, Y, X)``.
+        ``quiet``: the message line is left as it is unless something went wrong (the run's own
+        message stays when it shows an existing output it skipped).
         """
         self.wanted = task.key
         self.stream.loading.add(task.key)
-        self.stream.message.emit(f"{task.label}: opening its result…")
+        if not quiet:
+            self.stream.message.emit(f"{task.label}: opening its result…")
 
         def shown(result: LoadedResult) -> None:
             if self.wanted == task.key:  # not if another output was asked for meanwhile
-                self._show_loaded(task, result)
+                self._show_loaded(task, result, quiet)
 
         def failed(exc: BaseException) -> None:
             self.stream.message.emit(f"{task.label}: cannot open its result ({exc})")
@@ -150,12 +165,13 @@ class ResultShowing:
         self._show_loaded(task, load_result(task, mask_path, params, "done"))
         self.stream.finish_image_step()
 
-    def _show_loaded(self, task: Task, result: LoadedResult) -> None:
+    def _show_loaded(self, task: Task, result: LoadedResult, quiet: bool = False) -> None:
         if result.labels is None:
             self.stream.message.emit(result.note)
             return
         name = result.mask_path.name if result.mask_path is not None else "its mask"
-        self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
+        if result.note or not quiet:
+            self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
         self.stream.views.pop(task.key, None)
         self.stream.show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
                                 result.pixel_size, result.mask_path, result.contrast, result.first_frame)
