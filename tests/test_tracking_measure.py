@@ -12,6 +12,7 @@ import tifffile
 from napari_batchseg.cli import main
 from napari_batchseg.io.masks import write_mask
 from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.measure import measure_table
 
 
 def _growing_then_dividing(folder: Path) -> tuple[Path, Path]:
@@ -51,6 +52,9 @@ def test_measure_adds_track_ids_and_track_summary(tmp_path: Path) -> None:
     daughters = summary[summary["parent_track_id"] == mother]
     assert len(daughters) == 2 and np.allclose(daughters["growth_rate_um2_per_h"], 0.0)
     assert daughters["division_frame"].isna().all()
+    # the Measure dock's "Measure the mask file" (measure_table) gives the same table: it had no track_id
+    in_memory = measure_table(mask, image=image)
+    pd.testing.assert_frame_equal(in_memory.reset_index(drop=True), objects, check_dtype=False)
 
 
 def test_measure_without_tracks_has_no_track_columns(tmp_path: Path) -> None:
@@ -58,3 +62,4 @@ def test_measure_without_tracks_has_no_track_columns(tmp_path: Path) -> None:
     assert main(["measure", str(mask), "--image", str(image)]) == 0
     assert "track_id" not in pd.read_csv(tmp_path / "cell_vSM_objects.csv").columns
     assert not (tmp_path / "cell_vSM_track_summary.csv").exists()
+    assert "track_id" not in measure_table(mask, image=image).columns

@@ -352,8 +352,12 @@ def measure_table(
     axes: str | None = None,
     image_axes: str | None = None,
     force_labels: bool = False,
+    tracks: str | Path | None = None,
 ) -> pd.DataFrame:
     """The object table of a mask file in memory (as :func:`measure_file` computes it, nothing written).
+
+    ``tracks``: as :func:`measure_file`'s (the mask's ``_tracks.csv`` beside it, when present, adds
+    ``track_id``).
 
     Raises
     ------
@@ -363,12 +367,14 @@ def measure_table(
     mask = Path(mask)
     if is_volume_mask(mask):  # TZYX (z_mode 3d/stitch): volumes in µm³, 3D centroids (measure_3d)
         return pd.concat([table for _frame, table in volume_tables(mask)], ignore_index=True)
+    track_table = tracks_for(mask, tracks)
     with open_mask_stack(mask, axes, force_labels) as stack:
         spec = resolve_source(
             stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes
         )
         with PreparedImage(stack, spec, channels) as prepared:
-            tables = list(iter_frame_tables(stack, prepared, mask.name))
+            tables = [table if track_table is None else add_track_ids(table, track_table)
+                      for table in iter_frame_tables(stack, prepared, mask.name)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(OBJECT_COLUMNS))
 
 
