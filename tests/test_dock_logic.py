@@ -19,6 +19,7 @@ from napari_batchseg.measure import measure_frames
 from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
 from napari_batchseg.tracking import TrackParams, track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
+from napari_batchseg.view import fix_undo
 from napari_batchseg.view import rethreshold as rt
 from napari_batchseg.view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from napari_batchseg.view.fix_undo import NO_UNDO, UndoSlot, target_text, undo_frames, write_fix
@@ -394,6 +395,38 @@ def test_undo_slot_says_why_undo_is_off():
     assert slot.record is None and slot.off == "the fix (remove small) is saved in m_vSM.ome.tif"
     slot.hold(rec)
     assert "were edited since" in slot.edited_since() and slot.record is None
+
+
+def test_undo_slot_keeps_fixes_newest_first_and_forgets_a_layers_together():
+    """Walk: Undo went back one fix only. Fixes are undone newest first; painting (or saving) a layer
+    forgets that layer's fixes, not another layer's; the number and bytes kept are bounded."""
+    a, b = np.ones((3, 4, 4), np.uint16), np.ones((2, 4, 4), np.uint16)
+    zero = np.zeros((1, 4, 4), np.uint16)
+    slot = UndoSlot()
+    a0, bm, a1 = _record(a, (0,), zero), _record(b, (1,), zero, "M"), _record(a, (1,), zero)
+    for rec in (a0, bm, a1):
+        slot.hold(rec)
+    assert slot.record is a1 and slot.tooltip("", None).endswith("; 2 earlier fix(es) can be undone after it")
+    slot.hold(None)  # a1 undone
+    assert slot.record is bm
+    layers = [("A", "L", a, ("task", "m.ome.tif")), ("B", "M", b, ("task", "m.ome.tif"))]
+    assert slot.target(layers) == ("B", "")
+    slot.hold(a1)
+    assert slot.painted("L") == "Undo off: painted after remove small"
+    assert slot.records == [bm] and slot.off == ""
+    slot.saved("M", "b_vSM.ome.tif")
+    assert slot.record is None and slot.off == "the fix (remove small) is saved in b_vSM.ome.tif"
+    # the layer of the newest fix was closed: the next one (another layer's) is the target
+    slot.hold(bm)
+    slot.hold(a0)
+    assert slot.target([layers[1]]) == ("B", "") and slot.records == [bm]
+    for _ in range(fix_undo.UNDO_DEPTH + 5):
+        slot.hold(a0)
+    assert len(slot.records) == fix_undo.UNDO_DEPTH
+    big = _record(np.ones((1, 4096, 8192), np.uint16), (0,), np.zeros((1, 4096, 8192), np.uint16))
+    for _ in range(9):  # 128 MiB per fix (before and after)
+        slot.hold(big)
+    assert len(slot.records) == 8 and all(r is big for r in slot.records)
 
 
 def test_target_text_names_the_file_or_why_it_cannot_be_saved():

@@ -177,3 +177,25 @@ def test_undo_restores_only_frames_still_as_the_fix_left_them(widget, data_folde
     log = read_mask(data_folder / "timelapse_BF_vSM.ome.tif").log_text
     assert log.count("undo (") == 1
     np.testing.assert_array_equal(read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels, labels.data)
+
+
+def test_fixes_are_undone_one_by_one_newest_first(widget, data_folder, qtbot):
+    """Walk: Undo went back one fix only. Two deletions then Undo twice give the mask back as it was."""
+    _run(widget, qtbot, data_folder, "nuclei")
+    mask_path = data_folder / "nuclei_BF_vSM.ome.tif"
+    lab = widget.viewer.open(str(mask_path), plugin="napari-batchseg")[0]
+    widget.viewer.layers.selection.active = lab
+    panel = widget.correction
+    before = lab.data.copy()
+    first, second = (int(v) for v in np.unique(before)[-2:])
+    for label in (first, second):
+        panel.delete_id.setValue(label)
+        _fix(qtbot, panel, panel.delete_btn)
+    assert first not in lab.data and second not in lab.data
+    assert panel.undo_btn.toolTip() == (f"Undo: delete label (label {second}); 1 earlier fix(es) can be "
+                                        "undone after it")
+    assert panel.undo() and second in lab.data and first not in lab.data
+    assert panel.undo_btn.isEnabled() and panel.undo_btn.toolTip() == f"Undo: delete label (label {first})"
+    assert panel.undo()
+    np.testing.assert_array_equal(lab.data, before)
+    assert not panel.undo_btn.isEnabled() and not panel.undo()

@@ -1,11 +1,12 @@
-"""*Undo fix* of the correction panel, without Qt: the last fix while it can be undone, and why not.
+"""*Undo fix* of the correction panel, without Qt: the fixes that can be undone, and why not.
 
-:class:`UndoSlot` holds the last :class:`~.fixes.FixRecord` and, once it is dropped, the reason Undo is
-off (the panel shows it in the button's tooltip). A record is dropped when its layer is painted after the
-fix, when the fix is saved, when its layer is closed or shows another output or a reopened copy, and when
-its frames were edited since; :func:`undo_frames` restores the frames only while they still hold exactly
-what the fix wrote. :func:`write_fix` writes a computed fix into a layer's array in place, and
-:func:`target_text` is the panel's line naming the layer and the file its corrections are saved to.
+:class:`UndoSlot` holds the fixes (:class:`~.fixes.FixRecord`), undone newest first, and, once none is
+left, the reason Undo is off (the panel shows it in the button's tooltip). A layer's records are dropped
+when it is painted after a fix, when it is saved, when it is closed or shows another output or a reopened
+copy, and when the frames of its last fix were edited since; :func:`undo_frames` restores the frames only
+while they still hold exactly what the fix wrote. :func:`write_fix` writes a computed fix into a layer's
+array in place, and :func:`target_text` is the panel's line naming the layer and the file its corrections
+are saved to.
 """
 
 from __future__ import annotations
@@ -54,39 +55,76 @@ def undo_frames(record: FixRecord, data: NDArray[Any]) -> bool:
     return True
 
 
+#: fixes kept for *Undo fix*, newest last (older ones are forgotten first)
+UNDO_DEPTH = 20
+#: and at most this many bytes of their frames (before and after each fix)
+UNDO_BYTES = 1 << 30
+
+
+def _nbytes(record: FixRecord) -> int:
+    return int(record.old.nbytes + record.new.nbytes)
+
+
 class UndoSlot:
-    """The last fix while it can be undone (:attr:`record`), else why Undo is off (:attr:`off`)."""
+    """The fixes that can be undone, last first (:attr:`record`), else why Undo is off (:attr:`off`).
+
+    Fixes are undone one by one, newest first. Each layer's fixes are forgotten together when one of them
+    can no longer be undone (painted, saved, closed, showing another output, frames edited since): an
+    older fix of that layer was made on frames the newer one then changed. Fixes of other layers stay.
+    At most :data:`UNDO_DEPTH` fixes and :data:`UNDO_BYTES` bytes of frames are kept.
+    """
 
     def __init__(self) -> None:
-        self.record: FixRecord | None = None
+        self.records: list[FixRecord] = []
         #: why Undo is off (empty when there was nothing to undo)
         self.off = ""
 
+    @property
+    def record(self) -> FixRecord | None:
+        """The fix *Undo fix* undoes next (``None``: none)."""
+        return self.records[-1] if self.records else None
+
     def hold(self, record: FixRecord | None) -> None:
-        """Keep ``record`` as the fix to undo (``None``: the fix was undone, nothing to undo)."""
-        self.record, self.off = record, ""
+        """Keep ``record`` as the next fix to undo (``None``: the last one was undone)."""
+        if record is None:
+            if self.records:
+                self.records.pop()
+        else:
+            self.records.append(record)
+            while len(self.records) > UNDO_DEPTH or (
+                    len(self.records) > 1 and sum(map(_nbytes, self.records)) > UNDO_BYTES):
+                del self.records[0]
+        self.off = ""
 
     def drop(self, why: str) -> None:
-        """Forget the last fix; ``why`` Undo is off."""
-        self.record, self.off = None, why
+        """Forget the last fix and the other fixes of its layer; ``why`` Undo is off (if no fix is left)."""
+        rec = self.record
+        self._forget_layer(None if rec is None else rec.layer_id, why)
+
+    def _forget_layer(self, layer_id: Any, why: str) -> None:
+        self.records = [r for r in self.records if r.layer_id != layer_id]
+        if self.record is None:
+            self.off = why
 
     def painted(self, layer_id: Any) -> str | None:
-        """Layer ``layer_id`` was painted: the fix on it can no longer be undone; return what to say."""
-        rec = self.record
-        if rec is None or rec.layer_id != layer_id:
+        """Layer ``layer_id`` was painted: its fixes can no longer be undone; return what to say."""
+        mine = [r for r in self.records if r.layer_id == layer_id]
+        if not mine:
             return None
         # Undo restores whole frames: it would silently erase this stroke (the log would still list it)
-        self.drop(f"the layer was painted after the fix ({rec.what}); undoing it would erase those edits")
-        return f"Undo off: painted after {rec.what}"
+        what = mine[-1].what
+        self._forget_layer(layer_id, f"the layer was painted after the fix ({what}); undoing it would "
+                                     "erase those edits")
+        return f"Undo off: painted after {what}"
 
     def saved(self, layer_id: Any, file_name: str) -> None:
-        """Layer ``layer_id`` was saved to ``file_name``: the file and its log now hold the fix."""
-        rec = self.record
-        if rec is not None and rec.layer_id == layer_id:
-            self.drop(f"the fix ({rec.what}) is saved in {file_name}")
+        """Layer ``layer_id`` was saved to ``file_name``: the file and its log now hold its fixes."""
+        mine = [r for r in self.records if r.layer_id == layer_id]
+        if mine:
+            self._forget_layer(layer_id, f"the fix ({mine[-1].what}) is saved in {file_name}")
 
     def edited_since(self) -> str:
-        """The frames of the fix were edited since: drop it; return the reason."""
+        """The frames of the last fix were edited since: drop it (and its layer's); return the reason."""
         assert self.record is not None
         self.drop(f"the frames of the fix ({self.record.what}) were edited since; undoing it would erase "
                   "those edits")
@@ -97,25 +135,27 @@ class UndoSlot:
 
         ``layers``: ``(layer, layer id, array, shown output)`` of the viewer's layers. The layer must still
         show what it showed at the fix: the same array (same shape) and no other output; otherwise the
-        record is dropped (it can never apply again).
+        fixes of that layer are dropped (they can never apply again), and the next one is tried.
         """
-        rec = self.record
-        if rec is None:
-            return None, self.off
-        found = next((entry for entry in layers if entry[1] == rec.layer_id), None)
-        if found is None:
-            self.drop(f"the layer of the fix ({rec.what}) was closed")
-            return None, self.off
-        layer, _, data, output = found
-        same = same_array(rec.data, data) and tuple(data.shape) == rec.shape
-        if not same or not same_output(rec.output, output):
-            self.drop(f"the layer of the fix ({rec.what}) now shows another output or a reopened copy")
-            return None, self.off
-        return layer, ""
+        entries = list(layers)
+        while (rec := self.record) is not None:
+            found = next((entry for entry in entries if entry[1] == rec.layer_id), None)
+            if found is None:
+                self.drop(f"the layer of the fix ({rec.what}) was closed")
+                continue
+            layer, _, data, output = found
+            same = same_array(rec.data, data) and tuple(data.shape) == rec.shape
+            if not same or not same_output(rec.output, output):
+                self.drop(f"the layer of the fix ({rec.what}) now shows another output or a reopened copy")
+                continue
+            return layer, ""
+        return None, self.off
 
     def tooltip(self, why: str, elsewhere: str | None) -> str:
         """Undo's tooltip: the fix (and ``elsewhere``, the name of its layer when not the active one)."""
         if self.record is None:
             return f"Undo is off: {why}" if why else NO_UNDO
         where = f" (on layer {elsewhere!r}: select it)" if elsewhere is not None else ""
-        return f"Undo: {self.record.what}{where}"
+        more = len(self.records) - 1
+        after = f"; {more} earlier fix(es) can be undone after it" if more else ""
+        return f"Undo: {self.record.what}{where}{after}"
