@@ -44,6 +44,13 @@ def test_merge_and_delete():
     a = _frame()
     merged = cx.merge_labels(a, 2, 5)
     assert 5 not in merged and (merged == 2).sum() == 16
+    # walk: merging into a label that is not there renumbered label 5 and called it a merge
+    with pytest.raises(ValueError, match="label 9 is not in the mask: nothing to merge label 5 into"):
+        cx.merge_labels(a, 9, 5)
+    movie = np.stack([a, np.where(a == 2, 0, a)])
+    with pytest.raises(ValueError, match="label 2 is not in the frame"):
+        cx.merge_labels(movie, 2, 5, frames=[1])
+    assert (cx.merge_labels(movie, 2, 5, frames=None)[1] == 2).sum() == (a == 5).sum()  # in frame 0: merged
     deleted = cx.delete_label(a, [1, 7])
     assert set(np.unique(deleted)) == {0, 2, 5}
     with pytest.raises(ValueError):

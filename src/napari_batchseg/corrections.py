@@ -128,10 +128,19 @@ def _ids(value: int | Sequence[int]) -> list[int]:
 def merge_labels(
     labels: NDArray[Any], keep: int, merge: int | Sequence[int], frames: Iterable[int] | int | None = None
 ) -> NDArray[Any]:
-    """Merge object(s) ``merge`` into object ``keep`` (their pixels take the id ``keep``)."""
+    """Merge object(s) ``merge`` into object ``keep`` (their pixels take the id ``keep``).
+
+    Raises ``ValueError`` when ``keep`` is in none of the frames: that would only renumber ``merge`` (a
+    mistyped id, most often), not merge anything.
+    """
     others = _ids(merge)
     if keep <= 0 or any(m <= 0 for m in others):
         raise ValueError("label ids to merge must be > 0")
+    stack, _ = _as_stack(labels, np.ndim(labels) == 4)
+    if not any((stack[t] == keep).any() for t in _frame_list(stack.shape[0], frames)):
+        where = "the frame(s) chosen" if frames is not None and stack.shape[0] > 1 else "the mask"
+        raise ValueError(f"label {keep} is not in {where}: nothing to merge label "
+                         f"{', '.join(map(str, others))} into (check the first number)")
 
     def fix(frame: NDArray[Any]) -> NDArray[Any]:
         out = frame.copy()
