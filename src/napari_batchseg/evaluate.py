@@ -520,20 +520,6 @@ def match_paths(pred: str | Path, gt: str | Path) -> tuple[list[tuple[Path, Path
     return pairs, missing
 
 
-def pair_paths(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
-    """Pairs of (prediction, ground truth): two files, or two folders matched by :func:`match_key`.
-
-    Raises
-    ------
-    InputError
-        When a path is missing, or a folder holds a prediction without ground truth.
-    """
-    pairs, missing = match_paths(pred, gt)
-    if missing:
-        raise InputError(f"{pred}: no ground truth in {gt} for {', '.join(p.name for p in missing)}")
-    return pairs
-
-
 def evaluate_paths(
     pred: str | Path,
     gt: str | Path,
