@@ -28,6 +28,8 @@ part() {  # part NAME COMMAND...: run it, remember how it ended
 }
 
 part "ruff" .venv/bin/ruff check .
+# a registry's new release can break a declared requirement of another package without an install failing
+part "pip check (.venv)" .venv/bin/python -m pip check
 display=(env QT_QPA_PLATFORM=offscreen)
 command -v xvfb-run >/dev/null 2>&1 && display=(xvfb-run -a)
 part "tests (.venv, Cellpose 3)" "${display[@]}" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
