@@ -675,6 +675,13 @@ def test_dry_run_changes_nothing_and_refuses_what_the_run_refuses(tmp_path, caps
     _run([movie], diameter=0)
     assert main(["segment", str(movie), "--diameter", "30", "--dry-run"]) == 0
     assert "made with other parameters (diameter auto -> 30.0): skipped" in capsys.readouterr().out
+    # walk: --parallel frames with a volume mode passed --dry-run, then failed each file after loading
+    stack = tmp_path / "in" / "z.tif"
+    tifffile.imwrite(stack, np.zeros((2, 3, 48, 64), np.uint16), metadata={"axes": "TZYX"})
+    volume = ["--z-mode", "stitch", "--parallel", "frames", "--processes", "2"]
+    for dry in (["--dry-run"], ["-q"]):
+        assert main(["segment", str(stack), *volume, *dry]) == 2
+        assert "with --parallel frames: volumes are segmented one at a time" in capsys.readouterr().err
 
 
 def test_embedding_cache_entries_that_would_unpickle_are_never_opened(tmp_path):

@@ -184,3 +184,23 @@ def test_a_name_with_tracked_in_it_is_tracked_and_tracked_outputs_are_said(tmp_p
     assert main(["track", str(tracked)]) == 2  # named alone: said, and nothing else to track
     err = capsys.readouterr().err
     assert f"skipped: {tracked}: a tracked mask" in err and "no masks found" in err
+
+
+def test_a_folder_s_snapshots_and_volumes_are_skipped_not_failed(tmp_path: Path, capsys) -> None:
+    """Walk: ``batchseg track RESULTS`` failed every one-frame mask of the folder and exited 1; and
+    ``segment --track`` with a volume mode segmented first, then failed the tracking."""
+    good = _mask(tmp_path, "good", synthetic_movie(seed=0).masks)
+    still = _mask(tmp_path, "still", np.ones((1, 20, 20), np.uint16))
+    vol = tmp_path / "vol_vSM.ome.tif"
+    tifffile.imwrite(vol, np.ones((3, 4, 20, 20), np.uint16), ome=True, metadata={"axes": "TZYX"})
+    assert main(["track", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"skipped: {still}: 1 frame" in out and f"skipped: {vol}: a 3D mask" in out and not err
+    assert all(p.exists() for p in _outputs(good)) and not any(p.exists() for p in _outputs(still))
+    assert main(["track", str(still)]) == 1  # named: the user asked for it
+    assert "FAILED" in capsys.readouterr().err
+    image = tmp_path / "z.tif"
+    tifffile.imwrite(image, np.ones((2, 3, 20, 20), np.uint16), metadata={"axes": "TZYX"})
+    assert main(["segment", str(image), "--z-mode", "stitch", "--track", "-q"]) == 2
+    assert "--track with --z-mode stitch: tracking handles 2D time-lapses" in capsys.readouterr().err
+    assert not list(tmp_path.glob("z_vSM*"))

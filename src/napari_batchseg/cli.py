@@ -150,12 +150,16 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
     from . import engine
     from .discovery import FileFilter
     from .errors import BatchSegError
-    from .runners import RunOptions, usable_cores
+    from .runners import RunOptions, resolve_options, usable_cores
 
     console = _console()
     exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(supported_extensions())
     flt = FileFilter(contains=args.contains or [], not_contains=args.not_contains or [], extensions=exts)
     dry_run = bool(getattr(args, "dry_run", False))
+    if getattr(args, "track", False) and params.z_mode != "project":
+        console.print(f"[red]error:[/red] --track with --z-mode {params.z_mode}: tracking handles 2D "
+                      "time-lapses (T, Y, X) only; segment with --z-mode project to track", highlight=False)
+        return 2
     try:
         from .io.atomic import no_writes
 
@@ -188,6 +192,8 @@ def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.
             dask_local=getattr(args, "dask_local", None),
             segmenter_factory=_factory_from_env(),
         )
+        if dry_run:  # what the run checks first (execute resolves them again)
+            resolve_options(options, the_plan.params)
     except ParameterError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2

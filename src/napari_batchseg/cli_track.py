@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,14 @@ def track_masks_cli(
     masks: Sequence[Path], params: Any, report: Callable[[str], None] = print,
     error: Callable[[str], None] | None = None, output_dir: str | None = None, overwrite: bool = False,
     axes: str | None = None, force_labels: bool = False, image: str | None = None,
+    found: Collection[Path] = (),
 ) -> int:
-    """Track each mask; one line per mask. Returns 0 when all succeed, else 1."""
+    """Track each mask; one line per mask. Returns 0 when all succeed, else 1.
+
+    ``found``: masks found in a folder (not named); those that are not 2D time-lapses (one frame, 3D)
+    are skipped with a line, not failed: a results folder holds snapshots too.
+    """
+    from .tracking import NotATimeLapse
     from .tracking.files import track_file, track_paths
 
     def err(text: str) -> None:
@@ -120,6 +126,13 @@ def track_masks_cli(
         try:
             res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
                              force_labels=force_labels, image=image)
+        except NotATimeLapse as exc:
+            if Path(mask) in found:
+                report(f"skipped: {exc}")
+                continue
+            err(f"FAILED (nothing written): {about(mask, exc)}")
+            status = 1
+            continue
         except BatchSegError as exc:
             err(f"FAILED (nothing written): {about(mask, exc)}")
             status = 1
@@ -155,7 +168,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
         print("error: no masks found", file=sys.stderr)
         return 2
     return track_masks_cli(masks, params, output_dir=args.output_dir, overwrite=args.overwrite,
-                           axes=args.axes, force_labels=args.force_labels, image=args.image)
+                           axes=args.axes, force_labels=args.force_labels, image=args.image,
+                           found={m for m in masks if m not in named})
 
 
 def track_after_segment(session: Any, args: argparse.Namespace) -> int:
@@ -165,4 +179,4 @@ def track_after_segment(session: Any, args: argparse.Namespace) -> int:
     from .tracking import TrackParams
 
     done = [Path(s.mask_path) for s in session.tasks if s.status == "done" and s.mask_path]
-    return track_masks_cli(done, TrackParams(), overwrite=True)
+    return track_masks_cli(done, TrackParams(), overwrite=True, found=set(done))  # snapshots: skipped

@@ -212,7 +212,8 @@ def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptio
 
     Frames per network call follow :func:`frames_per_call` (one, unless ``batch_frames`` names the
     fast mode) on every device. The returned copy's ``notes`` explain every change and name any fast
-    mode (front ends print them; the runners log them).
+    mode (front ends print them; the runners log them). Raises :class:`~..params.ParameterError` for
+    ``--parallel frames`` with a volume ``z_mode`` (a volume is segmented in the process that reads it).
     """
     opts = replace(options, notes=list(options.notes))
     note = fast_mode_note(opts.batch_frames)
@@ -253,4 +254,9 @@ def resolve_options(options: RunOptions, params: SegmentationParams) -> RunOptio
     if opts.prefetch is None:
         workers = opts.processes if opts.mode == "frames" else 1
         opts = replace(opts, prefetch=max(2, 2 * workers, (opts.batch_frames or 1) + 1))
+    if opts.mode == "frames" and params.z_mode != "project":  # refused before any work, dry runs too
+        raise ParameterError(
+            f"z_mode {params.z_mode!r} with --parallel frames: volumes are segmented one at a time in the "
+            "process that reads them; use --parallel none or files"
+        )
     return opts

@@ -8,11 +8,12 @@ No Qt here.
 
 from __future__ import annotations
 
-from .base import OBJECT_COLUMNS, Tracker, TrackingError, TrackingModelError, TrackParams
+from .base import OBJECT_COLUMNS, NotATimeLapse, Tracker, TrackingError, TrackingModelError, TrackParams
 from .registry import DEFAULT_METHOD, TRACKERS, get_tracker
 from .run import TRACK_COLUMNS, TrackResult, track_masks, track_stack
 
 __all__ = [
-    "DEFAULT_METHOD", "OBJECT_COLUMNS", "TRACKERS", "TRACK_COLUMNS", "TrackParams", "TrackResult", "Tracker",
-    "TrackingError", "TrackingModelError", "get_tracker", "track_masks", "track_stack",
+    "DEFAULT_METHOD", "OBJECT_COLUMNS", "TRACKERS", "TRACK_COLUMNS", "NotATimeLapse", "TrackParams",
+    "TrackResult", "Tracker", "TrackingError", "TrackingModelError", "get_tracker", "track_masks",
+    "track_stack",
 ]

@@ -32,6 +32,10 @@ class TrackingError(InputError):
     """A mask cannot be tracked (one frame, 3D, a label used for two objects, ...): names file and problem."""
 
 
+class NotATimeLapse(TrackingError):
+    """A mask that is not a 2D time-lapse (one frame, or 3D): nothing to track (a folder's are skipped)."""
+
+
 class TrackingModelError(ModelError):
     """A tracking model (trackastra weights) cannot be found or loaded; names where to put it."""
 

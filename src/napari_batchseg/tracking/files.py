@@ -41,7 +41,7 @@ from ..io.naming import LOG_EXT, MASK_EXT, TRACKED_TAG, first_free_kept
 from ..io.naming import TRACKED_SUFFIX as TRACKED_SUFFIX  # (its name here too: tracking's outputs)
 from ..io.reader import open_source
 from ..provenance import PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
-from .base import FrameReader, TrackingError, TrackParams
+from .base import FrameReader, NotATimeLapse, TrackingError, TrackParams
 from .registry import get_tracker
 from .run import TrackResult, track_stack
 
@@ -106,10 +106,10 @@ def _refuse_3d(mask: Path, axes: str | None) -> None:
     try:
         sizes = source.info.sizes
         if sizes["Z"] > 1:
-            raise TrackingError(f"{mask}: a 3D mask (Z = {sizes['Z']}): tracking handles 2D time-lapses "
+            raise NotATimeLapse(f"{mask}: a 3D mask (Z = {sizes['Z']}): tracking handles 2D time-lapses "
                                 "(T, Y, X) only")
         if sizes["T"] < 2:
-            raise TrackingError(f"{mask}: {sizes['T']} frame: tracking needs a time-lapse of 2 frames "
+            raise NotATimeLapse(f"{mask}: {sizes['T']} frame: tracking needs a time-lapse of 2 frames "
                                 "or more")
     finally:
         source.close()
