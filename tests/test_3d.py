@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tifffile
 
 from napari_batchseg.api import segment_files
+from napari_batchseg.errors import InputError
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.io.reader import open_source
 from napari_batchseg.params import ParameterError, SegmentationParams
@@ -254,8 +256,10 @@ def test_measure_volume_mask_gives_um3_and_3d_centroids(tmp_path: Path) -> None:
     result = measure_file(path)
     assert (result.n_frames, result.n_objects) == (2, 2)
     summary = result.summary_csv.read_text().splitlines()
-    assert summary[0] == "file,position,frame,n_objects,volume_um3_mean,volume_um3_sum"
-    assert summary[1].endswith(",0,1,30.0,30.0")
+    # the mask's time step (10 s) gives time_s, as in 2D (walk: volumes never had it)
+    assert summary[0] == "file,position,frame,time_s,n_objects,volume_um3_mean,volume_um3_sum"
+    assert summary[1].endswith(",0,0.0,1,30.0,30.0") and summary[2].endswith(",1,10.0,1,9.0,9.0")
+    assert table["time_s"].tolist() == [0.0, 10.0]
 
 
 @pytest.mark.cp3
@@ -272,6 +276,41 @@ def test_measure_3d_run_with_intensities(run_3d: tuple[Path, Path, SegmentationP
     inside = labels[int(row.frame)] == int(row.label)
     assert row.mean_intensity == pytest.approx(volume[inside].mean())
     assert row.sum_intensity == pytest.approx(volume[inside].sum())
+
+
+def test_measure_volume_takes_the_image_channels_and_z_range_given(tmp_path: Path, capsys) -> None:
+    """Walk: on volume masks ``measure`` ignored ``--image``, ``--channel``, ``--image-channel``,
+    ``--z-range`` and ``--start-frame`` (a moved input could not be measured at all), and counted the
+    top and bottom slices as the border. Intensities here are computed from the arrays themselves."""
+    from napari_batchseg.cli import main
+    from napari_batchseg.io.masks import write_mask
+    from napari_batchseg.io.sources import PixelSize
+    from napari_batchseg.measure import measure_table
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 1000, (3, 6, 2, 16, 20)).astype(np.uint16)  # T, Z, C, Y, X
+    tifffile.imwrite(tmp_path / "img.ome.tif", image, ome=True, metadata={"axes": "TZCYX"})
+    labels = np.zeros((2, 3, 16, 20), np.uint16)  # input frames 1-2, slices 2-4
+    labels[:, 1, 5:9, 6:10] = 4  # inside
+    labels[:, 0, 10:12, 12:15] = 8  # on the first slice of the volume only: not cut by the field of view
+    mask = write_mask(tmp_path / "m_vSM.ome.tif", labels, PixelSize(0.5, 0.5, 2.0), volume=True)
+    with pytest.raises(InputError, match="no input image to measure channel"):
+        measure_table(mask, channels=[1])
+    table = measure_table(mask, channels=[0], image=tmp_path / "img.ome.tif", image_channel=1,
+                          z_range="2-4", start_frame=1)
+    assert list(table["frame"]) == [1, 1, 2, 2]
+    for row in table.itertuples():
+        inside = labels[row.frame - 1] == row.label
+        seen = image[row.frame, 2:5, 1].astype(np.float64)[inside]
+        assert row.mean_intensity == pytest.approx(seen.mean()) and row.max_intensity == seen.max()
+        assert row.mean_intensity_0 == pytest.approx(image[row.frame, 2:5, 0][inside].mean())
+    assert list(table["touches_border"]) == [False] * 4
+    assert list(table["touches_z_border"]) == [False, True, False, True]
+    assert main(["measure", str(mask), "--image", str(tmp_path / "img.ome.tif"), "--image-channel", "1",
+                 "--z-range", "2-4", "--start-frame", "1", "--channel", "0"]) == 0
+    written = pd.read_csv(tmp_path / "m_vSM_objects.csv")
+    assert written["mean_intensity_0"].tolist() == pytest.approx(table["mean_intensity_0"].tolist())
+    capsys.readouterr()
 
 
 def test_a_tiny_volume_mask_goes_through_export_evaluate_and_training_reading(tmp_path: Path) -> None:

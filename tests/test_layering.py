@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
                 "events", "_prefetch", "_cancel", "torch_cancel", "_checks", "_commit",
                 "_engine_log", "runnable", "results", "_labels", "corrections", "measure", "evaluate",
                 "export", "training", "existing", "rerun", "tracking", "evaluate_tracks",
-                "_volume_run", "measure_3d", "input_check"),
+                "_volume_run", "measure_3d", "input_check", "_columns"),
      "one batch run and its typed events, whether a file can run, finished outputs read back, what "
      "is on disk for a planned output, reruns from logs; the tools on finished masks (correct, "
      "measure, evaluate, export, train)"),

@@ -25,6 +25,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
+from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from .errors import OutputError
 from .io.atomic import atomic_path, check_writable_dir
@@ -56,9 +57,6 @@ OBJECT_COLUMNS: tuple[str, ...] = (
     "orientation", "touches_border", "mean_intensity", "min_intensity", "max_intensity",
     "sum_intensity", "std_intensity",
 )
-INTENSITY_STATS: tuple[str, ...] = ("mean", "min", "max", "sum", "std")
-#: Seconds since the input's first frame (``frame`` x time increment), only when the increment is known.
-TIME_COLUMN = "time_s"
 _AREA_STATS: tuple[str, ...] = ("min", "max", "mean", "median", "std", "sum")
 #: Columns of the per-frame summary.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -69,24 +67,6 @@ _SHAPE_PROPS = (
     "label", "area", "centroid", "bbox", "perimeter", "eccentricity", "solidity",
     "axis_major_length", "axis_minor_length", "orientation",
 )
-
-
-def _intensity_stats(labels: NDArray[Any], image: NDArray[Any], ids: NDArray[Any]) -> dict[str, NDArray[Any]]:
-    """mean, min, max, sum, std (population) of ``image`` over each label in ``ids`` (float64)."""
-    from scipy import ndimage as ndi
-
-    lab = labels.ravel().astype(np.int64, copy=False)
-    img = np.asarray(image, dtype=np.float64).ravel()
-    n = int(lab.max()) + 1 if lab.size else 1
-    count = np.bincount(lab, minlength=n)[ids].astype(np.float64)
-    total = np.bincount(lab, weights=img, minlength=n)[ids]
-    mean = total / count
-    sq = np.bincount(lab, weights=img * img, minlength=n)[ids]
-    var = np.maximum(sq / count - mean * mean, 0.0)
-    idx = ids.tolist()
-    mins = np.asarray(ndi.minimum(img, lab, idx), dtype=np.float64) if idx else np.empty(0)
-    maxs = np.asarray(ndi.maximum(img, lab, idx), dtype=np.float64) if idx else np.empty(0)
-    return {"mean": mean, "min": mins, "max": maxs, "sum": total, "std": np.sqrt(var)}
 
 
 def measure_labels(
@@ -170,12 +150,7 @@ def measure_labels(
     }
     channels: list[tuple[str, NDArray[Any] | None]] = [("", image)]
     channels += [(f"_{name}", img) for name, img in (extra_images or {}).items()]
-    for tag, img in channels:
-        if img is not None and np.shape(img) != lab.shape:
-            raise ValueError(f"image{tag} shape {np.shape(img)} differs from labels {lab.shape}")
-        stats = _intensity_stats(lab, img, ids) if img is not None and n else {}
-        for s in INTENSITY_STATS:
-            table[f"{s}_intensity{tag}"] = stats.get(s, nan)
+    table.update(intensity_columns(lab, ids, channels))
     return pd.DataFrame(table)
 
 
@@ -307,7 +282,9 @@ def measure_file(
                 f"{mask}: {', '.join(existing)} exist(s); pass --overwrite (API: overwrite=True) to replace"
             )
     if is_volume_mask(mask):  # TZYX (z_mode 3d/stitch): volumes in µm³, 3D centroids (measure_3d)
-        n_frames, n_objects = write_volume_tables(mask, objects_csv, summary_csv)
+        n_frames, n_objects = write_volume_tables(
+            mask, objects_csv, summary_csv, channels=channels, image=image, image_channel=image_channel,
+            z_range=z_range, start_frame=start_frame, image_axes=image_axes)
         return MeasureResult(mask, objects_csv, summary_csv, Path(), n_frames, n_objects)
     with open_mask_stack(mask, axes, force_labels) as stack:
         spec = resolve_source(
@@ -366,7 +343,9 @@ def measure_table(
     """
     mask = Path(mask)
     if is_volume_mask(mask):  # TZYX (z_mode 3d/stitch): volumes in µm³, 3D centroids (measure_3d)
-        return pd.concat([table for _frame, table in volume_tables(mask)], ignore_index=True)
+        volumes = volume_tables(mask, channels=channels, image=image, image_channel=image_channel,
+                                z_range=z_range, start_frame=start_frame, image_axes=image_axes)
+        return pd.concat([table for _frame, table in volumes], ignore_index=True)
     track_table = tracks_for(mask, tracks)
     with open_mask_stack(mask, axes, force_labels) as stack:
         spec = resolve_source(

@@ -8,7 +8,7 @@ objects are measured without intensities. :mod:`.measure` hands volume masks her
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import tifffile
 from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
+from ._columns import TIME_COLUMN, intensity_columns
 from .errors import InputError
 from .input_check import check_input
 from .io.atomic import atomic_path, check_writable_dir
@@ -34,12 +35,15 @@ __all__ = [
     "measure_volume", "volume_reader", "volume_tables", "write_volume_tables",
 ]
 
-#: Columns of the per-object table of a volume mask, in order.
+#: Columns of the per-object table of a volume mask, in order (a known time step adds ``time_s`` after
+#: ``frame``; extra channels add ``<stat>_intensity_<channel>`` at the end). ``touches_border``: the
+#: object reaches a side of the field of view (Y or X), as in 2D; ``touches_z_border``: the first or last
+#: slice of the volume (a cell cut by the Z range).
 VOLUME_COLUMNS: tuple[str, ...] = (
     "file", "position", "frame", "label", "volume_vox", "volume_um3",
     "centroid_z_px", "centroid_y_px", "centroid_x_px", "centroid_z_um", "centroid_y_um", "centroid_x_um",
     "bbox_min_z", "bbox_min_y", "bbox_min_x", "bbox_max_z", "bbox_max_y", "bbox_max_x", "touches_border",
-    "mean_intensity", "min_intensity", "max_intensity", "sum_intensity", "std_intensity",
+    "touches_z_border", "mean_intensity", "min_intensity", "max_intensity", "sum_intensity", "std_intensity",
 )
 VOLUME_SUMMARY_COLUMNS: tuple[str, ...] = (
     "file", "position", "frame", "n_objects", "volume_um3_mean", "volume_um3_sum",
@@ -63,26 +67,28 @@ def is_volume_mask(path: str | Path) -> bool:
 
 def measure_volume(
     labels: NDArray[Any], image: NDArray[Any] | None, pixel_size: PixelSize, *, file: str = "",
-    position: int = 0, frame: int = 0,
+    position: int = 0, frame: int = 0, extra_images: Mapping[str, NDArray[Any]] | None = None,
 ) -> pd.DataFrame:
-    """Object table of one ``(Z, Y, X)`` label volume (volumes in voxels and µm³, 3D centroids)."""
+    """Object table of one ``(Z, Y, X)`` label volume (volumes in voxels and µm³, 3D centroids).
+
+    ``pixel_size.t`` (s) adds ``time_s`` (``frame`` times it); ``extra_images`` (``{channel: volume}``)
+    add ``<stat>_intensity_<channel>`` columns, as in 2D.
+    """
     lab = np.asarray(labels)
     if lab.ndim != 3:
         raise ValueError(f"a label volume is (Z, Y, X), got shape {lab.shape}")
-    props = ["label", "area", "centroid", "bbox"]
-    intensity = image is not None
-    if intensity:
-        props += ["intensity_mean", "intensity_min", "intensity_max"]
-    table = regionprops_table(lab, intensity_image=None if image is None else np.asarray(image, np.float32),
-                              properties=props)
-    n = len(table["label"])
+    table = regionprops_table(lab, properties=["label", "area", "centroid", "bbox"])
+    ids = np.asarray(table["label"], dtype=np.int64)
+    n = len(ids)
     sz, sy, sx = (pixel_size.z, pixel_size.y, pixel_size.x)
     voxel = None if None in (sz, sy, sx) else float(sz) * float(sy) * float(sx)  # type: ignore[arg-type]
-    out: dict[str, Any] = {
-        "file": [file] * n, "position": [position] * n, "frame": [frame] * n, "label": table["label"],
-        "volume_vox": table["area"].astype(np.int64),
+    out: dict[str, Any] = {"file": [file] * n, "position": [position] * n, "frame": [frame] * n}
+    if pixel_size.t is not None:
+        out[TIME_COLUMN] = [frame * float(pixel_size.t)] * n
+    out.update({
+        "label": ids, "volume_vox": table["area"].astype(np.int64),
         "volume_um3": table["area"] * voxel if voxel is not None else [np.nan] * n,
-    }
+    })
     for i, axis in enumerate("zyx"):
         out[f"centroid_{axis}_px"] = table[f"centroid-{i}"]
     for i, (axis, step) in enumerate((("z", sz), ("y", sy), ("x", sx))):
@@ -92,27 +98,16 @@ def measure_volume(
         out[f"bbox_min_{axis}"] = table[f"bbox-{i}"]
     for i, axis in enumerate("zyx"):
         out[f"bbox_max_{axis}"] = table[f"bbox-{i + 3}"]
-    shape = lab.shape
-    out["touches_border"] = [
-        bool(any(table[f"bbox-{i}"][k] == 0 or table[f"bbox-{i + 3}"][k] == shape[i] for i in range(3)))
-        for k in range(n)
-    ]
-    if intensity and image is not None:
-        img = np.asarray(image, np.float64)
-        ids = np.asarray(table["label"], dtype=np.int64)
-        flat = lab.ravel().astype(np.int64)
-        size = int(flat.max()) + 1 if flat.size else 1
-        sums = np.bincount(flat, weights=img.ravel(), minlength=size)
-        squares = np.bincount(flat, weights=img.ravel() ** 2, minlength=size)
-        counts = np.bincount(flat, minlength=size).astype(np.float64)
-        mean = sums[ids] / counts[ids]
-        var = np.maximum(squares[ids] / counts[ids] - mean**2, 0.0)
-        out.update(mean_intensity=table["intensity_mean"], min_intensity=table["intensity_min"],
-                   max_intensity=table["intensity_max"], sum_intensity=sums[ids], std_intensity=np.sqrt(var))
-    else:
-        for stat in ("mean", "min", "max", "sum", "std"):
-            out[f"{stat}_intensity"] = [np.nan] * n
-    return pd.DataFrame(out, columns=list(VOLUME_COLUMNS))
+
+    def touches(axis: int) -> NDArray[Any]:
+        return np.asarray((table[f"bbox-{axis}"] == 0) | (table[f"bbox-{axis + 3}"] == lab.shape[axis]))
+
+    out["touches_border"] = touches(1) | touches(2)
+    out["touches_z_border"] = touches(0)
+    channels: list[tuple[str, NDArray[Any] | None]] = [("", image)]
+    channels += [(f"_{name}", img) for name, img in (extra_images or {}).items()]
+    out.update(intensity_columns(lab, ids, channels))
+    return pd.DataFrame(out)
 
 
 class VolumeInput:
@@ -121,9 +116,11 @@ class VolumeInput:
     ``source`` is the opened input (``None`` without a log); close it with :meth:`close`.
     """
 
-    def __init__(self, mask: Path, log_text: str) -> None:
+    def __init__(self, mask: Path, log_text: str, extra_channels: Sequence[int | str] = ()) -> None:
         self.source: ImageSource | None = None
         self.position, self.start, self.channel, self.zs = 0, 0, 0, [0]
+        #: ``(name as given, channel index)`` of the extra channels measured (``channels``)
+        self.extra: list[tuple[str, int]] = []
         if not log_text.strip():
             return
         try:
@@ -133,20 +130,26 @@ class VolumeInput:
         if run.input_path is None:
             return
         if not Path(run.input_path).exists():
-            raise InputError(f"{mask}: input image {run.input_path} not found (moved?)")
+            raise InputError(f"{mask}: input image {run.input_path} not found (moved? give its new place "
+                             "with --image)")
         p = run.params
         check_input(run.input_path, run.input_identity, p, int(run.position or 0), mask,  # (a review: volumes
                     "segment it again, or give the image it was made from (--image)")  # were not checked)
         self.source = open_source(run.input_path, p.axes)
-        channel = resolve_channels(self.source.info, p.channel)
-        self.channel = channel if isinstance(channel, int) else channel[0]
-        self.zs = volume_z(self.source.info, p.zrange)
+        try:
+            channel = resolve_channels(self.source.info, p.channel)
+            self.channel = channel if isinstance(channel, int) else channel[0]
+            self.zs = volume_z(self.source.info, p.zrange)
+            self.extra = [(str(c), int(resolve_channel(self.source.info, c))) for c in extra_channels]
+        except BaseException:
+            self.source.close()
+            raise
         self.position, self.start = int(run.position or 0), int(p.start_frame)
 
     @classmethod
     def from_image(
         cls, mask: Path, image: str | Path, channel: int | str | None = None, z_range: str | None = None,
-        start: int | None = None, axes: str | None = None,
+        start: int | None = None, axes: str | None = None, extra_channels: Sequence[int | str] = (),
     ) -> VolumeInput:
         """The volumes of ``image`` given by hand (a mask without a log, or an input that moved).
 
@@ -160,17 +163,22 @@ class VolumeInput:
         try:
             self.channel = int(resolve_channel(self.source.info, 0 if channel is None else channel))
             self.zs = volume_z(self.source.info, ZRange.parse(z_range or "all"))
+            self.extra = [(str(c), int(resolve_channel(self.source.info, c))) for c in extra_channels]
         except BaseException:
             self.source.close()
             raise
         self.start = int(start or 0)
         return self
 
-    def volume(self, index: int) -> NDArray[Any] | None:
-        """The input volume of the mask's frame ``index`` (``None`` without a log)."""
+    def volume(self, index: int, channel: int | None = None) -> NDArray[Any] | None:
+        """The input volume of the mask's frame ``index`` (``None`` without a log).
+
+        ``channel``: another channel's volume (default: the one segmented).
+        """
         if self.source is None:
             return None
-        return np.asarray(self.source.read_zstack(self.position, self.start + index, self.channel, self.zs))
+        c = self.channel if channel is None else channel
+        return np.asarray(self.source.read_zstack(self.position, self.start + index, c, self.zs))
 
     def close(self) -> None:
         """Release the input file."""
@@ -209,40 +217,73 @@ def mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
             yield read(t)
 
 
-def volume_tables(mask: str | Path, file: str = "") -> Iterator[tuple[int, pd.DataFrame]]:
-    """``(frame, object table)`` of each volume of a mask, one volume in memory at a time."""
+def volume_tables(
+    mask: str | Path, file: str = "", channels: Sequence[int | str] = (), image: str | Path | None = None,
+    image_channel: int | str | None = None, z_range: str | None = None, start_frame: int | None = None,
+    image_axes: str | None = None,
+) -> Iterator[tuple[int, pd.DataFrame]]:
+    """``(frame, object table)`` of each volume of a mask, one volume in memory at a time.
+
+    The input comes from the mask's log, or is ``image`` (with ``image_channel``, ``z_range``,
+    ``start_frame``, ``image_axes``: see :meth:`VolumeInput.from_image`); ``channels`` add the
+    intensities of other channels of it, as in 2D.
+
+    Raises
+    ------
+    InputError
+        Extra ``channels`` without an input (no log names one and no ``image``), a volume of the input
+        that differs from the mask's, a moved or replaced input.
+    """
     path = Path(mask)
-    log_text = read_embedded_log(path)
     pixel_size = read_mask_pixel_size(path)
-    source = VolumeInput(path, log_text)
+    if image is not None:
+        source = VolumeInput.from_image(path, image, image_channel, z_range, start_frame, image_axes,
+                                        channels)
+    else:
+        source = VolumeInput(path, read_embedded_log(path), channels)
     try:
+        if channels and source.source is None:
+            raise InputError(f"{path}: no input image to measure channel(s) {', '.join(map(str, channels))} "
+                             "in: its log names none; give it with --image")
         for i, labels in enumerate(mask_volumes(path)):
-            image = source.volume(i)
-            if image is not None and image.shape != labels.shape:
-                raise InputError(f"{path}: mask volume is {labels.shape} but its input's is {image.shape}")
+            image_volume = source.volume(i)
+            if image_volume is not None and image_volume.shape != labels.shape:
+                raise InputError(
+                    f"{path}: mask volume is {labels.shape} but its input's is {image_volume.shape}")
+            extra = {name: v for name, c in source.extra if (v := source.volume(i, c)) is not None}
             frame = source.start + i
-            yield frame, measure_volume(labels, image, pixel_size, file=file or path.name,
-                                        position=source.position, frame=frame)
+            yield frame, measure_volume(labels, image_volume, pixel_size, file=file or path.name,
+                                        position=source.position, frame=frame, extra_images=extra)
     finally:
         source.close()
 
 
-def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path) -> tuple[int, int]:
-    """Write the object and summary tables of a volume mask atomically; ``(n_frames, n_objects)``."""
+def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path,
+                        **input_options: Any) -> tuple[int, int]:
+    """Write the object and summary tables of a volume mask atomically; ``(n_frames, n_objects)``.
+
+    ``input_options``: :func:`volume_tables`' (extra ``channels``, an ``image`` given by hand, ...). A
+    known time step adds ``time_s`` to both tables.
+    """
     check_writable_dir(objects_csv.parent)
     n_frames = n_objects = 0
     summary: list[dict[str, Any]] = []
+    dt = read_mask_pixel_size(Path(mask)).t
+    columns = list(VOLUME_SUMMARY_COLUMNS)
+    if dt is not None:
+        columns.insert(columns.index("frame") + 1, TIME_COLUMN)
     with contextlib.ExitStack() as ctx:
         tmp = ctx.enter_context(atomic_path(objects_csv))
         tmp_summary = ctx.enter_context(atomic_path(summary_csv))
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            for i, (frame, table) in enumerate(volume_tables(mask)):
+            for i, (frame, table) in enumerate(volume_tables(mask, **input_options)):
                 table.to_csv(fh, header=i == 0, index=False)
                 n_frames, n_objects = n_frames + 1, n_objects + len(table)
                 vols = table["volume_um3"]
                 summary.append({"file": Path(mask).name, "position": int(table["position"].iloc[0])
                                 if len(table) else 0, "frame": frame, "n_objects": len(table),
                                 "volume_um3_mean": float(vols.mean()) if len(table) else np.nan,
-                                "volume_um3_sum": float(vols.sum()) if len(table) else 0.0})
-        pd.DataFrame(summary, columns=list(VOLUME_SUMMARY_COLUMNS)).to_csv(tmp_summary, index=False)
+                                "volume_um3_sum": float(vols.sum()) if len(table) else 0.0,
+                                TIME_COLUMN: None if dt is None else frame * float(dt)})
+        pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
     return n_frames, n_objects
