@@ -15,7 +15,7 @@ from qtpy.QtWidgets import QComboBox, QLabel, QWidget
 from ..view.file_info import is_ambiguous
 from ..view.file_list import AXES_CHOICES, FileSetup, remember
 from ._info import InfoCache
-from ._qtutil import fill, hbox
+from ._qtutil import fill, hbox, quiet
 
 CHOOSE = "— (choose)"
 
@@ -67,13 +67,12 @@ class AxesRow(ChoiceRow):
         path = self._current()
         amb = self.applies(path)
         text, value = self.setup.axes_row(path, amb)
-        self.combo.blockSignals(True)
-        self.label.setText(text)
-        if value and self.combo.findData(value) < 0:
-            self.combo.addItem(value, value)
-        self._show(value)
-        self.combo.setEnabled(amb)
-        self.combo.blockSignals(False)
+        with quiet(self.combo):
+            self.label.setText(text)
+            if value and self.combo.findData(value) < 0:
+                self.combo.addItem(value, value)
+            self._show(value)
+            self.combo.setEnabled(amb)
 
 
 class DatasetRow(ChoiceRow):

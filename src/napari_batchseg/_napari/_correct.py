@@ -27,7 +27,16 @@ from qtpy.QtWidgets import (
 )
 
 from .. import corrections as cx
-from ..view.fix_undo import UndoSlot, target_text, undo_frames, write_fix
+from ..view.fix_undo import (
+    NO_MASK_YET,
+    UndoSlot,
+    correct_buttons,
+    fix_failed_text,
+    saved_text,
+    target_text,
+    undo_frames,
+    write_fix,
+)
 from ..view.fixes import (
     FixRecord,
     FixResult,
@@ -122,10 +131,8 @@ class CorrectionPanel(CorrectionControls):
         """Update the target description and buttons (active layer, or its mask file, changed)."""
         layer = self.layer()
         self._watched.watch(layer)
-        if layer is None:
-            self.target.setText("select a Labels layer to correct it")
-        else:
-            self.target.setText(target_text(layer.name, layer_meta(layer)))
+        self.target.setText(target_text(None if layer is None else layer.name, layer_meta(layer)))
+        if layer is not None:
             self._follow_selected_label()
         self._update_buttons()
 
@@ -152,15 +159,16 @@ class CorrectionPanel(CorrectionControls):
         return self._undo.target((lay, layer_id(lay), lay.data, shown_output(lay)) for lay in layers)
 
     def _update_buttons(self) -> None:
-        layer = self.layer()
-        idle = self._job is None
+        layer, (target, why) = self.layer(), self._undo_target()
+        key, target_key = (None if lay is None else layer_id(lay) for lay in (layer, target))
+        fixes, save, undo = correct_buttons(key, bool(layer_meta(layer).get("mask_path")), self._job is None,
+                                            target_key)
         for b in (self.small_btn, self.border_btn, self.relabel_btn, self.merge_btn, self.delete_btn):
-            b.setEnabled(layer is not None and idle)
-        self.save_btn.setEnabled(layer is not None and bool(layer_meta(layer).get("mask_path")) and idle)
-        target, why = self._undo_target()
-        same = target is not None and layer is not None and layer_id(target) == layer_id(layer)
-        self.undo_btn.setEnabled(same and idle)
-        self.undo_btn.setToolTip(self._undo.tooltip(why, None if same or target is None else target.name))
+            b.setEnabled(fixes)
+        self.save_btn.setEnabled(save)
+        self.undo_btn.setEnabled(undo)
+        elsewhere = None if target is None or target_key == key else target.name
+        self.undo_btn.setToolTip(self._undo.tooltip(why, elsewhere))
 
     def current_frame(self, layer: Any) -> int:
         """Index along T of the frame on screen (0 for a 2D layer)."""
@@ -182,21 +190,12 @@ class CorrectionPanel(CorrectionControls):
         if layer is None or self._job is not None:
             return False
         data = layer.data
-        if data.ndim == 3 and self.this_frame.isChecked():
-            frames: list[int] | None = [self.current_frame(layer)]
-        else:
-            frames = None
-        name = fix.__name__.replace("_", " ")
-        what = describe_fix(fix.__name__, params, data.ndim, frames)
-        output = shown_output(layer)
-
-        def failed(exc: BaseException) -> None:
-            self.result.setText(str(exc) if isinstance(exc, ValueError) else f"{name} failed: {exc}")
-
+        frames = [self.current_frame(layer)] if data.ndim == 3 and self.this_frame.isChecked() else None
+        what, output = describe_fix(fix.__name__, params, data.ndim, frames), shown_output(layer)
         # read-only meanwhile: no brush stroke may land on frames the fix is rewriting
         self._in_background("fix", layer, f"{what}…", compute_fix, fix, data, args, frames,
                             on_item=lambda out: self._applied(layer, data, output, what, out),
-                            on_error=failed)
+                            on_error=lambda exc: self.result.setText(fix_failed_text(fix.__name__, exc)))
         return True
 
     @holds_repaint
@@ -251,7 +250,7 @@ class CorrectionPanel(CorrectionControls):
             return None
         path = layer_meta(layer).get("mask_path")
         if not path:
-            self.result.setText("this layer has no mask file yet (its run has not finished)")
+            self.result.setText(NO_MASK_YET)
             return None
         return layer, path
 
@@ -278,14 +277,11 @@ class CorrectionPanel(CorrectionControls):
         if target is None or self._job is not None:
             return False
         layer, path = target
-
-        def failed(exc: BaseException) -> None:
-            self.result.setText(f"not saved: {exc}")
-
         # read-only meanwhile: the array is written as it is
         self._in_background("save", layer, f"saving {Path(path).name}…", cx.save_corrections, path,
                             layer.data, self._note(layer),
-                            on_item=lambda summary: self._saved(layer, path, summary), on_error=failed)
+                            on_item=lambda summary: self._saved(layer, path, summary),
+                            on_error=lambda exc: self.result.setText(f"not saved: {exc}"))
         return True
 
     def _in_background(self, job: str, layer: Any, text: str, fn: Callable[..., Any], *args: Any,
@@ -316,8 +312,6 @@ class CorrectionPanel(CorrectionControls):
         # another output by the streamer
         self._undo.saved(layer_id(layer), Path(path).name)
         mark_saved(layer)
-        self.result.setText(
-            f"saved {Path(path).name}: {summary.describe()}" if summary.changed else "no changes to save"
-        )
+        self.result.setText(saved_text(Path(path).name, summary.changed, summary.describe()))
         self._update_buttons()
         self.saved.emit(summary)

@@ -5,15 +5,10 @@ Laid out here; what they do is :class:`._correct.CorrectionPanel`'s.
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import (
-    QGridLayout,
-    QLabel,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QLabel, QPushButton, QWidget
 
-from ._qtutil import hbox, ispin, muted, radio_pair
+from ..view.fix_undo import CORRECT_FIELDS
+from ._qtutil import Fields, grid, hbox, muted, radio_pair, vbox
 
 
 class CorrectionControls(QWidget):
@@ -21,42 +16,28 @@ class CorrectionControls(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.target = QLabel("")
-        muted(self.target)
+        self.target = muted(QLabel(""))
         self.this_frame, self.all_frames = radio_pair(self, "current frame", "all frames")
 
-        self.min_size = ispin(1, 10**7, 30, "Objects with fewer pixels are removed")
+        self.fields = Fields(*CORRECT_FIELDS)
+        self.min_size, self.keep_id, self.merge_id, self.delete_id = (self.fields[f.key]
+                                                                      for f in CORRECT_FIELDS)
         self.small_btn = QPushButton("Remove small")
         self.border_btn = QPushButton("Remove touching border")
         self.relabel_btn = QPushButton("Relabel sequentially")
-        self.keep_id = ispin(1, 2**31 - 1, 1, "Label that stays")
-        self.merge_id = ispin(1, 2**31 - 1, 2, "Label merged into the other one")
         self.merge_btn = QPushButton("Merge")
-        self.delete_id = ispin(1, 2**31 - 1, 1, "Label to delete (default: the layer's selected label)")
         self.delete_btn = QPushButton("Delete label")
         self.undo_btn = QPushButton("Undo fix")
         self.save_btn = QPushButton("Save corrections")
         self.save_btn.setToolTip("Write the edited mask back to its _vSM.ome.tif (atomic) and log the edits")
-        self.result = QLabel("")
-        muted(self.result)
+        self.result = muted(QLabel(""))
 
-        grid = QGridLayout()
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(QLabel("smaller than (px)"), 0, 0)
-        grid.addWidget(self.min_size, 0, 1)
-        grid.addWidget(self.small_btn, 0, 2)
-        grid.addWidget(self.border_btn, 1, 0, 1, 3)
-        grid.addWidget(self.relabel_btn, 2, 0, 1, 3)
         # merge Y into X, as the fix's record says it (a walk: "into X merge Y" read backwards)
-        grid.addWidget(hbox(QLabel("merge"), self.merge_id, QLabel("into"), self.keep_id), 3, 0, 1, 2)
-        grid.addWidget(self.merge_btn, 3, 2)
-        grid.addWidget(self.delete_id, 4, 1)
-        grid.addWidget(QLabel("label"), 4, 0)
-        grid.addWidget(self.delete_btn, 4, 2)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.target)
-        lay.addWidget(hbox(self.this_frame, self.all_frames, 1))
-        lay.addLayout(grid)
-        lay.addWidget(hbox(self.undo_btn, self.save_btn, 1))
-        lay.addWidget(self.result)
+        merge = hbox(QLabel("merge"), self.merge_id, QLabel("into"), self.keep_id)
+        fixes = QWidget()
+        grid((QLabel("smaller than (px)"), 0, 0, 1), (self.min_size, 0, 1, 1), (self.small_btn, 0, 2, 1),
+             (self.border_btn, 1, 0, 3), (self.relabel_btn, 2, 0, 3), (merge, 3, 0, 2),
+             (self.merge_btn, 3, 2, 1), (self.delete_id, 4, 1, 1), (QLabel("label"), 4, 0, 1),
+             (self.delete_btn, 4, 2, 1), into=fixes)
+        vbox(self.target, hbox(self.this_frame, self.all_frames, 1), fixes,
+             hbox(self.undo_btn, self.save_btn, 1), self.result, into=self)

@@ -31,8 +31,7 @@ class FileSettings(QWidget):
         self.setup = setup
         self.choices = setup.choices
         self._path: Path | None = None
-        self.title = QLabel("")
-        muted(self.title)
+        self.title = muted(QLabel(""))
         self.fields = f = Fields(*FILE_FIELDS)
         self.channel: QComboBox = f["channel"]
         self.own_frames: QCheckBox = f["own_frames"]

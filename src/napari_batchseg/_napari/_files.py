@@ -92,8 +92,7 @@ class FileListPanel(QWidget):
         self._marks_timer = single_shot(self, 100, self._mark_new_info)
         self.count = QLabel("no files")
         self.count.setWordWrap(True)  # "… nothing to run; change the Filters above" fits a narrow dock
-        self.info = QLabel("")
-        muted(self.info)
+        self.info = muted(QLabel(""))
         #: the selected file's own channel and frames (a mixed folder: not every file has the same)
         self.file_settings = FileSettings(self.setup, self)
         self.remove_marked_btn = QPushButton("Remove the files marked ⚠")

@@ -38,7 +38,7 @@ from ..view.form_state import (
     split_channel,
     z_note_text,
 )
-from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted
+from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted, quiet
 from ._trained import load_recent_models_later, trained_models_signal
 from ._zsettings import ZSettings
 
@@ -109,8 +109,7 @@ class ParamsForm(QWidget):
 
         # device
         self.gpu: QCheckBox = f["gpu"]
-        self.device_label = QLabel("")
-        muted(self.device_label)
+        self.device_label = muted(QLabel(""))
 
         self._form = form(("Method", self.method), ("Model", self.model),
                           (self.model_path_label, self.model_path), (self.sam_mode_label, self.sam_mode),
@@ -151,9 +150,8 @@ class ParamsForm(QWidget):
             return
         self._trained.append(path)
         if self.method.currentData() == "cellpose":
-            self.model.blockSignals(True)
-            self.model.insertItem(self.model.findText(USER_MODEL), path)
-            self.model.blockSignals(False)
+            with quiet(self.model):
+                self.model.insertItem(self.model.findText(USER_MODEL), path)
 
     def _method_changed(self) -> None:
         """Show the models of the method chosen; each method keeps its own model and path fields.

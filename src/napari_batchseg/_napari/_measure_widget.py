@@ -43,7 +43,7 @@ from ..view.stream_layers import offered
 from ._dock import Dock, LayerWatch, layer_id, status_line
 from ._jobs import Job, close_with
 from ._measure_views import DataFrameModel, Histogram
-from ._qtutil import PathField, folded_form, follow, refill, single_shot
+from ._qtutil import PathField, folded_form, follow, quiet, refill, single_shot
 
 DEBOUNCE_MS = 400
 
@@ -129,9 +129,8 @@ class MeasureExportWidget(Dock):
         current = refill(self.image_combo, images, block=True)
         kept = current in images and (current != NONE or self._image_chosen)  # "(none)" only if picked
         if not kept and len(images) > 1:
-            self.image_combo.blockSignals(True)
-            self.image_combo.setCurrentIndex(1)
-            self.image_combo.blockSignals(False)
+            with quiet(self.image_combo):
+                self.image_combo.setCurrentIndex(1)
         self._labels_changed(self.labels_combo.currentText())
 
     def _follow_selection(self, *_: object) -> None:

@@ -44,11 +44,9 @@ class OutputPanel(QWidget):
         self.fields = Fields(*OUTPUT_FIELDS)
         self.suffix: QLineEdit = self.fields["suffix"]
         self.suffix.setValidator(QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9-]*"), self))
-        self.suffix_note = QLabel("")
-        muted(self.suffix_note)
+        self.suffix_note = muted(QLabel(""))
         self.existing: QComboBox = self.fields["existing"]
-        self.preview = QLabel("")
-        muted(self.preview)
+        self.preview = muted(QLabel(""))
         self.problems_label = QLabel("")
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #e06c4c;")

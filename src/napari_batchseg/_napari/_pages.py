@@ -9,13 +9,14 @@ from qtpy.QtWidgets import (
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from ..runners import PARALLEL_MODES
-from ._qtutil import combo, hbox, ispin, vbox
+from ..view.form_state import parallel_fields, uses_processes
+from ._qtutil import Fields, hbox, vbox
 
 
 def _section(title: str) -> QLabel:
@@ -88,19 +89,17 @@ def dock_layout(dock: QWidget, pages: dict[str, tuple[QWidget, ...]],
     return tabs, run_bar
 
 
-PARALLEL_LABELS = {"none": "one process", "files": "one file per process", "frames": "frames over processes"}
-
-
 class ParallelRow(QWidget):
     """How a run uses processes: the mode, and how many (the count only for the modes that use it)."""
 
     def __init__(self, max_processes: int) -> None:
         super().__init__()
-        self.parallel = combo((mode, PARALLEL_LABELS.get(mode, mode)) for mode in PARALLEL_MODES)
-        self.processes = ispin(1, max(1, max_processes), 1, prefix="processes: ")
+        fields = Fields(*parallel_fields(max_processes))
+        self.parallel: QComboBox = fields["parallel"]
+        self.processes: QSpinBox = fields["processes"]
         hbox(QLabel("Parallel"), self.parallel, self.processes, 1, into=self)
         self.parallel.currentIndexChanged.connect(self._update)
         self._update()
 
     def _update(self) -> None:
-        self.processes.setEnabled(self.parallel.currentData() not in (None, "none"))
+        self.processes.setEnabled(uses_processes(self.parallel.currentData()))

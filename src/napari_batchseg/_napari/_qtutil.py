@@ -6,9 +6,10 @@ specs (Qt-free), reads them as parameters and shows parameters in them; :func:`f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from qtpy.QtCore import QMimeData, QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -19,6 +20,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -195,6 +197,19 @@ def vbox(*widgets: QWidget, into: QWidget | None = None) -> QWidget:
     return w
 
 
+def grid(*cells: tuple[QWidget, int, int, int], into: QWidget, flush: bool = True) -> QGridLayout:
+    """A grid of ``(widget, row, column, column span)`` cells laid out ``into`` a widget.
+
+    ``flush``: without margins (a grid in a group box keeps the box's).
+    """
+    lay = QGridLayout(into)
+    if flush:
+        lay.setContentsMargins(0, 0, 0, 0)
+    for widget, row, column, span in cells:
+        lay.addWidget(widget, row, column, 1, span)
+    return lay
+
+
 def radio_pair(parent: QWidget, first: str, second: str) -> tuple[QRadioButton, QRadioButton]:
     """Two exclusive radio buttons, the first checked, grouped under ``parent``."""
     a, b = QRadioButton(first), QRadioButton(second)
@@ -205,86 +220,61 @@ def radio_pair(parent: QWidget, first: str, second: str) -> tuple[QRadioButton, 
     return a, b
 
 
-def muted(label: QLabel) -> None:
-    """Give a QLabel a discreet look (smaller text), keeping word wrap and selectable text."""
+def muted(label: QLabel) -> QLabel:
+    """Give a QLabel a discreet look (smaller text), keeping word wrap and selectable text; return it."""
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet("font-size: 11px;")
+    return label
 
 
-def ispin(lo: int, hi: int, value: int | None = None, tip: str = "", special: str = "",
-          prefix: str = "") -> QSpinBox:
-    """An integer spin box: range, value, tooltip, text shown at its minimum (``special``), prefix."""
-    box = QSpinBox()
-    _spin_setup(box, lo, hi, value, tip, special, prefix)
-    return box
-
-
-def fspin(lo: float, hi: float, value: float | None = None, tip: str = "", special: str = "",
-          suffix: str = "", step: float | None = None, decimals: int | None = None,
-          prefix: str = "") -> QDoubleSpinBox:
-    """A decimal spin box, as :func:`ispin`, with a suffix, a step and a number of decimals."""
-    box = QDoubleSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
-    if step is not None:
-        box.setSingleStep(step)
-    box.setSuffix(suffix)
-    _spin_setup(box, lo, hi, value, tip, special, prefix)
-    return box
-
-
-def _spin_setup(box: Any, lo: float, hi: float, value: float | None, tip: str, special: str,
-                prefix: str) -> None:
-    box.setRange(lo, hi)
-    if special:
-        box.setSpecialValueText(special)
-    if prefix:
-        box.setPrefix(prefix)
-    if value is not None:
-        box.setValue(value)
-    if tip:
-        box.setToolTip(tip)
-
-
-def combo(entries: Iterable[tuple[Any, str] | str], tip: str = "") -> QComboBox:
-    """A drop-down of ``(data, text)`` entries (a plain string is its own data)."""
-    box = QComboBox()
-    fill(box, entries)
-    if tip:
-        box.setToolTip(tip)
-    return box
+@contextmanager
+def quiet(*objects: QObject) -> Iterator[None]:
+    """Block the signals of ``objects`` meanwhile (what is set is not reported as a user's change)."""
+    for obj in objects:
+        obj.blockSignals(True)
+    try:
+        yield
+    finally:
+        for obj in objects:
+            obj.blockSignals(False)
 
 
 def fill(box: QComboBox, entries: Iterable[tuple[Any, str] | str], keep: Any = None) -> None:
     """Replace ``box``'s entries (no ``currentIndexChanged``); select data ``keep``, else the first."""
-    box.blockSignals(True)
-    box.clear()
-    for e in entries:
-        box.addItem(*((e, e) if isinstance(e, str) else (e[1], e[0])))
-    box.setCurrentIndex(max(box.findData(keep), 0) if keep is not None else 0)
-    box.blockSignals(False)
+    with quiet(box):
+        box.clear()
+        for e in entries:
+            box.addItem(*((e, e) if isinstance(e, str) else (e[1], e[0])))
+        box.setCurrentIndex(max(box.findData(keep), 0) if keep is not None else 0)
 
 
 def make(spec: Field) -> QWidget:
     """The control that ``spec`` describes."""
-    w: QWidget
-    if spec.kind == "int":
-        w = ispin(int(spec.lo), int(spec.hi), spec.value, spec.tip, spec.special, spec.prefix)
-    elif spec.kind == "float":
-        w = fspin(spec.lo, spec.hi, spec.value, spec.tip, spec.special, spec.suffix, spec.step, spec.decimals,
-                  spec.prefix)
+    w: Any
+    if spec.kind in ("int", "float"):
+        num = int if spec.kind == "int" else float
+        w = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
+        if spec.kind == "float" and spec.decimals is not None:
+            w.setDecimals(spec.decimals)
+        if spec.kind == "float" and spec.step is not None:
+            w.setSingleStep(spec.step)
+        w.setSuffix(spec.suffix)
+        w.setPrefix(spec.prefix)
+        w.setRange(num(spec.lo), num(spec.hi))
+        w.setSpecialValueText(spec.special)  # shown at the minimum
+        if spec.value is not None:
+            w.setValue(spec.value)
     elif spec.kind == "choice":
-        w = box = combo(spec.choices, spec.tip)
-        box.setCurrentIndex(max(box.findData(spec.value), 0))
+        w = QComboBox()
+        fill(w, spec.choices, spec.value)
     elif spec.kind == "check":
         w = QCheckBox(spec.text)
-        w.setToolTip(spec.tip)
     else:
         w = QLineEdit(spec.value or "")
         w.setPlaceholderText(spec.text)
-        w.setToolTip(spec.tip)
-    return w
+    w.setToolTip(spec.tip)
+    return cast(QWidget, w)
 
 
 class Fields:

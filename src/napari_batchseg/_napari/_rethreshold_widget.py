@@ -25,22 +25,14 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QP
 
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
-from ..view.fields import Field
 from ..view.layer_files import layer_meta, mark_rewritten
 from ._dock import Dock, status_line
 from ._jobs import Job
-from ._qtutil import follow, form_box, hbox
+from ._qtutil import follow, form_box, hbox, quiet
 
 __all__ = ["LAYER_NAME", "RethresholdWidget"]
 
-LAYER_NAME = "Re-threshold preview"
-FIELDS = (
-    Field("min_size", "int", "Min size (px)", -1, 100_000, 15, special="none"),
-    Field("frame", "int", "Frame", 0, 0),
-    Field("suffix", "text", value="rt", tip="Write <stem>_vSM-SUFFIX beside each run; "
-          "empty + Overwrite: replace the run's own mask"),
-    Field("overwrite", "check", text="Overwrite"),
-)
+LAYER_NAME = rt.LAYER_NAME
 
 
 def _slider(lo: int, hi: int, value: int) -> QSlider:
@@ -60,7 +52,7 @@ class RethresholdWidget(Dock):
     """Dock widget: preview and apply other thresholds to ``--keep-flows`` runs (see the module notes)."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(napari_viewer, parent, fields=FIELDS)
+        super().__init__(napari_viewer, parent, fields=rt.FIELDS)
         self._cache = rt.FlowCache()
         self._running: Job | None = None  # the preview job
         self._ahead: Job | None = None  # the job computing neighbouring cell probability values
@@ -81,7 +73,7 @@ class RethresholdWidget(Dock):
         self.cp_label = QLabel(self)
         self.flow_label = QLabel(self)
         self.preview_status = self.status
-        self.preview_status.setText("Add a run log to preview.")
+        self.preview_status.setText(rt.NO_LOG)
         self.apply_btn = QPushButton("Apply to the batch", self)
         self.apply_status = status_line(self)
         self.add(QLabel("Runs with kept flows", self), self.logs,
@@ -151,7 +143,7 @@ class RethresholdWidget(Dock):
         layer = self.viewer.layers.selection.active
         mask = layer_meta(layer).get("mask_path") if layer is not None else None
         if not mask:
-            self.preview_status.setText("The selected layer names no batchseg output (open a _vSM mask).")
+            self.preview_status.setText(rt.NO_RUN_LAYER)
             return
         self.add_logs([str(mask)])
 
@@ -167,11 +159,9 @@ class RethresholdWidget(Dock):
 
     def _follow_dims(self, *_: Any) -> None:
         """The viewer's T (first axis of a 3-D view) moved: show that frame when the run has it."""
-        step = tuple(self.viewer.dims.current_step)
-        if len(step) >= 3 and self._frame_ts:
-            t = int(step[0])
-            if t in self._frame_ts:
-                self.frame.setValue(self._frame_ts.index(t))
+        index = rt.frame_at(tuple(self.viewer.dims.current_step), self._frame_ts)
+        if index is not None:
+            self.frame.setValue(index)
 
     # -- preview: one job at a time, latest settings only ----------------------------------------------
     def _changed(self, new_run: bool = False) -> None:
@@ -180,15 +170,14 @@ class RethresholdWidget(Dock):
         item = self.logs.currentItem()
         if item is None:  # the last log was removed: nothing to preview (a walk: its status stayed)
             self._plan.wanted = None
-            self.preview_status.setText("Add a run log to preview.")
+            self.preview_status.setText(rt.NO_LOG)
             if self.layer is not None and self.layer in self.viewer.layers:
                 self.viewer.layers.remove(self.layer)
             self.layer = None
             return
         if new_run:
-            self.frame.blockSignals(True)
-            self.frame.setValue(0)
-            self.frame.blockSignals(False)
+            with quiet(self.frame):
+                self.frame.setValue(0)
         self._plan.wanted = (str(item.data(Qt.ItemDataRole.UserRole)), self.frame.value(), self.thresholds)
         self._next()
 
@@ -255,9 +244,8 @@ class RethresholdWidget(Dock):
     def _shown(self, preview: rt.Preview) -> None:
         self._frame_ts = preview.frame_ts
         if self.frame.maximum() != preview.n_frames - 1:
-            self.frame.blockSignals(True)
-            self.frame.setRange(0, preview.n_frames - 1)
-            self.frame.blockSignals(False)
+            with quiet(self.frame):
+                self.frame.setRange(0, preview.n_frames - 1)
         if not self._plan.shown(preview):
             return  # stale: newer settings are computed next
         if self.layer is None or self.layer not in self.viewer.layers:

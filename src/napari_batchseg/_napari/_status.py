@@ -145,8 +145,7 @@ class StatusTable(QWidget):
         self.table.setMinimumHeight(110)
         self.table.setToolTip("Double-click a row to show that file's result")
         #: the selected row's details in full, wrapped (the column is narrow in a 440 px dock)
-        self.detail = QLabel("")
-        muted(self.detail)
+        self.detail = muted(QLabel(""))
         vbox(self.progress, self.summary, self.table, self.detail, into=self)
         self._rows: dict[str, int] = {}
         self._session: RunSession | None = None

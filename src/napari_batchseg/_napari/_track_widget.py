@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import QComboBox, QGroupBox, QLabel, QPushButton, QWidget
 
 from ..tracking import TrackResult
 from ..tracking import edit as te
@@ -48,7 +48,7 @@ from ..view.track_form import (
 from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
 from ._dock import Dock
 from ._jobs import close_with
-from ._qtutil import form_box, refill
+from ._qtutil import form_box, grid, refill
 
 __all__ = ["TrackWidget"]
 
@@ -82,7 +82,6 @@ class TrackWidget(Dock):
 
     def _corrections_box(self) -> QGroupBox:
         box = QGroupBox("Correct tracks (click a cell: A; Shift+click: B)", self)
-        grid = QGridLayout(box)
         self.track_a.valueChanged.connect(self._show_selected)
         self.only_selected.toggled.connect(self._show_selected)
         self.join_btn = QPushButton("Join A + B", box)
@@ -104,13 +103,11 @@ class TrackWidget(Dock):
         self.unmark_btn.clicked.connect(lambda: self.apply(te.unmark_division, self.track_a.value()))
         self.undo_btn.clicked.connect(self.undo)
         self.save_btn.clicked.connect(self.save)
-        cells = ((QLabel("A", box), 0, 0, 1), (self.track_a, 0, 1, 1), (QLabel("B", box), 0, 2, 1),
-                 (self.track_b, 0, 3, 1), (QLabel("Frame", box), 1, 0, 1), (self.frame, 1, 1, 1),
-                 (self.only_selected, 1, 2, 2), (self.join_btn, 2, 0, 2), (self.split_btn, 2, 2, 2),
-                 (self.mark_btn, 3, 0, 2), (self.unmark_btn, 3, 2, 2), (self.undo_btn, 4, 0, 2),
-                 (self.save_btn, 4, 2, 2))
-        for widget, row, column, span in cells:
-            grid.addWidget(widget, row, column, 1, span)
+        grid((QLabel("A", box), 0, 0, 1), (self.track_a, 0, 1, 1), (QLabel("B", box), 0, 2, 1),
+             (self.track_b, 0, 3, 1), (QLabel("Frame", box), 1, 0, 1), (self.frame, 1, 1, 1),
+             (self.only_selected, 1, 2, 2), (self.join_btn, 2, 0, 2), (self.split_btn, 2, 2, 2),
+             (self.mark_btn, 3, 0, 2), (self.unmark_btn, 3, 2, 2), (self.undo_btn, 4, 0, 2),
+             (self.save_btn, 4, 2, 2), into=box, flush=False)
         return box
 
     @property

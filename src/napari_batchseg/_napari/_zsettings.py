@@ -26,8 +26,7 @@ class ZSettings:
         self._dash = QLabel("–")
         self.z_numbers = hbox(self.z_radius, self.z_start, self._dash, self.z_stop, 1)
         self.z_row = vbox(hbox(self.z_mode, self.z_type, 1), self.z_numbers)
-        self.z_note = QLabel("")
-        muted(self.z_note)
+        self.z_note = muted(QLabel(""))
         # 3D: segment the volume (do_3D) or stitch 2D slices; each mode's own number beside it
         self.volume_mode: QComboBox = f["z_mode"]
         self.anisotropy: QDoubleSpinBox = f["anisotropy"]

@@ -18,19 +18,55 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .fields import Field
 from .fixes import FixRecord, same_array, same_output
 
-__all__ = ["NO_UNDO", "UndoSlot", "target_text", "undo_frames", "write_fix"]
+__all__ = ["CORRECT_FIELDS", "NO_MASK_YET", "NO_UNDO", "UndoSlot", "correct_buttons", "fix_failed_text",
+           "saved_text", "target_text", "undo_frames", "write_fix"]
 
 NO_UNDO = "Undo the last fix (none yet)"
+#: *Save corrections* on a layer whose run has not written its mask yet
+NO_MASK_YET = "this layer has no mask file yet (its run has not finished)"
+_LABEL_MAX = 2**31 - 1
+#: the Correct tab's numbers: the size of *Remove small*, the labels of *Merge* and *Delete label*
+CORRECT_FIELDS = (
+    Field("min_size", "int", lo=1, hi=10**7, value=30, tip="Objects with fewer pixels are removed"),
+    Field("keep_id", "int", lo=1, hi=_LABEL_MAX, value=1, tip="Label that stays"),
+    Field("merge_id", "int", lo=1, hi=_LABEL_MAX, value=2, tip="Label merged into the other one"),
+    Field("delete_id", "int", lo=1, hi=_LABEL_MAX, value=1,
+          tip="Label to delete (default: the layer's selected label)"),
+)
 
 
-def target_text(layer_name: str, meta: Mapping[str, Any]) -> str:
+def correct_buttons(layer_id: Any, has_mask: bool, idle: bool, undo_layer_id: Any) -> tuple[bool, bool, bool]:
+    """Which of the Correct tab's buttons are on: ``(the fixes, Save corrections, Undo fix)``.
+
+    ``layer_id``: the active Labels layer's (``None``: none); ``has_mask``: it has a mask file to save
+    into; ``idle``: no fix or save is running; ``undo_layer_id``: the layer the last fix can be undone on
+    (``None``: none). Undo only acts on the active layer.
+    """
+    fixes = layer_id is not None and idle
+    return fixes, fixes and has_mask, fixes and undo_layer_id == layer_id
+
+
+def fix_failed_text(fix_name: str, exc: BaseException) -> str:
+    """What the panel says when a fix failed (a ``ValueError`` is the fix's own words to the user)."""
+    return str(exc) if isinstance(exc, ValueError) else f"{fix_name.replace('_', ' ')} failed: {exc}"
+
+
+def saved_text(file_name: str, changed: bool, described: str) -> str:
+    """What the panel says after *Save corrections* (``described``: the summary's description)."""
+    return f"saved {file_name}: {described}" if changed else "no changes to save"
+
+
+def target_text(layer_name: str | None, meta: Mapping[str, Any]) -> str:
     """The panel's line for the target layer: its name and where its corrections are saved (or why not).
 
     ``meta`` is the layer's ``batchseg`` metadata: ``mask_path``, or ``stale`` when its file was rewritten
-    by a later run.
+    by a later run. ``layer_name`` ``None``: no Labels layer is active.
     """
+    if layer_name is None:
+        return "select a Labels layer to correct it"
     path, stale = meta.get("mask_path"), meta.get("stale")
     where = (Path(path).name if path else
              f"not saved to its mask: {stale}; File › Save Layers keeps these edits elsewhere"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..io.sources import SourceInfo
 from ..params import PROJECTIONS, VOLUME_Z_RANGES, SegmentationParams, ZRange
+from ..runners.options import PARALLEL_MODES
 from ..segmenters.catalog import is_cellpose_builtin, offered_models
 from ..segmenters.cellpose.restore import RESTORE_MODELS
 from .fields import Field, choices
@@ -243,3 +244,19 @@ def method_only_values(values: dict[str, object]) -> dict[str, object]:
         return {"restore": None, "keep_flows": False}
     return {"sam_mode": "auto"}
 
+
+
+#: the run bar's words for :data:`~napari_batchseg.runners.PARALLEL_MODES`
+PARALLEL_LABELS = {"none": "one process", "files": "one file per process", "frames": "frames over processes"}
+
+
+def parallel_fields(max_processes: int) -> tuple[Field, Field]:
+    """The run's parallel mode and its number of processes (1 to ``max_processes``)."""
+    modes = tuple((mode, PARALLEL_LABELS.get(mode, mode)) for mode in PARALLEL_MODES)
+    return (Field("parallel", "choice", choices=modes),
+            Field("processes", "int", lo=1, hi=max(1, max_processes), value=1, prefix="processes: "))
+
+
+def uses_processes(mode: str | None) -> bool:
+    """Whether the parallel ``mode`` uses the number of processes (one process uses none)."""
+    return mode not in (None, "none")

@@ -27,18 +27,34 @@ from ..rethreshold_run import read_kept_flows, rethreshold_log
 from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
 from .dock_jobs import TrainJob as ReportingJob
+from .fields import Field
 from .layer_files import axis_scale, axis_units
 from .phrasing import for_dock
 
-__all__ = ["AHEAD", "CP_STEP", "FLOW_STEP", "ApplyLines", "FlowCache", "Preview", "PreviewPlan",
-           "ahead_values", "apply_all", "apply_refusal", "compute_ahead", "compute_preview", "first_line",
-           "log_of", "positions_of", "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
+__all__ = ["AHEAD", "CP_STEP", "FIELDS", "FLOW_STEP", "LAYER_NAME", "NO_LOG", "NO_RUN_LAYER",
+           "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values", "apply_all", "apply_refusal",
+           "compute_ahead", "compute_preview", "first_line", "frame_at", "log_of", "positions_of",
+           "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
 
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
 FLOW_STEP = 0.05
 #: cell probability slider positions computed ahead around the resting one (nearest first)
 AHEAD = (1, -1, 2, -2)
+#: the name of the Labels layer showing the preview
+LAYER_NAME = "Re-threshold preview"
+#: the dock's controls besides its two sliders
+FIELDS = (
+    Field("min_size", "int", "Min size (px)", -1, 100_000, 15, special="none"),
+    Field("frame", "int", "Frame", 0, 0),
+    Field("suffix", "text", value="rt", tip="Write <stem>_vSM-SUFFIX beside each run; "
+          "empty + Overwrite: replace the run's own mask"),
+    Field("overwrite", "check", text="Overwrite"),
+)
+#: the preview status when no run log is chosen
+NO_LOG = "Add a run log to preview."
+#: *From selected layer* with a layer that is no batchseg output
+NO_RUN_LAYER = "The selected layer names no batchseg output (open a _vSM mask)."
 
 
 def thresholds_at(cellprob_pos: int, flow_pos: int, min_size: int) -> Thresholds:
@@ -62,6 +78,16 @@ def log_of(path: str | Path) -> str:
     """The run log a chosen path stands for (a ``_vSM.ome.tif`` mask stands for its ``_vSM.log``)."""
     text = str(path)
     return text[: -len(".ome.tif")] + ".log" if text.endswith("_vSM.ome.tif") else text
+
+
+def frame_at(step: Sequence[int], frame_ts: Sequence[int]) -> int | None:
+    """The index of the run's frame at the viewer's ``step`` (T its first axis in a 3-D view).
+
+    ``None`` when the view is not 3-D, no frame is known yet, or the run has no frame at that T.
+    """
+    if len(step) < 3 or int(step[0]) not in frame_ts:
+        return None
+    return list(frame_ts).index(int(step[0]))
 
 
 def first_line(exc: BaseException) -> str:

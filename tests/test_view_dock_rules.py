@@ -1,0 +1,55 @@
+"""Qt-free decisions of the docks (issue 20): what their widgets show, enable and say, tested without Qt.
+
+Each function moved out of a widget module of ``napari_batchseg._napari`` into ``napari_batchseg.view``;
+the widget tests check the same behaviour through napari.
+"""
+
+from __future__ import annotations
+
+from napari_batchseg.view import rethreshold as rt
+
+
+def test_rethreshold_follows_the_viewer_t_only_to_a_frame_the_run_has():
+    assert rt.frame_at((4, 0, 0), (0, 2, 4)) == 2
+    assert rt.frame_at((3, 0, 0), (0, 2, 4)) is None  # the run has no frame at T=3
+    assert rt.frame_at((0, 0), (0, 2, 4)) is None  # a 2-D view: no T axis
+    assert rt.frame_at((0, 0, 0), ()) is None  # no preview yet
+    assert {f.key for f in rt.FIELDS} == {"min_size", "frame", "suffix", "overwrite"}
+
+
+def test_correct_tab_buttons_need_a_labels_layer_and_no_running_job():
+    from napari_batchseg.view.fix_undo import correct_buttons
+
+    assert correct_buttons(None, False, True, None) == (False, False, False)  # no Labels layer active
+    assert correct_buttons("a", False, True, None) == (True, False, False)  # no mask file: no save
+    assert correct_buttons("a", True, True, None) == (True, True, False)
+    assert correct_buttons("a", True, True, "a") == (True, True, True)
+    assert correct_buttons("a", True, True, "b") == (True, True, False)  # Undo acts on its own layer only
+    assert correct_buttons("a", True, False, "a") == (False, False, False)  # a fix or save is running
+
+
+def test_correct_tab_texts():
+    from napari_batchseg.view.fix_undo import CORRECT_FIELDS, fix_failed_text, saved_text, target_text
+
+    assert target_text(None, {}) == "select a Labels layer to correct it"
+    assert fix_failed_text("merge_labels", ValueError("label 3 is not in the frame")) == (
+        "label 3 is not in the frame")  # the fix's own words
+    assert fix_failed_text("merge_labels", RuntimeError("boom")) == "merge labels failed: boom"
+    assert saved_text("a_vSM.ome.tif", True, "2 objects") == "saved a_vSM.ome.tif: 2 objects"
+    assert saved_text("a_vSM.ome.tif", False, "") == "no changes to save"
+    spec = {f.key: f for f in CORRECT_FIELDS}
+    assert (spec["min_size"].value, spec["keep_id"].value, spec["merge_id"].value) == (30, 1, 2)
+    assert spec["delete_id"].hi == 2**31 - 1  # any label of an int32 mask
+
+
+def test_parallel_row_counts_processes_only_for_the_modes_that_use_them():
+    from napari_batchseg.runners import PARALLEL_MODES
+    from napari_batchseg.view.form_state import parallel_fields, uses_processes
+
+    mode, processes = parallel_fields(0)
+    assert [data for data, _ in mode.choices] == list(PARALLEL_MODES)
+    assert dict(mode.choices)["none"] == "one process"
+    assert (processes.lo, processes.hi, processes.value) == (1, 1, 1)  # at least one process
+    assert parallel_fields(8)[1].hi == 8
+    assert not uses_processes("none") and not uses_processes(None)
+    assert uses_processes("files") and uses_processes("frames")
