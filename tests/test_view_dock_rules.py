@@ -53,3 +53,26 @@ def test_parallel_row_counts_processes_only_for_the_modes_that_use_them():
     assert parallel_fields(8)[1].hi == 8
     assert not uses_processes("none") and not uses_processes(None)
     assert uses_processes("files") and uses_processes("frames")
+
+
+def test_settings_form_shows_each_method_its_own_rows():
+    from napari_batchseg.view.form_state import USER_MODEL, method_shown
+
+    cp3 = method_shown("cellpose", "cyto3", 3)
+    assert (cp3.model_path, cp3.cellpose, cp3.sam_mode, cp3.several_channels) == (False, True, False, False)
+    assert method_shown("cellpose", USER_MODEL, 3).model_path  # a model file only for the user's model
+    assert method_shown("cellpose", "cpsam", 4).several_channels  # Cellpose 4: up to 3 channels
+    sam = method_shown("sam", "vit_b_lm", 4)
+    assert (sam.model_path, sam.cellpose, sam.sam_mode, sam.several_channels) == (True, False, True, False)
+
+
+def test_z_rows_offer_a_volume_no_best_focus_and_show_each_mode_its_numbers():
+    from napari_batchseg.view.form_state import Z_MODES, z_range_allowed, z_shown
+
+    assert all(z_range_allowed("project", mode) for mode, _ in Z_MODES)
+    assert [mode for mode, _ in Z_MODES if z_range_allowed("3d", mode)] == ["all", "range"]
+    assert z_shown("project", "best:r") == {"radius": True, "range": False, "anisotropy": False,
+                                            "stitch": False, "projection": True}
+    assert z_shown("3d", "range") == {"radius": False, "range": True, "anisotropy": True, "stitch": False,
+                                      "projection": False}
+    assert z_shown("stitch", "all")["stitch"] and not z_shown("stitch", "all")["projection"]

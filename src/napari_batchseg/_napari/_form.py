@@ -30,6 +30,7 @@ from ..view.form_state import (
     frames_tip,
     input_name,
     method_only_values,
+    method_shown,
     micro_sam_available,
     model_choices,
     model_fields,
@@ -170,23 +171,19 @@ class ParamsForm(QWidget):
         self.changed.emit()
 
     def _update_visibility(self) -> None:
-        sam = self.method.currentData() == "sam"
-        user = self.model.currentText() == USER_MODEL
-        show_path = sam or user
-        self.model_path.setVisible(show_path)
-        self.model_path_label.setVisible(show_path)
-        self.diameter.setEnabled(not sam)
-        self.advanced.setVisible(not sam)
-        self.sam_mode.setVisible(sam)
-        self.sam_mode_label.setVisible(sam)
-        several = self.several_channels_allowed()
-        self.channel2.setVisible(several)
-        self.channel3.setVisible(several)
+        shown = method_shown(self.method.currentData(), self.model.currentText(), self.cellpose_major)
+        for widgets, on in (((self.model_path, self.model_path_label), shown.model_path),
+                            ((self.advanced,), shown.cellpose),
+                            ((self.sam_mode, self.sam_mode_label), shown.sam_mode),
+                            ((self.channel2, self.channel3), shown.several_channels)):
+            for w in widgets:
+                w.setVisible(on)
+        self.diameter.setEnabled(shown.cellpose)
         self.z.update_visibility()
 
     def several_channels_allowed(self) -> bool:
         """Whether the method takes several channels (Cellpose 4 does, up to 3)."""
-        return self.method.currentData() == "cellpose" and self.cellpose_major >= 4
+        return method_shown(self.method.currentData(), "", self.cellpose_major).several_channels
 
     def _fill_extra_channels(self, names: list[str]) -> None:
         for box in (self.channel2, self.channel3):

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLabel
 
 from ..params import SegmentationParams
-from ..view.form_state import VOLUME_Z_MODES, Z_FIELDS, Z_RANGE_KEYS, slices_note, z_fields, z_range_text
+from ..view.form_state import (
+    Z_FIELDS,
+    Z_RANGE_KEYS,
+    slices_note,
+    z_fields,
+    z_range_allowed,
+    z_range_text,
+    z_shown,
+)
 from ._qtutil import Fields, hbox, muted, vbox
 
 
@@ -33,37 +41,27 @@ class ZSettings:
         self.stitch: QDoubleSpinBox = f["stitch_threshold"]
         self.volume_row = hbox(self.volume_mode, self.anisotropy, self.stitch, 1)
 
-    @property
-    def combos(self) -> tuple[QComboBox, ...]:
-        """The drop-downs (a change in any is a change of the parameters)."""
-        return self.z_mode, self.z_type, self.volume_mode
-
-    @property
-    def spins(self) -> tuple[QSpinBox | QDoubleSpinBox, ...]:
-        """The spin boxes, likewise."""
-        return self.z_radius, self.z_start, self.z_stop, self.anisotropy, self.stitch
     def update_visibility(self) -> None:
         """Show only the numbers of the modes chosen; no projection type, no best focus for a volume."""
         volume = self.volume_mode.currentData()
         items = self.z_mode.model()
         for i in range(self.z_mode.count()):  # a walk: best focus was offered, then Run refused it
-            allowed = volume == "project" or self.z_mode.itemData(i) in VOLUME_Z_MODES
-            items.item(i).setEnabled(allowed)
-        if volume != "project" and self.z_mode.currentData() not in VOLUME_Z_MODES:
+            items.item(i).setEnabled(z_range_allowed(volume, self.z_mode.itemData(i)))
+        if not z_range_allowed(volume, self.z_mode.currentData()):
             self.z_mode.setCurrentIndex(self.z_mode.findData("all"))
-        mode = self.z_mode.currentData()
-        self.z_radius.setVisible(mode == "best:r")
-        for w in (self.z_start, self._dash, self.z_stop):
-            w.setVisible(mode == "range")
-        self.z_numbers.setVisible(mode in ("best:r", "range"))
-        self.anisotropy.setVisible(volume == "3d")
-        self.stitch.setVisible(volume == "stitch")
-        self.z_type.setVisible(volume == "project")  # a volume is not projected
+        shown = z_shown(volume, self.z_mode.currentData())
+        for widgets, key in (((self.z_radius,), "radius"), ((self.z_start, self._dash, self.z_stop), "range"),
+                             ((self.anisotropy,), "anisotropy"), ((self.stitch,), "stitch"),
+                             ((self.z_type,), "projection")):
+            for w in widgets:
+                w.setVisible(shown[key])
+        self.z_numbers.setVisible(shown["radius"] or shown["range"])
 
     def set_slices(self, max_z: int) -> None:
         """Enable the rows when an input has Z slices (``max_z`` the most); the range stays within."""
         has_z = max_z > 1
-        for w in (*self.combos, *self.spins):
+        for w in (self.z_mode, self.z_type, self.volume_mode, self.z_radius, self.z_start, self.z_stop,
+                  self.anisotropy, self.stitch):
             w.setEnabled(has_z)
         self.z_note.setText(slices_note(max_z))
         self.z_start.setMaximum(max(max_z - 1, 0))

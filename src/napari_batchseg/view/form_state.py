@@ -95,6 +95,47 @@ Z_FIELDS = (
 Z_RANGE_KEYS = ("z_range_mode", "z_radius", "z_start", "z_stop")
 
 
+@dataclass(frozen=True)
+class MethodShown:
+    """What the form shows for a method and model (:func:`method_shown`).
+
+    The model file row, Cellpose's own settings (diameter and Advanced), micro-sam's mode, the second
+    and third channels.
+    """
+
+    model_path: bool
+    cellpose: bool
+    sam_mode: bool
+    several_channels: bool
+
+
+def method_shown(method: str, model_text: str, cellpose_major: int) -> MethodShown:
+    """What the form shows for ``method`` and the model entry ``model_text``.
+
+    micro-sam always takes a checkpoint path (its model row is the model type); Cellpose a file only for
+    the user-trained model entry. Cellpose 4 takes up to three channels.
+    """
+    sam = method == "sam"
+    return MethodShown(sam or model_text == USER_MODEL, not sam, sam,
+                       method == "cellpose" and cellpose_major >= 4)
+
+
+def z_range_allowed(volume_mode: str, z_range_mode: str) -> bool:
+    """Whether the Z range mode is offered with the volume mode (a volume takes no best focus)."""
+    return volume_mode == "project" or z_range_mode in VOLUME_Z_MODES
+
+
+def z_shown(volume_mode: str, z_range_mode: str) -> dict[str, bool]:
+    """Which of the Z rows' parts are shown: each mode's own numbers, the projection for a plane only.
+
+    Keys: ``radius`` (best focus ± r), ``range`` (start – stop), ``anisotropy`` (3d), ``stitch``
+    (stitch), ``projection`` (2D).
+    """
+    return {"radius": z_range_mode == "best:r", "range": z_range_mode == "range",
+            "anisotropy": volume_mode == "3d", "stitch": volume_mode == "stitch",
+            "projection": volume_mode == "project"}
+
+
 def micro_sam_available() -> bool:
     """Whether micro-sam can be imported (checked without importing it)."""
     return importlib.util.find_spec("micro_sam") is not None
