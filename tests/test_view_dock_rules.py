@@ -76,3 +76,41 @@ def test_z_rows_offer_a_volume_no_best_focus_and_show_each_mode_its_numbers():
     assert z_shown("3d", "range") == {"radius": False, "range": True, "anisotropy": True, "stitch": False,
                                       "projection": False}
     assert z_shown("stitch", "all")["stitch"] and not z_shown("stitch", "all")["projection"]
+
+
+def test_measure_dock_keeps_the_users_image_and_mask_choices():
+    from napari_batchseg.view.measure_form import NONE, followed_mask, image_to_select
+
+    images = [NONE, "raw", "dapi"]
+    assert image_to_select(images, "dapi", False) is None  # still listed: kept
+    assert image_to_select(images, NONE, False) == 1  # "(none)" not picked: the first image
+    assert image_to_select(images, NONE, True) is None  # "(none)" picked by hand: kept
+    assert image_to_select(images, "gone", True) == 1  # its layer was removed
+    assert image_to_select([NONE], NONE, False) is None  # no image layer
+    assert followed_mask("/d/b_vSM.ome.tif", "", "") == "/d/b_vSM.ome.tif"
+    assert followed_mask("/d/b_vSM.ome.tif", "/d/a_vSM.ome.tif", "/d/a_vSM.ome.tif") == "/d/b_vSM.ome.tif"
+    assert followed_mask("/d/b_vSM.ome.tif", "/mine.tif", "/d/a_vSM.ome.tif") is None  # typed: kept
+    assert followed_mask("", "", "") is None  # a layer without mask file
+
+
+def test_train_dock_needs_a_model_path_and_draws_finished_epochs():
+    import pytest
+
+    from napari_batchseg.training.run import TrainingProgress
+    from napari_batchseg.view.training_form import loss_point, model_output
+
+    assert model_output("  m/new.pth ") == "m/new.pth"
+    with pytest.raises(ValueError, match="path of the new model file"):
+        model_output("  ")
+    assert loss_point(TrainingProgress("loading", "reading")) is None
+    assert loss_point(TrainingProgress("epoch", epoch=3, train_loss=0.5)) == (3, 0.5, 0.0)
+
+
+def test_track_dock_splits_after_the_first_tracked_frame():
+    from types import SimpleNamespace
+
+    from napari_batchseg.view.tracks import split_frames
+
+    assert split_frames(SimpleNamespace(start_frame=0, n_frames=5)) == (1, 4)
+    assert split_frames(SimpleNamespace(start_frame=10, n_frames=3)) == (11, 12)  # input frame numbers
+    assert split_frames(SimpleNamespace(start_frame=0, n_frames=1)) == (1, 1)  # one frame: nothing to split

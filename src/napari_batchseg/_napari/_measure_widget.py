@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QPushButton, QTableView, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QPushButton, QTableView, QWidget
 
 from ..export import export_masks
 from ..measure import measure_table
@@ -30,7 +30,9 @@ from ..view.measure_form import (
     evaluation_problem,
     export_options,
     exported_text,
+    followed_mask,
     frame_interval,
+    image_to_select,
     intensity_of,
     mask_file_layer,
     measure_layer,
@@ -43,15 +45,9 @@ from ..view.stream_layers import offered
 from ._dock import Dock, LayerWatch, layer_id, status_line
 from ._jobs import Job, close_with
 from ._measure_views import DataFrameModel, Histogram
-from ._qtutil import PathField, folded_form, follow, quiet, refill, single_shot
+from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, single_shot
 
 DEBOUNCE_MS = 400
-
-
-def _table(model: DataFrameModel, parent: QWidget) -> QTableView:
-    table = QTableView(parent)
-    table.setModel(model)
-    return table
 
 
 class MeasureExportWidget(Dock):
@@ -76,8 +72,8 @@ class MeasureExportWidget(Dock):
         self.auto = QCheckBox("Recompute after corrections", self)
         self.auto.setChecked(True)
         self.save_btn = QPushButton("Save CSV…", self)
-        self.model = DataFrameModel(self)
-        self.table = _table(self.model, self)
+        self.model, self.table = DataFrameModel(self), QTableView(self)
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(180)
         self.histogram = Histogram(self)
@@ -89,13 +85,11 @@ class MeasureExportWidget(Dock):
         # --- Evaluate
         self.gt_combo = QComboBox(self)
         self.evaluate_btn = QPushButton("Evaluate", self)
-        self.eval_model = DataFrameModel(self)
-        self.eval_table = _table(self.eval_model, self)
-        measure = QFormLayout()
-        measure.addRow("Labels", self.labels_combo)
-        measure.addRow("Intensity image", self.image_combo)
-        self.add(measure, self.measure_btn, self.measure_file_btn, self.auto, self.save_btn, self.status,
-                 self.table, self.histogram,
+        self.eval_model, self.eval_table = DataFrameModel(self), QTableView(self)
+        self.eval_table.setModel(self.eval_model)
+        self.add(form_box(("Labels", self.labels_combo), ("Intensity image", self.image_combo)),
+                 self.measure_btn, self.measure_file_btn, self.auto, self.save_btn, self.status, self.table,
+                 self.histogram,
                  folded_form("Export", self, self.fields.rows("kind")[0], ("Mask", self.mask_path),
                              ("Folder", self.export_dir), *self.fields.rows("pattern", "test_fraction"),
                              self.overwrite, self.export_btn, self.export_status),
@@ -126,11 +120,10 @@ class MeasureExportWidget(Dock):
         refill(self.labels_combo, labels, block=True)
         refill(self.gt_combo, labels, block=True)
         images = [NONE, *(lay.name for lay in self._layers("Image"))]
-        current = refill(self.image_combo, images, block=True)
-        kept = current in images and (current != NONE or self._image_chosen)  # "(none)" only if picked
-        if not kept and len(images) > 1:
+        index = image_to_select(images, refill(self.image_combo, images, block=True), self._image_chosen)
+        if index is not None:
             with quiet(self.image_combo):
-                self.image_combo.setCurrentIndex(1)
+                self.image_combo.setCurrentIndex(index)
         self._labels_changed(self.labels_combo.currentText())
 
     def _follow_selection(self, *_: object) -> None:
@@ -153,9 +146,10 @@ class MeasureExportWidget(Dock):
         if layer is self._watched.layer:
             return
         self._watched.watch(layer)
-        mask = str(layer_meta(layer).get("mask_path") or "") if layer is not None else ""
         # the Export section's mask follows the chosen layer, unless the user typed or picked another
-        if mask and self.mask_path.text() in ("", self._auto_mask):
+        mask = followed_mask(str(layer_meta(layer).get("mask_path") or ""), self.mask_path.text(),
+                             self._auto_mask)
+        if mask is not None:
             self.mask_path.setText(mask)
             self._auto_mask = mask
 

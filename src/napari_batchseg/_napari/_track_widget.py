@@ -32,7 +32,7 @@ from qtpy.QtWidgets import QComboBox, QGroupBox, QLabel, QPushButton, QWidget
 
 from ..tracking import TrackResult
 from ..tracking import edit as te
-from ..tracking.files import SavedTracks, TrackFileResult, read_saved_tracks, save_track_edits
+from ..tracking.files import SavedTracks, read_saved_tracks, save_track_edits
 from ..view import tracks as track_view
 from ..view.layer_files import is_kind, layer_meta
 from ..view.stream_layers import offered
@@ -45,7 +45,15 @@ from ..view.track_form import (
     track_layer_data,
     track_params,
 )
-from ..view.tracks import NO_UNDO, track_buttons, track_counts, track_inputs, track_under, tracks_layer_data
+from ..view.tracks import (
+    NO_UNDO,
+    split_frames,
+    track_buttons,
+    track_counts,
+    track_inputs,
+    track_under,
+    tracks_layer_data,
+)
 from ._dock import Dock
 from ._jobs import close_with
 from ._qtutil import form_box, grid, refill
@@ -213,9 +221,8 @@ class TrackWidget(Dock):
         for target in (self._tracked, self._tracks, layer):
             if target is not None and self._on_click not in target.mouse_drag_callbacks:
                 target.mouse_drag_callbacks.append(self._on_click)
-        self.frame.setRange(result.start_frame + 1, max(result.start_frame + 1,  # a split's frames only
-                                                            result.start_frame + result.n_frames - 1))
-        self.frame.setValue(result.start_frame + 1)
+        self.frame.setRange(*split_frames(result))
+        self.frame.setValue(self.frame.minimum())
         self.status.setText(track_counts(result))
 
     # ------------------------------------------------------------------ selection
@@ -257,11 +264,7 @@ class TrackWidget(Dock):
         result = self.result
         if result is None or self._job:
             return False
-
-        def run() -> te.Edited:
-            return operation(result, *args)
-
-        self._start("edit", run, self._edited, "Not changed")
+        self._start("edit", lambda: operation(result, *args), self._edited, "Not changed")
         return True
 
     def undo(self) -> bool:
@@ -304,13 +307,7 @@ class TrackWidget(Dock):
         if self._source is not None and layer_meta(self._source).get("dirty"):  # the file has other objects
             self.status.setText(UNSAVED_EDITS.format(name=self._source.name))
             return False
-
-        def run() -> TrackFileResult:
-            return save_track_edits(mask, result, records, output_dir=folder)
-
-        def saved(res: TrackFileResult) -> None:
-            self.status.setText(saved_text(res, len(records)))
-
         self.status.setText(f"Saving the tracks of {Path(mask).name}…")
-        self._start("save", run, saved, "Not saved")
+        self._start("save", lambda: save_track_edits(mask, result, records, output_dir=folder),
+                    lambda res: self.status.setText(saved_text(res, len(records))), "Not saved")
         return True

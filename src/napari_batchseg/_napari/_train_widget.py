@@ -159,9 +159,7 @@ class TrainWidget(Dock):
         self.result = None
         try:
             params = self.training_params()
-            output = self.output.text().strip()
-            if not output:
-                raise ValueError("give the path of the new model file")
+            output = training_form.model_output(self.output.text())
             source, arrays, paths = training_form.training_inputs(
                 self.from_layers.isChecked(), self._layer(self.image_layer.currentText()),
                 self._layer(self.labels_layer.currentText()), self.paths.text(), params.frames)
@@ -192,8 +190,8 @@ class TrainWidget(Dock):
             self.status.setText(training_form.saved_text(item))
             self._add_base_model(str(item.model_path))
             return
-        if item.epoch is not None:
-            self.plot.add(item.epoch, float(item.train_loss or 0.0), float(item.validation_loss or 0.0))
+        if (point := training_form.loss_point(item)) is not None:
+            self.plot.add(*point)
         self.status.setText(item.message)
 
     def _on_error(self, exc: BaseException) -> None:

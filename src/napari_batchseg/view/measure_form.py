@@ -51,6 +51,25 @@ EXPORT_UNSAVED_NOTE = (" The file as saved: {name} has unsaved corrections, not 
 RowTarget = tuple[float | None, float, float, int]
 
 
+def image_to_select(images: Sequence[str], current: str, chosen: bool) -> int | None:
+    """The *Intensity image* entry to select once the layer list changed (``None``: keep the current).
+
+    ``images``: :data:`NONE`, then the Image layers' names. The current entry is kept while listed,
+    :data:`NONE` only when the user picked it (``chosen``); otherwise the first Image layer is taken.
+    """
+    kept = current in images and (current != NONE or chosen)
+    return None if kept or len(images) < 2 else 1
+
+
+def followed_mask(layer_mask: str, shown: str, filled: str) -> str | None:
+    """The Export section's mask once another Labels layer is chosen (``None``: the field stays).
+
+    It follows the layer's mask file (``layer_mask``) unless the user typed or picked another mask:
+    ``shown`` is the field's text, ``filled`` the mask it was last filled with from a layer.
+    """
+    return layer_mask if layer_mask and shown in ("", filled) else None
+
+
 def export_options(values: Mapping[str, Any]) -> ExportOptions:
     """The export options of the Export section's ``values`` (an empty pattern is none)."""
     return ExportOptions(overwrite=bool(values["overwrite"]), pattern=str(values["pattern"]).strip() or None,

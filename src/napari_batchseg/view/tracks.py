@@ -97,6 +97,12 @@ class TrackButtons:
     undo_tip: str
 
 
+def split_frames(result: TrackResult) -> tuple[int, int]:
+    """The frames *Split A at frame* takes: after the first tracked frame, up to the last one."""
+    first = result.start_frame + 1
+    return first, max(first, result.start_frame + result.n_frames - 1)
+
+
 def track_buttons(idle: bool, tracked: bool, has_mask: bool, last: str) -> TrackButtons:
     """The buttons' state.
 

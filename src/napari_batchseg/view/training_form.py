@@ -13,13 +13,13 @@ from typing import Any
 
 from ..segmenters.catalog import offered_models
 from ..training.data import parse_frames
-from ..training.run import SCRATCH, TrainingParams, TrainingResult
+from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
 from .dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from .fields import Field, choices
 from .layer_files import layer_meta
 
-__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "base_models", "corrected_mask_of", "saved_text",
-           "training_inputs", "training_params"]
+__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "base_models", "corrected_mask_of", "loss_point",
+           "model_output", "saved_text", "training_inputs", "training_params"]
 
 #: the fields that are :class:`TrainingParams` fields of the same name
 PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
@@ -76,6 +76,23 @@ def training_inputs(from_layers: bool, image: Any, labels: Any, paths_text: str,
     if not paths:
         raise ValueError("give result files or folders")
     return SOURCE_FILES, None, paths
+
+
+def model_output(text: str) -> str:
+    """The new model file's path as typed (stripped); ``ValueError`` with the message to show when empty."""
+    if not text.strip():
+        raise ValueError("give the path of the new model file")
+    return text.strip()
+
+
+def loss_point(progress: TrainingProgress) -> tuple[int, float, float] | None:
+    """``(epoch, train loss, validation loss)`` of a finished epoch for the loss curve (``None``: no epoch).
+
+    A loss not known yet is drawn at 0.
+    """
+    if progress.epoch is None:
+        return None
+    return progress.epoch, float(progress.train_loss or 0.0), float(progress.validation_loss or 0.0)
 
 
 def corrected_mask_of(labels: Any) -> str:
