@@ -114,3 +114,12 @@ def test_track_dock_splits_after_the_first_tracked_frame():
     assert split_frames(SimpleNamespace(start_frame=0, n_frames=5)) == (1, 4)
     assert split_frames(SimpleNamespace(start_frame=10, n_frames=3)) == (11, 12)  # input frame numbers
     assert split_frames(SimpleNamespace(start_frame=0, n_frames=1)) == (1, 1)  # one frame: nothing to split
+
+
+def test_a_files_channel_list_shows_its_channels_and_a_chosen_one_it_lacks():
+    from napari_batchseg.view.file_list import AS_SETTINGS, file_channel_entries
+
+    assert file_channel_entries(["DAPI", "GFP"], None) == [(None, AS_SETTINGS), (0, "0: DAPI"), (1, "1: GFP")]
+    assert file_channel_entries(["DAPI"], 0) == [(None, AS_SETTINGS), (0, "0: DAPI")]
+    assert file_channel_entries(["DAPI"], 3)[-1] == (3, "3")  # an index the file lacks (a script set it)
+    assert file_channel_entries([], "GFP") == [(None, AS_SETTINGS), ("GFP", "GFP")]  # unreadable yet

@@ -8,13 +8,18 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QWidget
 
 from ..io.sources import SourceInfo
-from ..view.file_list import FILE_FIELDS, FileChoice, FileSetup, choice_values, edited_choice
+from ..view.file_list import (
+    AS_SETTINGS,
+    FILE_FIELDS,
+    FileChoice,
+    FileSetup,
+    choice_values,
+    edited_choice,
+    file_channel_entries,
+)
 from ._qtutil import Fields, fill, hbox, muted, vbox
 
 __all__ = ["AS_SETTINGS", "FileChoice", "FileSettings"]
-
-#: the channel combo's first entry: the file follows the Settings tab
-AS_SETTINGS = "as in Settings"
 
 
 class FileSettings(QWidget):
@@ -49,15 +54,11 @@ class FileSettings(QWidget):
     def show_file(self, path: Path | None, info: SourceInfo | str | None) -> None:
         """Show (and edit from now on) the choices of ``path``, whose metadata is ``info``."""
         self._path = None  # no edits while the controls are filled
-        readable = isinstance(info, SourceInfo)
-        self.setEnabled(path is not None and readable)
+        names = info.channel_names if isinstance(info, SourceInfo) else []
+        self.setEnabled(path is not None and isinstance(info, SourceInfo))
         choice = self.choice(path) if path is not None else FileChoice()
         self.title.setText(f"This file ({path.name}):" if path is not None else "This file: none selected")
-        names = info.channel_names if isinstance(info, SourceInfo) else []
-        channels: list[tuple[int | str, str]] = [(i, f"{i}: {name}") for i, name in enumerate(names)]
-        if choice.channel is not None and choice.channel not in range(len(names)):
-            channels.append((choice.channel, f"{choice.channel}"))
-        fill(self.channel, [(None, AS_SETTINGS), *channels])
+        fill(self.channel, file_channel_entries(names, choice.channel))
         if isinstance(info, SourceInfo):
             self.start.setMaximum(max(info.sizes["T"] - 1, 0))
             self.end.setMaximum(max(info.sizes["T"] - 1, 0))

@@ -186,14 +186,9 @@ class FileListPanel(QWidget):
 
     def remove_selected(self) -> None:
         """Remove the selected files from the list."""
-        rows = sorted((self.list.row(i) for i in self.list.selectedItems()), reverse=True)
-        for r in rows:
-            item = self.list.takeItem(r)
-            if item is not None:
-                self.explicit.discard(_path_of(item))
-                self.setup.forget([_path_of(item)])
-        if rows:
-            self.apply_filters()
+        selected = {_path_of(item) for item in self.list.selectedItems()}
+        if selected:
+            self._remove(selected)
 
     def clear(self) -> None:
         """Empty the list."""
@@ -204,15 +199,18 @@ class FileListPanel(QWidget):
 
     def remove_marked(self) -> None:
         """Remove the files that cannot run as set up (marked ⚠) from the list."""
-        marked = set(self.problems())
+        self._remove(set(self.problems()))
+        self.update_marks()
+
+    def _remove(self, paths: set[Path]) -> None:
+        """Take ``paths`` out of the list, with their choices."""
         for r in reversed(range(self.list.count())):
             item = self.list.item(r)
-            if item is not None and _path_of(item) in marked:
+            if item is not None and _path_of(item) in paths:
                 self.list.takeItem(r)
-                self.explicit.discard(_path_of(item))
-        self.setup.forget(list(marked))
+        self.explicit -= paths
+        self.setup.forget(list(paths))
         self.apply_filters()
-        self.update_marks()
 
     def apply_filters(self) -> None:
         """Hide the folder files the filters reject; update the count (and say why none can run)."""

@@ -74,6 +74,24 @@ FILE_FIELDS = (
 )
 
 
+#: the first entry of a file's channel list: the file follows the Settings tab
+AS_SETTINGS = "as in Settings"
+
+
+def file_channel_entries(names: Iterable[str],
+                         chosen: int | str | None) -> list[tuple[int | str | None, str]]:
+    """The entries of one file's channel list: :data:`AS_SETTINGS`, its channels, and one it lacks.
+
+    ``chosen``: the file's own channel; a name or an index the file does not have (e.g. set by a script)
+    is listed too, so that it shows.
+    """
+    entries: list[tuple[int | str | None, str]] = [(None, AS_SETTINGS)]
+    entries += [(i, f"{i}: {name}") for i, name in enumerate(names)]
+    if chosen is not None and chosen not in range(len(entries) - 1):
+        entries.append((chosen, f"{chosen}"))
+    return entries
+
+
 def choice_values(choice: FileChoice) -> dict[str, Any]:
     """The values of :data:`FILE_FIELDS` that show ``choice``."""
     start, end = choice.frames or (0, -1)
