@@ -6,7 +6,35 @@ the widget tests check the same behaviour through napari.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
+from napari_batchseg.runners import PARALLEL_MODES
+from napari_batchseg.runners.session import TaskState
+from napari_batchseg.training.run import TrainingProgress
 from napari_batchseg.view import rethreshold as rt
+from napari_batchseg.view.file_list import AS_SETTINGS, file_channel_entries
+from napari_batchseg.view.fix_undo import (
+    CORRECT_FIELDS,
+    correct_buttons,
+    fix_failed_text,
+    saved_text,
+    target_text,
+)
+from napari_batchseg.view.form_state import (
+    USER_MODEL,
+    Z_MODES,
+    method_shown,
+    parallel_fields,
+    uses_processes,
+    z_range_allowed,
+    z_shown,
+)
+from napari_batchseg.view.measure_form import NONE, followed_mask, image_to_select
+from napari_batchseg.view.status_table import STATUS_COLORS, follows, row_cells
+from napari_batchseg.view.tracks import split_frames
+from napari_batchseg.view.training_form import loss_point, model_output
 
 
 def test_rethreshold_follows_the_viewer_t_only_to_a_frame_the_run_has():
@@ -18,8 +46,6 @@ def test_rethreshold_follows_the_viewer_t_only_to_a_frame_the_run_has():
 
 
 def test_correct_tab_buttons_need_a_labels_layer_and_no_running_job():
-    from napari_batchseg.view.fix_undo import correct_buttons
-
     assert correct_buttons(None, False, True, None) == (False, False, False)  # no Labels layer active
     assert correct_buttons("a", False, True, None) == (True, False, False)  # no mask file: no save
     assert correct_buttons("a", True, True, None) == (True, True, False)
@@ -29,8 +55,6 @@ def test_correct_tab_buttons_need_a_labels_layer_and_no_running_job():
 
 
 def test_correct_tab_texts():
-    from napari_batchseg.view.fix_undo import CORRECT_FIELDS, fix_failed_text, saved_text, target_text
-
     assert target_text(None, {}) == "select a Labels layer to correct it"
     assert fix_failed_text("merge_labels", ValueError("label 3 is not in the frame")) == (
         "label 3 is not in the frame")  # the fix's own words
@@ -43,9 +67,6 @@ def test_correct_tab_texts():
 
 
 def test_parallel_row_counts_processes_only_for_the_modes_that_use_them():
-    from napari_batchseg.runners import PARALLEL_MODES
-    from napari_batchseg.view.form_state import parallel_fields, uses_processes
-
     mode, processes = parallel_fields(0)
     assert [data for data, _ in mode.choices] == list(PARALLEL_MODES)
     assert dict(mode.choices)["none"] == "one process"
@@ -56,8 +77,6 @@ def test_parallel_row_counts_processes_only_for_the_modes_that_use_them():
 
 
 def test_settings_form_shows_each_method_its_own_rows():
-    from napari_batchseg.view.form_state import USER_MODEL, method_shown
-
     cp3 = method_shown("cellpose", "cyto3", 3)
     assert (cp3.model_path, cp3.cellpose, cp3.sam_mode, cp3.several_channels) == (False, True, False, False)
     assert method_shown("cellpose", USER_MODEL, 3).model_path  # a model file only for the user's model
@@ -67,8 +86,6 @@ def test_settings_form_shows_each_method_its_own_rows():
 
 
 def test_z_rows_offer_a_volume_no_best_focus_and_show_each_mode_its_numbers():
-    from napari_batchseg.view.form_state import Z_MODES, z_range_allowed, z_shown
-
     assert all(z_range_allowed("project", mode) for mode, _ in Z_MODES)
     assert [mode for mode, _ in Z_MODES if z_range_allowed("3d", mode)] == ["all", "range"]
     assert z_shown("project", "best:r") == {"radius": True, "range": False, "anisotropy": False,
@@ -79,8 +96,6 @@ def test_z_rows_offer_a_volume_no_best_focus_and_show_each_mode_its_numbers():
 
 
 def test_measure_dock_keeps_the_users_image_and_mask_choices():
-    from napari_batchseg.view.measure_form import NONE, followed_mask, image_to_select
-
     images = [NONE, "raw", "dapi"]
     assert image_to_select(images, "dapi", False) is None  # still listed: kept
     assert image_to_select(images, NONE, False) == 1  # "(none)" not picked: the first image
@@ -94,11 +109,6 @@ def test_measure_dock_keeps_the_users_image_and_mask_choices():
 
 
 def test_train_dock_needs_a_model_path_and_draws_finished_epochs():
-    import pytest
-
-    from napari_batchseg.training.run import TrainingProgress
-    from napari_batchseg.view.training_form import loss_point, model_output
-
     assert model_output("  m/new.pth ") == "m/new.pth"
     with pytest.raises(ValueError, match="path of the new model file"):
         model_output("  ")
@@ -107,9 +117,6 @@ def test_train_dock_needs_a_model_path_and_draws_finished_epochs():
 
 
 def test_track_dock_splits_after_the_first_tracked_frame():
-    from types import SimpleNamespace
-
-    from napari_batchseg.view.tracks import split_frames
 
     assert split_frames(SimpleNamespace(start_frame=0, n_frames=5)) == (1, 4)
     assert split_frames(SimpleNamespace(start_frame=10, n_frames=3)) == (11, 12)  # input frame numbers
@@ -117,9 +124,25 @@ def test_track_dock_splits_after_the_first_tracked_frame():
 
 
 def test_a_files_channel_list_shows_its_channels_and_a_chosen_one_it_lacks():
-    from napari_batchseg.view.file_list import AS_SETTINGS, file_channel_entries
-
     assert file_channel_entries(["DAPI", "GFP"], None) == [(None, AS_SETTINGS), (0, "0: DAPI"), (1, "1: GFP")]
     assert file_channel_entries(["DAPI"], 0) == [(None, AS_SETTINGS), (0, "0: DAPI")]
     assert file_channel_entries(["DAPI"], 3)[-1] == (3, "3")  # an index the file lacks (a script set it)
     assert file_channel_entries([], "GFP") == [(None, AS_SETTINGS), ("GFP", "GFP")]  # unreadable yet
+
+
+def test_status_table_rows_and_following_the_run(tmp_path):
+    def state(**kw):
+        return TaskState(None, 3, **kw)  # (the task itself is not shown in these cells)
+
+    pending = row_cells(state())
+    assert (pending.status, pending.color, pending.frames, pending.objects) == ("pending", None, None, None)
+    done = row_cells(state(status="done", frames_done=3, n_objects=12, mask_path=tmp_path / "a_vSM.ome.tif",
+                           seconds=1.5))
+    assert (done.color, done.frames, done.objects, done.details) == (STATUS_COLORS["done"], "3/3", "12",
+                                                                     "a_vSM.ome.tif")
+    assert done.tooltip.endswith("3 frame(s) in 1.5 s")
+    skipped = row_cells(state(status="skipped", reason="exists"))
+    assert skipped.tooltip == skipped.details  # no more to say than the cell
+    assert follows("running", 4, 3, -1)  # the next running file: followed
+    assert not follows("running", 4, 3, 0)  # the user selected a row: the table stays
+    assert not follows("running", 3, 3, -1) and not follows("done", 4, 3, -1)

@@ -14,6 +14,7 @@ from ..io.naming import OutputNames, find_collisions
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from ..view.outputs import (
+    NO_FOLDER,
     OUTPUT_FIELDS,
     SUFFIX_HINT,
     collisions_text,
@@ -23,6 +24,7 @@ from ..view.outputs import (
     planned_outputs,
     planned_tasks,
     preview_lines,
+    suffix_note,
 )
 from ._qtutil import Fields, PathField, form, hbox, muted, radio_pair
 from ._worker import Background
@@ -86,7 +88,7 @@ class OutputPanel(QWidget):
         self.fields.show(params)
 
     def _suffix_typed(self, text: str) -> None:
-        self.suffix_note.setText(f"outputs: <input>_vSM-{text}.ome.tif" if text else "")
+        self.suffix_note.setText(suffix_note(text))
         self.changed.emit()
 
     # ------------------------------------------------------------------ preview
@@ -108,8 +110,8 @@ class OutputPanel(QWidget):
         self._generation += 1
         if self.custom.isChecked() and not self.folder.text():
             self.preview.setText("")
-            self._problems = ["choose an output folder (or use the input folder)"]
-            self.problems_label.setText(self._problems[0])
+            self._problems = [NO_FOLDER]
+            self.problems_label.setText(NO_FOLDER)
             return
         outs = self.outputs(files, infos)
         self._lines = preview_lines(outs)
@@ -139,10 +141,10 @@ class OutputPanel(QWidget):
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
         self._show_problems(unwritable)  # a walk: a read-only output folder was said only after Run
-        said = existing_lines(statuses, self.existing.currentData())
-        self.heads_up.emit(next_run_note(statuses, self.existing.currentData()))
-        lines = [*self._lines, *said]
-        self.preview.setText("\n".join(lines))
+        policy = self.existing.currentData()
+        said = existing_lines(statuses, policy)
+        self.heads_up.emit(next_run_note(statuses, policy))
+        self.preview.setText("\n".join([*self._lines, *said]))
 
     def close_down(self) -> None:
         """Deliver nothing more (the widget is closing)."""

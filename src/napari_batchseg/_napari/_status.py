@@ -23,9 +23,8 @@ from qtpy.QtWidgets import (
 from ..corrections import CorrectionSummary
 from ..runners.session import RunSession, TaskState
 from ..view import phrasing
+from ..view.status_table import COLUMNS, follows, row_cells
 from ._qtutil import muted, vbox
-
-COLUMNS = ("File", "Status", "Frames", "Objects", "Details")
 
 
 class Progress(QWidget):
@@ -97,14 +96,6 @@ class Progress(QWidget):
         painter.end()
 
 
-STATUS_COLORS = {
-    "pending": None,
-    "running": "#4c9be0",
-    "done": "#4caf50",
-    "skipped": "#b0a040",
-    "failed": "#e06c4c",
-    "cancelled": "#a0a0a0",
-}
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -187,24 +178,21 @@ class StatusTable(QWidget):
         r = self._rows.get(state.key)
         if r is None:
             return
+        cells = row_cells(state)
         item = _present(self.table.item(r, 1))
-        item.setText(state.status)
-        color = STATUS_COLORS.get(state.status)
-        item.setForeground(QBrush(QColor(color)) if color else QBrush())
-        frames = phrasing.frames_cell(state)
-        if frames is not None:
-            _present(self.table.item(r, 2)).setText(frames)
-        if state.n_objects is not None:
-            _present(self.table.item(r, 3)).setText(str(state.n_objects))
-        details, tooltip = phrasing.state_details(state)
+        item.setText(cells.status)
+        item.setForeground(QBrush(QColor(cells.color)) if cells.color else QBrush())
+        for column, text in ((2, cells.frames), (3, cells.objects)):
+            if text is not None:
+                _present(self.table.item(r, column)).setText(text)
         d = _present(self.table.item(r, 4))
-        d.setText(details)
-        d.setToolTip(tooltip or details)
+        d.setText(cells.details)
+        d.setToolTip(cells.tooltip)
         if r == self.table.currentRow():
             self._show_detail(r)
-        elif state.status == "running" and r != self._followed and self.table.currentRow() < 0:
-            # the run is followed down the table (a walk: 40 files, row 1 shown), unless the user picked
-            # a row or scrolled the last followed one out of view (a review: pulled back on each update)
+        elif follows(state.status, r, self._followed, self.table.currentRow()):
+            # followed down the table (a walk: 40 files, row 1 shown), unless the user scrolled the last
+            # followed one out of view (a review: pulled back on each update)
             if self._followed is None or self._shows(self._followed):
                 self.table.scrollToItem(item)
             self._followed = r

@@ -26,6 +26,14 @@ OUTPUT_FIELDS = (
           choices=(("skip", "skip the file"), ("overwrite", "overwrite it"), ("error", "report an error"))),
 )
 
+#: a run into a folder of its own, with none given
+NO_FOLDER = "choose an output folder (or use the input folder)"
+
+
+def suffix_note(suffix: str) -> str:
+    """The line under the suffix field: how outputs will be named (``""`` without a suffix)."""
+    return f"outputs: <input>_vSM-{suffix}.ome.tif" if suffix else ""
+
 
 def planned_outputs(files: list[Path], infos: dict[Path, SourceInfo | str | None], suffix: str,
                     output_dir: str | None) -> list[tuple[Path, int, OutputNames]]:
