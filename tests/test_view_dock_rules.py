@@ -31,8 +31,10 @@ from napari_batchseg.view.form_state import (
     z_range_allowed,
     z_shown,
 )
+from napari_batchseg.view.layer_files import META_KEY
 from napari_batchseg.view.measure_form import NONE, followed_mask, image_to_select
 from napari_batchseg.view.status_table import STATUS_COLORS, follows, row_cells
+from napari_batchseg.view.track_form import saved_tracks_layer
 from napari_batchseg.view.tracks import split_frames
 from napari_batchseg.view.training_form import loss_point, model_output
 
@@ -146,3 +148,23 @@ def test_status_table_rows_and_following_the_run(tmp_path):
     assert follows("running", 4, 3, -1)  # the next running file: followed
     assert not follows("running", 4, 3, 0)  # the user selected a row: the table stays
     assert not follows("running", 3, 3, -1) and not follows("done", 4, 3, -1)
+
+
+def test_rethreshold_apply_says_why_it_is_off_as_the_suffix_is_typed():
+    assert rt.apply_check("rt", False, False, False) == (True, None)  # fine: the status is left alone
+    enabled, text = rt.apply_check("", False, False, False)
+    assert not enabled and text == rt.apply_refusal("", False)  # no suffix and no Overwrite
+    assert rt.apply_check("rt", False, False, True) == (True, "")  # the refusal said before is cleared
+    assert rt.apply_check("rt", False, True, False) == (False, None)  # an Apply runs: its lines stay
+    assert rt.apply_check("", True, False, False) == (True, None)  # Overwrite replaces the runs' masks
+
+
+def test_reopened_tracks_reuse_the_tracks_layer_opened_with_them():
+    def layer(kind, csv):
+        return type(kind, (), {"metadata": {META_KEY: {"tracks_csv": csv}}})()  # is_kind reads class names
+
+    tracks, other = layer("Tracks", "/d/a_tracks.csv"), layer("Tracks", "/d/b_tracks.csv")
+    labels = layer("Labels", "/d/a_tracks.csv")
+    assert saved_tracks_layer([labels, other, tracks], "/d/a_tracks.csv") is tracks
+    assert saved_tracks_layer([labels, other], "/d/a_tracks.csv") is None
+    assert saved_tracks_layer([tracks], None) is None  # tracked here, not reopened: a new Tracks layer

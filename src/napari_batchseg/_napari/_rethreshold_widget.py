@@ -287,11 +287,12 @@ class RethresholdWidget(Dock):
         self.apply_status.setText(self._apply_lines.update(item, note))
 
     def _check_apply(self, *_: Any) -> None:
-        refused = rt.apply_refusal(self.suffix.text(), self.overwrite.isChecked())
-        self.apply_btn.setEnabled(refused is None and self._applying is None)
-        if refused or self._refused:  # (a refusal said before is cleared; an Apply's lines stay)
-            self.apply_status.setText(refused or "")
-        self._refused = refused is not None
+        enabled, text = rt.apply_check(self.suffix.text(), self.overwrite.isChecked(),
+                                       self._applying is not None, self._refused)
+        self.apply_btn.setEnabled(enabled)
+        if text is not None:
+            self.apply_status.setText(text)
+        self._refused = bool(text)
 
     def _apply_done(self) -> None:
         self._applying = None

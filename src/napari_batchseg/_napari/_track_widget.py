@@ -34,14 +34,17 @@ from ..tracking import TrackResult
 from ..tracking import edit as te
 from ..tracking.files import SavedTracks, read_saved_tracks, save_track_edits
 from ..view import tracks as track_view
-from ..view.layer_files import is_kind, layer_meta
+from ..view.layer_files import layer_meta
 from ..view.stream_layers import offered
 from ..view.track_form import (
+    BUSY,
     CHECKED,
+    NO_LAYER,
     NO_MASK,
     TRACK_FIELDS,
     UNSAVED_EDITS,
     saved_text,
+    saved_tracks_layer,
     track_layer_data,
     track_params,
 )
@@ -151,7 +154,7 @@ class TrackWidget(Dock):
         """
         name = self.labels_combo.currentText()
         if not name or self._job:
-            self.status.setText("Choose a time-lapse Labels layer (T, Y, X)." if not name else "Busy…")
+            self.status.setText(NO_LAYER if not name else BUSY)
             return False
         layer = self.viewer.layers[name]
         meta = layer_meta(layer)
@@ -210,10 +213,9 @@ class TrackWidget(Dock):
                 layer.data = result.labels
         elif result.labels is not None:
             self._tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
-        opened = [lay for lay in self.viewer.layers if csv and is_kind(lay, "Tracks")
-                  and layer_meta(lay).get("tracks_csv") == csv]
-        if opened:  # the Tracks layer opened with the saved tracks
-            self._tracks = opened[0]
+        opened = saved_tracks_layer(self.viewer.layers, csv)
+        if opened is not None:  # the Tracks layer opened with the saved tracks
+            self._tracks = opened
             self._set_tracks(data, graph)
         else:
             self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",

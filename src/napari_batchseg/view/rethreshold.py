@@ -32,9 +32,9 @@ from .layer_files import axis_scale, axis_units
 from .phrasing import for_dock
 
 __all__ = ["AHEAD", "CP_STEP", "FIELDS", "FLOW_STEP", "LAYER_NAME", "NO_LOG", "NO_RUN_LAYER",
-           "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values", "apply_all", "apply_refusal",
-           "compute_ahead", "compute_preview", "first_line", "frame_at", "log_of", "positions_of",
-           "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
+           "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values", "apply_all", "apply_check",
+           "apply_refusal", "compute_ahead", "compute_preview", "first_line", "frame_at", "log_of",
+           "positions_of", "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
 
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
@@ -266,6 +266,17 @@ def apply_refusal(suffix: str, overwrite: bool) -> str | None:
     if suffix and not SUFFIX_PATTERN.match(suffix):
         return f"Suffix {suffix!r}: use A-Z, a-z, 0-9 and '-' only."
     return tracked_suffix(suffix) or None
+
+
+def apply_check(suffix: str, overwrite: bool, applying: bool, refusal_shown: bool) -> tuple[bool, str | None]:
+    """*Apply to the batch* as the suffix is typed: ``(enabled, the Apply status to show)``.
+
+    The status says why Apply is off (:func:`apply_refusal`), and is cleared once a refusal it said no
+    longer holds (``refusal_shown``); otherwise it is left as it is (``None``: an Apply's lines stay).
+    ``applying``: an Apply runs (the button stays off).
+    """
+    refused = apply_refusal(suffix, overwrite)
+    return refused is None and not applying, refused or ("" if refusal_shown else None)
 
 
 def rewritten_note(layer_names: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ buttons' state are :mod:`.tracks`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from ..io.sources import PixelSize
 from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
 from ..tracking.files import TrackFileResult
 from .fields import Field, choices
+from .layer_files import is_kind, layer_meta
 
 __all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "UNSAVED_EDITS", "saved_text",
            "track_layer_data", "track_params"]
@@ -46,6 +47,17 @@ UNSAVED_EDITS = ("Not saved: {name} has corrections not saved to its mask file; 
                  "segmentation, Correct tab: Save corrections), then Save tracks again.")
 NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save its mask first); "
            "File > Save Layers keeps the tracked labels elsewhere.")
+
+
+#: *Track cells* with no layer to track, or while a job runs
+NO_LAYER = "Choose a time-lapse Labels layer (T, Y, X)."
+BUSY = "Busy…"
+
+
+def saved_tracks_layer(layers: Iterable[Any], tracks_csv: str | None) -> Any:
+    """The Tracks layer opened with the saved tracks ``tracks_csv`` (``None``: none, or no file)."""
+    return next((lay for lay in layers if tracks_csv and is_kind(lay, "Tracks")
+                 and layer_meta(lay).get("tracks_csv") == tracks_csv), None)
 
 
 def track_params(values: Mapping[str, Any]) -> TrackParams:
