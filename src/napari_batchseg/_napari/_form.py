@@ -59,12 +59,12 @@ class ParamsForm(QWidget):
         # method and model
         self.method: QComboBox = f["method"]
         if not micro_sam_available():
+            missing = f"micro-sam is not installed: {SAM_INSTALL_HINT}"
             item = cast(QStandardItemModel, self.method.model()).item(1)  # a QComboBox's own model
             if item is not None:
                 item.setEnabled(False)
-                item.setToolTip(f"micro-sam is not installed: {SAM_INSTALL_HINT}")
-            self.method.setItemData(1, f"micro-sam is not installed: {SAM_INSTALL_HINT}",
-                                 Qt.ItemDataRole.ToolTipRole)
+                item.setToolTip(missing)
+            self.method.setItemData(1, missing, Qt.ItemDataRole.ToolTipRole)
             self.method.setToolTip(f"Segment Anything for Microscopy needs micro-sam: {SAM_INSTALL_HINT}")
         self.model = QComboBox()
         self.model_path = PathField(
@@ -99,11 +99,9 @@ class ParamsForm(QWidget):
         for extra, nth in ((self.channel2, "second"), (self.channel3, "third")):
             extra.setToolTip(f"Cellpose 4: a {nth} channel for the network, in this order "
                              f"({NO_CHANNEL}: none)")
-        self.channel_row = hbox(self.channel, self.channel2, self.channel3, 1)
         self.z = z = ZSettings()  # the Z rows; their widgets are the form's too
-        self.z_mode, self.z_radius = z.z_mode, z.z_radius
-        self.z_type, self.z_row, self.z_note, self.volume_mode = z.z_type, z.z_row, z.z_note, z.volume_mode
-        self.anisotropy, self.stitch, self.volume_row = z.anisotropy, z.stitch, z.volume_row
+        self.z_mode, self.z_radius, self.z_type, self.z_note = z.z_mode, z.z_radius, z.z_type, z.z_note
+        self.volume_mode, self.anisotropy, self.stitch = z.volume_mode, z.anisotropy, z.stitch
         self.start_frame: QSpinBox = f["start_frame"]
         self.end_frame: QSpinBox = f["end_frame"]
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
@@ -112,12 +110,11 @@ class ParamsForm(QWidget):
         self.gpu: QCheckBox = f["gpu"]
         self.device_label = muted(QLabel(""))
 
-        self._form = form(("Method", self.method), ("Model", self.model),
-                          (self.model_path_label, self.model_path), (self.sam_mode_label, self.sam_mode),
-                          ("Diameter", self.diameter),
-                          self.advanced, ("Channel", self.channel_row), ("Z", self.volume_row),
-                          ("Z-projection", self.z_row), ("", self.z_note), ("Frames", self.frames_row),
-                          hbox(self.gpu, self.device_label, stretch_last=True), into=self)
+        form(("Method", self.method), ("Model", self.model), (self.model_path_label, self.model_path),
+             (self.sam_mode_label, self.sam_mode), ("Diameter", self.diameter), self.advanced,
+             ("Channel", hbox(self.channel, self.channel2, self.channel3, 1)), ("Z", z.volume_row),
+             ("Z-projection", z.z_row), ("", self.z_note), ("Frames", self.frames_row),
+             hbox(self.gpu, self.device_label, stretch_last=True), into=self)
 
         #: model and path fields of the method not shown, by method
         self._kept: dict[str, tuple[str, str]] = {}
@@ -219,13 +216,8 @@ class ParamsForm(QWidget):
         controls are enabled when one of the inputs has Z slices or time frames; the Z note gives the
         slices of the selected file or layer.
         """
-        ref: SourceInfo | None
-        if layers:
-            self.set_file_infos(layers, layers[0])
-            ref, kind = layers[0], "layer"
-        else:
-            self.set_file_infos(files, current)
-            ref, kind = current, "file"
+        infos, ref, kind = (layers, layers[0], "layer") if layers else (files, current, "file")
+        self.set_file_infos(infos, ref)
         if ref is None:
             return
         if (note := z_note_text(input_name(ref), ref.sizes["Z"], kind, self.z_mode.isEnabled())) is not None:

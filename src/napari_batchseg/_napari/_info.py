@@ -7,7 +7,7 @@ thread does no disk I/O for the Files tab.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from qtpy.QtCore import QObject, Signal
@@ -50,11 +50,8 @@ class InfoCache(QObject):
         if key in self.store.with_axes:
             return self.store.with_axes[key]
         if self.store.axes_todo(key):
-
-            def work() -> Iterator[tuple[tuple[Path, str], SourceInfo | str]]:
-                yield key, read_info_safe(path, axes)
-
-            self.background.submit(work, on_item=self._on_axes_info, name="batchseg-metadata")
+            self.background.submit(read_info_safe, path, axes, name="batchseg-metadata",
+                                   on_item=lambda info: self._on_axes_info((key, info)))
         return None
 
     @property
