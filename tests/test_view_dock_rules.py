@@ -12,6 +12,7 @@ import pytest
 
 from napari_batchseg.runners import PARALLEL_MODES
 from napari_batchseg.runners.session import TaskState
+from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
 from napari_batchseg.training.run import TrainingProgress
 from napari_batchseg.view import rethreshold as rt
 from napari_batchseg.view.file_list import AS_SETTINGS, file_channel_entries
@@ -168,3 +169,11 @@ def test_reopened_tracks_reuse_the_tracks_layer_opened_with_them():
     assert saved_tracks_layer([labels, other, tracks], "/d/a_tracks.csv") is tracks
     assert saved_tracks_layer([labels, other], "/d/a_tracks.csv") is None
     assert saved_tracks_layer([tracks], None) is None  # tracked here, not reopened: a new Tracks layer
+
+
+def test_rethreshold_sliders_start_at_cellposes_defaults():
+    lo, hi, first = rt.CP_SLIDER
+    assert rt.thresholds_at(lo, 0, 0).cellprob_threshold == -6.0
+    assert rt.thresholds_at(hi, 0, 0).cellprob_threshold == 6.0
+    assert rt.thresholds_at(first, rt.FLOW_SLIDER[2], 15) == Thresholds(0.0, 0.4, 15)
+    assert rt.value_texts(rt.thresholds_at(0, rt.FLOW_SLIDER[0], 15))[1] == "off"  # flow 0: no check

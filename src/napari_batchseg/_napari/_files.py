@@ -110,8 +110,8 @@ class FileListPanel(QWidget):
         for edit in self.filters.edits:
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
-        self.axes_row.changed.connect(self._axes_chosen)
-        self.dataset_row.changed.connect(self._axes_chosen)
+        self.axes_row.changed.connect(self._file_choice_changed)
+        self.dataset_row.changed.connect(self._file_choice_changed)
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
@@ -292,10 +292,6 @@ class FileListPanel(QWidget):
         """``files`` grouped by the axes parameter to run them with."""
         return self.setup.axes_groups(files)
 
-    def _axes_chosen(self) -> None:
-        self.update_marks()
-        self.files_changed.emit()
-
     def set_channel(self, channel: object) -> None:
         """The channel the form asks for (index, name or list): files without it are flagged."""
         if channel != self.setup.channel:
@@ -345,7 +341,7 @@ class FileListPanel(QWidget):
         self._offer_removal()
         self._show_info(self.current_file())  # its reason, whole, follows the settings
 
-    def _file_choice_changed(self, _path: Path) -> None:
+    def _file_choice_changed(self, *_: object) -> None:  # a file's axes, dataset, channel or frames
         self.update_marks()
         self.files_changed.emit()
 

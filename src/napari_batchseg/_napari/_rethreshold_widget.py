@@ -68,8 +68,8 @@ class RethresholdWidget(Dock):
         self.add_btn = QPushButton("Add logs…", self)
         self.layer_btn = QPushButton("From selected layer", self)
         self.remove_btn = QPushButton("Remove", self)
-        self.cellprob = _slider(-60, 60, 0)
-        self.flow = _slider(0, 60, 8)
+        self.cellprob = _slider(*rt.CP_SLIDER)
+        self.flow = _slider(*rt.FLOW_SLIDER)
         self.cp_label = QLabel(self)
         self.flow_label = QLabel(self)
         self.preview_status = self.status

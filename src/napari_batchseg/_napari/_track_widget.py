@@ -168,7 +168,7 @@ class TrackWidget(Dock):
         except ValueError as exc:
             self.status.setText(self.phrase(exc))
             return False
-        start, pixel_size = track_inputs(layer_meta(layer))
+        start, pixel_size = track_inputs(meta)
         self.status.setText(f"Tracking {name} ({layer.data.shape[0]} frames)…")
         self._earlier, self._saved_in = [], None
         self._start("track", lambda: track_layer_data(layer.data, params, pixel_size, start),

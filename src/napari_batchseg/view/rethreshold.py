@@ -31,14 +31,18 @@ from .fields import Field
 from .layer_files import axis_scale, axis_units
 from .phrasing import for_dock
 
-__all__ = ["AHEAD", "CP_STEP", "FIELDS", "FLOW_STEP", "LAYER_NAME", "NO_LOG", "NO_RUN_LAYER",
-           "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values", "apply_all", "apply_check",
-           "apply_refusal", "compute_ahead", "compute_preview", "first_line", "frame_at", "log_of",
-           "positions_of", "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
+__all__ = ["AHEAD", "CP_SLIDER", "CP_STEP", "FIELDS", "FLOW_SLIDER", "FLOW_STEP", "LAYER_NAME", "NO_LOG",
+           "NO_RUN_LAYER", "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values", "apply_all",
+           "apply_check", "apply_refusal", "compute_ahead", "compute_preview", "first_line", "frame_at",
+           "log_of", "positions_of", "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
 
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
 FLOW_STEP = 0.05
+#: the sliders' ``(minimum, maximum, first)`` positions: cell probability -6 to 6 from 0, flow 0 (off) to 3
+#: from 0.4 (Cellpose's defaults)
+CP_SLIDER = (-60, 60, 0)
+FLOW_SLIDER = (0, 60, 8)
 #: cell probability slider positions computed ahead around the resting one (nearest first)
 AHEAD = (1, -1, 2, -2)
 #: the name of the Labels layer showing the preview
