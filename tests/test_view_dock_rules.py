@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from napari_batchseg.runners import PARALLEL_MODES
@@ -33,7 +34,13 @@ from napari_batchseg.view.form_state import (
     z_shown,
 )
 from napari_batchseg.view.layer_files import META_KEY
-from napari_batchseg.view.measure_form import NONE, followed_mask, image_to_select
+from napari_batchseg.view.measure_form import (
+    NONE,
+    followed_mask,
+    histogram_columns,
+    histogram_values,
+    image_to_select,
+)
 from napari_batchseg.view.status_table import STATUS_COLORS, follows, row_cells
 from napari_batchseg.view.track_form import saved_tracks_layer
 from napari_batchseg.view.tracks import split_frames
@@ -177,3 +184,12 @@ def test_rethreshold_sliders_start_at_cellposes_defaults():
     assert rt.thresholds_at(hi, 0, 0).cellprob_threshold == 6.0
     assert rt.thresholds_at(first, rt.FLOW_SLIDER[2], 15) == Thresholds(0.0, 0.4, 15)
     assert rt.value_texts(rt.thresholds_at(0, rt.FLOW_SLIDER[0], 15))[1] == "off"  # flow 0: no check
+
+
+def test_measure_histogram_offers_the_numeric_columns_and_draws_the_numbers():
+    table = pd.DataFrame({"label": [1, 2], "position": [0, 0], "file": ["a", "a"], "area_px": [10.0, None]})
+    assert histogram_columns(table) == ["label", "area_px"]  # not the position, not the file name
+    values, bins = histogram_values(table, "area_px")
+    assert values.tolist() == [10.0] and bins == 5  # at least 5 bars
+    assert histogram_values(pd.DataFrame({"x": range(300)}), "x")[1] == 30  # at most 30
+    assert histogram_values(pd.DataFrame({"x": range(60)}), "x")[1] == 20  # a third of the values

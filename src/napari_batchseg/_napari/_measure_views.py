@@ -8,7 +8,7 @@ import pandas as pd
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtWidgets import QComboBox, QWidget
 
-from ..view.measure_form import cell_text
+from ..view.measure_form import cell_text, histogram_columns, histogram_values
 from ._qtutil import follow, refill, vbox
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -124,8 +124,7 @@ class Histogram(PlotCanvas):
     def set_frame(self, df: pd.DataFrame) -> None:
         """Use ``df``; keep the chosen column when it still exists (default ``area_px``)."""
         self._df = df
-        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "position"]
-        refill(self.column, numeric, block=True, default="area_px")
+        refill(self.column, histogram_columns(df), block=True, default="area_px")
         self.redraw()
 
     @property
@@ -139,9 +138,9 @@ class Histogram(PlotCanvas):
         self.style()
         col = self.column.currentText()
         if col and col in self._df.columns:
-            values = pd.to_numeric(self._df[col], errors="coerce").dropna().to_numpy(dtype=float)
+            values, bins = histogram_values(self._df, col)
             if values.size:
-                self.axes.hist(values, bins=min(30, max(5, values.size // 3)), color="#4c9be8")
+                self.axes.hist(values, bins=bins, color="#4c9be8")
             self.axes.set_xlabel(col)
             self.axes.set_ylabel("objects")
         self.canvas.draw_idle()

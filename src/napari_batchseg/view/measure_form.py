@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ..export import KINDS, ExportOptions, ExportResult
 from ..io.atomic import atomic_path
@@ -68,6 +69,17 @@ def followed_mask(layer_mask: str, shown: str, filled: str) -> str | None:
     ``shown`` is the field's text, ``filled`` the mask it was last filled with from a layer.
     """
     return layer_mask if layer_mask and shown in ("", filled) else None
+
+
+def histogram_columns(table: pd.DataFrame) -> list[str]:
+    """The columns the histogram offers: the numeric ones but ``position`` (a label, not a measure)."""
+    return [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c]) and c != "position"]
+
+
+def histogram_values(table: pd.DataFrame, column: str) -> tuple[NDArray[np.float64], int]:
+    """The values of ``column`` drawn (numbers only) and the number of bars: 5 to 30, a third of them."""
+    values = pd.to_numeric(table[column], errors="coerce").dropna().to_numpy(dtype=float)
+    return values, min(30, max(5, values.size // 3))
 
 
 def export_options(values: Mapping[str, Any]) -> ExportOptions:
