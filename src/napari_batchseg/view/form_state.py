@@ -1,7 +1,9 @@
 """The Settings form's values without Qt: its choices, and conversions between its fields and params.
 
 ``_napari._form.ParamsForm`` shows these; what a field means for :class:`~..params.SegmentationParams`
-(the Z range text, the model or checkpoint, the channel list) is decided here.
+(the Z range text, the model or checkpoint, the channel list) is decided here, and what the form shows
+for a method and for the Z modes (:func:`method_shown`, :func:`z_range_allowed`, :func:`z_shown`); the
+run bar's parallel row too (:func:`parallel_fields`, :func:`uses_processes`).
 """
 
 from __future__ import annotations
@@ -284,7 +286,6 @@ def method_only_values(values: dict[str, object]) -> dict[str, object]:
     if values.get("method") == "sam":
         return {"restore": None, "keep_flows": False}
     return {"sam_mode": "auto"}
-
 
 
 #: the run bar's words for :data:`~napari_batchseg.runners.PARALLEL_MODES`

@@ -5,7 +5,8 @@ The Export section's controls (:data:`EXPORT_FIELDS`) and the
 object lies in the viewer (:func:`row_target`); whether two layers can be compared
 (:func:`evaluation_problem`); the jobs that measure and score layers' data, copying it in the worker
 (:func:`measure_layer`, :func:`evaluate_layers`); the CSV written in a worker (:func:`write_csv`); the
-status lines.
+status lines; the choices kept when layers change (:func:`image_to_select`, :func:`followed_mask`) and
+the histogram's columns and bars (:func:`histogram_columns`, :func:`histogram_values`).
 """
 
 from __future__ import annotations

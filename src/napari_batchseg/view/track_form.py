@@ -3,8 +3,8 @@
 Its controls (:data:`TRACK_FIELDS`, built by ``_napari._qtutil.Fields``; checked by default:
 :data:`CHECKED`), the :class:`~napari_batchseg.tracking.TrackParams` they stand for
 (:func:`track_params`), the tracking job (:func:`track_layer_data`, which reads the layer's data in the
-worker) and the lines shown when tracks are saved or cannot be. The tracks layer, the selection and the
-buttons' state are :mod:`.tracks`.
+worker), the Tracks layer reopened tracks reuse (:func:`saved_tracks_layer`) and the lines shown when
+tracks are saved or cannot be. The tracks layer, the selection and the buttons' state are :mod:`.tracks`.
 """
 
 from __future__ import annotations

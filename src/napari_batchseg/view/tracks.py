@@ -3,8 +3,8 @@
 The Tracks layer's data and division graph (:func:`tracks_layer_data`, of a table read back:
 :func:`tracks_table_layer_data`), the tracking inputs taken from a Labels layer's ``batchseg``
 metadata (:func:`track_inputs`) and the mask file its tracks are saved beside (:func:`tracked_mask`),
-the track under a click (:func:`track_under`), the counts line (:func:`track_counts`) and which buttons
-are enabled (:func:`track_buttons`).
+the track under a click (:func:`track_under`), the counts line (:func:`track_counts`), the frames a split
+takes (:func:`split_frames`) and which buttons are enabled (:func:`track_buttons`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Its controls (:data:`TRAIN_FIELDS`, built by ``_napari._qtutil.Fields``), the
 :class:`~napari_batchseg.training.run.TrainingParams` they stand for (:func:`training_params`), where the
 training data come from (:func:`training_inputs`: two layers, or files and folders) and the line shown
-when a model is saved (:func:`saved_text`), the models a training can start from (:func:`base_models`).
+when a model is saved (:func:`saved_text`), the models a training can start from (:func:`base_models`),
+the new model's path (:func:`model_output`) and the loss curve's points (:func:`loss_point`).
 """
 
 from __future__ import annotations
