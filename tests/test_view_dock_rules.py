@@ -193,3 +193,12 @@ def test_measure_histogram_offers_the_numeric_columns_and_draws_the_numbers():
     assert values.tolist() == [10.0] and bins == 5  # at least 5 bars
     assert histogram_values(pd.DataFrame({"x": range(300)}), "x")[1] == 30  # at most 30
     assert histogram_values(pd.DataFrame({"x": range(60)}), "x")[1] == 20  # a third of the values
+
+
+def test_dock_refusals_keep_their_words():
+    from napari_batchseg.view import fix_undo, measure_form
+
+    assert measure_form.NO_LABELS == "Choose a Labels layer."
+    assert "Export section" in measure_form.NO_MASK_FILE and "output folder" in measure_form.NO_EXPORT_PATHS
+    assert fix_undo.NOTHING_TO_CHANGE == "nothing to change"
+    assert fix_undo.LAYER_CHANGED.startswith("not applied")

@@ -28,7 +28,9 @@ from qtpy.QtWidgets import (
 
 from .. import corrections as cx
 from ..view.fix_undo import (
+    LAYER_CHANGED,
     NO_MASK_YET,
+    NOTHING_TO_CHANGE,
     UndoSlot,
     correct_buttons,
     fix_failed_text,
@@ -204,11 +206,11 @@ class CorrectionPanel(CorrectionControls):
         """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
         summary, sel, old, new = out
         if not summary.changed:
-            self.result.setText("nothing to change")
+            self.result.setText(NOTHING_TO_CHANGE)
             return
         # the layer now shows another output (another array, or its buffer reused in place): nothing written
         if layer.data is not data or not same_output(output, shown_output(layer)):
-            self.result.setText("not applied: the layer changed meanwhile")
+            self.result.setText(LAYER_CHANGED)
             return
         new = new.astype(data.dtype, copy=False)
         self._undo.hold(FixRecord(layer_id(layer), shown_output(layer), array_ref(data), tuple(data.shape),

@@ -24,6 +24,9 @@ from ..view.layer_files import first_input_frame, is_kind, layer_meta
 from ..view.measure_form import (
     EXPORT_FIELDS,
     EXPORT_UNSAVED_NOTE,
+    NO_EXPORT_PATHS,
+    NO_LABELS,
+    NO_MASK_FILE,
     NONE,
     NOTHING_TO_SAVE,
     evaluate_layers,
@@ -173,7 +176,7 @@ class MeasureExportWidget(Dock):
         """Compute the table of the chosen Labels layer in a worker thread; False if nothing to do."""
         layer = self.labels_layer
         if layer is None:
-            self.status.setText("Choose a Labels layer.")
+            self.status.setText(NO_LABELS)
             return False
         image_layer, first = self._layer(self.image_combo.currentText()), first_input_frame(layer_meta(layer))
         frames, note = intensity_of(image_layer, layer.data.shape, first)
@@ -194,7 +197,7 @@ class MeasureExportWidget(Dock):
         """
         mask = self.mask_path.text()
         if not mask:
-            self.status.setText("Choose a mask file (Export section).")
+            self.status.setText(NO_MASK_FILE)
             return False
         layer, note = mask_file_layer(self._layers("Labels"), mask)
         self.status.setText(f"Measuring {Path(mask).name}…")
@@ -246,7 +249,7 @@ class MeasureExportWidget(Dock):
         """Export the mask file as the chosen kind (worker thread); False when a field is missing."""
         mask, folder = self.mask_path.text(), self.export_dir.text()
         if not mask or not folder:
-            self.export_status.setText("Choose a mask file and an output folder.")
+            self.export_status.setText(NO_EXPORT_PATHS)
             return False
         values = self.fields.values()
         note = mask_file_layer(self.viewer.layers, mask, EXPORT_UNSAVED_NOTE)[1]  # (edits not saved)

@@ -23,10 +23,13 @@ from numpy.typing import NDArray
 from .fields import Field
 from .fixes import FixRecord, same_array, same_output
 
-__all__ = ["CORRECT_FIELDS", "NO_MASK_YET", "NO_UNDO", "UndoSlot", "correct_buttons", "fix_failed_text",
-           "saved_text", "target_text", "undo_frames", "write_fix"]
+__all__ = ["CORRECT_FIELDS", "LAYER_CHANGED", "NOTHING_TO_CHANGE", "NO_MASK_YET", "NO_UNDO", "UndoSlot",
+           "correct_buttons", "fix_failed_text", "saved_text", "target_text", "undo_frames", "write_fix"]
 
 NO_UNDO = "Undo the last fix (none yet)"
+#: a fix that changed nothing; a fix computed for what the layer no longer shows (nothing is written)
+NOTHING_TO_CHANGE = "nothing to change"
+LAYER_CHANGED = "not applied: the layer changed meanwhile"
 #: *Save corrections* on a layer whose run has not written its mask yet
 NO_MASK_YET = "this layer has no mask file yet (its run has not finished)"
 _LABEL_MAX = 2**31 - 1

@@ -41,6 +41,10 @@ EXPORT_FIELDS = (
     Field("overwrite", "check", text="Replace existing exports"),
 )
 #: Save CSV… before any table
+#: what Measure, Measure the mask file and Export ask for when their layer or files are not chosen
+NO_LABELS = "Choose a Labels layer."
+NO_MASK_FILE = "Choose a mask file (Export section)."
+NO_EXPORT_PATHS = "Choose a mask file and an output folder."
 NOTHING_TO_SAVE = "Nothing to save yet: Measure a Labels layer (or the mask file) first."
 #: *Measure the mask file* of a mask whose layer holds unsaved corrections: its table is not the layer's
 UNSAVED_NOTE = (" (the file as saved: {name} has unsaved corrections, so its own table is unchanged; "
