@@ -6,9 +6,8 @@ when it is painted after a fix, when it is saved, when it is closed or shows ano
 copy, and when the frames of its last fix were edited since; :func:`undo_frames` restores the frames only
 while they still hold exactly what the fix wrote. :func:`write_fix` writes a computed fix into a layer's
 array in place, and :func:`target_text` is the panel's line naming the layer and the file its corrections
-are saved to. The
-panel's numbers (:data:`CORRECT_FIELDS`), which of its buttons are on (:func:`correct_buttons`) and its
-other lines (:func:`fix_failed_text`, :func:`saved_text`) are here too.
+are saved to. The panel's numbers (:data:`CORRECT_FIELDS`), which of its buttons are on
+(:func:`correct_buttons`) and its other lines (:func:`fix_failed_text`, :func:`saved_text`) are here too.
 """
 
 from __future__ import annotations
