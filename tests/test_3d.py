@@ -313,6 +313,28 @@ def test_measure_volume_takes_the_image_channels_and_z_range_given(tmp_path: Pat
     capsys.readouterr()
 
 
+def test_a_volume_mask_of_a_z_range_opens_over_its_slices(tmp_path: Path) -> None:
+    """Walk: a mask of ``--z-range 2-4`` opened with the plugin's reader sat over slices 0-2 of its input
+    (T was placed at its first frame, Z was not)."""
+    from napari_batchseg.io.masks import write_mask
+    from napari_batchseg.io.sources import PixelSize
+    from napari_batchseg.provenance import RunLog, log_parameters
+    from napari_batchseg.view.layer_files import napari_get_reader
+
+    log = RunLog()
+    log.info(f"input: {tmp_path / 'cells.nd2'}")
+    log_parameters(log, SegmentationParams(z_mode="stitch", z_range="2-4", start_frame=1))
+    log.info("frames: 1-2 (2 of 3)")
+    labels = np.zeros((2, 3, 8, 8), np.uint16)
+    labels[:, 1, 2:4, 2:4] = 1
+    mask = write_mask(tmp_path / "cells_vSM.ome.tif", labels, PixelSize(0.5, 0.5, 2.0, 60.0), log.text(),
+                      volume=True)
+    [(data, kwargs, kind)] = napari_get_reader(str(mask))(str(mask))
+    assert kind == "labels" and np.shape(data) == (2, 3, 8, 8)
+    assert kwargs["scale"] == pytest.approx((60.0, 2.0, 0.5, 0.5))
+    assert kwargs["translate"] == pytest.approx((60.0, 4.0, 0.0, 0.0))  # frame 1, slice 2
+
+
 def test_a_tiny_volume_mask_goes_through_export_evaluate_and_training_reading(tmp_path: Path) -> None:
     """Volume masks were refused downstream; now each reader takes them (in depth: tests/test_export_3d.py,
     tests/test_volume_masks.py)."""

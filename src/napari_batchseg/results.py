@@ -29,8 +29,8 @@ from .prepare import prepare_frame, resolve_channels
 from .prepare_3d import volume_z
 from .provenance import POSITION_PREFIX, parse_log
 
-__all__ = ["LoadedResult", "first_frame", "load_result", "logged_position", "prefetch_planes",
-           "prepared_array", "quick_range"]
+__all__ = ["LoadedResult", "first_frame", "first_z_slice", "load_result", "logged_position",
+           "prefetch_planes", "prepared_array", "quick_range"]
 
 _FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \(")
 _POSITION_RECORD = re.compile(r"\| " + re.escape(POSITION_PREFIX) + r"(\d+) of ")
@@ -46,6 +46,14 @@ def first_frame(log_text: str) -> int:
     """The input frame a mask's first frame comes from (its log's ``frames: a-b`` record; 0 if none)."""
     found = _FRAMES_RECORD.findall(log_text)
     return int(found[-1][0]) if found else 0
+
+
+def first_z_slice(log_text: str) -> int:
+    """The input slice a volume mask's first slice comes from (its log's ``z_range``; 0 if none)."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        zr = ZRange.parse(parse_log(log_text).params.z_range)
+        return int(zr.start) if zr.mode == "range" else 0
+    return 0
 
 
 def quick_range(image: NDArray[Any]) -> tuple[float, float]:

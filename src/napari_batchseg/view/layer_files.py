@@ -27,7 +27,7 @@ from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG, named_like_labels
 from ..io.reader import open_source, stem_of
 from ..io.sources import PixelSize
 from ..provenance import RunLog
-from ..results import first_frame, logged_position
+from ..results import first_frame, first_z_slice, logged_position
 
 LayerData = tuple[Any, dict[str, Any], str]
 CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
@@ -255,7 +255,8 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
     """A mask as one Labels layer: ``(T, Y, X)``, or ``(Y, X)`` for a single frame of a still image.
 
     A volume mask (``z_mode`` 3d/stitch, :attr:`~napari_batchseg.io.masks.MaskFile.is_volume`) is
-    ``(T, Z, Y, X)`` with Z scaled by the mask's Z step (µm), whatever its number of time points.
+    ``(T, Z, Y, X)`` with Z scaled by the mask's Z step (µm), whatever its number of time points, and its
+    first slice at the input's slice it was made from (a ``--z-range`` run).
 
     A mask of frames 40-44 of a time series sits at T = 40-44 (``translate``), over the frames of its
     input opened beside it; the start frame is read from the mask's embedded log. T is scaled in
@@ -272,6 +273,8 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
     translate: tuple[float, ...] = (0.0,) * len(axes)
     if axes[0] == "T":
         translate = (float(start) * scale[0], *translate[1:])
+    if mask.is_volume:  # a --z-range run: its first slice sits at the input's slice, as T at its frame
+        translate = (translate[0], float(first_z_slice(mask.log_text)) * scale[1], *translate[2:])
     meta = {
         META_KEY: {
             "role": "mask",
