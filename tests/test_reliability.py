@@ -755,3 +755,24 @@ def test_overwriting_a_hand_corrected_output_keeps_it(tmp_path):
     assert movie.with_name("a_vSM.corrected-2.ome.tif").is_file()
     assert engine.plan([movie.parent], SegmentationParams()).tasks[0].input == movie  # copies aren't inputs
     assert _hidden(movie.parent) == []
+
+
+def test_an_axes_override_for_the_ambiguous_file_leaves_the_others_outputs_the_same(tmp_path, capsys,
+                                                                                     monkeypatch):
+    """Walk: doing what the "ambiguous axes" error says (``--axes``) marked the folder's other finished
+    outputs "made with other parameters (axes None -> 'TYX')": the override never applies to them."""
+    from napari_batchseg.cli import FACTORY_ENV, main
+
+    monkeypatch.setenv(FACTORY_ENV, "napari_batchseg.testing:threshold_segmenter")
+    folder = tmp_path / "in"
+    _movie(folder)  # a.tif: its own axes (TYX)
+    rng = np.random.default_rng(1)
+    tifffile.imwrite(folder / "b.tif", (rng.random((2, 48, 64)) * 1000).astype(np.uint16), metadata=None)
+    out = tmp_path / "out"
+    assert main(["segment", str(folder), "--output-dir", str(out), "-q"]) == 1  # b.tif is ambiguous
+    assert "--axes" in capsys.readouterr().err
+    mask_a = (out / "a_vSM.ome.tif").read_bytes()
+    assert main(["segment", str(folder), "--output-dir", str(out), "--axes", "TYX"]) == 0
+    said = capsys.readouterr()
+    assert "other parameters" not in said.out + said.err
+    assert (out / "b_vSM.ome.tif").is_file() and (out / "a_vSM.ome.tif").read_bytes() == mask_a

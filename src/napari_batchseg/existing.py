@@ -163,6 +163,8 @@ def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
     except (ValueError, TypeError) as exc:
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})")
     diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
+    if task.info is not None and not task.use_axes:  # the file's own axes: an axes override never applies
+        diffs.pop("axes", None)
     corrected = has_module_records(text, "correction")
     if diffs:
         return OutputStatus("other", describe_differences(diffs), diffs, corrected)
