@@ -148,6 +148,13 @@ def test_segment_track_then_measure_after_a_run(tmp_path: Path, monkeypatch, cap
     objects = pd.read_csv(out / "movie_vSM_objects.csv")
     assert (objects["track_id"] > 0).all() and (out / "movie_vSM_track_summary.csv").is_file()
     assert f"{mask}: {truth_tracks} tracks" in capsys.readouterr().out
+    # walk: measuring the tracked mask said its segmentation log was missing (it carries it along)
+    tracked = out / "movie_vSM-tracked.ome.tif"
+    assert main(["measure", str(tracked), "--output-dir", str(out / "tracked")]) == 0, capsys.readouterr().err
+    [table] = (out / "tracked").glob("*_objects.csv")
+    by_track = pd.read_csv(table)
+    assert set(by_track["label"]) == set(tracks["track_id"])  # its labels are the track ids
+    assert by_track["mean_intensity"].notna().all()  # measured on the input its segmentation log names
 
 
 def test_masks_of_different_files_with_one_name_do_not_share_outputs(tmp_path: Path, capsys) -> None:

@@ -27,7 +27,7 @@ from .io.reader import open_source, stem_of
 from .io.sources import ImageSource, PixelSize
 from .params import ZRange
 from .prepare import check_z_range, prepare_frame, project, resolve_channel
-from .provenance import parse_log
+from .provenance import segmentation_run
 
 __all__ = [
     "LabelStack",
@@ -214,7 +214,7 @@ def resolve_source(
     spec: SourceSpec | None = None
     if mask.log_text.strip():
         try:
-            run = parse_log(mask.log_text)
+            run = segmentation_run(mask.log_text)  # (a tracked mask: the segmentation log it carries)
         except (ValueError, KeyError, TypeError):
             run = None
         if run is not None and run.input_path is not None:

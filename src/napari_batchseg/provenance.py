@@ -136,6 +136,22 @@ def parse_log(text: str) -> LoggedRun:
     return LoggedRun(params, input_path, position, identity, weights, output_id(text))
 
 
+def segmentation_run(text: str) -> LoggedRun:
+    """The segmentation run behind a log: its own records, else the log carried in its history.
+
+    A later step's log (``batchseg track``'s ``-tracked.log``, embedded in the tracked mask) records its
+    own parameters and carries the segmentation log along; the mask's input and its preparation are that
+    run's. Raises ``ValueError`` as :func:`parse_log` when neither records a segmentation.
+    """
+    try:
+        return parse_log(text)
+    except (ValueError, KeyError, TypeError):
+        _, mark, history = text.partition(f"--- {HISTORY_MARK} ---")
+        if not mark:
+            raise
+        return parse_log(history)
+
+
 def own_records(text: str) -> str:
     """The records of a log before the carried-along history of its input."""
     return text.split(f"--- {HISTORY_MARK} ---", 1)[0]
