@@ -102,7 +102,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                 image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
                 z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
                 axes=args.axes, image_axes=_image_axes(args), force_labels=args.force_labels,
-                tracks=args.tracks,
+                tracks=False if args.no_tracks else args.tracks,
             )
         except BatchSegError as exc:
             print(f"FAILED {about(mask, exc)}", file=sys.stderr)
@@ -199,6 +199,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     m.add_argument("--tracks", default=None, metavar="CSV",
                    help="the mask's _tracks.csv (batchseg track; default: beside the mask when present): "
                         "adds track_id and <mask>_track_summary.csv")
+    m.add_argument("--no-tracks", action="store_true",
+                   help="leave out the tracks beside the mask (e.g. made before it was segmented again)")
     _add_mask_options(m)
     _add_image_options(m)
     m.set_defaults(downstream=_cmd_measure)

@@ -234,7 +234,7 @@ def measure_file(
     axes: str | None = None,
     image_axes: str | None = None,
     force_labels: bool = False,
-    tracks: str | Path | None = None,
+    tracks: str | Path | bool | None = None,
 ) -> MeasureResult:
     """Measure every object of every frame of a mask file and write the two CSV tables.
 
@@ -258,6 +258,7 @@ def measure_file(
     tracks
         A ``_tracks.csv`` of the mask (default: ``<base>_tracks.csv`` beside it when present): object
         rows gain ``track_id`` and ``<base>_track_summary.csv`` is written (one row per track).
+        ``False``: no tracks, even when they are beside the mask.
 
     Returns
     -------
@@ -329,7 +330,7 @@ def measure_table(
     axes: str | None = None,
     image_axes: str | None = None,
     force_labels: bool = False,
-    tracks: str | Path | None = None,
+    tracks: str | Path | bool | None = None,
 ) -> pd.DataFrame:
     """The object table of a mask file in memory (as :func:`measure_file` computes it, nothing written).
 

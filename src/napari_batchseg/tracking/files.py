@@ -321,9 +321,11 @@ def check_tracks_of(mask: str | Path, tracks_csv: str | Path) -> None:
     """
     logged = logged_tracking(tracks_csv)
     if logged.sha256 and logged.sha256 != sha256_file(mask):
-        raise TrackingError(f"{tracks_csv}: tracks of {logged.mask or 'another mask'}, not of {mask} as it "
-                            "is now (its sha256 differs: another file, or corrected since): run batchseg "
-                            "track on it")
+        same = logged.mask is not None and Path(logged.mask).name == Path(mask).name
+        whose = ("made before the mask changed (segmented again or corrected since)" if same else
+                 f"of {logged.mask or 'another mask'}, not of {mask}")
+        raise TrackingError(f"{tracks_csv}: tracks {whose}: track it again (batchseg track {mask} "
+                            "--overwrite); batchseg measure --no-tracks leaves them out")
 
 
 #: the columns :func:`read_tracks` requires by default (``measure``, ``export ctc``, the summary)

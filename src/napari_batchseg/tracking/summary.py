@@ -94,13 +94,17 @@ def track_summary(tracks: pd.DataFrame, pixel_area_um2: float | None = None) -> 
     return pd.DataFrame(rows, columns=list(TRACK_SUMMARY_COLUMNS))
 
 
-def tracks_for(mask: str | Path, given: str | Path | None = None) -> pd.DataFrame | None:
+def tracks_for(mask: str | Path, given: str | Path | bool | None = None) -> pd.DataFrame | None:
     """The tracks of ``mask``: ``given`` (a ``_tracks.csv``), else its ``_tracks.csv`` if present, or None.
+
+    ``given`` ``False``: none (measure without the tracks beside the mask).
 
     Raises :class:`~napari_batchseg.errors.InputError` when the table is not one, or was made from another
     mask (the sha256 its ``-tracked.log`` records is not the mask's).
     """
-    csv = Path(given) if given is not None else track_paths(mask)[0]
+    if given is False:
+        return None
+    csv = Path(given) if given is not None and given is not True else track_paths(mask)[0]
     if given is None and not csv.is_file():
         return None
     table = read_tracks(csv)
