@@ -84,6 +84,13 @@ def test_resolve_channel_by_index_and_name():
         resolve_channel(src.info, 3)
     with pytest.raises(InputError, match="no channel named"):
         resolve_channel(src.info, "mCherry")
+    # walk: "gfp" did not find "GFP 488 nm"; a word of one name is enough, of several it is refused
+    named = ArraySource(np.zeros((1, 1, 3, 1, 4, 4), np.uint16), ["BF", "GFP 488 nm", "mCherry 561 nm"])
+    assert resolve_channel(named.info, "gfp") == 1 and resolve_channel(named.info, "MCHERRY") == 2
+    with pytest.raises(InputError, match="'nm' is a word of several channel names"):
+        resolve_channel(named.info, "nm")
+    with pytest.raises(InputError, match="no channel named 'gf'"):
+        resolve_channel(named.info, "gf")
 
 
 def test_z_range_out_of_bounds_names_file():

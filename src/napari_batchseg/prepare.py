@@ -9,6 +9,7 @@ in the order asked for, all from the same Z slices (best focus is found on the f
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,14 @@ def _resolve_one(info: SourceInfo, channel: int | str) -> int:
         lowered = [c.lower() for c in names]
         if channel.lower() in lowered:
             return lowered.index(channel.lower())
+        # a word of one name ("gfp" for "GFP 488 nm"), when only one name has it
+        words = [re.split(r"[^0-9a-z]+", c) for c in lowered]
+        having = [i for i, w in enumerate(words) if channel.lower() in w]
+        if len(having) == 1:
+            return having[0]
+        if having:
+            raise InputError(f"{info.path}: channel {channel!r} is a word of several channel names "
+                             f"({', '.join(repr(names[i]) for i in having)}); give the whole name")
         raise InputError(
             f"{info.path}: no channel named {channel!r}; channels are {', '.join(map(repr, names))}"
         )
