@@ -486,6 +486,10 @@ def test_clean_removes_only_files_proven_to_be_ours(tmp_path, capsys):
     assert [p for p in foreign if not p.exists()] == []
     assert theirs.exists() and their_lock.exists() and (tree / "linked").is_symlink()
     assert str(theirs) not in out and "left alone" in out
+    # walk: a folder that is not there said "freed 0 bytes" too
+    assert main(["clean", str(tree / "nowhere")]) == 2
+    said = capsys.readouterr()
+    assert "nowhere: not a folder" in said.err and "freed" not in said.out
 
 
 # --------------------------------------------------------------------------- issue 22: a log runs no code

@@ -439,11 +439,13 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
     total = 0
     status = 0
+    scanned = 0
     for folder in args.folders:
         if not Path(folder).is_dir():
             print(f"{folder}: not a folder", file=sys.stderr)
             status = 2
             continue
+        scanned += 1
         found, held = find_leftovers(folder, recursive=args.recursive)
         for item in found:
             verb = "would remove" if args.dry_run else "removed"
@@ -460,8 +462,8 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             print(f"{verb}: {item.path} ({item.size} bytes; {item.reason})")
         for note in held:
             print(f"left alone: {note}")
-    verb = "would free" if args.dry_run else "freed"
-    print(f"{verb} {total} bytes")
+    if scanned:  # (not after "not a folder" alone)
+        print(f"{'would free' if args.dry_run else 'freed'} {total} bytes")
     return status
 
 
