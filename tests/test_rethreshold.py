@@ -327,3 +327,17 @@ def test_frame_masks_cache_fits_its_budget() -> None:
         FrameMasks(np.zeros((2, 64, 60), np.float32), np.zeros((64, 64), np.float32), 10)
     # no cell pixel at all: empty labels without any dynamics, as Cellpose's compute_masks
     assert small.labels(0.0, 0.4, 15).max() == 0 and small.labels(0.0, 0.4, 15).dtype == np.uint16
+
+
+def test_a_volume_run_is_refused_for_what_it_is(tmp_path: Path) -> None:
+    """Walk: re-thresholding a volume run's log advised 'segment with --keep-flows', which volumes refuse."""
+    from napari_batchseg.provenance import RunLog, log_parameters
+
+    log = RunLog()
+    log.info(f"input: {tmp_path / 'cells.tif'}")
+    log_parameters(log, SegmentationParams(z_mode="3d"))
+    path = tmp_path / "cells_vSM.log"
+    path.write_text(log.text(), encoding="utf-8")
+    with pytest.raises(RethresholdError, match="a volume run .z_mode 3d.: re-thresholding") as e:
+        rethreshold_log(path, NEW, suffix="x")
+    assert "segment with --keep-flows" not in str(e.value)

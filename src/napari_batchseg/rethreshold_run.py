@@ -175,6 +175,9 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
             match = _DEBUG_RECORD.match(message)
             if match:
                 debug[match.group("kind")] = Path(match.group("path").strip())
+    if logged.params.z_mode != "project":  # (the walk: the advice below is refused for volumes)
+        raise RethresholdError(f"{src}: a volume run (z_mode {logged.params.z_mode}): re-thresholding "
+                               "recomputes 2D masks of Cellpose 3 runs made with --keep-flows only")
     if segmenter.get("method") != "cellpose" or not segmenter.get("keep_flows") \
             or "dP" not in debug or "cellprob" not in debug:
         raise RethresholdError(f"{src}: the run kept no flows (segment with --keep-flows to "
