@@ -491,3 +491,20 @@ def test_a_docks_errors_about_a_mask_without_its_log_name_what_the_dock_offers(t
     astra = "trackastra needs images (the mask's log names them; give --image when it has no log)"
     said = for_dock(astra, {f.key: f for f in TRACK_FIELDS})
     assert said.endswith("without a log, track it on the command line with --image)"), said
+
+
+def test_a_run_that_made_nothing_shows_the_first_skipped_output_whose_mask_exists(tmp_path):
+    from napari_batchseg.events import Task
+    from napari_batchseg.io.naming import OutputNames
+    from napari_batchseg.runners.session import TaskState
+    from napari_batchseg.view.result_showing import skipped_to_show
+
+    def state(name: str, status: str, mask: bool) -> TaskState:
+        names = OutputNames(tmp_path / f"{name}_vSM.ome.tif", tmp_path / f"{name}_vSM.log")
+        task = Task(tmp_path / f"{name}.tif", 0, 1, names)
+        return TaskState(task, 1, status, mask_path=names.mask if mask else None)  # type: ignore[arg-type]
+
+    busy, failed = state("a", "skipped", False), state("b", "failed", False)
+    kept = state("c", "skipped", True)
+    assert skipped_to_show([busy, failed, kept]) is kept  # "a" is still being made by another run
+    assert skipped_to_show([busy, failed]) is None
