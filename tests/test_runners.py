@@ -562,9 +562,12 @@ def test_processes_are_capped_to_the_cores_and_memory_naming_the_limit(mode):
     assert within.processes == limit and not any("reduced" in n for n in within.notes)
 
 
-def test_dask_local_run_sigtermed_as_a_group_keeps_nothing_partial(tmp_path):
+def _signal_dask_local_group(tmp_path: Path, sig: int, timeout: float = 120) -> tuple[str, float]:
+    """A ``--dask-local 2`` CLI run, ``sig`` sent to its whole process group inside an output.
+
+    Returns the run's stderr (one line) and the seconds from the signal to its end.
+    """
     import os
-    import signal
     import sys
     import time
 
@@ -574,18 +577,36 @@ def test_dask_local_run_sigtermed_as_a_group_keeps_nothing_partial(tmp_path):
         tifffile.imwrite(tmp_path / f"m{i}.tif", (rng.random((8, 64, 64)) * 1000).astype(np.uint16),
                          metadata={"axes": "TYX"}, photometric="minisblack")
     proc, wait = _run_child([sys.executable, "-m", "napari_batchseg.cli", "segment", str(tmp_path),
-                             "--sam-set", "delay=0.3", "--dask-local", "2", "-q"], timeout=120,
+                             "--sam-set", "delay=0.3", "--dask-local", "2", "-q"], timeout=timeout,
                             BATCHSEG_SEGMENTER_FACTORY="napari_batchseg.testing:threshold_segmenter")
     deadline = time.monotonic() + 90
     while not any(".partial-" in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert any(".partial-" in p.name for p in tmp_path.iterdir()), "no output was under way"
     time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGTERM)  # SLURM, systemd, docker stop: the whole group
+    os.killpg(proc.pid, sig)
+    signalled = time.monotonic()
     _, err = wait()
     err = " ".join(err.split())
-    assert proc.returncode == 143 and "nothing partial was kept" in err, err[-2000:]
+    assert proc.returncode == 128 + sig and "nothing partial was kept" in err, err[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    return err, time.monotonic() - signalled
+
+
+def test_dask_local_run_sigtermed_as_a_group_keeps_nothing_partial(tmp_path):
+    import signal
+
+    _signal_dask_local_group(tmp_path, signal.SIGTERM)  # SLURM, systemd, docker stop: the whole group
+
+
+def test_dask_local_run_ctrl_c_to_the_group_stops_within_seconds(tmp_path):
+    """A terminal's Ctrl-C reaches the workers too: they die of it, and the run waited forever for the
+    tasks they held (no worker was left to run them)."""
+    import signal
+
+    err, took = _signal_dask_local_group(tmp_path, signal.SIGINT, timeout=90)
+    assert "stopped by SIGINT" in err, err[-2000:]
+    assert took < time_bound(15.0, cap=60.0), f"{took:.1f} s from the Ctrl-C to the end"
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model

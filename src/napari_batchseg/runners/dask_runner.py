@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from .options import RunOptions, SegmenterFactory
 
 _CHECK_EVERY_S = 0.5
+#: how long a run waits with no worker at all before it gives up on the outputs not finished: a local
+#: cluster's nanny replaces a dead worker within seconds (an external cluster may be waiting for its
+#: workers, so it is only given up on once the run is cancelled)
+_NO_WORKERS_S = 30.0
+_NO_WORKERS_CANCELLED_S = 2.0
 
 
 def _host(address: str) -> str:
@@ -62,6 +67,36 @@ class _Throttled:
             self._last = now
             self._value = bool(self._check())
         return self._value
+
+
+class _WorkerWatch:
+    """Whether the cluster has had no worker for too long to wait on (checked at most once a second).
+
+    A Ctrl-C in a terminal reaches the whole process group: a local cluster's workers die of it, their
+    nannies do not replace them, and the tasks they held wait for a worker forever (so did the run).
+    """
+
+    def __init__(self, client: Any, local: bool) -> None:
+        self._client = client
+        self._local = local
+        self._next = 0.0
+        self._since: float | None = None
+
+    def gone(self, cancelled: bool) -> bool:
+        limit = _NO_WORKERS_CANCELLED_S if cancelled else _NO_WORKERS_S if self._local else None
+        now = time.monotonic()
+        if limit is None or now < self._next:
+            return False
+        self._next = now + 1.0
+        try:
+            workers = len(self._client.nthreads())
+        except Exception:  # noqa: BLE001 - the scheduler is gone too: no worker either
+            workers = 0
+        if workers:
+            self._since = None
+            return False
+        self._since = now if self._since is None else self._since
+        return now - self._since >= limit
 
 
 class _Locked:
@@ -220,11 +255,21 @@ def run_dask(
         finished: set[int] = set()
         pending = set(futures)
         cancelled = False
+        watch = _WorkerWatch(client, local=cluster is not None)
         while pending:
             if not cancelled and engine.is_cancelled(cancel):
                 cancelled = True
                 flag.set()
             yield from _live_events(live, todo, started, frames_seen, finished)
+            if watch.gone(cancelled):  # nothing left to run them: they would wait forever
+                client.cancel(list(pending))
+                for fut in pending:
+                    idx = futures[fut]
+                    finished.add(idx)
+                    yield (engine.TaskCancelled(todo[idx]) if cancelled else engine.TaskFailed(
+                        todo[idx], f"{todo[idx].input}: no Dask worker left to run it (the cluster's "
+                        "workers died and none came back)"))
+                break
             try:
                 done, pending = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
             except DaskTimeoutError:
