@@ -235,6 +235,22 @@ def test_parallel_option_errors_exit_2(tmp_path, crops, capsys):
     assert not list(tmp_path.glob("*_vSM*"))
 
 
+
+@_needs("distributed", "dask")
+def test_unreachable_dask_scheduler_is_one_error_line_exit_2(tmp_path, crops, capsys):
+    """It was a 66-line traceback (exit 1) after Dask's 30 s connect timeout; here 1 s."""
+    import dask
+
+    src = tmp_path / "a.tif"
+    tifffile.imwrite(src, crops[0])
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert _run(str(src), "--dask-scheduler", "tcp://127.0.0.1:1") == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "tcp://127.0.0.1:1" in err, err
+    assert "scheduler is running" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*_vSM*"))
+
 # --------------------------------------------------------------------------- micro-sam options
 SAM_ARGS = ["--method", "sam", "--model", "vit_b", "--sam-mode", "amg", "--tile-shape", "64,64",
             "--halo", "8,8", "--sam-set", "points_per_side=4", "--sam-set", "with_background=false",

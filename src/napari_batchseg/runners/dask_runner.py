@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy.typing as npt
 
 from .. import engine
-from ..errors import ModelError, describe
+from ..errors import BatchSegError, ModelError, describe
 from ._worker import cached_segmenter, for_transport, frame_segmenter_for, limit_threads
 
 if TYPE_CHECKING:
@@ -210,7 +210,17 @@ def _connect(options: RunOptions) -> tuple[Any, Any, bool]:
         return Client(cluster), cluster, True
     if isinstance(options.dask_scheduler, Client):
         return options.dask_scheduler, None, False
-    return Client(options.dask_scheduler), None, True
+    try:
+        return Client(options.dask_scheduler), None, True
+    except (OSError, ValueError, TypeError) as exc:  # refused, timed out, not an address
+        raise BatchSegError(_unreachable(options.dask_scheduler, exc)) from exc
+
+
+def _unreachable(address: object, exc: BaseException) -> str:
+    """One line: the scheduler that did not answer, why, and what to check."""
+    return (f"cannot connect to the Dask scheduler {address} ({describe(exc)}): check that the scheduler "
+            "is running, that the address and port are the ones it prints, and that this machine can reach "
+            "it (how long to wait is Dask's setting distributed.comm.timeouts.connect)")
 
 
 def run_dask(
