@@ -17,6 +17,7 @@ import pytest
 import tifffile
 
 from _crashing import crashing_segmenter
+from _microsam_fixtures import needs_sam
 from _timing import time_bound
 from napari_batchseg import engine
 from napari_batchseg.io.masks import read_mask
@@ -446,6 +447,27 @@ def test_python_api_runs_with_worker_processes(folder, reference, tmp_path):
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
 
+
+
+@needs_sam
+def test_files_worker_model_error_is_reported_whole_as_in_a_sequential_run(tmp_path, monkeypatch):
+    """A worker's model error kept only its first line: the offline recipe (file names and download
+    addresses) that a sequential run prints was lost under ``--parallel files``."""
+    from napari_batchseg.events import RunFailed
+
+    monkeypatch.setenv("MICROSAM_CACHEDIR", str(tmp_path / "empty"))  # the workers inherit both
+    monkeypatch.setenv("BATCHSEG_OFFLINE", "1")
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((32, 32), np.uint16))
+    params = SegmentationParams(method="sam", model="vit_b_lm", output_dir=str(tmp_path / "out"))
+
+    def refusal(options: RunOptions) -> str:
+        (failed,) = _summary(execute(engine.plan([tmp_path / "a.tif"], params), options))["RunFailed"]
+        assert isinstance(failed, RunFailed)
+        return failed.message
+
+    sequential = refusal(RunOptions())
+    assert str(tmp_path / "empty" / "models" / "vit_b_lm") in sequential and "https://" in sequential
+    assert refusal(RunOptions(parallel="files", processes=2)) == sequential
 
 # --------------------------------------------------------------------------- issue 22: a batch must end
 # These run in a child process with a hard timeout: before the fix they hung forever.

@@ -122,7 +122,8 @@ def _files_worker_main(
         limit_threads(threads)
         frame_segmenter = frame_segmenter_for(segmenter, params, batch_frames)
     except BaseException as exc:  # noqa: BLE001 - the coordinator reports it
-        outbox.send(("init-error", wid, f"{describe(exc)}", isinstance(exc, BatchSegError)))
+        ours = isinstance(exc, BatchSegError)  # its whole message is for the user (e.g. an offline recipe)
+        outbox.send(("init-error", wid, str(exc) if ours else describe(exc), ours))
         return
     outbox.send(("ready", wid))
     while True:
@@ -241,8 +242,9 @@ class _FilesCoordinator:
             self.idle.append(wid)
         elif kind == "init-error":
             self.stop.set()
-            text = f"cannot load the model in a worker process: {msg[2]}"
-            raise ModelError(text) if msg[3] else RuntimeError(text)
+            if msg[3]:  # as a run in this process reports it, every line of it
+                raise ModelError(msg[2])
+            raise RuntimeError(f"cannot load the model in a worker process: {msg[2]}")
         elif kind == "event":
             idx, event = msg[2], msg[3]
             if idx not in self.finished:
