@@ -584,12 +584,8 @@ def test_processes_are_capped_to_the_cores_and_memory_naming_the_limit(mode):
     assert within.processes == limit and not any("reduced" in n for n in within.notes)
 
 
-def _signal_dask_local_group(tmp_path: Path, sig: int, timeout: float = 120) -> tuple[str, float]:
-    """A ``--dask-local 2`` CLI run, ``sig`` sent to its whole process group inside an output.
-
-    Returns the run's stderr (one line) and the seconds from the signal to its end.
-    """
-    import os
+def _dask_local_run_under_way(tmp_path: Path, timeout: float) -> tuple[Any, Any]:
+    """A ``--dask-local 2`` CLI run of three slow movies, once an output is under way: ``(proc, wait)``."""
     import sys
     import time
 
@@ -605,6 +601,18 @@ def _signal_dask_local_group(tmp_path: Path, sig: int, timeout: float = 120) -> 
     while not any(".partial-" in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert any(".partial-" in p.name for p in tmp_path.iterdir()), "no output was under way"
+    return proc, wait
+
+
+def _signal_dask_local_group(tmp_path: Path, sig: int, timeout: float = 120) -> tuple[str, float]:
+    """A ``--dask-local 2`` CLI run, ``sig`` sent to its whole process group inside an output.
+
+    Returns the run's stderr (one line) and the seconds from the signal to its end.
+    """
+    import os
+    import time
+
+    proc, wait = _dask_local_run_under_way(tmp_path, timeout)
     time.sleep(0.5)
     os.killpg(proc.pid, sig)
     signalled = time.monotonic()
@@ -629,6 +637,26 @@ def test_dask_local_run_ctrl_c_to_the_group_stops_within_seconds(tmp_path):
     err, took = _signal_dask_local_group(tmp_path, signal.SIGINT, timeout=90)
     assert "stopped by SIGINT" in err, err[-2000:]
     assert took < time_bound(15.0, cap=60.0), f"{took:.1f} s from the Ctrl-C to the end"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+def test_dask_local_run_whose_workers_all_die_fails_its_outputs_and_ends(tmp_path):
+    """Workers killed by a SIGINT of their own are not replaced: the run waited for them forever; it
+    now fails the outputs left after 30 s with no worker (slow: about 35 s)."""
+    import os
+    import signal
+
+    proc, wait = _dask_local_run_under_way(tmp_path, timeout=150)
+    workers = _spawned_workers(proc.pid)
+    assert len(workers) == 2, workers
+    for pid in workers:
+        os.kill(pid, signal.SIGINT)
+    _, err = wait()
+    err = " ".join(err.split())
+    assert proc.returncode == 1 and "no Dask worker left" in err, err[-2000:]
+    assert "0 done, 0 skipped, 3 failed" in err, err[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
