@@ -37,6 +37,7 @@ if [ "$CP4" != "0" ]; then
   # Cellpose 4 (docs/cellpose4.md): a second environment with Cellpose 4 instead of 3 (micro-sam and Dask beside
   # it); the widget tests stay in the main environment, but for one Cellpose 4 volume run from the widget.
   scripts/setup_cp4.sh
+  part "pip check (.venv-cp4)" .venv-cp4/bin/python -m pip check
   part "tests (.venv-cp4, Cellpose 4)" env BATCHSEG_EXPECT_CELLPOSE=4 .venv-cp4/bin/python -m pytest -q \
     -p no:cacheprovider -p no:pytest-qt -m "not qt" \
     tests/test_cellpose4.py tests/test_cellpose4_precision.py tests/test_3d_cp4.py tests/test_engine.py tests/test_runners.py tests/test_measure.py
@@ -47,6 +48,7 @@ if [ "$NAPARI_MIN" != "0" ] && [ "$NAPARI" != "0" ]; then
   # the widget tests, the layering and packaging (manifest) tests against the oldest napari pyproject.toml
   # declares (issue 20); micro-sam is not installed there (its tests are deselected: SAM=0)
   scripts/setup_napari_min.sh
+  part "pip check (.venv-napari-min)" .venv-napari-min/bin/python -m pip check
   part "widget tests (.venv-napari-min, napari $(.venv-napari-min/bin/python -c 'import napari; print(napari.__version__)'))" \
     env SAM=0 "${display[@]}" .venv-napari-min/bin/python -m pytest -q -p no:cacheprovider \
     tests/_napari tests/test_layering.py tests/test_packaging.py
