@@ -201,7 +201,7 @@ def test_tracks_of_another_mask_are_refused_by_measure_and_export(tmp_path: Path
     # --tracks of another mask given to measure: one line naming the tracks, the masks and the fix
     assert main(["measure", str(b), "--tracks", str(a_csv), "--image", str(image)]) == 1
     err = "".join(capsys.readouterr())  # measure's batch report line
-    said = f"{a_csv}: tracks of {a.resolve()}, not of {b}: track it again (batchseg track {b} --overwrite)"
+    said = f"{a_csv}: tracks of {a.resolve()}, not of {b} (its sha256 differs): track it again"
     assert said in err
     assert not (tmp_path / "b_vSM_objects.csv").exists()
     # a mask changed after tracking (a correction saved): its own tracks are stale
@@ -220,7 +220,7 @@ def test_tracks_of_another_mask_are_refused_by_measure_and_export(tmp_path: Path
     capsys.readouterr()
     assert main(["measure", str(b), "--image", str(image)]) == 1
     err = "".join(capsys.readouterr())
-    assert "tracks made before the mask changed (segmented again or corrected since)" in err
+    assert "tracks made before the mask changed (its sha256 differs: segmented again or corrected" in err
     assert "--no-tracks" in err
     assert main(["measure", str(b), "--image", str(image), "--image-axes", "TYX", "--no-tracks"]) == 0
     assert "track_id" not in pd.read_csv(tmp_path / "b_vSM_objects.csv").columns

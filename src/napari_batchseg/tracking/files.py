@@ -322,8 +322,8 @@ def check_tracks_of(mask: str | Path, tracks_csv: str | Path) -> None:
     logged = logged_tracking(tracks_csv)
     if logged.sha256 and logged.sha256 != sha256_file(mask):
         same = logged.mask is not None and Path(logged.mask).name == Path(mask).name
-        whose = ("made before the mask changed (segmented again or corrected since)" if same else
-                 f"of {logged.mask or 'another mask'}, not of {mask}")
+        whose = ("made before the mask changed (its sha256 differs: segmented again or corrected since)"
+                 if same else f"of {logged.mask or 'another mask'}, not of {mask} (its sha256 differs)")
         raise TrackingError(f"{tracks_csv}: tracks {whose}: track it again (batchseg track {mask} "
                             "--overwrite); batchseg measure --no-tracks leaves them out")
 
