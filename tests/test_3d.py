@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import tifffile
 
+from napari_batchseg._columns import INTENSITY_STATS
 from napari_batchseg.api import segment_files
 from napari_batchseg.errors import InputError
 from napari_batchseg.io.masks import read_mask
@@ -306,6 +307,9 @@ def test_measure_volume_takes_the_image_channels_and_z_range_given(tmp_path: Pat
         assert row.mean_intensity_0 == pytest.approx(image[row.frame, 2:5, 0][inside].mean())
     assert list(table["touches_border"]) == [False] * 4
     assert list(table["touches_z_border"]) == [False, True, False, True]
+    from napari_batchseg.measure_3d import VOLUME_COLUMNS  # the documented order (time_s, extras beside)
+    assert [c for c in table.columns if c in VOLUME_COLUMNS] == list(VOLUME_COLUMNS)
+    assert list(table.columns[len(VOLUME_COLUMNS):]) == [f"{s}_intensity_0" for s in INTENSITY_STATS]
     assert main(["measure", str(mask), "--image", str(tmp_path / "img.ome.tif"), "--image-channel", "1",
                  "--z-range", "2-4", "--start-frame", "1", "--channel", "0"]) == 0
     written = pd.read_csv(tmp_path / "m_vSM_objects.csv")

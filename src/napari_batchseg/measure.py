@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -234,7 +234,7 @@ def measure_file(
     axes: str | None = None,
     image_axes: str | None = None,
     force_labels: bool = False,
-    tracks: str | Path | bool | None = None,
+    tracks: str | Path | Literal[False] | None = None,
 ) -> MeasureResult:
     """Measure every object of every frame of a mask file and write the two CSV tables.
 
@@ -330,7 +330,7 @@ def measure_table(
     axes: str | None = None,
     image_axes: str | None = None,
     force_labels: bool = False,
-    tracks: str | Path | bool | None = None,
+    tracks: str | Path | Literal[False] | None = None,
 ) -> pd.DataFrame:
     """The object table of a mask file in memory (as :func:`measure_file` computes it, nothing written).
 

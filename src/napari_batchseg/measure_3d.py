@@ -140,7 +140,7 @@ class VolumeInput:
             channel = resolve_channels(self.source.info, p.channel)
             self.channel = channel if isinstance(channel, int) else channel[0]
             self.zs = volume_z(self.source.info, p.zrange)
-            self.extra = [(str(c), int(resolve_channel(self.source.info, c))) for c in extra_channels]
+            self._resolve_extra(extra_channels)
         except BaseException:
             self.source.close()
             raise
@@ -163,12 +163,16 @@ class VolumeInput:
         try:
             self.channel = int(resolve_channel(self.source.info, 0 if channel is None else channel))
             self.zs = volume_z(self.source.info, ZRange.parse(z_range or "all"))
-            self.extra = [(str(c), int(resolve_channel(self.source.info, c))) for c in extra_channels]
+            self._resolve_extra(extra_channels)
         except BaseException:
             self.source.close()
             raise
         self.start = int(start or 0)
         return self
+
+    def _resolve_extra(self, channels: Sequence[int | str]) -> None:
+        assert self.source is not None
+        self.extra = [(str(c), int(resolve_channel(self.source.info, c))) for c in channels]
 
     def volume(self, index: int, channel: int | None = None) -> NDArray[Any] | None:
         """The input volume of the mask's frame ``index`` (``None`` without a log).

@@ -141,6 +141,11 @@ class ZRange:
             f"z_range {text!r} not understood; use 'all', 'best', 'best:R' or 'A-B' (0-based, inclusive)"
         )
 
+    @property
+    def first_volume_slice(self) -> int:
+        """The input slice a volume's first slice is (volumes take ``all`` or ``range``: 0 or ``start``)."""
+        return self.start if self.mode == "range" else 0
+
     def __str__(self) -> str:
         if self.mode == "all":
             return "all"

@@ -51,8 +51,7 @@ def first_frame(log_text: str) -> int:
 def first_z_slice(log_text: str) -> int:
     """The input slice a volume mask's first slice comes from (its log's ``z_range``; 0 if none)."""
     with contextlib.suppress(ValueError, KeyError, TypeError):
-        zr = ZRange.parse(parse_log(log_text).params.z_range)
-        return int(zr.start) if zr.mode == "range" else 0
+        return ZRange.parse(parse_log(log_text).params.z_range).first_volume_slice
     return 0
 
 

@@ -113,11 +113,6 @@ def _mask_layout(path: Path) -> tuple[int, tuple[int, int, int], Any]:
     return int(n_t), (int(shape[-3]), int(shape[-2]), int(shape[-1])), dtype
 
 
-def _z_first(z_range: str | ZRange | None) -> int:
-    zr = ZRange.parse(z_range or "all")
-    return zr.start if zr.mode == "range" else 0
-
-
 def _logged_run(log_text: str) -> LoggedRun | None:
     if not log_text.strip():
         return None
@@ -164,7 +159,7 @@ def open_volume_input(
         channel = options.image_channel if options.image_channel is not None else channel
         z_range = options.z_range or z_range
     n_input = input_frame_count(log_text) if run is not None else None
-    z_first = _z_first(z_range)
+    z_first = ZRange.parse(z_range or "all").first_volume_slice
     item = VolumeItem(path, log_text, read_mask_pixel_size(path), n_t, zyx, start, None, n_input, image,
                       z_first)
     if not (want_image or need_image):

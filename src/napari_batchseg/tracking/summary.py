@@ -9,7 +9,7 @@ Track dock too) is exported here as well.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ def track_summary(tracks: pd.DataFrame, pixel_area_um2: float | None = None) -> 
     return pd.DataFrame(rows, columns=list(TRACK_SUMMARY_COLUMNS))
 
 
-def tracks_for(mask: str | Path, given: str | Path | bool | None = None) -> pd.DataFrame | None:
+def tracks_for(mask: str | Path, given: str | Path | Literal[False] | None = None) -> pd.DataFrame | None:
     """The tracks of ``mask``: ``given`` (a ``_tracks.csv``), else its ``_tracks.csv`` if present, or None.
 
     ``given`` ``False``: none (measure without the tracks beside the mask).
@@ -104,7 +104,7 @@ def tracks_for(mask: str | Path, given: str | Path | bool | None = None) -> pd.D
     """
     if given is False:
         return None
-    csv = Path(given) if given is not None and given is not True else track_paths(mask)[0]
+    csv = Path(given) if given is not None else track_paths(mask)[0]
     if given is None and not csv.is_file():
         return None
     table = read_tracks(csv)
