@@ -20,6 +20,7 @@ or start a local cluster of ``dask_local`` worker processes (one thread each). F
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -207,13 +208,42 @@ def _connect(options: RunOptions) -> tuple[Any, Any, bool]:
         cluster = LocalCluster(
             n_workers=options.dask_local, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
-        return Client(cluster), cluster, True
+        client = Client(cluster)
+        client.run(_own_worker_exits_quickly)
+        return client, cluster, True
     if isinstance(options.dask_scheduler, Client):
         return options.dask_scheduler, None, False
     try:
         return Client(options.dask_scheduler), None, True
     except (OSError, ValueError, TypeError) as exc:  # refused, timed out, not an address
         raise BatchSegError(_unreachable(options.dask_scheduler, exc)) from exc
+
+
+def _own_worker_exits_quickly() -> None:
+    """In a worker process of the run's own local cluster: no slow exit, no traceback on Ctrl-C.
+
+    Python's normal exit of a process that imported torch and Cellpose takes seconds (their modules'
+    teardown): the nanny closing the cluster gave up after 4 s, printed "Worker process still alive after
+    4.0 seconds, killing" and killed it, at the end of every run. A Ctrl-C in the terminal reaches the
+    workers too, and each printed a ``KeyboardInterrupt`` traceback. The worker has nothing of its own to
+    finish at either point (outputs are committed or swept by the client), so it ends at once.
+    """
+    import atexit
+    import os
+    import signal
+    import sys
+
+    def exit_now(code: int) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+    # (exit functions the tasks' imports register later still run first; the slow teardown after them is
+    # what is skipped)
+    atexit.register(exit_now, 0)
+    with contextlib.suppress(ValueError):  # (only the main thread may set it: Dask runs this there)
+        signal.signal(signal.SIGINT, lambda _sig, _frame: exit_now(128 + signal.SIGINT))
 
 
 def _unreachable(address: object, exc: BaseException) -> str:
