@@ -1,14 +1,12 @@
 """Manual correction: common fixes on the selected Labels layer, undo, and saving back to its mask.
 
-The fixes are :mod:`napari_batchseg.corrections` functions, computed on a copy in a thread (the layer is
-read-only meanwhile) and written back in place (a layer still receiving frames keeps receiving them).
-Only napari's public API is used; layers are told apart by ``layer.unique_id`` (the viewer napari gives
-plugins wraps every layer in a new proxy). Every fix since the last save is recorded, with its
-parameters, into the mask's log on *Save corrections* (saved in a thread too).
-
-*Undo fix* is honest: it is switched off, with the reason in its tooltip, once the layer shows another
-output or a reopened copy, once the fix is saved, or once the layer is painted after it; and it restores
-the frames only while they still hold exactly what the fix wrote.
+The fixes (:mod:`napari_batchseg.corrections`) are computed on a copy in a thread (the layer read-only
+meanwhile) and written back in place (a layer still receiving frames keeps receiving them). Layers are
+told apart by ``layer.unique_id`` (napari gives plugins proxies). Every fix since the last save is
+recorded, with its parameters, into the mask's log on *Save corrections* (in a thread too). *Undo fix*
+is honest: it is off, with the reason in its tooltip, once the layer shows another output or a reopened
+copy, once the fix is saved or the layer painted after it; it restores frames only while they still
+hold exactly what the fix wrote.
 """
 
 from __future__ import annotations
@@ -22,38 +20,16 @@ import numpy as np
 from napari.layers import Labels
 from numpy.typing import NDArray
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import (
-    QWidget,
-)
+from qtpy.QtWidgets import QLabel, QWidget
 
 from .. import corrections as cx
-from ..view.fix_undo import (
-    LAYER_CHANGED,
-    NO_MASK_YET,
-    NOTHING_TO_CHANGE,
-    UndoSlot,
-    correct_buttons,
-    fix_failed_text,
-    saved_text,
-    target_text,
-    undo_frames,
-    write_fix,
-)
-from ..view.fixes import (
-    FixRecord,
-    FixResult,
-    OperationLog,
-    array_ref,
-    compute_fix,
-    describe_fix,
-    frame_on_screen,
-    same_output,
-)
+from ..view import fix_undo as fu
+from ..view import fixes as fx
 from ..view.layer_files import layer_meta
 from ..view.layer_ops import mark_edited, mark_saved
-from ._correct_controls import CorrectionControls
-from ._dock import LayerWatch, layer_id
-from ._jobs import Background
+from ._dock import LayerWatch, button, layer_id
+from ._jobs import Background, JobSlot, close_all, disconnect
+from ._qtutil import Fields, grid, hbox, muted, radio_pair, vbox
 from ._repaint import holds_repaint, layer_work
 
 
@@ -63,7 +39,7 @@ def shown_output(layer: Any) -> tuple[Any, Any]:
     return meta.get("task_key"), meta.get("mask_path")
 
 
-class CorrectionPanel(CorrectionControls):
+class CorrectionPanel(QWidget):
     """Fixes for the active Labels layer and *Save corrections* back to its ``_vSM.ome.tif``."""
 
     saved = Signal(object)  # CorrectionSummary
@@ -72,56 +48,68 @@ class CorrectionPanel(CorrectionControls):
         super().__init__(parent)
         self.viewer = viewer
         #: the last fix, while it can be undone, else why Undo is off (shown in its tooltip)
-        self._undo = UndoSlot()
+        self._undo = fu.UndoSlot()
         #: operations since the last save, per layer id (written into the log on save)
-        self.log = OperationLog()
+        self.log = fx.OperationLog()
         # the Labels layer whose selected label, brush edits and retargeting are followed: a stream layer is
         # pointed at another output in place (new name, data and metadata, same layer still active); the
         # target line and Undo follow through these events
         self._watched = LayerWatch(selected_label=self._follow_selected_label, paint=self._painted,
                                    name=self.refresh, data=self.refresh, metadata=self.refresh)
         self.background = Background(self)
-        self._job: str | None = None  # "fix" or "save" while one runs in a thread
-        self.small_btn.clicked.connect(
-            lambda: self.apply(cx.remove_small, self.min_size.value(),
-                               params=f"min_size={self.min_size.value()}")
-        )
-        self.border_btn.clicked.connect(lambda: self.apply(cx.remove_touching_border))
-        self.relabel_btn.clicked.connect(lambda: self.apply(cx.relabel_sequential))
-        self.merge_btn.clicked.connect(
-            lambda: self.apply(cx.merge_labels, self.keep_id.value(), self.merge_id.value(),
-                               params=f"label {self.merge_id.value()} into {self.keep_id.value()}")
-        )
-        self.delete_btn.clicked.connect(
-            lambda: self.apply(cx.delete_label, self.delete_id.value(),
-                               params=f"label {self.delete_id.value()}")
-        )
-        self.undo_btn.clicked.connect(self.undo)
-        self.save_btn.clicked.connect(self.save_in_background)
+        self.slot = JobSlot(self.background, self._update_buttons)  # "fix" or "save" while one runs
+        self._lay_out()
         viewer.layers.selection.events.active.connect(self.refresh)
         self.refresh()
+
+    def _lay_out(self) -> None:
+        """The target line, frames, the fixes with their numbers, Undo and Save."""
+        self.target = muted(QLabel(""))
+        self.this_frame, self.all_frames = radio_pair(self, "current frame", "all frames")
+        self.fields = Fields(*fu.CORRECT_FIELDS)
+        self.min_size, self.keep_id, self.merge_id, self.delete_id = (self.fields[f.key]
+                                                                      for f in fu.CORRECT_FIELDS)
+        fix, size, keep, merge, label = (self.apply, self.min_size.value, self.keep_id.value,
+                                         self.merge_id.value, self.delete_id.value)
+        self.small_btn = button("Remove small", lambda: fix(cx.remove_small, size(),
+                                                            params=f"min_size={size()}"))
+        self.border_btn = button("Remove touching border", lambda: fix(cx.remove_touching_border))
+        self.relabel_btn = button("Relabel sequentially", lambda: fix(cx.relabel_sequential))
+        self.merge_btn = button("Merge", lambda: fix(cx.merge_labels, keep(), merge(),
+                                                     params=f"label {merge()} into {keep()}"))
+        self.delete_btn = button("Delete label", lambda: fix(cx.delete_label, label(),
+                                                             params=f"label {label()}"))
+        self.undo_btn = button("Undo fix", self.undo)
+        self.save_btn = button("Save corrections", self.save_in_background, tip=(
+            "Write the edited mask back to its _vSM.ome.tif (atomic) and log the edits"))
+        self.result = muted(QLabel(""))
+        # merge Y into X, as the fix's record says it (a walk: "into X merge Y" read backwards)
+        merge_row = hbox(QLabel("merge"), self.merge_id, QLabel("into"), self.keep_id)
+        fixes = QWidget()
+        grid((QLabel("smaller than (px)"), 0, 0, 1), (self.min_size, 0, 1, 1), (self.small_btn, 0, 2, 1),
+             (self.border_btn, 1, 0, 3), (self.relabel_btn, 2, 0, 3), (merge_row, 3, 0, 2),
+             (self.merge_btn, 3, 2, 1), (self.delete_id, 4, 1, 1), (QLabel("label"), 4, 0, 1),
+             (self.delete_btn, 4, 2, 1), into=fixes)
+        vbox(self.target, hbox(self.this_frame, self.all_frames, 1), fixes,
+             hbox(self.undo_btn, self.save_btn, 1), self.result, into=self)
 
     @property
     def busy(self) -> bool:
         """Whether a fix is being computed."""
-        return self._job == "fix"
+        return self.slot.kind == "fix"
 
     @property
     def saving(self) -> bool:
         """Whether *Save corrections* is writing."""
-        return self._job == "save"
+        return self.slot.kind == "save"
 
     def close_down(self) -> None:
-        """Deliver nothing more, stop following the viewer's selection (the widget is closing).
+        """Deliver nothing more, stop following the viewer (the widget is closing).
 
-        The job first: a save in progress finishes its atomic write in its thread (waited for at exit,
-        see :mod:`._jobs`) but reports to nobody.
+        A save in progress finishes its atomic write in its thread (waited for at exit) but reports to nobody.
         """
-        self.background.close()
-        with contextlib.suppress(Exception):
-            self.viewer.layers.selection.events.active.disconnect(self.refresh)
-        with contextlib.suppress(RuntimeError):  # the panel's Qt side may be gone already
-            self._watched.close()
+        close_all(self.background.close, self._watched.close)  # (their Qt side may be gone already)
+        disconnect([self.viewer.layers.selection.events.active], self.refresh)
 
     # ------------------------------------------------------------------ target layer and frames
     def layer(self) -> Any:
@@ -133,7 +121,7 @@ class CorrectionPanel(CorrectionControls):
         """Update the target description and buttons (active layer, or its mask file, changed)."""
         layer = self.layer()
         self._watched.watch(layer)
-        self.target.setText(target_text(None if layer is None else layer.name, layer_meta(layer)))
+        self.target.setText(fu.target_text(None if layer is None else layer.name, layer_meta(layer)))
         if layer is not None:
             self._follow_selected_label()
         self._update_buttons()
@@ -163,8 +151,8 @@ class CorrectionPanel(CorrectionControls):
     def _update_buttons(self) -> None:
         layer, (target, why) = self.layer(), self._undo_target()
         key, target_key = (None if lay is None else layer_id(lay) for lay in (layer, target))
-        fixes, save, undo = correct_buttons(key, bool(layer_meta(layer).get("mask_path")), self._job is None,
-                                            target_key)
+        fixes, save, undo = fu.correct_buttons(key, bool(layer_meta(layer).get("mask_path")),
+                                               not self.slot.kind, target_key)
         for b in (self.small_btn, self.border_btn, self.relabel_btn, self.merge_btn, self.delete_btn):
             b.setEnabled(fixes)
         self.save_btn.setEnabled(save)
@@ -177,7 +165,7 @@ class CorrectionPanel(CorrectionControls):
         if layer.ndim < 3:
             return 0
         world = self.viewer.dims.point[self.viewer.dims.ndim - layer.ndim]
-        return frame_on_screen(world, layer.translate[0], layer.scale[0], layer.data.shape[0])
+        return fx.frame_on_screen(world, layer.translate[0], layer.scale[0], layer.data.shape[0])
 
     # ------------------------------------------------------------------ fixes
     def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> bool:
@@ -189,33 +177,33 @@ class CorrectionPanel(CorrectionControls):
         whether the fix was started.
         """
         layer = self.layer()
-        if layer is None or self._job is not None:
+        if layer is None or self.slot.kind:
             return False
         data = layer.data
         frames = [self.current_frame(layer)] if data.ndim == 3 and self.this_frame.isChecked() else None
-        what, output = describe_fix(fix.__name__, params, data.ndim, frames), shown_output(layer)
+        what, output = fx.describe_fix(fix.__name__, params, data.ndim, frames), shown_output(layer)
         # read-only meanwhile: no brush stroke may land on frames the fix is rewriting
-        self._in_background("fix", layer, f"{what}…", compute_fix, fix, data, args, frames,
+        self._in_background("fix", layer, f"{what}…", fx.compute_fix, fix, data, args, frames,
                             on_item=lambda out: self._applied(layer, data, output, what, out),
-                            on_error=lambda exc: self.result.setText(fix_failed_text(fix.__name__, exc)))
+                            on_error=lambda exc: self.result.setText(fu.fix_failed_text(fix.__name__, exc)))
         return True
 
     @holds_repaint
     def _applied(self, layer: Any, data: NDArray[Any], output: tuple[Any, Any], what: str,
-                 out: FixResult) -> None:
+                 out: fx.FixResult) -> None:
         """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
         summary, sel, old, new = out
         if not summary.changed:
-            self.result.setText(NOTHING_TO_CHANGE)
+            self.result.setText(fu.NOTHING_TO_CHANGE)
             return
         # the layer now shows another output (another array, or its buffer reused in place): nothing written
-        if layer.data is not data or not same_output(output, shown_output(layer)):
-            self.result.setText(LAYER_CHANGED)
+        if layer.data is not data or not fx.same_output(output, shown_output(layer)):
+            self.result.setText(fu.LAYER_CHANGED)
             return
         new = new.astype(data.dtype, copy=False)
-        self._undo.hold(FixRecord(layer_id(layer), shown_output(layer), array_ref(data), tuple(data.shape),
-                                  np.asarray(sel, dtype=int), old, new, what))
-        write_fix(data, sel, new)
+        self._undo.hold(fx.FixRecord(layer_id(layer), shown_output(layer), fx.array_ref(data),
+                                     tuple(data.shape), np.asarray(sel, dtype=int), old, new, what))
+        fu.write_fix(data, sel, new)
         layer.refresh()
         self.log.add(layer_id(layer), f"{what}: {summary.describe()}")
         mark_edited(layer)
@@ -230,10 +218,10 @@ class CorrectionPanel(CorrectionControls):
         the reason is shown.
         """
         rec = self._undo.record
-        if rec is None or self._job is not None:
+        if rec is None or self.slot.kind:
             return False
         layer, why = self._undo_target()
-        if layer is None or not undo_frames(rec, layer.data):
+        if layer is None or not fu.undo_frames(rec, layer.data):
             self.result.setText(f"not undone: {why if layer is None else self._undo.edited_since()}")
             self._update_buttons()
             return False
@@ -252,12 +240,9 @@ class CorrectionPanel(CorrectionControls):
             return None
         path = layer_meta(layer).get("mask_path")
         if not path:
-            self.result.setText(NO_MASK_YET)
+            self.result.setText(fu.NO_MASK_YET)
             return None
         return layer, path
-
-    def _note(self, layer: Any) -> str:
-        return self.log.note(layer_id(layer), layer.name)
 
     def save(self) -> cx.CorrectionSummary | None:
         """Write the target layer back to its mask file now (blocking); return the summary."""
@@ -266,7 +251,8 @@ class CorrectionPanel(CorrectionControls):
             return None
         layer, path = target
         try:
-            summary = cx.save_corrections(path, np.asarray(layer.data), note=self._note(layer))
+            note = self.log.note(layer_id(layer), layer.name)
+            summary = cx.save_corrections(path, np.asarray(layer.data), note=note)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.result.setText(f"not saved: {exc}")
             return None
@@ -276,36 +262,28 @@ class CorrectionPanel(CorrectionControls):
     def save_in_background(self) -> bool:
         """*Save corrections*: write in a thread (the layer is read-only meanwhile); ``saved`` when done."""
         target = self._save_target()
-        if target is None or self._job is not None:
+        if target is None or self.slot.kind:
             return False
         layer, path = target
         # read-only meanwhile: the array is written as it is
         self._in_background("save", layer, f"saving {Path(path).name}…", cx.save_corrections, path,
-                            layer.data, self._note(layer),
+                            layer.data, self.log.note(layer_id(layer), layer.name),
                             on_item=lambda summary: self._saved(layer, path, summary),
                             on_error=lambda exc: self.result.setText(f"not saved: {exc}"))
         return True
 
     def _in_background(self, job: str, layer: Any, text: str, fn: Callable[..., Any], *args: Any,
                        on_item: Callable[[Any], object], on_error: Callable[[BaseException], None]) -> None:
-        """Run ``fn(*args)`` in a thread as the panel's one job (``"fix"`` or ``"save"``).
-
-        Meanwhile ``layer`` is read-only and the buttons are off; both come back when the job ends.
-        """
+        """Run ``fn(*args)`` as the panel's one job; ``layer`` is read-only (the buttons off) meanwhile."""
         was_editable = layer.editable
         layer.editable = False
-        self._job = job
         self.result.setText(text)
-        self._update_buttons()
 
         def finish() -> None:
-            self._job = None
             with contextlib.suppress(Exception):
                 layer.editable = was_editable
-            self._update_buttons()
 
-        self.background.submit(fn, *args, on_item=on_item, on_error=on_error, on_done=finish,
-                               name=f"batchseg-{job}")
+        self.slot.start(job, fn, *args, on_item=on_item, on_error=on_error, on_done=finish)
 
     @holds_repaint
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
@@ -314,6 +292,6 @@ class CorrectionPanel(CorrectionControls):
         # another output by the streamer
         self._undo.saved(layer_id(layer), Path(path).name)
         mark_saved(layer)
-        self.result.setText(saved_text(Path(path).name, summary.changed, summary.describe()))
+        self.result.setText(fu.saved_text(Path(path).name, summary.changed, summary.describe()))
         self._update_buttons()
         self.saved.emit(summary)

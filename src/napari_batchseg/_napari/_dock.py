@@ -4,7 +4,7 @@ A :class:`Dock` has the viewer, one :class:`._jobs.Background` closed with the d
 dock removed: every job is asked to stop and delivers nothing more), a status line, a body that
 scrolls, and controls built from Qt-free :class:`~napari_batchseg.view.fields.Field` specs
 (:class:`._qtutil.Fields`), reachable as attributes by their key (``dock.epochs``). :meth:`Dock.run_job`
-starts a job whose error is shown in a status line.
+starts a job whose error is shown in a status line (with a ``kind``: the dock's one job at a time).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from qtpy.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QLayout, QPushButton, QVBoxLayout, QWidget
 
 from ..view.fields import Field
 from ..view.layer_files import is_kind, layer_meta
 from ..view.layer_ops import mark_edited
 from ..view.phrasing import for_dock
-from ._jobs import Background, Job, close_with, delete_with_dock, disconnect
+from ..view.stream_layers import offered
+from ._jobs import Background, Job, JobSlot, close_with, delete_with_dock, disconnect
 from ._pages import scrolled_body
 from ._qtutil import Fields, follow, layer_list_events
 
@@ -78,6 +79,15 @@ def status_line(parent: QWidget) -> QLabel:
     return label
 
 
+def button(text: str, clicked: Callable[[], object], parent: QWidget | None = None,
+           tip: str = "") -> QPushButton:
+    """A push button that calls ``clicked()``, with the tooltip ``tip``."""
+    btn = QPushButton(text, parent)
+    btn.clicked.connect(lambda *_: clicked())
+    btn.setToolTip(tip)
+    return btn
+
+
 class Dock(QWidget):
     """A dock widget: ``viewer``, ``background``, ``status``, ``body`` and the ``fields`` (see the module)."""
 
@@ -85,6 +95,8 @@ class Dock(QWidget):
         super().__init__(parent)
         self.viewer = viewer
         self.background = Background(self)
+        #: the dock's one job at a time (:meth:`run_job` with ``kind``), followed by :meth:`update_buttons`
+        self.slot = JobSlot(self.background, self.update_buttons)
         close_with(self, self.background.close)
         delete_with_dock(self)
         self.fields = Fields(*fields)
@@ -106,30 +118,46 @@ class Dock(QWidget):
         return self.background.busy
 
     def add(self, *items: QWidget | QLayout) -> None:
-        """Add widgets and layouts to the body, in order."""
+        """Lay out the body: widgets and layouts in order, then a stretch below them."""
         for item in items:
             if isinstance(item, QLayout):
                 self.body.addLayout(item)
             else:
                 self.body.addWidget(item)
+        self.body.addStretch(1)
 
     def follow_layers(self, slot: Callable[..., Any], *names: str) -> None:
         """Call ``slot`` now and on the viewer's layer-list events ``names`` while the dock lives."""
         follow(self, layer_list_events(self.viewer, *names), slot)
         slot()
 
-    def run_job(self, fn: Callable[..., Any], *args: Any, on_item: Callable[[Any], object] | None = None,
-                on_done: Callable[[], None] | None = None, failed: str = "failed",
-                status: QLabel | None = None, **options: Any) -> Job:
-        """Run ``fn(*args)`` in the background; an error shows as ``"<failed>: <error>"`` in ``status``.
+    def layers_of(self, kind: str) -> list[Any]:
+        """The viewer's layers of ``kind`` that the docks offer to work on (not placeholders)."""
+        return [layer for layer in self.viewer.layers if offered(layer, kind)]
 
-        ``options`` go to :meth:`._jobs.Background.submit` (``yield_cpu``, ``pass_job``, ``name``).
+    def layer_named(self, name: str) -> Any:
+        """The viewer's layer ``name`` (``None`` when there is none)."""
+        return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    def run_job(self, fn: Callable[..., Any], *args: Any, say: str = "", failed: str = "failed",
+                status: QLabel | None = None, kind: str = "", **options: Any) -> Job:
+        """Run ``fn(*args)`` in the background; ``status`` says ``say`` now and ``"<failed>: <error>"``.
+
+        ``kind``: as the dock's one job (:attr:`slot`). ``options`` go to :meth:`._jobs.Background.submit`
+        (``on_item``, ``on_done``, ``on_error`` instead of the status line, ``yield_cpu``, ``pass_job``,
+        ``name``).
         """
         label = status if status is not None else self.status
+        if say:
+            label.setText(say)
+        options.setdefault("on_error", lambda exc: label.setText(f"{failed}: {self.phrase(exc)}"))
+        if kind:
+            return self.slot.start(kind, fn, *args, **options)
         options.setdefault("name", f"batchseg-{getattr(fn, '__name__', 'job')}")
-        return self.background.submit(fn, *args, on_item=on_item, on_done=on_done,
-                                      on_error=lambda exc: label.setText(f"{failed}: {self.phrase(exc)}"),
-                                      **options)
+        return self.background.submit(fn, *args, **options)
+
+    def update_buttons(self) -> None:
+        """Enable the controls as the dock's one job allows (``slot.kind``; none here)."""
 
     def phrase(self, error: BaseException | str) -> str:
         """An error's text with the command line's options named as this dock's fields."""

@@ -25,8 +25,8 @@ from ..view.jobs import BUDGET_S, Job, JobQueue
 from ..view.thread_priority import lower_this_thread
 from ._repaint import after_repaint
 
-__all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "close_all", "close_with", "delete_with_dock",
-           "disconnect"]
+__all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "JobSlot", "close_all", "close_with",
+           "delete_with_dock", "disconnect"]
 
 POLL_MS = 10
 
@@ -54,13 +54,11 @@ class Background(QObject):
     ) -> Job:
         """Run ``fn(*args)`` in a daemon thread; a generator's items (or its result) go to ``on_item``.
 
-        ``yield_cpu``: the thread (and the threads and processes it starts) runs at a lower priority than
-        napari's GUI thread (Linux; :mod:`napari_batchseg.view.thread_priority`): for long compute, not for
-        short jobs that hold the GIL (a GUI thread waiting for the GIL would wait for a thread that yields the
-        CPU).
-        ``pass_job``: ``fn`` is called with ``job=`` the :class:`Job`, to report progress
-        (:meth:`Job.report`) and to see :attr:`Job.cancel` (set when the owner closes).
-        After :meth:`close`, nothing is started (the job returned has no thread).
+        ``yield_cpu``: the thread (and what it starts) runs below napari's GUI thread's priority (Linux;
+        :mod:`napari_batchseg.view.thread_priority`): for long compute, not for short jobs that hold the GIL
+        (the GUI thread would wait for a thread that yields the CPU). ``pass_job``: ``fn`` gets ``job=`` the
+        :class:`Job`, to report progress (:meth:`Job.report`) and see :attr:`Job.cancel` (set when the owner
+        closes). After :meth:`close`, nothing is started (the job returned has no thread).
         """
         job = self.queue.start(fn, args, Job(name, on_item, on_done, on_error), pass_job,
                                lower_this_thread if yield_cpu else None)
@@ -86,12 +84,36 @@ class Background(QObject):
     def close(self) -> None:
         """Deliver nothing more, ask every job to stop; threads end on their own (they are daemons).
 
-        Safe when Qt has already deleted this object (the Python side is closed first) and when called
-        twice.
+        Safe when Qt has already deleted this object (the Python side is closed first), and twice.
         """
         self.queue.close()
         with contextlib.suppress(RuntimeError):  # the timer went with its Qt parent
             self._timer.stop()
+
+
+class JobSlot:
+    """The one job at a time of a dock (or a part of it): :attr:`kind` while it runs, ``""`` when none."""
+
+    def __init__(self, background: Background, changed: Callable[[], None]) -> None:
+        self.background, self.changed, self.kind = background, changed, ""
+
+    def start(self, kind: str, fn: Callable[..., Any], *args: Any, on_done: Callable[[], None] | None = None,
+              **options: Any) -> Job:
+        """Submit ``fn(*args)`` as job ``kind`` (``options``: :meth:`Background.submit`'s).
+
+        ``changed()`` (the buttons follow :attr:`kind`) is called when it starts and after ``on_done``.
+        """
+        self.kind = kind
+        self.changed()
+
+        def done() -> None:
+            self.kind = ""
+            if on_done is not None:
+                on_done()
+            self.changed()
+
+        options.setdefault("name", f"batchseg-{kind}")
+        return self.background.submit(fn, *args, on_done=done, **options)
 
 
 def close_with(owner: QObject, *closers: Callable[[], None]) -> None:

@@ -1,12 +1,10 @@
 """The "Measure and export" dock widget: object table of a Labels layer, exports, evaluation.
 
-*Measure*: the table of the chosen Labels layer (intensities from the chosen Image layer) is computed in
-a worker thread, stored as ``layer.features`` and shown; clicking a row centres the view on the object
-and selects its label; a histogram shows one column; *Save CSV* writes the table (in a worker).
-Corrections recompute the table (debounced); the layers' data are copied in the worker, not on the GUI
-thread. *Export* runs :func:`~napari_batchseg.export.export_masks`
-on a mask file, *Evaluate* compares two Labels layers; both in worker threads. Every job runs as
-:mod:`._jobs` runs them: closing napari (or the dock) meanwhile delivers nothing into the closed dock.
+*Measure*: the table of the chosen Labels layer (intensities from the chosen Image layer) is stored as
+``layer.features`` and shown; clicking a row centres the view on the object and selects its label; a
+histogram shows one column; *Save CSV* writes the table. Corrections recompute the table (debounced).
+*Export* runs :func:`~napari_batchseg.export.export_masks` on a mask file, *Evaluate* compares two
+Labels layers. Every job (data copies included) runs in the background (:mod:`._jobs`).
 """
 
 from __future__ import annotations
@@ -15,37 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QPushButton, QTableView, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QTableView, QWidget
 
 from ..export import export_masks
 from ..measure import measure_table
+from ..view import measure_form as mf
 from ..view.dock_jobs import pixel_size_yx
 from ..view.layer_files import first_input_frame, is_kind, layer_meta
-from ..view.measure_form import (
-    EXPORT_FIELDS,
-    EXPORT_UNSAVED_NOTE,
-    NO_EXPORT_PATHS,
-    NO_LABELS,
-    NO_MASK_FILE,
-    NONE,
-    NOTHING_TO_SAVE,
-    evaluate_layers,
-    evaluation_problem,
-    export_options,
-    exported_text,
-    followed_mask,
-    frame_interval,
-    image_to_select,
-    intensity_of,
-    mask_file_layer,
-    measure_layer,
-    measured_text,
-    row_target,
-    table_file_name,
-    write_csv,
-)
-from ..view.stream_layers import offered
-from ._dock import Dock, LayerWatch, layer_id, status_line
+from ._dock import Dock, LayerWatch, button, layer_id, status_line
 from ._jobs import Job, close_with
 from ._measure_views import DataFrameModel, Histogram
 from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, single_shot
@@ -57,7 +32,7 @@ class MeasureExportWidget(Dock):
     """Dock widget: measure a Labels layer, export masks, evaluate against ground truth."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        super().__init__(napari_viewer, parent, fields=EXPORT_FIELDS)
+        super().__init__(napari_viewer, parent, fields=mf.EXPORT_FIELDS)
         self._watched = LayerWatch(data=self._schedule, paint=self._schedule)  # corrections recompute
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
         self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed
@@ -67,14 +42,13 @@ class MeasureExportWidget(Dock):
         # --- Measure
         self.labels_combo = QComboBox(self)
         self.image_combo = QComboBox(self)
-        self.measure_btn = QPushButton("Measure", self)
-        self.measure_file_btn = QPushButton("Measure the mask file", self)
-        self.measure_file_btn.setToolTip(
-            "Measure the mask file chosen under Export, with the image and preparation from its log"
-        )
+        self.measure_btn = button("Measure", self.measure, self)
+        self.measure_file_btn = button("Measure the mask file", self.measure_file, self,
+                                       "Measure the mask file chosen under Export, with the image and "
+                                       "preparation from its log")
         self.auto = QCheckBox("Recompute after corrections", self)
         self.auto.setChecked(True)
-        self.save_btn = QPushButton("Save CSV…", self)
+        self.save_btn = button("Save CSV…", self._save_dialog, self)
         self.model, self.table = DataFrameModel(self), QTableView(self)
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
@@ -83,11 +57,11 @@ class MeasureExportWidget(Dock):
         # --- Export
         self.mask_path = PathField(False, "Mask to export", "Masks (*.ome.tif *.tif)", "a _vSM.ome.tif mask")
         self.export_dir = PathField(True, "Export folder", placeholder="output folder")
-        self.export_btn = QPushButton("Export", self)
+        self.export_btn = button("Export", self.export, self)
         self.export_status = status_line(self)
         # --- Evaluate
         self.gt_combo = QComboBox(self)
-        self.evaluate_btn = QPushButton("Evaluate", self)
+        self.evaluate_btn = button("Evaluate", self.evaluate, self)
         self.eval_model, self.eval_table = DataFrameModel(self), QTableView(self)
         self.eval_table.setModel(self.eval_model)
         self.add(form_box(("Labels", self.labels_combo), ("Intensity image", self.image_combo)),
@@ -98,12 +72,6 @@ class MeasureExportWidget(Dock):
                              self.overwrite, self.export_btn, self.export_status),
                  folded_form("Evaluate", self, ("Ground truth", self.gt_combo), self.evaluate_btn,
                              self.eval_table))
-        self.body.addStretch(1)
-        self.measure_btn.clicked.connect(self.measure)
-        self.measure_file_btn.clicked.connect(self.measure_file)
-        self.save_btn.clicked.connect(self._save_dialog)
-        self.export_btn.clicked.connect(self.export)
-        self.evaluate_btn.clicked.connect(self.evaluate)
         self.gt_combo.activated.connect(lambda *_: self.evaluate())  # choosing a ground truth scores it
         self.table.clicked.connect(lambda index: self.go_to_row(index.row()))
         self.labels_combo.currentTextChanged.connect(self._labels_changed)
@@ -115,15 +83,12 @@ class MeasureExportWidget(Dock):
         self._follow_selection()
 
     # ------------------------------------------------------------------ layers
-    def _layers(self, kind: str) -> list[Any]:
-        return [lay for lay in self.viewer.layers if offered(lay, kind)]
-
     def _refresh_layers(self, *_: object) -> None:
-        labels = [lay.name for lay in self._layers("Labels")]
+        labels = [lay.name for lay in self.layers_of("Labels")]
         refill(self.labels_combo, labels, block=True)
         refill(self.gt_combo, labels, block=True)
-        images = [NONE, *(lay.name for lay in self._layers("Image"))]
-        index = image_to_select(images, refill(self.image_combo, images, block=True), self._image_chosen)
+        images = [mf.NONE, *(lay.name for lay in self.layers_of("Image"))]
+        index = mf.image_to_select(images, refill(self.image_combo, images, block=True), self._image_chosen)
         if index is not None:
             with quiet(self.image_combo):
                 self.image_combo.setCurrentIndex(index)
@@ -134,24 +99,21 @@ class MeasureExportWidget(Dock):
         if active is not None and is_kind(active, "Labels"):
             self.labels_combo.setCurrentText(active.name)
 
-    def _layer(self, name: str) -> Any:
-        return self.viewer.layers[name] if name and name != NONE and name in self.viewer.layers else None
-
     @property
     def labels_layer(self) -> Any:
         """The Labels layer measured."""
-        return self._layer(self.labels_combo.currentText())
+        return self.layer_named(self.labels_combo.currentText())
 
     def _labels_changed(self, name: str) -> None:
         if self.gt_combo.currentText() == name and self.gt_combo.count() > 1:  # scored against itself
             self.gt_combo.setCurrentIndex(1 if self.gt_combo.currentIndex() == 0 else 0)
-        layer = self._layer(name)
+        layer = self.layer_named(name)
         if layer is self._watched.layer:
             return
         self._watched.watch(layer)
         # the Export section's mask follows the chosen layer, unless the user typed or picked another
-        mask = followed_mask(str(layer_meta(layer).get("mask_path") or ""), self.mask_path.text(),
-                             self._auto_mask)
+        mask = mf.followed_mask(str(layer_meta(layer).get("mask_path") or ""), self.mask_path.text(),
+                                self._auto_mask)
         if mask is not None:
             self.mask_path.setText(mask)
             self._auto_mask = mask
@@ -176,16 +138,18 @@ class MeasureExportWidget(Dock):
         """Compute the table of the chosen Labels layer in a worker thread; False if nothing to do."""
         layer = self.labels_layer
         if layer is None:
-            self.status.setText(NO_LABELS)
+            self.status.setText(mf.NO_LABELS)
             return False
-        image_layer, first = self._layer(self.image_combo.currentText()), first_input_frame(layer_meta(layer))
-        frames, note = intensity_of(image_layer, layer.data.shape, first)
+        name, meta = self.image_combo.currentText(), layer_meta(layer)
+        image_layer = self.layer_named("" if name == mf.NONE else name)
+        first = first_input_frame(meta)
+        frames, note = mf.intensity_of(image_layer, layer.data.shape, first)
         image = None if frames is None else image_layer.data
-        self.status.setText("Measuring…" + note)
         self._measured = layer_id(layer)
-        meta = layer_meta(layer)  # (the file column and time_s as batchseg measure writes them)
-        self.run_job(measure_layer, layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name),
-                     first, frames or slice(None), frame_interval(meta), int(meta.get("position") or 0),
+        # (the file column and time_s as batchseg measure writes them)
+        self.run_job(mf.measure_layer, layer.data, image, pixel_size_yx(meta),
+                     mf.table_file_name(meta, layer.name), first, frames or slice(None),
+                     mf.frame_interval(meta), int(meta.get("position") or 0), say="Measuring…" + note,
                      on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 
@@ -197,12 +161,11 @@ class MeasureExportWidget(Dock):
         """
         mask = self.mask_path.text()
         if not mask:
-            self.status.setText(NO_MASK_FILE)
+            self.status.setText(mf.NO_MASK_FILE)
             return False
-        layer, note = mask_file_layer(self._layers("Labels"), mask)
-        self.status.setText(f"Measuring {Path(mask).name}…")
-        self.run_job(measure_table, mask, on_item=lambda df: self._show(layer, df, note),
-                     failed="Measure failed")
+        layer, note = mf.mask_file_layer(self.layers_of("Labels"), mask)
+        self.run_job(measure_table, mask, say=f"Measuring {Path(mask).name}…",
+                     on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 
     def _show(self, layer: Any, df: pd.DataFrame, note: str = "") -> None:
@@ -210,7 +173,7 @@ class MeasureExportWidget(Dock):
             layer.features = df.reset_index(drop=True)
         self.model.set_frame(df)
         self.histogram.set_frame(df)
-        self.status.setText(measured_text(df, layer.name if layer is not None else None) + note)
+        self.status.setText(mf.measured_text(df, layer.name if layer is not None else None) + note)
 
     @property
     def camera(self) -> Any:
@@ -221,7 +184,7 @@ class MeasureExportWidget(Dock):
     def go_to_row(self, row: int) -> None:
         """Centre the view on the object of ``row`` and select its label."""
         layer = self.labels_layer
-        target = None if layer is None else row_target(self.model.frame, row, layer.scale, layer.translate,
+        target = None if layer is None else mf.row_target(self.model.frame, row, layer.scale, layer.translate,
                                                          layer.ndim, first_input_frame(layer_meta(layer)))
         if target is None:
             return
@@ -233,7 +196,7 @@ class MeasureExportWidget(Dock):
 
     def _save_dialog(self) -> None:
         if not len(self.model.frame.columns):  # a walk: a 1-byte CSV was "saved" before any measure
-            self.status.setText(NOTHING_TO_SAVE)
+            self.status.setText(mf.NOTHING_TO_SAVE)
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "objects.csv", "CSV (*.csv)")
         if path:
@@ -241,7 +204,7 @@ class MeasureExportWidget(Dock):
 
     def save_csv(self, path: str | Path) -> Job:
         """Write the table to ``path`` (atomically, in a worker thread)."""
-        return self.run_job(write_csv, self.model.frame.copy(), path, failed="Save failed",
+        return self.run_job(mf.write_csv, self.model.frame.copy(), path, failed="Save failed",
                             on_item=lambda p: self.status.setText(f"Saved {p}."))
 
     # ------------------------------------------------------------------ export
@@ -249,29 +212,27 @@ class MeasureExportWidget(Dock):
         """Export the mask file as the chosen kind (worker thread); False when a field is missing."""
         mask, folder = self.mask_path.text(), self.export_dir.text()
         if not mask or not folder:
-            self.export_status.setText(NO_EXPORT_PATHS)
+            self.export_status.setText(mf.NO_EXPORT_PATHS)
             return False
         values = self.fields.values()
-        note = mask_file_layer(self.viewer.layers, mask, EXPORT_UNSAVED_NOTE)[1]  # (edits not saved)
-        self.export_status.setText(f"Exporting {values['kind']}…")
-        self.run_job(export_masks, values["kind"], [mask], folder, export_options(values),
-                     on_item=lambda res: self.export_status.setText(exported_text(res, folder) + note),
+        note = mf.mask_file_layer(self.viewer.layers, mask, mf.EXPORT_UNSAVED_NOTE)[1]  # (edits not saved)
+        self.run_job(export_masks, values["kind"], [mask], folder, mf.export_options(values),
+                     say=f"Exporting {values['kind']}…",
+                     on_item=lambda res: self.export_status.setText(mf.exported_text(res, folder) + note),
                      failed="Export failed", status=self.export_status)
         return True
 
     # ---------------------------------------------------------------- evaluate
     def evaluate(self) -> bool:
         """Compare the measured Labels layer with the ground-truth layer (worker thread)."""
-        pred, gt = self.labels_layer, self._layer(self.gt_combo.currentText())
-        problem = evaluation_problem(None if pred is None else tuple(pred.data.shape),
-                                     None if gt is None else tuple(gt.data.shape), pred is gt)
+        pred, gt = self.labels_layer, self.layer_named(self.gt_combo.currentText())
+        problem = mf.evaluation_problem(None if pred is None else tuple(pred.data.shape),
+                                        None if gt is None else tuple(gt.data.shape), pred is gt)
         if problem:
             self.eval_model.set_frame(pd.DataFrame({"message": [problem]}))
             return False
-        def failed(exc: BaseException) -> None:
-            self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]}))
-
         self._evaluated = layer_id(pred)
-        self.background.submit(evaluate_layers, pred.data, gt.data, first_input_frame(layer_meta(pred)),
-                               on_item=self.eval_model.set_frame, on_error=failed, name="batchseg-evaluate")
+        self.run_job(mf.evaluate_layers, pred.data, gt.data, first_input_frame(layer_meta(pred)),
+                     on_item=self.eval_model.set_frame, name="batchseg-evaluate",
+                     on_error=lambda exc: self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]})))
         return True

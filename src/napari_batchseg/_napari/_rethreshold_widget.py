@@ -1,17 +1,13 @@
 """The "Re-threshold" dock: recompute a ``--keep-flows`` run's masks with other thresholds, no network.
 
-The user picks run logs (``*_vSM.log`` made with ``--keep-flows``, or the one of a selected result layer,
-whose ``batchseg`` metadata names its mask). The current log's current frame is shown as a Labels layer;
-the sliders (cell probability threshold, flow threshold, minimum size) recompute it live in a
-background job through the frame's
-:class:`~napari_batchseg.segmenters.cellpose.frame_masks.FrameMasks` (Cellpose's mask computation,
-exactly, with its stages cached: flow threshold and minimum size steps reuse the dynamics). Recomputing
-is coalesced: one job at a time, and when it ends only the latest settings are computed next; a result
-for settings no longer current is dropped. While the sliders rest, another background job computes
-ahead the dynamics of the neighbouring cell probability values (cancelled as soon as a control moves), so
-that the next step usually lands on a cached value. *Apply to the batch*
-runs :func:`~napari_batchseg.rethreshold_run.rethreshold_log` on every chosen log in the background
-(with a suffix, or overwriting), one status line per file. The GUI thread reads no file and computes no
+The user picks run logs (``*_vSM.log`` made with ``--keep-flows``, or a selected result layer's). The
+current log's current frame is shown as a Labels layer that the sliders recompute live in the background
+through the frame's :class:`~napari_batchseg.segmenters.cellpose.frame_masks.FrameMasks` (Cellpose's mask
+computation, exactly, its stages cached). One preview job at a time: when it ends only the latest
+settings are computed next, and a result for settings no longer current is dropped. While the sliders
+rest, another job computes ahead the neighbouring cell probability values (cancelled as soon as a control
+moves). *Apply to the batch* runs :func:`~napari_batchseg.rethreshold_run.rethreshold_log` on every
+chosen log in the background, one status line per file. The GUI thread reads no file and computes no
 labels; what is computed and said is :mod:`napari_batchseg.view.rethreshold`.
 """
 
@@ -21,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider, QWidget
+from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QSlider, QWidget
 
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
 from ..view.layer_files import layer_meta, mark_rewritten
-from ._dock import Dock, status_line
+from ._dock import Dock, button, status_line
 from ._jobs import Job
 from ._qtutil import follow, form_box, hbox, quiet
 
@@ -35,17 +31,13 @@ __all__ = ["LAYER_NAME", "RethresholdWidget"]
 LAYER_NAME = rt.LAYER_NAME
 
 
-def _slider(lo: int, hi: int, value: int) -> QSlider:
-    slider = QSlider(Qt.Orientation.Horizontal)
+def _slider(lo: int, hi: int, value: int) -> tuple[QSlider, QLabel, QWidget]:
+    """A slider, its value's label and the row of both (the slider expands, its label keeps its width)."""
+    slider, label = QSlider(Qt.Orientation.Horizontal), QLabel()
     slider.setRange(lo, hi)
     slider.setValue(value)
-    return slider
-
-
-def _slider_row(slider: QSlider, label: QLabel) -> QWidget:
-    """The slider, taking the row's width, with its value's label beside it."""
     label.setMinimumWidth(40)
-    return hbox(slider, label)  # a horizontal slider expands, its label keeps its width
+    return slider, label, hbox(slider, label)
 
 
 class RethresholdWidget(Dock):
@@ -65,31 +57,23 @@ class RethresholdWidget(Dock):
         self.logs = QListWidget(self)
         self.logs.setToolTip("Run logs (*_vSM.log) made with --keep-flows; the current one is previewed")
         self.logs.setMaximumHeight(90)
-        self.add_btn = QPushButton("Add logs…", self)
-        self.layer_btn = QPushButton("From selected layer", self)
-        self.remove_btn = QPushButton("Remove", self)
-        self.cellprob = _slider(*rt.CP_SLIDER)
-        self.flow = _slider(*rt.FLOW_SLIDER)
-        self.cp_label = QLabel(self)
-        self.flow_label = QLabel(self)
+        self.add_btn = button("Add logs…", self._browse, self)
+        self.layer_btn = button("From selected layer", self.add_selected_layer, self)
+        self.remove_btn = button("Remove", lambda: self.logs.takeItem(self.logs.currentRow()), self)
+        self.cellprob, self.cp_label, cellprob_row = _slider(*rt.CP_SLIDER)
+        self.flow, self.flow_label, flow_row = _slider(*rt.FLOW_SLIDER)
         self.preview_status = self.status
         self.preview_status.setText(rt.NO_LOG)
-        self.apply_btn = QPushButton("Apply to the batch", self)
+        self.apply_btn = button("Apply to the batch", self.apply, self)
         self.apply_status = status_line(self)
         self.add(QLabel("Runs with kept flows", self), self.logs,
                  hbox(self.add_btn, self.layer_btn, self.remove_btn),
-                 form_box(("Cell probability", _slider_row(self.cellprob, self.cp_label)),
-                      ("Flow threshold", _slider_row(self.flow, self.flow_label)),
-                      *self.fields.rows("min_size", "frame")),
+                 form_box(("Cell probability", cellprob_row), ("Flow threshold", flow_row),
+                          *self.fields.rows("min_size", "frame")),
                  self.preview_status, hbox(QLabel("Suffix", self), self.suffix, self.overwrite),
                  self.apply_btn, self.apply_status)
-        self.body.addStretch(1)
-        self.add_btn.clicked.connect(self._browse)
-        self.layer_btn.clicked.connect(self.add_selected_layer)
-        self.remove_btn.clicked.connect(lambda: self.logs.takeItem(self.logs.currentRow()))
-        self.apply_btn.clicked.connect(self.apply)
-        self.suffix.textChanged.connect(self._check_apply)  # a bad suffix is said as it is typed
-        self.overwrite.toggled.connect(self._check_apply)
+        self.suffix.textChanged.connect(self.update_buttons)  # a bad suffix is said as it is typed
+        self.overwrite.toggled.connect(self.update_buttons)
         self.logs.currentRowChanged.connect(lambda *_: self._changed(new_run=True))
         self.logs.itemClicked.connect(lambda *_: self._again())  # e.g. the run was made again meanwhile
         self._plan = rt.PreviewPlan(self.cellprob.value())
@@ -113,10 +97,9 @@ class RethresholdWidget(Dock):
 
     def set_thresholds(self, thresholds: Thresholds) -> None:
         """Move the sliders to ``thresholds`` (rounded to the sliders' steps)."""
-        cellprob, flow, min_size = rt.positions_of(thresholds)
-        self.cellprob.setValue(cellprob)
-        self.flow.setValue(flow)
-        self.min_size.setValue(min_size)
+        sliders = (self.cellprob, self.flow, self.min_size)
+        for slider, value in zip(sliders, rt.positions_of(thresholds), strict=True):
+            slider.setValue(value)
 
     def log_paths(self) -> list[str]:
         """The chosen run logs, in order."""
@@ -125,8 +108,7 @@ class RethresholdWidget(Dock):
 
     def add_logs(self, paths: list[str | Path]) -> None:
         """Add run logs (a ``_vSM.ome.tif`` stands for its log); the first added becomes current."""
-        known = set(self.log_paths())
-        first = None
+        known, first = set(self.log_paths()), self.logs.count()
         for text in map(rt.log_of, paths):
             if text not in known:
                 known.add(text)
@@ -134,8 +116,7 @@ class RethresholdWidget(Dock):
                 item.setData(Qt.ItemDataRole.UserRole, text)
                 item.setToolTip(text)
                 self.logs.addItem(item)
-                first = first if first is not None else self.logs.count() - 1
-        if first is not None and self.logs.currentRow() < 0:
+        if self.logs.count() > first and self.logs.currentRow() < 0:
             self.logs.setCurrentRow(first)
 
     def add_selected_layer(self) -> None:
@@ -204,11 +185,7 @@ class RethresholdWidget(Dock):
 
     # -- computing ahead while the sliders rest ------------------------------------------------------
     def _start_ahead(self) -> None:
-        """Compute ahead the dynamics of the cell probability values around the shown one.
-
-        Nearest first, in the direction of the last move first (:func:`~napari_batchseg.view.rethreshold.
-        ahead_values`).
-        """
+        """Compute ahead the dynamics of the cell probability values around the shown one (nearest first)."""
         around = self._plan.rest(ahead_running=self._ahead is not None)
         if around is None:
             return
@@ -261,7 +238,7 @@ class RethresholdWidget(Dock):
     def apply(self) -> None:
         """Re-threshold every chosen log's outputs with the sliders' thresholds, in the background."""
         logs = self.log_paths()
-        if not logs or (self._applying is not None and self._applying.alive):
+        if not logs or self.slot.kind:
             return
         suffix = self.suffix.text().strip() or None
         overwrite = self.overwrite.isChecked()
@@ -270,13 +247,10 @@ class RethresholdWidget(Dock):
             self.apply_status.setText(refused)
             return
         self._apply_lines = rt.ApplyLines(len(logs))
-        self.apply_btn.setEnabled(False)
-        self.apply_status.setText(f"0/{len(logs)}…")
-        self._applying = self.run_job(
-            rt.apply_all, logs, self.thresholds, suffix, overwrite, pass_job=True,
-            on_item=self._applied,
-            on_done=self._apply_done, status=self.apply_status, name="batchseg-rethreshold-apply",
-            yield_cpu=True)
+        self._applying = self.run_job(rt.apply_all, logs, self.thresholds, suffix, overwrite,
+                                      say=f"0/{len(logs)}…", status=self.apply_status, pass_job=True,
+                                      on_item=self._applied, on_done=lambda: setattr(self, "_applying", None),
+                                      kind="rethreshold-apply", yield_cpu=True)
 
     def _applied(self, item: tuple[str, ...]) -> None:
         """One log's report; layers showing a mask it rewrote no longer save into that file."""
@@ -286,14 +260,11 @@ class RethresholdWidget(Dock):
             note = rt.rewritten_note(mark_rewritten(self.viewer.layers, item[4:6], reason))
         self.apply_status.setText(self._apply_lines.update(item, note))
 
-    def _check_apply(self, *_: Any) -> None:
-        enabled, text = rt.apply_check(self.suffix.text(), self.overwrite.isChecked(),
-                                       self._applying is not None, self._refused)
+    def update_buttons(self, *_: Any) -> None:
+        """*Apply to the batch* on while no Apply runs and the suffix is valid (else its status says why)."""
+        enabled, text = rt.apply_check(self.suffix.text(), self.overwrite.isChecked(), bool(self.slot.kind),
+                                       self._refused)
         self.apply_btn.setEnabled(enabled)
         if text is not None:
             self.apply_status.setText(text)
         self._refused = bool(text)
-
-    def _apply_done(self) -> None:
-        self._applying = None
-        self._check_apply()

@@ -1,15 +1,12 @@
 """The "Train" dock widget: fine-tune or train a Cellpose model from layers or finished results.
 
-Training data come from an image layer and a Labels layer of the viewer (``(Y, X)`` or ``(T, Y, X)``),
-or from files and folders (``_vSM.ome.tif`` results, prepared as their logs say, and
-``<name>.tif`` + ``<name>_masks.tif`` pairs). :func:`~napari_batchseg.training.train_model` runs in a
-worker thread (:mod:`._jobs`: the thread never touches Qt; its progress is polled on the GUI thread);
-each finished epoch updates a live loss curve (train and validation); **Cancel** stops after the current
-epoch and nothing is written ("training cancelled"). When napari closes (or the dock is removed)
-meanwhile, the training stops within one torch operation and nothing is written either. A saved model
-is added to the list of recent models (:func:`~napari_batchseg.training.registry.recent_models`) and
-announced by :func:`trained_models_signal`, which the segmentation form listens to. The form's fields
-and what they mean are :mod:`napari_batchseg.view.training_form`.
+Training data come from an image and a Labels layer (``(Y, X)`` or ``(T, Y, X)``), or from files and
+folders (``_vSM.ome.tif`` results, prepared as their logs say, and ``<name>.tif`` + ``<name>_masks.tif``
+pairs). :func:`~napari_batchseg.training.train_model` runs in the background (:mod:`._jobs`); each epoch
+updates a live loss curve. **Cancel** stops after the current epoch, napari closing (or the dock removed)
+within one torch operation; nothing is written either way. A saved model is remembered
+(:func:`~napari_batchseg.training.registry.recent_models`) and announced by :func:`trained_models_signal`,
+which the segmentation form listens to. The form's fields: :mod:`napari_batchseg.view.training_form`.
 """
 
 from __future__ import annotations
@@ -17,15 +14,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from qtpy.QtWidgets import QComboBox, QLineEdit, QPushButton, QWidget
+from qtpy.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from ..errors import CancelledError
 from ..training.run import TrainingParams, TrainingProgress, TrainingResult
 from ..view import training_form
 from ..view.dock_jobs import train_job
-from ..view.stream_layers import offered
-from ._dock import Dock
-from ._jobs import Job
+from ._dock import Dock, button
 from ._measure_views import PlotCanvas
 from ._qtutil import form_box, hbox, radio_pair, refill
 from ._trained import load_recent_models_later, trained_models_signal
@@ -88,7 +83,6 @@ class TrainWidget(Dock):
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(napari_viewer, parent, fields=training_form.TRAIN_FIELDS)
         self.cancel_event = threading.Event()
-        self._job: Job | None = None
         self.result: TrainingResult | None = None
         self.error: str | None = None
         #: the last training was cancelled (by Cancel; not an error)
@@ -105,8 +99,8 @@ class TrainWidget(Dock):
         self.base_model.setToolTip("built-in Cellpose model, a model file (type its path), or 'scratch'")
         trained_models_signal().added.connect(self._add_base_model)
         load_recent_models_later()
-        self.start_button = QPushButton("Train")
-        self.cancel_button = QPushButton("Cancel")
+        self.start_button = button("Train", self.start)
+        self.cancel_button = button("Cancel", self.cancel)
         self.cancel_button.setEnabled(False)
         self.plot = LossPlot()
         self.add(form_box(("Data", hbox(self.from_layers, self.from_files)),
@@ -115,9 +109,6 @@ class TrainWidget(Dock):
                           ("New model", hbox(self.output, self.overwrite)),
                           *self.fields.rows(*training_form.PARAM_KEYS)),
                  hbox(self.start_button, self.cancel_button), self.status, self.plot)
-        self.body.addStretch(1)
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
         self.from_layers.toggled.connect(self._update_source)
         self.follow_layers(self._refresh_layers)
         self._update_source()
@@ -130,7 +121,7 @@ class TrainWidget(Dock):
 
     def _refresh_layers(self, *_: Any) -> None:
         for combo, kind in ((self.image_layer, "Image"), (self.labels_layer, "Labels")):
-            refill(combo, [layer.name for layer in self.viewer.layers if offered(layer, kind)])
+            refill(combo, [layer.name for layer in self.layers_of(kind)])
 
     def _update_source(self, *_: Any) -> None:
         layers = self.from_layers.isChecked()
@@ -138,14 +129,11 @@ class TrainWidget(Dock):
         self.labels_layer.setEnabled(layers)
         self.paths.setEnabled(not layers)
 
-    def _layer(self, name: str) -> Any:
-        return self.viewer.layers[name] if name in self.viewer.layers else None
-
     # ------------------------------------------------------------------ run
     @property
     def running(self) -> bool:
         """Whether a training is in progress."""
-        return self._job is not None
+        return bool(self.slot.kind)
 
     def training_params(self) -> TrainingParams:
         """The parameters the form shows (raises ``ParameterError`` for bad values)."""
@@ -153,7 +141,7 @@ class TrainWidget(Dock):
 
     def start(self) -> None:
         """Check the form and start training in a worker thread."""
-        if self._job is not None:
+        if self.slot.kind:
             return
         self.error = None
         self.result = None
@@ -161,22 +149,17 @@ class TrainWidget(Dock):
             params = self.training_params()
             output = training_form.model_output(self.output.text())
             source, arrays, paths = training_form.training_inputs(
-                self.from_layers.isChecked(), self._layer(self.image_layer.currentText()),
-                self._layer(self.labels_layer.currentText()), self.paths.text(), params.frames)
+                self.from_layers.isChecked(), self.layer_named(self.image_layer.currentText()),
+                self.layer_named(self.labels_layer.currentText()), self.paths.text(), params.frames)
         except ValueError as exc:
-            self._fail(self.phrase(exc))
+            self._on_error(exc)
             return
         self.cancel_event = threading.Event()
         self.plot.clear()
-        self.status.setText("starting…")
         self.cancelled = False
-        self._job = self.background.submit(
-            train_job, source, arrays, paths, output, params, self.overwrite.isChecked(), self.cancel_event,
-            on_item=self._on_item, on_error=self._on_error, on_done=self._on_finished,
-            name="batchseg-train", yield_cpu=True, pass_job=True,
-        )
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
+        self.run_job(train_job, source, arrays, paths, output, params, self.overwrite.isChecked(),
+                     self.cancel_event, say="starting…", kind="train", on_item=self._on_item,
+                     on_error=self._on_error, yield_cpu=True, pass_job=True)
 
     def cancel(self) -> None:
         """Ask the training to stop after the current epoch (nothing is saved)."""
@@ -199,13 +182,10 @@ class TrainWidget(Dock):
             self.cancelled = True
             self.status.setText(str(exc))
             return
-        self._fail(self.phrase(exc))
+        self.error = self.phrase(exc)
+        self.status.setText(f"error: {self.error}")
 
-    def _fail(self, message: str) -> None:
-        self.error = message
-        self.status.setText(f"error: {message}")
-
-    def _on_finished(self) -> None:
-        self._job = None
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    def update_buttons(self) -> None:
+        """Train while no training runs, Cancel while one does."""
+        self.start_button.setEnabled(not self.running)
+        self.cancel_button.setEnabled(self.running)
