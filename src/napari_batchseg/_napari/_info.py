@@ -1,8 +1,7 @@
 """Metadata of the listed files, read off the GUI thread (no pixels) and cached.
 
-What is read per file (:func:`~napari_batchseg.view.file_info.read_file_info`): its metadata, or why it
-cannot be read, and, for HDF5, the names of its image datasets; all of it in the worker, so that the GUI
-thread does no disk I/O for the Files tab.
+Per file (:func:`~napari_batchseg.view.file_info.read_file_info`): its metadata, or why it cannot be read,
+and, for HDF5, the names of its image datasets; the GUI thread does no disk I/O for the Files tab.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 from qtpy.QtCore import QObject, Signal
 
 from ..io.sources import SourceInfo
-from ..view.file_info import FileInfo, InfoStore, read_file_info, read_info_safe
+from ..view.file_info import InfoStore, read_file_info, read_info_safe
 from ._worker import Background
 
 
@@ -35,8 +34,8 @@ class InfoCache(QObject):
         """Read, in a worker thread, the metadata of the paths not known yet."""
         todo = self.store.todo(paths)
         if todo:
-            self.background.submit(lambda: (read_file_info(p) for p in todo), on_item=self._on_info,
-                                   name="batchseg-metadata")
+            self.background.submit(lambda: (read_file_info(p) for p in todo), name="batchseg-metadata",
+                                   on_item=lambda info: self.updated.emit(self.store.take(info)))
 
     def with_axes(self, path: str | Path, axes: str | None) -> SourceInfo | str | None:
         """Metadata of ``path`` as it will be read with ``axes`` (an ambiguous file given its axes).
@@ -51,7 +50,7 @@ class InfoCache(QObject):
             return self.store.with_axes[key]
         if self.store.axes_todo(key):
             self.background.submit(read_info_safe, path, axes, name="batchseg-metadata",
-                                   on_item=lambda info: self._on_axes_info((key, info)))
+                                   on_item=lambda info: self.updated.emit(self.store.take_axes((key, info))))
         return None
 
     @property
@@ -62,9 +61,3 @@ class InfoCache(QObject):
     def close(self) -> None:
         """Deliver nothing more (the widget is closing)."""
         self.background.close()
-
-    def _on_axes_info(self, item: tuple[tuple[Path, str], SourceInfo | str]) -> None:
-        self.updated.emit(self.store.take_axes(item))
-
-    def _on_info(self, item: FileInfo) -> None:
-        self.updated.emit(self.store.take(item))

@@ -20,39 +20,35 @@ class DataFrameModel(QAbstractTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._df = pd.DataFrame()
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """The table shown."""
-        return self._df
+        #: the table shown
+        self.frame = pd.DataFrame()
 
     def set_frame(self, df: pd.DataFrame) -> None:
         """Show ``df``."""
         self.beginResetModel()
-        self._df = df.reset_index(drop=True)
+        self.frame = df.reset_index(drop=True)
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
         """Number of rows."""
-        return 0 if parent.isValid() else len(self._df)
+        return 0 if parent.isValid() else len(self.frame)
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
         """Number of columns."""
-        return 0 if parent.isValid() else len(self._df.columns)
+        return 0 if parent.isValid() else len(self.frame.columns)
 
     def data(self, index: QModelIndex, role: int = _DISPLAY) -> Any:
         """Cell text."""
         if role != _DISPLAY or not index.isValid():
             return None
-        return cell_text(self._df.iat[index.row(), index.column()])
+        return cell_text(self.frame.iat[index.row(), index.column()])
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:  # noqa: N802
         """Column names and row numbers."""
         if role != _DISPLAY:
             return None
         if orientation == _HORIZONTAL:
-            return str(self._df.columns[section]) if section < len(self._df.columns) else None
+            return str(self.frame.columns[section]) if section < len(self.frame.columns) else None
         return str(section)
 
 

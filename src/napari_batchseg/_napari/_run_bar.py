@@ -18,14 +18,11 @@ class RunBar(QWidget):
         self.run_btn.setToolTip("Segment every listed file that passes the filters")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
-        self.cancel_btn.setToolTip(
-            "Stop now (within the current frame); finished files stay, the current one is dropped"
-        )
-        self.message = QLabel("")
-        muted(self.message)
+        self.cancel_btn.setToolTip("Stop now (within the current frame); finished files stay, the current "
+                                   "one is dropped")
+        self.message = muted(QLabel(""))
         #: what the next Run will do that a user tuning settings must know (seen from every tab)
-        self.next_run = QLabel("")
-        muted(self.next_run)
+        self.next_run = muted(QLabel(""))
         self.next_run.setVisible(False)
         self._refusal = False  # the message says why Run did not start
         vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, self.next_run,

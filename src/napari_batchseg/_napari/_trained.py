@@ -1,9 +1,8 @@
 """The Qt face of the trained-models registry, shared by the Train widget and the segmentation form.
 
-:func:`trained_models_signal` returns one process-wide :class:`TrainedModels` whose ``added(path)`` signal
-is emitted whenever :func:`napari_batchseg.training.registry.remember_model` records a model (from a
-training worker: Qt delivers it queued, on the GUI thread). :func:`load_recent_models_later` reads the
-persisted list in a background thread (the GUI thread does no disk I/O) and emits ``added`` for each.
+:func:`trained_models_signal`: one process-wide ``added(path)`` signal, emitted whenever a model is
+remembered (:func:`napari_batchseg.training.registry.remember_model`; from a training worker, delivered
+queued on the GUI thread). :func:`load_recent_models_later` reads the persisted list off the GUI thread.
 """
 
 from __future__ import annotations
