@@ -171,10 +171,8 @@ class CorrectionPanel(QWidget):
     def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> bool:
         """Run ``fix(labels, *args, frames=...)`` on the target layer in a thread; apply and record it.
 
-        The fix and the comparison run on a copy in a worker (seconds for a long movie); meanwhile the
-        layer is read-only and the buttons are disabled (:attr:`busy`). The changed frames are then
-        written into the layer in place (a layer still receiving frames keeps receiving them). Returns
-        whether the fix was started.
+        On a copy (seconds for a long movie; the layer read-only and the buttons off meanwhile: :attr:`busy`),
+        written back in place (see the module). Returns whether the fix was started.
         """
         layer = self.layer()
         if layer is None or self.slot.kind:
@@ -212,10 +210,8 @@ class CorrectionPanel(QWidget):
     def undo(self) -> bool:
         """Undo the last fix of this panel; return whether it was undone.
 
-        Only on the layer it was applied to, while that layer still shows the same output and array
-        (see :meth:`_undo_target`) and the changed frames still hold exactly what the fix wrote: frames
-        edited since (brush, another tool, new frames) are never overwritten. Otherwise nothing changes and
-        the reason is shown.
+        Only on its layer, still showing the same output and array (:meth:`_undo_target`), where the
+        changed frames still hold what the fix wrote (edits since are never overwritten); else says why.
         """
         rec = self._undo.record
         if rec is None or self.slot.kind:

@@ -137,6 +137,5 @@ class Histogram(PlotCanvas):
             values, bins = histogram_values(self._df, col)
             if values.size:
                 self.axes.hist(values, bins=bins, color="#4c9be8")
-            self.axes.set_xlabel(col)
-            self.axes.set_ylabel("objects")
+            self.axes.set(xlabel=col, ylabel="objects")
         self.canvas.draw_idle()

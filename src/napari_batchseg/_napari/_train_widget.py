@@ -38,8 +38,7 @@ class LossPlot(PlotCanvas):
         self.validation: list[float] = []
         (self.train_line,) = self.axes.plot([], [], "o-", ms=3, label="train")
         (self.validation_line,) = self.axes.plot([], [], "s-", ms=3, label="validation")
-        self.axes.set_xlabel("epoch")
-        self.axes.set_ylabel("loss")
+        self.axes.set(xlabel="epoch", ylabel="loss")
         from matplotlib.ticker import MaxNLocator
 
         self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
