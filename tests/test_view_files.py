@@ -219,3 +219,12 @@ def test_the_filter_fields_make_a_file_filter(tmp_path):
     assert flt.contains == ["_BF", "DAPI"] and flt.not_contains == []
     assert list(flt.extensions) == [".tif", ".nd2"]
     assert flt.accepts(tmp_path / "a_BF_DAPI.tif") and not flt.accepts(tmp_path / "a_BF.tif")
+
+
+def test_ask_says_whether_the_settings_tab_asks_changed():
+    setup = FileSetup()
+    assert not setup.ask(0, 0, "project")  # the defaults
+    assert setup.ask([0, "GFP"], 2, "stitch")
+    assert (setup.channel, setup.start_frame, setup.z_mode) == ([0, "GFP"], 2, "stitch")
+    assert not setup.ask([0, "GFP"], 2, "stitch")
+    assert setup.ask([0, "GFP"], 2, "3d")

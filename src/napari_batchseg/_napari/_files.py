@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import cast
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QBrush, QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -26,14 +26,14 @@ from ._axes import AxesRow, DatasetRow
 from ._file_filters import FilterFields, ListButtons
 from ._file_settings import FileSettings
 from ._info import InfoCache
-from ._qtutil import hbox, muted, single_shot, take_drag, take_drop, vbox
+from ._qtutil import PathDrops, hbox, muted, single_shot, vbox
 from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOR = "#e06c4c"
 
 
-class FileListPanel(QWidget):
+class FileListPanel(PathDrops, QWidget):
     """List of input files with filters; emits ``files_changed`` and ``current_changed``.
 
     Every file added stays in the list; the filters decide, live, which of the files found in folders
@@ -66,9 +66,7 @@ class FileListPanel(QWidget):
         self.list.setAcceptDrops(False)  # the panel handles drops
 
         self.buttons = ListButtons()
-        self.add_file_btn, self.add_folder_btn = self.buttons.add_file_btn, self.buttons.add_folder_btn
-        self.recursive, self.remove_btn, self.clear_btn = (self.buttons.recursive, self.buttons.remove_btn,
-                                                           self.buttons.clear_btn)
+        self.recursive = self.buttons.recursive
 
         self.filters = FilterFields(self)
         self.contains, self.not_contains, self.extensions = self.filters.edits
@@ -103,15 +101,14 @@ class FileListPanel(QWidget):
              hbox(self.remove_marked_btn, 1), self.info, self.file_settings, into=self)
 
         self.buttons.chosen.connect(self.add_paths_later)
-        self.remove_btn.clicked.connect(self.remove_selected)
-        self.clear_btn.clicked.connect(self.clear)
+        self.buttons.remove_btn.clicked.connect(self.remove_selected)
+        self.buttons.clear_btn.clicked.connect(self.clear)
         self.remove_marked_btn.clicked.connect(self.remove_marked)
-        self.file_settings.changed.connect(self._file_choice_changed)
+        for choices in (self.file_settings, self.axes_row, self.dataset_row):
+            choices.changed.connect(self._file_choice_changed)
         for edit in self.filters.edits:
             edit.textChanged.connect(self.apply_filters)
         self.list.currentItemChanged.connect(self._on_current)
-        self.axes_row.changed.connect(self._file_choice_changed)
-        self.dataset_row.changed.connect(self._file_choice_changed)
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
@@ -131,10 +128,6 @@ class FileListPanel(QWidget):
         """The run's inputs, in list order: named one by one, or passing the filters (as last applied)."""
         return list(self._passing)
 
-    def passes(self, path: Path, flt: FileFilter | None = None) -> bool:
-        """Whether ``path`` takes part in the run (named one by one, or passing the filters)."""
-        return path in self.explicit or (flt or self.file_filter()).accepts(path)
-
     def add_paths(self, paths: Iterable[str | Path], recursive: bool | None = None) -> int:
         """Add files and the supported files found in folders now; return how many were new.
 
@@ -150,6 +143,8 @@ class FileListPanel(QWidget):
         self.count.setText("looking for files…")
         self.background.submit(find_inputs_split, list(paths), rec, on_item=self._add_found,
                                name="batchseg-glob", on_done=self._show_count)
+
+    _dropped = add_paths_later  # (:class:`PathDrops`) dropped files and folders
 
     @property
     def busy(self) -> bool:
@@ -218,7 +213,7 @@ class FileListPanel(QWidget):
         self._passing = []
         for item in self._items():
             path = _path_of(item)
-            ok = self.passes(path, flt)
+            ok = path in self.explicit or flt.accepts(path)  # named one by one, or passing the filters
             if item.isHidden() == ok:
                 item.setHidden(not ok)
             if ok:
@@ -256,9 +251,12 @@ class FileListPanel(QWidget):
     def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
         path = _path_of(item) if item is not None else None
         self.picked.emit(path)
-        self._show_info(path)
         self.axes_row.sync()
-        self.dataset_row.sync()
+        self._show_current(path)
+
+    def _show_current(self, path: Path | None) -> None:
+        self._show_info(path)
+        self.dataset_row.sync()  # (its datasets come with its metadata)
         self.file_settings.show_file(path, self.infos.get(path) if path is not None else None)
         self.current_changed.emit(path)
 
@@ -272,10 +270,6 @@ class FileListPanel(QWidget):
         self.setup.default_axes = axes or None
         self.update_marks()
 
-    def axes_for(self, path: Path) -> str | None:
-        """The axes an ambiguous file will be read with (its own choice, else the default)."""
-        return self.setup.axes_for(path)
-
     def run_info(self, path: Path | None) -> SourceInfo | None:
         """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
 
@@ -283,31 +277,18 @@ class FileListPanel(QWidget):
         """
         if path is None:
             return None
-        info = self.infos.get(path)
-        if isinstance(info, str) and self.axes_for(path):
-            info = self.infos.with_axes(path, self.axes_for(path))
+        info, axes = self.infos.get(path), self.setup.axes_for(path)
+        if isinstance(info, str) and axes:
+            info = self.infos.with_axes(path, axes)
         return info if isinstance(info, SourceInfo) else None
 
     def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
         """``files`` grouped by the axes parameter to run them with."""
         return self.setup.axes_groups(files)
 
-    def set_channel(self, channel: object) -> None:
-        """The channel the form asks for (index, name or list): files without it are flagged."""
-        if channel != self.setup.channel:
-            self.setup.channel = channel
-            self.update_marks()
-
-    def set_frames(self, start: int) -> None:
-        """The first frame the form asks for: files with fewer frames are flagged (the end is clipped)."""
-        if start != self.setup.start_frame:
-            self.setup.start_frame = start
-            self.update_marks()
-
-    def set_z_mode(self, mode: str) -> None:
-        """The Z mode the form asks for (project, 3d, stitch): with a volume mode, flat files are flagged."""
-        if mode != self.setup.z_mode:
-            self.setup.z_mode = mode
+    def ask(self, channel: object, start_frame: int, z_mode: str) -> None:
+        """What the form asks of every file (see :meth:`FileSetup.ask`): files lacking it are flagged."""
+        if self.setup.ask(channel, start_frame, z_mode):
             self.update_marks()
 
     def problem(self, path: Path) -> str:
@@ -362,10 +343,7 @@ class FileListPanel(QWidget):
         self._new_info.add(path)
         self._marks_timer.start()
         if path == self.current_file():
-            self._show_info(path)
-            self.dataset_row.sync()  # its datasets came with its metadata
-            self.file_settings.show_file(path, self.infos.get(path))
-            self.current_changed.emit(path)
+            self._show_current(path)
 
     def _show_info(self, path: Path | None) -> None:
         if path is None:
@@ -375,15 +353,6 @@ class FileListPanel(QWidget):
         if self.infos.get(path) is None:
             self.infos.request([path])
 
-    # ------------------------------------------------------------------ drag and drop
-    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
-        take_drag(event, bool)
-
-    def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
-        take_drag(event, bool)
-
-    def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
-        take_drop(event, bool, self.add_paths_later)
 
 
 def _path_of(item: QListWidgetItem) -> Path:

@@ -4,7 +4,10 @@ The Cellpose models offered and the diameter's help follow the installed Cellpos
 Cellpose 4 two more channel choices appear (up to 3 channels, in the order chosen).
 
 The form only edits a :class:`~napari_batchseg.params.SegmentationParams`; validation is the params
-object's own.
+object's own. The Z rows (:class:`ZSettings`) are two, so that the widest mode (a fixed range) still
+fits a 440 px dock: the volume mode with its own number (anisotropy for 3d, stitch IoU for stitch),
+then the Z range mode with the projection type, and the mode's own numbers (radius, or start – stop)
+below when it has any.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from ..view.form_state import (
     NO_CHANNEL,
     SAM_INSTALL_HINT,
     USER_MODEL,
+    Z_FIELDS,
+    Z_RANGE_KEYS,
     channel_choice,
     channel_entries,
     channel_value,
@@ -36,14 +41,79 @@ from ..view.form_state import (
     model_fields,
     model_problem,
     model_values,
+    slices_note,
     split_channel,
+    z_fields,
     z_note_text,
+    z_range_allowed,
+    z_range_text,
+    z_shown,
 )
-from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted, quiet
+from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted, quiet, vbox
 from ._trained import load_recent_models_later, trained_models_signal
-from ._zsettings import ZSettings
 
 __all__ = ["USER_MODEL", "ParamsForm"]
+
+
+class ZSettings:
+    """The Z widgets of the form (laid out by it: :attr:`volume_row`, :attr:`z_row`, :attr:`z_note`)."""
+
+    def __init__(self) -> None:
+        self.fields = f = Fields(*Z_FIELDS)
+        self.z_mode, self.z_radius, self.z_start, self.z_stop = (f[k] for k in Z_RANGE_KEYS)
+        self.z_type: QComboBox = f["z_projection"]
+        self._dash = QLabel("–")
+        self.z_numbers = hbox(self.z_radius, self.z_start, self._dash, self.z_stop, 1)
+        self.z_row = vbox(hbox(self.z_mode, self.z_type, 1), self.z_numbers)
+        self.z_note = muted(QLabel(""))
+        # 3D: segment the volume (do_3D) or stitch 2D slices; each mode's own number beside it
+        self.volume_mode: QComboBox = f["z_mode"]
+        self.anisotropy: QDoubleSpinBox = f["anisotropy"]
+        self.stitch: QDoubleSpinBox = f["stitch_threshold"]
+        self.volume_row = hbox(self.volume_mode, self.anisotropy, self.stitch, 1)
+
+    def update_visibility(self) -> None:
+        """Show only the numbers of the modes chosen; no projection type, no best focus for a volume."""
+        volume = self.volume_mode.currentData()
+        items = self.z_mode.model()
+        for i in range(self.z_mode.count()):  # a walk: best focus was offered, then Run refused it
+            items.item(i).setEnabled(z_range_allowed(volume, self.z_mode.itemData(i)))
+        if not z_range_allowed(volume, self.z_mode.currentData()):
+            self.z_mode.setCurrentIndex(self.z_mode.findData("all"))
+        shown = z_shown(volume, self.z_mode.currentData())
+        for widgets, key in (((self.z_radius,), "radius"), ((self.z_start, self._dash, self.z_stop), "range"),
+                             ((self.anisotropy,), "anisotropy"), ((self.stitch,), "stitch"),
+                             ((self.z_type,), "projection")):
+            for w in widgets:
+                w.setVisible(shown[key])
+        self.z_numbers.setVisible(shown["radius"] or shown["range"])
+
+    def set_slices(self, max_z: int) -> None:
+        """Enable the rows when an input has Z slices (``max_z`` the most); the range stays within."""
+        has_z = max_z > 1
+        for w in (self.z_mode, self.z_type, self.volume_mode, self.z_radius, self.z_start, self.z_stop,
+                  self.anisotropy, self.stitch):
+            w.setEnabled(has_z)
+        self.z_note.setText(slices_note(max_z))
+        self.z_start.setMaximum(max(max_z - 1, 0))
+        self.z_stop.setMaximum(max(max_z - 1, 0))
+
+    def values(self) -> dict[str, Any]:
+        """The Z fields as :class:`SegmentationParams` keyword arguments."""
+        values = self.fields.values()
+        return {"z_range": z_range_text(*(values.pop(k) for k in Z_RANGE_KEYS)), **values}
+
+    def set_params(self, params: SegmentationParams) -> None:
+        """Show the Z fields of ``params`` (the volume mode first: it decides which Z ranges are offered)."""
+        self.fields.show(params)
+        z = z_fields(params.z_range)
+        self.z_mode.setCurrentIndex(z.index)
+        if z.radius is not None:
+            self.z_radius.setValue(z.radius)
+        if z.start is not None and z.stop is not None:
+            for spin, value in ((self.z_start, z.start), (self.z_stop, z.stop)):
+                spin.setMaximum(max(spin.maximum(), z.stop))
+                spin.setValue(value)
 
 
 class ParamsForm(QWidget):
@@ -178,18 +248,17 @@ class ParamsForm(QWidget):
         self.diameter.setEnabled(shown.cellpose)
         self.z.update_visibility()
 
-    def several_channels_allowed(self) -> bool:
-        """Whether the method takes several channels (Cellpose 4 does, up to 3)."""
-        return method_shown(self.method.currentData(), "", self.cellpose_major).several_channels
+    def _extra_channels(self) -> list[Any]:
+        return [self.channel2.currentData(), self.channel3.currentData()]
 
-    def _fill_extra_channels(self, names: list[str]) -> None:
-        for box in (self.channel2, self.channel3):
-            keep = box.currentData()
-            fill(box, [(None, NO_CHANNEL), *channel_entries(names, keep)], keep)
+    def _fill_extra_channels(self, chosen: list[Any]) -> None:
+        """Fill the second and third channel lists, each selecting its ``chosen`` channel (or none)."""
+        for box, keep in zip((self.channel2, self.channel3), chosen, strict=False):
+            fill(box, [(None, NO_CHANNEL), *channel_entries(self._names, keep)], keep)
 
     def _channel_value(self) -> int | str | list[int | str]:
-        return channel_value(self.channel.currentData(), [self.channel2.currentData(),
-                             self.channel3.currentData()], self.several_channels_allowed())
+        several = method_shown(self.method.currentData(), "", self.cellpose_major).several_channels
+        return channel_value(self.channel.currentData(), self._extra_channels(), several)
 
     # ------------------------------------------------------------------ file-dependent choices
     def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
@@ -199,7 +268,7 @@ class ParamsForm(QWidget):
         self._names = names = list(ref.channel_names) if ref is not None else ["C0"]
         fill(self.channel, channel_entries(names, keep), keep if keep is not None else 0)
         self.channel.setEnabled(len(names) > 1 or self.channel.count() > 1)
-        self._fill_extra_channels(names)
+        self._fill_extra_channels(self._extra_channels())
 
         max_z = max((i.sizes["Z"] for i in infos), default=1)
         max_t = max((i.sizes["T"] for i in infos), default=1)
@@ -253,8 +322,7 @@ class ParamsForm(QWidget):
         self.model.setCurrentText(model)
         self.model_path.setText(path)
         ch, extras = split_channel(params.channel)
-        for box, value in zip((self.channel2, self.channel3), [*extras, None, None], strict=False):
-            fill(box, [(None, NO_CHANNEL), *channel_entries(self._names, value)], value)
+        self._fill_extra_channels([*extras, None, None])
         ch = channel_choice(self._names, ch)
         fill(self.channel, channel_entries(self._names, ch), ch)
         self.z.set_params(params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from qtpy.QtCore import QMimeData, QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -46,25 +46,33 @@ def paths_from_mime(mime: QMimeData | None) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
 
 
-def take_drag(event: QDropEvent | None, accept: Callable[[list[Path]], bool]) -> None:
-    """Accept a drag (entering or moving) whose local paths pass ``accept``; ignore it otherwise."""
-    if event is not None:
-        if accept(paths_from_mime(event.mimeData())):
+class PathDrops:
+    """Drag-and-drop of local paths onto a widget: :meth:`_drop_ok` decides, :meth:`_dropped` takes them."""
+
+    def _drop_ok(self, paths: list[Path]) -> bool:
+        return bool(paths)
+
+    def _dropped(self, paths: list[Path]) -> None:
+        raise NotImplementedError
+
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
+        self.dragMoveEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
+        if event is not None:
+            if self._drop_ok(paths_from_mime(event.mimeData())):
+                event.acceptProposedAction()
+            else:
+                event.ignore()
+
+    def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
+        paths = paths_from_mime(event.mimeData()) if event is not None else []
+        if event is not None and self._drop_ok(paths):
+            self._dropped(paths)
             event.acceptProposedAction()
-        else:
-            event.ignore()
 
 
-def take_drop(event: QDropEvent | None, accept: Callable[[list[Path]], bool],
-              take: Callable[[list[Path]], None]) -> None:
-    """Hand the dropped local paths to ``take`` when they pass ``accept``."""
-    paths = paths_from_mime(event.mimeData()) if event is not None else []
-    if event is not None and accept(paths):
-        take(paths)
-        event.acceptProposedAction()
-
-
-class DropLineEdit(QLineEdit):
+class DropLineEdit(PathDrops, QLineEdit):
     """A line edit that accepts one dropped file or folder and shows its path."""
 
     dropped = Signal(str)
@@ -74,21 +82,12 @@ class DropLineEdit(QLineEdit):
         self.setAcceptDrops(True)
         self._accept = accept or (lambda p: True)
 
-    def _one(self, paths: list[Path]) -> bool:
+    def _drop_ok(self, paths: list[Path]) -> bool:
         return len(paths) == 1 and self._accept(paths[0])
 
-    def _take(self, paths: list[Path]) -> None:
+    def _dropped(self, paths: list[Path]) -> None:
         self.setText(str(paths[0]))
         self.dropped.emit(str(paths[0]))
-
-    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
-        take_drag(event, self._one)
-
-    def dragMoveEvent(self, event: QDragMoveEvent | None) -> None:  # noqa: N802 - Qt override
-        take_drag(event, self._one)
-
-    def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802 - Qt override
-        take_drop(event, self._one, self._take)
 
 
 class PathField(QWidget):
@@ -96,18 +95,10 @@ class PathField(QWidget):
 
     changed = Signal(str)
 
-    def __init__(
-        self,
-        folder: bool,
-        caption: str,
-        file_filter: str = "",
-        placeholder: str = "",
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, folder: bool, caption: str, file_filter: str = "", placeholder: str = "",
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._folder = folder
-        self._caption = caption
-        self._filter = file_filter
+        self._folder, self._caption, self._filter = folder, caption, file_filter
         accept = (lambda p: p.is_dir()) if folder else (lambda p: True)
         self.edit = DropLineEdit(self, accept)
         self.edit.setPlaceholderText(placeholder)
@@ -293,16 +284,15 @@ class Fields:
 
     def values(self) -> dict[str, Any]:
         """``{key: parameter value}`` of every control."""
-        return {k: spec.to_param(_read(self.widgets[k])) for k, spec in self.specs.items()}
+        return {k: spec.to_param(_access(w := self.widgets[k]).read(w)) for k, spec in self.specs.items()}
 
     def show(self, params: object | Mapping[str, Any]) -> None:
         """Show the values of ``params`` (an object's attributes, or a mapping) of the keys it has."""
+        has, get = ((params.__contains__, params.__getitem__) if isinstance(params, Mapping)
+                    else (lambda k: hasattr(params, k), lambda k: getattr(params, k)))
         for key, spec in self.specs.items():
-            if isinstance(params, Mapping):
-                if key in params:
-                    _write(self.widgets[key], spec.to_shown(params[key]))
-            elif hasattr(params, key):
-                _write(self.widgets[key], spec.to_shown(getattr(params, key)))
+            if has(key):
+                _access(w := self.widgets[key]).write(w, spec.to_shown(get(key)))
 
     def rows(self, *keys: str) -> list[Row]:
         """Form rows ``(label, control)`` of ``keys`` (all, in spec order, by default)."""
@@ -312,38 +302,28 @@ class Fields:
     def connect(self, slot: Any, *keys: str) -> None:
         """Call ``slot`` (or emit a signal) when a control of ``keys`` (any, by default) changes."""
         for key in keys or self.specs:
-            _changed(self.widgets[key]).connect(slot)
+            w = self.widgets[key]
+            getattr(w, _access(w).signal).connect(slot)
 
 
-def _read(w: QWidget) -> Any:
-    if isinstance(w, QComboBox):
-        return w.currentData()
-    if isinstance(w, QCheckBox):
-        return w.isChecked()
-    if isinstance(w, QLineEdit):
-        return w.text()
-    return w.value() if isinstance(w, QSpinBox | QDoubleSpinBox) else None
+class _Access(NamedTuple):
+    read: Callable[[Any], Any]
+    write: Callable[[Any, Any], None]
+    signal: str
 
 
-def _write(w: QWidget, value: Any) -> None:
-    if isinstance(w, QComboBox):
-        w.setCurrentIndex(max(w.findData(value), 0))
-    elif isinstance(w, QCheckBox):
-        w.setChecked(bool(value))
-    elif isinstance(w, QLineEdit):
-        w.setText(str(value or ""))
-    elif isinstance(w, QSpinBox | QDoubleSpinBox):
-        w.setValue(value)
+#: per control type: how its value is read and written, and the signal that says it changed
+_ACCESS: dict[Any, _Access] = {
+    QComboBox: _Access(lambda w: w.currentData(), lambda w, v: w.setCurrentIndex(max(w.findData(v), 0)),
+                       "currentIndexChanged"),
+    QCheckBox: _Access(lambda w: w.isChecked(), lambda w, v: w.setChecked(bool(v)), "toggled"),
+    QLineEdit: _Access(lambda w: w.text(), lambda w, v: w.setText(str(v or "")), "textChanged"),
+    QSpinBox | QDoubleSpinBox: _Access(lambda w: w.value(), lambda w, v: w.setValue(v), "valueChanged"),
+}
 
 
-def _changed(w: QWidget) -> Any:
-    if isinstance(w, QComboBox):
-        return w.currentIndexChanged
-    if isinstance(w, QCheckBox):
-        return w.toggled
-    if isinstance(w, QLineEdit):
-        return w.textChanged
-    return w.valueChanged if isinstance(w, QSpinBox | QDoubleSpinBox) else None
+def _access(w: QWidget) -> _Access:
+    return next(a for kind, a in _ACCESS.items() if isinstance(w, kind))
 
 
 def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default: str = "") -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from qtpy.QtWidgets import QWidget
 
-from ..events import Event, ModelLoaded, ModelLoading, Planned, RunFailed
+from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed
 from ..io.sources import SourceInfo
 from ..live import Redraw
 from ..live.startup import STARTING
@@ -165,24 +165,19 @@ class BatchSegWidget(QWidget):
             params = self.params()
         except (ParameterError, ValueError):
             params = self._base_params
-        return self._info(files[0]), params
-
-    def _info(self, path: Path | None) -> SourceInfo | None:
-        """Readable metadata of a listed file as it will run (see :meth:`FileListPanel.run_info`)."""
-        return self.files.run_info(path)
+        return self.files.run_info(files[0]), params
 
     def _update_file_dependent(self) -> None:
-        infos = [i for i in map(self._info, self.files.files()) if i is not None]
-        self.form.show_inputs(infos, self._info(self.files.current_file()), self.layers.active_infos())
+        infos = [i for i in map(self.files.run_info, self.files.files()) if i is not None]
+        current = self.files.run_info(self.files.current_file())
+        self.form.show_inputs(infos, current, self.layers.active_infos())
         self._channel_changed()
 
     def _channel_changed(self) -> None:
         """The channel asked for is checked against every file; files without it are flagged in the list."""
         try:
             values = self.form.values()
-            self.files.set_channel(values["channel"])
-            self.files.set_frames(values["start_frame"])
-            self.files.set_z_mode(values["z_mode"])
+            self.files.ask(values["channel"], values["start_frame"], values["z_mode"])
         except (KeyError, ValueError):
             pass
 
@@ -205,9 +200,6 @@ class BatchSegWidget(QWidget):
         ok = bool(self.files.files()) and not self.output.problems()
         self.run_btn.setEnabled(ok and not running)
         self.cancel_btn.setEnabled(running)
-
-    def _say(self, text: str, error: bool = False) -> None:
-        self.bar.say(text, error)
 
     # ------------------------------------------------------------------ parameters
     def params(self) -> SegmentationParams:
@@ -251,13 +243,13 @@ class BatchSegWidget(QWidget):
         self.session = self.streamer.session = RunSession()
         if self.startup.gate.request(start):
             return start()
-        self._say(STARTING)
+        self.bar.say(STARTING)
         self.tabs.setCurrentIndex(RESULTS_TAB)
         self._update_run_state()
         return True
 
     def _start(self, params: SegmentationParams, files: list[Path], parallel: str, processes: int,
-               plan: object = None) -> bool:
+               plan: Plan | None = None) -> bool:
         groups = None
         if plan is None:
             # files with axes (ambiguous files), a channel or frames of their own: one group per set; one
@@ -271,13 +263,13 @@ class BatchSegWidget(QWidget):
         self._params = params
         self._run_error = False
         self._started = time.perf_counter()
-        self._say("planning…")
-        first = plan.tasks[0].info if plan is not None else self._info(files[0])  # type: ignore[attr-defined]
-        self.streamer.prepare_run(first if isinstance(first, SourceInfo) else None, params, plan)
+        self.bar.say("planning…")
+        first = plan.tasks[0].info if plan is not None else self.files.run_info(files[0])
+        self.streamer.prepare_run(first, params, plan)
         try:
             self.controller.start(files, params, parallel, processes, plan=plan, groups=groups)
         except ParameterError as exc:
-            self._say(str(exc), error=True)
+            self.bar.say(str(exc), error=True)
             self.streamer.run_finished(self._idle_setup())
             return False
         self.tabs.setCurrentIndex(RESULTS_TAB)
@@ -294,7 +286,7 @@ class BatchSegWidget(QWidget):
             return False
         chosen = self.layers.chosen()
         if not chosen:
-            self._say("select image layer(s) in napari's layer list first", error=True)
+            self.bar.say("select image layer(s) in napari's layer list first", error=True)
             return False
         try:
             params = self._base_params.replace(**self.form.checked_values(), **self.output.values())
@@ -306,33 +298,33 @@ class BatchSegWidget(QWidget):
             plan = layer_plan(chosen, params)
             self.layers.registered.extend(t.input for t in plan.tasks)
         except (ParameterError, ValueError) as exc:
-            self._say(str(exc), error=True)
+            self.bar.say(str(exc), error=True)
             return False
         return self._when_ready(lambda: self._start(plan.params, [], "none", 1, plan))
 
     def cancel(self) -> None:
         """Stop the batch: the compute stops within the current frame, the widget is free at once."""
         if self.startup.gate.cancel():  # it waited for the start-up work: it never started
-            self._say("cancelled before it started")
+            self.bar.say("cancelled before it started")
             self._update_run_state()
         elif self.controller.running:
             self.controller.cancel()
             self.cancel_btn.setEnabled(False)
-            self._say("cancelling…")
+            self.bar.say("cancelling…")
 
     def _on_error(self, message: str) -> None:
         self._run_error = True
-        self._say(f"run stopped by an error: {for_widget(message)}", error=True)
+        self.bar.say(f"run stopped by an error: {for_widget(message)}", error=True)
 
     def _run_finished(self) -> None:
         self._redraw_now()
         for state in self.session.finish():  # tasks the run never reached
             self.status.show_state(state)
         if self.controller.cancel_event.is_set():
-            self._say("cancelled: finished files are complete; nothing partial was written")
+            self.bar.say("cancelled: finished files are complete; nothing partial was written")
         elif not self._run_error:
             skipped = [s.reason for s in self.session.tasks if s.status == "skipped"]
-            self._say(finish_message(self.session.counts(), time.perf_counter() - self._started, skipped))
+            self.bar.say(finish_message(self.session.counts(), time.perf_counter() - self._started, skipped))
         self._update_preview()  # outputs exist now: the Files tab says what the next Run does with them
         self.streamer.run_finished(self._idle_setup())
         self._update_run_state()
@@ -355,7 +347,7 @@ class BatchSegWidget(QWidget):
                 self.status.reset(self.session)
             if self.session.error is not None:
                 self._run_error = True
-            self._say(run_message(self.session), error=self.session.error is not None)
+            self.bar.say(run_message(self.session), error=self.session.error is not None)
             return
         self._dirty_rows[state.key] = state
         self.streamer.live.table_changed()  # redrawn when the live model says (see _redraw_now)

@@ -173,6 +173,17 @@ class FileSetup:
     start_frame: int = 0
     z_mode: str = "project"
 
+    def ask(self, channel: object, start_frame: int, z_mode: str) -> bool:
+        """Ask ``channel`` (index, name or list), frames from ``start_frame`` and ``z_mode`` of every file.
+
+        Files without the channel, with fewer frames (the end is clipped) or flat under a volume mode are
+        then :meth:`problem` files. Returns whether the asks changed.
+        """
+        asks = (channel, start_frame, z_mode)
+        changed = asks != (self.channel, self.start_frame, self.z_mode)
+        self.channel, self.start_frame, self.z_mode = asks
+        return changed
+
     def axes_for(self, path: Path) -> str | None:
         """The axes an ambiguous file will be read with (its own choice, else the default)."""
         return self.axes.get(as_path(path)) or self.default_axes
