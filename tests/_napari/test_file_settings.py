@@ -6,8 +6,8 @@ import shutil
 
 import tifffile
 
-from napari_batchseg._napari._file_settings import FileChoice
 from napari_batchseg.provenance import parse_log
+from napari_batchseg.view.file_list import FileChoice
 
 from ._fakes import factory
 

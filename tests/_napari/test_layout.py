@@ -118,11 +118,11 @@ def test_secondary_docks_scroll_and_fit_440_px(make_napari_viewer, qtbot):
     squeezing the main dock (Measure and Train needed 705 and 747 px; Track, which did not scroll,
     left the main dock 186 px, its pages a sliver), and fit 440 px wide."""
     from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg._napari._pages import MIN_PAGES_HEIGHT
     from napari_batchseg._napari._rethreshold_widget import RethresholdWidget
     from napari_batchseg._napari._track_widget import TrackWidget
     from napari_batchseg._napari._train_widget import TrainWidget
     from napari_batchseg._napari._widget import BatchSegWidget
-    from napari_batchseg._napari._widget_layout import MIN_PAGES_HEIGHT
 
     viewer = make_napari_viewer(show=True)
     main = BatchSegWidget(viewer)

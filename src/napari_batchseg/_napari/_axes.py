@@ -1,7 +1,9 @@
-"""Per-file choice rows of the Files tab: the axes of ambiguous files, the dataset of HDF5 files.
+"""Per-file choices of the Files tab: axes of ambiguous files, dataset of HDF5 files, channel and frames.
 
-Both are a :class:`ChoiceRow`: a combo showing the current file's own choice, stored in a dict of
-the :class:`~napari_batchseg.view.file_list.FileSetup` when the file needs one (the row's predicate).
+The axes and the dataset are a :class:`ChoiceRow`: a combo showing the current file's own choice,
+stored in a dict of the :class:`~napari_batchseg.view.file_list.FileSetup` when the file needs one
+(the row's predicate). :class:`FileSettings` edits the selected file's channel and frame range, over
+the Settings tab's (a mixed folder).
 """
 
 from __future__ import annotations
@@ -10,12 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QComboBox, QLabel, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QWidget
 
+from ..io.sources import SourceInfo
 from ..view.file_info import is_ambiguous
-from ..view.file_list import AXES_CHOICES, FileSetup, remember
+from ..view.file_list import (
+    AXES_CHOICES,
+    FILE_FIELDS,
+    FileChoice,
+    FileSetup,
+    choice_values,
+    edited_choice,
+    file_channel_entries,
+    remember,
+)
 from ._info import InfoCache
-from ._qtutil import fill, hbox, quiet
+from ._qtutil import Fields, fill, hbox, muted, quiet, vbox
 
 CHOOSE = "— (choose)"
 
@@ -96,3 +108,63 @@ class DatasetRow(ChoiceRow):
             return
         fill(self.combo, [(None, CHOOSE), *self.infos.datasets(path)], self.overrides.get(path))
         self.label.setText(f"Dataset of {path.name}")
+
+
+class FileSettings(QWidget):
+    """Channel and frame range of the selected file; ``changed(path)`` when the user changes them.
+
+    The choices live in the :class:`FileSetup`'s ``choices`` (path -> :class:`FileChoice`); the panel
+    shows the entry of the file given to :meth:`show_file` and edits it.
+    """
+
+    changed = Signal(object)  # Path
+
+    def __init__(self, setup: FileSetup, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setup = setup
+        self.choices = setup.choices
+        self._path: Path | None = None
+        self.title = muted(QLabel(""))
+        self.fields = f = Fields(*FILE_FIELDS)
+        self.channel: QComboBox = f["channel"]
+        self.own_frames: QCheckBox = f["own_frames"]
+        self.start: QSpinBox = f["start"]
+        self.end: QSpinBox = f["end"]
+        vbox(self.title, hbox(QLabel("channel"), self.channel, 1),
+             hbox(self.own_frames, self.start, QLabel("to"), self.end, 1), into=self)
+        f.connect(self._edited)
+        self.show_file(None, None)
+
+    def choice(self, path: Path) -> FileChoice:
+        """The choices made for ``path`` (empty when none)."""
+        return self.setup.choice(path)
+
+    def show_file(self, path: Path | None, info: SourceInfo | str | None) -> None:
+        """Show (and edit from now on) the choices of ``path``, whose metadata is ``info``."""
+        self._path = None  # no edits while the controls are filled
+        names = info.channel_names if isinstance(info, SourceInfo) else []
+        self.setEnabled(path is not None and isinstance(info, SourceInfo))
+        choice = self.choice(path) if path is not None else FileChoice()
+        self.title.setText(f"This file ({path.name}):" if path is not None else "This file: none selected")
+        fill(self.channel, file_channel_entries(names, choice.channel))
+        if isinstance(info, SourceInfo):
+            self.start.setMaximum(max(info.sizes["T"] - 1, 0))
+            self.end.setMaximum(max(info.sizes["T"] - 1, 0))
+        self.fields.show(choice_values(choice))
+        self.start.setEnabled(choice.frames is not None)
+        self.end.setEnabled(choice.frames is not None)
+        self._path = path
+
+    def set_choice(self, path: Path, choice: FileChoice) -> None:
+        """Set the choices of ``path`` (e.g. from a script); shown when it is the file on show."""
+        self.setup.set_choice(path, choice)
+        self.changed.emit(Path(path))
+
+    def _edited(self, *_: object) -> None:
+        path = self._path
+        if path is None:
+            return
+        own = self.own_frames.isChecked()
+        self.start.setEnabled(own)
+        self.end.setEnabled(own)
+        self.set_choice(path, edited_choice(self.choice(path), self.fields.values()))

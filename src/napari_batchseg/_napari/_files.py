@@ -22,9 +22,8 @@ from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from ..view.file_info import info_panel_text, is_ambiguous
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
-from ._axes import AxesRow, DatasetRow
+from ._axes import AxesRow, DatasetRow, FileSettings
 from ._file_filters import FilterFields, ListButtons
-from ._file_settings import FileSettings
 from ._info import InfoCache
 from ._qtutil import PathDrops, hbox, muted, single_shot, vbox
 from ._worker import Background

@@ -1,12 +1,23 @@
-"""Layout pieces of the dock widget: sections, separators, scrolled tabs over the run bar, parallel row."""
+"""The layout of the docks: scrolled pages, and the *Batch segmentation* dock's tabs above its run bar.
+
+:func:`lay_out` places the panels that ``_widget.BatchSegWidget`` made (files, output, form, status
+table, corrections, image layers) and makes the run bar, the parallel row, the parameter file buttons
+and the Results tab's controls (:class:`DockControls`); the behaviour is the widget's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFrame,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QSpinBox,
@@ -15,8 +26,20 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..runners import usable_cores
 from ..view.form_state import parallel_fields, uses_processes
+from ._output import OutputPanel
+from ._params_file import ParamsFileRow
 from ._qtutil import Fields, hbox, vbox
+from ._run_bar import RunBar
+from ._status import StatusTable
+
+FILES_TAB = 0
+RESULTS_TAB = 2
+#: the dock's width napari gives the widget; everything must fit in it
+MIN_WIDTH = 440
+#: the tabs' least height: docks stacked below (they scroll) cannot squeeze a page to a sliver
+MIN_PAGES_HEIGHT = 240
 
 
 def _section(title: str) -> QLabel:
@@ -69,26 +92,6 @@ def scrolled_body(dock: QWidget) -> QVBoxLayout:
     return QVBoxLayout(page)
 
 
-def dock_layout(dock: QWidget, pages: dict[str, tuple[QWidget, ...]],
-                bar_rows: tuple[QWidget, ...]) -> tuple[QTabWidget, QWidget]:
-    """Lay ``dock`` out as tabs (each page scrolls vertically) above a run bar that stays in view."""
-    tabs = QTabWidget()
-    tabs.setDocumentMode(True)
-    for title, widgets in pages.items():
-        tabs.addTab(_scrolled(_page(*widgets)), title)
-    run_bar = QWidget()
-    bar = QVBoxLayout(run_bar)
-    bar.setContentsMargins(6, 4, 6, 4)
-    for row in bar_rows:
-        bar.addWidget(row)
-    outer = QVBoxLayout(dock)
-    outer.setContentsMargins(0, 0, 0, 0)
-    outer.addWidget(tabs, 1)
-    outer.addWidget(_line())
-    outer.addWidget(run_bar)
-    return tabs, run_bar
-
-
 class ParallelRow(QWidget):
     """How a run uses processes: the mode, and how many (the count only for the modes that use it)."""
 
@@ -103,3 +106,59 @@ class ParallelRow(QWidget):
 
     def _update(self) -> None:
         self.processes.setEnabled(uses_processes(self.parallel.currentData()))
+
+
+@dataclass
+class DockControls:
+    """The controls :func:`lay_out` made."""
+
+    tabs: QTabWidget
+    bar: RunBar
+    parallel_row: ParallelRow
+    params_file: ParamsFileRow
+    follow: QCheckBox
+    open_btn: QPushButton
+
+
+def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], settings: QWidget,
+            status: StatusTable, correct: QWidget, save: Callable[[str | Path], None],
+            load: Callable[[str | Path], None]) -> DockControls:
+    """Lay ``dock`` out: its panels in tabs above the run bar, and the controls made here.
+
+    ``inputs``: the file list, output and image layers panels (Files tab); ``settings``: the form;
+    ``status``: the status table; ``correct``: the correction panel. ``save`` / ``load``: what *Save
+    parameters…* / *Load parameters…* call with the path chosen.
+    """
+    files, output, layers = inputs
+    parallel_row = ParallelRow(usable_cores())
+    bar = RunBar(status.progress)
+    params_file = ParamsFileRow(save, load, bar.say)
+    output.heads_up.connect(bar.note)  # e.g. a parameter changed on the Settings tab: Run will skip
+    follow = QCheckBox("show each file as it is processed")
+    follow.setChecked(True)
+    follow.setToolTip(
+        "Follow the run: the file being processed is shown (its layers are reused for the next file). "
+        "Otherwise double-click a row of the table to show a file."
+    )
+    open_btn = QPushButton("Show selected result")
+    # pages (tabs, each scrolls vertically) above a run bar that always stays in view
+    tabs = QTabWidget()
+    tabs.setDocumentMode(True)
+    for title, widgets in {
+        "Files": (_section("Input files"), files, _line(), _section("Output"), output, _line(),
+                  _section("Image layers open in napari"), layers),
+        "Settings": (settings, parallel_row, params_file),
+        "Results": (follow, status, hbox(open_btn, 1)),
+        "Correct": (correct,),
+    }.items():
+        tabs.addTab(_scrolled(_page(*widgets)), title)
+    bar.setContentsMargins(6, 4, 6, 4)
+    outer = QVBoxLayout(dock)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(tabs, 1)
+    outer.addWidget(_line())
+    outer.addWidget(bar)
+    _compact_combos(dock)
+    dock.setMinimumWidth(MIN_WIDTH)
+    tabs.setMinimumHeight(MIN_PAGES_HEIGHT)
+    return DockControls(tabs, bar, parallel_row, params_file, follow, open_btn)

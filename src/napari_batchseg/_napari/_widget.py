@@ -29,12 +29,12 @@ from ._info import InfoCache
 from ._jobs import close_all, close_with, delete_with_dock
 from ._layers import LayerPanel
 from ._output import OutputPanel
+from ._pages import FILES_TAB, RESULTS_TAB, lay_out
 from ._params_file import load_parameter_file
 from ._qtutil import single_shot
 from ._startup import Startup
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._widget_layout import FILES_TAB, RESULTS_TAB, lay_out
 from ._worker import Background, RunController
 
 #: a settings change is compared with existing outputs' logs (by a worker) once typing pauses this long
@@ -72,7 +72,7 @@ class BatchSegWidget(QWidget):
         # the tabs above the run bar; the run bar, parallel row, parameter files and Results controls
         ui = lay_out(self, (self.files, self.output, self.layers), self.form, self.status, self.correction,
                      self.save_params, self.load_params)
-        self.tabs, self.run_bar, self.bar, self.follow = ui.tabs, ui.run_bar, ui.bar, ui.follow
+        self.tabs, self.bar, self.follow = ui.tabs, ui.bar, ui.follow
         self.open_btn, self.parallel_row, self.params_file = ui.open_btn, ui.parallel_row, ui.params_file
         self.parallel, self.processes = self.parallel_row.parallel, self.parallel_row.processes
         self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message

@@ -2,7 +2,7 @@
 
 :class:`FileSetup` holds every per-file choice (axes of ambiguous files, the dataset of HDF5 files
 holding several, a file's own channel and frames) and what the Settings tab asks of every file; the
-Qt panels (``_napari._files``, ``_axes``, ``_file_settings``) only show and edit it.
+Qt panels (``_napari._files``, ``_axes``) only show and edit it.
 """
 
 from __future__ import annotations
