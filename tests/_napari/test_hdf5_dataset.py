@@ -40,7 +40,7 @@ def test_hdf5_dataset_is_chosen_per_file(widget, data_folder, qtbot):
     row.combo.setCurrentIndex(row.combo.findData("/crop/small"))
     assert files.problem(two) == ""
     groups = {tuple(p.name for p in fs): params.dataset
-              for fs, params in files.run_groups([two, one], widget.params())}
+              for fs, params in files.setup.run_groups([two, one], widget.params())}
     assert groups == {("two_BF.h5",): "/crop/small", ("one_BF.h5",): None}
     files.select_file(one)
     files.select_file(two)  # the choice stays with its file

@@ -276,7 +276,7 @@ def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qt
     stack_item = next(files.list.item(i) for i in range(files.list.count())
                       if files.list.item(i).toolTip().endswith("stack_BF.tif"))
     assert stack_item.text() == "stack_BF.tif  (axes: ZYX)"
-    assert files.axes_groups(files.files()) == {
+    assert files.setup.axes_groups(files.files()) == {
         None: [p for p in files.files() if p != stack], "ZYX": [stack]}
     assert widget.params().axes is None  # not a run-wide axes: the other files keep theirs
     files.select_file((data_folder / "nuclei_BF.tif").resolve())

@@ -19,11 +19,9 @@ from qtpy.QtWidgets import (
 
 from ..discovery import FileFilter
 from ..io.sources import SourceInfo
-from ..params import SegmentationParams
 from ..view.file_info import info_panel_text, is_ambiguous
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
-from ._axes import AxesRow, DatasetRow, FileSettings
-from ._file_filters import FilterFields, ListButtons
+from ._axes import AxesRow, DatasetRow, FileSettings, FilterFields, ListButtons
 from ._info import InfoCache
 from ._qtutil import PathDrops, hbox, muted, single_shot, vbox
 from ._worker import Background
@@ -155,10 +153,7 @@ class FileListPanel(PathDrops, QWidget):
         self.background.close()
 
     def _add_found(self, found: tuple[list[Path], list[Path], list[str]]) -> int:
-        """Add ``(files found in folders, files named one by one, why others were not)``; count the new.
-
-        Files named one by one that cannot be inputs are said in the count line.
-        """
+        """Add ``(files found in folders, files named one by one, why others were not)``; count the new."""
         in_folders, named, refused = found
         self.refused = refused
         more_explicit = set(named) - self.explicit
@@ -173,15 +168,13 @@ class FileListPanel(PathDrops, QWidget):
             self.apply_filters()
         if new:
             self.infos.request(new)
-            known = {f for f in new if self.infos.get(f) is not None}  # listed before: no metadata event
-            if known:
+            if known := {f for f in new if self.infos.get(f) is not None}:  # listed before: no metadata event
                 self.update_marks(known)
         return len(new)
 
     def remove_selected(self) -> None:
         """Remove the selected files from the list."""
-        selected = {_path_of(item) for item in self.list.selectedItems()}
-        if selected:
+        if selected := {_path_of(item) for item in self.list.selectedItems()}:
             self._remove(selected)
 
     def clear(self) -> None:
@@ -234,17 +227,13 @@ class FileListPanel(PathDrops, QWidget):
     def current_file(self) -> Path | None:
         """The selected (current) file, if visible."""
         item = self.list.currentItem()
-        if item is None or item.isHidden():
-            return None
-        return _path_of(item)
+        return None if item is None or item.isHidden() else _path_of(item)
 
     def select_file(self, path: Path) -> None:
         """Make ``path`` the current file."""
-        for i in range(self.list.count()):
-            item = self.list.item(i)
-            if item is not None and _path_of(item) == Path(path):
-                self.list.setCurrentRow(i)
-                return
+        row = next((i for i, item in enumerate(self._items()) if _path_of(item) == Path(path)), None)
+        if row is not None:
+            self.list.setCurrentRow(row)
 
     # ------------------------------------------------------------------ slots
     def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
@@ -281,10 +270,6 @@ class FileListPanel(PathDrops, QWidget):
             info = self.infos.with_axes(path, axes)
         return info if isinstance(info, SourceInfo) else None
 
-    def axes_groups(self, files: list[Path]) -> dict[str | None, list[Path]]:
-        """``files`` grouped by the axes parameter to run them with."""
-        return self.setup.axes_groups(files)
-
     def ask(self, channel: object, start_frame: int, z_mode: str) -> None:
         """What the form asks of every file (see :meth:`FileSetup.ask`): files lacking it are flagged."""
         if self.setup.ask(channel, start_frame, z_mode):
@@ -297,8 +282,7 @@ class FileListPanel(PathDrops, QWidget):
     def update_marks(self, only: set[Path] | None = None) -> None:
         """Mark, in the list, files that cannot run as set up (the reasons of :meth:`problem`).
 
-        Ambiguous files read with the chosen axes say so. Nothing is applied to files whose axes are
-        known: the choice only concerns the ambiguous ones. ``only``: just these files changed (their
+        Ambiguous files read with the chosen axes say so. ``only``: just these files changed (their
         metadata came); the others keep their marks (a long list is not checked again per file read).
         """
         listed = self._items()
@@ -324,11 +308,6 @@ class FileListPanel(PathDrops, QWidget):
     def _file_choice_changed(self, *_: object) -> None:  # a file's axes, dataset, channel or frames
         self.update_marks()
         self.files_changed.emit()
-
-    def run_groups(self, files: list[Path],
-                   params: SegmentationParams) -> list[tuple[list[Path], SegmentationParams]]:
-        """``files`` grouped by the parameters each runs with, in list order (see :class:`FileSetup`)."""
-        return self.setup.run_groups(files, params)
 
     def problems(self) -> dict[Path, str]:
         """The files that pass the filters but cannot run as set up, with the reason."""

@@ -10,7 +10,7 @@ from qtpy.QtGui import QRegularExpressionValidator
 from qtpy.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from ..existing import OutputStatus
-from ..io.naming import OutputNames, find_collisions
+from ..io.naming import find_collisions
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from ..view.outputs import (
@@ -92,12 +92,6 @@ class OutputPanel(QWidget):
         self.changed.emit()
 
     # ------------------------------------------------------------------ preview
-    def outputs(
-        self, files: list[Path], infos: dict[Path, SourceInfo | str | None]
-    ) -> list[tuple[Path, int, OutputNames]]:
-        """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata)."""
-        return planned_outputs(files, infos, self.suffix.text(), self.output_dir())
-
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
                        params: dict[Path, SegmentationParams] | None = None) -> None:
         """Show the output names and flag collisions; outputs that exist already are counted in a thread.
@@ -113,7 +107,7 @@ class OutputPanel(QWidget):
             self._problems = [NO_FOLDER]
             self.problems_label.setText(NO_FOLDER)
             return
-        outs = self.outputs(files, infos)
+        outs = planned_outputs(files, infos, self.suffix.text(), self.output_dir())
         self._lines = preview_lines(outs)
         self.preview.setText("\n".join(self._lines))
         self._collisions = find_collisions((f, names) for f, _, names in outs)

@@ -111,8 +111,6 @@ class StatusTable(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.progress = Progress()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setFormat("not run yet")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -147,10 +145,8 @@ class StatusTable(QWidget):
     # ------------------------------------------------------------------ rows
     def reset(self, session: RunSession) -> None:
         """Show ``session``: one row per task, in plan order; the progress bar counts its frames."""
-        self._session = session
-        self._followed = None
+        self._session, self._followed, self._rows = session, None, {}
         self.table.setRowCount(0)
-        self._rows.clear()
         self.table.setRowCount(len(session))
         for r, state in enumerate(session.tasks):
             task = state.task
@@ -211,14 +207,9 @@ class StatusTable(QWidget):
             self.show_state(state)
 
     def _show_detail(self, row: int) -> None:
-        item = self.table.item(row, 4) if row >= 0 else None
-        name = self.table.item(row, 0) if row >= 0 else None
-        if item is None or name is None:
-            self.detail.setText("")
-            return
-        status_item = self.table.item(row, 1)
-        status = status_item.text() if status_item is not None else ""
-        self.detail.setText(phrasing.detail_text(name.text(), status, item.toolTip()))
+        name, status, details = (self.table.item(row, c) if row >= 0 else None for c in (0, 1, 4))
+        self.detail.setText("" if name is None or details is None else phrasing.detail_text(
+            name.text(), status.text() if status is not None else "", details.toolTip()))
 
     def update_progress(self) -> None:
         """Show the run's progress (:func:`~napari_batchseg.view.phrasing.frames_progress`)."""
@@ -241,8 +232,8 @@ class StatusTable(QWidget):
             self.open_requested.emit(item.data(KEY_ROLE))
 
     def _update_summary(self) -> None:
-        session = self._session
-        self.summary.setText("" if session is None else phrasing.summary_text(session.counts(), len(session)))
+        if (session := self._session) is not None:
+            self.summary.setText(phrasing.summary_text(session.counts(), len(session)))
 
 
 _T = TypeVar("_T")

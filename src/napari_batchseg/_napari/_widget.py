@@ -189,7 +189,7 @@ class BatchSegWidget(QWidget):
     def _update_preview(self) -> None:
         files = self.files.files()
         try:  # what each file would run with: existing outputs made with other parameters are said so
-            params = {f: p for fs, p in self.files.run_groups(files, self.params()) for f in fs}
+            params = {f: p for fs, p in self.files.setup.run_groups(files, self.params()) for f in fs}
         except (ParameterError, ValueError):
             params = None
         self.output.update_preview(files, {f: self.infos.get(f) for f in files}, params)
@@ -255,7 +255,7 @@ class BatchSegWidget(QWidget):
             # files with axes (ambiguous files), a channel or frames of their own: one group per set; one
             # axes choice for all (e.g. the only file is ambiguous) is applied by the engine only to files
             # whose own axes are unknown
-            by_params = self.files.run_groups(files, params)
+            by_params = self.files.setup.run_groups(files, params)
             if len(by_params) > 1:
                 groups = by_params
             else:
