@@ -157,11 +157,11 @@ def test_tiff_and_nd2_then_cancel(widget, data_folder, trained_model, qtbot):
     assert widget.run()
     qtbot.waitUntil(lambda: len(widget.status.keys()) == 3, timeout=60000)
     keys = widget.status.keys()
-    qtbot.waitUntil(lambda: widget._frames_done.get(keys[1], 0) >= 2, timeout=300000)
+    qtbot.waitUntil(lambda: widget.session.state(keys[1]).frames_done >= 2, timeout=300000)
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     assert [widget.status.status(k) for k in keys] == ["done", "cancelled", "cancelled"]
-    assert widget._frames_done[keys[1]] < 41
+    assert widget.session.state(keys[1]).frames_done < 41
     nuclei_mask = read_mask(data_folder / "nuclei_BF_vSM.ome.tif")
     assert nuclei_mask.labels.shape == (1, 256, 256) and nuclei_mask.labels.max() > 5
     assert "batchseg_nuclei" in (data_folder / "nuclei_BF_vSM.log").read_text()

@@ -206,7 +206,7 @@ def test_params_yaml_roundtrip(widget, tmp_path):
                  "--save-config", str(cli), "--dry-run", "-q"]) in (0, 2)
     widget.load_params(cli)  # (its run options, --parallel and --measure, are batchseg segment's)
     assert widget.params().diameter == 17 and widget.files.recursive.isChecked()
-    shown = widget.files.file_filter()
+    shown = widget.files.filters.file_filter()
     assert (shown.contains, shown.not_contains, shown.extensions) == (["nuclei"], ["old"], [".tif"])
 
 
@@ -291,7 +291,7 @@ def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qt
     path = tmp_path / "p.yaml"
     SegmentationParams(axes="TYX").save(path)
     widget.load_params(path)
-    assert files.axes_choice() == "TYX" and widget.params().axes == "TYX"
+    assert files.setup.default_axes == "TYX" and widget.params().axes == "TYX"
     assert "TYX (from the parameters)" in files.axes_label.text() and files.axes_row.isVisibleTo(widget)
     assert stack_item.text() == "stack_BF.tif  (axes: ZYX)"  # its own choice stays
 

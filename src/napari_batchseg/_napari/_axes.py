@@ -1,10 +1,8 @@
 """The Files tab's controls around the list: add buttons, filters, and the per-file choices.
 
-:class:`ListButtons` adds files and folders, :class:`FilterFields` filters folder contents (no file
-list logic here). The axes of ambiguous files and the dataset of HDF5 files are a :class:`ChoiceRow`:
-a combo showing the current file's own choice, stored in a dict of the
-:class:`~napari_batchseg.view.file_list.FileSetup` when the file needs one (the row's predicate).
-:class:`FileSettings` edits the selected file's channel and frames over the Settings tab's (a mixed folder).
+The axes of ambiguous files and the dataset of HDF5 files are each a :class:`ChoiceRow`, the selected
+file's channel and frames :class:`FileSettings`; all edit the list's Qt-free
+:class:`~napari_batchseg.view.file_list.FileSetup`.
 """
 
 from __future__ import annotations
@@ -47,21 +45,16 @@ CHOOSE = "— (choose)"
 
 
 class ListButtons(QWidget):
-    """*Add file…*, *Add folder…* (with *recursive*): ``chosen(paths)`` with what the dialog gave.
-
-    Below them *Remove selected* and *Clear* (the list's to connect).
-    """
+    """*Add file…*, *Add folder…* (``chosen(paths)``), *recursive*; *Remove selected* and *Clear* below."""
 
     chosen = Signal(object)  # list[str]
 
     def __init__(self) -> None:
         super().__init__()
-        self.add_file_btn = QPushButton("Add file…")
-        self.add_folder_btn = QPushButton("Add folder…")
+        self.add_file_btn, self.add_folder_btn = QPushButton("Add file…"), QPushButton("Add folder…")
         self.recursive = QCheckBox("recursive")
         self.recursive.setToolTip("Add folder: also search its sub-folders")
-        self.remove_btn = QPushButton("Remove selected")
-        self.clear_btn = QPushButton("Clear")
+        self.remove_btn, self.clear_btn = QPushButton("Remove selected"), QPushButton("Clear")
         vbox(hbox(self.add_file_btn, self.add_folder_btn, self.recursive, 1),
              hbox(self.remove_btn, self.clear_btn, 1), into=self)
         self.add_file_btn.clicked.connect(self._browse_files)
@@ -132,10 +125,6 @@ class ChoiceRow(QWidget):
             remember(self.overrides, path, self.combo.currentData())
             self.changed.emit()
 
-    def _show(self, value: str | None) -> None:
-        """Select ``value`` in the combo (the 'choose' entry when none), without ``changed``."""
-        self.combo.setCurrentIndex(max(self.combo.findData(value), 0) if value else 0)
-
 
 class AxesRow(ChoiceRow):
     """The axes of the current file when ambiguous (``changed`` when the user picks them)."""
@@ -156,14 +145,13 @@ class AxesRow(ChoiceRow):
             self.label.setText(text)
             if value and self.combo.findData(value) < 0:
                 self.combo.addItem(value, value)
-            self._show(value)
+            self.combo.setCurrentIndex(max(self.combo.findData(value), 0) if value else 0)  # else "choose"
             self.combo.setEnabled(amb)
 
 
 class DatasetRow(ChoiceRow):
-    """The image dataset of the current HDF5 file when it holds several (``changed`` when picked).
+    """The image dataset (``params.dataset``) of the current HDF5 file when it holds several.
 
-    The choice is per file (``params.dataset`` of that file's run); a file with one dataset needs none.
     The dataset names come from the metadata worker (:meth:`InfoCache.datasets`): no disk read here.
     """
 
@@ -184,11 +172,7 @@ class DatasetRow(ChoiceRow):
 
 
 class FileSettings(QWidget):
-    """Channel and frame range of the selected file; ``changed(path)`` when the user changes them.
-
-    The choices live in the :class:`FileSetup`'s ``choices`` (path -> :class:`FileChoice`); the panel
-    shows the entry of the file given to :meth:`show_file` and edits it.
-    """
+    """The :class:`FileSetup` channel and frames of the file on show; ``changed(path)`` when edited."""
 
     changed = Signal(object)  # Path
 
@@ -237,7 +221,6 @@ class FileSettings(QWidget):
         path = self._path
         if path is None:
             return
-        own = self.own_frames.isChecked()
-        self.start.setEnabled(own)
-        self.end.setEnabled(own)
+        for spin in (self.start, self.end):
+            spin.setEnabled(self.own_frames.isChecked())
         self.set_choice(path, edited_choice(self.choice(path), self.fields.values()))

@@ -17,7 +17,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..discovery import FileFilter
 from ..io.sources import SourceInfo
 from ..view.file_info import info_panel_text, is_ambiguous
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
@@ -33,10 +32,9 @@ PROBLEM_COLOR = "#e06c4c"
 class FileListPanel(PathDrops, QWidget):
     """List of input files with filters; emits ``files_changed`` and ``current_changed``.
 
-    Every file added stays in the list; the filters decide, live, which of the files found in folders
-    take part in the run (the others are hidden, and counted). Files added one by one (*Add file…*, a
-    dropped file) are always taken, as on the command line: the filters are for folder contents. What
-    each file runs with and why one cannot run is decided by :attr:`setup` (Qt-free).
+    Every file added stays listed; the filters decide, live, which files found in folders take part
+    (the others are hidden, and counted). Files named one by one are always taken, as on the command
+    line. What each file runs with and why one cannot run is decided by :attr:`setup` (Qt-free).
     """
 
     files_changed = Signal()
@@ -109,10 +107,6 @@ class FileListPanel(PathDrops, QWidget):
         self.infos.updated.connect(self._on_info)
 
     # ------------------------------------------------------------------ content
-    def file_filter(self) -> FileFilter:
-        """The filters as typed."""
-        return self.filters.file_filter()
-
     def all_files(self) -> list[Path]:
         """Every listed file, filtered out or not."""
         return [_path_of(item) for item in self._items()]
@@ -126,10 +120,9 @@ class FileListPanel(PathDrops, QWidget):
         return list(self._passing)
 
     def add_paths(self, paths: Iterable[str | Path], recursive: bool | None = None) -> int:
-        """Add files and the supported files found in folders now; return how many were new.
+        """Add files and the supported files found in folders, on this thread; return how many were new.
 
-        This looks at the disk on the calling thread (for scripts and tests); the widget's buttons and
-        drops use :meth:`add_paths_later`, which does it in a thread.
+        For scripts and tests: the buttons and drops use :meth:`add_paths_later`.
         """
         rec = self.recursive.isChecked() if recursive is None else recursive
         return self._add_found(find_inputs_split(list(paths), rec))
@@ -201,7 +194,7 @@ class FileListPanel(PathDrops, QWidget):
 
     def apply_filters(self) -> None:
         """Hide the folder files the filters reject; update the count (and say why none can run)."""
-        flt = self.file_filter()
+        flt = self.filters.file_filter()
         self._passing = []
         for item in self._items():
             path = _path_of(item)
@@ -249,20 +242,13 @@ class FileListPanel(PathDrops, QWidget):
         self.current_changed.emit(path)
 
     # ------------------------------------------------------------------ marks: problems before Run
-    def axes_choice(self) -> str | None:
-        """The default axes for ambiguous files without their own choice (a YAML's ``axes``)."""
-        return self.setup.default_axes
-
     def set_axes_choice(self, axes: str | None) -> None:
         """Use ``axes`` (e.g. from a YAML) for the ambiguous files that have no axes of their own."""
         self.setup.default_axes = axes or None
         self.update_marks()
 
     def run_info(self, path: Path | None) -> SourceInfo | None:
-        """Readable metadata of a listed file as it will run (``None``: unknown yet, or unreadable).
-
-        An ambiguous file's is read, by a worker, with the axes chosen for it.
-        """
+        """Readable metadata of a file as it will run (an ambiguous one: with its axes), else ``None``."""
         if path is None:
             return None
         info, axes = self.infos.get(path), self.setup.axes_for(path)
@@ -324,11 +310,9 @@ class FileListPanel(PathDrops, QWidget):
             self._show_current(path)
 
     def _show_info(self, path: Path | None) -> None:
-        if path is None:
-            self.info.setText("")
-            return
-        self.info.setText(info_panel_text(path, self.infos.get(path), self.problem(path)))
-        if self.infos.get(path) is None:
+        info = self.infos.get(path) if path is not None else None
+        self.info.setText(info_panel_text(path, info, self.problem(path)) if path is not None else "")
+        if path is not None and info is None:
             self.infos.request([path])
 
 

@@ -1,13 +1,9 @@
 """The parameter form: method, model, diameter (+ advanced Cellpose settings), channel, Z, frames, GPU.
 
-The Cellpose models offered and the diameter's help follow the installed Cellpose (3 or 4); under
-Cellpose 4 two more channel choices appear (up to 3 channels, in the order chosen).
-
-The form only edits a :class:`~napari_batchseg.params.SegmentationParams`; validation is the params
-object's own. The Z rows (:class:`ZSettings`) are two, so that the widest mode (a fixed range) still
-fits a 440 px dock: the volume mode with its own number (anisotropy for 3d, stitch IoU for stitch),
-then the Z range mode with the projection type, and the mode's own numbers (radius, or start – stop)
-below when it has any.
+The models offered and the diameter's help follow the installed Cellpose (3 or 4); under Cellpose 4
+two more channel choices appear. The form only edits a :class:`~napari_batchseg.params.SegmentationParams`,
+whose validation is its own. The Z rows are two, so that the widest mode (a fixed range) fits a 440 px
+dock: the volume mode with its number, then the Z range mode, projection type and the range's numbers.
 """
 
 from __future__ import annotations
@@ -133,19 +129,16 @@ class ParamsForm(QWidget):
             item = cast(QStandardItemModel, self.method.model()).item(1)  # a QComboBox's own model
             if item is not None:
                 item.setEnabled(False)
-                item.setToolTip(missing)
             self.method.setItemData(1, missing, Qt.ItemDataRole.ToolTipRole)
             self.method.setToolTip(f"Segment Anything for Microscopy needs micro-sam: {SAM_INSTALL_HINT}")
         self.model = QComboBox()
-        self.model_path = PathField(
-            False, "Model file", "Cellpose models (*);;All files (*)", "paste, browse or drop a model file"
-        )
+        self.model_path = PathField(False, "Model file", "Cellpose models (*);;All files (*)",
+                                    "paste, browse or drop a model file")
         self.model_path_label = QLabel("Model file")
         self.diameter: QDoubleSpinBox = f["diameter"]
         self.cellpose_major = cellpose_major()
-        self.diameter.setToolTip(
-            f"Cellpose {cellpose_version() or ''}: " + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3]
-        )
+        self.diameter.setToolTip(f"Cellpose {cellpose_version() or ''}: "
+                                 + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3])
         # advanced Cellpose settings
         self.flow: QDoubleSpinBox = f["flow_threshold"]
         self.niter: QSpinBox = f["niter"]
@@ -164,8 +157,7 @@ class ParamsForm(QWidget):
         self.channel = QComboBox()
         self.channel.setToolTip("Channel to segment (names from the selected file)")
         # Cellpose 4 takes up to 3 channels: a second and a third, in this order ("—": none)
-        self.channel2 = QComboBox()
-        self.channel3 = QComboBox()
+        self.channel2, self.channel3 = QComboBox(), QComboBox()
         for extra, nth in ((self.channel2, "second"), (self.channel3, "third")):
             extra.setToolTip(f"Cellpose 4: a {nth} channel for the network, in this order "
                              f"({NO_CHANNEL}: none)")
@@ -176,7 +168,7 @@ class ParamsForm(QWidget):
         self.end_frame: QSpinBox = f["end_frame"]
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
 
-        # device
+        # device: which one a GPU run would use (the widget says, once it has looked)
         self.gpu: QCheckBox = f["gpu"]
         self.device_label = muted(QLabel(""))
 
@@ -193,9 +185,8 @@ class ParamsForm(QWidget):
         self._update_visibility()
         self.set_file_infos([], None)
         self.method.currentIndexChanged.connect(self._method_changed)
-        self.model.currentIndexChanged.connect(self._update_visibility)
-        self.z_mode.currentIndexChanged.connect(self._update_visibility)
-        self.volume_mode.currentIndexChanged.connect(self._update_visibility)
+        for box in (self.model, self.z_mode, self.volume_mode):
+            box.currentIndexChanged.connect(self._update_visibility)
         for w in (self.model, self.channel, self.channel2, self.channel3):
             w.currentIndexChanged.connect(self.changed)
         self.fields.connect(self.changed, *(k for k in f.specs if k != "method"))  # the method: just above
@@ -222,11 +213,7 @@ class ParamsForm(QWidget):
                 self.model.insertItem(self.model.findText(USER_MODEL), path)
 
     def _method_changed(self) -> None:
-        """Show the models of the method chosen; each method keeps its own model and path fields.
-
-        A Cellpose model file never becomes a micro-sam checkpoint: the fields of the method left are
-        kept, those of the method chosen come back.
-        """
+        # each method keeps its own model and path: a Cellpose model file never becomes a SAM checkpoint
         self._kept[self._method_now] = (self.model.currentText(), self.model_path.text())
         self._method_now = self.method.currentData()
         self._fill_models()
@@ -270,31 +257,23 @@ class ParamsForm(QWidget):
         self.channel.setEnabled(len(names) > 1 or self.channel.count() > 1)
         self._fill_extra_channels(self._extra_channels())
 
-        max_z = max((i.sizes["Z"] for i in infos), default=1)
+        self.z.set_slices(max((i.sizes["Z"] for i in infos), default=1))
         max_t = max((i.sizes["T"] for i in infos), default=1)
-        self.z.set_slices(max_z)
-        self.start_frame.setEnabled(max_t > 1)
-        self.end_frame.setEnabled(max_t > 1)
+        for spin in (self.start_frame, self.end_frame):
+            spin.setEnabled(max_t > 1)
         self.frames_row.setToolTip(frames_tip(max_t))
 
     def show_inputs(self, files: list[SourceInfo], current: SourceInfo | None,
                     layers: list[SourceInfo] | None = None) -> None:
         """Describe what will be segmented: the image ``layers`` when given, else the ``files``.
 
-        Channel names come from ``current`` (the selected file), or from the first layer; Z and frame
-        controls are enabled when one of the inputs has Z slices or time frames; the Z note gives the
-        slices of the selected file or layer.
+        Channels and the Z note come from ``current`` (the selected file), or from the first layer.
         """
         infos, ref, kind = (layers, layers[0], "layer") if layers else (files, current, "file")
         self.set_file_infos(infos, ref)
-        if ref is None:
-            return
-        if (note := z_note_text(input_name(ref), ref.sizes["Z"], kind, self.z_mode.isEnabled())) is not None:
+        note = z_note_text(input_name(ref), ref.sizes["Z"], kind, self.z_mode.isEnabled()) if ref else None
+        if note is not None:
             self.z_note.setText(note)
-
-    def set_device_text(self, text: str) -> None:
-        """Show which device a GPU run would use."""
-        self.device_label.setText(text)
 
     # ------------------------------------------------------------------ params
     def values(self) -> dict[str, Any]:

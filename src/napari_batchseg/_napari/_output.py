@@ -94,12 +94,9 @@ class OutputPanel(QWidget):
     # ------------------------------------------------------------------ preview
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
                        params: dict[Path, SegmentationParams] | None = None) -> None:
-        """Show the output names and flag collisions; outputs that exist already are counted in a thread.
+        """Show the output names and flag collisions; existing outputs are checked by a worker.
 
-        Names and collisions are pure path arithmetic (done at once); whether outputs exist needs the
-        disk, so it is checked by a worker and the line appears when it answers (typing in the suffix
-        never waits for the disk). An existing output is compared with the parameters its file would
-        run with (``params``, per file): made with other parameters, it is said so, with what differs.
+        Typing never waits for the disk. Each existing output is compared with its file's ``params``.
         """
         self._generation += 1
         if self.custom.isChecked() and not self.folder.text():

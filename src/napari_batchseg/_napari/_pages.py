@@ -1,8 +1,7 @@
 """The layout of the docks: scrolled pages, and the *Batch segmentation* dock's tabs above its run bar.
 
-:func:`lay_out` places the panels that ``_widget.BatchSegWidget`` made (files, output, form, status
-table, corrections, image layers) and makes the run bar, the parallel row, the parameter file buttons
-and the Results tab's controls (:class:`DockControls`); the behaviour is the widget's.
+:func:`lay_out` places the panels ``_widget.BatchSegWidget`` made and makes the controls of its own
+(:class:`DockControls`); the behaviour is the widget's.
 """
 
 from __future__ import annotations
@@ -84,8 +83,7 @@ def _compact_combos(root: QWidget) -> None:
 def scrolled_body(dock: QWidget) -> QVBoxLayout:
     """Give ``dock`` one vertical scroll area filling it, and return the layout of the area's page.
 
-    A dock's content then scrolls when napari's window (or a dock stacked beside it) leaves it less
-    height than it needs, instead of squeezing its neighbours; it never scrolls sideways.
+    Short of height (a dock stacked beside it), the dock then scrolls instead of squeezing its neighbours.
     """
     page = QWidget()
     vbox(_scrolled(page), into=dock)
@@ -125,9 +123,8 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
             load: Callable[[str | Path], None]) -> DockControls:
     """Lay ``dock`` out: its panels in tabs above the run bar, and the controls made here.
 
-    ``inputs``: the file list, output and image layers panels (Files tab); ``settings``: the form;
-    ``status``: the status table; ``correct``: the correction panel. ``save`` / ``load``: what *Save
-    parameters…* / *Load parameters…* call with the path chosen.
+    ``inputs``: the Files tab's file list, output and image layers panels; ``save`` / ``load``: what
+    *Save parameters…* / *Load parameters…* call with the path chosen.
     """
     files, output, layers = inputs
     parallel_row = ParallelRow(usable_cores())
@@ -136,10 +133,8 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     output.heads_up.connect(bar.note)  # e.g. a parameter changed on the Settings tab: Run will skip
     follow = QCheckBox("show each file as it is processed")
     follow.setChecked(True)
-    follow.setToolTip(
-        "Follow the run: the file being processed is shown (its layers are reused for the next file). "
-        "Otherwise double-click a row of the table to show a file."
-    )
+    follow.setToolTip("Follow the run: the file being processed is shown (its layers are reused for the "
+                      "next file). Otherwise double-click a row of the table to show a file.")
     open_btn = QPushButton("Show selected result")
     # pages (tabs, each scrolls vertically) above a run bar that always stays in view
     tabs = QTabWidget()

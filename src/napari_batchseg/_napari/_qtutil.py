@@ -1,7 +1,6 @@
 """Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows, docks.
 
-Forms are declared: :class:`Fields` builds controls from :class:`~napari_batchseg.view.fields.Field`
-specs (Qt-free), reads them as parameters and shows parameters in them; :func:`form` lays out rows.
+:class:`Fields` builds controls from Qt-free :class:`~napari_batchseg.view.fields.Field` specs.
 """
 
 from __future__ import annotations
@@ -128,11 +127,6 @@ class PathField(QWidget):
         self.edit.setText(text)
 
 
-def fold(title: str, parent: QWidget | None = None) -> QCollapsible:
-    """A collapsible section, folded, with ▸ / ▾ arrows."""
-    return QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
-
-
 def form(*rows: Row, into: QWidget) -> QFormLayout:
     """A margin-less form of ``(label, field)`` rows or wide widgets, laid out ``into`` a widget.
 
@@ -144,8 +138,6 @@ def form(*rows: Row, into: QWidget) -> QFormLayout:
     for row in rows:
         if isinstance(row, QWidget):
             lay.addRow(row)
-        elif isinstance(row[0], QWidget):  # two branches for addRow's two typed overloads
-            lay.addRow(row[0], row[1])
         else:
             lay.addRow(row[0], row[1])
     return lay
@@ -159,8 +151,8 @@ def form_box(*rows: Row) -> QWidget:
 
 
 def folded_form(title: str, parent: QWidget | None, *rows: Row) -> QCollapsible:
-    """A folded section (:func:`fold`) holding a form of ``rows`` (:func:`form_box`)."""
-    box = fold(title, parent)
+    """A folded section (▸ / ▾ arrows) holding a form of ``rows`` (:func:`form_box`)."""
+    box = QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
     box.addWidget(form_box(*rows))
     return box
 
@@ -189,10 +181,7 @@ def vbox(*widgets: QWidget, into: QWidget | None = None) -> QWidget:
 
 
 def grid(*cells: tuple[QWidget, int, int, int], into: QWidget, flush: bool = True) -> QGridLayout:
-    """A grid of ``(widget, row, column, column span)`` cells laid out ``into`` a widget.
-
-    ``flush``: without margins (a grid in a group box keeps the box's).
-    """
+    """A grid of ``(widget, row, column, column span)`` cells ``into`` a widget (``flush``: no margins)."""
     lay = QGridLayout(into)
     if flush:
         lay.setContentsMargins(0, 0, 0, 0)
@@ -269,11 +258,7 @@ def make(spec: Field) -> QWidget:
 
 
 class Fields:
-    """Controls built from :class:`~napari_batchseg.view.fields.Field` specs, read and set by key.
-
-    ``fields[key]`` is the control; :meth:`values` the parameters they show; :meth:`show` sets them
-    from parameters; :meth:`rows` the labelled form rows; :meth:`connect` calls a slot on any edit.
-    """
+    """Controls built from :class:`~napari_batchseg.view.fields.Field` specs; ``fields[key]`` is one."""
 
     def __init__(self, *specs: Field) -> None:
         self.specs = by_key(specs)
@@ -302,8 +287,7 @@ class Fields:
     def connect(self, slot: Any, *keys: str) -> None:
         """Call ``slot`` (or emit a signal) when a control of ``keys`` (any, by default) changes."""
         for key in keys or self.specs:
-            w = self.widgets[key]
-            getattr(w, _access(w).signal).connect(slot)
+            getattr(w := self.widgets[key], _access(w).signal).connect(slot)
 
 
 class _Access(NamedTuple):
@@ -327,9 +311,8 @@ def _access(w: QWidget) -> _Access:
 
 
 def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default: str = "") -> str:
-    """Replace ``combo``'s entries by ``names``, keeping its current text when still listed.
+    """Replace ``combo``'s entries by ``names`` (quietly if ``block``), keeping its current text if listed.
 
-    ``block``: without ``currentTextChanged`` meanwhile. ``default``: the text kept when none is current.
     Returns the text that was current (``default`` when none was).
     """
     current = combo.currentText() or default
@@ -343,10 +326,7 @@ def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default:
 
 
 def follow(owner: QObject, events: Sequence[Any], slot: Callable[..., Any]) -> None:
-    """Connect ``slot`` to napari ``events`` until ``owner`` (a dock) is destroyed, then disconnect it.
-
-    A closed dock then receives no viewer event (nothing is called on a deleted widget).
-    """
+    """Connect ``slot`` to napari ``events`` until ``owner`` (a dock) is destroyed, then disconnect it."""
     for event in events:
         event.connect(slot)
     close_with(owner, lambda: disconnect(events, slot))

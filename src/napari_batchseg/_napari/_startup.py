@@ -1,16 +1,10 @@
-"""The widget's start-up work, off the GUI thread, and the Run that waits for it.
+"""The widget's start-up work, in worker threads of its :class:`._jobs.Background`, and the Run that waits.
 
-In order, each step in a worker thread of the widget's :class:`._jobs.Background` (imports done
-quietly: no long hold of the GIL, see :mod:`napari_batchseg.quiet_import`):
-
-1. what napari's first layers import and cache, and a unit registry built apart
-   (:func:`._warmup.prepare_layers`), made pint's on the GUI thread (:func:`._warmup.install_units`);
-2. a first napari Image and Labels model, then the device detection, which imports torch and Cellpose
-   and pays the full collection the imports owe (:func:`._warmup.layers_then_device`).
-
-Nothing of it runs on the GUI thread: the widget is usable at once. A Run clicked before it is over
-waits (:class:`napari_batchseg.live.startup.StartupGate`): made then, its layers (or any import on the
-GUI thread) would wait for the import locks those threads hold. It starts when the work is over.
+In order: what napari's first layers import and cache (:func:`._warmup.prepare_layers`, its unit
+registry installed on the GUI thread), then a first Image and Labels model and the device detection,
+which imports torch and Cellpose (:func:`._warmup.layers_then_device`). The widget is usable at once;
+a Run clicked before the work is over waits (:class:`~napari_batchseg.live.startup.StartupGate`): its
+layers would wait for the import locks those threads hold.
 """
 
 from __future__ import annotations
@@ -29,8 +23,7 @@ class Startup:
     """Runs the start-up work (see the module docstring); holds the run that waits for it."""
 
     def __init__(self, background: Background, on_device: Callable[[str], None]) -> None:
-        self._background = background
-        self._on_device = on_device
+        self._background, self._on_device = background, on_device
         #: a run requested before the work is over: a function that starts it
         self.gate: StartupGate[Callable[[], object]] = StartupGate()
 

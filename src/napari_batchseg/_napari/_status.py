@@ -1,7 +1,6 @@
-"""Run progress: a progress bar (files and frames) and a per-output status table.
+"""Run progress: a progress bar and a per-output status table.
 
-Both are views of a :class:`~napari_batchseg.runners.RunSession`: the table keeps no run state of its
-own, it redraws a row from the session's :class:`~napari_batchseg.runners.TaskState`.
+Both are views of a :class:`~napari_batchseg.runners.RunSession`: rows are redrawn from its task states.
 """
 
 from __future__ import annotations
@@ -30,15 +29,13 @@ from ._qtutil import muted, vbox
 class Progress(QWidget):
     """A progress bar that repaints with the next paint of the window, not at once.
 
-    ``QProgressBar.setValue`` repaints synchronously whenever its text changes; beside napari's canvas a
-    repaint composes the whole window (tens of ms with software OpenGL), once per frame of a run. This
-    bar draws the same native progress bar but only schedules its repaint (``update``).
+    ``QProgressBar.setValue`` repaints synchronously when its text changes; beside napari's canvas that
+    composes the whole window (tens of ms with software OpenGL) once per frame of a run.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._min, self._max, self._value = 0, 1, 0
-        self._format = "%p%"
+        self._min, self._max, self._value, self._format = 0, 1, 0, "%p%"
         probe = QProgressBar()
         self.setMinimumHeight(probe.sizeHint().height())
         self.setSizePolicy(probe.sizePolicy())
@@ -102,8 +99,7 @@ KEY_ROLE = Qt.ItemDataRole.UserRole
 class StatusTable(QWidget):
     """One row per output (file, or file position): pending / running / done / skipped / failed.
 
-    Double-clicking a row (or :meth:`request_open`) emits ``open_requested`` with the task key, so the
-    widget can show that output.
+    Double-clicking a row (or :meth:`request_open`) emits ``open_requested`` with the task key.
     """
 
     open_requested = Signal(str)

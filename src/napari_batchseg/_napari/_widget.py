@@ -1,7 +1,6 @@
 """The *Batch segmentation* dock widget: files, output, parameters, run, live results, corrections.
 
-It composes the small panels of this package. The run's events (from :class:`~._worker.RunController`,
-on the GUI thread) fold into a :class:`~..runners.RunSession`; the table and layers redraw from it.
+The run's events fold into a :class:`~..runners.RunSession` (GUI thread); the table and layers redraw from it.
 """
 
 from __future__ import annotations
@@ -59,8 +58,7 @@ class BatchSegWidget(QWidget):
         self.layers = LayerPanel(napari_viewer)
         #: daemon threads for small jobs (device probe, ...), results delivered on the GUI thread
         self.background = Background(self)
-        #: the start-up work in worker threads (napari's first-layer costs, the device detection); a Run
-        #: clicked before it is over waits for it
+        #: the start-up work in worker threads (see :mod:`._startup`); a Run clicked before it ends waits
         self.startup = Startup(self.background, self._device_found)
         self._base_params = SegmentationParams()
         #: the current (or last) run: tasks, statuses, frames, outputs; the views below observe it
@@ -69,11 +67,10 @@ class BatchSegWidget(QWidget):
         self._run_error = False
         self._started = 0.0
 
-        # the tabs above the run bar; the run bar, parallel row, parameter files and Results controls
         ui = lay_out(self, (self.files, self.output, self.layers), self.form, self.status, self.correction,
                      self.save_params, self.load_params)
-        self.tabs, self.bar, self.follow = ui.tabs, ui.bar, ui.follow
-        self.open_btn, self.parallel_row, self.params_file = ui.open_btn, ui.parallel_row, ui.params_file
+        self.tabs, self.bar, self.follow, self.open_btn = ui.tabs, ui.bar, ui.follow, ui.open_btn
+        self.parallel_row = ui.parallel_row
         self.parallel, self.processes = self.parallel_row.parallel, self.parallel_row.processes
         self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message
 
@@ -91,8 +88,7 @@ class BatchSegWidget(QWidget):
         self.output.changed.connect(self._update_preview)
         self.output.changed.connect(self.bar.changed)
         self.output.heads_up.connect(lambda _note: self._update_run_state())  # its folder checked
-        self.form.changed.connect(self._channel_changed)
-        self.form.changed.connect(self._preview_later)
+        self.form.changed.connect(self._form_changed)
         self.run_btn.clicked.connect(self.run)
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
@@ -108,9 +104,8 @@ class BatchSegWidget(QWidget):
         # napari closing (or the dock removed): every worker stops (the slot holds no deleted widget)
         close_with(self, *self._closers())
         delete_with_dock(self)
-        # napari's one-time costs of a first layer, then the device detection: in workers (the widget
-        # shows at once, the first Run adds its layers quicker)
-        self.form.set_device_text("looking for a GPU…")
+        # napari's one-time costs of a first layer, then the device detection, in workers
+        self.form.device_label.setText("looking for a GPU…")
         self.startup.start()
 
     # ------------------------------------------------------------------ state from inputs
@@ -121,15 +116,12 @@ class BatchSegWidget(QWidget):
 
     def _device_found(self, text: str) -> None:
         """The start-up work is over (a Run that waited for it has just started)."""
-        self.form.set_device_text(text)
+        self.form.device_label.setText(text)
         self._update_run_state()
         self._stand_by()  # files listed meanwhile: their placeholder layers (start-up work is over)
 
     def close_down(self) -> None:
-        """Stop every worker of the widget and deliver nothing more (napari or the dock is closing).
-
-        Called when the widget is destroyed; safe twice. A run in progress is cancelled (as on Cancel).
-        """
+        """Stop every worker (a run is cancelled) and deliver nothing more (napari or the dock closes)."""
         close_all(*self._closers())
 
     def _closers(self) -> tuple[Callable[[], None], ...]:
@@ -145,11 +137,10 @@ class BatchSegWidget(QWidget):
         self._stand_by()
 
     def _stand_by(self) -> None:
-        """Listed files are a run being prepared: its hidden placeholder layers, made now (not at Run).
+        """Make the hidden placeholder layers of the run being prepared now (not at Run).
 
-        Made once the first file's metadata is read (they take its shape) and the start-up work is over
-        (napari's first-layer costs paid; no layer is made while the device detection imports torch in a
-        thread); removed when the list empties.
+        Once the first file's metadata is read (they take its shape) and the start-up work is over (no
+        layer is made while the device detection imports torch); dropped when the list empties.
         """
         if not self.running and not self.files.files():
             self.streamer.drop_placeholders()
@@ -181,8 +172,9 @@ class BatchSegWidget(QWidget):
         except (KeyError, ValueError):
             pass
 
-    def _preview_later(self) -> None:
-        """A setting changed: say again what Run does with existing outputs, once the typing pauses."""
+    def _form_changed(self) -> None:
+        """Check the files against the settings; say again what Run does with outputs once typing pauses."""
+        self._channel_changed()
         self.bar.changed()
         self._preview_timer.start()
 
@@ -197,15 +189,14 @@ class BatchSegWidget(QWidget):
 
     def _update_run_state(self) -> None:
         running = self.running
-        ok = bool(self.files.files()) and not self.output.problems()
-        self.run_btn.setEnabled(ok and not running)
+        self.run_btn.setEnabled(not running and bool(self.files.files()) and not self.output.problems())
         self.cancel_btn.setEnabled(running)
 
     # ------------------------------------------------------------------ parameters
     def params(self) -> SegmentationParams:
         """The parameters the form shows (raises :class:`ParameterError` when one is invalid)."""
         return self._base_params.replace(**self.form.checked_values(), **self.output.values(),
-                                         axes=self.files.axes_choice())
+                                         axes=self.files.setup.default_axes)
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show ``params``; fields the form has no control for are kept for the next run."""
@@ -256,10 +247,7 @@ class BatchSegWidget(QWidget):
             # axes choice for all (e.g. the only file is ambiguous) is applied by the engine only to files
             # whose own axes are unknown
             by_params = self.files.setup.run_groups(files, params)
-            if len(by_params) > 1:
-                groups = by_params
-            else:
-                params = by_params[0][1]
+            groups, params = (by_params, params) if len(by_params) > 1 else (None, by_params[0][1])
         self._params = params
         self._run_error = False
         self._started = time.perf_counter()
@@ -277,10 +265,9 @@ class BatchSegWidget(QWidget):
         return True
 
     def run_layers(self) -> bool:
-        """Segment the image layers selected in napari (through the same engine); return whether it started.
+        """Segment the image layers selected in napari (whole, or the frame on screen); whether it started.
 
-        Whole stack, or the frame on screen (*current frame*); channel, Z and the other settings as for
-        files. Outputs go to the output folder, else beside the layer's file.
+        Settings as for files; outputs go to the output folder, else beside the layer's file.
         """
         if self.running:
             return False
@@ -334,11 +321,6 @@ class BatchSegWidget(QWidget):
         """Whether a batch is in progress (or waits for the start-up work to start)."""
         return self.controller.running or self.startup.gate.queued is not None
 
-    @property
-    def _frames_done(self) -> dict[str, int]:
-        """Frames done per task key (read-only view of :attr:`session`, for older tests)."""
-        return {s.key: s.frames_done for s in self.session.tasks}
-
     def handle_event(self, ev: Event) -> None:
         """Fold one event of the run into :attr:`session`, then redraw what it changed (GUI thread)."""
         state = self.session.apply(ev)
@@ -356,12 +338,10 @@ class BatchSegWidget(QWidget):
             self.correction.refresh()
 
     def _redraw_now(self) -> None:
-        """Redraw the rows whose task changed and the progress bar.
+        """Redraw the rows whose task changed and the progress bar, once per burst of events.
 
-        Every repaint of a widget beside napari's canvas costs a composition of the whole window, and
-        ``QProgressBar.setValue`` repaints at once: one redraw per burst of events, not one per event,
-        at the times the live model gives (``live.timing.REDRAW_MS``, with a layer refresh when one is
-        due soon: one composition of the window instead of two).
+        Every repaint beside napari's canvas composes the whole window: redrawn at the live model's times
+        (``live.timing.REDRAW_MS``, with a layer refresh when one is due soon), not once per event.
         """
         self.streamer.live.redrawn()
         dirty, self._dirty_rows = self._dirty_rows, {}
