@@ -337,6 +337,14 @@ def test_a_volume_mask_of_a_z_range_opens_over_its_slices(tmp_path: Path) -> Non
     assert kind == "labels" and np.shape(data) == (2, 3, 8, 8)
     assert kwargs["scale"] == pytest.approx((60.0, 2.0, 0.5, 0.5))
     assert kwargs["translate"] == pytest.approx((60.0, 4.0, 0.0, 0.0))  # frame 1, slice 2
+    # the dock reopens it at the same place (its streamed layers too: tests/_napari/test_volume_run.py)
+    from napari_batchseg.events import Task
+    from napari_batchseg.io.naming import output_names
+    from napari_batchseg.results import load_result
+
+    task = Task(tmp_path / "cells.nd2", 0, 1, output_names(tmp_path / "cells.nd2"))
+    result = load_result(task, mask, None, "done")
+    assert (result.first_frame, result.first_z) == (1, 2)
 
 
 def test_a_tiny_volume_mask_goes_through_export_evaluate_and_training_reading(tmp_path: Path) -> None:

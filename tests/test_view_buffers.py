@@ -18,6 +18,7 @@ from napari_batchseg.view.buffers import (
     TaskView,
     display_scale,
     display_shape,
+    frame_translate,
     latest_contrast,
     new_buffers,
     place,
@@ -113,12 +114,12 @@ def test_layers_are_placed_at_the_outputs_first_frame_along_t():
 
 
 def test_placeholder_geometry_fits_the_first_output() -> None:
-    assert placeholder_geometry(None, None) == ((1, 1, 1), (1.0, 1.0, 1.0), 0)  # no file listed
+    assert placeholder_geometry(None, None) == ((1, 1, 1), (1.0, 1.0, 1.0), 0, 0)  # no file listed
     info = _info(6, 1, 70, 110)
-    assert placeholder_geometry(info, None) == ((6, 70, 110), (30.0, 0.5, 0.5), 0)  # default parameters
-    shape, scale, first = placeholder_geometry(info, SegmentationParams(start_frame=2, end_frame=3))
+    assert placeholder_geometry(info, None) == ((6, 70, 110), (30.0, 0.5, 0.5), 0, 0)  # default parameters
+    shape, scale, first, _ = placeholder_geometry(info, SegmentationParams(start_frame=2, end_frame=3))
     assert (shape, scale, first) == ((2, 70, 110), (30.0, 0.5, 0.5), 2)  # frames 2-3, placed at T=2
-    shape, scale, _ = placeholder_geometry(_info(3, 5, 70, 110), SegmentationParams(z_mode="3d"))
+    shape, scale, _, _ = placeholder_geometry(_info(3, 5, 70, 110), SegmentationParams(z_mode="3d"))
     assert shape == (3, 5, 70, 110) and scale == (30.0, 2.0, 0.5, 0.5)  # a volume: T, Z, Y, X
 
 
@@ -130,3 +131,21 @@ def test_the_contrast_of_an_output_shown_late_is_its_newest_frame_s():
     view.frames_seen, view.last_index = 2, 1
     assert latest_contrast(view) == quick_range(view.image[1])
     assert latest_contrast(view) != quick_range(view.image[0])
+
+
+def test_a_volume_of_a_z_range_is_placed_at_its_first_input_slice():
+    """A walk: a volume run of slices 2-4 showed its layers at Z 0-2, not over the input's slices 2-4."""
+    info = _info(3, 5, 70, 110)
+    params = SegmentationParams(z_mode="stitch", z_range="2-4", start_frame=1)
+    shape, scale, first, first_z = placeholder_geometry(info, params)
+    assert (shape, scale, first, first_z) == ((2, 3, 70, 110), (30.0, 2.0, 0.5, 0.5), 1, 2)
+    assert placeholder_geometry(info, SegmentationParams(z_mode="3d"))[3] == 0  # every slice
+    assert placeholder_geometry(info, SegmentationParams(z_range="2-4"))[3] == 0  # projected: no Z axis
+    view = TaskView("k", "out", 2, np.zeros(shape, LABELS_DTYPE), np.zeros(shape, np.float32), scale,
+                    info.pixel_size, first_z=2)
+    layers = tuple(SimpleNamespace(translate=(0.0,) * 4, metadata={META_KEY: {"role": role}})
+                   for role in ("mask", "prepared"))
+    place(view, layers, 1)
+    assert all(layer.translate == (30.0, 4.0, 0.0, 0.0) for layer in layers)  # frame 1, slice 2 (2 µm)
+    assert frame_translate(1, 0.0, scale, 2) == (30.0, 4.0, 0.0, 0.0)
+    assert frame_translate(1, 0.0, (30.0, 0.5, 0.5)) == (30.0, 0.0, 0.0)  # a 2D output: no Z

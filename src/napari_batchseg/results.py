@@ -98,6 +98,8 @@ class LoadedResult:
     note: str = ""
     #: the input frame the mask's first frame comes from (a frame range sits at this T offset)
     first_frame: int = 0
+    #: the input slice a volume mask's first slice comes from (a Z range sits at this Z offset)
+    first_z: int = 0
 
 
 def load_result(task: Task, mask_path: Path, params: SegmentationParams | None, status: str) -> LoadedResult:
@@ -170,7 +172,7 @@ def _volume_result(task: Task, mask_path: Path, labels: NDArray[Any], ps: PixelS
             note = f"{task.label}: input not shown ({exc})"
     scale = (ps.t or 1.0, ps.z or 1.0, ps.y or 1.0, ps.x or 1.0)
     return LoadedResult(labels, image if image is not None else np.zeros(labels.shape, np.float32), scale,
-                        ps, mask_path, contrast, note, start)
+                        ps, mask_path, contrast, note, start, first_z_slice(log_text))
 
 
 def _serialize_reads(array: PlaneArray) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,7 @@ def test_a_3d_run_in_the_widget_ends_with_a_tzyx_labels_layer(widget, tmp_path, 
     assert layers, [lay.name for lay in widget.viewer.layers]
     qtbot.waitUntil(lambda: layers[0].data.ndim == 4, timeout=20000)
     assert len(layers[0].scale) == 4
+    assert tuple(layers[0].translate) == (0.0, 0.0, 0.0, 0.0)  # every slice: Z from the input's first
     np.testing.assert_array_equal(np.asarray(layers[0].data), mask.labels)
 
 
@@ -96,3 +99,33 @@ def test_a_volume_run_after_a_flat_file_was_listed_starts_on_the_middle_slice(wi
     assert labels.data.shape[1] == 5
     z_axis = widget.viewer.dims.ndim - 3
     assert widget.viewer.dims.current_step[z_axis] == 2, widget.viewer.dims.current_step
+
+
+@pytest.mark.cp3
+def test_a_volume_run_of_a_z_range_sits_over_its_input_slices(widget, tmp_path, qtbot):
+    """A walk: a stitch run of slices 2-4 of a 5-slice stack showed its streamed Labels layer and its
+    prepared input at Z 0-2, not over slices 2-4 of the input opened beside them (as the reader places
+    the mask file); reopened from its file too."""
+    image = write_crop(tmp_path / "cells.ome.tif")
+    set_up_volume_run(widget, image, qtbot, "stitch")
+    widget.set_params(replace(widget.params(), z_range="2-4"))
+    assert widget.params().z_range == "2-4" and widget.form.z.z_mode.currentData() == "range"
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=300000)
+    state = widget.streamer.session.tasks[0]
+    assert state.status == "done", widget.message.text()
+    mask = read_mask(state.mask_path)
+    assert mask.labels.shape == (1, 3, 40, 40)
+    z_at = 2 * mask.pixel_size.z  # slice 2 of the input, in µm
+
+    def stream_pair() -> list:
+        return [lay for lay in widget.viewer.layers if layer_meta(lay).get("stream")]
+
+    assert len(stream_pair()) == 2
+    for layer in stream_pair():
+        assert tuple(layer.translate) == pytest.approx((0.0, z_at, 0.0, 0.0)), layer.name
+    widget.viewer.layers.clear()  # shown again: from its mask file
+    widget.streamer.results.open_from_disk(state.task, state.mask_path, widget.params())
+    assert len(stream_pair()) == 2
+    for layer in stream_pair():
+        assert tuple(layer.translate) == pytest.approx((0.0, z_at, 0.0, 0.0)), layer.name

@@ -115,13 +115,14 @@ class LayerPool:
     # ------------------------------------------------------------------ showing an output
     def show(self, key: str, viewed: str | None, label: str, labels: Any, image: Any,
              scale: tuple[float, ...], pixel_size: PixelSize, mask_path: Path | None,
-             contrast: Contrast | None, first_frame: int = 0, t_offset: float = 0.0,
+             contrast: Contrast | None, first_frame: int = 0, t_offset: float = 0.0, first_z: int = 0,
              later_contrast: Callable[[], Contrast | None] | None = None, visible: bool = True) -> bool:
         """Show ``labels`` and ``image`` of output ``key`` in the stream layers (reused, else added).
 
         ``viewed``: the output shown now (its unedited layers are reused). ``first_frame``: the input
         frame of their first frame (both layers are placed at that T, plus ``t_offset``: where the
-        input's frame 0 sits, for a napari layer moved along T). Returns whether a half of the change is
+        input's frame 0 sits, for a napari layer moved along T), and a volume's at Z ``first_z`` (the input
+        slice of their first slice). Returns whether a half of the change is
         left for a later turn (:meth:`finish_image`: the image layer's change, or adding the labels
         layer); ``later_contrast`` gives the image's contrast then. ``visible``: shown, else hidden.
         """
@@ -131,7 +132,7 @@ class LayerPool:
         old_extent = extent(lab_layer)
         axes = buffers.layer_axes(np.ndim(labels))
         units = axis_units("".join(axes), pixel_size)  # as the reader gives them: s along T, µm or pixel
-        translate = buffers.frame_translate(first_frame, t_offset, scale[0], len(axes))
+        translate = buffers.frame_translate(first_frame, t_offset, scale, first_z)
         lab_meta = labels_meta(key, units, mask_path, pixel_size, first_frame)
         img_meta = image_meta(key, units)
         # the pair changes dimensions (a volume run after a 2D one, or back): every axis unitless while
@@ -263,7 +264,7 @@ class LayerPool:
         above the user's layers; the user's layer selection is kept. Returns whether a half is left for a
         later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already.
         """
-        shape, scale, first_frame = buffers.placeholder_geometry(first, params, plan)
+        shape, scale, first_frame, first_z = buffers.placeholder_geometry(first, params, plan)
         labels, image = self.layers_for(PLACEHOLDER)
         is_buffer, dtype = buffers.is_buffer, buffers.LABELS_DTYPE
         lab = labels.data if labels is not None and is_buffer(labels.data, shape, dtype) else None
@@ -286,7 +287,7 @@ class LayerPool:
                               np.zeros(shape, buffers.LABELS_DTYPE) if lab is None else lab,
                               np.zeros(shape, np.float32) if img is None else img, scale,
                               first.pixel_size if first is not None else PixelSize(), None, None,
-                              first_frame, visible=visible)
+                              first_frame, first_z=first_z, visible=visible)
         keep_selection()
 
         def kept(step: Callable[[], str | None]) -> Callable[[], str | None]:

@@ -115,14 +115,14 @@ class LayerStreamer(QObject):
     @holds_repaint
     def show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                     pixel_size: PixelSize, mask_path: Path | None, contrast: tuple[float, float] | None,
-                    first_frame: int = 0, t_offset: float = 0.0) -> None:
+                    first_frame: int = 0, t_offset: float = 0.0, first_z: int = 0) -> None:
         """Show ``labels`` and ``image`` of output ``key`` in the stream layers (:meth:`LayerPool.show`)."""
         self.finish_image_step()
         self.results.wanted = key
         # buffers of finished outputs no longer shown are dropped (shown again, they are read from disk)
         self.views = {k: v for k, v in self.views.items() if k == key or k in self.live.running}
         split = self.pool.show(key, self.viewed_key, label, labels, image, scale, pixel_size, mask_path,
-                               contrast, first_frame, t_offset,
+                               contrast, first_frame, t_offset, first_z,
                                lambda: buffers.latest_contrast(self.views.get(key)))
         self.live.shown(key, split)
         self._closed.discard(key)
@@ -233,13 +233,12 @@ class LayerStreamer(QObject):
         if view is None:
             return
         self.finish_image_step()  # the layers to reuse are complete
-        reused = None
         if view.labels.ndim == 3:  # (a volume movie is not copied on the GUI thread: its own buffers go)
             reused = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
-        if reused is not None:
-            buffers.take_over(view, reused)
+            if reused is not None:
+                buffers.take_over(view, reused)
         self.show_arrays(cmd.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
-                         view.mask_path, None, view.first_frame, view.t_offset)
+                         view.mask_path, None, view.first_frame, view.t_offset, view.first_z)
         self.live.shown_late(cmd.key)  # on its newest frame, as if followed all along (a moment later)
 
     def _drop_cmd(self, cmd: Drop) -> None:
@@ -251,7 +250,8 @@ class LayerStreamer(QObject):
         info = task.info
         if info is None:  # callers pass started tasks, which have their file's metadata
             raise RuntimeError(f"{task.label}: no metadata to show it with")
-        shape, latest_only = buffers.display_shape(info, n_frames, self._params(task))
+        params = self._params(task)
+        shape, latest_only = buffers.display_shape(info, n_frames, params)
         scale = buffers.display_scale(info.pixel_size, len(shape))
         # drop buffers of outputs no longer viewed (their layers keep their own data)
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
@@ -260,14 +260,14 @@ class LayerStreamer(QObject):
         reuse = show and len(shape) == 3  # a 2D run's buffers are reused (cleared); a volume run's are new
         labels, image = buffers.new_buffers(shape, self.pool.same_buffers(task.key, self.viewed_key, shape)
                                     if reuse else None)
-        first = buffers.first_frame_of(task, self._params(task))
         view = TaskView(task.key, streamed_label(_layer_label(task), len(shape), latest_only),
                         max(int(n_frames), 1), labels, image, scale, info.pixel_size, latest_only,
-                        first_frame=first, t_offset=_t_offset(task))
+                        first_frame=buffers.first_frame_of(task, params), t_offset=_t_offset(task),
+                        first_z=buffers.first_slice_of(params, len(shape)))
         self.views[task.key] = view
         if show:
             self.show_arrays(task.key, view.label, labels, image, scale, info.pixel_size, None, None,
-                             view.first_frame, view.t_offset)
+                             view.first_frame, view.t_offset, view.first_z)
             self.live.refresh(task.key)
         return view
 

@@ -50,6 +50,8 @@ class TaskView:
     first_frame: int = 0
     #: where the input's frame 0 sits along T (a napari layer's own translate; 0 for files)
     t_offset: float = 0.0
+    #: the input slice the buffers' first Z slice comes from (a volume run's Z range; the layers sit there)
+    first_z: int = 0
     #: the output's mask once it is on disk (the run's last frame is in)
     mask_path: Path | None = None
     #: the run streams volumes (``z_mode`` 3d/stitch): its layers show the mask file once written
@@ -73,6 +75,11 @@ def first_frame_of(task: Task, params: SegmentationParams | None) -> int:
     except BatchSegError:
         return 0
     return frames[0] if frames else 0
+
+
+def first_slice_of(params: SegmentationParams | None, ndim: int) -> int:
+    """The input slice the first Z slice of an output of ``ndim`` display axes comes from (0: no Z axis)."""
+    return params.zrange.first_volume_slice if ndim == len(VOLUME_AXES) and params is not None else 0
 
 
 def run_n_frames(info: SourceInfo, params: SegmentationParams) -> int:
@@ -106,17 +113,18 @@ def display_scale(pixel_size: PixelSize, ndim: int) -> tuple[float, ...]:
 
 
 def placeholder_geometry(first: SourceInfo | None, params: SegmentationParams | None,
-                         plan: Any = None) -> tuple[tuple[int, ...], tuple[float, ...], int]:
-    """``(shape, scale, first_frame)`` of the placeholder layers made for a run before it starts.
+                         plan: Any = None) -> tuple[tuple[int, ...], tuple[float, ...], int, int]:
+    """``(shape, scale, first_frame, first_z)`` of the placeholder layers made for a run before it starts.
 
     Shaped and placed for the output of ``first`` (the first file listed) with ``params`` (defaults when
     ``None``) and ``plan`` (if known), so that the first output reuses them; one pixel when no file is.
     """
     if first is None:
-        return (1, 1, 1), (1.0, 1.0, 1.0), 0
+        return (1, 1, 1), (1.0, 1.0, 1.0), 0, 0
     params = params or SegmentationParams()
     shape = display_shape(first, run_n_frames(first, params), params)[0]
-    return shape, display_scale(first.pixel_size, len(shape)), run_first_frame(first, params, plan)
+    return (shape, display_scale(first.pixel_size, len(shape)), run_first_frame(first, params, plan),
+            first_slice_of(params, len(shape)))
 
 
 # ---------------------------------------------------------------- the buffers' contents and placement
@@ -130,14 +138,16 @@ def layer_axes(ndim: int) -> tuple[str, ...]:
     return VOLUME_AXES if ndim == len(VOLUME_AXES) else AXES
 
 
-def frame_translate(first_frame: int, t_offset: float = 0.0, t_step: float = 1.0,
-                    ndim: int = 3) -> tuple[float, ...]:
-    """``translate`` of a ``(T, Y, X)`` layer (``ndim`` 4: ``T Z Y X``) whose first frame is ``first_frame``.
+def frame_translate(first_frame: int, t_offset: float, scale: tuple[float, ...],
+                    first_z: int = 0) -> tuple[float, ...]:
+    """``translate`` of a ``T Y X`` or ``T Z Y X`` layer of ``scale``: over its input's frames and slices.
 
-    ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``; 0 for files);
-    ``t_step``: the layer's T scale (the input's time step in s, as the reader gives it; 1 when unknown).
+    ``first_frame``/``first_z``: the input frame and slice of the layer's first (as the reader places a
+    mask file); ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``;
+    0 for files).
     """
-    return (float(first_frame) * float(t_step) + float(t_offset),) + (0.0,) * (int(ndim) - 1)
+    z = (float(first_z) * float(scale[1]),) if len(scale) == len(VOLUME_AXES) else ()
+    return (float(first_frame) * float(scale[0]) + float(t_offset), *z, 0.0, 0.0)
 
 
 def store_frame(view: TaskView, event: FrameDone, labels_layer: Any) -> None:
@@ -207,9 +217,9 @@ def take_over(view: TaskView, buffers: tuple[Any, Any]) -> None:
 
 
 def place(view: TaskView, layers: tuple[Any, ...], first_frame: int) -> None:
-    """Move an output's ``layers`` (both: they stay aligned) to T = ``first_frame``."""
+    """Move an output's ``layers`` (both: they stay aligned) to T = ``first_frame`` (Z: ``view.first_z``)."""
     view.first_frame = first_frame
-    translate = frame_translate(first_frame, view.t_offset, view.scale[0], len(view.scale))
+    translate = frame_translate(first_frame, view.t_offset, view.scale, view.first_z)
     for layer in layers:
         if layer is not None and tuple(layer.translate) != translate:
             layer.translate = translate

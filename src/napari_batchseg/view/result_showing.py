@@ -83,7 +83,7 @@ class Streams(Protocol):
 
     def show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
                     pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
-                    first_frame: int = 0, t_offset: float = 0.0) -> None:
+                    first_frame: int = 0, t_offset: float = 0.0, first_z: int = 0) -> None:
         """Show these arrays as output ``key`` in the stream layers."""
 
     def displayed_index(self, layer: Any) -> int | None:
@@ -129,7 +129,8 @@ class ResultShowing:
                 f"{task.label}: showing frames from now on (earlier ones open when it is done)")
         if view is not None:
             self.stream.show_arrays(task.key, view.label, view.labels, view.image, view.scale,
-                                    view.pixel_size, view.mask_path, None, view.first_frame, view.t_offset)
+                                    view.pixel_size, view.mask_path, None, view.first_frame, view.t_offset,
+                                    view.first_z)
             return True
         self.load_later(task, task.names.mask, params, status)
         return True
@@ -174,7 +175,8 @@ class ResultShowing:
             self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
         self.stream.views.pop(task.key, None)
         self.stream.show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
-                                result.pixel_size, result.mask_path, result.contrast, result.first_frame)
+                                result.pixel_size, result.mask_path, result.contrast, result.first_frame,
+                                first_z=result.first_z)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 
