@@ -23,6 +23,7 @@ from napari_batchseg.view.buffers import (
     new_buffers,
     place,
     placeholder_geometry,
+    same_buffers,
     store_frame,
     take_over,
 )
@@ -147,5 +148,22 @@ def test_a_volume_of_a_z_range_is_placed_at_its_first_input_slice():
                    for role in ("mask", "prepared"))
     place(view, layers, 1)
     assert all(layer.translate == (30.0, 4.0, 0.0, 0.0) for layer in layers)  # frame 1, slice 2 (2 µm)
-    assert frame_translate(1, 0.0, scale, 2) == (30.0, 4.0, 0.0, 0.0)
-    assert frame_translate(1, 0.0, (30.0, 0.5, 0.5)) == (30.0, 0.0, 0.0)  # a 2D output: no Z
+    assert frame_translate(view) == (30.0, 4.0, 0.0, 0.0)
+    assert frame_translate(_view()) == (0.0, 0.0, 0.0)  # a 2D output: no Z
+
+
+def test_the_layers_of_an_output_or_the_unedited_ones_shown_are_reused_with_their_buffers():
+    def layer(key: str, role: str, data: np.ndarray, dirty: bool = False) -> SimpleNamespace:
+        meta = {"task_key": key, "role": role, "dirty": dirty}
+        return SimpleNamespace(data=data, metadata={META_KEY: meta})
+
+    labels, image = np.zeros((3, 6, 8), LABELS_DTYPE), np.zeros((3, 6, 8), np.float32)
+    shown = [layer("a", "mask", labels), layer("a", "prepared", image)]
+    assert same_buffers(shown, "b", "a", (3, 6, 8)) == (labels, image)  # the unedited layers shown
+    assert same_buffers(shown, "b", "a", (2, 6, 8)) is None  # another shape: new buffers
+    assert same_buffers(shown, "b", None, (3, 6, 8)) is None  # nothing shown to reuse
+    edited = [layer("a", "mask", labels, dirty=True), layer("a", "prepared", image)]
+    assert same_buffers(edited, "b", "a", (3, 6, 8)) is None  # edits stay apart
+    assert same_buffers(edited, "a", None, (3, 6, 8)) is None  # its own edited layers too
+    own = [*edited, layer("b", "mask", labels.astype(np.uint32)), layer("b", "prepared", image)]
+    assert same_buffers(own, "b", "a", (3, 6, 8), np.uint32) is not None  # its own first (widened ids)

@@ -13,6 +13,7 @@ from napari_batchseg.view.layer_ops import (
     mark_saved,
     release,
     retarget,
+    selection_kept,
     set_contrast,
     set_units,
     unitless,
@@ -118,3 +119,36 @@ def test_contrast_and_extent():
     assert layer.contrast_limits_range == (-2.0, 30.0)
     assert extent(None) is None
     assert extent(layer) == (6, 8, 1.0, 1.0)
+
+
+class _Selection(set):
+    active: object = None
+
+
+class _LayerList(list):
+    """napari's layer list as it selects a layer added (unless told not to through a private attribute)."""
+
+    def __init__(self, private: bool) -> None:
+        super().__init__()
+        self.selection = _Selection()
+        if private:
+            self._activate_on_insert = True
+
+    def append(self, layer: object) -> None:
+        super().append(layer)
+        if getattr(self, "_activate_on_insert", True):
+            self.selection.clear()
+            self.selection.add(layer)
+            self.selection.active = layer
+
+
+def test_layers_added_keep_the_user_s_selection() -> None:
+    for private in (True, False):  # napari 0.8-0.9 (told not to select), else put back after
+        layers = _LayerList(private)
+        mine = FakeLayer(np.zeros((2, 2)), "mine")
+        layers.append(mine)
+        with selection_kept(layers):
+            layers.append(FakeLayer(np.zeros((2, 2)), "added"))
+            assert (layers.selection == {mine}) is private
+        assert layers.selection == {mine} and layers.selection.active is mine
+        assert getattr(layers, "_activate_on_insert", True)  # told again to select what the user adds

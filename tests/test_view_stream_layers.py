@@ -16,6 +16,7 @@ from napari_batchseg.view.stream_layers import (
     offered,
     pair_of,
     per_axis_units,
+    reusable_pair,
     unit_name,
 )
 
@@ -74,3 +75,18 @@ def test_an_output_s_pair_is_found_by_its_task_key_and_roles() -> None:
     assert pair_of(layers, "b")[0] is other and pair_of(layers, "b")[1] is None
     assert pair_of(layers, "c") == (None, None)
     assert pair_of([layer(None, "mask")], None) == (None, None)  # set-apart layers (no key) are no output's
+
+
+def test_an_output_is_shown_in_its_own_layers_else_in_the_unedited_ones_shown() -> None:
+    def layer(key: str | None, role: str, dirty: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(metadata={META_KEY: {"task_key": key, "role": role, "dirty": dirty}})
+
+    shown = [layer("a", "mask"), layer("a", "prepared")]
+    assert reusable_pair(shown, "b", "a") == tuple(shown)
+    assert reusable_pair(shown, "b", None) == (None, None)
+    own = [layer("b", "mask"), layer("b", "prepared")]
+    assert reusable_pair(shown + own, "b", "a") == tuple(own)  # its own first
+    edited = [layer("a", "mask", dirty=True), layer("a", "prepared")]
+    assert reusable_pair(edited, "b", "a") == (None, None)  # edits are not overwritten
+    orphan = [layer("a", "prepared")]  # its labels layer closed by the user: the input layer is reused
+    assert reusable_pair(orphan, "a", None) == (None, orphan[0])

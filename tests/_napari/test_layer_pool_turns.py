@@ -9,6 +9,7 @@ import pytest
 
 from napari_batchseg._napari._placeholders import LayerPool
 from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.view.buffers import TaskView
 
 
 @pytest.mark.parametrize("visible", [True, False])
@@ -20,7 +21,7 @@ def test_a_first_pair_takes_three_turns_new_axes_first(make_napari_viewer, visib
     pool = LayerPool(viewer)
     labels = np.zeros((3, 40, 50), np.uint32)
     image = np.zeros((3, 40, 50), np.float32)
-    left = pool.show("k", None, "movie", labels, image, (1.0, 1.0, 1.0), PixelSize(), None, None,
+    left = pool.show(TaskView("k", "movie", 3, labels, image, (1.0, 1.0, 1.0), PixelSize()), None,
                      visible=visible)
     assert left and len(viewer.layers) == 0 and viewer.dims.ndim == 3  # the sliders only
     assert pool.next_part() == (None, True)

@@ -195,7 +195,7 @@ def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period
     switches: list[tuple[float, bool]] = []  # (when the live model switched, run still going)
 
     def note_switch() -> None:
-        key = widget.streamer.viewed_key
+        key = widget.streamer.live.viewed
         if key and (not shown or shown[-1][1] != key):
             shown.append((time.perf_counter(), key, widget.running))
         # the switch times themselves: polled times moved with the load (a slow first switch seen late,
@@ -244,7 +244,7 @@ def test_a_movie_shown_late_shows_the_frames_it_kept_and_catches_up(widget, exam
     seen: dict[str, object] = {}
 
     def watch() -> None:
-        key = widget.streamer.viewed_key or ""
+        key = widget.streamer.live.viewed or ""
         labels = next((lay for lay in _stream_layers(widget.viewer) if layer_meta(lay)["role"] == "mask"),
                       None)
         if "b_timelapse" not in key or labels is None or labels.data.shape[0] != 30:

@@ -1,24 +1,19 @@
 """The pool of stream layers: one pair (prepared input + labels) pointed from output to output.
 
-Adding a napari layer costs far more than updating one, so the pair of stream layers is reused from
-output to output (:meth:`LayerPool.show`: retargeted, same-shape buffers even reused in place). Layers
-are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position. The
-pool also moves napari's slider and refreshes the layers (the live model's commands).
+Adding a napari layer costs far more than updating one, so the pair is reused from output to output
+(:meth:`LayerPool.show`: retargeted, same-shape buffers even reused in place), found by the task key in
+its ``batchseg`` metadata. The pool also moves napari's slider and refreshes the layers.
 
-Placeholders: a run is being prepared from the moment files are listed: the pair is made then, hidden
-(``batch segmentation: idle``, shaped for the first input), so that Run only shows it (``batch
-segmentation: starting…``) and the first output only fills it; adding a layer is one long stall of
-napari's, off Run's path this way. They exist only while a run may need them: emptying the file list,
-a run that ends before any output took them (e.g. the model cannot load) and closing the dock remove
-them.
+Placeholders: from the moment files are listed the pair is made, hidden (``batch segmentation: idle``,
+shaped for the first input), so that Run only shows it (``… starting…``) and the first output only fills
+it: adding a layer, one long stall of napari's, is off Run's path. Emptying the file list, a run that
+ends before any output took them (e.g. the model cannot load) and closing the dock remove them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -26,34 +21,14 @@ import numpy as np
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from ..view import buffers, layer_ops
-from ..view.layer_files import META_KEY, axis_units, layer_meta
+from ..view.buffers import TaskView
+from ..view.layer_files import META_KEY, axis_units
 from ..view.layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from ..view.result_showing import image_layer_name
 from ..view.slider import displayed_index, middle_z_point, t_point
-from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of
+from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of, reusable_pair
 
 Contrast = tuple[float, float]
-
-#: napari 0.9 warns that plugins lose this private attribute "no earlier than 0.10" (checked by _not_selected)
-warnings.filterwarnings("ignore", message=r"Private attribute access \('LayerList\._activate_on_insert'\)",
-                        category=FutureWarning)
-
-
-@contextlib.contextmanager
-def _not_selected(layers: Any) -> Iterator[None]:
-    """Layers added in the block are not selected (the user's selection stays).
-
-    napari selects a layer added and shows its controls: two rebuilds of the layer controls with the
-    selection put back, 10-30 % of adding a layer here.
-    """
-    if not hasattr(layers, "_activate_on_insert"):  # private: napari 0.8-0.9
-        yield
-        return
-    was, layers._activate_on_insert = layers._activate_on_insert, False
-    try:
-        yield
-    finally:
-        layers._activate_on_insert = was
 
 
 class LayerPool:
@@ -69,32 +44,6 @@ class LayerPool:
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
         """``(labels_layer, image_layer)`` of an output (``None`` where absent; see :func:`pair_of`)."""
         return pair_of(self.viewer.layers, key)
-
-    def reusable_pair(self, key: str, viewed: str | None) -> tuple[Any, Any]:
-        """Layers to show ``key`` in: its own, else those of ``viewed`` if unedited, else ``None``.
-
-        An input layer whose labels layer the user closed is reused too (it was kept apart as
-        "edited", and a second input layer added).
-        """
-        for k in (key, viewed) if viewed not in (None, key) else (key,):
-            labels, image = self.layers_for(k)
-            orphan = labels is None and image is not None  # its labels layer closed by the user
-            if orphan or (labels is not None and not layer_meta(labels).get("dirty")):
-                return labels, image
-        return None, None
-
-    def same_buffers(self, key: str, viewed: str | None, shape: tuple[int, ...],
-                     labels_dtype: Any = buffers.LABELS_DTYPE) -> tuple[Any, Any] | None:
-        """Data of the layers to show ``key`` in if buffers of ``shape`` (reused in place), else ``None``."""
-        labels, image = self.reusable_pair(key, viewed)
-        if (labels is not None and image is not None and buffers.is_buffer(labels.data, shape, labels_dtype)
-                and buffers.is_buffer(image.data, shape, np.float32)):
-            return labels.data, image.data
-        return None
-
-    def detach(self, key: str, keep: tuple[Any, ...] = (), stale: str | None = None) -> None:
-        """Layers of ``key`` but ``keep`` hold edits: they stay as they are (:func:`layer_ops.set_apart`)."""
-        layer_ops.set_apart(self.viewer.layers, key, keep, stale)
 
     # ------------------------------------------------------------------ the slider, refreshes
     def move_slider(self, key: str, index: int) -> None:
@@ -113,27 +62,25 @@ class LayerPool:
                     layer.refresh(thumbnail=False, highlight=False, extent=False)
 
     # ------------------------------------------------------------------ showing an output
-    def show(self, key: str, viewed: str | None, label: str, labels: Any, image: Any,
-             scale: tuple[float, ...], pixel_size: PixelSize, mask_path: Path | None,
-             contrast: Contrast | None, first_frame: int = 0, t_offset: float = 0.0, first_z: int = 0,
+    def show(self, view: TaskView, viewed: str | None, contrast: Contrast | None = None,
              later_contrast: Callable[[], Contrast | None] | None = None, visible: bool = True) -> bool:
-        """Show ``labels`` and ``image`` of output ``key`` in the stream layers (reused, else added).
+        """Show ``view``'s labels and image in its output's stream layers (reused, else added).
 
-        ``viewed``: the output shown now (its unedited layers are reused). ``first_frame``: the input
-        frame of their first frame (both layers are placed at that T, plus ``t_offset``: where the
-        input's frame 0 sits, for a napari layer moved along T), and a volume's at Z ``first_z`` (the input
-        slice of their first slice). Returns whether a half of the change is
-        left for a later turn (:meth:`finish_image`: the image layer's change, or adding the labels
-        layer); ``later_contrast`` gives the image's contrast then. ``visible``: shown, else hidden.
+        ``viewed``: the output shown now (its unedited layers are reused). Both layers sit over the
+        input's frames and slices (:func:`~napari_batchseg.view.buffers.frame_translate`). Returns whether
+        a half of the change is left for a later turn (:meth:`finish_image`: the image layer's change, or
+        adding the labels layer); ``later_contrast`` gives the image's contrast then. ``visible``: shown,
+        else hidden.
         """
+        key, label, labels, image, scale = view.key, view.label, view.labels, view.image, view.scale
         self.finish_image()
-        lab_layer, img_layer = self.reusable_pair(key, viewed)
-        self.detach(key, keep=(lab_layer, img_layer))  # other layers of it hold edits: they stay apart
+        lab_layer, img_layer = reusable_pair(self.viewer.layers, key, viewed)
+        layer_ops.set_apart(self.viewer.layers, key, (lab_layer, img_layer))  # other layers of it hold edits
         old_extent = extent(lab_layer)
         axes = buffers.layer_axes(np.ndim(labels))
-        units = axis_units("".join(axes), pixel_size)  # as the reader gives them: s along T, µm or pixel
-        translate = buffers.frame_translate(first_frame, t_offset, scale, first_z)
-        lab_meta = labels_meta(key, units, mask_path, pixel_size, first_frame)
+        units = axis_units("".join(axes), view.pixel_size)  # as the reader gives them: s along T, µm or pixel
+        translate = buffers.frame_translate(view)
+        lab_meta = labels_meta(key, units, view.mask_path, view.pixel_size, view.first_frame)
         img_meta = image_meta(key, units)
         # the pair changes dimensions (a volume run after a 2D one, or back): every axis unitless while
         # the axes change (napari's new axis comes without units), the units set after the data
@@ -147,25 +94,23 @@ class LayerPool:
 
         now_units = None if reshaping else units  # reshaping: set on both once both are reshaped
 
-        def show_image() -> Any:
-            if img_layer is not None:
-                retarget(img_layer, image, scale, image_layer_name(label), img_meta, now_units, translate,
-                          visible)
-                return img_layer
-            return self.viewer.add_image(
-                image, name=image_layer_name(label), scale=scale, translate=translate,
-                metadata={META_KEY: img_meta}, units=units, axis_labels=axes, visible=visible,
-            )
+        def put(layer: Any, data: Any, name: str, meta: dict[str, Any], add: Callable[..., Any]) -> Any:
+            if layer is not None:
+                retarget(layer, data, scale, name, meta, now_units, translate, visible)
+                return layer
+            return add(data, name=name, scale=scale, translate=translate, metadata={META_KEY: meta},
+                       units=units, axis_labels=axes, visible=visible)
+
+        def show_image(wanted: Contrast | None) -> Any:
+            img = put(img_layer, image, image_layer_name(label), img_meta, self.viewer.add_image)
+            if wanted is not None:
+                set_contrast(img, wanted)
+            return img
 
         def show_labels() -> Any:
-            if lab_layer is not None:
-                retarget(lab_layer, labels, scale, label, lab_meta, now_units, translate, visible)
-                return lab_layer
-            layer = self.viewer.add_labels(
-                labels, name=label, scale=scale, translate=translate, metadata={META_KEY: lab_meta},
-                units=units, axis_labels=axes, visible=visible,
-            )
-            layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
+            layer = put(lab_layer, labels, label, lab_meta, self.viewer.add_labels)
+            if lab_layer is None:
+                layer.events.paint.connect(lambda _e, lay=layer: mark_edited(lay))
             return layer
 
         # a Z axis new to the layers, or other slices (a placeholder of one slice, another stack's)
@@ -175,8 +120,8 @@ class LayerPool:
         def framed(lab: Any) -> None:
             if extent(lab) != old_extent:
                 self.viewer.reset_view()  # a new size (or a new layer): show it whole
-            if new_z:
-                self._middle_z(lab)
+            if new_z and (point := middle_z_point(self.viewer.dims, lab)) is not None:
+                self.viewer.dims.set_point(*point)  # napari's Z slider to the middle slice
 
         if img_layer is None and lab_layer is None:
             # two layers to add (a run's first output, or none left): adding one costs napari far more
@@ -186,9 +131,7 @@ class LayerPool:
             # layer here; with other layers napari's view fitting does not allow it): shown or hidden, as
             # Run right after opening made the three one stall (bench_ui --early: 224-243 ms, then gone)
             def add_image() -> str | None:
-                img = show_image()
-                if contrast is not None:
-                    set_contrast(img, contrast)
+                show_image(contrast)
                 return None
 
             def labels_step() -> str | None:
@@ -205,9 +148,7 @@ class LayerPool:
         if img_layer is None or lab_layer is None or reshaping:
             # one layer to add, or the pair changes dimensions: both now, the image one first (the units
             # of both are right again at the end of this turn)
-            img = show_image()
-            if contrast is not None:
-                set_contrast(img, contrast)
+            img = show_image(contrast)
             lab = show_labels()
             for layer in (img, lab) if reshaping else ():
                 set_units(layer, units)
@@ -221,20 +162,12 @@ class LayerPool:
         def image_step() -> str | None:
             if not any(lay is img_layer for lay in self.viewer.layers):
                 return None  # the user closed it meanwhile
-            show_image()
-            wanted = contrast if contrast is not None else later_contrast() if later_contrast else None
-            if wanted is not None:
-                set_contrast(img_layer, wanted)
+            show_image(contrast if contrast is not None else later_contrast() if later_contrast else None)
             framed(lab_layer)
             return key
 
         self._steps = [image_step]
         return True
-
-    def _middle_z(self, labels: Any) -> None:
-        """Volume layers just got their Z axis: napari's Z slider goes to their middle slice."""
-        if (point := middle_z_point(self.viewer.dims, labels)) is not None:
-            self.viewer.dims.set_point(*point)
 
     def next_part(self) -> tuple[str | None, bool]:
         """Do the next part of the rest of the last :meth:`show`.
@@ -266,36 +199,23 @@ class LayerPool:
         """
         shape, scale, first_frame, first_z = buffers.placeholder_geometry(first, params, plan)
         labels, image = self.layers_for(PLACEHOLDER)
-        is_buffer, dtype = buffers.is_buffer, buffers.LABELS_DTYPE
-        lab = labels.data if labels is not None and is_buffer(labels.data, shape, dtype) else None
-        img = image.data if image is not None and is_buffer(image.data, shape, np.float32) else None
+        lab, img = (lay.data if lay is not None and buffers.is_buffer(lay.data, shape, dtype) else None
+                    for lay, dtype in ((labels, buffers.LABELS_DTYPE), (image, np.float32)))
         if not visible and lab is not None and img is not None and tuple(labels.scale) == scale and not (
                 labels.visible or image.visible):
             return None
-        selection = self.viewer.layers.selection
-        before, active = set(selection), selection.active
-
-        def keep_selection() -> None:  # (napari selects a layer added, unless told not to: older napari)
-            if set(selection) != before or selection.active is not active:
-                selection.clear()
-                selection.update(before)
-                selection.active = active
-
-        with _not_selected(self.viewer.layers):
-            split = self.show(PLACEHOLDER, PLACEHOLDER if labels is not None else None,
-                              PLACEHOLDER if visible else IDLE_NAME,
-                              np.zeros(shape, buffers.LABELS_DTYPE) if lab is None else lab,
-                              np.zeros(shape, np.float32) if img is None else img, scale,
-                              first.pixel_size if first is not None else PixelSize(), None, None,
-                              first_frame, first_z=first_z, visible=visible)
-        keep_selection()
+        with layer_ops.selection_kept(self.viewer.layers):
+            new = buffers.new_buffers(shape, None)
+            view = TaskView(PLACEHOLDER, PLACEHOLDER if visible else IDLE_NAME, shape[0],
+                            new[0] if lab is None else lab, new[1] if img is None else img, scale,
+                            first.pixel_size if first is not None else PixelSize(), first_frame=first_frame,
+                            first_z=first_z)
+            split = self.show(view, PLACEHOLDER if labels is not None else None, visible=visible)
 
         def kept(step: Callable[[], str | None]) -> Callable[[], str | None]:
             def then() -> str | None:
-                with _not_selected(self.viewer.layers):
-                    key = step()
-                keep_selection()
-                return key
+                with layer_ops.selection_kept(self.viewer.layers):
+                    return step()
             return then
 
         self._steps = [kept(step) for step in self._steps]

@@ -1,13 +1,11 @@
 """Show results as they come: each finished frame lands in the Labels layer of its own output.
 
-Layers are found by the task key in ``layer.metadata["batchseg"]``, never by name, selection or position.
-Only the output viewed holds layers and a ``(T, Y, X)`` buffer (``(T, Z, Y, X)`` for a volume run, ``z_mode``
-3d/stitch: each volume is stored into it by a worker, :mod:`napari_batchseg.live.volumes`); others are on
-disk and open on request.
-What is shown when is decided by the Qt-free :class:`napari_batchseg.live.LiveModel`; the streamer applies
-it through the one scheduler (:class:`._scheduler.LiveScheduler`) on the pooled pair of layers
-(:class:`._placeholders.LayerPool`). An output of frames 40-44 sits at T = 40-44, over its input's frames,
-while it streams and when it is reopened (always from its mask file: its corrections can be saved).
+Only the output viewed holds layers and a ``(T, Y, X)`` buffer (``(T, Z, Y, X)`` for a volume run: each
+volume is stored into it by a worker, :mod:`napari_batchseg.live.volumes`); others are on disk and open on
+request. What is shown when is decided by the Qt-free :class:`napari_batchseg.live.LiveModel`, applied
+through the one scheduler (:class:`._scheduler.LiveScheduler`) on the pooled pair of layers
+(:class:`._placeholders.LayerPool`). The layers sit over their input's frames and slices, streamed or
+reopened (always from the mask file: its corrections can be saved).
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 from qtpy.QtCore import QObject, Signal
 
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
-from ..io.sources import PixelSize, SourceInfo
+from ..io.sources import SourceInfo
 from ..live import Drop, FinishShow, LiveModel, MoveSlider, Refresh, Show
 from ..live.volumes import Stored
 from ..params import SegmentationParams
@@ -29,15 +27,14 @@ from ..view import buffers, layer_ops
 from ..view.buffers import TaskView
 from ..view.layer_files import layer_meta
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset, skipped_to_show
-from ..view.slider import displayed_index, slider_slot
-from ..view.stream_layers import PLACEHOLDER, cancelled_name, streamed_label
+from ..view.slider import slider_slot
+from ..view.stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from ..view.volume_store import VolumeStore
 from ._placeholders import LayerPool
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
 from ._worker import Background
 
-# names other modules, the tests and the benchmarks import from here
 __all__ = ["LayerStreamer"]
 
 
@@ -85,15 +82,6 @@ class LayerStreamer(QObject):
     def follow(self, on: bool) -> None:
         self.live.follow = on
 
-    @property
-    def viewed_key(self) -> str | None:
-        """The output whose layers are shown."""
-        return self.live.viewed
-
-    @viewed_key.setter
-    def viewed_key(self, key: str | None) -> None:
-        self.live.viewed = key
-
     def close(self) -> None:
         """Stop following the viewer (the widget is closing); placeholder layers no output took go."""
         self._closing = True
@@ -113,16 +101,14 @@ class LayerStreamer(QObject):
         return self.pool.layers_for(key)
 
     @holds_repaint
-    def show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
-                    pixel_size: PixelSize, mask_path: Path | None, contrast: tuple[float, float] | None,
-                    first_frame: int = 0, t_offset: float = 0.0, first_z: int = 0) -> None:
-        """Show ``labels`` and ``image`` of output ``key`` in the stream layers (:meth:`LayerPool.show`)."""
+    def show_arrays(self, view: TaskView, contrast: tuple[float, float] | None = None) -> None:
+        """Show ``view``'s arrays as its output in the stream layers (:meth:`LayerPool.show`)."""
+        key = view.key
         self.finish_image_step()
         self.results.wanted = key
         # buffers of finished outputs no longer shown are dropped (shown again, they are read from disk)
         self.views = {k: v for k, v in self.views.items() if k == key or k in self.live.running}
-        split = self.pool.show(key, self.viewed_key, label, labels, image, scale, pixel_size, mask_path,
-                               contrast, first_frame, t_offset, first_z,
+        split = self.pool.show(view, self.live.viewed, contrast,
                                lambda: buffers.latest_contrast(self.views.get(key)))
         self.live.shown(key, split)
         self._closed.discard(key)
@@ -171,8 +157,7 @@ class LayerStreamer(QObject):
                     plan: Any = None) -> None:
         """Make sure a pair of stream layers is on screen for the run: reused, else placeholders.
 
-        With the first file's metadata (and the run's ``params``), the buffers get the shape of its output
-        and sit at its first frame's T, so its frames need no layer change. The hidden pair
+        Shaped and placed for the first file's output (its frames need no layer change); the hidden pair
         :meth:`stand_by` made is shown (no layer added).
         """
         self.live.run_started()
@@ -181,10 +166,9 @@ class LayerStreamer(QObject):
 
     @holds_repaint
     def stand_by(self, first: SourceInfo | None = None, params: SegmentationParams | None = None) -> None:
-        """Files are listed (a run is being prepared): the hidden placeholder pair, for the first of them.
+        """Files are listed: the hidden placeholder pair for the first, made now so that Run only shows it.
 
-        Made (or reshaped) now, while the user sets the run up, so that Run only shows it. Nothing is done
-        when an output's layers will be reused, or when not following the run.
+        Not when an output's layers will be reused, or when not following the run.
         """
         if self.follow and not self.live.running and not self._output_pair():
             self._placeholders_shown(self.pool.placeholders(first, params, None, visible=False))
@@ -196,7 +180,7 @@ class LayerStreamer(QObject):
 
     def drop_placeholders(self) -> None:
         """Remove the placeholder pair (no file is listed, or the dock closes)."""
-        if self.viewed_key == PLACEHOLDER:  # a half left is not done
+        if self.live.viewed == PLACEHOLDER:  # a half left is not done
             self.pool.drop_image_step()
             self.live.split_done()
             self.live.viewed = None
@@ -204,7 +188,8 @@ class LayerStreamer(QObject):
 
     def _output_pair(self) -> bool:
         """An output's unedited layers are there, to be reused by the next run."""
-        return self.viewed_key != PLACEHOLDER and self.pool.reusable_pair("", self.viewed_key)[0] is not None
+        viewed = self.live.viewed
+        return viewed != PLACEHOLDER and reusable_pair(self.viewer.layers, "", viewed)[0] is not None
 
     def _params(self, task: Task) -> SegmentationParams | None:
         """The parameters ``task`` runs with (``None``: no plan known)."""
@@ -219,7 +204,8 @@ class LayerStreamer(QObject):
         """
         labels, _ = self.layers_for(task.key)
         if labels is not None and layer_meta(labels).get("dirty"):
-            self.pool.detach(task.key, stale=f"a later run rewrote {task.names.mask.name}")
+            stale = f"a later run rewrote {task.names.mask.name}"
+            layer_ops.set_apart(self.viewer.layers, task.key, stale=stale)
         n_slots = n_frames if task.info is None else \
             buffers.display_shape(task.info, n_frames, self._params(task))[0][0]
         decision = self.live.output_started(task.key, n_slots)
@@ -234,16 +220,16 @@ class LayerStreamer(QObject):
             return
         self.finish_image_step()  # the layers to reuse are complete
         if view.labels.ndim == 3:  # (a volume movie is not copied on the GUI thread: its own buffers go)
-            reused = self.pool.same_buffers(cmd.key, self.viewed_key, view.labels.shape, view.labels.dtype)
+            reused = buffers.same_buffers(self.viewer.layers, cmd.key, self.live.viewed, view.labels.shape,
+                                          view.labels.dtype)
             if reused is not None:
                 buffers.take_over(view, reused)
-        self.show_arrays(cmd.key, view.label, view.labels, view.image, view.scale, view.pixel_size,
-                         view.mask_path, None, view.first_frame, view.t_offset, view.first_z)
+        self.show_arrays(view)
         self.live.shown_late(cmd.key)  # on its newest frame, as if followed all along (a moment later)
 
-    def _drop_cmd(self, cmd: Drop) -> None:
-        if cmd.key != self.viewed_key and cmd.key not in self.live.running:
-            self.views.pop(cmd.key, None)  # its buffers were kept only to be shown
+    def _drop_cmd(self, cmd: Drop) -> None:  # its buffers were kept only to be shown
+        if cmd.key != self.live.viewed and cmd.key not in self.live.running:
+            self.views.pop(cmd.key, None)
 
     def start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
         """Display buffers for a running output (shown now when ``show``)."""
@@ -257,17 +243,17 @@ class LayerStreamer(QObject):
         self.views = {k: v for k, v in self.views.items() if k in self.live.running and k != task.key}
         if show:
             self.finish_image_step()  # the layers to reuse are complete (the placeholders' labels too)
-        reuse = show and len(shape) == 3  # a 2D run's buffers are reused (cleared); a volume run's are new
-        labels, image = buffers.new_buffers(shape, self.pool.same_buffers(task.key, self.viewed_key, shape)
-                                    if reuse else None)
+        reused = None  # a 2D run's buffers are reused (cleared); a volume run's are new
+        if show and len(shape) == 3:
+            reused = buffers.same_buffers(self.viewer.layers, task.key, self.live.viewed, shape)
+        labels, image = buffers.new_buffers(shape, reused)
         view = TaskView(task.key, streamed_label(_layer_label(task), len(shape), latest_only),
                         max(int(n_frames), 1), labels, image, scale, info.pixel_size, latest_only,
                         first_frame=buffers.first_frame_of(task, params), t_offset=_t_offset(task),
                         first_z=buffers.first_slice_of(params, len(shape)))
         self.views[task.key] = view
         if show:
-            self.show_arrays(task.key, view.label, labels, image, scale, info.pixel_size, None, None,
-                             view.first_frame, view.t_offset, view.first_z)
+            self.show_arrays(view)
             self.live.refresh(task.key)
         return view
 
@@ -309,10 +295,6 @@ class LayerStreamer(QObject):
         self.live.frame(event.task.key, slot, slider_slot(self.viewer.dims, labels), on_screen)
         view.last_index = slot
 
-    def displayed_index(self, layer: Any) -> int | None:
-        """Index along T of ``layer``'s frame on screen (see :func:`view.slider.displayed_index`)."""
-        return displayed_index(self.viewer.dims, layer)
-
     # ------------------------------------------------------------------ outputs and runs ending
     def task_done(self, task: Task, mask_path: Path) -> None:
         """An output is on disk: its layer can now be corrected and saved.
@@ -348,7 +330,7 @@ class LayerStreamer(QObject):
         labels, _ = self.layers_for(task.key)
         if labels is not None and status == "cancelled":
             labels.name = cancelled_name(labels.name)  # (napari ignores setting the same name)
-        if task.key not in (self.viewed_key, self.live.waiting):
+        if task.key not in (self.live.viewed, self.live.waiting):
             self.views.pop(task.key, None)
         self.scheduler.apply(self.live.output_ended(task.key))
 
@@ -365,11 +347,11 @@ class LayerStreamer(QObject):
             for state in self.session.tasks:
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
                     self.task_ended(state.task, state.status)
-        if self.viewed_key == PLACEHOLDER:  # no output took them
+        if self.live.viewed == PLACEHOLDER:  # no output took them
             if idle is None or not self.follow:
                 self.drop_placeholders()
             else:  # files still listed: the next run is being prepared (not removed, then made again)
-                self._placeholders_shown(self.pool.placeholders(*idle, None, visible=False))
+                self.stand_by(*idle)
             kept = skipped_to_show(self.session.tasks) if self.follow and self.session is not None else None
             if kept is not None and kept.mask_path is not None:
                 self.results.load_later(kept.task, kept.mask_path, self._params(kept.task), "skipped", True)
@@ -381,10 +363,6 @@ class LayerStreamer(QObject):
         """Show an output chosen in the status table (see :meth:`ResultShowing.show`)."""
         return self.results.show(task, status, params)
 
-    def open_from_disk(self, task: Task, mask_path: Path, params: Any) -> None:
-        """Show a finished output now, reading it on the calling thread (see :class:`ResultShowing`)."""
-        self.results.open_from_disk(task, mask_path, params)
-
     # ------------------------------------------------------------------ user closed a layer
     def _on_removed(self, event: Any) -> None:
         m = layer_meta(event.value)
@@ -395,6 +373,6 @@ class LayerStreamer(QObject):
             labels, image = self.layers_for(key)
             if labels is None and image is None:
                 self._closed.add(key)
-                if key == PLACEHOLDER and self.viewed_key == PLACEHOLDER:
+                if key == PLACEHOLDER and self.live.viewed == PLACEHOLDER:
                     self.live.viewed = None
 

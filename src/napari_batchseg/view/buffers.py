@@ -20,6 +20,7 @@ from ..live.volumes import volume_shape, volume_slices
 from ..params import SegmentationParams
 from ..results import quick_range
 from .layer_files import axis_scale, layer_meta, tyx_scale
+from .stream_layers import reusable_pair
 
 AXES = ("T", "Y", "X")
 #: the axes of a volume output's layers (``z_mode`` 3d/stitch)
@@ -40,7 +41,8 @@ class TaskView:
     label: str
     n_frames: int
     labels: np.ndarray[Any, Any]
-    image: np.ndarray[Any, Any]
+    #: (a result reopened from its file: an on-demand array of its prepared input)
+    image: Any
     scale: tuple[float, ...]
     pixel_size: PixelSize
     latest_only: bool = False
@@ -138,16 +140,28 @@ def layer_axes(ndim: int) -> tuple[str, ...]:
     return VOLUME_AXES if ndim == len(VOLUME_AXES) else AXES
 
 
-def frame_translate(first_frame: int, t_offset: float, scale: tuple[float, ...],
-                    first_z: int = 0) -> tuple[float, ...]:
-    """``translate`` of a ``T Y X`` or ``T Z Y X`` layer of ``scale``: over its input's frames and slices.
+def frame_translate(view: TaskView) -> tuple[float, ...]:
+    """``translate`` of the ``T Y X`` (``T Z Y X``) layers of ``view``: over its input's frames and slices.
 
-    ``first_frame``/``first_z``: the input frame and slice of the layer's first (as the reader places a
-    mask file); ``t_offset``: where the input's frame 0 sits along T (a napari layer's own ``translate``;
-    0 for files).
+    At its first frame and slice (``first_frame``, ``first_z``: as the reader places a mask file), plus
+    ``t_offset`` along T (where the input's frame 0 sits: a napari layer's own ``translate``).
     """
-    z = (float(first_z) * float(scale[1]),) if len(scale) == len(VOLUME_AXES) else ()
-    return (float(first_frame) * float(scale[0]) + float(t_offset), *z, 0.0, 0.0)
+    scale = view.scale
+    z = (float(view.first_z) * float(scale[1]),) if len(scale) == len(VOLUME_AXES) else ()
+    return (float(view.first_frame) * float(scale[0]) + float(view.t_offset), *z, 0.0, 0.0)
+
+
+def same_buffers(layers: Any, key: str, viewed: str | None, shape: tuple[int, ...],
+                 labels_dtype: Any = LABELS_DTYPE) -> tuple[Any, Any] | None:
+    """Data of the layers to show ``key`` in if buffers of ``shape`` (reused in place), else ``None``.
+
+    The layers are those of :func:`~.stream_layers.reusable_pair` among ``layers``.
+    """
+    labels, image = reusable_pair(layers, key, viewed)
+    if (labels is not None and image is not None and is_buffer(labels.data, shape, labels_dtype)
+            and is_buffer(image.data, shape, np.float32)):
+        return labels.data, image.data
+    return None
 
 
 def store_frame(view: TaskView, event: FrameDone, labels_layer: Any) -> None:
@@ -219,7 +233,7 @@ def take_over(view: TaskView, buffers: tuple[Any, Any]) -> None:
 def place(view: TaskView, layers: tuple[Any, ...], first_frame: int) -> None:
     """Move an output's ``layers`` (both: they stay aligned) to T = ``first_frame`` (Z: ``view.first_z``)."""
     view.first_frame = first_frame
-    translate = frame_translate(first_frame, view.t_offset, view.scale, view.first_z)
+    translate = frame_translate(view)
     for layer in layers:
         if layer is not None and tuple(layer.translate) != translate:
             layer.translate = translate

@@ -20,6 +20,7 @@ from ..params import SegmentationParams
 from ..results import LoadedResult, load_result, prefetch_planes
 from ..runners.session import TaskState
 from .buffers import TaskView
+from .slider import displayed_index
 
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
@@ -73,7 +74,7 @@ class Streams(Protocol):
     loading: set[str]
     background: Any
     message: Any
-    viewed_key: str | None
+    live: Any  #: the live model (:attr:`~napari_batchseg.live.LiveModel.viewed`: the output shown)
 
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
         """The ``(labels, image)`` layers showing output ``key`` (``None`` where there is none)."""
@@ -81,13 +82,8 @@ class Streams(Protocol):
     def start_view(self, task: Task, n_frames: int, show: bool = True) -> TaskView:
         """Display buffers for a running output's frames from now on."""
 
-    def show_arrays(self, key: str, label: str, labels: Any, image: Any, scale: tuple[float, ...],
-                    pixel_size: Any, mask_path: Path | None, contrast: tuple[float, float] | None,
-                    first_frame: int = 0, t_offset: float = 0.0, first_z: int = 0) -> None:
-        """Show these arrays as output ``key`` in the stream layers."""
-
-    def displayed_index(self, layer: Any) -> int | None:
-        """Index of the frame of ``layer`` on screen (``None`` when not known)."""
+    def show_arrays(self, view: TaskView, contrast: tuple[float, float] | None = None) -> None:
+        """Show ``view``'s arrays as its output in the stream layers."""
 
     def finish_image_step(self) -> None:
         """Apply the pending image change now (scripts)."""
@@ -114,7 +110,7 @@ class ResultShowing:
         if labels is not None:
             self.stream.viewer.layers.selection.active = labels
             labels.visible = True
-            self.stream.viewed_key = task.key
+            self.stream.live.viewed = task.key
             self.stream.message.emit(f"{task.label}: shown")
             return True
         view = self.stream.views.get(task.key)
@@ -128,9 +124,7 @@ class ResultShowing:
             self.stream.message.emit(
                 f"{task.label}: showing frames from now on (earlier ones open when it is done)")
         if view is not None:
-            self.stream.show_arrays(task.key, view.label, view.labels, view.image, view.scale,
-                                    view.pixel_size, view.mask_path, None, view.first_frame, view.t_offset,
-                                    view.first_z)
+            self.stream.show_arrays(view)
             return True
         self.load_later(task, task.names.mask, params, status)
         return True
@@ -174,17 +168,18 @@ class ResultShowing:
         if result.note or not quiet:
             self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
         self.stream.views.pop(task.key, None)
-        self.stream.show_arrays(task.key, _layer_label(task), result.labels, result.image, result.scale,
-                                result.pixel_size, result.mask_path, result.contrast, result.first_frame,
-                                first_z=result.first_z)
+        labels = result.labels
+        self.stream.show_arrays(TaskView(task.key, _layer_label(task), len(labels), labels, result.image,
+                                         result.scale, result.pixel_size, first_frame=result.first_frame,
+                                         mask_path=result.mask_path, first_z=result.first_z), result.contrast)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 
     def on_step(self, _event: object = None) -> None:
         """The user moves through frames: the reopened input's next frames are prepared in a worker."""
-        _, image = self.stream.layers_for(self.stream.viewed_key)
+        _, image = self.stream.layers_for(self.stream.live.viewed)
         if image is not None and isinstance(image.data, PlaneArray) and image.visible:
-            index = self.stream.displayed_index(image)
+            index = displayed_index(self.stream.viewer.dims, image)
             if index is not None:
                 self._prefetch(image.data, index)
 

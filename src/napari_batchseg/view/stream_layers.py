@@ -15,7 +15,8 @@ from ..io.sources import PixelSize
 from .layer_files import is_kind, layer_meta
 
 __all__ = ["CANCELLED", "EDITED", "IDLE_NAME", "PLACEHOLDER", "cancelled_name", "detached_name", "image_meta",
-           "labels_meta", "offered", "pair_of", "per_axis_units", "streamed_label", "unit_name"]
+           "labels_meta", "offered", "pair_of", "per_axis_units", "reusable_pair", "streamed_label",
+           "unit_name"]
 
 #: the task key of the placeholder layers (made when files are listed), and their name once Run shows them
 PLACEHOLDER = "batch segmentation: starting…"
@@ -54,6 +55,21 @@ def pair_of(layers: Iterable[Any], key: str | None) -> tuple[Any, Any]:
         elif m.get("role") == "prepared" and image is None:
             image = layer
     return labels, image
+
+
+def reusable_pair(layers: Iterable[Any], key: str, viewed: str | None) -> tuple[Any, Any]:
+    """Layers to show output ``key`` in: its own, else those of ``viewed`` if unedited, else ``None``.
+
+    An input layer whose labels layer the user closed is reused too (it was kept apart as "edited", and
+    a second input layer added).
+    """
+    layers = list(layers)
+    for k in (key, viewed) if viewed not in (None, key) else (key,):
+        labels, image = pair_of(layers, k)
+        orphan = labels is None and image is not None  # its labels layer closed by the user
+        if orphan or (labels is not None and not layer_meta(labels).get("dirty")):
+            return labels, image
+    return None, None
 
 
 def labels_meta(key: str, units: tuple[str, ...], mask_path: Path | None, pixel_size: PixelSize,
