@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_batchseg._napari._placeholders import LayerPool
 from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.view.buffers import TaskView
+from napari_batchseg.view.layer_pool import LayerPool
 
 
 @pytest.mark.parametrize("visible", [True, False])

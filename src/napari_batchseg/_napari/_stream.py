@@ -4,8 +4,8 @@ Only the output viewed holds layers and a ``(T, Y, X)`` buffer (``(T, Z, Y, X)``
 volume is stored into it by a worker, :mod:`napari_batchseg.live.volumes`); others are on disk and open on
 request. What is shown when is decided by the Qt-free :class:`napari_batchseg.live.LiveModel`, applied
 through the one scheduler (:class:`._scheduler.LiveScheduler`) on the pooled pair of layers
-(:class:`._placeholders.LayerPool`). The layers sit over their input's frames and slices, streamed or
-reopened (always from the mask file: its corrections can be saved).
+(:class:`napari_batchseg.view.layer_pool.LayerPool`). The layers sit over their input's frames and
+slices, streamed or reopened (always from the mask file: its corrections can be saved).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from ..runners.session import RunSession, TaskState
 from ..view import buffers, layer_ops
 from ..view.buffers import TaskView
 from ..view.layer_files import layer_meta
+from ..view.layer_pool import LayerPool
 from ..view.result_showing import ResultShowing, _layer_label, _t_offset, skipped_to_show
 from ..view.slider import slider_slot
 from ..view.stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from ..view.volume_store import VolumeStore
-from ._placeholders import LayerPool
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
 from ._worker import Background

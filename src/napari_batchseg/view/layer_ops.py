@@ -1,7 +1,7 @@
 """Small operations on the streamed layers, without napari: retargeting, units, edit marks, contrast.
 
 Each works on a layer object by its attributes (``data``, ``scale``, ``metadata``, ``name``, ``units``,
-...), as napari's layers have them: used by the napari widget's layer pool (``_napari._placeholders``),
+...), as napari's layers have them: used by the napari widget's layer pool (``view.layer_pool``),
 its layer streamer (``_napari._stream``), the reopened results and the correction panel. No layer is
 created here and nothing here imports napari.
 """

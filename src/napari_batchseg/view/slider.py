@@ -3,7 +3,7 @@
 Each function reads napari's dims (``ndim``, ``point``, ``displayed``) and a layer (``ndim``,
 ``scale``, ``translate``, ``data``) by their attributes: the layer's first axis is T (a ``T Y X`` or
 ``T Z Y X`` stream layer), placed at ``translate[0]`` with a step of ``scale[0]``; napari's dims have the
-layer's axes last. Used by the napari widget's layer pool (``_napari._placeholders.LayerPool``) and its
+layer's axes last. Used by the napari widget's layer pool (``view.layer_pool.LayerPool``) and its
 layer streamer.
 """
 

@@ -1,7 +1,7 @@
 """The stream layers' names and ``batchseg`` metadata, without napari: placeholders, edits, units.
 
 The napari widget shows each output of a run in one pair of layers, reused from output to output
-(``_napari._placeholders``, ``_napari._stream``): a labels layer (role ``mask``) and the prepared
+(``view.layer_pool``, ``_napari._stream``): a labels layer (role ``mask``) and the prepared
 input (role ``prepared``). These are the plain values it gives them and the decisions it reads from them.
 """
 

@@ -2,7 +2,8 @@
 
 Adding a napari layer costs far more than updating one, so the pair is reused from output to output
 (:meth:`LayerPool.show`: retargeted, same-shape buffers even reused in place), found by the task key in
-its ``batchseg`` metadata. The pool also moves napari's slider and refreshes the layers.
+its ``batchseg`` metadata. The pool also moves napari's slider and refreshes the layers. Without Qt: it
+uses napari's viewer and layers by their attributes (the widget's layer streamer, ``_napari._stream``).
 
 Placeholders: from the moment files are listed the pair is made, hidden (``batch segmentation: idle``,
 shaped for the first input), so that Run only shows it (``… starting…``) and the first output only fills
@@ -20,13 +21,13 @@ import numpy as np
 
 from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
-from ..view import buffers, layer_ops
-from ..view.buffers import TaskView
-from ..view.layer_files import META_KEY, axis_units
-from ..view.layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
-from ..view.result_showing import image_layer_name
-from ..view.slider import displayed_index, middle_z_point, t_point
-from ..view.stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of, reusable_pair
+from . import buffers, layer_ops
+from .buffers import TaskView
+from .layer_files import META_KEY, axis_units
+from .layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
+from .result_showing import image_layer_name
+from .slider import displayed_index, middle_z_point, t_point
+from .stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of, reusable_pair
 
 Contrast = tuple[float, float]
 
