@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
 from ..io.sources import SourceInfo
 from ..view.file_info import info_panel_text, is_ambiguous
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
-from ._axes import AxesRow, DatasetRow, FileSettings, FilterFields, ListButtons
+from ._file_controls import AxesRow, DatasetRow, FileSettings, FilterFields, ListButtons
 from ._info import InfoCache
 from ._qtutil import PathDrops, hbox, muted, single_shot, vbox
 from ._worker import Background
