@@ -132,7 +132,8 @@ def widget_shots() -> int:
     def timelapse_half_done() -> bool:
         keys = widget.status.keys()
         key = next((k for k in keys if "timelapse" in k), None)
-        return key is not None and widget._frames_done.get(key, 0) >= 12
+        state = widget.session.state(key) if key is not None else None
+        return state is not None and state.frames_done >= 12
 
     wait(timelapse_half_done, 600)
     shot("viewer_during_run.png", whole=True)
