@@ -214,6 +214,7 @@ def test_results_sit_over_a_layer_moved_along_t(widget, tmp_path, qtbot, dsb2018
     labels = stream_labels()
     assert tuple(labels.translate)[0] == 10.0 and labels.data.shape[0] == 3
     assert viewer.dims.point[0] == 12.0  # followed to the last frame, over the user's last frame
+    whole = widget.session.tasks[0]
     # the frame on screen only (T = 11: the layer's frame 1)
     widget.output.existing.setCurrentIndex(widget.output.existing.findText("overwrite it"))
     viewer.dims.set_point(0, 11.0)
@@ -225,3 +226,7 @@ def test_results_sit_over_a_layer_moved_along_t(widget, tmp_path, qtbot, dsb2018
     mask = read_mask(tmp_path / "moved_t0001_vSM.ome.tif")  # beside the whole stack's moved_vSM
     assert "frames: 1-1 (1 of 3)" in mask.log_text
     np.testing.assert_array_equal(np.asarray(labels.data)[0], mask.labels[0])
+    # the whole stack's result reopened from its file sits over the layer too (it sat at T 0-2)
+    widget.streamer.results.open_from_disk(whole.task, whole.mask_path, widget.params())
+    reopened, _ = widget.streamer.layers_for(whole.task.key)
+    assert tuple(reopened.translate)[0] == 10.0 and reopened.data.shape[0] == 3

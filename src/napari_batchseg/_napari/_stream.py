@@ -27,7 +27,7 @@ from ..view import buffers, layer_ops
 from ..view.buffers import TaskView
 from ..view.layer_files import layer_meta
 from ..view.layer_pool import LayerPool
-from ..view.result_showing import ResultShowing, _layer_label, _t_offset, skipped_to_show
+from ..view.result_showing import ResultShowing, layer_label, skipped_to_show, t_offset
 from ..view.slider import slider_slot
 from ..view.stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from ..view.volume_store import VolumeStore
@@ -247,9 +247,9 @@ class LayerStreamer(QObject):
         if show and len(shape) == 3:
             reused = buffers.same_buffers(self.viewer.layers, task.key, self.live.viewed, shape)
         labels, image = buffers.new_buffers(shape, reused)
-        view = TaskView(task.key, streamed_label(_layer_label(task), len(shape), latest_only),
+        view = TaskView(task.key, streamed_label(layer_label(task), len(shape), latest_only),
                         max(int(n_frames), 1), labels, image, scale, info.pixel_size, latest_only,
-                        first_frame=buffers.first_frame_of(task, params), t_offset=_t_offset(task),
+                        first_frame=buffers.first_frame_of(task, params), t_offset=t_offset(task),
                         first_z=buffers.first_slice_of(params, len(shape)))
         self.views[task.key] = view
         if show:

@@ -36,7 +36,7 @@ def _extra(task: Task) -> dict[str, Any]:
 MASK_SUFFIX = " mask"
 
 
-def _layer_label(task: Task) -> str:
+def layer_label(task: Task) -> str:
     """The stream layers' name for an output: its file's name, or ``<layer> mask`` for a napari layer's.
 
     The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
@@ -52,7 +52,7 @@ def image_layer_name(label: str) -> str:
     return f"{label.removesuffix(MASK_SUFFIX)} (input)"
 
 
-def _t_offset(task: Task) -> float:
+def t_offset(task: Task) -> float:
     """Where a napari layer's frame 0 sits along T (its own ``translate``; 0 for files)."""
     return float(_extra(task).get("t_translate", 0.0) or 0.0)
 
@@ -169,9 +169,10 @@ class ResultShowing:
             self.stream.message.emit(result.note or f"{task.label}: shown from {name}")
         self.stream.views.pop(task.key, None)
         labels = result.labels
-        self.stream.show_arrays(TaskView(task.key, _layer_label(task), len(labels), labels, result.image,
+        self.stream.show_arrays(TaskView(task.key, layer_label(task), len(labels), labels, result.image,
                                          result.scale, result.pixel_size, first_frame=result.first_frame,
-                                         mask_path=result.mask_path, first_z=result.first_z), result.contrast)
+                                         mask_path=result.mask_path, first_z=result.first_z,
+                                         t_offset=t_offset(task)), result.contrast)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
 
