@@ -101,10 +101,19 @@ class LoggedRun:
     #: sha256 of the model weights the segmenter reported (``None`` when not recorded)
     weights_sha256: str | None = None
     output_id: str | None = None
+    #: the name of the position (a well, a scene: ``B02``) the log records, ``None`` when it records none
+    position_name: str | None = None
+
+
+def position_name(record: str) -> str | None:
+    """The name in parentheses of a ``position: <i> of <n> (<name>)`` record's text (``None``: none)."""
+    _, paren, rest = record.partition(" (")
+    name = rest[:-1] if paren and rest.endswith(")") else ""
+    return name or None
 
 
 def parse_log(text: str) -> LoggedRun:
-    """Read the parameters, input path and position back from a log's own records.
+    """Read the parameters, input path and position (index and name) back from a log's own records.
 
     Only the records before the carried-along history are considered.
     """
@@ -112,6 +121,7 @@ def parse_log(text: str) -> LoggedRun:
     params: SegmentationParams | None = None
     input_path: Path | None = None
     position: int | None = None
+    name: str | None = None
     identity: dict[str, Any] = {}
     weights: str | None = None
     for line in own.splitlines():
@@ -125,6 +135,7 @@ def parse_log(text: str) -> LoggedRun:
             input_path = Path(message[len(INPUT_PREFIX):].strip())
         elif message.startswith(POSITION_PREFIX) and position is None:
             position = int(message[len(POSITION_PREFIX):].split()[0])
+            name = position_name(message[len(POSITION_PREFIX):].strip())
         elif message.startswith(INPUT_IDENTITY_PREFIX) and not identity:
             with contextlib.suppress(ValueError):
                 identity = dict(json.loads(message[len(INPUT_IDENTITY_PREFIX):]))
@@ -133,7 +144,7 @@ def parse_log(text: str) -> LoggedRun:
                 weights = json.loads(message[len(SEGMENTER_PREFIX):]).get("weights_sha256")
     if params is None:
         raise ValueError("no 'parameters:' record found: not a napari-batchseg segmentation log")
-    return LoggedRun(params, input_path, position, identity, weights, output_id(text))
+    return LoggedRun(params, input_path, position, identity, weights, output_id(text), name)
 
 
 def segmentation_run(text: str) -> LoggedRun:
