@@ -258,7 +258,7 @@ def test_measure_volume_mask_gives_um3_and_3d_centroids(tmp_path: Path) -> None:
     assert (result.n_frames, result.n_objects) == (2, 2)
     summary = result.summary_csv.read_text().splitlines()
     # the mask's time step (10 s) gives time_s, as in 2D (walk: volumes never had it)
-    assert summary[0] == "file,position,frame,time_s,n_objects,volume_um3_mean,volume_um3_sum"
+    assert summary[0] == "file,position,position_name,frame,time_s,n_objects,volume_um3_mean,volume_um3_sum"
     assert summary[1].endswith(",0,0.0,1,30.0,30.0") and summary[2].endswith(",1,10.0,1,9.0,9.0")
     assert table["time_s"].tolist() == [0.0, 10.0]
 
@@ -402,3 +402,47 @@ def test_ome_zarr_export_of_a_3d_run_holds_its_input(run_3d: tuple[Path, Path, S
     with open_source(image) as src:
         np.testing.assert_array_equal(root["0"][1], src.read_zstack(0, 1, 0, None).astype(np.float32))
     np.testing.assert_array_equal(root["labels/masks/0"][:], read_mask(mask_path).labels)
+
+
+def test_volume_tables_name_the_position_of_a_multi_position_input(tmp_path: Path) -> None:
+    """``position_name`` follows ``position`` in both tables of a volume mask: the log's name, else the
+    input's own name of that position, else empty (no log). The input holds two real crops of the Z stack
+    as series named as wells."""
+    from napari_batchseg.io.masks import write_mask
+    from napari_batchseg.io.sources import PixelSize
+    from napari_batchseg.measure import measure_file, measure_table
+    from napari_batchseg.measure_3d import VOLUME_COLUMNS, VOLUME_SUMMARY_COLUMNS
+    from napari_batchseg.provenance import RunLog, log_parameters
+
+    crop = tifffile.imread(write_crop(tmp_path / "crop.ome.tif"))
+    plate = tmp_path / "plate.ome.tif"
+    with tifffile.TiffWriter(plate, ome=True) as tw:
+        for well, volume in (("B02", crop), ("C05", np.flip(crop, -1))):
+            tw.write(volume, metadata={"axes": "ZYX", "Name": well})
+    volume = np.flip(crop, -1)
+    labels = (volume > volume.mean() + volume.std()).astype(np.uint16)[None]  # (T, Z, Y, X)
+
+    def mask(name: str, record: str | None) -> Path:
+        log = RunLog()
+        if record is not None:
+            log.info(f"input: {plate}")
+            log.info(record)
+            log_parameters(log, SegmentationParams(z_mode="stitch"))
+        return write_mask(tmp_path / name, labels, PixelSize(0.5, 0.5, 2.0), log.text() if record else "",
+                          volume=True)
+
+    named = mask("named_vSM.ome.tif", "position: 1 of 2 (C05)")
+    result = measure_file(named, output_dir=tmp_path / "out")
+    objects, summary = pd.read_csv(result.objects_csv), pd.read_csv(result.summary_csv)
+    assert tuple(objects.columns) == VOLUME_COLUMNS and tuple(summary.columns) == VOLUME_SUMMARY_COLUMNS
+    assert list(objects.columns[:4]) == list(summary.columns[:4]) == ["file", "position", "position_name",
+                                                                      "frame"]
+    assert len(objects) and set(objects["position"]) == {1} and set(objects["position_name"]) == {"C05"}
+    assert list(summary["position_name"]) == ["C05"]
+    unnamed = mask("unnamed_vSM.ome.tif", "position: 1 of 2 ()")  # the log names none: the input's name
+    assert set(measure_table(unnamed)["position_name"]) == {"C05"}
+    logless = mask("bare_vSM.ome.tif", None)
+    assert measure_table(logless)["position_name"].isna().all()
+    assert measure_table(logless, image=plate)["position_name"].isna().all()  # position not known
+    result = measure_file(logless, output_dir=tmp_path / "out")
+    assert result.summary_csv.read_text().splitlines()[1].split(",")[2] == ""

@@ -293,7 +293,7 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
     later = measure_layer(movie.masks, None, None, "movie", first_frame=3)  # a result of frames 3-8
     assert later["frame"].tolist() == (table["frame"] + 3).tolist()
     timed = measure_layer(movie.masks, None, None, "movie", 3, slice(None), 0.5)
-    assert list(timed.columns[:4]) == ["file", "position", "frame", "time_s"]
+    assert list(timed.columns[:5]) == ["file", "position", "position_name", "frame", "time_s"]
     assert timed["time_s"].tolist() == (later["frame"] * 0.5).tolist()  # input frames, as the CLI's
     meta = {"mask_path": "/d/movie_vSM.ome.tif", "pixel_size": {"x": 0.3, "y": 0.3, "t": 2.0}}
     assert (table_file_name(meta, "movie"), frame_interval(meta)) == ("movie_vSM.ome.tif", 2.0)

@@ -73,6 +73,7 @@ def test_two_scene_lif_gives_one_output_per_scene_from_the_cli(lif_file, tmp_pat
     """Both scenes through ``batchseg segment`` (the package's cheap threshold segmenter: scenes, names
     and metadata; the project's model runs in the next test)."""
     from napari_batchseg.cli import main
+    from napari_batchseg.measure import measure_table
 
     monkeypatch.setenv("BATCHSEG_SEGMENTER_FACTORY", "napari_batchseg.testing:threshold_segmenter")
     out = tmp_path / "out"
@@ -88,6 +89,10 @@ def test_two_scene_lif_gives_one_output_per_scene_from_the_cli(lif_file, tmp_pat
         assert f"position: {k} of 2 ({scene})" in log and "input format: lif" in log
         assert "channels: ['Cyan', 'Yellow', 'Magenta']" in log and "channel used: 0 (Cyan)" in log
         assert "z: 5 slice(s); range all; projection max" in log
+        # the tables name the scene of each object (position_name, after position)
+        table = measure_table(out / f"Project_3D_P{k}_vSM.ome.tif")
+        assert list(table.columns[1:3]) == ["position", "position_name"] and len(table)
+        assert set(table["position"]) == {k} and set(table["position_name"]) == {scene}
 
 
 @pytest.mark.cp3

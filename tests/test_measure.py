@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nd2
 import numpy as np
 import pandas as pd
@@ -13,7 +15,13 @@ from _downstream import DSB_GT, DSB_IMAGE, ND2, segmented
 from _timelapse import FIRST, LAST, frames_10_13, logless_copy, nd2_time_increment
 from napari_batchseg.errors import InputError, OutputError
 from napari_batchseg.io.masks import read_mask, write_mask
-from napari_batchseg.measure import OBJECT_COLUMNS, SUMMARY_COLUMNS, measure_file, measure_labels
+from napari_batchseg.measure import (
+    OBJECT_COLUMNS,
+    SUMMARY_COLUMNS,
+    measure_file,
+    measure_labels,
+    measure_table,
+)
 
 
 def _numpy_reference(labels: np.ndarray, image: np.ndarray) -> pd.DataFrame:
@@ -284,7 +292,7 @@ def test_time_column_when_the_input_time_step_is_known(tmp_path):
     assert sorted(table["frame"].unique()) == list(range(FIRST, LAST + 1))
     np.testing.assert_allclose(table["time_s"], table["frame"] * dt, rtol=1e-9)
     summary = pd.read_csv(result.summary_csv)
-    assert list(summary.columns[:4]) == ["file", "position", "frame", "time_s"]
+    assert list(summary.columns[:5]) == ["file", "position", "position_name", "frame", "time_s"]
     np.testing.assert_allclose(summary["time_s"], np.arange(FIRST, LAST + 1) * dt, rtol=1e-9)
 
 
@@ -332,3 +340,46 @@ def test_logless_mask_needs_start_frame_when_frame_counts_differ(tmp_path):
         status = main(["measure", str(bare), "--image", str(ND2), "--start-frame", str(FIRST),
                        "--output-dir", str(out), "--overwrite"])
     assert status == 0
+
+
+def test_position_name_names_the_well_of_a_multi_position_file(tmp_path):
+    """Both tables name each object's well (``position_name``, after ``position``): from the mask's log,
+    else from the input's metadata; empty for a mask without a log. The input is a multi-position
+    OME-TIFF of two real fields (DSB2018 crops) whose series are named as a plate's wells."""
+    from napari_batchseg import SegmentationParams, segment_files
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    image = tifffile.imread(DSB_IMAGE)[:128, :160]
+    plate = tmp_path / "plate.ome.tif"
+    with tifffile.TiffWriter(plate, ome=True) as tw:
+        for well, field in (("B02", image), ("B03", np.flipud(image))):
+            tw.write(field, metadata={"axes": "YX", "Name": well})
+    summary = segment_files([plate], SegmentationParams(output_dir=str(tmp_path / "out")),
+                            segmenter=ThresholdSegmenter())
+    assert summary.ok and len(summary.reports) == 2
+    masks = {r.position: Path(str(r.mask)) for r in summary.reports}
+    assert "position: 1 of 2 (B03)" in read_mask(masks[1]).log_text
+    for position, well in ((0, "B02"), (1, "B03")):
+        result = measure_file(masks[position], output_dir=tmp_path)
+        objects, summ = pd.read_csv(result.objects_csv), pd.read_csv(result.summary_csv)
+        assert tuple(objects.columns) == OBJECT_COLUMNS and tuple(summ.columns) == SUMMARY_COLUMNS
+        assert list(objects.columns[:4]) == ["file", "position", "position_name", "frame"]
+        assert list(summ.columns[:4]) == ["file", "position", "position_name", "frame"]
+        assert len(objects) > 3 and set(objects["position"]) == set(summ["position"]) == {position}
+        assert set(objects["position_name"]) == set(summ["position_name"]) == {well}
+        assert set(measure_table(masks[position])["position_name"]) == {well}
+    # a log that names no position (written by another tool): the input's own name of it
+    mask = read_mask(masks[1])
+    assert "(B03)" in mask.log_text
+    unnamed = write_mask(tmp_path / "unnamed_vSM.ome.tif", mask.labels, mask.pixel_size,
+                         mask.log_text.replace("(B03)", "()"))
+    assert set(measure_table(unnamed)["position_name"]) == {"B03"}
+    # no log: the position is not known, its name is left empty (never guessed)
+    bare = tmp_path / "bare_masks.tif"
+    tifffile.imwrite(bare, mask.labels[0])
+    result = measure_file(bare, output_dir=tmp_path, image=plate)
+    for csv in (result.objects_csv, result.summary_csv):
+        header, first = csv.read_text().splitlines()[:2]
+        column = header.split(",").index("position_name")
+        assert first.split(",")[column] == ""
+    assert measure_table(bare, image=plate)["position_name"].isna().all()

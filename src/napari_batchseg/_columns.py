@@ -1,4 +1,4 @@
-"""Columns shared by the object tables of 2D and volume masks: the time, per-object intensity statistics."""
+"""Columns shared by the object tables of 2D and volume masks: time, position name, intensity statistics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from numpy.typing import NDArray
 TIME_COLUMN = "time_s"
 #: The statistics of each intensity channel, in column order (``<stat>_intensity[_<channel>]``).
 INTENSITY_STATS: tuple[str, ...] = ("mean", "min", "max", "sum", "std")
+
+
+def name_column(name: str | None, n: int) -> NDArray[Any]:
+    """``n`` cells of a text column (``position_name``): ``name``, or NaN (an empty CSV cell) when ``None``.
+
+    NaN, as the physical columns of an unknown pixel size: a table in memory equals its CSV read back.
+    """
+    return np.full(n, np.nan if name is None else name, dtype=object)
 
 
 def intensity_stats(labels: NDArray[Any], image: NDArray[Any], ids: NDArray[Any]) -> dict[str, NDArray[Any]]:

@@ -161,6 +161,9 @@ class SourceSpec:
         Input frame of the mask's first frame.
     position
         Position (field of view) of the input.
+    position_name
+        Its name (a well, a scene: ``B02``) as the log records it, else as the input names it (filled
+        when the image is opened, :class:`PreparedImage`); ``None`` when the position is not known.
     axes
         Axes override of the input, if the run used one.
     from_log
@@ -174,6 +177,8 @@ class SourceSpec:
         Whether the channel was stated (by the log or the caller) rather than defaulted.
     start_given
         Whether ``start_frame`` was stated (by the log or the caller) rather than defaulted.
+    position_given
+        Whether ``position`` was stated (by the log or the caller) rather than defaulted.
     """
 
     image: Path
@@ -188,6 +193,8 @@ class SourceSpec:
     params: dict[str, Any] = field(default_factory=dict)
     channel_given: bool = False
     start_given: bool = False
+    position_name: str | None = None
+    position_given: bool = False
 
 
 def resolve_source(
@@ -225,7 +232,7 @@ def resolve_source(
                 image=run.input_path, channel=first, z_range=str(p.z_range),
                 z_projection=p.z_projection, start_frame=int(p.start_frame),
                 position=int(run.position or 0), axes=p.axes, from_log=True, params=p.to_dict(),
-                identity=dict(run.input_identity),
+                identity=dict(run.input_identity), position_name=run.position_name,
             )
     if spec is None:
         if image is None:
@@ -248,11 +255,14 @@ def resolve_source(
     if start_frame is not None:
         spec.start_frame = int(start_frame)
     if position is not None:
+        if int(position) != spec.position:
+            spec.position_name = None  # (the log's name is another position's)
         spec.position = int(position)
     if image_axes is not None:
         spec.axes = image_axes
     spec.channel_given = channel is not None or spec.from_log
     spec.start_given = start_frame is not None or spec.from_log
+    spec.position_given = position is not None or spec.from_log
     return spec
 
 
@@ -316,6 +326,8 @@ class PreparedImage:
                 raise InputError(
                     f"{mask.path}: position {spec.position} not in {spec.image} ({info.sizes['P']} positions)"
                 )
+            if spec.position_given and not spec.position_name and spec.position < len(info.position_names):
+                spec.position_name = info.position_names[spec.position]  # (a log that names none)
         except BaseException:
             self.source.close()
             raise

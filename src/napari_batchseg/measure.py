@@ -25,7 +25,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
-from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns
+from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns, name_column
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from .errors import OutputError
 from .io.atomic import atomic_path, check_writable_dir
@@ -51,8 +51,8 @@ __all__ = [
 #: Columns of the per-object table, in order (extra channels add ``<stat>_intensity_<channel>``; a known
 #: time increment adds :data:`TIME_COLUMN` after ``frame``).
 OBJECT_COLUMNS: tuple[str, ...] = (
-    "file", "position", "frame", "label", "area_px", "area_um2", "centroid_y_px", "centroid_x_px",
-    "centroid_y_um", "centroid_x_um", "bbox_min_y", "bbox_min_x", "bbox_max_y", "bbox_max_x",
+    "file", "position", "position_name", "frame", "label", "area_px", "area_um2", "centroid_y_px",
+    "centroid_x_px", "centroid_y_um", "centroid_x_um", "bbox_min_y", "bbox_min_x", "bbox_max_y", "bbox_max_x",
     "perimeter_px", "perimeter_um", "eccentricity", "solidity", "major_axis_px", "minor_axis_px",
     "orientation", "touches_border", "mean_intensity", "min_intensity", "max_intensity",
     "sum_intensity", "std_intensity",
@@ -60,7 +60,7 @@ OBJECT_COLUMNS: tuple[str, ...] = (
 _AREA_STATS: tuple[str, ...] = ("min", "max", "mean", "median", "std", "sum")
 #: Columns of the per-frame summary.
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "file", "position", "frame", "n_objects",
+    "file", "position", "position_name", "frame", "n_objects",
     *(f"area_px_{s}" for s in _AREA_STATS), *(f"area_um2_{s}" for s in _AREA_STATS),
 )
 _SHAPE_PROPS = (
@@ -77,6 +77,7 @@ def measure_labels(
     file: str = "",
     position: int = 0,
     frame: int = 0,
+    position_name: str | None = None,
 ) -> pd.DataFrame:
     """Measure every object of one ``(Y, X)`` label frame.
 
@@ -92,8 +93,9 @@ def measure_labels(
         A :class:`PixelSize` with a time increment ``t`` (s) adds a ``time_s`` column (``frame * t``).
     extra_images
         ``{channel: image}``: adds ``mean_intensity_<channel>`` (and min, max, sum, std) columns.
-    file, position, frame
-        Values of the identifying columns.
+    file, position, frame, position_name
+        Values of the identifying columns (``position_name``: the position's name, a well or a scene;
+        ``None`` when not known: NaN, an empty cell in the CSV).
 
     Returns
     -------
@@ -124,6 +126,7 @@ def measure_labels(
     table: dict[str, object] = {
         "file": [file] * n,
         "position": np.full(n, position, dtype=np.int64),
+        "position_name": name_column(position_name, n),
         "frame": np.full(n, frame, dtype=np.int64),
         **({TIME_COLUMN: np.full(n, frame * float(dt))} if dt is not None else {}),
         "label": ids,
@@ -156,10 +159,11 @@ def measure_labels(
 
 def summarize_frame(
     objects: pd.DataFrame, file: str = "", position: int = 0, frame: int = 0,
-    time_s: float | None = None,
+    time_s: float | None = None, position_name: str | None = None,
 ) -> dict[str, Any]:
     """One summary row (:data:`SUMMARY_COLUMNS`, with ``time_s`` after ``frame`` when given) of one frame."""
-    row: dict[str, object] = {"file": file, "position": position, "frame": frame}
+    row: dict[str, object] = {"file": file, "position": position,
+                              "position_name": name_column(position_name, 1)[0], "frame": frame}
     if time_s is not None:
         row[TIME_COLUMN] = time_s
     row["n_objects"] = len(objects)
@@ -203,7 +207,7 @@ def iter_frame_tables(
         image, extras = prepared.frame(i) if prepared is not None else (None, {})
         yield measure_labels(
             labels, image, pixel_size, extras, file=file or mask.path.name,
-            position=spec.position, frame=spec.start_frame + i,
+            position=spec.position, frame=spec.start_frame + i, position_name=spec.position_name,
         )
 
 
@@ -307,8 +311,8 @@ def measure_file(
                         n_objects += len(table)
                         frame = spec.start_frame + i
                         summary.append(summarize_frame(
-                            table, mask.name, spec.position, frame, None if dt is None else frame * dt
-                        ))
+                            table, mask.name, spec.position, frame, None if dt is None else frame * dt,
+                            spec.position_name))
                 columns = summary_columns(dt is not None)
                 pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
                 if track_table is not None and track_csv is not None:

@@ -18,7 +18,7 @@ import tifffile
 from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
-from ._columns import TIME_COLUMN, intensity_columns
+from ._columns import TIME_COLUMN, intensity_columns, name_column
 from .errors import InputError
 from .input_check import check_input
 from .io.atomic import atomic_path, check_writable_dir
@@ -40,13 +40,13 @@ __all__ = [
 #: object reaches a side of the field of view (Y or X), as in 2D; ``touches_z_border``: the first or last
 #: slice of the volume (a cell cut by the Z range).
 VOLUME_COLUMNS: tuple[str, ...] = (
-    "file", "position", "frame", "label", "volume_vox", "volume_um3",
+    "file", "position", "position_name", "frame", "label", "volume_vox", "volume_um3",
     "centroid_z_px", "centroid_y_px", "centroid_x_px", "centroid_z_um", "centroid_y_um", "centroid_x_um",
     "bbox_min_z", "bbox_min_y", "bbox_min_x", "bbox_max_z", "bbox_max_y", "bbox_max_x", "touches_border",
     "touches_z_border", "mean_intensity", "min_intensity", "max_intensity", "sum_intensity", "std_intensity",
 )
 VOLUME_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "file", "position", "frame", "n_objects", "volume_um3_mean", "volume_um3_sum",
+    "file", "position", "position_name", "frame", "n_objects", "volume_um3_mean", "volume_um3_sum",
 )
 
 
@@ -68,11 +68,12 @@ def is_volume_mask(path: str | Path) -> bool:
 def measure_volume(
     labels: NDArray[Any], image: NDArray[Any] | None, pixel_size: PixelSize, *, file: str = "",
     position: int = 0, frame: int = 0, extra_images: Mapping[str, NDArray[Any]] | None = None,
+    position_name: str | None = None,
 ) -> pd.DataFrame:
     """Object table of one ``(Z, Y, X)`` label volume (volumes in voxels and µm³, 3D centroids).
 
     ``pixel_size.t`` (s) adds ``time_s`` (``frame`` times it); ``extra_images`` (``{channel: volume}``)
-    add ``<stat>_intensity_<channel>`` columns, as in 2D.
+    add ``<stat>_intensity_<channel>`` columns, as in 2D; ``position_name``: the position's name (a well).
     """
     lab = np.asarray(labels)
     if lab.ndim != 3:
@@ -82,7 +83,8 @@ def measure_volume(
     n = len(ids)
     sz, sy, sx = (pixel_size.z, pixel_size.y, pixel_size.x)
     voxel = None if None in (sz, sy, sx) else float(sz) * float(sy) * float(sx)  # type: ignore[arg-type]
-    out: dict[str, Any] = {"file": [file] * n, "position": [position] * n, "frame": [frame] * n}
+    out: dict[str, Any] = {"file": [file] * n, "position": [position] * n,
+                           "position_name": name_column(position_name, n), "frame": [frame] * n}
     if pixel_size.t is not None:
         out[TIME_COLUMN] = [frame * float(pixel_size.t)] * n
     out.update({
@@ -114,11 +116,13 @@ class VolumeInput:
     """The input volumes of a mask, from its log (``None`` volumes when there is no readable log).
 
     ``source`` is the opened input (``None`` without a log); close it with :meth:`close`.
+    ``position_name``: the log's name of the position, else the input's; ``None`` without a log.
     """
 
     def __init__(self, mask: Path, log_text: str, extra_channels: Sequence[int | str] = ()) -> None:
         self.source: ImageSource | None = None
         self.position, self.start, self.channel, self.zs = 0, 0, 0, [0]
+        self.position_name: str | None = None
         #: ``(name as given, channel index)`` of the extra channels measured (``channels``)
         self.extra: list[tuple[str, int]] = []
         if not log_text.strip():
@@ -145,6 +149,9 @@ class VolumeInput:
             self.source.close()
             raise
         self.position, self.start = int(run.position or 0), int(p.start_frame)
+        names = self.source.info.position_names
+        own = names[self.position] if self.position < len(names) else None  # (a log that names none)
+        self.position_name = run.position_name or own
 
     @classmethod
     def from_image(
@@ -257,7 +264,8 @@ def volume_tables(
             extra = {name: v for name, c in source.extra if (v := source.volume(i, c)) is not None}
             frame = source.start + i
             yield frame, measure_volume(labels, image_volume, pixel_size, file=file or path.name,
-                                        position=source.position, frame=frame, extra_images=extra)
+                                        position=source.position, frame=frame, extra_images=extra,
+                                        position_name=source.position_name)
     finally:
         source.close()
 
@@ -285,7 +293,8 @@ def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path,
                 n_frames, n_objects = n_frames + 1, n_objects + len(table)
                 vols = table["volume_um3"]
                 summary.append({"file": Path(mask).name, "position": int(table["position"].iloc[0])
-                                if len(table) else 0, "frame": frame, "n_objects": len(table),
+                                if len(table) else 0, "position_name": table["position_name"].iloc[0]
+                                if len(table) else np.nan, "frame": frame, "n_objects": len(table),
                                 "volume_um3_mean": float(vols.mean()) if len(table) else np.nan,
                                 "volume_um3_sum": float(vols.sum()) if len(table) else 0.0,
                                 TIME_COLUMN: None if dt is None else frame * float(dt)})

@@ -27,10 +27,10 @@ from .io.sources import ImageSource, PixelSize
 from .params import SegmentationParams, ZRange
 from .prepare import prepare_frame, resolve_channels
 from .prepare_3d import volume_z
-from .provenance import POSITION_PREFIX, parse_log
+from .provenance import POSITION_PREFIX, parse_log, segmentation_run
 
 __all__ = ["LoadedResult", "first_frame", "first_z_slice", "load_result", "logged_position",
-           "prefetch_planes", "prepared_array", "quick_range"]
+           "logged_position_name", "prefetch_planes", "prepared_array", "quick_range"]
 
 _FRAMES_RECORD = re.compile(r"\| frames: (\d+)-(\d+) \(")
 _POSITION_RECORD = re.compile(r"\| " + re.escape(POSITION_PREFIX) + r"(\d+) of ")
@@ -40,6 +40,13 @@ def logged_position(log_text: str) -> int:
     """The position (field of view) of the input a mask comes from, by its log (0 if it says none)."""
     found = _POSITION_RECORD.findall(log_text)
     return int(found[0]) if found else 0
+
+
+def logged_position_name(log_text: str) -> str | None:
+    """The name of that position (a well, a scene) by the log (``None`` if it names none)."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return segmentation_run(log_text).position_name
+    return None
 
 
 def first_frame(log_text: str) -> int:

@@ -209,7 +209,7 @@ def test_a_layers_table_names_its_file_and_times_frames_as_the_command_line(make
     _wait(qtbot, w)
     table, cli = w.model.frame, measure_table(mask)
     same = [c for c in cli.columns if "intensity" not in c]  # (no Intensity image chosen here)
-    assert [c for c in table.columns if "intensity" not in c] == same and table.columns[3] == TIME_COLUMN
+    assert [c for c in table.columns if "intensity" not in c] == same and table.columns[4] == TIME_COLUMN
     pd.testing.assert_frame_equal(table[same], cli[same], check_dtype=False)
     assert set(table["file"]) == {mask.name} and np.allclose(table[TIME_COLUMN], table["frame"] * 0.50016)
 

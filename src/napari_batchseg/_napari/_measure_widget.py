@@ -149,7 +149,8 @@ class MeasureExportWidget(Dock):
         # (the file column and time_s as batchseg measure writes them)
         self.run_job(mf.measure_layer, layer.data, image, pixel_size_yx(meta),
                      mf.table_file_name(meta, layer.name), first, frames or slice(None),
-                     mf.frame_interval(meta), int(meta.get("position") or 0), say="Measuring…" + note,
+                     mf.frame_interval(meta), int(meta.get("position") or 0), meta.get("position_name"),
+                     say="Measuring…" + note,
                      on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 

@@ -143,7 +143,7 @@ def write_ome_zarr(item: ExportInput, target: Path, options: ExportOptions) -> l
             if image.size:
                 lo, hi = min(lo, float(image.min())), max(hi, float(image.max()))
             table = measure_labels(labels, image, ps, frame=start + i)
-            for row in table.drop(columns=["file", "position"]).to_dict("records"):
+            for row in table.drop(columns=["file", "position", "position_name"]).to_dict("records"):
                 entry = {"label-value": offset + int(row["label"])}
                 entry.update({k: _json_value(v) for k, v in row.items()})
                 properties.append(entry)

@@ -27,7 +27,7 @@ from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG, named_like_labels
 from ..io.reader import open_source, stem_of
 from ..io.sources import PixelSize
 from ..provenance import RunLog
-from ..results import first_frame, first_z_slice, logged_position
+from ..results import first_frame, first_z_slice, logged_position, logged_position_name
 
 LayerData = tuple[Any, dict[str, Any], str]
 CHANNEL_COLORMAPS = ("gray", "green", "magenta", "cyan", "yellow", "red", "blue")
@@ -282,6 +282,7 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
             "pixel_size": mask.pixel_size.as_dict(),
             "first_frame": start,
             "position": logged_position(mask.log_text),
+            "position_name": logged_position_name(mask.log_text),
         }
     }
     units = axis_units(axes, mask.pixel_size)

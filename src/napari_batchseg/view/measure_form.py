@@ -204,7 +204,8 @@ def mask_file_layer(layers: Iterable[Any], mask: str | Path, unsaved: str = UNSA
 
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
                   name: str, first_frame: int = 0, image_frames: slice = slice(None),
-                  interval: float | None = None, position: int = 0) -> pd.DataFrame:
+                  interval: float | None = None, position: int = 0,
+                  position_name: str | None = None) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
@@ -221,6 +222,8 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
         table["frame"] += first_frame
     if position and "position" in table:
         table["position"] = int(position)
+    if position_name is not None and "position_name" in table:
+        table["position_name"] = position_name
     if interval is not None and "frame" in table and TIME_COLUMN not in table:
         table.insert(table.columns.get_loc("frame") + 1, TIME_COLUMN, table["frame"] * float(interval))
     return table
