@@ -422,7 +422,7 @@ def test_volume_tables_name_the_position_of_a_multi_position_input(tmp_path: Pat
     volume = np.flip(crop, -1)
     labels = (volume > volume.mean() + volume.std()).astype(np.uint16)[None]  # (T, Z, Y, X)
 
-    def mask(name: str, record: str | None) -> Path:
+    def mask(name: str, record: str | None, labels: np.ndarray = labels) -> Path:
         log = RunLog()
         if record is not None:
             log.info(f"input: {plate}")
@@ -446,3 +446,7 @@ def test_volume_tables_name_the_position_of_a_multi_position_input(tmp_path: Pat
     assert measure_table(logless, image=plate)["position_name"].isna().all()  # position not known
     result = measure_file(logless, output_dir=tmp_path / "out")
     assert result.summary_csv.read_text().splitlines()[1].split(",")[2] == ""
+    # a volume with no object still names its position in the summary (it said position 0)
+    empty = mask("empty_vSM.ome.tif", "position: 1 of 2 (C05)", np.zeros_like(labels))
+    summary = pd.read_csv(measure_file(empty, output_dir=tmp_path / "out").summary_csv)
+    assert summary[["position", "position_name", "n_objects"]].values.tolist() == [[1, "C05", 0]]

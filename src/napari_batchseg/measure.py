@@ -350,7 +350,7 @@ def measure_table(
     if is_volume_mask(mask):  # TZYX (z_mode 3d/stitch): volumes in µm³, 3D centroids (measure_3d)
         volumes = volume_tables(mask, channels=channels, image=image, image_channel=image_channel,
                                 z_range=z_range, start_frame=start_frame, image_axes=image_axes)
-        return pd.concat([table for _frame, table in volumes], ignore_index=True)
+        return pd.concat([volume.table for volume in volumes], ignore_index=True)
     track_table = tracks_for(mask, tracks)
     with open_mask_stack(mask, axes, force_labels) as stack:
         spec = resolve_source(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from .provenance import parse_log
 
 __all__ = [
     "VOLUME_COLUMNS", "VOLUME_SUMMARY_COLUMNS", "VolumeInput", "is_volume_mask", "mask_volumes",
-    "measure_volume", "volume_reader", "volume_tables", "write_volume_tables",
+    "measure_volume", "VolumeTable", "volume_reader", "volume_tables", "write_volume_tables",
 ]
 
 #: Columns of the per-object table of a volume mask, in order (a known time step adds ``time_s`` after
@@ -228,12 +228,21 @@ def mask_volumes(path: Path) -> Iterator[NDArray[Any]]:
             yield read(t)
 
 
+class VolumeTable(NamedTuple):
+    """The object table of one volume of a mask, and where the volume comes from (also when it is empty)."""
+
+    frame: int
+    position: int
+    position_name: str | None
+    table: pd.DataFrame
+
+
 def volume_tables(
     mask: str | Path, file: str = "", channels: Sequence[int | str] = (), image: str | Path | None = None,
     image_channel: int | str | None = None, z_range: str | None = None, start_frame: int | None = None,
     image_axes: str | None = None,
-) -> Iterator[tuple[int, pd.DataFrame]]:
-    """``(frame, object table)`` of each volume of a mask, one volume in memory at a time.
+) -> Iterator[VolumeTable]:
+    """A :class:`VolumeTable` (frame, position, object table) per volume of a mask, one at a time in memory.
 
     The input comes from the mask's log, or is ``image`` (with ``image_channel``, ``z_range``,
     ``start_frame``, ``image_axes``: see :meth:`VolumeInput.from_image`); ``channels`` add the
@@ -263,9 +272,9 @@ def volume_tables(
                     f"{path}: mask volume is {labels.shape} but its input's is {image_volume.shape}")
             extra = {name: v for name, c in source.extra if (v := source.volume(i, c)) is not None}
             frame = source.start + i
-            yield frame, measure_volume(labels, image_volume, pixel_size, file=file or path.name,
-                                        position=source.position, frame=frame, extra_images=extra,
-                                        position_name=source.position_name)
+            yield VolumeTable(frame, source.position, source.position_name, measure_volume(
+                labels, image_volume, pixel_size, file=file or path.name, position=source.position,
+                frame=frame, extra_images=extra, position_name=source.position_name))
     finally:
         source.close()
 
@@ -288,13 +297,13 @@ def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path,
         tmp = ctx.enter_context(atomic_path(objects_csv))
         tmp_summary = ctx.enter_context(atomic_path(summary_csv))
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            for i, (frame, table) in enumerate(volume_tables(mask, **input_options)):
+            for i, (frame, position, position_name, table) in enumerate(volume_tables(mask, **input_options)):
                 table.to_csv(fh, header=i == 0, index=False)
                 n_frames, n_objects = n_frames + 1, n_objects + len(table)
                 vols = table["volume_um3"]
-                summary.append({"file": Path(mask).name, "position": int(table["position"].iloc[0])
-                                if len(table) else 0, "position_name": table["position_name"].iloc[0]
-                                if len(table) else np.nan, "frame": frame, "n_objects": len(table),
+                summary.append({"file": Path(mask).name, "position": position,
+                                "position_name": name_column(position_name, 1)[0], "frame": frame,
+                                "n_objects": len(table),
                                 "volume_um3_mean": float(vols.mean()) if len(table) else np.nan,
                                 "volume_um3_sum": float(vols.sum()) if len(table) else 0.0,
                                 TIME_COLUMN: None if dt is None else frame * float(dt)})
