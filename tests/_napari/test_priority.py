@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from napari_batchseg._napari._worker import Background
+from napari_batchseg._napari._jobs import Background
 from napari_batchseg.view.thread_priority import BACKGROUND_NICE, NICE_ENV
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")

@@ -22,8 +22,8 @@ from ..view.file_info import info_panel_text, is_ambiguous
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
 from ._file_controls import AxesRow, DatasetRow, FileSettings, FilterFields, ListButtons
 from ._info import InfoCache
+from ._jobs import Background
 from ._qtutil import PathDrops, hbox, muted, single_shot, vbox
-from ._worker import Background
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOR = "#e06c4c"

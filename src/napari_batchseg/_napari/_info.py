@@ -13,7 +13,7 @@ from qtpy.QtCore import QObject, Signal
 
 from ..io.sources import SourceInfo
 from ..view.file_info import InfoStore, read_file_info, read_info_safe
-from ._worker import Background
+from ._jobs import Background
 
 
 class InfoCache(QObject):

@@ -26,8 +26,8 @@ from ..view.outputs import (
     preview_lines,
     suffix_note,
 )
+from ._jobs import Background
 from ._qtutil import Fields, PathField, form, hbox, muted, radio_pair
-from ._worker import Background
 
 
 class OutputPanel(QWidget):

@@ -31,9 +31,9 @@ from ..view.result_showing import ResultShowing, layer_label, skipped_to_show, t
 from ..view.slider import slider_slot
 from ..view.stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from ..view.volume_store import VolumeStore
+from ._jobs import Background
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
-from ._worker import Background
 
 __all__ = ["LayerStreamer"]
 

@@ -25,7 +25,7 @@ from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
-from ._jobs import close_all, close_with, delete_with_dock
+from ._jobs import Background, close_all, close_with, delete_with_dock
 from ._layers import LayerPanel
 from ._output import OutputPanel
 from ._pages import FILES_TAB, RESULTS_TAB, lay_out
@@ -34,7 +34,7 @@ from ._qtutil import single_shot
 from ._startup import Startup
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._worker import Background, RunController
+from ._worker import RunController
 
 #: a settings change is compared with existing outputs' logs (by a worker) once typing pauses this long
 PREVIEW_PAUSE_MS = 300

@@ -22,7 +22,7 @@ from ..view.dock_jobs import run_events, run_source
 from ._jobs import Background, Job
 from ._qtutil import single_shot
 
-__all__ = ["GRACE_MS", "Background", "RunController"]
+__all__ = ["GRACE_MS", "RunController"]
 
 #: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
 GRACE_MS = 400
