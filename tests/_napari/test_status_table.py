@@ -45,3 +45,21 @@ def test_the_running_row_is_followed_until_a_row_is_picked(qtbot, tmp_path):
     table.scrollToItem(table.item(2, 0))
     status.show_state(session.apply(ev.TaskStarted(plan.tasks[35], 1)))
     assert _visible(table, 2) and not _visible(table, 35)
+
+
+def test_listing_a_big_batch_counts_its_statuses_once(qtbot, tmp_path, monkeypatch):
+    """A review: each row listed re-counted every task's status for the summary (n × n on the GUI
+    thread: 4 million steps for 2,000 files)."""
+    from napari_batchseg._napari._status import StatusTable
+
+    for i in range(40):
+        tifffile.imwrite(tmp_path / f"f{i:02d}.tif", np.zeros((16, 16), np.uint16))
+    session = RunSession(engine.plan([tmp_path], SegmentationParams(output_dir=str(tmp_path / "out"))))
+    counted = []
+    real_counts = session.counts
+    monkeypatch.setattr(session, "counts", lambda: counted.append(1) or real_counts())
+    status = StatusTable()
+    qtbot.addWidget(status)
+    status.reset(session)
+    assert len(counted) == 1 and status.table.rowCount() == 40
+    assert "40" in status.summary.text()  # the summary is still there, counting every file

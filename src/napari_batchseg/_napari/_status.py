@@ -153,7 +153,8 @@ class StatusTable(QWidget):
             self.table.setItem(r, 0, name)
             for c in range(1, len(COLUMNS)):
                 self.table.setItem(r, c, QTableWidgetItem(""))
-            self.show_state(state)
+            self._draw_row(state)
+        self._update_summary()  # (once: per row, a batch of n files counted n × n states)
         self.update_progress()
 
     def keys(self) -> list[str]:
@@ -166,7 +167,11 @@ class StatusTable(QWidget):
         return state.status if state is not None else ""
 
     def show_state(self, state: TaskState) -> None:
-        """Redraw the row of one task from its state (status, frames, objects, details)."""
+        """Redraw the row of one task from its state (status, frames, objects, details), and the summary."""
+        self._draw_row(state)
+        self._update_summary()
+
+    def _draw_row(self, state: TaskState) -> None:
         r = self._rows.get(state.key)
         if r is None:
             return
@@ -188,7 +193,6 @@ class StatusTable(QWidget):
             if self._followed is None or self._shows(self._followed):
                 self.table.scrollToItem(item)
             self._followed = r
-        self._update_summary()
 
     def _shows(self, row: int) -> bool:
         item = self.table.item(row, 0)
