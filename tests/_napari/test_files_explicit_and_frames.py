@@ -127,6 +127,9 @@ def test_files_named_that_cannot_be_inputs_are_said(widget, data_folder, qtbot):
     text = files.count.text()
     assert "not added" in text and "notes.txt: not a supported image" in text
     assert "a_BF_vSM.ome.tif: a mask made by this plugin" in text and "gone_BF.tif: no such file" in text
+    files.clear()  # an emptied list says nothing more of them either (the line stayed)
+    assert files.count.text() == "no files: add files or folders, or drop them here"
+    files.add_paths([notes])
     # a later add that takes everything says nothing more of them
     assert files.add_paths([data_folder / "nuclei_BF.tif"]) == 1
     assert "not added" not in files.count.text()

@@ -174,6 +174,7 @@ class FileListPanel(PathDrops, QWidget):
         """Empty the list."""
         self.list.clear()
         self.explicit.clear()
+        self.refused = []
         self.setup.forget()
         self.apply_filters()
 
