@@ -109,3 +109,24 @@ def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path
     same = "1 output(s) exist already and will be overwritten"
     qtbot.waitUntil(lambda: same in widget.output.preview.text(), timeout=10000)
     assert not widget.bar.next_run.isVisibleTo(widget)  # nothing a tuning user must know
+
+
+def test_an_emptied_list_leaves_no_stale_note_and_no_check_pending(widget, tmp_path, example_files, qtbot):
+    """A review: the "Next Run" note stayed after the list was cleared, and a check superseded by a
+    preview that plans nothing left ``checking`` true for good."""
+    folder = _one_file(tmp_path, example_files)
+    widget.files.add_paths([folder])
+    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
+    widget.controller.segmenter_factory = factory()
+    widget.form.diameter.setValue(30)
+    _run(widget, qtbot)
+    widget.form.diameter.setValue(45)
+    qtbot.waitUntil(lambda: widget.bar.next_run.isVisibleTo(widget), timeout=10000)
+    output, files = widget.output, widget.files.files()
+    output.update_preview(files, {f: widget.infos.get(f) for f in files})  # a check starts...
+    assert output.checking
+    output.update_preview([], {})  # ...and the list is emptied before it answers
+    qtbot.wait(1000)
+    assert not output.checking
+    widget.files.clear()
+    qtbot.waitUntil(lambda: not widget.bar.next_run.isVisibleTo(widget), timeout=10000)

@@ -99,10 +99,12 @@ class OutputPanel(QWidget):
         Typing never waits for the disk. Each existing output is compared with its file's ``params``.
         """
         self._generation += 1
+        self.checking = False  # (a check under way answers an older preview: it is ignored)
         if self.custom.isChecked() and not self.folder.text():
             self.preview.setText("")
             self._problems = [NO_FOLDER]
             self.problems_label.setText(NO_FOLDER)
+            self.heads_up.emit("")
             return
         outs = planned_outputs(files, infos, self.suffix.text(), self.output_dir())
         self._lines = preview_lines(outs)
@@ -118,6 +120,8 @@ class OutputPanel(QWidget):
                 output_check, planned, on_item=lambda found: self._show_existing(generation, *found),
                 on_done=lambda: self._checked(generation), name="batchseg-exists",
             )
+        else:  # nothing to check: no note of an earlier check stays
+            self.heads_up.emit("")
 
     def _show_problems(self, unwritable: list[str]) -> None:
         self._unwritable = unwritable
