@@ -79,15 +79,20 @@ def _visible_mask_of(widget, name):
     return None
 
 
-def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path, example_files, qtbot):
-    """QA: change a parameter, Run again: nothing happened with 'skip'. Before Run, the Files tab says
-    which outputs were made with other parameters and what Run will do with them."""
+def _segmented_at_diameter_30(widget, tmp_path, example_files, qtbot):
+    """The nuclei image listed and segmented at diameter 30 (its output now exists)."""
     folder = _one_file(tmp_path, example_files)
     widget.files.add_paths([folder])
     qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
     widget.controller.segmenter_factory = factory()
     widget.form.diameter.setValue(30)
     _run(widget, qtbot)
+
+
+def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path, example_files, qtbot):
+    """QA: change a parameter, Run again: nothing happened with 'skip'. Before Run, the Files tab says
+    which outputs were made with other parameters and what Run will do with them."""
+    _segmented_at_diameter_30(widget, tmp_path, example_files, qtbot)
     qtbot.waitUntil(lambda: "exist already" in widget.output.preview.text(), timeout=10000)
     widget.form.diameter.setValue(45)  # tuning: the existing output no longer matches
     qtbot.waitUntil(lambda: "other parameters" in widget.output.preview.text(), timeout=10000)
@@ -114,12 +119,7 @@ def test_outputs_made_with_other_parameters_are_said_before_run(widget, tmp_path
 def test_an_emptied_list_leaves_no_stale_note_and_no_check_pending(widget, tmp_path, example_files, qtbot):
     """A review: the "Next Run" note stayed after the list was cleared, and a check superseded by a
     preview that plans nothing left ``checking`` true for good."""
-    folder = _one_file(tmp_path, example_files)
-    widget.files.add_paths([folder])
-    qtbot.waitUntil(lambda: not widget.infos.busy, timeout=20000)
-    widget.controller.segmenter_factory = factory()
-    widget.form.diameter.setValue(30)
-    _run(widget, qtbot)
+    _segmented_at_diameter_30(widget, tmp_path, example_files, qtbot)
     widget.form.diameter.setValue(45)
     qtbot.waitUntil(lambda: widget.bar.next_run.isVisibleTo(widget), timeout=10000)
     output, files = widget.output, widget.files.files()
