@@ -27,7 +27,7 @@ class InfoCache(QObject):
         self.store = InfoStore()
         #: known metadata, HDF5 datasets, readable metadata of paths: the store's (see :class:`InfoStore`)
         self.get, self.datasets, self.infos = self.store.get, self.store.datasets, self.store.readable
-        #: the metadata is read by daemon threads (a thread never touches Qt; see :mod:`._worker`)
+        #: the metadata is read by daemon threads (a thread never touches Qt; see :mod:`._jobs`)
         self.background = Background(self)
 
     def request(self, paths: Iterable[str | Path]) -> None:

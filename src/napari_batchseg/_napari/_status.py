@@ -37,12 +37,13 @@ class Progress(QWidget):
         super().__init__(parent)
         self._min, self._max, self._value, self._format = 0, 1, 0, "%p%"
         probe = QProgressBar()
-        self.setMinimumHeight(probe.sizeHint().height())
+        self._hint = probe.sizeHint()
+        self.setMinimumHeight(self._hint.height())
         self.setSizePolicy(probe.sizePolicy())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        """Like a QProgressBar."""
-        return QProgressBar().sizeHint()
+        """Like a QProgressBar (a new one per layout pass was built before)."""
+        return QSize(self._hint)
 
     def setRange(self, lo: int, hi: int) -> None:  # noqa: N802 - QProgressBar API
         """Set the range."""
