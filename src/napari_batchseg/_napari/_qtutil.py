@@ -46,13 +46,15 @@ def paths_from_mime(mime: QMimeData | None) -> list[Path]:
 
 
 class PathDrops:
-    """Drag-and-drop of local paths onto a widget: :meth:`_drop_ok` decides, :meth:`_dropped` takes them."""
+    """Drag-and-drop of local paths onto a widget: :meth:`_drop_ok` decides, ``_dropped`` takes them.
+
+    The widget class gives ``_dropped(paths)`` (a method of its own: no stub here to forget).
+    """
+
+    _dropped: Callable[[list[Path]], object]
 
     def _drop_ok(self, paths: list[Path]) -> bool:
         return bool(paths)
-
-    def _dropped(self, paths: list[Path]) -> None:
-        raise NotImplementedError
 
     def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802 - Qt override
         self.dragMoveEvent(event)
