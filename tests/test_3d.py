@@ -7,6 +7,7 @@ model (Cellpose 3 applies its 2D network along the three axes of a volume).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -408,6 +409,7 @@ def test_volume_tables_name_the_position_of_a_multi_position_input(tmp_path: Pat
     """``position_name`` follows ``position`` in both tables of a volume mask: the log's name, else the
     input's own name of that position, else empty (no log). The input holds two real crops of the Z stack
     as series named as wells."""
+    from napari_batchseg.export import export_masks
     from napari_batchseg.io.masks import write_mask
     from napari_batchseg.io.sources import PixelSize
     from napari_batchseg.measure import measure_file, measure_table
@@ -441,6 +443,10 @@ def test_volume_tables_name_the_position_of_a_multi_position_input(tmp_path: Pat
     assert list(summary["position_name"]) == ["C05"]
     unnamed = mask("unnamed_vSM.ome.tif", "position: 1 of 2 ()")  # the log names none: the input's name
     assert set(measure_table(unnamed)["position_name"]) == {"C05"}
+    for volume_mask in (named, unnamed):  # an export with the image names it too (it gave only the index)
+        (out,) = export_masks("ome-zarr", [volume_mask], tmp_path / volume_mask.stem).outputs[volume_mask]
+        preparation = json.loads(out.with_name(out.name + ".provenance.json").read_text())["preparation"]
+        assert (preparation["position"], preparation["position_name"]) == (1, "C05")
     logless = mask("bare_vSM.ome.tif", None)
     assert measure_table(logless)["position_name"].isna().all()
     assert measure_table(logless, image=plate)["position_name"].isna().all()  # position not known

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nd2
@@ -383,3 +384,9 @@ def test_position_name_names_the_well_of_a_multi_position_file(tmp_path):
         column = header.split(",").index("position_name")
         assert first.split(",")[column] == ""
     assert measure_table(bare, image=plate)["position_name"].isna().all()
+    # an export's provenance names the position too (it gave only its index)
+    from napari_batchseg.export import export_masks
+
+    (out,) = export_masks("semantic", [masks[1]], tmp_path / "export").outputs[masks[1]]
+    preparation = json.loads(out.with_name(out.name + ".provenance.json").read_text())["preparation"]
+    assert (preparation["position"], preparation["position_name"]) == (1, "B03")

@@ -113,7 +113,8 @@ class ExportInput:
             "source_image": str(spec.image) if spec is not None else None,
             "preparation": None if spec is None else {
                 "channel": spec.channel, "z_range": spec.z_range, "z_projection": spec.z_projection,
-                "start_frame": spec.start_frame, "position": spec.position, "from_log": spec.from_log,
+                "start_frame": spec.start_frame, "position": spec.position,
+                "position_name": spec.position_name, "from_log": spec.from_log,
             },
             "segmentation_parameters": spec.params if spec is not None and spec.from_log else None,
         }

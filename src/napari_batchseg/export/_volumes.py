@@ -87,7 +87,7 @@ class VolumeItem:
             "source_image": str(self.image_path) if self.image_path is not None else None,
             "preparation": None if src is None else {
                 "channel": src.channel, "z_slices": list(src.zs), "start_frame": src.start,
-                "position": src.position, "from_log": bool(params),
+                "position": src.position, "position_name": src.position_name, "from_log": bool(params),
             },
             "segmentation_parameters": params,
         }
