@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from _timing import time_bound
-from napari_batchseg._napari import _startup, _widget
+from napari_batchseg._napari import _warmup, _widget
 from napari_batchseg.view.layer_files import layer_meta
 from napari_batchseg.view.stream_layers import IDLE_NAME, PLACEHOLDER
 
@@ -35,8 +35,8 @@ def test_twenty_open_close_cycles_at_random_delays(qtbot, monkeypatch, data_fold
     runs = []
     for cycle in range(20):
         probe = functools.cache(slow_probe)  # a fresh, unknown device each time: the probe thread runs
-        monkeypatch.setattr(_startup, "layers_then_device", probe)  # the start-up's probe thread
-        monkeypatch.setattr(_startup, "device_known", lambda: False)
+        monkeypatch.setattr(_warmup, "layers_then_device", probe)  # the start-up's probe thread
+        monkeypatch.setattr(_warmup, "device_known", lambda: False)
         viewer = napari.Viewer(show=False)
         w = _widget.BatchSegWidget(viewer)
         viewer.window.add_dock_widget(w, name="Batch segmentation")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from napari_batchseg._napari._worker import GRACE_MS
+from napari_batchseg._napari._jobs import GRACE_MS
 
 from ._fakes import factory
 from .test_run_stream import _stream_layers

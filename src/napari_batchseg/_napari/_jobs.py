@@ -1,38 +1,41 @@
 """The one background pattern of every dock: daemon threads that never touch Qt, results polled.
 
-The threads and their queues are Qt-free (:mod:`napari_batchseg.view.jobs`: what a job may do, and the
-wait for running jobs at interpreter exit). Here:
-
-* a :class:`Background` (a QObject owned by the dock, or by a part of it) starts the jobs and drains
-  their queues with a QTimer on the GUI thread, a few milliseconds per tick, calling the job's
-  callbacks there. The timer is the Background's child: once the dock is deleted, no tick comes and no
-  callback runs into a deleted object.
-* :func:`close_with` ties Backgrounds (and any other closer) to the dock's ``destroyed`` signal: when
-  napari closes or the dock is removed (:func:`delete_with_dock`), every job is asked to stop
-  (:attr:`Job.cancel`) and is delivered nothing more.
+The threads and their queues are Qt-free (:mod:`napari_batchseg.view.jobs`). A :class:`Background`,
+owned by a dock (or a part of it), starts jobs and drains their queues with a QTimer, its child, on
+the GUI thread: once the dock is deleted, no callback runs into a deleted object. :func:`close_with`
+asks every job to stop when the dock is destroyed (napari closing, :func:`delete_with_dock`).
+:class:`RunController` runs the widget's batch this way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer, Signal
 from qtpy.QtWidgets import QDockWidget, QWidget
 
+from ..errors import describe
+from ..params import SegmentationParams
+from ..runners import RunOptions
+from ..view.dock_jobs import run_events, run_source
 from ..view.jobs import BUDGET_S, Job, JobQueue
 from ..view.thread_priority import lower_this_thread
 from ._repaint import after_repaint
 
-__all__ = ["BUDGET_S", "POLL_MS", "Background", "Job", "JobSlot", "close_all", "close_with",
-           "delete_with_dock", "disconnect"]
+__all__ = ["BUDGET_S", "GRACE_MS", "POLL_MS", "Background", "Job", "JobSlot", "RunController", "close_all",
+           "close_with", "delete_with_dock", "disconnect"]
 
 POLL_MS = 10
+#: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
+GRACE_MS = 400
 
 
 class Background(QObject):
-    """Starts daemon threads and delivers their results on the GUI thread (see the module docstring)."""
+    """Starts daemon threads and delivers their results on the GUI thread."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,11 +57,10 @@ class Background(QObject):
     ) -> Job:
         """Run ``fn(*args)`` in a daemon thread; a generator's items (or its result) go to ``on_item``.
 
-        ``yield_cpu``: the thread (and what it starts) runs below napari's GUI thread's priority (Linux;
-        :mod:`napari_batchseg.view.thread_priority`): for long compute, not for short jobs that hold the GIL
-        (the GUI thread would wait for a thread that yields the CPU). ``pass_job``: ``fn`` gets ``job=`` the
-        :class:`Job`, to report progress (:meth:`Job.report`) and see :attr:`Job.cancel` (set when the owner
-        closes). After :meth:`close`, nothing is started (the job returned has no thread).
+        ``yield_cpu``: the thread runs below the GUI thread's priority (Linux): for long compute only,
+        not for short jobs that hold the GIL (the GUI thread would wait for it). ``pass_job``: ``fn``
+        gets ``job=`` the :class:`Job` (:meth:`Job.report`, :attr:`Job.cancel`). After :meth:`close`,
+        nothing is started (the job returned has no thread).
         """
         job = self.queue.start(fn, args, Job(name, on_item, on_done, on_error), pass_job,
                                lower_this_thread if yield_cpu else None)
@@ -82,10 +84,7 @@ class Background(QObject):
         self.queue.detach(job)
 
     def close(self) -> None:
-        """Deliver nothing more, ask every job to stop; threads end on their own (they are daemons).
-
-        Safe when Qt has already deleted this object (the Python side is closed first), and twice.
-        """
+        """Deliver nothing more, ask every job to stop (safe twice, and once Qt deleted this object)."""
         self.queue.close()
         with contextlib.suppress(RuntimeError):  # the timer went with its Qt parent
             self._timer.stop()
@@ -99,10 +98,7 @@ class JobSlot:
 
     def start(self, kind: str, fn: Callable[..., Any], *args: Any, on_done: Callable[[], None] | None = None,
               **options: Any) -> Job:
-        """Submit ``fn(*args)`` as job ``kind`` (``options``: :meth:`Background.submit`'s).
-
-        ``changed()`` (the buttons follow :attr:`kind`) is called when it starts and after ``on_done``.
-        """
+        """Submit ``fn(*args)`` as job ``kind``; ``changed()`` runs as it starts and after ``on_done``."""
         self.kind = kind
         self.changed()
 
@@ -119,9 +115,7 @@ class JobSlot:
 def close_with(owner: QObject, *closers: Callable[[], None]) -> None:
     """Call every closer (e.g. :meth:`Background.close`) when ``owner`` is destroyed.
 
-    napari deletes a dock's widget when the viewer closes or the dock is removed. The slot holds the
-    closers, not ``owner`` (deleted by then); a closer whose Qt side is already gone still runs its
-    Python side (``RuntimeError`` from Qt is ignored).
+    The slot holds the closers, not ``owner`` (deleted by then).
     """
     owner.destroyed.connect(lambda *_: close_all(*closers))
 
@@ -129,9 +123,9 @@ def close_with(owner: QObject, *closers: Callable[[], None]) -> None:
 def delete_with_dock(owner: QWidget) -> None:
     """Delete ``owner`` (so that :func:`close_with` closes it) when the napari dock holding it goes.
 
-    napari's ``remove_dock_widget`` (the dock's × button) takes the widget out of its dock and deletes
-    only the dock: a widget still referenced lived on, its run going on unseen. The dock is looked up
-    the turn after ``owner`` is made (napari docks it in the same turn) and, failing that, when shown.
+    napari's ``remove_dock_widget`` (the dock's × button) deletes only the dock: a widget still
+    referenced lived on, its run going on unseen. The dock is looked up the turn after ``owner`` is
+    made (napari docks it in the same turn) and, failing that, when shown.
     """
     def watch() -> bool:
         dock = owner.parentWidget()
@@ -174,3 +168,82 @@ def disconnect(events: Iterable[Any], *slots: Callable[..., Any]) -> None:
         for slot in slots:
             with contextlib.suppress(Exception):  # never connected, or the viewer is gone already
                 event.disconnect(slot)
+
+
+class RunController(QObject):
+    """Runs the widget's batch (:func:`napari_batchseg.view.dock_jobs.run_events`) in a thread.
+
+    Signals: ``run_event(Event)``, ``errored(str)``, ``finished()``. After :meth:`cancel`, the thread
+    stops its compute within one torch operation (:mod:`napari_batchseg.torch_cancel`) and drops the
+    output it was writing; :attr:`compute_alive` says whether it still runs.
+    """
+
+    #: not named ``event``: that would hide ``QObject.event``, which Qt calls (e.g. for child objects)
+    run_event = Signal(object)
+    finished = Signal()
+    errored = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cancel_event = threading.Event()
+        self.background = Background(self)
+        self._job: Job | None = None
+        self._last_thread: threading.Thread | None = None
+        self._grace = QTimer(self)
+        self._grace.setSingleShot(True)
+        self._grace.setInterval(GRACE_MS)
+        self._grace.timeout.connect(self._detach)
+        #: replaceable (tests): builds the segmenter (module-level for worker processes)
+        self.segmenter_factory: Callable[[SegmentationParams], Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a batch is in progress (from the widget's point of view)."""
+        return self._job is not None
+
+    @property
+    def compute_alive(self) -> bool:
+        """Whether the thread of the last run still runs (e.g. finishing a cancel)."""
+        return self._last_thread is not None and self._last_thread.is_alive()
+
+    def start(self, paths: list[Path], params: SegmentationParams, parallel: str = "none",
+              processes: int = 1, plan: Any = None,
+              groups: list[tuple[list[Path], SegmentationParams]] | None = None) -> None:
+        """Start a batch in a thread: ``paths``, a prepared ``plan``, or ``groups`` with their parameters."""
+        if self._job is not None:
+            raise RuntimeError("a batch is already running")
+        options = RunOptions(parallel=parallel, processes=max(1, processes),
+                             segmenter_factory=self.segmenter_factory)
+        self.cancel_event = threading.Event()
+        source, given = run_source(paths, params, plan, groups)
+        job = self.background.submit(
+            run_events, source, given, options, self.cancel_event,
+            on_item=self.run_event.emit, on_error=self._on_error, on_done=self._on_finished,
+            name="batchseg-run", yield_cpu=True,
+        )
+        self._job = job
+        self._last_thread = job.thread
+
+    def cancel(self) -> None:
+        """Stop the batch; its events are delivered for :data:`GRACE_MS` more, then ``finished`` anyway."""
+        self.cancel_event.set()
+        if self._job is not None:
+            self._grace.start()
+
+    def _detach(self) -> None:
+        if self._job is not None:
+            self.background.detach(self._job)
+
+    def close(self) -> None:
+        """The widget goes away: stop the run, deliver nothing more."""
+        self.cancel_event.set()
+        self.background.close()
+        self._job = None
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.errored.emit(f"{describe(exc)}")
+
+    def _on_finished(self) -> None:
+        self._grace.stop()
+        self._job = None
+        self.finished.emit()

@@ -1,10 +1,8 @@
 """``batchseg gui``: napari with the Batch segmentation dock, its one-time costs paid before any window.
 
 Opened from napari's Plugins menu, the widget pays its start-up work in worker threads while napari
-runs (:mod:`._startup`): the imports of torch and Cellpose, and the one full garbage collection they
-owe, which stops every thread, the GUI's included, for 250-350 ms on this machine
-(docs/performance.md). Started from the command line, that work is done here before napari's window
-exists (:func:`preload`), then the dock opens with the files and options of the command line.
+runs (:mod:`._warmup`), including the full garbage collection torch's imports owe (250-350 ms of every
+thread stopped, docs/performance.md). From the command line it is done here first (:func:`preload`).
 """
 
 from __future__ import annotations
@@ -29,24 +27,16 @@ WIDGET = "Batch segmentation"
 
 
 def preload(freeze: bool = False, say: Callable[[str], None] | None = None) -> str:
-    """The widget's start-up work, done now on the calling thread (no window exists yet).
-
-    napari's first-layer imports and caches, a first Image and Labels model, the device detection
-    (torch, Cellpose, and the full collection their imports owe). With ``freeze`` (``batchseg gui``:
-    a fresh process), every object alive is then frozen (:func:`gc.freeze`, after one more
-    collection: no garbage is frozen), so that no later collection scans these modules again. What is
-    frozen is what that process keeps to its end anyway (modules, classes, caches): no viewer, layer
-    or image exists yet. Not in a process that holds data of its own (a notebook): it would be kept
-    alive. (Once objects are frozen, later quiet imports, e.g. micro-sam's or a tracker's, no longer
-    move their objects to the oldest generation: :func:`..quiet_import.settle_new_objects`.)
+    """The widget's start-up work (:mod:`._warmup`), done now on the calling thread (no window yet).
 
     Parameters
     ----------
     freeze
-        Freeze the objects alive at the end (see above).
+        Then freeze every object alive (:func:`gc.freeze`, after a collection), so that no later
+        collection scans these modules again: only in a fresh process (``batchseg gui``), where what
+        is frozen (modules, classes, caches) is kept to its end anyway; not in a notebook.
     say
-        Told each step's end, with the seconds since the start and the device found
-        (``batchseg gui`` prints it: the preload takes several seconds before any window).
+        Told each step's end, with the seconds since the start and the device found.
 
     Returns
     -------
@@ -90,11 +80,11 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
     show
         Show the window (``False`` for tests).
     freeze
-        Freeze the objects alive before the window (:func:`preload`): only in a process of its own.
+        Freeze the objects alive before the window (:func:`preload`).
     viewer
         The viewer to dock the widget in (default: a new one, made after :func:`preload`).
     say
-        Told the start-up steps as they end (:func:`preload`).
+        Told the start-up steps as they end.
 
     Returns
     -------

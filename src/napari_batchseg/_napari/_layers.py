@@ -1,7 +1,6 @@
 """Segment what is open: the panel that chooses napari image layers, their axes and frames.
 
-The chosen layers are planned as engine inputs by :mod:`napari_batchseg.view.layer_inputs`, through the
-same engine as files. This module only reads the selection and shows the choices (axes, frames).
+The chosen layers become engine inputs in :mod:`napari_batchseg.view.layer_inputs`.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ from ._qtutil import fill, hbox, muted, radio_pair, vbox
 class LayerPanel(QWidget):
     """*Segment image layers*: the selected image layers, their axes, current frame or whole stack.
 
-    The layers are *active* (what the Settings tab describes: channels, Z, frames) from the moment image
-    layers are selected in napari until a file is picked in the file list (:meth:`files_picked`) or no
-    image layer is selected; ``changed`` is emitted when what the Settings should describe changes.
+    The layers are *active* (what the Settings tab describes) from their selection in napari until a
+    file is picked (:meth:`files_picked`) or none is selected; ``changed`` says that this changed.
     """
 
     changed = Signal()
@@ -33,8 +31,7 @@ class LayerPanel(QWidget):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
-        #: whether the selected layers are what the Settings describe (see the class docstring)
-        self.active = False
+        self.active = False  #: the selected layers are what the Settings describe
         self._described: tuple[Any, ...] = ()
         #: made-up paths of layers given to the engine (kept so results can reopen; forgotten on close)
         self.registered: list[Path] = []
@@ -94,11 +91,7 @@ class LayerPanel(QWidget):
         self._notify()
 
     def active_infos(self) -> list[SourceInfo]:
-        """What the engine will know of each chosen layer (axes, sizes, channels), when they are active.
-
-        Built from the layers' shapes, dtypes and axes only (no pixel is read); ``[]`` when the
-        Settings describe the files.
-        """
+        """What the engine will know of each chosen layer (no pixel read); ``[]`` when not active."""
         if not self.active:
             return []
         out = []
@@ -111,8 +104,7 @@ class LayerPanel(QWidget):
             out.append(src.info)
         return out
 
-    def _notify(self) -> None:
-        """Emit ``changed`` when the layers the Settings should describe (or their axes) changed."""
+    def _notify(self) -> None:  # ``changed`` when the layers the Settings describe (or their axes) changed
         state: tuple[Any, ...] = ()
         if self.active:
             state = tuple((id(lay), axes, tuple(getattr(lay.data, "shape", ())))

@@ -1,28 +1,18 @@
 """Napari's window redrawn one turn of the event loop after the widget's layer changes, not in the same turn.
 
-A layer change (``data``, ``scale``, contrast, a slider move, a refresh) costs napari 15-35 ms of work on
-the GUI thread, and redrawing the window it leaves dirty costs another 20-70 ms (the canvas through
-OpenGL, the Qt widgets around it). Qt handles the posted repaint request before anything else that is
-waiting (mouse and keyboard events, timers), so the two form one stall of 50-100 ms. Held back by
-:data:`HOLD_MS`, the repaint comes after what was waiting: two shorter stalls, with input handled in
-between. Only repaints that arrive while the widget's own layer work runs (or just after it) are held.
+A layer change costs napari 15-35 ms on the GUI thread and the repaint it leaves dirty 20-70 ms more; Qt
+handles a posted repaint before waiting input and timers, so the two form one stall of 50-100 ms. Held
+back by :data:`HOLD_MS`, the repaint comes after what was waiting: two shorter stalls, input handled in
+between. Only repaints that arrive during (or just after) the widget's own layer work are held, and so
+are the draws of napari's canvas (a QOpenGLWidget, drawn at once when resized, e.g. when a dims slider
+appears; also in a later layout pass, within :data:`AFTERMATH_MS`).
 
-napari's canvas (a QOpenGLWidget) is also drawn *at once*, outside any repaint request, whenever its size
-changes: a layer change that shows or hides a slider of napari's dims (a file with one frame after a
-movie) resizes it once or twice while Qt lays the window out again, right after the change and in a
-later pass. Those draws are held too (also in the later pass, within :data:`AFTERMATH_MS`): the canvas
-is drawn in the held repaint.
+The other way round, :func:`after_repaint` makes a timer callback step aside once, by :data:`HOLD_MS`,
+when a repaint began less than :data:`RECENT_MS` ago: else its layer work would run before the input.
 
-The other way round too: a timer of the widget that falls due during a repaint would start its layer work
-right after it, before the mouse, the keyboard and other timers (Qt runs due timers in the order they
-fell due). :func:`after_repaint` makes such a callback step aside once, by :data:`HOLD_MS`, when a
-repaint of the window began less than :data:`RECENT_MS` ago.
-
-The hold relies on how napari's window repaints (its main window's update requests, its canvas a
-QOpenGLWidget): it is used only with the napari versions it was tested with (:data:`NAPARI_MEASURED`:
-the oldest napari the project supports, 0.8, through 0.9; ``tests/_napari/test_repaint.py`` checks that
-a real napari layer change repaints the main window after due timers when held and before them when not,
-in both, via ``scripts/test.sh``); with any other, layer work runs unheld (:func:`hold_supported`).
+The hold relies on how napari's window repaints: it is used only with the napari versions
+``tests/_napari/test_repaint.py`` checks (``NAPARI_MEASURED``, via ``scripts/test.sh``); with any other,
+layer work runs unheld (:func:`~napari_batchseg.view.repaint_policy.hold_supported`).
 """
 
 from __future__ import annotations
@@ -36,10 +26,9 @@ from typing import Any, TypeVar, cast
 from qtpy.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from qtpy.QtWidgets import QWidget
 
-from ..view.repaint_policy import AFTERMATH_MS, HOLD_MS, NAPARI_MEASURED, RECENT_MS, hold_supported
+from ..view.repaint_policy import AFTERMATH_MS, HOLD_MS, RECENT_MS, hold_supported
 
-__all__ = ["AFTERMATH_MS", "HOLD_MS", "NAPARI_MEASURED", "RECENT_MS", "RepaintHold", "after_repaint",
-           "hold_supported", "holds_repaint", "layer_work", "repaint_hold"]
+__all__ = ["RepaintHold", "after_repaint", "holds_repaint", "layer_work", "repaint_hold"]
 
 _NAME = "napari_batchseg_repaint_hold"
 #: (time.perf_counter() when the last repaint let through began, how many were let through)
@@ -75,10 +64,7 @@ class RepaintHold(QObject):
                 canvas.installEventFilter(self)
 
     def detach(self) -> None:
-        """Stop filtering (the window closes).
-
-        No Python filter may run while Qt tears the window down: one called then crashed the process at exit.
-        """
+        """Stop filtering (the window closes): a Python filter called during Qt's teardown crashed at exit."""
         if not self._attached:
             return
         self._attached = False
@@ -119,8 +105,7 @@ class RepaintHold(QObject):
             return True
         return False
 
-    def _watch_canvases(self) -> None:
-        """Filter the paint events of napari's OpenGL canvas too (found on first use)."""
+    def _watch_canvases(self) -> None:  # napari's OpenGL canvas too (found on first use)
         if self._canvases is not None or not isinstance(self._window, QWidget):
             return
         from qtpy.QtOpenGLWidgets import QOpenGLWidget  # qtpy maps it to QtWidgets on Qt 5
@@ -162,8 +147,7 @@ class RepaintHold(QObject):
             QCoreApplication.postEvent(self._window, QEvent(QEvent.Type.UpdateRequest))
 
 
-def _top_of(anchor: QObject) -> QObject:
-    """The outermost QObject above ``anchor`` (napari's main window for a docked widget, floating or not)."""
+def _top_of(anchor: QObject) -> QObject:  # napari's main window for a docked widget, floating or not
     top = anchor
     while True:
         parent = top.parent()
@@ -173,10 +157,9 @@ def _top_of(anchor: QObject) -> QObject:
 
 
 def repaint_hold(anchor: QObject | None) -> RepaintHold | None:
-    """The :class:`RepaintHold` of the window that holds ``anchor`` (made once); ``None`` without one.
+    """The :class:`RepaintHold` of the window that holds ``anchor``, a QObject of the widget (made once).
 
-    ``anchor``: a QObject of the widget (the dock widget, or one of its children or helpers parented to
-    it); its outermost parent is napari's main window once the widget is docked.
+    ``None`` without a window (the widget is not docked) or without hold support.
     """
     if anchor is None or not hold_supported():
         return None
@@ -192,10 +175,7 @@ def repaint_hold(anchor: QObject | None) -> RepaintHold | None:
 
 @contextlib.contextmanager
 def layer_work(anchor: QObject | None) -> Iterator[None]:
-    """Context for the widget's changes to napari layers: the repaint they cause is held one turn.
-
-    ``anchor``: see :func:`repaint_hold`.
-    """
+    """Context for the widget's changes to napari layers: the repaint they cause is held one turn."""
     hold = repaint_hold(anchor)
     if hold is None:
         yield
@@ -221,9 +201,8 @@ def holds_repaint(method: F) -> F:
 class _StepAside(QObject):
     """:func:`after_repaint`'s callback: a QObject child of the owner whose slot is a method.
 
-    A Python closure connected to a QTimer was called at teardown while its owner's widget was being
-    destroyed and the process crashed in it (SIGSEGV in the closure's frame, issue #20); a bound method
-    of a QObject is disconnected by Qt with its object.
+    A closure connected to a QTimer was called while its owner was being destroyed and crashed the
+    process (issue #20); a bound method of a QObject is disconnected by Qt with its object.
     """
 
     def __init__(self, callback: Callable[[], object], owner: QObject) -> None:
@@ -249,8 +228,7 @@ class _StepAside(QObject):
 def after_repaint(callback: Callable[[], object], owner: QObject) -> Callable[[], None]:
     """``callback`` for a timer: run now, or :data:`HOLD_MS` later when a repaint may have just ended.
 
-    It steps aside once per repaint: what fell due meanwhile (input, other timers) goes first. The later
-    call is made by a timer of a :class:`_StepAside`, which ``owner`` owns (and keeps alive): none comes
-    once ``owner`` is deleted.
+    It steps aside once per repaint: what fell due meanwhile goes first. No call comes once ``owner``
+    (which keeps the :class:`_StepAside` alive) is deleted.
     """
     return _StepAside(callback, owner).run

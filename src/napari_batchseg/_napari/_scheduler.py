@@ -1,10 +1,8 @@
 """The one timer of the live view: it applies the commands of :class:`~napari_batchseg.live.LiveModel`.
 
-The model decides what is shown when (Qt-free, :mod:`napari_batchseg.live`); this scheduler asks it
-when to come back (:meth:`LiveModel.next_due`), and then what to do (:meth:`LiveModel.take`), and hands
-each command to the handler registered for its type (the layer streamer, the widget's table). Each
-turn's layer work holds the window's repaint one turn (:mod:`._repaint`); the timer steps aside once
-when a repaint of the window just happened (:func:`._repaint.after_repaint`).
+The Qt-free model says when to come back (:meth:`LiveModel.next_due`) and what to do then
+(:meth:`LiveModel.take`); each command goes to the handler registered for its type. Each turn's layer
+work holds the window's repaint one turn, and the timer steps aside once after a repaint (:mod:`._repaint`).
 """
 
 from __future__ import annotations
@@ -22,8 +20,7 @@ from ._repaint import after_repaint, layer_work
 class LiveScheduler(QObject):
     """Applies the live model's commands when they are due."""
 
-    #: a batch of commands moved the slider or refreshed layers (redraws done with it share the window's
-    #: next composition)
+    #: a batch of commands moved the slider or refreshed layers
     refreshed = Signal()
 
     def __init__(self, model: LiveModel, parent: QObject | None = None) -> None:

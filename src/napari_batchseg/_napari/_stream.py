@@ -1,11 +1,9 @@
 """Show results as they come: each finished frame lands in the Labels layer of its own output.
 
-Only the output viewed holds layers and a ``(T, Y, X)`` buffer (``(T, Z, Y, X)`` for a volume run: each
-volume is stored into it by a worker, :mod:`napari_batchseg.live.volumes`); others are on disk and open on
-request. What is shown when is decided by the Qt-free :class:`napari_batchseg.live.LiveModel`, applied
-through the one scheduler (:class:`._scheduler.LiveScheduler`) on the pooled pair of layers
-(:class:`napari_batchseg.view.layer_pool.LayerPool`). The layers sit over their input's frames and
-slices, streamed or reopened (always from the mask file: its corrections can be saved).
+Only the output viewed holds layers and a ``(T, Y, X)`` buffer (``(T, Z, Y, X)`` for a volume run); others
+are on disk and open on request. What is shown when is decided by the Qt-free
+:class:`napari_batchseg.live.LiveModel`, applied by :class:`._scheduler.LiveScheduler` on the pooled
+pair of layers (:class:`napari_batchseg.view.layer_pool.LayerPool`).
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from ..view.result_showing import ResultShowing, layer_label, skipped_to_show, t
 from ..view.slider import slider_slot
 from ..view.stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from ..view.volume_store import VolumeStore
-from ._jobs import Background
+from ._jobs import Background, disconnect
 from ._repaint import holds_repaint
 from ._scheduler import LiveScheduler
 
@@ -88,14 +86,11 @@ class LayerStreamer(QObject):
         self.pool.drop_image_step()
         self.scheduler.close()
         self.background.close()
-        with contextlib.suppress(Exception):
-            self.viewer.layers.events.removed.disconnect(self._on_removed)
-        with contextlib.suppress(Exception):
-            self.viewer.dims.events.current_step.disconnect(self.results.on_step)
+        disconnect([self.viewer.layers.events.removed], self._on_removed)
+        disconnect([self.viewer.dims.events.current_step], self.results.on_step)
         with contextlib.suppress(Exception):  # napari may be tearing down
             self.pool.remove_placeholders()
 
-    # ------------------------------------------------------------------ layers
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
         """``(labels_layer, image_layer)`` of an output (``None`` where absent)."""
         return self.pool.layers_for(key)
@@ -138,7 +133,6 @@ class LayerStreamer(QObject):
             self.live.refresh(key)
             self.scheduler.poke()
 
-    # ------------------------------------------------------------------ run events
     @holds_repaint
     def update(self, state: TaskState, event: TaskEvent) -> None:
         """Follow one task event, already applied to :attr:`session` (``state``: its task's state)."""
@@ -157,8 +151,7 @@ class LayerStreamer(QObject):
                     plan: Any = None) -> None:
         """Make sure a pair of stream layers is on screen for the run: reused, else placeholders.
 
-        Shaped and placed for the first file's output (its frames need no layer change); the hidden pair
-        :meth:`stand_by` made is shown (no layer added).
+        Shaped and placed for the first file's output; the hidden pair of :meth:`stand_by` is shown.
         """
         self.live.run_started()
         if self.follow and not self._output_pair():
@@ -166,10 +159,7 @@ class LayerStreamer(QObject):
 
     @holds_repaint
     def stand_by(self, first: SourceInfo | None = None, params: SegmentationParams | None = None) -> None:
-        """Files are listed: the hidden placeholder pair for the first, made now so that Run only shows it.
-
-        Not when an output's layers will be reused, or when not following the run.
-        """
+        """Files are listed: the hidden placeholder pair for the first, made now so that Run only shows it."""
         if self.follow and not self.live.running and not self._output_pair():
             self._placeholders_shown(self.pool.placeholders(first, params, None, visible=False))
 
@@ -186,24 +176,18 @@ class LayerStreamer(QObject):
             self.live.viewed = None
         self.pool.remove_placeholders()
 
-    def _output_pair(self) -> bool:
-        """An output's unedited layers are there, to be reused by the next run."""
+    def _output_pair(self) -> bool:  # an output's unedited layers are there, to be reused by the next run
         viewed = self.live.viewed
         return viewed != PLACEHOLDER and reusable_pair(self.viewer.layers, "", viewed)[0] is not None
 
-    def _params(self, task: Task) -> SegmentationParams | None:
-        """The parameters ``task`` runs with (``None``: no plan known)."""
+    def _params(self, task: Task) -> SegmentationParams | None:  # ``None``: no plan known
         plan = self.session.plan if self.session is not None else None
         return plan.params_for(task) if plan is not None else None
 
     def task_started(self, task: Task, n_frames: int) -> None:
-        """Prepare display buffers for an output that starts; show it now, later or not (see ``live``).
-
-        Layers of an earlier result of the same output that hold unsaved edits are set apart: this run
-        rewrites the file they would be saved into.
-        """
+        """Prepare display buffers for an output that starts; show it now, later or not (see ``live``)."""
         labels, _ = self.layers_for(task.key)
-        if labels is not None and layer_meta(labels).get("dirty"):
+        if labels is not None and layer_meta(labels).get("dirty"):  # this run rewrites their file
             stale = f"a later run rewrote {task.names.mask.name}"
             layer_ops.set_apart(self.viewer.layers, task.key, stale=stale)
         n_slots = n_frames if task.info is None else \
@@ -213,8 +197,7 @@ class LayerStreamer(QObject):
             # "wait": switched a moment ago (short outputs in a row): its frames go to its buffers
             self.start_view(task, n_frames, show=decision == "show")
 
-    def _show_cmd(self, cmd: Show) -> None:
-        """Show the output that waited for its turn (see :meth:`task_started`), from its buffers."""
+    def _show_cmd(self, cmd: Show) -> None:  # the output that waited for its turn, from its buffers
         view = self.views.get(cmd.key)
         if view is None:
             return
@@ -270,8 +253,7 @@ class LayerStreamer(QObject):
         self._shown_frame(event, view, quick_range(first) if first is not None else None)
 
     def _stored(self, event: FrameDone, view: TaskView, stored: Stored | None) -> None:
-        """A volume is in its buffers (``None``: it could not be stored): shown (see :class:`VolumeStore`)."""
-        if stored is None or self._closing:
+        if stored is None or self._closing:  # (it could not be stored)
             return
         if stored.labels is not None:  # ids above 65535: the buffer became uint32
             view.labels = stored.labels
@@ -281,7 +263,7 @@ class LayerStreamer(QObject):
         self._shown_frame(event, view, stored.contrast)
 
     def _shown_frame(self, event: FrameDone, view: TaskView, contrast: tuple[float, float] | None) -> None:
-        """A frame (or volume) of ``event`` is in ``view``'s buffers: placed, and its layers refreshed."""
+        """A frame (or volume) is in ``view``'s buffers: placed, and its layers refreshed."""
         i = event.index
         slot = 0 if view.latest_only else i
         first = view.frames_seen == 0
@@ -295,12 +277,10 @@ class LayerStreamer(QObject):
         self.live.frame(event.task.key, slot, slider_slot(self.viewer.dims, labels), on_screen)
         view.last_index = slot
 
-    # ------------------------------------------------------------------ outputs and runs ending
     def task_done(self, task: Task, mask_path: Path) -> None:
         """An output is on disk: its layer can now be corrected and saved.
 
-        Its display buffers are dropped unless on screen: shown again later, it is read from its file
-        (which corrections may have changed meanwhile), never from memory.
+        Its buffers are dropped unless on screen: shown again, it is read from its (maybe corrected) file.
         """
         if self.live.done_waits(task.key):  # volumes of it are still being stored: done once they are
             self.volumes.done_later(task.key, mask_path)
@@ -323,10 +303,7 @@ class LayerStreamer(QObject):
             labels.refresh(highlight=False, extent=False)  # its thumbnail too (the layer list shows it)
 
     def task_ended(self, task: Task, status: str) -> None:
-        """An output failed or was cancelled: say so on its layers (nothing was written).
-
-        One waiting for its turn keeps waiting (shown when due, or when the run ends, then named).
-        """
+        """An output failed or was cancelled: say so on its layers (one waiting for its turn still waits)."""
         labels, _ = self.layers_for(task.key)
         if labels is not None and status == "cancelled":
             labels.name = cancelled_name(labels.name)  # (napari ignores setting the same name)
@@ -338,14 +315,13 @@ class LayerStreamer(QObject):
     def run_finished(self, idle: tuple[SourceInfo | None, SegmentationParams] | None = None) -> None:
         """The run is over: the output that waited is shown, what is pending too.
 
-        Outputs it ended without telling (Cancel inside a frame) say so. Placeholders no output took are
-        hidden again for the next run (``idle``: files are listed; see :meth:`stand_by`), else removed;
-        an existing output it skipped is shown instead (:func:`skipped_to_show`), while following.
+        Placeholders no output took are hidden again for the next run (``idle``: files are listed),
+        else removed; an existing output it skipped is shown instead, while following.
         """
         self.scheduler.apply(self.live.run_finished())
         if self.session is not None:
             for state in self.session.tasks:
-                if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):
+                if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):  # untold
                     self.task_ended(state.task, state.status)
         if self.live.viewed == PLACEHOLDER:  # no output took them
             if idle is None or not self.follow:
@@ -358,12 +334,10 @@ class LayerStreamer(QObject):
         self.finish_image_step()
         self.scheduler.apply(self.live.settle())
 
-    # ------------------------------------------------------------------ showing outputs on request
     def show(self, task: Task, status: str, params: Any) -> bool:
         """Show an output chosen in the status table (see :meth:`ResultShowing.show`)."""
         return self.results.show(task, status, params)
 
-    # ------------------------------------------------------------------ user closed a layer
     def _on_removed(self, event: Any) -> None:
         m = layer_meta(event.value)
         if m.get("stream"):

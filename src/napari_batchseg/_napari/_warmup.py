@@ -1,17 +1,25 @@
-"""One-time costs of a process paid ahead, in worker threads (device detection, napari's first layers).
+"""The widget's one-time start-up costs, paid in worker threads: napari's first layers, the device.
 
-The device detection itself is Qt-free: :mod:`napari_batchseg.view.device_probe`.
-
-Run in order by :class:`._startup.Startup` when the widget opens.
+:class:`Startup` runs them in order when the widget opens: what napari's first layers import and cache
+(:func:`prepare_layers`, its unit registry installed on the GUI thread), then a first Image and Labels
+model and the device detection, which imports torch and Cellpose (:func:`layers_then_device`; Qt-free:
+:mod:`napari_batchseg.view.device_probe`). The widget is usable at once; a Run clicked before the work
+is over waits (:class:`~napari_batchseg.live.startup.StartupGate`): its layers would wait for the
+import locks those threads hold.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from ..view.device_probe import detect_device
+from ..live.startup import StartupGate
+from ..view.device_probe import detect_device, device_known
+from ._jobs import Background
+
+__all__ = ["Startup", "first_layer_models", "install_units", "prepare_layers"]
 
 #: what napari's first Image and Labels layer models import (xarray, pandas, SciPy, scikit-image, numba:
 #: ~700 modules, ~1.1 s here), imported ahead by :func:`prepare_layers`
@@ -22,26 +30,21 @@ LAYER_DEPENDENCIES = ("xarray", "pandas", "scipy.ndimage", "scipy.special", "sci
 def prepare_layers() -> Any:
     """What napari's first layers need, paid in a worker thread: imports, caches, a unit registry.
 
-    Imports :data:`LAYER_DEPENDENCIES` and napari's layer visuals quietly
-    (:func:`..quiet_import.import_quietly`; the first layers import them on the GUI thread otherwise:
-    0.3-1.8 s of frozen GUI per step), loads napari's numba colour mapping and fills vispy's dash pattern
-    cache (0.1-0.3 s of the first Labels layer's polygon overlay). A module that is not installed is
-    passed over (napari imports it only when present). The objects made join the collector's oldest
-    generation without a collection, as after the imports (:func:`..quiet_import.settle_new_objects`).
+    Otherwise the first layers pay it on the GUI thread (0.3-1.8 s of frozen GUI per step). The
+    imports are quiet (:func:`..quiet_import.import_quietly`); modules not installed are passed over.
 
     Returns
     -------
     pint.UnitRegistry or None
-        A unit registry like pint's application registry, built here (0.3-1.3 s of pure Python that
-        napari's first layer with units paid on the GUI thread), for :func:`install_units`; ``None``
-        when pint's own is built already (or pint is missing). It is a registry of its own: pint's
-        lazy application registry must not be built from two threads at once.
+        A registry like pint's application registry (0.3-1.3 s of pure Python), for
+        :func:`install_units`; ``None`` when pint's own is built already (or pint is missing). A
+        registry of its own: pint's lazy application registry must not be built from two threads.
     """
     from ..quiet_import import paused_collector, settle_new_objects
 
     with paused_collector():
         registry = _layer_costs()
-        settle_new_objects()
+        settle_new_objects()  # the objects made join the oldest generation without a collection
     return registry
 
 
@@ -86,8 +89,8 @@ def _registry_apart() -> Any:
 def install_units(registry: Any) -> None:
     """Make ``registry`` (from :func:`prepare_layers`) pint's application registry, which napari uses.
 
-    On the GUI thread, the only one that builds pint's lazy registry: done only when it is still unbuilt
-    (a layer made meanwhile built it: that one stays, units of two registries cannot be compared).
+    On the GUI thread, and only while pint's lazy registry is unbuilt (a layer made meanwhile built
+    it: that one stays, units of two registries cannot be compared).
     """
     import pint
     from pint.registry import LazyRegistry
@@ -100,9 +103,8 @@ def install_units(registry: Any) -> None:
 def first_layer_models() -> None:
     """Make a first napari Image and Labels model, not shown (thread-safe: no viewer, no Qt).
 
-    Their first-time costs (napari's slicing and colour-mapping paths) are paid here, in a worker,
-    not by the first layers shown. Skipped while pint's application registry is unbuilt (a model with
-    units would build it in this thread): then napari's first layer pays them.
+    Skipped while pint's application registry is unbuilt (a model with units would build it in this
+    thread): then napari's first layer pays these costs.
     """
     import numpy as np
     import pint
@@ -125,3 +127,43 @@ def layers_then_device() -> str:
         first_layer_models()
     return detect_device()
 
+
+class Startup:
+    """Runs the start-up work (see the module docstring); holds the run that waits for it."""
+
+    def __init__(self, background: Background, on_device: Callable[[str], None]) -> None:
+        self._background, self._on_device = background, on_device
+        #: a run requested before the work is over: a function that starts it
+        self.gate: StartupGate[Callable[[], object]] = StartupGate()
+
+    @property
+    def done(self) -> bool:
+        """The start-up work is over (runs start at once)."""
+        return self.gate.is_open
+
+    def start(self) -> None:
+        """Start the work (once, when the widget opens)."""
+        self._background.submit(prepare_layers, on_item=install_units, on_done=self._detect,
+                                name="batchseg-warmup")
+
+    def _detect(self) -> None:
+        if device_known():
+            self._found(detect_device())
+            return
+        # a daemon thread that never touches Qt: closing napari meanwhile cannot crash (see _jobs)
+        self._background.submit(layers_then_device, on_item=self._found, on_done=self._ended,
+                                name="batchseg-device")
+
+    def _ended(self) -> None:
+        if not self.done:  # the detection raised: the start-up work is over all the same
+            self._found("device detection unavailable")
+
+    def close(self) -> None:
+        """The widget closes: a run that waited never starts (the workers stop with the Background)."""
+        self.gate.cancel()
+
+    def _found(self, device: str) -> None:
+        run = self.gate.open()
+        if run is not None:
+            run()
+        self._on_device(device)

@@ -25,16 +25,15 @@ from ._correct import CorrectionPanel
 from ._files import FileListPanel
 from ._form import ParamsForm
 from ._info import InfoCache
-from ._jobs import Background, close_all, close_with, delete_with_dock
+from ._jobs import Background, RunController, close_all, close_with, delete_with_dock
 from ._layers import LayerPanel
 from ._output import OutputPanel
 from ._pages import FILES_TAB, RESULTS_TAB, lay_out
 from ._params_file import load_parameter_file
 from ._qtutil import single_shot
-from ._startup import Startup
 from ._status import StatusTable
 from ._stream import LayerStreamer
-from ._worker import RunController
+from ._warmup import Startup
 
 #: a settings change is compared with existing outputs' logs (by a worker) once typing pauses this long
 PREVIEW_PAUSE_MS = 300
@@ -58,7 +57,7 @@ class BatchSegWidget(QWidget):
         self.layers = LayerPanel(napari_viewer)
         #: daemon threads for small jobs (device probe, ...), results delivered on the GUI thread
         self.background = Background(self)
-        #: the start-up work in worker threads (see :mod:`._startup`); a Run clicked before it ends waits
+        #: the start-up work in worker threads (see :mod:`._warmup`); a Run clicked before it ends waits
         self.startup = Startup(self.background, self._device_found)
         self._base_params = SegmentationParams()
         #: the current (or last) run: tasks, statuses, frames, outputs; the views below observe it
@@ -230,7 +229,7 @@ class BatchSegWidget(QWidget):
         return self._when_ready(lambda: self._start(params, files, parallel, processes))
 
     def _when_ready(self, start: Callable[[], bool]) -> bool:
-        """Start the run now, or once the start-up work is over (see :mod:`._startup`); its session now."""
+        """Start the run now, or once the start-up work is over (see :mod:`._warmup`); its session now."""
         self.session = self.streamer.session = RunSession()
         if self.startup.gate.request(start):
             return start()

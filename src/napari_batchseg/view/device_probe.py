@@ -1,6 +1,6 @@
 """The device a GPU run would use, in words, for the widget: detected once per process, in a worker thread.
 
-Qt-free. The napari widget's start-up work (``_napari._warmup``, ``_napari._startup``) calls
+Qt-free. The napari widget's start-up work (``_napari._warmup``) calls
 :func:`detect_device` off the GUI thread and shows its answer.
 """
 
