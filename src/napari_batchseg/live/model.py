@@ -2,7 +2,7 @@
 
 Qt-free: fed with the run's events and a clock, it hands out plain commands.
 
-Who applies them (the napari scheduler, :mod:`napari_batchseg._napari._scheduler`) asks
+Who applies them (the napari scheduler, ``napari_batchseg._napari._stream.LiveScheduler``) asks
 :meth:`LiveModel.next_due` when to come back and :meth:`LiveModel.take` what to do then; events that
 need the screen at once (an output finished, the run ended) return their commands directly.
 
