@@ -143,8 +143,7 @@ def test_the_extension_filter_offers_the_installed_formats(widget, data_folder, 
     import h5py
     import tifffile
 
-    from napari_batchseg._napari._files import FileListPanel
-    from napari_batchseg._napari._info import InfoCache
+    from napari_batchseg._napari._files import FileListPanel, InfoCache
     from napari_batchseg.io.formats import supported_extensions
 
     files = widget.files

@@ -1,7 +1,6 @@
 """The Files tab's controls around the list: add buttons, filters, and the per-file choices.
 
-The axes of ambiguous files and the dataset of HDF5 files are each a :class:`ChoiceRow`, the selected
-file's channel and frames :class:`FileSettings`; all edit the list's Qt-free
+The per-file choices (axes, dataset, channel, frames) edit the list's Qt-free
 :class:`~napari_batchseg.view.file_list.FileSetup`.
 """
 
@@ -25,7 +24,6 @@ from qtpy.QtWidgets import (
 from ..discovery import FileFilter
 from ..io.formats import supported_extensions
 from ..io.sources import SourceInfo
-from ..view.file_info import is_ambiguous
 from ..view.file_list import (
     AXES_CHOICES,
     FILE_FIELDS,
@@ -38,7 +36,6 @@ from ..view.file_list import (
     file_filter_of,
     remember,
 )
-from ._info import InfoCache
 from ._qtutil import Fields, fill, folded_form, hbox, muted, quiet, vbox
 
 CHOOSE = "— (choose)"
@@ -72,7 +69,7 @@ class ListButtons(QWidget):
 
 
 class FilterFields:
-    """The folded *Filters* section: name contains / does not contain, extensions (``box``)."""
+    """The folded *Filters* section (``box``): name contains / does not contain, extensions."""
 
     def __init__(self, parent: QWidget) -> None:
         self.fields = Fields(*FILTER_FIELDS)
@@ -84,7 +81,7 @@ class FilterFields:
 
     @property
     def edits(self) -> tuple[QLineEdit, ...]:
-        """The three fields (each edit changes which folder files take part)."""
+        """The three fields."""
         return tuple(self.fields[key] for key in self.fields.specs)
 
     def file_filter(self) -> FileFilter:
@@ -127,10 +124,11 @@ class ChoiceRow(QWidget):
 
 
 class AxesRow(ChoiceRow):
-    """The axes of the current file when ambiguous (``changed`` when the user picks them)."""
+    """The axes of the current file when ``ambiguous`` (``changed`` when the user picks them)."""
 
-    def __init__(self, setup: FileSetup, infos: InfoCache, current: Callable[[], Path | None]) -> None:
-        super().__init__(current, setup.axes, lambda p: is_ambiguous(infos.get(p)), "Axes of ambiguous files",
+    def __init__(self, setup: FileSetup, ambiguous: Callable[[Path], bool],
+                 current: Callable[[], Path | None]) -> None:
+        super().__init__(current, setup.axes, ambiguous, "Axes of ambiguous files",
                          "A file whose dimensions the reader cannot tell (e.g. a 'QYX' TIFF stack) is read "
                          "with the axes chosen for it; files whose axes are known are never changed", False)
         self.setup = setup
@@ -150,15 +148,13 @@ class AxesRow(ChoiceRow):
 
 
 class DatasetRow(ChoiceRow):
-    """The image dataset (``params.dataset``) of the current HDF5 file when it holds several.
+    """The image dataset of the current HDF5 file when it holds several (names known: no disk read)."""
 
-    The dataset names come from the metadata worker (:meth:`InfoCache.datasets`): no disk read here.
-    """
-
-    def __init__(self, setup: FileSetup, infos: InfoCache, current: Callable[[], Path | None]) -> None:
-        super().__init__(current, setup.datasets, lambda p: len(infos.datasets(p)) > 1, "Dataset",
+    def __init__(self, setup: FileSetup, datasets: Callable[[Path], tuple[str, ...]],
+                 current: Callable[[], Path | None]) -> None:
+        super().__init__(current, setup.datasets, lambda p: len(datasets(p)) > 1, "Dataset",
                          "An HDF5 file holding several image datasets is read from the one chosen", True)
-        self.infos = infos
+        self._datasets = datasets
 
     def sync(self) -> None:
         """Show the current file's datasets (the row is shown only for a file holding several)."""
@@ -167,7 +163,7 @@ class DatasetRow(ChoiceRow):
         self.setVisible(several)
         if not several or path is None:
             return
-        fill(self.combo, [(None, CHOOSE), *self.infos.datasets(path)], self.overrides.get(path))
+        fill(self.combo, [(None, CHOOSE), *self._datasets(path)], self.overrides.get(path))
         self.label.setText(f"Dataset of {path.name}")
 
 

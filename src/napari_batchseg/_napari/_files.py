@@ -1,4 +1,7 @@
-"""The input file list: add files and folders (or drop them), filename filters, per-file metadata."""
+"""The input file list: add files and folders (or drop them), filename filters, per-file metadata.
+
+The metadata (:class:`InfoCache`) is read off the GUI thread, no pixels: the Files tab does no disk I/O.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -18,10 +21,9 @@ from qtpy.QtWidgets import (
 )
 
 from ..io.sources import SourceInfo
-from ..view.file_info import info_panel_text, is_ambiguous
+from ..view.file_info import InfoStore, info_panel_text, is_ambiguous, read_file_info, read_info_safe
 from ..view.file_list import FileSetup, count_text, find_inputs_split, new_inputs
 from ._file_controls import AxesRow, DatasetRow, FileSettings, FilterFields, ListButtons
-from ._info import InfoCache
 from ._jobs import Background
 from ._qtutil import PathDrops, hbox, muted, single_shot, vbox
 
@@ -29,11 +31,53 @@ PATH_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOR = "#e06c4c"
 
 
+class InfoCache(QObject):
+    """Reads metadata of files in a worker thread; emits ``updated`` as each file is known."""
+
+    updated = Signal(object)  # Path
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        #: what is known and what is being read (Qt-free)
+        self.store = InfoStore()
+        #: known metadata, HDF5 datasets, readable metadata of paths: the store's (see :class:`InfoStore`)
+        self.get, self.datasets, self.infos = self.store.get, self.store.datasets, self.store.readable
+        self.background = Background(self)
+
+    def request(self, paths: Iterable[str | Path]) -> None:
+        """Read, in a worker thread, the metadata of the paths not known yet."""
+        if todo := self.store.todo(paths):
+            self.background.submit(lambda: (read_file_info(p) for p in todo), name="batchseg-metadata",
+                                   on_item=lambda info: self.updated.emit(self.store.take(info)))
+
+    def with_axes(self, path: str | Path, axes: str | None) -> SourceInfo | str | None:
+        """Metadata of ``path`` read with ``axes`` (none: :meth:`get`); ``None`` while a worker reads it."""
+        path = Path(path)
+        if not axes:
+            return self.get(path)
+        key = (path, axes)
+        if key in self.store.with_axes:
+            return self.store.with_axes[key]
+        if self.store.axes_todo(key):
+            self.background.submit(read_info_safe, path, axes, name="batchseg-metadata",
+                                   on_item=lambda info: self.updated.emit(self.store.take_axes((key, info))))
+        return None
+
+    @property
+    def busy(self) -> bool:
+        """Whether a worker is still reading."""
+        return self.background.busy
+
+    def close(self) -> None:
+        """Deliver nothing more (the widget is closing)."""
+        self.background.close()
+
+
 class FileListPanel(PathDrops, QWidget):
     """List of input files with filters; emits ``files_changed`` and ``current_changed``.
 
     Every file added stays listed; the filters decide, live, which files found in folders take part
-    (the others are hidden, and counted). Files named one by one are always taken, as on the command
+    (the others are hidden, and counted); files named one by one are always taken, as on the command
     line. What each file runs with and why one cannot run is decided by :attr:`setup` (Qt-free).
     """
 
@@ -70,10 +114,10 @@ class FileListPanel(PathDrops, QWidget):
         #: per-file choices (axes, dataset, channel, frames) and what the Settings tab asks of every file
         self.setup = FileSetup()
         #: the axes of ambiguous files (per file, or one default from the parameters)
-        self.axes_row = AxesRow(self.setup, infos, self.current_file)
+        self.axes_row = AxesRow(self.setup, lambda p: is_ambiguous(infos.get(p)), self.current_file)
         self.axes, self.axes_label = self.axes_row.combo, self.axes_row.label
         #: the image dataset of HDF5 files holding several (per file)
-        self.dataset_row = DatasetRow(self.setup, infos, self.current_file)
+        self.dataset_row = DatasetRow(self.setup, infos.datasets, self.current_file)
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
         self.explicit: set[Path] = set()
         #: why files named one by one in the last add were not taken (said in the count line)
@@ -106,7 +150,6 @@ class FileListPanel(PathDrops, QWidget):
         self.list.currentItemChanged.connect(self._on_current)
         self.infos.updated.connect(self._on_info)
 
-    # ------------------------------------------------------------------ content
     def all_files(self) -> list[Path]:
         """Every listed file, filtered out or not."""
         return [_path_of(item) for item in self._items()]
@@ -128,7 +171,7 @@ class FileListPanel(PathDrops, QWidget):
         return self._add_found(find_inputs_split(list(paths), rec))
 
     def add_paths_later(self, paths: Iterable[str | Path], recursive: bool | None = None) -> None:
-        """Like :meth:`add_paths`, but folders are searched in a thread; the files appear when found."""
+        """:meth:`add_paths`, but folders are searched in a thread; the files appear when found."""
         rec = self.recursive.isChecked() if recursive is None else recursive
         self.count.setText("looking for files…")
         self.background.submit(find_inputs_split, list(paths), rec, on_item=self._add_found,
@@ -183,8 +226,7 @@ class FileListPanel(PathDrops, QWidget):
         self._remove(set(self.problems()))
         self.update_marks()
 
-    def _remove(self, paths: set[Path]) -> None:
-        """Take ``paths`` out of the list, with their choices."""
+    def _remove(self, paths: set[Path]) -> None:  # with their choices
         for r in reversed(range(self.list.count())):
             item = self.list.item(r)
             if item is not None and _path_of(item) in paths:
@@ -210,12 +252,10 @@ class FileListPanel(PathDrops, QWidget):
         self._offer_removal()
         self.files_changed.emit()
 
-    def _offer_removal(self) -> None:
-        """*Remove the files marked ⚠* is offered while a file taking part in the run cannot run."""
+    def _offer_removal(self) -> None:  # while a file taking part in the run cannot run
         self.remove_marked_btn.setVisible(any(self._why.get(p) for p in self._passing))
 
     def _show_count(self) -> None:
-        """Say how many listed files take part (and why files named one by one were not taken)."""
         self.count.setText(count_text(len(self._passing), self.list.count(), self.refused))
 
     def current_file(self) -> Path | None:
@@ -229,7 +269,6 @@ class FileListPanel(PathDrops, QWidget):
         if row is not None:
             self.list.setCurrentRow(row)
 
-    # ------------------------------------------------------------------ slots
     def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
         path = _path_of(item) if item is not None else None
         self.picked.emit(path)
@@ -242,7 +281,6 @@ class FileListPanel(PathDrops, QWidget):
         self.file_settings.show_file(path, self.infos.get(path) if path is not None else None)
         self.current_changed.emit(path)
 
-    # ------------------------------------------------------------------ marks: problems before Run
     def set_axes_choice(self, axes: str | None) -> None:
         """Use ``axes`` (e.g. from a YAML) for the ambiguous files that have no axes of their own."""
         self.setup.default_axes = axes or None
@@ -267,10 +305,10 @@ class FileListPanel(PathDrops, QWidget):
         return self.setup.problem(path, self.infos.get(path), len(self.infos.datasets(path)))
 
     def update_marks(self, only: set[Path] | None = None) -> None:
-        """Mark, in the list, files that cannot run as set up (the reasons of :meth:`problem`).
+        """Mark, in the list, files that cannot run as set up (:meth:`problem`), or read with chosen axes.
 
-        Ambiguous files read with the chosen axes say so. ``only``: just these files changed (their
-        metadata came); the others keep their marks (a long list is not checked again per file read).
+        ``only``: just these files changed (their metadata came); the others keep their marks (a long
+        list is not checked again per file read).
         """
         listed = self._items()
         if only is None:
@@ -317,7 +355,5 @@ class FileListPanel(PathDrops, QWidget):
             self.infos.request([path])
 
 
-
 def _path_of(item: QListWidgetItem) -> Path:
-    """The file an item of the list stands for."""
     return cast(Path, item.data(PATH_ROLE))

@@ -1,22 +1,23 @@
 """The parameter form: method, model, diameter (+ advanced Cellpose settings), channel, Z, frames, GPU.
 
-The models offered and the diameter's help follow the installed Cellpose (3 or 4); under Cellpose 4
-two more channel choices appear. The form only edits a :class:`~napari_batchseg.params.SegmentationParams`,
-whose validation is its own. The Z rows are two, so that the widest mode (a fixed range) fits a 440 px
-dock: the volume mode with its number, then the Z range mode, projection type and the range's numbers.
+The models offered and the diameter's help follow the installed Cellpose (3 or 4; 4 adds two channel
+choices). The form only edits a :class:`~napari_batchseg.params.SegmentationParams`, whose validation is
+its own. Trained models (:func:`trained_models_signal`) join the Cellpose model list.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, cast
 
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtGui import QStandardItemModel
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
 from ..io.sources import SourceInfo
 from ..params import ParameterError, SegmentationParams
 from ..segmenters.catalog import cellpose_major, cellpose_version
+from ..training import registry
 from ..view.form_state import (
     DIAMETER_HELP,
     FORM_FIELDS,
@@ -46,13 +47,47 @@ from ..view.form_state import (
     z_shown,
 )
 from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted, quiet, vbox
-from ._trained import load_recent_models_later, trained_models_signal
 
-__all__ = ["USER_MODEL", "ParamsForm"]
+__all__ = ["USER_MODEL", "ParamsForm", "load_recent_models_later", "trained_models_signal"]
+
+
+class TrainedModels(QObject):
+    """``added(path)``: a trained model exists at ``path`` (emitted on the GUI thread)."""
+
+    added = Signal(str)
+
+
+_SIGNAL: TrainedModels | None = None
+
+
+def trained_models_signal() -> TrainedModels:
+    """The process-wide :class:`TrainedModels`; create it on the GUI thread (the first widget does).
+
+    It emits whenever the registry remembers a model (from a training worker: delivered queued).
+    """
+    global _SIGNAL
+    if _SIGNAL is None:
+        _SIGNAL = TrainedModels()
+        registry.add_listener(_SIGNAL.added.emit)
+    return _SIGNAL
+
+
+def load_recent_models_later() -> None:
+    """Emit ``added`` for each remembered model, oldest first, from a daemon thread."""
+    signal = trained_models_signal()
+
+    def read() -> None:
+        for path in reversed(registry.recent_models()):
+            signal.added.emit(path)
+
+    threading.Thread(target=read, name="batchseg-recent-models", daemon=True).start()
 
 
 class ZSettings:
-    """The Z widgets of the form (laid out by it: :attr:`volume_row`, :attr:`z_row`, :attr:`z_note`)."""
+    """The form's Z widgets, in two rows so that the widest mode (a fixed range) fits a 440 px dock.
+
+    :attr:`volume_row`: the volume mode and its number; :attr:`z_row`: range mode, projection, numbers.
+    """
 
     def __init__(self) -> None:
         self.fields = f = Fields(*Z_FIELDS)
@@ -196,15 +231,13 @@ class ParamsForm(QWidget):
         trained_models_signal().added.connect(self._add_trained_model)
         load_recent_models_later()
 
-    # ------------------------------------------------------------------ model choices
     def _fill_models(self) -> None:
         models, label, placeholder = model_choices(self.method.currentData(), self._trained)
         fill(self.model, models)
         self.model_path_label.setText(label)
         self.model_path.edit.setPlaceholderText(placeholder)
 
-    def _add_trained_model(self, path: str) -> None:
-        """Offer a trained Cellpose model file by its path (listed before the user-model entry)."""
+    def _add_trained_model(self, path: str) -> None:  # listed before the user-model entry
         if path in self._trained:
             return
         self._trained.append(path)
@@ -239,7 +272,6 @@ class ParamsForm(QWidget):
         return [self.channel2.currentData(), self.channel3.currentData()]
 
     def _fill_extra_channels(self, chosen: list[Any]) -> None:
-        """Fill the second and third channel lists, each selecting its ``chosen`` channel (or none)."""
         for box, keep in zip((self.channel2, self.channel3), chosen, strict=False):
             fill(box, [(None, NO_CHANNEL), *channel_entries(self._names, keep)], keep)
 
@@ -247,7 +279,6 @@ class ParamsForm(QWidget):
         several = method_shown(self.method.currentData(), "", self.cellpose_major).several_channels
         return channel_value(self.channel.currentData(), self._extra_channels(), several)
 
-    # ------------------------------------------------------------------ file-dependent choices
     def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
         """Adapt the channel list (from ``current``) and enable Z and frame controls when files need them."""
         keep = self.channel.currentData()
@@ -267,7 +298,7 @@ class ParamsForm(QWidget):
                     layers: list[SourceInfo] | None = None) -> None:
         """Describe what will be segmented: the image ``layers`` when given, else the ``files``.
 
-        Channels and the Z note come from ``current`` (the selected file), or from the first layer.
+        Channels and the Z note come from the first layer, else from ``current`` (the selected file).
         """
         infos, ref, kind = (layers, layers[0], "layer") if layers else (files, current, "file")
         self.set_file_infos(infos, ref)
@@ -275,7 +306,6 @@ class ParamsForm(QWidget):
         if note is not None:
             self.z_note.setText(note)
 
-    # ------------------------------------------------------------------ params
     def values(self) -> dict[str, Any]:
         """The form's fields as :class:`SegmentationParams` keyword arguments."""
         shown = self.fields.values()

@@ -1,8 +1,4 @@
-"""The layout of the docks: scrolled pages, and the *Batch segmentation* dock's tabs above its run bar.
-
-:func:`lay_out` places the panels ``_widget.BatchSegWidget`` made and makes the controls of its own
-(:class:`DockControls`); the behaviour is the widget's.
-"""
+"""The docks' layout: scrolled pages; the *Batch segmentation* dock's tabs above its run bar."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFrame,
     QLabel,
     QPushButton,
@@ -25,12 +22,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..params import ParameterError
 from ..runners import usable_cores
 from ..view.form_state import parallel_fields, uses_processes
 from ._output import OutputPanel
-from ._params_file import ParamsFileRow
-from ._qtutil import Fields, hbox, vbox
-from ._run_bar import RunBar
+from ._qtutil import Fields, hbox, muted, vbox
 from ._status import StatusTable
 
 FILES_TAB = 0
@@ -39,6 +35,8 @@ RESULTS_TAB = 2
 MIN_WIDTH = 440
 #: the tabs' least height: docks stacked below (they scroll) cannot squeeze a page to a sliver
 MIN_PAGES_HEIGHT = 240
+ERROR_STYLE = "color: #e06c4c; font-size: 11px;"
+YAML_FILTER = "YAML (*.yaml *.yml)"
 
 
 def _section(title: str) -> QLabel:
@@ -81,7 +79,7 @@ def _compact_combos(root: QWidget) -> None:
 
 
 def scrolled_body(dock: QWidget) -> QVBoxLayout:
-    """Give ``dock`` one vertical scroll area filling it, and return the layout of the area's page.
+    """Fill ``dock`` with one vertical scroll area; return the layout of the area's page.
 
     Short of height (a dock stacked beside it), the dock then scrolls instead of squeezing its neighbours.
     """
@@ -106,6 +104,79 @@ class ParallelRow(QWidget):
         self.processes.setEnabled(uses_processes(self.parallel.currentData()))
 
 
+class RunBar(QWidget):
+    """Run and Cancel beside ``progress``, and the message line below (:meth:`say`)."""
+
+    def __init__(self, progress: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run_btn = QPushButton("Run")
+        self.run_btn.setToolTip("Segment every listed file that passes the filters")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.setToolTip("Stop now (within the current frame); finished files stay, the current "
+                                   "one is dropped")
+        self.message = muted(QLabel(""))
+        #: what the next Run will do that a user tuning settings must know (seen from every tab)
+        self.next_run = muted(QLabel(""))
+        self.next_run.setVisible(False)
+        self._refusal = False  # the message says why Run did not start
+        vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, self.next_run,
+             into=self)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """Show ``text`` in the message line (in red for an error)."""
+        self._refusal = False
+        self.message.setStyleSheet(ERROR_STYLE if error else "font-size: 11px;")
+        self.message.setText(text)
+
+    def refuse(self, text: str) -> None:
+        """Say why Run did not start (in red) until the files or settings change (:meth:`changed`)."""
+        self.say(text, error=True)
+        self._refusal = True
+
+    def changed(self) -> None:
+        """The files or settings changed: a refusal no longer holds (Run says it again if it does)."""
+        if self._refusal:
+            self.say("")
+
+    def note(self, text: str) -> None:
+        """What the next Run does with outputs made with other parameters or corrected (``""``: none)."""
+        self.next_run.setText(f"Next Run: {text}" if text else "")
+        self.next_run.setVisible(bool(text))
+
+
+class ParamsFileRow(QWidget):
+    """*Save parameters…* and *Load parameters…*: ``save(path)`` / ``load(path)``, told by ``say``."""
+
+    def __init__(self, save: Callable[[str | Path], None], load: Callable[[str | Path], None],
+                 say: Callable[..., None]) -> None:
+        super().__init__()
+        self._save, self._load, self._say = save, load, say
+        self.save_btn = QPushButton("Save parameters…")
+        self.load_btn = QPushButton("Load parameters…")
+        hbox(self.save_btn, self.load_btn, 1, into=self)
+        self.save_btn.clicked.connect(self._save_dialog)
+        self.load_btn.clicked.connect(self._load_dialog)
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save parameters", "batchseg.yaml", YAML_FILTER)
+        if path:
+            try:
+                self._save(path)
+                self._say(f"parameters saved to {path}")
+            except (ParameterError, OSError) as exc:
+                self._say(f"not saved: {exc}", error=True)
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load parameters", "", YAML_FILTER)
+        if path:
+            try:
+                self._load(path)
+                self._say(f"parameters loaded from {path}")
+            except ParameterError as exc:
+                self._say(str(exc), error=True)
+
+
 @dataclass
 class DockControls:
     """The controls :func:`lay_out` made."""
@@ -123,8 +194,8 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
             load: Callable[[str | Path], None]) -> DockControls:
     """Lay ``dock`` out: its panels in tabs above the run bar, and the controls made here.
 
-    ``inputs``: the Files tab's file list, output and image layers panels; ``save`` / ``load``: what
-    *Save parameters…* / *Load parameters…* call with the path chosen.
+    ``inputs``: the Files tab's file list, output and layers panels; ``save`` / ``load``: what the
+    parameter file buttons call with the path chosen.
     """
     files, output, layers = inputs
     parallel_row = ParallelRow(usable_cores())

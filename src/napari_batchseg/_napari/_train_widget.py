@@ -21,9 +21,9 @@ from ..training.run import TrainingParams, TrainingProgress, TrainingResult
 from ..view import training_form
 from ..view.dock_jobs import train_job
 from ._dock import Dock, button
+from ._form import load_recent_models_later, trained_models_signal
 from ._measure_views import PlotCanvas
 from ._qtutil import form_box, hbox, radio_pair, refill
-from ._trained import load_recent_models_later, trained_models_signal
 
 __all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]
 

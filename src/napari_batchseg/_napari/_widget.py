@@ -1,4 +1,4 @@
-"""The *Batch segmentation* dock widget: files, output, parameters, run, live results, corrections.
+"""The *Batch segmentation* dock: files, output, parameters, run, live results, corrections.
 
 The run's events fold into a :class:`~..runners.RunSession` (GUI thread); the table and layers redraw from it.
 """
@@ -18,18 +18,17 @@ from ..live import Redraw
 from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
 from ..runners import RunSession, TaskState
+from ..view.file_list import read_parameter_file
 from ..view.layer_inputs import layer_plan
 from ..view.phrasing import finish_message, for_widget, run_message
 from ..view.run_refusal import Refusal, refuse_or_params
 from ._correct import CorrectionPanel
-from ._files import FileListPanel
+from ._files import FileListPanel, InfoCache
 from ._form import ParamsForm
-from ._info import InfoCache
 from ._jobs import Background, RunController, close_all, close_with, delete_with_dock
 from ._layers import LayerPanel
 from ._output import OutputPanel
 from ._pages import FILES_TAB, RESULTS_TAB, lay_out
-from ._params_file import load_parameter_file
 from ._qtutil import single_shot
 from ._status import StatusTable
 from ._stream import LayerStreamer
@@ -107,14 +106,12 @@ class BatchSegWidget(QWidget):
         self.form.device_label.setText("looking for a GPU…")
         self.startup.start()
 
-    # ------------------------------------------------------------------ state from inputs
     @property
     def startup_done(self) -> bool:
         """The widget's start-up work (napari's first-layer costs, then the device detection) is over."""
         return self.startup.done
 
-    def _device_found(self, text: str) -> None:
-        """The start-up work is over (a Run that waited for it has just started)."""
+    def _device_found(self, text: str) -> None:  # the start-up work is over (a waiting Run just started)
         self.form.device_label.setText(text)
         self._update_run_state()
         self._stand_by()  # files listed meanwhile: their placeholder layers (start-up work is over)
@@ -124,7 +121,6 @@ class BatchSegWidget(QWidget):
         close_all(*self._closers())
 
     def _closers(self) -> tuple[Callable[[], None], ...]:
-        """What stops each worker owner: the controller, metadata cache, background, streamer, panels."""
         return (self.startup.close, self.controller.close, self.infos.close, self.background.close,
                 self.streamer.close, self.correction.close_down, self.files.close_down,
                 self.output.close_down, self.layers.close_down)
@@ -136,10 +132,10 @@ class BatchSegWidget(QWidget):
         self._stand_by()
 
     def _stand_by(self) -> None:
-        """Make the hidden placeholder layers of the run being prepared now (not at Run).
+        """Make the hidden placeholder layers of the next run now, not at Run; dropped when the list empties.
 
-        Once the first file's metadata is read (they take its shape) and the start-up work is over (no
-        layer is made while the device detection imports torch); dropped when the list empties.
+        Only once the first file's metadata is read (they take its shape) and the start-up work is over
+        (no layer is made while the device detection imports torch).
         """
         if not self.running and not self.files.files():
             self.streamer.drop_placeholders()
@@ -191,7 +187,6 @@ class BatchSegWidget(QWidget):
         self.run_btn.setEnabled(not running and bool(self.files.files()) and not self.output.problems())
         self.cancel_btn.setEnabled(running)
 
-    # ------------------------------------------------------------------ parameters
     def params(self) -> SegmentationParams:
         """The parameters the form shows (raises :class:`ParameterError` when one is invalid)."""
         return self._base_params.replace(**self.form.checked_values(), **self.output.values(),
@@ -211,9 +206,12 @@ class BatchSegWidget(QWidget):
 
     def load_params(self, path: str | Path) -> None:
         """Load parameters from a YAML file into the form (its folder filters, if any, into Filters)."""
-        load_parameter_file(path, self.set_params, self.files)
+        params, file_filter, recursive = read_parameter_file(path)
+        self.set_params(params)
+        if file_filter is not None:  # (``batchseg segment --save-config`` writes them beside the parameters)
+            self.files.filters.show(file_filter)
+        self.files.recursive.setChecked(recursive or self.files.recursive.isChecked())
 
-    # ------------------------------------------------------------------ run
     def run(self) -> bool:
         """Start the batch in a worker thread (once the start-up work is over); whether it starts."""
         if self.running:
@@ -253,12 +251,7 @@ class BatchSegWidget(QWidget):
         self.bar.say("planning…")
         first = plan.tasks[0].info if plan is not None else self.files.run_info(files[0])
         self.streamer.prepare_run(first, params, plan)
-        try:
-            self.controller.start(files, params, parallel, processes, plan=plan, groups=groups)
-        except ParameterError as exc:
-            self.bar.say(str(exc), error=True)
-            self.streamer.run_finished(self._idle_setup())
-            return False
+        self.controller.start(files, params, parallel, processes, plan=plan, groups=groups)
         self.tabs.setCurrentIndex(RESULTS_TAB)
         self._update_run_state()
         return True
@@ -337,10 +330,9 @@ class BatchSegWidget(QWidget):
             self.correction.refresh()
 
     def _redraw_now(self) -> None:
-        """Redraw the rows whose task changed and the progress bar, once per burst of events.
+        """Redraw the changed rows and the progress bar at the live model's times, not once per event.
 
-        Every repaint beside napari's canvas composes the whole window: redrawn at the live model's times
-        (``live.timing.REDRAW_MS``, with a layer refresh when one is due soon), not once per event.
+        Every repaint beside napari's canvas composes the whole window (``live.timing.REDRAW_MS``).
         """
         self.streamer.live.redrawn()
         dirty, self._dirty_rows = self._dirty_rows, {}
@@ -348,7 +340,6 @@ class BatchSegWidget(QWidget):
             self.status.show_state(state)
         self.status.update_progress()
 
-    # ------------------------------------------------------------------ results
     def show_result(self, key: str) -> bool:
         """Show one output's result (from memory while it runs, else from disk)."""
         state = self.session.state(key)

@@ -72,7 +72,7 @@ def read_file_info(path: Path) -> FileInfo:
 class InfoStore:
     """The metadata of listed files as the workers read it, and what is still to read (no Qt, no disk).
 
-    ``_napari._info.InfoCache`` hands :meth:`todo` to a worker and what it reads to :meth:`take`.
+    ``_napari._files.InfoCache`` hands :meth:`todo` to a worker and what it reads to :meth:`take`.
     """
 
     infos: dict[Path, SourceInfo | str] = field(default_factory=dict)
