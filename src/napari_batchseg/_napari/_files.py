@@ -38,9 +38,7 @@ class InfoCache(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        #: what is known and what is being read (Qt-free)
-        self.store = InfoStore()
-        #: known metadata, HDF5 datasets, readable metadata of paths: the store's (see :class:`InfoStore`)
+        self.store = InfoStore()  # what is known and what is being read (Qt-free)
         self.get, self.datasets, self.infos = self.store.get, self.store.datasets, self.store.readable
         self.background = Background(self)
 
@@ -113,10 +111,8 @@ class FileListPanel(PathDrops, QWidget):
 
         #: per-file choices (axes, dataset, channel, frames) and what the Settings tab asks of every file
         self.setup = FileSetup()
-        #: the axes of ambiguous files (per file, or one default from the parameters)
         self.axes_row = AxesRow(self.setup, lambda p: is_ambiguous(infos.get(p)), self.current_file)
         self.axes, self.axes_label = self.axes_row.combo, self.axes_row.label
-        #: the image dataset of HDF5 files holding several (per file)
         self.dataset_row = DatasetRow(self.setup, infos.datasets, self.current_file)
         #: files named one by one (Add file…, dropped, ``add_paths`` with a file): the filters never hide them
         self.explicit: set[Path] = set()
@@ -130,7 +126,6 @@ class FileListPanel(PathDrops, QWidget):
         self.count = QLabel("no files")
         self.count.setWordWrap(True)  # "… nothing to run; change the Filters above" fits a narrow dock
         self.info = muted(QLabel(""))
-        #: the selected file's own channel and frames (a mixed folder: not every file has the same)
         self.file_settings = FileSettings(self.setup, self)
         self.remove_marked_btn = QPushButton("Remove the files marked ⚠")
         self.remove_marked_btn.setToolTip("Take the files that cannot run as set up out of the list")
@@ -330,7 +325,7 @@ class FileListPanel(PathDrops, QWidget):
         self._offer_removal()
         self._show_info(self.current_file())  # its reason, whole, follows the settings
 
-    def _file_choice_changed(self, *_: object) -> None:  # a file's axes, dataset, channel or frames
+    def _file_choice_changed(self, *_: object) -> None:
         self.update_marks()
         self.files_changed.emit()
 

@@ -184,7 +184,6 @@ class DockControls:
     tabs: QTabWidget
     bar: RunBar
     parallel_row: ParallelRow
-    params_file: ParamsFileRow
     follow: QCheckBox
     open_btn: QPushButton
 
@@ -227,4 +226,4 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     _compact_combos(dock)
     dock.setMinimumWidth(MIN_WIDTH)
     tabs.setMinimumHeight(MIN_PAGES_HEIGHT)
-    return DockControls(tabs, bar, parallel_row, params_file, follow, open_btn)
+    return DockControls(tabs, bar, parallel_row, follow, open_btn)

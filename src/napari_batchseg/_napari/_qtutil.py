@@ -1,7 +1,4 @@
-"""Small Qt helpers shared by the widget modules: drag and drop of paths, a path field, form rows, docks.
-
-:class:`Fields` builds controls from Qt-free :class:`~napari_batchseg.view.fields.Field` specs.
-"""
+"""Small Qt helpers shared by the widget modules: path drops and fields, layouts, :class:`Fields`."""
 
 from __future__ import annotations
 
@@ -46,10 +43,7 @@ def paths_from_mime(mime: QMimeData | None) -> list[Path]:
 
 
 class PathDrops:
-    """Drag-and-drop of local paths onto a widget: :meth:`_drop_ok` decides, ``_dropped`` takes them.
-
-    The widget class gives ``_dropped(paths)`` (a method of its own: no stub here to forget).
-    """
+    """Drag-and-drop of local paths onto a widget: :meth:`_drop_ok` decides, its ``_dropped`` takes them."""
 
     _dropped: Callable[[list[Path]], object]
 
@@ -132,8 +126,7 @@ class PathField(QWidget):
 def form(*rows: Row, into: QWidget) -> QFormLayout:
     """A margin-less form of ``(label, field)`` rows or wide widgets, laid out ``into`` a widget.
 
-    ``into`` is required: a layout on a widget nobody holds is deleted with it (a later use raised
-    "wrapped C/C++ object of type QFormLayout has been deleted").
+    ``into`` is required: a layout on a widget nobody holds is deleted with it (a later use raised).
     """
     lay = QFormLayout(into)
     lay.setContentsMargins(0, 0, 0, 0)
@@ -318,12 +311,11 @@ def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default:
     Returns the text that was current (``default`` when none was).
     """
     current = combo.currentText() or default
-    combo.blockSignals(block)
-    combo.clear()
-    combo.addItems(list(names))
-    if current in names:
-        combo.setCurrentText(current)
-    combo.blockSignals(False)
+    with quiet(*((combo,) if block else ())):
+        combo.clear()
+        combo.addItems(list(names))
+        if current in names:
+            combo.setCurrentText(current)
     return current
 
 

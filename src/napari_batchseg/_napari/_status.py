@@ -1,7 +1,4 @@
-"""Run progress: a progress bar and a per-output status table.
-
-Both are views of a :class:`~napari_batchseg.runners.RunSession`: rows are redrawn from its task states.
-"""
+"""Run progress: a progress bar and a per-output status table, views of a :class:`~..runners.RunSession`."""
 
 from __future__ import annotations
 
@@ -35,7 +32,7 @@ class Progress(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._min, self._max, self._value, self._format = 0, 1, 0, "%p%"
+        self._max, self._value, self._format = 1, 0, "not run yet"
         probe = QProgressBar()
         self._hint = probe.sizeHint()
         self.setMinimumHeight(self._hint.height())
@@ -45,22 +42,13 @@ class Progress(QWidget):
         """Like a QProgressBar (a new one per layout pass was built before)."""
         return QSize(self._hint)
 
-    def setRange(self, lo: int, hi: int) -> None:  # noqa: N802 - QProgressBar API
-        """Set the range."""
-        if (lo, hi) != (self._min, self._max):
-            self._min, self._max = lo, hi
-            self.update()
+    def set_progress(self, maximum: int, value: int, fmt: str) -> None:
+        """Show ``value`` of ``maximum`` as ``fmt`` (``%v`` value, ``%m`` maximum, ``%p`` percent).
 
-    def setValue(self, value: int) -> None:  # noqa: N802 - QProgressBar API
-        """Set the value (repainted with the window's next paint)."""
-        if value != self._value:
-            self._value = value
-            self.update()
-
-    def setFormat(self, fmt: str) -> None:  # noqa: N802 - QProgressBar API
-        """Text format: ``%v`` value, ``%m`` maximum, ``%p`` percent (repainted when it changes)."""
-        if fmt != self._format:
-            self._format = fmt
+        Repainted with the window's next paint, and only when it changed.
+        """
+        if (maximum, value, fmt) != (self._max, self._value, self._format):
+            self._max, self._value, self._format = maximum, value, fmt
             self.update()
 
     def value(self) -> int:
@@ -73,7 +61,7 @@ class Progress(QWidget):
 
     def text(self) -> str:
         """The text shown."""
-        return phrasing.progress_text(self._format, self._min, self._max, self._value)
+        return phrasing.progress_text(self._format, 0, self._max, self._value)
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802 - Qt override
         """Draw a flat bar (the palette's colours) with the text centred."""
@@ -83,8 +71,7 @@ class Progress(QWidget):
         painter.setPen(pal.color(QPalette.ColorRole.Mid))
         painter.setBrush(pal.color(QPalette.ColorRole.Base))
         painter.drawRect(rect)
-        span = max(self._max - self._min, 1)
-        frac = min(max((self._value - self._min) / span, 0.0), 1.0)
+        frac = min(max(self._value / max(self._max, 1), 0.0), 1.0)
         if frac > 0:
             done = rect.adjusted(1, 1, 0, 0)
             done.setWidth(int((rect.width() - 1) * frac))
@@ -108,7 +95,6 @@ class StatusTable(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.progress = Progress()
-        self.progress.setFormat("not run yet")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -139,7 +125,6 @@ class StatusTable(QWidget):
         self.table.cellDoubleClicked.connect(lambda r, _c: self.request_open(r))
         self.table.currentCellChanged.connect(lambda r, *_: self._show_detail(r))
 
-    # ------------------------------------------------------------------ rows
     def reset(self, session: RunSession) -> None:
         """Show ``session``: one row per task, in plan order; the progress bar counts its frames."""
         self._session, self._followed, self._rows = session, None, {}
@@ -195,7 +180,7 @@ class StatusTable(QWidget):
                 self.table.scrollToItem(item)
             self._followed = r
 
-    def _shows(self, row: int) -> bool:
+    def _shows(self, row: int) -> bool:  # the row is in view
         item = self.table.item(row, 0)
         return item is not None and _present(self.table.viewport()).rect().intersects(
             self.table.visualItemRect(item))
@@ -207,7 +192,7 @@ class StatusTable(QWidget):
         if state is not None:
             self.show_state(state)
 
-    def _show_detail(self, row: int) -> None:
+    def _show_detail(self, row: int) -> None:  # the row's details in full, below the table
         name, status, details = (self.table.item(row, c) if row >= 0 else None for c in (0, 1, 4))
         self.detail.setText("" if name is None or details is None else phrasing.detail_text(
             name.text(), status.text() if status is not None else "", details.toolTip()))
@@ -216,10 +201,7 @@ class StatusTable(QWidget):
         """Show the run's progress (:func:`~napari_batchseg.view.phrasing.frames_progress`)."""
         if self._session is None:
             return
-        hi, value, fmt = phrasing.frames_progress(self._session)
-        self.progress.setRange(0, hi)
-        self.progress.setValue(value)
-        self.progress.setFormat(fmt)
+        self.progress.set_progress(*phrasing.frames_progress(self._session))
 
     def request_open(self, row: int | None = None) -> None:
         """Ask to show the output of ``row`` (the selected row when ``None``)."""
@@ -241,7 +223,7 @@ _T = TypeVar("_T")
 
 
 def _present(obj: _T | None) -> _T:
-    """A Qt getter's result that exists here (the table's rows, headers and selection model always do)."""
+    """A Qt getter's result that always exists here (the table's rows, headers, selection model)."""
     if obj is None:
         raise LookupError("a Qt object of the status table is missing")
     return obj

@@ -54,7 +54,6 @@ class BatchSegWidget(QWidget):
         self.status = StatusTable()
         self.correction = CorrectionPanel(napari_viewer)
         self.layers = LayerPanel(napari_viewer)
-        #: daemon threads for small jobs (device probe, ...), results delivered on the GUI thread
         self.background = Background(self)
         #: the start-up work in worker threads (see :mod:`._warmup`); a Run clicked before it ends waits
         self.startup = Startup(self.background, self._device_found)
@@ -67,7 +66,7 @@ class BatchSegWidget(QWidget):
 
         ui = lay_out(self, (self.files, self.output, self.layers), self.form, self.status, self.correction,
                      self.save_params, self.load_params)
-        self.tabs, self.bar, self.follow, self.open_btn = ui.tabs, ui.bar, ui.follow, ui.open_btn
+        self.tabs, self.bar, self.follow = ui.tabs, ui.bar, ui.follow
         self.parallel_row = ui.parallel_row
         self.parallel, self.processes = self.parallel_row.parallel, self.parallel_row.processes
         self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message
@@ -91,7 +90,7 @@ class BatchSegWidget(QWidget):
         self.layers.run_btn.clicked.connect(self.run_layers)
         self.cancel_btn.clicked.connect(self.cancel)
         self.follow.toggled.connect(lambda on: setattr(self.streamer, "follow", on))
-        self.open_btn.clicked.connect(lambda: self.status.request_open())
+        ui.open_btn.clicked.connect(lambda: self.status.request_open())
         self.status.open_requested.connect(self.show_result)
         self.correction.saved.connect(self.status.corrections_saved)
         self.streamer.message.connect(self.message.setText)
@@ -132,10 +131,10 @@ class BatchSegWidget(QWidget):
         self._stand_by()
 
     def _stand_by(self) -> None:
-        """Make the hidden placeholder layers of the next run now, not at Run; dropped when the list empties.
+        """Make the next run's hidden placeholder layers now, not at Run (dropped when the list empties).
 
-        Only once the first file's metadata is read (they take its shape) and the start-up work is over
-        (no layer is made while the device detection imports torch).
+        Only once the first file's metadata (their shape) is read and the start-up work is over (no layer
+        is made while the device detection imports torch).
         """
         if not self.running and not self.files.files():
             self.streamer.drop_placeholders()
@@ -146,7 +145,7 @@ class BatchSegWidget(QWidget):
         """The first listed file's metadata and the parameters for the hidden pair (``None``: not yet)."""
         files = self.files.files()
         if not files or not self.startup_done or self.infos.get(files[0]) is None:
-            return None  # (:meth:`_stand_by` is called again when they are there)
+            return None
         try:
             params = self.params()
         except (ParameterError, ValueError):
@@ -159,16 +158,14 @@ class BatchSegWidget(QWidget):
         self.form.show_inputs(infos, current, self.layers.active_infos())
         self._channel_changed()
 
-    def _channel_changed(self) -> None:
-        """The channel asked for is checked against every file; files without it are flagged in the list."""
+    def _channel_changed(self) -> None:  # files lacking the channel (frames, Z) asked for are flagged
         try:
             values = self.form.values()
             self.files.ask(values["channel"], values["start_frame"], values["z_mode"])
         except (KeyError, ValueError):
             pass
 
-    def _form_changed(self) -> None:
-        """Check the files against the settings; say again what Run does with outputs once typing pauses."""
+    def _form_changed(self) -> None:  # what Run does with outputs is said again once typing pauses
         self._channel_changed()
         self.bar.changed()
         self._preview_timer.start()
@@ -257,10 +254,7 @@ class BatchSegWidget(QWidget):
         return True
 
     def run_layers(self) -> bool:
-        """Segment the image layers selected in napari (whole, or the frame on screen); whether it started.
-
-        Settings as for files; outputs go to the output folder, else beside the layer's file.
-        """
+        """Segment the selected image layers (whole, or the frame on screen) as files; whether it started."""
         if self.running:
             return False
         chosen = self.layers.chosen()
@@ -324,7 +318,7 @@ class BatchSegWidget(QWidget):
             self.bar.say(run_message(self.session), error=self.session.error is not None)
             return
         self._dirty_rows[state.key] = state
-        self.streamer.live.table_changed()  # redrawn when the live model says (see _redraw_now)
+        self.streamer.live.table_changed()  # (redrawn when the live model says)
         self.streamer.update(state, ev)
         if state.status == "done":
             self.correction.refresh()
@@ -332,7 +326,7 @@ class BatchSegWidget(QWidget):
     def _redraw_now(self) -> None:
         """Redraw the changed rows and the progress bar at the live model's times, not once per event.
 
-        Every repaint beside napari's canvas composes the whole window (``live.timing.REDRAW_MS``).
+        Each repaint beside napari's canvas composes the whole window (``live.timing.REDRAW_MS``).
         """
         self.streamer.live.redrawn()
         dirty, self._dirty_rows = self._dirty_rows, {}
