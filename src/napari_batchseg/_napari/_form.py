@@ -121,10 +121,8 @@ class ZSettings:
 
     def set_slices(self, max_z: int) -> None:
         """Enable the rows when an input has Z slices (``max_z`` the most); the range stays within."""
-        has_z = max_z > 1
-        for w in (self.z_mode, self.z_type, self.volume_mode, self.z_radius, self.z_start, self.z_stop,
-                  self.anisotropy, self.stitch):
-            w.setEnabled(has_z)
+        for w in self.fields.widgets.values():
+            w.setEnabled(max_z > 1)
         self.z_note.setText(slices_note(max_z))
         self.z_start.setMaximum(max(max_z - 1, 0))
         self.z_stop.setMaximum(max(max_z - 1, 0))
@@ -157,7 +155,6 @@ class ParamsForm(QWidget):
         self._trained: list[str] = []  # trained model files offered in the Cellpose model list
         self._names: list[str] = ["C0"]  # the channels of the file (or layer) the lists show
         self.fields = f = Fields(*FORM_FIELDS)
-        # method and model
         self.method: QComboBox = f["method"]
         if not micro_sam_available():
             missing = f"micro-sam is not installed: {SAM_INSTALL_HINT}"
@@ -174,7 +171,6 @@ class ParamsForm(QWidget):
         self.cellpose_major = cellpose_major()
         self.diameter.setToolTip(f"Cellpose {cellpose_version() or ''}: "
                                  + DIAMETER_HELP[4 if self.cellpose_major >= 4 else 3])
-        # advanced Cellpose settings
         self.flow: QDoubleSpinBox = f["flow_threshold"]
         self.niter: QSpinBox = f["niter"]
         self.keep_flows: QCheckBox = f["keep_flows"]
@@ -187,8 +183,6 @@ class ParamsForm(QWidget):
                 box.setToolTip("Cellpose 3 only")
         self.sam_mode: QComboBox = f["sam_mode"]
         self.sam_mode_label = QLabel("SAM mode")
-
-        # image preparation
         self.channel = QComboBox()
         self.channel.setToolTip("Channel to segment (names from the selected file)")
         # Cellpose 4 takes up to 3 channels: a second and a third, in this order ("—": none)
@@ -202,19 +196,15 @@ class ParamsForm(QWidget):
         self.start_frame: QSpinBox = f["start_frame"]
         self.end_frame: QSpinBox = f["end_frame"]
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
-
-        # device: which one a GPU run would use (the widget says, once it has looked)
-        self.gpu: QCheckBox = f["gpu"]
-        self.device_label = muted(QLabel(""))
+        self.device_label = muted(QLabel(""))  # the device a GPU run would use (said once looked for)
 
         form(("Method", self.method), ("Model", self.model), (self.model_path_label, self.model_path),
              (self.sam_mode_label, self.sam_mode), ("Diameter", self.diameter), self.advanced,
              ("Channel", hbox(self.channel, self.channel2, self.channel3, 1)), ("Z", z.volume_row),
              ("Z-projection", z.z_row), ("", self.z_note), ("Frames", self.frames_row),
-             hbox(self.gpu, self.device_label, stretch_last=True), into=self)
+             hbox(f["gpu"], self.device_label, stretch_last=True), into=self)
 
-        #: model and path fields of the method not shown, by method
-        self._kept: dict[str, tuple[str, str]] = {}
+        self._kept: dict[str, tuple[str, str]] = {}  # by method: the model and path of those not shown
         self._method_now = self.method.currentData()
         self._fill_models()
         self._update_visibility()

@@ -34,8 +34,7 @@ class OutputPanel(QWidget):
     """Where outputs go and how they are named; flags collisions and existing outputs."""
 
     changed = Signal()
-    #: what the next Run does with outputs made with other parameters or corrected by hand, in one line
-    #: ("" when none), for the run bar
+    #: for the run bar: what the next Run does with outputs made with other parameters or corrected ("")
     heads_up = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -67,11 +66,9 @@ class OutputPanel(QWidget):
         self._unwritable: list[str] = []
         self._lines: list[str] = []
         self._generation = 0
-        #: whether an existence check is under way
-        self.checking = False
+        self.checking = False  # an existence check is under way
         self.background = Background(self)
 
-    # ------------------------------------------------------------------ values
     def output_dir(self) -> str | None:
         """The custom folder, or ``None`` for 'beside each input'."""
         return self.folder.text() or None if self.custom.isChecked() else None
@@ -91,12 +88,11 @@ class OutputPanel(QWidget):
         self.suffix_note.setText(suffix_note(text))
         self.changed.emit()
 
-    # ------------------------------------------------------------------ preview
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
                        params: dict[Path, SegmentationParams] | None = None) -> None:
-        """Show the output names and flag collisions; existing outputs are checked by a worker.
+        """Show the output names and flag collisions; a worker checks existing outputs against ``params``.
 
-        Typing never waits for the disk. Each existing output is compared with its file's ``params``.
+        (Typing never waits for the disk.)
         """
         self._generation += 1
         self.checking = False  # (a check under way answers an older preview: it is ignored)

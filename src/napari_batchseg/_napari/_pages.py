@@ -88,22 +88,6 @@ def scrolled_body(dock: QWidget) -> QVBoxLayout:
     return QVBoxLayout(page)
 
 
-class ParallelRow(QWidget):
-    """How a run uses processes: the mode, and how many (the count only for the modes that use it)."""
-
-    def __init__(self, max_processes: int) -> None:
-        super().__init__()
-        fields = Fields(*parallel_fields(max_processes))
-        self.parallel: QComboBox = fields["parallel"]
-        self.processes: QSpinBox = fields["processes"]
-        hbox(QLabel("Parallel"), self.parallel, self.processes, 1, into=self)
-        self.parallel.currentIndexChanged.connect(self._update)
-        self._update()
-
-    def _update(self) -> None:
-        self.processes.setEnabled(uses_processes(self.parallel.currentData()))
-
-
 class RunBar(QWidget):
     """Run and Cancel beside ``progress``, and the message line below (:meth:`say`)."""
 
@@ -183,7 +167,9 @@ class DockControls:
 
     tabs: QTabWidget
     bar: RunBar
-    parallel_row: ParallelRow
+    parallel_row: QWidget
+    parallel: QComboBox
+    processes: QSpinBox
     follow: QCheckBox
     open_btn: QPushButton
 
@@ -197,7 +183,15 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     parameter file buttons call with the path chosen.
     """
     files, output, layers = inputs
-    parallel_row = ParallelRow(usable_cores())
+    fields = Fields(*parallel_fields(usable_cores()))
+    parallel, processes = fields["parallel"], fields["processes"]
+    parallel_row = hbox(QLabel("Parallel"), parallel, processes, 1)
+
+    def processes_used() -> None:  # the count only for the modes that use it
+        processes.setEnabled(uses_processes(parallel.currentData()))
+
+    parallel.currentIndexChanged.connect(processes_used)
+    processes_used()
     bar = RunBar(status.progress)
     params_file = ParamsFileRow(save, load, bar.say)
     output.heads_up.connect(bar.note)  # e.g. a parameter changed on the Settings tab: Run will skip
@@ -226,4 +220,4 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     _compact_combos(dock)
     dock.setMinimumWidth(MIN_WIDTH)
     tabs.setMinimumHeight(MIN_PAGES_HEIGHT)
-    return DockControls(tabs, bar, parallel_row, follow, open_btn)
+    return DockControls(tabs, bar, parallel_row, parallel, processes, follow, open_btn)

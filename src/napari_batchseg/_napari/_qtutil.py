@@ -70,8 +70,6 @@ class PathDrops:
 class DropLineEdit(PathDrops, QLineEdit):
     """A line edit that accepts one dropped file or folder and shows its path."""
 
-    dropped = Signal(str)
-
     def __init__(self, parent: QWidget | None = None, accept: Callable[[Path], bool] | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
@@ -82,7 +80,6 @@ class DropLineEdit(PathDrops, QLineEdit):
 
     def _dropped(self, paths: list[Path]) -> None:
         self.setText(str(paths[0]))
-        self.dropped.emit(str(paths[0]))
 
 
 class PathField(QWidget):
@@ -98,10 +95,7 @@ class PathField(QWidget):
         self.edit = DropLineEdit(self, accept)
         self.edit.setPlaceholderText(placeholder)
         self.browse = QPushButton("Browse…", self)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.edit, 1)
-        lay.addWidget(self.browse)
+        hbox(self.edit, self.browse, into=self)  # (the edit expands, the button keeps its width)
         self.browse.clicked.connect(self._browse)
         self.edit.textChanged.connect(self.changed)
 
@@ -146,7 +140,7 @@ def form_box(*rows: Row) -> QWidget:
 
 
 def folded_form(title: str, parent: QWidget | None, *rows: Row) -> QCollapsible:
-    """A folded section (▸ / ▾ arrows) holding a form of ``rows`` (:func:`form_box`)."""
+    """A folded section (▸ / ▾ arrows) holding a form of ``rows``."""
     box = QCollapsible(title, parent, expandedIcon="▾", collapsedIcon="▸")
     box.addWidget(form_box(*rows))
     return box

@@ -43,10 +43,7 @@ class Progress(QWidget):
         return QSize(self._hint)
 
     def set_progress(self, maximum: int, value: int, fmt: str) -> None:
-        """Show ``value`` of ``maximum`` as ``fmt`` (``%v`` value, ``%m`` maximum, ``%p`` percent).
-
-        Repainted with the window's next paint, and only when it changed.
-        """
+        """Show ``value`` of ``maximum`` as ``fmt`` (``%v`` value, ``%m`` maximum, ``%p`` percent)."""
         if (maximum, value, fmt) != (self._max, self._value, self._format):
             self._max, self._value, self._format = maximum, value, fmt
             self.update()
@@ -109,14 +106,13 @@ class StatusTable(QWidget):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setColumnWidth(0, 150)
-        # a 440 px dock: no sideways scrolling; long texts are elided in the cells and shown in full
-        # (wrapped) below the table for the selected row, and as tooltips
+        # a 440 px dock: no sideways scrolling; long texts are elided, and shown in full in tooltips and,
+        # for the selected row, below the table (:attr:`detail`)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
         self.table.setMinimumHeight(110)
         self.table.setToolTip("Double-click a row to show that file's result")
-        #: the selected row's details in full, wrapped (the column is narrow in a 440 px dock)
         self.detail = muted(QLabel(""))
         vbox(self.progress, self.summary, self.table, self.detail, into=self)
         self._rows: dict[str, int] = {}

@@ -67,8 +67,7 @@ class BatchSegWidget(QWidget):
         ui = lay_out(self, (self.files, self.output, self.layers), self.form, self.status, self.correction,
                      self.save_params, self.load_params)
         self.tabs, self.bar, self.follow = ui.tabs, ui.bar, ui.follow
-        self.parallel_row = ui.parallel_row
-        self.parallel, self.processes = self.parallel_row.parallel, self.parallel_row.processes
+        self.parallel_row, self.parallel, self.processes = ui.parallel_row, ui.parallel, ui.processes
         self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message
 
         self.files.files_changed.connect(self._inputs_changed)
