@@ -1,8 +1,4 @@
-"""The Files tab's controls around the list: add buttons, filters, and the per-file choices.
-
-The per-file choices (axes, dataset, channel, frames) edit the list's Qt-free
-:class:`~napari_batchseg.view.file_list.FileSetup`.
-"""
+"""The Files tab's controls around the list: add buttons, filters, per-file choices (edit its FileSetup)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The input file list: add files and folders (or drop them), filename filters, per-file metadata.
-
-The metadata (:class:`InfoCache`) is read off the GUI thread, no pixels: the Files tab does no disk I/O.
-"""
+"""The input file list: add files and folders (or drop them), filters, metadata read off the GUI thread."""
 
 from __future__ import annotations
 
@@ -158,10 +155,7 @@ class FileListPanel(PathDrops, QWidget):
         return list(self._passing)
 
     def add_paths(self, paths: Iterable[str | Path], recursive: bool | None = None) -> int:
-        """Add files and the supported files found in folders, on this thread; return how many were new.
-
-        For scripts and tests: the buttons and drops use :meth:`add_paths_later`.
-        """
+        """Add files and folders' supported files on this thread (scripts, tests); how many were new."""
         rec = self.recursive.isChecked() if recursive is None else recursive
         return self._add_found(find_inputs_split(list(paths), rec))
 

@@ -90,10 +90,7 @@ class OutputPanel(QWidget):
 
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
                        params: dict[Path, SegmentationParams] | None = None) -> None:
-        """Show the output names and flag collisions; a worker checks existing outputs against ``params``.
-
-        (Typing never waits for the disk.)
-        """
+        """Show the output names and flag collisions; a worker checks existing outputs against ``params``."""
         self._generation += 1
         self.checking = False  # (a check under way answers an older preview: it is ignored)
         if self.custom.isChecked() and not self.folder.text():

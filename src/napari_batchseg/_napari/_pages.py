@@ -79,10 +79,7 @@ def _compact_combos(root: QWidget) -> None:
 
 
 def scrolled_body(dock: QWidget) -> QVBoxLayout:
-    """Fill ``dock`` with one vertical scroll area; return the layout of the area's page.
-
-    Short of height (a dock stacked beside it), the dock then scrolls instead of squeezing its neighbours.
-    """
+    """Fill ``dock`` with one vertical scroll area (short of height, it scrolls); return its page's layout."""
     page = QWidget()
     vbox(_scrolled(page), into=dock)
     return QVBoxLayout(page)
@@ -177,10 +174,9 @@ class DockControls:
 def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], settings: QWidget,
             status: StatusTable, correct: QWidget, save: Callable[[str | Path], None],
             load: Callable[[str | Path], None]) -> DockControls:
-    """Lay ``dock`` out: its panels in tabs above the run bar, and the controls made here.
+    """Lay ``dock`` out: ``inputs`` (the Files tab's panels) and the others in tabs above the run bar.
 
-    ``inputs``: the Files tab's file list, output and layers panels; ``save`` / ``load``: what the
-    parameter file buttons call with the path chosen.
+    ``save`` / ``load``: what the parameter file buttons call with the path chosen.
     """
     files, output, layers = inputs
     fields = Fields(*parallel_fields(usable_cores()))

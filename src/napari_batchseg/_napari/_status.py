@@ -82,10 +82,7 @@ KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
 class StatusTable(QWidget):
-    """One row per output (file, or file position): pending / running / done / skipped / failed.
-
-    Double-clicking a row (or :meth:`request_open`) emits ``open_requested`` with the task key.
-    """
+    """One row per output (file, or position) and its status; double-click: ``open_requested(key)``."""
 
     open_requested = Signal(str)
 

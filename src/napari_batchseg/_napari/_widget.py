@@ -1,7 +1,4 @@
-"""The *Batch segmentation* dock: files, output, parameters, run, live results, corrections.
-
-The run's events fold into a :class:`~..runners.RunSession` (GUI thread); the table and layers redraw from it.
-"""
+"""The *Batch segmentation* dock: files, output, parameters, run, live results, corrections."""
 
 from __future__ import annotations
 
