@@ -1,12 +1,8 @@
 """Manual correction: common fixes on the selected Labels layer, undo, and saving back to its mask.
 
-The fixes (:mod:`napari_batchseg.corrections`) are computed on a copy in a thread (the layer read-only
-meanwhile) and written back in place (a layer still receiving frames keeps receiving them). Layers are
-told apart by ``layer.unique_id`` (napari gives plugins proxies). Every fix since the last save is
-recorded, with its parameters, into the mask's log on *Save corrections* (in a thread too). *Undo fix*
-is honest: it is off, with the reason in its tooltip, once the layer shows another output or a reopened
-copy, once the fix is saved or the layer painted after it; it restores frames only while they still
-hold exactly what the fix wrote.
+Fixes are computed on a copy in a thread (the layer read-only meanwhile) and written back in place (a layer
+still receiving frames keeps receiving them); *Save corrections* logs every fix since the last save.
+*Undo fix* says in its tooltip why it is off, and restores only frames still holding what the fix wrote.
 """
 
 from __future__ import annotations
@@ -51,9 +47,8 @@ class CorrectionPanel(QWidget):
         self._undo = fu.UndoSlot()
         #: operations since the last save, per layer id (written into the log on save)
         self.log = fx.OperationLog()
-        # the Labels layer whose selected label, brush edits and retargeting are followed: a stream layer is
-        # pointed at another output in place (new name, data and metadata, same layer still active); the
-        # target line and Undo follow through these events
+        # a stream layer is pointed at another output in place (new name, data and metadata, same layer
+        # still active): the target line and Undo follow it through these events
         self._watched = LayerWatch(selected_label=self._follow_selected_label, paint=self._painted,
                                    name=self.refresh, data=self.refresh, metadata=self.refresh)
         self.background = Background(self)
@@ -63,7 +58,6 @@ class CorrectionPanel(QWidget):
         self.refresh()
 
     def _lay_out(self) -> None:
-        """The target line, frames, the fixes with their numbers, Undo and Save."""
         self.target = muted(QLabel(""))
         self.this_frame, self.all_frames = radio_pair(self, "current frame", "all frames")
         self.fields = Fields(*fu.CORRECT_FIELDS)
@@ -104,14 +98,10 @@ class CorrectionPanel(QWidget):
         return self.slot.kind == "save"
 
     def close_down(self) -> None:
-        """Deliver nothing more, stop following the viewer (the widget is closing).
-
-        A save in progress finishes its atomic write in its thread (waited for at exit) but reports to nobody.
-        """
+        """Deliver nothing more, stop following the viewer (a save in progress still finishes its write)."""
         close_all(self.background.close, self._watched.close)  # (their Qt side may be gone already)
         disconnect([self.viewer.layers.selection.events.active], self.refresh)
 
-    # ------------------------------------------------------------------ target layer and frames
     def layer(self) -> Any:
         """The active layer when it is a Labels layer."""
         layer = self.viewer.layers.selection.active
@@ -132,7 +122,7 @@ class CorrectionPanel(QWidget):
             self.delete_id.setValue(int(layer.selected_label))
 
     def _painted(self, _event: object = None) -> None:
-        """A brush, fill or eraser stroke in napari: recorded (counted) for the log."""
+        # a brush, fill or eraser stroke: counted for the log
         layer = self._watched.layer
         if layer is None:
             return
@@ -144,7 +134,6 @@ class CorrectionPanel(QWidget):
             self._update_buttons()
 
     def _undo_target(self) -> tuple[Any, str]:
-        """The layer the last fix can be undone on, or ``(None, why not)`` (:meth:`UndoSlot.target`)."""
         layers = self.viewer.layers
         return self._undo.target((lay, layer_id(lay), lay.data, shown_output(lay)) for lay in layers)
 
@@ -167,13 +156,8 @@ class CorrectionPanel(QWidget):
         world = self.viewer.dims.point[self.viewer.dims.ndim - layer.ndim]
         return fx.frame_on_screen(world, layer.translate[0], layer.scale[0], layer.data.shape[0])
 
-    # ------------------------------------------------------------------ fixes
     def apply(self, fix: Callable[..., NDArray[Any]], *args: int, params: str = "") -> bool:
-        """Run ``fix(labels, *args, frames=...)`` on the target layer in a thread; apply and record it.
-
-        On a copy (seconds for a long movie; the layer read-only and the buttons off meanwhile: :attr:`busy`),
-        written back in place (see the module). Returns whether the fix was started.
-        """
+        """Run ``fix(labels, *args, frames=...)`` on a copy of the target layer in a thread; False if not."""
         layer = self.layer()
         if layer is None or self.slot.kind:
             return False
@@ -189,7 +173,6 @@ class CorrectionPanel(QWidget):
     @holds_repaint
     def _applied(self, layer: Any, data: NDArray[Any], output: tuple[Any, Any], what: str,
                  out: fx.FixResult) -> None:
-        """GUI thread: write the changed frames of a computed fix into the layer; record it for undo."""
         summary, sel, old, new = out
         if not summary.changed:
             self.result.setText(fu.NOTHING_TO_CHANGE)
@@ -208,11 +191,7 @@ class CorrectionPanel(QWidget):
         self.result.setText(f"{what}: {summary.describe()}")
 
     def undo(self) -> bool:
-        """Undo the last fix of this panel; return whether it was undone.
-
-        Only on its layer, still showing the same output and array (:meth:`_undo_target`), where the
-        changed frames still hold what the fix wrote (edits since are never overwritten); else says why.
-        """
+        """Undo the last fix where its frames still hold what it wrote; else say why (return False)."""
         rec = self._undo.record
         if rec is None or self.slot.kind:
             return False
@@ -229,7 +208,6 @@ class CorrectionPanel(QWidget):
         self._update_buttons()
         return True
 
-    # ------------------------------------------------------------------ save
     def _save_target(self) -> tuple[Any, str] | None:
         layer = self.layer()
         if layer is None:
@@ -270,7 +248,6 @@ class CorrectionPanel(QWidget):
 
     def _in_background(self, job: str, layer: Any, text: str, fn: Callable[..., Any], *args: Any,
                        on_item: Callable[[Any], object], on_error: Callable[[BaseException], None]) -> None:
-        """Run ``fn(*args)`` as the panel's one job; ``layer`` is read-only (the buttons off) meanwhile."""
         was_editable = layer.editable
         layer.editable = False
         self.result.setText(text)

@@ -1,11 +1,4 @@
-"""The base of the secondary docks (Measure, Train, Track, Re-threshold): one way to build and run them.
-
-A :class:`Dock` has the viewer, one :class:`._jobs.Background` closed with the dock (napari closing or the
-dock removed: every job is asked to stop and delivers nothing more), a status line, a body that
-scrolls, and controls built from Qt-free :class:`~napari_batchseg.view.fields.Field` specs
-(:class:`._qtutil.Fields`), reachable as attributes by their key (``dock.epochs``). :meth:`Dock.run_job`
-starts a job whose error is shown in a status line (with a ``kind``: the dock's one job at a time).
-"""
+"""The base of the secondary docks (Measure, Train, Track, Re-threshold): one way to build and run them."""
 
 from __future__ import annotations
 
@@ -25,10 +18,7 @@ from ._qtutil import Fields, follow, layer_list_events
 
 
 class LayerWatch:
-    """Follows named events of one layer at a time: watching another disconnects the previous one's.
-
-    Layers are told apart by ``unique_id`` (the viewer napari gives plugins wraps layers in new proxies).
-    """
+    """Follows named events of one layer at a time (told apart by :func:`layer_id`)."""
 
     def __init__(self, **slots: Callable[..., Any]) -> None:
         self.slots = slots  # event name -> slot
@@ -45,12 +35,12 @@ class LayerWatch:
             self.layer = layer
 
     def close(self) -> None:
-        """Follow no layer any more (a closer for :func:`._jobs.close_with`)."""
+        """Follow no layer any more."""
         self.watch(None)
 
 
 def layer_id(layer: Any) -> Any:
-    """A layer's identity that survives napari's proxies (``unique_id``; the name as a fallback)."""
+    """A layer's identity that survives the proxies napari gives plugins (``unique_id``, else the name)."""
     return getattr(layer, "unique_id", None) or layer.name
 
 
@@ -61,9 +51,7 @@ _EDITS_WATCHED: set[Any] = set()
 def watch_mask_edits(layers: Any) -> None:
     """Mark a mask file's Labels layer edited (``dirty``) when napari's brush, fill or eraser changes it.
 
-    The docks trust ``dirty`` (Train's 'corrected' frames, Export's note); only the Batch segmentation
-    dock's Correct panel used to set it, for the layer it watched (a review: painted with only the
-    Train dock open, the edits were missed).
+    Done by every dock, not only the Correct panel: Train's 'corrected' frames and Export's note trust it.
     """
     for layer in layers:
         key = layer_id(layer)
@@ -89,13 +77,13 @@ def button(text: str, clicked: Callable[[], object], parent: QWidget | None = No
 
 
 class Dock(QWidget):
-    """A dock widget: ``viewer``, ``background``, ``status``, ``body`` and the ``fields`` (see the module)."""
+    """A dock: viewer, ``background`` closed with it, ``status``, scrolling ``body``, fields by key."""
 
     def __init__(self, viewer: Any, parent: QWidget | None = None, *, fields: tuple[Field, ...] = ()) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.background = Background(self)
-        #: the dock's one job at a time (:meth:`run_job` with ``kind``), followed by :meth:`update_buttons`
+        #: the dock's one job at a time (:meth:`run_job` with ``kind``)
         self.slot = JobSlot(self.background, self.update_buttons)
         close_with(self, self.background.close)
         delete_with_dock(self)
@@ -143,9 +131,7 @@ class Dock(QWidget):
                 status: QLabel | None = None, kind: str = "", **options: Any) -> Job:
         """Run ``fn(*args)`` in the background; ``status`` says ``say`` now and ``"<failed>: <error>"``.
 
-        ``kind``: as the dock's one job (:attr:`slot`). ``options`` go to :meth:`._jobs.Background.submit`
-        (``on_item``, ``on_done``, ``on_error`` instead of the status line, ``yield_cpu``, ``pass_job``,
-        ``name``).
+        ``kind``: as the dock's one job (:attr:`slot`). ``options`` go to :meth:`._jobs.Background.submit`.
         """
         label = status if status is not None else self.status
         if say:
@@ -157,7 +143,7 @@ class Dock(QWidget):
         return self.background.submit(fn, *args, **options)
 
     def update_buttons(self) -> None:
-        """Enable the controls as the dock's one job allows (``slot.kind``; none here)."""
+        """Enable the controls as the dock's one job (``slot.kind``) allows."""
 
     def phrase(self, error: BaseException | str) -> str:
         """An error's text with the command line's options named as this dock's fields."""

@@ -1,11 +1,4 @@
-"""The "Measure and export" dock widget: object table of a Labels layer, exports, evaluation.
-
-*Measure*: the table of the chosen Labels layer (intensities from the chosen Image layer) is stored as
-``layer.features`` and shown; clicking a row centres the view on the object and selects its label; a
-histogram shows one column; *Save CSV* writes the table. Corrections recompute the table (debounced).
-*Export* runs :func:`~napari_batchseg.export.export_masks` on a mask file, *Evaluate* compares two
-Labels layers. Every job (data copies included) runs in the background (:mod:`._jobs`).
-"""
+"""The "Measure and export" dock: a Labels layer's object table, mask exports, evaluation (all in jobs)."""
 
 from __future__ import annotations
 
@@ -39,7 +32,6 @@ class MeasureExportWidget(Dock):
         self._auto_mask = ""  # the Export mask filled from the chosen layer (a typed one is kept)
         self._evaluated: Any = None  # the layer (its id) whose scores are shown: they follow its corrections
         self._timer = single_shot(self, DEBOUNCE_MS, self._recompute)
-        # --- Measure
         self.labels_combo = QComboBox(self)
         self.image_combo = QComboBox(self)
         self.measure_btn = button("Measure", self.measure, self)
@@ -54,12 +46,10 @@ class MeasureExportWidget(Dock):
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(180)
         self.histogram = Histogram(self)
-        # --- Export
         self.mask_path = PathField(False, "Mask to export", "Masks (*.ome.tif *.tif)", "a _vSM.ome.tif mask")
         self.export_dir = PathField(True, "Export folder", placeholder="output folder")
         self.export_btn = button("Export", self.export, self)
         self.export_status = status_line(self)
-        # --- Evaluate
         self.gt_combo = QComboBox(self)
         self.evaluate_btn = button("Evaluate", self.evaluate, self)
         self.eval_model, self.eval_table = DataFrameModel(self), QTableView(self)
@@ -76,13 +66,11 @@ class MeasureExportWidget(Dock):
         self.table.clicked.connect(lambda index: self.go_to_row(index.row()))
         self.labels_combo.currentTextChanged.connect(self._labels_changed)
         self.image_combo.activated.connect(lambda *_: setattr(self, "_image_chosen", True))
-        # napari closing or the dock removed: no job delivers into the dock, no viewer event reaches it
         close_with(self, self._timer.stop, self._watched.close)
         self.follow_layers(self._refresh_layers, "inserted", "removed", "reordered", "renamed")
         follow(self, [self.viewer.layers.selection.events.active], self._follow_selection)
         self._follow_selection()
 
-    # ------------------------------------------------------------------ layers
     def _refresh_layers(self, *_: object) -> None:
         labels = [lay.name for lay in self.layers_of("Labels")]
         refill(self.labels_combo, labels, block=True)
@@ -133,7 +121,6 @@ class MeasureExportWidget(Dock):
         if watched is not None and layer_id(watched) == self._evaluated:  # a walk: scores went stale
             self.evaluate()
 
-    # ----------------------------------------------------------------- measure
     def measure(self) -> bool:
         """Compute the table of the chosen Labels layer in a worker thread; False if nothing to do."""
         layer = self.labels_layer
@@ -155,11 +142,7 @@ class MeasureExportWidget(Dock):
         return True
 
     def measure_file(self) -> bool:
-        """Measure the mask file of the Export section (worker thread) and show its table.
-
-        The table is stored as ``features`` of the Labels layer opened from that file, if there is one
-        and it holds no unsaved corrections (a walk: the file's table replaced an edited layer's own).
-        """
+        """Measure the Export section's mask file; the table goes to the layer opened from it if unedited."""
         mask = self.mask_path.text()
         if not mask:
             self.status.setText(mf.NO_MASK_FILE)
@@ -208,7 +191,6 @@ class MeasureExportWidget(Dock):
         return self.run_job(mf.write_csv, self.model.frame.copy(), path, failed="Save failed",
                             on_item=lambda p: self.status.setText(f"Saved {p}."))
 
-    # ------------------------------------------------------------------ export
     def export(self) -> bool:
         """Export the mask file as the chosen kind (worker thread); False when a field is missing."""
         mask, folder = self.mask_path.text(), self.export_dir.text()
@@ -223,7 +205,6 @@ class MeasureExportWidget(Dock):
                      failed="Export failed", status=self.export_status)
         return True
 
-    # ---------------------------------------------------------------- evaluate
     def evaluate(self) -> bool:
         """Compare the measured Labels layer with the ground-truth layer (worker thread)."""
         pred, gt = self.labels_layer, self.layer_named(self.gt_combo.currentText())

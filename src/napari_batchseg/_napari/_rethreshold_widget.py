@@ -1,14 +1,8 @@
 """The "Re-threshold" dock: recompute a ``--keep-flows`` run's masks with other thresholds, no network.
 
-The user picks run logs (``*_vSM.log`` made with ``--keep-flows``, or a selected result layer's). The
-current log's current frame is shown as a Labels layer that the sliders recompute live in the background
-through the frame's :class:`~napari_batchseg.segmenters.cellpose.frame_masks.FrameMasks` (Cellpose's mask
-computation, exactly, its stages cached). One preview job at a time: when it ends only the latest
-settings are computed next, and a result for settings no longer current is dropped. While the sliders
-rest, another job computes ahead the neighbouring cell probability values (cancelled as soon as a control
-moves). *Apply to the batch* runs :func:`~napari_batchseg.rethreshold_run.rethreshold_log` on every
-chosen log in the background, one status line per file. The GUI thread reads no file and computes no
-labels; what is computed and said is :mod:`napari_batchseg.view.rethreshold`.
+The sliders recompute the current log's frame live, one preview job at a time (only the latest settings
+next); while they rest, another job computes the neighbouring cell probability values ahead. *Apply to the
+batch* re-thresholds every chosen log. The GUI thread reads no file and computes no labels.
 """
 
 from __future__ import annotations
@@ -32,7 +26,7 @@ LAYER_NAME = rt.LAYER_NAME
 
 
 def _slider(lo: int, hi: int, value: int) -> tuple[QSlider, QLabel, QWidget]:
-    """A slider, its value's label and the row of both (the slider expands, its label keeps its width)."""
+    """A slider, its value's label and the row of both."""
     slider, label = QSlider(Qt.Orientation.Horizontal), QLabel()
     slider.setRange(lo, hi)
     slider.setValue(value)
@@ -41,7 +35,7 @@ def _slider(lo: int, hi: int, value: int) -> tuple[QSlider, QLabel, QWidget]:
 
 
 class RethresholdWidget(Dock):
-    """Dock widget: preview and apply other thresholds to ``--keep-flows`` runs (see the module notes)."""
+    """Dock widget: preview and apply other thresholds to ``--keep-flows`` runs."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(napari_viewer, parent, fields=rt.FIELDS)
@@ -84,7 +78,6 @@ class RethresholdWidget(Dock):
         follow(self, [self.viewer.dims.events.current_step], self._follow_dims)
         self._show_values()
 
-    # -- inputs ---------------------------------------------------------------------------------------
     @property
     def last_preview(self) -> rt.Preview | None:
         """The preview on screen."""
@@ -139,12 +132,11 @@ class RethresholdWidget(Dock):
         self.flow_label.setText(flow)
 
     def _follow_dims(self, *_: Any) -> None:
-        """The viewer's T (first axis of a 3-D view) moved: show that frame when the run has it."""
+        # the viewer's T (first axis of a 3-D view) moved: show that frame when the run has it
         index = rt.frame_at(tuple(self.viewer.dims.current_step), self._frame_ts)
         if index is not None:
             self.frame.setValue(index)
 
-    # -- preview: one job at a time, latest settings only ----------------------------------------------
     def _changed(self, new_run: bool = False) -> None:
         self._stop_ahead()
         self._show_values()
@@ -163,7 +155,6 @@ class RethresholdWidget(Dock):
         self._next()
 
     def _again(self) -> None:
-        """Preview the current log again (read again if a new run rewrote it)."""
         self._plan.last = None
         self._changed()
 
@@ -183,9 +174,8 @@ class RethresholdWidget(Dock):
         if self._running is None:
             self._start_ahead()
 
-    # -- computing ahead while the sliders rest ------------------------------------------------------
     def _start_ahead(self) -> None:
-        """Compute ahead the dynamics of the cell probability values around the shown one (nearest first)."""
+        # the dynamics of the cell probability values around the shown one, nearest first
         around = self._plan.rest(ahead_running=self._ahead is not None)
         if around is None:
             return
@@ -207,10 +197,7 @@ class RethresholdWidget(Dock):
             self._start_ahead()
 
     def _stop_ahead(self) -> None:
-        """A control moved: the job computing ahead stops after its current threshold.
-
-        The preview of a threshold it is computing waits for it rather than computing it again.
-        """
+        # the job computing ahead stops after its current threshold (a preview of it waits for it)
         if self._ahead is not None:
             self._ahead.cancel.set()
 
@@ -234,7 +221,6 @@ class RethresholdWidget(Dock):
             self.layer.data = preview.labels
         self.preview_status.setText(rt.preview_text(preview))
 
-    # -- apply to every chosen log ------------------------------------------------------------------------
     def apply(self) -> None:
         """Re-threshold every chosen log's outputs with the sliders' thresholds, in the background."""
         logs = self.log_paths()
@@ -253,7 +239,7 @@ class RethresholdWidget(Dock):
                                       kind="rethreshold-apply", yield_cpu=True)
 
     def _applied(self, item: tuple[str, ...]) -> None:
-        """One log's report; layers showing a mask it rewrote no longer save into that file."""
+        # layers showing a mask it rewrote no longer save into that file
         note = ""
         if item[0] == "ok":
             reason = f"Re-threshold rewrote {Path(item[4]).name}"

@@ -1,17 +1,8 @@
 """The "Track cells" dock: track a time-lapse Labels layer, show the tracks over it, correct and save them.
 
-Tracking (:func:`napari_batchseg.tracking.track_masks`) runs in the background; the result is shown as a
-Tracks layer (``track_id, t, y, x`` with the division graph) and a Labels layer relabelled by track id.
-A click on a cell (or near a track's point) selects its track as *A* (Shift+click: *B*) and shows that
-cell alone. The corrections (:mod:`napari_batchseg.tracking.edit`), *Undo* (the
-:class:`~napari_batchseg.tracking.edit.EditHistory` maps the tracked movie back) and *Save tracks* (CSV,
-tracked mask and a log with one record per correction in effect, beside the layer's ``_vSM.ome.tif``;
-:func:`~napari_batchseg.tracking.files.save_track_edits`, atomic) run in the background too.
-
-Saved tracks: a ``-tracked.ome.tif`` Labels layer opened with its ``_tracks.csv`` is not tracked again:
-*Track cells* reads them back (:func:`~napari_batchseg.tracking.files.read_saved_tracks`, refused when
-the mask changed since) and reuses their Tracks layer; a save goes where they were opened from and keeps
-the earlier corrections' records in the log.
+The result is a Tracks layer and a Labels layer relabelled by track id; a click selects a track as *A*
+(Shift+click: *B*). Tracking, corrections, *Undo* and *Save tracks* run in the background. A reopened
+``-tracked.ome.tif`` with its ``_tracks.csv`` is read back, not tracked again, and saved where it came from.
 """
 
 from __future__ import annotations
@@ -106,12 +97,8 @@ class TrackWidget(Dock):
     def _mask_path(self) -> str | None:
         return tv.tracked_mask(layer_meta(self._source) if self._source is not None else {})
 
-    # ------------------------------------------------------------------ tracking
     def track(self) -> bool:
-        """Start tracking the chosen layer in the background; ``False`` when nothing can start.
-
-        The layer's data object is handed to the job as it is: reading it (a lazy array) happens there.
-        """
+        """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
         name = self.labels_combo.currentText()
         if not name or self.slot.kind:
             self.status.setText(tf.NO_LAYER if not name else tf.BUSY)
@@ -137,7 +124,6 @@ class TrackWidget(Dock):
         return True
 
     def _reopen(self, layer: Any, mask: str, csv: str) -> bool:
-        """Read the saved tracks of a reopened tracked mask in the background (checked against ``mask``)."""
         def shown(saved: SavedTracks) -> None:
             self._earlier, self._saved_in = list(saved.corrections), saved.tracks_csv.parent
             self._show(layer, saved.result, reopened=True)
@@ -175,7 +161,6 @@ class TrackWidget(Dock):
         self.frame.setValue(self.frame.minimum())
         self.status.setText(tv.track_counts(result))
 
-    # ------------------------------------------------------------------ selection
     def _unhook_clicks(self) -> None:
         for layer in self.viewer.layers:
             if self._on_click in layer.mouse_drag_callbacks:
@@ -185,11 +170,7 @@ class TrackWidget(Dock):
         self.select_at(event.position, second="Shift" in {str(m) for m in event.modifiers})
 
     def select_at(self, world: Any, second: bool = False) -> int:
-        """Select the track under the world position ``world`` as A (``second``: as B); 0 when none.
-
-        The tracked layer's value there, else the track whose centroid in that frame is nearest,
-        within the max distance.
-        """
+        """Select the track under (or nearest within the max distance to) ``world`` as A (``second``: B)."""
         if self.result is None or self._tracked is None:
             return 0
         track, frame = tv.track_under(self._tracked.data, self.result, self._tracked.world_to_data(world),
@@ -208,9 +189,8 @@ class TrackWidget(Dock):
             self._tracked.selected_label = track
         self._tracked.show_selected_label = bool(track) and self.only_selected.isChecked()
 
-    # ------------------------------------------------------------------ corrections
     def apply(self, operation: Callable[..., te.Edited], *args: int) -> bool:
-        """Run a :mod:`~napari_batchseg.tracking.edit` operation on the tracks in the background."""
+        """Run a :mod:`~napari_batchseg.tracking.edit` operation in the background."""
         result = self.result
         if result is None or self.slot.kind:
             return False
@@ -243,10 +223,9 @@ class TrackWidget(Dock):
             self._tracks.graph = graph
 
     def save(self) -> bool:
-        """*Save tracks*: write the corrected tracks beside the layer's mask file, in the background.
+        """*Save tracks* beside the layer's mask file (reopened ones: where they came from), in a job.
 
-        Reopened tracks are saved where they were opened from (``batchseg track --output-dir``'s folder
-        too). The log keeps the corrections saved before the tracks were reopened, then this session's.
+        The log keeps the corrections saved before the tracks were reopened, then this session's.
         """
         mask, result, records = self._mask_path(), self.result, self._earlier + self.records
         if result is None or self.slot.kind:

@@ -1,12 +1,8 @@
-"""The "Train" dock widget: fine-tune or train a Cellpose model from layers or finished results.
+"""The "Train" dock: fine-tune or train a Cellpose model from layers, files or finished results.
 
-Training data come from an image and a Labels layer (``(Y, X)`` or ``(T, Y, X)``), or from files and
-folders (``_vSM.ome.tif`` results, prepared as their logs say, and ``<name>.tif`` + ``<name>_masks.tif``
-pairs). :func:`~napari_batchseg.training.train_model` runs in the background (:mod:`._jobs`); each epoch
-updates a live loss curve. **Cancel** stops after the current epoch, napari closing (or the dock removed)
-within one torch operation; nothing is written either way. A saved model is remembered
-(:func:`~napari_batchseg.training.registry.recent_models`) and announced by :func:`trained_models_signal`,
-which the segmentation form listens to. The form's fields: :mod:`napari_batchseg.view.training_form`.
+Training runs in the background with a live loss curve; **Cancel** stops after the current epoch, napari
+closing within one torch operation, and nothing is written either way. A saved model is announced by
+:func:`trained_models_signal` (the segmentation form lists it).
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ from typing import Any
 from qtpy.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from ..errors import CancelledError
-from ..training.run import TrainingParams, TrainingProgress, TrainingResult
+from ..training.run import TrainingProgress, TrainingResult
 from ..view import training_form
 from ..view.dock_jobs import train_job
 from ._dock import Dock, button
@@ -77,7 +73,7 @@ class LossPlot(PlotCanvas):
 
 
 class TrainWidget(Dock):
-    """Dock widget: train or fine-tune a Cellpose model (see the module docstring)."""
+    """Dock widget: train or fine-tune a Cellpose model."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(napari_viewer, parent, fields=training_form.TRAIN_FIELDS)
@@ -112,9 +108,8 @@ class TrainWidget(Dock):
         self.follow_layers(self._refresh_layers)
         self._update_source()
 
-    # ------------------------------------------------------------------ layers
     def _add_base_model(self, path: str) -> None:
-        """List a trained model as a base model (newest just before 'scratch'), once."""
+        # a trained model, once, newest just before 'scratch'
         if self.base_model.findText(path) < 0:
             self.base_model.insertItem(self.base_model.count() - 1, path)
 
@@ -128,15 +123,10 @@ class TrainWidget(Dock):
         self.labels_layer.setEnabled(layers)
         self.paths.setEnabled(not layers)
 
-    # ------------------------------------------------------------------ run
     @property
     def running(self) -> bool:
         """Whether a training is in progress."""
         return bool(self.slot.kind)
-
-    def training_params(self) -> TrainingParams:
-        """The parameters the form shows (raises ``ParameterError`` for bad values)."""
-        return training_form.training_params(self.fields.values(), self.base_model.currentText())
 
     def start(self) -> None:
         """Check the form and start training in a worker thread."""
@@ -145,7 +135,7 @@ class TrainWidget(Dock):
         self.error = None
         self.result = None
         try:
-            params = self.training_params()
+            params = training_form.training_params(self.fields.values(), self.base_model.currentText())
             output = training_form.model_output(self.output.text())
             source, arrays, paths = training_form.training_inputs(
                 self.from_layers.isChecked(), self.layer_named(self.image_layer.currentText()),
@@ -165,7 +155,6 @@ class TrainWidget(Dock):
         self.cancel_event.set()
         self.status.setText("cancelling after this epoch…")
 
-    # ------------------------------------------------------------------ results (GUI thread)
     def _on_item(self, item: TrainingProgress | TrainingResult) -> None:
         if isinstance(item, TrainingResult):
             self.result = item
