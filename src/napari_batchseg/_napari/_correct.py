@@ -53,11 +53,6 @@ class CorrectionPanel(QWidget):
                                    name=self.refresh, data=self.refresh, metadata=self.refresh)
         self.background = Background(self)
         self.slot = JobSlot(self.background, self._update_buttons)  # "fix" or "save" while one runs
-        self._lay_out()
-        viewer.layers.selection.events.active.connect(self.refresh)
-        self.refresh()
-
-    def _lay_out(self) -> None:
         self.target = muted(QLabel(""))
         self.this_frame, self.all_frames = radio_pair(self, "current frame", "all frames")
         self.fields = Fields(*fu.CORRECT_FIELDS)
@@ -86,6 +81,8 @@ class CorrectionPanel(QWidget):
              (self.delete_btn, 4, 2, 1), into=fixes)
         vbox(self.target, hbox(self.this_frame, self.all_frames, 1), fixes,
              hbox(self.undo_btn, self.save_btn, 1), self.result, into=self)
+        viewer.layers.selection.events.active.connect(self.refresh)
+        self.refresh()
 
     @property
     def busy(self) -> bool:
@@ -210,13 +207,10 @@ class CorrectionPanel(QWidget):
 
     def _save_target(self) -> tuple[Any, str] | None:
         layer = self.layer()
-        if layer is None:
-            return None
         path = layer_meta(layer).get("mask_path")
-        if not path:
+        if layer is not None and not path:
             self.result.setText(fu.NO_MASK_YET)
-            return None
-        return layer, path
+        return (layer, path) if layer is not None and path else None
 
     def save(self) -> cx.CorrectionSummary | None:
         """Write the target layer back to its mask file now (blocking); return the summary."""

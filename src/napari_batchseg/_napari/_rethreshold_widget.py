@@ -69,7 +69,7 @@ class RethresholdWidget(Dock):
         self.suffix.textChanged.connect(self.update_buttons)  # a bad suffix is said as it is typed
         self.overwrite.toggled.connect(self.update_buttons)
         self.logs.currentRowChanged.connect(lambda *_: self._changed(new_run=True))
-        self.logs.itemClicked.connect(lambda *_: self._again())  # e.g. the run was made again meanwhile
+        self.logs.itemClicked.connect(lambda *_: self._changed(again=True))  # e.g. the run was made again
         self._plan = rt.PreviewPlan(self.cellprob.value())
         self.cellprob.valueChanged.connect(self._plan.moved)
         for signal in (self.cellprob.valueChanged, self.flow.valueChanged, self.min_size.valueChanged,
@@ -114,12 +114,11 @@ class RethresholdWidget(Dock):
 
     def add_selected_layer(self) -> None:
         """Add the run of the selected layer (its ``batchseg`` metadata names the mask)."""
-        layer = self.viewer.layers.selection.active
-        mask = layer_meta(layer).get("mask_path") if layer is not None else None
-        if not mask:
+        mask = layer_meta(self.viewer.layers.selection.active).get("mask_path")
+        if mask:
+            self.add_logs([str(mask)])
+        else:
             self.preview_status.setText(rt.NO_RUN_LAYER)
-            return
-        self.add_logs([str(mask)])
 
     def _browse(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Run logs made with --keep-flows", "",
@@ -137,8 +136,12 @@ class RethresholdWidget(Dock):
         if index is not None:
             self.frame.setValue(index)
 
-    def _changed(self, new_run: bool = False) -> None:
-        self._stop_ahead()
+    def _changed(self, new_run: bool = False, again: bool = False) -> None:
+        # the job computing ahead stops after its current threshold (a preview of it waits for it)
+        if self._ahead is not None:
+            self._ahead.cancel.set()
+        if again:  # read the log again
+            self._plan.last = None
         self._show_values()
         item = self.logs.currentItem()
         if item is None:  # the last log was removed: nothing to preview (a walk: its status stayed)
@@ -153,10 +156,6 @@ class RethresholdWidget(Dock):
                 self.frame.setValue(0)
         self._plan.wanted = (str(item.data(Qt.ItemDataRole.UserRole)), self.frame.value(), self.thresholds)
         self._next()
-
-    def _again(self) -> None:
-        self._plan.last = None
-        self._changed()
 
     def _next(self) -> None:
         wanted = self._plan.next(running=self._running is not None)
@@ -195,11 +194,6 @@ class RethresholdWidget(Dock):
         self._ahead = None
         if self._running is None:  # cancelled by a move whose preview is done: ahead of the new place
             self._start_ahead()
-
-    def _stop_ahead(self) -> None:
-        # the job computing ahead stops after its current threshold (a preview of it waits for it)
-        if self._ahead is not None:
-            self._ahead.cancel.set()
 
     def _preview_failed(self, exc: BaseException) -> None:
         self.preview_status.setText(rt.first_line(exc))

@@ -42,15 +42,6 @@ class TrackWidget(Dock):
         self._saved_in: Path | None = None  # the folder of the reopened tracks (saves go back there)
         self.labels_combo = QComboBox(self)
         self.track_btn = button("Track cells", self.track, self)
-        self.add(form_box(("Labels (T, Y, X)", self.labels_combo),
-                      *self.fields.rows("method", "max_distance", "gap_frames"), ("", self.divisions),
-                      *self.fields.rows("daughter_share")),
-                 self.track_btn, self._corrections_box(), self.status)
-        self.follow_layers(self._refresh)
-        close_with(self, self._unhook_clicks)  # a closed dock is called by no click on the layers
-        self.update_buttons()
-
-    def _corrections_box(self) -> QGroupBox:
         box = QGroupBox("Correct tracks (click a cell: A; Shift+click: B)", self)
         self.track_a.valueChanged.connect(self._show_selected)
         self.only_selected.toggled.connect(self._show_selected)
@@ -69,7 +60,13 @@ class TrackWidget(Dock):
              (self.only_selected, 1, 2, 2), (self.join_btn, 2, 0, 2), (self.split_btn, 2, 2, 2),
              (self.mark_btn, 3, 0, 2), (self.unmark_btn, 3, 2, 2), (self.undo_btn, 4, 0, 2),
              (self.save_btn, 4, 2, 2), into=box, flush=False)
-        return box
+        self.add(form_box(("Labels (T, Y, X)", self.labels_combo),
+                          *self.fields.rows("method", "max_distance", "gap_frames"), ("", self.divisions),
+                          *self.fields.rows("daughter_share")),
+                 self.track_btn, box, self.status)
+        self.follow_layers(self._refresh)
+        close_with(self, self._unhook_clicks)  # a closed dock is called by no click on the layers
+        self.update_buttons()
 
     @property
     def records(self) -> list[str]:
@@ -109,7 +106,11 @@ class TrackWidget(Dock):
             if not meta.get("tracked_from"):
                 self.status.setText(tv.NO_SOURCE)
                 return False
-            return self._reopen(layer, str(meta["tracked_from"]), str(meta["tracks_csv"]))
+            csv = str(meta["tracks_csv"])
+            self.run_job(read_saved_tracks, str(meta["tracked_from"]), csv, kind="track", yield_cpu=True,
+                         on_item=lambda saved: self._show(layer, saved.result, saved),
+                         say=f"Opening the saved tracks {Path(csv).name}…", failed="Saved tracks not opened")
+            return True
         try:
             params = tf.track_params(self.fields.values())
         except ValueError as exc:
@@ -123,25 +124,18 @@ class TrackWidget(Dock):
                      yield_cpu=True)
         return True
 
-    def _reopen(self, layer: Any, mask: str, csv: str) -> bool:
-        def shown(saved: SavedTracks) -> None:
+    def _show(self, layer: Any, result: TrackResult, saved: SavedTracks | None = None) -> None:
+        """Show ``result`` over ``layer``; ``saved``: ``layer`` is the tracked mask of these saved tracks."""
+        if saved is not None:
             self._earlier, self._saved_in = list(saved.corrections), saved.tracks_csv.parent
-            self._show(layer, saved.result, reopened=True)
-
-        self.run_job(read_saved_tracks, mask, csv, kind="track", on_item=shown, yield_cpu=True,
-                     say=f"Opening the saved tracks {Path(csv).name}…", failed="Saved tracks not opened")
-        return True
-
-    def _show(self, layer: Any, result: TrackResult, reopened: bool = False) -> None:
-        """Show ``result`` over ``layer``; ``reopened``: ``layer`` is the tracked mask (saved tracks)."""
         if result.tracks.empty:  # nothing to show, and napari's Tracks layer raises on no rows
             self.status.setText(tv.NO_OBJECTS)
             return
         self.result, self.history, self._source = result, te.EditHistory(result), layer
         data, graph = tv.tracks_layer_data(result)
         common = {key: getattr(layer, key) for key in ("scale", "translate", "units", "axis_labels")}
-        csv = layer_meta(layer).get("tracks_csv") if reopened else None
-        if reopened:
+        csv = layer_meta(layer).get("tracks_csv") if saved is not None else None
+        if saved is not None:
             self._tracked = layer
             if result.labels is not None:
                 layer.data = result.labels
