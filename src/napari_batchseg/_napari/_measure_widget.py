@@ -1,4 +1,4 @@
-"""The "Measure and export" dock: a Labels layer's object table, mask exports, evaluation (all in jobs)."""
+"""The "Measure and export" dock (object table, exports, evaluation, all in jobs) and its table and plots."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QTableView, QWidget
 
 from ..export import export_masks
@@ -15,10 +16,133 @@ from ..view.dock_jobs import pixel_size_yx
 from ..view.layer_files import first_input_frame, is_kind, layer_meta
 from ._dock import Dock, LayerWatch, button, layer_id, status_line
 from ._jobs import Job, close_with
-from ._measure_views import DataFrameModel, Histogram
-from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, single_shot
+from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, single_shot, vbox
 
 DEBOUNCE_MS = 400
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_HORIZONTAL = Qt.Orientation.Horizontal
+
+
+class DataFrameModel(QAbstractTableModel):
+    """Read-only table model over a :class:`pandas.DataFrame` (``frame``)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.frame = pd.DataFrame()
+
+    def set_frame(self, df: pd.DataFrame) -> None:
+        """Show ``df``."""
+        self.beginResetModel()
+        self.frame = df.reset_index(drop=True)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        """Number of rows."""
+        return 0 if parent.isValid() else len(self.frame)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        """Number of columns."""
+        return 0 if parent.isValid() else len(self.frame.columns)
+
+    def data(self, index: QModelIndex, role: int = _DISPLAY) -> Any:
+        """Cell text."""
+        if role != _DISPLAY or not index.isValid():
+            return None
+        return mf.cell_text(self.frame.iat[index.row(), index.column()])
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:  # noqa: N802
+        """Column names and row numbers."""
+        if role != _DISPLAY:
+            return None
+        if orientation == _HORIZONTAL:
+            return str(self.frame.columns[section]) if section < len(self.frame.columns) else None
+        return str(section)
+
+
+class PlotCanvas(QWidget):
+    """A matplotlib figure of one ``axes`` in napari's theme, below the widgets ``above``; drawn whole."""
+
+    def __init__(self, size: tuple[float, float], parent: QWidget | None = None, *above: QWidget) -> None:
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=size, tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.axes = self.figure.add_subplot(111)
+        vbox(*above, self.canvas, into=self)
+        self.retheme()
+        try:  # napari's theme switched later (Preferences > Appearance): the plot follows it
+            from napari.settings import get_settings
+
+            follow(self, [get_settings().appearance.events.theme], self.retheme)
+        except Exception:  # noqa: BLE001 - no napari settings: the plot keeps its colours
+            pass
+
+    def retheme(self, *_: object) -> None:
+        """Take napari's current theme colours and draw again."""
+        self.background, self.foreground = theme_colors()
+        self.figure.set_facecolor(self.background)
+        self.redraw()
+
+    def redraw(self, *_: object) -> None:
+        """Clear the axes, colour them as napari's theme and draw the plot."""
+        ax, fg = self.axes, self.foreground
+        ax.clear()
+        ax.set_facecolor(self.background)
+        ax.tick_params(colors=fg, which="both")
+        ax.xaxis.label.set_color(fg)
+        ax.yaxis.label.set_color(fg)
+        for spine in ax.spines.values():
+            spine.set_color(fg)
+        self.plot()
+        self.canvas.draw_idle()
+
+    def plot(self) -> None:
+        """Draw the data on the cleared axes (nothing here)."""
+
+
+def theme_colors() -> tuple[str, str]:
+    """``(background, text)`` colours of napari's current theme (its dark one when unknown)."""
+    try:
+        from napari.settings import get_settings
+        from napari.utils.theme import get_theme
+
+        theme = get_theme(get_settings().appearance.theme)
+        return theme.background.as_hex(), theme.text.as_hex()
+    except Exception:  # noqa: BLE001 - e.g. the 'system' theme in an older napari: its default look
+        return "#262930", "#f0f1f2"
+
+
+class Histogram(PlotCanvas):
+    """A histogram of one numeric column of a table, the column chosen in a combo box above it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.column = QComboBox()
+        self._df = pd.DataFrame()
+        super().__init__((3, 2), parent, self.column)
+        self.canvas.setMinimumHeight(160)
+        self.column.currentTextChanged.connect(self.redraw)
+
+    def set_frame(self, df: pd.DataFrame) -> None:
+        """Use ``df``; keep the chosen column when it still exists (default ``area_px``)."""
+        self._df = df
+        refill(self.column, mf.histogram_columns(df), block=True, default="area_px")
+        self.redraw()
+
+    @property
+    def n_bars(self) -> int:
+        """Number of bars drawn."""
+        return len(self.axes.patches)
+
+    def plot(self) -> None:
+        """Draw the histogram of the chosen column."""
+        col = self.column.currentText()
+        if col and col in self._df.columns:
+            values, bins = mf.histogram_values(self._df, col)
+            if values.size:
+                self.axes.hist(values, bins=bins, color="#4c9be8")
+            self.axes.set(xlabel=col, ylabel="objects")
 
 
 class MeasureExportWidget(Dock):

@@ -18,7 +18,7 @@ from ..view import training_form
 from ..view.dock_jobs import train_job
 from ._dock import Dock, button
 from ._form import load_recent_models_later, trained_models_signal
-from ._measure_views import PlotCanvas
+from ._measure_widget import PlotCanvas
 from ._qtutil import form_box, hbox, radio_pair, refill
 
 __all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]
@@ -28,48 +28,37 @@ class LossPlot(PlotCanvas):
     """Live train / validation loss per epoch."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__((3.2, 2.0), parent)
         self.epochs: list[int] = []
         self.train: list[float] = []
         self.validation: list[float] = []
-        (self.train_line,) = self.axes.plot([], [], "o-", ms=3, label="train")
-        (self.validation_line,) = self.axes.plot([], [], "s-", ms=3, label="validation")
-        self.axes.set(xlabel="epoch", ylabel="loss")
-        from matplotlib.ticker import MaxNLocator
-
-        self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
-        self.restyle()
-        self._redraw()
+        super().__init__((3.2, 2.0), parent)
         self.setMinimumHeight(180)
-
-    def restyle(self) -> None:
-        """The legend in the theme's colours."""
-        self.axes.legend(loc="upper right", fontsize="small", facecolor=self.background,
-                         labelcolor=self.foreground)
 
     def clear(self) -> None:
         """Forget all points."""
         self.epochs, self.train, self.validation = [], [], []
-        self._redraw()
+        self.redraw()
 
     def add(self, epoch: int, train: float, validation: float) -> None:
         """Add one epoch's losses and redraw."""
         self.epochs.append(epoch)
         self.train.append(train)
         self.validation.append(validation)
-        self._redraw()
+        self.redraw()
 
-    def _redraw(self) -> None:
-        self.train_line.set_data(self.epochs, self.train)
-        self.validation_line.set_data(self.epochs, self.validation)
+    def plot(self) -> None:
+        """Both curves over whole epochs, and their legend in the theme's colours."""
+        from matplotlib.ticker import MaxNLocator
+
+        self.axes.plot(self.epochs, self.train, "o-", ms=3, label="train")
+        self.axes.plot(self.epochs, self.validation, "s-", ms=3, label="validation")
         # whole epochs from the start (empty, matplotlib's -0.05..0.05 ticked "-0.045-0.030…" in a row)
-        self.axes.set_xlim(0.5, max([2, *self.epochs]) + 0.5)
-        if self.epochs:
-            self.axes.relim()
-            self.axes.autoscale_view(scalex=False)
-        else:
+        self.axes.set(xlabel="epoch", ylabel="loss", xlim=(0.5, max([2, *self.epochs]) + 0.5))
+        self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if not self.epochs:
             self.axes.set_ylim(0, 1)
-        self.canvas.draw_idle()
+        self.axes.legend(loc="upper right", fontsize="small", facecolor=self.background,
+                         labelcolor=self.foreground)
 
 
 class TrainWidget(Dock):
