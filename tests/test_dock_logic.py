@@ -35,7 +35,15 @@ from napari_batchseg.view.measure_form import (
     table_file_name,
     write_csv,
 )
-from napari_batchseg.view.track_form import CHECKED, TRACK_FIELDS, track_layer_data, track_params
+from napari_batchseg.view.track_form import (
+    CHECKED,
+    NO_MASK,
+    TRACK_FIELDS,
+    UNSAVED_EDITS,
+    save_refusal,
+    track_layer_data,
+    track_params,
+)
 from napari_batchseg.view.training_form import (
     TRAIN_FIELDS,
     base_models,
@@ -181,6 +189,17 @@ def test_apply_refusal_and_the_layers_a_rewritten_mask_leaves_stale(tmp_path):
     assert text.startswith("1/1\na_vSM.log: a_vSM.ome.tif (1 frame(s), 0.2 s) (layer 'a_vSM' shows the mask")
 
 
+def test_an_applied_log_leaves_the_layers_showing_its_old_mask_stale(tmp_path):
+    from types import SimpleNamespace
+
+    mask = tmp_path / "a_vSM.ome.tif"
+    shown = SimpleNamespace(name="a_vSM", metadata={"batchseg": {"mask_path": str(mask)}})
+    report = ("ok", 0, "/d/a_vSM.log", "a_vSM.ome.tif (1 frame(s), 0.2 s)", str(mask))
+    assert rt.applied_note([shown], ("failed", 0, "/d/a_vSM.log", "no flows")) == ""
+    assert rt.applied_note([shown], report) == rt.rewritten_note(["a_vSM"]) != ""
+    assert shown.metadata["batchseg"] == {"mask_path": None, "stale": "Re-threshold rewrote a_vSM.ome.tif"}
+
+
 # ---------------------------------------------------------------------------------- train
 def test_training_params_from_the_form_values():
     values = _defaults(TRAIN_FIELDS) | {"frames": "0,3-4", "epochs": 7}
@@ -251,6 +270,14 @@ def test_saved_text_shows_the_score_before_when_known():
 
 
 # ---------------------------------------------------------------------------------- track
+def test_tracks_are_saved_only_beside_a_mask_file_holding_the_layers_corrections():
+    source = SimpleNamespace(name="a_vSM", metadata={"batchseg": {"mask_path": "/d/a_vSM.ome.tif"}})
+    assert save_refusal("/d/a_vSM.ome.tif", source) is None
+    assert save_refusal("", source) == save_refusal("", None) == NO_MASK
+    source.metadata["batchseg"]["dirty"] = True
+    assert save_refusal("/d/a_vSM.ome.tif", source) == UNSAVED_EDITS.format(name="a_vSM")
+
+
 def test_tracking_a_layer_reads_its_data_in_the_job_and_matches_track_masks():
     movie = synthetic_movie(seed=4)
     values = _defaults(TRACK_FIELDS) | CHECKED | {"max_distance": movie.max_step + 1}

@@ -8,7 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from napari_batchseg.view.layer_files import META_KEY
-from napari_batchseg.view.measure_form import UNSAVED_NOTE, cell_text, intensity_of, mask_file_layer
+from napari_batchseg.view.measure_form import (
+    UNSAVED_NOTE,
+    cell_text,
+    intensity_of,
+    mask_file_layer,
+    measure_args,
+    measure_layer,
+)
 
 
 def _layer(name: str, shape: tuple[int, ...] = (4, 8, 8), **meta: object) -> SimpleNamespace:
@@ -21,6 +28,20 @@ def test_intensity_of_the_chosen_image_or_why_not() -> None:
     assert intensity_of(_layer("movie", (10, 8, 8)), (4, 8, 8), first_frame=3) == (slice(3, 7), "")
     frames, note = intensity_of(_layer("other", (4, 9, 9)), (4, 8, 8))
     assert frames is None and note == " other: its shape differs from the labels'; no intensities."
+
+
+def test_measure_args_take_the_layers_file_frames_pixel_size_and_position() -> None:
+    labels = _layer("a (edited)", (4, 8, 8), mask_path="/r/a_vSM.ome.tif", first_frame=3, position=2,
+                    position_name="P2", pixel_size={"y": 0.5, "x": 0.5, "t": 60.0})
+    labels.data[:, 2:4, 2:4] = 1
+    movie = _layer("movie", (10, 8, 8))
+    args, note = measure_args(labels, movie)
+    assert note == "" and args[0] is labels.data and args[1] is movie.data
+    assert args[2:] == ((0.5, 0.5), "a_vSM.ome.tif", 3, slice(3, 7), 60.0, 2, "P2")
+    table = measure_layer(*args)
+    assert list(table["frame"]) == [3, 4, 5, 6] and list(table["time_s"]) == [180.0, 240.0, 300.0, 360.0]
+    args, note = measure_args(_layer("drawn"), _layer("other", (4, 9, 9)))  # no file, an image that differs
+    assert args[1:] == (None, None, "drawn", 0, slice(None), None, 0, None) and "other" in note
 
 
 def test_mask_file_layer_takes_the_table_unless_it_holds_corrections(tmp_path: Path) -> None:

@@ -1,8 +1,7 @@
 """Manual correction: common fixes on the selected Labels layer, undo, and saving back to its mask.
 
 Fixes are computed on a copy in a thread (the layer read-only meanwhile) and written back in place (a layer
-still receiving frames keeps receiving them); *Save corrections* logs every fix since the last save.
-*Undo fix* says in its tooltip why it is off, and restores only frames still holding what the fix wrote.
+still receiving frames keeps receiving them).
 """
 
 from __future__ import annotations
@@ -21,18 +20,13 @@ from qtpy.QtWidgets import QLabel, QWidget
 from .. import corrections as cx
 from ..view import fix_undo as fu
 from ..view import fixes as fx
+from ..view.dock_layers import LayerWatch, layer_id, shown_output
 from ..view.layer_files import layer_meta
 from ..view.layer_ops import mark_edited, mark_saved
-from ._dock import LayerWatch, button, layer_id
+from ._dock import button
 from ._jobs import Background, JobSlot, close_all, disconnect
 from ._qtutil import Fields, grid, hbox, muted, radio_pair, vbox
 from ._repaint import holds_repaint, layer_work
-
-
-def shown_output(layer: Any) -> tuple[Any, Any]:
-    """``(task_key, mask_path)`` of the output a layer shows, from its ``batchseg`` metadata."""
-    meta = layer_meta(layer)
-    return meta.get("task_key"), meta.get("mask_path")
 
 
 class CorrectionPanel(QWidget):
@@ -43,12 +37,9 @@ class CorrectionPanel(QWidget):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:  # napari.Viewer (untyped)
         super().__init__(parent)
         self.viewer = viewer
-        #: the last fix, while it can be undone, else why Undo is off (shown in its tooltip)
-        self._undo = fu.UndoSlot()
-        #: operations since the last save, per layer id (written into the log on save)
-        self.log = fx.OperationLog()
-        # a stream layer is pointed at another output in place (new name, data and metadata, same layer
-        # still active): the target line and Undo follow it through these events
+        self._undo = fu.UndoSlot()  # the last fix while it can be undone, else why Undo is off
+        self.log = fx.OperationLog()  # operations since the last save, per layer id (logged on save)
+        # a stream layer retargeted in place (new name, data, metadata): the target line and Undo follow it
         self._watched = LayerWatch(selected_label=self._follow_selected_label, paint=self._painted,
                                    name=self.refresh, data=self.refresh, metadata=self.refresh)
         self.background = Background(self)
@@ -119,14 +110,12 @@ class CorrectionPanel(QWidget):
             self.delete_id.setValue(int(layer.selected_label))
 
     def _painted(self, _event: object = None) -> None:
-        # a brush, fill or eraser stroke: counted for the log
         layer = self._watched.layer
         if layer is None:
             return
         self.log.stroke(layer_id(layer))
         mark_edited(layer)
-        said = self._undo.painted(layer_id(layer))
-        if said:
+        if said := self._undo.painted(layer_id(layer)):
             self.result.setText(said)
             self._update_buttons()
 
@@ -255,8 +244,7 @@ class CorrectionPanel(QWidget):
     @holds_repaint
     def _saved(self, layer: Any, path: str, summary: cx.CorrectionSummary) -> None:
         self.log.saved(layer_id(layer))
-        # the mask file and its log now hold the fix; the layer, no longer "edited", may be reused for
-        # another output by the streamer
+        # the file now holds the fix: the layer, no longer "edited", may be reused for another output
         self._undo.saved(layer_id(layer), Path(path).name)
         mark_saved(layer)
         self.result.setText(fu.saved_text(Path(path).name, summary.changed, summary.describe()))

@@ -7,57 +7,13 @@ from typing import Any
 
 from qtpy.QtWidgets import QLabel, QLayout, QPushButton, QVBoxLayout, QWidget
 
+from ..view.dock_layers import watch_mask_edits
 from ..view.fields import Field
-from ..view.layer_files import is_kind, layer_meta
-from ..view.layer_ops import mark_edited
 from ..view.phrasing import for_dock
 from ..view.stream_layers import offered
-from ._jobs import Background, Job, JobSlot, close_with, delete_with_dock, disconnect
+from ._jobs import Background, Job, JobSlot, close_with, delete_with_dock
 from ._pages import scrolled_body
 from ._qtutil import Fields, follow, layer_list_events
-
-
-class LayerWatch:
-    """Follows named events of one layer at a time (told apart by :func:`layer_id`)."""
-
-    def __init__(self, **slots: Callable[..., Any]) -> None:
-        self.slots = slots  # event name -> slot
-        self.layer: Any = None
-
-    def watch(self, layer: Any) -> None:
-        """Follow ``layer``'s events (``None``: none); the same layer again changes nothing."""
-        if self.layer is not None and (layer is None or layer_id(layer) != layer_id(self.layer)):
-            disconnect([getattr(self.layer.events, e) for e in self.slots], *self.slots.values())
-            self.layer = None
-        if layer is not None and self.layer is None:
-            for event, slot in self.slots.items():
-                getattr(layer.events, event).connect(slot)
-            self.layer = layer
-
-    def close(self) -> None:
-        """Follow no layer any more."""
-        self.watch(None)
-
-
-def layer_id(layer: Any) -> Any:
-    """A layer's identity that survives the proxies napari gives plugins (``unique_id``, else the name)."""
-    return getattr(layer, "unique_id", None) or layer.name
-
-
-#: mask layers whose brush, fill and eraser strokes mark them edited (by :func:`layer_id`)
-_EDITS_WATCHED: set[Any] = set()
-
-
-def watch_mask_edits(layers: Any) -> None:
-    """Mark a mask file's Labels layer edited (``dirty``) when napari's brush, fill or eraser changes it.
-
-    Done by every dock, not only the Correct panel: Train's 'corrected' frames and Export's note trust it.
-    """
-    for layer in layers:
-        key = layer_id(layer)
-        if is_kind(layer, "Labels") and layer_meta(layer).get("mask_path") and key not in _EDITS_WATCHED:
-            _EDITS_WATCHED.add(key)
-            layer.events.paint.connect(lambda _event, lay=layer: mark_edited(lay))
 
 
 def status_line(parent: QWidget) -> QLabel:

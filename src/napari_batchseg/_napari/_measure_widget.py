@@ -12,9 +12,9 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QTableView, QWidge
 from ..export import export_masks
 from ..measure import measure_table
 from ..view import measure_form as mf
-from ..view.dock_jobs import pixel_size_yx
+from ..view.dock_layers import LayerWatch, layer_id
 from ..view.layer_files import first_input_frame, is_kind, layer_meta
-from ._dock import Dock, LayerWatch, button, layer_id, status_line
+from ._dock import Dock, button, status_line
 from ._jobs import Job, close_with
 from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, single_shot, vbox
 
@@ -231,8 +231,7 @@ class MeasureExportWidget(Dock):
             self._auto_mask = mask
 
     def _schedule(self, *_: object) -> None:
-        # a change of the watched layer: its table (and scores) are recomputed if they were asked for
-        # (not, e.g., those of a stream layer pointed at the next output of a run nobody measured)
+        # only a table (and scores) asked for: not those of a stream layer retargeted to the next output
         watched = self._watched.layer
         if self.auto.isChecked() and watched is not None and layer_id(watched) in (self._measured,
                                                                                   self._evaluated):
@@ -251,17 +250,10 @@ class MeasureExportWidget(Dock):
         if layer is None:
             self.status.setText(mf.NO_LABELS)
             return False
-        name, meta = self.image_combo.currentText(), layer_meta(layer)
-        image_layer = self.layer_named("" if name == mf.NONE else name)
-        first = first_input_frame(meta)
-        frames, note = mf.intensity_of(image_layer, layer.data.shape, first)
-        image = None if frames is None else image_layer.data
+        name = self.image_combo.currentText()
+        args, note = mf.measure_args(layer, self.layer_named("" if name == mf.NONE else name))
         self._measured = layer_id(layer)
-        # (the file column and time_s as batchseg measure writes them)
-        self.run_job(mf.measure_layer, layer.data, image, pixel_size_yx(meta),
-                     mf.table_file_name(meta, layer.name), first, frames or slice(None),
-                     mf.frame_interval(meta), int(meta.get("position") or 0), meta.get("position_name"),
-                     say="Measuring…" + note,
+        self.run_job(mf.measure_layer, *args, say="Measuring…" + note,
                      on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
         return True
 

@@ -1,8 +1,7 @@
 """The "Re-threshold" dock: recompute a ``--keep-flows`` run's masks with other thresholds, no network.
 
-The sliders recompute the current log's frame live, one preview job at a time (only the latest settings
-next); while they rest, another job computes the neighbouring cell probability values ahead. *Apply to the
-batch* re-thresholds every chosen log. The GUI thread reads no file and computes no labels.
+One preview job at a time (only the latest settings next); while the sliders rest, another job computes
+the neighbouring cell probability values ahead. The GUI thread reads no file and computes no labels.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QS
 
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
-from ..view.layer_files import layer_meta, mark_rewritten
+from ..view.layer_files import layer_meta
 from ._dock import Dock, button, status_line
 from ._jobs import Job
 from ._qtutil import follow, form_box, hbox, quiet
@@ -233,12 +232,7 @@ class RethresholdWidget(Dock):
                                       kind="rethreshold-apply", yield_cpu=True)
 
     def _applied(self, item: tuple[str, ...]) -> None:
-        # layers showing a mask it rewrote no longer save into that file
-        note = ""
-        if item[0] == "ok":
-            reason = f"Re-threshold rewrote {Path(item[4]).name}"
-            note = rt.rewritten_note(mark_rewritten(self.viewer.layers, item[4:6], reason))
-        self.apply_status.setText(self._apply_lines.update(item, note))
+        self.apply_status.setText(self._apply_lines.update(item, rt.applied_note(self.viewer.layers, item)))
 
     def update_buttons(self, *_: Any) -> None:
         """*Apply to the batch* on while no Apply runs and the suffix is valid (else its status says why)."""

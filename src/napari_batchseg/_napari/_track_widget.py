@@ -1,8 +1,6 @@
 """The "Track cells" dock: track a time-lapse Labels layer, show the tracks over it, correct and save them.
 
-The result is a Tracks layer and a Labels layer relabelled by track id; a click selects a track as *A*
-(Shift+click: *B*). Tracking, corrections, *Undo* and *Save tracks* run in the background. A reopened
-``-tracked.ome.tif`` with its ``_tracks.csv`` is read back, not tracked again, and saved where it came from.
+A reopened ``-tracked.ome.tif`` with its ``_tracks.csv`` is read back, not tracked again.
 """
 
 from __future__ import annotations
@@ -217,18 +215,12 @@ class TrackWidget(Dock):
             self._tracks.graph = graph
 
     def save(self) -> bool:
-        """*Save tracks* beside the layer's mask file (reopened ones: where they came from), in a job.
-
-        The log keeps the corrections saved before the tracks were reopened, then this session's.
-        """
-        mask, result, records = self._mask_path(), self.result, self._earlier + self.records
+        """*Save tracks* beside the layer's mask file (reopened ones: where they came from, log kept)."""
+        mask, result, records = self._mask_path() or "", self.result, self._earlier + self.records
         if result is None or self.slot.kind:
             return False
-        if not mask:
-            self.status.setText(tf.NO_MASK)
-            return False
-        if self._source is not None and layer_meta(self._source).get("dirty"):  # the file has other objects
-            self.status.setText(tf.UNSAVED_EDITS.format(name=self._source.name))
+        if refused := tf.save_refusal(mask, self._source):
+            self.status.setText(refused)
             return False
         folder = self._saved_in
         self.run_job(lambda: save_track_edits(mask, result, records, output_dir=folder), kind="save",

@@ -1,8 +1,6 @@
 """The "Train" dock: fine-tune or train a Cellpose model from layers, files or finished results.
 
-Training runs in the background with a live loss curve; **Cancel** stops after the current epoch, napari
-closing within one torch operation, and nothing is written either way. A saved model is announced by
-:func:`trained_models_signal` (the segmentation form lists it).
+**Cancel** stops after the current epoch, napari closing within one torch operation: nothing is written.
 """
 
 from __future__ import annotations
@@ -69,8 +67,7 @@ class TrainWidget(Dock):
         self.cancel_event = threading.Event()
         self.result: TrainingResult | None = None
         self.error: str | None = None
-        #: the last training was cancelled (by Cancel; not an error)
-        self.cancelled = False
+        self.cancelled = False  # the last training was cancelled (by Cancel; not an error)
         self.from_layers, self.from_files = radio_pair(self, "Layers", "Files / results")
         self.image_layer = QComboBox()
         self.labels_layer = QComboBox()

@@ -22,14 +22,14 @@ from numpy.typing import NDArray
 from ..export import KINDS, ExportOptions, ExportResult
 from ..io.atomic import atomic_path
 from ..measure import TIME_COLUMN
-from .dock_jobs import evaluate_job, measure_job
+from .dock_jobs import evaluate_job, measure_job, pixel_size_yx
 from .fields import Field, choices
-from .layer_files import layer_meta, path_text
+from .layer_files import first_input_frame, layer_meta, path_text
 
 __all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
            "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
-           "frame_interval", "intensity_frames", "intensity_of", "mask_file_layer", "measure_layer",
-           "measured_text", "row_target", "table_file_name", "write_csv"]
+           "frame_interval", "intensity_frames", "intensity_of", "mask_file_layer", "measure_args",
+           "measure_layer", "measured_text", "row_target", "table_file_name", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -227,6 +227,18 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
     if interval is not None and "frame" in table and TIME_COLUMN not in table:
         table.insert(table.columns.get_loc("frame") + 1, TIME_COLUMN, table["frame"] * float(interval))
     return table
+
+
+def measure_args(layer: Any, image_layer: Any) -> tuple[tuple[Any, ...], str]:
+    """:func:`measure_layer`'s arguments for a Labels layer and an image (``None``: none), and a note."""
+    meta = layer_meta(layer)
+    first = first_input_frame(meta)
+    frames, note = intensity_of(image_layer, layer.data.shape, first)
+    image = None if frames is None else image_layer.data
+    # (the file column and time_s as batchseg measure writes them)
+    return (layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name), first,
+            frames or slice(None), frame_interval(meta), int(meta.get("position") or 0),
+            meta.get("position_name")), note
 
 
 def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:

@@ -28,13 +28,14 @@ from ..segmenters.cellpose.frame_masks import FrameMasks
 from ..segmenters.cellpose.rethreshold import Thresholds
 from .dock_jobs import TrainJob as ReportingJob
 from .fields import Field
-from .layer_files import axis_scale, axis_units
+from .layer_files import axis_scale, axis_units, mark_rewritten
 from .phrasing import for_dock
 
 __all__ = ["AHEAD", "CP_SLIDER", "CP_STEP", "FIELDS", "FLOW_SLIDER", "FLOW_STEP", "LAYER_NAME", "NO_LOG",
-           "NO_RUN_LAYER", "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values", "apply_all",
-           "apply_check", "apply_refusal", "compute_ahead", "compute_preview", "first_line", "frame_at",
-           "log_of", "positions_of", "preview_text", "rewritten_note", "thresholds_at", "value_texts"]
+           "NO_RUN_LAYER", "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values",
+           "applied_note", "apply_all", "apply_check", "apply_refusal", "compute_ahead", "compute_preview",
+           "first_line", "frame_at", "log_of", "positions_of", "preview_text", "rewritten_note",
+           "thresholds_at", "value_texts"]
 
 #: slider steps: cell probability in 0.1, flow threshold in 0.05
 CP_STEP = 0.1
@@ -290,6 +291,13 @@ def rewritten_note(layer_names: Sequence[str]) -> str:
     shown = ", ".join(f"'{n}'" for n in layer_names)
     return (f" (layer {shown} shows the mask before and no longer saves into it: open the file again "
             "to see the new one)")
+
+
+def applied_note(layers: Iterable[Any], item: tuple[str, ...]) -> str:
+    """What one log's Apply report adds; open layers showing a mask it rewrote no longer save into it."""
+    if item[0] != "ok":
+        return ""
+    return rewritten_note(mark_rewritten(layers, item[4:6], f"Re-threshold rewrote {Path(item[4]).name}"))
 
 
 class ApplyLines:

@@ -21,7 +21,7 @@ from ..tracking.files import TrackFileResult
 from .fields import Field, choices
 from .layer_files import is_kind, layer_meta
 
-__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "UNSAVED_EDITS", "saved_text",
+__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "UNSAVED_EDITS", "save_refusal", "saved_text",
            "track_layer_data", "track_params"]
 
 #: the fields that are :class:`TrackParams` fields of the same name
@@ -52,6 +52,15 @@ NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif o
 #: *Track cells* with no layer to track, or while a job runs
 NO_LAYER = "Choose a time-lapse Labels layer (T, Y, X)."
 BUSY = "Busy…"
+
+
+def save_refusal(mask: str, source: Any) -> str | None:
+    """Why *Save tracks* writes nothing: no mask file, or the tracked layer's corrections not in it."""
+    if not mask:
+        return NO_MASK
+    if source is not None and layer_meta(source).get("dirty"):  # the file has other objects
+        return UNSAVED_EDITS.format(name=source.name)
+    return None
 
 
 def saved_tracks_layer(layers: Iterable[Any], tracks_csv: str | None) -> Any:
