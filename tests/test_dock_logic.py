@@ -381,6 +381,22 @@ def _record(data: np.ndarray, frames: tuple[int, ...], new: np.ndarray, layer_id
                      np.asarray(frames, dtype=int), old, new, "remove small")
 
 
+def test_a_computed_fix_is_written_as_the_layers_dtype_and_recorded_for_undo():
+    from napari_batchseg import corrections as cx
+    from napari_batchseg.view.fixes import compute_fix
+
+    data = np.zeros((3, 8, 8), np.uint16)
+    data[1, 1:3, 1:3], data[1, 4:8, 4:8], data[2, 0, 0] = 1, 2, 3
+    before = data.copy()
+    out = compute_fix(cx.remove_small, data, (5,), [1])
+    rec = fix_undo.write_computed("L", ("task", "m.ome.tif"), data, out, "remove small")
+    assert data.dtype == np.uint16 and not (data[1] == 1).any() and (data[1] == 2).sum() == 16
+    assert np.array_equal(data[[0, 2]], before[[0, 2]]) and list(rec.frames) == [1]
+    assert rec.layer_id == "L" and rec.output == ("task", "m.ome.tif") and rec.what == "remove small"
+    assert rec.shape == (3, 8, 8) and rec.data() is data
+    assert undo_frames(rec, data) and np.array_equal(data, before)
+
+
 def test_a_fix_is_written_and_undone_only_while_its_frames_hold_what_it_wrote():
     data = np.arange(3 * 4 * 4, dtype=np.uint16).reshape(3, 4, 4)
     before = data.copy()

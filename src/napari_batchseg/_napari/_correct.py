@@ -159,7 +159,7 @@ class CorrectionPanel(QWidget):
     @holds_repaint
     def _applied(self, layer: Any, data: NDArray[Any], output: tuple[Any, Any], what: str,
                  out: fx.FixResult) -> None:
-        summary, sel, old, new = out
+        summary = out[0]
         if not summary.changed:
             self.result.setText(fu.NOTHING_TO_CHANGE)
             return
@@ -167,10 +167,7 @@ class CorrectionPanel(QWidget):
         if layer.data is not data or not fx.same_output(output, shown_output(layer)):
             self.result.setText(fu.LAYER_CHANGED)
             return
-        new = new.astype(data.dtype, copy=False)
-        self._undo.hold(fx.FixRecord(layer_id(layer), shown_output(layer), fx.array_ref(data),
-                                     tuple(data.shape), np.asarray(sel, dtype=int), old, new, what))
-        fu.write_fix(data, sel, new)
+        self._undo.hold(fu.write_computed(layer_id(layer), shown_output(layer), data, out, what))
         layer.refresh()
         self.log.add(layer_id(layer), f"{what}: {summary.describe()}")
         mark_edited(layer)
@@ -194,19 +191,18 @@ class CorrectionPanel(QWidget):
         self._update_buttons()
         return True
 
-    def _save_target(self) -> tuple[Any, str] | None:
+    def _save_target(self) -> tuple[Any, str]:
         layer = self.layer()
-        path = layer_meta(layer).get("mask_path")
+        path = str(layer_meta(layer).get("mask_path") or "")
         if layer is not None and not path:
             self.result.setText(fu.NO_MASK_YET)
-        return (layer, path) if layer is not None and path else None
+        return (layer, path) if path else (None, "")
 
     def save(self) -> cx.CorrectionSummary | None:
         """Write the target layer back to its mask file now (blocking); return the summary."""
-        target = self._save_target()
-        if target is None:
+        layer, path = self._save_target()
+        if layer is None:
             return None
-        layer, path = target
         try:
             note = self.log.note(layer_id(layer), layer.name)
             summary = cx.save_corrections(path, np.asarray(layer.data), note=note)
@@ -218,10 +214,9 @@ class CorrectionPanel(QWidget):
 
     def save_in_background(self) -> bool:
         """*Save corrections*: write in a thread (the layer is read-only meanwhile); ``saved`` when done."""
-        target = self._save_target()
-        if target is None or self.slot.kind:
+        layer, path = self._save_target()
+        if layer is None or self.slot.kind:
             return False
-        layer, path = target
         # read-only meanwhile: the array is written as it is
         self._in_background("save", layer, f"saving {Path(path).name}…", cx.save_corrections, path,
                             layer.data, self.log.note(layer_id(layer), layer.name),

@@ -98,6 +98,11 @@ class Dock(QWidget):
         options.setdefault("name", f"batchseg-{getattr(fn, '__name__', 'job')}")
         return self.background.submit(fn, *args, **options)
 
+    def refuse(self, why: str, status: QLabel | None = None) -> bool:
+        """Say ``why`` nothing starts (in ``status``, else the status line); ``False``."""
+        (self.status if status is None else status).setText(why)
+        return False
+
     def update_buttons(self) -> None:
         """Enable the controls as the dock's one job (``slot.kind``) allows."""
 

@@ -20,7 +20,6 @@ from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, si
 
 DEBOUNCE_MS = 400
 _DISPLAY = Qt.ItemDataRole.DisplayRole
-_HORIZONTAL = Qt.Orientation.Horizontal
 
 
 class DataFrameModel(QAbstractTableModel):
@@ -54,7 +53,7 @@ class DataFrameModel(QAbstractTableModel):
         """Column names and row numbers."""
         if role != _DISPLAY:
             return None
-        if orientation == _HORIZONTAL:
+        if orientation == Qt.Orientation.Horizontal:
             return str(self.frame.columns[section]) if section < len(self.frame.columns) else None
         return str(section)
 
@@ -156,8 +155,7 @@ class MeasureExportWidget(Dock):
         self._auto_mask = ""  # the Export mask filled from the chosen layer (a typed one is kept)
         self._evaluated: Any = None  # the layer (its id) whose scores are shown: they follow its corrections
         self._timer = single_shot(self, DEBOUNCE_MS, self._recompute)
-        self.labels_combo = QComboBox(self)
-        self.image_combo = QComboBox(self)
+        self.labels_combo, self.image_combo = QComboBox(self), QComboBox(self)
         self.measure_btn = button("Measure", self.measure, self)
         self.measure_file_btn = button("Measure the mask file", self.measure_file, self,
                                        "Measure the mask file chosen under Export, with the image and "
@@ -248,8 +246,7 @@ class MeasureExportWidget(Dock):
         """Compute the table of the chosen Labels layer in a worker thread; False if nothing to do."""
         layer = self.labels_layer
         if layer is None:
-            self.status.setText(mf.NO_LABELS)
-            return False
+            return self.refuse(mf.NO_LABELS)
         name = self.image_combo.currentText()
         args, note = mf.measure_args(layer, self.layer_named("" if name == mf.NONE else name))
         self._measured = layer_id(layer)
@@ -261,8 +258,7 @@ class MeasureExportWidget(Dock):
         """Measure the Export section's mask file; the table goes to the layer opened from it if unedited."""
         mask = self.mask_path.text()
         if not mask:
-            self.status.setText(mf.NO_MASK_FILE)
-            return False
+            return self.refuse(mf.NO_MASK_FILE)
         layer, note = mf.mask_file_layer(self.layers_of("Labels"), mask)
         self.run_job(measure_table, mask, say=f"Measuring {Path(mask).name}…",
                      on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
@@ -311,8 +307,7 @@ class MeasureExportWidget(Dock):
         """Export the mask file as the chosen kind (worker thread); False when a field is missing."""
         mask, folder = self.mask_path.text(), self.export_dir.text()
         if not mask or not folder:
-            self.export_status.setText(mf.NO_EXPORT_PATHS)
-            return False
+            return self.refuse(mf.NO_EXPORT_PATHS, self.export_status)
         values = self.fields.values()
         note = mf.mask_file_layer(self.viewer.layers, mask, mf.EXPORT_UNSAVED_NOTE)[1]  # (edits not saved)
         self.run_job(export_masks, values["kind"], [mask], folder, mf.export_options(values),

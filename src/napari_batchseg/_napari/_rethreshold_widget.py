@@ -101,13 +101,11 @@ class RethresholdWidget(Dock):
     def add_logs(self, paths: list[str | Path]) -> None:
         """Add run logs (a ``_vSM.ome.tif`` stands for its log); the first added becomes current."""
         known, first = set(self.log_paths()), self.logs.count()
-        for text in map(rt.log_of, paths):
-            if text not in known:
-                known.add(text)
-                item = QListWidgetItem(Path(text).name)
-                item.setData(Qt.ItemDataRole.UserRole, text)
-                item.setToolTip(text)
-                self.logs.addItem(item)
+        for text in [log for log in dict.fromkeys(map(rt.log_of, paths)) if log not in known]:
+            item = QListWidgetItem(Path(text).name)
+            item.setData(Qt.ItemDataRole.UserRole, text)
+            item.setToolTip(text)
+            self.logs.addItem(item)
         if self.logs.count() > first and self.logs.currentRow() < 0:
             self.logs.setCurrentRow(first)
 
@@ -219,13 +217,12 @@ class RethresholdWidget(Dock):
         logs = self.log_paths()
         if not logs or self.slot.kind:
             return
-        suffix = self.suffix.text().strip() or None
         overwrite = self.overwrite.isChecked()
-        refused = rt.apply_refusal(self.suffix.text(), overwrite)
-        if refused:
+        if refused := rt.apply_refusal(self.suffix.text(), overwrite):
             self.apply_status.setText(refused)
             return
         self._apply_lines = rt.ApplyLines(len(logs))
+        suffix = self.suffix.text().strip() or None
         self._applying = self.run_job(rt.apply_all, logs, self.thresholds, suffix, overwrite,
                                       say=f"0/{len(logs)}…", status=self.apply_status, pass_job=True,
                                       on_item=self._applied, on_done=lambda: setattr(self, "_applying", None),

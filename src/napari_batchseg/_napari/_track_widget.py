@@ -96,14 +96,12 @@ class TrackWidget(Dock):
         """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
         name = self.labels_combo.currentText()
         if not name or self.slot.kind:
-            self.status.setText(tf.NO_LAYER if not name else tf.BUSY)
-            return False
+            return self.refuse(tf.NO_LAYER if not name else tf.BUSY)
         layer = self.viewer.layers[name]
         meta = layer_meta(layer)
         if meta.get("role") == "tracked" and meta.get("tracks_csv"):  # saved tracks: read them back
             if not meta.get("tracked_from"):
-                self.status.setText(tv.NO_SOURCE)
-                return False
+                return self.refuse(tv.NO_SOURCE)
             csv = str(meta["tracks_csv"])
             self.run_job(read_saved_tracks, str(meta["tracked_from"]), csv, kind="track", yield_cpu=True,
                          on_item=lambda saved: self._show(layer, saved.result, saved),
@@ -112,8 +110,7 @@ class TrackWidget(Dock):
         try:
             params = tf.track_params(self.fields.values())
         except ValueError as exc:
-            self.status.setText(self.phrase(exc))
-            return False
+            return self.refuse(self.phrase(exc))
         start, pixel_size = tv.track_inputs(meta)
         self._earlier, self._saved_in = [], None
         self.run_job(lambda: tf.track_layer_data(layer.data, params, pixel_size, start), kind="track",
@@ -183,10 +180,9 @@ class TrackWidget(Dock):
 
     def apply(self, operation: Callable[..., te.Edited], *args: int) -> bool:
         """Run a :mod:`~napari_batchseg.tracking.edit` operation in the background."""
-        result = self.result
-        if result is None or self.slot.kind:
+        if self.result is None or self.slot.kind:
             return False
-        self.run_job(operation, result, *args, kind="edit", on_item=self._edited, failed="Not changed")
+        self.run_job(operation, self.result, *args, kind="edit", on_item=self._edited, failed="Not changed")
         return True
 
     def undo(self) -> bool:
@@ -220,8 +216,7 @@ class TrackWidget(Dock):
         if result is None or self.slot.kind:
             return False
         if refused := tf.save_refusal(mask, self._source):
-            self.status.setText(refused)
-            return False
+            return self.refuse(refused)
         folder = self._saved_in
         self.run_job(lambda: save_track_edits(mask, result, records, output_dir=folder), kind="save",
                      say=f"Saving the tracks of {Path(mask).name}…",

@@ -69,8 +69,7 @@ class TrainWidget(Dock):
         self.error: str | None = None
         self.cancelled = False  # the last training was cancelled (by Cancel; not an error)
         self.from_layers, self.from_files = radio_pair(self, "Layers", "Files / results")
-        self.image_layer = QComboBox()
-        self.labels_layer = QComboBox()
+        self.image_layer, self.labels_layer = QComboBox(), QComboBox()
         self.paths = QLineEdit()
         self.paths.setPlaceholderText("_vSM results, <name>_masks.tif files or folders (separate with ;)")
         self.base_model = QComboBox()
@@ -118,8 +117,7 @@ class TrainWidget(Dock):
         """Check the form and start training in a worker thread."""
         if self.slot.kind:
             return
-        self.error = None
-        self.result = None
+        self.error, self.result = None, None
         try:
             params = training_form.training_params(self.fields.values(), self.base_model.currentText())
             output = training_form.model_output(self.output.text())

@@ -20,10 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .fields import Field
-from .fixes import FixRecord, same_array, same_output
+from .fixes import FixRecord, FixResult, array_ref, same_array, same_output
 
 __all__ = ["CORRECT_FIELDS", "LAYER_CHANGED", "NOTHING_TO_CHANGE", "NO_MASK_YET", "NO_UNDO", "UndoSlot",
-           "correct_buttons", "fix_failed_text", "saved_text", "target_text", "undo_frames", "write_fix"]
+           "correct_buttons", "fix_failed_text", "saved_text", "target_text", "undo_frames", "write_computed",
+           "write_fix"]
 
 NO_UNDO = "Undo the last fix (none yet)"
 #: a fix that changed nothing; a fix computed for what the layer no longer shows (nothing is written)
@@ -84,6 +85,16 @@ def write_fix(data: NDArray[Any], frames: tuple[int, ...], new: NDArray[Any]) ->
         data[list(frames)] = new
     else:
         data[...] = new
+
+
+def write_computed(key: Any, output: tuple[Any, Any], data: NDArray[Any], out: FixResult,
+                   what: str) -> FixRecord:
+    """Write a fix computed by :func:`.fixes.compute_fix` into ``data``; the record that undoes it."""
+    _summary, sel, old, new = out
+    new = new.astype(data.dtype, copy=False)
+    write_fix(data, sel, new)
+    return FixRecord(key, output, array_ref(data), tuple(data.shape), np.asarray(sel, dtype=int), old, new,
+                     what)
 
 
 def undo_frames(record: FixRecord, data: NDArray[Any]) -> bool:
