@@ -44,7 +44,6 @@ class Dock(QWidget):
         close_with(self, self.background.close)
         delete_with_dock(self)
         self.fields = Fields(*fields)
-        # a scrolling body does not squeeze the docks stacked with it
         self.body: QVBoxLayout = scrolled_body(self)
         self.status = status_line(self)
         self.follow_layers(lambda *_: watch_mask_edits(self.viewer.layers), "inserted")

@@ -158,10 +158,9 @@ class RethresholdWidget(Dock):
         wanted = self._plan.next(running=self._running is not None)
         if wanted is None:
             return
-        log, index, thresholds = wanted
         self.preview_status.setText("computing…")
         self._running = self.background.submit(
-            rt.compute_preview, self._cache, log, index, thresholds, on_item=self._shown,
+            rt.compute_preview, self._cache, *wanted, on_item=self._shown,
             on_error=self._preview_failed, on_done=self._preview_done, name="batchseg-rethreshold-preview")
 
     def _preview_done(self) -> None:

@@ -90,7 +90,7 @@ class TrackWidget(Dock):
                 setattr(self, attr, None)
 
     def _mask_path(self) -> str | None:
-        return tv.tracked_mask(layer_meta(self._source) if self._source is not None else {})
+        return tv.tracked_mask(layer_meta(self._source))
 
     def track(self) -> bool:
         """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
