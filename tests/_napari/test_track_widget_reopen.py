@@ -136,6 +136,15 @@ def test_reopened_output_dir_tracks_are_saved_back_there(make_napari_viewer, qtb
     w.split_btn.click()
     _wait(w, qtbot)
     assert len(w.records) == 1, w.status.text()
+    # tracking another layer that gives nothing leaves the reopened tracks, their folder and records, as
+    # they were (it reset them, so Save wrote beside the mask)
+    from napari_batchseg.view.tracks import NO_OBJECTS
+
+    viewer.add_labels(np.zeros((3, 24, 24), np.uint16), name="empty")
+    w.labels_combo.setCurrentText("empty")
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.status.text() == NO_OBJECTS and len(w.records) == 1
     assert w.save()
     _wait(w, qtbot)
     assert "Saved" in w.status.text(), w.status.text()

@@ -112,7 +112,6 @@ class TrackWidget(Dock):
         except ValueError as exc:
             return self.refuse(self.phrase(exc))
         start, pixel_size = tv.track_inputs(meta)
-        self._earlier, self._saved_in = [], None
         self.run_job(lambda: tf.track_layer_data(layer.data, params, pixel_size, start), kind="track",
                      say=f"Tracking {name} ({layer.data.shape[0]} frames)…",
                      on_item=lambda result: self._show(layer, result), failed="Tracking failed",
@@ -121,11 +120,12 @@ class TrackWidget(Dock):
 
     def _show(self, layer: Any, result: TrackResult, saved: SavedTracks | None = None) -> None:
         """Show ``result`` over ``layer``; ``saved``: ``layer`` is the tracked mask of these saved tracks."""
-        if saved is not None:
-            self._earlier, self._saved_in = list(saved.corrections), saved.tracks_csv.parent
         if result.tracks.empty:  # nothing to show, and napari's Tracks layer raises on no rows
             self.status.setText(tv.NO_OBJECTS)
             return
+        # (only a result shown replaces the reopened tracks' earlier corrections and folder)
+        self._earlier, self._saved_in = ([], None) if saved is None else (
+            list(saved.corrections), saved.tracks_csv.parent)
         self.result, self.history, self._source = result, te.EditHistory(result), layer
         data, graph = tv.tracks_layer_data(result)
         common = {key: getattr(layer, key) for key in ("scale", "translate", "units", "axis_labels")}
