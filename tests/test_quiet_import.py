@@ -130,3 +130,12 @@ def test_the_applications_leave_known_notices_out_and_the_api_does_not(applicati
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "another notice" in run.stderr, run.stderr
     assert ("Sparse invariant" in run.stderr) == application.startswith("api"), run.stderr
+
+
+def test_the_launcher_imports_neither_qt_nor_the_data_libraries():
+    """``batchseg gui`` imports its launcher first, then napari, Qt and the rest under ``preload``'s
+    paused collector (a merge of ``_startup`` into ``_warmup`` once pulled Qt, pandas and scipy in first)."""
+    code = ("import sys, napari_batchseg._napari._launch; "
+            "print([m for m in ('qtpy', 'PyQt6', 'pandas', 'scipy', 'torch') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr

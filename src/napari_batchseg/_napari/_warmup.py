@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..live.startup import StartupGate
 from ..view.device_probe import detect_device, device_known
-from ._jobs import Background
+
+if TYPE_CHECKING:  # (not at run time: the launcher imports this module before napari, Qt or pandas)
+    from ._jobs import Background
 
 __all__ = ["Startup", "first_layer_models", "install_units", "prepare_layers"]
 

@@ -1,6 +1,6 @@
 """The background work of the docks, without Qt: a run's events, measuring, evaluating, training.
 
-Each runs in a worker thread. The docks (``_napari._worker``, ``_napari._measure_widget``,
+Each runs in a worker thread. The docks (``_napari._jobs``, ``_napari._measure_widget``,
 ``_napari._train_widget``) hand these to their :class:`~napari_batchseg._napari._jobs.Background`;
 nothing here touches a layer or a widget.
 """

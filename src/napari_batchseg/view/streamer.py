@@ -108,10 +108,10 @@ class Streamer:
         self._closing = True
         self.pool.drop_image_step()
         self.scheduler.close()
-        for event, slot in ((self.viewer.layers.events.removed, self._on_removed),
-                            (self.viewer.dims.events.current_step, self.results.on_step)):
-            with contextlib.suppress(Exception):  # never connected, or the viewer is gone already
-                event.disconnect(slot)
+        with contextlib.suppress(Exception):  # never connected, or the viewer is gone already
+            self.viewer.layers.events.removed.disconnect(self._on_removed)
+        with contextlib.suppress(Exception):
+            self.viewer.dims.events.current_step.disconnect(self.results.on_step)
         with contextlib.suppress(Exception):  # napari may be tearing down
             self.pool.remove_placeholders()
 
