@@ -17,19 +17,9 @@ from napari_batchseg.live import LiveModel
 from napari_batchseg.view.layer_files import layer_meta
 from napari_batchseg.view.streamer import Streamer
 from test_live import Clock
+from test_view_dock_layers import Event
 from test_view_layer_pool import _Layer, _Viewer
 from test_view_volume_store import _Jobs
-
-
-class _Events:
-    def __init__(self) -> None:
-        self.slots: list[Any] = []
-
-    def connect(self, slot: Any) -> None:
-        self.slots.append(slot)
-
-    def disconnect(self, slot: Any) -> None:
-        self.slots.remove(slot)
 
 
 class _Shown(_Layer):
@@ -40,8 +30,8 @@ class _Shown(_Layer):
 class _Napari(_Viewer):
     def __init__(self) -> None:
         super().__init__()
-        self.layers.events = SimpleNamespace(removed=_Events())
-        self.dims.events = SimpleNamespace(current_step=_Events())
+        self.layers.events = SimpleNamespace(removed=Event())
+        self.dims.events = SimpleNamespace(current_step=Event())
 
     def _add(self, data: Any, **kw: Any) -> _Shown:
         layer = _Shown(data, **kw)
