@@ -10,6 +10,7 @@ asks every job to stop when the dock is destroyed (napari closing, :func:`delete
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,6 +29,8 @@ from ._repaint import after_repaint
 
 __all__ = ["BUDGET_S", "GRACE_MS", "POLL_MS", "Background", "Job", "JobSlot", "RunController", "close_all",
            "close_with", "delete_with_dock", "disconnect"]
+
+_log = logging.getLogger(__name__)
 
 POLL_MS = 10
 #: after Cancel, the widget waits this long for the run's thread to report its end, then frees itself
@@ -156,10 +159,18 @@ def _delete(owner: QWidget) -> None:
 
 
 def close_all(*closers: Callable[[], None]) -> None:
-    """Call every closer, each even if one before it found its Qt side deleted."""
+    """Call every closer, each even if one before it raised; raise nothing.
+
+    Closers run from Qt's ``destroyed`` signal, where an escaping exception aborts the process
+    (PyQt6), and at that moment anything may be gone: their Qt side (``RuntimeError``) or, when Python
+    tears down a script's closed viewer before Qt deletes its docks, the viewer's attributes
+    (``AttributeError``). What one raised is logged (debug) and the next runs.
+    """
     for close in closers:
-        with contextlib.suppress(RuntimeError):
+        try:
             close()
+        except Exception:  # noqa: BLE001 - see above: nothing may escape a closer
+            _log.debug("closer %r failed at teardown", close, exc_info=True)
 
 
 def disconnect(events: Iterable[Any], *slots: Callable[..., Any]) -> None:
