@@ -16,8 +16,9 @@ napari with the widget, segments them with the project's own model (``examples/m
 * ``viewer_after_run.png`` / ``widget_after_run.png``: when the batch is done;
 * ``widget_correction.png`` / ``viewer_correction.png``: after two correction helpers, before saving;
 
-and (``3d``) ``segmentation_3d_napari.png``: the real Z stack of ``examples/more_data`` segmented as a
-volume (``z_mode`` 3d, the file's anisotropy) from the widget, shown in napari's 3D view.
+(``3d``) ``segmentation_3d_napari.png``: the real Z stack of ``examples/more_data`` segmented as a
+volume (``z_mode`` 3d, the file's anisotropy) from the widget, shown in napari's 3D view; and
+(``rethreshold``) ``rethreshold_dock.png``: the Re-threshold dock on the real nuclei frame's kept flows.
 
 The set-up (:func:`open_viewer`, :func:`pump`, :func:`wait`, :func:`shoot`) is shared with the other
 screenshot scripts of this folder (``make_tracking_screenshot.py``).
@@ -206,11 +207,45 @@ def volume_shot() -> int:
     return 0
 
 
+def rethreshold_shot() -> int:
+    """``rethreshold_dock.png``: the Re-threshold dock beside its preview of the real nuclei frame."""
+    import tifffile
+
+    from napari_batchseg._napari._rethreshold_widget import RethresholdWidget
+    from napari_batchseg.cli import main as batchseg
+    from napari_batchseg.segmenters.cellpose.rethreshold import Thresholds
+
+    work = Path(tempfile.mkdtemp(prefix="batchseg-rethreshold-"))
+    image = example("dsb2018_nuclei.tif")
+    if batchseg(["segment", str(image), "--model", str(MODEL), "--output-dir", str(work), "--keep-flows",
+                 "--quiet"]) != 0:
+        print("segmenting the nuclei frame with --keep-flows failed", file=sys.stderr)
+        return 1
+    viewer = open_viewer(size=(940, 600))
+    viewer.add_image(tifffile.imread(image), name="nuclei")
+    dock = RethresholdWidget(viewer)
+    viewer.window.add_dock_widget(dock, name="Re-threshold", area="right")
+    dock.add_logs(sorted(work.glob("*_vSM.log")))
+    dock.set_thresholds(Thresholds(-1.0, 0.9, 40))  # a lower cell probability than Cellpose's 0.0
+    dock.suffix.setText("rt")
+
+    def shown() -> bool:
+        preview = dock.last_preview
+        return preview is not None and preview.key[2] == dock.thresholds and not dock.background.busy
+
+    wait(shown, 120)
+    pump(1)
+    shoot(viewer, "rethreshold_dock.png")
+    viewer.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 #: the 3D view's camera for the volume shot (napari's Euler angles, degrees) and zoom over reset_view
 ANGLES = (-60.0, 20.0, 100.0)
 ZOOM = 0.65
 
-SHOTS = {"widget": widget_shots, "3d": volume_shot}
+SHOTS = {"widget": widget_shots, "3d": volume_shot, "rethreshold": rethreshold_shot}
 
 
 def main(argv: list[str] | None = None) -> int:
