@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..errors import describe
 from ..params import SegmentationParams
 from ..runners import RunOptions
 from ..view.dock_jobs import run_events, run_source
+from ..view.dock_layers import disconnect
 from ..view.jobs import BUDGET_S, Job, JobQueue
 from ..view.thread_priority import lower_this_thread
 from ._repaint import after_repaint
@@ -171,14 +172,6 @@ def close_all(*closers: Callable[[], None]) -> None:
             close()
         except Exception:  # noqa: BLE001 - see above: nothing may escape a closer
             _log.debug("closer %r failed at teardown", close, exc_info=True)
-
-
-def disconnect(events: Iterable[Any], *slots: Callable[..., Any]) -> None:
-    """Disconnect ``slots`` from napari ``events`` (a closer: the dock no longer follows the viewer)."""
-    for event in events:
-        for slot in slots:
-            with contextlib.suppress(Exception):  # never connected, or the viewer is gone already
-                event.disconnect(slot)
 
 
 class RunController(QObject):

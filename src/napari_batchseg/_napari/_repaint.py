@@ -20,13 +20,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from functools import wraps
-from typing import Any, TypeVar, cast
 
 from qtpy.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from qtpy.QtWidgets import QWidget
 
-from ..view.repaint_policy import AFTERMATH_MS, HOLD_MS, RECENT_MS, hold_supported
+from ..view.repaint_policy import AFTERMATH_MS, HOLD_MS, RECENT_MS, hold_supported, within
 
 __all__ = ["RepaintHold", "after_repaint", "holds_repaint", "layer_work", "repaint_hold"]
 
@@ -34,7 +32,6 @@ _NAME = "napari_batchseg_repaint_hold"
 #: (time.perf_counter() when the last repaint let through began, how many were let through)
 _last_repaint: list[float] = [-1e9, 0.0]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RepaintHold(QObject):
@@ -184,18 +181,9 @@ def layer_work(anchor: QObject | None) -> Iterator[None]:
         yield
 
 
-def holds_repaint(method: F) -> F:
-    """Decorate a method of a QObject of the widget: its layer work's repaint is held one turn.
-
-    Not for slots connected to Qt signals with arguments (the wrapper takes any).
-    """
-
-    @wraps(method)
-    def held(self: QObject, *args: Any, **kwargs: Any) -> Any:
-        with layer_work(self):
-            return method(self, *args, **kwargs)
-
-    return cast(F, held)
+#: decorates a method of a QObject of the widget: its layer work's repaint is held one turn (not for slots
+#: connected to Qt signals with arguments: the wrapper takes any)
+holds_repaint = within(layer_work)
 
 
 class _StepAside(QObject):

@@ -32,8 +32,7 @@ class LayerWatch:
         """Follow ``layer``'s events (``None``: none); the same layer again changes nothing."""
         if self.layer is not None and (layer is None or layer_id(layer) != layer_id(self.layer)):
             for event, slot in self.slots.items():
-                with contextlib.suppress(Exception):  # the layer's events are gone already
-                    getattr(self.layer.events, event).disconnect(slot)
+                disconnect([getattr(self.layer.events, event, None)], slot)
             self.layer = None
         if layer is not None and self.layer is None:
             for event, slot in self.slots.items():
@@ -59,3 +58,11 @@ def watch_mask_edits(layers: Iterable[Any]) -> None:
         if is_kind(layer, "Labels") and layer_meta(layer).get("mask_path") and key not in _EDITS_WATCHED:
             _EDITS_WATCHED.add(key)
             layer.events.paint.connect(lambda _event, lay=layer: mark_edited(lay))
+
+
+def disconnect(events: Iterable[Any], *slots: Callable[..., Any]) -> None:
+    """Disconnect ``slots`` from napari ``events`` (a closer: the dock no longer follows the viewer)."""
+    for event in events:
+        for slot in slots:
+            with contextlib.suppress(Exception):  # never connected, or the viewer is gone already
+                event.disconnect(slot)

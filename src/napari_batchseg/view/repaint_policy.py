@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: milliseconds between the end of the widget's layer work and the window's repaint (a real timer: a
 #: 0 ms one is a posted event, handled in the same pass as the repaint request)
@@ -40,3 +45,17 @@ def hold_supported(napari_version: str | None = None) -> bool:
             return False
     lo, hi = NAPARI_MEASURED
     return lo <= version_tuple(napari_version) < hi
+
+
+def within(context: Callable[[Any], AbstractContextManager[Any]]) -> Callable[[F], F]:
+    """Decorate methods to run inside ``context(self)`` (e.g. the layer work whose repaint is held)."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with context(self):
+                return method(self, *args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorate

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from functools import wraps
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
 from ..events import FrameDone, Task, TaskEvent, TaskStarted
 from ..io.sources import SourceInfo
@@ -25,14 +24,13 @@ from . import buffers, layer_ops
 from .buffers import TaskView
 from .layer_files import layer_meta
 from .layer_pool import LayerPool
+from .repaint_policy import within
 from .result_showing import ResultShowing, layer_label, skipped_to_show, t_offset
 from .slider import slider_slot
 from .stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from .volume_store import Submitter, VolumeStore
 
 __all__ = ["Scheduler", "Streamer"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Scheduler(Protocol):
@@ -51,15 +49,8 @@ class Scheduler(Protocol):
         """Apply nothing more."""
 
 
-def _held(method: F) -> F:
-    """The method's layer changes run in the streamer's ``work`` context (napari: the repaint hold)."""
-
-    @wraps(method)
-    def held(self: Streamer, *args: Any, **kwargs: Any) -> Any:
-        with self.work():
-            return method(self, *args, **kwargs)
-
-    return cast(F, held)
+#: the method's layer changes run in the streamer's ``work`` context (napari: the repaint hold)
+_held = within(lambda streamer: streamer.work())
 
 
 class Streamer:
