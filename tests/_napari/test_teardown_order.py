@@ -23,13 +23,15 @@ CHILD = textwrap.dedent("""
     from qtpy.QtCore import QEvent
     from qtpy.QtWidgets import QApplication
     from napari_batchseg._napari._measure_widget import MeasureExportWidget as MeasureWidget
+    from napari_batchseg._napari._rethreshold_widget import RethresholdWidget
     from napari_batchseg._napari._track_widget import TrackWidget
     from napari_batchseg._napari._train_widget import TrainWidget
     from napari_batchseg._napari._widget import BatchSegWidget
 
     viewer = napari.Viewer(show=True)
     viewer.add_labels(np.zeros((8, 8), np.uint32), name="mask")
-    docks = [BatchSegWidget(viewer), MeasureWidget(viewer), TrainWidget(viewer), TrackWidget(viewer)]
+    docks = [BatchSegWidget(viewer), MeasureWidget(viewer), TrainWidget(viewer), TrackWidget(viewer),
+             RethresholdWidget(viewer)]
     for dock in docks:
         viewer.window.add_dock_widget(dock)
     docks[0].tabs.setCurrentIndex(3)  # the Correct tab
