@@ -296,3 +296,30 @@ def test_plots_follow_napari_theme_and_epochs_are_whole(make_napari_viewer):
     train.plot.canvas.draw()
     ticks = [t for t in train.plot.axes.get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_a_row_click_goes_to_the_measured_layer_after_the_labels_choice_moved_on(make_napari_viewer, qtbot):
+    """A user walk: a time series measured, then tracked (the Track dock adds a relabelled "… tracked"
+    layer, selected, which the Labels box follows); a click on a row of the table, still of the first
+    layer, selected that row's label in the tracked layer, whose objects are numbered by track (another
+    object), and placed the view with that layer's frames. The row's own layer is the one shown now."""
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    movie = np.stack([np.roll(gt, 4 * t, axis=1) for t in range(4)])
+    measured = viewer.add_labels(movie, name="movie", translate=(3, 0, 0),
+                                 metadata={"batchseg": {"first_frame": 3}})
+    assert w.measure()
+    _wait(qtbot, w)
+    table = w.model.frame
+    # as the Track dock adds it: its own numbers, the same scale and translate (no first frame of its own)
+    other = viewer.add_labels(np.zeros_like(movie), name="movie tracked", translate=(3, 0, 0))
+    assert w.labels_combo.currentText() == "movie tracked"
+    other.selected_label = 1
+    row = int(np.flatnonzero((table["frame"].to_numpy() == 5) & (table["label"].to_numpy() > 1))[0])
+    w.go_to_row(row)
+    assert measured.selected_label == table.iloc[row]["label"]
+    assert other.selected_label == 1  # the other layer's selection is left alone
+    assert viewer.dims.point[0] == 5  # (world T) input frame 5, by the measured layer's first frame
+    viewer.layers.remove(measured)  # the table's layer is gone: a click selects nothing elsewhere
+    w.go_to_row(0)
+    assert other.selected_label == 1

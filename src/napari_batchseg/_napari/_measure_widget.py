@@ -154,6 +154,7 @@ class MeasureExportWidget(Dock):
         self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed
         self._auto_mask = ""  # the Export mask filled from the chosen layer (a typed one is kept)
         self._evaluated: Any = None  # the layer (its id) whose scores are shown: they follow its corrections
+        self._table_layer: Any = None  # the layer the table's rows are objects of (a row click goes there)
         self._timer = single_shot(self, DEBOUNCE_MS, self._recompute)
         self.labels_combo, self.image_combo = QComboBox(self), QComboBox(self)
         self.measure_btn = button("Measure", self.measure, self)
@@ -265,6 +266,7 @@ class MeasureExportWidget(Dock):
         return True
 
     def _show(self, layer: Any, df: pd.DataFrame, note: str = "") -> None:
+        self._table_layer = layer
         if layer is not None:
             layer.features = df.reset_index(drop=True)
         self.model.set_frame(df)
@@ -278,10 +280,16 @@ class MeasureExportWidget(Dock):
         return scene.camera if scene is not None else self.viewer.camera
 
     def go_to_row(self, row: int) -> None:
-        """Centre the view on the object of ``row`` and select its label."""
-        layer = self.labels_layer
-        target = None if layer is None else mf.row_target(self.model.frame, row, layer.scale, layer.translate,
-                                                         layer.ndim, first_input_frame(layer_meta(layer)))
+        """Centre the view on the object of ``row`` and select its label, in the layer the table is of.
+
+        Not the Labels box's layer: it follows the selection (a walk: a tracked copy added after the
+        measure took the click, another object of its own numbering, at its own frames).
+        """
+        layer: Any = self._table_layer
+        if layer is None or layer not in self.viewer.layers:  # (a table of a file, or a removed layer)
+            return
+        target = mf.row_target(self.model.frame, row, layer.scale, layer.translate, layer.ndim,
+                               first_input_frame(layer_meta(layer)))
         if target is None:
             return
         t, y, x, label = target
