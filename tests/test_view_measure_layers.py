@@ -37,11 +37,11 @@ def test_measure_args_take_the_layers_file_frames_pixel_size_and_position() -> N
     movie = _layer("movie", (10, 8, 8))
     args, note = measure_args(labels, movie)
     assert note == "" and args[0] is labels.data and args[1] is movie.data
-    assert args[2:] == ((0.5, 0.5), "a_vSM.ome.tif", 3, slice(3, 7), 60.0, 2, "P2")
+    assert args[2:] == ((0.5, 0.5), "a_vSM.ome.tif", 3, slice(3, 7), 60.0, 2, "P2", None)
     table = measure_layer(*args)
     assert list(table["frame"]) == [3, 4, 5, 6] and list(table["time_s"]) == [180.0, 240.0, 300.0, 360.0]
     args, note = measure_args(_layer("drawn"), _layer("other", (4, 9, 9)))  # no file, an image that differs
-    assert args[1:] == (None, None, "drawn", 0, slice(None), None, 0, None) and "other" in note
+    assert args[1:] == (None, None, "drawn", 0, slice(None), None, 0, None, None) and "other" in note
 
 
 def test_mask_file_layer_takes_the_table_unless_it_holds_corrections(tmp_path: Path) -> None:
@@ -58,3 +58,31 @@ def test_table_cells_show_numbers_to_four_digits_and_nan_as_empty() -> None:
     assert cell_text(123.456789) == "123.5" and cell_text(np.float32(0.000123456)) == "0.0001235"
     assert cell_text(float("nan")) == "" and cell_text(np.float64("nan")) == ""
     assert cell_text(7) == "7" and cell_text("a.tif") == "a.tif"  # integers and text as they are
+
+
+def test_a_volume_layer_is_measured_as_volumes_as_batchseg_measure_does() -> None:
+    """A user walk: a Z stack segmented as a volume in the main dock (a ``(T, Z, Y, X)`` Labels layer);
+    the Measure dock's Measure said "Measure failed: labels must be 2D (Y, X), got shape (11, 128, 128)".
+    Each time point is measured as one volume (voxels, µm³ with the layer's Z step, 3D centroids)."""
+    from napari_batchseg.io.sources import PixelSize
+    from napari_batchseg.measure_3d import measure_volume
+
+    labels = _layer("stack", (2, 5, 16, 16), mask_path="/r/stack_vSM.ome.tif", first_frame=1,
+                    pixel_size={"y": 0.5, "x": 0.5, "z": 2.0, "t": 10.0})
+    labels.data[:, 1:4, 2:6, 3:9] = 1
+    labels.data[1, 0:2, 10:14, 10:12] = 2
+    image = _layer("stack (input)", (2, 5, 16, 16))
+    image.data = np.arange(image.data.size, dtype=np.float32).reshape(image.data.shape)
+    args, note = measure_args(labels, image)
+    assert note == ""
+    table = measure_layer(*args)
+    size = PixelSize(x=0.5, y=0.5, z=2.0, t=10.0)
+    expected = [measure_volume(labels.data[t], image.data[t], size, file="stack_vSM.ome.tif", frame=t + 1)
+                for t in range(2)]
+    assert list(table["frame"]) == [1, 2, 2] and list(table["label"]) == [1, 1, 2]
+    assert list(table["volume_um3"]) == [3 * 4 * 6 * 0.5, 3 * 4 * 6 * 0.5, 2 * 4 * 2 * 0.5]
+    for t, want in enumerate(expected):
+        got = table[table["frame"] == t + 1].reset_index(drop=True)
+        np.testing.assert_allclose(got[list(want.columns[4:])].to_numpy(float),
+                                   want[want.columns[4:]].to_numpy(float))
+        assert list(got.columns) == list(want.columns)

@@ -18,7 +18,9 @@ from numpy.typing import NDArray
 
 from ..evaluate import evaluate_frame, overall_row
 from ..events import Event
+from ..io.sources import PixelSize
 from ..measure import measure_frames
+from ..measure_3d import measure_volume
 from ..params import SegmentationParams
 from ..runners import RunGroup, RunOptions, execute
 from ..torch_cancel import CancelOnceTorch, torch_cancellation
@@ -76,6 +78,28 @@ def measure_job(labels: NDArray[Any], image: Any, pixel_size: Any, name: str) ->
     if image is not None:
         img = np.asarray(image, dtype=np.float32)
     return measure_frames(labels, img, pixel_size, file=name)
+
+
+def measure_volumes_job(labels: NDArray[Any], image: Any,
+                        pixel_size: tuple[float | None, float | None] | None, z_step: float | None,
+                        name: str) -> pd.DataFrame:
+    """The object table of ``(T, Z, Y, X)`` label volumes (a volume run's layer), a volume per time point.
+
+    As ``batchseg measure`` measures a volume mask: voxels, µm³ (``pixel_size`` ``(y, x)`` and ``z_step``),
+    3D centroids and intensities of ``image`` (shaped as ``labels``) when given; ``frame`` from 0.
+    """
+    y, x = pixel_size or (None, None)
+    size = PixelSize(x=x, y=y, z=z_step)
+    tables = [measure_volume(np.asarray(labels[t]),
+                             None if image is None else np.asarray(image[t], np.float32), size, file=name,
+                             frame=t) for t in range(labels.shape[0])]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def z_step_of(meta: Mapping[str, Any]) -> float | None:
+    """The Z step (µm) from a layer's ``batchseg`` metadata (``None``: not known)."""
+    z = (meta.get("pixel_size") or {}).get("z")
+    return float(z) if z else None
 
 
 def evaluate_job(pred: NDArray[Any], gt: NDArray[Any]) -> pd.DataFrame:

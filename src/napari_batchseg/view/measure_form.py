@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from ..export import KINDS, ExportOptions, ExportResult
 from ..io.atomic import atomic_path
 from ..measure import TIME_COLUMN
-from .dock_jobs import evaluate_job, measure_job, pixel_size_yx
+from .dock_jobs import evaluate_job, measure_job, measure_volumes_job, pixel_size_yx, z_step_of
 from .fields import Field, choices
 from .layer_files import first_input_frame, layer_meta, path_text
 
@@ -205,7 +205,7 @@ def mask_file_layer(layers: Iterable[Any], mask: str | Path, unsaved: str = UNSA
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
                   name: str, first_frame: int = 0, image_frames: slice = slice(None),
                   interval: float | None = None, position: int = 0,
-                  position_name: str | None = None) -> pd.DataFrame:
+                  position_name: str | None = None, z_step: float | None = None) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
@@ -213,11 +213,15 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
     ``batchseg measure`` numbers it). ``interval``: seconds between frames, which adds ``time_s`` after
     ``frame`` (input frame times it), as ``batchseg measure`` does. ``name``: the ``file`` column
     (:func:`table_file_name`); ``position``: the input's (a multi-position file's, from the layer's
-    metadata).
+    metadata). A ``(T, Z, Y, X)`` layer (a volume run's) is measured a volume per time point, with the
+    Z step ``z_step`` (µm), as ``batchseg measure`` measures a volume mask.
     """
     labels = np.array(labels)
     pixels = None if image is None else np.asarray(image[image_frames]).reshape(labels.shape)
-    table = measure_job(labels, pixels, pixel_size, name)
+    if labels.ndim == 4:
+        table = measure_volumes_job(labels, pixels, pixel_size, z_step, name)
+    else:
+        table = measure_job(labels, pixels, pixel_size, name)
     if first_frame and "frame" in table:
         table["frame"] += first_frame
     if position and "position" in table:
@@ -238,7 +242,7 @@ def measure_args(layer: Any, image_layer: Any) -> tuple[tuple[Any, ...], str]:
     # (the file column and time_s as batchseg measure writes them)
     return (layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name), first,
             frames or slice(None), frame_interval(meta), int(meta.get("position") or 0),
-            meta.get("position_name")), note
+            meta.get("position_name"), z_step_of(meta)), note
 
 
 def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:
