@@ -372,6 +372,7 @@ def test_export_options_csv_and_texts(tmp_path):
     assert measured_text(table, None) == "2 object(s) in f.tif."
     assert measured_text(table.iloc[:0], None) == "0 object(s) in the file."
     assert measured_text(table, "gt") == "2 object(s) in gt."
+    assert measured_text(table, "a.tif", "b.tif") == "2 object(s) in a.tif (its layer shows b.tif now)."
 
 
 # ---------------------------------------------------------------------------------- correction undo

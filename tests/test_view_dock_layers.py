@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from napari_batchseg.view.dock_layers import LayerWatch, layer_id, shown_output, watch_mask_edits
+from napari_batchseg.view.dock_layers import LayerWatch, content_key, layer_id, shown_output, watch_mask_edits
 from napari_batchseg.view.layer_files import META_KEY
 
 
@@ -40,6 +40,16 @@ def test_a_layer_is_told_apart_by_its_unique_id_and_shows_its_output() -> None:
     assert layer_id(Labels("a")) == "a"  # no unique_id: the name
     assert shown_output(Labels("a", {"task_key": "t", "mask_path": "m.ome.tif"})) == ("t", "m.ome.tif")
     assert shown_output(None) == (None, None)
+
+
+def test_a_layer_pointed_at_the_next_output_holds_other_content() -> None:
+    layer = Labels("a.tif", {"task_key": "a", "mask_path": "a_vSM.ome.tif"}, unique_id=7)
+    before = content_key(layer)
+    assert before == (7, "a", "a_vSM.ome.tif")
+    layer.name = "renamed"
+    assert content_key(layer) == before  # a rename is the same content
+    layer.metadata[META_KEY] = {"task_key": "b", "mask_path": "b_vSM.ome.tif"}  # the run's next file
+    assert content_key(layer) != before
 
 
 def test_layer_watch_follows_one_layer_at_a_time() -> None:

@@ -323,3 +323,59 @@ def test_a_row_click_goes_to_the_measured_layer_after_the_labels_choice_moved_on
     viewer.layers.remove(measured)  # the table's layer is gone: a click selects nothing elsewhere
     w.go_to_row(0)
     assert other.selected_label == 1
+
+
+def _stream_layer(viewer, labels, key, mask):
+    """A layer as the Batch segmentation dock streams an output into it (its metadata names the output)."""
+    return viewer.add_labels(labels, name=f"{key}.tif", metadata={"batchseg": {
+        "role": "mask", "task_key": key, "mask_path": str(mask)}})
+
+
+def _next_output(layer, labels, key, mask):
+    """The dock's stream layer pointed at the run's next output, as the streamer does it."""
+    from napari_batchseg.view.layer_ops import retarget
+
+    meta = {"role": "mask", "task_key": key, "mask_path": str(mask)}
+    retarget(layer, labels, (1.0, 1.0), f"{key}.tif", meta)
+
+
+def test_a_table_stays_with_its_output_when_a_run_points_the_layer_at_the_next_one(
+        make_napari_viewer, qtbot, tmp_path):
+    """A user walk: during a batch, the nuclei result measured; the run then reused its layer for the next
+    file. The table's status named the next file, its rows were attached to that file's layer as its
+    features (shown on hover), a row click went there, and a recompute measured the next file, still
+    empty, into the table (\"0 object(s)\") and never again."""
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    layer = _stream_layer(viewer, gt.copy(), "a_nuclei", tmp_path / "a_nuclei_vSM.ome.tif")
+    assert w.measure()
+    _wait(qtbot, w)
+    n = len(w.model.frame)
+    assert n > 0 and len(layer.features) == n and "a_nuclei.tif" in w.status.text()
+    _next_output(layer, np.zeros_like(gt), "b_ecoli", tmp_path / "b_ecoli_vSM.ome.tif")
+    assert layer.features.empty  # the nuclei's rows are not the next file's features
+    qtbot.wait(1000)  # (the recompute's debounce is 400 ms)
+    assert not w.busy and len(w.model.frame) == n  # the next file's empty start is not measured
+    edited = layer.data.copy()
+    edited[:8, :8] = 1
+    layer.data = edited  # the run's frames land in it: still not the table's
+    qtbot.wait(1000)
+    assert not w.busy and len(w.model.frame) == n and layer.features.empty
+    layer.selected_label = 1
+    w.go_to_row(3)
+    assert layer.selected_label == 1  # a row of the nuclei is not looked for in the next file
+    assert "a_nuclei.tif" in w.status.text()
+
+
+def test_a_table_computed_while_its_layer_moved_on_names_its_own_output(make_napari_viewer, qtbot, tmp_path):
+    """The same walk, the run faster than the measure: the table came after the layer showed the next
+    file; it said "115 object(s) in b_ecoli_BF.nd2" and its rows became that file's features."""
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)
+    layer = _stream_layer(viewer, gt.copy(), "a_nuclei", tmp_path / "a_nuclei_vSM.ome.tif")
+    assert w.measure()  # computed from the nuclei's labels, in a worker thread
+    _next_output(layer, np.zeros_like(gt), "b_ecoli", tmp_path / "b_ecoli_vSM.ome.tif")
+    _wait(qtbot, w)
+    assert len(w.model.frame) == len(np.unique(gt)) - 1
+    assert "a_nuclei.tif" in w.status.text() and "b_ecoli" not in w.status.text().split("(")[0]
+    assert layer.features.empty

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QTableView, QWidge
 from ..export import export_masks
 from ..measure import measure_table
 from ..view import measure_form as mf
-from ..view.dock_layers import LayerWatch, layer_id
+from ..view.dock_layers import LayerWatch, content_key
 from ..view.layer_files import first_input_frame, is_kind, layer_meta
 from ._dock import Dock, button, status_line
 from ._jobs import Job, close_with
@@ -151,10 +152,11 @@ class MeasureExportWidget(Dock):
         super().__init__(napari_viewer, parent, fields=mf.EXPORT_FIELDS)
         self._watched = LayerWatch(data=self._schedule, paint=self._schedule)  # corrections recompute
         self._image_chosen = False  # the user picked the intensity image (possibly none) by hand
-        self._measured: Any = None  # the layer (its id) whose table was asked for: only it is recomputed
+        self._measured: Any = None  # the layer (content_key) whose table was asked for: only it is recomputed
         self._auto_mask = ""  # the Export mask filled from the chosen layer (a typed one is kept)
-        self._evaluated: Any = None  # the layer (its id) whose scores are shown: they follow its corrections
+        self._evaluated: Any = None  # the layer (content_key) whose scores are shown: they follow its edits
         self._table_layer: Any = None  # the layer the table's rows are objects of (a row click goes there)
+        self._table_key: Any = None  # its content_key then (a run's stream layer moves on to the next output)
         self._timer = single_shot(self, DEBOUNCE_MS, self._recompute)
         self.labels_combo, self.image_combo = QComboBox(self), QComboBox(self)
         self.measure_btn = button("Measure", self.measure, self)
@@ -232,15 +234,15 @@ class MeasureExportWidget(Dock):
     def _schedule(self, *_: object) -> None:
         # only a table (and scores) asked for: not those of a stream layer retargeted to the next output
         watched = self._watched.layer
-        if self.auto.isChecked() and watched is not None and layer_id(watched) in (self._measured,
-                                                                                  self._evaluated):
+        if self.auto.isChecked() and watched is not None and content_key(watched) in (self._measured,
+                                                                                     self._evaluated):
             self._timer.start()
 
     def _recompute(self) -> None:
         watched = self._watched.layer
-        if watched is not None and layer_id(watched) == self._measured:
+        if watched is not None and content_key(watched) == self._measured:
             self.measure()
-        if watched is not None and layer_id(watched) == self._evaluated:  # a walk: scores went stale
+        if watched is not None and content_key(watched) == self._evaluated:  # a walk: scores went stale
             self.evaluate()
 
     def measure(self) -> bool:
@@ -250,9 +252,9 @@ class MeasureExportWidget(Dock):
             return self.refuse(mf.NO_LABELS)
         name = self.image_combo.currentText()
         args, note = mf.measure_args(layer, self.layer_named("" if name == mf.NONE else name))
-        self._measured = layer_id(layer)
+        self._measured = content_key(layer)
         self.run_job(mf.measure_layer, *args, say="Measuring…" + note,
-                     on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
+                     on_item=self._shower(layer, note), failed="Measure failed")
         return True
 
     def measure_file(self) -> bool:
@@ -262,16 +264,23 @@ class MeasureExportWidget(Dock):
             return self.refuse(mf.NO_MASK_FILE)
         layer, note = mf.mask_file_layer(self.layers_of("Labels"), mask)
         self.run_job(measure_table, mask, say=f"Measuring {Path(mask).name}…",
-                     on_item=lambda df: self._show(layer, df, note), failed="Measure failed")
+                     on_item=self._shower(layer, note), failed="Measure failed")
         return True
 
-    def _show(self, layer: Any, df: pd.DataFrame, note: str = "") -> None:
-        self._table_layer = layer
-        if layer is not None:
-            layer.features = df.reset_index(drop=True)
-        self.model.set_frame(df)
-        self.histogram.set_frame(df)
-        self.status.setText(mf.measured_text(df, layer.name if layer is not None else None) + note)
+    def _shower(self, layer: Any, note: str) -> Callable[[pd.DataFrame], None]:
+        """Shows a table of what ``layer`` holds now (a layer shown the next output by then: not its rows)."""
+        key, name = (None, None) if layer is None else (content_key(layer), layer.name)
+
+        def show(df: pd.DataFrame) -> None:
+            moved_on = layer is not None and content_key(layer) != key
+            self._table_layer, self._table_key = (None, None) if moved_on else (layer, key)
+            if layer is not None and not moved_on:
+                layer.features = df.reset_index(drop=True)
+            self.model.set_frame(df)
+            self.histogram.set_frame(df)
+            self.status.setText(mf.measured_text(df, name, layer.name if moved_on else None) + note)
+
+        return show
 
     @property
     def camera(self) -> Any:
@@ -286,8 +295,8 @@ class MeasureExportWidget(Dock):
         measure took the click, another object of its own numbering, at its own frames).
         """
         layer: Any = self._table_layer
-        if layer is None or layer not in self.viewer.layers:  # (a table of a file, or a removed layer)
-            return
+        if layer is None or layer not in self.viewer.layers or content_key(layer) != self._table_key:
+            return  # (a table of a file, a removed layer, or one showing the run's next output now)
         target = mf.row_target(self.model.frame, row, layer.scale, layer.translate, layer.ndim,
                                first_input_frame(layer_meta(layer)))
         if target is None:
@@ -332,7 +341,7 @@ class MeasureExportWidget(Dock):
         if problem:
             self.eval_model.set_frame(pd.DataFrame({"message": [problem]}))
             return False
-        self._evaluated = layer_id(pred)
+        self._evaluated = content_key(pred)
         self.run_job(mf.evaluate_layers, pred.data, gt.data, first_input_frame(layer_meta(pred)),
                      on_item=self.eval_model.set_frame, name="batchseg-evaluate",
                      on_error=lambda exc: self.eval_model.set_frame(pd.DataFrame({"error": [str(exc)]})))

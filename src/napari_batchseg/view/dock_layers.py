@@ -21,6 +21,15 @@ def shown_output(layer: Any) -> tuple[Any, Any]:
     return meta.get("task_key"), meta.get("mask_path")
 
 
+def content_key(layer: Any) -> tuple[Any, Any, Any]:
+    """What a layer holds: its identity and the output it shows.
+
+    The Batch segmentation dock points its stream layer at each next output of a run: the same layer,
+    other content (a table or scores of the earlier one are not the layer's any more).
+    """
+    return (layer_id(layer), *shown_output(layer))
+
+
 class LayerWatch:
     """Follows named events of one layer at a time (told apart by :func:`layer_id`)."""
 

@@ -91,6 +91,8 @@ def retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: d
     layer.metadata = {**layer.metadata, META_KEY: {**meta, "units": units or layer_meta(layer).get("units")}}
     if layer.name != name:
         layer.name = name
+    if len(getattr(layer, "features", ())):  # an earlier output's table (the Measure dock's), not this one's
+        layer.features = {}
     if layer.visible != visible:
         layer.visible = visible
 

@@ -110,10 +110,14 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def measured_text(table: pd.DataFrame, layer_name: str | None) -> str:
-    """The status line of a shown table (a file's table names its file when no layer shows it)."""
+def measured_text(table: pd.DataFrame, layer_name: str | None, moved_on_to: str | None = None) -> str:
+    """The status line of a shown table (a file's table names its file when no layer shows it).
+
+    ``moved_on_to``: the layer shows another output now (a run's next file), named so.
+    """
     name = layer_name if layer_name is not None else (table["file"].iloc[0] if len(table) else "the file")
-    return f"{len(table)} object(s) in {name}."
+    later = f" (its layer shows {moved_on_to} now)" if moved_on_to is not None else ""
+    return f"{len(table)} object(s) in {name}{later}."
 
 
 def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate: Sequence[float],
