@@ -341,3 +341,35 @@ def test_a_volume_run_is_refused_for_what_it_is(tmp_path: Path) -> None:
     with pytest.raises(RethresholdError, match="a volume run .z_mode 3d.: re-thresholding") as e:
         rethreshold_log(path, NEW, suffix="x")
     assert "segment with --keep-flows" not in str(e.value)
+
+
+@pytest.mark.cp3
+def test_overwrite_keeps_a_hand_corrected_mask(kept_run: Path, tmp_path: Path, capsys) -> None:
+    """``rethreshold --overwrite`` over a mask corrected by hand kept nothing of it: the corrections were
+    lost without a word (``segment --existing overwrite`` keeps them as ``.corrected.ome.tif``)."""
+    import shutil
+
+    from napari_batchseg.corrections import save_corrections
+    from napari_batchseg.provenance import has_module_records
+
+    copy = tmp_path / "corr"
+    copy.mkdir()
+    for p in kept_run.parent.glob("crop_vSM.*"):
+        shutil.copy2(p, copy / p.name)
+    log, mask = copy / "crop_vSM.log", copy / "crop_vSM.ome.tif"
+    corrected = read_mask(mask).labels.copy()
+    corrected[corrected == corrected.max()] = 0  # the user deletes an object
+    assert save_corrections(mask, corrected).changed
+    assert main(["rethreshold", str(log), "--overwrite", "--cellprob-threshold", "-1"]) == 0
+    out = capsys.readouterr().out
+    kept_mask, kept_log = copy / "crop_vSM.corrected.ome.tif", copy / "crop_vSM.corrected.log"
+    assert kept_mask.is_file() and kept_log.is_file(), sorted(p.name for p in copy.iterdir())
+    assert np.array_equal(read_mask(kept_mask).labels, corrected)
+    assert has_module_records(kept_log.read_text("utf-8"), "correction")
+    assert "crop_vSM.corrected.ome.tif" in out
+    # the run's own mask is the new one, its log says where the corrected one went
+    assert not np.array_equal(read_mask(mask).labels, corrected)
+    assert "crop_vSM.corrected.ome.tif" in log.read_text("utf-8")
+    # a second overwrite of an uncorrected mask keeps nothing more
+    assert main(["rethreshold", str(log), "--overwrite"]) == 0
+    assert not (copy / "crop_vSM.corrected-2.ome.tif").exists()

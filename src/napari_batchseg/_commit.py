@@ -24,7 +24,8 @@ from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
 from .params import SegmentationParams
 from .provenance import has_module_records
 
-__all__ = ["commit", "existing_decision", "output_state", "sweep_leftovers"]
+__all__ = ["commit", "corrected_copy_names", "existing_decision", "keep_output", "output_state",
+           "sweep_leftovers"]
 
 
 def sweep_leftovers(task: Task) -> int:
@@ -122,6 +123,12 @@ def _keep(source: Path, target: Path) -> None:
             raise OutputError(f"{target} exists; {source} was not replaced") from None
 
 
+def keep_output(names: OutputNames, keep: OutputNames) -> None:
+    """Keep an output's mask and log under ``keep``'s names too, before they are replaced."""
+    _keep(names.mask, keep.mask)
+    _keep(names.log, keep.log)
+
+
 def commit(
     task: Task,
     params: SegmentationParams,
@@ -152,8 +159,7 @@ def commit(
         if keep_new_only and task.names.mask.exists():
             return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
         if keep is not None:
-            _keep(task.names.mask, keep.mask)
-            _keep(task.names.log, keep.log)
+            keep_output(task.names, keep)
         for w in debug_writers.values():
             publish(stage.files.pop(w.path), w.path)
         publish(stage.files.pop(task.names.log), task.names.log)

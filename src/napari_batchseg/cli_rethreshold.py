@@ -59,4 +59,6 @@ def run_rethreshold(args: argparse.Namespace) -> int:
         objects = sum(result.n_objects)
         print(f"{result.mask}: {result.n_frames} frame(s), {objects} object(s) in all, "
               f"{result.seconds:.2f} s (from {result.source})")
+        if result.kept_corrected is not None:
+            print(f"{result.mask}: the hand-corrected mask it replaced is kept as {result.kept_corrected}")
     return status

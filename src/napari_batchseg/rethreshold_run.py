@@ -34,12 +34,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._cancel import CancelCheck, is_cancelled
+from ._commit import corrected_copy_names, keep_output
 from ._version import __version__
 from .errors import BatchSegError, describe
 from .io.atomic import atomic_write_text, publish, staged, sync_folder
 from .io.locks import LockInfo, claim
 from .io.masks import MaskWriter, count_objects, label_dtype
-from .io.naming import LOG_EXT, MASK_EXT, output_names
+from .io.naming import LOG_EXT, MASK_EXT, OutputNames, output_names
 from .io.sources import PixelSize
 from .params import SUFFIX_PATTERN, ParameterError, tracked_suffix
 from .provenance import (
@@ -109,6 +110,8 @@ class RethresholdResult:
     n_frames: int
     seconds: float
     n_objects: list[int]
+    #: where the hand-corrected mask it replaced is kept (``<name>.corrected.ome.tif``), if any
+    kept_corrected: Path | None = None
 
 
 def _records(text: str) -> list[str]:
@@ -305,6 +308,7 @@ def rethreshold_log(
         raise RethresholdError(f"{mask_target}: being produced by {claimed.describe()}")
     started = time.perf_counter()
     writer: MaskWriter | None = None
+    keep: OutputNames | None = None
     try:
         pixel_size = _pixel_size(kept.mask_path)
         writer = MaskWriter(mask_target, len(kept.frames), kept.shape_yx, pixel_size)
@@ -322,12 +326,19 @@ def rethreshold_log(
             n_obj = count_objects(labels)
             counts.append(n_obj)
             log.info(f"frame t={t}: {n_obj} objects; rethreshold {seconds:.3f} s; niter {niter}")
+        targets = OutputNames(mask_target, log_target)
+        keep = corrected_copy_names(targets)
+        if keep is not None:  # hand corrections are never lost to an overwrite (as segment's)
+            log.info(f"the hand-corrected output it replaces is kept as {keep.mask.name} "
+                     f"(and {keep.log.name})")
         _finish_log(log, kept, mask_target, log_target, writer.max_label, digest.hexdigest(), started)
         text = log.text()
         with staged() as stage:
             writer.commit(text)
             atomic_write_text(log_target, text)
         try:
+            if keep is not None:
+                keep_output(targets, keep)
             publish(stage.files.pop(log_target), log_target)
             publish(stage.files.pop(mask_target), mask_target)
             sync_folder(mask_target.parent)
@@ -338,7 +349,7 @@ def rethreshold_log(
             writer.abort()
         claimed.release()
     return RethresholdResult(kept.log_path, mask_target, log_target, len(kept.frames),
-                             time.perf_counter() - started, counts)
+                             time.perf_counter() - started, counts, keep.mask if keep is not None else None)
 
 
 def _start_log(kept: KeptFlows, params: Any, thresholds: Thresholds) -> RunLog:
