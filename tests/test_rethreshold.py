@@ -373,3 +373,17 @@ def test_overwrite_keeps_a_hand_corrected_mask(kept_run: Path, tmp_path: Path, c
     # a second overwrite of an uncorrected mask keeps nothing more
     assert main(["rethreshold", str(log), "--overwrite"]) == 0
     assert not (copy / "crop_vSM.corrected-2.ome.tif").exists()
+
+
+@pytest.mark.cp3
+def test_a_bad_suffix_is_a_usage_error_said_once(kept_run: Path, capsys) -> None:
+    """A bad ``--suffix`` was reported as a failure of every log named (``failed: suffix 'a_b': ...``
+    once per log, after each log was read) with exit status 1; it is a usage error: one line, status 2."""
+    folder = kept_run.parent
+    before = sorted(p.name for p in folder.iterdir())
+    for bad in ("a_b", "", "x-tracked"):
+        assert main(["rethreshold", str(kept_run), str(kept_run), "--suffix", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("suffix") == 1 and err.startswith("error: "), err
+        assert "failed" not in err and str(kept_run) not in err, err
+    assert sorted(p.name for p in folder.iterdir()) == before

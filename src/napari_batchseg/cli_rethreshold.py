@@ -36,7 +36,7 @@ def run_rethreshold(args: argparse.Namespace) -> int:
     """Run ``batchseg rethreshold``; returns the exit status."""
     from .errors import BatchSegError
     from .params import ParameterError
-    from .rethreshold_run import rethreshold_log
+    from .rethreshold_run import rethreshold_log, suffix_problem
     from .segmenters.cellpose.rethreshold import Thresholds
 
     try:
@@ -47,6 +47,9 @@ def run_rethreshold(args: argparse.Namespace) -> int:
     if args.suffix is None and not args.overwrite:
         print("error: give --suffix S for new outputs (<stem>_vSM-S), or --overwrite to replace the "
               "runs' outputs", file=sys.stderr)
+        return 2
+    if args.suffix is not None and (refused := suffix_problem(args.suffix)):
+        print(f"error: {refused}", file=sys.stderr)  # a usage error, not a failure of each log
         return 2
     status = 0
     for log in args.logs:

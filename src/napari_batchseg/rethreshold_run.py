@@ -59,7 +59,8 @@ from .provenance import (
 from .segmenters.catalog import cellpose_major, cellpose_version
 from .segmenters.cellpose.rethreshold import Thresholds, rethreshold_frame
 
-__all__ = ["KeptFlows", "RethresholdError", "RethresholdResult", "read_kept_flows", "rethreshold_log"]
+__all__ = ["KeptFlows", "RethresholdError", "RethresholdResult", "read_kept_flows", "rethreshold_log",
+           "suffix_problem"]
 
 #: the log record naming a debug stack (written by the engine for every kept array)
 _DEBUG_RECORD = re.compile(r"^debug output \((?P<kind>[A-Za-z0-9_]+)\): (?P<path>.+)$")
@@ -229,15 +230,20 @@ def _check_input(src: Path, logged: LoggedRun) -> None:
             "or its modification time): its kept flows no longer describe it; segment it again")
 
 
+def suffix_problem(suffix: str) -> str:
+    """Why ``suffix`` cannot name a re-thresholded output (``""``: it can)."""
+    if not suffix or not SUFFIX_PATTERN.match(suffix):
+        return f"suffix {suffix!r}: use A-Z, a-z, 0-9 and '-' only (not empty)"
+    return tracked_suffix(suffix)
+
+
 def _targets(kept: KeptFlows, suffix: str | None, overwrite: bool) -> tuple[Path, Path]:
     if suffix is None:
         if not overwrite:
             raise RethresholdError(f"{kept.log_path}: give --suffix S for new outputs "
                                    "(<stem>_vSM-S), or --overwrite to replace this run's outputs")
         return kept.mask_path, kept.log_path
-    if not suffix or not SUFFIX_PATTERN.match(suffix):
-        raise RethresholdError(f"suffix {suffix!r}: use A-Z, a-z, 0-9 and '-' only (not empty)")
-    if refused := tracked_suffix(suffix):
+    if refused := suffix_problem(suffix):
         raise RethresholdError(refused)
     assert kept.logged.input_path is not None
     names = output_names(kept.logged.input_path, suffix, kept.mask_path.parent,
