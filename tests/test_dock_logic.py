@@ -306,10 +306,19 @@ def test_row_target_in_world_coordinates():
                           "centroid_x_px": [5.0, 1.0]})
     # frames are input frames: a layer of frames 2.. (T step 30 s) sits at T 60 s; frame 4 at 120 s
     target = row_target(table, 1, (30.0, 0.5, 0.25), (60.0, 1.0, 2.0), 3, first_frame=2)
-    assert target == (120.0, 2.0, 2.25, 9)
-    assert row_target(table, 0, (0.5, 0.5), (0.0, 0.0), 2) == (None, 5.0, 2.5, 3)
+    assert target == (120.0, None, 2.0, 2.25, 9)
+    assert row_target(table, 0, (0.5, 0.5), (0.0, 0.0), 2) == (None, None, 5.0, 2.5, 3)
     assert row_target(table, 2, (1, 1), (0, 0), 2) is None
     assert row_target(table, -1, (1, 1), (0, 0), 2) is None
+
+
+def test_row_target_of_a_volume_table_gives_the_objects_slice():
+    """A volume run's (T, Z, Y, X) layer: a row click went to the object's Y, X, at whatever Z was shown."""
+    table = pd.DataFrame({"frame": [3], "label": [7], "centroid_z_px": [5.0], "centroid_y_px": [10.0],
+                          "centroid_x_px": [4.0]})
+    target = row_target(table, 0, (1.0, 2.0, 0.5, 0.5), (3.0, 1.0, 0.0, 0.0), 4, first_frame=3)
+    assert target == (3.0, 11.0, 5.0, 2.0, 7)
+    assert target is not None and target.z == 11.0 and target.label == 7
 
 
 def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():

@@ -379,3 +379,20 @@ def test_a_table_computed_while_its_layer_moved_on_names_its_own_output(make_nap
     assert len(w.model.frame) == len(np.unique(gt)) - 1
     assert "a_nuclei.tif" in w.status.text() and "b_ecoli" not in w.status.text().split("(")[0]
     assert layer.features.empty
+
+
+def test_a_row_click_on_a_volume_table_shows_the_objects_slice(make_napari_viewer, qtbot):
+    """A walk: a volume run's (T, Z, Y, X) layer measured; a row click centred Y, X at whatever slice was
+    shown, often one without the object."""
+    viewer, w = _widget(make_napari_viewer)
+    gt = tifffile.imread(DSB_GT)[:128, :128]
+    volume = np.zeros((1, 9, *gt.shape), gt.dtype)
+    volume[0, 6:9] = gt  # every object on slices 6-8: centroid slice 7
+    layer = viewer.add_labels(volume, name="stack_vSM", scale=(1, 2.0, 0.5, 0.5))
+    viewer.dims.set_point(1, 0.0)
+    assert w.measure()
+    _wait(qtbot, w)
+    assert "centroid_z_px" in w.model.frame.columns
+    w.go_to_row(0)
+    assert viewer.dims.point[1] == 14.0  # slice 7 at 2 µm per slice
+    assert layer.selected_label == w.model.frame.iloc[0]["label"]

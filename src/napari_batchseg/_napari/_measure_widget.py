@@ -301,11 +301,13 @@ class MeasureExportWidget(Dock):
                                first_input_frame(layer_meta(layer)))
         if target is None:
             return
-        t, y, x, label = target
-        if t is not None:
-            self.viewer.dims.set_point(self.viewer.dims.ndim - 3, t)
-        self.camera.center = (y, x)
-        layer.selected_label = label
+        ndim = self.viewer.dims.ndim
+        if target.t is not None:
+            self.viewer.dims.set_point(ndim - (3 if target.z is None else 4), target.t)
+        if target.z is not None:
+            self.viewer.dims.set_point(ndim - 3, target.z)  # the object's centroid slice
+        self.camera.center = (target.y, target.x)
+        layer.selected_label = target.label
 
     def _save_dialog(self) -> None:
         if not len(self.model.frame.columns):  # a walk: a 1-byte CSV was "saved" before any measure

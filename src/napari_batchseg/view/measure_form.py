@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,8 +53,14 @@ UNSAVED_NOTE = (" (the file as saved: {name} has unsaved corrections, so its own
 EXPORT_UNSAVED_NOTE = (" The file as saved: {name} has unsaved corrections, not in this export; save them "
                        "(Correct tab) and export again to include them.")
 
-#: ``(frame or None for a 2D layer, y, x, label)``: where the viewer goes for a row, and the label selected
-RowTarget = tuple[float | None, float, float, int]
+class RowTarget(NamedTuple):
+    """Where the viewer goes for a row (world coordinates), and the label selected there."""
+
+    t: float | None  # ``None``: the layer has no T axis
+    z: float | None  # ``None``: not a volume table
+    y: float
+    x: float
+    label: int
 
 
 def image_to_select(images: Sequence[str], current: str, chosen: bool) -> int | None:
@@ -124,16 +130,19 @@ def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate:
                ndim: int, first_frame: int = 0) -> RowTarget | None:
     """Where the object of ``row`` lies in world coordinates of a layer (``scale``, ``translate``).
 
-    ``None`` when the table has no such row. The first item is the world T of the row's frame (an input
-    frame; the layer's frame 0 is input frame ``first_frame``), only for a ``(T, Y, X)`` layer (``ndim`` 3).
+    ``None`` when the table has no such row. T is the world T of the row's frame (an input frame; the
+    layer's frame 0 is input frame ``first_frame``), for a ``(T, Y, X)`` or ``(T, Z, Y, X)`` layer; Z, the
+    object's centroid slice, for a volume table (``centroid_z_px``) of a layer with a Z axis.
     """
     if not 0 <= row < len(table):
         return None
     rec = table.iloc[row]
     y = float(rec["centroid_y_px"]) * scale[-2] + translate[-2]
     x = float(rec["centroid_x_px"]) * scale[-1] + translate[-1]
-    t = (int(rec["frame"]) - first_frame) * scale[0] + translate[0] if ndim == 3 else None
-    return t, y, x, int(rec["label"])
+    volume = "centroid_z_px" in table.columns and ndim >= 3
+    z = float(rec["centroid_z_px"]) * scale[-3] + translate[-3] if volume else None
+    t = (int(rec["frame"]) - first_frame) * scale[0] + translate[0] if ndim == 3 + volume else None
+    return RowTarget(t, z, y, x, int(rec["label"]))
 
 
 def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, ...] | None,
