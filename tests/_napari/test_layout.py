@@ -142,6 +142,35 @@ def test_secondary_docks_scroll_and_fit_440_px(make_napari_viewer, qtbot):
         assert _cut_off(dock.widget(), area.widget()) == [], dock.windowTitle()
 
 
+def test_secondary_docks_opened_together_are_tabs_of_a_usable_height(make_napari_viewer, qtbot):
+    """A walk: Measure, Train and Track opened beside the main dock (as from napari's Plugins menu) were
+    stacked under it at about 70 px each, two rows of their controls. Now they are tabs of one place, the
+    one opened last in front, given at least the height it asks for."""
+    from napari_batchseg._napari._jobs import dock_of
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg._napari._train_widget import TrainWidget
+    from napari_batchseg._napari._widget import BatchSegWidget
+
+    viewer = make_napari_viewer(show=True)
+    main = BatchSegWidget(viewer)
+    _docked(viewer, main, qtbot, height=980)
+    secondary = [cls(viewer) for cls in (MeasureExportWidget, TrainWidget, TrackWidget)]
+    for widget in secondary:
+        viewer.window.add_dock_widget(widget, area="right")
+        qtbot.wait(50)  # (each joins the others' tabs the turn after napari docked it)
+    window, docks = dock_of(main).parentWidget(), [dock_of(w) for w in secondary]
+    qtbot.waitUntil(lambda: len(window.tabifiedDockWidgets(docks[0])) == 2, timeout=5000)
+    assert set(window.tabifiedDockWidgets(docks[0])) == set(docks[1:])
+    assert dock_of(main) not in window.tabifiedDockWidgets(docks[0])  # the main dock stays in view
+    front = secondary[-1]
+    # (Qt leaves a dock behind another's tab "visible": nothing of it is on screen)
+    qtbot.waitUntil(lambda: not front.visibleRegion().isEmpty() and secondary[0].visibleRegion().isEmpty(),
+                    timeout=5000)
+    assert front.height() >= front.sizeHint().height() - 5
+    assert main.tabs.height() >= 150 and main.run_btn.isVisibleTo(main)
+
+
 def test_run_switches_to_results_and_details_are_readable(widget, data_folder, qtbot):
     from ._fakes import factory
 

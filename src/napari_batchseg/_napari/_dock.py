@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from qtpy.QtWidgets import QLabel, QLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QDockWidget, QLabel, QLayout, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
 from ..view.dock_layers import watch_mask_edits
 from ..view.fields import Field
 from ..view.phrasing import for_dock
 from ..view.stream_layers import offered
-from ._jobs import Background, Job, JobSlot, close_with, delete_with_dock
+from ._jobs import Background, Job, JobSlot, close_with, delete_with_dock, dock_of
 from ._pages import scrolled_body
 from ._qtutil import Fields, follow, layer_list_events
 
@@ -42,11 +44,34 @@ class Dock(QWidget):
         #: the dock's one job at a time (:meth:`run_job` with ``kind``)
         self.slot = JobSlot(self.background, self.update_buttons)
         close_with(self, self.background.close)
-        delete_with_dock(self)
+        delete_with_dock(self, docked=self._share_place)
         self.fields = Fields(*fields)
         self.body: QVBoxLayout = scrolled_body(self)
         self.status = status_line(self)
         self.follow_layers(lambda *_: watch_mask_edits(self.viewer.layers), "inserted")
+
+    def _share_place(self) -> None:
+        """Join the tabs of another of these docks in the same area, if one is there.
+
+        napari stacks a new dock under the others: three of these stacked under the Batch segmentation
+        dock got about 70 px each, two rows of their controls. Tabbed, they share half the area's height.
+        """
+        with contextlib.suppress(RuntimeError):  # (deleted meanwhile)
+            mine = dock_of(self)
+            window = None if mine is None else mine.parentWidget()
+            if mine is None or mine.isFloating() or not isinstance(window, QMainWindow):
+                return
+            area = window.dockWidgetArea(mine)
+            others = [dock for dock in window.findChildren(QDockWidget)
+                      if dock is not mine and not dock.isFloating() and window.dockWidgetArea(dock) == area
+                      and not dock.isHidden() and dock.findChildren(Dock)]
+            if others:
+                window.tabifyDockWidget(others[-1], mine)
+                mine.show()
+                mine.raise_()
+            # half the area's height for the dock just opened (stacked, napari left it its minimum)
+            window.resizeDocks([mine], [max(mine.sizeHint().height(), window.height() // 2)],
+                               Qt.Orientation.Vertical)
 
     def __getattr__(self, name: str) -> Any:
         """A control of :attr:`fields` by its key (only reached when no attribute has that name)."""

@@ -29,7 +29,7 @@ from ..view.thread_priority import lower_this_thread
 from ._repaint import after_repaint
 
 __all__ = ["BUDGET_S", "GRACE_MS", "POLL_MS", "Background", "Job", "JobSlot", "RunController", "close_all",
-           "close_with", "delete_with_dock", "disconnect"]
+           "close_with", "delete_with_dock", "disconnect", "dock_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -124,20 +124,21 @@ def close_with(owner: QObject, *closers: Callable[[], None]) -> None:
     owner.destroyed.connect(lambda *_: close_all(*closers))
 
 
-def delete_with_dock(owner: QWidget) -> None:
+def delete_with_dock(owner: QWidget, docked: Callable[[], None] | None = None) -> None:
     """Delete ``owner`` (so that :func:`close_with` closes it) when the napari dock holding it goes.
 
     napari's ``remove_dock_widget`` (the dock's × button) deletes only the dock: a widget still
     referenced lived on, its run going on unseen. The dock is looked up the turn after ``owner`` is
-    made (napari docks it in the same turn) and, failing that, when shown.
+    made (napari docks it in the same turn) and, failing that, when shown. ``docked()`` is called the
+    turn after the dock is found.
     """
     def watch() -> bool:
-        dock = owner.parentWidget()
-        while dock is not None and not isinstance(dock, QDockWidget):
-            dock = dock.parentWidget()
+        dock = dock_of(owner)
         if dock is not None and not getattr(owner, "_batchseg_dock", None):
             owner._batchseg_dock = dock  # type: ignore[attr-defined]
             dock.destroyed.connect(lambda *_: _delete(owner))
+            if docked is not None:
+                QTimer.singleShot(0, docked)
         return dock is not None
 
     class OnShow(QObject):
@@ -152,6 +153,14 @@ def delete_with_dock(owner: QWidget) -> None:
                 owner.installEventFilter(OnShow(owner))
 
     QTimer.singleShot(0, first_turn)
+
+
+def dock_of(widget: QWidget) -> QDockWidget | None:
+    """The dock widget holding ``widget`` (``None``: not docked)."""
+    dock = widget.parentWidget()
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    return dock
 
 
 def _delete(owner: QWidget) -> None:
