@@ -8,6 +8,7 @@ from napari_batchseg.tracking import track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
 from napari_batchseg.view.tracks import (
     NO_UNDO,
+    mask_to_save,
     track_buttons,
     track_counts,
     track_inputs,
@@ -68,3 +69,12 @@ def test_tracks_are_saved_beside_the_source_of_a_reopened_tracked_mask() -> None
     reopened = {"mask_path": "/out/a-tracked.ome.tif", "tracked_from": "/out/a_vSM.ome.tif"}
     assert tracked_mask(reopened) == "/out/a_vSM.ome.tif"
     assert tracked_mask({}) is None and tracked_mask({"mask_path": None, "tracked_from": ""}) is None
+
+
+def test_tracks_are_saved_beside_the_mask_of_a_removed_source_layer() -> None:
+    """Issue #20 walk: the original layer removed, its tracked copy kept: the tracks keep their mask file."""
+    kept = "/out/a_vSM.ome.tif"
+    assert mask_to_save(None, kept) == kept  # the layer is gone: the file it had when last seen
+    assert mask_to_save(None, None) is None  # a layer of no file
+    assert mask_to_save({"mask_path": kept}, None) == kept  # while it is there: its own
+    assert mask_to_save({"mask_path": None}, kept) is None  # its file rewritten under it: none to save beside

@@ -18,7 +18,8 @@ def _wait(w, qtbot) -> None:
     qtbot.waitUntil(lambda: not w.busy, timeout=60000)
 
 
-def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+def _mask_in_dock(make_napari_viewer, tmp_path: Path):
+    """``(movie, its mask file, viewer, Track dock, the mask's Labels layer)``."""
     from napari_batchseg._napari._track_widget import TrackWidget
     from napari_batchseg.view.layer_files import mask_layer_data
 
@@ -28,7 +29,11 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     w = TrackWidget(viewer)
     viewer.window.add_dock_widget(w, name="Track cells")
     data, kwargs, _ = mask_layer_data(mask)[0]
-    source = viewer.add_labels(data, **kwargs)
+    return movie, mask, viewer, w, viewer.add_labels(data, **kwargs)
+
+
+def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+    movie, mask, viewer, w, source = _mask_in_dock(make_napari_viewer, tmp_path)
     assert not w.save_btn.isEnabled() and not w.join_btn.isEnabled()
     w.max_distance.setValue(movie.max_step + 1)
     assert w.track()
@@ -107,6 +112,46 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     text = log.read_text()
     assert text.count("| tracking | INFO | track correction: ") == 5
     assert f"track correction: split track {tid} at frame 3" in text
+
+
+def test_tracks_are_saved_after_the_source_layer_is_removed(make_napari_viewer, qtbot,
+                                                           tmp_path: Path) -> None:
+    """Issue #20 walk: the original layer removed (its tracked copy kept), Save tracks said "the tracked
+    layer has no mask file"; the tracks are saved beside the mask file they were made from."""
+    movie, mask, viewer, w, source = _mask_in_dock(make_napari_viewer, tmp_path)
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.result is not None, w.status.text()
+    tracked = viewer.layers["movie_vSM tracked"]
+    w.track_a.setValue(_whole_track(w.result))
+    w.frame.setValue(5)
+    w.split_btn.click()
+    _wait(w, qtbot)
+    assert len(w.records) == 1, w.status.text()
+    viewer.layers.remove(source)
+    assert w._source is None and w.save_btn.isEnabled() and w.split_btn.isEnabled()
+    assert w.save(), w.status.text()
+    _wait(w, qtbot)
+    csv, tracked_mask, log = track_paths(mask)
+    assert "Saved movie_vSM_tracks.csv" in w.status.text(), w.status.text()
+    pd.testing.assert_frame_equal(pd.read_csv(csv), w.result.tracks, check_dtype=False)
+    assert np.array_equal(read_mask(tracked_mask).labels, np.asarray(tracked.data))
+    assert log.read_text().count("| tracking | INFO | track correction: ") == 1
+    # the tracked copy removed too: the tracks of a layer of no file are still not saved anywhere
+    plain = viewer.add_labels(movie.masks, name="plain")
+    w.labels_combo.setCurrentText("plain")
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.result is not None and not w.save_btn.isEnabled()
+    viewer.layers.remove(plain)
+    assert not w.save_btn.isEnabled() and not w.save() and "no mask file" in w.status.text()
+
+
+def _whole_track(result) -> int:
+    spans = result.tracks.groupby("track_id")["frame"].agg(["min", "max"])
+    return int(next(t for t in spans.index[(spans["min"] == 0) & (spans["max"] == 11)]
+                    if not (result.tracks["parent_track_id"] == t).any()))
 
 
 def test_undo_button_takes_back_corrections_last_first(make_napari_viewer, qtbot) -> None:

@@ -34,6 +34,7 @@ class TrackWidget(Dock):
         #: the corrections since tracking, undone last first
         self.history: te.EditHistory | None = None
         self._source: Any = None  # the Labels layer tracked
+        self._mask: str | None = None  # its mask file when last seen (saves go beside it once it is removed)
         self._tracked: Any = None  # its copy relabelled by track id
         self._tracks: Any = None  # the Tracks layer
         self._earlier: list[str] = []  # the corrections saved before the saved tracks were reopened
@@ -87,10 +88,13 @@ class TrackWidget(Dock):
                                    if getattr(layer, "ndim", 0) == 3])
         for attr in ("_source", "_tracked", "_tracks"):
             if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers:
+                if attr == "_source":
+                    self._mask = self._mask_path()
                 setattr(self, attr, None)
+        self.update_buttons()
 
     def _mask_path(self) -> str | None:
-        return tv.tracked_mask(layer_meta(self._source))
+        return tv.mask_to_save(None if self._source is None else layer_meta(self._source), self._mask)
 
     def track(self) -> bool:
         """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
@@ -127,6 +131,7 @@ class TrackWidget(Dock):
         self._earlier, self._saved_in = ([], None) if saved is None else (
             list(saved.corrections), saved.tracks_csv.parent)
         self.result, self.history, self._source = result, te.EditHistory(result), layer
+        self._mask = tv.tracked_mask(layer_meta(layer))
         data, graph = tv.tracks_layer_data(result)
         common = {key: getattr(layer, key) for key in ("scale", "translate", "units", "axis_labels")}
         csv = layer_meta(layer).get("tracks_csv") if saved is not None else None

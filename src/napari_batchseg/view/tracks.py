@@ -2,7 +2,8 @@
 
 The Tracks layer's data and division graph (:func:`tracks_layer_data`, of a table read back:
 :func:`tracks_table_layer_data`), the tracking inputs taken from a Labels layer's ``batchseg``
-metadata (:func:`track_inputs`) and the mask file its tracks are saved beside (:func:`tracked_mask`),
+metadata (:func:`track_inputs`) and the mask file its tracks are saved beside (:func:`tracked_mask`; once
+the tracked layer is removed: :func:`mask_to_save`),
 the track under a click (:func:`track_under`), the counts line (:func:`track_counts`), the frames a split
 takes (:func:`split_frames`) and which buttons are enabled (:func:`track_buttons`).
 """
@@ -67,6 +68,17 @@ def tracked_mask(meta: Mapping[str, Any]) -> str | None:
     """
     path = meta.get("tracked_from") or meta.get("mask_path")
     return str(path) if path else None
+
+
+def mask_to_save(source_meta: Mapping[str, Any] | None, kept: str | None) -> str | None:
+    """The mask file a shown result's tracks are saved beside.
+
+    ``source_meta``: the ``batchseg`` metadata of the Labels layer tracked, ``None`` once it is removed
+    from the viewer; ``kept``: its :func:`tracked_mask` when last seen. The result stays that file's
+    (a walk: removing the original layer, keeping its tracked copy, left nothing to save the corrections
+    beside): the layer's own while it is there (a rewritten file leaves it), else ``kept``.
+    """
+    return tracked_mask(source_meta) if source_meta is not None else kept
 
 
 def track_under(labels: NDArray[Any], result: TrackResult, pos: Any, max_distance: float) -> tuple[int, int]:
