@@ -241,6 +241,53 @@ def test_training_inputs_name_what_is_missing():
         training_inputs(True, image, labels, "", "corrected")
 
 
+def test_training_from_layers_lines_the_image_up_with_a_mask_of_some_frames(tmp_path: Path):
+    """Issue #20 walk: a mask of frames 3-8 of a 53-frame ND2 and the ND2's layer were refused ("image and
+    mask have different shapes (image (53, 64, 64), mask (6, 64, 64))"): the image's frames 3-8 are used,
+    as the Measure dock lines them up, and read in the worker, not on the GUI thread."""
+    from napari_batchseg.io.masks import write_mask
+    from napari_batchseg.training import frames_from_arrays
+    from napari_batchseg.view.layer_files import image_layer_data, mask_layer_data
+
+    nd2 = Path(__file__).resolve().parents[1] / "examples" / "data" / "arcadia_ecoli_gfp_timelapse.nd2"
+    data, kwargs, _ = image_layer_data(nd2)[0]
+    whole = np.asarray(data)
+    assert whole.shape == (53, 64, 64)
+    reads: list[object] = []
+
+    class Lazy:  # the layer's lazy data, saying when it is read
+        shape, dtype, ndim = data.shape, data.dtype, data.ndim
+
+        def __getitem__(self, key):
+            reads.append(key)
+            return data[key]
+
+        def __array__(self, dtype=None, copy=None):
+            return np.asarray(self[...], dtype)
+
+    image = SimpleNamespace(name=kwargs["name"], data=Lazy(), rgb=False, multiscale=False)
+    yy, xx = np.mgrid[:64, :64]
+    masks = np.stack([((yy - 20 - t) ** 2 + (xx - 30) ** 2 < 64).astype(np.uint16) for t in range(6)])
+    log = "2026-12-06 22:25:57.917 | segmentation | INFO | frames: 3-8 (6 of 53)\n"
+    mask = write_mask(tmp_path / "ecoli_vSM.ome.tif", masks, PixelSize(x=0.325, y=0.325), log)
+    lab_data, lab_kwargs, _ = mask_layer_data(mask)[0]
+    labels = SimpleNamespace(name=lab_kwargs["name"], data=lab_data, metadata=lab_kwargs["metadata"])
+    assert lab_data.shape == (6, 64, 64)
+    source, arrays, _ = training_inputs(True, image, labels, "")
+    assert source == SOURCE_LAYERS and arrays is not None and not reads  # nothing read yet
+    pairs = frames_from_arrays(np.asarray(arrays[0]), np.asarray(arrays[1]), arrays[2], "all", 1)
+    assert arrays[2] == f"{image.name} [frames 3-8] + ecoli_vSM"  # (the frames in the model's provenance)
+    assert len(reads) == 1 and len(pairs.frames) == 6
+    for i, frame in enumerate(pairs.frames):
+        assert np.array_equal(frame.labels, masks[i])
+        assert np.array_equal(np.squeeze(frame.image), whole[3 + i]), i
+    # one frame (frame 5) of the series; a drawn Labels layer (no first frame recorded) is not lined up
+    one = SimpleNamespace(name="one", data=masks[:1], metadata={"batchseg": {"first_frame": 5}})
+    assert np.array_equal(np.asarray(training_inputs(True, image, one, "")[1][0]), whole[5:6])
+    drawn = SimpleNamespace(name="drawn", data=masks)
+    assert training_inputs(True, image, drawn, "")[1][0] is image.data
+
+
 def test_a_training_starts_from_the_built_in_models_or_scratch():
     from napari_batchseg.segmenters.catalog import offered_models
     from napari_batchseg.training.run import SCRATCH

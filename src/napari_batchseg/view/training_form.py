@@ -2,7 +2,8 @@
 
 Its controls (:data:`TRAIN_FIELDS`, built by ``_napari._qtutil.Fields``), the
 :class:`~napari_batchseg.training.run.TrainingParams` they stand for (:func:`training_params`), where the
-training data come from (:func:`training_inputs`: two layers, or files and folders) and the line shown
+training data come from (:func:`training_inputs`: two layers, the image's frames lined up with a result
+mask's (:func:`layer_frames`), or files and folders) and the line shown
 when a model is saved (:func:`saved_text`), the models a training can start from (:func:`base_models`),
 the new model's path (:func:`model_output`) and the loss curve's points (:func:`loss_point`).
 """
@@ -10,7 +11,11 @@ the new model's path (:func:`model_output`) and the loss curve's points (:func:`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..segmenters.catalog import offered_models
 from ..training.data import parse_frames
@@ -18,9 +23,10 @@ from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingRe
 from .dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from .fields import Field, choices
 from .layer_files import layer_meta
+from .measure_form import intensity_frames
 
-__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "TrainingInputs", "base_models", "corrected_mask_of", "loss_point",
-           "model_output", "saved_text", "training_inputs", "training_params"]
+__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "LayerFrames", "TrainingInputs", "base_models", "corrected_mask_of",
+           "layer_frames", "loss_point", "model_output", "saved_text", "training_inputs", "training_params"]
 
 #: the fields that are :class:`TrainingParams` fields of the same name
 PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
@@ -72,11 +78,46 @@ def training_inputs(from_layers: bool, image: Any, labels: Any, paths_text: str,
             raise ValueError(f"image layer {image.name!r}: use a single-channel, single-scale image")
         if frames == "corrected":  # (a walk: refused for every layer, though its mask file knows)
             return SOURCE_FILES, None, [corrected_mask_of(labels)]
-        return SOURCE_LAYERS, (image.data, labels.data, f"{image.name} + {labels.name}"), []
+        data, name = layer_frames(image, labels)
+        return SOURCE_LAYERS, (data, labels.data, f"{name} + {labels.name}"), []
     paths = [p.strip() for p in paths_text.split(";") if p.strip()]
     if not paths:
         raise ValueError("give result files or folders")
     return SOURCE_FILES, None, paths
+
+
+@dataclass(frozen=True)
+class LayerFrames:
+    """Frames ``frames`` of an image layer's ``data`` shaped as ``shape``, read in the worker.
+
+    ``np.asarray`` reads them (a lazy layer's ``data[frames]`` reads at once: not on the GUI thread).
+    """
+
+    data: Any
+    frames: slice
+    shape: tuple[int, ...]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
+        out = np.asarray(self.data[self.frames]).reshape(self.shape)
+        return out if dtype is None else out.astype(dtype)
+
+
+def layer_frames(image: Any, labels: Any) -> tuple[Any, str]:
+    """The image layer's data to train beside the Labels layer ``labels``, and its name in the reports.
+
+    A result mask of some frames of a time series (its ``first_frame`` on, as its log says and the
+    reader places it) beside the whole series: those frames of the image (:class:`LayerFrames`), as the
+    Measure dock lines them up (a walk: a mask of frames 3-8 and its 53-frame input were refused, "image
+    and mask have different shapes"). Otherwise the whole data (a shape that fits in no way is refused by
+    the training). A Labels layer of no recorded first frame (drawn) is not lined up.
+    """
+    first = layer_meta(labels).get("first_frame")
+    shape = tuple(labels.data.shape)
+    frames = None if first is None else intensity_frames(tuple(image.data.shape), shape, int(first))
+    if frames is None or frames == slice(None):
+        return image.data, str(image.name)
+    which = f"{frames.start}-{frames.stop - 1}" if frames.stop - frames.start > 1 else f"{frames.start}"
+    return LayerFrames(image.data, frames, shape), f"{image.name} [frames {which}]"
 
 
 def model_output(text: str) -> str:
