@@ -387,3 +387,39 @@ def test_a_bad_suffix_is_a_usage_error_said_once(kept_run: Path, capsys) -> None
         assert err.count("suffix") == 1 and err.startswith("error: "), err
         assert "failed" not in err and str(kept_run) not in err, err
     assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.cp3
+def test_a_tracked_log_is_said_to_be_one_and_the_other_logs_still_run(tmp_path: Path, capsys) -> None:
+    """Walk: ``rethreshold *.log`` and ``rerun x_vSM-tracked.log`` said ``unknown parameter(s):
+    daughter_share, divisions, ...`` of a ``batchseg track`` log; they now say what it is and which log to
+    give instead, and the other logs named are still re-thresholded."""
+    nd2 = REPO / "examples" / "data" / "arcadia_ecoli_gfp_timelapse.nd2"
+    params = SegmentationParams(model=str(MODEL), diameter=0, keep_flows=True, end_frame=1,
+                                output_dir=str(tmp_path))
+    assert segment_files([nd2], params).ok
+    run_log = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM.log"
+    assert main(["track", str(run_log.with_name(run_log.stem + ".ome.tif"))]) == 0
+    tracked_log = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM-tracked.log"
+    capsys.readouterr()
+    said = (f"{tracked_log}: a `batchseg track` log (tracking), not a segmentation run log; give the "
+            f"segmentation run's own log instead: {run_log}")
+    assert main(["rethreshold", str(tracked_log), str(run_log), "--suffix", "rt"]) == 1
+    out, err = capsys.readouterr()
+    assert err.strip() == f"failed: {said}"
+    assert (tmp_path / "arcadia_ecoli_gfp_timelapse_vSM-rt.ome.tif").is_file() and "2 frame(s)" in out
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["rerun", str(tracked_log), "--suffix", "again"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {said}"
+    tracked_mask = tmp_path / "arcadia_ecoli_gfp_timelapse_vSM-tracked.ome.tif"
+    assert main(["rerun", str(tracked_mask), "--suffix", "again"]) == 2
+    what = said.split(": ", 1)[1]
+    assert capsys.readouterr().err.strip() == f"error: {tracked_mask} (the log it carries): {what}"
+    # moved elsewhere with its run's log: the log beside it is named
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for log in (tracked_log, run_log):
+        (moved / log.name).write_bytes(log.read_bytes())
+    assert main(["rerun", str(moved / tracked_log.name)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"instead: {moved / run_log.name}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "moved"])  # reruns wrote nothing

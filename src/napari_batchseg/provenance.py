@@ -31,6 +31,10 @@ INPUT_IDENTITY_PREFIX = "input identity: "
 #: sha256 of the labels written (uint32 little-endian, frame after frame)
 LABELS_HASH_PREFIX = "labels sha256: "
 SEGMENTER_PREFIX = "segmenter: "
+#: a later step's record of the mask it read (``batchseg track``'s ``-tracked.log``)
+INPUT_MASK_PREFIX = "input mask: "
+#: the module field of the records of a later step's log, and the command that writes such a log
+LATER_STEPS = {"tracking": "batchseg track"}
 
 _PACKAGES = (
     "napari-batchseg", "cellpose", "torch", "numpy", "tifffile", "nd2", "scikit-image", "micro_sam",
@@ -112,12 +116,60 @@ def position_name(record: str) -> str | None:
     return name or None
 
 
-def parse_log(text: str) -> LoggedRun:
+class NotARunLog(ValueError):
+    """A later step's log (``batchseg track``'s ``-tracked.log``) where a segmentation run's log is needed.
+
+    ``run_log`` is the segmentation run's own log (that of the mask the step read), ``None`` when the log
+    names no mask.
+    """
+
+    def __init__(self, message: str, run_log: Path | None) -> None:
+        super().__init__(message)
+        self.run_log = run_log
+
+
+def _later_step(own: str, source: str | Path | None) -> NotARunLog | None:
+    """A :class:`NotARunLog` when the log's own records are a later step's (``None`` otherwise)."""
+    from .io.naming import LOG_EXT, MASK_EXT
+
+    step: str | None = None
+    mask: Path | None = None
+    for line in own.splitlines():
+        parts = line.split(" | ", 3)
+        if len(parts) < 4:
+            continue
+        if step is None:
+            step = parts[1]
+            if step not in LATER_STEPS:
+                return None
+        if parts[3].startswith(INPUT_MASK_PREFIX):
+            mask = Path(parts[3][len(INPUT_MASK_PREFIX):].strip())
+            break
+    if step is None or step not in LATER_STEPS:
+        return None
+    run_log: Path | None = None
+    if mask is not None:
+        name = mask.name[: -len(MASK_EXT)] if mask.name.endswith(MASK_EXT) else mask.stem
+        run_log = mask.with_name(name + LOG_EXT)
+        beside = Path(source).absolute().parent / run_log.name if source is not None else None
+        if beside is not None and beside.is_file():  # the one beside it (a folder copied or moved whole)
+            run_log = beside
+    where = f": {run_log}" if run_log is not None else " (the _vSM.log of the mask it read)"
+    return NotARunLog(f"a `{LATER_STEPS[step]}` log ({step}), not a segmentation run log; give the "
+                      f"segmentation run's own log instead{where}", run_log)
+
+
+def parse_log(text: str, source: str | Path | None = None) -> LoggedRun:
     """Read the parameters, input path and position (index and name) back from a log's own records.
 
-    Only the records before the carried-along history are considered.
+    Only the records before the carried-along history are considered. A later step's log (``batchseg
+    track``'s) raises :class:`NotARunLog`, which names the run's own log: the one beside ``source`` (the
+    log's path) when there is one, else the one beside the mask the step read.
     """
     own = text.split(f"--- {HISTORY_MARK} ---", 1)[0]
+    later = _later_step(own, source)
+    if later is not None:
+        raise later
     params: SegmentationParams | None = None
     input_path: Path | None = None
     position: int | None = None

@@ -24,7 +24,7 @@ from typing import Any
 from .errors import BatchSegError
 from .events import Expectation
 from .params import ParameterError, SegmentationParams
-from .provenance import LoggedRun, parse_log
+from .provenance import LoggedRun, NotARunLog, parse_log
 
 __all__ = ["RerunError", "RerunSetup", "prepare_rerun", "read_logged_run"]
 
@@ -62,7 +62,10 @@ def read_logged_run(source: str | Path) -> LoggedRun:
             text = read_embedded_log(src)
         else:
             text = src.read_text("utf-8")
-        return parse_log(text)
+        return parse_log(text, src)
+    except NotARunLog as exc:  # a tracked mask's log: say which log to give instead
+        what = f"{src} (the log it carries)" if src.suffix.lower() in (".tif", ".tiff") else str(src)
+        raise RerunError(f"{what}: {exc}") from exc
     except (OSError, ValueError) as exc:
         raise RerunError(f"cannot read a run from {src}: {exc}") from exc
 

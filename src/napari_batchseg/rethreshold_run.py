@@ -51,6 +51,7 @@ from .provenance import (
     POSITION_PREFIX,
     SEGMENTER_PREFIX,
     LoggedRun,
+    NotARunLog,
     RunLog,
     log_parameters,
     own_records,
@@ -151,7 +152,9 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
         src = src.with_name(src.name[: -len(MASK_EXT)] + LOG_EXT)
     try:
         text = src.read_text("utf-8")
-        logged = parse_log(text)
+        logged = parse_log(text, src)
+    except NotARunLog as exc:  # a tracked mask's log: say which log to give instead
+        raise RethresholdError(f"{src}: {exc}") from exc
     except (OSError, ValueError) as exc:
         raise RethresholdError(f"{src}: not a readable napari-batchseg run log ({describe(exc)})") from exc
     records = _records(text)

@@ -40,7 +40,7 @@ from ..io.masks import MaskWriter
 from ..io.naming import LOG_EXT, MASK_EXT, TRACKED_TAG, first_free_kept
 from ..io.naming import TRACKED_SUFFIX as TRACKED_SUFFIX  # (its name here too: tracking's outputs)
 from ..io.reader import open_source
-from ..provenance import PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
+from ..provenance import INPUT_MASK_PREFIX, PARAMS_PREFIX, RunLog, own_records, package_versions, parse_log
 from .base import FrameReader, NotATimeLapse, TrackingError, TrackParams
 from .registry import get_tracker
 from .run import TrackResult, track_stack
@@ -56,7 +56,7 @@ LOG_MODULE = "tracking"
 #: the log record naming the tracked mask's sha256 (tracks are checked against it before use)
 SHA_PREFIX = "input mask sha256: "
 #: the log record naming the tracked mask's path
-MASK_PREFIX = "input mask: "
+MASK_PREFIX = INPUT_MASK_PREFIX
 #: the log record of one correction made in the Track dock
 CORRECTION_PREFIX = "track correction: "
 #: the ending of a tracks table's name, and of its tracked mask and log
