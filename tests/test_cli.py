@@ -236,6 +236,26 @@ def _cli(*args: str, columns: int = 40, **kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def test_an_output_folder_the_run_made_and_left_empty_is_removed(tmp_path, capsys):
+    """Walk: a model that cannot load (``--model nope``, ``cyto3`` offline, ``--method sam`` offline) ended
+    with exit status 2 and a good message, but the ``--output-dir`` folder the command had made stayed,
+    empty. A folder the command made and left empty goes; one that was there, or holds anything, stays."""
+    img = tmp_path / "a.tif"
+    tifffile.imwrite(img, np.zeros((32, 32), np.uint16))
+    nope = str(tmp_path / "nope.pth")
+    made = tmp_path / "new" / "deeper" / "out"
+    assert main(["segment", str(img), "--model", nope, "--output-dir", str(made), "-q"]) == 2
+    assert "nope.pth" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # all three levels it made
+    there = tmp_path / "there"
+    there.mkdir()
+    assert main(["segment", str(img), "--model", nope, "--output-dir", str(there), "-q"]) == 2
+    assert there.is_dir() and not any(there.iterdir())  # it was there before: kept, empty as it was
+    assert main(["segment", str(img), "--model", nope, "--output-dir", str(there / "sub"), "-q"]) == 2
+    assert there.is_dir() and not any(there.iterdir())  # only what it made is removed
+    capsys.readouterr()
+
+
 def test_error_lines_are_never_wrapped_off_a_terminal(tmp_path):
     """A 200-character folder, COLUMNS=40, stderr a pipe: each error line holds the whole path."""
     deep = tmp_path / ("d" * 200)
