@@ -236,6 +236,27 @@ def _cli(*args: str, columns: int = 40, **kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def test_no_progress_line_before_the_model_is_ready_or_when_nothing_is_segmented(tmp_path):
+    """Walk: ``segment ... --model nope 2>err`` wrote ``frames   0/1 -:--:--`` to stderr (not a terminal)
+    before its ``error:`` line. The bar shows from the first file segmented on: an error alone is one
+    line, and a run that skips every file shows no bar either."""
+    img = tmp_path / "a.tif"
+    tifffile.imwrite(img, np.zeros((32, 32), np.uint16))
+    proc = _cli("segment", str(img), "--model", str(tmp_path / "nope.pth"), env={FACTORY_ENV: ""})
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and "nope.pth" in line
+    proc = _cli("segment", str(img), columns=200)  # (the threshold segmenter): the bar, once, at the end
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert [x for x in err.splitlines() if x.endswith("1/1 0:00:00")], err
+    proc = _cli("segment", str(img), "--existing", "skip", columns=200)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "1/1" not in err and "0/1" not in err and "0 done, 1 skipped, 0 failed" in err, err
+
+
 def test_an_output_folder_the_run_made_and_left_empty_is_removed(tmp_path, capsys):
     """Walk: a model that cannot load (``--model nope``, ``cyto3`` offline, ``--method sam`` offline) ended
     with exit status 2 and a good message, but the ``--output-dir`` folder the command had made stayed,

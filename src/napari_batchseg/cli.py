@@ -338,33 +338,40 @@ def _follow(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=console, disable=quiet, transient=False,
     )
-    with progress:
-        bar = progress.add_task("frames", total=the_plan.n_frames)
-        events = execute(the_plan, options, cancel=cancel)
-        guard = CancelOnceTorch(cancel)  # the first signal stops inside a frame, as Cancel does in the widget
-        try:
-            for event in events:
-                guard.check()
-                state = session.apply(event)
-                if isinstance(event, Planned):
-                    for note in event.notes:  # the plan's own notes were printed as warnings already
-                        if note not in the_plan.notes:
-                            progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-                if state is None:
-                    continue
-                if isinstance(event, TaskStarted):
-                    progress.update(bar, description=state.task.label[:40])
-                progress.update(bar, total=session.frames_total, completed=session.frames_done)
-                if isinstance(event, TaskFailed):
-                    progress.console.print(f"[red]failed:[/red] {state.reason}", highlight=False)
-                if isinstance(event, TaskDone):
-                    for text in event.warnings:
-                        progress.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
-        except RunCancelled:  # raised in the frame's compute: the output was dropped on the way out
-            pass
-        finally:
-            guard.close()
-            events.close()  # after a second signal: the output in progress is cleaned up here
+    # shown from the first file segmented on: nothing before the model is ready, or when nothing is (a
+    # stderr that is not a terminal gets the bar once, at the end: a stray 'frames 0/1' before an error)
+    bar = progress.add_task("frames", total=the_plan.n_frames)
+    events = execute(the_plan, options, cancel=cancel)
+    guard = CancelOnceTorch(cancel)  # the first signal stops inside a frame, as Cancel does in the widget
+    shown = False
+    try:
+        for event in events:
+            guard.check()
+            state = session.apply(event)
+            if isinstance(event, TaskStarted) and not shown:
+                progress.start()
+                shown = True
+            if isinstance(event, Planned):
+                for note in event.notes:  # the plan's own notes were printed as warnings already
+                    if note not in the_plan.notes:
+                        progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+            if state is None:
+                continue
+            if isinstance(event, TaskStarted):
+                progress.update(bar, description=state.task.label[:40])
+            progress.update(bar, total=session.frames_total, completed=session.frames_done)
+            if isinstance(event, TaskFailed):
+                progress.console.print(f"[red]failed:[/red] {state.reason}", highlight=False)
+            if isinstance(event, TaskDone):
+                for text in event.warnings:
+                    progress.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+    except RunCancelled:  # raised in the frame's compute: the output was dropped on the way out
+        pass
+    finally:
+        guard.close()
+        events.close()  # after a second signal: the output in progress is cleaned up here
+        if shown:
+            progress.stop()
     return session
 
 
