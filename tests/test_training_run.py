@@ -55,6 +55,17 @@ def _weakened(path: Path) -> Path:
     return path
 
 
+def _pairs(folder: Path) -> Path:
+    """``folder`` made, with the four 256x256 quadrants of the DSB2018 image and of its annotation."""
+    folder.mkdir()
+    img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
+    gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
+    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0), (256, 256)]):
+        tifffile.imwrite(folder / f"dsb{i}.tif", img[y:y + 256, x:x + 256])
+        tifffile.imwrite(folder / f"dsb{i}_masks.tif", gt[y:y + 256, x:x + 256])
+    return folder
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """``batchseg train`` on the four 256x256 quadrants of the DSB2018 image (3 train, 1 validation)."""
@@ -63,13 +74,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     mp = pytest.MonkeyPatch()
     mp.setenv("BATCHSEG_CONFIG_DIR", str(root / "config"))
-    folder = root / "pairs"
-    folder.mkdir()
-    img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
-    gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
-    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0), (256, 256)]):
-        tifffile.imwrite(folder / f"dsb{i}.tif", img[y:y + 256, x:x + 256])
-        tifffile.imwrite(folder / f"dsb{i}_masks.tif", gt[y:y + 256, x:x + 256])
+    folder = _pairs(root / "pairs")
     out = root / "models" / "dsb_finetuned"
     start = _weakened(root / "weakened_start")
     argv = [str(folder), "--output", str(out), "--from", str(start), "--epochs", str(EPOCHS),
@@ -179,3 +184,31 @@ def test_cancel_after_the_first_epoch_writes_nothing(run, tmp_path, monkeypatch)
     assert epochs_seen == [1]
     assert list(tmp_path.iterdir()) == [] or [p.name for p in tmp_path.iterdir()] == ["config"]
     assert recent_models() == []
+
+
+def test_ctrl_c_exits_130_as_segment_does(tmp_path):
+    """Walk: ``batchseg train`` stopped with SIGINT exited 1 (``error: training interrupted; nothing
+    saved``), ``batchseg segment`` 130; an interrupted command exits 130 alike, and nothing is saved."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = _pairs(tmp_path / "pairs")
+    out = tmp_path / "models" / "stopped"
+    env = {**os.environ, "BATCHSEG_CONFIG_DIR": str(tmp_path / "config")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_batchseg.cli", "train", str(folder), "--output", str(out), "--from",
+         str(STARTER), "--epochs", "500", "--batch-size", "2", "--images-per-epoch", "2", "--crop-size", "64",
+         "--validation-fraction", "0.25", "--seed", "0", "--min-masks", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # (as a shell starts it)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # stopped while it trains
+        if line.startswith("epoch "):
+            break
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "training interrupted; nothing saved" in err
+    assert not out.exists() and not out.with_suffix(".json").exists()

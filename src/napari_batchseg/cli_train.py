@@ -88,7 +88,7 @@ def _err(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``batchseg train``; returns 0 on success, 1 when cancelled, 2 for bad input."""
+    """Run ``batchseg train``; returns 0 on success, 2 for bad input, 130 when interrupted (Ctrl-C)."""
     from .quiet_import import quiet_notices
     from .training import TrainingParams, collect_training_data, parse_frames, train_model
     from .training.run import TrainingProgress, check_output
@@ -143,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
             return 1
         _err(str(exc))
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: 130 (128 + SIGINT), as segment and every other command exit
         _err("training interrupted; nothing saved")
-        return 1
+        return 130
     before = result.before
     print(f"validation AP@0.5 ({len(result.provenance['validation_frames'])} frame(s)): "
           + (f"base model {before.ap:.3f} (F1 {before.f1:.3f}), " if before else "")
