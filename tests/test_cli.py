@@ -13,6 +13,7 @@ import tifffile
 import yaml
 
 from napari_batchseg.cli import BROKEN_PIPE_STATUS, FACTORY_ENV, main
+from napari_batchseg.io.formats import supported_extensions
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import ParameterError
 
@@ -255,6 +256,21 @@ def test_no_progress_line_before_the_model_is_ready_or_when_nothing_is_segmented
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "1/1" not in err and "0/1" not in err and "0 done, 1 skipped, 0 failed" in err, err
+
+
+def test_info_on_a_folder_says_it_is_one_and_what_to_give(tmp_path, dsb2018, capsys):
+    """Walk: ``batchseg info some_folder/`` said ``ERROR ...: unsupported file type (no extension)``."""
+    shutil.copy(dsb2018[0], tmp_path / "a.tif")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub").mkdir()
+    assert main(["info", f"{tmp_path}/", str(tmp_path / "sub"), str(tmp_path / "a.tif")]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"ERROR {tmp_path}/: a folder, and info reads files: give them, e.g. batchseg info {tmp_path}/* "
+        "(1 file(s) of a supported type in it: a.tif)",
+        f"ERROR {tmp_path / 'sub'}: a folder, and info reads files: it holds no file of a supported type "
+        f"({', '.join(supported_extensions())})"]
+    assert out.startswith(f"{tmp_path / 'a.tif'}\n  format: tiff")  # the file given beside them is read
 
 
 def test_an_output_folder_the_run_made_and_left_empty_is_removed(tmp_path, capsys):

@@ -407,6 +407,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if not args.paths:
         _print_formats()
     for path in args.paths:
+        folder = _plain_folder(path)
+        if folder is not None:
+            print(f"ERROR {path}: {folder}", file=sys.stderr)
+            status = 1
+            continue
         try:
             info = read_info(path, args.axes, args.dataset)
         except BatchSegError as exc:
@@ -425,6 +430,25 @@ def _cmd_info(args: argparse.Namespace) -> int:
             names = ", ".join("labels/" + n for n in info.extra["ome_zarr_labels"])
             print(f"  label images (--dataset): {names}")
     return status
+
+
+def _plain_folder(path: str) -> str | None:
+    """What to say of ``path`` when it is a folder ``info`` cannot read as one (not an OME-Zarr store)."""
+    folder = Path(path)
+    exts = supported_extensions()
+    if not folder.is_dir() or folder.name.lower().endswith(tuple(exts)):
+        return None
+    try:
+        names = sorted(p.name for p in folder.iterdir()
+                       if p.name.lower().endswith(tuple(exts)) and not p.name.startswith("."))
+    except OSError:
+        names = []
+    pattern = str(folder / "*")
+    if not names:
+        return f"a folder, and info reads files: it holds no file of a supported type ({', '.join(exts)})"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"a folder, and info reads files: give them, e.g. batchseg info {pattern} "
+            f"({len(names)} file(s) of a supported type in it: {shown})")
 
 
 def _print_formats() -> None:
