@@ -163,6 +163,24 @@ def test_vsm_mask_whose_input_changed_is_refused(tmp_path):
         collect_training_data([mask_path], min_masks=1)  # (said before its Z slices are prepared)
 
 
+def test_a_moved_input_is_named_once(tmp_path):
+    """Walk: a mask whose input (beside it) was moved said ``.../movie.tif, does not exist (nor
+    .../movie.tif)``, the same path twice; it is named once, and a second place only when it is another."""
+    mask_path, _stack = _segment_stack(tmp_path)
+    logged = tmp_path / "movie.tif"
+    logged.rename(tmp_path / "moved.tif")
+    with pytest.raises(InputError) as err:
+        collect_training_data([mask_path], min_masks=1)
+    assert f"the input its log names, {logged}, does not exist; the training image" in str(err.value)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in (mask_path.name, mask_path.name[: -len(".ome.tif")] + ".log"):
+        (mask_path.parent / name).rename(elsewhere / name)
+    with pytest.raises(InputError) as err:
+        collect_training_data([elsewhere / mask_path.name], min_masks=1)
+    assert f"names, {logged}, does not exist (nor {elsewhere / 'movie.tif'}); the" in str(err.value)
+
+
 # --------------------------------------------------------------------------- bad input
 def _nothing_written(folder: Path, out: Path) -> None:
     assert not out.exists() and not out.with_name(out.name + ".json").exists()

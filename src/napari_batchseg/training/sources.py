@@ -178,8 +178,9 @@ def _find_input(logged: Path | None, mask_path: Path) -> Path:
     beside = mask_path.with_name(logged.name)
     if beside.is_file():
         return beside
+    nor = f" (nor {beside})" if beside.absolute() != logged.absolute() else ""  # (once when it was beside)
     raise InputError(
-        f"{mask_path}: the input its log names, {logged}, does not exist (nor {beside}); "
+        f"{mask_path}: the input its log names, {logged}, does not exist{nor}; "
         "the training image cannot be prepared without it: put it back, or copy it beside the mask"
     )
 
