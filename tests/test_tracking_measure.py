@@ -63,3 +63,19 @@ def test_measure_without_tracks_has_no_track_columns(tmp_path: Path) -> None:
     assert "track_id" not in pd.read_csv(tmp_path / "cell_vSM_objects.csv").columns
     assert not (tmp_path / "cell_vSM_track_summary.csv").exists()
     assert "track_id" not in measure_table(mask, image=image).columns
+
+
+def test_measure_lists_every_table_it_writes(tmp_path: Path, capsys) -> None:
+    """Walk: with tracks beside the mask, ``measure`` printed ``-> _objects.csv, _summary.csv`` and wrote
+    ``_track_summary.csv`` too, unsaid; the line lists what is written."""
+    mask, image = _growing_then_dividing(tmp_path)
+    assert main(["measure", str(mask), "--image", str(image), "--output-dir", str(tmp_path / "plain")]) == 0
+    plain = tmp_path / "plain" / "cell_vSM"
+    assert capsys.readouterr().out.strip().endswith(f"-> {plain}_objects.csv, {plain}_summary.csv")
+    assert main(["track", str(mask), "--max-distance", "8"]) == 0
+    capsys.readouterr()
+    assert main(["measure", str(mask), "--image", str(image), "--output-dir", str(tmp_path / "t")]) == 0
+    base = tmp_path / "t" / "cell_vSM"
+    written = [Path(f"{base}{end}") for end in ("_objects.csv", "_summary.csv", "_track_summary.csv")]
+    assert capsys.readouterr().out.strip().endswith(f"-> {', '.join(map(str, written))}")
+    assert sorted((tmp_path / "t").iterdir()) == sorted(written)

@@ -108,8 +108,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
             print(f"FAILED {about(mask, exc)}", file=sys.stderr)
             status = 1
             continue
-        print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {res.objects_csv}, "
-              f"{res.summary_csv}")
+        written = [res.objects_csv, res.summary_csv]
+        written += [res.track_summary_csv] if res.track_summary_csv else []  # tracks beside the mask
+        print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {', '.join(map(str, written))}")
     return status
 
 
