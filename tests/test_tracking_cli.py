@@ -211,3 +211,14 @@ def test_a_folder_s_snapshots_and_volumes_are_skipped_not_failed(tmp_path: Path,
     assert main(["segment", str(image), "--z-mode", "stitch", "--track", "-q"]) == 2
     assert "--track with --z-mode stitch: tracking handles 2D time-lapses" in capsys.readouterr().err
     assert not list(tmp_path.glob("z_vSM*"))
+
+
+def test_track_says_where_it_wrote(tmp_path: Path, capsys) -> None:
+    """Walk: ``track --output-dir trk`` printed the output names without their folder (as if beside the
+    mask); the line names the three files written, with their folder."""
+    mask = _mask(tmp_path, "movie", synthetic_movie(seed=3).masks)
+    out = tmp_path / "trk"
+    assert main(["track", str(mask), "--output-dir", str(out)]) == 0
+    csv, tracked, log = (out / p.name for p in _outputs(mask))
+    assert capsys.readouterr().out.strip().endswith(f" -> {csv}, {tracked}, {log}")
+    assert sorted(out.iterdir()) == sorted([csv, tracked, log])

@@ -139,7 +139,7 @@ def track_masks_cli(
             continue
         r = res.result
         report(f"{mask}: {r.n_tracks} tracks in {r.n_frames} frames ({res.seconds:.1f} s) -> "
-               f"{res.tracks_csv.name}, {res.tracked_mask.name}")
+               f"{res.tracks_csv}, {res.tracked_mask}, {res.log}")  # where written (--output-dir)
         if res.kept:
             report(f"  the replaced tracks held saved corrections: kept as {res.kept[0].name} (and its "
                    "tracked mask and log)")
