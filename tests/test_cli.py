@@ -363,3 +363,24 @@ def test_closed_pipe_stops_quietly(command, dsb2018):
     assert proc.wait(timeout=120) == BROKEN_PIPE_STATUS == 141, err
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
     assert err == ""
+
+
+def test_a_rerun_whose_output_is_there_suggests_what_a_rerun_can_do(tmp_path, monkeypatch, capsys):
+    """Walk: ``rerun`` with its output already there said ``(use --existing overwrite or --existing
+    skip)``; skipping does nothing useful for a rerun: it suggests --suffix, --output-dir or overwrite."""
+    monkeypatch.setenv(FACTORY_ENV, "napari_batchseg.testing:threshold_segmenter")
+    img = tmp_path / "a.tif"
+    tifffile.imwrite(img, np.zeros((32, 32), np.uint16))
+    assert main(["segment", str(img), "-q"]) == 0
+    mask = tmp_path / "a_vSM.ome.tif"
+    before = mask.read_bytes()
+    capsys.readouterr()
+    assert main(["rerun", str(tmp_path / "a_vSM.log"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert (f"failed: output exists: {mask} (use --suffix S or --output-dir DIR for new outputs, or "
+            "--existing overwrite to replace it)") in err.splitlines()
+    assert "--existing skip" not in err and mask.read_bytes() == before
+    assert main(["rerun", str(tmp_path / "a_vSM.log"), "--suffix", "again", "-q"]) == 0  # as suggested
+    assert main(["segment", str(img), "--existing", "error", "-q"]) == 1  # segment's suggestion: as it was
+    err = capsys.readouterr().err
+    assert f"failed: output exists: {mask} (use --existing overwrite or --existing skip)" in err

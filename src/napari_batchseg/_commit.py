@@ -77,18 +77,23 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
     if status.state in ("missing", "corrupt"):
         return None
     mask = task.names.mask
+    # a rerun (batchseg rerun: it expects the logged input) is for new outputs: skipping does nothing for it
+    rerun = "use --suffix S or --output-dir DIR for new outputs, or --existing overwrite to replace it"
     if status.state == "other":
         made = f"output made with other parameters ({status.detail}): {mask}"
+        hint = rerun if task.expect is not None else "use --existing overwrite, or another suffix"
         if params.existing == "skip":
-            return TaskSkipped(task, f"{made}; left as it is, not redone for these parameters "
-                                     "(use --existing overwrite, or another suffix)", other_parameters=True)
+            return TaskSkipped(task, f"{made}; left as it is, not redone for these parameters ({hint})",
+                               other_parameters=True)
         if params.existing == "error":
-            return TaskFailed(task, f"{made} (use --existing overwrite, or another suffix)")
+            return TaskFailed(task, f"{made} ({hint})")
         return None
     if params.existing == "skip":
-        return TaskSkipped(task, f"output exists: {mask} (use --existing overwrite to redo)")
+        hint = rerun if task.expect is not None else "use --existing overwrite to redo"
+        return TaskSkipped(task, f"output exists: {mask} ({hint})")
     if params.existing == "error":
-        return TaskFailed(task, f"output exists: {mask} (use --existing overwrite or --existing skip)")
+        hint = rerun if task.expect is not None else "use --existing overwrite or --existing skip"
+        return TaskFailed(task, f"output exists: {mask} ({hint})")
     return None
 
 
