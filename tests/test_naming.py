@@ -134,3 +134,11 @@ def test_segmentation_masks_are_told_from_tracked_and_kept_copies(tmp_path):
     assert named == [("vsm", tmp_path / "a_vSM.corrected.ome.tif")]
     found = collect_files([tmp_path], FileFilter(contains=[], extensions=[".tif", ".ome.tif"]))
     assert [p.name for p in found] == ["a.ome.tif", "a_BF.tif"]
+
+
+def test_the_log_beside_a_mask():
+    from napari_batchseg.io.naming import log_path_of
+
+    assert log_path_of(Path("/d/x_vSM-a.ome.tif")) == Path("/d/x_vSM-a.log")
+    assert log_path_of(Path("/d/X_VSM.OME.TIF")) == Path("/d/X_VSM.log")  # the extension in any case
+    assert log_path_of(Path("/d/gt.tif")) == Path("/d/gt.log")  # another name: its stem's

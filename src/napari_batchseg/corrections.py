@@ -24,7 +24,7 @@ from skimage.segmentation import relabel_sequential as _sk_relabel
 from .errors import InputError
 from .io.atomic import atomic_write_text
 from .io.masks import count_objects, read_mask, write_mask
-from .io.naming import LOG_EXT, MASK_EXT
+from .io.naming import log_path_of
 from .provenance import HISTORY_MARK, RunLog
 from .results import first_frame
 
@@ -243,12 +243,6 @@ def describe_changes(before: NDArray[Any], after: NDArray[Any]) -> CorrectionSum
     return summary
 
 
-def _log_path(mask_path: Path) -> Path:
-    name = mask_path.name
-    base = name[: -len(MASK_EXT)] if name.lower().endswith(MASK_EXT) else mask_path.stem
-    return mask_path.with_name(base + LOG_EXT)
-
-
 def insert_records(log_text: str, records: str) -> str:
     """Add ``records`` after a log's own records, before the carried-along history of the input."""
     mark = f"--- {HISTORY_MARK} ---"
@@ -309,7 +303,7 @@ def save_corrections(
     text = insert_records(current.log_text, "\n".join(log.records))
     write_mask(path, new, current.pixel_size, text, volume=current.is_volume)
     if write_log_file:
-        atomic_write_text(_log_path(path), text)
+        atomic_write_text(log_path_of(path), text)
     summary.path = path
     summary.objects_last_frame = count_objects(new[-1])
     return summary

@@ -130,7 +130,7 @@ class NotARunLog(ValueError):
 
 def _later_step(own: str, source: str | Path | None) -> NotARunLog | None:
     """A :class:`NotARunLog` when the log's own records are a later step's (``None`` otherwise)."""
-    from .io.naming import LOG_EXT, MASK_EXT
+    from .io.naming import log_path_of
 
     step: str | None = None
     mask: Path | None = None
@@ -145,12 +145,11 @@ def _later_step(own: str, source: str | Path | None) -> NotARunLog | None:
         if parts[3].startswith(INPUT_MASK_PREFIX):
             mask = Path(parts[3][len(INPUT_MASK_PREFIX):].strip())
             break
-    if step is None or step not in LATER_STEPS:
+    if step is None:  # (a step not in LATER_STEPS returned above)
         return None
     run_log: Path | None = None
     if mask is not None:
-        name = mask.name[: -len(MASK_EXT)] if mask.name.endswith(MASK_EXT) else mask.stem
-        run_log = mask.with_name(name + LOG_EXT)
+        run_log = log_path_of(mask)
         beside = Path(source).absolute().parent / run_log.name if source is not None else None
         if beside is not None and beside.is_file():  # the one beside it (a folder copied or moved whole)
             run_log = beside

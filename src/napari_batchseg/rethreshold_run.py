@@ -40,7 +40,7 @@ from .errors import BatchSegError, describe
 from .io.atomic import atomic_write_text, publish, staged, sync_folder
 from .io.locks import LockInfo, claim
 from .io.masks import MaskWriter, count_objects, label_dtype
-from .io.naming import LOG_EXT, MASK_EXT, OutputNames, output_names
+from .io.naming import LOG_EXT, MASK_EXT, OutputNames, log_path_of, output_names
 from .io.sources import PixelSize
 from .params import SUFFIX_PATTERN, ParameterError, tracked_suffix
 from .provenance import (
@@ -149,7 +149,7 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
             f"{src}: re-thresholding needs Cellpose 3 (kept flows are made by Cellpose 3 runs and "
             f"recomputed with its mask computation); the installed Cellpose is {cellpose_version()}")
     if src.name.endswith(MASK_EXT):
-        src = src.with_name(src.name[: -len(MASK_EXT)] + LOG_EXT)
+        src = log_path_of(src)
     try:
         text = src.read_text("utf-8")
         logged = parse_log(text, src)

@@ -50,6 +50,13 @@ def first_free_kept(paths_of: Callable[[str], Sequence[Path]]) -> Sequence[Path]
     raise AssertionError("unreachable")
 
 
+def log_path_of(mask: Path) -> Path:
+    """The ``.log`` beside a mask file (``x_vSM.ome.tif`` -> ``x_vSM.log``; another name: its stem's)."""
+    name = mask.name
+    base = name[: -len(MASK_EXT)] if name.lower().endswith(MASK_EXT) else mask.stem
+    return mask.with_name(base + LOG_EXT)
+
+
 def is_segmentation_mask(path: str | Path) -> bool:
     """Whether a file is a mask a segmentation run wrote, ``<stem>[_P<k>]_vSM[-<suffix>].ome.tif``.
 

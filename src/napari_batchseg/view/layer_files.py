@@ -23,7 +23,7 @@ from ..io.atomic import atomic_write_text
 from ..io.formats import format_of
 from ..io.lazy import shared, source_channel_array
 from ..io.masks import read_embedded_log, read_mask, write_mask
-from ..io.naming import LOG_EXT, MASK_EXT, MODULE_TAG, named_like_labels
+from ..io.naming import MASK_EXT, MODULE_TAG, log_path_of, named_like_labels
 from ..io.reader import open_source, stem_of
 from ..io.sources import PixelSize
 from ..provenance import RunLog
@@ -372,7 +372,7 @@ def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         log.info(f"layer was opened from {source_mask}")
     text = (earlier.rstrip("\n") + "\n" if earlier.strip() else "") + "\n".join(log.records) + "\n"
     write_mask(target, arr, _pixel_size(meta, arr.ndim == 4), text, volume=arr.ndim == 4)
-    log_path = target.with_name(target.name[: -len(MASK_EXT)] + LOG_EXT)
+    log_path = log_path_of(target)
     atomic_write_text(log_path, text)
     return [str(target)]
 
