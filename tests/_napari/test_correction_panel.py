@@ -9,6 +9,7 @@ from napari_batchseg.provenance import parse_log
 from napari_batchseg.view.layer_files import layer_meta, napari_get_reader
 
 from ._fakes import factory
+from ._waits import save_corrections
 
 
 def _run_files(widget, qtbot, folder, contains, end_frame=None):
@@ -70,7 +71,7 @@ def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
     assert len(np.unique(edited)) - 1 < n_before
     assert np.array_equal(np.unique(edited), np.arange(len(np.unique(edited))))
 
-    summary = panel.save()
+    summary = save_corrections(qtbot, panel)
     assert summary.frames == [0] and summary.n_labels > 0
     assert not layer_meta(labels)["dirty"]
     # QA: the status table went on showing the model's object count after the save
@@ -94,7 +95,7 @@ def test_fix_save_and_reopen_single_frame(widget, data_folder, qtbot):
     assert panel.save_btn.isEnabled()
     panel.delete_id.setValue(1)
     _fix(qtbot, panel, panel.delete_btn)
-    assert panel.save().frames == [0]
+    assert save_corrections(qtbot, panel).frames == [0]
     assert read_mask(mask_path).log_text.count("manual correction saved") == 2
 
 
@@ -112,17 +113,17 @@ def test_fix_current_frame_of_a_time_series(widget, data_folder, qtbot):
     assert np.array_equal(labels.data[[0, 1, 3, 4]], before[[0, 1, 3, 4]])
     panel.all_frames.setChecked(True)
     _fix(qtbot, panel, panel.small_btn)
-    summary = panel.save()
+    summary = save_corrections(qtbot, panel)
     assert 2 in summary.frames
     np.testing.assert_array_equal(read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels, labels.data)
 
 
-def test_layer_without_mask_file_cannot_be_saved(widget):
+def test_layer_without_mask_file_cannot_be_saved(widget, qtbot):
     widget.viewer.add_labels(np.zeros((8, 8), np.uint8), name="scratch")
     panel = widget.correction
     assert "not saved yet" in panel.target.text()
     assert not panel.save_btn.isEnabled()
-    assert panel.save() is None
+    assert save_corrections(qtbot, panel) is None
     widget.viewer.add_image(np.zeros((8, 8)), name="img")
     assert "select a Labels layer" in panel.target.text()
     from qtpy.QtWidgets import QLabel

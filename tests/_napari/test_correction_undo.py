@@ -11,6 +11,7 @@ from napari_batchseg import corrections as cx
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.view.layer_files import layer_meta
 
+from ._waits import save_corrections
 from .test_correction_panel import _run_files
 
 
@@ -57,7 +58,7 @@ def test_saved_fix_is_not_undone_on_the_next_file_in_the_reused_layer(widget, ex
     panel.delete_id.setValue(target)
     _fix(qtbot, panel, panel.delete_btn)
     assert panel.undo_btn.isEnabled()
-    assert panel.save() is not None
+    assert save_corrections(qtbot, panel) is not None
     # saved: the mask file and its log hold the fix, Undo is off and says why
     assert not panel.undo_btn.isEnabled()
     assert "saved in b_dsb_BF_vSM.ome.tif" in panel.undo_btn.toolTip()
@@ -75,7 +76,7 @@ def test_saved_fix_is_not_undone_on_the_next_file_in_the_reused_layer(widget, ex
     assert not panel.undo_btn.isEnabled()
     assert not panel.undo()
     np.testing.assert_array_equal(np.asarray(a_layer.data).reshape(a_labels.shape), a_labels)
-    panel.save()
+    save_corrections(qtbot, panel)
     back = read_mask(a_mask)
     np.testing.assert_array_equal(back.labels, a_labels)
     assert "undo (" not in back.log_text
@@ -139,7 +140,7 @@ def test_undo_never_erases_a_brush_stroke_made_after_the_fix(widget, data_folder
     assert "painted after the fix" in panel.undo_btn.toolTip()
     assert not panel.undo()
     assert int((lab.data == stroke_value).sum()) == n_stroke and target not in lab.data
-    assert panel.save() is not None
+    assert save_corrections(qtbot, panel) is not None
     back = read_mask(mask_path)
     assert int((back.labels == stroke_value).sum()) == n_stroke
     assert f"delete label (label {target})" in back.log_text
@@ -172,7 +173,7 @@ def test_undo_restores_only_frames_still_as_the_fix_left_them(widget, data_folde
     assert (labels.data[2, :3, :3] == 4321).all() and target not in labels.data[2]
     assert not panel.undo_btn.isEnabled() and "edited since" in panel.undo_btn.toolTip()
     assert "not undone" in panel.result.text()
-    summary = panel.save()
+    summary = save_corrections(qtbot, panel)
     assert summary is not None
     log = read_mask(data_folder / "timelapse_BF_vSM.ome.tif").log_text
     assert log.count("undo (") == 1

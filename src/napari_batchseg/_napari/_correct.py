@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from napari.layers import Labels
 from numpy.typing import NDArray
 from qtpy.QtCore import Signal
@@ -197,20 +196,6 @@ class CorrectionPanel(QWidget):
         if layer is not None and not path:
             self.result.setText(fu.NO_MASK_YET)
         return (layer, path) if path else (None, "")
-
-    def save(self) -> cx.CorrectionSummary | None:
-        """Write the target layer back to its mask file now (blocking); return the summary."""
-        layer, path = self._save_target()
-        if layer is None:
-            return None
-        try:
-            note = self.log.note(layer_id(layer), layer.name)
-            summary = cx.save_corrections(path, np.asarray(layer.data), note=note)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.result.setText(f"not saved: {exc}")
-            return None
-        self._saved(layer, path, summary)
-        return summary
 
     def save_in_background(self) -> bool:
         """*Save corrections*: write in a thread (the layer is read-only meanwhile); ``saved`` when done."""
