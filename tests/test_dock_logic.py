@@ -288,6 +288,23 @@ def test_training_from_layers_lines_the_image_up_with_a_mask_of_some_frames(tmp_
     assert training_inputs(True, image, drawn, "")[1][0] is image.data
 
 
+def test_training_from_layers_lines_a_volume_up_with_a_mask_of_some_time_points():
+    """A walk: a volume run's mask of time points 1-2 beside its (T, Z, Y, X) input was refused ("image and
+    mask have different shapes"); it is lined up as a time series' frames are, each XY slice a pair."""
+    from napari_batchseg.training import frames_from_arrays
+
+    stack = np.random.default_rng(0).random((4, 3, 32, 32), np.float32)
+    image = SimpleNamespace(name="stack", data=stack, rgb=False, multiscale=False)
+    masks = np.zeros((2, 3, 32, 32), np.uint16)
+    masks[:, :, 4:12, 4:12], masks[:, :, 16:28, 16:28] = 1, 2
+    labels = SimpleNamespace(name="stack_vSM", data=masks, metadata={"batchseg": {"first_frame": 1}})
+    source, arrays, _ = training_inputs(True, image, labels, "")
+    assert source == SOURCE_LAYERS and arrays is not None and arrays[2] == "stack [frames 1-2] + stack_vSM"
+    pairs = frames_from_arrays(np.asarray(arrays[0]), np.asarray(arrays[1]), arrays[2], "all", 1)
+    assert len(pairs.frames) == 6
+    assert np.array_equal(np.squeeze(pairs.frames[3].image), image.data[2, 0])  # time point 2, Z 0
+
+
 def test_a_training_starts_from_the_built_in_models_or_scratch():
     from napari_batchseg.segmenters.catalog import offered_models
     from napari_batchseg.training.run import SCRATCH

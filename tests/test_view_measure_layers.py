@@ -28,6 +28,11 @@ def test_intensity_of_the_chosen_image_or_why_not() -> None:
     assert intensity_of(_layer("movie", (10, 8, 8)), (4, 8, 8), first_frame=3) == (slice(3, 7), "")
     frames, note = intensity_of(_layer("other", (4, 9, 9)), (4, 8, 8))
     assert frames is None and note == " other: its shape differs from the labels'; no intensities."
+    # volumes: a (T, Z, Y, X) result of time points 2-3 of its 6-point input, and one time point's (Z, Y, X)
+    assert intensity_of(_layer("stack", (6, 5, 8, 8)), (2, 5, 8, 8), first_frame=2) == (slice(2, 4), "")
+    assert intensity_of(_layer("stack", (6, 5, 8, 8)), (5, 8, 8), first_frame=4) == (slice(4, 5), "")
+    assert intensity_of(_layer("stack", (6, 5, 8, 8)), (2, 5, 8, 8), first_frame=5)[0] is None  # past its end
+    assert intensity_of(_layer("stack", (6, 4, 8, 8)), (2, 5, 8, 8), first_frame=2)[0] is None  # other Z
 
 
 def test_measure_args_take_the_layers_file_frames_pixel_size_and_position() -> None:

@@ -174,13 +174,14 @@ def intensity_frames(image_shape: tuple[int, ...], labels_shape: tuple[int, ...]
 
     The same pixels (:func:`same_pixels`): all of it. A time series ``(T, Y, X)`` beside a result of
     some of its frames (``first_frame`` on, as its log says): those frames (a walk: a 6-frame result
-    over its 53-frame input was measured without intensities, where ``batchseg measure`` had them).
+    over its 53-frame input was measured without intensities, where ``batchseg measure`` had them). Volumes
+    alike: a ``(T, Z, Y, X)`` input beside a result of some of its time points, or one's ``(Z, Y, X)``.
     """
     if same_pixels(image_shape, labels_shape):
         return slice(None)
-    n = 1 if len(labels_shape) == 2 else labels_shape[0]
-    yx = labels_shape[-2:]
-    if len(image_shape) == 3 and image_shape[1:] == yx and first_frame + n <= image_shape[0]:
+    one = len(labels_shape) == len(image_shape) - 1  # a single frame (time point)
+    n, each = (1, labels_shape) if one else (labels_shape[0], labels_shape[1:])
+    if len(image_shape) in (3, 4) and image_shape[1:] == each and first_frame + n <= image_shape[0]:
         return slice(first_frame, first_frame + n)
     return None
 

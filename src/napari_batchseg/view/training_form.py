@@ -33,7 +33,8 @@ PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_siz
               "images_per_epoch", "validation_fraction", "seed", "min_masks", "gpu")
 TRAIN_FIELDS = (
     Field("frames", "text", "Frames", value="all",
-          tip="'all', 'corrected' (results: frames a correction record names) or 0,3-5"),
+          tip="'all', 'corrected' (results: frames a correction record names) or 0,3-5: the mask's own "
+              "frames, from 0 (of a result of frames 3-8, 0 is frame 3)"),
     Field("output", "text", text="path of the new model file"),
     Field("overwrite", "check", text="overwrite"),
     Field("epochs", "int", "Epochs", 1, 100000, 100),
