@@ -12,6 +12,7 @@ from napari_batchseg.io.masks import read_mask, write_mask
 from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.tracking.files import track_paths
 from napari_batchseg.tracking.synthetic import synthetic_movie
+from napari_batchseg.view.layer_ops import mark_edited, mark_saved
 
 
 def _wait(w, qtbot) -> None:
@@ -97,8 +98,6 @@ def test_select_split_join_divisions_and_save(make_napari_viewer, qtbot, tmp_pat
     _wait(w, qtbot)
     # (a user walk: with hand corrections not saved to the mask file, Save tracks said "the mask
     # changed since it was tracked ... track it again": it says to save the corrections first)
-    from napari_batchseg.view.layer_ops import mark_edited, mark_saved
-
     mark_edited(source)
     assert not w.save() and "has corrections not saved to its mask file; save them first" in w.status.text()
     assert not any(p.exists() for p in track_paths(mask))
@@ -199,3 +198,37 @@ def test_undo_button_takes_back_corrections_last_first(make_napari_viewer, qtbot
     pd.testing.assert_frame_equal(w.result.tracks, original.tracks)
     assert np.array_equal(np.asarray(tracked.data), original.labels)
     assert not tracks.graph.get(new) and new not in set(tracks.data[:, 0].astype(int))
+
+
+def _tracked_in_dock(make_napari_viewer, qtbot, tmp_path: Path, erase: bool = False):
+    """:func:`_mask_in_dock`, tracked; ``erase``: first an object is erased from frame 0 by hand (as the
+    Correct tab's brush does: the layer is marked edited)."""
+    movie, mask, viewer, w, source = _mask_in_dock(make_napari_viewer, tmp_path)
+    if erase:
+        edited = np.asarray(source.data).copy()
+        edited[0][edited[0] == edited[0].max()] = 0
+        source.data = edited
+        mark_edited(source)
+        w.labels_combo.setCurrentText(source.name)
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.result is not None and w.save_btn.isEnabled(), w.status.text()
+    return mask, viewer, w, source
+
+
+def test_removing_both_result_layers_forgets_the_result(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+    """A walk: the tracked labels and the tracks layer both removed, Save tracks still wrote the tracks."""
+    mask, viewer, w, source = _tracked_in_dock(make_napari_viewer, qtbot, tmp_path)
+    viewer.layers.remove("movie_vSM tracked")
+    assert w.result is not None and w.save_btn.isEnabled()  # the tracks layer still shows it
+    viewer.layers.remove("movie_vSM tracks")
+    assert w.result is None and w.records == [] and not w.save_btn.isEnabled() and not w.split_btn.isEnabled()
+    assert "removed" in w.status.text() and "Track cells" in w.status.text(), w.status.text()
+    assert not w.save() and not any(p.exists() for p in track_paths(mask))
+    # tracking again brings it all back
+    assert w.track()
+    _wait(w, qtbot)
+    assert w.save_btn.isEnabled() and w.save()
+    _wait(w, qtbot)
+    pd.testing.assert_frame_equal(pd.read_csv(track_paths(mask)[0]), w.result.tracks, check_dtype=False)

@@ -86,11 +86,16 @@ class TrackWidget(Dock):
     def _refresh(self, *_: Any) -> None:
         refill(self.labels_combo, [layer.name for layer in self.layers_of("Labels")
                                    if getattr(layer, "ndim", 0) == 3])
-        for attr in ("_source", "_tracked", "_tracks"):
-            if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers:
-                if attr == "_source":
-                    self._mask = self._mask_path()
-                setattr(self, attr, None)
+        gone = [attr for attr in ("_source", "_tracked", "_tracks")
+                if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers]
+        if "_source" in gone:
+            self._mask = self._mask_path()
+        for attr in gone:
+            setattr(self, attr, None)
+        if gone and self.result is not None and self._tracked is self._tracks is None:  # shown nowhere
+            self.result, self.history, self._source, self._mask = None, None, None, None
+            self._earlier, self._saved_in = [], None
+            self.status.setText(tf.RESULT_REMOVED)
         self.update_buttons()
 
     def _mask_path(self) -> str | None:

@@ -21,8 +21,8 @@ from ..tracking.files import TrackFileResult
 from .fields import Field, choices
 from .layer_files import is_kind, layer_meta
 
-__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS", "UNSAVED_EDITS", "save_refusal", "saved_text",
-           "track_layer_data", "track_params"]
+__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "RESULT_REMOVED", "TRACK_FIELDS", "UNSAVED_EDITS",
+           "save_refusal", "saved_text", "track_layer_data", "track_params"]
 
 #: the fields that are :class:`TrackParams` fields of the same name
 PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "daughter_share", "method")
@@ -47,6 +47,9 @@ UNSAVED_EDITS = ("Not saved: {name} has corrections not saved to its mask file; 
                  "segmentation, Correct tab: Save corrections), then Save tracks again.")
 NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save its mask first); "
            "File > Save Layers keeps the tracked labels elsewhere.")
+#: both layers showing the result were removed: the dock forgets it
+RESULT_REMOVED = ("The tracked labels and tracks layers were removed: their tracks are forgotten, Save "
+                  "tracks is off (Track cells tracks the layer again).")
 
 
 #: *Track cells* with no layer to track, or while a job runs
