@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from napari_batchseg.tracking import track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
+from napari_batchseg.view.track_form import name_saved
 from napari_batchseg.view.tracks import (
     NO_UNDO,
     mask_to_save,
@@ -78,3 +81,12 @@ def test_tracks_are_saved_beside_the_mask_of_a_removed_source_layer() -> None:
     assert mask_to_save(None, None) is None  # a layer of no file
     assert mask_to_save({"mask_path": kept}, None) == kept  # while it is there: its own
     assert mask_to_save({"mask_path": None}, kept) is None  # its file rewritten under it: none to save beside
+
+
+def test_layers_of_saved_tracks_lose_edited_in_their_names() -> None:
+    """A walk: ``movie_vSM (edited) tracked`` kept its name once its tracks were saved."""
+    tracked = SimpleNamespace(name="a_vSM (edited) tracked")
+    tracks = SimpleNamespace(name="a_vSM (edited) tracks")
+    plain = SimpleNamespace(name="a_vSM tracked [1]")
+    name_saved(tracked, None, tracks, plain)
+    assert (tracked.name, tracks.name, plain.name) == ("a_vSM tracked", "a_vSM tracks", "a_vSM tracked [1]")

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from napari_batchseg.corrections import save_corrections
 from napari_batchseg.io.masks import read_mask, write_mask
 from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.tracking.files import track_paths
@@ -232,3 +233,20 @@ def test_removing_both_result_layers_forgets_the_result(make_napari_viewer, qtbo
     assert w.save_btn.isEnabled() and w.save()
     _wait(w, qtbot)
     pd.testing.assert_frame_equal(pd.read_csv(track_paths(mask)[0]), w.result.tracks, check_dtype=False)
+
+
+def test_saved_tracks_of_an_edited_layer_lose_edited_in_their_names(make_napari_viewer, qtbot,
+                                                                   tmp_path: Path) -> None:
+    """A walk: tracked while its corrections were unsaved, then saved (Correct tab) and Save tracks: the
+    layers kept ``movie_vSM (edited) tracked`` / ``... tracks`` though the files now hold them."""
+    mask, viewer, w, source = _tracked_in_dock(make_napari_viewer, qtbot, tmp_path, erase=True)
+    assert {"movie_vSM (edited) tracked", "movie_vSM (edited) tracks"} <= {lay.name for lay in viewer.layers}
+    save_corrections(mask, np.asarray(source.data))  # the Correct tab's Save corrections
+    mark_saved(source)
+    assert w.save()
+    _wait(w, qtbot)
+    assert "Saved movie_vSM_tracks.csv" in w.status.text(), w.status.text()
+    names = [lay.name for lay in viewer.layers]
+    assert names == ["movie_vSM", "movie_vSM tracked", "movie_vSM tracks"], names
+    assert np.array_equal(read_mask(track_paths(mask)[1]).labels, np.asarray(viewer.layers[1].data))
+    assert w.labels_combo.findText("movie_vSM tracked") >= 0  # the dock's choices follow the new names

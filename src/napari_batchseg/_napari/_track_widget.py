@@ -230,6 +230,9 @@ class TrackWidget(Dock):
         folder = self._saved_in
         self.run_job(lambda: save_track_edits(mask, result, records, output_dir=folder), kind="save",
                      say=f"Saving the tracks of {Path(mask).name}…",
-                     on_item=lambda res: self.status.setText(tf.saved_text(res, len(records))),
-                     failed="Not saved")
+                     on_item=lambda res: self._saved(tf.saved_text(res, len(records))), failed="Not saved")
         return True
+
+    def _saved(self, text: str) -> None:
+        tf.name_saved(self._tracked, self._tracks)
+        self.status.setText(text)

@@ -20,9 +20,10 @@ from ..tracking import TRACKERS, TrackParams, TrackResult, track_masks
 from ..tracking.files import TrackFileResult
 from .fields import Field, choices
 from .layer_files import is_kind, layer_meta
+from .stream_layers import EDITED
 
 __all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "RESULT_REMOVED", "TRACK_FIELDS", "UNSAVED_EDITS",
-           "save_refusal", "saved_text", "track_layer_data", "track_params"]
+           "name_saved", "save_refusal", "saved_text", "track_layer_data", "track_params"]
 
 #: the fields that are :class:`TrackParams` fields of the same name
 PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "daughter_share", "method")
@@ -87,3 +88,14 @@ def saved_text(result: TrackFileResult, n_records: int) -> str:
     """The status line once the tracks CSV, the tracked mask and the log are written."""
     return (f"Saved {result.tracks_csv.name}, {result.tracked_mask.name} and {result.log.name} "
             f"({n_records} correction(s)) in {Path(result.tracks_csv).parent}.")
+
+
+def name_saved(*layers: Any) -> None:
+    """The layers of saved tracks lose `` (edited)`` from their names, as a mask layer saved does.
+
+    ``… (edited) tracked``: tracked while its source's corrections were unsaved; the files hold what
+    they show now (``None``: no such layer).
+    """
+    for layer in layers:
+        if layer is not None and EDITED in layer.name:
+            layer.name = layer.name.replace(EDITED, "")
