@@ -38,9 +38,10 @@ from napari_batchseg.view.measure_form import (
 from napari_batchseg.view.track_form import (
     CHECKED,
     NO_MASK,
+    NOTHING_SEEN,
     TRACK_FIELDS,
     UNSAVED_EDITS,
-    save_refusal,
+    source_seen,
     track_layer_data,
     track_params,
 )
@@ -336,10 +337,10 @@ def test_saved_text_shows_the_score_before_when_known():
 # ---------------------------------------------------------------------------------- track
 def test_tracks_are_saved_only_beside_a_mask_file_holding_the_layers_corrections():
     source = SimpleNamespace(name="a_vSM", metadata={"batchseg": {"mask_path": "/d/a_vSM.ome.tif"}})
-    assert save_refusal("/d/a_vSM.ome.tif", source) is None
-    assert save_refusal("", source) == save_refusal("", None) == NO_MASK
+    assert source_seen(source).refusal() is None
+    assert source_seen(SimpleNamespace(name="a", metadata={})).refusal() == NOTHING_SEEN.refusal() == NO_MASK
     source.metadata["batchseg"]["dirty"] = True
-    assert save_refusal("/d/a_vSM.ome.tif", source) == UNSAVED_EDITS.format(name="a_vSM")
+    assert source_seen(source).refusal() == UNSAVED_EDITS.format(name="a_vSM")
 
 
 def test_tracking_a_layer_reads_its_data_in_the_job_and_matches_track_masks():

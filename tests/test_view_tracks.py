@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 
 from napari_batchseg.tracking import track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
-from napari_batchseg.view.track_form import name_saved
+from napari_batchseg.view.layer_files import mark_rewritten
+from napari_batchseg.view.track_form import NO_MASK, NOTHING_SEEN, UNSAVED_EDITS, name_saved, source_seen
 from napari_batchseg.view.tracks import (
     NO_UNDO,
-    mask_to_save,
     track_buttons,
     track_counts,
     track_inputs,
@@ -74,13 +75,44 @@ def test_tracks_are_saved_beside_the_source_of_a_reopened_tracked_mask() -> None
     assert tracked_mask({}) is None and tracked_mask({"mask_path": None, "tracked_from": ""}) is None
 
 
+def _layer(name: str, **meta) -> SimpleNamespace:
+    return SimpleNamespace(name=name, metadata={"batchseg": meta})
+
+
 def test_tracks_are_saved_beside_the_mask_of_a_removed_source_layer() -> None:
     """Issue #20 walk: the original layer removed, its tracked copy kept: the tracks keep their mask file."""
     kept = "/out/a_vSM.ome.tif"
-    assert mask_to_save(None, kept) == kept  # the layer is gone: the file it had when last seen
-    assert mask_to_save(None, None) is None  # a layer of no file
-    assert mask_to_save({"mask_path": kept}, None) == kept  # while it is there: its own
-    assert mask_to_save({"mask_path": None}, kept) is None  # its file rewritten under it: none to save beside
+    layer = _layer("a_vSM", mask_path=kept)
+    gone = source_seen(layer, removed=True)
+    assert gone.mask == kept and gone.can_save and gone.refusal() is None and gone.removal_note() == ""
+    assert source_seen(layer) == replace(gone, removed=False)  # while it is there: its own, read now
+    assert not NOTHING_SEEN.can_save and NOTHING_SEEN.refusal() == NO_MASK  # a layer of no file
+    plain = source_seen(_layer("plain"), removed=True)
+    assert not plain.can_save and plain.refusal() == NO_MASK and plain.removal_note() == ""
+
+
+def test_a_removed_source_layers_unsaved_corrections_turn_save_off_saying_what_to_do() -> None:
+    """A walk: removed with unsaved corrections, Save tracks said 'the mask changed since it was tracked'."""
+    layer = _layer("a_vSM (edited)", mask_path="/out/a_vSM.ome.tif", dirty=True)
+    there = source_seen(layer)
+    assert there.can_save and there.refusal() == UNSAVED_EDITS.format(name="a_vSM (edited)")  # save first
+    gone = source_seen(layer, removed=True)
+    note = gone.removal_note()
+    assert note.startswith("a_vSM (edited) was removed with corrections not saved to a_vSM.ome.tif")
+    assert "File > Save Layers" in note and "open a_vSM.ome.tif again and track it" in note
+    assert not gone.can_save and gone.refusal() == f"Not saved: {note}"
+
+
+def test_a_mask_rewritten_under_the_source_layer_is_said_by_who() -> None:
+    """A walk: Re-threshold rewrote the mask under the tracked layer: Save said 'no mask file'."""
+    layer = _layer("a_vSM", mask_path="/out/a_vSM.ome.tif")
+    assert source_seen(layer).can_save
+    assert mark_rewritten([layer], ["/out/a_vSM.ome.tif"], "Re-threshold rewrote a_vSM.ome.tif") == ["a_vSM"]
+    seen = source_seen(layer)  # read again: the metadata changed without an event
+    assert not seen.can_save and seen.removal_note() == ""
+    why = seen.refusal()
+    assert why is not None and why.startswith("Not saved: Re-threshold rewrote a_vSM.ome.tif under the")
+    assert "track it again" in why and source_seen(layer, removed=True).refusal() == why
 
 
 def test_layers_of_saved_tracks_lose_edited_in_their_names() -> None:

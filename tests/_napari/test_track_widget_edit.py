@@ -13,6 +13,7 @@ from napari_batchseg.io.masks import read_mask, write_mask
 from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.tracking.files import track_paths
 from napari_batchseg.tracking.synthetic import synthetic_movie
+from napari_batchseg.view.layer_files import mark_rewritten
 from napari_batchseg.view.layer_ops import mark_edited, mark_saved
 
 
@@ -250,3 +251,31 @@ def test_saved_tracks_of_an_edited_layer_lose_edited_in_their_names(make_napari_
     assert names == ["movie_vSM", "movie_vSM tracked", "movie_vSM tracks"], names
     assert np.array_equal(read_mask(track_paths(mask)[1]).labels, np.asarray(viewer.layers[1].data))
     assert w.labels_combo.findText("movie_vSM tracked") >= 0  # the dock's choices follow the new names
+
+
+def test_a_removed_source_layers_unsaved_corrections_are_said_with_what_to_do(make_napari_viewer, qtbot,
+                                                                             tmp_path: Path) -> None:
+    """A walk: the source layer with unsaved corrections removed, Save tracks said the mask 'changed since
+    it was tracked ... track it again' (it had not: the corrections were never saved)."""
+    mask, viewer, w, source = _tracked_in_dock(make_napari_viewer, qtbot, tmp_path, erase=True)
+    assert not w.save() and "save them first" in w.status.text()  # while the layer is there
+    viewer.layers.remove(source)
+    text = w.status.text()
+    assert "movie_vSM (edited) was removed with corrections not saved to movie_vSM.ome.tif" in text, text
+    assert "File > Save Layers" in text and not w.save_btn.isEnabled()
+    assert not w.save() and w.status.text() == f"Not saved: {text}"
+    _wait(w, qtbot)
+    assert not any(p.exists() for p in track_paths(mask))
+
+
+def test_a_mask_rewritten_under_the_source_layer_turns_save_off(make_napari_viewer, qtbot,
+                                                               tmp_path: Path) -> None:
+    """A walk: Re-threshold's Apply (Overwrite) rewrote the mask under the tracked layer: Save stayed on and
+    said 'the tracked layer has no mask file'; it says who rewrote it, and turns off."""
+    mask, viewer, w, source = _tracked_in_dock(make_napari_viewer, qtbot, tmp_path)
+    write_mask(mask, np.asarray(source.data)[:, ::-1], PixelSize(x=0.5, y=0.5, t=30.0), "")
+    assert mark_rewritten(viewer.layers, [mask], "Re-threshold rewrote movie_vSM.ome.tif") == ["movie_vSM"]
+    assert not w.save()
+    assert w.status.text().startswith("Not saved: Re-threshold rewrote movie_vSM.ome.tif"), w.status.text()
+    assert "track it again" in w.status.text() and not w.save_btn.isEnabled()
+    assert not any(p.exists() for p in track_paths(mask))

@@ -34,7 +34,7 @@ class TrackWidget(Dock):
         #: the corrections since tracking, undone last first
         self.history: te.EditHistory | None = None
         self._source: Any = None  # the Labels layer tracked
-        self._mask: str | None = None  # its mask file when last seen (saves go beside it once it is removed)
+        self._seen = tf.NOTHING_SEEN  # it when last seen (once it is removed: saves go beside its mask file)
         self._tracked: Any = None  # its copy relabelled by track id
         self._tracks: Any = None  # the Tracks layer
         self._earlier: list[str] = []  # the corrections saved before the saved tracks were reopened
@@ -74,7 +74,7 @@ class TrackWidget(Dock):
 
     def update_buttons(self) -> None:
         """Enable the buttons as the job, the result, the mask file and the corrections allow."""
-        state = tv.track_buttons(not self.slot.kind, self.result is not None, bool(self._mask_path()),
+        state = tv.track_buttons(not self.slot.kind, self.result is not None, self._source_now().can_save,
                                  self.history.last if self.history is not None else "")
         self.track_btn.setEnabled(state.track)
         for btn in (self.join_btn, self.split_btn, self.mark_btn, self.unmark_btn):
@@ -89,17 +89,20 @@ class TrackWidget(Dock):
         gone = [attr for attr in ("_source", "_tracked", "_tracks")
                 if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers]
         if "_source" in gone:
-            self._mask = self._mask_path()
+            self._seen = tf.source_seen(self._source, removed=True)
+            if note := self._seen.removal_note():  # unsaved corrections: the tracks no longer match its file
+                self.status.setText(note)
         for attr in gone:
             setattr(self, attr, None)
         if gone and self.result is not None and self._tracked is self._tracks is None:  # shown nowhere
-            self.result, self.history, self._source, self._mask = None, None, None, None
+            self.result, self.history, self._source, self._seen = None, None, None, tf.NOTHING_SEEN
             self._earlier, self._saved_in = [], None
             self.status.setText(tf.RESULT_REMOVED)
         self.update_buttons()
 
-    def _mask_path(self) -> str | None:
-        return tv.mask_to_save(None if self._source is None else layer_meta(self._source), self._mask)
+    def _source_now(self) -> tf.SourceSeen:
+        """The layer tracked, read again (its metadata changes without an event), else as last seen."""
+        return tf.source_seen(self._source) if self._source is not None else self._seen
 
     def track(self) -> bool:
         """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
@@ -136,7 +139,6 @@ class TrackWidget(Dock):
         self._earlier, self._saved_in = ([], None) if saved is None else (
             list(saved.corrections), saved.tracks_csv.parent)
         self.result, self.history, self._source = result, te.EditHistory(result), layer
-        self._mask = tv.tracked_mask(layer_meta(layer))
         data, graph = tv.tracks_layer_data(result)
         common = {key: getattr(layer, key) for key in ("scale", "translate", "units", "axis_labels")}
         csv = layer_meta(layer).get("tracks_csv") if saved is not None else None
@@ -222,12 +224,13 @@ class TrackWidget(Dock):
 
     def save(self) -> bool:
         """*Save tracks* beside the layer's mask file (reopened ones: where they came from, log kept)."""
-        mask, result, records = self._mask_path() or "", self.result, self._earlier + self.records
+        seen, result, records = self._source_now(), self.result, self._earlier + self.records
         if result is None or self.slot.kind:
             return False
-        if refused := tf.save_refusal(mask, self._source):
+        if refused := seen.refusal():
+            self.update_buttons()  # (a mask file rewritten under the layer changed no layer: Save turns off)
             return self.refuse(refused)
-        folder = self._saved_in
+        mask, folder = seen.mask or "", self._saved_in
         self.run_job(lambda: save_track_edits(mask, result, records, output_dir=folder), kind="save",
                      say=f"Saving the tracks of {Path(mask).name}…",
                      on_item=lambda res: self._saved(tf.saved_text(res, len(records))), failed="Not saved")

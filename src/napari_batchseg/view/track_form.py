@@ -3,13 +3,15 @@
 Its controls (:data:`TRACK_FIELDS`, built by ``_napari._qtutil.Fields``; checked by default:
 :data:`CHECKED`), the :class:`~napari_batchseg.tracking.TrackParams` they stand for
 (:func:`track_params`), the tracking job (:func:`track_layer_data`, which reads the layer's data in the
-worker), the Tracks layer reopened tracks reuse (:func:`saved_tracks_layer`) and the lines shown when
-tracks are saved or cannot be. The tracks layer, the selection and the buttons' state are :mod:`.tracks`.
+worker), the Tracks layer reopened tracks reuse (:func:`saved_tracks_layer`), the tracked layer as Save
+tracks needs it, kept once it is removed (:class:`SourceSeen`), and the lines shown when tracks are saved
+or cannot be. The tracks layer, the selection and the buttons' state are :mod:`.tracks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,11 @@ from ..tracking.files import TrackFileResult
 from .fields import Field, choices
 from .layer_files import is_kind, layer_meta
 from .stream_layers import EDITED
+from .tracks import tracked_mask
 
-__all__ = ["CHECKED", "NO_MASK", "PARAM_KEYS", "RESULT_REMOVED", "TRACK_FIELDS", "UNSAVED_EDITS",
-           "name_saved", "save_refusal", "saved_text", "track_layer_data", "track_params"]
+__all__ = ["CHECKED", "NOTHING_SEEN", "NO_MASK", "PARAM_KEYS", "RESULT_REMOVED", "TRACK_FIELDS",
+           "UNSAVED_EDITS", "SourceSeen", "name_saved", "saved_text", "source_seen", "track_layer_data",
+           "track_params"]
 
 #: the fields that are :class:`TrackParams` fields of the same name
 PARAM_KEYS = ("max_distance", "gap_frames", "divisions", "daughter_share", "method")
@@ -46,6 +50,14 @@ CHECKED = {"divisions": True, "only_selected": True}
 #: Save tracks of a layer whose hand corrections are not in its mask file yet
 UNSAVED_EDITS = ("Not saved: {name} has corrections not saved to its mask file; save them first (Batch "
                  "segmentation, Correct tab: Save corrections), then Save tracks again.")
+NOT_SAVED = "Not saved: "
+#: the tracked layer removed with corrections not saved to its mask file (the tracks are of them)
+REMOVED_UNSAVED = ("{name} was removed with corrections not saved to {file}, and these tracks are of them: "
+                   "they no longer match the file. Keep them with File > Save Layers (the tracked labels), "
+                   "or open {file} again and track it.")
+#: the tracked layer's mask file rewritten under it (``stale``: who rewrote which file)
+STALE_MASK = ("{stale} under the tracked layer; these tracks are of the mask as it was: open the new mask "
+              "and track it again (File > Save Layers keeps the tracked labels).")
 NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save its mask first); "
            "File > Save Layers keeps the tracked labels elsewhere.")
 #: both layers showing the result were removed: the dock forgets it
@@ -58,13 +70,52 @@ NO_LAYER = "Choose a time-lapse Labels layer (T, Y, X)."
 BUSY = "Busy…"
 
 
-def save_refusal(mask: str, source: Any) -> str | None:
-    """Why *Save tracks* writes nothing: no mask file, or the tracked layer's corrections not in it."""
-    if not mask:
-        return NO_MASK
-    if source is not None and layer_meta(source).get("dirty"):  # the file has other objects
-        return UNSAVED_EDITS.format(name=source.name)
-    return None
+@dataclass(frozen=True)
+class SourceSeen:
+    """The Labels layer tracked as the dock last saw it (kept once it is removed): what Save tracks needs.
+
+    Read again from the layer whenever the dock decides (its metadata changes without an event: a mask
+    file rewritten under it, a brush stroke).
+    """
+
+    name: str
+    mask: str | None  # the mask file its tracks are saved beside (:func:`.tracks.tracked_mask`)
+    dirty: bool = False  # it holds corrections not saved to that file
+    stale: str = ""  # why it has no mask file any more: rewritten under it (``layer_files.mark_rewritten``)
+    removed: bool = False  # removed from the viewer
+
+    def refusal(self) -> str | None:
+        """Why *Save tracks* writes nothing (``None``: it saves)."""
+        if not self.mask:
+            return f"{NOT_SAVED}{STALE_MASK.format(stale=self.stale)}" if self.stale else NO_MASK
+        if self.dirty and self.removed:
+            return f"{NOT_SAVED}{self.removal_note()}"
+        return UNSAVED_EDITS.format(name=self.name) if self.dirty else None
+
+    @property
+    def can_save(self) -> bool:
+        """Whether *Save tracks* is on: a file to save beside, and corrections that can still go in it.
+
+        A layer there with unsaved corrections leaves it on: pressing it says to save them first.
+        """
+        return bool(self.mask) and not (self.dirty and self.removed)
+
+    def removal_note(self) -> str:
+        """What the dock says when the layer is removed (``""``: nothing)."""
+        if not (self.removed and self.dirty and self.mask):
+            return ""
+        return REMOVED_UNSAVED.format(name=self.name, file=Path(self.mask).name)
+
+
+#: no Labels layer tracked
+NOTHING_SEEN = SourceSeen("", None)
+
+
+def source_seen(layer: Any, removed: bool = False) -> SourceSeen:
+    """What *Save tracks* needs of the Labels layer tracked, read from it now (``removed``: it is gone)."""
+    meta = layer_meta(layer)
+    return SourceSeen(str(layer.name), tracked_mask(meta), bool(meta.get("dirty")),
+                      str(meta.get("stale") or ""), removed)
 
 
 def saved_tracks_layer(layers: Iterable[Any], tracks_csv: str | None) -> Any:

@@ -3,7 +3,7 @@
 The Tracks layer's data and division graph (:func:`tracks_layer_data`, of a table read back:
 :func:`tracks_table_layer_data`), the tracking inputs taken from a Labels layer's ``batchseg``
 metadata (:func:`track_inputs`) and the mask file its tracks are saved beside (:func:`tracked_mask`; once
-the tracked layer is removed: :func:`mask_to_save`),
+the tracked layer is removed: ``track_form.SourceSeen``),
 the track under a click (:func:`track_under`), the counts line (:func:`track_counts`), the frames a split
 takes (:func:`split_frames`) and which buttons are enabled (:func:`track_buttons`).
 """
@@ -70,17 +70,6 @@ def tracked_mask(meta: Mapping[str, Any]) -> str | None:
     return str(path) if path else None
 
 
-def mask_to_save(source_meta: Mapping[str, Any] | None, kept: str | None) -> str | None:
-    """The mask file a shown result's tracks are saved beside.
-
-    ``source_meta``: the ``batchseg`` metadata of the Labels layer tracked, ``None`` once it is removed
-    from the viewer; ``kept``: its :func:`tracked_mask` when last seen. The result stays that file's
-    (a walk: removing the original layer, keeping its tracked copy, left nothing to save the corrections
-    beside): the layer's own while it is there (a rewritten file leaves it), else ``kept``.
-    """
-    return tracked_mask(source_meta) if source_meta is not None else kept
-
-
 def track_under(labels: NDArray[Any], result: TrackResult, pos: Any, max_distance: float) -> tuple[int, int]:
     """``(track, input frame)`` under the data position ``pos`` (``t, y, x``) of the tracked ``labels``.
 
@@ -115,11 +104,12 @@ def split_frames(result: TrackResult) -> tuple[int, int]:
     return first, max(first, result.start_frame + result.n_frames - 1)
 
 
-def track_buttons(idle: bool, tracked: bool, has_mask: bool, last: str) -> TrackButtons:
+def track_buttons(idle: bool, tracked: bool, savable: bool, last: str) -> TrackButtons:
     """The buttons' state.
 
-    ``idle``: no job runs; ``tracked``: a result is shown; ``has_mask``: a mask file to save beside;
+    ``idle``: no job runs; ``tracked``: a result is shown; ``savable``: a mask file to save beside that
+    can still take these tracks (``track_form.SourceSeen.can_save``);
     ``last``: the last correction's record (``""`` when none).
     """
-    return TrackButtons(track=idle, edit=idle and tracked, save=idle and tracked and has_mask,
+    return TrackButtons(track=idle, edit=idle and tracked, save=idle and tracked and savable,
                         undo=idle and bool(last), undo_tip=f"Undo: {last}" if last else NO_UNDO)
