@@ -13,6 +13,7 @@ from napari_batchseg.view.layer_files import mark_rewritten
 from napari_batchseg.view.track_form import NO_MASK, NOTHING_SEEN, UNSAVED_EDITS, name_saved, source_seen
 from napari_batchseg.view.tracks import (
     NO_UNDO,
+    SAVE_TIP,
     track_buttons,
     track_counts,
     track_inputs,
@@ -66,6 +67,10 @@ def test_track_buttons() -> None:
     edited = track_buttons(True, True, False, "join 3 + 4")
     assert edited.edit and not edited.save and edited.undo and edited.undo_tip == "Undo: join 3 + 4"
     assert track_buttons(True, True, True, "").save
+    # a result that cannot be saved: the disabled Save button's tooltip says why (pressing it says nothing)
+    assert track_buttons(True, True, False, "", "Not saved: why").save_tip == "Not saved: why"
+    assert track_buttons(True, True, True, "", UNSAVED_EDITS).save_tip == SAVE_TIP  # on: pressing it says
+    assert track_buttons(True, False, False, "", NO_MASK).save_tip == SAVE_TIP  # nothing tracked yet
 
 
 def test_tracks_are_saved_beside_the_source_of_a_reopened_tracked_mask() -> None:

@@ -272,9 +272,17 @@ def test_a_mask_rewritten_under_the_source_layer_turns_save_off(make_napari_view
                                                                tmp_path: Path) -> None:
     """A walk: Re-threshold's Apply (Overwrite) rewrote the mask under the tracked layer: Save stayed on and
     said 'the tracked layer has no mask file'; it says who rewrote it, and turns off."""
+    from qtpy.QtCore import QPointF
+    from qtpy.QtGui import QEnterEvent
+    from qtpy.QtWidgets import QApplication
+
     mask, viewer, w, source = _tracked_in_dock(make_napari_viewer, qtbot, tmp_path)
     write_mask(mask, np.asarray(source.data)[:, ::-1], PixelSize(x=0.5, y=0.5, t=30.0), "")
     assert mark_rewritten(viewer.layers, [mask], "Re-threshold rewrote movie_vSM.ome.tif") == ["movie_vSM"]
+    # the pointer coming into the dock decides again: Save is off before it is pressed, its tooltip says why
+    QApplication.sendEvent(w, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    assert not w.save_btn.isEnabled()
+    assert w.save_btn.toolTip().startswith("Not saved: Re-threshold rewrote movie_vSM.ome.tif")
     assert not w.save()
     assert w.status.text().startswith("Not saved: Re-threshold rewrote movie_vSM.ome.tif"), w.status.text()
     assert "track it again" in w.status.text() and not w.save_btn.isEnabled()

@@ -50,10 +50,7 @@ class TrackWidget(Dock):
         self.mark_btn = button("A is B's mother", lambda: self.apply(te.mark_division, a(), b()), box)
         self.unmark_btn = button("A has no mother", lambda: self.apply(te.unmark_division, a()), box)
         self.undo_btn = button("Undo", self.undo, box)
-        self.save_btn = button("Save tracks", self.save, box,
-                               "Write the tracks CSV, the tracked mask and the log with the corrections "
-                               "beside the layer's mask file (reopened tracks: where they were opened from; "
-                               "atomic)")
+        self.save_btn = button("Save tracks", self.save, box, tv.SAVE_TIP)
         grid((QLabel("A", box), 0, 0, 1), (self.track_a, 0, 1, 1), (QLabel("B", box), 0, 2, 1),
              (self.track_b, 0, 3, 1), (QLabel("Frame", box), 1, 0, 1), (self.frame, 1, 1, 1),
              (self.only_selected, 1, 2, 2), (self.join_btn, 2, 0, 2), (self.split_btn, 2, 2, 2),
@@ -64,7 +61,7 @@ class TrackWidget(Dock):
                           *self.fields.rows("daughter_share")),
                  self.track_btn, box, self.status)
         self.follow_layers(self._refresh)
-        close_with(self, self._unhook_clicks)  # a closed dock is called by no click on the layers
+        close_with(self, lambda: tv.unhook_clicks(self._on_click, self.viewer.layers))  # (closed: no clicks)
         self.update_buttons()
 
     @property
@@ -74,14 +71,21 @@ class TrackWidget(Dock):
 
     def update_buttons(self) -> None:
         """Enable the buttons as the job, the result, the mask file and the corrections allow."""
-        state = tv.track_buttons(not self.slot.kind, self.result is not None, self._source_now().can_save,
-                                 self.history.last if self.history is not None else "")
+        seen = self._source_now()
+        state = tv.track_buttons(not self.slot.kind, self.result is not None, seen.can_save,
+                                 self.history.last if self.history is not None else "", seen.refusal())
         self.track_btn.setEnabled(state.track)
         for btn in (self.join_btn, self.split_btn, self.mark_btn, self.unmark_btn):
             btn.setEnabled(state.edit)
         self.save_btn.setEnabled(state.save)
+        self.save_btn.setToolTip(state.save_tip)
         self.undo_btn.setEnabled(state.undo)
         self.undo_btn.setToolTip(state.undo_tip)
+
+    def enterEvent(self, event: Any) -> None:
+        """Decide the buttons again as the pointer comes in (a mask rewritten under the layer: no event)."""
+        self.update_buttons()
+        super().enterEvent(event)
 
     def _refresh(self, *_: Any) -> None:
         refill(self.labels_combo, [layer.name for layer in self.layers_of("Labels")
@@ -151,21 +155,14 @@ class TrackWidget(Dock):
         opened = tf.saved_tracks_layer(self.viewer.layers, csv)
         if opened is not None:  # the Tracks layer opened with the saved tracks
             self._tracks = opened
-            self._set_tracks(data, graph)
+            tv.set_tracks(opened, data, graph)
         else:
             self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",
                                                   tail_length=10, **common)
-        for target in (self._tracked, self._tracks, layer):
-            if target is not None and self._on_click not in target.mouse_drag_callbacks:
-                target.mouse_drag_callbacks.append(self._on_click)
+        tv.hook_clicks(self._on_click, self._tracked, self._tracks, layer)
         self.frame.setRange(*tv.split_frames(result))
         self.frame.setValue(self.frame.minimum())
         self.status.setText(tv.track_counts(result))
-
-    def _unhook_clicks(self) -> None:
-        for layer in self.viewer.layers:
-            if self._on_click in layer.mouse_drag_callbacks:
-                layer.mouse_drag_callbacks.remove(self._on_click)
 
     def _on_click(self, layer: Any, event: Any) -> None:
         self.select_at(event.position, second="Shift" in {str(m) for m in event.modifiers})
@@ -183,12 +180,7 @@ class TrackWidget(Dock):
         return track
 
     def _show_selected(self, *_: Any) -> None:
-        if self._tracked is None:
-            return
-        track = self.track_a.value()
-        if track:
-            self._tracked.selected_label = track
-        self._tracked.show_selected_label = bool(track) and self.only_selected.isChecked()
+        tv.show_track(self._tracked, self.track_a.value(), self.only_selected.isChecked())
 
     def apply(self, operation: Callable[..., te.Edited], *args: int) -> bool:
         """Run a :mod:`~napari_batchseg.tracking.edit` operation in the background."""
@@ -212,15 +204,9 @@ class TrackWidget(Dock):
         self.result = edited.result
         if self._tracked is not None and edited.result.labels is not None:
             self._tracked.data = edited.result.labels
-        self._set_tracks(*tv.tracks_layer_data(edited.result))
+        tv.set_tracks(self._tracks, *tv.tracks_layer_data(edited.result))
         self._show_selected()
         self.status.setText(f"{edited.record}. {tv.track_counts(edited.result)} Not saved yet.")
-
-    def _set_tracks(self, data: Any, graph: dict[int, list[int]]) -> None:
-        if self._tracks is not None:
-            self._tracks.graph = {}
-            self._tracks.data = data
-            self._tracks.graph = graph
 
     def save(self) -> bool:
         """*Save tracks* beside the layer's mask file (reopened ones: where they came from, log kept)."""

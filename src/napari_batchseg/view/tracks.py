@@ -5,12 +5,14 @@ The Tracks layer's data and division graph (:func:`tracks_layer_data`, of a tabl
 metadata (:func:`track_inputs`) and the mask file its tracks are saved beside (:func:`tracked_mask`; once
 the tracked layer is removed: ``track_form.SourceSeen``),
 the track under a click (:func:`track_under`), the counts line (:func:`track_counts`), the frames a split
-takes (:func:`split_frames`) and which buttons are enabled (:func:`track_buttons`).
+takes (:func:`split_frames`), which buttons are enabled (:func:`track_buttons`), and the changes to the
+layers shown: new tracks (:func:`set_tracks`), the track selected (:func:`show_track`) and the clicks that
+select one (:func:`hook_clicks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,8 @@ from ..tracking import TrackResult
 from ..tracking.edit import track_at
 
 NO_UNDO = "Undo the last correction (none yet)"
+SAVE_TIP = ("Write the tracks CSV, the tracked mask and the log with the corrections beside the layer's mask "
+            "file (reopened tracks: where they were opened from; atomic)")
 NO_OBJECTS = "No objects to track: the layer's frames are empty (napari's Tracks layer cannot be empty)."
 NO_SOURCE = ("Not opened: the mask these tracks were made from is not found (neither where their "
              "-tracked.log names it nor beside them); put it back and open the _tracks.csv again.")
@@ -96,6 +100,7 @@ class TrackButtons:
     save: bool
     undo: bool
     undo_tip: str
+    save_tip: str = SAVE_TIP
 
 
 def split_frames(result: TrackResult) -> tuple[int, int]:
@@ -104,12 +109,49 @@ def split_frames(result: TrackResult) -> tuple[int, int]:
     return first, max(first, result.start_frame + result.n_frames - 1)
 
 
-def track_buttons(idle: bool, tracked: bool, savable: bool, last: str) -> TrackButtons:
+def track_buttons(idle: bool, tracked: bool, savable: bool, last: str,
+                  why: str | None = None) -> TrackButtons:
     """The buttons' state.
 
     ``idle``: no job runs; ``tracked``: a result is shown; ``savable``: a mask file to save beside that
     can still take these tracks (``track_form.SourceSeen.can_save``);
-    ``last``: the last correction's record (``""`` when none).
+    ``last``: the last correction's record (``""`` when none); ``why``: why Save writes nothing, its
+    tooltip while a result shown cannot be saved (a disabled button says nothing when pressed).
     """
     return TrackButtons(track=idle, edit=idle and tracked, save=idle and tracked and savable,
-                        undo=idle and bool(last), undo_tip=f"Undo: {last}" if last else NO_UNDO)
+                        undo=idle and bool(last), undo_tip=f"Undo: {last}" if last else NO_UNDO,
+                        save_tip=why if why and tracked and not savable else SAVE_TIP)
+
+
+def set_tracks(layer: Any, data: NDArray[np.float64], graph: dict[int, list[int]]) -> None:
+    """Show ``data`` and ``graph`` (:func:`tracks_layer_data`) in a napari Tracks ``layer`` (``None``: none).
+
+    The graph is emptied first: napari checks it against the data it has when it is set.
+    """
+    if layer is not None:
+        layer.graph = {}
+        layer.data = data
+        layer.graph = graph
+
+
+def show_track(labels: Any, track: int, alone: bool) -> None:
+    """Select ``track`` in the tracked ``labels`` layer (``None``: none), shown ``alone`` (0: every track)."""
+    if labels is None:
+        return
+    if track:
+        labels.selected_label = track
+    labels.show_selected_label = bool(track) and alone
+
+
+def hook_clicks(callback: Callable[..., Any], *layers: Any) -> None:
+    """Call ``callback(layer, event)`` on a click (a mouse drag's start) on each of ``layers`` (once)."""
+    for layer in layers:
+        if layer is not None and callback not in layer.mouse_drag_callbacks:
+            layer.mouse_drag_callbacks.append(callback)
+
+
+def unhook_clicks(callback: Callable[..., Any], layers: Iterable[Any]) -> None:
+    """Undo :func:`hook_clicks` on ``layers``."""
+    for layer in layers:
+        if callback in layer.mouse_drag_callbacks:
+            layer.mouse_drag_callbacks.remove(callback)
