@@ -108,6 +108,16 @@ def test_a_removed_source_layers_unsaved_corrections_turn_save_off_saying_what_t
     assert not gone.can_save and gone.refusal() == f"Not saved: {note}"
 
 
+def test_corrections_made_after_tracking_do_not_hold_the_tracks_back() -> None:
+    """A walk: a layer corrected after it was tracked (tracks of its mask file as saved): Save tracks said
+    "save them first", and once they were, the file no longer matched the tracks."""
+    layer = _layer("a_vSM (edited)", mask_path="/out/a_vSM.ome.tif", dirty=True)
+    later = source_seen(layer, of_edits=False)
+    assert later.can_save and later.refusal() is None and not later.dirty
+    assert source_seen(layer, removed=True, of_edits=False).removal_note() == ""  # nothing of them lost
+    assert source_seen(layer).refusal() == UNSAVED_EDITS.format(name="a_vSM (edited)")  # tracks of them
+
+
 def test_a_mask_rewritten_under_the_source_layer_is_said_by_who() -> None:
     """A walk: Re-threshold rewrote the mask under the tracked layer: Save said 'no mask file'."""
     layer = _layer("a_vSM", mask_path="/out/a_vSM.ome.tif")

@@ -35,6 +35,7 @@ class TrackWidget(Dock):
         self.history: te.EditHistory | None = None
         self._source: Any = None  # the Labels layer tracked
         self._seen = tf.NOTHING_SEEN  # it when last seen (once it is removed: saves go beside its mask file)
+        self._of_edits = False  # the tracks were made of its corrections not saved then
         self._tracked: Any = None  # its copy relabelled by track id
         self._tracks: Any = None  # the Tracks layer
         self._earlier: list[str] = []  # the corrections saved before the saved tracks were reopened
@@ -93,7 +94,7 @@ class TrackWidget(Dock):
         gone = [attr for attr in ("_source", "_tracked", "_tracks")
                 if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers]
         if "_source" in gone:
-            self._seen = tf.source_seen(self._source, removed=True)
+            self._seen = tf.source_seen(self._source, removed=True, of_edits=self._of_edits)
             if note := self._seen.removal_note():  # unsaved corrections: the tracks no longer match its file
                 self.status.setText(note)
         for attr in gone:
@@ -106,7 +107,7 @@ class TrackWidget(Dock):
 
     def _source_now(self) -> tf.SourceSeen:
         """The layer tracked, read again (its metadata changes without an event), else as last seen."""
-        return tf.source_seen(self._source) if self._source is not None else self._seen
+        return self._seen if self._source is None else tf.source_seen(self._source, False, self._of_edits)
 
     def track(self) -> bool:
         """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
@@ -127,22 +128,24 @@ class TrackWidget(Dock):
             params = tf.track_params(self.fields.values())
         except ValueError as exc:
             return self.refuse(self.phrase(exc))
-        start, pixel_size = tv.track_inputs(meta)
+        (start, pixel_size), edits = tv.track_inputs(meta), bool(meta.get("dirty"))
         self.run_job(lambda: tf.track_layer_data(layer.data, params, pixel_size, start), kind="track",
                      say=f"Tracking {name} ({layer.data.shape[0]} frames)…",
-                     on_item=lambda result: self._show(layer, result), failed="Tracking failed",
+                     on_item=lambda result: self._show(layer, result, None, edits), failed="Tracking failed",
                      yield_cpu=True)
         return True
 
-    def _show(self, layer: Any, result: TrackResult, saved: SavedTracks | None = None) -> None:
-        """Show ``result`` over ``layer``; ``saved``: ``layer`` is the tracked mask of these saved tracks."""
+    def _show(self, layer: Any, result: TrackResult, saved: SavedTracks | None = None,
+              of_edits: bool = False) -> None:
+        """Show ``result`` over ``layer`` (of its unsaved corrections: ``of_edits``), or ``saved`` tracks."""
         if result.tracks.empty:  # nothing to show, and napari's Tracks layer raises on no rows
             self.status.setText(tv.NO_OBJECTS)
             return
         # (only a result shown replaces the reopened tracks' earlier corrections and folder)
         self._earlier, self._saved_in = ([], None) if saved is None else (
             list(saved.corrections), saved.tracks_csv.parent)
-        self.result, self.history, self._source = result, te.EditHistory(result), layer
+        self.result, self.history = result, te.EditHistory(result)
+        self._source, self._of_edits = layer, of_edits
         data, graph = tv.tracks_layer_data(result)
         common = {key: getattr(layer, key) for key in ("scale", "translate", "units", "axis_labels")}
         csv = layer_meta(layer).get("tracks_csv") if saved is not None else None

@@ -111,10 +111,15 @@ class SourceSeen:
 NOTHING_SEEN = SourceSeen("", None)
 
 
-def source_seen(layer: Any, removed: bool = False) -> SourceSeen:
-    """What *Save tracks* needs of the Labels layer tracked, read from it now (``removed``: it is gone)."""
+def source_seen(layer: Any, removed: bool = False, of_edits: bool = True) -> SourceSeen:
+    """What *Save tracks* needs of the Labels layer tracked, read from it now (``removed``: it is gone).
+
+    ``of_edits``: the tracks were made of its corrections not saved then. Tracks of the layer as its mask
+    file holds it are saved whatever was corrected since (a walk: "save them first" was said, and once they
+    were, the tracks no longer matched the file).
+    """
     meta = layer_meta(layer)
-    return SourceSeen(str(layer.name), tracked_mask(meta), bool(meta.get("dirty")),
+    return SourceSeen(str(layer.name), tracked_mask(meta), of_edits and bool(meta.get("dirty")),
                       str(meta.get("stale") or ""), removed)
 
 
