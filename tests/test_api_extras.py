@@ -63,7 +63,7 @@ def test_to_frame_one_row_per_output(run):
     src, params, summary = run
     frame = summary.to_frame()
     assert list(frame.columns) == ["input", "position", "status", "mask", "log", "n_frames", "seconds",
-                                   "reason", "other_parameters"]
+                                   "reason", "other_parameters", "warnings"]
     assert len(frame) == len(summary.reports) == 3
     rows = {Path(r["input"]).name: r for r in frame.to_dict("records")}
     assert {k: v["status"] for k, v in rows.items()} == {

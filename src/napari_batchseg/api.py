@@ -73,6 +73,9 @@ class FileReport:
     reason: str = ""
     #: skipped because the output there was made with other parameters (not this run's result)
     other_parameters: bool = False
+    #: what a person should know about a done output (e.g. the hand-corrected mask it replaced is kept
+    #: as ``<name>.corrected.ome.tif``); the CLI prints them
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -80,6 +83,9 @@ class RunSummary:
     """Outcome of a batch."""
 
     reports: list[FileReport] = field(default_factory=list)
+    #: what planning found (e.g. a folder named explicitly whose files the filters all left out) and how
+    #: the run options were changed; the CLI prints them as warnings
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> list[FileReport]:
@@ -103,7 +109,7 @@ def report_from_state(state: TaskState) -> FileReport:
     t = state.task
     if state.status == "done":
         return FileReport(t.input, t.position, "done", state.mask_path, state.log_path,
-                          state.n_frames, state.seconds)
+                          state.n_frames, state.seconds, warnings=state.warnings)
     if state.status == "skipped":
         return FileReport(t.input, t.position, "skipped", state.mask_path, reason=state.reason,
                           other_parameters=state.other_parameters)
@@ -153,7 +159,9 @@ def segment_files(
     Returns
     -------
     RunSummary
-        One :class:`FileReport` per output, in plan order; failures carry their reason.
+        One :class:`FileReport` per output, in plan order; failures carry their reason, done outputs their
+        warnings; :attr:`RunSummary.notes` holds what planning found (e.g. a folder whose files the
+        filters all left out).
 
     Raises
     ------
@@ -186,4 +194,4 @@ def segment_files(
             on_event(event)
         del event  # a frame's labels are not held while the next frame is segmented
     session.finish()
-    return RunSummary([report_from_state(s) for s in session.tasks])
+    return RunSummary([report_from_state(s) for s in session.tasks], session.notes)

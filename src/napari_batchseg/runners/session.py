@@ -76,6 +76,9 @@ class TaskState:
         Time the output took (when done).
     other_parameters
         Skipped because the output there was made with other parameters (not this run's result).
+    warnings
+        What a person should know about a done output (e.g. the hand-corrected output it replaced is kept
+        as ``.corrected``), from :class:`~..events.TaskDone`.
     """
 
     task: Task
@@ -90,6 +93,7 @@ class TaskState:
     extra_paths: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     other_parameters: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -254,6 +258,7 @@ class RunSession:
             state.status, state.reason = "done", ""
             state.mask_path, state.log_path = event.mask_path, event.log_path
             state.extra_paths = list(event.extra_paths)
+            state.warnings = tuple(event.warnings)
             state.frames_done, state.n_frames, state.seconds = event.n_frames, event.n_frames, event.seconds
         elif isinstance(event, TaskSkipped):
             state.status, state.reason = "skipped", event.reason
