@@ -4,7 +4,7 @@ A walk of ``segment_files`` in a plain script found that what the CLI prints (th
 finished output's warnings) reached a Python caller nowhere: the library's log records go to a
 ``NullHandler``, and :class:`~napari_batchseg.api.RunSummary` did not carry them. The runs here use the
 deterministic threshold segmenter (the point is the summary, not the model) on a crop of the real DSB2018
-image.
+image, and the project's Cellpose 3 starter model file where a model load is the point.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tifffile
 
 from napari_batchseg import SegmentationParams, segment_files
 from napari_batchseg.corrections import save_corrections
+from napari_batchseg.errors import ModelError
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.testing import ThresholdSegmenter
 
@@ -54,3 +55,31 @@ def test_an_outputs_warning_reaches_its_report(tmp_path, crop):
     assert len(report.warnings) == 1 and "nuclei_BF_vSM.corrected.ome.tif" in report.warnings[0]
     assert (tmp_path / "out" / "nuclei_BF_vSM.corrected.ome.tif").is_file()
     assert "warnings" in again.to_frame().columns
+
+
+def test_an_output_folder_the_run_made_is_removed_when_the_model_cannot_load(tmp_path, crop):
+    """The CLI removes an output folder its run created and left empty; the API left it behind."""
+    bad = tmp_path / "not_a_model"
+    bad.write_bytes(b"\x00" * 4096)
+    out = tmp_path / "new" / "results"
+    with pytest.raises(ModelError):
+        segment_files([crop], SegmentationParams(model=str(bad), output_dir=str(out)))
+    assert not out.exists() and not out.parent.exists()
+    assert tmp_path.is_dir()
+
+
+def test_an_output_folder_that_was_there_stays(tmp_path, crop):
+    """Only what the run created is removed: a folder that existed before stays, empty or not."""
+    bad = tmp_path / "not_a_model"
+    bad.write_bytes(b"\x00" * 4096)
+    out = tmp_path / "results"
+    out.mkdir()
+    with pytest.raises(ModelError):
+        segment_files([crop], SegmentationParams(model=str(bad), output_dir=str(out)))
+    assert out.is_dir()
+
+
+def test_a_run_with_outputs_keeps_its_new_folder(tmp_path, crop):
+    out = tmp_path / "made" / "here"
+    summary = segment_files([crop], SegmentationParams(output_dir=str(out)), segmenter=ThresholdSegmenter())
+    assert summary.ok and (out / "nuclei_BF_vSM.ome.tif").is_file()

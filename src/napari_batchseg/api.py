@@ -35,6 +35,7 @@ from .evaluate_tracks import evaluate_tracks as evaluate_tracks
 from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
+from .io.made_dirs import missing_folders, remove_empty
 from .params import SegmentationParams
 from .rethreshold_run import RethresholdResult as RethresholdResult
 from .rethreshold_run import rethreshold_log as rethreshold_log
@@ -161,7 +162,7 @@ def segment_files(
     RunSummary
         One :class:`FileReport` per output, in plan order; failures carry their reason, done outputs their
         warnings; :attr:`RunSummary.notes` holds what planning found (e.g. a folder whose files the
-        filters all left out).
+        filters all left out). An output folder the run created and left empty is removed again.
 
     Raises
     ------
@@ -183,8 +184,21 @@ def segment_files(
         p = p.replace(**overrides)
     flt = (FileFilter(contains=contains, not_contains=not_contains) if extensions is None
            else FileFilter(contains=contains, not_contains=not_contains, extensions=extensions))
+    created = missing_folders(p.output_dir)
+    try:
+        return _run(paths, p, flt, recursive, segmenter, cancel, on_event, options)
+    finally:
+        remove_empty(created)
+
+
+def _run(
+    paths: str | Path | Iterable[str | Path], params: SegmentationParams, flt: FileFilter, recursive: bool,
+    segmenter: Segmenter | None, cancel: Any, on_event: Callable[[Event], None] | None,
+    options: RunOptions | None,
+) -> RunSummary:
+    """:func:`segment_files`' run: its events folded into a :class:`RunSession`, then the summary."""
     session = RunSession()
-    events = execute(paths, options, params=p, file_filter=flt, recursive=recursive, cancel=cancel,
+    events = execute(paths, options, params=params, file_filter=flt, recursive=recursive, cancel=cancel,
                      segmenter=segmenter)
     for event in events:
         if isinstance(event, RunFailed):
