@@ -32,6 +32,7 @@ one is left out (:attr:`ExportResult.failed`) and the others are exported.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,7 @@ def _write_one(kind: str, item: ExportInput | VolumeItem, target: Path, folder: 
 
 def export_masks(
     kind: str,
-    masks: Sequence[str | Path],
+    masks: str | Path | Sequence[str | Path],
     output_dir: str | Path,
     options: ExportOptions | None = None,
 ) -> ExportResult:
@@ -154,7 +155,7 @@ def export_masks(
     kind
         ``outlines``, ``rois``, ``semantic``, ``ome-zarr``, ``dacapo``, ``cellpose`` or ``ctc``.
     masks
-        Mask files (``_vSM.ome.tif``, ``TYX`` or ``TZYX`` volumes; other integer label TIFFs with
+        A mask file, or several (``_vSM.ome.tif``, ``TYX`` or ``TZYX`` volumes; other integer label TIFFs with
         ``options.image``).
     output_dir
         Folder for the outputs (created if needed).
@@ -178,6 +179,8 @@ def export_masks(
         Outputs exist (without ``overwrite``) or the folder cannot be written (nothing written).
     """
     options = options or ExportOptions()
+    if isinstance(masks, (str, os.PathLike)):  # one path: not a sequence of its characters
+        masks = [masks]
     if kind not in KINDS:
         raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not masks:

@@ -1,0 +1,26 @@
+"""``export_masks`` as a Python user calls it: one mask path, relative folders, an output already there.
+
+The mask is the project's own segmentation of the real ND2 time-lapse (``_downstream.segmented``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from _downstream import segmented
+from napari_batchseg.export import export_masks
+from napari_batchseg.io.masks import read_mask
+
+
+@pytest.mark.parametrize("as_type", [str, Path])
+def test_one_mask_path_is_one_mask(tmp_path, as_type):
+    """``export_masks(kind, "a_vSM.ome.tif", folder)`` exported each character of the path as a mask."""
+    mask = segmented("nd2")
+    result = export_masks("semantic", as_type(mask), tmp_path)
+    assert list(result.outputs) == [Path(mask)] and result.failed == {}
+    written = tifffile.imread(tmp_path / f"{mask.name.removesuffix('.ome.tif')}_semantic.tif")
+    np.testing.assert_array_equal(written > 0, read_mask(mask).labels > 0)
