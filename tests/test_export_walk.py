@@ -12,7 +12,8 @@ import pytest
 import tifffile
 
 from _downstream import segmented
-from napari_batchseg.export import export_masks
+from napari_batchseg.errors import OutputError
+from napari_batchseg.export import ExportOptions, export_masks
 from napari_batchseg.io.masks import read_mask
 
 
@@ -24,3 +25,12 @@ def test_one_mask_path_is_one_mask(tmp_path, as_type):
     assert list(result.outputs) == [Path(mask)] and result.failed == {}
     written = tifffile.imread(tmp_path / f"{mask.name.removesuffix('.ome.tif')}_semantic.tif")
     np.testing.assert_array_equal(written > 0, read_mask(mask).labels > 0)
+
+
+def test_an_output_there_names_the_api_option(tmp_path):
+    """The refusal named only the CLI's ``--overwrite``, which a Python caller cannot pass."""
+    mask = segmented("nd2")
+    export_masks("rois", [mask], tmp_path)
+    with pytest.raises(OutputError, match=r"--overwrite \(API: overwrite=True\)"):
+        export_masks("rois", [mask], tmp_path)
+    export_masks("rois", [mask], tmp_path, ExportOptions(overwrite=True))

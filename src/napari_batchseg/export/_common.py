@@ -177,7 +177,7 @@ def check_targets(targets: Sequence[Path], overwrite: bool) -> None:
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
         raise OutputError(
-            "outputs exist; nothing was written (pass --overwrite to replace them):\n  "
+            "outputs exist; nothing was written (pass --overwrite (API: overwrite=True) to replace them):\n  "
             + "\n  ".join(existing)
         )
 
