@@ -5,6 +5,7 @@ The mask is the project's own segmentation of the real ND2 time-lapse (``_downst
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -34,3 +35,15 @@ def test_an_output_there_names_the_api_option(tmp_path):
     with pytest.raises(OutputError, match=r"--overwrite \(API: overwrite=True\)"):
         export_masks("rois", [mask], tmp_path)
     export_masks("rois", [mask], tmp_path, ExportOptions(overwrite=True))
+
+
+def test_provenance_paths_do_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    """A relative output folder was recorded as given: ``exports/...`` meant nothing once elsewhere."""
+    mask = segmented("nd2")
+    monkeypatch.chdir(tmp_path)
+    result = export_masks("outlines", [mask], "exports")
+    base = mask.name.removesuffix(".ome.tif")
+    record = json.loads((tmp_path / "exports" / f"{base}_outlines.provenance.json").read_text())
+    assert record["output"] == str((tmp_path / "exports" / f"{base}_outlines").resolve())
+    assert record["files"] == [str((tmp_path / p).resolve()) for p in result.outputs[mask]]
+    assert all(Path(f).is_file() for f in record["files"])

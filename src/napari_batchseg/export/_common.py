@@ -275,8 +275,8 @@ def write_provenance(target: Path, kind: str, item: Exported, options: ExportOpt
         "tool": "napari-batchseg export",
         "kind": kind,
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "output": str(target),
-        "files": [str(p) for p in outputs],
+        "output": str(target.resolve()),  # (as given, a relative folder named the exporter's working folder)
+        "files": [str(p.resolve()) for p in outputs],
         "source_mask": str(item.path.resolve()),
         **item.source_record(),
         "pixel_size_um": {k: v for k, v in item.pixel_size.as_dict().items() if k != "t"},
