@@ -145,8 +145,12 @@ def dask_task(
     cancel_name: str,
     keep_arrays: bool,
     batch_frames: int | None = None,
-) -> list[TaskEvent]:
-    """Worker side: produce one output; return its events (arrays dropped unless ``keep_arrays``)."""
+) -> list[TaskEvent] | ModelError:
+    """Worker side: produce one output; return its events (arrays dropped unless ``keep_arrays``).
+
+    A model that cannot be loaded is returned, not raised: the client raises it and the run stops (a
+    raised one was also logged by the worker as "Compute Failed", with the task and a traceback).
+    """
     from distributed import Event as DaskEvent
     from distributed import get_worker
 
@@ -158,7 +162,10 @@ def dask_task(
         return []
     n_threads = threads or max(1, usable_cores() // max(1, workers_per_host.get(_host(worker.address), 1)))
     limit_threads(n_threads)
-    seg = cached_segmenter(params, factory)  # a ModelError goes back to the client as is
+    try:
+        seg = cached_segmenter(params, factory)
+    except ModelError as exc:
+        return exc
     limit_threads(n_threads)
     if worker.state.nthreads > 1:
         seg = _Locked(seg)
@@ -388,6 +395,8 @@ def _result_events(
     except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: this output fails, the batch goes on
         yield engine.TaskFailed(task, f"{task.input}: Dask task failed: {describe(exc)}")
         return
+    if isinstance(events, ModelError):  # the worker could not load the model: the run stops
+        raise events
     final = False
     for event in events:
         if isinstance(event, engine.TaskStarted):
