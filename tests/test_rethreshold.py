@@ -423,3 +423,35 @@ def test_a_tracked_log_is_said_to_be_one_and_the_other_logs_still_run(tmp_path: 
     assert main(["rerun", str(moved / tracked_log.name)]) == 2
     assert capsys.readouterr().err.strip().endswith(f"instead: {moved / run_log.name}")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "moved"])  # reruns wrote nothing
+
+
+@pytest.mark.cp3
+def test_runs_that_would_write_one_output_are_refused_together_up_front(kept_run: Path, tmp_path: Path,
+                                                                         capsys) -> None:
+    """Walk: ``rethreshold out/*.log --suffix zz`` over two runs of one input (``one_vSM``,
+    ``one_vSM-b``) wrote ``one_vSM-zz`` from the first and failed the second with "... exists"; with
+    ``--overwrite`` the second replaced the first without a word. Which run's masks end up there was
+    decided by the order of the names: both are now refused, before any work, in one line naming
+    both logs and the output, and the other logs are re-thresholded (exit status 1, as a failed file).
+    The same run named twice (its log and its mask) is re-thresholded once."""
+    image = tifffile.imread(kept_run.parent / "crop.tif")
+    tifffile.imwrite(tmp_path / "one.tif", image[:96])
+    tifffile.imwrite(tmp_path / "two.tif", image[64:])
+    params = SegmentationParams(model=str(MODEL), diameter=0, keep_flows=True)
+    assert segment_files([tmp_path / "one.tif", tmp_path / "two.tif"], params).ok
+    assert segment_files([tmp_path / "one.tif"], params.replace(suffix="b")).ok
+    logs = sorted(tmp_path.glob("*.log"))
+    assert [p.name for p in logs] == ["one_vSM-b.log", "one_vSM.log", "two_vSM.log"]
+    shared = tmp_path / "one_vSM-zz.ome.tif"
+    for extra in ([], ["--overwrite"]):
+        assert main(["rethreshold", *map(str, logs), "--suffix", "zz", *extra]) == 1
+        out, err = capsys.readouterr()
+        (line,) = err.splitlines()
+        assert line.startswith(f"failed: {logs[0]} and {logs[1]} would both write {shared}"), line
+        assert "none of them" in line and "--suffix" in line, line
+        assert not shared.exists() and not shared.with_name("one_vSM-zz.log").exists()
+        assert (tmp_path / "two_vSM-zz.ome.tif").is_file() and "two_vSM-zz.ome.tif" in out
+    mask = logs[1].with_name("one_vSM.ome.tif")
+    assert main(["rethreshold", str(logs[1]), str(mask), "--suffix", "once"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("one_vSM-once.ome.tif") == 1

@@ -9,7 +9,9 @@ reported in one line and the others go on; the exit status is 1 when any failed,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_subcommand", "run_rethreshold"]
@@ -51,8 +53,8 @@ def run_rethreshold(args: argparse.Namespace) -> int:
     if args.suffix is not None and (refused := suffix_problem(args.suffix)):
         print(f"error: {refused}", file=sys.stderr)  # a usage error, not a failure of each log
         return 2
-    status = 0
-    for log in args.logs:
+    status, logs = _distinct_outputs(args.logs, args.suffix)
+    for log in logs:
         try:
             result = rethreshold_log(log, thresholds, suffix=args.suffix, overwrite=args.overwrite)
         except BatchSegError as exc:
@@ -65,3 +67,44 @@ def run_rethreshold(args: argparse.Namespace) -> int:
         if result.kept_corrected is not None:
             print(f"{result.mask}: the hand-corrected mask it replaced is kept as {result.kept_corrected}")
     return status
+
+
+def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[str]]:
+    """The logs to re-threshold, before any work: each run once, none of those sharing an output.
+
+    A log that cannot be read fails (one line). Several runs of one input give one output name for
+    one ``--suffix``: which run's masks would end up there is the order of the names, so none of them
+    runs, and one line names them all and the output. Returns the status so far (1 when any log was
+    refused) and the logs to run, in the order given.
+    """
+    from .errors import BatchSegError
+    from .rethreshold_run import _targets, read_kept_flows
+
+    status = 0
+    writers: dict[str, list[int]] = {}  # output mask -> the logs (indices) that would write it
+    runs: set[Path] = set()
+    for index, log in enumerate(logs):
+        try:
+            kept = read_kept_flows(log)
+        except BatchSegError as exc:
+            print(f"failed: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        run = kept.log_path.resolve()
+        if run in runs:  # the same run named twice (or its log and its mask): once
+            continue
+        runs.add(run)
+        mask, _log = _targets(kept, suffix, overwrite=True)  # where it writes (whether there or not)
+        writers.setdefault(os.path.normcase(os.path.abspath(mask)), []).append(index)
+    keep: list[int] = []
+    for output, indices in writers.items():
+        if len(indices) == 1:
+            keep += indices
+            continue
+        names = [logs[i] for i in indices]
+        shown = ", ".join(names[:-1]) + f" and {names[-1]}"
+        print(f"failed: {shown} would {'both' if len(names) == 2 else 'all'} write {output} (runs of one "
+              "input: the new name is the input's with --suffix): none of them re-thresholded; name one "
+              "of them, or re-threshold each in its own command with its own --suffix", file=sys.stderr)
+        status = 1
+    return status, [logs[i] for i in sorted(keep)]
