@@ -5,7 +5,9 @@ Commands: ``segment`` (run a batch), ``info`` (show what a file holds, without r
 
 SIGINT (Ctrl-C) and SIGTERM (what SLURM sends at a time limit) stop a run between frames: the output in
 progress is dropped (no temporary file is kept), the summary of what was done and what was not is
-printed, and the exit status is 130 or 143. A second signal stops at once (still cleaning up).
+printed, and the exit status is 130 or 143. A second signal stops at once (still cleaning up). The
+other commands stop at once on the first (:mod:`napari_batchseg.cli_stop`), say what they had written,
+and exit 130 or 143 alike.
 """
 
 from __future__ import annotations
@@ -201,6 +203,10 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
 
         with no_writes() if dry_run else contextlib.nullcontext():  # a dry run creates nothing
             the_plan = engine.plan(paths, params, flt, recursive=args.recursive)
+    except KeyboardInterrupt as exc:  # reading the files' metadata
+        from .cli_stop import report_stop
+
+        report_stop(exc, "nothing was run (it was planning the run)")
     except BatchSegError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
@@ -545,8 +551,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet_notices()  # third-party notices a user cannot act on (torch's about sparse tensors)
+    from .cli_stop import signals_stop, stop_status
+
+    # SIGINT/SIGTERM outside segment's run: stop at once (gui: napari's own event loop has Ctrl-C)
+    stops = signals_stop(keep_ignored=_AS_PROGRAM) if args.command != "gui" else contextlib.nullcontext()
     try:
-        status = _dispatch(parser, args)
+        try:
+            with stops:
+                status = _dispatch(parser, args)
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM outside segment's run (cli_stop)
+            status = stop_status(exc)
         if _AS_PROGRAM and status in (128 + signal.SIGINT, 128 + signal.SIGTERM):
             for sig in (signal.SIGINT, signal.SIGTERM):  # stopped and cleaned up: a signal while the
                 with contextlib.suppress(ValueError):  # interpreter exits would end it as killed instead
@@ -554,9 +568,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for stream in (sys.stdout, sys.stderr):  # a closed pipe shows here, not at interpreter exit
             stream.flush()
         return status
-    except KeyboardInterrupt:  # Ctrl-C before a run started (planning, reading metadata)
-        print("interrupted: nothing was run", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `batchseg info ... | head`: the reader went away; stop quietly
         _silence_broken_streams()
         return BROKEN_PIPE_STATUS

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_stop import done_before_stop, report_stop
 from .errors import BatchSegError, about
 
 __all__ = [
@@ -94,7 +95,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         _err("no masks found")
         return 2
     status = 0
-    for mask in masks:
+    written = 0
+    for index, mask in enumerate(masks):
         try:
             res = measure_file(
                 mask, channels=[int(c) if c.isdigit() else c for c in args.channel or []],
@@ -108,9 +110,12 @@ def _cmd_measure(args: argparse.Namespace) -> int:
             print(f"FAILED {about(mask, exc)}", file=sys.stderr)
             status = 1
             continue
-        written = [res.objects_csv, res.summary_csv]
-        written += [res.track_summary_csv] if res.track_summary_csv else []  # tracks beside the mask
-        print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {', '.join(map(str, written))}")
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the tables in progress are dropped
+            report_stop(exc, done_before_stop(written, len(masks) - index, "mask", "measured"))
+        written += 1
+        tables = [res.objects_csv, res.summary_csv]
+        tables += [res.track_summary_csv] if res.track_summary_csv else []  # tracks beside the mask
+        print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {', '.join(map(str, tables))}")
     return status
 
 
@@ -136,6 +141,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 2
     try:
         result = export_masks(args.kind, masks, args.output_dir, options)
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop)
+        report_stop(exc, "the export was cut short: the outputs of the masks exported before it are kept "
+                         "(nothing partial was kept) and those of the others not written; give --overwrite "
+                         "to export them all again")
     except ValueError as exc:  # bad option values
         _err(str(exc))
         return 2
@@ -256,13 +265,17 @@ def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) 
     from .measure import measure_file
 
     status = 0
-    for mask in masks:
+    measured = 0
+    for index, mask in enumerate(masks):
         try:
             res = measure_file(mask, overwrite=True)
         except BatchSegError as exc:
             report(f"measure FAILED {about(mask, exc)}")
             status = 1
             continue
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop)
+            report_stop(exc, done_before_stop(measured, len(masks) - index, "mask", "measured"))
+        measured += 1
         report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")
     return status
 

@@ -36,6 +36,7 @@ def add_subcommand(sub: Any) -> None:
 
 def run_rethreshold(args: argparse.Namespace) -> int:
     """Run ``batchseg rethreshold``; returns the exit status."""
+    from .cli_stop import done_before_stop, report_stop
     from .errors import BatchSegError
     from .params import ParameterError
     from .rethreshold_run import rethreshold_log, suffix_problem
@@ -53,14 +54,21 @@ def run_rethreshold(args: argparse.Namespace) -> int:
     if args.suffix is not None and (refused := suffix_problem(args.suffix)):
         print(f"error: {refused}", file=sys.stderr)  # a usage error, not a failure of each log
         return 2
-    status, logs = _distinct_outputs(args.logs, args.suffix)
-    for log in logs:
+    written = 0
+    try:
+        status, logs = _distinct_outputs(args.logs, args.suffix)
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop) while reading the logs
+        report_stop(exc, "nothing was re-thresholded (it was reading the logs)")
+    for index, log in enumerate(logs):
         try:
             result = rethreshold_log(log, thresholds, suffix=args.suffix, overwrite=args.overwrite)
         except BatchSegError as exc:
             print(f"failed: {exc}", file=sys.stderr)
             status = 1
             continue
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the output in progress is dropped
+            report_stop(exc, done_before_stop(written, len(logs) - index, "log", "re-thresholded"))
+        written += 1
         objects = sum(result.n_objects)
         print(f"{result.mask}: {result.n_frames} frame(s), {objects} object(s) in all, "
               f"{result.seconds:.2f} s (from {result.source})")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_stop import done_before_stop, report_stop
 from .errors import BatchSegError, about
 
 __all__ = ["add_subcommand", "add_track_option", "track_after_segment", "track_masks_cli"]
@@ -109,8 +110,9 @@ def track_masks_cli(
         (error or (lambda s: print(s, file=sys.stderr)))(text)
 
     status = 0
+    tracked = 0
     claimed: dict[Path, Path] = {}  # tracks CSV -> the mask of this batch writing it
-    for mask in masks:
+    for index, mask in enumerate(masks):
         csv = track_paths(mask, output_dir)[0].resolve()
         earlier = claimed.get(csv)
         if earlier is None:
@@ -137,6 +139,9 @@ def track_masks_cli(
             err(f"FAILED (nothing written): {about(mask, exc)}")
             status = 1
             continue
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the outputs in progress are dropped
+            report_stop(exc, done_before_stop(tracked, len(masks) - index, "mask", "tracked"))
+        tracked += 1
         r = res.result
         report(f"{mask}: {r.n_tracks} tracks in {r.n_frames} frames ({res.seconds:.1f} s) -> "
                f"{res.tracks_csv}, {res.tracked_mask}, {res.log}")  # where written (--output-dir)

@@ -1,0 +1,95 @@
+"""SIGINT and SIGTERM in the ``batchseg`` commands outside ``segment``'s run: stop at once, say what was done.
+
+``segment`` stops between frames (``napari_batchseg.cli._stop_on_signals``). The other commands
+(``measure``, ``export``, ``track``, ``rethreshold``, ``train``, ...) write each output under a
+temporary name renamed into place when complete, so they stop where they are: :func:`signals_stop`
+turns SIGINT (Ctrl-C) and SIGTERM (what SLURM sends at a time limit) into :class:`Stopped`, a
+``KeyboardInterrupt``, and the output in progress is dropped on the way out. A command that knows how
+far it got says so with :func:`report_stop`; :func:`stop_status` gives the exit status, 128 + the
+signal (130, 143), as ``segment``'s, and says ``stopped by SIGINT`` for a command that said nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+__all__ = ["Stopped", "done_before_stop", "report_stop", "signals_stop", "stop_status"]
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the command; ``reported``: what it had done was said already."""
+
+    def __init__(self, signum: int, reported: bool = False) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+        self.reported = reported
+
+
+def _signum(exc: BaseException) -> int:
+    """The signal behind ``exc``: a plain ``KeyboardInterrupt`` is Python's own SIGINT."""
+    return exc.signum if isinstance(exc, Stopped) else int(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def signals_stop(keep_ignored: bool = False) -> Iterator[None]:
+    """Inside, SIGINT and SIGTERM raise :class:`Stopped` in the main thread.
+
+    The first one raises; later ones are ignored while the command drops its output in progress and
+    says what it did (a second Ctrl-C would cut that short and leave a temporary file). A signal
+    ignored when this is entered (SIGINT of a background job) stays ignored. Leaving after a stop,
+    ``keep_ignored`` (the ``batchseg`` program, about to exit) leaves them ignored; else, and when no
+    signal came, the earlier handlers are put back. Off the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    installed: dict[signal.Signals, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        for sig in installed:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for sig in SIGNALS:
+        old = signal.getsignal(sig)
+        if old is not signal.SIG_IGN:
+            signal.signal(sig, handler)
+            installed[sig] = signal.SIG_DFL if old is None else old  # (None: not set from Python)
+    stopped = False
+    try:
+        yield
+    except KeyboardInterrupt:
+        stopped = True
+        raise
+    finally:
+        if not (stopped and keep_ignored):
+            for sig, old in installed.items():
+                signal.signal(sig, old)
+
+
+def done_before_stop(done: int, left: int, noun: str, verb: str) -> str:
+    """``2 mask(s) measured before it, their outputs kept; 3 not measured (nothing partial was kept)``."""
+    return (f"{done} {noun}(s) {verb} before it, their outputs kept; {left} not {verb} "
+            "(nothing partial was kept)")
+
+
+def report_stop(exc: KeyboardInterrupt, what: str) -> NoReturn:
+    """Say what the command did before ``exc`` stopped it (``stopped by SIGTERM: <what>``); stop."""
+    signum = _signum(exc)
+    print(f"stopped by {signal.Signals(signum).name}: {what}", file=sys.stderr, flush=True)
+    raise Stopped(signum, reported=True) from None
+
+
+def stop_status(exc: KeyboardInterrupt) -> int:
+    """The exit status of a command ``exc`` stopped (130 SIGINT, 143 SIGTERM); said unless it was."""
+    signum = _signum(exc)
+    if not getattr(exc, "reported", False):
+        print(f"stopped by {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+    return 128 + signum
