@@ -186,9 +186,12 @@ def test_cancel_after_the_first_epoch_writes_nothing(run, tmp_path, monkeypatch)
     assert recent_models() == []
 
 
-def test_ctrl_c_exits_130_as_segment_does(tmp_path):
+@pytest.mark.parametrize(("sig", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_and_sigterm_stop_as_segment_does(tmp_path, sig, status):
     """Walk: ``batchseg train`` stopped with SIGINT exited 1 (``error: training interrupted; nothing
-    saved``), ``batchseg segment`` 130; an interrupted command exits 130 alike, and nothing is saved."""
+    saved``), ``batchseg segment`` 130; an interrupted command exits 130 alike, and nothing is saved.
+    SIGTERM (SLURM at a time limit) killed it (status -15, not a word): it stops as on Ctrl-C and
+    exits 143, as segment does."""
     import os
     import signal
     import subprocess
@@ -207,8 +210,10 @@ def test_ctrl_c_exits_130_as_segment_does(tmp_path):
     for line in proc.stdout:  # stopped while it trains
         if line.startswith("epoch "):
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     _out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "training interrupted; nothing saved" in err
+    assert proc.returncode == status, err
+    assert err.strip().splitlines()[-1] == f"stopped by {sig}: training interrupted; nothing saved", err
+    assert "Traceback" not in err, err
     assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no temporary file either

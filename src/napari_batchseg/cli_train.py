@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .cli_stop import report_stop, signals_stop, stop_status
 from .errors import BatchSegError, CancelledError
 from .params import ParameterError
 
@@ -88,7 +89,12 @@ def _err(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``batchseg train``; returns 0 on success, 2 for bad input, 130 when interrupted (Ctrl-C)."""
+    """Run ``batchseg train``; returns 0 on success, 2 for bad input.
+
+    Stopped by SIGINT (Ctrl-C) or SIGTERM (a batch system's time limit) inside :func:`.cli_stop.signals_stop`
+    (``batchseg``, :func:`main`), it says so and raises :class:`.cli_stop.Stopped` (exit status 130 or
+    143): nothing is saved.
+    """
     from .quiet_import import quiet_notices
     from .training import TrainingParams, collect_training_data, parse_frames, train_model
     from .training.run import TrainingProgress, check_output
@@ -143,9 +149,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         _err(str(exc))
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: 130 (128 + SIGINT), as segment and every other command exit
-        _err("training interrupted; nothing saved")
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (cli_stop): 130 or 143, as segment exits
+        report_stop(exc, "training interrupted; nothing saved")
     before = result.before
     print(f"validation AP@0.5 ({len(result.provenance['validation_frames'])} frame(s)): "
           + (f"base model {before.ap:.3f} (F1 {before.f1:.3f}), " if before else "")
@@ -161,7 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m napari_batchseg.cli_train``: the same as ``batchseg train``."""
     parser = argparse.ArgumentParser(prog="batchseg train", description=DESCRIPTION)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        with signals_stop(keep_ignored=argv is None):
+            return run(args)
+    except KeyboardInterrupt as exc:
+        return stop_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover
