@@ -215,5 +215,7 @@ def test_ctrl_c_and_sigterm_stop_as_segment_does(tmp_path, sig, status):
     assert proc.returncode == status, err
     assert err.strip().splitlines()[-1] == f"stopped by {sig}: training interrupted; nothing saved", err
     assert "Traceback" not in err, err
+    # stderr is not a terminal: none of Cellpose's tqdm bars (train_seg's flows and diameters)
+    assert "%|" not in err and "it/s]" not in err and "\r" not in err, err
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no temporary file either

@@ -7,8 +7,11 @@ Registered in ``batchseg`` by :func:`add_subcommand`; also runs alone as
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .cli_stop import report_stop, signals_stop, stop_status
 from .errors import BatchSegError, CancelledError
@@ -141,8 +144,9 @@ def run(args: argparse.Namespace) -> int:
             print(event.message, flush=True)
 
     try:
-        result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
-                             validation=validation)
+        with _no_progress_bars_off_a_terminal():
+            result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
+                                 validation=validation)
     except (BatchSegError, ParameterError) as exc:
         if isinstance(exc, CancelledError):
             _err(str(exc))
@@ -160,6 +164,37 @@ def run(args: argparse.Namespace) -> int:
     if result.worse_warning:
         print(f"warning: {result.worse_warning}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _no_progress_bars_off_a_terminal() -> Iterator[None]:
+    """Cellpose's tqdm bars (``train_seg``'s flows and diameters) only on a terminal's stderr.
+
+    ``cellpose.train`` and ``cellpose.dynamics`` call ``tqdm.trange``, which writes its bar to stderr
+    whatever it is: in a pipe or a batch system's log, lines of carriage returns. Off a terminal their
+    ``trange`` is a disabled one while training (the per-epoch lines tell the progress); Cellpose's
+    errors and warnings go through logging and exceptions, and are untouched.
+    """
+    isatty = getattr(sys.stderr, "isatty", None)
+    if isatty and isatty():
+        yield
+        return
+    import importlib
+
+    saved: list[tuple[dict[str, Any], Any]] = []  # (module namespace, its own trange)
+    for name in ("cellpose.train", "cellpose.dynamics"):
+        try:
+            space = vars(importlib.import_module(name))
+        except ImportError:
+            continue
+        if "trange" in space:
+            saved.append((space, space["trange"]))
+            space["trange"] = functools.partial(space["trange"], disable=True)
+    try:
+        yield
+    finally:
+        for space, trange in saved:
+            space["trange"] = trange
 
 
 def main(argv: Sequence[str] | None = None) -> int:
