@@ -259,6 +259,47 @@ def test_no_progress_line_before_the_model_is_ready_or_when_nothing_is_segmented
     assert "0 done, 1 skipped, 0 failed" in err
 
 
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """``batchseg ARGS`` with stdout and stderr on a pseudo-terminal (no segmenter factory): status, text."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160"}
+    env.pop(FACTORY_ENV, None)
+    proc = subprocess.Popen([sys.executable, "-m", "napari_batchseg.cli", *args], env=env,
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # (Linux: EIO once the child closed its side)
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_terminal_shows_the_model_loading(tmp_path, dsb2018):
+    """Walk: in a terminal nothing showed while the model loaded (seconds, minutes for a large one on a
+    slow disk): the bar appeared at the first file. A line says which model loads, on a terminal
+    only; off a terminal nothing shows before the model is ready (see above)."""
+    img = tmp_path / "small.tif"
+    tifffile.imwrite(img, np.asarray(tifffile.imread(dsb2018[0]))[:128, :128])
+    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+    status, text = _on_a_terminal("segment", str(img), "--model", str(model), "--output-dir", str(tmp_path))
+    assert status == 0, text
+    said = "loading cellpose model batchseg_nuclei_cp3…"
+    assert said in text and text.index(said) < text.index("small.tif"), text[:2000]
+    assert (tmp_path / "small_vSM.ome.tif").is_file()
+    proc = _cli("segment", str(img), "--suffix", "pipe", columns=200)  # a pipe: no loading line
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "loading" not in err, err
+
+
 def test_info_on_a_folder_says_it_is_one_and_what_to_give(tmp_path, dsb2018, capsys):
     """Walk: ``batchseg info some_folder/`` said ``ERROR ...: unsupported file type (no extension)``."""
     shutil.copy(dsb2018[0], tmp_path / "a.tif")

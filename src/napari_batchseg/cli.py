@@ -121,11 +121,16 @@ def _console() -> Console:
     from rich.console import Console
 
     console = Console(stderr=True)
-    isatty = getattr(sys.stderr, "isatty", None)
-    if not (isatty and isatty()):  # the stream itself: FORCE_COLOR makes rich treat any file as a terminal
+    if not _stderr_is_terminal():
         console.soft_wrap = True
         console.width = UNWRAPPED_WIDTH
     return console
+
+
+def _stderr_is_terminal() -> bool:
+    """Whether stderr itself is a terminal (FORCE_COLOR makes rich's console treat any file as one)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
 
 
 #: ``module:function`` of a segmenter factory used instead of the real models (tests, benchmarks of the
@@ -335,7 +340,7 @@ def _follow(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .events import Planned, TaskDone, TaskFailed, TaskStarted
+    from .events import ModelLoading, Planned, RunFailed, TaskDone, TaskFailed, TaskStarted
     from .runners import RunSession, execute
     from .torch_cancel import CancelOnceTorch, RunCancelled
 
@@ -345,8 +350,10 @@ def _follow(
         console=console, disable=quiet, transient=False,
     )
     # shown from the first file segmented on: nothing before the model is ready, or when nothing is (a
-    # stderr that is not a terminal gets the bar once, at the end: a stray 'frames 0/1' before an error)
+    # stderr that is not a terminal gets the bar once, at the end: a stray 'frames 0/1' before an error);
+    # on a terminal, from the model's loading on ('loading cellpose model NAME…'), gone if it fails
     bar = progress.add_task("frames", total=the_plan.n_frames)
+    loading = False
     events = execute(the_plan, options, cancel=cancel)
     guard = CancelOnceTorch(cancel)  # the first signal stops inside a frame, as Cancel does in the widget
     shown = False
@@ -354,6 +361,14 @@ def _follow(
         for event in events:
             guard.check()
             state = session.apply(event)
+            if isinstance(event, ModelLoading) and not shown and _stderr_is_terminal():
+                model = str(the_plan.params.model)  # (a model file: its name, not its whole path)
+                progress.update(bar, description=f"loading {event.what.replace(model, Path(model).name)}…")
+                progress.start()
+                shown = loading = True
+            elif loading and not isinstance(event, ModelLoading):  # loaded, or it failed: no bar left
+                progress.update(bar, description="frames", visible=not isinstance(event, RunFailed))
+                loading = False
             if isinstance(event, TaskStarted) and not shown:
                 progress.start()
                 shown = True
