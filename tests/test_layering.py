@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "the docks' forms and jobs, layer data read from and written to files"),
     ("front ends", ("__init__", "api", "cli", "cli_segment", "cli_train", "cli_downstream", "cli_track",
                     "cli_gui", "testing",
-                    "cli_rethreshold", "_napari"),
+                    "cli_rethreshold", "cli_stop", "_napari"),
      "the public API, the CLI, test support and the napari plugin (the only Qt code)"),
 )
 
