@@ -26,11 +26,11 @@ from napari_batchseg.cli import FACTORY_ENV, main
 N = 6  # masks (or logs) per command: the signal comes after the first output, well before the last
 
 
-def _start(args: list[str]) -> subprocess.Popen[str]:
+def _start(args: list[str], program: str = "napari_batchseg.cli") -> subprocess.Popen[str]:
     """``batchseg ARGS`` with pipes, SIGINT as a shell leaves it to a program it starts."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
                                                           os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-m", "napari_batchseg.cli", *args], env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", program, *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -71,12 +71,15 @@ def masks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_measure_stopped_says_how_many_masks_it_measured(masks: Path, tmp_path: Path) -> None:
-    proc = _start(["measure", str(masks), "--output-dir", str(tmp_path)])
-    err = _signal_after_first(proc, tmp_path, "*_objects.csv", signal.SIGINT)
+@pytest.mark.parametrize(("program", "sig"), [("napari_batchseg.cli", signal.SIGINT),
+                                             ("napari_batchseg.cli_downstream", signal.SIGTERM)])
+def test_measure_stopped_says_how_many_masks_it_measured(masks: Path, tmp_path: Path, program: str,
+                                                         sig: signal.Signals) -> None:
+    proc = _start(["measure", str(masks), "--output-dir", str(tmp_path)], program)
+    err = _signal_after_first(proc, tmp_path, "*_objects.csv", sig)
     done = len(list(tmp_path.glob("*_objects.csv")))
     assert 1 <= done < N and len(list(tmp_path.glob("*_summary.csv"))) == done
-    assert err.strip() == (f"stopped by SIGINT: {done} mask(s) measured before it, their outputs kept; "
+    assert err.strip() == (f"stopped by {sig.name}: {done} mask(s) measured before it, their outputs kept; "
                            f"{N - done} not measured (nothing partial was kept)")
     assert _hidden(tmp_path) == []
 

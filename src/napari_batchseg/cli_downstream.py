@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cli_stop import done_before_stop, report_stop
+from .cli_stop import done_before_stop, report_stop, signals_stop, stop_status
 from .errors import BatchSegError, about
 
 __all__ = [
@@ -297,7 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.downstream
-    return handler(args)
+    try:
+        with signals_stop(keep_ignored=argv is None):  # as batchseg: SIGINT/SIGTERM say how far it got
+            return handler(args)
+    except KeyboardInterrupt as exc:
+        return stop_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover
