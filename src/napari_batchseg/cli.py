@@ -155,38 +155,13 @@ def _factory_from_env() -> Any:
 
 def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.Namespace) -> int:
     """Plan and run a batch; an output folder the run created and left empty is removed after it."""
-    created = [] if getattr(args, "dry_run", False) else _missing_folders(params.output_dir)
+    from .io.made_dirs import missing_folders, remove_empty
+
+    created = [] if getattr(args, "dry_run", False) else missing_folders(params.output_dir)
     try:
         return _plan_and_run(paths, params, args)
     finally:
-        _remove_empty(created)
-
-
-def _missing_folders(folder: str | None) -> list[Path]:
-    """``folder`` and those of its parents that do not exist yet (a run creates them), deepest first."""
-    if not folder:
-        return []
-    import os
-
-    path = Path(os.path.expanduser(folder)).absolute()
-    missing: list[Path] = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _remove_empty(folders: Sequence[Path]) -> None:
-    """Remove ``folders`` (deepest first) while empty: one with anything in it stays, and those above it."""
-    import os
-
-    for folder in folders:
-        try:
-            os.rmdir(folder)  # only an empty folder: never one the run (or anyone) put a file in
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return
+        remove_empty(created)
 
 
 def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argparse.Namespace) -> int:
