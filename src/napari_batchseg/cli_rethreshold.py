@@ -86,7 +86,7 @@ def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[st
     refused) and the logs to run, in the order given.
     """
     from .errors import BatchSegError
-    from .rethreshold_run import _targets, read_kept_flows
+    from .rethreshold_run import output_paths, read_kept_flows
 
     status = 0
     writers: dict[str, list[int]] = {}  # output mask -> the logs (indices) that would write it
@@ -102,7 +102,7 @@ def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[st
         if run in runs:  # the same run named twice (or its log and its mask): once
             continue
         runs.add(run)
-        mask, _log = _targets(kept, suffix, overwrite=True)  # where it writes (whether there or not)
+        mask, _log = output_paths(kept, suffix, overwrite=True)  # where it writes (whether there or not)
         writers.setdefault(os.path.normcase(os.path.abspath(mask)), []).append(index)
     keep: list[int] = []
     for output, indices in writers.items():

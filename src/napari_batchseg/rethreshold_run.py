@@ -60,8 +60,8 @@ from .provenance import (
 from .segmenters.catalog import cellpose_major, cellpose_version
 from .segmenters.cellpose.rethreshold import Thresholds, rethreshold_frame
 
-__all__ = ["KeptFlows", "RethresholdError", "RethresholdResult", "read_kept_flows", "rethreshold_log",
-           "suffix_problem"]
+__all__ = ["KeptFlows", "RethresholdError", "RethresholdResult", "output_paths", "read_kept_flows",
+           "rethreshold_log", "suffix_problem"]
 
 #: the log record naming a debug stack (written by the engine for every kept array)
 _DEBUG_RECORD = re.compile(r"^debug output \((?P<kind>[A-Za-z0-9_]+)\): (?P<path>.+)$")
@@ -240,7 +240,12 @@ def suffix_problem(suffix: str) -> str:
     return tracked_suffix(suffix)
 
 
-def _targets(kept: KeptFlows, suffix: str | None, overwrite: bool) -> tuple[Path, Path]:
+def output_paths(kept: KeptFlows, suffix: str | None, overwrite: bool) -> tuple[Path, Path]:
+    """``(mask, log)`` a re-threshold of ``kept`` writes: the run's own (no ``suffix``), else ``_vSM-S`` ones.
+
+    Raises :class:`RethresholdError` for no ``suffix`` without ``overwrite``, a bad ``suffix``, and (without
+    ``overwrite``) an output that exists.
+    """
     if suffix is None:
         if not overwrite:
             raise RethresholdError(f"{kept.log_path}: give --suffix S for new outputs "
@@ -304,7 +309,7 @@ def rethreshold_log(
         Nothing was written (see the module notes); also when cancelled.
     """
     kept = read_kept_flows(log_path)
-    mask_target, log_target = _targets(kept, suffix, overwrite)
+    mask_target, log_target = output_paths(kept, suffix, overwrite)
     try:
         params = kept.logged.params.replace(
             cellprob_threshold=thresholds.cellprob_threshold, flow_threshold=thresholds.flow_threshold,
