@@ -364,7 +364,8 @@ def test_a_table_stays_with_its_output_when_a_run_points_the_layer_at_the_next_o
     layer.selected_label = 1
     w.go_to_row(3)
     assert layer.selected_label == 1  # a row of the nuclei is not looked for in the next file
-    assert "a_nuclei.tif" in w.status.text()
+    said = w.status.text()  # the table's own output, and the one its layer shows now
+    assert said == f"{n} object(s) in a_nuclei_vSM.ome.tif (its layer shows b_ecoli_vSM.ome.tif now).", said
 
 
 def test_a_table_computed_while_its_layer_moved_on_names_its_own_output(make_napari_viewer, qtbot, tmp_path):
@@ -377,7 +378,7 @@ def test_a_table_computed_while_its_layer_moved_on_names_its_own_output(make_nap
     _next_output(layer, np.zeros_like(gt), "b_ecoli", tmp_path / "b_ecoli_vSM.ome.tif")
     _wait(qtbot, w)
     assert len(w.model.frame) == len(np.unique(gt)) - 1
-    assert "a_nuclei.tif" in w.status.text() and "b_ecoli" not in w.status.text().split("(")[0]
+    assert "a_nuclei" in w.status.text().split(" (its")[0] and "b_ecoli_vSM.ome.tif now" in w.status.text()
     assert layer.features.empty
 
 

@@ -221,28 +221,31 @@ class MeasureExportWidget(Dock):
         if self.gt_combo.currentText() == name and self.gt_combo.count() > 1:  # scored against itself
             self.gt_combo.setCurrentIndex(1 if self.gt_combo.currentIndex() == 0 else 0)
         layer = self.layer_named(name)
-        if layer is self._watched.layer:
-            return
-        self._watched.watch(layer)
-        # the Export section's mask follows the chosen layer, unless the user typed or picked another
+        if layer is not self._watched.layer:
+            self._watched.watch(layer)
+            self._follow_output(layer)
+
+    def _follow_output(self, layer: Any) -> None:
+        # the Export section's mask follows the layer's output, unless the user typed or picked another
         mask = mf.followed_mask(str(layer_meta(layer).get("mask_path") or ""), self.mask_path.text(),
                                 self._auto_mask)
         if mask is not None:
             self.mask_path.setText(mask)
             self._auto_mask = mask
+        if layer is not None and layer is self._table_layer and content_key(layer) != self._table_key:
+            self.status.setText(mf.measured_text(self.model.frame, None, mf.output_name(layer)))
 
     def _schedule(self, *_: object) -> None:
-        # only a table (and scores) asked for: not those of a stream layer retargeted to the next output
-        watched = self._watched.layer
-        if self.auto.isChecked() and watched is not None and content_key(watched) in (self._measured,
-                                                                                     self._evaluated):
-            self._timer.start()
+        self._timer.start()
 
     def _recompute(self) -> None:
-        watched = self._watched.layer
-        if watched is not None and content_key(watched) == self._measured:
+        # only a table (and scores) asked for: not those of a layer pointed at another output since
+        if (watched := self._watched.layer) is None:
+            return
+        self._follow_output(watched)
+        if self.auto.isChecked() and content_key(watched) == self._measured:
             self.measure()
-        if watched is not None and content_key(watched) == self._evaluated:  # a walk: scores went stale
+        if self.auto.isChecked() and content_key(watched) == self._evaluated:  # a walk: scores went stale
             self.evaluate()
 
     def measure(self) -> bool:
@@ -273,12 +276,13 @@ class MeasureExportWidget(Dock):
 
         def show(df: pd.DataFrame) -> None:
             moved_on = layer is not None and content_key(layer) != key
-            self._table_layer, self._table_key = (None, None) if moved_on else (layer, key)
+            self._table_layer, self._table_key = layer, key
             if layer is not None and not moved_on:
                 layer.features = df.reset_index(drop=True)
             self.model.set_frame(df)
             self.histogram.set_frame(df)
-            self.status.setText(mf.measured_text(df, name, layer.name if moved_on else None) + note)
+            now = mf.output_name(layer) if moved_on else None
+            self.status.setText(mf.measured_text(df, name, now) + note)
 
         return show
 

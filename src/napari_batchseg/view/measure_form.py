@@ -29,7 +29,7 @@ from .layer_files import first_input_frame, layer_meta, path_text
 __all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
            "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
            "frame_interval", "intensity_frames", "intensity_of", "mask_file_layer", "measure_args",
-           "measure_layer", "measured_text", "row_target", "table_file_name", "write_csv"]
+           "measure_layer", "measured_text", "output_name", "row_target", "table_file_name", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -267,6 +267,11 @@ def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:
     """
     path = meta.get("mask_path")
     return Path(str(path)).name if path else layer_name
+
+
+def output_name(layer: Any) -> str:
+    """The output a result layer shows now, as its status names it: its mask file's name (else its own)."""
+    return table_file_name(layer_meta(layer), layer.name)
 
 
 def frame_interval(meta: Mapping[str, Any]) -> float | None:
