@@ -179,14 +179,13 @@ def _no_progress_bars_off_a_terminal() -> Iterator[None]:
     if isatty and isatty():
         yield
         return
-    import importlib
+    import tqdm  # type: ignore[import-untyped]  # (not Cellpose: a missing model is said before torch is imported)
 
     saved: list[tuple[dict[str, Any], Any]] = []  # (module namespace, its own trange)
-    for name in ("cellpose.train", "cellpose.dynamics"):
-        try:
-            space = vars(importlib.import_module(name))
-        except ImportError:
-            continue
+    # imported already: their own trange; else tqdm's, which they take (``from tqdm import trange``)
+    spaces = [vars(module) for name in ("cellpose.train", "cellpose.dynamics")
+              if (module := sys.modules.get(name)) is not None]
+    for space in [vars(tqdm), *spaces]:
         if "trange" in space:
             saved.append((space, space["trange"]))
             space["trange"] = functools.partial(space["trange"], disable=True)
