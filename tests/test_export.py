@@ -51,7 +51,8 @@ def test_outlines_and_metadata(tmp_path):
     border_a = (GT == a) & ndi.binary_dilation(GT == b)  # pixels of a with a 4-neighbour in b
     assert (img[border_a] == 255).all()  # touching objects keep their own outlines
     meta = pd.read_csv(tmp_path / "outlines_metadata.csv")
-    assert list(meta.columns) == ["outline", "mask", "frame", "plate", "well", "site"]
+    assert list(meta.columns) == ["outline", "mask", "position", "position_name", "frame", "plate", "well",
+                                  "site"]
     assert (tmp_path / meta.loc[0, "outline"]).resolve() == png.resolve()
     assert (meta.loc[0, "plate"], meta.loc[0, "well"], meta.loc[0, "site"]) == ("dsb2018", "nuclei", "masks")
     assert (tmp_path / "dsb2018_nuclei_masks_outlines.provenance.json").exists()
@@ -406,7 +407,8 @@ def test_outline_index_has_input_frames_and_times(tmp_path):
     mask = frames_10_13()
     export_masks("outlines", [mask], tmp_path)
     meta = pd.read_csv(tmp_path / "outlines_metadata.csv")
-    assert list(meta.columns) == ["outline", "mask", "frame", "time_s", "plate", "well", "site"]
+    assert list(meta.columns) == ["outline", "mask", "position", "position_name", "frame", "time_s", "plate",
+                                  "well", "site"]
     assert list(meta["frame"]) == list(range(FIRST, LAST + 1))
     np.testing.assert_allclose(meta["time_s"], meta["frame"] * nd2_time_increment(), rtol=1e-9)
 

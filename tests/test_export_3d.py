@@ -27,6 +27,7 @@ from napari_batchseg.export import KINDS, ExportOptions, export_masks
 from napari_batchseg.io.masks import read_mask, write_mask
 from napari_batchseg.io.reader import open_source
 from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.results import logged_position, logged_position_name
 from test_3d import SIDE, Z0, Z1, _params, write_crop
 
 NZ = Z1 - Z0
@@ -65,7 +66,11 @@ def test_outlines_one_png_per_slice_with_z(run, tmp_path):
     files = result.outputs[mask]
     assert len(files) == 2 * NZ
     meta = pd.read_csv(tmp_path / "outlines_metadata.csv")
-    assert list(meta.columns) == ["outline", "mask", "frame", "z", "z_um", "plate", "well", "site"]
+    assert list(meta.columns) == ["outline", "mask", "position", "position_name", "frame", "z", "z_um",
+                                  "plate", "well", "site"]
+    logged = read_mask(mask).log_text  # the position and its name the volume mask's log records
+    assert (meta["position"] == logged_position(logged)).all()
+    assert (meta["position_name"] == logged_position_name(logged)).all()
     for (t, z, lab), row in zip(_slices(labels), meta.itertuples(), strict=True):
         png = tmp_path / row.outline
         assert png.name == f"cells_vSM_t{t:04d}_z{z:04d}.png" and png in files

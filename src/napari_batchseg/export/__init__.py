@@ -6,8 +6,8 @@
 kind           output in ``output_dir``
 =============  ===================================================================================
 ``outlines``   ``<base>_outlines/<base>_t0000.png`` ... (white outlines on black) and one
-               ``outlines_metadata.csv`` (``outline, mask, frame[, time_s], plate, well, site``): one per
-               folder, for every mask exported there
+               ``outlines_metadata.csv`` (``outline, mask, position, position_name, frame[, time_s],
+               plate, well, site``): one per folder, for every mask exported there
 ``rois``       ``<base>_rois.zip``: ImageJ/Fiji ROI set, one polygon per object, input frame as ``t``
 ``semantic``   ``<base>_semantic.tif``: ``(T, Y, X)`` uint8 ImageJ TIFF (255 or 1), calibrated
 ``ome-zarr``   ``<base>.ome.zarr``: OME-NGFF image ``(t, y, x)`` with ``labels/masks`` (same axes;
@@ -49,7 +49,7 @@ from .ctc import check_ctc_input, check_ctc_volume, write_ctc, write_ctc_volume
 from .images import (
     cellpose_targets,
     compile_pattern,
-    plate_well_site,
+    index_fields,
     write_cellpose,
     write_outlines,
     write_rois,
@@ -201,13 +201,13 @@ def export_masks(
                         check_ctc_volume(item)
                     else:
                         check_ctc_input(item.path)
-                site = plate_well_site(item, regex) if kind == "outlines" else {}
+                fields = index_fields(item, regex) if kind == "outlines" else {}
             except BatchSegError as exc:
                 first_error = first_error or exc
                 result.failed[Path(m)] = about(m, exc)
                 continue
             items.append(item)
-            metas.append(site)
+            metas.append(fields)
         if not items and first_error is not None:
             if len(result.failed) == 1:
                 raise first_error
@@ -238,7 +238,7 @@ def _write_outlines_index(meta: Path, rows: list[dict[str, Any]]) -> None:
     rows replaced; the other masks' rows stay (a walk: a second mask's export dropped the first's rows,
     its outlines left unlisted). An index that cannot be read is replaced.
     """
-    columns = ["outline", "mask", "frame", "plate", "well", "site"]
+    columns = ["outline", "mask", "position", "position_name", "frame", "plate", "well", "site"]
     table = pd.DataFrame(rows)
     if meta.exists():
         try:
@@ -249,6 +249,7 @@ def _write_outlines_index(meta: Path, rows: list[dict[str, Any]]) -> None:
             kept = earlier[~earlier["mask"].isin(set(table.get("mask", pd.Series(dtype=str))))]
             table = pd.concat([kept, table], ignore_index=True)
     extra = [c for c in ("time_s", "z", "z_um") if c in table and table[c].notna().any()]
-    columns[3:3] = extra  # known time increment, Z slice of a volume (µm when the Z step is known)
+    at = columns.index("frame") + 1  # known time increment, Z slice of a volume (µm when the Z step is known)
+    columns[at:at] = extra
     with atomic_path(meta) as tmp:
         table.reindex(columns=columns).to_csv(tmp, index=False)

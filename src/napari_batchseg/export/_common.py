@@ -37,7 +37,9 @@ class ExportOptions:
         ``start_frame``, the input frame of the mask's first frame, when a log-less mask has fewer
         frames than its image).
     pattern
-        ``outlines``: regex with named groups ``plate``, ``well``, ``site`` matched on file names.
+        ``outlines``: regex with named groups ``plate``, ``well``, ``site``, searched in the position's
+        name (as the mask's log records it), the input image's file name and the mask's file name, in
+        that order; each group takes its value from the first of them that gives it.
     outline_format
         ``outlines``: ``"png"`` or ``"tif"``.
     foreground_value
@@ -105,6 +107,16 @@ class ExportInput:
     def input_name(self) -> str | None:
         """File name of the input image, when known."""
         return Path(self.spec.image).name if self.spec is not None else None
+
+    @property
+    def position(self) -> int | None:
+        """The input's position (field of view, 0-based) the mask's log records; ``None`` without a log."""
+        return self.spec.position if self.spec is not None and self.spec.from_log else None
+
+    @property
+    def position_name(self) -> str | None:
+        """That position's name (a well, a scene: ``P1-B4``) as the log records it; ``None`` if none."""
+        return self.spec.position_name if self.spec is not None and self.spec.from_log else None
 
     def source_record(self) -> dict[str, Any]:
         """What the provenance file says of the input: image, preparation, segmentation parameters."""

@@ -36,7 +36,9 @@ class VolumeItem:
 
     ``source`` reads the input volumes (``None`` when the export needs no pixels); ``start`` is the
     input frame of the mask's first time point, ``z_first`` the input Z slice of its first slice (a run
-    with ``--z-range``); ``n_input_frames`` the input's time points when known.
+    with ``--z-range``); ``n_input_frames`` the input's time points when known; ``position`` and
+    ``position_name`` the input's position (0-based) and its name as the log records them (``None``
+    without a log).
     """
 
     path: Path
@@ -49,6 +51,8 @@ class VolumeItem:
     n_input_frames: int | None = None
     image_path: Path | None = None
     z_first: int = 0
+    position: int | None = None
+    position_name: str | None = None
 
     @property
     def base(self) -> str:
@@ -161,7 +165,8 @@ def open_volume_input(
     n_input = input_frame_count(log_text) if run is not None else None
     z_first = ZRange.parse(z_range or "all").first_volume_slice
     item = VolumeItem(path, log_text, read_mask_pixel_size(path), n_t, zyx, start, None, n_input, image,
-                      z_first)
+                      z_first, run.position if run is not None else None,
+                      run.position_name if run is not None else None)
     if not (want_image or need_image):
         return item
     if options.image is not None:

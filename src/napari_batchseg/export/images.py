@@ -46,22 +46,40 @@ def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
     return regex
 
 
-def plate_well_site(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None) -> dict[str, str]:
-    """``plate``, ``well``, ``site`` of a mask from its input image's name (else its own name).
+def index_fields(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None) -> dict[str, Any]:
+    """The outline index's fields of a mask: ``position``, ``position_name``, ``plate``, ``well``, ``site``.
+
+    ``position`` and ``position_name`` are the input's position and its name as the mask's log records
+    them (empty without a log, or a name it does not record). ``regex`` is searched in that position
+    name, the input image's file name and the mask's file name, in that order; each of ``plate``,
+    ``well``, ``site`` takes its value from the first of them that gives it (so a well in the position
+    name ``P1-B4`` wins over one in the file name of a multi-position plate; a plate only the file
+    name holds still comes from it).
 
     Raises
     ------
     InputError
-        When the pattern matches neither name.
+        When the pattern matches none of them.
     """
+    # text, not a number: an index's earlier rows without a position made the column float (0.0)
+    fields: dict[str, Any] = {"position": "" if item.position is None else str(item.position),
+                              "position_name": item.position_name or ""}
+    found = dict.fromkeys(OUTLINE_GROUPS, "")
     if regex is None:
-        return dict.fromkeys(OUTLINE_GROUPS, "")
-    names = [n for n in (item.input_name, item.path.name) if n]
-    for name in names:
+        return {**fields, **found}
+    names = [(what, n) for what, n in (("position name", item.position_name), ("input", item.input_name),
+                                       ("mask", item.path.name)) if n]
+    matched = False
+    for _what, name in names:
         m = regex.search(name)
         if m:
-            return {g: (m.groupdict().get(g) or "") for g in OUTLINE_GROUPS}
-    raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches neither {' nor '.join(names)}")
+            matched = True
+            for group in OUTLINE_GROUPS:
+                found[group] = found[group] or m.groupdict().get(group) or ""
+    if not matched:
+        said = ", ".join(f"{what} {name!r}" for what, name in names)
+        raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches none of {said}")
+    return {**fields, **found}
 
 
 def write_outline_folder(
