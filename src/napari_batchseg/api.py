@@ -1,5 +1,8 @@
 """The Python API: segment a batch of files in one call; track, correct and save the tracks of masks.
 
+:func:`open_mask` reads a mask back (a file without a log that looks like an intensity image is refused,
+as ``measure``, ``export`` and ``evaluate`` refuse it; ``force_labels=True`` reads it anyway).
+
 Tracking (arrays or files): :func:`track_masks` (a ``(T, Y, X)`` label array -> :class:`TrackResult`
 with the tracks table and the relabelled movie), :func:`track_file` (a ``_vSM.ome.tif``: the tracks CSV,
 tracked mask and log beside it). Corrections of a :class:`TrackResult` (each returns an :class:`Edited`:
@@ -29,13 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._labels import LabelStack
 from .discovery import FileFilter
 from .errors import BatchSegError
 from .evaluate_tracks import evaluate_tracks as evaluate_tracks
 from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
+from .io.arrays import ArraySource
 from .io.made_dirs import missing_folders, remove_empty
+from .io.masks import MaskFile, read_mask
 from .params import SegmentationParams
 from .rethreshold_run import RethresholdResult as RethresholdResult
 from .rethreshold_run import rethreshold_log as rethreshold_log
@@ -209,3 +215,36 @@ def _run(
         del event  # a frame's labels are not held while the next frame is segmented
     session.finish()
     return RunSummary([report_from_state(s) for s in session.tasks], session.notes)
+
+
+def open_mask(path: str | Path, *, force_labels: bool = False) -> MaskFile:
+    """Read a mask back: labels ``(T, Y, X)`` (``(T, Z, Y, X)`` for a volume mask), pixel size, log.
+
+    A file without a napari-batchseg log is checked as ``measure``, ``export`` and ``evaluate`` check
+    their masks (:mod:`~napari_batchseg.io.labelcheck`): one that looks like an intensity image (the
+    microscope image passed by mistake) is refused.
+
+    Parameters
+    ----------
+    path
+        The mask: a ``_vSM.ome.tif``, or any TIFF of integer labels (an annotation).
+    force_labels
+        Read a file without a log as it is, even where it looks like an intensity image.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or (without a log and without ``force_labels``) does not hold labels or
+        looks like an intensity image; the message names the file.
+    """
+    mask = read_mask(path)
+    if force_labels or mask.log_text.strip():
+        return mask
+    if mask.is_volume:  # evaluate's check of volumes
+        from .evaluate import open_volume_labels
+
+        open_volume_labels(mask.path).close()
+    else:  # measure's and export's check of (T, Y, X) masks, on the frames just read
+        frames = ArraySource(mask.labels, "TYX", mask.path, mask.path.name)
+        LabelStack(mask.path, frames, "").check_looks_like_labels()
+    return mask
