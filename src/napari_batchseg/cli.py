@@ -216,7 +216,11 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
         )
         if dry_run:  # what the run checks first (execute resolves them again)
             resolve_options(options, the_plan.params)
-    except ParameterError as exc:
+            if options.segmenter_factory is None:  # the model files, as the run finds them (none loaded)
+                from .segmenters import check_model
+
+                check_model(the_plan.params)
+    except (ParameterError, BatchSegError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
     if dry_run:  # after every check the real run makes; nothing was written

@@ -129,14 +129,17 @@ class CellposeSegmenter(SegmenterBase):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_params(cls, params: SegmentationParams) -> CellposeSegmenter:
-        """Resolve the model, check the diameter rule, pick the device and load the weights once.
+    def resolve_weights(cls, params: SegmentationParams) -> tuple[str, bool, Path, Path | None]:
+        """``(name, built-in?, weights file, size-model file)`` for ``params.model``, or the guard's error.
+
+        Loads nothing (no torch, no network object): what ``--dry-run`` checks and :meth:`from_params`
+        does first, so bad paths fail fast. A missing built-in file is downloaded when allowed
+        (:func:`~.files.ensure_builtin_file`), as the run would.
 
         Raises
         ------
         ModelError
-            The model cannot be found, downloaded or loaded; it is a Cellpose 4 model; or Cellpose 4
-            is the Cellpose installed (its adapter is :class:`~.v4.Cellpose4Segmenter`).
+            The model cannot be found or downloaded; it is a Cellpose 4 model; or Cellpose 4 is installed.
         ParameterError
             ``diameter=0`` for a built-in model that has no size model; several channels.
         """
@@ -154,7 +157,6 @@ class CellposeSegmenter(SegmenterBase):
                 f"{', '.join(CELLPOSE_SIZE_MODELS)} have a size model. Give the typical object diameter in "
                 "pixels (e.g. diameter=30)"
             )
-        # resolve files before importing torch/cellpose models, so bad paths fail fast
         if builtin:
             weights = ensure_builtin_file(name, builtin_weights_name(name), "weights")
             size_weights = (
@@ -177,6 +179,21 @@ class CellposeSegmenter(SegmenterBase):
                     f"Cellpose model '{name}' ({weights}) is a Cellpose 4 (Cellpose-SAM) model; the "
                     f"installed Cellpose {version} cannot load it. Install Cellpose 4: {CP4_INSTALL}"
                 )
+        return name, builtin, weights, size_weights
+
+    @classmethod
+    def from_params(cls, params: SegmentationParams) -> CellposeSegmenter:
+        """Resolve the model, check the diameter rule, pick the device and load the weights once.
+
+        Raises
+        ------
+        ModelError
+            The model cannot be found, downloaded or loaded; it is a Cellpose 4 model; or Cellpose 4
+            is the Cellpose installed (its adapter is :class:`~.v4.Cellpose4Segmenter`).
+        ParameterError
+            ``diameter=0`` for a built-in model that has no size model; several channels.
+        """
+        name, builtin, weights, size_weights = cls.resolve_weights(params)
 
         cp_models = cellpose_models()
 
