@@ -20,7 +20,7 @@ from .._labels import open_mask_stack
 from ..errors import InputError, describe
 from ..input_check import check_input
 from ..io.masks import read_embedded_log, read_mask
-from ..io.naming import is_kept_copy, is_segmentation_mask
+from ..io.naming import KEPT_TAG, MASK_EXT, is_kept_copy, is_segmentation_mask
 from ..io.reader import open_source
 from ..io.sources import SourceInfo
 from ..measure_3d import is_volume_mask, mask_volumes
@@ -51,6 +51,7 @@ __all__ = [
     "frames_from_vsm",
     "is_pair_mask",
     "is_vsm_mask",
+    "kept_copies",
 ]
 
 
@@ -314,7 +315,13 @@ class _VsmSetup:
 
     def nothing_corrected(self, data: TrainingData) -> TrainingData:
         """``data`` with the note that no frame was chosen (``frames="corrected"`` and none recorded)."""
-        data.skipped.append(SkippedFrame(str(self.mask_path), -1, "no corrected frames recorded in its log"))
+        reason = "no corrected frames recorded in its log"
+        kept = kept_copies(self.mask_path)
+        if kept:  # the corrections an overwrite moved aside (a walk: the message named none of them)
+            names = ", ".join(p.name for p in kept)
+            reason += (f"; the hand-corrected mask a later run replaced is kept beside it as {names} "
+                       "(a folder leaves kept copies out: give that file to train on it)")
+        data.skipped.append(SkippedFrame(str(self.mask_path), -1, reason))
         return data
 
     def preparation(self, info: SourceInfo, channel: int, t: int, index: int) -> dict[str, Any]:
@@ -344,6 +351,21 @@ def is_vsm_mask(path: str | Path) -> bool:
     stopped training with "unknown parameter(s): daughter_share, ..." from its log.
     """
     return is_segmentation_mask(path)
+
+
+def kept_copies(mask_path: Path) -> list[Path]:
+    """The kept hand-corrected copies of a ``_vSM`` mask beside it (``<base>.corrected[-<k>].ome.tif``)."""
+    name = mask_path.name
+    if not name.endswith(MASK_EXT):
+        return []
+    head = name[: -len(MASK_EXT)] + KEPT_TAG
+    try:
+        children = list(mask_path.parent.iterdir())
+    except OSError:
+        return []
+    return sorted((p for p in children if p.name.startswith(head) and is_kept_copy(p) and p.is_file()
+                   and (p.name == head + MASK_EXT or p.name[len(head)] == "-")),
+                  key=lambda p: (len(p.name), p.name))
 
 
 def is_pair_mask(path: str | Path) -> bool:
