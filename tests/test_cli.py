@@ -85,14 +85,15 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 def test_dry_run_and_info(folder, capsys):
     # a file that cannot run: exit status 1, as the real run's (a user walk: 0, so a script could not
     # tell); the readable ones alone: 0
-    assert main(["segment", str(folder), "--contains", "_BF", "--dry-run"]) == 1
+    model = ["--model", str(STARTER)]  # (the dry run checks the model: cyto3's weights may be absent here)
+    assert main(["segment", str(folder), "--contains", "_BF", *model, "--dry-run"]) == 1
     out = capsys.readouterr().out
     assert "nuclei_BF_vSM.ome.tif" in out and "unreadable" in out
     readable = [line.split("\t")[0] for line in out.splitlines() if "unreadable" not in line]
-    assert readable and main(["segment", *(str(folder / n) for n in readable), "--dry-run"]) == 0
+    assert readable and main(["segment", *(str(folder / n) for n in readable), *model, "--dry-run"]) == 0
     assert not list(folder.glob("*_vSM*"))
     # a walk: a file read fine but lacking the channel asked for was listed as "unreadable"
-    assert main(["segment", str(folder / "nuclei_BF.tif"), "--channel", "3", "--dry-run"]) == 1
+    assert main(["segment", str(folder / "nuclei_BF.tif"), "--channel", "3", *model, "--dry-run"]) == 1
     out = capsys.readouterr().out
     assert "[cannot run: " in out and "channel" in out and "unreadable" not in out, out
     assert main(["info", str(folder / "zstack_BF.nd2")]) == 0
@@ -212,7 +213,7 @@ def test_run_options_saved_in_the_config_and_read_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tifffile.imwrite("a.tif", np.zeros((32, 32), np.uint16))
     assert main(["segment", "a.tif", "--parallel", "files", "--processes", "2", "--measure", "--track",
-                 "--dry-run", "--save-config", "p.yaml"]) == 0
+                 "--model", str(STARTER), "--dry-run", "--save-config", "p.yaml"]) == 0
     saved = yaml.safe_load(Path("p.yaml").read_text())
     assert {k: saved[k] for k in ("parallel", "processes", "measure", "track")} == {
         "parallel": "files", "processes": 2, "measure": True, "track": True}

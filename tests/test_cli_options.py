@@ -113,24 +113,29 @@ def _planned(capsys) -> list[str]:
     return sorted(Path(ln.split("\t")[0]).name for ln in lines)
 
 
+#: a model file that exists: the dry run checks the model as the run would (cyto3's weights may be absent)
+_MODEL = ("--model", str(STARTER))
+
+
 def test_not_contains_ext_and_recursive_select_files(tmp_path, crops, capsys):
     _tree(tmp_path, crops[0])
     d = str(tmp_path)
-    assert main(["segment", d, "--dry-run"]) == 0
+    assert main(["segment", d, *_MODEL, "--dry-run"]) == 0
     assert _planned(capsys) == ["a_BF.tif", "b_BF_old.tif", "c_BF.tiff", "d_BF.ome.tif"]
-    assert main(["segment", d, "-r", "--dry-run"]) == 0
+    assert main(["segment", d, *_MODEL, "-r", "--dry-run"]) == 0
     assert _planned(capsys) == ["a_BF.tif", "b_BF_old.tif", "c_BF.tiff", "d_BF.ome.tif", "e_BF.tif",
                                 "f_BF_old.tif", "g_BF.tiff"]
-    assert main(["segment", d, "--recursive", "--not-contains", "_old", "--dry-run"]) == 0
+    assert main(["segment", d, *_MODEL, "--recursive", "--not-contains", "_old", "--dry-run"]) == 0
     assert _planned(capsys) == ["a_BF.tif", "c_BF.tiff", "d_BF.ome.tif", "e_BF.tif", "g_BF.tiff"]
-    assert main(["segment", d, "-r", "--not-contains", "_old", "--not-contains", "a_", "--dry-run"]) == 0
+    assert main(["segment", d, *_MODEL, "-r", "--not-contains", "_old", "--not-contains", "a_",
+                 "--dry-run"]) == 0
     assert _planned(capsys) == ["c_BF.tiff", "d_BF.ome.tif", "e_BF.tif", "g_BF.tiff"]
-    assert main(["segment", d, "-r", "--ext", ".tiff", "--dry-run"]) == 0
+    assert main(["segment", d, *_MODEL, "-r", "--ext", ".tiff", "--dry-run"]) == 0
     assert _planned(capsys) == ["c_BF.tiff", "g_BF.tiff"]
-    assert main(["segment", d, "--ext", ".tiff", "--ext", ".ome.tif", "--dry-run"]) == 0
+    assert main(["segment", d, *_MODEL, "--ext", ".tiff", "--ext", ".ome.tif", "--dry-run"]) == 0
     assert _planned(capsys) == ["c_BF.tiff", "d_BF.ome.tif"]
     # nothing left after the filters: a usage error
-    assert main(["segment", d, "--ext", ".czi", "--dry-run"]) == 2
+    assert main(["segment", d, *_MODEL, "--ext", ".czi", "--dry-run"]) == 2
     assert not list(tmp_path.rglob("*_vSM*"))
 
 

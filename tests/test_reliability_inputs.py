@@ -163,7 +163,7 @@ def test_named_folder_or_link_yielding_no_file_is_a_warning(tmp_path, capsys):
     text = "\n".join(the_plan.notes)
     assert str(empty) in text and str(filtered) in text and str(link) in text
     assert "left out by the filters" in text and "a link to" in text
-    status = main(["segment", str(good), str(empty), "--dry-run"])
+    status = main(["segment", str(good), str(empty), "--model", str(STARTER), "--dry-run"])
     assert status == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "warning" in err and str(empty) in err and "no file" in err
