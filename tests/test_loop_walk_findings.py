@@ -125,3 +125,23 @@ def test_train_on_a_folder_points_to_the_kept_corrected_copy(mask_of: Path, unca
     assert status == 2  # nothing to train on in the new mask
     assert kept.name in said.out + said.err
     assert "give that file" in said.out + said.err
+
+
+def test_a_rerun_log_names_the_log_it_repeats_and_why_its_existing_policy(
+        mask_of: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """(Was: a rerun's log did not name the log it repeats, and its parameters said ``existing: error``
+    where the repeated run had ``skip``, with nothing saying why.)"""
+    from napari_batchseg.provenance import parse_log
+
+    first = mask_of.with_name("nuclei_vSM.log")
+    assert parse_log(first.read_text("utf-8")).params.existing == "skip"
+    assert main(["rerun", str(first), "--suffix", "again", "-q"]) == 0
+    text = mask_of.with_name("nuclei_vSM-again.log").read_text("utf-8")
+    own = text.split("--- earlier processing", 1)[0]
+    assert f"rerun of: {first.resolve()}" in own
+    (line,) = [r for r in own.splitlines() if "existing: error" in r and "rerun" in r]
+    assert "skip" in line and "--existing" in line  # the one used, the repeated run's, and why
+    logged = parse_log(text)
+    assert logged.params.existing == "error"  # the policy actually used
+    assert logged.rerun_of == str(first.resolve())
+    assert parse_log(first.read_text("utf-8")).rerun_of is None

@@ -60,6 +60,8 @@ def start_log(
     pos_name = info.position_names[task.position] if task.position < len(info.position_names) else ""
     log.info(f"{POSITION_PREFIX}{task.position} of {task.n_positions} ({pos_name})")
     log_parameters(log, params)
+    for line in task.expect.log_lines if task.expect is not None else ():  # batchseg rerun
+        log.info(line)
     log.info(SEGMENTER_PREFIX + json.dumps(described, sort_keys=True, default=str))
     if isinstance(channel, tuple):  # several channels (Cellpose 4), in the order handed to the model
         log.info(f"channels used: {channel_label(info, channel)}")

@@ -59,6 +59,9 @@ class Expectation:
     planes_sha256: str | None = None
     weights_sha256: str | None = None
     force: bool = False
+    #: records the new output's log opens with (after its parameters): the log repeated and why the
+    #: rerun's settings differ from it (:func:`~napari_batchseg.rerun.prepare_rerun`)
+    log_lines: tuple[str, ...] = ()
 
 
 @dataclass

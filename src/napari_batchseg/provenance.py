@@ -31,6 +31,8 @@ INPUT_IDENTITY_PREFIX = "input identity: "
 #: sha256 of the labels written (uint32 little-endian, frame after frame)
 LABELS_HASH_PREFIX = "labels sha256: "
 SEGMENTER_PREFIX = "segmenter: "
+#: ``batchseg rerun``: the log of the run it repeats (an absolute path)
+RERUN_PREFIX = "rerun of: "
 #: a later step's record of the mask it read (``batchseg track``'s ``-tracked.log``)
 INPUT_MASK_PREFIX = "input mask: "
 #: the module field of the records of a later step's log, and the command that writes such a log
@@ -107,6 +109,8 @@ class LoggedRun:
     output_id: str | None = None
     #: the name of the position (a well, a scene: ``B02``) the log records, ``None`` when it records none
     position_name: str | None = None
+    #: the log of the run this one repeats (``batchseg rerun``), ``None`` for a run of its own
+    rerun_of: str | None = None
 
 
 def position_name(record: str) -> str | None:
@@ -175,6 +179,7 @@ def parse_log(text: str, source: str | Path | None = None) -> LoggedRun:
     name: str | None = None
     identity: dict[str, Any] = {}
     weights: str | None = None
+    rerun_of: str | None = None
     for line in own.splitlines():
         parts = line.split(" | ", 3)
         if len(parts) < 4:
@@ -193,9 +198,11 @@ def parse_log(text: str, source: str | Path | None = None) -> LoggedRun:
         elif message.startswith(SEGMENTER_PREFIX) and weights is None:
             with contextlib.suppress(ValueError, AttributeError):
                 weights = json.loads(message[len(SEGMENTER_PREFIX):]).get("weights_sha256")
+        elif message.startswith(RERUN_PREFIX) and rerun_of is None:
+            rerun_of = message[len(RERUN_PREFIX):].strip()
     if params is None:
         raise ValueError("no 'parameters:' record found: not a napari-batchseg segmentation log")
-    return LoggedRun(params, input_path, position, identity, weights, output_id(text), name)
+    return LoggedRun(params, input_path, position, identity, weights, output_id(text), name, rerun_of)
 
 
 def segmentation_run(text: str) -> LoggedRun:

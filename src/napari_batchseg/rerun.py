@@ -24,7 +24,7 @@ from typing import Any
 from .errors import BatchSegError
 from .events import Expectation
 from .params import ParameterError, SegmentationParams
-from .provenance import LoggedRun, NotARunLog, parse_log
+from .provenance import RERUN_PREFIX, LoggedRun, NotARunLog, parse_log
 
 __all__ = ["RerunError", "RerunSetup", "prepare_rerun", "read_logged_run"]
 
@@ -92,6 +92,15 @@ def _model_files(params: SegmentationParams) -> list[tuple[str, Path]]:
     return out
 
 
+def _log_lines(src: Path, logged: LoggedRun, existing: str) -> tuple[str, ...]:
+    """The records a rerun's log adds: the log it repeats, and the existing policy used when it differs."""
+    lines = [RERUN_PREFIX + str(src.resolve())]
+    if existing != logged.params.existing:  # (the parameters record the one used)
+        lines.append(f"rerun existing: {existing} (batchseg rerun's --existing, default error: a rerun "
+                     f"writes a new output or stops; the repeated run's was {logged.params.existing})")
+    return tuple(lines)
+
+
 def prepare_rerun(
     source: str | Path,
     *,
@@ -154,5 +163,6 @@ def prepare_rerun(
         planes_sha256=identity.get("planes_sha256"),
         weights_sha256=logged.weights_sha256,
         force=force,
+        log_lines=_log_lines(src, logged, existing),
     )
     return RerunSetup(logged, params, expect, notes, warnings)
