@@ -46,8 +46,15 @@ def _positive(value: Any) -> float | None:
 
 
 def _seconds(value: Any) -> float | None:
-    """A bioio time interval (a float in seconds, or a quantity with units) in seconds."""
+    """A bioio time interval in seconds: a float (s), a quantity with units, or a ``timedelta`` (CZI)."""
     if value is None:
+        return None
+    if isinstance(value, np.timedelta64):
+        return _positive(value / np.timedelta64(1, "s"))
+    total = getattr(value, "total_seconds", None)  # datetime.timedelta (bioio-czi), pandas.Timedelta
+    if callable(total):
+        with contextlib.suppress(Exception):
+            return _positive(total())
         return None
     to = getattr(value, "to", None)
     if callable(to):
