@@ -4,7 +4,8 @@ bioio reads each format into the axes ``T C Z Y X`` (plus ``S`` for RGB samples,
 channels here). Scenes of one shape are the positions ``P`` (outputs ``<stem>_P<k>_vSM``); a file whose
 scenes differ in shape is refused with their shapes. Planes are read one at a time through bioio's
 dask access (``get_image_dask_data("YX", T=t, C=c, Z=z)``), never the whole file. Channel names,
-physical pixel sizes and the time increment come from bioio's metadata.
+physical pixel sizes and the time increment come from bioio's metadata, converted to µm and seconds
+from the units it states for each axis (OME-Zarr's ``"unit"``; none stated: µm and seconds).
 
 An OME-Zarr holds its image at the root and may hold label images under ``labels/<name>`` (our own
 ``batchseg export ... ome-zarr`` writes the mask as ``labels/masks``). The root image is what opens by
@@ -61,6 +62,25 @@ def _seconds(value: Any) -> float | None:
         with contextlib.suppress(Exception):
             return _positive(to("second").magnitude)
     return _positive(value)
+
+
+def _unit_factor(properties: Any, axis: str, target: str) -> float | None:
+    """Factor from the unit bioio states for ``axis`` (a pint unit; OME-Zarr's ``"unit"``) to ``target``.
+
+    1 when no unit is stated (bioio's sizes are then µm and seconds); ``None`` for a unit that is not
+    one of ``target``'s kind (the size is then unknown rather than wrong).
+    """
+    unit = getattr(getattr(properties, axis, None), "unit", None)
+    if unit is None:
+        return 1.0
+    try:
+        return float((1 * unit).to(target).magnitude)
+    except Exception:  # noqa: BLE001 - pint's DimensionalityError, or not a pint unit at all
+        return None
+
+
+def _scaled(value: float | None, factor: float | None) -> float | None:
+    return None if value is None or factor is None else _positive(value * factor)
 
 
 def _group_attrs(path: Path) -> dict[str, Any]:
@@ -186,10 +206,19 @@ class BioioSource(ImageSource):
         if len(names) != sizes["C"]:
             names = list("RGBA"[: sizes["C"]]) if self._samples in (3, 4) else []
         pps = img.physical_pixel_sizes
-        t = None
+        t, bare_t = None, False
         with contextlib.suppress(Exception):
-            t = _seconds(getattr(img, "time_interval", None))
-        pixel = PixelSize(x=_positive(pps.X), y=_positive(pps.Y), z=_positive(pps.Z), t=t)
+            raw_t = getattr(img, "time_interval", None)
+            t, bare_t = _seconds(raw_t), isinstance(raw_t, (int, float, np.number))
+        props = None  # the axes' units (OME-Zarr: nanometer, minute, ...); bioio's sizes are bare numbers
+        with contextlib.suppress(Exception):
+            props = img.reader.dimension_properties
+        pixel = PixelSize(
+            x=_scaled(_positive(pps.X), _unit_factor(props, "X", "micrometer")),
+            y=_scaled(_positive(pps.Y), _unit_factor(props, "Y", "micrometer")),
+            z=_scaled(_positive(pps.Z), _unit_factor(props, "Z", "micrometer")),
+            t=_scaled(t, _unit_factor(props, "T", "second")) if bare_t else t,  # (a timedelta has its unit)
+        )
         self.info = SourceInfo(
             path=self.path, sizes=sizes, dtype=np.dtype(img.dtype), channel_names=names, pixel_size=pixel,
             native_axes=order, position_names=[str(s) for s in scenes], format=label.lower(),
