@@ -28,6 +28,7 @@ from ..errors import InputError, OutputError, describe
 from .atomic import atomic_path, partial_prefix
 from .ome import local_name, ome_pixel_size
 from .sources import PixelSize
+from .tiff import imagej_pixel_size
 
 MASK_CHANNEL_NAME = "Segmentation mask"
 LOG_NAMESPACE = "napari-batchseg/log"
@@ -350,10 +351,16 @@ def _ome_log_and_meta(xml: str) -> tuple[str, PixelSize, str]:
     return "\n".join(logs), size, channel
 
 
+def _imagej_size(tf: tifffile.TiffFile) -> PixelSize:
+    """The ImageJ calibration of a TIFF without OME-XML (a Fiji label image), else no size."""
+    return imagej_pixel_size(tf, tf.pages.first) if tf.is_imagej else PixelSize()
+
+
 def read_mask(path: str | Path) -> MaskFile:
     """Read a mask OME-TIFF: labels as ``(T, Y, X)``, pixel size, embedded log and channel name.
 
-    A volume mask (``z_mode`` 3d/stitch) reads as ``(T, Z, Y, X)`` (:attr:`MaskFile.is_volume`).
+    A volume mask (``z_mode`` 3d/stitch) reads as ``(T, Z, Y, X)`` (:attr:`MaskFile.is_volume`). A TIFF
+    without OME-XML takes its pixel size from ImageJ metadata (a label image saved by Fiji).
     """
     path = Path(path)
     try:
@@ -362,25 +369,27 @@ def read_mask(path: str | Path) -> MaskFile:
             labels = series.asarray()
             axes = series.axes
             xml = tf.ome_metadata or ""
+            imagej = PixelSize() if xml else _imagej_size(tf)
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
         raise InputError(f"{path}: cannot read mask: {describe(exc)}") from exc
     labels = _as_tzyx(labels, axes) if "Z" in axes else (labels[None] if labels.ndim == 2 else labels)
     try:
-        log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", PixelSize(), "")
+        log_text, size, channel = _ome_log_and_meta(xml) if xml else ("", imagej, "")
     except ET.ParseError as exc:
         raise InputError(f"{path}: OME metadata is not valid XML: {exc}") from exc
     return MaskFile(path, labels, size, log_text, channel)
 
 
 def read_mask_pixel_size(path: str | Path) -> PixelSize:
-    """A mask's pixel size (µm; time step in s) from its OME metadata, without reading pixels."""
+    """A mask's pixel size (µm; time step in s) from its OME (else ImageJ) metadata, without its pixels."""
     try:
         with tifffile.TiffFile(path) as tf:
             xml = tf.ome_metadata or ""
+            imagej = PixelSize() if xml else _imagej_size(tf)
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
         raise InputError(f"{path}: cannot read mask: {describe(exc)}") from exc
     try:
-        return _ome_log_and_meta(xml)[1] if xml else PixelSize()
+        return _ome_log_and_meta(xml)[1] if xml else imagej
     except ET.ParseError as exc:
         raise InputError(f"{path}: OME metadata is not valid XML: {exc}") from exc
 
