@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from .files import TRACK_ID_COLUMNS, check_tracks_of, read_tracks, track_paths
 
 __all__ = [
@@ -29,7 +30,22 @@ TRACK_SUMMARY_COLUMNS: tuple[str, ...] = (
 
 
 def add_track_ids(objects: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
-    """``objects`` (one row per object per frame) with ``track_id`` after ``label`` (0: untracked)."""
+    """``objects`` (one row per object per frame) with ``track_id`` after ``label`` (0: untracked).
+
+    Raises :class:`~napari_batchseg.errors.InputError` when objects lie in a frame the tracks hold
+    nothing of: tracking gives every object of a frame a track, so the tracks number the frames from
+    another first frame (a log-less mask is tracked from frame 0), and joining by label would be wrong.
+    """
+    if len(objects) and len(tracks):
+        frames = tracks["frame"]
+        missing = sorted(set(objects["frame"].tolist()) - set(frames.tolist()))
+        if missing:
+            raise InputError(
+                f"the tracks hold no object of frame {int(missing[0])}, where the mask has objects (the "
+                f"tracks cover frames {int(frames.min())}-{int(frames.max())}): they number the frames from "
+                "another first frame (a mask without a log is tracked from frame 0); measure with the "
+                "first frame it was tracked with, or leave the tracks out (--no-tracks)"
+            )
     key = tracks[["frame", "label", "track_id"]].drop_duplicates(["frame", "label"])
     out = objects.merge(key, on=["frame", "label"], how="left")
     out["track_id"] = out["track_id"].fillna(0).astype(np.int64)
