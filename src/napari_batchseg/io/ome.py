@@ -111,8 +111,43 @@ def ome_pixel_size(pixels: ET.Element) -> PixelSize:
         values[axis.lower()] = None if raw is None or factor is None else positive_um(raw, factor)
     raw_t = pixels.get("TimeIncrement")
     t_factor = time_factor(pixels.get("TimeIncrementUnit", "s"))
-    values["t"] = None if raw_t is None else positive_um(raw_t, t_factor)
+    values["t"] = plane_time_step(pixels) if raw_t is None else positive_um(raw_t, t_factor)
     return PixelSize(**values)
+
+
+def _index(plane: ET.Element, name: str) -> int | None:
+    try:
+        return int(plane.get(name, "0"))
+    except ValueError:
+        return None
+
+
+def plane_time_step(pixels: ET.Element) -> float | None:
+    """Mean seconds between time points from the ``Plane`` elements' ``DeltaT`` (no ``TimeIncrement``).
+
+    Bio-Formats and many acquisition programs state each plane's time since the start, not a step. The
+    planes of the first Z slice and channel (``TheZ = TheC = 0``) give one time per ``TheT``; the step
+    is (last - first) / (their T distance). ``None`` with fewer than two such time points, an unknown
+    unit or times that do not increase.
+    """
+    at: dict[int, float] = {}
+    for plane in pixels:
+        if local_name(plane.tag) != "Plane" or plane.get("DeltaT") is None:
+            continue
+        the_t = _index(plane, "TheT")
+        if the_t is None or _index(plane, "TheZ") != 0 or _index(plane, "TheC") != 0:
+            continue
+        factor = time_factor(plane.get("DeltaTUnit", "s"))
+        try:
+            seconds = float(plane.get("DeltaT", "")) * float(factor) if factor is not None else math.nan
+        except ValueError:
+            seconds = math.nan
+        if math.isfinite(seconds):
+            at.setdefault(the_t, seconds)
+    if len(at) < 2:
+        return None
+    first, last = min(at), max(at)
+    return positive_um((at[last] - at[first]) / (last - first))
 
 
 def ome_channel_names(pixels: ET.Element) -> list[tuple[str | None, int]]:
