@@ -73,3 +73,16 @@ def test_measure_of_a_fiji_volume_label_image_is_in_um(tmp_path: Path) -> None:
     np.testing.assert_allclose(first["centroid_z_um"], first["centroid_z_px"] * z_step, rtol=1e-6)
     np.testing.assert_allclose(first["centroid_x_um"], first["centroid_x_px"] * xy, rtol=1e-6)
     assert table["time_s"].tolist() == pytest.approx(table["frame"] * INTERVAL)
+
+
+def test_measure_of_a_logless_volume_mask_takes_the_first_frame_given(tmp_path: Path) -> None:
+    """``--start-frame`` numbers a log-less volume mask's frames (it was ignored without ``--image``:
+    frames 0-1 whatever was given), as it does for 2D masks."""
+    from napari_batchseg.cli import main
+
+    path, _movie, _xy, _z = _fiji_labels(tmp_path)
+    assert main(["measure", str(path), "--start-frame", "10", "--output-dir", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "fiji_labels_objects.csv")
+    summary = pd.read_csv(tmp_path / "out" / "fiji_labels_summary.csv")
+    assert sorted(set(table["frame"])) == [10, 11] and summary["frame"].tolist() == [10, 11]
+    assert table["time_s"].tolist() == pytest.approx(table["frame"] * INTERVAL)

@@ -246,7 +246,8 @@ def volume_tables(
 
     The input comes from the mask's log, or is ``image`` (with ``image_channel``, ``z_range``,
     ``start_frame``, ``image_axes``: see :meth:`VolumeInput.from_image`); ``channels`` add the
-    intensities of other channels of it, as in 2D.
+    intensities of other channels of it, as in 2D. A ``start_frame`` given numbers the mask's frames
+    (and picks the input's) also without ``image``, as in 2D.
 
     Raises
     ------
@@ -261,6 +262,8 @@ def volume_tables(
                                         channels)
     else:
         source = VolumeInput(path, read_embedded_log(path), channels)
+        if start_frame is not None:  # given wins over the log, as for 2D masks
+            source.start = int(start_frame)
     try:
         if channels and source.source is None:
             raise InputError(f"{path}: no input image to measure channel(s) {', '.join(map(str, channels))} "
