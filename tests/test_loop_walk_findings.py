@@ -65,10 +65,6 @@ def test_dry_run_passes_a_model_file_that_exists(uncalibrated: Path, tmp_path: P
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="an OME-Zarr whose axes carry no unit (our own ome-zarr export of an "
-                   "image without pixel size writes scale 1, no unit) is read as 1 µm pixels and a 1 s time "
-                   "step: segmenting it writes a mask claiming PhysicalSize 1 µm, and measure fills area_um2 "
-                   "with invented values")
 def test_ome_zarr_export_of_an_uncalibrated_image_reads_back_uncalibrated(
         mask_of: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("bioio_ome_zarr")

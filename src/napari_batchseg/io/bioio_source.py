@@ -64,15 +64,16 @@ def _seconds(value: Any) -> float | None:
     return _positive(value)
 
 
-def _unit_factor(properties: Any, axis: str, target: str) -> float | None:
+def _unit_factor(properties: Any, axis: str, target: str, unstated: float | None = 1.0) -> float | None:
     """Factor from the unit bioio states for ``axis`` (a pint unit; OME-Zarr's ``"unit"``) to ``target``.
 
-    1 when no unit is stated (bioio's sizes are then µm and seconds); ``None`` for a unit that is not
-    one of ``target``'s kind (the size is then unknown rather than wrong).
+    ``unstated`` when no unit is stated (1: bioio's sizes are then µm and seconds; ``None`` for OME-Zarr,
+    whose scale 1 without a unit is no calibration); ``None`` for a unit that is not one of ``target``'s
+    kind (the size is then unknown rather than wrong).
     """
     unit = getattr(getattr(properties, axis, None), "unit", None)
     if unit is None:
-        return 1.0
+        return unstated
     try:
         return float((1 * unit).to(target).magnitude)
     except Exception:  # noqa: BLE001 - pint's DimensionalityError, or not a pint unit at all
@@ -213,11 +214,13 @@ class BioioSource(ImageSource):
         props = None  # the axes' units (OME-Zarr: nanometer, minute, ...); bioio's sizes are bare numbers
         with contextlib.suppress(Exception):
             props = img.reader.dimension_properties
+        # (a walk: our own OME-Zarr export of an uncalibrated image read back as 1 µm pixels, 1 s frames)
+        unstated = None if "zarr" in type(img.reader).__module__ else 1.0
         pixel = PixelSize(
-            x=_scaled(_positive(pps.X), _unit_factor(props, "X", "micrometer")),
-            y=_scaled(_positive(pps.Y), _unit_factor(props, "Y", "micrometer")),
-            z=_scaled(_positive(pps.Z), _unit_factor(props, "Z", "micrometer")),
-            t=_scaled(t, _unit_factor(props, "T", "second")) if bare_t else t,  # (a timedelta has its unit)
+            x=_scaled(_positive(pps.X), _unit_factor(props, "X", "micrometer", unstated)),
+            y=_scaled(_positive(pps.Y), _unit_factor(props, "Y", "micrometer", unstated)),
+            z=_scaled(_positive(pps.Z), _unit_factor(props, "Z", "micrometer", unstated)),
+            t=_scaled(t, _unit_factor(props, "T", "second", unstated)) if bare_t else t,  # (timedelta: unit)
         )
         self.info = SourceInfo(
             path=self.path, sizes=sizes, dtype=np.dtype(img.dtype), channel_names=names, pixel_size=pixel,
