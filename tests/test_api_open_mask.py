@@ -57,3 +57,11 @@ def test_open_mask_refuses_an_intensity_volume(tmp_path):
     gt = tifffile.imread(DSB_GT)
     tifffile.imwrite(labels, np.stack([gt, gt, gt]), imagej=True, metadata={"axes": "ZYX"})
     assert open_mask(labels).labels.shape == (1, 3, 512, 512)
+
+
+def test_the_package_open_mask_is_the_checked_one() -> None:
+    """``from napari_batchseg import open_mask`` (the README's) gave io.masks.read_mask: no check."""
+    import napari_batchseg
+    from napari_batchseg import api
+
+    assert napari_batchseg.open_mask is api.open_mask

@@ -27,8 +27,8 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import napari_batchseg` light 
         from .api import segment_files
 
         return segment_files
-    if name == "open_mask":
-        from .io.masks import read_mask
+    if name == "open_mask":  # (checked as measure/export check masks: not io.masks.read_mask)
+        from .api import open_mask
 
-        return read_mask
+        return open_mask
     raise AttributeError(name)

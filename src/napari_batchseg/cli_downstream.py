@@ -225,7 +225,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("--start-frame", type=int, default=None,
                    help="input frame of the mask's first frame (masks without a log)")
     e.add_argument("--pattern", default=None,
-                   help="outlines: regex with named groups plate, well, site, matched on file names")
+                   help="outlines: regex with named groups plate, well, site, searched in the position name, "
+                        "then the input's and the mask's file names (each group: the first that gives it)")
     e.add_argument("--format", default="png", choices=("png", "tif"), help="outlines: image format")
     e.add_argument("--foreground", type=int, default=255, choices=(1, 255), help="semantic: foreground value")
     e.add_argument("--ngff", default="0.4", choices=("0.4", "0.5"),
