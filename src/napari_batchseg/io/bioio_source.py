@@ -166,6 +166,10 @@ class BioioSource(ImageSource):
         target, self._dataset = self.path, ""
         if fmt.kind == "ome-zarr":
             target, self._dataset = _zarr_target(self.path, dataset)
+            if "multiscales" not in _ome(_group_attrs(target)):  # (a walk: our DaCapo export was "corrupt")
+                raise InputError(f"{self._name}: a Zarr container with no OME-NGFF image (no 'multiscales' "
+                                 "metadata), e.g. a DaCapo export: not an image to read here; its arrays "
+                                 "open with zarr")
         try:
             self._img: Any = BioImage(target, reader=reader)
             self._setup(fmt.label)
