@@ -1,9 +1,10 @@
 """Problems found walking the whole loop (segment -> correct -> measure/export -> train -> segment) as a user.
 
-Each test shows one problem on real data and is marked ``xfail(strict=True)`` with the reason: it fails on
-the code as it is, and starts passing (so, strictly, "failing") once the problem is fixed; then drop the
-mark. The segmenter is the package's deterministic threshold segmenter where the model is not the point
-(``napari_batchseg.testing``), as in the other CLI tests; the images are the committed real ones.
+Each test shows one problem the walk met, on real data (a dry run passing a model that does not exist, an
+uncalibrated OME-Zarr read as 1 µm pixels, our DaCapo export called corrupt, a folder's kept corrected copy
+not named); each failed on the code before its fix. The segmenter is the package's deterministic
+threshold segmenter where the model is not the point (``napari_batchseg.testing``), as in the other CLI
+tests; the images are the committed real ones.
 """
 
 from __future__ import annotations
