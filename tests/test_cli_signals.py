@@ -123,3 +123,56 @@ def test_rethreshold_stopped_by_sigterm_says_how_many_logs_it_did(tmp_path: Path
     assert err.strip() == (f"stopped by SIGTERM: {done} log(s) re-thresholded before it, their outputs "
                            f"kept; {N - done} not re-thresholded (nothing partial was kept)")
     assert _hidden(tmp_path) == []
+
+
+def _signal_while_reporting(sig: signal.Signals):  # noqa: ANN202
+    """A ``report`` that is hit by ``sig`` as it prints its first line: the first output is in place."""
+    from napari_batchseg.cli_stop import Stopped
+
+    def report(_line: str) -> None:
+        raise Stopped(sig)
+
+    return report
+
+
+def test_a_signal_after_a_masks_outputs_counts_them(masks: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The signal comes after a mask's outputs are in place, before the command has counted them.
+
+    CI caught it: ``batchseg track`` said only "stopped by SIGTERM" (the signal hit it as it printed
+    the mask's line), and one that came while the mask was closed said "0 mask(s) tracked".
+    """
+    from napari_batchseg.cli_stop import Stopped
+    from napari_batchseg.cli_track import track_masks_cli
+    from napari_batchseg.tracking import TrackParams
+
+    listed = sorted(masks.glob("*_vSM.ome.tif"))
+    with pytest.raises(Stopped) as stop:
+        track_masks_cli(listed, TrackParams(), report=_signal_while_reporting(signal.SIGTERM),
+                        output_dir=str(tmp_path))
+    assert stop.value.reported and stop.value.signum == signal.SIGTERM
+    assert len(list(tmp_path.glob("*-tracked.log"))) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"stopped by SIGTERM: 1 mask(s) tracked before it, their outputs kept; {N - 1} not tracked "
+        "(nothing partial was kept)")
+
+
+def test_a_signal_after_measure_of_segment_counts_the_tables(masks: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``segment --measure``: the tables written before the signal are counted, whether replaced or new."""
+    import shutil
+
+    from napari_batchseg.cli_downstream import measure_masks
+    from napari_batchseg.cli_stop import Stopped
+
+    for mask in masks.glob("m[01]_vSM.*"):
+        shutil.copy2(mask, tmp_path / mask.name)
+    listed = sorted(tmp_path.glob("*_vSM.ome.tif"))
+    (tmp_path / "m0_vSM_objects.csv").write_text("an earlier table\n")  # replaced: counts as written
+    with pytest.raises(Stopped):
+        measure_masks(listed, report=_signal_while_reporting(signal.SIGINT))
+    assert (tmp_path / "m0_vSM_objects.csv").read_text() != "an earlier table\n"
+    assert not (tmp_path / "m1_vSM_objects.csv").exists()
+    assert capsys.readouterr().err.strip() == (
+        "stopped by SIGINT: 1 mask(s) measured before it, their outputs kept; 1 not measured "
+        "(nothing partial was kept)")

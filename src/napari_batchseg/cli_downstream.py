@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cli_stop import done_before_stop, report_stop, signals_stop, stop_status
+from .cli_stop import BatchProgress, report_stop, signals_stop, stop_status
 from .errors import BatchSegError, about
 
 __all__ = [
@@ -88,34 +88,36 @@ def _channel(value: str | None) -> int | str | None:
 
 
 def _cmd_measure(args: argparse.Namespace) -> int:
-    from .measure import measure_file
+    from .measure import measure_file, measurement_paths
 
     masks = expand_masks(args.masks)
     if not masks:
         _err("no masks found")
         return 2
     status = 0
-    written = 0
-    for index, mask in enumerate(masks):
-        try:
-            res = measure_file(
-                mask, channels=[int(c) if c.isdigit() else c for c in args.channel or []],
-                output_dir=args.output_dir,
-                image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
-                z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
-                axes=args.axes, image_axes=_image_axes(args), force_labels=args.force_labels,
-                tracks=False if args.no_tracks else args.tracks,
-            )
-        except BatchSegError as exc:
-            print(f"FAILED {about(mask, exc)}", file=sys.stderr)
-            status = 1
-            continue
-        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the tables in progress are dropped
-            report_stop(exc, done_before_stop(written, len(masks) - index, "mask", "measured"))
-        written += 1
-        tables = [res.objects_csv, res.summary_csv]
-        tables += [res.track_summary_csv] if res.track_summary_csv else []  # tracks beside the mask
-        print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> {', '.join(map(str, tables))}")
+    # a mask's objects table is written last
+    progress = BatchProgress(masks, [measurement_paths(mask, args.output_dir)[0] for mask in masks])
+    try:
+        for mask in progress:
+            try:
+                res = measure_file(
+                    mask, channels=[int(c) if c.isdigit() else c for c in args.channel or []],
+                    output_dir=args.output_dir,
+                    image=args.image, image_channel=_channel(args.image_channel), z_range=args.z_range,
+                    z_projection=args.z_projection, start_frame=args.start_frame, overwrite=args.overwrite,
+                    axes=args.axes, image_axes=_image_axes(args), force_labels=args.force_labels,
+                    tracks=False if args.no_tracks else args.tracks,
+                )
+            except BatchSegError as exc:
+                print(f"FAILED {about(mask, exc)}", file=sys.stderr)
+                status = 1
+                continue
+            tables = [res.objects_csv, res.summary_csv]
+            tables += [res.track_summary_csv] if res.track_summary_csv else []  # tracks beside the mask
+            print(f"{mask}: {res.n_objects} objects in {res.n_frames} frame(s) -> "
+                  f"{', '.join(map(str, tables))}")
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the tables in progress are dropped
+        progress.report_stop(exc, "mask", "measured")
     return status
 
 
@@ -263,21 +265,21 @@ def add_measure_option(parser: argparse.ArgumentParser) -> None:
 
 def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) -> int:
     """Measure freshly written masks (tables replaced); 0 when all succeed, else 1."""
-    from .measure import measure_file
+    from .measure import measure_file, measurement_paths
 
     status = 0
-    measured = 0
-    for index, mask in enumerate(masks):
-        try:
-            res = measure_file(mask, overwrite=True)
-        except BatchSegError as exc:
-            report(f"measure FAILED {about(mask, exc)}")
-            status = 1
-            continue
-        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop)
-            report_stop(exc, done_before_stop(measured, len(masks) - index, "mask", "measured"))
-        measured += 1
-        report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")
+    progress = BatchProgress(masks, [measurement_paths(mask)[0] for mask in masks])  # objects: last
+    try:
+        for mask in progress:
+            try:
+                res = measure_file(mask, overwrite=True)
+            except BatchSegError as exc:
+                report(f"measure FAILED {about(mask, exc)}")
+                status = 1
+                continue
+            report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop)
+        progress.report_stop(exc, "mask", "measured")
     return status
 
 

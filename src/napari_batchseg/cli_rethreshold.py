@@ -36,7 +36,7 @@ def add_subcommand(sub: Any) -> None:
 
 def run_rethreshold(args: argparse.Namespace) -> int:
     """Run ``batchseg rethreshold``; returns the exit status."""
-    from .cli_stop import done_before_stop, report_stop
+    from .cli_stop import BatchProgress, report_stop
     from .errors import BatchSegError
     from .params import ParameterError
     from .rethreshold_run import rethreshold_log, suffix_problem
@@ -54,42 +54,44 @@ def run_rethreshold(args: argparse.Namespace) -> int:
     if args.suffix is not None and (refused := suffix_problem(args.suffix)):
         print(f"error: {refused}", file=sys.stderr)  # a usage error, not a failure of each log
         return 2
-    written = 0
     try:
-        status, logs = _distinct_outputs(args.logs, args.suffix)
+        status, runs = _distinct_outputs(args.logs, args.suffix)
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop) while reading the logs
         report_stop(exc, "nothing was re-thresholded (it was reading the logs)")
-    for index, log in enumerate(logs):
-        try:
-            result = rethreshold_log(log, thresholds, suffix=args.suffix, overwrite=args.overwrite)
-        except BatchSegError as exc:
-            print(f"failed: {exc}", file=sys.stderr)
-            status = 1
-            continue
-        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the output in progress is dropped
-            report_stop(exc, done_before_stop(written, len(logs) - index, "log", "re-thresholded"))
-        written += 1
-        objects = sum(result.n_objects)
-        print(f"{result.mask}: {result.n_frames} frame(s), {objects} object(s) in all, "
-              f"{result.seconds:.2f} s (from {result.source})")
-        if result.kept_corrected is not None:
-            print(f"{result.mask}: the hand-corrected mask it replaced is kept as {result.kept_corrected}")
+    progress = BatchProgress([log for log, _mask in runs], [mask for _log, mask in runs])  # mask: last
+    try:
+        for log in progress:
+            try:
+                result = rethreshold_log(log, thresholds, suffix=args.suffix, overwrite=args.overwrite)
+            except BatchSegError as exc:
+                print(f"failed: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            objects = sum(result.n_objects)
+            print(f"{result.mask}: {result.n_frames} frame(s), {objects} object(s) in all, "
+                  f"{result.seconds:.2f} s (from {result.source})")
+            if result.kept_corrected is not None:
+                print(f"{result.mask}: the hand-corrected mask it replaced is kept as "
+                      f"{result.kept_corrected}")
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the output in progress is dropped
+        progress.report_stop(exc, "log", "re-thresholded")
     return status
 
 
-def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[str]]:
+def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[tuple[str, Path]]]:
     """The logs to re-threshold, before any work: each run once, none of those sharing an output.
 
     A log that cannot be read fails (one line). Several runs of one input give one output name for
     one ``--suffix``: which run's masks would end up there is the order of the names, so none of them
     runs, and one line names them all and the output. Returns the status so far (1 when any log was
-    refused) and the logs to run, in the order given.
+    refused) and the logs to run, in the order given, each with the mask it writes.
     """
     from .errors import BatchSegError
     from .rethreshold_run import output_paths, read_kept_flows
 
     status = 0
     writers: dict[str, list[int]] = {}  # output mask -> the logs (indices) that would write it
+    masks: dict[int, Path] = {}
     runs: set[Path] = set()
     for index, log in enumerate(logs):
         try:
@@ -104,6 +106,7 @@ def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[st
         runs.add(run)
         mask, _log = output_paths(kept, suffix, overwrite=True)  # where it writes (whether there or not)
         writers.setdefault(os.path.normcase(os.path.abspath(mask)), []).append(index)
+        masks[index] = mask
     keep: list[int] = []
     for output, indices in writers.items():
         if len(indices) == 1:
@@ -115,4 +118,4 @@ def _distinct_outputs(logs: list[str], suffix: str | None) -> tuple[int, list[st
               "input: the new name is the input's with --suffix): none of them re-thresholded; name one "
               "of them, or re-threshold each in its own command with its own --suffix", file=sys.stderr)
         status = 1
-    return status, [logs[i] for i in sorted(keep)]
+    return status, [(logs[i], masks[i]) for i in sorted(keep)]

@@ -12,15 +12,18 @@ signal (130, 143), as ``segment``'s, and says ``stopped by SIGINT`` for a comman
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Generic, NoReturn, TypeVar
 
-__all__ = ["Stopped", "done_before_stop", "report_stop", "signals_stop", "stop_status"]
+__all__ = ["BatchProgress", "Stopped", "done_before_stop", "report_stop", "signals_stop", "stop_status"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+T = TypeVar("T")
 
 
 class Stopped(KeyboardInterrupt):
@@ -78,6 +81,46 @@ def done_before_stop(done: int, left: int, noun: str, verb: str) -> str:
     """``2 mask(s) measured before it, their outputs kept; 3 not measured (nothing partial was kept)``."""
     return (f"{done} {noun}(s) {verb} before it, their outputs kept; {left} not {verb} "
             "(nothing partial was kept)")
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+class BatchProgress(Generic[T]):
+    """A batch's items, walked in order, and what it completed: each item's marker put in place since.
+
+    ``markers``: for each item, the output it writes last (renamed into place whole). A signal can
+    come after that rename while the item is still tidying up (closing its input, syncing the folder)
+    or while its line is printed; counting the markers on disk, not the items that returned, says
+    the truth then too (a run of ``batchseg track`` said "stopped by SIGTERM" with nothing more). A
+    marker that was there before the batch (``--overwrite``) counts once it was replaced.
+    """
+
+    def __init__(self, items: Sequence[T], markers: Sequence[str | Path]) -> None:
+        self._items = items
+        self._markers = [Path(p) for p in markers]
+        self._before = {p: _identity(p) for p in self._markers}
+        self._current = 0
+
+    def __iter__(self) -> Iterator[T]:
+        for index, item in enumerate(self._items):
+            self._current = index
+            yield item
+
+    def _is_new(self, marker: Path) -> bool:
+        now = _identity(marker)
+        return now is not None and now != self._before[marker]
+
+    def report_stop(self, exc: KeyboardInterrupt, noun: str, verb: str) -> NoReturn:
+        """:func:`report_stop` for the batch stopped at its current item (done when its marker is new)."""
+        done = sum(self._is_new(p) for p in self._before)
+        left = len(self._items) - self._current - self._is_new(self._markers[self._current])
+        report_stop(exc, done_before_stop(done, left, noun, verb))
 
 
 def report_stop(exc: KeyboardInterrupt, what: str) -> NoReturn:

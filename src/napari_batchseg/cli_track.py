@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cli_stop import done_before_stop, report_stop
+from .cli_stop import BatchProgress
 from .errors import BatchSegError, about
 
 __all__ = ["add_subcommand", "add_track_option", "track_after_segment", "track_masks_cli"]
@@ -110,44 +110,44 @@ def track_masks_cli(
         (error or (lambda s: print(s, file=sys.stderr)))(text)
 
     status = 0
-    tracked = 0
     claimed: dict[Path, Path] = {}  # tracks CSV -> the mask of this batch writing it
-    for index, mask in enumerate(masks):
-        csv = track_paths(mask, output_dir)[0].resolve()
-        earlier = claimed.get(csv)
-        if earlier is None:
-            claimed[csv] = Path(mask)
-        elif earlier.resolve() == Path(mask).resolve():
-            continue  # the same file given twice: tracked once
-        else:
-            err(f"FAILED (nothing written): {mask}: its tracks would replace those of {earlier} (same name "
-                f"in {csv.parent}): masks of different files must not share outputs; use --output-dir "
-                "per folder")
-            status = 1
-            continue
-        try:
-            res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
-                             force_labels=force_labels, image=image)
-        except NotATimeLapse as exc:
-            if Path(mask) in found:
-                report(f"skipped: {exc}")
+    progress = BatchProgress(masks, [track_paths(mask, output_dir)[2] for mask in masks])  # log: last
+    try:
+        for mask in progress:
+            csv = track_paths(mask, output_dir)[0].resolve()
+            earlier = claimed.get(csv)
+            if earlier is None:
+                claimed[csv] = Path(mask)
+            elif earlier.resolve() == Path(mask).resolve():
+                continue  # the same file given twice: tracked once
+            else:
+                err(f"FAILED (nothing written): {mask}: its tracks would replace those of {earlier} (same "
+                    f"name in {csv.parent}): masks of different files must not share outputs; use "
+                    "--output-dir per folder")
+                status = 1
                 continue
-            err(f"FAILED (nothing written): {about(mask, exc)}")
-            status = 1
-            continue
-        except BatchSegError as exc:
-            err(f"FAILED (nothing written): {about(mask, exc)}")
-            status = 1
-            continue
-        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the outputs in progress are dropped
-            report_stop(exc, done_before_stop(tracked, len(masks) - index, "mask", "tracked"))
-        tracked += 1
-        r = res.result
-        report(f"{mask}: {r.n_tracks} tracks in {r.n_frames} frames ({res.seconds:.1f} s) -> "
-               f"{res.tracks_csv}, {res.tracked_mask}, {res.log}")  # where written (--output-dir)
-        if res.kept:
-            report(f"  the replaced tracks held saved corrections: kept as {res.kept[0].name} (and its "
-                   "tracked mask and log)")
+            try:
+                res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
+                                 force_labels=force_labels, image=image)
+            except NotATimeLapse as exc:
+                if Path(mask) in found:
+                    report(f"skipped: {exc}")
+                    continue
+                err(f"FAILED (nothing written): {about(mask, exc)}")
+                status = 1
+                continue
+            except BatchSegError as exc:
+                err(f"FAILED (nothing written): {about(mask, exc)}")
+                status = 1
+                continue
+            r = res.result
+            report(f"{mask}: {r.n_tracks} tracks in {r.n_frames} frames ({res.seconds:.1f} s) -> "
+                   f"{res.tracks_csv}, {res.tracked_mask}, {res.log}")  # where written (--output-dir)
+            if res.kept:
+                report(f"  the replaced tracks held saved corrections: kept as {res.kept[0].name} (and its "
+                       "tracked mask and log)")
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop): the outputs in progress are dropped
+        progress.report_stop(exc, "mask", "tracked")
     return status
 
 
