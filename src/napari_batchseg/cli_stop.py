@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 
+from .io.atomic import defer_signal
+
 __all__ = ["BatchProgress", "Stopped", "done_before_stop", "report_stop", "signals_stop", "stop_status"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -56,6 +58,8 @@ def signals_stop(keep_ignored: bool = False) -> Iterator[None]:
     installed: dict[signal.Signals, Any] = {}
 
     def handler(signum: int, _frame: Any) -> None:
+        if defer_signal(signum):  # a group of outputs is being put in place: raised again after it
+            return
         for sig in installed:
             signal.signal(sig, signal.SIG_IGN)
         raise Stopped(signum)

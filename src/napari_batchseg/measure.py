@@ -13,7 +13,6 @@ both tables get a ``time_s`` column after ``frame``: ``frame`` (the input frame)
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from skimage.measure import regionprops_table
 from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns, name_column
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from .errors import OutputError
-from .io.atomic import atomic_path, check_writable_dir
+from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
 from .io.sources import PixelSize
 from .measure_3d import is_volume_mask, volume_tables, write_volume_tables
 from .tracking.summary import add_track_ids, track_summary, track_summary_path, tracks_for
@@ -300,9 +299,7 @@ def measure_file(
             n_objects = 0
             summary: list[dict[str, Any]] = []
             dt = prepared.pixel_size.t
-            with contextlib.ExitStack() as stack_ctx:
-                tmp = stack_ctx.enter_context(atomic_path(objects_csv))
-                tmp_summary = stack_ctx.enter_context(atomic_path(summary_csv))
+            with staged() as stage, atomic_path(objects_csv) as tmp, atomic_path(summary_csv) as tmp_summary:
                 with open(tmp, "w", newline="", encoding="utf-8") as fh:
                     for i, table in enumerate(iter_frame_tables(stack, prepared, mask.name)):
                         if track_table is not None:
@@ -317,9 +314,11 @@ def measure_file(
                 pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
                 if track_table is not None and track_csv is not None:
                     px = prepared.pixel_size
-                    tmp_tracks = stack_ctx.enter_context(atomic_path(track_csv))
-                    track_summary(track_table, px.x * px.y if px.x and px.y else None).to_csv(
-                        tmp_tracks, index=False)
+                    with atomic_path(track_csv) as tmp_tracks:
+                        track_summary(track_table, px.x * px.y if px.x and px.y else None).to_csv(
+                            tmp_tracks, index=False)
+            # together, the objects table last (batchseg measure counts it)
+            publish_all(stage, [p for p in (track_csv, summary_csv, objects_csv) if p is not None])
     return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects, track_csv)
 
 

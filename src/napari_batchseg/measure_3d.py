@@ -21,7 +21,7 @@ from skimage.measure import regionprops_table
 from ._columns import TIME_COLUMN, intensity_columns, name_column
 from .errors import InputError
 from .input_check import check_input
-from .io.atomic import atomic_path, check_writable_dir
+from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
 from .io.masks import read_embedded_log, read_mask_pixel_size
 from .io.reader import open_source
 from .io.sources import ImageSource, PixelSize
@@ -296,9 +296,7 @@ def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path,
     columns = list(VOLUME_SUMMARY_COLUMNS)
     if dt is not None:
         columns.insert(columns.index("frame") + 1, TIME_COLUMN)
-    with contextlib.ExitStack() as ctx:
-        tmp = ctx.enter_context(atomic_path(objects_csv))
-        tmp_summary = ctx.enter_context(atomic_path(summary_csv))
+    with staged() as stage, atomic_path(objects_csv) as tmp, atomic_path(summary_csv) as tmp_summary:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             for i, (frame, position, position_name, table) in enumerate(volume_tables(mask, **input_options)):
                 table.to_csv(fh, header=i == 0, index=False)
@@ -311,4 +309,5 @@ def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path,
                                 "volume_um3_sum": float(vols.sum()) if len(table) else 0.0,
                                 TIME_COLUMN: None if dt is None else frame * float(dt)})
         pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
+    publish_all(stage, (summary_csv, objects_csv))  # the objects table last (batchseg measure counts it)
     return n_frames, n_objects

@@ -37,7 +37,7 @@ from ._cancel import CancelCheck, is_cancelled
 from ._commit import corrected_copy_names, keep_output
 from ._version import __version__
 from .errors import BatchSegError, describe
-from .io.atomic import atomic_write_text, publish, staged, sync_folder
+from .io.atomic import atomic_write_text, publish_all, signals_held, staged
 from .io.locks import LockInfo, claim
 from .io.masks import MaskWriter, count_objects, label_dtype
 from .io.naming import LOG_EXT, MASK_EXT, OutputNames, log_path_of, output_names
@@ -350,14 +350,14 @@ def rethreshold_log(
         with staged() as stage:
             writer.commit(text)
             atomic_write_text(log_target, text)
-        try:
+        with signals_held():  # the kept copy and the new pair: all in place, or the stage dropped
             if keep is not None:
-                keep_output(targets, keep)
-            publish(stage.files.pop(log_target), log_target)
-            publish(stage.files.pop(mask_target), mask_target)
-            sync_folder(mask_target.parent)
-        finally:
-            stage.discard()
+                try:
+                    keep_output(targets, keep)
+                except BaseException:
+                    stage.discard()
+                    raise
+            publish_all(stage, (log_target, mask_target))
     finally:
         if writer is not None:
             writer.abort()

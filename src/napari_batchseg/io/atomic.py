@@ -15,10 +15,11 @@ import contextlib
 import errno
 import hashlib
 import os
+import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import OutputError
@@ -218,6 +219,59 @@ def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise _as_output_error(exc, target) from exc
+
+
+class _Hold:
+    depth = 0  # signals_held() entered in the main thread, not yet left
+    pending: int | None = None  # the signal that came meanwhile
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """A signal handler that asks :func:`defer_signal` waits while a group of outputs is put in place.
+
+    The command line turns SIGINT and SIGTERM into an exception wherever the program is
+    (``cli_stop``): between the renames of a mask's tables, or its tracks and their log, that left
+    some new and some old files, a log describing another mask. Held, the signal is raised again
+    right after the group is in place. Only the main thread's groups hold (Python runs handlers there).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _Hold.depth += 1
+    try:
+        yield
+    finally:
+        _Hold.depth -= 1
+        if _Hold.depth == 0 and _Hold.pending is not None:
+            signum, _Hold.pending = _Hold.pending, None
+            signal.raise_signal(signum)  # its handler runs now, the group in place
+
+
+def defer_signal(signum: int) -> bool:
+    """For a signal handler: inside :func:`signals_held`, remember ``signum`` and say so (``True``)."""
+    if _Hold.depth:
+        _Hold.pending = signum
+        return True
+    return False
+
+
+def publish_all(stage: Stage, targets: Iterable[Path]) -> None:
+    """Rename ``stage``'s files onto ``targets`` in that order, signals held, then sync their folders.
+
+    The order matters to a reader that takes one of them as "done" (a log written last). The stage's
+    other files are removed, whether this succeeds or not.
+    """
+    with signals_held():
+        try:
+            folders: dict[Path, None] = {}
+            for target in targets:
+                publish(stage.files.pop(target), target)
+                folders[target.parent] = None
+            for folder in folders:
+                sync_folder(folder)
+        finally:
+            stage.discard()
 
 
 def dangling_link(path: str | Path) -> str | None:

@@ -31,10 +31,9 @@ from ..io.atomic import (
     atomic_path,
     atomic_write_text,
     check_writable_dir,
-    publish,
+    publish_all,
     sha256_file,
     staged,
-    sync_folder,
 )
 from ..io.masks import MaskWriter
 from ..io.naming import LOG_EXT, MASK_EXT, TRACKED_TAG, first_free_kept
@@ -149,12 +148,7 @@ def write_track_outputs(
                 writer.write_frame(i, result.relabel(i, frames(i)))
             writer.commit(log_text)
             atomic_write_text(outputs[2], log_text)
-        try:
-            for target in (outputs[0], outputs[1], outputs[2]):  # the log last: it marks done
-                publish(stage.files.pop(target), target)
-            sync_folder(outputs[0].parent)
-        finally:
-            stage.discard()
+        publish_all(stage, outputs)  # the log last: it marks done
     finally:
         writer.abort()
 

@@ -1,0 +1,82 @@
+"""A signal while a group of outputs is renamed into place waits until the whole group is there.
+
+``batchseg measure``, ``track`` and ``rethreshold`` turn SIGINT and SIGTERM into an exception wherever
+the program is (``cli_stop``). One that came between the renames of a mask's tables (or its tracks,
+tracked mask and log) left some new and some old files, the log describing another mask, and the
+command said "nothing partial was kept". Here the signal is sent by the process to itself right after
+the first rename of a group, as a real one would land there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.cli_stop import Stopped, signals_stop
+from napari_batchseg.io import atomic
+
+
+def _movie(path: Path) -> Path:
+    labels = np.zeros((3, 32, 32), np.uint16)
+    for t in range(3):
+        labels[t, 4 + t:12 + t, 4:12] = 1
+        labels[t, 20:28, 18 + t:26 + t] = 2
+    tifffile.imwrite(path, labels, metadata={"axes": "TYX"})
+    return path
+
+
+@pytest.fixture
+def signal_after_first_rename(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """``io.atomic._replace`` that sends SIGTERM to this process after its first rename; the renamed."""
+    renamed: list[Path] = []
+    replace = atomic._replace
+
+    def replace_then_signal(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+        replace(src, dst)
+        renamed.append(Path(dst))
+        if len(renamed) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(atomic, "_replace", replace_then_signal)
+    return renamed
+
+
+def _old(*paths: Path) -> None:
+    for p in paths:
+        p.write_text("an earlier output\n")
+
+
+def test_tracks_tracked_mask_and_log_are_replaced_together(tmp_path: Path,
+                                                          signal_after_first_rename: list[Path]) -> None:
+    from napari_batchseg.tracking.files import track_file, track_paths
+
+    mask = _movie(tmp_path / "m.tif")
+    outputs = track_paths(mask, None)
+    _old(*outputs)
+    with pytest.raises(Stopped), signals_stop():
+        track_file(mask, overwrite=True, force_labels=True, axes="TYX")
+    assert signal_after_first_rename == list(outputs)  # all three, then the signal
+    assert [p.read_text(errors="replace") != "an earlier output\n" for p in outputs] == [True] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.tif", *(p.name for p in outputs)])
+
+
+def test_measure_tables_are_replaced_together(tmp_path: Path, signal_after_first_rename: list[Path]) -> None:
+    from napari_batchseg.measure import measure_file, measurement_paths
+
+    mask = _movie(tmp_path / "m.tif")
+    image = tmp_path / "image.tif"
+    tifffile.imwrite(image, np.random.default_rng(0).integers(0, 1000, (3, 32, 32), dtype=np.uint16),
+                     metadata={"axes": "TYX"})
+    objects, summary = measurement_paths(mask)
+    _old(objects, summary)
+    with pytest.raises(Stopped), signals_stop():
+        measure_file(mask, overwrite=True, force_labels=True, axes="TYX", image=image)
+    assert signal_after_first_rename == [summary, objects]  # the objects table last: it marks done
+    assert "an earlier output" not in summary.read_text() + objects.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["image.tif", "m.tif", objects.name,
+                                                                 summary.name])
