@@ -295,3 +295,49 @@ def test_undone_operations_leave_no_record_in_the_saved_log(tmp_path: Path) -> N
     pd.testing.assert_frame_equal(pd.read_csv(saved.tracks_csv), split_track(result, tid, 6).result.tracks,
                                   check_dtype=False)
     assert np.array_equal(read_mask(saved.tracked_mask).labels, history.current.labels)
+
+
+def test_saving_fresh_tracks_over_corrected_ones_keeps_the_corrected_ones(tmp_path: Path) -> None:
+    """A walk: tracked, corrected and saved in the Track dock, then Track cells again and Save: the saved
+    corrections were replaced without a word (``batchseg track --overwrite`` kept them)."""
+    from napari_batchseg.view.track_form import saved_text
+
+    movie = synthetic_movie(seed=4, n_frames=12)
+    mask = write_mask(tmp_path / "movie_vSM.ome.tif", movie.masks, PIXELS, "")
+    result = track_masks(movie.masks, max_distance=movie.max_step + 1, pixel_size=PIXELS)
+    tid = _long_track(result)
+    assert save_track_edits(mask, result, []).kept == []  # nothing there before
+    first = split_track(result, tid, 6)
+    assert save_track_edits(mask, first.result, [first.record]).kept == []  # no corrections replaced
+    # the same corrected tracks, corrected further (as reopened: the saved records first): nothing to keep
+    second = split_track(first.result, tid, 3)
+    saved = save_track_edits(mask, second.result, [first.record, second.record])
+    assert saved.kept == [] and "kept" not in saved_text(saved, 2)
+    csv, tracked_mask, log = track_paths(mask)
+    corrected, corrected_log = csv.read_text(), log.read_text()
+    # tracked afresh (no corrections) and saved: the corrected tracks are kept first
+    saved = save_track_edits(mask, result, [])
+    kept = track_paths(tmp_path / "movie_vSM.corrected.ome.tif")
+    assert saved.kept == list(kept)
+    assert kept[0].read_text() == corrected and kept[2].read_text() == corrected_log
+    assert np.array_equal(read_mask(kept[1]).labels, second.result.labels)
+    pd.testing.assert_frame_equal(pd.read_csv(csv), result.tracks, check_dtype=False)
+    assert "track correction: " not in log.read_text()
+    text = saved_text(saved, 0)
+    assert text.startswith("Saved movie_vSM_tracks.csv"), text
+    assert "kept as movie_vSM.corrected_tracks.csv (and its tracked mask and log)" in text, text
+    # a fresh result corrected otherwise: its saved corrections are not those replaced (a second copy)
+    other = split_track(result, tid, 8)
+    assert save_track_edits(mask, other.result, [other.record]).kept == []  # (fresh tracks replaced)
+    again = split_track(result, tid, 4)
+    saved = save_track_edits(mask, again.result, [again.record])
+    assert [p.name for p in saved.kept] == ["movie_vSM.corrected-2_tracks.csv",
+                                            "movie_vSM.corrected-2-tracked.ome.tif",
+                                            "movie_vSM.corrected-2-tracked.log"]
+    assert f"track correction: {other.record}" in saved.kept[2].read_text()
+    assert kept[0].read_text() == corrected  # the first copy is left as it was
+    # a save refused (another mask's tracks) keeps nothing
+    foreign = track_masks(synthetic_movie(seed=5, n_frames=12).masks, max_distance=movie.max_step + 1)
+    with pytest.raises(TrackingError):
+        save_track_edits(mask, foreign, [])
+    assert not track_paths(tmp_path / "movie_vSM.corrected-3.ome.tif")[0].exists()

@@ -284,3 +284,28 @@ def test_a_mask_rewritten_under_the_source_layer_turns_save_off(make_napari_view
     assert w.status.text().startswith("Not saved: Re-threshold rewrote movie_vSM.ome.tif"), w.status.text()
     assert "track it again" in w.status.text() and not w.save_btn.isEnabled()
     assert not any(p.exists() for p in track_paths(mask))
+
+
+def test_tracking_again_and_saving_keeps_the_saved_corrected_tracks(make_napari_viewer, qtbot,
+                                                                     tmp_path: Path) -> None:
+    """A walk: corrected and saved, then Track cells again on the same mask and Save: the saved corrections
+    were replaced without a word. They are kept as ``.corrected_tracks.csv``, and the status says so."""
+    mask, viewer, w, source = _tracked_in_dock(make_napari_viewer, qtbot, tmp_path)
+    w.track_a.setValue(_whole_track(w.result))
+    w.frame.setValue(4)
+    w.split_btn.click()
+    _wait(w, qtbot)
+    assert len(w.records) == 1 and w.save()
+    _wait(w, qtbot)
+    assert "kept" not in w.status.text(), w.status.text()
+    corrected = track_paths(mask)[0].read_text()
+    w.labels_combo.setCurrentText(source.name)
+    assert w.track()  # tracked afresh: no corrections
+    _wait(w, qtbot)
+    assert w.records == [] and w.save(), w.status.text()
+    _wait(w, qtbot)
+    kept = track_paths(tmp_path / "movie_vSM.corrected.ome.tif")
+    assert kept[0].read_text() == corrected and all(p.is_file() for p in kept)
+    text = w.status.text()
+    assert text.startswith("Saved movie_vSM_tracks.csv"), text
+    assert "kept as movie_vSM.corrected_tracks.csv" in text, text

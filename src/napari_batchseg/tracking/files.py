@@ -225,15 +225,23 @@ def track_file(
                            kept)
 
 
-def keep_corrected_tracks(outputs: tuple[Path, Path, Path]) -> list[Path]:
+def keep_corrected_tracks(outputs: tuple[Path, Path, Path], carried: Sequence[str] = ()) -> list[Path]:
     """Copy tracks about to be replaced that hold saved corrections; return the copies (none: none held).
 
     ``<base>.corrected_tracks.csv``, ``-tracked.ome.tif`` and ``-tracked.log`` (``.corrected-2`` and on
     when taken), as an overwritten mask's corrections are kept (a walk: ``--overwrite`` after a mask
     correction dropped 4 track corrections without a word). Each copy is written atomically.
+
+    ``carried``: the corrections of the tracks about to be written. When the replaced tracks' corrections
+    begin them (the same corrected tracks saved again, maybe corrected further), nothing is lost and
+    nothing is copied; otherwise (tracked afresh, or a saved correction undone) the copy is made (a walk:
+    the Track dock's Save after Track cells again replaced the saved corrections without a word).
     """
     csv = outputs[0]
-    if not csv.is_file() or not logged_tracking(csv).corrections:
+    if not csv.is_file():
+        return []
+    saved = logged_tracking(csv).corrections
+    if not saved or list(carried[: len(saved)]) == saved:
         return []
     base = csv.name[: -len(TRACKS_SUFFIX)]
     kept = first_free_kept(lambda tag: track_paths(csv.with_name(f"{base}{tag}{MASK_EXT}")))
@@ -438,7 +446,9 @@ def save_track_edits(
     The tracked mask is ``mask`` relabelled by the corrected table (as ``batchseg track`` writes it);
     the log holds the tracking records and one ``track correction: ...`` record per operation
     (``corrections``, in order), then the mask's own log. Written atomically and together
-    (:func:`write_track_outputs`).
+    (:func:`write_track_outputs`). Replaced tracks whose saved corrections ``corrections`` does not begin
+    with (tracked afresh since) are first copied to ``<base>.corrected_tracks.csv`` and its tracked mask
+    and log (:func:`keep_corrected_tracks`; the copies are the result's ``kept``).
 
     Raises
     ------
@@ -456,6 +466,8 @@ def save_track_edits(
         _check_same_objects(result, stack, str(mask))
         check_writable_dir(outputs[0].parent)
         text = _tracking_log(mask, result, outputs, corrections).text(history=stack.log_text)
+        kept = keep_corrected_tracks(outputs, corrections)
         write_track_outputs(outputs, result, stack.frame, stack.n_frames, stack.shape_yx, stack.pixel_size,
                             text)
-    return TrackFileResult(mask, outputs[0], outputs[1], outputs[2], result, time.perf_counter() - started)
+    return TrackFileResult(mask, outputs[0], outputs[1], outputs[2], result, time.perf_counter() - started,
+                           kept)

@@ -141,9 +141,17 @@ def track_layer_data(data: Any, params: TrackParams, pixel_size: PixelSize, star
 
 
 def saved_text(result: TrackFileResult, n_records: int) -> str:
-    """The status line once the tracks CSV, the tracked mask and the log are written."""
-    return (f"Saved {result.tracks_csv.name}, {result.tracked_mask.name} and {result.log.name} "
+    """The status line once the tracks CSV, the tracked mask and the log are written.
+
+    Replaced tracks whose saved corrections these do not carry on were kept (``result.kept``): said, and
+    under which name.
+    """
+    text = (f"Saved {result.tracks_csv.name}, {result.tracked_mask.name} and {result.log.name} "
             f"({n_records} correction(s)) in {Path(result.tracks_csv).parent}.")
+    if result.kept:
+        text += (f" The tracks replaced held saved corrections these do not carry on: kept as "
+                 f"{result.kept[0].name} (and its tracked mask and log).")
+    return text
 
 
 def name_saved(*layers: Any) -> None:
