@@ -74,6 +74,16 @@ def first_input_frame(meta: Mapping[str, Any]) -> int:
     return int(meta.get("first_frame") or 0)
 
 
+def is_volume_result(meta: Mapping[str, Any]) -> bool:
+    """Whether a Labels layer's ``batchseg`` metadata says it shows volumes (a ``z_mode`` 3d/stitch run's).
+
+    Said by the reader (``volume``: the mask file is a volume mask). Not said (a drawn layer, a 2D result):
+    ``False``. A layer's number of dimensions alone does not tell: a ``(T, Y, X)`` time series of 5 frames
+    and one ``(Z, Y, X)`` volume of 5 slices look alike (a review: the first was taken as the second).
+    """
+    return bool(meta.get("volume"))
+
+
 def is_kind(layer: Any, kind: str) -> bool:
     """Whether ``layer`` is a napari ``kind`` layer (``"Labels"``, ``"Image"``, ``"Tracks"``), a subclass too.
 
@@ -281,6 +291,7 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
             "mask_path": str(Path(path).resolve()),
             "pixel_size": mask.pixel_size.as_dict(),
             "first_frame": start,
+            "volume": mask.is_volume,  # (is_volume_result: what its shape alone does not say)
             "position": logged_position(mask.log_text),
             "position_name": logged_position_name(mask.log_text),
         }

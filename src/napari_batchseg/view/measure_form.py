@@ -24,12 +24,13 @@ from ..io.atomic import atomic_path
 from ..measure import TIME_COLUMN
 from .dock_jobs import evaluate_job, measure_job, measure_volumes_job, pixel_size_yx, z_step_of
 from .fields import Field, choices
-from .layer_files import first_input_frame, layer_meta, path_text
+from .layer_files import first_input_frame, is_volume_result, layer_meta, path_text
 
 __all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
            "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
            "frame_interval", "intensity_frames", "intensity_of", "mask_file_layer", "measure_args",
-           "measure_layer", "measured_text", "output_name", "row_target", "table_file_name", "write_csv"]
+           "measure_layer", "measured_text", "output_name", "planes_beside_volumes", "row_target",
+           "table_file_name", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
@@ -169,33 +170,64 @@ def same_pixels(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 
 def intensity_frames(image_shape: tuple[int, ...], labels_shape: tuple[int, ...],
-                     first_frame: int = 0) -> slice | None:
+                     first_frame: int = 0, volume: bool = False) -> slice | None:
     """The frames of an image layer that hold a Labels layer's pixels (``None``: none do).
 
     The same pixels (:func:`same_pixels`): all of it. A time series ``(T, Y, X)`` beside a result of
     some of its frames (``first_frame`` on, as its log says): those frames (a walk: a 6-frame result
     over its 53-frame input was measured without intensities, where ``batchseg measure`` had them). Volumes
     alike: a ``(T, Z, Y, X)`` input beside a result of some of its time points, or one's ``(Z, Y, X)``.
+
+    ``volume``: the Labels layer is a volume run's result (:func:`~.layer_files.is_volume_result`). A
+    3-D Labels layer beside a ``(T, Z, Y, X)`` image is one time point's volume only then: its shape does
+    not tell a 2D time series of as many frames as the image has slices (a review: a 5-frame ``(T, Y, X)``
+    result beside a ``(5, 5, Y, X)`` input took time point 0's slices as its frames) from a volume; not
+    said, none (:func:`planes_beside_volumes`). Nor is a 3-D volume lined up with a time series' frames.
     """
+    image_shape, labels_shape = tuple(image_shape), tuple(labels_shape)
     if same_pixels(image_shape, labels_shape):
         return slice(None)
-    one = len(labels_shape) == len(image_shape) - 1  # a single frame (time point)
-    n, each = (1, labels_shape) if one else (labels_shape[0], labels_shape[1:])
-    if len(image_shape) in (3, 4) and image_shape[1:] == each and first_frame + n <= image_shape[0]:
+    if len(image_shape) not in (3, 4):
+        return None
+    each: tuple[int, ...]
+    if (volume and len(labels_shape) == 3) or len(labels_shape) == len(image_shape) - 1 == 2:
+        n, each = 1, labels_shape  # one time point's volume; one frame of a time series
+    elif len(labels_shape) == len(image_shape):  # frames; time points (a (T, Z, Y, X) layer is volumes)
+        n, each = labels_shape[0], labels_shape[1:]
+    else:  # (a 3-D layer beside a (T, Z, Y, X) image not said to be a volume: (T, Y, X) frames? no guess)
+        return None
+    if image_shape[1:] == each and first_frame + n <= image_shape[0]:
         return slice(first_frame, first_frame + n)
     return None
 
 
+def planes_beside_volumes(image_shape: tuple[int, ...], labels_shape: tuple[int, ...], volume: bool) -> bool:
+    """Whether a 3-D Labels layer not known as a volume result lies beside a 4-D (``(T, Z, Y, X)``) image.
+
+    Its frames are 2D results (e.g. of projected planes; a 2D time series) or one time point's volume: its
+    shape does not say which, so it is not lined up (:func:`intensity_frames`), and the docks say why (nor
+    does a 4-D image's shape say that its leading axis is T: a ``(P, T, Y, X)`` input's is positions).
+    """
+    return (not volume and len(image_shape) == 4 and len(labels_shape) == 3
+            and tuple(labels_shape[-2:]) == tuple(image_shape[-2:]))
+
+
 def intensity_of(image_layer: Any, labels_shape: tuple[int, ...],
-                 first_frame: int = 0) -> tuple[slice | None, str]:
+                 first_frame: int = 0, volume: bool = False) -> tuple[slice | None, str]:
     """The frames of ``image_layer`` (the Intensity image; ``None``: none) to measure, and a status note.
 
-    As :func:`intensity_frames` beside a Labels layer of ``labels_shape``; ``(None, "")`` without an
-    image, ``(None, note)`` when its shape fits the labels in no way (measured without intensities).
+    As :func:`intensity_frames` beside a Labels layer of ``labels_shape`` (``volume``: a volume run's
+    result); ``(None, "")`` without an image, ``(None, note)`` when its shape fits the labels in no way
+    or in a way its metadata does not say (measured without intensities).
     """
     if image_layer is None:
         return None, ""
-    frames = intensity_frames(image_layer.data.shape, labels_shape, first_frame)
+    shape = tuple(image_layer.data.shape)
+    frames = intensity_frames(shape, labels_shape, first_frame, volume)
+    if frames is None and planes_beside_volumes(shape, labels_shape, volume):
+        return None, (f" {image_layer.name}: 4-D {shape}, and the labels {tuple(labels_shape)} "
+                      "are not a volume result (2D frames or one time point's volume: not said); "
+                      "no intensities.")
     if frames is None:
         return None, f" {image_layer.name}: its shape differs from the labels'; no intensities."
     return frames, ""
@@ -219,7 +251,8 @@ def mask_file_layer(layers: Iterable[Any], mask: str | Path, unsaved: str = UNSA
 def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float | None] | None,
                   name: str, first_frame: int = 0, image_frames: slice = slice(None),
                   interval: float | None = None, position: int = 0,
-                  position_name: str | None = None, z_step: float | None = None) -> pd.DataFrame:
+                  position_name: str | None = None, z_step: float | None = None,
+                  volume: bool = False) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
@@ -228,9 +261,12 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
     ``frame`` (input frame times it), as ``batchseg measure`` does. ``name``: the ``file`` column
     (:func:`table_file_name`); ``position``: the input's (a multi-position file's, from the layer's
     metadata). A ``(T, Z, Y, X)`` layer (a volume run's) is measured a volume per time point, with the
-    Z step ``z_step`` (µm), as ``batchseg measure`` measures a volume mask.
+    Z step ``z_step`` (µm), as ``batchseg measure`` measures a volume mask; a ``(Z, Y, X)`` one alike
+    when ``volume`` (its metadata says it is a volume result), else as a 2D time series.
     """
     labels = np.array(labels)
+    if volume and labels.ndim == 3:  # one time point's volume
+        labels = labels[None]
     pixels = None if image is None else np.asarray(image[image_frames]).reshape(labels.shape)
     if labels.ndim == 4:
         table = measure_volumes_job(labels, pixels, pixel_size, z_step, name)
@@ -251,12 +287,13 @@ def measure_args(layer: Any, image_layer: Any) -> tuple[tuple[Any, ...], str]:
     """:func:`measure_layer`'s arguments for a Labels layer and an image (``None``: none), and a note."""
     meta = layer_meta(layer)
     first = first_input_frame(meta)
-    frames, note = intensity_of(image_layer, layer.data.shape, first)
+    volume = is_volume_result(meta)
+    frames, note = intensity_of(image_layer, layer.data.shape, first, volume)
     image = None if frames is None else image_layer.data
     # (the file column and time_s as batchseg measure writes them)
     return (layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name), first,
             frames or slice(None), frame_interval(meta), int(meta.get("position") or 0),
-            meta.get("position_name"), z_step_of(meta)), note
+            meta.get("position_name"), z_step_of(meta), volume), note
 
 
 def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:

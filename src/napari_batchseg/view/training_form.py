@@ -22,8 +22,8 @@ from ..training.data import parse_frames
 from ..training.run import SCRATCH, TrainingParams, TrainingProgress, TrainingResult
 from .dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from .fields import Field, choices
-from .layer_files import layer_meta
-from .measure_form import intensity_frames
+from .layer_files import is_volume_result, layer_meta
+from .measure_form import intensity_frames, planes_beside_volumes
 
 __all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "LayerFrames", "TrainingInputs", "base_models", "corrected_mask_of",
            "layer_frames", "loss_point", "model_output", "saved_text", "training_inputs", "training_params"]
@@ -109,12 +109,24 @@ def layer_frames(image: Any, labels: Any) -> tuple[Any, str]:
     A result mask of some frames of a time series (its ``first_frame`` on, as its log says and the
     reader places it) beside the whole series: those frames of the image (:class:`LayerFrames`), as the
     Measure dock lines them up (a walk: a mask of frames 3-8 and its 53-frame input were refused, "image
-    and mask have different shapes"). Otherwise the whole data (a shape that fits in no way is refused by
-    the training). A Labels layer of no recorded first frame (drawn) is not lined up.
+    and mask have different shapes"); a volume result's time points alike (a 3-D one is one time point's
+    volume only when its metadata says it is a volume result). Otherwise the whole data (a shape that fits
+    in no way is refused by the training). A Labels layer of no recorded first frame (drawn) is not lined
+    up. Raises ``ValueError`` (the message to show) for a 3-D Labels layer beside a ``(T, Z, Y, X)`` image
+    not said to be a volume result: 2D frames (a review: 5 frames beside a 5-slice input were trained
+    against time point 0's slices) or one time point's volume, its shape does not say which.
     """
-    first = layer_meta(labels).get("first_frame")
-    shape = tuple(labels.data.shape)
-    frames = None if first is None else intensity_frames(tuple(image.data.shape), shape, int(first))
+    meta = layer_meta(labels)
+    first, volume = meta.get("first_frame"), is_volume_result(meta)
+    shape, image_shape = tuple(labels.data.shape), tuple(image.data.shape)
+    if planes_beside_volumes(image_shape, shape, volume):
+        advice = ("; train from its mask file (Files / results), whose input is prepared as its log says"
+                  if meta.get("mask_path") else "")
+        raise ValueError(
+            f"image layer {image.name!r} is 4-D {image_shape} and Labels layer {labels.name!r} "
+            f"{shape} is not a volume result: 2D frames (e.g. of projected planes) or one time point's "
+            f"volume, its shape does not say which, so the image is not lined up with it{advice}")
+    frames = None if first is None else intensity_frames(image_shape, shape, int(first), volume)
     if frames is None or frames == slice(None):
         return image.data, str(image.name)
     which = f"{frames.start}-{frames.stop - 1}" if frames.stop - frames.start > 1 else f"{frames.start}"
