@@ -178,3 +178,26 @@ def test_evaluate_folder_scores_the_rest_and_lists_the_missing(tmp_path, capsys)
     missing = [ln for ln in captured.err.splitlines() if "lonely_vSM.ome.tif" in ln]
     assert len(missing) == 1 and "no ground truth" in missing[0]
     assert list(pd.read_csv(out)["pred"]) == [dsb.name, "overall"]
+
+
+def test_measure_refuses_masks_of_one_name_sharing_an_output_folder(tmp_path, capsys):
+    """Two folders' ``m.tif`` with one ``--output-dir``: the second is refused, not written over the first.
+
+    A review: both were measured, the second's tables replaced the first's, and the run said all went well.
+    """
+    image = tmp_path / "image.tif"
+    tifffile.imwrite(image, np.arange(3 * 16 * 16, dtype=np.uint16).reshape(3, 16, 16),
+                     metadata={"axes": "TYX"})
+    for folder, n in (("a", 1), ("b", 2)):
+        labels = np.zeros((3, 16, 16), np.uint16)
+        for i in range(n):
+            labels[:, 2 + 6 * i:6 + 6 * i, 2:6] = i + 1
+        (tmp_path / folder).mkdir()
+        tifffile.imwrite(tmp_path / folder / "m.tif", labels, metadata={"axes": "TYX"})
+    a, b, out = tmp_path / "a" / "m.tif", tmp_path / "b" / "m.tif", tmp_path / "out"
+    args = ["--image", str(image), "--axes", "TYX", "--force-labels", "--output-dir", str(out), "--overwrite"]
+    assert main(["measure", str(a), str(b), str(a), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"FAILED (nothing written): {b}: its tables would replace those of {a}"), err
+    assert len(err.splitlines()) == 1  # a given twice: measured once, no line
+    assert len(pd.read_csv(out / "m_objects.csv")) == 3  # a's one object in 3 frames

@@ -43,6 +43,23 @@ def expand_masks(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def claim_output(claimed: dict[Path, Path], output: Path, mask: Path, what: str) -> str | None:
+    """Claim ``output`` for ``mask`` in a batch; ``None``: claimed, ``""``: the same mask given again.
+
+    Else the line that refuses ``mask``: its ``what`` (tracks, tables) would replace those of the mask
+    that claimed ``output`` first (masks of one name in several folders, with one ``--output-dir``).
+    """
+    output = output.resolve()
+    earlier = claimed.get(output)
+    if earlier is None:
+        claimed[output] = Path(mask)
+        return None
+    if earlier.resolve() == Path(mask).resolve():
+        return ""
+    return (f"FAILED (nothing written): {mask}: its {what} would replace those of {earlier} (same name in "
+            f"{output.parent}): masks of different files must not share outputs; use --output-dir per folder")
+
+
 def _frames(text: str | None) -> list[int] | str | None:
     """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``; ``"corrected"`` stays as it is."""
     if text is None or text == "corrected":
@@ -97,8 +114,15 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     status = 0
     # a mask's objects table is written last
     progress = BatchProgress(masks, [measurement_paths(mask, args.output_dir)[0] for mask in masks])
+    claimed: dict[Path, Path] = {}  # objects table -> the mask of this batch writing it
     try:
         for mask in progress:
+            refused = claim_output(claimed, measurement_paths(mask, args.output_dir)[0], mask, "tables")
+            if refused is not None:  # ("": the same mask given twice, measured once)
+                if refused:
+                    print(refused, file=sys.stderr)
+                    status = 1
+                continue
             try:
                 res = measure_file(
                     mask, channels=[int(c) if c.isdigit() else c for c in args.channel or []],

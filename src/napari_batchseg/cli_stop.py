@@ -123,7 +123,8 @@ class BatchProgress(Generic[T]):
     def report_stop(self, exc: KeyboardInterrupt, noun: str, verb: str) -> NoReturn:
         """:func:`report_stop` for the batch stopped at its current item (done when its marker is new)."""
         done = sum(self._is_new(p) for p in self._before)
-        left = len(self._items) - self._current - self._is_new(self._markers[self._current])
+        current = self._markers[self._current] if self._markers else None
+        left = len(self._items) - self._current - (current is not None and self._is_new(current))
         report_stop(exc, done_before_stop(done, left, noun, verb))
 
 

@@ -103,6 +103,7 @@ def track_masks_cli(
     ``found``: masks found in a folder (not named); those that are not 2D time-lapses (one frame, 3D)
     are skipped with a line, not failed: a results folder holds snapshots too.
     """
+    from .cli_downstream import claim_output
     from .tracking import NotATimeLapse
     from .tracking.files import track_file, track_paths
 
@@ -114,17 +115,11 @@ def track_masks_cli(
     progress = BatchProgress(masks, [track_paths(mask, output_dir)[2] for mask in masks])  # log: last
     try:
         for mask in progress:
-            csv = track_paths(mask, output_dir)[0].resolve()
-            earlier = claimed.get(csv)
-            if earlier is None:
-                claimed[csv] = Path(mask)
-            elif earlier.resolve() == Path(mask).resolve():
-                continue  # the same file given twice: tracked once
-            else:
-                err(f"FAILED (nothing written): {mask}: its tracks would replace those of {earlier} (same "
-                    f"name in {csv.parent}): masks of different files must not share outputs; use "
-                    "--output-dir per folder")
-                status = 1
+            refused = claim_output(claimed, track_paths(mask, output_dir)[0], Path(mask), "tracks")
+            if refused is not None:  # ("": the same file given twice, tracked once)
+                if refused:
+                    err(refused)
+                    status = 1
                 continue
             try:
                 res = track_file(mask, params, output_dir=output_dir, overwrite=overwrite, axes=axes,
