@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tifffile
 from scipy import ndimage as ndi
@@ -97,11 +98,16 @@ def test_track_stopped_by_sigterm_says_how_many_masks_it_tracked(masks: Path, tm
 
 def test_export_stopped_says_it_was_cut_short(masks: Path, tmp_path: Path) -> None:
     proc = _start(["export", "outlines", str(masks), "--output-dir", str(tmp_path)])
-    err = _signal_after_first(proc, tmp_path, "*_outlines", signal.SIGINT)
+    err = _signal_after_first(proc, tmp_path, "*_outlines.provenance.json", signal.SIGINT)
     assert err.startswith("stopped by SIGINT: the export was cut short: the outputs of the masks exported "
                           "before it are kept"), err
     assert len(err.splitlines()) == 1, err
     assert _hidden(tmp_path) == []
+    # the outlines kept are listed in the folder's index (a review: it was written after the last mask only)
+    exported = {p.name[: -len("_outlines.provenance.json")] for p in tmp_path.glob("*.provenance.json")}
+    assert 1 <= len(exported) < N
+    index = pd.read_csv(tmp_path / "outlines_metadata.csv")
+    assert {Path(m).name.removesuffix(".ome.tif") for m in index["mask"]} == exported
 
 
 @pytest.mark.cp3

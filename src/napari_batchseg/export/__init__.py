@@ -217,15 +217,20 @@ def export_masks(
         targets = [p for item in items for p in export_targets(kind, item, folder)]
         check_writable_dir(folder)
         check_targets(targets, options.overwrite)
-        rows: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            target = _target(kind, item, folder)
-            files, new_rows = _write_one(kind, item, target, folder, options, metas[i])
-            rows += new_rows
-            write_provenance(target, kind, item, options, files)
-            result.outputs[item.path] = files
+        rows: list[dict[str, Any]] = []  # the index rows of the masks exported whole
+        meta = folder / OUTLINES_METADATA
+        try:
+            for i, item in enumerate(items):
+                target = _target(kind, item, folder)
+                files, new_rows = _write_one(kind, item, target, folder, options, metas[i])
+                write_provenance(target, kind, item, options, files)
+                result.outputs[item.path] = files
+                rows += new_rows
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM (cli_stop): the outlines kept are listed too
+            if kind == "outlines" and rows:
+                _write_outlines_index(meta, rows)
+            raise
         if kind == "outlines":
-            meta = folder / OUTLINES_METADATA
             _write_outlines_index(meta, rows)
             result.shared.append(meta)
     return result
