@@ -219,7 +219,8 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
             if options.segmenter_factory is None:  # the model files, as the run finds them (none loaded)
                 from .segmenters import check_model
 
-                check_model(the_plan.params)
+                for note in check_model(the_plan.params):  # missing built-in files: nothing downloaded
+                    console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     except (ParameterError, BatchSegError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2

@@ -25,22 +25,31 @@ def load_segmenter(params: SegmentationParams) -> Segmenter:
     raise ValueError(f"unknown method {params.method!r}")
 
 
-def check_model(params: SegmentationParams) -> None:
-    """Resolve the model files ``params`` names as :func:`load_segmenter` would, loading no network.
+def check_model(params: SegmentationParams) -> list[str]:
+    """Check the model files ``params`` names as :func:`load_segmenter` finds them; loads, fetches nothing.
 
-    What ``segment --dry-run`` checks: a mistyped or not yet trained ``--model`` raises the run's own
-    :class:`~napari_batchseg.errors.ModelError` ("... not found ..."), as does a built-in model whose
-    weights are missing and cannot be downloaded. (micro-sam models are checked when the run loads them.)
+    What ``segment --dry-run`` checks: a mistyped or not yet trained ``--model`` (or a micro-sam
+    ``--checkpoint`` that does not exist) raises the run's own :class:`~napari_batchseg.errors.ModelError`
+    ("... not found ..."), as does a missing built-in model with ``BATCHSEG_OFFLINE`` set (the run
+    would fail). A built-in model that is missing otherwise is not downloaded (nothing is written): the
+    lines returned say what the run would download, from where, and into which folder.
     """
-    if params.method != "cellpose":
-        return
-    from .catalog import cellpose_major
+    from ._weights import checking_only
 
-    if cellpose_major() >= 4:
-        from .cellpose.v4 import Cellpose4Segmenter
+    with checking_only() as notes:
+        if params.method == "sam":
+            from .microsam.weights import check_weights
 
-        Cellpose4Segmenter.resolve_weights(params)
-    else:
-        from .cellpose import CellposeSegmenter
+            check_weights(params)
+        elif params.method == "cellpose":
+            from .catalog import cellpose_major
 
-        CellposeSegmenter.resolve_weights(params)
+            if cellpose_major() >= 4:
+                from .cellpose.v4 import Cellpose4Segmenter
+
+                Cellpose4Segmenter.resolve_weights(params)
+            else:
+                from .cellpose import CellposeSegmenter
+
+                CellposeSegmenter.resolve_weights(params)
+    return notes

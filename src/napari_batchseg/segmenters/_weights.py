@@ -7,17 +7,23 @@
   (:func:`download_timeout`).
 * :func:`socket_timeout` gives downloaders that open sockets without a timeout (Cellpose's
   ``urlopen``) that bound while they run.
+* :func:`checking_only` (``segment --dry-run``): while it runs, a missing built-in file is not
+  downloaded; its resolver calls :func:`note_download` instead, which collects a line saying what the
+  run would download (or the resolver raises the run's offline error, phrased for a dry run).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import socket
 from collections.abc import Iterator
 
 __all__ = [
     "DEFAULT_DOWNLOAD_TIMEOUT",
+    "checking_only",
+    "note_download",
     "OFFLINE_ENV",
     "TIMEOUT_ENV",
     "download_timeout",
@@ -31,6 +37,35 @@ TIMEOUT_ENV = "BATCHSEG_DOWNLOAD_TIMEOUT"
 DEFAULT_DOWNLOAD_TIMEOUT = 20.0
 #: Values of an environment switch that mean "off" (compared lower-case, stripped).
 OFF_WORDS: tuple[str, ...] = ("0", "off", "false", "no", "none", "")
+
+
+#: the lines :func:`checking_only` collects; ``None``: not checking (resolvers may download)
+_CHECKING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("checking", default=None)
+
+
+@contextlib.contextmanager
+def checking_only() -> Iterator[list[str]]:
+    """While the block runs, resolvers only look for files; yields the "would download" lines."""
+    notes: list[str] = []
+    token = _CHECKING.set(notes)
+    try:
+        yield notes
+    finally:
+        _CHECKING.reset(token)
+
+
+def checking() -> bool:
+    """Whether a :func:`checking_only` block is running (then no download may be tried)."""
+    return _CHECKING.get() is not None
+
+
+def note_download(line: str) -> bool:
+    """In a :func:`checking_only` block, record ``line`` and return True; else False (go on, download)."""
+    notes = _CHECKING.get()
+    if notes is None:
+        return False
+    notes.append(line)
+    return True
 
 
 def offline() -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError, describe
-from .._weights import OFFLINE_ENV, download_timeout, offline, socket_timeout
+from .._weights import OFFLINE_ENV, checking, download_timeout, note_download, offline, socket_timeout
 from ..catalog import cellpose_builtins, cellpose_major
 from ..safe_load import check_loadable
 
@@ -157,6 +157,10 @@ def _folder_origin(folder: Path) -> str:
 def ensure_builtin_file(model: str, file_name: str, purpose: str, *, note: str = "") -> Path:
     """Return the local path of a built-in weights file, downloading it once if allowed.
 
+    In a dry run (:func:`.._weights.checking_only`) nothing is downloaded or created: a missing file
+    adds a line saying the run would download it (name, folder, address) and its would-be path is
+    returned; with ``BATCHSEG_OFFLINE`` set the error says the run would fail.
+
     ``note`` is added to the "how to provide it" part of the error (e.g. the file's size).
 
     Raises
@@ -181,7 +185,14 @@ def ensure_builtin_file(model: str, file_name: str, purpose: str, *, note: str =
         f"{_folder_origin(folder)}"
     )
     if offline():
+        if checking():
+            raise ModelError(f"{head}; {OFFLINE_ENV} is set, so the run would fail (no download). {how}")
         raise ModelError(f"{head}; {OFFLINE_ENV} is set, so no download was tried. {how}")
+    if note_download(
+        f"Cellpose built-in model '{model}': {purpose} file '{file_name}' is not in "
+        f"{_folder_origin(folder)}; the run would download it from {url} and save it there"
+    ):
+        return path
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _download(url, path)

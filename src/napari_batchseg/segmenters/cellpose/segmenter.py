@@ -134,7 +134,7 @@ class CellposeSegmenter(SegmenterBase):
 
         Loads nothing (no torch, no network object): what ``--dry-run`` checks and :meth:`from_params`
         does first, so bad paths fail fast. A missing built-in file is downloaded when allowed
-        (:func:`~.files.ensure_builtin_file`), as the run would.
+        (:func:`~.files.ensure_builtin_file`), as the run would; in a dry run it is only noted.
 
         Raises
         ------

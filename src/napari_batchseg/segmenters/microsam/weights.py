@@ -9,7 +9,9 @@ file and its download address.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import re
 import sys
 import threading
 import warnings
@@ -17,15 +19,19 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ModelError, describe
-from .._weights import OFFLINE_ENV, download_timeout, failed_download, offline
+from .._weights import OFFLINE_ENV, download_timeout, failed_download, note_download, offline
 from ..catalog import SAM_ARCHITECTURES
 from ..safe_load import UnsafeModelFile, load_weights
 
+if TYPE_CHECKING:
+    from ...params import SegmentationParams
+
 __all__ = [
     "Weights",
+    "check_weights",
     "checkpoint_info",
     "load_model",
     "missing_weights_error",
@@ -335,3 +341,116 @@ def load_model(util: Any, iseg: Any, weights: Weights, device: Any, load_decoder
             ) from exc
         decoder.eval()
     return predictor, decoder
+
+
+# ---------------------------------------------------------------------------------- dry-run check
+
+
+class _Urls:
+    """The part of micro-sam's pooch registry :func:`missing_weights_error` uses (``get_url``)."""
+
+    def __init__(self, urls: Mapping[str, str]) -> None:
+        self.urls = dict(urls)
+
+    def get_url(self, name: str) -> str:
+        return self.urls.get(name) or "(see micro-sam's documentation)"
+
+
+def _registry_urls() -> dict[str, str] | None:
+    """micro-sam's registry files and their addresses, without importing ``micro_sam.util`` (torch).
+
+    Taken from the loaded registry when ``micro_sam.util`` is imported already, else read from the
+    ``models()`` function in the installed ``micro_sam/util.py``; ``None`` when neither works.
+    """
+    util = sys.modules.get("micro_sam.util")
+    if util is not None:
+        try:
+            return dict(util.models().urls)
+        except Exception:  # noqa: BLE001 - fall back to reading the source
+            pass
+    try:
+        spec = importlib.util.find_spec("micro_sam")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not folders:
+            return None
+        text = (Path(folders[0]) / "util.py").read_text(encoding="utf-8")
+    except (ImportError, OSError, ValueError):
+        return None
+    start = text.find("def models(")
+    end = text.find("\ndef ", start + 1)
+    if start < 0:
+        return None
+    found = dict(re.findall(r"""["'](\w+)["']\s*:\s*["'](https?://[^"']+)["']""", text[start:end]))
+    return found or None
+
+
+def models_folder() -> Path:
+    """micro-sam's model cache folder, ``MICROSAM_CACHEDIR/models`` (as ``micro_sam.util.models()``)."""
+    cache = os.environ.get("MICROSAM_CACHEDIR")
+    if not cache:
+        import pooch
+
+        cache = os.fspath(pooch.os_cache("micro_sam"))
+    return Path(cache) / "models"
+
+
+def check_weights(params: SegmentationParams) -> None:
+    """What ``segment --dry-run`` checks of a micro-sam model: files only, nothing loaded or downloaded.
+
+    A ``--checkpoint`` must exist and ``--model`` name its architecture; a built-in model's files (and
+    its decoder, unless ``sam_mode`` is ``amg``) are looked for in :func:`models_folder`; a missing one
+    is a "would download" line (:func:`.._weights.note_download`), or with ``BATCHSEG_OFFLINE`` set the
+    error the run would give.
+
+    Raises
+    ------
+    ModelError
+        micro-sam is not installed; the checkpoint does not exist; an unknown model; missing files
+        with ``BATCHSEG_OFFLINE`` set.
+    """
+    from ..catalog import SAM_MODELS, default_model
+    from ._imports import INSTALL_HINT, microsam_available
+
+    if not microsam_available():
+        raise ModelError(f"method 'sam' needs the micro-sam package, which is not installed: {INSTALL_HINT}")
+    model = str(params.model).strip()
+    if params.checkpoint:
+        path = Path(os.path.expanduser(str(params.checkpoint)))
+        if not path.is_file():
+            raise ModelError(f"micro-sam checkpoint {str(path)!r} not found (--checkpoint)")
+        if model[:5] not in SAM_ARCHITECTURES:
+            raise ModelError(
+                f"--checkpoint {path} needs its architecture as --model "
+                f"(one of {', '.join(SAM_ARCHITECTURES)}), got {model!r}"
+            )
+        return
+    if model[:5] not in SAM_ARCHITECTURES:
+        raise ModelError(
+            f"model {model!r} is not a micro-sam model; with method 'sam' choose one of "
+            f"{', '.join(SAM_MODELS)} (e.g. --model {default_model('sam')}), or --checkpoint PATH"
+        )
+    urls = _registry_urls()
+    names = [n for n in urls if not n.endswith("_decoder")] if urls else []
+    if urls and model not in names:
+        raise ModelError(
+            f"micro-sam model {model!r} unknown; choose one of {', '.join(names)}, or give a local "
+            "checkpoint with --checkpoint PATH and its architecture with --model "
+            "(vit_b, vit_l, vit_h, vit_t)"
+        )
+    folder = models_folder()
+    files = [model]
+    if str(params.sam_mode).lower() != "amg" and f"{model}_decoder" in (urls or {}):
+        files.append(f"{model}_decoder")
+    missing = [n for n in files if not (folder / n).is_file()]
+    if not missing:
+        return
+    registry = _Urls(urls or {})
+    if offline():
+        raise missing_weights_error(
+            model, folder, missing, registry, f"{OFFLINE_ENV} is set, so the run would fail: no download"
+        )
+    for name in missing:
+        note_download(
+            f"micro-sam model {model!r}: file '{name}' is not in the micro-sam cache folder {folder}; the "
+            f"run would download it from {registry.get_url(name)} and save it there"
+        )
