@@ -273,6 +273,7 @@ def test_sam_options_parse_into_params(tmp_path):
     assert params_from_args(args).extra == {"embedding_cache": str(tmp_path / "emb")}
 
 
+@pytest.mark.sam
 @_needs("micro_sam", "sam")  # the dry run checks the model: method sam needs micro-sam
 def test_sam_options_reach_the_saved_config_and_dry_run(tmp_path, crops, capsys):
     src = tmp_path / "a.tif"

@@ -58,9 +58,8 @@ def test_cellpose_builtin_missing_is_a_would_download_line(image, tmp_path, cell
     assert not cellpose_folder.exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.cp3  # Cellpose 4 has no size model
 def test_cellpose_size_model_is_checked_too(image, tmp_path, cellpose_folder, capsys):
-    if cellpose_major() >= 4:
-        pytest.skip("Cellpose 4 has no size model")
     cellpose_folder.mkdir()
     (cellpose_folder / "cyto3").write_bytes(b"")  # the weights are there; the size model is not
     args = ["segment", str(image), "--output-dir", str(tmp_path / "out"), "--model", "cyto3",
@@ -118,6 +117,7 @@ def sam_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache / "models"
 
 
+@pytest.mark.sam
 @needs_microsam
 def test_sam_builtin_missing_is_a_would_download_line(image, tmp_path, sam_cache, capsys):
     base = ["segment", str(image), "--output-dir", str(tmp_path / "out"), "--method", "sam",
@@ -137,6 +137,7 @@ def test_sam_builtin_missing_is_a_would_download_line(image, tmp_path, sam_cache
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.sam
 @needs_microsam
 def test_sam_offline_and_bad_checkpoint_are_errors(image, tmp_path, sam_cache, monkeypatch, capsys):
     base = ["segment", str(image), "--output-dir", str(tmp_path / "out"), "--method", "sam", "--dry-run"]
@@ -154,6 +155,7 @@ def test_sam_offline_and_bad_checkpoint_are_errors(image, tmp_path, sam_cache, m
     assert not sam_cache.exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.sam
 @needs_microsam
 def test_sam_check_imports_no_torch(tmp_path, sam_cache):
     """The check reads micro-sam's registry from its source: a dry run does not pay torch's import."""

@@ -13,6 +13,10 @@ default; ``dataset="labels/<name>"`` (CLI ``--dataset``) opens a label image ins
 plane-by-plane access (:func:`ome_zarr_datasets` lists what a folder holds; ``"labels"`` alone picks the
 only one). CZI and LIF ignore ``dataset``, as TIFF and ND2 do.
 
+An OME-NGFF HCS plate (or one of its wells) is not read as one input: the error names the image paths
+inside it (the first few and their count). Each of those images (``plate.ome.zarr/A/1/0``, a folder with
+OME-NGFF attributes but no ``.zarr`` in its name; :func:`~.formats.format_of`) opens as an OME-Zarr.
+
 The plugins are optional: ``bioio-ome-zarr`` in the ``[bioio]`` extra, ``bioio-czi`` and ``bioio-lif``
 (GPL-3) only in the ``[formats]`` extra; :func:`~.reader.open_source` names the extra when one is missing.
 """
@@ -20,7 +24,6 @@ The plugins are optional: ``bioio-ome-zarr`` in the ``[bioio]`` extra, ``bioio-c
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError, describe
-from .formats import format_of
+from .formats import format_of, ome_attrs, zarr_attrs
 from .sources import ImageSource, PixelSize, SourceInfo
 
 __all__ = ["BioioSource", "ome_zarr_datasets", "ome_zarr_labels"]
@@ -84,29 +87,55 @@ def _scaled(value: float | None, factor: float | None) -> float | None:
     return None if value is None or factor is None else _positive(value * factor)
 
 
-def _group_attrs(path: Path) -> dict[str, Any]:
-    """The attributes of a Zarr group (format 2 ``.zattrs`` or 3 ``zarr.json``), ``{}`` if none."""
-    for name, key in ((".zattrs", None), ("zarr.json", "attributes")):
-        meta = path / name
-        if meta.is_file():
-            try:
-                data = json.loads(meta.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return {}
-            data = data.get(key, {}) if key else data
-            return data if isinstance(data, dict) else {}
-    return {}
+_SHOWN = 3  # image paths named in the message for a plate or a well
 
 
-def _ome(attrs: dict[str, Any]) -> dict[str, Any]:
-    """OME-NGFF keys: at the top (0.4) or under ``"ome"`` (0.5)."""
-    nested = attrs.get("ome")
-    return nested if isinstance(nested, dict) else attrs
+def _hcs_images(path: Path, attrs: dict[str, Any]) -> list[str]:
+    """The image paths inside an HCS plate or well (``A/1/0``, ...; ``0``, ... for a well).
+
+    From the plate's ``wells`` and each well's ``images`` (OME-NGFF 0.4/0.5); a well without that
+    metadata contributes its sub-folders that are OME-NGFF images.
+    """
+    def images_of(well: Path) -> list[str]:
+        listed = ome_attrs(zarr_attrs(well)).get("well", {})
+        images = listed.get("images") if isinstance(listed, dict) else None
+        names = [str(i["path"]) for i in images or [] if isinstance(i, dict) and i.get("path")]
+        if not names and well.is_dir():
+            names = sorted(p.name for p in well.iterdir()
+                           if "multiscales" in ome_attrs(zarr_attrs(p)))
+        return names
+
+    if "well" in attrs:
+        return images_of(path)
+    plate = attrs.get("plate")
+    wells = plate.get("wells") if isinstance(plate, dict) else None
+    out: list[str] = []
+    for well in wells or []:
+        where = str(well.get("path", "")).strip("/") if isinstance(well, dict) else ""
+        if where:
+            out.extend(f"{where}/{name}" for name in images_of(path / where))
+    return out
+
+
+def _hcs_error(name: str, path: Path, attrs: dict[str, Any]) -> InputError:
+    """Why an HCS plate (or one of its wells) is not read as one input, and how to read its images."""
+    images = _hcs_images(path, attrs)
+    what = "an OME-NGFF HCS plate" if "plate" in attrs else "a well of an OME-NGFF HCS plate"
+    if not images:
+        return InputError(f"{name}: {what}, and no image in it was found; plates are not supported yet")
+    shown = ", ".join(str(path / i) for i in images[:_SHOWN])
+    more = f" and {len(images) - _SHOWN} more" if len(images) > _SHOWN else ""
+    return InputError(
+        f"{name}: {what} ({len(images)} image(s)); plates and wells are not read as one input yet. Each "
+        f"image in it opens by its own path: {shown}{more}. E.g. batchseg segment {path / images[0]} "
+        "--output-dir OUT (images in different wells share names such as '0': give each well its own "
+        "--output-dir)"
+    )
 
 
 def ome_zarr_labels(path: str | Path) -> list[str]:
     """The label images an OME-Zarr folder lists in ``labels/`` (``["masks"]`` for our exports)."""
-    names = _ome(_group_attrs(Path(path) / "labels")).get("labels")
+    names = ome_attrs(zarr_attrs(Path(path) / "labels")).get("labels")
     if not isinstance(names, list):
         return []
     return [str(n) for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
@@ -166,7 +195,10 @@ class BioioSource(ImageSource):
         target, self._dataset = self.path, ""
         if fmt.kind == "ome-zarr":
             target, self._dataset = _zarr_target(self.path, dataset)
-            if "multiscales" not in _ome(_group_attrs(target)):  # (a walk: our DaCapo export was "corrupt")
+            attrs = ome_attrs(zarr_attrs(target))
+            if "plate" in attrs or "well" in attrs:  # (a review: a plate was called "e.g. a DaCapo export")
+                raise _hcs_error(self._name, target, attrs)
+            if "multiscales" not in attrs:  # (a walk: our DaCapo export was "corrupt")
                 raise InputError(f"{self._name}: a Zarr container with no OME-NGFF image (no 'multiscales' "
                                  "metadata), e.g. a DaCapo export: not an image to read here; its arrays "
                                  "open with zarr")

@@ -6,11 +6,13 @@ it, and :mod:`.tiff` / :mod:`.nd2` use its checks, so neither format reader impo
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .sources import CANONICAL_AXES
@@ -101,10 +103,54 @@ def _match(path: str | Path) -> tuple[str, Format] | None:
     return None
 
 
+def zarr_attrs(path: str | Path) -> dict[str, Any]:
+    """The attributes of a Zarr group (format 2 ``.zattrs`` or 3 ``zarr.json``), ``{}`` if none."""
+    for name, key in ((".zattrs", None), ("zarr.json", "attributes")):
+        meta = Path(path) / name
+        if meta.is_file():
+            try:
+                data = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            data = data.get(key, {}) if key else data
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def ome_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """OME-NGFF keys of a group's attributes: at the top (0.4) or under ``"ome"`` (0.5)."""
+    nested = attrs.get("ome")
+    return nested if isinstance(nested, dict) else attrs
+
+
+#: the OME-NGFF keys that make a Zarr group an image (``multiscales``) or part of an HCS plate
+NGFF_KEYS = ("multiscales", "plate", "well")
+
+
+def _ngff_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a folder whose Zarr attributes are OME-NGFF (an image, a plate or a well).
+
+    So an image inside a plate (``plate.ome.zarr/A/1/0``), whose name has no ``.zarr``, is an OME-Zarr.
+    """
+    try:
+        if not Path(path).is_dir():
+            return False
+    except OSError:
+        return False
+    found = ome_attrs(zarr_attrs(path))
+    return any(key in found for key in NGFF_KEYS)
+
+
 def format_of(path: str | Path) -> Format | None:
-    """The format ``path``'s name says (installed or not), or ``None``."""
+    """The format ``path``'s name says (installed or not), or ``None``.
+
+    A folder whose name says nothing is OME-Zarr when its Zarr attributes are OME-NGFF (the images
+    inside an HCS plate are named ``0``, ``1``, ...).
+    """
     hit = _match(path)
-    return None if hit is None else hit[1]
+    if hit is not None:
+        return hit[1]
+    return _BY_KIND["ome-zarr"] if _ngff_folder(path) else None
 
 
 def supported_extensions() -> tuple[str, ...]:
