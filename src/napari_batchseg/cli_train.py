@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import os
 import sys
+import types
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from .cli_stop import report_stop, signals_stop, stop_status
@@ -96,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
 
     Stopped by SIGINT (Ctrl-C) or SIGTERM (a batch system's time limit) inside :func:`.cli_stop.signals_stop`
     (``batchseg``, :func:`main`), it says so and raises :class:`.cli_stop.Stopped` (exit status 130 or
-    143): nothing is saved.
+    143): nothing is saved, or, when the stop came after the model was put in place, where it is.
     """
     from .quiet_import import quiet_notices
     from .training import TrainingParams, collect_training_data, parse_frames, train_model
-    from .training.run import TrainingProgress, check_output
+    from .training.run import TrainingProgress, check_output, provenance_path_for
 
     quiet_notices()
     try:
@@ -143,10 +146,20 @@ def run(args: argparse.Namespace) -> int:
         elif event.stage != "done":
             print(event.message, flush=True)
 
+    out = Path(args.output).expanduser().absolute()  # (as train_model and check_output name it)
+    there_before = _file_id(out)
     try:
         with _no_progress_bars_off_a_terminal():
             result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
                                  validation=validation)
+        before = result.before
+        print(f"validation AP@0.5 ({len(result.provenance['validation_frames'])} frame(s)): "
+              + (f"base model {before.ap:.3f} (F1 {before.f1:.3f}), " if before else "")
+              + f"new model {result.after.ap:.3f} (F1 {result.after.f1:.3f})")
+        print(f"model: {result.model_path}")
+        print(f"provenance: {result.provenance_path}")
+        if result.worse_warning:
+            print(f"warning: {result.worse_warning}", file=sys.stderr)
     except (BatchSegError, ParameterError) as exc:
         if isinstance(exc, CancelledError):
             _err(str(exc))
@@ -154,16 +167,24 @@ def run(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (cli_stop): 130 or 143, as segment exits
-        report_stop(exc, "training interrupted; nothing saved")
-    before = result.before
-    print(f"validation AP@0.5 ({len(result.provenance['validation_frames'])} frame(s)): "
-          + (f"base model {before.ap:.3f} (F1 {before.f1:.3f}), " if before else "")
-          + f"new model {result.after.ap:.3f} (F1 {result.after.f1:.3f})")
-    print(f"model: {result.model_path}")
-    print(f"provenance: {result.provenance_path}")
-    if result.worse_warning:
-        print(f"warning: {result.worse_warning}", file=sys.stderr)
+        # train_model renames the model into place last (its provenance file first) and never removes it
+        # once there: a model file that is new since the start is the trained one, with its provenance
+        now = _file_id(out)
+        if now is not None and now != there_before:
+            report_stop(exc, f"training had finished; model saved: {out} (provenance: "
+                             f"{provenance_path_for(out)})")
+        report_stop(exc, "training interrupted; nothing saved"
+                         + (" (the existing model is unchanged)" if there_before is not None else ""))
     return 0
+
+
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file at ``path`` from one put there later (``None``: no file)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
 
 
 @contextlib.contextmanager
@@ -174,6 +195,11 @@ def _no_progress_bars_off_a_terminal() -> Iterator[None]:
     whatever it is: in a pipe or a batch system's log, lines of carriage returns. Off a terminal their
     ``trange`` is a disabled one while training (the per-epoch lines tell the progress); Cellpose's
     errors and warnings go through logging and exceptions, and are untouched.
+
+    A module first imported inside (Cellpose is imported only once the base model is found) takes the
+    disabled ``trange`` from tqdm (``from tqdm import trange``) and would keep it: on the way out every
+    loaded module that holds one of the disabled ones gets the original back, so API users who train
+    later in the same process have their bars again. Nothing is imported for this but tqdm.
     """
     isatty = getattr(sys.stderr, "isatty", None)
     if isatty and isatty():
@@ -181,19 +207,32 @@ def _no_progress_bars_off_a_terminal() -> Iterator[None]:
         return
     import tqdm  # type: ignore[import-untyped]  # (not Cellpose: a missing model is said before torch is imported)
 
-    saved: list[tuple[dict[str, Any], Any]] = []  # (module namespace, its own trange)
+    originals: dict[int, tuple[Any, Any]] = {}  # id(disabled trange) -> (it, the trange it stands for)
     # imported already: their own trange; else tqdm's, which they take (``from tqdm import trange``)
     spaces = [vars(module) for name in ("cellpose.train", "cellpose.dynamics")
               if (module := sys.modules.get(name)) is not None]
     for space in [vars(tqdm), *spaces]:
         if "trange" in space:
-            saved.append((space, space["trange"]))
-            space["trange"] = functools.partial(space["trange"], disable=True)
+            disabled = functools.partial(space["trange"], disable=True)
+            originals[id(disabled)] = (disabled, space["trange"])
+            space["trange"] = disabled
     try:
         yield
     finally:
-        for space, trange in saved:
-            space["trange"] = trange
+        _put_back_trange(originals)
+
+
+def _put_back_trange(originals: dict[int, tuple[Any, Any]]) -> None:
+    """In every loaded module whose ``trange`` is one of ``originals``' disabled ones, the original."""
+    modules: list[object] = list(sys.modules.values())  # (not only modules: some packages put others)
+    for module in modules:
+        if not isinstance(module, types.ModuleType):
+            continue
+        space = vars(module)
+        held = space.get("trange")
+        entry = originals.get(id(held))
+        if entry is not None and entry[0] is held:
+            space["trange"] = entry[1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,8 +15,10 @@ annealing, its augmentation and loss). Around it this module adds what a user ne
 * **validation AP@0.5** of the base model and of the new model on the same validation frames, at the
   same diameter (the mean diameter of the training masks, which the new model stores as its own).
 * **atomic output**: the model file is written under a temporary name, reloaded from there with plain
-  ``CellposeModel(pretrained_model=...)`` and measured, then renamed; ``<model>.json`` (provenance) is
-  written after it. A failure or cancel leaves neither.
+  ``CellposeModel(pretrained_model=...)`` and measured; ``<model>.json`` (provenance) is written under
+  a temporary name too, then both are renamed into place, the provenance first, the model last. A
+  failure, cancel or stop before the model's rename leaves the model and provenance that were there
+  before (``overwrite``), or neither; a model put in place is never removed.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from .._cancel import is_cancelled as _is_cancelled
 from ..errors import CancelledError, InputError, OutputError
-from ..io.atomic import atomic_path, atomic_write_text
+from ..io.atomic import Stage, atomic_path, atomic_write_text, publish, staged, sync_folder
 from ..provenance import package_versions, platform_summary
 from .base import check_output, load_base_model, provenance_path_for, score, training_diameter
 from .data import (
@@ -82,6 +84,54 @@ def _save_state(net: Any, path: Path, half: bool) -> None:
         }
     state = {k: v.detach().cpu() for k, v in state.items()}
     torch.save(state, path)
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _publish_together(stage: Stage, model: Path, prov: Path) -> None:
+    """Rename the staged provenance file, then the staged model, into place; the model's rename commits.
+
+    A failure or a stop (``KeyboardInterrupt``) before the model is in place puts the provenance file
+    back as it was (the earlier one, or none), so ``model`` and ``<model>.json`` stay a pair: the new
+    ones, or those that were there before (``overwrite``). A model put in place is never removed. Where
+    the model is now tells which happened (a stop can come inside :func:`publish`, after its rename).
+    """
+    tmp_model, tmp_prov = stage.files[model], stage.files[prov]
+    try:
+        try:
+            old_prov: bytes | None = prov.read_bytes()
+        except FileNotFoundError:
+            old_prov = None
+        except OSError as exc:
+            raise OutputError(f"cannot read the provenance file {prov} it would replace: "
+                              f"{exc.strerror or exc}") from exc
+        new_model = _file_id(tmp_model)
+        publish(tmp_prov, prov)
+        try:
+            publish(tmp_model, model)
+        except BaseException:
+            if new_model is None or _file_id(model) != new_model:  # the model is not in place
+                _put_back(prov, old_prov)
+            raise
+    finally:
+        stage.discard()  # (what was not renamed)
+    sync_folder(model.parent)
+
+
+def _put_back(prov: Path, old: bytes | None) -> None:
+    """``prov`` as it was before the new one replaced it: ``old``, or no file (best effort)."""
+    if old is None:
+        with contextlib.suppress(OSError):
+            prov.unlink()
+        return
+    with contextlib.suppress(OSError, OutputError), atomic_path(prov) as tmp:
+        tmp.write_bytes(old)
 
 
 def train_model(
@@ -234,7 +284,7 @@ def train_model(
     diam_labels = float(net.diam_labels.item())
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out) as tmp_model:
+        with staged() as stage, atomic_path(out) as tmp_model:
             _save_state(net, tmp_model, params.half_precision)
             t0 = time.perf_counter()
             reloaded = cp_models.CellposeModel(
@@ -309,14 +359,11 @@ def train_model(
                 "versions": package_versions(),
                 "seconds": {k: round(v, 2) for k, v in timings.items()},
             }
+            # (staged: written and synced beside the model, not yet renamed; a failure drops both)
+            atomic_write_text(prov_path, json.dumps(record, indent=2) + "\n")
     except OSError as exc:
         raise OutputError(f"cannot write the model {out}: {exc.strerror or exc}") from exc
-    try:
-        atomic_write_text(prov_path, json.dumps(record, indent=2) + "\n")
-    except BaseException:
-        with contextlib.suppress(OSError):
-            out.unlink()
-        raise
+    _publish_together(stage, out, prov_path)
     if remember:
         from .registry import remember_model
 
