@@ -219,3 +219,121 @@ def test_ctrl_c_and_sigterm_stop_as_segment_does(tmp_path, sig, status):
     assert "%|" not in err and "it/s]" not in err and "\r" not in err, err
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no temporary file either
+
+
+# --------------------------------------------------------------------------- the model and its provenance
+# Faults are injected in the atomic writer (io.atomic._write, _replace) as tests/test_reliability.py does.
+# Walk: with --overwrite, a failed (or stopped) provenance write after the new model had been renamed over
+# the old one removed the new model: no model was left at all, only the old provenance file.
+def _tiny(**kwargs) -> TrainingParams:
+    """One epoch of two 64x64 crops: the output steps are what these tests look at, not the training."""
+    return TrainingParams(base_model=str(STARTER), epochs=1, batch_size=2, images_per_epoch=2, crop_size=64,
+                          validation_fraction=0.25, seed=0, min_masks=3, **kwargs)
+
+
+def _old_pair(out: Path) -> tuple[bytes, bytes]:
+    """A model and its provenance file at ``out`` (as an earlier training leaves them); their bytes."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(STARTER.read_bytes())
+    Path(f"{out}.json").write_text(json.dumps({"model": {"path": str(out), "sha256": _sha(out)}}) + "\n")
+    return out.read_bytes(), Path(f"{out}.json").read_bytes()
+
+
+def _a_pair(out: Path) -> bool:
+    """The model at ``out`` is the one its provenance file describes."""
+    return json.loads(Path(f"{out}.json").read_text())["model"]["sha256"] == _sha(out)
+
+
+def _no_disk_space(*_args, **_kwargs):
+    import errno
+    import os
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_overwrite_with_a_failed_provenance_write_keeps_the_old_model_and_provenance(tmp_path, monkeypatch):
+    from napari_batchseg.errors import OutputError
+    from napari_batchseg.io import atomic
+
+    folder = _pairs(tmp_path / "pairs")
+    out = tmp_path / "models" / "m"
+    old_model, old_prov = _old_pair(out)
+    monkeypatch.setattr(atomic, "_write", _no_disk_space)  # (the provenance file's: torch saves the model)
+    with pytest.raises(OutputError, match="No space left on device"):
+        train_model([folder], out, _tiny(), overwrite=True, remember=False)
+    assert out.read_bytes() == old_model and Path(f"{out}.json").read_bytes() == old_prov and _a_pair(out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m", "m.json"]  # no temporary file either
+
+
+def test_a_stop_while_the_provenance_is_written_saves_nothing(tmp_path, monkeypatch):
+    import signal
+
+    from napari_batchseg.cli_stop import Stopped
+    from napari_batchseg.io import atomic
+
+    def stopped(*_args):
+        raise Stopped(signal.SIGTERM)
+
+    folder = _pairs(tmp_path / "pairs")
+    out = tmp_path / "models" / "m"
+    monkeypatch.setattr(atomic, "_write", stopped)
+    with pytest.raises(Stopped):
+        train_model([folder], out, _tiny(), remember=False)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_failed_model_rename_puts_the_old_provenance_back(tmp_path, monkeypatch):
+    """The provenance file is renamed into place first, the model last: when the model's rename fails,
+    the provenance file that was there before is put back (the old model and its provenance stay a pair)."""
+    from napari_batchseg.errors import OutputError
+    from napari_batchseg.io import atomic
+
+    folder = _pairs(tmp_path / "pairs")
+    out = tmp_path / "models" / "m"
+    old_model, old_prov = _old_pair(out)
+    real = atomic._replace
+    renamed = []
+
+    def replace(src, dst):
+        renamed.append(Path(dst).name)
+        if Path(dst) == out:
+            _no_disk_space()
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic, "_replace", replace)
+    with pytest.raises(OutputError, match=f"cannot write {out}"):
+        train_model([folder], out, _tiny(), overwrite=True, remember=False)
+    assert renamed[:2] == ["m.json", "m"]  # (then the old provenance file, put back)
+    assert out.read_bytes() == old_model and Path(f"{out}.json").read_bytes() == old_prov and _a_pair(out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m", "m.json"]
+
+
+def test_a_stop_after_the_model_is_saved_says_where_it_is(tmp_path, monkeypatch, capsys):
+    """Walk: stopped while the model was added to the recent models (both files written), ``batchseg
+    train`` said ``training interrupted; nothing saved``."""
+    import contextlib
+    import io
+    import signal
+
+    from napari_batchseg.cli_stop import Stopped
+    from napari_batchseg.cli_train import main
+    from napari_batchseg.training import registry
+
+    def stopped(_path):
+        raise Stopped(signal.SIGINT)
+
+    monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setattr(registry, "remember_model", stopped)
+    folder = _pairs(tmp_path / "pairs")
+    out = tmp_path / "models" / "m"
+    old_model, _ = _old_pair(out)
+    argv = [str(folder), "--output", str(out), "--overwrite", "--from", str(STARTER), "--epochs", "1",
+            "--batch-size", "2", "--images-per-epoch", "2", "--crop-size", "64",
+            "--validation-fraction", "0.25", "--seed", "0", "--min-masks", "3"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"stopped by SIGINT: training had finished; model saved: {out} (provenance: {out}.json)"
+    assert out.read_bytes() != old_model and _a_pair(out)
+    assert json.loads(Path(f"{out}.json").read_text())["losses"]["epoch"] == [1]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m", "m.json"]

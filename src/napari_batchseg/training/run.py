@@ -101,26 +101,24 @@ def _publish_together(stage: Stage, model: Path, prov: Path) -> None:
     back as it was (the earlier one, or none), so ``model`` and ``<model>.json`` stay a pair: the new
     ones, or those that were there before (``overwrite``). A model put in place is never removed. Where
     the model is now tells which happened (a stop can come inside :func:`publish`, after its rename).
+    Called inside :func:`staged`, whose end removes the temporary files not renamed on an exception.
     """
     tmp_model, tmp_prov = stage.files[model], stage.files[prov]
     try:
-        try:
-            old_prov: bytes | None = prov.read_bytes()
-        except FileNotFoundError:
-            old_prov = None
-        except OSError as exc:
-            raise OutputError(f"cannot read the provenance file {prov} it would replace: "
-                              f"{exc.strerror or exc}") from exc
-        new_model = _file_id(tmp_model)
-        publish(tmp_prov, prov)
-        try:
-            publish(tmp_model, model)
-        except BaseException:
-            if new_model is None or _file_id(model) != new_model:  # the model is not in place
-                _put_back(prov, old_prov)
-            raise
-    finally:
-        stage.discard()  # (what was not renamed)
+        old_prov: bytes | None = prov.read_bytes()
+    except FileNotFoundError:
+        old_prov = None
+    except OSError as exc:
+        raise OutputError(f"cannot read the provenance file {prov} it would replace: "
+                          f"{exc.strerror or exc}") from exc
+    new_model = _file_id(tmp_model)
+    publish(tmp_prov, prov)
+    try:
+        publish(tmp_model, model)
+    except BaseException:
+        if new_model is None or _file_id(model) != new_model:  # the model is not in place
+            _put_back(prov, old_prov)
+        raise
     sync_folder(model.parent)
 
 
@@ -130,8 +128,10 @@ def _put_back(prov: Path, old: bytes | None) -> None:
         with contextlib.suppress(OSError):
             prov.unlink()
         return
-    with contextlib.suppress(OSError, OutputError), atomic_path(prov) as tmp:
-        tmp.write_bytes(old)
+    with contextlib.suppress(OSError, OutputError):
+        with staged() as back, atomic_path(prov) as tmp:  # (renamed here: the caller's stage is open)
+            tmp.write_bytes(old)
+        publish(back.files[prov], prov)
 
 
 def train_model(
@@ -284,86 +284,87 @@ def train_model(
     diam_labels = float(net.diam_labels.item())
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with staged() as stage, atomic_path(out) as tmp_model:
-            _save_state(net, tmp_model, params.half_precision)
-            t0 = time.perf_counter()
-            reloaded = cp_models.CellposeModel(
-                gpu=base.device.is_gpu, pretrained_model=os.fspath(tmp_model), device=base.device.device
-            )
-            after = score(reloaded, val, diameter)
-            timings["evaluate_new"] = time.perf_counter() - t0
-            model_sha = sha256_file(tmp_model)
-            model_bytes = tmp_model.stat().st_size
-            if _is_cancelled(cancel):
-                raise CancelledError("training cancelled; nothing saved")
-            timings["total"] = time.perf_counter() - t_start
-            record = {
-                "format": PROVENANCE_FORMAT,
-                "created": started.isoformat(timespec="seconds"),
-                "finished": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                "model": {
-                    "path": str(out),
-                    "sha256": model_sha,
-                    "bytes": model_bytes,
-                    "precision": "float16" if params.half_precision else "float32",
-                    "diam_mean": float(net.diam_mean.item()),
-                    "diam_labels": diam_labels,
-                    "loads_with": f"cellpose.models.CellposeModel(pretrained_model={str(out)!r})",
-                },
-                "base_model": {
-                    "name": base.name,
-                    "kind": base.kind,
-                    "weights": str(base.weights) if base.weights else None,
-                    "sha256": base.sha256,
-                },
-                "parameters": {**params.to_dict(), "validation": "held-out inputs" if validation is not None
-                               else f"split by {params.split}"},
-                "training_files": dict(sorted(data.files.items())),
-                "train_frames": describe_frames(train),
-                "validation_frames": describe_frames(val),
-                "skipped_frames": [
-                    {"file": s.group, "frame": s.index, **({} if s.z is None else {"z": s.z}),
-                     "reason": s.reason} for s in data.skipped
-                ],
-                "train_seg": {
-                    "function": "cellpose.train.train_seg",
-                    "channels": [0, 0],
-                    "normalize": True,
-                    "nimg_per_epoch": images_per_epoch,
-                    "steps_per_epoch": steps_per_epoch,
-                    "bsize": params.crop_size,
-                    "min_train_masks": 0,
-                    "optimizer": "SGD (momentum 0.9)" if params.optimizer == "sgd" else "AdamW",
-                },
-                "losses": {
-                    "epoch": list(range(1, params.epochs + 1)),
-                    "train": [round(v, 6) for v in observer.train_losses],
-                    "validation": [round(v, 6) for v in observer.validation_losses],
-                    "learning_rate": observer.learning_rates,
-                    "seconds": [round(v, 3) for v in observer.epoch_seconds],
-                    "validation_seconds": [round(v, 3) for v in observer.validation_seconds],
-                    "train_seg_returned_train": [round(float(v), 6) for v in cp_train_losses],
-                    "train_seg_returned_test": [round(float(v), 6) for v in cp_test_losses],
-                },
-                "validation": {
-                    "threshold_iou": AP_THRESHOLD,
-                    "diameter": round(diameter, 4),
-                    "diameter_rule": "mean diameter of the training masks (the new model's diam_labels)",
-                    "eval": {"channels": [0, 0], "flow_threshold": 0.4, "cellprob_threshold": 0.0},
-                    "before": asdict(before) if before else None,
-                    "after": asdict(after),
-                },
-                "device": base.device.description,
-                "device_warning": base.device.warning,
-                "platform": platform_summary(),
-                "versions": package_versions(),
-                "seconds": {k: round(v, 2) for k, v in timings.items()},
-            }
-            # (staged: written and synced beside the model, not yet renamed; a failure drops both)
-            atomic_write_text(prov_path, json.dumps(record, indent=2) + "\n")
+        with staged() as stage:  # a failure or stop before the renames drops both temporary files
+            with atomic_path(out) as tmp_model:
+                _save_state(net, tmp_model, params.half_precision)
+                t0 = time.perf_counter()
+                reloaded = cp_models.CellposeModel(
+                    gpu=base.device.is_gpu, pretrained_model=os.fspath(tmp_model), device=base.device.device
+                )
+                after = score(reloaded, val, diameter)
+                timings["evaluate_new"] = time.perf_counter() - t0
+                model_sha = sha256_file(tmp_model)
+                model_bytes = tmp_model.stat().st_size
+                if _is_cancelled(cancel):
+                    raise CancelledError("training cancelled; nothing saved")
+                timings["total"] = time.perf_counter() - t_start
+                record = {
+                    "format": PROVENANCE_FORMAT,
+                    "created": started.isoformat(timespec="seconds"),
+                    "finished": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "model": {
+                        "path": str(out),
+                        "sha256": model_sha,
+                        "bytes": model_bytes,
+                        "precision": "float16" if params.half_precision else "float32",
+                        "diam_mean": float(net.diam_mean.item()),
+                        "diam_labels": diam_labels,
+                        "loads_with": f"cellpose.models.CellposeModel(pretrained_model={str(out)!r})",
+                    },
+                    "base_model": {
+                        "name": base.name,
+                        "kind": base.kind,
+                        "weights": str(base.weights) if base.weights else None,
+                        "sha256": base.sha256,
+                    },
+                    "parameters": {**params.to_dict(),
+                                   "validation": "held-out inputs" if validation is not None
+                                   else f"split by {params.split}"},
+                    "training_files": dict(sorted(data.files.items())),
+                    "train_frames": describe_frames(train),
+                    "validation_frames": describe_frames(val),
+                    "skipped_frames": [
+                        {"file": s.group, "frame": s.index, **({} if s.z is None else {"z": s.z}),
+                         "reason": s.reason} for s in data.skipped
+                    ],
+                    "train_seg": {
+                        "function": "cellpose.train.train_seg",
+                        "channels": [0, 0],
+                        "normalize": True,
+                        "nimg_per_epoch": images_per_epoch,
+                        "steps_per_epoch": steps_per_epoch,
+                        "bsize": params.crop_size,
+                        "min_train_masks": 0,
+                        "optimizer": "SGD (momentum 0.9)" if params.optimizer == "sgd" else "AdamW",
+                    },
+                    "losses": {
+                        "epoch": list(range(1, params.epochs + 1)),
+                        "train": [round(v, 6) for v in observer.train_losses],
+                        "validation": [round(v, 6) for v in observer.validation_losses],
+                        "learning_rate": observer.learning_rates,
+                        "seconds": [round(v, 3) for v in observer.epoch_seconds],
+                        "validation_seconds": [round(v, 3) for v in observer.validation_seconds],
+                        "train_seg_returned_train": [round(float(v), 6) for v in cp_train_losses],
+                        "train_seg_returned_test": [round(float(v), 6) for v in cp_test_losses],
+                    },
+                    "validation": {
+                        "threshold_iou": AP_THRESHOLD,
+                        "diameter": round(diameter, 4),
+                        "diameter_rule": "mean diameter of the training masks (the new model's diam_labels)",
+                        "eval": {"channels": [0, 0], "flow_threshold": 0.4, "cellprob_threshold": 0.0},
+                        "before": asdict(before) if before else None,
+                        "after": asdict(after),
+                    },
+                    "device": base.device.description,
+                    "device_warning": base.device.warning,
+                    "platform": platform_summary(),
+                    "versions": package_versions(),
+                    "seconds": {k: round(v, 2) for k, v in timings.items()},
+                }
+            atomic_write_text(prov_path, json.dumps(record, indent=2) + "\n")  # (staged too)
+            _publish_together(stage, out, prov_path)
     except OSError as exc:
         raise OutputError(f"cannot write the model {out}: {exc.strerror or exc}") from exc
-    _publish_together(stage, out, prov_path)
     if remember:
         from .registry import remember_model
 
