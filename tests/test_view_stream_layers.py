@@ -42,8 +42,9 @@ def test_stream_metadata_of_the_labels_and_the_image_layer() -> None:
     meta = labels_meta("a.tif#0", units, Path("/out/a_vSM.ome.tif"), PixelSize(x=0.5, y=0.5), 3)
     assert meta == {"role": "mask", "task_key": "a.tif#0", "stream": True, "mask_path": "/out/a_vSM.ome.tif",
                     "pixel_size": PixelSize(x=0.5, y=0.5).as_dict(), "dirty": False, "units": units,
-                    "first_frame": 3}
+                    "first_frame": 3, "volume": False}
     assert labels_meta("k", units, None, PixelSize(), 0)["mask_path"] is None  # not saved yet
+    assert labels_meta("k", units, None, PixelSize(), 0, volume=True)["volume"] is True
     assert image_meta("k", units) == {"role": "prepared", "task_key": "k", "stream": True, "units": units}
 
 

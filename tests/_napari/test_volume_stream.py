@@ -14,7 +14,7 @@ import pytest
 
 from napari_batchseg.events import FrameDone, TaskDone
 from napari_batchseg.io.masks import read_mask
-from napari_batchseg.view.layer_files import layer_meta
+from napari_batchseg.view.layer_files import is_volume_result, layer_meta
 from test_3d import write_crop
 
 from .test_volume_run import set_up_volume_run
@@ -100,6 +100,7 @@ def test_the_stream_layers_change_dimensions_between_a_2d_and_a_volume_run(widge
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=300000)
     labels, image_layer = _stream_pair(viewer)
     assert labels.data.ndim == 3 and image_layer.data.ndim == 3
+    assert not is_volume_result(layer_meta(labels))  # 2D frames: no intensities of Z slices for them
     flat_layers = (labels, image_layer)
     form = widget.form
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("stitch"))
@@ -125,6 +126,7 @@ def test_the_stream_layers_change_dimensions_between_a_2d_and_a_volume_run(widge
     assert (labels, image_layer) == flat_layers  # the same two layers, reshaped
     mask = read_mask(labels.metadata["batchseg"]["mask_path"])
     assert mask.is_volume and labels.data.ndim == image_layer.data.ndim == 4
+    assert is_volume_result(layer_meta(labels))  # as the reader says of its mask file
     np.testing.assert_array_equal(np.asarray(labels.data), mask.labels)
     assert tuple(map(str, labels.units)) == tuple(map(str, image_layer.units))
     assert tuple(labels.scale) == pytest.approx(tuple(image_layer.scale))
