@@ -222,7 +222,8 @@ def test_ctrl_c_and_sigterm_stop_as_segment_does(tmp_path, sig, status):
 
 
 # --------------------------------------------------------------------------- the model and its provenance
-# Faults are injected in the atomic writer (io.atomic._write, _replace) as tests/test_reliability.py does.
+# Faults are injected in the atomic writer (io.atomic._write, _replace) as tests/test_reliability.py does;
+# tests/test_training_publish.py tries the others (a stop or a full disk at each rename) without training.
 # Walk: with --overwrite, a failed (or stopped) provenance write after the new model had been renamed over
 # the old one removed the new model: no model was left at all, only the old provenance file.
 def _tiny(**kwargs) -> TrainingParams:
@@ -263,49 +264,6 @@ def test_overwrite_with_a_failed_provenance_write_keeps_the_old_model_and_proven
         train_model([folder], out, _tiny(), overwrite=True, remember=False)
     assert out.read_bytes() == old_model and Path(f"{out}.json").read_bytes() == old_prov and _a_pair(out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["m", "m.json"]  # no temporary file either
-
-
-def test_a_stop_while_the_provenance_is_written_saves_nothing(tmp_path, monkeypatch):
-    import signal
-
-    from napari_batchseg.cli_stop import Stopped
-    from napari_batchseg.io import atomic
-
-    def stopped(*_args):
-        raise Stopped(signal.SIGTERM)
-
-    folder = _pairs(tmp_path / "pairs")
-    out = tmp_path / "models" / "m"
-    monkeypatch.setattr(atomic, "_write", stopped)
-    with pytest.raises(Stopped):
-        train_model([folder], out, _tiny(), remember=False)
-    assert list(out.parent.iterdir()) == []
-
-
-def test_a_failed_model_rename_puts_the_old_provenance_back(tmp_path, monkeypatch):
-    """The provenance file is renamed into place first, the model last: when the model's rename fails,
-    the provenance file that was there before is put back (the old model and its provenance stay a pair)."""
-    from napari_batchseg.errors import OutputError
-    from napari_batchseg.io import atomic
-
-    folder = _pairs(tmp_path / "pairs")
-    out = tmp_path / "models" / "m"
-    old_model, old_prov = _old_pair(out)
-    real = atomic._replace
-    renamed = []
-
-    def replace(src, dst):
-        renamed.append(Path(dst).name)
-        if Path(dst) == out:
-            _no_disk_space()
-        return real(src, dst)
-
-    monkeypatch.setattr(atomic, "_replace", replace)
-    with pytest.raises(OutputError, match=f"cannot write {out}"):
-        train_model([folder], out, _tiny(), overwrite=True, remember=False)
-    assert renamed[:2] == ["m.json", "m"]  # (then the old provenance file, put back)
-    assert out.read_bytes() == old_model and Path(f"{out}.json").read_bytes() == old_prov and _a_pair(out)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["m", "m.json"]
 
 
 def test_a_stop_after_the_model_is_saved_says_where_it_is(tmp_path, monkeypatch, capsys):
