@@ -80,3 +80,30 @@ def test_measure_tables_are_replaced_together(tmp_path: Path, signal_after_first
     assert "an earlier output" not in summary.read_text() + objects.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["image.tif", "m.tif", objects.name,
                                                                  summary.name])
+
+
+def test_an_exports_files_are_moved_into_place_together(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Cellpose-format export's files move from their hidden folder one by one: a signal after the
+    first waits for the others (before, the ones moved were taken back: an --overwrite lost the old)."""
+    from napari_batchseg.export import _common
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    moved: list[str] = []
+    replace = os.replace
+
+    def replace_then_signal(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        replace(src, dst)
+        moved.append(Path(dst).name)
+        if len(moved) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Stopped), signals_stop():
+        with _common.staged_files(folder, "x") as (hidden, written):
+            for name in ("a_img.tif", "a_masks.tif", "b_img.tif"):
+                (hidden / name).write_text(name)
+            monkeypatch.setattr(_common.os, "replace", replace_then_signal)
+    monkeypatch.undo()
+    assert moved == ["a_img.tif", "a_masks.tif", "b_img.tif"]
+    assert sorted(p.name for p in folder.iterdir()) == moved and len(written) == 3

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import OutputError
-from ..io.atomic import PARTIAL_MARK, atomic_write_text
+from ..io.atomic import PARTIAL_MARK, atomic_write_text, signals_held
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
 from ..provenance import own_records, package_versions
@@ -239,23 +239,28 @@ def atomic_dir(target: Path, suffix: str = "") -> Iterator[Path]:
 def staged_files(folder: Path, prefix: str) -> Iterator[tuple[Path, list[Path]]]:
     """Yield ``(hidden folder, written)``: files made in the hidden folder move into ``folder`` at the end.
 
-    ``written`` lists them once moved. On any exception nothing stays: files already moved are taken
-    back and the hidden folder is removed.
+    ``written`` lists them once moved. On an exception before they are all moved nothing stays: files
+    already moved are taken back and the hidden folder is removed. A signal that a handler defers
+    (:func:`~napari_batchseg.io.atomic.signals_held`: ``batchseg``'s Ctrl-C) waits until all are moved.
     """
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{prefix}{PARTIAL_MARK}", dir=folder))
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
     written: list[Path] = []
+    moved = False
     try:
         yield tmp, written
-        for p in sorted(tmp.iterdir()):
-            os.replace(p, folder / p.name)
-            written.append(folder / p.name)
+        with signals_held():  # a Ctrl-C waits for the moves (none half done), then comes with all in place
+            for p in sorted(tmp.iterdir()):
+                os.replace(p, folder / p.name)
+                written.append(folder / p.name)
+            moved = True
     except BaseException:
-        for p in written:
-            p.unlink(missing_ok=True)
-        written.clear()
+        if not moved:
+            for p in written:
+                p.unlink(missing_ok=True)
+            written.clear()
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
