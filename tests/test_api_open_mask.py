@@ -65,3 +65,18 @@ def test_the_package_open_mask_is_the_checked_one() -> None:
     from napari_batchseg import api
 
     assert napari_batchseg.open_mask is api.open_mask
+
+
+def test_open_mask_gives_a_float_annotation_as_the_uint32_labels_measure_reads(tmp_path):
+    """A review: an annotation saved as float32 came back as float32 from ``open_mask``, where measure,
+    export and evaluate read it as ``uint32`` labels; one with fractions is refused, naming the file."""
+    from napari_batchseg.api import open_mask
+
+    labels = tifffile.imread(DSB_GT)
+    tifffile.imwrite(tmp_path / "gt_float.tif", labels.astype(np.float32))
+    opened = open_mask(tmp_path / "gt_float.tif")
+    assert opened.labels.dtype == np.uint32
+    np.testing.assert_array_equal(opened.labels[0], labels)
+    tifffile.imwrite(tmp_path / "halves.tif", labels.astype(np.float32) / 2)
+    with pytest.raises(InputError, match=r"halves\.tif: not a label mask: frame 0 has values that are not"):
+        open_mask(tmp_path / "halves.tif", force_labels=True)

@@ -234,10 +234,16 @@ def open_mask(path: str | Path, *, force_labels: bool = False) -> MaskFile:
     Raises
     ------
     InputError
-        The file cannot be read, or (without a log and without ``force_labels``) does not hold labels or
-        looks like an intensity image; the message names the file.
+        The file cannot be read, holds values that are not labels (fractions, negative), or (without a
+        log and without ``force_labels``) looks like an intensity image; the message names the file.
     """
     mask = read_mask(path)
+    if mask.labels.dtype.kind == "f":  # whole-number floats (some annotation tools): uint32, as measure reads
+        import numpy as np
+
+        from .io.labelcheck import label_values
+
+        mask.labels = np.stack([label_values(f, mask.path, i) for i, f in enumerate(mask.labels)])
     if force_labels or mask.log_text.strip():
         return mask
     if mask.is_volume:  # evaluate's check of volumes
