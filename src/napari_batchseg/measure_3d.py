@@ -237,6 +237,18 @@ class VolumeTable(NamedTuple):
     table: pd.DataFrame
 
 
+def _check_frames(path: Path, source: VolumeInput) -> None:
+    """:class:`InputError` when the mask's volumes from ``source.start`` on pass the input's last frame."""
+    if source.source is None:
+        return
+    with volume_reader(path) as (n_volumes, _read):
+        pass
+    n_t = int(source.source.info.sizes["T"])
+    if source.start + n_volumes > n_t:  # (a review: an IndexError from the reader, after work)
+        raise InputError(f"{path}: mask has {n_volumes} volume(s) from frame {source.start} but its input "
+                         f"{source.source.info.path} has {n_t} frame(s)")
+
+
 def volume_tables(
     mask: str | Path, file: str = "", channels: Sequence[int | str] = (), image: str | Path | None = None,
     image_channel: int | str | None = None, z_range: str | None = None, start_frame: int | None = None,
@@ -268,6 +280,7 @@ def volume_tables(
         if channels and source.source is None:
             raise InputError(f"{path}: no input image to measure channel(s) {', '.join(map(str, channels))} "
                              "in: its log names none; give it with --image")
+        _check_frames(path, source)
         for i, labels in enumerate(mask_volumes(path)):
             image_volume = source.volume(i)
             if image_volume is not None and image_volume.shape != labels.shape:
