@@ -35,34 +35,33 @@ def _disabled(trange) -> bool:
     return isinstance(trange, functools.partial) and trange.keywords.get("disable") is True
 
 
-def test_a_module_imported_while_training_gets_the_original_trange_back(tmp_path, monkeypatch):
+@pytest.fixture
+def late_module(tmp_path, monkeypatch):
+    """The name of a module not imported yet that takes ``trange`` from tqdm (as cellpose.train does);
+    stderr is a pipe. The module is forgotten afterwards."""
     (tmp_path / "late_cp_module.py").write_text("from tqdm import trange\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "stderr", _Pipe())
-    original = tqdm.trange
-    try:
-        with cli_train._no_progress_bars_off_a_terminal():
-            assert _disabled(tqdm.trange)
-            late = importlib.import_module("late_cp_module")
-            assert _disabled(late.trange)  # off while training
-        assert tqdm.trange is original
-        assert late.trange is original  # was: functools.partial(<function trange>, disable=True) for good
-    finally:
-        sys.modules.pop("late_cp_module", None)
+    yield "late_cp_module"
+    sys.modules.pop("late_cp_module", None)
 
 
-def test_a_stop_inside_puts_every_trange_back(tmp_path, monkeypatch):
-    (tmp_path / "late_cp_module2.py").write_text("from tqdm import trange\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(sys, "stderr", _Pipe())
+def test_a_module_imported_while_training_gets_the_original_trange_back(late_module):
     original = tqdm.trange
-    try:
-        with pytest.raises(Stopped), cli_train._no_progress_bars_off_a_terminal():
-            late = importlib.import_module("late_cp_module2")
-            raise Stopped(signal.SIGINT)
-        assert tqdm.trange is original and late.trange is original
-    finally:
-        sys.modules.pop("late_cp_module2", None)
+    with cli_train._no_progress_bars_off_a_terminal():
+        assert _disabled(tqdm.trange)
+        late = importlib.import_module(late_module)
+        assert _disabled(late.trange)  # off while training
+    assert tqdm.trange is original
+    assert late.trange is original  # was: functools.partial(<function trange>, disable=True) for good
+
+
+def test_a_stop_inside_puts_every_trange_back(late_module):
+    original = tqdm.trange
+    with pytest.raises(Stopped), cli_train._no_progress_bars_off_a_terminal():
+        late = importlib.import_module(late_module)
+        raise Stopped(signal.SIGINT)
+    assert tqdm.trange is original and late.trange is original
 
 
 def test_cellpose_train_first_imported_inside_keeps_no_disabled_trange(monkeypatch):

@@ -12,7 +12,6 @@ signal (130, 143), as ``segment``'s, and says ``stopped by SIGINT`` for a comman
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -20,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 
-from .io.atomic import defer_signal
+from .io.atomic import defer_signal, file_identity
 
 __all__ = ["BatchProgress", "Stopped", "done_before_stop", "report_stop", "signals_stop", "stop_status"]
 
@@ -87,14 +86,6 @@ def done_before_stop(done: int, left: int, noun: str, verb: str) -> str:
             "(nothing partial was kept)")
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_mtime_ns
-
-
 class BatchProgress(Generic[T]):
     """A batch's items, walked in order, and what it completed: each item's marker put in place since.
 
@@ -108,7 +99,7 @@ class BatchProgress(Generic[T]):
     def __init__(self, items: Sequence[T], markers: Sequence[str | Path]) -> None:
         self._items = items
         self._markers = [Path(p) for p in markers]
-        self._before = {p: _identity(p) for p in self._markers}
+        self._before = {p: file_identity(p) for p in self._markers}
         self._current = 0
 
     def __iter__(self) -> Iterator[T]:
@@ -117,7 +108,7 @@ class BatchProgress(Generic[T]):
             yield item
 
     def _is_new(self, marker: Path) -> bool:
-        now = _identity(marker)
+        now = file_identity(marker)
         return now is not None and now != self._before[marker]
 
     def report_stop(self, exc: KeyboardInterrupt, noun: str, verb: str) -> NoReturn:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import os
 import sys
 import types
 from collections.abc import Iterator, Sequence
@@ -18,6 +17,7 @@ from typing import Any
 
 from .cli_stop import report_stop, signals_stop, stop_status
 from .errors import BatchSegError, CancelledError
+from .io.atomic import file_identity
 from .params import ParameterError
 
 DESCRIPTION = (
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             print(event.message, flush=True)
 
     out = Path(args.output).expanduser().absolute()  # (as train_model and check_output name it)
-    there_before = _file_id(out)
+    there_before = file_identity(out)
     try:
         with _no_progress_bars_off_a_terminal():
             result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
@@ -169,22 +169,13 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (cli_stop): 130 or 143, as segment exits
         # train_model renames the model into place last (its provenance file first) and never removes it
         # once there: a model file that is new since the start is the trained one, with its provenance
-        now = _file_id(out)
+        now = file_identity(out)
         if now is not None and now != there_before:
             report_stop(exc, f"training had finished; model saved: {out} (provenance: "
                              f"{provenance_path_for(out)})")
         report_stop(exc, "training interrupted; nothing saved"
                          + (" (the existing model is unchanged)" if there_before is not None else ""))
     return 0
-
-
-def _file_id(path: Path) -> tuple[int, int, int] | None:
-    """What tells a file at ``path`` from one put there later (``None``: no file)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_mtime_ns
 
 
 @contextlib.contextmanager

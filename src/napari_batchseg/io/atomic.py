@@ -221,6 +221,18 @@ def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
         raise _as_output_error(exc, target) from exc
 
 
+def file_identity(path: str | Path) -> tuple[int, int, int] | None:
+    """What tells the file at ``path`` from one put there later: device, inode, mtime (``None``: none).
+
+    A rename keeps all three, so a temporary file's identity is its target's once it is in place.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
 class _Hold:
     depth = 0  # signals_held() entered in the main thread, not yet left
     pending: int | None = None  # the signal that came meanwhile

@@ -28,6 +28,7 @@ __all__ = [
     "TIMEOUT_ENV",
     "download_timeout",
     "failed_download",
+    "installed_source",
     "offline",
     "socket_timeout",
 ]
@@ -112,3 +113,23 @@ def failed_download(exc: BaseException) -> str:
             words in text for words in ("Max retries", "name resolution", "Name or service not known")):
         return "download failed: no connection to the server (offline, or a firewall in the way)"
     return f"download failed: {describe(exc)}"
+
+
+def installed_source(package: str, file: str) -> str | None:
+    """The text of ``file`` in the installed ``package``, read without importing it (``None``: not there).
+
+    Cellpose's and micro-sam's download addresses are read from their source: importing the modules
+    that hold them imports torch (seconds, tens of seconds on a loaded machine). Only the top-level
+    spec is looked up: finding a submodule's would import the package.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec(package)
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not folders:
+            return None
+        return (Path(folders[0]) / file).read_text(encoding="utf-8")
+    except (ImportError, OSError, ValueError):
+        return None

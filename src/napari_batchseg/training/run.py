@@ -41,7 +41,7 @@ import numpy as np
 
 from .._cancel import is_cancelled as _is_cancelled
 from ..errors import CancelledError, InputError, OutputError
-from ..io.atomic import Stage, atomic_path, atomic_write_text, publish, staged, sync_folder
+from ..io.atomic import Stage, atomic_path, atomic_write_text, file_identity, publish, staged, sync_folder
 from ..provenance import package_versions, platform_summary
 from .base import check_output, load_base_model, provenance_path_for, score, training_diameter
 from .data import (
@@ -86,14 +86,6 @@ def _save_state(net: Any, path: Path, half: bool) -> None:
     torch.save(state, path)
 
 
-def _file_id(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def _publish_together(stage: Stage, model: Path, prov: Path) -> None:
     """Rename the staged provenance file, then the staged model, into place; the model's rename commits.
 
@@ -111,12 +103,12 @@ def _publish_together(stage: Stage, model: Path, prov: Path) -> None:
     except OSError as exc:
         raise OutputError(f"cannot read the provenance file {prov} it would replace: "
                           f"{exc.strerror or exc}") from exc
-    new_model = _file_id(tmp_model)
+    new_model = file_identity(tmp_model)
     publish(tmp_prov, prov)
     try:
         publish(tmp_model, model)
     except BaseException:
-        if new_model is None or _file_id(model) != new_model:  # the model is not in place
+        if new_model is None or file_identity(model) != new_model:  # the model is not in place
             _put_back(prov, old_prov)
         raise
     sync_folder(model.parent)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib.util
 import os
 import re
 import socket
@@ -30,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError, describe
-from .._weights import OFFLINE_ENV, checking, download_timeout, note_download, offline, socket_timeout
+from .._weights import (
+    OFFLINE_ENV,
+    checking,
+    download_timeout,
+    installed_source,
+    note_download,
+    offline,
+    socket_timeout,
+)
 from ..catalog import cellpose_builtins, cellpose_major
 from ..safe_load import check_loadable
 
@@ -99,13 +106,8 @@ def _source_model_url() -> str | None:
     Importing ``cellpose.models`` imports torch (seconds, tens of seconds on a loaded machine): a missing
     file must be reported without that cost.
     """
-    try:  # the top-level spec only: finding "cellpose.models" would import cellpose (and torch)
-        spec = importlib.util.find_spec("cellpose")
-        folders = list(spec.submodule_search_locations or []) if spec is not None else []
-        if not folders:
-            return None
-        text = (Path(folders[0]) / "models.py").read_text(encoding="utf-8")
-    except (ImportError, OSError, ValueError):
+    text = installed_source("cellpose", "models.py")
+    if text is None:
         return None
     found = re.search(r"""^_MODEL_URL\s*=\s*["']([^"']+)["']""", text, re.MULTILINE)
     return found.group(1) if found else None

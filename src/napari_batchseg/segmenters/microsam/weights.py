@@ -9,7 +9,6 @@ file and its download address.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import sys
@@ -22,7 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ModelError, describe
-from .._weights import OFFLINE_ENV, download_timeout, failed_download, note_download, offline
+from .._weights import (
+    OFFLINE_ENV,
+    download_timeout,
+    failed_download,
+    installed_source,
+    note_download,
+    offline,
+)
 from ..catalog import SAM_ARCHITECTURES
 from ..safe_load import UnsafeModelFile, load_weights
 
@@ -368,13 +374,8 @@ def _registry_urls() -> dict[str, str] | None:
             return dict(util.models().urls)
         except Exception:  # noqa: BLE001 - fall back to reading the source
             pass
-    try:
-        spec = importlib.util.find_spec("micro_sam")
-        folders = list(spec.submodule_search_locations or []) if spec is not None else []
-        if not folders:
-            return None
-        text = (Path(folders[0]) / "util.py").read_text(encoding="utf-8")
-    except (ImportError, OSError, ValueError):
+    text = installed_source("micro_sam", "util.py")
+    if text is None:
         return None
     start = text.find("def models(")
     end = text.find("\ndef ", start + 1)
