@@ -237,12 +237,10 @@ class VolumeTable(NamedTuple):
     table: pd.DataFrame
 
 
-def _check_frames(path: Path, source: VolumeInput) -> None:
+def _check_frames(path: Path, source: VolumeInput, n_volumes: int) -> None:
     """:class:`InputError` when the mask's volumes from ``source.start`` on pass the input's last frame."""
     if source.source is None:
         return
-    with volume_reader(path) as (n_volumes, _read):
-        pass
     n_t = int(source.source.info.sizes["T"])
     if source.start + n_volumes > n_t:  # (a review: an IndexError from the reader, after work)
         raise InputError(f"{path}: mask has {n_volumes} volume(s) from frame {source.start} but its input "
@@ -280,17 +278,19 @@ def volume_tables(
         if channels and source.source is None:
             raise InputError(f"{path}: no input image to measure channel(s) {', '.join(map(str, channels))} "
                              "in: its log names none; give it with --image")
-        _check_frames(path, source)
-        for i, labels in enumerate(mask_volumes(path)):
-            image_volume = source.volume(i)
-            if image_volume is not None and image_volume.shape != labels.shape:
-                raise InputError(
-                    f"{path}: mask volume is {labels.shape} but its input's is {image_volume.shape}")
-            extra = {name: v for name, c in source.extra if (v := source.volume(i, c)) is not None}
-            frame = source.start + i
-            yield VolumeTable(frame, source.position, source.position_name, measure_volume(
-                labels, image_volume, pixel_size, file=file or path.name, position=source.position,
-                frame=frame, extra_images=extra, position_name=source.position_name))
+        with volume_reader(path) as (n_volumes, read):
+            _check_frames(path, source, n_volumes)
+            for i in range(n_volumes):
+                labels = read(i)
+                image_volume = source.volume(i)
+                if image_volume is not None and image_volume.shape != labels.shape:
+                    raise InputError(
+                        f"{path}: mask volume is {labels.shape} but its input's is {image_volume.shape}")
+                extra = {name: v for name, c in source.extra if (v := source.volume(i, c)) is not None}
+                frame = source.start + i
+                yield VolumeTable(frame, source.position, source.position_name, measure_volume(
+                    labels, image_volume, pixel_size, file=file or path.name, position=source.position,
+                    frame=frame, extra_images=extra, position_name=source.position_name))
     finally:
         source.close()
 
