@@ -43,7 +43,8 @@ def _run_and_check(widget, qtbot, image: Path, params: SegmentationParams, timeo
     shown = widget.params()
     assert (shown.method, shown.z_mode) == (params.method, params.z_mode)
     assert widget.run()
-    qtbot.waitUntil(lambda: not widget.running, timeout=timeout_ms)
+    # the run ends before its last volume is stored for display (a worker copies it): wait for both
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=timeout_ms)
     key = widget.status.keys()[0]
     assert widget.status.status(key) == "done", widget.message.text()
     mask = read_mask(image.with_name(image.name.replace(".ome.tif", "_vSM.ome.tif")))

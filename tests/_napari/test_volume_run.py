@@ -33,7 +33,8 @@ def test_a_3d_run_in_the_widget_ends_with_a_tzyx_labels_layer(widget, tmp_path, 
     params = widget.params()
     assert (params.z_mode, params.anisotropy, params.stitch_threshold) == ("3d", 1.5, 0.25)
     assert widget.run()
-    qtbot.waitUntil(lambda: not widget.running, timeout=300000)
+    # the run ends before its last volume is stored for display (a worker copies it): wait for both
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=300000)
     key = widget.status.keys()[0]
     assert widget.status.status(key) == "done", widget.message.text()
     mask = read_mask(tmp_path / "cells_vSM.ome.tif")
