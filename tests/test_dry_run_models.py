@@ -172,3 +172,26 @@ def test_sam_check_imports_no_torch(tmp_path, sam_cache):
     env = {**__import__("os").environ, "MICROSAM_CACHEDIR": str(sam_cache.parent)}
     env.pop("BATCHSEG_OFFLINE", None)
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+@pytest.mark.cp3  # restore models are Cellpose 3's
+def test_cellpose_restore_model_is_checked_too(image, tmp_path, cellpose_folder, capsys):
+    """``--restore``: a missing built-in is a "would download" line, a wrong file the run's own error."""
+    cellpose_folder.mkdir()
+    (cellpose_folder / "cyto3").write_bytes(b"")  # the segmentation weights are there
+    args = ["segment", str(image), "--output-dir", str(tmp_path / "out"), "--model", "cyto3",
+            "--diameter", "30", "--restore", "denoise_cyto3", "--dry-run"]
+    assert main(args) == 0
+    text = " ".join(capsys.readouterr().err.split())
+    assert "would download" in text and "'denoise_cyto3'" in text and "file 'cyto3'" not in text
+    assert sorted(p.name for p in cellpose_folder.iterdir()) == ["cyto3"]
+
+    args[args.index("denoise_cyto3")] = str(tmp_path / "no_such_restore")
+    assert main(args) == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert "no_such_restore" in text and "not found" in text
+    seg_model = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+    args[args.index(str(tmp_path / "no_such_restore"))] = str(seg_model)  # a segmentation model
+    assert main(args) == 2
+    assert "not a restore model" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "out").exists()

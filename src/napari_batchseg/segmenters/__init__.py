@@ -29,10 +29,11 @@ def check_model(params: SegmentationParams) -> list[str]:
     """Check the model files ``params`` names as :func:`load_segmenter` finds them; loads, fetches nothing.
 
     What ``segment --dry-run`` checks: a mistyped or not yet trained ``--model`` (or a micro-sam
-    ``--checkpoint`` that does not exist) raises the run's own :class:`~napari_batchseg.errors.ModelError`
-    ("... not found ..."), as does a missing built-in model with ``BATCHSEG_OFFLINE`` set (the run
-    would fail). A built-in model that is missing otherwise is not downloaded (nothing is written): the
-    lines returned say what the run would download, from where, and into which folder.
+    ``--checkpoint``, or a Cellpose 3 ``--restore`` model, that does not exist or is not what it should
+    be) raises the run's own :class:`~napari_batchseg.errors.ModelError` ("... not found ..."), as does
+    a missing built-in model with ``BATCHSEG_OFFLINE`` set (the run would fail). A built-in model that
+    is missing otherwise is not downloaded (nothing is written): the lines returned say what the run
+    would download, from where, and into which folder.
     """
     from ._weights import checking_only
 
@@ -52,4 +53,8 @@ def check_model(params: SegmentationParams) -> list[str]:
                 from .cellpose import CellposeSegmenter
 
                 CellposeSegmenter.resolve_weights(params)
+                if params.restore:  # the restore model is resolved as Restorer.load resolves it
+                    from .cellpose.restore import restore_weights
+
+                    restore_weights(params.restore)
     return notes
