@@ -195,3 +195,26 @@ def test_cellpose_restore_model_is_checked_too(image, tmp_path, cellpose_folder,
     assert main(args) == 2
     assert "not a restore model" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.sam
+@needs_microsam
+def test_sam_dry_run_refuses_what_the_run_refuses(image, tmp_path, sam_cache, capsys):
+    """A built-in model without a decoder in ais/apg mode, ``--z-mode stitch``, vit_t without mobile_sam:
+    the run refuses these after loading (or downloading) the model; the dry run says so first."""
+    sam_cache.mkdir(parents=True)
+    (sam_cache / "vit_b").write_bytes(b"")  # present: the refusal is not about a missing file
+    base = ["segment", str(image), "--output-dir", str(tmp_path / "out"), "--method", "sam", "--dry-run"]
+    for mode in ("ais", "apg"):
+        assert main([*base, "--model", "vit_b", "--sam-mode", mode]) == 2
+        text = " ".join(capsys.readouterr().err.split())
+        assert f"sam_mode '{mode}' needs a model with an instance-segmentation decoder" in text
+    assert main([*base, "--model", "vit_b", "--sam-mode", "amg"]) == 0
+    assert main([*base, "--model", "vit_b", "--sam-mode", "auto"]) == 0  # auto: amg without a decoder
+    capsys.readouterr()
+    assert main([*base, "--model", "vit_b", "--sam-mode", "amg", "--z-mode", "stitch"]) == 2
+    assert "stitch is Cellpose's" in " ".join(capsys.readouterr().err.split())
+    if importlib.util.find_spec("mobile_sam") is None:
+        assert main([*base, "--model", "vit_t_lm"]) == 2
+        assert "needs the mobile_sam package" in " ".join(capsys.readouterr().err.split())
+    assert sorted(p.name for p in sam_cache.iterdir()) == ["vit_b"] and not (tmp_path / "out").exists()

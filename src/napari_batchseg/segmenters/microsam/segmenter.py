@@ -55,7 +55,14 @@ from .options import (
     relabel_consecutive,
 )
 from .volume import NO_STITCH, VOLUME_DEFAULTS, check_volume_settings, merge_slices, missing_3d
-from .weights import Weights, load_model, no_decoder_error, resolve_builtin, resolve_checkpoint
+from .weights import (
+    Weights,
+    load_model,
+    no_decoder_error,
+    no_mobile_sam_error,
+    resolve_builtin,
+    resolve_checkpoint,
+)
 
 if TYPE_CHECKING:
     from ...params import SegmentationParams
@@ -180,16 +187,13 @@ class MicroSamSegmenter(SegmenterBase):
                 )
             weights = resolve_builtin(util, model, want_decoder=mode != "amg")
         if needs_mobile_sam(weights.architecture) and not getattr(util, "VIT_T_SUPPORT", False):
-            raise ModelError(
-                f"micro-sam model {model!r} (vit_t) needs the mobile_sam package, which is not installed "
-                "(it is not on PyPI: pip install git+https://github.com/ChaoningZhang/MobileSAM.git)"
-            )
+            raise no_mobile_sam_error(model)
         if mode in ("ais", "apg") and not (weights.has_decoder or weights.decoder):
-            raise no_decoder_error(weights, mode)
+            raise no_decoder_error(weights.model, mode, None if weights.builtin else weights.checkpoint)
         choice = pick_device(bool(params.gpu))
         predictor, decoder = load_model(util, iseg, weights, choice.device, load_decoder=mode != "amg")
         if mode in ("ais", "apg") and decoder is None:
-            raise no_decoder_error(weights, mode)
+            raise no_decoder_error(weights.model, mode, None if weights.builtin else weights.checkpoint)
         cache_dir = embedding_cache_dir(extra.get("embedding_cache", RUN_DEFAULTS["embedding_cache"]))
         return cls(
             util=util,

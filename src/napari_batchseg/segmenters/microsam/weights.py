@@ -9,6 +9,7 @@ file and its download address.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -42,6 +43,7 @@ __all__ = [
     "load_model",
     "missing_weights_error",
     "no_decoder_error",
+    "no_mobile_sam_error",
     "resolve_builtin",
     "resolve_checkpoint",
 ]
@@ -241,13 +243,24 @@ def resolve_checkpoint(model: str, checkpoint: str) -> Weights:
     )
 
 
-def no_decoder_error(weights: Weights, mode: str = "ais") -> ModelError:
-    """The error for ``sam_mode='ais'`` (or ``'apg'``) with a model that has no decoder."""
-    where = f" (checkpoint {weights.checkpoint})" if not weights.builtin else ""
+def no_decoder_error(model: str, mode: str = "ais", checkpoint: Path | None = None) -> ModelError:
+    """The error for ``sam_mode='ais'`` (or ``'apg'``) with a model that has no decoder.
+
+    ``checkpoint``: the local checkpoint file of ``model`` (``None``: a built-in model).
+    """
+    where = f" (checkpoint {checkpoint})" if checkpoint is not None else ""
     return ModelError(
         f"sam_mode {mode!r} needs a model with an instance-segmentation decoder, and "
-        f"{weights.model!r}{where} has none; use --sam-mode amg or auto, or a model with a decoder "
+        f"{model!r}{where} has none; use --sam-mode amg or auto, or a model with a decoder "
         "(vit_b_lm, vit_l_lm, vit_b_em_organelles, vit_l_em_organelles)"
+    )
+
+
+def no_mobile_sam_error(model: str) -> ModelError:
+    """The error for a ``vit_t`` model where the ``mobile_sam`` package is not installed."""
+    return ModelError(
+        f"micro-sam model {model!r} (vit_t) needs the mobile_sam package, which is not installed "
+        "(it is not on PyPI: pip install git+https://github.com/ChaoningZhang/MobileSAM.git)"
     )
 
 
@@ -401,20 +414,30 @@ def check_weights(params: SegmentationParams) -> None:
     A ``--checkpoint`` must exist and ``--model`` name its architecture; a built-in model's files (and
     its decoder, unless ``sam_mode`` is ``amg``) are looked for in :func:`models_folder`; a missing one
     is a "would download" line (:func:`.._weights.note_download`), or with ``BATCHSEG_OFFLINE`` set the
-    error the run would give.
+    error the run would give. Refused as the run refuses them: ``z_mode`` stitch, a ``vit_t`` model
+    without the ``mobile_sam`` package, ``sam_mode`` ais or apg with a built-in model that has no
+    decoder (a checkpoint's decoder is known only once it is read: the run checks it).
 
     Raises
     ------
     ModelError
         micro-sam is not installed; the checkpoint does not exist; an unknown model; missing files
-        with ``BATCHSEG_OFFLINE`` set.
+        with ``BATCHSEG_OFFLINE`` set; a model without the decoder or package ``params`` need.
+    ParameterError
+        ``z_mode`` stitch.
     """
-    from ..catalog import SAM_MODELS, default_model
+    from ..base import refuse_volume
+    from ..catalog import SAM_MODELS, default_model, needs_mobile_sam
     from ._imports import INSTALL_HINT, microsam_available
+    from .volume import NO_STITCH
 
+    if params.z_mode == "stitch":
+        raise refuse_volume("micro-sam", params.z_mode, ("3d",), NO_STITCH)
     if not microsam_available():
         raise ModelError(f"method 'sam' needs the micro-sam package, which is not installed: {INSTALL_HINT}")
     model = str(params.model).strip()
+    if needs_mobile_sam(model[:5]) and importlib.util.find_spec("mobile_sam") is None:
+        raise no_mobile_sam_error(model)
     if params.checkpoint:
         path = Path(os.path.expanduser(str(params.checkpoint)))
         if not path.is_file():
@@ -438,9 +461,12 @@ def check_weights(params: SegmentationParams) -> None:
             "checkpoint with --checkpoint PATH and its architecture with --model "
             "(vit_b, vit_l, vit_h, vit_t)"
         )
+    mode = str(params.sam_mode).lower()
+    if urls and mode in ("ais", "apg") and f"{model}_decoder" not in urls:
+        raise no_decoder_error(model, mode)
     folder = models_folder()
     files = [model]
-    if str(params.sam_mode).lower() != "amg" and f"{model}_decoder" in (urls or {}):
+    if mode != "amg" and f"{model}_decoder" in (urls or {}):
         files.append(f"{model}_decoder")
     missing = [n for n in files if not (folder / n).is_file()]
     if not missing:
