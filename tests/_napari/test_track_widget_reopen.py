@@ -51,7 +51,8 @@ def test_reopened_tracks_are_corrected_and_saved_again(make_napari_viewer, qtbot
     _wait(w, qtbot)
     assert w.result is not None, w.status.text()
     pd.testing.assert_frame_equal(w.result.tracks, first.result.tracks, check_dtype=False)
-    assert list(viewer.layers) == [tracked, tracks] and w._tracked is tracked and w._tracks is tracks
+    assert list(viewer.layers) == [tracked, tracks]
+    assert w.shown.tracked is tracked and w.shown.tracks is tracks
     assert w._on_click in tracked.mouse_drag_callbacks and w.save_btn.isEnabled()
 
     # go on correcting: split another track, Save: the log keeps both corrections, the files follow

@@ -17,6 +17,7 @@ from ..tracking.files import SavedTracks, read_saved_tracks, save_track_edits
 from ..view import track_form as tf
 from ..view import tracks as tv
 from ..view.layer_files import layer_meta
+from ..view.track_shown import TRACK_TIP, TrackShown
 from ._dock import Dock, button
 from ._jobs import close_with
 from ._qtutil import form_box, grid, refill
@@ -30,18 +31,10 @@ class TrackWidget(Dock):
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(napari_viewer, parent, fields=tf.TRACK_FIELDS)
         self.fields.show(tf.CHECKED)
-        self.result: TrackResult | None = None
-        #: the corrections since tracking, undone last first
-        self.history: te.EditHistory | None = None
-        self._source: Any = None  # the Labels layer tracked
-        self._seen = tf.NOTHING_SEEN  # it when last seen (once it is removed: saves go beside its mask file)
-        self._of_edits = False  # the tracks were made of its corrections not saved then
-        self._tracked: Any = None  # its copy relabelled by track id
-        self._tracks: Any = None  # the Tracks layer
-        self._earlier: list[str] = []  # the corrections saved before the saved tracks were reopened
-        self._saved_in: Path | None = None  # the folder of the reopened tracks (saves go back there)
+        #: the tracks shown, their corrections and layers, what of them is saved
+        self.shown = TrackShown()
         self.labels_combo = QComboBox(self)
-        self.track_btn = button("Track cells", self.track, self)
+        self.track_btn = button("Track cells", self.track, self, TRACK_TIP)
         box = QGroupBox("Correct tracks (click a cell: A; Shift+click: B)", self)
         self.track_a.valueChanged.connect(self._show_selected)
         self.only_selected.toggled.connect(self._show_selected)
@@ -66,16 +59,22 @@ class TrackWidget(Dock):
         self.update_buttons()
 
     @property
+    def result(self) -> TrackResult | None:
+        """The tracks shown, with the corrections in effect (``None``: none)."""
+        return self.shown.result
+
+    @property
     def records(self) -> list[str]:
         """The corrections in effect, one line each (the log's ``track correction`` records on save)."""
-        return self.history.records if self.history is not None else []
+        return self.shown.records
 
     def update_buttons(self) -> None:
         """Enable the buttons as the job, the result, the mask file and the corrections allow."""
-        seen = self._source_now()
+        seen, history = self.shown.source_now(), self.shown.history
         state = tv.track_buttons(not self.slot.kind, self.result is not None, seen.can_save,
-                                 self.history.last if self.history is not None else "", seen.refusal())
+                                 history.last if history is not None else "", seen.refusal())
         self.track_btn.setEnabled(state.track)
+        self.track_btn.setToolTip(self.shown.track_tip())
         for btn in (self.join_btn, self.split_btn, self.mark_btn, self.unmark_btn):
             btn.setEnabled(state.edit)
         self.save_btn.setEnabled(state.save)
@@ -91,23 +90,9 @@ class TrackWidget(Dock):
     def _refresh(self, *_: Any) -> None:
         refill(self.labels_combo, [layer.name for layer in self.layers_of("Labels")
                                    if getattr(layer, "ndim", 0) == 3])
-        gone = [attr for attr in ("_source", "_tracked", "_tracks")
-                if getattr(self, attr) is not None and getattr(self, attr) not in self.viewer.layers]
-        if "_source" in gone:
-            self._seen = tf.source_seen(self._source, removed=True, of_edits=self._of_edits)
-            if note := self._seen.removal_note():  # unsaved corrections: the tracks no longer match its file
-                self.status.setText(note)
-        for attr in gone:
-            setattr(self, attr, None)
-        if gone and self.result is not None and self._tracked is self._tracks is None:  # shown nowhere
-            self.result, self.history, self._source, self._seen = None, None, None, tf.NOTHING_SEEN
-            self._earlier, self._saved_in = [], None
-            self.status.setText(tf.RESULT_REMOVED)
+        if (said := self.shown.layers_gone(lambda layer: layer in self.viewer.layers)) is not None:
+            self.status.setText(said)
         self.update_buttons()
-
-    def _source_now(self) -> tf.SourceSeen:
-        """The layer tracked, read again (its metadata changes without an event), else as last seen."""
-        return self._seen if self._source is None else tf.source_seen(self._source, False, self._of_edits)
 
     def track(self) -> bool:
         """Track the chosen layer (its lazy data is read in the job); ``False`` when nothing starts."""
@@ -141,40 +126,37 @@ class TrackWidget(Dock):
         if result.tracks.empty:  # nothing to show, and napari's Tracks layer raises on no rows
             self.status.setText(tv.NO_OBJECTS)
             return
-        # (only a result shown replaces the reopened tracks' earlier corrections and folder)
-        self._earlier, self._saved_in = ([], None) if saved is None else (
-            list(saved.corrections), saved.tracks_csv.parent)
-        self.result, self.history = result, te.EditHistory(result)
-        self._source, self._of_edits = layer, of_edits
+        shown, lost = self.shown, self.shown.show(layer, result, saved, of_edits)
         data, graph = tv.tracks_layer_data(result)
         common = {key: getattr(layer, key) for key in ("scale", "translate", "units", "axis_labels")}
         csv = layer_meta(layer).get("tracks_csv") if saved is not None else None
         if saved is not None:
-            self._tracked = layer
+            shown.tracked = layer
             if result.labels is not None:
                 layer.data = result.labels
         elif result.labels is not None:
-            self._tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
+            shown.tracked = self.viewer.add_labels(result.labels, name=f"{layer.name} tracked", **common)
         opened = tf.saved_tracks_layer(self.viewer.layers, csv)
         if opened is not None:  # the Tracks layer opened with the saved tracks
-            self._tracks = opened
+            shown.tracks = opened
             tv.set_tracks(opened, data, graph)
         else:
-            self._tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",
+            shown.tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",
                                                   tail_length=10, **common)
-        tv.hook_clicks(self._on_click, self._tracked, self._tracks, layer)
+        tv.hook_clicks(self._on_click, shown.tracked, shown.tracks, layer)
         self.frame.setRange(*tv.split_frames(result))
         self.frame.setValue(self.frame.minimum())
-        self.status.setText(tv.track_counts(result))
+        self.status.setText(tv.track_counts(result) + lost)
 
     def _on_click(self, layer: Any, event: Any) -> None:
         self.select_at(event.position, second="Shift" in {str(m) for m in event.modifiers})
 
     def select_at(self, world: Any, second: bool = False) -> int:
         """Select the track under (or nearest within the max distance to) ``world`` as A (``second``: B)."""
-        if self.result is None or self._tracked is None:
+        tracked = self.shown.tracked
+        if self.result is None or tracked is None:
             return 0
-        track, frame = tv.track_under(self._tracked.data, self.result, self._tracked.world_to_data(world),
+        track, frame = tv.track_under(tracked.data, self.result, tracked.world_to_data(world),
                                       self.max_distance.value())
         if track:
             (self.track_b if second else self.track_a).setValue(track)
@@ -183,7 +165,7 @@ class TrackWidget(Dock):
         return track
 
     def _show_selected(self, *_: Any) -> None:
-        tv.show_track(self._tracked, self.track_a.value(), self.only_selected.isChecked())
+        tv.show_track(self.shown.tracked, self.track_a.value(), self.only_selected.isChecked())
 
     def apply(self, operation: Callable[..., te.Edited], *args: int) -> bool:
         """Run a :mod:`~napari_batchseg.tracking.edit` operation in the background."""
@@ -194,7 +176,7 @@ class TrackWidget(Dock):
 
     def undo(self) -> bool:
         """*Undo*: take back the last correction in the background; ``False`` when there is none."""
-        history = self.history
+        history = self.shown.history
         if history is None or not history.can_undo or self.slot.kind:
             return False
         self.run_job(history.undo, kind="edit", on_item=lambda edited: self._edited(edited, undone=True),
@@ -202,29 +184,33 @@ class TrackWidget(Dock):
         return True
 
     def _edited(self, edited: te.Edited, undone: bool = False) -> None:
-        if not undone and self.history is not None:
-            self.history.apply(edited)  # an undo has already gone back in the history (off the GUI thread)
-        self.result = edited.result
-        if self._tracked is not None and edited.result.labels is not None:
-            self._tracked.data = edited.result.labels
-        tv.set_tracks(self._tracks, *tv.tracks_layer_data(edited.result))
+        shown = self.shown
+        if not undone and shown.history is not None:
+            shown.history.apply(edited)  # an undo has already gone back in the history (off the GUI thread)
+        shown.result = edited.result
+        if shown.tracked is not None and edited.result.labels is not None:
+            shown.tracked.data = edited.result.labels
+        tv.set_tracks(shown.tracks, *tv.tracks_layer_data(edited.result))
         self._show_selected()
         self.status.setText(f"{edited.record}. {tv.track_counts(edited.result)} Not saved yet.")
 
     def save(self) -> bool:
         """*Save tracks* beside the layer's mask file (reopened ones: where they came from, log kept)."""
-        seen, result, records = self._source_now(), self.result, self._earlier + self.records
+        shown, ours = self.shown, self.records
+        seen, result, records = shown.source_now(), self.result, shown.earlier + ours
         if result is None or self.slot.kind:
             return False
         if refused := seen.refusal():
             self.update_buttons()  # (a mask file rewritten under the layer changed no layer: Save turns off)
             return self.refuse(refused)
-        mask, folder = seen.mask or "", self._saved_in
+        mask, folder = seen.mask or "", shown.saved_in
         self.run_job(lambda: save_track_edits(mask, result, records, output_dir=folder), kind="save",
-                     say=f"Saving the tracks of {Path(mask).name}…",
-                     on_item=lambda res: self._saved(tf.saved_text(res, len(records))), failed="Not saved")
+                     say=f"Saving the tracks of {Path(mask).name}…", failed="Not saved",
+                     on_item=lambda res: self._saved(ours, tf.saved_text(res, len(records))))
         return True
 
-    def _saved(self, text: str) -> None:
-        tf.name_saved(self._tracked, self._tracks)
+    def _saved(self, records: list[str], text: str) -> None:
+        if self.result is not None:  # (not forgotten meanwhile)
+            self.shown.saved = records
+        tf.name_saved(self.shown.tracked, self.shown.tracks)
         self.status.setText(text)

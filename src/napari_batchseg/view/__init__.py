@@ -8,6 +8,7 @@ correction's undo record and log (:mod:`.fixes`), the messages (:mod:`.phrasing`
 that run every job (:mod:`.jobs`), the docks' background jobs (:mod:`.dock_jobs`), the Track dock's tracks
 layer, selection and buttons (:mod:`.tracks`), when napari's window repaint is held back
 (:mod:`.repaint_policy`), the docks' forms and decisions (:mod:`.rethreshold`, :mod:`.training_form`,
-:mod:`.track_form`, :mod:`.measure_form`, :mod:`.fix_undo`), layer data read from and written to files
+:mod:`.track_form`, :mod:`.measure_form`, :mod:`.fix_undo`), the tracks the Track dock shows and what of
+their corrections is saved (:mod:`.track_shown`), layer data read from and written to files
 (:mod:`.layer_files`) and the reopening of results (:mod:`.result_showing`).
 """

@@ -25,7 +25,7 @@ from .layer_files import is_kind, layer_meta
 from .stream_layers import EDITED
 from .tracks import tracked_mask
 
-__all__ = ["CHECKED", "NOTHING_SEEN", "NO_MASK", "PARAM_KEYS", "RESULT_REMOVED", "TRACK_FIELDS",
+__all__ = ["CHECKED", "NOTHING_SEEN", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS",
            "UNSAVED_EDITS", "SourceSeen", "name_saved", "saved_text", "source_seen", "track_layer_data",
            "track_params"]
 
@@ -60,9 +60,6 @@ STALE_MASK = ("{stale} under the tracked layer; these tracks are of the mask as 
               "and track it again (File > Save Layers keeps the tracked labels).")
 NO_MASK = ("Not saved: the tracked layer has no mask file (open a _vSM.ome.tif or save its mask first); "
            "File > Save Layers keeps the tracked labels elsewhere.")
-#: both layers showing the result were removed: the dock forgets it
-RESULT_REMOVED = ("The tracked labels and tracks layers were removed: their tracks are forgotten, Save "
-                  "tracks is off (Track cells tracks the layer again).")
 
 
 #: *Track cells* with no layer to track, or while a job runs
