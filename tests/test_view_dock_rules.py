@@ -149,7 +149,7 @@ def test_status_table_rows_and_following_the_run(tmp_path):
     done = row_cells(state(status="done", frames_done=3, n_objects=12, mask_path=tmp_path / "a_vSM.ome.tif",
                            seconds=1.5))
     assert (done.color, done.frames, done.objects, done.details) == (STATUS_COLORS["done"], "3/3", "12",
-                                                                     "a_vSM.ome.tif")
+                                                                     "…_vSM")  # (the File column: a.tif)
     assert done.tooltip.endswith("3 frame(s) in 1.5 s")
     skipped = row_cells(state(status="skipped", reason="exists"))
     assert skipped.tooltip == skipped.details  # no more to say than the cell

@@ -63,3 +63,40 @@ def test_listing_a_big_batch_counts_its_statuses_once(qtbot, tmp_path, monkeypat
     status.reset(session)
     assert len(counted) == 1 and status.table.rowCount() == 40
     assert "40" in status.summary.text()  # the summary is still there, counting every file
+
+
+def test_a_suffixed_masks_details_show_its_suffix_in_a_440_px_dock(make_napari_viewer, qtbot, tmp_path):
+    """Known bug: in the Results tab the Details cell elided ``cells_image_001_vSM-cyto3.ome.tif`` to
+    ``cells_i…ome.tif``, as it did the plain ``cells_image_001_vSM.ome.tif``: a suffixed mask looked the
+    same as a plain one. The File column names the input; the Details cell shows the mask's own tail."""
+    from pathlib import Path
+
+    from qtpy.QtCore import Qt
+
+    from napari_batchseg._napari._pages import RESULTS_TAB
+    from napari_batchseg._napari._widget import BatchSegWidget
+
+    from .test_layout import WIDTH
+
+    tifffile.imwrite(tmp_path / "cells_image_001.tif", np.zeros((16, 16), np.uint16))
+    widget = BatchSegWidget(make_napari_viewer())  # shown on its own, exactly 440 px wide
+    qtbot.addWidget(widget)
+    widget.resize(WIDTH, 800)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.tabs.setCurrentIndex(RESULTS_TAB)
+    seen = []
+    for suffix in ("", "cyto3"):
+        plan = engine.plan([tmp_path], SegmentationParams(suffix=suffix, output_dir=str(tmp_path / "out")))
+        session, task, status = RunSession(plan), plan.tasks[0], widget.status
+        status.reset(session)
+        status.show_state(session.apply(ev.TaskDone(task, task.names.mask, task.names.log, 1, 0.5)))
+        qtbot.wait(20)
+        table = status.table
+        item, width = table.item(0, 4), table.columnWidth(4)
+        assert table.isVisible() and widget.width() == WIDTH  # (the dock no wider)
+        assert table.columnViewportPosition(4) + width <= table.viewport().width()  # no sideways scrolling
+        shown = table.fontMetrics().elidedText(item.text(), Qt.TextElideMode.ElideMiddle, width - 12)
+        assert Path(item.toolTip().splitlines()[0]) == task.names.mask  # the whole path in its tooltip
+        seen.append(shown)
+    assert seen[0] != seen[1] and "cyto3" in seen[1] and "…" not in seen[1][1:], seen

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..io.naming import MASK_EXT, MODULE_TAG
 from ..runners import RunSession, TaskState
 from .fields import Field
 from .form_state import VOLUME_MODES
@@ -132,10 +133,24 @@ def refusal_message(flagged: dict[Path, str], shown: int = 5) -> str:
             "or remove them (Remove the files marked ⚠)")
 
 
+def mask_tail(mask: Path) -> str:
+    """A mask's name from its module tag on, its extension dropped: ``…_vSM-cyto3`` (another name: whole).
+
+    The status table's File column names the input; in the narrow Details column the whole name was
+    elided in the middle (``cells_i…ome.tif``), so that a mask made with an output suffix looked the same
+    as a plain one. The tail keeps the suffix in view (a position's ``_P<k>`` is in the File column).
+    """
+    name = mask.name
+    base = name[: -len(MASK_EXT)] if name.endswith(MASK_EXT) else name
+    at = base.rfind(MODULE_TAG)
+    return "…" + base[at:] if at > 0 else name
+
+
 def state_details(state: TaskState) -> tuple[str, str]:
     """Text and tooltip of an output's details in the status table (its mask, or why not)."""
     if state.status == "done" and state.mask_path is not None:
-        return state.mask_path.name, f"{state.mask_path}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
+        mask = state.mask_path
+        return mask_tail(mask), f"{mask}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
     if state.status == "failed":
         return for_widget(state.reason), for_widget(state.details or state.reason)
     return for_widget(state.reason), for_widget(state.reason)
