@@ -16,7 +16,11 @@ from napari_batchseg.params import SegmentationParams
 from napari_batchseg.view.layer_files import META_KEY
 from napari_batchseg.view.layer_inputs import (
     axes_choices,
+    chosen_axes,
+    described,
     guess_axes,
+    layer_frame,
+    layer_infos,
     layer_inputs,
     layer_pixel_size,
     layer_plan,
@@ -82,3 +86,31 @@ def test_plan_over_layers_names_outputs_after_them(tmp_path):
     # a layer from a file: its outputs go beside that file without an output folder
     filed = _layer(data, name="cells", source=str(tmp_path / "sub" / "cells.tif"))
     assert layer_inputs([(filed, "TYX")])[0].folder == tmp_path / "sub"
+
+
+def test_the_axes_chosen_go_to_the_layers_shaped_like_the_first():
+    movie, other = _layer(np.zeros((3, 8, 9)), "movie"), _layer(np.zeros((4, 8, 9)), "other")
+    rgb, plane = _layer(np.zeros((8, 9, 3)), "rgb", rgb=True), _layer(np.zeros((8, 9)), "plane")
+    assert chosen_axes([], "ZYX") == []
+    assert chosen_axes([movie, other, rgb, plane], "ZYX") == [(movie, "ZYX"), (other, "ZYX"), (rgb, "YXC"),
+                                                             (plane, "YX")]
+    assert chosen_axes([movie, other], "") == [(movie, "TYX"), (other, "TYX")]  # nothing chosen: guesses
+
+
+def test_the_settings_describe_the_layers_whose_axes_fit_and_say_when_that_changes():
+    movie = _layer(np.zeros((3, 8, 9), np.uint16), "my movie!", source="/d/movie.tif")
+    infos = layer_infos([(movie, "TYX"), (_layer(np.zeros((8, 9))), "TYX")])  # the second: axes do not fit
+    assert [(i.path.name, i.sizes["T"], i.dtype) for i in infos] == [("my_movie", 3, np.uint16)]
+    assert layer_infos([(SimpleNamespace(name="x", data=None), "YX")]) == []  # data without a shape
+    before = described([(movie, "TYX")])
+    assert described([(movie, "TYX")]) == before and described([(movie, "ZYX")]) != before
+    movie.data = np.zeros((5, 8, 9))
+    assert described([(movie, "TYX")]) != before  # more frames
+
+
+def test_the_frame_on_screen_in_the_layers_own_frames():
+    movie = _layer(np.zeros((5, 8, 9)), translate=(10.0, 0.0, 0.0))
+    movie.world_to_data = lambda point: np.asarray(point, float) - np.asarray(movie.translate)
+    assert layer_frame(movie, "TYX", (0.0, 12.0, 1.0, 1.0)) == 2  # (the viewer's first dimension: another)
+    assert layer_frame(movie, "TYX", (0.0, 99.0, 1.0, 1.0)) == 4  # clipped to its frames
+    assert layer_frame(movie, "ZYX", (0.0, 12.0, 1.0, 1.0)) is None  # no T axis

@@ -8,14 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QPushButton, QWidget
 
-from ..io.arrays import ArraySource, safe_name
 from ..io.reader import unregister_source
 from ..io.sources import SourceInfo
-from ..view.layer_inputs import axes_choices, guess_axes, layer_source_file
+from ..view.layer_inputs import axes_choices, chosen_axes, described, layer_frame, layer_infos
 from ._qtutil import fill, hbox, muted, radio_pair, vbox
 
 
@@ -92,43 +90,18 @@ class LayerPanel(QWidget):
 
     def active_infos(self) -> list[SourceInfo]:
         """What the engine will know of each chosen layer (no pixel read); ``[]`` when not active."""
-        if not self.active:
-            return []
-        out = []
-        for layer, axes in self.chosen():
-            try:
-                src = ArraySource(layer.data, axes, Path(safe_name(layer.name)), layer.name,
-                                  layer_source_file(layer))
-            except (ValueError, AttributeError, TypeError):  # axes that do not fit, data without a shape
-                continue
-            out.append(src.info)
-        return out
+        return layer_infos(self.chosen()) if self.active else []
 
     def _notify(self) -> None:  # ``changed`` when the layers the Settings describe (or their axes) changed
-        state: tuple[Any, ...] = ()
-        if self.active:
-            state = tuple((id(lay), axes, tuple(getattr(lay.data, "shape", ())))
-                          for lay, axes in self.chosen())
+        state = described(self.chosen()) if self.active else ()
         if state != self._described:
             self._described = state
             self.changed.emit()
 
     def chosen(self) -> list[tuple[Any, str]]:
         """``(layer, axes)`` per selected image layer (the combo's axes for layers shaped like the first)."""
-        layers = self.image_layers()
-        if not layers:
-            return []
-        first = layers[0]
-        out = []
-        for lay in layers:
-            same = lay.ndim == first.ndim and getattr(lay, "rgb", False) == getattr(first, "rgb", False)
-            choice = self.axes.currentText()
-            out.append((lay, choice if same and choice else guess_axes(lay)))
-        return out
+        return chosen_axes(self.image_layers(), self.axes.currentText())
 
     def current_frame(self, layer: Any, axes: str) -> int | None:
         """The layer's time index on screen (``None`` without a T axis)."""
-        if "T" not in axes:
-            return None
-        coords = layer.world_to_data(self.viewer.dims.point[-layer.ndim:]) if layer.ndim else ()
-        return int(np.clip(round(float(coords[axes.index("T")])), 0, layer.data.shape[axes.index("T")] - 1))
+        return layer_frame(layer, axes, tuple(self.viewer.dims.point))

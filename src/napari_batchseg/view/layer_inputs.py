@@ -3,8 +3,11 @@
 Each chosen layer becomes an :class:`~napari_batchseg.io.arrays.ArrayInput` (its data, axes, file,
 pixel size, T offset); :func:`napari_batchseg.engine.plan_arrays` plans them as files are planned: the
 outputs are ``<folder>/<layer name>_vSM.ome.tif`` and the log names the layer and the file it came
-from when napari knows it. Layers are read by their attributes only (``ndim``, ``data``, ``scale``,
-``units``, ``translate``, ``axis_labels``, ``rgb``, ``source``, ``metadata``, ``name``).
+from when napari knows it. The *Segment image layers* panel (``_napari._layers``) takes its layers' axes
+(:func:`chosen_axes`), what the Settings tab shows of them (:func:`layer_infos`, :func:`described`) and
+the frame on screen (:func:`layer_frame`) from here. Layers are read by their attributes only (``ndim``,
+``data``, ``scale``, ``units``, ``translate``, ``axis_labels``, ``rgb``, ``source``, ``metadata``,
+``name``, and ``world_to_data`` for the frame on screen).
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..engine import plan_arrays
 from ..events import Plan
-from ..io.arrays import CANONICAL, ArrayInput
-from ..io.sources import PixelSize
+from ..io.arrays import CANONICAL, ArrayInput, ArraySource, safe_name
+from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from .layer_files import layer_meta
 
-__all__ = ["LEAD_CHOICES", "axes_choices", "guess_axes", "layer_inputs", "layer_pixel_size", "layer_plan",
-           "layer_source_file"]
+__all__ = ["LEAD_CHOICES", "axes_choices", "chosen_axes", "described", "guess_axes", "layer_frame",
+           "layer_infos", "layer_inputs", "layer_pixel_size", "layer_plan", "layer_source_file"]
 
 #: leading-axes choices by number of non-YX axes (first: the default when the layer does not say)
 LEAD_CHOICES = {
@@ -108,3 +113,51 @@ def axes_choices(layer: Any) -> tuple[list[str], str]:
     rgb = "C" if getattr(layer, "rgb", False) else ""
     choices = [c + "YX" + rgb for c in LEAD_CHOICES.get(int(layer.ndim) - 2, [])]
     return (choices if guess in choices else [guess, *choices]), guess
+
+
+def chosen_axes(layers: list[Any], choice: str) -> list[tuple[Any, str]]:
+    """``(layer, axes)`` per image layer chosen, the axes ``choice`` given to those shaped like the first.
+
+    Shaped like it: as many dimensions, RGB or not. The others, and all when ``choice`` is ``""``, take
+    their own guess (:func:`guess_axes`).
+    """
+    if not layers:
+        return []
+    first = layers[0]
+
+    def like_first(lay: Any) -> bool:
+        return bool(lay.ndim == first.ndim and getattr(lay, "rgb", False) == getattr(first, "rgb", False))
+
+    return [(lay, choice if choice and like_first(lay) else guess_axes(lay)) for lay in layers]
+
+
+def layer_infos(chosen: list[tuple[Any, str]]) -> list[SourceInfo]:
+    """What the engine will know of each ``(layer, axes)`` (no pixel read): their metadata as inputs.
+
+    Layers whose axes do not fit them, or whose data has no shape, are left out.
+    """
+    out = []
+    for layer, axes in chosen:
+        try:
+            src = ArraySource(layer.data, axes, Path(safe_name(layer.name)), layer.name,
+                              layer_source_file(layer))
+        except (ValueError, AttributeError, TypeError):  # axes that do not fit, data without a shape
+            continue
+        out.append(src.info)
+    return out
+
+
+def described(chosen: list[tuple[Any, str]]) -> tuple[Any, ...]:
+    """What the Settings tab describes of the ``chosen`` layers: each one, its axes and its shape.
+
+    The panel says that the layers described changed only when this changes.
+    """
+    return tuple((id(lay), axes, tuple(getattr(lay.data, "shape", ()))) for lay, axes in chosen)
+
+
+def layer_frame(layer: Any, axes: str, point: tuple[float, ...]) -> int | None:
+    """The time index of ``layer`` (of ``axes``) at the viewer's world ``point`` (clipped; ``None``: no T)."""
+    if "T" not in axes:
+        return None
+    coords = layer.world_to_data(point[-layer.ndim:]) if layer.ndim else ()
+    return int(np.clip(round(float(coords[axes.index("T")])), 0, layer.data.shape[axes.index("T")] - 1))
