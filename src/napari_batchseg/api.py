@@ -161,7 +161,9 @@ def segment_files(
         A :class:`napari_batchseg.runners.RunOptions`: worker processes (``parallel="files"`` or
         ``"frames"``), a Dask cluster; default: this process.
     **overrides
-        Single parameter fields to change, e.g. ``model="nuclei", diameter=17``.
+        Single parameter fields to change, e.g. ``model="nuclei", diameter=17``; ``positions="0,2,5-7"``
+        (or ``[0, "B4"]``: indices and position names) segments only those positions of multi-position
+        files (:attr:`SegmentationParams.positions`; a file lacking one fails, naming those it has).
 
     Returns
     -------

@@ -39,7 +39,8 @@ _PARAM_OPTIONS = {
     "min_size": "min_size", "restore": "restore", "keep_flows": "keep_flows",
     "channel": "channel", "z_range": "z_range", "z_projection": "z_projection",
     "z_mode": "z_mode", "anisotropy": "anisotropy", "stitch_threshold": "stitch_threshold",
-    "start_frame": "start_frame", "end_frame": "end_frame", "gpu": "gpu", "batch_size": "batch_size",
+    "start_frame": "start_frame", "end_frame": "end_frame", "positions": "positions", "gpu": "gpu",
+    "batch_size": "batch_size",
     "output_dir": "output_dir", "suffix": "suffix", "existing": "existing", "debug": "debug",
     "sam_mode": "sam_mode", "tile_shape": "tile_shape", "halo": "halo", "axes": "axes",
     "dataset": "dataset", "precision": "precision",
@@ -137,10 +138,14 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
     pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
     pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
 
-    if gui:
+    if gui:  # (no --positions: the dock segments every position)
         p.add_argument_group("run").add_argument("--config", metavar="FILE.yaml",
                                                  help="read options from a YAML file (CLI wins)")
         return
+    io.add_argument("--positions", default=S, metavar="LIST",
+                    help="positions of multi-position files to segment (default: all): 0-based indices and "
+                         "ranges, e.g. 0,2,5-7, or position names; a file lacking one fails, naming those "
+                         "it has")
     par = p.add_argument_group("parallel and cluster")
     par.add_argument("--parallel", choices=("none", "files", "frames"), default=S,
                      help="spread work over processes: one file per process, or the frames of a file")

@@ -33,7 +33,7 @@ from ._engine_log import frame_record, start_log
 from ._prefetch import Prefetcher
 from ._volume_run import plan_volume
 from .discovery import FileFilter, collect_files
-from .errors import BatchSegError, describe, whole_path
+from .errors import BatchSegError, InputError, describe, whole_path
 from .events import (
     FINAL_EVENTS,
     Event,
@@ -66,7 +66,7 @@ from .provenance import (
     LABELS_HASH_PREFIX,
     OUTPUT_ID_PREFIX,
 )
-from .runnable import check_info, read_info_for
+from .runnable import check_info, read_info_for, select_positions
 from .segmenters import Segmenter, SegmentOutput
 
 __all__ = [
@@ -100,8 +100,10 @@ def plan(
     """Expand ``paths`` and fix every output; raise :class:`OutputError` if outputs collide.
 
     A file that cannot be opened, or cannot run with ``params`` (:func:`~.runnable.check_info`: a
-    channel, Z range or first frame it lacks), becomes a task carrying its error (reported as failed
-    by :func:`run`, before any model is loaded); it does not stop planning.
+    channel, Z range or first frame it lacks; a position of ``params.positions`` it lacks), becomes a
+    task carrying its error (reported as failed by :func:`run`, before any model is loaded); it does not
+    stop planning. A multi-position file yields one task per position chosen (``params.positions``;
+    ``None``: all).
     """
     notes: list[str] = []
     files = collect_files(paths, file_filter, recursive=recursive, notes=notes)
@@ -144,9 +146,15 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
             continue
         if params.axes and not use_axes:
             own_axes.append(f)
+        try:  # the positions chosen (``positions``); one the file lacks fails the file, not the batch
+            chosen = select_positions(info, params.positions)
+        except InputError as exc:
+            tasks.append(Task(f, 0, 1, output_names(f, params.suffix, params.output_dir), info=info,
+                              use_axes=use_axes, error=whole_path(f, exc)))
+            continue
         problem = check_info(info, params)  # a channel, Z range or first frame the file lacks
         n_pos = info.sizes["P"]
-        for p in range(n_pos):
+        for p in chosen:
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
             tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes,
                               error=whole_path(f, problem.message) if problem else None))

@@ -38,9 +38,10 @@ __all__ = [
 
 State = Literal["missing", "same", "other", "corrupt", "busy"]
 
-#: parameters that decide where and how a run works, not the mask it makes
+#: parameters that decide where and how a run works, not the mask it makes (``positions`` chooses which
+#: outputs are made, not what one position's mask is)
 IGNORED_PARAMETERS = frozenset(
-    {"output_dir", "suffix", "existing", "gpu", "batch_size", "debug", "keep_flows"}
+    {"output_dir", "suffix", "existing", "gpu", "batch_size", "debug", "keep_flows", "positions"}
 )
 _IGNORED_EXTRA = frozenset({"embedding_cache"})
 

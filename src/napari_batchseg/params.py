@@ -193,6 +193,11 @@ class SegmentationParams:
         ``stitch`` only: IoU in [0, 1] above which objects of consecutive slices are joined.
     start_frame, end_frame
         0-based inclusive frame range (``end_frame=None``: to the last frame).
+    positions
+        Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``:
+        all. 0-based indices, ranges and position names, as a list (``[0, 2, "B4"]``) or text such as
+        ``"0,2,5-7"`` (kept as the list ``[0, 2, 5, 6, 7]``); digits are indices, other text a name
+        (any case). A file lacking one of them fails, naming the positions it has; the others run.
     gpu
         Use a GPU (CUDA or Apple MPS) when one is found.
     batch_size
@@ -247,6 +252,7 @@ class SegmentationParams:
     stitch_threshold: float = 0.25
     start_frame: int = 0
     end_frame: int | None = None
+    positions: list[int | str] | None = None
     gpu: bool = False
     batch_size: int = 8
     output_dir: str | None = None
@@ -327,6 +333,7 @@ class SegmentationParams:
                 raise ParameterError(
                     f"end_frame ({self.end_frame}) must be >= start_frame ({self.start_frame})"
                 )
+        self.positions = _parse_positions(self.positions)
         self.batch_size = _as_int("batch_size", self.batch_size)
         if self.batch_size < 1:
             raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
@@ -404,6 +411,8 @@ class SegmentationParams:
             out[f.name] = value
         if not out["extra"]:
             out.pop("extra")
+        if out["positions"] is None:  # (all: the logs of such runs read as before, by older versions too)
+            out.pop("positions")
         return out
 
     @classmethod
@@ -557,6 +566,59 @@ def _parse_channel(value: Any) -> int | str | list[int | str]:
             raise ParameterError(f"channel {value!r}: channel {c!r} given twice")
         seen.add(key)
     return channels[0] if len(channels) == 1 else channels
+
+
+#: most positions one ``positions`` value may list (a range such as ``0-99999999`` is a typo)
+MAX_POSITIONS = 100_000
+
+
+def _parse_positions(value: Any) -> list[int | str] | None:
+    """``None`` (all), or the positions listed: indices, ``A-B`` ranges (expanded) and names, each once."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        items: list[Any] = [v.strip() for v in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = [v.strip() if isinstance(v, str) else v for v in value]
+        if not items:
+            return None
+    else:
+        items = [value]
+    out: list[int | str] = []
+    for item in items:
+        for position in _one_position(value, item):
+            if position not in out:
+                out.append(position)
+        if len(out) > MAX_POSITIONS:
+            raise ParameterError(f"positions {value!r}: more than {MAX_POSITIONS:,} positions")
+    return out
+
+
+def _one_position(value: Any, item: Any) -> list[int | str]:
+    """The positions one entry of ``positions`` stands for (an index, a range, or a name)."""
+    if isinstance(item, float) and item.is_integer():
+        item = int(item)
+    if isinstance(item, int) and not isinstance(item, bool):
+        if item < 0:
+            raise ParameterError(f"positions {value!r}: position {item} is negative (indices count from 0)")
+        return [item]
+    if not isinstance(item, str):
+        raise ParameterError(f"positions {value!r}: {item!r} is neither a 0-based index nor a position name")
+    if not item:
+        raise ParameterError(f"positions {value!r}: an empty entry (use e.g. '0,2,5-7')")
+    if re.fullmatch(r"[0-9]+", item):
+        return [int(item)]
+    m = re.fullmatch(r"([0-9]+)\s*-\s*([0-9]+)", item)
+    if m:
+        a, b = int(m.group(1)), int(m.group(2))
+        if b < a:
+            raise ParameterError(f"positions {value!r}: range {item!r} ends before it starts")
+        if b - a >= MAX_POSITIONS:
+            raise ParameterError(f"positions {value!r}: range {item!r} holds more than {MAX_POSITIONS:,}")
+        return list(range(a, b + 1))
+    if re.fullmatch(r"-\s*[0-9]+", item):
+        raise ParameterError(f"positions {value!r}: position {item} is negative (indices count from 0)")
+    return [item]
 
 
 def _as_int(name: str, value: Any) -> int:

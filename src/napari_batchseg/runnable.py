@@ -22,7 +22,11 @@ from .params import SegmentationParams
 from .prepare import check_z_range, resolve_channels
 from .prepare_3d import check_volume
 
-__all__ = ["FileProblem", "Reason", "check_file", "check_info", "problem_of", "read_info_for"]
+__all__ = ["FileProblem", "Reason", "check_file", "check_info", "problem_of", "read_info_for",
+           "select_positions"]
+
+#: positions a message lists before it leaves the middle ones out
+_LISTED_POSITIONS = 12
 
 
 class Reason(enum.Enum):
@@ -81,6 +85,40 @@ def read_info_for(path: Path, axes: str | None, dataset: str | None = None) -> t
     except AmbiguousAxesError:
         pass
     return read_info(path, axes, dataset), True
+
+
+def select_positions(info: SourceInfo, positions: list[int | str] | None) -> list[int]:
+    """The 0-based positions of the file that ``positions`` (:attr:`SegmentationParams.positions`) chooses.
+
+    In the file's order, each once; ``None``: every position. A name chooses the positions of that name
+    (exactly, else in any case). Raises :class:`~.errors.InputError` naming the file, the positions it
+    lacks and the positions it has (index and name).
+    """
+    n = info.sizes["P"]
+    if positions is None:
+        return list(range(n))
+    names = [str(name) for name in info.position_names]
+    chosen: set[int] = set()
+    lacking: list[str] = []
+    for wanted in positions:
+        if isinstance(wanted, int):
+            if 0 <= wanted < n:
+                chosen.add(wanted)
+            else:
+                lacking.append(f"no position {wanted}")
+            continue
+        named = [i for i, name in enumerate(names) if name == wanted] or \
+                [i for i, name in enumerate(names) if name.lower() == wanted.lower()]
+        if named:
+            chosen.update(named)
+        else:
+            lacking.append(f"no position named {wanted!r}")
+    if lacking:
+        has = [f"{i} ({names[i] if i < len(names) else '?'})" for i in range(n)]
+        if n > _LISTED_POSITIONS:
+            has = [*has[:_LISTED_POSITIONS - 1], "...", has[-1]]
+        raise InputError(f"{info.path}: {'; '.join(lacking)}; the file has {n} position(s): {', '.join(has)}")
+    return sorted(chosen)
 
 
 def check_info(info: SourceInfo, params: SegmentationParams) -> FileProblem | None:

@@ -37,7 +37,7 @@ _lock = threading.Lock()
 _segmenters: dict[str, Segmenter] = {}
 _threads_set: int | None = None
 #: Parameters that change what the model computes; the rest (outputs, frame range) do not.
-_IO_FIELDS = ("output_dir", "suffix", "existing", "start_frame", "end_frame", "axes")
+_IO_FIELDS = ("output_dir", "suffix", "existing", "start_frame", "end_frame", "positions", "axes")
 
 
 def limit_threads(n: int) -> None:

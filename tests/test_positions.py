@@ -1,0 +1,136 @@
+"""Choosing the positions of multi-position files (``--positions``, ``positions=``).
+
+Small synthetic OME-TIFF files of several series (positions), written by each test; the segmenter is
+the threshold stand-in (the model is not the point here).
+"""
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from napari_batchseg import engine
+from napari_batchseg.api import segment_files
+from napari_batchseg.cli import FACTORY_ENV, main
+from napari_batchseg.params import ParameterError, SegmentationParams
+from napari_batchseg.provenance import parse_log
+
+STANDIN = "napari_batchseg.testing:threshold_segmenter"
+
+
+def _plate(path, names=("A1", "A2", "B1"), frames=2):
+    """An OME-TIFF of one series per position, each named, with a bright square (objects to find)."""
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        for k, name in enumerate(names):
+            data = np.zeros((frames, 32, 32), np.uint16)
+            data[:, 4 + k:12 + k, 4:12] = 1000
+            tw.write(data, metadata={"axes": "TYX", "Name": name})
+    return path
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    monkeypatch.setenv(FACTORY_ENV, STANDIN)
+
+
+# --------------------------------------------------------------------------- parameters
+def test_positions_take_indices_ranges_and_names():
+    assert SegmentationParams().positions is None  # every position
+    assert SegmentationParams(positions="0,2,5-7").positions == [0, 2, 5, 6, 7]
+    assert SegmentationParams(positions=" 3 ").positions == [3]
+    assert SegmentationParams(positions=[1, "B4", "2"]).positions == [1, "B4", 2]
+    assert SegmentationParams(positions="1,0-2").positions == [1, 0, 2]  # each once
+    assert SegmentationParams(positions="").positions is None
+    again = SegmentationParams.from_dict(SegmentationParams(positions="0,A2").to_dict())
+    assert again.positions == [0, "A2"]
+    assert "positions" not in SegmentationParams().to_dict()  # all: logs and configs as before
+
+
+@pytest.mark.parametrize("bad", ["3-1", "-1", [-2], [True], "0,,", [1.5]])
+def test_bad_positions_are_refused_naming_the_parameter(bad):
+    with pytest.raises(ParameterError, match="positions"):
+        SegmentationParams(positions=bad)
+
+
+# --------------------------------------------------------------------------- planning
+def test_the_plan_holds_only_the_chosen_positions_under_their_usual_names(tmp_path):
+    plate = _plate(tmp_path / "plate.ome.tif")
+    tasks = engine.plan([plate], SegmentationParams(positions="2,0")).tasks
+    assert [(t.position, t.n_positions, t.error) for t in tasks] == [(0, 3, None), (2, 3, None)]
+    assert [t.names.mask.name for t in tasks] == ["plate_P0_vSM.ome.tif", "plate_P2_vSM.ome.tif"]
+    by_name = engine.plan([plate], SegmentationParams(positions="b1")).tasks  # a name, any case
+    assert [t.position for t in by_name] == [2]
+
+
+def test_a_position_the_file_lacks_fails_that_file_naming_it_and_the_positions_it_has(tmp_path):
+    big = _plate(tmp_path / "big.ome.tif")
+    small = _plate(tmp_path / "small.ome.tif", names=("A1", "A2"))
+    tasks = engine.plan([big, small], SegmentationParams(positions="2")).tasks
+    assert [(t.input.name, t.position, t.error) for t in tasks[:1]] == [("big.ome.tif", 2, None)]
+    assert len(tasks) == 2 and tasks[1].input == small
+    error = tasks[1].error or ""
+    assert str(small) in error and "no position 2" in error, error
+    assert "2 position(s)" in error and "0 (A1)" in error and "1 (A2)" in error, error
+    named = engine.plan([small], SegmentationParams(positions="C3")).tasks
+    assert "no position named 'C3'" in (named[0].error or ""), named[0].error
+
+
+# --------------------------------------------------------------------------- command line
+def test_cli_positions_run_only_those_and_the_log_records_them(tmp_path, standin, capsys):
+    plate = _plate(tmp_path / "plate.ome.tif")
+    out = tmp_path / "out"
+    assert main(["segment", str(plate), "--positions", "0,2", "--output-dir", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.glob("*.ome.tif")) == ["plate_P0_vSM.ome.tif", "plate_P2_vSM.ome.tif"]
+    logged = parse_log((out / "plate_P2_vSM.log").read_text())
+    assert logged.params.positions == [0, 2]
+
+
+def test_cli_positions_are_saved_and_read_by_config(tmp_path, standin, capsys):
+    plate = _plate(tmp_path / "plate.ome.tif")
+    saved = tmp_path / "run.yaml"
+    assert main(["segment", str(plate), "--positions", "1-2", "--save-config", str(saved),
+                 "--dry-run"]) == 0
+    assert yaml.safe_load(saved.read_text())["positions"] == [1, 2]
+    capsys.readouterr()
+    assert main(["segment", str(plate), "--config", str(saved), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "[P1]" in lines[0] and "[P2]" in lines[1], lines
+
+
+def test_cli_dry_run_shows_a_file_lacking_a_position_and_the_batch_goes_on(tmp_path, standin, capsys):
+    big = _plate(tmp_path / "big.ome.tif")
+    small = _plate(tmp_path / "small.ome.tif", names=("A1", "A2"))
+    args = ["segment", str(big), str(small), "--positions", "2", "--output-dir", str(tmp_path / "out")]
+    assert main([*args, "--dry-run"]) == 1  # a file would fail
+    out = capsys.readouterr().out
+    assert "big.ome.tif [P2]" in out
+    assert f"cannot run: {small}: no position 2" in out, out
+    assert main([*args, "-q"]) == 1  # the failing file does not stop the batch
+    assert (tmp_path / "out" / "big_P2_vSM.ome.tif").is_file()
+    assert f"{small}: no position 2" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- Python API
+def test_api_positions_keyword(tmp_path):
+    plate = _plate(tmp_path / "plate.ome.tif")
+    from napari_batchseg.testing import threshold_segmenter
+
+    seg = threshold_segmenter(SegmentationParams())
+    summary = segment_files([plate], positions=["A2", 5], segmenter=seg)
+    assert [(r.position, r.status) for r in summary.reports] == [(0, "failed")]
+    assert "no position 5" in summary.reports[0].reason and "3 position(s)" in summary.reports[0].reason
+    summary = segment_files([plate], positions=["A2"], segmenter=seg)
+    assert [(r.position, r.status) for r in summary.reports] == [(1, "done")]
+
+
+def test_outputs_made_with_chosen_positions_count_as_done_for_a_run_of_all(tmp_path, standin, capsys):
+    """``positions`` chooses which outputs a run makes, not what a position's mask is: a later run of
+    every position skips those already made as this run's own (not as made with other parameters)."""
+    plate = _plate(tmp_path / "plate.ome.tif")
+    out = tmp_path / "out"
+    assert main(["segment", str(plate), "--positions", "1", "--output-dir", str(out), "-q"]) == 0
+    from napari_batchseg.testing import threshold_segmenter
+
+    summary = segment_files([plate], output_dir=str(out), segmenter=threshold_segmenter(SegmentationParams()))
+    states = [(r.position, r.status, r.other_parameters) for r in summary.reports]
+    assert states == [(0, "done", False), (1, "skipped", False), (2, "done", False)], summary.reports
