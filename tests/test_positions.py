@@ -1,4 +1,5 @@
-"""Choosing the positions of multi-position files (``--positions``, ``positions=``).
+"""Choosing the positions of multi-position files (``--positions``, ``positions=``), and the end frame
+past a file's last frame said in one line (not only in the log).
 
 Small synthetic OME-TIFF files of several series (positions), written by each test; the segmenter is
 the threshold stand-in (the model is not the point here).
@@ -134,3 +135,27 @@ def test_outputs_made_with_chosen_positions_count_as_done_for_a_run_of_all(tmp_p
     summary = segment_files([plate], output_dir=str(out), segmenter=threshold_segmenter(SegmentationParams()))
     states = [(r.position, r.status, r.other_parameters) for r in summary.reports]
     assert states == [(0, "done", False), (1, "skipped", False), (2, "done", False)], summary.reports
+
+
+# --------------------------------------------------------------------------- end frame past the last
+def test_cli_says_in_one_line_when_the_end_frame_is_past_a_files_last_frame(tmp_path, standin, capsys):
+    short = _plate(tmp_path / "short.ome.tif", names=("A1",), frames=2)
+    long_ = _plate(tmp_path / "long.ome.tif", names=("A1",), frames=4)
+    assert main(["segment", str(short), str(long_), "--end-frame", "3",
+                 "--output-dir", str(tmp_path / "out"), "-q"]) == 0  # not an error
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "end frame" in line]
+    assert len(said) == 1, err  # the long file reaches frame 3: nothing to say about it
+    assert str(short) in said[0] and "end frame 3" in said[0] and "last frame 1" in said[0], said
+    assert main(["segment", str(short), "--end-frame", "3", "--dry-run"]) == 0  # the dry run says it too
+    assert "end frame 3 is past its last frame 1" in capsys.readouterr().err
+
+
+def test_api_notes_the_end_frame_past_a_files_last_frame(tmp_path):
+    from napari_batchseg.testing import threshold_segmenter
+
+    short = _plate(tmp_path / "short.ome.tif", names=("A1",), frames=2)
+    summary = segment_files([short], end_frame=9, segmenter=threshold_segmenter(SegmentationParams()))
+    assert summary.ok and summary.reports[0].n_frames == 2
+    notes = [n for n in summary.notes if "end frame" in n]
+    assert len(notes) == 1 and str(short) in notes[0] and "last frame 1" in notes[0], summary.notes

@@ -90,8 +90,9 @@ class RunSummary:
     """Outcome of a batch."""
 
     reports: list[FileReport] = field(default_factory=list)
-    #: what planning found (e.g. a folder named explicitly whose files the filters all left out) and how
-    #: the run options were changed; the CLI prints them as warnings
+    #: what planning found (e.g. a folder named explicitly whose files the filters all left out, a file
+    #: whose last frame is before ``end_frame``) and how the run options were changed; the CLI prints them
+    #: as warnings
     notes: tuple[str, ...] = ()
 
     @property
@@ -170,7 +171,8 @@ def segment_files(
     RunSummary
         One :class:`FileReport` per output, in plan order; failures carry their reason, done outputs their
         warnings; :attr:`RunSummary.notes` holds what planning found (e.g. a folder whose files the
-        filters all left out). An output folder the run created and left empty is removed again.
+        filters all left out, a file whose last frame is before ``end_frame``: segmented to its end).
+        An output folder the run created and left empty is removed again.
 
     Raises
     ------

@@ -136,7 +136,9 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
     pr.add_argument("--stitch-threshold", type=float, default=S,
                     help="z-mode stitch: IoU in [0, 1] above which objects of consecutive slices join")
     pr.add_argument("--start-frame", type=int, default=S, help="first time frame (0-based)")
-    pr.add_argument("--end-frame", type=int, default=S, help="last time frame (0-based, inclusive)")
+    pr.add_argument("--end-frame", type=int, default=S,
+                    help="last time frame (0-based, inclusive; past a file's last frame: to its end, said "
+                         "in a warning)")
 
     if gui:  # (no --positions: the dock segments every position)
         p.add_argument_group("run").add_argument("--config", metavar="FILE.yaml",

@@ -103,7 +103,7 @@ def plan(
     channel, Z range or first frame it lacks; a position of ``params.positions`` it lacks), becomes a
     task carrying its error (reported as failed by :func:`run`, before any model is loaded); it does not
     stop planning. A multi-position file yields one task per position chosen (``params.positions``;
-    ``None``: all).
+    ``None``: all). An ``end_frame`` past a file's last frame is a note of the plan (:attr:`Plan.notes`).
     """
     notes: list[str] = []
     files = collect_files(paths, file_filter, recursive=recursive, notes=notes)
@@ -153,6 +153,8 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
                               use_axes=use_axes, error=whole_path(f, exc)))
             continue
         problem = check_info(info, params)  # a channel, Z range or first frame the file lacks
+        if problem is None and (clipped := _clipped_end(f, info.sizes["T"], params)):
+            notes.append(clipped)
         n_pos = info.sizes["P"]
         for p in chosen:
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
@@ -164,6 +166,17 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         notes.append(f"axes {params.axes} not applied to {len(own_axes)} file(s) whose own axes are "
                      f"unambiguous ({shown}): the override is for ambiguous files only")
     return Plan(params, tasks, notes)
+
+
+def _clipped_end(path: Path, n_t: int, params: SegmentationParams) -> str:
+    """The note that ``end_frame`` is past the last of the file's ``n_t`` frames (``""``: it is not).
+
+    Not an error: files of different lengths in one batch are normal; each is segmented to its end.
+    """
+    if params.end_frame is None or params.end_frame < n_t:
+        return ""
+    return (f"{path}: end frame {params.end_frame} is past its last frame {n_t - 1}; frames "
+            f"{params.start_frame}-{n_t - 1} are segmented")
 
 
 # --------------------------------------------------------------------------- run

@@ -192,7 +192,9 @@ class SegmentationParams:
     stitch_threshold
         ``stitch`` only: IoU in [0, 1] above which objects of consecutive slices are joined.
     start_frame, end_frame
-        0-based inclusive frame range (``end_frame=None``: to the last frame).
+        0-based inclusive frame range (``end_frame=None``: to the last frame). An end past a file's last
+        frame is clipped to it, and said (a planning note: :attr:`~napari_batchseg.api.RunSummary.notes`,
+        a warning line of the command line).
     positions
         Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``:
         all. 0-based indices, ranges and position names, as a list (``[0, 2, "B4"]``) or text such as
