@@ -95,6 +95,23 @@ def test_two_scene_lif_gives_one_output_per_scene_from_the_cli(lif_file, tmp_pat
         assert set(table["position"]) == {k} and set(table["position_name"]) == {scene}
 
 
+def test_a_lif_scene_chosen_by_name_and_one_it_lacks_named(lif_file, tmp_path, monkeypatch, capsys):
+    """``--positions`` on a real two-scene LIF: a scene chosen by its name runs alone; an index the file
+    lacks fails the file with the scenes it has (index and name)."""
+    from napari_batchseg.cli import main
+
+    monkeypatch.setenv("BATCHSEG_SEGMENTER_FACTORY", "napari_batchseg.testing:threshold_segmenter")
+    out = tmp_path / "out"
+    assert main(["segment", str(lif_file), "--positions", SCENES[1].lower(), "--channel", "Cyan",
+                 "--output-dir", str(out), "-q"]) == 0
+    assert [m.name for m in out.glob("*_vSM.ome.tif")] == ["Project_3D_P1_vSM.ome.tif"]
+    assert f"position: 1 of 2 ({SCENES[1]})" in read_mask(out / "Project_3D_P1_vSM.ome.tif").log_text
+    capsys.readouterr()
+    assert main(["segment", str(lif_file), "--positions", "2", "--channel", "Cyan", "--dry-run"]) == 1
+    line = capsys.readouterr().out
+    assert f"{lif_file}: no position 2; the file has 2 position(s): 0 ({SCENES[0]}), 1 ({SCENES[1]})" in line
+
+
 @pytest.mark.cp3
 def test_lif_scenes_segment_end_to_end_with_the_project_model(lif_file, tmp_path):
     """The Cyan channel holds nuclei: the project's nuclei model finds a field's worth in each scene."""
