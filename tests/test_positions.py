@@ -72,8 +72,8 @@ def test_a_position_the_file_lacks_fails_that_file_naming_it_and_the_positions_i
     error = tasks[1].error or ""
     assert str(small) in error and "no position 2" in error, error
     assert "2 position(s)" in error and "0 (A1)" in error and "1 (A2)" in error, error
-    named = engine.plan([small], SegmentationParams(positions="C3")).tasks
-    assert "no position named 'C3'" in (named[0].error or ""), named[0].error
+    named = engine.plan([small], SegmentationParams(positions="C3,1,4-9,12")).tasks
+    assert "no position 4-9, 12; no position named 'C3'; the file" in (named[0].error or ""), named[0].error
 
 
 # --------------------------------------------------------------------------- command line
@@ -159,3 +159,20 @@ def test_api_notes_the_end_frame_past_a_files_last_frame(tmp_path):
     assert summary.ok and summary.reports[0].n_frames == 2
     notes = [n for n in summary.notes if "end frame" in n]
     assert len(notes) == 1 and str(short) in notes[0] and "last frame 1" in notes[0], summary.notes
+
+
+def test_a_file_of_many_positions_is_listed_short():
+    from pathlib import Path
+
+    from napari_batchseg.errors import InputError
+    from napari_batchseg.io.sources import SourceInfo
+    from napari_batchseg.runnable import select_positions
+
+    info = SourceInfo(Path("/data/plate.nd2"), {"P": 96, "Y": 8, "X": 8}, np.dtype(np.uint16), [])
+    assert select_positions(info, None) == list(range(96))
+    assert select_positions(info, [95, "p3", 3]) == [3, 95]  # default names P0.. (any case), each once
+    with pytest.raises(InputError) as caught:
+        select_positions(info, [96, 200])
+    text = str(caught.value)
+    assert text.startswith("/data/plate.nd2: no position 96, 200; the file has 96 position(s): 0 (P0), ")
+    assert ", ..., 95 (P95)" in text and "(P50)" not in text, text

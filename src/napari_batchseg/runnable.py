@@ -99,13 +99,14 @@ def select_positions(info: SourceInfo, positions: list[int | str] | None) -> lis
         return list(range(n))
     names = [str(name) for name in info.position_names]
     chosen: set[int] = set()
+    beyond: list[int] = []
     lacking: list[str] = []
     for wanted in positions:
         if isinstance(wanted, int):
             if 0 <= wanted < n:
                 chosen.add(wanted)
             else:
-                lacking.append(f"no position {wanted}")
+                beyond.append(wanted)
             continue
         named = [i for i, name in enumerate(names) if name == wanted] or \
                 [i for i, name in enumerate(names) if name.lower() == wanted.lower()]
@@ -113,12 +114,25 @@ def select_positions(info: SourceInfo, positions: list[int | str] | None) -> lis
             chosen.update(named)
         else:
             lacking.append(f"no position named {wanted!r}")
+    if beyond:
+        lacking.insert(0, f"no position {_spans(sorted(beyond))}")
     if lacking:
         has = [f"{i} ({names[i] if i < len(names) else '?'})" for i in range(n)]
         if n > _LISTED_POSITIONS:
             has = [*has[:_LISTED_POSITIONS - 1], "...", has[-1]]
         raise InputError(f"{info.path}: {'; '.join(lacking)}; the file has {n} position(s): {', '.join(has)}")
     return sorted(chosen)
+
+
+def _spans(indices: list[int]) -> str:
+    """``[7, 8, 9, 12]`` -> ``"7-9, 12"`` (sorted indices, each once)."""
+    spans: list[list[int]] = []
+    for i in indices:
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def check_info(info: SourceInfo, params: SegmentationParams) -> FileProblem | None:
