@@ -1,4 +1,5 @@
-"""Outline exports of a multi-position file: the index names each position, the pattern reads its name.
+"""Outline exports of a multi-position file: the index names each position, the pattern reads its name
+(``pattern_on="position"``; by default a pattern reads the file names: tests/test_export_pattern.py).
 
 A walk: the masks of the 28 scenes of a real 96-well plate CZI (``WP96_4Pos_B4-10_DAPI.czi``, scenes
 ``P1-B4`` ... ``P4-B10``, from the czitools 0.0.2 sdist that ``tests/_realdata.py`` fetches) all got
@@ -57,7 +58,8 @@ def _index(folder: Path) -> pd.DataFrame:
 
 def test_outline_index_names_the_position_and_reads_well_and_site_from_it(scene_masks, tmp_path):
     pattern = r"P(?P<site>\d+)-(?P<well>[A-H]\d+)"
-    result = export_masks("outlines", scene_masks, tmp_path, ExportOptions(pattern=pattern))
+    options = ExportOptions(pattern=pattern, pattern_on="position")
+    result = export_masks("outlines", scene_masks, tmp_path, options)
     assert result.failed == {}
     meta = _index(tmp_path)
     assert list(meta.columns) == ["outline", "mask", "position", "position_name", "frame", "plate", "well",
@@ -72,7 +74,7 @@ def test_outline_index_names_the_position_and_reads_well_and_site_from_it(scene_
 def test_groups_the_position_name_gives_win_the_others_come_from_the_file_name(scene_masks, tmp_path):
     """One pattern takes the plate from the file name and the well from the position's name."""
     pattern = r"(?P<plate>WP\d+)|(?P<well>[A-H]\d+)$"
-    export_masks("outlines", scene_masks, tmp_path, ExportOptions(pattern=pattern))
+    export_masks("outlines", scene_masks, tmp_path, ExportOptions(pattern=pattern, pattern_on="position"))
     meta = _index(tmp_path)
     assert list(meta["plate"]) == ["WP96"] * 3
     assert list(meta["well"]) == ["B4", "B4", "B5"]
@@ -82,7 +84,8 @@ def test_groups_the_position_name_gives_win_the_others_come_from_the_file_name(s
 def test_a_pattern_that_matches_nothing_names_the_position_name_too(scene_masks, tmp_path):
     said = r"P00_vSM\.ome\.tif: --pattern .* matches none of position name 'P1-B4', input 'WP96_4Pos_B4-10"
     with pytest.raises(InputError, match=said):
-        export_masks("outlines", scene_masks[:1], tmp_path, ExportOptions(pattern=r"(?P<well>Z\d+)"))
+        export_masks("outlines", scene_masks[:1], tmp_path,
+                     ExportOptions(pattern=r"(?P<well>Z\d+)", pattern_on="position"))
     assert list(tmp_path.iterdir()) == []
 
 

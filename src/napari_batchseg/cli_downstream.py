@@ -156,7 +156,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         options = ExportOptions(
             overwrite=args.overwrite, image=args.image, image_channel=_channel(args.image_channel),
             z_range=args.z_range, z_projection=args.z_projection, start_frame=args.start_frame,
-            pattern=args.pattern,
+            pattern=args.pattern, pattern_on=args.pattern_on,
             outline_format=args.format, foreground_value=args.foreground,
             test_fraction=args.test_fraction, annotated_frames=_frames(args.annotated_frames),
             ngff_version=args.ngff, axes=args.axes, image_axes=_image_axes(args),
@@ -222,6 +222,7 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     if segment is not None:
         add_measure_option(segment)
     from .export import KINDS
+    from .export.images import PATTERN_ON
 
     m = sub.add_parser("measure", help="per-object measurements of masks (CSV)",
                        description="Write <mask>_objects.csv (one row per object per frame) and "
@@ -251,8 +252,13 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("--start-frame", type=int, default=None,
                    help="input frame of the mask's first frame (masks without a log)")
     e.add_argument("--pattern", default=None,
-                   help="outlines: regex with named groups plate, well, site, searched in the position name, "
-                        "then the input's and the mask's file names (each group: the first that gives it)")
+                   help="outlines: regex with named groups plate, well, site, searched in the input's file "
+                        "name, then the mask's (each group: the first that gives it); not in the position "
+                        "name unless --pattern-on position")
+    e.add_argument("--pattern-on", default="file", choices=PATTERN_ON,
+                   help="outlines: where --pattern is searched: file (default): the file names only; "
+                        "position: the position name (e.g. P1-B4, a scene of a plate file) first, then the "
+                        "file names for the groups it does not give")
     e.add_argument("--format", default="png", choices=("png", "tif"), help="outlines: image format")
     e.add_argument("--foreground", type=int, default=255, choices=(1, 255), help="semantic: foreground value")
     e.add_argument("--ngff", default="0.4", choices=("0.4", "0.5"),

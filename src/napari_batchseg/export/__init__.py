@@ -185,7 +185,7 @@ def export_masks(
         raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not masks:
         raise ValueError("no masks to export")
-    regex = compile_pattern(options.pattern) if kind == "outlines" else None
+    regex = compile_pattern(options.pattern, options.pattern_on) if kind == "outlines" else None
     folder = Path(output_dir)
     result = ExportResult(kind)
     with contextlib.ExitStack() as stack:
@@ -201,7 +201,7 @@ def export_masks(
                         check_ctc_volume(item)
                     else:
                         check_ctc_input(item.path)
-                fields = index_fields(item, regex) if kind == "outlines" else {}
+                fields = index_fields(item, regex, options.pattern_on) if kind == "outlines" else {}
             except BatchSegError as exc:
                 first_error = first_error or exc
                 result.failed[Path(m)] = about(m, exc)

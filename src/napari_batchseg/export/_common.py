@@ -37,9 +37,13 @@ class ExportOptions:
         ``start_frame``, the input frame of the mask's first frame, when a log-less mask has fewer
         frames than its image).
     pattern
-        ``outlines``: regex with named groups ``plate``, ``well``, ``site``, searched in the position's
-        name (as the mask's log records it), the input image's file name and the mask's file name, in
-        that order; each group takes its value from the first of them that gives it.
+        ``outlines``: regex with named groups ``plate``, ``well``, ``site``, searched where
+        ``pattern_on`` says; each group takes its value from the first name searched that gives it.
+    pattern_on
+        ``outlines``: ``"file"`` (default): ``pattern`` is searched in the input image's file name, then
+        the mask's file name, never in the position name; ``"position"``: in the position's name (as the
+        mask's log records it) first, then those file names (for the scenes of one multi-position file
+        whose names are wells: ``P1-B4``).
     outline_format
         ``outlines``: ``"png"`` or ``"tif"``.
     foreground_value
@@ -64,6 +68,7 @@ class ExportOptions:
     z_projection: str | None = None
     start_frame: int | None = None
     pattern: str | None = None
+    pattern_on: str = "file"
     outline_format: str = "png"
     foreground_value: int = 255
     test_fraction: float = 0.0

@@ -19,6 +19,8 @@ from ._common import ExportInput, ExportOptions, atomic_dir, staged_files
 from ._volumes import VolumeItem
 
 OUTLINE_GROUPS = ("plate", "well", "site")
+#: Where ``--pattern`` is searched: the file names (input, then mask), or the position name first.
+PATTERN_ON = ("file", "position")
 
 
 def outline_frame(labels: NDArray[Any]) -> NDArray[Any]:
@@ -32,8 +34,13 @@ def outline_frame(labels: NDArray[Any]) -> NDArray[Any]:
     return (edges & (lab > 0)).astype(np.uint8) * 255
 
 
-def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
-    """The outline pattern compiled; raises :class:`ValueError` for bad syntax or missing groups."""
+def compile_pattern(pattern: str | None, on: str = "file") -> re.Pattern[str] | None:
+    """The outline pattern compiled; raises :class:`ValueError` for bad syntax, missing groups or ``on``.
+
+    ``on`` is where it is searched (:data:`PATTERN_ON`), checked even without a pattern.
+    """
+    if on not in PATTERN_ON:
+        raise ValueError(f"pattern_on {on!r} (--pattern-on): use {' or '.join(PATTERN_ON)}")
     if not pattern:
         return None
     try:
@@ -46,20 +53,23 @@ def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
     return regex
 
 
-def index_fields(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None) -> dict[str, Any]:
+def index_fields(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None,
+                 on: str = "file") -> dict[str, Any]:
     """The outline index's fields of a mask: ``position``, ``position_name``, ``plate``, ``well``, ``site``.
 
     ``position`` and ``position_name`` are the input's position and its name as the mask's log records
-    them (empty without a log, or a name it does not record). ``regex`` is searched in that position
-    name, the input image's file name and the mask's file name, in that order; each of ``plate``,
-    ``well``, ``site`` takes its value from the first of them that gives it (so a well in the position
-    name ``P1-B4`` wins over one in the file name of a multi-position plate; a plate only the file
-    name holds still comes from it).
+    them (empty without a log, or a name it does not record). ``regex`` is searched, with ``on="file"``,
+    in the input image's file name, then the mask's file name (never in the position name: a pattern
+    written for ``plate_B03_...`` also matches a position named ``P12``); with ``on="position"``, in the
+    position name first, then those file names. Each of ``plate``, ``well``, ``site`` takes its value
+    from the first of them that gives it (so with ``on="position"`` a well in the position name
+    ``P1-B4`` wins over one in the file name of a multi-position plate, and a plate only the file name
+    holds still comes from it).
 
     Raises
     ------
     InputError
-        When the pattern matches none of them.
+        When the pattern matches none of them (``on="file"``: saying so when the position name matches).
     """
     # text, not a number: an index's earlier rows without a position made the column float (0.0)
     fields: dict[str, Any] = {"position": "" if item.position is None else str(item.position),
@@ -67,8 +77,8 @@ def index_fields(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None) 
     found = dict.fromkeys(OUTLINE_GROUPS, "")
     if regex is None:
         return {**fields, **found}
-    names = [(what, n) for what, n in (("position name", item.position_name), ("input", item.input_name),
-                                       ("mask", item.path.name)) if n]
+    searched = [("position name", item.position_name)] if on == "position" else []
+    names = [(what, n) for what, n in (*searched, ("input", item.input_name), ("mask", item.path.name)) if n]
     matched = False
     for _what, name in names:
         m = regex.search(name)
@@ -78,7 +88,11 @@ def index_fields(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None) 
                 found[group] = found[group] or m.groupdict().get(group) or ""
     if not matched:
         said = ", ".join(f"{what} {name!r}" for what, name in names)
-        raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches none of {said}")
+        hint = ""
+        if on == "file" and item.position_name and regex.search(item.position_name):
+            hint = (f"; it matches the position name {item.position_name!r}: give --pattern-on position "
+                    "(API: pattern_on='position') to read it")
+        raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches none of {said}{hint}")
     return {**fields, **found}
 
 
