@@ -88,6 +88,13 @@ def input_frame_count(log_text: str) -> int | None:
     return int(found[0][3]) if found else None
 
 
+def unknown_preparation() -> dict[str, Any]:
+    """The provenance's ``preparation`` of a mask whose input is not known: why, instead of ``null``."""
+    return {"from_log": False,
+            "not_known": "the mask has no segmentation log and no input image was given (--image): the "
+                         "input's channel, Z slices and position are not known"}
+
+
 @dataclass
 class ExportInput:
     """One mask opened for export, with its image when the kind needs it.
@@ -128,7 +135,7 @@ class ExportInput:
         spec = self.spec
         return {
             "source_image": str(spec.image) if spec is not None else None,
-            "preparation": None if spec is None else {
+            "preparation": unknown_preparation() if spec is None else {
                 "channel": spec.channel, "z_range": spec.z_range, "z_projection": spec.z_projection,
                 "start_frame": spec.start_frame, "position": spec.position,
                 "position_name": spec.position_name, "from_log": spec.from_log,

@@ -25,7 +25,7 @@ from ..io.sources import PixelSize
 from ..measure_3d import VolumeInput, mask_volumes
 from ..params import ZRange
 from ..provenance import LoggedRun, parse_log
-from ._common import ExportOptions, input_frame_count
+from ._common import ExportOptions, input_frame_count, unknown_preparation
 
 __all__ = ["VolumeItem", "open_volume_input"]
 
@@ -38,7 +38,7 @@ class VolumeItem:
     input frame of the mask's first time point, ``z_first`` the input Z slice of its first slice (a run
     with ``--z-range``); ``n_input_frames`` the input's time points when known; ``position`` and
     ``position_name`` the input's position (0-based) and its name as the log records them (``None``
-    without a log).
+    without a log); ``channel`` the one segmented as the log (or ``--image-channel``) names it.
     """
 
     path: Path
@@ -53,6 +53,7 @@ class VolumeItem:
     z_first: int = 0
     position: int | None = None
     position_name: str | None = None
+    channel: int | str | None = None
 
     @property
     def base(self) -> str:
@@ -82,17 +83,32 @@ class VolumeItem:
         return np.asarray(vol, np.float32)
 
     def source_record(self) -> dict[str, Any]:
-        """What the provenance file says of the input: image, preparation, segmentation parameters."""
+        """What the provenance file says of the input: image, preparation, segmentation parameters.
+
+        The preparation is the opened input's; without one (a kind that reads no pixels), what the log
+        says (its channel as it names it, the mask's slices from its first input slice); without a log
+        or an image either, that it is not known (:func:`unknown_preparation`).
+        """
         params = None
         with contextlib.suppress(ValueError, KeyError, TypeError):
             params = parse_log(self.log_text).params.to_dict() if self.log_text.strip() else None
         src = self.source
-        return {
-            "source_image": str(self.image_path) if self.image_path is not None else None,
-            "preparation": None if src is None else {
+        if src is not None:
+            preparation = {
                 "channel": src.channel, "z_slices": list(src.zs), "start_frame": src.start,
                 "position": src.position, "position_name": src.position_name, "from_log": bool(params),
-            },
+            }
+        elif params or self.image_path is not None:
+            slices = list(range(self.z_first, self.z_first + self.shape_zyx[0]))
+            preparation = {
+                "channel": self.channel, "z_slices": slices, "start_frame": self.start,
+                "position": self.position or 0, "position_name": self.position_name, "from_log": bool(params),
+            }
+        else:
+            preparation = unknown_preparation()
+        return {
+            "source_image": str(self.image_path) if self.image_path is not None else None,
+            "preparation": preparation,
             "segmentation_parameters": params,
         }
 
@@ -166,7 +182,7 @@ def open_volume_input(
     z_first = ZRange.parse(z_range or "all").first_volume_slice
     item = VolumeItem(path, log_text, read_mask_pixel_size(path), n_t, zyx, start, None, n_input, image,
                       z_first, run.position if run is not None else None,
-                      run.position_name if run is not None else None)
+                      run.position_name if run is not None else None, channel)
     if not (want_image or need_image):
         return item
     if options.image is not None:
