@@ -25,8 +25,10 @@ hyperstack ``(c, z, t)`` position), a ``(T, Z, Y, X)`` semantic hyperstack, OME-
 
 Every output is written atomically (a temporary name renamed at the end), with a
 ``<output>.provenance.json`` beside it (source mask, its log's parameters, versions); existing outputs
-are an error unless ``overwrite``. All inputs are opened and checked before anything is written; a bad
-one is left out (:attr:`ExportResult.failed`) and the others are exported.
+are an error unless ``overwrite`` (``cellpose``: the pairs of the mask's earlier export that this one
+does not write are removed). A mask given twice is exported once. All inputs are opened and checked
+before anything is written; a bad one is left out (:attr:`ExportResult.failed`) and the others are
+exported.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from .ctc import check_ctc_input, check_ctc_volume, write_ctc, write_ctc_volume
 from .images import (
     cellpose_targets,
     compile_pattern,
+    drop_earlier_pairs,
+    earlier_pairs,
     index_fields,
     write_cellpose,
     write_outlines,
@@ -185,6 +189,7 @@ def export_masks(
         raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not masks:
         raise ValueError("no masks to export")
+    masks = _once(masks)
     regex = compile_pattern(options.pattern, options.pattern_on) if kind == "outlines" else None
     folder = Path(output_dir)
     result = ExportResult(kind)
@@ -214,7 +219,7 @@ def export_masks(
             said = list(result.failed.values())
             more = f"; and {len(said) - 3} more" if len(said) > 3 else ""  # (a review: 300 in one line)
             raise InputError(f"none of the {len(said)} masks can be exported: " + "; ".join(said[:3]) + more)
-        targets = [p for item in items for p in export_targets(kind, item, folder)]
+        targets = [(p, item.path) for item in items for p in export_targets(kind, item, folder)]
         check_writable_dir(folder)
         check_targets(targets, options.overwrite)
         rows: list[dict[str, Any]] = []  # the index rows of the masks exported whole
@@ -222,7 +227,9 @@ def export_masks(
         try:
             for i, item in enumerate(items):
                 target = _target(kind, item, folder)
+                earlier = earlier_pairs(target, item.base) if kind == "cellpose" else []
                 files, new_rows = _write_one(kind, item, target, folder, options, metas[i])
+                drop_earlier_pairs(earlier, files)  # (overwrite: pairs of frames it no longer has)
                 write_provenance(target, kind, item, options, files)
                 result.outputs[item.path] = files
                 rows += new_rows
@@ -234,6 +241,18 @@ def export_masks(
             _write_outlines_index(meta, rows)
             result.shared.append(meta)
     return result
+
+
+def _once(masks: Sequence[str | Path]) -> list[str | Path]:
+    """``masks`` without repeats: a mask given twice (as a file and in its folder) is exported once."""
+    seen: set[str] = set()
+    out: list[str | Path] = []
+    for m in masks:
+        key = os.path.normcase(str(Path(m).resolve()))
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
 
 
 def _write_outlines_index(meta: Path, rows: list[dict[str, Any]]) -> None:

@@ -190,15 +190,19 @@ def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> Ex
         raise
 
 
-def check_targets(targets: Sequence[Path], overwrite: bool) -> None:
-    """Raise :class:`OutputError` listing targets that exist (unless ``overwrite``) or collide."""
-    seen: set[str] = set()
-    for t in targets:
+def check_targets(targets: Sequence[tuple[Path, Path]], overwrite: bool) -> None:
+    """Raise :class:`OutputError` listing targets that exist (unless ``overwrite``) or collide.
+
+    ``targets``: ``(output, the mask that writes it)``; a collision names both masks.
+    """
+    seen: dict[str, Path] = {}
+    for t, mask in targets:
         key = os.path.normcase(os.path.abspath(t))
         if key in seen:
-            raise OutputError(f"two inputs would both write {t}")
-        seen.add(key)
-    existing = [str(t) for t in targets if t.exists()]
+            raise OutputError(f"{seen[key]} and {mask} would both write {t} (masks of one name): export "
+                              "them to separate folders (--output-dir); nothing was written")
+        seen[key] = mask
+    existing = [str(t) for t, _ in targets if t.exists()]
     if existing and not overwrite:
         raise OutputError(
             "outputs exist; nothing was written (pass --overwrite (API: overwrite=True) to replace them):\n  "

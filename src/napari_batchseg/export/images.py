@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from skimage.measure import find_contours
 from skimage.segmentation import find_boundaries
 
 from ..errors import InputError
-from ._common import ExportInput, ExportOptions, atomic_dir, staged_files
+from ._common import ExportInput, ExportOptions, atomic_dir, provenance_path, staged_files
 from ._volumes import VolumeItem
 
 OUTLINE_GROUPS = ("plate", "well", "site")
@@ -231,6 +232,34 @@ def cellpose_targets(item: ExportInput, folder: Path) -> list[Path]:
     for i in range(item.stack.n_frames):
         out += [folder / n for n in cellpose_names(item, start + i)]
     return out
+
+
+def earlier_pairs(target: Path, base: str) -> list[Path]:
+    """The Cellpose pairs of mask ``base`` that the earlier export's provenance beside ``target`` lists.
+
+    Only files of ``target``'s folder named as that mask's pairs (``<base>_t0000[_z0000][_masks].tif``);
+    none when there is no readable record.
+    """
+    try:
+        files = json.loads(provenance_path(target).read_text(encoding="utf-8"))["files"]
+        listed = [Path(str(p)) for p in files]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    folder = target.parent.resolve()
+    name = re.compile(re.escape(base) + r"_t\d{4}(?:_z\d{4})?(?:_masks)?\.tif")
+    return [folder / p.name for p in listed if p.parent == folder and name.fullmatch(p.name)]
+
+
+def drop_earlier_pairs(earlier: Iterable[Path], written: Iterable[Path]) -> None:
+    """Remove the pairs of an earlier export of a mask (``overwrite``) that its new export did not write.
+
+    A mask segmented again over fewer frames left the other frames' pairs of the earlier export in the
+    training folder, listed in no provenance file, for Cellpose to train on.
+    """
+    kept = {p.name for p in written}
+    for p in earlier:
+        if p.name not in kept:
+            p.unlink(missing_ok=True)
 
 
 def write_cellpose(item: ExportInput, folder: Path, options: ExportOptions) -> list[Path]:
