@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_batchseg.errors import OutputError
+from napari_batchseg.errors import InputError, OutputError
 from napari_batchseg.export import ExportOptions, export_masks
 from napari_batchseg.io.masks import write_mask
 
@@ -70,3 +70,25 @@ def test_cellpose_overwrite_takes_away_the_earlier_pairs_of_the_mask(tmp_path):
     record = json.loads((out / "a_vSM_cellpose.provenance.json").read_text())
     assert sorted(Path(p).name for p in record["files"]) == pairs
     assert other.read_text() == "mine"
+
+
+def test_dacapo_annotated_frames_outside_the_mask_are_refused(tmp_path):
+    """``--annotated-frames 2-3`` of a mask of input frames 2-3 (its frames 0-1): a container whose
+    ``mask`` was 0 everywhere (no frame marked complete) was written without a word."""
+    mask, image = _movie(tmp_path / "in", 2)
+    movie = tmp_path / "in" / "movie.tif"
+    tifffile.imwrite(movie, np.concatenate([tifffile.imread(image)] * 2), metadata={"axes": "TYX"})
+    out = tmp_path / "out"
+    said = r"a_vSM\.ome\.tif: --annotated-frames 2-3 are not frames of this mask: .*0-1 \(input frames 2-3\)"
+    later = ExportOptions(image=movie, start_frame=2, annotated_frames=[2, 3])  # input frames 2-3
+    with pytest.raises(InputError, match=said):
+        export_masks("dacapo", [mask], out, later)
+    corrected = ExportOptions(image=movie, start_frame=2, annotated_frames="corrected")
+    with pytest.raises(InputError, match=r"a_vSM\.ome\.tif: --annotated-frames corrected: .*no manual corr"):
+        export_masks("dacapo", [mask], out, corrected)
+    assert not out.exists() or list(out.iterdir()) == []
+    (written,) = export_masks("dacapo", [mask], out, ExportOptions(image=movie, start_frame=2,
+                                                                     annotated_frames=[1])).outputs[mask]
+    import zarr
+
+    assert [int(np.asarray(zarr.open(str(written), mode="r")["mask"])[t].max()) for t in range(2)] == [0, 1]

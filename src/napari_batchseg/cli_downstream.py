@@ -266,8 +266,9 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("--test-fraction", type=float, default=0.0,
                    help="dacapo: fraction of frames (rows for one frame) kept as a test crop")
     e.add_argument("--annotated-frames", default=None, metavar="0-3,7",
-                   help="dacapo: frames whose labels are complete (mask 1): e.g. 0-3,7, or 'corrected' "
-                        "for the frames changed by manual corrections (from the log); default all")
+                   help="dacapo: frames whose labels are complete (mask 1): the mask's frames counted "
+                        "from 0, e.g. 0-3,7, or 'corrected' for the frames changed by manual corrections "
+                        "(from the log); default all. A mask without such frames is left out")
     _add_mask_options(e)
     _add_image_options(e)
     e.set_defaults(downstream=_cmd_export)

@@ -67,7 +67,7 @@ from .volume_images import (
     write_volume_semantic,
 )
 from .zarr_3d import write_volume_dacapo, write_volume_ome_zarr
-from .zarr_formats import write_dacapo, write_ome_zarr
+from .zarr_formats import check_annotated_frames, write_dacapo, write_ome_zarr
 
 __all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_targets"]
 
@@ -207,6 +207,8 @@ def export_masks(
                     else:
                         check_ctc_input(item.path)
                 fields = index_fields(item, regex, options.pattern_on) if kind == "outlines" else {}
+                if kind == "dacapo":  # frames to mark complete that are not the mask's
+                    _check_annotated(item, options)
             except BatchSegError as exc:
                 first_error = first_error or exc
                 result.failed[Path(m)] = about(m, exc)
@@ -241,6 +243,13 @@ def export_masks(
             _write_outlines_index(meta, rows)
             result.shared.append(meta)
     return result
+
+
+def _check_annotated(item: ExportInput | VolumeItem, options: ExportOptions) -> None:
+    if isinstance(item, VolumeItem):
+        check_annotated_frames(item.path, options, item.log_text, item.n_frames, item.start)
+    else:
+        check_annotated_frames(item.path, options, item.stack.log_text, item.stack.n_frames, item.start)
 
 
 def _once(masks: Sequence[str | Path]) -> list[str | Path]:

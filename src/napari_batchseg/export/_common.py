@@ -53,8 +53,9 @@ class ExportOptions:
     ngff_version
         ``ome-zarr``: OME-NGFF ``"0.4"`` (Zarr format 2, the most widely read) or ``"0.5"`` (Zarr format 3).
     annotated_frames
-        ``dacapo``: mask frames whose labels are complete (``mask`` = 1); ``None``: all of them;
-        ``"corrected"``: those that manual corrections changed (from the mask's log).
+        ``dacapo``: mask frames (counted from 0) whose labels are complete (``mask`` = 1); ``None``: all
+        of them; ``"corrected"``: those that manual corrections changed (from the mask's log). A mask
+        that lacks a frame given, or has no correction for ``"corrected"``, is left out.
     axes, image_axes
         Axes overrides of the masks and of the image (plain multi-page TIFFs: ``"TYX"``).
     force_labels

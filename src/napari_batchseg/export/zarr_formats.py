@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import OutputError
+from ..corrections import _ranges
+from ..errors import InputError, OutputError
 from ..io.sources import PixelSize
 from ..measure import measure_labels
 from ._common import ExportInput, ExportOptions, atomic_dir
@@ -235,6 +236,30 @@ def annotated_frames(options: ExportOptions, log_text: str, n: int) -> set[int]:
     elif isinstance(frames, str):
         raise ValueError(f"annotated frames {frames!r}: give frame numbers or 'corrected'")
     return set(range(n)) if frames is None else {int(f) for f in frames}
+
+
+def check_annotated_frames(path: Path, options: ExportOptions, log_text: str, n: int, start: int) -> None:
+    """Raise :class:`InputError` for ``options.annotated_frames`` that miss the mask's ``n`` frames.
+
+    Those are numbers outside ``0..n-1`` (the mask's frames; ``start``: the input frame of its first),
+    or ``"corrected"`` for a mask whose log records no manual correction.
+
+    Called for every mask before any export writes: such a container's ``mask`` was 0 on the frames
+    meant (all of them, for input frame numbers of a mask of later frames), without a word.
+    """
+    frames = options.annotated_frames
+    if frames == "corrected":
+        if not corrected_frames(log_text):
+            raise InputError(f"{path}: --annotated-frames corrected: its log records no manual correction, "
+                             "so no frame would be marked annotated (give the frames' numbers)")
+        return
+    if frames is None or isinstance(frames, str):  # (a bad string: ValueError when written)
+        return
+    outside = sorted({int(f) for f in frames} - set(range(n)))
+    if outside:
+        inputs = f" (input frames {start}-{start + n - 1})" if start else ""
+        raise InputError(f"{path}: --annotated-frames {_ranges(outside)} are not frames of this mask: it "
+                         f"has {n} frame(s), 0-{n - 1}{inputs}; the numbers count the mask's frames from 0")
 
 
 def write_dacapo_container(
