@@ -146,7 +146,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import ExportOptions, export_masks
+    from .export import ExportOptions, export_masks, export_record
+    from .io.atomic import file_identity
 
     masks = expand_masks(args.masks)
     if not masks:
@@ -165,12 +166,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return 2
+    # each mask's provenance file, written last: new once its export is complete
+    records = {export_record(args.kind, m, args.output_dir) for m in {m.resolve() for m in masks}}
+    before = {r: file_identity(r) for r in records}
     try:
         result = export_masks(args.kind, masks, args.output_dir, options)
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (cli_stop)
-        report_stop(exc, "the export was cut short: the outputs of the masks exported before it are kept "
-                         "(nothing partial was kept) and those of the others not written; give --overwrite "
-                         "to export them all again")
+        done = sum(file_identity(r) not in (None, before[r]) for r in records)
+        report_stop(exc, "the export was cut short: the outputs of the masks exported before it are kept: "
+                         f"{done} mask(s) exported, {len(records) - done} not (nothing partial was kept); "
+                         "give --overwrite to export them all again")
     except ValueError as exc:  # bad option values
         _err(str(exc))
         return 2

@@ -42,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._labels import mask_base
 from ..errors import BatchSegError, InputError, about
 from ..io.atomic import atomic_path, check_writable_dir
 from ..measure_3d import is_volume_mask
@@ -69,7 +70,7 @@ from .volume_images import (
 from .zarr_3d import write_volume_dacapo, write_volume_ome_zarr
 from .zarr_formats import check_annotated_frames, write_dacapo, write_ome_zarr
 
-__all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_targets"]
+__all__ = ["KINDS", "ExportOptions", "ExportResult", "export_masks", "export_record", "export_targets"]
 
 #: Export kinds and whether each needs the input image.
 KINDS: dict[str, bool] = {
@@ -97,15 +98,27 @@ class ExportResult:
 
 
 def _target(kind: str, item: ExportInput | VolumeItem, folder: Path) -> Path:
+    return _named_target(kind, item.base, folder)
+
+
+def _named_target(kind: str, base: str, folder: Path) -> Path:
     return {
-        "outlines": folder / f"{item.base}_outlines",
-        "rois": folder / f"{item.base}_rois.zip",
-        "semantic": folder / f"{item.base}_semantic.tif",
-        "ome-zarr": folder / f"{item.base}.ome.zarr",
-        "dacapo": folder / f"{item.base}.zarr",
-        "cellpose": folder / f"{item.base}_cellpose",
-        "ctc": folder / f"{item.base}_ctc",
+        "outlines": folder / f"{base}_outlines",
+        "rois": folder / f"{base}_rois.zip",
+        "semantic": folder / f"{base}_semantic.tif",
+        "ome-zarr": folder / f"{base}.ome.zarr",
+        "dacapo": folder / f"{base}.zarr",
+        "cellpose": folder / f"{base}_cellpose",
+        "ctc": folder / f"{base}_ctc",
     }[kind]
+
+
+def export_record(kind: str, mask: str | Path, output_dir: str | Path) -> Path:
+    """The provenance file the ``kind`` export of ``mask`` into ``output_dir`` writes: its last file.
+
+    Once it is (newly) in place, that mask's export is complete: a stopped batch counts these.
+    """
+    return provenance_path(_named_target(kind, mask_base(mask), Path(output_dir)))
 
 
 def export_targets(kind: str, item: ExportInput | VolumeItem, folder: Path) -> list[Path]:
