@@ -92,3 +92,35 @@ def test_dacapo_annotated_frames_outside_the_mask_are_refused(tmp_path):
     import zarr
 
     assert [int(np.asarray(zarr.open(str(written), mode="r")["mask"])[t].max()) for t in range(2)] == [0, 1]
+
+
+def test_a_start_frame_other_than_the_logs_is_refused(tmp_path):
+    """``--start-frame`` is for masks without a log: given for a mask of input frames 2-3 whose log says
+    so, its outlines were named ``t0000``, ``t0001`` (and an export with pixels read frames 0-1)."""
+    from napari_batchseg import SegmentationParams, segment_files
+    from napari_batchseg.errors import InputError
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    movie = np.zeros((5, 24, 24), np.uint16)
+    movie[:, 4:10, 4:10] = 900
+    movie[:, 14:20, 12:20] = 600
+    tifffile.imwrite(tmp_path / "mov.tif", movie, metadata={"axes": "TYX"})
+    params = SegmentationParams(output_dir=str(tmp_path / "seg"), start_frame=2, end_frame=3)
+    (report,) = segment_files([tmp_path / "mov.tif"], params, segmenter=ThresholdSegmenter()).reports
+    mask = Path(str(report.mask))
+    said = r"mov_vSM\.ome\.tif: its log says its first frame is input frame 2, not --start-frame 0"
+    for kind in ("outlines", "ome-zarr"):
+        with pytest.raises(InputError, match=said):
+            export_masks(kind, [mask], tmp_path / kind, ExportOptions(start_frame=0))
+        assert not (tmp_path / kind).exists()
+    export_masks("outlines", [mask], tmp_path / "same", ExportOptions(start_frame=2))  # what the log says
+    assert sorted(p.name for p in (tmp_path / "same").rglob("*.png")) == ["mov_vSM_t0002.png",
+                                                                         "mov_vSM_t0003.png"]
+    given = ExportOptions(start_frame=0, image=tmp_path / "mov.tif")  # another image's frames: its own
+    export_masks("outlines", [mask], tmp_path / "image", given)
+    assert sorted(p.name for p in (tmp_path / "image").rglob("*.png")) == ["mov_vSM_t0000.png",
+                                                                          "mov_vSM_t0001.png"]
+    (out,) = export_masks("ome-zarr", [mask], tmp_path / "zarr").outputs[mask]  # the log's frames 2-3
+    import zarr
+
+    np.testing.assert_array_equal(np.asarray(zarr.open_group(str(out), mode="r")["0"]), movie[2:4])

@@ -65,3 +65,13 @@ def test_an_export_of_a_mask_without_a_log_says_its_preparation_is_not_known(vol
         said = _preparation(export_masks("rois", [mask], tmp_path / mask.stem, ExportOptions()), mask)
         assert said["from_log"] is False
         assert "no segmentation log" in said["not_known"] and "--image" in said["not_known"]
+
+
+def test_a_volume_mask_with_a_log_refuses_another_start_frame(volume_mask, tmp_path):
+    """As a 2D mask does (tests/test_export_inputs.py): a volume mask's log said frame 0; --start-frame 3
+    was ignored without a word."""
+    from napari_batchseg.errors import InputError
+
+    said = "its log says its first frame is input frame 0, not --start-frame 3"
+    with pytest.raises(InputError, match=said):
+        export_masks("rois", [volume_mask], tmp_path / "out", ExportOptions(start_frame=3))

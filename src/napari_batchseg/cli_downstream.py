@@ -255,7 +255,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("--output-dir", required=True, help="folder for the exports")
     e.add_argument("--overwrite", action="store_true", help="replace existing exports")
     e.add_argument("--start-frame", type=int, default=None,
-                   help="input frame of the mask's first frame (masks without a log)")
+                   help="input frame of the mask's first frame (masks without a log, or with --image); "
+                        "a mask whose log says another is left out")
     e.add_argument("--pattern", default=None,
                    help="outlines: regex with named groups plate, well, site, searched in the input's file "
                         "name, then the mask's (each group: the first that gives it); not in the position "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
-from ..errors import OutputError
+from ..errors import InputError, OutputError
 from ..io.atomic import PARTIAL_MARK, atomic_write_text, signals_held
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
@@ -35,7 +35,8 @@ class ExportOptions:
     image, image_channel, z_range, z_projection, start_frame
         Override the input image and its preparation named in the mask's log (needed without a log;
         ``start_frame``, the input frame of the mask's first frame, when a log-less mask has fewer
-        frames than its image).
+        frames than its image). With a log and no ``image``, a ``start_frame`` other than the log's
+        leaves the mask out (:class:`~napari_batchseg.errors.InputError`): its frames are the log's.
     pattern
         ``outlines``: regex with named groups ``plate``, ``well``, ``site``, searched where
         ``pattern_on`` says; each group takes its value from the first name searched that gives it.
@@ -173,15 +174,18 @@ def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> Ex
     try:
         spec = None
         image = None
+        logged = options.image is None and bool(stack.log_text.strip())  # its log's start, not the options'
         if need_image or options.image is not None or stack.log_text.strip():
             try:
                 spec = resolve_source(
                     stack, options.image, options.image_channel, options.z_range, options.z_projection,
-                    options.start_frame, image_axes=options.image_axes,
+                    None if logged else options.start_frame, image_axes=options.image_axes,
                 )
             except Exception:
                 if need_image:
                     raise
+            if logged and spec is not None and spec.from_log:
+                check_start_frame(Path(mask), spec.start_frame, options.start_frame)
             if need_image and spec is not None:
                 image = PreparedImage(stack, spec)
         start = spec.start_frame if spec is not None else int(options.start_frame or 0)
@@ -189,6 +193,17 @@ def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> Ex
     except BaseException:
         stack.close()
         raise
+
+
+def check_start_frame(mask: Path, logged: int, given: int | None) -> None:
+    """Raise :class:`InputError` when ``--start-frame`` (``given``) is not the first frame a mask's log says.
+
+    ``--start-frame`` is for masks without a log, or with ``--image`` (another image's frames); given for
+    a mask whose log states its frames, it renamed them (and paired them with other input frames).
+    """
+    if given is not None and int(given) != int(logged):
+        raise InputError(f"{mask}: its log says its first frame is input frame {logged}, not --start-frame "
+                         f"{given} (--start-frame is for masks without a log, or with the --image given)")
 
 
 def check_targets(targets: Sequence[tuple[Path, Path]], overwrite: bool) -> None:

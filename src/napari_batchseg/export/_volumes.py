@@ -25,7 +25,7 @@ from ..io.sources import PixelSize
 from ..measure_3d import VolumeInput, mask_volumes
 from ..params import ZRange
 from ..provenance import LoggedRun, parse_log
-from ._common import ExportOptions, input_frame_count, unknown_preparation
+from ._common import ExportOptions, check_start_frame, input_frame_count, unknown_preparation
 
 __all__ = ["VolumeItem", "open_volume_input"]
 
@@ -176,6 +176,8 @@ def open_volume_input(
         z_range = run.params.z_range
     if options.image is not None or run is None:  # the image given by hand, or no log: the options say
         start = int(options.start_frame) if options.start_frame is not None else start
+    else:
+        check_start_frame(path, start, options.start_frame)
         channel = options.image_channel if options.image_channel is not None else channel
         z_range = options.z_range or z_range
     n_input = input_frame_count(log_text) if run is not None else None
