@@ -93,8 +93,8 @@ def input_frame_count(log_text: str) -> int | None:
 def unknown_preparation() -> dict[str, Any]:
     """The provenance's ``preparation`` of a mask whose input is not known: why, instead of ``null``."""
     return {"from_log": False,
-            "not_known": "the mask has no segmentation log and no input image was given (--image): the "
-                         "input's channel, Z slices and position are not known"}
+            "not_known": "the mask has no segmentation log and this export read no input image (--image): "
+                         "the input's channel, Z slices and position are not known"}
 
 
 @dataclass
