@@ -102,7 +102,22 @@ def test_the_cli_segments_an_image_of_a_plate(tmp_path, capsys):
     assert main(["segment", str(plate), "--model", str(model), "--output-dir", str(out), "--dry-run"]) == 1
     said = capsys.readouterr().out
     assert "HCS plate" in said and str(plate / "A" / "2" / "0") in said
-    assert main(["segment", str(plate / "A" / "1" / "0"), "--model", str(model), "--output-dir", str(out),
-                 "--dry-run"]) == 0
-    assert str(out / "0_vSM.ome.tif") in capsys.readouterr().out
+    assert main(["segment", str(plate / "A" / "1" / "0"), str(plate / "A" / "2" / "0"), "--model", str(model),
+                 "--output-dir", str(out), "--dry-run"]) == 0  # one folder for both: their names differ
+    said = capsys.readouterr().out
+    assert str(out / "plate_A_1_0_vSM.ome.tif") in said and str(out / "plate_A_2_0_vSM.ome.tif") in said
     assert not out.exists()
+
+
+def test_an_image_of_a_plate_is_segmented_beside_the_plate_not_into_it(tmp_path):
+    """Without --output-dir the outputs go beside the plate (before: into its well folder, i.e. the input)."""
+    from napari_batchseg.api import segment_files
+
+    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "batchseg_nuclei_cp3"
+    plate = tmp_path / "plate.ome.zarr"
+    write_plate(plate, 2, ["A/1"])
+    before = sorted(p.relative_to(plate) for p in plate.rglob("*"))
+    summary = segment_files([plate / "A" / "1" / "0"], model=str(model), diameter=17)
+    assert [r.status for r in summary.reports] == ["done"], summary
+    assert sorted(p.relative_to(plate) for p in plate.rglob("*")) == before  # the input is untouched
+    assert (tmp_path / "plate_A_1_0_vSM.ome.tif").is_file() and (tmp_path / "plate_A_1_0_vSM.log").is_file()

@@ -24,6 +24,7 @@ The plugins are optional: ``bioio-ome-zarr`` in the ``[bioio]`` extra, ``bioio-c
 from __future__ import annotations
 
 import contextlib
+import shlex
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from numpy.typing import NDArray
 
 from ..errors import InputError, describe
 from .formats import format_of, ome_attrs, zarr_attrs
+from .naming import output_names
 from .sources import ImageSource, PixelSize, SourceInfo
 
 __all__ = ["BioioSource", "ome_zarr_datasets", "ome_zarr_labels"]
@@ -127,9 +129,9 @@ def _hcs_error(name: str, path: Path, attrs: dict[str, Any]) -> InputError:
     more = f" and {len(images) - _SHOWN} more" if len(images) > _SHOWN else ""
     return InputError(
         f"{name}: {what} ({len(images)} image(s)); plates and wells are not read as one input yet. Each "
-        f"image in it opens by its own path: {shown}{more}. E.g. batchseg segment {path / images[0]} "
-        "--output-dir OUT (images in different wells share names such as '0': give each well its own "
-        "--output-dir)"
+        f"image in it opens by its own path: {shown}{more}. E.g. batchseg segment "
+        f"{shlex.quote(str(path / images[0]))} (outputs are named after the plate and the image's path "
+        f"in it, e.g. {output_names(path / images[0]).mask.name}, beside the plate)"
     )
 
 

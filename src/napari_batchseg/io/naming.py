@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..params import SUFFIX_PATTERN
-from .reader import stem_of
+from .formats import stem_of
 
 MODULE_TAG = "_vSM"
 MASK_EXT = ".ome.tif"
@@ -116,6 +116,19 @@ class OutputNames:
         return self.mask.with_name(f"{base}_{kind}.tif")
 
 
+def zarr_container(path: str | Path) -> Path | None:
+    """The Zarr folder (``*.zarr``) that holds image ``path``, e.g. a plate's, or ``None``.
+
+    An image inside an OME-NGFF plate (``plate.ome.zarr/A/1/0``) has a name (``0``) shared by every
+    well, in a folder that is part of the input: its outputs are named after the container and the
+    path inside it (``plate_A_1_0_vSM.ome.tif``) and written beside the container.
+    """
+    for parent in Path(path).parents:
+        if parent.name.lower().endswith(".zarr"):
+            return parent
+    return None
+
+
 def output_names(
     input_path: str | Path,
     suffix: str = "",
@@ -123,12 +136,19 @@ def output_names(
     position: int | None = None,
     n_positions: int = 1,
 ) -> OutputNames:
-    """Mask and log paths for ``input_path`` (and ``position`` when the file has several)."""
+    """Mask and log paths for ``input_path`` (and ``position`` when the file has several).
+
+    Beside the input, or in ``output_dir``; an image inside a Zarr container (a plate's) is named after
+    the container and its path in it, beside the container (:func:`zarr_container`).
+    """
     if suffix and not SUFFIX_PATTERN.match(suffix):
         raise OutputError(f"suffix {suffix!r} may contain only A-Z, a-z, 0-9 and '-' characters")
     src = Path(input_path)
     folder = Path(output_dir) if output_dir else src.parent
     base = stem_of(src)
+    if (root := zarr_container(src)) is not None:  # an image inside a plate: never written into it
+        folder = Path(output_dir) if output_dir else root.parent
+        base = "_".join((stem_of(root), *src.relative_to(root).parts))
     if n_positions > 1 and position is not None:
         width = len(str(n_positions - 1))
         base += f"_P{position:0{width}d}"
