@@ -103,3 +103,26 @@ def test_a_failed_provenance_rename_changes_nothing(tmp_path, monkeypatch):
         _publish(out, b"new model", "new provenance\n")
     assert out.read_bytes() == b"old model" and Path(f"{out}.json").read_text() == "old provenance\n"
     assert _names(tmp_path) == ["m", "m.json"]
+
+
+def test_a_signal_as_the_provenance_rename_returns_waits_for_the_model(tmp_path, monkeypatch):
+    """A real SIGTERM right after the provenance file's rename: it waits until the model is in place too
+    (before, it stopped there: the new provenance beside the old model, and "the existing model is
+    unchanged")."""
+    from napari_batchseg.cli_stop import signals_stop
+
+    out = tmp_path / "m"
+    out.write_bytes(b"old model")
+    Path(f"{out}.json").write_text("old provenance\n")
+    real = atomic._replace
+
+    def replace_then_signal(src, dst):
+        real(src, dst)
+        if Path(dst) == Path(f"{out}.json"):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(atomic, "_replace", replace_then_signal)
+    with pytest.raises(Stopped), signals_stop():
+        _publish(out, b"new model", "new provenance\n")
+    assert out.read_bytes() == b"new model" and Path(f"{out}.json").read_text() == "new provenance\n"
+    assert _names(tmp_path) == ["m", "m.json"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_stop import BatchProgress
-from .errors import BatchSegError, about
+from .errors import BatchSegError, OutputError, about
 
 __all__ = ["add_subcommand", "add_track_option", "track_after_segment", "track_masks_cli"]
 
@@ -129,6 +129,10 @@ def track_masks_cli(
                     report(f"skipped: {exc}")
                     continue
                 err(f"FAILED (nothing written): {about(mask, exc)}")
+                status = 1
+                continue
+            except OutputError as exc:  # (says itself what was put back; a kept copy may have been made)
+                err(f"FAILED: {about(mask, exc)}")
                 status = 1
                 continue
             except BatchSegError as exc:

@@ -15,8 +15,10 @@ import contextlib
 import errno
 import hashlib
 import os
+import secrets
 import signal
 import socket
+import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -268,22 +270,128 @@ def defer_signal(signum: int) -> bool:
     return False
 
 
+#: what follows a target's hidden name (:func:`hidden_name`) in the name of its earlier file, kept aside
+#: while :func:`publish_all` replaces it (not a temporary file's name: ``batchseg clean`` leaves it alone)
+ASIDE_MARK = PARTIAL_MARK + "old-"
+#: link errors of a file system without hard links (the earlier file is then renamed aside)
+_NO_LINKS = (errno.EPERM, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", -1), errno.EMLINK, errno.EXDEV)
+
+
+class _Replaced:
+    """One target of :func:`publish_all`: its new file's identity and where its earlier one is kept."""
+
+    def __init__(self, target: Path, new: tuple[int, int, int] | None) -> None:
+        self.target = target
+        self.new = new
+        self.aside: Path | None = None  # the earlier file's other name (None: there was none)
+
+
+def _set_aside(entry: _Replaced) -> None:
+    """Give ``entry.target``'s earlier file a hidden second name (a hard link; a rename without links).
+
+    A folder in the target's place is left there: the rename onto it fails and says so.
+    """
+    target = entry.target
+    try:
+        if stat.S_ISDIR(os.lstat(target).st_mode):
+            return
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _as_output_error(exc, target) from exc
+    for _ in range(100):
+        aside = target.with_name(f"{hidden_name(target.name)}{ASIDE_MARK}{secrets.token_hex(4)}")
+        try:
+            os.link(target, aside, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS or os.path.lexists(aside):
+                raise OutputError(f"cannot write {target}: cannot keep the file it replaces "
+                                  f"({exc.strerror or exc})") from exc
+            try:
+                os.rename(target, aside)
+            except OSError as exc2:
+                raise OutputError(f"cannot write {target}: cannot keep the file it replaces "
+                                  f"({exc2.strerror or exc2})") from exc2
+        entry.aside = aside
+        return
+    raise OutputError(f"cannot write {target}: no free name to keep the file it replaces")
+
+
+def _same_entry(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _put_back(entries: list[_Replaced]) -> list[str]:
+    """Each target as it was before (its earlier file, or none); what could not be put back."""
+    problems = []
+    for e in reversed(entries):
+        try:
+            if e.aside is None:
+                if e.new is not None and file_identity(e.target) == e.new:
+                    os.unlink(e.target)
+            elif _same_entry(e.aside, e.target):  # not replaced: the hard link goes
+                os.unlink(e.aside)
+            else:
+                os.replace(e.aside, e.target)
+        except OSError as exc:
+            kept = f" (the earlier one is kept as {e.aside.name})" if e.aside is not None else ""
+            problems.append(f"{e.target} could not be put back: {exc.strerror or exc}{kept}")
+    return problems
+
+
 def publish_all(stage: Stage, targets: Iterable[Path]) -> None:
     """Rename ``stage``'s files onto ``targets`` in that order, signals held, then sync their folders.
 
-    The order matters to a reader that takes one of them as "done" (a log written last). The stage's
-    other files are removed, whether this succeeds or not.
+    The order matters to a reader that takes one of them as "done" (a log written last). All are put
+    in place, or none: each target's earlier file is kept under a hidden second name until the last
+    rename is done, and when a rename fails (a full disk, no permission, a folder in the way) the
+    targets renamed before it get their earlier files back (or are removed where there was none) and
+    :class:`OutputError` names the file that failed and the problem. The stage's other files are
+    removed, whether this succeeds or not.
     """
+    targets = list(targets)
+    entries: list[_Replaced] = []
+    tmp: Path | None = None  # the temporary file being renamed (gone once renamed)
     with signals_held():
         try:
-            folders: dict[Path, None] = {}
             for target in targets:
-                publish(stage.files.pop(target), target)
-                folders[target.parent] = None
-            for folder in folders:
-                sync_folder(folder)
+                tmp = stage.files.pop(target)
+                entry = _Replaced(target, file_identity(tmp))
+                _set_aside(entry)
+                entries.append(entry)
+                publish(tmp, target)
+        except BaseException as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            replaced = [e.target.name for e in entries
+                        if e.new is not None and file_identity(e.target) == e.new]
+            if len(replaced) == len(targets):  # (an interruption once all were in place: the group stays)
+                _drop_asides(entries)
+                raise
+            problems = _put_back(entries)
+            if isinstance(exc, OutputError):
+                said = f"{exc}" + (f" ({', '.join(replaced)} put back as before)" if replaced else "")
+                raise OutputError("; ".join([said, *problems])) from exc
+            raise
         finally:
             stage.discard()
+        _drop_asides(entries)
+        for folder in dict.fromkeys(e.target.parent for e in entries):
+            sync_folder(folder)
+
+
+def _drop_asides(entries: list[_Replaced]) -> None:
+    for e in entries:
+        if e.aside is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(e.aside)
 
 
 def dangling_link(path: str | Path) -> str | None:

@@ -41,7 +41,7 @@ import numpy as np
 
 from .._cancel import is_cancelled as _is_cancelled
 from ..errors import CancelledError, InputError, OutputError
-from ..io.atomic import Stage, atomic_path, atomic_write_text, file_identity, publish, staged, sync_folder
+from ..io.atomic import Stage, atomic_path, atomic_write_text, publish_all, staged
 from ..provenance import package_versions, platform_summary
 from .base import check_output, load_base_model, provenance_path_for, score, training_diameter
 from .data import (
@@ -89,41 +89,13 @@ def _save_state(net: Any, path: Path, half: bool) -> None:
 def _publish_together(stage: Stage, model: Path, prov: Path) -> None:
     """Rename the staged provenance file, then the staged model, into place; the model's rename commits.
 
-    A failure or a stop (``KeyboardInterrupt``) before the model is in place puts the provenance file
-    back as it was (the earlier one, or none), so ``model`` and ``<model>.json`` stay a pair: the new
-    ones, or those that were there before (``overwrite``). A model put in place is never removed. Where
-    the model is now tells which happened (a stop can come inside :func:`publish`, after its rename).
-    Called inside :func:`staged`, whose end removes the temporary files not renamed on an exception.
+    :func:`~napari_batchseg.io.atomic.publish_all`: a signal waits until both are in place; a failure
+    before the model is in place puts the earlier provenance file back (or removes the new one), so
+    ``model`` and ``<model>.json`` stay a pair: the new ones, or those that were there before
+    (``overwrite``). A model put in place is never removed. Called inside :func:`staged`, whose end
+    removes the temporary files not renamed on an exception.
     """
-    tmp_model, tmp_prov = stage.files[model], stage.files[prov]
-    try:
-        old_prov: bytes | None = prov.read_bytes()
-    except FileNotFoundError:
-        old_prov = None
-    except OSError as exc:
-        raise OutputError(f"cannot read the provenance file {prov} it would replace: "
-                          f"{exc.strerror or exc}") from exc
-    new_model = file_identity(tmp_model)
-    publish(tmp_prov, prov)
-    try:
-        publish(tmp_model, model)
-    except BaseException:
-        if new_model is None or file_identity(model) != new_model:  # the model is not in place
-            _put_back(prov, old_prov)
-        raise
-    sync_folder(model.parent)
-
-
-def _put_back(prov: Path, old: bytes | None) -> None:
-    """``prov`` as it was before the new one replaced it: ``old``, or no file (best effort)."""
-    if old is None:
-        with contextlib.suppress(OSError):
-            prov.unlink()
-        return
-    with contextlib.suppress(OSError, OutputError):
-        with staged() as back, atomic_path(prov) as tmp:  # (renamed here: the caller's stage is open)
-            tmp.write_bytes(old)
-        publish(back.files[prov], prov)
+    publish_all(stage, (prov, model))
 
 
 def train_model(
