@@ -455,3 +455,26 @@ def test_runs_that_would_write_one_output_are_refused_together_up_front(kept_run
     assert main(["rethreshold", str(logs[1]), str(mask), "--suffix", "once"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and out.count("one_vSM-once.ome.tif") == 1
+
+
+@pytest.mark.cp3
+def test_a_stop_before_the_renames_leaves_no_temporary_file(kept_run: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM once the new mask and log are written, before their renames begin (before, it came after
+    ``with staged()`` had ended: both temporary files stayed, hidden, beside the run)."""
+    import signal
+
+    from napari_batchseg import rethreshold_run
+    from napari_batchseg.cli_stop import Stopped, signals_stop
+
+    real = rethreshold_run.signals_held
+
+    def signal_first():  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real()
+
+    monkeypatch.setattr(rethreshold_run, "signals_held", signal_first)
+    before = sorted(p.name for p in kept_run.parent.iterdir())
+    with pytest.raises(Stopped), signals_stop():
+        rethreshold_log(kept_run, NEW, suffix="stop")
+    assert sorted(p.name for p in kept_run.parent.iterdir()) == before

@@ -107,3 +107,50 @@ def test_an_exports_files_are_moved_into_place_together(tmp_path: Path,
     monkeypatch.undo()
     assert moved == ["a_img.tif", "a_masks.tif", "b_img.tif"]
     assert sorted(p.name for p in folder.iterdir()) == moved and len(written) == 3
+
+
+def _signal_before(monkeypatch: pytest.MonkeyPatch, module: object, name: str = "publish_all") -> None:
+    """``module.<name>`` (publish_all or signals_held) with SIGTERM sent just before it begins: the
+    signal lands between the end of the writes and the renames."""
+    real = getattr(module, name)
+
+    def signal_first(*args: object, **kwargs: object) -> object:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, signal_first)
+
+
+def _volume(folder: Path) -> tuple[Path, Path]:
+    labels = np.zeros((2, 4, 16, 16), np.uint16)
+    labels[:, 1:3, 4:8, 4:8] = 1
+    tifffile.imwrite(folder / "vol.ome.tif", labels, metadata={"axes": "TZYX"})
+    image = np.ones((2, 4, 16, 16), np.uint16)
+    tifffile.imwrite(folder / "img.ome.tif", image, metadata={"axes": "TZYX"})
+    return folder / "vol.ome.tif", folder / "img.ome.tif"
+
+
+@pytest.mark.parametrize("what", ["measure", "measure 3D", "track"])
+def test_a_stop_before_the_renames_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            what: str) -> None:
+    """Before, the signal came after ``with staged()`` had ended: its temporary files stayed, hidden."""
+    from napari_batchseg import measure, measure_3d
+    from napari_batchseg.tracking import files
+
+    if what == "measure 3D":
+        mask, image = _volume(tmp_path)
+        _signal_before(monkeypatch, measure_3d)
+        run = lambda: measure.measure_file(mask, image=image, force_labels=True)  # noqa: E731
+    elif what == "measure":
+        mask, image = _movie(tmp_path / "m.tif"), tmp_path / "image.tif"
+        tifffile.imwrite(image, np.ones((3, 32, 32), np.uint16), metadata={"axes": "TYX"})
+        _signal_before(monkeypatch, measure)
+        run = lambda: measure.measure_file(mask, force_labels=True, axes="TYX", image=image)  # noqa: E731
+    else:
+        mask = _movie(tmp_path / "m.tif")
+        _signal_before(monkeypatch, files)
+        run = lambda: files.track_file(mask, force_labels=True, axes="TYX")  # noqa: E731
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(Stopped), signals_stop():
+        run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

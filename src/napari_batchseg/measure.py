@@ -299,26 +299,27 @@ def measure_file(
             n_objects = 0
             summary: list[dict[str, Any]] = []
             dt = prepared.pixel_size.t
-            with staged() as stage, atomic_path(objects_csv) as tmp, atomic_path(summary_csv) as tmp_summary:
-                with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                    for i, table in enumerate(iter_frame_tables(stack, prepared, mask.name)):
-                        if track_table is not None:
-                            table = add_track_ids(table, track_table)
-                        table.to_csv(fh, header=i == 0, index=False)
-                        n_objects += len(table)
-                        frame = spec.start_frame + i
-                        summary.append(summarize_frame(
-                            table, mask.name, spec.position, frame, None if dt is None else frame * dt,
-                            spec.position_name))
-                columns = summary_columns(dt is not None)
-                pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
-                if track_table is not None and track_csv is not None:
-                    px = prepared.pixel_size
-                    with atomic_path(track_csv) as tmp_tracks:
-                        track_summary(track_table, px.x * px.y if px.x and px.y else None).to_csv(
-                            tmp_tracks, index=False)
-            # together, the objects table last (batchseg measure counts it)
-            publish_all(stage, [p for p in (track_csv, summary_csv, objects_csv) if p is not None])
+            with staged() as stage:  # (a stop before publish_all: the stage's files are removed)
+                with atomic_path(objects_csv) as tmp, atomic_path(summary_csv) as tmp_summary:
+                    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                        for i, table in enumerate(iter_frame_tables(stack, prepared, mask.name)):
+                            if track_table is not None:
+                                table = add_track_ids(table, track_table)
+                            table.to_csv(fh, header=i == 0, index=False)
+                            n_objects += len(table)
+                            frame = spec.start_frame + i
+                            summary.append(summarize_frame(
+                                table, mask.name, spec.position, frame, None if dt is None else frame * dt,
+                                spec.position_name))
+                    columns = summary_columns(dt is not None)
+                    pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
+                    if track_table is not None and track_csv is not None:
+                        px = prepared.pixel_size
+                        with atomic_path(track_csv) as tmp_tracks:
+                            track_summary(track_table, px.x * px.y if px.x and px.y else None).to_csv(
+                                tmp_tracks, index=False)
+                # together, the objects table last (batchseg measure counts it)
+                publish_all(stage, [p for p in (track_csv, summary_csv, objects_csv) if p is not None])
     return MeasureResult(mask, objects_csv, summary_csv, spec.image, stack.n_frames, n_objects, track_csv)
 
 

@@ -309,18 +309,20 @@ def write_volume_tables(mask: str | Path, objects_csv: Path, summary_csv: Path,
     columns = list(VOLUME_SUMMARY_COLUMNS)
     if dt is not None:
         columns.insert(columns.index("frame") + 1, TIME_COLUMN)
-    with staged() as stage, atomic_path(objects_csv) as tmp, atomic_path(summary_csv) as tmp_summary:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            for i, (frame, position, position_name, table) in enumerate(volume_tables(mask, **input_options)):
-                table.to_csv(fh, header=i == 0, index=False)
-                n_frames, n_objects = n_frames + 1, n_objects + len(table)
-                vols = table["volume_um3"]
-                summary.append({"file": Path(mask).name, "position": position,
-                                "position_name": name_column(position_name, 1)[0], "frame": frame,
-                                "n_objects": len(table),
-                                "volume_um3_mean": float(vols.mean()) if len(table) else np.nan,
-                                "volume_um3_sum": float(vols.sum()) if len(table) else 0.0,
-                                TIME_COLUMN: None if dt is None else frame * float(dt)})
-        pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
-    publish_all(stage, (summary_csv, objects_csv))  # the objects table last (batchseg measure counts it)
+    with staged() as stage:  # (a stop before publish_all: the stage's files are removed)
+        with atomic_path(objects_csv) as tmp, atomic_path(summary_csv) as tmp_summary:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                for i, (frame, position, position_name, table) in enumerate(
+                        volume_tables(mask, **input_options)):
+                    table.to_csv(fh, header=i == 0, index=False)
+                    n_frames, n_objects = n_frames + 1, n_objects + len(table)
+                    vols = table["volume_um3"]
+                    summary.append({"file": Path(mask).name, "position": position,
+                                    "position_name": name_column(position_name, 1)[0], "frame": frame,
+                                    "n_objects": len(table),
+                                    "volume_um3_mean": float(vols.mean()) if len(table) else np.nan,
+                                    "volume_um3_sum": float(vols.sum()) if len(table) else 0.0,
+                                    TIME_COLUMN: None if dt is None else frame * float(dt)})
+            pd.DataFrame(summary, columns=columns).to_csv(tmp_summary, index=False)
+        publish_all(stage, (summary_csv, objects_csv))  # the objects table last (batchseg measure counts it)
     return n_frames, n_objects

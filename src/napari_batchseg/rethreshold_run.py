@@ -347,17 +347,13 @@ def rethreshold_log(
                      f"(and {keep.log.name})")
         _finish_log(log, kept, mask_target, log_target, writer.max_label, digest.hexdigest(), started)
         text = log.text()
-        with staged() as stage:
+        with staged() as stage:  # (an exception or a stop before the renames: the stage's files removed)
             writer.commit(text)
             atomic_write_text(log_target, text)
-        with signals_held():  # the kept copy and the new pair: all in place, or the stage dropped
-            if keep is not None:
-                try:
+            with signals_held():  # the kept copy and the new pair: all in place, or the stage dropped
+                if keep is not None:
                     keep_output(targets, keep)
-                except BaseException:
-                    stage.discard()
-                    raise
-            publish_all(stage, (log_target, mask_target))
+                publish_all(stage, (log_target, mask_target))
     finally:
         if writer is not None:
             writer.abort()

@@ -148,7 +148,7 @@ def write_track_outputs(
                 writer.write_frame(i, result.relabel(i, frames(i)))
             writer.commit(log_text)
             atomic_write_text(outputs[2], log_text)
-        publish_all(stage, outputs)  # the log last: it marks done
+            publish_all(stage, outputs)  # the log last: it marks done (a stop before: the stage dropped)
     finally:
         writer.abort()
 
