@@ -12,6 +12,7 @@ signal (130, 143), as ``segment``'s, and says ``stopped by SIGINT`` for a comman
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -100,11 +101,19 @@ class BatchProgress(Generic[T]):
         self._items = items
         self._markers = [Path(p) for p in markers]
         self._before = {p: file_identity(p) for p in self._markers}
+        seen: set[Any] = set()
+        self._again = []  # per item: the same item given earlier in the batch (done once, not left)
+        for item in items:
+            key = _key(item)
+            self._again.append(key in seen)
+            seen.add(key)
         self._current = 0
+        self._at_start: tuple[int, int, int] | None = None  # the current item's marker when it began
 
     def __iter__(self) -> Iterator[T]:
         for index, item in enumerate(self._items):
             self._current = index
+            self._at_start = file_identity(self._markers[index]) if self._markers else None
             yield item
 
     def _is_new(self, marker: Path) -> bool:
@@ -112,11 +121,25 @@ class BatchProgress(Generic[T]):
         return now is not None and now != self._before[marker]
 
     def report_stop(self, exc: KeyboardInterrupt, noun: str, verb: str) -> NoReturn:
-        """:func:`report_stop` for the batch stopped at its current item (done when its marker is new)."""
+        """:func:`report_stop` for the batch stopped at its current item.
+
+        The current item is done when its marker was replaced since it began (not by an earlier item
+        whose outputs it would have replaced: it was refused); an item given again is not left.
+        """
         done = sum(self._is_new(p) for p in self._before)
-        current = self._markers[self._current] if self._markers else None
-        left = len(self._items) - self._current - (current is not None and self._is_new(current))
+        index = self._current
+        left = sum(not again for again in self._again[index:])
+        if self._markers and not self._again[index]:
+            now = file_identity(self._markers[index])
+            left -= now is not None and now != self._at_start
         report_stop(exc, done_before_stop(done, left, noun, verb))
+
+
+def _key(item: Any) -> Any:
+    """What tells an item from another: a file's resolved path (a mask given twice, spelled two ways)."""
+    if isinstance(item, (str, os.PathLike)):
+        return Path(item).resolve()
+    return item
 
 
 def report_stop(exc: KeyboardInterrupt, what: str) -> NoReturn:
