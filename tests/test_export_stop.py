@@ -4,8 +4,8 @@ A review: it said only "the export was cut short: the outputs of the masks expor
 kept", where ``measure`` and ``track`` say how many masks they did and how many not.
 
 In process: the signal is sent to this process just after the second mask's provenance file (the last
-thing an export writes for a mask) is in place, by the real writer; the masks are tiny synthetic
-label images (the point is the report).
+thing an export puts in place for a mask) is renamed into place; the masks are tiny synthetic label
+images (the point is the report).
 """
 
 from __future__ import annotations
@@ -33,17 +33,17 @@ def test_export_stopped_says_how_many_masks_it_exported(tmp_path, monkeypatch):
         write_mask(folder / f"m{i}_vSM.ome.tif", labels)
     out = tmp_path / "out"
     export_masks("rois", [folder / "m0_vSM.ome.tif"], out)  # there before: replaced, counted once new
-    real = _common.write_provenance
+    real = os.replace
     calls: list[int] = []
 
-    def write_then_stop(*args, **kwargs):
-        path = real(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return path
+    def replace_then_stop(src, dst):
+        real(src, dst)
+        if str(dst).endswith(_common.PROVENANCE_SUFFIX):
+            calls.append(1)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr("napari_batchseg.export.write_provenance", write_then_stop)
+    monkeypatch.setattr(os, "replace", replace_then_stop)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         status = main(["export", "rois", str(folder), str(folder / "m1_vSM.ome.tif"),  # (m1: once)

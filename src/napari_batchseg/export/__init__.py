@@ -24,7 +24,9 @@ hyperstack ``(c, z, t)`` position), a ``(T, Z, Y, X)`` semantic hyperstack, OME-
 ``z`` axis, and CTC's 3D+t layout (``mask000.tif`` volumes). 2D and volume masks may be mixed.
 
 Every output is written atomically (a temporary name renamed at the end), with a
-``<output>.provenance.json`` beside it (source mask, its log's parameters, versions); existing outputs
+``<output>.provenance.json`` beside it (source mask, its log's parameters, versions). A mask's files
+and its provenance file (renamed last) are put in place together, or none of them, its earlier
+outputs kept (a stop waits until they are in place); existing outputs
 are an error unless ``overwrite`` (``cellpose``: the pairs of the mask's earlier export that this one
 does not write are removed). A mask given twice is exported once. All inputs are opened and checked
 before anything is written; a bad one is left out (:attr:`ExportResult.failed`) and the others are
@@ -44,17 +46,25 @@ import pandas as pd
 
 from .._labels import mask_base
 from ..errors import BatchSegError, InputError, about
-from ..io.atomic import atomic_path, check_writable_dir
+from ..io.atomic import atomic_path, check_writable_dir, signals_held
 from ..measure_3d import is_volume_mask
-from ._common import ExportInput, ExportOptions, check_targets, open_input, provenance_path, write_provenance
+from ._common import (
+    ExportInput,
+    ExportOptions,
+    check_targets,
+    open_input,
+    provenance_path,
+    publication,
+    write_provenance,
+)
 from ._volumes import VolumeItem, open_volume_input
 from .ctc import check_ctc_input, check_ctc_volume, write_ctc, write_ctc_volume
 from .images import (
     cellpose_targets,
     compile_pattern,
-    drop_earlier_pairs,
     earlier_pairs,
     index_fields,
+    stale_pairs,
     write_cellpose,
     write_outlines,
     write_rois,
@@ -92,7 +102,8 @@ class ExportResult:
     kind: str
     outputs: dict[Path, list[Path]] = field(default_factory=dict)
     shared: list[Path] = field(default_factory=list)
-    #: masks that could not be exported (a bad mask or image, no tracks for ``ctc``, no pattern match):
+    #: masks that could not be exported (a bad mask or image, no tracks for ``ctc``, no pattern match,
+    #: outputs that could not be put in place):
     #: path -> one line naming the file and the problem; the others were exported
     failed: dict[Path, str] = field(default_factory=dict)
 
@@ -193,7 +204,9 @@ def export_masks(
         error, or each one's for several (nothing written). Some bad: they are left out
         (:attr:`ExportResult.failed`).
     OutputError
-        Outputs exist (without ``overwrite``) or the folder cannot be written (nothing written).
+        Outputs exist (without ``overwrite``) or the folder cannot be written (nothing written). A mask
+        whose outputs cannot be written or put in place is left out (:attr:`ExportResult.failed`), its
+        earlier outputs kept, and the next one is exported.
     """
     options = options or ExportOptions()
     if isinstance(masks, (str, os.PathLike)):  # one path: not a sequence of its characters
@@ -243,11 +256,18 @@ def export_masks(
             for i, item in enumerate(items):
                 target = _target(kind, item, folder)
                 earlier = earlier_pairs(target, item.base) if kind == "cellpose" else []
-                files, new_rows = _write_one(kind, item, target, folder, options, metas[i])
-                drop_earlier_pairs(earlier, files)  # (overwrite: pairs of frames it no longer has)
-                write_provenance(target, kind, item, options, files)
-                result.outputs[item.path] = files
-                rows += new_rows
+                try:
+                    with publication() as pub:  # the mask's files, then its provenance: all in place or none
+                        files, new_rows = _write_one(kind, item, target, folder, options, metas[i])
+                        for p in stale_pairs(earlier, files):  # (overwrite: pairs of frames it no longer has)
+                            pub.drop(p)
+                        write_provenance(target, kind, item, options, files)
+                        with signals_held():  # a stop comes with the mask in place and counted
+                            pub.put_in_place()
+                            result.outputs[item.path] = files
+                            rows += new_rows
+                except BatchSegError as exc:  # (cannot be put in place: its earlier outputs are back)
+                    result.failed[item.path] = about(item.path, exc)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM (cli_stop): the outlines kept are listed too
             if kind == "outlines" and rows:
                 _write_outlines_index(meta, rows)

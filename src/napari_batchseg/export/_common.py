@@ -7,8 +7,10 @@ import datetime as _dt
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import InputError, OutputError
-from ..io.atomic import PARTIAL_MARK, atomic_write_text, signals_held
+from ..io.atomic import atomic_write_text, partial_prefix, signals_held, staged, sync_folder
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
 from ..provenance import own_records, package_versions
@@ -234,68 +236,180 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+class Publication:
+    """The outputs of one export, staged under hidden names beside their targets, put in place together.
+
+    :func:`atomic_dir`, :func:`staged_files` and :func:`write_provenance` called inside
+    :func:`publication` stage here; :meth:`put_in_place` then renames them all (the provenance file
+    last: the mark of a complete export) or none: on a failure the old outputs are back.
+    """
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[Path, Path]] = []  # (staged, target), in the order they are renamed
+        self.drops: list[Path] = []
+        self._hidden: list[Path] = []
+
+    def hidden_dir(self, folder: Path, name: str) -> Path:
+        """A new hidden folder in ``folder`` for output ``name`` (removed by :meth:`discard`)."""
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(folder / name), dir=folder))
+        except OSError as exc:
+            raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
+        self._hidden.append(tmp)
+        return tmp
+
+    def add(self, staged: Path, target: Path) -> None:
+        """Rename ``staged`` onto ``target`` (replacing what is there) when put in place."""
+        self._hidden.append(staged)
+        self.moves.append((staged, target))
+
+    def add_text(self, target: Path, text: str) -> None:
+        """Write ``text`` to a synced hidden file now, renamed onto ``target`` when put in place."""
+        with staged() as stage:
+            atomic_write_text(target, text)
+        self.add(stage.files.pop(target), target)
+
+    def drop(self, path: Path) -> None:
+        """Remove ``path`` (an earlier output this export does not write) when the others are in place."""
+        self.drops.append(path)
+
+    def put_in_place(self) -> None:
+        """Rename every staged output onto its target, signals held; remove the dropped files.
+
+        What was at a target (and each dropped file) is moved aside to a hidden name first, and removed
+        once all are in place. A folder where a file goes (or a file where a folder goes) is refused
+        before anything moves. On a failure the outputs already renamed are removed and the old ones
+        moved back: :class:`OutputError` names the file and the problem.
+        """
+        for src, target in self.moves:
+            if target.is_dir() != src.is_dir() and target.exists():
+                what = ("a folder, not a file", "a file, not a folder")[src.is_dir()]
+                raise OutputError(f"cannot replace {target}: it is {what} (move it away); "
+                                  "nothing was changed")
+        asides: list[tuple[Path, Path]] = []
+        placed: list[Path] = []
+        with signals_held():  # a Ctrl-C waits for the renames (none half done), then comes with all in place
+            doing = ""
+            try:
+                for path in self.drops:
+                    if os.path.lexists(path):
+                        doing = f"cannot remove {path}"
+                        asides.append((self._aside(path), path))
+                for src, target in self.moves:
+                    if os.path.lexists(target):
+                        doing = f"cannot replace {target}"
+                        asides.append((self._aside(target), target))
+                    doing = f"cannot write {target}"
+                    os.replace(src, target)
+                    placed.append(target)
+            except OSError as exc:
+                kept = _restore(placed, asides)
+                raise OutputError(f"{doing}: {exc.strerror or exc}; " + (
+                    "the earlier outputs were put back" if not kept else
+                    "the earlier outputs could not all be put back: " + "; ".join(kept))
+                    + " (nothing of this export was kept)") from exc
+            for aside, _ in asides:
+                _remove(aside)
+            for folder in {t.parent: None for _, t in self.moves}:
+                sync_folder(folder)
+
+    @staticmethod
+    def _aside(path: Path) -> Path:
+        """Move ``path`` to a new hidden name in its folder; return that name."""
+        while True:
+            aside = path.with_name(f"{partial_prefix(path)}old-{os.getpid()}-{secrets.token_hex(4)}")
+            if not os.path.lexists(aside):
+                break
+        os.replace(path, aside)
+        return aside
+
+    def discard(self) -> None:
+        """Remove the staged outputs not put in place, and the hidden folders."""
+        for path in reversed(self._hidden):
+            _remove(path)
+        self._hidden.clear()
+
+
+def _restore(placed: Sequence[Path], asides: Sequence[tuple[Path, Path]]) -> list[str]:
+    """Remove the new outputs ``placed``; move the old ones back from aside. Returns those left aside."""
+    for target in reversed(placed):
+        _remove(target)
+    kept = []
+    for aside, target in reversed(asides):
+        try:
+            os.replace(aside, target)
+        except OSError as exc:
+            kept.append(f"{target} is kept as {aside} ({exc.strerror or exc})")
+    return kept
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def publication() -> Iterator[Publication]:
+    """Inside (this thread), exports stage their outputs in the yielded :class:`Publication`.
+
+    :func:`atomic_dir`, :func:`staged_files` and :func:`write_provenance` do not put anything in place:
+    the caller does, with :meth:`Publication.put_in_place`. What is staged and not put in place (an
+    exception, a stop) is removed on leaving.
+    """
+    previous = getattr(_local, "publication", None)
+    pub = Publication()
+    _local.publication = pub
+    try:
+        yield pub
+    finally:
+        _local.publication = previous
+        pub.discard()
+
+
+@contextlib.contextmanager
+def _staging() -> Iterator[Publication]:
+    """The current :func:`publication`, else a new one, put in place on success."""
+    current: Publication | None = getattr(_local, "publication", None)
+    if current is not None:
+        yield current
+        return
+    pub = Publication()
+    try:
+        yield pub
+        pub.put_in_place()
+    finally:
+        pub.discard()
+
+
 @contextlib.contextmanager
 def atomic_dir(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a hidden temporary folder beside ``target`` (or a temporary file path when ``suffix``).
 
-    On success it replaces ``target`` (an existing one is moved aside first and removed after); on any
-    exception the temporary is removed and ``target`` is left as it was.
+    On success it replaces ``target`` (:meth:`Publication.put_in_place`: an existing one is moved aside
+    first, removed after, put back on a failure); inside :func:`publication` it is only staged there.
+    On any exception the temporary is removed and ``target`` is left as it was.
     """
-    folder = target.parent
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{PARTIAL_MARK}", dir=folder))
-    except OSError as exc:
-        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
-    item = tmp / f"item{suffix}" if suffix else tmp
-    old: Path | None = None
-    try:
+    with _staging() as pub:
+        tmp = pub.hidden_dir(target.parent, target.name)
+        item = tmp / f"item{suffix}" if suffix else tmp
         yield item
-        if target.exists():
-            old = folder / f".{target.name}{PARTIAL_MARK}old-{os.getpid()}"
-            _remove(old)
-            os.replace(target, old)
-        os.replace(item, target)
-    except BaseException:
-        if old is not None and old.exists() and not target.exists():
-            os.replace(old, target)
-        _remove(tmp)
-        raise
-    finally:
-        if suffix:
-            _remove(tmp)
-        if old is not None:
-            _remove(old)
+        pub.add(item, target)
 
 
 @contextlib.contextmanager
 def staged_files(folder: Path, prefix: str) -> Iterator[tuple[Path, list[Path]]]:
     """Yield ``(hidden folder, written)``: files made in the hidden folder move into ``folder`` at the end.
 
-    ``written`` lists them once moved. On an exception before they are all moved nothing stays: files
-    already moved are taken back and the hidden folder is removed. A signal that a handler defers
-    (:func:`~napari_batchseg.io.atomic.signals_held`: ``batchseg``'s Ctrl-C) waits until all are moved.
+    ``written`` lists their targets. They are put in place together (:meth:`Publication.put_in_place`):
+    all, replacing older files of those names, or none, the older ones kept. A signal that a handler
+    defers (:func:`~napari_batchseg.io.atomic.signals_held`: ``batchseg``'s Ctrl-C) waits until all
+    are moved. Inside :func:`publication` they are only staged there.
     """
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{prefix}{PARTIAL_MARK}", dir=folder))
-    except OSError as exc:
-        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
-    written: list[Path] = []
-    moved = False
-    try:
+    with _staging() as pub:
+        tmp = pub.hidden_dir(folder, prefix)
+        written: list[Path] = []
         yield tmp, written
-        with signals_held():  # a Ctrl-C waits for the moves (none half done), then comes with all in place
-            for p in sorted(tmp.iterdir()):
-                os.replace(p, folder / p.name)
-                written.append(folder / p.name)
-            moved = True
-    except BaseException:
-        if not moved:
-            for p in written:
-                p.unlink(missing_ok=True)
-            written.clear()
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for p in sorted(tmp.iterdir()):
+            pub.add(p, folder / p.name)
+            written.append(folder / p.name)
 
 
 def provenance_path(target: Path) -> Path:
@@ -319,7 +433,10 @@ class Exported(Protocol):
 
 def write_provenance(target: Path, kind: str, item: Exported, options: ExportOptions,
                      outputs: Sequence[Path] = ()) -> Path:
-    """Write the JSON record of an export (source mask, its log's parameters, versions) beside it."""
+    """Write the JSON record of an export (source mask, its log's parameters, versions) beside it.
+
+    Inside :func:`publication` it is staged there, to be put in place after the export's files.
+    """
     record: dict[str, Any] = {
         "tool": "napari-batchseg export",
         "kind": kind,
@@ -337,5 +454,10 @@ def write_provenance(target: Path, kind: str, item: Exported, options: ExportOpt
     if isinstance(record["options"].get("annotated_frames"), (tuple, range)):
         record["options"]["annotated_frames"] = list(record["options"]["annotated_frames"])
     path = provenance_path(target)
-    atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    current: Publication | None = getattr(_local, "publication", None)
+    if current is not None:  # put in place last, with the export's files
+        current.add_text(path, text)
+    else:
+        atomic_write_text(path, text)
     return path

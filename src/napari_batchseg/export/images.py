@@ -250,23 +250,22 @@ def earlier_pairs(target: Path, base: str) -> list[Path]:
     return [folder / p.name for p in listed if p.parent == folder and name.fullmatch(p.name)]
 
 
-def drop_earlier_pairs(earlier: Iterable[Path], written: Iterable[Path]) -> None:
-    """Remove the pairs of an earlier export of a mask (``overwrite``) that its new export did not write.
+def stale_pairs(earlier: Iterable[Path], written: Iterable[Path]) -> list[Path]:
+    """The pairs of an earlier export of a mask (``overwrite``) that its new export did not write.
 
     A mask segmented again over fewer frames left the other frames' pairs of the earlier export in the
-    training folder, listed in no provenance file, for Cellpose to train on.
+    training folder, listed in no provenance file, for Cellpose to train on: they are removed with the
+    new export's putting in place (:meth:`~napari_batchseg.export._common.Publication.drop`).
     """
     kept = {p.name for p in written}
-    for p in earlier:
-        if p.name not in kept:
-            p.unlink(missing_ok=True)
+    return [p for p in earlier if p.name not in kept]
 
 
 def write_cellpose(item: ExportInput, folder: Path, options: ExportOptions) -> list[Path]:
     """Cellpose training pairs in ``folder``: the prepared frame (float32) and its labels, per frame.
 
     All pairs of a mask are written in a hidden folder first and moved in only when all exist (a
-    failure while moving takes back the ones already moved).
+    failure while moving puts the older files of those names back).
     """
     assert item.image is not None
     start = item.start
