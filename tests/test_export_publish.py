@@ -61,14 +61,15 @@ def _of(mask: str, files: dict[str, bytes]) -> dict[str, bytes]:
     return {name: data for name, data in files.items() if name.startswith(f"{mask}_")}
 
 
-def test_a_failed_rename_keeps_the_old_export_and_names_the_file(tmp_path: Path,
+@pytest.mark.parametrize("name", ["a_t0001_masks.tif", "a_cellpose.provenance.json"])  # 4th of 5, last
+def test_a_failed_rename_keeps_the_old_export_and_names_the_file(tmp_path: Path, name: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     img, masks = _inputs(tmp_path, seed=0)
     assert _export("cellpose", img, masks, out) == (0, "")
     old = _contents(out)
     img, masks = _inputs(tmp_path, seed=1)  # new pixels: new pairs differ from the old ones
-    locked = out / "a_t0001_masks.tif"  # 4th of a's 4 files: 3 replaced before it fails
+    locked = out / name  # a's files before it are replaced by then
     real = os.replace
 
     def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
