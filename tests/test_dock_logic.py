@@ -47,6 +47,7 @@ from napari_batchseg.view.track_form import (
 )
 from napari_batchseg.view.training_form import (
     TRAIN_FIELDS,
+    LossCurves,
     base_models,
     saved_text,
     training_inputs,
@@ -626,3 +627,18 @@ def test_a_run_that_made_nothing_shows_the_first_skipped_output_whose_mask_exist
     kept = state("c", "skipped", True)
     assert skipped_to_show([busy, failed, kept]) is kept  # "a" is still being made by another run
     assert skipped_to_show([busy, failed]) is None
+
+
+def test_loss_curves_keep_their_lists_and_draw_whole_epochs():
+    from matplotlib.figure import Figure
+
+    curves = LossCurves()
+    epochs = curves.epochs
+    curves.add(1, 0.9, 1.0)
+    curves.add(2, 0.5, 0.7)
+    axes = Figure().add_subplot(111)
+    curves.draw(axes, "#000000", "#ffffff")
+    assert [list(line.get_ydata()) for line in axes.lines] == [[0.9, 0.5], [1.0, 0.7]]
+    assert axes.get_xlim() == (0.5, 2.5)
+    curves.clear()
+    assert curves.epochs is epochs and epochs == [] and curves.train == []

@@ -23,40 +23,27 @@ __all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]
 
 
 class LossPlot(PlotCanvas):
-    """Live train / validation loss per epoch."""
+    """Live train / validation loss per epoch (the points and how they are drawn: ``LossCurves``)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        self.epochs: list[int] = []
-        self.train: list[float] = []
-        self.validation: list[float] = []
+        self.curves = curves = training_form.LossCurves()
+        self.epochs, self.train, self.validation = curves.epochs, curves.train, curves.validation  # (its own)
         super().__init__((3.2, 2.0), parent)
         self.setMinimumHeight(180)
 
     def clear(self) -> None:
         """Forget all points."""
-        self.epochs, self.train, self.validation = [], [], []
+        self.curves.clear()
         self.redraw()
 
     def add(self, epoch: int, train: float, validation: float) -> None:
         """Add one epoch's losses and redraw."""
-        self.epochs.append(epoch)
-        self.train.append(train)
-        self.validation.append(validation)
+        self.curves.add(epoch, train, validation)
         self.redraw()
 
     def plot(self) -> None:
         """Both curves over whole epochs, and their legend in the theme's colours."""
-        from matplotlib.ticker import MaxNLocator
-
-        self.axes.plot(self.epochs, self.train, "o-", ms=3, label="train")
-        self.axes.plot(self.epochs, self.validation, "s-", ms=3, label="validation")
-        # whole epochs from the start (empty, matplotlib's -0.05..0.05 ticked "-0.045-0.030…" in a row)
-        self.axes.set(xlabel="epoch", ylabel="loss", xlim=(0.5, max([2, *self.epochs]) + 0.5))
-        self.axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if not self.epochs:
-            self.axes.set_ylim(0, 1)
-        self.axes.legend(loc="upper right", fontsize="small", facecolor=self.background,
-                         labelcolor=self.foreground)
+        self.curves.draw(self.axes, self.background, self.foreground)
 
 
 class TrainWidget(Dock):

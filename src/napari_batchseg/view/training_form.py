@@ -11,7 +11,7 @@ the new model's path (:func:`model_output`) and the loss curve's points (:func:`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -148,6 +148,42 @@ def loss_point(progress: TrainingProgress) -> tuple[int, float, float] | None:
     if progress.epoch is None:
         return None
     return progress.epoch, float(progress.train_loss or 0.0), float(progress.validation_loss or 0.0)
+
+
+@dataclass
+class LossCurves:
+    """The train and validation loss per epoch that the Train dock plots (``_train_widget.LossPlot``).
+
+    The lists are kept (emptied by :meth:`clear`, never replaced): the plot shows them as its own.
+    """
+
+    epochs: list[int] = field(default_factory=list)
+    train: list[float] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
+
+    def add(self, epoch: int, train: float, validation: float) -> None:
+        """Add one epoch's losses."""
+        self.epochs.append(epoch)
+        self.train.append(train)
+        self.validation.append(validation)
+
+    def clear(self) -> None:
+        """Forget all points."""
+        for points in (self.epochs, self.train, self.validation):
+            points.clear()
+
+    def draw(self, axes: Any, background: str, foreground: str) -> None:
+        """Draw both curves over whole epochs on matplotlib ``axes``, and their legend in these colours."""
+        from matplotlib.ticker import MaxNLocator
+
+        axes.plot(self.epochs, self.train, "o-", ms=3, label="train")
+        axes.plot(self.epochs, self.validation, "s-", ms=3, label="validation")
+        # whole epochs from the start (empty, matplotlib's -0.05..0.05 ticked "-0.045-0.030…" in a row)
+        axes.set(xlabel="epoch", ylabel="loss", xlim=(0.5, max([2, *self.epochs]) + 0.5))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if not self.epochs:
+            axes.set_ylim(0, 1)
+        axes.legend(loc="upper right", fontsize="small", facecolor=background, labelcolor=foreground)
 
 
 def corrected_mask_of(labels: Any) -> str:
