@@ -190,10 +190,11 @@ def test_info_store_queues_each_file_once_and_keeps_what_workers_read(tmp_path, 
 
 
 def test_a_files_own_settings_round_trip_through_its_controls():
-    assert choice_values(FileChoice()) == {"channel": None, "own_frames": False, "start": 0, "end": -1}
+    assert choice_values(FileChoice()) == {"channel": None, "own_frames": False, "start": 0, "end": -1,
+                                           "positions": ""}
     own = FileChoice(channel=1, frames=(2, 4))
     shown = choice_values(own)
-    assert shown == {"channel": 1, "own_frames": True, "start": 2, "end": 4}
+    assert shown == {"channel": 1, "own_frames": True, "start": 2, "end": 4, "positions": ""}
     assert edited_choice(FileChoice(), shown) == own
     assert edited_choice(own, {**shown, "own_frames": False}) == FileChoice(channel=1)  # frames dropped
 

@@ -30,6 +30,7 @@ from ..view.file_list import (
     edited_choice,
     file_channel_entries,
     file_filter_of,
+    positions_text,
     remember,
 )
 from ._qtutil import Fields, fill, folded_form, hbox, muted, quiet, vbox
@@ -164,7 +165,10 @@ class DatasetRow(ChoiceRow):
 
 
 class FileSettings(QWidget):
-    """The :class:`FileSetup` channel and frames of the file on show; ``changed(path)`` when edited."""
+    """The :class:`FileSetup` choices of the file on show; ``changed(path)`` when edited.
+
+    Its channel, frames and positions (shown for a file of several, or when a parameter file chose some).
+    """
 
     changed = Signal(object)  # Path
 
@@ -179,8 +183,10 @@ class FileSettings(QWidget):
         self.own_frames: QCheckBox = f["own_frames"]
         self.start: QSpinBox = f["start"]
         self.end: QSpinBox = f["end"]
+        self.positions: QLineEdit = f["positions"]
+        self.positions_row = hbox(QLabel("positions"), self.positions, stretch_last=True)
         vbox(self.title, hbox(QLabel("channel"), self.channel, 1),
-             hbox(self.own_frames, self.start, QLabel("to"), self.end, 1), into=self)
+             hbox(self.own_frames, self.start, QLabel("to"), self.end, 1), self.positions_row, into=self)
         f.connect(self._edited)
         self.show_file(None, None)
 
@@ -200,6 +206,8 @@ class FileSettings(QWidget):
             self.start.setMaximum(max(info.sizes["T"] - 1, 0))
             self.end.setMaximum(max(info.sizes["T"] - 1, 0))
         self.fields.show(choice_values(choice))
+        self.positions.setPlaceholderText(positions_text(self.setup.positions))  # what an empty field runs
+        self.positions_row.setVisible(self.setup.shows_positions(info))
         self.start.setEnabled(choice.frames is not None)
         self.end.setEnabled(choice.frames is not None)
         self._path = path

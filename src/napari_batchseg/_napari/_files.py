@@ -275,6 +275,12 @@ class FileListPanel(PathDrops, QWidget):
         self.setup.default_axes = axes or None
         self.update_marks()
 
+    def set_positions(self, positions: list[int | str] | None) -> None:
+        """Run ``positions`` (a parameter file's) of every file without its own (shown in *This file*)."""
+        self.setup.positions = positions
+        path = self.current_file()  # (its panel only: the Settings tab is not filled again)
+        self.file_settings.show_file(path, self.infos.get(path) if path is not None else None)
+
     def run_info(self, path: Path | None) -> SourceInfo | None:
         """Readable metadata of a file as it will run (an ambiguous one: with its axes), else ``None``."""
         if path is None:

@@ -89,8 +89,12 @@ class OutputPanel(QWidget):
         self.changed.emit()
 
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
-                       params: dict[Path, SegmentationParams] | None = None) -> None:
-        """Show the output names and flag collisions; a worker checks existing outputs against ``params``."""
+                       params: dict[Path, SegmentationParams] | None = None,
+                       positions: dict[Path, list[int]] | None = None) -> None:
+        """Show the output names and flag collisions; a worker checks existing outputs against ``params``.
+
+        ``positions``: the positions chosen of each file (:meth:`FileSetup.chosen_positions`); default all.
+        """
         self._generation += 1
         self.checking = False  # (a check under way answers an older preview: it is ignored)
         if self.custom.isChecked() and not self.folder.text():
@@ -99,7 +103,7 @@ class OutputPanel(QWidget):
             self.problems_label.setText(NO_FOLDER)
             self.heads_up.emit("")
             return
-        outs = planned_outputs(files, infos, self.suffix.text(), self.output_dir())
+        outs = planned_outputs(files, infos, self.suffix.text(), self.output_dir(), positions)
         self._lines = preview_lines(outs)
         self.preview.setText("\n".join(self._lines))
         self._collisions = find_collisions((f, names) for f, _, names in outs)

@@ -129,7 +129,7 @@ class RunBar(QWidget):
 class ParamsFileRow(QWidget):
     """*Save parameters…* and *Load parameters…*: ``save(path)`` / ``load(path)``, told by ``say``."""
 
-    def __init__(self, save: Callable[[str | Path], None], load: Callable[[str | Path], None],
+    def __init__(self, save: Callable[[str | Path], None], load: Callable[[str | Path], str | None],
                  say: Callable[..., None]) -> None:
         super().__init__()
         self._save, self._load, self._say = save, load, say
@@ -152,8 +152,8 @@ class ParamsFileRow(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load parameters", "", YAML_FILTER)
         if path:
             try:
-                self._load(path)
-                self._say(f"parameters loaded from {path}")
+                note = self._load(path)  # (e.g. the positions it chose)
+                self._say(f"parameters loaded from {path}" + (f"; {note}" if note else ""))
             except ParameterError as exc:
                 self._say(str(exc), error=True)
 
@@ -173,7 +173,7 @@ class DockControls:
 
 def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], settings: QWidget,
             status: StatusTable, correct: QWidget, save: Callable[[str | Path], None],
-            load: Callable[[str | Path], None]) -> DockControls:
+            load: Callable[[str | Path], str | None]) -> DockControls:
     """Lay ``dock`` out: ``inputs`` (the Files tab's panels) and the others in tabs above the run bar.
 
     ``save`` / ``load``: what the parameter file buttons call with the path chosen.

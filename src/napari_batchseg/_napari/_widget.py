@@ -15,7 +15,7 @@ from ..live import Redraw
 from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
 from ..runners import RunSession, TaskState
-from ..view.file_list import read_parameter_file
+from ..view.file_list import positions_note, read_parameter_file
 from ..view.layer_inputs import layer_plan
 from ..view.phrasing import finish_message, for_widget, run_message
 from ..view.run_refusal import Refusal, refuse_or_params
@@ -172,7 +172,8 @@ class BatchSegWidget(QWidget):
             params = {f: p for fs, p in self.files.setup.run_groups(files, self.params()) for f in fs}
         except (ParameterError, ValueError):
             params = None
-        self.output.update_preview(files, {f: self.infos.get(f) for f in files}, params)
+        infos = {f: self.infos.get(f) for f in files}  # (only the positions chosen of each file are listed)
+        self.output.update_preview(files, infos, params, self.files.setup.chosen_positions(infos))
         self._update_run_state()
 
     def _update_run_state(self) -> None:
@@ -186,10 +187,16 @@ class BatchSegWidget(QWidget):
                                          axes=self.files.setup.default_axes)
 
     def set_params(self, params: SegmentationParams) -> None:
-        """Show ``params``; fields the form has no control for are kept for the next run."""
+        """Show ``params``; fields the form has no control for are kept for the next run.
+
+        Its ``positions`` run for every file without its own (Files tab), as the message line says.
+        """
         self._base_params = params
         self.output.set_params(params)
         self.form.set_params(params)
+        self.files.set_positions(params.positions)
+        if note := positions_note(params.positions):
+            self.bar.say(note)
         self.files.set_axes_choice(params.axes)  # shown in the Files tab, used for ambiguous files only
         self._update_preview()
 
@@ -197,13 +204,17 @@ class BatchSegWidget(QWidget):
         """Save the current parameters to a YAML file."""
         self.params().save(path)
 
-    def load_params(self, path: str | Path) -> None:
-        """Load parameters from a YAML file into the form (its folder filters, if any, into Filters)."""
+    def load_params(self, path: str | Path) -> str:
+        """Load parameters from a YAML file into the form (its folder filters, if any, into Filters).
+
+        Returns what the message line adds to "parameters loaded" (:func:`positions_note`; ``""``: nothing).
+        """
         params, file_filter, recursive = read_parameter_file(path)
         self.set_params(params)
         if file_filter is not None:  # (``batchseg segment --save-config`` writes them beside the parameters)
             self.files.filters.show(file_filter)
         self.files.recursive.setChecked(recursive or self.files.recursive.isChecked())
+        return positions_note(params.positions)
 
     def run(self) -> bool:
         """Start the batch in a worker thread (once the start-up work is over); whether it starts."""

@@ -1,12 +1,14 @@
 """The Files tab's model: which listed files take part, what each runs with, and why one cannot run.
 
 :class:`FileSetup` holds every per-file choice (axes of ambiguous files, the dataset of HDF5 files
-holding several, a file's own channel and frames) and what the Settings tab asks of every file; the
+holding several, a file's own channel, frames and positions) and what the Settings tab (and a loaded
+parameter file's ``positions``) asks of every file; the
 Qt panels (``_napari._files``, ``_axes``) only show and edit it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..discovery import FileFilter, collect_files, input_path, is_own_output
+from ..errors import InputError
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
@@ -24,7 +27,7 @@ from ..params import (
     paths_from,
     read_yaml_mapping,
 )
-from ..runnable import check_info
+from ..runnable import check_info, select_positions
 from .fields import Field
 from .file_info import as_path, is_ambiguous, short_reason
 from .phrasing import for_widget
@@ -41,11 +44,13 @@ class FileChoice:
 
     channel: int | str | None = None
     frames: tuple[int, int] | None = None  # first and last frame, 0-based inclusive (-1: the last)
+    #: the positions as typed (``0,2,5-7``, names; ``all``): read by :func:`parse_positions`
+    positions: str | None = None
 
     @property
     def empty(self) -> bool:
         """Whether the file simply follows the Settings tab."""
-        return self.channel is None and self.frames is None
+        return self.channel is None and self.frames is None and self.positions is None
 
 
 #: the choice of a file that has none (it follows the Settings tab)
@@ -63,6 +68,34 @@ def _params_of(channel: object, start: int, end: int | None, z_mode: str) -> Seg
                               z_mode=z_mode)  # type: ignore[arg-type]
 
 
+#: what a file's positions field says for every position (typed, or its placeholder)
+ALL_POSITIONS = "all"
+
+
+@functools.lru_cache(maxsize=256)
+def parse_positions(text: str) -> list[int | str] | None:
+    """A file's positions as typed, as ``batchseg segment --positions`` reads them (``ParameterError``).
+
+    :data:`ALL_POSITIONS` (any case): ``None``, every position. Else :attr:`SegmentationParams.positions`.
+    """
+    if text.strip().lower() == ALL_POSITIONS:
+        return None
+    return SegmentationParams(positions=text).positions  # type: ignore[arg-type]  # (text: as the CLI)
+
+
+def positions_text(positions: list[int | str] | None) -> str:
+    """Positions as a file's positions field reads them back (``0,2,B4``; ``None``: :data:`ALL_POSITIONS`)."""
+    return ALL_POSITIONS if positions is None else ",".join(map(str, positions))
+
+
+def positions_note(positions: list[int | str] | None) -> str:
+    """What the message line says of a loaded parameter file's ``positions`` (``""``: all positions)."""
+    if positions is None:
+        return ""
+    return (f"positions {positions_text(positions)}: only these of every file run; a file's own: "
+            "Files tab, This file")
+
+
 #: the controls of the selected file's own settings (its channel; its frames when ``own_frames``)
 FILE_FIELDS = (
     Field("channel", "choice",
@@ -71,6 +104,10 @@ FILE_FIELDS = (
           tip="Segment these frames of this file (0-based, inclusive)"),
     Field("start", "int", lo=0, hi=10**7),
     Field("end", "int", lo=-1, hi=10**7, value=-1, special="last"),
+    Field("positions", "text", text=ALL_POSITIONS,
+          tip="The positions of this file to segment: 0-based indices and ranges (0,2,5-7) or position "
+              "names, as batchseg segment --positions; empty: as the parameters (all, unless a loaded "
+              "parameter file chose some); 'all': every position"),
 )
 
 
@@ -95,13 +132,15 @@ def file_channel_entries(names: Iterable[str],
 def choice_values(choice: FileChoice) -> dict[str, Any]:
     """The values of :data:`FILE_FIELDS` that show ``choice``."""
     start, end = choice.frames or (0, -1)
-    return {"channel": choice.channel, "own_frames": choice.frames is not None, "start": start, "end": end}
+    return {"channel": choice.channel, "own_frames": choice.frames is not None, "start": start, "end": end,
+            "positions": choice.positions or ""}
 
 
 def edited_choice(choice: FileChoice, values: dict[str, Any]) -> FileChoice:
-    """``choice`` with the channel and frames of :data:`FILE_FIELDS`' ``values``."""
+    """``choice`` with the channel, frames and positions of :data:`FILE_FIELDS`' ``values``."""
     frames = (values["start"], values["end"]) if values["own_frames"] else None
-    return replace(choice, channel=values["channel"], frames=frames)
+    positions = str(values.get("positions") or "").strip() or None
+    return replace(choice, channel=values["channel"], frames=frames, positions=positions)
 
 
 #: the folded Filters section's fields (the extensions' default: the installed formats, set by the panel)
@@ -166,8 +205,10 @@ class FileSetup:
     default_axes: str | None = None
     #: the image dataset chosen per HDF5 file holding several
     datasets: dict[Path, str] = field(default_factory=dict)
-    #: a file's own channel and frames
+    #: a file's own channel, frames and positions
     choices: dict[Path, FileChoice] = field(default_factory=dict)
+    #: the positions of every file without its own (a loaded parameter file's ``positions``; ``None``: all)
+    positions: list[int | str] | None = None
     #: what the Settings tab asks of every file: files lacking it are flagged before Run
     channel: object = 0
     start_frame: int = 0
@@ -230,6 +271,10 @@ class FileSetup:
             return f"unreadable: {info}"
         if info is None:
             return ""
+        try:  # the positions first, as the engine plans (a file lacking one fails)
+            select_positions(info, self.positions_for(path))
+        except (ParameterError, InputError) as exc:
+            return for_widget(str(exc).removeprefix(f"{info.path}: "))
         choice = self.choice(path)
         channel = self.channel if choice.channel is None else choice.channel
         start, end = (self.start_frame, None) if choice.frames is None else frame_range(choice.frames)
@@ -239,17 +284,35 @@ class FileSetup:
             return for_widget(str(exc))
         return "" if problem is None else for_widget(problem.brief)
 
+    def positions_for(self, path: Path) -> list[int | str] | None:
+        """The positions ``path`` runs (its own, else :attr:`positions`); ``ParameterError`` if mistyped."""
+        own = self.choice(path).positions
+        return self.positions if own is None else parse_positions(own)
+
+    def shows_positions(self, info: SourceInfo | str | None) -> bool:
+        """Whether a file's positions field is shown: it has several, or positions are chosen for all."""
+        return isinstance(info, SourceInfo) and (info.sizes["P"] > 1 or self.positions is not None)
+
+    def chosen_positions(self, infos: dict[Path, SourceInfo | str | None]) -> dict[Path, list[int]]:
+        """The positions each readable file of ``infos`` runs (files whose choice cannot run: left out)."""
+        chosen = {}
+        for path, info in infos.items():
+            if isinstance(info, SourceInfo):
+                with contextlib.suppress(ParameterError, InputError):  # (a problem: Run refuses the file)
+                    chosen[path] = select_positions(info, self.positions_for(path))
+        return chosen
+
     def run_groups(self, files: list[Path],
                    params: SegmentationParams) -> list[tuple[list[Path], SegmentationParams]]:
         """``files`` grouped by the parameters each runs with, in list order.
 
-        ``params`` with the file's own axes (ambiguous files), dataset, channel and frames applied; one
-        group per distinct set.
+        ``params`` with the file's own axes (ambiguous files), dataset, channel, frames and positions
+        applied (positions mistyped: not applied, the file is a :meth:`problem`); one group per distinct set.
         """
         groups: dict[tuple[object, ...], tuple[list[Path], SegmentationParams]] = {}
         for f in files:
             axes, dataset, choice = self.axes_for(f), self.datasets.get(f), self.choice(f)
-            key = (axes, dataset, choice.channel, choice.frames)
+            key = (axes, dataset, choice.channel, choice.frames, choice.positions)
             if key not in groups:
                 own = params.replace(axes=axes) if axes is not None else params
                 if dataset is not None:
@@ -259,6 +322,9 @@ class FileSetup:
                 if choice.frames is not None:
                     start, end = frame_range(choice.frames)
                     own = own.replace(start_frame=start, end_frame=end)
+                if choice.positions is not None:
+                    with contextlib.suppress(ParameterError):
+                        own = own.replace(positions=parse_positions(choice.positions))
                 groups[key] = ([], own)
             groups[key][0].append(f)
         return list(groups.values())
@@ -274,7 +340,7 @@ class FileSetup:
     def mark(self, path: Path, info: SourceInfo | str | None, why: str) -> str:
         """The list entry of ``path``: its name, why it cannot run, or the axes an ambiguous file gets.
 
-        A file with its own channel or frames says so (``(own channel 1, frames 2-6)``).
+        A file with its own channel, frames or positions says so (``(own channel 1, frames 2-6)``).
         """
         text = path.name
         if why:
@@ -288,6 +354,8 @@ class FileSetup:
             if choice.frames is not None:
                 start, end = choice.frames
                 parts.append(f"frames {start}-{'end' if end < 0 else end}")
+            if choice.positions is not None:
+                parts.append(f"positions {choice.positions}")
             text += f"  (own {', '.join(parts)})"
         return text
 

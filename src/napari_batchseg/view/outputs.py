@@ -36,12 +36,16 @@ def suffix_note(suffix: str) -> str:
 
 
 def planned_outputs(files: list[Path], infos: dict[Path, SourceInfo | str | None], suffix: str,
-                    output_dir: str | None) -> list[tuple[Path, int, OutputNames]]:
-    """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata)."""
+                    output_dir: str | None,
+                    positions: dict[Path, list[int]] | None = None) -> list[tuple[Path, int, OutputNames]]:
+    """``[(input, position, OutputNames)]`` for ``files`` (positions known from metadata).
+
+    ``positions``: the positions chosen of a file (``FileSetup.chosen_positions``); a file not in it: all.
+    """
     out: list[tuple[Path, int, OutputNames]] = []
     for f in files:
         n_pos = positions_of(infos.get(f))
-        for p in range(n_pos):
+        for p in (positions or {}).get(f, range(n_pos)):
             out.append((f, p, _names(f, suffix, output_dir, p, n_pos)))
     return out
 
