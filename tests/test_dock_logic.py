@@ -25,6 +25,7 @@ from napari_batchseg.view.dock_jobs import SOURCE_FILES, SOURCE_LAYERS
 from napari_batchseg.view.fix_undo import NO_UNDO, UndoSlot, target_text, undo_frames, write_fix
 from napari_batchseg.view.fixes import FixRecord, array_ref
 from napari_batchseg.view.measure_form import (
+    EXPORT_FIELDS,
     evaluate_layers,
     evaluation_problem,
     export_options,
@@ -433,6 +434,25 @@ def test_a_single_images_result_is_measured_and_evaluated_against_its_2d_image()
     assert np.allclose(table["mean_intensity"], 3.0 * table["label"]), table.columns
     scores = evaluate_layers(labels, labels[0])
     assert list(scores["f1_50"]) == [1.0]
+
+
+def test_the_export_pattern_is_searched_where_the_dock_says():
+    assert "pattern_on" in {f.key for f in EXPORT_FIELDS}
+    values = {"overwrite": False, "pattern": r"(?P<well>[A-H]\d+)", "test_fraction": 0.0}
+    assert export_options({**values, "pattern_on": "position"}).pattern_on == "position"
+    assert export_options(values).pattern_on == "file"
+
+
+def test_the_dock_names_its_pattern_fields_not_the_command_lines():
+    from napari_batchseg.view.fields import by_key
+    from napari_batchseg.view.phrasing import for_dock
+
+    core = ("m.tif: --pattern 'x' matches none of input 'a.tif'; it matches the position name 'P1': "
+            "give --pattern-on position (API: pattern_on='position') to read it")
+    said = for_dock(core, by_key(EXPORT_FIELDS))
+    assert said == ("m.tif: 'Pattern' 'x' matches none of input 'a.tif'; it matches the position name 'P1': "
+                    "choose 'Pattern in: position names first' to read it")
+    assert for_dock("use --pattern-on file", by_key(EXPORT_FIELDS)) == "use 'Pattern in' file"
 
 
 def test_export_options_csv_and_texts(tmp_path):

@@ -1,6 +1,6 @@
 """The positions of multi-position files in the dock: a file's own (Files tab, This file), a loaded
 parameter file's for all, checked as ``batchseg segment --positions`` checks them; the planned outputs
-and the run hold only the chosen positions.
+and the run hold only the chosen positions. And the Measure dock's export pattern read from positions.
 
 Small synthetic OME-TIFF files of named series (positions); the threshold stand-in segments them.
 """
@@ -8,6 +8,7 @@ Small synthetic OME-TIFF files of named series (positions); the threshold stand-
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import tifffile
 
 from napari_batchseg.io.naming import output_names
@@ -97,3 +98,31 @@ def test_loaded_positions_run_for_every_file_and_are_said(widget, tmp_path, qtbo
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     assert [m.exists() for m in _masks(plate, range(3))] == [False, True, False]
     assert output_names(single, "", None).mask.exists()
+
+
+def test_the_export_pattern_reads_position_names_when_asked(make_napari_viewer, qtbot, tmp_path):
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+    from napari_batchseg.api import segment_files
+    from napari_batchseg.testing import threshold_segmenter
+
+    plate = _plate(tmp_path / "plate.ome.tif", names=("P1-B4", "P2-C5"))
+    params = SegmentationParams(positions="1")
+    segment_files([plate], params, segmenter=threshold_segmenter(params))
+    mask = output_names(plate, "", None, position=1, n_positions=2).mask
+    w = MeasureExportWidget(make_napari_viewer())
+    w.kind.setCurrentText("outlines")
+    w.mask_path.setText(str(mask))
+    w.export_dir.setText(str(tmp_path / "out"))
+    w.pattern.setText(r"(?P<well>[A-H]\d+)")
+    assert w.pattern_on.currentData() == "file"  # the file names: 'plate' holds no well
+    assert w.export()
+    qtbot.waitUntil(lambda: not w.busy, timeout=30000)
+    said = w.export_status.text()
+    assert said.startswith("Export failed") and "'Pattern' '(?P<well>" in said
+    assert said.endswith("it matches the position name 'P2-C5': choose 'Pattern in: position names first' "
+                         "to read it")  # the dock's field, not the command line's option
+    w.pattern_on.setCurrentIndex(w.pattern_on.findData("position"))
+    assert w.export()
+    qtbot.waitUntil(lambda: not w.busy, timeout=30000)
+    index = pd.read_csv(tmp_path / "out" / "outlines_metadata.csv", dtype=str, keep_default_na=False)
+    assert list(index["well"]) == ["C5"] and list(index["position_name"]) == ["P2-C5"]

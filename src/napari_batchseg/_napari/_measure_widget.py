@@ -183,7 +183,8 @@ class MeasureExportWidget(Dock):
                  self.measure_btn, self.measure_file_btn, self.auto, self.save_btn, self.status, self.table,
                  self.histogram,
                  folded_form("Export", self, self.fields.rows("kind")[0], ("Mask", self.mask_path),
-                             ("Folder", self.export_dir), *self.fields.rows("pattern", "test_fraction"),
+                             ("Folder", self.export_dir),
+                             *self.fields.rows("pattern", "pattern_on", "test_fraction"),
                              self.overwrite, self.export_btn, self.export_status),
                  folded_form("Evaluate", self, ("Ground truth", self.gt_combo), self.evaluate_btn,
                              self.eval_table))

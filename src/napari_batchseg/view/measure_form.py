@@ -37,6 +37,10 @@ NONE = "(none)"
 EXPORT_FIELDS = (
     Field("kind", "choice", "Kind", choices=choices(tuple(KINDS))),
     Field("pattern", "text", "Pattern", text=r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)"),
+    Field("pattern_on", "choice", "Pattern in", value="file",
+          choices=(("file", "file names"), ("position", "position names first")),
+          tip="outlines: where the pattern is searched: the input's and the mask's file names, or the "
+              "position's name first (a multi-position file's scenes named after wells, e.g. P1-B4)"),
     Field("test_fraction", "float", "Test fraction", 0.0, 0.9, step=0.05,
           tip="dacapo: fraction of frames (rows for one frame) kept as a test crop"),
     Field("overwrite", "check", text="Replace existing exports"),
@@ -95,8 +99,13 @@ def histogram_values(table: pd.DataFrame, column: str) -> tuple[NDArray[np.float
 
 
 def export_options(values: Mapping[str, Any]) -> ExportOptions:
-    """The export options of the Export section's ``values`` (an empty pattern is none)."""
+    """The export options of the Export section's ``values`` (an empty pattern is none).
+
+    ``pattern_on`` (where the pattern is searched; :data:`~napari_batchseg.export.images.PATTERN_ON`):
+    the file names when not given.
+    """
     return ExportOptions(overwrite=bool(values["overwrite"]), pattern=str(values["pattern"]).strip() or None,
+                         pattern_on=str(values.get("pattern_on") or "file"),
                          test_fraction=float(values["test_fraction"]))
 
 

@@ -70,6 +70,9 @@ _DOCK_WORDS: tuple[tuple[str, str], ...] = (
     ("give the input image of this volume mask (--image, with --image-channel and --z-range if needed)",
      "open its input image as a layer and Measure the mask's layer with it as the Intensity image, or "
      "give the image on the command line (--image, with --image-channel and --z-range if needed)"),
+    # an outline pattern that only the position name matches (Measure dock, Export)
+    ("give --pattern-on position (API: pattern_on='position') to read it",
+     "choose 'Pattern in: position names first' to read it"),
     # trackastra without a log (Track dock)
     ("give --image when it has no log", "without a log, track it on the command line with --image"),
 )
@@ -86,7 +89,7 @@ def for_dock(message: str, fields: Mapping[str, Field]) -> str:
         message = message.replace(cli, dock)
     if "overwrite" in fields:  # (a dock without the field keeps the flag: it is no advice of its own)
         message = re.sub(r"pass (--overwrite)(?: \(API: overwrite=True\))?", r"tick \1", message)
-    for key, spec in fields.items():
+    for key, spec in sorted(fields.items(), key=lambda item: -len(item[0])):  # --pattern-on before --pattern
         name = spec.label or spec.text
         if name:
             message = message.replace(f"--{key.replace('_', '-')}", f"'{name}'")
