@@ -96,3 +96,13 @@ def test_a_files_own_positions_round_trip_through_its_controls():
     assert edited_choice(FileChoice(), shown) == own
     assert edited_choice(own, {**shown, "positions": "  "}) == FileChoice(channel=1)
     assert not FileChoice(positions="1").empty
+
+
+def test_the_info_panel_names_the_positions_to_choose_from(tmp_path):
+    from napari_batchseg.view.file_info import describe_info
+
+    said = describe_info(read_info(plate(tmp_path / "plate.ome.tif")))
+    assert said.splitlines()[-1] == "positions: 3 (each gives its own output): 0 A1, 1 A2, 2 B1"
+    many = describe_info(read_info(plate(tmp_path / "many.ome.tif", names=[f"S{k}" for k in range(12)])))
+    assert many.splitlines()[-1] == ("positions: 12 (each gives its own output): 0 S0, 1 S1, 2 S2, 3 S3, "
+                                     "4 S4, 5 S5, …, 11 S11")

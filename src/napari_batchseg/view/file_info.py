@@ -170,9 +170,17 @@ def describe_info(info: SourceInfo | str | None) -> str:
         f"channels: {channels}",
         f"pixel size: {pix}",
     ]
-    if s["P"] > 1:
-        lines.append(f"positions: {s['P']} (each gives its own output)")
+    if s["P"] > 1:  # (their indices and names: what the file's positions field takes)
+        names = [f"{i} {name}" for i, name in enumerate(info.position_names)]
+        if len(names) > LISTED_POSITIONS:
+            names = [*names[:LISTED_POSITIONS - 2], "…", names[-1]]
+        named = f": {', '.join(names)}" if names else ""
+        lines.append(f"positions: {s['P']} (each gives its own output){named}")
     return "\n".join(lines)
+
+
+#: positions the info panel names (then "…" and the last)
+LISTED_POSITIONS = 8
 
 
 def as_path(path: str | Path) -> Path:
