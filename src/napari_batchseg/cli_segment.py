@@ -140,7 +140,7 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
                     help="last time frame (0-based, inclusive; past a file's last frame: to its end, said "
                          "in a warning)")
 
-    if gui:  # (no --positions: the dock segments every position)
+    if gui:  # (positions: each file's own in the dock, or a --config file's for every file)
         p.add_argument_group("run").add_argument("--config", metavar="FILE.yaml",
                                                  help="read options from a YAML file (CLI wins)")
         return
