@@ -160,6 +160,9 @@ def test_tiff_and_nd2_then_cancel(widget, data_folder, trained_model, qtbot):
     qtbot.waitUntil(lambda: widget.session.state(keys[1]).frames_done >= 2, timeout=300000)
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    # the widget is free GRACE_MS after Cancel, its run's thread may still be removing the cancelled
+    # output's lock and buffer: wait for that thread before looking at the folder (and running again)
+    qtbot.waitUntil(lambda: not widget.controller.compute_alive, timeout=60000)
     assert [widget.status.status(k) for k in keys] == ["done", "cancelled", "cancelled"]
     assert widget.session.state(keys[1]).frames_done < 41
     nuclei_mask = read_mask(data_folder / "nuclei_BF_vSM.ome.tif")

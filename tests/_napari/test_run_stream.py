@@ -282,6 +282,9 @@ def test_cancel_keeps_finished_files_and_writes_nothing_partial(widget, data_fol
     qtbot.waitUntil(lambda: widget.session.state(keys[1]).frames_done >= 3, timeout=30000)
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=10000)
+    # the widget is free GRACE_MS after Cancel, its run's thread may still be removing the cancelled
+    # output's lock and buffer: wait for that thread before looking at the folder
+    qtbot.waitUntil(lambda: not widget.controller.compute_alive, timeout=20000)
     statuses = [widget.status.status(k) for k in keys]
     assert statuses == ["done", "cancelled", "cancelled"]
     assert widget.session.state(keys[1]).frames_done < 31  # stopped between frames, promptly
