@@ -64,6 +64,9 @@ def test_train_from_layers_curve_and_model_list(train_widget, qtbot, tmp_path):
     assert w.plot.train == pytest.approx(w.result.train_losses)
     assert w.plot.validation == pytest.approx(w.result.validation_losses)
     assert "validation AP@0.5" in w.status.text()
+    # the registry's signal is emitted in the training's thread and reaches this one queued, on its own
+    # way (not with the job's result that ends ``running``): wait for it
+    qtbot.waitUntil(lambda: bool(announced), timeout=10_000)
     assert announced == [str(out)] and recent_models() == [str(out)]
     assert w.base_model.findText(str(out)) >= 0
 
