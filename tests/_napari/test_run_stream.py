@@ -104,6 +104,10 @@ def test_double_click_during_the_run_stops_following(widget, data_folder, qtbot)
 
 def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
     _prepare(widget, data_folder, contains="timelapse_BF", end_frame=19, delay=0.05)
+    # the slider moves counted below are the run's: Run only shows the hidden pair made once the start-up
+    # work and the file's metadata are in (a Run before that adds the layers, and napari moves the
+    # slider as they come)
+    qtbot.waitUntil(lambda: len(_stream_layers(widget.viewer)) == 2, timeout=120000)
     assert widget.run()
     seen = {}
 
