@@ -32,3 +32,24 @@ def test_cancel_during_a_long_frame_renames_the_layer(widget, data_folder, qtbot
     qtbot.waitUntil(lambda: not widget.controller.compute_alive, timeout=20000)
     assert not (data_folder / "timelapse_BF_vSM.ome.tif").exists()
     assert labels.name.count("cancelled") == 1
+
+
+def test_run_again_right_after_a_cancel_waits_for_the_cancelled_frame(widget, data_folder, qtbot):
+    """Run pressed as soon as the widget is free after Cancel, while the cancelled frame still runs: the
+    new run waits for the old thread (which still holds the output's lock); before, it skipped the file
+    as "being produced by pid <napari's own>"."""
+    widget.files.contains.setText("timelapse_BF")
+    widget.files.add_paths([data_folder])
+    widget.form.end_frame.setValue(3)
+    widget.controller.segmenter_factory = factory(4 * GRACE_MS / 1000)  # a frame outlasts the grace time
+    assert widget.run()
+    qtbot.waitUntil(lambda: bool(widget.session.tasks) and widget.session.tasks[0].frames_done >= 1,
+                    timeout=60000)
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10000)
+    assert widget.controller.compute_alive  # the cancelled frame still runs
+    widget.controller.segmenter_factory = factory()
+    assert widget.run()  # at once
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    assert [(s.status, s.reason) for s in widget.session.tasks] == [("done", "")], widget.message.text()
+    assert (data_folder / "timelapse_BF_vSM.ome.tif").is_file()

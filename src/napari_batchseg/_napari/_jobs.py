@@ -229,8 +229,8 @@ class RunController(QObject):
                              segmenter_factory=self.segmenter_factory)
         self.cancel_event = threading.Event()
         source, given = run_source(paths, params, plan, groups)
-        job = self.background.submit(
-            run_events, source, given, options, self.cancel_event,
+        job = self.background.submit(  # after a cancelled run whose thread still ends its frame
+            run_events, source, given, options, self.cancel_event, self._last_thread,
             on_item=self.run_event.emit, on_error=self._on_error, on_done=self._on_finished,
             name="batchseg-run", yield_cpu=True,
         )

@@ -47,12 +47,17 @@ def run_source(paths: list[Path], params: SegmentationParams, plan: Any = None,
 
 
 def run_events(source: Any, params: SegmentationParams | None, options: RunOptions,
-               cancel: threading.Event) -> Iterator[Event]:
+               cancel: threading.Event, after: threading.Thread | None = None) -> Iterator[Event]:
     """The run's events (:func:`~napari_batchseg.runners.execute`), with the prepared images attached.
 
     ``source``: paths, a plan or groups (:func:`run_source`). Once the model is loaded (torch imported),
     the rest of the run happens under :func:`~napari_batchseg.torch_cancel.torch_cancellation`.
+    ``after``: the thread of a cancelled run that may still be ending its frame (and holds the lock of
+    the output it drops): this run starts once it has ended (or is cancelled while it waits), so that
+    it does not take that output for another process's work and skip it.
     """
+    while after is not None and after.is_alive() and not cancel.is_set():
+        after.join(0.05)
     stream = execute(source, options, params=params, cancel=cancel, keep_images=True)
     guard = CancelOnceTorch(cancel)
     try:
