@@ -308,6 +308,12 @@ def test_measure_volume_takes_the_image_channels_and_z_range_given(tmp_path: Pat
         assert row.mean_intensity_0 == pytest.approx(image[row.frame, 2:5, 0][inside].mean())
     assert list(table["touches_border"]) == [False] * 4
     assert list(table["touches_z_border"]) == [False, True, False, True]
+    # Z in input slices, as frame is an input frame (the ROIs and layers of the mask sit there too)
+    for row in table.itertuples():
+        slices = 2 + np.nonzero((labels[row.frame - 1] == row.label).any(axis=(1, 2)))[0]
+        assert (row.bbox_min_z, row.bbox_max_z) == (slices.min(), slices.max() + 1)
+        assert row.centroid_z_px == pytest.approx(slices.mean())
+        assert row.centroid_z_um == pytest.approx(row.centroid_z_px * 2.0)
     from napari_batchseg.measure_3d import VOLUME_COLUMNS  # the documented order (time_s, extras beside)
     assert [c for c in table.columns if c in VOLUME_COLUMNS] == list(VOLUME_COLUMNS)
     assert list(table.columns[len(VOLUME_COLUMNS):]) == [f"{s}_intensity_0" for s in INTENSITY_STATS]

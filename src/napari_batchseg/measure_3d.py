@@ -68,12 +68,14 @@ def is_volume_mask(path: str | Path) -> bool:
 def measure_volume(
     labels: NDArray[Any], image: NDArray[Any] | None, pixel_size: PixelSize, *, file: str = "",
     position: int = 0, frame: int = 0, extra_images: Mapping[str, NDArray[Any]] | None = None,
-    position_name: str | None = None,
+    position_name: str | None = None, first_z: int = 0,
 ) -> pd.DataFrame:
     """Object table of one ``(Z, Y, X)`` label volume (volumes in voxels and µm³, 3D centroids).
 
     ``pixel_size.t`` (s) adds ``time_s`` (``frame`` times it); ``extra_images`` (``{channel: volume}``)
     add ``<stat>_intensity_<channel>`` columns, as in 2D; ``position_name``: the position's name (a well).
+    ``first_z``: the input slice of the volume's slice 0, added to the Z centroids and bounding boxes (as
+    ``frame`` is an input frame, Z is an input slice; a volume of slices 3-7 has ``bbox_min_z`` 3 or more).
     """
     lab = np.asarray(labels)
     if lab.ndim != 3:
@@ -91,15 +93,16 @@ def measure_volume(
         "label": ids, "volume_vox": table["area"].astype(np.int64),
         "volume_um3": table["area"] * voxel if voxel is not None else [np.nan] * n,
     })
+    offsets = (int(first_z), 0, 0)
     for i, axis in enumerate("zyx"):
-        out[f"centroid_{axis}_px"] = table[f"centroid-{i}"]
+        out[f"centroid_{axis}_px"] = table[f"centroid-{i}"] + offsets[i]
     for i, (axis, step) in enumerate((("z", sz), ("y", sy), ("x", sx))):
-        centre = table[f"centroid-{i}"]
+        centre = table[f"centroid-{i}"] + offsets[i]
         out[f"centroid_{axis}_um"] = centre * float(step) if step is not None else [np.nan] * n
     for i, axis in enumerate("zyx"):
-        out[f"bbox_min_{axis}"] = table[f"bbox-{i}"]
+        out[f"bbox_min_{axis}"] = table[f"bbox-{i}"] + offsets[i]
     for i, axis in enumerate("zyx"):
-        out[f"bbox_max_{axis}"] = table[f"bbox-{i + 3}"]
+        out[f"bbox_max_{axis}"] = table[f"bbox-{i + 3}"] + offsets[i]
 
     def touches(axis: int) -> NDArray[Any]:
         return np.asarray((table[f"bbox-{axis}"] == 0) | (table[f"bbox-{axis + 3}"] == lab.shape[axis]))
@@ -180,6 +183,11 @@ class VolumeInput:
     def _resolve_extra(self, channels: Sequence[int | str]) -> None:
         assert self.source is not None
         self.extra = [(str(c), int(resolve_channel(self.source.info, c))) for c in channels]
+
+    @property
+    def first_z(self) -> int:
+        """The input slice of the mask's slice 0 (0 without an input: its Z range is not known)."""
+        return int(self.zs[0]) if self.source is not None and len(self.zs) else 0
 
     def volume(self, index: int, channel: int | None = None) -> NDArray[Any] | None:
         """The input volume of the mask's frame ``index`` (``None`` without a log).
@@ -290,7 +298,8 @@ def volume_tables(
                 frame = source.start + i
                 yield VolumeTable(frame, source.position, source.position_name, measure_volume(
                     labels, image_volume, pixel_size, file=file or path.name, position=source.position,
-                    frame=frame, extra_images=extra, position_name=source.position_name))
+                    frame=frame, extra_images=extra, position_name=source.position_name,
+                    first_z=source.first_z))
     finally:
         source.close()
 
