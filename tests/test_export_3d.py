@@ -201,6 +201,21 @@ def test_dacapo_of_one_volume_with_its_image_given(run, tmp_path):
     assert dict(root.attrs)["first_frame"] == 1
 
 
+def test_a_log_less_volume_with_its_image_takes_the_channel_and_z_range_given(tmp_path):
+    """--image with --image-channel and --z-range: the raw volume is that channel's slices (a review: the
+    options were dropped for an image given by hand, giving channel 0, or every slice: refused)."""
+    labels = np.zeros((1, 3, 16, 16), np.uint16)
+    labels[0, 1, 4:8, 4:8] = 1
+    mask = write_mask(tmp_path / "v_vSM.ome.tif", labels, volume=True)  # no log
+    data = np.random.default_rng(0).integers(0, 1000, (2, 6, 16, 16)).astype(np.uint16)  # C, Z, Y, X
+    tifffile.imwrite(tmp_path / "img.ome.tif", data, ome=True, metadata={"axes": "CZYX"})
+    opts = ExportOptions(image=tmp_path / "img.ome.tif", image_channel=1, z_range="2-4")
+    (target,) = export_masks("dacapo", [mask], tmp_path / "out", opts).outputs[mask]
+    raw = zarr.open_group(str(target), mode="r")["raw"][:]
+    volume = data[1, 2:5].astype(np.float64)
+    np.testing.assert_allclose(raw, (volume - volume.min()) / np.ptp(volume), atol=1e-6)
+
+
 # ------------------------------------------------------------------ cellpose
 @pytest.mark.cp3
 def test_cellpose_pairs_per_slice(run, tmp_path):

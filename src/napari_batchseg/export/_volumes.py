@@ -176,10 +176,10 @@ def open_volume_input(
         z_range = run.params.z_range
     if options.image is not None or run is None:  # the image given by hand, or no log: the options say
         start = int(options.start_frame) if options.start_frame is not None else start
-    else:
-        check_start_frame(path, start, options.start_frame)
         channel = options.image_channel if options.image_channel is not None else channel
         z_range = options.z_range or z_range
+    else:
+        check_start_frame(path, start, options.start_frame)
     n_input = input_frame_count(log_text) if run is not None else None
     z_first = ZRange.parse(z_range or "all").first_volume_slice
     item = VolumeItem(path, log_text, read_mask_pixel_size(path), n_t, zyx, start, None, n_input, image,
