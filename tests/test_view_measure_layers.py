@@ -39,6 +39,21 @@ def test_intensity_of_the_chosen_image_or_why_not() -> None:
     assert intensity_of(_layer("stack", (6, 4, 8, 8)), (2, 5, 8, 8), first_frame=2)[0] is None  # other Z
 
 
+def test_a_2d_result_beside_a_still_z_stack_takes_no_slice_as_its_frame() -> None:
+    """A single-frame 2D result (e.g. of a max projection) beside the ``(Z, Y, X)`` stack it was made from:
+    its frame is not the stack's slice 0 (a review: it got slice 0's intensities). Said by the image's axes
+    (as the plugin's reader labels them); a ``(T, Y, X)`` movie's frames still line up."""
+    stack = _layer("stack", (6, 8, 8))
+    stack.axis_labels = ("Z", "Y", "X")
+    for labels in ((1, 8, 8), (8, 8)):
+        frames, note = intensity_of(stack, labels)
+        assert frames is None and "a Z stack (6, 8, 8)" in note and "no intensities" in note
+    assert intensity_of(stack, (6, 8, 8)) == (slice(None), "")  # labels drawn over every slice
+    movie = _layer("movie", (6, 8, 8))
+    movie.axis_labels = ("T", "Y", "X")
+    assert intensity_of(movie, (1, 8, 8), first_frame=2) == (slice(2, 3), "")
+
+
 def test_measure_args_take_the_layers_file_frames_pixel_size_and_position() -> None:
     labels = _layer("a (edited)", (4, 8, 8), mask_path="/r/a_vSM.ome.tif", first_frame=3, position=2,
                     position_name="P2", pixel_size={"y": 0.5, "x": 0.5, "t": 60.0})

@@ -233,6 +233,13 @@ def intensity_of(image_layer: Any, labels_shape: tuple[int, ...],
         return None, ""
     shape = tuple(image_layer.data.shape)
     frames = intensity_frames(shape, labels_shape, first_frame, volume)
+    lead = str((tuple(getattr(image_layer, "axis_labels", ()) or ("",)))[0]).upper()
+    if frames is not None and frames != slice(None) and not volume and lead == "Z":
+        # 2D results beside a still Z stack (its axes say Z): made of projected (or chosen) slices, not
+        # of its first slices (a review: they got slice 0's intensities)
+        return None, (f" {image_layer.name}: a Z stack {shape}, and the labels {tuple(labels_shape)} are "
+                      "2D results of its planes (projected or chosen as their log says: batchseg measure "
+                      "prepares them so); no intensities.")
     if frames is None and planes_beside_volumes(shape, labels_shape, volume):
         return None, (f" {image_layer.name}: 4-D {shape}, and the labels {tuple(labels_shape)} "
                       "are not a volume result (2D frames or one time point's volume: not said); "
