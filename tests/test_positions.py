@@ -53,6 +53,30 @@ def test_bad_positions_are_refused_naming_the_parameter(bad):
         SegmentationParams(positions=bad)
 
 
+def test_an_empty_positions_list_is_refused_not_read_as_every_position():
+    """A filter that matched no name gives ``[]``: segmenting every position instead would be silent."""
+    with pytest.raises(ParameterError, match=r"positions \[\]: no position listed"):
+        SegmentationParams(positions=[])
+    with pytest.raises(ParameterError, match="positions"):
+        SegmentationParams(positions=())
+    assert SegmentationParams(positions=None).positions is None  # (None and "": every position)
+    assert SegmentationParams(positions="  ").positions is None
+
+
+def test_positions_take_numpy_integers_arrays_and_ranges():
+    assert SegmentationParams(positions=list(np.array([0, 2]))).positions == [0, 2]
+    assert SegmentationParams(positions=np.array([2, 0])).positions == [2, 0]
+    assert SegmentationParams(positions=range(3)).positions == [0, 1, 2]
+    assert SegmentationParams(positions=np.int64(4)).positions == [4]
+    assert SegmentationParams(positions=(n for n in ["B4", 1])).positions == ["B4", 1]
+    saved = SegmentationParams(positions=np.array([1])).to_dict()
+    assert saved["positions"] == [1] and type(saved["positions"][0]) is int  # (plain: YAML writes it)
+    with pytest.raises(ParameterError, match="negative"):
+        SegmentationParams(positions=np.array([-1]))
+    with pytest.raises(ParameterError, match="positions"):
+        SegmentationParams(positions=np.array([], dtype=int))
+
+
 # --------------------------------------------------------------------------- planning
 def test_the_plan_holds_only_the_chosen_positions_under_their_usual_names(tmp_path):
     plate = _plate(tmp_path / "plate.ome.tif")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
+import numbers
+import operator
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
@@ -196,10 +199,12 @@ class SegmentationParams:
         frame is clipped to it, and said (a planning note: :attr:`~napari_batchseg.api.RunSummary.notes`,
         a warning line of the command line).
     positions
-        Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``:
-        all. 0-based indices, ranges and position names, as a list (``[0, 2, "B4"]``) or text such as
+        Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``
+        or ``""``: all (an empty list is refused). 0-based indices (NumPy integers too), ranges and
+        position names, as a list, array or range (``[0, 2, "B4"]``, ``range(3)``) or text such as
         ``"0,2,5-7"`` (kept as the list ``[0, 2, 5, 6, 7]``); digits are indices, other text a name
-        (any case). A file lacking one of them fails, naming the positions it has; the others run.
+        (any case). A file of several positions lacking one of them fails, naming the positions it has;
+        the others run. A file of one position has nothing to choose: it runs whole (a plan note says so).
     gpu
         Use a GPU (CUDA or Apple MPS) when one is found.
     batch_size
@@ -580,10 +585,10 @@ def _parse_positions(value: Any) -> list[int | str] | None:
         return None
     if isinstance(value, str):
         items: list[Any] = [v.strip() for v in value.split(",")]
-    elif isinstance(value, (list, tuple)):
-        items = [v.strip() if isinstance(v, str) else v for v in value]
-        if not items:
-            return None
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):  # list, array, range
+        items = [v.strip() if isinstance(v, str) else v for v in itertools.islice(value, MAX_POSITIONS + 1)]
+        if not items:  # (e.g. a name filter that matched nothing: not every position)
+            raise ParameterError(f"positions {value!r}: no position listed (None or '': every position)")
     else:
         items = [value]
     out: list[int | str] = []
@@ -600,7 +605,8 @@ def _one_position(value: Any, item: Any) -> list[int | str]:
     """The positions one entry of ``positions`` stands for (an index, a range, or a name)."""
     if isinstance(item, float) and item.is_integer():
         item = int(item)
-    if isinstance(item, int) and not isinstance(item, bool):
+    if not isinstance(item, bool) and isinstance(item, numbers.Integral):
+        item = operator.index(item)  # (NumPy integers too)
         if item < 0:
             raise ParameterError(f"positions {value!r}: position {item} is negative (indices count from 0)")
         return [item]
