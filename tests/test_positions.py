@@ -100,6 +100,37 @@ def test_a_position_the_file_lacks_fails_that_file_naming_it_and_the_positions_i
     assert "no position 4-9, 12; no position named 'C3'; the file" in (named[0].error or ""), named[0].error
 
 
+def test_a_file_of_one_position_runs_whole_and_one_note_says_so(tmp_path):
+    """Positions choose among the positions of multi-position files: a file of one has nothing to choose."""
+    plate = _plate(tmp_path / "plate.ome.tif")
+    singles = [_plate(tmp_path / f"single{k}.ome.tif", names=("S",)) for k in range(2)]
+    the_plan = engine.plan([plate, *singles], SegmentationParams(positions="1-2"))
+    assert [(t.input.name, t.position, t.n_positions, t.error) for t in the_plan.tasks] == [
+        ("plate.ome.tif", 1, 3, None), ("plate.ome.tif", 2, 3, None),
+        ("single0.ome.tif", 0, 1, None), ("single1.ome.tif", 0, 1, None)]
+    assert the_plan.tasks[2].names.mask.name == "single0_vSM.ome.tif"  # its usual name
+    assert [n for n in the_plan.notes if "position" in n] == [
+        "positions 1-2 apply to files with several positions; 2 file(s) with one position run whole"]
+    assert engine.plan([plate], SegmentationParams(positions="1")).notes == []  # none of one: no note
+    assert engine.plan(singles, SegmentationParams()).notes == []  # every position: nothing to say
+    # a file of several positions lacking one still fails
+    small = _plate(tmp_path / "small.ome.tif", names=("A1", "A2"))
+    [failed, single] = engine.plan([small, singles[0]], SegmentationParams(positions=[2, "B1"])).tasks
+    assert "no position 2; no position named 'B1'" in (failed.error or "") and single.error is None
+
+
+def test_cli_positions_over_a_mixed_folder_run_the_one_position_files_whole(tmp_path, standin, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _plate(folder / "plate.ome.tif")
+    _plate(folder / "single.ome.tif", names=("S",))
+    out = tmp_path / "out"
+    assert main(["segment", str(folder), "--positions", "1", "--output-dir", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.ome.tif")) == ["plate_P1_vSM.ome.tif", "single_vSM.ome.tif"]
+    said = capsys.readouterr()
+    assert "1 file(s) with one position run whole" in said.out + said.err
+
+
 # --------------------------------------------------------------------------- command line
 def test_cli_positions_run_only_those_and_the_log_records_them(tmp_path, standin, capsys):
     plate = _plate(tmp_path / "plate.ome.tif")

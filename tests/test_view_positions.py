@@ -67,17 +67,28 @@ def test_a_loaded_positions_is_the_default_of_every_file_and_all_overrides_it(tm
     infos = {path: read_info(path), single: read_info(single)}
     setup = FileSetup(positions=[2, "A1"])
     assert not setup.shows_positions(None)
-    assert setup.shows_positions(infos[single])  # chosen for all: a one-position file can say 'all'
     assert not FileSetup().shows_positions(infos[single]) and FileSetup().shows_positions(infos[path])
-    assert setup.chosen_positions(infos) == {path: [0, 2]}
-    assert setup.problem(single, infos[single]).startswith("no position 2; no position named 'A1'; the file "
-                                                            "has 1 position(s): 0 (")
-    setup.set_choice(single, FileChoice(positions="all"))
-    assert setup.problem(single, infos[single]) == "" and setup.chosen_positions(infos)[single] == [0]
+    assert setup.chosen_positions(infos) == {path: [0, 2], single: [0]}
+    setup.set_choice(path, FileChoice(positions="all"))
+    assert setup.chosen_positions(infos)[path] == [0, 1, 2]
     groups = setup.run_groups([path, single], SegmentationParams(positions=[2, "A1"]))
-    assert [(fs, p.positions) for fs, p in groups] == [([path], [2, "A1"]), ([single], None)]
-    assert positions_note([2, "A1"]).startswith("positions 2,A1: only these of every file run")
+    assert [(fs, p.positions) for fs, p in groups] == [([path], None), ([single], [2, "A1"])]
+    assert positions_note([2, "A1"]).startswith("positions 2,A1: only these of every file of several run")
     assert positions_note(None) == ""
+
+
+def test_a_file_of_one_position_runs_whole_under_loaded_positions(tmp_path, dsb2018):
+    """A loaded parameter file's positions choose among the positions of multi-position files: a file of
+    one has nothing to choose; it is not flagged, its field is not shown, and its output is planned."""
+    single = dsb2018[0]
+    info = read_info(single)
+    setup = FileSetup(positions=[1, 2])
+    assert setup.problem(single, info) == ""
+    assert not setup.shows_positions(info)
+    assert setup.chosen_positions({single: info}) == {single: [0]}
+    assert [(f, p) for f, p, _ in planned_outputs([single], {single: info}, "", None,
+                                                  setup.chosen_positions({single: info}))] == [(single, 0)]
+    assert "files of one position run whole" in positions_note([1, 2])
 
 
 def test_planned_outputs_are_those_of_the_chosen_positions(tmp_path):

@@ -164,7 +164,8 @@ def segment_files(
     **overrides
         Single parameter fields to change, e.g. ``model="nuclei", diameter=17``; ``positions="0,2,5-7"``
         (or ``[0, "B4"]``: indices and position names) segments only those positions of multi-position
-        files (:attr:`SegmentationParams.positions`; a file lacking one fails, naming those it has).
+        files (:attr:`SegmentationParams.positions`; a file of several lacking one fails, naming those it
+        has; a file of one position runs whole).
 
     Returns
     -------

@@ -146,8 +146,8 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
         return
     io.add_argument("--positions", default=S, metavar="LIST",
                     help="positions of multi-position files to segment (default: all): 0-based indices and "
-                         "ranges, e.g. 0,2,5-7, or position names; a file lacking one fails, naming those "
-                         "it has")
+                         "ranges, e.g. 0,2,5-7, or position names; a file of several lacking one fails, "
+                         "naming those it has; a file of one position runs whole")
     par = p.add_argument_group("parallel and cluster")
     par.add_argument("--parallel", choices=("none", "files", "frames"), default=S,
                      help="spread work over processes: one file per process, or the frames of a file")

@@ -66,7 +66,7 @@ from .provenance import (
     LABELS_HASH_PREFIX,
     OUTPUT_ID_PREFIX,
 )
-from .runnable import check_info, read_info_for, select_positions
+from .runnable import check_info, one_position_note, read_info_for, select_positions
 from .segmenters import Segmenter, SegmentOutput
 
 __all__ = [
@@ -103,7 +103,8 @@ def plan(
     channel, Z range or first frame it lacks; a position of ``params.positions`` it lacks), becomes a
     task carrying its error (reported as failed by :func:`run`, before any model is loaded); it does not
     stop planning. A multi-position file yields one task per position chosen (``params.positions``;
-    ``None``: all). An ``end_frame`` past a file's last frame is a note of the plan (:attr:`Plan.notes`).
+    ``None``: all); a file of one position runs whole. An ``end_frame`` past a file's last frame, and
+    positions chosen where files of one position run whole, are notes of the plan (:attr:`Plan.notes`).
     """
     notes: list[str] = []
     files = collect_files(paths, file_filter, recursive=recursive, notes=notes)
@@ -132,6 +133,7 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         check_writable_dir(params.output_dir)
     tasks: list[Task] = []
     own_axes: list[Path] = []
+    n_single = 0  # files of one position: ``positions`` has nothing to choose in them (they run whole)
     for f in files:
         use_axes = True
         try:
@@ -156,6 +158,7 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         if problem is None and (clipped := _clipped_end(f, info.sizes["T"], params)):
             notes.append(clipped)
         n_pos = info.sizes["P"]
+        n_single += n_pos == 1
         for p in chosen:
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
             tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes,
@@ -165,6 +168,8 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         shown = ", ".join(f.name for f in own_axes[:5]) + (", ..." if len(own_axes) > 5 else "")
         notes.append(f"axes {params.axes} not applied to {len(own_axes)} file(s) whose own axes are "
                      f"unambiguous ({shown}): the override is for ambiguous files only")
+    if note := one_position_note(params.positions, n_single):
+        notes.append(note)
     return Plan(params, tasks, notes)
 
 

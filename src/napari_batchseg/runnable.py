@@ -22,8 +22,8 @@ from .params import SegmentationParams
 from .prepare import check_z_range, resolve_channels
 from .prepare_3d import check_volume
 
-__all__ = ["FileProblem", "Reason", "check_file", "check_info", "problem_of", "read_info_for",
-           "select_positions"]
+__all__ = ["FileProblem", "Reason", "check_file", "check_info", "one_position_note", "problem_of",
+           "read_info_for", "select_positions"]
 
 #: positions a message lists before it leaves the middle ones out
 _LISTED_POSITIONS = 12
@@ -91,11 +91,13 @@ def select_positions(info: SourceInfo, positions: list[int | str] | None) -> lis
     """The 0-based positions of the file that ``positions`` (:attr:`SegmentationParams.positions`) chooses.
 
     In the file's order, each once; ``None``: every position. A name chooses the positions of that name
-    (exactly, else in any case). Raises :class:`~.errors.InputError` naming the file, the positions it
-    lacks and the positions it has (index and name).
+    (exactly, else in any case). Positions choose among the positions of multi-position files: a file of
+    one position has nothing to choose and runs whole (``[0]``, whatever ``positions`` says). Raises
+    :class:`~.errors.InputError` naming the file, the positions it lacks and the positions it has (index
+    and name).
     """
     n = info.sizes["P"]
-    if positions is None:
+    if positions is None or n == 1:
         return list(range(n))
     names = [str(name) for name in info.position_names]
     chosen: set[int] = set()
@@ -122,6 +124,17 @@ def select_positions(info: SourceInfo, positions: list[int | str] | None) -> lis
             has = [*has[:_LISTED_POSITIONS - 1], "...", has[-1]]
         raise InputError(f"{info.path}: {'; '.join(lacking)}; the file has {n} position(s): {', '.join(has)}")
     return sorted(chosen)
+
+
+def one_position_note(positions: list[int | str] | None, n_single: int) -> str:
+    """The plan note that ``positions`` left ``n_single`` files of one position whole (``""``: none did)."""
+    if positions is None or not n_single:
+        return ""
+    indices = sorted(p for p in positions if isinstance(p, int))
+    names = [p for p in positions if isinstance(p, str)]
+    shown = ", ".join([_spans(indices), *names] if indices else names)
+    return (f"positions {shown} apply to files with several positions; {n_single} file(s) with one position "
+            "run whole")
 
 
 def _spans(indices: list[int]) -> str:

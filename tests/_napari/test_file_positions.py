@@ -80,24 +80,25 @@ def test_loaded_positions_run_for_every_file_and_are_said(widget, tmp_path, qtbo
     load = next(b for b in widget.findChildren(QPushButton) if b.text() == "Load parameters…")
     load.click()
     said = widget.message.text()
-    assert said.startswith(f"parameters loaded from {saved}; positions 1: only these of every file run")
+    assert said.startswith(f"parameters loaded from {saved}; positions 1: only these of every file of "
+                           "several run")
     assert widget.params().positions == [1]
     files, panel = widget.files, widget.files.file_settings
     files.select_file(plate)
     assert panel.positions.placeholderText() == "1" and panel.positions.text() == ""
     preview = widget.output.preview.text()
     assert [m.name in preview for m in _masks(plate, range(3))] == [False, True, False]
-    # the one-position file lacks position 1: flagged before Run, as the run would fail it; 'all' runs it
-    assert files.problems()[single].startswith("no position 1; the file has 1 position(s)")
+    # the one-position file has nothing to choose: not flagged, no field, run whole, and said once
+    assert files.problems() == {} and output_names(single, "", None).mask.name in preview
     files.select_file(single)
-    assert not panel.positions_row.isHidden()
-    panel.positions.setText("all")
-    assert files.problems() == {}
+    assert panel.positions_row.isHidden()
     widget.controller.segmenter_factory = factory()
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     assert [m.exists() for m in _masks(plate, range(3))] == [False, True, False]
     assert output_names(single, "", None).mask.exists()
+    assert widget.session.notes == (
+        "positions 1 apply to files with several positions; 1 file(s) with one position run whole",)
 
 
 def test_the_export_pattern_reads_position_names_when_asked(make_napari_viewer, qtbot, tmp_path):

@@ -167,7 +167,7 @@ class DatasetRow(ChoiceRow):
 class FileSettings(QWidget):
     """The :class:`FileSetup` choices of the file on show; ``changed(path)`` when edited.
 
-    Its channel, frames and positions (shown for a file of several, or when a parameter file chose some).
+    Its channel, frames and positions (shown for a file of several: one of one position runs whole).
     """
 
     changed = Signal(object)  # Path

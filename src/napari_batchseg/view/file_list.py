@@ -92,8 +92,8 @@ def positions_note(positions: list[int | str] | None) -> str:
     """What the message line says of a loaded parameter file's ``positions`` (``""``: all positions)."""
     if positions is None:
         return ""
-    return (f"positions {positions_text(positions)}: only these of every file run; a file's own: "
-            "Files tab, This file")
+    return (f"positions {positions_text(positions)}: only these of every file of several run (files of one "
+            "position run whole); a file's own: Files tab, This file")
 
 
 #: the controls of the selected file's own settings (its channel; its frames when ``own_frames``)
@@ -290,8 +290,8 @@ class FileSetup:
         return self.positions if own is None else parse_positions(own)
 
     def shows_positions(self, info: SourceInfo | str | None) -> bool:
-        """Whether a file's positions field is shown: it has several, or positions are chosen for all."""
-        return isinstance(info, SourceInfo) and (info.sizes["P"] > 1 or self.positions is not None)
+        """Whether a file's positions field shows: it has several (one: nothing to choose; it runs whole)."""
+        return isinstance(info, SourceInfo) and info.sizes["P"] > 1
 
     def chosen_positions(self, infos: dict[Path, SourceInfo | str | None]) -> dict[Path, list[int]]:
         """The positions each readable file of ``infos`` runs (files whose choice cannot run: left out)."""
