@@ -27,6 +27,12 @@ def _plate(path, names=("A1", "A2", "B1")):
     return path
 
 
+def _plate_data():
+    data = np.zeros((32, 32), np.uint16)
+    data[4:12, 4:12] = 1000
+    return data
+
+
 def _listed(widget, qtbot, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -99,6 +105,19 @@ def test_loaded_positions_run_for_every_file_and_are_said(widget, tmp_path, qtbo
     assert output_names(single, "", None).mask.exists()
     assert widget.session.notes == (
         "positions 1 apply to files with several positions; 1 file(s) with one position run whole",)
+
+
+def test_loaded_positions_do_not_apply_to_image_layers(widget, tmp_path, qtbot):
+    """A layer is one position: a loaded parameter file's positions (chosen for files) leave it whole."""
+    widget.set_params(SegmentationParams(positions="1-2", output_dir=str(tmp_path)))
+    layer = widget.viewer.add_image(_plate_data(), name="one")
+    widget.viewer.layers.selection = {layer}
+    widget.controller.segmenter_factory = factory()
+    assert widget.run_layers()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
+    assert [s.status for s in widget.session.tasks] == ["done"], [s.reason for s in widget.session.tasks]
+    assert widget.session.notes == ()  # (no word of positions: there are none to choose)
+    assert widget.params().positions == [1, 2]  # still the files' default
 
 
 def test_the_export_pattern_reads_position_names_when_asked(make_napari_viewer, qtbot, tmp_path):

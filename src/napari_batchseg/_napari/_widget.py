@@ -269,7 +269,8 @@ class BatchSegWidget(QWidget):
             self.bar.say("select image layer(s) in napari's layer list first", error=True)
             return False
         try:
-            params = self._base_params.replace(**self.form.checked_values(), **self.output.values())
+            params = self._base_params.replace(positions=None,  # (a layer is one position: it runs whole)
+                                               **self.form.checked_values(), **self.output.values())
             if self.layers.this_frame.isChecked():
                 layer, axes = chosen[0]
                 t = self.layers.current_frame(layer, axes)
