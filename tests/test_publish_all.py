@@ -136,3 +136,27 @@ def test_track_says_its_outputs_were_left_as_they_were(tmp_path: Path,
     assert str(outputs[1]) in errors[0] and os.strerror(errno.EPERM) in errors[0]
     assert "put back" in errors[0] and "nothing written" not in errors[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.tif", *(p.name for p in outputs)])
+
+
+def _no_link(errnum: int) -> Callable[..., None]:
+    def link(*args: object, **kwargs: object) -> None:
+        raise OSError(errnum, os.strerror(errnum))
+
+    return link
+
+
+@pytest.mark.parametrize("errnum", [errno.ENOSYS, errno.EPERM])  # ENOSYS: FUSE (gcsfuse, sshfs, rclone)
+def test_a_file_system_without_hard_links_still_takes_a_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              errnum: int) -> None:
+    """Before, an ENOSYS link error failed every rerun over existing outputs (not in the no-links list)."""
+    _group(tmp_path, NAMES, "old")
+    monkeypatch.setattr(atomic.os, "link", _no_link(errnum))
+    monkeypatch.setattr(atomic, "_link", _no_link(errnum))
+    _group(tmp_path, NAMES, "new")
+    assert _contents(tmp_path) == {n: f"new {n}\n" for n in NAMES}
+    with staged() as stage:  # a no-replace publish: a new name is taken, an existing one is not replaced
+        atomic_write_text(tmp_path / "d.csv", "d\n")
+        atomic_write_text(tmp_path / "a.csv", "other\n")
+    assert atomic.publish(stage.files.pop(tmp_path / "d.csv"), tmp_path / "d.csv", replace=False)
+    assert not atomic.publish(stage.files.pop(tmp_path / "a.csv"), tmp_path / "a.csv", replace=False)
+    assert _contents(tmp_path) == {**{n: f"new {n}\n" for n in NAMES}, "d.csv": "d\n"}

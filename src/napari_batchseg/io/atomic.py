@@ -12,7 +12,6 @@ rename it; the caller then renames them in the order it chooses (:func:`publish`
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import secrets
@@ -205,10 +204,8 @@ def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             return False
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, getattr(errno, "ENOTSUP", -1)):
-                raise
-            if target.exists():
+        except OSError:  # no hard links here (EPERM, EOPNOTSUPP, ENOSYS on FUSE mounts, ...)
+            if os.path.lexists(target):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                 return False
@@ -273,8 +270,6 @@ def defer_signal(signum: int) -> bool:
 #: what follows a target's hidden name (:func:`hidden_name`) in the name of its earlier file, kept aside
 #: while :func:`publish_all` replaces it (not a temporary file's name: ``batchseg clean`` leaves it alone)
 ASIDE_MARK = PARTIAL_MARK + "old-"
-#: link errors of a file system without hard links (the earlier file is then renamed aside)
-_NO_LINKS = (errno.EPERM, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", -1), errno.EMLINK, errno.EXDEV)
 
 
 class _Replaced:
@@ -305,8 +300,8 @@ def _set_aside(entry: _Replaced) -> None:
             os.link(target, aside, follow_symlinks=False)
         except FileExistsError:
             continue
-        except OSError as exc:
-            if exc.errno not in _NO_LINKS or os.path.lexists(aside):
+        except OSError as exc:  # no hard links here (EPERM, EOPNOTSUPP, ENOSYS on FUSE mounts, ...): rename
+            if os.path.lexists(aside):
                 raise OutputError(f"cannot write {target}: cannot keep the file it replaces "
                                   f"({exc.strerror or exc})") from exc
             try:
