@@ -29,6 +29,7 @@ import tifffile
 
 from napari_batchseg.cli_downstream import main
 from napari_batchseg.export import export_record
+from napari_batchseg.io import atomic
 
 
 def _inputs(tmp_path: Path, seed: int) -> tuple[Path, list[str]]:
@@ -53,6 +54,10 @@ def _export(kind: str, img: Path, masks: list[str], out: Path, *more: str) -> tu
     return status, err.getvalue()
 
 
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 def _contents(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -61,8 +66,10 @@ def _of(mask: str, files: dict[str, bytes]) -> dict[str, bytes]:
     return {name: data for name, data in files.items() if name.startswith(f"{mask}_")}
 
 
-@pytest.mark.parametrize("name", ["a_t0001_masks.tif", "a_cellpose.provenance.json"])  # 4th of 5, last
-def test_a_failed_rename_keeps_the_old_export_and_names_the_file(tmp_path: Path, name: str,
+@pytest.mark.parametrize(("name", "links"), [("a_t0001_masks.tif", True),  # 4th of 5
+                                           ("a_cellpose.provenance.json", True),  # last
+                                           ("a_t0001_masks.tif", False)])  # (earlier files renamed aside)
+def test_a_failed_rename_keeps_the_old_export_and_names_the_file(tmp_path: Path, name: str, links: bool,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     img, masks = _inputs(tmp_path, seed=0)
@@ -70,14 +77,16 @@ def test_a_failed_rename_keeps_the_old_export_and_names_the_file(tmp_path: Path,
     old = _contents(out)
     img, masks = _inputs(tmp_path, seed=1)  # new pixels: new pairs differ from the old ones
     locked = out / name  # a's files before it are replaced by then
-    real = os.replace
+    real = atomic._replace  # (the rename of every output's commit)
 
     def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        if locked in (Path(src), Path(dst)):  # (moved aside or replaced: both are refused)
+        if Path(dst) == locked:
             raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(src), None, str(dst))
         real(src, dst)
 
-    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(atomic, "_replace", replace)
+    if not links:  # a FUSE mount (gcsfuse, sshfs): link() fails with ENOSYS
+        monkeypatch.setattr(atomic.os, "link", lambda *a, **k: _raise(OSError(errno.ENOSYS, "no link")))
     status, err = _export("cellpose", img, masks, out, "--overwrite")
     monkeypatch.undo()
     assert status == 1
@@ -113,7 +122,7 @@ def test_a_stop_while_a_mask_is_put_in_place_comes_with_its_provenance(
     img, masks = _inputs(tmp_path, seed=0)
     assert _export(kind, img, masks, out) == (0, "")
     old = _contents(out)
-    real = os.replace
+    real = atomic._replace
     sent: list[str] = []
 
     def replace_then_stop(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
@@ -122,7 +131,7 @@ def test_a_stop_while_a_mask_is_put_in_place_comes_with_its_provenance(
             sent.append(str(dst))
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(os, "replace", replace_then_stop)
+    monkeypatch.setattr(atomic, "_replace", replace_then_stop)
     status, err = _export(kind, img, masks, out, "--overwrite")
     monkeypatch.undo()
     assert sent and status == 128 + signal.SIGTERM
@@ -135,3 +144,76 @@ def test_a_stop_while_a_mask_is_put_in_place_comes_with_its_provenance(
     assert sorted(now) == sorted(old)  # the same names: nothing hidden left, nothing missing
     if kind == "outlines":  # a's outlines are listed in the folder's index
         assert (out / "outlines_metadata.csv").read_text().count("a.tif") == 2
+
+
+_KILLED_AT_THE_RENAME = r'''
+import os, sys
+from pathlib import Path
+from napari_batchseg.export import ExportOptions, export_masks
+from napari_batchseg.io import atomic
+mask, out = Path(sys.argv[1]), Path(sys.argv[2])
+
+def dying(real):
+    def replace(src, dst):
+        if Path(dst) == out / "cells_vSM_rois.zip":  # the new export's rename onto the earlier one
+            os._exit(9)  # SIGKILL, the OOM killer, a power cut: no handler, no clean-up
+        return real(src, dst)
+    return replace
+
+os.replace = dying(os.replace)
+atomic._replace = dying(atomic._replace)
+export_masks("rois", [mask], out, ExportOptions(overwrite=True))
+'''
+
+
+def _rois_export(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    from napari_batchseg.export import ExportOptions, export_masks
+    from napari_batchseg.io.masks import write_mask
+
+    labels = np.zeros((2, 16, 16), np.uint16)
+    labels[:, 4:8, 4:8] = 1
+    mask = tmp_path / "cells_vSM.ome.tif"
+    write_mask(mask, labels)
+    out = tmp_path / "out"
+    export_masks("rois", [mask], out, ExportOptions())
+    return mask, out, (out / "cells_vSM_rois.zip").read_bytes()
+
+
+def test_a_kill_while_an_export_is_put_in_place_leaves_the_earlier_file_in_place(tmp_path: Path) -> None:
+    """Before, the earlier file was renamed aside first: a kill before the new one's rename left no
+    ``cells_vSM_rois.zip``, its only copy under a hidden name."""
+    import subprocess
+    import sys
+
+    mask, out, old = _rois_export(tmp_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1] / "src"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, "-c", _KILLED_AT_THE_RENAME, str(mask), str(out)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 9, run.stderr
+    assert (out / "cells_vSM_rois.zip").read_bytes() == old
+
+
+def test_any_exception_while_an_export_is_put_in_place_puts_the_earlier_files_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, only an OSError did: a RuntimeError (MemoryError, ...) at the provenance file's rename
+    left the new ROI zip beside the earlier provenance file."""
+    from napari_batchseg.export import ExportOptions, export_masks
+
+    mask, out, _old = _rois_export(tmp_path)
+    before = _contents(out)
+    record = out / "cells_vSM_rois.zip.provenance.json"
+
+    def failing(real):  # type: ignore[no-untyped-def]
+        def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+            if Path(dst) == record:
+                raise RuntimeError("injected at the provenance file's rename")
+            real(src, dst)
+        return replace
+
+    monkeypatch.setattr(os, "replace", failing(os.replace))
+    monkeypatch.setattr(atomic, "_replace", failing(atomic._replace))
+    with pytest.raises(RuntimeError, match="injected"):
+        export_masks("rois", [mask], out, ExportOptions(overwrite=True))
+    monkeypatch.undo()
+    assert _contents(out) == before and sorted(p.name for p in out.iterdir()) == sorted(before)

@@ -19,6 +19,7 @@ import numpy as np
 
 from napari_batchseg.cli_downstream import main
 from napari_batchseg.export import _common, export_masks
+from napari_batchseg.io import atomic
 from napari_batchseg.io.masks import write_mask
 
 N = 4
@@ -33,7 +34,7 @@ def test_export_stopped_says_how_many_masks_it_exported(tmp_path, monkeypatch):
         write_mask(folder / f"m{i}_vSM.ome.tif", labels)
     out = tmp_path / "out"
     export_masks("rois", [folder / "m0_vSM.ome.tif"], out)  # there before: replaced, counted once new
-    real = os.replace
+    real = atomic._replace  # (the rename of every output's commit)
     calls: list[int] = []
 
     def replace_then_stop(src, dst):
@@ -43,7 +44,7 @@ def test_export_stopped_says_how_many_masks_it_exported(tmp_path, monkeypatch):
             if len(calls) == 2:
                 os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(os, "replace", replace_then_stop)
+    monkeypatch.setattr(atomic, "_replace", replace_then_stop)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         status = main(["export", "rois", str(folder), str(folder / "m1_vSM.ome.tif"),  # (m1: once)

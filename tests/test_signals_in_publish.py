@@ -91,7 +91,7 @@ def test_an_exports_files_are_moved_into_place_together(tmp_path: Path,
     folder = tmp_path / "out"
     folder.mkdir()
     moved: list[str] = []
-    replace = os.replace
+    replace = atomic._replace
 
     def replace_then_signal(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         replace(src, dst)
@@ -103,7 +103,7 @@ def test_an_exports_files_are_moved_into_place_together(tmp_path: Path,
         with _common.staged_files(folder, "x") as (hidden, written):
             for name in ("a_img.tif", "a_masks.tif", "b_img.tif"):
                 (hidden / name).write_text(name)
-            monkeypatch.setattr(_common.os, "replace", replace_then_signal)
+            monkeypatch.setattr(atomic, "_replace", replace_then_signal)
     monkeypatch.undo()
     assert moved == ["a_img.tif", "a_masks.tif", "b_img.tif"]
     assert sorted(p.name for p in folder.iterdir()) == moved and len(written) == 3

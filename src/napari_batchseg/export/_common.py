@@ -7,7 +7,6 @@ import datetime as _dt
 import json
 import os
 import re
-import secrets
 import shutil
 import tempfile
 import threading
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import InputError, OutputError
-from ..io.atomic import atomic_write_text, partial_prefix, signals_held, staged, sync_folder
+from ..io.atomic import atomic_write_text, partial_prefix, replace_all, staged
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
 from ..provenance import own_records, package_versions
@@ -276,71 +275,27 @@ class Publication:
     def put_in_place(self) -> None:
         """Rename every staged output onto its target, signals held; remove the dropped files.
 
-        What was at a target (and each dropped file) is moved aside to a hidden name first, and removed
-        once all are in place. A folder where a file goes (or a file where a folder goes) is refused
-        before anything moves. On a failure the outputs already renamed are removed and the old ones
-        moved back: :class:`OutputError` names the file and the problem.
+        :func:`~napari_batchseg.io.atomic.replace_all`: what was at a target (and each dropped file) is
+        kept under a hidden name (a hard link for a file, where the file system has them) until all are
+        in place. A folder where a file goes (or a file where a folder goes) is refused before anything
+        moves. On any failure or interruption the old outputs are back: :class:`OutputError` names the
+        file and the problem.
         """
         for src, target in self.moves:
             if target.is_dir() != src.is_dir() and target.exists():
                 what = ("a folder, not a file", "a file, not a folder")[src.is_dir()]
                 raise OutputError(f"cannot replace {target}: it is {what} (move it away); "
                                   "nothing was changed")
-        asides: list[tuple[Path, Path]] = []
-        placed: list[Path] = []
-        with signals_held():  # a Ctrl-C waits for the renames (none half done), then comes with all in place
-            doing = ""
-            try:
-                for path in self.drops:
-                    if os.path.lexists(path):
-                        doing = f"cannot remove {path}"
-                        asides.append((self._aside(path), path))
-                for src, target in self.moves:
-                    if os.path.lexists(target):
-                        doing = f"cannot replace {target}"
-                        asides.append((self._aside(target), target))
-                    doing = f"cannot write {target}"
-                    os.replace(src, target)
-                    placed.append(target)
-            except OSError as exc:
-                kept = _restore(placed, asides)
-                raise OutputError(f"{doing}: {exc.strerror or exc}; " + (
-                    "the earlier outputs were put back" if not kept else
-                    "the earlier outputs could not all be put back: " + "; ".join(kept))
-                    + " (nothing of this export was kept)") from exc
-            for aside, _ in asides:
-                _remove(aside)
-            for folder in {t.parent: None for _, t in self.moves}:
-                sync_folder(folder)
-
-    @staticmethod
-    def _aside(path: Path) -> Path:
-        """Move ``path`` to a new hidden name in its folder; return that name."""
-        while True:
-            aside = path.with_name(f"{partial_prefix(path)}old-{os.getpid()}-{secrets.token_hex(4)}")
-            if not os.path.lexists(aside):
-                break
-        os.replace(path, aside)
-        return aside
+        try:
+            replace_all(self.moves, self.drops)
+        except OutputError as exc:
+            raise OutputError(f"{exc} (nothing of this export was kept)") from exc
 
     def discard(self) -> None:
         """Remove the staged outputs not put in place, and the hidden folders."""
         for path in reversed(self._hidden):
             _remove(path)
         self._hidden.clear()
-
-
-def _restore(placed: Sequence[Path], asides: Sequence[tuple[Path, Path]]) -> list[str]:
-    """Remove the new outputs ``placed``; move the old ones back from aside. Returns those left aside."""
-    for target in reversed(placed):
-        _remove(target)
-    kept = []
-    for aside, target in reversed(asides):
-        try:
-            os.replace(aside, target)
-        except OSError as exc:
-            kept.append(f"{target} is kept as {aside} ({exc.strerror or exc})")
-    return kept
 
 
 _local = threading.local()

@@ -15,12 +15,14 @@ import contextlib
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import OutputError
@@ -267,48 +269,82 @@ def defer_signal(signum: int) -> bool:
     return False
 
 
-#: what follows a target's hidden name (:func:`hidden_name`) in the name of its earlier file, kept aside
-#: while :func:`publish_all` replaces it (not a temporary file's name: ``batchseg clean`` leaves it alone)
+#: what follows a target's hidden name (:func:`hidden_name`) in the name of its earlier file while it is
+#: replaced: ``.<name>.partial-old-<pid>-<8 hex>`` (:func:`aside_path`)
 ASIDE_MARK = PARTIAL_MARK + "old-"
+#: what an error says of a target whose earlier file could not be put back after a failure
+NOT_PUT_BACK = "could not be put back"
+
+
+def aside_path(target: Path) -> Path:
+    """A new hidden name for ``target``'s earlier file while it is replaced (:func:`replace_all`).
+
+    ``.<name>.partial-old-<pid>-<8 hex>``: ``batchseg clean`` puts such a file back where its target is
+    missing (a run killed between the two renames of a file system without hard links, or of a folder)
+    and removes it where its target is there; never one of a live process.
+    """
+    return target.with_name(f"{hidden_name(target.name)}{ASIDE_MARK}{os.getpid()}-{secrets.token_hex(4)}")
 
 
 class _Replaced:
-    """One target of :func:`publish_all`: its new file's identity and where its earlier one is kept."""
+    """One target of :func:`replace_all`: its new file's identity and where its earlier one is kept."""
 
-    def __init__(self, target: Path, new: tuple[int, int, int] | None) -> None:
+    def __init__(self, target: Path, new: tuple[int, int, int] | None, folder: bool = False,
+                 drop: bool = False) -> None:
         self.target = target
-        self.new = new
+        self.new = new  # None: a dropped file (nothing new goes there)
+        self.folder = folder  # the new one is a folder (an earlier folder is renamed aside)
+        self.drop = drop
         self.aside: Path | None = None  # the earlier file's other name (None: there was none)
 
 
-def _set_aside(entry: _Replaced) -> None:
-    """Give ``entry.target``'s earlier file a hidden second name (a hard link; a rename without links).
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """:func:`file_identity` of the entry itself (a link is not followed); a folder's without mtime."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, 0 if stat.S_ISDIR(st.st_mode) else st.st_mtime_ns
 
-    A folder in the target's place is left there: the rename onto it fails and says so.
+
+def _set_aside(entry: _Replaced) -> None:
+    """Give ``entry.target``'s earlier file a hidden second name.
+
+    A hard link: the target holds a whole file at every moment, even if the process is killed before
+    the new one's rename. A rename where the file system has no hard links (any link error: EPERM,
+    EOPNOTSUPP, ENOSYS on FUSE mounts), for a folder, and for a dropped file. A folder where a file goes
+    is left there: the rename onto it fails and says so.
     """
     target = entry.target
     try:
-        if stat.S_ISDIR(os.lstat(target).st_mode):
-            return
+        st = os.lstat(target)
     except FileNotFoundError:
         return
     except OSError as exc:
         raise _as_output_error(exc, target) from exc
+    is_dir = stat.S_ISDIR(st.st_mode)
+    if is_dir and not (entry.folder or entry.drop):
+        return
     for _ in range(100):
-        aside = target.with_name(f"{hidden_name(target.name)}{ASIDE_MARK}{secrets.token_hex(4)}")
-        try:
-            os.link(target, aside, follow_symlinks=False)
-        except FileExistsError:
+        aside = aside_path(target)
+        if os.path.lexists(aside):
             continue
-        except OSError as exc:  # no hard links here (EPERM, EOPNOTSUPP, ENOSYS on FUSE mounts, ...): rename
-            if os.path.lexists(aside):
-                raise OutputError(f"cannot write {target}: cannot keep the file it replaces "
-                                  f"({exc.strerror or exc})") from exc
-            try:
+        try:
+            if is_dir or entry.drop:
                 os.rename(target, aside)
-            except OSError as exc2:
-                raise OutputError(f"cannot write {target}: cannot keep the file it replaces "
-                                  f"({exc2.strerror or exc2})") from exc2
+            else:
+                try:
+                    os.link(target, aside, follow_symlinks=False)
+                except FileExistsError:
+                    continue
+                except OSError:  # no hard links here: renamed aside
+                    if os.path.lexists(aside):
+                        raise
+                    os.rename(target, aside)
+        except OSError as exc:
+            verb = "remove" if entry.drop else "write"
+            raise OutputError(f"cannot {verb} {target}: cannot keep the file it replaces "
+                              f"({exc.strerror or exc})") from exc
         entry.aside = aside
         return
     raise OutputError(f"cannot write {target}: no free name to keep the file it replaces")
@@ -322,71 +358,116 @@ def _same_entry(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
+def _remove_entry(path: Path) -> None:
+    """Remove a file, or a folder with its files (not through a link); raise :class:`OSError` if not."""
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
 def _put_back(entries: list[_Replaced]) -> list[str]:
     """Each target as it was before (its earlier file, or none); what could not be put back."""
     problems = []
     for e in reversed(entries):
         try:
+            new_there = e.new is not None and _identity(e.target) == e.new
             if e.aside is None:
-                if e.new is not None and file_identity(e.target) == e.new:
-                    os.unlink(e.target)
+                if new_there:
+                    _remove_entry(e.target)
             elif _same_entry(e.aside, e.target):  # not replaced: the hard link goes
                 os.unlink(e.aside)
             else:
+                if new_there and e.folder:
+                    shutil.rmtree(e.target)
                 os.replace(e.aside, e.target)
         except OSError as exc:
-            kept = f" (the earlier one is kept as {e.aside.name})" if e.aside is not None else ""
-            problems.append(f"{e.target} could not be put back: {exc.strerror or exc}{kept}")
+            kept = f" (the earlier one is kept as {e.aside})" if e.aside is not None else ""
+            problems.append(f"{e.target} {NOT_PUT_BACK}: {exc.strerror or exc}{kept}")
     return problems
 
 
-def publish_all(stage: Stage, targets: Iterable[Path]) -> None:
-    """Rename ``stage``'s files onto ``targets`` in that order, signals held, then sync their folders.
+def _drop_asides(entries: list[_Replaced]) -> list[str]:
+    """Remove the earlier files kept aside; what could not be removed."""
+    problems = []
+    for e in entries:
+        if e.aside is not None:
+            try:
+                _remove_entry(e.aside)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                problems.append(f"the earlier {e.target.name}, kept aside as {e.aside}, could not be removed "
+                                f"({exc.strerror or exc}; `batchseg clean` removes it)")
+    return problems
 
-    The order matters to a reader that takes one of them as "done" (a log written last). All are put
-    in place, or none: each target's earlier file is kept under a hidden second name until the last
-    rename is done, and when a rename fails (a full disk, no permission, a folder in the way) the
-    targets renamed before it get their earlier files back (or are removed where there was none) and
-    :class:`OutputError` names the file that failed and the problem. The stage's other files are
-    removed, whether this succeeds or not.
+
+def _warn(problems: list[str]) -> None:
+    if problems:
+        warnings.warn("; ".join(problems), RuntimeWarning, stacklevel=3)
+
+
+def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = ()) -> None:
+    """Rename each ``(new, target)`` of ``moves`` onto its target in that order and remove ``drops``.
+
+    Signals are held (:func:`signals_held`), and the folders are synced after. All are put in place
+    (and the dropped files removed), or none: each target's earlier file (or folder), and each dropped
+    file, is kept under a hidden name (:func:`aside_path`; a hard link where it can be) until the last
+    rename is done. When anything fails or interrupts (a full disk, no permission, a folder in the
+    way, any exception) the targets renamed before get their earlier files back (or are removed where
+    there was none), the new files not renamed are removed, and :class:`OutputError` names the file
+    that failed and the problem (another exception is raised again as it is). An earlier file kept
+    aside that cannot be removed at the end is said in a :class:`RuntimeWarning`.
     """
-    targets = list(targets)
     entries: list[_Replaced] = []
-    tmp: Path | None = None  # the temporary file being renamed (gone once renamed)
+    done = 0  # moves renamed
     with signals_held():
         try:
-            for target in targets:
-                tmp = stage.files.pop(target)
-                entry = _Replaced(target, file_identity(tmp))
+            for path in drops:
+                entry = _Replaced(path, None, drop=True)
                 _set_aside(entry)
                 entries.append(entry)
-                publish(tmp, target)
+            for new, target in moves:
+                entry = _Replaced(target, _identity(new), folder=stat.S_ISDIR(os.lstat(new).st_mode))
+                _set_aside(entry)
+                entries.append(entry)
+                try:
+                    _replace(new, target)
+                except OSError as exc:
+                    raise _as_output_error(exc, target) from exc
+                done += 1
         except BaseException as exc:
-            if tmp is not None:
+            for new, _ in moves[done:]:
                 with contextlib.suppress(OSError):
-                    tmp.unlink()
-            replaced = [e.target.name for e in entries
-                        if e.new is not None and file_identity(e.target) == e.new]
-            if len(replaced) == len(targets):  # (an interruption once all were in place: the group stays)
-                _drop_asides(entries)
+                    _remove_entry(new)
+            placed = [e.target.name for e in entries if e.new is not None and _identity(e.target) == e.new]
+            if len(placed) == len(moves) and len(entries) == len(drops) + len(moves):
+                _warn(_drop_asides(entries))  # (an interruption once all were in place: the group stays)
                 raise
             problems = _put_back(entries)
             if isinstance(exc, OutputError):
-                said = f"{exc}" + (f" ({', '.join(replaced)} put back as before)" if replaced else "")
+                said = f"{exc}" + (f" ({', '.join(placed)} put back as before)" if placed else "")
                 raise OutputError("; ".join([said, *problems])) from exc
+            _warn(problems)
             raise
-        finally:
-            stage.discard()
-        _drop_asides(entries)
+        _warn(_drop_asides(entries))
         for folder in dict.fromkeys(e.target.parent for e in entries):
             sync_folder(folder)
 
 
-def _drop_asides(entries: list[_Replaced]) -> None:
-    for e in entries:
-        if e.aside is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(e.aside)
+def publish_all(stage: Stage, targets: Iterable[Path]) -> None:
+    """Rename ``stage``'s files onto ``targets`` in that order, all or none (:func:`replace_all`).
+
+    The order matters to a reader that takes one of them as "done" (a log written last). The stage's
+    other files are removed, whether this succeeds or not.
+    """
+    moves = [(stage.files[target], target) for target in targets]
+    for _, target in moves:
+        del stage.files[target]
+    try:
+        replace_all(moves)
+    finally:
+        stage.discard()
 
 
 def dangling_link(path: str | Path) -> str | None:
