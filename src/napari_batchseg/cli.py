@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import sys
 import threading
@@ -82,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean = sub.add_parser(
         "clean", help="list and remove what killed runs left behind",
         description="List and remove temporary files (.<name>.partial-*), stale lock files and locks "
-                    "moved aside, in the given folders. Files of outputs a live run is producing are "
-                    "left alone.")
+                    "moved aside, in the given folders; an earlier output kept aside by a killed run "
+                    "(.<name>.partial-old-*) is put back where its output is missing, removed otherwise. "
+                    "Files of outputs a live run is producing are left alone.")
     clean.add_argument("folders", nargs="+", help="output folders")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     clean.add_argument("--recursive", "-r", action="store_true", help="also sub-folders")
@@ -516,10 +518,16 @@ def _cmd_clean(args: argparse.Namespace) -> int:
         scanned += 1
         found, held = find_leftovers(folder, recursive=args.recursive)
         for item in found:
+            if item.kind == "put-back":  # an output's only copy, kept aside by a killed run
+                status = max(status, _put_back(item.path, item.target, args.dry_run))
+                continue
             verb = "would remove" if args.dry_run else "removed"
             if not args.dry_run:
                 try:
-                    item.path.unlink()
+                    if item.path.is_dir() and not item.path.is_symlink():  # (a folder output kept aside)
+                        shutil.rmtree(item.path)
+                    else:
+                        item.path.unlink()
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
@@ -533,6 +541,23 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     if scanned:  # (not after "not a folder" alone)
         print(f"{'would free' if args.dry_run else 'freed'} {total} bytes")
     return status
+
+
+def _put_back(aside: Path, target: Path | None, dry_run: bool) -> int:
+    """``batchseg clean``: give an output's only copy, kept aside, its name back; the exit status."""
+    from .io.atomic import put_back_aside
+
+    assert target is not None
+    if not dry_run:
+        try:
+            if not put_back_aside(aside, target):
+                print(f"left alone: {aside}: {target} appeared meanwhile")
+                return 0
+        except OSError as exc:
+            print(f"cannot put back {target} from {aside}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    print(f"{'would put back' if dry_run else 'put back'}: {target} (from {aside}: it was its only copy)")
+    return 0
 
 
 #: whether :func:`main` runs as the ``batchseg`` program (no ``argv``), not called from Python code

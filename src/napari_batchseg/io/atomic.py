@@ -286,6 +286,31 @@ def aside_path(target: Path) -> Path:
     return target.with_name(f"{hidden_name(target.name)}{ASIDE_MARK}{os.getpid()}-{secrets.token_hex(4)}")
 
 
+def put_back_aside(aside: Path, target: Path) -> bool:
+    """Give an earlier file kept aside (:func:`aside_path`) its name ``target`` back, never over another.
+
+    A file: a hard link, then the hidden name's removal; a folder, or where the file system has no hard
+    links: a check, then a rename. Returns ``False`` (and leaves ``aside``) when ``target`` exists;
+    raises :class:`OSError` when the rename fails.
+    """
+    if not stat.S_ISDIR(os.lstat(aside).st_mode):
+        try:
+            os.link(aside, target, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here
+            pass
+        else:
+            os.unlink(aside)
+            sync_folder(target.parent)
+            return True
+    if os.path.lexists(target):
+        return False
+    os.rename(aside, target)
+    sync_folder(target.parent)
+    return True
+
+
 class _Replaced:
     """One target of :func:`replace_all`: its new file's identity and where its earlier one is kept."""
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError
-from .atomic import PARTIAL_MARK, PROBE_PREFIX, hidden_name, pid_alive, stale_probe
+from .atomic import ASIDE_MARK, PARTIAL_MARK, PROBE_PREFIX, hidden_name, pid_alive, stale_probe
 
 __all__ = [
     "HEARTBEAT_S", "LOCK_SUFFIX", "STALE_AFTER_S", "Leftover", "LockInfo", "OutputLock", "belongs_to",
@@ -366,6 +366,9 @@ _listing_cache: dict[Path, tuple[float, list[str]]] = {}
 _LISTING_TTL_S = 30.0
 #: a temporary file's name: ``.<output name>.partial-<random characters>[.buffer]`` (mkstemp: 8)
 _PARTIAL_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(PARTIAL_MARK) + r"[A-Za-z0-9_]{1,16}(?:\.buffer)?$")
+#: an earlier file kept aside while its output was replaced (:func:`~.atomic.aside_path`):
+#: ``.<output name>.partial-old-<pid>-<8 hex>`` (``<pid>-`` absent in the first version)
+_ASIDE_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(ASIDE_MARK) + r"(?:(?P<pid>\d{1,10})-)?[0-9a-f]{8}$")
 _STALE_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(LOCK_SUFFIX) + r"\.stale-[0-9A-Za-z]{1,16}$")
 
 
@@ -423,9 +426,11 @@ class Leftover:
     """A file a crashed or killed run left behind."""
 
     path: Path
-    kind: str  # "partial", "lock", "lock-aside" or "probe"
+    kind: str  # "partial", "lock", "lock-aside", "probe", "aside" or "put-back"
     size: int
     reason: str
+    #: "put-back": where the file goes back (the output it is the only copy of)
+    target: Path | None = None
 
 
 def _mask_of_hidden(hidden: str, names: set[str]) -> Path | None:
@@ -527,6 +532,8 @@ def find_leftovers(
         for e in entries:
             target = _partial_target(e.name)
             if target is None:
+                if _ASIDE_RE.match(e.name):
+                    continue  # (below)
                 if e.name.startswith(".") and PARTIAL_MARK in e.name:
                     held.append(f"{e.path}: not a temporary file of this tool's (name), left alone")
                 continue
@@ -544,7 +551,75 @@ def find_leftovers(
                 continue
             found.append(Leftover(Path(e.path), "partial", st.st_size,
                                   f"temporary file of an unfinished write of {mask.name}"))
+        _asides(d, live, min_age_s, found, held)
     return found, held
+
+
+def _asides(d: Path, live: list[Path], min_age_s: float, found: list[Leftover], held: list[str]) -> None:
+    """The earlier files (or folders) kept aside in ``d`` while their outputs were replaced.
+
+    One of a live process (its pid runs here), or of an output a live run holds, is left alone. One
+    whose output is missing is its only copy: listed to be put back (``"put-back"``). One whose output is
+    there is listed for removal, unless changed (linked, renamed) in the last ``min_age_s`` seconds: a
+    replacement of another host may be under way.
+    """
+    try:
+        entries = [e for e in os.scandir(d) if _ASIDE_RE.match(e.name)]
+        shown = [e.name for e in os.scandir(d) if not e.name.startswith(".")]
+    except OSError:
+        return
+    for e in entries:
+        match = _ASIDE_RE.match(e.name)
+        assert match is not None
+        stem, pid = match.group("stem"), match.group("pid")
+        if pid is not None and pid_alive(int(pid)):
+            held.append(f"{e.path}: kept aside by process {pid}, still running, while it replaces its "
+                        "output; left alone")
+            continue
+        if any(belongs_to(stem, m) for m in live):
+            continue
+        names = [n for n in shown if hidden_name(n) == stem]
+        if not names and "~" in stem:
+            held.append(f"{e.path}: an earlier output kept aside, whose name was shortened: its output is "
+                        "not known; left alone (rename it yourself)")
+            continue
+        target = d / (names[0] if names else stem[1:])
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not os.path.lexists(target):
+            found.append(Leftover(Path(e.path), "put-back", 0, f"the only copy of {target.name}, kept "
+                                  "aside by a run killed while it replaced it", target))
+            continue
+        age = time.time() - max(st.st_mtime, st.st_ctime)
+        if age < min_age_s:
+            held.append(f"{e.path}: kept aside {age:.0f} s ago while {target.name} was replaced, left alone")
+            continue
+        same = _same_file(Path(e.path), target)
+        try:
+            size = 0 if same else _size(Path(e.path))
+        except OSError:
+            continue
+        found.append(Leftover(Path(e.path), "aside", size,
+                              f"second name of {target.name}, left by a killed run" if same else
+                              f"earlier {target.name} kept aside while it was replaced ({target.name} is in "
+                              "place), left by a killed run"))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _size(path: Path) -> int:
+    """Bytes of a file, or of the files in a folder (links not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def _lock_output(lock_name: str, info: LockInfo | None, names: set[str], size: int = 0) -> Path | None:
