@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _killed import run_killed
 from napari_batchseg.cli import main
 from napari_batchseg.io.atomic import ASIDE_MARK, hidden_name
 from napari_batchseg.io.locks import find_leftovers
@@ -64,11 +65,7 @@ def test_the_only_copy_of_an_output_is_put_back(tmp_path: Path) -> None:
     export_masks("rois", [mask], out, ExportOptions())
     target = out / "cells_vSM_rois.zip"
     old = target.read_bytes()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1] / "src"),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, "-c", _KILLED_AT_THE_RENAME, str(mask), str(out)], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 9, run.stderr
+    run_killed(_KILLED_AT_THE_RENAME, mask, out)
     assert not target.exists()  # (the window this is about)
     assert _run(str(out), "--dry-run")[0] == 0 and not target.exists()
     status, said = _run(str(out))

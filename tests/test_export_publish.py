@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from _killed import run_killed
 from napari_batchseg.cli_downstream import main
 from napari_batchseg.export import export_record
 from napari_batchseg.io import atomic
@@ -182,15 +183,8 @@ def _rois_export(tmp_path: Path) -> tuple[Path, Path, bytes]:
 def test_a_kill_while_an_export_is_put_in_place_leaves_the_earlier_file_in_place(tmp_path: Path) -> None:
     """Before, the earlier file was renamed aside first: a kill before the new one's rename left no
     ``cells_vSM_rois.zip``, its only copy under a hidden name."""
-    import subprocess
-    import sys
-
     mask, out, old = _rois_export(tmp_path)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1] / "src"),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, "-c", _KILLED_AT_THE_RENAME, str(mask), str(out)], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 9, run.stderr
+    run_killed(_KILLED_AT_THE_RENAME, mask, out)
     assert (out / "cells_vSM_rois.zip").read_bytes() == old
 
 

@@ -375,7 +375,8 @@ def _set_aside(entry: _Replaced) -> None:
     raise OutputError(f"cannot write {target}: no free name to keep the file it replaces")
 
 
-def _same_entry(a: Path, b: Path) -> bool:
+def same_entry(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are names of one file (or folder): a hard link (links not followed)."""
     try:
         sa, sb = os.lstat(a), os.lstat(b)
     except OSError:
@@ -400,7 +401,7 @@ def _put_back(entries: list[_Replaced]) -> list[str]:
             if e.aside is None:
                 if new_there:
                     _remove_entry(e.target)
-            elif _same_entry(e.aside, e.target):  # not replaced: the hard link goes
+            elif same_entry(e.aside, e.target):  # not replaced: the hard link goes
                 os.unlink(e.aside)
             else:
                 if new_there and e.folder:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError
-from .atomic import ASIDE_MARK, PARTIAL_MARK, PROBE_PREFIX, hidden_name, pid_alive, stale_probe
+from .atomic import ASIDE_MARK, PARTIAL_MARK, PROBE_PREFIX, hidden_name, pid_alive, same_entry, stale_probe
 
 __all__ = [
     "HEARTBEAT_S", "LOCK_SUFFIX", "STALE_AFTER_S", "Leftover", "LockInfo", "OutputLock", "belongs_to",
@@ -596,7 +596,7 @@ def _asides(d: Path, live: list[Path], min_age_s: float, found: list[Leftover], 
         if age < min_age_s:
             held.append(f"{e.path}: kept aside {age:.0f} s ago while {target.name} was replaced, left alone")
             continue
-        same = _same_file(Path(e.path), target)
+        same = same_entry(Path(e.path), target)
         try:
             size = 0 if same else _size(Path(e.path))
         except OSError:
@@ -605,14 +605,6 @@ def _asides(d: Path, live: list[Path], min_age_s: float, found: list[Leftover], 
                               f"second name of {target.name}, left by a killed run" if same else
                               f"earlier {target.name} kept aside while it was replaced ({target.name} is in "
                               "place), left by a killed run"))
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        sa, sb = os.lstat(a), os.lstat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def _size(path: Path) -> int:
