@@ -17,7 +17,7 @@ from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError, OutputError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
 from .existing import output_state, output_status
-from .io.atomic import atomic_write_text, dangling_link, publish, staged, sync_folder
+from .io.atomic import Appeared, atomic_write_text, dangling_link, publish, publish_all, staged
 from .io.locks import LockInfo, claim, lock_path, partials_of
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
 from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
@@ -146,11 +146,12 @@ def commit(
 ) -> TaskSkipped | TaskCancelled | None:
     """Write every file of the output under temporary names, then rename: debug, log, mask.
 
-    Until the log's rename, the previous output (if any) is untouched; a failure before it leaves it
-    whole. Under ``skip`` the mask's rename never replaces a mask that appeared meanwhile (a run that
-    ignored the lock). ``keep``: the previous (hand-corrected) mask and log are kept under these names
-    first (:func:`corrected_copy_names`). Returns the event that replaces :class:`TaskDone`, or ``None``
-    when committed.
+    The renames are :func:`~.io.atomic.publish_all`'s: all in place or none (a failure, or an
+    interruption, puts the previous output's files back), signals held. Under ``skip`` the mask's
+    rename never replaces a mask that appeared meanwhile (a run that ignored the lock): the files
+    renamed before it are put back too. ``keep``: the previous (hand-corrected) mask and log are kept
+    under these names first (:func:`corrected_copy_names`). Returns the event that replaces
+    :class:`TaskDone`, or ``None`` when committed.
     """
     with staged() as stage:
         for w in debug_writers.values():
@@ -165,12 +166,11 @@ def commit(
             return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
         if keep is not None:
             keep_output(task.names, keep)
-        for w in debug_writers.values():
-            publish(stage.files.pop(w.path), w.path)
-        publish(stage.files.pop(task.names.log), task.names.log)
-        if not publish(stage.files.pop(task.names.mask), task.names.mask, replace=not keep_new_only):
+        outputs = [*(w.path for w in debug_writers.values()), task.names.log, task.names.mask]
+        try:  # all in place, or none (a failure puts the earlier files back); signals wait
+            publish_all(stage, outputs, keep={task.names.mask} if keep_new_only else ())
+        except Appeared:
             return TaskSkipped(task, f"output appeared meanwhile: {task.names.mask} (left as it is)")
-        sync_folder(task.names.mask.parent)
         return None
     finally:
         stage.discard()

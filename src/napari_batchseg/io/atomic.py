@@ -22,7 +22,7 @@ import stat
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import OutputError
@@ -286,6 +286,14 @@ def aside_path(target: Path) -> Path:
     return target.with_name(f"{hidden_name(target.name)}{ASIDE_MARK}{os.getpid()}-{secrets.token_hex(4)}")
 
 
+class Appeared(OutputError):
+    """A target :func:`replace_all` was not to replace exists (it appeared meanwhile): nothing was changed."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(f"{target} appeared meanwhile (left as it is)")
+        self.target = target
+
+
 def put_back_aside(aside: Path, target: Path) -> bool:
     """Give an earlier file kept aside (:func:`aside_path`) its name ``target`` back, never over another.
 
@@ -433,7 +441,8 @@ def _warn(problems: list[str]) -> None:
         warnings.warn("; ".join(problems), RuntimeWarning, stacklevel=3)
 
 
-def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = ()) -> None:
+def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = (),
+                keep: Collection[Path] = ()) -> None:
     """Rename each ``(new, target)`` of ``moves`` onto its target in that order and remove ``drops``.
 
     Signals are held (:func:`signals_held`), and the folders are synced after. All are put in place
@@ -443,7 +452,9 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = ()) 
     way, any exception) the targets renamed before get their earlier files back (or are removed where
     there was none), the new files not renamed are removed, and :class:`OutputError` names the file
     that failed and the problem (another exception is raised again as it is). An earlier file kept
-    aside that cannot be removed at the end is said in a :class:`RuntimeWarning`.
+    aside that cannot be removed at the end is said in a :class:`RuntimeWarning`. A target in ``keep``
+    is never replaced (:func:`publish` with ``replace=False``): where one exists, :class:`Appeared`
+    is raised, the others as they were.
     """
     entries: list[_Replaced] = []
     done = 0  # moves renamed
@@ -457,10 +468,14 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = ()) 
                 entry = _Replaced(target, _identity(new), folder=stat.S_ISDIR(os.lstat(new).st_mode))
                 _set_aside(entry)
                 entries.append(entry)
-                try:
-                    _replace(new, target)
-                except OSError as exc:
-                    raise _as_output_error(exc, target) from exc
+                if target in keep:
+                    if not publish(new, target, replace=False):
+                        raise Appeared(target)
+                else:
+                    try:
+                        _replace(new, target)
+                    except OSError as exc:
+                        raise _as_output_error(exc, target) from exc
                 done += 1
         except BaseException as exc:
             for new, _ in moves[done:]:
@@ -471,7 +486,7 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = ()) 
                 _warn(_drop_asides(entries))  # (an interruption once all were in place: the group stays)
                 raise
             problems = _put_back(entries)
-            if isinstance(exc, OutputError):
+            if isinstance(exc, OutputError) and not isinstance(exc, Appeared):
                 said = f"{exc}" + (f" ({', '.join(placed)} put back as before)" if placed else "")
                 raise OutputError("; ".join([said, *problems])) from exc
             _warn(problems)
@@ -481,17 +496,18 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = ()) 
             sync_folder(folder)
 
 
-def publish_all(stage: Stage, targets: Iterable[Path]) -> None:
+def publish_all(stage: Stage, targets: Iterable[Path], keep: Collection[Path] = ()) -> None:
     """Rename ``stage``'s files onto ``targets`` in that order, all or none (:func:`replace_all`).
 
-    The order matters to a reader that takes one of them as "done" (a log written last). The stage's
-    other files are removed, whether this succeeds or not.
+    The order matters to a reader that takes one of them as "done" (a log written last). Targets in
+    ``keep`` are never replaced (:class:`Appeared` where one exists). The stage's other files are
+    removed, whether this succeeds or not.
     """
     moves = [(stage.files[target], target) for target in targets]
     for _, target in moves:
         del stage.files[target]
     try:
-        replace_all(moves)
+        replace_all(moves, keep=keep)
     finally:
         stage.discard()
 
