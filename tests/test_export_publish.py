@@ -211,3 +211,30 @@ def test_any_exception_while_an_export_is_put_in_place_puts_the_earlier_files_ba
         export_masks("rois", [mask], out, ExportOptions(overwrite=True))
     monkeypatch.undo()
     assert _contents(out) == before and sorted(p.name for p in out.iterdir()) == sorted(before)
+
+
+def test_a_mask_whose_earlier_files_could_not_all_be_put_back_is_not_said_to_have_nothing_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, ``FAILED (nothing written for it)`` though its earlier file stayed under a hidden name."""
+    out = tmp_path / "out"
+    img, masks = _inputs(tmp_path, seed=0)
+    assert _export("cellpose", img, masks[:1], out) == (0, "")
+    real_replace, real_os_replace = atomic._replace, os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == "a_t0001_masks.tif":
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+        real_replace(src, dst)
+
+    def put_back(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if atomic.ASIDE_MARK in Path(src).name and Path(dst).name == "a_t0000.tif":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        real_os_replace(src, dst)
+
+    monkeypatch.setattr(atomic, "_replace", replace)
+    monkeypatch.setattr(os, "replace", put_back)
+    status, err = _export("cellpose", img, masks[:1], out, "--overwrite")
+    monkeypatch.undo()
+    assert status == 1 and "nothing written" not in err
+    assert f"{out / 'a_t0000.tif'} {atomic.NOT_PUT_BACK}" in err and "kept as" in err
+    assert "(a_t0000_masks.tif, a_t0001.tif put back as before)" in err

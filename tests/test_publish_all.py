@@ -160,3 +160,21 @@ def test_a_file_system_without_hard_links_still_takes_a_rerun(tmp_path: Path, mo
     assert atomic.publish(stage.files.pop(tmp_path / "d.csv"), tmp_path / "d.csv", replace=False)
     assert not atomic.publish(stage.files.pop(tmp_path / "a.csv"), tmp_path / "a.csv", replace=False)
     assert _contents(tmp_path) == {**{n: f"new {n}\n" for n in NAMES}, "d.csv": "d\n"}
+
+
+def test_an_earlier_file_that_cannot_be_removed_is_said(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the hidden second name of a replaced file that could not be removed stayed unsaid."""
+    _group(tmp_path, NAMES, "old")
+    real = os.unlink
+
+    def unlink(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if atomic.ASIDE_MARK in Path(path).name and Path(path).name.startswith(".b.csv"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        real(path)
+
+    monkeypatch.setattr(atomic.os, "unlink", unlink)
+    with pytest.warns(RuntimeWarning, match=r"b\.csv.*could not be removed.*batchseg clean"):
+        _group(tmp_path, NAMES, "new")
+    monkeypatch.undo()
+    assert {n: (tmp_path / n).read_text() for n in NAMES} == {n: f"new {n}\n" for n in NAMES}

@@ -147,7 +147,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import ExportOptions, export_masks, export_record
-    from .io.atomic import file_identity
+    from .io.atomic import NOT_PUT_BACK, file_identity
 
     masks = expand_masks(args.masks)
     if not masks:
@@ -188,7 +188,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for path in result.shared:
         print(f"index: {path}")
     for text in result.failed.values():  # left out; the others were exported
-        print(f"FAILED (nothing written for it): {text}", file=sys.stderr)
+        said = "its earlier outputs not all put back" if NOT_PUT_BACK in text else "nothing written for it"
+        print(f"FAILED ({said}): {text}", file=sys.stderr)
     return 1 if result.failed else 0
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import InputError, OutputError
-from ..io.atomic import atomic_write_text, partial_prefix, replace_all, staged
+from ..io.atomic import NotPutBack, atomic_write_text, partial_prefix, replace_all, staged
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
 from ..provenance import own_records, package_versions
@@ -288,6 +288,8 @@ class Publication:
                                   "nothing was changed")
         try:
             replace_all(self.moves, self.drops)
+        except NotPutBack:
+            raise
         except OutputError as exc:
             raise OutputError(f"{exc} (nothing of this export was kept)") from exc
 

@@ -400,9 +400,13 @@ def _remove_entry(path: Path) -> None:
         os.unlink(path)
 
 
-def _put_back(entries: list[_Replaced]) -> list[str]:
+class NotPutBack(OutputError):
+    """:func:`replace_all` failed, and some targets could not be put back as they were (the message says)."""
+
+
+def _put_back(entries: list[_Replaced]) -> dict[Path, str]:
     """Each target as it was before (its earlier file, or none); what could not be put back."""
-    problems = []
+    problems = {}
     for e in reversed(entries):
         try:
             new_there = e.new is not None and _identity(e.target) == e.new
@@ -417,7 +421,7 @@ def _put_back(entries: list[_Replaced]) -> list[str]:
                 os.replace(e.aside, e.target)
         except OSError as exc:
             kept = f" (the earlier one is kept as {e.aside})" if e.aside is not None else ""
-            problems.append(f"{e.target} {NOT_PUT_BACK}: {exc.strerror or exc}{kept}")
+            problems[e.target] = f"{e.target} {NOT_PUT_BACK}: {exc.strerror or exc}{kept}"
     return problems
 
 
@@ -481,15 +485,17 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = (),
             for new, _ in moves[done:]:
                 with contextlib.suppress(OSError):
                     _remove_entry(new)
-            placed = [e.target.name for e in entries if e.new is not None and _identity(e.target) == e.new]
+            placed = [e.target for e in entries if e.new is not None and _identity(e.target) == e.new]
             if len(placed) == len(moves) and len(entries) == len(drops) + len(moves):
                 _warn(_drop_asides(entries))  # (an interruption once all were in place: the group stays)
                 raise
             problems = _put_back(entries)
+            back = [t.name for t in placed if t not in problems]
             if isinstance(exc, OutputError) and not isinstance(exc, Appeared):
-                said = f"{exc}" + (f" ({', '.join(placed)} put back as before)" if placed else "")
-                raise OutputError("; ".join([said, *problems])) from exc
-            _warn(problems)
+                said = f"{exc}" + (f" ({', '.join(back)} put back as before)" if back else "")
+                kind = NotPutBack if problems else OutputError
+                raise kind("; ".join([said, *problems.values()])) from exc
+            _warn(list(problems.values()))
             raise
         _warn(_drop_asides(entries))
         for folder in dict.fromkeys(e.target.parent for e in entries):
