@@ -238,3 +238,25 @@ def test_a_mask_whose_earlier_files_could_not_all_be_put_back_is_not_said_to_hav
     assert status == 1 and "nothing written" not in err
     assert f"{out / 'a_t0000.tif'} {atomic.NOT_PUT_BACK}" in err and "kept as" in err
     assert "(a_t0000_masks.tif, a_t0001.tif put back as before)" in err
+
+
+def test_a_failed_rename_after_a_folder_output_puts_the_earlier_folder_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outlines folder (renamed aside: no hard links for folders) comes back whole."""
+    out = tmp_path / "out"
+    img, masks = _inputs(tmp_path, seed=0)
+    assert _export("outlines", img, masks[:1], out) == (0, "")
+    before = _contents(out)
+    img, masks = _inputs(tmp_path, seed=1)
+    real = atomic._replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name.endswith(".provenance.json"):  # after the folder's rename
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+        real(src, dst)
+
+    monkeypatch.setattr(atomic, "_replace", replace)
+    status, err = _export("outlines", img, masks[:1], out, "--overwrite")
+    monkeypatch.undo()
+    assert status == 1 and "put back as before" in err
+    assert _contents(out) == before and not [p for p in out.iterdir() if p.name.startswith(".")]

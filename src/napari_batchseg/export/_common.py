@@ -340,8 +340,8 @@ def _staging() -> Iterator[Publication]:
 def atomic_dir(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a hidden temporary folder beside ``target`` (or a temporary file path when ``suffix``).
 
-    On success it replaces ``target`` (:meth:`Publication.put_in_place`: an existing one is moved aside
-    first, removed after, put back on a failure); inside :func:`publication` it is only staged there.
+    On success it replaces ``target`` (:meth:`Publication.put_in_place`: an existing one is kept aside
+    until the new one is in place, put back on a failure); inside :func:`publication` it is only staged.
     On any exception the temporary is removed and ``target`` is left as it was.
     """
     with _staging() as pub:
