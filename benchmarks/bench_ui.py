@@ -640,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     widget.correction.all_frames.setChecked(True)
     widget.correction.border_btn.click()
     wait(lambda: not getattr(widget.correction, "busy", False), 60)
-    getattr(widget.correction, "save_in_background", widget.correction.save)()
+    widget.correction.save_in_background()
     wait(lambda: not getattr(widget.correction, "saving", False), 120)
     pump(1.0)
     probe.timer.stop()
