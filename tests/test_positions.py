@@ -161,6 +161,8 @@ def test_cli_dry_run_shows_a_file_lacking_a_position_and_the_batch_goes_on(tmp_p
     out = capsys.readouterr().out
     assert "big.ome.tif [P2]" in out
     assert f"cannot run: {small}: no position 2" in out, out
+    line = next(t for t in out.splitlines() if "cannot run" in t)
+    assert "(no output)" in line and "small_vSM" not in line  # a name it would never write (a review)
     assert main([*args, "-q"]) == 1  # the failing file does not stop the batch
     assert (tmp_path / "out" / "big_P2_vSM.ome.tif").is_file()
     assert f"{small}: no position 2" in capsys.readouterr().err

@@ -206,12 +206,13 @@ def what_happens(status: OutputStatus, existing: str) -> str:
 def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
     """``(<input> -> <mask> [what happens], fails)``: one planned output as ``--dry-run`` lists it.
 
-    ``fails``: the run would fail it (unreadable, or an output that exists under ``existing: error``).
+    ``fails``: the run would fail it (unreadable, or an output that exists under ``existing: error``);
+    such a file's line names no mask (``(no output)``): none would be written.
     """
     if task.error:  # a file read fine that lacks the channel, frames or Z slices asked for "cannot run"
-        state, fails = f"{'unreadable' if task.info is None else 'cannot run'}: {task.error}", True
-    else:
-        status = output_status(task, params)
-        state = what_happens(status, params.existing)
-        fails = params.existing == "error" and status.state in ("same", "other")
+        state = f"{'unreadable' if task.info is None else 'cannot run'}: {task.error}"
+        return f"{task.label}\t->\t(no output)\t[{state}]", True
+    status = output_status(task, params)
+    state = what_happens(status, params.existing)
+    fails = params.existing == "error" and status.state in ("same", "other")
     return f"{task.label}\t->\t{task.names.mask}\t[{state}]", fails
