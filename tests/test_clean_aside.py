@@ -15,35 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from _killed import run_killed
+from _killed import kill_at_the_rois_rename, rois_export
 from napari_batchseg.cli import main
 from napari_batchseg.io.atomic import ASIDE_MARK, hidden_name
 from napari_batchseg.io.locks import find_leftovers
-
-_KILLED_AT_THE_RENAME = r'''
-import errno, os, sys
-from pathlib import Path
-from napari_batchseg.export import ExportOptions, export_masks
-from napari_batchseg.io import atomic
-mask, out = Path(sys.argv[1]), Path(sys.argv[2])
-
-def no_link(*args, **kwargs):  # a FUSE mount (gcsfuse, sshfs): the earlier file is renamed aside
-    raise OSError(errno.ENOSYS, "Function not implemented")
-
-def dying(real):
-    def replace(src, dst):
-        if Path(dst) == out / "cells_vSM_rois.zip":
-            os._exit(9)  # killed before the new file's rename
-        return real(src, dst)
-    return replace
-
-os.link = no_link
-os.replace = dying(os.replace)
-atomic._replace = dying(atomic._replace)
-export_masks("rois", [mask], out, ExportOptions(overwrite=True))
-'''
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -54,18 +29,9 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def test_the_only_copy_of_an_output_is_put_back(tmp_path: Path) -> None:
-    from napari_batchseg.export import ExportOptions, export_masks
-    from napari_batchseg.io.masks import write_mask
-
-    labels = np.zeros((2, 16, 16), np.uint16)
-    labels[:, 4:8, 4:8] = 1
-    mask = tmp_path / "cells_vSM.ome.tif"
-    write_mask(mask, labels)
-    out = tmp_path / "out"
-    export_masks("rois", [mask], out, ExportOptions())
+    mask, out, old = rois_export(tmp_path)
     target = out / "cells_vSM_rois.zip"
-    old = target.read_bytes()
-    run_killed(_KILLED_AT_THE_RENAME, mask, out)
+    kill_at_the_rois_rename(mask, out, links=False)  # the earlier file renamed aside (no hard links)
     assert not target.exists()  # (the window this is about)
     assert _run(str(out), "--dry-run")[0] == 0 and not target.exists()
     status, said = _run(str(out))

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from _killed import run_killed
+from _killed import kill_at_the_rois_rename, rois_export
 from napari_batchseg.cli_downstream import main
 from napari_batchseg.export import export_record
 from napari_batchseg.io import atomic
@@ -147,44 +147,11 @@ def test_a_stop_while_a_mask_is_put_in_place_comes_with_its_provenance(
         assert (out / "outlines_metadata.csv").read_text().count("a.tif") == 2
 
 
-_KILLED_AT_THE_RENAME = r'''
-import os, sys
-from pathlib import Path
-from napari_batchseg.export import ExportOptions, export_masks
-from napari_batchseg.io import atomic
-mask, out = Path(sys.argv[1]), Path(sys.argv[2])
-
-def dying(real):
-    def replace(src, dst):
-        if Path(dst) == out / "cells_vSM_rois.zip":  # the new export's rename onto the earlier one
-            os._exit(9)  # SIGKILL, the OOM killer, a power cut: no handler, no clean-up
-        return real(src, dst)
-    return replace
-
-os.replace = dying(os.replace)
-atomic._replace = dying(atomic._replace)
-export_masks("rois", [mask], out, ExportOptions(overwrite=True))
-'''
-
-
-def _rois_export(tmp_path: Path) -> tuple[Path, Path, bytes]:
-    from napari_batchseg.export import ExportOptions, export_masks
-    from napari_batchseg.io.masks import write_mask
-
-    labels = np.zeros((2, 16, 16), np.uint16)
-    labels[:, 4:8, 4:8] = 1
-    mask = tmp_path / "cells_vSM.ome.tif"
-    write_mask(mask, labels)
-    out = tmp_path / "out"
-    export_masks("rois", [mask], out, ExportOptions())
-    return mask, out, (out / "cells_vSM_rois.zip").read_bytes()
-
-
 def test_a_kill_while_an_export_is_put_in_place_leaves_the_earlier_file_in_place(tmp_path: Path) -> None:
     """Before, the earlier file was renamed aside first: a kill before the new one's rename left no
     ``cells_vSM_rois.zip``, its only copy under a hidden name."""
-    mask, out, old = _rois_export(tmp_path)
-    run_killed(_KILLED_AT_THE_RENAME, mask, out)
+    mask, out, old = rois_export(tmp_path)
+    kill_at_the_rois_rename(mask, out)
     assert (out / "cells_vSM_rois.zip").read_bytes() == old
 
 
@@ -194,7 +161,7 @@ def test_any_exception_while_an_export_is_put_in_place_puts_the_earlier_files_ba
     left the new ROI zip beside the earlier provenance file."""
     from napari_batchseg.export import ExportOptions, export_masks
 
-    mask, out, _old = _rois_export(tmp_path)
+    mask, out, _old = rois_export(tmp_path)
     before = _contents(out)
     record = out / "cells_vSM_rois.zip.provenance.json"
 
