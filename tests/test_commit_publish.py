@@ -65,10 +65,10 @@ def test_skip_keeps_a_mask_that_appeared_meanwhile_and_the_log_beside_it(
     (tmp_path / "a_vSM.log").write_bytes(theirs["a_vSM.log"])  # (a log alone: not done, redone)
     real_link = atomic._link
 
-    def link(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+    def link(src: os.PathLike[str], dst: os.PathLike[str], **kwargs: bool) -> None:
         if Path(dst).name == "a_vSM.ome.tif":
             Path(dst).write_bytes(theirs["a_vSM.ome.tif"])
-        real_link(src, dst)
+        real_link(src, dst, **kwargs)
 
     monkeypatch.setattr(atomic, "_link", link)
     events = _run(movie)

@@ -101,10 +101,10 @@ def test_disk_full_during_mask_write_leaves_nothing(tmp_path, monkeypatch):
     movie = _movie(tmp_path)
 
     def failing(original):
-        def call(src, dst):  # the mask's data is written by tifffile: fail at its rename instead
+        def call(src, dst, **kwargs):  # the mask's data is written by tifffile: fail at its rename instead
             if str(dst).endswith(".ome.tif"):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            return original(src, dst)
+            return original(src, dst, **kwargs)
         return call
     monkeypatch.setattr(atomic, "_replace", failing(atomic._replace))
     monkeypatch.setattr(atomic, "_link", failing(atomic._link))  # the no-replace rename of skip
@@ -161,10 +161,10 @@ def test_skip_never_replaces_a_mask_that_appeared_meanwhile(tmp_path, monkeypatc
     intruder = b"written by a run that ignored the lock"
     real_link = atomic._link
 
-    def link(src, dst):
+    def link(src, dst, **kwargs):
         if str(dst).endswith(".ome.tif"):
             Path(dst).write_bytes(intruder)
-        return real_link(src, dst)
+        return real_link(src, dst, **kwargs)
     monkeypatch.setattr(atomic, "_link", link)
     events = _run([movie])
     assert _finals(events, engine.TaskSkipped)

@@ -200,26 +200,39 @@ def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
         if replace:
             _replace(tmp, target)
             return True
-        try:
-            _link(tmp, target)
-        except FileExistsError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            return False
-        except OSError:  # no hard links here (EPERM, EOPNOTSUPP, ENOSYS on FUSE mounts, ...)
-            if os.path.lexists(target):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                return False
-            _replace(tmp, target)
+        if rename_no_replace(tmp, target):
             return True
         with contextlib.suppress(OSError):
             tmp.unlink()
-        return True
+        return False
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise _as_output_error(exc, target) from exc
+
+
+def rename_no_replace(src: Path, target: Path) -> bool:
+    """Rename ``src`` onto ``target`` unless ``target`` exists (then ``False``, ``src`` left as it is).
+
+    A hard link, then ``src``'s removal (atomic on POSIX and SMB/NFS; a ``src`` that cannot be removed
+    stays as a second name). A folder, or where the file system has no hard links (EPERM, EOPNOTSUPP,
+    ENOSYS on FUSE mounts, ...): a check followed by a rename. Raises :class:`OSError` when it fails.
+    """
+    if not stat.S_ISDIR(os.lstat(src).st_mode):
+        try:
+            _link(src, target, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here
+            pass
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(src)
+            return True
+    if os.path.lexists(target):
+        return False
+    _replace(src, target)
+    return True
 
 
 def file_identity(path: str | Path) -> tuple[int, int, int] | None:
@@ -298,23 +311,11 @@ def put_back_aside(aside: Path, target: Path) -> bool:
     """Give an earlier file kept aside (:func:`aside_path`) its name ``target`` back, never over another.
 
     A file: a hard link, then the hidden name's removal; a folder, or where the file system has no hard
-    links: a check, then a rename. Returns ``False`` (and leaves ``aside``) when ``target`` exists;
-    raises :class:`OSError` when the rename fails.
+    links: a check, then a rename (:func:`rename_no_replace`). Returns ``False`` (and leaves ``aside``)
+    when ``target`` exists; raises :class:`OSError` when the rename fails.
     """
-    if not stat.S_ISDIR(os.lstat(aside).st_mode):
-        try:
-            os.link(aside, target, follow_symlinks=False)
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links here
-            pass
-        else:
-            os.unlink(aside)
-            sync_folder(target.parent)
-            return True
-    if os.path.lexists(target):
+    if not rename_no_replace(aside, target):
         return False
-    os.rename(aside, target)
     sync_folder(target.parent)
     return True
 
