@@ -12,11 +12,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, OutputError
+from ..io.atomic import sha256_file
 from ..params import SegmentationParams
-from .data import (
-    TrainingFrame,
-    sha256_file,
-)
+from .data import TrainingFrame
 from .options import AP_THRESHOLD, SCRATCH, ValidationScore
 
 

@@ -25,7 +25,6 @@ validation split by frame or by file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -243,15 +242,6 @@ def objects_cut(labels: NDArray[Any]) -> NDArray[np.int64]:
 
 
 # --------------------------------------------------------------------------- helpers
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def parse_frames(text: str | Sequence[int] | None) -> FrameSelection:
     """Parse a frame choice: ``all``, ``corrected`` or ``0,3-5`` (0-based, inclusive ranges)."""
     if text is None:

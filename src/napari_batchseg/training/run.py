@@ -41,14 +41,13 @@ import numpy as np
 
 from .._cancel import is_cancelled as _is_cancelled
 from ..errors import CancelledError, InputError, OutputError
-from ..io.atomic import Stage, atomic_path, atomic_write_text, publish_all, staged
+from ..io.atomic import Stage, atomic_path, atomic_write_text, publish_all, sha256_file, staged
 from ..provenance import package_versions, platform_summary
 from .base import check_output, load_base_model, provenance_path_for, score, training_diameter
 from .data import (
     TrainingData,
     check_usable,
     describe_frames,
-    sha256_file,
 )
 from .observer import _EpochObserver
 from .options import (

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from .._labels import open_mask_stack
 from ..errors import InputError, describe
 from ..input_check import check_input
+from ..io.atomic import sha256_file
 from ..io.masks import read_embedded_log, read_mask
 from ..io.naming import KEPT_TAG, MASK_EXT, is_kept_copy, is_segmentation_mask
 from ..io.reader import open_source
@@ -39,7 +40,6 @@ from .data import (
     _select,
     check_usable,
     corrected_frames,
-    sha256_file,
 )
 
 __all__ = [
