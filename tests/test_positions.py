@@ -233,3 +233,24 @@ def test_a_file_of_many_positions_is_listed_short():
     text = str(caught.value)
     assert text.startswith("/data/plate.nd2: no position 96, 200; the file has 96 position(s): 0 (P0), ")
     assert ", ..., 95 (P95)" in text and "(P50)" not in text, text
+
+
+def test_groups_of_one_positions_value_say_their_one_position_files_in_one_note(tmp_path):
+    """A review: a run of several groups (the dock's per-file settings) said the one-position note once
+    per group, each with its own count; now once per ``positions`` value, each file counted once."""
+    from napari_batchseg import events as ev
+    from napari_batchseg.runners import RunGroup, RunOptions, execute
+    from napari_batchseg.testing import threshold_segmenter
+
+    plate = _plate(tmp_path / "plate.ome.tif")
+    s0, s1 = (_plate(tmp_path / f"single{k}.ome.tif", names=("S",)) for k in range(2))
+    base = SegmentationParams(positions="1", output_dir=str(tmp_path / "out"))
+    groups = [RunGroup([plate, s0], base), RunGroup([s1], base.replace(diameter=12.0)),
+              RunGroup([s0], base.replace(suffix="other", positions="0,2"))]
+    events = list(execute(groups, RunOptions(segmenter_factory=threshold_segmenter)))
+    notes = next(e for e in events if isinstance(e, ev.Planned)).notes
+    assert [n for n in notes if "one position" in n] == [
+        "positions 1 apply to files with several positions; 2 file(s) with one position run whole",
+        "positions 0, 2 apply to files with several positions; 1 file(s) with one position run whole"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.ome.tif")) == [
+        "plate_P1_vSM.ome.tif", "single0_vSM-other.ome.tif", "single0_vSM.ome.tif", "single1_vSM.ome.tif"]

@@ -133,7 +133,7 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         check_writable_dir(params.output_dir)
     tasks: list[Task] = []
     own_axes: list[Path] = []
-    n_single = 0  # files of one position: ``positions`` has nothing to choose in them (they run whole)
+    whole: list[Path] = []  # files of one position: ``positions`` has nothing to choose in them
     for f in files:
         use_axes = True
         try:
@@ -158,7 +158,8 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         if problem is None and (clipped := _clipped_end(f, info.sizes["T"], params)):
             notes.append(clipped)
         n_pos = info.sizes["P"]
-        n_single += n_pos == 1
+        if n_pos == 1 and params.positions is not None:
+            whole.append(f)
         for p in chosen:
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
             tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes,
@@ -168,9 +169,9 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
         shown = ", ".join(f.name for f in own_axes[:5]) + (", ..." if len(own_axes) > 5 else "")
         notes.append(f"axes {params.axes} not applied to {len(own_axes)} file(s) whose own axes are "
                      f"unambiguous ({shown}): the override is for ambiguous files only")
-    if note := one_position_note(params.positions, n_single):
+    if note := one_position_note(params.positions, len(whole)):
         notes.append(note)
-    return Plan(params, tasks, notes)
+    return Plan(params, tasks, notes, whole_files=tuple(whole))
 
 
 def _clipped_end(path: Path, n_t: int, params: SegmentationParams) -> str:

@@ -117,6 +117,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     #: parameters of tasks that run with their own (a run over groups, see ``runners.execute``), by key
     task_params: dict[str, SegmentationParams] = field(default_factory=dict)
+    #: files of one position that the ``positions`` parameter left whole (a note says how many)
+    whole_files: tuple[Path, ...] = ()
 
     def params_for(self, task: Task) -> SegmentationParams:
         """The parameters ``task`` runs with (its group's, else the plan's)."""

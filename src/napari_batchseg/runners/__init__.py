@@ -41,6 +41,7 @@ from ..errors import BatchSegError
 from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed, Task, TaskCancelled
 from ..io.naming import check_collisions
 from ..params import ParameterError, SegmentationParams
+from ..runnable import one_position_note
 
 if TYPE_CHECKING:
     from ..discovery import FileFilter
@@ -201,6 +202,20 @@ def _each_file_once(groups: list[RunGroup], plans: list[Plan]) -> list[str]:
             f"of the group naming them (else the first): {shown}"]
 
 
+def _own_position_notes(plans: list[Plan]) -> set[str]:
+    """Each group's note on the files of one position its ``positions`` left whole (one per group)."""
+    return {one_position_note(p.params.positions, len(p.whole_files)) for p in plans} - {""}
+
+
+def _position_notes(plans: list[Plan]) -> list[str]:
+    """:func:`_own_position_notes` over all groups: one per ``positions`` value, each file counted once."""
+    whole: dict[tuple[int | str, ...], set[Path]] = {}
+    for p in plans:
+        if p.params.positions is not None:
+            whole.setdefault(tuple(p.params.positions), set()).update(p.whole_files)
+    return [note for key, files in whole.items() if (note := one_position_note(list(key), len(files)))]
+
+
 def _execute_groups(
     groups: list[RunGroup], options: RunOptions | None, file_filter: FileFilter | None, recursive: bool,
     cancel: CancelCheck, segmenter: Segmenter | None, keep_images: bool,
@@ -217,8 +232,9 @@ def _execute_groups(
     except (BatchSegError, ParameterError) as exc:
         yield _refused(exc)
         return
-    notes = list(dict.fromkeys(n for p, o in zip(plans, opts, strict=True) for n in (*p.notes, *o.notes)))
-    notes += once
+    notes = list(dict.fromkeys(n for p, o in zip(plans, opts, strict=True) for n in (*p.notes, *o.notes)
+                               if n not in _own_position_notes(plans)))
+    notes += [*_position_notes(plans), *once]
     for note in notes:
         log.warning(note)
     everything = Plan(plans[0].params, [t for p in plans for t in p.tasks], notes,
