@@ -471,7 +471,8 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = (),
                 entries.append(entry)
             for new, target in moves:
                 entry = _Replaced(target, _identity(new), folder=stat.S_ISDIR(os.lstat(new).st_mode))
-                _set_aside(entry)
+                if target not in keep:  # (one kept is never set aside: renamed aside, it was replaced)
+                    _set_aside(entry)
                 entries.append(entry)
                 if target in keep:
                     if not publish(new, target, replace=False):
