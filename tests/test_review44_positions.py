@@ -1,0 +1,27 @@
+"""Review 44: ``positions`` as the dock and the command line read it; names of images inside a Zarr folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_batchseg.io.naming import output_names
+from napari_batchseg.params import SegmentationParams
+from napari_batchseg.view.file_list import parse_positions
+
+
+@pytest.mark.xfail(strict=True, reason="review 44: --positions all / positions: all is read as a position "
+                   "named 'all' (every multi-position file fails 'no position named all'), while the dock's "
+                   "positions field, said to read them 'as batchseg segment --positions', takes 'all' as "
+                   "every position and shows 'all' as its placeholder")
+@pytest.mark.parametrize("text", ["all", "ALL", " all "])
+def test_all_positions_is_every_position_on_the_command_line_too(text: str) -> None:
+    assert parse_positions(text) is None  # the dock
+    assert SegmentationParams(positions=text).positions is None  # --positions, a --config file, the API
+
+
+@pytest.mark.xfail(strict=True, reason="review 44: io.naming.output_names joins the raw parts of a path "
+                   "inside any *.zarr folder: a TIFF named explicitly inside a folder named x.zarr gets "
+                   "'x_img.tif_vSM.ome.tif' (its extension inside the mask name), written outside its folder")
+def test_a_file_inside_a_folder_named_zarr_keeps_a_mask_name_without_its_extension(tmp_path) -> None:
+    names = output_names(tmp_path / "run.zarr" / "img.tif")
+    assert ".tif_" not in names.mask.name, names.mask
