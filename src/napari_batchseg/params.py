@@ -591,14 +591,12 @@ def _parse_positions(value: Any) -> list[int | str] | None:
             raise ParameterError(f"positions {value!r}: no position listed (None or '': every position)")
     else:
         items = [value]
-    out: list[int | str] = []
+    out: dict[int | str, None] = {}  # (in order, each once: a list's "in" made 0-99998 take a minute)
     for item in items:
-        for position in _one_position(value, item):
-            if position not in out:
-                out.append(position)
+        out.update(dict.fromkeys(_one_position(value, item)))
         if len(out) > MAX_POSITIONS:
             raise ParameterError(f"positions {value!r}: more than {MAX_POSITIONS:,} positions")
-    return out
+    return list(out)
 
 
 def _one_position(value: Any, item: Any) -> list[int | str]:
