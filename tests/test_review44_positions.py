@@ -9,10 +9,6 @@ from napari_batchseg.params import SegmentationParams
 from napari_batchseg.view.file_list import parse_positions
 
 
-@pytest.mark.xfail(strict=True, reason="review 44: --positions all / positions: all is read as a position "
-                   "named 'all' (every multi-position file fails 'no position named all'), while the dock's "
-                   "positions field, said to read them 'as batchseg segment --positions', takes 'all' as "
-                   "every position and shows 'all' as its placeholder")
 @pytest.mark.parametrize("text", ["all", "ALL", " all "])
 def test_all_positions_is_every_position_on_the_command_line_too(text: str) -> None:
     assert parse_positions(text) is None  # the dock

@@ -145,9 +145,9 @@ def add_segment_options(p: argparse.ArgumentParser, gui: bool = False) -> None:
                                                  help="read options from a YAML file (CLI wins)")
         return
     io.add_argument("--positions", default=S, metavar="LIST",
-                    help="positions of multi-position files to segment (default: all): 0-based indices and "
-                         "ranges, e.g. 0,2,5-7, or position names; a file of several lacking one fails, "
-                         "naming those it has; a file of one position runs whole")
+                    help="positions of multi-position files to segment (default or 'all': all): 0-based "
+                         "indices and ranges, e.g. 0,2,5-7, or position names; a file of several lacking "
+                         "one fails, naming those it has; a file of one position runs whole")
     par = p.add_argument_group("parallel and cluster")
     par.add_argument("--parallel", choices=("none", "files", "frames"), default=S,
                      help="spread work over processes: one file per process, or the frames of a file")

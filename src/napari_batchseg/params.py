@@ -199,8 +199,8 @@ class SegmentationParams:
         frame is clipped to it, and said (a planning note: :attr:`~napari_batchseg.api.RunSummary.notes`,
         a warning line of the command line).
     positions
-        Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``
-        or ``""``: all (an empty list is refused). 0-based indices (NumPy integers too), ranges and
+        Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``,
+        ``""`` or ``"all"``: all (an empty list is refused). 0-based indices (NumPy integers too), ranges and
         position names, as a list, array or range (``[0, 2, "B4"]``, ``range(3)``) or text such as
         ``"0,2,5-7"`` (kept as the list ``[0, 2, 5, 6, 7]``); digits are indices, other text a name
         (any case). A file of several positions lacking one of them fails, naming the positions it has;
@@ -575,13 +575,15 @@ def _parse_channel(value: Any) -> int | str | list[int | str]:
     return channels[0] if len(channels) == 1 else channels
 
 
+#: the ``positions`` value (any case) that means every position, as ``None`` or ``""`` do
+ALL_POSITIONS = "all"
 #: most positions one ``positions`` value may list (a range such as ``0-99999999`` is a typo)
 MAX_POSITIONS = 100_000
 
 
 def _parse_positions(value: Any) -> list[int | str] | None:
     """``None`` (all), or the positions listed: indices, ``A-B`` ranges (expanded) and names, each once."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", ALL_POSITIONS)):
         return None
     if isinstance(value, str):
         items: list[Any] = [v.strip() for v in value.split(",")]

@@ -21,6 +21,7 @@ from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
 from ..io.sources import SourceInfo
 from ..params import (
+    ALL_POSITIONS,
     CONFIG_FILTER_KEYS,
     ParameterError,
     SegmentationParams,
@@ -68,18 +69,12 @@ def _params_of(channel: object, start: int, end: int | None, z_mode: str) -> Seg
                               z_mode=z_mode)  # type: ignore[arg-type]
 
 
-#: what a file's positions field says for every position (typed, or its placeholder)
-ALL_POSITIONS = "all"
-
-
 @functools.lru_cache(maxsize=256)
 def parse_positions(text: str) -> list[int | str] | None:
     """A file's positions as typed, as ``batchseg segment --positions`` reads them (``ParameterError``).
 
-    :data:`ALL_POSITIONS` (any case): ``None``, every position. Else :attr:`SegmentationParams.positions`.
+    :data:`ALL_POSITIONS` (any case): ``None``, every position.
     """
-    if text.strip().lower() == ALL_POSITIONS:
-        return None
     return SegmentationParams(positions=text).positions  # type: ignore[arg-type]  # (text: as the CLI)
 
 
