@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -37,6 +38,34 @@ class ThresholdSegmenter(SegmenterBase):
 def factory(delay: float = 0.0):
     def make(_params):
         return ThresholdSegmenter(delay)
+
+    return make
+
+
+class HeldSegmenter(ThresholdSegmenter):
+    """Waits before its frame number ``hold_at`` (0-based, over the run) until :attr:`release` is set.
+
+    A test then sees the run in that state for sure, not only when it polls at the right moment (a
+    run of short frames could end between two polls on a loaded machine). Waits 60 s at most.
+    """
+
+    def __init__(self, delay: float = 0.0, hold_at: int = 2) -> None:
+        super().__init__(delay)
+        self.hold_at = hold_at
+        self.release = threading.Event()
+
+    def segment(self, image: np.ndarray) -> SegmentOutput:
+        if self.calls == self.hold_at:
+            self.release.wait(60)
+        return super().segment(image)
+
+
+def held_factory(delay: float, hold_at: int, made: list):
+    """A factory of :class:`HeldSegmenter`, appending each one to ``made`` (to release it)."""
+
+    def make(_params):
+        made.append(HeldSegmenter(delay, hold_at))
+        return made[-1]
 
     return make
 

@@ -12,7 +12,7 @@ from napari_batchseg.io.masks import read_mask
 from napari_batchseg.io.reader import read_info
 from napari_batchseg.view.layer_files import napari_get_reader
 
-from ._fakes import factory
+from ._fakes import factory, held_factory
 from .test_run_stream import _stream_layers
 
 
@@ -37,16 +37,21 @@ def test_frame_range_streams_and_reopens_at_its_time_offset(widget, example_file
     widget.files.add_paths([folder])
     widget.form.start_frame.setValue(40)
     widget.form.end_frame.setValue(44)
-    widget.controller.segmenter_factory = factory(0.2)
+    made: list = []  # the run waits before its third frame until released (a fast run could end
+    widget.controller.segmenter_factory = held_factory(0.2, 2, made)  # between two polls: CI, once)
     assert widget.run()
     session = widget.session
-    qtbot.waitUntil(lambda: any(s.status == "running" and s.frames_done >= 2 for s in session.tasks)
-                    and widget.streamer.settled, timeout=60000)
-    assert widget.running
-    labels, image = _pair(viewer)
-    assert labels.data.shape[0] == 5
-    assert tuple(labels.translate) == tuple(image.translate) == at_40
-    assert labels.scale[0] == image.scale[0] == pytest.approx(step)
+    try:
+        qtbot.waitUntil(lambda: any(s.status == "running" and s.frames_done >= 2 for s in session.tasks)
+                        and widget.streamer.settled, timeout=60000)
+        assert widget.running
+        labels, image = _pair(viewer)
+        assert labels.data.shape[0] == 5
+        assert tuple(labels.translate) == tuple(image.translate) == at_40
+        assert labels.scale[0] == image.scale[0] == pytest.approx(step)
+    finally:
+        for segmenter in made:
+            segmenter.release.set()
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     qtbot.wait(100)
     assert [s.status for s in session.tasks] == ["done", "done"], [s.reason for s in session.tasks]

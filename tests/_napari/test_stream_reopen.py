@@ -10,7 +10,7 @@ import numpy as np
 from napari_batchseg.corrections import delete_label, save_corrections
 from napari_batchseg.io.masks import read_mask
 
-from ._fakes import factory
+from ._fakes import factory, held_factory
 from .test_run_stream import _stream_layers
 
 
@@ -74,19 +74,24 @@ def test_output_watched_while_it_runs_keeps_its_mask_file(widget, example_files,
     shutil.copy(example_files["nuclei"], folder / "c_dsb_BF.tif")
     widget.files.add_paths([folder])
     widget.form.end_frame.setValue(19)
-    widget.controller.segmenter_factory = factory(0.1)
+    made: list = []  # the run waits before b's third frame (a's one, b's two) until released
+    widget.controller.segmenter_factory = held_factory(0.1, 3, made)
     assert widget.run()
     session = widget.session
-    qtbot.waitUntil(lambda: any(s.status == "running" and "b_movie" in s.key and s.frames_done >= 2
-                                for s in session.tasks), timeout=60000)
-    viewer = widget.viewer
-    # a finished row, then at once the running one: a's result, read by a worker, must not replace b's
-    widget.status.table.cellDoubleClicked.emit(_row(widget, "a_dsb_BF.tif"), 0)
-    widget.status.table.cellDoubleClicked.emit(_row(widget, "b_movie_BF.nd2"), 0)
-    qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
-    assert widget.running, "the run ended before the check: it must happen during the run"
-    assert _mask_layer(viewer).name == "b_movie_BF.nd2"
-    assert widget.message.text().startswith("b_movie_BF.nd2")  # not a's "opening its result…"
+    try:
+        qtbot.waitUntil(lambda: any(s.status == "running" and "b_movie" in s.key and s.frames_done >= 2
+                                    for s in session.tasks), timeout=60000)
+        viewer = widget.viewer
+        # a finished row, then at once the running one: a's result, read by a worker, must not replace b's
+        widget.status.table.cellDoubleClicked.emit(_row(widget, "a_dsb_BF.tif"), 0)
+        widget.status.table.cellDoubleClicked.emit(_row(widget, "b_movie_BF.nd2"), 0)
+        qtbot.waitUntil(lambda: widget.streamer.settled, timeout=20000)
+        assert widget.running, "the run ended before the check: it must happen during the run"
+        assert _mask_layer(viewer).name == "b_movie_BF.nd2"
+        assert widget.message.text().startswith("b_movie_BF.nd2")  # not a's "opening its result…"
+    finally:
+        for segmenter in made:
+            segmenter.release.set()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     qtbot.wait(200)
     b_mask = folder / "b_movie_BF_vSM.ome.tif"
