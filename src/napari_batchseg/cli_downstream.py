@@ -61,17 +61,17 @@ def claim_output(claimed: dict[Path, Path], output: Path, mask: Path, what: str)
 
 
 def _frames(text: str | None) -> list[int] | str | None:
-    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``; ``"corrected"`` stays as it is."""
-    if text is None or text == "corrected":
-        return text
-    frames: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        a, _, b = part.partition("-")
-        frames += list(range(int(a), int(b or a) + 1))
-    return frames
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``; ``"corrected"`` stays as it is; ``"all"`` -> ``None``.
+
+    As ``batchseg train --frames`` reads them: a range that ends before it starts, an empty entry or
+    text that is no frame number is a :class:`~.params.ParameterError` (they marked no frame, silently).
+    """
+    from .training.data import parse_frames
+
+    if text is None:
+        return None
+    frames = parse_frames(text)
+    return None if frames == "all" else list(frames) if not isinstance(frames, str) else frames
 
 
 def _add_image_options(p: argparse.ArgumentParser) -> None:

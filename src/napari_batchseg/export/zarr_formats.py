@@ -255,6 +255,9 @@ def check_annotated_frames(path: Path, options: ExportOptions, log_text: str, n:
         return
     if frames is None or isinstance(frames, str):  # (a bad string: ValueError when written)
         return
+    if not len(frames):
+        raise InputError(f"{path}: --annotated-frames lists no frame, so none would be marked annotated "
+                         "(leave it out for all frames)")
     outside = sorted({int(f) for f in frames} - set(range(n)))
     if outside:
         inputs = f" (input frames {start}-{start + n - 1})" if start else ""
