@@ -15,12 +15,10 @@ def test_all_positions_is_every_position_on_the_command_line_too(text: str) -> N
     assert SegmentationParams(positions=text).positions is None  # --positions, a --config file, the API
 
 
-@pytest.mark.xfail(strict=True, reason="review 44: io.naming.output_names joins the raw parts of a path "
-                   "inside any *.zarr folder: a TIFF named explicitly inside a folder named x.zarr gets "
-                   "'x_img.tif_vSM.ome.tif' (its extension inside the mask name), written outside its folder")
 def test_a_file_inside_a_folder_named_zarr_keeps_a_mask_name_without_its_extension(tmp_path) -> None:
-    names = output_names(tmp_path / "run.zarr" / "img.tif")
-    assert ".tif_" not in names.mask.name, names.mask
+    names = output_names(tmp_path / "run.zarr" / "sub" / "img.ome.tif")
+    assert names.mask == tmp_path / "run_sub_img_vSM.ome.tif", names.mask  # (beside the container)
+    assert output_names(tmp_path / "p.ome.zarr" / "A" / "1" / "0").mask == tmp_path / "p_A_1_0_vSM.ome.tif"
 
 
 def test_the_longest_positions_list_allowed_is_read_at_once() -> None:

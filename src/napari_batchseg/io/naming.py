@@ -148,7 +148,7 @@ def output_names(
     base = stem_of(src)
     if (root := zarr_container(src)) is not None:  # an image inside a plate: never written into it
         folder = Path(output_dir) if output_dir else root.parent
-        base = "_".join((stem_of(root), *src.relative_to(root).parts))
+        base = "_".join((stem_of(root), *src.relative_to(root).parent.parts, stem_of(src)))
     if n_positions > 1 and position is not None:
         width = len(str(n_positions - 1))
         base += f"_P{position:0{width}d}"
