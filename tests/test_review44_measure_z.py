@@ -2,7 +2,7 @@
 
 2e9a6d2 numbered ``batchseg measure``'s Z centroids and bounding boxes in input slices (a mask of slices
 2-4 starts at 2), as its frames are input frames. The dock's table of the same mask (its frames already
-numbered as ``batchseg measure`` numbers them, by ``first_frame``) still counts Z from the mask's first
+numbered as ``batchseg measure`` numbers them, by ``first_frame``) counted Z from the mask's first
 slice, so its saved CSV and the command line's differ for the same object.
 """
 
@@ -20,12 +20,9 @@ from napari_batchseg.measure_3d import measure_volume
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.provenance import RunLog, log_parameters
 from napari_batchseg.view import measure_form as mf
-from napari_batchseg.view.layer_files import napari_get_reader
+from napari_batchseg.view.layer_files import input_origin, napari_get_reader
 
 
-@pytest.mark.xfail(strict=True, reason="review 44: the Measure dock's volume table counts Z from the mask's "
-                   "first slice (centroid_z_px 1 for input slice 3), batchseg measure from the input's "
-                   "(2e9a6d2); the dock's frames follow batchseg measure's numbering, its Z does not")
 def test_the_docks_volume_table_numbers_z_as_batchseg_measure(tmp_path: Path) -> None:
     log = RunLog()
     log.info(f"input: {tmp_path / 'cells.nd2'}")
@@ -45,5 +42,6 @@ def test_the_docks_volume_table_numbers_z_as_batchseg_measure(tmp_path: Path) ->
     assert dock["centroid_z_px"].iloc[0] == pytest.approx(cli["centroid_z_px"].iloc[0])  # 3.0
     assert dock["bbox_min_z"].iloc[0] == cli["bbox_min_z"].iloc[0]  # 3
     # a click on the row still goes to the object's slice: world Z of input slice 3 (2 µm a slice)
-    target = mf.row_target(dock, 0, layer.scale, layer.translate, layer.ndim, 1)
+    origin = input_origin(kwargs["metadata"]["batchseg"])
+    target = mf.row_target(dock, 0, layer.scale, layer.translate, layer.ndim, *origin)
     assert target is not None and target.z == pytest.approx(3 * 2.0)

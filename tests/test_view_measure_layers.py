@@ -61,11 +61,12 @@ def test_measure_args_take_the_layers_file_frames_pixel_size_and_position() -> N
     movie = _layer("movie", (10, 8, 8))
     args, note = measure_args(labels, movie)
     assert note == "" and args[0] is labels.data and args[1] is movie.data
-    assert args[2:] == ((0.5, 0.5), "a_vSM.ome.tif", 3, slice(3, 7), 60.0, 2, "P2", None, False)
+    assert args[2:] == ((0.5, 0.5), "a_vSM.ome.tif", 3, slice(3, 7), 60.0, 2, "P2", None, False, 0)
     table = measure_layer(*args)
     assert list(table["frame"]) == [3, 4, 5, 6] and list(table["time_s"]) == [180.0, 240.0, 300.0, 360.0]
     args, note = measure_args(_layer("drawn"), _layer("other", (4, 9, 9)))  # no file, an image that differs
-    assert args[1:] == (None, None, "drawn", 0, slice(None), None, 0, None, None, False) and "other" in note
+    assert args[1:] == (None, None, "drawn", 0, slice(None), None, 0, None, None, False, 0)
+    assert "other" in note
 
 
 def test_mask_file_layer_takes_the_table_unless_it_holds_corrections(tmp_path: Path) -> None:

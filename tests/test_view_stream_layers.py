@@ -42,9 +42,10 @@ def test_stream_metadata_of_the_labels_and_the_image_layer() -> None:
     meta = labels_meta("a.tif#0", units, Path("/out/a_vSM.ome.tif"), PixelSize(x=0.5, y=0.5), 3)
     assert meta == {"role": "mask", "task_key": "a.tif#0", "stream": True, "mask_path": "/out/a_vSM.ome.tif",
                     "pixel_size": PixelSize(x=0.5, y=0.5).as_dict(), "dirty": False, "units": units,
-                    "first_frame": 3, "volume": False}
+                    "first_frame": 3, "volume": False, "first_z": 0}
     assert labels_meta("k", units, None, PixelSize(), 0)["mask_path"] is None  # not saved yet
     assert labels_meta("k", units, None, PixelSize(), 0, volume=True)["volume"] is True
+    assert labels_meta("k", units, None, PixelSize(), 0, True, first_z=2)["first_z"] == 2  # a --z-range run's
     assert image_meta("k", units) == {"role": "prepared", "task_key": "k", "stream": True, "units": units}
 
 

@@ -81,7 +81,7 @@ def test_the_reader_records_whether_a_mask_is_a_volume_mask(tmp_path: Path) -> N
     # the volume of time point 2 beside the same input: its slices
     stack_layer = _layer(s_kwargs["name"], s_data, **s_kwargs["metadata"][META_KEY])
     args, note = measure_args(stack_layer, image)
-    assert note == "" and args[1] is image.data and args[5] == slice(2, 3) and args[-1] is True
+    assert note == "" and args[1] is image.data and args[5] == slice(2, 3) and args[10] is True
 
 
 def test_measure_takes_no_intensities_from_another_time_point() -> None:

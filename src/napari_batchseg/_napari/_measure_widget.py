@@ -14,7 +14,7 @@ from ..export import export_masks
 from ..measure import measure_table
 from ..view import measure_form as mf
 from ..view.dock_layers import LayerWatch, content_key
-from ..view.layer_files import first_input_frame, is_kind, layer_meta
+from ..view.layer_files import first_input_frame, input_origin, is_kind, layer_meta
 from ._dock import Dock, button, status_line
 from ._jobs import Job, close_with
 from ._qtutil import PathField, folded_form, follow, form_box, quiet, refill, single_shot, vbox
@@ -303,7 +303,7 @@ class MeasureExportWidget(Dock):
         if layer is None or layer not in self.viewer.layers or content_key(layer) != self._table_key:
             return  # (a table of a file, a removed layer, or one showing the run's next output now)
         target = mf.row_target(self.model.frame, row, layer.scale, layer.translate, layer.ndim,
-                               first_input_frame(layer_meta(layer)))
+                               *input_origin(layer_meta(layer)))
         if target is None:
             return
         ndim = self.viewer.dims.ndim

@@ -87,17 +87,18 @@ def measure_job(labels: NDArray[Any], image: Any, pixel_size: Any, name: str) ->
 
 def measure_volumes_job(labels: NDArray[Any], image: Any,
                         pixel_size: tuple[float | None, float | None] | None, z_step: float | None,
-                        name: str) -> pd.DataFrame:
+                        name: str, first_z: int = 0) -> pd.DataFrame:
     """The object table of ``(T, Z, Y, X)`` label volumes (a volume run's layer), a volume per time point.
 
     As ``batchseg measure`` measures a volume mask: voxels, µm³ (``pixel_size`` ``(y, x)`` and ``z_step``),
-    3D centroids and intensities of ``image`` (shaped as ``labels``) when given; ``frame`` from 0.
+    3D centroids and intensities of ``image`` (shaped as ``labels``) when given; ``frame`` from 0; Z from
+    ``first_z`` (the input slice of the volumes' slice 0).
     """
     y, x = pixel_size or (None, None)
     size = PixelSize(x=x, y=y, z=z_step)
     tables = [measure_volume(np.asarray(labels[t]),
                              None if image is None else np.asarray(image[t], np.float32), size, file=name,
-                             frame=t) for t in range(labels.shape[0])]
+                             frame=t, first_z=first_z) for t in range(labels.shape[0])]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 

@@ -74,6 +74,16 @@ def first_input_frame(meta: Mapping[str, Any]) -> int:
     return int(meta.get("first_frame") or 0)
 
 
+def first_input_slice(meta: Mapping[str, Any]) -> int:
+    """The input slice of a volume result layer's slice 0 (a ``--z-range`` run's), from its metadata."""
+    return int(meta.get("first_z") or 0)
+
+
+def input_origin(meta: Mapping[str, Any]) -> tuple[int, int]:
+    """``(first frame, first slice)``: the input frame and slice of a result layer's first ones."""
+    return first_input_frame(meta), first_input_slice(meta)
+
+
 def is_volume_result(meta: Mapping[str, Any]) -> bool:
     """Whether a Labels layer's ``batchseg`` metadata says it shows volumes (a ``z_mode`` 3d/stitch run's).
 
@@ -291,6 +301,7 @@ def mask_layer_data(path: str | Path) -> list[LayerData]:
             "mask_path": str(Path(path).resolve()),
             "pixel_size": mask.pixel_size.as_dict(),
             "first_frame": start,
+            "first_z": first_z_slice(mask.log_text) if mask.is_volume else 0,
             "volume": mask.is_volume,  # (is_volume_result: what its shape alone does not say)
             "position": logged_position(mask.log_text),
             "position_name": logged_position_name(mask.log_text),

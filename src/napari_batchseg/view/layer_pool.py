@@ -81,7 +81,8 @@ class LayerPool:
         axes = buffers.layer_axes(np.ndim(labels))
         units = axis_units("".join(axes), view.pixel_size)  # as the reader gives them: s along T, µm or pixel
         translate = buffers.frame_translate(view)
-        lab_meta = labels_meta(key, units, view.mask_path, view.pixel_size, view.first_frame, "Z" in axes)
+        lab_meta = labels_meta(key, units, view.mask_path, view.pixel_size, view.first_frame, "Z" in axes,
+                               view.first_z)
         img_meta = image_meta(key, units)
         # the pair changes dimensions (a volume run after a 2D one, or back): every axis unitless while
         # the axes change (napari's new axis comes without units), the units set after the data

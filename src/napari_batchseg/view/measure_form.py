@@ -24,7 +24,7 @@ from ..io.atomic import atomic_path
 from ..measure import TIME_COLUMN
 from .dock_jobs import evaluate_job, measure_job, measure_volumes_job, pixel_size_yx, z_step_of
 from .fields import Field, choices
-from .layer_files import first_input_frame, is_volume_result, layer_meta, path_text
+from .layer_files import first_input_frame, first_input_slice, is_volume_result, layer_meta, path_text
 
 __all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
            "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
@@ -137,12 +137,13 @@ def measured_text(table: pd.DataFrame, layer_name: str | None, moved_on_to: str 
 
 
 def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate: Sequence[float],
-               ndim: int, first_frame: int = 0) -> RowTarget | None:
+               ndim: int, first_frame: int = 0, first_z: int = 0) -> RowTarget | None:
     """Where the object of ``row`` lies in world coordinates of a layer (``scale``, ``translate``).
 
     ``None`` when the table has no such row. T is the world T of the row's frame (an input frame; the
     layer's frame 0 is input frame ``first_frame``), for a ``(T, Y, X)`` or ``(T, Z, Y, X)`` layer; Z, the
-    object's centroid slice, for a volume table (``centroid_z_px``) of a layer with a Z axis.
+    object's centroid slice, for a volume table (``centroid_z_px``, an input slice: the layer's slice 0 is
+    input slice ``first_z``) of a layer with a Z axis.
     """
     if not 0 <= row < len(table):
         return None
@@ -150,7 +151,7 @@ def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate:
     y = float(rec["centroid_y_px"]) * scale[-2] + translate[-2]
     x = float(rec["centroid_x_px"]) * scale[-1] + translate[-1]
     volume = "centroid_z_px" in table.columns and ndim >= 3
-    z = float(rec["centroid_z_px"]) * scale[-3] + translate[-3] if volume else None
+    z = (float(rec["centroid_z_px"]) - first_z) * scale[-3] + translate[-3] if volume else None
     t = (int(rec["frame"]) - first_frame) * scale[0] + translate[0] if ndim == 3 + volume else None
     return RowTarget(t, z, y, x, int(rec["label"]))
 
@@ -268,7 +269,7 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
                   name: str, first_frame: int = 0, image_frames: slice = slice(None),
                   interval: float | None = None, position: int = 0,
                   position_name: str | None = None, z_step: float | None = None,
-                  volume: bool = False) -> pd.DataFrame:
+                  volume: bool = False, first_z: int = 0) -> pd.DataFrame:
     """The object table of a Labels layer's data (worker: the copy of a layer being edited is taken here).
 
     ``image``: intensities, its ``image_frames`` (:func:`intensity_frames`) shaped as ``labels`` here.
@@ -278,14 +279,15 @@ def measure_layer(labels: Any, image: Any, pixel_size: tuple[float | None, float
     (:func:`table_file_name`); ``position``: the input's (a multi-position file's, from the layer's
     metadata). A ``(T, Z, Y, X)`` layer (a volume run's) is measured a volume per time point, with the
     Z step ``z_step`` (µm), as ``batchseg measure`` measures a volume mask; a ``(Z, Y, X)`` one alike
-    when ``volume`` (its metadata says it is a volume result), else as a 2D time series.
+    when ``volume`` (its metadata says it is a volume result), else as a 2D time series. ``first_z``: the
+    input slice of the layer's slice 0 (Z centroids and boxes in input slices, as ``batchseg measure``).
     """
     labels = np.array(labels)
     if volume and labels.ndim == 3:  # one time point's volume
         labels = labels[None]
     pixels = None if image is None else np.asarray(image[image_frames]).reshape(labels.shape)
     if labels.ndim == 4:
-        table = measure_volumes_job(labels, pixels, pixel_size, z_step, name)
+        table = measure_volumes_job(labels, pixels, pixel_size, z_step, name, first_z)
     else:
         table = measure_job(labels, pixels, pixel_size, name)
     if first_frame and "frame" in table:
@@ -309,7 +311,7 @@ def measure_args(layer: Any, image_layer: Any) -> tuple[tuple[Any, ...], str]:
     # (the file column and time_s as batchseg measure writes them)
     return (layer.data, image, pixel_size_yx(meta), table_file_name(meta, layer.name), first,
             frames or slice(None), frame_interval(meta), int(meta.get("position") or 0),
-            meta.get("position_name"), z_step_of(meta), volume), note
+            meta.get("position_name"), z_step_of(meta), volume, first_input_slice(meta)), note
 
 
 def table_file_name(meta: Mapping[str, Any], layer_name: str) -> str:

@@ -73,17 +73,18 @@ def reusable_pair(layers: Iterable[Any], key: str, viewed: str | None) -> tuple[
 
 
 def labels_meta(key: str, units: tuple[str, ...], mask_path: Path | None, pixel_size: PixelSize,
-                first_frame: int, volume: bool = False) -> dict[str, Any]:
+                first_frame: int, volume: bool = False, first_z: int = 0) -> dict[str, Any]:
     """The ``batchseg`` metadata of the stream labels layer showing output ``key`` (unedited).
 
     ``mask_path``: where its mask is saved (``None``: not yet); ``first_frame``: the input frame of its
     frame 0; ``volume``: it shows volumes (as the reader says of a volume mask,
-    :func:`~napari_batchseg.view.layer_files.is_volume_result`).
+    :func:`~napari_batchseg.view.layer_files.is_volume_result`); ``first_z``: the input slice of its slice 0.
     """
     return {
         "role": "mask", "task_key": key, "stream": True,
         "mask_path": str(mask_path) if mask_path else None, "pixel_size": pixel_size.as_dict(),
         "dirty": False, "units": units, "first_frame": int(first_frame), "volume": volume,
+        "first_z": int(first_z),
     }
 
 
