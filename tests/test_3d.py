@@ -278,6 +278,11 @@ def test_measure_3d_run_with_intensities(run_3d: tuple[Path, Path, SegmentationP
     inside = labels[int(row.frame)] == int(row.label)
     assert row.mean_intensity == pytest.approx(volume[inside].mean())
     assert row.sum_intensity == pytest.approx(volume[inside].sum())
+    # a start frame other than the log's, without the image: refused (it renumbered the volumes and took
+    # other input volumes' intensities); with the image given, it says where the mask's frames are
+    with pytest.raises(InputError, match="log says its first frame is input frame 0, not --start-frame 1"):
+        measure_table(mask_path, start_frame=1)
+    assert sorted(set(measure_table(mask_path, image=image, start_frame=0)["frame"])) == [0, 1]
 
 
 def test_measure_volume_takes_the_image_channels_and_z_range_given(tmp_path: Path, capsys) -> None:

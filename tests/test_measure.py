@@ -150,8 +150,22 @@ def test_shape_mismatch(tmp_path):
 @pytest.mark.cp3  # the project's Cellpose 3 model
 def test_frame_count_mismatch(tmp_path):
     with pytest.raises(InputError, match="arcadia.*3 frame\\(s\\) from frame 51"):
-        measure_file(segmented("nd2"), output_dir=tmp_path, start_frame=51)
+        measure_file(segmented("nd2"), output_dir=tmp_path, image=ND2, start_frame=51)
     _nothing_written(tmp_path)
+
+
+@pytest.mark.cp3  # the project's Cellpose 3 model
+def test_a_start_frame_other_than_the_logs_is_refused_without_an_image(tmp_path):
+    """A review: ``--start-frame 1`` on a mask whose log says frames 0-2 renumbered its frames and took
+    intensities of input frames 1-3, silently (export refused it already)."""
+    mask = segmented("nd2")
+    with pytest.raises(InputError, match="log says its first frame is input frame 0, not --start-frame 1"):
+        measure_file(mask, output_dir=tmp_path, start_frame=1)
+    _nothing_written(tmp_path)
+    table = measure_table(mask, start_frame=0)  # the log's own: fine
+    assert sorted(set(table["frame"])) == [0, 1, 2]
+    moved = measure_table(mask, image=ND2, start_frame=1)  # with the image given: its frames 1-3
+    assert sorted(set(moved["frame"])) == [1, 2, 3]
 
 
 def test_float_mask(tmp_path):

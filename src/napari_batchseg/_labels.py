@@ -213,10 +213,14 @@ def resolve_source(
     channels and ``z_range``/``z_projection`` when it has several Z slices (checked when it is opened).
     ``image_axes`` overrides the image's axes (a plain multi-page TIFF: ``"TYX"``; default: the log's).
 
+    ``start_frame`` is for masks without a log, or with ``image`` given (another image's frames).
+
     Raises
     ------
     InputError
-        When the log is missing or unreadable and ``image`` is not given.
+        When the log is missing or unreadable and ``image`` is not given; when ``start_frame`` is not
+        the first frame the log states and ``image`` is not given (it renamed the mask's frames and
+        paired them with other frames of the logged input).
     """
     spec: SourceSpec | None = None
     if mask.log_text.strip():
@@ -244,6 +248,10 @@ def resolve_source(
         spec.z_range = z_range or ""
         spec.z_projection = z_projection or ""
     else:
+        if image is None and start_frame is not None and int(start_frame) != spec.start_frame:
+            raise InputError(f"{mask.path}: its log says its first frame is input frame {spec.start_frame}, "
+                             f"not --start-frame {start_frame} (--start-frame is for masks without a log, "
+                             "or with the --image given)")
         if image is not None:  # the user's image, in place of the logged one: not checked against it
             spec.image, spec.identity = Path(image), {}
         if channel is not None:

@@ -264,8 +264,9 @@ def volume_tables(
 
     The input comes from the mask's log, or is ``image`` (with ``image_channel``, ``z_range``,
     ``start_frame``, ``image_axes``: see :meth:`VolumeInput.from_image`); ``channels`` add the
-    intensities of other channels of it, as in 2D. A ``start_frame`` given numbers the mask's frames
-    (and picks the input's) also without ``image``, as in 2D.
+    intensities of other channels of it, as in 2D. A ``start_frame`` given numbers the frames of a mask
+    without a log (and picks the input's); with a log and no ``image``, one other than the log's is
+    refused, as in 2D.
 
     Raises
     ------
@@ -280,7 +281,12 @@ def volume_tables(
                                         channels)
     else:
         source = VolumeInput(path, read_embedded_log(path), channels)
-        if start_frame is not None:  # given wins over the log, as for 2D masks
+        if start_frame is not None and source.source is not None and int(start_frame) != source.start:
+            source.close()
+            raise InputError(f"{path}: its log says its first frame is input frame {source.start}, not "
+                             f"--start-frame {start_frame} (--start-frame is for masks without a log, or "
+                             "with the --image given)")
+        if start_frame is not None:  # (a mask without a log)
             source.start = int(start_frame)
     try:
         if channels and source.source is None:
