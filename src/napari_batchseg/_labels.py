@@ -34,6 +34,7 @@ __all__ = [
     "PreparedImage",
     "SourceSpec",
     "check_label_frame",
+    "check_start_frame",
     "mask_base",
     "open_mask_stack",
     "resolve_source",
@@ -197,6 +198,17 @@ class SourceSpec:
     position_given: bool = False
 
 
+def check_start_frame(mask: Path, logged: int, given: int | None) -> None:
+    """Raise :class:`InputError` when ``--start-frame`` (``given``) is not the first frame a mask's log says.
+
+    ``--start-frame`` is for masks without a log, or with ``--image`` (another image's frames); given for
+    a mask whose log states its frames, it renamed them (and paired them with other input frames).
+    """
+    if given is not None and int(given) != int(logged):
+        raise InputError(f"{mask}: its log says its first frame is input frame {logged}, not --start-frame "
+                         f"{given} (--start-frame is for masks without a log, or with the --image given)")
+
+
 def resolve_source(
     mask: LabelStack,
     image: str | Path | None = None,
@@ -248,10 +260,8 @@ def resolve_source(
         spec.z_range = z_range or ""
         spec.z_projection = z_projection or ""
     else:
-        if image is None and start_frame is not None and int(start_frame) != spec.start_frame:
-            raise InputError(f"{mask.path}: its log says its first frame is input frame {spec.start_frame}, "
-                             f"not --start-frame {start_frame} (--start-frame is for masks without a log, "
-                             "or with the --image given)")
+        if image is None:
+            check_start_frame(mask.path, spec.start_frame, start_frame)
         if image is not None:  # the user's image, in place of the logged one: not checked against it
             spec.image, spec.identity = Path(image), {}
         if channel is not None:

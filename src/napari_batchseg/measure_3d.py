@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from skimage.measure import regionprops_table
 
 from ._columns import TIME_COLUMN, intensity_columns, name_column
+from ._labels import check_start_frame
 from .errors import InputError
 from .input_check import check_input
 from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
@@ -281,11 +282,12 @@ def volume_tables(
                                         channels)
     else:
         source = VolumeInput(path, read_embedded_log(path), channels)
-        if start_frame is not None and source.source is not None and int(start_frame) != source.start:
-            source.close()
-            raise InputError(f"{path}: its log says its first frame is input frame {source.start}, not "
-                             f"--start-frame {start_frame} (--start-frame is for masks without a log, or "
-                             "with the --image given)")
+        if source.source is not None:  # (a log: a start frame other than its own is refused)
+            try:
+                check_start_frame(path, source.start, start_frame)
+            except InputError:
+                source.close()
+                raise
         if start_frame is not None:  # (a mask without a log)
             source.start = int(start_frame)
     try:
