@@ -232,8 +232,9 @@ def _execute_groups(
     except (BatchSegError, ParameterError) as exc:
         yield _refused(exc)
         return
+    own = _own_position_notes(plans)
     notes = list(dict.fromkeys(n for p, o in zip(plans, opts, strict=True) for n in (*p.notes, *o.notes)
-                               if n not in _own_position_notes(plans)))
+                               if n not in own))
     notes += [*_position_notes(plans), *once]
     for note in notes:
         log.warning(note)
