@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from ..errors import InputError, OutputError
-from ..io.atomic import NotPutBack, atomic_write_text, partial_prefix, replace_all, staged
+from ..io.atomic import NotPutBack, atomic_write_text, replace_all, staged, staged_prefix
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
 from ..provenance import own_records, package_versions
@@ -249,9 +249,13 @@ class Publication:
         self._hidden: list[Path] = []
 
     def hidden_dir(self, folder: Path, name: str) -> Path:
-        """A new hidden folder in ``folder`` for output ``name`` (removed by :meth:`discard`)."""
+        """A new hidden folder in ``folder`` for output ``name`` (removed by :meth:`discard`).
+
+        Named ``.<name>.partial-new-<pid>-<8 random>`` (:func:`~napari_batchseg.io.atomic.staged_prefix`),
+        like the staged provenance file: ``batchseg clean`` removes those of a killed export.
+        """
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(folder / name), dir=folder))
+            tmp = Path(tempfile.mkdtemp(prefix=staged_prefix(folder / name), dir=folder))
         except OSError as exc:
             raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
         self._hidden.append(tmp)
@@ -265,7 +269,7 @@ class Publication:
     def add_text(self, target: Path, text: str) -> None:
         """Write ``text`` to a synced hidden file now, renamed onto ``target`` when put in place."""
         with staged() as stage:
-            atomic_write_text(target, text)
+            atomic_write_text(target, text, staged_prefix(target))
         self.add(stage.files.pop(target), target)
 
     def drop(self, path: Path) -> None:
@@ -416,5 +420,5 @@ def write_provenance(target: Path, kind: str, item: Exported, options: ExportOpt
     if current is not None:  # put in place last, with the export's files
         current.add_text(path, text)
     else:
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, staged_prefix(path))
     return path

@@ -56,6 +56,21 @@ def partial_prefix(target: str | Path) -> str:
     """The name prefix of ``target``'s temporary files: ``.<name>.partial-`` (see :func:`hidden_name`)."""
     return hidden_name(Path(target).name) + PARTIAL_MARK
 
+
+#: what follows a target's hidden name in the name of a new file (or folder) staged for it without a lock:
+#: ``.<name>.partial-new-<pid>-<8 random>`` (:func:`staged_prefix`)
+STAGED_MARK = PARTIAL_MARK + "new-"
+
+
+def staged_prefix(target: str | Path) -> str:
+    """``.<name>.partial-new-<pid>-``: the prefix of a new file or folder this process stages for ``target``.
+
+    For outputs written without a lock (exports): ``batchseg clean`` tells one a killed process left
+    (its pid is not running) from one still being written by its pid (``mkstemp``/``mkdtemp`` add 8
+    random characters).
+    """
+    return f"{hidden_name(Path(target).name)}{STAGED_MARK}{os.getpid()}-"
+
 # The calls a commit is made of (tests patch these to inject faults).
 _fsync = os.fsync
 _replace = os.replace
@@ -137,16 +152,17 @@ def _as_output_error(exc: OSError, target: Path) -> OutputError:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, prefix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success rename it onto ``target``.
 
     On any exception the temporary file is removed and ``target`` is left as it was. Inside
     :func:`staged`, the synced temporary file is handed to the stage instead of being renamed.
+    ``prefix``: the temporary file's name prefix (default :func:`partial_prefix`).
     """
     target = Path(target)
     folder = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(prefix=partial_prefix(target), dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=prefix or partial_prefix(target), dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
     try:  # mkstemp makes 0600 files: give results the permissions any new file would get
@@ -171,10 +187,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise
 
 
-def atomic_write_text(target: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``target`` atomically."""
+def atomic_write_text(target: str | Path, text: str, prefix: str | None = None) -> None:
+    """Write ``text`` (UTF-8) to ``target`` atomically (``prefix``: as :func:`atomic_path`'s)."""
     data = text.encode("utf-8")
-    with atomic_path(target) as tmp:
+    with atomic_path(target, prefix) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             view = memoryview(data)
@@ -393,7 +409,7 @@ def same_entry(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def _remove_entry(path: Path) -> None:
+def remove_entry(path: Path) -> None:
     """Remove a file, or a folder with its files (not through a link); raise :class:`OSError` if not."""
     if stat.S_ISDIR(os.lstat(path).st_mode):
         shutil.rmtree(path)
@@ -413,7 +429,7 @@ def _put_back(entries: list[_Replaced]) -> dict[Path, str]:
             new_there = e.new is not None and _identity(e.target) == e.new
             if e.aside is None:
                 if new_there:
-                    _remove_entry(e.target)
+                    remove_entry(e.target)
             elif same_entry(e.aside, e.target):  # not replaced: the hard link goes
                 os.unlink(e.aside)
             else:
@@ -432,7 +448,7 @@ def _drop_asides(entries: list[_Replaced]) -> list[str]:
     for e in entries:
         if e.aside is not None:
             try:
-                _remove_entry(e.aside)
+                remove_entry(e.aside)
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -486,7 +502,7 @@ def replace_all(moves: Sequence[tuple[Path, Path]], drops: Sequence[Path] = (),
         except BaseException as exc:
             for new, _ in moves[done:]:
                 with contextlib.suppress(OSError):
-                    _remove_entry(new)
+                    remove_entry(new)
             placed = [e.target for e in entries if e.new is not None and _identity(e.target) == e.new]
             if len(placed) == len(moves) and len(entries) == len(drops) + len(moves):
                 _warn(_drop_asides(entries))  # (an interruption once all were in place: the group stays)
