@@ -2,7 +2,7 @@
 
 A task's output (mask, log, debug stacks) is written under temporary names and renamed into place
 (:func:`commit`); :func:`output_state` tells a finished output from one a crash cut short;
-:func:`sweep_leftovers` removes what crashed runs left behind.
+:func:`sweep_leftovers` removes what crashed runs left behind (and puts back an output they left hidden).
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError, OutputError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
 from .existing import output_state, output_status
-from .io.atomic import Appeared, atomic_write_text, dangling_link, publish, publish_all, staged
-from .io.locks import LockInfo, claim, lock_path, partials_of
+from .io.atomic import Appeared, atomic_write_text, dangling_link, publish, publish_all, same_entry, staged
+from .io.locks import LockInfo, asides_of, claim, lock_path, partials_of, settle
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
 from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
 from .params import SegmentationParams
@@ -31,27 +32,55 @@ __all__ = ["commit", "corrected_copy_names", "existing_decision", "keep_output",
 def sweep_leftovers(task: Task) -> int:
     """Remove what crashed runs left for this task's output (a stale lock, temporary files).
 
-    Only when no live run holds the output (the lock is claimed for the sweep, then released).
-    Returns the number of files removed.
+    Only when no live run holds the output (the lock is claimed for the sweep, then released). The
+    earlier files of the output that a killed run kept aside while replacing them
+    (:func:`~.io.atomic.aside_path`, its pid not running) are dealt with as ``batchseg clean`` does
+    (:func:`~.io.locks.asides_of`, :func:`~.io.locks.settle`): where a file of the output is missing,
+    its earlier file is its only copy (a file system without hard links, killed between the two
+    renames) and is put back, and so are the earlier files of the others that run replaced (the output
+    is whole again, as before that run), which a :class:`RuntimeWarning` says; an earlier file that is a
+    second name of the file in place (a hard link) is removed. One that differs from the file in place
+    of a replacement not seen cut (the new output whole) is left for ``batchseg clean``. Call it before
+    the ``existing`` policy's decision: that decides on the output put back. Returns the number of
+    files removed or put back.
     """
-    partials = partials_of(task.names.mask)
-    lock_file = lock_path(task.names.mask)
-    if not partials and not lock_file.exists():
+    mask = task.names.mask
+    if not partials_of(mask) and not asides_of(mask) and not lock_path(mask).exists():
         return 0
     try:
-        claimed = claim(task.names.mask)
+        claimed = claim(mask)
     except BatchSegError:  # e.g. a full disk: the leftovers stay for `batchseg clean`
         return 0
     if isinstance(claimed, LockInfo):
         return 0
     removed = 0
+    said: list[str] = []
     try:
-        for stale in partials_of(task.names.mask):
+        for stale in partials_of(mask):
             with contextlib.suppress(OSError):
                 stale.unlink()
                 removed += 1
+        for aside in asides_of(mask):
+            assert aside.target is not None
+            back = aside.kind in ("put-back", "restore")
+            if not back and not same_entry(aside.path, aside.target):
+                continue  # the earlier file, the new one in place: `batchseg clean` removes it
+            try:
+                if not settle(aside):
+                    continue
+            except OSError as exc:
+                if back:
+                    said.append(f"the earlier {aside.target}, kept aside as {aside.path} by a killed run, "
+                                f"could not be put back ({exc.strerror or exc}; `batchseg clean` does it)")
+                continue
+            removed += 1
+            if back:
+                said.append(f"{aside.target} put back as it was before a run killed while it replaced it "
+                            f"(from {aside.path.name})")
     finally:
         claimed.release()
+    if said:
+        warnings.warn("; ".join(said), RuntimeWarning, stacklevel=2)
     return removed
 
 

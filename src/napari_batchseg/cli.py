@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
 import signal
 import sys
 import threading
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .events import Plan
+    from .io.locks import Leftover
     from .runners import RunOptions, RunSession
 
 
@@ -505,7 +505,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .io.locks import find_leftovers
+    from .io.locks import find_leftovers, settle
 
     total = 0
     status = 0
@@ -518,18 +518,14 @@ def _cmd_clean(args: argparse.Namespace) -> int:
         scanned += 1
         found, held = find_leftovers(folder, recursive=args.recursive)
         for item in found:
-            if item.kind == "put-back":  # an output's only copy, kept aside by a killed run
-                status = max(status, _put_back(item.path, item.target, args.dry_run))
+            if item.kind in ("put-back", "restore"):  # an earlier output a killed run left aside
+                status = max(status, _put_back(item, args.dry_run))
                 continue
             verb = "would remove" if args.dry_run else "removed"
             if not args.dry_run:
                 try:
-                    if item.path.is_dir() and not item.path.is_symlink():  # (a folder output kept aside)
-                        shutil.rmtree(item.path)
-                    else:
-                        item.path.unlink()
-                except FileNotFoundError:
-                    continue
+                    if not settle(item):  # (a folder: with its files)
+                        continue
                 except OSError as exc:
                     print(f"cannot remove {item.path}: {exc.strerror or exc}", file=sys.stderr)
                     status = 1
@@ -543,20 +539,28 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     return status
 
 
-def _put_back(aside: Path, target: Path | None, dry_run: bool) -> int:
-    """``batchseg clean``: give an output's only copy, kept aside, its name back; the exit status."""
-    from .io.atomic import put_back_aside
+def _put_back(item: Leftover, dry_run: bool) -> int:
+    """``batchseg clean``: give an earlier file a killed run kept aside its name back; the exit status.
 
-    assert target is not None
+    Its output's only copy (``put-back``), or one of an output whose replacement was cut (``restore``:
+    it replaces the killed run's new file, the output is whole again).
+    """
+    import os
+
+    from .io.locks import settle
+
+    aside, target = item.path, item.target
     if not dry_run:
         try:
-            if not put_back_aside(aside, target):
-                print(f"left alone: {aside}: {target} appeared meanwhile")
+            if not settle(item):
+                if os.path.lexists(aside):
+                    print(f"left alone: {aside}: {target} appeared meanwhile")
                 return 0
         except OSError as exc:
             print(f"cannot put back {target} from {aside}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-    print(f"{'would put back' if dry_run else 'put back'}: {target} (from {aside}: it was its only copy)")
+    why = "it was its only copy" if item.kind == "put-back" else item.reason
+    print(f"{'would put back' if dry_run else 'put back'}: {target} (from {aside}: {why})")
     return 0
 
 

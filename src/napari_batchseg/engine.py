@@ -202,9 +202,9 @@ def screen_tasks(the_plan: Plan, cancel: CancelCheck = None) -> Iterator[TaskEve
         if task.error is not None:
             yield TaskFailed(task, task.error)
             continue
+        sweep_leftovers(task)  # first: an output a killed run left hidden is put back, then decided on
         decision = existing_decision(task, the_plan.params)
         if decision is not None:
-            sweep_leftovers(task)
             yield decision
             continue
         yield task
