@@ -17,6 +17,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +134,27 @@ def test_the_earlier_file_of_a_live_process_is_left_alone(tmp_path: Path) -> Non
     assert engine.sweep_leftovers(task) == 0
     assert mine.exists() and not (out / "a_vSM.ome.tif").exists()
     assert not [p for p in out.iterdir() if PARTIAL_MARK in p.name and p != mine]
+
+
+def test_clean_leaves_an_earlier_log_while_its_mask_s_second_name_is_new(tmp_path: Path) -> None:
+    """A replacement seen cut only once its mask's second name is old enough: its log waits with it."""
+    dead = _dead_pid()
+    mask, log = tmp_path / "x_vSM.ome.tif", tmp_path / "x_vSM.log"
+    mask.write_bytes(b"II*\0 earlier mask")
+    log.write_text("new log\n")
+    old_log = tmp_path / f"{hidden_name(log.name)}{ASIDE_MARK}{dead}-0123abcd"
+    old_log.write_text("earlier log\n")
+    time.sleep(1.5)
+    os.link(mask, tmp_path / f"{hidden_name(mask.name)}{ASIDE_MARK}{dead}-4567abcd")  # (killed after it)
+    found, held = find_leftovers(tmp_path, min_age_s=1.0)
+    assert not found  # before: the earlier log, 1.5 s old, was removed; the pair stayed half new
+    assert any(str(old_log) in h for h in held)
+    found, _ = find_leftovers(tmp_path, min_age_s=0)
+    assert sorted((f.kind, f.path.name.split(ASIDE_MARK)[0]) for f in found) == [
+        ("aside", ".x_vSM.ome.tif"), ("restore", ".x_vSM.log")]
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    return int(done.stdout)

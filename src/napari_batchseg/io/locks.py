@@ -489,7 +489,8 @@ def _judge_asides(items: list[tuple[Leftover, float]], min_age_s: float) -> tupl
     other earlier file of that output and pid that differs from the file in place (the cut run's new
     file) then replaces it (``"restore"``): the output is back as it was before that run, not half new
     (exports, unrecorded pids and folders: not). Any other is removed (``"aside"``), unless changed
-    (linked, renamed) in the last ``min_age_s`` seconds: a replacement of another host may be under way.
+    (linked, renamed) in the last ``min_age_s`` seconds, it or a second name of its output's (same pid):
+    a replacement of another host may be under way.
     """
     from .naming import mask_name_for
 
@@ -504,6 +505,7 @@ def _judge_asides(items: list[tuple[Leftover, float]], min_age_s: float) -> tupl
         return item.kind == "aside" and item.target is not None and same_entry(item.path, item.target)
 
     cut = {key(i) for i, age in items if i.kind == "put-back" or (second_name(i) and age >= min_age_s)}
+    young = {key(i) for i, age in items if second_name(i) and age < min_age_s}  # cut, or under way
     cut.discard(None)
     found: list[Leftover] = []
     held: list[str] = []
@@ -516,6 +518,9 @@ def _judge_asides(items: list[tuple[Leftover, float]], min_age_s: float) -> tupl
         elif i.kind == "aside" and age < min_age_s:
             held.append(f"{i.path}: kept aside {age:.0f} s ago while {i.target.name} was replaced, left "
                         "alone")
+        elif i.kind == "aside" and key(i) in young and key(i) is not None:
+            held.append(f"{i.path}: an earlier {i.target.name}, of an output another file of which was "
+                        f"kept aside less than {min_age_s:.0f} s ago, left alone")
         else:
             found.append(i)
     return found, held
