@@ -18,7 +18,7 @@ from pathlib import Path
 from _killed import kill_at_the_rois_rename, rois_export
 from napari_batchseg.cli import main
 from napari_batchseg.io.atomic import ASIDE_MARK, hidden_name
-from napari_batchseg.io.locks import find_leftovers
+from napari_batchseg.io.leftovers import find_leftovers
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -25,7 +25,7 @@ import pytest
 from _killed import kill_at_the_rois_rename, rois_export
 from napari_batchseg.cli import main
 from napari_batchseg.io.atomic import ASIDE_MARK, PARTIAL_MARK, hidden_name
-from napari_batchseg.io.locks import find_leftovers
+from napari_batchseg.io.leftovers import find_leftovers
 
 STAGED_MARK = PARTIAL_MARK + "new-"  # (io.atomic.STAGED_MARK)
 

@@ -20,7 +20,7 @@ import pytest
 import tifffile
 
 from napari_batchseg import engine
-from napari_batchseg.io import atomic, locks
+from napari_batchseg.io import atomic, leftovers, locks
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.provenance import output_id
@@ -226,7 +226,7 @@ def test_stale_buffers_of_own_outputs_are_removed(tmp_path):
             tmp_path / ".a_vSM_restored.tif.partial-r.buffer"]  # --restore with --debug
     for f in [other, *mine]:
         f.write_bytes(b"\0" * 100)
-    locks._listing_cache.clear()
+    leftovers._listing_cache.clear()
     assert len(_finals(_run([movie]), engine.TaskDone)) == 1
     assert _hidden(tmp_path) == [other.name]
 
@@ -273,7 +273,7 @@ def test_a_skipped_output_loses_the_leftovers_of_a_killed_overwrite(tmp_path):
     lock = locks.lock_path(tmp_path / "a_vSM.ome.tif")
     lock.write_text(json.dumps({"pid": dead.pid, "host": locks.HOST, "started": time.time(), "token": "z"}))
     (tmp_path / ".a_vSM.ome.tif.partial-k1.buffer").write_bytes(b"\0" * 64)
-    locks._listing_cache.clear()
+    leftovers._listing_cache.clear()
     assert _finals(_run([movie]), engine.TaskSkipped)
     assert _hidden(tmp_path) == []
 
@@ -352,7 +352,7 @@ def test_write_probe_of_a_killed_run_is_removed(tmp_path):
     probe.write_bytes(b"")
     alive = out / f"{atomic.PROBE_PREFIX}{os.getpid()}@{locks.HOST}@def456"  # a live process's: kept
     alive.write_bytes(b"")
-    found, _ = locks.find_leftovers(out)
+    found, _ = leftovers.find_leftovers(out)
     assert [f.path for f in found] == [probe]
     assert len(_finals(_run([movie], output_dir=str(out)), engine.TaskDone)) == 1
     assert _hidden(out) == [alive.name]

@@ -30,7 +30,7 @@ from _killed import run_killed
 from napari_batchseg import engine
 from napari_batchseg.cli import main
 from napari_batchseg.io.atomic import ASIDE_MARK, PARTIAL_MARK, hidden_name
-from napari_batchseg.io.locks import find_leftovers
+from napari_batchseg.io.leftovers import find_leftovers
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.testing import ThresholdSegmenter
 
@@ -114,7 +114,7 @@ def test_clean_puts_the_earlier_pair_back_whole(tmp_path: Path, links: bool) -> 
         assert len([p for p in out.iterdir() if ASIDE_MARK in p.name]) == 2
         found, _ = find_leftovers(out, min_age_s=0)  # (what clean does a minute later)
         assert sorted(f.kind for f in found) == ["aside", "restore"]  # (the mask's second name; the log)
-        from napari_batchseg.io.locks import settle  # what clean does with each
+        from napari_batchseg.io.leftovers import settle  # what clean does with each
 
         assert all(settle(f) for f in found)
     else:

@@ -19,7 +19,8 @@ from .errors import BatchSegError, OutputError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
 from .existing import output_state, output_status
 from .io.atomic import Appeared, atomic_write_text, dangling_link, publish, publish_all, same_entry, staged
-from .io.locks import LockInfo, asides_of, claim, lock_path, partials_of, settle
+from .io.leftovers import asides_of, partials_of, settle
+from .io.locks import LockInfo, claim, lock_path
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
 from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
 from .params import SegmentationParams
@@ -35,7 +36,7 @@ def sweep_leftovers(task: Task) -> int:
     Only when no live run holds the output (the lock is claimed for the sweep, then released). The
     earlier files of the output that a killed run kept aside while replacing them
     (:func:`~.io.atomic.aside_path`, its pid not running) are dealt with as ``batchseg clean`` does
-    (:func:`~.io.locks.asides_of`, :func:`~.io.locks.settle`): where a file of the output is missing,
+    (:func:`~.io.leftovers.asides_of`, :func:`~.io.leftovers.settle`): where a file of the output is missing,
     its earlier file is its only copy (a file system without hard links, killed between the two
     renames) and is put back, and so are the earlier files of the others that run replaced (the output
     is whole again, as before that run), which a :class:`RuntimeWarning` says; an earlier file that is a

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .events import Plan
-    from .io.locks import Leftover
+    from .io.leftovers import Leftover
     from .runners import RunOptions, RunSession
 
 
@@ -505,7 +505,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .io.locks import find_leftovers, settle
+    from .io.leftovers import find_leftovers, settle
 
     total = 0
     status = 0
@@ -547,7 +547,7 @@ def _put_back(item: Leftover, dry_run: bool) -> int:
     """
     import os
 
-    from .io.locks import settle
+    from .io.leftovers import settle
 
     aside, target = item.path, item.target
     if not dry_run:

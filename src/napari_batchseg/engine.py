@@ -54,7 +54,8 @@ from .events import (
 from .input_check import HashingSource
 from .io.arrays import ArrayInput, register_arrays
 from .io.atomic import check_writable_dir
-from .io.locks import LockInfo, claim, partials_of
+from .io.leftovers import partials_of
+from .io.locks import LockInfo, claim
 from .io.masks import FrameStackWriter, MaskWriter, count_objects, label_dtype, read_embedded_log
 from .io.naming import check_collisions, output_names
 from .io.reader import open_source
