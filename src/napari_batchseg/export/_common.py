@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
-from ..errors import InputError, OutputError
+from .._labels import (
+    LabelStack,
+    PreparedImage,
+    SourceSpec,
+    check_start_frame,
+    mask_base,
+    open_mask_stack,
+    resolve_source,
+)
+from ..errors import OutputError
 from ..io.atomic import NotPutBack, atomic_write_text, replace_all, staged, staged_prefix
 from ..io.masks import refuse_volume_mask
 from ..io.sources import PixelSize
@@ -194,17 +202,6 @@ def open_input(mask: str | Path, options: ExportOptions, need_image: bool) -> Ex
     except BaseException:
         stack.close()
         raise
-
-
-def check_start_frame(mask: Path, logged: int, given: int | None) -> None:
-    """Raise :class:`InputError` when ``--start-frame`` (``given``) is not the first frame a mask's log says.
-
-    ``--start-frame`` is for masks without a log, or with ``--image`` (another image's frames); given for
-    a mask whose log states its frames, it renamed them (and paired them with other input frames).
-    """
-    if given is not None and int(given) != int(logged):
-        raise InputError(f"{mask}: its log says its first frame is input frame {logged}, not --start-frame "
-                         f"{given} (--start-frame is for masks without a log, or with the --image given)")
 
 
 def check_targets(targets: Sequence[tuple[Path, Path]], overwrite: bool) -> None:

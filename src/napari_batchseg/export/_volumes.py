@@ -18,14 +18,14 @@ import numpy as np
 import tifffile
 from numpy.typing import NDArray
 
-from .._labels import mask_base
+from .._labels import check_start_frame, mask_base
 from ..errors import InputError, describe
 from ..io.masks import read_embedded_log, read_mask_pixel_size
 from ..io.sources import PixelSize
 from ..measure_3d import VolumeInput, mask_volumes
 from ..params import ZRange
 from ..provenance import LoggedRun, parse_log
-from ._common import ExportOptions, check_start_frame, input_frame_count, unknown_preparation
+from ._common import ExportOptions, input_frame_count, unknown_preparation
 
 __all__ = ["VolumeItem", "open_volume_input"]
 
