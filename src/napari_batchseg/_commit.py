@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
 from ._cancel import CancelCheck, is_cancelled
@@ -30,7 +29,7 @@ __all__ = ["commit", "corrected_copy_names", "existing_decision", "keep_output",
            "sweep_leftovers"]
 
 
-def sweep_leftovers(task: Task) -> int:
+def sweep_leftovers(task: Task) -> list[str]:
     """Remove what crashed runs left for this task's output (a stale lock, temporary files).
 
     Only when no live run holds the output (the lock is claimed for the sweep, then released). The
@@ -39,28 +38,26 @@ def sweep_leftovers(task: Task) -> int:
     (:func:`~.io.leftovers.asides_of`, :func:`~.io.leftovers.settle`): where a file of the output is missing,
     its earlier file is its only copy (a file system without hard links, killed between the two
     renames) and is put back, and so are the earlier files of the others that run replaced (the output
-    is whole again, as before that run), which a :class:`RuntimeWarning` says; an earlier file that is a
+    is whole again, as before that run), which the returned lines say; an earlier file that is a
     second name of the file in place (a hard link) is removed. One that differs from the file in place
     of a replacement not seen cut (the new output whole) is left for ``batchseg clean``. Call it before
-    the ``existing`` policy's decision: that decides on the output put back. Returns the number of
-    files removed or put back.
+    the ``existing`` policy's decision: that decides on the output put back. Returns what was put back
+    (or could not be), one line each (``[]``: nothing).
     """
     mask = task.names.mask
     if not partials_of(mask) and not asides_of(mask) and not lock_path(mask).exists():
-        return 0
+        return []
     try:
         claimed = claim(mask)
     except BatchSegError:  # e.g. a full disk: the leftovers stay for `batchseg clean`
-        return 0
+        return []
     if isinstance(claimed, LockInfo):
-        return 0
-    removed = 0
+        return []
     said: list[str] = []
     try:
         for stale in partials_of(mask):
             with contextlib.suppress(OSError):
                 stale.unlink()
-                removed += 1
         for aside in asides_of(mask):
             assert aside.target is not None
             back = aside.kind in ("put-back", "restore")
@@ -74,15 +71,12 @@ def sweep_leftovers(task: Task) -> int:
                     said.append(f"the earlier {aside.target}, kept aside as {aside.path} by a killed run, "
                                 f"could not be put back ({exc.strerror or exc}; `batchseg clean` does it)")
                 continue
-            removed += 1
             if back:
                 said.append(f"{aside.target} put back as it was before a run killed while it replaced it "
                             f"(from {aside.path.name})")
     finally:
         claimed.release()
-    if said:
-        warnings.warn("; ".join(said), RuntimeWarning, stacklevel=2)
-    return removed
+    return said
 
 
 def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | TaskFailed | None:

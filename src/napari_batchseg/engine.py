@@ -15,8 +15,10 @@ a plan), loads the model only when some task has work, and runs the plan here or
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
+import logging
 import os
 import time
 import traceback
@@ -77,6 +79,8 @@ __all__ = [
     "is_cancelled", "output_state", "plan", "plan_arrays", "run", "run_task", "screen_tasks",
     "sequential_frames", "sweep_leftovers",
 ]
+
+log = logging.getLogger(__name__)
 
 #: (task, prepared frames) -> (frame, output, seconds spent segmenting) for each frame, in order
 FrameSegmenter = Callable[
@@ -203,8 +207,12 @@ def screen_tasks(the_plan: Plan, cancel: CancelCheck = None) -> Iterator[TaskEve
         if task.error is not None:
             yield TaskFailed(task, task.error)
             continue
-        sweep_leftovers(task)  # first: an output a killed run left hidden is put back, then decided on
-        decision = existing_decision(task, the_plan.params)
+        put_back = sweep_leftovers(task)  # first: an output a killed run left hidden is put back
+        decision = existing_decision(task, the_plan.params)  # then decided on
+        if put_back and isinstance(decision, TaskSkipped):
+            decision = dataclasses.replace(decision, reason=f"{decision.reason} ({'; '.join(put_back)})")
+        elif put_back:
+            log.warning("; ".join(put_back))
         if decision is not None:
             yield decision
             continue
