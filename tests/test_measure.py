@@ -325,6 +325,27 @@ def test_frames_come_from_the_log(tmp_path):
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model
+def test_tracks_of_a_logless_mask_join_its_table_at_the_start_frame_given(tmp_path):
+    """A walk: a log-less mask of input frames 10-13, tracked (``batchseg track`` numbers it from 0), then
+    measured with ``--start-frame 10``: refused ("the tracks hold no object of frame 10"), and the way out
+    it named (the first frame it was tracked with, 0) measured input frames 0-3. The tracks now follow."""
+    from napari_batchseg.tracking.files import track_file
+
+    bare, labels = logless_copy(tmp_path)
+    tracked = track_file(bare, force_labels=True)
+    assert sorted(set(pd.read_csv(tracked.tracks_csv)["frame"])) == [0, 1, 2, 3]
+    result = measure_file(bare, output_dir=tmp_path, image=ND2, start_frame=FIRST)
+    table = pd.read_csv(result.objects_csv)
+    assert sorted(set(table["frame"])) == list(range(FIRST, LAST + 1)) and (table["track_id"] > 0).all()
+    tracks = pd.read_csv(tracked.tracks_csv)
+    first = tracks[tracks["frame"] == 0].set_index("label")["track_id"]
+    rows = table[table["frame"] == FIRST].set_index("label")["track_id"]
+    assert rows.sort_index().tolist() == first.loc[rows.index].sort_index().tolist()  # the same tracks
+    assert result.track_summary_csv is not None
+    assert pd.read_csv(result.track_summary_csv)["first_frame"].min() == FIRST
+
+
+@pytest.mark.cp3  # the project's Cellpose 3 model
 def test_logless_mask_needs_start_frame_when_frame_counts_differ(tmp_path):
     """A log-less 4-frame mask against the 53-frame movie: an error naming --start-frame, not frames 0-3."""
     from napari_batchseg.cli_downstream import main

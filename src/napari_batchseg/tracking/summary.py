@@ -19,7 +19,7 @@ from .files import TRACK_ID_COLUMNS, check_tracks_of, read_tracks, track_paths
 
 __all__ = [
     "TRACK_ID_COLUMNS", "TRACK_SUMMARY_COLUMNS", "add_track_ids", "read_tracks", "track_summary",
-    "track_summary_path", "tracks_for",
+    "track_summary_path", "tracks_at", "tracks_for",
 ]
 
 #: Columns of the per-track summary (growth rate only when the time step and pixel size are known).
@@ -34,7 +34,8 @@ def add_track_ids(objects: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
 
     Raises :class:`~napari_batchseg.errors.InputError` when objects lie in a frame the tracks hold
     nothing of: tracking gives every object of a frame a track, so the tracks number the frames from
-    another first frame (a log-less mask is tracked from frame 0), and joining by label would be wrong.
+    another first frame (:func:`tracks_at` numbers a log-less mask's from its start frame), and joining by
+    label would be wrong.
     """
     if len(objects) and len(tracks):
         frames = tracks["frame"]
@@ -43,8 +44,8 @@ def add_track_ids(objects: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
             raise InputError(
                 f"the tracks hold no object of frame {int(missing[0])}, where the mask has objects (the "
                 f"tracks cover frames {int(frames.min())}-{int(frames.max())}): they number the frames from "
-                "another first frame (a mask without a log is tracked from frame 0); measure with the "
-                "first frame it was tracked with, or leave the tracks out (--no-tracks)"
+                "another first frame (tracks of another mask?): track this mask again, or leave the "
+                "tracks out (--no-tracks)"
             )
     key = tracks[["frame", "label", "track_id"]].drop_duplicates(["frame", "label"])
     out = objects.merge(key, on=["frame", "label"], how="left")
@@ -126,6 +127,17 @@ def tracks_for(mask: str | Path, given: str | Path | Literal[False] | None = Non
     table = read_tracks(csv)
     check_tracks_of(mask, csv)  # another mask's tracks (or this one's before a correction): one line
     return table
+
+
+def tracks_at(tracks: pd.DataFrame | None, from_log: bool, first_frame: int) -> pd.DataFrame | None:
+    """``tracks`` numbered from ``first_frame`` when their mask has no log (``from_log`` ``False``).
+
+    ``batchseg track`` numbers a log-less mask's frames from 0 (nothing says which input frames it
+    holds); ``measure --start-frame S`` numbers them from S: the tracks follow, so that they join.
+    """
+    if tracks is None or from_log or not first_frame:
+        return tracks
+    return tracks.assign(frame=tracks["frame"] + int(first_frame))
 
 
 def track_summary_path(mask: str | Path, output_dir: str | Path | None = None) -> Path:
