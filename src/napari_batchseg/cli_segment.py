@@ -224,14 +224,17 @@ def given_run_options(args: argparse.Namespace) -> dict[str, Any]:
 def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     """Defaults, then the ``--config`` file, then options given on the command line."""
     data: dict[str, Any] = {}
+    from_file: dict[str, Any] = {}
     if getattr(args, "config", None):
         config = read_yaml_mapping(args.config)
         apply_config_filters(args, config)
         apply_config_run_options(args, config, args.config)  # (batchseg gui: none of them is read)
-        data.update(parameter_entries(config))
+        from_file = parameter_entries(config)
+        data.update(from_file)
     for opt, field_name in _PARAM_OPTIONS.items():
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)
+            from_file.pop(field_name, None)  # (the command line wins)
     extra = dict(data.get("extra") or {})
     for item in getattr(args, "sam_set", None) or []:
         key, sep, value = item.partition("=")
@@ -243,7 +246,12 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
         extra["embedding_cache"] = False if cache.lower() in ("off", "false", "no", "0") else cache
     if extra:
         data["extra"] = extra
-    return SegmentationParams.from_dict(data)
+    try:
+        return SegmentationParams.from_dict(data)
+    except ParameterError:
+        if from_file:  # a value of the file itself is wrong: the error names the file
+            SegmentationParams.from_file_data(from_file, args.config)
+        raise
 
 
 def unused_options(args: argparse.Namespace, params: SegmentationParams) -> list[str]:

@@ -376,6 +376,8 @@ class SegmentationParams:
             )
         if self.output_dir is not None:
             self.output_dir = str(self.output_dir)
+        self.gpu = _as_bool("gpu", self.gpu)
+        self.debug = _as_bool("debug", self.debug)
         self._validate_cellpose3_options()
         if not isinstance(self.extra, dict):
             raise ParameterError(f"extra must be a mapping of setting: value, got {self.extra!r}")
@@ -386,7 +388,7 @@ class SegmentationParams:
     def _validate_cellpose3_options(self) -> None:
         """``restore``, ``keep_flows`` and ``min_size``: Cellpose (3) settings, refused elsewhere."""
         self.restore = str(self.restore).strip() or None if self.restore is not None else None
-        self.keep_flows = bool(self.keep_flows)
+        self.keep_flows = _as_bool("keep_flows", self.keep_flows)
         self.min_size = _as_int("min_size", self.min_size)
         if self.min_size < -1:
             raise ParameterError(f"min_size must be >= -1 (-1 keeps every object), got {self.min_size}")
@@ -627,6 +629,15 @@ def _one_position(value: Any, item: Any) -> list[int | str]:
     if re.fullmatch(r"-\s*[0-9]+", item):
         raise ParameterError(f"positions {value!r}: position {item} is negative (indices count from 0)")
     return [item]
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool: true or false only (a YAML ``debug: "false"``, a string, is truthy in Python)."""
+    if isinstance(value, bool):
+        return value
+    if getattr(value, "dtype", None) is not None and getattr(value.dtype, "kind", "") == "b":
+        return bool(value)  # numpy's bool
+    raise ParameterError(f"{name} must be true or false, got {value!r}")
 
 
 def _as_int(name: str, value: Any) -> int:
