@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from .errors import BatchSegError, describe
 from .events import Task
+from .io.atomic import check_writable_dir, no_writes
 from .io.locks import live_holder
 from .io.masks import read_embedded_log
 from .params import SegmentationParams
@@ -206,7 +207,8 @@ def what_happens(status: OutputStatus, existing: str) -> str:
 def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
     """``(<input> -> <mask> [what happens], fails)``: one planned output as ``--dry-run`` lists it.
 
-    ``fails``: the run would fail it (unreadable, or an output that exists under ``existing: error``);
+    ``fails``: the run would fail it (unreadable, an output that exists under ``existing: error``, or
+    one it would write into a folder that is not writable, e.g. beside an input on a read-only share);
     such a file's line names no mask (``(no output)``): none would be written.
     """
     if task.error:  # a file read fine that lacks the channel, frames or Z slices asked for "cannot run"
@@ -215,4 +217,12 @@ def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
     status = output_status(task, params)
     state = what_happens(status, params.existing)
     fails = params.existing == "error" and status.state in ("same", "other")
+    writes = status.state in ("missing", "corrupt") or (
+        params.existing == "overwrite" and status.state in ("same", "other"))
+    if writes:  # the run checks the folder before it writes (nothing is created here)
+        try:
+            with no_writes():
+                check_writable_dir(task.names.mask.parent)
+        except BatchSegError as exc:
+            return f"{task.label}\t->\t(no output)\t[cannot write: {exc}]", True
     return f"{task.label}\t->\t{task.names.mask}\t[{state}]", fails
