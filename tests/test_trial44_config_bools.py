@@ -42,3 +42,19 @@ def test_segment_config_with_quoted_false_is_a_usage_error(
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert f"parameter file {config}: debug must be true or false, got 'false'" in err
+
+
+@pytest.mark.parametrize("value", ['"no"', '"false"', "0"])
+def test_segment_config_recursive_takes_true_or_false(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    # a walk: recursive: "no" searched the sub-folders (a non-empty string is truthy)
+    config = tmp_path / "run.yaml"
+    config.write_text(f"recursive: {value}\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    tifffile.imwrite(tmp_path / "sub" / "img.tif", np.zeros((32, 32), np.uint16))
+    with pytest.raises(SystemExit) as stop:
+        main(["segment", str(tmp_path), "--config", str(config), "--dry-run"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"parameter file {config}: recursive must be true or false, got " in err
+    assert "img_vSM" not in err

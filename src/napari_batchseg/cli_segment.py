@@ -186,12 +186,18 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
-def apply_config_filters(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    """Filters from a config file apply unless given on the command line."""
+def apply_config_filters(args: argparse.Namespace, config: dict[str, Any], path: str = "") -> None:
+    """Filters from a config file apply unless given on the command line.
+
+    Raises ``ParameterError`` (naming the file ``path``) for a ``recursive`` that is not true or false.
+    """
     for key in ("contains", "not_contains", "ext"):
         if key in config and not getattr(args, key, None):
             setattr(args, key, _as_list(config[key]))
-    if config.get("recursive") and not getattr(args, "recursive", False):
+    recursive = config.get("recursive", False)
+    if recursive is not None and not isinstance(recursive, bool):  # ("no" is truthy)
+        raise ParameterError(f"parameter file {path}: recursive must be true or false, got {recursive!r}")
+    if recursive and not getattr(args, "recursive", False):
         args.recursive = True
 
 
@@ -227,7 +233,7 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
     from_file: dict[str, Any] = {}
     if getattr(args, "config", None):
         config = read_yaml_mapping(args.config)
-        apply_config_filters(args, config)
+        apply_config_filters(args, config, args.config)
         apply_config_run_options(args, config, args.config)  # (batchseg gui: none of them is read)
         from_file = parameter_entries(config)
         data.update(from_file)
