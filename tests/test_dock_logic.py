@@ -216,7 +216,7 @@ def test_training_params_from_the_form_values():
     assert training_params(values, "scratch").learning_rate == 0.005
     assert training_params(values | {"optimizer": "sgd"}, "cyto3").learning_rate == 0.005
     assert training_params(values | {"learning_rate": 0.02}, "cyto3").learning_rate == 0.02
-    with pytest.raises(ValueError, match="not understood"):
+    with pytest.raises(ValueError, match="is not a frame number"):
         training_params(values | {"frames": "first"}, "cyto3")
 
 

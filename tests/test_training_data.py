@@ -99,7 +99,8 @@ def test_split_is_seeded_by_frame_and_by_file(tmp_path):
 def test_parse_frames_and_corrected_records():
     assert parse_frames("all") == "all" and parse_frames("corrected") == "corrected"
     assert parse_frames("0,3-5, 2") == [0, 2, 3, 4, 5]
-    with pytest.raises(ParameterError, match="not understood"):
+    assert parse_frames(" 0 - 1 ") == [0, 1]  # (spaces around the dash too)
+    with pytest.raises(ParameterError, match="is not a frame number"):
         parse_frames("first")
     log = (
         "2026-01-01 10:00:00.000 | segmentation | INFO | frame t=0: z 0; 3 objects\n"

@@ -70,7 +70,7 @@ def _frames(text: str | None) -> list[int] | str | None:
 
     if text is None:
         return None
-    frames = parse_frames(text)
+    frames = parse_frames(text, "--annotated-frames")
     return None if frames == "all" else list(frames) if not isinstance(frames, str) else frames
 
 

@@ -97,7 +97,7 @@ def test_bad_form_values_are_reported_without_starting(train_widget):
     w.output.setText("/tmp/x")
     w.frames.setText("first")
     w.start()
-    assert not w.running and "not understood" in w.error
+    assert not w.running and "is not a frame number" in w.error
 
 
 def test_trained_models_join_the_segmentation_model_list(qtbot, tmp_path):

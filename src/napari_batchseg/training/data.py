@@ -242,8 +242,11 @@ def objects_cut(labels: NDArray[Any]) -> NDArray[np.int64]:
 
 
 # --------------------------------------------------------------------------- helpers
-def parse_frames(text: str | Sequence[int] | None) -> FrameSelection:
-    """Parse a frame choice: ``all``, ``corrected`` or ``0,3-5`` (0-based, inclusive ranges)."""
+def parse_frames(text: str | Sequence[int] | None, what: str = "frames") -> FrameSelection:
+    """Parse a frame choice: ``all``, ``corrected`` or ``0,3-5`` (0-based, inclusive ranges).
+
+    ``what``: how errors name the choice (an option, e.g. ``--annotated-frames``).
+    """
     if text is None:
         return "all"
     if not isinstance(text, str):
@@ -254,15 +257,14 @@ def parse_frames(text: str | Sequence[int] | None) -> FrameSelection:
     out: list[int] = []
     for part in s.split(","):
         part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if not m:
-            raise ParameterError(
-                f"frames {text!r} not understood; use 'all', 'corrected' or indices such as '0,3-5'"
-            )
+            raise ParameterError(f"{what} {text!r}: {part!r} is not a frame number or a range; use 'all', "
+                                 "'corrected' or indices such as '0,3-5'")
         a = int(m.group(1))
         b = int(m.group(2)) if m.group(2) else a
         if b < a:
-            raise ParameterError(f"frames {text!r}: range {part} ends before it starts")
+            raise ParameterError(f"{what} {text!r}: range {part!r} ends before it starts")
         out.extend(range(a, b + 1))
     return sorted(set(out))
 
