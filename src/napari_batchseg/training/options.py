@@ -17,6 +17,8 @@ SCRATCH = "scratch"
 FINE_TUNE_RATE = 0.001
 SCRATCH_RATE = 0.005
 OPTIMIZERS = ("adamw", "sgd")
+#: the largest seed: training seeds NumPy's global generator (np.random.seed), which takes 0 to 2**32 - 1
+SEED_MAX = 2**32 - 1
 PROVENANCE_FORMAT = "napari-batchseg training provenance 1"
 AP_THRESHOLD = 0.5
 
@@ -128,6 +130,10 @@ class TrainingParams:
             raise ParameterError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.split not in SPLITS:
             raise ParameterError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if isinstance(self.seed, bool) or int(self.seed) != self.seed or not 0 <= int(self.seed) <= SEED_MAX:
+            raise ParameterError(f"seed must be a whole number from 0 to {SEED_MAX} (NumPy's seeds), "
+                                 f"got {self.seed!r}")
+        self.seed = int(self.seed)
         self.min_masks = int(self.min_masks)
         if self.min_masks < 1:
             raise ParameterError(f"min_masks must be >= 1, got {self.min_masks}")
