@@ -14,7 +14,9 @@ run (the ``existing`` policy, ``--dry-run``, the widget's "what will happen" lin
 * ``busy``: another live run is producing it (its lock is held).
 
 Parameters that do not change the mask are not compared: where outputs go (``output_dir``,
-``suffix``), the ``existing`` policy, ``gpu``, ``batch_size``, ``debug`` and the embedding cache.
+``suffix``), the ``existing`` policy, ``gpu``, ``batch_size``, ``debug`` and the embedding cache, and
+those the run does not use: the volume settings of a projected run (``anisotropy``,
+``stitch_threshold``), the projection of a volume run, micro-sam's tiling and mode in a Cellpose run.
 """
 
 from __future__ import annotations
@@ -61,10 +63,18 @@ class OutputStatus:
     corrected: bool = False
 
 
+#: parameters a run does not use, by ``z_mode`` (``project``: no volume; ``3d``/``stitch``: no projection)
+_UNUSED_BY_Z_MODE = {"project": ("anisotropy", "stitch_threshold"),
+                     "3d": ("stitch_threshold", "z_projection"), "stitch": ("anisotropy", "z_projection")}
+#: micro-sam's settings, which a Cellpose run does not use
+_SAM_ONLY = ("sam_mode", "tile_shape", "halo")
+
+
 def _comparable(params: SegmentationParams) -> dict[str, Any]:
     data = params.to_dict()
-    for name in IGNORED_PARAMETERS:
-        data.pop(name, None)
+    unused = _UNUSED_BY_Z_MODE.get(params.z_mode, ()) + (_SAM_ONLY if params.method == "cellpose" else ())
+    for name in (*IGNORED_PARAMETERS, *unused):  # (a walk: --anisotropy 2 on a 2D run made its outputs
+        data.pop(name, None)                      # "made with other parameters", skipped as not done)
     extra = {k: v for k, v in dict(data.pop("extra", {}) or {}).items() if k not in _IGNORED_EXTRA}
     for key, value in extra.items():
         data[f"extra.{key}"] = value
