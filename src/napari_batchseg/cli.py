@@ -648,7 +648,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.recursive:
             saved["recursive"] = True
         saved.update(given_run_options(args))
-        Path(args.save_config).write_text(yaml.safe_dump(saved, sort_keys=False), encoding="utf-8")
+        from .errors import BatchSegError
+        from .io.atomic import atomic_write_text
+
+        try:  # (a folder that is missing or read-only, or a folder's name, ended in a traceback)
+            atomic_write_text(args.save_config, yaml.safe_dump(saved, sort_keys=False))
+        except BatchSegError as exc:
+            _console().print(f"[red]error:[/red] --save-config: {exc}", highlight=False)
+            return 2
     return _run_batch(args.paths, params, args)
 
 
