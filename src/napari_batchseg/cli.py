@@ -363,8 +363,9 @@ def _follow(
             if isinstance(event, TaskStarted):
                 progress.update(bar, description=state.task.label[:40])
             progress.update(bar, total=session.frames_total, completed=session.frames_done)
-            if isinstance(event, TaskFailed):
-                progress.console.print(f"[red]failed:[/red] {state.reason}", highlight=False)
+            if isinstance(event, TaskFailed):  # which position of a file of several (its reason may not say)
+                where = f" \\[P{state.task.position}]" if state.task.n_positions > 1 else ""
+                progress.console.print(f"[red]failed{where}:[/red] {state.reason}", highlight=False)
             if isinstance(event, TaskDone):
                 for text in event.warnings:
                     progress.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
