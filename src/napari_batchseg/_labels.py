@@ -271,6 +271,9 @@ def resolve_source(
         if z_projection is not None:
             spec.z_projection = z_projection
     if start_frame is not None:
+        if int(start_frame) < 0:  # (an IndexError deep in the reader, naming no option)
+            raise InputError(f"{mask.path}: start frame {start_frame} is negative (input frames count "
+                             "from 0)")
         spec.start_frame = int(start_frame)
     if position is not None:
         if int(position) != spec.position:

@@ -74,6 +74,17 @@ def _frames(text: str | None) -> list[int] | str | None:
     return None if frames == "all" else list(frames) if not isinstance(frames, str) else frames
 
 
+def _frame_number(text: str) -> int:
+    """``--start-frame``: a frame number, 0 or more (-4 ended in a traceback, or ROIs of frame -1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid frame number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (input frames count from 0)")
+    return value
+
+
 def _add_image_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input image (default: as recorded in each mask's log)")
     g.add_argument("--image", default=None, help="the input image (when it moved, or the mask has no log)")
@@ -237,7 +248,8 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     m.add_argument("--channel", action="append", metavar="C",
                    help="also measure intensities in this channel (index or name; repeatable)")
     m.add_argument("--output-dir", default=None, help="write the tables here (default: beside each mask)")
-    m.add_argument("--start-frame", type=int, default=None, help="input frame of the mask's first frame")
+    m.add_argument("--start-frame", type=_frame_number, default=None,
+                   help="input frame of the mask's first frame")
     m.add_argument("--overwrite", action="store_true", help="replace existing tables")
     m.add_argument("--tracks", default=None, metavar="CSV",
                    help="the mask's _tracks.csv (batchseg track; default: beside the mask when present): "
@@ -255,7 +267,7 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     e.add_argument("masks", nargs="+", help="_vSM.ome.tif masks and/or folders of them")
     e.add_argument("--output-dir", required=True, help="folder for the exports")
     e.add_argument("--overwrite", action="store_true", help="replace existing exports")
-    e.add_argument("--start-frame", type=int, default=None,
+    e.add_argument("--start-frame", type=_frame_number, default=None,
                    help="input frame of the mask's first frame (masks without a log, or with --image); "
                         "a mask whose log says another is left out")
     e.add_argument("--pattern", default=None,
