@@ -129,6 +129,17 @@ def _console() -> Console:
     return console
 
 
+def _m(text: object) -> str:
+    """``text`` as it is, in a rich console line.
+
+    Its ``[...]`` (``well[B2].tif``, ``napari-batchseg[cp3]``) are not markup: they vanished from file
+    names and install hints, or turned the rest of a line red.
+    """
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _stderr_is_terminal() -> bool:
     """Whether stderr itself is a terminal (FORCE_COLOR makes rich's console treat any file as one)."""
     isatty = getattr(sys.stderr, "isatty", None)
@@ -190,13 +201,13 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
 
         report_stop(exc, "nothing was run (it was planning the run)")
     except BatchSegError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {_m(exc)}", highlight=False)
         return 2
     only = getattr(args, "only_position", None)
     if only is not None:  # rerun of one position of a multi-position file
         the_plan.tasks = [t for t in the_plan.tasks if t.n_positions == 1 or t.position == only]
     for note in the_plan.notes:
-        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {_m(note)}", highlight=False)
     if not the_plan.tasks:
         console.print("[yellow]no input files found[/yellow] (check paths and filters)")
         return 2
@@ -222,9 +233,9 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
                 from .segmenters import check_model
 
                 for note in check_model(the_plan.params):  # missing built-in files: nothing downloaded
-                    console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+                    console.print(f"[yellow]note:[/yellow] {_m(note)}", highlight=False)
     except (ParameterError, BatchSegError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {_m(exc)}", highlight=False)
         return 2
     if dry_run:  # after every check the real run makes; nothing was written
         from .existing import dry_run_line
@@ -245,7 +256,7 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
     with _stop_on_signals() as stop:
         _follow(the_plan, options, console, quiet=args.quiet, cancel=stop.event, session=session)
     if session.error is not None:  # colliding outputs, model not found, ...: a usage error
-        console.print(f"[red]error:[/red] {session.error}", highlight=False)
+        console.print(f"[red]error:[/red] {_m(session.error)}", highlight=False)
         return 2
     session.finish("not started: the run was stopped" if stop.signum else "not run")
     _print_summary(session, console)
@@ -345,7 +356,8 @@ def _follow(
             state = session.apply(event)
             if isinstance(event, ModelLoading) and not shown and _stderr_is_terminal():
                 model = str(the_plan.params.model)  # (a model file: its name, not its whole path)
-                progress.update(bar, description=f"loading {event.what.replace(model, Path(model).name)}…")
+                what = event.what.replace(model, Path(model).name)
+                progress.update(bar, description=_m(f"loading {what}…"))
                 progress.start()
                 shown = loading = True
             elif loading and not isinstance(event, ModelLoading):  # loaded, or it failed: no bar left
@@ -357,18 +369,18 @@ def _follow(
             if isinstance(event, Planned):
                 for note in event.notes:  # the plan's own notes were printed as warnings already
                     if note not in the_plan.notes:
-                        progress.console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+                        progress.console.print(f"[yellow]note:[/yellow] {_m(note)}", highlight=False)
             if state is None:
                 continue
             if isinstance(event, TaskStarted):
-                progress.update(bar, description=state.task.label[:40])
+                progress.update(bar, description=_m(state.task.label[:40]))
             progress.update(bar, total=session.frames_total, completed=session.frames_done)
             if isinstance(event, TaskFailed):  # which position of a file of several (its reason may not say)
                 where = f" \\[P{state.task.position}]" if state.task.n_positions > 1 else ""
-                progress.console.print(f"[red]failed{where}:[/red] {state.reason}", highlight=False)
+                progress.console.print(f"[red]failed{where}:[/red] {_m(state.reason)}", highlight=False)
             if isinstance(event, TaskDone):
                 for text in event.warnings:
-                    progress.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+                    progress.console.print(f"[yellow]warning:[/yellow] {_m(text)}", highlight=False)
     except RunCancelled:  # raised in the frame's compute: the output was dropped on the way out
         pass
     finally:
@@ -389,8 +401,8 @@ def _print_summary(session: RunSession, console: Console) -> None:
     for s in session.tasks:
         done = s.status == "done"
         detail = str(s.mask_path) if done else ("cancelled" if s.status == "cancelled" else s.reason)
-        table.add_row(s.task.label, f"[{colors[s.status]}]{s.status}[/]", str(s.n_frames if done else ""),
-                      f"{s.seconds:.1f}" if s.seconds else "", detail)
+        table.add_row(_m(s.task.label), f"[{colors[s.status]}]{s.status}[/]", str(s.n_frames if done else ""),
+                      f"{s.seconds:.1f}" if s.seconds else "", _m(detail))
     console.print(table)
     counts = session.counts()
     line = f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"
@@ -473,7 +485,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
                               existing=args.existing, force=args.force,
                               use_logged_output_dir=getattr(args, "logged_output_dir", False))
     except RerunError as exc:
-        _console().print(f"[red]error:[/red] {exc}", highlight=False)
+        _console().print(f"[red]error:[/red] {_m(exc)}", highlight=False)
         return 2
     if getattr(args, "trust_checkpoint", False):
         import os
@@ -481,9 +493,9 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         os.environ[TRUST_ENV] = "1"
     console = _console()
     for line in setup.notes:
-        console.print(f"rerun: {line}", highlight=False)
+        console.print(f"rerun: {_m(line)}", highlight=False)
     for line in setup.warnings:
-        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {_m(line)}", highlight=False)
     logged, expect = setup.logged, setup.expect
     assert logged.input_path is not None  # prepare_rerun refuses a log without one
     try:  # before the model is loaded: a different size means different pixels
@@ -494,9 +506,9 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         text = (f"input {logged.input_path} changed since the logged run: {now} bytes, "
                 f"logged {expect.input_size}")
         if not args.force:
-            console.print(f"[red]error:[/red] {text} (--force runs anyway)", highlight=False)
+            console.print(f"[red]error:[/red] {_m(text)} (--force runs anyway)", highlight=False)
             return 2
-        console.print(f"[yellow]warning:[/yellow] {text}; running anyway (--force)", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {_m(text)}; running anyway (--force)", highlight=False)
     if not logged.input_identity:
         console.print("[yellow]note:[/yellow] the log records no input identity (an older log): "
                       "the input cannot be verified", highlight=False)
@@ -634,7 +646,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ParameterError as exc:
         getattr(args, "usage_parser", parser).error(str(exc))
     for unused in unused_options(args, params):
-        _console().print(f"[yellow]warning:[/yellow] {unused}", highlight=False)
+        _console().print(f"[yellow]warning:[/yellow] {_m(unused)}", highlight=False)
     if getattr(args, "trust_checkpoint", False):  # the command line only: no log or YAML sets it
         import os
 
@@ -655,7 +667,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         try:  # (a folder that is missing or read-only, or a folder's name, ended in a traceback)
             atomic_write_text(args.save_config, yaml.safe_dump(saved, sort_keys=False))
         except BatchSegError as exc:
-            _console().print(f"[red]error:[/red] --save-config: {exc}", highlight=False)
+            _console().print(f"[red]error:[/red] --save-config: {_m(exc)}", highlight=False)
             return 2
     return _run_batch(args.paths, params, args)
 
