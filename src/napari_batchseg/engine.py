@@ -55,11 +55,11 @@ from .events import (
 )
 from .input_check import HashingSource
 from .io.arrays import ArrayInput, register_arrays
-from .io.atomic import check_writable_dir
+from .io.atomic import NAME_MAX, check_writable_dir
 from .io.leftovers import partials_of
 from .io.locks import LockInfo, claim
 from .io.masks import FrameStackWriter, MaskWriter, count_objects, label_dtype, read_embedded_log
-from .io.naming import check_collisions, output_names
+from .io.naming import OutputNames, check_collisions, output_names
 from .io.reader import open_source
 from .io.sources import ImageSource
 from .params import SegmentationParams, with_absolute_paths
@@ -167,8 +167,8 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
             whole.append(f)
         for p in chosen:
             names = output_names(f, params.suffix, params.output_dir, position=p, n_positions=n_pos)
-            tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes,
-                              error=whole_path(f, problem.message) if problem else None))
+            error = whole_path(f, problem.message) if problem else _too_long(f, names, params)
+            tasks.append(Task(f, p, n_pos, names, info=info, use_axes=use_axes, error=error))
     check_collisions((t.input, t.names) for t in tasks)
     if own_axes:
         shown = ", ".join(f.name for f in own_axes[:5]) + (", ..." if len(own_axes) > 5 else "")
@@ -177,6 +177,22 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
     if note := one_position_note(params.positions, len(whole)):
         notes.append(note)
     return Plan(params, tasks, notes, whole_files=tuple(whole))
+
+
+def _too_long(path: Path, names: OutputNames, params: SegmentationParams) -> str | None:
+    """Why ``path``'s outputs cannot be made: a name over :data:`NAME_MAX` bytes (``None``: they can).
+
+    A long input name plus ``_vSM[-suffix].ome.tif`` (or ``_cellprob.tif`` of ``--debug`` and
+    ``--keep-flows``) can pass the file system's limit: that file fails, not the whole batch (an
+    ``OSError: File name too long`` from the first look at its output stopped the run).
+    """
+    extra = [names.debug("cellprob")] if params.debug or params.keep_flows else []  # (the longest)
+    for out in (names.mask, names.log, *extra):
+        size = len(out.name.encode("utf-8"))
+        if size > NAME_MAX:
+            return (f"{path}: its output name {out.name} would be {size} bytes, more than the {NAME_MAX} "
+                    "a file name may have: give the input a shorter name (or use a shorter --suffix)")
+    return None
 
 
 def _clipped_end(path: Path, n_t: int, params: SegmentationParams) -> str:
