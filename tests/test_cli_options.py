@@ -245,6 +245,7 @@ def test_parallel_option_errors_exit_2(tmp_path, crops, capsys):
 def test_unreachable_dask_scheduler_is_one_error_line_exit_2(tmp_path, crops, capsys):
     """It was a 66-line traceback (exit 1) after Dask's 30 s connect timeout; here 1 s."""
     import dask
+    import distributed  # noqa: F401 - its config first: leaving the block below restores it, not deletes it
 
     src = tmp_path / "a.tif"
     tifffile.imwrite(src, crops[0])
