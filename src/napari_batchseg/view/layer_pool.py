@@ -26,7 +26,7 @@ from .buffers import TaskView
 from .layer_files import META_KEY, axis_units
 from .layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from .result_showing import image_layer_name
-from .slider import displayed_index, middle_z_point, t_point
+from .slider import displayed_index, into_frames, middle_z_point, t_point
 from .stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of, reusable_pair
 
 Contrast = tuple[float, float]
@@ -122,6 +122,8 @@ class LayerPool:
         def framed(lab: Any) -> None:
             if extent(lab) != old_extent:
                 self.viewer.reset_view()  # a new size (or a new layer): show it whole
+            if (point := into_frames(self.viewer.dims, lab)) is not None:
+                self.viewer.dims.set_point(*point)  # another layer's frames held the slider past its own
             if new_z and (point := middle_z_point(self.viewer.dims, lab)) is not None:
                 self.viewer.dims.set_point(*point)  # napari's Z slider to the middle slice
 

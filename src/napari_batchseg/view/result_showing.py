@@ -20,7 +20,7 @@ from ..params import SegmentationParams
 from ..results import LoadedResult, load_result, prefetch_planes
 from ..runners.session import TaskState
 from .buffers import TaskView
-from .slider import displayed_index
+from .slider import displayed_index, into_frames
 
 #: frames of a reopened input prepared ahead of the one on screen, in a worker (its cache holds 8)
 PREFETCH = 4
@@ -110,6 +110,8 @@ class ResultShowing:
         if labels is not None:
             self.stream.viewer.layers.selection.active = labels
             labels.visible = True
+            if (point := into_frames(self.stream.viewer.dims, labels)) is not None:
+                self.stream.viewer.dims.set_point(*point)  # (another layer's frames held the slider)
             self.stream.live.viewed = task.key
             self.stream.message.emit(f"{task.label}: shown")
             return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["displayed_index", "middle_z_point", "slider_slot", "t_point"]
+__all__ = ["displayed_index", "into_frames", "middle_z_point", "slider_slot", "t_point"]
 
 
 def slider_slot(dims: Any, layer: Any) -> int | None:
@@ -45,6 +45,20 @@ def t_point(dims: Any, layer: Any, index: int) -> tuple[int, float] | None:
     if not 0 <= axis < dims.ndim:
         return None
     return axis, float(layer.translate[0] + index * layer.scale[0])
+
+
+def into_frames(dims: Any, layer: Any) -> tuple[int, float] | None:
+    """``(axis, point)`` of ``layer``'s frame nearest napari's slider when the slider lies past its frames.
+
+    ``None`` when the slider stands on one of them (or the layer has no T slider). Another layer with more
+    frames (a tracked movie, an edited mask set apart) keeps the slider where the stream layers, one frame
+    of a single image, have nothing: napari draws nothing of them there.
+    """
+    slot = slider_slot(dims, layer)
+    n = int(layer.data.shape[0]) if layer is not None and layer.ndim >= 3 else 0
+    if slot is None or n == 0 or 0 <= slot < n:
+        return None
+    return t_point(dims, layer, min(max(slot, 0), n - 1))
 
 
 def middle_z_point(dims: Any, layer: Any) -> tuple[int, float] | None:
