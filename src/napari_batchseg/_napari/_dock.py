@@ -14,7 +14,7 @@ from ..view.fields import Field
 from ..view.phrasing import for_dock
 from ..view.stream_layers import offered
 from ._jobs import Background, Job, JobSlot, close_with, delete_with_dock, dock_of
-from ._pages import scrolled_body
+from ._pages import compact_combos, scrolled_body
 from ._qtutil import Fields, follow, layer_list_events
 
 
@@ -86,13 +86,11 @@ class Dock(QWidget):
         return self.background.busy
 
     def add(self, *items: QWidget | QLayout) -> None:
-        """Lay out the body: widgets and layouts in order, then a stretch below them."""
+        """Lay out the body: widgets and layouts in order, a stretch below; drop-downs fit 440 px."""
         for item in items:
-            if isinstance(item, QLayout):
-                self.body.addLayout(item)
-            else:
-                self.body.addWidget(item)
+            self.body.addLayout(item) if isinstance(item, QLayout) else self.body.addWidget(item)
         self.body.addStretch(1)
+        compact_combos(self)
 
     def follow_layers(self, slot: Callable[..., Any], *names: str) -> None:
         """Call ``slot`` now and on the viewer's layer-list events ``names`` while the dock lives."""

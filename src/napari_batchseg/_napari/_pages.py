@@ -70,7 +70,7 @@ def _scrolled(page: QWidget) -> QScrollArea:
     return scroll
 
 
-def _compact_combos(root: QWidget) -> None:
+def compact_combos(root: QWidget) -> None:
     """Drop-downs as narrow as their shortest sensible text (the list shows whole entries): fits 440 px."""
     for box in root.findChildren(QComboBox):
         box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -213,7 +213,7 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     outer.addWidget(tabs, 1)
     outer.addWidget(_line())
     outer.addWidget(bar)
-    _compact_combos(dock)
+    compact_combos(dock)
     dock.setMinimumWidth(MIN_WIDTH)
     tabs.setMinimumHeight(MIN_PAGES_HEIGHT)
     return DockControls(tabs, bar, parallel_row, parallel, processes, follow, open_btn)
