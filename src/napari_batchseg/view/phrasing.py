@@ -73,6 +73,8 @@ _DOCK_WORDS: tuple[tuple[str, str], ...] = (
     # an outline pattern that only the position name matches (Measure dock, Export)
     ("give --pattern-on position (API: pattern_on='position') to read it",
      "choose 'Pattern in: position names first' to read it"),
+    # a CTC export (Measure dock) of a mask never tracked: the Track cells dock writes those files
+    ("run batchseg track first", "track it first (Track cells dock: Track cells, then Save tracks)"),
     # trackastra without a log (Track dock)
     ("give --image when it has no log", "without a log, track it on the command line with --image"),
 )
