@@ -72,6 +72,8 @@ def retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: d
     that napari never draws two layers whose units differ.
     """
     reshaped = layer.ndim != np.ndim(data)
+    if reshaped and not layer.visible:  # (hidden again below) napari refreshes a shown layer's extent only:
+        layer.visible = True  # its dims took a hidden one's new axes with stale ranges (IndexError, 0.9)
     if units is not None and not reshaped:
         set_units(layer, units)
     old = layer.data
