@@ -94,9 +94,12 @@ def differences(logged: SegmentationParams, now: SegmentationParams) -> dict[str
 def describe_differences(diffs: dict[str, tuple[Any, Any]], limit: int = 4) -> str:
     """``diameter auto -> 30.0, model 'cyto3' -> 'nuclei'`` (at most ``limit``, then ``...``).
 
-    A diameter of 0 reads "auto" (estimated, or the model's own), as the widget shows it.
+    A diameter of 0 reads "auto" (estimated, or the model's own), no end frame "last" (to the end), as the
+    widget shows them.
     """
     def shown(name: str, value: Any) -> str:
+        if name == "end_frame" and value is None:
+            return "last"
         return "auto" if name == "diameter" and value in (0, 0.0) else repr(value)
 
     parts = [f"{k} {shown(k, old)} -> {shown(k, new)}" for k, (old, new) in list(diffs.items())[:limit]]
