@@ -84,8 +84,9 @@ def for_dock(message: str, fields: Mapping[str, Field]) -> str:
     """``message`` with the command line's options named as a dock's ``fields`` (key -> its spec).
 
     E.g. "pass --overwrite (API: overwrite=True) to replace it" -> "tick 'Replace existing exports' to
-    replace it"; ``--learning-rate`` -> ``'Learning rate'``. Advice that no field answers (a mask's input
-    image when its log is missing) names what the docks offer and, failing that, the command line.
+    replace it"; ``--learning-rate`` -> ``'Learning rate'``; ``min_masks=5`` -> ``'Min. objects/frame' = 5``.
+    Advice that no field answers (a mask's input image when its log is missing) names what the docks offer
+    and, failing that, the command line.
     """
     for cli, dock in _DOCK_WORDS:
         message = message.replace(cli, dock)
@@ -95,6 +96,8 @@ def for_dock(message: str, fields: Mapping[str, Field]) -> str:
         name = spec.label or spec.text
         if name:
             message = message.replace(f"--{key.replace('_', '-')}", f"'{name}'")
+            # the API's name with its value ("fewer than min_masks=5"), not an "(API: …)" aside
+            message = re.sub(rf"(?<!API: )\b{key}=", f"'{name}' = ", message)
     return message
 
 
