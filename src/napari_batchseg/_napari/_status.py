@@ -98,11 +98,9 @@ class StatusTable(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = _present(self.table.horizontalHeader())
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        for c in (1, 2, 3):
-            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.table.setColumnWidth(0, 150)
+        for c in range(len(COLUMNS)):  # the name and the details share what the numbers leave, to any width
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c in (0, 4) else
+                                        QHeaderView.ResizeMode.ResizeToContents)
         # a 440 px dock: no sideways scrolling; long texts are elided, and shown in full in tooltips and,
         # for the selected row, below the table (:attr:`detail`)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
