@@ -22,6 +22,7 @@ those the run does not use: the volume settings of a projected run (``anisotropy
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -100,6 +101,8 @@ def describe_differences(diffs: dict[str, tuple[Any, Any]], limit: int = 4) -> s
     def shown(name: str, value: Any) -> str:
         if name == "end_frame" and value is None:
             return "last"
+        if name == "input":  # (its size: the file was replaced since, :func:`_input_resized`)
+            return str(value)
         return "auto" if name == "diameter" and value in (0, 0.0) else repr(value)
 
     parts = [f"{k} {shown(k, old)} -> {shown(k, new)}" for k, (old, new) in list(diffs.items())[:limit]]
@@ -174,16 +177,37 @@ def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
         if broken is not None:
             return OutputStatus("corrupt", f"{task.names.mask} is {broken}")
     try:
-        logged = parse_log(text).params
+        run = parse_log(text)
+        logged = run.params
     except (ValueError, TypeError) as exc:
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})")
     diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
+    if not diffs and (changed := _input_resized(task.input, run.input_identity)):
+        diffs = {"input": changed}
     if task.info is not None and not task.use_axes:  # the file's own axes: an axes override never applies
         diffs.pop("axes", None)
     corrected = has_module_records(text, "correction")
     if diffs:
         return OutputStatus("other", describe_differences(diffs), diffs, corrected)
     return OutputStatus("same", corrected=corrected)
+
+
+def _input_resized(path: Path, identity: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(size then, size now)`` when ``path`` is not the size its log records (another image since).
+
+    Only the size: cheap for the widget's outputs list. (An input of the same size rewritten is found by
+    ``measure``, ``rerun`` and training, which compare its planes' sha256.)
+    """
+    size = identity.get("size")
+    if size is None:
+        return None
+    try:
+        now = None if path.is_dir() else path.stat().st_size
+    except OSError:
+        return None
+    if now is None or now == int(size):
+        return None
+    return f"{int(size)} bytes", f"{now} bytes"
 
 
 def _same_frames_dropped(task: Task, logged: SegmentationParams, now: SegmentationParams,
