@@ -55,11 +55,11 @@ from .events import (
 )
 from .input_check import HashingSource
 from .io.arrays import ArrayInput, register_arrays
-from .io.atomic import NAME_MAX, check_writable_dir
+from .io.atomic import check_writable_dir
 from .io.leftovers import partials_of
 from .io.locks import LockInfo, claim
 from .io.masks import FrameStackWriter, MaskWriter, count_objects, label_dtype, read_embedded_log
-from .io.naming import OutputNames, check_collisions, output_names
+from .io.naming import OutputNames, check_collisions, name_too_long, output_names
 from .io.reader import open_source
 from .io.sources import ImageSource
 from .params import SegmentationParams, with_absolute_paths
@@ -180,19 +180,15 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
 
 
 def _too_long(path: Path, names: OutputNames, params: SegmentationParams) -> str | None:
-    """Why ``path``'s outputs cannot be made: a name over :data:`NAME_MAX` bytes (``None``: they can).
+    """Why ``path``'s outputs cannot be made: a name over 255 bytes (``None``: they can).
 
     A long input name plus ``_vSM[-suffix].ome.tif`` (or ``_cellprob.tif`` of ``--debug`` and
     ``--keep-flows``) can pass the file system's limit: that file fails, not the whole batch (an
     ``OSError: File name too long`` from the first look at its output stopped the run).
     """
     extra = [names.debug("cellprob")] if params.debug or params.keep_flows else []  # (the longest)
-    for out in (names.mask, names.log, *extra):
-        size = len(out.name.encode("utf-8"))
-        if size > NAME_MAX:
-            return (f"{path}: its output name {out.name} would be {size} bytes, more than the {NAME_MAX} "
-                    "a file name may have: give the input a shorter name (or use a shorter --suffix)")
-    return None
+    return name_too_long(path, (names.mask, names.log, *extra),
+                         "give the input a shorter name (or use a shorter --suffix)")
 
 
 def _clipped_end(path: Path, n_t: int, params: SegmentationParams) -> str:

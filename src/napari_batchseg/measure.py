@@ -28,6 +28,7 @@ from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns, name_colu
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from .errors import OutputError
 from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
+from .io.naming import name_too_long
 from .io.sources import PixelSize
 from .measure_3d import is_volume_mask, volume_tables, write_volume_tables
 from .tracking.summary import add_track_ids, track_summary, track_summary_path, tracks_at, tracks_for
@@ -277,8 +278,11 @@ def measure_file(
     """
     mask = Path(mask)
     objects_csv, summary_csv = measurement_paths(mask, output_dir)
+    track_csv_path = track_summary_path(mask, output_dir)  # (the longest name)
+    if too_long := name_too_long(mask, (objects_csv, summary_csv, track_csv_path), "give it a shorter name"):
+        raise OutputError(too_long)
     track_table = tracks_for(mask, tracks)
-    track_csv = track_summary_path(mask, output_dir) if track_table is not None else None
+    track_csv = track_csv_path if track_table is not None else None
     if not overwrite:
         existing = [str(p) for p in (objects_csv, summary_csv, track_csv) if p is not None and p.exists()]
         if existing:

@@ -45,8 +45,9 @@ from typing import Any
 import pandas as pd
 
 from .._labels import mask_base
-from ..errors import BatchSegError, InputError, about
+from ..errors import BatchSegError, InputError, OutputError, about
 from ..io.atomic import atomic_path, check_writable_dir, signals_held
+from ..io.naming import name_too_long
 from ..measure_3d import is_volume_mask
 from ._common import (
     ExportInput,
@@ -232,6 +233,8 @@ def export_masks(
                         check_ctc_volume(item)
                     else:
                         check_ctc_input(item.path)
+                if too_long := name_too_long(m, export_targets(kind, item, folder), "give it a shorter name"):
+                    raise OutputError(too_long)
                 fields = index_fields(item, regex, options.pattern_on) if kind == "outlines" else {}
                 if kind == "dacapo":  # frames to mark complete that are not the mask's
                     _check_annotated(item, options)

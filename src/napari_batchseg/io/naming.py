@@ -197,6 +197,24 @@ def find_collisions(pairs: Iterable[tuple[Path, OutputNames]]) -> list[str]:
     return problems
 
 
+def name_too_long(source: str | Path, outputs: Iterable[Path], advice: str) -> str | None:
+    """Why ``source``'s ``outputs`` cannot be made: a file name over 255 bytes (``None``: they can).
+
+    A legal but long input or mask name plus what an output adds (``_vSM.ome.tif``, ``_objects.csv``,
+    ``.provenance.json``) can pass the file system's limit; said before anything is written, so that
+    this file fails alone (``OSError: File name too long`` stopped the whole batch). ``advice``: what
+    the user can do, after the reason.
+    """
+    from .atomic import NAME_MAX
+
+    for out in outputs:
+        size = len(Path(out).name.encode("utf-8"))
+        if size > NAME_MAX:
+            return (f"{source}: its output name {Path(out).name} would be {size} bytes, more than the "
+                    f"{NAME_MAX} a file name may have: {advice}")
+    return None
+
+
 def check_collisions(pairs: Iterable[tuple[Path, OutputNames]]) -> None:
     """Raise :class:`OutputError` listing every collision found by :func:`find_collisions`."""
     problems = find_collisions(pairs)
