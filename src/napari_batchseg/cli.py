@@ -440,6 +440,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
               f"  time step (s): {ps.t}")
         if info.sizes["P"] > 1:
             print(f"  positions: {info.position_names}")
+        if info.extra.get("left_out"):
+            print(f"  {info.extra['left_out']}")
         if info.extra.get("hdf5_dataset") or info.extra.get("ome_zarr_dataset"):
             print(f"  dataset: {info.extra.get('hdf5_dataset') or info.extra['ome_zarr_dataset']}")
         if info.extra.get("ome_zarr_labels"):

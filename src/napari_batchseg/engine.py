@@ -153,6 +153,8 @@ def _plan_files(files: list[Path], params: SegmentationParams, notes: list[str])
             continue
         if params.axes and not use_axes:
             own_axes.append(f)
+        if info.extra.get("left_out"):  # (a TIFF's images of other shapes)
+            notes.append(f"{f}: {info.extra['left_out']}")
         try:  # the positions chosen (``positions``); one the file lacks fails the file, not the batch
             chosen = select_positions(info, params.positions)
         except InputError as exc:
