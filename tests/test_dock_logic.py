@@ -418,12 +418,12 @@ def test_measure_and_evaluate_layers_read_the_layers_data_in_the_job():
 def test_evaluation_needs_two_layers_of_one_shape():
     assert evaluation_problem((4, 4), None, False) == "choose two different Labels layers"
     assert evaluation_problem((4, 4), (4, 4), True) == "choose two different Labels layers"
-    assert evaluation_problem((2, 4, 4), (4, 4), False) == "the layers differ in shape"
+    assert evaluation_problem((2, 4, 4), (4, 4), False) == "the layers differ in shape (2x4x4 and 4x4)"
     assert evaluation_problem((4, 4), (4, 4), False) is None
     # QA: a single image's streamed result is (1, Y, X), its ground truth (Y, X): the same pixels
     assert evaluation_problem((1, 4, 4), (4, 4), False) is None
     assert evaluation_problem((4, 4), (1, 1, 4, 4), False) is None
-    assert evaluation_problem((1, 4, 5), (4, 4), False) == "the layers differ in shape"
+    assert evaluation_problem((1, 4, 5), (4, 4), False) == "the layers differ in shape (1x4x5 and 4x4)"
 
 
 def test_a_single_images_result_is_measured_and_evaluated_against_its_2d_image():

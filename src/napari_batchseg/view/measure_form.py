@@ -161,7 +161,10 @@ def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, 
     """Why a prediction and a ground truth cannot be compared (``None`` shape: no layer), or ``None``."""
     if pred_shape is None or gt_shape is None or same_layer:
         return "choose two different Labels layers"
-    return None if same_pixels(pred_shape, gt_shape) else "the layers differ in shape"
+    if same_pixels(pred_shape, gt_shape):
+        return None
+    shown = " and ".join("x".join(map(str, s)) for s in (pred_shape, gt_shape))
+    return f"the layers differ in shape ({shown})"
 
 
 def same_pixels(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
