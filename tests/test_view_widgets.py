@@ -124,6 +124,9 @@ def test_messages_preview_and_existing_outputs(tmp_path):
     task = Task(inputs[0], 0, 1, output_names(inputs[0]))
     state = TaskState(task, 1, status="failed", reason="--channel 3 missing", details="trace")
     assert state_details(state) == ("Channel 3 missing", "trace")
+    two = TaskState(task, 1, status="failed", reason="a.tif: cannot read\n  truncated page 3", details="")
+    assert state_details(two) == ("a.tif: cannot read · truncated page 3",
+                                  "a.tif: cannot read\n  truncated page 3")
 
 
 def test_dock_jobs_measure_and_evaluate_real_masks(dsb2018):

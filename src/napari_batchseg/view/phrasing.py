@@ -159,9 +159,10 @@ def state_details(state: TaskState) -> tuple[str, str]:
     if state.status == "done" and state.mask_path is not None:
         mask = state.mask_path
         return mask_tail(mask), f"{mask}\n{state.n_frames} frame(s) in {state.seconds:.1f} s"
-    if state.status == "failed":
-        return for_widget(state.reason), for_widget(state.details or state.reason)
-    return for_widget(state.reason), for_widget(state.reason)
+    cell = " · ".join(line.strip() for line in for_widget(state.reason).splitlines() if line.strip())
+    if state.status == "failed":  # (the cell: one line, a reason of several lines joined; the tooltip: all)
+        return cell, for_widget(state.details or state.reason)
+    return cell, for_widget(state.reason)
 
 
 def frames_cell(state: TaskState) -> str | None:
