@@ -26,7 +26,7 @@ def test_info_says_images_are_left_out(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert "P=1" in out  # (the first image is what is read)
-    assert "1 of its 2 images (20x20) left out: only images shaped as its first (64x64) are read" in out
+    assert "1 of its 2 images (20x20) left out: only its first (64x64) is read" in out
     # the run says it too, in one warning line of its plan
     from napari_batchseg import engine
     from napari_batchseg.params import SegmentationParams

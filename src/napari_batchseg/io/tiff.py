@@ -344,7 +344,7 @@ class TiffSource(ImageSource):
             shapes = ", ".join("x".join(map(str, s.shape)) for s in others[:3])
             shapes += ", ..." if len(others) > 3 else ""
             extra["left_out"] = (f"{len(others)} of its {len(all_series)} images ({shapes}) left out: only "
-                                 f"images shaped as its first ({'x'.join(map(str, s0.shape))}) are read")
+                                 f"its first ({'x'.join(map(str, s0.shape))}) is read")
         self.info = SourceInfo(
             path=self.path,
             sizes=sizes,

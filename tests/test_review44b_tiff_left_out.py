@@ -1,0 +1,32 @@
+"""Review 44b: a TIFF's note on images left out must not say that images shaped as its first are read.
+
+Only the first image of a non-OME multi-image TIFF is read (and of an OME-TIFF whose images are not all of
+one shape), so a second image of the first's shape is left out too: the note said "only images shaped as
+its first (32x32) are read" while listing a 32x32 image among those left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_batchseg.io.reader import open_source
+
+
+@pytest.mark.parametrize("ome", [False, True])
+def test_a_left_out_image_of_the_first_shape_is_not_said_read(tmp_path: Path, ome: bool) -> None:
+    path = tmp_path / ("three.ome.tif" if ome else "three.tif")
+    with tifffile.TiffWriter(path, ome=ome) as writer:
+        writer.write(np.zeros((32, 32), np.uint8))
+        writer.write(np.ones((32, 32), np.uint8))  # the first's shape, left out all the same
+        writer.write(np.ones((8, 8), np.uint8))
+    source = open_source(path)
+    try:
+        assert source.info.sizes["P"] == 1
+        note = source.info.extra["left_out"]
+    finally:
+        source.close()
+    assert note == "2 of its 3 images (32x32, 8x8) left out: only its first (32x32) is read"
