@@ -30,3 +30,21 @@ def test_a_left_out_image_of_the_first_shape_is_not_said_read(tmp_path: Path, om
     finally:
         source.close()
     assert note == "2 of its 3 images (32x32, 8x8) left out: only its first (32x32) is read"
+
+
+def test_a_thumbnail_is_not_said_left_out(tmp_path: Path) -> None:
+    """A reduced-resolution copy (NewSubfileType 1: a thumbnail) is no image of the user's left out.
+
+    Session 44's note warned "1 of its 2 images (16x16) left out" on every run of such a file.
+    """
+    path = tmp_path / "thumb.tif"
+    with tifffile.TiffWriter(path) as writer:
+        writer.write(np.zeros((64, 64), np.uint16), photometric="minisblack")
+        writer.write(np.zeros((16, 16), np.uint8), subfiletype=1)  # a thumbnail
+        writer.write(np.zeros((20, 20), np.uint16))  # an image of its own: left out, said
+    source = open_source(path)
+    try:
+        note = source.info.extra.get("left_out")
+    finally:
+        source.close()
+    assert note == "1 of its 2 images (20x20) left out: only its first (64x64) is read"

@@ -339,12 +339,13 @@ class TiffSource(ImageSource):
             channel_names = list("RGBA"[: sizes["C"]])
         if override is not None:
             extra["axes_override"] = override
-        if len(series) < len(all_series):  # (images of other shapes: said by info and the run's plan)
-            others = [s for s in all_series if all(s is not t for t in series)]
+        # images left out (said by info and the run's plan); not a thumbnail (a reduced-resolution copy)
+        others = [s for s in all_series if all(s is not t for t in series) and not s.keyframe.is_reduced]
+        if others:
             shapes = ", ".join("x".join(map(str, s.shape)) for s in others[:3])
             shapes += ", ..." if len(others) > 3 else ""
-            extra["left_out"] = (f"{len(others)} of its {len(all_series)} images ({shapes}) left out: only "
-                                 f"its first ({'x'.join(map(str, s0.shape))}) is read")
+            extra["left_out"] = (f"{len(others)} of its {len(series) + len(others)} images ({shapes}) left "
+                                 f"out: only its first ({'x'.join(map(str, s0.shape))}) is read")
         self.info = SourceInfo(
             path=self.path,
             sizes=sizes,
