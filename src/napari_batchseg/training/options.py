@@ -130,7 +130,11 @@ class TrainingParams:
             raise ParameterError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.split not in SPLITS:
             raise ParameterError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
-        if isinstance(self.seed, bool) or int(self.seed) != self.seed or not 0 <= int(self.seed) <= SEED_MAX:
+        try:  # (None, "abc" or NaN: a ValueError or TypeError of int(), not the reason)
+            whole = not isinstance(self.seed, bool) and int(self.seed) == self.seed
+        except (TypeError, ValueError, OverflowError):
+            whole = False
+        if not whole or not 0 <= int(self.seed) <= SEED_MAX:
             raise ParameterError(f"seed must be a whole number from 0 to {SEED_MAX} (NumPy's seeds), "
                                  f"got {self.seed!r}")
         self.seed = int(self.seed)
