@@ -278,11 +278,12 @@ def measure_file(
     """
     mask = Path(mask)
     objects_csv, summary_csv = measurement_paths(mask, output_dir)
-    track_csv_path = track_summary_path(mask, output_dir)  # (the longest name)
-    if too_long := name_too_long(mask, (objects_csv, summary_csv, track_csv_path), "give it a shorter name"):
+    if too_long := name_too_long(mask, (objects_csv, summary_csv), "give it a shorter name"):
         raise OutputError(too_long)
     track_table = tracks_for(mask, tracks)
-    track_csv = track_csv_path if track_table is not None else None
+    track_csv = track_summary_path(mask, output_dir) if track_table is not None else None
+    if track_csv is not None and (too_long := name_too_long(mask, (track_csv,), "give it a shorter name")):
+        raise OutputError(too_long)  # (the longest name: only a mask with tracks writes it)
     if not overwrite:
         existing = [str(p) for p in (objects_csv, summary_csv, track_csv) if p is not None and p.exists()]
         if existing:
