@@ -198,16 +198,17 @@ def _input_resized(path: Path, identity: Mapping[str, Any]) -> tuple[str, str] |
     Only the size: cheap for the widget's outputs list. (An input of the same size rewritten is found by
     ``measure``, ``rerun`` and training, which compare its planes' sha256.)
     """
-    size = identity.get("size")
-    if size is None:
+    try:  # (a log edited by hand: a size that is no number says nothing)
+        size = int(identity["size"])
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     try:
         now = None if path.is_dir() else path.stat().st_size
     except OSError:
         return None
-    if now is None or now == int(size):
+    if now is None or now == size:
         return None
-    return f"{int(size)} bytes", f"{now} bytes"
+    return f"{size} bytes", f"{now} bytes"
 
 
 def _same_frames_dropped(task: Task, logged: SegmentationParams, now: SegmentationParams,
