@@ -23,6 +23,7 @@ from .params import (
     SegmentationParams,
     cellpose_major,
     cellpose_version,
+    config_recursive,
     parameter_entries,
     read_yaml_mapping,
     with_absolute_paths,
@@ -194,10 +195,7 @@ def apply_config_filters(args: argparse.Namespace, config: dict[str, Any], path:
     for key in ("contains", "not_contains", "ext"):
         if key in config and not getattr(args, key, None):
             setattr(args, key, _as_list(config[key]))
-    recursive = config.get("recursive", False)
-    if recursive is not None and not isinstance(recursive, bool):  # ("no" is truthy)
-        raise ParameterError(f"parameter file {path}: recursive must be true or false, got {recursive!r}")
-    if recursive and not getattr(args, "recursive", False):
+    if config_recursive(config, path) and not getattr(args, "recursive", False):
         args.recursive = True
 
 

@@ -490,6 +490,18 @@ FILE_PARAMETERS = ("model", "checkpoint", "restore")
 
 #: the keys of a parameter file (``batchseg segment --save-config``) that are folder filters, not parameters
 CONFIG_FILTER_KEYS = ("contains", "not_contains", "ext", "recursive")
+
+
+def config_recursive(config: dict[str, Any], path: str | Path) -> bool:
+    """A parameter file's ``recursive``: true or false (absent or empty: false).
+
+    Raises ``ParameterError`` naming the file ``path`` for anything else (a string such as ``"no"`` is
+    truthy).
+    """
+    recursive = config.get("recursive", False)
+    if recursive is not None and not isinstance(recursive, bool):
+        raise ParameterError(f"parameter file {path}: recursive must be true or false, got {recursive!r}")
+    return bool(recursive)
 #: the keys of a parameter file that are ``batchseg segment``'s run options (how, not what, it segments),
 #: with the values each takes: a tuple of choices, or a type (``--save-config`` writes those given)
 CONFIG_RUN_OPTIONS: dict[str, tuple[str, ...] | type] = {

@@ -25,6 +25,7 @@ from ..params import (
     CONFIG_FILTER_KEYS,
     ParameterError,
     SegmentationParams,
+    config_recursive,
     paths_from,
     read_yaml_mapping,
 )
@@ -165,11 +166,12 @@ def read_parameter_file(path: str | Path) -> tuple[SegmentationParams, FileFilte
     data = paths_from(Path(path).absolute().parent, read_yaml_mapping(path))  # (napari's folder: no base)
     filters = {key: data[key] for key in CONFIG_FILTER_KEYS if key in data}
     params = SegmentationParams.from_file_data(data, path)  # (its run options are batchseg segment's)
+    recursive = config_recursive(filters, path)  # (as batchseg segment --config reads it: "no" is no true)
     if not filters.keys() - {"recursive"}:
-        return params, None, bool(filters.get("recursive"))
+        return params, None, recursive
     found = FileFilter(filters.get("contains") or (), filters.get("not_contains") or (),
                        filters.get("ext") or supported_extensions())
-    return params, found, bool(filters.get("recursive"))
+    return params, found, recursive
 
 
 def new_inputs(known: Iterable[Path], found: Iterable[Path]) -> list[Path]:
