@@ -499,9 +499,14 @@ def config_recursive(config: dict[str, Any], path: str | Path) -> bool:
     truthy).
     """
     recursive = config.get("recursive", False)
-    if recursive is not None and not isinstance(recursive, bool):
-        raise ParameterError(f"parameter file {path}: recursive must be true or false, got {recursive!r}")
-    return bool(recursive)
+    if recursive is None:
+        return False
+    try:
+        return _as_bool("recursive", recursive)
+    except ParameterError as exc:
+        raise ParameterError(f"parameter file {path}: {exc}") from None
+
+
 #: the keys of a parameter file that are ``batchseg segment``'s run options (how, not what, it segments),
 #: with the values each takes: a tuple of choices, or a type (``--save-config`` writes those given)
 CONFIG_RUN_OPTIONS: dict[str, tuple[str, ...] | type] = {
@@ -644,9 +649,11 @@ def _one_position(value: Any, item: Any) -> list[int | str]:
 
 
 def _as_bool(name: str, value: Any) -> bool:
-    """``value`` as a bool: true or false only (a YAML ``debug: "false"``, a string, is truthy in Python)."""
+    """``value`` as a bool: true or false (or 1 / 0) only (a YAML ``debug: "false"``, a string, is truthy)."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):  # (``gpu: 1`` in a parameter file, as accepted before)
+        return bool(value)
     if getattr(value, "dtype", None) is not None and getattr(value.dtype, "kind", "") == "b":
         return bool(value)  # numpy's bool
     raise ParameterError(f"{name} must be true or false, got {value!r}")
