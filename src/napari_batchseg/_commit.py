@@ -16,7 +16,7 @@ from pathlib import Path
 from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError, OutputError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
-from .existing import output_state, output_status
+from .existing import made_how, output_state, output_status
 from .io.atomic import Appeared, atomic_write_text, dangling_link, publish, publish_all, same_entry, staged
 from .io.leftovers import asides_of, partials_of, settle
 from .io.locks import LockInfo, claim, lock_path
@@ -104,7 +104,7 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
     # a rerun (batchseg rerun: it expects the logged input) is for new outputs: skipping does nothing for it
     rerun = "use --suffix S or --output-dir DIR for new outputs, or --existing overwrite to replace it"
     if status.state == "other":
-        made = f"output made with other parameters ({status.detail}): {mask}"
+        made = f"output {made_how(status)} ({status.detail}): {mask}"
         hint = rerun if task.expect is not None else "use --existing overwrite, or another suffix"
         if params.existing == "skip":
             return TaskSkipped(task, f"{made}; left as it is, not redone for these parameters ({hint})",

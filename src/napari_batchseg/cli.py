@@ -408,8 +408,8 @@ def _print_summary(session: RunSession, console: Console) -> None:
     line = f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"
     other = sum(1 for s in session.tasks if s.status == "skipped" and s.other_parameters)
     if other:
-        line += (f" ({other} skipped output(s) were made with other parameters and are not this run's "
-                 "results: use --existing overwrite or another --suffix)")
+        line += (f" ({other} skipped output(s) were made with other parameters or inputs and are not this "
+                 "run's results: use --existing overwrite or another --suffix)")
     if counts["cancelled"]:
         line += f", {counts['cancelled']} not done (cancelled)"
     console.print(line)

@@ -238,8 +238,18 @@ def what_happens(status: OutputStatus, existing: str) -> str:
     if status.corrected and existing == "overwrite":
         verb += " (hand-corrected: kept as .corrected.ome.tif)"
     if status.state == "other":
-        return f"made with other parameters ({status.detail}): {verb}"
+        return f"{made_how(status)} ({status.detail}): {verb}"
     return f"exists: {verb}"
+
+
+def made_how(status: OutputStatus) -> str:
+    """How an ``other`` output differs, in words: "made with other parameters" (or "from another input").
+
+    "made from another input": the file was replaced since, its parameters the same (:func:`_input_resized`).
+    """
+    if set(status.differences) == {"input"}:
+        return "made from another input"
+    return "made with other parameters"
 
 
 def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
