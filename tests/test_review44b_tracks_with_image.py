@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import tifffile
 
 from napari_batchseg import engine
@@ -23,7 +22,6 @@ from napari_batchseg.testing import threshold_segmenter
 from napari_batchseg.tracking.files import track_file
 
 
-@pytest.mark.xfail(strict=True, reason="tracks_at shifts only a log-less mask's tracks")
 def test_tracks_follow_the_start_frame_given_with_an_image(tmp_path: Path) -> None:
     movie = np.full((6, 48, 48), 10, np.uint16)
     for t in range(6):

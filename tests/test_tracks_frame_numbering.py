@@ -20,19 +20,22 @@ from napari_batchseg.tracking.summary import add_track_ids
 
 
 @pytest.mark.cp3  # the project's Cellpose 3 model made the mask
-def test_measure_refuses_tracks_of_other_frame_numbers(tmp_path):
+def test_measure_numbers_a_logless_masks_tracks_from_the_start_frame_given(tmp_path):
+    """The tracks of a log-less mask (numbered 0-3: the tracker knows no better) follow ``--start-frame``
+    (session 44; before, measure refused them and only ``--no-tracks`` measured the input frames asked)."""
     bare, labels = logless_copy(tmp_path)
     tracked = track_file(bare, force_labels=True)
     tracks = pd.read_csv(tracked.tracks_csv)
     assert sorted(set(tracks["frame"])) == list(range(len(labels)))  # 0-3: the tracker knows no better
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(InputError, match=rf"frame {FIRST}\b.*frames 0-3"):
-        measure_file(bare, output_dir=out, image=ND2, start_frame=FIRST)
-    assert not list(out.iterdir())  # nothing written
+    result = measure_file(bare, output_dir=out, image=ND2, start_frame=FIRST)
+    table = pd.read_csv(result.objects_csv)
+    assert sorted(set(table["frame"])) == list(range(FIRST, LAST + 1)) and (table["track_id"] > 0).all()
     # without the tracks the frames are the input's, as asked
-    result = measure_file(bare, output_dir=out, image=ND2, start_frame=FIRST, tracks=False)
+    result = measure_file(bare, output_dir=out, image=ND2, start_frame=FIRST, tracks=False, overwrite=True)
     assert sorted(set(pd.read_csv(result.objects_csv)["frame"])) == list(range(FIRST, LAST + 1))
+
 
 def test_add_track_ids_keeps_untracked_objects_of_tracked_frames():
     """An object the tracks do not hold, in a frame they cover, is untracked (0), as before."""

@@ -31,6 +31,7 @@ from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
 from .io.naming import name_too_long
 from .io.sources import PixelSize
 from .measure_3d import is_volume_mask, volume_tables, write_volume_tables
+from .results import first_frame
 from .tracking.summary import add_track_ids, track_summary, track_summary_path, tracks_at, tracks_for
 
 __all__ = [
@@ -299,7 +300,7 @@ def measure_file(
         spec = resolve_source(
             stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes
         )
-        track_table = tracks_at(track_table, spec.from_log, spec.start_frame)
+        track_table = tracks_at(track_table, first_frame(stack.log_text), spec.start_frame)
         with PreparedImage(stack, spec, channels) as prepared:
             check_writable_dir(objects_csv.parent)
             n_objects = 0
@@ -362,7 +363,7 @@ def measure_table(
         spec = resolve_source(
             stack, image, image_channel, z_range, z_projection, start_frame, image_axes=image_axes
         )
-        track_table = tracks_at(track_table, spec.from_log, spec.start_frame)
+        track_table = tracks_at(track_table, first_frame(stack.log_text), spec.start_frame)
         with PreparedImage(stack, spec, channels) as prepared:
             tables = [table if track_table is None else add_track_ids(table, track_table)
                       for table in iter_frame_tables(stack, prepared, mask.name)]

@@ -129,15 +129,16 @@ def tracks_for(mask: str | Path, given: str | Path | Literal[False] | None = Non
     return table
 
 
-def tracks_at(tracks: pd.DataFrame | None, from_log: bool, first_frame: int) -> pd.DataFrame | None:
-    """``tracks`` numbered from ``first_frame`` when their mask has no log (``from_log`` ``False``).
+def tracks_at(tracks: pd.DataFrame | None, tracked_from: int, first_frame: int) -> pd.DataFrame | None:
+    """``tracks`` numbered from ``first_frame`` where ``batchseg track`` numbered them from ``tracked_from``.
 
-    ``batchseg track`` numbers a log-less mask's frames from 0 (nothing says which input frames it
-    holds); ``measure --start-frame S`` numbers them from S: the tracks follow, so that they join.
+    ``batchseg track`` numbers a mask's frames from its log's first frame (0 without a log: nothing says
+    which input frames it holds); ``measure --start-frame S`` (a log-less mask, or an image given) numbers
+    them from S: the tracks follow, so that they join.
     """
-    if tracks is None or from_log or not first_frame:
+    if tracks is None or int(first_frame) == int(tracked_from):
         return tracks
-    return tracks.assign(frame=tracks["frame"] + int(first_frame))
+    return tracks.assign(frame=tracks["frame"] + int(first_frame) - int(tracked_from))
 
 
 def track_summary_path(mask: str | Path, output_dir: str | Path | None = None) -> Path:
