@@ -32,6 +32,7 @@ from .events import Task
 from .io.atomic import check_writable_dir, no_writes
 from .io.locks import live_holder
 from .io.masks import read_embedded_log
+from .io.naming import name_too_long
 from .params import SegmentationParams
 from .provenance import has_module_records, output_id, parse_log
 
@@ -160,6 +161,8 @@ def output_state(task: Task) -> tuple[str, str]:
 
 def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
     """Where ``task``'s output stands for a run with ``params`` (see the module notes)."""
+    if name_too_long(task.input, (task.names.mask, task.names.log), ""):
+        return OutputStatus("missing")  # (no such file can exist: planning fails the task, saying why)
     holder = live_holder(task.names.mask)
     if holder is not None:
         return OutputStatus("busy", f"being produced by {holder.describe()}")

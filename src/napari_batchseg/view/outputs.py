@@ -9,7 +9,7 @@ from ..errors import OutputError
 from ..events import Task
 from ..existing import OutputStatus, output_status
 from ..io.atomic import check_writable_dir, no_writes
-from ..io.naming import OutputNames, output_names
+from ..io.naming import OutputNames, name_too_long, output_names
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from .fields import Field
@@ -80,8 +80,9 @@ def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> li
     """
     out = []
     for task, params in planned:
-        if params is None:
-            out.append(OutputStatus("same" if task.names.mask.exists() else "missing"))
+        if params is None:  # (a name too long for a file: none can exist)
+            there = not name_too_long(task.input, (task.names.mask,), "") and task.names.mask.exists()
+            out.append(OutputStatus("same" if there else "missing"))
         else:
             out.append(output_status(task, params))
     return out
