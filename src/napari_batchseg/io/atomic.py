@@ -658,10 +658,13 @@ def check_writable_dir(folder: str | Path) -> None:
         raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
     if not folder.is_dir():
         raise OutputError(f"output folder {folder} is not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f"{PROBE_PREFIX}{os.getpid()}@{_HOST}@", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc
-    os.close(fd)
-    os.unlink(probe)
+    with signals_held():  # (a stop between the probe's creation and removal left it behind)
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f"{PROBE_PREFIX}{os.getpid()}@{_HOST}@", dir=folder)
+        except OSError as exc:
+            raise OutputError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc
+        try:
+            os.close(fd)
+        finally:
+            os.unlink(probe)
     _sweep_probes(folder)
