@@ -10,27 +10,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
-import tifffile
 
-from napari_batchseg import engine
+from _one_square import segmented_square
 from napari_batchseg.existing import output_status
 from napari_batchseg.params import SegmentationParams
-from napari_batchseg.runners import RunOptions, execute
-from napari_batchseg.testing import threshold_segmenter
 
 
 @pytest.mark.parametrize("size", ['"big"', "[1]", "1e999"])
 def test_a_logged_size_that_is_no_number_is_ignored(tmp_path: Path, size: str) -> None:
     source = tmp_path / "a.tif"
-    image = np.full((48, 48), 10, np.uint16)
-    image[8:20, 8:20] = 1000
-    tifffile.imwrite(source, image)
     params = SegmentationParams()
-    the_plan = engine.plan([source], params)
-    events = list(execute(the_plan, RunOptions(), segmenter=threshold_segmenter(params)))
-    assert isinstance(events[-1], engine.TaskDone)
+    the_plan = segmented_square(source, params)
     (task,) = the_plan.tasks
     text = task.names.log.read_text(encoding="utf-8")
     edited = re.sub(r'"size": \d+', f'"size": {size}', text)

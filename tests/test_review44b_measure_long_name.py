@@ -9,25 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import tifffile
-
-from napari_batchseg import engine
+from _one_square import segmented_square
 from napari_batchseg.measure import measure_file, measurement_paths
 from napari_batchseg.params import SegmentationParams
-from napari_batchseg.runners import RunOptions, execute
-from napari_batchseg.testing import threshold_segmenter
 
 
 def test_a_mask_without_tracks_is_measured_when_its_tables_names_fit(tmp_path: Path) -> None:
     source = tmp_path / ("a" * 238 + ".tif")
-    image = np.full((48, 48), 10, np.uint16)
-    image[8:20, 8:20] = 1000
-    tifffile.imwrite(source, image)
     params = SegmentationParams()
-    the_plan = engine.plan([source], params)
-    events = list(execute(the_plan, RunOptions(), segmenter=threshold_segmenter(params)))
-    assert isinstance(events[-1], engine.TaskDone)
+    the_plan = segmented_square(source, params)
     mask = the_plan.tasks[0].names.mask
     assert len(mask.name) == 250 and all(len(p.name) <= 255 for p in measurement_paths(mask))
     measure_file(mask)

@@ -16,22 +16,16 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from _one_square import segmented_square
 from napari_batchseg import engine
 from napari_batchseg.existing import output_status
 from napari_batchseg.params import SegmentationParams
-from napari_batchseg.runners import RunOptions, execute
-from napari_batchseg.testing import threshold_segmenter
 
 
 def test_replaced_input_makes_its_output_not_the_same(tmp_path: Path) -> None:
     source = tmp_path / "a.tif"
-    image = np.full((48, 48), 10, np.uint16)
-    image[8:20, 8:20] = 1000
-    tifffile.imwrite(source, image)
     params = SegmentationParams()
-    the_plan = engine.plan([source], params)
-    events = list(execute(the_plan, RunOptions(), segmenter=threshold_segmenter(params)))
-    assert isinstance(events[-1], engine.TaskDone)
+    the_plan = segmented_square(source, params)
     (task,) = the_plan.tasks
     assert output_status(task, params).state == "same"
     other = np.full((32, 40), 10, np.uint16)  # another image under the same name
