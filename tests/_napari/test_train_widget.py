@@ -21,16 +21,21 @@ def _private_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
 
 
-@pytest.fixture
-def train_widget(make_napari_viewer, qtbot):
-    from napari_batchseg._napari._train_widget import TrainWidget
-
-    viewer = make_napari_viewer()
+def add_nuclei_tiles(viewer):
+    """Four 96 x 96 tiles of the DSB2018 nuclei image ("nuclei") and of its annotation ("corrected")."""
     img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
     gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
     tiles = [(0, 0), (0, 96), (96, 0), (96, 96)]
     viewer.add_image(np.stack([img[y:y + 96, x:x + 96] for y, x in tiles]), name="nuclei")
     viewer.add_labels(np.stack([gt[y:y + 96, x:x + 96] for y, x in tiles]), name="corrected")
+
+
+@pytest.fixture
+def train_widget(make_napari_viewer, qtbot):
+    from napari_batchseg._napari._train_widget import TrainWidget
+
+    viewer = make_napari_viewer()
+    add_nuclei_tiles(viewer)
     w = TrainWidget(viewer)
     viewer.window.add_dock_widget(w, name="Train")
     w.base_model.setCurrentText(str(STARTER))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
-import tifffile
 
 from napari_batchseg.segmenters.catalog import cellpose_major
+
+from .test_train_widget import add_nuclei_tiles
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "examples" / "models" / "batchseg_nuclei_cp3"
@@ -26,11 +26,7 @@ def test_closing_the_train_dock_stops_its_training(make_napari_viewer, qtbot, tm
 
     monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
     viewer = make_napari_viewer()
-    img = tifffile.imread(ROOT / "examples" / "data" / "dsb2018_nuclei.tif")
-    gt = tifffile.imread(ROOT / "examples" / "groundtruth" / "dsb2018_nuclei_masks.tif")
-    tiles = [(0, 0), (0, 96), (96, 0), (96, 96)]
-    viewer.add_image(np.stack([img[y:y + 96, x:x + 96] for y, x in tiles]), name="nuclei")
-    viewer.add_labels(np.stack([gt[y:y + 96, x:x + 96] for y, x in tiles]), name="corrected")
+    add_nuclei_tiles(viewer)
     viewer.window.add_dock_widget(MeasureExportWidget(viewer), name="Measure")  # (tabbed with it)
     w = TrainWidget(viewer)
     viewer.window.add_dock_widget(w, name="Train")
