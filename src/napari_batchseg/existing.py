@@ -13,6 +13,11 @@ run (the ``existing`` policy, ``--dry-run``, the widget's "what will happen" lin
   made again under every policy.
 * ``busy``: another live run is producing it (its lock is held).
 
+Files of the output that a killed ``--existing overwrite`` left hidden (``.<name>.partial-old-<pid>-*``,
+its process gone) are put back by the run before it decides (:func:`~._commit.sweep_leftovers`); asked
+with ``put_back_first``, :func:`output_status` judges the output as the run will find it then (nothing is
+moved; :attr:`OutputStatus.put_back` lists them), as ``--dry-run`` does.
+
 Parameters that do not change the mask are not compared: where outputs go (``output_dir``,
 ``suffix``), the ``existing`` policy, ``gpu``, ``batch_size``, ``debug`` and the embedding cache, and
 those the run does not use: the volume settings of a projected run (``anisotropy``,
@@ -63,6 +68,8 @@ class OutputStatus:
     #: the mask holds hand corrections (``same``, ``other``): a run that replaces it keeps it as
     #: ``<name>.corrected.ome.tif`` first
     corrected: bool = False
+    #: ``(output file, hidden earlier file)`` a killed run left, which the run puts back before it decides
+    put_back: tuple[tuple[Path, Path], ...] = ()
 
 
 #: parameters a run does not use, by ``z_mode`` (``project``: no volume; ``3d``/``stitch``: no projection)
@@ -132,25 +139,41 @@ def _mask_unreadable(path: Path) -> str | None:
     return None
 
 
-def output_state(task: Task) -> tuple[str, str]:
+def _put_back_first(mask: Path) -> dict[Path, Path]:
+    """Output file -> its earlier file, kept aside by a killed run, that the next run puts back first.
+
+    As the run's sweep (:func:`~._commit.sweep_leftovers`) does: only those of processes gone
+    (:func:`~.io.leftovers.asides_of`), where the file is missing or its replacement was cut.
+    """
+    from .io.leftovers import asides_of
+
+    return {a.target: a.path for a in asides_of(mask)
+            if a.kind in ("put-back", "restore") and a.target is not None}
+
+
+def output_state(task: Task, instead: Mapping[Path, Path] | None = None) -> tuple[str, str]:
     """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
 
     An output is *done* when its mask and its log both exist and carry the same output id (see
     :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
     cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
     output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
-    has ``correction`` records): a re-run never redoes manual work.
+    has ``correction`` records): a re-run never redoes manual work. ``instead``: the file to read for
+    the mask or the log (an earlier file a killed run kept aside, which the run puts back first); the
+    messages name the output's own files.
     """
     mask, log_path = task.names.mask, task.names.log
-    if not mask.exists():
+    instead = instead or {}
+    mask_file, log_file = instead.get(mask, mask), instead.get(log_path, log_path)
+    if not mask_file.exists():
         return "absent", ""
-    if not log_path.exists():
+    if not log_file.exists():
         return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
     try:
-        log_id = output_id(log_path.read_text(encoding="utf-8", errors="replace"))
+        log_id = output_id(log_file.read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
-        return "incomplete", f"{log_path}: cannot read ({exc.strerror or exc})"
-    embedded = read_embedded_log(mask)
+        return "incomplete", f"{log_file}: cannot read ({exc.strerror or exc})"
+    embedded = read_embedded_log(mask_file)
     mask_id = output_id(embedded)
     if log_id == mask_id:
         return "done", ""
@@ -159,31 +182,39 @@ def output_state(task: Task) -> tuple[str, str]:
     return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
 
 
-def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
-    """Where ``task``'s output stands for a run with ``params`` (see the module notes)."""
+def output_status(task: Task, params: SegmentationParams, put_back_first: bool = False) -> OutputStatus:
+    """Where ``task``'s output stands for a run with ``params`` (see the module notes).
+
+    ``put_back_first``: as the run finds it once it has put back the files a killed run left hidden
+    (nothing is moved here); else as it is now (the run's own decision, made after that).
+    """
     if name_too_long(task.input, (task.names.mask, task.names.log), ""):
         return OutputStatus("missing")  # (no such file can exist: planning fails the task, saying why)
     holder = live_holder(task.names.mask)
     if holder is not None:
         return OutputStatus("busy", f"being produced by {holder.describe()}")
-    state, why = output_state(task)
+    instead = _put_back_first(task.names.mask) if put_back_first else {}
+    back = tuple(instead.items())
+    state, why = output_state(task, instead)
     if state == "absent":
-        return OutputStatus("missing")
+        return OutputStatus("missing", put_back=back)
     if state == "incomplete":
-        return OutputStatus("corrupt", why)
+        return OutputStatus("corrupt", why, put_back=back)
+    log_file = instead.get(task.names.log, task.names.log)
     try:
-        text = task.names.log.read_text(encoding="utf-8", errors="replace")
+        text = log_file.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        return OutputStatus("corrupt", f"{task.names.log}: cannot read ({exc.strerror or exc})")
+        return OutputStatus("corrupt", f"{log_file}: cannot read ({exc.strerror or exc})", put_back=back)
     if output_id(text) is None:  # an older pair: nothing ties the mask to its log, check the mask
-        broken = _mask_unreadable(task.names.mask)
+        broken = _mask_unreadable(instead.get(task.names.mask, task.names.mask))
         if broken is not None:
-            return OutputStatus("corrupt", f"{task.names.mask} is {broken}")
+            return OutputStatus("corrupt", f"{task.names.mask} is {broken}", put_back=back)
     try:
         run = parse_log(text)
         logged = run.params
     except (ValueError, TypeError) as exc:
-        return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})")
+        return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})",
+                            put_back=back)
     diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
     if not diffs and (changed := _input_resized(task.input, run.input_identity)):
         diffs = {"input": changed}
@@ -191,8 +222,8 @@ def output_status(task: Task, params: SegmentationParams) -> OutputStatus:
         diffs.pop("axes", None)
     corrected = has_module_records(text, "correction")
     if diffs:
-        return OutputStatus("other", describe_differences(diffs), diffs, corrected)
-    return OutputStatus("same", corrected=corrected)
+        return OutputStatus("other", describe_differences(diffs), diffs, corrected, back)
+    return OutputStatus("same", corrected=corrected, put_back=back)
 
 
 def _input_resized(path: Path, identity: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -230,7 +261,19 @@ def _same_frames_dropped(task: Task, logged: SegmentationParams, now: Segmentati
 
 
 def what_happens(status: OutputStatus, existing: str) -> str:
-    """What a run under the ``existing`` policy does with an output in ``status``, in words."""
+    """What a run under the ``existing`` policy does with an output in ``status``, in words.
+
+    Where a killed run left files of the output hidden (:attr:`OutputStatus.put_back`), it says they are
+    put back first.
+    """
+    said = _what_happens(status, existing)
+    if status.put_back:
+        files = ", ".join(f"{target.name} from {aside.name}" for target, aside in status.put_back)
+        said += f" (first put back as before a killed run: {files})"
+    return said
+
+
+def _what_happens(status: OutputStatus, existing: str) -> str:
     if status.state == "missing":
         return "new"
     if status.state == "corrupt":
@@ -265,7 +308,7 @@ def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
     if task.error:  # a file read fine that lacks the channel, frames or Z slices asked for "cannot run"
         state = f"{'unreadable' if task.info is None else 'cannot run'}: {task.error}"
         return f"{task.label}\t->\t(no output)\t[{state}]", True
-    status = output_status(task, params)
+    status = output_status(task, params, put_back_first=True)  # (what the run's sweep does first)
     state = what_happens(status, params.existing)
     fails = params.existing == "error" and status.state in ("same", "other")
     writes = status.state in ("missing", "corrupt") or (
