@@ -37,7 +37,7 @@ from .events import Task
 from .io.atomic import check_writable_dir, no_writes
 from .io.locks import live_holder
 from .io.masks import read_embedded_log
-from .io.naming import name_too_long
+from .io.naming import name_too_long, zarr_container
 from .params import SegmentationParams
 from .provenance import has_module_records, output_id, parse_log
 
@@ -216,7 +216,8 @@ def output_status(task: Task, params: SegmentationParams, put_back_first: bool =
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})",
                             put_back=back)
     diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
-    if not diffs and (changed := _input_resized(task.input, run.input_identity)):
+    if not diffs and (changed := _other_input(task.input, run.input_path)
+                      or _input_resized(task.input, run.input_identity)):
         diffs = {"input": changed}
     if task.info is not None and not task.use_axes:  # the file's own axes: an axes override never applies
         diffs.pop("axes", None)
@@ -224,6 +225,24 @@ def output_status(task: Task, params: SegmentationParams, put_back_first: bool =
     if diffs:
         return OutputStatus("other", describe_differences(diffs), diffs, corrected, back)
     return OutputStatus("same", corrected=corrected, put_back=back)
+
+
+def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
+    """``(input then, input now)`` when the log records another input file than ``path`` (by name).
+
+    Two inputs can share an output name (``a.tif`` and ``a.tiff`` in one folder, two images of one Zarr
+    container whose names join alike): the output of one is not the other's, even for the same
+    parameters (it was skipped as done). Only the name, and an image's path inside its Zarr container,
+    count: a folder moved or mounted elsewhere holds the same inputs.
+    """
+    if logged is None:
+        return None
+
+    def key(p: Path) -> tuple[str, ...]:
+        root = zarr_container(p)
+        return (p.name,) if root is None else (root.name, *p.relative_to(root).parts)
+
+    return None if key(logged) == key(path) else (str(logged), str(path))
 
 
 def _input_resized(path: Path, identity: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -291,7 +310,8 @@ def _what_happens(status: OutputStatus, existing: str) -> str:
 def made_how(status: OutputStatus) -> str:
     """How an ``other`` output differs, in words: "made with other parameters" (or "from another input").
 
-    "made from another input": the file was replaced since, its parameters the same (:func:`_input_resized`).
+    "made from another input": the file was replaced since, or another file of the same output name made
+    it (:func:`_input_resized`, :func:`_other_input`), its parameters the same.
     """
     if set(status.differences) == {"input"}:
         return "made from another input"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..params import SUFFIX_PATTERN
-from .formats import stem_of
+from .formats import matching_suffix, stem_of
 
 MODULE_TAG = "_vSM"
 MASK_EXT = ".ome.tif"
@@ -139,7 +139,9 @@ def output_names(
     """Mask and log paths for ``input_path`` (and ``position`` when the file has several).
 
     Beside the input, or in ``output_dir``; an image inside a Zarr container (a plate's) is named after
-    the container and its path in it, beside the container (:func:`zarr_container`).
+    the container and its path in it, beside the container (:func:`zarr_container`): its own name loses
+    an image extension only (``img.ome.tif`` -> ``img``), never another dotted part (``img.1``, ``img.2``
+    are two images: before, both were ``img``, one output name).
     """
     if suffix and not SUFFIX_PATTERN.match(suffix):
         raise OutputError(f"suffix {suffix!r} may contain only A-Z, a-z, 0-9 and '-' characters")
@@ -148,7 +150,9 @@ def output_names(
     base = stem_of(src)
     if (root := zarr_container(src)) is not None:  # an image inside a plate: never written into it
         folder = Path(output_dir) if output_dir else root.parent
-        base = "_".join((stem_of(root), *src.relative_to(root).parent.parts, stem_of(src)))
+        suffix_found = matching_suffix(src.name)
+        own = src.name[: -len(suffix_found)] if suffix_found else src.name
+        base = "_".join((stem_of(root), *src.relative_to(root).parent.parts, own))
     if n_positions > 1 and position is not None:
         width = len(str(n_positions - 1))
         base += f"_P{position:0{width}d}"
