@@ -200,7 +200,8 @@ class SegmentationParams:
         a warning line of the command line).
     positions
         Which positions (fields of view, scenes, series) of multi-position files to segment; ``None``,
-        ``""`` or ``"all"``: all (an empty list is refused). 0-based indices (NumPy integers too), ranges and
+        ``""`` or ``"all"`` (or a list of it alone, ``["all"]``): all (an empty list is refused; ``"all"``
+        with other positions too). 0-based indices (NumPy integers too), ranges and
         position names, as a list, array or range (``[0, 2, "B4"]``, ``range(3)``) or text such as
         ``"0,2,5-7"`` (kept as the list ``[0, 2, 5, 6, 7]``); digits are indices, other text a name
         (any case). A file of several positions lacking one of them fails, naming the positions it has;
@@ -612,6 +613,12 @@ def _parse_positions(value: Any) -> list[int | str] | None:
             raise ParameterError(f"positions {value!r}: no position listed (None or '': every position)")
     else:
         items = [value]
+    alls = [i for i in items if isinstance(i, str) and i.lower() == ALL_POSITIONS]
+    if alls and len(items) == 1:  # a list of it alone (YAML ``positions: [all]``) means all, as the text does
+        return None
+    if alls:
+        raise ParameterError(f"positions {value!r}: {alls[0]!r} (every position) listed with other "
+                             "positions; give either all, or the positions to segment")
     out: dict[int | str, None] = {}  # (in order, each once: a list's "in" made 0-99998 take a minute)
     for item in items:
         out.update(dict.fromkeys(_one_position(value, item)))
