@@ -10,6 +10,7 @@ settled by reading the planes again as the run read them (:func:`planes_digest`)
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -87,15 +88,27 @@ def planes_digest(path: Path, params: SegmentationParams, position: int = 0) -> 
         return src.hexdigest()
 
 
+def _bad_identity(size: Any, planes: Any) -> str:
+    """What is wrong with a logged size (a whole number of bytes) and planes' sha256 (64 hex), or ``""``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        return f"size {size!r}, not a number of bytes"
+    if planes is not None and not (isinstance(planes, str) and re.fullmatch(r"[0-9a-f]{64}", planes)):
+        return f"planes_sha256 {planes!r}, not a sha256"
+    return ""
+
+
 #: digests already computed in this process: (path, size, mtime, parameters, position) -> digest
 _DIGESTS: dict[tuple[str, int, int, str, int], str] = {}
 
 
 def check_input(path: Path, identity: Mapping[str, Any], params: SegmentationParams | Mapping[str, Any],
-                position: int, where: Path, advice: str = "segment it again") -> None:
+                position: int, where: Path, advice: str = "segment it again",
+                log: Path | None = None) -> None:
     """Refuse an input that no longer holds what was segmented, by the ``identity`` its log records.
 
-    ``where``: the mask (named first in the error); ``advice``: what the user can do. Nothing is
+    ``where``: the mask (named first in the error); ``advice``: what the user can do; ``log``: the log file
+    ``identity`` was read from (``None``: the log embedded in ``where``), named when a value in it is
+    not what a run writes (a log edited by hand). Nothing is
     checked when the log records no identity (an older log, an in-memory input). A folder input (Zarr)
     is always checked by its planes (a review: a copy elsewhere has another folder size, and chunks
     rewritten in place leave the folder's size and time as they were).
@@ -104,20 +117,26 @@ def check_input(path: Path, identity: Mapping[str, Any], params: SegmentationPar
     ------
     InputError
         The size differs, or the planes read as the run read them differ (a walk: training and
-        measuring went on with an input replaced by another image of the same size).
+        measuring went on with an input replaced by another image of the same size); or the log
+        records a size or planes' sha256 that is not one (a crash before: ``int("4.6 kB")``).
     """
     size = identity.get("size")
     if size is None:
         return
+    expected = identity.get("planes_sha256")
+    bad = _bad_identity(size, expected)
+    if bad:
+        source = f"its log {log}" if log is not None else "the log embedded in it"
+        raise InputError(f"{where}: {source} records an input identity that no run writes ({bad}; edited by "
+                         f"hand?): its input {path} cannot be checked; {advice}")
     try:
         st = path.stat()
     except OSError:
         return  # (opening it says what is wrong)
     changed = f"{where}: its input {path} changed since it was segmented"
     folder = path.is_dir()  # a Zarr store: its folder's own size and time say nothing of its chunks
-    if not folder and st.st_size != int(size):
+    if not folder and st.st_size != size:
         raise InputError(f"{changed} ({st.st_size} bytes, {size} then): {advice}")
-    expected = identity.get("planes_sha256")
     if not expected or (not folder and identity.get("mtime_ns") in (None, st.st_mtime_ns)):
         return
     p = params if isinstance(params, SegmentationParams) else SegmentationParams.from_dict(dict(params))
