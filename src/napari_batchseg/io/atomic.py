@@ -58,18 +58,22 @@ def partial_prefix(target: str | Path) -> str:
 
 
 #: what follows a target's hidden name in the name of a new file (or folder) staged for it without a lock:
-#: ``.<name>.partial-new-<pid>-<8 random>`` (:func:`staged_prefix`)
+#: ``.<name>.partial-new-<pid>-<host tag>-<8 random>`` (:func:`staged_prefix`)
 STAGED_MARK = PARTIAL_MARK + "new-"
 
 
 def staged_prefix(target: str | Path) -> str:
-    """``.<name>.partial-new-<pid>-``: the prefix of a new file or folder this process stages for ``target``.
+    """``.<name>.partial-new-<pid>-<host tag>-``: the prefix of a new file or folder this process stages.
 
-    For outputs written without a lock (exports): ``batchseg clean`` tells one a killed process left
-    (its pid is not running) from one still being written by its pid (``mkstemp``/``mkdtemp`` add 8
-    random characters).
+    For outputs written without a lock (exports): ``batchseg clean`` tells one a killed process of this
+    host left (its pid is not running here) from one still being written by its pid, and from one of
+    another host sharing the folder (``<host tag>``: :data:`PID_SPACE_TAG`, this host, boot and
+    PID namespace); ``mkstemp``/``mkdtemp`` add 8 random characters. Where the name would pass
+    :data:`NAME_MAX` bytes with the tag, it has none (``.<name>.partial-new-<pid>-``: of any host).
     """
-    return f"{hidden_name(Path(target).name)}{STAGED_MARK}{os.getpid()}-"
+    base = f"{hidden_name(Path(target).name)}{STAGED_MARK}{os.getpid()}-"
+    tagged = f"{base}{PID_SPACE_TAG}-"
+    return tagged if len(tagged.encode("utf-8")) + 8 <= NAME_MAX else base
 
 # The calls a commit is made of (tests patch these to inject faults).
 _fsync = os.fsync
@@ -562,6 +566,31 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 PROBE_PREFIX = ".batchseg-write-test-"
 _HOST = socket.gethostname()
+
+
+def _boot_id() -> str | None:
+    """The running kernel's boot id (Linux): equal for every process and container of one boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def _pid_namespace() -> str | None:
+    """The PID namespace of this process (its inode, Linux): a pid means one process only inside it."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return None
+
+
+BOOT_ID = _boot_id()
+PID_NS = _pid_namespace()
+#: 6 hex digits for this host, boot and PID namespace: in the names of what an export stages
+#: (:func:`staged_prefix`), so that ``batchseg clean`` tells one of a process gone here from one of
+#: another host (a shared folder) whose pid is not running here
+PID_SPACE_TAG = hashlib.sha256(f"{_HOST}\0{BOOT_ID}\0{PID_NS}".encode()).hexdigest()[:6]
 _probed: set[Path] = set()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from .atomic import (
     ASIDE_MARK,
     PARTIAL_MARK,
+    PID_SPACE_TAG,
     PROBE_PREFIX,
     STAGED_MARK,
     hidden_name,
@@ -31,7 +32,7 @@ from .atomic import (
     stale_probe,
     sync_folder,
 )
-from .locks import LOCK_SUFFIX, LockInfo, live_holder, read_lock
+from .locks import LOCK_SUFFIX, STALE_AFTER_S, LockInfo, live_holder, read_lock
 
 __all__ = ["Leftover", "asides_of", "belongs_to", "find_leftovers", "partials_of", "settle"]
 
@@ -44,8 +45,9 @@ _PARTIAL_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(PARTIAL_MARK) + r"[A-Za-
 #: ``.<output name>.partial-old-<pid>-<8 hex>`` (``<pid>-`` absent in the first version)
 _ASIDE_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(ASIDE_MARK) + r"(?:(?P<pid>\d{1,10})-)?[0-9a-f]{8}$")
 #: a new file or folder an export staged for its output (:func:`~.atomic.staged_prefix`):
-#: ``.<output name>.partial-new-<pid>-<8 random>``
-_STAGED_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(STAGED_MARK) + r"(?P<pid>\d{1,10})-[a-z0-9_]{8}$")
+#: ``.<output name>.partial-new-<pid>-<host tag>-<8 random>`` (``<host tag>-`` absent in older names)
+_STAGED_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(STAGED_MARK)
+                        + r"(?P<pid>\d{1,10})-(?:(?P<tag>[0-9a-f]{6})-)?[a-z0-9_]{8}$")
 _STALE_RE = re.compile(r"^(?P<stem>\..+)" + re.escape(LOCK_SUFFIX) + r"\.stale-[0-9A-Za-z]{1,16}$")
 
 
@@ -412,10 +414,15 @@ _EXPORT_RECORD = b'{\n  "tool": "napari-batchseg export"'
 def _staged(d: Path, min_age_s: float, found: list[Leftover], held: list[str]) -> None:
     """New files and folders an export staged in ``d`` (:func:`~.atomic.staged_prefix`) that it left.
 
-    Named ``.<output>.partial-new-<pid>-<8 random>``: one of a live process (its pid runs here) is left
-    alone; so is one changed (it, or a file in it) in the last ``min_age_s`` seconds (a process of another
-    host may be writing it), and a file that holds anything but what an export stages there (a
-    provenance record, or nothing yet). Symbolic links are never followed, nor listed.
+    Named ``.<output>.partial-new-<pid>-<host tag>-<8 random>``. One of this host (its tag is
+    :data:`~.atomic.PID_SPACE_TAG`) is removed once its process is gone (and it is unchanged for
+    ``min_age_s``), and left alone while it runs (so is one with no tag whose pid runs here).
+    One of another host (another tag), or of no known host (an older name, with no tag), is removed only
+    once unchanged (it, or a file in it) for :data:`~.locks.STALE_AFTER_S` seconds (or ``min_age_s``
+    when longer): its pid says nothing here (before, one of a process of another host still writing it
+    was removed after a minute, its pid not running here). A file that holds anything but what an export
+    stages there (a provenance record, or nothing yet) is left alone. Symbolic links are never followed,
+    nor listed. What is left alone is said in ``held``.
     """
     try:
         entries = [e for e in os.scandir(d) if _STAGED_RE.match(e.name) and not e.is_symlink()]
@@ -424,8 +431,9 @@ def _staged(d: Path, min_age_s: float, found: list[Leftover], held: list[str]) -
     for e in entries:
         match = _STAGED_RE.match(e.name)
         assert match is not None
-        pid = match.group("pid")
-        if _alive(match):
+        pid, tag = match.group("pid"), match.group("tag")
+        here = tag == PID_SPACE_TAG
+        if (here or tag is None) and _alive(match):  # (no tag: maybe this host's)
             held.append(f"{e.path}: being written by process {pid}, still running; left alone")
             continue
         path = Path(e.path)
@@ -440,13 +448,17 @@ def _staged(d: Path, min_age_s: float, found: list[Leftover], held: list[str]) -
             size = _size(path)
         except OSError:
             continue
-        if age < min_age_s:
-            held.append(f"{path}: modified {age:.0f} s ago, left alone")
+        wait = min_age_s if here else max(min_age_s, STALE_AFTER_S)
+        origin = "" if here else (" of another host" if tag else " of an unknown host (an older name)")
+        if age < wait:
+            held.append(f"{path}: staged by process {pid}{origin}, modified {age:.0f} s ago, left alone "
+                        f"(until unchanged for {wait:.0f} s)")
             continue
         stem = match.group("stem")
         output = "an output" if "~" in stem else stem[1:]
-        found.append(Leftover(path, "staged", size, f"new {output} staged by an export of process {pid}, "
-                              "left by the killed export"))
+        why = "left by the killed export" if here else f"unchanged for {age:.0f} s"
+        found.append(Leftover(path, "staged", size,
+                              f"new {output} staged by an export of process {pid}{origin}, {why}"))
 
 
 def _newest_change(path: Path) -> float:

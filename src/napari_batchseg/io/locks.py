@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError
-from .atomic import hidden_name, pid_alive
+from .atomic import BOOT_ID, PID_NS, hidden_name, pid_alive
 
 __all__ = ["HEARTBEAT_S", "LOCK_SUFFIX", "STALE_AFTER_S", "LockInfo", "OutputLock", "claim", "live_holder",
            "lock_path", "read_lock"]
@@ -68,27 +68,6 @@ def _proc_start(pid: int) -> str | None:
         return None
     fields = data.rsplit(")", 1)[-1].split()
     return fields[19] if len(fields) > 19 else None
-
-
-def _boot_id() -> str | None:
-    """The running kernel's boot id (Linux): equal for every process and container of one boot."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
-            return fh.read().strip() or None
-    except OSError:
-        return None
-
-
-def _pid_namespace() -> str | None:
-    """The PID namespace of this process (its inode, Linux): a pid means one process only inside it."""
-    try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
-    except OSError:
-        return None
-
-
-BOOT_ID = _boot_id()
-PID_NS = _pid_namespace()
 
 
 def _flock(fd: int) -> bool:
