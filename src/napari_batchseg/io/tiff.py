@@ -8,7 +8,8 @@ own "shaped" description) and are mapped onto the canonical ``P T C Z Y X`` mode
 * Any other axis (``Q``, ``I``: tifffile's "unknown" / "image sequence") is ambiguous: opening refuses
   with an :class:`~napari_batchseg.errors.InputError` that says how to pass ``axes=...``. Nothing is
   guessed silently.
-* An OME-TIFF holding several images (series) of identical shape exposes them as positions (``P``).
+* An OME-TIFF holding several images (series) of its first image's shape exposes them as positions
+  (``P``); its images of other shapes are left out, and said (``info.extra["left_out"]``).
 
 Pixels are read page by page: :meth:`TiffSource.read_plane` decodes only the TIFF page holding the
 requested plane (a page holds one plane, or a few when samples/depth live inside the page), never the
@@ -249,16 +250,16 @@ class TiffSource(ImageSource):
                 f"{self._name}: multi-file OME-TIFF (planes stored in other files) is not supported; "
                 "convert it to a single file first"
             )
-        # OME files with several images of one shape: images are positions
+        # OME files with several images of the first's shape: those images are positions (others, e.g. a
+        # label image or an overview of another shape, are left out and said; before, one of them made
+        # the file one position, the first)
         series = [s0]
         if tif.is_ome and len(all_series) > 1:
-            same = [
+            series = [
                 s for s in all_series
                 if s.shape == s0.shape and s.axes == s0.axes and s.dtype == s0.dtype
                 and not s.is_multifile
             ]
-            if len(same) == len(all_series):
-                series = same
         self._series = series
 
         native_axes = s0.axes
@@ -344,8 +345,11 @@ class TiffSource(ImageSource):
         if others:
             shapes = ", ".join("x".join(map(str, s.shape)) for s in others[:3])
             shapes += ", ..." if len(others) > 3 else ""
-            extra["left_out"] = (f"{len(others)} of its {len(series) + len(others)} images ({shapes}) left "
-                                 f"out: only its first ({'x'.join(map(str, s0.shape))}) is read")
+            first = "x".join(map(str, s0.shape))
+            read = (f"only its first ({first}) is read" if len(series) == 1 else
+                    f"only the {len(series)} of its first's shape and type ({first}) are read, as positions")
+            total = len(series) + len(others)
+            extra["left_out"] = f"{len(others)} of its {total} images ({shapes}) left out: {read}"
         self.info = SourceInfo(
             path=self.path,
             sizes=sizes,
