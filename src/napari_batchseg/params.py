@@ -7,6 +7,7 @@ serialised into every output log so that a run can be reproduced.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -15,6 +16,7 @@ import numbers
 import operator
 import os
 import re
+import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import metadata
@@ -449,8 +451,38 @@ class SegmentationParams:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: str | Path) -> None:
-        """Write the parameters to a YAML file."""
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+        """Write the parameters to a YAML file, atomically.
+
+        Written to a temporary file beside it (``.<name>.partial-XXXXXXXX``), synced, then renamed onto
+        ``path``: a write that fails (a full disk, a file size limit) or is killed leaves an earlier file
+        as it was, never cut short (it was truncated, then written in place). As
+        :func:`~napari_batchseg.io.atomic.atomic_write_text` does; not through it: parameters (the
+        foundation layer) import no file module.
+
+        Raises
+        ------
+        OSError
+            The file cannot be written (the temporary file is removed).
+        """
+        target = Path(path)
+        prefix = f".{target.name}.partial-"
+        if len(prefix.encode("utf-8")) + 8 > 255:  # (a name near the limit: the temporary one shorter)
+            prefix = ".parameters.partial-"
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+        try:
+            try:
+                os.fchmod(fd, 0o666 & ~_UMASK)  # (mkstemp makes 0600 files: as any new file)
+                data = memoryview(self.to_yaml().encode("utf-8"))
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> SegmentationParams:
@@ -593,6 +625,15 @@ def _parse_channel(value: Any) -> int | str | list[int | str]:
             raise ParameterError(f"channel {value!r}: channel {c!r} given twice")
         seen.add(key)
     return channels[0] if len(channels) == 1 else channels
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 #: the ``positions`` value (any case) that means every position, as ``None`` or ``""`` do
