@@ -166,6 +166,29 @@ def _factory_from_env() -> Any:
         raise ParameterError(f"{FACTORY_ENV}={spec!r}: {exc}") from exc
 
 
+def unread_extensions(given: Sequence[str]) -> list[str]:
+    """A warning for each ``--ext`` ending that no reader of this installation reads (``[]``: none).
+
+    Files found with it fail as unreadable (before, nothing said so until each failed); a known format
+    whose reader is not installed says how to install it.
+    """
+    readable = supported_extensions()
+    notes = []
+    for raw in given:
+        ext = raw.strip().lower()
+        ext = ext if ext.startswith(".") else f".{ext}"
+        def covers(suffixes: Sequence[str], ext: str = ext) -> bool:
+            return any(s.endswith(ext) or ext.endswith(s) for s in suffixes)
+
+        if covers(readable):
+            continue
+        known = next((f for f in FORMATS if covers(f.suffixes)), None)
+        why = (f"its {known.label} reader is not installed ({known.install_hint()})" if known is not None
+               else f"no reader of this tool's reads it (it reads {' '.join(readable)})")
+        notes.append(f"--ext {raw}: {why}; the files found with it fail as unreadable")
+    return notes
+
+
 def _run_batch(paths: Sequence[str], params: SegmentationParams, args: argparse.Namespace) -> int:
     """Plan and run a batch; an output folder the run created and left empty is removed after it."""
     from .io.made_dirs import missing_folders, remove_empty
@@ -186,6 +209,8 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
     console = _console()
     exts = [e for item in (args.ext or []) for e in item.split(",") if e] or list(supported_extensions())
     flt = FileFilter(contains=args.contains or [], not_contains=args.not_contains or [], extensions=exts)
+    for note in unread_extensions(args.ext and exts):
+        console.print(f"[yellow]warning:[/yellow] {_m(note)}", highlight=False)
     dry_run = bool(getattr(args, "dry_run", False))
     if getattr(args, "track", False) and params.z_mode != "project":
         console.print(f"[red]error:[/red] --track with --z-mode {params.z_mode}: tracking handles 2D "

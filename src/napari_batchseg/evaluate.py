@@ -555,10 +555,13 @@ def evaluate_paths(
     InputError
         Bad inputs (two files), or nothing in the folders could be scored (nothing is written).
     OutputError
-        ``output`` exists without ``overwrite``, or cannot be written.
+        ``output`` is a folder, exists without ``overwrite``, or cannot be written.
     """
     from .errors import OutputError
 
+    if output is not None and Path(output).is_dir():  # (before: "exists; pass --overwrite", which failed too)
+        raise OutputError(f"{output} is a folder: give the table a file name in it, e.g. "
+                          f"{Path(output) / 'scores.csv'}; nothing was evaluated")
     if output is not None and Path(output).exists() and not overwrite:
         raise OutputError(f"{output} exists; pass --overwrite (API: overwrite=True) to replace it")
     pairs, missing = match_paths(pred, gt)
