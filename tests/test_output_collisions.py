@@ -17,7 +17,7 @@ import pytest
 import tifffile
 
 from napari_batchseg import engine
-from napari_batchseg.existing import output_status
+from napari_batchseg.existing import dry_run_line, output_status
 from napari_batchseg.io.naming import output_names
 from napari_batchseg.params import SegmentationParams
 from napari_batchseg.testing import ThresholdSegmenter
@@ -63,5 +63,33 @@ def test_an_output_of_another_input_of_the_same_name_is_not_done(tmp_path: Path)
     assert status.state == "other", status  # before: "same", skipped as done
     assert status.differences == {"input": (str(tmp_path / "a.tif"), str(tmp_path / "a.tiff"))}
     events = list(engine.run(engine.plan([tmp_path / "a.tiff"], params), segmenter=ThresholdSegmenter()))
-    assert isinstance(events[-1], engine.TaskSkipped) and "made from another input" in events[-1].reason
+    assert isinstance(events[-1], engine.TaskSkipped), events[-1]
+    assert "the output of another input" in events[-1].reason and "a.tif (still there)" in events[-1].reason
     assert output_status(engine.plan([tmp_path / "a.tif"], params).tasks[0], params).state == "same"
+
+
+@pytest.mark.parametrize("other_params", [False, True])
+def test_overwrite_never_replaces_the_output_of_another_input_still_there(tmp_path: Path,
+                                                                          other_params: bool) -> None:
+    """``a.tif`` segmented, then ``a.tiff`` under ``--existing overwrite`` (same or other parameters):
+    ``a.tif``'s output was replaced by ``a.tiff``'s. Refused now, saying how to keep both; once ``a.tif``
+    is gone (renamed to ``a.tiff``), the output is replaced as asked."""
+    image = np.full((48, 48), 10, np.uint16)
+    image[8:20, 8:20] = 1000
+    tifffile.imwrite(tmp_path / "a.tif", image)
+    tifffile.imwrite(tmp_path / "a.tiff", image[::-1])
+    done = list(engine.run(engine.plan([tmp_path / "a.tif"], SegmentationParams()),
+                           segmenter=ThresholdSegmenter()))
+    assert isinstance(done[-1], engine.TaskDone), done[-1]
+    before = done[-1].mask_path.read_bytes()
+    params = SegmentationParams(existing="overwrite", diameter=20.0 if other_params else 0.0)
+    the_plan = engine.plan([tmp_path / "a.tiff"], params)
+    line, fails = dry_run_line(the_plan.tasks[0], params)
+    assert fails and "the output of a.tif, which is still there" in line, line
+    events = list(engine.run(the_plan, segmenter=ThresholdSegmenter()))
+    assert isinstance(events[-1], engine.TaskFailed), events[-1]
+    assert "another input" in events[-1].reason and "--suffix" in events[-1].reason, events[-1].reason
+    assert done[-1].mask_path.read_bytes() == before  # a.tif's output as it was
+    (tmp_path / "a.tif").unlink()
+    events = list(engine.run(engine.plan([tmp_path / "a.tiff"], params), segmenter=ThresholdSegmenter()))
+    assert isinstance(events[-1], engine.TaskDone), events[-1]

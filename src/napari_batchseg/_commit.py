@@ -103,6 +103,12 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
     mask = task.names.mask
     # a rerun (batchseg rerun: it expects the logged input) is for new outputs: skipping does nothing for it
     rerun = "use --suffix S or --output-dir DIR for new outputs, or --existing overwrite to replace it"
+    if status.other_input is not None:  # another input's output: replacing it would lose that one's
+        keep = "use --suffix S or --output-dir DIR to keep both"
+        made = f"{mask} is the output of another input, {status.other_input} (still there)"
+        if params.existing == "skip":
+            return TaskSkipped(task, f"{made}; left as it is ({keep})", other_parameters=True)
+        return TaskFailed(task, f"{made}; not replaced ({keep})")
     if status.state == "other":
         made = f"output {made_how(status)} ({status.detail}): {mask}"
         hint = rerun if task.expect is not None else "use --existing overwrite, or another suffix"

@@ -70,6 +70,9 @@ class OutputStatus:
     corrected: bool = False
     #: ``(output file, hidden earlier file)`` a killed run left, which the run puts back before it decides
     put_back: tuple[tuple[Path, Path], ...] = ()
+    #: the input the output was made from, when it is another file of the same output name that is still
+    #: there (``a.tif``'s output, found when ``a.tiff`` is planned): no policy replaces it
+    other_input: Path | None = None
 
 
 #: parameters a run does not use, by ``z_mode`` (``project``: no volume; ``3d``/``stitch``: no projection)
@@ -216,14 +219,17 @@ def output_status(task: Task, params: SegmentationParams, put_back_first: bool =
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})",
                             put_back=back)
     diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
-    if not diffs and (changed := _other_input(task.input, run.input_path)
-                      or _input_resized(task.input, run.input_identity)):
+    other_file = _other_input(task.input, run.input_path)
+    if not diffs and (changed := other_file or _input_resized(task.input, run.input_identity)):
         diffs = {"input": changed}
     if task.info is not None and not task.use_axes:  # the file's own axes: an axes override never applies
         diffs.pop("axes", None)
     corrected = has_module_records(text, "correction")
+    other = _still_there(task.input, run.input_path) if other_file else None
+    if other_file and other is not None and not diffs:
+        diffs = {"input": other_file}
     if diffs:
-        return OutputStatus("other", describe_differences(diffs), diffs, corrected, back)
+        return OutputStatus("other", describe_differences(diffs), diffs, corrected, back, other)
     return OutputStatus("same", corrected=corrected, put_back=back)
 
 
@@ -243,6 +249,18 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
         return (p.name,) if root is None else (root.name, *p.relative_to(root).parts)
 
     return None if key(logged) == key(path) else (str(logged), str(path))
+
+
+def _still_there(path: Path, logged: Path | None) -> Path | None:
+    """The other input ``logged`` names, beside ``path`` (or in its Zarr container), when it exists."""
+    if logged is None:
+        return None
+    root, logged_root = zarr_container(path), zarr_container(logged)
+    if root is None or logged_root is None:
+        candidate = path.parent / logged.name
+    else:
+        candidate = root.parent / logged_root.name / logged.relative_to(logged_root)
+    return candidate if candidate != path and candidate.exists() else None
 
 
 def _input_resized(path: Path, identity: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -300,6 +318,8 @@ def _what_happens(status: OutputStatus, existing: str) -> str:
     if status.state == "busy":
         return f"skipped: {status.detail}"
     verb = {"skip": "skipped", "overwrite": "overwritten", "error": "refused"}[existing]
+    if status.other_input is not None and existing == "overwrite":
+        verb = f"refused: the output of {status.other_input.name}, which is still there"
     if status.corrected and existing == "overwrite":
         verb += " (hand-corrected: kept as .corrected.ome.tif)"
     if status.state == "other":
@@ -330,9 +350,10 @@ def dry_run_line(task: Task, params: SegmentationParams) -> tuple[str, bool]:
         return f"{task.label}\t->\t(no output)\t[{state}]", True
     status = output_status(task, params, put_back_first=True)  # (what the run's sweep does first)
     state = what_happens(status, params.existing)
-    fails = params.existing == "error" and status.state in ("same", "other")
+    fails = params.existing == "error" and status.state in ("same", "other") or (
+        params.existing == "overwrite" and status.other_input is not None)
     writes = status.state in ("missing", "corrupt") or (
-        params.existing == "overwrite" and status.state in ("same", "other"))
+        params.existing == "overwrite" and status.state in ("same", "other") and not fails)
     if writes:  # the run checks the folder before it writes (nothing is created here)
         try:
             with no_writes():
