@@ -97,6 +97,9 @@ class ResultShowing:
         self.prefetching: PlaneArray | None = None
         #: the output last asked for (a result read from disk for another one is not shown)
         self.wanted: str | None = None
+        #: the output the user asked to see whose labels layer becomes napari's active layer once it is in
+        #: the layers (the Correct tab works on the active layer)
+        self.selecting: str | None = None
 
     def show(self, task: Task, status: str, params: SegmentationParams | None) -> bool:
         """Show an output chosen in the status table; return whether something is (or will be) shown.
@@ -105,10 +108,10 @@ class ResultShowing:
         worker and shown when read (:attr:`loading`), so that its layer knows the file (corrections
         can be saved) and shows what the file holds now. Each case replaces the message line.
         """
-        self.wanted = task.key
+        self.wanted = self.selecting = task.key
         labels, _ = self.stream.layers_for(task.key)
         if labels is not None:
-            self.stream.viewer.layers.selection.active = labels
+            self.select(task.key)
             labels.visible = True
             if (point := into_frames(self.stream.viewer.dims, labels)) is not None:
                 self.stream.viewer.dims.set_point(*point)  # (another layer's frames held the slider)
@@ -127,6 +130,7 @@ class ResultShowing:
                 f"{task.label}: showing frames from now on (earlier ones open when it is done)")
         if view is not None:
             self.stream.show_arrays(view)
+            self.select(task.key)
             return True
         self.load_later(task, task.names.mask, params, status)
         return True
@@ -175,8 +179,21 @@ class ResultShowing:
                                          result.scale, result.pixel_size, first_frame=result.first_frame,
                                          mask_path=result.mask_path, first_z=result.first_z,
                                          t_offset=t_offset(task)), result.contrast)
+        self.select(task.key)
         if isinstance(result.image, PlaneArray):
             self._prefetch(result.image, 0)
+
+    def select(self, key: str | None) -> None:
+        """Make output ``key``'s labels layer napari's active layer if the user asked to see it.
+
+        Called when it is shown, and again once the layers show it wholly (a labels layer added in a
+        later turn); the user's own selection is left alone for the outputs a run shows as it follows.
+        """
+        labels, _ = self.stream.layers_for(key)
+        if key is None or key != self.selecting or labels is None:
+            return
+        self.selecting = None
+        self.stream.viewer.layers.selection.active = labels
 
     def on_step(self, _event: object = None) -> None:
         """The user moves through frames: the reopened input's next frames are prepared in a worker."""

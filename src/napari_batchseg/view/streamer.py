@@ -144,6 +144,7 @@ class Streamer:
 
     def _switched(self, key: str | None) -> None:  # the layers show output ``key`` wholly now
         self.live.split_done()
+        self.results.select(key)
         if key is not None:
             self.live.refresh(key)
             self.scheduler.poke()
