@@ -107,7 +107,8 @@ class TrackWidget(Dock):
             csv = str(meta["tracks_csv"])
             self.run_job(read_saved_tracks, str(meta["tracked_from"]), csv, kind="track", yield_cpu=True,
                          on_item=lambda saved: self._show(layer, saved.result, saved),
-                         say=f"Opening the saved tracks {Path(csv).name}…", failed="Saved tracks not opened")
+                         say=f"Opening the saved tracks {Path(csv).name}…",
+                         on_error=self._failure(layer, "Saved tracks not opened"))
             return True
         try:
             params = tf.track_params(self.fields.values())
@@ -116,9 +117,13 @@ class TrackWidget(Dock):
         (start, pixel_size), edits = tv.track_inputs(meta), bool(meta.get("dirty"))
         self.run_job(lambda: tf.track_layer_data(layer.data, params, pixel_size, start), kind="track",
                      say=f"Tracking {name} ({layer.data.shape[0]} frames)…",
-                     on_item=lambda result: self._show(layer, result, None, edits), failed="Tracking failed",
+                     on_item=lambda result: self._show(layer, result, None, edits),
+                     on_error=self._failure(layer, "Tracking failed"),
                      yield_cpu=True)
         return True
+
+    def _failure(self, layer: Any, failed: str) -> Callable[[BaseException], None]:
+        return lambda exc: self.status.setText(self.shown.failure(layer, f"{failed}: {self.phrase(exc)}"))
 
     def _show(self, layer: Any, result: TrackResult, saved: SavedTracks | None = None,
               of_edits: bool = False) -> None:

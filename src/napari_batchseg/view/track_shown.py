@@ -56,6 +56,7 @@ class TrackShown:
     earlier: list[str] = field(default_factory=list)  # saved before the saved tracks were reopened
     saved_in: Path | None = None  # the folder of the reopened tracks (saves go back there)
     saved: list[str] = field(default_factory=list)  # :attr:`records` at the last save
+    failed_on: Any = None  # the layer whose tracking failed, as the status line says (cleared with it)
 
     @property
     def records(self) -> list[str]:
@@ -88,21 +89,27 @@ class TrackShown:
         self.earlier, self.saved_in = ([], None) if saved is None else (
             list(saved.corrections), saved.tracks_csv.parent)
         self.result, self.history, self.saved = result, EditHistory(result), []
-        self.source, self.of_edits = layer, of_edits
+        self.source, self.of_edits, self.failed_on = layer, of_edits, None
         return LOST_REPLACED.format(lost=lost) if lost else ""
+
+    def failure(self, layer: Any, text: str) -> str:
+        """Tracking ``layer`` failed: the status line says ``text`` until ``layer`` is removed."""
+        self.failed_on = layer
+        return text
 
     def layers_gone(self, present: Callable[[Any], bool]) -> str | None:
         """Let go of the layers no longer ``present``; what the status line says then (``None``: as it is).
 
         The layer tracked removed: kept as last seen (its unsaved corrections said). Both layers showing
-        the tracks removed: they are forgotten, their corrections not saved named.
+        the tracks removed: they are forgotten, their corrections not saved named. The layer a failure
+        was about removed: the failure is no longer said (``""``).
         """
-        gone = [name for name in ("source", "tracked", "tracks")
+        gone = [name for name in ("source", "tracked", "tracks", "failed_on")
                 if getattr(self, name) is not None and not present(getattr(self, name))]
-        said = None
+        said = "" if "failed_on" in gone else None
         if "source" in gone:
             self.seen = source_seen(self.source, removed=True, of_edits=self.of_edits)
-            said = self.seen.removal_note() or None  # its unsaved corrections: the tracks no longer match
+            said = self.seen.removal_note() or said  # its unsaved corrections: the tracks no longer match
         for name in gone:
             setattr(self, name, None)
         if gone and self.result is not None and self.tracked is self.tracks is None:  # shown nowhere
