@@ -122,9 +122,11 @@ class TrainWidget(Dock):
                      on_error=self._on_error, yield_cpu=True, pass_job=True)
 
     def cancel(self) -> None:
-        """Ask the training to stop after the current epoch (nothing is saved)."""
-        self.cancel_event.set()
-        self.status.setText("cancelling after this epoch…")
+        """Ask the training to stop after the current epoch (nothing is saved); Cancel is off until then."""
+        if self.running:
+            self.cancel_event.set()
+            self.status.setText(training_form.CANCELLING)
+            self.update_buttons()
 
     def _on_item(self, item: TrainingProgress | TrainingResult) -> None:
         if isinstance(item, TrainingResult):
@@ -134,7 +136,7 @@ class TrainWidget(Dock):
             return
         if (point := training_form.loss_point(item)) is not None:
             self.plot.add(*point)
-        self.status.setText(item.message)
+        self.status.setText(training_form.progress_text(item.message, self.cancel_event.is_set()))
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, CancelledError):  # the user's choice, not an error
@@ -146,5 +148,7 @@ class TrainWidget(Dock):
 
     def update_buttons(self) -> None:
         """Train while no training runs, Cancel while one does."""
-        self.start_button.setEnabled(not self.running)
-        self.cancel_button.setEnabled(self.running)
+        state = training_form.train_buttons(self.running, self.cancel_event.is_set())
+        self.start_button.setEnabled(state.train)
+        self.cancel_button.setEnabled(state.cancel)
+        self.cancel_button.setText(state.cancel_text)

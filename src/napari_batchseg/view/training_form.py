@@ -5,7 +5,9 @@ Its controls (:data:`TRAIN_FIELDS`, built by ``_napari._qtutil.Fields``), the
 training data come from (:func:`training_inputs`: two layers, the image's frames lined up with a result
 mask's (:func:`layer_frames`), or files and folders) and the line shown
 when a model is saved (:func:`saved_text`), the models a training can start from (:func:`base_models`),
-the new model's path (:func:`model_output`) and the loss curve's points (:func:`loss_point`).
+the new model's path (:func:`model_output`), the loss curve's points (:func:`loss_point`), and its
+buttons and progress line while a training runs or is being cancelled (:func:`train_buttons`,
+:func:`progress_text`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ from .fields import Field, choices
 from .layer_files import is_volume_result, layer_meta
 from .measure_form import intensity_frames, planes_beside_volumes
 
-__all__ = ["PARAM_KEYS", "TRAIN_FIELDS", "LayerFrames", "TrainingInputs", "base_models", "corrected_mask_of",
-           "layer_frames", "loss_point", "model_output", "saved_text", "training_inputs", "training_params"]
+__all__ = ["CANCELLING", "PARAM_KEYS", "TRAIN_FIELDS", "LayerFrames", "TrainingInputs", "TrainButtons",
+           "base_models", "corrected_mask_of", "layer_frames", "loss_point", "model_output", "progress_text",
+           "saved_text", "train_buttons", "training_inputs", "training_params"]
+
+#: the status line from the click on Cancel until the training ends (it stops after the current epoch)
+CANCELLING = "cancelling after this epoch…"
 
 #: the fields that are :class:`TrainingParams` fields of the same name
 PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
@@ -148,6 +154,29 @@ def loss_point(progress: TrainingProgress) -> tuple[int, float, float] | None:
     if progress.epoch is None:
         return None
     return progress.epoch, float(progress.train_loss or 0.0), float(progress.validation_loss or 0.0)
+
+
+@dataclass(frozen=True)
+class TrainButtons:
+    """The Train dock's buttons: *Train* enabled, *Cancel* enabled, *Cancel*'s text."""
+
+    train: bool
+    cancel: bool
+    cancel_text: str
+
+
+def train_buttons(running: bool, cancelling: bool) -> TrainButtons:
+    """*Train* while no training runs; *Cancel* while one runs and was not cancelled yet.
+
+    Once clicked, *Cancel* stays off and reads ``Cancelling…`` until the training ends (after its epoch).
+    """
+    return TrainButtons(not running, running and not cancelling,
+                        "Cancelling…" if running and cancelling else "Cancel")
+
+
+def progress_text(message: str, cancelling: bool) -> str:
+    """A training's progress line; while it is being cancelled, saying so (:data:`CANCELLING`)."""
+    return f"{message}; {CANCELLING}" if cancelling else message
 
 
 @dataclass
