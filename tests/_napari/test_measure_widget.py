@@ -10,6 +10,7 @@ import tifffile
 from _downstream import DSB_GT, DSB_IMAGE, segmented
 from napari_batchseg.evaluate import evaluate_frame
 from napari_batchseg.measure import measure_labels
+from napari_batchseg.view.measure_form import NO_TRUTH
 
 
 def _widget(make_napari_viewer):
@@ -134,10 +135,9 @@ def test_evaluate_two_layers(make_napari_viewer, qtbot):
     pred[pred == int(np.unique(gt)[3])] = 0
     viewer.add_labels(gt, name="truth")
     viewer.add_labels(pred, name="prediction")
-    w.labels_combo.setCurrentText("truth")  # the first layer measured: the ground truth box moves off it
-    assert w.gt_combo.currentText() == "prediction"  # a walk: it stayed on the measured layer itself
     w.labels_combo.setCurrentText("prediction")
-    assert w.gt_combo.currentText() == "truth"
+    assert w.gt_combo.currentText() == NO_TRUTH  # the ground truth is the user's choice (GUI trial 45)
+    w.gt_combo.setCurrentText("truth")
     w.gt_combo.activated.emit(w.gt_combo.currentIndex())  # as a user choosing it: evaluates at once
     assert w.busy
     _wait(qtbot, w)

@@ -200,7 +200,7 @@ class MeasureExportWidget(Dock):
     def _refresh_layers(self, *_: object) -> None:
         labels = [lay.name for lay in self.layers_of("Labels")]
         refill(self.labels_combo, labels, block=True)
-        refill(self.gt_combo, labels, block=True)
+        refill(self.gt_combo, [mf.NO_TRUTH, *labels], block=True)  # (the user's choice; none at first)
         images = [mf.NONE, *(lay.name for lay in self.layers_of("Image"))]
         index = mf.image_to_select(images, refill(self.image_combo, images, block=True), self._image_chosen)
         if index is not None:
@@ -219,8 +219,8 @@ class MeasureExportWidget(Dock):
         return self.layer_named(self.labels_combo.currentText())
 
     def _labels_changed(self, name: str) -> None:
-        if self.gt_combo.currentText() == name and self.gt_combo.count() > 1:  # scored against itself
-            self.gt_combo.setCurrentIndex(1 if self.gt_combo.currentIndex() == 0 else 0)
+        if self.gt_combo.currentText() == name:  # not scored against itself, nor a layer chosen for the user
+            self.gt_combo.setCurrentIndex(0)
         layer = self.layer_named(name)
         if layer is not self._watched.layer:
             self._watched.watch(layer)
@@ -343,8 +343,8 @@ class MeasureExportWidget(Dock):
     def evaluate(self) -> bool:
         """Compare the measured Labels layer with the ground-truth layer (worker thread)."""
         pred, gt = self.labels_layer, self.layer_named(self.gt_combo.currentText())
-        problem = mf.evaluation_problem(None if pred is None else tuple(pred.data.shape),
-                                        None if gt is None else tuple(gt.data.shape), pred is gt)
+        pred_shape, gt_shape = (None if lay is None else tuple(lay.data.shape) for lay in (pred, gt))
+        problem = mf.evaluation_problem(pred_shape, gt_shape, pred is gt, self.gt_combo.currentIndex() > 0)
         if problem:
             self.eval_model.set_frame(pd.DataFrame({"message": [problem]}))
             return False

@@ -26,14 +26,18 @@ from .dock_jobs import evaluate_job, measure_job, measure_volumes_job, pixel_siz
 from .fields import Field, choices
 from .layer_files import first_input_frame, first_input_slice, is_volume_result, layer_meta, path_text
 
-__all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "UNSAVED_NOTE", "RowTarget",
-           "cell_text", "evaluate_layers", "evaluation_problem", "export_options", "exported_text",
-           "frame_interval", "intensity_frames", "intensity_of", "mask_file_layer", "measure_args",
-           "measure_layer", "measured_text", "output_name", "planes_beside_volumes", "row_target",
-           "table_file_name", "write_csv"]
+__all__ = ["EXPORT_FIELDS", "EXPORT_UNSAVED_NOTE", "NONE", "NOTHING_TO_SAVE", "NO_TRUTH",
+           "NO_TRUTH_PROBLEM", "UNSAVED_NOTE", "RowTarget", "cell_text", "evaluate_layers",
+           "evaluation_problem", "export_options", "exported_text", "frame_interval", "intensity_frames",
+           "intensity_of", "mask_file_layer", "measure_args", "measure_layer", "measured_text",
+           "output_name", "planes_beside_volumes", "row_target", "table_file_name", "write_csv"]
 
 #: the intensity image entry that means "no image"
 NONE = "(none)"
+#: the Evaluate section's Ground truth entry until the user chooses a layer (never chosen for them: a
+#: result scored against whichever other Labels layer is open gives numbers that mean nothing)
+NO_TRUTH = "(choose the ground truth)"
+NO_TRUTH_PROBLEM = "choose the ground truth: the Labels layer to score the measured one against"
 EXPORT_FIELDS = (
     Field("kind", "choice", "Kind", choices=choices(tuple(KINDS))),
     Field("pattern", "text", "Pattern", text=r"outlines: (?P<plate>P\d+)_(?P<well>[A-H]\d\d)_s(?P<site>\d+)"),
@@ -157,8 +161,13 @@ def row_target(table: pd.DataFrame, row: int, scale: Sequence[float], translate:
 
 
 def evaluation_problem(pred_shape: tuple[int, ...] | None, gt_shape: tuple[int, ...] | None,
-                       same_layer: bool) -> str | None:
-    """Why a prediction and a ground truth cannot be compared (``None`` shape: no layer), or ``None``."""
+                       same_layer: bool, truth_chosen: bool = True) -> str | None:
+    """Why a prediction and a ground truth cannot be compared (``None`` shape: no layer), or ``None``.
+
+    ``truth_chosen``: the user chose the ground truth (else :data:`NO_TRUTH_PROBLEM`).
+    """
+    if not truth_chosen and pred_shape is not None:
+        return NO_TRUTH_PROBLEM
     if pred_shape is None or gt_shape is None or same_layer:
         return "choose two different Labels layers"
     if same_pixels(pred_shape, gt_shape):
