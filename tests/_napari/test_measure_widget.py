@@ -22,6 +22,16 @@ def _widget(make_napari_viewer):
     return viewer, w
 
 
+def scored_pair(viewer, truth: str, prediction: str):
+    """Add the DSB2018 annotation as ``truth``, then a copy less one nucleus as ``prediction``; both."""
+    gt = tifffile.imread(DSB_GT)
+    pred = gt.copy()
+    pred[pred == int(np.unique(gt)[3])] = 0
+    viewer.add_labels(gt, name=truth)
+    viewer.add_labels(pred, name=prediction)
+    return gt, pred
+
+
 def _wait(qtbot, w):
     qtbot.waitUntil(lambda: not w.busy, timeout=30000)
 
@@ -130,11 +140,7 @@ def test_no_table_is_computed_unasked(make_napari_viewer, qtbot):
 
 def test_evaluate_two_layers(make_napari_viewer, qtbot):
     viewer, w = _widget(make_napari_viewer)
-    gt = tifffile.imread(DSB_GT)
-    pred = gt.copy()
-    pred[pred == int(np.unique(gt)[3])] = 0
-    viewer.add_labels(gt, name="truth")
-    viewer.add_labels(pred, name="prediction")
+    gt, pred = scored_pair(viewer, "truth", "prediction")
     w.labels_combo.setCurrentText("prediction")
     assert w.gt_combo.currentText() == NO_TRUTH  # the ground truth is the user's choice (GUI trial 45)
     w.gt_combo.setCurrentText("truth")

@@ -10,22 +10,12 @@ import pytest
 
 from napari_batchseg.segmenters.catalog import cellpose_major
 
-from .test_train_widget import STARTER, add_nuclei_tiles
+from .test_train_widget import _private_registry, train_widget  # noqa: F401  (fixtures)
 
 
 @pytest.mark.skipif(cellpose_major() != 3, reason="training uses Cellpose 3's train_seg")
-def test_cancel_turns_off_until_the_training_ends(make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    from napari_batchseg._napari._train_widget import TrainWidget
-
-    monkeypatch.setenv("BATCHSEG_CONFIG_DIR", str(tmp_path / "config"))
-    viewer = make_napari_viewer()
-    add_nuclei_tiles(viewer)
-    w = TrainWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Train")
-    w.base_model.setCurrentText(str(STARTER))
-    w.crop_size.setValue(64)
-    w.batch_size.setValue(3)
-    w.min_masks.setValue(1)
+def test_cancel_turns_off_until_the_training_ends(train_widget, qtbot, tmp_path):  # noqa: F811
+    w = train_widget
     w.epochs.setValue(200)
     w.output.setText(str(tmp_path / "model"))
     w.start()

@@ -8,20 +8,11 @@ numbers that look like an evaluation and mean nothing.
 from __future__ import annotations
 
 import numpy as np
-import tifffile
 
-from _downstream import DSB_GT
 from napari_batchseg.evaluate import evaluate_frame
 from napari_batchseg.view.measure_form import NO_TRUTH
 
-
-def _dock(make_napari_viewer):
-    from napari_batchseg._napari._measure_widget import MeasureExportWidget
-
-    viewer = make_napari_viewer()
-    w = MeasureExportWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Measure and export")
-    return viewer, w
+from .test_measure_widget import _widget, scored_pair
 
 
 def _message(w) -> str:
@@ -30,12 +21,8 @@ def _message(w) -> str:
 
 
 def test_ground_truth_waits_for_the_users_choice(make_napari_viewer, qtbot):
-    viewer, w = _dock(make_napari_viewer)
-    gt = tifffile.imread(DSB_GT)
-    pred = gt.copy()
-    pred[pred == int(np.unique(gt)[3])] = 0
-    viewer.add_labels(pred, name="result")
-    viewer.add_labels(gt, name="result tracked")  # the only other Labels layer
+    viewer, w = _widget(make_napari_viewer)
+    gt, pred = scored_pair(viewer, "result tracked", "result")  # "result tracked": the only other one
     w.labels_combo.setCurrentText("result")
     assert w.gt_combo.currentText() == NO_TRUTH  # nothing chosen for the user
     assert not w.evaluate()  # Evaluate asks for the choice; it scores nothing
