@@ -15,8 +15,9 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QS
 from ..segmenters.cellpose.rethreshold import Thresholds
 from ..view import rethreshold as rt
 from ..view.layer_files import layer_meta
+from ..view.rethreshold_layer import PreviewLayer
 from ._dock import Dock, button, status_line
-from ._jobs import Job
+from ._jobs import Job, close_with
 from ._qtutil import follow, form_box, hbox, quiet
 
 __all__ = ["LAYER_NAME", "RethresholdWidget"]
@@ -44,7 +45,6 @@ class RethresholdWidget(Dock):
         self._applying: Job | None = None
         self._refused = False  # the Apply status says why Apply is off
         self._apply_lines = rt.ApplyLines(0)
-        self.layer: Any = None
         self._frame_ts: tuple[int, ...] = ()
         self.setMaximumWidth(440)
         self.logs = QListWidget(self)
@@ -56,6 +56,8 @@ class RethresholdWidget(Dock):
         self.cellprob, self.cp_label, cellprob_row = _slider(*rt.CP_SLIDER)
         self.flow, self.flow_label, flow_row = _slider(*rt.FLOW_SLIDER)
         self.preview_status = self.status
+        self.preview = PreviewLayer(napari_viewer, self.status.setText)  # (removed with the dock)
+        close_with(self, self.preview.drop)
         self.preview_status.setText(rt.NO_LOG)
         self.apply_btn = button("Apply to the batch", self.apply, self)
         self.apply_status = status_line(self)
@@ -111,9 +113,10 @@ class RethresholdWidget(Dock):
 
     def add_selected_layer(self) -> None:
         """Add the run of the selected layer (its ``batchseg`` metadata names the mask)."""
-        mask = layer_meta(self.viewer.layers.selection.active).get("mask_path")
+        mask = layer_meta(active := self.viewer.layers.selection.active).get("mask_path")
         if mask:
             self.add_logs([str(mask)])
+            self.preview.take_from(active)  # the preview goes when that layer does (or shows another run)
         else:
             self.preview_status.setText(rt.NO_RUN_LAYER)
 
@@ -144,9 +147,7 @@ class RethresholdWidget(Dock):
         if item is None:  # the last log was removed: nothing to preview (a walk: its status stayed)
             self._plan.wanted = None
             self.preview_status.setText(rt.NO_LOG)
-            if self.layer is not None and self.layer in self.viewer.layers:
-                self.viewer.layers.remove(self.layer)
-            self.layer = None
+            self.preview.drop()
             return
         if new_run:
             with quiet(self.frame):
@@ -202,13 +203,9 @@ class RethresholdWidget(Dock):
                 self.frame.setRange(0, preview.n_frames - 1)
         if not self._plan.shown(preview):
             return  # stale: newer settings are computed next
-        if self.layer is None or self.layer not in self.viewer.layers:
-            self.layer = self.viewer.add_labels(preview.labels, name=LAYER_NAME, scale=preview.scale,
-                                                units=preview.units)
-        else:
-            if tuple(self.layer.scale) != preview.scale:  # another run's log: its pixel size
-                self.layer.units, self.layer.scale = preview.units, preview.scale
-            self.layer.data = preview.labels
+        if self.preview.check():  # the layer of the run previewed went meanwhile
+            return
+        self.preview.show(preview)
         self.preview_status.setText(rt.preview_text(preview))
 
     def apply(self) -> None:
