@@ -32,6 +32,11 @@ def _extra(task: Task) -> dict[str, Any]:
     return extra if isinstance(extra, dict) else {}
 
 
+def layer_output(task: Task) -> bool:
+    """Whether ``task`` segments a napari layer (its input is in memory), not a file."""
+    return bool(_extra(task).get("napari_layer"))
+
+
 #: what the stream labels layer of a napari layer's output adds to its name
 MASK_SUFFIX = " mask"
 
@@ -41,7 +46,7 @@ def layer_label(task: Task) -> str:
 
     The user's own layer keeps its name (napari would call ours ``<layer> [1]``).
     """
-    return f"{task.label}{MASK_SUFFIX}" if _extra(task).get("napari_layer") else task.label
+    return f"{task.label}{MASK_SUFFIX}" if layer_output(task) else task.label
 
 
 def image_layer_name(label: str) -> str:

@@ -22,10 +22,11 @@ from ..results import quick_range
 from ..runners.session import RunSession, TaskState
 from . import buffers, layer_ops
 from .buffers import TaskView
+from .early_input import read_first_input
 from .layer_files import layer_meta
 from .layer_pool import LayerPool
 from .repaint_policy import within
-from .result_showing import ResultShowing, layer_label, skipped_to_show, t_offset
+from .result_showing import ResultShowing, layer_label, layer_output, skipped_to_show, t_offset
 from .slider import slider_slot
 from .stream_layers import PLACEHOLDER, cancelled_name, reusable_pair, streamed_label
 from .volume_store import Submitter, VolumeStore
@@ -211,7 +212,28 @@ class Streamer:
         decision = self.live.output_started(task.key, n_slots)
         if decision != "skip":
             # "wait": switched a moment ago (short outputs in a row): its frames go to its buffers
-            self.start_view(task, n_frames, show=decision == "show")
+            view = self.start_view(task, n_frames, show=decision == "show")
+            if decision == "show" and view.labels.ndim == 3 and not layer_output(task):
+                self._early_input(task, view)
+
+    def _early_input(self, task: Task, view: TaskView) -> None:
+        """Read the output's first input frame in a worker; shown until the engine's first frame comes."""
+        params = self._params(task)
+
+        @_held
+        def shown(self: Streamer, image: Any) -> None:
+            late = view.frames_seen or image.shape != view.image.shape[1:]
+            if late or self.views.get(task.key) is not view:
+                return  # its first frame came first (or another output is shown now)
+            view.image[0] = image
+            _, layer = self.layers_for(task.key)
+            if layer is not None:
+                layer_ops.set_contrast(layer, quick_range(image))
+            self.pool.refresh([(task.key, None)])
+
+        if params is not None:
+            self.background.submit(read_first_input, task, params, on_item=lambda image: shown(self, image),
+                                   on_error=lambda _exc: None, name="batchseg-early-input")
 
     def _show_cmd(self, cmd: Show) -> None:  # the output that waited for its turn, from its buffers
         view = self.views.get(cmd.key)
