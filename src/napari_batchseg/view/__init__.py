@@ -10,5 +10,7 @@ layer, selection and buttons (:mod:`.tracks`), when napari's window repaint is h
 (:mod:`.repaint_policy`), the docks' forms and decisions (:mod:`.rethreshold`, :mod:`.training_form`,
 :mod:`.track_form`, :mod:`.measure_form`, :mod:`.fix_undo`), the tracks the Track dock shows and what of
 their corrections is saved (:mod:`.track_shown`), layer data read from and written to files
-(:mod:`.layer_files`) and the reopening of results (:mod:`.result_showing`).
+(:mod:`.layer_files`), the reopening of results (:mod:`.result_showing`), a running output's first input
+frame shown before its mask (:mod:`.early_input`) and the Re-threshold dock's preview layer
+(:mod:`.rethreshold_layer`).
 """
