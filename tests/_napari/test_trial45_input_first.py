@@ -26,7 +26,8 @@ def test_input_shows_before_the_segmenter_returns(widget, data_folder, qtbot):
     widget.controller.segmenter_factory = held_factory(0.0, 0, made)  # frame 0 waits until released
     assert widget.run()
     try:
-        qtbot.waitUntil(lambda: bool(made) and widget.session.tasks[0].status == "running", timeout=60000)
+        qtbot.waitUntil(lambda: bool(made) and any(s.status == "running" for s in widget.session.tasks),
+                        timeout=60000)
 
         def input_drawn() -> bool:
             image = _stream(viewer, "prepared")
