@@ -85,3 +85,24 @@ def test_dry_run_leaves_an_output_of_a_live_replacement_as_it_lies(
     assert main(["segment", str(source), "--output-dir", str(out), "--dry-run"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.endswith("[new]"), line  # (as it lies: its mask missing)
+
+
+def test_the_widgets_outputs_list_says_what_the_run_does_with_an_output_left_hidden(tmp_path: Path) -> None:
+    """The dock's "what Run will do" (``view.outputs.output_statuses``) judged the output as it lay: [new]."""
+    from napari_batchseg.existing import what_happens
+    from napari_batchseg.view.outputs import output_statuses
+
+    out = tmp_path / "out"
+    params = SegmentationParams(output_dir=str(out))
+    source = tmp_path / "a.tif"
+    segmented_square(source, params)
+    mask, log = out / "a_vSM.ome.tif", out / "a_vSM.log"
+    dead = _dead_pid()
+    os.rename(mask, _aside(mask, dead))
+    os.rename(log, _aside(log, dead))
+    before = _listing(out)
+    task = engine.plan([source], params).tasks[0]
+    [status] = output_statuses([(task, params)])
+    said = what_happens(status, params.existing)
+    assert said.startswith("exists: skipped (first put back as before a killed run"), said  # before: "new"
+    assert _listing(out) == before  # nothing moved

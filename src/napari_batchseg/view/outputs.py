@@ -84,7 +84,7 @@ def output_statuses(planned: list[tuple[Task, SegmentationParams | None]]) -> li
             there = not name_too_long(task.input, (task.names.mask,), "") and task.names.mask.exists()
             out.append(OutputStatus("same" if there else "missing"))
         else:
-            out.append(output_status(task, params))
+            out.append(output_status(task, params, put_back_first=True))  # (as the run will judge it)
     return out
 
 
