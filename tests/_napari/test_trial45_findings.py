@@ -82,3 +82,27 @@ def test_train_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari
     qtbot.wait(50)
     assert layer.name.endswith("(edited)")
     assert dock.labels_layer.currentText() == layer.name  # today: "other mask"
+
+
+@pytest.mark.xfail(strict=True, reason="trial 45 #2 (Track cells dock): the (T, Y, X) Labels layer chosen "
+                   "falls back to another one when an edit renames it '… (edited)'")
+def test_track_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari_viewer, tmp_path, qtbot):
+    import numpy as np
+
+    from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg.view.layer_files import write_labels
+
+    movie = np.zeros((3, 32, 32), np.uint16)
+    movie[:, 4:10, 4:10] = 1
+    viewer = make_napari_viewer()
+    for name in ("a_other", "b_chosen"):
+        (written, *_) = write_labels(str(tmp_path / f"{name}.ome.tif"), movie, {})
+        viewer.open(written, plugin="napari-batchseg")
+    other, layer = viewer.layers
+    dock = TrackWidget(viewer)
+    viewer.window.add_dock_widget(dock, name="Track")
+    dock.labels_combo.setCurrentText(layer.name)
+    layer.paint((0, 20, 20), 5)
+    qtbot.wait(50)
+    assert layer.name.endswith("(edited)")
+    assert dock.labels_combo.currentText() == layer.name  # today: other.name
