@@ -106,3 +106,27 @@ def test_track_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari
     qtbot.wait(50)
     assert layer.name.endswith("(edited)")
     assert dock.labels_combo.currentText() == layer.name  # today: other.name
+
+
+@pytest.mark.xfail(strict=True, reason="trial 45 #3: the idle stream pair is made with the movie's 53 "
+                   "frames; a run of frames 0-9 reshapes it to 10 frames but napari's time slider keeps "
+                   "0-52 (frames 10-52 draw nothing), during the run and after it")
+def test_time_slider_spans_the_frames_segmented(widget, example_files, tmp_path, qtbot):
+    from napari_batchseg.view.layer_files import layer_meta
+
+    from ._fakes import factory
+
+    movie = tmp_path / "movie.nd2"
+    shutil.copy(example_files["timelapse"], movie)  # 53 frames
+    qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
+    _listed(widget, qtbot, movie)
+    viewer = widget.viewer
+    qtbot.waitUntil(lambda: sum(bool(layer_meta(lay).get("stream")) for lay in viewer.layers) == 2,
+                    timeout=20000)  # the idle pair, (53, 64, 64)
+    widget.controller.segmenter_factory = factory()
+    widget.form.end_frame.setValue(9)
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=120000)
+    qtbot.wait(1500)  # (the layers are refreshed at most once a second)
+    assert [lay.data.shape[0] for lay in viewer.layers] == [10, 10]
+    assert viewer.dims.nsteps[0] == 10  # today: 53
