@@ -46,10 +46,6 @@ def _two_masks(viewer, tmp_path):
     return layer
 
 
-@pytest.mark.xfail(strict=True, reason="trial 45 #2: the first brush/fill edit renames a mask layer "
-                   "'… (edited)'; the Measure dock's Labels box loses it (falls back to the first Labels "
-                   "layer), so 'Recompute after corrections' recomputes nothing and a later Measure or "
-                   "Evaluate reads another layer")
 def test_measure_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari_viewer, tmp_path, qtbot):
     from napari_batchseg._napari._measure_widget import MeasureExportWidget
 
@@ -65,9 +61,6 @@ def test_measure_dock_keeps_its_labels_layer_through_the_edited_rename(make_napa
     assert dock.labels_layer is layer  # today: the layer "other mask"
 
 
-@pytest.mark.xfail(strict=True, reason="trial 45 #2 (Train dock): the Labels layer chosen for training "
-                   "falls back to another layer when an edit renames it '… (edited)': Train would train "
-                   "on the wrong mask")
 def test_train_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari_viewer, tmp_path, qtbot,
                                                                     monkeypatch):
     from napari_batchseg._napari._train_widget import TrainWidget
@@ -84,8 +77,6 @@ def test_train_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari
     assert dock.labels_layer.currentText() == layer.name  # today: "other mask"
 
 
-@pytest.mark.xfail(strict=True, reason="trial 45 #2 (Track cells dock): the (T, Y, X) Labels layer chosen "
-                   "falls back to another one when an edit renames it '… (edited)'")
 def test_track_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari_viewer, tmp_path, qtbot):
     import numpy as np
 

@@ -198,7 +198,7 @@ class MeasureExportWidget(Dock):
         self._follow_selection()
 
     def _refresh_layers(self, *_: object) -> None:
-        labels = [lay.name for lay in self.layers_of("Labels")]
+        labels = self.layers_of("Labels")
         refill(self.labels_combo, labels, block=True)
         refill(self.gt_combo, [mf.NO_TRUTH, *labels], block=True)  # (the user's choice; none at first)
         images = [mf.NONE, *(lay.name for lay in self.layers_of("Image"))]

@@ -299,17 +299,20 @@ def _access(w: QWidget) -> _Access:
     return next(a for kind, a in _ACCESS.items() if isinstance(w, kind))
 
 
-def refill(combo: QComboBox, names: Sequence[str], block: bool = False, default: str = "") -> str:
-    """Replace ``combo``'s entries by ``names`` (quietly if ``block``), keeping its current text if listed.
+def refill(combo: QComboBox, entries: Sequence[Any], block: bool = False, default: str = "") -> str:
+    """Replace ``combo``'s entries (quietly if ``block``), keeping the current one; returns its text.
 
-    Returns the text that was current (``default`` when none was).
+    ``entries``: texts, or layers (their names): a layer is kept by identity, renamed too (an edit renames
+    a mask "... (edited)"); a text by its text.
     """
-    current = combo.currentText() or default
+    current, key = combo.currentText() or default, combo.currentData()
+    keys = [None if isinstance(entry, str) else id(entry) for entry in entries]
     with quiet(*((combo,) if block else ())):
         combo.clear()
-        combo.addItems(list(names))
-        if current in names:
-            combo.setCurrentText(current)
+        for entry, item_key in zip(entries, keys, strict=True):
+            combo.addItem(entry if item_key is None else entry.name, item_key)
+        found = keys.index(key) if key in keys and key is not None else combo.findText(current)
+        combo.setCurrentIndex(max(found, 0))  # (none found: the first, as Qt's own choice)
     return current
 
 

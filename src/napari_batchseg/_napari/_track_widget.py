@@ -88,8 +88,7 @@ class TrackWidget(Dock):
         super().enterEvent(event)
 
     def _refresh(self, *_: Any) -> None:
-        refill(self.labels_combo, [layer.name for layer in self.layers_of("Labels")
-                                   if getattr(layer, "ndim", 0) == 3])
+        refill(self.labels_combo, [lay for lay in self.layers_of("Labels") if getattr(lay, "ndim", 0) == 3])
         if (said := self.shown.layers_gone(lambda layer: layer in self.viewer.layers)) is not None:
             self.status.setText(said)
         self.update_buttons()

@@ -87,7 +87,7 @@ class TrainWidget(Dock):
 
     def _refresh_layers(self, *_: Any) -> None:
         for combo, kind in ((self.image_layer, "Image"), (self.labels_layer, "Labels")):
-            refill(combo, [layer.name for layer in self.layers_of(kind)])
+            refill(combo, self.layers_of(kind))
 
     def _update_source(self, *_: Any) -> None:
         layers = self.from_layers.isChecked()
