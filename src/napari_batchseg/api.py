@@ -182,6 +182,9 @@ def segment_files(
         (:class:`~.errors.OutputError`), a model that cannot be loaded (:class:`~.errors.ModelError`).
     ParameterError
         For a setting the model refuses (e.g. ``diameter=0`` for a model without a size model).
+    TypeError
+        An array (or a list holding one) given as ``paths``: in-memory images run through
+        :func:`napari_batchseg.engine.plan_arrays` and :func:`napari_batchseg.runners.execute`.
 
     Examples
     --------
@@ -190,6 +193,7 @@ def segment_files(
     >>> summary.ok  # doctest: +SKIP
     True
     """
+    paths = _paths_not_arrays(paths)
     p = params or SegmentationParams()
     if overrides:
         p = p.replace(**overrides)
@@ -200,6 +204,29 @@ def segment_files(
         return _run(paths, p, flt, recursive, segmenter, cancel, on_event, options)
     finally:
         remove_empty(created)
+
+
+def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | Iterable[str | Path]:
+    """``paths`` as given; an array, or one in a list or tuple of them, is a :class:`TypeError`.
+
+    (An array was read as a path: "expected str, bytes or os.PathLike object, not ndarray".)
+    """
+    if hasattr(paths, "__array__"):
+        items: Sequence[Any] = [paths]
+    elif isinstance(paths, (list, tuple)):
+        items = paths
+    else:  # one path; an iterator or a plan is passed on unread
+        return paths
+    for item in items:
+        if hasattr(item, "__array__"):
+            raise TypeError(
+                f"segment_files takes file and folder paths, not an array (got {type(item).__name__} of "
+                f"shape {getattr(item, 'shape', '?')}): save the image to a file and pass its path, or "
+                "plan in-memory images with napari_batchseg.engine.plan_arrays([ArrayInput(data, 'YX', "
+                "name)], params) (napari_batchseg.io.arrays.ArrayInput) and run the plan with "
+                "napari_batchseg.runners.execute"
+            )
+    return paths
 
 
 def _run(

@@ -200,6 +200,8 @@ def export_masks(
     ------
     ValueError
         Unknown kind or bad option (nothing written).
+    TypeError
+        An array given as ``masks`` (a mask file's path is needed: its log names the input image).
     InputError
         Every mask is bad (a bad mask or image, a pattern with no match, no tracks for ``ctc``): its
         error, or each one's for several (nothing written). Some bad: they are left out
@@ -212,6 +214,13 @@ def export_masks(
     options = options or ExportOptions()
     if isinstance(masks, (str, os.PathLike)):  # one path: not a sequence of its characters
         masks = [masks]
+    for m in [masks] if hasattr(masks, "__array__") else masks:  # (an array: "truth value ... ambiguous")
+        if hasattr(m, "__array__"):
+            raise TypeError(
+                f"export_masks takes mask files, not an array (got {type(m).__name__} of shape "
+                f"{getattr(m, 'shape', '?')}): write the labels to a TIFF first (e.g. tifffile.imwrite) "
+                "and pass its path (ExportOptions(image=...) names its image where the kind needs one)"
+            )
     if kind not in KINDS:
         raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not masks:

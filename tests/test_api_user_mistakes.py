@@ -1,0 +1,42 @@
+"""Mistakes a scripting user makes with the Python API: each is refused with a message that says what to
+pass, or (pixel sizes given as numbers) taken as the rest of the API takes them.
+
+Found by driving the API as an imaging facility's scripts would (session 45): numpy arrays passed where
+paths go, a pixel size given as a tuple to tracking as measuring takes it, negative labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_batchseg.api import segment_files
+from napari_batchseg.export import export_masks
+
+
+def _movie() -> np.ndarray:
+    """Two frames, one square that moves by 2 px."""
+    movie = np.zeros((2, 32, 32), np.uint16)
+    movie[0, 4:10, 4:10] = 1
+    movie[1, 4:10, 6:12] = 1
+    return movie
+
+
+@pytest.mark.parametrize("given", ["array", "list of arrays"])
+def test_segment_files_refuses_arrays_saying_what_it_takes(tmp_path: Path, given: str) -> None:
+    image = np.zeros((64, 64), np.uint16)
+    paths = image if given == "array" else [image]
+    refused = r"segment_files takes file and folder paths.*not an array.*\(64, 64\)"
+    with pytest.raises(TypeError, match=refused):
+        segment_files(paths, output_dir=str(tmp_path / "out"))  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_masks_refuses_an_array_saying_what_it_takes(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"export_masks takes mask files.*not an array.*\(2, 32, 32\)"):
+        export_masks("rois", _movie(), tmp_path / "exports")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"export_masks takes mask files.*not an array"):
+        export_masks("rois", [_movie()], tmp_path / "exports")  # type: ignore[list-item]
+    assert not (tmp_path / "exports").exists()
