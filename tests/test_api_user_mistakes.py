@@ -7,13 +7,16 @@ paths go, a pixel size given as a tuple to tracking as measuring takes it, negat
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from napari_batchseg.api import segment_files
+from napari_batchseg.api import segment_files, track_masks
 from napari_batchseg.export import export_masks
+from napari_batchseg.io.sources import PixelSize
+from napari_batchseg.measure import measure_labels
 
 
 def _movie() -> np.ndarray:
@@ -40,3 +43,24 @@ def test_export_masks_refuses_an_array_saying_what_it_takes(tmp_path: Path) -> N
     with pytest.raises(TypeError, match=r"export_masks takes mask files.*not an array"):
         export_masks("rois", [_movie()], tmp_path / "exports")  # type: ignore[list-item]
     assert not (tmp_path / "exports").exists()
+
+
+@pytest.mark.parametrize("given", [(0.5, 0.25), 0.5, PixelSize(x=0.25, y=0.5, t=2.0)])
+def test_track_masks_takes_the_pixel_sizes_measure_labels_takes(given: object) -> None:
+    result = track_masks(_movie(), pixel_size=given)  # type: ignore[arg-type]
+    table = measure_labels(_movie()[0], pixel_size=given)  # type: ignore[arg-type]
+    first = result.tracks.iloc[0]
+    # (y, x) as measure_labels reads it; a number: square pixels
+    sy, sx = (0.5, 0.25) if given != 0.5 else (0.5, 0.5)
+    assert math.isclose(first["centroid_y_um"], first["centroid_y_px"] * sy)
+    assert math.isclose(first["centroid_x_um"], first["centroid_x_px"] * sx)
+    assert math.isclose(table["centroid_y_um"].iloc[0], first["centroid_y_um"])
+    assert math.isclose(table["area_um2"].iloc[0], 36 * sy * sx)
+    assert ("time_s" in result.tracks.columns) == isinstance(given, PixelSize)
+
+
+def test_a_pixel_size_of_another_kind_is_refused_naming_the_kinds() -> None:
+    with pytest.raises(TypeError, match=r"pixel_size.*PixelSize, \(y, x\) or one number.*'0.5'"):
+        track_masks(_movie(), pixel_size="0.5")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"pixel_size.*PixelSize, \(y, x\) or one number.*'0.5'"):
+        measure_labels(_movie()[0], pixel_size="0.5")  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from .io.naming import name_too_long
 from .io.sources import PixelSize
 from .measure_3d import is_volume_mask, volume_tables, write_volume_tables
 from .results import first_frame
+from .tracking.run import as_pixel_size
 from .tracking.summary import add_track_ids, track_summary, track_summary_path, tracks_at, tracks_for
 
 __all__ = [
@@ -73,7 +74,7 @@ _SHAPE_PROPS = (
 def measure_labels(
     labels: NDArray[Any],
     image: NDArray[Any] | None = None,
-    pixel_size: PixelSize | tuple[float | None, float | None] | None = None,
+    pixel_size: PixelSize | tuple[float | None, float | None] | float | None = None,
     extra_images: Mapping[str, NDArray[Any]] | None = None,
     file: str = "",
     position: int = 0,
@@ -90,7 +91,8 @@ def measure_labels(
         Intensity image of the same shape (the prepared frame that was segmented); ``None`` leaves the
         intensity columns empty.
     pixel_size
-        :class:`PixelSize` in µm or ``(y, x)``; unknown (``None``) leaves the physical columns empty.
+        :class:`PixelSize` in µm, ``(y, x)`` or one number (square pixels); unknown (``None``) leaves the
+        physical columns empty.
         A :class:`PixelSize` with a time increment ``t`` (s) adds a ``time_s`` column (``frame * t``).
     extra_images
         ``{channel: image}``: adds ``mean_intensity_<channel>`` (and min, max, sum, std) columns.
@@ -108,13 +110,8 @@ def measure_labels(
         raise ValueError(f"labels must be 2D (Y, X), got shape {lab.shape}")
     if lab.dtype.kind not in "ui":
         raise ValueError(f"labels must be integers, got {lab.dtype}")
-    dt = None
-    if isinstance(pixel_size, PixelSize):
-        py, px, dt = pixel_size.y, pixel_size.x, pixel_size.t
-    elif pixel_size is None:
-        py = px = None
-    else:
-        py, px = pixel_size
+    ps = as_pixel_size(pixel_size)
+    py, px, dt = ps.y, ps.x, ps.t
     props = regionprops_table(lab, properties=_SHAPE_PROPS)
     ids = np.asarray(props["label"], dtype=np.int64)
     n = len(ids)
@@ -373,7 +370,7 @@ def measure_table(
 def measure_frames(
     labels: NDArray[Any],
     image: NDArray[Any] | None = None,
-    pixel_size: PixelSize | tuple[float | None, float | None] | None = None,
+    pixel_size: PixelSize | tuple[float | None, float | None] | float | None = None,
     file: str = "",
 ) -> pd.DataFrame:
     """Object table of a ``(Y, X)`` or ``(T, Y, X)`` label array in memory (e.g. a napari layer)."""

@@ -100,11 +100,27 @@ def _validate_movie(n_frames: int, where: str) -> None:
         raise TrackingError(f"{where}: {n_frames} frame(s): tracking needs a time-lapse of 2 frames or more")
 
 
+def as_pixel_size(value: PixelSize | tuple[float | None, float | None] | float | None) -> PixelSize:
+    """A :class:`PixelSize` of ``value``; anything else than the kinds below is a :class:`TypeError`.
+
+    ``value``: a :class:`PixelSize`, ``(y, x)`` in µm (as ``measure_labels`` takes it), one number (square
+    pixels) or ``None`` (unknown).
+    """
+    if value is None or isinstance(value, PixelSize):
+        return value or PixelSize()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return PixelSize(x=float(value), y=float(value))
+    if isinstance(value, tuple) and len(value) == 2:
+        y, x = value
+        return PixelSize(x=x, y=y)
+    raise TypeError(f"pixel_size must be a PixelSize, (y, x) or one number (µm), not {value!r}")
+
+
 def track_stack(
     frames: FrameReader,
     n_frames: int,
     params: TrackParams | None = None,
-    pixel_size: PixelSize | None = None,
+    pixel_size: PixelSize | tuple[float | None, float | None] | float | None = None,
     start_frame: int = 0,
     images: FrameReader | None = None,
     where: str = "labels",
@@ -121,7 +137,8 @@ def track_stack(
     params
         Method, ``max_distance`` (px), ``gap_frames``, ``divisions`` (default :class:`TrackParams`).
     pixel_size
-        Pixel size (µm) and time step (s), for the µm and ``time_s`` columns (NaN / absent when unknown).
+        Pixel size (µm) and time step (s), for the µm and ``time_s`` columns (NaN / absent when unknown);
+        also ``(y, x)`` in µm or one number (square pixels), without a time step (:func:`as_pixel_size`).
     start_frame
         Input frame of frame 0 (``frame`` column = index + ``start_frame``).
     images
@@ -150,7 +167,7 @@ def track_stack(
     objects = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=OBJECT_COLUMNS)
     links = tracker.link(objects, params, frames, n_frames, images)
     tracks = assign_tracks(objects, links)
-    ps = pixel_size or PixelSize()
+    ps = as_pixel_size(pixel_size)
     tracks["frame"] = tracks["frame"] + start_frame
     if ps.t is not None:
         tracks["time_s"] = tracks["frame"] * float(ps.t)
@@ -166,7 +183,7 @@ def track_masks(
     gap_frames: int = 0,
     divisions: bool = True,
     method: str = "laptrack",
-    pixel_size: PixelSize | None = None,
+    pixel_size: PixelSize | tuple[float | None, float | None] | float | None = None,
     images: NDArray[Any] | None = None,
     start_frame: int = 0,
     model: str = "general_2d",
