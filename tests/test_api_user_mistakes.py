@@ -64,3 +64,9 @@ def test_a_pixel_size_of_another_kind_is_refused_naming_the_kinds() -> None:
         track_masks(_movie(), pixel_size="0.5")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"pixel_size.*PixelSize, \(y, x\) or one number.*'0.5'"):
         measure_labels(_movie()[0], pixel_size="0.5")  # type: ignore[arg-type]
+
+
+def test_measure_labels_refuses_negative_labels() -> None:
+    labels = -_movie()[0].astype(np.int32)  # an object of value -1: it was measured as no object at all
+    with pytest.raises(ValueError, match=r"labels must be >= 0.*-1"):
+        measure_labels(labels)

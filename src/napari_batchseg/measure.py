@@ -104,12 +104,19 @@ def measure_labels(
     -------
     pandas.DataFrame
         One row per object, columns :data:`OBJECT_COLUMNS` (+ ``time_s``, + extra channel columns).
+
+    Raises
+    ------
+    ValueError
+        ``labels`` not 2D, not integers, or negative.
     """
     lab = np.asarray(labels)
     if lab.ndim != 2:
         raise ValueError(f"labels must be 2D (Y, X), got shape {lab.shape}")
     if lab.dtype.kind not in "ui":
         raise ValueError(f"labels must be integers, got {lab.dtype}")
+    if lab.dtype.kind == "i" and lab.size and lab.min() < 0:  # (regionprops measured them as none)
+        raise ValueError(f"labels must be >= 0 (0 is background), got values down to {lab.min()}")
     ps = as_pixel_size(pixel_size)
     py, px, dt = ps.y, ps.x, ps.t
     props = regionprops_table(lab, properties=_SHAPE_PROPS)
