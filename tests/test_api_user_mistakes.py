@@ -70,3 +70,38 @@ def test_measure_labels_refuses_negative_labels() -> None:
     labels = -_movie()[0].astype(np.int32)  # an object of value -1: it was measured as no object at all
     with pytest.raises(ValueError, match=r"labels must be >= 0.*-1"):
         measure_labels(labels)
+
+
+def _one_pair(folder: Path) -> Path:
+    """``cells.tif`` + ``cells_masks.tif`` (Cellpose's layout): six squares; the image's path."""
+    import tifffile
+
+    labels = np.zeros((64, 64), np.uint16)
+    for i in range(6):
+        labels[4 + 10 * i:10 + 10 * i, 8:16] = i + 1
+    folder.mkdir()
+    tifffile.imwrite(folder / "cells.tif", (labels > 0).astype(np.uint16) * 1000)
+    tifffile.imwrite(folder / "cells_masks.tif", labels)
+    return folder / "cells.tif"
+
+
+@pytest.mark.parametrize("kind", [str, Path])
+def test_training_takes_one_path_as_the_other_api_functions_do(tmp_path: Path, kind: type) -> None:
+    from napari_batchseg.training import collect_training_data
+
+    image = _one_pair(tmp_path / "pairs")
+    for given in (image, image.parent):  # a file, a folder: one input, not a sequence of its characters
+        data = collect_training_data(kind(given))
+        assert [f.n_masks for f in data.frames] == [6]
+
+
+def test_training_refuses_arrays_naming_frames_from_arrays(tmp_path: Path) -> None:
+    from napari_batchseg.training import TrainingParams, collect_training_data, train_model
+
+    image = np.zeros((64, 64), np.float32)
+    refused = r"training inputs are files and folders, not an array.*frames_from_arrays"
+    with pytest.raises(TypeError, match=refused):
+        collect_training_data([image])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"not an array.*frames_from_arrays"):
+        train_model(image, tmp_path / "model", TrainingParams(epochs=1), remember=False)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

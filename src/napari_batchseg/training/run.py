@@ -98,21 +98,22 @@ def _publish_together(stage: Stage, model: Path, prov: Path) -> None:
 
 
 def train_model(
-    inputs: TrainingData | Iterable[str | Path],
+    inputs: TrainingData | str | Path | Iterable[str | Path],
     output: str | Path,
     params: TrainingParams | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck = None,
     overwrite: bool = False,
     remember: bool = True,
-    validation: TrainingData | Iterable[str | Path] | None = None,
+    validation: TrainingData | str | Path | Iterable[str | Path] | None = None,
 ) -> TrainingResult:
     """Train a Cellpose model and save it with its provenance (``<output>.json``).
 
     Parameters
     ----------
     inputs
-        Files and folders (``_vSM.ome.tif`` masks, ``<name>.tif`` + ``<name>_masks.tif`` pairs), or
+        Files and folders (``_vSM.ome.tif`` masks, ``<name>.tif`` + ``<name>_masks.tif`` pairs; one path or
+        several), or
         :class:`~napari_batchseg.training.data.TrainingData` already collected (e.g. from napari layers).
     output
         Model file to write (a plain Cellpose model: ``CellposeModel(pretrained_model=output)``).
@@ -157,7 +158,7 @@ def train_model(
         check_usable(data, params.min_masks)
     else:
         _report(progress, "data", "collecting training frames")
-        data = collect_training_data(list(inputs), params.frames, params.min_masks,
+        data = collect_training_data(inputs, params.frames, params.min_masks,
                                      axes=params.axes, force_labels=params.force_labels)
     if validation is None:
         train, val = data.split(params.validation_fraction, params.split, params.seed)
@@ -165,7 +166,7 @@ def train_model(
         if isinstance(validation, TrainingData):
             held_out = validation
         else:
-            held_out = collect_training_data(list(validation), params.validation_frames, params.min_masks,
+            held_out = collect_training_data(validation, params.validation_frames, params.min_masks,
                                              axes=params.axes, force_labels=params.force_labels)
         if not held_out.frames:
             raise InputError("empty validation set: the validation inputs hold no usable frame")

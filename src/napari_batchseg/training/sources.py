@@ -8,6 +8,7 @@ Each source gives :class:`~napari_batchseg.training.data.TrainingFrame` lists (s
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -414,8 +415,26 @@ def find_training_inputs(inputs: Iterable[str | Path]) -> list[tuple[str, Path]]
     return [(kind, p) for p, kind in unique.items()]
 
 
+def _as_inputs(inputs: str | Path | Iterable[str | Path]) -> list[str | Path]:
+    """``inputs`` as a list: one path is one input (it was a sequence of its characters).
+
+    An array is a :class:`TypeError` naming :func:`frames_from_arrays`.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        return [inputs]
+    items: list[Any] = [inputs] if hasattr(inputs, "__array__") else list(inputs)
+    for item in items:
+        if hasattr(item, "__array__"):
+            raise TypeError(
+                f"training inputs are files and folders, not an array (got {type(item).__name__} of shape "
+                f"{getattr(item, 'shape', '?')}): pass frames_from_arrays(image, labels, name) "
+                "(napari_batchseg.training) for images and masks in memory"
+            )
+    return items
+
+
 def collect_training_data(
-    inputs: Iterable[str | Path],
+    inputs: str | Path | Iterable[str | Path],
     frames: FrameSelection = "all",
     min_masks: int = 5,
     channel: int = 0,
@@ -427,7 +446,7 @@ def collect_training_data(
     Parameters
     ----------
     inputs
-        Mask files, images with a ``_masks`` partner, or folders holding them.
+        Mask files, images with a ``_masks`` partner, or folders holding them (one path, or several).
     frames
         ``"all"``, ``"corrected"`` or 0-based mask frame indices (applied to every input).
     min_masks
@@ -441,8 +460,10 @@ def collect_training_data(
     ------
     InputError
         No masks at all; every frame skipped (the message lists why); a bad file.
+    TypeError
+        An array among ``inputs`` (:func:`frames_from_arrays` makes training frames of arrays).
     """
-    inputs = list(inputs)
+    inputs = _as_inputs(inputs)
     masks = find_training_inputs(inputs)
     if not masks:
         raise InputError(
