@@ -101,7 +101,7 @@ class _WorkerWatch:
 
 
 class _Locked:
-    """Serialise one segmenter between the threads of a multi-threaded Dask worker."""
+    """Serialise one segmenter between the threads of this process (its Dask workers' and theirs)."""
 
     _locks: dict[int, threading.Lock] = {}
 
@@ -167,8 +167,10 @@ def dask_task(
     except ModelError as exc:
         return exc
     limit_threads(n_threads)
-    if worker.state.nthreads > 1:
-        seg = _Locked(seg)
+    # always: the threads of a multi-threaded worker share the process's model, and so do the workers of
+    # a cluster of threads (LocalCluster(processes=False)), each of one thread: two of them in one Cellpose
+    # model at once failed an output ("Can't redefine method: __getstate__", its MKLDNN conversion)
+    seg = _Locked(seg)
     released = _released_check(worker)
     out: list[TaskEvent] = []
     stop = _Throttled(lambda: released() or flag.is_set(), _CHECK_EVERY_S)
