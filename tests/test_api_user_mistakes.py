@@ -105,3 +105,19 @@ def test_training_refuses_arrays_naming_frames_from_arrays(tmp_path: Path) -> No
     with pytest.raises(TypeError, match=r"not an array.*frames_from_arrays"):
         train_model(image, tmp_path / "model", TrainingParams(epochs=1), remember=False)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_tracks_names_a_path_that_does_not_exist(tmp_path: Path) -> None:
+    """A mistyped path is said to be missing (it was told to 'run batchseg track first')."""
+    pytest.importorskip("traccuracy")
+    from napari_batchseg.api import evaluate_tracks
+    from napari_batchseg.errors import InputError
+
+    result = tmp_path / "result_ctc"  # a CTC result folder: the prediction is taken as it is
+    result.mkdir()
+    (result / "res_track.txt").write_text("1 0 1 0\n")
+    with pytest.raises(InputError, match=r"ground truth .*01_GT.*: no such file or folder") as gt_missing:
+        evaluate_tracks(result, tmp_path / "01_GT")
+    with pytest.raises(InputError, match=r"prediction .*a_vSM.ome.tif: no such file or folder") as missing:
+        evaluate_tracks(tmp_path / "a_vSM.ome.tif", tmp_path / "01_GT")
+    assert "batchseg track" not in str(gt_missing.value) + str(missing.value)

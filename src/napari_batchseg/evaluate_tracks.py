@@ -36,6 +36,8 @@ TRACK_SCORE_COLUMNS: tuple[str, ...] = (
 
 def _ctc_folder(path: Path, scratch: Path, name: str) -> tuple[Path, Path]:
     """``(folder, track file)`` in CTC layout for ``path`` (a CTC folder, or a tracked mask)."""
+    if not path.exists():  # (a mistyped path was told to run batchseg track first)
+        raise InputError(f"{'ground truth' if name == 'gt' else 'prediction'} {path}: no such file or folder")
     if path.is_dir():
         found = sorted(path.glob("*_track.txt"))
         if len(found) != 1:
