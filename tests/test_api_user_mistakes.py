@@ -121,3 +121,11 @@ def test_evaluate_tracks_names_a_path_that_does_not_exist(tmp_path: Path) -> Non
     with pytest.raises(InputError, match=r"prediction .*a_vSM.ome.tif: no such file or folder") as missing:
         evaluate_tracks(tmp_path / "a_vSM.ome.tif", tmp_path / "01_GT")
     assert "batchseg track" not in str(gt_missing.value) + str(missing.value)
+
+
+def test_segment_files_refuses_params_given_as_a_dict_saying_how_to_pass_them(tmp_path: Path) -> None:
+    fields = {"model": "nuclei", "output_dir": str(tmp_path / "out")}
+    refused = r"params must be a SegmentationParams, not dict.*segment_files\(paths, \*\*fields\)"
+    with pytest.raises(TypeError, match=refused):
+        segment_files([tmp_path / "a.tif"], fields)  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()

@@ -183,7 +183,8 @@ def segment_files(
     ParameterError
         For a setting the model refuses (e.g. ``diameter=0`` for a model without a size model).
     TypeError
-        An array (or a list holding one) given as ``paths``: in-memory images run through
+        ``params`` that is not a :class:`SegmentationParams` (e.g. a dict: pass its fields as keywords),
+        or an array (or a list holding one) given as ``paths``: in-memory images run through
         :func:`napari_batchseg.engine.plan_arrays` and :func:`napari_batchseg.runners.execute`.
 
     Examples
@@ -194,6 +195,11 @@ def segment_files(
     True
     """
     paths = _paths_not_arrays(paths)
+    if params is not None and not isinstance(params, SegmentationParams):  # (a dict: AttributeError)
+        raise TypeError(
+            f"params must be a SegmentationParams, not {type(params).__name__}: build one "
+            "(SegmentationParams(**fields)), or pass the fields as keywords: segment_files(paths, **fields)"
+        )
     p = params or SegmentationParams()
     if overrides:
         p = p.replace(**overrides)
