@@ -45,13 +45,14 @@ def test_export_masks_refuses_an_array_saying_what_it_takes(tmp_path: Path) -> N
     assert not (tmp_path / "exports").exists()
 
 
-@pytest.mark.parametrize("given", [(0.5, 0.25), 0.5, PixelSize(x=0.25, y=0.5, t=2.0)])
+@pytest.mark.parametrize(
+    "given", [(0.5, 0.25), [0.5, 0.25], 0.5, np.float32(0.5), PixelSize(x=0.25, y=0.5, t=2.0)])
 def test_track_masks_takes_the_pixel_sizes_measure_labels_takes(given: object) -> None:
     result = track_masks(_movie(), pixel_size=given)  # type: ignore[arg-type]
     table = measure_labels(_movie()[0], pixel_size=given)  # type: ignore[arg-type]
     first = result.tracks.iloc[0]
     # (y, x) as measure_labels reads it; a number: square pixels
-    sy, sx = (0.5, 0.25) if given != 0.5 else (0.5, 0.5)
+    sy, sx = (0.5, 0.5) if np.isscalar(given) else (0.5, 0.25)
     assert math.isclose(first["centroid_y_um"], first["centroid_y_px"] * sy)
     assert math.isclose(first["centroid_x_um"], first["centroid_x_px"] * sx)
     assert math.isclose(table["centroid_y_um"].iloc[0], first["centroid_y_um"])

@@ -100,19 +100,21 @@ def _validate_movie(n_frames: int, where: str) -> None:
         raise TrackingError(f"{where}: {n_frames} frame(s): tracking needs a time-lapse of 2 frames or more")
 
 
-def as_pixel_size(value: PixelSize | tuple[float | None, float | None] | float | None) -> PixelSize:
+def as_pixel_size(value: object) -> PixelSize:
     """A :class:`PixelSize` of ``value``; anything else than the kinds below is a :class:`TypeError`.
 
     ``value``: a :class:`PixelSize`, ``(y, x)`` in µm (as ``measure_labels`` takes it), one number (square
     pixels) or ``None`` (unknown).
     """
-    if value is None or isinstance(value, PixelSize):
-        return value or PixelSize()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, PixelSize):
+        return value
+    if value is None:
+        return PixelSize()
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return PixelSize(x=float(value), y=float(value))
-    if isinstance(value, tuple) and len(value) == 2:
+    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:  # (a list was read as (y, x))
         y, x = value
-        return PixelSize(x=x, y=y)
+        return PixelSize(x=None if x is None else float(x), y=None if y is None else float(y))
     raise TypeError(f"pixel_size must be a PixelSize, (y, x) or one number (µm), not {value!r}")
 
 
