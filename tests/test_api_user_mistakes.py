@@ -130,3 +130,28 @@ def test_segment_files_refuses_params_given_as_a_dict_saying_how_to_pass_them(tm
     with pytest.raises(TypeError, match=refused):
         segment_files([tmp_path / "a.tif"], fields)  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists()
+
+
+def test_an_error_in_on_event_stops_the_run_before_it_reaches_the_caller(tmp_path: Path) -> None:
+    """The run is closed (its partial output and lock removed, the folder it made removed) at once.
+
+    It was closed only when the generator was collected: after the caller's ``except`` block (the
+    traceback held it), so the output folder the run made was kept (the lock and partial file still in it
+    when the API removed its empty folders) and the run's threads outlived the call.
+    """
+    import tifffile
+
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    movie = np.random.default_rng(0).integers(0, 1000, (6, 48, 48), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "movie.tif", movie)
+    out = tmp_path / "out"
+
+    def on_event(event: object) -> None:
+        if type(event).__name__ == "FrameDone":
+            raise ValueError("a bug in the caller's callback")
+
+    with pytest.raises(ValueError, match="callback"):
+        segment_files([tmp_path / "movie.tif"], output_dir=str(out), axes="TYX",
+                      segmenter=ThresholdSegmenter(delay=0.05), on_event=on_event)
+    assert not out.exists()

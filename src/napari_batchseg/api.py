@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,13 +245,17 @@ def _run(
     session = RunSession()
     events = execute(paths, options, params=params, file_filter=flt, recursive=recursive, cancel=cancel,
                      segmenter=segmenter)
-    for event in events:
-        if isinstance(event, RunFailed):
-            raise event.error if event.error is not None else BatchSegError(event.message)
-        session.apply(event)
-        if on_event is not None:
-            on_event(event)
-        del event  # a frame's labels are not held while the next frame is segmented
+    # closed at once when anything is raised here (on_event's error, a Ctrl-C): the run stops and removes
+    # its partial output before the caller sees it (a traceback kept the run alive, and its lock and
+    # partial file in the output folder, until the caller's except block was over)
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, RunFailed):
+                raise event.error if event.error is not None else BatchSegError(event.message)
+            session.apply(event)
+            if on_event is not None:
+                on_event(event)
+            del event  # a frame's labels are not held while the next frame is segmented
     session.finish()
     return RunSummary([report_from_state(s) for s in session.tasks], session.notes)
 
