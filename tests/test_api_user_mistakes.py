@@ -155,3 +155,12 @@ def test_an_error_in_on_event_stops_the_run_before_it_reaches_the_caller(tmp_pat
         segment_files([tmp_path / "movie.tif"], output_dir=str(out), axes="TYX",
                       segmenter=ThresholdSegmenter(delay=0.05), on_event=on_event)
     assert not out.exists()
+
+
+def test_track_masks_refuses_negative_labels_naming_the_frame() -> None:
+    from napari_batchseg.tracking import TrackingError
+
+    movie = _movie().astype(np.int32)
+    movie[1] *= -1  # (numpy's bincount said: "'list' argument must have no negative elements")
+    with pytest.raises(TrackingError, match=r"frame 1: labels must be >= 0 .*-1"):
+        track_masks(movie)

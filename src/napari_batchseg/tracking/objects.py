@@ -82,7 +82,7 @@ def frame_objects(labels: NDArray[Any], frame: int, where: str = "", input_frame
     Raises
     ------
     TrackingError
-        When the frame is not 2D, or a label is used for two separate objects in it.
+        When the frame is not 2D, not integers, negative, or a label is used for two separate objects in it.
     """
     arr = np.asarray(labels)
     named = frame if input_frame is None else input_frame
@@ -91,6 +91,9 @@ def frame_objects(labels: NDArray[Any], frame: int, where: str = "", input_frame
                             "frames (T, Y, X): 3D (Z) masks are not tracked")
     if arr.dtype.kind not in "ui":
         raise TrackingError(f"{where or 'labels'}: frame {named}: labels must be integers, got {arr.dtype}")
+    if arr.dtype.kind == "i" and arr.size and arr.min() < 0:  # (numpy's bincount said: 'list' argument ...)
+        raise TrackingError(f"{where or 'labels'}: frame {named}: labels must be >= 0 (0 is background), "
+                            f"got values down to {arr.min()}")
     values = arr
     if arr.size and int(arr.max()) > _COMPACT_ABOVE:  # sparse huge ids: work on their ranks
         uniq, inverse = np.unique(arr, return_inverse=True)
