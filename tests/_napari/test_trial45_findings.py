@@ -18,9 +18,6 @@ def _listed(widget, qtbot, *paths) -> None:
     qtbot.wait(400)  # the marks are decided 100 ms after new metadata
 
 
-@pytest.mark.xfail(strict=True, reason="trial 45 #1: a 'from' frame set for a time series stays in force, "
-                   "greyed out, once only a Z stack is listed: the stack is marked 'no frame 2' and Run "
-                   "refuses it, with the field that would fix it disabled")
 def test_frames_of_an_earlier_time_series_do_not_block_a_z_stack(widget, example_files, tmp_path, qtbot):
     movie, stack = tmp_path / "movie.nd2", tmp_path / "stack.nd2"
     shutil.copy(example_files["timelapse"], movie)

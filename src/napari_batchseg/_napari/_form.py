@@ -301,8 +301,9 @@ class ParamsForm(QWidget):
         shown = self.fields.values()
         values = {**shown, **method_only_values(shown)}
         model, checkpoint = model_values(values["method"], self.model.currentText(), self.model_path.text())
+        unused = {} if self.start_frame.isEnabled() else {"start_frame": 0, "end_frame": None}  # (greyed)
         return {**values, "model": model, "checkpoint": checkpoint, "channel": self._channel_value(),
-                **self.z.values()}
+                **self.z.values(), **unused}
 
     def checked_values(self) -> dict[str, Any]:
         """:meth:`values`; :class:`ParameterError` when the model fields cannot run (``model_problem``)."""
