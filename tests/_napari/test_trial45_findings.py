@@ -18,7 +18,7 @@ def _listed(widget, qtbot, *paths) -> None:
     qtbot.wait(400)  # the marks are decided 100 ms after new metadata
 
 
-def test_frames_of_an_earlier_time_series_do_not_block_a_z_stack(widget, example_files, tmp_path, qtbot):
+def test_frames_of_an_earlier_time_series_can_be_undone_for_a_z_stack(widget, example_files, tmp_path, qtbot):
     movie, stack = tmp_path / "movie.nd2", tmp_path / "stack.nd2"
     shutil.copy(example_files["timelapse"], movie)
     shutil.copy(example_files["zstack"], stack)
@@ -26,8 +26,15 @@ def test_frames_of_an_earlier_time_series_do_not_block_a_z_stack(widget, example
     widget.form.start_frame.setValue(2)  # the user segmented frames 2.. of the movie
     widget.files.buttons.clear_btn.click()
     _listed(widget, qtbot, stack)
-    assert not widget.form.start_frame.isEnabled()  # a stack of one time point: frames greyed out
-    assert "⚠" not in widget.files.list.item(0).text()  # today: "⚠ no frame 2 (the file has 1 frame(s))"
+    # the stack is marked as the command line refuses it, and the field that undoes it stays open (it was
+    # greyed out: the user could not see how to run the stack but by per-file frames)
+    assert "⚠ no frame 2" in widget.files.list.item(0).text()
+    assert widget.form.start_frame.isEnabled()
+    widget.form.start_frame.setValue(0)
+    qtbot.waitUntil(lambda: "⚠" not in widget.files.list.item(0).text(), timeout=5000)
+    widget.files.buttons.clear_btn.click()
+    _listed(widget, qtbot, stack)
+    assert not widget.form.start_frame.isEnabled()  # nothing set: greyed, as for any file of one frame
 
 
 def _two_masks(viewer, tmp_path):

@@ -280,8 +280,8 @@ class ParamsForm(QWidget):
 
         self.z.set_slices(max((i.sizes["Z"] for i in infos), default=1))
         max_t = max((i.sizes["T"] for i in infos), default=1)
-        for spin in (self.start_frame, self.end_frame):
-            spin.setEnabled(max_t > 1)
+        for spin in (self.start_frame, self.end_frame):  # (a range set before stays open to undo)
+            spin.setEnabled(max_t > 1 or spin.value() != spin.minimum())
         self.frames_row.setToolTip(frames_tip(max_t))
 
     def show_inputs(self, files: list[SourceInfo], current: SourceInfo | None,
@@ -301,9 +301,8 @@ class ParamsForm(QWidget):
         shown = self.fields.values()
         values = {**shown, **method_only_values(shown)}
         model, checkpoint = model_values(values["method"], self.model.currentText(), self.model_path.text())
-        unused = {} if self.start_frame.isEnabled() else {"start_frame": 0, "end_frame": None}  # (greyed)
         return {**values, "model": model, "checkpoint": checkpoint, "channel": self._channel_value(),
-                **self.z.values(), **unused}
+                **self.z.values()}
 
     def checked_values(self) -> dict[str, Any]:
         """:meth:`values`; :class:`ParameterError` when the model fields cannot run (``model_problem``)."""
