@@ -1,14 +1,12 @@
-"""GUI trial 45 (a biologist driving napari 0.9 under Xvfb): confirmed findings, as strict xfails.
+"""GUI trial 45 (a biologist driving napari 0.9 under Xvfb): its confirmed findings, one test each.
 
-Each test reproduces one finding of the trial's report through the dock's own widgets; it fails today
-(``strict=True``: the test turns red once the finding is fixed, so the mark must then go).
+Each test reproduces one finding of the trial's report through the dock's own widgets (they failed before
+the fixes).
 """
 
 from __future__ import annotations
 
 import shutil
-
-import pytest
 
 
 def _listed(widget, qtbot, *paths) -> None:
@@ -103,13 +101,12 @@ def test_track_dock_keeps_its_labels_layer_through_the_edited_rename(make_napari
     assert dock.labels_combo.currentText() == layer.name  # today: other.name
 
 
-@pytest.mark.xfail(strict=True, reason="trial 45 #3: the idle stream pair is made with the movie's 53 "
-                   "frames; a run of frames 0-9 reshapes it to 10 frames but napari's time slider keeps "
-                   "0-52 (frames 10-52 draw nothing), during the run and after it")
 def test_time_slider_spans_the_frames_segmented(widget, example_files, tmp_path, qtbot):
+    """Trial 45 #3: a run of frames 0-9 of a 53-frame movie (whose idle pair was made with 53 frames)."""
     from napari_batchseg.view.layer_files import layer_meta
+    from napari_batchseg.view.slider import slider_slot
 
-    from ._fakes import factory
+    from ._fakes import held_factory
 
     movie = tmp_path / "movie.nd2"
     shutil.copy(example_files["timelapse"], movie)  # 53 frames
@@ -118,10 +115,20 @@ def test_time_slider_spans_the_frames_segmented(widget, example_files, tmp_path,
     viewer = widget.viewer
     qtbot.waitUntil(lambda: sum(bool(layer_meta(lay).get("stream")) for lay in viewer.layers) == 2,
                     timeout=20000)  # the idle pair, (53, 64, 64)
-    widget.controller.segmenter_factory = factory()
+    made: list = []
+    widget.controller.segmenter_factory = held_factory(0.0, 0, made)  # held before its first frame
     widget.form.end_frame.setValue(9)
     assert widget.run()
+    qtbot.waitUntil(lambda: bool(made) and all(lay.visible for lay in viewer.layers)
+                    and widget.streamer.settled, timeout=60000)
+    qtbot.wait(300)
+    try:  # Run clicked, no frame segmented yet: the slider spans the run's frames, on its first one
+        assert [lay.data.shape[0] for lay in viewer.layers] == [10, 10]
+        assert viewer.dims.nsteps[0] == 10  # was 53 (frames 10-52: a black canvas)
+        assert slider_slot(viewer.dims, viewer.layers[-1]) == 0  # was 9, the last one (black)
+    finally:
+        made[0].release.set()
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=120000)
     qtbot.wait(1500)  # (the layers are refreshed at most once a second)
     assert [lay.data.shape[0] for lay in viewer.layers] == [10, 10]
-    assert viewer.dims.nsteps[0] == 10  # today: 53
+    assert viewer.dims.nsteps[0] == 10  # was 53

@@ -72,8 +72,10 @@ def retarget(layer: Any, data: Any, scale: tuple[float, ...], name: str, meta: d
     that napari never draws two layers whose units differ.
     """
     reshaped = layer.ndim != np.ndim(data)
-    if reshaped and not layer.visible:  # (hidden again below) napari refreshes a shown layer's extent only:
-        layer.visible = True  # its dims took a hidden one's new axes with stale ranges (IndexError, 0.9)
+    if not layer.visible and np.shape(layer.data) != np.shape(data):  # (hidden again below) napari 0.9
+        # refreshes a shown layer's extent only: its dims kept a hidden one's old ranges (a slider over the
+        # idle pair's 53 frames for a run of 10) or took its new axes with stale ranges (IndexError)
+        layer.visible = True
     if units is not None and not reshaped:
         set_units(layer, units)
     old = layer.data

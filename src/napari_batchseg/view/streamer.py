@@ -173,6 +173,7 @@ class Streamer:
         self.live.run_started()
         if self.follow and not self._output_pair():
             self._placeholders_shown(self.pool.placeholders(first, params, plan, visible=True))
+            self.pool.move_slider(PLACEHOLDER, 0)  # on the run's first frame (not an idle pair's later one)
 
     @_held
     def stand_by(self, first: SourceInfo | None = None, params: SegmentationParams | None = None) -> None:
@@ -275,6 +276,7 @@ class Streamer:
         self.views[task.key] = view
         if show:
             self.show_arrays(view)
+            self.pool.move_slider(task.key, 0)  # its first frame is the first to come (followed from there)
             self.live.refresh(task.key)
         return view
 
