@@ -132,3 +132,31 @@ def test_time_slider_spans_the_frames_segmented(widget, example_files, tmp_path,
     qtbot.wait(1500)  # (the layers are refreshed at most once a second)
     assert [lay.data.shape[0] for lay in viewer.layers] == [10, 10]
     assert viewer.dims.nsteps[0] == 10  # was 53
+
+
+def test_closing_the_dock_mid_run_marks_its_layer_cancelled(make_napari_viewer, data_folder, qtbot):
+    """Trial 45 #8: the dock closed mid-run cancels the run; the stream layer kept the file's name, with
+    the cancelled run's first frames, and nothing said that it was cancelled (Cancel's own mark)."""
+    from napari_batchseg._napari._widget import BatchSegWidget
+    from napari_batchseg.view.layer_files import layer_meta
+
+    from ._fakes import factory
+
+    viewer = make_napari_viewer()
+    w = BatchSegWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Batch segmentation")
+    gone: list[str] = []
+    w.destroyed.connect(lambda *_: gone.append("segment"))
+    w.files.contains.setText("timelapse_BF")
+    w.files.add_paths([data_folder])
+    w.controller.segmenter_factory = factory(0.1)
+    w.form.end_frame.setValue(30)
+    qtbot.waitUntil(lambda: not w.infos.busy, timeout=30000)
+    assert w.run()
+    controller = w.controller
+    qtbot.waitUntil(lambda: any(s.frames_done for s in w.session.tasks), timeout=30000)
+    viewer.window.remove_dock_widget(w)
+    qtbot.waitUntil(lambda: gone == ["segment"], timeout=5000)
+    qtbot.waitUntil(lambda: not controller.compute_alive, timeout=10000)
+    (labels,) = [lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask"]
+    assert labels.name == "timelapse_BF.nd2 (cancelled, not saved)"  # was "timelapse_BF.nd2"

@@ -96,8 +96,16 @@ class Streamer:
         self.live.follow = on
 
     def close(self) -> None:
-        """Stop following the viewer (the widget is closing); placeholder layers no output took go."""
+        """Stop following the viewer (the widget is closing); placeholder layers no output took go.
+
+        The run is cancelled with the widget: the layers of outputs still running say so, as after Cancel.
+        """
         self._closing = True
+        for key in list(self.live.running):
+            labels, _ = self.layers_for(key)
+            with contextlib.suppress(Exception):  # napari may be tearing down
+                if labels is not None:
+                    labels.name = cancelled_name(labels.name)
         self.pool.drop_image_step()
         self.scheduler.close()
         with contextlib.suppress(Exception):  # never connected, or the viewer is gone already
