@@ -160,3 +160,23 @@ def test_closing_the_dock_mid_run_marks_its_layer_cancelled(make_napari_viewer, 
     qtbot.waitUntil(lambda: not controller.compute_alive, timeout=10000)
     (labels,) = [lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask"]
     assert labels.name == "timelapse_BF.nd2 (cancelled, not saved)"  # was "timelapse_BF.nd2"
+
+
+def test_tracks_of_a_layer_removed_while_tracked_are_not_added(make_napari_viewer, qtbot):
+    """Trial 45 (suspected): the Labels layer removed while its tracking job runs; its result, delivered
+    later, added "movie tracked" and "movie tracks" layers for a layer no longer there."""
+    from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg.tracking.synthetic import synthetic_movie
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    movie = synthetic_movie(seed=4)
+    layer = viewer.add_labels(movie.masks, name="movie")
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    viewer.layers.remove(layer)  # in the same turn: before the job's result can be delivered
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+    assert [lay.name for lay in viewer.layers] == []  # were "movie tracked", "movie tracks"
+    assert "removed" in w.status.text(), w.status.text()
+    assert w.result is None  # nothing to correct or save

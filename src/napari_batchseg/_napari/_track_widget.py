@@ -127,8 +127,8 @@ class TrackWidget(Dock):
     def _show(self, layer: Any, result: TrackResult, saved: SavedTracks | None = None,
               of_edits: bool = False) -> None:
         """Show ``result`` over ``layer`` (of its unsaved corrections: ``of_edits``), or ``saved`` tracks."""
-        if result.tracks.empty:  # nothing to show, and napari's Tracks layer raises on no rows
-            self.status.setText(tv.NO_OBJECTS)
+        if (why := tv.not_shown(result, layer, self.viewer.layers)) is not None:  # no rows, or layer gone
+            self.status.setText(why)
             return
         shown, lost = self.shown, self.shown.show(layer, result, saved, of_edits)
         data, graph = tv.tracks_layer_data(result)

@@ -103,6 +103,17 @@ class TrackButtons:
     save_tip: str = SAVE_TIP
 
 
+def not_shown(result: TrackResult, layer: Any, layers: Iterable[Any]) -> str | None:
+    """Why a tracking result is not shown over ``layer`` (``None``: it is).
+
+    Its frames held no object (napari's Tracks layer raises on no rows), or ``layer`` is no longer among
+    napari's ``layers`` (removed while it was tracked: no tracks are added for a layer not there).
+    """
+    if not any(lay is layer for lay in layers):
+        return f"Not shown: the layer {layer.name} was removed while it was being tracked."
+    return NO_OBJECTS if result.tracks.empty else None
+
+
 def split_frames(result: TrackResult) -> tuple[int, int]:
     """The frames *Split A at frame* takes: after the first tracked frame, up to the last one."""
     first = result.start_frame + 1
