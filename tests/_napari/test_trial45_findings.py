@@ -180,3 +180,23 @@ def test_tracks_of_a_layer_removed_while_tracked_are_not_added(make_napari_viewe
     assert [lay.name for lay in viewer.layers] == []  # were "movie tracked", "movie tracks"
     assert "removed" in w.status.text(), w.status.text()
     assert w.result is None  # nothing to correct or save
+
+
+def test_track_frame_field_says_the_files_frames_for_a_movie_from_frame_2(make_napari_viewer, qtbot):
+    """Trial 45 (suspected UX): a run from frame 2; napari's slider counts its layer's frames 0-11 while the
+    Frame field ("Split A at frame") takes the file's 2-13, and nothing said so: a slider number typed in
+    split another frame."""
+    from napari_batchseg._napari._track_widget import TrackWidget
+    from napari_batchseg.tracking.synthetic import synthetic_movie
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    movie = synthetic_movie(seed=4)
+    viewer.add_labels(movie.masks, name="movie", metadata={"batchseg": {"role": "mask", "first_frame": 2}})
+    w.max_distance.setValue(movie.max_step + 1)
+    assert w.track()
+    qtbot.waitUntil(lambda: not w.busy, timeout=60000)
+    assert (w.frame.minimum(), w.frame.value()) == (3, 3)  # the file's frames (the layer's 1st = frame 2)
+    assert w.frame.text() == "file frame 3"  # was "3"
+    assert "slider at k shows file frame 2 + k" in w.frame.toolTip()

@@ -148,8 +148,7 @@ class TrackWidget(Dock):
             shown.tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",
                                                   tail_length=10, **common)
         tv.hook_clicks(self._on_click, shown.tracked, shown.tracks, layer)
-        self.frame.setRange(*tv.split_frames(result))
-        self.frame.setValue(self.frame.minimum())
+        tv.set_frame_field(self.frame, result)  # (the file's frames; says so for a movie not from 0)
         self.status.setText(tv.track_counts(result) + lost)
 
     def _on_click(self, layer: Any, event: Any) -> None:

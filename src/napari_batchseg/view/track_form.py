@@ -23,7 +23,7 @@ from ..tracking.files import TrackFileResult
 from .fields import Field, choices
 from .layer_files import is_kind, layer_meta
 from .stream_layers import EDITED
-from .tracks import tracked_mask
+from .tracks import FRAME_TIP, tracked_mask
 
 __all__ = ["CHECKED", "NOTHING_SEEN", "NO_MASK", "PARAM_KEYS", "TRACK_FIELDS",
            "UNSAVED_EDITS", "SourceSeen", "name_saved", "saved_text", "source_seen", "track_layer_data",
@@ -41,8 +41,7 @@ TRACK_FIELDS = (
               "area (lower it when neighbours are taken for daughters; over 1 keeps every division)"),
     Field("track_a", "int", hi=10**9, tip="Track A (0: none); clicking a cell selects its track"),
     Field("track_b", "int", hi=10**9, tip="Track B (0: none); Shift+click a cell"),
-    Field("frame", "int", hi=10**9,
-          tip="Split A here: from this frame on, A is a new track (set by a click)"),
+    Field("frame", "int", hi=10**9, tip=FRAME_TIP.format(mapping="")),
     Field("only_selected", "check", text="Show track A alone"),
 )
 #: the check boxes that start checked

@@ -120,6 +120,27 @@ def split_frames(result: TrackResult) -> tuple[int, int]:
     return first, max(first, result.start_frame + result.n_frames - 1)
 
 
+#: the *Frame* field's tooltip (``{mapping}``: how napari's slider counts, for a movie not from frame 0)
+FRAME_TIP = "Split A here: from this frame on, A is a new track (set by a click){mapping}"
+
+
+def set_frame_field(field: Any, result: TrackResult) -> None:
+    """Make the dock's *Frame* spin box (by its Qt setters) take ``result``'s frames, on the first it can.
+
+    Its numbers are the file's frames, as in the Measure table and the tracks CSV. napari's slider counts
+    the layer's frames from 0: for a movie from frame N (a run from frame N) the box says "file frame"
+    and its tooltip how the two count, so that a slider number typed in is not taken for the file's.
+    """
+    lo, hi = split_frames(result)
+    start = result.start_frame
+    field.setRange(lo, hi)
+    field.setValue(lo)
+    field.setPrefix("file frame " if start else "")
+    mapping = (f". The file's frame numbers (as in the Measure table and the tracks CSV): this movie starts "
+               f"at frame {start}, so napari's slider at k shows file frame {start} + k") if start else ""
+    field.setToolTip(FRAME_TIP.format(mapping=mapping))
+
+
 def track_buttons(idle: bool, tracked: bool, savable: bool, last: str,
                   why: str | None = None) -> TrackButtons:
     """The buttons' state.
