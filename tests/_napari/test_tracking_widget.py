@@ -8,6 +8,20 @@ from napari_batchseg.tracking import track_masks
 from napari_batchseg.tracking.synthetic import synthetic_movie
 
 
+def track_dock_on_movie(make_napari_viewer, **labels_kwargs):
+    """``(viewer, dock, layer)``: a Track cells dock beside a synthetic movie's Labels layer "movie",
+    its maximum distance set for that movie."""
+    from napari_batchseg._napari._track_widget import TrackWidget
+
+    viewer = make_napari_viewer()
+    w = TrackWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Track cells")
+    movie = synthetic_movie(seed=4)
+    layer = viewer.add_labels(movie.masks, name="movie", **labels_kwargs)
+    w.max_distance.setValue(movie.max_step + 1)
+    return viewer, w, layer
+
+
 def test_track_widget_adds_tracks_and_tracked_labels(make_napari_viewer, qtbot) -> None:
     from napari_batchseg._napari._track_widget import TrackWidget
 
@@ -64,14 +78,8 @@ def test_closed_track_dock_is_called_by_no_click(make_napari_viewer, qtbot) -> N
     """Issue #20's crash class: the layers' click callbacks of a closed dock called into deleted widgets."""
     from qtpy.QtCore import QCoreApplication, QEvent
 
-    from napari_batchseg._napari._track_widget import TrackWidget
 
-    viewer = make_napari_viewer()
-    w = TrackWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Track cells")
-    movie = synthetic_movie(seed=4)
-    layer = viewer.add_labels(movie.masks, name="movie")
-    w.max_distance.setValue(movie.max_step + 1)
+    viewer, w, layer = track_dock_on_movie(make_napari_viewer)
     assert w.track()
     qtbot.waitUntil(lambda: not w.busy, timeout=60000)
     hooked = [lay.name for lay in viewer.layers if w._on_click in lay.mouse_drag_callbacks]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 
+from .test_tracking_widget import track_dock_on_movie
+
 
 def _listed(widget, qtbot, *paths) -> None:
     widget.files.add_paths(list(paths))
@@ -134,28 +136,23 @@ def test_time_slider_spans_the_frames_segmented(widget, example_files, tmp_path,
     assert viewer.dims.nsteps[0] == 10  # was 53
 
 
-def test_closing_the_dock_mid_run_marks_its_layer_cancelled(make_napari_viewer, data_folder, qtbot):
+def test_closing_the_dock_mid_run_marks_its_layer_cancelled(widget, data_folder, qtbot):
     """Trial 45 #8: the dock closed mid-run cancels the run; the stream layer kept the file's name, with
     the cancelled run's first frames, and nothing said that it was cancelled (Cancel's own mark)."""
-    from napari_batchseg._napari._widget import BatchSegWidget
     from napari_batchseg.view.layer_files import layer_meta
 
     from ._fakes import factory
 
-    viewer = make_napari_viewer()
-    w = BatchSegWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Batch segmentation")
-    gone: list[str] = []
-    w.destroyed.connect(lambda *_: gone.append("segment"))
-    w.files.contains.setText("timelapse_BF")
-    w.files.add_paths([data_folder])
-    w.controller.segmenter_factory = factory(0.1)
-    w.form.end_frame.setValue(30)
-    qtbot.waitUntil(lambda: not w.infos.busy, timeout=30000)
-    assert w.run()
-    controller = w.controller
-    qtbot.waitUntil(lambda: any(s.frames_done for s in w.session.tasks), timeout=30000)
-    viewer.window.remove_dock_widget(w)
+    viewer, gone = widget.viewer, []
+    widget.destroyed.connect(lambda *_: gone.append("segment"))
+    widget.files.contains.setText("timelapse_BF")
+    widget.controller.segmenter_factory = factory(0.1)
+    widget.form.end_frame.setValue(30)
+    _listed(widget, qtbot, data_folder)
+    assert widget.run()
+    controller = widget.controller
+    qtbot.waitUntil(lambda: any(s.frames_done for s in widget.session.tasks), timeout=30000)
+    viewer.window.remove_dock_widget(widget)
     qtbot.waitUntil(lambda: gone == ["segment"], timeout=5000)
     qtbot.waitUntil(lambda: not controller.compute_alive, timeout=10000)
     (labels,) = [lay for lay in viewer.layers if layer_meta(lay).get("role") == "mask"]
@@ -165,15 +162,7 @@ def test_closing_the_dock_mid_run_marks_its_layer_cancelled(make_napari_viewer, 
 def test_tracks_of_a_layer_removed_while_tracked_are_not_added(make_napari_viewer, qtbot):
     """Trial 45 (suspected): the Labels layer removed while its tracking job runs; its result, delivered
     later, added "movie tracked" and "movie tracks" layers for a layer no longer there."""
-    from napari_batchseg._napari._track_widget import TrackWidget
-    from napari_batchseg.tracking.synthetic import synthetic_movie
-
-    viewer = make_napari_viewer()
-    w = TrackWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Track cells")
-    movie = synthetic_movie(seed=4)
-    layer = viewer.add_labels(movie.masks, name="movie")
-    w.max_distance.setValue(movie.max_step + 1)
+    viewer, w, layer = track_dock_on_movie(make_napari_viewer)
     assert w.track()
     viewer.layers.remove(layer)  # in the same turn: before the job's result can be delivered
     qtbot.waitUntil(lambda: not w.busy, timeout=60000)
@@ -186,15 +175,8 @@ def test_track_frame_field_says_the_files_frames_for_a_movie_from_frame_2(make_n
     """Trial 45 (suspected UX): a run from frame 2; napari's slider counts its layer's frames 0-11 while the
     Frame field ("Split A at frame") takes the file's 2-13, and nothing said so: a slider number typed in
     split another frame."""
-    from napari_batchseg._napari._track_widget import TrackWidget
-    from napari_batchseg.tracking.synthetic import synthetic_movie
-
-    viewer = make_napari_viewer()
-    w = TrackWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Track cells")
-    movie = synthetic_movie(seed=4)
-    viewer.add_labels(movie.masks, name="movie", metadata={"batchseg": {"role": "mask", "first_frame": 2}})
-    w.max_distance.setValue(movie.max_step + 1)
+    viewer, w, _ = track_dock_on_movie(make_napari_viewer,
+                                       metadata={"batchseg": {"role": "mask", "first_frame": 2}})
     assert w.track()
     qtbot.waitUntil(lambda: not w.busy, timeout=60000)
     assert (w.frame.minimum(), w.frame.value()) == (3, 3)  # the file's frames (the layer's 1st = frame 2)
