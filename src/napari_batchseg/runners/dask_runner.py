@@ -110,6 +110,8 @@ class _Locked:
         self._lock = self._locks.setdefault(id(segmenter), threading.Lock())
         self.name = segmenter.name
         self.batch_size = segmenter.batch_size
+        #: the Z modes of the segmenter (a volume run checks them; without them it was refused as 2D only)
+        self.volume_modes: tuple[str, ...] = tuple(getattr(segmenter, "volume_modes", ()))
         self._here = threading.local()  # each worker thread names its own frames
 
     def describe(self) -> dict[str, Any]:
@@ -132,6 +134,14 @@ class _Locked:
         with self._lock:
             self._name_frames()
             return self._seg.segment_batch(images)
+
+    def segment_volume(self, volume: npt.NDArray[Any], mode: str, anisotropy: float | None,
+                       stitch_threshold: float) -> SegmentOutput:
+        with self._lock:
+            self._name_frames()
+            seg: Any = self._seg  # (a VolumeSegmenter: the run checked volume_modes)
+            out: SegmentOutput = seg.segment_volume(volume, mode, anisotropy, stitch_threshold)
+            return out
 
 
 def dask_task(
