@@ -214,7 +214,9 @@ def export_masks(
     options = options or ExportOptions()
     if isinstance(masks, (str, os.PathLike)):  # one path: not a sequence of its characters
         masks = [masks]
-    for m in [masks] if hasattr(masks, "__array__") else masks:  # (an array: "truth value ... ambiguous")
+    # a list once (an iterator read by the check below was left empty: nothing exported, no error)
+    given: list[Any] = [masks] if hasattr(masks, "__array__") else list(masks)
+    for m in given:  # (an array: "truth value ... ambiguous")
         if hasattr(m, "__array__"):
             raise TypeError(
                 f"export_masks takes mask files, not an array (got {type(m).__name__} of shape "
@@ -223,9 +225,9 @@ def export_masks(
             )
     if kind not in KINDS:
         raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if not masks:
+    if not given:
         raise ValueError("no masks to export")
-    masks = _once(masks)
+    masks = _once(given)
     regex = compile_pattern(options.pattern, options.pattern_on) if kind == "outlines" else None
     folder = Path(output_dir)
     result = ExportResult(kind)
