@@ -239,7 +239,9 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
     Two inputs can share an output name (``a.tif`` and ``a.tiff`` in one folder, two images of one Zarr
     container whose names join alike): the output of one is not the other's, even for the same
     parameters (it was skipped as done). Only the name, and an image's path inside its Zarr container,
-    count: a folder moved or mounted elsewhere holds the same inputs.
+    count: a folder moved or mounted elsewhere holds the same inputs. A name that is ``path`` itself is
+    not another input: ``IMG.tif`` for ``img.tif`` on a file system that ignores case (macOS, Windows,
+    SMB shares), a hard link (before, its output was refused as another input's, still there).
     """
     if logged is None:
         return None
@@ -248,18 +250,32 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
         root = zarr_container(p)
         return (p.name,) if root is None else (root.name, *p.relative_to(root).parts)
 
-    return None if key(logged) == key(path) else (str(logged), str(path))
+    if key(logged) == key(path) or _one_file(_beside(path, logged), path):
+        return None
+    return (str(logged), str(path))
+
+
+def _beside(path: Path, logged: Path) -> Path:
+    """Where the input ``logged`` names is now: beside ``path`` (or in its Zarr container)."""
+    root, logged_root = zarr_container(path), zarr_container(logged)
+    if root is None or logged_root is None:
+        return path.parent / logged.name
+    return root.parent / logged_root.name / logged.relative_to(logged_root)
+
+
+def _one_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` both exist and are one file (``False`` where either cannot be read)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _still_there(path: Path, logged: Path | None) -> Path | None:
     """The other input ``logged`` names, beside ``path`` (or in its Zarr container), when it exists."""
     if logged is None:
         return None
-    root, logged_root = zarr_container(path), zarr_container(logged)
-    if root is None or logged_root is None:
-        candidate = path.parent / logged.name
-    else:
-        candidate = root.parent / logged_root.name / logged.relative_to(logged_root)
+    candidate = _beside(path, logged)
     return candidate if candidate != path and candidate.exists() else None
 
 
