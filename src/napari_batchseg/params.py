@@ -462,14 +462,16 @@ class SegmentationParams:
         Raises
         ------
         OSError
-            The file cannot be written (the temporary file is removed).
+            The file cannot be written (the temporary file is removed); it names ``path`` (not the
+            temporary file).
         """
         target = Path(path)
         prefix = f".{target.name}.partial-"
         if len(prefix.encode("utf-8")) + 8 > 255:  # (a name near the limit: the temporary one shorter)
             prefix = ".parameters.partial-"
-        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+        tmp = ""
         try:
+            fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
             try:
                 os.fchmod(fd, 0o666 & ~_UMASK)  # (mkstemp makes 0600 files: as any new file)
                 data = memoryview(self.to_yaml().encode("utf-8"))
@@ -479,9 +481,12 @@ class SegmentationParams:
             finally:
                 os.close(fd)
             os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        except BaseException as exc:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError) and exc.errno is not None:  # named: the file asked for, not ours
+                raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
             raise
 
     @classmethod
