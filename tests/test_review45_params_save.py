@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from napari_batchseg.params import SegmentationParams
+from test_params_save_atomic import _SAVE_OVER_THE_LIMIT as OVER_THE_LIMIT
 
 
 def test_a_missing_folder_names_the_parameter_file(tmp_path: Path) -> None:
@@ -26,20 +27,13 @@ def test_a_missing_folder_names_the_parameter_file(tmp_path: Path) -> None:
     assert ".partial-" not in str(caught.value)
 
 
-_SAVE_OVER_THE_LIMIT = r'''
-import resource, signal, sys
-from napari_batchseg.params import SegmentationParams
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # (the write fails with EFBIG instead)
-resource.setrlimit(resource.RLIMIT_FSIZE, (200, resource.RLIM_INFINITY))
-try:
-    SegmentationParams(diameter=12.0, model="nuclei").save(sys.argv[1])
-except OSError as exc:
-    print("failed:", exc)
-'''
+#: the atomic-save test's child (a save under a file size limit), printing the error as it reads
+_SAVE_OVER_THE_LIMIT = OVER_THE_LIMIT.replace('print("failed:", exc.strerror)', 'print("failed:", exc)')
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 def test_a_write_that_fails_names_the_parameter_file(tmp_path: Path) -> None:
+    assert _SAVE_OVER_THE_LIMIT != OVER_THE_LIMIT
     path = tmp_path / "run.yaml"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}
