@@ -56,3 +56,31 @@ def test_a_file_of_another_name_that_is_another_file_is_still_refused(tmp_path: 
     params = SegmentationParams(existing="overwrite")
     task = engine.plan([tmp_path / "a.tiff"], params).tasks[0]
     assert output_status(task, params).other_input == tmp_path / "a.tif"
+
+
+def _logged_on_windows(tmp_path: Path) -> None:
+    """``a.tif`` segmented; its log rewritten as a run on Windows writes it (``C:\\...\\a.tif``)."""
+    the_plan = segmented_square(tmp_path / "a.tif", SegmentationParams())
+    log = the_plan.tasks[0].names.log
+    text = log.read_text(encoding="utf-8")
+    assert f"input: {tmp_path / 'a.tif'}\n" in text
+    log.write_text(text.replace(f"input: {tmp_path / 'a.tif'}\n", "input: C:\\Users\\me\\data\\a.tif\n"),
+                   encoding="utf-8")
+
+
+def test_a_log_written_on_windows_names_the_same_input(tmp_path: Path) -> None:
+    _logged_on_windows(tmp_path)
+    params = SegmentationParams()
+    task = engine.plan([tmp_path / "a.tif"], params).tasks[0]
+    status = output_status(task, params)
+    assert (status.state, status.differences, status.other_input) == ("same", {}, None)
+    line, _ = dry_run_line(task, params)
+    assert line.endswith("[exists: skipped]"), line  # before: "made from another input (...): skipped"
+
+
+def test_a_log_written_on_windows_of_another_input_still_there_is_another_s(tmp_path: Path) -> None:
+    _logged_on_windows(tmp_path)
+    (tmp_path / "a.tiff").write_bytes((tmp_path / "a.tif").read_bytes())  # another file, same output name
+    params = SegmentationParams()
+    task = engine.plan([tmp_path / "a.tiff"], params).tasks[0]
+    assert output_status(task, params).other_input == tmp_path / "a.tif"

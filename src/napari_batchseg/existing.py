@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 
 from .errors import BatchSegError, describe
@@ -245,6 +245,7 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
     """
     if logged is None:
         return None
+    logged = _as_here(logged)
 
     def key(p: Path) -> tuple[str, ...]:
         root = zarr_container(p)
@@ -255,8 +256,19 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
     return (str(logged), str(path))
 
 
+def _as_here(logged: Path) -> Path:
+    r"""A logged input path as a path of this system (one written on Windows, split at its backslashes).
+
+    Read elsewhere, ``C:\data\a.tif`` was one name, the whole text: another input than ``a.tif``.
+    """
+    if os.sep == "\\" or "\\" not in str(logged):
+        return logged
+    return Path(*PureWindowsPath(str(logged)).parts)
+
+
 def _beside(path: Path, logged: Path) -> Path:
     """Where the input ``logged`` names is now: beside ``path`` (or in its Zarr container)."""
+    logged = _as_here(logged)
     root, logged_root = zarr_container(path), zarr_container(logged)
     if root is None or logged_root is None:
         return path.parent / logged.name
