@@ -110,9 +110,12 @@ class _Locked:
         self._lock = self._locks.setdefault(id(segmenter), threading.Lock())
         self.name = segmenter.name
         self.batch_size = segmenter.batch_size
-        #: the Z modes of the segmenter (a volume run checks them; without them it was refused as 2D only)
-        self.volume_modes: tuple[str, ...] = tuple(getattr(segmenter, "volume_modes", ()))
         self._here = threading.local()  # each worker thread names its own frames
+
+    @property
+    def volume_modes(self) -> tuple[str, ...]:
+        """The segmenter's Z modes, asked when a volume run checks them (micro-sam finds its own lazily)."""
+        return tuple(getattr(self._seg, "volume_modes", ()))
 
     def describe(self) -> dict[str, Any]:
         return self._seg.describe()
