@@ -46,6 +46,7 @@ import pandas as pd
 
 from .._labels import mask_base
 from ..errors import BatchSegError, InputError, OutputError, about
+from ..io.arrays import is_pixel_array
 from ..io.atomic import atomic_path, check_writable_dir, signals_held
 from ..io.naming import name_too_long
 from ..measure_3d import is_volume_mask
@@ -215,9 +216,9 @@ def export_masks(
     if isinstance(masks, (str, os.PathLike)):  # one path: not a sequence of its characters
         masks = [masks]
     # a list once (an iterator read by the check below was left empty: nothing exported, no error)
-    given: list[Any] = [masks] if hasattr(masks, "__array__") else list(masks)
-    for m in given:  # (an array: "truth value ... ambiguous")
-        if hasattr(m, "__array__"):
+    given: list[Any] = [masks] if is_pixel_array(masks) else list(masks)
+    for m in given:  # (an array: "truth value ... ambiguous"; numpy text is paths)
+        if is_pixel_array(m):
             raise TypeError(
                 f"export_masks takes mask files, not an array (got {type(m).__name__} of shape "
                 f"{getattr(m, 'shape', '?')}): write the labels to a TIFF first (e.g. tifffile.imwrite) "

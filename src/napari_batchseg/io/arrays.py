@@ -23,7 +23,18 @@ from numpy.typing import NDArray
 from .reader import register_source
 from .sources import ImageSource, PixelSize, SourceInfo
 
-__all__ = ["CANONICAL", "ArrayInput", "ArraySource", "register_arrays", "safe_name"]
+__all__ = ["CANONICAL", "ArrayInput", "ArraySource", "is_pixel_array", "register_arrays", "safe_name"]
+
+
+def is_pixel_array(value: Any) -> bool:
+    """Whether ``value`` is an array of pixels (NumPy, Dask, ...) where a path or paths are expected.
+
+    Numpy text is paths, not pixels: a ``numpy.str_`` (an item of an array of file names) or an array of
+    them (``DataFrame["path"].values``) is not one (its ``__array__`` made it one: refused as an image).
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__array__"):
+        return False
+    return getattr(getattr(value, "dtype", None), "kind", "") not in ("U", "S", "O")
 
 CANONICAL = "PTCZYX"
 

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from .._labels import open_mask_stack
 from ..errors import InputError, describe
 from ..input_check import check_input
+from ..io.arrays import is_pixel_array
 from ..io.atomic import sha256_file
 from ..io.masks import read_embedded_log, read_mask
 from ..io.naming import KEPT_TAG, MASK_EXT, is_kept_copy, is_segmentation_mask
@@ -422,9 +423,9 @@ def _as_inputs(inputs: str | Path | Iterable[str | Path]) -> list[str | Path]:
     """
     if isinstance(inputs, (str, os.PathLike)):
         return [inputs]
-    items: list[Any] = [inputs] if hasattr(inputs, "__array__") else list(inputs)
-    for item in items:
-        if hasattr(item, "__array__"):
+    items: list[Any] = [inputs] if is_pixel_array(inputs) else list(inputs)
+    for item in items:  # (numpy text is paths)
+        if is_pixel_array(item):
             raise TypeError(
                 f"training inputs are files and folders, not an array (got {type(item).__name__} of shape "
                 f"{getattr(item, 'shape', '?')}): pass frames_from_arrays(image, labels, name) "
