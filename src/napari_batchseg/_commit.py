@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,8 +26,11 @@ from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
 from .params import SegmentationParams
 from .provenance import has_module_records
 
-__all__ = ["commit", "corrected_copy_names", "existing_decision", "keep_output", "output_state",
+__all__ = ["commit", "corrected_copy_names", "existing_decision", "for_api", "keep_output", "output_state",
            "sweep_leftovers"]
+
+#: the options that the advice of :func:`existing_decision` names, as ``batchseg segment`` spells them
+_ADVICE_OPTIONS = re.compile(r"--(existing|suffix|output-dir) (\w+)")
 
 
 def sweep_leftovers(task: Task) -> list[str]:
@@ -125,6 +129,17 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
         hint = rerun if task.expect is not None else "use --existing overwrite or --existing skip"
         return TaskFailed(task, f"output exists: {mask} ({hint})")
     return None
+
+
+def for_api(reason: str) -> str:
+    """A reason of :func:`existing_decision` with its advice spelt as the Python API's fields.
+
+    The reasons are the command line's (``batchseg segment`` prints them; the napari dock names its
+    controls by :func:`~.view.phrasing.for_widget`); ``segment_files``' reports give them as
+    :class:`~.params.SegmentationParams`' keywords: ``--existing overwrite`` -> ``existing='overwrite'``,
+    ``--suffix S`` -> ``suffix='S'``, ``--output-dir DIR`` -> ``output_dir='DIR'``.
+    """
+    return _ADVICE_OPTIONS.sub(lambda m: f"{m[1].replace('-', '_')}='{m[2]}'", reason)
 
 
 def corrected_copy_names(names: OutputNames) -> OutputNames | None:

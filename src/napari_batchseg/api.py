@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._commit import for_api
 from ._labels import LabelStack
 from .discovery import FileFilter
 from .errors import BatchSegError
@@ -114,15 +115,18 @@ class RunSummary:
 
 
 def report_from_state(state: TaskState) -> FileReport:
-    """The :class:`FileReport` of one task of a :class:`~.runners.RunSession`."""
+    """The :class:`FileReport` of one task of a :class:`~.runners.RunSession`.
+
+    A reason's advice names the API's keywords (``existing='overwrite'``), not the command line's options.
+    """
     t = state.task
     if state.status == "done":
         return FileReport(t.input, t.position, "done", state.mask_path, state.log_path,
                           state.n_frames, state.seconds, warnings=state.warnings)
     if state.status == "skipped":
-        return FileReport(t.input, t.position, "skipped", state.mask_path, reason=state.reason,
+        return FileReport(t.input, t.position, "skipped", state.mask_path, reason=for_api(state.reason),
                           other_parameters=state.other_parameters)
-    reason = "cancelled" if state.status == "cancelled" else state.reason
+    reason = "cancelled" if state.status == "cancelled" else for_api(state.reason)
     return FileReport(t.input, t.position, state.status, reason=reason)
 
 
