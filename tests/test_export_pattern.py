@@ -68,7 +68,7 @@ def test_pattern_on_position_reads_the_position_name(position_masks, tmp_path):
 
 
 def test_a_pattern_only_the_position_name_matches_says_how_to_read_it(position_masks, tmp_path):
-    said = (r"_P0_vSM\.ome\.tif: --pattern .* matches none of input 'plate_B03_day1\.ome\.tif', mask "
+    said = (r"_P0_vSM\.ome\.tif: pattern .* matches none of input 'plate_B03_day1\.ome\.tif', mask "
             r".*; it matches the position name 'P12': give --pattern-on position")
     with pytest.raises(InputError, match=said):
         export_masks("outlines", position_masks[:1], tmp_path, ExportOptions(pattern=r"^P(?P<site>\d+)$"))

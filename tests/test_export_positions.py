@@ -82,7 +82,7 @@ def test_groups_the_position_name_gives_win_the_others_come_from_the_file_name(s
 
 
 def test_a_pattern_that_matches_nothing_names_the_position_name_too(scene_masks, tmp_path):
-    said = r"P00_vSM\.ome\.tif: --pattern .* matches none of position name 'P1-B4', input 'WP96_4Pos_B4-10"
+    said = r"P00_vSM\.ome\.tif: pattern .* matches none of position name 'P1-B4', input 'WP96_4Pos_B4-10"
     with pytest.raises(InputError, match=said):
         export_masks("outlines", scene_masks[:1], tmp_path,
                      ExportOptions(pattern=r"(?P<well>Z\d+)", pattern_on="position"))

@@ -2,7 +2,7 @@
 
 The engine serves ``batchseg segment``, the Python API and the napari dock; its skip and refusal reasons
 gave a script calling ``segment_files`` twice "(use --existing overwrite to redo)", a command-line option
-it has no use for.
+it has no use for. Export's outline pattern errors said "--pattern …" to API callers too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 
 from napari_batchseg.api import segment_files
@@ -67,3 +68,21 @@ def test_the_command_line_keeps_its_options() -> None:
                              "outputs, or existing='overwrite' to replace it)")
     assert for_api("give the input a shorter name (or use a shorter --suffix)").endswith("--suffix)")
 
+
+@pytest.mark.parametrize(("pattern", "said"), [
+    (r"(?P<well>Z\d+)", r"a_vSM\.ome\.tif: pattern '\(\?P<well>Z\\\\d\+\)' matches none of input 'a\.tif'"),
+    (r"(?P<plate>[", r"^pattern '\(\?P<plate>\[' is not a valid regular expression"),
+    (r"(?P<day>\d+)", r"^pattern .* has none of the named groups plate, well, site"),
+])
+def test_an_outline_pattern_is_named_as_every_front_end_calls_it(tmp_path: Path, pattern: str,
+                                                                 said: str) -> None:
+    """Not "--pattern": the API's setting is ``ExportOptions.pattern``, the dock's field "Pattern"."""
+    from napari_batchseg.errors import InputError
+    from napari_batchseg.export import ExportOptions, export_masks
+
+    (report,) = segment_files([_image(tmp_path / "a.tif")], output_dir=str(tmp_path / "out"),
+                              segmenter=ThresholdSegmenter()).reports
+    assert report.mask is not None
+    with pytest.raises((InputError, ValueError), match=said) as raised:
+        export_masks("outlines", [report.mask], tmp_path / "exports", ExportOptions(pattern=pattern))
+    _no_cli_options(str(raised.value))

@@ -38,7 +38,9 @@ def outline_frame(labels: NDArray[Any]) -> NDArray[Any]:
 def compile_pattern(pattern: str | None, on: str = "file") -> re.Pattern[str] | None:
     """The outline pattern compiled; raises :class:`ValueError` for bad syntax, missing groups or ``on``.
 
-    ``on`` is where it is searched (:data:`PATTERN_ON`), checked even without a pattern.
+    ``on`` is where it is searched (:data:`PATTERN_ON`), checked even without a pattern. The messages name
+    the setting "pattern", as the command line (``--pattern``), the API (``ExportOptions.pattern``) and
+    the Measure dock (Pattern) all call it.
     """
     if on not in PATTERN_ON:
         raise ValueError(f"pattern_on {on!r} (--pattern-on): use {' or '.join(PATTERN_ON)}")
@@ -47,10 +49,10 @@ def compile_pattern(pattern: str | None, on: str = "file") -> re.Pattern[str] | 
     try:
         regex = re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"--pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+        raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
     missing = [g for g in OUTLINE_GROUPS if g not in regex.groupindex]
     if len(missing) == len(OUTLINE_GROUPS):
-        raise ValueError(f"--pattern {pattern!r} has none of the named groups plate, well, site")
+        raise ValueError(f"pattern {pattern!r} has none of the named groups plate, well, site")
     return regex
 
 
@@ -93,7 +95,7 @@ def index_fields(item: ExportInput | VolumeItem, regex: re.Pattern[str] | None,
         if on == "file" and item.position_name and regex.search(item.position_name):
             hint = (f"; it matches the position name {item.position_name!r}: give --pattern-on position "
                     "(API: pattern_on='position') to read it")
-        raise InputError(f"{item.path}: --pattern {regex.pattern!r} matches none of {said}{hint}")
+        raise InputError(f"{item.path}: pattern {regex.pattern!r} matches none of {said}{hint}")
     return {**fields, **found}
 
 
