@@ -20,6 +20,7 @@ import pytest
 
 from napari_batchseg import cli_train
 from napari_batchseg.cli_stop import Stopped
+from napari_batchseg.training.bars import no_progress_bars_off_a_terminal
 
 tqdm = pytest.importorskip("tqdm")
 
@@ -48,7 +49,7 @@ def late_module(tmp_path, monkeypatch):
 
 def test_a_module_imported_while_training_gets_the_original_trange_back(late_module):
     original = tqdm.trange
-    with cli_train._no_progress_bars_off_a_terminal():
+    with no_progress_bars_off_a_terminal():
         assert _disabled(tqdm.trange)
         late = importlib.import_module(late_module)
         assert _disabled(late.trange)  # off while training
@@ -58,7 +59,7 @@ def test_a_module_imported_while_training_gets_the_original_trange_back(late_mod
 
 def test_a_stop_inside_puts_every_trange_back(late_module):
     original = tqdm.trange
-    with pytest.raises(Stopped), cli_train._no_progress_bars_off_a_terminal():
+    with pytest.raises(Stopped), no_progress_bars_off_a_terminal():
         late = importlib.import_module(late_module)
         raise Stopped(signal.SIGINT)
     assert tqdm.trange is original and late.trange is original
@@ -73,7 +74,7 @@ def test_cellpose_train_first_imported_inside_keeps_no_disabled_trange(monkeypat
         monkeypatch.delattr(cellpose, name.split(".")[1], raising=False)
     monkeypatch.setattr(sys, "stderr", _Pipe())
     original = tqdm.trange
-    with cli_train._no_progress_bars_off_a_terminal():
+    with no_progress_bars_off_a_terminal():
         fresh = importlib.import_module("cellpose.train")
         assert _disabled(fresh.trange) and _disabled(sys.modules["cellpose.dynamics"].trange)
     assert fresh.trange is original
@@ -89,7 +90,7 @@ def test_modules_imported_before_get_their_own_trange_back(monkeypatch):
 
     monkeypatch.setattr(cellpose_train, "trange", mine)
     monkeypatch.setattr(sys, "stderr", _Pipe())
-    with cli_train._no_progress_bars_off_a_terminal():
+    with no_progress_bars_off_a_terminal():
         assert _disabled(cellpose_train.trange) and cellpose_train.trange.func is mine
     assert cellpose_train.trange is mine and tqdm.trange is original
 
@@ -101,7 +102,7 @@ def test_on_a_terminal_nothing_is_touched(monkeypatch):
 
     monkeypatch.setattr(sys, "stderr", Tty())
     original = tqdm.trange
-    with cli_train._no_progress_bars_off_a_terminal():
+    with no_progress_bars_off_a_terminal():
         assert tqdm.trange is original
 
 

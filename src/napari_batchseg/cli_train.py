@@ -7,13 +7,9 @@ Registered in ``batchseg`` by :func:`add_subcommand`; also runs alone as
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import sys
-import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .cli_stop import report_stop, signals_stop, stop_status
 from .errors import BatchSegError, CancelledError
@@ -149,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output).expanduser().absolute()  # (as train_model and check_output name it)
     there_before = file_identity(out)
     try:
-        with _no_progress_bars_off_a_terminal():
-            result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
-                                 validation=validation)
+        # (Cellpose's tqdm bars: off a terminal, train_model hides them)
+        result = train_model(data, args.output, params, progress=progress, overwrite=args.overwrite,
+                             validation=validation)
         before = result.before
         print(f"validation AP@0.5 ({len(result.provenance['validation_frames'])} frame(s)): "
               + (f"base model {before.ap:.3f} (F1 {before.f1:.3f}), " if before else "")
@@ -176,54 +172,6 @@ def run(args: argparse.Namespace) -> int:
         report_stop(exc, "training interrupted; nothing saved"
                          + (" (the existing model is unchanged)" if there_before is not None else ""))
     return 0
-
-
-@contextlib.contextmanager
-def _no_progress_bars_off_a_terminal() -> Iterator[None]:
-    """Cellpose's tqdm bars (``train_seg``'s flows and diameters) only on a terminal's stderr.
-
-    ``cellpose.train`` and ``cellpose.dynamics`` call ``tqdm.trange``, which writes its bar to stderr
-    whatever it is: in a pipe or a batch system's log, lines of carriage returns. Off a terminal their
-    ``trange`` is a disabled one while training (the per-epoch lines tell the progress); Cellpose's
-    errors and warnings go through logging and exceptions, and are untouched.
-
-    A module first imported inside (Cellpose is imported only once the base model is found) takes the
-    disabled ``trange`` from tqdm (``from tqdm import trange``) and would keep it: on the way out every
-    loaded module that holds one of the disabled ones gets the original back, so API users who train
-    later in the same process have their bars again. Nothing is imported for this but tqdm.
-    """
-    isatty = getattr(sys.stderr, "isatty", None)
-    if isatty and isatty():
-        yield
-        return
-    import tqdm  # type: ignore[import-untyped]  # (not Cellpose: a missing model is said before torch is imported)
-
-    originals: dict[int, tuple[Any, Any]] = {}  # id(disabled trange) -> (it, the trange it stands for)
-    # imported already: their own trange; else tqdm's, which they take (``from tqdm import trange``)
-    spaces = [vars(module) for name in ("cellpose.train", "cellpose.dynamics")
-              if (module := sys.modules.get(name)) is not None]
-    for space in [vars(tqdm), *spaces]:
-        if "trange" in space:
-            disabled = functools.partial(space["trange"], disable=True)
-            originals[id(disabled)] = (disabled, space["trange"])
-            space["trange"] = disabled
-    try:
-        yield
-    finally:
-        _put_back_trange(originals)
-
-
-def _put_back_trange(originals: dict[int, tuple[Any, Any]]) -> None:
-    """In every loaded module whose ``trange`` is one of ``originals``' disabled ones, the original."""
-    modules: list[object] = list(sys.modules.values())  # (not only modules: some packages put others)
-    for module in modules:
-        if not isinstance(module, types.ModuleType):
-            continue
-        space = vars(module)
-        held = space.get("trange")
-        entry = originals.get(id(held))
-        if entry is not None and entry[0] is held:
-            space["trange"] = entry[1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,7 @@ from .._cancel import is_cancelled as _is_cancelled
 from ..errors import CancelledError, InputError, OutputError
 from ..io.atomic import Stage, atomic_path, atomic_write_text, publish_all, sha256_file, staged
 from ..provenance import package_versions, platform_summary
+from .bars import no_progress_bars_off_a_terminal
 from .base import check_output, load_base_model, provenance_path_for, score, training_diameter
 from .data import (
     TrainingData,
@@ -147,7 +148,28 @@ def train_model(
         ``output`` cannot be written.
     CancelledError
         ``cancel`` was set; nothing was written.
+
+    Notes
+    -----
+    Cellpose's own tqdm bars (flows, diameters) show only when ``sys.stderr`` is a terminal: in a log
+    file, a pipe or a batch system's output they would be lines of carriage returns (``progress`` tells
+    the progress).
     """
+    with no_progress_bars_off_a_terminal():  # (Cellpose's tqdm bars: on a terminal only, as the CLI's)
+        return _train(inputs, output, params, progress, cancel, overwrite, remember, validation)
+
+
+def _train(
+    inputs: TrainingData | str | Path | Iterable[str | Path],
+    output: str | Path,
+    params: TrainingParams | None,
+    progress: ProgressCallback | None,
+    cancel: CancelCheck,
+    overwrite: bool,
+    remember: bool,
+    validation: TrainingData | str | Path | Iterable[str | Path] | None,
+) -> TrainingResult:
+    """:func:`train_model`'s run."""
     params = params or TrainingParams()
     started = _dt.datetime.now().astimezone()
     t_start = time.perf_counter()
