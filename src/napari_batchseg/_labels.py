@@ -11,6 +11,8 @@ with the same Z slices.
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,10 +354,16 @@ class PreparedImage:
         except BaseException:
             self.source.close()
             raise
+        if said := other_pixel_size(mask.path, mask.pixel_size, spec.image, info.pixel_size):
+            warnings.warn(said, UserWarning, stacklevel=2)
 
     @property
     def pixel_size(self) -> PixelSize:
-        """The mask's pixel size, else the image's; the mask's time increment, else the image's."""
+        """The mask's pixel size, else the image's; the mask's time increment, else the image's.
+
+        Where both are known and differ, a :class:`UserWarning` said so when the image was opened
+        (:func:`other_pixel_size`).
+        """
         ps = self.mask.pixel_size
         if ps.x is None or ps.y is None:
             ps = dataclasses.replace(self.info.pixel_size, t=ps.t)
@@ -385,3 +393,23 @@ class PreparedImage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def other_pixel_size(mask: Path, own: PixelSize, image: Path, given: PixelSize) -> str:
+    """What to say when a mask's pixel size (µm) and its image's differ, both known (``""``: they agree).
+
+    The mask's own is used (:attr:`PreparedImage.pixel_size`: measurements and exports of a mask have its
+    calibration, whichever image is given): said, with both values, so that a mask whose calibration is
+    wrong (e.g. a mask without a log saved by another tool) is not measured in the wrong µm silently.
+    """
+    if own.x is None or own.y is None or given.x is None or given.y is None:
+        return ""
+    if math.isclose(own.x, given.x, rel_tol=1e-3) and math.isclose(own.y, given.y, rel_tol=1e-3):
+        return ""
+
+    def shown(ps: PixelSize) -> str:
+        return f"{ps.x:g} µm" if ps.x == ps.y else f"{ps.y:g} x {ps.x:g} µm (y x)"
+
+    return (f"{mask}: its pixel size, {shown(own)}, differs from that of its image {image}, {shown(given)}; "
+            f"the mask's {shown(own)} is used for the µm columns (if the image's is right, correct the "
+            "mask's calibration)")
