@@ -28,6 +28,8 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +190,9 @@ def segment_files(
     ParameterError
         For a setting the model refuses (e.g. ``diameter=0`` for a model without a size model).
     TypeError
-        ``params`` that is not a :class:`SegmentationParams` (e.g. a dict: pass its fields as keywords),
+        A keyword that is no :class:`SegmentationParams` field (naming the closest one: ``diamter`` ->
+        ``diameter``); ``params`` that is not a :class:`SegmentationParams` (e.g. a dict: pass its fields as
+        keywords),
         or an array (or a list holding one) given as ``paths``: in-memory images run through
         :func:`napari_batchseg.engine.plan_arrays` and :func:`napari_batchseg.runners.execute`.
 
@@ -207,6 +211,7 @@ def segment_files(
         )
     p = params or SegmentationParams()
     if overrides:
+        _known_fields(overrides)
         p = p.replace(**overrides)
     flt = (FileFilter(contains=contains, not_contains=not_contains) if extensions is None
            else FileFilter(contains=contains, not_contains=not_contains, extensions=extensions))
@@ -215,6 +220,27 @@ def segment_files(
         return _run(paths, p, flt, recursive, segmenter, cancel, on_event, options)
     finally:
         remove_empty(created)
+
+
+#: the keywords of :func:`segment_files` that are not parameter fields
+_OWN_KEYWORDS = ("params", "contains", "not_contains", "extensions", "recursive", "segmenter", "cancel",
+                 "on_event", "options")
+
+
+def _known_fields(overrides: dict[str, Any]) -> None:
+    """A :class:`TypeError` for a keyword that is no :class:`SegmentationParams` field, with the likely one.
+
+    (A misspelt ``diamter=25`` got dataclasses' "__init__() got an unexpected keyword argument 'diamter'",
+    naming neither segment_files nor what was meant.)
+    """
+    fields = [f.name for f in dataclasses.fields(SegmentationParams)]
+    for key in overrides:
+        if key in fields:
+            continue
+        close = difflib.get_close_matches(key, [*fields, *_OWN_KEYWORDS], n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see help(SegmentationParams) for the fields"
+        raise TypeError(f"segment_files() got an unexpected keyword argument {key!r}: {hint} (keywords other "
+                        "than its own are SegmentationParams fields)")
 
 
 def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | Iterable[str | Path]:
