@@ -51,3 +51,16 @@ def test_pixels_are_still_refused(tmp_path: Path) -> None:
         export_masks("semantic", [labels], tmp_path / "out")
     with pytest.raises(TypeError, match="not an array"):
         collect_training_data([labels])
+
+
+@pytest.mark.parametrize("as_numpy", [np.array, list], ids=["array of names", "list of numpy.str_"])
+def test_segment_files_takes_numpy_text_as_paths(tmp_path: Path, as_numpy) -> None:
+    """``segment_files`` had the same check (d7b8056): "not an array (got str_ of shape ())"."""
+    from napari_batchseg.api import segment_files
+    from napari_batchseg.testing import ThresholdSegmenter
+
+    image = np.full((32, 32), 10, np.uint16)
+    image[4:12, 4:12] = 1000
+    tifffile.imwrite(tmp_path / "a.tif", image)
+    summary = segment_files(as_numpy(np.array([str(tmp_path / "a.tif")])), segmenter=ThresholdSegmenter())
+    assert [r.status for r in summary.reports] == ["done"], summary.reports

@@ -43,7 +43,7 @@ from .evaluate_tracks import evaluate_tracks as evaluate_tracks
 from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
-from .io.arrays import ArraySource
+from .io.arrays import ArraySource, is_pixel_array
 from .io.made_dirs import missing_folders, remove_empty
 from .io.masks import MaskFile, read_mask
 from .params import SegmentationParams
@@ -248,14 +248,14 @@ def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | 
 
     (An array was read as a path: "expected str, bytes or os.PathLike object, not ndarray".)
     """
-    if hasattr(paths, "__array__"):
+    if is_pixel_array(paths):
         items: Sequence[Any] = [paths]
     elif isinstance(paths, (list, tuple)):
         items = paths
-    else:  # one path; an iterator or a plan is passed on unread
+    else:  # one path, file names in an array; an iterator or a plan is passed on unread
         return paths
     for item in items:
-        if hasattr(item, "__array__"):
+        if is_pixel_array(item):  # (numpy text, e.g. an item of DataFrame["path"].values, is a path)
             raise TypeError(
                 f"segment_files takes file and folder paths, not an array (got {type(item).__name__} of "
                 f"shape {getattr(item, 'shape', '?')}): save the image to a file and pass its path, or "

@@ -36,6 +36,7 @@ def is_pixel_array(value: Any) -> bool:
         return False
     return getattr(getattr(value, "dtype", None), "kind", "") not in ("U", "S", "O")
 
+
 CANONICAL = "PTCZYX"
 
 
