@@ -447,10 +447,10 @@ def test_the_dock_names_its_pattern_fields_not_the_command_lines():
     from napari_batchseg.view.fields import by_key
     from napari_batchseg.view.phrasing import for_dock
 
-    core = ("m.tif: --pattern 'x' matches none of input 'a.tif'; it matches the position name 'P1': "
-            "give --pattern-on position (API: pattern_on='position') to read it")
+    core = ("m.tif: pattern 'x' matches none of input 'a.tif'; it matches the position name 'P1': "
+            "give --pattern-on position (API: pattern_on='position') to read it")  # (the core's words)
     said = for_dock(core, by_key(EXPORT_FIELDS))
-    assert said == ("m.tif: 'Pattern' 'x' matches none of input 'a.tif'; it matches the position name 'P1': "
+    assert said == ("m.tif: pattern 'x' matches none of input 'a.tif'; it matches the position name 'P1': "
                     "choose 'Pattern in: position names first' to read it")
     assert for_dock("use --pattern-on file", by_key(EXPORT_FIELDS)) == "use 'Pattern in' file"
 
@@ -662,3 +662,15 @@ def test_loss_curves_keep_their_lists_and_draw_whole_epochs():
     assert axes.get_xlim() == (0.5, 2.5)
     curves.clear()
     assert curves.epochs is epochs and epochs == [] and curves.train == []
+
+
+def test_the_widget_says_how_to_keep_another_inputs_output_with_its_own_fields():
+    """The core's advice for the output of another input of the same name (4fdfe3c) named --suffix S and
+    --output-dir DIR in the dock."""
+    from napari_batchseg.view.phrasing import for_widget
+
+    core = ("/d/a_vSM.ome.tif is the output of another input, /d/a.tif (still there); not replaced (use "
+            "--suffix S or --output-dir DIR to keep both)")
+    said = for_widget(core)
+    assert said.endswith("(use another Suffix or Output folder to keep both)"), said
+    assert "--" not in said

@@ -31,6 +31,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"--channel", "Channel"),
     (r"--gpu", "Use GPU"),
     (r"(?:--)?existing[= ](\w+)", r"If output exists: \1"),
+    (r"--suffix S or --output-dir DIR", "another Suffix or Output folder"),
     *((rf"--z-mode {mode}(?![\w/])", f"Z: {label}") for mode, label in VOLUME_MODES),
 )
 
