@@ -49,3 +49,19 @@ def test_the_same_pixel_size_says_nothing(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         measure_file(mask, image=image, force_labels=True)
+
+
+def test_the_command_line_says_the_warning_in_one_line(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``batchseg measure`` printed Python's warning format: ``.../measure.py:308: UserWarning: ...`` and
+    the source line after it."""
+    from napari_batchseg.cli import main
+
+    mask, image = _pair(tmp_path, 0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["measure", str(mask), "--image", str(image), "--force-labels"]) == 0
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in err.splitlines() if "pixel size" in ln]
+    assert line.startswith("warning: ") and "the mask's 0.5 µm is used" in line, err
+    assert "UserWarning" not in err and "warnings.warn" not in err, err

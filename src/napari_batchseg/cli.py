@@ -17,6 +17,7 @@ import contextlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -621,7 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stops = signals_stop(keep_ignored=_AS_PROGRAM) if args.command != "gui" else contextlib.nullcontext()
     try:
         try:
-            with stops:
+            with stops, _own_warnings_as_lines():
                 status = _dispatch(parser, args)
         except KeyboardInterrupt as exc:  # SIGINT or SIGTERM outside segment's run (cli_stop)
             status = stop_status(exc)
@@ -635,6 +636,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `batchseg info ... | head`: the reader went away; stop quietly
         _silence_broken_streams()
         return BROKEN_PIPE_STATUS
+
+
+@contextlib.contextmanager
+def _own_warnings_as_lines() -> Iterator[None]:
+    """The package's own warnings as one ``warning: ...`` line on stderr, as the command's other ones.
+
+    Other packages' warnings are shown as Python shows them (file, line, source).
+    """
+    shown, package = warnings.showwarning, str(Path(__file__).resolve().parent)
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if str(Path(filename).resolve()).startswith(package) and issubclass(category, UserWarning):
+            print(f"warning: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 #: exit status when the reader of the output went away (128 + SIGPIPE, as a shell reports such a process)
