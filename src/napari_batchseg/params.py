@@ -473,7 +473,8 @@ class SegmentationParams:
         try:
             fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
             try:
-                os.fchmod(fd, 0o666 & ~_UMASK)  # (mkstemp makes 0600 files: as any new file)
+                if hasattr(os, "fchmod"):  # (mkstemp makes 0600 files: as any new file; not on Windows)
+                    os.fchmod(fd, 0o666 & ~_UMASK)
                 data = memoryview(self.to_yaml().encode("utf-8"))
                 while data:
                     data = data[os.write(fd, data):]

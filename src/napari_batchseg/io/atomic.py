@@ -169,8 +169,9 @@ def atomic_path(target: str | Path, prefix: str | None = None) -> Iterator[Path]
         fd, tmp = tempfile.mkstemp(prefix=prefix or partial_prefix(target), dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
-    try:  # mkstemp makes 0600 files: give results the permissions any new file would get
-        os.fchmod(fd, 0o666 & ~_UMASK)
+    try:  # mkstemp makes 0600 files: give results the permissions any new file would get (no fchmod:
+        if hasattr(os, "fchmod"):  # Windows before Python 3.13, where mkstemp's files are as any other)
+            os.fchmod(fd, 0o666 & ~_UMASK)
     finally:
         os.close(fd)
     tmp_path = Path(tmp)
