@@ -30,11 +30,12 @@ def is_pixel_array(value: Any) -> bool:
     """Whether ``value`` is an array of pixels (NumPy, Dask, ...) where a path or paths are expected.
 
     Numpy text is paths, not pixels: a ``numpy.str_`` (an item of an array of file names) or an array of
-    them (``DataFrame["path"].values``) is not one (its ``__array__`` made it one: refused as an image).
+    them (``DataFrame["path"].values``, NumPy 2's ``StringDType`` text, kind ``T``) is not one (its
+    ``__array__`` made it one: refused as an image).
     """
     if isinstance(value, (str, bytes)) or not hasattr(value, "__array__"):
         return False
-    return getattr(getattr(value, "dtype", None), "kind", "") not in ("U", "S", "O")
+    return getattr(getattr(value, "dtype", None), "kind", "") not in ("U", "S", "O", "T")
 
 
 CANONICAL = "PTCZYX"
