@@ -32,6 +32,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"--gpu", "Use GPU"),
     (r"(?:--)?existing[= ](\w+)", r"If output exists: \1"),
     (r"--suffix S or --output-dir DIR", "another Suffix or Output folder"),
+    (r"--suffix\b", "Suffix"),  # (the engine's "a shorter --suffix" of a name too long)
     *((rf"--z-mode {mode}(?![\w/])", f"Z: {label}") for mode, label in VOLUME_MODES),
 )
 
