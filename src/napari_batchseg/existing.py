@@ -245,7 +245,7 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
     """
     if logged is None:
         return None
-    logged = _as_here(logged)
+    said, logged = str(logged), _as_here(logged)  # (said as logged: C:\data\a.tif, not C:\/data/a.tif)
 
     def key(p: Path) -> tuple[str, ...]:
         root = zarr_container(p)
@@ -253,7 +253,7 @@ def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
 
     if key(logged) == key(path) or _one_file(_beside(path, logged), path):
         return None
-    return (str(logged), str(path))
+    return (said, str(path))
 
 
 def _as_here(logged: Path) -> Path:
