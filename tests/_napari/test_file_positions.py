@@ -138,7 +138,7 @@ def test_the_export_pattern_reads_position_names_when_asked(make_napari_viewer, 
     assert w.export()
     qtbot.waitUntil(lambda: not w.busy, timeout=30000)
     said = w.export_status.text()
-    assert said.startswith("Export failed") and "'Pattern' '(?P<well>" in said
+    assert said.startswith("Export failed") and "pattern '(?P<well>" in said  # (the core's word)
     assert said.endswith("it matches the position name 'P2-C5': choose 'Pattern in: position names first' "
                          "to read it")  # the dock's field, not the command line's option
     w.pattern_on.setCurrentIndex(w.pattern_on.findData("position"))
