@@ -30,7 +30,7 @@ __all__ = ["commit", "corrected_copy_names", "existing_decision", "for_api", "ke
            "sweep_leftovers"]
 
 #: the options that the advice of :func:`existing_decision` names, as ``batchseg segment`` spells them
-_ADVICE_OPTIONS = re.compile(r"--(existing|suffix|output-dir) (\w+)")
+_ADVICE_OPTIONS = re.compile(r"--(existing|suffix|output-dir)(?: (\w+))?\b")
 
 
 def sweep_leftovers(task: Task) -> list[str]:
@@ -137,9 +137,10 @@ def for_api(reason: str) -> str:
     The reasons are the command line's (``batchseg segment`` prints them; the napari dock names its
     controls by :func:`~.view.phrasing.for_widget`); ``segment_files``' reports give them as
     :class:`~.params.SegmentationParams`' keywords: ``--existing overwrite`` -> ``existing='overwrite'``,
-    ``--suffix S`` -> ``suffix='S'``, ``--output-dir DIR`` -> ``output_dir='DIR'``.
+    ``--suffix S`` -> ``suffix='S'``, ``--output-dir DIR`` -> ``output_dir='DIR'``; without a value
+    ("a shorter --suffix") the keyword alone.
     """
-    return _ADVICE_OPTIONS.sub(lambda m: f"{m[1].replace('-', '_')}='{m[2]}'", reason)
+    return _ADVICE_OPTIONS.sub(lambda m: m[1].replace("-", "_") + (f"='{m[2]}'" if m[2] else ""), reason)
 
 
 def corrected_copy_names(names: OutputNames) -> OutputNames | None:
