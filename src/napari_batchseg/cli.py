@@ -648,7 +648,7 @@ def _own_warnings_as_lines() -> Iterator[None]:
 
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
              file: Any = None, line: str | None = None) -> None:
-        if str(Path(filename).resolve()).startswith(package) and issubclass(category, UserWarning):
+        if str(Path(filename).resolve()).startswith(package):  # (UserWarning, atomic's RuntimeWarning)
             print(f"warning: {message}", file=sys.stderr, flush=True)
         else:
             shown(message, category, filename, lineno, file, line)
