@@ -56,20 +56,24 @@ def one_call_at_a_time(params: Any) -> OneCallAtATime:
     return OneCallAtATime()
 
 
+def events_on_thread_cluster(the_plan: engine.Plan, factory: Any, n_workers: int) -> list[Any]:
+    """The events of ``the_plan`` run on a local cluster of ``n_workers`` one-thread workers in this
+    process (``processes=False``), each segmenter made by ``factory``."""
+    cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    try:
+        with distributed.Client(cluster) as client:
+            return list(execute(the_plan, RunOptions(dask_scheduler=client, segmenter_factory=factory)))
+    finally:
+        cluster.close()
+
+
 def test_in_process_workers_never_call_the_shared_model_together(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for i in range(4):
         tifffile.imwrite(tmp_path / f"movie{i}.tif", rng.integers(0, 1000, (6, 48, 48), dtype=np.uint16))
     params = SegmentationParams(output_dir=str(tmp_path / "out"), axes="TYX")
-    the_plan = engine.plan([tmp_path], params)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
-    try:
-        with distributed.Client(cluster) as client:
-            events = list(execute(the_plan, RunOptions(dask_scheduler=client,
-                                                       segmenter_factory=one_call_at_a_time)))
-    finally:
-        cluster.close()
+    events = events_on_thread_cluster(engine.plan([tmp_path], params), one_call_at_a_time, n_workers=2)
     failed = [e.reason for e in events if type(e).__name__ == "TaskFailed"]
     assert failed == []
     assert sum(type(e).__name__ == "TaskDone" for e in events) == 4

@@ -17,11 +17,12 @@ from numpy.typing import NDArray
 
 from napari_batchseg import engine
 from napari_batchseg.params import SegmentationParams
-from napari_batchseg.runners import RunOptions, execute
 from napari_batchseg.segmenters.base import SegmentOutput
 from napari_batchseg.testing import ThresholdSegmenter
 
 distributed = pytest.importorskip("distributed")
+
+from test_dask_threads import events_on_thread_cluster  # noqa: E402  (after distributed is known)
 
 
 class StitchThreshold(ThresholdSegmenter):
@@ -46,15 +47,7 @@ def test_a_volume_run_on_dask_workers_segments_the_volume(tmp_path: Path) -> Non
     tifffile.imwrite(tmp_path / "vol.tif", rng.integers(0, 1000, (4, 48, 48), dtype=np.uint16),
                      imagej=True, metadata={"axes": "ZYX"})
     params = SegmentationParams(output_dir=str(tmp_path / "out"), z_mode="stitch")
-    the_plan = engine.plan([tmp_path / "vol.tif"], params)
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
-    try:
-        with distributed.Client(cluster) as client:
-            events = list(execute(the_plan, RunOptions(dask_scheduler=client,
-                                                       segmenter_factory=stitch_threshold)))
-    finally:
-        cluster.close()
+    events = events_on_thread_cluster(engine.plan([tmp_path / "vol.tif"], params), stitch_threshold, 1)
     failed = [e.reason for e in events if type(e).__name__ == "TaskFailed"]
     assert failed == []
     assert sum(type(e).__name__ == "TaskDone" for e in events) == 1

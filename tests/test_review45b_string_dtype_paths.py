@@ -16,6 +16,7 @@ import tifffile
 from napari_batchseg.export import export_masks
 from napari_batchseg.io.arrays import is_pixel_array
 from napari_batchseg.training import collect_training_data
+from test_review45_numpy_paths import _mask
 
 StringDType = getattr(getattr(np, "dtypes", None), "StringDType", None)
 pytestmark = pytest.mark.skipif(StringDType is None, reason="NumPy < 2 has no StringDType")
@@ -23,14 +24,6 @@ pytestmark = pytest.mark.skipif(StringDType is None, reason="NumPy < 2 has no St
 
 def _names(*paths: Path) -> np.ndarray:
     return np.array([str(p) for p in paths], dtype=StringDType())
-
-
-def _mask(tmp_path: Path) -> Path:
-    lab = np.zeros((32, 32), np.uint16)
-    lab[4:10, 4:10] = 1
-    lab[20:28, 20:28] = 2
-    tifffile.imwrite(tmp_path / "a_masks.tif", lab)
-    return tmp_path / "a_masks.tif"
 
 
 def test_string_dtype_is_not_pixels() -> None:
