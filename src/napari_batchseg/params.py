@@ -633,7 +633,7 @@ def _parse_channel(value: Any) -> int | str | list[int | str]:
     return channels[0] if len(channels) == 1 else channels
 
 
-def _read_umask() -> int:
+def _read_umask() -> int:  # (io.atomic uses this value too: one read per process)
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import OutputError
+from ..params import _UMASK  # (the process umask, read once at import: set to 0 for a moment to read it)
 
 PARTIAL_MARK = ".partial-"
 #: the longest file name (bytes) most file systems take (ext4, XFS, APFS, NTFS in UTF-16 units)
@@ -85,13 +86,6 @@ def _write(fd: int, data: bytes) -> int:
     return os.write(fd, data)
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
 _local = threading.local()
 
 
