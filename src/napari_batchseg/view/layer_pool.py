@@ -27,7 +27,16 @@ from .layer_files import META_KEY, axis_units
 from .layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from .result_showing import image_layer_name
 from .slider import displayed_index, into_frames, middle_z_point, t_point
-from .stream_layers import IDLE_NAME, PLACEHOLDER, image_meta, labels_meta, pair_of, reusable_pair
+from .stream_layers import (
+    IDLE_NAME,
+    PLACEHOLDER,
+    image_meta,
+    in_other_units,
+    labels_meta,
+    not_shown_note,
+    pair_of,
+    reusable_pair,
+)
 
 Contrast = tuple[float, float]
 
@@ -35,8 +44,9 @@ Contrast = tuple[float, float]
 class LayerPool:
     """The stream layers of one viewer: lookup by output, reuse, setting apart edited ones, placeholders."""
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, viewer: Any, said: Callable[[str], None] = lambda _text: None) -> None:
         self.viewer = viewer
+        self.said = said  #: tells the user (the dock's message line) why an output is not shown
         #: the rest of the last :meth:`show` (the image layer's change, or the layers added), due in later
         #: turns, one per turn (see :meth:`next_part`, :meth:`finish_image`)
         self._steps: list[Callable[[], str | None]] = []
@@ -64,22 +74,28 @@ class LayerPool:
 
     # ------------------------------------------------------------------ showing an output
     def show(self, view: TaskView, viewed: str | None, contrast: Contrast | None = None,
-             later_contrast: Callable[[], Contrast | None] | None = None, visible: bool = True) -> bool:
+             later_contrast: Callable[[], Contrast | None] | None = None,
+             visible: bool = True) -> bool | None:
         """Show ``view``'s labels and image in its output's stream layers (reused, else added).
 
         ``viewed``: the output shown now (its unedited layers are reused). Both layers sit over the
         input's frames and slices (:func:`~napari_batchseg.view.buffers.frame_translate`). Returns whether
         a half of the change is left for a later turn (:meth:`finish_image`: the image layer's change, or
         adding the labels layer); ``later_contrast`` gives the image's contrast then. ``visible``: shown,
-        else hidden.
+        else hidden. ``None``: not shown, since other layers of this tool kept in the viewer (edited ones
+        set apart) are in other units (:func:`~.stream_layers.in_other_units`); ``said`` tells why.
         """
         key, label, labels, image, scale = view.key, view.label, view.labels, view.image, view.scale
         self.finish_image()
         lab_layer, img_layer = reusable_pair(self.viewer.layers, key, viewed)
-        layer_ops.set_apart(self.viewer.layers, key, (lab_layer, img_layer))  # other layers of it hold edits
-        old_extent = extent(lab_layer)
         axes = buffers.layer_axes(np.ndim(labels))
         units = axis_units("".join(axes), view.pixel_size)  # as the reader gives them: s along T, µm or pixel
+        if others := in_other_units(self.viewer.layers, units, (lab_layer, img_layer)):
+            if key != PLACEHOLDER:  # never drawn beside them (nor a unit made up): the user is told why
+                self.said(not_shown_note(label, units, others))
+            return None
+        layer_ops.set_apart(self.viewer.layers, key, (lab_layer, img_layer))  # other layers of it hold edits
+        old_extent = extent(lab_layer)
         translate = buffers.frame_translate(view)
         lab_meta = labels_meta(key, units, view.mask_path, view.pixel_size, view.first_frame, "Z" in axes,
                                view.first_z)
@@ -199,7 +215,8 @@ class LayerPool:
 
         Shaped and placed for the output of ``first`` with ``params`` (same-shape buffers reused). Added
         above the user's layers; the user's layer selection is kept. Returns whether a half is left for a
-        later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already.
+        later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already, or when
+        none is shown (other layers kept in other units, see :meth:`show`).
         """
         shape, scale, first_frame, first_z = buffers.placeholder_geometry(first, params, plan)
         labels, image = self.layers_for(PLACEHOLDER)

@@ -15,8 +15,8 @@ from ..io.sources import PixelSize
 from .layer_files import is_kind, layer_meta
 
 __all__ = ["CANCELLED", "EDITED", "IDLE_NAME", "PLACEHOLDER", "cancelled_name", "detached_name", "image_meta",
-           "labels_meta", "offered", "pair_of", "per_axis_units", "reusable_pair", "streamed_label",
-           "unit_name"]
+           "in_other_units", "labels_meta", "not_shown_note", "offered", "pair_of", "per_axis_units",
+           "reusable_pair", "streamed_label", "unit_name"]
 
 #: the task key of the placeholder layers (made when files are listed), and their name once Run shows them
 PLACEHOLDER = "batch segmentation: starting…"
@@ -131,3 +131,35 @@ def unit_name(unit: Any) -> str:
     """A napari (pint) unit as the name it was given (``µm`` for micrometre, ``second``, ``pixel``)."""
     text = str(unit)
     return {"micrometer": "µm"}.get(text, text)
+
+
+def _kind(unit: Any) -> str:
+    """What napari compares of a unit: a pixel count, a time, or a length (µm, nm, ...)."""
+    name = unit_name(unit)
+    return name if name in ("pixel", "second") else "length"
+
+
+def in_other_units(layers: Iterable[Any], units: tuple[str, ...], pair: tuple[Any, Any]) -> list[Any]:
+    """The stream layers kept in the viewer (but ``pair``) whose units napari cannot draw beside ``units``.
+
+    The layers of this tool (a ``role`` in their ``batchseg`` metadata) that the stream keeps in the viewer
+    beside the pair it shows: edited ones set apart, a result whose labels layer the user closed. napari
+    draws layers in one world: when two disagree on an axis (µm against pixels, seconds against frames;
+    compared from the last axis, as napari does) it warns ("Inconsistent units across layers") and draws
+    them by their bare scale numbers, at sizes that have nothing to do with each other.
+    """
+    wanted = [_kind(u) for u in units[::-1]]
+    return [layer for layer in layers
+            if layer_meta(layer).get("role") in ("mask", "prepared") and not any(layer is p for p in pair)
+            and layer_meta(layer).get("task_key") != PLACEHOLDER  # (empty; reused, else removed)
+            and any(_kind(u) != w for u, w in zip(tuple(layer.units)[::-1], wanted, strict=False))]
+
+
+def not_shown_note(label: str, units: tuple[str, ...], others: Iterable[Any]) -> str:
+    """The dock's message for an output not shown beside layers in other units (:func:`in_other_units`)."""
+    names = ", ".join(f"'{lay.name}'" for lay in others)
+    own = "pixels (its file has no pixel size)" if "pixel" in units[-2:] else "µm"
+    own += ", frames a time step apart" if len(units) > 2 and units[0] == "second" else ""
+    return (f"{label}: not shown: it is in {own}, unlike {names} kept in the viewer (napari cannot draw "
+            "both at their true sizes); its result is saved. To see it, close those layers (save their edits "
+            "first, Correct tab) and show it from the table")

@@ -64,8 +64,8 @@ class Streamer:
     def __init__(self, viewer: Any, live: LiveModel, scheduler: Scheduler, background: Submitter,
                  message: Any, work: Callable[[], contextlib.AbstractContextManager[None]]) -> None:
         self.viewer, self.live, self.scheduler = viewer, live, scheduler
-        self.message, self.work = message, work
-        self.pool = LayerPool(viewer)
+        self.message, self.work, self.background = message, work, background
+        self.pool = LayerPool(viewer, message.emit)
         handlers: tuple[tuple[type, Any], ...] = (
             (Show, self._show_cmd), (FinishShow, lambda _c: self._next_part()),
             (MoveSlider, lambda c: self.pool.move_slider(c.key, c.index)),
@@ -79,7 +79,6 @@ class Streamer:
         self.session: RunSession | None = None  #: the run shown (which outputs are running)
         self.loading: set[str] = set()  #: outputs being read from disk by a worker (shown when read)
         self._closing = False
-        self.background = background
         #: volumes stored into their output's buffers by a worker, in order (see ``live.volumes``)
         self.volumes = VolumeStore(live, background, self._stored, self.task_done, message.emit,
                                    scheduler.poke)
@@ -129,8 +128,9 @@ class Streamer:
         self.views = {k: v for k, v in self.views.items() if k == key or k in self.live.running}
         split = self.pool.show(view, self.live.viewed, contrast,
                                lambda: buffers.latest_contrast(self.views.get(key)))
-        self.live.shown(key, split)
-        self._closed.discard(key)
+        if split is not None:  # (``None``: not shown beside layers kept in other units; the pool said so)
+            self.live.shown(key, split)
+            self._closed.discard(key)
         self.scheduler.poke()
 
     @property
