@@ -180,5 +180,6 @@ def test_track_frame_field_says_the_files_frames_for_a_movie_from_frame_2(make_n
     assert w.track()
     qtbot.waitUntil(lambda: not w.busy, timeout=60000)
     assert (w.frame.minimum(), w.frame.value()) == (3, 3)  # the file's frames (the layer's 1st = frame 2)
-    assert w.frame.text() == "file frame 3"  # was "3"
+    # was "3" with nothing saying whose; then "file frame 3" in the box (cut off: session 46), now its label
+    assert (w.frame_label.text(), w.frame.text()) == ("File frame", "3")
     assert "slider at k shows file frame 2 + k" in w.frame.toolTip()

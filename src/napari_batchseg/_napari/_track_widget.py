@@ -39,6 +39,7 @@ class TrackWidget(Dock):
         self.track_a.valueChanged.connect(self._show_selected)
         self.only_selected.toggled.connect(self._show_selected)
         a, b, frame = self.track_a.value, self.track_b.value, self.frame.value
+        self.frame_label = QLabel("Frame", box)  # "File frame" for a movie not from frame 0
         self.join_btn = button("Join A + B", lambda: self.apply(te.join_tracks, a(), b()), box)
         self.split_btn = button("Split A at frame", lambda: self.apply(te.split_track, a(), frame()), box)
         self.mark_btn = button("A is B's mother", lambda: self.apply(te.mark_division, a(), b()), box)
@@ -46,7 +47,7 @@ class TrackWidget(Dock):
         self.undo_btn = button("Undo", self.undo, box)
         self.save_btn = button("Save tracks", self.save, box, tv.SAVE_TIP)
         grid((QLabel("A", box), 0, 0, 1), (self.track_a, 0, 1, 1), (QLabel("B", box), 0, 2, 1),
-             (self.track_b, 0, 3, 1), (QLabel("Frame", box), 1, 0, 1), (self.frame, 1, 1, 1),
+             (self.track_b, 0, 3, 1), (self.frame_label, 1, 0, 1), (self.frame, 1, 1, 1),
              (self.only_selected, 1, 2, 2), (self.join_btn, 2, 0, 2), (self.split_btn, 2, 2, 2),
              (self.mark_btn, 3, 0, 2), (self.unmark_btn, 3, 2, 2), (self.undo_btn, 4, 0, 2),
              (self.save_btn, 4, 2, 2), into=box, flush=False)
@@ -117,8 +118,7 @@ class TrackWidget(Dock):
         self.run_job(lambda: tf.track_layer_data(layer.data, params, pixel_size, start), kind="track",
                      say=f"Tracking {name} ({layer.data.shape[0]} frames)…",
                      on_item=lambda result: self._show(layer, result, None, edits),
-                     on_error=self._failure(layer, "Tracking failed"),
-                     yield_cpu=True)
+                     on_error=self._failure(layer, "Tracking failed"), yield_cpu=True)
         return True
 
     def _failure(self, layer: Any, failed: str) -> Callable[[BaseException], None]:
@@ -148,7 +148,7 @@ class TrackWidget(Dock):
             shown.tracks = self.viewer.add_tracks(data, graph=graph, name=f"{layer.name} tracks",
                                                   tail_length=10, **common)
         tv.hook_clicks(self._on_click, shown.tracked, shown.tracks, layer)
-        tv.set_frame_field(self.frame, result)  # (the file's frames; says so for a movie not from 0)
+        tv.set_frame_field(self.frame, self.frame_label, result)  # (the file's frames; says so: not from 0)
         self.status.setText(tv.track_counts(result) + lost)
 
     def _on_click(self, layer: Any, event: Any) -> None:

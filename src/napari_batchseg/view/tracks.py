@@ -124,21 +124,24 @@ def split_frames(result: TrackResult) -> tuple[int, int]:
 FRAME_TIP = "Split A here: from this frame on, A is a new track (set by a click){mapping}"
 
 
-def set_frame_field(field: Any, result: TrackResult) -> None:
+def set_frame_field(field: Any, label: Any, result: TrackResult) -> None:
     """Make the dock's *Frame* spin box (by its Qt setters) take ``result``'s frames, on the first it can.
 
     Its numbers are the file's frames, as in the Measure table and the tracks CSV. napari's slider counts
-    the layer's frames from 0: for a movie from frame N (a run from frame N) the box says "file frame"
-    and its tooltip how the two count, so that a slider number typed in is not taken for the file's.
+    the layer's frames from 0: for a movie from frame N (a run from frame N) its ``label`` says "File frame"
+    and the box's tooltip how the two count, so that a slider number typed in is not taken for the file's.
+    (The box shows the bare number: with a "file frame " prefix it was cut off in the 440 px dock.)
     """
     lo, hi = split_frames(result)
     start = result.start_frame
     field.setRange(lo, hi)
     field.setValue(lo)
-    field.setPrefix("file frame " if start else "")
+    field.setPrefix("")
+    label.setText("File frame" if start else "Frame")
     mapping = (f". The file's frame numbers (as in the Measure table and the tracks CSV): this movie starts "
                f"at frame {start}, so napari's slider at k shows file frame {start} + k") if start else ""
     field.setToolTip(FRAME_TIP.format(mapping=mapping))
+    label.setToolTip(field.toolTip())
 
 
 def track_buttons(idle: bool, tracked: bool, savable: bool, last: str,
