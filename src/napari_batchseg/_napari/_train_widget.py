@@ -77,6 +77,8 @@ class TrainWidget(Dock):
                           *self.fields.rows(*training_form.PARAM_KEYS)),
                  hbox(self.start_button, self.cancel_button), self.status, self.plot)
         self.from_layers.toggled.connect(self._update_source)
+        self.epochs.valueChanged.connect(lambda n: self.status.setText(  # (few: Cellpose's warm-up)
+            training_form.epochs_note(n, self.status.text(), self.running)))
         self.follow_layers(self._refresh_layers)
         self._update_source()
 
@@ -90,10 +92,8 @@ class TrainWidget(Dock):
             refill(combo, self.layers_of(kind))
 
     def _update_source(self, *_: Any) -> None:
-        layers = self.from_layers.isChecked()
-        self.image_layer.setEnabled(layers)
-        self.labels_layer.setEnabled(layers)
-        self.paths.setEnabled(not layers)
+        for widget, of_layers in ((self.image_layer, True), (self.labels_layer, True), (self.paths, False)):
+            widget.setEnabled(self.from_layers.isChecked() == of_layers)
 
     @property
     def running(self) -> bool:

@@ -7,7 +7,7 @@ mask's (:func:`layer_frames`), or files and folders) and the line shown
 when a model is saved (:func:`saved_text`), the models a training can start from (:func:`base_models`),
 the new model's path (:func:`model_output`), the loss curve's points (:func:`loss_point`), and its
 buttons and progress line while a training runs or is being cancelled (:func:`train_buttons`,
-:func:`progress_text`).
+:func:`progress_text`), and the note that few epochs change little (Cellpose's warm-up: :func:`epochs_note`).
 """
 
 from __future__ import annotations
@@ -28,11 +28,38 @@ from .layer_files import is_volume_result, layer_meta
 from .measure_form import intensity_frames, planes_beside_volumes
 
 __all__ = ["CANCELLING", "PARAM_KEYS", "TRAIN_FIELDS", "LayerFrames", "TrainingInputs", "TrainButtons",
-           "base_models", "corrected_mask_of", "layer_frames", "loss_point", "model_output", "progress_text",
-           "saved_text", "train_buttons", "training_inputs", "training_params"]
+           "WARMUP_EPOCHS", "base_models", "corrected_mask_of", "epochs_note", "layer_frames", "loss_point",
+           "model_output", "progress_text", "saved_text", "train_buttons", "training_inputs",
+           "training_params"]
 
 #: the status line from the click on Cancel until the training ends (it stops after the current epoch)
 CANCELLING = "cancelling after this epoch…"
+
+#: epochs of Cellpose's warm-up (``train_seg``: ``LR = np.linspace(0, learning_rate, 10)``, Cellpose 3 and 4):
+#: epoch k (from 1) trains at (k - 1) / 9 of the learning rate, the first at 0
+WARMUP_EPOCHS = 10
+#: :func:`epochs_note`'s lines start so (one replaces another, a larger number clears it)
+_WARMUP_NOTE = "Learning rate warm-up:"
+
+
+def epochs_note(epochs: int, status: str, running: bool = False) -> str:
+    """The status line once the user picks ``epochs`` (``status``: the line shown).
+
+    Fewer than :data:`WARMUP_EPOCHS`: a note that Cellpose's warm-up trains its first epoch at learning
+    rate 0 (a single epoch changes nothing) and never reaches the rate set; else ``status``, less a note.
+    While a training is ``running``: ``status`` (its progress line).
+    """
+    if running:
+        return status
+    if epochs >= WARMUP_EPOCHS:
+        return "" if status.startswith(_WARMUP_NOTE) else status
+    if epochs == 1:
+        return (f"{_WARMUP_NOTE} 1 epoch changes nothing: Cellpose trains its first epoch at learning rate 0 "
+                f"and raises it over {WARMUP_EPOCHS} epochs; take {WARMUP_EPOCHS} or more.")
+    return (f"{_WARMUP_NOTE} Cellpose trains the first epoch at learning rate 0 and raises it over "
+            f"{WARMUP_EPOCHS} epochs: {epochs} epochs reach {(epochs - 1) / (WARMUP_EPOCHS - 1):.0%} of the "
+            f"rate set, and change little; take {WARMUP_EPOCHS} or more.")
+
 
 #: the fields that are :class:`TrainingParams` fields of the same name
 PARAM_KEYS = ("epochs", "learning_rate", "weight_decay", "optimizer", "batch_size", "crop_size",
@@ -43,7 +70,9 @@ TRAIN_FIELDS = (
               "frames, from 0 (of a result of frames 3-8, 0 is frame 3)"),
     Field("output", "text", text="path of the new model file"),
     Field("overwrite", "check", text="overwrite"),
-    Field("epochs", "int", "Epochs", 1, 100000, 100),
+    Field("epochs", "int", "Epochs", 1, 100000, 100,
+          tip=f"Cellpose raises the learning rate from 0 over the first {WARMUP_EPOCHS} epochs (warm-up): "
+              f"the first epoch changes nothing; take {WARMUP_EPOCHS} or more"),
     Field("learning_rate", "float", "Learning rate", 0.0, 1.0, 0.0, step=0.001, decimals=6, special="auto",
           none_at=0, tip="auto: 0.001 to fine-tune a model with AdamW (Cellpose's GUI), else 0.005"),
     Field("weight_decay", "float", "Weight decay", 0.0, 1.0, 1e-5, decimals=6),
