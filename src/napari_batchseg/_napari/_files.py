@@ -115,6 +115,7 @@ class FileListPanel(PathDrops, QWidget):
         self.explicit: set[Path] = set()
         #: why files named one by one in the last add were not taken (said in the count line)
         self.refused: list[str] = []
+        self.running = False  # a run is going (the count line says that edits apply to the next run)
         #: the run's inputs as the last :meth:`apply_filters` found them (:meth:`files`: no filter re-run)
         self._passing: list[Path] = []
         #: why each listed file cannot run (:meth:`update_marks`); the files whose metadata came since
@@ -164,7 +165,7 @@ class FileListPanel(PathDrops, QWidget):
         rec = self.recursive.isChecked() if recursive is None else recursive
         self.count.setText("looking for files…")
         self.background.submit(find_inputs_split, list(paths), rec, on_item=self._add_found,
-                               name="batchseg-glob", on_done=self._show_count)
+                               name="batchseg-glob", on_done=self.show_count)
 
     _dropped = add_paths_later  # (:class:`PathDrops`) dropped files and folders
 
@@ -237,15 +238,16 @@ class FileListPanel(PathDrops, QWidget):
                 self._passing.append(path)
         if self.list.count() and not self._passing:  # nothing can run: show the filters that hide everything
             self.filters_box.expand(animate=False)
-        self._show_count()
+        self.show_count()
         self._offer_removal()
         self.files_changed.emit()
 
     def _offer_removal(self) -> None:  # while a file taking part in the run cannot run
         self.remove_marked_btn.setVisible(any(self._why.get(p) for p in self._passing))
 
-    def _show_count(self) -> None:
-        self.count.setText(count_text(len(self._passing), self.list.count(), self.refused))
+    def show_count(self, running: bool | None = None) -> None:  # (running: the dock's run; None: as it was)
+        self.running = self.running if running is None else running
+        self.count.setText(count_text(len(self._passing), self.list.count(), self.refused, self.running))
 
     def current_file(self) -> Path | None:
         """The selected (current) file, if visible."""
@@ -254,9 +256,8 @@ class FileListPanel(PathDrops, QWidget):
 
     def select_file(self, path: Path) -> None:
         """Make ``path`` the current file."""
-        row = next((i for i, item in enumerate(self._items()) if _path_of(item) == Path(path)), None)
-        if row is not None:
-            self.list.setCurrentRow(row)
+        self.list.setCurrentRow(next((i for i, it in enumerate(self._items()) if _path_of(it) == Path(path)),
+                                     self.list.currentRow()))  # (not listed: the current row stays)
 
     def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
         path = _path_of(item) if item is not None else None
@@ -283,10 +284,8 @@ class FileListPanel(PathDrops, QWidget):
 
     def run_info(self, path: Path | None) -> SourceInfo | None:
         """Readable metadata of a file as it will run (an ambiguous one: with its axes), else ``None``."""
-        if path is None:
-            return None
-        info, axes = self.infos.get(path), self.setup.axes_for(path)
-        if isinstance(info, str) and axes:
+        info, axes = (self.infos.get(path), self.setup.axes_for(path)) if path is not None else (None, None)
+        if isinstance(info, str) and axes and path is not None:
             info = self.infos.with_axes(path, axes)
         return info if isinstance(info, SourceInfo) else None
 

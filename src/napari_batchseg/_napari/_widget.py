@@ -180,6 +180,7 @@ class BatchSegWidget(QWidget):
         running = self.running
         self.run_btn.setEnabled(not running and bool(self.files.files()) and not self.output.problems())
         self.cancel_btn.setEnabled(running)
+        self.files.show_count(running)  # (while running: "edits apply to the next run only")
 
     def params(self) -> SegmentationParams:
         """The parameters the form shows (raises :class:`ParameterError` when one is invalid)."""

@@ -32,7 +32,7 @@ from ..params import (
 from ..runnable import check_info, select_positions
 from .fields import Field
 from .file_info import as_path, is_ambiguous, short_reason
-from .phrasing import for_widget
+from .phrasing import RUNNING_NOTE, for_widget
 
 #: the axes offered for a file whose axes the reader cannot tell
 AXES_CHOICES = ("TYX", "ZYX", "CYX", "TZYX", "TCYX", "CZYX", "ZCYX", "TCZYX")
@@ -362,8 +362,8 @@ def words(text: str) -> list[str]:
     return [w.strip() for w in text.split(",") if w.strip()]
 
 
-def count_text(n_pass: int, total: int, refused: list[str]) -> str:
-    """The count line under the list: how many files pass the filters, and files not added, and why."""
+def count_text(n_pass: int, total: int, refused: list[str], running: bool = False) -> str:
+    """The count line under the list: files passing the filters, not added and why (``running``: a note)."""
     if total == 0:
         text = "no files: add files or folders, or drop them here"
     else:
@@ -373,7 +373,7 @@ def count_text(n_pass: int, total: int, refused: list[str]) -> str:
             text += ": nothing to run; change the Filters above"
     if refused:
         text += f"\nnot added: {'; '.join(refused)}"
-    return text
+    return text + (f"\n{RUNNING_NOTE}" if running else "")
 
 
 def find_inputs_split(paths: list[str | Path],

@@ -11,6 +11,10 @@ from ..runners import RunSession, TaskState
 from .fields import Field
 from .form_state import VOLUME_MODES
 
+#: the Files count line's last line while a run runs (``file_list.count_text``): its files, filters and
+#: per-file settings stay editable, and the run goes on with what it started with
+RUNNING_NOTE = "A run is going: edits to this list apply to the next run only."
+
 #: (pattern, replacement) applied in order; options of the ``batchseg`` command -> the widget's controls
 _RULES: tuple[tuple[str, str], ...] = (
     (r"pass a local file: --checkpoint PATH --model ([\w.-]+?)\.",
