@@ -22,7 +22,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..params import ParameterError
 from ..runners import usable_cores
 from ..view.form_state import parallel_fields, uses_processes
 from ._output import OutputPanel
@@ -127,35 +126,26 @@ class RunBar(QWidget):
 
 
 class ParamsFileRow(QWidget):
-    """*Save parameters…* and *Load parameters…*: ``save(path)`` / ``load(path)``, told by ``say``."""
+    """*Save parameters…* and *Load parameters…*: ``save(path)`` / ``load(path)`` (workers; they say how)."""
 
-    def __init__(self, save: Callable[[str | Path], None], load: Callable[[str | Path], str | None],
-                 say: Callable[..., None]) -> None:
+    def __init__(self, save: Callable[[str | Path], None], load: Callable[[str | Path], None]) -> None:
         super().__init__()
-        self._save, self._load, self._say = save, load, say
+        self._save, self._load = save, load
         self.save_btn = QPushButton("Save parameters…")
         self.load_btn = QPushButton("Load parameters…")
         hbox(self.save_btn, self.load_btn, 1, into=self)
         self.save_btn.clicked.connect(self._save_dialog)
         self.load_btn.clicked.connect(self._load_dialog)
 
-    def _save_dialog(self) -> None:
+    def _save_dialog(self) -> None:  # (written in a worker: ``save`` says how it went)
         path, _ = QFileDialog.getSaveFileName(self, "Save parameters", "batchseg.yaml", YAML_FILTER)
         if path:
-            try:
-                self._save(path)
-                self._say(f"parameters saved to {path}")
-            except (ParameterError, OSError) as exc:
-                self._say(f"not saved: {exc}", error=True)
+            self._save(path)
 
-    def _load_dialog(self) -> None:
+    def _load_dialog(self) -> None:  # (read in a worker: ``load`` says how it went)
         path, _ = QFileDialog.getOpenFileName(self, "Load parameters", "", YAML_FILTER)
         if path:
-            try:
-                note = self._load(path)  # (e.g. the positions it chose)
-                self._say(f"parameters loaded from {path}" + (f"; {note}" if note else ""))
-            except ParameterError as exc:
-                self._say(str(exc), error=True)
+            self._load(path)
 
 
 @dataclass
@@ -173,7 +163,7 @@ class DockControls:
 
 def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], settings: QWidget,
             status: StatusTable, correct: QWidget, save: Callable[[str | Path], None],
-            load: Callable[[str | Path], str | None]) -> DockControls:
+            load: Callable[[str | Path], None]) -> DockControls:
     """Lay ``dock`` out: ``inputs`` (the Files tab's panels) and the others in tabs above the run bar.
 
     ``save`` / ``load``: what the parameter file buttons call with the path chosen.
@@ -189,7 +179,7 @@ def lay_out(dock: QWidget, inputs: tuple[QWidget, OutputPanel, QWidget], setting
     parallel.currentIndexChanged.connect(processes_used)
     processes_used()
     bar = RunBar(status.progress)
-    params_file = ParamsFileRow(save, load, bar.say)
+    params_file = ParamsFileRow(save, load)
     output.heads_up.connect(bar.note)  # e.g. a parameter changed on the Settings tab: Run will skip
     follow = QCheckBox("show each file as it is processed")
     follow.setChecked(True)

@@ -15,6 +15,7 @@ from ..live import Redraw
 from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
 from ..runners import RunSession, TaskState
+from ..view.dock_jobs import params_job
 from ..view.file_list import positions_note, read_parameter_file
 from ..view.layer_inputs import layer_plan
 from ..view.phrasing import finish_message, for_widget, run_message
@@ -62,7 +63,7 @@ class BatchSegWidget(QWidget):
         self._started = 0.0
 
         ui = lay_out(self, (self.files, self.output, self.layers), self.form, self.status, self.correction,
-                     self.save_params, self.load_params)
+                     self.save_params_later, self.load_params_later)
         self.tabs, self.bar, self.follow = ui.tabs, ui.bar, ui.follow
         self.parallel_row, self.parallel, self.processes = ui.parallel_row, ui.parallel, ui.processes
         self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message
@@ -205,12 +206,21 @@ class BatchSegWidget(QWidget):
         """Save the current parameters to a YAML file."""
         self.params().save(path)
 
-    def load_params(self, path: str | Path) -> str:
+    def save_params_later(self, path: str | Path) -> None:
+        """:meth:`save_params` in a worker (*Save parameters…*): the message line says how it went."""
+        params_job(self.background.submit, self.bar.say, "saved", path, lambda: self.params().save)
+
+    def load_params_later(self, path: str | Path) -> None:
+        """:meth:`load_params` read in a worker (*Load parameters…*; once the dock closed: nothing shown)."""
+        params_job(self.background.submit, self.bar.say, "loaded", path, lambda: read_parameter_file,
+                   lambda read: self.load_params(path, read))
+
+    def load_params(self, path: str | Path, read: tuple[Any, ...] | None = None) -> str:
         """Load parameters from a YAML file into the form (its folder filters, if any, into Filters).
 
-        Returns what the message line adds to "parameters loaded" (:func:`positions_note`; ``""``: nothing).
+        Returns the message's note (:func:`positions_note`; ``""``: none). ``read``: the file read (worker).
         """
-        params, file_filter, recursive = read_parameter_file(path)
+        params, file_filter, recursive = read or read_parameter_file(path)
         self.set_params(params)
         if file_filter is not None:  # (``batchseg segment --save-config`` writes them beside the parameters)
             self.files.filters.show(file_filter)

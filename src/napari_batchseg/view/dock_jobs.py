@@ -8,7 +8,7 @@ nothing here touches a layer or a widget.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from ..events import Event
 from ..io.sources import PixelSize
 from ..measure import measure_frames
 from ..measure_3d import measure_volume
-from ..params import SegmentationParams
+from ..params import ParameterError, SegmentationParams
 from ..runners import RunGroup, RunOptions, execute
 from ..torch_cancel import CancelOnceTorch, torch_cancellation
 from ..training.run import TrainingParams, TrainingResult
@@ -165,3 +165,37 @@ def train_job(
         data = collect_training_data(paths, params.frames, params.min_masks)
     with torch_cancellation(job.cancel):
         return train_model(data, output, params, progress=job.report, cancel=stop, overwrite=overwrite)
+
+
+def params_file_text(action: str, path: str | Path, note: str | BaseException | None = None) -> str:
+    """The message line once a parameter file job ends: ``action`` ``"saved"`` or ``"loaded"``.
+
+    ``note``: what a load adds (e.g. the positions it chose), or the job's error: "not saved: ..." /
+    the load's reason, each naming the file (its error names it; if not, it is put first).
+    """
+    if isinstance(note, BaseException):
+        text = str(note) if str(path) in str(note) else f"{path}: {note}"
+        return f"not saved: {text}" if action == "saved" else text
+    where = "to" if action == "saved" else "from"
+    return f"parameters {action} {where} {path}" + (f"; {note}" if note else "")
+
+
+def params_job(submit: Callable[..., Any], say: Callable[..., None], action: str, path: str | Path,
+               work: Callable[[], Callable[[str | Path], Any]],
+               show: Callable[[Any], str | None] | None = None) -> None:
+    """Write or read the parameter file ``path`` in a dock's worker, then ``say`` how it went.
+
+    ``work()`` (on the GUI thread: e.g. the form's parameters; a bad field raises ``ParameterError``, said
+    at once) gives what writes or reads the file, run by ``submit`` (the dock's ``Background.submit``: the
+    GUI thread does no disk I/O). ``show``: what is done with a read file's contents on the GUI thread (it
+    returns the message's note). A dock closed meanwhile delivers nothing: ``show`` never runs then.
+    """
+    try:
+        fn = work()
+    except ParameterError as exc:
+        say(params_file_text(action, path, exc), True)
+        return
+    # (in a tuple: a job's ``None`` result, a save's, is no item)
+    submit(lambda p: (fn(p),), path, name="batchseg-params", on_item=lambda got: say(
+        params_file_text(action, path, show(got[0]) if show is not None else None)),
+        on_error=lambda exc: say(params_file_text(action, path, exc), True))
