@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +228,23 @@ _OWN_KEYWORDS = ("params", "contains", "not_contains", "extensions", "recursive"
                  "on_event", "options")
 
 
+#: the advice for a keyword that names a model file (``model_path``, ``pretrained_model`` as Cellpose calls
+#: it, ``checkpoint_file``, ``weights``): "did you mean 'model'?" read as a built-in name only
+_MODEL_FILE_HINT = (
+    "a model file is given as model='path/to/model' (a Cellpose model, e.g. one trained with batchseg "
+    "train; model takes a built-in name such as 'nuclei' too); for micro-sam (method='sam') as "
+    "checkpoint='path/to/checkpoint.pt', with model= its architecture (e.g. 'vit_b_lm')"
+)
+_MODEL_WORDS = ("model", "weight", "ckpt", "checkpoint", "pretrained")
+_FILE_WORDS = ("path", "file", "dir", "folder", "weight", "ckpt", "pretrained")
+
+
+def _names_model_file(key: str) -> bool:
+    """Whether keyword ``key`` (no parameter field) names a model file: ``model_path``, ``weights``, ..."""
+    words = key.lower()
+    return any(w in words for w in _MODEL_WORDS) and any(w in words for w in _FILE_WORDS)
+
+
 def _known_fields(overrides: dict[str, Any]) -> None:
     """A :class:`TypeError` for a keyword that is no :class:`SegmentationParams` field, with the likely one.
 
@@ -238,20 +256,39 @@ def _known_fields(overrides: dict[str, Any]) -> None:
         if key in fields:
             continue
         close = difflib.get_close_matches(key, [*fields, *_OWN_KEYWORDS], n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "see help(SegmentationParams) for the fields"
+        if _names_model_file(key):
+            hint = _MODEL_FILE_HINT
+        elif close:
+            hint = f"did you mean {close[0]!r}?"
+        else:
+            hint = "see help(SegmentationParams) for the fields"
         raise TypeError(f"segment_files() got an unexpected keyword argument {key!r}: {hint} (keywords other "
                         "than its own are SegmentationParams fields)")
 
 
-def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | Iterable[str | Path]:
-    """``paths`` as given; an array, or one in a list or tuple of them, is a :class:`TypeError`.
+def _one_path(value: Any) -> Any:
+    """A 0-d NumPy text array (``np.array("a.tif")``: one file name) as the path it holds; else ``value``.
 
-    (An array was read as a path: "expected str, bytes or os.PathLike object, not ndarray".)
+    Such an array is no sequence ("iteration over a 0-d array") and no path (``Path()`` refuses it); its
+    bytes (``np.array(b"a.tif")``) are decoded as the file system does.
     """
+    if isinstance(value, (str, bytes)) or getattr(value, "ndim", None) != 0 or is_pixel_array(value):
+        return value
+    item = value.item()
+    return os.fsdecode(item) if isinstance(item, bytes) else item
+
+
+def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | Iterable[str | Path]:
+    """``paths`` as given; a 0-d NumPy text array, alone or in a list or tuple, is one path.
+
+    An array of pixels, or one in a list or tuple, is a :class:`TypeError` (it was read as a path:
+    "expected str, bytes or os.PathLike object, not ndarray").
+    """
+    paths = _one_path(paths)
     if is_pixel_array(paths):
         items: Sequence[Any] = [paths]
     elif isinstance(paths, (list, tuple)):
-        items = paths
+        items = [_one_path(p) for p in paths]
     else:  # one path, file names in an array; an iterator or a plan is passed on unread
         return paths
     for item in items:
@@ -263,7 +300,7 @@ def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | 
                 "name)], params) (napari_batchseg.io.arrays.ArrayInput) and run the plan with "
                 "napari_batchseg.runners.execute"
             )
-    return paths
+    return items
 
 
 def _run(
@@ -310,7 +347,7 @@ def open_mask(path: str | Path, *, force_labels: bool = False) -> MaskFile:
         The file cannot be read, holds values that are not labels (fractions, negative), or (without a
         log and without ``force_labels``) looks like an intensity image; the message names the file.
     """
-    mask = read_mask(path)
+    mask = read_mask(_one_path(path))  # (a 0-d NumPy text array: "expected str, ..., not ndarray")
     if mask.labels.dtype.kind == "f":  # whole-number floats (some annotation tools): uint32, as measure reads
         import numpy as np
 
