@@ -26,8 +26,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: The architecture, lowest layer first: (layer name, modules relative to the package, what it is).
 #: ``__init__`` is the package itself.
 LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("foundation", ("_version", "errors", "params", "devices", "quiet_import"),
-     "version, error types, the validated parameters, device choice"),
+    ("foundation", ("_version", "errors", "params", "devices", "quiet_import", "_atomic_text"),
+     "version, error types, the validated parameters, device choice, the atomic writer of text files"),
     ("io", ("io", "discovery", "provenance"),
      "files: lazy readers, masks, output names, atomic writes, the log text in masks; finding inputs"),
     ("prepare", ("prepare", "prepare_3d"),

@@ -7,7 +7,6 @@ serialised into every output log so that a run can be reproduced.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import itertools
@@ -16,7 +15,6 @@ import numbers
 import operator
 import os
 import re
-import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import metadata
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
+
+from ._atomic_text import UMASK, write_text_atomic
 
 #: The allowed values of the string-valued fields (the field annotations of
 #: :class:`SegmentationParams`; the tuples below are derived from them, for choices and messages)
@@ -455,9 +455,8 @@ class SegmentationParams:
 
         Written to a temporary file beside it (``.<name>.partial-XXXXXXXX``), synced, then renamed onto
         ``path``: a write that fails (a full disk, a file size limit) or is killed leaves an earlier file
-        as it was, never cut short (it was truncated, then written in place). As
-        :func:`~napari_batchseg.io.atomic.atomic_write_text` does; not through it: parameters (the
-        foundation layer) import no file module.
+        as it was, never cut short (it was truncated, then written in place). Through the writer of every
+        text output (:func:`napari_batchseg._atomic_text.write_text_atomic`).
 
         Raises
         ------
@@ -465,30 +464,7 @@ class SegmentationParams:
             The file cannot be written (the temporary file is removed); it names ``path`` (not the
             temporary file).
         """
-        target = Path(path)
-        prefix = f".{target.name}.partial-"
-        if len(prefix.encode("utf-8")) + 8 > 255:  # (a name near the limit: the temporary one shorter)
-            prefix = ".parameters.partial-"
-        tmp = ""
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
-            try:
-                if hasattr(os, "fchmod"):  # (mkstemp makes 0600 files: as any new file; not on Windows)
-                    os.fchmod(fd, 0o666 & ~_UMASK)
-                data = memoryview(self.to_yaml().encode("utf-8"))
-                while data:
-                    data = data[os.write(fd, data):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except BaseException as exc:
-            if tmp:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            if isinstance(exc, OSError) and exc.errno is not None:  # named: the file asked for, not ours
-                raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
-            raise
+        write_text_atomic(path, self.to_yaml())
 
     @classmethod
     def load(cls, path: str | Path) -> SegmentationParams:
@@ -633,13 +609,8 @@ def _parse_channel(value: Any) -> int | str | list[int | str]:
     return channels[0] if len(channels) == 1 else channels
 
 
-def _read_umask() -> int:  # (io.atomic uses this value too: one read per process)
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
+#: the process umask, read once (:data:`napari_batchseg._atomic_text.UMASK`)
+_UMASK = UMASK
 
 
 #: the ``positions`` value (any case) that means every position, as ``None`` or ``""`` do

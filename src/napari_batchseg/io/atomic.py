@@ -25,38 +25,12 @@ import warnings
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from .._atomic_text import NAME_MAX as NAME_MAX
+from .._atomic_text import PARTIAL_MARK as PARTIAL_MARK
+from .._atomic_text import hidden_name as hidden_name
+from .._atomic_text import new_temp_file, write_text_atomic
+from .._atomic_text import partial_prefix as partial_prefix
 from ..errors import OutputError
-from ..params import _UMASK  # (the process umask, read once at import: set to 0 for a moment to read it)
-
-PARTIAL_MARK = ".partial-"
-#: the longest file name (bytes) most file systems take (ext4, XFS, APFS, NTFS in UTF-16 units)
-NAME_MAX = 255
-#: bytes kept free after a hidden name for what follows it (``.partial-XXXXXXXX.buffer``,
-#: ``.lock.stale-XXXXXXXX``)
-_TAIL_ROOM = 32
-_HASH_CHARS = 16
-
-
-def hidden_name(name: str) -> str:
-    """``.<name>``, the base of a temporary or lock file of output ``name``, short enough to exist.
-
-    When ``.<name>`` plus the longest tail added to it would pass :data:`NAME_MAX` bytes, the name
-    is cut and a hash of the whole name is added (``.<start of name>~<16 hex>``): an output whose own
-    name is legal never fails because its lock or temporary file name would not be.
-    """
-    full = f".{name}"
-    if len(full.encode("utf-8")) + _TAIL_ROOM <= NAME_MAX:
-        return full
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:_HASH_CHARS]
-    keep = NAME_MAX - _TAIL_ROOM - _HASH_CHARS - 2
-    start = full.encode("utf-8")[:keep].decode("utf-8", "ignore")
-    return f"{start}~{digest}"
-
-
-def partial_prefix(target: str | Path) -> str:
-    """The name prefix of ``target``'s temporary files: ``.<name>.partial-`` (see :func:`hidden_name`)."""
-    return hidden_name(Path(target).name) + PARTIAL_MARK
-
 
 #: what follows a target's hidden name in the name of a new file (or folder) staged for it without a lock:
 #: ``.<name>.partial-new-<pid>-<host tag>-<8 random>`` (:func:`staged_prefix`)
@@ -160,14 +134,10 @@ def atomic_path(target: str | Path, prefix: str | None = None) -> Iterator[Path]
     target = Path(target)
     folder = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(prefix=prefix or partial_prefix(target), dir=folder)
+        fd, tmp = new_temp_file(folder, prefix or partial_prefix(target))
     except OSError as exc:
-        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}") from exc
-    try:  # mkstemp makes 0600 files: give results the permissions any new file would get (no fchmod:
-        if hasattr(os, "fchmod"):  # Windows before Python 3.13, where mkstemp's files are as any other)
-            os.fchmod(fd, 0o666 & ~_UMASK)
-    finally:
-        os.close(fd)
+        raise _folder_error(exc, folder) from exc
+    os.close(fd)
     tmp_path = Path(tmp)
     stage: Stage | None = getattr(_local, "stage", None)
     try:
@@ -186,21 +156,30 @@ def atomic_path(target: str | Path, prefix: str | None = None) -> Iterator[Path]
         raise
 
 
+def _folder_error(exc: OSError, folder: Path) -> OutputError:
+    return OutputError(f"cannot write in output folder {folder}: {exc.strerror or exc}")
+
+
 def atomic_write_text(target: str | Path, text: str, prefix: str | None = None) -> None:
-    """Write ``text`` (UTF-8) to ``target`` atomically (``prefix``: as :func:`atomic_path`'s)."""
-    data = text.encode("utf-8")
-    with atomic_path(target, prefix) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
-        try:
-            view = memoryview(data)
-            while view:
-                try:
-                    n = _write(fd, view.tobytes())
-                except OSError as exc:
-                    raise _as_output_error(exc, Path(target)) from exc
-                view = view[n:]
-        finally:
-            os.close(fd)
+    """Write ``text`` (UTF-8) to ``target`` atomically (``prefix``: as :func:`atomic_path`'s).
+
+    Through the one text writer (:func:`napari_batchseg._atomic_text.write_text_atomic`, also
+    ``SegmentationParams.save``'s) with this module's ``_write``, ``_fsync`` and ``_replace``; inside
+    :func:`staged`, the synced temporary file is handed to the stage instead of being renamed.
+    :class:`OutputError` names ``target`` (or its folder, where no temporary file can be made there).
+    """
+    stage: Stage | None = getattr(_local, "stage", None)
+
+    def place(tmp: Path, to: Path) -> None:
+        if stage is None:
+            _replace(tmp, to)
+        else:
+            stage.files[to] = tmp
+
+    def error(exc: OSError, to: Path, creating: bool) -> OutputError:
+        return _folder_error(exc, to.parent) if creating else _as_output_error(exc, to)
+
+    write_text_atomic(target, text, prefix, write=_write, fsync=_fsync, place=place, error=error)
 
 
 def publish(tmp: Path, target: Path, replace: bool = True) -> bool:
