@@ -9,13 +9,22 @@ done before the window opens (:mod:`napari_batchseg._napari._launch`).
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .discovery import FileFilter
     from .params import SegmentationParams
 
-__all__ = ["add_subcommand", "gui_setup", "run_gui"]
+__all__ = ["CLOSE_SIGNALS", "SignalClose", "add_subcommand", "gui_setup", "run_gui"]
+
+#: the signals that close napari as its window's close button does: SIGTERM (``kill``, a scheduler's
+#: stop), SIGHUP (the terminal closed)
+CLOSE_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def add_subcommand(sub: Any) -> None:
@@ -75,7 +84,59 @@ def run_gui(args: argparse.Namespace) -> int:
         print(f"batchseg gui: {text}", file=sys.stderr, flush=True)
 
     say("loading napari, torch and Cellpose (several seconds before the window opens)…")
-    launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True, say=say)
+    viewer, _ = launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True, say=say)
     say("napari is open")
-    run_napari()
-    return 0
+    with SignalClose(viewer.close) as stop:
+        run_napari(stop.poll)
+    if stop.signum is None:
+        return 0
+    say(f"closed by {signal.Signals(stop.signum).name}")
+    return 128 + stop.signum
+
+
+class SignalClose:
+    """Inside, :data:`CLOSE_SIGNALS` close napari the normal way (``close``, e.g. the viewer's).
+
+    Their default action ended the process where it was: a run's lock and partial file stayed in its
+    output folder (until ``batchseg clean``). Closed, the dock cancels its run and removes them. Python
+    runs a handler only between the main thread's bytecodes, and closing napari inside whatever Python
+    code that is (a slot of the dock) is not safe: the handler records the signal, and :meth:`poll`,
+    called from Qt's event loop (:func:`~._napari._launch.run_napari`), calls ``close`` there, once.
+    After the first signal the earlier handlers are back: a second one ends the process as before.
+    A signal ignored on entry (``nohup``'s SIGHUP) stays ignored. Off the main thread this does nothing.
+    Only the launcher (a process it owns) installs this, never the plugin opened in someone's napari.
+    """
+
+    def __init__(self, close: Callable[[], object]) -> None:
+        self.close = close
+        #: the first signal received (``None``: none)
+        self.signum: int | None = None
+        self._closed = False
+        self._earlier: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> SignalClose:
+        if threading.current_thread() is threading.main_thread():
+            for sig in CLOSE_SIGNALS:
+                earlier = signal.getsignal(sig)
+                if earlier is not signal.SIG_IGN:
+                    self._earlier[sig] = signal.SIG_DFL if earlier is None else earlier
+                    signal.signal(sig, self._record)
+        return self
+
+    def _record(self, signum: int, _frame: FrameType | None) -> None:
+        self.signum = signum
+        self._restore()
+
+    def _restore(self) -> None:
+        for sig, earlier in self._earlier.items():
+            signal.signal(sig, earlier)
+        self._earlier.clear()
+
+    def poll(self) -> None:
+        """Close once a signal came (called from the event loop, where closing is safe)."""
+        if self.signum is not None and not self._closed:
+            self._closed = True
+            self.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()

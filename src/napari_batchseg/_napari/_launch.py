@@ -71,20 +71,15 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
     ----------
     paths
         Files and folders for the file list (added by a worker, as the widget's *Add folder…*).
-    params
-        Parameters to show in the widget (default: the widget's own).
-    file_filter
-        Filters for the files found in folders (default: the widget's, name contains ``_BF``).
-    recursive
-        Also search the folders' sub-folders.
-    show
-        Show the window (``False`` for tests).
-    freeze
-        Freeze the objects alive before the window (:func:`preload`).
-    viewer
-        The viewer to dock the widget in (default: a new one, made after :func:`preload`).
-    say
-        Told the start-up steps as they end.
+    params, file_filter
+        Parameters to show in the widget, filters for the files found in folders (default: the widget's,
+        its filter: name contains ``_BF``).
+    recursive, show, freeze
+        Also search the folders' sub-folders; show the window (``False`` for tests); freeze the objects
+        alive before the window (:func:`preload`).
+    viewer, say
+        The viewer to dock the widget in (default: a new one, made after :func:`preload`); told the
+        start-up steps as they end.
 
     Returns
     -------
@@ -107,8 +102,12 @@ def launch(paths: Sequence[str | Path] = (), params: SegmentationParams | None =
     return viewer, widget
 
 
-def run_napari() -> None:
-    """Run napari's event loop until its window is closed."""
+def run_napari(poll: Callable[[], None] = lambda: None) -> None:
+    """Run napari's event loop until its window is closed, calling ``poll`` in it every 200 ms."""
     import napari
+    from qtpy.QtCore import QTimer
 
+    timer = QTimer()  # (Python runs then, signal handlers too: poll acts on what cli_gui.SignalClose got)
+    timer.timeout.connect(poll)
+    timer.start(200)
     napari.run()
