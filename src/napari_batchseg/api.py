@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,7 @@ from .evaluate_tracks import evaluate_tracks as evaluate_tracks
 from .events import Event, RunFailed
 from .existing import OutputStatus as OutputStatus
 from .existing import output_status as output_status
-from .io.arrays import ArraySource, is_pixel_array
+from .io.arrays import ArraySource, is_pixel_array, one_path
 from .io.made_dirs import missing_folders, remove_empty
 from .io.masks import MaskFile, read_mask
 from .params import SegmentationParams
@@ -266,29 +265,17 @@ def _known_fields(overrides: dict[str, Any]) -> None:
                         "than its own are SegmentationParams fields)")
 
 
-def _one_path(value: Any) -> Any:
-    """A 0-d NumPy text array (``np.array("a.tif")``: one file name) as the path it holds; else ``value``.
-
-    Such an array is no sequence ("iteration over a 0-d array") and no path (``Path()`` refuses it); its
-    bytes (``np.array(b"a.tif")``) are decoded as the file system does.
-    """
-    if isinstance(value, (str, bytes)) or getattr(value, "ndim", None) != 0 or is_pixel_array(value):
-        return value
-    item = value.item()
-    return os.fsdecode(item) if isinstance(item, bytes) else item
-
-
 def _paths_not_arrays(paths: str | Path | Iterable[str | Path]) -> str | Path | Iterable[str | Path]:
     """``paths`` as given; a 0-d NumPy text array, alone or in a list or tuple, is one path.
 
     An array of pixels, or one in a list or tuple, is a :class:`TypeError` (it was read as a path:
     "expected str, bytes or os.PathLike object, not ndarray").
     """
-    paths = _one_path(paths)
+    paths = one_path(paths)
     if is_pixel_array(paths):
         items: Sequence[Any] = [paths]
     elif isinstance(paths, (list, tuple)):
-        items = [_one_path(p) for p in paths]
+        items = [one_path(p) for p in paths]
     else:  # one path, file names in an array; an iterator or a plan is passed on unread
         return paths
     for item in items:
@@ -347,7 +334,7 @@ def open_mask(path: str | Path, *, force_labels: bool = False) -> MaskFile:
         The file cannot be read, holds values that are not labels (fractions, negative), or (without a
         log and without ``force_labels``) looks like an intensity image; the message names the file.
     """
-    mask = read_mask(_one_path(path))  # (a 0-d NumPy text array: "expected str, ..., not ndarray")
+    mask = read_mask(one_path(path))  # (a 0-d NumPy text array: "expected str, ..., not ndarray")
     if mask.labels.dtype.kind == "f":  # whole-number floats (some annotation tools): uint32, as measure reads
         import numpy as np
 

@@ -45,6 +45,7 @@ from scipy.optimize import linear_sum_assignment
 from ._labels import mask_base, open_mask_stack
 from .discovery import is_own_output
 from .errors import BatchSegError, InputError, describe
+from .io.arrays import one_path
 from .io.atomic import atomic_path, check_writable_dir
 from .io.labelcheck import check_looks_like_labels, label_values
 from .io.masks import read_embedded_log
@@ -557,6 +558,7 @@ def evaluate_paths(
     OutputError
         ``output`` is a folder, exists without ``overwrite``, or cannot be written.
     """
+    pred, gt = one_path(pred), one_path(gt)  # (np.array("a.tif") is one path)
     from .errors import OutputError
 
     if output is not None and Path(output).is_dir():  # (before: "exists; pass --overwrite", which failed too)

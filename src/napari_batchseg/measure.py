@@ -27,6 +27,7 @@ from skimage.measure import regionprops_table
 from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns, name_column
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
 from .errors import OutputError
+from .io.arrays import one_path
 from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
 from .io.naming import name_too_long
 from .io.sources import PixelSize
@@ -281,7 +282,7 @@ def measure_file(
     OutputError
         Output exists (without ``overwrite``) or its folder is not writable.
     """
-    mask = Path(mask)
+    mask = Path(one_path(mask))  # (np.array("a.tif") is one path)
     objects_csv, summary_csv = measurement_paths(mask, output_dir)
     if too_long := name_too_long(mask, (objects_csv, summary_csv), "give it a shorter name"):
         raise OutputError(too_long)

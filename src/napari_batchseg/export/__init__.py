@@ -46,7 +46,7 @@ import pandas as pd
 
 from .._labels import mask_base
 from ..errors import BatchSegError, InputError, OutputError, about
-from ..io.arrays import is_pixel_array
+from ..io.arrays import path_list
 from ..io.atomic import atomic_path, check_writable_dir, signals_held
 from ..io.naming import name_too_long
 from ..measure_3d import is_volume_mask
@@ -213,17 +213,12 @@ def export_masks(
         earlier outputs kept, and the next one is exported.
     """
     options = options or ExportOptions()
-    if isinstance(masks, (str, os.PathLike)):  # one path: not a sequence of its characters
-        masks = [masks]
-    # a list once (an iterator read by the check below was left empty: nothing exported, no error)
-    given: list[Any] = [masks] if is_pixel_array(masks) else list(masks)
-    for m in given:  # (an array: "truth value ... ambiguous"; numpy text is paths)
-        if is_pixel_array(m):
-            raise TypeError(
-                f"export_masks takes mask files, not an array (got {type(m).__name__} of shape "
-                f"{getattr(m, 'shape', '?')}): write the labels to a TIFF first (e.g. tifffile.imwrite) "
-                "and pass its path (ExportOptions(image=...) names its image where the kind needs one)"
-            )
+    # a list once (an iterator read by a check was left empty: nothing exported, no error)
+    given = path_list(masks, lambda m: TypeError(
+        f"export_masks takes mask files, not an array (got {type(m).__name__} of shape "
+        f"{getattr(m, 'shape', '?')}): write the labels to a TIFF first (e.g. tifffile.imwrite) "
+        "and pass its path (ExportOptions(image=...) names its image where the kind needs one)"
+    ))
     if kind not in KINDS:
         raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not given:

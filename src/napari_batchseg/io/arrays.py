@@ -11,8 +11,9 @@ those of files. :func:`register_arrays` registers each :class:`ArrayInput` under
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from numpy.typing import NDArray
 from .reader import register_source
 from .sources import ImageSource, PixelSize, SourceInfo
 
-__all__ = ["CANONICAL", "ArrayInput", "ArraySource", "is_pixel_array", "register_arrays", "safe_name"]
+__all__ = [
+    "CANONICAL", "ArrayInput", "ArraySource", "is_pixel_array", "one_path", "path_list", "register_arrays",
+    "safe_name",
+]
 
 
 def is_pixel_array(value: Any) -> bool:
@@ -36,6 +40,35 @@ def is_pixel_array(value: Any) -> bool:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__array__"):
         return False
     return getattr(getattr(value, "dtype", None), "kind", "") not in ("U", "S", "O", "T")
+
+
+def one_path(value: Any) -> Any:
+    """A 0-d NumPy text array (``np.array("a.tif")``: one file name) as the path it holds; else ``value``.
+
+    Such an array is no sequence ("iteration over a 0-d array") and no path (``Path()`` refuses it); its
+    bytes (``np.array(b"a.tif")``) are decoded as the file system does.
+    """
+    if isinstance(value, (str, bytes)) or getattr(value, "ndim", None) != 0 or is_pixel_array(value):
+        return value
+    item = value.item()
+    return os.fsdecode(item) if isinstance(item, bytes) else item
+
+
+def path_list(value: Any, refusal: Callable[[Any], TypeError]) -> list[Any]:
+    """``value`` (paths given to a function) as a list, read once: one path is one item.
+
+    One path: a ``str``, a path-like or a 0-d NumPy text array (not a sequence of its characters);
+    NumPy text arrays and iterators are read once (an iterator read by a check was left empty). An
+    array of pixels, given or in the list, raises ``refusal(array)``.
+    """
+    value = one_path(value)
+    if isinstance(value, (str, os.PathLike)):
+        return [value]
+    items: list[Any] = [value] if is_pixel_array(value) else [one_path(v) for v in value]
+    for item in items:
+        if is_pixel_array(item):
+            raise refusal(item)
+    return items
 
 
 CANONICAL = "PTCZYX"

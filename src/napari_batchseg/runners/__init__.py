@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .. import engine
 from ..errors import BatchSegError
 from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed, Task, TaskCancelled
+from ..io.arrays import one_path
 from ..io.naming import check_collisions
 from ..params import ParameterError, SegmentationParams
 from ..runnable import one_position_note
@@ -124,6 +125,7 @@ def execute(
     """
     if options is not None and not isinstance(options, RunOptions):
         raise TypeError(f"options must be RunOptions, got {type(options).__name__} (params= is a keyword)")
+    source = one_path(source)  # (np.array("a.tif") is one path)
     groups = _groups(source)
     if groups is not None:
         if params is not None:

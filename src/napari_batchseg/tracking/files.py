@@ -27,6 +27,7 @@ import pandas as pd
 
 from .._labels import PreparedImage, mask_base, open_mask_stack, resolve_source
 from ..errors import InputError, OutputError, describe
+from ..io.arrays import one_path
 from ..io.atomic import (
     atomic_path,
     atomic_write_text,
@@ -189,7 +190,7 @@ def track_file(
         Unreadable mask; an output exists (without ``overwrite``) or cannot be written.
     """
     started = time.perf_counter()
-    mask = Path(mask)
+    mask = Path(one_path(mask))  # (np.array("a.tif") is one path)
     params = params or TrackParams()
     outputs = track_paths(mask, output_dir)
     if not overwrite:

@@ -8,7 +8,6 @@ Each source gives :class:`~napari_batchseg.training.data.TrainingFrame` lists (s
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from numpy.typing import NDArray
 from .._labels import open_mask_stack
 from ..errors import InputError, describe
 from ..input_check import check_input
-from ..io.arrays import is_pixel_array
+from ..io.arrays import path_list
 from ..io.atomic import sha256_file
 from ..io.masks import read_embedded_log, read_mask
 from ..io.naming import KEPT_TAG, MASK_EXT, is_kept_copy, is_segmentation_mask
@@ -421,17 +420,11 @@ def _as_inputs(inputs: str | Path | Iterable[str | Path]) -> list[str | Path]:
 
     An array is a :class:`TypeError` naming :func:`frames_from_arrays`.
     """
-    if isinstance(inputs, (str, os.PathLike)):
-        return [inputs]
-    items: list[Any] = [inputs] if is_pixel_array(inputs) else list(inputs)
-    for item in items:  # (numpy text is paths)
-        if is_pixel_array(item):
-            raise TypeError(
-                f"training inputs are files and folders, not an array (got {type(item).__name__} of shape "
-                f"{getattr(item, 'shape', '?')}): pass frames_from_arrays(image, labels, name) "
-                "(napari_batchseg.training) for images and masks in memory"
-            )
-    return items
+    return path_list(inputs, lambda item: TypeError(
+        f"training inputs are files and folders, not an array (got {type(item).__name__} of shape "
+        f"{getattr(item, 'shape', '?')}): pass frames_from_arrays(image, labels, name) "
+        "(napari_batchseg.training) for images and masks in memory"
+    ))
 
 
 def collect_training_data(
