@@ -19,6 +19,7 @@ from ..view.outputs import (
     SUFFIX_HINT,
     collisions_text,
     existing_lines,
+    named,
     next_run_note,
     output_check,
     planned_outputs,
@@ -65,8 +66,7 @@ class OutputPanel(QWidget):
         self._collisions: list[str] = []
         self._unwritable: list[str] = []
         self._lines: list[str] = []
-        self._generation = 0
-        self.checking = False  # an existence check is under way
+        self._generation, self.checking = 0, False  # checking: an existence check is under way
         self.background = Background(self)
 
     def output_dir(self) -> str | None:
@@ -104,10 +104,10 @@ class OutputPanel(QWidget):
             self.heads_up.emit("")
             return
         outs = planned_outputs(files, infos, self.suffix.text(), self.output_dir(), positions)
-        self._lines = preview_lines(outs)
+        self._lines = preview_lines(outs, infos)  # (files not read yet, or unreadable: no names)
         self.preview.setText("\n".join(self._lines))
         self._collisions = find_collisions((f, names) for f, _, names in outs)
-        planned = planned_tasks(outs, infos, params)
+        planned = planned_tasks(named(outs, infos), infos, params)
         # the folders' last answer holds until the worker's next (a review: Run was enabled meanwhile)
         self._show_problems(self._unwritable if planned else [])
         if planned:

@@ -9,10 +9,12 @@ from ..errors import OutputError
 from ..events import Task
 from ..existing import OutputStatus, output_status
 from ..io.atomic import check_writable_dir, no_writes
+from ..io.formats import kind_of_suffix
 from ..io.naming import OutputNames, name_too_long, output_names
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
 from .fields import Field
+from .file_info import is_ambiguous
 
 #: output names shown in the preview (then "... and N more")
 PREVIEW_LINES = 6
@@ -153,9 +155,41 @@ def positions_of(info: SourceInfo | str | None) -> int:
     return info.sizes["P"] if isinstance(info, SourceInfo) else 1
 
 
-def preview_lines(outs: list[tuple[Path, int, OutputNames]]) -> list[str]:
-    """``input → mask`` lines of the first :data:`PREVIEW_LINES` outputs, and how many more there are."""
-    lines = [f"{f.name} → {names.mask.name}" for f, _, names in outs[:PREVIEW_LINES]]
+def unreadable(path: Path, info: SourceInfo | str | None) -> bool:
+    """Whether a listed file cannot be read: no setting makes it run, it gets no output.
+
+    Not so: ambiguous axes (an axes choice reads the file), an HDF5 file (one of several image datasets
+    is chosen; how many it holds is not known here), metadata not read yet.
+    """
+    return isinstance(info, str) and not is_ambiguous(info) and kind_of_suffix(path) != "hdf5"
+
+
+def named(outs: list[tuple[Path, int, OutputNames]], infos: dict[Path, SourceInfo | str | None]
+          ) -> list[tuple[Path, int, OutputNames]]:
+    """The outputs of ``outs`` whose names are known: their file's metadata is read, and readable."""
+    return [out for out in outs if (info := infos.get(out[0])) is not None and not unreadable(out[0], info)]
+
+
+#: the preview's line of a file whose metadata is being read (its positions, hence its outputs' names)
+READING = "(reading its metadata: outputs named once known)"
+#: the preview's line of a file that cannot be read
+NOT_RUN = "unreadable: not run"
+
+
+def preview_lines(outs: list[tuple[Path, int, OutputNames]],
+                  infos: dict[Path, SourceInfo | str | None] | None = None) -> list[str]:
+    """``input → mask`` lines of the first :data:`PREVIEW_LINES` outputs, and how many more there are.
+
+    ``infos`` (see :func:`planned_outputs`): a file whose metadata is not known yet is said to be read,
+    not given a name that may lack its positions' ``_P<k>``; an :func:`unreadable` one is not run.
+    """
+    def line(f: Path, names: OutputNames) -> str:
+        info = infos.get(f) if infos is not None else None
+        if infos is not None and info is None:
+            return f"{f.name} → {READING}"
+        return f"{f.name}: {NOT_RUN}" if unreadable(f, info) else f"{f.name} → {names.mask.name}"
+
+    lines = [line(f, names) for f, _, names in outs[:PREVIEW_LINES]]
     if len(outs) > PREVIEW_LINES:
         lines.append(f"… and {len(outs) - PREVIEW_LINES} more")
     return lines

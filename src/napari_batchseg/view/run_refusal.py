@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..params import ParameterError
-from .phrasing import refusal_message
 
-__all__ = ["NO_FILES", "Refusal", "refuse_or_params"]
+__all__ = ["NO_FILES", "Refusal", "refusal_text", "refuse_or_params"]
 
 P = TypeVar("P")
 
 #: Run with no file listed
 NO_FILES = "no input files: add files or folders (and check the filters)"
+#: how the Files tab's check (``FileSetup.problem``) starts the reason of a file it cannot read
+UNREADABLE = "unreadable: "
+#: the button that takes the flagged files out of the list (``_napari._files``)
+REMOVE_BUTTON = "Remove the files marked ⚠"
 
 
 @dataclass(frozen=True)
@@ -61,5 +64,34 @@ def refuse_or_params(files: Sequence[Path], output_problems: Callable[[], Sequen
     except ParameterError as exc:
         return Refusal(str(exc))
     if bad := flagged():  # refused with the list, not started to fail them
-        return Refusal(refusal_message(bad), files_tab=True)
+        return Refusal(refusal_text(bad), files_tab=True)
     return chosen
+
+
+def refusal_text(flagged: dict[Path, str], shown: int = 5) -> str:
+    """Why Run refuses files that cannot run as set up: how many, the first ``shown``, and what to do.
+
+    An unreadable file's reason is the reader's message, which names the file again
+    (``empty.tif: unreadable: empty.tif: file is empty``): said once here. Its own settings cannot fix
+    it, so the advice to select a file and fix it is for the others; unreadable ones are to be removed
+    (:data:`REMOVE_BUTTON`) or replaced.
+    """
+    def reason(path: Path, why: str) -> str:
+        if why.startswith(UNREADABLE):
+            rest = why.removeprefix(UNREADABLE)
+            why = UNREADABLE + rest.removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
+        return f"{path.name}: {why}"
+
+    listed = "; ".join(reason(p, why) for p, why in list(flagged.items())[:shown])
+    more = f"; and {len(flagged) - shown} more" if len(flagged) > shown else ""
+    unreadable = sum(why.startswith(UNREADABLE) for why in flagged.values())
+    fix = "to fix it (its own channel or frames, its axes or dataset)"
+    if not unreadable:
+        advice = f"Select one {fix}, or remove them ({REMOVE_BUTTON})"
+    elif unreadable == len(flagged):
+        advice = f"No setting makes a file readable: remove them ({REMOVE_BUTTON}) or replace the files"
+    else:  # (the button takes out every file marked: the unreadable ones, one by one)
+        advice = (f"{unreadable} cannot be read: remove them (Remove selected) or replace the files. "
+                  f"Select one of the others {fix}, or remove them all ({REMOVE_BUTTON})")
+    return (f"cannot run: {len(flagged)} file(s) cannot run as set up (marked ⚠ in the Files tab): "
+            f"{listed}{more}. {advice}")
