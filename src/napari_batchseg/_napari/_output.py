@@ -13,20 +13,7 @@ from ..existing import OutputStatus
 from ..io.naming import find_collisions
 from ..io.sources import SourceInfo
 from ..params import SegmentationParams
-from ..view.outputs import (
-    NO_FOLDER,
-    OUTPUT_FIELDS,
-    SUFFIX_HINT,
-    collisions_text,
-    existing_lines,
-    named,
-    next_run_note,
-    output_check,
-    planned_outputs,
-    planned_tasks,
-    preview_lines,
-    suffix_note,
-)
+from ..view import outputs
 from ._jobs import Background
 from ._qtutil import Fields, PathField, form, hbox, muted, radio_pair
 
@@ -43,7 +30,7 @@ class OutputPanel(QWidget):
         self.beside, self.custom = radio_pair(self, "input folder", "folder:")
         self.folder = PathField(True, "Output folder", placeholder="paste, browse or drop a folder")
         self.folder.setEnabled(False)
-        self.fields = Fields(*OUTPUT_FIELDS)
+        self.fields = Fields(*outputs.OUTPUT_FIELDS)
         self.suffix: QLineEdit = self.fields["suffix"]
         self.suffix.setValidator(QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9-]*"), self))
         self.suffix_note = muted(QLabel(""))
@@ -60,7 +47,7 @@ class OutputPanel(QWidget):
         self.custom.toggled.connect(self.changed)
         self.folder.changed.connect(self.changed)
         self.suffix.textChanged.connect(self._suffix_typed)
-        self.suffix.inputRejected.connect(lambda: self.suffix_note.setText(f"‘{SUFFIX_HINT}’"))
+        self.suffix.inputRejected.connect(lambda: self.suffix_note.setText(f"‘{outputs.SUFFIX_HINT}’"))
         self.existing.currentIndexChanged.connect(self.changed)
         self._problems: list[str] = []
         self._collisions: list[str] = []
@@ -85,7 +72,7 @@ class OutputPanel(QWidget):
         self.fields.show(params)
 
     def _suffix_typed(self, text: str) -> None:
-        self.suffix_note.setText(suffix_note(text))
+        self.suffix_note.setText(outputs.suffix_note(text))
         self.changed.emit()
 
     def update_preview(self, files: list[Path], infos: dict[Path, SourceInfo | str | None],
@@ -99,22 +86,22 @@ class OutputPanel(QWidget):
         self.checking = False  # (a check under way answers an older preview: it is ignored)
         if self.custom.isChecked() and not self.folder.text():
             self.preview.setText("")
-            self._problems = [NO_FOLDER]
-            self.problems_label.setText(NO_FOLDER)
+            self._problems = [outputs.NO_FOLDER]
+            self.problems_label.setText(outputs.NO_FOLDER)
             self.heads_up.emit("")
             return
-        outs = planned_outputs(files, infos, self.suffix.text(), self.output_dir(), positions)
-        self._lines = preview_lines(outs, infos)  # (files not read yet, or unreadable: no names)
+        outs = outputs.planned_outputs(files, infos, self.suffix.text(), self.output_dir(), positions)
+        self._lines = outputs.preview_lines(outs, infos)  # (files not read yet, or unreadable: no names)
         self.preview.setText("\n".join(self._lines))
         self._collisions = find_collisions((f, names) for f, _, names in outs)
-        planned = planned_tasks(named(outs, infos), infos, params)
+        planned = outputs.planned_tasks(outputs.named(outs, infos), infos, params)
         # the folders' last answer holds until the worker's next (a review: Run was enabled meanwhile)
         self._show_problems(self._unwritable if planned else [])
         if planned:
             generation = self._generation
             self.checking = True
             self.background.submit(
-                output_check, planned, on_item=lambda found: self._show_existing(generation, *found),
+                outputs.output_check, planned, on_item=lambda found: self._show_existing(generation, *found),
                 on_done=lambda: self._checked(generation), name="batchseg-exists",
             )
         else:  # nothing to check: no note of an earlier check stays
@@ -123,19 +110,19 @@ class OutputPanel(QWidget):
     def _show_problems(self, unwritable: list[str]) -> None:
         self._unwritable = unwritable
         self._problems = [*self._collisions, *unwritable]
-        self.problems_label.setText("\n".join(filter(None, (collisions_text(self._collisions), *unwritable))))
+        said = outputs.collisions_text(self._collisions)
+        self.problems_label.setText("\n".join(filter(None, (said, *unwritable))))
 
-    def _checked(self, generation: int) -> None:
-        if generation == self._generation:
-            self.checking = False
+    def _checked(self, generation: int) -> None:  # (the end of an older check: a newer one runs)
+        self.checking = self.checking and generation != self._generation
 
     def _show_existing(self, generation: int, statuses: list[OutputStatus], unwritable: list[str]) -> None:
         if generation != self._generation:  # the inputs or names changed since: a newer check runs
             return
         self._show_problems(unwritable)  # a walk: a read-only output folder was said only after Run
         policy = self.existing.currentData()
-        said = existing_lines(statuses, policy)
-        self.heads_up.emit(next_run_note(statuses, policy))
+        said = outputs.existing_lines(statuses, policy)
+        self.heads_up.emit(outputs.next_run_note(statuses, policy))
         self.preview.setText("\n".join([*self._lines, *said]))
 
     def close_down(self) -> None:

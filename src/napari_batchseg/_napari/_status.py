@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from qtpy.QtCore import QSize, Qt, Signal
-from qtpy.QtGui import QBrush, QColor, QPainter, QPalette
+from qtpy.QtGui import QBrush, QColor, QPainter, QPalette, QResizeEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QProgressBar,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -98,13 +99,13 @@ class StatusTable(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = _present(self.table.horizontalHeader())
-        for c in range(len(COLUMNS)):  # the name and the details share what the numbers leave, to any width
-            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c in (0, 4) else
-                                        QHeaderView.ResizeMode.ResizeToContents)
-        # a 440 px dock: no sideways scrolling; long texts are elided, and shown in full in tooltips and,
-        # for the selected row, below the table (:attr:`detail`)
+        modes = QHeaderView.ResizeMode  # the details: what the numbers and the name (resizeEvent) leave
+        for c, mode in enumerate((modes.Interactive, *[modes.ResizeToContents] * 3, modes.Stretch)):
+            header.setSectionResizeMode(c, mode)
+        # a 440 px dock: no sideways scrolling; long texts elided, whole in tooltips and below (`detail`)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # (a name keeps its position's [P<k>])
+        self.table.setItemDelegateForColumn(4, _ElideRight(self.table))  # a reason keeps its start
         self.table.setWordWrap(False)
         self.table.setMinimumHeight(110)
         self.table.setToolTip("Double-click a row to show that file's result")
@@ -126,13 +127,19 @@ class StatusTable(QWidget):
             self._rows[task.key] = r
             name = QTableWidgetItem(task.label)
             name.setData(KEY_ROLE, task.key)
-            name.setToolTip(str(task.input))
+            name.setToolTip(f"{task.label}\n{task.input}")
             self.table.setItem(r, 0, name)
             for c in range(1, len(COLUMNS)):
                 self.table.setItem(r, c, QTableWidgetItem(""))
             self._draw_row(state)
         self._update_summary()  # (once: per row, a batch of n files counted n × n states)
         self.update_progress()
+        self.resizeEvent(None)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:  # noqa: N802 - Qt override
+        """The name column: its names' width, at most a quarter (trial 46: the details were cut short)."""
+        super().resizeEvent(event)
+        self.table.setColumnWidth(0, min(self.table.sizeHintForColumn(0), self.width() // 4))
 
     def keys(self) -> list[str]:
         """Task keys in row (plan) order."""
@@ -208,6 +215,12 @@ class StatusTable(QWidget):
     def _update_summary(self) -> None:
         if (session := self._session) is not None:
             self.summary.setText(phrasing.summary_text(session.counts(), len(session)))
+
+
+class _ElideRight(QStyledItemDelegate):
+    def initStyleOption(self, option: Any, index: Any) -> None:  # noqa: N802 - Qt override
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 _T = TypeVar("_T")
