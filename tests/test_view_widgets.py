@@ -46,10 +46,10 @@ from napari_batchseg.view.outputs import (
 from napari_batchseg.view.phrasing import (
     finish_message,
     progress_text,
-    refusal_message,
     state_details,
     summary_text,
 )
+from napari_batchseg.view.run_refusal import refusal_text
 
 
 def test_z_fields_and_z_range_text_round_trip():
@@ -101,7 +101,7 @@ def test_fix_records_what_changed_and_the_log_counts_strokes(dsb2018):
 
 def test_messages_preview_and_existing_outputs(tmp_path):
     flagged = {tmp_path / f"f{i}.tif": "no channel 1" for i in range(7)}
-    text = refusal_message(flagged)
+    text = refusal_text(flagged)
     assert text.startswith("cannot run: 7 file(s)") and "f4.tif: no channel 1; and 2 more" in text
     assert "f5.tif" not in text
     inputs = [tmp_path / f"f{i}.tif" for i in range(PREVIEW_LINES + 2)]

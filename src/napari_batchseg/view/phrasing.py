@@ -138,15 +138,6 @@ def run_message(session: RunSession) -> str:
     return f"{len(session)} output(s) planned"
 
 
-def refusal_message(flagged: dict[Path, str], shown: int = 5) -> str:
-    """Why Run refuses files that cannot run as set up: how many, the first ``shown`` with their reason."""
-    listed = "; ".join(f"{p.name}: {why}" for p, why in list(flagged.items())[:shown])
-    more = f"; and {len(flagged) - shown} more" if len(flagged) > shown else ""
-    return (f"cannot run: {len(flagged)} file(s) cannot run as set up (marked ⚠ in the Files tab): "
-            f"{listed}{more}. Select one to fix it (its own channel or frames, its axes or dataset), "
-            "or remove them (Remove the files marked ⚠)")
-
-
 def mask_tail(mask: Path) -> str:
     """A mask's name from its module tag on, its extension dropped: ``…_vSM-cyto3`` (another name: whole).
 
