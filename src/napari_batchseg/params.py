@@ -484,6 +484,23 @@ class SegmentationParams:
             raise ParameterError(f"parameter file {path}: {exc}") from exc
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line, with where: ``line 1, column 9: expected ',' or ']', but got ...``.
+
+    PyYAML's own text spans several lines (the source line and a caret under it), and the CLI prints one
+    line per error.
+    """
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and at is not None:
+        context = f"{context} from line {at.line + 1}, column {at.column + 1}"
+    return f"{where}{problem}" + (f" ({context})" if context else "")
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """The ``option: value`` mapping of a YAML parameter file (dashes in keys become underscores)."""
     p = Path(path)
@@ -492,7 +509,7 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ParameterError(f"cannot read parameter file {p}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise ParameterError(f"parameter file {p} is not valid YAML: {exc}") from exc
+        raise ParameterError(f"parameter file {p} is not valid YAML: {yaml_problem(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
