@@ -120,13 +120,17 @@ def test_disk_full_during_mask_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- 2: incomplete pairs are redone
-def test_mask_without_log_is_redone_not_skipped(tmp_path):
+def test_mask_without_log_is_kept_not_redone(tmp_path):
+    """No cut-short commit leaves a mask without its log (the log goes in first): its log was deleted or
+    lost, the mask maybe edited; ``skip`` keeps it (CLI trial 46: it was redone, the mask replaced)."""
     movie = _movie(tmp_path)
     _run([movie])
     (tmp_path / "a_vSM.log").unlink()
+    before = (tmp_path / "a_vSM.ome.tif").read_bytes()
     events = _run([movie])  # default policy: skip
-    assert len(_finals(events, engine.TaskDone)) == 1, events
-    assert _pair_consistent(tmp_path / "a_vSM.ome.tif", tmp_path / "a_vSM.log")
+    (skipped,) = _finals(events, engine.TaskSkipped)
+    assert "changed by hand: it has no log a_vSM.log" in skipped.reason
+    assert (tmp_path / "a_vSM.ome.tif").read_bytes() == before
 
 
 def test_mismatched_pair_is_redone(tmp_path):
@@ -616,7 +620,10 @@ def test_output_status_tells_missing_same_other_and_corrupt(tmp_path):
     # QA: frames 0-9 of a 3-frame movie are its frames 0-end: the same output, not "other parameters"
     assert output_status(task, params.replace(end_frame=9)).state == "same"
     assert output_status(task, params.replace(end_frame=1)).differences == {"end_frame": (None, 1)}
-    task.names.log.unlink()
+    task.names.log.unlink()  # deleted: the mask counts as changed by hand (no cut-short run leaves it)
+    gone = output_status(task, params)
+    assert gone.state == "same" and gone.corrected and "has no log" in gone.edited
+    task.names.mask.write_bytes(task.names.mask.read_bytes()[:200])  # and cut short: made again
     assert output_status(task, params).state == "corrupt"
 
 

@@ -23,6 +23,7 @@ from .io.leftovers import asides_of, partials_of, settle
 from .io.locks import LockInfo, claim, lock_path
 from .io.masks import FrameStackWriter, MaskWriter, read_embedded_log
 from .io.naming import LOG_EXT, MASK_EXT, OutputNames, first_free_kept
+from .io.pairs import pair_state
 from .params import SegmentationParams
 from .provenance import has_module_records
 
@@ -113,8 +114,9 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
         if params.existing == "skip":
             return TaskSkipped(task, f"{made}; left as it is ({keep})", other_parameters=True)
         return TaskFailed(task, f"{made}; not replaced ({keep})")
+    edited = f"; {status.edited}" if status.edited else ""
     if status.state == "other":
-        made = f"output {made_how(status)} ({status.detail}): {mask}"
+        made = f"output {made_how(status)} ({status.detail}): {mask}{edited}"
         hint = rerun if task.expect is not None else "use --existing overwrite, or another suffix"
         if params.existing == "skip":
             return TaskSkipped(task, f"{made}; left as it is, not redone for these parameters ({hint})",
@@ -124,10 +126,11 @@ def existing_decision(task: Task, params: SegmentationParams) -> TaskSkipped | T
         return None
     if params.existing == "skip":
         hint = rerun if task.expect is not None else "use --existing overwrite to redo"
-        return TaskSkipped(task, f"output exists: {mask} ({hint})")
+        kept = "; left as it is " if edited else " "  # (overwrite keeps an edited mask as .corrected)
+        return TaskSkipped(task, f"output exists: {mask}{edited}{kept}({hint})")
     if params.existing == "error":
         hint = rerun if task.expect is not None else "use --existing overwrite or --existing skip"
-        return TaskFailed(task, f"output exists: {mask} ({hint})")
+        return TaskFailed(task, f"output exists: {mask}{edited} ({hint})")
     return None
 
 
@@ -146,10 +149,15 @@ def for_api(reason: str) -> str:
 def corrected_copy_names(names: OutputNames) -> OutputNames | None:
     """Where a hand-corrected output about to be replaced is kept (``None``: it holds no corrections).
 
+    Hand-corrected: its mask has ``correction`` records, or it was changed by hand otherwise
+    (:func:`~.existing.pair_state`'s ``edited``: saved by another program, or its log gone).
     ``<stem>_vSM[-suffix].corrected.ome.tif`` and ``.log`` beside it (``.corrected-2`` and on when
     taken): still named as this tool's masks, so never taken for inputs, and open in napari as masks.
     """
-    if not names.mask.exists() or not has_module_records(read_embedded_log(names.mask), "correction"):
+    if not names.mask.exists():
+        return None
+    corrected = has_module_records(read_embedded_log(names.mask), "correction")
+    if not corrected and pair_state(names)[0] != "edited":
         return None
     base = names.mask.name[: -len(MASK_EXT)]
     mask, log = first_free_kept(lambda tag: (names.mask.with_name(base + tag + MASK_EXT),
@@ -175,9 +183,31 @@ def _keep(source: Path, target: Path) -> None:
 
 
 def keep_output(names: OutputNames, keep: OutputNames) -> None:
-    """Keep an output's mask and log under ``keep``'s names too, before they are replaced."""
+    """Keep an output's mask and log under ``keep``'s names too, before they are replaced.
+
+    A mask without its log gets one all the same: the log it embeds, or (none, e.g. saved by another
+    program) a line saying so; the run's warning names both files.
+    """
     _keep(names.mask, keep.mask)
-    _keep(names.log, keep.log)
+    if names.log.exists():
+        _keep(names.log, keep.log)
+        return
+    text = read_embedded_log(names.mask) or (
+        f"{names.mask.name} was kept as {keep.mask.name} before a run replaced it; it had no log "
+        f"({names.log.name} was missing, and the mask embeds none)\n")
+    fd, name = tempfile.mkstemp(prefix=f".{keep.log.name}.partial-", dir=keep.log.parent)  # (swept if cut)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise OutputError(f"{keep.log}: cannot write ({exc.strerror or exc}); {names.mask} was not "
+                          "replaced") from exc
+    if not publish(Path(name), keep.log, replace=False):
+        raise OutputError(f"{keep.log} exists; {names.mask} was not replaced")
 
 
 def commit(

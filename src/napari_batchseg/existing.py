@@ -8,9 +8,13 @@ run (the ``existing`` policy, ``--dry-run``, the widget's "what will happen" lin
 * ``other``: a finished output made with other parameters; :attr:`OutputStatus.differences` says
   which. It is never "done" for the new parameters: ``skip`` leaves it and says so, ``overwrite``
   replaces it, ``error`` refuses it.
-* ``corrupt``: a mask without its log, a pair from two runs (a commit cut short), or a mask that
-  cannot be read (checked when its log carries no output id, as in logs of older versions); it is
-  made again under every policy.
+* ``corrupt``: a pair from two runs (a commit cut short), or a mask that cannot be read (checked when
+  its log carries no output id, as in logs of older versions, and when the mask is taken as edited);
+  it is made again under every policy.
+* A mask changed by hand outside this tool (:func:`~.io.pairs.pair_state`'s ``edited``: saved by another
+  program such as Fiji, without the output id this tool embeds, or left without its log) is ``same``
+  or ``other`` as its log (or the log it embeds) says, ``corrected``, with :attr:`OutputStatus.edited`
+  saying why: ``skip`` keeps it and says so, ``overwrite`` keeps a copy first, ``error`` refuses it.
 * ``busy``: another live run is producing it (its lock is held).
 
 Files of the output that a killed ``--existing overwrite`` left hidden (``.<name>.partial-old-<pid>-*``,
@@ -32,12 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 
-from .errors import BatchSegError, describe
+from .errors import BatchSegError
 from .events import Task
 from .io.atomic import check_writable_dir, no_writes
 from .io.locks import live_holder
 from .io.masks import read_embedded_log
 from .io.naming import name_too_long, zarr_container
+from .io.pairs import mask_unreadable, pair_state
 from .params import SegmentationParams
 from .provenance import has_module_records, output_id, parse_log
 
@@ -73,6 +78,10 @@ class OutputStatus:
     #: the input the output was made from, when it is another file of the same output name that is still
     #: there (``a.tif``'s output, found when ``a.tiff`` is planned): no policy replaces it
     other_input: Path | None = None
+    #: why the mask counts as changed by hand though it holds no ``correction`` record (another program
+    #: saved it, or its log is gone: :func:`pair_state`'s ``edited``); empty otherwise. Such a mask is
+    #: ``corrected`` too
+    edited: str = ""
 
 
 #: parameters a run does not use, by ``z_mode`` (``project``: no volume; ``3d``/``stitch``: no projection)
@@ -120,28 +129,6 @@ def describe_differences(diffs: dict[str, tuple[Any, Any]], limit: int = 4) -> s
     return ", ".join(parts) + (", ..." if len(diffs) > limit else "")
 
 
-def _mask_unreadable(path: Path) -> str | None:
-    """Why a mask file cannot be a whole mask (not a TIFF, or pages past its end), else ``None``.
-
-    Only headers are read: every page's data must lie inside the file.
-    """
-    import tifffile
-
-    try:
-        size = path.stat().st_size
-        with tifffile.TiffFile(path) as tif:
-            if not tif.pages:
-                return "no image in it"
-            for page in tif.pages:
-                offsets = getattr(page, "dataoffsets", ()) or ()
-                counts = getattr(page, "databytecounts", ()) or ()
-                if any(o + c > size for o, c in zip(offsets, counts, strict=False)):
-                    return "cut short (its pixel data runs past the end of the file)"
-    except Exception as exc:  # noqa: BLE001 - any reader error means "not a whole mask"
-        return f"unreadable ({describe(exc)})"
-    return None
-
-
 def _put_back_first(mask: Path) -> dict[Path, Path]:
     """Output file -> its earlier file, kept aside by a killed run, that the next run puts back first.
 
@@ -155,34 +142,8 @@ def _put_back_first(mask: Path) -> dict[Path, Path]:
 
 
 def output_state(task: Task, instead: Mapping[Path, Path] | None = None) -> tuple[str, str]:
-    """``("done" | "absent" | "incomplete", why)`` for a task's mask and log.
-
-    An output is *done* when its mask and its log both exist and carry the same output id (see
-    :data:`~.provenance.OUTPUT_ID_PREFIX`): the log is renamed into place before the mask, so a commit
-    cut short leaves a log without a mask, or a new log beside an older mask. Pairs written before
-    output ids existed (neither has one) count as done, and so does a mask corrected by hand (its log
-    has ``correction`` records): a re-run never redoes manual work. ``instead``: the file to read for
-    the mask or the log (an earlier file a killed run kept aside, which the run puts back first); the
-    messages name the output's own files.
-    """
-    mask, log_path = task.names.mask, task.names.log
-    instead = instead or {}
-    mask_file, log_file = instead.get(mask, mask), instead.get(log_path, log_path)
-    if not mask_file.exists():
-        return "absent", ""
-    if not log_file.exists():
-        return "incomplete", f"{mask} has no log {log_path.name} (a run was cut short)"
-    try:
-        log_id = output_id(log_file.read_text(encoding="utf-8", errors="replace"))
-    except OSError as exc:
-        return "incomplete", f"{log_file}: cannot read ({exc.strerror or exc})"
-    embedded = read_embedded_log(mask_file)
-    mask_id = output_id(embedded)
-    if log_id == mask_id:
-        return "done", ""
-    if has_module_records(embedded, "correction"):
-        return "done", ""
-    return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
+    """:func:`pair_state` of a task's output."""
+    return pair_state(task.names, instead)
 
 
 def output_status(task: Task, params: SegmentationParams, put_back_first: bool = False) -> OutputStatus:
@@ -203,19 +164,23 @@ def output_status(task: Task, params: SegmentationParams, put_back_first: bool =
         return OutputStatus("missing", put_back=back)
     if state == "incomplete":
         return OutputStatus("corrupt", why, put_back=back)
+    edited = why if state == "edited" else ""
     log_file = instead.get(task.names.log, task.names.log)
-    try:
-        text = log_file.read_text(encoding="utf-8", errors="replace")
+    try:  # (a mask without its log: the log it embeds, if any)
+        text = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else (
+            read_embedded_log(instead.get(task.names.mask, task.names.mask)))
     except OSError as exc:
         return OutputStatus("corrupt", f"{log_file}: cannot read ({exc.strerror or exc})", put_back=back)
     if output_id(text) is None:  # an older pair: nothing ties the mask to its log, check the mask
-        broken = _mask_unreadable(instead.get(task.names.mask, task.names.mask))
+        broken = mask_unreadable(instead.get(task.names.mask, task.names.mask))
         if broken is not None:
             return OutputStatus("corrupt", f"{task.names.mask} is {broken}", put_back=back)
     try:
         run = parse_log(text)
         logged = run.params
     except (ValueError, TypeError) as exc:
+        if edited:  # nothing to compare: kept as it is, as an output of these parameters would be
+            return OutputStatus("same", corrected=True, put_back=back, edited=edited)
         return OutputStatus("other", f"its log {task.names.log.name} records no parameters ({exc})",
                             put_back=back)
     diffs = _same_frames_dropped(task, logged, params, differences(logged, params))
@@ -224,13 +189,13 @@ def output_status(task: Task, params: SegmentationParams, put_back_first: bool =
         diffs = {"input": changed}
     if task.info is not None and not task.use_axes:  # the file's own axes: an axes override never applies
         diffs.pop("axes", None)
-    corrected = has_module_records(text, "correction")
+    corrected = has_module_records(text, "correction") or bool(edited)
     other = _still_there(task.input, run.input_path) if other_file else None
     if other_file and other is not None and not diffs:
         diffs = {"input": other_file}
     if diffs:
-        return OutputStatus("other", describe_differences(diffs), diffs, corrected, back, other)
-    return OutputStatus("same", corrected=corrected, put_back=back)
+        return OutputStatus("other", describe_differences(diffs), diffs, corrected, back, other, edited)
+    return OutputStatus("same", corrected=corrected, put_back=back, edited=edited)
 
 
 def _other_input(path: Path, logged: Path | None) -> tuple[str, str] | None:
@@ -350,9 +315,10 @@ def _what_happens(status: OutputStatus, existing: str) -> str:
         verb = f"refused: the output of {status.other_input.name}, which is still there"
     if status.corrected and existing == "overwrite":
         verb += " (hand-corrected: kept as .corrected.ome.tif)"
+    edited = f"; {status.edited}" if status.edited else ""
     if status.state == "other":
-        return f"{made_how(status)} ({status.detail}): {verb}"
-    return f"exists: {verb}"
+        return f"{made_how(status)} ({status.detail}{edited}): {verb}"
+    return f"exists{f' ({status.edited})' if edited else ''}: {verb}"
 
 
 def made_how(status: OutputStatus) -> str:
