@@ -56,17 +56,43 @@ def _as_list(value: str | Iterable[str] | None) -> list[str]:
     return [str(v) for v in value]
 
 
+#: the provenance file every export writes beside its output, ``<output>.provenance.json`` (as
+#: :data:`~.export._common.PROVENANCE_SUFFIX`: the export layer sits above this one)
+PROVENANCE_SUFFIX = ".provenance.json"
+#: a Cellpose export's pair, ``<base>_t0000[_z0000][_masks].tif``, beside ``<base>_cellpose.provenance.json``
+_CELLPOSE_PAIR = re.compile(r"(.+)_t\d{4}(?:_z\d{4})?(?:_masks)?\.tif")
+
+
+def is_export_output(path: Path) -> bool:
+    """Whether ``path`` is what ``batchseg export`` wrote, known by the provenance file beside it.
+
+    ``<output>.provenance.json`` beside the file or folder (``_semantic.tif``, ``_rois.zip``,
+    ``.ome.zarr``, DaCapo's ``.zarr``, the ``_ctc`` and ``_outlines`` folders) or beside the folder it is
+    in (CTC's ``mask000.tif``, the outline PNGs); a Cellpose pair ``<base>_t0000[_masks].tif`` beside
+    ``<base>_cellpose.provenance.json``.
+    """
+    if (path.parent / f"{path.name}{PROVENANCE_SUFFIX}").exists():
+        return True
+    if (path.parent.parent / f"{path.parent.name}{PROVENANCE_SUFFIX}").exists():
+        return True
+    pair = _CELLPOSE_PAIR.fullmatch(path.name)
+    return pair is not None and (path.parent / f"{pair[1]}_cellpose{PROVENANCE_SUFFIX}").exists()
+
+
 def is_own_output(path: Path) -> bool:
-    """Files this tool wrote (masks, logs, debug stacks) or temporary leftovers: never scan inputs.
+    """Files this tool wrote (masks, logs, debug stacks, exports) or temporary leftovers: never scan inputs.
 
     Outputs are recognised by their full name (``<stem>[_P<k>]_vSM[-<suffix>]`` then ``.ome.tif``,
     ``.log`` or ``_flows.tif`` / ``_cellprob.tif``, see :func:`~.io.naming.mask_name_for`), not by
     ``_vSM`` anywhere in the name: ``vSMC_cells.tif`` is an input. A debug-stack name, which an input
-    could carry, counts as an output only beside its mask or log. Hidden files and temporary files
-    (``.partial-``) are never inputs either.
+    could carry, counts as an output only beside its mask or log. Exports are known by their provenance
+    file (:func:`is_export_output`). Hidden files and temporary files (``.partial-``) are never inputs
+    either.
     """
     name = path.name
     if name.startswith(".") or PARTIAL_MARK in name:
+        return True
+    if is_export_output(path):
         return True
     mask = mask_name_for(name)
     if mask is None:
@@ -107,12 +133,15 @@ def is_folder_image(path: Path) -> bool:
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    """Files in ``folder`` and the folder images (OME-Zarr) there, never looking inside the latter."""
+    """Files in ``folder`` and the folder images (OME-Zarr) there, never looking inside the latter.
+
+    A link to a missing file is listed too: taken as an input, it fails saying so, as when named.
+    """
     out: list[Path] = []
     for entry in folder.iterdir():
         if is_folder_image(entry):
             out.append(entry)
-        elif entry.is_file():
+        elif entry.is_file() or (entry.is_symlink() and not entry.exists()):
             out.append(entry)
         elif recursive and entry.is_dir():
             out.extend(_images_in(entry, recursive))
