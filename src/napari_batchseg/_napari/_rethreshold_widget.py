@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, Qt
 from qtpy.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QSlider, QWidget
 
 from ..segmenters.cellpose.rethreshold import Thresholds
@@ -17,7 +17,7 @@ from ..view import rethreshold as rt
 from ..view.layer_files import layer_meta
 from ..view.rethreshold_layer import PreviewLayer
 from ._dock import Dock, button, status_line
-from ._jobs import Job, close_with
+from ._jobs import Job, close_all, close_with
 from ._qtutil import follow, form_box, hbox, quiet
 
 __all__ = ["LAYER_NAME", "RethresholdWidget"]
@@ -78,6 +78,13 @@ class RethresholdWidget(Dock):
             signal.connect(lambda *_: self._changed())
         follow(self, [self.viewer.dims.events.current_step], self._follow_dims)
         self._show_values()
+
+    def event(self, event: QEvent | None) -> bool:  # noqa: D102 - Qt
+        # out of its dock (remove_dock_widget, the × button): stop now, not once deleted (turns later, never
+        # under processEvents): a preview ending meanwhile added a layer no dock removed (GUI trial 46)
+        if event is not None and event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            close_all(self.background.close, self.preview.drop)
+        return super().event(event)
 
     @property
     def last_preview(self) -> rt.Preview | None:
@@ -172,20 +179,12 @@ class RethresholdWidget(Dock):
 
     def _start_ahead(self) -> None:
         # the dynamics of the cell probability values around the shown one, nearest first
-        around = self._plan.rest(ahead_running=self._ahead is not None)
-        if around is None:
-            return
-        log, index, thresholds = around
-        frame = self._cache.frame(log, index)
-        if frame is None:
-            return
-        values = rt.ahead_values(self.cellprob.value(), self.cellprob.minimum(), self.cellprob.maximum(),
-                                 self._plan.direction, frame)
-        if values:
+        ahead = rt.ahead_job(self._cache, self._plan, self._ahead is not None, self.cellprob.value(),
+                             self.cellprob.minimum(), self.cellprob.maximum())
+        if ahead is not None:
             self._ahead = self.background.submit(
-                rt.compute_ahead, frame, values, thresholds.flow_threshold, pass_job=True,
-                on_done=self._ahead_done, on_error=lambda _exc: None, name="batchseg-rethreshold-ahead",
-                yield_cpu=True)
+                rt.compute_ahead, *ahead, pass_job=True, on_done=self._ahead_done, on_error=lambda _exc: None,
+                name="batchseg-rethreshold-ahead", yield_cpu=True)
 
     def _ahead_done(self) -> None:
         self._ahead = None

@@ -4,7 +4,7 @@ The sliders' positions and the :class:`~napari_batchseg.segmenters.cellpose.reth
 stand for (:func:`thresholds_at`, :func:`positions_of`, :func:`value_texts`); the preview of one frame of
 a ``--keep-flows`` run (:class:`FlowCache`, :func:`compute_preview`, run in a worker; which one and when:
 :class:`PreviewPlan`); the cell
-probability values computed ahead while the sliders rest (:func:`ahead_values`, :func:`compute_ahead`);
+probability values computed ahead while the sliders rest (:func:`ahead_job`, :func:`compute_ahead`);
 *Apply to the batch* (:func:`apply_all` in a worker, its status lines kept by :class:`ApplyLines`).
 """
 
@@ -32,7 +32,7 @@ from .layer_files import axis_scale, axis_units, mark_rewritten
 from .phrasing import for_dock
 
 __all__ = ["AHEAD", "CP_SLIDER", "CP_STEP", "FIELDS", "FLOW_SLIDER", "FLOW_STEP", "LAYER_NAME", "NO_LOG",
-           "NO_RUN_LAYER", "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_values",
+           "NO_RUN_LAYER", "ApplyLines", "FlowCache", "Preview", "PreviewPlan", "ahead_job", "ahead_values",
            "applied_note", "apply_all", "apply_check", "apply_refusal", "compute_ahead", "compute_preview",
            "first_line", "frame_at", "log_of", "positions_of", "preview_text", "rewritten_note",
            "thresholds_at", "value_texts"]
@@ -231,6 +231,21 @@ def ahead_values(here: int, lo: int, hi: int, direction: int, frame: FrameMasks)
     """
     values = [round((here + direction * k) * CP_STEP, 6) for k in AHEAD if lo <= here + direction * k <= hi]
     return [v for v in values if not frame.cached(v)]
+
+
+def ahead_job(cache: FlowCache, plan: PreviewPlan, ahead_running: bool, here: int, lo: int,
+              hi: int) -> tuple[FrameMasks, list[float], float] | None:
+    """The arguments of :func:`compute_ahead` around the shown preview (``None``: nothing to compute).
+
+    ``here``: the cell probability slider's position, within ``lo..hi``; ``ahead_running``: a job computes
+    ahead already (:meth:`PreviewPlan.rest`). Only the frame ``cache`` holds is computed ahead.
+    """
+    around = plan.rest(ahead_running)
+    frame = None if around is None else cache.frame(around[0], around[1])
+    if around is None or frame is None:
+        return None
+    values = ahead_values(here, lo, hi, plan.direction, frame)
+    return (frame, values, around[2].flow_threshold) if values else None
 
 
 def compute_ahead(frame: FrameMasks, cellprob_thresholds: Iterable[float], flow_threshold: float,
