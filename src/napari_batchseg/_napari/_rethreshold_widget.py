@@ -19,6 +19,7 @@ from ..view.rethreshold_layer import PreviewLayer
 from ._dock import Dock, button, status_line
 from ._jobs import Job, close_all, close_with
 from ._qtutil import follow, form_box, hbox, quiet
+from ._warmup import install_units, prepare_layers
 
 __all__ = ["LAYER_NAME", "RethresholdWidget"]
 
@@ -57,6 +58,7 @@ class RethresholdWidget(Dock):
         self.flow, self.flow_label, flow_row = _slider(*rt.FLOW_SLIDER)
         self.preview_status = self.status
         self.preview = PreviewLayer(napari_viewer, self.status.setText)  # (removed with the dock)
+        self.background.submit(prepare_layers, on_item=install_units, name="batchseg-warmup")  # (see _shown)
         close_with(self, self.preview.drop)
         self.preview_status.setText(rt.NO_LOG)
         self.apply_btn = button("Apply to the batch", self.apply, self)
@@ -178,7 +180,6 @@ class RethresholdWidget(Dock):
             self._start_ahead()
 
     def _start_ahead(self) -> None:
-        # the dynamics of the cell probability values around the shown one, nearest first
         ahead = rt.ahead_job(self._cache, self._plan, self._ahead is not None, self.cellprob.value(),
                              self.cellprob.minimum(), self.cellprob.maximum())
         if ahead is not None:
@@ -204,7 +205,7 @@ class RethresholdWidget(Dock):
             return  # stale: newer settings are computed next
         if self.preview.check():  # the layer of the run previewed went meanwhile
             return
-        self.preview.show(preview)
+        self.preview.show(preview)  # the first layer: its unit registry built in a worker (else 1.9 s here)
         self.preview_status.setText(rt.preview_text(preview))
 
     def apply(self) -> None:
