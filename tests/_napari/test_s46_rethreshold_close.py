@@ -34,7 +34,7 @@ def test_closing_the_dock_mid_preview_leaves_no_layer(make_napari_viewer, qtbot,
     qtbot.wait(50)  # the dock is found (the widget is deleted with it)
     w.add_logs([kept_logs[0]])
     job = w._running
-    assert job is not None and job.alive and w.preview_status.text() == "computing…"
+    assert job is not None and not job.ended and w.preview_status.text() == "computing…"
     viewer.window.remove_dock_widget(w)
     assert job.cancel.is_set()
     _pump_until(lambda: not job.alive, 120)
@@ -60,7 +60,13 @@ def _dock_again(viewer):
 def test_closing_the_dock_stops_the_jobs_computing_ahead(make_napari_viewer, qtbot, kept_logs) -> None:  # noqa: F811
     viewer, w = _dock(make_napari_viewer)
     w.add_logs([kept_logs[1]])
-    qtbot.waitUntil(lambda: w.last_preview is not None and w._ahead is not None, timeout=120000)
+    preview = w._running
+    end = time.monotonic() + 120
+    while preview.alive and time.monotonic() < end:  # no Qt turn: its result waits, undelivered
+        time.sleep(0.02)
+    while w._running is not None and time.monotonic() < end:
+        w.background.deliver()  # (what the dock's timer does) shown, then the job computing ahead starts
+    assert w.last_preview is not None and w._ahead is not None and LAYER_NAME in viewer.layers
     ahead = w._ahead
     viewer.window.remove_dock_widget(w)
     assert ahead.cancel.is_set()  # it stops after the threshold it computes
