@@ -46,6 +46,7 @@ from ..view.form_state import (
     z_range_text,
     z_shown,
 )
+from ..view.model_note import LatestNote
 from ._qtutil import Fields, PathField, fill, folded_form, form, hbox, muted, quiet, vbox
 
 __all__ = ["USER_MODEL", "ParamsForm", "load_recent_models_later", "trained_models_signal"]
@@ -149,6 +150,7 @@ class ParamsForm(QWidget):
     """Edits every segmentation setting except the output ones; emits ``changed``."""
 
     changed = Signal()
+    weights_found = Signal(int, str)  # (request, note) from the thread checking a built-in model's files
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -157,16 +159,19 @@ class ParamsForm(QWidget):
         self.fields = f = Fields(*FORM_FIELDS)
         self.method: QComboBox = f["method"]
         if not micro_sam_available():
-            missing = f"micro-sam is not installed: {SAM_INSTALL_HINT}"
             item = cast(QStandardItemModel, self.method.model()).item(1)  # a QComboBox's own model
             if item is not None:
                 item.setEnabled(False)
-            self.method.setItemData(1, missing, Qt.ItemDataRole.ToolTipRole)
+            self.method.setItemData(1, f"micro-sam is not installed: {SAM_INSTALL_HINT}",
+                                    Qt.ItemDataRole.ToolTipRole)
             self.method.setToolTip(f"Segment Anything for Microscopy needs micro-sam: {SAM_INSTALL_HINT}")
         self.model = QComboBox()
         self.model_path = PathField(False, "Model file", "Cellpose models (*);;All files (*)",
                                     "paste, browse or drop a model file")
         self.model_path_label = QLabel("Model file")
+        self.weights_note = muted(QLabel(""))  # whether a built-in model's weights are on this computer
+        self.notes = LatestNote(self.weights_found.emit)
+        self.weights_found.connect(lambda n, text: self.weights_note.setText(self.notes.latest(n, text)))
         self.diameter: QDoubleSpinBox = f["diameter"]
         self.cellpose_major = cellpose_major()
         self.diameter.setToolTip(f"Cellpose {cellpose_version() or ''}: "
@@ -198,8 +203,9 @@ class ParamsForm(QWidget):
         self.frames_row = hbox(QLabel("from"), self.start_frame, QLabel("to"), self.end_frame, 1)
         self.device_label = muted(QLabel(""))  # the device a GPU run would use (said once looked for)
 
-        form(("Method", self.method), ("Model", self.model), (self.model_path_label, self.model_path),
-             (self.sam_mode_label, self.sam_mode), ("Diameter", self.diameter), self.advanced,
+        form(("Method", self.method), ("Model", self.model), ("", self.weights_note),
+             (self.model_path_label, self.model_path), (self.sam_mode_label, self.sam_mode),
+             ("Diameter", self.diameter), self.advanced,
              ("Channel", hbox(self.channel, self.channel2, self.channel3, 1)), ("Z", z.volume_row),
              ("Z-projection", z.z_row), ("", self.z_note), ("Frames", self.frames_row),
              hbox(f["gpu"], self.device_label, stretch_last=True), into=self)
@@ -210,13 +216,14 @@ class ParamsForm(QWidget):
         self._update_visibility()
         self.set_file_infos([], None)
         self.method.currentIndexChanged.connect(self._method_changed)
-        for box in (self.model, self.z_mode, self.volume_mode):
+        for box in (self.model, self.z_mode, self.volume_mode, self.sam_mode):
             box.currentIndexChanged.connect(self._update_visibility)
         for w in (self.model, self.channel, self.channel2, self.channel3):
             w.currentIndexChanged.connect(self.changed)
         self.fields.connect(self.changed, *(k for k in f.specs if k != "method"))  # the method: just above
         self.z.fields.connect(self.changed)
         self.model_path.changed.connect(self.changed)
+        self.diameter.valueChanged.connect(self._update_visibility)  # diameter 0: Cellpose 3's size model too
         # models trained in this session (Train widget) or earlier (read in a thread) join the Cellpose list
         trained_models_signal().added.connect(self._add_trained_model)
         load_recent_models_later()
@@ -256,6 +263,7 @@ class ParamsForm(QWidget):
             for w in widgets:
                 w.setVisible(on)
         self.diameter.setEnabled(shown.cellpose)
+        self.notes.request(self.values())  # the model's weights: on this computer? (in a thread)
         self.z.update_visibility()
 
     def _extra_channels(self) -> list[Any]:

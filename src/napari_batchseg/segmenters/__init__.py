@@ -33,7 +33,8 @@ def check_model(params: SegmentationParams) -> list[str]:
     be) raises the run's own :class:`~napari_batchseg.errors.ModelError` ("... not found ..."), as does
     a missing built-in model with ``BATCHSEG_OFFLINE`` set (the run would fail). A built-in model that
     is missing otherwise is not downloaded (nothing is written): the lines returned say what the run
-    would download, from where, and into which folder.
+    would download (it needs internet), from where, and into which folder. A built-in model whose files
+    are all there gets one line saying so, and where (:meth:`.on_disk.OnDisk.note`).
     """
     from ._weights import checking_only
 
@@ -57,4 +58,10 @@ def check_model(params: SegmentationParams) -> list[str]:
                     from .cellpose.restore import restore_weights
 
                     restore_weights(params.restore)
+    from .on_disk import builtin_on_disk
+
+    found = builtin_on_disk(params.method, str(params.model), sam_mode=str(params.sam_mode),
+                            diameter=params.diameter, checkpoint=params.checkpoint)
+    if found is not None and found.present:
+        notes.insert(0, found.note())
     return notes

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 __all__ = [
     "DEFAULT_DOWNLOAD_TIMEOUT",
+    "check_host",
     "checking_only",
     "note_download",
     "OFFLINE_ENV",
@@ -91,6 +92,23 @@ def socket_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(old)
+
+
+def check_host(url: str) -> None:
+    """Raise ``OSError`` at once when the download host's name does not resolve (no network).
+
+    Done before importing a downloader (which imports torch: seconds, tens of seconds on a loaded
+    machine), so an offline machine gets its error in a moment. Skipped when a proxy is configured (the
+    proxy resolves names).
+    """
+    import urllib.parse
+    import urllib.request
+
+    if urllib.request.getproxies():
+        return
+    host = urllib.parse.urlsplit(url).hostname
+    if host:
+        socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
 
 
 def failed_download(exc: BaseException) -> str:

@@ -21,7 +21,6 @@ import functools
 import hashlib
 import os
 import re
-import socket
 import sys
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 from ...errors import ModelError, describe
 from .._weights import (
     OFFLINE_ENV,
+    check_host,
     checking,
     download_timeout,
     installed_source,
@@ -125,20 +125,8 @@ def model_url(file_name: str) -> str:
     return f"{str(base).rstrip('/')}/{file_name}"
 
 
-def _check_host(url: str) -> None:
-    """Raise ``OSError`` at once when the download host's name does not resolve (no network).
-
-    Done before importing Cellpose's downloader (which imports torch), so an offline machine gets its
-    error in a moment. Skipped when a proxy is configured (the proxy resolves names).
-    """
-    import urllib.parse
-    import urllib.request
-
-    if urllib.request.getproxies():
-        return
-    host = urllib.parse.urlsplit(url).hostname
-    if host:
-        socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+#: the host check before a download (:func:`.._weights.check_host`)
+_check_host = check_host
 
 
 def _download(url: str, destination: Path) -> None:
@@ -192,7 +180,7 @@ def ensure_builtin_file(model: str, file_name: str, purpose: str, *, note: str =
         raise ModelError(f"{head}; {OFFLINE_ENV} is set, so no download was tried. {how}")
     if note_download(
         f"Cellpose built-in model '{model}': {purpose} file '{file_name}' is not in "
-        f"{_folder_origin(folder)}; the run would download it from {url} and save it there"
+        f"{_folder_origin(folder)}; the run would download it from {url} (needs internet) and save it there"
     ):
         return path
     try:

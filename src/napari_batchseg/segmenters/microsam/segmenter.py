@@ -44,6 +44,7 @@ from ...errors import ModelError
 from ...params import _as_pair
 from ..base import SegmenterBase, SegmentOutput, refuse_volume
 from ..catalog import SAM_ARCHITECTURES, SAM_MODELS, default_model, needs_mobile_sam
+from ..on_disk import fail_before_import
 from ._imports import import_microsam
 from .cache import EmbeddingCache, embedding_cache_dir, precompute
 from .options import (
@@ -165,6 +166,8 @@ class MicroSamSegmenter(SegmenterBase):
         """Load the model that ``params`` names (``model``, ``checkpoint``, ``sam_mode``, tiling, ``gpu``)."""
         if params.z_mode == "stitch":  # before any import or load: one clear line
             raise refuse_volume("micro-sam", params.z_mode, ("3d",), NO_STITCH)
+        if not params.checkpoint:  # missing weights that cannot be downloaded: before the long import
+            fail_before_import(str(params.model).strip(), str(params.sam_mode).lower())
         util, iseg = import_microsam()
         if params.z_mode == "3d" and (missing := missing_3d()) is not None:
             raise refuse_volume("micro-sam", params.z_mode, (), missing)

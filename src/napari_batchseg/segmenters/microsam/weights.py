@@ -479,5 +479,5 @@ def check_weights(params: SegmentationParams) -> None:
     for name in missing:
         note_download(
             f"micro-sam model {model!r}: file '{name}' is not in the micro-sam cache folder {folder}; the "
-            f"run would download it from {registry.get_url(name)} and save it there"
+            f"run would download it from {registry.get_url(name)} (needs internet) and save it there"
         )
