@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from qtpy.QtCore import QSize, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QPainter, QPalette, QResizeEvent
@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
 from ..corrections import CorrectionSummary
 from ..runners.session import RunSession, TaskState
 from ..view import phrasing
-from ..view.status_table import COLUMNS, follows, row_cells
+from ..view.status_table import COLUMNS, follows, present, row_cells
 from ._qtutil import muted, vbox
 
 
@@ -94,11 +94,11 @@ class StatusTable(QWidget):
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        _present(self.table.verticalHeader()).setVisible(False)
+        present(self.table.verticalHeader()).setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = _present(self.table.horizontalHeader())
+        header = present(self.table.horizontalHeader())
         modes = QHeaderView.ResizeMode  # the details: what the numbers and the name (resizeEvent) leave
         for c, mode in enumerate((modes.Interactive, *[modes.ResizeToContents] * 3, modes.Stretch)):
             header.setSectionResizeMode(c, mode)
@@ -159,14 +159,14 @@ class StatusTable(QWidget):
         r = self._rows.get(state.key)
         if r is None:
             return
-        cells = row_cells(state)
-        item = _present(self.table.item(r, 1))
+        cells = row_cells(state, self._session)
+        item = present(self.table.item(r, 1))
         item.setText(cells.status)
         item.setForeground(QBrush(QColor(cells.color)) if cells.color else QBrush())
         for column, text in ((2, cells.frames), (3, cells.objects)):
             if text is not None:
-                _present(self.table.item(r, column)).setText(text)
-        d = _present(self.table.item(r, 4))
+                present(self.table.item(r, column)).setText(text)
+        d = present(self.table.item(r, 4))
         d.setText(cells.details)
         d.setToolTip(cells.tooltip)
         if r == self.table.currentRow():
@@ -180,7 +180,7 @@ class StatusTable(QWidget):
 
     def _shows(self, row: int) -> bool:  # the row is in view
         item = self.table.item(row, 0)
-        return item is not None and _present(self.table.viewport()).rect().intersects(
+        return item is not None and present(self.table.viewport()).rect().intersects(
             self.table.visualItemRect(item))
 
     def corrections_saved(self, summary: CorrectionSummary) -> None:
@@ -204,7 +204,7 @@ class StatusTable(QWidget):
     def request_open(self, row: int | None = None) -> None:
         """Ask to show the output of ``row`` (the selected row when ``None``)."""
         if row is None:
-            rows = _present(self.table.selectionModel()).selectedRows()
+            rows = present(self.table.selectionModel()).selectedRows()
             if not rows:
                 return
             row = rows[0].row()
@@ -221,13 +221,3 @@ class _ElideRight(QStyledItemDelegate):
     def initStyleOption(self, option: Any, index: Any) -> None:  # noqa: N802 - Qt override
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideRight
-
-
-_T = TypeVar("_T")
-
-
-def _present(obj: _T | None) -> _T:
-    """A Qt getter's result that always exists here (the table's rows, headers, selection model)."""
-    if obj is None:
-        raise LookupError("a Qt object of the status table is missing")
-    return obj
