@@ -228,3 +228,24 @@ def test_microsam_host_that_resolves_still_tries_the_real_download(folders, monk
     with pytest.raises(ModelError, match="download failed: no connection to the server"):
         load_segmenter(SegmentationParams(method="sam", model="vit_b_lm"))
     assert calls and calls[0].endswith("vit_b.pt")
+
+
+@pytest.mark.skipif(cellpose_major() >= 4, reason="Cellpose 3's downloader")
+def test_a_cellpose_download_keeps_certificate_checks_on(folders, monkeypatch):
+    """Cellpose's downloader sets ``ssl._create_default_https_context`` to an unverified one, for good.
+
+    After a download attempt (failing here: no network, or the address refused) the process's HTTPS
+    connections still check certificates.
+    """
+    import ssl
+
+    from napari_batchseg.errors import ModelError
+    from napari_batchseg.segmenters.cellpose import files as cp_files
+
+    before = ssl._create_default_https_context
+    monkeypatch.setattr(ssl, "_create_default_https_context", before)  # (restored after the test anyway)
+    monkeypatch.setattr(cp_files, "_check_host", lambda url: None)  # go on to Cellpose's own downloader
+    monkeypatch.setattr(cp_files, "model_url", lambda name: "https://127.0.0.1:9/" + name)  # refused at once
+    with pytest.raises(ModelError, match="downloading it failed"):
+        cp_files.ensure_builtin_file("cyto3", "cyto3", "weights")
+    assert ssl._create_default_https_context is before

@@ -130,12 +130,22 @@ _check_host = check_host
 
 
 def _download(url: str, destination: Path) -> None:
-    """Cellpose's own downloader (temp file, then move), bounded by a socket timeout."""
+    """Cellpose's own downloader (temp file, then move), bounded by a socket timeout.
+
+    Cellpose's downloader turns off certificate checks for every later HTTPS connection of the process
+    (it sets ``ssl._create_default_https_context``); the process's own setting is put back after it.
+    """
+    import ssl
+
     _check_host(url)
     from cellpose import utils as cp_utils
 
-    with socket_timeout(download_timeout()):
-        cp_utils.download_url_to_file(url, os.fspath(destination), progress=False)
+    context = ssl._create_default_https_context
+    try:
+        with socket_timeout(download_timeout()):
+            cp_utils.download_url_to_file(url, os.fspath(destination), progress=False)
+    finally:
+        ssl._create_default_https_context = context
 
 
 def _folder_origin(folder: Path) -> str:
