@@ -380,12 +380,12 @@ def test_form_offers_up_to_three_channels_under_cellpose4(major, request, monkey
     form.set_file_infos([info], info)
     assert form.channel2.isVisibleTo(form) == (major == 4) == form.channel3.isVisibleTo(form)
     assert ("native scale" in form.diameter.toolTip()) == (major == 4)
-    form.channel.setCurrentIndex(form.channel.findData(2))
-    form.channel2.setCurrentIndex(form.channel2.findData(0))
-    expected = [2, 0] if major == 4 else 2
+    form.channel.setCurrentIndex(form.channel.findText("2: BF"))  # by name (session 46)
+    form.channel2.setCurrentIndex(form.channel2.findText("0: DAPI"))
+    expected = ["BF", "DAPI"] if major == 4 else "BF"
     assert form.values()["channel"] == expected
     assert SegmentationParams(**form.values()).channel == expected
-    form.channel3.setCurrentIndex(form.channel3.findData(2))  # a repeat is dropped
+    form.channel3.setCurrentIndex(form.channel3.findText("2: BF"))  # a repeat is dropped
     assert form.values()["channel"] == expected
     if major == 4:
         form.set_params(SegmentationParams(channel=[1, "BF", 0]))

@@ -45,11 +45,11 @@ def test_z_fields_edit_params_fields_or_make_the_z_range():
 
 def test_channel_lists_show_the_files_channels_and_one_asked_for_that_it_lacks():
     names = ["DAPI", "GFP"]
-    assert channel_entries(names, 1) == [(0, "0: DAPI"), (1, "1: GFP")]
+    assert channel_entries(names, 1) == [("DAPI", "0: DAPI"), (1, "1: GFP")]  # (by name: test_s46_channel_*)
     assert channel_entries(names, 3)[-1] == (3, "3: (not in the selected file)")
     assert channel_entries(names, "RFP")[-1] == ("RFP", "RFP (by name)")
-    assert channel_entries(names, None) == channel_entries(names, 0)
-    assert channel_choice(names, "GFP") == 1  # a name of the file's is its entry
+    assert channel_entries(["C0", "C1"], None) == channel_entries(["C0", "C1"], 0)
+    assert channel_choice(names, "GFP") == "GFP"  # a name of the file's is its entry
     assert channel_choice(names, "RFP") == "RFP" and channel_choice(names, 0) == 0
 
 

@@ -45,7 +45,9 @@ def test_run_refuses_files_that_cannot_run_and_names_them(widget, tmp_path, exam
     assert not widget.run()
     said = widget.message.text()
     assert said.startswith("cannot run: 2 file(s)")
-    assert "nuclei_BF.tif: no channel 1" in said and "timelapse_BF.nd2: no channel 1" in said
+    # (by name since session 46: a channel chosen from named channels is that channel in every file)
+    assert "nuclei_BF.tif: no channel named 'FITC BP'" in said
+    assert "timelapse_BF.nd2: no channel named 'FITC BP'" in said
     assert not list(folder.glob("*_vSM*"))  # nothing started
     # removing the marked files leaves the one that can run
     files.remove_marked()
@@ -93,7 +95,7 @@ def test_each_file_runs_with_its_own_channel_and_frames(widget, tmp_path, exampl
 
     assert widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
-    assert _logged(folder, "yeast_BF").channel == 1
+    assert _logged(folder, "yeast_BF").channel == "FITC BP"
     assert _logged(folder, "nuclei_BF").channel == 0
     movie_params = _logged(folder, "timelapse_BF")
     assert (movie_params.channel, movie_params.start_frame, movie_params.end_frame) == (0, 2, 4)

@@ -77,7 +77,7 @@ def test_selection_shows_metadata_and_channels(widget, data_folder, example_file
         "0: DIC", "1: FITC BP"
     ]
     widget.form.channel.setCurrentIndex(1)
-    assert widget.params().channel == 1
+    assert widget.params().channel == "FITC BP"  # by name (session 46)
     # Z controls are on because zstack_BF.nd2 has 11 slices; frames because of the time series
     assert widget.form.z_mode.isEnabled() and widget.form.start_frame.isEnabled()
     widget.files.contains.setText("nuclei")
@@ -285,7 +285,7 @@ def test_list_marks_files_that_cannot_run(widget, data_folder, example_files, qt
     widget.files.select_file((data_folder / "yeast_BF.nd2").resolve())
     widget.form.channel.setCurrentIndex(1)
     flagged = files.problems()
-    assert "no channel 1" in flagged[(data_folder / "nuclei_BF.tif").resolve()]
+    assert "no channel named 'FITC BP'" in flagged[(data_folder / "nuclei_BF.tif").resolve()]
     assert (data_folder / "yeast_BF.nd2").resolve() not in flagged
     # axes from a YAML are visible in the Files tab
     path = tmp_path / "p.yaml"

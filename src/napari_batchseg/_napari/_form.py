@@ -29,6 +29,7 @@ from ..view.form_state import (
     channel_choice,
     channel_entries,
     channel_value,
+    chosen_channel,
     frames_tip,
     input_name,
     method_only_values,
@@ -189,7 +190,7 @@ class ParamsForm(QWidget):
         self.sam_mode: QComboBox = f["sam_mode"]
         self.sam_mode_label = QLabel("SAM mode")
         self.channel = QComboBox()
-        self.channel.setToolTip("Channel to segment (names from the selected file)")
+        self.channel.setToolTip("Channel to segment (a named one: by that name in every file, else flagged)")
         # Cellpose 4 takes up to 3 channels: a second and a third, in this order ("—": none)
         self.channel2, self.channel3 = QComboBox(), QComboBox()
         for extra, nth in ((self.channel2, "second"), (self.channel3, "third")):
@@ -218,6 +219,9 @@ class ParamsForm(QWidget):
         self.method.currentIndexChanged.connect(self._method_changed)
         for box in (self.model, self.z_mode, self.volume_mode, self.sam_mode):
             box.currentIndexChanged.connect(self._update_visibility)
+        for w in (self.channel, self.channel2, self.channel3):  # a channel chosen from named ones: its name
+            w.currentIndexChanged.connect(
+                lambda i, w=w: w.setItemData(i, chosen_channel(self._names, w.itemData(i))))
         for w in (self.model, self.channel, self.channel2, self.channel3):
             w.currentIndexChanged.connect(self.changed)
         self.fields.connect(self.changed, *(k for k in f.specs if k != "method"))  # the method: just above
@@ -279,10 +283,10 @@ class ParamsForm(QWidget):
 
     def set_file_infos(self, infos: list[SourceInfo], current: SourceInfo | None) -> None:
         """Adapt the channel list (from ``current``) and enable Z and frame controls when files need them."""
-        keep = self.channel.currentData()
+        keep = self.channel.currentData() if self.channel.count() else 0
         ref = current or (infos[0] if infos else None)
         self._names = names = list(ref.channel_names) if ref is not None else ["C0"]
-        fill(self.channel, channel_entries(names, keep), keep if keep is not None else 0)
+        fill(self.channel, channel_entries(names, keep), keep)
         self.channel.setEnabled(len(names) > 1 or self.channel.count() > 1)
         self._fill_extra_channels(self._extra_channels())
 
@@ -330,8 +334,7 @@ class ParamsForm(QWidget):
         self.model_path.setText(path)
         ch, extras = split_channel(params.channel)
         self._fill_extra_channels([*extras, None, None])
-        ch = channel_choice(self._names, ch)
-        fill(self.channel, channel_entries(self._names, ch), ch)
+        fill(self.channel, channel_entries(self._names, ch := channel_choice(self._names, ch)), ch)
         self.z.set_params(params)
         self._update_visibility()
         self.changed.emit()  # the channel lists are filled quietly

@@ -148,17 +148,53 @@ def absent_channel_text(value: int | str) -> str:
     return f"{value} (by name)" if isinstance(value, str) else f"{value}: (not in the selected file)"
 
 
+def named_channels(names: Sequence[str]) -> bool:
+    """Whether ``names`` name a file's channels well enough for the form to keep a channel by name.
+
+    A channel chosen from such a file is kept by its name, so that every file segments that channel
+    (files without it are flagged); not for a file without names (the reader's ``C0, C1, ...``), nor
+    names that repeat (case aside, as names are matched), nor those a channel parameter reads otherwise
+    (digits: an index; a comma: a list; spaces around).
+    """
+    lowered = [n.lower() for n in names]
+    return (any(n != f"C{i}" for i, n in enumerate(names)) and len(set(lowered)) == len(lowered)
+            and all(n and n == n.strip() and not n.isdigit() and "," not in n for n in names))
+
+
+def channel_data(names: Sequence[str], index: int, keep: int | str | None = None) -> int | str:
+    """The value of a file's channel ``index`` in a channel list: its name (:func:`named_channels`).
+
+    Its index when the file has no such names, or when ``keep`` is that index (a value set by index, e.g.
+    the default 0 or a parameter file's, stays an index until another channel is chosen).
+    """
+    return names[index] if named_channels(names) and keep != index else index
+
+
+def chosen_channel(names: Sequence[str], data: object) -> object:
+    """A channel list's entry's value once chosen: a file's index as its name (:func:`named_channels`)."""
+    if isinstance(data, int) and 0 <= data < len(names) and named_channels(names):
+        return names[data]
+    return data
+
+
 def channel_entries(names: Sequence[str], keep: int | str | None) -> list[tuple[int | str, str]]:
-    """A channel list's ``(data, text)`` entries: the file's channels, and ``keep`` when it has none such."""
-    entries: list[tuple[int | str, str]] = [(i, f"{i}: {n}") for i, n in enumerate(names)]
+    """A channel list's ``(data, text)`` entries: the file's channels, and ``keep`` when it has none such.
+
+    The data is :func:`channel_data`: a file's channel names when it has them, else its indices
+    (``keep`` ``None``: nothing kept).
+    """
+    entries: list[tuple[int | str, str]] = [(channel_data(names, i, keep), f"{i}: {n}")
+                                            for i, n in enumerate(names)]
     if keep is not None and all(data != keep for data, _ in entries):
         entries.append((keep, absent_channel_text(keep)))
     return entries
 
 
 def channel_choice(names: Sequence[str], channel: int | str) -> int | str:
-    """The channel list's entry that shows ``channel``: a name of the file's is shown as its index."""
-    return names.index(channel) if isinstance(channel, str) and channel in names else channel
+    """The channel list's entry that shows ``channel``: a name of a file without usable names: its index."""
+    if isinstance(channel, str) and channel in names and not named_channels(names):
+        return names.index(channel)
+    return channel
 
 
 def input_name(info: SourceInfo) -> str:
