@@ -99,23 +99,18 @@ class RunBar(QWidget):
         #: what the next Run will do that a user tuning settings must know (seen from every tab)
         self.next_run = muted(QLabel(""))
         self.next_run.setVisible(False)
-        self._refusal = False  # the message says why Run did not start
+        self._refusal = False  # the message is an error: why Run did not start, or a run's
         vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, self.next_run,
              into=self)
 
     def say(self, text: str, error: bool = False) -> None:
-        """Show ``text`` in the message line (in red for an error)."""
-        self._refusal = False
+        """Show ``text`` in the message line (in red for an error, until the files or settings change)."""
+        self._refusal = error
         self.message.setStyleSheet(ERROR_STYLE if error else "font-size: 11px;")
         self.message.setText(text)
 
-    def refuse(self, text: str) -> None:
-        """Say why Run did not start (in red) until the files or settings change (:meth:`changed`)."""
-        self.say(text, error=True)
-        self._refusal = True
-
     def changed(self) -> None:
-        """The files or settings changed: a refusal no longer holds (Run says it again if it does)."""
+        """The files or settings changed: an error said (why Run did not start, a run's) no longer holds."""
         if self._refusal:
             self.say("")
 

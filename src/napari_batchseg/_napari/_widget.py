@@ -234,7 +234,7 @@ class BatchSegWidget(QWidget):
         files = self.files.files()
         params = refuse_or_params(files, self.output.problems, self.params, self.files.problems)
         if isinstance(params, Refusal):
-            self.bar.refuse(params.text)
+            self.bar.say(params.text, error=True)
             if params.files_tab:
                 self.tabs.setCurrentIndex(FILES_TAB)
             return False
