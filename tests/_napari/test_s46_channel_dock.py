@@ -83,6 +83,8 @@ def test_a_channel_chosen_by_name_is_that_channel_in_every_file(widget, named_fi
     assert widget.params().channel == "Yellow"
     widget.load_params(path)
     assert form.channel.currentText() == "DAPI (by name)" and widget.params().channel == "DAPI"
+    widget.tabs.setCurrentIndex(1)  # Settings
+    _shot(widget, "s46_channel_loaded_by_name")
     files.select_file(named_files["multich"])
     assert form.channel.currentText() == "1: DAPI" and widget.params().channel == "DAPI"
     # a file's own channel (by its index, as before) takes it out of the flagged ones
