@@ -66,7 +66,7 @@ def test_fiji_edited_mask_is_kept_by_skip_and_said(made, capsys):
     assert _segment(movie, mask) == 0
     err = capsys.readouterr().err
     assert mask.read_bytes() == edited  # nothing destroyed
-    assert "0 done, 1 skipped" in err and "a_vSM.ome.tif was changed by hand" in err
+    assert "0 done, 1 skipped" in err and "a_vSM.ome.tif is kept as changed by hand" in err
     assert "Fiji" in err and "left as it is" in err
 
 

@@ -8,12 +8,13 @@ A task's output (mask, log, debug stacks) is written under temporary names and r
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
+from ._atomic_text import new_temp_file, partial_prefix, write_text_atomic
 from ._cancel import CancelCheck, is_cancelled
 from .errors import BatchSegError, OutputError
 from .events import Task, TaskCancelled, TaskFailed, TaskSkipped
@@ -174,12 +175,18 @@ def _keep(source: Path, target: Path) -> None:
     except FileExistsError as exc:
         raise OutputError(f"{target} exists; {source} was not replaced") from exc
     except OSError:  # no hard links here: a copy, renamed into place
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)  # (swept if cut)
+        fd, name = new_temp_file(target.parent, partial_prefix(target))  # (a long name: shortened)
         os.close(fd)
         tmp = Path(name)
         shutil.copy2(source, tmp)
         if not publish(tmp, target, replace=False):
             raise OutputError(f"{target} exists; {source} was not replaced") from None
+
+
+def _place_new(tmp: Path, target: Path) -> None:
+    """Put ``tmp`` in place as ``target`` only if no ``target`` exists (a kept copy is never replaced)."""
+    if not publish(tmp, target, replace=False):
+        raise FileExistsError(errno.EEXIST, "exists", str(target))
 
 
 def keep_output(names: OutputNames, keep: OutputNames) -> None:
@@ -195,19 +202,13 @@ def keep_output(names: OutputNames, keep: OutputNames) -> None:
     text = read_embedded_log(names.mask) or (
         f"{names.mask.name} was kept as {keep.mask.name} before a run replaced it; it had no log "
         f"({names.log.name} was missing, and the mask embeds none)\n")
-    fd, name = tempfile.mkstemp(prefix=f".{keep.log.name}.partial-", dir=keep.log.parent)  # (swept if cut)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise OutputError(f"{keep.log}: cannot write ({exc.strerror or exc}); {names.mask} was not "
-                          "replaced") from exc
-    if not publish(Path(name), keep.log, replace=False):
-        raise OutputError(f"{keep.log} exists; {names.mask} was not replaced")
+
+    def refused(exc: OSError, target: Path, _folder: bool) -> OutputError:
+        why = "exists" if isinstance(exc, FileExistsError) else f"cannot write ({exc.strerror or exc})"
+        return OutputError(f"{target}: {why}; {names.mask} was not replaced")
+
+    # one atomic writer: the permissions of any new file, a shortened temporary name for a long one
+    write_text_atomic(keep.log, text, place=_place_new, error=refused)
 
 
 def commit(

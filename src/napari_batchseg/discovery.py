@@ -71,12 +71,20 @@ def is_export_output(path: Path) -> bool:
     in (CTC's ``mask000.tif``, the outline PNGs); a Cellpose pair ``<base>_t0000[_masks].tif`` beside
     ``<base>_cellpose.provenance.json``.
     """
-    if (path.parent / f"{path.name}{PROVENANCE_SUFFIX}").exists():
+    if _exists(path.parent / f"{path.name}{PROVENANCE_SUFFIX}"):
         return True
-    if (path.parent.parent / f"{path.parent.name}{PROVENANCE_SUFFIX}").exists():
+    if _exists(path.parent.parent / f"{path.parent.name}{PROVENANCE_SUFFIX}"):
         return True
     pair = _CELLPOSE_PAIR.fullmatch(path.name)
-    return pair is not None and (path.parent / f"{pair[1]}_cellpose{PROVENANCE_SUFFIX}").exists()
+    return pair is not None and _exists(path.parent / f"{pair[1]}_cellpose{PROVENANCE_SUFFIX}")
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a name the file system cannot hold (too long) does not (no OSError)."""
+    try:
+        return path.exists()
+    except OSError:  # ENAMETOOLONG: an input's name plus a tail past 255 bytes (Path.exists raises it)
+        return False
 
 
 def is_own_output(path: Path) -> bool:
@@ -100,7 +108,7 @@ def is_own_output(path: Path) -> bool:
     if name == mask or name.endswith(LOG_EXT):
         return True
     base = mask[: -len(MASK_EXT)]
-    return (path.parent / mask).exists() or (path.parent / f"{base}{LOG_EXT}").exists()
+    return _exists(path.parent / mask) or _exists(path.parent / f"{base}{LOG_EXT}")
 
 
 def _outputs_note(raw: str | Path, outputs: list[Path]) -> str:

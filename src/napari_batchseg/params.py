@@ -508,6 +508,9 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ParameterError(f"cannot read parameter file {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"parameter file {p} is not text (UTF-8): byte {exc.start} cannot be read; "
+                             "give a YAML file of option: value lines") from exc
     except yaml.YAMLError as exc:
         raise ParameterError(f"parameter file {p} is not valid YAML: {yaml_problem(exc)}") from exc
     if data is None:

@@ -49,8 +49,10 @@ def pair_state(names: OutputNames, instead: Mapping[Path, Path] | None = None) -
     with ids). Pairs written before output ids existed (neither has one) count as done, and so does a
     mask corrected by hand (its log has ``correction`` records): a re-run never redoes manual work. A
     readable mask that no cut-short commit can leave is *edited*, changed or kept by hand (``why`` says
-    how it was told): one without an output id beside a log with one (saved by another program, e.g.
-    Fiji, which drops the embedded log), or one without its log (deleted or lost). An unreadable mask
+    how it was told): one that embeds no log of this tool beside a log with an output id (saved by
+    another program, e.g. Fiji, which drops the embedded log), or one without its log (deleted or lost).
+    A mask of this tool from before output ids (it embeds a log without one) beside a log with an id is
+    what an overwrite cut short leaves: *incomplete*. An unreadable mask
     is *incomplete*.
     ``instead``: the file to read for the mask or the log (an earlier file a killed run kept aside,
     which the run puts back first); the messages name the output's own files.
@@ -73,10 +75,10 @@ def pair_state(names: OutputNames, instead: Mapping[Path, Path] | None = None) -
         return "done", ""
     if has_module_records(embedded, "correction"):
         return "done", ""
-    if mask_id is None:
-        return _edited_or_broken(mask, mask_file, f"it holds no output id, its log {log_path.name} does "
-                                 "(saved by another program, e.g. Fiji, which drops the log this tool "
-                                 "embeds)")
+    if mask_id is None and not embedded:  # (a mask of this tool from before output ids embeds a log)
+        return _edited_or_broken(mask, mask_file, f"it holds no log of this tool, its log {log_path.name} "
+                                 "names an output id (saved by another program, e.g. Fiji, which drops "
+                                 "the log this tool embeds)")
     return "incomplete", f"{mask} and {log_path.name} belong to different runs (a run was cut short)"
 
 
@@ -85,4 +87,4 @@ def _edited_or_broken(mask: Path, mask_file: Path, how: str) -> tuple[str, str]:
     broken = mask_unreadable(mask_file)
     if broken is not None:
         return "incomplete", f"{mask} is {broken}"
-    return "edited", f"{mask.name} was changed by hand: {how}"
+    return "edited", f"{mask.name} is kept as changed by hand: {how}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..discovery import FileFilter, collect_files, input_path, is_own_output
+from ..discovery import FileFilter, collect_files, input_path, is_export_output, is_own_output
 from ..errors import InputError
 from ..io.formats import supported_extensions
 from ..io.reader import matching_suffix
@@ -395,7 +395,7 @@ def find_inputs_split(paths: list[str | Path],
             refused.append(f"{p.name}: no such file")
         elif matching_suffix(p) is None:
             refused.append(f"{p.name}: not a supported image ({', '.join(suffixes)})")
-        elif is_own_output(p):
+        elif is_own_output(p) and not is_export_output(p):  # (an export named is taken, as the CLI does)
             refused.append(f"{p.name}: a mask made by this plugin (File › Open shows it for corrections)")
         else:
             named.append(input_path(p))
