@@ -84,7 +84,8 @@ def test_loaded_positions_run_for_every_file_and_are_said(widget, tmp_path, qtbo
     SegmentationParams(positions="1").save(saved)  # as batchseg segment --positions 1 --save-config
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(saved), ""))
     load = next(b for b in widget.findChildren(QPushButton) if b.text() == "Load parameters…")
-    load.click()
+    load.click()  # (the file is read in the dock's worker)
+    qtbot.waitUntil(lambda: widget.message.text().startswith("parameters loaded"), timeout=30000)
     said = widget.message.text()
     assert said.startswith(f"parameters loaded from {saved}; positions 1: only these of every file of "
                            "several run")
