@@ -56,7 +56,8 @@ def test_a_0d_array_of_pixels_is_still_refused(image: Path) -> None:
         segment_files([str(image), np.zeros((8, 8), np.uint16)], segmenter=ThresholdSegmenter())
 
 
-@pytest.mark.parametrize("keyword", ["model_path", "pretrained_model", "checkpoint_file", "weights"])
+@pytest.mark.parametrize(
+    "keyword", ["model_path", "pretrained_model", "checkpoint_file", "weights", "modelPath"])
 def test_a_model_file_keyword_is_told_model_and_checkpoint(image: Path, keyword: str) -> None:
     with pytest.raises(TypeError) as caught:
         segment_files(image, segmenter=ThresholdSegmenter(), **{keyword: "my_model.pth"})
@@ -65,6 +66,12 @@ def test_a_model_file_keyword_is_told_model_and_checkpoint(image: Path, keyword:
     assert "model='path/to/model'" in said and "checkpoint='path/to/checkpoint.pt'" in said, said
     assert "did you mean" not in said  # (it was "did you mean 'model'?" for model_path)
     assert not any(image.parent.glob("*_vSM*"))  # refused before any work
+
+
+def test_a_keyword_about_weights_but_no_file_gets_no_model_file_advice(image: Path) -> None:
+    with pytest.raises(TypeError) as caught:  # (a training option: "weight" in it named no model file)
+        segment_files(image, segmenter=ThresholdSegmenter(), weight_decay=0.1)
+    assert "model='path/to/model'" not in str(caught.value), str(caught.value)
 
 
 def test_a_plain_typo_still_gets_the_closest_field(image: Path) -> None:

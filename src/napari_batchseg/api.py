@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,14 +235,15 @@ _MODEL_FILE_HINT = (
     "train; model takes a built-in name such as 'nuclei' too); for micro-sam (method='sam') as "
     "checkpoint='path/to/checkpoint.pt', with model= its architecture (e.g. 'vit_b_lm')"
 )
-_MODEL_WORDS = ("model", "weight", "ckpt", "checkpoint", "pretrained")
-_FILE_WORDS = ("path", "file", "dir", "folder", "weight", "ckpt", "pretrained")
+_MODEL_WORDS = ("model", "weights", "ckpt", "checkpoint", "pretrained")
+_FILE_WORDS = ("path", "file", "dir", "folder", "weights", "ckpt", "pretrained")
 
 
 def _names_model_file(key: str) -> bool:
     """Whether keyword ``key`` (no parameter field) names a model file: ``model_path``, ``weights``, ..."""
-    words = key.lower()
-    return any(w in words for w in _MODEL_WORDS) and any(w in words for w in _FILE_WORDS)
+    # whole words (weight_decay names no file), of snake_case or camelCase
+    words = set(re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", key).lower()))
+    return bool(words & set(_MODEL_WORDS)) and bool(words & set(_FILE_WORDS))
 
 
 def _known_fields(overrides: dict[str, Any]) -> None:
