@@ -9,6 +9,7 @@ done before the window opens (:mod:`napari_batchseg._napari._launch`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from collections.abc import Callable
@@ -81,7 +82,8 @@ def run_gui(args: argparse.Namespace) -> int:
     from ._napari._launch import launch, run_napari
 
     def say(text: str) -> None:
-        print(f"batchseg gui: {text}", file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):  # (a terminal hung up, SIGHUP's usual cause: EIO)
+            print(f"batchseg gui: {text}", file=sys.stderr, flush=True)
 
     say("loading napari, torch and Cellpose (several seconds before the window opens)…")
     viewer, _ = launch(args.paths, params, file_filter, recursive=args.recursive, freeze=True, say=say)
