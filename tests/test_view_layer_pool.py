@@ -16,7 +16,7 @@ from napari_batchseg.params import SegmentationParams
 from napari_batchseg.view.buffers import TaskView
 from napari_batchseg.view.layer_files import META_KEY, layer_meta
 from napari_batchseg.view.layer_pool import LayerPool
-from napari_batchseg.view.stream_layers import IDLE_NAME, PLACEHOLDER
+from napari_batchseg.view.stream_layers import PLACEHOLDER
 from test_view_layer_ops import FakeLayer
 
 
@@ -126,23 +126,26 @@ def test_the_next_output_retargets_the_labels_now_and_the_image_a_turn_later() -
     assert len(viewer.layers) == 4 and labels.data is nxt.labels and layer_meta(labels)["task_key"] == "b"
 
 
-def test_hidden_placeholders_are_made_once_per_shape_without_selecting_them() -> None:
+def test_placeholders_are_added_in_later_turns_without_selecting_them() -> None:
     viewer = _Viewer()
     pool = LayerPool(viewer)
     mine = viewer.add_image(np.zeros((4, 4)), name="mine", metadata={META_KEY: {}})
     viewer.layers.selection.add(mine)
     viewer.layers.selection.active = mine
     first = SourceInfo(Path("movie.tif"), {"T": 3, "Y": 8, "X": 8}, np.dtype(np.uint16), ["BF"])
-    assert pool.placeholders(first, None, None, visible=False) is True
-    while pool.next_part()[1]:
-        pass
-    assert [lay.name for lay in viewer.layers][1:] == [f"{IDLE_NAME} (input)", IDLE_NAME]
-    assert not any(lay.visible for lay in pool.layers_for(PLACEHOLDER))
+    assert pool.placeholders(first, None, None) is True
+    assert [lay.name for lay in viewer.layers] == ["mine"]  # none added in Run's own turn
+    assert pool.next_part() == (None, True)  # the image layer
+    assert [lay.name for lay in viewer.layers] == ["mine", f"{PLACEHOLDER} (input)"]
+    assert pool.next_part() == (PLACEHOLDER, False)  # the labels layer, the last part
+    assert [lay.name for lay in viewer.layers][1:] == [f"{PLACEHOLDER} (input)", PLACEHOLDER]
+    assert all(lay.visible for lay in pool.layers_for(PLACEHOLDER))
     assert viewer.layers.selection == {mine} and viewer.layers.selection.active is mine
-    assert pool.placeholders(first, None, None, visible=False) is None  # there already
+    pool.remove_placeholders()
+    assert [lay.name for lay in viewer.layers] == ["mine"]
     volume = SegmentationParams(z_mode="3d", z_range="1-2")
     stack = SourceInfo(Path("stack.tif"), {"T": 3, "Z": 4, "Y": 8, "X": 8}, np.dtype(np.uint16), ["BF"])
-    pool.placeholders(stack, volume, None, visible=True)
+    pool.placeholders(stack, volume, None)
     pool.finish_image()
     labels, _ = pool.layers_for(PLACEHOLDER)
     assert labels.name == PLACEHOLDER and labels.data.shape == (3, 2, 8, 8) and labels.translate[1] == 1.0

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 from napari_batchseg.io.sources import PixelSize
 from napari_batchseg.view.layer_files import META_KEY
 from napari_batchseg.view.stream_layers import (
-    IDLE_NAME,
     PLACEHOLDER,
     detached_name,
     image_meta,
@@ -34,7 +33,6 @@ def test_placeholders_are_not_offered_to_the_docks() -> None:
     assert offered(Labels(metadata={}), "Labels")  # a layer of the user's
     assert not offered(Labels(metadata={META_KEY: {"task_key": PLACEHOLDER}}), "Labels")
     assert not offered(Image(metadata={}), "Labels")
-    assert PLACEHOLDER != IDLE_NAME
 
 
 def test_stream_metadata_of_the_labels_and_the_image_layer() -> None:

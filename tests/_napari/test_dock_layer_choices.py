@@ -1,19 +1,21 @@
 """The docks' layer choices (Measure, Track, Train) beside a run of the Batch segmentation dock.
 
-The hidden stream layers made while files are listed are placeholders (empty): no dock offers them.
-A run points them at its first output, renaming them: docks open meanwhile offer them under their new
-names (before, they went on offering "batch segmentation: idle", a name no layer had any more, and not
-the output).
+The stream layers made at Run are placeholders (empty) until the run's first output takes them: no dock
+offers them. The first output points them at itself, renaming them: docks open meanwhile offer them
+under their new names (before, they went on offering "batch segmentation: idle", a name no layer had any
+more, and not the output).
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
 
+from _timing import time_bound
 from napari_batchseg.view.layer_files import layer_meta
 from napari_batchseg.view.stream_layers import PLACEHOLDER
 
-from ._fakes import factory
+from ._fakes import ThresholdSegmenter
 
 
 def _items(combo) -> list[str]:
@@ -39,13 +41,22 @@ def test_docks_offer_outputs_not_placeholders(widget, example_files, tmp_path, q
     folder.mkdir()
     shutil.copy(example_files["nuclei"], folder / "nuclei_BF.tif")
     widget.files.add_paths([folder])
-    qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=30000)  # the hidden pair, made for a run
+    qtbot.waitUntil(lambda: widget.startup_done and widget.run_btn.isEnabled(),
+                    timeout=int(time_bound(10) * 1000))
+    assert len(viewer.layers) == 0  # no layer before Run
+    loaded = threading.Event()  # the model "loads" until the test lets it: the placeholders stay shown
+
+    def held_model(_params):
+        loaded.wait(60)
+        return ThresholdSegmenter(0.0)
+
+    widget.controller.segmenter_factory = held_model
+    assert widget.run()
+    qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=int(time_bound(10) * 1000))  # made for the run
     placeholders = [lay.name for lay in viewer.layers]
     assert all(layer_meta(lay).get("task_key") == PLACEHOLDER for lay in viewer.layers)
     assert not choices() & set(placeholders)
-
-    widget.controller.segmenter_factory = factory()
-    assert widget.run()
+    loaded.set()
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     qtbot.wait(300)
     outputs = {lay.name: layer_meta(lay).get("role") for lay in viewer.layers}

@@ -43,7 +43,7 @@ def test_the_placeholder_pair_goes_in_one_full_collection(make_napari_viewer):
     viewer = make_napari_viewer()
     pool = LayerPool(viewer)
     first = SourceInfo(Path("movie.tif"), {"T": 3, "Y": 40, "X": 50}, np.dtype(np.uint16), ["BF"])
-    assert pool.placeholders(first, None, None, visible=False)
+    assert pool.placeholders(first, None, None)
     while pool.next_part()[1]:
         pass
     assert sum(lay is not None for lay in pool.layers_for(PLACEHOLDER)) == 2

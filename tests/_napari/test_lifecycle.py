@@ -12,7 +12,7 @@ import numpy as np
 from _timing import time_bound
 from napari_batchseg._napari import _warmup, _widget
 from napari_batchseg.view.layer_files import layer_meta
-from napari_batchseg.view.stream_layers import IDLE_NAME, PLACEHOLDER
+from napari_batchseg.view.stream_layers import PLACEHOLDER
 
 from ._fakes import factory, torch_factory
 
@@ -76,22 +76,18 @@ def test_failed_run_with_layers_without_units_keeps_layers(widget, data_folder, 
     assert all("no_such_model" in s.reason for s in widget.session.tasks)
     names = [lay.name for lay in viewer.layers]
     assert names[:2] == ["no units", "labels without units"]
-    # the placeholder pair shown while the model was being loaded (no output took it) is hidden again,
-    # not removed (and made again by the next metadata update): the files are still listed
-    made = [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]
-    assert len(made) == 2 and not any(lay.visible for lay in made)
-    assert all(IDLE_NAME in lay.name for lay in made)
-    assert not [lay for lay in viewer.layers if PLACEHOLDER in lay.name]
-    assert len(viewer.layers) == 4
-    # the next run takes them (no layer added)
+    # the placeholder pair shown while the model was being loaded (no output took it) is removed (was
+    # hidden again, named "idle", while files were listed)
+    assert not [lay for lay in viewer.layers if layer_meta(lay).get("stream")]
+    assert len(viewer.layers) == 2
+    # the next run makes them again, beside the layers without units
     widget.form.model.setCurrentText("cyto3")
     widget.controller.segmenter_factory = factory()
     widget.form.end_frame.setValue(1)
     assert widget.run()
-    assert len(viewer.layers) == 4
-    qtbot.waitUntil(lambda: not widget.running, timeout=60000)
+    qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=60000)
     stream = [lay for lay in viewer.layers if layer_meta(lay).get("stream")]
-    assert stream == made and all(lay.visible for lay in stream)
+    assert len(stream) == 2 and len(viewer.layers) == 4 and all(lay.visible for lay in stream)
     assert [lay.name for lay in viewer.layers][:2] == ["no units", "labels without units"]
 
 

@@ -13,7 +13,7 @@ from _timing import time_bound
 from napari_batchseg.io.masks import read_mask
 from napari_batchseg.live.timing import FOLLOW_MS
 from napari_batchseg.view.layer_files import layer_meta, napari_get_reader
-from napari_batchseg.view.stream_layers import IDLE_NAME, PLACEHOLDER
+from napari_batchseg.view.stream_layers import PLACEHOLDER
 
 from ._fakes import ThresholdSegmenter, factory
 
@@ -104,11 +104,13 @@ def test_double_click_during_the_run_stops_following(widget, data_folder, qtbot)
 
 def test_layers_fill_while_the_run_goes_on(widget, data_folder, qtbot):
     _prepare(widget, data_folder, contains="timelapse_BF", end_frame=19, delay=0.05)
-    # the slider moves counted below are the run's: Run only shows the hidden pair made once the start-up
-    # work and the file's metadata are in (a Run before that adds the layers, and napari moves the
-    # slider as they come)
-    qtbot.waitUntil(lambda: len(_stream_layers(widget.viewer)) == 2, timeout=120000)
+    qtbot.waitUntil(lambda: widget.startup_done and widget.run_btn.isEnabled(), timeout=120000)
     assert widget.run()
+    # the slider moves counted below are the run's following: from the moment its output is in the pair
+    # made at Run (napari moves the slider as the layers are added)
+    key = widget.files.files()[0].name
+    qtbot.waitUntil(lambda: key in (widget.streamer.live.viewed or "")
+                    and len(_stream_layers(widget.viewer)) == 2, timeout=30000)
     seen = {}
 
     def partly_filled():
@@ -220,7 +222,10 @@ def test_short_outputs_in_a_row_switch_the_layers_at_most_once_per_follow_period
     keys = widget.status.keys()
     assert [widget.status.status(k) for k in keys] == [outcome] * 8
     outputs = [(t, k, running) for t, k, running in shown if k in keys]
-    assert outputs[-1][1] == keys[-1]  # the last output is on screen at the end (at once)
+    if outcome == "done":
+        assert outputs[-1][1] == keys[-1]  # the last output is on screen at the end (at once)
+    else:  # every output failed: nothing of the run was shown in the pair made at Run, so it goes
+        assert _stream_layers(widget.viewer) == [] and widget.streamer.live.viewed is None
     gaps = np.diff([t for t, running in switches if running])
     # while it runs: never two within FOLLOW_MS (a timer may fire a ms early)
     assert len(gaps) >= 1 and (gaps >= 0.99 * FOLLOW_MS / 1000).all(), gaps
@@ -392,41 +397,29 @@ def test_ambiguous_files_run_with_their_own_axes(widget, data_folder, qtbot):
 
 
 def test_stream_layers_exist_only_while_a_run_needs_them(widget, data_folder, qtbot):
-    """No stream layer before files are listed (none to offer as a training input): listing files
-    prepares a run, so the hidden pair is made then, off Run's path, with the first input's shape,
-    above the user's layers and without changing the user's selection; Run shows the same layers (no
-    layer added) and the first output fills those buffers in place. Emptying the list removes them."""
+    """No stream layer before Run (napari counts hidden layers for its world extent and units; none to
+    offer as a training input): Run makes the pair, in turns after the click (adding a layer is one long
+    stall of napari's), with the first input's shape, above the user's layers and without changing the
+    user's selection; the first output fills those buffers in place."""
     viewer = widget.viewer
     user = viewer.add_points(name="user layer")
     viewer.layers.selection.active = user
     qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
-    assert _stream_layers(viewer) == []
     _prepare(widget, data_folder, contains="timelapse_BF", end_frame=2)
     qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
-    # made with the first file's shape (3 frames of 64 x 64): the image layer, the labels one a turn later
-    # (each add is one long stall of napari's)
-    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=5000)
-    made = _stream_layers(viewer)
-    assert {(layer_meta(lay)["role"], layer_meta(lay)["task_key"]) for lay in made} == {
-        ("prepared", PLACEHOLDER), ("mask", PLACEHOLDER)}
-    image = next(lay for lay in made if layer_meta(lay)["role"] == "prepared")
-    assert image.data.shape == (3, 64, 64) and image.scale[-1] != 1.0
-    assert not any(lay.visible for lay in made) and all(IDLE_NAME in lay.name for lay in made)
-    assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
-    assert list(viewer.layers)[-2:] == made  # above the user's layer
-    # the Train dock does not offer them
-    from napari_batchseg._napari._train_widget import TrainWidget
-
-    train = TrainWidget(viewer)
-    qtbot.addWidget(train)
-    offered = [train.image_layer.itemText(i) for i in range(train.image_layer.count())]
-    assert not [name for name in offered if IDLE_NAME in name]
-    buffer = image.data
+    qtbot.wait(int(time_bound(0.5) * 1000))
+    assert _stream_layers(viewer) == []  # files listed, no Run: none (was a hidden "idle" pair)
     n_layers = len(viewer.layers)
     assert widget.run()
-    assert len(viewer.layers) == n_layers  # Run added none
-    qtbot.waitUntil(lambda: all(lay.visible for lay in made), timeout=5000)
+    assert len(viewer.layers) == n_layers  # the click added none
+    # made with the first file's shape (3 frames of 64 x 64): the image layer, the labels one a turn later
+    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=5000)
+    made = _stream_layers(viewer)
+    image = next(lay for lay in made if layer_meta(lay)["role"] == "prepared")
+    buffer = image.data
+    assert image.data.shape == (3, 64, 64) and image.scale[-1] != 1.0
     assert viewer.layers.selection.active is user and set(viewer.layers.selection) == {user}
+    assert list(viewer.layers)[-2:] == made  # above the user's layer
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     stream = _stream_layers(viewer)
     assert stream == made and image.data is buffer  # the first output filled it in place
@@ -436,21 +429,28 @@ def test_stream_layers_exist_only_while_a_run_needs_them(widget, data_folder, qt
     np.testing.assert_array_equal(labels.data, read_mask(data_folder / "timelapse_BF_vSM.ome.tif").labels)
 
 
-def test_placeholder_layers_go_when_the_list_empties_or_the_dock_closes(widget, data_folder, qtbot):
-    """The hidden pair goes when no file is listed any more; the dock closed while the run starts (the
-    placeholders shown, no output yet): they are removed."""
+def test_placeholder_layers_go_when_the_dock_closes(widget, data_folder, qtbot):
+    """The dock closed while the run starts (the placeholders shown, no output yet): they are removed."""
+    import threading
+
+    from ._fakes import ThresholdSegmenter
+
     viewer = widget.viewer
     qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
-    _prepare(widget, data_folder, contains="nuclei_BF", delay=0.5)
-    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=20000)
-    widget.files.contains.setText("no file has this in its name")
-    qtbot.waitUntil(lambda: not widget.files.files(), timeout=5000)
-    assert _stream_layers(viewer) == []
-    widget.files.contains.setText("nuclei_BF")
+    _prepare(widget, data_folder, contains="nuclei_BF")
     qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
+    loaded = threading.Event()  # the model "loads" until released: no output takes the placeholders
+
+    def held_model(_params):
+        loaded.wait(60)
+        return ThresholdSegmenter(0.0)
+
+    widget.controller.segmenter_factory = held_model
     assert widget.run()
+    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=20000)
     assert {layer_meta(lay)["task_key"] for lay in _stream_layers(viewer)} == {PLACEHOLDER}
     widget.close_down()  # what the dock's closing does (the widget is destroyed)
+    loaded.set()
     assert not [lay for lay in viewer.layers if layer_meta(lay).get("task_key") == PLACEHOLDER]
 
 

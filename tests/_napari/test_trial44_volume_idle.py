@@ -1,6 +1,7 @@
-"""Run in a volume Z mode while the hidden idle layers are still those of a projected run.
+"""Run in a volume Z mode where the stream layers were those of a projected run.
 
-GUI trial 44 (under Xvfb): the Z stack listed (the idle pair made ``(T, Y, X)``), *Z: 3D volume* chosen,
+GUI trial 44 (under Xvfb): the Z stack listed (the hidden idle pair, made then, ``(T, Y, X)``; since trial
+46 no layer is made before Run: the pair is made at Run, for the run's own mode), *Z: 3D volume* chosen,
 Run: napari raised ``IndexError`` out of ``Run`` (it refreshes the extent of a shown layer only, so its
 dims took the 4D image layer's axis labels with the 3D ranges); the message line stayed on "planning…"
 and the canvas failed on every redraw.
@@ -25,12 +26,13 @@ def test_a_volume_run_reshapes_the_idle_pair_of_a_projected_one(widget, tmp_path
     viewer = widget.viewer
     qtbot.waitUntil(lambda: widget.startup_done, timeout=120000)
     set_up_volume_run(widget, write_crop(tmp_path / "stack.ome.tif"), qtbot, "project")
-    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=20000)
-    assert all(lay.ndim == 3 and not lay.visible for lay in _stream_layers(viewer))  # idle, projected
+    qtbot.waitUntil(lambda: not widget.infos.busy and widget.run_btn.isEnabled(), timeout=20000)
+    assert _stream_layers(viewer) == []  # no layer before Run (was the idle pair, projected)
     form = widget.form
     form.volume_mode.setCurrentIndex(form.volume_mode.findData("3d"))
     form.anisotropy.setValue(1.5)
     assert widget.run()  # raised IndexError from napari's dims
+    qtbot.waitUntil(lambda: len(_stream_layers(viewer)) == 2, timeout=20000)  # made in turns after Run
     assert viewer.dims.ndim == 4
     assert [lay.ndim for lay in _stream_layers(viewer)] == [4, 4]
     qtbot.waitUntil(lambda: not widget.running and widget.streamer.settled, timeout=300000)

@@ -10,7 +10,6 @@ from typing import Any
 from qtpy.QtWidgets import QWidget
 
 from ..events import Event, ModelLoaded, ModelLoading, Plan, Planned, RunFailed
-from ..io.sources import SourceInfo
 from ..live import Redraw
 from ..live.startup import STARTING
 from ..params import ParameterError, SegmentationParams
@@ -110,7 +109,6 @@ class BatchSegWidget(QWidget):
     def _device_found(self, text: str) -> None:  # the start-up work is over (a waiting Run just started)
         self.form.device_label.setText(text)
         self._update_run_state()
-        self._stand_by()  # files listed meanwhile: their placeholder layers (start-up work is over)
 
     def close_down(self) -> None:
         """Stop every worker (a run is cancelled) and deliver nothing more (napari or the dock closes)."""
@@ -125,29 +123,6 @@ class BatchSegWidget(QWidget):
         self.bar.changed()
         self._update_file_dependent()
         self._update_preview()
-        self._stand_by()
-
-    def _stand_by(self) -> None:
-        """Make the next run's hidden placeholder layers now, not at Run (dropped when the list empties).
-
-        Only once the first file's metadata (their shape) is read and the start-up work is over (no layer
-        is made while the device detection imports torch).
-        """
-        if not self.running and not self.files.files():
-            self.streamer.drop_placeholders()
-        elif not self.running and (idle := self._idle_setup()) is not None:
-            self.streamer.stand_by(*idle)
-
-    def _idle_setup(self) -> tuple[SourceInfo | None, SegmentationParams] | None:
-        """The first listed file's metadata and the parameters for the hidden pair (``None``: not yet)."""
-        files = self.files.files()
-        if not files or not self.startup_done or self.infos.get(files[0]) is None:
-            return None
-        try:
-            params = self.params()
-        except (ParameterError, ValueError):
-            params = self._base_params
-        return self.files.run_info(files[0]), params
 
     def _update_file_dependent(self) -> None:
         infos = [i for i in map(self.files.run_info, self.files.files()) if i is not None]
@@ -318,7 +293,7 @@ class BatchSegWidget(QWidget):
             skipped = [s.reason for s in self.session.tasks if s.status == "skipped"]
             self.bar.say(finish_message(self.session.counts(), time.perf_counter() - self._started, skipped))
         self._update_preview()  # outputs exist now: the Files tab says what the next Run does with them
-        self.streamer.run_finished(self._idle_setup())
+        self.streamer.run_finished()
         self._update_run_state()
 
     @property

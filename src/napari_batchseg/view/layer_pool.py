@@ -5,10 +5,11 @@ Adding a napari layer costs far more than updating one, so the pair is reused fr
 its ``batchseg`` metadata. The pool also moves napari's slider and refreshes the layers. Without Qt: it
 uses napari's viewer and layers by their attributes (the widget's layer streamer, ``_napari._stream``).
 
-Placeholders: from the moment files are listed the pair is made, hidden (``batch segmentation: idle``,
-shaped for the first input), so that Run only shows it (``… starting…``) and the first output only fills
-it: adding a layer, one long stall of napari's, is off Run's path. Emptying the file list, a run that
-ends before any output took them (e.g. the model cannot load) and closing the dock remove them.
+Placeholders: no layer of this tool exists before Run (napari counts hidden layers too for its world
+extent and units: a mask opened with File > Open beside them was drawn at their scale). Run makes the pair
+(``batch segmentation: starting…``, shaped for the first output), in turns after the click (adding a
+layer is one long stall of napari's); the first output only fills it. A run that shows nothing in it
+(every file failed, cancelled before its first frame) and closing the dock remove it.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from ..io.sources import PixelSize, SourceInfo
 from ..params import SegmentationParams
 from . import buffers, layer_ops
 from .buffers import TaskView
-from .layer_files import META_KEY, axis_units
+from .layer_files import META_KEY, axis_units, layer_meta
 from .layer_ops import extent, mark_edited, release, retarget, set_contrast, set_units, unitless
 from .result_showing import image_layer_name
 from .slider import displayed_index, into_frames, middle_z_point, t_point
 from .stream_layers import (
-    IDLE_NAME,
     PLACEHOLDER,
     image_meta,
     in_other_units,
@@ -75,14 +75,15 @@ class LayerPool:
     # ------------------------------------------------------------------ showing an output
     def show(self, view: TaskView, viewed: str | None, contrast: Contrast | None = None,
              later_contrast: Callable[[], Contrast | None] | None = None,
-             visible: bool = True) -> bool | None:
+             visible: bool = True, later: bool = False) -> bool | None:
         """Show ``view``'s labels and image in its output's stream layers (reused, else added).
 
         ``viewed``: the output shown now (its unedited layers are reused). Both layers sit over the
         input's frames and slices (:func:`~napari_batchseg.view.buffers.frame_translate`). Returns whether
         a half of the change is left for a later turn (:meth:`finish_image`: the image layer's change, or
         adding the labels layer); ``later_contrast`` gives the image's contrast then. ``visible``: shown,
-        else hidden. ``None``: not shown, since other layers of this tool kept in the viewer (edited ones
+        else hidden. ``later``: layers to add are all added in later turns (none in this one). ``None``:
+        not shown, since other layers of this tool kept in the viewer (edited ones
         set apart) are in other units (:func:`~.stream_layers.in_other_units`); ``said`` tells why.
         """
         key, label, labels, image, scale = view.key, view.label, view.labels, view.image, view.scale
@@ -158,12 +159,15 @@ class LayerPool:
                 framed(show_labels())
                 return key
 
-            self._steps = [labels_step]
-            if not len(self.viewer.layers) and self.viewer.dims.ndim < len(axes):
+            def new_axes() -> str | None:
                 self.viewer.dims.ndim = len(axes)
-                self._steps.insert(0, add_image)
-            else:
-                add_image()
+                return None
+
+            self._steps = [add_image, labels_step]
+            if not len(self.viewer.layers) and self.viewer.dims.ndim < len(axes):
+                self._steps.insert(0, new_axes)
+            if not later:
+                self._steps.pop(0)()
             return True
         if img_layer is None or lab_layer is None or reshaping:
             # one layer to add, or the pair changes dimensions: both now, the image one first (the units
@@ -209,29 +213,22 @@ class LayerPool:
         self._steps = []
 
     # ------------------------------------------------------------------ placeholders
-    def placeholders(self, first: SourceInfo | None, params: SegmentationParams | None, plan: Any,
-                     visible: bool) -> bool | None:
-        """Show the pair as placeholders (``starting…``; hidden: ``idle``) for a run: reused, else added.
+    def placeholders(self, first: SourceInfo | None, params: SegmentationParams | None,
+                     plan: Any) -> bool | None:
+        """Add the pair as placeholders (``starting…``) for a run, in later turns (none added now).
 
-        Shaped and placed for the output of ``first`` with ``params`` (same-shape buffers reused). Added
-        above the user's layers; the user's layer selection is kept. Returns whether a half is left for a
-        later turn (see :meth:`show`); ``None`` when hidden ones of that shape are there already, or when
-        none is shown (other layers kept in other units, see :meth:`show`).
+        Shaped and placed for the output of ``first`` with ``params``. Added above the user's layers; the
+        user's layer selection is kept. Returns ``True`` (parts left for later turns, see
+        :meth:`next_part`), or ``None`` when none is shown (other layers kept in other units, see
+        :meth:`show`).
         """
         shape, scale, first_frame, first_z = buffers.placeholder_geometry(first, params, plan)
-        labels, image = self.layers_for(PLACEHOLDER)
-        lab, img = (lay.data if lay is not None and buffers.is_buffer(lay.data, shape, dtype) else None
-                    for lay, dtype in ((labels, buffers.LABELS_DTYPE), (image, np.float32)))
-        if not visible and lab is not None and img is not None and tuple(labels.scale) == scale and not (
-                labels.visible or image.visible):
-            return None
         with layer_ops.selection_kept(self.viewer.layers):
-            new = buffers.new_buffers(shape, None)
-            view = TaskView(PLACEHOLDER, PLACEHOLDER if visible else IDLE_NAME, shape[0],
-                            new[0] if lab is None else lab, new[1] if img is None else img, scale,
+            labels, image = buffers.new_buffers(shape, None)
+            view = TaskView(PLACEHOLDER, PLACEHOLDER, shape[0], labels, image, scale,
                             first.pixel_size if first is not None else PixelSize(), first_frame=first_frame,
                             first_z=first_z)
-            split = self.show(view, PLACEHOLDER if labels is not None else None, visible=visible)
+            split = self.show(view, None, later=True)
 
         def kept(step: Callable[[], str | None]) -> Callable[[], str | None]:
             def then() -> str | None:
@@ -242,13 +239,15 @@ class LayerPool:
         self._steps = [kept(step) for step in self._steps]
         return split
 
-    def remove_placeholders(self) -> None:
-        """Remove placeholder layers no output took (no file listed, the run ended early, the dock closes).
+    def remove_placeholders(self, also: Iterable[str] = ()) -> None:
+        """Remove the placeholder pair, and the layers of outputs ``also`` (a run that showed nothing).
 
         In one batch of napari's list: napari collects all garbage after a removal (0.25-0.45 s with
         torch and Cellpose loaded), once per batch (napari 0.8 and later), not once per layer.
         """
-        layers = [layer for layer in self.layers_for(PLACEHOLDER) if layer is not None]
+        keys = {PLACEHOLDER, *also}
+        layers = [layer for layer in self.viewer.layers if layer_meta(layer).get("stream")
+                  and layer_meta(layer).get("task_key") in keys and not layer_meta(layer).get("dirty")]
         with contextlib.suppress(Exception), self.viewer.layers.batched_update():  # (napari tearing down)
             for layer in layers:
                 with contextlib.suppress(Exception):  # the user removed it

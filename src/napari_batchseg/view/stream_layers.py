@@ -14,14 +14,12 @@ from typing import Any
 from ..io.sources import PixelSize
 from .layer_files import is_kind, layer_meta
 
-__all__ = ["CANCELLED", "EDITED", "IDLE_NAME", "PLACEHOLDER", "cancelled_name", "detached_name", "image_meta",
+__all__ = ["CANCELLED", "EDITED", "PLACEHOLDER", "cancelled_name", "detached_name", "image_meta",
            "in_other_units", "labels_meta", "not_shown_note", "offered", "pair_of", "per_axis_units",
            "reusable_pair", "streamed_label", "unit_name"]
 
-#: the task key of the placeholder layers (made when files are listed), and their name once Run shows them
+#: the task key and name of the placeholder layers (made at Run, until the run's first output takes them)
 PLACEHOLDER = "batch segmentation: starting…"
-#: the name of the placeholder layers while hidden, waiting for a run (files listed, Run not clicked yet)
-IDLE_NAME = "batch segmentation: idle"
 #: how the name of a layer with edits not saved yet ends
 EDITED = " (edited)"
 _INPUT = " (input)"
@@ -32,7 +30,7 @@ CANCELLED = " (cancelled, not saved)"
 def offered(layer: Any, kind: str) -> bool:
     """Whether the docks offer ``layer`` as a ``kind`` layer (``"Labels"``, ``"Image"``) to work on.
 
-    Not the stream layers while they are placeholders (hidden until a run, empty).
+    Not the stream layers while they are placeholders (empty, until the run's first output takes them).
     """
     return is_kind(layer, kind) and layer_meta(layer).get("task_key") != PLACEHOLDER
 

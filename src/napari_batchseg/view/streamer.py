@@ -79,6 +79,9 @@ class Streamer:
         self.session: RunSession | None = None  #: the run shown (which outputs are running)
         self.loading: set[str] = set()  #: outputs being read from disk by a worker (shown when read)
         self._closing = False
+        #: the pair of layers was made at this run's Run and nothing of the run was shown in it yet (no
+        #: frame, no result read): a run ending so removes it (:meth:`run_finished`)
+        self.unfilled = False
         #: volumes stored into their output's buffers by a worker, in order (see ``live.volumes``)
         self.volumes = VolumeStore(live, background, self._stored, self.task_done, message.emit,
                                    scheduler.poke)
@@ -97,9 +100,11 @@ class Streamer:
     def close(self) -> None:
         """Stop following the viewer (the widget is closing); placeholder layers no output took go.
 
-        The run is cancelled with the widget: the layers of outputs still running say so, as after Cancel.
+        The run is cancelled with the widget: the layers of outputs still running say so, as after Cancel;
+        the pair made at Run goes if the run showed nothing in it.
         """
         self._closing = True
+        unfilled = self._run_keys() if self.unfilled else set()
         for key in list(self.live.running):
             labels, _ = self.layers_for(key)
             with contextlib.suppress(Exception):  # napari may be tearing down
@@ -112,7 +117,7 @@ class Streamer:
         with contextlib.suppress(Exception):
             self.viewer.dims.events.current_step.disconnect(self.results.on_step)
         with contextlib.suppress(Exception):  # napari may be tearing down
-            self.pool.remove_placeholders()
+            self.pool.remove_placeholders(unfilled)
 
     def layers_for(self, key: str | None) -> tuple[Any, Any]:
         """``(labels_layer, image_layer)`` of an output (``None`` where absent)."""
@@ -129,6 +134,7 @@ class Streamer:
         split = self.pool.show(view, self.live.viewed, contrast,
                                lambda: buffers.latest_contrast(self.views.get(key)))
         if split is not None:  # (``None``: not shown beside layers kept in other units; the pool said so)
+            self.unfilled = self.unfilled and not (view.frames_seen or view.mask_path is not None)
             self.live.shown(key, split)
             self._closed.discard(key)
         self.scheduler.poke()
@@ -153,6 +159,8 @@ class Streamer:
 
     def _switched(self, key: str | None) -> None:  # the layers show output ``key`` wholly now
         self.live.split_done()
+        if key == PLACEHOLDER:  # made at Run: on the run's first frame (not a user layer's later one)
+            self.pool.move_slider(PLACEHOLDER, 0)
         self.results.select(key)
         if key is not None:
             self.live.refresh(key)
@@ -174,33 +182,33 @@ class Streamer:
     @_held
     def prepare_run(self, first: SourceInfo | None = None, params: SegmentationParams | None = None,
                     plan: Any = None) -> None:
-        """Make sure a pair of stream layers is on screen for the run: reused, else placeholders.
+        """Make sure a pair of stream layers is there for the run: reused, else placeholders made now.
 
-        Shaped and placed for the first file's output; the hidden pair of :meth:`stand_by` is shown.
+        Shaped and placed for the first file's output, added in turns after this one (see
+        :meth:`LayerPool.placeholders`): the Run click itself adds no layer.
         """
         self.live.run_started()
+        self.unfilled = False
         if self.follow and not self._output_pair():
-            self._placeholders_shown(self.pool.placeholders(first, params, plan, visible=True))
-            self.pool.move_slider(PLACEHOLDER, 0)  # on the run's first frame (not an idle pair's later one)
+            split = self.pool.placeholders(first, params, plan)
+            if split is not None:  # (``None``: not shown beside layers kept in other units)
+                self.unfilled = True
+                self.live.shown(PLACEHOLDER, split)
+                self.scheduler.poke()
 
-    @_held
-    def stand_by(self, first: SourceInfo | None = None, params: SegmentationParams | None = None) -> None:
-        """Files are listed: the hidden placeholder pair for the first, made now so that Run only shows it."""
-        if self.follow and not self.live.running and not self._output_pair():
-            self._placeholders_shown(self.pool.placeholders(first, params, None, visible=False))
-
-    def _placeholders_shown(self, split: bool | None) -> None:
-        if split is not None:  # (``None``: hidden ones of that shape were there already)
-            self.live.shown(PLACEHOLDER, split)
-            self.scheduler.poke()
-
-    def drop_placeholders(self) -> None:
-        """Remove the placeholder pair (no file is listed, or the dock closes)."""
-        if self.live.viewed == PLACEHOLDER:  # a half left is not done
+    def drop_placeholders(self, also: set[str] | frozenset[str] = frozenset()) -> None:
+        """Remove the placeholder pair (and the layers of outputs ``also``: a run that showed nothing)."""
+        if self.live.viewed == PLACEHOLDER or self.live.viewed in also:  # a part left is not done
             self.pool.drop_image_step()
             self.live.split_done()
             self.live.viewed = None
-        self.pool.remove_placeholders()
+        for key in also:
+            self.views.pop(key, None)
+        self.pool.remove_placeholders(also)
+
+    def _run_keys(self) -> set[str]:  # the outputs of the run shown (the layers may be pointed at)
+        keys = {state.key for state in self.session.tasks} if self.session is not None else set()
+        return keys | ({self.live.viewed} if self.live.viewed is not None else set())
 
     def _output_pair(self) -> bool:  # an output's unedited layers are there, to be reused by the next run
         viewed = self.live.viewed
@@ -322,6 +330,7 @@ class Streamer:
         if first and labels is not None and not view.latest_only and event.t - i != view.first_frame:
             buffers.place(view, (labels, image), event.t - i)  # the plan said otherwise (not expected)
         on_screen = labels is not None or image is not None
+        self.unfilled = self.unfilled and not on_screen
         self.live.frame(event.task.key, slot, slider_slot(self.viewer.dims, labels), on_screen)
         view.last_index = slot
 
@@ -360,22 +369,23 @@ class Streamer:
         self.scheduler.apply(self.live.output_ended(task.key))
 
     @_held
-    def run_finished(self, idle: tuple[SourceInfo | None, SegmentationParams] | None = None) -> None:
+    def run_finished(self) -> None:
         """The run is over: the output that waited is shown, what is pending too.
 
-        Placeholders no output took are hidden again for the next run (``idle``: files are listed),
-        else removed; an existing output it skipped is shown instead, while following.
+        The pair made at Run goes if nothing of the run was shown in it (every file failed, or it was
+        cancelled before its first frame): no layer of this tool is left that shows nothing. An existing
+        output the run skipped is shown instead, while following.
         """
         self.scheduler.apply(self.live.run_finished())
         if self.session is not None:
             for state in self.session.tasks:
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):  # untold
                     self.task_ended(state.task, state.status)
-        if self.live.viewed == PLACEHOLDER:  # no output took them
-            if idle is None or not self.follow:
-                self.drop_placeholders()
-            else:  # files still listed: the next run is being prepared (not removed, then made again)
-                self.stand_by(*idle)
+        untaken = self.live.viewed == PLACEHOLDER  # no output took the placeholders
+        if self.unfilled or untaken:
+            self.drop_placeholders(self._run_keys() if self.unfilled else frozenset())
+            self.unfilled = False
+        if untaken:
             kept = skipped_to_show(self.session.tasks) if self.follow and self.session is not None else None
             if kept is not None and kept.mask_path is not None:
                 self.results.load_later(kept.task, kept.mask_path, self._params(kept.task), "skipped", True)
