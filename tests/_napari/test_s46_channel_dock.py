@@ -125,6 +125,9 @@ def test_a_failed_runs_error_leaves_the_run_bar_when_the_settings_change(widget,
     qtbot.waitUntil(lambda: not widget.running, timeout=60000)
     qtbot.wait(500)  # whatever follows the run's end (previews, placeholders) leaves the error shown
     assert "cyto3" in widget.message.text() and "color" in widget.message.styleSheet()
+    widget.infos.updated.emit(files.files()[0])  # metadata arriving (late) is no change by the user
+    qtbot.wait(400)
+    assert "cyto3" in widget.message.text(), widget.message.text()
     _shot(widget, "s46_run_error_shown")
     widget.form.diameter.setValue(widget.form.diameter.value() + 5)  # the next Run would differ
     assert widget.message.text() == ""

@@ -99,19 +99,23 @@ class RunBar(QWidget):
         #: what the next Run will do that a user tuning settings must know (seen from every tab)
         self.next_run = muted(QLabel(""))
         self.next_run.setVisible(False)
-        self._refusal = False  # the message is an error: why Run did not start, or a run's
+        self._error = ""  # the message is an error: "refusal" (why Run did not start) or "run" (a run's)
         vbox(hbox(self.run_btn, self.cancel_btn, progress, stretch_last=True), self.message, self.next_run,
              into=self)
 
-    def say(self, text: str, error: bool = False) -> None:
+    def say(self, text: str, error: bool = False, run: bool = False) -> None:
         """Show ``text`` in the message line (in red for an error, until the files or settings change)."""
-        self._refusal = error
+        self._error = ("run" if run else "refusal") if error else ""
         self.message.setStyleSheet(ERROR_STYLE if error else "font-size: 11px;")
         self.message.setText(text)
 
-    def changed(self) -> None:
-        """The files or settings changed: an error said (why Run did not start, a run's) no longer holds."""
-        if self._refusal:
+    def changed(self, by_user: bool = True) -> None:
+        """The files or settings changed: an error said no longer holds (a run's: only if ``by_user``).
+
+        Metadata arriving (``by_user`` False) may make a refused file runnable, but changes nothing of
+        what a run that failed ran with.
+        """
+        if self._error == "refusal" or (self._error and by_user):
             self.say("")
 
     def note(self, text: str) -> None:

@@ -67,7 +67,7 @@ class BatchSegWidget(QWidget):
         self.parallel_row, self.parallel, self.processes = ui.parallel_row, ui.parallel, ui.processes
         self.run_btn, self.cancel_btn, self.message = self.bar.run_btn, self.bar.cancel_btn, self.bar.message
 
-        self.files.files_changed.connect(self._inputs_changed)
+        self.files.files_changed.connect(lambda: self._inputs_changed(by_user=True))
         self.files.current_changed.connect(lambda _p: self._update_file_dependent())
         # the Settings describe the selected image layers until a file is picked again
         self.files.picked.connect(self.layers.files_picked)
@@ -119,8 +119,8 @@ class BatchSegWidget(QWidget):
                 self.streamer.close, self.correction.close_down, self.files.close_down,
                 self.output.close_down, self.layers.close_down)
 
-    def _inputs_changed(self) -> None:
-        self.bar.changed()
+    def _inputs_changed(self, by_user: bool = False) -> None:  # (else: metadata arrived)
+        self.bar.changed(by_user)
         self._update_file_dependent()
         self._update_preview()
 
@@ -236,7 +236,7 @@ class BatchSegWidget(QWidget):
             by_params = self.files.setup.run_groups(files, params)
             groups, params = (by_params, params) if len(by_params) > 1 else (None, by_params[0][1])
         self._params = params
-        self._run_error = False
+        self._run_error, self.streamer.pool.not_shown = False, ""
         self._started = time.perf_counter()
         self.bar.say("planning…")
         first = plan.tasks[0].info if plan is not None else self.files.run_info(files[0])
@@ -281,7 +281,7 @@ class BatchSegWidget(QWidget):
 
     def _on_error(self, message: str) -> None:
         self._run_error = True
-        self.bar.say(f"run stopped by an error: {for_widget(message)}", error=True)
+        self.bar.say(f"run stopped by an error: {for_widget(message)}", error=True, run=True)
 
     def _run_finished(self) -> None:
         self._redraw_now()
@@ -291,7 +291,8 @@ class BatchSegWidget(QWidget):
             self.bar.say("cancelled: finished files are complete; nothing partial was written")
         elif not self._run_error:
             skipped = [s.reason for s in self.session.tasks if s.status == "skipped"]
-            self.bar.say(finish_message(self.session.counts(), time.perf_counter() - self._started, skipped))
+            done = finish_message(self.session.counts(), time.perf_counter() - self._started, skipped)
+            self.bar.say("; ".join(filter(None, (done, self.streamer.pool.not_shown))))  # (said before)
         self._update_preview()  # outputs exist now: the Files tab says what the next Run does with them
         self.streamer.run_finished()
         self._update_run_state()
@@ -309,7 +310,8 @@ class BatchSegWidget(QWidget):
                 self.status.reset(self.session)
             if self.session.error is not None:
                 self._run_error = True
-            self.bar.say(run_message(self.session), error=self.session.error is not None)
+            failed = self.session.error is not None
+            self.bar.say(run_message(self.session), error=failed, run=failed)
             return
         self._dirty_rows[state.key] = state
         self.streamer.live.table_changed()  # (redrawn when the live model says)

@@ -47,6 +47,8 @@ class LayerPool:
     def __init__(self, viewer: Any, said: Callable[[str], None] = lambda _text: None) -> None:
         self.viewer = viewer
         self.said = said  #: tells the user (the dock's message line) why an output is not shown
+        #: the last such note (the dock says it again with the run's end; it clears it at Run)
+        self.not_shown = ""
         #: the rest of the last :meth:`show` (the image layer's change, or the layers added), due in later
         #: turns, one per turn (see :meth:`next_part`, :meth:`finish_image`)
         self._steps: list[Callable[[], str | None]] = []
@@ -93,7 +95,8 @@ class LayerPool:
         units = axis_units("".join(axes), view.pixel_size)  # as the reader gives them: s along T, µm or pixel
         if others := in_other_units(self.viewer.layers, units, (lab_layer, img_layer)):
             if key != PLACEHOLDER:  # never drawn beside them (nor a unit made up): the user is told why
-                self.said(not_shown_note(label, units, others))
+                self.not_shown = not_shown_note(label, units, others)
+                self.said(self.not_shown)
             return None
         layer_ops.set_apart(self.viewer.layers, key, (lab_layer, img_layer))  # other layers of it hold edits
         old_extent = extent(lab_layer)
