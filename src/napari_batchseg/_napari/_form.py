@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any, cast
 
+from qtpy import sip
 from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtGui import QStandardItemModel
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
@@ -172,7 +173,7 @@ class ParamsForm(QWidget):
         self.model_path_label = QLabel("Model file")
         self.weights_note = muted(QLabel(""))  # whether a built-in model's weights are on this computer
         self.notes = LatestNote(self.weights_found.emit)
-        self.weights_found.connect(lambda n, text: self.weights_note.setText(self.notes.latest(n, text)))
+        self.weights_found.connect(self._weights_found)
         self.diameter: QDoubleSpinBox = f["diameter"]
         self.cellpose_major = cellpose_major()
         self.diameter.setToolTip(f"Cellpose {cellpose_version() or ''}: "
@@ -322,6 +323,10 @@ class ParamsForm(QWidget):
         if problem := model_problem(values["method"], self.model.currentText(), self.model_path.text()):
             raise ParameterError(problem)
         return values
+
+    def _weights_found(self, turn: int, text: str) -> None:
+        if not sip.isdeleted(self.weights_note):  # (its page went with the dock while the thread looked)
+            self.weights_note.setText(self.notes.latest(turn, text))
 
     def set_params(self, params: SegmentationParams) -> None:
         """Show ``params`` in the form (fields the form does not show are kept by the caller)."""
