@@ -382,9 +382,12 @@ class Streamer:
                 if state.status in ("failed", "cancelled") and any(self.layers_for(state.key)):  # untold
                     self.task_ended(state.task, state.status)
         untaken = self.live.viewed == PLACEHOLDER  # no output took the placeholders
-        if self.unfilled or untaken:
-            self.drop_placeholders(self._run_keys() if self.unfilled else frozenset())
-            self.unfilled = False
+        # a Cancel keeps its output's pair, "(cancelled, not saved)": removing layers is napari's slowest
+        # change (~1 s here), and the dock must be free at once after a Cancel (issue 20)
+        cancelled = self.session is not None and any(s.status == "cancelled" for s in self.session.tasks)
+        if untaken or (self.unfilled and not cancelled):
+            self.drop_placeholders(self._run_keys() if self.unfilled and not cancelled else frozenset())
+        self.unfilled = False
         if untaken:
             kept = skipped_to_show(self.session.tasks) if self.follow and self.session is not None else None
             if kept is not None and kept.mask_path is not None:
