@@ -372,9 +372,10 @@ class Streamer:
     def run_finished(self) -> None:
         """The run is over: the output that waited is shown, what is pending too.
 
-        The pair made at Run goes if nothing of the run was shown in it (every file failed, or it was
-        cancelled before its first frame): no layer of this tool is left that shows nothing. An existing
-        output the run skipped is shown instead, while following.
+        The pair made at Run goes if no output took it, or if nothing of the run was shown in it and no
+        output was cancelled (every file failed): no layer of this tool is left that shows nothing. A
+        Cancel keeps its output's pair, renamed. An existing output the run skipped is shown instead,
+        while following.
         """
         self.scheduler.apply(self.live.run_finished())
         if self.session is not None:
@@ -385,8 +386,9 @@ class Streamer:
         # a Cancel keeps its output's pair, "(cancelled, not saved)": removing layers is napari's slowest
         # change (~1 s here), and the dock must be free at once after a Cancel (issue 20)
         cancelled = self.session is not None and any(s.status == "cancelled" for s in self.session.tasks)
-        if untaken or (self.unfilled and not cancelled):
-            self.drop_placeholders(self._run_keys() if self.unfilled and not cancelled else frozenset())
+        shown_nothing = self.unfilled and not cancelled
+        if untaken or shown_nothing:
+            self.drop_placeholders(self._run_keys() if shown_nothing else frozenset())
         self.unfilled = False
         if untaken:
             kept = skipped_to_show(self.session.tasks) if self.follow and self.session is not None else None
