@@ -302,6 +302,8 @@ class Streamer:
         if view is None:
             return
         if view.labels.ndim == 4 and event.labels is not None:
+            # the run shows it (its layers are there): their pair stays when the run ends before it is stored
+            self.unfilled = self.unfilled and not any(self.layers_for(event.task.key))
             self.volumes.store(event, view)  # a (Z, Y, X) volume: stored by a worker, then shown (_stored)
             return
         buffers.store_frame(view, event, self.layers_for(event.task.key)[0])
