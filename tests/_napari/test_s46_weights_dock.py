@@ -72,3 +72,24 @@ def test_a_model_that_cannot_load_fails_once_and_rows_say_not_run(empty_models, 
     message = widget.bar.message.text()  # the error, once: in the message line
     assert "not found in" in message and str(empty_models) in message and "BATCHSEG_OFFLINE" in message
     assert "not found in" in table.item(0, 4).toolTip()  # the row's tooltip holds it in full
+
+
+def test_the_note_is_read_again_when_a_run_ends(empty_models, widget, data_folder, qtbot, monkeypatch):
+    """A run downloads a built-in model's weights: the note said "not on this computer" until the model
+    was chosen again. Here the file appears while the note says so (as a download would put it), and the
+    run that ends (failing: the file is empty) makes the note say where the weights are."""
+    monkeypatch.setenv("BATCHSEG_OFFLINE", "1")
+    form, name = widget.form, _builtin()
+    form.diameter.setValue(30)  # (Cellpose 3: no size model to download)
+    form.model.setCurrentText(name)
+    qtbot.waitUntil(lambda: "not on this computer" in form.weights_note.text(), timeout=20000)
+    widget.files.add_paths([data_folder / "nuclei_BF.tif"])
+    qtbot.waitUntil(lambda: widget.startup_done and not widget.infos.busy, timeout=120000)
+    (empty_models / name).write_bytes(b"")
+    time.sleep(0.5)
+    qtbot.wait(200)
+    assert "not on this computer" in form.weights_note.text()  # nothing asked again yet
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=120000)
+    qtbot.waitUntil(lambda: "on this computer, in" in form.weights_note.text(), timeout=20000)
+    assert str(empty_models) in form.weights_note.text()

@@ -268,8 +268,12 @@ class ParamsForm(QWidget):
             for w in widgets:
                 w.setVisible(on)
         self.diameter.setEnabled(shown.cellpose)
-        self.notes.request(self.values())  # the model's weights: on this computer? (in a thread)
+        self.check_weights()
         self.z.update_visibility()
+
+    def check_weights(self) -> None:
+        """Say again whether the chosen built-in model's weights are on this computer (read in a thread)."""
+        self.notes.request(self.values())
 
     def _extra_channels(self) -> list[Any]:
         return [self.channel2.currentData(), self.channel3.currentData()]

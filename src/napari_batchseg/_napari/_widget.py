@@ -294,6 +294,7 @@ class BatchSegWidget(QWidget):
             done = finish_message(self.session.counts(), time.perf_counter() - self._started, skipped)
             self.bar.say("; ".join(filter(None, (done, self.streamer.pool.not_shown))))  # (said before)
         self._update_preview()  # outputs exist now: the Files tab says what the next Run does with them
+        self.form.check_weights()  # the run may have downloaded them
         self.streamer.run_finished()
         self._update_run_state()
 
