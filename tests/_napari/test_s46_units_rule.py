@@ -35,3 +35,14 @@ def test_note_names_the_file_its_units_and_the_layers():
     note = not_shown_note("b.tif", PX, [_layer("a.ome.tif (edited)", UM_T)])
     assert note.startswith("b.tif: not shown: it is in pixels (its file has no pixel size)")
     assert "'a.ome.tif (edited)'" in note and "saved" in note and "close those layers" in note
+
+
+def test_note_names_the_time_axis_when_only_time_differs():
+    """Both in µm, one with a time step: the note said "it is in µm, unlike ..." (in µm too)."""
+    timed = _layer("t.nd2 (edited)", ("second", "micrometer", "micrometer"))
+    note = not_shown_note("b.tif", UM_T, [timed])
+    assert note.startswith("b.tif: not shown: its frames have no time step, unlike")
+    note = not_shown_note("t2.nd2", ("second", "µm", "µm"), [_layer("a.ome.tif (edited)", UM_T)])
+    assert note.startswith("t2.nd2: not shown: its frames are a time step apart, unlike"), note
+    both = not_shown_note("b.tif", PX, [timed])  # pixels against µm: the pixel size is said first
+    assert both.startswith("b.tif: not shown: it is in pixels (its file has no pixel size), unlike"), both

@@ -155,9 +155,15 @@ def in_other_units(layers: Iterable[Any], units: tuple[str, ...], pair: tuple[An
 
 def not_shown_note(label: str, units: tuple[str, ...], others: Iterable[Any]) -> str:
     """The dock's message for an output not shown beside layers in other units (:func:`in_other_units`)."""
+    others = list(others)
     names = ", ".join(f"'{lay.name}'" for lay in others)
-    own = "pixels (its file has no pixel size)" if "pixel" in units[-2:] else "µm"
-    own += ", frames a time step apart" if len(units) > 2 and units[0] == "second" else ""
-    return (f"{label}: not shown: it is in {own}, unlike {names} kept in the viewer (napari cannot draw "
+    space = "pixel" if "pixel" in units[-2:] else "length"
+    timed = len(units) > 2 and units[0] == "second"
+    if all(_kind(u) == space for lay in others for u in tuple(lay.units)[-2:]):  # the time axis differs
+        own = "its frames are a time step apart" if timed else "its frames have no time step"
+    else:
+        own = "it is in " + ("pixels (its file has no pixel size)" if space == "pixel" else "µm")
+        own += ", frames a time step apart" if timed else ""
+    return (f"{label}: not shown: {own}, unlike {names} kept in the viewer (napari cannot draw "
             "both at their true sizes); its result is saved. To see it, close those layers (save their edits "
             "first, Correct tab) and show it from the table")
