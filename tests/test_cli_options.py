@@ -140,6 +140,26 @@ def test_not_contains_ext_and_recursive_select_files(tmp_path, crops, capsys):
 
 
 # --------------------------------------------------------------------------- --channel NAME, --axes
+def test_several_channels_without_channel_chosen_get_a_note(tmp_path, crops, capsys):
+    """A trial: a DAPI/GFP file run without --channel was segmented on DAPI without a word."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tifffile.imwrite(folder / "two_BF.ome.tif", np.stack([crops[0], crops[1]]), ome=True,
+                     metadata={"axes": "CYX", "Channel": {"Name": ["DAPI", "GFP"]}})
+    tifffile.imwrite(folder / "one_BF.tif", crops[2])
+    assert main(["segment", str(folder), *_MODEL, "--dry-run"]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # (rich wraps to the terminal's width)
+    assert "no channel chosen: channel 0 is segmented in 1 file(s)" in err, err
+    assert "two_BF.ome.tif (channel 0: DAPI; it has DAPI, GFP)" in err and "one_BF" not in err, err
+    assert "--channel picks another" in err
+    config = tmp_path / "p.yaml"
+    config.write_text("channel: 0\n")
+    for chosen in (["--channel", "0"], ["--channel", "GFP"], ["--config", str(config)]):
+        # (GFP: one_BF.tif has no channel of that name and would fail: exit 1)
+        assert main(["segment", str(folder), *_MODEL, "--dry-run", *chosen]) == (1 if "GFP" in chosen else 0)
+        assert "no channel chosen" not in capsys.readouterr().err, chosen
+
+
 def test_channel_by_name_picks_that_channel(tmp_path, crops, capsys):
     data = np.stack([np.zeros_like(crops[0]), crops[0]])  # DAPI empty, GFP the nuclei
     src = tmp_path / "two.ome.tif"

@@ -234,6 +234,12 @@ def _plan_and_run(paths: Sequence[str], params: SegmentationParams, args: argpar
         the_plan.tasks = [t for t in the_plan.tasks if t.n_positions == 1 or t.position == only]
     for note in the_plan.notes:
         console.print(f"[yellow]warning:[/yellow] {_m(note)}", highlight=False)
+    if "channel" not in getattr(args, "chosen_params", {"channel"}):
+        from .runnable import first_channel_note
+
+        runnable = [t.info for t in the_plan.tasks if t.info is not None and not t.error]
+        if first := first_channel_note(runnable):
+            console.print(f"[yellow]note:[/yellow] {_m(first)}", highlight=False)
     if not the_plan.tasks:
         console.print("[yellow]no input files found[/yellow] (check paths and filters)")
         return 2

@@ -239,6 +239,7 @@ def params_from_args(args: argparse.Namespace) -> SegmentationParams:
         if hasattr(args, opt):
             data[field_name] = getattr(args, opt)
             from_file.pop(field_name, None)  # (the command line wins)
+    args.chosen_params = frozenset(data)  # what the file or the command line chose (the rest: defaults)
     extra = dict(data.get("extra") or {})
     for item in getattr(args, "sam_set", None) or []:
         key, sep, value = item.partition("=")

@@ -22,8 +22,8 @@ from .params import SegmentationParams
 from .prepare import check_z_range, resolve_channels
 from .prepare_3d import check_volume
 
-__all__ = ["FileProblem", "Reason", "check_file", "check_info", "one_position_note", "problem_of",
-           "read_info_for", "select_positions"]
+__all__ = ["FileProblem", "Reason", "check_file", "check_info", "first_channel_note", "one_position_note",
+           "problem_of", "read_info_for", "select_positions"]
 
 #: positions a message lists before it leaves the middle ones out
 _LISTED_POSITIONS = 12
@@ -186,3 +186,20 @@ def check_file(path: str | Path, params: SegmentationParams) -> FileProblem | No
     except Exception as exc:  # noqa: BLE001 - a reader bug is this file's problem, not the caller's
         return FileProblem(Reason.UNREADABLE, f"{path}: cannot read ({describe(exc)})")
     return check_info(info, params)
+
+
+def first_channel_note(infos: list[SourceInfo], listed: int = 3) -> str | None:
+    """The note for files of several channels segmented on channel 0 because no channel was chosen.
+
+    ``None`` when every file has one channel. A front end that lets a run start without a channel
+    chosen (the command line without ``--channel``) says it: channel 0 of a DAPI/GFP/bright-field file is
+    whatever the microscope saved first.
+    """
+    several = {info.path: info for info in infos if info.sizes["C"] > 1}
+    if not several:
+        return None
+    shown = [f"{Path(path).name} (channel 0: {info.channel_names[0]}; it has "
+             f"{', '.join(map(str, info.channel_names))})" for path, info in list(several.items())[:listed]]
+    more = f" and {len(several) - listed} more" if len(several) > listed else ""
+    return (f"no channel chosen: channel 0 is segmented in {len(several)} file(s) of several channels: "
+            f"{'; '.join(shown)}{more}. --channel picks another (an index or a name)")
