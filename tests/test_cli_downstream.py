@@ -23,7 +23,7 @@ def test_measure_folder_of_masks(tmp_path, capsys):
     before = (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").read_bytes()
     assert main(["measure", str(mask), "--output-dir", str(out)]) == 1
     failed = capsys.readouterr().err  # one line on stderr, naming the file once (a user walk: twice)
-    assert failed.startswith("FAILED ") and failed.count(mask.name) == 1 and len(failed.splitlines()) == 1
+    assert failed.startswith("failed: ") and failed.count(mask.name) == 1 and len(failed.splitlines()) == 1
     assert (out / "arcadia_ecoli_gfp_timelapse_vSM_objects.csv").read_bytes() == before
     assert main(["measure", str(mask), "--output-dir", str(out), "--overwrite"]) == 0
 
@@ -198,6 +198,6 @@ def test_measure_refuses_masks_of_one_name_sharing_an_output_folder(tmp_path, ca
     args = ["--image", str(image), "--axes", "TYX", "--force-labels", "--output-dir", str(out), "--overwrite"]
     assert main(["measure", str(a), str(b), str(a), *args]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"FAILED (nothing written): {b}: its tables would replace those of {a}"), err
+    assert err.startswith(f"failed (nothing written): {b}: its tables would replace those of {a}"), err
     assert len(err.splitlines()) == 1  # a given twice: measured once, no line
     assert len(pd.read_csv(out / "m_objects.csv")) == 3  # a's one object in 3 frames

@@ -102,6 +102,6 @@ def test_export_ctc_leaves_a_mask_without_tracks_out_and_exports_the_others(trac
     assert main(["export", "ctc", str(mask), str(untracked), "--output-dir", str(out)]) == 1
     printed = capsys.readouterr()
     assert f"{mask}: ctc ->" in printed.out
-    assert printed.err.startswith(f"FAILED (nothing written for it): {untracked}: no tracks")
+    assert printed.err.startswith(f"failed (nothing written for it): {untracked}: no tracks")
     assert len(printed.err.strip().splitlines()) == 1
     assert (out / "movie_vSM_ctc" / "res_track.txt").is_file() and not (out / "other_vSM_ctc").exists()

@@ -56,7 +56,7 @@ def claim_output(claimed: dict[Path, Path], output: Path, mask: Path, what: str)
         return None
     if earlier.resolve() == Path(mask).resolve():
         return ""
-    return (f"FAILED (nothing written): {mask}: its {what} would replace those of {earlier} (same name in "
+    return (f"failed (nothing written): {mask}: its {what} would replace those of {earlier} (same name in "
             f"{output.parent}): masks of different files must not share outputs; use --output-dir per folder")
 
 
@@ -144,7 +144,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                     tracks=False if args.no_tracks else args.tracks,
                 )
             except BatchSegError as exc:
-                print(f"FAILED {about(mask, exc)}", file=sys.stderr)
+                print(f"failed: {about(mask, exc)}", file=sys.stderr)
                 status = 1
                 continue
             tables = [res.objects_csv, res.summary_csv]
@@ -191,7 +191,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 2
     except BatchSegError as exc:
-        print(f"FAILED (nothing written): {exc}", file=sys.stderr)
+        print(f"failed (nothing written): {exc}", file=sys.stderr)
         return 1
     for mask, files in result.outputs.items():
         shown = files[0] if len(files) == 1 else f"{len(files)} files in {files[0].parent}"
@@ -200,7 +200,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"index: {path}")
     for text in result.failed.values():  # left out; the others were exported
         said = "its earlier outputs not all put back" if NOT_PUT_BACK in text else "nothing written for it"
-        print(f"FAILED ({said}): {text}", file=sys.stderr)
+        print(f"failed ({said}): {text}", file=sys.stderr)
     return 1 if result.failed else 0
 
 
@@ -211,7 +211,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         table = evaluate_paths(args.pred, args.gt, args.output, overwrite=args.overwrite, axes=args.axes,
                                gt_axes=args.gt_axes, force_labels=args.force_labels)
     except BatchSegError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
+        print(f"failed: {exc}", file=sys.stderr)
         return 1
     cols = ["pred", "frame", "n_true", "n_pred", "ap_50", "ap_75", "ap_50_95", "precision_50", "recall_50",
             "f1_50", "merges", "splits"]
@@ -324,7 +324,7 @@ def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) 
             try:
                 res = measure_file(mask, overwrite=True)
             except BatchSegError as exc:
-                report(f"measure FAILED {about(mask, exc)}")
+                report(f"measure failed: {about(mask, exc)}")
                 status = 1
                 continue
             report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")

@@ -69,7 +69,7 @@ def _cmd_evaluate_tracks(args: argparse.Namespace) -> int:
     try:
         table = evaluate_tracks(args.pred, args.gt, args.output, overwrite=args.overwrite)
     except BatchSegError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
+        print(f"failed: {exc}", file=sys.stderr)
         return 1
     cols = ["TRA", "DET", "LNK", "division_precision", "division_recall", "division_f1"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -128,15 +128,15 @@ def track_masks_cli(
                 if Path(mask) in found:
                     report(f"skipped: {exc}")
                     continue
-                err(f"FAILED (nothing written): {about(mask, exc)}")
+                err(f"failed (nothing written): {about(mask, exc)}")
                 status = 1
                 continue
             except OutputError as exc:  # (says itself what was put back; a kept copy may have been made)
-                err(f"FAILED: {about(mask, exc)}")
+                err(f"failed: {about(mask, exc)}")
                 status = 1
                 continue
             except BatchSegError as exc:
-                err(f"FAILED (nothing written): {about(mask, exc)}")
+                err(f"failed (nothing written): {about(mask, exc)}")
                 status = 1
                 continue
             r = res.result
