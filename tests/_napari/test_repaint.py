@@ -312,7 +312,6 @@ def test_napari_layer_change_repaints_its_window_after_due_timers(make_napari_vi
     probe = QTimer()
     probe.setInterval(5)
     probe.timeout.connect(lambda: log.append("tick"))
-    probe.start()
 
     def work() -> None:
         with layer_work(panel if held else None):
@@ -320,12 +319,20 @@ def test_napari_layer_change_repaints_its_window_after_due_timers(make_napari_vi
             time.sleep(0.03)  # the probe falls due meanwhile
         log.append("work done")
 
-    QTimer.singleShot(20, work)
-    qtbot.waitUntil(lambda: "work done" in log and "repaint" in log[log.index("work done"):], timeout=3000)
-    probe.stop()
-    spy.deleteLater()
-    after = log[log.index("work done") + 1:]
-    if held:
+    def after_work() -> list[str]:  # what the event loop did after the layer change, in order
+        log.clear()
+        probe.start()
+        QTimer.singleShot(20, work)
+        qtbot.waitUntil(lambda: "work done" in log and "repaint" in log[log.index("work done"):],
+                        timeout=3000)
+        probe.stop()
+        return log[log.index("work done") + 1:]
+
+    if held:  # the hold: always
+        after = after_work()
         assert "tick" in after and after.index("tick") < after.index("repaint")
-    else:
-        assert after[0] == "repaint"
+    else:  # the control, Qt's own order: on a loaded machine a due timer can come first now and then, so
+        # it is shown by one of three tries (CI failed 2 of 6 single tries at load 5-7 on 2 cores)
+        tries = [after_work() for _ in range(3)]
+        assert any(after[0] == "repaint" for after in tries), tries
+    spy.deleteLater()
