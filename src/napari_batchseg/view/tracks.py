@@ -107,9 +107,11 @@ def not_shown(result: TrackResult, layer: Any, layers: Iterable[Any]) -> str | N
     """Why a tracking result is not shown over ``layer`` (``None``: it is).
 
     Its frames held no object (napari's Tracks layer raises on no rows), or ``layer`` is no longer among
-    napari's ``layers`` (removed while it was tracked: no tracks are added for a layer not there).
+    napari's ``layers`` (removed while it was tracked: no tracks are added for a layer not there). Told
+    apart by napari's ``unique_id``: a dock opened from napari's menu gets each layer looked up by name in
+    a new proxy (by identity, every layer tracked was "removed").
     """
-    if not any(lay is layer for lay in layers):
+    if not any(getattr(lay, "unique_id", lay) == getattr(layer, "unique_id", layer) for lay in layers):
         return f"Not shown: the layer {layer.name} was removed while it was being tracked."
     return NO_OBJECTS if result.tracks.empty else None
 
