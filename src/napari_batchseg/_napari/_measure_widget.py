@@ -46,17 +46,14 @@ class DataFrameModel(QAbstractTableModel):
 
     def data(self, index: QModelIndex, role: int = _DISPLAY) -> Any:
         """Cell text."""
-        if role != _DISPLAY or not index.isValid():
-            return None
-        return mf.cell_text(self.frame.iat[index.row(), index.column()])
+        ok = role == _DISPLAY and index.isValid()
+        return mf.cell_text(self.frame.iat[index.row(), index.column()]) if ok else None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:  # noqa: N802
         """Column names and row numbers."""
-        if role != _DISPLAY:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
+        if role == _DISPLAY and orientation == Qt.Orientation.Horizontal:
             return str(self.frame.columns[section]) if section < len(self.frame.columns) else None
-        return str(section)
+        return str(section) if role == _DISPLAY else None
 
 
 class PlotCanvas(QWidget):

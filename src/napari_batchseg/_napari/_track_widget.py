@@ -20,6 +20,7 @@ from ..view.layer_files import layer_meta
 from ..view.track_shown import TRACK_TIP, TrackShown
 from ._dock import Dock, button
 from ._jobs import close_with
+from ._pages import MIN_WIDTH
 from ._qtutil import form_box, grid, refill
 
 __all__ = ["TrackWidget"]
@@ -53,8 +54,8 @@ class TrackWidget(Dock):
              (self.save_btn, 4, 2, 2), into=box, flush=False)
         self.add(form_box(("Labels (T, Y, X)", self.labels_combo),
                           *self.fields.rows("method", "max_distance", "gap_frames"), ("", self.divisions),
-                          *self.fields.rows("daughter_share")),
-                 self.track_btn, box, self.status)
+                          *self.fields.rows("daughter_share")), self.track_btn, box, self.status)
+        self.setMinimumWidth(MIN_WIDTH)  # (in napari's narrower dock area, tabbed in: its right edge cut off)
         self.follow_layers(self._refresh)
         close_with(self, lambda: tv.unhook_clicks(self._on_click, self.viewer.layers))  # (closed: no clicks)
         self.update_buttons()

@@ -17,6 +17,7 @@ from ..view.dock_jobs import train_job
 from ._dock import Dock, button
 from ._form import load_recent_models_later, trained_models_signal
 from ._measure_widget import PlotCanvas
+from ._pages import MIN_WIDTH
 from ._qtutil import form_box, hbox, radio_pair, refill
 
 __all__ = ["LossPlot", "TrainWidget", "trained_models_signal"]
@@ -76,6 +77,7 @@ class TrainWidget(Dock):
                           ("New model", hbox(self.output, self.overwrite)),
                           *self.fields.rows(*training_form.PARAM_KEYS)),
                  hbox(self.start_button, self.cancel_button), self.status, self.plot)
+        self.setMinimumWidth(MIN_WIDTH)  # as wide as the Batch segmentation dock: its controls whole
         self.from_layers.toggled.connect(self._update_source)
         self.epochs.valueChanged.connect(lambda n: self.status.setText(  # (few: Cellpose's warm-up)
             training_form.epochs_note(n, self.status.text(), self.running)))
