@@ -28,3 +28,29 @@ def test_track_dock_opened_from_the_menu_shows_the_tracks(make_napari_viewer, qt
     kinds = [type(layer).__name__ for layer in viewer.layers]
     assert kinds.count("Tracks") == 1 and kinds.count("Labels") == 2, kinds
     assert w.result is not None and w.join_btn.isEnabled()
+
+
+def test_measure_dock_opened_from_the_menu_says_its_table_is_of_the_earlier_output(
+        make_napari_viewer, qtbot, tmp_path):
+    """The walk of ``test_measure_widget``'s table-stays-with-its-output test, the dock built as the menu
+    builds it: the status line never said that the measured layer now shows the run's next output."""
+    import numpy as np
+    import tifffile
+
+    from napari_batchseg._napari._measure_widget import MeasureExportWidget
+
+    from .test_measure_widget import DSB_GT, _next_output, _stream_layer
+
+    viewer = make_napari_viewer()
+    w = MeasureExportWidget(PublicOnlyProxy(viewer))
+    viewer.window.add_dock_widget(w, name="Measure and export")
+    gt = tifffile.imread(DSB_GT)
+    layer = _stream_layer(viewer, gt.copy(), "a_nuclei", tmp_path / "a_nuclei_vSM.ome.tif")
+    assert w.measure()
+    qtbot.waitUntil(lambda: not w.busy, timeout=30000)
+    n = len(w.model.frame)
+    assert n > 0 and "a_nuclei.tif" in w.status.text()
+    _next_output(layer, np.zeros_like(gt), "b_ecoli", tmp_path / "b_ecoli_vSM.ome.tif")
+    qtbot.wait(1000)  # (the recompute's debounce is 400 ms)
+    said = w.status.text()
+    assert said == f"{n} object(s) in a_nuclei_vSM.ome.tif (its layer shows b_ecoli_vSM.ome.tif now).", said

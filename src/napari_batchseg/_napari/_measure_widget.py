@@ -13,7 +13,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFileDialog, QTableView, QWidge
 from ..export import export_masks
 from ..measure import measure_table
 from ..view import measure_form as mf
-from ..view.dock_layers import LayerWatch, content_key
+from ..view.dock_layers import LayerWatch, content_key, same_layer
 from ..view.layer_files import first_input_frame, input_origin, is_kind, layer_meta
 from ._dock import Dock, button, status_line
 from ._jobs import Job, close_with
@@ -230,7 +230,7 @@ class MeasureExportWidget(Dock):
         if mask is not None:
             self.mask_path.setText(mask)
             self._auto_mask = mask
-        if layer is not None and layer is self._table_layer and content_key(layer) != self._table_key:
+        if same_layer(layer, self._table_layer) and content_key(layer) != self._table_key:
             self.status.setText(mf.measured_text(self.model.frame, None, mf.output_name(layer)))
 
     def _schedule(self, *_: object) -> None:

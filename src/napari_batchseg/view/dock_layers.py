@@ -15,6 +15,15 @@ def layer_id(layer: Any) -> Any:
     return getattr(layer, "unique_id", None) or layer.name
 
 
+def same_layer(first: Any, second: Any) -> bool:
+    """Whether ``first`` and ``second`` are one layer (neither ``None``), through napari's proxies.
+
+    A dock opened from napari's Plugins menu gets a new proxy of a layer at each look-up: compared by
+    identity, the layer a table was measured on was never the one the dock was showing.
+    """
+    return first is not None and second is not None and layer_id(first) == layer_id(second)
+
+
 def shown_output(layer: Any) -> tuple[Any, Any]:
     """``(task_key, mask_path)`` of the output a layer shows, from its ``batchseg`` metadata."""
     meta = layer_meta(layer)
