@@ -17,8 +17,15 @@ from .cli_stop import BatchProgress, report_stop, signals_stop, stop_status
 from .errors import BatchSegError, about
 
 __all__ = [
-    "add_measure_option", "add_subcommands", "expand_masks", "main", "measure_after_segment", "measure_masks",
+    "EXPORT_KINDS", "PATTERN_ON", "add_measure_option", "add_subcommands", "expand_masks", "main",
+    "measure_after_segment", "measure_masks",
 ]
+
+#: ``export``'s kinds, as :data:`.export.KINDS` names them (a test keeps them equal): the parser is built
+#: without importing the export package (about a second of pandas and readers for every command).
+EXPORT_KINDS = ("outlines", "rois", "semantic", "ome-zarr", "dacapo", "cellpose", "ctc")
+#: ``--pattern-on``'s choices, as :data:`.export.images.PATTERN_ON` (a test keeps them equal).
+PATTERN_ON = ("file", "position")
 
 
 
@@ -238,9 +245,6 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
     """
     if segment is not None:
         add_measure_option(segment)
-    from .export import KINDS
-    from .export.images import PATTERN_ON
-
     m = sub.add_parser("measure", help="per-object measurements of masks (CSV)",
                        description="Write <mask>_objects.csv (one row per object per frame) and "
                                    "<mask>_summary.csv (one row per frame) for each mask.")
@@ -262,8 +266,9 @@ def add_subcommands(sub: Any, segment: argparse.ArgumentParser | None = None) ->
 
     e = sub.add_parser("export", help="export masks for downstream tools",
                        description="Export masks as outlines, ImageJ ROIs, semantic masks, OME-Zarr, "
-                                   "a DaCapo container or a Cellpose training folder.")
-    e.add_argument("kind", choices=list(KINDS), help="what to write")
+                                   "a DaCapo container, a Cellpose training folder or Cell Tracking "
+                                   "Challenge masks (ctc: tracked masks).")
+    e.add_argument("kind", choices=EXPORT_KINDS, help="what to write")
     e.add_argument("masks", nargs="+", help="_vSM.ome.tif masks and/or folders of them")
     e.add_argument("--output-dir", required=True, help="folder for the exports")
     e.add_argument("--overwrite", action="store_true", help="replace existing exports")

@@ -20,10 +20,10 @@ __all__ = ["add_subcommand", "add_track_option", "track_after_segment", "track_m
 
 
 def _add_track_params(p: argparse.ArgumentParser) -> None:
-    from .tracking import DEFAULT_METHOD, TRACKERS, TrackParams
+    from .tracking import DEFAULT_METHOD, METHODS, TrackParams  # (not the linkers: imported on use)
 
     default = TrackParams()
-    p.add_argument("--method", choices=list(TRACKERS), default=DEFAULT_METHOD,
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                    help="linker: laptrack (default; no weights) or trackastra (needs its weights)")
     p.add_argument("--max-distance", type=float, default=default.max_distance, metavar="D",
                    help=f"largest move between linked objects, in pixels (default {default.max_distance:g})")

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from ..errors import InputError, ModelError
 
-__all__ = ["OBJECT_COLUMNS", "FrameReader", "TrackParams", "Tracker", "TrackingError", "TrackingModelError"]
+if TYPE_CHECKING:
+    import pandas as pd
 
+__all__ = [
+    "DEFAULT_METHOD", "METHODS", "OBJECT_COLUMNS", "FrameReader", "TrackParams", "Tracker", "TrackingError",
+    "TrackingModelError",
+]
+
+#: The tracking methods by name (:data:`~.registry.TRACKERS` holds their classes; a test keeps them equal)
+METHODS: tuple[str, ...] = ("laptrack", "trackastra")
+DEFAULT_METHOD = "laptrack"
 #: Columns of the object table a tracker links: ``frame`` is the mask's frame index (0-based).
 OBJECT_COLUMNS: tuple[str, ...] = ("frame", "label", "area_px", "centroid_y_px", "centroid_x_px")
 

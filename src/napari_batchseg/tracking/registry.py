@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .astra import TrackastraTracker
-from .base import Tracker
+from .base import DEFAULT_METHOD, Tracker
 from .lap import LaptrackTracker
 
 __all__ = ["DEFAULT_METHOD", "TRACKERS", "get_tracker"]
 
 #: method name -> factory of its :class:`~.base.Tracker`
 TRACKERS: dict[str, Callable[[], Tracker]] = {"laptrack": LaptrackTracker, "trackastra": TrackastraTracker}
-DEFAULT_METHOD = "laptrack"
 
 
 def get_tracker(method: str) -> Tracker:
