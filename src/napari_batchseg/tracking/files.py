@@ -105,6 +105,11 @@ def _refuse_3d(mask: Path, axes: str | None) -> None:
     source = open_source(mask, axes)
     try:
         sizes = source.info.sizes
+        if sizes["C"] > 1 or sizes["P"] > 1:  # as measure refuses it, not "1 frame" (nothing to track)
+            one_stack = sizes["T"] == sizes["Z"] == 1
+            planes = "; if its planes are time points, give --axes TYX" if one_stack else ""
+            raise InputError(f"{mask}: not a label mask: expected one frame stack (T, Y, X), got "
+                             f"{source.info.describe()}{planes}")
         if sizes["Z"] > 1:
             raise NotATimeLapse(f"{mask}: a 3D mask (Z = {sizes['Z']}): tracking handles 2D time-lapses "
                                 "(T, Y, X) only")
