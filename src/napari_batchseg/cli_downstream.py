@@ -18,7 +18,7 @@ from .errors import BatchSegError, about
 
 __all__ = [
     "EXPORT_KINDS", "PATTERN_ON", "add_measure_option", "add_subcommands", "expand_masks", "main",
-    "measure_after_segment", "measure_masks",
+    "measure_after_segment", "measure_masks", "no_masks_found",
 ]
 
 #: ``export``'s kinds, as :data:`.export.KINDS` names them (a test keeps them equal): the parser is built
@@ -48,6 +48,20 @@ def expand_masks(paths: Iterable[str | Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def no_masks_found(paths: Iterable[str | Path]) -> str:
+    """The usage error of a batch without masks: the folders given, and what a folder's masks are named.
+
+    (A trial: ``batchseg measure groundtruth/`` answered "no masks found", naming neither the folder nor
+    that only ``*_vSM.ome.tif`` files are taken from one.)
+    """
+    folders = [str(p) for p in map(Path, paths) if p.is_dir()]
+    if not folders:
+        return "no masks found"
+    verb = "holds" if len(folders) == 1 else "hold"
+    return (f"no masks found: {', '.join(folders)} {verb} no segmentation masks "
+            "(<stem>_vSM[-suffix].ome.tif); give other label masks by file name")
 
 
 def claim_output(claimed: dict[Path, Path], output: Path, mask: Path, what: str) -> str | None:
@@ -127,7 +141,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
     masks = expand_masks(args.masks)
     if not masks:
-        _err("no masks found")
+        _err(no_masks_found(args.masks))
         return 2
     status = 0
     # a mask's objects table is written last
@@ -169,7 +183,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     masks = expand_masks(args.masks)
     if not masks:
-        _err("no masks found")
+        _err(no_masks_found(args.masks))
         return 2
     try:
         options = ExportOptions(

@@ -151,7 +151,7 @@ def track_masks_cli(
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
-    from .cli_downstream import expand_masks
+    from .cli_downstream import expand_masks, no_masks_found
 
     try:
         params = _params(args)
@@ -169,7 +169,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
             print(f"skipped: {mask}: a tracked mask (an output of 'batchseg track'); track the mask it was "
                   "made from", file=sys.stderr)
     if not masks:
-        print("error: no masks found", file=sys.stderr)
+        print(f"error: {no_masks_found(args.masks)}", file=sys.stderr)
         return 2
     return track_masks_cli(masks, params, output_dir=args.output_dir, overwrite=args.overwrite,
                            axes=args.axes, force_labels=args.force_labels, image=args.image,
