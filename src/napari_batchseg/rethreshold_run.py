@@ -150,6 +150,12 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
             f"recomputed with its mask computation); the installed Cellpose is {cellpose_version()}")
     if src.name.endswith(MASK_EXT):
         src = log_path_of(src)
+    if src.is_dir():  # (IsADirectoryError; and an image: a UnicodeDecodeError, said as they were)
+        raise RethresholdError(f"{src}: a folder, not a run log; give the logs of the runs in it, e.g. "
+                               f"{src / ('*_vSM' + LOG_EXT)}")
+    if src.is_file() and not src.name.lower().endswith(LOG_EXT):
+        raise RethresholdError(f"{src}: not a run log; give a run's <stem>_vSM{LOG_EXT} (or its "
+                               f"_vSM{MASK_EXT} mask)")
     try:
         text = src.read_text("utf-8")
         logged = parse_log(text, src)
