@@ -26,7 +26,7 @@ from skimage.measure import regionprops_table
 
 from ._columns import INTENSITY_STATS, TIME_COLUMN, intensity_columns, name_column
 from ._labels import LabelStack, PreparedImage, SourceSpec, mask_base, open_mask_stack, resolve_source
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .io.arrays import one_path
 from .io.atomic import atomic_path, check_writable_dir, publish_all, staged
 from .io.naming import name_too_long
@@ -283,6 +283,9 @@ def measure_file(
         Output exists (without ``overwrite``) or its folder is not writable.
     """
     mask = Path(one_path(mask))  # (np.array("a.tif") is one path)
+    if mask.is_dir():  # (was "unsupported file type (no extension)")
+        raise InputError(f"{mask}: a folder, not a mask file; measure each of its masks (batchseg measure "
+                         "takes folders)")
     objects_csv, summary_csv = measurement_paths(mask, output_dir)
     if too_long := name_too_long(mask, (objects_csv, summary_csv), "give it a shorter name"):
         raise OutputError(too_long)

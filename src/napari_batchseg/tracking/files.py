@@ -196,6 +196,9 @@ def track_file(
     """
     started = time.perf_counter()
     mask = Path(one_path(mask))  # (np.array("a.tif") is one path)
+    if mask.is_dir():  # (was "no such file")
+        raise InputError(f"{mask}: a folder, not a mask file; track each of its masks (batchseg track takes "
+                         "folders)")
     params = params or TrackParams()
     outputs = track_paths(mask, output_dir)
     if not overwrite:
