@@ -66,6 +66,8 @@ __all__ = ["KeptFlows", "RethresholdError", "RethresholdResult", "output_paths",
 #: the log record naming a debug stack (written by the engine for every kept array)
 _DEBUG_RECORD = re.compile(r"^debug output \((?P<kind>[A-Za-z0-9_]+)\): (?P<path>.+)$")
 _FRAME_RECORD = re.compile(r"^frame t=(?P<t>\d+):.*; niter (?P<niter>\d+)(?:;|$)")
+#: the Z slices part of a run's frame record (``frame t=3: z 0-4 (best 2); ...``): copied into the new log's
+_Z_PART = re.compile(r"^frame t=\d+: (?P<z>z [^;]+);")
 SOURCE_PREFIX = "source run: "
 
 
@@ -89,6 +91,8 @@ class KeptFlows:
     shape_yx: tuple[int, int]
     n_positions: int
     records: list[str] = field(default_factory=list)
+    #: per frame: the run record's Z slices part (``z 0-4``; ``""`` where it has none)
+    z_parts: list[str] = field(default_factory=list)
 
     def frame_flows(self) -> Iterator[tuple[int, int, NDArray[np.float32], NDArray[np.float32]]]:
         """``(t, niter, dP (2, Y, X), cellprob (Y, X))`` frame after frame (one frame in memory)."""
@@ -167,6 +171,7 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
     segmenter: dict[str, Any] = {}
     debug: dict[str, Path] = {}
     frames: list[tuple[int, int]] = []
+    z_parts: list[str] = []
     mask_path: Path | None = None
     n_positions = 1
     n_frame_records = 0
@@ -179,6 +184,8 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
             found = _FRAME_RECORD.match(message)
             if found:
                 frames.append((int(found.group("t")), int(found.group("niter"))))
+                z_part = _Z_PART.match(message)
+                z_parts.append(z_part.group("z") if z_part else "")
         elif message.startswith("output: ") and mask_path is None:
             mask_path = Path(message[len("output: "):].strip())
         elif message.startswith(POSITION_PREFIX):
@@ -218,7 +225,7 @@ def read_kept_flows(log_path: str | Path) -> KeptFlows:
             f"{src}: kept flows do not fit the log: {debug['dP'].name} {n_dp} x {dp_shape}, "
             f"{debug['cellprob'].name} {n_cp} x {cp_shape}, {len(frames)} frame(s) logged")
     return KeptFlows(src, text, logged, segmenter, mask_path, debug["dP"], debug["cellprob"], frames,
-                     (int(cp_shape[0]), int(cp_shape[1])), n_positions, records)
+                     (int(cp_shape[0]), int(cp_shape[1])), n_positions, records, z_parts)
 
 
 def _check_input(src: Path, logged: LoggedRun) -> None:
@@ -345,7 +352,10 @@ def rethreshold_log(
             digest.update(np.ascontiguousarray(labels, dtype="<u4").tobytes())
             n_obj = count_objects(labels)
             counts.append(n_obj)
-            log.info(f"frame t={t}: {n_obj} objects; rethreshold {seconds:.3f} s; niter {niter}")
+            # the run's Z slices as its record gives them (batchseg train reads them: without, a
+            # re-thresholded mask "records 0 frame(s)")
+            z_part = f"{kept.z_parts[index]}; " if index < len(kept.z_parts) and kept.z_parts[index] else ""
+            log.info(f"frame t={t}: {z_part}{n_obj} objects; rethreshold {seconds:.3f} s; niter {niter}")
         targets = OutputNames(mask_target, log_target)
         keep = corrected_copy_names(targets)
         if keep is not None:  # hand corrections are never lost to an overwrite (as segment's)
