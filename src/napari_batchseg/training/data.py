@@ -46,7 +46,7 @@ FrameSelection = str | Sequence[int]
 MASK_SUFFIXES = ("_masks.tif", "_masks.tiff")
 IMAGE_SUFFIXES = (".tif", ".tiff")
 _CORRECTION_PATTERN = re.compile(r"\| correction \| \w+ \| manual correction saved: frame\(s\) (.+?) edited")
-_FRAME_RECORD = re.compile(r"\| \w+ \| \w+ \| frame t=(\d+): z ([0-9,\-]+)")
+_FRAME_RECORD = re.compile(r"\| \w+ \| \w+ \| frame t=(\d+):(?: z ([0-9,\-]+))?")
 SPLITS = ("frame", "file")
 
 
@@ -287,11 +287,18 @@ def corrected_frames(log_text: str) -> list[int]:
     return sorted(frames)
 
 
-def _logged_frames(log_text: str) -> list[tuple[int, list[int]]]:
-    """``(t, z slices)`` of each per-frame record of a segmentation log, in mask order."""
+def _logged_frames(log_text: str) -> list[tuple[int, list[int] | None]]:
+    """``(t, z slices)`` of each per-frame record of a segmentation log, in mask order.
+
+    ``None`` for a record without Z slices: a ``batchseg rethreshold`` log written before its records
+    gave the run's (the input is still checked by its logged identity).
+    """
     own = log_text.split(f"--- {HISTORY_MARK} ---", 1)[0]
-    out = []
+    out: list[tuple[int, list[int] | None]] = []
     for m in _FRAME_RECORD.finditer(own):
+        if m.group(2) is None:
+            out.append((int(m.group(1)), None))
+            continue
         zs: list[int] = []
         for part in m.group(2).split(","):
             if "-" in part:

@@ -215,7 +215,7 @@ def frames_from_vsm(
         for i in setup.chosen:
             t, z_logged = setup.records[i]
             frame = prepare_frame(src, position, t, channel, params.zrange, params.z_projection)
-            if frame.z_used != z_logged:
+            if z_logged is not None and frame.z_used != z_logged:
                 raise InputError(
                     f"{mask_path} frame {i}: preparing {setup.input_path.name} now uses Z slices "
                     f"{frame.z_used}, its log recorded {z_logged}: the input has changed since it was "
@@ -260,7 +260,7 @@ def frames_from_volume_vsm(
             if i not in chosen:
                 continue
             t, z_logged = setup.records[i]
-            if zs != z_logged:
+            if z_logged is not None and zs != z_logged:
                 raise InputError(
                     f"{mask_path} frame {i}: the input {setup.input_path.name} now gives Z slices "
                     f"{zs[0]}-{zs[-1]}, its log recorded {z_logged[0]}-{z_logged[-1]}: the input has "
