@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: ``batchseg gui ARGS``, pressing Run in the dock once its files are listed (as a user does)
 _GUI_PRESSING_RUN = r'''
+import signal
 import sys
+
+# as started from a terminal: a run under nohup (CI's is) ignores SIGHUP, which the launcher rightly keeps
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 from napari_batchseg._napari import _launch
 from napari_batchseg.cli import main
 
