@@ -332,18 +332,14 @@ def add_measure_option(parser: argparse.ArgumentParser) -> None:
                         help="after segmenting, write <mask>_objects.csv and _summary.csv for each new mask")
 
 
-def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print,
-                  error: Callable[[str], None] | None = None) -> int:
+def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print) -> int:
     """Measure freshly written masks (tables replaced); 0 when all succeed, else 1.
 
-    ``report`` gets the line of each mask measured, ``error`` (default: stderr) the ``failed: <mask>: ...``
-    line of each that could not be, as ``batchseg measure`` and ``segment --track`` say them (a trial: it
-    was ``measure failed: ...`` on stdout, missed by ``2> errors.txt``).
+    ``report`` gets the line of each mask measured; the ``failed: <mask>: ...`` line of each that could
+    not be goes to stderr, as ``batchseg measure`` and ``segment --track`` say them (a trial: it was
+    ``measure failed: ...`` on stdout, missed by ``2> errors.txt``).
     """
     from .measure import measure_file, measurement_paths
-
-    def err(text: str) -> None:
-        (error or (lambda s: print(s, file=sys.stderr)))(text)
 
     status = 0
     progress = BatchProgress(masks, [measurement_paths(mask)[0] for mask in masks])  # objects: last
@@ -352,7 +348,7 @@ def measure_masks(masks: Sequence[Path], report: Callable[[str], None] = print,
             try:
                 res = measure_file(mask, overwrite=True)
             except BatchSegError as exc:
-                err(f"failed: {about(mask, exc)}")
+                print(f"failed: {about(mask, exc)}", file=sys.stderr)
                 status = 1
                 continue
             report(f"{mask}: measured {res.n_objects} objects -> {res.objects_csv.name}")
